@@ -1,0 +1,26 @@
+// Product kinds as data: which capabilities a kind shows, in which order, and how each ecosystem
+// should present the whole accessory. A new model of a known kind needs nothing here; a new kind
+// is one entry. The hosts look a device's `kind` up in this table and render each capability
+// through the bindings in accessories/<capability>/.
+import type { Capabilities } from "../src/core/model.ts";
+
+export type CapabilityName = keyof Capabilities;
+
+export interface AccessoryKind {
+  /** Matches DeviceInfo.kind. */
+  kind: string;
+  /** HomeKit accessory category (the icon shown while pairing); a name from HAP's Categories enum. */
+  homekitCategory: "FAN" | "LIGHTBULB" | "SENSOR" | "SWITCH" | "IP_CAMERA" | "BRIDGE" | "OTHER";
+  /** Capabilities rendered, in order; the first present one is the primary service. */
+  capabilities: CapabilityName[];
+}
+
+export const accessoryKinds: Record<string, AccessoryKind> = {
+  "ceiling-fan": { kind: "ceiling-fan", homekitCategory: "FAN", capabilities: ["fan", "light", "switches"] },
+  light: { kind: "light", homekitCategory: "LIGHTBULB", capabilities: ["light", "switches"] },
+};
+
+export function kindOf(kind: string): AccessoryKind {
+  // An unknown kind still renders every capability the device has rather than nothing.
+  return accessoryKinds[kind] ?? { kind, homekitCategory: "OTHER", capabilities: ["fan", "light", "switches"] };
+}

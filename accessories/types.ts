@@ -1,0 +1,19 @@
+// The contracts between capability bindings (accessories/<capability>/{homekit,matter}.ts) and the
+// two hosts. A binding turns one capability of one device into services (HomeKit) or an endpoint
+// (Matter), keeps them in step with the device state, and turns writes into core commands.
+import type { DeviceEntry } from "../src/core/registry.ts";
+import type { DeviceState, StatePatch } from "../src/core/model.ts";
+
+/** What a binding gets from its host. */
+export interface BindingContext {
+  /** The device as the registry holds it now (info, state, availability). */
+  readonly entry: DeviceEntry;
+  /** Ask the device to reach a state; rejects when the vendor refused or the device is unreachable. */
+  command(patch: StatePatch): Promise<void>;
+}
+
+/** A rendered capability that the host keeps up to date. */
+export interface BoundCapability {
+  /** The device state changed; `patch` holds only what changed, `state` is the whole new state. */
+  update(state: DeviceState, patch: StatePatch): void | Promise<void>;
+}

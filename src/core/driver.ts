@@ -1,0 +1,37 @@
+// The contract between a vendor driver and the core. A driver knows one vendor account; it never
+// imports HAP or Matter code and never knows which ecosystem sent a command.
+import type { Command, DeviceInfo, DeviceState, StatePatch } from "./model.ts";
+import type { Logger } from "./logger.ts";
+import type { JsonStore } from "./storage.ts";
+
+/** Connection state of one vendor account, shown in logs and (later) on the status page. */
+export type LinkState = "connecting" | "connected" | "disconnected" | "needs-login";
+
+/** What a driver calls to tell the core about devices. */
+export interface DriverSink {
+  /** A device was listed (first time or again after a reconnect). `state` is the vendor's current report. */
+  deviceFound(info: DeviceInfo, state: DeviceState): void;
+  /** The vendor reported a change (push or poll). Patches may repeat unchanged values. */
+  stateChanged(id: string, patch: StatePatch): void;
+  /** The vendor link for one device (or, with no id, all of the account's devices) went up or down. */
+  availabilityChanged(id: string | undefined, available: boolean): void;
+  /** The account's own connection state changed. */
+  linkStateChanged(state: LinkState, detail?: string): void;
+}
+
+export interface DriverContext {
+  sink: DriverSink;
+  log: Logger;
+  /** A private, atomic, 0600 store for this account (sessions, assumed state). */
+  store: JsonStore;
+}
+
+export interface Driver {
+  readonly vendor: string;
+  readonly accountName: string;
+  /** Log in and connect; resolves once the first device list is in or the first attempt failed. Never throws for vendor trouble: it retries. */
+  start(ctx: DriverContext): Promise<void>;
+  /** Send a command; resolves when the vendor accepted it, rejects with a clear error otherwise. */
+  command(id: string, command: Command): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,114 @@
+// The registry holds every device the drivers found, its last state and availability, and routes
+// commands from the ecosystem hosts to the owning driver. Hosts subscribe to its events.
+import { EventEmitter } from "node:events";
+import type { Driver, DriverSink, LinkState } from "./driver.ts";
+import { applyPatch, diffPatch, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "./model.ts";
+import type { Logger } from "./logger.ts";
+
+export interface DeviceEntry {
+  info: DeviceInfo;
+  state: DeviceState;
+  available: boolean;
+}
+
+export interface RegistryEvents {
+  /** A device appeared for the first time, or its description (name, capabilities) changed. */
+  device: [entry: DeviceEntry];
+  /** State changed; `patch` holds only what differs from before. */
+  state: [entry: DeviceEntry, patch: StatePatch];
+  availability: [entry: DeviceEntry];
+  link: [account: string, state: LinkState, detail?: string];
+}
+
+export class CommandError extends Error {
+  override name = "CommandError";
+}
+
+export class DeviceRegistry extends EventEmitter<RegistryEvents> {
+  readonly #devices = new Map<string, DeviceEntry>();
+  readonly #drivers = new Map<string, Driver>();
+  readonly #links = new Map<string, LinkState>();
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    super();
+    this.#log = log;
+    // Hosts add one listener per accessory set; a bridge of many devices is normal.
+    this.setMaxListeners(0);
+  }
+
+  get devices(): DeviceEntry[] {
+    return [...this.#devices.values()];
+  }
+
+  get(id: string): DeviceEntry | undefined {
+    return this.#devices.get(id);
+  }
+
+  linkState(account: string): LinkState | undefined {
+    return this.#links.get(account);
+  }
+
+  /** The sink a driver reports through. Every device it reports is routed back to it for commands. */
+  sinkFor(driver: Driver): DriverSink {
+    return {
+      deviceFound: (info, state) => this.#deviceFound(driver, info, state),
+      stateChanged: (id, patch) => this.#stateChanged(id, patch),
+      availabilityChanged: (id, available) => this.#availabilityChanged(driver, id, available),
+      linkStateChanged: (state, detail) => {
+        this.#links.set(driver.accountName, state);
+        this.emit("link", driver.accountName, state, detail);
+      },
+    };
+  }
+
+  /** Send a command to a device's driver. On success the commanded state is applied at once
+   * (the vendor's own report, when it comes, wins). */
+  async command(id: string, command: Command): Promise<void> {
+    const entry = this.#devices.get(id);
+    const driver = this.#drivers.get(id);
+    if (!entry || !driver) throw new CommandError(`unknown device ${id}`);
+    if (!entry.available) throw new CommandError(`${entry.info.name} is not reachable`);
+    await driver.command(id, command);
+    this.#stateChanged(id, command);
+  }
+
+  #deviceFound(driver: Driver, info: DeviceInfo, state: DeviceState): void {
+    const existing = this.#devices.get(info.id);
+    this.#drivers.set(info.id, driver);
+    if (!existing) {
+      const entry: DeviceEntry = { info, state, available: true };
+      this.#devices.set(info.id, entry);
+      this.#log.info({ device: info.id, model: info.model }, `found ${info.name}`);
+      this.emit("device", entry);
+      return;
+    }
+    const described = JSON.stringify(existing.info) !== JSON.stringify(info);
+    existing.info = info;
+    if (described) this.emit("device", existing);
+    this.#availabilityChanged(driver, info.id, true);
+    this.#stateChanged(info.id, state);
+  }
+
+  #stateChanged(id: string, patch: StatePatch): void {
+    const entry = this.#devices.get(id);
+    if (!entry) {
+      this.#log.debug({ device: id }, "state for a device that was never listed, ignored");
+      return;
+    }
+    const delta = diffPatch(entry.state, patch);
+    if (!delta) return;
+    entry.state = applyPatch(entry.state, delta);
+    this.emit("state", entry, delta);
+  }
+
+  #availabilityChanged(driver: Driver, id: string | undefined, available: boolean): void {
+    const targets = id ? [this.#devices.get(id)] : [...this.#devices.values()].filter((e) => this.#drivers.get(e.info.id) === driver);
+    for (const entry of targets) {
+      if (!entry || entry.available === available) continue;
+      entry.available = available;
+      this.#log.info({ device: entry.info.id }, `${entry.info.name} is ${available ? "reachable again" : "unreachable"}`);
+      this.emit("availability", entry);
+    }
+  }
+}
