@@ -1,0 +1,255 @@
+// The config file: YAML (so JSON works too), validated as a whole before anything starts. A bad
+// config yields one line per problem naming the key and the value, and the bridge never starts half.
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { z } from "zod";
+
+const PINCODE = /^\d{3}-\d{2}-\d{3}$/;
+// HAP forbids trivially guessable setup codes (HAP spec 5.6.1).
+const INVALID_PINCODES = new Set([
+  "000-00-000", "111-11-111", "222-22-222", "333-33-333", "444-44-444", "555-55-555",
+  "666-66-666", "777-77-777", "888-88-888", "999-99-999", "123-45-678", "876-54-321",
+]);
+// Matter core spec 5.1.7.1: passcodes that must never be used.
+export const FORBIDDEN_MATTER_PASSCODES = new Set([
+  0, 11111111, 22222222, 33333333, 44444444, 55555555, 66666666, 77777777, 88888888, 99999999, 12345678, 87654321,
+]);
+
+export function isValidMatterPasscode(passcode: number): boolean {
+  return Number.isInteger(passcode) && passcode >= 1 && passcode <= 99999998 && !FORBIDDEN_MATTER_PASSCODES.has(passcode);
+}
+
+export function isValidPincode(pincode: string): boolean {
+  return PINCODE.test(pincode) && !INVALID_PINCODES.has(pincode);
+}
+
+const port = z.number().int().min(0).max(65535);
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL");
+const wsUrl = z.string().regex(/^wss?:\/\/[^\s]+$/, "must be a ws:// or wss:// URL");
+
+const homekitSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  port: port.default(51826),
+  pincode: z.string().refine(isValidPincode, "must look like 031-45-154 and not be a trivial code such as 123-45-678").optional(),
+  name: z.string().min(1).max(64).default("Hearthbridge"),
+  advertiser: z.enum(["ciao", "avahi", "resolved", "none"]).default("ciao"),
+});
+
+const matterSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  port: port.default(5540),
+  passcode: z.number().int().refine(isValidMatterPasscode, "must be 1-99999998 and not a passcode the Matter spec forbids (e.g. 12345678, 11111111)").optional(),
+  discriminator: z.number().int().min(0).max(4095).optional(),
+  mdnsInterface: z.string().min(1).optional(),
+  name: z.string().min(1).max(32).default("Hearthbridge"),
+});
+
+const secretFields = {
+  email: z.string().min(3),
+  password: z.string().min(1).optional(),
+  passwordFile: z.string().min(1).optional(),
+};
+
+const fansyncAccount = z.strictObject({
+  vendor: z.literal("fansync"),
+  name: z.string().min(1).optional(),
+  ...secretFields,
+  endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional() }).optional(),
+});
+const xsenseAccount = z.strictObject({
+  vendor: z.literal("xsense"),
+  name: z.string().min(1).optional(),
+  ...secretFields,
+  endpoints: z
+    .strictObject({ api: httpUrl.optional(), cognito: httpUrl.optional(), iotData: httpUrl.optional(), mqtt: wsUrl.optional() })
+    .optional(),
+});
+const nanitAccount = z.strictObject({
+  vendor: z.literal("nanit"),
+  name: z.string().min(1).optional(),
+  ...secretFields,
+  endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: wsUrl.optional() }).optional(),
+});
+
+const accountSchema = z.discriminatedUnion("vendor", [fansyncAccount, xsenseAccount, nanitAccount]);
+
+const configSchema = z.strictObject({
+  homekit: homekitSchema.prefault({}),
+  matter: matterSchema.prefault({}),
+  accounts: z.array(accountSchema).default([]),
+  log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
+});
+
+type RawConfig = z.infer<typeof configSchema>;
+type RawAccount = z.infer<typeof accountSchema>;
+
+export type AccountConfig = Omit<RawAccount, "password" | "passwordFile" | "name"> & { name: string; password?: string };
+export type FanSyncAccountConfig = Extract<AccountConfig, { vendor: "fansync" }>;
+export type Config = Omit<RawConfig, "accounts"> & { accounts: AccountConfig[] };
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly problems: string[];
+  constructor(file: string, problems: string[]) {
+    super(`${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n` + problems.map((p) => `  ${p}`).join("\n"));
+    this.problems = problems;
+  }
+}
+
+/** Known keys at each level, for "did you mean" hints. */
+function knownKeys(path: (string | number)[], raw: unknown): string[] {
+  const top = Object.keys(configSchema.shape);
+  if (path.length === 0) return top;
+  const [head] = path;
+  if (head === "homekit") return Object.keys(homekitSchema.shape);
+  if (head === "matter") return Object.keys(matterSchema.shape);
+  if (head === "log") return ["level"];
+  if (head === "accounts" && typeof path[1] === "number") {
+    const vendor = (raw as { accounts?: { vendor?: string }[] })?.accounts?.[path[1]]?.vendor;
+    const schema = vendor === "xsense" ? xsenseAccount : vendor === "nanit" ? nanitAccount : fansyncAccount;
+    if (path[2] === "endpoints") return Object.keys((schema.shape.endpoints.unwrap() as z.ZodObject).shape);
+    return Object.keys(schema.shape);
+  }
+  return [];
+}
+
+/** Optimal-string-alignment distance: Levenshtein plus adjacent swaps, so "prot" is one edit from "port". */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[x.length]![y.length]!;
+}
+
+export function didYouMean(key: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(key, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("") || "(top level)";
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let node = raw;
+  for (const p of path) node = node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[p] : undefined;
+  return node;
+}
+
+function show(value: unknown, key: string): string {
+  if (/password|secret|token/i.test(key)) return "(hidden)";
+  const text = JSON.stringify(value);
+  return text === undefined ? "nothing" : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Replace `${VAR}` with the environment variable's value; a missing variable is a problem. */
+function expandEnv(value: string, key: string, problems: string[]): string {
+  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    const v = process.env[name];
+    if (v === undefined) {
+      problems.push(`${key}: environment variable ${name} is not set (value "\${${name}}")`);
+      return "";
+    }
+    return v;
+  });
+}
+
+interface RawSecretFields {
+  vendor?: unknown;
+  email?: unknown;
+  name?: unknown;
+  password?: unknown;
+  passwordFile?: unknown;
+}
+
+/** Resolve an account's password from password / passwordFile / ${ENV}; records problems. */
+function resolvePassword(account: RawSecretFields, key: string, baseDir: string, problems: string[]): string | undefined {
+  const { password, passwordFile } = account;
+  if (typeof password === "string" && typeof passwordFile === "string") {
+    problems.push(`${key}: give password or passwordFile, not both`);
+    return undefined;
+  }
+  if (typeof password === "string") return expandEnv(password, `${key}.password`, problems);
+  if (typeof passwordFile === "string") {
+    const path = resolve(baseDir, expandEnv(passwordFile, `${key}.passwordFile`, problems));
+    try {
+      return readFileSync(path, "utf8").replace(/\r?\n$/, "");
+    } catch (error) {
+      problems.push(`${key}.passwordFile: cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      return undefined;
+    }
+  }
+  // Nanit keeps a refresh token after the first login, so its password may be left out.
+  if (account.vendor !== "nanit" && password === undefined) problems.push(`${key}: a password is required (password, passwordFile or "\${ENV_VAR}")`);
+  return undefined;
+}
+
+/** Validate a parsed config document. Throws ConfigError listing every problem. */
+export function validateConfig(raw: unknown, file = "config", baseDir = process.cwd()): Config {
+  const problems: string[] = [];
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          const hint = didYouMean(key, knownKeys(issue.path as (string | number)[], raw));
+          const where = formatPath([...issue.path, key]);
+          problems.push(`${where}: unknown key${hint ? ` (did you mean "${hint}"?)` : ""}`);
+        }
+        continue;
+      }
+      const where = formatPath(issue.path);
+      const value = valueAt(raw, issue.path);
+      const message = issue.code === "invalid_union" && issue.path.at(-1) === "vendor" ? "must be one of fansync, xsense, nanit" : issue.message;
+      problems.push(`${where}: ${message} (got ${show(value, where)})`);
+    }
+  }
+  // Secrets are checked on the raw entries too, so one run reports every problem at once.
+  const rawAccounts = (raw as { accounts?: unknown })?.accounts;
+  const passwords = Array.isArray(rawAccounts)
+    ? rawAccounts.map((a, i) => (a && typeof a === "object" ? resolvePassword(a as RawSecretFields, `accounts[${i}]`, baseDir, problems) : undefined))
+    : [];
+  if (!result.success || problems.length) throw new ConfigError(file, problems);
+
+  const names = new Set<string>();
+  const accounts: AccountConfig[] = result.data.accounts.map((account, i) => {
+    const { password: _password, passwordFile: _file, name, ...rest } = account;
+    const accountName = name ?? `${account.vendor}:${account.email}`;
+    if (names.has(accountName)) problems.push(`accounts[${i}].name: ${JSON.stringify(accountName)} is used by another account; names must be unique`);
+    names.add(accountName);
+    return { ...rest, name: accountName, password: passwords[i] } as AccountConfig;
+  });
+  if (problems.length) throw new ConfigError(file, problems);
+  return { ...result.data, accounts };
+}
+
+/** Read and validate the config file. A missing file gives the defaults (no accounts). */
+export function loadConfig(file: string): { config: Config; found: boolean } {
+  const path = resolve(file);
+  if (!existsSync(path)) return { config: validateConfig({}, file), found: false };
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, "utf8"), { prettyErrors: true });
+  } catch (error) {
+    const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : (error as Error).message;
+    throw new ConfigError(file, [`not valid YAML/JSON: ${detail}`]);
+  }
+  if (raw !== null && raw !== undefined && (typeof raw !== "object" || Array.isArray(raw))) {
+    throw new ConfigError(file, [`(top level): must be a mapping of keys such as homekit, matter, accounts (got ${show(raw, "")})`]);
+  }
+  return { config: validateConfig(raw, file, dirname(path)), found: true };
+}

@@ -1,0 +1,37 @@
+// Runs the whole suite: unit and driver tests directly (loopback only), then everything that
+// pairs or commissions inside a loopback-only network namespace (test/netns.sh), so no mDNS or
+// other packet can leave the machine. Extra arguments filter test files by substring.
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const filters = process.argv.slice(2);
+
+function testFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(root, dir))) {
+    const path = join(root, dir, name);
+    if (statSync(path).isDirectory()) out.push(...testFiles(relative(root, path)));
+    else if (name.endsWith(".test.ts")) out.push(relative(root, path));
+  }
+  return out.sort();
+}
+
+const pick = (files: string[]) => (filters.length ? files.filter((f) => filters.some((s) => f.includes(s))) : files);
+const direct = pick([...testFiles("test/unit"), ...testFiles("test/drivers")]);
+const isolated = pick([...testFiles("test/homekit"), ...testFiles("test/matter"), ...testFiles("test/e2e")]);
+const node = process.execPath;
+const common = ["--test", "--test-reporter=spec", "--test-timeout=180000"];
+
+let failed = false;
+function run(label: string, command: string, args: string[]): void {
+  console.log(`\n=== ${label} ===`);
+  const result = spawnSync(command, args, { cwd: root, stdio: "inherit", env: { ...process.env, MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain" } });
+  if (result.status !== 0) failed = true;
+}
+
+if (direct.length) run(`unit and driver tests (${direct.length} files)`, node, [...common, ...direct]);
+// Pairing and commissioning tests share ports and mDNS on lo: one file at a time.
+if (isolated.length) run(`pairing and end-to-end tests in a loopback-only namespace (${isolated.length} files)`, join(root, "test/netns.sh"), [node, ...common, "--test-concurrency=1", ...isolated]);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,96 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, didYouMean, isValidMatterPasscode, loadConfig, validateConfig } from "../../src/core/config.ts";
+
+function problemsOf(raw: unknown): string[] {
+  try {
+    validateConfig(raw);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+test("an empty config gets every default", () => {
+  const config = validateConfig({});
+  assert.equal(config.homekit.enabled, true);
+  assert.equal(config.homekit.port, 51826);
+  assert.equal(config.homekit.advertiser, "ciao");
+  assert.equal(config.matter.port, 5540);
+  assert.equal(config.log.level, "info");
+  assert.deepEqual(config.accounts, []);
+});
+
+test("every problem is reported on its own line naming the key and the value", () => {
+  const problems = problemsOf({ homekit: { port: 70000, pincode: "123-45-678" }, matter: { passcode: 11111111, discriminator: 5000 } });
+  assert.equal(problems.length, 4);
+  assert.match(problems.find((p) => p.startsWith("homekit.port"))!, /70000/);
+  assert.match(problems.find((p) => p.startsWith("homekit.pincode"))!, /123-45-678/);
+  assert.match(problems.find((p) => p.startsWith("matter.passcode"))!, /11111111/);
+  assert.match(problems.find((p) => p.startsWith("matter.discriminator"))!, /5000/);
+});
+
+test("unknown keys are errors with a did-you-mean hint", () => {
+  const problems = problemsOf({ homekit: { prot: 1 }, acounts: [], matter: { zzzzzz: 1 } });
+  assert.ok(problems.includes('homekit.prot: unknown key (did you mean "port"?)'), problems.join("\n"));
+  assert.ok(problems.includes('acounts: unknown key (did you mean "accounts"?)'), problems.join("\n"));
+  assert.ok(problems.includes("matter.zzzzzz: unknown key"), problems.join("\n"));
+  assert.equal(didYouMean("websockte", ["api", "websocket"]), "websocket");
+});
+
+test("vendor endpoint keys are checked per vendor", () => {
+  const problems = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "pw", endpoints: { api: "ftp://x", mqtt: "ws://x" } }] });
+  assert.ok(problems.some((p) => p.startsWith("accounts[0].endpoints.api: must be an http")), problems.join("\n"));
+  assert.ok(problems.some((p) => p.startsWith("accounts[0].endpoints.mqtt: unknown key")), problems.join("\n"));
+});
+
+test("passwords come from the config, a file or the environment, and are never echoed in errors", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hb-config-"));
+  writeFileSync(join(dir, "pw"), "from-file\n");
+  process.env.HB_TEST_PASSWORD = "from-env";
+  const config = validateConfig(
+    {
+      accounts: [
+        { vendor: "fansync", name: "a", email: "a@b.invalid", password: "plain" },
+        { vendor: "fansync", name: "b", email: "b@b.invalid", passwordFile: "pw" },
+        { vendor: "fansync", name: "c", email: "c@b.invalid", password: "${HB_TEST_PASSWORD}" },
+      ],
+    },
+    "config",
+    dir,
+  );
+  assert.deepEqual(config.accounts.map((a) => a.password), ["plain", "from-file", "from-env"]);
+  const problems = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "${HB_UNSET_VARIABLE}" }, { vendor: "fansync", email: "x", password: 5 }] });
+  assert.ok(problems.some((p) => p.includes("HB_UNSET_VARIABLE is not set")));
+  assert.ok(problems.every((p) => !p.includes("5)")), "a wrong-typed password is not shown");
+});
+
+test("a missing password is an error except for nanit", () => {
+  assert.ok(problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid" }] }).some((p) => p.includes("a password is required")));
+  assert.equal(validateConfig({ accounts: [{ vendor: "nanit", email: "a@b.invalid" }] }).accounts[0]?.password, undefined);
+});
+
+test("account names must be unique", () => {
+  const problems = problemsOf({ accounts: [{ vendor: "fansync", name: "home", email: "a@b.invalid", password: "x" }, { vendor: "fansync", name: "home", email: "b@b.invalid", password: "y" }] });
+  assert.match(problems[0]!, /accounts\[1\]\.name/);
+});
+
+test("YAML and JSON files load; broken files are one clear problem", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hb-config-"));
+  writeFileSync(join(dir, "a.yaml"), "homekit:\n  port: 51900\n  advertiser: none\n");
+  writeFileSync(join(dir, "b.json"), JSON.stringify({ matter: { port: 5600 } }));
+  writeFileSync(join(dir, "c.yaml"), "homekit: [unclosed\n");
+  assert.equal(loadConfig(join(dir, "a.yaml")).config.homekit.port, 51900);
+  assert.equal(loadConfig(join(dir, "b.json")).config.matter.port, 5600);
+  assert.equal(loadConfig(join(dir, "missing.yaml")).found, false);
+  assert.throws(() => loadConfig(join(dir, "c.yaml")), (e: ConfigError) => e.problems.length === 1 && /not valid YAML/.test(e.problems[0]!));
+});
+
+test("forbidden Matter passcodes are refused", () => {
+  for (const code of [0, 11111111, 12345678, 87654321, 99999999, 100000000]) assert.equal(isValidMatterPasscode(code), false, String(code));
+  assert.equal(isValidMatterPasscode(20202021), true);
+});
