@@ -1,0 +1,24 @@
+// Builds the driver for each configured account. The only place that knows every vendor.
+import type { AccountConfig } from "../core/config.ts";
+import type { Driver } from "../core/driver.ts";
+import type { Logger } from "../core/logger.ts";
+import { FanSyncDriver } from "./fansync/index.ts";
+
+export class UnsupportedVendorError extends Error {
+  override name = "UnsupportedVendorError";
+}
+
+export function createDriver(account: AccountConfig, log: Logger): Driver {
+  switch (account.vendor) {
+    case "fansync":
+      return new FanSyncDriver({
+        accountName: account.name,
+        email: account.email,
+        password: account.password ?? "",
+        endpoints: { api: account.endpoints?.api, websocket: account.endpoints?.websocket },
+        log,
+      });
+    default:
+      throw new UnsupportedVendorError(`vendor ${account.vendor} is not supported by this version yet; account "${account.name}" is skipped`);
+  }
+}
