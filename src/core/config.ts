@@ -84,7 +84,9 @@ const configSchema = z.strictObject({
 type RawConfig = z.infer<typeof configSchema>;
 type RawAccount = z.infer<typeof accountSchema>;
 
-export type AccountConfig = Omit<RawAccount, "password" | "passwordFile" | "name"> & { name: string; password?: string };
+/** Omit that keeps a union a union, so `account.vendor` still narrows the endpoints. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type AccountConfig = DistributiveOmit<RawAccount, "password" | "passwordFile" | "name"> & { name: string; password?: string };
 export type FanSyncAccountConfig = Extract<AccountConfig, { vendor: "fansync" }>;
 export type Config = Omit<RawConfig, "accounts"> & { accounts: AccountConfig[] };
 
