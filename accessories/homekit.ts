@@ -8,7 +8,7 @@ import { switchesHomeKit } from "./switch/homekit.ts";
 
 export type { HomeKitBinding, HomeKitBoundCapability } from "./homekit-support.ts";
 
-export const homekitBindings: { readonly [K in CapabilityName]: HomeKitBinding<K> } = {
+export const homekitBindings: { readonly [K in CapabilityName]?: HomeKitBinding<K> } = {
   fan: fanHomeKit,
   light: lightHomeKit,
   switches: switchesHomeKit,

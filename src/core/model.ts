@@ -25,12 +25,39 @@ export interface SwitchCapability {
   label: string;
 }
 
+/** A safety alarm (smoke, CO, heat). */
+export interface AlarmCapability {
+  /** The device can run a self-test on request. */
+  selfTest?: boolean;
+}
+
+export interface CoAlarmCapability extends AlarmCapability {
+  /** The device reports a CO concentration in ppm. */
+  ppm: boolean;
+}
+
+export interface BatteryCapability {
+  /** The device reports a percentage (otherwise only "low"). */
+  level: boolean;
+}
+
+/** A sensor with nothing to configure (temperature, humidity, motion, sound). */
+export type SensorCapability = Record<string, never>;
+
 /** The capabilities a device has. Keys are capability names; values describe their limits. */
 export interface Capabilities {
   fan?: FanCapability;
   light?: LightCapability;
   /** Named switches: key = switch id (stable), value = its description. */
   switches?: Record<string, SwitchCapability>;
+  smokeAlarm?: AlarmCapability;
+  coAlarm?: CoAlarmCapability;
+  heatAlarm?: AlarmCapability;
+  battery?: BatteryCapability;
+  temperature?: SensorCapability;
+  humidity?: SensorCapability;
+  motion?: SensorCapability;
+  sound?: SensorCapability;
 }
 
 export type FanDirection = "forward" | "reverse";
@@ -50,11 +77,42 @@ export interface LightState {
   colorTemperatureK?: number;
 }
 
+export interface AlarmState {
+  /** The alarm is sounding (smoke/heat detected, CO above the alarm threshold). */
+  detected: boolean;
+  /** Muted / hushed by the user while still detecting. */
+  muted?: boolean;
+  /** A self-test is running. */
+  testing?: boolean;
+}
+
+export interface CoAlarmState extends AlarmState {
+  ppm?: number;
+}
+
+export interface BatteryState {
+  /** 0-100 percent, when the device reports it. */
+  level?: number;
+  low: boolean;
+}
+
 /** The state of every capability a device has. */
 export interface DeviceState {
   fan?: FanState;
   light?: LightState;
   switches?: Record<string, boolean>;
+  smokeAlarm?: AlarmState;
+  coAlarm?: CoAlarmState;
+  heatAlarm?: AlarmState;
+  battery?: BatteryState;
+  /** Degrees Celsius. */
+  temperature?: number;
+  /** Relative humidity percent. */
+  humidity?: number;
+  motion?: boolean;
+  sound?: boolean;
+  /** The device reached its end of service life (replace it). */
+  endOfLife?: boolean;
   /** Vendor error code or text when the device reports a fault, undefined when healthy. */
   fault?: string;
 }
@@ -64,8 +122,31 @@ export interface StatePatch {
   fan?: Partial<FanState>;
   light?: Partial<LightState>;
   switches?: Record<string, boolean>;
+  smokeAlarm?: Partial<AlarmState>;
+  coAlarm?: Partial<CoAlarmState>;
+  heatAlarm?: Partial<AlarmState>;
+  battery?: Partial<BatteryState>;
+  temperature?: number;
+  humidity?: number;
+  motion?: boolean;
+  sound?: boolean;
+  endOfLife?: boolean;
   fault?: string | null;
 }
+
+/** Object-valued parts of the state, merged key by key. */
+const OBJECT_PARTS = ["fan", "light", "smokeAlarm", "coAlarm", "heatAlarm", "battery"] as const;
+/** Scalar parts of the state, replaced whole. */
+const SCALAR_PARTS = ["temperature", "humidity", "motion", "sound", "endOfLife"] as const;
+
+const EMPTY_PARTS: Record<(typeof OBJECT_PARTS)[number], object> = {
+  fan: { on: false, speed: 0, direction: "forward", breeze: false },
+  light: { on: false, brightness: 100 },
+  smokeAlarm: { detected: false },
+  coAlarm: { detected: false },
+  heatAlarm: { detected: false },
+  battery: { low: false },
+};
 
 export interface DeviceInfo {
   /** Globally unique and stable: `<vendor>:<vendor device id>`. Never derived from the name. */
@@ -92,44 +173,37 @@ export function deviceId(vendor: Vendor, vendorDeviceId: string): string {
 
 /** Merge a patch into a state, returning a new state object. */
 export function applyPatch(state: DeviceState, patch: StatePatch): DeviceState {
-  const next: DeviceState = { ...state };
-  if (patch.fan) next.fan = { ...(state.fan ?? { on: false, speed: 0, direction: "forward", breeze: false }), ...patch.fan };
-  if (patch.light) next.light = { ...(state.light ?? { on: false, brightness: 100 }), ...patch.light };
+  const next = { ...state } as Record<string, unknown>;
+  const current = state as Record<string, unknown>;
+  for (const key of OBJECT_PARTS) {
+    if (patch[key]) next[key] = { ...((current[key] as object | undefined) ?? EMPTY_PARTS[key]), ...patch[key] };
+  }
+  for (const key of SCALAR_PARTS) if (patch[key] !== undefined) next[key] = patch[key];
   if (patch.switches) next.switches = { ...(state.switches ?? {}), ...patch.switches };
   if (patch.fault !== undefined) next.fault = patch.fault ?? undefined;
-  return next;
+  return next as DeviceState;
 }
 
 /** Keep only the parts of a patch that differ from the state; undefined when nothing changes. */
 export function diffPatch(state: DeviceState, patch: StatePatch): StatePatch | undefined {
-  const out: StatePatch = {};
-  let changed = false;
-  for (const key of ["fan", "light"] as const) {
+  const out: Record<string, unknown> = {};
+  const current = state as Record<string, unknown>;
+  for (const key of OBJECT_PARTS) {
     const part = patch[key] as Record<string, unknown> | undefined;
     if (!part) continue;
-    const current = (state[key] ?? {}) as Record<string, unknown>;
+    const before = (current[key] ?? {}) as Record<string, unknown>;
     const delta: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(part)) {
-      if (v !== undefined && current[k] !== v) delta[k] = v;
-    }
-    if (Object.keys(delta).length) {
-      (out as Record<string, unknown>)[key] = delta;
-      changed = true;
-    }
+    for (const [k, v] of Object.entries(part)) if (v !== undefined && (before[k] !== v || !(k in before))) delta[k] = v;
+    if (Object.keys(delta).length) out[key] = delta;
   }
+  for (const key of SCALAR_PARTS) if (patch[key] !== undefined && patch[key] !== current[key]) out[key] = patch[key];
   if (patch.switches) {
     const delta: Record<string, boolean> = {};
     for (const [k, v] of Object.entries(patch.switches)) if (state.switches?.[k] !== v) delta[k] = v;
-    if (Object.keys(delta).length) {
-      out.switches = delta;
-      changed = true;
-    }
+    if (Object.keys(delta).length) out.switches = delta;
   }
-  if (patch.fault !== undefined && (patch.fault ?? undefined) !== state.fault) {
-    out.fault = patch.fault;
-    changed = true;
-  }
-  return changed ? out : undefined;
+  if (patch.fault !== undefined && (patch.fault ?? undefined) !== state.fault) out.fault = patch.fault;
+  return Object.keys(out).length ? (out as StatePatch) : undefined;
 }
 
 /** Snap a requested percent to the nearest level a stepped fan holds (0 stays 0). */

@@ -72,7 +72,8 @@ export class DeviceAccessory {
     this.#bound = [];
     for (const capability of kindOf(info.kind).capabilities) {
       if (info.capabilities[capability] === undefined) continue;
-      const binding = homekitBindings[capability] as (typeof homekitBindings)[typeof capability];
+      const binding = homekitBindings[capability];
+      if (!binding) continue;
       this.#bound.push(binding.attach(this.accessory, ctx));
     }
     // Start every characteristic at the device's state (later pushes then only carry changes).

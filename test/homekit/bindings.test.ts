@@ -25,7 +25,7 @@ function setup(capabilities: Capabilities, state: DeviceState) {
     },
   };
   const accessory = new Accessory("Test Fan", uuid.generate("test:x"));
-  const bound = Object.entries(capabilities).map(([name]) => homekitBindings[name as keyof Capabilities].attach(accessory, ctx));
+  const bound = Object.entries(capabilities).map(([name]) => homekitBindings[name as keyof Capabilities]!.attach(accessory, ctx));
   return { entry, accessory, bound, commands, refuse: (v: boolean) => (refuse = v) };
 }
 
