@@ -1,0 +1,585 @@
+// The FanSync driver: one Fanimation account. HTTP login, one WebSocket (login, lst_device, get per
+// device, device_change pushes, set with its double acknowledgement), reconnect with back-off and
+// re-sync, a fallback `get` poll, and assumed state for power writes the device never reports.
+import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
+import { registerSecret, type Logger } from "../../core/logger.ts";
+import { deviceId, type Command, type DeviceInfo } from "../../core/model.ts";
+import { detectTraits, type FanSyncTraits } from "./capabilities.ts";
+import { FanSyncAuthError, login, validateToken } from "./http-auth.ts";
+import { ASSUMABLE, assumableRegister, isRegisterMap, planWrites, registersToPatch, registersToState, type Registers } from "./registers.ts";
+import { FanSyncLoginRejectedError, FanSyncSocket, type PushEvent, type SocketOptions } from "./socket.ts";
+
+export const DEFAULT_API = "https://fanimation.apps.exosite.io/api:1";
+export const DEFAULT_WEBSOCKET = "wss://fanimation.apps.exosite.io/api:1/phone";
+
+export interface FanSyncTimeouts {
+  /** Wait for the WebSocket login answer before giving up and retrying (default 15 s). */
+  loginMs?: number;
+  /** Wait for the device's (second) set acknowledgement after the cloud's ok (default 3 s; measured 1.9-2.5 s). */
+  ackMs?: number;
+  /** Wait for the answer to lst_device / get / the cloud's set ok (default 15 s). */
+  getMs?: number;
+  /** HTTP requests (default 20 s). */
+  httpMs?: number;
+  /** After a device ack "error", wait this long for the push before asking with `get` (default 3 s). */
+  pushGraceMs?: number;
+}
+
+export interface FanSyncDriverOptions {
+  accountName?: string;
+  email: string;
+  password: string;
+  endpoints?: { api?: string | undefined; websocket?: string | undefined };
+  /** Defaults to the context's logger. */
+  log?: Logger;
+  timeouts?: FanSyncTimeouts;
+  /** Fallback `get` poll per device; 0 = off. Default 60 s. */
+  pollIntervalMs?: number;
+  /** WebSocket control-frame ping interval (default 20 s) and pong timeout (default 10 s). */
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  /** Reconnect back-off: full jitter over min * 2^attempt, capped (default 0.5 s .. 30 s). */
+  backoff?: { minMs?: number; maxMs?: number };
+  /** Before reusing a token on reconnect, validate it with GET /session (default true). */
+  validateTokenOnReconnect?: boolean;
+  /** Random source for the jitter (tests). */
+  random?: () => number;
+}
+
+/** Assumed values of unreported power writes, per vendor device id, persisted in the store. */
+export type AssumedState = Record<string, Partial<Record<(typeof ASSUMABLE)[number], { value: number; before: number | null }>>>;
+
+interface Dev {
+  vid: string;
+  id: string;
+  model: string;
+  firmware: string | undefined;
+  properties: Record<string, unknown>;
+  reported: Registers;
+  traits: FanSyncTraits;
+  info: DeviceInfo;
+  connected: number;
+  available: boolean;
+  pushSeq: number;
+}
+
+interface ListEntry {
+  device: string;
+  properties: Record<string, unknown>;
+}
+
+/** Full-jitter exponential back-off: uniform in [0, min(max, min * 2^attempt)). */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return Math.floor(random() * ceiling);
+}
+
+const STORE_KEY = "assumed";
+
+export class FanSyncDriver implements Driver {
+  readonly vendor = "fansync";
+  readonly accountName: string;
+  readonly #email: string;
+  readonly #password: string;
+  readonly #api: string;
+  readonly #wsUrl: string;
+  readonly #opts: FanSyncDriverOptions;
+  readonly #t: Required<FanSyncTimeouts>;
+  readonly #devices = new Map<string, Dev>();
+  readonly #byId = new Map<string, Dev>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #pushWaiters = new Set<{ vid: string; resolve: (pushed: boolean) => void }>();
+  #ctx: DriverContext | undefined;
+  #log!: Logger;
+  #token: string | undefined;
+  #socket: FanSyncSocket | undefined;
+  #assumed: AssumedState = {};
+  #abort = new AbortController();
+  #stopping = false;
+  #loop: Promise<void> | undefined;
+  #firstDone: () => void = () => undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #polling = false;
+  #accountDown = false;
+
+  constructor(options: FanSyncDriverOptions) {
+    this.#opts = options;
+    this.accountName = options.accountName ?? options.email;
+    this.#email = options.email;
+    this.#password = options.password;
+    this.#api = (options.endpoints?.api ?? DEFAULT_API).replace(/\/+$/, "");
+    this.#wsUrl = options.endpoints?.websocket ?? DEFAULT_WEBSOCKET;
+    this.#t = {
+      loginMs: options.timeouts?.loginMs ?? 15_000,
+      ackMs: options.timeouts?.ackMs ?? 3_000,
+      getMs: options.timeouts?.getMs ?? 15_000,
+      httpMs: options.timeouts?.httpMs ?? 20_000,
+      pushGraceMs: options.timeouts?.pushGraceMs ?? 3_000,
+    };
+    registerSecret(options.password);
+  }
+
+  get #sink(): DriverSink {
+    if (!this.#ctx) throw new Error("FanSync driver not started");
+    return this.#ctx.sink;
+  }
+
+  async start(ctx: DriverContext): Promise<void> {
+    if (this.#loop) throw new Error("FanSync driver already started");
+    this.#ctx = ctx;
+    this.#log = (this.#opts.log ?? ctx.log).child({ vendor: "fansync", account: this.accountName });
+    const stored = ctx.store.get(STORE_KEY);
+    this.#assumed = stored && typeof stored === "object" ? { ...(stored as AssumedState) } : {};
+    const first = new Promise<void>((resolve) => (this.#firstDone = resolve));
+    this.#loop = this.#run();
+    await first;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#abort.abort();
+    this.#stopPoll();
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const w of this.#pushWaiters) w.resolve(false);
+    this.#pushWaiters.clear();
+    this.#socket?.close();
+    this.#socket = undefined;
+    this.#firstDone();
+    await this.#loop;
+  }
+
+  async command(id: string, command: Command): Promise<void> {
+    const dev = this.#byId.get(id);
+    if (!dev) throw new Error(`FanSync has no device ${id}`);
+    const sock = this.#socket;
+    if (!sock?.open) throw new Error(`FanSync account "${this.accountName}" is not connected; ${dev.info.name} cannot be controlled right now`);
+    const writes = planWrites(this.#effective(dev), dev.traits, command);
+    if (!writes.length) {
+      this.#log.debug({ device: dev.id, command }, "fansync: nothing to write");
+      return;
+    }
+    const seqAtStart = dev.pushSeq;
+    let deviceRefused = false;
+    let assumedChanged = false;
+    for (const write of writes) {
+      const seq = dev.pushSeq;
+      let result;
+      try {
+        result = await sock.set(dev.vid, write);
+      } catch (error) {
+        throw new Error(`FanSync could not set ${JSON.stringify(write)} on ${dev.info.name}: ${(error as Error).message}`, { cause: error });
+      }
+      if (result.deviceAck === "error") {
+        this.#log.info({ device: dev.id, write }, "fansync: the device answered error; its next report decides the state");
+        deviceRefused = true;
+        continue;
+      }
+      if (result.deviceAck === "none") this.#log.debug({ device: dev.id, write }, "fansync: no device acknowledgement within the grace");
+      const reg = assumableRegister(write);
+      if (!reg) continue;
+      const value = write[reg]!;
+      if (dev.pushSeq !== seq && dev.reported[reg] === value) continue; // already reported
+      assumedChanged = this.#assume(dev, reg, value) || assumedChanged;
+    }
+    if (deviceRefused) this.#reconcile(dev, seqAtStart);
+    else if (assumedChanged || dev.pushSeq !== seqAtStart) this.#emitSoon(dev);
+  }
+
+  // ---- connection loop -----------------------------------------------------------------------
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    const stopped = new Promise<string>((resolve) => this.#abort.signal.addEventListener("abort", () => resolve("stopped"), { once: true }));
+    while (!this.#stopping) {
+      let session: { sock: FanSyncSocket; closed: Promise<string> };
+      try {
+        session = await this.#connect();
+      } catch (error) {
+        if (this.#stopping) break;
+        const auth = error instanceof FanSyncAuthError;
+        this.#sink.linkStateChanged(auth ? "needs-login" : "disconnected", (error as Error).message);
+        this.#log[auth ? "error" : "warn"](`fansync: connect failed: ${(error as Error).message}`);
+        if (this.#devices.size && !this.#accountDown) {
+          this.#accountDown = true;
+          this.#sink.availabilityChanged(undefined, false);
+        }
+        this.#firstDone();
+        await this.#sleep(auth ? this.#backoffMax : this.#backoff(attempt++));
+        continue;
+      }
+      attempt = 0;
+      this.#firstDone();
+      const reason = await Promise.race([session.closed, stopped]);
+      if (this.#stopping) break;
+      this.#socket = undefined;
+      this.#stopPoll();
+      this.#log.warn(`fansync: link lost (${reason}); reconnecting`);
+      this.#sink.linkStateChanged("disconnected", reason);
+      await this.#sleep(this.#backoff(attempt++));
+    }
+  }
+
+  get #backoffMax(): number {
+    return this.#opts.backoff?.maxMs ?? 30_000;
+  }
+
+  #backoff(attempt: number): number {
+    return backoffDelay(attempt, this.#opts.backoff?.minMs ?? 500, this.#backoffMax, this.#opts.random);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.#abort.signal;
+      if (signal.aborted) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  async #httpLogin(): Promise<void> {
+    this.#log.info("fansync: logging in over HTTP");
+    const { token } = await login(this.#api, this.#email, this.#password, { timeoutMs: this.#t.httpMs, signal: this.#abort.signal });
+    registerSecret(token);
+    this.#token = token;
+  }
+
+  #socketOptions(): SocketOptions {
+    return {
+      url: this.#wsUrl,
+      log: this.#log,
+      loginTimeoutMs: this.#t.loginMs,
+      requestTimeoutMs: this.#t.getMs,
+      deviceAckGraceMs: this.#t.ackMs,
+      pingIntervalMs: this.#opts.pingIntervalMs ?? 20_000,
+      pongTimeoutMs: this.#opts.pongTimeoutMs ?? 10_000,
+      signal: this.#abort.signal,
+    };
+  }
+
+  async #connect(): Promise<{ sock: FanSyncSocket; closed: Promise<string> }> {
+    this.#sink.linkStateChanged("connecting");
+    let reused = this.#token !== undefined;
+    if (this.#token && this.#opts.validateTokenOnReconnect !== false) {
+      const verdict = await validateToken(this.#api, this.#token, { timeoutMs: this.#t.httpMs, signal: this.#abort.signal });
+      if (verdict === "invalid") {
+        this.#log.info("fansync: the cloud refused the session token (HTTP 401/403); logging in again");
+        this.#token = undefined;
+        reused = false;
+      }
+    }
+    if (!this.#token) await this.#httpLogin();
+    let sock: FanSyncSocket;
+    for (;;) {
+      try {
+        sock = await FanSyncSocket.connect(this.#token!, this.#socketOptions());
+        break;
+      } catch (error) {
+        if (!(error instanceof FanSyncLoginRejectedError)) throw error;
+        // A refused WS login drops the token so the next login goes over HTTP (the ~30-day expiry loop).
+        this.#token = undefined;
+        if (!reused || this.#stopping) throw error;
+        this.#log.info("fansync: websocket login refused the cached token; logging in over HTTP again");
+        reused = false;
+        await this.#httpLogin();
+      }
+    }
+    const closed = new Promise<string>((resolve) => sock.once("close", resolve));
+    sock.on("push", (push) => this.#onPush(push));
+    try {
+      await this.#sync(sock);
+    } catch (error) {
+      sock.close();
+      throw error;
+    }
+    if (this.#stopping) {
+      sock.close();
+      throw new Error("stopped");
+    }
+    this.#socket = sock;
+    this.#sink.linkStateChanged("connected");
+    this.#startPoll();
+    return { sock, closed };
+  }
+
+  /** lst_device, then a pipelined `get` per device; every listed device is (re)announced. */
+  async #sync(sock: FanSyncSocket): Promise<void> {
+    const list = await sock.request("lst_device");
+    const entries = this.#parseList(list.data);
+    const answers = await Promise.allSettled(entries.map((e) => sock.request("get", e.device)));
+    entries.forEach((entry, i) => {
+      const answer = answers[i]!;
+      if (answer.status === "rejected") {
+        this.#log.warn({ device: entry.device }, `fansync: get failed during sync: ${(answer.reason as Error).message}`);
+        return;
+      }
+      this.#learn(entry, answer.value.data);
+    });
+    if (this.#accountDown) {
+      this.#accountDown = false;
+      this.#sink.availabilityChanged(undefined, true);
+    }
+    for (const entry of entries) {
+      const dev = this.#devices.get(entry.device);
+      if (dev) this.#applyConnected(dev);
+    }
+  }
+
+  #parseList(data: unknown): ListEntry[] {
+    if (!Array.isArray(data)) {
+      this.#log.warn("fansync: ignoring a malformed frame: lst_device data is not a list");
+      return [];
+    }
+    const out: ListEntry[] = [];
+    for (const item of data) {
+      const e = item as { device?: unknown; properties?: unknown } | null;
+      if (!e || typeof e !== "object" || typeof e.device !== "string" || !e.device) {
+        this.#log.warn("fansync: ignoring a malformed lst_device entry");
+        continue;
+      }
+      const props = e.properties && typeof e.properties === "object" && !Array.isArray(e.properties) ? (e.properties as Record<string, unknown>) : {};
+      out.push({ device: e.device, properties: props });
+    }
+    return out;
+  }
+
+  /** Take a `get` answer for a listed device: create or refresh it and announce it. */
+  #learn(entry: ListEntry, data: unknown): void {
+    const d = data as { status?: unknown; profile?: { esh?: { model?: unknown }; module?: { firmware_version?: unknown } }; connected?: unknown } | null;
+    if (!d || typeof d !== "object" || !isRegisterMap(d.status)) {
+      this.#log.warn({ device: entry.device }, "fansync: ignoring a malformed frame: get has no register status");
+      return;
+    }
+    const model = typeof d.profile?.esh?.model === "string" ? d.profile.esh.model : "FanSync fan";
+    const firmware = typeof d.profile?.module?.firmware_version === "string" ? d.profile.module.firmware_version : undefined;
+    const existing = this.#devices.get(entry.device);
+    const status = { ...d.status };
+    const traits = detectTraits(model, status, entry.properties, existing?.traits);
+    const dev: Dev = existing ?? {
+      vid: entry.device,
+      id: deviceId("fansync", entry.device),
+      model,
+      firmware,
+      properties: entry.properties,
+      reported: status,
+      traits,
+      info: undefined as unknown as DeviceInfo,
+      connected: 1,
+      available: true,
+      pushSeq: 0,
+    };
+    dev.model = model;
+    dev.firmware = firmware;
+    dev.properties = entry.properties;
+    dev.reported = status;
+    dev.traits = traits;
+    dev.connected = typeof d.connected === "number" ? d.connected : 1;
+    dev.info = this.#info(dev);
+    this.#devices.set(dev.vid, dev);
+    this.#byId.set(dev.id, dev);
+    this.#checkAssumptionsAgainstGet(dev);
+    this.#sink.deviceFound(dev.info, registersToState(this.#effective(dev), dev.traits));
+    dev.available = true; // deviceFound means reachable; #applyConnected corrects it
+  }
+
+  #info(dev: Dev): DeviceInfo {
+    const name = typeof dev.properties.displayName === "string" && dev.properties.displayName.trim() ? dev.properties.displayName.trim() : dev.model;
+    return {
+      id: dev.id,
+      vendor: "fansync",
+      account: this.accountName,
+      kind: "ceiling-fan",
+      name,
+      manufacturer: "Fanimation",
+      model: dev.model,
+      serialNumber: dev.vid,
+      ...(dev.firmware ? { firmware: dev.firmware } : {}),
+      capabilities: dev.traits.capabilities,
+    };
+  }
+
+  #applyConnected(dev: Dev): void {
+    const available = dev.connected !== 0;
+    if (available === dev.available) return;
+    dev.available = available;
+    this.#log.info({ device: dev.id }, `fansync: ${dev.info.name} is ${available ? "connected" : "not connected to the cloud"}`);
+    this.#sink.availabilityChanged(dev.id, available);
+  }
+
+  // ---- pushes, polls, assumed state -----------------------------------------------------------
+
+  #onPush(push: PushEvent): void {
+    const dev = this.#devices.get(push.device);
+    if (!dev) {
+      this.#log.debug({ device: push.device }, "fansync: push for an unknown device dropped");
+      return;
+    }
+    dev.pushSeq++;
+    Object.assign(dev.reported, push.status);
+    // A push is a fresh device report: it replaces any assumption about the registers it carries.
+    const assumed = this.#assumed[dev.vid];
+    let dropped = false;
+    for (const reg of ASSUMABLE) {
+      if (assumed?.[reg] && Object.hasOwn(push.status, reg)) {
+        delete assumed[reg];
+        dropped = true;
+      }
+    }
+    if (dropped) this.#saveAssumed();
+    this.#report(dev);
+    for (const w of [...this.#pushWaiters]) {
+      if (w.vid !== dev.vid) continue;
+      this.#pushWaiters.delete(w);
+      w.resolve(true);
+    }
+  }
+
+  /** Tell the core about the device's current state; re-announce it when its capabilities changed. */
+  #report(dev: Dev): void {
+    const traits = detectTraits(dev.model, dev.reported, dev.properties, dev.traits);
+    if (JSON.stringify(traits) !== JSON.stringify(dev.traits)) {
+      dev.traits = traits;
+      dev.info = this.#info(dev);
+      this.#sink.deviceFound(dev.info, registersToState(this.#effective(dev), traits));
+      dev.available = true;
+      this.#applyConnected(dev);
+      return;
+    }
+    this.#sink.stateChanged(dev.id, registersToPatch(this.#effective(dev), dev.traits));
+  }
+
+  /** A `get` answer (poll or reconcile) for a known device. */
+  #applyGet(dev: Dev, data: unknown): void {
+    const d = data as { status?: unknown; connected?: unknown } | null;
+    if (!d || typeof d !== "object" || !isRegisterMap(d.status)) {
+      this.#log.warn({ device: dev.id }, "fansync: ignoring a malformed frame: get has no register status");
+      return;
+    }
+    dev.reported = { ...d.status };
+    if (typeof d.connected === "number") dev.connected = d.connected;
+    this.#checkAssumptionsAgainstGet(dev);
+    this.#report(dev);
+    this.#applyConnected(dev);
+  }
+
+  /** A `get` returns the last REPORTED state: it only ends an assumption when the device reported
+   * something other than the value it held before the unreported write. */
+  #checkAssumptionsAgainstGet(dev: Dev): void {
+    const assumed = this.#assumed[dev.vid];
+    if (!assumed) return;
+    let dropped = false;
+    for (const reg of ASSUMABLE) {
+      const a = assumed[reg];
+      if (a && (dev.reported[reg] ?? null) !== a.before) {
+        delete assumed[reg];
+        dropped = true;
+      }
+    }
+    if (dropped) this.#saveAssumed();
+  }
+
+  #assume(dev: Dev, reg: (typeof ASSUMABLE)[number], value: number): boolean {
+    const entry = (this.#assumed[dev.vid] ??= {});
+    if (dev.reported[reg] === value) {
+      if (!entry[reg]) return false;
+      delete entry[reg];
+    } else {
+      entry[reg] = { value, before: dev.reported[reg] ?? null };
+      this.#log.info({ device: dev.id, register: reg, value }, "fansync: write acknowledged but not reported; keeping the written value (assumed state)");
+    }
+    this.#saveAssumed();
+    return true;
+  }
+
+  #saveAssumed(): void {
+    for (const [vid, regs] of Object.entries(this.#assumed)) if (!Object.keys(regs).length) delete this.#assumed[vid];
+    this.#ctx?.store.set(STORE_KEY, Object.keys(this.#assumed).length ? structuredClone(this.#assumed) : undefined);
+  }
+
+  #effective(dev: Dev): Registers {
+    const out = { ...dev.reported };
+    for (const [reg, a] of Object.entries(this.#assumed[dev.vid] ?? {})) if (a) out[reg] = a.value;
+    return out;
+  }
+
+  /** Re-send the state after the core applied the command (a push may have beaten the ack). */
+  #emitSoon(dev: Dev): void {
+    setImmediate(() => {
+      if (!this.#stopping) this.#report(dev);
+    });
+  }
+
+  /** After a device ack "error": the device's next report decides; ask with `get` if none comes. */
+  #reconcile(dev: Dev, seqAtStart: number): void {
+    setImmediate(() => {
+      if (this.#stopping) return;
+      if (dev.pushSeq !== seqAtStart) return this.#report(dev);
+      void this.#waitForPush(dev.vid, this.#t.pushGraceMs).then(async (pushed) => {
+        if (pushed || this.#stopping) return;
+        const sock = this.#socket;
+        if (!sock) return;
+        try {
+          const answer = await sock.request("get", dev.vid);
+          this.#applyGet(dev, answer.data);
+        } catch (error) {
+          this.#log.debug({ device: dev.id }, `fansync: reconcile get failed: ${(error as Error).message}`);
+        }
+      });
+    });
+  }
+
+  #waitForPush(vid: string, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const waiter = {
+        vid,
+        resolve: (pushed: boolean): void => {
+          clearTimeout(timer);
+          this.#timers.delete(timer);
+          resolve(pushed);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#pushWaiters.delete(waiter);
+        waiter.resolve(false);
+      }, ms);
+      this.#timers.add(timer);
+      this.#pushWaiters.add(waiter);
+    });
+  }
+
+  #startPoll(): void {
+    this.#stopPoll();
+    const interval = this.#opts.pollIntervalMs ?? 60_000;
+    if (interval > 0) this.#pollTimer = setInterval(() => void this.#poll(), interval);
+  }
+
+  #stopPoll(): void {
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#pollTimer = undefined;
+  }
+
+  async #poll(): Promise<void> {
+    const sock = this.#socket;
+    if (!sock?.open || this.#polling) return;
+    this.#polling = true;
+    try {
+      await Promise.all(
+        [...this.#devices.values()].map(async (dev) => {
+          try {
+            const answer = await sock.request("get", dev.vid);
+            if (!this.#stopping) this.#applyGet(dev, answer.data);
+          } catch (error) {
+            this.#log.debug({ device: dev.id }, `fansync: poll failed: ${(error as Error).message}`);
+          }
+        }),
+      );
+    } finally {
+      this.#polling = false;
+    }
+  }
+}
