@@ -29,6 +29,8 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   readonly #drivers = new Map<string, Driver>();
   readonly #links = new Map<string, LinkState>();
   readonly #log: Logger;
+  /** Per device, the fields the vendor reported while a command was in flight. */
+  readonly #reportedDuringCommand = new Map<string, Set<string>[]>();
 
   constructor(log: Logger) {
     super();
@@ -53,7 +55,7 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   sinkFor(driver: Driver): DriverSink {
     return {
       deviceFound: (info, state) => this.#deviceFound(driver, info, state),
-      stateChanged: (id, patch) => this.#stateChanged(id, patch),
+      stateChanged: (id, patch) => this.#vendorReported(id, patch),
       availabilityChanged: (id, available) => this.#availabilityChanged(driver, id, available),
       linkStateChanged: (state, detail) => {
         this.#links.set(driver.accountName, state);
@@ -62,15 +64,25 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     };
   }
 
-  /** Send a command to a device's driver. On success the commanded state is applied at once
-   * (the vendor's own report, when it comes, wins). */
+  /** Send a command to a device's driver. On success the commanded state is applied at once,
+   * except for fields the vendor itself reported while the command was in flight: its report wins. */
   async command(id: string, command: Command): Promise<void> {
     const entry = this.#devices.get(id);
     const driver = this.#drivers.get(id);
     if (!entry || !driver) throw new CommandError(`unknown device ${id}`);
     if (!entry.available) throw new CommandError(`${entry.info.name} is not reachable`);
-    await driver.command(id, command);
-    this.#stateChanged(id, command);
+    const reported = new Set<string>();
+    const watches = this.#reportedDuringCommand.get(id) ?? [];
+    watches.push(reported);
+    this.#reportedDuringCommand.set(id, watches);
+    try {
+      await driver.command(id, command);
+    } finally {
+      watches.splice(watches.indexOf(reported), 1);
+      if (!watches.length) this.#reportedDuringCommand.delete(id);
+    }
+    const assumed = withoutFields(command, reported);
+    if (assumed) this.#stateChanged(id, assumed);
   }
 
   #deviceFound(driver: Driver, info: DeviceInfo, state: DeviceState): void {
@@ -87,7 +99,13 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     existing.info = info;
     if (described) this.emit("device", existing);
     this.#availabilityChanged(driver, info.id, true);
-    this.#stateChanged(info.id, state);
+    this.#vendorReported(info.id, state);
+  }
+
+  #vendorReported(id: string, patch: StatePatch): void {
+    const watches = this.#reportedDuringCommand.get(id);
+    if (watches) for (const field of fieldsOf(patch)) for (const w of watches) w.add(field);
+    this.#stateChanged(id, patch);
   }
 
   #stateChanged(id: string, patch: StatePatch): void {
@@ -111,4 +129,27 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
       this.emit("availability", entry);
     }
   }
+}
+
+/** "part.key" names of every field a patch sets (scalar parts are named by themselves). */
+function fieldsOf(patch: StatePatch): string[] {
+  const out: string[] = [];
+  for (const [part, value] of Object.entries(patch)) {
+    if (value !== null && typeof value === "object") for (const key of Object.keys(value)) out.push(`${part}.${key}`);
+    else out.push(part);
+  }
+  return out;
+}
+
+/** The patch minus the named fields; undefined when nothing is left. */
+function withoutFields(patch: StatePatch, fields: Set<string>): StatePatch | undefined {
+  if (!fields.size) return patch;
+  const out: Record<string, unknown> = {};
+  for (const [part, value] of Object.entries(patch)) {
+    if (value !== null && typeof value === "object") {
+      const kept = Object.fromEntries(Object.entries(value).filter(([key]) => !fields.has(`${part}.${key}`)));
+      if (Object.keys(kept).length) out[part] = kept;
+    } else if (!fields.has(part)) out[part] = value;
+  }
+  return Object.keys(out).length ? (out as StatePatch) : undefined;
 }
