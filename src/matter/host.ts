@@ -1,0 +1,266 @@
+// The Matter host: one ServerNode (a bridge: root + aggregator) with one bridged endpoint tree per
+// registry device, rendered through accessories/ bindings (see bridged.ts for the composition).
+// Storage lives in <dataDir>/matter (fabrics, endpoint numbers, attribute values). Stored attribute
+// values beat the ones given at construction, so the live state is pushed once the node runs.
+import { chmodSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Endpoint, ServerNode, VendorId, type Environment } from "@matter/main";
+import { AggregatorEndpoint } from "@matter/main/endpoints/aggregator";
+import type { BindingContext } from "../../accessories/types.ts";
+import type { Logger } from "../core/logger.ts";
+import type { DeviceEntry, DeviceRegistry } from "../core/registry.ts";
+import type { StatePatch } from "../core/model.ts";
+import { ensureDataDir } from "../core/storage.ts";
+import { bridgedInfo, buildBridged, partsFor, shapeOf, type BridgedDevice } from "./bridged.ts";
+import { discriminatorProblem, passcodeProblem } from "./pairing.ts";
+import { configureMatter, environmentAt } from "./platform.ts";
+
+export interface MatterHostOptions {
+  registry: DeviceRegistry;
+  log: Logger;
+  /** The bridge's data directory; matter.js storage goes to <dataDir>/matter. */
+  dataDir: string;
+  /** Bridge name shown by controllers (BasicInformation nodeLabel / productLabel). */
+  name: string;
+  /** UDP port for Matter (default 5540). */
+  port?: number;
+  passcode: number;
+  discriminator: number;
+  /** Test vendor and product id by default (0xFFF1 / 0x8000): uncertified bridges must use test ids. */
+  vendorId?: number;
+  productId?: number;
+  /** Restrict mDNS to one interface (matter.js advertises on every non-loopback one otherwise). */
+  mdnsInterface?: string;
+}
+
+export interface PairingCodes {
+  manualPairingCode: string;
+  qrPairingCode: string;
+}
+
+/** The node id inside the storage root: the storage directory is <dataDir>/matter. */
+const NODE_ID = "matter";
+
+export class MatterHost {
+  readonly #options: MatterHostOptions;
+  readonly #log: Logger;
+  readonly #registry: DeviceRegistry;
+  readonly #storageDir: string;
+  #env: Environment | undefined;
+  #node: ServerNode | undefined;
+  #aggregator: Endpoint | undefined;
+  readonly #devices = new Map<string, BridgedDevice>();
+  /** Per-device chain so endpoint creation, updates and removal never overlap. */
+  readonly #queues = new Map<string, Promise<void>>();
+  #running = false;
+  readonly #listeners = {
+    device: (entry: DeviceEntry) => this.#enqueue(entry.info.id, () => this.#deviceChanged(entry)),
+    state: (entry: DeviceEntry, patch: StatePatch) => this.#enqueue(entry.info.id, () => this.#stateChanged(entry, patch)),
+    availability: (entry: DeviceEntry) => this.#enqueue(entry.info.id, () => this.#availabilityChanged(entry)),
+  };
+
+  constructor(options: MatterHostOptions) {
+    const problem = passcodeProblem(options.passcode) ?? discriminatorProblem(options.discriminator);
+    if (problem) throw new Error(problem);
+    this.#options = options;
+    this.#log = options.log;
+    this.#registry = options.registry;
+    this.#storageDir = join(options.dataDir, NODE_ID);
+  }
+
+  get port(): number {
+    return this.#options.port ?? 5540;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** True once at least one controller holds a fabric on this bridge. */
+  get commissioned(): boolean {
+    return this.#node?.state.commissioning.commissioned ?? false;
+  }
+
+  get fabricCount(): number {
+    return this.#node ? Object.keys(this.#node.state.commissioning.fabrics).length : 0;
+  }
+
+  pairingCodes(): PairingCodes {
+    if (!this.#node) throw new Error("the Matter host is not started");
+    const { manualPairingCode, qrPairingCode } = this.#node.state.commissioning.pairingCodes;
+    return { manualPairingCode, qrPairingCode };
+  }
+
+  /** The endpoint number of a device's (parent) endpoint, for diagnostics and tests. */
+  endpointNumber(deviceId: string): number | undefined {
+    return this.#devices.get(deviceId)?.endpoint.number;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    const o = this.#options;
+    configureMatter(this.#log, o.mdnsInterface === undefined ? {} : { mdnsInterface: o.mdnsInterface });
+    ensureDataDir(o.dataDir);
+    mkdirSync(this.#storageDir, { recursive: true, mode: 0o700 });
+    chmodSync(this.#storageDir, 0o700);
+    this.#env = environmentAt(`hearthbridge-${NODE_ID}`, o.dataDir);
+
+    const node = await ServerNode.create({
+      id: NODE_ID,
+      environment: this.#env,
+      network: { port: this.port },
+      commissioning: { passcode: o.passcode, discriminator: o.discriminator },
+      productDescription: { name: o.name, deviceType: AggregatorEndpoint.deviceType },
+      basicInformation: {
+        vendorName: "Hearthbridge",
+        vendorId: VendorId(o.vendorId ?? 0xfff1),
+        productId: o.productId ?? 0x8000,
+        productName: "Hearthbridge",
+        productLabel: o.name.slice(0, 64),
+        nodeLabel: o.name.slice(0, 32),
+        serialNumber: `hearthbridge-${o.discriminator}`,
+        hardwareVersion: 1,
+        softwareVersion: 1,
+        softwareVersionString: "0.1.0",
+      },
+    });
+    this.#node = node;
+    const aggregator = new Endpoint(AggregatorEndpoint, { id: "aggregator" });
+    await node.add(aggregator);
+    this.#aggregator = aggregator;
+
+    for (const entry of this.#registry.devices) await this.#addDevice(entry, false);
+    node.events.commissioning.fabricsChanged.on(() => {
+      this.#log.info({ fabrics: this.fabricCount }, "Matter fabrics changed");
+      this.#protectStorage();
+    });
+
+    await node.start();
+    this.#running = true;
+    // Push the live state over whatever the storage held from the last run.
+    for (const device of this.#devices.values()) await this.#attach(device);
+    this.#registry.on("device", this.#listeners.device);
+    this.#registry.on("state", this.#listeners.state);
+    this.#registry.on("availability", this.#listeners.availability);
+    this.#protectStorage();
+    this.#log.info(
+      { port: this.port, devices: this.#devices.size, commissioned: this.commissioned, fabrics: this.fabricCount },
+      this.commissioned ? `Matter bridge running with ${this.fabricCount} fabric(s)` : "Matter bridge running, waiting to be commissioned",
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.#registry.off("device", this.#listeners.device);
+    this.#registry.off("state", this.#listeners.state);
+    this.#registry.off("availability", this.#listeners.availability);
+    await Promise.allSettled([...this.#queues.values()]);
+    const node = this.#node;
+    this.#node = undefined;
+    this.#aggregator = undefined;
+    this.#devices.clear();
+    this.#running = false;
+    if (node) {
+      try {
+        await node.close();
+      } catch (error) {
+        this.#log.warn({ err: error }, "Matter node did not close cleanly");
+      }
+      this.#protectStorage();
+    }
+    this.#env = undefined;
+  }
+
+  #enqueue(id: string, work: () => Promise<void>): void {
+    const previous = this.#queues.get(id) ?? Promise.resolve();
+    const next = previous
+      .then(work)
+      .catch((error: unknown) => this.#log.warn({ err: error, device: id }, "Matter update failed"))
+      .finally(() => {
+        if (this.#queues.get(id) === next) this.#queues.delete(id);
+      });
+    this.#queues.set(id, next);
+  }
+
+  #contextFor(id: string): BindingContext {
+    const registry = this.#registry;
+    return {
+      get entry() {
+        const entry = registry.get(id);
+        if (!entry) throw new Error(`device ${id} left the registry`);
+        return entry;
+      },
+      command: (patch) => registry.command(id, patch),
+    };
+  }
+
+  async #addDevice(entry: DeviceEntry, live: boolean): Promise<void> {
+    const aggregator = this.#aggregator;
+    if (!aggregator) return;
+    const device = buildBridged(entry, this.#contextFor(entry.info.id));
+    if (!device) {
+      this.#log.debug({ device: entry.info.id }, "nothing to show in Matter for this device");
+      return;
+    }
+    await aggregator.add(device.endpoint);
+    this.#devices.set(entry.info.id, device);
+    this.#log.debug({ device: entry.info.id, endpoint: device.endpoint.number }, `Matter endpoint for ${entry.info.name}`);
+    if (live) await this.#attach(device);
+  }
+
+  async #attach(device: BridgedDevice): Promise<void> {
+    const entry = this.#registry.get(device.deviceId);
+    if (!entry) return;
+    await device.endpoint.set({ bridgedDeviceBasicInformation: bridgedInfo(entry) } as never);
+    for (const { part, endpoint } of device.parts) await part.attach(endpoint);
+  }
+
+  async #deviceChanged(entry: DeviceEntry): Promise<void> {
+    if (!this.#running) return;
+    const existing = this.#devices.get(entry.info.id);
+    if (!existing) return this.#addDevice(entry, true);
+    if (shapeOf(partsFor(this.#contextFor(entry.info.id))) !== existing.shape) {
+      // Capabilities changed: rebuild the device's endpoints (same ids, so numbers are reused where the store allows).
+      this.#devices.delete(entry.info.id);
+      await existing.endpoint.delete();
+      return this.#addDevice(entry, true);
+    }
+    await this.#attach(existing);
+  }
+
+  async #stateChanged(entry: DeviceEntry, patch: StatePatch): Promise<void> {
+    const device = this.#devices.get(entry.info.id);
+    if (!device || !this.#running) return;
+    for (const { part } of device.parts) await part.update(entry.state, patch);
+  }
+
+  async #availabilityChanged(entry: DeviceEntry): Promise<void> {
+    const device = this.#devices.get(entry.info.id);
+    if (!device || !this.#running) return;
+    await device.endpoint.set({ bridgedDeviceBasicInformation: { reachable: entry.available } } as never);
+  }
+
+  /** Best effort: matter.js writes its files with the process umask; keep them 0600 in a 0700 tree. */
+  #protectStorage(): void {
+    const walk = (dir: string) => {
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        return;
+      }
+      for (const name of names) {
+        const path = join(dir, name);
+        try {
+          const st = statSync(path);
+          if (st.isDirectory()) {
+            if ((st.mode & 0o077) !== 0) chmodSync(path, 0o700);
+            walk(path);
+          } else if ((st.mode & 0o077) !== 0) chmodSync(path, 0o600);
+        } catch {
+          // A file matter.js just replaced; the next pass catches it.
+        }
+      }
+    };
+    walk(this.#storageDir);
+  }
+}

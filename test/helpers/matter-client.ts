@@ -1,0 +1,213 @@
+// A Matter controller for tests, built on matter.js's own (legacy) CommissioningController: commission
+// a bridge by known address, find bridged endpoints by BridgedDeviceBasicInformation.uniqueId,
+// read/write attributes, invoke commands, await subscription reports, reconnect after a bridge restart.
+// Must run inside test/netns.sh (operational discovery needs mDNS right after commissioning).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Environment } from "@matter/main";
+import { GeneralCommissioning } from "@matter/main/clusters/general-commissioning";
+import type { NodeId } from "@matter/main/types";
+import { CommissioningController } from "@project-chip/matter.js";
+import type { Endpoint as ClientDevice, PairedNode } from "@project-chip/matter.js/device";
+import { environmentAt } from "../../src/matter/platform.ts";
+
+export interface Report {
+  endpointId: number;
+  cluster: string;
+  attribute: string;
+  value: unknown;
+}
+
+export interface CommissionOptions {
+  port: number;
+  passcode: number;
+  discriminator: number;
+  /** Default ::1 (the namespace has both 127.0.0.1 and ::1). */
+  address?: string;
+  /** Controller storage; a fresh temp dir (removed on close) when omitted. */
+  storageDir?: string;
+}
+
+type Struct = Record<string, unknown>;
+
+export class MatterTestClient {
+  readonly controller: CommissioningController;
+  readonly nodeId: NodeId;
+  readonly node: PairedNode;
+  readonly #storageDir: string;
+  readonly #ownsStorage: boolean;
+  readonly #reports: Report[] = [];
+  readonly #waiters = new Set<(r: Report) => boolean>();
+
+  private constructor(controller: CommissioningController, nodeId: NodeId, node: PairedNode, storageDir: string, ownsStorage: boolean) {
+    this.controller = controller;
+    this.nodeId = nodeId;
+    this.node = node;
+    this.#storageDir = storageDir;
+    this.#ownsStorage = ownsStorage;
+    node.events.attributeChanged.on(({ path, value }) => {
+      const report: Report = { endpointId: path.endpointId, cluster: clusterName(path.clusterId), attribute: path.attributeName, value };
+      this.#reports.push(report);
+      for (const waiter of [...this.#waiters]) if (waiter(report)) this.#waiters.delete(waiter);
+    });
+  }
+
+  /** Commission the node listening at address:port and connect (subscribing to everything). */
+  static async commission(options: CommissionOptions): Promise<MatterTestClient> {
+    // The test process owns its signals, like the bridge does.
+    Environment.default.vars.set("runtime.signals", false);
+    Environment.default.vars.set("runtime.exitcode", false);
+    const ownsStorage = !options.storageDir;
+    const storageDir = options.storageDir ?? mkdtempSync(join(tmpdir(), "hb-matter-controller-"));
+    const environment = environmentAt("test-controller", storageDir);
+    const controller = new CommissioningController({
+      environment: { environment, id: "controller" },
+      autoConnect: false,
+      adminFabricLabel: "hearthbridge test",
+    });
+    await controller.start();
+    const nodeId = await controller.commissionNode({
+      commissioning: { regulatoryLocation: GeneralCommissioning.RegulatoryLocationType.IndoorOutdoor, regulatoryCountryCode: "XX" },
+      discovery: {
+        knownAddress: { ip: options.address ?? "::1", port: options.port, type: "udp" },
+        identifierData: { longDiscriminator: options.discriminator },
+      },
+      passcode: options.passcode,
+    });
+    const node = await controller.getNode(nodeId);
+    const client = new MatterTestClient(controller, nodeId, node, storageDir, ownsStorage);
+    if (!node.isConnected) node.connect();
+    await client.#initialized();
+    return client;
+  }
+
+  /** Wait until the node's structure and attributes came from the device (subscription in place). */
+  async #initialized(timeoutMs = 30_000): Promise<void> {
+    if (this.node.remoteInitializationDone && this.node.isConnected) return;
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.node.remoteInitializationDone && this.node.isConnected) {
+          this.node.events.initializedFromRemote.off(check);
+          this.node.events.stateChanged.off(check);
+          resolve();
+        }
+      };
+      this.node.events.initializedFromRemote.on(check);
+      this.node.events.stateChanged.on(check);
+      check();
+    });
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`node not initialised from remote within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([done, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Every endpoint below the root, flattened. */
+  endpoints(): ClientDevice[] {
+    const out: ClientDevice[] = [];
+    const walk = (eps: Iterable<ClientDevice>) => {
+      for (const ep of eps) {
+        if (out.includes(ep)) continue;
+        out.push(ep);
+        walk(ep.parts.values());
+      }
+    };
+    walk(this.node.parts.values());
+    return out;
+  }
+
+  /** The endpoint whose BridgedDeviceBasicInformation.uniqueId matches. */
+  bridged(uniqueId: string): ClientDevice {
+    const found = this.endpoints().find((ep) => (ep.maybeStateOf("bridgedDeviceBasicInformation") as Struct | undefined)?.uniqueId === uniqueId);
+    if (!found) throw new Error(`no bridged endpoint with uniqueId ${uniqueId}`);
+    return found;
+  }
+
+  /** The endpoint (the bridged one or one of its children) that has `cluster`. */
+  withCluster(device: ClientDevice, cluster: string): ClientDevice {
+    const candidates = [device, ...this.#descendants(device)];
+    const found = candidates.find((ep) => ep.maybeStateOf(cluster) !== undefined);
+    if (!found) throw new Error(`endpoint ${device.number} has no ${cluster} (itself or below)`);
+    return found;
+  }
+
+  #descendants(ep: ClientDevice): ClientDevice[] {
+    return [...ep.parts.values()].flatMap((child) => [child, ...this.#descendants(child)]);
+  }
+
+  /** Read attributes from the device (not the cache). */
+  async read(ep: ClientDevice, cluster: string, attributes: string[]): Promise<Struct> {
+    return (await ep.getStateOf(cluster, attributes)) as Struct;
+  }
+
+  /** The locally cached (subscribed) state of a cluster. */
+  cached(ep: ClientDevice, cluster: string): Struct {
+    return ep.stateOf(cluster) as Struct;
+  }
+
+  async write(ep: ClientDevice, cluster: string, values: Struct): Promise<void> {
+    await ep.setStateOf(cluster, values as never);
+  }
+
+  async invoke(ep: ClientDevice, cluster: string, command: string, request?: Struct): Promise<unknown> {
+    const commands = ep.commandsOf(cluster);
+    const fn = commands[command];
+    if (!fn) throw new Error(`${cluster} on endpoint ${ep.number} has no command ${command}`);
+    return request === undefined ? (fn as () => Promise<unknown>)() : (fn as (r: Struct) => Promise<unknown>)(request);
+  }
+
+  /** Resolve with the next report matching; register it *before* causing the change. */
+  nextReport(endpointId: number | undefined, cluster: string, attribute: string, predicate: (value: unknown) => boolean = () => true, timeoutMs = 10_000): Promise<Report> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new Error(`no report of ${cluster}.${attribute} on endpoint ${endpointId ?? "*"} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter = (r: Report) => {
+        if ((endpointId !== undefined && r.endpointId !== endpointId) || r.cluster !== cluster || r.attribute !== attribute || !predicate(r.value)) return false;
+        clearTimeout(timer);
+        resolve(r);
+        return true;
+      };
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Every report seen so far (for assertions about what was *not* reported). */
+  get reports(): readonly Report[] {
+    return this.#reports;
+  }
+
+  /** After the bridge restarted: reconnect at once instead of waiting for the subscription timeout. */
+  async reconnect(): Promise<void> {
+    await this.node.reconnect();
+    await this.#initialized();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.controller.close();
+    } finally {
+      if (this.#ownsStorage) rmSync(this.#storageDir, { recursive: true, force: true });
+    }
+  }
+}
+
+const CLUSTER_NAMES: Record<number, string> = {
+  0x0006: "onOff",
+  0x0008: "levelControl",
+  0x0039: "bridgedDeviceBasicInformation",
+  0x0202: "fanControl",
+  0x0300: "colorControl",
+  0x001d: "descriptor",
+};
+
+function clusterName(id: number): string {
+  return CLUSTER_NAMES[id] ?? `0x${id.toString(16)}`;
+}
