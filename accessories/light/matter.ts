@@ -16,7 +16,7 @@ import { ColorTemperatureLightDevice } from "@matter/main/devices/color-temperat
 import { DimmableLightDevice } from "@matter/main/devices/dimmable-light";
 import { OnOffLightDevice } from "@matter/main/devices/on-off-light";
 import type { DeviceState, LightCapability, LightState } from "../../src/core/model.ts";
-import { bindCommands, sendCommand } from "../../src/matter/hooks.ts";
+import { bindCommands, commandsIdle, inCommand, sendCommand } from "../../src/matter/hooks.ts";
 import { bindOnOff, HearthOnOffServer } from "../../src/matter/on-off.ts";
 import type { MatterBinding, MatterPart } from "../matter.ts";
 import type { BindingContext } from "../types.ts";
@@ -51,8 +51,10 @@ export class HearthLevelControlServer extends LevelControlServer.with("Lighting"
     const light: Partial<LightState> =
       withOnOff && level <= this.minLevel ? { on: false } : { ...(withOnOff ? { on: true } : {}), brightness: levelToBrightness(level) };
     if (light.brightness !== undefined) requestedLevels.set(this.endpoint, level);
-    await sendCommand(this.endpoint, { light });
-    await super.moveToLevelLogic(level, 0, withOnOff, options);
+    await inCommand(this.endpoint, async () => {
+      await sendCommand(this.endpoint, { light });
+      await super.moveToLevelLogic(level, 0, withOnOff, options);
+    });
   }
 
   override moveLogic(moveMode: LevelControl.MoveMode, _rate: number | null, withOnOff: boolean, options?: LevelControl.Options): Promise<void> {
@@ -71,8 +73,10 @@ export class HearthColorControlServer extends ColorControlServer.with("ColorTemp
     const presets = presetsByEndpoint.get(this.endpoint);
     if (!presets?.length) return;
     const kelvin = nearestPresetK(targetMireds, presets);
-    await sendCommand(this.endpoint, { light: { colorTemperatureK: kelvin } });
-    await super.moveToColorTemperatureLogic(kelvinToMireds(kelvin), 0);
+    await inCommand(this.endpoint, async () => {
+      await sendCommand(this.endpoint, { light: { colorTemperatureK: kelvin } });
+      await super.moveToColorTemperatureLogic(kelvinToMireds(kelvin), 0);
+    });
   }
 
   override moveColorTemperatureLogic(moveMode: ColorControl.MoveMode, _rate: number, min: number, max: number): Promise<void> {
@@ -146,9 +150,12 @@ class LightPart implements MatterPart {
     await this.update(this.#ctx.entry.state);
   }
 
-  async update(state: DeviceState): Promise<void> {
+  async update(reported: DeviceState): Promise<void> {
     const endpoint = this.#endpoint;
     if (!endpoint) return;
+    await commandsIdle(endpoint);
+    // A command may have finished meanwhile: render the newest state.
+    const state = this.#ctx.entry.state ?? reported;
     const attrs = lightAttributes(state.light, this.#cap);
     // Brightness has 100 steps and level 254: keep the level a controller chose when it means the
     // device's brightness (no 127 -> 50 % -> 126 jitter).

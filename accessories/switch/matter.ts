@@ -8,7 +8,7 @@
 import type { Endpoint, MutableEndpoint } from "@matter/main";
 import { OnOffPlugInUnitDevice } from "@matter/main/devices/on-off-plug-in-unit";
 import type { DeviceState } from "../../src/core/model.ts";
-import { bindCommands } from "../../src/matter/hooks.ts";
+import { bindCommands, commandsIdle } from "../../src/matter/hooks.ts";
 import { bindOnOff, HearthOnOffServer } from "../../src/matter/on-off.ts";
 import type { MatterBinding, MatterPart } from "../matter.ts";
 import type { BindingContext } from "../types.ts";
@@ -47,8 +47,11 @@ class SwitchPart implements MatterPart {
     await this.update(this.#ctx.entry.state);
   }
 
-  async update(state: DeviceState): Promise<void> {
+  async update(reported: DeviceState): Promise<void> {
     if (!this.#endpoint) return;
+    await commandsIdle(this.#endpoint);
+    // A command may have finished meanwhile: render the newest state.
+    const state = this.#ctx.entry.state ?? reported;
     await this.#endpoint.set({ onOff: { onOff: !!state.switches?.[this.#key] } } as never);
   }
 }

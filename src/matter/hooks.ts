@@ -23,3 +23,32 @@ export async function sendCommand(endpoint: object, patch: StatePatch): Promise<
     throw new StatusResponseError((error as Error).message, Status.Failure);
   }
 }
+
+// While a controller's command runs on an endpoint, device updates for that endpoint wait. The
+// vendor often pushes the new state before it acknowledges the command; writing that push to the
+// endpoint mid-command holds locks the command's own transaction must take synchronously, and
+// matter.js then fails the command with synchronous-transaction-conflict.
+const activity = new WeakMap<object, { running: number; idle: (() => void)[] }>();
+
+/** Run a command handler's body as "in flight" for `endpoint`. */
+export async function inCommand<T>(endpoint: object, body: () => Promise<T>): Promise<T> {
+  let state = activity.get(endpoint);
+  if (!state) activity.set(endpoint, (state = { running: 0, idle: [] }));
+  state.running++;
+  try {
+    return await body();
+  } finally {
+    // Release after the handler's transaction had its turn to commit.
+    const s = state;
+    setImmediate(() => {
+      if (--s.running === 0) for (const resolve of s.idle.splice(0)) resolve();
+    });
+  }
+}
+
+/** Resolves once no command is in flight on `endpoint`. */
+export function commandsIdle(endpoint: object): Promise<void> {
+  const state = activity.get(endpoint);
+  if (!state || state.running === 0) return Promise.resolve();
+  return new Promise((resolve) => state.idle.push(resolve));
+}

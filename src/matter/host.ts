@@ -183,13 +183,18 @@ export class MatterHost {
 
   #contextFor(id: string): BindingContext {
     const registry = this.#registry;
+    const log = this.#log;
     return {
       get entry() {
         const entry = registry.get(id);
         if (!entry) throw new Error(`device ${id} left the registry`);
         return entry;
       },
-      command: (patch) => registry.command(id, patch),
+      command: (patch) =>
+        registry.command(id, patch).catch((error: Error) => {
+          log.warn({ device: id, command: patch }, `Matter command to ${id} failed: ${error.message}`);
+          throw error;
+        }),
     };
   }
 

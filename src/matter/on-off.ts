@@ -4,7 +4,7 @@
 // with endpoint.set() and never pass through these handlers, so nothing is echoed to the driver.
 import { OnOffServer } from "@matter/main/behaviors/on-off";
 import type { StatePatch } from "../core/model.ts";
-import { sendCommand } from "./hooks.ts";
+import { inCommand, sendCommand } from "./hooks.ts";
 
 const patches = new WeakMap<object, (on: boolean) => StatePatch>();
 
@@ -19,21 +19,27 @@ export class HearthOnOffServer extends OnOffServer.with("Lighting") {
     if (patch) await sendCommand(this.endpoint, patch(on));
   }
 
-  override async on(): Promise<void> {
-    await this.#request(true);
-    await super.on();
+  override on(): Promise<void> {
+    return inCommand(this.endpoint, async () => {
+      await this.#request(true);
+      await super.on();
+    });
   }
 
-  override async off(): Promise<void> {
-    await this.#request(false);
-    await super.off();
+  override off(): Promise<void> {
+    return inCommand(this.endpoint, async () => {
+      await this.#request(false);
+      await super.off();
+    });
   }
 
-  override async toggle(): Promise<void> {
+  override toggle(): Promise<void> {
     // Decide from the state before the command: the device's own update may land meanwhile.
     const next = !this.state.onOff;
-    await this.#request(next);
-    if (next) await super.on();
-    else await super.off();
+    return inCommand(this.endpoint, async () => {
+      await this.#request(next);
+      if (next) await super.on();
+      else await super.off();
+    });
   }
 }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { FanSyncSimulator } from "../simulators/fansync/index.ts";
-import { BridgeProcess } from "../helpers/bridge-process.ts";
+import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
 
@@ -45,8 +45,12 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
   const setsSince = (mark: number, device: string) => sim.requests("set", device).slice(mark).map((f) => f.data);
   const setCount = (device: string) => sim.requests("set", device).length;
 
+  /** Log lines of every bridge process this test started. */
+  const allLines: LogLine[] = [];
+
   async function startBridge(): Promise<{ homekitPort: number }> {
     bridge = new BridgeProcess(["--config", configFile, "--data", dataDir]);
+    bridge.on("line", (line) => allLines.push(line));
     const ready = await bridge.ready(60_000);
     assert.equal(ready.devices, 2, "both fans were listed before the bridges were published");
     return { homekitPort: ready.homekitPort as number };
@@ -88,6 +92,10 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
   });
 
   after(async () => {
+    // On failure, the bridge's own warnings explain most of it.
+    const problems = allLines.filter((l) => l.level >= 40).map((l) => `${l.level} ${l.msg}`) ?? [];
+    if (problems.length) process.stderr.write(`bridge warnings/errors:\n${problems.join("\n")}\n`);
+    if (process.env.E2E_DUMP) writeFileSync(process.env.E2E_DUMP, allLines.map((l) => JSON.stringify(l)).join("\n"));
     await hap?.close();
     await matter?.close();
     await bridge?.stop();
@@ -201,7 +209,7 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
   });
 
   it("keeps secrets out of the logs and the data directory private", () => {
-    const all = bridge.lines.map((l) => JSON.stringify(l)).join("\n") + bridge.stderr.join("\n");
+    const all = allLines.map((l) => JSON.stringify(l)).join("\n") + bridge.stderr.join("\n");
     assert.ok(!all.includes(sim.password), "the password never reaches a log line");
     assert.equal(statSync(dataDir).mode & 0o777, 0o700);
     assert.equal(statSync(join(dataDir, "identity.json")).mode & 0o777, 0o600);

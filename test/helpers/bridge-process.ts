@@ -24,7 +24,7 @@ export class BridgeProcess extends EventEmitter<{ line: [LogLine]; exit: [number
     super();
     this.child = spawn(process.execPath, ["src/main.ts", "--log-json", ...args], {
       cwd: root,
-      env: { ...process.env, MATTER_LOG_LEVEL: "error", MATTER_LOG_FORMAT: "plain", ...env },
+      env: { ...process.env, MATTER_LOG_LEVEL: process.env.BRIDGE_MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     createInterface({ input: this.child.stdout! }).on("line", (text) => {
