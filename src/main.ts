@@ -4,7 +4,7 @@ import { Command } from "commander";
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, type Config } from "./core/config.ts";
 import { createLogger, registerSecret, type Logger } from "./core/logger.ts";
-import { ensureDataDir, JsonStore } from "./core/storage.ts";
+import { accountStore, ensureDataDir } from "./core/storage.ts";
 import { loadIdentity } from "./core/identity.ts";
 import { DeviceRegistry } from "./core/registry.ts";
 import type { Driver } from "./core/driver.ts";
@@ -48,7 +48,7 @@ async function startDrivers(config: Config, registry: DeviceRegistry, dataDir: s
       continue;
     }
     drivers.push(driver);
-    const store = JsonStore.in(ensureDataDir(resolve(dataDir, "accounts")), account.name.replace(/[^A-Za-z0-9._@-]/g, "_"));
+    const store = accountStore(dataDir, account.name);
     starts.push(
       driver.start({ sink: registry.sinkFor(driver), log: accountLog, store }).catch((error: Error) => accountLog.error({ err: error }, "account failed to start; it keeps retrying")),
     );

@@ -69,7 +69,8 @@ const nanitAccount = z.strictObject({
   vendor: z.literal("nanit"),
   name: z.string().min(1).optional(),
   ...secretFields,
-  endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: wsUrl.optional() }).optional(),
+  // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid}.
+  endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: z.string().min(1).optional() }).optional(),
 });
 
 const accountSchema = z.discriminatedUnion("vendor", [fansyncAccount, xsenseAccount, nanitAccount]);

@@ -71,3 +71,8 @@ export class JsonStore<T extends Record<string, unknown> = Record<string, unknow
     return new JsonStore(join(dir, `${name}.json`));
   }
 }
+
+/** The private store of one vendor account (sessions, assumed state): shared by the bridge and the login CLI. */
+export function accountStore(dataDir: string, accountName: string): JsonStore {
+  return JsonStore.in(ensureDataDir(join(dataDir, "accounts")), accountName.replace(/[^A-Za-z0-9._@-]/g, "_"));
+}

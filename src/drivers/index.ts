@@ -3,6 +3,7 @@ import type { AccountConfig } from "../core/config.ts";
 import type { Driver } from "../core/driver.ts";
 import type { Logger } from "../core/logger.ts";
 import { FanSyncDriver } from "./fansync/index.ts";
+import { NanitDriver } from "./nanit/index.ts";
 
 export class UnsupportedVendorError extends Error {
   override name = "UnsupportedVendorError";
@@ -16,6 +17,14 @@ export function createDriver(account: AccountConfig, log: Logger): Driver {
         email: account.email,
         password: account.password ?? "",
         endpoints: { api: account.endpoints?.api, websocket: account.endpoints?.websocket },
+        log,
+      });
+    case "nanit":
+      return new NanitDriver({
+        accountName: account.name,
+        email: account.email,
+        password: account.password,
+        endpoints: { api: account.endpoints?.api, websocket: account.endpoints?.websocket, local: account.endpoints?.local },
         log,
       });
     default:

@@ -1,0 +1,500 @@
+// The Nanit driver: one account. REST session (MFA login done by the CLI, rotating refresh tokens),
+// /babies -> one device per camera, /messages polled for motion and sound, and one control link per
+// camera (local socket or cloud relay) for sensors, night light and standby.
+import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
+import { registerSecret, type Logger } from "../../core/logger.ts";
+import { deviceId, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
+import { CameraLink } from "./link.ts";
+import type { PinnedCert } from "./pin.ts";
+import { sensorValue, type RequestMsg, type ResponseMsg, type SensorDataMsg, type SettingsMsg, type ControlMsg } from "./proto.ts";
+import { DEFAULT_API, DEFAULT_WEBSOCKET, getJson, NanitLoginRequiredError, parseBabies, parseMessages, type BabyCamera } from "./rest.ts";
+import { LOGIN_HINT, NanitSession } from "./session.ts";
+import { NanitRequestError, NanitTimeoutError, type NanitSocket } from "./socket.ts";
+
+export const NIGHT_LIGHT = "nightLight";
+export const STANDBY = "standby";
+const PINS_KEY = "pins";
+
+export interface NanitTimeouts {
+  /** HTTP requests (default 20 s). */
+  httpMs?: number;
+  /** Camera requests (default 10 s, as HN and UL). */
+  requestMs?: number;
+  /** WebSocket / TLS handshakes (default 10 s). */
+  connectMs?: number;
+}
+
+export interface NanitDriverOptions {
+  accountName?: string;
+  email: string;
+  /** Optional: used only to log in again without MFA. MFA accounts log in with `npm run login -- nanit`. */
+  password?: string | undefined;
+  endpoints?: {
+    /** REST base (default https://api.nanit.com). */
+    api?: string | undefined;
+    /** Cloud socket URL template; `{camera_uid}` is replaced (default wss://api.nanit.com/focus/cameras/{camera_uid}/user_connect). */
+    websocket?: string | undefined;
+    /** Local socket: a URL (may contain `{camera_uid}`), or a host[:port] (wss://host:442). Default: the camera's
+     * cloud-reported `private_address`. */
+    local?: string | undefined;
+  };
+  log?: Logger;
+  timeouts?: NanitTimeouts;
+  /** Try the camera's local socket before the cloud (default true). */
+  preferLocal?: boolean;
+  /** /babies/{uid}/messages poll (default 20 s; the notes show 10-30 s in use). */
+  messagesPollMs?: number;
+  /** Messages in one poll (default 10). */
+  messagesLimit?: number;
+  /** A MOTION/SOUND message counts when it is at most this old (default 120 s). */
+  eventWindowMs?: number;
+  /** How long motion/sound stay "detected" after a message (default 30 s). */
+  eventHoldMs?: number;
+  /** /babies re-read (default 300 s, as HN); 0 = off. */
+  babiesPollMs?: number;
+  /** GET_SENSOR_DATA fallback poll while pushes are enabled (default 120 s). */
+  sensorPollMs?: number;
+  /** GET_STATUS health check of an open socket; no answer = a silent session, replaced (default 270 s, as HN). */
+  healthCheckMs?: number;
+  /** KEEPALIVE frame interval (default 20 s). */
+  keepaliveMs?: number;
+  /** WebSocket ping interval and pong deadline (default 30 s / 20 s). */
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  /** After a local failure (403 limit, pin mismatch, unreachable), use the cloud this long (default 300 s). */
+  localRetryMs?: number;
+  /** After the cloud declines a session ("Mobile App connections above limit", 403), wait this long (default 300 s). */
+  connectionLimitBackoffMs?: number;
+  /** Refresh the access token this long before its `exp` (default 300 s). */
+  refreshMarginMs?: number;
+  /** While a login is needed, look for a session written by the login CLI this often (default 30 s). */
+  loginWatchMs?: number;
+  /** Reconnect back-off: full jitter over min * 2^attempt, capped (default 2 s .. 60 s). */
+  backoff?: { minMs?: number; maxMs?: number };
+  random?: () => number;
+}
+
+interface Cam {
+  cam: BabyCamera;
+  id: string;
+  info: DeviceInfo;
+  state: DeviceState;
+  link: CameraLink;
+  lastMessageId: number;
+  holds: Partial<Record<"motion" | "sound", NodeJS.Timeout>>;
+}
+
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return Math.floor(minMs / 2 + random() * (ceiling - minMs / 2));
+}
+
+export class NanitDriver implements Driver {
+  readonly vendor = "nanit";
+  readonly accountName: string;
+  readonly #o: NanitDriverOptions;
+  readonly #api: string;
+  readonly #wsTemplate: string;
+  readonly #cams = new Map<string, Cam>();
+  readonly #byId = new Map<string, Cam>();
+  readonly #abort = new AbortController();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #ctx: DriverContext | undefined;
+  #log!: Logger;
+  #session!: NanitSession;
+  #loop: Promise<void> | undefined;
+  #firstDone: () => void = () => undefined;
+  #stopping = false;
+  #needsLogin: Promise<void> | undefined;
+  #polling = false;
+
+  constructor(options: NanitDriverOptions) {
+    this.#o = options;
+    this.accountName = options.accountName ?? options.email;
+    this.#api = (options.endpoints?.api ?? DEFAULT_API).replace(/\/+$/, "");
+    this.#wsTemplate = options.endpoints?.websocket ?? DEFAULT_WEBSOCKET;
+    registerSecret(options.password);
+  }
+
+  get #sink(): DriverSink {
+    if (!this.#ctx) throw new Error("Nanit driver not started");
+    return this.#ctx.sink;
+  }
+
+  get #httpMs(): number {
+    return this.#o.timeouts?.httpMs ?? 20_000;
+  }
+
+  async start(ctx: DriverContext): Promise<void> {
+    if (this.#loop) throw new Error("Nanit driver already started");
+    this.#ctx = ctx;
+    this.#log = (this.#o.log ?? ctx.log).child({ vendor: "nanit", account: this.accountName });
+    this.#session = new NanitSession({
+      api: this.#api,
+      email: this.#o.email,
+      password: this.#o.password,
+      store: ctx.store,
+      log: this.#log,
+      httpMs: this.#httpMs,
+      signal: this.#abort.signal,
+      refreshMarginMs: this.#o.refreshMarginMs ?? 300_000,
+    });
+    const first = new Promise<void>((resolve) => (this.#firstDone = resolve));
+    this.#loop = this.#run();
+    await first;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#abort.abort();
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const c of this.#cams.values()) for (const t of Object.values(c.holds)) clearTimeout(t);
+    this.#firstDone();
+    await Promise.all([...this.#cams.values()].map((c) => c.link.stop()));
+    await this.#loop;
+  }
+
+  async command(id: string, command: Command): Promise<void> {
+    const c = this.#byId.get(id);
+    if (!c) throw new Error(`Nanit has no device ${id}`);
+    const unsupported = Object.keys(command).filter((k) => k !== "switches");
+    const switches = Object.entries(command.switches ?? {});
+    const unknown = switches.filter(([k]) => k !== NIGHT_LIGHT && k !== STANDBY).map(([k]) => k);
+    if (unsupported.length || unknown.length) throw new Error(`${c.info.name} cannot do ${[...unsupported, ...unknown.map((k) => `switches.${k}`)].join(", ")} (it has the switches ${NIGHT_LIGHT} and ${STANDBY})`);
+    const sock = c.link.socket;
+    if (!sock) throw new Error(`${c.info.name} is not connected right now`);
+    for (const [key, on] of switches) {
+      let response: ResponseMsg;
+      try {
+        if (key === NIGHT_LIGHT) response = await sock.requestOk("PUT_CONTROL", { control: { night_light: on ? "LIGHT_ON" : "LIGHT_OFF" } });
+        else response = await sock.requestOk("PUT_SETTINGS", { settings: { sleep_mode: on } });
+      } catch (error) {
+        if (error instanceof NanitTimeoutError) c.link.replace(`the camera did not answer a command (${error.message})`);
+        const detail = error instanceof NanitRequestError ? error.message : (error as Error).message;
+        throw new Error(`${c.info.name}: could not turn ${key === NIGHT_LIGHT ? "the night light" : "standby"} ${on ? "on" : "off"}: ${detail}`, { cause: error });
+      }
+      // The answer may or may not echo the new value (HN merges the requested value optimistically).
+      const echoed = key === NIGHT_LIGHT ? this.#nightLightOf(response.control) : response.settings?.sleep_mode;
+      this.#patch(c, { switches: { [key]: echoed ?? on } });
+    }
+  }
+
+  // ---- account loop ----------------------------------------------------------------------------
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    this.#sink.linkStateChanged("connecting");
+    while (!this.#stopping) {
+      try {
+        await this.#discover();
+        break;
+      } catch (error) {
+        if (this.#stopping) break;
+        if (error instanceof NanitLoginRequiredError) {
+          const waiting = this.#loginRequired(error);
+          this.#firstDone();
+          await waiting;
+          continue;
+        }
+        this.#sink.linkStateChanged("disconnected", (error as Error).message);
+        this.#log.warn(`nanit: cannot list the cameras: ${(error as Error).message}`);
+        this.#firstDone();
+        await this.#sleep(this.#backoff(attempt++));
+      }
+    }
+    if (this.#stopping) return;
+    this.#sink.linkStateChanged("connected");
+    this.#firstDone();
+    const messagesMs = this.#o.messagesPollMs ?? 20_000;
+    if (messagesMs > 0) this.#every(messagesMs, () => void this.#pollMessages());
+    void this.#pollMessages();
+    const babiesMs = this.#o.babiesPollMs ?? 300_000;
+    if (babiesMs > 0) {
+      this.#every(babiesMs, () => {
+        if (this.#needsLogin) return;
+        this.#discover().catch((error: unknown) => {
+          if (error instanceof NanitLoginRequiredError) void this.#loginRequired(error);
+          else this.#log.warn(`nanit: re-reading /babies failed: ${(error as Error).message}`);
+        });
+      });
+    }
+  }
+
+  /** GET /babies: announce new cameras (and changed names/firmware), start their links. */
+  async #discover(): Promise<void> {
+    const body = await this.#session.authed((token) => getJson(this.#api, "/babies", token, { timeoutMs: this.#httpMs, signal: this.#abort.signal }));
+    const { cameras, skipped } = parseBabies(body);
+    if (skipped) this.#log.warn(`nanit: ignoring ${skipped} /babies entr${skipped === 1 ? "y" : "ies"} without a baby or camera uid`);
+    if (!cameras.length) this.#log.warn("nanit: this account has no camera");
+    for (const cam of cameras) {
+      const existing = this.#cams.get(cam.cameraUid);
+      if (existing) {
+        existing.cam = { ...cam, firmware: existing.info.firmware ?? cam.firmware };
+        const info = this.#info(existing.cam);
+        if (JSON.stringify(info) !== JSON.stringify(existing.info)) {
+          existing.info = info;
+          this.#sink.deviceFound(info, existing.state);
+          if (!existing.link.socket) this.#sink.availabilityChanged(existing.id, false);
+        }
+        continue;
+      }
+      const id = deviceId("nanit", cam.cameraUid);
+      const c: Cam = { cam, id, info: this.#info(cam), state: { motion: false, sound: false }, link: undefined as unknown as CameraLink, lastMessageId: 0, holds: {} };
+      c.link = this.#makeLink(c);
+      this.#cams.set(cam.cameraUid, c);
+      this.#byId.set(id, c);
+      this.#sink.deviceFound(c.info, c.state);
+      // Reachable once its control link is up.
+      this.#sink.availabilityChanged(id, false);
+      c.link.start();
+    }
+  }
+
+  #info(cam: BabyCamera): DeviceInfo {
+    return {
+      id: deviceId("nanit", cam.cameraUid),
+      vendor: "nanit",
+      account: this.accountName,
+      kind: "baby-camera",
+      name: `${cam.babyName} Nanit`,
+      manufacturer: "Nanit",
+      model: cam.hardware ? `Nanit camera (${cam.hardware})` : "Nanit camera",
+      serialNumber: cam.cameraUid,
+      ...(cam.firmware ? { firmware: cam.firmware } : {}),
+      capabilities: {
+        temperature: {},
+        humidity: {},
+        motion: {},
+        sound: {},
+        switches: { [NIGHT_LIGHT]: { label: "Night Light" }, [STANDBY]: { label: "Standby" } },
+      },
+    };
+  }
+
+  #localUrl(cam: BabyCamera): string | undefined {
+    const configured = this.#o.endpoints?.local;
+    if (configured) {
+      if (/^wss?:\/\//.test(configured)) return configured.replaceAll("{camera_uid}", encodeURIComponent(cam.cameraUid));
+      return `wss://${configured.includes(":") ? configured : `${configured}:442`}`;
+    }
+    return cam.privateAddress ? `wss://${cam.privateAddress}` : undefined;
+  }
+
+  #makeLink(c: Cam): CameraLink {
+    const o = this.#o;
+    const store = this.#ctx!.store;
+    return new CameraLink({
+      cameraUid: c.cam.cameraUid,
+      label: c.info.name,
+      cloudUrl: this.#wsTemplate.replaceAll("{camera_uid}", encodeURIComponent(c.cam.cameraUid)),
+      localUrl: () => this.#localUrl(c.cam),
+      preferLocal: o.preferLocal ?? true,
+      api: this.#api,
+      httpMs: this.#httpMs,
+      session: this.#session,
+      log: this.#log,
+      pins: {
+        get: (uid) => ((store.get(PINS_KEY) ?? {}) as Record<string, PinnedCert>)[uid],
+        set: (uid, pin) => store.set(PINS_KEY, { ...((store.get(PINS_KEY) ?? {}) as Record<string, PinnedCert>), [uid]: pin }),
+      },
+      socket: {
+        connectTimeoutMs: o.timeouts?.connectMs ?? 10_000,
+        requestTimeoutMs: o.timeouts?.requestMs ?? 10_000,
+        keepaliveIntervalMs: o.keepaliveMs ?? 20_000,
+        pingIntervalMs: o.pingIntervalMs ?? 30_000,
+        pongTimeoutMs: o.pongTimeoutMs ?? 20_000,
+      },
+      healthCheckMs: o.healthCheckMs ?? 270_000,
+      sensorPollMs: o.sensorPollMs ?? 120_000,
+      localRetryMs: o.localRetryMs ?? 300_000,
+      connectionLimitBackoffMs: o.connectionLimitBackoffMs ?? 300_000,
+      refreshMarginMs: o.refreshMarginMs ?? 300_000,
+      backoff: (attempt) => this.#backoff(attempt),
+      signal: this.#abort.signal,
+      onLoginRequired: (error) => this.#loginRequired(error),
+      onUp: (sock) => this.#sync(c, sock),
+      onReady: () => this.#sink.availabilityChanged(c.id, true),
+      onDown: () => this.#sink.availabilityChanged(c.id, false),
+      onPush: (request) => this.#onPush(c, request),
+      onSensorPoll: (sock) => this.#readSensors(c, sock),
+    });
+  }
+
+  // ---- camera state ------------------------------------------------------------------------------
+
+  /** A fresh socket: enable sensor push (reset by every reconnect), then read sensors, night light,
+   * standby and firmware. Only then is the camera reachable. */
+  async #sync(c: Cam, sock: NanitSocket): Promise<void> {
+    await sock.requestOk("PUT_CONTROL", { control: { sensor_data_transfer: { sound: true, motion: true, temperature: true, humidity: true, light: true, night: true } } });
+    await this.#readSensors(c, sock);
+    const control = await sock.requestOk("GET_CONTROL", { get_control: { night_light: true } });
+    const settings = await sock.requestOk("GET_SETTINGS", { get_settings: { all: true } });
+    const patch: StatePatch = { switches: {} };
+    const night = this.#nightLightOf(control.control);
+    if (night !== undefined) patch.switches![NIGHT_LIGHT] = night;
+    // A full GET_SETTINGS omits false booleans (proto2): absent sleep_mode = not in standby (HN PR #96).
+    patch.switches![STANDBY] = settings.settings?.sleep_mode ?? false;
+    try {
+      const status = await sock.requestOk("GET_STATUS", { get_status: { all: true } });
+      const version = status.status?.current_version;
+      if (version && version !== c.info.firmware) {
+        c.cam = { ...c.cam, firmware: version };
+        c.info = this.#info(c.cam);
+        this.#sink.deviceFound(c.info, c.state);
+      }
+    } catch (error) {
+      if (error instanceof NanitTimeoutError) throw error;
+      this.#log.debug(`nanit: ${c.info.name}: GET_STATUS failed: ${(error as Error).message}`);
+    }
+    this.#patch(c, patch);
+  }
+
+  async #readSensors(c: Cam, sock: NanitSocket): Promise<void> {
+    const response = await sock.requestOk("GET_SENSOR_DATA", { get_sensor_data: { all: true } });
+    this.#applySensors(c, response.sensor_data ?? []);
+  }
+
+  #applySensors(c: Cam, data: SensorDataMsg[]): void {
+    const patch: StatePatch = {};
+    for (const d of data) {
+      const value = sensorValue(d);
+      if (value === undefined) continue;
+      if (d.sensor_type === "TEMPERATURE" && value > -40 && value < 80) patch.temperature = Math.round(value * 100) / 100;
+      if (d.sensor_type === "HUMIDITY" && value >= 0 && value <= 100) patch.humidity = Math.round(value * 100) / 100;
+    }
+    if (Object.keys(patch).length) this.#patch(c, patch);
+  }
+
+  #nightLightOf(control: ControlMsg | undefined): boolean | undefined {
+    return control?.night_light === undefined ? undefined : control.night_light === "LIGHT_ON";
+  }
+
+  /** Camera-initiated requests: sensor pushes and changes made elsewhere (the phone app). */
+  #onPush(c: Cam, request: RequestMsg): void {
+    switch (request.type) {
+      case "PUT_SENSOR_DATA":
+        // SOUND/MOTION alerts here are unreliable (§6); /messages is the source for those.
+        this.#applySensors(c, request.sensor_data ?? []);
+        return;
+      case "PUT_CONTROL": {
+        const night = this.#nightLightOf(request.control);
+        if (night !== undefined) this.#patch(c, { switches: { [NIGHT_LIGHT]: night } });
+        return;
+      }
+      case "PUT_SETTINGS": {
+        // Deltas: only the fields that changed are present (merge, never replace).
+        const s: SettingsMsg | undefined = request.settings;
+        if (s?.sleep_mode !== undefined) this.#patch(c, { switches: { [STANDBY]: s.sleep_mode } });
+        return;
+      }
+      default:
+        this.#log.debug({ device: c.id, type: request.type }, "nanit: camera request not used");
+    }
+  }
+
+  #patch(c: Cam, patch: StatePatch): void {
+    if (patch.switches && !Object.keys(patch.switches).length) delete patch.switches;
+    if (!Object.keys(patch).length) return;
+    if (patch.switches) c.state = { ...c.state, switches: { ...c.state.switches, ...patch.switches } };
+    const { switches: _s, ...rest } = patch;
+    c.state = { ...c.state, ...(rest as DeviceState) };
+    this.#sink.stateChanged(c.id, patch);
+  }
+
+  // ---- motion and sound from /messages -----------------------------------------------------------
+
+  async #pollMessages(): Promise<void> {
+    if (this.#polling || this.#needsLogin || this.#stopping) return;
+    this.#polling = true;
+    try {
+      await Promise.all([...this.#cams.values()].map((c) => this.#pollBaby(c)));
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  async #pollBaby(c: Cam): Promise<void> {
+    const path = `/babies/${encodeURIComponent(c.cam.babyUid)}/messages?limit=${this.#o.messagesLimit ?? 10}`;
+    let messages;
+    try {
+      messages = parseMessages(await this.#session.authed((token) => getJson(this.#api, path, token, { timeoutMs: this.#httpMs, signal: this.#abort.signal })));
+    } catch (error) {
+      if (error instanceof NanitLoginRequiredError) void this.#loginRequired(error);
+      else if (!this.#stopping) this.#log.warn(`nanit: ${c.info.name}: reading messages failed: ${(error as Error).message}`);
+      return;
+    }
+    const window = this.#o.eventWindowMs ?? 120_000;
+    for (const m of messages) {
+      if (m.id <= c.lastMessageId) continue;
+      c.lastMessageId = m.id;
+      const kind = m.type === "MOTION" ? "motion" : m.type === "SOUND" ? "sound" : undefined;
+      if (!kind || Date.now() - m.time * 1000 > window) continue;
+      this.#pulse(c, kind);
+    }
+  }
+
+  #pulse(c: Cam, kind: "motion" | "sound"): void {
+    const held = c.holds[kind];
+    if (held) clearTimeout(held);
+    this.#patch(c, { [kind]: true });
+    c.holds[kind] = setTimeout(() => {
+      delete c.holds[kind];
+      if (!this.#stopping) this.#patch(c, { [kind]: false });
+    }, this.#o.eventHoldMs ?? 30_000);
+  }
+
+  // ---- login required ----------------------------------------------------------------------------
+
+  /** Report needs-login once (a clear log line, no retry loop) and wait for a session from the login
+   * CLI (the data file is re-read every loginWatchMs). Shared by every caller. */
+  #loginRequired(error: NanitLoginRequiredError): Promise<void> {
+    if (this.#needsLogin) return this.#needsLogin;
+    const message = error.message.includes(LOGIN_HINT) ? error.message : `${error.message}; ${LOGIN_HINT}`;
+    this.#log.error(`nanit: account "${this.accountName}" needs a login: ${message}`);
+    this.#sink.linkStateChanged("needs-login", message);
+    this.#needsLogin = new Promise<void>((resolve) => {
+      const watch = setInterval(() => {
+        if (this.#stopping) return done();
+        if (!this.#session.reloadFromFile()) return;
+        this.#log.info("nanit: found a new session from the login command; reconnecting");
+        done();
+        if (this.#cams.size) this.#sink.linkStateChanged("connected");
+      }, this.#o.loginWatchMs ?? 30_000);
+      const done = (): void => {
+        clearInterval(watch);
+        this.#timers.delete(watch);
+        this.#abort.signal.removeEventListener("abort", done);
+        this.#needsLogin = undefined;
+        resolve();
+      };
+      this.#timers.add(watch);
+      this.#abort.signal.addEventListener("abort", done, { once: true });
+    });
+    return this.#needsLogin;
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------------
+
+  #backoff(attempt: number): number {
+    return backoffDelay(attempt, this.#o.backoff?.minMs ?? 2_000, this.#o.backoff?.maxMs ?? 60_000, this.#o.random);
+  }
+
+  #every(ms: number, fn: () => void): void {
+    this.#timers.add(setInterval(fn, ms));
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.#abort.signal;
+      if (signal.aborted) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}

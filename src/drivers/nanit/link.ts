@@ -1,0 +1,313 @@
+// The control link of one camera: the local socket when the camera is reachable, the cloud relay
+// otherwise. Local 403 (two-connection limit), TLS trouble or a pin mismatch -> the cloud, and local
+// is tried again after `localRetryMs` without dropping the cloud session. A session that stops
+// answering (silent relay expiry, IF#9) is replaced; a cloud session is renewed before its access
+// token expires (HN "Fix A"). Reconnects back off.
+import { registerSecret, type Logger } from "../../core/logger.ts";
+import { fetchPeerCertificate, NanitCertificateMismatchError, pinnedTlsOptions, type PinnedCert } from "./pin.ts";
+import { getJson, NanitLoginRequiredError, parseUcToken } from "./rest.ts";
+import type { NanitSession } from "./session.ts";
+import { NanitHandshakeError, NanitRequestError, NanitSocket, NanitTimeoutError, type NanitSocketOptions } from "./socket.ts";
+import type { RequestMsg } from "./proto.ts";
+
+export interface LinkOptions {
+  cameraUid: string;
+  /** Display name for log lines. */
+  label: string;
+  cloudUrl: string;
+  /** The local URL, resolved at every attempt (the cloud-reported address may change). */
+  localUrl: () => string | undefined;
+  preferLocal: boolean;
+  api: string;
+  httpMs: number;
+  session: NanitSession;
+  log: Logger;
+  pins: { get(cameraUid: string): PinnedCert | undefined; set(cameraUid: string, pin: PinnedCert): void };
+  socket: Pick<NanitSocketOptions, "connectTimeoutMs" | "requestTimeoutMs" | "keepaliveIntervalMs" | "pingIntervalMs" | "pongTimeoutMs">;
+  healthCheckMs: number;
+  sensorPollMs: number;
+  localRetryMs: number;
+  /** Wait after the cloud's "Mobile App connections above limit" 403 (IF 300 s, KF 5 min). */
+  connectionLimitBackoffMs: number;
+  refreshMarginMs: number;
+  backoff: (attempt: number) => number;
+  signal: AbortSignal;
+  /** Report needs-login; resolves once a new session is there (or the driver stops). */
+  onLoginRequired: (error: NanitLoginRequiredError) => Promise<void>;
+  /** Sync a fresh socket (enable sensor push, read state). Throwing drops the socket. */
+  onUp: (socket: NanitSocket) => Promise<void>;
+  /** The synced socket is now the one commands use. */
+  onReady: (socket: NanitSocket) => void;
+  onDown: (reason: string) => void;
+  onPush: (request: RequestMsg, socket: NanitSocket) => void;
+  onSensorPoll: (socket: NanitSocket) => Promise<void>;
+}
+
+export class CameraLink {
+  readonly #o: LinkOptions;
+  #socket: NanitSocket | undefined;
+  /** A socket opened in the background (local probe, token renewal) that replaces the current one. */
+  #next: NanitSocket | undefined;
+  /** Sockets already synced in the background (local probe, token renewal): adopted without a gap. */
+  readonly #presynced = new WeakSet<NanitSocket>();
+  readonly #wired = new WeakSet<NanitSocket>();
+  #localRetryAt = 0;
+  #timers = new Set<NodeJS.Timeout>();
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+  #up = false;
+
+  constructor(options: LinkOptions) {
+    this.#o = options;
+  }
+
+  /** The socket commands go through, when one is open and synced. */
+  get socket(): NanitSocket | undefined {
+    return this.#up && this.#socket?.open ? this.#socket : undefined;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#clearTimers();
+    this.#next?.close("stopping");
+    this.#socket?.close("stopping");
+    await this.#loop;
+  }
+
+  /** Drop the current socket (e.g. a command went unanswered); the loop reconnects. */
+  replace(reason: string): void {
+    const sock = this.#socket;
+    if (!sock || !sock.open) return;
+    this.#o.log.warn(`nanit: ${this.#o.label}: ${reason}; replacing the ${sock.kind} connection`);
+    sock.close(reason);
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    while (!this.#stopped) {
+      let sock: NanitSocket;
+      try {
+        sock = this.#next ?? (await this.#connect());
+        this.#next = undefined;
+      } catch (error) {
+        if (this.#stopped) break;
+        if (error instanceof NanitLoginRequiredError) {
+          await this.#o.onLoginRequired(error);
+          continue;
+        }
+        this.#o.log.warn(`nanit: ${this.#o.label}: cannot connect: ${(error as Error).message}`);
+        await this.#sleep(this.#o.backoff(attempt++));
+        continue;
+      }
+      if (this.#stopped) {
+        sock.close("stopping");
+        break;
+      }
+      const closed = new Promise<string>((resolve) => (sock.open ? sock.once("close", resolve) : resolve("closed")));
+      let limited = false;
+      this.#socket = sock;
+      this.#wire(sock);
+      try {
+        if (!this.#presynced.has(sock)) await this.#o.onUp(sock);
+        this.#up = true;
+        attempt = 0;
+        this.#o.onReady(sock);
+        this.#o.log.info(`nanit: ${this.#o.label}: connected (${sock.kind})`);
+        this.#arm(sock);
+      } catch (error) {
+        if (error instanceof NanitRequestError && error.statusCode === 403) {
+          limited = true;
+          this.#o.log.warn(`nanit: ${this.#o.label}: the ${sock.kind} session was declined (${error.statusMessage ?? "HTTP 403"}); too many app connections, waiting ${Math.round(this.#o.connectionLimitBackoffMs / 1000)} s (close a Nanit app or another bridge)`);
+        } else if (error instanceof NanitTimeoutError) this.#o.log.warn(`nanit: ${this.#o.label}: the ${sock.kind} session does not answer (${error.message})`);
+        else if (!this.#stopped) this.#o.log.warn(`nanit: ${this.#o.label}: sync failed: ${(error as Error).message}`);
+        sock.close("sync failed");
+      }
+      const reason = await closed;
+      this.#clearTimers();
+      this.#up = false;
+      this.#socket = undefined;
+      if (this.#stopped) break;
+      const next = this.#pending();
+      if (next?.open) {
+        this.#o.log.info(`nanit: ${this.#o.label}: moving to the new ${next.kind} connection (${reason})`);
+        continue;
+      }
+      this.#next = undefined;
+      this.#o.onDown(reason);
+      if (limited) {
+        await this.#sleep(this.#o.connectionLimitBackoffMs);
+        continue;
+      }
+      this.#o.log.warn(`nanit: ${this.#o.label}: ${sock.kind} connection lost (${reason}); reconnecting`);
+      await this.#sleep(this.#o.backoff(attempt++));
+    }
+    this.#up = false;
+  }
+
+  #wire(sock: NanitSocket): void {
+    if (this.#wired.has(sock)) return;
+    this.#wired.add(sock);
+    sock.on("push", (request) => this.#o.onPush(request, sock));
+  }
+
+  /** Sync a socket opened in the background, then hand it over by closing the current one. */
+  async #handOver(current: NanitSocket, next: NanitSocket, reason: string): Promise<void> {
+    this.#wire(next);
+    try {
+      await this.#o.onUp(next);
+    } catch (error) {
+      next.close("sync failed");
+      throw error;
+    }
+    if (this.#stopped || !current.open || !next.open) return next.close("no longer needed");
+    this.#presynced.add(next);
+    this.#next = next;
+    current.close(reason);
+  }
+
+  #pending(): NanitSocket | undefined {
+    return this.#next;
+  }
+
+  /** Health check, sensor poll, local probe and token renewal for an open, synced socket. */
+  #arm(sock: NanitSocket): void {
+    const o = this.#o;
+    const unanswered = (what: string, error: unknown): void => {
+      if (error instanceof NanitTimeoutError && sock.open) this.replace(`no answer to ${what} (${error.message})`);
+      else o.log.debug(`nanit: ${o.label}: ${what} failed: ${(error as Error).message}`);
+    };
+    if (o.healthCheckMs > 0) {
+      this.#every(o.healthCheckMs, () => sock.request("GET_STATUS", { get_status: { all: true } }).then(undefined, (e: unknown) => unanswered("the GET_STATUS health check", e)));
+    }
+    if (o.sensorPollMs > 0) this.#every(o.sensorPollMs, () => o.onSensorPoll(sock).catch((e: unknown) => unanswered("the sensor poll", e)));
+    if (sock.kind === "cloud" && o.preferLocal && o.localUrl()) this.#after(Math.max(0, this.#localRetryAt - Date.now()), () => void this.#probeLocal(sock));
+    if (sock.kind === "cloud") {
+      const expires = o.session.accessExpiresAt;
+      if (expires !== undefined) this.#after(Math.max(1000, expires - o.refreshMarginMs - Date.now()), () => void this.#renewCloud(sock));
+    }
+  }
+
+  async #probeLocal(current: NanitSocket): Promise<void> {
+    const url = this.#o.localUrl();
+    if (!url || this.#stopped || !current.open) return;
+    try {
+      const local = await this.#connectLocal(url);
+      if (this.#stopped || !current.open) return local.close("no longer needed");
+      await this.#handOver(current, local, "the camera is reachable locally again");
+    } catch (error) {
+      this.#localFailed(error);
+      if (current.open && !this.#stopped) this.#after(this.#o.localRetryMs, () => void this.#probeLocal(current));
+    }
+  }
+
+  async #renewCloud(current: NanitSocket): Promise<void> {
+    if (this.#stopped || !current.open) return;
+    try {
+      const fresh = await this.#connectCloud();
+      if (this.#stopped || !current.open) return fresh.close("no longer needed");
+      await this.#handOver(current, fresh, "the access token is about to expire");
+    } catch (error) {
+      this.#o.log.warn(`nanit: ${this.#o.label}: could not open a cloud session with a renewed token: ${(error as Error).message}`);
+    }
+  }
+
+  async #connect(): Promise<NanitSocket> {
+    const url = this.#o.preferLocal ? this.#o.localUrl() : undefined;
+    if (url && Date.now() >= this.#localRetryAt) {
+      try {
+        return await this.#connectLocal(url);
+      } catch (error) {
+        if (error instanceof NanitLoginRequiredError || this.#stopped) throw error;
+        this.#localFailed(error);
+      }
+    }
+    return this.#connectCloud();
+  }
+
+  #localFailed(error: unknown): void {
+    const o = this.#o;
+    this.#localRetryAt = Date.now() + o.localRetryMs;
+    const later = `using the cloud; local again in ${Math.round(o.localRetryMs / 1000)} s`;
+    if (error instanceof NanitCertificateMismatchError) o.log.error(`nanit: ${o.label}: ${error.message}; ${later}`);
+    else if (error instanceof NanitHandshakeError && error.status === 403) o.log.warn(`nanit: ${o.label}: the camera refused a local connection (HTTP 403: it allows only two local connections); ${later}`);
+    else o.log.info(`nanit: ${o.label}: local connection failed (${(error as Error).message}); ${later}`);
+  }
+
+  async #connectLocal(url: string): Promise<NanitSocket> {
+    const o = this.#o;
+    const answer = await o.session.authed((token) => getJson(o.api, `/focus/cameras/${encodeURIComponent(o.cameraUid)}/uc_token`, token, { timeoutMs: o.httpMs, signal: o.signal }));
+    const ucToken = parseUcToken(answer);
+    registerSecret(ucToken);
+    const base = { ...o.socket, url, kind: "local" as const, authorization: `token ${ucToken}`, log: o.log };
+    const target = new URL(url);
+    if (target.protocol !== "wss:") return NanitSocket.connect(base);
+    const host = target.hostname.replace(/^\[|\]$/g, "");
+    const port = Number(target.port || 443);
+    const where = `${host}:${port}`;
+    let pin = o.pins.get(o.cameraUid);
+    if (!pin) {
+      pin = await fetchPeerCertificate(host, port, o.socket.connectTimeoutMs);
+      o.pins.set(o.cameraUid, pin);
+      o.log.info(`nanit: ${o.label}: pinned the camera's certificate on first use (SHA-256 ${pin.fingerprint256})`);
+    }
+    try {
+      return await NanitSocket.connect({ ...base, tls: pinnedTlsOptions(pin, where) });
+    } catch (error) {
+      if (error instanceof NanitHandshakeError || error instanceof NanitCertificateMismatchError) throw error;
+      // A certificate that is not the pinned one fails verification before the identity check: look
+      // at what the camera presents now to give a clear answer.
+      const presented = await fetchPeerCertificate(host, port, o.socket.connectTimeoutMs).catch(() => undefined);
+      if (presented && presented.fingerprint256 !== pin.fingerprint256) throw new NanitCertificateMismatchError(where, pin.fingerprint256, presented.fingerprint256);
+      throw error;
+    }
+  }
+
+  async #connectCloud(): Promise<NanitSocket> {
+    const o = this.#o;
+    const open = (token: string): Promise<NanitSocket> => NanitSocket.connect({ ...o.socket, url: o.cloudUrl, kind: "cloud", authorization: `Bearer ${token}`, log: o.log });
+    const token = await o.session.accessToken();
+    try {
+      return await open(token);
+    } catch (error) {
+      if (!(error instanceof NanitHandshakeError) || (error.status !== 401 && error.status !== 403)) throw error;
+      o.log.info(`nanit: ${o.label}: ${error.message}; refreshing the session and retrying once`);
+      return open(await o.session.refresh(token));
+    }
+  }
+
+  #every(ms: number, fn: () => unknown): void {
+    const t = setInterval(fn, ms);
+    this.#timers.add(t);
+  }
+
+  #after(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  #clearTimers(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.#o.signal;
+      if (signal.aborted || this.#stopped) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,127 @@
+// Shared set-up for the Nanit driver tests: a simulator, a driver pointed at it with small timeouts,
+// a recording sink, a JSON store in a temp dir (seeded with a session unless told otherwise) and a
+// captured JSON log.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { NanitDriver, saveSession, type NanitDriverOptions } from "../../src/drivers/nanit/index.ts";
+import { createLogger, type Logger } from "../../src/core/logger.ts";
+import { JsonStore } from "../../src/core/storage.ts";
+import { deviceId } from "../../src/core/model.ts";
+import { NanitSimulator, type NanitSimulatorOptions } from "../simulators/nanit/index.ts";
+import { FakeSink } from "../helpers/fake-sink.ts";
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export class LogCapture extends Writable {
+  readonly lines: LogLine[] = [];
+  readonly raw: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    for (const text of chunk.toString("utf8").split("\n")) {
+      if (!text.trim()) continue;
+      this.raw.push(text);
+      try {
+        this.lines.push(JSON.parse(text) as LogLine);
+      } catch {
+        this.lines.push({ level: 0, msg: text });
+      }
+      this.emit("line", this.lines.at(-1));
+    }
+    cb();
+  }
+  get text(): string {
+    return this.raw.join("\n");
+  }
+  has(pattern: RegExp, level?: number): boolean {
+    return this.lines.some((l) => pattern.test(l.msg) && (level === undefined || l.level === level));
+  }
+}
+
+export function fastOptions(sim: NanitSimulator, urls: { apiUrl: string; wsUrl: string }, log: Logger): NanitDriverOptions {
+  return {
+    accountName: "nursery",
+    email: sim.email,
+    endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+    log,
+    timeouts: { httpMs: 1000, requestMs: 400, connectMs: 1000 },
+    messagesPollMs: 40,
+    eventHoldMs: 150,
+    babiesPollMs: 0,
+    sensorPollMs: 0,
+    healthCheckMs: 0,
+    keepaliveMs: 100,
+    pingIntervalMs: 200,
+    pongTimeoutMs: 400,
+    localRetryMs: 60_000,
+    loginWatchMs: 30,
+    backoff: { minMs: 10, maxMs: 40 },
+  };
+}
+
+export interface Harness {
+  sim: NanitSimulator;
+  urls: Awaited<ReturnType<NanitSimulator["start"]>>;
+  sink: FakeSink;
+  logs: LogCapture;
+  log: Logger;
+  dir: string;
+  store: JsonStore;
+  driver: NanitDriver;
+  /** Core id of the n-th simulated camera. */
+  id(n?: number): string;
+  newDriver(overrides?: Partial<NanitDriverOptions>, store?: JsonStore): Promise<NanitDriver>;
+  close(): Promise<void>;
+}
+
+export async function harness(options: { sim?: NanitSimulatorOptions; driver?: Partial<NanitDriverOptions>; start?: boolean; seed?: boolean } = {}): Promise<Harness> {
+  const sim = new NanitSimulator({ sensorPushMs: [60_000, 120_000], ...options.sim });
+  const urls = await sim.start();
+  const logs = new LogCapture();
+  const log = createLogger("debug", { json: true, destination: logs });
+  const dir = mkdtempSync(join(tmpdir(), "nanit-test-"));
+  const store = new JsonStore(join(dir, "nursery.json"));
+  if (options.seed !== false) saveSession(store, sim.email, sim.issueSession());
+  const sink = new FakeSink();
+  const drivers: NanitDriver[] = [];
+  const make = (overrides: Partial<NanitDriverOptions> = {}): NanitDriver => {
+    const d = new NanitDriver({ ...fastOptions(sim, urls, log), ...options.driver, ...overrides });
+    drivers.push(d);
+    return d;
+  };
+  const driver = make();
+  const h: Harness = {
+    sim,
+    urls,
+    sink,
+    logs,
+    log,
+    dir,
+    store,
+    driver,
+    id: (n = 0) => deviceId("nanit", sim.babies[n]!.cameraUid),
+    async newDriver(overrides = {}, st = new JsonStore(store.path)) {
+      const d = make(overrides);
+      await d.start({ sink, log, store: st });
+      return d;
+    },
+    async close() {
+      for (const d of drivers) await d.stop();
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  if (options.start !== false) await driver.start({ sink, log, store });
+  return h;
+}
+
+/** Resolves once the device is reachable (its control link synced). */
+export function whenAvailable(h: Harness, n = 0, timeoutMs = 3000): Promise<unknown> {
+  const id = h.id(n);
+  if (h.sink.available.get(id) && h.sink.of("availabilityChanged").some((c) => c.id === id && c.available)) return Promise.resolve();
+  return h.sink.next((c) => c.type === "availabilityChanged" && c.id === id && c.available, timeoutMs);
+}
