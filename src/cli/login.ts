@@ -6,7 +6,7 @@ import { createInterface } from "node:readline/promises";
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { ConfigError, loadConfig } from "../core/config.ts";
-import { accountStore, ensureDataDir, JsonStore } from "../core/storage.ts";
+import { accountStore, JsonStore } from "../core/storage.ts";
 import { loginWithMfa } from "../drivers/nanit/index.ts";
 
 /** The same file the bridge gives the account's driver (src/main.ts). */
