@@ -14,6 +14,11 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 4) secretValues.add(value);
 }
 
+/** Stop scrubbing a secret that was rotated out (keeps the set from growing without bound). */
+export function forgetSecret(value: string | undefined): void {
+  if (value) secretValues.delete(value);
+}
+
 export function scrub(text: string): string {
   let out = text;
   for (const secret of secretValues) if (out.includes(secret)) out = out.split(secret).join("[redacted]");

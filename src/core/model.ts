@@ -29,6 +29,8 @@ export interface SwitchCapability {
 export interface AlarmCapability {
   /** The device can run a self-test on request. */
   selfTest?: boolean;
+  /** The alarm can be silenced (hushed) remotely. */
+  mute?: boolean;
 }
 
 export interface CoAlarmCapability extends AlarmCapability {

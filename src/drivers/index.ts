@@ -4,6 +4,7 @@ import type { Driver } from "../core/driver.ts";
 import type { Logger } from "../core/logger.ts";
 import { FanSyncDriver } from "./fansync/index.ts";
 import { NanitDriver } from "./nanit/index.ts";
+import { XSenseDriver } from "./xsense/index.ts";
 
 export class UnsupportedVendorError extends Error {
   override name = "UnsupportedVendorError";
@@ -19,6 +20,8 @@ export function createDriver(account: AccountConfig, log: Logger): Driver {
         endpoints: { api: account.endpoints?.api, websocket: account.endpoints?.websocket },
         log,
       });
+    case "xsense":
+      return new XSenseDriver({ accountName: account.name, email: account.email, password: account.password ?? "", endpoints: { ...account.endpoints }, log });
     case "nanit":
       return new NanitDriver({
         accountName: account.name,
@@ -27,7 +30,9 @@ export function createDriver(account: AccountConfig, log: Logger): Driver {
         endpoints: { api: account.endpoints?.api, websocket: account.endpoints?.websocket, local: account.endpoints?.local },
         log,
       });
-    default:
-      throw new UnsupportedVendorError(`vendor ${account.vendor} is not supported by this version yet; account "${account.name}" is skipped`);
+    default: {
+      const unknown: { vendor: string; name: string } = account;
+      throw new UnsupportedVendorError(`vendor ${unknown.vendor} is not supported by this version; account "${unknown.name}" is skipped`);
+    }
   }
 }

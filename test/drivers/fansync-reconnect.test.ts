@@ -10,10 +10,13 @@ test("server drop: reconnect, re-list and re-get on the new connection, state ca
   t.after(() => h.close());
   const connected = h.sink.next((c) => c.type === "linkStateChanged" && c.state === "connected");
   const disconnected = h.sink.next((c) => c.type === "linkStateChanged" && c.state === "disconnected");
+  // The remote acts and its push is lost with the link: only the re-sync can tell it. (Dropping the
+  // push first keeps this deterministic: a reconnect can't race the remote.)
+  h.sim.dropPushes(true);
+  await h.sim.remote(h.vid(0), { H00: 1, H02: 12 });
   h.sim.dropSockets();
   await disconnected;
-  // The remote acts while the bridge is away: only the re-sync can tell it.
-  await h.sim.remote(h.vid(0), { H00: 1, H02: 12 });
+  h.sim.dropPushes(false);
   await connected;
   const conn2 = h.sim.frames.filter((f) => f.conn === 2).map((f) => f.frame?.request);
   assert.deepEqual(conn2, ["login", "lst_device", "get", "get", "get", "get"]);

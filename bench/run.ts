@@ -1,0 +1,93 @@
+// `npm run bench`: runs each bench script inside the loopback-only network namespace (test/netns.sh),
+// one after the other, then prints a summary table. Figures are printed, never asserted: the exit
+// code says only whether every bench ran to the end.
+//
+//   npm run bench                                   every bench
+//   npm run bench -- fansync-latency                one bench by name (several names allowed)
+//   npm run bench -- startup --runs 5 --node /tmp/node24/bin/node
+//                                                   other arguments go to every selected bench
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { table, type SummaryRow } from "./lib.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const NOT_BENCHES = new Set(["run.ts", "lib.ts"]);
+/** A bench that has not finished after this long is stopped. */
+const BENCH_TIMEOUT_MS = 6 * 60_000;
+
+const available = readdirSync(join(root, "bench"))
+  .filter((f) => f.endsWith(".ts") && !NOT_BENCHES.has(f) && !f.startsWith("_"))
+  .map((f) => f.slice(0, -3))
+  .sort();
+
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(`usage: npm run bench -- [bench ...] [bench options]\nbenches: ${available.join(", ")}`);
+  process.exit(0);
+}
+const selected = args.filter((a) => available.includes(a));
+const forwarded = args.filter((a) => !available.includes(a));
+const unknown = forwarded.filter((a, i) => !a.startsWith("-") && !forwarded[i - 1]?.startsWith("--") && !/^[\d.]+$/.test(a));
+if (unknown.length) {
+  console.error(`unknown bench ${unknown.join(", ")}; benches: ${available.join(", ")}`);
+  process.exit(2);
+}
+const benches = selected.length ? selected : available;
+
+interface Result {
+  bench: string;
+  rows: SummaryRow[];
+  notes: string[];
+}
+
+function runBench(name: string, resultFile: string): Promise<{ code: number | null; seconds: number }> {
+  const started = performance.now();
+  console.log(`\n=== bench ${name} ===`);
+  return new Promise((resolve) => {
+    const child = spawn(join(root, "test/netns.sh"), [process.execPath, join("bench", `${name}.ts`), ...forwarded], {
+      cwd: root,
+      stdio: "inherit",
+      env: { ...process.env, MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain", BENCH_RESULT_FILE: resultFile },
+    });
+    const timer = setTimeout(() => {
+      console.error(`bench ${name} still running after ${BENCH_TIMEOUT_MS / 1000} s: stopping it`);
+      child.kill("SIGTERM");
+    }, BENCH_TIMEOUT_MS);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, seconds: (performance.now() - started) / 1000 });
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), "hb-bench-"));
+const results: Result[] = [];
+const failures: string[] = [];
+const durations: string[] = [];
+try {
+  for (const name of benches) {
+    const file = join(dir, `${name}.json`);
+    const { code, seconds } = await runBench(name, file);
+    durations.push(`${name} ${seconds.toFixed(0)} s`);
+    if (code !== 0) failures.push(`${name} (exit ${code})`);
+    try {
+      results.push(JSON.parse(readFileSync(file, "utf8")) as Result);
+    } catch {
+      if (code === 0) failures.push(`${name} (no result)`);
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+console.log("\n=== summary (figures, not assertions) ===");
+const rows: string[][] = [["bench", "metric", "value", "baseline", "ratio", "target"]];
+for (const r of results) for (const row of r.rows) rows.push([r.bench, row.metric, row.value, row.baseline ?? "", row.ratio ?? "", row.target ?? ""]);
+if (rows.length > 1) console.log(table(rows));
+for (const r of results) for (const note of r.notes) console.log(`${r.bench}: ${note}`);
+console.log(`time: ${durations.join(", ")}`);
+if (failures.length) console.log(`FAILED: ${failures.join(", ")}`);
+process.exit(failures.length ? 1 : 0);

@@ -1,0 +1,187 @@
+// Turning X-Sense shadow fields into core state (protocol notes §4.4, §5.3, §5.4). Values are almost
+// always strings; child records may nest fields under `status` and `peak`. Anything of the wrong
+// type is reported back as a problem so the driver can log it and carry on.
+import type { StatePatch } from "../../core/model.ts";
+import type { ModelSpec } from "./models.ts";
+
+export type Fields = Record<string, unknown>;
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Flatten `status` into the record and `peak.{coPpmPeak,time}` into coPpmPeak/coPpmPeakTime. */
+export function flatten(record: Fields): Fields {
+  const out: Fields = { ...record };
+  if (isObject(record.status)) {
+    delete out.status;
+    Object.assign(out, record.status);
+  }
+  if (isObject(record.peak)) {
+    delete out.peak;
+    if (record.peak.coPpmPeak !== undefined) out.coPpmPeak = record.peak.coPpmPeak;
+    if (record.peak.time !== undefined) out.coPpmPeakTime = record.peak.time;
+  }
+  return out;
+}
+
+/** The serial a child record names (HA accepts all these aliases). */
+export function childSn(record: Fields): string | undefined {
+  for (const key of ["deviceSN", "deviceSn", "_deviceSN", "devSerialNumber", "serialNumber", "sn"]) {
+    const v = record[key];
+    if (typeof v === "string" && v) return v;
+  }
+  return undefined;
+}
+
+/** A "0"/"1" flag: true, false, undefined when absent, or "bad" when the value is not a flag. */
+export function flag(value: unknown): boolean | undefined | "bad" {
+  if (value === undefined) return undefined;
+  if (value === "1" || value === 1 || value === true) return true;
+  if (value === "0" || value === 0 || value === false || value === "") return false;
+  if (typeof value === "string" && /^\d+$/.test(value)) return Number(value) !== 0;
+  return "bad";
+}
+
+/** An integer given as a number or a decimal string; undefined when absent, "bad" otherwise. */
+export function int(value: unknown): number | undefined | "bad" {
+  if (value === undefined) return undefined;
+  if (typeof value === "number" && Number.isFinite(value)) return Math.round(value);
+  if (typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value));
+  return "bad";
+}
+
+export interface FieldResult {
+  patch: StatePatch;
+  /** `online`/`onLine` when reported. */
+  online?: boolean;
+  /** A self-test finished (only from *testup* shadows). */
+  problems: string[];
+}
+
+export interface ComboContext {
+  /** The alarm the combo detector is already sounding, if any. */
+  active?: "smoke" | "co";
+  /** Fields the device reported earlier (coPpm, coLevel from 2nd_info). */
+  known?: Fields;
+}
+
+function coHint(fields: Fields): boolean | undefined {
+  const level = int(fields.coLevel);
+  const ppm = int(fields.coPpm);
+  if (typeof level !== "number" && typeof ppm !== "number") return undefined;
+  return (typeof level === "number" && level > 0) || (typeof ppm === "number" && ppm >= 50);
+}
+
+/** Which alarm of a combo detector an alarm flag refers to. No source tells (§5.4); our reading:
+ * alarmType "1"/"2" (as the fire-drill command encodes it), explicit smokeAlarm/coAlarm flags, a CO
+ * level or ppm ≥ 50 in the same report, the alarm already sounding, CO figures reported earlier,
+ * else smoke. */
+export function comboTarget(fields: Fields, context: ComboContext = {}): "smoke" | "co" {
+  const type = fields.alarmType;
+  if (type === "2" || type === 2) return "co";
+  if (type === "1" || type === 1) return "smoke";
+  if (flag(fields.coAlarm) === true) return "co";
+  if (flag(fields.smokeAlarm) === true) return "smoke";
+  const here = coHint(fields);
+  if (here === true) return "co";
+  if (context.active) return context.active;
+  if (here === undefined && context.known && coHint(context.known)) return "co";
+  return "smoke";
+}
+
+/** Map one device's (flattened) reported fields to a state patch. */
+export function fieldsToPatch(spec: ModelSpec, input: Fields, combo: ComboContext = {}): FieldResult {
+  const fields = flatten(input);
+  const patch: StatePatch = {};
+  const problems: string[] = [];
+  const bad = (key: string): void => void problems.push(`${key}=${JSON.stringify(fields[key])}`);
+
+  const alarmKey = fields.isAlarm !== undefined ? "isAlarm" : "alarmStatus";
+  const alarm = flag(fields[alarmKey]);
+  if (alarm === "bad") bad(alarmKey);
+  else if (alarm !== undefined) {
+    if (spec.smoke && spec.co) {
+      if (alarm) {
+        if (comboTarget(fields, combo) === "co") patch.coAlarm = { detected: true };
+        else patch.smokeAlarm = { detected: true };
+      } else {
+        patch.smokeAlarm = { detected: false };
+        patch.coAlarm = { detected: false };
+      }
+    } else if (spec.co) patch.coAlarm = { detected: alarm };
+    else if (spec.heat) patch.heatAlarm = { detected: alarm };
+    else if (spec.smoke) patch.smokeAlarm = { detected: alarm };
+  }
+  // Explicit per-kind flags when a report carries them.
+  for (const [key, part] of [["smokeAlarm", "smokeAlarm"], ["coAlarm", "coAlarm"], ["heatAlarm", "heatAlarm"]] as const) {
+    if (fields[key] === undefined || isObject(fields[key])) continue;
+    const f = flag(fields[key]);
+    if (f === "bad") bad(key);
+    else if (f !== undefined && ((part === "smokeAlarm" && spec.smoke) || (part === "coAlarm" && spec.co) || (part === "heatAlarm" && spec.heat))) patch[part] = { ...patch[part], detected: f };
+  }
+
+  const mute = flag(fields.muteStatus);
+  if (mute === "bad") bad("muteStatus");
+  else if (mute !== undefined) {
+    if (spec.smoke) patch.smokeAlarm = { ...patch.smokeAlarm, muted: mute };
+    if (spec.co) patch.coAlarm = { ...patch.coAlarm, muted: mute };
+    if (spec.heat) patch.heatAlarm = { ...patch.heatAlarm, muted: mute };
+  }
+
+  if (spec.co) {
+    const ppm = int(fields.coPpm);
+    if (ppm === "bad" || (typeof ppm === "number" && ppm < 0)) bad("coPpm");
+    else if (ppm !== undefined && spec.coPpm) patch.coAlarm = { ...patch.coAlarm, ppm };
+  }
+
+  const bat = int(fields.batInfo);
+  if (bat === "bad" || (typeof bat === "number" && (bat < 0 || bat > 3))) bad("batInfo");
+  else if (bat !== undefined && spec.battery) patch.battery = { level: Math.round((bat * 100) / 3), low: bat <= 1 };
+
+  const life = flag(fields.isLifeEnd);
+  if (life === "bad") bad("isLifeEnd");
+  else if (life !== undefined) patch.endOfLife = life;
+
+  const sensor = flag(fields.sensorStatus);
+  if (sensor === "bad") bad("sensorStatus");
+  else if (sensor !== undefined) patch.fault = sensor ? "sensor malfunction" : null;
+
+  const result: FieldResult = { patch, problems };
+  const onlineKey = fields.online !== undefined ? "online" : "onLine";
+  const online = flag(fields[onlineKey]);
+  if (online === "bad") bad(onlineKey);
+  else if (online !== undefined) result.online = online;
+  return result;
+}
+
+export interface SelfTestResult {
+  success: boolean;
+  patch: StatePatch;
+}
+
+/** A *testup* report: `success` → 0 is a pass; the fault flags say what failed. */
+export function selfTestResult(spec: ModelSpec, input: Fields): SelfTestResult | undefined {
+  const fields = flatten(input);
+  let raw: unknown;
+  for (const key of ["lastSelfTest", "selfTest", "selfTestResult", "testResult", "result"]) {
+    if (fields[key] !== undefined) {
+      raw = fields[key];
+      break;
+    }
+  }
+  if (raw === undefined || (typeof raw !== "string" && typeof raw !== "number")) return undefined;
+  const success = raw === "success" || raw === 0 || raw === "0";
+  const faults: string[] = [];
+  if (flag(fields.selfTestSmokeFault) === true) faults.push("smoke sensor fault");
+  if (flag(fields.selfTestCoFault) === true) faults.push("CO sensor fault");
+  const patch: StatePatch = {};
+  const done = { testing: false };
+  if (spec.smoke) patch.smokeAlarm = { ...done };
+  if (spec.co) patch.coAlarm = { ...done };
+  if (spec.heat) patch.heatAlarm = { ...done };
+  if (flag(fields.selfTestLifeEnd) === true) patch.endOfLife = true;
+  if (flag(fields.selfTestLowPower) === true && spec.battery) patch.battery = { low: true };
+  patch.fault = success && !faults.length ? null : faults.length ? faults.join(", ") : `self-test failed (${String(raw)})`;
+  return { success: success && !faults.length, patch };
+}
