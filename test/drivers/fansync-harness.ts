@@ -1,9 +1,9 @@
 // Shared set-up for the FanSync driver tests: a simulator with small delays, a driver pointed at
 // it with small timeouts, a recording sink, a JSON store in a temp dir and a captured JSON log.
 import { mkdtempSync, rmSync } from "node:fs";
+import { LogCapture } from "../helpers/log-capture.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { FanSyncDriver, type FanSyncDriverOptions } from "../../src/drivers/fansync/index.ts";
 import { createLogger, type Logger } from "../../src/core/logger.ts";
 import { JsonStore } from "../../src/core/storage.ts";
@@ -12,35 +12,6 @@ import type { DriverSink } from "../../src/core/driver.ts";
 import { FanSyncSimulator, type FanSyncSimulatorOptions } from "../simulators/fansync/index.ts";
 import { FakeSink } from "../helpers/fake-sink.ts";
 
-export interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-/** Captures every log line (JSON) the logger writes. */
-export class LogCapture extends Writable {
-  readonly lines: LogLine[] = [];
-  readonly raw: string[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    for (const text of chunk.toString("utf8").split("\n")) {
-      if (!text.trim()) continue;
-      this.raw.push(text);
-      try {
-        this.lines.push(JSON.parse(text) as LogLine);
-      } catch {
-        this.lines.push({ level: 0, msg: text });
-      }
-    }
-    cb();
-  }
-  get warnings(): LogLine[] {
-    return this.lines.filter((l) => l.level === 40);
-  }
-  get text(): string {
-    return this.raw.join("\n");
-  }
-}
 
 // As measured: the push (1-2 s) usually arrives before the device ack (1.9-2.5 s); scaled down.
 export const FAST_SIM: FanSyncSimulatorOptions = { deviceAckDelayMs: 30, pushDelayMs: 10 };

@@ -1,9 +1,9 @@
 // Shared set-up for the X-Sense driver tests: a simulator, a driver pointed at it with small timeouts,
 // a recording sink, a JSON store in a temp dir and a captured JSON log.
 import { mkdtempSync, rmSync } from "node:fs";
+import { LogCapture } from "../helpers/log-capture.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { XSenseDriver, type XSenseDriverOptions } from "../../src/drivers/xsense/index.ts";
 import { createLogger, type Logger } from "../../src/core/logger.ts";
 import { JsonStore } from "../../src/core/storage.ts";
@@ -12,37 +12,6 @@ import type { DriverSink } from "../../src/core/driver.ts";
 import { XSenseSimulator, type SimUrls, type XSenseSimulatorOptions } from "../simulators/xsense/index.ts";
 import { FakeSink } from "../helpers/fake-sink.ts";
 
-export interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-export class XLogCapture extends Writable {
-  readonly lines: LogLine[] = [];
-  readonly raw: string[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    for (const text of chunk.toString("utf8").split("\n")) {
-      if (!text.trim()) continue;
-      this.raw.push(text);
-      try {
-        this.lines.push(JSON.parse(text) as LogLine);
-      } catch {
-        this.lines.push({ level: 0, msg: text });
-      }
-    }
-    cb();
-  }
-  get warnings(): LogLine[] {
-    return this.lines.filter((l) => l.level === 40);
-  }
-  get text(): string {
-    return this.raw.join("\n");
-  }
-  matching(re: RegExp): LogLine[] {
-    return this.lines.filter((l) => re.test(l.msg));
-  }
-}
 
 export function fastDriverOptions(urls: SimUrls, sim: XSenseSimulator, log: Logger): XSenseDriverOptions {
   return {
@@ -62,7 +31,7 @@ export interface Harness {
   sim: XSenseSimulator;
   urls: SimUrls;
   sink: FakeSink;
-  logs: XLogCapture;
+  logs: LogCapture;
   log: Logger;
   store: JsonStore;
   driver: XSenseDriver;
@@ -75,7 +44,7 @@ export interface Harness {
 export async function harness(options: { sim?: XSenseSimulatorOptions; driver?: Partial<XSenseDriverOptions>; start?: boolean } = {}): Promise<Harness> {
   const sim = new XSenseSimulator({ reportDelayMs: 10, ...options.sim });
   const urls = await sim.start();
-  const logs = new XLogCapture();
+  const logs = new LogCapture();
   const log = createLogger("debug", { json: true, destination: logs });
   const dir = mkdtempSync(join(tmpdir(), "xsense-test-"));
   const store = new JsonStore(join(dir, "xsense-home.json"));

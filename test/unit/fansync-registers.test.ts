@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { planWrites, registersToState, registersToPatch, faultText, speedForWrite } from "../../src/drivers/fansync/registers.ts";
 import { detectTraits, type FanSyncTraits } from "../../src/drivers/fansync/capabilities.ts";
-import { backoffDelay } from "../../src/drivers/fansync/driver.ts";
+import { backoffDelay } from "../../src/core/timing.ts";
 
 const FULL = { H00: 1, H01: 0, H02: 50, H05: 0, H06: 0, H0B: 0, H0C: 80, H0D: 0, H0E: 0 };
 const dc = detectTraits("OdynCustom-FDR1L2", FULL, {});

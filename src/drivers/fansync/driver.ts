@@ -2,6 +2,7 @@
 // device, device_change pushes, set with its double acknowledgement), reconnect with back-off and
 // re-sync, a fallback `get` poll, and assumed state for power writes the device never reports.
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
+import { abortableSleep, backoffDelay } from "../../core/timing.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { deviceId, type Command, type DeviceInfo } from "../../core/model.ts";
 import { detectTraits, type FanSyncTraits } from "./capabilities.ts";
@@ -66,12 +67,6 @@ interface Dev {
 interface ListEntry {
   device: string;
   properties: Record<string, unknown>;
-}
-
-/** Full-jitter exponential back-off: uniform in [0, min(max, min * 2^attempt)). */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(random() * ceiling);
 }
 
 const STORE_KEY = "assumed";
@@ -229,18 +224,9 @@ export class FanSyncDriver implements Driver {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.#abort.signal;
-      if (signal.aborted) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    });
+    return abortableSleep(ms, this.#abort.signal);
   }
+
 
   async #httpLogin(): Promise<void> {
     this.#log.info("fansync: logging in over HTTP");

@@ -9,6 +9,7 @@
 // handler (no batching, no debounce). A dropped MQTT connection is re-made at once; detectors are
 // marked unavailable only when it stays down past a grace period.
 import { randomUUID } from "node:crypto";
+import { abortableSleep } from "../../core/timing.ts";
 import { connect as mqttConnect, type MqttClient } from "mqtt";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { forgetSecret, registerSecret, type Logger } from "../../core/logger.ts";
@@ -294,20 +295,9 @@ export class XSenseDriver implements Driver {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.#abort.signal;
-      if (signal.aborted) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#timers.delete(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#timers.add(timer);
-      signal.addEventListener("abort", done, { once: true });
-    });
+    return abortableSleep(ms, this.#abort.signal);
   }
+
 
   #later(ms: number, fn: () => void): NodeJS.Timeout {
     const timer = setTimeout(() => {
