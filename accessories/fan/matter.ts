@@ -114,11 +114,25 @@ function fanAttributes(fan: FanState | undefined, cap: FanCapability): Record<st
   return attrs;
 }
 
+/** Send a fan command for a controller's write; a refusal puts the attributes back to the device state. */
+function sendFan(endpoint: object, fan: Partial<FanState>): void {
+  sendCommand(endpoint, { fan }).catch(() => links.get(endpoint)?.resync());
+}
+
 export class HearthFanControlServer extends FanControlServer {
   override initialize(): void {
     super.initialize();
     this.reactTo(this.events.fanMode$Changed, this.#modeWritten, { offline: true });
     this.reactTo(this.events.percentSetting$Changed, this.#percentWritten, { offline: true });
+    // The command itself goes out from a plain observer, on the commit: the offline reactor above
+    // runs only after matter.js has persisted the write, which nearly doubled write -> vendor frame
+    // latency (bench/fansync-latency.ts). The reactor still derives fanMode and speedSetting.
+    const endpoint = this.endpoint;
+    this.events.percentSetting$Changed.on((value: number | null, _old: number | null, context: unknown) => {
+      if (isOffline(context) || value === null) return;
+      const percent = snapToStep(value, links.get(endpoint)?.steps);
+      sendFan(endpoint, percent > 0 ? { on: true, speed: percent } : { on: false });
+    });
     // Feature-dependent attributes: present only on fans that have the feature.
     const events = this.events as unknown as Record<string, Parameters<typeof this.reactTo>[0] | undefined>;
     if (events.speedSetting$Changed) this.reactTo(events.speedSetting$Changed, this.#speedWritten, { offline: true });
@@ -134,19 +148,18 @@ export class HearthFanControlServer extends FanControlServer {
     await sendCommand(this.endpoint, { fan: target > 0 ? { on: true, speed: target } : { on: false } });
   }
 
-  /** Set the derived speed attributes for `percent` and send the command. */
-  #apply(percent: number, patchExtra: Partial<FanState> = {}): void {
+  /** Set the derived speed attributes for `percent` and (unless already sent) send the command. */
+  #apply(percent: number, send = true): void {
     const link = links.get(this.endpoint);
     const state = this.state as unknown as Record<string, unknown>;
     this.state.fanMode = fanModeFor(percent);
     this.state.percentSetting = percent;
     if (link?.steps?.length && "speedSetting" in state) state.speedSetting = speedIndex(percent, link.steps);
-    this.#send({ ...(percent > 0 ? { on: true, speed: percent } : { on: false }), ...patchExtra });
+    if (send) this.#send(percent > 0 ? { on: true, speed: percent } : { on: false });
   }
 
   #send(fan: Partial<FanState>): void {
-    const endpoint = this.endpoint;
-    sendCommand(endpoint, { fan }).catch(() => links.get(endpoint)?.resync());
+    sendFan(this.endpoint, fan);
   }
 
   #percentWritten(value: number | null, old: number | null, context: unknown): void {
@@ -155,7 +168,8 @@ export class HearthFanControlServer extends FanControlServer {
       this.state.percentSetting = old;
       return;
     }
-    this.#apply(snapToStep(value, links.get(this.endpoint)?.steps));
+    // The observer in initialize() already sent the command.
+    this.#apply(snapToStep(value, links.get(this.endpoint)?.steps), false);
   }
 
   #speedWritten(value: number | null, old: number | null, context: unknown): void {
