@@ -5,6 +5,14 @@ import type { HomeKitBinding } from "./homekit-support.ts";
 import { fanHomeKit } from "./fan/homekit.ts";
 import { lightHomeKit } from "./light/homekit.ts";
 import { switchesHomeKit } from "./switch/homekit.ts";
+import { temperatureHomeKit } from "./temperature/homekit.ts";
+import { humidityHomeKit } from "./humidity/homekit.ts";
+import { motionHomeKit } from "./motion/homekit.ts";
+import { soundHomeKit } from "./sound/homekit.ts";
+import { smokeAlarmHomeKit } from "./smoke-alarm/homekit.ts";
+import { coAlarmHomeKit } from "./co-alarm/homekit.ts";
+import { heatAlarmHomeKit } from "./heat-alarm/homekit.ts";
+import { batteryHomeKit } from "./battery/homekit.ts";
 
 export type { HomeKitBinding, HomeKitBoundCapability } from "./homekit-support.ts";
 
@@ -12,4 +20,12 @@ export const homekitBindings: { readonly [K in CapabilityName]?: HomeKitBinding<
   fan: fanHomeKit,
   light: lightHomeKit,
   switches: switchesHomeKit,
+  temperature: temperatureHomeKit,
+  humidity: humidityHomeKit,
+  motion: motionHomeKit,
+  sound: soundHomeKit,
+  smokeAlarm: smokeAlarmHomeKit,
+  coAlarm: coAlarmHomeKit,
+  heatAlarm: heatAlarmHomeKit,
+  battery: batteryHomeKit,
 };

@@ -7,6 +7,14 @@ import type { BindingContext, BoundCapability } from "./types.ts";
 import { fanMatter } from "./fan/matter.ts";
 import { lightMatter } from "./light/matter.ts";
 import { switchMatter } from "./switch/matter.ts";
+import { temperatureMatter } from "./temperature/matter.ts";
+import { humidityMatter } from "./humidity/matter.ts";
+import { motionMatter } from "./motion/matter.ts";
+import { soundMatter } from "./sound/matter.ts";
+import { smokeAlarmMatter } from "./smoke-alarm/matter.ts";
+import { coAlarmMatter } from "./co-alarm/matter.ts";
+import { heatAlarmMatter } from "./heat-alarm/matter.ts";
+import { batteryMatter } from "./battery/matter.ts";
 
 /** One endpoint of a rendered capability. */
 export interface MatterPart extends BoundCapability {
@@ -32,4 +40,12 @@ export const matterBindings: Partial<Record<CapabilityName, MatterBinding>> = {
   fan: fanMatter,
   light: lightMatter,
   switches: switchMatter,
+  temperature: temperatureMatter,
+  humidity: humidityMatter,
+  motion: motionMatter,
+  sound: soundMatter,
+  smokeAlarm: smokeAlarmMatter,
+  coAlarm: coAlarmMatter,
+  heatAlarm: heatAlarmMatter,
+  battery: batteryMatter,
 };

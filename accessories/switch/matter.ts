@@ -5,7 +5,12 @@
 // "Switch" type maps to On/Off Light Switch, which in Matter is a *controller* (OnOff client) and not
 // something a controller can switch; Mounted On/Off Control (Matter 1.4) would be the spec's wall
 // switch but is not yet shown by Apple Home. Change SWITCH_DEVICE to revisit this.
+//
+// A switch presented as a light (`presentAs: "light"`, a camera's night light) is an On/Off Light
+// instead: a lamp tile in every controller, and part of "turn off all lights". Its endpoint id is
+// `light-<key>`, not `switch-<key>`: a different device type must never reuse a stored endpoint.
 import type { Endpoint, MutableEndpoint } from "@matter/main";
+import { OnOffLightDevice } from "@matter/main/devices/on-off-light";
 import { OnOffPlugInUnitDevice } from "@matter/main/devices/on-off-plug-in-unit";
 import type { DeviceState } from "../../src/core/model.ts";
 import { bindCommands, commandsIdle } from "../../src/matter/hooks.ts";
@@ -14,15 +19,16 @@ import type { MatterBinding, MatterPart } from "../matter.ts";
 import type { BindingContext } from "../types.ts";
 
 export const SWITCH_DEVICE = OnOffPlugInUnitDevice;
+export const LIGHT_SWITCH_DEVICE = OnOffLightDevice;
 
 /** Endpoint id suffix for a switch key: only characters matter.js accepts in ids. */
-export function switchPartId(key: string): string {
-  return `switch-${key.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+export function switchPartId(key: string, presentAs: "switch" | "light" = "switch"): string {
+  return `${presentAs === "light" ? "light" : "switch"}-${key.replace(/[^A-Za-z0-9_-]/g, "_")}`;
 }
 
 class SwitchPart implements MatterPart {
   readonly id: string;
-  readonly type: MutableEndpoint = SWITCH_DEVICE.with(HearthOnOffServer);
+  readonly type: MutableEndpoint;
   readonly initial: Record<string, unknown>;
   readonly #ctx: BindingContext;
   readonly #key: string;
@@ -31,7 +37,9 @@ class SwitchPart implements MatterPart {
   constructor(ctx: BindingContext, key: string) {
     this.#ctx = ctx;
     this.#key = key;
-    this.id = switchPartId(key);
+    const presentAs = ctx.entry.info.capabilities.switches?.[key]?.presentAs ?? "switch";
+    this.id = switchPartId(key, presentAs);
+    this.type = (presentAs === "light" ? LIGHT_SWITCH_DEVICE : SWITCH_DEVICE).with(HearthOnOffServer);
     this.initial = { onOff: { onOff: !!ctx.entry.state.switches?.[key] } };
   }
 

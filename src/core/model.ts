@@ -23,6 +23,9 @@ export interface LightCapability {
 export interface SwitchCapability {
   /** Human label, e.g. "Home Away". */
   label: string;
+  /** How ecosystems should show it: a plain switch (default) or a light (a night light is a lamp in
+   * Apple Home and Matter, with the light icon, "turn off the lights" scenes and Siri). */
+  presentAs?: "switch" | "light";
 }
 
 /** A safety alarm (smoke, CO, heat). */

@@ -22,7 +22,7 @@ test("one baby-camera device per camera, with its sensors and switches, synced o
     humidity: {},
     motion: {},
     sound: {},
-    switches: { nightLight: { label: "Night Light" }, standby: { label: "Standby" } },
+    switches: { nightLight: { label: "Night Light", presentAs: "light" }, standby: { label: "Standby" } },
   });
   const state = h.sink.states.get(h.id())!;
   assert.equal(state.temperature, 21.5, "value_milli / 1000");

@@ -267,7 +267,7 @@ export class NanitDriver implements Driver {
         humidity: {},
         motion: {},
         sound: {},
-        switches: { [NIGHT_LIGHT]: { label: "Night Light" }, [STANDBY]: { label: "Standby" } },
+        switches: { [NIGHT_LIGHT]: { label: "Night Light", presentAs: "light" }, [STANDBY]: { label: "Standby" } },
       },
     };
   }

@@ -1,0 +1,24 @@
+// motion -> HomeKit MotionSensor: MotionDetected. On a camera accessory this is also the sensor a
+// HomeKit Secure Video camera would record on.
+import { Characteristic, Service } from "@homebridge/hap-nodejs";
+import { bindCharacteristic, type HomeKitBinding } from "../homekit-support.ts";
+
+export const motionHomeKit: HomeKitBinding<"motion"> = {
+  capability: "motion",
+  attach(accessory, ctx) {
+    const name = `${ctx.entry.info.name} Motion`;
+    const service = accessory.addService(Service.MotionSensor, name, "motion");
+    service.addOptionalCharacteristic(Characteristic.ConfiguredName);
+    service.setCharacteristic(Characteristic.ConfiguredName, name);
+    const detected = bindCharacteristic(service.getCharacteristic(Characteristic.MotionDetected), ctx, {
+      read: (state) => state.motion === true,
+    });
+    detected.push(ctx.entry.state);
+    return {
+      services: [service],
+      update(state, patch) {
+        if (patch.motion !== undefined) detected.push(state);
+      },
+    };
+  },
+};

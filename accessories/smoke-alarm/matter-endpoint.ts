@@ -1,0 +1,267 @@
+// The one Matter endpoint of a safety detector: a Smoke CO Alarm device (device type 0x0076) that
+// carries everything the detector reports.
+//
+// Composition. Bindings are per capability, but the Smoke CO Alarm cluster covers smoke AND CO, and a
+// controller shows one alarm per endpoint. So a detector is rendered as ONE endpoint, built by the
+// first alarm binding the device has, in the order smokeAlarm -> coAlarm -> heatAlarm
+// (`alarmEndpointOwner`); the later alarm bindings and the battery binding add no part of their own.
+// The endpoint holds:
+// - SmokeCoAlarm with the SmokeAlarm feature when the device has smokeAlarm or heatAlarm, the CoAlarm
+//   feature when it has coAlarm (a combo detector gets both). Matter has no heat alarm cluster or
+//   device type (1.4): a heat alarm is a fire alarm and is expressed as smokeState (smoke OR heat
+//   detected), as HomeKit shows it as a smoke sensor (accessories/heat-alarm/homekit.ts).
+//   batteryAlert (low -> Warning, 0 % -> Critical), hardwareFaultAlert (a reported fault),
+//   endOfServiceAlert (end of life -> Expired), testInProgress (a self-test runs), expressedState
+//   (the most urgent of: smoke/heat alarm, CO alarm, testing, hardware fault, end of service, battery
+//   alert, normal). The cluster's events are emitted by reactors on those attributes (smokeAlarm,
+//   coAlarm, lowBattery, hardwareFault, endOfService, selfTestComplete, allClear), so every path that
+//   changes an attribute (device updates, the self-test command) emits them the same way.
+//   selfTestRequest becomes the vendor's self-test command ({smokeAlarm:{testing:true}}, or the CO or
+//   heat alarm's for models whose test belongs to it); BUSY while an alarm or a test is expressed,
+//   UNSUPPORTED_COMMAND for models without a remote self-test.
+// - PowerSource (Battery feature) when the device has a battery: batPercentRemaining (half percent),
+//   batChargeLevel, batReplacementNeeded. matter.js adds the Power Source device type to the endpoint.
+// - CarbonMonoxideConcentrationMeasurement (NumericMeasurement, ppm in air) when the CO alarm reports ppm.
+// One endpoint means a detector is a plain bridged device (flat endpoint with
+// BridgedDeviceBasicInformation), the shape every controller understands; a battery-only device (none
+// exists among the vendors so far) gets no Matter endpoint.
+//
+// Safety path: device updates are written with endpoint.set() as soon as the host hands them over
+// (after a running controller command on the endpoint, if any); matter.js then reports after its
+// fixed 50 ms coalescing delay. Nothing here batches or delays.
+import type { Endpoint, MutableEndpoint } from "@matter/main";
+import { CarbonMonoxideConcentrationMeasurementServer } from "@matter/main/behaviors/carbon-monoxide-concentration-measurement";
+import { PowerSourceServer } from "@matter/main/behaviors/power-source";
+import { SmokeCoAlarmServer } from "@matter/main/behaviors/smoke-co-alarm";
+import { ConcentrationMeasurement } from "@matter/main/clusters/concentration-measurement";
+import { PowerSource } from "@matter/main/clusters/power-source";
+import { SmokeCoAlarm } from "@matter/main/clusters/smoke-co-alarm";
+import { SmokeCoAlarmDevice } from "@matter/main/devices/smoke-co-alarm";
+import { Status, StatusResponseError } from "@matter/main/types";
+import type { Capabilities, DeviceState, StatePatch } from "../../src/core/model.ts";
+import { bindCommands, commandsIdle, inCommand, sendCommand } from "../../src/matter/hooks.ts";
+import type { CapabilityName } from "../kinds.ts";
+import type { MatterPart } from "../matter.ts";
+import type { BindingContext } from "../types.ts";
+
+const { AlarmState, ExpressedState, EndOfService } = SmokeCoAlarm;
+
+/** Which alarm binding builds a device's Smoke CO Alarm endpoint (see the header). */
+export function alarmEndpointOwner(caps: Capabilities): CapabilityName | undefined {
+  if (caps.smokeAlarm) return "smokeAlarm";
+  if (caps.coAlarm) return "coAlarm";
+  if (caps.heatAlarm) return "heatAlarm";
+  return undefined;
+}
+
+/** The parts an alarm binding contributes: the detector's endpoint when it owns it, else none. */
+export function alarmParts(capability: CapabilityName, ctx: BindingContext): MatterPart[] {
+  return alarmEndpointOwner(ctx.entry.info.capabilities) === capability ? [new SmokeCoAlarmPart(ctx)] : [];
+}
+
+/** The command a Matter SelfTestRequest stands for; undefined when the model has no remote self-test. */
+export function selfTestCommand(caps: Capabilities): StatePatch | undefined {
+  if (caps.smokeAlarm?.selfTest) return { smokeAlarm: { testing: true } };
+  if (caps.coAlarm?.selfTest) return { coAlarm: { testing: true } };
+  if (caps.heatAlarm?.selfTest) return { heatAlarm: { testing: true } };
+  return undefined;
+}
+
+const CRITICAL_BATTERY_PERCENT = 0;
+
+function batteryAlert(state: DeviceState): SmokeCoAlarm.AlarmState {
+  const battery = state.battery;
+  if (!battery) return AlarmState.Normal;
+  if (battery.level !== undefined && battery.level <= CRITICAL_BATTERY_PERCENT) return AlarmState.Critical;
+  return battery.low ? AlarmState.Warning : AlarmState.Normal;
+}
+
+/** The attribute values of every cluster on the endpoint for a device state. */
+export function alarmAttributes(state: DeviceState, caps: Capabilities): Record<string, Record<string, unknown>> {
+  const smoke = !!state.smokeAlarm?.detected || !!state.heatAlarm?.detected;
+  const co = !!state.coAlarm?.detected;
+  const testing = !!(state.smokeAlarm?.testing || state.coAlarm?.testing || state.heatAlarm?.testing);
+  const fault = state.fault !== undefined;
+  const endOfLife = state.endOfLife === true;
+  const battery = batteryAlert(state);
+  const expressed = smoke
+    ? ExpressedState.SmokeAlarm
+    : co
+      ? ExpressedState.CoAlarm
+      : testing
+        ? ExpressedState.Testing
+        : fault
+          ? ExpressedState.HardwareFault
+          : endOfLife
+            ? ExpressedState.EndOfService
+            : battery !== AlarmState.Normal
+              ? ExpressedState.BatteryAlert
+              : ExpressedState.Normal;
+  const smokeCoAlarm: Record<string, unknown> = {
+    expressedState: expressed,
+    batteryAlert: battery,
+    testInProgress: testing,
+    hardwareFaultAlert: fault,
+    endOfServiceAlert: endOfLife ? EndOfService.Expired : EndOfService.Normal,
+  };
+  if (caps.smokeAlarm || caps.heatAlarm) smokeCoAlarm.smokeState = smoke ? AlarmState.Critical : AlarmState.Normal;
+  if (caps.coAlarm) smokeCoAlarm.coState = co ? AlarmState.Critical : AlarmState.Normal;
+  const out: Record<string, Record<string, unknown>> = { smokeCoAlarm };
+  if (caps.battery) {
+    const level = state.battery?.level;
+    out.powerSource = {
+      status: PowerSource.PowerSourceStatus.Active,
+      batChargeLevel: battery === AlarmState.Critical ? PowerSource.BatChargeLevel.Critical : battery === AlarmState.Warning ? PowerSource.BatChargeLevel.Warning : PowerSource.BatChargeLevel.Ok,
+      batReplacementNeeded: battery !== AlarmState.Normal,
+      // Half-percent units; null = unknown.
+      batPercentRemaining: caps.battery.level && level !== undefined ? Math.max(0, Math.min(200, Math.round(level * 2))) : null,
+    };
+  }
+  if (caps.coAlarm?.ppm) out.carbonMonoxideConcentrationMeasurement = { measuredValue: state.coAlarm?.ppm ?? null };
+  return out;
+}
+
+interface AlarmLink {
+  /** The command a SelfTestRequest sends, undefined when the model has none. */
+  selfTest: StatePatch | undefined;
+  /** Render the device's current state (after a command; the test result may already be in). */
+  resync(): void;
+}
+const links = new WeakMap<object, AlarmLink>();
+
+const BUSY_STATES: SmokeCoAlarm.ExpressedState[] = [ExpressedState.SmokeAlarm, ExpressedState.CoAlarm, ExpressedState.Testing, ExpressedState.InterconnectSmoke, ExpressedState.InterconnectCo];
+
+type Reactor = Parameters<SmokeCoAlarmServer["reactTo"]>[0];
+interface Emitter {
+  emit(payload: unknown, context?: unknown): void;
+}
+
+export class HearthSmokeCoAlarmServer extends SmokeCoAlarmServer {
+  override initialize(): void {
+    super.initialize();
+    const events = this.events as unknown as Record<string, Reactor | undefined>;
+    const on = (name: string, react: (value: never, old: never) => void) => {
+      const event = events[`${name}$Changed`];
+      if (event) this.reactTo(event, react, { offline: true });
+    };
+    // Feature-dependent attributes (smokeState, coState) exist only with their feature.
+    on("smokeState", (value: SmokeCoAlarm.AlarmState) => {
+      if (value !== AlarmState.Normal) this.#emit("smokeAlarm", { alarmSeverityLevel: value });
+    });
+    on("coState", (value: SmokeCoAlarm.AlarmState) => {
+      if (value !== AlarmState.Normal) this.#emit("coAlarm", { alarmSeverityLevel: value });
+    });
+    on("batteryAlert", (value: SmokeCoAlarm.AlarmState) => {
+      if (value !== AlarmState.Normal) this.#emit("lowBattery", { alarmSeverityLevel: value });
+    });
+    on("hardwareFaultAlert", (value: boolean) => {
+      if (value) this.#emit("hardwareFault", undefined);
+    });
+    on("endOfServiceAlert", (value: SmokeCoAlarm.EndOfService) => {
+      if (value === EndOfService.Expired) this.#emit("endOfService", undefined);
+    });
+    on("testInProgress", (value: boolean, old: boolean) => {
+      if (!value && old) this.#emit("selfTestComplete", undefined);
+    });
+    on("expressedState", (value: SmokeCoAlarm.ExpressedState, old: SmokeCoAlarm.ExpressedState) => {
+      if (value === ExpressedState.Normal && old !== ExpressedState.Normal) this.#emit("allClear", undefined);
+    });
+  }
+
+  #emit(name: string, payload: unknown): void {
+    (this.events as unknown as Record<string, Emitter | undefined>)[name]?.emit(payload, this.context);
+  }
+
+  /** Matter 1.3 §2.11.7.1: refuse while an alarm or a test is expressed; otherwise run the vendor's test. */
+  override selfTestRequest(): Promise<void> {
+    if (BUSY_STATES.includes(this.state.expressedState)) throw new StatusResponseError("an alarm or a self-test is in progress", Status.Busy);
+    const link = links.get(this.endpoint);
+    const command = link?.selfTest;
+    if (!link || !command) throw new StatusResponseError("this detector has no remote self-test", Status.UnsupportedCommand);
+    return inCommand(this.endpoint, async () => {
+      await sendCommand(this.endpoint, command);
+      // Accepted: the test runs. The device's own state follows once this command is done: testing
+      // true until its result arrives (testInProgress -> false emits selfTestComplete), or at once
+      // false when the result came in while the command was in flight.
+      this.state.testInProgress = true;
+      this.state.expressedState = ExpressedState.Testing;
+      link.resync();
+    });
+  }
+}
+
+/** The endpoint type for a capability set. */
+export function alarmEndpointType(caps: Capabilities): MutableEndpoint {
+  const features: ("SmokeAlarm" | "CoAlarm")[] = [];
+  if (caps.smokeAlarm || caps.heatAlarm) features.push("SmokeAlarm");
+  if (caps.coAlarm) features.push("CoAlarm");
+  const behaviors: unknown[] = [HearthSmokeCoAlarmServer.with(...features)];
+  if (caps.battery) behaviors.push(PowerSourceServer.with("Battery"));
+  if (caps.coAlarm?.ppm) behaviors.push(CarbonMonoxideConcentrationMeasurementServer.with("NumericMeasurement"));
+  return (SmokeCoAlarmDevice.with as (...b: unknown[]) => MutableEndpoint)(...behaviors);
+}
+
+export class SmokeCoAlarmPart implements MatterPart {
+  /** One per device; the id never changes (matter.js keys stored endpoint numbers by it). */
+  readonly id = "alarm";
+  readonly type: MutableEndpoint;
+  readonly initial: Record<string, unknown>;
+  readonly #ctx: BindingContext;
+  readonly #caps: Capabilities;
+  #endpoint: Endpoint | undefined;
+
+  constructor(ctx: BindingContext) {
+    this.#ctx = ctx;
+    this.#caps = ctx.entry.info.capabilities;
+    this.type = alarmEndpointType(this.#caps);
+    const attrs = alarmAttributes(ctx.entry.state, this.#caps);
+    this.initial = { ...attrs };
+    if (attrs.powerSource) {
+      this.initial.powerSource = {
+        ...attrs.powerSource,
+        order: 0,
+        description: "Battery",
+        batReplaceability: PowerSource.BatReplaceability.Unspecified,
+        endpointList: [],
+      };
+    }
+    if (attrs.carbonMonoxideConcentrationMeasurement) {
+      this.initial.carbonMonoxideConcentrationMeasurement = {
+        ...attrs.carbonMonoxideConcentrationMeasurement,
+        minMeasuredValue: 0,
+        maxMeasuredValue: 1000,
+        measurementUnit: ConcentrationMeasurement.MeasurementUnit.Ppm,
+        measurementMedium: ConcentrationMeasurement.MeasurementMedium.Air,
+      };
+    }
+  }
+
+  async attach(endpoint: Endpoint): Promise<void> {
+    this.#endpoint = endpoint;
+    bindCommands(endpoint, (patch) => this.#ctx.command(patch));
+    links.set(endpoint, {
+      selfTest: selfTestCommand(this.#caps),
+      resync: () => void this.update(this.#ctx.entry.state).catch(() => {}),
+    });
+    await this.update(this.#ctx.entry.state);
+  }
+
+  async update(reported: DeviceState): Promise<void> {
+    const endpoint = this.#endpoint;
+    if (!endpoint) return;
+    // Let the HomeKit event of the same change leave first: HAP-NodeJS sends it from a 0 ms timer
+    // created synchronously by the registry's state event, and matter.js's transaction work (all
+    // microtasks) would otherwise run ahead of that timer. This costs Matter about 1 ms of its
+    // fixed 50 ms report delay.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await commandsIdle(endpoint);
+    // A command may have finished meanwhile: render the newest state.
+    let state = reported;
+    try {
+      state = this.#ctx.entry.state;
+    } catch {
+      // The device left the registry; render what we were given.
+    }
+    await endpoint.set(alarmAttributes(state, this.#caps) as never);
+  }
+}

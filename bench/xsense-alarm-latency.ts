@@ -1,0 +1,223 @@
+// Alarm latency of the X-Sense safety path through the whole bridge, in one process (issue 3):
+//
+//   X-Sense simulator (MQTT shadow push) -> XSenseDriver -> DeviceRegistry
+//     -> HomeKitHost (advertiser "none", port 0) -> hap-controller (HapClient, subscribed)
+//     -> MatterHost                                -> matter.js controller (MatterTestClient)
+//
+// One sample: the simulator publishes a smoke alarm on a detector's 2nd_alarm shadow (raise and clear
+// alternate, so every sample changes the state), timed from just before the publish to
+//   1. the SmokeDetected event at the HAP controller, and
+//   2. the smokeState report at the Matter controller (matter.js delays reports by a fixed 50 ms).
+// A sample ends once both arrived; >= 200 samples after a warm-up; p50 / p99 / mean.
+// Targets: HAP p99 <= 20 ms, Matter p99 <= 80 ms; printed beside the 5-minute polling interval users
+// of the popular X-Sense integrations see for alarm state.
+//
+// Run: npm run bench -- xsense-alarm-latency   (or: test/netns.sh node bench/xsense-alarm-latency.ts [--samples N])
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Characteristic, Service } from "@homebridge/hap-nodejs";
+import { createLogger } from "../src/core/logger.ts";
+import { DeviceRegistry } from "../src/core/registry.ts";
+import { JsonStore } from "../src/core/storage.ts";
+import { deviceId } from "../src/core/model.ts";
+import { XSenseDriver } from "../src/drivers/xsense/index.ts";
+import { HomeKitHost } from "../src/homekit/index.ts";
+import { MatterHost } from "../src/matter/index.ts";
+import { uniqueIdFor } from "../src/matter/bridged.ts";
+import { XSenseSimulator } from "../test/simulators/xsense/index.ts";
+import { fastDriverOptions } from "../test/drivers/xsense-harness.ts";
+import { HapClient } from "../test/helpers/hap-client.ts";
+import { MatterTestClient } from "../test/helpers/matter-client.ts";
+import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type Stats } from "./lib.ts";
+
+if (!process.env.HEARTHBRIDGE_NETNS) {
+  console.error("xsense-alarm-latency pairs and commissions: run it inside the loopback namespace (npm run bench -- xsense-alarm-latency, or test/netns.sh node bench/xsense-alarm-latency.ts)");
+  process.exit(2);
+}
+process.env.MATTER_LOG_LEVEL ??= "error";
+process.env.MATTER_LOG_FORMAT ??= "plain";
+
+const SAMPLES = Number(argValue("--samples", process.env.BENCH_SAMPLES ?? "200"));
+const WARMUP = Number(argValue("--warmup", "20"));
+const GAP_MS = 5;
+const PIN = "031-45-154";
+const MATTER = { port: 5611, passcode: 20202021, discriminator: 3851 };
+const SMOKE_CO_ALARM = 0x005c;
+const SMOKE_STATE_CRITICAL = 2;
+const SMOKE_STATE_NORMAL = 0;
+/** What users of the popular integrations get for alarm state (a 5-minute cloud poll). */
+const POLL_MS = 5 * 60_000;
+const TARGET_HAP_P99 = 20;
+const TARGET_MATTER_P99 = 80;
+const SN = "00000001";
+
+const log = createLogger("error");
+const dir = mkdtempSync(join(tmpdir(), "hb-bench-xsense-"));
+const cleanups: { what: string; fn: () => unknown }[] = [];
+const onCleanup = (what: string, fn: () => unknown) => cleanups.push({ what, fn });
+
+async function closeAll(): Promise<void> {
+  for (const { what, fn } of cleanups.splice(0).reverse()) {
+    try {
+      await withTimeout(Promise.resolve(fn()), 10_000, `closing ${what}`);
+    } catch (error) {
+      console.error(`closing ${what} failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+type Results = Record<"hap" | "matter" | "driver" | "hapHost" | "matterHost", number[]>;
+
+async function bench(): Promise<Results> {
+  const sim = new XSenseSimulator({
+    reportDelayMs: 0,
+    houses: [{ name: "Home", region: "eu-central-1", stations: [{ sn: "13B96457", category: "SBS50", name: "Hall base", devices: [{ sn: SN, type: "XS01-M", name: "Kitchen smoke" }] }] }],
+  });
+  const urls = await sim.start();
+  onCleanup("simulator", () => sim.stop());
+  const driver = new XSenseDriver({ ...fastDriverOptions(urls, sim, log), timeouts: { httpMs: 5000, cognitoMs: 5000, mqttConnectMs: 5000, selfTestMs: 120_000 } });
+  const registry = new DeviceRegistry(log);
+  await driver.start({ sink: registry.sinkFor(driver), log, store: JsonStore.in(dir, "xsense-home") });
+  onCleanup("driver", () => driver.stop());
+  const id = deviceId("xsense", sim.vendorId(SN));
+  if (!registry.get(id)) throw new Error(`detector ${id} not listed`);
+
+  const homekit = new HomeKitHost({ registry, log, dataDir: dir, name: "Bench Bridge", port: 0, pincode: PIN, advertiser: "none" });
+  await homekit.start();
+  onCleanup("HomeKit host", () => homekit.stop());
+  const matter = new MatterHost({ registry, log, dataDir: dir, name: "Bench Bridge", ...MATTER });
+  await matter.start();
+  onCleanup("Matter host", () => matter.stop());
+
+  // HomeKit: a paired controller subscribed to SmokeDetected; timestamps from hap-controller's own listener.
+  const hap = await HapClient.pair(homekit.port, PIN);
+  onCleanup("HAP client", () => hap.close());
+  const detected = await hap.find({ service: Service.SmokeSensor.UUID, characteristic: Characteristic.SmokeDetected.UUID, accessory: { serial: SN } });
+  let hapWaiter: { value: number; resolve: (t: number) => void } | undefined;
+  hap.http.on("event", (event: { characteristics?: { aid: number; iid: number; value: unknown }[] }) => {
+    const t = performance.now();
+    for (const c of event.characteristics ?? []) {
+      if (hapWaiter && c.aid === detected.aid && c.iid === detected.iid && c.value === hapWaiter.value) {
+        const w = hapWaiter;
+        hapWaiter = undefined;
+        w.resolve(t);
+      }
+    }
+  });
+  await hap.subscribe([detected]);
+  const nextHap = (value: number) => {
+    const d = deferred<number>();
+    hapWaiter = { value, resolve: d.resolve };
+    return d.promise;
+  };
+
+  // Matter: commission, find the detector's Smoke CO Alarm endpoint by uniqueId.
+  const client = await MatterTestClient.commission(MATTER);
+  onCleanup("Matter controller", () => client.close());
+  const ep = client.withCluster(client.bridged(uniqueIdFor(id)), "smokeCoAlarm").number!;
+  let matterWaiter: { value: number; resolve: (t: number) => void } | undefined;
+  client.node.events.attributeChanged.on(({ path, value }) => {
+    const t = performance.now();
+    if (matterWaiter && path.endpointId === ep && path.clusterId === SMOKE_CO_ALARM && path.attributeName === "smokeState" && value === matterWaiter.value) {
+      const w = matterWaiter;
+      matterWaiter = undefined;
+      w.resolve(t);
+    }
+  });
+  const nextMatter = (value: number) => {
+    const d = deferred<number>();
+    matterWaiter = { value, resolve: d.resolve };
+    return d.promise;
+  };
+
+  // The registry's state event splits each path into "MQTT + driver" and "registry -> controller".
+  let registryWaiter: { detected: boolean; resolve: (t: number) => void } | undefined;
+  registry.on("state", (entry, patch) => {
+    const t = performance.now();
+    if (registryWaiter && entry.info.id === id && patch.smokeAlarm?.detected === registryWaiter.detected) {
+      const w = registryWaiter;
+      registryWaiter = undefined;
+      w.resolve(t);
+    }
+  });
+  const nextRegistry = (detected: boolean) => {
+    const d = deferred<number>();
+    registryWaiter = { detected, resolve: d.resolve };
+    return d.promise;
+  };
+
+  const out = { hap: [] as number[], matter: [] as number[], driver: [] as number[], hapHost: [] as number[], matterHost: [] as number[] };
+  const started = performance.now();
+  for (let i = 0; i < WARMUP + SAMPLES; i++) {
+    const raise = i % 2 === 0;
+    const hapEvent = nextHap(raise ? Characteristic.SmokeDetected.SMOKE_DETECTED : Characteristic.SmokeDetected.SMOKE_NOT_DETECTED);
+    const report = nextMatter(raise ? SMOKE_STATE_CRITICAL : SMOKE_STATE_NORMAL);
+    const inRegistry = nextRegistry(raise);
+    const t0 = performance.now();
+    if (raise) sim.raiseSmoke(SN);
+    else sim.clearSmoke(SN);
+    const [t1, t2, tr] = await withTimeout(Promise.all([hapEvent, report, inRegistry]), 10_000, `sample ${i} (${raise ? "raise" : "clear"})`);
+    if (i >= WARMUP) {
+      out.hap.push(t1 - t0);
+      out.matter.push(t2 - t0);
+      out.driver.push(tr - t0);
+      out.hapHost.push(t1 - tr);
+      out.matterHost.push(t2 - tr);
+    }
+    await sleep(GAP_MS);
+  }
+  process.stderr.write(`  ${SAMPLES} alarms (+${WARMUP} warm-up) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  await closeAll();
+  return out;
+}
+
+function row(name: string, s: Stats, target?: number): string[] {
+  return [name, String(s.n), fmt(s.p50), fmt(s.p99), fmt(s.mean), fmt(s.max), target === undefined ? "" : `p99 <= ${target} ms: ${s.p99 <= target ? "met" : "NOT met"}`, target === undefined ? "" : `${fmt(POLL_MS / s.p99, 0)}x faster`];
+}
+
+async function main(): Promise<void> {
+  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  let results: Results;
+  try {
+    results = await bench();
+  } finally {
+    await closeAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const hap = stats(results.hap);
+  const matter = stats(results.matter);
+  console.log(`\nX-Sense alarm latency, one process, milliseconds (performance.now()); node ${process.version}`);
+  console.log(`Machine: ${cpus().length} CPUs, load average at start ${load}; simulator, driver, both hosts and both controllers share one event loop.`);
+  console.log(`From the simulator's MQTT publish of a 2nd_alarm shadow update (raise and clear alternate) to the controller.`);
+  console.log(`${SAMPLES} alarms after ${WARMUP} warm-up; each sample ends once both controllers had it, then ${GAP_MS} ms pause.\n`);
+  console.log(
+    table([
+      ["path", "n", "p50", "p99", "mean", "max", "target", "vs a 5-min poll (p99)"],
+      row("alarm publish -> HAP event (SmokeDetected)", hap, TARGET_HAP_P99),
+      row("alarm publish -> Matter report (smokeState)", matter, TARGET_MATTER_P99),
+      row("  of which: publish -> registry (MQTT + driver)", stats(results.driver)),
+      row("  of which: registry -> HAP event", stats(results.hapHost)),
+      row("  of which: registry -> Matter report", stats(results.matterHost)),
+      ["5-minute cloud poll (popular integrations)", "-", fmt(POLL_MS / 2, 0), fmt(POLL_MS, 0), fmt(POLL_MS / 2, 0), fmt(POLL_MS, 0), "", ""],
+    ]),
+  );
+  console.log("\nThe poll row is what a detector's alarm waits for with a 5-minute poll (uniform: mean 150 s, worst 300 s).");
+  console.log("Matter figures include matter.js's fixed 50 ms report delay; HAP events go out at once (EVENT_COALESCING_DELAY 0).");
+  writeSummary(
+    "xsense-alarm-latency",
+    [
+      { metric: "alarm -> HAP event", value: `p50 ${fmt(hap.p50)} / p99 ${fmt(hap.p99)} ms`, baseline: "5-min poll: 150 s avg / 300 s worst", target: `p99 <= ${TARGET_HAP_P99} ms (${hap.p99 <= TARGET_HAP_P99 ? "met" : "NOT met"})` },
+      { metric: "alarm -> Matter report", value: `p50 ${fmt(matter.p50)} / p99 ${fmt(matter.p99)} ms`, baseline: "5-min poll: 150 s avg / 300 s worst", target: `p99 <= ${TARGET_MATTER_P99} ms (${matter.p99 <= TARGET_MATTER_P99 ? "met" : "NOT met"})` },
+    ],
+    [`${SAMPLES} alarms, raise/clear alternating`],
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    console.error(`xsense-alarm-latency failed: ${error.stack ?? error.message}`);
+    process.exit(1);
+  },
+);
