@@ -161,7 +161,9 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
     assert.deepEqual(setsSince(mark, living), [{ H02: 50 }]);
 
     mark = setCount(living);
+    const offReport = matter.nextReport(lightEp.number, "onOff", "onOff", (v) => v === false);
     await matter.invoke(lightEp, "onOff", "off");
+    await offReport;
     await matter.invoke(lightEp, "levelControl", "moveToLevelWithOnOff", { level: 127, transitionTime: null, optionsMask: {}, optionsOverride: {} });
     assert.deepEqual(setsSince(mark, living), [{ H0B: 0 }, { H0B: 1, H0C: 50 }]);
   });
