@@ -12,6 +12,9 @@ import { createDriver } from "./drivers/index.ts";
 import { HomeKitHost } from "./homekit/index.ts";
 import { MatterHost } from "./matter/index.ts";
 import { printPairingCodes } from "./pairing-output.ts";
+import { LogRing, startWeb, type WebServer } from "./web/index.ts";
+import { webUrl, writeFirstRunConfig } from "./cli/first-run.ts";
+import { claimDataDir } from "./cli/pidfile.ts";
 
 interface Options {
   config: string;
@@ -73,10 +76,18 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const log = createLogger(config.log.level, { json: options.logJson });
+  const logRing = new LogRing(200); // recent lines for the web page
+  const log = createLogger(config.log.level, { json: options.logJson, tap: logRing });
   const startedAt = performance.now();
-  if (!found) log.warn(`no config file at ${resolve(options.config)}; starting with defaults and no accounts`);
+  if (!found) writeFirstRunConfig(options.config, config, log);
   const dataDir = ensureDataDir(resolve(options.data));
+  let releaseDataDir: () => void;
+  try {
+    releaseDataDir = claimDataDir(dataDir);
+  } catch (error) {
+    console.error(`hearthbridge: ${(error as Error).message}`);
+    process.exit(2);
+  }
   const identity = loadIdentity(dataDir, config);
   const registry = new DeviceRegistry(log.child({ module: "core" }));
   registry.on("link", (account, state, detail) => log.info({ account, link: state }, detail ? `${account}: ${state} (${detail})` : `${account}: ${state}`));
@@ -108,14 +119,16 @@ async function main(): Promise<void> {
       })
     : undefined;
 
+  let web: WebServer | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info(`${signal}: stopping`);
     const force = setTimeout(() => process.exit(1), 10_000).unref();
-    await Promise.allSettled([homekit?.stop(), matter?.stop(), ...drivers.map((d) => d.stop())]);
+    await Promise.allSettled([web?.stop(), homekit?.stop(), matter?.stop(), ...drivers.map((d) => d.stop())]);
     clearTimeout(force);
+    releaseDataDir();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
@@ -130,6 +143,10 @@ async function main(): Promise<void> {
     homekit: homekit ? { pincode: identity.homekit.pincode, setupURI: homekit.setupURI(), port: homekit.port } : undefined,
     matter: matter ? { ...matter.pairingCodes(), port: matter.port } : undefined,
   });
+  const webSources = { registry, accounts: config.accounts, homekit, matter, startedAt: Date.now() - Math.round(process.uptime() * 1000) };
+  web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing);
+  const statusPage = webUrl(config);
+  if (statusPage) log.info({ event: "web-url", url: statusPage }, `status page: ${statusPage}`);
   const readyMs = Math.round(performance.now() - startedAt);
   log.info({ event: "ready", homekitPort: homekit?.port, matterPort: matter?.port, devices: registry.devices.length, readyMs }, `bridge ready in ${readyMs} ms with ${registry.devices.length} devices`);
 }

@@ -2,30 +2,36 @@
 // (e-mail + password, then the MFA code sent by SMS) and store the session (refresh token) in the
 // account's 0600 data file, where the bridge (running or not) picks it up. The password is used
 // once and not stored; give it in the config, or type it at the prompt.
+// `npm run login -- fansync|xsense [--account <name>]`: check the configured credentials by logging
+// in once (nothing is stored) and say clearly whether the vendor accepted them.
 import { createInterface } from "node:readline/promises";
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { ConfigError, loadConfig } from "../core/config.ts";
 import { accountStore, JsonStore } from "../core/storage.ts";
 import { loginWithMfa } from "../drivers/nanit/index.ts";
+import { verifyCredentials } from "./verify-login.ts";
 
 /** The same file the bridge gives the account's driver (src/main.ts). */
 export function accountStorePath(dataDir: string, accountName: string): string {
   return accountStore(resolve(dataDir), accountName).path;
 }
 
-async function main(): Promise<number> {
+export async function loginCommand(argv: string[]): Promise<number> {
   const program = new Command("login")
-    .argument("<vendor>", "the vendor to log in to (nanit)")
+    .argument("<vendor>", "the vendor: nanit (interactive login with MFA), fansync or xsense (check the configured credentials)")
     .option("-c, --config <file>", "config file (YAML or JSON)", process.env.HEARTHBRIDGE_CONFIG ?? "./config.yaml")
     .option("-d, --data <dir>", "data directory (pairings, sessions)", process.env.HEARTHBRIDGE_DATA ?? "./data")
     .option("-a, --account <name>", "which account, when the config has several of this vendor")
     .option("--email-code", "ask Nanit to send the code by e-mail instead of SMS")
-    .parse(process.argv);
+    .option("--timeout <seconds>", "fansync/xsense: give up on the vendor after this long", "20")
+    .showHelpAfterError()
+    .parse(argv, { from: "user" });
   const [vendor] = program.args;
-  const opts = program.opts<{ config: string; data: string; account?: string; emailCode?: boolean }>();
+  const opts = program.opts<{ config: string; data: string; account?: string; emailCode?: boolean; timeout: string }>();
+  if (vendor === "fansync" || vendor === "xsense") return verifyCredentials(vendor, opts.config, opts.account, Number(opts.timeout) * 1000);
   if (vendor !== "nanit") {
-    console.error(`login: only "nanit" needs an interactive login (got ${JSON.stringify(vendor)})`);
+    console.error(`login: the vendor must be nanit, fansync or xsense (got ${JSON.stringify(vendor)})`);
     return 2;
   }
   let accounts;
@@ -70,4 +76,4 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+if (import.meta.main) process.exitCode = await loginCommand(process.argv.slice(2));

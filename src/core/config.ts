@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { hashPasswordSync, isPasswordHash, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "./password.ts";
 
 const PINCODE = /^\d{3}-\d{2}-\d{3}$/;
 // HAP forbids trivially guessable setup codes (HAP spec 5.6.1).
@@ -45,6 +46,16 @@ const matterSchema = z.strictObject({
   name: z.string().min(1).max(32).default("Hearthbridge"),
 });
 
+// The status page. `host` 0.0.0.0 serves every interface (the appliance's LAN page); a password is then
+// required (set here, or on the first visit). A plain `password` is hashed at load and dropped.
+const webSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  port: port.default(8581),
+  host: z.string().min(1).default("0.0.0.0"),
+  password: z.string().min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`).max(MAX_PASSWORD_LENGTH).optional(),
+  passwordHash: z.string().refine(isPasswordHash, "must be a scrypt hash as written to data/web.json (scrypt$N$r$p$salt$hash)").optional(),
+});
+
 const secretFields = {
   email: z.string().min(3),
   password: z.string().min(1).optional(),
@@ -78,6 +89,7 @@ const accountSchema = z.discriminatedUnion("vendor", [fansyncAccount, xsenseAcco
 const configSchema = z.strictObject({
   homekit: homekitSchema.prefault({}),
   matter: matterSchema.prefault({}),
+  web: webSchema.prefault({}),
   accounts: z.array(accountSchema).default([]),
   log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
 });
@@ -89,7 +101,9 @@ type RawAccount = z.infer<typeof accountSchema>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type AccountConfig = DistributiveOmit<RawAccount, "password" | "passwordFile" | "name"> & { name: string; password?: string };
 export type FanSyncAccountConfig = Extract<AccountConfig, { vendor: "fansync" }>;
-export type Config = Omit<RawConfig, "accounts"> & { accounts: AccountConfig[] };
+/** The web section after load: a plain password is replaced by its hash. */
+export type WebConfig = Omit<RawConfig["web"], "password">;
+export type Config = Omit<RawConfig, "accounts" | "web"> & { accounts: AccountConfig[]; web: WebConfig };
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -108,6 +122,7 @@ function knownKeys(path: (string | number)[], raw: unknown): string[] {
   if (head === "homekit") return Object.keys(homekitSchema.shape);
   if (head === "matter") return Object.keys(matterSchema.shape);
   if (head === "log") return ["level"];
+  if (head === "web") return Object.keys(webSchema.shape);
   if (head === "accounts" && typeof path[1] === "number") {
     const vendor = (raw as { accounts?: { vendor?: string }[] })?.accounts?.[path[1]]?.vendor;
     const schema = vendor === "xsense" ? xsenseAccount : vendor === "nanit" ? nanitAccount : fansyncAccount;
@@ -236,8 +251,12 @@ export function validateConfig(raw: unknown, file = "config", baseDir = process.
     names.add(accountName);
     return { ...rest, name: accountName, password: passwords[i] } as AccountConfig;
   });
+  const { password: rawWebPassword, ...web } = result.data.web;
+  const webPassword = rawWebPassword === undefined ? undefined : expandEnv(rawWebPassword, "web.password", problems);
+  if (webPassword !== undefined && web.passwordHash !== undefined) problems.push("web: give password or passwordHash, not both");
+  if (webPassword !== undefined && webPassword.length < MIN_PASSWORD_LENGTH) problems.push(`web.password: must be at least ${MIN_PASSWORD_LENGTH} characters`);
   if (problems.length) throw new ConfigError(file, problems);
-  return { ...result.data, accounts };
+  return { ...result.data, accounts, web: webPassword === undefined ? web : { ...web, passwordHash: hashPasswordSync(webPassword) } };
 }
 
 /** Read and validate the config file. A missing file gives the defaults (no accounts). */

@@ -18,6 +18,8 @@ export interface RegistryEvents {
   state: [entry: DeviceEntry, patch: StatePatch];
   availability: [entry: DeviceEntry];
   link: [account: string, state: LinkState, detail?: string];
+  /** A command finished (for metrics): how long the driver took, and its error if it failed. */
+  command: [entry: DeviceEntry, durationMs: number, error?: Error];
 }
 
 export class CommandError extends Error {
@@ -75,8 +77,13 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     const watches = this.#reportedDuringCommand.get(id) ?? [];
     watches.push(reported);
     this.#reportedDuringCommand.set(id, watches);
+    const started = performance.now();
     try {
       await driver.command(id, command);
+      this.emit("command", entry, performance.now() - started);
+    } catch (error) {
+      this.emit("command", entry, performance.now() - started, error as Error);
+      throw error;
     } finally {
       watches.splice(watches.indexOf(reported), 1);
       if (!watches.length) this.#reportedDuringCommand.delete(id);

@@ -1,0 +1,124 @@
+// The commented example config written on first start (no config file yet). Every key is shown
+// commented out with its default and what it does, so the file parses to the defaults as written;
+// a user removes the "# " in front of a key to set it. Commented-out settings are "# key: value" or
+// "# - key: value" (indented under their section); prose never starts with a word and a colon. The
+// unit test uncomments exactly the setting lines and checks the result against the config schema.
+import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+
+export interface ExampleOptions {
+  /** Include the `web` section (only once the config schema knows it). */
+  web?: boolean;
+}
+
+export function exampleConfig(options: ExampleOptions = {}): string {
+  const lines = [
+    "# Hearthbridge configuration (YAML), written on first start with every key commented out.",
+    "# As it stands, the bridge runs with the defaults and no accounts. To set a key, remove the \"# \"",
+    "# in front of it and of its section line, then restart. Passwords can go in this file (mode 0600),",
+    "# in an environment variable (\"${FANSYNC_PASSWORD}\") or in a file (passwordFile).",
+    "# Check it with `npm run doctor`; show the pairing codes with `npm run pairing`.",
+    "",
+    "# Apple Home (HAP).",
+    "# homekit:",
+    "#   enabled: true",
+    "#   # TCP port of the HAP server (0 = any free port); extra bridges past 149 accessories use the next ports.",
+    "#   port: 51826",
+    "#   # Setup code; generated once and kept in <data>/identity.json when absent. Trivial codes are refused.",
+    "#   pincode: \"031-45-154\"",
+    "#   # Bridge name shown while pairing.",
+    "#   name: Hearthbridge",
+    "#   # mDNS publisher: ciao (built in), avahi or resolved (the host's daemon), none (pair by address).",
+    "#   advertiser: ciao",
+    "",
+    "# Matter (Google Home, SmartThings, Home Assistant, Apple Home via Matter).",
+    "# matter:",
+    "#   enabled: true",
+    "#   # UDP port of the Matter node.",
+    "#   port: 5540",
+    "#   # Setup passcode (1-99999998, not 12345678 or all-same digits) and discriminator (0-4095);",
+    "#   # generated once and kept in <data>/identity.json when absent.",
+    "#   passcode: 20202021",
+    "#   discriminator: 3840",
+    "#   # Limit Matter's mDNS to one network interface (default: all).",
+    "#   mdnsInterface: eth0",
+    "#   # Node label of the Matter bridge.",
+    "#   name: Hearthbridge",
+    "",
+  ];
+  if (options.web) {
+    lines.push(
+      "# The status web page (http://<this host>:8581/).",
+      "# web:",
+      "#   enabled: true",
+      "#   port: 8581",
+      "#   # Address to serve on: 0.0.0.0 = every interface (a password is then required), 127.0.0.1 = this machine only.",
+      "#   host: 0.0.0.0",
+      "#   # The page's password (8+ characters); or set it on the first visit. Hashed at load, never stored plain.",
+      "#   password: ${WEB_PASSWORD}",
+      "",
+    );
+  }
+  lines.push(
+    "# One entry per vendor account. Name (optional, unique) labels the account and its session file.",
+    "# Instead of password, passwordFile: /run/secrets/fansync reads the password from a file.",
+    "# Endpoints (optional) override the vendor's cloud URLs, for simulators and tests only: FanSync api and",
+    "# websocket (shown below with their defaults); X-Sense api, cognito, iotData, mqtt; Nanit api, websocket, local.",
+    "# accounts:",
+    "#   # Fanimation FanSync ceiling fans.",
+    "#   - vendor: fansync",
+    "#     name: fans",
+    "#     email: you@example.com",
+    "#     password: ${FANSYNC_PASSWORD}",
+    "#     endpoints:",
+    "#       api: https://fanimation.apps.exosite.io/api:1",
+    "#       websocket: wss://fanimation.apps.exosite.io/api:1/phone",
+    "#   # X-Sense smoke, CO and heat alarms.",
+    "#   - vendor: xsense",
+    "#     name: alarms",
+    "#     email: you@example.com",
+    "#     password: ${XSENSE_PASSWORD}",
+    "#   # Nanit cameras. Nanit sends a code by SMS: run `npm run login -- nanit` once (password optional).",
+    "#   - vendor: nanit",
+    "#     name: nursery",
+    "#     email: you@example.com",
+    "",
+    "# Logging: fatal, error, warn, info, debug or trace.",
+    "# log:",
+    "#   level: info",
+    "",
+  );
+  return lines.join("\n");
+}
+
+/** Uncomment the setting lines of the example (the unit test's view of "every key set"). */
+export function uncommentExample(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => {
+      const m = /^# ( *)((?:- )?[a-z][A-Za-z]*:(?: .*)?)$/.exec(line);
+      return m ? `${m[1]}${m[2]}` : line;
+    })
+    .join("\n");
+}
+
+/**
+ * Write the example at `path` (mode 0600: users put passwords in it). Never replaces an existing
+ * file. Returns false when the file appeared meanwhile.
+ */
+export function writeExampleConfig(path: string, options: ExampleOptions = {}): boolean {
+  mkdirSync(dirname(path), { recursive: true });
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    writeSync(fd, exampleConfig(options));
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}

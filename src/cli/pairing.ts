@@ -1,0 +1,122 @@
+// `pairing`: print the HomeKit and Matter pairing codes and QR codes from <data>/identity.json and
+// the config, without starting the bridge (no port is opened, nothing is written).
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Command } from "commander";
+import qrcode from "qrcode-terminal";
+import type { Config } from "../core/config.ts";
+import type { PairingIdentity } from "../core/identity.ts";
+import { readJson } from "../core/storage.ts";
+import { homekitSetupURI, readAccessoryInfo } from "../homekit/setup-uri.ts";
+import { matterPairingCodes } from "../matter/setup-codes.ts";
+import { loadConfigOrReport, withCommonOptions, type CommonOptions } from "./common.ts";
+
+export interface PairingReport {
+  dataDir: string;
+  homekit?: {
+    pincode?: string;
+    username?: string;
+    /** Known once the bridge has published once (HAP keeps the setup id in its storage). */
+    setupURI?: string;
+    pairedControllers: number;
+    port: number;
+  };
+  matter?: { passcode?: number; discriminator?: number; manualPairingCode?: string; qrPairingCode?: string; port: number; commissioned: boolean };
+}
+
+interface SavedIdentity {
+  homekit?: Partial<PairingIdentity["homekit"]>;
+  matter?: Partial<PairingIdentity["matter"]>;
+}
+
+/** Pairing codes as the bridge would use them for this config and data directory (read-only). */
+export function pairingReport(config: Config, dataDir: string): PairingReport {
+  const dir = resolve(dataDir);
+  const saved = readJson<SavedIdentity>(join(dir, "identity.json")) ?? {};
+  const report: PairingReport = { dataDir: dir };
+  if (config.homekit.enabled) {
+    const pincode = config.homekit.pincode ?? saved.homekit?.pincode;
+    const username = saved.homekit?.username;
+    const info = username ? readAccessoryInfo(dir, username) : undefined;
+    report.homekit = {
+      ...(pincode ? { pincode } : {}),
+      ...(username ? { username } : {}),
+      ...(pincode && info?.setupID ? { setupURI: homekitSetupURI(pincode, info.setupID) } : {}),
+      pairedControllers: info?.pairedClients ?? 0,
+      port: config.homekit.port,
+    };
+  }
+  if (config.matter.enabled) {
+    const passcode = config.matter.passcode ?? saved.matter?.passcode;
+    const discriminator = config.matter.discriminator ?? saved.matter?.discriminator;
+    report.matter = {
+      ...(passcode !== undefined ? { passcode } : {}),
+      ...(discriminator !== undefined ? { discriminator } : {}),
+      ...(passcode !== undefined && discriminator !== undefined ? matterPairingCodes({ passcode, discriminator }) : {}),
+      port: config.matter.port,
+      commissioned: existsSync(join(dir, "matter")) && matterHasFabrics(join(dir, "matter")),
+    };
+  }
+  return report;
+}
+
+/** matter.js keeps fabrics in <data>/matter/fabrics.* (one file per key); any entry there means commissioned. */
+function matterHasFabrics(dir: string): boolean {
+  const fabrics = readJsonSafe(join(dir, "fabrics.fabrics"));
+  return Array.isArray(fabrics) ? fabrics.length > 0 : false;
+}
+
+function readJsonSafe(path: string): unknown {
+  try {
+    return readJson<unknown>(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function qr(text: string): string {
+  let out = "";
+  qrcode.generate(text, { small: true }, (rendered: string) => (out = rendered));
+  return out;
+}
+
+export function formatPairingReport(report: PairingReport, withQr = true): string {
+  const out: string[] = [];
+  const notStarted = "not generated yet: start the bridge once (npm start) on this data directory";
+  if (report.homekit) {
+    const h = report.homekit;
+    out.push(`HomeKit (Apple Home): setup code ${h.pincode ?? notStarted}`);
+    if (h.setupURI) {
+      out.push(`  QR payload ${h.setupURI}${h.pairedControllers ? `  (paired with ${h.pairedControllers} controller${h.pairedControllers === 1 ? "" : "s"})` : "  (not paired yet)"}`);
+      if (withQr) out.push(qr(h.setupURI));
+    } else if (h.pincode) out.push("  QR code: shown after the bridge has started once (type the setup code meanwhile)");
+  } else out.push("HomeKit: disabled in the config");
+  if (report.matter) {
+    const m = report.matter;
+    if (m.manualPairingCode && m.qrPairingCode) {
+      out.push(`Matter: manual pairing code ${m.manualPairingCode}, QR payload ${m.qrPairingCode}${m.commissioned ? "  (commissioned; share it from your controller to add another)" : ""}`);
+      if (withQr) out.push(qr(m.qrPairingCode));
+    } else out.push(`Matter: pairing code ${notStarted}`);
+  } else out.push("Matter: disabled in the config");
+  return out.join("\n");
+}
+
+export async function pairingCommand(argv: string[]): Promise<number> {
+  const program = withCommonOptions(new Command("pairing").description("print the HomeKit and Matter pairing codes without starting the bridge"))
+    .option("--json", "print JSON")
+    .option("--no-qr", "leave out the QR drawings")
+    .showHelpAfterError()
+    .parse(argv, { from: "user" });
+  const opts = program.opts<CommonOptions & { json?: boolean; qr: boolean }>();
+  const loaded = loadConfigOrReport(opts.config);
+  if (!loaded) return 2;
+  if (!existsSync(resolve(opts.data))) {
+    console.error(`pairing: no data directory at ${resolve(opts.data)}: start the bridge once (or pass --data)`);
+    return 1;
+  }
+  const report = pairingReport(loaded.config, opts.data);
+  console.log(opts.json ? JSON.stringify(report, null, 2) : formatPairingReport(report, opts.qr));
+  return 0;
+}
+
+if (import.meta.main) process.exitCode = await pairingCommand(process.argv.slice(2));

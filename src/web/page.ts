@@ -1,0 +1,137 @@
+// Server-rendered HTML. Every dynamic value goes through esc(); the browser script (static/app.js)
+// only updates text in place from the event stream, so the page also reads fine without it.
+import QRCode from "qrcode";
+import type { LogEntry } from "./log-ring.ts";
+import type { AccountView, DeviceView, PairingView } from "./status.ts";
+
+export function esc(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const qrCache = new Map<string, string>();
+
+/** An SVG QR code of `text` (the X-HM:// or MT: payload), rendered here so the browser needs no library. */
+export async function qrSvg(text: string): Promise<string> {
+  let svg = qrCache.get(text);
+  if (!svg) {
+    svg = await QRCode.toString(text, { type: "svg", margin: 2, errorCorrectionLevel: "M", color: { dark: "#000000", light: "#ffffff" } });
+    if (qrCache.size > 8) qrCache.clear();
+    qrCache.set(text, svg);
+  }
+  return svg;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** The pairing status in words (also sent over the event stream). */
+export function pairingText(view: PairingView): { homekit?: string; matter?: string } {
+  const out: { homekit?: string; matter?: string } = {};
+  if (view.homekit) {
+    const h = view.homekit;
+    out.homekit = !h.running
+      ? "starting"
+      : h.bridges.map((b) => `${b.name}: ${b.pairedControllers ? `paired (${plural(b.pairedControllers, "controller")})` : "not paired"}, ${plural(b.accessories, "accessory").replace("accessorys", "accessories")}`).join("; ");
+  }
+  if (view.matter) {
+    const m = view.matter;
+    out.matter = !m.running ? "starting" : m.commissioned ? `commissioned (${plural(m.fabrics, "fabric")})` : "not commissioned";
+  }
+  return out;
+}
+
+export interface NanitLoginView {
+  account: string;
+  email: string;
+  step: "idle" | "working" | "code" | "done" | "failed";
+  message?: string;
+}
+
+export interface PageData {
+  title: string;
+  pairing: PairingView;
+  accounts: AccountView[];
+  devices: DeviceView[];
+  logs: LogEntry[];
+  nanit: NanitLoginView[];
+  /** Show the log-out button (a password is in use). */
+  canLogOut: boolean;
+}
+
+const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+export function logLine(l: LogEntry): string {
+  return `<li class="lvl-${esc(l.level)}"><time>${time(l.time)}</time> <b>${esc(l.level)}</b> ${esc(l.text)}</li>`;
+}
+
+function deviceRow(d: DeviceView): string {
+  return `<tr data-device="${esc(d.id)}" class="${d.available ? "up" : "down"}"><td class="name">${esc(d.name)}</td><td>${esc(d.model)}</td><td>${esc(d.account)}</td><td class="available">${d.available ? "reachable" : "unreachable"}</td><td class="summary">${esc(d.summary)}</td></tr>`;
+}
+
+function accountRow(a: AccountView): string {
+  return `<tr data-account="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.vendor)}</td><td class="link link-${esc(a.link)}">${esc(a.link)}</td></tr>`;
+}
+
+function nanitForm(n: NanitLoginView): string {
+  const action = `/accounts/${encodeURIComponent(n.account)}/login`;
+  const message = n.message ? `<p class="msg msg-${esc(n.step)}">${esc(n.message)}</p>` : "";
+  if (n.step === "code") {
+    return `<form method="post" action="${esc(action)}/code" class="login" data-login="${esc(n.account)}"><h3>Nanit: ${esc(n.account)}</h3>${message}
+<label>Verification code <input name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="12"></label>
+<button>Send code</button></form>`;
+  }
+  return `<form method="post" action="${esc(action)}" class="login" data-login="${esc(n.account)}"><h3>Nanit: ${esc(n.account)} (${esc(n.email)})</h3>${message}
+<label>Password (used once, not stored) <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+<button>Log in</button></form>`;
+}
+
+export async function renderPage(d: PageData): Promise<string> {
+  const text = pairingText(d.pairing);
+  const h = d.pairing.homekit;
+  const m = d.pairing.matter;
+  const homekit = h
+    ? `<section class="card" id="homekit"><h2>Apple Home</h2>
+${h.setupURI ? `<div class="qr" id="homekit-qr" data-payload="${esc(h.setupURI)}">${await qrSvg(h.setupURI)}</div>` : `<p>The bridge is starting; reload for the QR code.</p>`}
+<p>Setup code <code id="homekit-code">${esc(h.setupCode)}</code></p>
+<p class="status" id="homekit-status">${esc(text.homekit)}</p></section>`
+    : `<section class="card" id="homekit"><h2>Apple Home</h2><p>Disabled in the config (homekit.enabled).</p></section>`;
+  const matter = m
+    ? `<section class="card" id="matter"><h2>Matter</h2>
+${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${await qrSvg(m.qrCode)}</div>` : `<p>The bridge is starting; reload for the QR code.</p>`}
+<p>Manual code <code id="matter-code">${esc(m.manualCode ?? "")}</code></p>
+<p class="status" id="matter-status">${esc(text.matter)}</p></section>`
+    : `<section class="card" id="matter"><h2>Matter</h2><p>Disabled in the config (matter.enabled).</p></section>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(d.title)}</title><link rel="stylesheet" href="/app.css"><script src="/app.js" defer></script></head>
+<body><header><h1>${esc(d.title)}</h1><span id="live" class="live">connecting…</span>${d.canLogOut ? `<form method="post" action="/logout"><button>Log out</button></form>` : ""}</header>
+<main>
+<div class="pairing">${homekit}${matter}</div>
+<section><h2>Accounts</h2><table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th></tr></thead><tbody>${d.accounts.map(accountRow).join("")}</tbody></table>
+${d.nanit.map(nanitForm).join("")}</section>
+<section><h2>Devices</h2><table id="devices"><thead><tr><th>Name</th><th>Model</th><th>Account</th><th>Reachable</th><th>State</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></section>
+<section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol></section>
+</main></body></html>`;
+}
+
+function shell(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title><link rel="stylesheet" href="/app.css"></head>
+<body class="narrow"><main>${body}</main></body></html>`;
+}
+
+export function renderLogin(title: string, message?: string): string {
+  return shell(
+    title,
+    `<h1>${esc(title)}</h1>${message ? `<p class="msg msg-failed">${esc(message)}</p>` : ""}
+<form method="post" action="/login" id="login"><label>Password <input name="password" type="password" autocomplete="current-password" required autofocus maxlength="256"></label><button>Log in</button></form>`,
+  );
+}
+
+export function renderSetup(title: string, minLength: number, message?: string): string {
+  return shell(
+    title,
+    `<h1>${esc(title)}</h1><p>Choose the password for this page (at least ${minLength} characters). It is stored hashed in the data directory; delete <code>web.json</code> there to choose again.</p>${message ? `<p class="msg msg-failed">${esc(message)}</p>` : ""}
+<form method="post" action="/setup" id="setup"><label>Password <input name="password" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="256" autofocus></label>
+<label>Again <input name="confirm" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="256"></label><button>Set password</button></form>`,
+  );
+}

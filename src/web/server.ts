@@ -1,0 +1,370 @@
+// The appliance's web page, /health and /metrics on one node:http server. No framework: there are a
+// dozen routes, one form encoding and one event stream (Server-Sent Events, which a plain response
+// carries), so a router or template engine would add more surface than it saves; and everything here
+// must never be able to take the bridge down, which is easiest to see when every byte is handled here.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readFileSync } from "node:fs";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import type { WebConfig } from "../core/config.ts";
+import type { Logger } from "../core/logger.ts";
+import type { LinkState } from "../core/driver.ts";
+import type { DeviceEntry } from "../core/registry.ts";
+import { WebAuth, sessionToken } from "./auth.ts";
+import { LogRing, type LogEntry } from "./log-ring.ts";
+import { BridgeMetrics } from "./metrics.ts";
+import { NanitWebLogin, type NanitAccount } from "./nanit-login.ts";
+import { pairingText, renderLogin, renderPage, renderSetup } from "./page.ts";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../core/password.ts";
+import { accountViews, deviceView, deviceViews, health, pairingView, type WebSources } from "./status.ts";
+
+export interface WebServerOptions {
+  sources: WebSources;
+  log: Logger;
+  dataDir: string;
+  config: Pick<WebConfig, "port" | "host" | "passwordHash">;
+  /** The logger's recent lines (createLogger's tap); an empty ring when absent. */
+  logs?: LogRing;
+  /** Nanit accounts that can log in (MFA) from the page. */
+  nanitAccounts?: NanitAccount[];
+  title?: string;
+}
+
+const STATIC: Record<string, { file: string; type: string }> = {
+  "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/app.css": { file: "app.css", type: "text/css; charset=utf-8" },
+};
+const MAX_BODY = 8 * 1024;
+const KEEPALIVE_MS = 25_000;
+const PAIRING_POLL_MS = 5_000;
+const MAX_EVENT_CLIENTS = 50;
+
+class HttpError extends Error {
+  override name = "HttpError";
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function securityHeaders(res: ServerResponse): void {
+  res.setHeader("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  // same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on our own form posts.
+  res.setHeader("Referrer-Policy", "same-origin");
+  res.setHeader("X-Frame-Options", "DENY");
+  res.setHeader("Cache-Control", "no-store");
+}
+
+function send(res: ServerResponse, status: number, body: string, type: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+const json = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) =>
+  send(res, status, JSON.stringify(value), "application/json; charset=utf-8", headers);
+const html = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => send(res, status, body, "text/html; charset=utf-8", headers);
+const redirect = (res: ServerResponse, to: string, headers: Record<string, string> = {}) => {
+  res.writeHead(303, { Location: to, "Content-Length": 0, ...headers });
+  res.end();
+};
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/x-www-form-urlencoded") throw new HttpError(415, "send the form as application/x-www-form-urlencoded");
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > MAX_BODY) throw new HttpError(413, "request body too large");
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, "request body too large");
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+}
+
+function field(form: URLSearchParams, name: string, max = MAX_PASSWORD_LENGTH): string {
+  const value = form.get(name);
+  if (value === null || value === "") throw new HttpError(400, `missing field "${name}"`);
+  if (value.length > max) throw new HttpError(400, `field "${name}" is too long`);
+  return value;
+}
+
+export class WebServer {
+  readonly #o: WebServerOptions;
+  readonly #log: Logger;
+  readonly #auth: WebAuth;
+  readonly #metrics: BridgeMetrics;
+  readonly #logs: LogRing;
+  readonly #nanit: NanitWebLogin;
+  readonly #server: Server;
+  readonly #clients = new Set<ServerResponse>();
+  readonly #title: string;
+  #timers: NodeJS.Timeout[] = [];
+  #lastPairing = "";
+  #port: number | undefined;
+
+  readonly #onDevice = (entry: DeviceEntry): void => this.#broadcast("device", deviceView(entry));
+  readonly #onLink = (account: string, link: LinkState): void => {
+    const vendor = this.#o.sources.accounts.find((a) => a.name === account)?.vendor ?? "unknown";
+    this.#broadcast("account", { name: account, vendor, link });
+  };
+  readonly #onLog = (line: LogEntry): void => this.#broadcast("log", line);
+  readonly #onPairing = (): void => this.#pushPairing();
+
+  constructor(options: WebServerOptions) {
+    this.#o = options;
+    this.#log = options.log;
+    this.#title = options.title ?? "Hearthbridge";
+    this.#auth = new WebAuth({ dataDir: options.dataDir, host: options.config.host, passwordHash: options.config.passwordHash });
+    this.#metrics = new BridgeMetrics(options.sources);
+    this.#logs = options.logs ?? new LogRing();
+    this.#nanit = new NanitWebLogin(options.nanitAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
+    this.#server = createServer((req, res) => {
+      securityHeaders(res);
+      this.#handle(req, res).catch((error: unknown) => {
+        const status = error instanceof HttpError ? error.status : 500;
+        if (status === 500) this.#log.warn({ err: error, path: req.url }, "web request failed");
+        if (res.headersSent) res.destroy();
+        else json(res, status, { error: status === 500 ? "internal error" : (error as Error).message });
+      });
+    });
+    this.#server.requestTimeout = 15_000;
+    this.#server.headersTimeout = 10_000;
+    this.#server.maxHeadersCount = 100;
+    // A malformed request (bad request line, oversized headers) gets a 400 from node and never reaches us.
+    this.#server.on("clientError", (_error, socket) => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      else socket.destroy();
+    });
+  }
+
+  get port(): number | undefined {
+    return this.#port;
+  }
+
+  /** Listen on config.host:config.port; rejects (port taken, bad host) without side effects. */
+  async start(): Promise<number> {
+    const { host, port } = this.#o.config;
+    this.#server.listen(port, host);
+    try {
+      await Promise.race([once(this.#server, "listening"), once(this.#server, "error").then(([error]) => Promise.reject(error as Error))]);
+    } catch (error) {
+      this.#metrics.close();
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Error(`the web page cannot listen on ${host}:${port} (${code ?? (error as Error).message}); set web.port / web.host, or web.enabled: false`);
+    }
+    this.#port = (this.#server.address() as AddressInfo).port;
+    const { registry } = this.#o.sources;
+    registry.on("device", this.#onDevice);
+    registry.on("state", this.#onDevice);
+    registry.on("availability", this.#onDevice);
+    registry.on("link", this.#onLink);
+    this.#logs.on("line", this.#onLog);
+    this.#o.sources.homekit?.on("paired", this.#onPairing);
+    this.#o.sources.homekit?.on("unpaired", this.#onPairing);
+    this.#lastPairing = JSON.stringify(pairingText(pairingView(this.#o.sources)));
+    this.#timers = [
+      setInterval(() => this.#pushPairing(), PAIRING_POLL_MS).unref(),
+      setInterval(() => this.#comment("keepalive"), KEEPALIVE_MS).unref(),
+    ];
+    const open = !this.#auth.required;
+    this.#log.info({ event: "web", port: this.#port, host }, `web page on http://${host.includes(":") ? `[${host}]` : host}:${this.#port}/${open ? " (no password: loopback only)" : ""}`);
+    if (this.#auth.needsSetup) this.#log.warn(`the web page has no password yet: the first visitor sets it (or set web.password)`);
+    return this.#port;
+  }
+
+  async stop(): Promise<void> {
+    const { registry } = this.#o.sources;
+    registry.off("device", this.#onDevice);
+    registry.off("state", this.#onDevice);
+    registry.off("availability", this.#onDevice);
+    registry.off("link", this.#onLink);
+    this.#logs.off("line", this.#onLog);
+    this.#o.sources.homekit?.off("paired", this.#onPairing);
+    this.#o.sources.homekit?.off("unpaired", this.#onPairing);
+    for (const t of this.#timers) clearInterval(t);
+    this.#nanit.stop();
+    for (const client of this.#clients) client.end();
+    this.#clients.clear();
+    this.#metrics.close();
+    if (!this.#server.listening) return;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  #authorized(req: IncomingMessage): boolean {
+    return !this.#auth.required || this.#auth.valid(sessionToken(req.headers.cookie));
+  }
+
+  /** Forms come from our own page: a cross-site POST (Origin of another site) is refused. */
+  #sameOrigin(req: IncomingMessage): void {
+    const site = req.headers["sec-fetch-site"];
+    if (site !== undefined && site !== "same-origin" && site !== "none") throw new HttpError(403, "cross-site request refused");
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host ?? ""}`) throw new HttpError(403, "cross-site request refused");
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://bridge");
+    } catch {
+      throw new HttpError(400, "bad request path");
+    }
+    const path = url.pathname;
+    const method = req.method ?? "GET";
+    const get = method === "GET" || method === "HEAD";
+    const post = method === "POST";
+    if (post) this.#sameOrigin(req);
+
+    if (path === "/health") {
+      if (!get) throw new HttpError(405, "GET only");
+      return json(res, 200, health(this.#o.sources));
+    }
+    if (path === "/metrics") {
+      if (!get) throw new HttpError(405, "GET only");
+      return send(res, 200, await this.#metrics.render(), this.#metrics.contentType);
+    }
+    if (path === "/favicon.ico") {
+      res.writeHead(204);
+      return void res.end();
+    }
+    const asset = STATIC[path];
+    if (asset) {
+      if (!get) throw new HttpError(405, "GET only");
+      return send(res, 200, readFileSync(new URL(`./static/${asset.file}`, import.meta.url), "utf8"), asset.type);
+    }
+    if (path === "/login") {
+      if (get) {
+        if (this.#auth.needsSetup) return redirect(res, "/setup");
+        if (this.#authorized(req)) return redirect(res, "/");
+        return html(res, 200, renderLogin(this.#title));
+      }
+      if (post) return this.#login(req, res);
+      throw new HttpError(405, "GET or POST");
+    }
+    if (path === "/setup") {
+      if (get) return this.#auth.needsSetup ? html(res, 200, renderSetup(this.#title, MIN_PASSWORD_LENGTH)) : redirect(res, "/");
+      if (post) return this.#setup(req, res);
+      throw new HttpError(405, "GET or POST");
+    }
+    if (path === "/logout") {
+      if (!post) throw new HttpError(405, "POST only");
+      this.#auth.endSession(sessionToken(req.headers.cookie));
+      return redirect(res, "/login", { "Set-Cookie": WebAuth.clearCookie() });
+    }
+
+    // Everything below needs a session (when a password is in use).
+    if (!this.#authorized(req)) {
+      if (path === "/" && get) return redirect(res, this.#auth.needsSetup ? "/setup" : "/login");
+      return json(res, 401, { error: "log in first" });
+    }
+    if (path === "/") {
+      if (!get) throw new HttpError(405, "GET only");
+      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), nanit: this.#nanit.views(), canLogOut: this.#auth.required }));
+    }
+    if (path === "/events") {
+      if (!get) throw new HttpError(405, "GET only");
+      return this.#events(res);
+    }
+    if (path === "/api/session") return json(res, 200, { ok: true });
+    if (path === "/api/status") return json(res, 200, { ...this.#snapshot(), nanit: this.#nanit.views() });
+    const login = /^\/accounts\/([^/]+)\/login(\/code)?$/.exec(path);
+    if (login) {
+      if (!post) throw new HttpError(405, "POST only");
+      let account: string;
+      try {
+        account = decodeURIComponent(login[1]!);
+      } catch {
+        throw new HttpError(400, "bad account name");
+      }
+      if (!this.#nanit.has(account)) throw new HttpError(404, "no such Nanit account");
+      const form = await readForm(req);
+      try {
+        if (login[2]) await this.#nanit.submitCode(account, field(form, "code", 12));
+        else await this.#nanit.start(account, field(form, "password"));
+      } catch (error) {
+        if (error instanceof HttpError) throw error;
+        throw new HttpError(409, (error as Error).message);
+      }
+      return redirect(res, "/");
+    }
+    throw new HttpError(404, "not found");
+  }
+
+  async #login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const client = req.socket.remoteAddress ?? "unknown";
+    const wait = this.#auth.limiter.retryAfterMs(client);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      return html(res, 429, renderLogin(this.#title, `Too many attempts; try again in ${seconds} s.`), { "Retry-After": String(seconds) });
+    }
+    const form = await readForm(req);
+    const password = form.get("password") ?? "";
+    if (password && password.length <= MAX_PASSWORD_LENGTH && (await this.#auth.check(password))) {
+      this.#auth.limiter.succeeded(client);
+      return redirect(res, "/", { "Set-Cookie": this.#auth.cookie(this.#auth.newSession()) });
+    }
+    this.#auth.limiter.failed(client);
+    this.#log.warn({ client }, "web page: wrong password");
+    return html(res, 401, renderLogin(this.#title, "Wrong password."));
+  }
+
+  async #setup(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.#auth.needsSetup) throw new HttpError(409, "a password is already set");
+    const form = await readForm(req);
+    const password = form.get("password") ?? "";
+    const problem =
+      password.length < MIN_PASSWORD_LENGTH ? `The password needs at least ${MIN_PASSWORD_LENGTH} characters.`
+      : password.length > MAX_PASSWORD_LENGTH ? "The password is too long."
+      : password !== form.get("confirm") ? "The two passwords differ."
+      : undefined;
+    if (problem) return html(res, 400, renderSetup(this.#title, MIN_PASSWORD_LENGTH, problem));
+    try {
+      await this.#auth.setPassword(password);
+    } catch (error) {
+      throw new HttpError(409, (error as Error).message);
+    }
+    this.#log.info("web page: password set");
+    return redirect(res, "/", { "Set-Cookie": this.#auth.cookie(this.#auth.newSession()) });
+  }
+
+  #snapshot() {
+    const s = this.#o.sources;
+    return { pairing: pairingView(s), accounts: accountViews(s), devices: deviceViews(s), logs: this.#logs.lines };
+  }
+
+  #events(res: ServerResponse): void {
+    if (this.#clients.size >= MAX_EVENT_CLIENTS) throw new HttpError(503, "too many open pages");
+    res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    const snapshot = this.#snapshot();
+    // The page formats nothing itself: pairing goes as text, QR payloads stay in the HTML.
+    this.#write(res, "snapshot", { ...snapshot, pairing: pairingText(snapshot.pairing) });
+    this.#clients.add(res);
+    res.on("close", () => this.#clients.delete(res));
+  }
+
+  #write(res: ServerResponse, event: string, data: unknown): void {
+    if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  #broadcast(event: string, data: unknown): void {
+    for (const client of this.#clients) this.#write(client, event, data);
+  }
+
+  #comment(text: string): void {
+    for (const client of this.#clients) if (!client.writableEnded) client.write(`: ${text}\n\n`);
+  }
+
+  #pushPairing(): void {
+    const text = pairingText(pairingView(this.#o.sources));
+    const key = JSON.stringify(text);
+    if (key === this.#lastPairing) return;
+    this.#lastPairing = key;
+    this.#broadcast("pairing", text);
+  }
+}

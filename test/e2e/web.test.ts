@@ -1,0 +1,390 @@
+// The web page end to end: the bridge started from its CLI against the FanSync simulator with the
+// page on 127.0.0.1 and a configured password. /health and /metrics, the password gate and bad
+// input over plain HTTP; then the page in real headless Chromium (playwright-core driving Debian's
+// /usr/bin/chromium): log in, the QR codes decode to the bridge's own pairing payloads, and a wall
+// remote change shows up without a reload. Runs inside test/netns.sh (loopback-only namespace).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createSocket } from "node:dgram";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import jsQRModule from "jsqr";
+import { FanSyncSimulator } from "../simulators/fansync/index.ts";
+import { NanitSimulator } from "../simulators/nanit/index.ts";
+import { DeviceRegistry } from "../../src/core/registry.ts";
+import { pino } from "pino";
+import { WebServer } from "../../src/web/index.ts";
+import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
+
+if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test starts the bridge (mDNS)");
+
+const PIN = "031-45-154";
+const PASSCODE = 20202021;
+const DISCRIMINATOR = 3841;
+const PASSWORD = "correct horse battery";
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+// jsqr is CommonJS with an `exports.default`: under NodeNext the default import is the module object.
+const jsQR = (jsQRModule as unknown as { default: typeof jsQRModule.default }).default;
+const artifacts = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
+
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket("udp6");
+  await new Promise<void>((resolve) => socket.bind(0, "::1", resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** Send raw bytes and return what the server answers before closing. */
+function rawRequest(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(bytes));
+    let out = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => (out += d));
+    socket.on("end", () => resolve(out));
+    socket.on("error", reject);
+  });
+}
+
+describe("the web page, /health and /metrics", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hb-web-"));
+  const sim = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Living Room" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  let bridge: BridgeProcess;
+  let base: string;
+  let port: number;
+  /** The simulator's id of the fan, and the bridge's (registry) id. */
+  let living: string;
+  let deviceId: string;
+  let context: BrowserContext | undefined;
+  const lines: LogLine[] = [];
+
+  const get = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { redirect: "manual", ...init });
+  const postForm = (path: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
+    get(path, { method: "POST", body: new URLSearchParams(form).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded", ...headers } });
+  const metric = (text: string, series: string): number | undefined => {
+    const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+
+  before(async () => {
+    const urls = await sim.start();
+    [living] = sim.deviceIds as [string];
+    deviceId = `fansync:${living}`;
+    const configFile = join(dir, "config.yaml");
+    writeFileSync(
+      configFile,
+      [
+        "homekit:",
+        "  port: 0",
+        "  advertiser: none",
+        `  pincode: "${PIN}"`,
+        "  name: Web Bridge",
+        "matter:",
+        `  port: ${await freeUdpPort()}`,
+        `  passcode: ${PASSCODE}`,
+        `  discriminator: ${DISCRIMINATOR}`,
+        "web:",
+        "  host: 127.0.0.1",
+        "  port: 0",
+        "  password: ${E2E_WEB_PASSWORD}",
+        "accounts:",
+        "  - vendor: fansync",
+        "    name: home",
+        `    email: ${sim.email}`,
+        "    password: ${E2E_FANSYNC_PASSWORD}",
+        "    endpoints:",
+        `      api: ${urls.apiUrl}`,
+        `      websocket: ${urls.wsUrl}`,
+        "",
+      ].join("\n"),
+    );
+    bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], { E2E_WEB_PASSWORD: PASSWORD, E2E_FANSYNC_PASSWORD: sim.password });
+    bridge.on("line", (l) => lines.push(l));
+    const web = await bridge.waitForLine((l) => l.event === "web", 60_000);
+    port = web.port as number;
+    base = `http://127.0.0.1:${port}`;
+    await bridge.ready();
+  });
+
+  after(async () => {
+    const problems = lines.filter((l) => l.level >= 50).map((l) => `${l.level} ${l.msg}`);
+    if (problems.length) process.stderr.write(`bridge errors:\n${problems.join("\n")}\n`);
+    await context?.close();
+    await bridge?.stop();
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the configured password never reaches the log; the page is on the chosen loopback port", () => {
+    assert.ok(port > 0);
+    assert.ok(!lines.some((l) => JSON.stringify(l).includes(PASSWORD)), "the web password appears in a log line");
+  });
+
+  it("/health answers without a password with the bridge's real state", async () => {
+    const res = await get("/health");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(body).sort(), ["accounts", "devices", "homekit", "matter", "status", "uptimeS"]);
+    assert.equal(body.status, "ok");
+    assert.ok(typeof body.uptimeS === "number" && body.uptimeS >= 0);
+    assert.deepEqual(body.homekit, { running: true, paired: false });
+    assert.deepEqual(body.matter, { running: true, commissioned: false });
+    assert.deepEqual(body.accounts, [{ name: "home", vendor: "fansync", link: "connected" }]);
+    assert.deepEqual(body.devices, { total: 1, unavailable: 0 });
+  });
+
+  it("/metrics answers Prometheus text with link, availability, reconnects and placeholders", async () => {
+    const res = await get("/metrics");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.equal(metric(text, 'hearthbridge_account_link{account="home",vendor="fansync",state="connected"}'), 1);
+    assert.equal(metric(text, 'hearthbridge_account_link{account="home",vendor="fansync",state="disconnected"}'), 0);
+    assert.equal(metric(text, `hearthbridge_device_available{device="${deviceId}",vendor="fansync",account="home"}`), 1);
+    assert.equal(metric(text, 'hearthbridge_account_reconnects_total{account="home"}'), 0);
+    assert.equal(metric(text, "hearthbridge_stream_sessions"), 0);
+    assert.equal(metric(text, "hearthbridge_devices"), 1);
+    assert.equal(metric(text, "hearthbridge_matter_fabrics"), 0);
+    assert.equal(metric(text, 'hearthbridge_homekit_paired_controllers{bridge="0"}'), 0);
+    assert.match(text, /# TYPE hearthbridge_command_duration_seconds histogram/);
+    assert.match(text, /^hearthbridge_process_resident_memory_bytes \d+/m);
+  });
+
+  it("a dropped vendor link counts one reconnect", async () => {
+    const mark = lines.length;
+    const reconnected = bridge.waitForLine((l) => lines.indexOf(l) >= mark && l.account === "home" && l.link === "connected", 30_000);
+    sim.dropSockets();
+    await reconnected;
+    assert.ok(lines.slice(mark).some((l) => l.account === "home" && l.link === "disconnected"), "the drop was seen as a disconnect");
+    const text = await (await get("/metrics")).text();
+    assert.equal(metric(text, 'hearthbridge_account_reconnects_total{account="home"}'), 1);
+    assert.equal(metric(text, 'hearthbridge_account_link{account="home",vendor="fansync",state="connected"}'), 1);
+  });
+
+  it("without the password the page redirects to the log-in and the data endpoints answer 401", async () => {
+    const page = await get("/");
+    assert.equal(page.status, 303);
+    assert.equal(page.headers.get("location"), "/login");
+    for (const path of ["/events", "/api/status", "/api/session"]) assert.equal((await get(path)).status, 401, path);
+    assert.equal((await get("/setup")).status, 303, "a configured password cannot be replaced from the page");
+    assert.equal((await postForm("/setup", { password: "something else", confirm: "something else" })).status, 409);
+    const wrong = await postForm("/login", { password: "not it at all" });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.headers.get("set-cookie"), null);
+    const forged = await get("/api/status", { headers: { Cookie: "hb_session=forged-token" } });
+    assert.equal(forged.status, 401);
+  });
+
+  it("the right password gives an HttpOnly SameSite=Strict session that opens the data endpoints", async () => {
+    const res = await postForm("/login", { password: PASSWORD });
+    assert.equal(res.status, 303);
+    const cookie = res.headers.get("set-cookie") ?? "";
+    assert.match(cookie, /^hb_session=[A-Za-z0-9_-]{40,};/);
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    const session = cookie.split(";")[0]!;
+    const status = await get("/api/status", { headers: { Cookie: session } });
+    assert.equal(status.status, 200);
+    const body = await status.text();
+    assert.ok(!body.includes(sim.password), "the vendor password reached the browser");
+    assert.ok(!body.includes(PASSWORD));
+    const json = JSON.parse(body) as { devices: { id: string; available: boolean }[]; pairing: { homekit: { setupCode: string } } };
+    assert.deepEqual(json.devices.map((d) => [d.id, d.available]), [[deviceId, true]]);
+    assert.equal(json.pairing.homekit.setupCode, PIN);
+    // A cross-site form post is refused even with the session.
+    assert.equal((await postForm("/logout", {}, { Cookie: session, Origin: "http://evil.example" })).status, 403);
+    const out = await postForm("/logout", {}, { Cookie: session });
+    assert.equal(out.status, 303);
+    assert.equal((await get("/api/status", { headers: { Cookie: session } })).status, 401, "the session ended at log-out");
+  });
+
+  it("bad HTTP input gets a clear 4xx and the bridge keeps serving", async () => {
+    assert.equal((await get("/login", { method: "POST", body: '{"password":"x"}', headers: { "Content-Type": "application/json" } })).status, 415);
+    assert.equal((await postForm("/login", { password: "x".repeat(20_000) })).status, 413);
+    assert.equal((await get("/nope")).status, 401, "unknown paths are behind the password too");
+    assert.equal((await get("/health", { method: "POST" })).status, 405);
+    assert.match(await rawRequest(port, "GARBAGE\r\n\r\n"), /^HTTP\/1\.1 400/);
+    assert.match(await rawRequest(port, `GET /health HTTP/1.1\r\nHost: x\r\n${"X-Long: y\r\n".repeat(200)}\r\n`), /^HTTP\/1\.1 4\d\d/);
+    assert.equal((await get("/health")).status, 200);
+    assert.equal(bridge.exitCode, undefined);
+  });
+
+  it("in Chromium: log in, the QR codes decode to the bridge's payloads, and a remote change appears live", async (t) => {
+    if (!existsSync(CHROMIUM)) {
+      if (process.env.CI) assert.fail(`${CHROMIUM} is missing (.ci/run installs Debian's chromium)`);
+      t.skip(`${CHROMIUM} is not installed`);
+      return;
+    }
+    const homekitLine = await bridge.waitForLine((l) => l.event === "homekit-pairing");
+    const matterLine = await bridge.waitForLine((l) => l.event === "matter-pairing");
+    context = await chromium.launchPersistentContext(mkdtempSync(join(dir, "chromium-")), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      viewport: { width: 1100, height: 1000 },
+    });
+    const page: Page = context.pages()[0] ?? (await context.newPage());
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    // Script errors and CSP refusals; "Failed to load resource" is the expected 401 of a wrong password.
+    page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+    const started = performance.now();
+    const step = (name: string) => t.diagnostic(`${name}: ${Math.round(performance.now() - started)} ms`);
+
+    step("browser up");
+    await page.goto(`${base}/`);
+    assert.equal(new URL(page.url()).pathname, "/login");
+    step("login page");
+    await page.fill("input[name=password]", "wrong password here");
+    await page.click("#login button");
+    assert.match(await page.textContent("body") ?? "", /Wrong password/);
+    step("wrong password refused");
+    await page.fill("input[name=password]", PASSWORD);
+    await Promise.all([page.waitForURL(`${base}/`), page.click("#login button")]);
+
+    step("logged in");
+    assert.equal(await page.textContent("#homekit-code"), homekitLine.setupCode);
+    assert.equal(await page.textContent("#matter-code"), matterLine.manualCode);
+    assert.equal(await page.locator("#homekit-qr svg").count(), 1);
+    assert.equal(await page.locator("#matter-qr svg").count(), 1);
+    // Decode both QR codes as a phone would, from pixels.
+    for (const [id, expected] of [["homekit-qr", homekitLine.setupURI], ["matter-qr", matterLine.qrCode]] as const) {
+      const SIZE = 240;
+      const rgba = (await page.evaluate(`(async () => {
+        const svg = document.querySelector("#${id} svg").outerHTML;
+        const img = new Image();
+        img.src = "data:image/svg+xml;base64," + btoa(svg);
+        await img.decode();
+        const canvas = document.createElement("canvas");
+        canvas.width = canvas.height = ${SIZE};
+        const ctx = canvas.getContext("2d");
+        ctx.fillStyle = "#fff";
+        ctx.fillRect(0, 0, ${SIZE}, ${SIZE});
+        ctx.drawImage(img, 0, 0, ${SIZE}, ${SIZE});
+        const data = ctx.getImageData(0, 0, ${SIZE}, ${SIZE}).data;
+        let binary = "";
+        for (let i = 0; i < data.length; i += 8192) binary += String.fromCharCode(...data.subarray(i, i + 8192));
+        return btoa(binary);
+      })()`)) as string;
+      const decoded = jsQR(new Uint8ClampedArray(Buffer.from(rgba, "base64")), SIZE, SIZE, { inversionAttempts: "dontInvert" });
+      assert.equal(decoded?.data, expected, `${id} decodes to the logged payload`);
+    }
+
+    step("QR codes decoded");
+    await page.waitForSelector("#live.on");
+    const row = page.locator(`tr[data-device="${deviceId}"]`);
+    assert.equal(await row.locator(".available").textContent(), "reachable");
+    await page.evaluate("window.notReloaded = true");
+    await sim.remote(living, { H00: 1, H02: 30 });
+    await row.locator(".summary", { hasText: "fan on 30%" }).waitFor({ timeout: 10_000 });
+    step("live state shown");
+    assert.equal(await page.evaluate("window.notReloaded"), true, "the page was updated in place, not reloaded");
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, "web-page.png"), fullPage: true });
+    assert.deepEqual(errors, [], "no script or CSP errors in the page");
+  });
+
+  it("failed log-ins are rate limited per client", async () => {
+    let status = 0;
+    for (let i = 0; i < 6 && status !== 429; i++) status = (await postForm("/login", { password: `wrong ${i}` })).status;
+    assert.equal(status, 429);
+    const res = await postForm("/login", { password: PASSWORD });
+    assert.equal(res.status, 429, "even the right password waits out the lock");
+    assert.ok(Number(res.headers.get("retry-after")) > 0);
+  });
+});
+
+// In process, bound to 0.0.0.0 (safe here: the namespace has only lo): with no password anywhere,
+// the first visitor must set one; then the Nanit log-in with its MFA step, from the page's forms.
+describe("the web page on a LAN address: first-visit password and the Nanit MFA log-in", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hb-web-lan-"));
+  const nanit = new NanitSimulator();
+  const registry = new DeviceRegistry(pino({ level: "silent" }));
+  let server: WebServer;
+  let base: string;
+  let cookie = "";
+
+  const request = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { redirect: "manual", ...init, headers: { Cookie: cookie, ...(init.headers as Record<string, string>) } });
+  const postForm = (path: string, form: Record<string, string>) =>
+    request(path, { method: "POST", body: new URLSearchParams(form).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+  const loginStep = async () => ((await (await request("/api/status")).json()) as { nanit: { account: string; step: string; message?: string }[] }).nanit[0]!;
+
+  before(async () => {
+    const urls = await nanit.start();
+    server = new WebServer({
+      sources: { registry, accounts: [{ name: "nursery", vendor: "nanit" }], startedAt: Date.now() },
+      log: pino({ level: "silent" }),
+      dataDir: dir,
+      config: { host: "0.0.0.0", port: 0 },
+      nanitAccounts: [{ name: "nursery", email: nanit.email, api: urls.apiUrl }],
+    });
+    base = `http://127.0.0.1:${await server.start()}`;
+  });
+
+  after(async () => {
+    await server?.stop();
+    await nanit.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("asks the first visitor to choose a password and refuses everything else until then", async () => {
+    const page = await request("/");
+    assert.equal(page.status, 303);
+    assert.equal(page.headers.get("location"), "/setup");
+    assert.equal((await request("/login")).headers.get("location"), "/setup");
+    assert.equal((await request("/api/status")).status, 401);
+    assert.match(await (await request("/setup")).text(), /Choose the password/);
+    assert.equal((await postForm("/setup", { password: "short", confirm: "short" })).status, 400);
+    assert.equal((await postForm("/setup", { password: "long enough one", confirm: "long enough two" })).status, 400);
+    const set = await postForm("/setup", { password: "long enough one", confirm: "long enough one" });
+    assert.equal(set.status, 303);
+    cookie = (set.headers.get("set-cookie") ?? "").split(";")[0]!;
+    assert.match(cookie, /^hb_session=/);
+    assert.equal((await request("/")).status, 200);
+    assert.equal(statSync(join(dir, "web.json")).mode & 0o777, 0o600);
+    // Nobody can set it again, and the old cookie-less client must now log in.
+    assert.equal((await postForm("/setup", { password: "attacker pass", confirm: "attacker pass" })).status, 409);
+    const saved = cookie;
+    cookie = "";
+    assert.equal((await request("/")).headers.get("location"), "/login");
+    cookie = saved;
+  });
+
+  it("logs a Nanit account in with its MFA code and saves the session, never echoing the password", async () => {
+    const page = await (await request("/")).text();
+    assert.match(page, /action="\/accounts\/nursery\/login"/);
+    assert.equal((await postForm("/accounts/nursery/login/code", { code: "1" })).status, 409, "no login waits for a code yet");
+    assert.equal((await postForm("/accounts/nobody/login", { password: "x" })).status, 404);
+    assert.equal((await postForm("/accounts/nursery/login", { password: nanit.password })).status, 303);
+    let step = await loginStep();
+    assert.equal(step.step, "code");
+    assert.match(step.message ?? "", /ending 42/);
+    assert.match(await (await request("/")).text(), /name="code"/);
+    assert.equal((await postForm("/accounts/nursery/login/code", { code: "000000" })).status, 303);
+    step = await loginStep();
+    assert.equal(step.step, "code");
+    assert.match(step.message ?? "", /refused/);
+    assert.equal((await postForm("/accounts/nursery/login/code", { code: nanit.mfaCode })).status, 303);
+    step = await loginStep();
+    assert.equal(step.step, "done", step.message);
+    const store = join(dir, "accounts", "nursery.json");
+    assert.equal(statSync(store).mode & 0o777, 0o600);
+    const saved = readFileSync(store, "utf8");
+    assert.match(saved, /refresh/i);
+    assert.ok(!saved.includes(nanit.password), "the password is not stored");
+    assert.ok(!(await (await request("/")).text()).includes(nanit.password), "the password is not sent back");
+  });
+
+  it("a wrong Nanit password fails with the vendor's reason", async () => {
+    assert.equal((await postForm("/accounts/nursery/login", { password: "not the password" })).status, 303);
+    const step = await loginStep();
+    assert.equal(step.step, "failed");
+    assert.match(step.message ?? "", /Log-in failed/);
+  });
+});

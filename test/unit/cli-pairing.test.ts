@@ -1,0 +1,75 @@
+// Pairing codes computed without starting the bridge: the X-HM URI equals HAP-NodeJS's own, the
+// Matter codes equal the spec's example, and the `pairing` report reads identity.json, the config
+// and HAP's AccessoryInfo file (the e2e demo test compares them with what a running bridge logs).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Accessory, uuid } from "@homebridge/hap-nodejs";
+import { homekitSetupURI } from "../../src/homekit/setup-uri.ts";
+import { matterPairingCodes } from "../../src/matter/setup-codes.ts";
+import { formatPairingReport, pairingReport } from "../../src/cli/pairing.ts";
+import { validateConfig } from "../../src/core/config.ts";
+
+/** HAP-NodeJS's own computation on an accessory that looks published. */
+function hapSetupURI(pincode: string, setupID: string, category: number): string {
+  const accessory = new Accessory("Probe", uuid.generate(`probe-${pincode}-${category}`));
+  const internals = accessory as unknown as { _accessoryInfo: { pincode: string; category: number }; _setupID: string };
+  internals._accessoryInfo = { pincode, category };
+  internals._setupID = setupID;
+  return accessory.setupURI();
+}
+
+test("the HomeKit setup URI matches HAP-NodeJS for bridges and other categories", () => {
+  for (const [pincode, setupID, category] of [["031-45-154", "AB12", 2], ["202-59-473", "OC2Z", 2], ["999-99-998", "ZZZZ", 2], ["000-00-001", "0000", 1], ["482-91-737", "Q9X1", 3]] as const) {
+    assert.equal(homekitSetupURI(pincode, setupID, category), hapSetupURI(pincode, setupID, category), `${pincode} ${category}`);
+  }
+  assert.throws(() => homekitSetupURI("12345678", "AB12"), /031-45-154/);
+});
+
+test("the Matter codes match the spec's example (passcode 20202021, discriminator 3840)", () => {
+  const codes = matterPairingCodes({ passcode: 20202021, discriminator: 3840 });
+  assert.equal(codes.manualPairingCode, "34970112332");
+  assert.match(codes.qrPairingCode, /^MT:[0-9A-Z.\-]{19}$/);
+  assert.notEqual(matterPairingCodes({ passcode: 20202021, discriminator: 3841 }).qrPairingCode, codes.qrPairingCode);
+});
+
+function dataDir(identity: unknown, accessoryInfo?: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), "hb-pairing-"));
+  writeFileSync(join(dir, "identity.json"), JSON.stringify(identity));
+  if (accessoryInfo) {
+    mkdirSync(join(dir, "homekit", "hap"), { recursive: true });
+    writeFileSync(join(dir, "homekit", "hap", "AccessoryInfo.0E1234567890.json"), JSON.stringify(accessoryInfo));
+  }
+  return dir;
+}
+
+test("the report combines identity.json, the config's codes and HAP's setup id", () => {
+  const dir = dataDir(
+    { homekit: { pincode: "202-59-473", username: "0E:12:34:56:78:90" }, matter: { passcode: 71711840, discriminator: 514 } },
+    { setupID: "OC2Z", pairedClients: { "a-controller": {} } },
+  );
+  const report = pairingReport(validateConfig({}), dir);
+  assert.equal(report.homekit?.pincode, "202-59-473");
+  assert.equal(report.homekit?.setupURI, homekitSetupURI("202-59-473", "OC2Z"));
+  assert.equal(report.homekit?.pairedControllers, 1);
+  assert.deepEqual({ manual: report.matter?.manualPairingCode, qr: report.matter?.qrPairingCode }, { manual: matterPairingCodes({ passcode: 71711840, discriminator: 514 }).manualPairingCode, qr: matterPairingCodes({ passcode: 71711840, discriminator: 514 }).qrPairingCode });
+
+  // Codes set in the config win over the stored ones, as in the bridge.
+  const configured = pairingReport(validateConfig({ homekit: { pincode: "031-45-154" }, matter: { passcode: 20202021, discriminator: 3840 } }), dir);
+  assert.equal(configured.homekit?.setupURI, homekitSetupURI("031-45-154", "OC2Z"));
+  assert.equal(configured.matter?.manualPairingCode, "34970112332");
+  assert.match(formatPairingReport(configured, false), /setup code 031-45-154[\s\S]*34970112332/);
+});
+
+test("before the first start there is no code to show; a disabled ecosystem is left out", () => {
+  const dir = dataDir({});
+  const report = pairingReport(validateConfig({ matter: { enabled: false } }), dir);
+  assert.equal(report.homekit?.pincode, undefined);
+  assert.equal(report.homekit?.setupURI, undefined);
+  assert.equal(report.matter, undefined);
+  const text = formatPairingReport(report, false);
+  assert.match(text, /not generated yet/);
+  assert.match(text, /Matter: disabled/);
+});
