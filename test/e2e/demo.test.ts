@@ -6,7 +6,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { EventEmitter } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,18 +17,12 @@ import { MatterTestClient } from "../helpers/matter-client.ts";
 import type { LogLine } from "../helpers/bridge-process.ts";
 import { DEMO_NAMES } from "../../src/demo/main.ts";
 import { PID_FILE } from "../../src/cli/pidfile.ts";
+import { freeUdpPort } from "../helpers/e2e-config.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test pairs and commissions");
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket("udp6");
-  await new Promise<void>((resolve) => socket.bind(0, "::1", resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 /** A node script of ours in a child process, its JSON log lines awaitable. */
 class Script extends EventEmitter<{ line: [LogLine] }> {

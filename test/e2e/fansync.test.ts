@@ -5,28 +5,21 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync, statSync } from "node:fs";
-import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { FanSyncSimulator } from "../simulators/fansync/index.ts";
+import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test pairs and commissions");
 
-const PIN = "031-45-154";
-const PASSCODE = 20202021;
+const PIN = E2E_PIN;
+const PASSCODE = E2E_PASSCODE;
 const DISCRIMINATOR = 3840;
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket("udp6");
-  await new Promise<void>((resolve) => socket.bind(0, "::1", resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 describe("FanSync fans in Apple Home and Matter at once", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-e2e-"));
@@ -59,33 +52,12 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
   before(async () => {
     const urls = await sim.start();
     [living, bedroom] = sim.deviceIds as [string, string];
-    const matterPort = await freeUdpPort();
     configFile = join(dir, "config.yaml");
-    writeFileSync(
-      configFile,
-      [
-        "homekit:",
-        "  port: 0",
-        "  advertiser: none",
-        `  pincode: "${PIN}"`,
-        "  name: E2E Bridge",
-        "matter:",
-        `  port: ${matterPort}`,
-        `  passcode: ${PASSCODE}`,
-        `  discriminator: ${DISCRIMINATOR}`,
-        "accounts:",
-        "  - vendor: fansync",
-        "    name: home",
-        `    email: ${sim.email}`,
-        "    password: ${E2E_FANSYNC_PASSWORD}",
-        "    endpoints:",
-        `      api: ${urls.apiUrl}`,
-        `      websocket: ${urls.wsUrl}`,
-        "log:",
-        "  level: debug",
-        "",
-      ].join("\n"),
-    );
+    await writeE2EConfig(configFile, {
+      name: "E2E Bridge",
+      accounts: [{ vendor: "fansync", name: "home", email: sim.email, password: "${E2E_FANSYNC_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      logLevel: "debug",
+    });
     process.env.E2E_FANSYNC_PASSWORD = sim.password;
     const { homekitPort } = await startBridge();
     hap = await HapClient.pair(homekitPort, PIN, { file: pairingFile });

@@ -11,20 +11,20 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import type { Endpoint as ClientDevice } from "@project-chip/matter.js/device";
 import { NanitSimulator } from "../simulators/nanit/index.ts";
+import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic, type HapEvent } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test pairs and commissions");
 
-const PIN = "031-45-154";
-const PASSCODE = 20202021;
+const PIN = E2E_PIN;
+const PASSCODE = E2E_PASSCODE;
 const DISCRIMINATOR = 3840;
 /** One /messages poll interval of the driver (20 s) plus slack. */
 const POLL_WAIT_MS = 26_000;
@@ -33,13 +33,6 @@ const POLL_WAIT_MS = 26_000;
 const DEVICE_TYPE = { onOffLight: 0x0100, plugInUnit: 0x010a, occupancy: 0x0107, temperature: 0x0302, humidity: 0x0307 };
 const CLUSTER = { temperature: 0x0402, humidity: 0x0405, occupancy: 0x0406, onOff: 0x0006 };
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket("udp6");
-  await new Promise<void>((resolve) => socket.bind(0, "::1", resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 const isOn = (v: unknown) => v === true || v === 1;
 const isOff = (v: unknown) => v === false || v === 0;
@@ -112,31 +105,11 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
   before(async () => {
     const urls = await sim.start();
     const configFile = join(dir, "config.yaml");
-    writeFileSync(
-      configFile,
-      [
-        "homekit:",
-        "  port: 0",
-        "  advertiser: none",
-        `  pincode: "${PIN}"`,
-        "  name: E2E Nursery",
-        "matter:",
-        `  port: ${await freeUdpPort()}`,
-        `  passcode: ${PASSCODE}`,
-        `  discriminator: ${DISCRIMINATOR}`,
-        "accounts:",
-        "  - vendor: nanit",
-        "    name: nursery",
-        `    email: ${sim.email}`,
-        "    password: ${E2E_NANIT_PASSWORD}",
-        "    endpoints:",
-        `      api: ${urls.apiUrl}`,
-        `      websocket: ${urls.wsUrl}`,
-        "log:",
-        "  level: debug",
-        "",
-      ].join("\n"),
-    );
+    await writeE2EConfig(configFile, {
+      name: "E2E Nursery",
+      accounts: [{ vendor: "nanit", name: "nursery", email: sim.email, password: "${E2E_NANIT_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      logLevel: "debug",
+    });
     bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], { E2E_NANIT_PASSWORD: sim.password });
     bridge.on("line", (line) => allLines.push(line));
     const ready = await bridge.ready(60_000);

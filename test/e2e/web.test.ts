@@ -6,7 +6,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,12 +17,13 @@ import { NanitSimulator } from "../simulators/nanit/index.ts";
 import { DeviceRegistry } from "../../src/core/registry.ts";
 import { pino } from "pino";
 import { WebServer } from "../../src/web/index.ts";
+import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test starts the bridge (mDNS)");
 
-const PIN = "031-45-154";
-const PASSCODE = 20202021;
+const PIN = E2E_PIN;
+const PASSCODE = E2E_PASSCODE;
 const DISCRIMINATOR = 3841;
 const PASSWORD = "correct horse battery";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -31,13 +31,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const jsQR = (jsQRModule as unknown as { default: typeof jsQRModule.default }).default;
 const artifacts = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket("udp6");
-  await new Promise<void>((resolve) => socket.bind(0, "::1", resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 /** Send raw bytes and return what the server answers before closing. */
 function rawRequest(port: number, bytes: string): Promise<string> {
@@ -76,33 +69,12 @@ describe("the web page, /health and /metrics", () => {
     [living] = sim.deviceIds as [string];
     deviceId = `fansync:${living}`;
     const configFile = join(dir, "config.yaml");
-    writeFileSync(
-      configFile,
-      [
-        "homekit:",
-        "  port: 0",
-        "  advertiser: none",
-        `  pincode: "${PIN}"`,
-        "  name: Web Bridge",
-        "matter:",
-        `  port: ${await freeUdpPort()}`,
-        `  passcode: ${PASSCODE}`,
-        `  discriminator: ${DISCRIMINATOR}`,
-        "web:",
-        "  host: 127.0.0.1",
-        "  port: 0",
-        "  password: ${E2E_WEB_PASSWORD}",
-        "accounts:",
-        "  - vendor: fansync",
-        "    name: home",
-        `    email: ${sim.email}`,
-        "    password: ${E2E_FANSYNC_PASSWORD}",
-        "    endpoints:",
-        `      api: ${urls.apiUrl}`,
-        `      websocket: ${urls.wsUrl}`,
-        "",
-      ].join("\n"),
-    );
+    await writeE2EConfig(configFile, {
+      name: "Web Bridge",
+      discriminator: DISCRIMINATOR,
+      web: { host: "127.0.0.1", port: 0, password: "${E2E_WEB_PASSWORD}" },
+      accounts: [{ vendor: "fansync", name: "home", email: sim.email, password: "${E2E_FANSYNC_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+    });
     bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], { E2E_WEB_PASSWORD: PASSWORD, E2E_FANSYNC_PASSWORD: sim.password });
     bridge.on("line", (l) => lines.push(l));
     const web = await bridge.waitForLine((l) => l.event === "web", 60_000);

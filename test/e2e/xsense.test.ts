@@ -6,21 +6,21 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { deviceId } from "../../src/core/model.ts";
 import { uniqueIdFor } from "../../src/matter/bridged.ts";
 import { XSenseSimulator } from "../simulators/xsense/index.ts";
+import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test pairs and commissions");
 
-const PIN = "031-45-154";
-const PASSCODE = 20202021;
+const PIN = E2E_PIN;
+const PASSCODE = E2E_PASSCODE;
 const DISCRIMINATOR = 3840;
 // Cluster ids as the test client names clusters it has no name for.
 const SMOKE_CO_ALARM = "0x5c";
@@ -39,13 +39,6 @@ const CO = "00000002"; // XC01-M: CO with ppm
 const COMBO = "00000003"; // SC07-MR: smoke + CO
 const HEAT = "00000004"; // XH02-M: heat
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket("udp6");
-  await new Promise<void>((resolve) => socket.bind(0, "::1", resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 interface SeenEvent {
   endpointId: number;
@@ -134,35 +127,12 @@ describe("X-Sense detectors in Apple Home and Matter at once", () => {
 
   before(async () => {
     const urls = await sim.start();
-    const matterPort = await freeUdpPort();
     const configFile = join(dir, "config.yaml");
-    writeFileSync(
-      configFile,
-      [
-        "homekit:",
-        "  port: 0",
-        "  advertiser: none",
-        `  pincode: "${PIN}"`,
-        "  name: E2E X-Sense Bridge",
-        "matter:",
-        `  port: ${matterPort}`,
-        `  passcode: ${PASSCODE}`,
-        `  discriminator: ${DISCRIMINATOR}`,
-        "accounts:",
-        "  - vendor: xsense",
-        "    name: home",
-        `    email: ${sim.email}`,
-        "    password: ${E2E_XSENSE_PASSWORD}",
-        "    endpoints:",
-        `      api: ${urls.api}`,
-        `      cognito: ${urls.cognito}`,
-        `      iotData: ${urls.iotData}`,
-        `      mqtt: ${urls.mqtt}`,
-        "log:",
-        "  level: debug",
-        "",
-      ].join("\n"),
-    );
+    const { matterPort } = await writeE2EConfig(configFile, {
+      name: "E2E X-Sense Bridge",
+      accounts: [{ vendor: "xsense", name: "home", email: sim.email, password: "${E2E_XSENSE_PASSWORD}", endpoints: { api: urls.api, cognito: urls.cognito, iotData: urls.iotData, mqtt: urls.mqtt } }],
+      logLevel: "debug",
+    });
     process.env.E2E_XSENSE_PASSWORD = sim.password;
     bridge = new BridgeProcess(["--config", configFile, "--data", dataDir]);
     bridge.on("line", (line) => allLines.push(line));
