@@ -145,7 +145,8 @@ async function main(): Promise<void> {
   });
   const webSources = { registry, accounts: config.accounts, homekit, matter, startedAt: Date.now() - Math.round(process.uptime() * 1000) };
   web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing);
-  const statusPage = webUrl(config);
+  // The bound port, not the configured one (0 = any free port); no URL when the page did not start.
+  const statusPage = web ? webUrl(config, undefined, web.port) : undefined;
   if (statusPage) log.info({ event: "web-url", url: statusPage }, `status page: ${statusPage}`);
   const readyMs = Math.round(performance.now() - startedAt);
   log.info({ event: "ready", homekitPort: homekit?.port, matterPort: matter?.port, devices: registry.devices.length, readyMs }, `bridge ready in ${readyMs} ms with ${registry.devices.length} devices`);

@@ -34,10 +34,10 @@ export function lanHost(): string {
 }
 
 /** The status page's URL, when the config has a web section (default port 8581). */
-export function webUrl(config: Config, host = lanHost()): string | undefined {
+export function webUrl(config: Config, host = lanHost(), boundPort?: number): string | undefined {
   if (!hasWebSection(config)) return undefined;
   const web = (config as unknown as { web?: { enabled?: boolean; port?: number; host?: string } }).web;
   if (web?.enabled === false) return undefined;
   const bound = web?.host && !["0.0.0.0", "::"].includes(web.host) ? web.host : host;
-  return `http://${bound.includes(":") ? `[${bound}]` : bound}:${web?.port ?? 8581}/`;
+  return `http://${bound.includes(":") ? `[${bound}]` : bound}:${boundPort ?? web?.port ?? 8581}/`;
 }
