@@ -2,6 +2,7 @@
 // or the WS login refusing the JWT), refused WS logins, HTTP 401/403 faults; secrets never logged.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
 import { harness } from "./fansync-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -17,6 +18,19 @@ test("bad credentials: HTTP 400, needs-login, no websocket, start() still return
   assert.equal(h.sim.frames.length, 0);
   assert.equal(h.sim.connections, 0);
   assert.ok(!h.logs.text.includes("wrong password"), "the password is never logged");
+});
+
+test("a restart reuses the stored session token instead of logging in over HTTP again", async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  await h.driver.stop();
+  assert.equal(posts(h), 1);
+  const again = await h.newDriver();
+  assert.equal(h.sink.link, "connected");
+  assert.equal(posts(h), 1, "no second HTTP login");
+  assert.equal((h.sim.requests("login").at(-1)?.data as { token: string }).token, h.sim.issuedTokens[0]);
+  assert.equal(statSync(h.store.path).mode & 0o777, 0o600, "the token sits in a 0600 file");
+  await again.stop();
 });
 
 test("token expiry: validation answers 401, the driver logs in over HTTP again and re-syncs", async (t) => {

@@ -70,6 +70,8 @@ interface ListEntry {
 }
 
 const STORE_KEY = "assumed";
+/** The cloud's 30-day session JWT, kept (0600) so a restart does not log in over HTTP again. */
+const TOKEN_KEY = "token";
 
 export class FanSyncDriver implements Driver {
   readonly vendor = "fansync";
@@ -125,6 +127,11 @@ export class FanSyncDriver implements Driver {
     this.#log = (this.#opts.log ?? ctx.log).child({ vendor: "fansync", account: this.accountName });
     const stored = ctx.store.get(STORE_KEY);
     this.#assumed = stored && typeof stored === "object" ? { ...(stored as AssumedState) } : {};
+    const token = ctx.store.get(TOKEN_KEY);
+    if (typeof token === "string" && token) {
+      registerSecret(token);
+      this.#token = token;
+    }
     const first = new Promise<void>((resolve) => (this.#firstDone = resolve));
     this.#loop = this.#run();
     await first;
@@ -232,7 +239,12 @@ export class FanSyncDriver implements Driver {
     this.#log.info("fansync: logging in over HTTP");
     const { token } = await login(this.#api, this.#email, this.#password, { timeoutMs: this.#t.httpMs, signal: this.#abort.signal });
     registerSecret(token);
+    this.#setToken(token);
+  }
+
+  #setToken(token: string | undefined): void {
     this.#token = token;
+    this.#ctx?.store.set(TOKEN_KEY, token);
   }
 
   #socketOptions(): SocketOptions {
@@ -255,7 +267,7 @@ export class FanSyncDriver implements Driver {
       const verdict = await validateToken(this.#api, this.#token, { timeoutMs: this.#t.httpMs, signal: this.#abort.signal });
       if (verdict === "invalid") {
         this.#log.info("fansync: the cloud refused the session token (HTTP 401/403); logging in again");
-        this.#token = undefined;
+        this.#setToken(undefined);
         reused = false;
       }
     }
@@ -268,7 +280,7 @@ export class FanSyncDriver implements Driver {
       } catch (error) {
         if (!(error instanceof FanSyncLoginRejectedError)) throw error;
         // A refused WS login drops the token so the next login goes over HTTP (the ~30-day expiry loop).
-        this.#token = undefined;
+        this.#setToken(undefined);
         if (!reused || this.#stopping) throw error;
         this.#log.info("fansync: websocket login refused the cached token; logging in over HTTP again");
         reused = false;
