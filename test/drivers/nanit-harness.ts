@@ -2,9 +2,9 @@
 // a recording sink, a JSON store in a temp dir (seeded with a session unless told otherwise) and a
 // captured JSON log.
 import { mkdtempSync, rmSync } from "node:fs";
+import { LogCapture } from "../helpers/log-capture.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { NanitDriver, saveSession, type NanitDriverOptions } from "../../src/drivers/nanit/index.ts";
 import { createLogger, type Logger } from "../../src/core/logger.ts";
 import { JsonStore } from "../../src/core/storage.ts";
@@ -12,35 +12,6 @@ import { deviceId } from "../../src/core/model.ts";
 import { NanitSimulator, type NanitSimulatorOptions } from "../simulators/nanit/index.ts";
 import { FakeSink } from "../helpers/fake-sink.ts";
 
-export interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-export class LogCapture extends Writable {
-  readonly lines: LogLine[] = [];
-  readonly raw: string[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    for (const text of chunk.toString("utf8").split("\n")) {
-      if (!text.trim()) continue;
-      this.raw.push(text);
-      try {
-        this.lines.push(JSON.parse(text) as LogLine);
-      } catch {
-        this.lines.push({ level: 0, msg: text });
-      }
-      this.emit("line", this.lines.at(-1));
-    }
-    cb();
-  }
-  get text(): string {
-    return this.raw.join("\n");
-  }
-  has(pattern: RegExp, level?: number): boolean {
-    return this.lines.some((l) => pattern.test(l.msg) && (level === undefined || l.level === level));
-  }
-}
 
 export function fastOptions(sim: NanitSimulator, urls: { apiUrl: string; wsUrl: string }, log: Logger): NanitDriverOptions {
   return {
