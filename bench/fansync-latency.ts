@@ -34,17 +34,9 @@ import { FanSyncSimulator, type ReceivedFrame, type Registers } from "../test/si
 import { fastDriverOptions } from "../test/drivers/fansync-harness.ts";
 import { HapClient, type HapCharacteristic } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";
-import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type Stats, type SummaryRow } from "./lib.ts";
+import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type Stats, type SummaryRow, latencyBenchSetup } from "./lib.ts";
 
-if (!process.env.HEARTHBRIDGE_NETNS) {
-  console.error("fansync-latency pairs and commissions: run it inside the loopback namespace (npm run bench -- fansync-latency, or test/netns.sh node bench/fansync-latency.ts)");
-  process.exit(2);
-}
-process.env.MATTER_LOG_LEVEL ??= "error";
-process.env.MATTER_LOG_FORMAT ??= "plain";
-
-const SAMPLES = Number(argValue("--samples", process.env.BENCH_SAMPLES ?? "200"));
-const WARMUP = Number(argValue("--warmup", "20"));
+const { samples: SAMPLES, warmup: WARMUP } = latencyBenchSetup("fansync-latency");
 /** Pause between samples, after each sample has settled (for our stack: the Matter controller got the
  * report of the change, which matter.js sends 50 ms later, so it never overlaps the next sample). */
 const GAP_MS = 5;

@@ -99,3 +99,18 @@ export function argValues(name: string): string[] {
   });
   return out;
 }
+
+/** Every latency bench pairs and commissions: refuse to run outside the loopback-only namespace,
+ * quiet matter.js, and read the common --samples / --warmup options. */
+export function latencyBenchSetup(name: string): { samples: number; warmup: number } {
+  if (!process.env.HEARTHBRIDGE_NETNS) {
+    console.error(`${name} pairs and commissions: run it inside the loopback namespace (npm run bench -- ${name}, or test/netns.sh node bench/${name}.ts)`);
+    process.exit(2);
+  }
+  process.env.MATTER_LOG_LEVEL ??= "error";
+  process.env.MATTER_LOG_FORMAT ??= "plain";
+  return {
+    samples: Number(argValue("--samples", process.env.BENCH_SAMPLES ?? "200")),
+    warmup: Number(argValue("--warmup", "20")),
+  };
+}

@@ -29,18 +29,12 @@ import { NanitSimulator } from "../test/simulators/nanit/index.ts";
 import { fastOptions } from "../test/drivers/nanit-harness.ts";
 import { HapClient } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";
-import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type SummaryRow } from "./lib.ts";
+import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type SummaryRow, latencyBenchSetup } from "./lib.ts";
 
-if (!process.env.HEARTHBRIDGE_NETNS) {
-  console.error("nanit-sensor-latency pairs and commissions: run it inside the loopback namespace (npm run bench -- nanit-sensor-latency)");
-  process.exit(2);
-}
-process.env.MATTER_LOG_LEVEL ??= "error";
-process.env.MATTER_LOG_FORMAT ??= "plain";
+const { samples: SAMPLES, warmup: WARMUP } = latencyBenchSetup("nanit-sensor-latency");
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const SAMPLES = Number(argValue("--samples", process.env.BENCH_SAMPLES ?? "200"));
-const WARMUP = Number(argValue("--warmup", "20"));
+
 const SETTLE_MS = Number(argValue("--settle-ms", "3000"));
 const PIN = "031-45-154";
 const MATTER = { port: 5611, passcode: 20202021, discriminator: 3851 };

@@ -29,17 +29,9 @@ import { XSenseSimulator } from "../test/simulators/xsense/index.ts";
 import { fastDriverOptions } from "../test/drivers/xsense-harness.ts";
 import { HapClient } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";
-import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type Stats } from "./lib.ts";
+import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type Stats, latencyBenchSetup } from "./lib.ts";
 
-if (!process.env.HEARTHBRIDGE_NETNS) {
-  console.error("xsense-alarm-latency pairs and commissions: run it inside the loopback namespace (npm run bench -- xsense-alarm-latency, or test/netns.sh node bench/xsense-alarm-latency.ts)");
-  process.exit(2);
-}
-process.env.MATTER_LOG_LEVEL ??= "error";
-process.env.MATTER_LOG_FORMAT ??= "plain";
-
-const SAMPLES = Number(argValue("--samples", process.env.BENCH_SAMPLES ?? "200"));
-const WARMUP = Number(argValue("--warmup", "20"));
+const { samples: SAMPLES, warmup: WARMUP } = latencyBenchSetup("xsense-alarm-latency");
 const GAP_MS = 5;
 const PIN = "031-45-154";
 const MATTER = { port: 5611, passcode: 20202021, discriminator: 3851 };
