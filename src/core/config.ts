@@ -35,6 +35,9 @@ const homekitSchema = z.strictObject({
   pincode: z.string().refine(isValidPincode, "must look like 031-45-154 and not be a trivial code such as 123-45-678").optional(),
   name: z.string().min(1).max(64).default("Hearthbridge"),
   advertiser: z.enum(["ciao", "avahi", "resolved", "none"]).default("ciao"),
+  // Cameras are published as their own accessories (own port and setup code) by default, as Home
+  // Assistant and Scrypted do: HomeKit handles a bridged camera's streams through the bridge.
+  cameras: z.enum(["standalone", "bridged"]).default("standalone"),
 });
 
 const matterSchema = z.strictObject({
@@ -54,6 +57,21 @@ const webSchema = z.strictObject({
   host: z.string().min(1).default("0.0.0.0"),
   password: z.string().min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`).max(MAX_PASSWORD_LENGTH).optional(),
   passwordHash: z.string().refine(isPasswordHash, "must be a scrypt hash as written to data/web.json (scrypt$N$r$p$salt$hash)").optional(),
+});
+
+// Camera video. The camera pushes RTMP to `rtmpHost:rtmpPort`, which must be an address it can reach on
+// the LAN (not 127.0.0.1); absent = the first non-internal IPv4 address of this machine.
+const mediaSchema = z.strictObject({
+  rtmpHost: z.string().min(1).optional(),
+  rtmpPort: port.default(1935),
+  /** Address the RTMP ingest listens on. */
+  bind: z.string().min(1).default("0.0.0.0"),
+  /** ffmpeg binary; default `ffmpeg` on the PATH (or HEARTHBRIDGE_FFMPEG). */
+  ffmpeg: z.string().min(1).optional(),
+  /** Cameras (name or vendor id) kept pushing all the time for an instant picture; costs camera bandwidth. */
+  keepWarm: z.array(z.string().min(1)).default([]),
+  /** `auto`: copy the camera's H.264 when it fits what the viewer asked, re-encode otherwise. */
+  transcode: z.enum(["auto", "always"]).default("auto"),
 });
 
 const secretFields = {
@@ -90,6 +108,7 @@ const configSchema = z.strictObject({
   homekit: homekitSchema.prefault({}),
   matter: matterSchema.prefault({}),
   web: webSchema.prefault({}),
+  media: mediaSchema.prefault({}),
   accounts: z.array(accountSchema).default([]),
   log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
 });
@@ -123,6 +142,7 @@ function knownKeys(path: (string | number)[], raw: unknown): string[] {
   if (head === "matter") return Object.keys(matterSchema.shape);
   if (head === "log") return ["level"];
   if (head === "web") return Object.keys(webSchema.shape);
+  if (head === "media") return Object.keys(mediaSchema.shape);
   if (head === "accounts" && typeof path[1] === "number") {
     const vendor = (raw as { accounts?: { vendor?: string }[] })?.accounts?.[path[1]]?.vendor;
     const schema = vendor === "xsense" ? xsenseAccount : vendor === "nanit" ? nanitAccount : fansyncAccount;

@@ -1,5 +1,6 @@
 // The contract between a vendor driver and the core. A driver knows one vendor account; it never
 // imports HAP or Matter code and never knows which ecosystem sent a command.
+import type { StreamInterruption, StreamRequest } from "./camera.ts";
 import type { Command, DeviceInfo, DeviceState, StatePatch } from "./model.ts";
 import type { Logger } from "./logger.ts";
 import type { JsonStore } from "./storage.ts";
@@ -17,6 +18,9 @@ export interface DriverSink {
   availabilityChanged(id: string | undefined, available: boolean): void;
   /** The account's own connection state changed. */
   linkStateChanged(state: LinkState, detail?: string): void;
+  /** A camera stopped pushing its stream on the vendor's side (e.g. its control socket reconnected):
+   * whoever watches must request it again. */
+  streamInterrupted?(id: string, reason: StreamInterruption): void;
 }
 
 export interface DriverContext {
@@ -33,5 +37,8 @@ export interface Driver {
   start(ctx: DriverContext): Promise<void>;
   /** Send a command; resolves when the vendor accepted it, rejects with a clear error otherwise. */
   command(id: string, command: Command): Promise<void>;
+  /** Cameras only: ask the device to start (or stop) pushing its video to `request.url`. Resolves on
+   * the vendor's acknowledgement; rejects with a clear error (e.g. the camera is in standby). */
+  requestStream?(id: string, request: StreamRequest): Promise<void>;
   stop(): Promise<void>;
 }

@@ -2,6 +2,8 @@
 // the HomeKit and Matter hosts render them through accessories/. Nothing here knows a vendor
 // or an ecosystem.
 
+import type { CameraCapability } from "./camera.ts";
+
 export type Vendor = "fansync" | "xsense" | "nanit";
 
 /** What a fan can do. Speeds are percent 0-100; `speedSteps` lists the only speeds the model holds. */
@@ -63,6 +65,8 @@ export interface Capabilities {
   humidity?: SensorCapability;
   motion?: SensorCapability;
   sound?: SensorCapability;
+  /** A video source (see src/core/camera.ts); rendered by the hosts with src/media's help. */
+  camera?: CameraCapability;
 }
 
 export type FanDirection = "forward" | "reverse";

@@ -4,6 +4,7 @@ import { EventEmitter } from "node:events";
 import type { Driver, DriverSink, LinkState } from "./driver.ts";
 import { applyPatch, diffPatch, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "./model.ts";
 import type { Logger } from "./logger.ts";
+import type { StreamInterruption, StreamRequest } from "./camera.ts";
 
 export interface DeviceEntry {
   info: DeviceInfo;
@@ -20,6 +21,8 @@ export interface RegistryEvents {
   link: [account: string, state: LinkState, detail?: string];
   /** A command finished (for metrics): how long the driver took, and its error if it failed. */
   command: [entry: DeviceEntry, durationMs: number, error?: Error];
+  /** A camera's push was lost on the vendor side; stream hubs re-request it if anyone watches. */
+  "stream-interrupted": [entry: DeviceEntry, reason: StreamInterruption];
 }
 
 export class CommandError extends Error {
@@ -63,7 +66,20 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
         this.#links.set(driver.accountName, state);
         this.emit("link", driver.accountName, state, detail);
       },
+      streamInterrupted: (id, reason) => {
+        const entry = this.#devices.get(id);
+        if (entry) this.emit("stream-interrupted", entry, reason);
+      },
     };
+  }
+
+  /** Ask a camera's driver to start or stop pushing its stream. */
+  async requestStream(id: string, request: StreamRequest): Promise<void> {
+    const entry = this.#devices.get(id);
+    const driver = this.#drivers.get(id);
+    if (!entry || !driver) throw new CommandError(`unknown device ${id}`);
+    if (!driver.requestStream) throw new CommandError(`${entry.info.name} is not a camera`);
+    await driver.requestStream(id, request);
   }
 
   /** Send a command to a device's driver. On success the commanded state is applied at once,

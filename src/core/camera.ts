@@ -1,0 +1,105 @@
+// The vendor- and ecosystem-neutral camera contract. Three parties meet here and nowhere else:
+// - a driver (src/drivers/nanit) can ask a camera to push its video to an RTMP URL, and says when a
+//   push was lost (the control socket reconnected);
+// - src/media owns the RTMP ingest, one stream hub per camera, ffmpeg sessions and snapshots, and
+//   implements CameraSource;
+// - an ecosystem host (src/homekit) renders a camera through a CameraSource it is handed, never
+//   knowing which vendor or library produces the video.
+
+/** One video profile the camera pushes (the hub learns the real one from the stream itself). */
+export interface CameraProfile {
+  width: number;
+  height: number;
+  fps: number;
+}
+
+/** The `camera` capability: the device is a stream source. */
+export interface CameraCapability {
+  /** Profiles the camera can push, largest first. */
+  profiles: CameraProfile[];
+  /** The push carries audio (AAC for Nanit). */
+  audio: boolean;
+}
+
+/** What a driver is asked to do with a camera's push. */
+export interface StreamRequest {
+  action: "start" | "stop";
+  /** rtmp://<media.rtmpHost>:<port>/<app>/<secret key>: where the camera must push. */
+  url: string;
+}
+
+/** Why a driver told the core that a camera stopped pushing (the hub re-requests if anyone watches). */
+export type StreamInterruption = "link-reconnected" | "device-unavailable" | "vendor-stopped";
+
+/** Where to send one live stream (as an ecosystem negotiated it). Neutral: HomeKit's SRTP setup maps onto it. */
+export interface LiveStreamTarget {
+  /** Controller address (IPv4 or IPv6) and ports. */
+  address: string;
+  videoPort: number;
+  audioPort?: number;
+  /** SRTP AES_CM_128_HMAC_SHA1_80: 16-byte key + 14-byte salt, per direction we send. Secret: never logged. */
+  videoSrtpKey: Buffer;
+  videoSrtpSalt: Buffer;
+  audioSrtpKey?: Buffer;
+  audioSrtpSalt?: Buffer;
+  /** Synchronisation sources (unsigned 32-bit). */
+  videoSsrc: number;
+  audioSsrc?: number;
+}
+
+/** The picture the controller asked for. */
+export interface LiveStreamVideo {
+  width: number;
+  height: number;
+  fps: number;
+  /** kbit/s ceiling. */
+  maxBitrate: number;
+  /** RTP payload type and maximum packet size the controller chose. */
+  payloadType: number;
+  mtu: number;
+  /** H.264 profile / level the controller accepts, e.g. "main" / "4.0" (copy mode needs the source to fit). */
+  profile: "baseline" | "main" | "high";
+  level: "3.1" | "3.2" | "4.0";
+}
+
+export interface LiveStreamAudio {
+  codec: "opus";
+  sampleRateKHz: 16 | 24;
+  channels: 1;
+  maxBitrate: number;
+  payloadType: number;
+  /** Packet time in ms (HomeKit: 20 or 30 or 60). */
+  packetTimeMs: number;
+}
+
+export interface LiveStreamRequest {
+  target: LiveStreamTarget;
+  video: LiveStreamVideo;
+  /** Absent: video only. */
+  audio?: LiveStreamAudio;
+}
+
+/** One running live stream; resolves `ended` when ffmpeg is gone for whatever reason. */
+export interface LiveStream {
+  readonly id: string;
+  /** "copy" when the camera's H.264 went through untouched, "transcode" when it was re-encoded. */
+  readonly mode: "copy" | "transcode";
+  readonly ended: Promise<{ reason: string }>;
+  /** Change resolution / bitrate while running (HomeKit RECONFIGURE): restarts the encoder if needed. */
+  reconfigure(video: Partial<LiveStreamVideo>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** What the media layer offers a host for one camera. */
+export interface CameraSource {
+  readonly deviceId: string;
+  /** A JPEG of (about) this size from the last keyframe the hub holds; starts the camera if needed. */
+  snapshot(width: number, height: number): Promise<Buffer>;
+  /** Start one live stream (a viewer); the camera push is requested if it is not running. */
+  startLive(request: LiveStreamRequest): Promise<LiveStream>;
+}
+
+/** Looks a camera up by device id; the host asks once per camera accessory. */
+export interface CameraSourceProvider {
+  sourceFor(deviceId: string): CameraSource | undefined;
+}
