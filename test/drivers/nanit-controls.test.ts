@@ -23,6 +23,7 @@ test("one baby-camera device per camera, with its sensors and switches, synced o
     motion: {},
     sound: {},
     switches: { nightLight: { label: "Night Light", presentAs: "light" }, standby: { label: "Standby" } },
+    camera: { profiles: [{ width: 1920, height: 1080, fps: 15 }, { width: 1280, height: 720, fps: 15 }], audio: true },
   });
   const state = h.sink.states.get(h.id())!;
   assert.equal(state.temperature, 21.5, "value_milli / 1000");

@@ -1,6 +1,8 @@
 // The Nanit driver: one account. REST session (MFA login done by the CLI, rotating refresh tokens),
 // /babies -> one device per camera, /messages polled for motion and sound, and one control link per
-// camera (local socket or cloud relay) for sensors, night light and standby.
+// camera (local socket or cloud relay) for sensors, night light, standby and the live-view push
+// (PUT_STREAMING: the camera publishes RTMP to a URL we give it).
+import type { CameraCapability, StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { deviceId, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
@@ -15,6 +17,16 @@ export const NIGHT_LIGHT = "nightLight";
 export const STANDBY = "standby";
 const PINS_KEY = "pins";
 
+/** What a Nanit pushes: H.264 + AAC (§6.3). Its real size and rate are undocumented (NO's ONVIF
+ * advertises 1080p): these are what we offer; the hub learns the real size from the stream itself. */
+export const NANIT_CAMERA: CameraCapability = {
+  profiles: [
+    { width: 1920, height: 1080, fps: 15 },
+    { width: 1280, height: 720, fps: 15 },
+  ],
+  audio: true,
+};
+
 export interface NanitTimeouts {
   /** HTTP requests (default 20 s). */
   httpMs?: number;
@@ -22,6 +34,8 @@ export interface NanitTimeouts {
   requestMs?: number;
   /** WebSocket / TLS handshakes (default 10 s). */
   connectMs?: number;
+  /** PUT_STREAMING answers (default 20 s, as UL and TJ wait). */
+  streamMs?: number;
 }
 
 export interface NanitDriverOptions {
@@ -82,6 +96,8 @@ interface Cam {
   link: CameraLink;
   lastMessageId: number;
   holds: Partial<Record<"motion" | "sound", NodeJS.Timeout>>;
+  /** The control link has been ready before: the next ready is a reconnect (any push died with it). */
+  everReady: boolean;
 }
 
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
@@ -180,6 +196,39 @@ export class NanitDriver implements Driver {
     }
   }
 
+  /** PUT_STREAMING over the camera's current control socket (local or cloud); the camera then
+   * connects out and publishes RTMP to `request.url` (§6.1). */
+  async requestStream(id: string, request: StreamRequest): Promise<void> {
+    const c = this.#byId.get(id);
+    if (!c) throw new Error(`Nanit has no device ${id}`);
+    const sock = c.link.socket;
+    const what = request.action === "start" ? "start" : "stop";
+    if (!sock) throw new Error(`${c.info.name}: cannot ${what} the live view: the camera is not connected right now`);
+    // STOPPED carries an empty URL (HN, UL, EM); `attempts: 1` as IF/EM/TJ send it.
+    const streaming = { id: "MOBILE" as const, status: request.action === "start" ? ("STARTED" as const) : ("STOPPED" as const), rtmp_url: request.action === "start" ? request.url : "", attempts: 1 };
+    let response: ResponseMsg;
+    try {
+      response = await sock.request("PUT_STREAMING", { streaming }, this.#o.timeouts?.streamMs ?? 20_000);
+    } catch (error) {
+      // No reconnect on a timeout: some cameras publish although the answer never came (UL), and a
+      // reconnect would kill a running push (HN PRs #96-#101). The health check catches dead sessions.
+      if (error instanceof NanitTimeoutError) throw new Error(`${c.info.name}: the camera did not answer the request to ${what} its live view (${error.message}); it may still start publishing`, { cause: error });
+      throw new Error(`${c.info.name}: cannot ${what} the live view: ${(error as Error).message}`, { cause: error });
+    }
+    if (response.status_code === 200) return;
+    throw new Error(`${c.info.name}: cannot ${what} the live view: ${this.#streamRefusal(response)}`, { cause: new NanitRequestError("PUT_STREAMING", response.status_code, response.status_message) });
+  }
+
+  /** A readable reason for a PUT_STREAMING answer other than 200 (§6, §7). */
+  #streamRefusal(response: ResponseMsg): string {
+    const message = response.status_message ?? "";
+    const said = `the camera answered ${response.status_code ?? "no status"}${message ? ` "${message}"` : ""}`;
+    if (/sleep/i.test(message)) return `the camera is in standby (sleep mode); turn standby off to watch it (${said})`;
+    if (response.status_code === 403) return `Nanit declined this connection: too many app connections to this camera; close a Nanit app or another bridge (${said})`;
+    if (/punch p2p/i.test(message)) return `the camera needs outbound internet even for local streaming; check firewall rules that block it (${said})`;
+    return said;
+  }
+
   // ---- account loop ----------------------------------------------------------------------------
 
   async #run(): Promise<void> {
@@ -240,7 +289,7 @@ export class NanitDriver implements Driver {
         continue;
       }
       const id = deviceId("nanit", cam.cameraUid);
-      const c: Cam = { cam, id, info: this.#info(cam), state: { motion: false, sound: false }, link: undefined as unknown as CameraLink, lastMessageId: 0, holds: {} };
+      const c: Cam = { cam, id, info: this.#info(cam), state: { motion: false, sound: false }, link: undefined as unknown as CameraLink, lastMessageId: 0, holds: {}, everReady: false };
       c.link = this.#makeLink(c);
       this.#cams.set(cam.cameraUid, c);
       this.#byId.set(id, c);
@@ -268,6 +317,7 @@ export class NanitDriver implements Driver {
         motion: {},
         sound: {},
         switches: { [NIGHT_LIGHT]: { label: "Night Light", presentAs: "light" }, [STANDBY]: { label: "Standby" } },
+        camera: NANIT_CAMERA,
       },
     };
   }
@@ -314,11 +364,20 @@ export class NanitDriver implements Driver {
       signal: this.#abort.signal,
       onLoginRequired: (error) => this.#loginRequired(error),
       onUp: (sock) => this.#sync(c, sock),
-      onReady: () => this.#sink.availabilityChanged(c.id, true),
+      onReady: () => this.#onReady(c),
       onDown: () => this.#sink.availabilityChanged(c.id, false),
       onPush: (request) => this.#onPush(c, request),
       onSensorPoll: (sock) => this.#readSensors(c, sock),
     });
+  }
+
+  /** The control link is up (again). A reconnect or socket hand-over ends any push the camera was
+   * making: the push dies with the control session that requested it (§8), so whoever watches must
+   * request it again. */
+  #onReady(c: Cam): void {
+    this.#sink.availabilityChanged(c.id, true);
+    if (c.everReady) this.#sink.streamInterrupted?.(c.id, "link-reconnected");
+    c.everReady = true;
   }
 
   // ---- camera state ------------------------------------------------------------------------------

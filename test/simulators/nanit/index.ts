@@ -3,7 +3,8 @@
 // camera also has its own TLS server (self-signed certificate with a wrong CN, made at start) for the
 // local socket. Both speak the proto2 schema in proto/nanit.proto. Test hooks act as the phone app,
 // change the room, post motion/sound messages, silence or drop sessions and inject faults. Every
-// request a camera receives is recorded, decoded, and emitted as a 'request' event.
+// request a camera receives is recorded, decoded, and emitted as a 'request' event. PUT_STREAMING
+// STARTED makes the camera publish RTMP with ffmpeg (stream.ts), to loopback URLs only.
 // Made-up accounts and secrets only.
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -14,6 +15,9 @@ import type { Duplex } from "node:stream";
 import { generate } from "selfsigned";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
 import { decodeMessage, encodeMessage, type NanitMessage, type RequestMsg, type ResponseMsg, type RequestPayload, type SettingsMsg } from "../../../src/drivers/nanit/proto.ts";
+import { CameraPusher, DEFAULT_FFMPEG, type PushInfo, type StreamEvents, type StreamProfileName } from "./stream.ts";
+
+export { STREAM_PROFILES, type StreamProfileName, type PushInfo } from "./stream.ts";
 
 export const DEMO_EMAIL = "parent@hearthbridge.invalid";
 export const DEMO_PASSWORD = "made-up nanit password";
@@ -24,6 +28,8 @@ export interface SimBaby {
   uid: string;
   name: string;
   cameraUid: string;
+  /** What this camera pushes (default: the simulator's streamProfile). */
+  streamProfile?: StreamProfileName;
 }
 
 export interface NanitSimulatorOptions {
@@ -48,6 +54,16 @@ export interface NanitSimulatorOptions {
   /** Status for a replayed (already used) refresh token (default 404, like an expired one; §9 Q9). */
   replayedRefreshStatus?: number;
   port?: number;
+  /** Live-view push size for cameras that do not set their own (default "720p"). */
+  streamProfile?: StreamProfileName;
+  /** The camera's own connect time: STARTED -> ffmpeg spawned (default 0). */
+  publishDelayMs?: number;
+  /** The push stops this long after the last STARTED (default 20 min, §6.2). */
+  streamAutoStopMs?: number;
+  /** ffmpeg binary (default /usr/bin/ffmpeg when present). */
+  ffmpeg?: string;
+  /** Push only to 127.0.0.1 / ::1 / localhost (default true: tests never leave the machine). */
+  loopbackPushOnly?: boolean;
 }
 
 export interface HttpRecord {
@@ -84,6 +100,9 @@ interface SimEvents {
   malformed: [ConnInfo & { bytes: number; error: string }];
   push: [ConnInfo & { request: RequestMsg }];
   sms: [code: string];
+  "stream-start": StreamEvents["stream-start"];
+  "stream-renew": StreamEvents["stream-renew"];
+  "stream-stop": StreamEvents["stream-stop"];
 }
 
 interface SimCamera {
@@ -96,6 +115,7 @@ interface SimCamera {
   nightLight: boolean;
   settings: Required<Pick<SettingsMsg, "sleep_mode" | "volume" | "night_vision" | "status_light_on" | "mic_mute_on" | "night_light_brightness">>;
   firmware: string;
+  streamProfile: StreamProfileName;
   server?: TlsServer;
   wss?: WebSocketServer;
   localPort: number;
@@ -148,6 +168,9 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   sensorPushMs: [number, number];
   echoControl: boolean;
   replayedRefreshStatus: number;
+  loopbackPushOnly: boolean;
+  /** The push stops this long after the last STARTED (takes effect at the next STARTED). */
+  streamAutoStopMs: number;
   /** SMS "sent" (one per 482). */
   smsSent = 0;
   /** Successful /tokens/refresh calls. */
@@ -161,7 +184,11 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   readonly #ucTokens = new Set<string>();
   readonly #faults = new Map<string, { status: number; count: number; body?: unknown }>();
   readonly #cloudWss = new WebSocketServer({ noServer: true, autoPong: false, perMessageDeflate: false });
+  readonly #pusher: CameraPusher;
+  /** Injected PUT_STREAMING outcomes, used one per request. */
+  readonly #streamFaults: Array<{ status: number; message: string } | "no-answer"> = [];
   #mfaToken: string | undefined;
+  #stopping: Promise<void> | undefined;
   #server: Server | undefined;
   #connCount = 0;
   #cameraRequestId = 112_000;
@@ -182,6 +209,14 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     this.echoControl = options.echoControl ?? false;
     this.replayedRefreshStatus = options.replayedRefreshStatus ?? 404;
     this.#port = options.port ?? 0;
+    this.loopbackPushOnly = options.loopbackPushOnly ?? true;
+    this.streamAutoStopMs = options.streamAutoStopMs ?? 20 * 60_000;
+    this.#pusher = new CameraPusher({
+      ffmpeg: options.ffmpeg ?? DEFAULT_FFMPEG,
+      publishDelayMs: options.publishDelayMs ?? 0,
+      autoStopMs: () => this.streamAutoStopMs,
+      emit: (event, ...args) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
+    });
     for (const b of this.babies) {
       this.#cameras.set(b.cameraUid, {
         uid: b.cameraUid,
@@ -193,6 +228,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         nightLight: false,
         settings: { sleep_mode: false, volume: 50, night_vision: "NV_AUTO", status_light_on: true, mic_mute_on: false, night_light_brightness: 60 },
         firmware: "6.29.1",
+        streamProfile: b.streamProfile ?? options.streamProfile ?? "720p",
         localPort: 0,
         key: "",
         cert: "",
@@ -214,7 +250,14 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     return { apiUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/focus/cameras/{camera_uid}/user_connect`, localUrls };
   }
 
-  async stop(): Promise<void> {
+  /** Idempotent: every push's ffmpeg is gone when it resolves. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    await this.#pusher.stopAll();
     for (const c of this.#conns) {
       clearTimeout(c.pushTimer);
       c.ws.terminate();
@@ -326,7 +369,49 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   setStandbyFromApp(on: boolean, cameraUid?: string): void {
     const cam = this.camera(cameraUid);
     cam.settings.sleep_mode = on;
+    if (on) this.#pusher.stop(cam.uid, "standby");
     this.#pushAll(cam, "PUT_SETTINGS", { settings: { sleep_mode: on } });
+  }
+
+  // ---- live view (PUT_STREAMING) -------------------------------------------------------------
+
+  /** ffmpeg pushes still running (a replaced push counts until its ffmpeg is gone). */
+  get livePushes(): number {
+    return this.#pusher.live;
+  }
+
+  /** The running pushes, with their ffmpeg pid. */
+  streams(): PushInfo[] {
+    return this.#pusher.list();
+  }
+
+  /** The tail of the camera's push ffmpeg stderr (current or last push), for debugging. */
+  streamLog(cameraUid?: string): string[] {
+    return this.#pusher.log(this.camera(cameraUid).uid);
+  }
+
+  /** Later pushes of this camera use another size. */
+  setStreamProfile(profile: StreamProfileName, cameraUid?: string): void {
+    this.camera(cameraUid).streamProfile = profile;
+  }
+
+  /** SIGSTOP the camera's push: the RTMP connection stays open, no byte flows. False if none runs. */
+  stallStream(cameraUid?: string): boolean {
+    return this.#pusher.stall(this.camera(cameraUid).uid);
+  }
+
+  resumeStream(cameraUid?: string): boolean {
+    return this.#pusher.resume(this.camera(cameraUid).uid);
+  }
+
+  /** Answer the next `count` PUT_STREAMING with `status` / `message` (e.g. 500 "failed to punch p2p"), no push. */
+  failStreamingNext(status: number, message: string, count = 1): void {
+    for (let i = 0; i < count; i++) this.#streamFaults.push({ status, message });
+  }
+
+  /** The next `count` PUT_STREAMING STARTED get no answer, but the camera publishes anyway (UL). */
+  publishWithoutAnswerNext(count = 1): void {
+    for (let i = 0; i < count; i++) this.#streamFaults.push("no-answer");
   }
 
   /** Existing sessions stop answering requests and pings (socket open, TCP alive). New sessions work. */
@@ -545,6 +630,8 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     ws.on("close", () => {
       clearTimeout(conn.pushTimer);
       this.#conns.delete(conn);
+      // The push dies with the control session that requested it (§8).
+      this.#pusher.stopOwnedBy(conn.conn, "control-closed");
       this.emit("disconnect", info);
     });
     this.emit("connection", info);
@@ -603,16 +690,43 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
           }
         }
         if (Object.keys(delta).length) this.#pushAll(cam, "PUT_SETTINGS", { settings: delta }, conn);
+        if (delta.sleep_mode) this.#pusher.stop(cam.uid, "standby");
         return respond(200);
       }
       case "GET_STATUS":
         return respond(200, { status: { connection_to_server: "CONNECTED", current_version: cam.firmware, hardware_version: "gen_2", mode: "STAND" } });
       case "PUT_STREAMING":
-        if (cam.settings.sleep_mode) return respond(409, {}, "camera is sleeping");
-        return respond(200);
+        return this.#streaming(conn, cam, request, respond);
       default:
         return respond(501, {}, "Not implemented");
     }
+  }
+
+  #streaming(conn: Conn, cam: SimCamera, request: RequestMsg, respond: (status: number, extra?: Partial<ResponseMsg>, statusMessage?: string) => void): void {
+    const s = request.streaming ?? {};
+    const fault = this.#streamFaults.shift();
+    if (fault && fault !== "no-answer") return respond(fault.status, {}, fault.message);
+    // "no-answer": the camera acts on the request but its answer never comes.
+    const reply = fault === "no-answer" ? (): void => undefined : respond;
+    if (cam.settings.sleep_mode) return reply(409, {}, "camera is sleeping");
+    // proto2 default: an absent status is STARTED (0).
+    if (s.status === "STOPPED") {
+      this.#pusher.stop(cam.uid, "stopped");
+      return reply(200);
+    }
+    if (s.status === "PAUSED") return reply(501, {}, "Not implemented");
+    const url = s.rtmp_url ?? "";
+    let target: URL | undefined;
+    try {
+      target = new URL(url);
+    } catch {
+      target = undefined;
+    }
+    if (!target || (target.protocol !== "rtmp:" && target.protocol !== "rtmps:")) return reply(400, {}, "invalid rtmp_url");
+    // Loopback only (the project's network rule); a real camera would answer 200 and fail to connect.
+    if (this.loopbackPushOnly && !["127.0.0.1", "[::1]", "localhost"].includes(target.hostname)) return reply(400, {}, "simulator pushes to loopback only");
+    this.#pusher.start(cam.uid, url, conn.conn, cam.streamProfile);
+    reply(200);
   }
 
   /** proto2 style: false booleans are omitted from a full GET_SETTINGS (HN PR #96). */

@@ -1,7 +1,8 @@
-// Standalone Nanit simulator: `node test/simulators/nanit/main.ts [--port 0] [--no-mfa] [--json]`.
+// Standalone Nanit simulator: `node test/simulators/nanit/main.ts [--port 0] [--no-mfa] [--json]
+// [--stream-profile 720p|1080p] [--publish-delay ms]`.
 // Prints the endpoints and the made-up account; point the driver's `endpoints` at them for a demo.
 import { parseArgs } from "node:util";
-import { NanitSimulator } from "./index.ts";
+import { NanitSimulator, STREAM_PROFILES, type StreamProfileName } from "./index.ts";
 
 const { values } = parseArgs({
   options: {
@@ -10,10 +11,24 @@ const { values } = parseArgs({
     "push-min": { type: "string", default: "60000" },
     "push-max": { type: "string", default: "300000" },
     json: { type: "boolean", default: false },
+    "stream-profile": { type: "string", default: "720p" },
+    "publish-delay": { type: "string", default: "0" },
   },
 });
 
-const sim = new NanitSimulator({ port: Number(values.port), mfa: !values["no-mfa"], sensorPushMs: [Number(values["push-min"]), Number(values["push-max"])] });
+const profile = values["stream-profile"];
+if (!(profile in STREAM_PROFILES)) {
+  console.error(`--stream-profile must be one of ${Object.keys(STREAM_PROFILES).join(", ")}`);
+  process.exit(2);
+}
+
+const sim = new NanitSimulator({
+  port: Number(values.port),
+  mfa: !values["no-mfa"],
+  sensorPushMs: [Number(values["push-min"]), Number(values["push-max"])],
+  streamProfile: profile as StreamProfileName,
+  publishDelayMs: Number(values["publish-delay"]),
+});
 const urls = await sim.start();
 const info = { ...urls, email: sim.email, password: sim.password, mfaCode: sim.mfaEnabled ? sim.mfaCode : undefined, babies: sim.babies };
 if (values.json) console.log(JSON.stringify(info));
