@@ -15,6 +15,12 @@ export const SERVICE_COMMUNICATION_FAILURE = -70402 as HAPStatus;
 export interface HomeKitBoundCapability extends BoundCapability {
   /** The services this capability added to the accessory, its main one first. */
   readonly services: Service[];
+  /** The accessory gets no primary service (a camera: its tile is the picture, not a sensor). */
+  readonly noPrimary?: boolean;
+  /** The capability is about to be taken off the accessory (re-render): remove what it added outside `services`. */
+  detach?(): void | Promise<void>;
+  /** The host stops: end long-lived work (camera streams), leaving the services as they are. */
+  close?(): Promise<void>;
 }
 
 /** Renders one capability of a device as HomeKit services on the device's accessory. */

@@ -13,6 +13,7 @@ import { smokeAlarmHomeKit } from "./smoke-alarm/homekit.ts";
 import { coAlarmHomeKit } from "./co-alarm/homekit.ts";
 import { heatAlarmHomeKit } from "./heat-alarm/homekit.ts";
 import { batteryHomeKit } from "./battery/homekit.ts";
+import { cameraHomeKit } from "./camera/homekit.ts";
 
 export type { HomeKitBinding, HomeKitBoundCapability } from "./homekit-support.ts";
 
@@ -28,4 +29,5 @@ export const homekitBindings: { readonly [K in CapabilityName]?: HomeKitBinding<
   coAlarm: coAlarmHomeKit,
   heatAlarm: heatAlarmHomeKit,
   battery: batteryHomeKit,
+  camera: cameraHomeKit,
 };

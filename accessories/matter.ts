@@ -36,6 +36,8 @@ export interface MatterBinding {
   parts(ctx: BindingContext): MatterPart[];
 }
 
+// No `camera` entry: matter.js 0.17.9's camera device types are empty stubs (no WebRTC), so a
+// camera's sensors and controls are its whole Matter side.
 export const matterBindings: Partial<Record<CapabilityName, MatterBinding>> = {
   fan: fanMatter,
   light: lightMatter,

@@ -3,6 +3,8 @@
 // (Matter), keeps them in step with the device state, and turns writes into core commands.
 import type { DeviceEntry } from "../src/core/registry.ts";
 import type { DeviceState, StatePatch } from "../src/core/model.ts";
+import type { CameraSource } from "../src/core/camera.ts";
+import type { Logger } from "../src/core/logger.ts";
 
 /** What a binding gets from its host. */
 export interface BindingContext {
@@ -10,6 +12,10 @@ export interface BindingContext {
   readonly entry: DeviceEntry;
   /** Ask the device to reach a state; rejects when the vendor refused or the device is unreachable. */
   command(patch: StatePatch): Promise<void>;
+  /** The media layer's stream source, for a device with the `camera` capability (absent: video is off). */
+  readonly camera?: CameraSource;
+  /** For bindings that run long-lived work of their own (camera sessions). */
+  readonly log?: Logger;
 }
 
 /** A rendered capability that the host keeps up to date. */

@@ -2,7 +2,8 @@
 // Matter hosts, prints the pairing codes, and shuts everything down cleanly on SIGTERM/SIGINT.
 import { Command } from "commander";
 import { resolve } from "node:path";
-import { ConfigError, loadConfig, type Config } from "./core/config.ts";
+import { ConfigError, loadConfig, type AccountConfig, type Config } from "./core/config.ts";
+import type { AccountSecrets } from "./core/account-secrets.ts";
 import { createLogger, registerSecret, type Logger } from "./core/logger.ts";
 import { accountStore, ensureDataDir } from "./core/storage.ts";
 import { loadIdentity } from "./core/identity.ts";
@@ -37,24 +38,30 @@ function parseArgs(argv: string[]): Options {
 /** How long start waits for the first device lists before publishing the bridges anyway. */
 const DRIVER_START_GRACE_MS = 15_000;
 
+/** Build and start one account's driver; undefined when its vendor is not supported. */
+function startDriver(account: AccountConfig, registry: DeviceRegistry, dataDir: string, log: Logger): { driver: Driver; started: Promise<void> } | undefined {
+  registerSecret(account.password);
+  const accountLog = log.child({ account: account.name });
+  let driver: Driver;
+  try {
+    driver = createDriver(account, accountLog);
+  } catch (error) {
+    accountLog.error((error as Error).message);
+    return undefined;
+  }
+  const store = accountStore(dataDir, account.name);
+  const started = driver.start({ sink: registry.sinkFor(driver), log: accountLog, store }).catch((error: Error) => accountLog.error({ err: error }, "account failed to start; it keeps retrying"));
+  return { driver, started };
+}
+
 async function startDrivers(config: Config, registry: DeviceRegistry, dataDir: string, log: Logger): Promise<Driver[]> {
   const drivers: Driver[] = [];
   const starts: Promise<void>[] = [];
   for (const account of config.accounts) {
-    registerSecret(account.password);
-    const accountLog = log.child({ account: account.name });
-    let driver: Driver;
-    try {
-      driver = createDriver(account, accountLog);
-    } catch (error) {
-      accountLog.error((error as Error).message);
-      continue;
-    }
-    drivers.push(driver);
-    const store = accountStore(dataDir, account.name);
-    starts.push(
-      driver.start({ sink: registry.sinkFor(driver), log: accountLog, store }).catch((error: Error) => accountLog.error({ err: error }, "account failed to start; it keeps retrying")),
-    );
+    const run = startDriver(account, registry, dataDir, log);
+    if (!run) continue;
+    drivers.push(run.driver);
+    starts.push(run.started);
   }
   let timer: NodeJS.Timeout | undefined;
   const grace = new Promise<void>((done) => (timer = setTimeout(done, DRIVER_START_GRACE_MS).unref()));
@@ -67,8 +74,9 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv);
   let config: Config;
   let found: boolean;
+  let secrets: AccountSecrets | undefined;
   try {
-    ({ config, found } = loadConfig(options.config));
+    ({ config, found, secrets } = loadConfig(options.config, { dataDir: options.data }));
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`hearthbridge: the config has problems, nothing was started.\n${error.message}`);
@@ -80,6 +88,9 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level, { json: options.logJson, tap: logRing });
   const startedAt = performance.now();
   if (!found) writeFirstRunConfig(options.config, config, log);
+  // Everything created from here on (our stores, HAP-NodeJS's and matter.js's files, which hold
+  // pairing keys and fabrics) is private from its first byte, not chmod-ed after the fact.
+  process.umask(0o077);
   const dataDir = ensureDataDir(resolve(options.data));
   let releaseDataDir: () => void;
   try {
@@ -121,6 +132,20 @@ async function main(): Promise<void> {
 
   let web: WebServer | undefined;
   let stopping = false;
+  /** A password entered on the web page: replace the account's driver (the bridge keeps running). */
+  const restartAccount = async (name: string, password: string): Promise<void> => {
+    const index = config.accounts.findIndex((a) => a.name === name);
+    if (index < 0 || stopping) throw new Error(stopping ? "the bridge is stopping" : `no account ${name}`);
+    const account: AccountConfig = { ...config.accounts[index]!, password };
+    config.accounts[index] = account;
+    const old = drivers.findIndex((d) => d.accountName === name);
+    if (old >= 0) await drivers.splice(old, 1)[0]!.stop();
+    const run = startDriver(account, registry, dataDir, log);
+    if (!run) throw new Error(`account ${name} has no driver`);
+    drivers.push(run.driver);
+    log.info({ account: name }, `${name}: restarted with the password entered on the web page`);
+    await run.started;
+  };
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -144,7 +169,7 @@ async function main(): Promise<void> {
     matter: matter ? { ...matter.pairingCodes(), port: matter.port } : undefined,
   });
   const webSources = { registry, accounts: config.accounts, homekit, matter, startedAt: Date.now() - Math.round(process.uptime() * 1000) };
-  web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing);
+  web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing, { secrets, restartAccount });
   // The bound port, not the configured one (0 = any free port); no URL when the page did not start.
   const statusPage = web ? webUrl(config, undefined, web.port) : undefined;
   if (statusPage) log.info({ event: "web-url", url: statusPage }, `status page: ${statusPage}`);

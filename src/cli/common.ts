@@ -15,10 +15,11 @@ export function withCommonOptions(command: Command): Command {
     .option("-d, --data <dir>", "data directory (pairings, sessions)", process.env.HEARTHBRIDGE_DATA ?? "./data");
 }
 
-/** The config, or undefined after printing its problems to stderr. */
-export function loadConfigOrReport(file: string, out: (line: string) => void = (l) => console.error(l)): { config: Config; found: boolean } | undefined {
+/** The config, or undefined after printing its problems to stderr. With `dataDir`, passwords entered
+ * on the web page apply as they do for the bridge. */
+export function loadConfigOrReport(file: string, out: (line: string) => void = (l) => console.error(l), dataDir?: string): { config: Config; found: boolean } | undefined {
   try {
-    return loadConfig(file);
+    return loadConfig(file, dataDir === undefined ? {} : { dataDir });
   } catch (error) {
     if (error instanceof ConfigError) {
       out(`the config has problems:\n${error.message}`);

@@ -35,11 +35,12 @@ export function checkNode(version = process.versions.node): Check {
 }
 
 /** The config file parses and validates; a config holding passwords should not be readable by others. */
-export function checkConfig(file: string): { check: Check[]; config?: Config } {
+export function checkConfig(file: string, dataDir?: string): { check: Check[]; config?: Config } {
   const path = resolve(file);
   let loaded;
   try {
-    loaded = loadConfig(path);
+    // With the data directory: a password entered on the web page counts, as it does for the bridge.
+    loaded = loadConfig(path, dataDir === undefined ? {} : { dataDir });
   } catch (error) {
     if (error instanceof ConfigError) return { check: [fail(`config ${path} has problems`, error.problems.join("\n"))] };
     return { check: [fail(`config ${path} cannot be read`, (error as Error).message)] };
@@ -48,7 +49,8 @@ export function checkConfig(file: string): { check: Check[]; config?: Config } {
   if (!found) return { check: [warn(`no config file at ${path}`, "the bridge writes a commented example there on its first start and runs with no accounts")], config };
   const checks = [ok(`config ${path} is valid`, `${config.accounts.length} account${config.accounts.length === 1 ? "" : "s"}: ${config.accounts.map((a) => a.name).join(", ") || "none"}`)];
   const st = statSync(path);
-  const hasSecrets = config.accounts.some((a) => a.password !== undefined);
+  // A password entered on the web page sits in the data directory, not in this file.
+  const hasSecrets = config.accounts.some((a) => a.password !== undefined && a.password !== loaded.secrets?.get(a.name)?.password);
   if (hasSecrets && (st.mode & 0o077) !== 0) checks.push(fail(`config ${path} is mode ${mode(st.mode)} and holds passwords`, `other users can read it: chmod 600 ${path}`));
   return { check: checks, config };
 }
@@ -200,7 +202,7 @@ export async function runDoctor(options: DoctorOptions, report: (check: Check) =
     }
   };
   add(checkNode());
-  const { check: configChecks, config } = checkConfig(options.config);
+  const { check: configChecks, config } = checkConfig(options.config, options.data);
   add(...configChecks);
   const dataDir = resolve(options.data);
   add(...checkDataDir(dataDir, { fix: options.fix }));

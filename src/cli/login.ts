@@ -2,8 +2,9 @@
 // (e-mail + password, then the MFA code sent by SMS) and store the session (refresh token) in the
 // account's 0600 data file, where the bridge (running or not) picks it up. The password is used
 // once and not stored; give it in the config, or type it at the prompt.
-// `npm run login -- fansync|xsense [--account <name>]`: check the configured credentials by logging
-// in once (nothing is stored) and say clearly whether the vendor accepted them.
+// `npm run login -- fansync|xsense [--account <name>]`: check the configured credentials (or the one
+// entered on the web page and kept in the data directory) by logging in once (nothing is stored) and
+// say clearly whether the vendor accepted them.
 import { createInterface } from "node:readline/promises";
 import { resolve } from "node:path";
 import { Command } from "commander";
@@ -29,7 +30,7 @@ export async function loginCommand(argv: string[]): Promise<number> {
     .parse(argv, { from: "user" });
   const [vendor] = program.args;
   const opts = program.opts<{ config: string; data: string; account?: string; emailCode?: boolean; timeout: string }>();
-  if (vendor === "fansync" || vendor === "xsense") return verifyCredentials(vendor, opts.config, opts.account, Number(opts.timeout) * 1000);
+  if (vendor === "fansync" || vendor === "xsense") return verifyCredentials(vendor, opts.config, opts.account, Number(opts.timeout) * 1000, opts.data);
   if (vendor !== "nanit") {
     console.error(`login: the vendor must be nanit, fansync or xsense (got ${JSON.stringify(vendor)})`);
     return 2;

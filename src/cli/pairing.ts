@@ -108,7 +108,7 @@ export async function pairingCommand(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .parse(argv, { from: "user" });
   const opts = program.opts<CommonOptions & { json?: boolean; qr: boolean }>();
-  const loaded = loadConfigOrReport(opts.config);
+  const loaded = loadConfigOrReport(opts.config, undefined, opts.data);
   if (!loaded) return 2;
   if (!existsSync(resolve(opts.data))) {
     console.error(`pairing: no data directory at ${resolve(opts.data)}: start the bridge once (or pass --data)`);

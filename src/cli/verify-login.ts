@@ -1,6 +1,7 @@
 // `login fansync|xsense`: log each configured account of the vendor in once with the configured
 // password and report, per account, whether the vendor accepted the credentials. Nothing is stored
 // and no device is touched. (An X-Sense login may sign a running bridge out; it logs in again.)
+// The web page's password form (src/web/account-login.ts) checks a new password with verifyAccount too.
 import { loadConfigOrReport } from "./common.ts";
 import type { AccountConfig } from "../core/config.ts";
 import { DEFAULT_API as FANSYNC_API } from "../drivers/fansync/driver.ts";
@@ -44,8 +45,9 @@ export async function verifyAccount(account: AccountConfig, timeoutMs = 20_000):
   }
 }
 
-export async function verifyCredentials(vendor: "fansync" | "xsense", configFile: string, accountName: string | undefined, timeoutMs: number): Promise<number> {
-  const loaded = loadConfigOrReport(configFile);
+/** `dataDir`: the password the bridge would use, including one entered on the web page. */
+export async function verifyCredentials(vendor: "fansync" | "xsense", configFile: string, accountName: string | undefined, timeoutMs: number, dataDir?: string): Promise<number> {
+  const loaded = loadConfigOrReport(configFile, undefined, dataDir);
   if (!loaded) return 2;
   const accounts = loaded.config.accounts.filter((a) => a.vendor === vendor && (!accountName || a.name === accountName));
   if (!accounts.length) {

@@ -5,6 +5,7 @@ import { dirname, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { hashPasswordSync, isPasswordHash, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "./password.ts";
+import { AccountSecrets } from "./account-secrets.ts";
 
 const PINCODE = /^\d{3}-\d{2}-\d{3}$/;
 // HAP forbids trivially guessable setup codes (HAP spec 5.6.1).
@@ -26,6 +27,15 @@ export function isValidPincode(pincode: string): boolean {
 }
 
 const port = z.number().int().min(0).max(65535);
+/** A string of `min` (to `max`) characters. Not z.string().min(): zod runs length checks on anything
+ * that has a `length`, even after the type check failed, and a mapping such as {length: {toString: 1}}
+ * then throws a TypeError instead of giving a problem line; refinements run on strings only. */
+function str(min: number, max = Infinity) {
+  return z
+    .string()
+    .refine((s) => s.length >= min, min === 1 ? "must not be empty" : `must be at least ${min} characters`)
+    .refine((s) => s.length <= max, `must be at most ${max} characters`);
+}
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL");
 const wsUrl = z.string().regex(/^wss?:\/\/[^\s]+$/, "must be a ws:// or wss:// URL");
 
@@ -33,7 +43,7 @@ const homekitSchema = z.strictObject({
   enabled: z.boolean().default(true),
   port: port.default(51826),
   pincode: z.string().refine(isValidPincode, "must look like 031-45-154 and not be a trivial code such as 123-45-678").optional(),
-  name: z.string().min(1).max(64).default("Hearthbridge"),
+  name: str(1, 64).default("Hearthbridge"),
   advertiser: z.enum(["ciao", "avahi", "resolved", "none"]).default("ciao"),
   // Cameras are published as their own accessories (own port and setup code) by default, as Home
   // Assistant and Scrypted do: HomeKit handles a bridged camera's streams through the bridge.
@@ -45,8 +55,8 @@ const matterSchema = z.strictObject({
   port: port.default(5540),
   passcode: z.number().int().refine(isValidMatterPasscode, "must be 1-99999998 and not a passcode the Matter spec forbids (e.g. 12345678, 11111111)").optional(),
   discriminator: z.number().int().min(0).max(4095).optional(),
-  mdnsInterface: z.string().min(1).optional(),
-  name: z.string().min(1).max(32).default("Hearthbridge"),
+  mdnsInterface: str(1).optional(),
+  name: str(1, 32).default("Hearthbridge"),
 });
 
 // The status page. `host` 0.0.0.0 serves every interface (the appliance's LAN page); a password is then
@@ -54,41 +64,41 @@ const matterSchema = z.strictObject({
 const webSchema = z.strictObject({
   enabled: z.boolean().default(true),
   port: port.default(8581),
-  host: z.string().min(1).default("0.0.0.0"),
-  password: z.string().min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`).max(MAX_PASSWORD_LENGTH).optional(),
+  host: str(1).default("0.0.0.0"),
+  password: str(MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH).optional(),
   passwordHash: z.string().refine(isPasswordHash, "must be a scrypt hash as written to data/web.json (scrypt$N$r$p$salt$hash)").optional(),
 });
 
 // Camera video. The camera pushes RTMP to `rtmpHost:rtmpPort`, which must be an address it can reach on
 // the LAN (not 127.0.0.1); absent = the first non-internal IPv4 address of this machine.
 const mediaSchema = z.strictObject({
-  rtmpHost: z.string().min(1).optional(),
+  rtmpHost: str(1).optional(),
   rtmpPort: port.default(1935),
   /** Address the RTMP ingest listens on. */
-  bind: z.string().min(1).default("0.0.0.0"),
+  bind: str(1).default("0.0.0.0"),
   /** ffmpeg binary; default `ffmpeg` on the PATH (or HEARTHBRIDGE_FFMPEG). */
-  ffmpeg: z.string().min(1).optional(),
+  ffmpeg: str(1).optional(),
   /** Cameras (name or vendor id) kept pushing all the time for an instant picture; costs camera bandwidth. */
-  keepWarm: z.array(z.string().min(1)).default([]),
+  keepWarm: z.array(str(1)).default([]),
   /** `auto`: copy the camera's H.264 when it fits what the viewer asked, re-encode otherwise. */
   transcode: z.enum(["auto", "always"]).default("auto"),
 });
 
 const secretFields = {
-  email: z.string().min(3),
-  password: z.string().min(1).optional(),
-  passwordFile: z.string().min(1).optional(),
+  email: str(3),
+  password: str(1).optional(),
+  passwordFile: str(1).optional(),
 };
 
 const fansyncAccount = z.strictObject({
   vendor: z.literal("fansync"),
-  name: z.string().min(1).optional(),
+  name: str(1).optional(),
   ...secretFields,
   endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional() }).optional(),
 });
 const xsenseAccount = z.strictObject({
   vendor: z.literal("xsense"),
-  name: z.string().min(1).optional(),
+  name: str(1).optional(),
   ...secretFields,
   endpoints: z
     .strictObject({ api: httpUrl.optional(), cognito: httpUrl.optional(), iotData: httpUrl.optional(), mqtt: wsUrl.optional() })
@@ -96,10 +106,10 @@ const xsenseAccount = z.strictObject({
 });
 const nanitAccount = z.strictObject({
   vendor: z.literal("nanit"),
-  name: z.string().min(1).optional(),
+  name: str(1).optional(),
   ...secretFields,
   // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid}.
-  endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: z.string().min(1).optional() }).optional(),
+  endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: str(1).optional() }).optional(),
 });
 
 const accountSchema = z.discriminatedUnion("vendor", [fansyncAccount, xsenseAccount, nanitAccount]);
@@ -188,9 +198,28 @@ function valueAt(raw: unknown, path: PropertyKey[]): unknown {
   return node;
 }
 
+const SECRET_KEY = /password|secret|token/i;
+
+/** A value for a problem line: secret-named keys hidden at any depth, and YAML aliases (which can
+ * make the document cyclic) shown once. */
 function show(value: unknown, key: string): string {
-  if (/password|secret|token/i.test(key)) return "(hidden)";
-  const text = JSON.stringify(value);
+  if (SECRET_KEY.test(key)) return "(hidden)";
+  const seen = new WeakSet<object>();
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, (k: string, v: unknown) => {
+      if (k && SECRET_KEY.test(k)) return "(hidden)";
+      // A password written into a URL (scheme://user:password@host) is hidden too.
+      if (typeof v === "string") return v.replace(/(\/\/[^/@:]*:)[^/@]*@/g, "$1(hidden)@");
+      if (v && typeof v === "object") {
+        if (seen.has(v)) return "(alias)";
+        seen.add(v);
+      }
+      return v;
+    });
+  } catch {
+    text = `a ${typeof value}`;
+  }
   return text === undefined ? "nothing" : text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
@@ -214,8 +243,16 @@ interface RawSecretFields {
   passwordFile?: unknown;
 }
 
+/** Passwords entered on the web page (account-secrets.ts): which password an account uses. */
+export interface StoredPasswords {
+  get(account: string): unknown;
+  choose(account: string, configured: string | undefined): string | undefined;
+}
+
+const rawAccountName = (a: RawSecretFields) => (typeof a.name === "string" && a.name ? a.name : `${String(a.vendor)}:${String(a.email)}`);
+
 /** Resolve an account's password from password / passwordFile / ${ENV}; records problems. */
-function resolvePassword(account: RawSecretFields, key: string, baseDir: string, problems: string[]): string | undefined {
+function resolvePassword(account: RawSecretFields, key: string, baseDir: string, problems: string[], stored?: StoredPasswords): string | undefined {
   const { password, passwordFile } = account;
   if (typeof password === "string" && typeof passwordFile === "string") {
     problems.push(`${key}: give password or passwordFile, not both`);
@@ -232,12 +269,12 @@ function resolvePassword(account: RawSecretFields, key: string, baseDir: string,
     }
   }
   // Nanit keeps a refresh token after the first login, so its password may be left out.
-  if (account.vendor !== "nanit" && password === undefined) problems.push(`${key}: a password is required (password, passwordFile or "\${ENV_VAR}")`);
+  if (account.vendor !== "nanit" && password === undefined && !stored?.get(rawAccountName(account))) problems.push(`${key}: a password is required (password, passwordFile or "\${ENV_VAR}")`);
   return undefined;
 }
 
 /** Validate a parsed config document. Throws ConfigError listing every problem. */
-export function validateConfig(raw: unknown, file = "config", baseDir = process.cwd()): Config {
+export function validateConfig(raw: unknown, file = "config", baseDir = process.cwd(), stored?: StoredPasswords): Config {
   const problems: string[] = [];
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) {
@@ -259,7 +296,11 @@ export function validateConfig(raw: unknown, file = "config", baseDir = process.
   // Secrets are checked on the raw entries too, so one run reports every problem at once.
   const rawAccounts = (raw as { accounts?: unknown })?.accounts;
   const passwords = Array.isArray(rawAccounts)
-    ? rawAccounts.map((a, i) => (a && typeof a === "object" ? resolvePassword(a as RawSecretFields, `accounts[${i}]`, baseDir, problems) : undefined))
+    ? rawAccounts.map((a, i) => {
+        if (!a || typeof a !== "object") return undefined;
+        const configured = resolvePassword(a as RawSecretFields, `accounts[${i}]`, baseDir, problems, stored);
+        return stored ? stored.choose(rawAccountName(a as RawSecretFields), configured) : configured;
+      })
     : [];
   if (!result.success || problems.length) throw new ConfigError(file, problems);
 
@@ -279,13 +320,28 @@ export function validateConfig(raw: unknown, file = "config", baseDir = process.
   return { ...result.data, accounts, web: webPassword === undefined ? web : { ...web, passwordHash: hashPasswordSync(webPassword) } };
 }
 
-/** Read and validate the config file. A missing file gives the defaults (no accounts). */
-export function loadConfig(file: string): { config: Config; found: boolean } {
+/** Read and validate the config file. A missing file gives the defaults (no accounts). With `dataDir`,
+ * passwords entered on the web page (<data>/account-secrets.json) apply, and `secrets` is that store. */
+export function loadConfig(file: string, options: { dataDir?: string } = {}): { config: Config; found: boolean; secrets?: AccountSecrets } {
   const path = resolve(file);
-  if (!existsSync(path)) return { config: validateConfig({}, file), found: false };
+  let secrets: AccountSecrets | undefined;
+  if (options.dataDir !== undefined) {
+    try {
+      secrets = new AccountSecrets(resolve(options.dataDir));
+    } catch (error) {
+      throw new ConfigError(file, [(error as Error).message]);
+    }
+  }
+  const extra = secrets ? { secrets } : {};
+  if (!existsSync(path)) return { config: validateConfig({}, file, undefined, secrets), found: false, ...extra };
+  return { config: parseConfigText(readFileSync(path, "utf8"), file, dirname(path), secrets), found: true, ...extra };
+}
+
+/** Parse and validate the text of a config file (YAML or JSON). Throws ConfigError, never anything else. */
+export function parseConfigText(text: string, file = "config", baseDir = process.cwd(), stored?: StoredPasswords): Config {
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(path, "utf8"), { prettyErrors: true });
+    raw = parseYaml(text, { prettyErrors: true });
   } catch (error) {
     const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : (error as Error).message;
     throw new ConfigError(file, [`not valid YAML/JSON: ${detail}`]);
@@ -293,5 +349,5 @@ export function loadConfig(file: string): { config: Config; found: boolean } {
   if (raw !== null && raw !== undefined && (typeof raw !== "object" || Array.isArray(raw))) {
     throw new ConfigError(file, [`(top level): must be a mapping of keys such as homekit, matter, accounts (got ${show(raw, "")})`]);
   }
-  return { config: validateConfig(raw, file, dirname(path)), found: true };
+  return validateConfig(raw, file, baseDir, stored);
 }

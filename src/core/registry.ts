@@ -25,6 +25,9 @@ export interface RegistryEvents {
   "stream-interrupted": [entry: DeviceEntry, reason: StreamInterruption];
 }
 
+/** Where a state change is delivered, for the event latency metric. */
+export type Ecosystem = "homekit" | "matter";
+
 export class CommandError extends Error {
   override name = "CommandError";
 }
@@ -36,6 +39,10 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   readonly #log: Logger;
   /** Per device, the fields the vendor reported while a command was in flight. */
   readonly #reportedDuringCommand = new Map<string, Set<string>[]>();
+  #reportedAt: number | undefined;
+  /** Metrics: vendor report → host delivery, in ms. A single hook rather than an event, so timing
+   * adds no allocation per report; unset, reports are not even timestamped. */
+  deliveryObserver: ((ecosystem: Ecosystem, ms: number) => void) | undefined;
 
   constructor(log: Logger) {
     super();
@@ -50,6 +57,18 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
 
   get(id: string): DeviceEntry | undefined {
     return this.#devices.get(id);
+  }
+
+  /** performance.now() when the vendor report being emitted as 'state' reached the registry; undefined
+   * for a command's assumed state (or with no deliveryObserver). Valid only inside a 'state' listener. */
+  get reportedAt(): number | undefined {
+    return this.#reportedAt;
+  }
+
+  /** A host has pushed a state change out (HAP updateValue, Matter attributes set); `reportedAt` is
+   * what its 'state' listener read. */
+  delivered(ecosystem: Ecosystem, reportedAt: number | undefined): void {
+    if (reportedAt !== undefined) this.deliveryObserver?.(ecosystem, performance.now() - reportedAt);
   }
 
   linkState(account: string): LinkState | undefined {
@@ -128,7 +147,12 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   #vendorReported(id: string, patch: StatePatch): void {
     const watches = this.#reportedDuringCommand.get(id);
     if (watches) for (const field of fieldsOf(patch)) for (const w of watches) w.add(field);
-    this.#stateChanged(id, patch);
+    this.#reportedAt = this.deliveryObserver ? performance.now() : undefined;
+    try {
+      this.#stateChanged(id, patch);
+    } finally {
+      this.#reportedAt = undefined;
+    }
   }
 
   #stateChanged(id: string, patch: StatePatch): void {

@@ -9,7 +9,7 @@
 //   --advertiser none|ciao|avahi|resolved (or HEARTHBRIDGE_DEMO_ADVERTISER), --homekit-port, --matter-port,
 //   --log-json: passed to the bridge.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,7 +48,13 @@ export async function startSimulators(options: { advertiser: string; homekitPort
   try {
     sims = await Promise.all([import("../../test/simulators/fansync/index.ts"), import("../../test/simulators/xsense/index.ts"), import("../../test/simulators/nanit/index.ts")]);
   } catch (error) {
-    throw new Error(`the demo needs the test simulators and the dev dependencies (run npm ci without --omit=dev): ${(error as Error).message}`);
+    // The demo is a feature of a checkout: the production image has neither test/ nor the dev dependencies.
+    const inImage = !existsSync(join(root, "test/simulators"));
+    throw new Error(
+      inImage
+        ? "the demo runs from a checkout of the repository (git clone, npm ci, npm run demo), not from the Docker image: the image leaves out the test simulators and the dev dependencies"
+        : `the demo needs the dev dependencies (run npm ci without --omit=dev): ${(error as Error).message}`,
+    );
   }
   const [{ FanSyncSimulator }, { XSenseSimulator }, { NanitSimulator }] = sims;
   const fansync = new FanSyncSimulator({

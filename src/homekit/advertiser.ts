@@ -12,10 +12,10 @@
 //      once and never advertises.
 import { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
-import type { Bridge, MDNSAdvertiser, PublishInfo } from "@homebridge/hap-nodejs";
+import type { Accessory, MDNSAdvertiser, PublishInfo } from "@homebridge/hap-nodejs";
 
 /** HAP-NodeJS's Advertiser interface (not exported from its index). */
-type Advertiser = NonNullable<Bridge["_advertiser"]>;
+type Advertiser = NonNullable<Accessory["_advertiser"]>;
 
 export type AdvertiserChoice = "ciao" | "avahi" | "resolved" | "none";
 
@@ -38,8 +38,8 @@ interface AdvertiserModule {
 
 const require = createRequire(import.meta.url);
 
-/** Publish a bridge with the chosen advertiser; resolves when publish() returned (not yet listening). */
-export async function publishBridge(bridge: Bridge, info: Omit<PublishInfo, "advertiser">, advertiser: AdvertiserChoice): Promise<void> {
+/** Publish a bridge (or a standalone accessory) with the chosen advertiser; resolves when publish() returned (not yet listening). */
+export async function publishBridge(bridge: Accessory, info: Omit<PublishInfo, "advertiser">, advertiser: AdvertiserChoice): Promise<void> {
   if (advertiser !== "none") {
     await bridge.publish({ ...info, advertiser: advertiser as MDNSAdvertiser });
     return;
@@ -63,7 +63,7 @@ export async function publishBridge(bridge: Bridge, info: Omit<PublishInfo, "adv
 }
 
 /** Make `bridge._advertiser` always a NoopAdvertiser (or undefined after unpublish). */
-function pinNoopAdvertiser(bridge: Bridge): void {
+function pinNoopAdvertiser(bridge: Accessory): void {
   let current: Advertiser | undefined;
   Object.defineProperty(bridge, "_advertiser", {
     configurable: true,

@@ -5,6 +5,7 @@ import { Accessory, Characteristic, Service, uuid } from "@homebridge/hap-nodejs
 import type { DeviceEntry } from "../core/registry.ts";
 import type { DeviceInfo, DeviceState, StatePatch } from "../core/model.ts";
 import type { Logger } from "../core/logger.ts";
+import type { CameraSource } from "../core/camera.ts";
 import { kindOf } from "../../accessories/kinds.ts";
 import { homekitBindings, type HomeKitBoundCapability } from "../../accessories/homekit.ts";
 import { noResponse } from "../../accessories/homekit-support.ts";
@@ -31,6 +32,8 @@ export interface DeviceAccessoryOptions {
   entry(): DeviceEntry;
   command(patch: StatePatch): Promise<void>;
   log: Logger;
+  /** The device's video source, when it is a camera and video is on. */
+  camera?: CameraSource;
 }
 
 export class DeviceAccessory {
@@ -61,6 +64,7 @@ export class DeviceAccessory {
     this.#setInformation(info);
     if (described === this.#described) return;
     this.#described = described;
+    void this.#detachAll();
     for (const service of [...this.accessory.services]) if (!INFO_SERVICES.has(service.UUID)) this.accessory.removeService(service);
     const entry = this.#options.entry;
     const ctx: BindingContext = {
@@ -68,6 +72,8 @@ export class DeviceAccessory {
         return entry();
       },
       command: (patch) => this.#options.command(patch),
+      camera: this.#options.camera,
+      log: this.#options.log,
     };
     this.#bound = [];
     for (const capability of kindOf(info.kind).capabilities) {
@@ -79,10 +85,26 @@ export class DeviceAccessory {
     // Start every characteristic at the device's state (later pushes then only carry changes).
     const state = entry().state;
     this.update(state, fullPatch(state));
-    const primary = this.#bound[0]?.services[0];
-    if (primary) primary.setPrimaryService(true);
-    if (!this.#bound.length) this.#options.log.warn({ device: info.id }, `${info.name} has no capability HomeKit can show`);
+    const main = this.#bound.find((bound) => bound.noPrimary || bound.services.length);
+    if (main && !main.noPrimary) main.services[0]!.setPrimaryService(true);
+    if (!this.#bound.some((bound) => bound.noPrimary || bound.services.length)) this.#options.log.warn({ device: info.id }, `${info.name} has no capability HomeKit can show`);
     if (!this.#available) this.#markUnavailable();
+  }
+
+  /** The host stops: end what the capabilities run (camera streams); resolves when it is gone. */
+  async close(): Promise<void> {
+    await Promise.all(this.#bound.map((bound) => bound.close?.().catch((error: Error) => this.#options.log.warn({ err: error, device: this.deviceId }, "closing a capability failed"))));
+  }
+
+  #detachAll(): Promise<void> {
+    const pending = this.#bound.map(async (bound) => {
+      try {
+        await bound.detach?.();
+      } catch (error) {
+        this.#options.log.warn({ err: error, device: this.deviceId }, "releasing a capability failed");
+      }
+    });
+    return Promise.all(pending).then(() => undefined);
   }
 
   #setInformation(info: DeviceInfo): void {

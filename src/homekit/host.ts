@@ -1,23 +1,29 @@
 // The HomeKit host: one HAP bridge (more past HomeKit's 149 bridged accessories), one bridged
 // accessory per registry device, pairing storage in the data directory, advertising (or none).
+// Cameras are published as accessories of their own by default (own port and setup code, as Home
+// Assistant and Scrypted do), with their sensors and switches on the same accessory.
 // It never imports a driver: devices come from the registry, writes go back to it as commands.
 import { EventEmitter, once } from "node:events";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Bridge, HAPConnection, uuid, type Categories, type PublishInfo } from "@homebridge/hap-nodejs";
+import type { CameraSource, CameraSourceProvider } from "../core/camera.ts";
 import type { DeviceEntry, DeviceRegistry, RegistryEvents } from "../core/registry.ts";
 import type { Logger } from "../core/logger.ts";
 import { ensureDataDir } from "../core/storage.ts";
-import { randomUsername } from "../core/identity.ts";
+import { randomPincode, randomUsername } from "../core/identity.ts";
 import { publishBridge, type AdvertiserChoice } from "./advertiser.ts";
-import { BridgeLayout, useHapStorage } from "./storage.ts";
+import { BridgeLayout, useHapStorage, type CameraIdentity } from "./storage.ts";
 import { DeviceAccessory } from "./device-accessory.ts";
 
 /** HomeKit takes 150 accessories per bridge, the bridge itself included. */
 export const MAX_BRIDGED_ACCESSORIES = 149;
 export const DEFAULT_HOMEKIT_PORT = 51826;
+/** Standalone cameras listen from the bridge's port + 100 up (bridge N takes port + N). */
+export const CAMERA_PORT_OFFSET = 100;
 
 const BRIDGE_CATEGORY = 2 as Categories; // Categories.BRIDGE (a const enum in HAP-NodeJS's types)
+const IP_CAMERA_CATEGORY = 17 as Categories; // Categories.IP_CAMERA
 
 export interface HomeKitHostOptions {
   registry: DeviceRegistry;
@@ -35,6 +41,12 @@ export interface HomeKitHostOptions {
   advertiser?: AdvertiserChoice;
   /** Addresses or interfaces the HAP servers bind to (HAP-NodeJS's `bind`); default all. */
   bind?: string | string[];
+  /** The media layer's camera sources; without it cameras show only their sensors and switches. */
+  cameras?: CameraSourceProvider;
+  /** `standalone` (default): each camera is its own accessory; `bridged`: cameras stay on the bridge. */
+  cameraMode?: "standalone" | "bridged";
+  /** First port for standalone cameras (default `port` + 100; 0 = any free port). Kept per camera once chosen. */
+  cameraPort?: number;
 }
 
 export interface HomeKitHostEvents {
@@ -42,6 +54,21 @@ export interface HomeKitHostEvents {
   listening: [bridge: number, port: number];
   paired: [bridge: number];
   unpaired: [bridge: number];
+  /** A standalone camera's HAP server listens. */
+  "camera-listening": [deviceId: string, port: number];
+  "camera-paired": [deviceId: string];
+  "camera-unpaired": [deviceId: string];
+}
+
+/** What a user needs to pair a standalone camera (status page, pairing CLI). */
+export interface CameraPairing {
+  deviceId: string;
+  name: string;
+  pincode: string;
+  /** The X-HM:// QR code content; undefined until the camera was published. */
+  setupURI: string | undefined;
+  port: number | undefined;
+  paired: boolean;
 }
 
 export interface BridgeStatus {
@@ -52,6 +79,14 @@ export interface BridgeStatus {
   port: number | undefined;
   accessories: number;
   pairedClients: number;
+}
+
+interface CameraSlot {
+  deviceId: string;
+  identity: CameraIdentity;
+  accessory: DeviceAccessory;
+  port?: number;
+  publishing?: Promise<void>;
 }
 
 interface BridgeSlot {
@@ -83,6 +118,15 @@ async function assertPortFree(port: number, host: string | undefined): Promise<v
   await new Promise<void>((done) => server.close(() => done()));
 }
 
+async function portFree(port: number, host: string | undefined): Promise<boolean> {
+  try {
+    await assertPortFree(port, host);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
   readonly pincode: string;
   readonly #registry: DeviceRegistry;
@@ -95,24 +139,32 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
   readonly #bind: string | string[] | undefined;
   readonly #slots: BridgeSlot[] = [];
   readonly #devices = new Map<string, { accessory: DeviceAccessory; slot: BridgeSlot }>();
+  readonly #cameraSources: CameraSourceProvider | undefined;
+  readonly #cameraMode: "standalone" | "bridged";
+  readonly #cameraBasePort: number;
+  readonly #cameras = new Map<string, CameraSlot>();
   /** Devices per bridge, counting assignments of absent devices (their place is kept). */
   #counts: number[] = [];
   #layout: BridgeLayout | undefined;
   #state: "new" | "starting" | "started" | "stopped" = "new";
 
   readonly #onDevice = (entry: DeviceEntry): void => {
-    const known = this.#devices.get(entry.info.id);
+    const known = this.#accessoryOf(entry.info.id);
     if (known) {
-      known.accessory.describe(entry.info);
+      known.describe(entry.info);
       return;
     }
     this.#addDevices([entry]);
   };
   readonly #onState = (...[entry, patch]: RegistryEvents["state"]): void => {
-    this.#devices.get(entry.info.id)?.accessory.update(entry.state, patch);
+    const accessory = this.#accessoryOf(entry.info.id);
+    if (!accessory) return;
+    const reportedAt = this.#registry.reportedAt;
+    accessory.update(entry.state, patch);
+    this.#registry.delivered("homekit", reportedAt);
   };
   readonly #onAvailability = (entry: DeviceEntry): void => {
-    this.#devices.get(entry.info.id)?.accessory.setAvailable(entry.available);
+    this.#accessoryOf(entry.info.id)?.setAvailable(entry.available);
   };
 
   constructor(options: HomeKitHostOptions) {
@@ -121,6 +173,8 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     const port = options.port ?? DEFAULT_HOMEKIT_PORT;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`HomeKit port must be 0-65535 (got ${port})`);
     if (options.username !== undefined && !/^([0-9A-F]{2}:){5}[0-9A-F]{2}$/i.test(options.username)) throw new Error(`HomeKit username must look like 0E:12:34:56:78:9A (got ${options.username})`);
+    const cameraPort = options.cameraPort ?? (port === 0 ? 0 : port + CAMERA_PORT_OFFSET);
+    if (!Number.isInteger(cameraPort) || cameraPort < 0 || cameraPort > 65535) throw new Error(`HomeKit camera port must be 0-65535 (got ${cameraPort})`);
     this.pincode = options.pincode;
     this.#registry = options.registry;
     this.#log = options.log;
@@ -130,6 +184,9 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     this.#username = options.username?.toUpperCase();
     this.#advertiser = options.advertiser ?? "ciao";
     this.#bind = options.bind;
+    this.#cameraSources = options.cameras;
+    this.#cameraMode = options.cameraMode ?? "standalone";
+    this.#cameraBasePort = cameraPort;
   }
 
   /** Build the bridges with every device the registry holds now, publish them, and follow the registry. */
@@ -155,6 +212,8 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     this.#registry.on("availability", this.#onAvailability);
 
     for (const slot of this.#slots) await this.#publish(slot);
+    // A camera that cannot be published must not keep the bridge down.
+    for (const camera of this.#cameras.values()) await this.#publishCamera(camera).catch((error: Error) => this.#log.error({ err: error, device: camera.deviceId }, `camera ${camera.accessory.accessory.displayName} could not be published: ${error.message}`));
     this.#state = "started";
   }
 
@@ -165,8 +224,11 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     this.#registry.off("device", this.#onDevice);
     this.#registry.off("state", this.#onState);
     this.#registry.off("availability", this.#onAvailability);
-    await Promise.allSettled(this.#slots.map((slot) => slot.publishing));
-    await Promise.allSettled(this.#slots.map((slot) => slot.bridge.unpublish()));
+    const cameras = [...this.#cameras.values()];
+    await Promise.allSettled([...this.#slots.map((slot) => slot.publishing), ...cameras.map((camera) => camera.publishing)]);
+    await Promise.allSettled([...this.#slots.map((slot) => slot.bridge.unpublish()), ...cameras.map((camera) => camera.accessory.accessory.unpublish())]);
+    // Live streams end with their viewers' connections; make sure no ffmpeg outlives the host.
+    await Promise.allSettled([...cameras.map((camera) => camera.accessory), ...[...this.#devices.values()].map((d) => d.accessory)].map((accessory) => accessory.close()));
   }
 
   /** The main bridge's bound port (the configured one until it listens). */
@@ -197,8 +259,118 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     return slot.bridge.setupURI();
   }
 
+  /** Pairing details of every standalone camera. */
+  cameraPairings(): CameraPairing[] {
+    return [...this.#cameras.values()].map((camera) => {
+      const accessory = camera.accessory.accessory;
+      return {
+        deviceId: camera.deviceId,
+        name: this.#registry.get(camera.deviceId)?.info.name ?? accessory.displayName,
+        pincode: camera.identity.pincode,
+        setupURI: accessory._accessoryInfo ? accessory.setupURI() : undefined,
+        port: camera.port,
+        paired: Object.keys(accessory._accessoryInfo?.pairedClients ?? {}).length > 0,
+      };
+    });
+  }
+
   #pairedClients(slot: BridgeSlot): number {
     return Object.keys(slot.bridge._accessoryInfo?.pairedClients ?? {}).length;
+  }
+
+  #accessoryOf(deviceId: string): DeviceAccessory | undefined {
+    return this.#devices.get(deviceId)?.accessory ?? this.#cameras.get(deviceId)?.accessory;
+  }
+
+  #deviceAccessory(entry: DeviceEntry, camera: CameraSource | undefined): DeviceAccessory {
+    const id = entry.info.id;
+    return new DeviceAccessory({
+      entry: () => this.#registry.get(id) ?? entry,
+      command: async (patch) => {
+        try {
+          await this.#registry.command(id, patch);
+        } catch (error) {
+          this.#log.warn({ device: id, err: error }, `HomeKit command to ${entry.info.name} failed: ${(error as Error).message}`);
+          throw error;
+        }
+      },
+      log: this.#log,
+      camera,
+    });
+  }
+
+  /** The media layer's source for a camera device (asked once per device). */
+  #cameraSource(entry: DeviceEntry): CameraSource | undefined {
+    if (!entry.info.capabilities.camera || !this.#cameraSources) return undefined;
+    try {
+      return this.#cameraSources.sourceFor(entry.info.id);
+    } catch (error) {
+      this.#log.warn({ device: entry.info.id, err: error }, `no video for ${entry.info.name}: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** A camera as its own accessory, with an identity (username, setup code, port) kept across restarts. */
+  #addStandaloneCamera(entry: DeviceEntry, source: CameraSource): void {
+    const layout = this.#layout!;
+    const id = entry.info.id;
+    const saved = layout.camera(id);
+    const identity: CameraIdentity = { username: saved?.username ?? randomUsername(), pincode: saved?.pincode ?? randomPincode(), ...(saved?.port ? { port: saved.port } : {}) };
+    layout.setCamera(id, identity);
+    const accessory = this.#deviceAccessory(entry, source);
+    accessory.accessory.category = IP_CAMERA_CATEGORY;
+    const camera: CameraSlot = { deviceId: id, identity, accessory };
+    const hap = accessory.accessory;
+    hap.on("listening", (port) => {
+      camera.port = port;
+    });
+    hap.on("paired", () => {
+      this.#log.info({ device: id }, `${hap.displayName}: paired with a HomeKit controller`);
+      this.emit("camera-paired", id);
+    });
+    hap.on("unpaired", () => {
+      this.#log.info({ device: id }, `${hap.displayName}: last HomeKit controller removed the pairing`);
+      this.emit("camera-unpaired", id);
+    });
+    this.#cameras.set(id, camera);
+    if (this.#state === "started") void this.#publishCamera(camera).catch((error: Error) => this.#log.error({ err: error, device: id }, `camera ${hap.displayName} could not be published: ${error.message}`));
+  }
+
+  /** The port for a standalone camera: its saved one if still free, else the next free one from the base. */
+  async #cameraPortFor(camera: CameraSlot): Promise<number> {
+    if (this.#cameraBasePort === 0) return 0;
+    const checkable = this.#bind === undefined || typeof this.#bind === "string";
+    const host = typeof this.#bind === "string" ? this.#bind : undefined;
+    const saved = camera.identity.port;
+    if (saved !== undefined && (!checkable || (await portFree(saved, host)))) return saved;
+    const taken = new Set(Object.entries(this.#layout!.cameras).flatMap(([id, c]) => (id !== camera.deviceId && c.port !== undefined ? [c.port] : [])));
+    for (let port = this.#cameraBasePort; port <= 65535; port++) {
+      if (taken.has(port) || port === saved) continue;
+      if (checkable && !(await portFree(port, host))) continue;
+      if (saved !== undefined) this.#log.warn({ device: camera.deviceId }, `camera port ${saved} is taken; ${camera.accessory.accessory.displayName} moves to port ${port}`);
+      return port;
+    }
+    throw new Error(`no free port from ${this.#cameraBasePort} for a camera`);
+  }
+
+  #publishCamera(camera: CameraSlot): Promise<void> {
+    camera.publishing ??= (async () => {
+      const hap = camera.accessory.accessory;
+      const port = await this.#cameraPortFor(camera);
+      const listening = once(hap, "listening") as Promise<[number, string]>;
+      // addIdentifyingMaterial would append 4 hex digits to the camera's name in the Home app.
+      const info: Omit<PublishInfo, "advertiser"> = { username: camera.identity.username, pincode: camera.identity.pincode, category: IP_CAMERA_CATEGORY, port, bind: this.#bind, addIdentifyingMaterial: false };
+      await publishBridge(hap, info, this.#advertiser);
+      const [bound] = await listening;
+      camera.port = bound;
+      if (port !== 0 && camera.identity.port !== bound) {
+        camera.identity = { ...camera.identity, port: bound };
+        this.#layout!.setCamera(camera.deviceId, camera.identity);
+      }
+      this.#log.info({ device: camera.deviceId, port: bound, advertiser: this.#advertiser }, `camera ${hap.displayName} listens on port ${bound} (setup code ${camera.identity.pincode})`);
+      this.emit("camera-listening", camera.deviceId, bound);
+    })();
+    return camera.publishing;
   }
 
   /** The bridge with this index, creating it (and any before it) with a persisted username. */
@@ -249,7 +421,12 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     const touched = new Set<BridgeSlot>();
     for (const entry of ordered) {
       const id = entry.info.id;
-      if (this.#devices.has(id)) continue;
+      if (this.#devices.has(id) || this.#cameras.has(id)) continue;
+      const camera = this.#cameraSource(entry);
+      if (camera && this.#cameraMode === "standalone") {
+        this.#addStandaloneCamera(entry, camera);
+        continue;
+      }
       let index = this.#place(id);
       let slot = this.#slot(index);
       if (slot.accessories.size >= MAX_BRIDGED_ACCESSORIES) {
@@ -260,18 +437,7 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
         this.#counts[index] = (this.#counts[index] ?? 0) + 1;
         slot = this.#slot(index);
       }
-      const accessory = new DeviceAccessory({
-        entry: () => this.#registry.get(id) ?? entry,
-        command: async (patch) => {
-          try {
-            await this.#registry.command(id, patch);
-          } catch (error) {
-            this.#log.warn({ device: id, err: error }, `HomeKit command to ${entry.info.name} failed: ${(error as Error).message}`);
-            throw error;
-          }
-        },
-        log: this.#log,
-      });
+      const accessory = this.#deviceAccessory(entry, camera);
       slot.bridge.addBridgedAccessory(accessory.accessory);
       slot.accessories.add(id);
       this.#devices.set(id, { accessory, slot });

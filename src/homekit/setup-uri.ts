@@ -37,3 +37,42 @@ export function readAccessoryInfo(dataDir: string, username: string): StoredAcce
     pairedClients: raw.pairedClients && typeof raw.pairedClients === "object" ? Object.keys(raw.pairedClients).length : 0,
   };
 }
+
+/** Category 17: an IP camera (HAP-NodeJS's Categories.IP_CAMERA). */
+export const IP_CAMERA_CATEGORY = 17;
+
+export interface StoredCameraPairing {
+  deviceId: string;
+  pincode: string;
+  username: string;
+  port: number | undefined;
+  /** Known once the camera has been published (HAP keeps the setup id in its storage). */
+  setupURI: string | undefined;
+  pairedControllers: number;
+}
+
+/** The standalone cameras' pairing details as stored under <dataDir>/homekit (read-only, for the `pairing` command). */
+export function readCameraPairings(dataDir: string): StoredCameraPairing[] {
+  const file = join(dataDir, "homekit", "bridges.json");
+  let cameras: Record<string, { username?: unknown; pincode?: unknown; port?: unknown }>;
+  try {
+    cameras = (JSON.parse(readFileSync(file, "utf8")) as { cameras?: typeof cameras }).cameras ?? {};
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new Error(`${file} is not readable (${(error as Error).message})`);
+  }
+  return Object.entries(cameras).flatMap(([deviceId, c]) => {
+    if (typeof c.username !== "string" || typeof c.pincode !== "string") return [];
+    const info = readAccessoryInfo(dataDir, c.username);
+    return [
+      {
+        deviceId,
+        pincode: c.pincode,
+        username: c.username,
+        port: typeof c.port === "number" ? c.port : undefined,
+        setupURI: info?.setupID ? homekitSetupURI(c.pincode, info.setupID, IP_CAMERA_CATEGORY) : undefined,
+        pairedControllers: info?.pairedClients ?? 0,
+      },
+    ];
+  });
+}

@@ -55,7 +55,10 @@ export class MatterHost {
   #running = false;
   readonly #listeners = {
     device: (entry: DeviceEntry) => this.#enqueue(entry.info.id, () => this.#deviceChanged(entry)),
-    state: (entry: DeviceEntry, patch: StatePatch) => this.#enqueue(entry.info.id, () => this.#stateChanged(entry, patch)),
+    state: (entry: DeviceEntry, patch: StatePatch) => {
+      const reportedAt = this.#registry.reportedAt; // only valid now, inside the registry's emit
+      this.#enqueue(entry.info.id, () => this.#stateChanged(entry, patch, reportedAt));
+    },
     availability: (entry: DeviceEntry) => this.#enqueue(entry.info.id, () => this.#availabilityChanged(entry)),
   };
 
@@ -232,10 +235,11 @@ export class MatterHost {
     await this.#attach(existing);
   }
 
-  async #stateChanged(entry: DeviceEntry, patch: StatePatch): Promise<void> {
+  async #stateChanged(entry: DeviceEntry, patch: StatePatch, reportedAt: number | undefined): Promise<void> {
     const device = this.#devices.get(entry.info.id);
     if (!device || !this.#running) return;
     for (const { part } of device.parts) await part.update(entry.state, patch);
+    this.#registry.delivered("matter", reportedAt);
   }
 
   async #availabilityChanged(entry: DeviceEntry): Promise<void> {

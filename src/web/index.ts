@@ -7,11 +7,18 @@ export { hashPassword, hashPasswordSync, verifyPassword } from "../core/password
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/logger.ts";
 import type { LogRing } from "./log-ring.ts";
-import { WebServer } from "./server.ts";
+import { WebServer, type WebServerOptions } from "./server.ts";
 import type { WebSources } from "./status.ts";
 
 /** Start the web page from the config; a failure (port taken) is logged and the bridge runs on without it. */
-export async function startWeb(config: Config, sources: WebSources, dataDir: string, log: Logger, logs: LogRing): Promise<WebServer | undefined> {
+export async function startWeb(
+  config: Config,
+  sources: WebSources,
+  dataDir: string,
+  log: Logger,
+  logs: LogRing,
+  accounts: Pick<WebServerOptions, "secrets" | "restartAccount"> = {},
+): Promise<WebServer | undefined> {
   if (!config.web.enabled) return undefined;
   const server = new WebServer({
     sources,
@@ -20,6 +27,8 @@ export async function startWeb(config: Config, sources: WebSources, dataDir: str
     config: config.web,
     logs,
     nanitAccounts: config.accounts.flatMap((a) => (a.vendor === "nanit" ? [{ name: a.name, email: a.email, api: a.endpoints?.api }] : [])),
+    passwordAccounts: config.accounts,
+    ...accounts,
     title: config.homekit.name,
   });
   try {

@@ -1,18 +1,41 @@
 // Prometheus metrics (prom-client, its own registry so nothing global leaks between instances).
 // Gauges are computed at scrape time from the registry and the hosts; counters and histograms follow
-// the registry's 'link' and 'command' events.
+// the registry's 'link' and 'command' events and its deliveryObserver (vendor report → host update).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { LinkState } from "../core/driver.ts";
-import type { DeviceEntry } from "../core/registry.ts";
+import type { DeviceEntry, Ecosystem } from "../core/registry.ts";
 import { accountViews, pairingView, type WebSources } from "./status.ts";
 
 const LINK_STATES: LinkState[] = ["connecting", "connected", "disconnected", "needs-login"];
+
+/** Latencies wait here until a scrape (or a full buffer) hands them to prom-client, whose observe()
+ * allocates per call: the report path only stores a number. */
+class SampleBuffer {
+  readonly #values = new Float64Array(1024);
+  readonly #observe: (seconds: number) => void;
+  #count = 0;
+
+  constructor(observe: (seconds: number) => void) {
+    this.#observe = observe;
+  }
+
+  add(seconds: number): void {
+    this.#values[this.#count++] = seconds;
+    if (this.#count === this.#values.length) this.flush();
+  }
+
+  flush(): void {
+    for (let i = 0; i < this.#count; i++) this.#observe(this.#values[i]!);
+    this.#count = 0;
+  }
+}
 
 export class BridgeMetrics {
   readonly registry = new Registry();
   readonly #sources: WebSources;
   readonly #reconnects: Counter<"account">;
   readonly #commands: Histogram<"vendor" | "result">;
+  readonly #onDelivered: (ecosystem: Ecosystem, ms: number) => void;
   /** Accounts that went down since they were last connected. */
   readonly #down = new Set<string>();
   readonly #onLink = (account: string, state: LinkState): void => {
@@ -46,6 +69,23 @@ export class BridgeMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    let pending: SampleBuffer[] = [];
+    const events = new Histogram({
+      name: "hearthbridge_event_duration_seconds",
+      help: "Time from a vendor's state report reaching the bridge to the HomeKit/Matter host having applied it (HAP updateValue done, Matter attributes set)",
+      labelNames: ["ecosystem"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+      collect() {
+        for (const buffer of pending) buffer.flush();
+      },
+    });
+    if (sources.homekit) events.zero({ ecosystem: "homekit" });
+    if (sources.matter) events.zero({ ecosystem: "matter" });
+    const homekitEvents = new SampleBuffer(events.labels({ ecosystem: "homekit" }).observe);
+    const matterEvents = new SampleBuffer(events.labels({ ecosystem: "matter" }).observe);
+    pending = [homekitEvents, matterEvents];
+    this.#onDelivered = (ecosystem, ms) => (ecosystem === "homekit" ? homekitEvents : matterEvents).add(ms / 1000);
     new Gauge({
       name: "hearthbridge_device_available",
       help: "1 when the device is reachable through its vendor cloud",
@@ -86,6 +126,7 @@ export class BridgeMetrics {
     new Gauge({ name: "hearthbridge_stream_sessions", help: "Live camera stream sessions", registers });
     sources.registry.on("link", this.#onLink);
     sources.registry.on("command", this.#onCommand);
+    sources.registry.deliveryObserver = this.#onDelivered;
   }
 
   render(): Promise<string> {
@@ -99,6 +140,7 @@ export class BridgeMetrics {
   close(): void {
     this.#sources.registry.off("link", this.#onLink);
     this.#sources.registry.off("command", this.#onCommand);
+    if (this.#sources.registry.deliveryObserver === this.#onDelivered) this.#sources.registry.deliveryObserver = undefined;
     this.registry.clear();
   }
 }

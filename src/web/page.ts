@@ -46,6 +46,15 @@ export interface NanitLoginView {
   message?: string;
 }
 
+/** A FanSync / X-Sense password form (account-login.ts). */
+export interface PasswordLoginView {
+  account: string;
+  vendor: "fansync" | "xsense";
+  email: string;
+  step: "idle" | "working" | "done" | "failed";
+  message?: string;
+}
+
 export interface PageData {
   title: string;
   pairing: PairingView;
@@ -53,6 +62,8 @@ export interface PageData {
   devices: DeviceView[];
   logs: LogEntry[];
   nanit: NanitLoginView[];
+  /** FanSync / X-Sense password forms (absent: none). */
+  logins?: PasswordLoginView[];
   /** Show the log-out button (a password is in use). */
   canLogOut: boolean;
 }
@@ -84,6 +95,18 @@ function nanitForm(n: NanitLoginView): string {
 <button>Log in</button></form>`;
 }
 
+const VENDOR_NAMES = { fansync: "FanSync", xsense: "X-Sense" } as const;
+
+/** Open (unfolded) when the account needs the password, or to show how the last attempt went. */
+function passwordForm(v: PasswordLoginView, link: string | undefined): string {
+  const action = `/accounts/${encodeURIComponent(v.account)}/password`;
+  const message = v.message ? `<p class="msg msg-${esc(v.step)}">${esc(v.message)}</p>` : "";
+  const open = link === "needs-login" || v.message !== undefined ? " open" : "";
+  return `<details class="login" data-password-login="${esc(v.account)}"${open}><summary>${esc(VENDOR_NAMES[v.vendor])}: ${esc(v.account)} (${esc(v.email)}): enter the password</summary>${message}
+<form method="post" action="${esc(action)}"><label>${esc(VENDOR_NAMES[v.vendor])} password <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+<button>Check and use</button><p class="hint">Checked with ${esc(VENDOR_NAMES[v.vendor])} first; kept in the data directory (0600) in place of the config's password until that is changed.</p></form></details>`;
+}
+
 export async function renderPage(d: PageData): Promise<string> {
   const text = pairingText(d.pairing);
   const h = d.pairing.homekit;
@@ -107,7 +130,7 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
 <main>
 <div class="pairing">${homekit}${matter}</div>
 <section><h2>Accounts</h2><table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th></tr></thead><tbody>${d.accounts.map(accountRow).join("")}</tbody></table>
-${d.nanit.map(nanitForm).join("")}</section>
+${d.nanit.map(nanitForm).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
 <section><h2>Devices</h2><table id="devices"><thead><tr><th>Name</th><th>Model</th><th>Account</th><th>Reachable</th><th>State</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></section>
 <section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol></section>
 </main></body></html>`;

@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import type { WebConfig } from "../core/config.ts";
+import type { AccountConfig, WebConfig } from "../core/config.ts";
+import type { AccountSecrets } from "../core/account-secrets.ts";
 import type { Logger } from "../core/logger.ts";
 import type { LinkState } from "../core/driver.ts";
 import type { DeviceEntry } from "../core/registry.ts";
@@ -14,6 +15,7 @@ import { WebAuth, sessionToken } from "./auth.ts";
 import { LogRing, type LogEntry } from "./log-ring.ts";
 import { BridgeMetrics } from "./metrics.ts";
 import { NanitWebLogin, type NanitAccount } from "./nanit-login.ts";
+import { PasswordWebLogin } from "./account-login.ts";
 import { pairingText, renderLogin, renderPage, renderSetup } from "./page.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../core/password.ts";
 import { accountViews, deviceView, deviceViews, health, pairingView, type WebSources } from "./status.ts";
@@ -27,6 +29,12 @@ export interface WebServerOptions {
   logs?: LogRing;
   /** Nanit accounts that can log in (MFA) from the page. */
   nanitAccounts?: NanitAccount[];
+  /** Configured accounts: FanSync and X-Sense ones get a password form. */
+  passwordAccounts?: AccountConfig[];
+  /** Where a password accepted on the page is kept (config loader's store). */
+  secrets?: AccountSecrets | undefined;
+  /** Restart an account's driver with a password accepted on the page. */
+  restartAccount?: ((account: string, password: string) => Promise<void>) | undefined;
   title?: string;
 }
 
@@ -85,6 +93,14 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
 }
 
+function decodeAccount(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, "bad account name");
+  }
+}
+
 function field(form: URLSearchParams, name: string, max = MAX_PASSWORD_LENGTH): string {
   const value = form.get(name);
   if (value === null || value === "") throw new HttpError(400, `missing field "${name}"`);
@@ -99,6 +115,7 @@ export class WebServer {
   readonly #metrics: BridgeMetrics;
   readonly #logs: LogRing;
   readonly #nanit: NanitWebLogin;
+  readonly #passwords: PasswordWebLogin;
   readonly #server: Server;
   readonly #clients = new Set<ServerResponse>();
   readonly #title: string;
@@ -122,6 +139,13 @@ export class WebServer {
     this.#metrics = new BridgeMetrics(options.sources);
     this.#logs = options.logs ?? new LogRing();
     this.#nanit = new NanitWebLogin(options.nanitAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
+    this.#passwords = new PasswordWebLogin({
+      accounts: options.passwordAccounts ?? [],
+      log: options.log,
+      secrets: options.secrets,
+      restart: options.restartAccount,
+      changed: (account) => this.#broadcast("login", { account }),
+    });
     this.#server = createServer((req, res) => {
       securityHeaders(res);
       this.#handle(req, res).catch((error: unknown) => {
@@ -265,23 +289,32 @@ export class WebServer {
     }
     if (path === "/") {
       if (!get) throw new HttpError(405, "GET only");
-      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), nanit: this.#nanit.views(), canLogOut: this.#auth.required }));
+      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), nanit: this.#nanit.views(), logins: this.#passwords.views(), canLogOut: this.#auth.required }));
     }
     if (path === "/events") {
       if (!get) throw new HttpError(405, "GET only");
       return this.#events(res);
     }
     if (path === "/api/session") return json(res, 200, { ok: true });
-    if (path === "/api/status") return json(res, 200, { ...this.#snapshot(), nanit: this.#nanit.views() });
+    if (path === "/api/status") return json(res, 200, { ...this.#snapshot(), nanit: this.#nanit.views(), logins: this.#passwords.views() });
+    const password = /^\/accounts\/([^/]+)\/password$/.exec(path);
+    if (password) {
+      if (!post) throw new HttpError(405, "POST only");
+      const account = decodeAccount(password[1]!);
+      if (!this.#passwords.has(account)) throw new HttpError(404, "no such FanSync or X-Sense account");
+      const form = await readForm(req);
+      try {
+        await this.#passwords.submit(account, field(form, "password"));
+      } catch (error) {
+        if (error instanceof HttpError) throw error;
+        throw new HttpError(409, (error as Error).message);
+      }
+      return redirect(res, "/");
+    }
     const login = /^\/accounts\/([^/]+)\/login(\/code)?$/.exec(path);
     if (login) {
       if (!post) throw new HttpError(405, "POST only");
-      let account: string;
-      try {
-        account = decodeURIComponent(login[1]!);
-      } catch {
-        throw new HttpError(400, "bad account name");
-      }
+      const account = decodeAccount(login[1]!);
       if (!this.#nanit.has(account)) throw new HttpError(404, "no such Nanit account");
       const form = await readForm(req);
       try {

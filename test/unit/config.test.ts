@@ -94,3 +94,9 @@ test("forbidden Matter passcodes are refused", () => {
   for (const code of [0, 11111111, 12345678, 87654321, 99999999, 100000000]) assert.equal(isValidMatterPasscode(code), false, String(code));
   assert.equal(isValidMatterPasscode(20202021), true);
 });
+
+test("a password written into a URL is hidden in problem lines", () => {
+  const problems = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "x", endpoints: { api: "ftp://me:url-secret-42@example.invalid/api" } }] });
+  assert.ok(problems.some((p) => p.includes("ftp://me:(hidden)@example.invalid/api")), problems.join("\n"));
+  assert.ok(problems.every((p) => !p.includes("url-secret-42")));
+});

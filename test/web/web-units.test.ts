@@ -175,3 +175,44 @@ test("metrics: link states, reconnects only after a real drop, command latency b
   metrics.close();
   assert.equal(registry.listenerCount("command"), 0);
 });
+
+test("metrics: a vendor report delivered by a host raises the event latency histogram of that ecosystem; a command's assumed state does not", async () => {
+  const registry = new DeviceRegistry(pino({ level: "silent" }));
+  const driver = new TestDriver();
+  const sink = registry.sinkFor(driver);
+  sink.deviceFound(fan, { fan: { on: false, speed: 50, direction: "forward", breeze: false } });
+  // Stand-ins for the hosts: HomeKit delivers inside the emit, Matter later (its updates are queued).
+  const matterQueue: Promise<void>[] = [];
+  registry.on("state", () => {
+    const at = registry.reportedAt;
+    registry.delivered("homekit", at);
+    matterQueue.push(new Promise<void>((resolve) => setImmediate(resolve)).then(() => registry.delivered("matter", at)));
+  });
+  assert.equal(registry.reportedAt, undefined);
+  sink.stateChanged(fan.id, { fan: { speed: 60 } });
+  assert.equal(registry.reportedAt, undefined, "no stamp without an observer: reports stay free");
+  const sources = { registry, accounts: [{ name: "home", vendor: "fansync" }], startedAt: Date.now(), homekit: { pincode: "031-45-154", setupURI: () => "X-HM://0", bridges: [], on: () => undefined, off: () => undefined } as never,
+    matter: { running: false, commissioned: false, fabricCount: 0, pairingCodes: () => ({ manualPairingCode: "", qrPairingCode: "" }) } };
+  const metrics = new BridgeMetrics(sources);
+  const count = async (ecosystem: string) => {
+    const line = (await metrics.render()).split("\n").find((l) => l.startsWith(`hearthbridge_event_duration_seconds_count{ecosystem="${ecosystem}"} `));
+    return line === undefined ? undefined : Number(line.split(" ")[1]);
+  };
+  assert.equal(await count("homekit"), 0, "both ecosystems are listed from the start");
+  assert.equal(await count("matter"), 0);
+  sink.stateChanged(fan.id, { fan: { speed: 70 } });
+  await Promise.all(matterQueue);
+  assert.equal(await count("homekit"), 1);
+  assert.equal(await count("matter"), 1);
+  sink.stateChanged(fan.id, { fan: { speed: 70 } });
+  assert.equal(await count("homekit"), 1, "a report that changes nothing reaches no host");
+  await registry.command(fan.id, { fan: { speed: 20 } });
+  await Promise.all(matterQueue);
+  assert.equal(await count("homekit"), 1, "a command's assumed state is not a vendor event");
+  assert.equal(await count("matter"), 1);
+  const text = await metrics.render();
+  assert.match(text, /^hearthbridge_event_duration_seconds_bucket\{le="0\.0005",ecosystem="homekit"\} [01]$/m);
+  assert.ok(Number(/^hearthbridge_event_duration_seconds_sum\{ecosystem="matter"\} (\S+)$/m.exec(text)?.[1]) > 0, "the Matter delivery took measurable time");
+  metrics.close();
+  assert.equal(registry.deliveryObserver, undefined);
+});

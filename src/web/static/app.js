@@ -5,6 +5,8 @@
   const $ = (selector) => document.querySelector(selector);
   const live = $("#live");
   const MAX_LOG = 200;
+  let submitting = false;
+  document.addEventListener("submit", () => (submitting = true));
 
   function cell(text, className) {
     const td = document.createElement("td");
@@ -38,6 +40,8 @@
       $("#accounts tbody").append(tr);
     }
     tr.replaceChildren(cell(a.name), cell(a.vendor), cell(a.link, `link link-${a.link}`));
+    // An account that lost its log-in shows its password form.
+    if (a.link === "needs-login") for (const form of document.querySelectorAll("details[data-password-login]")) if (form.getAttribute("data-password-login") === a.name) form.open = true;
   }
 
   function showLog(l) {
@@ -74,9 +78,10 @@
     account: showAccount,
     log: showLog,
     pairing: showPairing,
-    // A Nanit login moved on (code asked, done, failed): the server renders the forms.
+    // A log-in moved on (Nanit code asked; a password checked, done, failed): the server renders the forms.
     login() {
-      location.reload();
+      // The page that posted the form gets the new one as the post's answer; a reload now would cancel it.
+      if (!submitting) location.reload();
     },
   };
 
