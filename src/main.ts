@@ -12,7 +12,8 @@ import type { Driver } from "./core/driver.ts";
 import { createDriver } from "./drivers/index.ts";
 import { HomeKitHost } from "./homekit/index.ts";
 import { MatterHost } from "./matter/index.ts";
-import { printPairingCodes } from "./pairing-output.ts";
+import { MediaService } from "./media/index.ts";
+import { printCameraPairing, printPairingCodes } from "./pairing-output.ts";
 import { LogRing, startWeb, type WebServer } from "./web/index.ts";
 import { webUrl, writeFirstRunConfig } from "./cli/first-run.ts";
 import { claimDataDir } from "./cli/pidfile.ts";
@@ -70,6 +71,21 @@ async function startDrivers(config: Config, registry: DeviceRegistry, dataDir: s
   return drivers;
 }
 
+/** The RTMP ingest and stream hubs, only when an account can have cameras. A taken port is logged and
+ * the bridge runs on without camera video (sensors and controls still work). */
+async function startMedia(config: Config, registry: DeviceRegistry, log: Logger): Promise<MediaService | undefined> {
+  if (!config.accounts.some((a) => a.vendor === "nanit")) return undefined;
+  const media = new MediaService({ config: config.media, registry, log: log.child({ module: "media" }) });
+  try {
+    await media.start();
+    return media;
+  } catch (error) {
+    log.error({ err: error }, `camera video is off: ${(error as Error).message}`);
+    await media.stop().catch(() => undefined);
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv);
   let config: Config;
@@ -104,6 +120,7 @@ async function main(): Promise<void> {
   registry.on("link", (account, state, detail) => log.info({ account, link: state }, detail ? `${account}: ${state} (${detail})` : `${account}: ${state}`));
 
   const drivers = await startDrivers(config, registry, dataDir, log);
+  const media = await startMedia(config, registry, log);
 
   const homekit = config.homekit.enabled
     ? new HomeKitHost({
@@ -115,6 +132,8 @@ async function main(): Promise<void> {
         pincode: identity.homekit.pincode,
         username: identity.homekit.username,
         advertiser: config.homekit.advertiser,
+        cameras: media,
+        cameraMode: config.homekit.cameras,
       })
     : undefined;
   const matter = config.matter.enabled
@@ -151,6 +170,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info(`${signal}: stopping`);
     const force = setTimeout(() => process.exit(1), 10_000).unref();
+    // Media first: it tells the cameras to stop pushing while their drivers still run.
+    await media?.stop().catch((error: Error) => log.warn({ err: error }, "media stop failed"));
     await Promise.allSettled([web?.stop(), homekit?.stop(), matter?.stop(), ...drivers.map((d) => d.stop())]);
     clearTimeout(force);
     releaseDataDir();
@@ -162,13 +183,18 @@ async function main(): Promise<void> {
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection"));
   process.on("uncaughtException", (error) => log.error({ err: error }, "uncaught exception"));
 
+  // Standalone cameras listen as they are found (also after start): print each one's code then.
+  homekit?.on("camera-listening", (deviceId) => {
+    const camera = homekit.cameraPairings().find((c) => c.deviceId === deviceId);
+    if (camera) printCameraPairing(log, camera);
+  });
   await homekit?.start();
   await matter?.start();
   printPairingCodes(log, {
     homekit: homekit ? { pincode: identity.homekit.pincode, setupURI: homekit.setupURI(), port: homekit.port } : undefined,
     matter: matter ? { ...matter.pairingCodes(), port: matter.port } : undefined,
   });
-  const webSources = { registry, accounts: config.accounts, homekit, matter, startedAt: Date.now() - Math.round(process.uptime() * 1000) };
+  const webSources = { registry, accounts: config.accounts, homekit, matter, media, startedAt: Date.now() - Math.round(process.uptime() * 1000) };
   web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing, { secrets, restartAccount });
   // The bound port, not the configured one (0 = any free port); no URL when the page did not start.
   const statusPage = web ? webUrl(config, undefined, web.port) : undefined;

@@ -13,6 +13,22 @@ function qr(text: string): string {
   return out;
 }
 
+export interface CameraPairingInfo {
+  deviceId: string;
+  name: string;
+  pincode: string;
+  setupURI?: string;
+  port: number | undefined;
+  paired: boolean;
+}
+
+/** A standalone camera is its own HomeKit accessory with its own code: Apple Home pairs it separately. */
+export function printCameraPairing(log: Logger, camera: CameraPairingInfo): void {
+  const fields = { event: "camera-pairing", deviceId: camera.deviceId, name: camera.name, setupCode: camera.pincode, setupURI: camera.setupURI, port: camera.port, paired: camera.paired };
+  if (camera.paired) log.info(fields, `HomeKit camera ${camera.name} is paired (setup code ${camera.pincode})`);
+  else log.info(fields, `HomeKit camera ${camera.name}: setup code ${camera.pincode}${camera.setupURI ? ` (${camera.setupURI}); add it in the Home app on its own:\n${qr(camera.setupURI)}` : ""}`);
+}
+
 export function printPairingCodes(log: Logger, info: PairingInfo): void {
   if (info.homekit) {
     log.info({ event: "homekit-pairing", setupCode: info.homekit.pincode, setupURI: info.homekit.setupURI, port: info.homekit.port }, `HomeKit setup code ${info.homekit.pincode} (${info.homekit.setupURI}); scan in the Home app:\n${qr(info.homekit.setupURI)}`);

@@ -122,8 +122,14 @@ export class BridgeMetrics {
         this.set(sources.matter?.fabricCount ?? 0);
       },
     });
-    // Placeholder until the camera streams exist: always 0 for now.
-    new Gauge({ name: "hearthbridge_stream_sessions", help: "Live camera stream sessions", registers });
+    new Gauge({
+      name: "hearthbridge_stream_sessions",
+      help: "Live camera stream sessions",
+      registers,
+      collect() {
+        this.set(sources.media?.liveSessions ?? 0);
+      },
+    });
     sources.registry.on("link", this.#onLink);
     sources.registry.on("command", this.#onCommand);
     sources.registry.deliveryObserver = this.#onDelivered;

@@ -1,5 +1,6 @@
 // What the web page, /health and /metrics show, gathered from the registry and the two hosts. Only
 // what a user may see: names, states, pairing codes (shown by design), never a vendor secret.
+import type { MediaService } from "../media/index.ts";
 import type { DeviceEntry, DeviceRegistry } from "../core/registry.ts";
 import type { LinkState } from "../core/driver.ts";
 import type { DeviceState } from "../core/model.ts";
@@ -12,6 +13,8 @@ export interface WebSources {
   accounts: { name: string; vendor: string }[];
   homekit?: Pick<HomeKitHost, "pincode" | "setupURI" | "bridges" | "on" | "off">;
   matter?: Pick<MatterHost, "running" | "commissioned" | "fabricCount" | "pairingCodes">;
+  /** Camera video, when an account has cameras. */
+  media?: Pick<MediaService, "liveSessions" | "state">;
   /** Epoch ms when the process started. */
   startedAt: number;
 }

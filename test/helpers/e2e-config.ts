@@ -23,6 +23,7 @@ export interface E2EConfig {
   accounts: Record<string, unknown>[];
   discriminator?: number;
   web?: Record<string, unknown>;
+  media?: Record<string, unknown>;
   logLevel?: string;
 }
 
@@ -33,6 +34,8 @@ export async function writeE2EConfig(file: string, options: E2EConfig): Promise<
     homekit: { port: 0, advertiser: "none", pincode: E2E_PIN, name: options.name },
     matter: { port: matterPort, passcode: E2E_PASSCODE, discriminator: options.discriminator ?? 3840 },
     ...(options.web ? { web: options.web } : {}),
+    // Simulated cameras push to loopback only; any free port so files can run side by side.
+    media: { rtmpHost: "127.0.0.1", bind: "127.0.0.1", rtmpPort: 0, ...options.media },
     accounts: options.accounts,
     ...(options.logLevel ? { log: { level: options.logLevel } } : {}),
   };

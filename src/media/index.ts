@@ -1,0 +1,151 @@
+// The media layer as main.ts sees it: one RTMP ingest, one stream hub + snapshot maker + CameraSource
+// per camera device in the registry, keep-warm per config, and one stop() for all of it.
+import type { CameraSource, CameraSourceProvider, LiveStream, StreamInterruption, StreamRequest } from "../core/camera.ts";
+import type { Config } from "../core/config.ts";
+import type { Logger } from "../core/logger.ts";
+import type { StatePatch } from "../core/model.ts";
+import type { DeviceEntry, DeviceRegistry } from "../core/registry.ts";
+import { MediaCameraSource } from "./camera-source.ts";
+import { resolveFfmpeg } from "./ffmpeg.ts";
+import { StreamHub, type StreamHubState, type StreamHubTiming } from "./hub.ts";
+import { RtmpIngest } from "./ingest.ts";
+import type { LiveSessionOptions } from "./live-session.ts";
+import { SnapshotMaker } from "./snapshot.ts";
+
+export type MediaConfig = Config["media"];
+
+export interface MediaServiceOptions {
+  config: MediaConfig;
+  registry: DeviceRegistry;
+  log: Logger;
+  /** Defaults to `(id, r) => registry.requestStream(id, r)`. */
+  requestStream?: (deviceId: string, request: StreamRequest) => Promise<void>;
+  /** Tests: shorter hub intervals, snapshot cache, ready timeout, a stubbed live session. */
+  hubTiming?: Partial<StreamHubTiming>;
+  snapshotCacheMs?: number;
+  readyTimeoutMs?: number;
+  startLive?: (options: LiveSessionOptions) => Promise<LiveStream>;
+}
+
+interface CameraMedia {
+  hub: StreamHub;
+  snapshots: SnapshotMaker;
+  source: MediaCameraSource;
+}
+
+export class MediaService implements CameraSourceProvider {
+  readonly ingest: RtmpIngest;
+  readonly #options: MediaServiceOptions;
+  readonly #log: Logger;
+  readonly #cameras = new Map<string, CameraMedia>();
+  #liveSessions = 0;
+  #stopped = false;
+
+  readonly #onDevice = (entry: DeviceEntry): void => {
+    if (!entry.info.capabilities.camera || this.#stopped) return;
+    const { hub } = this.#camera(entry);
+    if (keepWarm(this.#options.config.keepWarm, entry) && !hub.state().keepWarm) {
+      this.#log.info({ device: entry.info.id }, `${entry.info.name}: kept warm (always pushing)`);
+      hub.setKeepWarm(true);
+    }
+  };
+
+  readonly #onInterrupted = (entry: DeviceEntry, reason: StreamInterruption): void => {
+    this.#cameras.get(entry.info.id)?.hub.interrupted(reason);
+  };
+
+  // "standby" is the neutral switch a camera's sleep mode maps to (see the model's switch capability).
+  readonly #onState = (entry: DeviceEntry, patch: StatePatch): void => {
+    if (patch.switches?.standby === false) this.#cameras.get(entry.info.id)?.hub.standbyEnded();
+  };
+
+  constructor(options: MediaServiceOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    const { config } = options;
+    this.ingest = new RtmpIngest({ bind: config.bind, port: config.rtmpPort, rtmpHost: config.rtmpHost, log: options.log.child({ part: "rtmp" }) });
+  }
+
+  /** Listen for pushes and serve every camera the registry knows now or learns later. */
+  async start(): Promise<void> {
+    await this.ingest.start();
+    const { registry } = this.#options;
+    registry.on("device", this.#onDevice);
+    registry.on("stream-interrupted", this.#onInterrupted);
+    registry.on("state", this.#onState);
+    for (const entry of registry.devices) this.#onDevice(entry);
+  }
+
+  sourceFor(deviceId: string): CameraSource | undefined {
+    const entry = this.#options.registry.get(deviceId);
+    if (!entry?.info.capabilities.camera || this.#stopped) return undefined;
+    return this.#camera(entry).source;
+  }
+
+  /** Live streams running now (metrics gauge). */
+  get liveSessions(): number {
+    return this.#liveSessions;
+  }
+
+  /** Per camera: viewers, push state, bytes, last error (status page). */
+  state(): StreamHubState[] {
+    return [...this.#cameras.values()].map((c) => c.hub.state());
+  }
+
+  hub(deviceId: string): StreamHub | undefined {
+    return this.#cameras.get(deviceId)?.hub;
+  }
+
+  #camera(entry: DeviceEntry): CameraMedia {
+    const existing = this.#cameras.get(entry.info.id);
+    if (existing) return existing;
+    if (this.#stopped) throw new Error("media is stopped");
+    const { config, registry, log } = this.#options;
+    const deviceId = entry.info.id;
+    const name = entry.info.name;
+    const ffmpeg = resolveFfmpeg(config.ffmpeg);
+    const cameraLog = log.child({ device: deviceId });
+    this.ingest.register(deviceId);
+    const request = this.#options.requestStream ?? ((id: string, r: StreamRequest) => registry.requestStream(id, r));
+    const hub = new StreamHub({ deviceId, name, ingest: this.ingest, requestStream: (r) => request(deviceId, r), log: cameraLog, timing: this.#options.hubTiming });
+    const snapshots = new SnapshotMaker({ deviceId, name, ffmpeg, hub, ingest: this.ingest, log: cameraLog, cacheMs: this.#options.snapshotCacheMs, readyTimeoutMs: this.#options.readyTimeoutMs });
+    const source = new MediaCameraSource({
+      deviceId,
+      name,
+      ffmpeg,
+      transcode: config.transcode,
+      hub,
+      ingest: this.ingest,
+      snapshots,
+      log: cameraLog,
+      readyTimeoutMs: this.#options.readyTimeoutMs,
+      startLive: this.#options.startLive,
+      onLiveCount: (delta) => {
+        this.#liveSessions += delta;
+      },
+    });
+    const camera = { hub, snapshots, source };
+    this.#cameras.set(deviceId, camera);
+    return camera;
+  }
+
+  /** Stop every camera's push (told to stop, bounded wait), every ffmpeg, then the ingest. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const { registry } = this.#options;
+    registry.off("device", this.#onDevice);
+    registry.off("stream-interrupted", this.#onInterrupted);
+    registry.off("state", this.#onState);
+    await Promise.all([...this.#cameras.values()].map(({ source }) => source.close()));
+    await Promise.all([...this.#cameras.values()].map(({ hub, snapshots }) => Promise.all([hub.close(), snapshots.close()])));
+    await this.ingest.stop();
+  }
+}
+
+/** media.keepWarm lists cameras by name (case-insensitive), by device id, or by the vendor's id. */
+export function keepWarm(list: string[], entry: DeviceEntry): boolean {
+  const { id, name } = entry.info;
+  const vendorId = id.slice(id.indexOf(":") + 1);
+  return list.some((item) => item === id || item === vendorId || item.toLowerCase() === name.toLowerCase());
+}

@@ -1,0 +1,177 @@
+// The RTMP ingest: who may publish and play, what it learns from a push, and that a taken port or
+// garbage on the socket is an error message, never a dead bridge.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect, createServer, type AddressInfo } from "node:net";
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { createLogger } from "../../src/core/logger.ts";
+import { isLoopback, RtmpIngest } from "../../src/media/ingest.ts";
+import { FfmpegProcess } from "../../src/media/ffmpeg.ts";
+import { LogCapture } from "../helpers/log-capture.ts";
+import { TestPush } from "../helpers/rtmp-push.ts";
+import { nextEvent, waitFor } from "../helpers/wait.ts";
+
+function newIngest(capture = new LogCapture()): { ingest: RtmpIngest; capture: LogCapture } {
+  const log = createLogger("debug", { json: true, destination: capture });
+  return { ingest: new RtmpIngest({ bind: "127.0.0.1", port: 0, rtmpHost: "127.0.0.1", log }), capture };
+}
+
+function children(): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(process.pid)], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe("RTMP ingest", () => {
+  const pushes: TestPush[] = [];
+  after(async () => {
+    await Promise.all(pushes.map((p) => p.kill()));
+    assert.deepEqual(children(), [], "no ffmpeg left behind");
+  });
+
+  it("accepts a push to the camera's key and learns its picture, audio and first keyframe", async () => {
+    const { ingest, capture } = newIngest();
+    await ingest.start();
+    try {
+      ingest.register("nanit:cam1");
+      const url = ingest.urlFor("nanit:cam1");
+      assert.match(url, new RegExp(`^rtmp://127\\.0\\.0\\.1:${ingest.port}/live/[A-Za-z0-9_-]{22}$`));
+      const key = url.split("/").at(-1)!;
+      const started = nextEvent<[string, string]>(ingest, "publish-start", (id) => id === "nanit:cam1", 10_000);
+      const held = nextEvent<[string, number]>(ingest, "keyframe-held", (id) => id === "nanit:cam1", 10_000);
+      const push = new TestPush(url);
+      pushes.push(push);
+      const [, address] = await started;
+      assert.ok(isLoopback(address));
+      const [, heldAt] = await held;
+      const status = ingest.status("nanit:cam1")!;
+      assert.equal(status.publishing, true);
+      assert.equal(status.keyframeHeldAt, heldAt);
+      assert.ok(heldAt >= status.publishStartedAt!);
+      assert.deepEqual({ ...status.video, fps: undefined }, { codec: "h264", width: 1280, height: 720, profile: "main", level: "3.1", fps: undefined });
+      assert.equal(status.audio, true);
+      await waitFor(() => ingest.status("nanit:cam1")!.video?.fps, 5_000, { message: "frame rate" });
+      assert.ok(Math.abs(ingest.status("nanit:cam1")!.video!.fps! - 15) < 1);
+      const annexB = ingest.keyframeAnnexB("nanit:cam1")!;
+      assert.deepEqual([...annexB.subarray(0, 5)], [0, 0, 0, 1, 0x67], "Annex B, SPS first");
+      const before = ingest.status("nanit:cam1")!.bytesIn;
+      await waitFor(() => ingest.status("nanit:cam1")!.bytesIn > before, 3_000, { message: "bytes keep counting" });
+
+      const stopped = nextEvent<[string, string]>(ingest, "publish-stop", (id) => id === "nanit:cam1", 5_000);
+      await push.kill();
+      assert.equal((await stopped)[1], "closed");
+      assert.equal(ingest.status("nanit:cam1")!.publishing, false);
+      assert.equal(ingest.status("nanit:cam1")!.keyframeHeldAt, undefined);
+      assert.equal(ingest.keyframeAnnexB("nanit:cam1"), undefined);
+      assert.ok(!capture.text.includes(key), "the stream key never reaches a log line");
+      assert.ok(capture.text.includes("[redacted]"), "the library's own lines went through our logger, scrubbed");
+    } finally {
+      await ingest.stop();
+    }
+  });
+
+  it("refuses a push to any other key, and logs it once per address and path", async () => {
+    const { ingest, capture } = newIngest();
+    await ingest.start();
+    try {
+      ingest.register("nanit:cam1");
+      const good = ingest.urlFor("nanit:cam1");
+      const wrong = good.replace(/[^/]+$/, randomBytes(16).toString("base64url"));
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const refused = nextEvent<[string, string]>(ingest, "refused", (kind) => kind === "publish", 10_000);
+        const push = new TestPush(wrong, { size: "320x240", audio: false });
+        pushes.push(push);
+        await refused;
+        const exit = await push.process.exited;
+        assert.notEqual(exit.code, 0, "the pusher was cut off");
+      }
+      assert.equal(ingest.status("nanit:cam1")!.publishing, false);
+      assert.equal(capture.warnings.filter((l) => /refused an RTMP publish/.test(l.msg)).length, 1);
+      assert.equal(capture.matching(/refused an RTMP publish/).length, 2);
+    } finally {
+      await ingest.stop();
+    }
+  });
+
+  it("lets a loopback reader play the camera's key but not an unknown one", async () => {
+    const { ingest } = newIngest();
+    await ingest.start();
+    try {
+      ingest.register("nanit:cam1");
+      const push = new TestPush(ingest.urlFor("nanit:cam1"), { size: "320x240" });
+      pushes.push(push);
+      await nextEvent(ingest, "keyframe-held", () => true, 10_000);
+      const quiet = createLogger("fatal");
+      const probe = (url: string) =>
+        new FfmpegProcess("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", "-probesize", "32", "-analyzeduration", "0", "-i", url, "-frames:v", "1", "-f", "null", "-"], { label: "reader", log: quiet }).exited;
+      const ok = await probe(ingest.readerUrl("nanit:cam1"));
+      assert.equal(ok.code, 0, ok.stderrTail.join("\n"));
+      const refused = nextEvent<[string, string]>(ingest, "refused", (kind) => kind === "play", 10_000);
+      const bad = await probe(ingest.readerUrl("nanit:cam1").replace(/[^/]+$/, "nope"));
+      assert.notEqual(bad.code, 0);
+      await refused;
+      assert.equal(isLoopback("::ffff:127.0.0.1"), true);
+      assert.equal(isLoopback("::1"), true);
+      assert.equal(isLoopback("192.168.1.20"), false);
+      assert.equal(isLoopback("::ffff:10.0.0.2"), false);
+      await push.kill();
+    } finally {
+      await ingest.stop();
+    }
+  });
+
+  it("reports a taken port as a clear error and keeps the process alive", async () => {
+    const blocker = createServer();
+    blocker.listen(0, "127.0.0.1");
+    await once(blocker, "listening");
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const ingest = new RtmpIngest({ bind: "127.0.0.1", port, rtmpHost: "127.0.0.1", log: createLogger("fatal") });
+      await assert.rejects(ingest.start(), new RegExp(`RTMP port 127\\.0\\.0\\.1:${port} is already in use: stop the other program or set media\\.rtmpPort`));
+      await ingest.stop();
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("survives garbage on the socket and still takes a push afterwards", async () => {
+    const { ingest, capture } = newIngest();
+    await ingest.start();
+    try {
+      ingest.register("nanit:cam1");
+      for (let i = 0; i < 20; i++) {
+        const socket = connect(ingest.port, "127.0.0.1");
+        socket.on("error", () => undefined);
+        await once(socket, "connect");
+        // A valid-looking handshake then random chunks, and pure noise.
+        socket.write(i % 2 ? randomBytes(4096) : Buffer.concat([Buffer.from([3]), randomBytes(1536 * 2), randomBytes(3000)]));
+        await new Promise((done) => setTimeout(done, 20));
+        socket.destroy();
+      }
+      // An invoke whose AMF0 strict array claims 5 items and holds none makes the library's decoder
+      // throw inside the socket's data handler: that connection is closed, nothing else happens.
+      const amf = Buffer.from([0x0a, 0, 0, 0, 5]);
+      const chunk = Buffer.concat([Buffer.from([3, 0, 0, 0, 0, 0, amf.length, 20, 0, 0, 0, 0]), amf]);
+      const socket = connect(ingest.port, "127.0.0.1");
+      socket.on("error", () => undefined);
+      await once(socket, "connect");
+      // Read what the server sends (or its FIN never surfaces) and take a reset as a close too.
+      socket.resume();
+      const closed = new Promise((done) => socket.once("close", done));
+      socket.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(1536 * 2), chunk]));
+      await closed;
+      assert.ok(capture.has(/malformed RTMP data/), "the throw was caught and logged");
+
+      const push = new TestPush(ingest.urlFor("nanit:cam1"), { size: "320x240", audio: false });
+      pushes.push(push);
+      await nextEvent(ingest, "keyframe-held", () => true, 10_000);
+      await push.kill();
+    } finally {
+      await ingest.stop();
+    }
+  });
+});
