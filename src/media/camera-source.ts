@@ -86,7 +86,9 @@ export class MediaCameraSource implements CameraSource {
       input: {
         // Fast start: the GOP cache hands the reader a keyframe at once, so no probing is needed.
         // (-fflags nobuffer would drop that cached keyframe.)
-        args: ["-probesize", "32", "-analyzeduration", "0", "-i", ingest.readerUrl(deviceId)],
+        // -tcp_nodelay: each step of the RTMP handshake otherwise waits ~48 ms on loopback (Nagle plus
+        // delayed ACK); measured in bench/camera.ts, about 100 ms off every start.
+        args: ["-probesize", "32", "-analyzeduration", "0", "-tcp_nodelay", "1", "-i", ingest.readerUrl(deviceId)],
         video: { width: video?.width ?? 1920, height: video?.height ?? 1080, fps: video?.fps, profile: video?.profile, level: video?.level },
         audio: status?.audio ?? false,
       },

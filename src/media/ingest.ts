@@ -266,6 +266,8 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   }
 
   #accept(socket: Socket): void {
+    // RTMP is a chatty request/reply handshake: without this every step waits for a delayed ACK.
+    socket.setNoDelay(true);
     this.#sockets.add(socket);
     socket.on("close", () => this.#sockets.delete(socket));
     socket.on("error", () => undefined);
