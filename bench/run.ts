@@ -6,6 +6,7 @@
 //   npm run bench -- fansync-latency                one bench by name (several names allowed)
 //   npm run bench -- startup --runs 5 --node /tmp/node24/bin/node
 //                                                   other arguments go to every selected bench
+//   npm run bench -- soak --minutes 30              benches in ON_REQUEST run only when named
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,9 @@ const NOT_BENCHES = new Set(["run.ts", "lib.ts"]);
 /** A bench that has not finished after this long is stopped (BENCH_TIMEOUT_S overrides it, e.g. for
  * `chaos --rounds 50`); chaos runs about 12 minutes by default. */
 const BENCH_TIMEOUT_MS = process.env.BENCH_TIMEOUT_S ? Number(process.env.BENCH_TIMEOUT_S) * 1000 : 6 * 60_000;
-const LONG_BENCHES: Record<string, number> = { chaos: 20 * 60_000, camera: 10 * 60_000 };
+const LONG_BENCHES: Record<string, number> = { chaos: 20 * 60_000, camera: 10 * 60_000, fuzz: 20 * 60_000 };
+/** Not part of a plain `npm run bench`: too long to run with the rest (soak: 30 minutes by default). */
+const ON_REQUEST = new Set(["soak"]);
 
 const available = readdirSync(join(root, "bench"))
   .filter((f) => f.endsWith(".ts") && !NOT_BENCHES.has(f) && !f.startsWith("_"))
@@ -27,7 +30,7 @@ const available = readdirSync(join(root, "bench"))
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  console.log(`usage: npm run bench -- [bench ...] [bench options]\nbenches: ${available.join(", ")}`);
+  console.log(`usage: npm run bench -- [bench ...] [bench options]\nbenches: ${available.join(", ")} (${[...ON_REQUEST].join(", ")} only when named)`);
   process.exit(0);
 }
 const selected = args.filter((a) => available.includes(a));
@@ -37,7 +40,10 @@ if (unknown.length) {
   console.error(`unknown bench ${unknown.join(", ")}; benches: ${available.join(", ")}`);
   process.exit(2);
 }
-const benches = selected.length ? selected : available;
+const benches = selected.length ? selected : available.filter((b) => !ON_REQUEST.has(b));
+// The soak's own length (--minutes, default 30) plus ten minutes for setting up and the figures.
+const soakMinutes = forwarded.includes("--minutes") ? Number(forwarded[forwarded.indexOf("--minutes") + 1]) : 30;
+LONG_BENCHES.soak = ((Number.isFinite(soakMinutes) ? soakMinutes : 30) + 10) * 60_000;
 
 interface Result {
   bench: string;

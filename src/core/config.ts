@@ -199,6 +199,7 @@ function valueAt(raw: unknown, path: PropertyKey[]): unknown {
 }
 
 const SECRET_KEY = /password|secret|token/i;
+const NAME_LIKE = /^[A-Za-z0-9_.$-]{1,40}$/;
 
 /** A value for a problem line: secret-named keys hidden at any depth, and YAML aliases (which can
  * make the document cyclic) shown once. */
@@ -281,8 +282,10 @@ export function validateConfig(raw: unknown, file = "config", baseDir = process.
     for (const issue of result.error.issues) {
       if (issue.code === "unrecognized_keys") {
         for (const key of issue.keys) {
-          const hint = didYouMean(key, knownKeys(issue.path as (string | number)[], raw));
-          const where = formatPath([...issue.path, key]);
+          const name = NAME_LIKE.test(key);
+          const hint = name ? didYouMean(key, knownKeys(issue.path as (string | number)[], raw)) : undefined;
+          // A mangled line that YAML read as one long key may hold a password: show names only.
+          const where = formatPath([...issue.path, name ? key : `(a ${key.length}-character key that is not a name)`]);
           problems.push(`${where}: unknown key${hint ? ` (did you mean "${hint}"?)` : ""}`);
         }
         continue;
@@ -337,14 +340,24 @@ export function loadConfig(file: string, options: { dataDir?: string } = {}): { 
   return { config: parseConfigText(readFileSync(path, "utf8"), file, dirname(path), secrets), found: true, ...extra };
 }
 
+/** A YAML error without the source text some messages quote ("extra characters: <the line>"): a
+ * password may be on that line. The reason and the position are enough to find it. */
+function yamlProblem(error: unknown): string {
+  const first = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+  const reason = first.replace(/ at line \d+, column \d+:?$/, "").split(": ")[0]!.slice(0, 100);
+  const at = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : "";
+  return `not valid YAML/JSON: ${reason}${at}`;
+}
+
 /** Parse and validate the text of a config file (YAML or JSON). Throws ConfigError, never anything else. */
 export function parseConfigText(text: string, file = "config", baseDir = process.cwd(), stored?: StoredPasswords): Config {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true });
+    // logLevel "error": yaml's warnings (unknown tags, directives) go to stderr with the source line
+    // quoted, password or not; the value still has to pass the schema.
+    raw = parseYaml(text, { prettyErrors: true, logLevel: "error" });
   } catch (error) {
-    const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : (error as Error).message;
-    throw new ConfigError(file, [`not valid YAML/JSON: ${detail}`]);
+    throw new ConfigError(file, [yamlProblem(error)]);
   }
   if (raw !== null && raw !== undefined && (typeof raw !== "object" || Array.isArray(raw))) {
     throw new ConfigError(file, [`(top level): must be a mapping of keys such as homekit, matter, accounts (got ${show(raw, "")})`]);

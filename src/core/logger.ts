@@ -14,6 +14,11 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 4) secretValues.add(value);
 }
 
+/** Whether a value is scrubbed already (so a caller that registered it only for a while knows not to forget it). */
+export function isSecret(value: string | undefined): boolean {
+  return value !== undefined && secretValues.has(value);
+}
+
 /** Stop scrubbing a secret that was rotated out (keeps the set from growing without bound). */
 export function forgetSecret(value: string | undefined): void {
   if (value) secretValues.delete(value);

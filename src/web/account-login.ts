@@ -5,7 +5,7 @@
 // account's driver is restarted with it at once (the bridge keeps running). It is never sent back.
 import type { AccountConfig } from "../core/config.ts";
 import type { AccountSecrets } from "../core/account-secrets.ts";
-import { registerSecret, scrub, type Logger } from "../core/logger.ts";
+import { forgetSecret, isSecret, registerSecret, scrub, type Logger } from "../core/logger.ts";
 import { verifyAccount, type VerifyResult } from "../cli/verify-login.ts";
 import type { PasswordLoginView } from "./page.ts";
 
@@ -67,8 +67,11 @@ export class PasswordWebLogin {
   async submit(name: string, password: string): Promise<void> {
     const account = this.#accounts.get(name);
     if (!account) throw new Error(`no FanSync or X-Sense account ${name}`);
-    registerSecret(password);
     if (this.#flows.get(name)?.step === "working") throw new Error(`the password for ${name} is being checked already`);
+    // Scrubbed while it is checked; forgotten again if refused, so made-up passwords posted to the
+    // form cannot grow the secret set (every log line is scrubbed against all of it).
+    const known = isSecret(password);
+    registerSecret(password);
     const flow: Flow = { step: "working", message: `Checking the password with ${VENDOR_NAMES[account.vendor]}…` };
     this.#flows.set(name, flow);
     this.#o.log.info({ account: name }, `${name}: password entered on the web page, checking it with ${VENDOR_NAMES[account.vendor]}`);
@@ -76,6 +79,7 @@ export class PasswordWebLogin {
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, STEP_WAIT_MS).unref()));
     const done = this.#run(account, password, flow).finally(() => {
       clearTimeout(timer);
+      if (account.password !== password && !known) forgetSecret(password); // not accepted by the vendor
       if (this.#flows.get(name) === flow) this.#o.changed(name);
     });
     await Promise.race([done, waited]);

@@ -16,9 +16,9 @@ import { LogRing, type LogEntry } from "./log-ring.ts";
 import { BridgeMetrics } from "./metrics.ts";
 import { NanitWebLogin, type NanitAccount } from "./nanit-login.ts";
 import { PasswordWebLogin } from "./account-login.ts";
-import { pairingText, renderLogin, renderPage, renderSetup } from "./page.ts";
+import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup } from "./page.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../core/password.ts";
-import { accountViews, deviceView, deviceViews, health, pairingView, type WebSources } from "./status.ts";
+import { accountViews, cameraViews, deviceView, deviceViews, health, pairingView, streamStates, type WebSources } from "./status.ts";
 
 export interface WebServerOptions {
   sources: WebSources;
@@ -45,7 +45,11 @@ const STATIC: Record<string, { file: string; type: string }> = {
 const MAX_BODY = 8 * 1024;
 const KEEPALIVE_MS = 25_000;
 const PAIRING_POLL_MS = 5_000;
+/** The stream hubs emit nothing: their state (watching, pushing, last error) is looked at this often. */
+const STREAM_POLL_MS = 1_000;
 const MAX_EVENT_CLIENTS = 50;
+
+const CAMERA_EVENTS = ["camera-listening", "camera-paired", "camera-unpaired"] as const;
 
 class HttpError extends Error {
   override name = "HttpError";
@@ -85,10 +89,15 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   if (declared > MAX_BODY) throw new HttpError(413, "request body too large");
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, "request body too large");
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY) throw new HttpError(413, "request body too large");
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    // The client went away mid-body ("aborted"): its fault, not ours, and nobody is left to answer.
+    throw error instanceof HttpError ? error : new HttpError(400, "the request body did not arrive");
   }
   return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
 }
@@ -121,15 +130,24 @@ export class WebServer {
   readonly #title: string;
   #timers: NodeJS.Timeout[] = [];
   #lastPairing = "";
+  /** What the pages were last told per camera: its pairing card, its stream line. */
+  readonly #lastCamera = new Map<string, string>();
+  readonly #lastStream = new Map<string, string>();
+  #cameraPush: Promise<void> = Promise.resolve();
   #port: number | undefined;
 
-  readonly #onDevice = (entry: DeviceEntry): void => this.#broadcast("device", deviceView(entry));
+  readonly #onDevice = (entry: DeviceEntry): void => {
+    const view = deviceView(entry, streamStates(this.#o.sources));
+    if (view.stream) this.#lastStream.set(view.id, view.stream.text);
+    this.#broadcast("device", view);
+  };
   readonly #onLink = (account: string, link: LinkState): void => {
     const vendor = this.#o.sources.accounts.find((a) => a.name === account)?.vendor ?? "unknown";
     this.#broadcast("account", { name: account, vendor, link });
   };
   readonly #onLog = (line: LogEntry): void => this.#broadcast("log", line);
   readonly #onPairing = (): void => this.#pushPairing();
+  readonly #onCamera = (): void => void this.#pushCameras();
 
   constructor(options: WebServerOptions) {
     this.#o = options;
@@ -189,11 +207,18 @@ export class WebServer {
     this.#logs.on("line", this.#onLog);
     this.#o.sources.homekit?.on("paired", this.#onPairing);
     this.#o.sources.homekit?.on("unpaired", this.#onPairing);
+    for (const event of CAMERA_EVENTS) this.#o.sources.homekit?.on(event, this.#onCamera);
     this.#lastPairing = JSON.stringify(pairingText(pairingView(this.#o.sources)));
+    for (const c of cameraViews(this.#o.sources)) this.#lastCamera.set(c.deviceId, JSON.stringify(c));
+    for (const d of deviceViews(this.#o.sources)) if (d.stream) this.#lastStream.set(d.id, d.stream.text);
     this.#timers = [
-      setInterval(() => this.#pushPairing(), PAIRING_POLL_MS).unref(),
+      setInterval(() => {
+        this.#pushPairing();
+        void this.#pushCameras();
+      }, PAIRING_POLL_MS).unref(),
       setInterval(() => this.#comment("keepalive"), KEEPALIVE_MS).unref(),
     ];
+    if (this.#o.sources.media) this.#timers.push(setInterval(() => this.#pushStreams(), STREAM_POLL_MS).unref());
     const open = !this.#auth.required;
     this.#log.info({ event: "web", port: this.#port, host }, `web page on http://${host.includes(":") ? `[${host}]` : host}:${this.#port}/${open ? " (no password: loopback only)" : ""}`);
     if (this.#auth.needsSetup) this.#log.warn(`the web page has no password yet: the first visitor sets it (or set web.password)`);
@@ -209,6 +234,7 @@ export class WebServer {
     this.#logs.off("line", this.#onLog);
     this.#o.sources.homekit?.off("paired", this.#onPairing);
     this.#o.sources.homekit?.off("unpaired", this.#onPairing);
+    for (const event of CAMERA_EVENTS) this.#o.sources.homekit?.off(event, this.#onCamera);
     for (const t of this.#timers) clearInterval(t);
     this.#nanit.stop();
     for (const client of this.#clients) client.end();
@@ -293,7 +319,7 @@ export class WebServer {
     }
     if (path === "/events") {
       if (!get) throw new HttpError(405, "GET only");
-      return this.#events(res);
+      return await this.#events(res);
     }
     if (path === "/api/session") return json(res, 200, { ok: true });
     if (path === "/api/status") return json(res, 200, { ...this.#snapshot(), nanit: this.#nanit.views(), logins: this.#passwords.views() });
@@ -336,13 +362,14 @@ export class WebServer {
       const seconds = Math.ceil(wait / 1000);
       return html(res, 429, renderLogin(this.#title, `Too many attempts; try again in ${seconds} s.`), { "Retry-After": String(seconds) });
     }
+    // Counted as a failure at once, before any await: parallel attempts must not all pass the limit.
+    this.#auth.limiter.failed(client);
     const form = await readForm(req);
     const password = form.get("password") ?? "";
     if (password && password.length <= MAX_PASSWORD_LENGTH && (await this.#auth.check(password))) {
       this.#auth.limiter.succeeded(client);
       return redirect(res, "/", { "Set-Cookie": this.#auth.cookie(this.#auth.newSession()) });
     }
-    this.#auth.limiter.failed(client);
     this.#log.warn({ client }, "web page: wrong password");
     return html(res, 401, renderLogin(this.#title, "Wrong password."));
   }
@@ -368,15 +395,17 @@ export class WebServer {
 
   #snapshot() {
     const s = this.#o.sources;
-    return { pairing: pairingView(s), accounts: accountViews(s), devices: deviceViews(s), logs: this.#logs.lines };
+    return { pairing: pairingView(s), cameras: cameraViews(s), accounts: accountViews(s), devices: deviceViews(s), logs: this.#logs.lines };
   }
 
-  #events(res: ServerResponse): void {
+  async #events(res: ServerResponse): Promise<void> {
     if (this.#clients.size >= MAX_EVENT_CLIENTS) throw new HttpError(503, "too many open pages");
-    res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
     const snapshot = this.#snapshot();
-    // The page formats nothing itself: pairing goes as text, QR payloads stay in the HTML.
-    this.#write(res, "snapshot", { ...snapshot, pairing: pairingText(snapshot.pairing) });
+    // Cameras go with their QR as SVG: one may have appeared since the page was rendered.
+    const cameras = await Promise.all(snapshot.cameras.map(cameraEvent));
+    res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    // The page formats nothing itself: pairing goes as text, the bridge's QR payloads stay in the HTML.
+    this.#write(res, "snapshot", { ...snapshot, pairing: pairingText(snapshot.pairing), cameras });
     this.#clients.add(res);
     res.on("close", () => this.#clients.delete(res));
   }
@@ -391,6 +420,38 @@ export class WebServer {
 
   #comment(text: string): void {
     for (const client of this.#clients) if (!client.writableEnded) client.write(`: ${text}\n\n`);
+  }
+
+  /** A camera appeared, was published, paired or unpaired, or renamed: its card is sent again. One
+   * run at a time, so an older card (its QR still being drawn) never overtakes a newer one. */
+  #pushCameras(): Promise<void> {
+    this.#cameraPush = this.#cameraPush.then(() => this.#sendCameras());
+    return this.#cameraPush;
+  }
+
+  async #sendCameras(): Promise<void> {
+    try {
+      for (const camera of cameraViews(this.#o.sources)) {
+        const key = JSON.stringify(camera);
+        if (this.#lastCamera.get(camera.deviceId) === key) continue;
+        this.#lastCamera.set(camera.deviceId, key);
+        this.#broadcast("camera", await cameraEvent(camera));
+      }
+    } catch (error) {
+      this.#log.warn({ err: error }, "web page: camera pairing update failed");
+    }
+  }
+
+  /** A camera's stream line changed (a viewer came or went, the push started or failed): its row is sent again. */
+  #pushStreams(): void {
+    const streams = streamStates(this.#o.sources);
+    for (const entry of this.#o.sources.registry.devices) {
+      if (!entry.info.capabilities.camera) continue;
+      const view = deviceView(entry, streams);
+      if (!view.stream || this.#lastStream.get(view.id) === view.stream.text) continue;
+      this.#lastStream.set(view.id, view.stream.text);
+      this.#broadcast("device", view);
+    }
   }
 
   #pushPairing(): void {

@@ -1,11 +1,12 @@
-// Malformed frames (not JSON, wrong shapes, wrong types) are ignored with exactly one warn line
-// each; the driver neither crashes nor applies them, and keeps working.
+// Malformed frames (not JSON, wrong shapes, wrong types) are ignored with one warn line per reason
+// (rate limited: repeats are counted, and the count is written when the driver stops); the driver
+// neither crashes nor applies them, and keeps working.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { harness } from "./fansync-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-test("malformed frames are ignored with one warn line each and no crash", async (t) => {
+test("malformed frames are ignored with one warn line per reason and no crash", async (t) => {
   const h = await harness({ sim: { devices: [{ profile: "continuous" }, { profile: "kute60" }] } });
   t.after(() => h.close());
   const a = h.vid(0);
@@ -27,7 +28,11 @@ test("malformed frames are ignored with one warn line each and no crash", async 
   await h.sim.remote(a, { H0C: 55 });
   await waitFor(() => h.sink.states.get(h.id(0))?.light?.brightness === 55, 2000, { on: [[h.sink, "call"]] });
   const warns = h.logs.warnings.filter((l) => l.msg === "fansync: ignoring a malformed frame");
-  assert.equal(warns.length, bad.length, warns.map((w) => w.why).join(", "));
+  assert.deepEqual(
+    warns.map((w) => w.why),
+    ["not JSON", "not an object", "device_change without data", "device_change without a device id", "device_change status is not a map of integers", "neither an answer nor an event"],
+    "one line per reason, in order; repeats held back",
+  );
   const after = h.sink.calls.slice(before);
   assert.equal(after.length, 1, "only the good push reached the sink");
   assert.equal(h.sink.states.get(h.id(0))?.fan?.on, false, "the bad H00 never applied");
@@ -35,6 +40,14 @@ test("malformed frames are ignored with one warn line each and no crash", async 
   // Still controllable.
   await h.driver.command(h.id(0), { fan: { on: true } });
   await waitFor(() => h.sink.states.get(h.id(0))?.fan?.on === true, 2000, { on: [[h.sink, "call"]] });
+  // The same frames again are all held back; stopping writes the counts.
+  for (const raw of bad) h.sim.broadcastRaw(raw);
+  await h.sim.remote(a, { H0C: 56 });
+  await waitFor(() => h.sink.states.get(h.id(0))?.light?.brightness === 56, 2000, { on: [[h.sink, "call"]] });
+  assert.equal(h.logs.warnings.filter((l) => l.msg === "fansync: ignoring a malformed frame").length, warns.length);
+  await h.driver.stop();
+  const counts = h.logs.warnings.filter((l) => l.msg === "fansync: ignoring a malformed frame" && l.suppressed !== undefined).map((l) => [l.why, l.suppressed]);
+  assert.deepEqual(new Map(counts as [string, number][]), new Map([["not JSON", 1], ["not an object", 5], ["device_change without data", 1], ["device_change without a device id", 1], ["device_change status is not a map of integers", 5], ["neither an answer nor an event", 1]]));
 });
 
 test("a greeting before the login answer is consumed silently", async (t) => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, didYouMean, isValidMatterPasscode, loadConfig, validateConfig } from "../../src/core/config.ts";
+import { ConfigError, didYouMean, isValidMatterPasscode, loadConfig, parseConfigText, validateConfig } from "../../src/core/config.ts";
 
 function problemsOf(raw: unknown): string[] {
   try {
@@ -99,4 +99,31 @@ test("a password written into a URL is hidden in problem lines", () => {
   const problems = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "x", endpoints: { api: "ftp://me:url-secret-42@example.invalid/api" } }] });
   assert.ok(problems.some((p) => p.includes("ftp://me:(hidden)@example.invalid/api")), problems.join("\n"));
   assert.ok(problems.every((p) => !p.includes("url-secret-42")));
+});
+
+// Found by fuzzing (test/fuzz/config.test.ts): each of these threw a TypeError or printed a password.
+test("hostile documents give problem lines, never another error, and never show a password", () => {
+  const problemsOfText = (text: string): string[] => {
+    try {
+      parseConfigText(text);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      return error.problems;
+    }
+    assert.fail("expected a ConfigError");
+  };
+  // A YAML alias that makes the document cyclic.
+  assert.match(problemsOfText("accounts: &a\n  - vendor: fansync\n    email: x@y.z\n    password: p\n    endpoints: *a").join("\n"), /accounts\[0\]\.endpoints/);
+  // A mapping with a `length` whose value cannot become a number, where zod checks a string's length.
+  assert.match(problemsOf({ media: { bind: { length: { toString: 1 } } } }).join("\n"), /^media\.bind: /m);
+  // A syntax error quoting the line the password is on.
+  const yaml = problemsOfText('>{"accounts":[{"vendor":"fansync","password":"pw-in-a-bad-line"}]}');
+  assert.deepEqual(yaml, ["not valid YAML/JSON: Block scalar header includes extra characters at line 1, column 2"]);
+  // A mangled line read as one long key.
+  const key = problemsOfText('-{"accounts":[{"password":"pw-in-a-key-1"}]}: 1').join("\n");
+  assert.match(key, /key that is not a name\): unknown key/);
+  assert.doesNotMatch(key, /pw-in-a-key-1/);
+  // A password nested in a value shown whole.
+  const nested = problemsOf({ accounts: [{ vendor: "hue", email: "a@b.invalid", password: "pw-nested-9" }] }).join("\n");
+  assert.doesNotMatch(nested, /pw-nested-9/);
 });

@@ -100,3 +100,8 @@ test("back-off: full jitter under an exponential ceiling, capped", () => {
   assert.equal(backoffDelay(20, 500, 30_000, () => 0.5), 15_000);
   assert.equal(backoffDelay(5, 500, 30_000, () => 0), 0);
 });
+
+test("a reported speed outside 0-100 (a broken report) reaches the core clamped", () => {
+  assert.equal(registersToState({ ...FULL, H00: 1, H02: 250 }, dc).fan?.speed, 100);
+  assert.equal(registersToState({ ...FULL, H00: 1, H02: -3 }, dc).fan?.speed, 0);
+});

@@ -193,3 +193,12 @@ test("self-test results", () => {
   assert.equal(failed?.patch.fault, "CO sensor fault");
   assert.equal(selfTestResult(combo, { nothing: "here" }), undefined);
 });
+
+test("hostile reports: a CO figure far beyond any sensor is bad, a model named after an Object method is unknown", () => {
+  const spec = modelSpec("XC01-M")!;
+  const r = fieldsToPatch(spec, { coPpm: 5.5e186 });
+  assert.deepEqual(r.problems, ["coPpm=5.5e+186"]);
+  assert.equal(r.patch.coAlarm?.ppm, undefined);
+  assert.equal(fieldsToPatch(spec, { coPpm: "900" }).patch.coAlarm?.ppm, 900);
+  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) assert.equal(modelSpec(name), undefined, name);
+});

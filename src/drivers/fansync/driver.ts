@@ -4,6 +4,7 @@
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { abortableSleep, backoffDelay } from "../../core/timing.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
+import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { deviceId, type Command, type DeviceInfo } from "../../core/model.ts";
 import { detectTraits, type FanSyncTraits } from "./capabilities.ts";
 import { FanSyncAuthError, login, validateToken } from "./http-auth.ts";
@@ -149,6 +150,7 @@ export class FanSyncDriver implements Driver {
     this.#socket = undefined;
     this.#firstDone();
     await this.#loop;
+    if (this.#log) rateLimitedLog(this.#log).flush();
   }
 
   async command(id: string, command: Command): Promise<void> {
@@ -313,7 +315,7 @@ export class FanSyncDriver implements Driver {
     entries.forEach((entry, i) => {
       const answer = answers[i]!;
       if (answer.status === "rejected") {
-        this.#log.warn({ device: entry.device }, `fansync: get failed during sync: ${(answer.reason as Error).message}`);
+        rateLimitedLog(this.#log).warn("get failed during sync", "fansync: get failed during sync", { device: entry.device, err: (answer.reason as Error).message });
         return;
       }
       this.#learn(entry, answer.value.data);
@@ -330,14 +332,14 @@ export class FanSyncDriver implements Driver {
 
   #parseList(data: unknown): ListEntry[] {
     if (!Array.isArray(data)) {
-      this.#log.warn("fansync: ignoring a malformed frame: lst_device data is not a list");
+      this.#malformed("lst_device data is not a list");
       return [];
     }
     const out: ListEntry[] = [];
     for (const item of data) {
       const e = item as { device?: unknown; properties?: unknown } | null;
       if (!e || typeof e !== "object" || typeof e.device !== "string" || !e.device) {
-        this.#log.warn("fansync: ignoring a malformed lst_device entry");
+        this.#malformed("malformed lst_device entry");
         continue;
       }
       const props = e.properties && typeof e.properties === "object" && !Array.isArray(e.properties) ? (e.properties as Record<string, unknown>) : {};
@@ -346,14 +348,19 @@ export class FanSyncDriver implements Driver {
     return out;
   }
 
+  /** Rate limited per reason, shared with the socket (same logger). */
+  #malformed(why: string, fields: Record<string, unknown> = {}): void {
+    rateLimitedLog(this.#log).warn(why, "fansync: ignoring a malformed frame", fields);
+  }
+
   /** Take a `get` answer for a listed device: create or refresh it and announce it. */
   #learn(entry: ListEntry, data: unknown): void {
     const d = data as { status?: unknown; profile?: { esh?: { model?: unknown }; module?: { firmware_version?: unknown } }; connected?: unknown } | null;
     if (!d || typeof d !== "object" || !isRegisterMap(d.status)) {
-      this.#log.warn({ device: entry.device }, "fansync: ignoring a malformed frame: get has no register status");
+      this.#malformed("get has no register status", { device: entry.device });
       return;
     }
-    const model = typeof d.profile?.esh?.model === "string" ? d.profile.esh.model : "FanSync fan";
+    const model = typeof d.profile?.esh?.model === "string" && d.profile.esh.model.trim() ? d.profile.esh.model.trim() : "FanSync fan";
     const firmware = typeof d.profile?.module?.firmware_version === "string" ? d.profile.module.firmware_version : undefined;
     const existing = this.#devices.get(entry.device);
     const status = { ...d.status };
@@ -455,7 +462,7 @@ export class FanSyncDriver implements Driver {
   #applyGet(dev: Dev, data: unknown): void {
     const d = data as { status?: unknown; connected?: unknown } | null;
     if (!d || typeof d !== "object" || !isRegisterMap(d.status)) {
-      this.#log.warn({ device: dev.id }, "fansync: ignoring a malformed frame: get has no register status");
+      this.#malformed("get has no register status", { device: dev.id });
       return;
     }
     dev.reported = { ...d.status };

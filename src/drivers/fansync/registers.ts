@@ -49,7 +49,8 @@ export function registersToState(regs: Registers, traits: FanSyncTraits): Device
   if (caps.fan) {
     const fan: FanState = {
       on: regs.H00 === 1,
-      speed: regs.H02 ?? 0,
+      // A device reports 0-100; anything else (a broken report) must not reach the hosts as a percent.
+      speed: clamp(regs.H02 ?? 0, 0, 100),
       direction: regs.H06 === 1 ? "reverse" : "forward",
       breeze: regs.H01 === 1,
     };

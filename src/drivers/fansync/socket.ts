@@ -4,6 +4,7 @@
 import { EventEmitter } from "node:events";
 import { WebSocket, type RawData } from "ws";
 import type { Logger } from "../../core/logger.ts";
+import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { isRegisterMap, type Registers } from "./registers.ts";
 
 export class FanSyncLoginRejectedError extends Error {
@@ -221,8 +222,9 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
     if (emit) this.emit("close", reason);
   }
 
-  #malformed(why: string, raw: string): void {
-    this.#log.warn({ why, sample: raw.slice(0, 120) }, "fansync: ignoring a malformed frame");
+  /** `why` is a fixed reason: lines are rate limited per reason (a bad cloud must not flood the log). */
+  #malformed(why: string, raw: string, fields: Record<string, unknown> = {}): void {
+    rateLimitedLog(this.#log).warn(why, "fansync: ignoring a malformed frame", { ...fields, sample: raw.slice(0, 120) });
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
@@ -265,7 +267,7 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
         clearTimeout(p.timer);
         return p.resolve(frame);
       }
-      return this.#malformed(`answer ${id} has no valid status`, raw);
+      return this.#malformed("answer without a valid status", raw, { id });
     }
     this.#log.debug({ frame }, "fansync <<");
     if (p.setPhase === "cloud") {

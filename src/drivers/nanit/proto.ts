@@ -143,6 +143,12 @@ export interface NanitMessage {
 
 export class NanitFrameError extends Error {
   override name = "NanitFrameError";
+  /** A fixed description of the kind of problem (log lines are rate limited per kind). */
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
 }
 
 /** Encode one Message. Throws NanitFrameError when the object does not fit the schema. */
@@ -151,10 +157,10 @@ export function encodeMessage(message: NanitMessage): Uint8Array {
   try {
     instance = MessageType.fromObject(message);
   } catch (error) {
-    throw new NanitFrameError(`cannot encode a Nanit message: ${(error as Error).message}`);
+    throw new NanitFrameError("cannot encode", `cannot encode a Nanit message: ${(error as Error).message}`);
   }
   const problem = MessageType.verify(instance);
-  if (problem) throw new NanitFrameError(`cannot encode a Nanit message: ${problem}`);
+  if (problem) throw new NanitFrameError("cannot encode", `cannot encode a Nanit message: ${problem}`);
   return MessageType.encode(instance).finish();
 }
 
@@ -164,12 +170,12 @@ export function decodeMessage(bytes: Uint8Array): NanitMessage {
   try {
     decoded = MessageType.decode(bytes);
   } catch (error) {
-    throw new NanitFrameError(`not a Nanit protobuf message: ${(error as Error).message}`);
+    throw new NanitFrameError("not protobuf", `not a Nanit protobuf message: ${(error as Error).message}`);
   }
   const obj = MessageType.toObject(decoded, { enums: String, longs: Number, defaults: false, arrays: false }) as NanitMessage;
-  if (obj.type !== "KEEPALIVE" && obj.type !== "REQUEST" && obj.type !== "RESPONSE") throw new NanitFrameError(`unknown Nanit message type ${String(obj.type)}`);
-  if (obj.type === "REQUEST" && !obj.request) throw new NanitFrameError("a REQUEST message without a request");
-  if (obj.type === "RESPONSE" && !obj.response) throw new NanitFrameError("a RESPONSE message without a response");
+  if (obj.type !== "KEEPALIVE" && obj.type !== "REQUEST" && obj.type !== "RESPONSE") throw new NanitFrameError("unknown message type", `unknown Nanit message type ${String(obj.type)}`);
+  if (obj.type === "REQUEST" && !obj.request) throw new NanitFrameError("request missing", "a REQUEST message without a request");
+  if (obj.type === "RESPONSE" && !obj.response) throw new NanitFrameError("response missing", "a RESPONSE message without a response");
   return obj;
 }
 

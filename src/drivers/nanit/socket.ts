@@ -8,6 +8,7 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import type { PeerCertificate } from "node:tls";
 import { WebSocket, type ClientOptions, type RawData } from "ws";
 import type { Logger } from "../../core/logger.ts";
+import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { decodeMessage, encodeMessage, KEEPALIVE_FRAME, NanitFrameError, type RequestMsg, type RequestPayload, type RequestTypeName, type ResponseMsg } from "./proto.ts";
 
 export class NanitHandshakeError extends Error {
@@ -201,7 +202,7 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
   #onMessage(data: RawData, isBinary: boolean): void {
     this.lastHeard = Date.now();
     if (!isBinary) {
-      this.#log.warn({ kind: this.kind }, "nanit: ignoring a text frame (the protocol is binary protobuf)");
+      rateLimitedLog(this.#log).warn("text frame", "nanit: ignoring a text frame (the protocol is binary protobuf)", { kind: this.kind });
       return;
     }
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
@@ -209,8 +210,9 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
     try {
       message = decodeMessage(bytes);
     } catch (error) {
-      const text = error instanceof NanitFrameError ? error.message : String(error);
-      this.#log.warn({ kind: this.kind, bytes: bytes.length }, `nanit: ignoring a malformed frame: ${text}`);
+      const why = error instanceof NanitFrameError ? error.reason : "undecodable";
+      const detail = error instanceof Error ? error.message : String(error);
+      rateLimitedLog(this.#log).warn(why, "nanit: ignoring a malformed frame", { kind: this.kind, bytes: bytes.length, detail: detail.slice(0, 200) });
       return;
     }
     if (message.type === "KEEPALIVE") return;
@@ -226,7 +228,7 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
       return;
     }
     if (response.request_type !== pending.type) {
-      this.#log.warn({ kind: this.kind, id: response.request_id }, `nanit: ignoring a response typed ${String(response.request_type)} for a ${pending.type} request`);
+      rateLimitedLog(this.#log).warn("response of another type", "nanit: ignoring a response of another type than its request", { kind: this.kind, id: response.request_id, type: String(response.request_type), expected: pending.type });
       return;
     }
     this.#pending.delete(response.request_id);

@@ -13,6 +13,7 @@ import { abortableSleep } from "../../core/timing.ts";
 import { connect as mqttConnect, type MqttClient } from "mqtt";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { forgetSecret, registerSecret, type Logger } from "../../core/logger.ts";
+import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { applyPatch, deviceId, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
 import { DEFAULT_API, XSenseApi, XSenseApiError, XSenseSessionError, type ClientInfo } from "./api.ts";
 import { CognitoError, XSenseCognito, type CognitoTokens, type RefreshSecretHashMode } from "./cognito.ts";
@@ -137,6 +138,23 @@ interface Link {
 const SHADOW_RE = /^\$aws\/things\/([^/]+)\/shadow\/name\/([^/]+)\/update(?:\/(accepted|documents|rejected))?$/;
 const PRESENCE_RE = /^\$aws\/events\/presence\/(connected|disconnected)\/(.+)$/;
 
+/** Distinct reported fields kept per device (a real detector reports about twenty). */
+const MAX_FIELDS = 64;
+
+/** Keep a device's reported fields: bounded, so a cloud inventing keys cannot grow memory, and never
+ * `__proto__`, which Object.assign would turn into a prototype swap. */
+function remember(into: Fields, fields: Fields): void {
+  let size = Object.keys(into).length;
+  for (const [key, value] of Object.entries(fields)) {
+    if (key === "__proto__") continue;
+    if (!Object.hasOwn(into, key)) {
+      if (size >= MAX_FIELDS) continue;
+      size++;
+    }
+    into[key] = value;
+  }
+}
+
 /** `2024-01-01 12:00:00+00:00` / `+0000` / ISO → epoch ms. */
 export function parseExpiration(value: unknown): number | undefined {
   if (typeof value === "number" && Number.isFinite(value)) return value > 1e12 ? value : value * 1000;
@@ -171,6 +189,8 @@ export class XSenseDriver implements Driver {
   readonly #links = new Map<string, Link>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #reportedUnknown = new Set<string>();
+  /** House re-reads in flight (by house id); `again`: another event came in meanwhile. */
+  readonly #rereads = new Map<string, { again: boolean }>();
   #ctx: DriverContext | undefined;
   #log!: Logger;
   #stopping = false;
@@ -251,6 +271,7 @@ export class XSenseDriver implements Driver {
     }
     await Promise.all(ends);
     await this.#loop?.catch(() => undefined);
+    if (this.#log) rateLimitedLog(this.#log).flush();
   }
 
   // ---- start-up --------------------------------------------------------------------------------
@@ -522,7 +543,7 @@ export class XSenseDriver implements Driver {
     const seen = new Set<Dev>();
     for (const raw of list) {
       if (!isObject(raw) || typeof raw.houseId !== "string") {
-        this.#log.warn("xsense: ignoring a malformed house entry");
+        rateLimitedLog(this.#log).warn("malformed house entry", "xsense: ignoring a malformed house entry");
         continue;
       }
       const region = typeof raw.mqttRegion === "string" && raw.mqttRegion ? raw.mqttRegion : "us-east-1";
@@ -545,7 +566,7 @@ export class XSenseDriver implements Driver {
 
   #learnStation(house: House, raw: unknown, seen: Set<Dev>): void {
     if (!isObject(raw) || typeof raw.stationSn !== "string" || !raw.stationSn) {
-      this.#log.warn("xsense: ignoring a malformed station entry");
+      rateLimitedLog(this.#log).warn("malformed station entry", "xsense: ignoring a malformed station entry");
       return;
     }
     const model = typeof raw.category === "string" ? raw.category : "";
@@ -579,13 +600,13 @@ export class XSenseDriver implements Driver {
     if (bridge) {
       for (const d of devices) {
         if (!isObject(d)) {
-          this.#log.warn("xsense: ignoring a malformed device entry");
+          rateLimitedLog(this.#log).warn("malformed device entry", "xsense: ignoring a malformed device entry");
           continue;
         }
         const dsn = childSn(d);
         const type = typeof d.deviceType === "string" ? d.deviceType : typeof d.category === "string" ? d.category : "";
         if (!dsn) {
-          this.#log.warn({ station: sn }, "xsense: ignoring a device entry without a serial");
+          rateLimitedLog(this.#log).warn("device entry without a serial", "xsense: ignoring a device entry without a serial", { station: sn });
           continue;
         }
         const vid = typeof d.deviceId === "string" && d.deviceId ? d.deviceId : `${sn}_${dsn}`;
@@ -745,20 +766,21 @@ export class XSenseDriver implements Driver {
     return undefined;
   }
 
-  #malformed(topic: string, why: string): void {
-    this.#log.warn({ topic, why }, "xsense: ignoring a malformed message");
+  /** `why` is a fixed reason (the rate-limit key); details go in `fields`. */
+  #malformed(topic: string, why: string, fields: Record<string, unknown> = {}): void {
+    rateLimitedLog(this.#log).warn(why, "xsense: ignoring a malformed message", { topic, ...fields });
   }
 
   /** Apply one device's fields. Pushes reach the sink at once. */
   #applyFields(dev: Dev, fields: Fields, origin: string): void {
     const known = { ...dev.fields };
-    Object.assign(dev.fields, flatten(fields));
+    remember(dev.fields, flatten(fields));
     if (!dev.spec || !dev.info) return; // not announced yet: the announcement carries the fields
     const result = fieldsToPatch(dev.spec, fields, { known, ...(dev.comboActive ? { active: dev.comboActive } : {}) });
     if (result.patch.coAlarm?.detected === true) dev.comboActive = "co";
     else if (result.patch.smokeAlarm?.detected === true) dev.comboActive = "smoke";
     else if (result.patch.smokeAlarm?.detected === false && result.patch.coAlarm?.detected === false) dev.comboActive = undefined;
-    if (result.problems.length) this.#malformed(origin, `bad fields for ${dev.sn}: ${result.problems.join(", ")}`);
+    if (result.problems.length) this.#malformed(origin, "bad fields", { device: dev.sn, problems: result.problems.join(", ").slice(0, 300) });
     if (Object.keys(result.patch).length) this.#sink.stateChanged(dev.id, result.patch);
     if (result.online !== undefined && result.online !== dev.online) {
       dev.online = result.online;
@@ -820,7 +842,7 @@ export class XSenseDriver implements Driver {
     if (isObject(devs)) {
       for (const [sn, fields] of Object.entries(devs)) {
         if (isObject(fields)) out.push([childSn(fields) ?? sn, fields]);
-        else this.#malformed(origin, `devs.${sn} is not an object`);
+        else this.#malformed(origin, "a devs entry is not an object", { sn });
       }
     } else if (Array.isArray(devs)) {
       for (const fields of devs) {
@@ -1110,10 +1132,29 @@ export class XSenseDriver implements Driver {
       this.#log.debug({ topic, eventType: doc.eventType }, "xsense: house event");
       const houseId = topic.split("/").pop() ?? "";
       const house = this.#houses.get(houseId);
-      if (house) void this.#readShadows([house]).catch(() => undefined);
+      if (house) this.#rereadHouse(house);
       return;
     }
     this.#log.debug({ topic }, "xsense: message on an unexpected topic");
+  }
+
+  /** Re-read a house's shadows after a house event. Events that come in meanwhile cause one more read,
+   * not one each: a burst of events must not become a burst of shadow requests. */
+  #rereadHouse(house: House): void {
+    const running = this.#rereads.get(house.id);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.#rereads.set(house.id, state);
+    void (async () => {
+      do {
+        state.again = false;
+        await this.#readShadows([house]).catch(() => undefined);
+      } while (state.again && !this.#stopping);
+      this.#rereads.delete(house.id);
+    })();
   }
 
   /** Presence flaps while hubs are stable (#102): "disconnected" counts only if it lasts the grace period. */

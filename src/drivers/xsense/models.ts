@@ -144,7 +144,8 @@ export const MODELS: Record<string, ModelSpec> = {
 
 /** Wi-Fi models whose shadows also need no `-` (handled by ThingNaming); kept for documentation. */
 export function modelSpec(model: string): ModelSpec | undefined {
-  return MODELS[model];
+  // Own keys only: a model named "constructor" or "toString" must not find Object.prototype's.
+  return Object.hasOwn(MODELS, model) ? MODELS[model] : undefined;
 }
 
 /** Guess a spec for a model not in the catalogue from its name prefix and what its shadow reports. */

@@ -51,6 +51,9 @@ export function int(value: unknown): number | undefined | "bad" {
   return "bad";
 }
 
+/** CO detectors read up to ~1000 ppm; anything far above is a broken report, not a reading. */
+export const MAX_CO_PPM = 10_000;
+
 export interface FieldResult {
   patch: StatePatch;
   /** `online`/`onLine` when reported. */
@@ -131,7 +134,7 @@ export function fieldsToPatch(spec: ModelSpec, input: Fields, combo: ComboContex
 
   if (spec.co) {
     const ppm = int(fields.coPpm);
-    if (ppm === "bad" || (typeof ppm === "number" && ppm < 0)) bad("coPpm");
+    if (ppm === "bad" || (typeof ppm === "number" && (ppm < 0 || ppm > MAX_CO_PPM))) bad("coPpm");
     else if (ppm !== undefined && spec.coPpm) patch.coAlarm = { ...patch.coAlarm, ppm };
   }
 
