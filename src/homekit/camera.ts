@@ -247,7 +247,8 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
       session.stream = stream;
       void stream.ended.then(({ reason }) => {
         if (session.ended) return;
-        this.#options.log.warn({ session: session.id }, `${this.#options.name}: stream ended (${reason})`);
+        // "stopped": the media layer stopped it (the bridge is shutting down), not a failure.
+        this.#options.log[reason === "stopped" ? "info" : "warn"]({ session: session.id }, `${this.#options.name}: stream ended (${reason})`);
         void this.#close(session, reason);
         this.controller?.forceStopStreamingSession(session.id);
       });

@@ -97,6 +97,9 @@ export class StreamHub {
   /** A start (or renewal) / a stop should be sent when the current request is done. */
   #startDue = false;
   #stopDue = false;
+  /** The next start is preceded by a stop: the camera may still think it pushes (a stalled push we cut),
+   * and to a camera a start with the URL it already pushes to is only a renewal (UL and KF stop first too). */
+  #restartDue = false;
   #inFlight: Promise<void> | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #rerequestTimer: NodeJS.Timeout | undefined;
@@ -109,6 +112,10 @@ export class StreamHub {
   /** performance.now() of the last successful start and of the last start sent. */
   #lastStartOk: number | undefined;
   #lastStartSent = -Infinity;
+  /** When the last start the camera accepted was sent: re-requests are spaced from this one only. A
+   * request that failed (the control socket was down) never reached the camera; spacing from it
+   * delayed the re-request after a reconnect by up to minRerequestMs (failures have their back-off). */
+  #lastStartAccepted = -Infinity;
   #lastStartAtEpoch: number | undefined;
   #lastBytes = 0;
   #lastGrowth = 0;
@@ -283,6 +290,7 @@ export class StreamHub {
   #deactivate(): void {
     this.#active = false;
     this.#startDue = false;
+    this.#restartDue = false;
     clearInterval(this.#renewTimer);
     clearInterval(this.#checkTimer);
     clearTimeout(this.#rerequestTimer);
@@ -294,7 +302,7 @@ export class StreamHub {
   /** Ask again soon, but never more than once per minRerequestMs. */
   #rerequest(why: string): void {
     if (!this.#active || this.#rerequestTimer) return;
-    const wait = this.#lastStartSent + this.#timing.minRerequestMs - performance.now();
+    const wait = this.#lastStartAccepted + this.#timing.minRerequestMs - performance.now();
     if (wait > 0) {
       this.#rerequestTimer = setTimeout(() => {
         this.#rerequestTimer = undefined;
@@ -311,7 +319,11 @@ export class StreamHub {
   #pump(): void {
     if (this.#inFlight || this.#retryTimer) return;
     let action: "start" | "stop" | undefined;
-    if (this.#active && this.#startDue) {
+    if (this.#active && this.#startDue && this.#restartDue) {
+      // startDue stays set: the start follows once the stop is answered (or failed).
+      this.#restartDue = false;
+      action = "stop";
+    } else if (this.#active && this.#startDue) {
       this.#startDue = false;
       action = "start";
     } else if (!this.#active && this.#stopDue) {
@@ -344,6 +356,7 @@ export class StreamHub {
     this.#standby = false;
     this.#lastError = undefined;
     this.#lastStartOk = performance.now();
+    this.#lastStartAccepted = this.#lastStartSent;
   }
 
   #failed(action: "start" | "stop", error: Error): void {
@@ -388,6 +401,7 @@ export class StreamHub {
       this.#stallReported = true;
       this.#lastError = "push stalled";
       this.#ingest.dropPublisher(this.deviceId);
+      this.#restartDue = true;
       this.#rerequest("push stalled");
       return;
     }

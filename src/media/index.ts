@@ -107,7 +107,7 @@ export class MediaService implements CameraSourceProvider {
     const cameraLog = log.child({ device: deviceId });
     this.ingest.register(deviceId);
     const request = this.#options.requestStream ?? ((id: string, r: StreamRequest) => registry.requestStream(id, r));
-    const hub = new StreamHub({ deviceId, name, ingest: this.ingest, requestStream: (r) => request(deviceId, r), log: cameraLog, timing: this.#options.hubTiming });
+    const hub = new StreamHub({ deviceId, name, ingest: this.ingest, requestStream: (r) => request(deviceId, r), log: cameraLog, timing: { ...hubTimingFromEnv(), ...this.#options.hubTiming } });
     const snapshots = new SnapshotMaker({ deviceId, name, ffmpeg, hub, ingest: this.ingest, log: cameraLog, cacheMs: this.#options.snapshotCacheMs, readyTimeoutMs: this.#options.readyTimeoutMs });
     const source = new MediaCameraSource({
       deviceId,
@@ -141,6 +141,15 @@ export class MediaService implements CameraSourceProvider {
     await Promise.all([...this.#cameras.values()].map(({ hub, snapshots }) => Promise.all([hub.close(), snapshots.close()])));
     await this.ingest.stop();
   }
+}
+
+/** Tests only: HEARTHBRIDGE_TEST_HUB_LINGER_MS shortens the 30 s linger after the last viewer, so an
+ * end-to-end test of the real bridge can see the camera told to stop without waiting half a minute.
+ * Not a config key on purpose: users have no reason to change it. */
+function hubTimingFromEnv(): Partial<StreamHubTiming> {
+  const raw = process.env.HEARTHBRIDGE_TEST_HUB_LINGER_MS;
+  const lingerMs = raw ? Number(raw) : NaN;
+  return Number.isFinite(lingerMs) && lingerMs >= 0 ? { lingerMs } : {};
 }
 
 /** media.keepWarm lists cameras by name (case-insensitive), by device id, or by the vendor's id. */

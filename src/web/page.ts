@@ -2,7 +2,7 @@
 // only updates text in place from the event stream, so the page also reads fine without it.
 import QRCode from "qrcode";
 import type { LogEntry } from "./log-ring.ts";
-import type { AccountView, DeviceView, PairingView } from "./status.ts";
+import type { AccountView, CameraView, DeviceView, PairingView } from "./status.ts";
 
 export function esc(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -15,7 +15,8 @@ export async function qrSvg(text: string): Promise<string> {
   let svg = qrCache.get(text);
   if (!svg) {
     svg = await QRCode.toString(text, { type: "svg", margin: 2, errorCorrectionLevel: "M", color: { dark: "#000000", light: "#ffffff" } });
-    if (qrCache.size > 8) qrCache.clear();
+    // The bridge's and Matter's codes plus one per standalone camera; a bound, not a working set.
+    if (qrCache.size > 64) qrCache.clear();
     qrCache.set(text, svg);
   }
   return svg;
@@ -58,6 +59,8 @@ export interface PasswordLoginView {
 export interface PageData {
   title: string;
   pairing: PairingView;
+  /** Standalone cameras, each paired in Apple Home with its own code. */
+  cameras?: CameraView[];
   accounts: AccountView[];
   devices: DeviceView[];
   logs: LogEntry[];
@@ -74,8 +77,45 @@ export function logLine(l: LogEntry): string {
   return `<li class="lvl-${esc(l.level)}"><time>${time(l.time)}</time> <b>${esc(l.level)}</b> ${esc(l.text)}</li>`;
 }
 
+/** The CSS class of a camera's stream line (app.js computes the same). */
+export function streamClass(stream: NonNullable<DeviceView["stream"]>): string {
+  return `stream ${stream.pushing ? "stream-on" : stream.error ? "stream-error" : "stream-idle"}`;
+}
+
 function deviceRow(d: DeviceView): string {
-  return `<tr data-device="${esc(d.id)}" class="${d.available ? "up" : "down"}"><td class="name">${esc(d.name)}</td><td>${esc(d.model)}</td><td>${esc(d.account)}</td><td class="available">${d.available ? "reachable" : "unreachable"}</td><td class="summary">${esc(d.summary)}</td></tr>`;
+  const stream = d.stream ? `<div class="${streamClass(d.stream)}">${esc(d.stream.text)}</div>` : "";
+  return `<tr data-device="${esc(d.id)}" class="${d.available ? "up" : "down"}"><td class="name">${esc(d.name)}</td><td>${esc(d.model)}</td><td>${esc(d.account)}</td><td class="available">${d.available ? "reachable" : "unreachable"}</td><td class="summary">${esc(d.summary)}${stream}</td></tr>`;
+}
+
+/** A standalone camera's pairing state in words (also sent over the event stream). */
+export function cameraStatus(c: CameraView): string {
+  if (!c.setupURI) return "starting";
+  return c.paired ? "paired with Apple Home" : "not paired: add it in the Home app with this code";
+}
+
+/** What the event stream sends about a camera: the page builds its card from this alone. */
+export interface CameraEvent extends CameraView {
+  status: string;
+  /** The QR code as SVG markup (rendered here; the browser has no QR library). */
+  qr?: string;
+}
+
+export async function cameraEvent(c: CameraView): Promise<CameraEvent> {
+  return { ...c, status: cameraStatus(c), ...(c.setupURI ? { qr: await qrSvg(c.setupURI) } : {}) };
+}
+
+async function cameraCard(c: CameraView): Promise<string> {
+  const qr = c.setupURI ? `<div class="qr" data-payload="${esc(c.setupURI)}">${await qrSvg(c.setupURI)}</div>` : `<div class="qr"></div>`;
+  return `<section class="card camera" data-camera="${esc(c.deviceId)}"><h3 class="camera-name">${esc(c.name)}</h3>
+${qr}<p>Setup code <code class="camera-code">${esc(c.setupCode)}</code></p>
+<p class="status camera-status">${esc(cameraStatus(c))}</p></section>`;
+}
+
+async function cameraSection(cameras: CameraView[]): Promise<string> {
+  const cards = (await Promise.all(cameras.map(cameraCard))).join("");
+  return `<section id="cameras"${cameras.length ? "" : " hidden"}><h2>Cameras in Apple Home</h2>
+<p class="hint">Each camera is an accessory of its own in Apple Home, with its own code: Home app → Add Accessory → scan the camera's QR code. The bridge's code does not add it.</p>
+<div class="pairing" id="camera-cards">${cards}</div></section>`;
 }
 
 function accountRow(a: AccountView): string {
@@ -129,6 +169,7 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
 <body><header><h1>${esc(d.title)}</h1><span id="live" class="live">connecting…</span>${d.canLogOut ? `<form method="post" action="/logout"><button>Log out</button></form>` : ""}</header>
 <main>
 <div class="pairing">${homekit}${matter}</div>
+${await cameraSection(d.cameras ?? [])}
 <section><h2>Accounts</h2><table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th></tr></thead><tbody>${d.accounts.map(accountRow).join("")}</tbody></table>
 ${d.nanit.map(nanitForm).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
 <section><h2>Devices</h2><table id="devices"><thead><tr><th>Name</th><th>Model</th><th>Account</th><th>Reachable</th><th>State</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></section>

@@ -1,6 +1,8 @@
 // What the web page, /health and /metrics show, gathered from the registry and the two hosts. Only
 // what a user may see: names, states, pairing codes (shown by design), never a vendor secret.
 import type { MediaService } from "../media/index.ts";
+import type { StreamHubState } from "../media/hub.ts";
+import { scrub } from "../core/logger.ts";
 import type { DeviceEntry, DeviceRegistry } from "../core/registry.ts";
 import type { LinkState } from "../core/driver.ts";
 import type { DeviceState } from "../core/model.ts";
@@ -11,7 +13,7 @@ export interface WebSources {
   registry: DeviceRegistry;
   /** Every configured account (name and vendor only). */
   accounts: { name: string; vendor: string }[];
-  homekit?: Pick<HomeKitHost, "pincode" | "setupURI" | "bridges" | "on" | "off">;
+  homekit?: Pick<HomeKitHost, "pincode" | "setupURI" | "bridges" | "cameraPairings" | "on" | "off">;
   matter?: Pick<MatterHost, "running" | "commissioned" | "fabricCount" | "pairingCodes">;
   /** Camera video, when an account has cameras. */
   media?: Pick<MediaService, "liveSessions" | "state">;
@@ -35,6 +37,32 @@ export interface DeviceView {
   /** One line in words, e.g. "fan on 65% forward · light off". */
   summary: string;
   state: DeviceState;
+  /** Cameras only: the live-view stream in words. */
+  stream?: StreamView;
+}
+
+/** A camera's stream as the page and /health show it. Never an RTMP URL with its key. */
+export interface StreamView {
+  /** Viewers holding the stream (live views, snapshots; keep warm counts as one). */
+  watching: number;
+  keepWarm: boolean;
+  /** The camera is pushing to the ingest now. */
+  pushing: boolean;
+  standby: boolean;
+  /** The last problem, in words (e.g. the camera is in standby, did not push to rtmp://host:port). */
+  error?: string;
+  /** All of it in one line. */
+  text: string;
+}
+
+/** A standalone camera's own HomeKit pairing (cameras are not on the bridge's code). */
+export interface CameraView {
+  deviceId: string;
+  name: string;
+  setupCode: string;
+  /** The X-HM:// QR payload; absent until the camera's accessory is published. */
+  setupURI?: string;
+  paired: boolean;
 }
 
 export interface PairingView {
@@ -54,6 +82,8 @@ export interface Health {
   matter: { running: boolean; commissioned: boolean } | null;
   accounts: AccountView[];
   devices: { total: number; unavailable: number };
+  /** Present when the bridge serves camera video or publishes standalone cameras. */
+  cameras?: { deviceId: string; name: string; paired?: boolean; watching: number; pushing: boolean; error?: string }[];
 }
 
 export function accountViews(s: WebSources): AccountView[] {
@@ -83,13 +113,53 @@ export function summarize(state: DeviceState): string {
   return parts.join(" · ") || "no state reported";
 }
 
-export function deviceView(entry: DeviceEntry): DeviceView {
+/** The hub's last error for a browser: scrubbed of secrets, and any rtmp:// URL cut to host:port
+ * (the path holds the camera's stream key). "no push to X" is the hub's word for a camera that was
+ * asked and acknowledged but never connected: say what to check. */
+export function streamError(message: string): string {
+  const text = scrub(message).replace(/(rtmps?:\/\/[^\s/]+)\/[^\s"'()<>]*/gi, "$1");
+  const noPush = /^no push to (\S+)$/.exec(text);
+  return noPush ? `the camera did not push to ${noPush[1]}: is media.rtmpHost reachable from the camera?` : text;
+}
+
+const NO_VIDEO = "no video: the RTMP ingest is not running (see the log)";
+
+/** `hub` undefined: the bridge has no stream for this camera (media did not start). */
+export function streamView(hub: StreamHubState | undefined): StreamView {
+  if (!hub) return { watching: 0, keepWarm: false, pushing: false, standby: false, error: NO_VIDEO, text: NO_VIDEO };
+  // A problem is history once the camera pushes again.
+  const error = hub.lastError && !hub.publishing ? streamError(hub.lastError) : undefined;
+  const watching = hub.keepWarm ? `${hub.watching} watching (kept warm)` : `${hub.watching} watching`;
+  const text =
+    hub.publishing ? `video: pushing, ${watching}`
+    : hub.active ? `video: not pushing, ${watching}${error ? `: ${error}` : " (waiting for the camera)"}`
+    : `video: idle${error ? ` (last problem: ${error})` : ""}`;
+  return { watching: hub.watching, keepWarm: hub.keepWarm, pushing: hub.publishing, standby: hub.standby, ...(error ? { error } : {}), text };
+}
+
+/** Stream state per camera device id (empty without media). */
+export function streamStates(s: WebSources): Map<string, StreamHubState> {
+  return new Map((s.media?.state() ?? []).map((h) => [h.deviceId, h]));
+}
+
+export function deviceView(entry: DeviceEntry, streams?: Map<string, StreamHubState>): DeviceView {
   const { info } = entry;
-  return { id: info.id, name: info.name, vendor: info.vendor, account: info.account, model: info.model, available: entry.available, summary: summarize(entry.state), state: entry.state };
+  const view: DeviceView = { id: info.id, name: info.name, vendor: info.vendor, account: info.account, model: info.model, available: entry.available, summary: summarize(entry.state), state: entry.state };
+  if (info.capabilities.camera) view.stream = streamView(streams?.get(info.id));
+  return view;
 }
 
 export function deviceViews(s: WebSources): DeviceView[] {
-  return s.registry.devices.map(deviceView).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  const streams = streamStates(s);
+  return s.registry.devices.map((e) => deviceView(e, streams)).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+}
+
+/** Standalone cameras' pairing (none when cameras are bridged or HomeKit is off). */
+export function cameraViews(s: WebSources): CameraView[] {
+  const pairings = s.homekit ? (attempt(() => s.homekit!.cameraPairings()) ?? []) : [];
+  return pairings
+    .map((c) => ({ deviceId: c.deviceId, name: c.name, setupCode: c.pincode, ...(c.setupURI ? { setupURI: c.setupURI } : {}), paired: c.paired }))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.deviceId.localeCompare(b.deviceId));
 }
 
 function attempt<T>(read: () => T): T | undefined {
@@ -132,5 +202,23 @@ export function health(s: WebSources, now = Date.now()): Health {
   const homekit = pairing.homekit ? { running: pairing.homekit.running, paired: pairing.homekit.bridges.some((b) => b.pairedControllers > 0) } : null;
   const matter = pairing.matter ? { running: pairing.matter.running, commissioned: pairing.matter.commissioned } : null;
   const ok = (homekit?.running ?? true) && (matter?.running ?? true) && accounts.every((a) => a.link === "connected") && unavailable === 0;
-  return { status: ok ? "ok" : "degraded", uptimeS: Math.round((now - s.startedAt) / 1000), homekit, matter, accounts, devices: { total: devices.length, unavailable } };
+  const result: Health = { status: ok ? "ok" : "degraded", uptimeS: Math.round((now - s.startedAt) / 1000), homekit, matter, accounts, devices: { total: devices.length, unavailable } };
+  const cameras = cameraHealth(s);
+  if (cameras) result.cameras = cameras;
+  return result;
+}
+
+/** Every camera device with its stream and (standalone) pairing; undefined when the bridge has neither media nor cameras. */
+function cameraHealth(s: WebSources): Health["cameras"] {
+  const pairings = new Map(cameraViews(s).map((c) => [c.deviceId, c]));
+  const cameras = s.registry.devices.filter((d) => d.info.capabilities.camera);
+  if (!s.media && cameras.length === 0) return undefined;
+  const streams = streamStates(s);
+  return cameras
+    .map((d) => {
+      const stream = streamView(streams.get(d.info.id));
+      const pairing = pairings.get(d.info.id);
+      return { deviceId: d.info.id, name: d.info.name, ...(pairing ? { paired: pairing.paired } : {}), watching: stream.watching, pushing: stream.pushing, ...(stream.error ? { error: stream.error } : {}) };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name) || a.deviceId.localeCompare(b.deviceId));
 }

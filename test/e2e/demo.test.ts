@@ -1,6 +1,6 @@
 // End to end: `npm run demo` (src/demo/main.ts, as the npm script runs it) starts the simulators of
-// all three vendors and the bridge; hap-controller pairs with it and matter.js's controller
-// commissions it; the `pairing` command computes the very codes the running bridge logged; `reset`
+// all three vendors and the bridge; hap-controller pairs with it (and, apart, with the Nanit camera,
+// which is a HomeKit accessory of its own) and matter.js's controller commissions it; the `pairing` command computes the very codes the running bridge logged; `reset`
 // refuses while the bridge runs; a restart of the demo on the same --data needs no re-pairing.
 // Runs inside test/netns.sh (loopback-only namespace, mDNS on lo); advertiser none.
 import { after, before, describe, it } from "node:test";
@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { HapClient } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
 import type { LogLine } from "../helpers/bridge-process.ts";
@@ -88,10 +89,13 @@ describe("npm run demo", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-e2e-demo-"));
   const dataDir = join(dir, "demo-data");
   const pairingFile = join(dir, "hap-pairing.json");
+  const cameraPairingFile = join(dir, "hap-camera-pairing.json");
+  const cameraName = `${DEMO_NAMES.nursery} Nanit`;
   const noConfig = join(dir, "no-config.yaml");
   let matterPort: number;
   let demo: Script;
   let hap: HapClient;
+  let camera: HapClient | undefined;
   let matter: MatterTestClient | undefined;
   let ready: LogLine;
 
@@ -105,6 +109,7 @@ describe("npm run demo", () => {
 
   after(async () => {
     await hap?.close();
+    await camera?.close();
     await matter?.close();
     await demo?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -142,7 +147,21 @@ describe("npm run demo", () => {
     const pincode = (await demo.waitFor((l) => l.event === "homekit-pairing")).setupCode as string;
     hap = await HapClient.pair(ready.homekitPort as number, pincode, { file: pairingFile });
     const names = (await hap.accessories(true)).map((a) => a.name);
-    for (const name of [DEMO_NAMES.fans[0], DEMO_NAMES.alarms[0], `${DEMO_NAMES.nursery} Nanit`]) assert.ok(names.includes(name), `${name} in ${names.join(", ")}`);
+    for (const name of [DEMO_NAMES.fans[0], DEMO_NAMES.alarms[0]]) assert.ok(names.includes(name), `${name} in ${names.join(", ")}`);
+    assert.ok(!names.includes(cameraName), "the camera is an accessory of its own, not on the bridge");
+  });
+
+  it("pairs the demo Nanit camera on its own (port and code from its camera-pairing line) with its sensors and switches", async () => {
+    const line = await demo.waitFor((l) => l.event === "camera-pairing" && l.name === cameraName);
+    assert.equal(line.paired, false);
+    assert.notEqual(line.port, ready.homekitPort);
+    camera = await HapClient.pair(line.port as number, line.setupCode as string, { file: cameraPairingFile });
+    const accessories = await camera.accessories(true);
+    assert.deepEqual(accessories.map((a) => a.name), [cameraName]);
+    const types = accessories[0]!.services.map((s) => s.type);
+    for (const service of [Service.CameraRTPStreamManagement, Service.TemperatureSensor, Service.HumiditySensor, Service.Lightbulb, Service.Switch]) assert.ok(types.includes(service.UUID), `has ${service.name ?? service.UUID}`);
+    const [temperature] = await camera.read(await camera.find({ service: Service.TemperatureSensor.UUID, characteristic: Characteristic.CurrentTemperature.UUID }));
+    assert.equal(typeof temperature, "number", "the simulated nursery's temperature");
   });
 
   it("commissions into Matter (matter.js controller) with bridged demo devices", async () => {
@@ -160,6 +179,7 @@ describe("npm run demo", () => {
     const report = JSON.parse(paired.out) as { homekit: { pairedControllers: number }; matter: { commissioned: boolean } };
     assert.equal(report.homekit.pairedControllers, 1);
     assert.equal(report.matter.commissioned, true);
+    await camera?.close();
 
     demo = startDemo();
     ready = await demo.waitFor((l) => l.event === "ready", 90_000);
@@ -171,6 +191,11 @@ describe("npm run demo", () => {
     } finally {
       await again.close();
     }
+    // The camera, on a new port too, keeps its pairing.
+    const cameraLine = await demo.waitFor((l) => l.event === "camera-pairing" && l.name === cameraName);
+    assert.equal(cameraLine.paired, true);
+    camera = HapClient.load(cameraPairingFile, cameraLine.port as number);
+    assert.deepEqual((await camera.accessories(true)).map((a) => a.name), [cameraName]);
     await matter!.reconnect();
     const labels = matter!.endpoints().map((ep) => (ep.maybeStateOf("bridgedDeviceBasicInformation") as { nodeLabel?: string } | undefined)?.nodeLabel);
     assert.ok(labels.includes(DEMO_NAMES.alarms[3]), labels.join(", "));

@@ -1,6 +1,8 @@
 // End to end: the bridge started from its CLI against the Nanit simulator (REST login with a
-// password, no MFA; the camera's local socket with a pinned self-signed certificate), paired with
-// hap-controller and commissioned with matter.js's controller. Room temperature and humidity, motion
+// password, no MFA; the camera's local socket with a pinned self-signed certificate). In HomeKit the
+// camera is an accessory of its own (own port and setup code, from the bridge's camera-pairing log
+// line), paired with hap-controller apart from the bridge; in Matter it is a bridged device,
+// commissioned with matter.js's controller. Room temperature and humidity, motion
 // and sound reach both; night light and standby switched from either controller reach the camera as
 // PUT_CONTROL night_light / PUT_SETTINGS sleep_mode; the phone app's night-light change reaches both.
 // Runs inside test/netns.sh (loopback-only namespace, mDNS on lo).
@@ -91,8 +93,11 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
   const cameraUid = sim.babies[0]!.cameraUid;
   const deviceId = `nanit:${cameraUid}`;
   let bridge: BridgeProcess;
+  /** Paired with the bridge itself (which no longer carries the camera). */
+  let hapBridge: HapClient;
+  /** Paired with the camera accessory. */
   let hap: HapClient;
-  /** A second paired connection (the "other iPhone"), listening to motion and sound only. */
+  /** A second paired connection to the camera (the "other iPhone"), listening to motion and sound only. */
   let hapWatcher: HapClient;
   let waitHap: ReturnType<typeof hapEvents>;
   let waitWatcher: ReturnType<typeof hapEvents>;
@@ -116,8 +121,14 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
     assert.equal(ready.devices, 1, "the camera was listed before the bridges were published");
     // Reachable once its control socket is up and synced (sensors, night light, standby read).
     await bridge.waitForLine((l) => /Robin Nanit is reachable again/.test(l.msg), 20_000);
-    hap = await HapClient.pair(ready.homekitPort as number, PIN, { file: pairingFile });
-    hapWatcher = HapClient.load(pairingFile, ready.homekitPort as number);
+    hapBridge = await HapClient.pair(ready.homekitPort as number, PIN);
+    // The camera listens on a port of its own with a setup code of its own, both in this log line.
+    const camera = await bridge.waitForLine((l) => l.event === "camera-pairing" && l.deviceId === deviceId, 20_000);
+    assert.equal(camera.paired, false);
+    assert.notEqual(camera.port, ready.homekitPort);
+    assert.notEqual(camera.setupCode, PIN);
+    hap = await HapClient.pair(camera.port as number, camera.setupCode as string, { file: pairingFile });
+    hapWatcher = HapClient.load(pairingFile, camera.port as number);
     waitHap = hapEvents(hap);
     waitWatcher = hapEvents(hapWatcher);
   });
@@ -126,6 +137,7 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
     const problems = allLines.filter((l) => l.level >= 40).map((l) => `${l.level} ${l.msg}`);
     if (problems.length) process.stderr.write(`bridge warnings/errors:\n${problems.join("\n")}\n`);
     if (process.env.E2E_DUMP) writeFileSync(process.env.E2E_DUMP, allLines.map((l) => JSON.stringify(l)).join("\n"));
+    await hapBridge?.close();
     await hap?.close();
     await hapWatcher?.close();
     await matter?.close();
@@ -137,10 +149,14 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
   const char = (service: { UUID: string }, characteristic: { UUID: string }, client = hap): Promise<HapCharacteristic> =>
     client.find({ service: service.UUID, characteristic: characteristic.UUID, accessory: { serial: cameraUid } });
 
-  it("is one HomeKit accessory: temperature, humidity, motion, sound (occupancy), a night-light bulb and a standby switch", async () => {
-    const accessory = (await hap.accessories(true)).find((a) => a.serialNumber === cameraUid);
-    assert.ok(accessory, "the camera is a bridged accessory");
+  it("is one HomeKit camera accessory of its own (not on the bridge): temperature, humidity, motion, sound (occupancy), a night-light bulb and a standby switch", async () => {
+    assert.ok(!(await hapBridge.accessories(true)).some((a) => a.serialNumber === cameraUid), "the camera is not on the bridge");
+    const accessories = await hap.accessories(true);
+    assert.equal(accessories.length, 1, "the camera's server carries the camera only");
+    const accessory = accessories.find((a) => a.serialNumber === cameraUid);
+    assert.ok(accessory, "the camera accessory");
     const types = accessory.services.map((s) => s.type);
+    assert.ok(types.includes(Service.CameraRTPStreamManagement.UUID), "with its live view");
     for (const service of [Service.TemperatureSensor, Service.HumiditySensor, Service.MotionSensor, Service.OccupancySensor, Service.Lightbulb, Service.Switch]) {
       assert.equal(types.filter((t) => t === service.UUID).length, 1, `exactly one ${service.name ?? service.UUID}`);
     }

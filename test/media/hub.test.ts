@@ -119,6 +119,7 @@ describe("stream hub", () => {
     const release = hub.acquire();
     await hub.ready(10_000);
     const startsBefore = camera.starts().length;
+    const requestsBefore = camera.requests.length;
     const dropped = nextEvent<[string, string]>(ingest, "publish-stop", (d) => d === id, 10_000);
     const pausedAt = performance.now();
     camera.push!.pause();
@@ -130,6 +131,8 @@ describe("stream hub", () => {
     await hub.ready(10_000);
     assert.equal(hub.state().publishing, true);
     assert.equal(camera.pushes.length, 2, "a new push replaced the stalled one");
+    // To a camera that thinks it still pushes, a start with the same URL is only a renewal: stop first.
+    assert.deepEqual(camera.requests.slice(requestsBefore).map((r) => r.action), ["stop", "start"]);
     assert.ok(capture.has(/push stalled/, 40));
     release();
   });
@@ -180,8 +183,10 @@ describe("stream hub", () => {
     const [refused] = await nextEvent<[RecordedRequest]>(camera, "request", () => true, 3_000);
     await new Promise((done) => setImmediate(done));
     camera.fail = undefined;
+    // Listening first: the request may go out within standbyEnded() itself.
+    const asked = nextEvent<[RecordedRequest]>(camera, "request", () => true, 3_000);
     hub.standbyEnded();
-    const [next] = await nextEvent<[RecordedRequest]>(camera, "request", () => true, 3_000);
+    const [next] = await asked;
     assert.ok(next.at - refused.at < 1_000, `asked again ${Math.round(next.at - refused.at)} ms after the refusal`);
     await hub.ready(10_000);
     assert.equal(hub.state().standby, false);

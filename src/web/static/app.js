@@ -29,7 +29,57 @@
       body.append(tr);
     }
     tr.className = d.available ? "up" : "down";
-    tr.replaceChildren(cell(d.name, "name"), cell(d.model), cell(d.account), cell(d.available ? "reachable" : "unreachable", "available"), cell(d.summary, "summary"));
+    const summary = cell(d.summary, "summary");
+    // Cameras: the live-view stream in a line of its own (page.ts streamClass computes the same class).
+    if (d.stream) {
+      const line = document.createElement("div");
+      line.className = `stream ${d.stream.pushing ? "stream-on" : d.stream.error ? "stream-error" : "stream-idle"}`;
+      line.textContent = d.stream.text;
+      summary.append(line);
+    }
+    tr.replaceChildren(cell(d.name, "name"), cell(d.model), cell(d.account), cell(d.available ? "reachable" : "unreachable", "available"), summary);
+  }
+
+  /** The server's SVG markup as a node: parsed as XML (no HTML, no script runs) and adopted. */
+  function svgNode(markup) {
+    const root = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
+    return root.namespaceURI === "http://www.w3.org/2000/svg" && root.localName === "svg" ? document.importNode(root, true) : undefined;
+  }
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  /** A standalone camera's pairing card: built on first sight, then updated in place. */
+  function showCamera(c) {
+    const section = $("#cameras");
+    const cards = $("#camera-cards");
+    if (!section || !cards) return;
+    let card;
+    for (const existing of cards.querySelectorAll("[data-camera]")) if (existing.getAttribute("data-camera") === c.deviceId) card = existing;
+    if (!card) {
+      card = element("section", "card camera");
+      card.setAttribute("data-camera", c.deviceId);
+      const code = element("p", undefined, "Setup code ");
+      code.append(element("code", "camera-code"));
+      card.append(element("h3", "camera-name"), element("div", "qr"), code, element("p", "status camera-status"));
+      cards.append(card);
+    }
+    section.hidden = false;
+    card.querySelector(".camera-name").textContent = c.name;
+    card.querySelector(".camera-code").textContent = c.setupCode;
+    card.querySelector(".camera-status").textContent = c.status;
+    const qr = card.querySelector(".qr");
+    const payload = c.setupURI ?? "";
+    if (qr.getAttribute("data-payload") !== payload || !qr.querySelector("svg")) {
+      const svg = c.qr ? svgNode(c.qr) : undefined;
+      qr.replaceChildren(...(svg ? [svg] : []));
+      if (svg) qr.setAttribute("data-payload", payload);
+      else qr.removeAttribute("data-payload");
+    }
   }
 
   function showAccount(a) {
@@ -73,11 +123,13 @@
       $("#logs").replaceChildren();
       s.logs.forEach(showLog);
       showPairing(s.pairing);
+      (s.cameras ?? []).forEach(showCamera);
     },
     device: showDevice,
     account: showAccount,
     log: showLog,
     pairing: showPairing,
+    camera: showCamera,
     // A log-in moved on (Nanit code asked; a password checked, done, failed): the server renders the forms.
     login() {
       // The page that posted the form gets the new one as the post's answer; a reload now would cancel it.
