@@ -283,7 +283,10 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   readonly #subscriptions = new Map<string, number>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #generation = 0;
-  #failNext: Array<"http500" | "bizCodeEmpty"> = [];
+  #failNext: Array<"http500" | "http503" | "bizCodeEmpty"> = [];
+  #stallLogins = false;
+  /** Every secret value issued or checked (tokens, AWS credentials, MACs, SRP proofs, signatures): secrets tests grep for them. */
+  readonly #secrets = new Set<string>();
   #jwtKey = randomBytes(32);
 
   constructor(options: XSenseSimulatorOptions = {}) {
@@ -432,7 +435,10 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     const url = new URL(req.url ?? "/", "http://x");
     try {
       if (url.pathname === "/app" && req.method === "POST") return this.#app(req, res, body);
-      if (url.pathname.startsWith("/cognito") && req.method === "POST") return this.#cognito(req, res, body);
+      if (url.pathname.startsWith("/cognito") && req.method === "POST") {
+        if (this.#stallLogins) return; // no answer: the client's own timeout decides
+        return this.#cognito(req, res, body);
+      }
       if (url.pathname.startsWith("/things/")) return this.#shadowHttp(req, res, url, body);
       this.#json(res, 404, { message: "Not Found" });
     } catch (error) {
@@ -471,10 +477,10 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       this.#json(res, 200, { reCode, reMsg, errCode });
     };
     const failing = this.#failNext.shift();
-    if (failing === "http500") {
+    if (failing === "http500" || failing === "http503") {
       this.calls.push(call);
       this.emit("app", call);
-      return this.#json(res, 500, { message: "not authorised exception" });
+      return failing === "http500" ? this.#json(res, 500, { message: "not authorised exception" }) : this.#json(res, 503, { message: "Service Unavailable" });
     }
     if (!bizCode || failing === "bizCodeEmpty") return fail("10000001", "bizCode cannot be empty");
     const client = CLIENTS[String(body.clientType)];
@@ -485,7 +491,9 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       call.ok = true;
       this.calls.push(call);
       this.emit("app", call);
-      return this.#json(res, 200, this.#envelope({ clientName: client.name, cgtRegion: "us-east-1", userPoolId: POOL_ID, clientId: client.clientId, clientSecret: encodeClientSecret(client.secret, body.appCode) }));
+      const clientSecret = encodeClientSecret(client.secret, body.appCode);
+      this.#secrets.add(client.secret).add(clientSecret);
+      return this.#json(res, 200, this.#envelope({ clientName: client.name, cgtRegion: "us-east-1", userPoolId: POOL_ID, clientId: client.clientId, clientSecret }));
     }
 
     // Authenticated calls: raw JWT, no "Bearer".
@@ -498,6 +506,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     const params: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(body)) if (!COMMON.includes(k)) params[k] = v;
     const expected = requestMac(params, Buffer.from(client.secret, "utf8"));
+    this.#secrets.add(expected);
     if (body.mac !== expected) {
       call.errCode = "badMac";
       this.calls.push(call);
@@ -560,6 +569,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       expiresAt: Date.now() + ttl,
     };
     this.#creds.set(creds.accessKeyId, creds);
+    this.#secrets.add(creds.secretAccessKey).add(creds.sessionToken);
     this.emit("credentials", { accessKeyId: creds.accessKeyId, expiresAt: creds.expiresAt });
     this.#later(ttl, () => {
       if (this.options.dropMqttOnCredentialExpiry === false) return;
@@ -608,10 +618,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     const access = this.#jwt({ ...common, token_use: "access", username: sub, client_id: CLIENTS[clientType]!.clientId });
     const id = this.#jwt({ ...common, token_use: "id", email: this.email, aud: CLIENTS[clientType]!.clientId });
     this.#access.set(access, { sub, exp, generation: this.#generation });
+    this.#secrets.add(access).add(id);
     const result: Record<string, unknown> = { AccessToken: access, IdToken: id, ExpiresIn: ttl, TokenType: "Bearer" };
     if (withRefresh) {
       const refresh = `simrefresh.${randomBytes(48).toString("base64url")}`;
       this.#refresh.set(refresh, { sub, clientType });
+      this.#secrets.add(refresh);
       result.RefreshToken = refresh;
     }
     return result;
@@ -629,6 +641,11 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     if (!found) return this.#cognitoError(res, "ResourceNotFoundException", "User pool client does not exist.");
     const [clientType, client] = found;
     const secret = Buffer.from(client.secret, "utf8");
+    for (const params of [body.AuthParameters, body.ChallengeResponses]) {
+      if (!params || typeof params !== "object") continue;
+      for (const [k, v] of Object.entries(params as Record<string, unknown>)) if (/SECRET_HASH|SIGNATURE|REFRESH_TOKEN/.test(k) && typeof v === "string") this.#secrets.add(v);
+    }
+    if (typeof body.Session === "string") this.#secrets.add(body.Session);
     const failLogin = (type: string, message: string, status = 400): void => {
       this.emit("loginFailed", { reason: message });
       this.#cognitoError(res, type, message, status);
@@ -644,6 +661,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       const challenge = serverChallenge(verifier);
       const session = randomBytes(64).toString("base64url");
       const secretBlock = randomBytes(64).toString("base64");
+      this.#secrets.add(session);
       this.#srp.set(session, { sub: this.sub, clientType, challenge, A, secretBlock, expiresAt: Date.now() + 180_000 });
       const text = JSON.stringify({
         ChallengeName: "PASSWORD_VERIFIER",
@@ -734,6 +752,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       payloadHash: sha256Hex(body),
     });
     const expected = sigV4(creds.secretAccessKey, when, region, service, canonical);
+    this.#secrets.add(sig);
     if (!safeEqual(expected, sig)) return { error: "The request signature we calculated does not match the signature you provided.", status: 403 };
     return { creds };
   }
@@ -916,6 +935,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     const signedQuery: Array<[string, string]> = [...q.entries()].filter(([k]) => k !== "X-Amz-Security-Token" && k !== "X-Amz-Signature");
     const canonical = canonicalRequest({ method: "GET", path: url.pathname, query: signedQuery, headers: { host: String(req.headers.host ?? "") }, signedHeaders: ["host"], payloadHash: EMPTY_SHA256 });
     const expected = sigV4(creds.secretAccessKey, when, region, service, canonical);
+    this.#secrets.add(q.get("X-Amz-Signature") ?? "");
     if (!safeEqual(expected, q.get("X-Amz-Signature") ?? "")) return no("signature", akid);
     return { ok: true, reason: "", accessKeyId: akid };
   }
@@ -1017,9 +1037,22 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.#sockets.clear();
   }
 
-  /** The next authenticated /app call fails this way. */
-  failNextApp(kind: "http500" | "bizCodeEmpty"): void {
+  /** The next authenticated /app call fails this way ("http500" is the "not authorised exception"
+   * users see when the session is gone; "http503" a plain outage). */
+  failNextApp(kind: "http500" | "http503" | "bizCodeEmpty"): void {
     this.#failNext.push(kind);
+  }
+
+  /** Cognito requests get no answer at all while on (a stalled login); the client's timeout ends them. */
+  stallLogins(on: boolean): void {
+    this.#stallLogins = on;
+  }
+
+  /** Every secret the simulator issued or verified so far: access/id/refresh tokens, AWS credentials,
+   * the client secret, request MACs, SRP SECRET_HASH / claim signatures / sessions, SigV4 and
+   * presigned-URL signatures (the account password is `password`). */
+  get issuedSecrets(): string[] {
+    return [...this.#secrets].filter((v) => v.length >= 8);
   }
 
   get mqttClients(): string[] {

@@ -1,0 +1,167 @@
+// Vendor-cloud chaos (issue 7, part 2): the real bridge (its CLI, real timeouts and back-offs, HomeKit
+// and Matter on) against the three simulators, each behind a fault-injecting proxy. Per vendor, rounds
+// of dropped sockets, stalled logins, expired tokens and credentials, HTTP 5xx bursts, 2-10 s slow
+// answers, truncated frames, outages and (Nanit) the 403 connection limits; the three vendors run
+// side by side, each its own loop, so a fault at one also shows whether the others stay up.
+//
+// Printed per vendor and fault: rounds, failures, time to recovery p50 / p99 / max (end of the fault
+// -> account connected, every device reachable and a change made after the fault arrived), how often
+// the devices read unreachable (and what HomeKit read then); for the bridge process: RSS and open
+// descriptors at the start and the end (and their slope), child and ffmpeg processes, device and
+// HomeKit accessory counts, crashes. The baseline column is each account's cold start in the same run.
+// Figures are printed, not asserted. See test/helpers/chaos-rig.ts for how a round works.
+//
+//   npm run bench -- chaos                               default rounds (about 12 minutes)
+//   test/netns.sh node bench/chaos.ts --rounds 50        the issue's 50 rounds of every kind (hours: Nanit's
+//                                                        connection-limit back-off alone is 5 min a round)
+//   --vendors fansync,nanit   --kinds drop,slow   --hold outage=30000   --log-level debug   --dump bridge-log.jsonl
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { ChaosRig, VENDORS, type FaultKind, type ResourceSample, type RoundResult, type Vendor } from "../test/helpers/chaos-rig.ts";
+import { argValue, argValues, fmt, stats, table, writeSummary, type SummaryRow } from "./lib.ts";
+
+if (!process.env.HEARTHBRIDGE_NETNS) {
+  console.error("chaos pairs and runs Matter: run it inside the loopback namespace (npm run bench -- chaos, or test/netns.sh node bench/chaos.ts)");
+  process.exit(2);
+}
+
+const list = (name: string): string[] | undefined => argValue(name)?.split(",").map((s) => s.trim()).filter(Boolean);
+const vendors = (list("--vendors") ?? [...VENDORS]) as Vendor[];
+for (const v of vendors) if (!VENDORS.includes(v)) throw new Error(`unknown vendor ${v} (${VENDORS.join(", ")})`);
+const onlyKinds = list("--kinds");
+const roundsOverride = argValue("--rounds") === undefined ? undefined : Number(argValue("--rounds"));
+const holdMs: Record<string, number> = {};
+for (const h of argValues("--hold")) {
+  const [kind, ms] = h.split("=");
+  if (!kind || !Number.isFinite(Number(ms))) throw new Error(`--hold kind=ms (got ${h})`);
+  holdMs[kind] = Number(ms);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "hb-bench-chaos-"));
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s`;
+console.log(`chaos: ${vendors.join(", ")}; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}`);
+
+const rig = await ChaosRig.start({ vendors, dir, holdMs, logLevel: argValue("--log-level", "info") });
+const results: RoundResult[] = [];
+const samples: ResourceSample[] = [];
+try {
+  console.log(`bridge up (pid ${rig.bridge.child.pid}); cold start: ${vendors.map((v) => `${v} ${fmt((rig.coldStartMs[v] ?? NaN) / 1000, 1)} s`).join(", ")}`);
+
+  const plan = new Map<Vendor, FaultKind[]>();
+  for (const v of vendors) {
+    const kinds = rig.kinds(v).filter((k) => !onlyKinds || onlyKinds.includes(k.name));
+    plan.set(v, kinds);
+    for (const k of kinds) console.log(`  ${v.padEnd(7)} ${k.name.padEnd(11)} x${roundsOverride ?? k.rounds}: ${k.summary}`);
+  }
+
+  // Warm-up (JIT, first reconnects): one dropped-socket round per vendor, not counted.
+  await Promise.all(vendors.map((v) => rig.round(v, rig.kinds(v).find((k) => k.name === "drop")!, -1)));
+  const baseline = rig.sample();
+  samples.push(baseline);
+
+  /** Round-robin over the vendor's kinds, so slow kinds are spread out and kinds follow each other. */
+  async function loop(vendor: Vendor): Promise<void> {
+    const kinds = plan.get(vendor)!;
+    const rounds = (k: FaultKind) => roundsOverride ?? k.rounds;
+    const most = Math.max(0, ...kinds.map(rounds));
+    for (let i = 0; i < most; i++) {
+      for (const kind of kinds) {
+        if (i >= rounds(kind)) continue;
+        const result = await rig.round(vendor, kind, i);
+        results.push(result);
+        samples.push(rig.sample());
+        const took = Number.isNaN(result.recoveryMs) ? "  -   " : `${(result.recoveryMs / 1000).toFixed(2).padStart(6)} s`;
+        console.log(`${elapsed()} ${vendor.padEnd(7)} ${kind.name.padEnd(11)} #${String(i + 1).padEnd(3)} ${result.ok ? "ok  " : "FAIL"} recovery ${took}${result.linkDrops ? ` link dropped x${result.linkDrops}` : ""}${result.down ? ", unreachable meanwhile" : ""}${result.problems.length ? `: ${result.problems.join("; ")}` : ""}`);
+        if (!result.ok && Number.isNaN(result.recoveryMs) && !(await rig.settled(vendor, 300_000))) {
+          console.log(`${elapsed()} ${vendor}: did not come back within 5 more minutes; stopping this vendor's rounds`);
+          return;
+        }
+        if (!rig.alive) return;
+      }
+    }
+  }
+  await Promise.all(vendors.map(loop));
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const end = rig.sample();
+  samples.push(end);
+
+  // ---- figures ----
+  const rows: (string | number)[][] = [["vendor", "fault", "rounds", "failed", "recovery p50", "p99", "max", "link drops", "unreachable", "HAP while down", "cold start"]];
+  const summary: SummaryRow[] = [];
+  for (const v of vendors) {
+    for (const kind of plan.get(v)!) {
+      const rs = results.filter((r) => r.vendor === v && r.kind === kind.name);
+      if (!rs.length) continue;
+      const s = stats(rs.map((r) => r.recoveryMs / 1000).filter((x) => !Number.isNaN(x)));
+      const failed = rs.filter((r) => !r.ok).length;
+      const downs = rs.filter((r) => r.down).length;
+      const hap = rs.filter((r) => r.hapWhileDown !== undefined);
+      const hapText = hap.length ? `${hap.filter((r) => r.hapWhileDown === -70402).length}/${hap.length} No Response` : "-";
+      const drops = rs.reduce((n, r) => n + r.linkDrops, 0);
+      rows.push([v, kind.name, rs.length, failed, `${fmt(s.p50)} s`, `${fmt(s.p99)} s`, `${fmt(s.max)} s`, drops, `${downs}/${rs.length}${kind.expectDown === "no" && downs ? " flapped" : ""}`, hapText, `${fmt((rig.coldStartMs[v] ?? NaN) / 1000, 1)} s`]);
+      summary.push({
+        metric: `${v} ${kind.name} recovery p50/p99/max (${rs.length} rounds, ${failed} failed)`,
+        value: `${fmt(s.p50)}/${fmt(s.p99)}/${fmt(s.max)} s`,
+        baseline: `${fmt((rig.coldStartMs[v] ?? NaN) / 1000, 1)} s cold start`,
+        ratio: `${fmt(s.p50 / ((rig.coldStartMs[v] ?? NaN) / 1000))}x`,
+      });
+    }
+  }
+  console.log(`\n${table(rows)}`);
+
+  const mb = (kb: number) => kb / 1024;
+  // Least-squares slope of RSS / fds over the rounds, per 100 rounds.
+  const slope = (ys: number[]): number => {
+    const n = ys.length;
+    if (n < 10) return NaN; // too few rounds for a trend
+    const mx = (n - 1) / 2;
+    const my = ys.reduce((a, b) => a + b, 0) / n;
+    let num = 0;
+    let den = 0;
+    ys.forEach((y, x) => {
+      num += (x - mx) * (y - my);
+      den += (x - mx) ** 2;
+    });
+    return (num / den) * 100;
+  };
+  const rss = samples.map((s) => mb(s.rssKb));
+  const fds = samples.map((s) => s.fds);
+  const failures = results.filter((r) => !r.ok);
+  const crashes = rig.crashLines;
+  const resourceRows: (string | number)[][] = [
+    ["bridge process", "start", "end", "max", "slope / 100 rounds"],
+    ["RSS", `${fmt(rss[0])} MB`, `${fmt(rss.at(-1))} MB`, `${fmt(Math.max(...rss))} MB`, `${fmt(slope(rss))} MB`],
+    ["open fds", baseline.fds, end.fds, Math.max(...fds), fmt(slope(fds))],
+    ["child processes", baseline.children, end.children, Math.max(...samples.map((s) => s.children)), "-"],
+    ["ffmpeg processes", baseline.ffmpeg, end.ffmpeg, Math.max(...samples.map((s) => s.ffmpeg)), "-"],
+  ];
+  console.log(`\n${table(resourceRows)}`);
+  const inventory = (await Promise.all(vendors.map((v) => rig.inventoryProblems(v)))).flat();
+  console.log(`\nrounds ${results.length}, failed ${failures.length}; bridge ${rig.alive ? "still running" : `EXITED (${rig.bridge.exitCode})`}; uncaught exceptions / unhandled rejections logged: ${crashes.length}`);
+  console.log(`devices and HomeKit accessories: ${inventory.length ? inventory.join("; ") : "same as at start, no duplicates"}`);
+  for (const c of crashes.slice(0, 5)) console.log(`  crash line: ${JSON.stringify(c).slice(0, 300)}`);
+  const errors = rig.bridge.lines.filter((l) => l.level >= 50);
+  console.log(`error-level log lines: ${errors.length}${errors.length ? ` (first: ${errors.slice(0, 3).map((l) => l.msg).join(" | ")})` : ""}`);
+  if (failures.length) {
+    console.log("failures:");
+    for (const f of failures) console.log(`  ${f.vendor} ${f.kind} #${f.round + 1}: ${f.problems.join("; ")}`);
+  }
+  console.log(`time: ${elapsed().trim()}`);
+
+  summary.push(
+    { metric: "rounds / failed", value: `${results.length} / ${failures.length}`, target: "0 failed" },
+    { metric: "bridge RSS start -> end (max)", value: `${fmt(rss[0])} -> ${fmt(rss.at(-1))} MB (${fmt(Math.max(...rss))})`, target: "flat" },
+    { metric: "bridge open fds start -> end (max)", value: `${baseline.fds} -> ${end.fds} (${Math.max(...fds)})`, target: "flat" },
+    { metric: "ffmpeg / child processes at end", value: `${end.ffmpeg} / ${end.children}`, target: "0" },
+    { metric: "crash lines, duplicate devices", value: `${crashes.length}, ${inventory.length}`, target: "0, 0" },
+  );
+  writeSummary("chaos", summary, [`${results.length} rounds in ${elapsed().trim()}; ${cpus().length} CPUs`]);
+} finally {
+  const dump = argValue("--dump");
+  if (dump) writeFileSync(dump, rig.bridge.lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+  await rig.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
