@@ -1,5 +1,6 @@
 // `pairing`: print the HomeKit and Matter pairing codes and QR codes from <data>/identity.json and
-// the config, without starting the bridge (no port is opened, nothing is written).
+// the config, and each standalone camera's own HomeKit code from <data>/homekit, without starting the
+// bridge (no port is opened, nothing is written).
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
@@ -7,7 +8,7 @@ import qrcode from "qrcode-terminal";
 import type { Config } from "../core/config.ts";
 import type { PairingIdentity } from "../core/identity.ts";
 import { readJson } from "../core/storage.ts";
-import { homekitSetupURI, readAccessoryInfo } from "../homekit/setup-uri.ts";
+import { homekitSetupURI, readAccessoryInfo, readCameraPairings } from "../homekit/setup-uri.ts";
 import { matterPairingCodes } from "../matter/setup-codes.ts";
 import { loadConfigOrReport, withCommonOptions, type CommonOptions } from "./common.ts";
 
@@ -22,6 +23,21 @@ export interface PairingReport {
     port: number;
   };
   matter?: { passcode?: number; discriminator?: number; manualPairingCode?: string; qrPairingCode?: string; port: number; commissioned: boolean };
+  /** Standalone cameras (homekit.cameras: standalone), each paired in Apple Home with its own code. */
+  cameras?: CameraPairingReport[];
+  /** Why the cameras could not be read (a damaged bridges.json); the other codes still print. */
+  camerasProblem?: string;
+}
+
+export interface CameraPairingReport {
+  deviceId: string;
+  /** As last published; absent before the camera's first start. */
+  name?: string;
+  pincode: string;
+  /** Known once the camera has been published (HAP keeps the setup id in its storage). */
+  setupURI?: string;
+  port?: number;
+  pairedControllers: number;
 }
 
 interface SavedIdentity {
@@ -45,6 +61,14 @@ export function pairingReport(config: Config, dataDir: string): PairingReport {
       pairedControllers: info?.pairedClients ?? 0,
       port: config.homekit.port,
     };
+    // Bridged cameras are on the bridge's code; identities left from a standalone past are not shown.
+    if (config.homekit.cameras === "standalone") {
+      try {
+        report.cameras = cameraReports(dir);
+      } catch (error) {
+        report.camerasProblem = (error as Error).message;
+      }
+    }
   }
   if (config.matter.enabled) {
     const passcode = config.matter.passcode ?? saved.matter?.passcode;
@@ -58,6 +82,22 @@ export function pairingReport(config: Config, dataDir: string): PairingReport {
     };
   }
   return report;
+}
+
+function cameraReports(dir: string): CameraPairingReport[] {
+  return readCameraPairings(dir)
+    .map((c) => {
+      const name = readAccessoryInfo(dir, c.username)?.displayName;
+      return {
+        deviceId: c.deviceId,
+        ...(name ? { name } : {}),
+        pincode: c.pincode,
+        ...(c.setupURI ? { setupURI: c.setupURI } : {}),
+        ...(c.port !== undefined ? { port: c.port } : {}),
+        pairedControllers: c.pairedControllers,
+      };
+    })
+    .sort((a, b) => (a.name ?? a.deviceId).localeCompare(b.name ?? b.deviceId));
 }
 
 /** matter.js keeps fabrics in <data>/matter/fabrics.* (one file per key); any entry there means commissioned. */
@@ -80,6 +120,8 @@ function qr(text: string): string {
   return out;
 }
 
+const paired = (n: number) => (n ? `paired with ${n} controller${n === 1 ? "" : "s"}` : "not paired yet");
+
 export function formatPairingReport(report: PairingReport, withQr = true): string {
   const out: string[] = [];
   const notStarted = "not generated yet: start the bridge once (npm start) on this data directory";
@@ -87,9 +129,18 @@ export function formatPairingReport(report: PairingReport, withQr = true): strin
     const h = report.homekit;
     out.push(`HomeKit (Apple Home): setup code ${h.pincode ?? notStarted}`);
     if (h.setupURI) {
-      out.push(`  QR payload ${h.setupURI}${h.pairedControllers ? `  (paired with ${h.pairedControllers} controller${h.pairedControllers === 1 ? "" : "s"})` : "  (not paired yet)"}`);
+      out.push(`  QR payload ${h.setupURI}  (${paired(h.pairedControllers)})`);
       if (withQr) out.push(qr(h.setupURI));
     } else if (h.pincode) out.push("  QR code: shown after the bridge has started once (type the setup code meanwhile)");
+    if (report.camerasProblem) out.push(`HomeKit cameras: ${report.camerasProblem}`);
+    for (const c of report.cameras ?? []) {
+      // Each standalone camera is its own accessory: the bridge's code does not add it.
+      out.push(`HomeKit camera ${c.name ? `${c.name} (${c.deviceId})` : c.deviceId}: setup code ${c.pincode}  (${paired(c.pairedControllers)}; add it in the Home app on its own)`);
+      if (c.setupURI) {
+        out.push(`  QR payload ${c.setupURI}`);
+        if (withQr) out.push(qr(c.setupURI));
+      } else out.push("  QR code: shown after the bridge has published the camera once (type the setup code meanwhile)");
+    }
   } else out.push("HomeKit: disabled in the config");
   if (report.matter) {
     const m = report.matter;
@@ -102,7 +153,7 @@ export function formatPairingReport(report: PairingReport, withQr = true): strin
 }
 
 export async function pairingCommand(argv: string[]): Promise<number> {
-  const program = withCommonOptions(new Command("pairing").description("print the HomeKit and Matter pairing codes without starting the bridge"))
+  const program = withCommonOptions(new Command("pairing").description("print the HomeKit (bridge and standalone cameras) and Matter pairing codes without starting the bridge"))
     .option("--json", "print JSON")
     .option("--no-qr", "leave out the QR drawings")
     .showHelpAfterError()

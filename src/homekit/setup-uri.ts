@@ -20,12 +20,14 @@ export function homekitSetupURI(pincode: string, setupID: string, category = BRI
 export interface StoredAccessoryInfo {
   setupID: string | undefined;
   pairedClients: number;
+  /** The accessory's name as published. */
+  displayName: string | undefined;
 }
 
 /** The AccessoryInfo file HAP-NodeJS keeps for `username` under <dataDir>/homekit/hap; undefined before the first start. */
 export function readAccessoryInfo(dataDir: string, username: string): StoredAccessoryInfo | undefined {
   const file = join(dataDir, "homekit", "hap", `AccessoryInfo.${username.replaceAll(":", "").toUpperCase()}.json`);
-  let raw: { setupID?: unknown; pairedClients?: unknown };
+  let raw: { setupID?: unknown; pairedClients?: unknown; displayName?: unknown };
   try {
     raw = JSON.parse(readFileSync(file, "utf8")) as typeof raw;
   } catch (error) {
@@ -35,6 +37,7 @@ export function readAccessoryInfo(dataDir: string, username: string): StoredAcce
   return {
     setupID: typeof raw.setupID === "string" && raw.setupID ? raw.setupID : undefined,
     pairedClients: raw.pairedClients && typeof raw.pairedClients === "object" ? Object.keys(raw.pairedClients).length : 0,
+    displayName: typeof raw.displayName === "string" && raw.displayName ? raw.displayName : undefined,
   };
 }
 

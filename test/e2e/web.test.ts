@@ -10,8 +10,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
-import jsQRModule from "jsqr";
+import type { BrowserContext, Page } from "playwright-core";
 import { FanSyncSimulator } from "../simulators/fansync/index.ts";
 import { NanitSimulator } from "../simulators/nanit/index.ts";
 import { DeviceRegistry } from "../../src/core/registry.ts";
@@ -19,6 +18,7 @@ import { pino } from "pino";
 import { WebServer } from "../../src/web/index.ts";
 import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
+import { chromiumAvailable, decodeQr, launchChromium } from "../helpers/page-qr.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test starts the bridge (mDNS)");
 
@@ -26,9 +26,6 @@ const PIN = E2E_PIN;
 const PASSCODE = E2E_PASSCODE;
 const DISCRIMINATOR = 3841;
 const PASSWORD = "correct horse battery";
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-// jsqr is CommonJS with an `exports.default`: under NodeNext the default import is the module object.
-const jsQR = (jsQRModule as unknown as { default: typeof jsQRModule.default }).default;
 const artifacts = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
 
 
@@ -191,24 +188,12 @@ describe("the web page, /health and /metrics", () => {
   });
 
   it("in Chromium: log in, the QR codes decode to the bridge's payloads, and a remote change appears live", async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI) assert.fail(`${CHROMIUM} is missing (.ci/run installs Debian's chromium)`);
-      t.skip(`${CHROMIUM} is not installed`);
-      return;
-    }
+    if (!chromiumAvailable()) return t.skip("no Chromium");
     const homekitLine = await bridge.waitForLine((l) => l.event === "homekit-pairing");
     const matterLine = await bridge.waitForLine((l) => l.event === "matter-pairing");
-    context = await chromium.launchPersistentContext(mkdtempSync(join(dir, "chromium-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      viewport: { width: 1100, height: 1000 },
-    });
-    const page: Page = context.pages()[0] ?? (await context.newPage());
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    // Script errors and CSP refusals; "Failed to load resource" is the expected 401 of a wrong password.
-    page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+    let page: Page;
+    let errors: string[];
+    ({ context, page, errors } = await launchChromium(dir));
     const started = performance.now();
     const step = (name: string) => t.diagnostic(`${name}: ${Math.round(performance.now() - started)} ms`);
 
@@ -230,26 +215,9 @@ describe("the web page, /health and /metrics", () => {
     assert.equal(await page.locator("#matter-qr svg").count(), 1);
     // Decode both QR codes as a phone would, from pixels.
     for (const [id, expected] of [["homekit-qr", homekitLine.setupURI], ["matter-qr", matterLine.qrCode]] as const) {
-      const SIZE = 240;
-      const rgba = (await page.evaluate(`(async () => {
-        const svg = document.querySelector("#${id} svg").outerHTML;
-        const img = new Image();
-        img.src = "data:image/svg+xml;base64," + btoa(svg);
-        await img.decode();
-        const canvas = document.createElement("canvas");
-        canvas.width = canvas.height = ${SIZE};
-        const ctx = canvas.getContext("2d");
-        ctx.fillStyle = "#fff";
-        ctx.fillRect(0, 0, ${SIZE}, ${SIZE});
-        ctx.drawImage(img, 0, 0, ${SIZE}, ${SIZE});
-        const data = ctx.getImageData(0, 0, ${SIZE}, ${SIZE}).data;
-        let binary = "";
-        for (let i = 0; i < data.length; i += 8192) binary += String.fromCharCode(...data.subarray(i, i + 8192));
-        return btoa(binary);
-      })()`)) as string;
-      const decoded = jsQR(new Uint8ClampedArray(Buffer.from(rgba, "base64")), SIZE, SIZE, { inversionAttempts: "dontInvert" });
-      assert.equal(decoded?.data, expected, `${id} decodes to the logged payload`);
+      assert.equal(await decodeQr(page, `#${id}`), expected, `${id} decodes to the logged payload`);
     }
+    assert.equal(await page.locator("#cameras").isHidden(), true, "no camera: no camera section");
 
     step("QR codes decoded");
     await page.waitForSelector("#live.on");
@@ -440,22 +408,11 @@ describe("the web page's FanSync password form for an account in needs-login", (
   });
 
   it("in Chromium: a wrong password is refused, the right one connects the account and its device appears, without a bridge restart", async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI) assert.fail(`${CHROMIUM} is missing (.ci/run installs Debian's chromium)`);
-      t.skip(`${CHROMIUM} is not installed`);
-      return;
-    }
+    if (!chromiumAvailable()) return t.skip("no Chromium");
     const pid = bridge.child.pid;
-    context = await chromium.launchPersistentContext(mkdtempSync(join(dir, "chromium-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      viewport: { width: 1100, height: 1000 },
-    });
-    const page: Page = context.pages()[0] ?? (await context.newPage());
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+    let page: Page;
+    let errors: string[];
+    ({ context, page, errors } = await launchChromium(dir));
     await page.goto(`${base}/`);
     await page.fill("input[name=password]", PASSWORD);
     await Promise.all([page.waitForURL(`${base}/`), page.click("#login button")]);

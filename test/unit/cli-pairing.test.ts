@@ -1,13 +1,15 @@
 // Pairing codes computed without starting the bridge: the X-HM URI equals HAP-NodeJS's own, the
 // Matter codes equal the spec's example, and the `pairing` report reads identity.json, the config
-// and HAP's AccessoryInfo file (the e2e demo test compares them with what a running bridge logs).
+// and HAP's AccessoryInfo file (the e2e demo test compares them with what a running bridge logs),
+// and each standalone camera's own code from bridges.json (written here by the host's BridgeLayout).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Accessory, uuid } from "@homebridge/hap-nodejs";
-import { homekitSetupURI } from "../../src/homekit/setup-uri.ts";
+import { homekitSetupURI, IP_CAMERA_CATEGORY } from "../../src/homekit/setup-uri.ts";
+import { BridgeLayout } from "../../src/homekit/storage.ts";
 import { matterPairingCodes } from "../../src/matter/setup-codes.ts";
 import { formatPairingReport, pairingReport } from "../../src/cli/pairing.ts";
 import { validateConfig } from "../../src/core/config.ts";
@@ -72,4 +74,53 @@ test("before the first start there is no code to show; a disabled ecosystem is l
   const text = formatPairingReport(report, false);
   assert.match(text, /not generated yet/);
   assert.match(text, /Matter: disabled/);
+});
+
+/** A data directory as a bridge with two standalone cameras leaves it: one published and paired, one never published. */
+function cameraDataDir(): string {
+  const dir = dataDir(
+    { homekit: { pincode: "202-59-473", username: "0E:12:34:56:78:90" } },
+    { setupID: "OC2Z", pairedClients: {}, displayName: "Web Bridge" },
+  );
+  const layout = new BridgeLayout(join(dir, "homekit"));
+  layout.setUsername(0, "0E:12:34:56:78:90");
+  layout.setCamera("nanit:N301SIM0000001", { username: "1A:2B:3C:4D:5E:6F", pincode: "482-91-737", port: 51926 });
+  layout.setCamera("nanit:N301SIM0000002", { username: "2A:2B:3C:4D:5E:6F", pincode: "517-38-264" });
+  writeFileSync(join(dir, "homekit", "hap", "AccessoryInfo.1A2B3C4D5E6F.json"), JSON.stringify({ setupID: "Q9X1", displayName: "Robin Nanit", pairedClients: { "a-controller": {}, "another": {} } }));
+  return dir;
+}
+
+test("standalone cameras: each with its own code, camera-category QR payload, name and pairing count", () => {
+  const dir = cameraDataDir();
+  const report = pairingReport(validateConfig({}), dir);
+  assert.deepEqual(report.cameras, [
+    { deviceId: "nanit:N301SIM0000002", pincode: "517-38-264", pairedControllers: 0 },
+    { deviceId: "nanit:N301SIM0000001", name: "Robin Nanit", pincode: "482-91-737", setupURI: homekitSetupURI("482-91-737", "Q9X1", IP_CAMERA_CATEGORY), port: 51926, pairedControllers: 2 },
+  ]);
+  assert.notEqual(report.cameras?.[1]?.setupURI, report.homekit?.setupURI, "the camera's QR is not the bridge's");
+
+  const text = formatPairingReport(report, false);
+  assert.match(text, /HomeKit camera Robin Nanit \(nanit:N301SIM0000001\): setup code 482-91-737 {2}\(paired with 2 controllers; add it in the Home app on its own\)\n {2}QR payload X-HM:\/\/\w+Q9X1\n/);
+  assert.match(text, /HomeKit camera nanit:N301SIM0000002: setup code 517-38-264 {2}\(not paired yet; [^)]*\)\n {2}QR code: shown after the bridge has published the camera once/);
+  // With drawings: one QR under the bridge's payload and one under the published camera's.
+  const drawn = formatPairingReport(report, true);
+  const after = (payload: string) => drawn.slice(drawn.indexOf(payload) + payload.length).split("\n").slice(1, 4).join("\n");
+  assert.match(after(report.cameras![1]!.setupURI!), /[▀▄█]/, "a QR drawing follows the camera's payload");
+  assert.match(after(report.homekit!.setupURI!), /[▀▄█]/);
+});
+
+test("cameras on the bridge (homekit.cameras: bridged) have no code of their own; a damaged bridges.json spares the other codes", () => {
+  const dir = cameraDataDir();
+  const bridged = pairingReport(validateConfig({ homekit: { cameras: "bridged" } }), dir);
+  assert.equal(bridged.cameras, undefined);
+  assert.doesNotMatch(formatPairingReport(bridged, false), /HomeKit camera/);
+  assert.equal(pairingReport(validateConfig({ homekit: { enabled: false } }), dir).cameras, undefined);
+
+  writeFileSync(join(dir, "homekit", "bridges.json"), "{ not json");
+  const damaged = pairingReport(validateConfig({}), dir);
+  assert.equal(damaged.cameras, undefined);
+  assert.match(damaged.camerasProblem ?? "", /bridges\.json is not readable/);
+  const text = formatPairingReport(damaged, false);
+  assert.match(text, /setup code 202-59-473/);
+  assert.match(text, /HomeKit cameras: .*bridges\.json is not readable/);
 });
