@@ -19,7 +19,7 @@ const NOT_BENCHES = new Set(["run.ts", "lib.ts"]);
 /** A bench that has not finished after this long is stopped (BENCH_TIMEOUT_S overrides it, e.g. for
  * `chaos --rounds 50`); chaos runs about 12 minutes by default. */
 const BENCH_TIMEOUT_MS = process.env.BENCH_TIMEOUT_S ? Number(process.env.BENCH_TIMEOUT_S) * 1000 : 6 * 60_000;
-const LONG_BENCHES: Record<string, number> = { chaos: 20 * 60_000, camera: 10 * 60_000, fuzz: 20 * 60_000 };
+const LONG_BENCHES: Record<string, number> = { chaos: 20 * 60_000, camera: 10 * 60_000, fuzz: 20 * 60_000, crash: 45 * 60_000 };
 /** Not part of a plain `npm run bench`: too long to run with the rest (soak: 30 minutes by default). */
 const ON_REQUEST = new Set(["soak"]);
 

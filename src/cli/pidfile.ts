@@ -3,18 +3,9 @@
 // that was killed is ignored: its process is gone (or is not a bridge any more).
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../core/storage.ts";
+import { processAlive, writeFileAtomic } from "../core/storage.ts";
 
 export const PID_FILE = "hearthbridge.pid";
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** On Linux, check that the process is a Node process (pid reuse after a crash); elsewhere trust kill(0). */
 function looksLikeBridge(pid: number): boolean {
@@ -33,7 +24,7 @@ export function runningBridge(dataDir: string): number | undefined {
   if (!existsSync(file)) return undefined;
   const pid = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  return isAlive(pid) && looksLikeBridge(pid) ? pid : undefined;
+  return processAlive(pid) && looksLikeBridge(pid) ? pid : undefined;
 }
 
 /** Claim `dataDir` for this process; returns the release function (safe to call more than once). */

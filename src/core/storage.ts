@@ -1,7 +1,7 @@
 // Atomic, crash-safe JSON files in the data directory. Losing a pairing or a rotated token is the
 // worst bug this project can have, so every write is write-to-temp + fsync + rename + fsync(dir).
-import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, chmodSync, existsSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, chmodSync, existsSync, statSync, rmSync, readdirSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 
 /** Create the data directory (0700) and return its absolute path. */
 export function ensureDataDir(dir: string): string {
@@ -10,19 +10,58 @@ export function ensureDataDir(dir: string): string {
   return dir;
 }
 
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Remove the temp files writeFileAtomic left next to `path` when a process was killed mid-write
+ * (`<name>.<pid>.tmp`). Only those of dead processes, or of this one: its writes are synchronous, so
+ * none of its own is in flight. The target file itself is intact (the rename never happened).
+ */
+export function removeStaleTemps(path: string): void {
+  const name = basename(path);
+  let entries: string[];
+  try {
+    entries = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.startsWith(`${name}.`)) continue;
+    const m = /^\.(\d+)\.tmp$/.exec(entry.slice(name.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || !processAlive(pid)) rmSync(join(dirname(path), entry), { force: true });
+  }
+}
+
 /** Write a file atomically with the given mode (0600 by default: most of what we store is secret). */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  removeStaleTemps(path);
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w", mode);
   try {
-    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, "w", mode);
+    try {
+      writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(tmp, mode);
+    renameSync(tmp, path);
+  } catch (error) {
+    // The target is untouched; do not leave the half-written temp file behind.
+    rmSync(tmp, { force: true });
+    throw error;
   }
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
   try {
     const dirFd = openSync(dirname(path), "r");
     try {
@@ -47,6 +86,7 @@ export class JsonStore<T extends Record<string, unknown> = Record<string, unknow
 
   constructor(path: string) {
     this.path = path;
+    removeStaleTemps(path);
     let loaded: T | undefined;
     try {
       loaded = readJson<T>(path);

@@ -14,6 +14,7 @@ import { ensureDataDir } from "../core/storage.ts";
 import { bridgedInfo, buildBridged, partsFor, shapeOf, type BridgedDevice } from "./bridged.ts";
 import { discriminatorProblem, passcodeProblem } from "./pairing.ts";
 import { configureMatter, environmentAt } from "./platform.ts";
+import { CommissioningGuard } from "./commissioning-guard.ts";
 
 export interface MatterHostOptions {
   registry: DeviceRegistry;
@@ -104,6 +105,9 @@ export class MatterHost {
     const o = this.#options;
     configureMatter(this.#log, o.mdnsInterface === undefined ? {} : { mdnsInterface: o.mdnsInterface });
     ensureDataDir(o.dataDir);
+    // A commissioning a crash cut short is rolled back before anyone can use its half-added fabric.
+    const guard = new CommissioningGuard(o.dataDir, this.#storageDir, this.#log);
+    guard.beforeStart();
     mkdirSync(this.#storageDir, { recursive: true, mode: 0o700 });
     chmodSync(this.#storageDir, 0o700);
     this.#env = environmentAt(`hearthbridge-${NODE_ID}`, o.dataDir);
@@ -139,6 +143,8 @@ export class MatterHost {
     });
 
     await node.start();
+    await guard.afterStart(node);
+    guard.watch(node);
     this.#running = true;
     // Push the live state over whatever the storage held from the last run.
     for (const device of this.#devices.values()) await this.#attach(device);

@@ -19,7 +19,7 @@ export function fastOptions(sim: NanitSimulator, urls: { apiUrl: string; wsUrl: 
     email: sim.email,
     endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
     log,
-    timeouts: { httpMs: 1000, requestMs: 400, connectMs: 1000 },
+    timeouts: { httpMs: 1000, requestMs: 400, connectMs: 1000, linkGraceMs: 300 },
     messagesPollMs: 40,
     eventHoldMs: 150,
     babiesPollMs: 0,
@@ -60,7 +60,10 @@ export async function harness(options: { sim?: NanitSimulatorOptions; driver?: P
   const sink = new FakeSink();
   const drivers: NanitDriver[] = [];
   const make = (overrides: Partial<NanitDriverOptions> = {}): NanitDriver => {
-    const d = new NanitDriver({ ...fastOptions(sim, urls, log), ...options.driver, ...overrides });
+    const fast = fastOptions(sim, urls, log);
+    // Timeouts merge: a test that sets one keeps the fast others (and the short link grace).
+    const timeouts = { ...fast.timeouts, ...options.driver?.timeouts, ...overrides.timeouts };
+    const d = new NanitDriver({ ...fast, ...options.driver, ...overrides, timeouts });
     drivers.push(d);
     return d;
   };

@@ -13,7 +13,8 @@ import { ChaosRig, HAP_NO_RESPONSE, VENDORS, type RoundResult, type Vendor } fro
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test pairs and runs Matter");
 
-/** Per vendor, the kinds and rounds of this short run (the outage is held 4 s instead of 10). */
+/** Per vendor, the kinds and rounds of this short run. The outage is held 4 s instead of 10, except at
+ * Nanit: it rides out 10 s (its link grace), so its outage must last longer to read "No Response". */
 const PLAN: Record<Vendor, [kind: string, rounds: number][]> = {
   fansync: [["drop", 2], ["expire", 2], ["outage", 1]],
   xsense: [["drop", 2], ["expire", 2]],
@@ -26,7 +27,7 @@ describe("vendor-cloud chaos, short run", () => {
   const results: RoundResult[] = [];
 
   before(async () => {
-    rig = await ChaosRig.start({ dir, holdMs: { outage: 4_000 } });
+    rig = await ChaosRig.start({ dir, holdMs: { outage: 4_000, "nanit:outage": 14_000 } });
   });
 
   after(async () => {
@@ -63,7 +64,7 @@ describe("vendor-cloud chaos, short run", () => {
       if (r.hapWhileDown !== undefined) assert.equal(r.hapWhileDown, HAP_NO_RESPONSE, `${r.vendor}: HomeKit status while down`);
     }
     assert.ok(outages.some((r) => r.hapWhileDown === HAP_NO_RESPONSE), "HomeKit was read while an outage lasted");
-    const flaps = results.filter((r) => r.vendor !== "nanit" && (r.kind === "drop" || r.kind === "expire") && r.down);
-    assert.deepEqual(flaps.map((r) => `${r.vendor} ${r.kind}`), [], "FanSync and X-Sense ride through a quick reconnect without No Response");
+    const flaps = results.filter((r) => (r.kind === "drop" || r.kind === "expire") && r.down);
+    assert.deepEqual(flaps.map((r) => `${r.vendor} ${r.kind}`), [], "every vendor rides through a quick reconnect without No Response");
   });
 });

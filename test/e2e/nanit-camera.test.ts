@@ -9,7 +9,6 @@
 // ffmpeg of the bridge survives). Runs inside test/netns.sh (loopback-only namespace).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +21,7 @@ import { H264Depacketizer } from "../helpers/rtp-h264.ts";
 import { SrtpReceiver, type RtpPacket } from "../helpers/srtp.ts";
 import { SETUP_STATUS } from "../helpers/camera-tlv.ts";
 import { AUDIO_PT, jpegSize, opusFrameMs, VIDEO_PT, Viewer } from "../helpers/camera-fixture.ts";
+import { cameraPairingLine, ffmpegChildrenOf, streamSecrets } from "../helpers/camera-live.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test pairs with the camera");
@@ -36,15 +36,6 @@ interface SimStreamEvent {
   at: number;
   url: string;
   reason?: string;
-}
-
-/** ffmpeg processes whose parent is `pid` (setpriv execs ffmpeg in place, so they are direct children). */
-function ffmpegChildrenOf(pid: number): number[] {
-  try {
-    return execFileSync("pgrep", ["-P", String(pid), "-x", "ffmpeg"], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
 }
 
 /** Live processes (zombies have an empty cmdline) whose command line contains `text`. */
@@ -108,9 +99,9 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
     bridge.on("line", (line) => allLines.push(line));
     bridge.child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
     await bridge.ready(60_000);
-    const pairing = await bridge.waitForLine((l) => l.event === "camera-pairing" && l.deviceId === deviceId, 20_000);
+    const pairing = await cameraPairingLine(bridge, deviceId);
     await bridge.waitForLine((l) => /Robin Nanit is reachable again/.test(l.msg), 20_000);
-    return { port: pairing.port as number, setupCode: pairing.setupCode as string, paired: pairing.paired as boolean };
+    return pairing;
   }
 
   async function viewer(on: HapClient): Promise<Viewer> {
@@ -310,15 +301,9 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
   });
 
   it("keeps the SRTP keys and the camera's RTMP stream key out of the logs and the data directory", () => {
-    const secrets: string[] = [];
-    for (const v of viewers) {
-      for (const { key, salt } of [v.video.keys, v.audio.keys]) {
-        secrets.push(key.toString("base64"), salt.toString("base64"), key.toString("hex"), salt.toString("hex"), Buffer.concat([key, salt]).toString("base64"));
-      }
-    }
-    const keys = sim.requests("PUT_STREAMING").map((r) => r.request.streaming?.rtmp_url ?? "").filter(Boolean).map((url) => url.slice(url.lastIndexOf("/") + 1));
-    assert.ok(keys.length >= 3);
-    secrets.push(...keys);
+    const urls = sim.requests("PUT_STREAMING").map((r) => r.request.streaming?.rtmp_url ?? "");
+    const secrets = streamSecrets(viewers, urls).map((s) => s.value);
+    assert.ok(urls.filter(Boolean).length >= 3);
     const logs = allLines.map((l) => JSON.stringify(l)).join("\n") + stderr.join("");
     const files = filesUnder(dataDir).map((f) => readFileSync(f, "latin1")).join("\n");
     for (const secret of secrets) {

@@ -4,12 +4,13 @@
 // login, an X-Sense Cognito SRP login with a token refresh and an AWS credential renewal, a Nanit
 // login with MFA (the login CLI), token refreshes, a Nanit MFA login again from the web page, a
 // FanSync token expiry (HTTP login again), an X-Sense session and credential expiry (SRP again), and
-// config errors. Then every secret the simulators issued or checked (passwords, access / refresh /
+// config errors; then a live view of the standalone camera (paired with its own setup code: START,
+// SRTP that verifies, a snapshot, STOP). Then every secret the simulators issued or checked (passwords, access / refresh /
 // id tokens, the MFA code, X-Sense request MACs, SECRET_HASH and SRP claim signatures, AWS keys and
-// session tokens, SigV4 and presigned-URL signatures, Nanit uc_tokens and the MFA token) and the
-// bridge's own (the web password and session cookie, the HomeKit long-term secret key) are searched
-// for, as is and URL- / base64-encoded, in every log line, every console output and every file under
-// the data directory. Session tokens may sit only in the account stores (data/accounts/*.json, 0600);
+// session tokens, SigV4 and presigned-URL signatures, Nanit uc_tokens and the MFA token), the live
+// view's (the SRTP keys and salts of both directions, the camera's RTMP stream key) and the bridge's own (the web password and session cookie, the HomeKit long-term secret key) are searched
+// for, as is and URL- / base64-encoded, in every log line, every console output, the web page's
+// answers and every file under the data directory. Session tokens may sit only in the account stores (data/accounts/*.json, 0600);
 // everything else nowhere. Every directory is 0700 and every file 0600.
 // Runs inside test/netns.sh (loopback-only namespace: the bridge runs Matter).
 import { after, before, describe, it } from "node:test";
@@ -27,6 +28,9 @@ import { ChaosProxy } from "../simulators/chaos-proxy.ts";
 import { BridgeProcess } from "../helpers/bridge-process.ts";
 import { writeE2EConfig } from "../helpers/e2e-config.ts";
 import { HapClient } from "../helpers/hap-client.ts";
+import { jpegSize, Viewer } from "../helpers/camera-fixture.ts";
+import { SETUP_STATUS } from "../helpers/camera-tlv.ts";
+import { ffmpegChildrenOf, pairCamera, streamSecrets } from "../helpers/camera-live.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test starts the bridge (Matter)");
@@ -105,14 +109,6 @@ function walk(dir: string): { path: string; dir: boolean }[] {
   return out;
 }
 
-/** TODO(camera streaming): start a live stream from a paired HomeKit controller (SRTP set-up) and
- * return the secrets it used: the SRTP master keys and salts of both directions and the RTMP push URL
- * (its stream key) the camera was given. The checks below then search for them like every other
- * secret. Not faked: until the stream lands in the bridge there is nothing to collect. */
-async function streamSecrets(): Promise<Secret[]> {
-  return [];
-}
-
 describe("secrets stay out of logs and loose files", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-secrets-"));
   const dataDir = join(dir, "data");
@@ -129,6 +125,9 @@ describe("secrets stay out of logs and loose files", () => {
   const outputs: { what: string; text: string }[] = [];
   const extraSecrets: Secret[] = [];
   let bridge: BridgeProcess;
+  /** The controller paired with the standalone camera, and its live views. */
+  let camera: HapClient | undefined;
+  const viewers: Viewer[] = [];
   let rawStdout = "";
   let web: string;
   let cookie = "";
@@ -156,6 +155,8 @@ describe("secrets stay out of logs and loose files", () => {
   });
 
   after(async () => {
+    for (const v of viewers) v.close();
+    await camera?.close().catch(() => undefined);
     await bridge?.stop();
     await nanitApi?.stop();
     await Promise.allSettled([fansync.stop(), xsense.stop(), nanit.stop()]);
@@ -256,15 +257,37 @@ describe("secrets stay out of logs and loose files", () => {
     for (const path of ["/", "/api/status", "/health", "/metrics"]) outputs.push({ what: `web page ${path}`, text: await (await fetch(`${web}${path}`, { headers: { Cookie: cookie } })).text() });
   });
 
-  it.todo("a live stream: its SRTP keys and RTMP push URL never reach a log (fill in streamSecrets)");
+  it("a live view and a snapshot of the standalone camera: START, SRTP that verifies with the negotiated keys, STOP", async () => {
+    camera = await pairCamera(bridge, `nanit:${nanit.babies[0]!.cameraUid}`);
+    const pushes = nanit.requests("PUT_STREAMING").length;
+    const live = await Viewer.setUp(camera, { index: 0, dir });
+    viewers.push(live);
+    assert.equal(live.response.status, SETUP_STATUS.success, "SetupEndpoints accepted");
+    await live.start({ width: 1280, height: 720 });
+    await live.video.until(() => live.video.packets.length >= 10, 20_000, "SRTP video");
+    assert.ok(live.video.packets.length >= 10, "video packets verify and decrypt with the negotiated key");
+    assert.equal(live.video.authFailures, 0);
+    const jpeg = await camera.http.getImage(640, 360);
+    assert.deepEqual(jpegSize(jpeg), { width: 640, height: 360 }, "a JPEG snapshot");
+    // The page shows the stream's state while it runs: its answers are searched too.
+    for (const path of ["/", "/api/status", "/health", "/metrics"]) outputs.push({ what: `web page ${path} (live view)`, text: await (await fetch(`${web}${path}`, { headers: { Cookie: cookie } })).text() });
+    await live.stop();
+    assert.deepEqual(ffmpegChildrenOf(bridge.child.pid!), [], "STOP ended the viewer's ffmpeg");
+    const urls = nanit.requests("PUT_STREAMING").map((r) => r.request.streaming?.rtmp_url ?? "");
+    assert.ok(urls.slice(pushes).some(Boolean), "the camera was told where to push");
+    const secrets = streamSecrets(viewers, urls);
+    for (const keys of [live.response.video!, live.response.audio!]) {
+      assert.ok(secrets.some((s) => s.value === Buffer.concat([keys.key, keys.salt]).toString("base64")), "the accessory's keys are searched for too");
+    }
+    extraSecrets.push(...secrets);
+  });
 
   it("no secret appears in any log line or console output", async () => {
-    extraSecrets.push(...(await streamSecrets()));
     assert.equal(await bridge.stop(), 0, "the bridge stopped cleanly");
     outputs.push({ what: "bridge stdout (JSON log)", text: rawStdout }, { what: "bridge stderr", text: bridge.stderr.join("\n") });
     const secrets = collectSecrets();
     assert.ok(secrets.length > 40, `collected ${secrets.length} secrets`);
-    for (const needed of ["FanSync token", "X-Sense secret", "Nanit refresh token", "Nanit token (traffic, token)", "Nanit token (traffic, mfa_token)", "password", "MFA code"]) assert.ok(secrets.some((s) => s.what.includes(needed)), `collected a ${needed}`);
+    for (const needed of ["FanSync token", "X-Sense secret", "Nanit refresh token", "Nanit token (traffic, token)", "Nanit token (traffic, mfa_token)", "password", "MFA code", "SRTP controller video key", "SRTP controller audio salt", "RTMP stream key"]) assert.ok(secrets.some((s) => s.what.includes(needed)), `collected a ${needed}`);
     const leaks: string[] = [];
     for (const output of outputs) {
       for (const secret of secrets) {

@@ -11,6 +11,11 @@
 // A round: inject a fault, hold it, clear it; then make a fresh change at the vendor (the probe) and
 // wait until the account is connected, all its devices are reachable and the change has arrived.
 // Recovery time = clear (or injection, for faults the bridge should ride through) -> that moment.
+//
+// Nanit rounds may run with a live view (round options liveView): a viewer on the standalone camera
+// (SetupEndpoints, START, SRTP verified with the negotiated keys) before the fault, watched through
+// it; after recovery the video must arrive again (timed from the camera's control link being back),
+// then STOP, and once the camera is told to stop (the hub's linger) no ffmpeg of the bridge is left.
 import { EventEmitter, once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,6 +26,9 @@ import { ChaosProxy } from "../simulators/chaos-proxy.ts";
 import { BridgeProcess, type LogLine } from "./bridge-process.ts";
 import { E2E_PIN, writeE2EConfig } from "./e2e-config.ts";
 import { HapClient, longUUID, type HapAccessory } from "./hap-client.ts";
+import { Viewer } from "./camera-fixture.ts";
+import { SETUP_STATUS } from "./camera-tlv.ts";
+import { ffmpegChildrenOf } from "./camera-live.ts";
 import { waitFor } from "./wait.ts";
 
 export type Vendor = "fansync" | "xsense" | "nanit";
@@ -189,6 +197,27 @@ export interface FaultKind {
   inject(round: number): Fault | Promise<Fault>;
 }
 
+/** What a live view running through a round saw. */
+export interface VideoResult {
+  /** START written -> first verified SRTP video packet (ms). */
+  startMs: number;
+  /** The video stopped during the round (no packet for VIDEO_GAP_MS or more). */
+  interrupted: boolean;
+  /** ms from the camera's control link being back (its last "connected" after the fault began, else
+   * the moment recovery is timed from) to the video arriving again; 0 when it never stopped or came
+   * back before the link did; NaN when it did not come back. */
+  resumedMs: number;
+  /** Packets whose SRTP authentication tag did not verify with the negotiated key. */
+  authFailures: number;
+  /** ffmpeg children of the bridge just before STOP (the viewer's: 1). */
+  ffmpegWatching: number;
+  /** ffmpeg children of the bridge once the camera was told to stop after STOP and the linger. */
+  ffmpegAfterStop: number;
+}
+
+/** A pause in the video longer than this is an interruption (15 fps: packets every 67 ms or less). */
+export const VIDEO_GAP_MS = 1000;
+
 export interface RoundResult {
   vendor: Vendor;
   kind: string;
@@ -196,6 +225,11 @@ export interface RoundResult {
   ok: boolean;
   /** ms from the end of the fault (or its injection) to recovery; NaN when it did not recover. */
   recoveryMs: number;
+  /** performance.now() when the fault was injected, and when recovery timing started. */
+  injectedAt: number;
+  measuredFrom: number;
+  /** With round options liveView (Nanit). */
+  video?: VideoResult;
   /** The account's devices went unreachable during the round. */
   down: boolean;
   /** HAP status read from an unreachable device while it was down (undefined: not read in time). */
@@ -216,6 +250,8 @@ interface VendorRig {
   serialOf(deviceId: string): string | undefined;
   proxies: ChaosProxy[];
   kinds: FaultKind[];
+  /** The simulated camera that pushes a live view (Nanit). */
+  cameraSim?: NanitSimulator;
   /** Make a fresh change at the vendor; the predicate says whether it reached the bridge. */
   probe(round: number, view: BridgeView): (view: BridgeView) => boolean;
   stop(): Promise<void>;
@@ -225,16 +261,24 @@ export interface RigOptions {
   vendors?: readonly Vendor[];
   dir: string;
   logLevel?: string;
-  /** Per kind name, a hold time overriding the default (ms). */
+  /** Per kind name ("outage"), or per vendor and kind ("nanit:outage", which wins), a hold time
+   * overriding the default (ms). */
   holdMs?: Partial<Record<string, number>>;
   /** Random source for the proxies' slow delays. */
   random?: () => number;
+  /** The stream hub's linger after the last viewer (HEARTHBRIDGE_TEST_HUB_LINGER_MS; default 30 s). */
+  hubLingerMs?: number;
+}
+
+export interface RoundOptions {
+  /** Watch a live view of the vendor's camera through the round (Nanit). */
+  liveView?: boolean;
 }
 
 const SLOW_RANGE: [number, number] = [2_000, 10_000];
 
-function hold(options: RigOptions, kind: string, fallback: number): number {
-  return options.holdMs?.[kind] ?? fallback;
+function hold(options: RigOptions, kind: string, fallback: number, vendor?: Vendor): number {
+  return (vendor && options.holdMs?.[`${vendor}:${kind}`]) ?? options.holdMs?.[kind] ?? fallback;
 }
 
 async function proxied(port: number, options: RigOptions): Promise<ChaosProxy> {
@@ -244,6 +288,7 @@ async function proxied(port: number, options: RigOptions): Promise<ChaosProxy> {
 }
 
 interface ProxyKindDefaults {
+  vendor: Vendor;
   rounds: { slow: number; truncate: number; outage: number };
   outageHoldMs: number;
   outageDown: FaultKind["expectDown"];
@@ -286,7 +331,7 @@ function proxyKinds(options: RigOptions, proxies: ChaosProxy[], trigger: (round:
     },
     {
       name: "outage",
-      summary: `connections reset and refused for ${hold(options, "outage", d.outageHoldMs) / 1000} s`,
+      summary: `connections reset and refused for ${hold(options, "outage", d.outageHoldMs, d.vendor) / 1000} s`,
       rounds: d.rounds.outage,
       expectDown: d.outageDown,
       timeoutMs: 180_000,
@@ -295,7 +340,7 @@ function proxyKinds(options: RigOptions, proxies: ChaosProxy[], trigger: (round:
           p.refuse(true);
           p.dropAll();
         }
-        return { holdMs: hold(options, "outage", d.outageHoldMs), clear: () => proxies.forEach((p) => p.refuse(false)) };
+        return { holdMs: hold(options, "outage", d.outageHoldMs, d.vendor), clear: () => proxies.forEach((p) => p.refuse(false)) };
       },
     },
   ];
@@ -363,7 +408,7 @@ async function fansyncRig(options: RigOptions): Promise<VendorRig> {
         return { holdMs: hold(options, "http-5xx", 5_000), clear: () => sim.setHttpFault(undefined) };
       },
     },
-    ...proxyKinds(options, [proxy], (round) => void sim.remote(probeVid, { H02: nextSpeed(round + 1000, undefined) }), { rounds: { slow: 4, truncate: 20, outage: 5 }, outageHoldMs: 10_000, outageDown: "yes" }),
+    ...proxyKinds(options, [proxy], (round) => void sim.remote(probeVid, { H02: nextSpeed(round + 1000, undefined) }), { vendor: "fansync", rounds: { slow: 4, truncate: 20, outage: 5 }, outageHoldMs: 10_000, outageDown: "yes" }),
   ];
   return {
     vendor: "fansync",
@@ -448,9 +493,10 @@ async function xsenseRig(options: RigOptions): Promise<VendorRig> {
       },
     },
     ...proxyKinds(options, [proxy], () => sim.setBattery(probeSn, 3), {
+      vendor: "xsense",
       rounds: { slow: 4, truncate: 20, outage: 1 },
       outageHoldMs: grace + 5_000,
-      outageDown: hold(options, "outage", grace + 5_000) > grace ? "yes" : "no",
+      outageDown: hold(options, "outage", grace + 5_000, "xsense") > grace ? "yes" : "no",
     }),
   ];
   return {
@@ -499,12 +545,14 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
     return v;
   };
   const limits = { local: sim.localConnectionLimit, cloud: sim.cloudConnectionLimit };
+  const grace = 10_000; // the driver's link grace (timeouts.linkGraceMs): shorter losses never show "No Response"
+  const outageHoldMs = hold(options, "outage", grace + 5_000, "nanit");
   const kinds: FaultKind[] = [
     {
       name: "drop",
       summary: "the camera and the relay drop every socket",
       rounds: 10,
-      expectDown: "any",
+      expectDown: "no",
       timeoutMs: 120_000,
       inject: () => {
         sim.dropSockets();
@@ -528,7 +576,7 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
       name: "expire",
       summary: "access tokens revoked, sockets dropped (the session refreshes)",
       rounds: 10,
-      expectDown: "any",
+      expectDown: "no",
       timeoutMs: 120_000,
       inject: () => {
         sim.revokeAccessTokens();
@@ -571,7 +619,7 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
       name: "http-5xx",
       summary: "access tokens revoked, sockets dropped, 3 x HTTP 503 on token refresh and uc_token",
       rounds: 5,
-      expectDown: "yes",
+      expectDown: "any", // three failed attempts with back-off: about the grace period
       timeoutMs: 120_000,
       inject: () => {
         sim.revokeAccessTokens();
@@ -581,7 +629,7 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
         return { measureFrom: "inject" };
       },
     },
-    ...proxyKinds(options, proxies, (round) => sim.setTemperature(nextTemperature(round + 1000, undefined)), { rounds: { slow: 3, truncate: 10, outage: 3 }, outageHoldMs: 10_000, outageDown: "yes" }),
+    ...proxyKinds(options, proxies, (round) => sim.setTemperature(nextTemperature(round + 1000, undefined)), { vendor: "nanit", rounds: { slow: 3, truncate: 10, outage: 3 }, outageHoldMs: grace + 5_000, outageDown: outageHoldMs > grace ? "yes" : "no" }),
   ];
   return {
     vendor: "nanit",
@@ -598,6 +646,7 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
     serialOf: (id) => id.replace(/^nanit:/, ""),
     proxies,
     kinds,
+    cameraSim: sim,
     probe: (round, view) => {
       const t = nextTemperature(round, view.devices.get(probeId)?.state.temperature);
       sim.setTemperature(t);
@@ -635,6 +684,39 @@ function coldStarts(lines: LogLine[], vendors: Map<Vendor, VendorRig>, view: Bri
   return out;
 }
 
+// ---- a live view through a round -------------------------------------------------------------------------
+
+/** How long the video may take to come back once a round is over. */
+const VIDEO_RESUME_TIMEOUT_MS = 60_000;
+
+/** A viewer of the standalone camera, with the arrival time of every verified video packet. */
+class LiveVideo {
+  readonly viewer: Viewer;
+  readonly arrivals: number[] = [];
+  /** START written -> first verified video packet (ms). */
+  startMs = NaN;
+
+  constructor(viewer: Viewer) {
+    this.viewer = viewer;
+    viewer.video.on("packet", () => this.arrivals.push(performance.now()));
+  }
+
+  /** Packets that arrived after `t`. */
+  since(t: number): number {
+    let n = 0;
+    for (let i = this.arrivals.length - 1; i >= 0 && this.arrivals[i]! > t; i--) n++;
+    return n;
+  }
+
+  /** The first packet after the last pause of VIDEO_GAP_MS or more that ended after `t`. */
+  resumedAfter(t: number): number | undefined {
+    for (let i = this.arrivals.length - 1; i > 0 && this.arrivals[i]! > t; i--) {
+      if (this.arrivals[i]! - this.arrivals[i - 1]! >= VIDEO_GAP_MS) return this.arrivals[i];
+    }
+    return undefined;
+  }
+}
+
 // ---- the rig ---------------------------------------------------------------------------------------------
 
 interface HapTarget {
@@ -656,6 +738,11 @@ export class ChaosRig {
   readonly vendors: Map<Vendor, VendorRig>;
   /** ms from spawning the bridge until each account was connected with every device reachable. */
   readonly coldStartMs: Partial<Record<Vendor, number>>;
+  /** The stream hub's linger after the last viewer, as the bridge was started with. */
+  hubLingerMs = 30_000;
+  #dir = "";
+  /** performance.now() of each Nanit camera control link "connected" log line. */
+  readonly #linkUps: number[] = [];
   readonly #deviceCounts = new Map<Vendor, number>();
   readonly #hapTargets = new Map<Vendor, HapTarget[]>();
   #hapAccessories = 0;
@@ -687,7 +774,9 @@ export class ChaosRig {
         logLevel: options.logLevel ?? "info",
       });
       const spawnedAt = Date.now();
-      bridge = new BridgeProcess(["--config", configFile, "--data", join(options.dir, "data")], Object.assign({}, ...[...vendors.values()].map((r) => r.env)) as Record<string, string>);
+      const env = Object.assign({}, ...[...vendors.values()].map((r) => r.env)) as Record<string, string>;
+      if (options.hubLingerMs !== undefined) env.HEARTHBRIDGE_TEST_HUB_LINGER_MS = String(options.hubLingerMs);
+      bridge = new BridgeProcess(["--config", configFile, "--data", join(options.dir, "data")], env);
       const web = await bridge.waitForLine((l) => l.event === "web", 90_000);
       view = await BridgeView.open(`http://127.0.0.1:${web.port as number}`);
       const ready = await bridge.ready(90_000);
@@ -703,6 +792,11 @@ export class ChaosRig {
       const coldStartMs = coldStarts(bridge.lines, vendors, v, spawnedAt);
       const hap = await HapClient.pair(ready.homekitPort as number, E2E_PIN);
       const rig = new ChaosRig(bridge, view, hap, vendors, coldStartMs);
+      rig.#dir = options.dir;
+      if (options.hubLingerMs !== undefined) rig.hubLingerMs = options.hubLingerMs;
+      bridge.on("line", (l) => {
+        if (/^nanit: .+: connected \(/.test(l.msg)) rig.#linkUps.push(performance.now());
+      });
       // Cameras are their own HomeKit accessories by default: pair each one too.
       if (vendors.has("nanit")) {
         const b = bridge;
@@ -817,10 +911,82 @@ export class ChaosRig {
     }
   }
 
+  /** SetupEndpoints and START on the vendor's standalone camera; resolves once video flows. */
+  async #startLiveView(r: VendorRig): Promise<LiveVideo> {
+    const client = this.cameraHaps[0];
+    if (!client || !r.cameraSim) throw new Error(`${r.vendor} has no standalone camera paired`);
+    const viewer = await this.#hapDo(() => Viewer.setUp(client, { index: 0, dir: this.#dir }));
+    const live = new LiveVideo(viewer);
+    let started = false;
+    try {
+      if (viewer.response.status !== SETUP_STATUS.success) throw new Error(`SetupEndpoints answered status ${viewer.response.status}`);
+      const asked = performance.now();
+      await this.#hapDo(() => viewer.start({ width: 1280, height: 720 }));
+      started = true;
+      await viewer.video.until(() => live.arrivals.length > 0, 30_000, "the live view's first video packet");
+      live.startMs = live.arrivals[0]! - asked;
+      await viewer.video.until(() => live.arrivals.length >= 10, 10_000, "the live view's video");
+      return live;
+    } catch (error) {
+      if (started) await this.#hapDo(() => viewer.stop()).catch(() => undefined);
+      viewer.close();
+      throw error;
+    }
+  }
+
+  /** After a round: wait for the video to flow again and time its return from the camera link's;
+   * then STOP, wait until the camera is told to stop (the hub's linger) and count the bridge's ffmpeg. */
+  async #videoAfterRound(r: VendorRig, live: LiveVideo, result: RoundResult): Promise<VideoResult> {
+    const video: VideoResult = { startMs: live.startMs, interrupted: false, resumedMs: NaN, authFailures: 0, ffmpegWatching: NaN, ffmpegAfterStop: NaN };
+    const pid = this.bridge.child.pid!;
+    const { viewer } = live;
+    try {
+      const checkFrom = performance.now();
+      try {
+        await viewer.video.until(() => live.since(checkFrom) >= 10, VIDEO_RESUME_TIMEOUT_MS, "video after the round");
+        const linkUp = this.#linkUps.filter((t) => t > result.injectedAt).at(-1) ?? (Number.isNaN(result.measuredFrom) ? result.injectedAt : result.measuredFrom);
+        const resumedAt = live.resumedAfter(result.injectedAt);
+        video.interrupted = resumedAt !== undefined;
+        video.resumedMs = resumedAt === undefined ? 0 : Math.max(0, resumedAt - linkUp);
+      } catch {
+        const last = live.arrivals.at(-1);
+        result.problems.push(`live view: no video within ${VIDEO_RESUME_TIMEOUT_MS / 1000} s after the round (last packet ${last === undefined ? "never" : `${((performance.now() - last) / 1000).toFixed(1)} s ago`})`);
+      }
+      video.authFailures = viewer.video.authFailures;
+      if (video.authFailures) result.problems.push(`live view: ${video.authFailures} SRTP packets failed authentication`);
+      video.ffmpegWatching = ffmpegChildrenOf(pid).length;
+    } finally {
+      try {
+        await this.#hapDo(() => viewer.stop());
+      } catch (error) {
+        result.problems.push(`live view: STOP failed: ${(error as Error).message}`);
+      }
+      viewer.close();
+      // The hub keeps the camera pushing for its linger after the last viewer, then tells it to stop.
+      const sim = r.cameraSim!;
+      try {
+        await waitFor(() => sim.livePushes === 0, this.hubLingerMs + 15_000, { on: [[sim, "stream-stop"]] });
+      } catch {
+        result.problems.push(`live view: the camera still pushes ${(this.hubLingerMs + 15_000) / 1000} s after STOP (linger ${this.hubLingerMs / 1000} s)`);
+      }
+      video.ffmpegAfterStop = ffmpegChildrenOf(pid).length;
+      if (video.ffmpegAfterStop) result.problems.push(`live view: ${video.ffmpegAfterStop} ffmpeg children of the bridge left after STOP and the linger`);
+    }
+    return video;
+  }
+
   /** One round of one fault kind; never throws for the bridge's misbehaviour (it is in `problems`). */
-  async round(vendor: Vendor, kind: FaultKind, round: number): Promise<RoundResult> {
+  async round(vendor: Vendor, kind: FaultKind, round: number, options: RoundOptions = {}): Promise<RoundResult> {
     const r = this.vendors.get(vendor)!;
-    const result: RoundResult = { vendor, kind: kind.name, round, ok: false, recoveryMs: NaN, down: false, hapWhileDown: undefined, linkDrops: 0, problems: [] };
+    const result: RoundResult = { vendor, kind: kind.name, round, ok: false, recoveryMs: NaN, injectedAt: NaN, measuredFrom: NaN, down: false, hapWhileDown: undefined, linkDrops: 0, problems: [] };
+    let live: LiveVideo | undefined;
+    if (options.liveView) {
+      try {
+        live = await this.#startLiveView(r);
+      } catch (error) {
+        result.problems.push(`live view did not start: ${(error as Error).message}`);
+      }
+    }
     let hapRead: Promise<void> | undefined;
     const onDevice = (d: DeviceView): void => {
       if (d.account !== r.account || d.available || result.down) return;
@@ -844,6 +1010,7 @@ export class ChaosRig {
     this.view.on("device", onDevice);
     this.view.on("account", onAccount);
     try {
+      result.injectedAt = performance.now();
       const fault = await kind.inject(round);
       const fromClear = (fault.measureFrom ?? "clear") === "clear";
       if (fromClear) {
@@ -851,6 +1018,7 @@ export class ChaosRig {
         await fault.clear?.();
       }
       const started = performance.now();
+      result.measuredFrom = started;
       const arrived = r.probe(round, this.view);
       try {
         await waitFor(() => this.#healthy(r) && arrived(this.view), kind.timeoutMs, { on: [[this.view, "change"]] });
@@ -877,6 +1045,7 @@ export class ChaosRig {
       this.view.off("device", onDevice);
       this.view.off("account", onAccount);
     }
+    if (live) result.video = await this.#videoAfterRound(r, live, result);
     result.ok = result.problems.length === 0;
     return result;
   }

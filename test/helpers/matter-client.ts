@@ -27,6 +27,9 @@ export interface CommissionOptions {
   address?: string;
   /** Controller storage; a fresh temp dir (removed on close) when omitted. */
   storageDir?: string;
+  /** Wait for the first connection and subscription (default true). With false, commission() returns
+   * as soon as the device accepted CommissioningComplete; `reconnect()` connects later. */
+  connect?: boolean;
 }
 
 type Struct = Record<string, unknown>;
@@ -67,19 +70,27 @@ export class MatterTestClient {
       adminFabricLabel: "hearthbridge test",
     });
     await controller.start();
-    const nodeId = await controller.commissionNode({
-      commissioning: { regulatoryLocation: GeneralCommissioning.RegulatoryLocationType.IndoorOutdoor, regulatoryCountryCode: "XX" },
-      discovery: {
-        knownAddress: { ip: options.address ?? "::1", port: options.port, type: "udp" },
-        identifierData: { longDiscriminator: options.discriminator },
-      },
-      passcode: options.passcode,
-    });
-    const node = await controller.getNode(nodeId);
-    const client = new MatterTestClient(controller, nodeId, node, storageDir, ownsStorage);
-    if (!node.isConnected) node.connect();
-    await client.#initialized();
-    return client;
+    try {
+      const nodeId = await controller.commissionNode({
+        commissioning: { regulatoryLocation: GeneralCommissioning.RegulatoryLocationType.IndoorOutdoor, regulatoryCountryCode: "XX" },
+        discovery: {
+          knownAddress: { ip: options.address ?? "::1", port: options.port, type: "udp" },
+          identifierData: { longDiscriminator: options.discriminator },
+        },
+        passcode: options.passcode,
+      });
+      const node = await controller.getNode(nodeId);
+      const client = new MatterTestClient(controller, nodeId, node, storageDir, ownsStorage);
+      if (options.connect === false) return client;
+      if (!node.isConnected) node.connect();
+      await client.#initialized();
+      return client;
+    } catch (error) {
+      // A failed commissioning (e.g. the device was killed mid-way) must not leave a running controller behind.
+      await controller.close().catch(() => undefined);
+      if (ownsStorage) rmSync(storageDir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   /** Wait until the node's structure and attributes came from the device (subscription in place). */

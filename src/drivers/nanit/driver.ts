@@ -36,6 +36,9 @@ export interface NanitTimeouts {
   connectMs?: number;
   /** PUT_STREAMING answers (default 20 s, as UL and TJ wait). */
   streamMs?: number;
+  /** A camera whose control link dropped reads unreachable only if the link is not back within this
+   * long (default 10 s): reconnects take 1-3 s and must not flash "No Response" in the Home app. */
+  linkGraceMs?: number;
 }
 
 export interface NanitDriverOptions {
@@ -98,6 +101,12 @@ interface Cam {
   holds: Partial<Record<"motion" | "sound", NodeJS.Timeout>>;
   /** The control link has been ready before: the next ready is a reconnect (any push died with it). */
   everReady: boolean;
+  /** What we last told the sink. */
+  available: boolean;
+  /** Running while the link is down but the camera still reads reachable (the grace period). */
+  graceTimer: NodeJS.Timeout | undefined;
+  /** When the grace period started. */
+  downSince: number;
 }
 
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
@@ -141,6 +150,10 @@ export class NanitDriver implements Driver {
     return this.#o.timeouts?.httpMs ?? 20_000;
   }
 
+  get #graceMs(): number {
+    return this.#o.timeouts?.linkGraceMs ?? 10_000;
+  }
+
   async start(ctx: DriverContext): Promise<void> {
     if (this.#loop) throw new Error("Nanit driver already started");
     this.#ctx = ctx;
@@ -165,7 +178,10 @@ export class NanitDriver implements Driver {
     this.#abort.abort();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    for (const c of this.#cams.values()) for (const t of Object.values(c.holds)) clearTimeout(t);
+    for (const c of this.#cams.values()) {
+      for (const t of Object.values(c.holds)) clearTimeout(t);
+      clearTimeout(c.graceTimer);
+    }
     this.#firstDone();
     await Promise.all([...this.#cams.values()].map((c) => c.link.stop()));
     await this.#loop;
@@ -178,7 +194,7 @@ export class NanitDriver implements Driver {
     const switches = Object.entries(command.switches ?? {});
     const unknown = switches.filter(([k]) => k !== NIGHT_LIGHT && k !== STANDBY).map(([k]) => k);
     if (unsupported.length || unknown.length) throw new Error(`${c.info.name} cannot do ${[...unsupported, ...unknown.map((k) => `switches.${k}`)].join(", ")} (it has the switches ${NIGHT_LIGHT} and ${STANDBY})`);
-    const sock = c.link.socket;
+    const sock = await this.#socketFor(c);
     if (!sock) throw new Error(`${c.info.name} is not connected right now`);
     for (const [key, on] of switches) {
       let response: ResponseMsg;
@@ -201,7 +217,7 @@ export class NanitDriver implements Driver {
   async requestStream(id: string, request: StreamRequest): Promise<void> {
     const c = this.#byId.get(id);
     if (!c) throw new Error(`Nanit has no device ${id}`);
-    const sock = c.link.socket;
+    const sock = await this.#socketFor(c);
     const what = request.action === "start" ? "start" : "stop";
     if (!sock) throw new Error(`${c.info.name}: cannot ${what} the live view: the camera is not connected right now`);
     // STOPPED carries an empty URL (HN, UL, EM); `attempts: 1` as IF/EM/TJ send it.
@@ -284,12 +300,13 @@ export class NanitDriver implements Driver {
         if (JSON.stringify(info) !== JSON.stringify(existing.info)) {
           existing.info = info;
           this.#sink.deviceFound(info, existing.state);
-          if (!existing.link.socket) this.#sink.availabilityChanged(existing.id, false);
+          // deviceFound reads as reachable: say again that it is not.
+          if (!existing.available) this.#sink.availabilityChanged(existing.id, false);
         }
         continue;
       }
       const id = deviceId("nanit", cam.cameraUid);
-      const c: Cam = { cam, id, info: this.#info(cam), state: { motion: false, sound: false }, link: undefined as unknown as CameraLink, lastMessageId: 0, holds: {}, everReady: false };
+      const c: Cam = { cam, id, info: this.#info(cam), state: { motion: false, sound: false }, link: undefined as unknown as CameraLink, lastMessageId: 0, holds: {}, everReady: false, available: false, graceTimer: undefined, downSince: 0 };
       c.link = this.#makeLink(c);
       this.#cams.set(cam.cameraUid, c);
       this.#byId.set(id, c);
@@ -365,7 +382,7 @@ export class NanitDriver implements Driver {
       onLoginRequired: (error) => this.#loginRequired(error),
       onUp: (sock) => this.#sync(c, sock),
       onReady: () => this.#onReady(c),
-      onDown: () => this.#sink.availabilityChanged(c.id, false),
+      onDown: (reason) => this.#onDown(c, reason),
       onPush: (request) => this.#onPush(c, request),
       onSensorPoll: (sock) => this.#readSensors(c, sock),
     });
@@ -375,15 +392,46 @@ export class NanitDriver implements Driver {
    * making: the push dies with the control session that requested it (§8), so whoever watches must
    * request it again. */
   #onReady(c: Cam): void {
-    this.#sink.availabilityChanged(c.id, true);
+    clearTimeout(c.graceTimer);
+    c.graceTimer = undefined;
+    this.#setAvailable(c, true);
     if (c.everReady) this.#sink.streamInterrupted?.(c.id, "link-reconnected");
     c.everReady = true;
+  }
+
+  /** The control link dropped and the link loop reconnects. The camera reads unreachable only if the
+   * link is not back within the grace period (a camera that never connected already reads so). */
+  #onDown(c: Cam, reason: string): void {
+    if (!c.available || c.graceTimer) return;
+    const grace = this.#graceMs;
+    c.downSince = Date.now();
+    c.graceTimer = setTimeout(() => {
+      c.graceTimer = undefined;
+      if (this.#stopping || c.link.socket) return;
+      this.#log.warn(`nanit: ${c.info.name}: no control connection for ${Math.round(grace / 100) / 10} s (${reason}); the camera reads unreachable until it is back`);
+      this.#setAvailable(c, false);
+    }, grace);
+  }
+
+  #setAvailable(c: Cam, available: boolean): void {
+    if (c.available === available) return;
+    c.available = available;
+    this.#sink.availabilityChanged(c.id, available);
+  }
+
+  /** The socket for a command or a stream request. Within the grace period the camera still reads
+   * reachable, so wait for the reconnect (typically 1-3 s) rather than fail what it will take soon. */
+  #socketFor(c: Cam): Promise<NanitSocket | undefined> {
+    const now = c.link.socket;
+    if (now || !c.graceTimer) return Promise.resolve(now);
+    return c.link.whenReady(c.downSince + this.#graceMs - Date.now());
   }
 
   // ---- camera state ------------------------------------------------------------------------------
 
   /** A fresh socket: enable sensor push (reset by every reconnect), then read sensors, night light,
-   * standby and firmware. Only then is the camera reachable. */
+   * standby and firmware. Only then is the camera reachable: after an outage, what changed meanwhile
+   * is in before "No Response" ends. */
   async #sync(c: Cam, sock: NanitSocket): Promise<void> {
     await sock.requestOk("PUT_CONTROL", { control: { sensor_data_transfer: { sound: true, motion: true, temperature: true, humidity: true, light: true, night: true } } });
     await this.#readSensors(c, sock);

@@ -56,6 +56,8 @@ export class CameraLink {
   #loop: Promise<void> | undefined;
   #stopped = false;
   #up = false;
+  /** Callers of whenReady waiting for the next synced socket. */
+  readonly #readyWaiters = new Set<(socket: NanitSocket | undefined) => void>();
 
   constructor(options: LinkOptions) {
     this.#o = options;
@@ -70,9 +72,26 @@ export class CameraLink {
     this.#loop ??= this.#run();
   }
 
+  /** The synced socket, waiting up to `timeoutMs` for one while the link reconnects; undefined when
+   * none came in time (or the link stopped). */
+  whenReady(timeoutMs: number): Promise<NanitSocket | undefined> {
+    const now = this.socket;
+    if (now || this.#stopped || timeoutMs <= 0) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const done = (socket: NanitSocket | undefined): void => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(done);
+        resolve(socket);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      this.#readyWaiters.add(done);
+    });
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#clearTimers();
+    for (const waiter of [...this.#readyWaiters]) waiter(undefined);
     this.#next?.close("stopping");
     this.#socket?.close("stopping");
     await this.#loop;
@@ -118,6 +137,7 @@ export class CameraLink {
         this.#o.onReady(sock);
         this.#o.log.info(`nanit: ${this.#o.label}: connected (${sock.kind})`);
         this.#arm(sock);
+        for (const waiter of [...this.#readyWaiters]) waiter(sock);
       } catch (error) {
         if (error instanceof NanitRequestError && error.statusCode === 403) {
           limited = true;
