@@ -125,3 +125,28 @@ test("an outage longer than the grace: unreachable once the grace is over, reach
   await driver.command(h.id(), { switches: { standby: true } });
   assert.equal(h.sim.camera().settings.sleep_mode, true);
 });
+
+test("a control socket that goes silent reads unreachable counted from its last sign of life, not from when the missing pong was noticed", async (t) => {
+  // Pings every 200 ms, 400 ms to answer: the silence is noticed 400-600 ms after it began. The grace
+  // (300 ms) is shorter, so the camera must read unreachable as soon as the drop is noticed, before
+  // the reconnect (back-off 1-1.5 s) brings it back.
+  const h = await harness({ driver: { preferLocal: false, timeouts: { linkGraceMs: 300 }, backoff: { minMs: 1_000, maxMs: 1_500 } } });
+  t.after(() => h.close());
+  await whenAvailable(h);
+  const mark = h.sink.calls.length;
+  const noticed = new Promise<number>((resolve) => {
+    const fn = (l: { msg: string }): void => {
+      if (!/no pong on the cloud socket/.test(l.msg)) return;
+      h.logs.off("line", fn);
+      resolve(performance.now());
+    };
+    h.logs.on("line", fn);
+  });
+  const down = h.sink.next((c) => c.type === "availabilityChanged" && c.id === h.id() && !c.available).then(() => performance.now());
+  h.sim.goSilent();
+  const [noticedAt, downAt] = await Promise.all([noticed, down]);
+  assert.ok(downAt - noticedAt < 150, `unreachable ${Math.round(downAt - noticedAt)} ms after the silence was noticed (the grace had already run out)`);
+  assert.ok(h.logs.has(/Robin Nanit: no control connection for 0\.[4-9] s \(no pong\)/, 40), "the log counts the silent time");
+  await h.sink.next((c) => c.type === "availabilityChanged" && c.id === h.id() && c.available);
+  assert.deepEqual(availabilityOf(h, mark).map((c) => c.type === "availabilityChanged" && c.available), [false, true]);
+});

@@ -369,8 +369,11 @@ export class NanitDriver implements Driver {
         connectTimeoutMs: o.timeouts?.connectMs ?? 10_000,
         requestTimeoutMs: o.timeouts?.requestMs ?? 10_000,
         keepaliveIntervalMs: o.keepaliveMs ?? 20_000,
-        pingIntervalMs: o.pingIntervalMs ?? 30_000,
-        pongTimeoutMs: o.pongTimeoutMs ?? 20_000,
+        // A silent socket (a relay or NAT that stopped forwarding without closing) is noticed within
+        // 20 s, so with the 10 s grace counted from its last frame the camera reads "No Response"
+        // within about 20 s of going quiet, not after a minute of stale values.
+        pingIntervalMs: o.pingIntervalMs ?? 10_000,
+        pongTimeoutMs: o.pongTimeoutMs ?? 10_000,
       },
       healthCheckMs: o.healthCheckMs ?? 270_000,
       sensorPollMs: o.sensorPollMs ?? 120_000,
@@ -382,7 +385,7 @@ export class NanitDriver implements Driver {
       onLoginRequired: (error) => this.#loginRequired(error),
       onUp: (sock) => this.#sync(c, sock),
       onReady: () => this.#onReady(c),
-      onDown: (reason) => this.#onDown(c, reason),
+      onDown: (reason, lastAliveAt) => this.#onDown(c, reason, lastAliveAt),
       onPush: (request) => this.#onPush(c, request),
       onSensorPoll: (sock) => this.#readSensors(c, sock),
     });
@@ -401,16 +404,18 @@ export class NanitDriver implements Driver {
 
   /** The control link dropped and the link loop reconnects. The camera reads unreachable only if the
    * link is not back within the grace period (a camera that never connected already reads so). */
-  #onDown(c: Cam, reason: string): void {
+  #onDown(c: Cam, reason: string, lastAliveAt: number): void {
     if (!c.available || c.graceTimer) return;
     const grace = this.#graceMs;
-    c.downSince = Date.now();
+    // The grace counts from the last sign of life: a socket that went silent is noticed only when a
+    // ping goes unanswered, and that time already counts as "not reachable".
+    c.downSince = Math.min(Date.now(), lastAliveAt);
     c.graceTimer = setTimeout(() => {
       c.graceTimer = undefined;
       if (this.#stopping || c.link.socket) return;
-      this.#log.warn(`nanit: ${c.info.name}: no control connection for ${Math.round(grace / 100) / 10} s (${reason}); the camera reads unreachable until it is back`);
+      this.#log.warn(`nanit: ${c.info.name}: no control connection for ${Math.round((Date.now() - c.downSince) / 100) / 10} s (${reason}); the camera reads unreachable until it is back`);
       this.#setAvailable(c, false);
-    }, grace);
+    }, Math.max(0, c.downSince + grace - Date.now()));
   }
 
   #setAvailable(c: Cam, available: boolean): void {

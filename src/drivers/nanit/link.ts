@@ -38,7 +38,9 @@ export interface LinkOptions {
   onUp: (socket: NanitSocket) => Promise<void>;
   /** The synced socket is now the one commands use. */
   onReady: (socket: NanitSocket) => void;
-  onDown: (reason: string) => void;
+  /** The synced socket closed; `lastAliveAt` is when it last showed life: now for a socket that closed,
+   * its last frame or pong for one dropped for going silent (noticed only once a ping went unanswered). */
+  onDown: (reason: string, lastAliveAt: number) => void;
   onPush: (request: RequestMsg, socket: NanitSocket) => void;
   onSensorPoll: (socket: NanitSocket) => Promise<void>;
 }
@@ -157,7 +159,7 @@ export class CameraLink {
         continue;
       }
       this.#next = undefined;
-      this.#o.onDown(reason);
+      this.#o.onDown(reason, sock.silentSince ?? Date.now());
       if (limited) {
         await this.#sleep(this.#o.connectionLimitBackoffMs);
         continue;

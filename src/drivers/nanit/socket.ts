@@ -88,6 +88,8 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
   #pongDeadline: NodeJS.Timeout | undefined;
   /** Unix ms of the last frame or pong from the other side. */
   lastHeard = Date.now();
+  /** Set when the socket was dropped because it went silent (no pong): when it last showed life. */
+  silentSince: number | undefined;
 
   private constructor(ws: WebSocket, options: NanitSocketOptions) {
     super();
@@ -193,6 +195,7 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
     if (this.#ws.readyState !== WebSocket.OPEN || this.#pongDeadline) return;
     this.#pongDeadline = setTimeout(() => {
       this.#log.warn(`nanit: no pong on the ${this.kind} socket within ${this.#o.pongTimeoutMs} ms; dropping it`);
+      this.silentSince = this.lastHeard;
       this.#ws.terminate();
       this.#shutdown("no pong");
     }, this.#o.pongTimeoutMs);
