@@ -32,9 +32,21 @@
 // process) over --cpu-seconds, after 3 s of streaming; VmRSS at the end. Copy mode: 1280x720 asked of
 // the 720p camera; transcode: 640x360. Ours also once with no audio asked (the controller picks a
 // codec we do not serve), which shows the video copy alone.
+// Ours runs with media.videoRelay native (the bridge sends copy mode's video itself; ffmpeg only
+// transcodes the audio): the relay's CPU is the bridge process's own, so it is measured as the
+// bridge's CPU with one video-only viewer minus the bridge's CPU with the camera pushing and nobody
+// watching (idle windows before and after, same length, averaged). Then a shorter pass of the
+// previous path (media.videoRelay ffmpeg: one ffmpeg reads RTMP, copies the video, transcodes the
+// audio) for the comparison; --ffmpeg-relay-runs 0 skips it.
+// Because the bridge's own CPU moves by up to 1 CPU-s/min between idle windows (its ingest, HAP,
+// the driver, GC), the relay is also measured in this process on its own (--relay-windows pairs of
+// --cpu-seconds, 3 by default): an ingest fed by the simulated camera, windows without and with one
+// relay sending to a UDP port, and the CPU time spent inside the relay's frame handler (packetizing,
+// SRTP, the send syscalls), taken with process.cpuUsage() around each frame. `--only relay-cpu`
+// runs just that part.
 //
 // Run: npm run bench -- camera [--runs 20] [--snapshot-runs 10] [--transcode-runs 10] [--cpu-seconds 10]
-//        [--publish-delay-ms 0] [--no-baseline]
+//        [--ffmpeg-relay-runs 10] [--publish-delay-ms 0] [--no-baseline]
 //   or test/netns.sh node_modules/.bin/node bench/camera.ts --runs 20
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -43,7 +55,10 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { pino } from "pino";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
+import { createSocket } from "node:dgram";
 import { RtmpIngest } from "../src/media/ingest.ts";
+import type { FeedListener, FrameSource } from "../src/media/feed.ts";
+import { VideoRelay } from "../src/media/video-relay.ts";
 import { NanitSimulator } from "../test/simulators/nanit/index.ts";
 import { CameraPusher, DEFAULT_FFMPEG } from "../test/simulators/nanit/stream.ts";
 import { HapClient, type HapCharacteristic } from "../test/helpers/hap-client.ts";
@@ -61,6 +76,10 @@ const SNAPSHOT_RUNS = Number(argValue("--snapshot-runs", "10"));
 /** The warm transcode start is an extra path (not a target): fewer runs keep the bench under bench/run.ts's 6 minutes. */
 const TRANSCODE_RUNS = Number(argValue("--transcode-runs", "10"));
 const CPU_SECONDS = Number(argValue("--cpu-seconds", "10"));
+/** Warm and cold starts of the previous copy path (media.videoRelay ffmpeg), for the comparison. */
+const FFMPEG_RELAY_RUNS = Number(argValue("--ffmpeg-relay-runs", "10"));
+const RELAY_WINDOWS = Number(argValue("--relay-windows", "3"));
+const ONLY = argValue("--only");
 const PUBLISH_DELAY_MS = Number(argValue("--publish-delay-ms", "0"));
 const BASELINE = !process.argv.includes("--no-baseline");
 const LINGER_MS = 250;
@@ -318,6 +337,7 @@ interface ColdBreakdown {
 }
 
 interface Ours {
+  relay: "native" | "ffmpeg";
   warm: LiveRun[];
   warmSpawn: number[];
   warmStartSeen: number[];
@@ -327,21 +347,43 @@ interface Ours {
   snapshotWarm: number[];
   snapshotCold: number[];
   idleHost: CpuFigures;
+  /** The bridge with the camera pushing and nobody watching, after the CPU runs. */
+  idleHostAfter: CpuFigures;
   copy: CpuFigures;
   copyVideoOnly: CpuFigures;
-  transcode: CpuFigures;
+  transcode?: CpuFigures;
   modes: string[];
+}
+
+interface OursPlan {
+  relay: "native" | "ffmpeg";
+  runs: number;
+  transcodeRuns: number;
+  snapshotRuns: number;
+  transcodeCpu: boolean;
 }
 
 function lineAfter(lines: BridgeLogLine[], from: number, pattern: RegExp): BridgeLogLine | undefined {
   return lines.slice(from).find((l) => pattern.test(l.msg));
 }
 
-async function benchOurs(): Promise<Ours> {
+/** The bridge's own CPU (host) with the camera pushing and no viewer, over one window. */
+async function idleCpu(pid: number): Promise<CpuFigures> {
+  await sleep(SETTLE_MS);
+  const [ticks0, t0] = [procStat(pid)!.ticks, performance.now()];
+  await sleep(CPU_SECONDS * 1000);
+  return { ffmpegPerMin: 0, hostPerMin: (procStat(pid)!.ticks - ticks0) / CLK_TCK / ((performance.now() - t0) / 60_000), ffmpegRssKb: 0, hostRssKb: rssKb(pid), fps: 0, audioPackets: 0 };
+}
+
+async function benchOurs(plan: OursPlan): Promise<Ours> {
+  const { relay } = plan;
+  const RUNS = plan.runs;
+  const TRANSCODE_RUNS = plan.transcodeRuns;
+  const SNAPSHOT_RUNS = plan.snapshotRuns;
   const sim = new NanitSimulator({ mfa: false, sensorPushMs: [3_600_000, 3_600_000], publishDelayMs: PUBLISH_DELAY_MS });
   const urls = await sim.start();
   cleanups.push(() => sim.stop());
-  const configFile = join(dir, "ours.yaml");
+  const configFile = join(dir, `ours-${relay}.yaml`);
   process.env.BENCH_NANIT_PASSWORD = sim.password;
   writeFileSync(
     configFile,
@@ -349,12 +391,12 @@ async function benchOurs(): Promise<Ours> {
       homekit: { port: 0, advertiser: "none", pincode: E2E_PIN, name: "Bench Camera" },
       matter: { enabled: false },
       web: { enabled: false },
-      media: { rtmpHost: "127.0.0.1", bind: "127.0.0.1", rtmpPort: 0 },
+      media: { rtmpHost: "127.0.0.1", bind: "127.0.0.1", rtmpPort: 0, videoRelay: relay },
       accounts: [{ vendor: "nanit", name: "nursery", email: sim.email, password: "${BENCH_NANIT_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
       log: { level: "info" },
     }),
   );
-  const bridge = new CameraBridgeChild({ configFile, dataDir: join(dir, "ours-data"), lingerMs: LINGER_MS, snapshotCacheMs: 0 });
+  const bridge = new CameraBridgeChild({ configFile, dataDir: join(dir, `ours-${relay}-data`), lingerMs: LINGER_MS, snapshotCacheMs: 0 });
   cleanups.push(() => bridge.stop());
   const ready = await withTimeout(bridge.ready, 60_000, "our bridge ready");
   const client = await HapClient.pair(ready.cameraPort, ready.pincode);
@@ -368,7 +410,7 @@ async function benchOurs(): Promise<Ours> {
     if (line) modes.add(`${line.width}x${line.height} ${String(line.mode)}`);
     return line;
   };
-  const progress = (what: string, i: number, of = RUNS) => process.stderr.write(`\r  ours ${what}: ${i + 1}/${of}   `);
+  const progress = (what: string, i: number, of = RUNS) => process.stderr.write(`\r  ours (${relay} video) ${what}: ${i + 1}/${of}   `);
 
   // Warm: the camera pushes all along (keep-warm).
   await bridge.keepWarm(true);
@@ -400,16 +442,17 @@ async function benchOurs(): Promise<Ours> {
   for (let i = 0; i < SNAPSHOT_RUNS; i++) snapshotWarm.push(await snapshotMs(client));
 
   // CPU and memory per stream, camera warm; first the bridge with the camera pushing and nobody watching.
-  await sleep(SETTLE_MS);
-  const [idle0, idleT0] = [procStat(pid)!.ticks, performance.now()];
-  await sleep(CPU_SECONDS * 1000);
-  const idleHost: CpuFigures = { ffmpegPerMin: 0, hostPerMin: (procStat(pid)!.ticks - idle0) / CLK_TCK / ((performance.now() - idleT0) / 60_000), ffmpegRssKb: 0, hostRssKb: rssKb(pid), fps: 0, audioPackets: 0 };
-  const copy = await cpuRun(client, pid, COPY, audio, "ours-cpu-copy");
+  const idleHost = await idleCpu(pid);
+  const copy = await cpuRun(client, pid, COPY, audio, `ours-${relay}-cpu-copy`);
   await ffmpegGone(pid);
-  const copyVideoOnly = await cpuRun(client, pid, COPY, AUDIO_CODEC_AAC_ELD, "ours-cpu-copy-video");
+  const copyVideoOnly = await cpuRun(client, pid, COPY, AUDIO_CODEC_AAC_ELD, `ours-${relay}-cpu-copy-video`);
   await ffmpegGone(pid);
-  const transcode = await cpuRun(client, pid, TRANSCODE, audio, "ours-cpu-transcode");
-  await ffmpegGone(pid);
+  const idleHostAfter = await idleCpu(pid);
+  let transcode: CpuFigures | undefined;
+  if (plan.transcodeCpu) {
+    transcode = await cpuRun(client, pid, TRANSCODE, audio, "ours-cpu-transcode");
+    await ffmpegGone(pid);
+  }
 
   // Cold: the camera is not pushing; START makes the bridge ask for the push.
   await bridge.keepWarm(false);
@@ -445,7 +488,7 @@ async function benchOurs(): Promise<Ours> {
   await client.close();
   await bridge.stop();
   await sim.stop();
-  return { warm, warmSpawn, warmStartSeen, cold, coldBreakdown, transcodeWarm, snapshotWarm, snapshotCold, idleHost, copy, copyVideoOnly, transcode, modes: [...modes] };
+  return { relay, warm, warmSpawn, warmStartSeen, cold, coldBreakdown, transcodeWarm, snapshotWarm, snapshotCold, idleHost, idleHostAfter, copy, copyVideoOnly, transcode, modes: [...modes] };
 }
 
 // ---- baseline -------------------------------------------------------------------------------------
@@ -523,6 +566,95 @@ async function benchBaseline(): Promise<Baseline> {
   return { warm, spawn, snapshot, copySize, transcode, config };
 }
 
+// ---- the native relay alone, in this process -------------------------------------------------------
+
+interface RelayCpu {
+  /** CPU-s/min of this process without / with the relay, per window pair. */
+  without: number[];
+  with: number[];
+  /** CPU-s/min spent inside the relay's frame handler (direct attribution). */
+  inHandler: number;
+  packetsPerSecond: number;
+  kbps: number;
+}
+
+async function benchRelayCpu(): Promise<RelayCpu> {
+  const ingest = new RtmpIngest({ bind: "127.0.0.1", port: 0, rtmpHost: "127.0.0.1", log: silent });
+  await ingest.start();
+  ingest.register("relay");
+  const keyframe = new Promise<void>((resolve) => ingest.once("keyframe-held", () => resolve()));
+  const camera = new CameraPusher({ ffmpeg: DEFAULT_FFMPEG, publishDelayMs: 0, autoStopMs: () => 3_600_000, emit: () => undefined });
+  const sink = createSocket("udp4");
+  try {
+    camera.start("relay-camera", ingest.urlFor("relay"), 0, "720p");
+    await withTimeout(keyframe, 20_000, "relay bench source publishing");
+    sink.bind(0, "127.0.0.1");
+    await new Promise((done) => sink.once("listening", done));
+    let received = 0;
+    let bytes = 0;
+    sink.on("message", (m) => {
+      received++;
+      bytes += m.length;
+    });
+    // The relay's handler, timed: user + system CPU of this thread while it packetizes, encrypts, sends.
+    let handlerMicros = 0;
+    const frames = ingest.frames("relay");
+    const timed: FrameSource = {
+      subscribe: (listener: FeedListener) =>
+        frames.subscribe({
+          video: (frame) => {
+            const before = process.cpuUsage();
+            listener.video?.(frame);
+            const used = process.cpuUsage(before);
+            handlerMicros += used.user + used.system;
+          },
+        }),
+    };
+    const window = async (): Promise<number> => {
+      const before = process.cpuUsage();
+      const t0 = performance.now();
+      await sleep(CPU_SECONDS * 1000);
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / 1e6 / ((performance.now() - t0) / 60_000);
+    };
+    await sleep(SETTLE_MS);
+    const result: RelayCpu = { without: [], with: [], inHandler: 0, packetsPerSecond: 0, kbps: 0 };
+    let relayMs = 0;
+    for (let i = 0; i < RELAY_WINDOWS; i++) {
+      process.stderr.write(`\r  native relay in-process: window pair ${i + 1}/${RELAY_WINDOWS}   `);
+      result.without.push(await window());
+      const key = randomBytes(16);
+      const relay = await VideoRelay.start({ source: timed, address: "127.0.0.1", port: (sink.address() as { port: number }).port, key, salt: randomBytes(14), ssrc: randomBytes(4).readUInt32BE(0), payloadType: VIDEO_PT, mtu: 1378, label: "bench relay", log: silent });
+      // The held GOP goes out at start: settle past it, then measure the steady stream.
+      await sleep(500);
+      const [handler0, received0, bytes0, t0] = [handlerMicros, received, bytes, performance.now()];
+      result.with.push(await window());
+      const ms = performance.now() - t0;
+      relayMs += ms;
+      result.inHandler += (handlerMicros - handler0) / 1e6;
+      result.packetsPerSecond += ((received - received0) * 1000) / ms / RELAY_WINDOWS;
+      result.kbps += ((bytes - bytes0) * 8) / ms / RELAY_WINDOWS;
+      relay.stop();
+    }
+    process.stderr.write("\n");
+    result.inHandler = result.inHandler / (relayMs / 60_000);
+    return result;
+  } finally {
+    sink.close();
+    camera.stopAll();
+    await ingest.stop();
+  }
+}
+
+function reportRelayCpu(r: RelayCpu): { mean: number; handler: number } {
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const mean = avg(r.with) - avg(r.without);
+  console.log(`\nNative video relay alone, in this process (ingest fed by the simulated 720p camera, one relay to a UDP port on loopback; ${RELAY_WINDOWS} pairs of ${CPU_SECONDS} s windows):`);
+  console.log(`  process CPU without / with the relay, per pair (CPU-s/min): ${r.without.map((w, i) => `${fmt(w, 2)} / ${fmt(r.with[i]!, 2)}`).join(", ")}; difference of the means ${fmt(mean, 2)}`);
+  console.log(`  inside the relay's frame handler (packetize + SRTP + send): ${fmt(r.inHandler, 3)} CPU-s/min; ${fmt(r.packetsPerSecond, 0)} packets/s, ${fmt(r.kbps, 0)} kbit/s`);
+  return { mean, handler: r.inHandler };
+}
+
 // ---- report ---------------------------------------------------------------------------------------
 
 const p = (values: number[], q: number) => percentile([...values].sort((a, b) => a - b), q);
@@ -536,27 +668,43 @@ function decodedNote(runs: LiveRun[], size: Size): string {
 
 async function main(): Promise<void> {
   const load = loadavg().map((l) => l.toFixed(2)).join(" ");
-  const ours = await benchOurs();
+  if (ONLY === "relay-cpu") {
+    const relay = reportRelayCpu(await benchRelayCpu());
+    console.log(`load ${load} at the start, ${loadavg().map((l) => l.toFixed(2)).join(" ")} at the end`);
+    writeSummary("camera", [
+      { metric: "CPU-s/min native relay, in its handler / process difference", value: `${fmt(relay.handler, 3)} / ${fmt(relay.mean, 2)}`, target: "copy <= 0.2" },
+    ], [`--only relay-cpu, ${RELAY_WINDOWS} window pairs of ${CPU_SECONDS} s, load ${load}`]);
+    return;
+  }
+  const relayCpu = await benchRelayCpu();
+  const ours = await benchOurs({ relay: "native", runs: RUNS, transcodeRuns: TRANSCODE_RUNS, snapshotRuns: SNAPSHOT_RUNS, transcodeCpu: true });
+  const viaFfmpeg = FFMPEG_RELAY_RUNS > 0 ? await benchOurs({ relay: "ffmpeg", runs: FFMPEG_RELAY_RUNS, transcodeRuns: 0, snapshotRuns: 0, transcodeCpu: false }) : undefined;
   const base = BASELINE ? await benchBaseline() : undefined;
+  const loadEnd = loadavg().map((l) => l.toFixed(2)).join(" ");
 
   const keyframes = (runs: LiveRun[]) => runs.map((r) => r.keyframeMs);
   const firstPackets = (runs: LiveRun[]) => runs.map((r) => r.firstPacketMs);
-  const row = (name: string, values: number[], decoded = "") => [name, String(values.length), ms(p(values, 50)), ms(p(values, 90)), ms(Math.min(...values)), ms(Math.max(...values)), decoded];
-  console.log(`\nNanit camera live view: START write -> first decodable keyframe at the receiver (SRTP verified, H.264 IDR after SPS/PPS); ${cpus().length} CPUs, load ${load}`);
+  const row = (name: string, values: number[], decoded = "") => (values.length ? [name, String(values.length), ms(p(values, 50)), ms(p(values, 90)), ms(Math.min(...values)), ms(Math.max(...values)), decoded] : [name, "0", "-", "-", "-", "-", decoded]);
+  console.log(`\nNanit camera live view: START write -> first decodable keyframe at the receiver (SRTP verified, H.264 IDR after SPS/PPS); ${cpus().length} CPUs, load ${load} at the start, ${loadEnd} at the end`);
   console.log(`camera: simulator 1280x720 15 fps H.264 main, 2 s GOP, AAC; its own connect time (publish delay) ${PUBLISH_DELAY_MS} ms\n`);
   const rows: string[][] = [["path", "runs", "p50 ms", "p90 ms", "min ms", "max ms", "ffprobe decoded"]];
-  rows.push(row("ours warm, 1280x720 (copy)", keyframes(ours.warm), decodedNote(ours.warm, COPY)));
-  rows.push(row("  first SRTP packet", firstPackets(ours.warm)));
-  rows.push(row("  bridge saw START", ours.warmStartSeen));
-  rows.push(row("  ffmpeg spawned", ours.warmSpawn));
-  rows.push(row("ours warm, 640x360 (transcode)", keyframes(ours.transcodeWarm), decodedNote(ours.transcodeWarm, TRANSCODE)));
-  rows.push(row("ours cold, 1280x720 (copy)", keyframes(ours.cold), decodedNote(ours.cold, COPY)));
-  rows.push(row("  bridge saw START", ours.coldBreakdown.map((b) => b.startSeen)));
-  rows.push(row("  PUT_STREAMING sent", ours.coldBreakdown.map((b) => b.requested)));
-  rows.push(row("  camera publishing (RTMP)", ours.coldBreakdown.map((b) => b.publishing)));
-  rows.push(row("  ingest holds keyframe", ours.coldBreakdown.map((b) => b.keyframeHeld)));
-  rows.push(row("  ffmpeg spawned", ours.coldBreakdown.map((b) => b.spawned)));
-  rows.push(row("  first SRTP packet", firstPackets(ours.cold)));
+  const oursRows = (o: Ours, full: boolean) => {
+    const tag = `${o.relay} video`;
+    rows.push(row(`ours warm, 1280x720 (copy, ${tag})`, keyframes(o.warm), decodedNote(o.warm, COPY)));
+    rows.push(row("  first SRTP packet", firstPackets(o.warm)));
+    rows.push(row("  bridge saw START", o.warmStartSeen));
+    rows.push(row("  session started", o.warmSpawn));
+    if (full) rows.push(row("ours warm, 640x360 (transcode)", keyframes(o.transcodeWarm), decodedNote(o.transcodeWarm, TRANSCODE)));
+    rows.push(row(`ours cold, 1280x720 (copy, ${tag})`, keyframes(o.cold), decodedNote(o.cold, COPY)));
+    rows.push(row("  bridge saw START", o.coldBreakdown.map((b) => b.startSeen)));
+    rows.push(row("  PUT_STREAMING sent", o.coldBreakdown.map((b) => b.requested)));
+    rows.push(row("  camera publishing (RTMP)", o.coldBreakdown.map((b) => b.publishing)));
+    rows.push(row("  ingest holds keyframe", o.coldBreakdown.map((b) => b.keyframeHeld)));
+    rows.push(row("  session started", o.coldBreakdown.map((b) => b.spawned)));
+    rows.push(row("  first SRTP packet", firstPackets(o.cold)));
+  };
+  oursRows(ours, true);
+  if (viaFfmpeg) oursRows(viaFfmpeg, false);
   if (base) {
     rows.push(row("homebridge-camera-ffmpeg, 1280x720", keyframes(base.warm), decodedNote(base.warm, COPY)));
     rows.push(row("  ffmpeg spawned", base.spawn));
@@ -569,17 +717,34 @@ async function main(): Promise<void> {
 
   const cpuRow = (name: string, c: CpuFigures) => [name, fmt(c.ffmpegPerMin, 2), mb(c.ffmpegRssKb), fmt(c.hostPerMin, 2), mb(c.hostRssKb), fmt(c.fps, 1), String(c.audioPackets)];
   const cpuRows: string[][] = [["stream (camera warm)", "ffmpeg CPU-s/min", "ffmpeg RSS", "host CPU-s/min", "host RSS", "fps recv", "audio pkts"]];
-  cpuRows.push(cpuRow("ours, camera pushing, no viewer", ours.idleHost));
-  cpuRows.push(cpuRow("ours 1280x720 copy + Opus", ours.copy));
-  cpuRows.push(cpuRow("ours 1280x720 copy, video only", ours.copyVideoOnly));
-  cpuRows.push(cpuRow("ours 640x360 transcode + Opus", ours.transcode));
+  const cpuOurs = (o: Ours) => {
+    cpuRows.push(cpuRow(`ours (${o.relay} video), camera pushing, no viewer (before)`, o.idleHost));
+    cpuRows.push(cpuRow(`ours (${o.relay} video) 1280x720 copy + Opus`, o.copy));
+    cpuRows.push(cpuRow(`ours (${o.relay} video) 1280x720 copy, video only`, o.copyVideoOnly));
+    cpuRows.push(cpuRow(`ours (${o.relay} video), camera pushing, no viewer (after)`, o.idleHostAfter));
+    if (o.transcode) cpuRows.push(cpuRow("ours 640x360 transcode + Opus", o.transcode));
+  };
+  cpuOurs(ours);
+  if (viaFfmpeg) cpuOurs(viaFfmpeg);
   if (base) {
     cpuRows.push(cpuRow("plugin 1280x720 libx264", base.copySize));
     cpuRows.push(cpuRow("plugin 640x360 libx264", base.transcode));
   }
-  console.log(`\nPer stream over ${CPU_SECONDS} s after ${SETTLE_MS / 1000} s of streaming (host = the bridge's / the plugin's node process; ours relays RTMP in it)`);
+  console.log(`\nPer stream over ${CPU_SECONDS} s after ${SETTLE_MS / 1000} s of streaming (host = the bridge's / the plugin's node process; ours runs the ingest, and with native video the relay, in it)`);
   console.log(table(cpuRows));
-  console.log(`our live modes seen: ${ours.modes.join(", ")}`);
+  const split = (o: Ours) => {
+    const idle = (o.idleHost.hostPerMin + o.idleHostAfter.hostPerMin) / 2;
+    // Video: what one video-only viewer adds to the bridge process, plus its ffmpeg (none when native).
+    const video = o.copyVideoOnly.hostPerMin - idle + o.copyVideoOnly.ffmpegPerMin;
+    // Audio: what asking for audio adds (ffmpeg's Opus, and with native video the ADTS feed in the bridge).
+    const audio = o.copy.ffmpegPerMin + o.copy.hostPerMin - o.copyVideoOnly.hostPerMin - o.copyVideoOnly.ffmpegPerMin;
+    return { idle, video, audio, noise: Math.abs(o.idleHost.hostPerMin - o.idleHostAfter.hostPerMin) };
+  };
+  const splits = [ours, viaFfmpeg].filter((o): o is Ours => o !== undefined).map((o) => ({ o, ...split(o) }));
+  for (const { o, idle, video, audio, noise } of splits) {
+    console.log(`${o.relay} video relay, per stream: video ${fmt(video, 2)} CPU-s/min, audio ${fmt(audio, 2)} CPU-s/min, total ${fmt(video + audio, 2)} (bridge idle ${fmt(idle, 2)} CPU-s/min; idle before/after differ by ${fmt(noise, 2)}: the noise of the bridge-side figures)`);
+  }
+  console.log(`our live modes seen: ${[...new Set([...ours.modes, ...(viaFfmpeg?.modes ?? [])])].join(", ")}`);
   // The stream key in the source URL is the (made-up) secret of the bench's RTMP server: not printed.
   if (base) console.log(`baseline config: ${JSON.stringify(base.config.cameras).replace(/live\/[\w-]+/, "live/<key>")} (videoProcessor /usr/bin/ffmpeg; vcodec default libx264, encoderOptions default "-preset ultrafast -tune zerolatency", audio default off)`);
 
@@ -588,18 +753,25 @@ async function main(): Promise<void> {
   const base50 = base ? p(keyframes(base.warm), 50) : NaN;
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${fmt(a / b, 2)}x` : "-");
   console.log(`\nratios ours/baseline (p50): warm ${ratio(warm50, base50)}, cold ${ratio(cold50, base50)} (baseline cold = its own ffmpeg start with the source up), snapshot ${ratio(p(ours.snapshotWarm, 50), base ? p(base.snapshot, 50) : NaN)}`);
+  if (viaFfmpeg) console.log(`native / ffmpeg video relay (p50): warm ${ms(warm50)} / ${ms(p(keyframes(viaFfmpeg.warm), 50))} ms, cold ${ms(cold50)} / ${ms(p(keyframes(viaFfmpeg.cold), 50))} ms`);
   console.log(`cold includes the simulated camera's own start (ffmpeg spawn, x264 init, RTMP connect: "camera publishing" - "PUT_STREAMING sent"); a real camera's connect time (--publish-delay-ms) adds to it one for one.`);
 
+  const relayAlone = reportRelayCpu(relayCpu);
+  const native = splits[0]!;
+  const previous = splits[1];
   const summary: SummaryRow[] = [
     { metric: "START -> keyframe, warm p50", value: `${ms(warm50)} ms`, baseline: base ? `${ms(base50)} ms` : undefined, ratio: base ? ratio(warm50, base50) : undefined, target: "<= 400 ms, ratio <= 0.3" },
     { metric: "START -> keyframe, cold p50", value: `${ms(cold50)} ms`, baseline: base ? `${ms(base50)} ms` : undefined, ratio: base ? ratio(cold50, base50) : undefined, target: "<= 1500 ms + camera connect" },
+    ...(viaFfmpeg ? [{ metric: "START -> keyframe p50 warm / cold, previous ffmpeg copy path", value: `${ms(p(keyframes(viaFfmpeg.warm), 50))} / ${ms(p(keyframes(viaFfmpeg.cold), 50))} ms` }] : []),
     { metric: "START -> keyframe, warm transcode p50", value: `${ms(p(keyframes(ours.transcodeWarm), 50))} ms` },
     { metric: "snapshot p50 (warm / cold)", value: `${ms(p(ours.snapshotWarm, 50))} / ${ms(p(ours.snapshotCold, 50))} ms`, baseline: base ? `${ms(p(base.snapshot, 50))} ms` : undefined, ratio: base ? ratio(p(ours.snapshotWarm, 50), p(base.snapshot, 50)) : undefined },
-    { metric: "CPU-s/min copy 720p (+Opus / video only)", value: `${fmt(ours.copy.ffmpegPerMin)} / ${fmt(ours.copyVideoOnly.ffmpegPerMin)}`, baseline: base ? `${fmt(base.copySize.ffmpegPerMin)}` : undefined, ratio: base ? ratio(ours.copy.ffmpegPerMin, base.copySize.ffmpegPerMin) : undefined, target: "copy <= 0.2" },
-    { metric: "CPU-s/min transcode 360p", value: fmt(ours.transcode.ffmpegPerMin), baseline: base ? fmt(base.transcode.ffmpegPerMin) : undefined, ratio: base ? ratio(ours.transcode.ffmpegPerMin, base.transcode.ffmpegPerMin) : undefined },
-    { metric: "ffmpeg RSS copy / transcode", value: `${mb(ours.copy.ffmpegRssKb)} / ${mb(ours.transcode.ffmpegRssKb)}`, baseline: base ? `${mb(base.copySize.ffmpegRssKb)} / ${mb(base.transcode.ffmpegRssKb)}` : undefined },
+    { metric: "CPU-s/min copy 720p video (native relay / previous ffmpeg)", value: `${fmt(native.video)}${previous ? ` / ${fmt(previous.video)}` : ""}`, baseline: base ? `${fmt(base.copySize.ffmpegPerMin)}` : undefined, ratio: base ? ratio(native.video, base.copySize.ffmpegPerMin) : undefined, target: "copy <= 0.2" },
+    { metric: "CPU-s/min native relay alone: in its handler / process difference", value: `${fmt(relayAlone.handler, 3)} / ${fmt(relayAlone.mean, 2)}`, target: "copy <= 0.2" },
+    { metric: "CPU-s/min copy 720p audio AAC -> Opus (native / previous)", value: `${fmt(native.audio)}${previous ? ` / ${fmt(previous.audio)}` : ""}` },
+    ...(ours.transcode ? [{ metric: "CPU-s/min transcode 360p", value: fmt(ours.transcode.ffmpegPerMin), baseline: base ? fmt(base.transcode.ffmpegPerMin) : undefined, ratio: base ? ratio(ours.transcode.ffmpegPerMin, base.transcode.ffmpegPerMin) : undefined }] : []),
+    { metric: "ffmpeg RSS copy+Opus / transcode", value: `${mb(ours.copy.ffmpegRssKb)} / ${ours.transcode ? mb(ours.transcode.ffmpegRssKb) : "-"}`, baseline: base ? `${mb(base.copySize.ffmpegRssKb)} / ${mb(base.transcode.ffmpegRssKb)}` : undefined },
   ];
-  writeSummary("camera", summary, [`${RUNS} runs per path (${TRANSCODE_RUNS} warm transcode), ${SNAPSHOT_RUNS} snapshots, camera publish delay ${PUBLISH_DELAY_MS} ms, load ${load}`]);
+  writeSummary("camera", summary, [`${RUNS} runs per path (${TRANSCODE_RUNS} warm transcode, ${FFMPEG_RELAY_RUNS} for the previous ffmpeg copy path), ${SNAPSHOT_RUNS} snapshots, camera publish delay ${PUBLISH_DELAY_MS} ms, load ${load} -> ${loadEnd}`]);
 }
 
 main()

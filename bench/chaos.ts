@@ -21,9 +21,13 @@
 //                                                        connection-limit back-off alone is 5 min a round)
 //   --vendors fansync,nanit   --kinds drop,slow   --hold outage=30000   --log-level debug   --dump bridge-log.jsonl
 //   --linger 2000   the stream hub's linger after STOP (ms; 30 s in real use)
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+//   --no-live-view  Nanit rounds without a live view (to tell memory of the streams from that of the links)
+//   --heap-snapshots <dir>  V8 heap snapshots of the bridge after the warm-up and at the end (kept in <dir>),
+//                   compared by constructor (bench/_heap-diff.ts); writing one pauses the bridge for seconds
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { diff, summarize, takeHeapSnapshot } from "./_heap-diff.ts";
 import { ChaosRig, VENDORS, VIDEO_GAP_MS, type FaultKind, type ResourceSample, type RoundResult, type Vendor } from "../test/helpers/chaos-rig.ts";
 import { ffmpegChildrenOf } from "../test/helpers/camera-live.ts";
 import { argValue, argValues, fmt, stats, table, writeSummary, type SummaryRow } from "./lib.ts";
@@ -48,7 +52,15 @@ for (const h of argValues("--hold")) {
 const hubLingerMs = Number(argValue("--linger", "2000"));
 if (!Number.isFinite(hubLingerMs) || hubLingerMs < 0) throw new Error(`--linger ms (got ${argValue("--linger")})`);
 /** Vendors whose rounds run a live view. */
-const liveView = (v: Vendor) => v === "nanit";
+const liveView = (v: Vendor) => v === "nanit" && !process.argv.includes("--no-live-view");
+
+const heapArg = argValue("--heap-snapshots");
+const HEAP_DIR = heapArg ? resolve(heapArg) : undefined;
+if (HEAP_DIR) {
+  mkdirSync(HEAP_DIR, { recursive: true });
+  // The bridge child inherits process.env (test/helpers/bridge-process.ts); this process is not affected.
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}`.trim();
+}
 
 const dir = mkdtempSync(join(tmpdir(), "hb-bench-chaos-"));
 const started = performance.now();
@@ -70,6 +82,8 @@ try {
 
   // Warm-up (JIT, first reconnects): one dropped-socket round per vendor, not counted.
   await Promise.all(vendors.map((v) => rig.round(v, rig.kinds(v).find((k) => k.name === "drop")!, -1, { liveView: liveView(v) })));
+  // Taken before the baseline sample: a snapshot's own memory is then in both RSS figures.
+  const firstHeap = HEAP_DIR ? await takeHeapSnapshot(rig.bridge.child.pid!, HEAP_DIR) : undefined;
   const baseline = rig.sample();
   samples.push(baseline);
 
@@ -100,6 +114,15 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const end = rig.sample();
   samples.push(end);
+  const heapReport: string[] = [];
+  if (HEAP_DIR && firstHeap && rig.alive) {
+    const a = summarize(firstHeap);
+    const b = summarize(await takeHeapSnapshot(rig.bridge.child.pid!, HEAP_DIR));
+    heapReport.push(
+      `\nlive heap (after V8's GC): ${fmt(a.totalBytes / 1048576)} MB, ${a.nodes} objects -> ${fmt(b.totalBytes / 1048576)} MB, ${b.nodes} objects (${a.file} -> ${b.file})`,
+      ...diff(a, b, 25).map((d) => `  ${d.key.padEnd(48)} count ${d.count[0]} -> ${d.count[1]}, bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] >= d.bytes[0] ? "+" : ""}${d.bytes[1] - d.bytes[0]})`),
+    );
+  }
 
   // ---- figures ----
   const rows: (string | number)[][] = [["vendor", "fault", "rounds", "failed", "recovery p50", "p99", "max", "link drops", "unreachable", "HAP while down", "cold start", "video resumed p50/p99/max", "video stopped"]];
@@ -168,6 +191,7 @@ try {
     ["ffmpeg processes", baseline.ffmpeg, end.ffmpeg, Math.max(...samples.map((s) => s.ffmpeg)), "-"],
   ];
   console.log(`\n${table(resourceRows)}`);
+  for (const line of heapReport) console.log(line);
   const ffmpegLeft = ffmpegChildrenOf(rig.bridge.child.pid!).length;
   if (watched.length) {
     const afterStop = watched.map((r) => r.video!.ffmpegAfterStop);

@@ -75,6 +75,8 @@ export function exampleConfig(options: ExampleOptions = {}): string {
     "#   keepWarm: []",
     "#   # auto: pass the camera's H.264 through when it fits the viewer, re-encode otherwise; always: re-encode.",
     "#   transcode: auto",
+    "#   # Copy mode's video: native (sent by the bridge itself, ffmpeg only for audio) or ffmpeg.",
+    "#   videoRelay: native",
     "",
     "# One entry per vendor account. Name (optional, unique) labels the account and its session file.",
     "# Instead of password, passwordFile: /run/secrets/fansync reads the password from a file.",

@@ -82,6 +82,8 @@ const mediaSchema = z.strictObject({
   keepWarm: z.array(str(1)).default([]),
   /** `auto`: copy the camera's H.264 when it fits what the viewer asked, re-encode otherwise. */
   transcode: z.enum(["auto", "always"]).default("auto"),
+  /** Copy mode's video: `native` sends it from the bridge process (ffmpeg only for audio), `ffmpeg` as before. */
+  videoRelay: z.enum(["native", "ffmpeg"]).default("native"),
 });
 
 const secretFields = {

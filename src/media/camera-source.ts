@@ -4,7 +4,7 @@ import type { CameraSource, LiveStream, LiveStreamRequest } from "../core/camera
 import type { Logger } from "../core/logger.ts";
 import type { StreamHub } from "./hub.ts";
 import type { RtmpIngest } from "./ingest.ts";
-import { startLiveSession, type LiveInput, type LiveSessionOptions } from "./live-session.ts";
+import { startLiveSession, type LiveInput, type LiveSessionOptions, type VideoRelayMode } from "./live-session.ts";
 import type { SnapshotMaker } from "./snapshot.ts";
 
 export interface CameraSourceOptions {
@@ -12,8 +12,10 @@ export interface CameraSourceOptions {
   name: string;
   ffmpeg: string;
   transcode: "auto" | "always";
+  /** Who sends copy mode's video: this process from the ingest's frames, or ffmpeg (default native). */
+  videoRelay?: VideoRelayMode;
   hub: Pick<StreamHub, "acquire" | "ready">;
-  ingest: Pick<RtmpIngest, "readerUrl" | "status">;
+  ingest: Pick<RtmpIngest, "readerUrl" | "status" | "frames">;
   snapshots: Pick<SnapshotMaker, "snapshot">;
   log: Logger;
   /** How long a live view waits for a camera that was not pushing (default 10 s). */
@@ -53,6 +55,7 @@ export class MediaCameraSource implements CameraSource {
         request,
         // What we could not read from the stream is not copied blindly.
         transcode: known ? this.#options.transcode : "always",
+        videoRelay: this.#options.videoRelay,
         label: `live ${name} #${++this.#sequence}`,
         log,
       });
@@ -91,6 +94,7 @@ export class MediaCameraSource implements CameraSource {
         args: ["-probesize", "32", "-analyzeduration", "0", "-tcp_nodelay", "1", "-i", ingest.readerUrl(deviceId)],
         video: { width: video?.width ?? 1920, height: video?.height ?? 1080, fps: video?.fps, profile: video?.profile, level: video?.level },
         audio: status?.audio ?? false,
+        frames: ingest.frames(deviceId),
       },
     };
   }

@@ -12,7 +12,8 @@ import { RtmpIngest } from "./ingest.ts";
 import type { LiveSessionOptions } from "./live-session.ts";
 import { SnapshotMaker } from "./snapshot.ts";
 
-export type MediaConfig = Config["media"];
+/** videoRelay may be left out (default native), as config literals in tests and tools do. */
+export type MediaConfig = Omit<Config["media"], "videoRelay"> & Partial<Pick<Config["media"], "videoRelay">>;
 
 export interface MediaServiceOptions {
   config: MediaConfig;
@@ -114,6 +115,7 @@ export class MediaService implements CameraSourceProvider {
       name,
       ffmpeg,
       transcode: config.transcode,
+      videoRelay: config.videoRelay,
       hub,
       ingest: this.ingest,
       snapshots,

@@ -9,12 +9,14 @@ import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { networkInterfaces } from "node:os";
 import { registerSecret, forgetSecret, type Logger } from "../core/logger.ts";
 import { keyframeToAnnexB, parseAvcSequenceHeader, type AvcConfig, type H264Profile } from "./avc.ts";
+import { MediaFeed, type FrameSource } from "./feed.ts";
 import { RtmpSession, routeNmsLog, type NmsPacket, type NmsRtmpSession } from "./nms.ts";
 
 const APP = "live";
 const FLV_VIDEO = 9;
 const FLV_AUDIO = 8;
 const FLV_CODEC_H264 = 7;
+const FLV_CODEC_AAC = 10;
 const PACKET_VIDEO_HEADER = 2;
 const PACKET_KEYFRAME = 3;
 const REFUSAL_MEMORY = 256;
@@ -76,6 +78,8 @@ interface StreamEntry {
   fps?: number;
   fpsFirstDts?: number;
   fpsFrames: number;
+  /** Its frames for the native video relay and the audio transcoder. */
+  feed: MediaFeed;
 }
 
 /** Epoch milliseconds with sub-millisecond precision (bench timestamps). */
@@ -189,7 +193,8 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     if (this.#byDevice.has(deviceId)) return;
     const key = randomBytes(16).toString("base64url");
     registerSecret(key);
-    const entry: StreamEntry = { deviceId, key, path: `/${APP}/${key}`, bytesIn: 0, audio: false, fpsFrames: 0 };
+    const entry: StreamEntry = { deviceId, key, path: `/${APP}/${key}`, bytesIn: 0, audio: false, fpsFrames: 0, feed: new MediaFeed() };
+    entry.feed.onListenerError = (error) => this.#log.error({ err: error, device: deviceId }, `a reader of ${deviceId}'s frames failed and was dropped: ${error.message}`);
     this.#byDevice.set(deviceId, entry);
     this.#byPath.set(entry.path, entry);
   }
@@ -246,6 +251,11 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     return keyframeToAnnexB(entry.avc, entry.keyframe);
   }
 
+  /** The camera's frames in this process: the held GOP at once, then each new frame. */
+  frames(deviceId: string): FrameSource {
+    return this.#entry(deviceId).feed;
+  }
+
   /** Cut the camera's connection (a stalled push); true if there was one. */
   dropPublisher(deviceId: string): boolean {
     const entry = this.#byDevice.get(deviceId);
@@ -262,6 +272,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     for (const entry of this.#byDevice.values()) {
       entry.publisher = undefined;
       entry.keyframe = undefined;
+      entry.feed.end();
     }
   }
 
@@ -323,6 +334,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     entry.fps = undefined;
     entry.fpsFirstDts = undefined;
     entry.fpsFrames = 0;
+    entry.feed.begin();
     const packet = session.rtmp.onPacketCallback;
     session.rtmp.onPacketCallback = (p: NmsPacket) => {
       packet(p);
@@ -346,6 +358,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     entry.keyframe = undefined;
     entry.keyframeHeldAt = undefined;
     entry.publishStartedAt = undefined;
+    entry.feed.end();
     if (reason === "dropped") session.socket.destroy();
     this.#log.info({ device: entry.deviceId }, `camera ${entry.deviceId} stopped pushing (${reason})`);
     this.emit("publish-stop", entry.deviceId, reason);
@@ -354,6 +367,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   #observe(entry: StreamEntry, session: NmsRtmpSession, packet: NmsPacket): void {
     if (packet.codec_type === FLV_AUDIO) {
       entry.audio = true;
+      if (packet.codec_id === FLV_CODEC_AAC) entry.feed.aacTag(packet.data.subarray(0, packet.size), packet.dts);
       return;
     }
     if (packet.codec_type !== FLV_VIDEO) {
@@ -363,11 +377,14 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     if (packet.codec_id !== FLV_CODEC_H264) entry.otherCodec = true;
     if (packet.flags === PACKET_VIDEO_HEADER && packet.codec_id === FLV_CODEC_H264) {
       const avc = parseAvcSequenceHeader(packet.data.subarray(0, packet.size));
-      if (avc) entry.avc = avc;
-      else this.#log.debug({ device: entry.deviceId }, "unreadable AVC sequence header");
+      if (avc) {
+        entry.avc = avc;
+        entry.feed.setAvc(avc);
+      } else this.#log.debug({ device: entry.deviceId }, "unreadable AVC sequence header");
       return;
     }
     this.#measureFps(entry, session, packet.dts);
+    if (packet.codec_id === FLV_CODEC_H264) entry.feed.videoTag(packet.data.subarray(0, packet.size), packet.dts, packet.flags === PACKET_KEYFRAME);
     if (packet.flags !== PACKET_KEYFRAME) return;
     // The parser reuses its buffer for the next message: keep a copy.
     entry.keyframe = Buffer.from(packet.data.subarray(0, packet.size));

@@ -1,11 +1,16 @@
-// One viewer's live stream: one ffmpeg that reads the camera's push (input options from the caller)
-// and sends SRTP to the address, ports, SSRCs and keys the ecosystem negotiated. Copy mode when the
-// camera's H.264 already fits what the viewer asked for (no decode, no encode), x264 otherwise.
+// One viewer's live stream, sent as SRTP to the address, ports, SSRCs and keys the ecosystem
+// negotiated. Copy mode when the camera's H.264 already fits what the viewer asked for (no decode, no
+// encode), x264 otherwise. Copy mode's video goes out natively from the ingest's frames
+// (video-relay.ts, media.videoRelay "native") and ffmpeg only turns the camera's AAC into Opus, fed
+// the AAC frames on stdin; or (media.videoRelay "ffmpeg", or no in-process frames) one ffmpeg reads
+// the camera's push (input options from the caller) and does both. Transcoding is always ffmpeg.
 import { randomUUID } from "node:crypto";
 import { isIPv6 } from "node:net";
 import { forgetSecret, registerSecret, type Logger } from "../core/logger.ts";
 import type { LiveStream, LiveStreamRequest, LiveStreamVideo } from "../core/camera.ts";
+import { adtsHeader, type FrameSource } from "./feed.ts";
 import { FfmpegProcess, type FfmpegExit } from "./ffmpeg.ts";
+import { VideoRelay } from "./video-relay.ts";
 
 export interface LiveInput {
   /** ffmpeg input options and -i, e.g. ["-probesize","32","-analyzeduration","0","-i","rtmp://127.0.0.1:1935/live/KEY"] */
@@ -13,13 +18,19 @@ export interface LiveInput {
   /** What the source carries (copy-mode decision). */
   video: { width: number; height: number; fps?: number; profile?: "baseline" | "main" | "high"; level?: string };
   audio: boolean;
+  /** The camera's frames in this process (the ingest's feed): copy mode's video is relayed from them. */
+  frames?: FrameSource;
 }
+
+export type VideoRelayMode = "native" | "ffmpeg";
 
 export interface LiveSessionOptions {
   ffmpeg: string;
   input: LiveInput;
   request: LiveStreamRequest;
   transcode: "auto" | "always";
+  /** Who sends copy mode's video (default "native" when the input has frames). */
+  videoRelay?: VideoRelayMode;
   label: string;
   log: Logger;
 }
@@ -63,6 +74,36 @@ function opusFrameMs(packetTimeMs: number): number {
   return OPUS_FRAME_MS.reduce((best, ms) => (Math.abs(ms - packetTimeMs) < Math.abs(best - packetTimeMs) ? ms : best));
 }
 
+/** Opus to the viewer's audio port, when it asked for audio and the camera has some. */
+function audioOutput(input: LiveInput, request: LiveStreamRequest): { args: string[]; secret: string } | undefined {
+  const { audio, target } = request;
+  if (!audio || !input.audio || target.audioPort === undefined || !target.audioSrtpKey || !target.audioSrtpSalt || target.audioSsrc === undefined) return undefined;
+  const secret = srtpParams(target.audioSrtpKey, target.audioSrtpSalt);
+  const args = [
+    "-c:a", "libopus", "-application", "lowdelay", "-frame_duration", String(opusFrameMs(audio.packetTimeMs)),
+    "-ar", String(audio.sampleRateKHz * 1000), "-ac", "1", "-b:a", `${Math.max(8, Math.round(audio.maxBitrate))}k`,
+    "-payload_type", String(audio.payloadType), "-ssrc", String(signedSsrc(target.audioSsrc)),
+    "-f", "rtp", "-srtp_out_suite", "AES_CM_128_HMAC_SHA1_80", "-srtp_out_params", secret,
+    srtpUrl(target.address, target.audioPort, AUDIO_PACKET_SIZE),
+  ];
+  return { args, secret };
+}
+
+/**
+ * The audio-only ffmpeg of a natively relayed session: ADTS AAC on stdin (the ingest's frames, no
+ * RTMP reader), Opus out; undefined when there is no audio to send.
+ */
+export function audioArgs(input: LiveInput, request: LiveStreamRequest): { args: string[]; secrets: string[] } | undefined {
+  const audio = audioOutput(input, request);
+  if (!audio) return undefined;
+  const args = [
+    "-hide_banner", "-loglevel", "warning", "-sdp_file", "/dev/null",
+    "-probesize", "32", "-analyzeduration", "0", "-f", "aac", "-i", "pipe:0",
+    "-map", "0:a:0", ...audio.args,
+  ];
+  return { args, secrets: [audio.secret] };
+}
+
 /** The ffmpeg arguments for one session; `secrets` are the SRTP parameters to scrub. */
 export function liveArgs(input: LiveInput, request: LiveStreamRequest, mode: "copy" | "transcode"): { args: string[]; secrets: string[] } {
   const { target, video } = request;
@@ -92,17 +133,10 @@ export function liveArgs(input: LiveInput, request: LiveStreamRequest, mode: "co
     srtpUrl(target.address, target.videoPort, video.mtu),
   );
 
-  const audio = request.audio;
-  if (audio && input.audio && target.audioPort !== undefined && target.audioSrtpKey && target.audioSrtpSalt && target.audioSsrc !== undefined) {
-    const audioParams = srtpParams(target.audioSrtpKey, target.audioSrtpSalt);
-    secrets.push(audioParams);
-    args.push(
-      "-map", "0:a:0", "-c:a", "libopus", "-application", "lowdelay", "-frame_duration", String(opusFrameMs(audio.packetTimeMs)),
-      "-ar", String(audio.sampleRateKHz * 1000), "-ac", "1", "-b:a", `${Math.max(8, Math.round(audio.maxBitrate))}k`,
-      "-payload_type", String(audio.payloadType), "-ssrc", String(signedSsrc(target.audioSsrc)),
-      "-f", "rtp", "-srtp_out_suite", "AES_CM_128_HMAC_SHA1_80", "-srtp_out_params", audioParams,
-      srtpUrl(target.address, target.audioPort, AUDIO_PACKET_SIZE),
-    );
+  const audio = audioOutput(input, request);
+  if (audio) {
+    args.push("-map", "0:a:0", ...audio.args);
+    secrets.push(audio.secret);
   }
   return { args, secrets };
 }
@@ -113,13 +147,21 @@ function describeExit(exit: FfmpegExit): string {
   return `ffmpeg exited with ${how}${last ? `: ${last}` : ""}`;
 }
 
+/** What runs for a session now: ffmpeg (video and audio, or audio only), and the native video relay. */
+interface Parts {
+  process?: FfmpegProcess;
+  relay?: VideoRelay;
+  /** Stops feeding ffmpeg's stdin from the ingest. */
+  unsubscribe?: () => void;
+}
+
 class LiveSession implements LiveStream {
   readonly id = randomUUID();
   readonly ended: Promise<{ reason: string }>;
   readonly #options: LiveSessionOptions;
   readonly #request: LiveStreamRequest;
   #mode: "copy" | "transcode" = "copy";
-  #process: FfmpegProcess | undefined;
+  #parts: Parts | undefined;
   #secrets: string[] = [];
   #finished = false;
   #stopping = false;
@@ -139,34 +181,108 @@ class LiveSession implements LiveStream {
     return this.#mode;
   }
 
+  /** Whether copy mode's video is relayed natively (tests, bench). */
+  get nativeVideo(): boolean {
+    return this.#parts?.relay !== undefined;
+  }
+
   #wantedMode(): "copy" | "transcode" {
     return this.#options.transcode === "auto" && copyFits(this.#options.input.video, this.#request.video) ? "copy" : "transcode";
   }
 
-  /** Spawn ffmpeg for the current request; resolves once the child exists (or rejects when it cannot start). */
+  /** Start the session's parts for the current request; resolves once they run (rejects when they cannot start). */
   async launch(): Promise<void> {
-    const { ffmpeg, input, log, label } = this.#options;
+    const { input, log, label, videoRelay } = this.#options;
     this.#mode = this.#wantedMode();
-    const { args, secrets } = liveArgs(input, this.#request, this.#mode);
-    for (const secret of secrets) registerSecret(secret);
-    this.#secrets = secrets;
+    const native = this.#mode === "copy" && (videoRelay ?? "native") === "native" && input.frames !== undefined;
+    const parts: Parts = {};
+    this.#parts = parts;
     const { video } = this.#request;
-    log.info({ mode: this.#mode, width: video.width, height: video.height, fps: video.fps, audio: !!(this.#request.audio && input.audio) }, `${label}: live stream (${this.#mode})`);
-    const child = new FfmpegProcess(ffmpeg, args, { label, log });
-    this.#process = child;
-    void child.exited.then((exit) => this.#exited(child, exit));
+    log.info({ mode: this.#mode, video: native ? "native" : "ffmpeg", width: video.width, height: video.height, fps: video.fps, audio: !!(this.#request.audio && input.audio) }, `${label}: live stream (${this.#mode}${native ? ", native video" : ""})`);
+    if (!native) {
+      const { args, secrets } = liveArgs(input, this.#request, this.#mode);
+      this.#remember(secrets);
+      await this.#spawn(parts, args);
+      return;
+    }
+    const { target } = this.#request;
+    parts.relay = await VideoRelay.start({
+      source: input.frames!,
+      address: target.address,
+      port: target.videoPort,
+      key: target.videoSrtpKey,
+      salt: target.videoSrtpSalt,
+      ssrc: target.videoSsrc,
+      payloadType: video.payloadType,
+      mtu: video.mtu,
+      label,
+      log,
+    });
+    const relay = parts.relay;
+    void relay.ended.then(({ reason }) => this.#partEnded(parts, `video relay ended: ${reason}`));
+    const audio = audioArgs(input, this.#request);
+    if (!audio) return;
+    this.#remember(audio.secrets);
+    const child = await this.#spawn(parts, audio.args, "pipe");
+    const stdin = child.child.stdin!;
+    // EPIPE when ffmpeg dies: its exit tells the story.
+    stdin.on("error", () => undefined);
+    let unusable = false;
+    const unsubscribe = input.frames!.subscribe({
+      audio: (frame) => {
+        const header = adtsHeader(frame.config, frame.data.length);
+        if (!header) {
+          if (!unusable) log.warn(`${label}: the camera's AAC cannot be framed as ADTS; no audio`);
+          unusable = true;
+          return;
+        }
+        // A stalled ffmpeg must not make the bridge buffer without end: drop audio instead.
+        if (stdin.writableLength > 256 * 1024) return;
+        stdin.write(Buffer.concat([header, frame.data]));
+      },
+    });
+    parts.unsubscribe = () => {
+      unsubscribe();
+      // ffmpeg blocked on a read of its stdin would only notice SIGTERM with the next frame: EOF now.
+      stdin.end();
+    };
+  }
+
+  #remember(secrets: string[]): void {
+    for (const secret of secrets) {
+      registerSecret(secret);
+      if (!this.#secrets.includes(secret)) this.#secrets.push(secret);
+    }
+  }
+
+  async #spawn(parts: Parts, args: string[], stdin?: "pipe"): Promise<FfmpegProcess> {
+    const { ffmpeg, log, label } = this.#options;
+    const child = new FfmpegProcess(ffmpeg, args, { label, log, ...(stdin ? { stdin } : {}) });
+    parts.process = child;
+    void child.exited.then((exit) => {
+      const reason = describeExit(exit);
+      if (parts === this.#parts && !this.#finished && !this.#stopping) this.#options.log.warn({ stderr: exit.stderrTail.slice(-5) }, `${label}: ${reason}`);
+      this.#partEnded(parts, reason);
+    });
     await new Promise<void>((resolve, reject) => {
       child.child.once("spawn", resolve);
       child.child.once("error", reject);
     });
+    return child;
   }
 
-  #exited(child: FfmpegProcess, exit: FfmpegExit): void {
-    // A process replaced by reconfigure() or stopped by stop() does not end the session by itself.
-    if (child !== this.#process || this.#finished || this.#stopping) return;
-    const reason = describeExit(exit);
-    this.#options.log.warn({ stderr: exit.stderrTail.slice(-5) }, `${this.#options.label}: ${reason}`);
+  /** One part of the running set ended on its own: the session ends (a replaced or stopped set does not). */
+  #partEnded(parts: Parts, reason: string): void {
+    if (parts !== this.#parts || this.#finished || this.#stopping) return;
     this.#end(reason);
+    void this.#stopParts(parts);
+  }
+
+  async #stopParts(parts: Parts | undefined): Promise<void> {
+    if (!parts) return;
+    parts.unsubscribe?.();
+    parts.relay?.stop();
+    await parts.process?.stop();
   }
 
   #end(reason: string): void {
@@ -184,14 +300,15 @@ class LiveSession implements LiveStream {
       if (JSON.stringify(this.#request.video) === before) return;
       // A copied stream that still fits needs nothing: the camera's picture does not change.
       if (this.#mode === "copy" && this.#wantedMode() === "copy") return;
-      const old = this.#process;
-      this.#process = undefined;
-      await old?.stop();
+      const old = this.#parts;
+      this.#parts = undefined;
+      await this.#stopParts(old);
       if (this.#finished) return;
       try {
         await this.launch();
       } catch (error) {
         this.#end(`ffmpeg could not restart: ${(error as Error).message}`);
+        await this.#stopParts(this.#parts);
         throw error;
       }
     });
@@ -203,7 +320,7 @@ class LiveSession implements LiveStream {
     const run = this.#queue.then(async () => {
       if (this.#finished) return;
       this.#stopping = true;
-      await this.#process?.stop();
+      await this.#stopParts(this.#parts);
       this.#end("stopped");
     });
     this.#queue = run.catch(() => undefined);
@@ -211,7 +328,7 @@ class LiveSession implements LiveStream {
   }
 }
 
-/** Start ffmpeg for one viewer; resolves once it runs. `ended` resolves when it is gone. */
+/** Start one viewer's stream; resolves once it runs. `ended` resolves when it is gone. */
 export async function startLiveSession(options: LiveSessionOptions): Promise<LiveStream> {
   const session = new LiveSession(options);
   try {

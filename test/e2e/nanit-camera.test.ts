@@ -52,8 +52,9 @@ function processesWith(text: string): number[] {
   return found;
 }
 
-/** Where a viewer's video goes, as it appears in the bridge's ffmpeg command line. */
-const srtpTarget = (v: Viewer) => `srtp://127.0.0.1:${v.video.port}?`;
+/** Where a viewer's audio goes, as it appears in the bridge's ffmpeg command line (with
+ * media.videoRelay native the bridge sends the video itself; ffmpeg sends the audio either way). */
+const srtpTarget = (v: Viewer) => `srtp://127.0.0.1:${v.audio.port}?`;
 
 /** Frames per second from the RTP timestamps (90 kHz) of the frames' last packets. */
 function rtpFps(packets: RtpPacket[]): number {

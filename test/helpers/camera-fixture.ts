@@ -12,7 +12,8 @@ import type { Driver, DriverContext, DriverSink } from "../../src/core/driver.ts
 import type { DeviceInfo } from "../../src/core/model.ts";
 import type { CameraSource, LiveStream, LiveStreamRequest } from "../../src/core/camera.ts";
 import { FfmpegProcess } from "../../src/media/ffmpeg.ts";
-import { startLiveSession } from "../../src/media/live-session.ts";
+import { startLiveSession, type VideoRelayMode } from "../../src/media/live-session.ts";
+import { FlvFileFrames } from "./flv-frames.ts";
 import type { CharacteristicQuery, HapCharacteristic, HapClient } from "./hap-client.ts";
 import { SrtpSink } from "./rtp-receiver.ts";
 import { H264Depacketizer, probeH264, type DecodedVideo } from "./rtp-h264.ts";
@@ -77,12 +78,17 @@ export async function encodeSourceFlv(path: string): Promise<void> {
   ]);
 }
 
-/** The media layer's part, played by startLiveSession on a looping FLV file. */
+/** Copy mode's video relay in the camera tests: HEARTHBRIDGE_TEST_VIDEO_RELAY=ffmpeg runs the old path. */
+export const TEST_VIDEO_RELAY: VideoRelayMode = process.env.HEARTHBRIDGE_TEST_VIDEO_RELAY === "ffmpeg" ? "ffmpeg" : "native";
+
+/** The media layer's part, played by startLiveSession on a looping FLV file (its frames played in
+ * real time in this process too, as the ingest has them, for the native video relay). */
 export class FileCameraSource implements CameraSource {
   readonly deviceId = CAMERA_ID;
   readonly streams: LiveStream[] = [];
   readonly requests: LiveStreamRequest[] = [];
   readonly #file: string;
+  #frames: FlvFileFrames | undefined;
   constructor(file: string) {
     this.#file = file;
   }
@@ -99,9 +105,10 @@ export class FileCameraSource implements CameraSource {
     this.requests.push(request);
     const stream = await startLiveSession({
       ffmpeg: "ffmpeg",
-      input: { args: ["-re", "-stream_loop", "-1", "-i", this.#file], video: { ...SOURCE, profile: "main", level: "3.1" }, audio: true },
+      input: { args: ["-re", "-stream_loop", "-1", "-i", this.#file], video: { ...SOURCE, profile: "main", level: "3.1" }, audio: true, frames: (this.#frames ??= new FlvFileFrames(this.#file)) },
       request,
       transcode: "auto",
+      videoRelay: TEST_VIDEO_RELAY,
       label: `live test #${this.streams.length + 1}`,
       log: silent,
     });

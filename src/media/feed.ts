@@ -1,0 +1,162 @@
+// A camera's frames inside the bridge, as the ingest demuxes them from its push: H.264 access units
+// (AVCC, with the sequence header's SPS/PPS) and AAC frames. It keeps the frames since the last
+// keyframe, so a viewer that subscribes gets a decodable picture at once (the in-process twin of the
+// RTMP library's GOP cache), then every new frame as it arrives. Listeners run synchronously in the
+// ingest's data handler: they must be quick; one that throws is dropped (a viewer's bug must not cut
+// the camera's connection, which is what an exception in the RTMP data handler does).
+import type { AvcConfig } from "./avc.ts";
+
+/** FLV video tag body: frame type/codec, AVCPacketType, 24-bit signed composition time. */
+const AVC_TAG_HEADER = 5;
+const AVC_NALU = 1;
+/** AAC tag body: sound format byte, AACPacketType. */
+const AAC_TAG_HEADER = 2;
+/** Bounds of what is kept since the last keyframe (a camera with a very long GOP is cut off). */
+const GOP_MAX_FRAMES = 600;
+const GOP_MAX_BYTES = 16 * 1024 * 1024;
+
+export interface VideoFrame {
+  /** Counts the camera's publishes: a new one restarts its timestamps and begins at a keyframe. */
+  generation: number;
+  config: AvcConfig;
+  keyframe: boolean;
+  /** Milliseconds of the camera's clock (FLV). */
+  dts: number;
+  pts: number;
+  /** NAL units, each behind a config.lengthSize-byte length. A copy the listener may keep. */
+  data: Buffer;
+}
+
+export interface AudioFrame {
+  generation: number;
+  /** AudioSpecificConfig (ISO 14496-3 1.6.2.1) from the AAC sequence header. */
+  config: Buffer;
+  dts: number;
+  /** One raw AAC frame. Valid only during the call: copy what you keep. */
+  data: Buffer;
+}
+
+export interface FeedListener {
+  video?(frame: VideoFrame): void;
+  audio?(frame: AudioFrame): void;
+}
+
+/** What a live session reads (a fake in tests). */
+export interface FrameSource {
+  /** The frames since the last keyframe at once, then each new one; call the result to stop. */
+  subscribe(listener: FeedListener): () => void;
+}
+
+export class MediaFeed implements FrameSource {
+  readonly #listeners = new Set<FeedListener>();
+  #generation = 0;
+  #avc: AvcConfig | undefined;
+  #aac: Buffer | undefined;
+  #gop: VideoFrame[] = [];
+  #gopBytes = 0;
+  /** The GOP grew past its bounds: nothing is kept until the next keyframe. */
+  #gopOverflow = false;
+
+  get listeners(): number {
+    return this.#listeners.size;
+  }
+
+  /** A new publish: forget the old one's configuration and frames. */
+  begin(): void {
+    this.#generation++;
+    this.#avc = undefined;
+    this.#aac = undefined;
+    this.end();
+  }
+
+  /** The publish ended: its frames are no picture to start a viewer with. */
+  end(): void {
+    this.#gop = [];
+    this.#gopBytes = 0;
+    this.#gopOverflow = false;
+  }
+
+  setAvc(config: AvcConfig): void {
+    this.#avc = config;
+  }
+
+  /** An FLV video tag body of an H.264 frame (the demuxer's buffer: copied here). */
+  videoTag(body: Buffer, dts: number, keyframe: boolean): void {
+    const avc = this.#avc;
+    if (!avc || body.length <= AVC_TAG_HEADER || body[1] !== AVC_NALU) return;
+    const cts = (body.readUIntBE(2, 3) << 8) >> 8;
+    const frame: VideoFrame = { generation: this.#generation, config: avc, keyframe, dts, pts: dts + cts, data: Buffer.from(body.subarray(AVC_TAG_HEADER)) };
+    if (keyframe) {
+      this.#gop = [];
+      this.#gopBytes = 0;
+      this.#gopOverflow = false;
+    }
+    if (!this.#gopOverflow && (keyframe || this.#gop.length > 0)) {
+      this.#gop.push(frame);
+      this.#gopBytes += frame.data.length;
+      if (this.#gop.length > GOP_MAX_FRAMES || this.#gopBytes > GOP_MAX_BYTES) {
+        this.#gop = [];
+        this.#gopBytes = 0;
+        this.#gopOverflow = true;
+      }
+    }
+    for (const listener of this.#listeners) this.#call(listener, () => listener.video?.(frame));
+  }
+
+  /** An FLV audio tag body of AAC: the sequence header (AudioSpecificConfig) or a raw frame. */
+  aacTag(body: Buffer, dts: number): void {
+    if (body.length <= AAC_TAG_HEADER) return;
+    if (body[1] === 0) {
+      this.#aac = Buffer.from(body.subarray(AAC_TAG_HEADER));
+      return;
+    }
+    const config = this.#aac;
+    if (!config) return;
+    const frame: AudioFrame = { generation: this.#generation, config, dts, data: body.subarray(AAC_TAG_HEADER) };
+    for (const listener of this.#listeners) this.#call(listener, () => listener.audio?.(frame));
+  }
+
+  #call(listener: FeedListener, deliver: () => void): void {
+    try {
+      deliver();
+    } catch (error) {
+      this.#listeners.delete(listener);
+      this.onListenerError?.(error as Error);
+    }
+  }
+
+  /** Told when a listener threw and was dropped (the ingest logs it). */
+  onListenerError: ((error: Error) => void) | undefined;
+
+  subscribe(listener: FeedListener): () => void {
+    for (const frame of this.#gop) listener.video?.(frame);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
+
+/** ADTS sampling frequency index 15 means "explicit", which ADTS cannot carry. */
+const EXPLICIT_FREQUENCY = 15;
+
+/**
+ * The 7-byte ADTS header (ISO 13818-7 6.2, no CRC) that makes a raw AAC frame a stream ffmpeg reads
+ * on stdin; undefined when the AudioSpecificConfig has nothing ADTS can say (explicit rate, AOT > 4).
+ */
+export function adtsHeader(config: Buffer, frameLength: number): Buffer | undefined {
+  if (config.length < 2) return undefined;
+  const objectType = config[0]! >> 3;
+  const frequency = ((config[0]! & 0x07) << 1) | (config[1]! >> 7);
+  const channels = (config[1]! >> 3) & 0x0f;
+  if (objectType < 1 || objectType > 4 || frequency === EXPLICIT_FREQUENCY) return undefined;
+  const length = frameLength + 7;
+  if (length > 0x1fff) return undefined;
+  return Buffer.from([
+    0xff,
+    0xf1,
+    ((objectType - 1) << 6) | (frequency << 2) | (channels >> 2),
+    ((channels & 3) << 6) | (length >> 11),
+    (length >> 3) & 0xff,
+    ((length & 7) << 5) | 0x1f,
+    0xfc,
+  ]);
+}
