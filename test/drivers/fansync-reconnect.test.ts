@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { harness } from "./fansync-harness.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
+import { LiveObjects } from "../helpers/live-objects.ts";
 
 test("server drop: reconnect, re-list and re-get on the new connection, state caught up", async (t) => {
   const h = await harness();
@@ -124,4 +125,23 @@ test("stop() closes the socket and leaves no timers behind", async (t) => {
   await new Promise((r) => setTimeout(r, 80)); // longer than the poll interval: nothing may be sent
   assert.equal(h.sim.frames.length, frames);
   assert.equal(h.sim.connections, 0);
+});
+
+test("reconnects retain nothing: promises stay flat over 60 dropped sockets", async (t) => {
+  const h = await harness();
+  t.after(() => h.close());
+  const live = new LiveObjects();
+  t.after(() => live.close());
+  const cycle = async (): Promise<void> => {
+    const connected = h.sink.next((c) => c.type === "linkStateChanged" && c.state === "connected");
+    h.sim.dropSockets();
+    await connected;
+  };
+  for (let i = 0; i < 5; i++) await cycle();
+  const before = await live.count("Promise.prototype");
+  const rounds = 60;
+  for (let i = 0; i < rounds; i++) await cycle();
+  const after = await live.count("Promise.prototype");
+  // A Promise.race against a driver-long promise kept one settled promise per reconnect.
+  assert.ok(after - before < rounds / 4, `live promises ${before} -> ${after} over ${rounds} reconnects`);
 });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { harness } from "./xsense-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { LiveObjects, TIMEOUT_PROTOTYPE } from "../helpers/live-objects.ts";
 
 test("a dropped MQTT connection is re-made at once; detectors stay available within the grace", async (t) => {
   const h = await harness({ driver: { mqttGraceMs: 5_000 } });
@@ -105,4 +106,28 @@ test("the drift poll catches a change no push announced, without re-announcing d
   await waitFor(() => h.sink.states.get(id)?.battery?.low === true, 2000, { on: [[h.sink, "call"]] });
   assert.equal(h.sink.of("deviceFound").length, found, "no deviceFound on a re-sync");
   assert.equal(h.sink.of("availabilityChanged").length, 0);
+});
+
+test("reconnects retain nothing: timers and weak references stay flat over 40 MQTT drops", async (t) => {
+  const h = await harness({ driver: { mqttGraceMs: 5_000 } });
+  t.after(() => h.close());
+  const live = new LiveObjects();
+  t.after(() => live.close());
+  const cycle = async (): Promise<void> => {
+    h.sim.dropMqtt();
+    await waitFor(() => h.sink.link === "disconnected", 2000, { on: [[h.sink, "call"]] });
+    await waitFor(() => h.sink.link === "connected" && h.sim.mqttClients.length === 2, 3000, { on: [[h.sink, "call"], [h.sim, "mqttConnected"]] });
+  };
+  for (let i = 0; i < 5; i++) await cycle();
+  const timers = await live.count(TIMEOUT_PROTOTYPE);
+  const weakRefs = await live.count("WeakRef.prototype");
+  const rounds = 40;
+  for (let i = 0; i < rounds; i++) await cycle();
+  // Every drop cancels two grace timers (one per link): cleared, they must not stay in the driver's set.
+  const timersAfter = await live.count(TIMEOUT_PROTOTYPE);
+  assert.ok(timersAfter - timers < rounds / 2, `live timers ${timers} -> ${timersAfter} over ${rounds} drops`);
+  // Every shadow re-read after a reconnect made an AbortSignal.any() with the driver's own signal,
+  // which Node keeps an entry (two WeakRefs) for until that signal dies.
+  const weakRefsAfter = await live.count("WeakRef.prototype");
+  assert.ok(weakRefsAfter - weakRefs < rounds / 2, `live WeakRefs ${weakRefs} -> ${weakRefsAfter} over ${rounds} drops`);
 });

@@ -194,7 +194,6 @@ export class FanSyncDriver implements Driver {
 
   async #run(): Promise<void> {
     let attempt = 0;
-    const stopped = new Promise<string>((resolve) => this.#abort.signal.addEventListener("abort", () => resolve("stopped"), { once: true }));
     while (!this.#stopping) {
       let session: { sock: FanSyncSocket; closed: Promise<string> };
       try {
@@ -214,7 +213,7 @@ export class FanSyncDriver implements Driver {
       }
       attempt = 0;
       this.#firstDone();
-      const reason = await Promise.race([session.closed, stopped]);
+      const reason = await this.#untilClosedOrStopped(session.closed);
       if (this.#stopping) break;
       this.#socket = undefined;
       this.#stopPoll();
@@ -222,6 +221,22 @@ export class FanSyncDriver implements Driver {
       this.#sink.linkStateChanged("disconnected", reason);
       await this.#sleep(this.#backoff(attempt++));
     }
+  }
+
+  /** The socket's close reason, or "stopped". Not Promise.race against one promise that lives as
+   * long as the driver: every race would leave a reaction on it (and its settled result) until
+   * stop(), a few hundred bytes per reconnect for good. */
+  #untilClosedOrStopped(closed: Promise<string>): Promise<string> {
+    const signal = this.#abort.signal;
+    if (signal.aborted) return Promise.resolve("stopped");
+    return new Promise<string>((resolve) => {
+      const onAbort = (): void => resolve("stopped");
+      signal.addEventListener("abort", onAbort, { once: true });
+      void closed.then((reason) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(reason);
+      });
+    });
   }
 
   get #backoffMax(): number {

@@ -1,6 +1,7 @@
 // The X-Sense app API (`POST {api}/app`, protocol notes §3): the envelope, the common fields, the
 // request MAC and the error codes that mean "session expired".
 import { forgetSecret, registerSecret } from "../../core/logger.ts";
+import { requestSignal } from "../../core/timing.ts";
 import { decodeClientSecret, requestMac, UNAUTH_MAC } from "./mac.ts";
 
 export const DEFAULT_API = "https://api.x-sense-iot.com";
@@ -114,15 +115,19 @@ export class XSenseApi {
     const body = { ...params, clientType: this.clientType, mac, appVersion: this.appVersion, bizCode, appCode: this.appCode };
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (auth) headers.authorization = this.accessToken!; // raw JWT, no "Bearer"
-    const signals = [AbortSignal.timeout(this.#timeoutMs)];
-    if (this.#signal) signals.push(this.#signal);
+    const request = requestSignal(this.#timeoutMs, this.#signal);
     let response: Response;
+    let text: string;
     try {
-      response = await fetch(this.#url, { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.any(signals) });
-    } catch (error) {
-      throw new XSenseApiError(bizCode, `request failed: ${(error as Error).message}`, 0);
+      try {
+        response = await fetch(this.#url, { method: "POST", headers, body: JSON.stringify(body), signal: request.signal });
+      } catch (error) {
+        throw new XSenseApiError(bizCode, `request failed: ${(error as Error).message}`, 0);
+      }
+      text = await response.text();
+    } finally {
+      request.dispose();
     }
-    const text = await response.text();
     let json: Record<string, unknown> | undefined;
     try {
       const parsed = JSON.parse(text) as unknown;

@@ -4,6 +4,7 @@
 // `ExpiresIn` (authoritative for the access-token lifetime).
 import { AuthenticationDetails, CognitoRefreshToken, CognitoUser, CognitoUserPool, type CognitoUserSession, type ICognitoStorage } from "amazon-cognito-identity-js";
 import { registerSecret } from "../../core/logger.ts";
+import { requestSignal } from "../../core/timing.ts";
 import { secretHash } from "./mac.ts";
 
 /** How the REFRESH_TOKEN_AUTH SECRET_HASH is made (§2.5, §7.2 #1). */
@@ -128,20 +129,24 @@ export class XSenseCognito {
       params.ChallengeResponses = responses;
     }
     if (params.ClientMetadata && Object.keys(params.ClientMetadata as object).length === 0) delete params.ClientMetadata;
-    const signals = [AbortSignal.timeout(this.#cfg.timeoutMs)];
-    if (this.#cfg.signal) signals.push(this.#cfg.signal);
+    const request = requestSignal(this.#cfg.timeoutMs, this.#cfg.signal);
     let response: Response;
+    let text: string;
     try {
-      response = await fetch(this.#cfg.endpoint, {
-        method: "POST",
-        headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `AWSCognitoIdentityProviderService.${op}` },
-        body: JSON.stringify(params),
-        signal: AbortSignal.any(signals),
-      });
-    } catch (error) {
-      throw new CognitoError("NetworkError", `Cognito ${op} failed: ${(error as Error).message}`);
+      try {
+        response = await fetch(this.#cfg.endpoint, {
+          method: "POST",
+          headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `AWSCognitoIdentityProviderService.${op}` },
+          body: JSON.stringify(params),
+          signal: request.signal,
+        });
+      } catch (error) {
+        throw new CognitoError("NetworkError", `Cognito ${op} failed: ${(error as Error).message}`);
+      }
+      text = await response.text();
+    } finally {
+      request.dispose();
     }
-    const text = await response.text();
     let data: Record<string, unknown> = {};
     try {
       data = text ? (JSON.parse(text) as Record<string, unknown>) : {};

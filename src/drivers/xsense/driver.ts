@@ -9,7 +9,7 @@
 // handler (no batching, no debounce). A dropped MQTT connection is re-made at once; detectors are
 // marked unavailable only when it stays down past a grace period.
 import { randomUUID } from "node:crypto";
-import { abortableSleep } from "../../core/timing.ts";
+import { abortableSleep, requestSignal } from "../../core/timing.ts";
 import { connect as mqttConnect, type MqttClient } from "mqtt";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { forgetSecret, registerSecret, type Logger } from "../../core/logger.ts";
@@ -320,6 +320,15 @@ export class XSenseDriver implements Driver {
   }
 
 
+  /** Cancel a #later timer. Also drops it from #timers: a timer cleared with clearTimeout alone stays
+   * in the set until stop(), one per reconnect or presence flap. */
+  #cancel(timer: NodeJS.Timeout | undefined): undefined {
+    if (!timer) return undefined;
+    clearTimeout(timer);
+    this.#timers.delete(timer);
+    return undefined;
+  }
+
   #later(ms: number, fn: () => void): NodeJS.Timeout {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
@@ -489,9 +498,15 @@ export class XSenseDriver implements Driver {
       now: new Date(Date.now() + this.#skewMs),
     });
     delete headers.host; // fetch sends the same host itself
-    const signals = [AbortSignal.timeout(this.#t.httpMs), this.#abort.signal];
-    const response = await fetch(url, { method, headers, ...(method === "POST" ? { body: text } : {}), signal: AbortSignal.any(signals) });
-    const answer = await response.text();
+    const request = requestSignal(this.#t.httpMs, this.#abort.signal);
+    let response: Response;
+    let answer: string;
+    try {
+      response = await fetch(url, { method, headers, ...(method === "POST" ? { body: text } : {}), signal: request.signal });
+      answer = await response.text();
+    } finally {
+      request.dispose();
+    }
     if (response.status === 404) {
       this.#log.debug({ thing, shadow: name }, `xsense: ${answer.slice(0, 200)}`);
       return undefined;
@@ -805,8 +820,7 @@ export class XSenseDriver implements Driver {
       if (!dev.spec || !dev.info) return;
       const result = selfTestResult(dev.spec, reported);
       if (!result) return this.#malformed(origin, "self-test report without a result");
-      if (dev.testTimer) clearTimeout(dev.testTimer);
-      dev.testTimer = undefined;
+      dev.testTimer = this.#cancel(dev.testTimer);
       this.#log.info({ device: dev.id, success: result.success }, `xsense: self-test of ${dev.name} ${result.success ? "passed" : "failed"}`);
       this.#sink.stateChanged(dev.id, result.patch);
       return;
@@ -910,8 +924,7 @@ export class XSenseDriver implements Driver {
   }
 
   #setStationOnline(station: Station, online: boolean): void {
-    if (station.presenceTimer) clearTimeout(station.presenceTimer);
-    station.presenceTimer = undefined;
+    station.presenceTimer = this.#cancel(station.presenceTimer);
     if (station.online === online) return;
     station.online = online;
     this.#log.info({ station: station.sn }, `xsense: ${station.name} is ${online ? "online" : "offline"}`);
@@ -1014,10 +1027,8 @@ export class XSenseDriver implements Driver {
         link.connected = true;
         link.everConnected = true;
         link.attempt = 0;
-        if (link.graceTimer) clearTimeout(link.graceTimer);
-        link.graceTimer = undefined;
-        if (link.retryTimer) clearTimeout(link.retryTimer);
-        link.retryTimer = undefined;
+        link.graceTimer = this.#cancel(link.graceTimer);
+        link.retryTimer = this.#cancel(link.retryTimer);
         this.#log.info(`xsense: MQTT connected (${why})`);
         void this.#subscribe(link, client).then(() => {
           settle();
@@ -1074,7 +1085,7 @@ export class XSenseDriver implements Driver {
       });
     }
     const delay = this.#backoff(link.attempt++);
-    if (link.retryTimer) clearTimeout(link.retryTimer);
+    this.#cancel(link.retryTimer);
     link.retryTimer = this.#later(delay, () => {
       link.retryTimer = undefined;
       void this.#ensureCreds()
@@ -1219,7 +1230,7 @@ export class XSenseDriver implements Driver {
     if (route.userParam && !sbs10) desired.userParam = "source=1";
     await this.#write(dev, topic, desired);
     this.#log.info({ device: dev.id }, `xsense: self-test of ${dev.name} requested`);
-    if (dev.testTimer) clearTimeout(dev.testTimer);
+    this.#cancel(dev.testTimer);
     dev.testTimer = this.#later(this.#t.selfTestMs, () => {
       dev.testTimer = undefined;
       this.#log.warn({ device: dev.id }, `xsense: no self-test result from ${dev.name}`);
