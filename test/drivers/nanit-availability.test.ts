@@ -54,14 +54,7 @@ test("a command sent while the link reconnects (within the grace) waits for it a
   t.after(() => h.close());
   await whenAvailable(h);
   const mark = h.sink.calls.length;
-  const lost = new Promise<void>((resolve) => {
-    const fn = (l: { msg: string }): void => {
-      if (!/connection lost/.test(l.msg)) return;
-      h.logs.off("line", fn);
-      resolve();
-    };
-    h.logs.on("line", fn);
-  });
+  const lost = h.logs.next(/connection lost/);
   h.sim.dropSockets();
   await lost;
   assert.equal(h.sim.connections().length, 0, "the command is sent while no session is open");
@@ -134,14 +127,7 @@ test("a control socket that goes silent reads unreachable counted from its last 
   t.after(() => h.close());
   await whenAvailable(h);
   const mark = h.sink.calls.length;
-  const noticed = new Promise<number>((resolve) => {
-    const fn = (l: { msg: string }): void => {
-      if (!/no pong on the cloud socket/.test(l.msg)) return;
-      h.logs.off("line", fn);
-      resolve(performance.now());
-    };
-    h.logs.on("line", fn);
-  });
+  const noticed = h.logs.next(/no pong on the cloud socket/).then(() => performance.now());
   const down = h.sink.next((c) => c.type === "availabilityChanged" && c.id === h.id() && !c.available).then(() => performance.now());
   h.sim.goSilent();
   const [noticedAt, downAt] = await Promise.all([noticed, down]);

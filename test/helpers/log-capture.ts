@@ -40,4 +40,16 @@ export class LogCapture extends Writable {
   has(pattern: RegExp, level?: number): boolean {
     return this.lines.some((l) => pattern.test(l.msg) && (level === undefined || l.level === level));
   }
+
+  /** The next line (from now on) whose message matches. */
+  next(pattern: RegExp): Promise<LogLine> {
+    return new Promise((resolve) => {
+      const onLine = (line: LogLine): void => {
+        if (!pattern.test(line.msg)) return;
+        this.off("line", onLine);
+        resolve(line);
+      };
+      this.on("line", onLine);
+    });
+  }
 }
