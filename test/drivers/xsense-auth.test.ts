@@ -96,12 +96,12 @@ for (const [what, act, code] of [
   ["expired (10000008)", (h: Awaited<ReturnType<typeof harness>>) => h.sim.expireSessions("10000008"), "10000008"],
   ["displaced by another login (10000020)", (h: Awaited<ReturnType<typeof harness>>) => h.sim.loginElsewhere(), "10000020"],
 ] as const) {
-  test(`a session ${what} leads to a fresh login and the call is retried`, async (t) => {
+  test(`a session ${what} is refreshed and the call retried`, async (t) => {
     const h = await harness({ driver: { pollIntervalMs: 50 } });
     t.after(() => h.close());
     act(h);
-    const [login] = await once(h.sim, "login");
-    assert.ok(login);
+    const [refresh] = (await once(h.sim, "refresh")) as [{ ok: boolean }];
+    assert.equal(refresh.ok, true);
     const failed = h.sim.calls.filter((c) => c.errCode === code);
     assert.ok(failed.length >= 1, `the cloud answered ${code}`);
     await waitFor(() => h.sim.calls.at(-1)?.ok && h.sim.calls.at(-1)!.bizCode !== "101001", 3000, { on: [[h.sim, "app"]] });
@@ -109,9 +109,31 @@ for (const [what, act, code] of [
   });
 }
 
-test("HTTP 500 'not authorised exception' also means log in again", async (t) => {
+test("a displaced session whose refreshed token is refused too leads to a fresh login", async (t) => {
+  const h = await harness({ sim: { refreshKeepsDisplacement: true }, driver: { pollIntervalMs: 50 } });
+  t.after(() => h.close());
+  const refreshed = once(h.sim, "refresh");
+  const login = once(h.sim, "login");
+  h.sim.loginElsewhere();
+  await refreshed;
+  await login;
+  await waitFor(() => h.sim.calls.at(-1)?.ok && h.sim.calls.at(-1)!.bizCode !== "101001", 3000, { on: [[h.sim, "app"]] });
+  assert.ok(h.logs.has(/refreshed session was refused too/));
+});
+
+test("a session error with a refresh the cloud refuses leads to a fresh login", async (t) => {
+  const h = await harness({ sim: { refreshSecretHash: "none" }, driver: { pollIntervalMs: 50 } });
+  t.after(() => h.close());
+  h.sim.expireSessions("10000008");
+  const [refresh] = (await once(h.sim, "refresh")) as [{ ok: boolean }];
+  assert.equal(refresh.ok, false);
+  await once(h.sim, "login");
+});
+
+test("HTTP 500 'not authorised exception' also means the session is renewed", async (t) => {
   const h = await harness({ driver: { pollIntervalMs: 50 } });
   t.after(() => h.close());
   h.sim.failNextApp("http500");
-  await once(h.sim, "login");
+  const [refresh] = (await once(h.sim, "refresh")) as [{ ok: boolean }];
+  assert.equal(refresh.ok, true);
 });

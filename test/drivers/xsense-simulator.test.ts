@@ -1,5 +1,5 @@
 // The simulator rejects what the real service rejects: a bad MAC, a wrong SECRET_HASH, a bad SigV4
-// signature, a stale or forged presigned MQTT URL (CONNACK "not authorized"), a wrong thing name
+// signature, a stale, forged or revoked presigned MQTT URL (HTTP 403, or CONNACK "not authorized"), a wrong thing name
 // (404 "No shadow exists"), and an over-quota subscription.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -87,29 +87,42 @@ test("shadow REST verifies SigV4 and answers 404 for a wrong thing name", async 
   assert.equal(missing.body.message, "No shadow exists with name: 'SBS50-13B96457~2nd_mainpage'");
 });
 
-test("the broker refuses stale or forged presigned URLs with CONNACK not authorized", async (t) => {
-  const h = await harness();
-  t.after(() => h.close());
-  const token = h.sim.calls.find((c) => c.bizCode === "103007")!.authorization!;
-  const secret = Buffer.from(h.sim.clientSecrets["2"]!);
-  const got = await app(h.urls.api, { userName: h.sim.email, clientType: "2", appVersion: "v1.40.0_20260612", bizCode: "101003", appCode: "1400", mac: requestMac({ userName: h.sim.email }, secret) }, token);
-  const c = got.reData as { accessKeyId: string; secretAccessKey: string; sessionToken: string };
-  const attempt = async (url: string): Promise<number | undefined> => {
-    const client = connect(url, { reconnectPeriod: 0, username: "?SDK=iOS&Version=2.26.5", password: "", connectTimeout: 2000 });
-    try {
-      return await new Promise<number | undefined>((resolve) => {
-        client.once("connect", () => resolve(0));
-        client.once("error", (e) => resolve((e as { code?: number }).code));
-      });
-    } finally {
-      client.end(true);
-    }
-  };
-  assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c)), 0);
-  assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c, new Date(Date.now() - 6 * 60_000))), 5, "older than 5 minutes");
-  assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", { ...c, secretAccessKey: "forged" })), 5);
-  assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c, new Date(), "iotdevicegateway")), 5, "service must be iotdata");
-});
+for (const mode of ["http", "connack"] as const) {
+  const how = mode === "http" ? "HTTP 403 at the upgrade (AWS IoT)" : "CONNACK not authorized";
+  test(`the broker refuses stale, forged or revoked presigned URLs with ${how}`, async (t) => {
+    const h = await harness({ sim: { mqttRefusal: mode } });
+    t.after(() => h.close());
+    const token = h.sim.calls.find((c) => c.bizCode === "103007")!.authorization!;
+    const secret = Buffer.from(h.sim.clientSecrets["2"]!);
+    const body = { userName: h.sim.email, clientType: "2", appVersion: "v1.40.0_20260612", bizCode: "101003", appCode: "1400" };
+    const got = await app(h.urls.api, { ...body, mac: requestMac({ userName: h.sim.email }, secret) }, token);
+    const c = got.reData as { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+    const refusals: Array<{ reason: string; status?: number }> = [];
+    h.sim.on("mqttRejected", (r) => void refusals.push(r));
+    /** 0: connected; a CONNACK code; "closed": the upgrade was refused (mqtt.js then only closes). */
+    const attempt = async (url: string): Promise<number | "closed" | undefined> => {
+      const client = connect(url, { reconnectPeriod: 0, username: "?SDK=iOS&Version=2.26.5", password: "", connectTimeout: 2000 });
+      try {
+        return await new Promise<number | "closed" | undefined>((resolve) => {
+          client.once("connect", () => resolve(0));
+          client.once("error", (e) => resolve((e as { code?: number }).code));
+          client.once("close", () => resolve("closed"));
+        });
+      } finally {
+        client.end(true);
+      }
+    };
+    const refused = mode === "http" ? "closed" : 5;
+    assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c)), 0);
+    assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c, new Date(Date.now() - 6 * 60_000))), refused, "older than 5 minutes");
+    assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", { ...c, secretAccessKey: "forged" })), refused);
+    assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c, new Date(), "iotdevicegateway")), refused, "service must be iotdata");
+    h.sim.revokeCredentials();
+    assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c)), refused, "revoked before their expiration");
+    assert.deepEqual(refusals.map((r) => r.reason), ["URL too old or from the future", "signature", "scope", "credentials revoked"]);
+    assert.ok(refusals.every((r) => r.status === (mode === "http" ? 403 : undefined)));
+  });
+}
 
 test("the subscription quota negates subscriptions past it, and the driver says so", async (t) => {
   const h = await harness({ sim: { subscriptionQuota: 3 }, start: false });

@@ -11,6 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { abortableSleep, requestSignal } from "../../core/timing.ts";
 import { connect as mqttConnect, type MqttClient } from "mqtt";
+import WebSocket from "ws";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { forgetSecret, registerSecret, type Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
@@ -20,6 +21,7 @@ import { CognitoError, XSenseCognito, type CognitoTokens, type RefreshSecretHash
 import { capabilitiesOf, inferSpec, modelSpec, thingName, type ModelSpec } from "./models.ts";
 import { childSn, fieldsToPatch, flag, flatten, isObject, selfTestResult, type Fields } from "./parse.ts";
 import { presignUrl, signRequest, type AwsCredentials } from "./sigv4.ts";
+import { CLOSED_WITHOUT_ANSWER, errorFailure, upgradeFailure, type LinkFailure } from "./link-failure.ts";
 
 export { DEFAULT_API } from "./api.ts";
 export const DEFAULT_IOT_DATA = "https://{region}.x-sense-iot.com";
@@ -65,13 +67,17 @@ export interface XSenseDriverOptions {
   refreshSecretHash?: RefreshSecretHashMode;
   /** Drift poll (inventory + shadows); 0 = off. Default 300 s (HA/IOB). */
   pollIntervalMs?: number;
-  /** A dropped MQTT connection marks detectors unavailable only after this long (default 90 s). */
+  /** The alarm link (MQTT) down longer than this marks the detectors it serves unavailable (default 60 s). */
   mqttGraceMs?: number;
+  /** A station's presence "disconnected" counts only after this long (default: mqttGraceMs, else 90 s). */
+  presenceGraceMs?: number;
+  /** MQTT reconnect back-off cap (default 5 s): once the cloud answers again, the link is back within it. */
+  mqttRetryMaxMs?: number;
   /** Refresh the access token this long before it expires (default 60 s; at most half the lifetime). */
   tokenRefreshMarginMs?: number;
   /** Renew AWS credentials (and re-make MQTT) this long before they expire (default 5 min; at most half the lifetime). */
   credentialRenewMarginMs?: number;
-  /** MQTT keepalive in seconds (default 60). */
+  /** MQTT keepalive in seconds (default 30: a half-open connection is noticed within about a minute). */
   keepaliveSec?: number;
   /** Retry back-off: first MQTT reconnect is immediate, then min * 2^n capped (default 1 s .. 15 s). Login retries use the same. */
   backoff?: { minMs?: number; maxMs?: number };
@@ -131,12 +137,19 @@ interface Link {
   /** Detectors were marked unavailable because of this link. */
   down: boolean;
   attempt: number;
+  /** Connection attempts refused in a row (HTTP 401/403, CONNACK 4/5, TLS); reset by a CONNACK. */
+  refusals: number;
+  /** Since when the link has been down (performance-free wall clock, for logs and the web page). */
+  downSince: number | undefined;
   graceTimer: NodeJS.Timeout | undefined;
   retryTimer: NodeJS.Timeout | undefined;
 }
 
 const SHADOW_RE = /^\$aws\/things\/([^/]+)\/shadow\/name\/([^/]+)\/update(?:\/(accepted|documents|rejected))?$/;
 const PRESENCE_RE = /^\$aws\/events\/presence\/(connected|disconnected)\/(.+)$/;
+
+/** Largest MQTT-over-WebSocket frame accepted (a shadow document is a few KB; AWS IoT's cap is 128 KB). */
+const MQTT_MAX_PAYLOAD = 256 * 1024;
 
 /** Distinct reported fields kept per device (a real detector reports about twenty). */
 const MAX_FIELDS = 64;
@@ -219,7 +232,8 @@ export class XSenseDriver implements Driver {
     this.#t = {
       httpMs: options.timeouts?.httpMs ?? 20_000,
       cognitoMs: options.timeouts?.cognitoMs ?? 15_000,
-      mqttConnectMs: options.timeouts?.mqttConnectMs ?? 20_000,
+      // Short: an attempt hung on a dead endpoint delays the first try after the cloud comes back.
+      mqttConnectMs: options.timeouts?.mqttConnectMs ?? 8_000,
       selfTestMs: options.timeouts?.selfTestMs ?? 120_000,
     };
     this.#api = new XSenseApi({
@@ -313,6 +327,15 @@ export class XSenseDriver implements Driver {
     if (attempt <= 0) return 0;
     const min = this.#opts.backoff?.minMs ?? 1_000;
     return Math.min(this.#backoffMax, min * 2 ** Math.min(attempt - 1, 20));
+  }
+
+  /** MQTT reconnects: at once, then exponential with ±25 % jitter (links of many bridges must not retry in
+   * step), capped low enough that the alarm link is back within seconds of the cloud answering again. */
+  #retryDelay(attempt: number): number {
+    if (attempt <= 0) return 0;
+    const cap = Math.min(this.#backoffMax, this.#opts.mqttRetryMaxMs ?? 5_000);
+    const base = Math.min(cap, (this.#opts.backoff?.minMs ?? 1_000) * 2 ** Math.min(attempt - 1, 20));
+    return Math.round(base * (0.75 + Math.random() * 0.5));
   }
 
   #sleep(ms: number): Promise<void> {
@@ -429,10 +452,18 @@ export class XSenseDriver implements Driver {
       return await this.#api.call(bizCode, params);
     } catch (error) {
       if (!(error instanceof XSenseSessionError) || this.#stopping) throw error;
-      this.#log.info(`xsense: session expired or replaced by another login (${error.message}); logging in again`);
-      this.#tokens = undefined;
-      await this.#ensureLogin(true);
-      return await this.#api.call(bizCode, params);
+      this.#log.info(`xsense: session expired or replaced by another login (${error.message}); refreshing it`);
+      await this.#refreshTokens(); // falls back to a full login when the refresh is refused
+      try {
+        return await this.#api.call(bizCode, params);
+      } catch (again) {
+        // A refreshed token of a displaced session may be refused as well: only a new login helps then.
+        if (!(again instanceof XSenseSessionError) || this.#stopping) throw again;
+        this.#log.info(`xsense: the refreshed session was refused too (${again.message}); logging in again`);
+        this.#tokens = undefined;
+        await this.#ensureLogin(true);
+        return await this.#api.call(bizCode, params);
+      }
     }
   }
 
@@ -944,7 +975,10 @@ export class XSenseDriver implements Driver {
       const key = `${base}|${house.region}`;
       let link = this.#links.get(key);
       if (!link) {
-        link = { key, base, region: house.region, houses: new Set(), client: undefined, pending: undefined, connected: false, everConnected: false, down: false, attempt: 0, graceTimer: undefined, retryTimer: undefined };
+        link = {
+          key, base, region: house.region, houses: new Set(), client: undefined, pending: undefined, connected: false,
+          everConnected: false, down: false, attempt: 0, refusals: 0, downSince: undefined, graceTimer: undefined, retryTimer: undefined,
+        };
         this.#links.set(key, link);
       }
       const fresh = !link.houses.has(house.id);
@@ -997,15 +1031,31 @@ export class XSenseDriver implements Driver {
       link.pending = undefined;
     }
     const url = presignUrl(link.base, link.region, this.#creds, new Date(Date.now() + this.#skewMs));
+    const presignedWith = this.#creds.accessKeyId;
+    /** Why this attempt failed, when it says: the upgrade's HTTP status, a CONNACK code, a TLS error. */
+    let failure: LinkFailure | undefined;
     const client = mqttConnect(url, {
       clientId: randomUUID(),
       username: MQTT_USERNAME,
       password: "",
-      keepalive: this.#opts.keepaliveSec ?? 60,
+      keepalive: this.#opts.keepaliveSec ?? 30,
       reconnectPeriod: 0,
       connectTimeout: this.#t.mqttConnectMs,
       protocolVersion: 4,
       clean: true,
+      // Our own socket, because mqtt.js drops a refused upgrade's status without a word (no error event,
+      // just a close): a 403 here means these credentials are dead, and only the status can say so.
+      createWebsocket: (wsUrl: string, protocols: string[]) => {
+        const socket = new WebSocket(wsUrl, protocols, { maxPayload: MQTT_MAX_PAYLOAD });
+        socket.on("unexpected-response", (_req, res) => {
+          const errorType = res.headers["x-amzn-errortype"];
+          failure = upgradeFailure(res.statusCode ?? 0, res.statusMessage ?? "", typeof errorType === "string" ? errorType.slice(0, 80) : undefined);
+          res.resume();
+          socket.terminate();
+        });
+        socket.on("error", (error: Error & { code?: unknown }) => (failure ??= errorFailure(error)));
+        return socket;
+      },
     });
     link.pending = client;
     return new Promise<void>((resolve) => {
@@ -1027,6 +1077,9 @@ export class XSenseDriver implements Driver {
         link.connected = true;
         link.everConnected = true;
         link.attempt = 0;
+        link.refusals = 0;
+        if (link.downSince !== undefined) this.#log.info({ downS: Math.round((Date.now() - link.downSince) / 1000) }, "xsense: alarm link back");
+        link.downSince = undefined;
         link.graceTimer = this.#cancel(link.graceTimer);
         link.retryTimer = this.#cancel(link.retryTimer);
         this.#log.info(`xsense: MQTT connected (${why})`);
@@ -1046,14 +1099,14 @@ export class XSenseDriver implements Driver {
         if (link.client === client || link.pending === client) this.#onMessage(topic, payload);
       });
       client.on("error", (error) => {
-        const code = (error as { code?: number }).code;
-        this.#log.warn({ code }, `xsense: MQTT error: ${error.message}`);
-        if (code === 4 || code === 5) this.#creds = this.#creds ? { ...this.#creds, expiresAt: 0 } : undefined; // renew before the next try
+        failure ??= errorFailure(error as Error & { code?: unknown });
+        if (link.client === client) this.#log.warn({ code: (error as { code?: unknown }).code }, `xsense: MQTT error: ${error.message}`);
       });
       client.on("close", () => {
         settle();
         if (link.pending === client) {
           link.pending = undefined;
+          this.#attemptFailed(link, failure ?? CLOSED_WITHOUT_ANSWER, presignedWith);
           if (link.client) return; // a renewal failed; the old connection still serves
           this.#linkDropped(link, client, "connection attempt failed");
           return;
@@ -1064,27 +1117,44 @@ export class XSenseDriver implements Driver {
     });
   }
 
+  /** A connection attempt that never got its CONNACK. A refusal condemns the credentials it was
+   * presigned with (and, refused again with fresh ones, the tokens that fetched them): the next attempt
+   * never presents what was just refused. Each cause is logged, at most once a minute. */
+  #attemptFailed(link: Link, failure: LinkFailure, presignedWith: string): void {
+    if (this.#stopping) return;
+    const refused = failure.kind === "refused";
+    if (refused) link.refusals++;
+    rateLimitedLog(this.#log).warn(`mqtt-${failure.cause}`, `xsense: MQTT connection ${refused ? "refused" : "failed"}: ${failure.reason}`, {
+      ...(failure.status ? { status: failure.status } : {}),
+      ...(refused ? { refusedInARow: link.refusals } : {}),
+    });
+    if (!refused) return;
+    if (this.#creds?.accessKeyId === presignedWith) this.#creds = { ...this.#creds, expiresAt: 0 }; // fetched anew before the next try
+    if (link.refusals >= 2 && this.#tokens) this.#tokens = { ...this.#tokens, expiresAt: 0 }; // refreshed (or a new login) first
+  }
+
   #linkDropped(link: Link, client: MqttClient, reason: string): void {
     if (this.#stopping) return;
     client.removeAllListeners("message");
     if (link.client === client) link.client = undefined;
     const wasConnected = link.connected;
     link.connected = false;
+    link.downSince ??= Date.now();
     if (wasConnected) {
       this.#log.warn(`xsense: MQTT ${reason}; reconnecting`);
       this.#reportLink();
     }
     if (!link.graceTimer && !link.down) {
-      const grace = this.#opts.mqttGraceMs ?? 90_000;
+      const grace = this.#opts.mqttGraceMs ?? 60_000;
       link.graceTimer = this.#later(grace, () => {
         link.graceTimer = undefined;
         if (link.connected) return;
-        this.#log.warn(`xsense: MQTT down for ${Math.round(grace / 1000)} s; marking detectors unavailable`);
+        this.#log.warn(`xsense: the alarm link (MQTT) has been down for ${Math.round(grace / 1000)} s; marking its detectors unavailable`);
         link.down = true;
         for (const dev of this.#devices.values()) if (link.houses.has(dev.station.house.id)) this.#updateAvailability(dev);
       });
     }
-    const delay = this.#backoff(link.attempt++);
+    const delay = this.#retryDelay(link.attempt++);
     this.#cancel(link.retryTimer);
     link.retryTimer = this.#later(delay, () => {
       link.retryTimer = undefined;
@@ -1172,7 +1242,7 @@ export class XSenseDriver implements Driver {
   #presence(station: Station, connected: boolean): void {
     if (connected) return this.#setStationOnline(station, true);
     if (station.presenceTimer || !station.online) return;
-    station.presenceTimer = this.#later(this.#opts.mqttGraceMs ?? 90_000, () => {
+    station.presenceTimer = this.#later(this.#opts.presenceGraceMs ?? this.#opts.mqttGraceMs ?? 90_000, () => {
       station.presenceTimer = undefined;
       this.#setStationOnline(station, false);
     });

@@ -64,6 +64,9 @@ export interface XSenseSimulatorOptions {
   credentialTtlS?: number;
   /** Which REFRESH_TOKEN_AUTH SECRET_HASH form is accepted (default "hmac"); "none" refuses every refresh. */
   refreshSecretHash?: "hmac" | "raw" | "any" | "none";
+  /** Tokens refreshed from a session that another login displaced stay displaced (default false: a
+   * refresh revives the session). Whether X-Sense does either is not known; the driver must cope with both. */
+  refreshKeepsDisplacement?: boolean;
   /** errCode for a token displaced by a newer login (default 10000020) and for an expired one (10000008). */
   kickedErrCode?: string;
   expiredErrCode?: string;
@@ -78,6 +81,10 @@ export interface XSenseSimulatorOptions {
   dropMqttOnCredentialExpiry?: boolean;
   /** Subscriptions allowed per MQTT client (AWS quota; default 50). */
   subscriptionQuota?: number;
+  /** How a presigned MQTT URL with bad or revoked credentials is refused: "http" (default) answers the
+   * WebSocket upgrade with HTTP 403, as AWS IoT does; "connack" accepts the upgrade and refuses the MQTT
+   * CONNECT with return code 5 (not authorized). */
+  mqttRefusal?: "http" | "connack";
   /** Delay between a desired write and the device's report (no synchronous read-back). Default 20 ms. */
   reportDelayMs?: number;
   port?: number;
@@ -131,6 +138,16 @@ interface Creds {
   secretAccessKey: string;
   sessionToken: string;
   expiresAt: number;
+  /** Revoked by the service before its stated expiration. */
+  revoked?: boolean;
+}
+
+/** The broker's view of a presigned MQTT URL. */
+interface Verdict {
+  ok: boolean;
+  reason: string;
+  accessKeyId: string;
+  region: string;
 }
 
 interface SrpSession {
@@ -169,8 +186,11 @@ export interface SimEvents {
   selfTest: [SelfTestRequest];
   mute: [SelfTestRequest];
   mqttConnected: [{ clientId: string; accessKeyId: string }];
-  mqttRejected: [{ reason: string }];
+  /** A refused MQTT connection: at the WebSocket upgrade (status 403) or at CONNECT (CONNACK 5). */
+  mqttRejected: [{ reason: string; accessKeyId: string; region: string; status?: number }];
   mqttClosed: [{ clientId: string }];
+  /** An upgrade answered 503 while `mqttAvailable` is false. */
+  mqttUnavailable: [{ at: number }];
   subscribed: [{ clientId: string; topics: string[] }];
   quotaExceeded: [{ clientId: string; topic: string }];
   published: [{ topic: string; payload: string }];
@@ -266,7 +286,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   readonly selfTests: SelfTestRequest[] = [];
   readonly options: XSenseSimulatorOptions;
   /** The self-test outcome the next tests report. */
-  selfTestOutcome: { result: "success" | "fail"; smokeFault?: boolean; coFault?: boolean } = { result: "success" };
+  selfTestOutcome: { result: "success" | "fail" | "no-answer"; smokeFault?: boolean; coFault?: boolean } = { result: "success" };
   /** When false, WebSocket upgrades at /mqtt are refused (the broker is unreachable). */
   mqttAvailable = true;
   #server: Server | undefined;
@@ -276,14 +296,16 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   readonly #verifiers = new Map<string, Verifier>();
   readonly #srp = new Map<string, SrpSession>();
   readonly #access = new Map<string, AccessToken>();
-  readonly #refresh = new Map<string, { sub: string; clientType: string }>();
+  readonly #refresh = new Map<string, { sub: string; clientType: string; generation: number }>();
   readonly #creds = new Map<string, Creds>();
-  readonly #verdicts = new WeakMap<Duplex, { ok: boolean; reason: string; accessKeyId: string }>();
+  readonly #verdicts = new WeakMap<Duplex, Verdict>();
   readonly #sockets = new Map<string, { ws: WebSocket; accessKeyId: string }>();
   readonly #subscriptions = new Map<string, number>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #generation = 0;
   #failNext: Array<"http500" | "http503" | "bizCodeEmpty"> = [];
+  /** WebSocket upgrades still to refuse with 403 whatever their credentials (refuseUpgrades). */
+  #refuseUpgrades = 0;
   #stallLogins = false;
   /** Every secret value issued or checked (tokens, AWS credentials, MACs, SRP proofs, signatures): secrets tests grep for them. */
   readonly #secrets = new Set<string>();
@@ -325,7 +347,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
         const verdict = this.#verdicts.get(client.conn as Duplex);
         if (verdict?.ok) return done(null, true);
         const error = Object.assign(new Error(`not authorized: ${verdict?.reason ?? "no presigned URL"}`), { returnCode: 5 as const });
-        this.emit("mqttRejected", { reason: verdict?.reason ?? "no presigned URL" });
+        this.emit("mqttRejected", { reason: verdict?.reason ?? "no presigned URL", accessKeyId: verdict?.accessKeyId ?? "", region: verdict?.region ?? "" });
         done(error, false);
       },
       authorizeSubscribe: (client, sub, done) => {
@@ -360,10 +382,23 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.#server.on("upgrade", (req, socket, head) => {
       const url = new URL(req.url ?? "/", "http://x");
       if (url.pathname !== "/mqtt" || !this.mqttAvailable) {
+        this.emit("mqttUnavailable", { at: Date.now() });
         socket.end("HTTP/1.1 503 Service Unavailable\r\n\r\n");
         return;
       }
-      this.#wss!.handleUpgrade(req, socket, head, (ws) => this.#mqttSocket(ws, req));
+      const verdict = this.#verifyPresigned(req);
+      if (this.#refuseUpgrades > 0) {
+        this.#refuseUpgrades--;
+        Object.assign(verdict, { ok: false, reason: "refused by fault hook" });
+      }
+      if (!verdict.ok && this.options.mqttRefusal !== "connack") {
+        // AWS IoT refuses a presigned upgrade with bad, expired or revoked credentials before any MQTT.
+        this.emit("mqttRejected", { reason: verdict.reason, accessKeyId: verdict.accessKeyId, region: verdict.region, status: 403 });
+        const body = JSON.stringify({ message: "Forbidden", traceId: randomUUID() });
+        socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        return;
+      }
+      this.#wss!.handleUpgrade(req, socket, head, (ws) => this.#mqttSocket(ws, req, verdict));
     });
     await new Promise<void>((resolve) => this.#server!.listen(this.options.port ?? 0, "127.0.0.1", resolve));
     const port = (this.#server.address() as AddressInfo).port;
@@ -610,19 +645,19 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     return `${head}.${createHmac("sha256", this.#jwtKey).update(head).digest("base64url")}`;
   }
 
-  #issueTokens(sub: string, clientType: string, withRefresh: boolean): Record<string, unknown> {
+  #issueTokens(sub: string, clientType: string, withRefresh: boolean, generation = this.#generation): Record<string, unknown> {
     const ttl = this.options.accessTokenTtlS ?? 3600;
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + ttl;
     const common = { sub, iat, exp, jti: randomUUID(), "cognito:username": sub, user_id_code: this.userIdCode };
     const access = this.#jwt({ ...common, token_use: "access", username: sub, client_id: CLIENTS[clientType]!.clientId });
     const id = this.#jwt({ ...common, token_use: "id", email: this.email, aud: CLIENTS[clientType]!.clientId });
-    this.#access.set(access, { sub, exp, generation: this.#generation });
+    this.#access.set(access, { sub, exp, generation });
     this.#secrets.add(access).add(id);
     const result: Record<string, unknown> = { AccessToken: access, IdToken: id, ExpiresIn: ttl, TokenType: "Bearer" };
     if (withRefresh) {
       const refresh = `simrefresh.${randomBytes(48).toString("base64url")}`;
-      this.#refresh.set(refresh, { sub, clientType });
+      this.#refresh.set(refresh, { sub, clientType, generation });
       this.#secrets.add(refresh);
       result.RefreshToken = refresh;
     }
@@ -704,7 +739,9 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       const rawOk = p.SECRET_HASH === client.secret;
       const ok = mode === "any" ? hmacOk || rawOk : mode === "hmac" ? hmacOk : mode === "raw" ? rawOk : false;
       if (!ok) return refuse(`SecretHash does not match for the client: ${client.clientId}`);
-      const result = this.#issueTokens(refresh.sub, refresh.clientType, false);
+      // A displaced session stays displaced through a refresh when the option says so (real behaviour unknown).
+      const generation = this.options.refreshKeepsDisplacement ? refresh.generation : this.#generation;
+      const result = this.#issueTokens(refresh.sub, refresh.clientType, false, generation);
       this.emit("refresh", { ok: true });
       const text = JSON.stringify({ ChallengeParameters: {}, AuthenticationResult: result });
       res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
@@ -726,7 +763,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     if (!m) return { error: "Missing Authentication Token", status: 403 };
     const [, akid, day, region, service, signedList, sig] = m as unknown as [string, string, string, string, string, string, string];
     const creds = this.#creds.get(akid);
-    if (!creds) return { error: "The security token included in the request is invalid.", status: 403 };
+    if (!creds || creds.revoked) return { error: "The security token included in the request is invalid.", status: 403 };
     if (creds.expiresAt <= Date.now()) return { error: "The security token included in the request is expired", status: 403 };
     if (service !== "iotdata") return { error: `Credential should be scoped to correct service: 'iotdata'.`, status: 403 };
     if (!this.#regions().has(region)) return { error: `Credential should be scoped to a valid region.`, status: 403 };
@@ -876,6 +913,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       this.selfTests.push(request);
       this.emit("selfTest", request);
       const outcome = { ...this.selfTestOutcome };
+      if (outcome.result === "no-answer") return 200; // a detector that never reports back
       this.#later(this.options.reportDelayMs ?? 20, () => {
         const reported: Fields = { stationSN: station.sn, deviceSN: sn, lastSelfTest: outcome.result, time: utcStamp(Date.now()) };
         if (outcome.smokeFault) reported.selfTestSmokeFault = "1";
@@ -899,10 +937,10 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
 
   readonly #pendingWs = new Set<{ ws: WebSocket; stream: Duplex }>();
 
-  #mqttSocket(ws: WebSocket, req: IncomingMessage): void {
+  #mqttSocket(ws: WebSocket, req: IncomingMessage, verdict: Verdict): void {
     const stream = createWebSocketStream(ws);
     stream.on("error", () => undefined);
-    this.#verdicts.set(stream, this.#verifyPresigned(req));
+    this.#verdicts.set(stream, verdict);
     this.#pendingWs.add({ ws, stream });
     ws.on("close", () => {
       for (const p of this.#pendingWs) if (p.ws === ws) this.#pendingWs.delete(p);
@@ -910,11 +948,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.#broker!.handle(stream, req);
   }
 
-  #verifyPresigned(req: IncomingMessage): { ok: boolean; reason: string; accessKeyId: string } {
+  #verifyPresigned(req: IncomingMessage): Verdict {
     const raw = req.url ?? "";
     const url = new URL(raw, "http://x");
     const q = url.searchParams;
-    const no = (reason: string, accessKeyId = ""): { ok: boolean; reason: string; accessKeyId: string } => ({ ok: false, reason, accessKeyId });
+    const scope = /^[^/]+\/\d{8}\/([^/]+)\//.exec(q.get("X-Amz-Credential") ?? "");
+    const no = (reason: string, accessKeyId = ""): Verdict => ({ ok: false, reason, accessKeyId, region: scope?.[1] ?? "" });
     if (q.get("X-Amz-Algorithm") !== "AWS4-HMAC-SHA256") return no("algorithm");
     const credential = q.get("X-Amz-Credential") ?? "";
     const cm = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(credential);
@@ -922,6 +961,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     const [, akid, day, region, service] = cm as unknown as [string, string, string, string, string];
     const creds = this.#creds.get(akid);
     if (!creds) return no("unknown access key", akid);
+    if (creds.revoked) return no("credentials revoked", akid);
     if (creds.expiresAt <= Date.now()) return no("credentials expired", akid);
     if (service !== "iotdata" || !this.#regions().has(region)) return no("scope", akid);
     if (q.get("X-Amz-SignedHeaders") !== "host") return no("signed headers", akid);
@@ -937,7 +977,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     const expected = sigV4(creds.secretAccessKey, when, region, service, canonical);
     this.#secrets.add(q.get("X-Amz-Signature") ?? "");
     if (!safeEqual(expected, q.get("X-Amz-Signature") ?? "")) return no("signature", akid);
-    return { ok: true, reason: "", accessKeyId: akid };
+    return { ok: true, reason: "", accessKeyId: akid, region };
   }
 
   /** Publish a raw payload (string or object) on a topic. */
@@ -1029,6 +1069,26 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   expireCredentials(dropMqtt = this.options.dropMqttOnCredentialExpiry !== false): void {
     for (const c of this.#creds.values()) c.expiresAt = Date.now() - 1;
     if (dropMqtt) this.dropMqtt();
+  }
+
+  /** The service revokes every credential vended so far before its stated expiration: shadow calls get
+   * 403, MQTT connections using them are dropped and upgrades presigned with them get HTTP 403. The
+   * driver still believes them valid (their `expiration` lies ahead), so only the refusal can tell it. */
+  revokeCredentials(): void {
+    for (const c of this.#creds.values()) c.revoked = true;
+    this.dropMqtt();
+  }
+
+  /** Refuse the next `count` MQTT upgrades with HTTP 403 even when their credentials are good (a
+   * signature or policy the service rejects for its own reasons). */
+  refuseUpgrades(count: number): void {
+    this.#refuseUpgrades = count;
+  }
+
+  /** Whether the service still accepts a credential set it vended (tests). */
+  credentialsValid(accessKeyId: string): boolean {
+    const c = this.#creds.get(accessKeyId);
+    return !!c && !c.revoked && c.expiresAt > Date.now();
   }
 
   /** Close every MQTT connection (as a network failure would). */
