@@ -26,7 +26,7 @@ import { FanControlServer } from "@matter/main/behaviors/fan-control";
 import { FanControl } from "@matter/main/clusters/fan-control";
 import { FanDevice } from "@matter/main/devices/fan";
 import { snapToStep, type DeviceState, type FanCapability, type FanState } from "../../src/core/model.ts";
-import { bindCommands, sendCommand } from "../../src/matter/hooks.ts";
+import { bindCommands, sendCommand } from "../matter-support.ts";
 import type { MatterBinding, MatterPart } from "../matter.ts";
 import type { BindingContext } from "../types.ts";
 

@@ -16,7 +16,7 @@ import { ColorTemperatureLightDevice } from "@matter/main/devices/color-temperat
 import { DimmableLightDevice } from "@matter/main/devices/dimmable-light";
 import { OnOffLightDevice } from "@matter/main/devices/on-off-light";
 import type { DeviceState, LightCapability, LightState } from "../../src/core/model.ts";
-import { bindCommands, commandsIdle, inCommand, sendCommand } from "../../src/matter/hooks.ts";
+import { bindCommands, commandsIdle, inCommand, sendCommand } from "../matter-support.ts";
 import { bindOnOff, HearthOnOffServer } from "../../src/matter/on-off.ts";
 import type { MatterBinding, MatterPart } from "../matter.ts";
 import type { BindingContext } from "../types.ts";

@@ -4,7 +4,7 @@
 // with endpoint.set() and never pass through these handlers, so nothing is echoed to the driver.
 import { OnOffServer } from "@matter/main/behaviors/on-off";
 import type { StatePatch } from "../core/model.ts";
-import { inCommand, sendCommand } from "./hooks.ts";
+import { inCommand, sendCommand } from "../../accessories/matter-support.ts";
 
 const patches = new WeakMap<object, (on: boolean) => StatePatch>();
 

@@ -2,7 +2,7 @@
 // classes are shared by every endpoint of a type, so the per-device "send this command" callback is
 // looked up by endpoint here instead of living in (serialisable) behavior state.
 import { StatusResponseError, Status } from "@matter/main/types";
-import type { StatePatch } from "../core/model.ts";
+import type { StatePatch } from "../src/core/model.ts";
 
 type Send = (patch: StatePatch) => Promise<void>;
 const senders = new WeakMap<object, Send>();
