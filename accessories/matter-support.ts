@@ -1,9 +1,38 @@
+// The Matter side of the binding contract (accessories/types.ts holds the shared part) and the
+// helpers the Matter bindings share: command routing from behaviors back to the binding, and the
+// OnOff server of lights and switches. Kept apart from accessories/matter.ts (the index of bindings)
+// so a binding can import these without an import cycle through the index.
+import type { Endpoint, MutableEndpoint } from "@matter/main";
+import { OnOffServer } from "@matter/main/behaviors/on-off";
+import { StatusResponseError, Status } from "@matter/main/types";
+import type { StatePatch } from "../src/core/model.ts";
+import type { CapabilityName } from "./kinds.ts";
+import type { BindingContext, BoundCapability } from "./types.ts";
+
+/** One endpoint of a rendered capability. */
+export interface MatterPart extends BoundCapability {
+  /** Stable suffix for the endpoint id ("fan", "light", "switch-nightLight"). Must never change for a
+   * device: matter.js keys stored endpoint numbers and attribute values by id. */
+  readonly id: string;
+  /** Device type plus our behaviors (without BridgedDeviceBasicInformation: the host adds it when flat). */
+  readonly type: MutableEndpoint;
+  /** Cluster state at construction. Values stored from an earlier run win over these, so the live
+   * state is pushed again in attach(). */
+  readonly initial: Record<string, unknown>;
+  /** The endpoint is installed in the node: route its commands and push the live device state. */
+  attach(endpoint: Endpoint): Promise<void>;
+}
+
+/** Renders one capability of a device as Matter endpoints ("parts"). */
+export interface MatterBinding {
+  readonly capability: CapabilityName;
+  /** The parts for this device, empty when the device lacks the capability. */
+  parts(ctx: BindingContext): MatterPart[];
+}
+
 // A link from a matter.js behavior instance back to the binding that owns its endpoint. Behavior
 // classes are shared by every endpoint of a type, so the per-device "send this command" callback is
 // looked up by endpoint here instead of living in (serialisable) behavior state.
-import { StatusResponseError, Status } from "@matter/main/types";
-import type { StatePatch } from "../src/core/model.ts";
-
 type Send = (patch: StatePatch) => Promise<void>;
 const senders = new WeakMap<object, Send>();
 
@@ -51,4 +80,46 @@ export function commandsIdle(endpoint: object): Promise<void> {
   const state = activity.get(endpoint);
   if (!state || state.running === 0) return Promise.resolve();
   return new Promise((resolve) => state.idle.push(resolve));
+}
+
+// OnOff server shared by lights and switches: the on/off/toggle commands (and offWithEffect, which
+// calls off()) first ask the device through the binding, and only change the attribute once the
+// vendor accepted; a refusal reaches the controller as FAILURE. Device updates are written offline
+// with endpoint.set() and never pass through these handlers, so nothing is echoed to the driver.
+const patches = new WeakMap<object, (on: boolean) => StatePatch>();
+
+/** Which command an on/off request on `endpoint` becomes, e.g. on => ({ light: { on } }). */
+export function bindOnOff(endpoint: object, patch: (on: boolean) => StatePatch): void {
+  patches.set(endpoint, patch);
+}
+
+export class HearthOnOffServer extends OnOffServer.with("Lighting") {
+  async #request(on: boolean): Promise<void> {
+    const patch = patches.get(this.endpoint);
+    if (patch) await sendCommand(this.endpoint, patch(on));
+  }
+
+  override on(): Promise<void> {
+    return inCommand(this.endpoint, async () => {
+      await this.#request(true);
+      await super.on();
+    });
+  }
+
+  override off(): Promise<void> {
+    return inCommand(this.endpoint, async () => {
+      await this.#request(false);
+      await super.off();
+    });
+  }
+
+  override toggle(): Promise<void> {
+    // Decide from the state before the command: the device's own update may land meanwhile.
+    const next = !this.state.onOff;
+    return inCommand(this.endpoint, async () => {
+      await this.#request(next);
+      if (next) await super.on();
+      else await super.off();
+    });
+  }
 }

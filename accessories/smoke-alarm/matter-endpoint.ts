@@ -39,9 +39,8 @@ import { SmokeCoAlarm } from "@matter/main/clusters/smoke-co-alarm";
 import { SmokeCoAlarmDevice } from "@matter/main/devices/smoke-co-alarm";
 import { Status, StatusResponseError } from "@matter/main/types";
 import type { Capabilities, DeviceState, StatePatch } from "../../src/core/model.ts";
-import { bindCommands, commandsIdle, inCommand, sendCommand } from "../matter-support.ts";
 import type { CapabilityName } from "../kinds.ts";
-import type { MatterPart } from "../matter.ts";
+import { bindCommands, commandsIdle, inCommand, sendCommand, type MatterPart } from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
 
 const { AlarmState, ExpressedState, EndOfService } = SmokeCoAlarm;
