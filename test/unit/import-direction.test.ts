@@ -43,19 +43,19 @@ function violations(from: string, forbidden: string[]): string[] {
 
 test("the pre-parser sees every import form and resolves it to a repository path", () => {
   const source = [
-    `import { a } from "../../src/matter/hooks.ts";`,
+    `import { a } from "../../src/matter/host.ts";`,
     `import type { B } from "../types.ts";`,
     `export { c } from "./c.ts";`,
-    `const d = await import("../../src/homekit/camera.ts");`,
+    `const d = await import("../../src/homekit/host.ts");`,
     `// import { e } from "../../src/drivers/x.ts";`,
     `const f = "import { g } from '../../src/web/h.ts'";`,
     `import { Service } from "@homebridge/hap-nodejs";`,
   ].join("\n");
   assert.deepEqual(localImports("accessories/light/matter.ts", source), [
-    "src/matter/hooks.ts",
+    "src/matter/host.ts",
     "accessories/types.ts",
     "accessories/light/c.ts",
-    "src/homekit/camera.ts",
+    "src/homekit/host.ts",
   ]);
 });
 
