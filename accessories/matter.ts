@@ -10,9 +10,7 @@ import { temperatureMatter } from "./temperature/matter.ts";
 import { humidityMatter } from "./humidity/matter.ts";
 import { motionMatter } from "./motion/matter.ts";
 import { soundMatter } from "./sound/matter.ts";
-import { smokeAlarmMatter } from "./smoke-alarm/matter.ts";
-import { coAlarmMatter } from "./co-alarm/matter.ts";
-import { heatAlarmMatter } from "./heat-alarm/matter.ts";
+import { smokeCoAlarmMatter } from "./smoke-co-alarm/matter.ts";
 import { batteryMatter } from "./battery/matter.ts";
 
 export type { MatterBinding, MatterPart } from "./matter-support.ts";
@@ -27,8 +25,9 @@ export const matterBindings: Partial<Record<CapabilityName, MatterBinding>> = {
   humidity: humidityMatter,
   motion: motionMatter,
   sound: soundMatter,
-  smokeAlarm: smokeAlarmMatter,
-  coAlarm: coAlarmMatter,
-  heatAlarm: heatAlarmMatter,
+  // One Smoke CO Alarm endpoint per detector, whichever alarms it has (accessories/smoke-co-alarm/matter.ts).
+  smokeAlarm: smokeCoAlarmMatter.smokeAlarm,
+  coAlarm: smokeCoAlarmMatter.coAlarm,
+  heatAlarm: smokeCoAlarmMatter.heatAlarm,
   battery: batteryMatter,
 };
