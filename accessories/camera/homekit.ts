@@ -2,7 +2,7 @@
 // camera has audio) on the device's accessory, streaming through the CameraSource the media layer
 // hands the host. Without a source (video disabled) the camera renders nothing and its sensors and
 // switches stay.
-import { createCameraController } from "../../src/homekit/camera.ts";
+import { createCameraController } from "./homekit-delegate.ts";
 import type { HomeKitBinding } from "../homekit-support.ts";
 
 export const cameraHomeKit: HomeKitBinding<"camera"> = {

@@ -26,8 +26,7 @@ import { FanControlServer } from "@matter/main/behaviors/fan-control";
 import { FanControl } from "@matter/main/clusters/fan-control";
 import { FanDevice } from "@matter/main/devices/fan";
 import { snapToStep, type DeviceState, type FanCapability, type FanState } from "../../src/core/model.ts";
-import { bindCommands, sendCommand } from "../../src/matter/hooks.ts";
-import type { MatterBinding, MatterPart } from "../matter.ts";
+import { bindCommands, sendCommand, type MatterBinding, type MatterPart } from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
 
 type FanFeature = "MultiSpeed" | "Step" | "AirflowDirection" | "Wind";

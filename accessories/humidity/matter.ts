@@ -3,7 +3,7 @@
 import type { Endpoint, MutableEndpoint } from "@matter/main";
 import { HumiditySensorDevice } from "@matter/main/devices/humidity-sensor";
 import type { DeviceState, StatePatch } from "../../src/core/model.ts";
-import type { MatterBinding, MatterPart } from "../matter.ts";
+import type { MatterBinding, MatterPart } from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
 
 /** Percent -> the cluster's uint16 in 0.01 %; null when unknown. */

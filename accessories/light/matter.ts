@@ -16,9 +16,16 @@ import { ColorTemperatureLightDevice } from "@matter/main/devices/color-temperat
 import { DimmableLightDevice } from "@matter/main/devices/dimmable-light";
 import { OnOffLightDevice } from "@matter/main/devices/on-off-light";
 import type { DeviceState, LightCapability, LightState } from "../../src/core/model.ts";
-import { bindCommands, commandsIdle, inCommand, sendCommand } from "../../src/matter/hooks.ts";
-import { bindOnOff, HearthOnOffServer } from "../../src/matter/on-off.ts";
-import type { MatterBinding, MatterPart } from "../matter.ts";
+import {
+  bindCommands,
+  bindOnOff,
+  commandsIdle,
+  HearthOnOffServer,
+  inCommand,
+  sendCommand,
+  type MatterBinding,
+  type MatterPart,
+} from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
 
 export function brightnessToLevel(brightness: number): number {

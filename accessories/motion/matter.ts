@@ -8,7 +8,7 @@ import type { Endpoint, MutableEndpoint } from "@matter/main";
 import { OccupancySensingServer } from "@matter/main/behaviors/occupancy-sensing";
 import { OccupancySensorDevice } from "@matter/main/devices/occupancy-sensor";
 import type { DeviceState, StatePatch } from "../../src/core/model.ts";
-import type { MatterBinding, MatterPart } from "../matter.ts";
+import type { MatterBinding, MatterPart } from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
 
 export const OCCUPANCY_DEVICE = OccupancySensorDevice.with(OccupancySensingServer.with("PassiveInfrared"));

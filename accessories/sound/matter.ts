@@ -3,7 +3,7 @@
 // OccupancySensor named "Sound", as Home Assistant's HomeKit bridge shows a sound binary sensor;
 // see sound/homekit.ts). Controllers list it as a second occupancy sensor of the camera.
 import { OccupancyPart } from "../motion/matter.ts";
-import type { MatterBinding } from "../matter.ts";
+import type { MatterBinding } from "../matter-support.ts";
 
 export const soundMatter: MatterBinding = {
   capability: "sound",

@@ -13,9 +13,14 @@ import type { Endpoint, MutableEndpoint } from "@matter/main";
 import { OnOffLightDevice } from "@matter/main/devices/on-off-light";
 import { OnOffPlugInUnitDevice } from "@matter/main/devices/on-off-plug-in-unit";
 import type { DeviceState } from "../../src/core/model.ts";
-import { bindCommands, commandsIdle } from "../../src/matter/hooks.ts";
-import { bindOnOff, HearthOnOffServer } from "../../src/matter/on-off.ts";
-import type { MatterBinding, MatterPart } from "../matter.ts";
+import {
+  bindCommands,
+  bindOnOff,
+  commandsIdle,
+  HearthOnOffServer,
+  type MatterBinding,
+  type MatterPart,
+} from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
 
 export const SWITCH_DEVICE = OnOffPlugInUnitDevice;

@@ -3,7 +3,7 @@
 import type { Endpoint, MutableEndpoint } from "@matter/main";
 import { TemperatureSensorDevice } from "@matter/main/devices/temperature-sensor";
 import type { DeviceState, StatePatch } from "../../src/core/model.ts";
-import type { MatterBinding, MatterPart } from "../matter.ts";
+import type { MatterBinding, MatterPart } from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
 
 /** Degrees Celsius -> the cluster's int16 in 0.01 °C; null when unknown. */

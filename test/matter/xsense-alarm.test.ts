@@ -14,7 +14,7 @@ import type { Capabilities, Command, DeviceInfo, DeviceState } from "../../src/c
 import { capabilitiesOf, MODELS } from "../../src/drivers/xsense/models.ts";
 import { MatterHost } from "../../src/matter/index.ts";
 import { partsFor, uniqueIdFor } from "../../src/matter/bridged.ts";
-import { alarmAttributes, selfTestCommand } from "../../accessories/smoke-alarm/matter-endpoint.ts";
+import { alarmAttributes, selfTestCommand } from "../../accessories/smoke-co-alarm/matter.ts";
 import type { BindingContext } from "../../accessories/types.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
 

@@ -8,7 +8,7 @@ import { createSocket } from "node:dgram";
 import { pino } from "pino";
 import type { CameraController, PrepareStreamRequest, PrepareStreamResponse, StreamingRequest } from "@homebridge/hap-nodejs";
 import type { CameraSource, LiveStream, LiveStreamRequest, LiveStreamVideo } from "../../src/core/camera.ts";
-import { HomeKitCameraDelegate } from "../../src/homekit/camera.ts";
+import { HomeKitCameraDelegate } from "../../accessories/camera/homekit-delegate.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const log = pino({ level: "silent" });

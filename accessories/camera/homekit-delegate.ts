@@ -20,8 +20,8 @@ import {
   type StreamingRequest,
   type StreamRequestCallback,
 } from "@homebridge/hap-nodejs";
-import type { CameraSource, LiveStream, LiveStreamRequest, LiveStreamVideo } from "../core/camera.ts";
-import type { Logger } from "../core/logger.ts";
+import type { CameraSource, LiveStream, LiveStreamRequest, LiveStreamVideo } from "../../src/core/camera.ts";
+import type { Logger } from "../../src/core/logger.ts";
 
 // HAP-NodeJS's enums used here are `const enum`s, which isolatedModules cannot read: their values,
 // from the HAP specification, as numbers.

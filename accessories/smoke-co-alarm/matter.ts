@@ -1,10 +1,11 @@
-// The one Matter endpoint of a safety detector: a Smoke CO Alarm device (device type 0x0076) that
-// carries everything the detector reports.
+// smokeAlarm, coAlarm, heatAlarm -> the one Matter endpoint of a safety detector: a Smoke CO Alarm
+// device (device type 0x0076) that carries everything the detector reports.
 //
 // Composition. Bindings are per capability, but the Smoke CO Alarm cluster covers smoke AND CO, and a
-// controller shows one alarm per endpoint. So a detector is rendered as ONE endpoint, built by the
-// first alarm binding the device has, in the order smokeAlarm -> coAlarm -> heatAlarm
-// (`alarmEndpointOwner`); the later alarm bindings and the battery binding add no part of their own.
+// controller shows one alarm per endpoint. So a detector is rendered as ONE endpoint, by the one
+// binding named for it (`smokeCoAlarmMatter`), listed under each of the three alarm capabilities: the
+// first the device has, in the order smokeAlarm -> coAlarm -> heatAlarm (`alarmEndpointOwner`), builds
+// the endpoint; the later ones and the battery binding add no part of their own.
 // The endpoint holds:
 // - SmokeCoAlarm with the SmokeAlarm feature when the device has smokeAlarm or heatAlarm, the CoAlarm
 //   feature when it has coAlarm (a combo detector gets both). Matter has no heat alarm cluster or
@@ -39,9 +40,15 @@ import { SmokeCoAlarm } from "@matter/main/clusters/smoke-co-alarm";
 import { SmokeCoAlarmDevice } from "@matter/main/devices/smoke-co-alarm";
 import { Status, StatusResponseError } from "@matter/main/types";
 import type { Capabilities, DeviceState, StatePatch } from "../../src/core/model.ts";
-import { bindCommands, commandsIdle, inCommand, sendCommand } from "../../src/matter/hooks.ts";
 import type { CapabilityName } from "../kinds.ts";
-import type { MatterPart } from "../matter.ts";
+import {
+  bindCommands,
+  commandsIdle,
+  inCommand,
+  sendCommand,
+  type MatterBinding,
+  type MatterPart,
+} from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
 
 const { AlarmState, ExpressedState, EndOfService } = SmokeCoAlarm;
@@ -52,11 +59,6 @@ export function alarmEndpointOwner(caps: Capabilities): CapabilityName | undefin
   if (caps.coAlarm) return "coAlarm";
   if (caps.heatAlarm) return "heatAlarm";
   return undefined;
-}
-
-/** The parts an alarm binding contributes: the detector's endpoint when it owns it, else none. */
-export function alarmParts(capability: CapabilityName, ctx: BindingContext): MatterPart[] {
-  return alarmEndpointOwner(ctx.entry.info.capabilities) === capability ? [new SmokeCoAlarmPart(ctx)] : [];
 }
 
 /** The command a Matter SelfTestRequest stands for; undefined when the model has no remote self-test. */
@@ -265,3 +267,21 @@ export class SmokeCoAlarmPart implements MatterPart {
     await endpoint.set(alarmAttributes(state, this.#caps) as never);
   }
 }
+
+type AlarmCapability = "smokeAlarm" | "coAlarm" | "heatAlarm";
+
+/** The Smoke CO Alarm binding as listed under `capability`: the detector's endpoint when that
+ * capability owns it, else no part. */
+function smokeCoAlarmFor(capability: AlarmCapability): MatterBinding {
+  return {
+    capability,
+    parts: (ctx) => (alarmEndpointOwner(ctx.entry.info.capabilities) === capability ? [new SmokeCoAlarmPart(ctx)] : []),
+  };
+}
+
+/** One binding renders the three alarm capabilities; accessories/matter.ts lists it under each. */
+export const smokeCoAlarmMatter: Readonly<Record<AlarmCapability, MatterBinding>> = {
+  smokeAlarm: smokeCoAlarmFor("smokeAlarm"),
+  coAlarm: smokeCoAlarmFor("coAlarm"),
+  heatAlarm: smokeCoAlarmFor("heatAlarm"),
+};
