@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { harness } from "./fansync-harness.ts";
-import { nextEvent, waitFor } from "../helpers/wait.ts";
+import { nextEvent, quietFor, waitFor } from "../helpers/wait.ts";
 import { LiveObjects } from "../helpers/live-objects.ts";
 
 test("server drop: reconnect, re-list and re-get on the new connection, state caught up", async (t) => {
@@ -122,7 +122,7 @@ test("stop() closes the socket and leaves no timers behind", async (t) => {
   await h.driver.stop();
   await waitFor(() => h.sim.connections === 0, 2000, { on: [[h.sim, "disconnect"]] });
   const frames = h.sim.frames.length;
-  await new Promise((r) => setTimeout(r, 80)); // longer than the poll interval: nothing may be sent
+  await quietFor(80); // four poll intervals: a timer left behind (poll, reconnect) would act in it
   assert.equal(h.sim.frames.length, frames);
   assert.equal(h.sim.connections, 0);
 });

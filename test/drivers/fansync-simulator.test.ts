@@ -1,4 +1,4 @@
-// The simulator itself reproduces the cloud checklist (§8): if it drifts, the driver tests prove
+// The simulator itself reproduces docs/protocols/fansync.md §8: if it drifts, the driver tests prove
 // nothing. Raw HTTP and WebSocket clients, no driver.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -160,7 +160,7 @@ test("WS faults: greeting after upgrade, stalled login still ponged, failed and 
   c.ws.close();
 });
 
-test("profiles: Kute60 rules of §6.2", () => {
+test("profiles: Kute60 rules of docs/protocols/fansync.md §6.3", () => {
   const b = PROFILES.kute60.behaviour;
   const on = { ...PROFILES.kute60.status };
   const off = { ...on, H00: 0 };

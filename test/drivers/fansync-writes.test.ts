@@ -1,6 +1,6 @@
-// The write rules (§6.3) produce exactly the expected `set` frames; the double acknowledgement is
-// awaited; cloud errors and timeouts reject clearly; a device "error" ack is reconciled from the
-// device's own report even when that report beat the acknowledgement.
+// The write rules (docs/protocols/fansync.md §6.4) produce exactly the expected `set` frames; the double
+// acknowledgement is awaited; cloud errors and timeouts reject clearly; a device "error" ack is reconciled from
+// the device's own report even when that report beat the acknowledgement.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { harness, setFrames } from "./fansync-harness.ts";

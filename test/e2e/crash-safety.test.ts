@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CrashRig } from "../helpers/crash-rig.ts";
-import { nextEvent } from "../helpers/wait.ts";
+import { nextEvent, pause, waitFor } from "../helpers/wait.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test pairs and commissions");
 
@@ -77,7 +77,7 @@ describe("SIGKILL at the worst moments, then restart", { timeout: 120_000 }, () 
     const rotation = nextEvent<[{ path: string; status: number }]>(rig.nanit, "http", (r) => r.path === "/tokens/refresh" && r.status === 200, 20_000);
     rig.forceNanitRefresh();
     await rotation;
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+    await pause(Math.random() * 3); // jitter: the kill lands somewhere in saving the rotated token
     await rig.kill();
     await restartAndCheckSession();
   });
@@ -85,13 +85,17 @@ describe("SIGKILL at the worst moments, then restart", { timeout: 120_000 }, () 
   it("killed during commands and vendor events: both pairings and the session survive", async () => {
     let seed = 7;
     const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    let started = 0;
     const acts = (async () => {
       while (rig.bridge?.exitCode === undefined) {
+        started++;
         await rig.act(random).catch(() => undefined);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await pause(50); // the load's pace: commands and vendor events keep overlapping
       }
     })();
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    // Killed as the 11th action starts, ten behind it: a count, not a time that a loaded machine
+    // fills with fewer actions.
+    await waitFor(() => started >= 11, 60_000, { message: "the 11th action" });
     await rig.kill();
     await acts;
     await restartAndCheckSession();

@@ -8,7 +8,7 @@
 // Runs inside test/netns.sh (loopback-only namespace, mDNS on lo).
 //
 // Motion and sound come from the driver's /messages poll (every 20 s; the camera's own socket does
-// not carry them reliably, see the protocol notes §6). The messages are posted once both controllers
+// not carry them reliably, see docs/protocols/nanit.md §6). The messages are posted once both controllers
 // listen, so the test waits at most one poll interval for them.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";

@@ -29,7 +29,7 @@ import { HapClient, longUUID, type HapAccessory } from "./hap-client.ts";
 import { Viewer } from "./camera-fixture.ts";
 import { SETUP_STATUS } from "./camera-tlv.ts";
 import { ffmpegChildrenOf } from "./camera-live.ts";
-import { waitFor } from "./wait.ts";
+import { pause, waitFor } from "./wait.ts";
 
 export type Vendor = "fansync" | "xsense" | "nanit";
 export const VENDORS: readonly Vendor[] = ["fansync", "xsense", "nanit"];
@@ -40,8 +40,6 @@ export const HAP_NO_RESPONSE = -70402;
 /** Services whose characteristics say nothing about the device's state: accessory and protocol
  * information, and a camera's stream set-up (static capabilities). */
 const NOT_DEVICE_STATE = new Set(["3E", "A2", "110", "112", "113", "129", "204", "21A"].map(longUUID));
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -1014,7 +1012,7 @@ export class ChaosRig {
       const fault = await kind.inject(round);
       const fromClear = (fault.measureFrom ?? "clear") === "clear";
       if (fromClear) {
-        if (fault.holdMs) await sleep(fault.holdMs);
+        if (fault.holdMs) await pause(fault.holdMs); // the outage lasts this long: part of the fault
         await fault.clear?.();
       }
       const started = performance.now();

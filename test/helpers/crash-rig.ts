@@ -15,6 +15,7 @@ import { BridgeProcess, type LogLine } from "./bridge-process.ts";
 import { E2E_PASSCODE, E2E_PIN, writeE2EConfig } from "./e2e-config.ts";
 import { HapClient } from "./hap-client.ts";
 import { MatterTestClient } from "./matter-client.ts";
+import { pause } from "./wait.ts";
 
 export const NANIT_ACCOUNT = "nursery";
 /** matter.js files written while a controller commissions, in order: fail-safe armed (breadcrumb),
@@ -244,7 +245,8 @@ export class CrashRig {
     if (!bridge) return Promise.reject(new Error("no bridge"));
     step.catch(() => undefined);
     const died = bridge.exited().then(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // A grace for an answer that was already on its way; the connection's end is not ours to see.
+      await pause(300);
       throw new Error(`the bridge was killed during ${what}`);
     });
     return withTimeout(Promise.race([step, died]), 60_000, what);

@@ -59,3 +59,20 @@ export function nextEvent<A extends unknown[]>(emitter: EventEmitter, event: str
     emitter.on(event, fn);
   });
 }
+
+/**
+ * A fixed wait that IS the assertion: "nothing happens within `ms`" (no frame is sent, no byte gets
+ * through). Never for something that will happen: await it with waitFor or nextEvent instead. Start
+ * the window after an event that proves the thing under test had its chance to act.
+ */
+export function quietFor(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A fixed delay that is part of a scenario, not a wait for anything: the pace of a load generator, a
+ * random jitter before a kill, how long an injected fault lasts.
+ */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -22,9 +22,22 @@ import { SrtpReceiver } from "../helpers/srtp.ts";
 import { H264Depacketizer } from "../helpers/rtp-h264.ts";
 import { AUDIO_CODEC_OPUS, parseSupportedAudio, parseSupportedRTP, parseSupportedVideo, SETUP_STATUS, SRTP_AES_CM_128_HMAC_SHA1_80 } from "../helpers/camera-tlv.ts";
 import { AUDIO_PT, CAMERA_ID, CameraDriver, cameraInfo, encodeSourceFlv, ffmpegChildren, FileCameraSource, jpegSize, opusFrameMs, VIDEO_PT, Viewer } from "../helpers/camera-fixture.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const log = pino({ level: "silent" });
 const BRIDGE_PIN = "031-45-154";
+
+/**
+ * The test's ffmpeg children once there are `count` of them. A session's start resolves when its
+ * child has spawned, and that child is setpriv, which execs ffmpeg a moment later (checked: at the
+ * `spawn` event /proc shows "setpriv" every time): reading the list right after a start can miss it.
+ */
+function ffmpegCount(count: number): Promise<number[]> {
+  return waitFor(() => {
+    const pids = ffmpegChildren();
+    return pids.length === count && pids;
+  }, 10_000, { message: `${count} ffmpeg child(ren) of this test` });
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -189,7 +202,7 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     const started = source.streams.length;
     await a.start({ width: 1280, height: 720 });
     await b.start({ width: 1280, height: 720 });
-    assert.equal(ffmpegChildren().length, 2, "one ffmpeg per viewer");
+    await ffmpegCount(2); // one ffmpeg per viewer
     await Promise.all([a, b].map((v) => v.video.until(() => v.frames >= 10, 10_000, "frames")));
     for (const v of [a, b]) assert.equal(v.video.authFailures, 0);
     assert.throws(() => new SrtpReceiver(b.video.keys).unprotect(a.video.raw[0]!), /does not verify/, "a's stream is not decryptable with b's key");
@@ -213,7 +226,7 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     const started = source.streams.length;
     await v.start({ width: 1280, height: 720 });
     await v.video.until(() => v.video.packets.length > 0, 5000, "first packet");
-    const [pid] = ffmpegChildren();
+    const [pid] = await ffmpegCount(1);
     process.kill(pid!, "SIGKILL");
     const { reason } = await source.streams[started]!.ended;
     assert.match(reason, /SIGKILL/);

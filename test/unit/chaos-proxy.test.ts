@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { ChaosProxy } from "../simulators/chaos-proxy.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { nextEvent, quietFor, waitFor } from "../helpers/wait.ts";
 
 let echo: Server;
 let echoPort: number;
@@ -71,9 +71,14 @@ test("a stall holds bytes until cleared, then delivers them in order", () =>
   withProxy(async (proxy) => {
     const c = await client(proxy.port);
     proxy.stall(true);
+    let up = "";
+    proxy.on("data", (direction: string, chunk: Buffer) => {
+      if (direction === "up") up += chunk.toString();
+    });
     c.socket.write("one ");
     c.socket.write("two");
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => up === "one two", 2000, { on: [[proxy, "data"]] });
+    await quietFor(100); // the proxy holds both chunks: nothing may reach the server and come back
     assert.equal(c.received(), "", "nothing passes while stalled");
     proxy.stall(false);
     await waitFor(() => c.received() === "one two", 2000);
@@ -98,8 +103,10 @@ test("slow answers are delayed by the drawn time and keep their order", () =>
       const c = await client(proxy.port);
       proxy.slow([150, 300]);
       const started = Date.now();
+      // Two chunks in both directions: "b" leaves once the server's echo of "a" reached the proxy.
+      const echoed = nextEvent<[string, Buffer]>(proxy, "data", (direction, chunk) => direction === "down" && chunk.toString() === "a");
       c.socket.write("a");
-      await new Promise((r) => setTimeout(r, 20));
+      await echoed;
       c.socket.write("b");
       await waitFor(() => c.received() === "ab", 3000);
       assert.ok(Date.now() - started >= 280, `answers came after ${Date.now() - started} ms`);

@@ -1,4 +1,4 @@
-// proto/nanit.proto on the wire: bytes checked by hand against the field numbers of the notes, so a
+// proto/nanit.proto on the wire: bytes checked by hand against the field numbers of docs/protocols/nanit.md §4.5, so a
 // wrong number in the schema cannot hide behind a codec that is wrong the same way on both sides.
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// Pure protocol pieces of the X-Sense driver: the MAC vectors of the protocol notes (§3.3), the
+// Pure protocol pieces of the X-Sense driver: the MAC vectors of docs/protocols/xsense.md §3.3, the
 // client-secret decoding (§2.1), SECRET_HASH, SigV4 (AWS's own get-vanilla vector) and the presigned
 // MQTT URL shape (§4.1), credential expirations, thing naming (§5.2), the model catalogue and the
 // mapping of reported fields to state (§5.4).
@@ -27,7 +27,7 @@ import {
 
 const SECRET = decodeClientSecret("MTE3MmR1bW15c2VjcmV0MDEyMzQ1Njc4OVg=", "1172");
 
-test("the dummy client secret decodes as the notes say", () => {
+test("the dummy client secret decodes as docs/protocols/xsense.md §3.3 says", () => {
   assert.equal(SECRET.toString("utf8"), "dummysecret0123456789");
   assert.equal(encodeClientSecret("dummysecret0123456789", "1172"), "MTE3MmR1bW15c2VjcmV0MDEyMzQ1Njc4OVg=");
   // Prefix length follows the appCode's digit count.
@@ -35,7 +35,7 @@ test("the dummy client secret decodes as the notes say", () => {
   assert.throws(() => decodeClientSecret(Buffer.from("117").toString("base64"), "1172"));
 });
 
-test("request MAC vectors of the protocol notes", () => {
+test("request MAC vectors of docs/protocols/xsense.md §3.3", () => {
   const vectors: Array<[Record<string, unknown>, string, string]> = [
     [{ utctimestamp: "0" }, "0", "aabc8fe01986bcd4e72bd5a9c0f43a4e"],
     [{ houseId: "ABCDEF0123", utctimestamp: "0" }, "ABCDEF01230", "4767f85c86af02d9ead83490c20315e9"],

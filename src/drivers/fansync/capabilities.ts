@@ -1,4 +1,4 @@
-// Capability detection for FanSync devices (§5.4 of the protocol notes). The 2023 info-model does
+// Capability detection for FanSync devices (docs/protocols/fansync.md §5.5). The 2023 info-model does
 // not cover current hardware, so detection works from the model name, the registers a device
 // reports, and the owner-set `hideLightDimmer` / `hideFanDirection` hints.
 import type { Capabilities } from "../../core/model.ts";

@@ -1,4 +1,4 @@
-// FanSync HTTPS: login (POST /session) and token validation (GET /session). §2 of the notes.
+// FanSync HTTPS: login (POST /session) and token validation (GET /session). docs/protocols/fansync.md §2.
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 

@@ -1,4 +1,4 @@
-// FanSync (Fanimation) cloud driver. See /work/shared/protocols/fansync.md.
+// FanSync (Fanimation) cloud driver. See docs/protocols/fansync.md.
 export { FanSyncDriver, DEFAULT_API, DEFAULT_WEBSOCKET, type FanSyncDriverOptions, type FanSyncTimeouts, type AssumedState } from "./driver.ts";
 export { detectTraits, speedStepsFor, cctPresetsFor, KUTE60_STEPS, THREE_SPEED_STEPS, CCT_PRESETS, CORKE_CCT_PRESETS, type FanSyncTraits } from "./capabilities.ts";
 export { planWrites, registersToState, registersToPatch, faultText, H0E_CODES, type Registers } from "./registers.ts";

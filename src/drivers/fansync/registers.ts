@@ -1,4 +1,4 @@
-// Register <-> core state mapping and the write rules (§5.3, §6.3 of the protocol notes). Pure
+// Register <-> core state mapping and the write rules (docs/protocols/fansync.md §5.3, §6.4). Pure
 // functions: no I/O, no clock. `current` is always the last device-REPORTED register map with any
 // assumed (unreported) power values laid over it.
 import type { Command, DeviceState, FanState, LightState, StatePatch } from "../../core/model.ts";
@@ -97,7 +97,7 @@ export function nearestPreset(kelvin: number, presets: number[]): number {
 }
 
 /**
- * The `set` payloads (in order) that carry out a command, following §6.3:
+ * The `set` payloads (in order) that carry out a command, following docs/protocols/fansync.md §6.4:
  * - power off is {H00:0} alone, whatever else the command asks of the fan;
  * - power on carries the speed: {H00:1,H02:<requested or current>};
  * - only registers that differ from `current` are written; nothing that could start or stop the fan

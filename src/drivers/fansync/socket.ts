@@ -1,5 +1,5 @@
-// One FanSync WebSocket connection (§4): connect, consume an optional greeting, log in with the
-// JWT, route answers by id (pipelining allowed), handle the double `set` acknowledgement, emit
+// One FanSync WebSocket connection (docs/protocols/fansync.md §4): connect, consume an optional greeting, log
+// in with the JWT, route answers by id (pipelining allowed), handle the double `set` acknowledgement, emit
 // device_change pushes, keep the link alive with control-frame pings and a pong timeout.
 import { EventEmitter } from "node:events";
 import { WebSocket, type RawData } from "ws";
@@ -235,7 +235,7 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
       if (isBinary) throw new Error("binary");
       parsed = JSON.parse(raw);
     } catch {
-      // Before the login answer anything unexpected is taken as a server greeting (§4.2).
+      // Before the login answer anything unexpected is taken as a server greeting (docs/protocols/fansync.md §4.2).
       if (inLogin) return this.#log.debug("fansync: non-JSON frame before the login answer ignored (greeting)");
       return this.#malformed(isBinary ? "binary frame" : "not JSON", raw);
     }

@@ -17,8 +17,8 @@ export const NIGHT_LIGHT = "nightLight";
 export const STANDBY = "standby";
 const PINS_KEY = "pins";
 
-/** What a Nanit pushes: H.264 + AAC (§6.3). Its real size and rate are undocumented (NO's ONVIF
- * advertises 1080p): these are what we offer; the hub learns the real size from the stream itself. */
+/** What a Nanit pushes: H.264 + AAC (docs/protocols/nanit.md §6.3). Its real size and rate are undocumented
+ * (NO's ONVIF advertises 1080p): these are what we offer; the hub learns the real size from the stream itself. */
 export const NANIT_CAMERA: CameraCapability = {
   profiles: [
     { width: 1920, height: 1080, fps: 15 },
@@ -59,7 +59,7 @@ export interface NanitDriverOptions {
   timeouts?: NanitTimeouts;
   /** Try the camera's local socket before the cloud (default true). */
   preferLocal?: boolean;
-  /** /babies/{uid}/messages poll (default 20 s; the notes show 10-30 s in use). */
+  /** /babies/{uid}/messages poll (default 20 s; 10-30 s in use, docs/protocols/nanit.md §3). */
   messagesPollMs?: number;
   /** Messages in one poll (default 10). */
   messagesLimit?: number;
@@ -213,7 +213,7 @@ export class NanitDriver implements Driver {
   }
 
   /** PUT_STREAMING over the camera's current control socket (local or cloud); the camera then
-   * connects out and publishes RTMP to `request.url` (§6.1). */
+   * connects out and publishes RTMP to `request.url` (docs/protocols/nanit.md §6.1). */
   async requestStream(id: string, request: StreamRequest): Promise<void> {
     const c = this.#byId.get(id);
     if (!c) throw new Error(`Nanit has no device ${id}`);
@@ -235,7 +235,7 @@ export class NanitDriver implements Driver {
     throw new Error(`${c.info.name}: cannot ${what} the live view: ${this.#streamRefusal(response)}`, { cause: new NanitRequestError("PUT_STREAMING", response.status_code, response.status_message) });
   }
 
-  /** A readable reason for a PUT_STREAMING answer other than 200 (§6, §7). */
+  /** A readable reason for a PUT_STREAMING answer other than 200 (docs/protocols/nanit.md §6, §7). */
   #streamRefusal(response: ResponseMsg): string {
     const message = response.status_message ?? "";
     const said = `the camera answered ${response.status_code ?? "no status"}${message ? ` "${message}"` : ""}`;
@@ -391,9 +391,9 @@ export class NanitDriver implements Driver {
     });
   }
 
-  /** The control link is up (again). A reconnect or socket hand-over ends any push the camera was
-   * making: the push dies with the control session that requested it (§8), so whoever watches must
-   * request it again. */
+  /** The control link is up (again). A reconnect or socket hand-over ends any push the camera was making: the
+   * push dies with the control session that requested it (docs/protocols/nanit.md §6.2), so whoever watches
+   * must request it again. */
   #onReady(c: Cam): void {
     clearTimeout(c.graceTimer);
     c.graceTimer = undefined;
@@ -486,7 +486,7 @@ export class NanitDriver implements Driver {
   #onPush(c: Cam, request: RequestMsg): void {
     switch (request.type) {
       case "PUT_SENSOR_DATA":
-        // SOUND/MOTION alerts here are unreliable (§6); /messages is the source for those.
+        // SOUND/MOTION alerts here are unreliable (docs/protocols/nanit.md §6); /messages is the source for those.
         this.#applySensors(c, request.sensor_data ?? []);
         return;
       case "PUT_CONTROL": {

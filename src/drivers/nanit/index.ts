@@ -1,4 +1,4 @@
-// Nanit baby cameras (cloud + local control socket). See /work/shared/protocols/nanit.md.
+// Nanit baby cameras (cloud + local control socket). See docs/protocols/nanit.md.
 export { NanitDriver, backoffDelay, NIGHT_LIGHT, STANDBY, type NanitDriverOptions, type NanitTimeouts } from "./driver.ts";
 export { loginWithMfa, type LoginWithMfaOptions, type MfaPrompt, type LoginResult } from "./login.ts";
 export { NanitSession, saveSession, isStoredSession, SESSION_KEY, MFA_KEY, LOGIN_HINT, type StoredSession } from "./session.ts";

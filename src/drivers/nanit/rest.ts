@@ -1,4 +1,4 @@
-// Nanit REST (§2, §3 of the notes): login with the MFA 482 step, rotating refresh, /babies,
+// Nanit REST (docs/protocols/nanit.md §2, §3): login with the MFA 482 step, rotating refresh, /babies,
 // /babies/{uid}/messages and the camera's uc_token. Plain http:// works too (simulators).
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -151,7 +151,8 @@ export async function postRefresh(api: string, refreshToken: string, accessToken
   return tokensFrom(res, "token refresh");
 }
 
-/** GET with an access token: bare for REST, `Bearer` for /focus/* (§2.7). 401 -> NanitUnauthorizedError. */
+/** GET with an access token: bare for REST, `Bearer` for /focus/* (docs/protocols/nanit.md §2.6). 401 ->
+ * NanitUnauthorizedError. */
 export async function getJson(api: string, path: string, accessToken: string, options: HttpOptions): Promise<Record<string, unknown>> {
   const authorization = path.startsWith("/focus/") ? `Bearer ${accessToken}` : accessToken;
   const res = await send(`${api}${path}`, "GET", { authorization }, undefined, options);
@@ -217,7 +218,8 @@ export function parseMessages(body: Record<string, unknown>): BabyMessage[] {
   return out.sort((a, b) => a.id - b.id);
 }
 
-/** The local-socket token from /focus/cameras/{uid}/uc_token; the shape `{token}` is UL's reading (§9 Q1). */
+/** The local-socket token from /focus/cameras/{uid}/uc_token; the shape `{token}` is UL's reading
+ * (docs/protocols/nanit.md §9.1). */
 export function parseUcToken(body: Record<string, unknown>): string {
   const nested = body.uc_token && typeof body.uc_token === "object" ? (body.uc_token as Record<string, unknown>).token : undefined;
   const token = [body.token, body.uc_token, nested].find((v) => typeof v === "string" && v);

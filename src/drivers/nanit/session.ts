@@ -187,7 +187,7 @@ export class NanitSession {
     }
   }
 
-  /** Run a REST call with the access token; on 401 refresh once and retry once (§2.6). */
+  /** Run a REST call with the access token; on 401 refresh once and retry once (docs/protocols/nanit.md §2.5). */
   async authed<T>(call: (accessToken: string) => Promise<T>): Promise<T> {
     const token = await this.accessToken();
     try {

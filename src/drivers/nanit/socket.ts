@@ -1,8 +1,8 @@
-// One Nanit control WebSocket (§4): the cloud relay (`user_connect`, Bearer) or the camera itself
-// (wss://<ip>:442, `token <uc_token>`, pinned certificate). Binary proto2 frames; requests matched
-// on request_id; KEEPALIVE (08 00) every 20 s, which nobody answers, so WebSocket pings with a pong
-// deadline catch a dead TCP link. A silent-but-open session is caught by the caller (request
-// timeouts and the periodic GET_STATUS health check close the socket).
+// One Nanit control WebSocket (docs/protocols/nanit.md §4): the cloud relay (`user_connect`, Bearer) or the
+// camera itself (wss://<ip>:442, `token <uc_token>`, pinned certificate). Binary proto2 frames; requests
+// matched on request_id; KEEPALIVE (08 00) every 20 s, which nobody answers, so WebSocket pings with a pong
+// deadline catch a dead TCP link. A silent-but-open session is caught by the caller (request timeouts and the
+// periodic GET_STATUS health check close the socket).
 import { EventEmitter } from "node:events";
 import type { ClientRequest, IncomingMessage } from "node:http";
 import type { PeerCertificate } from "node:tls";

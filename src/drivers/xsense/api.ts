@@ -1,15 +1,15 @@
-// The X-Sense app API (`POST {api}/app`, protocol notes §3): the envelope, the common fields, the
+// The X-Sense app API (`POST {api}/app`, docs/protocols/xsense.md §3): the envelope, the common fields, the
 // request MAC and the error codes that mean "session expired".
 import { forgetSecret, registerSecret } from "../../core/logger.ts";
 import { requestSignal } from "../../core/timing.ts";
 import { decodeClientSecret, requestMac, UNAUTH_MAC } from "./mac.ts";
 
 export const DEFAULT_API = "https://api.x-sense-iot.com";
-/** §3.4: the most recent APK-checked version, Android. */
+/** docs/protocols/xsense.md §3.4: the most recent APK-checked version, Android. */
 export const DEFAULT_APP_VERSION = "v1.40.0_20260612";
 export const DEFAULT_CLIENT_TYPE = "2";
 
-/** errCodes the apps treat as "session expired" (§2.6). */
+/** errCodes the apps treat as "session expired" (docs/protocols/xsense.md §2.6). */
 export const SESSION_ERR_CODES = new Set(["10000008", "10000020"]);
 
 export class XSenseApiError extends Error {
@@ -35,7 +35,7 @@ export interface ClientInfo {
   cgtRegion: string;
   userPoolId: string;
   clientId: string;
-  /** Derived from `clientSecret` (§2.1). */
+  /** Derived from `clientSecret` (docs/protocols/xsense.md §2.1). */
   secret: Buffer;
 }
 
@@ -137,7 +137,7 @@ export class XSenseApi {
     }
     if (response.status >= 400) {
       const message = String(json?.message ?? json?.reMsg ?? `HTTP ${response.status}`);
-      // HTTP 500 "not authorised exception" seen by users when the session is gone (§2.6).
+      // HTTP 500 "not authorised exception" seen by users when the session is gone (docs/protocols/xsense.md §2.6).
       if (auth && (response.status === 401 || /not autho/i.test(message))) throw new XSenseSessionError(bizCode, message, response.status);
       throw new XSenseApiError(bizCode, message, response.status);
     }

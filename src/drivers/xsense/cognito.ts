@@ -1,4 +1,4 @@
-// Cognito login for X-Sense (protocol notes §2.2-§2.5): USER_SRP_AUTH through amazon-cognito-identity-js
+// Cognito login for X-Sense (docs/protocols/xsense.md §2.2-§2.5): USER_SRP_AUTH through amazon-cognito-identity-js
 // (its SRP math and PASSWORD_VERIFIER signature), with our own transport that adds the SECRET_HASH
 // the library does not know about, honours a timeout and the driver's abort signal, and reads
 // `ExpiresIn` (authoritative for the access-token lifetime).
@@ -7,7 +7,7 @@ import { registerSecret } from "../../core/logger.ts";
 import { requestSignal } from "../../core/timing.ts";
 import { secretHash } from "./mac.ts";
 
-/** How the REFRESH_TOKEN_AUTH SECRET_HASH is made (§2.5, §7.2 #1). */
+/** How the REFRESH_TOKEN_AUTH SECRET_HASH is made (docs/protocols/xsense.md §2.5). */
 export type RefreshSecretHashMode = "hmac" | "raw" | "none";
 
 export interface CognitoConfig {
@@ -49,7 +49,7 @@ export class CognitoError extends Error {
   }
 }
 
-/** The app strips whitespace and truncates passwords to 50 characters (§2.3). */
+/** The app strips whitespace and truncates passwords to 50 characters (docs/protocols/xsense.md §2.3). */
 export function normalisePassword(password: string): string {
   return password.trim().slice(0, 50);
 }

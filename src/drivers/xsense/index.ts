@@ -1,4 +1,4 @@
-// X-Sense cloud driver (smoke, CO, heat and combo detectors). See /work/shared/protocols/xsense.md.
+// X-Sense cloud driver (smoke, CO, heat and combo detectors). See docs/protocols/xsense.md.
 export { XSenseDriver, DEFAULT_IOT_DATA, DEFAULT_MQTT, SHADOW_USER_AGENT, MQTT_USERNAME, parseExpiration, utcStamp, type XSenseDriverOptions, type XSenseTimeouts, type XSenseEndpoints } from "./driver.ts";
 export { XSenseApi, XSenseApiError, XSenseSessionError, SESSION_ERR_CODES, DEFAULT_API, DEFAULT_APP_VERSION, DEFAULT_CLIENT_TYPE, appCodeOf, type ClientInfo } from "./api.ts";
 export { XSenseCognito, CognitoError, normalisePassword, type CognitoTokens, type RefreshSecretHashMode } from "./cognito.ts";

@@ -1,4 +1,4 @@
-// The X-Sense app-API request MAC and the client-secret decoding (protocol notes §2.1, §3.3).
+// The X-Sense app-API request MAC and the client-secret decoding (docs/protocols/xsense.md §2.1, §3.3).
 import { createHash, createHmac } from "node:crypto";
 
 /** The literal MAC the app sends on unauthenticated calls (101001). */

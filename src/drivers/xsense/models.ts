@@ -1,4 +1,4 @@
-// The X-Sense model catalogue, as data (protocol notes §5.1, §5.2, §6): what each model can do, how
+// The X-Sense model catalogue, as data (docs/protocols/xsense.md §5.1, §5.2, §6): what each model can do, how
 // its AWS IoT thing is named and which shadow writes run its self-test and mute.
 import type { Capabilities } from "../../core/model.ts";
 

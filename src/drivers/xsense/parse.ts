@@ -1,4 +1,4 @@
-// Turning X-Sense shadow fields into core state (protocol notes §4.4, §5.3, §5.4). Values are almost
+// Turning X-Sense shadow fields into core state (docs/protocols/xsense.md §4.4, §5.3, §5.4). Values are almost
 // always strings; child records may nest fields under `status` and `peak`. Anything of the wrong
 // type is reported back as a problem so the driver can log it and carry on.
 import type { StatePatch } from "../../core/model.ts";
@@ -76,10 +76,9 @@ function coHint(fields: Fields): boolean | undefined {
   return (typeof level === "number" && level > 0) || (typeof ppm === "number" && ppm >= 50);
 }
 
-/** Which alarm of a combo detector an alarm flag refers to. No source tells (§5.4); our reading:
- * alarmType "1"/"2" (as the fire-drill command encodes it), explicit smokeAlarm/coAlarm flags, a CO
- * level or ppm ≥ 50 in the same report, the alarm already sounding, CO figures reported earlier,
- * else smoke. */
+/** Which alarm of a combo detector an alarm flag refers to. No source tells (docs/protocols/xsense.md §5.4); our
+ * reading: alarmType "1"/"2" (as the fire-drill command encodes it), explicit smokeAlarm/coAlarm flags, a CO
+ * level or ppm ≥ 50 in the same report, the alarm already sounding, CO figures reported earlier, else smoke. */
 export function comboTarget(fields: Fields, context: ComboContext = {}): "smoke" | "co" {
   const type = fields.alarmType;
   if (type === "2" || type === 2) return "co";

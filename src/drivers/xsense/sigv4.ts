@@ -1,4 +1,4 @@
-// AWS Signature V4 as X-Sense clients use it (protocol notes §3.7, §4.1): header signing for the
+// AWS Signature V4 as X-Sense clients use it (docs/protocols/xsense.md §3.7, §4.1): header signing for the
 // shadow REST calls (service `iotdata`, every header signed, exact-body hash) and query presigning
 // for the MQTT-over-WebSocket URL (token appended after signing, outside the signed query).
 import { createHash, createHmac } from "node:crypto";

@@ -1,4 +1,4 @@
-// X-Sense shadow reports near what the cloud sends (§4.4, §5.3 of the protocol notes): string flags
+// X-Sense shadow reports near what the cloud sends (docs/protocols/xsense.md §4.4, §5.3): string flags
 // and numbers, child records nested under `status`/`peak`, `devs` maps and lists, self-test results.
 import fc from "fast-check";
 import { nastyScalar } from "../mutate.ts";

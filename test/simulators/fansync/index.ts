@@ -1,4 +1,4 @@
-// Loopback FanSync cloud simulator (see /work/shared/protocols/fansync.md §8). One HTTP server on
+// Loopback FanSync cloud simulator (see docs/protocols/fansync.md §8). One HTTP server on
 // 127.0.0.1 serves the REST API under /api:1 and the WebSocket at /api:1/phone. Test hooks let a
 // test act as the wall remote, drop or silence sockets, stall or fail logins, expire tokens and
 // inject HTTP faults; every frame received from clients is recorded and emitted as a 'frame' event.

@@ -1,5 +1,5 @@
-// A trimmed copy of the 2023 `/api:1/info-model` document shape (§3): family -> {timestamp, size,
-// lastModified, name, informationModel}. Only a few families; no client of ours reads it.
+// A trimmed copy of the 2023 `/api:1/info-model` document shape (docs/protocols/fansync.md §3): family ->
+// {timestamp, size, lastModified, name, informationModel}. Only a few families; no client of ours reads it.
 
 function family(name: string, members: string[], speed: unknown, extra: Record<string, unknown>[] = []): Record<string, unknown> {
   const informationModel = {

@@ -1,4 +1,4 @@
-// JWT-shaped session tokens like the FanSync cloud hands out (HS256, 30-day life, §2 of the notes).
+// JWT-shaped session tokens like the FanSync cloud hands out (HS256, 30-day life, docs/protocols/fansync.md §2).
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 export const TOKEN_LIFETIME_S = 2_592_000;

@@ -1,5 +1,5 @@
-// Device profiles of the FanSync simulator, as data, plus the pure write behaviour (§6.2 of the
-// protocol notes). Each profile says how one model answers a `set`: what it applies, whether it
+// Device profiles of the FanSync simulator, as data, plus the pure write behaviour
+// (docs/protocols/fansync.md §6.3). Each profile says how one model answers a `set`: what it applies, whether it
 // reports it (device_change), and whether the device's second acknowledgement is "ok" or "error".
 
 export type Registers = Record<string, number>;

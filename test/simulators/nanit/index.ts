@@ -1,4 +1,4 @@
-// Loopback Nanit cloud + camera simulator (see /work/shared/protocols/nanit.md §8). One HTTP server on
+// Loopback Nanit cloud + camera simulator (see docs/protocols/nanit.md §8). One HTTP server on
 // 127.0.0.1 serves the REST API and the cloud relay socket (/focus/cameras/{uid}/user_connect); each
 // camera also has its own TLS server (self-signed certificate with a wrong CN, made at start) for the
 // local socket. Both speak the proto2 schema in proto/nanit.proto. Test hooks act as the phone app,
@@ -45,20 +45,21 @@ export interface NanitSimulatorOptions {
   localConnectionLimit?: number;
   /** Cloud sessions per camera before requests get 403 "connections above limit" (default 8). */
   cloudConnectionLimit?: number;
-  /** Which token the local socket accepts (§9 Q1; default uc_token). */
+  /** Which token the local socket accepts (docs/protocols/nanit.md §9.1; default uc_token). */
   localAuth?: "uc_token" | "access_token";
   /** Irregular sensor-push cadence: uniform in [min, max] ms (default 60 s .. 300 s). */
   sensorPushMs?: [number, number];
-  /** PUT_CONTROL answers echo `control` (default false: the notes see both). */
+  /** PUT_CONTROL answers echo `control` (default false: both are seen, docs/protocols/nanit.md §6). */
   echoControl?: boolean;
-  /** Status for a replayed (already used) refresh token (default 404, like an expired one; §9 Q9). */
+  /** Status for a replayed (already used) refresh token (default 404, like an expired one;
+   * docs/protocols/nanit.md §9.9). */
   replayedRefreshStatus?: number;
   port?: number;
   /** Live-view push size for cameras that do not set their own (default "720p"). */
   streamProfile?: StreamProfileName;
   /** The camera's own connect time: STARTED -> ffmpeg spawned (default 0). */
   publishDelayMs?: number;
-  /** The push stops this long after the last STARTED (default 20 min, §6.2). */
+  /** The push stops this long after the last STARTED (default 20 min, docs/protocols/nanit.md §6.2). */
   streamAutoStopMs?: number;
   /** ffmpeg binary (default /usr/bin/ffmpeg when present). */
   ffmpeg?: string;
@@ -489,7 +490,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     return payload.exp * 1000 > Date.now();
   }
 
-  /** Bare, `token ` and `Bearer ` are accepted on REST; `/focus/*` needs Bearer (§2.7). */
+  /** Bare, `token ` and `Bearer ` are accepted on REST; `/focus/*` needs Bearer (docs/protocols/nanit.md §2.6). */
   #tokenFrom(authorization: string | undefined, bearerOnly: boolean): string | undefined {
     if (!authorization) return undefined;
     const m = /^(Bearer|token) (.+)$/.exec(authorization);
@@ -630,7 +631,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     ws.on("close", () => {
       clearTimeout(conn.pushTimer);
       this.#conns.delete(conn);
-      // The push dies with the control session that requested it (§8).
+      // The push dies with the control session that requested it (docs/protocols/nanit.md §6.2).
       this.#pusher.stopOwnedBy(conn.conn, "control-closed");
       this.emit("disconnect", info);
     });

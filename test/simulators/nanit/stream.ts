@@ -1,9 +1,9 @@
-// The simulated camera's live-view push (§6.1, §8): after PUT_STREAMING STARTED the camera connects
-// out and publishes RTMP (H.264 main + AAC) to the URL it was given. Here one ffmpeg per camera
-// plays the camera: a test pattern and a tone, encoded cheaply, paced in real time. The push dies
-// with the control session that requested it, on STOPPED, ~20 min after the last STARTED, and when
-// the simulator stops. Written here rather than reusing src/media/ffmpeg.ts on purpose: the
-// simulator stands in for the camera and must not share code with the bridge it tests.
+// The simulated camera's live-view push (docs/protocols/nanit.md §6.1, §6.2): after PUT_STREAMING STARTED the
+// camera connects out and publishes RTMP (H.264 main + AAC) to the URL it was given. Here one ffmpeg per camera
+// plays the camera: a test pattern and a tone, encoded cheaply, paced in real time. The push dies with the
+// control session that requested it, on STOPPED, ~20 min after the last STARTED, and when the simulator stops.
+// Written here rather than reusing src/media/ffmpeg.ts on purpose: the simulator stands in for the camera and
+// must not share code with the bridge it tests.
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 

@@ -1,4 +1,4 @@
-// Loopback X-Sense cloud simulator (see /work/shared/protocols/xsense.md §8). One HTTP server on
+// Loopback X-Sense cloud simulator (see docs/protocols/xsense.md §8). One HTTP server on
 // 127.0.0.1 serves the app API at /app, a Cognito endpoint at /cognito/ (SRP with SECRET_HASH
 // checks, REFRESH_TOKEN_AUTH), the shadow REST API at /things/… (SigV4-verified) and an MQTT
 // broker (aedes) over WebSocket at /mqtt (presigned-URL-verified). Test hooks raise and clear
@@ -198,14 +198,14 @@ export interface SimEvents {
 
 const POOL_ID = "us-east-1_SimPool42";
 const POOL_NAME = POOL_ID.split("_")[1]!;
-/** One Cognito app client per clientType, each with its own secret (§2.1). */
+/** One Cognito app client per clientType, each with its own secret (docs/protocols/xsense.md §2.1). */
 const CLIENTS: Record<string, { clientId: string; secret: string; name: string }> = {
   "1": { clientId: "simiosclient0000000000000a", secret: "simIosSecretForTestsOnly0123456789abcdefghijklmnopqr", name: "iOS" },
   "2": { clientId: "simandroidclient00000000b", secret: "simAndroidSecretForTestsOnly0123456789abcdefghijklmn", name: "Android" },
 };
 const COMMON = ["clientType", "mac", "appVersion", "bizCode", "appCode"];
 
-/** Thing naming as the APK does it (§5.2). */
+/** Thing naming as the APK does it (docs/protocols/xsense.md §5.2). */
 export function simThingName(category: string, sn: string): string {
   if (category === "SBS50") return `SBS50${sn}`;
   if (category === "SBS10") return sn;
@@ -886,7 +886,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.#json(res, 200, { state: { desired }, metadata: {}, version: 8, timestamp: Math.floor(Date.now() / 1000) });
   }
 
-  /** Expected self-test `shadow` per model (protocol notes §6, HA's APK-aligned table). */
+  /** Expected self-test `shadow` per model (docs/protocols/xsense.md §6, HA's APK-aligned table). */
   static selfTestShadow(type: string, station: string): string | undefined {
     if (station === "SBS10") return "appSelfTest";
     if (["XS01-WX", "SC06-WX", "XS0B-iR"].includes(type)) return undefined;
