@@ -81,7 +81,7 @@ export function parsePublicOrigin(value: string): string | undefined {
   } catch {
     return undefined;
   }
-  const bare = !url.username && !url.password && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
+  const bare = !url.username && !url.password && url.pathname === "/" && !url.search && !url.hash;
   return (url.protocol === "https:" || url.protocol === "http:") && bare ? url.origin : undefined;
 }
 /** An IPv4/IPv6 address or a CIDR block such as 10.0.0.0/8 or fd00::/8. */

@@ -41,7 +41,8 @@ export function readWebStore(dataDir: string): { passwordSet: boolean; setupToke
   }
   const passwordSet = typeof stored?.passwordHash === "string" && isPasswordHash(stored.passwordHash);
   const token = stored?.setupToken;
-  return { passwordSet, ...(!passwordSet && typeof token === "string" && SETUP_TOKEN.test(token) ? { setupToken: token } : {}) };
+  const pending = !passwordSet && typeof token === "string" && SETUP_TOKEN.test(token);
+  return { passwordSet, ...(pending ? { setupToken: token } : {}) };
 }
 
 /** Why the page's password could not be set. */
@@ -204,13 +205,15 @@ export class WebAuth {
   /** `secure`: the browser reached the page over https (a TLS proxy), so the cookie never goes over http. */
   cookie(token: string, secure = false): string {
     const maxAge = Math.floor(this.#ttlMs / 1000);
-    return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? "; Secure" : ""}`;
+    return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secureFlag(secure)}`;
   }
 
   static clearCookie(secure = false): string {
-    return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secure ? "; Secure" : ""}`;
+    return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secureFlag(secure)}`;
   }
 }
+
+const secureFlag = (secure: boolean) => (secure ? "; Secure" : "");
 
 export function sessionToken(cookieHeader: string | undefined): string | undefined {
   if (!cookieHeader) return undefined;

@@ -14,6 +14,15 @@ export interface EventStreamOptions {
   maxBufferedBytes?: number;
 }
 
+export interface StreamOwner {
+  /** The session that opened it; undefined when the page needs no password. */
+  session: string | undefined;
+  /** When that session ends by itself (epoch ms). */
+  expiresAt: number | undefined;
+  /** The client's address, for the log. */
+  client: string;
+}
+
 interface Stream {
   session: string | undefined;
   client: string;
@@ -41,7 +50,7 @@ export class EventStreams {
   }
 
   /** Track a stream whose headers were sent. `session` absent: the page needs no password. */
-  add(res: ServerResponse, options: { session?: string | undefined; expiresAt?: number | undefined; client: string }): void {
+  add(res: ServerResponse, options: StreamOwner): void {
     const stream: Stream = { session: options.session, client: options.client, timer: undefined };
     if (options.expiresAt !== undefined) {
       // The longest timeout node keeps is about 24.8 days; sessions last a week.
@@ -81,7 +90,9 @@ export class EventStreams {
     res.write(text);
     if (res.writableLength <= this.#maxBuffered) return;
     const client = this.#streams.get(res)?.client ?? "unknown";
-    rateLimitedLog(this.#log).warn("slow-event-stream", "web page: dropped an event stream that stopped reading", { client, bufferedBytes: res.writableLength });
+    const fields = { client, bufferedBytes: res.writableLength };
+    const msg = "web page: dropped an event stream that stopped reading";
+    rateLimitedLog(this.#log).warn("slow-event-stream", msg, fields);
     this.#forget(res);
     res.destroy();
   }

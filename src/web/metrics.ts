@@ -42,7 +42,9 @@ export class BridgeMetrics {
   readonly #label: (name: string) => string;
   readonly #onLink = (account: string, state: LinkState): void => {
     if (state === "disconnected" || state === "needs-login") this.#down.add(account);
-    else if (state === "connected" && this.#down.delete(account)) this.#reconnects.inc({ account: this.#label(account) });
+    else if (state === "connected" && this.#down.delete(account)) {
+      this.#reconnects.inc({ account: this.#label(account) });
+    }
   };
   readonly #onCommand = (entry: DeviceEntry, durationMs: number, error?: Error): void => {
     this.#commands.observe({ vendor: entry.info.vendor, result: error ? "error" : "ok" }, durationMs / 1000);
@@ -61,7 +63,8 @@ export class BridgeMetrics {
       collect() {
         this.reset();
         for (const a of accountViews(sources)) {
-          for (const state of LINK_STATES) this.set({ account: label(a.name), vendor: a.vendor, state }, a.link === state ? 1 : 0);
+          const account = label(a.name);
+          for (const state of LINK_STATES) this.set({ account, vendor: a.vendor, state }, a.link === state ? 1 : 0);
         }
       },
     });

@@ -210,8 +210,10 @@ and <code>npm run pairing</code> shows it.</p>`;
     `<h1>${esc(title)}</h1><p>Choose the password for this page (at least ${minLength} characters). It is stored hashed
 in the data directory; delete <code>web.json</code> there to choose again (with a new setup token).</p>${message}
 <form method="post" action="/setup" id="setup">${token}
-<label>Password <input name="password" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="256" autofocus></label>
-<label>Again <input name="confirm" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="256"></label>
+<label>Password <input name="password" type="password" autocomplete="new-password" required
+ minlength="${minLength}" maxlength="256" autofocus></label>
+<label>Again <input name="confirm" type="password" autocomplete="new-password" required
+ minlength="${minLength}" maxlength="256"></label>
 <button>Set password</button></form>`,
   );
 }

@@ -170,10 +170,20 @@ export class WebServer {
     this.#log = options.log;
     this.#title = options.title ?? "Hearthbridge";
     const { config } = options;
-    this.#auth = new WebAuth({ dataDir: options.dataDir, host: config.host, passwordHash: config.passwordHash, ...(options.sessionTtlMs ? { sessionTtlMs: options.sessionTtlMs } : {}) });
-    this.#hosts = new HostCheck({ allowedHosts: config.allowedHosts ?? [], ...(config.publicOrigin ? { publicOrigin: config.publicOrigin } : {}) });
+    this.#auth = new WebAuth({
+      dataDir: options.dataDir,
+      host: config.host,
+      passwordHash: config.passwordHash,
+      ...(options.sessionTtlMs ? { sessionTtlMs: options.sessionTtlMs } : {}),
+    });
+    const publicOrigin = config.publicOrigin ? { publicOrigin: config.publicOrigin } : {};
+    this.#hosts = new HostCheck({ allowedHosts: config.allowedHosts ?? [], ...publicOrigin });
     this.#proxy = new ProxyTrust(config.trustedProxies ?? []);
-    this.#streams = new EventStreams({ log: options.log, maxClients: MAX_EVENT_CLIENTS, maxBufferedBytes: MAX_EVENT_BUFFER });
+    this.#streams = new EventStreams({
+      log: options.log,
+      maxClients: MAX_EVENT_CLIENTS,
+      maxBufferedBytes: MAX_EVENT_BUFFER,
+    });
     this.#metrics = new BridgeMetrics(options.sources);
     this.#logs = options.logs ?? new LogRing();
     this.#nanit = new NanitWebLogin(options.nanitAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
@@ -191,7 +201,8 @@ export class WebServer {
       this.#handle(req, res).catch((error: unknown) => {
         const status = error instanceof HttpError ? error.status : 500;
         // The path only: a query may hold the setup token, which belongs in the one log line made for it.
-        if (status === 500) this.#log.warn({ err: error, path: (req.url ?? "").split("?")[0]!.slice(0, 200) }, "web request failed");
+        const path = (req.url ?? "").split("?")[0]!.slice(0, 200);
+        if (status === 500) this.#log.warn({ err: error, path }, "web request failed");
         if (res.headersSent) res.destroy();
         else json(res, status, { error: status === 500 ? "internal error" : (error as Error).message });
       });
@@ -280,7 +291,8 @@ export class WebServer {
     try {
       token = this.#auth.setupToken();
     } catch (error) {
-      this.#log.error({ err: error }, "the web page has no password yet, and no setup token could be stored: set web.password");
+      const why = "the web page has no password yet, and no setup token could be stored: set web.password";
+      this.#log.error({ err: error }, why);
       return;
     }
     if (!token) return;
@@ -288,13 +300,17 @@ export class WebServer {
     const name = host === "0.0.0.0" || host === "::" ? lanHost() : host;
     const origin = publicOrigin ?? `http://${name.includes(":") ? `[${name}]` : name}:${this.#port}`;
     const url = `${origin}/setup?token=${token}`;
-    this.#log.warn({ event: "web-setup", url }, `the web page has no password yet: choose it at ${url} (a one-time link; npm run pairing shows it too; or set web.password)`);
+    const how = "(a one-time link; npm run pairing shows it too; or set web.password)";
+    this.#log.warn({ event: "web-setup", url }, `the web page has no password yet: choose it at ${url} ${how}`);
   }
 
   #refuseHost(req: IncomingMessage, res: ServerResponse): void {
     const host = String(req.headers.host ?? "(none)").replace(/[^\x21-\x7e]/g, "?").slice(0, 100);
-    rateLimitedLog(this.#log).warn("host-not-allowed", "web page: refused a request for a host name that is not this bridge's (a DNS-rebinding page?); if the name is yours, add it to web.allowedHosts", { client: this.#proxy.client(req), host });
-    send(res, 403, "This host name is not allowed; add it to web.allowedHosts in the bridge's config.\n", "text/plain; charset=utf-8", { Connection: "close" });
+    const msg = "web page: refused a request for a host name that is not this bridge's (a DNS-rebinding page?); "
+      + "if the name is yours, add it to web.allowedHosts";
+    rateLimitedLog(this.#log).warn("host-not-allowed", msg, { client: this.#proxy.client(req), host });
+    const text = "This host name is not allowed; add it to web.allowedHosts in the bridge's config.\n";
+    send(res, 403, text, "text/plain; charset=utf-8", { Connection: "close" });
   }
 
   /** The scheme the browser used: https behind a TLS proxy (a trusted one's X-Forwarded-Proto, or a post
@@ -312,7 +328,8 @@ export class WebServer {
     if (site !== undefined && site !== "same-origin" && site !== "none") throw new HttpError(403, "cross-site request refused");
     const origin = req.headers.origin;
     if (origin === undefined || origin === this.#o.config.publicOrigin) return;
-    if (origin.toLowerCase() !== `${this.#proxy.scheme(req)}://${(req.headers.host ?? "").toLowerCase()}`) throw new HttpError(403, "cross-site request refused");
+    const own = `${this.#proxy.scheme(req)}://${(req.headers.host ?? "").toLowerCase()}`;
+    if (origin.toLowerCase() !== own) throw new HttpError(403, "cross-site request refused");
   }
 
   /** web.healthAccess / web.metricsAccess. */
@@ -371,7 +388,8 @@ export class WebServer {
       }
       if (!this.#auth.needsSetup) return redirect(res, "/");
       const token = url.searchParams.get("token") ?? "";
-      return html(res, 200, renderSetup(this.#title, MIN_PASSWORD_LENGTH, { token: TOKEN_PARAM.test(token) ? token : undefined }));
+      const form = { token: TOKEN_PARAM.test(token) ? token : undefined };
+      return html(res, 200, renderSetup(this.#title, MIN_PASSWORD_LENGTH, form));
     }
     if (path === "/logout") {
       if (!post) throw new HttpError(405, "POST only");
@@ -456,7 +474,8 @@ export class WebServer {
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
       const message = `Too many attempts; try again in ${seconds} s.`;
-      return html(res, 429, renderSetup(this.#title, MIN_PASSWORD_LENGTH, { message }), { "Retry-After": String(seconds) });
+      const page = renderSetup(this.#title, MIN_PASSWORD_LENGTH, { message });
+      return html(res, 429, page, { "Retry-After": String(seconds) });
     }
     const form = await readForm(req);
     const token = form.get("token") ?? "";

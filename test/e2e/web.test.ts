@@ -187,7 +187,8 @@ describe("the web page, /health and /metrics", () => {
     assert.match(await rawRequest(port, `GET /health HTTP/1.1\r\nHost: x\r\n${"X-Long: y\r\n".repeat(200)}\r\n`), /^HTTP\/1\.1 4\d\d/);
     // A DNS-rebinding page in the owner's browser sends its own name as Host: refused on every path.
     for (const path of ["/health", "/login", "/api/status"]) {
-      assert.match(await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: rebind.evil.example:${port}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 403/, path);
+      const head = `GET ${path} HTTP/1.1\r\nHost: rebind.evil.example:${port}\r\nConnection: close\r\n\r\n`;
+      assert.match(await rawRequest(port, head), /^HTTP\/1\.1 403/, path);
     }
     assert.equal((await get("/health")).status, 200);
     assert.equal(bridge.exitCode, undefined);
@@ -320,8 +321,8 @@ describe("the web page on a LAN address: the setup token, the first password and
     const again = logs.next(/no password yet/);
     server = makeServer();
     base = `http://127.0.0.1:${await server.start()}`;
-    assert.equal(new URL((await again).url as string).searchParams.get("token"), token, "the same token until it is used");
     setupUrl = new URL((await again).url as string);
+    assert.equal(setupUrl.searchParams.get("token"), token, "the same token until it is used");
   });
 
   it("without the token nobody can choose the password: not the first visitor, not a wrong token", async () => {
@@ -335,14 +336,16 @@ describe("the web page on a LAN address: the setup token, the first password and
     assert.match(form, /<input name="token" required/, "without the link the form asks for the token");
     const mark = logs.lines.length;
     assert.equal((await postForm("/setup", { password: "first visitor", confirm: "first visitor" })).status, 403);
-    assert.equal((await postForm("/setup", { token: "A".repeat(32), password: "first visitor", confirm: "first visitor" })).status, 403);
+    const guessed = { token: "A".repeat(32), password: "first visitor", confirm: "first visitor" };
+    assert.equal((await postForm("/setup", guessed)).status, 403);
     const warned = logs.lines.slice(mark).filter((l) => l.msg === "web page: wrong setup token");
     assert.deepEqual(warned.map((l) => l.client), ["127.0.0.1", "127.0.0.1"], "logged with the client address");
     assert.equal((await request("/api/status")).status, 401, "still nothing set");
     const token = setupUrl.searchParams.get("token")!;
     assert.equal((await postForm("/setup", { token, password: "short", confirm: "short" })).status, 400);
     assert.equal((await postForm("/setup", { token, password: CHOSEN, confirm: "long enough two" })).status, 400);
-    assert.match(await (await request(`/setup?token=${token}`)).text(), new RegExp(`<input type="hidden" name="token" value="${token}">`));
+    const linked = await (await request(`/setup?token=${token}`)).text();
+    assert.ok(linked.includes(`<input type="hidden" name="token" value="${token}">`), "the link fills the token in");
   });
 
   it("in Chromium: the link from the log opens the form, the password is set, the token is used up", async (t) => {
@@ -366,9 +369,11 @@ describe("the web page on a LAN address: the setup token, the first password and
     const set = logs.lines.slice(mark).find((l) => /^web page: password set/.test(l.msg));
     assert.equal(set?.client, "127.0.0.1", "the client address of the set-up is logged");
     assert.ok(!readFileSync(join(dir, "web.json"), "utf8").includes(token), "the token is gone from web.json");
-    assert.equal((await postForm("/setup", { token, password: "attacker pass", confirm: "attacker pass" })).status, 409);
+    const again = { token, password: "attacker pass", confirm: "attacker pass" };
+    assert.equal((await postForm("/setup", again)).status, 409);
     // The token is in exactly one log line: the one made to show it.
-    assert.deepEqual(logs.raw.filter((l) => l.includes(token)).map((l) => (JSON.parse(l) as { event?: string }).event), ["web-setup", "web-setup"]);
+    const holding = logs.raw.filter((l) => l.includes(token)).map((l) => (JSON.parse(l) as { event?: string }).event);
+    assert.deepEqual(holding, ["web-setup", "web-setup"], "both starts' announcements, nothing else");
     // Everyone else must log in with the chosen password.
     assert.equal((await request("/")).headers.get("location"), "/login");
     const login = await postForm("/login", { password: CHOSEN });
