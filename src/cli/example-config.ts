@@ -56,8 +56,17 @@ export function exampleConfig(options: ExampleOptions = {}): string {
       "#   port: 8581",
       "#   # Address to serve on: 0.0.0.0 = every interface (a password is then required), 127.0.0.1 = this machine only.",
       "#   host: 0.0.0.0",
-      "#   # The page's password (8+ characters); or set it on the first visit. Hashed at load, never stored plain.",
+      "#   # The page's password (8+ characters), hashed at load, never stored plain. Without it the page is",
+      "#   # set up with the one-time link the bridge logs (\"no password yet\") and npm run pairing shows.",
       "#   password: ${WEB_PASSWORD}",
+      "#   # Host names the page answers besides localhost, IP addresses and this machine's name.",
+      "#   allowedHosts: [bridge.home.arpa]",
+      "#   # Behind a TLS reverse proxy: the address browsers use, and the proxy's own addresses.",
+      "#   publicOrigin: https://bridge.example.com",
+      "#   trustedProxies: [127.0.0.1]",
+      "#   # Who may read /health and /metrics: open (default), loopback (this machine only) or login.",
+      "#   healthAccess: open",
+      "#   metricsAccess: open",
       "",
     );
   }

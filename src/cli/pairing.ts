@@ -1,6 +1,7 @@
 // `pairing`: print the HomeKit and Matter pairing codes and QR codes from <data>/identity.json and
-// the config, and each standalone camera's own HomeKit code from <data>/homekit, without starting the
-// bridge (no port is opened, nothing is written).
+// the config, each standalone camera's own HomeKit code from <data>/homekit, and while the web page has
+// no password its one-time setup link (<data>/web.json), without starting the bridge (no port is
+// opened, nothing is written).
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
@@ -10,7 +11,9 @@ import type { PairingIdentity } from "../core/identity.ts";
 import { readJson } from "../core/storage.ts";
 import { homekitSetupURI, readAccessoryInfo, readCameraPairings } from "../homekit/setup-uri.ts";
 import { matterPairingCodes } from "../matter/setup-codes.ts";
+import { isLoopbackHost, readWebStore } from "../web/auth.ts";
 import { loadConfigOrReport, withCommonOptions, type CommonOptions } from "./common.ts";
+import { webUrl } from "./first-run.ts";
 
 export interface PairingReport {
   dataDir: string;
@@ -27,6 +30,9 @@ export interface PairingReport {
   cameras?: CameraPairingReport[];
   /** Why the cameras could not be read (a damaged bridges.json); the other codes still print. */
   camerasProblem?: string;
+  /** The web page has no password yet: the one-time link that lets it be chosen (absent before the
+   * bridge's first start made the token). */
+  webSetup?: { token?: string; url?: string };
 }
 
 export interface CameraPairingReport {
@@ -81,7 +87,20 @@ export function pairingReport(config: Config, dataDir: string): PairingReport {
       commissioned: existsSync(join(dir, "matter")) && matterHasFabrics(join(dir, "matter")),
     };
   }
+  const webSetup = webSetupReport(config, dir);
+  if (webSetup) report.webSetup = webSetup;
   return report;
+}
+
+/** Only while a password is needed and none is configured or chosen (src/web/auth.ts). */
+function webSetupReport(config: Config, dir: string): PairingReport["webSetup"] {
+  const web = config.web;
+  if (!web.enabled || web.passwordHash !== undefined || isLoopbackHost(web.host)) return undefined;
+  const stored = readWebStore(dir);
+  if (stored.passwordSet) return undefined;
+  if (!stored.setupToken) return {};
+  const base = web.publicOrigin ? `${web.publicOrigin}/` : webUrl(config);
+  return { token: stored.setupToken, ...(base ? { url: `${base}setup?token=${stored.setupToken}` } : {}) };
 }
 
 function cameraReports(dir: string): CameraPairingReport[] {
@@ -149,6 +168,14 @@ export function formatPairingReport(report: PairingReport, withQr = true): strin
       if (withQr) out.push(qr(m.qrPairingCode));
     } else out.push(`Matter: pairing code ${notStarted}`);
   } else out.push("Matter: disabled in the config");
+  if (report.webSetup) {
+    const { token, url } = report.webSetup;
+    out.push(
+      token
+        ? `Web page: no password yet; choose it at ${url ?? `/setup with the setup token ${token}`} (a one-time link)`
+        : "Web page: no password yet; the setup link is made at the bridge's first start (or set web.password)",
+    );
+  }
   return out.join("\n");
 }
 

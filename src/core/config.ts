@@ -1,6 +1,7 @@
 // The config file: YAML (so JSON works too), validated as a whole before anything starts. A bad
 // config yields one line per problem naming the key and the value, and the bridge never starts half.
 import { readFileSync, existsSync } from "node:fs";
+import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
@@ -60,13 +61,60 @@ const matterSchema = z.strictObject({
 });
 
 // The status page. `host` 0.0.0.0 serves every interface (the appliance's LAN page); a password is then
-// required (set here, or on the first visit). A plain `password` is hashed at load and dropped.
+// required (set here, or on the page with the one-time setup token from the log). A plain `password` is
+// hashed at load and dropped. The rest guards the page against DNS rebinding and makes it work behind
+// a TLS reverse proxy (README "The web page").
+/** A name a browser may put in the Host header: a DNS name (".example.com" = it and its subdomains) or an address. */
+const DNS_LABEL = "[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?";
+const HOST_NAME = new RegExp(`^\\.?${DNS_LABEL}(\\.${DNS_LABEL})*\\.?$`);
+const hostEntry = z
+  .string()
+  .refine(
+    (s) => isIP(s.replace(/^\[(.*)\]$/, "$1")) !== 0 || HOST_NAME.test(s),
+    "must be a host name such as bridge.example.com, .example.com (with its subdomains) or an IP address",
+  );
+/** What a browser sends as `Origin` for the page behind a proxy: scheme, host and port only. */
+export function parsePublicOrigin(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  const bare = !url.username && !url.password && url.pathname === "/" && !url.search && !url.hash;
+  return (url.protocol === "https:" || url.protocol === "http:") && bare ? url.origin : undefined;
+}
+/** An IPv4/IPv6 address or a CIDR block such as 10.0.0.0/8 or fd00::/8. */
+export function isAddressOrCidr(value: string): boolean {
+  const [address = "", prefix, extra] = value.split("/");
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+const accessMode = z.enum(["open", "loopback", "login"]);
 const webSchema = z.strictObject({
   enabled: z.boolean().default(true),
   port: port.default(8581),
   host: str(1).default("0.0.0.0"),
   password: str(MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH).optional(),
   passwordHash: z.string().refine(isPasswordHash, "must be a scrypt hash as written to data/web.json (scrypt$N$r$p$salt$hash)").optional(),
+  /** Host header names accepted besides localhost, IP addresses, this machine's name and publicOrigin's. */
+  allowedHosts: z.array(hostEntry).default([]),
+  /** The page's address behind a reverse proxy, e.g. https://bridge.example.com. */
+  publicOrigin: z
+    .string()
+    .refine(
+      (s) => parsePublicOrigin(s) !== undefined,
+      "must be an http:// or https:// origin without a path, such as https://bridge.example.com",
+    )
+    .transform((s) => parsePublicOrigin(s)!)
+    .optional(),
+  /** Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the reverse proxy's addresses). */
+  trustedProxies: z
+    .array(z.string().refine(isAddressOrCidr, "must be an IP address or a CIDR block such as 10.0.0.0/8"))
+    .default([]),
+  healthAccess: accessMode.default("open"),
+  metricsAccess: accessMode.default("open"),
 });
 
 // Camera video. The camera pushes RTMP to `rtmpHost:rtmpPort`, which must be an address it can reach on

@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { LinkState } from "../core/driver.ts";
 import type { DeviceEntry, Ecosystem } from "../core/registry.ts";
-import { accountViews, pairingView, type WebSources } from "./status.ts";
+import { accountLabels, accountViews, pairingView, type WebSources } from "./status.ts";
 
 const LINK_STATES: LinkState[] = ["connecting", "connected", "disconnected", "needs-login"];
 
@@ -38,9 +38,13 @@ export class BridgeMetrics {
   readonly #onDelivered: (ecosystem: Ecosystem, ms: number) => void;
   /** Accounts that went down since they were last connected. */
   readonly #down = new Set<string>();
+  /** Account names as /metrics shows them (no e-mail address: status.ts accountLabels). */
+  readonly #label: (name: string) => string;
   readonly #onLink = (account: string, state: LinkState): void => {
     if (state === "disconnected" || state === "needs-login") this.#down.add(account);
-    else if (state === "connected" && this.#down.delete(account)) this.#reconnects.inc({ account });
+    else if (state === "connected" && this.#down.delete(account)) {
+      this.#reconnects.inc({ account: this.#label(account) });
+    }
   };
   readonly #onCommand = (entry: DeviceEntry, durationMs: number, error?: Error): void => {
     this.#commands.observe({ vendor: entry.info.vendor, result: error ? "error" : "ok" }, durationMs / 1000);
@@ -48,6 +52,7 @@ export class BridgeMetrics {
 
   constructor(sources: WebSources) {
     this.#sources = sources;
+    const label = (this.#label = accountLabels(sources.accounts));
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "hearthbridge_" });
     new Gauge({
@@ -57,11 +62,14 @@ export class BridgeMetrics {
       registers,
       collect() {
         this.reset();
-        for (const a of accountViews(sources)) for (const state of LINK_STATES) this.set({ account: a.name, vendor: a.vendor, state }, a.link === state ? 1 : 0);
+        for (const a of accountViews(sources)) {
+          const account = label(a.name);
+          for (const state of LINK_STATES) this.set({ account, vendor: a.vendor, state }, a.link === state ? 1 : 0);
+        }
       },
     });
     this.#reconnects = new Counter({ name: "hearthbridge_account_reconnects_total", help: "Times an account's link came back (connected after disconnected)", labelNames: ["account"], registers });
-    for (const a of sources.accounts) this.#reconnects.inc({ account: a.name }, 0);
+    for (const a of sources.accounts) this.#reconnects.inc({ account: label(a.name) }, 0);
     this.#commands = new Histogram({
       name: "hearthbridge_command_duration_seconds",
       help: "Time from a HomeKit/Matter command to the vendor's acknowledgement",
@@ -93,7 +101,9 @@ export class BridgeMetrics {
       registers,
       collect() {
         this.reset();
-        for (const d of sources.registry.devices) this.set({ device: d.info.id, vendor: d.info.vendor, account: d.info.account }, d.available ? 1 : 0);
+        for (const d of sources.registry.devices) {
+          this.set({ device: d.info.id, vendor: d.info.vendor, account: label(d.info.account) }, d.available ? 1 : 0);
+        }
       },
     });
     new Gauge({

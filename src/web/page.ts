@@ -191,11 +191,29 @@ export function renderLogin(title: string, message?: string): string {
   );
 }
 
-export function renderSetup(title: string, minLength: number, message?: string): string {
+export interface SetupForm {
+  /** The setup token from the link in the log (kept in a hidden field); absent: the form asks for it. */
+  token?: string | undefined;
+  message?: string | undefined;
+}
+
+/** Choosing the page's password: it takes the one-time setup token the bridge prints (auth.ts). */
+export function renderSetup(title: string, minLength: number, form: SetupForm = {}): string {
+  const token = form.token
+    ? `<input type="hidden" name="token" value="${esc(form.token)}">`
+    : `<label>Setup token <input name="token" required autocomplete="off" spellcheck="false" maxlength="64"></label>
+<p class="hint">The bridge prints it in its log ("the web page has no password yet: choose it at ...?token=...")
+and <code>npm run pairing</code> shows it.</p>`;
+  const message = form.message ? `<p class="msg msg-failed">${esc(form.message)}</p>` : "";
   return shell(
     title,
-    `<h1>${esc(title)}</h1><p>Choose the password for this page (at least ${minLength} characters). It is stored hashed in the data directory; delete <code>web.json</code> there to choose again.</p>${message ? `<p class="msg msg-failed">${esc(message)}</p>` : ""}
-<form method="post" action="/setup" id="setup"><label>Password <input name="password" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="256" autofocus></label>
-<label>Again <input name="confirm" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="256"></label><button>Set password</button></form>`,
+    `<h1>${esc(title)}</h1><p>Choose the password for this page (at least ${minLength} characters). It is stored hashed
+in the data directory; delete <code>web.json</code> there to choose again (with a new setup token).</p>${message}
+<form method="post" action="/setup" id="setup">${token}
+<label>Password <input name="password" type="password" autocomplete="new-password" required
+ minlength="${minLength}" maxlength="256" autofocus></label>
+<label>Again <input name="confirm" type="password" autocomplete="new-password" required
+ minlength="${minLength}" maxlength="256"></label>
+<button>Set password</button></form>`,
   );
 }

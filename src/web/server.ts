@@ -11,7 +11,12 @@ import type { AccountSecrets } from "../core/account-secrets.ts";
 import type { Logger } from "../core/logger.ts";
 import type { LinkState } from "../core/driver.ts";
 import type { DeviceEntry } from "../core/registry.ts";
-import { WebAuth, sessionToken } from "./auth.ts";
+import { SetupRefused, WebAuth, sessionToken } from "./auth.ts";
+import { forwarded, isLoopbackAddress, ProxyTrust } from "./client-address.ts";
+import { EventStreams } from "./event-streams.ts";
+import { HostCheck } from "./host-check.ts";
+import { rateLimitedLog } from "../core/rate-limited-log.ts";
+import { lanHost } from "../cli/first-run.ts";
 import { LogRing, type LogEntry } from "./log-ring.ts";
 import { BridgeMetrics } from "./metrics.ts";
 import { NanitWebLogin, type NanitAccount } from "./nanit-login.ts";
@@ -24,7 +29,7 @@ export interface WebServerOptions {
   sources: WebSources;
   log: Logger;
   dataDir: string;
-  config: Pick<WebConfig, "port" | "host" | "passwordHash">;
+  config: Pick<WebConfig, "port" | "host" | "passwordHash"> & Partial<WebGuards>;
   /** The logger's recent lines (createLogger's tap); an empty ring when absent. */
   logs?: LogRing;
   /** Nanit accounts that can log in (MFA) from the page. */
@@ -36,7 +41,12 @@ export interface WebServerOptions {
   /** Restart an account's driver with a password accepted on the page. */
   restartAccount?: ((account: string, password: string) => Promise<void>) | undefined;
   title?: string;
+  /** Session lifetime (tests shorten it; a week by default). */
+  sessionTtlMs?: number;
 }
+
+type WebGuards = Pick<WebConfig, "allowedHosts" | "publicOrigin" | "trustedProxies" | "healthAccess" | "metricsAccess">;
+type Access = WebConfig["healthAccess"];
 
 const STATIC: Record<string, { file: string; type: string }> = {
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
@@ -48,6 +58,10 @@ const PAIRING_POLL_MS = 5_000;
 /** The stream hubs emit nothing: their state (watching, pushing, last error) is looked at this often. */
 const STREAM_POLL_MS = 1_000;
 const MAX_EVENT_CLIENTS = 50;
+/** A page that stops reading its event stream is dropped past this much unsent data. */
+const MAX_EVENT_BUFFER = 1024 * 1024;
+/** What a setup token in a link may look like (auth.ts makes 32 characters). */
+const TOKEN_PARAM = /^[A-Za-z0-9_-]{1,64}$/;
 
 const CAMERA_EVENTS = ["camera-listening", "camera-paired", "camera-unpaired"] as const;
 
@@ -126,7 +140,9 @@ export class WebServer {
   readonly #nanit: NanitWebLogin;
   readonly #passwords: PasswordWebLogin;
   readonly #server: Server;
-  readonly #clients = new Set<ServerResponse>();
+  readonly #streams: EventStreams;
+  readonly #hosts: HostCheck;
+  readonly #proxy: ProxyTrust;
   readonly #title: string;
   #timers: NodeJS.Timeout[] = [];
   #lastPairing = "";
@@ -153,7 +169,21 @@ export class WebServer {
     this.#o = options;
     this.#log = options.log;
     this.#title = options.title ?? "Hearthbridge";
-    this.#auth = new WebAuth({ dataDir: options.dataDir, host: options.config.host, passwordHash: options.config.passwordHash });
+    const { config } = options;
+    this.#auth = new WebAuth({
+      dataDir: options.dataDir,
+      host: config.host,
+      passwordHash: config.passwordHash,
+      ...(options.sessionTtlMs ? { sessionTtlMs: options.sessionTtlMs } : {}),
+    });
+    const publicOrigin = config.publicOrigin ? { publicOrigin: config.publicOrigin } : {};
+    this.#hosts = new HostCheck({ allowedHosts: config.allowedHosts ?? [], ...publicOrigin });
+    this.#proxy = new ProxyTrust(config.trustedProxies ?? []);
+    this.#streams = new EventStreams({
+      log: options.log,
+      maxClients: MAX_EVENT_CLIENTS,
+      maxBufferedBytes: MAX_EVENT_BUFFER,
+    });
     this.#metrics = new BridgeMetrics(options.sources);
     this.#logs = options.logs ?? new LogRing();
     this.#nanit = new NanitWebLogin(options.nanitAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
@@ -166,9 +196,13 @@ export class WebServer {
     });
     this.#server = createServer((req, res) => {
       securityHeaders(res);
+      // Before anything else, on every path: a foreign Host is a DNS-rebinding page in someone's browser.
+      if (!this.#hosts.allows(req.headers.host)) return this.#refuseHost(req, res);
       this.#handle(req, res).catch((error: unknown) => {
         const status = error instanceof HttpError ? error.status : 500;
-        if (status === 500) this.#log.warn({ err: error, path: req.url }, "web request failed");
+        // The path only: a query may hold the setup token, which belongs in the one log line made for it.
+        const path = (req.url ?? "").split("?")[0]!.slice(0, 200);
+        if (status === 500) this.#log.warn({ err: error, path }, "web request failed");
         if (res.headersSent) res.destroy();
         else json(res, status, { error: status === 500 ? "internal error" : (error as Error).message });
       });
@@ -221,7 +255,7 @@ export class WebServer {
     if (this.#o.sources.media) this.#timers.push(setInterval(() => this.#pushStreams(), STREAM_POLL_MS).unref());
     const open = !this.#auth.required;
     this.#log.info({ event: "web", port: this.#port, host }, `web page on http://${host.includes(":") ? `[${host}]` : host}:${this.#port}/${open ? " (no password: loopback only)" : ""}`);
-    if (this.#auth.needsSetup) this.#log.warn(`the web page has no password yet: the first visitor sets it (or set web.password)`);
+    this.#announceSetup();
     return this.#port;
   }
 
@@ -237,8 +271,7 @@ export class WebServer {
     for (const event of CAMERA_EVENTS) this.#o.sources.homekit?.off(event, this.#onCamera);
     for (const t of this.#timers) clearInterval(t);
     this.#nanit.stop();
-    for (const client of this.#clients) client.end();
-    this.#clients.clear();
+    this.#streams.closeAll();
     this.#metrics.close();
     if (!this.#server.listening) return;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -250,12 +283,61 @@ export class WebServer {
     return !this.#auth.required || this.#auth.valid(sessionToken(req.headers.cookie));
   }
 
-  /** Forms come from our own page: a cross-site POST (Origin of another site) is refused. */
+  /** No password yet: the link with the one-time setup token goes to the log (the one place it is
+   * written; `npm run pairing` reads it from web.json). It is not given to the log scrubber, or this
+   * line would lose it; request paths are logged without their query, so the link shows nowhere else. */
+  #announceSetup(): void {
+    let token: string | undefined;
+    try {
+      token = this.#auth.setupToken();
+    } catch (error) {
+      const why = "the web page has no password yet, and no setup token could be stored: set web.password";
+      this.#log.error({ err: error }, why);
+      return;
+    }
+    if (!token) return;
+    const { host, publicOrigin } = this.#o.config;
+    const name = host === "0.0.0.0" || host === "::" ? lanHost() : host;
+    const origin = publicOrigin ?? `http://${name.includes(":") ? `[${name}]` : name}:${this.#port}`;
+    const url = `${origin}/setup?token=${token}`;
+    const how = "(a one-time link; npm run pairing shows it too; or set web.password)";
+    this.#log.warn({ event: "web-setup", url }, `the web page has no password yet: choose it at ${url} ${how}`);
+  }
+
+  #refuseHost(req: IncomingMessage, res: ServerResponse): void {
+    const host = String(req.headers.host ?? "(none)").replace(/[^\x21-\x7e]/g, "?").slice(0, 100);
+    const msg = "web page: refused a request for a host name that is not this bridge's (a DNS-rebinding page?); "
+      + "if the name is yours, add it to web.allowedHosts";
+    rateLimitedLog(this.#log).warn("host-not-allowed", msg, { client: this.#proxy.client(req), host });
+    const text = "This host name is not allowed; add it to web.allowedHosts in the bridge's config.\n";
+    send(res, 403, text, "text/plain; charset=utf-8", { Connection: "close" });
+  }
+
+  /** The scheme the browser used: https behind a TLS proxy (a trusted one's X-Forwarded-Proto, or a post
+   * from the https public origin). The session cookie is then Secure. */
+  #https(req: IncomingMessage): boolean {
+    if (this.#proxy.scheme(req) === "https") return true;
+    const { publicOrigin } = this.#o.config;
+    return publicOrigin !== undefined && publicOrigin.startsWith("https:") && req.headers.origin === publicOrigin;
+  }
+
+  /** Forms come from our own page: a cross-site POST (Origin of another site) is refused. Our own page
+   * is this Host (with the scheme the browser used) or web.publicOrigin. */
   #sameOrigin(req: IncomingMessage): void {
     const site = req.headers["sec-fetch-site"];
     if (site !== undefined && site !== "same-origin" && site !== "none") throw new HttpError(403, "cross-site request refused");
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host ?? ""}`) throw new HttpError(403, "cross-site request refused");
+    if (origin === undefined || origin === this.#o.config.publicOrigin) return;
+    const own = `${this.#proxy.scheme(req)}://${(req.headers.host ?? "").toLowerCase()}`;
+    if (origin.toLowerCase() !== own) throw new HttpError(403, "cross-site request refused");
+  }
+
+  /** web.healthAccess / web.metricsAccess. */
+  #checkAccess(access: Access | undefined, req: IncomingMessage, key: string): void {
+    if (access === "loopback" && !(isLoopbackAddress(req.socket.remoteAddress) && !forwarded(req))) {
+      throw new HttpError(403, `answered on this machine only (web.${key}: loopback)`);
+    }
+    if (access === "login" && !this.#authorized(req)) throw new HttpError(401, `log in first (web.${key}: login)`);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -273,10 +355,12 @@ export class WebServer {
 
     if (path === "/health") {
       if (!get) throw new HttpError(405, "GET only");
+      this.#checkAccess(this.#o.config.healthAccess, req, "healthAccess");
       return json(res, 200, health(this.#o.sources));
     }
     if (path === "/metrics") {
       if (!get) throw new HttpError(405, "GET only");
+      this.#checkAccess(this.#o.config.metricsAccess, req, "metricsAccess");
       return send(res, 200, await this.#metrics.render(), this.#metrics.contentType);
     }
     if (path === "/favicon.ico") {
@@ -298,14 +382,21 @@ export class WebServer {
       throw new HttpError(405, "GET or POST");
     }
     if (path === "/setup") {
-      if (get) return this.#auth.needsSetup ? html(res, 200, renderSetup(this.#title, MIN_PASSWORD_LENGTH)) : redirect(res, "/");
-      if (post) return this.#setup(req, res);
-      throw new HttpError(405, "GET or POST");
+      if (!get) {
+        if (post) return this.#setup(req, res);
+        throw new HttpError(405, "GET or POST");
+      }
+      if (!this.#auth.needsSetup) return redirect(res, "/");
+      const token = url.searchParams.get("token") ?? "";
+      const form = { token: TOKEN_PARAM.test(token) ? token : undefined };
+      return html(res, 200, renderSetup(this.#title, MIN_PASSWORD_LENGTH, form));
     }
     if (path === "/logout") {
       if (!post) throw new HttpError(405, "POST only");
-      this.#auth.endSession(sessionToken(req.headers.cookie));
-      return redirect(res, "/login", { "Set-Cookie": WebAuth.clearCookie() });
+      const session = sessionToken(req.headers.cookie);
+      this.#auth.endSession(session);
+      this.#streams.endSession(session);
+      return redirect(res, "/login", { "Set-Cookie": WebAuth.clearCookie(this.#https(req)) });
     }
 
     // Everything below needs a session (when a password is in use).
@@ -319,7 +410,7 @@ export class WebServer {
     }
     if (path === "/events") {
       if (!get) throw new HttpError(405, "GET only");
-      return await this.#events(res);
+      return await this.#events(req, res);
     }
     if (path === "/api/session") return json(res, 200, { ok: true });
     if (path === "/api/status") return json(res, 200, { ...this.#snapshot(), nanit: this.#nanit.views(), logins: this.#passwords.views() });
@@ -356,7 +447,7 @@ export class WebServer {
   }
 
   async #login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const client = req.socket.remoteAddress ?? "unknown";
+    const client = this.#proxy.client(req);
     const wait = this.#auth.limiter.retryAfterMs(client);
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
@@ -368,29 +459,50 @@ export class WebServer {
     const password = form.get("password") ?? "";
     if (password && password.length <= MAX_PASSWORD_LENGTH && (await this.#auth.check(password))) {
       this.#auth.limiter.succeeded(client);
-      return redirect(res, "/", { "Set-Cookie": this.#auth.cookie(this.#auth.newSession()) });
+      return redirect(res, "/", { "Set-Cookie": this.#auth.cookie(this.#auth.newSession(), this.#https(req)) });
     }
     this.#log.warn({ client }, "web page: wrong password");
     return html(res, 401, renderLogin(this.#title, "Wrong password."));
   }
 
+  /** The first password, with the setup token from the log. A wrong token counts against the same
+   * per-client limit as wrong passwords (it cannot be guessed, but it should not fill the log either). */
   async #setup(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!this.#auth.needsSetup) throw new HttpError(409, "a password is already set");
+    const client = this.#proxy.client(req);
+    const wait = this.#auth.limiter.retryAfterMs(client);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      const message = `Too many attempts; try again in ${seconds} s.`;
+      const page = renderSetup(this.#title, MIN_PASSWORD_LENGTH, { message });
+      return html(res, 429, page, { "Retry-After": String(seconds) });
+    }
     const form = await readForm(req);
+    const token = form.get("token") ?? "";
+    if (!this.#auth.checkSetupToken(token)) return this.#wrongSetupToken(res, client);
     const password = form.get("password") ?? "";
     const problem =
       password.length < MIN_PASSWORD_LENGTH ? `The password needs at least ${MIN_PASSWORD_LENGTH} characters.`
       : password.length > MAX_PASSWORD_LENGTH ? "The password is too long."
       : password !== form.get("confirm") ? "The two passwords differ."
       : undefined;
-    if (problem) return html(res, 400, renderSetup(this.#title, MIN_PASSWORD_LENGTH, problem));
+    if (problem) return html(res, 400, renderSetup(this.#title, MIN_PASSWORD_LENGTH, { token, message: problem }));
     try {
-      await this.#auth.setPassword(password);
+      await this.#auth.setPassword(password, token);
     } catch (error) {
+      if (error instanceof SetupRefused && error.reason === "wrong-token") return this.#wrongSetupToken(res, client);
       throw new HttpError(409, (error as Error).message);
     }
-    this.#log.info("web page: password set");
-    return redirect(res, "/", { "Set-Cookie": this.#auth.cookie(this.#auth.newSession()) });
+    this.#auth.limiter.succeeded(client);
+    this.#log.info({ client }, `web page: password set from ${client}; the setup token is used up`);
+    return redirect(res, "/", { "Set-Cookie": this.#auth.cookie(this.#auth.newSession(), this.#https(req)) });
+  }
+
+  #wrongSetupToken(res: ServerResponse, client: string): void {
+    this.#auth.limiter.failed(client);
+    this.#log.warn({ client }, "web page: wrong setup token");
+    const message = "That setup token is wrong: use the link from the bridge's log or npm run pairing.";
+    return html(res, 403, renderSetup(this.#title, MIN_PASSWORD_LENGTH, { message }));
   }
 
   #snapshot() {
@@ -398,28 +510,25 @@ export class WebServer {
     return { pairing: pairingView(s), cameras: cameraViews(s), accounts: accountViews(s), devices: deviceViews(s), logs: this.#logs.lines };
   }
 
-  async #events(res: ServerResponse): Promise<void> {
-    if (this.#clients.size >= MAX_EVENT_CLIENTS) throw new HttpError(503, "too many open pages");
+  async #events(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.#streams.full) throw new HttpError(503, "too many open pages");
     const snapshot = this.#snapshot();
     // Cameras go with their QR as SVG: one may have appeared since the page was rendered.
     const cameras = await Promise.all(snapshot.cameras.map(cameraEvent));
     res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    // Tied to the session: logging out or its expiry ends the stream.
+    const session = this.#auth.required ? sessionToken(req.headers.cookie) : undefined;
+    this.#streams.add(res, { session, expiresAt: this.#auth.expiresAt(session), client: this.#proxy.client(req) });
     // The page formats nothing itself: pairing goes as text, the bridge's QR payloads stay in the HTML.
-    this.#write(res, "snapshot", { ...snapshot, pairing: pairingText(snapshot.pairing), cameras });
-    this.#clients.add(res);
-    res.on("close", () => this.#clients.delete(res));
-  }
-
-  #write(res: ServerResponse, event: string, data: unknown): void {
-    if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.#streams.send(res, "snapshot", { ...snapshot, pairing: pairingText(snapshot.pairing), cameras });
   }
 
   #broadcast(event: string, data: unknown): void {
-    for (const client of this.#clients) this.#write(client, event, data);
+    this.#streams.broadcast(event, data);
   }
 
   #comment(text: string): void {
-    for (const client of this.#clients) if (!client.writableEnded) client.write(`: ${text}\n\n`);
+    this.#streams.comment(text);
   }
 
   /** A camera appeared, was published, paired or unpaired, or renamed: its card is sent again. One

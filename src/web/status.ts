@@ -90,6 +90,32 @@ export function accountViews(s: WebSources): AccountView[] {
   return s.accounts.map((a) => ({ name: a.name, vendor: a.vendor, link: s.registry.linkState(a.name) ?? "unknown" }));
 }
 
+/** An account the config did not name is called `<vendor>:<e-mail>` (config.ts). */
+const isDefaultName = (name: string, vendor: string) => name.startsWith(`${vendor}:`) && name.includes("@");
+
+/**
+ * What /health and /metrics call each account (they may be open to anyone who reaches the port). A
+ * default name holds the e-mail address; it also names the account's session file, so it cannot change
+ * without breaking existing data directories. Only what those endpoints show changes: `<vendor>-<n>`,
+ * n counting that vendor's accounts in config order. Names the user chose are shown as they are.
+ */
+export function accountLabels(accounts: WebSources["accounts"]): (name: string) => string {
+  const labels = new Map<string, string>();
+  const taken = new Set(accounts.map((a) => a.name));
+  const counts = new Map<string, number>();
+  for (const a of accounts) {
+    const n = (counts.get(a.vendor) ?? 0) + 1;
+    counts.set(a.vendor, n);
+    if (!isDefaultName(a.name, a.vendor)) continue;
+    let k = n;
+    while (taken.has(`${a.vendor}-${k}`)) k++;
+    taken.add(`${a.vendor}-${k}`);
+    labels.set(a.name, `${a.vendor}-${k}`);
+  }
+  // A name not in the list (a device of an account that was removed) still loses its e-mail address.
+  return (name) => labels.get(name) ?? (name.includes("@") ? name.slice(0, name.indexOf(":") + 1) + "(unnamed)" : name);
+}
+
 const onOff = (on: boolean | undefined) => (on ? "on" : "off");
 
 /** The device's state in a few words; the page shows this (the client never formats state itself). */
@@ -196,7 +222,8 @@ export function pairingView(s: WebSources): PairingView {
 
 export function health(s: WebSources, now = Date.now()): Health {
   const pairing = pairingView(s);
-  const accounts = accountViews(s);
+  const label = accountLabels(s.accounts);
+  const accounts = accountViews(s).map((a) => ({ ...a, name: label(a.name) }));
   const devices = s.registry.devices;
   const unavailable = devices.filter((d) => !d.available).length;
   const homekit = pairing.homekit ? { running: pairing.homekit.running, paired: pairing.homekit.bridges.some((b) => b.pairedControllers > 0) } : null;

@@ -16,6 +16,8 @@ import { NanitSimulator } from "../simulators/nanit/index.ts";
 import { DeviceRegistry } from "../../src/core/registry.ts";
 import { pino } from "pino";
 import { WebServer } from "../../src/web/index.ts";
+import { createLogger } from "../../src/core/logger.ts";
+import { LogCapture } from "../helpers/log-capture.ts";
 import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { chromiumAvailable, decodeQr, launchChromium } from "../helpers/page-qr.ts";
@@ -183,6 +185,11 @@ describe("the web page, /health and /metrics", () => {
     assert.equal((await get("/health", { method: "POST" })).status, 405);
     assert.match(await rawRequest(port, "GARBAGE\r\n\r\n"), /^HTTP\/1\.1 400/);
     assert.match(await rawRequest(port, `GET /health HTTP/1.1\r\nHost: x\r\n${"X-Long: y\r\n".repeat(200)}\r\n`), /^HTTP\/1\.1 4\d\d/);
+    // A DNS-rebinding page in the owner's browser sends its own name as Host: refused on every path.
+    for (const path of ["/health", "/login", "/api/status"]) {
+      const head = `GET ${path} HTTP/1.1\r\nHost: rebind.evil.example:${port}\r\nConnection: close\r\n\r\n`;
+      assert.match(await rawRequest(port, head), /^HTTP\/1\.1 403/, path);
+    }
     assert.equal((await get("/health")).status, 200);
     assert.equal(bridge.exitCode, undefined);
   });
@@ -257,15 +264,29 @@ describe("the web page, /health and /metrics", () => {
   });
 });
 
-// In process, bound to 0.0.0.0 (safe here: the namespace has only lo): with no password anywhere,
-// the first visitor must set one; then the Nanit log-in with its MFA step, from the page's forms.
-describe("the web page on a LAN address: first-visit password and the Nanit MFA log-in", () => {
+// In process, bound to 0.0.0.0 (safe here: the namespace has only lo): with no password anywhere, the
+// password is chosen with the one-time setup token from the log (not by whoever comes first), in
+// Chromium as a user would; then the Nanit log-in with its MFA step, from the page's forms.
+describe("the web page on a LAN address: the setup token, the first password and the Nanit MFA log-in", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-web-lan-"));
   const nanit = new NanitSimulator();
   const registry = new DeviceRegistry(pino({ level: "silent" }));
+  const logs = new LogCapture();
+  const CHOSEN = "long enough one";
   let server: WebServer;
   let base: string;
   let cookie = "";
+  let setupUrl: URL;
+  let context: BrowserContext | undefined;
+  const makeServer = () =>
+    new WebServer({
+      sources: { registry, accounts: [{ name: "nursery", vendor: "nanit" }], startedAt: Date.now() },
+      log: createLogger("debug", { json: true, destination: logs }),
+      dataDir: dir,
+      config: { host: "0.0.0.0", port: 0 },
+      nanitAccounts: [{ name: "nursery", email: nanit.email, api: nanitApi }],
+    });
+  let nanitApi = "";
 
   const request = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { redirect: "manual", ...init, headers: { Cookie: cookie, ...(init.headers as Record<string, string>) } });
   const postForm = (path: string, form: Record<string, string>) =>
@@ -273,44 +294,92 @@ describe("the web page on a LAN address: first-visit password and the Nanit MFA 
   const loginStep = async () => ((await (await request("/api/status")).json()) as { nanit: { account: string; step: string; message?: string }[] }).nanit[0]!;
 
   before(async () => {
-    const urls = await nanit.start();
-    server = new WebServer({
-      sources: { registry, accounts: [{ name: "nursery", vendor: "nanit" }], startedAt: Date.now() },
-      log: pino({ level: "silent" }),
-      dataDir: dir,
-      config: { host: "0.0.0.0", port: 0 },
-      nanitAccounts: [{ name: "nursery", email: nanit.email, api: urls.apiUrl }],
-    });
+    nanitApi = (await nanit.start()).apiUrl;
+    const announced = logs.next(/no password yet/);
+    server = makeServer();
     base = `http://127.0.0.1:${await server.start()}`;
+    setupUrl = new URL((await announced).url as string);
   });
 
   after(async () => {
+    await context?.close();
     await server?.stop();
     await nanit.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("asks the first visitor to choose a password and refuses everything else until then", async () => {
+  it("logs a one-time setup link; a restart logs the same one; web.json holding it is 0600", async () => {
+    const line = logs.lines.find((l) => l.event === "web-setup")!;
+    assert.equal(line.level, 40);
+    assert.equal(setupUrl.pathname, "/setup");
+    assert.equal(Number(setupUrl.port), server.port);
+    const token = setupUrl.searchParams.get("token") ?? "";
+    assert.match(token, /^[A-Za-z0-9_-]{32}$/);
+    assert.ok(line.msg.includes(setupUrl.href), "the message itself holds the link (docker logs shows messages)");
+    assert.equal(statSync(join(dir, "web.json")).mode & 0o777, 0o600);
+    await server.stop();
+    const again = logs.next(/no password yet/);
+    server = makeServer();
+    base = `http://127.0.0.1:${await server.start()}`;
+    setupUrl = new URL((await again).url as string);
+    assert.equal(setupUrl.searchParams.get("token"), token, "the same token until it is used");
+  });
+
+  it("without the token nobody can choose the password: not the first visitor, not a wrong token", async () => {
     const page = await request("/");
     assert.equal(page.status, 303);
     assert.equal(page.headers.get("location"), "/setup");
     assert.equal((await request("/login")).headers.get("location"), "/setup");
     assert.equal((await request("/api/status")).status, 401);
-    assert.match(await (await request("/setup")).text(), /Choose the password/);
-    assert.equal((await postForm("/setup", { password: "short", confirm: "short" })).status, 400);
-    assert.equal((await postForm("/setup", { password: "long enough one", confirm: "long enough two" })).status, 400);
-    const set = await postForm("/setup", { password: "long enough one", confirm: "long enough one" });
-    assert.equal(set.status, 303);
-    cookie = (set.headers.get("set-cookie") ?? "").split(";")[0]!;
-    assert.match(cookie, /^hb_session=/);
-    assert.equal((await request("/")).status, 200);
-    assert.equal(statSync(join(dir, "web.json")).mode & 0o777, 0o600);
-    // Nobody can set it again, and the old cookie-less client must now log in.
-    assert.equal((await postForm("/setup", { password: "attacker pass", confirm: "attacker pass" })).status, 409);
-    const saved = cookie;
-    cookie = "";
+    const form = await (await request("/setup")).text();
+    assert.match(form, /Choose the password/);
+    assert.match(form, /<input name="token" required/, "without the link the form asks for the token");
+    const mark = logs.lines.length;
+    assert.equal((await postForm("/setup", { password: "first visitor", confirm: "first visitor" })).status, 403);
+    const guessed = { token: "A".repeat(32), password: "first visitor", confirm: "first visitor" };
+    assert.equal((await postForm("/setup", guessed)).status, 403);
+    const warned = logs.lines.slice(mark).filter((l) => l.msg === "web page: wrong setup token");
+    assert.deepEqual(warned.map((l) => l.client), ["127.0.0.1", "127.0.0.1"], "logged with the client address");
+    assert.equal((await request("/api/status")).status, 401, "still nothing set");
+    const token = setupUrl.searchParams.get("token")!;
+    assert.equal((await postForm("/setup", { token, password: "short", confirm: "short" })).status, 400);
+    assert.equal((await postForm("/setup", { token, password: CHOSEN, confirm: "long enough two" })).status, 400);
+    const linked = await (await request(`/setup?token=${token}`)).text();
+    assert.ok(linked.includes(`<input type="hidden" name="token" value="${token}">`), "the link fills the token in");
+  });
+
+  it("in Chromium: the link from the log opens the form, the password is set, the token is used up", async (t) => {
+    const token = setupUrl.searchParams.get("token")!;
+    const mark = logs.lines.length;
+    if (chromiumAvailable()) {
+      let page: Page;
+      let errors: string[];
+      ({ context, page, errors } = await launchChromium(dir));
+      // The logged link names this machine; inside the test namespace it is reached on 127.0.0.1.
+      await page.goto(`${base}${setupUrl.pathname}${setupUrl.search}`);
+      await page.fill("input[name=password]", CHOSEN);
+      await page.fill("input[name=confirm]", CHOSEN);
+      await Promise.all([page.waitForURL(`${base}/`), page.click("#setup button")]);
+      await page.waitForSelector("#live.on");
+      assert.deepEqual(errors, [], "no script or CSP errors in the page");
+    } else {
+      t.diagnostic("no Chromium: the form is posted with fetch");
+      assert.equal((await postForm("/setup", { token, password: CHOSEN, confirm: CHOSEN })).status, 303);
+    }
+    const set = logs.lines.slice(mark).find((l) => /^web page: password set/.test(l.msg));
+    assert.equal(set?.client, "127.0.0.1", "the client address of the set-up is logged");
+    assert.ok(!readFileSync(join(dir, "web.json"), "utf8").includes(token), "the token is gone from web.json");
+    const again = { token, password: "attacker pass", confirm: "attacker pass" };
+    assert.equal((await postForm("/setup", again)).status, 409);
+    // The token is in exactly one log line: the one made to show it.
+    const holding = logs.raw.filter((l) => l.includes(token)).map((l) => (JSON.parse(l) as { event?: string }).event);
+    assert.deepEqual(holding, ["web-setup", "web-setup"], "both starts' announcements, nothing else");
+    // Everyone else must log in with the chosen password.
     assert.equal((await request("/")).headers.get("location"), "/login");
-    cookie = saved;
+    const login = await postForm("/login", { password: CHOSEN });
+    assert.equal(login.status, 303);
+    cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+    assert.equal((await request("/")).status, 200);
   });
 
   it("logs a Nanit account in with its MFA code and saves the session, never echoing the password", async () => {

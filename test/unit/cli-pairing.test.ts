@@ -1,10 +1,11 @@
 // Pairing codes computed without starting the bridge: the X-HM URI equals HAP-NodeJS's own, the
 // Matter codes equal the spec's example, and the `pairing` report reads identity.json, the config
 // and HAP's AccessoryInfo file (the e2e demo test compares them with what a running bridge logs),
-// and each standalone camera's own code from bridges.json (written here by the host's BridgeLayout).
+// and each standalone camera's own code from bridges.json (written here by the host's BridgeLayout),
+// and the web page's one-time setup link from web.json.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Accessory, uuid } from "@homebridge/hap-nodejs";
@@ -13,6 +14,7 @@ import { BridgeLayout } from "../../src/homekit/storage.ts";
 import { matterPairingCodes } from "../../src/matter/setup-codes.ts";
 import { formatPairingReport, pairingReport } from "../../src/cli/pairing.ts";
 import { validateConfig } from "../../src/core/config.ts";
+import { WebAuth } from "../../src/web/auth.ts";
 
 /** HAP-NodeJS's own computation on an accessory that looks published. */
 function hapSetupURI(pincode: string, setupID: string, category: number): string {
@@ -123,4 +125,32 @@ test("cameras on the bridge (homekit.cameras: bridged) have no code of their own
   const text = formatPairingReport(damaged, false);
   assert.match(text, /setup code 202-59-473/);
   assert.match(text, /HomeKit cameras: .*bridges\.json is not readable/);
+});
+
+test("the web page's one-time setup link: shown while no password exists, gone once one is chosen or set", async () => {
+  const dir = dataDir({ homekit: { pincode: "202-59-473", username: "0E:12:34:56:78:90" } });
+  const lan = validateConfig({ web: { port: 8599 } });
+  // Before the bridge's first start there is no token, and `pairing` does not make one.
+  assert.deepEqual(pairingReport(lan, dir).webSetup, {});
+  const before = formatPairingReport(pairingReport(lan, dir), false);
+  assert.match(before, /Web page: no password yet; the setup link is made at the bridge's first start/);
+  assert.equal(existsSync(join(dir, "web.json")), false, "nothing written");
+  // The token the bridge keeps in web.json (as WebServer.start does).
+  const auth = new WebAuth({ dataDir: dir, host: "0.0.0.0" });
+  const token = auth.setupToken()!;
+  const report = pairingReport(lan, dir);
+  assert.equal(report.webSetup?.token, token);
+  assert.match(report.webSetup?.url ?? "", new RegExp(`^http://[^/]+:8599/setup\\?token=${token}$`));
+  const text = formatPairingReport(report, false);
+  const link = `http://\\S+/setup\\?token=${token}`;
+  assert.match(text, new RegExp(`Web page: no password yet; choose it at ${link} \\(a one-time link\\)`));
+  const proxied = pairingReport(validateConfig({ web: { publicOrigin: "https://bridge.example.com" } }), dir);
+  assert.equal(proxied.webSetup?.url, `https://bridge.example.com/setup?token=${token}`);
+  // Not needed: a configured password, the loopback page, the page turned off.
+  assert.equal(pairingReport(validateConfig({ web: { password: "a configured one" } }), dir).webSetup, undefined);
+  assert.equal(pairingReport(validateConfig({ web: { host: "127.0.0.1" } }), dir).webSetup, undefined);
+  assert.equal(pairingReport(validateConfig({ web: { enabled: false } }), dir).webSetup, undefined);
+  await auth.setPassword("chosen on the page", token);
+  assert.equal(pairingReport(lan, dir).webSetup, undefined, "the password was chosen: the token is used up");
+  assert.doesNotMatch(formatPairingReport(pairingReport(lan, dir), false), /Web page/);
 });

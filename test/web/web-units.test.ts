@@ -13,7 +13,8 @@ import type { DeviceInfo } from "../../src/core/model.ts";
 import { createLogger, registerSecret } from "../../src/core/logger.ts";
 import { ConfigError, validateConfig } from "../../src/core/config.ts";
 import { hashPassword, hashPasswordSync, isPasswordHash, verifyPassword } from "../../src/core/password.ts";
-import { LoginLimiter, WebAuth, isLoopbackHost, sessionToken } from "../../src/web/auth.ts";
+import { LoginLimiter, SetupRefused, WebAuth, isLoopbackHost, readWebStore, sameSecret, sessionToken }
+  from "../../src/web/auth.ts";
 import { LogRing } from "../../src/web/log-ring.ts";
 import { BridgeMetrics } from "../../src/web/metrics.ts";
 import { health, summarize } from "../../src/web/status.ts";
@@ -57,9 +58,23 @@ test("auth: loopback needs no password until one exists; a LAN host needs one se
   assert.equal(lan.required, true);
   assert.equal(lan.needsSetup, true);
   assert.equal(await lan.check("anything"), false, "no password yet means no log-in, not an open door");
-  await lan.setPassword("first visitor pw");
+  assert.equal(local.setupToken(), undefined, "loopback without a password needs no setup token");
+  const token = lan.setupToken()!;
+  assert.match(token, /^[A-Za-z0-9_-]{32}$/, "192 random bits, URL-safe");
+  const restarted = new WebAuth({ dataDir: dir, host: "0.0.0.0" });
+  assert.equal(restarted.setupToken(), token, "kept in web.json: a restart shows the same one");
+  assert.deepEqual(readWebStore(dir), { passwordSet: false, setupToken: token });
+  assert.equal(statSync(join(dir, "web.json")).mode & 0o777, 0o600);
+  const wrongToken = (e: unknown) => e instanceof SetupRefused && e.reason === "wrong-token";
+  await assert.rejects(lan.setPassword("first visitor pw", ""), wrongToken);
+  await assert.rejects(lan.setPassword("first visitor pw", `${token.slice(0, -1)}x`), /wrong setup token/);
+  assert.equal(lan.needsSetup, true, "a wrong token sets nothing");
+  await lan.setPassword("first visitor pw", token);
   assert.equal(lan.needsSetup, false);
-  await assert.rejects(lan.setPassword("second visitor"), /already set/);
+  assert.equal(lan.setupToken(), undefined, "the token is used up");
+  assert.deepEqual(readWebStore(dir), { passwordSet: true });
+  assert.ok(!readFileSync(join(dir, "web.json"), "utf8").includes(token));
+  await assert.rejects(lan.setPassword("second visitor", token), /already set/);
   assert.equal(await lan.check("first visitor pw"), true);
   const file = join(dir, "web.json");
   assert.equal(statSync(file).mode & 0o777, 0o600);
@@ -70,17 +85,34 @@ test("auth: loopback needs no password until one exists; a LAN host needs one se
   assert.equal(await configured.check("from the config"), true);
   assert.equal(await configured.check("first visitor pw"), false);
   // Sessions: random, checked, ended.
-  const token = lan.newSession();
-  assert.notEqual(token, lan.newSession());
-  assert.equal(lan.valid(token), true);
-  assert.equal(lan.valid(token, Date.now() + 8 * 24 * 3600_000), false, "sessions expire");
+  const session = lan.newSession();
+  assert.notEqual(session, lan.newSession());
+  assert.equal(lan.valid(session), true);
+  assert.ok(lan.expiresAt(session)! > Date.now() + 6 * 24 * 3600_000);
+  assert.equal(lan.valid(session, Date.now() + 8 * 24 * 3600_000), false, "sessions expire");
+  assert.equal(lan.expiresAt(session), undefined);
   assert.equal(lan.valid("forged"), false);
   const other = lan.newSession();
   lan.endSession(other);
   assert.equal(lan.valid(other), false);
-  assert.equal(sessionToken(`a=b; hb_session=${token}; c=d`), token);
+  assert.equal(sessionToken(`a=b; hb_session=${other}; c=d`), other);
   assert.equal(sessionToken("hb_session="), undefined);
-  assert.match(lan.cookie(token), /HttpOnly; SameSite=Strict/);
+  assert.match(lan.cookie(session), /HttpOnly; SameSite=Strict/);
+  assert.doesNotMatch(lan.cookie(session), /Secure/);
+  assert.match(lan.cookie(session, true), /; Secure$/, "Secure when the browser came over https");
+  assert.equal(sameSecret("abc", "abc"), true);
+  assert.equal(sameSecret("abc", "abcd"), false);
+});
+
+test("auth: two set-ups racing with the right token: one wins, the other is refused", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "hb-web-auth-race-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const auth = new WebAuth({ dataDir: dir, host: "0.0.0.0" });
+  const token = auth.setupToken()!;
+  const racing = [auth.setPassword("first password", token), auth.setPassword("second password", token)];
+  const results = await Promise.allSettled(racing);
+  assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+  assert.equal((await auth.check("first password")) !== (await auth.check("second password")), true);
 });
 
 test("the log ring keeps the last N scrubbed lines from the real logger, first line of each message only", () => {
@@ -108,7 +140,8 @@ test("summaries put a device's state in words", () => {
 
 test("config: web defaults, a plain password is hashed at load, and bad web keys are reported", () => {
   const config = validateConfig({});
-  assert.deepEqual(config.web, { enabled: true, port: 8581, host: "0.0.0.0" });
+  const defaults = { allowedHosts: [], trustedProxies: [], healthAccess: "open", metricsAccess: "open" };
+  assert.deepEqual(config.web, { enabled: true, port: 8581, host: "0.0.0.0", ...defaults });
   process.env.HB_TEST_WEB_PW = "from env var 123";
   const withPassword = validateConfig({ web: { password: "${HB_TEST_WEB_PW}", host: "127.0.0.1" } });
   assert.ok(!("password" in withPassword.web), "the plain password is dropped");
@@ -125,6 +158,30 @@ test("config: web defaults, a plain password is hashed at load, and bad web keys
   assert.deepEqual(problems({ web: { prot: 1 } }), ['web.prot: unknown key (did you mean "port"?)']);
   assert.deepEqual(problems({ web: { password: "long enough pw", passwordHash: hashPasswordSync("x") } }), ["web: give password or passwordHash, not both"]);
   assert.match(problems({ web: { passwordHash: "md5:abc" } })[0]!, /^web\.passwordHash: must be a scrypt hash/);
+  const guarded = validateConfig({
+    web: {
+      publicOrigin: "https://Bridge.Example.com/",
+      trustedProxies: ["10.0.0.0/8", "::1", "fd00::/8"],
+      allowedHosts: ["nas.lan", ".example.net", "192.0.2.4"],
+      healthAccess: "loopback",
+      metricsAccess: "login",
+    },
+  });
+  assert.equal(guarded.web.publicOrigin, "https://bridge.example.com", "normalized to what a browser sends as Origin");
+  assert.deepEqual(guarded.web.trustedProxies, ["10.0.0.0/8", "::1", "fd00::/8"]);
+  assert.deepEqual(problems({ web: { publicOrigin: "https://bridge.example.com/path" } }), [
+    "web.publicOrigin: must be an http:// or https:// origin without a path, such as https://bridge.example.com"
+      + ' (got "https://bridge.example.com/path")',
+  ]);
+  assert.equal(problems({ web: { publicOrigin: "ftp://x" } }).length, 1);
+  assert.deepEqual(problems({ web: { trustedProxies: ["10.0.0.0/33", "proxy.lan"] } }), [
+    'web.trustedProxies[0]: must be an IP address or a CIDR block such as 10.0.0.0/8 (got "10.0.0.0/33")',
+    'web.trustedProxies[1]: must be an IP address or a CIDR block such as 10.0.0.0/8 (got "proxy.lan")',
+  ]);
+  assert.match(problems({ web: { allowedHosts: ["bad host/"] } })[0]!, /^web\.allowedHosts\[0\]: must be a host name/);
+  assert.match(problems({ web: { healthAccess: "public" } })[0]!, /^web\.healthAccess: /);
+  const typo = problems({ web: { allowedHost: [] } });
+  assert.deepEqual(typo, ['web.allowedHost: unknown key (did you mean "allowedHosts"?)']);
 });
 
 const fan: DeviceInfo = { id: "fansync:a", vendor: "fansync", account: "home", kind: "ceiling-fan", name: "Fan", manufacturer: "m", model: "x", serialNumber: "a", capabilities: { fan: { reversible: true, breeze: false } } };
