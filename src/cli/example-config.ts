@@ -105,6 +105,8 @@ export function exampleConfig(options: ExampleOptions = {}): string {
     "#     name: alarms",
     "#     email: you@example.com",
     "#     password: ${XSENSE_PASSWORD}",
+    "#     # Seconds the alarm link may be down before the detectors show No Response (5-600).",
+    "#     # alarmLinkGraceS: 60",
     "#   # Nanit cameras. Nanit sends a code by SMS: run `npm run login -- nanit` once (password optional).",
     "#   - vendor: nanit",
     "#     name: nursery",

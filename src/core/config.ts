@@ -153,6 +153,8 @@ const xsenseAccount = z.strictObject({
   endpoints: z
     .strictObject({ api: httpUrl.optional(), cognito: httpUrl.optional(), iotData: httpUrl.optional(), mqtt: wsUrl.optional() })
     .optional(),
+  // Seconds the alarm link may be down before its detectors read "No Response" (safety: the owner must know).
+  alarmLinkGraceS: z.number().int().min(5).max(600).optional(),
 });
 const nanitAccount = z.strictObject({
   vendor: z.literal("nanit"),

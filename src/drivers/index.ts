@@ -21,7 +21,14 @@ export function createDriver(account: AccountConfig, log: Logger): Driver {
         log,
       });
     case "xsense":
-      return new XSenseDriver({ accountName: account.name, email: account.email, password: account.password ?? "", endpoints: { ...account.endpoints }, log });
+      return new XSenseDriver({
+        accountName: account.name,
+        email: account.email,
+        password: account.password ?? "",
+        endpoints: { ...account.endpoints },
+        ...(account.alarmLinkGraceS === undefined ? {} : { mqttGraceMs: account.alarmLinkGraceS * 1000 }),
+        log,
+      });
     case "nanit":
       return new NanitDriver({
         accountName: account.name,

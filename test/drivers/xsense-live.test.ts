@@ -87,7 +87,7 @@ test("a drained battery and end of life are reported", async (t) => {
   await waitFor(() => h.sink.states.get(id)?.endOfLife === true, 1000, { on: [[h.sink, "call"]] });
 });
 
-test("self-test round trip: the shadow write per the notes, then the result as state", async (t) => {
+test("self-test round trip: the shadow write per docs/protocols/xsense.md §6, then the result as state", async (t) => {
   const h = await harness();
   t.after(() => h.close());
   const id = h.id("00000003"); // SC07-MR: app2ndSelfTest with userParam

@@ -127,3 +127,11 @@ test("hostile documents give problem lines, never another error, and never show 
   const nested = problemsOf({ accounts: [{ vendor: "hue", email: "a@b.invalid", password: "pw-nested-9" }] }).join("\n");
   assert.doesNotMatch(nested, /pw-nested-9/);
 });
+
+test("alarmLinkGraceS is an X-Sense key with bounds", () => {
+  const xsense = { vendor: "xsense", email: "a@b.invalid", password: "pw" };
+  assert.equal(validateConfig({ accounts: [{ ...xsense, alarmLinkGraceS: 30 }] }).accounts[0]?.vendor, "xsense");
+  assert.ok(problemsOf({ accounts: [{ ...xsense, alarmLinkGraceS: 2 }] }).some((p) => p.startsWith("accounts[0].alarmLinkGraceS")));
+  const fansync = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "pw", alarmLinkGraceS: 30 }] });
+  assert.ok(fansync.some((p) => p.startsWith("accounts[0].alarmLinkGraceS: unknown key")), fansync.join("\n"));
+});

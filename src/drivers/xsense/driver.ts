@@ -1,4 +1,4 @@
-// The X-Sense driver: one X-Sense account (see /work/shared/protocols/xsense.md).
+// The X-Sense driver: one X-Sense account (see docs/protocols/xsense.md).
 // 101001 client info → Cognito SRP login (SECRET_HASH) → /app calls with the request MAC → 101003 AWS
 // credentials → named shadows over HTTPS (SigV4, `iotdata`) for the initial state → MQTT over a
 // SigV4-presigned WebSocket for live updates. Tokens are refreshed (falling back to a full login),
@@ -59,7 +59,7 @@ export interface XSenseDriverOptions {
   /** Defaults to the context's logger. */
   log?: Logger;
   timeouts?: XSenseTimeouts;
-  /** §3.4 (default v1.40.0_20260612, appCode 1400). */
+  /** docs/protocols/xsense.md §3.4 (default v1.40.0_20260612, appCode 1400). */
   appVersion?: string;
   /** "1" iOS, "2" Android (default "2", as the APK-aligned clients). */
   clientType?: string;
@@ -121,7 +121,7 @@ interface Dev {
   online: boolean | undefined;
   available: boolean;
   testTimer: NodeJS.Timeout | undefined;
-  /** Combo detectors: which alarm is sounding (reports do not always say, §5.4). */
+  /** Combo detectors: which alarm is sounding (reports do not always say, docs/protocols/xsense.md §5.4). */
   comboActive?: "smoke" | "co" | undefined;
 }
 
@@ -1209,7 +1209,8 @@ export class XSenseDriver implements Driver {
       return;
     }
     if (topic.startsWith("@xsense/events/")) {
-      // No captured payload of this topic exists (§9): log it and re-read the house's shadows.
+      // No captured payload of this topic exists (docs/protocols/xsense.md §4.4, §9): log it and
+      // re-read the house's shadows.
       this.#log.debug({ topic, eventType: doc.eventType }, "xsense: house event");
       const houseId = topic.split("/").pop() ?? "";
       const house = this.#houses.get(houseId);
@@ -1293,7 +1294,7 @@ export class XSenseDriver implements Driver {
   async #selfTest(dev: Dev): Promise<void> {
     const route = dev.spec?.selfTest;
     if (!route) throw new Error(`X-Sense ${dev.name} (${dev.model}) has no remote self-test`);
-    // SBS10 children use appselftest_ on the bare station thing and send no time (§6).
+    // SBS10 children use appselftest_ on the bare station thing and send no time (docs/protocols/xsense.md §6).
     const sbs10 = dev.station.model === "SBS10";
     const topic = `${sbs10 ? "appselftest_" : route.topic}${dev.sn}`;
     const desired = this.#desiredBase(dev, sbs10 ? "appSelfTest" : route.shadow, sbs10 ? "none" : route.time);

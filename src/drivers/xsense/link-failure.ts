@@ -2,7 +2,7 @@
 // AWS IoT refuses a presigned WebSocket upgrade made with expired or revoked credentials with HTTP 403
 // before any MQTT is spoken; an MQTT broker refuses at CONNECT with return code 4 or 5. Either way the
 // same credentials will be refused again: retrying them is how a bridge goes deaf
-// (docs/protocols/xsense.md, "MQTT over WebSocket").
+// (docs/protocols/xsense.md §4.2).
 
 /** `refused`: the service said no to these credentials; `unavailable`: it did not answer or failed. */
 export type FailureKind = "refused" | "unavailable";
