@@ -440,7 +440,7 @@ async function xsenseRig(options: RigOptions): Promise<VendorRig> {
   const serialById = new Map<string, string>();
   for (const h of sim.houses) for (const s of h.stations) for (const d of s.self ? [s.self] : s.devices) serialById.set(`xsense:${d.id}`, d.sn);
   const serials = new Set(serialById.values());
-  const grace = 90_000; // the driver's MQTT grace: shorter outages never show "No Response"
+  const grace = 60_000; // the driver's alarm-link grace: shorter outages never show "No Response"
   const kinds: FaultKind[] = [
     {
       name: "drop",
@@ -475,6 +475,41 @@ async function xsenseRig(options: RigOptions): Promise<VendorRig> {
       inject: () => {
         sim.expireSessions();
         sim.expireCredentials();
+        return {};
+      },
+    },
+    {
+      name: "revoke",
+      summary: "AWS credentials revoked before their expiration: MQTT dropped, upgrades with them answered HTTP 403",
+      rounds: 20,
+      expectDown: "no",
+      timeoutMs: 60_000,
+      inject: () => {
+        sim.revokeCredentials();
+        return {};
+      },
+    },
+    {
+      name: "displace",
+      summary: "credentials revoked and the session displaced by a login elsewhere at the same moment",
+      rounds: 10,
+      expectDown: "no",
+      timeoutMs: 60_000,
+      inject: () => {
+        sim.loginElsewhere();
+        sim.revokeCredentials();
+        return {};
+      },
+    },
+    {
+      name: "refuse",
+      summary: "MQTT dropped, then the next 3 upgrades refused with HTTP 403 whatever their credentials",
+      rounds: 10,
+      expectDown: "no",
+      timeoutMs: 60_000,
+      inject: () => {
+        sim.refuseUpgrades(3);
+        sim.dropMqtt();
         return {};
       },
     },
