@@ -1,9 +1,10 @@
 // A camera's frames inside the bridge, as the ingest demuxes them from its push: H.264 access units
 // (AVCC, with the sequence header's SPS/PPS) and AAC frames. It keeps the frames since the last
-// keyframe, so a viewer that subscribes gets a decodable picture at once (the in-process twin of the
-// RTMP library's GOP cache), then every new frame as it arrives. Listeners run synchronously in the
+// keyframe, so a viewer that subscribes gets a decodable picture at once (what an RTMP server's GOP
+// cache gives a player), then every new frame as it arrives. Listeners run synchronously in the
 // ingest's data handler: they must be quick; one that throws is dropped (a viewer's bug must not cut
-// the camera's connection, which is what an exception in the RTMP data handler does).
+// the camera's connection, which is what an exception in the RTMP data handler does). The same push is
+// kept as FLV tags (any codec) for ffmpeg readers fed on a pipe (flv-pipe.ts).
 import type { AvcConfig } from "./avc.ts";
 import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO, isSequenceHeader, isVideoKeyframe } from "./protocol/flv.ts";
 

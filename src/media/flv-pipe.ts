@@ -20,7 +20,11 @@ export interface FlvPipeOptions {
 const RECONNECT_GAP_MS = 40;
 
 /** Start writing; call the result to stop (it does not end `out`, except in `once` mode). */
-export function pipeFlv(source: Required<Pick<FrameSource, "subscribeTags">>, out: Writable, options: FlvPipeOptions): () => void {
+export function pipeFlv(
+  source: Required<Pick<FrameSource, "subscribeTags">>,
+  out: Writable,
+  options: FlvPipeOptions,
+): () => void {
   const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
   let generation: number | undefined;
   let offset = 0;
@@ -35,7 +39,8 @@ export function pipeFlv(source: Required<Pick<FrameSource, "subscribeTags">>, ou
     const dts = Math.max(0, tag.dts + offset);
     last = Math.max(last, dts);
     if (!isSequenceHeader(tag.type, tag.body)) {
-      if (dropping && tag.type === FLV_VIDEO && isVideoKeyframe(tag.body) && out.writableLength < maxQueued / 2) dropping = false;
+      const keyframe = tag.type === FLV_VIDEO && isVideoKeyframe(tag.body);
+      if (dropping && keyframe && out.writableLength < maxQueued / 2) dropping = false;
       if (!dropping && out.writableLength > maxQueued) dropping = true;
       if (dropping) return;
     }

@@ -87,7 +87,9 @@ export class SrtpForwarder {
     const ssrcAt = rtcp ? 4 : 8;
     const sender = `${from.address}:${from.port}`;
     const pinned = rtcp ? this.#rtcpFrom : this.#rtpFrom;
-    const valid = from.address === "127.0.0.1" && (packet[0]! & 0xc0) === 0x80 && packet.length >= ssrcAt + 4 && packet.readUInt32BE(ssrcAt) === this.#ssrc;
+    const version2 = (packet[0]! & 0xc0) === 0x80;
+    const ours = packet.length >= ssrcAt + 4 && packet.readUInt32BE(ssrcAt) === this.#ssrc;
+    const valid = from.address === "127.0.0.1" && version2 && ours;
     if (!valid || (pinned !== undefined && pinned !== sender)) {
       this.#refused++;
       return;

@@ -2,7 +2,8 @@
 // publisher sends (connect, createStream, publish, onMetaData) and the replies we write. Only the
 // types RTMP peers use; references, XML and typed objects are refused. Decoding is bounded (nesting
 // depth and value count) because it runs on what a peer sends before it has shown a stream key.
-export type Amf0Value = number | boolean | string | null | undefined | Date | Amf0Value[] | { [key: string]: Amf0Value };
+export type Amf0Value =
+  | number | boolean | string | null | undefined | Date | Amf0Value[] | { [key: string]: Amf0Value };
 
 export class Amf0Error extends Error {}
 
@@ -30,7 +31,9 @@ class Reader {
   }
 
   need(bytes: number): void {
-    if (this.offset + bytes > this.data.length) throw new Amf0Error(`AMF0 value runs past the end (offset ${this.offset})`);
+    if (this.offset + bytes > this.data.length) {
+      throw new Amf0Error(`AMF0 value runs past the end (offset ${this.offset})`);
+    }
   }
 
   string(lengthBytes: 2 | 4): string {

@@ -40,7 +40,8 @@ class BitReader {
 function unescape(nal: Buffer): Buffer {
   const out: number[] = [];
   for (let i = 0; i < nal.length; i++) {
-    if (i >= 2 && nal[i] === 3 && nal[i - 1] === 0 && nal[i - 2] === 0 && out.at(-1) === 0 && out.at(-2) === 0) continue;
+    const escaped = i >= 2 && nal[i] === 3 && nal[i - 1] === 0 && nal[i - 2] === 0;
+    if (escaped && out.at(-1) === 0 && out.at(-2) === 0) continue;
     out.push(nal[i]!);
   }
   return Buffer.from(out);
@@ -75,7 +76,8 @@ export function parseH264Sps(nal: Buffer): { width: number; height: number } | n
       reader.ue(); // bit_depth_chroma_minus8
       reader.bit(); // qpprime_y_zero_transform_bypass_flag
       if (reader.bit()) {
-        for (let i = 0; i < (chromaFormat === 3 ? 12 : 8); i++) if (reader.bit()) skipScalingList(reader, i < 6 ? 16 : 64);
+        const lists = chromaFormat === 3 ? 12 : 8;
+        for (let i = 0; i < lists; i++) if (reader.bit()) skipScalingList(reader, i < 6 ? 16 : 64);
       }
     }
     reader.ue(); // log2_max_frame_num_minus4

@@ -55,6 +55,10 @@ interface ChunkStream {
   received: number;
 }
 
+function newChunkStream(): ChunkStream {
+  return { timestamp: 0, field: 0, extended: false, length: 0, type: 0, streamId: 0, payload: undefined, received: 0 };
+}
+
 export class ChunkReader {
   #limits: ChunkLimits;
   readonly #onMessage: (message: RtmpMessage) => void;
@@ -151,12 +155,16 @@ export class ChunkReader {
 
     if (!stream) {
       if (format > 1) throw new RtmpProtocolError(`chunk stream ${csid} starts without a message header`);
-      if (this.#streams.size >= this.#limits.maxChunkStreams) throw new RtmpProtocolError(`more than ${this.#limits.maxChunkStreams} chunk streams`);
-      stream = { timestamp: 0, field: 0, extended: false, length: 0, type: 0, streamId: 0, payload: undefined, received: 0 };
+      if (this.#streams.size >= this.#limits.maxChunkStreams) {
+        throw new RtmpProtocolError(`more than ${this.#limits.maxChunkStreams} chunk streams`);
+      }
+      stream = newChunkStream();
       this.#streams.set(csid, stream);
     }
     const starting = stream.payload === undefined;
-    if (!starting && format !== 3) throw new RtmpProtocolError(`chunk stream ${csid}: a new message header inside a message`);
+    if (!starting && format !== 3) {
+      throw new RtmpProtocolError(`chunk stream ${csid}: a new message header inside a message`);
+    }
     if (format <= 1) {
       stream.length = buffer.readUIntBE(offset + 3, 3);
       stream.type = buffer[offset + 6]!;
@@ -173,7 +181,8 @@ export class ChunkReader {
       if (format !== 3) stream.field = value;
       stream.timestamp = format === 0 ? value : (stream.timestamp + value) >>> 0;
       if (stream.length > this.#limits.maxMessageBytes) {
-        throw new RtmpProtocolError(`a message of ${stream.length} bytes (at most ${this.#limits.maxMessageBytes} allowed here)`);
+        const most = this.#limits.maxMessageBytes;
+        throw new RtmpProtocolError(`a message of ${stream.length} bytes (at most ${most} allowed here)`);
       }
       stream.received = 0;
       stream.payload = Buffer.allocUnsafe(stream.length);
@@ -188,7 +197,8 @@ export class ChunkReader {
   }
 
   #complete(stream: ChunkStream): void {
-    const message: RtmpMessage = { type: stream.type, streamId: stream.streamId, timestamp: stream.timestamp, payload: stream.payload! };
+    const { type, streamId, timestamp } = stream;
+    const message: RtmpMessage = { type, streamId, timestamp, payload: stream.payload! };
     stream.payload = undefined;
     stream.received = 0;
     // Chunk size and abort change how the very next bytes are read: apply them here, not in the caller.

@@ -146,7 +146,8 @@ export class RtmpServerSession {
     switch (name) {
       case "connect": {
         const options = values[2];
-        const app = options && typeof options === "object" && !Array.isArray(options) && !(options instanceof Date) ? options.app : undefined;
+        const plain = typeof options === "object" && options !== null && !Array.isArray(options);
+        const app = plain && !(options instanceof Date) ? options.app : undefined;
         if (typeof app !== "string") throw new RtmpProtocolError("connect without an app");
         this.#app = app.replace(/\/+$/, "");
         this.#control(MSG_WINDOW_ACK_SIZE, WINDOW);
