@@ -13,7 +13,7 @@
 // vcodec left at its default libx264 with its default "-preset ultrafast -tune zerolatency"; audio
 // left at its default off; unbridge, as its README advises for cameras and as ours is published;
 // videoProcessor /usr/bin/ffmpeg since the ffmpeg-for-homebridge download is not installed). Its
-// source is the same simulated camera pushing to a plain RTMP server (an instance of our ingest, i.e.
+// source is the same simulated camera pushing to a plain RTMP server (bench/_rtmp-relay.ts:
 // node-media-server's RTMP session with its GOP cache) that the plugin reads with `-i rtmp://...`.
 //
 // Both are driven by the same hap-controller client code and the same receiver: SetupEndpoints,
@@ -68,6 +68,7 @@ import { E2E_PIN } from "../test/helpers/e2e-config.ts";
 import { AUDIO_CODEC_AAC_ELD, AUDIO_CODEC_OPUS, parseSetupEndpointsResponse, parseSupportedAudio, selectedStreamConfiguration, setupEndpointsRequest, SETUP_STATUS } from "../test/helpers/camera-tlv.ts";
 import { CameraBridgeChild, type BridgeLogLine } from "./_camera-bridge.ts";
 import { HomebridgeChild } from "./_homebridge-shim.ts";
+import { RtmpRelay } from "./_rtmp-relay.ts";
 import { argValue, deferred, fmt, latencyBenchSetup, percentile, sleep, table, withTimeout, writeSummary, type SummaryRow } from "./lib.ts";
 
 latencyBenchSetup("camera");
@@ -505,18 +506,18 @@ interface Baseline {
 
 async function benchBaseline(): Promise<Baseline> {
   // The plain RTMP server the camera pushes to and the plugin reads from.
-  const ingest = new RtmpIngest({ bind: "127.0.0.1", port: 0, rtmpHost: "127.0.0.1", log: silent });
-  await ingest.start();
-  cleanups.push(() => ingest.stop());
-  ingest.register("camera");
-  const keyframe = new Promise<void>((resolve) => ingest.once("keyframe-held", () => resolve()));
+  const relay = new RtmpRelay();
+  const port = await relay.start();
+  cleanups.push(() => relay.stop());
+  const keyframe = new Promise<void>((resolve) => relay.once("keyframe", () => resolve()));
   // The simulator's camera, pushing the same profile as for ours.
   const camera = new CameraPusher({ ffmpeg: DEFAULT_FFMPEG, publishDelayMs: 0, autoStopMs: () => 3_600_000, emit: () => undefined });
   cleanups.push(() => camera.stopAll());
-  camera.start("baseline-camera", ingest.urlFor("camera"), 0, "720p");
+  const url = `rtmp://127.0.0.1:${port}/live/baseline`;
+  camera.start("baseline-camera", url, 0, "720p");
   await withTimeout(keyframe, 20_000, "baseline source publishing");
 
-  const videoConfig = { source: `-i ${ingest.readerUrl("camera")}`, maxStreams: 2, maxWidth: 1280, maxHeight: 720, maxFPS: 30 };
+  const videoConfig = { source: `-i ${url}`, maxStreams: 2, maxWidth: 1280, maxHeight: 720, maxFPS: 30 };
   const config = { platform: "Camera-ffmpeg", videoProcessor: "/usr/bin/ffmpeg", cameras: [{ name: "Nursery Camera", unbridge: true, videoConfig }] };
   const shim = new HomebridgeChild({ plugin: PLUGIN, config, storagePath: join(dir, "homebridge"), pincode: E2E_PIN });
   cleanups.push(() => shim.stop());
@@ -562,7 +563,7 @@ async function benchBaseline(): Promise<Baseline> {
   await client.close();
   await shim.stop();
   await camera.stopAll();
-  await ingest.stop();
+  await relay.stop();
   return { warm, spawn, snapshot, copySize, transcode, config };
 }
 

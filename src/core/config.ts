@@ -117,6 +117,16 @@ const webSchema = z.strictObject({
   metricsAccess: accessMode.default("open"),
 });
 
+const MIB = 1024 * 1024;
+
+function isAddressOrRange(value: string): boolean {
+  const [address, bits, ...rest] = value.split("/");
+  if (rest.length || !address || isIP(address) === 0) return false;
+  if (bits === undefined) return true;
+  const prefix = Number(bits);
+  return /^\d+$/.test(bits) && prefix <= (isIP(address) === 4 ? 32 : 128);
+}
+
 // Camera video. The camera pushes RTMP to `rtmpHost:rtmpPort`, which must be an address it can reach on
 // the LAN (not 127.0.0.1); absent = the first non-internal IPv4 address of this machine.
 const mediaSchema = z.strictObject({
@@ -132,6 +142,25 @@ const mediaSchema = z.strictObject({
   transcode: z.enum(["auto", "always"]).default("auto"),
   /** Copy mode's video: `native` sends it from the bridge process (ffmpeg only for audio), `ffmpeg` as before. */
   videoRelay: z.enum(["native", "ffmpeg"]).default("native"),
+  /** Addresses (or CIDR ranges) cameras push from; empty: any address may connect (a key is still needed). */
+  allowedCameras: z.array(z.string().refine(isAddressOrRange, "must be an IP address or a CIDR range such as 192.168.1.0/24")).default([]),
+  /** Bounds on what a peer can make the RTMP ingest hold before (and after) it shows a stream key. */
+  rtmpLimits: z
+    .strictObject({
+      /** A connection must have published a known stream key this long after it opened. */
+      publishTimeoutMs: z.number().int().min(1_000).max(120_000).default(10_000),
+      /** Largest message before the publish (only commands are sent then). */
+      messageBytesBeforePublish: z.number().int().min(4_096).max(16 * MIB).default(64 * 1024),
+      /** Largest message of a publishing camera (a keyframe). */
+      messageBytes: z.number().int().min(64 * 1024).max(64 * MIB).default(8 * MIB),
+      chunkStreamsBeforePublish: z.number().int().min(2).max(64).default(8),
+      chunkStreams: z.number().int().min(2).max(1024).default(32),
+      /** Connections from one address that have not yet published. */
+      pendingPerAddress: z.number().int().min(1).max(1024).default(4),
+      /** Connections in total. */
+      connections: z.number().int().min(1).max(10_000).default(64),
+    })
+    .prefault({}),
 });
 
 const secretFields = {

@@ -15,7 +15,7 @@ export interface CameraSourceOptions {
   /** Who sends copy mode's video: this process from the ingest's frames, or ffmpeg (default native). */
   videoRelay?: VideoRelayMode;
   hub: Pick<StreamHub, "acquire" | "ready">;
-  ingest: Pick<RtmpIngest, "readerUrl" | "status" | "frames">;
+  ingest: Pick<RtmpIngest, "status" | "frames">;
   snapshots: Pick<SnapshotMaker, "snapshot">;
   log: Logger;
   /** How long a live view waits for a camera that was not pushing (default 10 s). */
@@ -87,11 +87,10 @@ export class MediaCameraSource implements CameraSource {
     return {
       known,
       input: {
-        // Fast start: the GOP cache hands the reader a keyframe at once, so no probing is needed.
-        // (-fflags nobuffer would drop that cached keyframe.)
-        // -tcp_nodelay: each step of the RTMP handshake otherwise waits ~48 ms on loopback (Nagle plus
-        // delayed ACK); measured in bench/camera.ts, about 100 ms off every start.
-        args: ["-probesize", "32", "-analyzeduration", "0", "-tcp_nodelay", "1", "-i", ingest.readerUrl(deviceId)],
+        // Fast start: the feed hands ffmpeg the sequence headers and the held keyframe at once, so no
+        // probing is needed. The stream goes in on stdin: an RTMP URL would put the camera's key on
+        // ffmpeg's command line, readable in /proc by any local user.
+        args: ["-probesize", "32", "-analyzeduration", "0", "-f", "flv", "-i", "pipe:0"],
         video: { width: video?.width ?? 1920, height: video?.height ?? 1080, fps: video?.fps, profile: video?.profile, level: video?.level },
         audio: status?.audio ?? false,
         frames: ingest.frames(deviceId),

@@ -1,10 +1,12 @@
 // A camera's frames inside the bridge, as the ingest demuxes them from its push: H.264 access units
 // (AVCC, with the sequence header's SPS/PPS) and AAC frames. It keeps the frames since the last
-// keyframe, so a viewer that subscribes gets a decodable picture at once (the in-process twin of the
-// RTMP library's GOP cache), then every new frame as it arrives. Listeners run synchronously in the
+// keyframe, so a viewer that subscribes gets a decodable picture at once (what an RTMP server's GOP
+// cache gives a player), then every new frame as it arrives. Listeners run synchronously in the
 // ingest's data handler: they must be quick; one that throws is dropped (a viewer's bug must not cut
-// the camera's connection, which is what an exception in the RTMP data handler does).
+// the camera's connection, which is what an exception in the RTMP data handler does). The same push is
+// kept as FLV tags (any codec) for ffmpeg readers fed on a pipe (flv-pipe.ts).
 import type { AvcConfig } from "./avc.ts";
+import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO, isSequenceHeader, isVideoKeyframe } from "./protocol/flv.ts";
 
 /** FLV video tag body: frame type/codec, AVCPacketType, 24-bit signed composition time. */
 const AVC_TAG_HEADER = 5;
@@ -41,10 +43,23 @@ export interface FeedListener {
   audio?(frame: AudioFrame): void;
 }
 
+/** One media message of the push as an FLV tag: any codec, for ffmpeg fed on a pipe. */
+export interface FlvTagData {
+  generation: number;
+  /** 8 audio, 9 video, 18 metadata (onMetaData, without RTMP's "@setDataFrame"). */
+  type: number;
+  dts: number;
+  /** The tag body; shared, never to be modified. */
+  body: Buffer;
+}
+
 /** What a live session reads (a fake in tests). */
 export interface FrameSource {
   /** The frames since the last keyframe at once, then each new one; call the result to stop. */
   subscribe(listener: FeedListener): () => void;
+  /** The stream as FLV tags: metadata and sequence headers, the tags since the last keyframe, then
+   * each new one. Optional: sources without it cannot feed ffmpeg. */
+  subscribeTags?(listener: (tag: FlvTagData) => void): () => void;
 }
 
 export class MediaFeed implements FrameSource {
@@ -56,6 +71,12 @@ export class MediaFeed implements FrameSource {
   #gopBytes = 0;
   /** The GOP grew past its bounds: nothing is kept until the next keyframe. */
   #gopOverflow = false;
+  readonly #tagListeners = new Set<(tag: FlvTagData) => void>();
+  /** Metadata and sequence headers of this publish, by kind. */
+  readonly #headers = new Map<string, FlvTagData>();
+  #tagGop: FlvTagData[] = [];
+  #tagGopBytes = 0;
+  #tagGopOverflow = false;
 
   get listeners(): number {
     return this.#listeners.size;
@@ -66,6 +87,7 @@ export class MediaFeed implements FrameSource {
     this.#generation++;
     this.#avc = undefined;
     this.#aac = undefined;
+    this.#headers.clear();
     this.end();
   }
 
@@ -74,6 +96,47 @@ export class MediaFeed implements FrameSource {
     this.#gop = [];
     this.#gopBytes = 0;
     this.#gopOverflow = false;
+    this.#tagGop = [];
+    this.#tagGopBytes = 0;
+    this.#tagGopOverflow = false;
+  }
+
+  /** Every media message of the push (the body is kept as is: the caller must not reuse it). */
+  tag(type: number, dts: number, body: Buffer): void {
+    const tag: FlvTagData = { generation: this.#generation, type, dts, body };
+    if (type === FLV_SCRIPT) this.#headers.set("metadata", tag);
+    else if (isSequenceHeader(type, body)) this.#headers.set(type === FLV_VIDEO ? "video" : "audio", tag);
+    else if (type === FLV_VIDEO && isVideoKeyframe(body)) {
+      this.#tagGop = [tag];
+      this.#tagGopBytes = body.length;
+      this.#tagGopOverflow = false;
+    } else if ((type === FLV_VIDEO || type === FLV_AUDIO) && this.#tagGop.length > 0 && !this.#tagGopOverflow) {
+      this.#tagGop.push(tag);
+      this.#tagGopBytes += body.length;
+      if (this.#tagGop.length > GOP_MAX_FRAMES * 2 || this.#tagGopBytes > GOP_MAX_BYTES) {
+        this.#tagGop = [];
+        this.#tagGopBytes = 0;
+        this.#tagGopOverflow = true;
+      }
+    }
+    for (const listener of this.#tagListeners) {
+      try {
+        listener(tag);
+      } catch (error) {
+        this.#tagListeners.delete(listener);
+        this.onListenerError?.(error as Error);
+      }
+    }
+  }
+
+  subscribeTags(listener: (tag: FlvTagData) => void): () => void {
+    for (const kind of ["metadata", "video", "audio"]) {
+      const header = this.#headers.get(kind);
+      if (header) listener(header);
+    }
+    for (const tag of this.#tagGop) listener(tag);
+    this.#tagListeners.add(listener);
+    return () => this.#tagListeners.delete(listener);
   }
 
   setAvc(config: AvcConfig): void {

@@ -12,8 +12,9 @@ import { RtmpIngest } from "./ingest.ts";
 import type { LiveSessionOptions } from "./live-session.ts";
 import { SnapshotMaker } from "./snapshot.ts";
 
-/** videoRelay may be left out (default native), as config literals in tests and tools do. */
-export type MediaConfig = Omit<Config["media"], "videoRelay"> & Partial<Pick<Config["media"], "videoRelay">>;
+/** Keys with defaults may be left out, as config literals in tests and tools do. */
+type Defaulted = "videoRelay" | "rtmpLimits" | "allowedCameras";
+export type MediaConfig = Omit<Config["media"], Defaulted> & Partial<Pick<Config["media"], Defaulted>>;
 
 export interface MediaServiceOptions {
   config: MediaConfig;
@@ -64,7 +65,14 @@ export class MediaService implements CameraSourceProvider {
     this.#options = options;
     this.#log = options.log;
     const { config } = options;
-    this.ingest = new RtmpIngest({ bind: config.bind, port: config.rtmpPort, rtmpHost: config.rtmpHost, log: options.log.child({ part: "rtmp" }) });
+    this.ingest = new RtmpIngest({
+      bind: config.bind,
+      port: config.rtmpPort,
+      rtmpHost: config.rtmpHost,
+      limits: config.rtmpLimits,
+      allowedCameras: config.allowedCameras,
+      log: options.log.child({ part: "rtmp" }),
+    });
   }
 
   /** Listen for pushes and serve every camera the registry knows now or learns later. */

@@ -1,27 +1,54 @@
-// The RTMP ingest: cameras push here, our own ffmpeg readers play from here. node-media-server's RTMP
-// session does the protocol and keeps each stream's GOP cache (a late reader gets a keyframe at
-// once); we own the listening sockets and decide who may publish (one secret key per camera) and who
-// may play (loopback only), count each stream's inbound bytes, learn its video/audio from the stream
-// itself, and keep its last keyframe for snapshots.
+// The RTMP ingest: cameras push here. Our own RTMP server side (protocol/rtmp-server.ts) does the
+// protocol; we own the listening sockets, decide who may publish (one secret key per camera, from
+// media.allowedCameras when set), bound what a connection may cost before it has shown a key (a
+// deadline, message and chunk-stream caps, connections per address and in total), count each
+// stream's inbound bytes, learn its video/audio from the stream itself, keep its last keyframe for
+// snapshots and hand its frames and FLV tags to in-process readers (feed.ts). Nothing plays from
+// here over RTMP: a reader URL would carry the key on an ffmpeg command line.
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createServer, isIPv6, type Server, type Socket } from "node:net";
+import { BlockList, createServer, isIP, isIPv6, type Server, type Socket } from "node:net";
 import { networkInterfaces } from "node:os";
 import { registerSecret, forgetSecret, type Logger } from "../core/logger.ts";
+import { RateLimitedLog } from "../core/rate-limited-log.ts";
 import { keyframeToAnnexB, parseAvcSequenceHeader, type AvcConfig, type H264Profile } from "./avc.ts";
 import { MediaFeed, type FrameSource } from "./feed.ts";
-import { RtmpSession, routeNmsLog, type NmsPacket, type NmsRtmpSession } from "./nms.ts";
+import { amf0ValueLength, decodeAmf0, type Amf0Value } from "./protocol/amf0.ts";
+import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO, isVideoKeyframe } from "./protocol/flv.ts";
+import type { RtmpMessage } from "./protocol/rtmp-chunk.ts";
+import { RtmpServerSession } from "./protocol/rtmp-server.ts";
 
 const APP = "live";
-const FLV_VIDEO = 9;
-const FLV_AUDIO = 8;
 const FLV_CODEC_H264 = 7;
 const FLV_CODEC_AAC = 10;
-const PACKET_VIDEO_HEADER = 2;
-const PACKET_KEYFRAME = 3;
-const REFUSAL_MEMORY = 256;
+const AVC_SEQUENCE_HEADER = 0;
 /** Frame rate is measured over at least this much stream time when the metadata does not say. */
 const FPS_WINDOW_MS = 1_000;
+/** One warn line per reason and address per this interval; the rest at debug. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
+export interface RtmpLimits {
+  /** A connection that has not published a known key this long after it opened is closed. */
+  publishTimeoutMs: number;
+  messageBytesBeforePublish: number;
+  messageBytes: number;
+  chunkStreamsBeforePublish: number;
+  chunkStreams: number;
+  /** Connections from one address that have not yet published. */
+  pendingPerAddress: number;
+  connections: number;
+}
+
+/** The defaults of media.rtmpLimits (README, "Cameras"). */
+export const DEFAULT_RTMP_LIMITS: RtmpLimits = {
+  publishTimeoutMs: 10_000,
+  messageBytesBeforePublish: 64 * 1024,
+  messageBytes: 8 * 1024 * 1024,
+  chunkStreamsBeforePublish: 8,
+  chunkStreams: 32,
+  pendingPerAddress: 4,
+  connections: 64,
+};
 
 export interface IngestOptions {
   /** Listen address (media.bind). */
@@ -30,6 +57,10 @@ export interface IngestOptions {
   port: number;
   /** The address cameras push to (media.rtmpHost); default: this machine's first LAN IPv4. */
   rtmpHost?: string;
+  /** media.rtmpLimits (defaults for what is left out). */
+  limits?: Partial<RtmpLimits>;
+  /** media.allowedCameras: addresses or CIDR ranges; empty or absent: any address. */
+  allowedCameras?: string[];
   log: Logger;
 }
 
@@ -60,7 +91,19 @@ export interface IngestEvents {
   "publish-stop": [deviceId: string, reason: "closed" | "dropped"];
   /** The first keyframe of a publish arrived: readers and snapshots can start. */
   "keyframe-held": [deviceId: string, at: number];
-  refused: [kind: "publish" | "play", address: string];
+  /** A connection turned away: a publish or play it asked for, or the connection itself (a limit). */
+  refused: [kind: "publish" | "play" | "connection", address: string];
+}
+
+/** One peer's connection. */
+interface Connection {
+  socket: Socket;
+  /** IPv4-mapped IPv6 addresses as plain IPv4. */
+  address: string;
+  session: RtmpServerSession;
+  /** Set once its publish is accepted. */
+  entry?: StreamEntry;
+  deadline?: NodeJS.Timeout;
 }
 
 interface StreamEntry {
@@ -68,17 +111,19 @@ interface StreamEntry {
   key: string;
   path: string;
   bytesIn: number;
-  publisher?: NmsRtmpSession;
+  publisher?: Connection;
   publishStartedAt?: number;
   keyframeHeldAt?: number;
   avc?: AvcConfig;
   otherCodec?: boolean;
   keyframe?: Buffer;
   audio: boolean;
+  /** From the publisher's onMetaData. */
+  metadataFps?: number;
   fps?: number;
   fpsFirstDts?: number;
   fpsFrames: number;
-  /** Its frames for the native video relay and the audio transcoder. */
+  /** Its frames and FLV tags for in-process readers (native relay, ffmpeg on a pipe, snapshots). */
   feed: MediaFeed;
 }
 
@@ -105,20 +150,43 @@ function hostForUrl(host: string): string {
   return isIPv6(host) ? `[${host}]` : host;
 }
 
-function addressOf(socket: Socket): string {
-  return socket.remoteAddress ?? "unknown";
+function plainAddress(address: string | undefined): string {
+  if (!address) return "unknown";
+  return address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+/** media.allowedCameras as a BlockList (used as an allow list); undefined when any address may push. */
+function allowList(entries: string[] | undefined): BlockList | undefined {
+  if (!entries?.length) return undefined;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split("/");
+    const type = isIP(address ?? "") === 6 ? "ipv6" : "ipv4";
+    if (bits === undefined) list.addAddress(address!, type);
+    else list.addSubnet(address!, Number(bits), type);
+  }
+  return list;
+}
+
+function metadataObject(values: Amf0Value[]): Record<string, Amf0Value> | undefined {
+  const at = values.indexOf("onMetaData");
+  const object = at >= 0 ? values[at + 1] : undefined;
+  return object && typeof object === "object" && !Array.isArray(object) && !(object instanceof Date) ? object : undefined;
 }
 
 export class RtmpIngest extends EventEmitter<IngestEvents> {
   readonly #options: IngestOptions;
   readonly #log: Logger;
   readonly #rtmpHost: string;
+  readonly #limits: RtmpLimits;
+  readonly #allowed: BlockList | undefined;
+  readonly #refusals: RateLimitedLog;
   readonly #byDevice = new Map<string, StreamEntry>();
   readonly #byPath = new Map<string, StreamEntry>();
-  readonly #entryOf = new WeakMap<NmsRtmpSession, StreamEntry>();
-  readonly #sockets = new Set<Socket>();
+  readonly #connections = new Set<Connection>();
+  /** Connections not yet publishing, per address. */
+  readonly #pending = new Map<string, number>();
   readonly #servers: Server[] = [];
-  readonly #refusalsLogged = new Set<string>();
   #port = 0;
 
   constructor(options: IngestOptions) {
@@ -127,6 +195,9 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     this.setMaxListeners(0);
     this.#options = options;
     this.#log = options.log;
+    this.#limits = { ...DEFAULT_RTMP_LIMITS, ...options.limits };
+    this.#allowed = allowList(options.allowedCameras);
+    this.#refusals = new RateLimitedLog(options.log, { intervalMs: REFUSAL_LOG_INTERVAL_MS, maxReasons: 256 });
     const host = options.rtmpHost ?? defaultRtmpHost();
     if (!host) this.#log.warn("no LAN IPv4 address found: cameras are told to push to 127.0.0.1, which they cannot reach; set media.rtmpHost");
     this.#rtmpHost = host ?? "127.0.0.1";
@@ -146,24 +217,16 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     return `rtmp://${hostForUrl(this.#rtmpHost)}:${this.#port}`;
   }
 
+  /** Open connections (tests, bench). */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
   /** Listen. Rejects with a readable error (port taken, address not ours); never exits the process. */
   async start(): Promise<void> {
-    routeNmsLog((message) => this.#log.debug(`rtmp: ${message}`));
     const { bind, port } = this.#options;
-    const first = await this.#listen(bind, port);
-    this.#port = first;
-    // Our readers always play from 127.0.0.1: listen there too when the configured address is a
-    // specific LAN address (a wildcard or loopback bind already covers it).
-    const wildcard = bind === "0.0.0.0" || bind === "::" || isLoopback(bind) || bind === "localhost";
-    if (!wildcard) {
-      try {
-        await this.#listen("127.0.0.1", first);
-      } catch (error) {
-        await this.stop();
-        throw error;
-      }
-    }
-    this.#log.info({ bind, port: first }, `RTMP ingest listening on ${hostForUrl(bind)}:${first}; cameras push to ${this.publicAddress}`);
+    this.#port = await this.#listen(bind, port);
+    this.#log.info({ bind, port: this.#port }, `RTMP ingest listening on ${hostForUrl(bind)}:${this.#port}; cameras push to ${this.publicAddress}`);
   }
 
   #listen(host: string, port: number): Promise<number> {
@@ -220,11 +283,6 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     return `${this.publicAddress}${this.#entry(deviceId).path}`;
   }
 
-  /** Where our own readers play from. Secret. */
-  readerUrl(deviceId: string): string {
-    return `rtmp://127.0.0.1:${this.#port}${this.#entry(deviceId).path}`;
-  }
-
   status(deviceId: string): IngestStreamStatus | undefined {
     const entry = this.#byDevice.get(deviceId);
     if (!entry) return undefined;
@@ -235,7 +293,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
         : undefined;
     return {
       publishing: entry.publisher !== undefined,
-      publisherAddress: entry.publisher ? addressOf(entry.publisher.socket) : undefined,
+      publisherAddress: entry.publisher?.address,
       bytesIn: entry.bytesIn,
       publishStartedAt: entry.publishStartedAt,
       keyframeHeldAt: entry.keyframeHeldAt,
@@ -251,7 +309,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     return keyframeToAnnexB(entry.avc, entry.keyframe);
   }
 
-  /** The camera's frames in this process: the held GOP at once, then each new frame. */
+  /** The camera's frames and FLV tags in this process: what is held since the keyframe at once, then each new one. */
   frames(deviceId: string): FrameSource {
     return this.#entry(deviceId).feed;
   }
@@ -267,136 +325,212 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
 
   async stop(): Promise<void> {
     const closed = this.#servers.splice(0).map((server) => new Promise<void>((done) => server.close(() => done())));
-    for (const socket of this.#sockets) socket.destroy();
+    for (const connection of this.#connections) connection.socket.destroy();
     await Promise.all(closed);
     for (const entry of this.#byDevice.values()) {
       entry.publisher = undefined;
       entry.keyframe = undefined;
       entry.feed.end();
     }
+    this.#refusals.flush();
+  }
+
+  /** A warn line per reason and address per minute (a misconfigured camera retries every few seconds,
+   * a scanner a thousand times a second); the rest at debug. */
+  #warnLimited(why: string, address: string, message: string): void {
+    if (!this.#refusals.warn(`${why} (${address})`, message, { address })) this.#log.debug({ address }, message);
   }
 
   #accept(socket: Socket): void {
+    const address = plainAddress(socket.remoteAddress);
+    socket.on("error", () => undefined);
+    const refuse = (why: string, detail: string): void => {
+      socket.destroy();
+      this.#warnLimited(why, address, `refused an RTMP connection from ${address}: ${detail}`);
+      this.emit("refused", "connection", address);
+    };
+    if (this.#allowed && !this.#allowed.check(address, isIPv6(address) ? "ipv6" : "ipv4")) {
+      return refuse("not allowed", "not in media.allowedCameras");
+    }
+    if (this.#connections.size >= this.#limits.connections) {
+      return refuse("connection limit", `${this.#limits.connections} connections open (media.rtmpLimits.connections)`);
+    }
+    const pending = this.#pending.get(address) ?? 0;
+    if (pending >= this.#limits.pendingPerAddress) {
+      return refuse("pending limit", `${pending} of its connections have not published yet (media.rtmpLimits.pendingPerAddress)`);
+    }
     // RTMP is a chatty request/reply handshake: without this every step waits for a delayed ACK.
     socket.setNoDelay(true);
-    this.#sockets.add(socket);
-    socket.on("close", () => this.#sockets.delete(socket));
-    socket.on("error", () => undefined);
-    const session = new RtmpSession(socket);
-    // The library's parser may throw on garbage; a stranger's bytes must never crash the bridge.
-    const parse = session.onData;
-    session.onData = (data: Buffer) => {
-      const entry = this.#entryOf.get(session);
-      if (entry && entry.publisher === session) entry.bytesIn += data.length;
-      try {
-        parse(data);
-      } catch (error) {
-        this.#log.debug({ err: error, address: addressOf(socket) }, "malformed RTMP data; connection closed");
-        socket.destroy();
-      }
+    const connection: Connection = {
+      socket,
+      address,
+      session: new RtmpServerSession(
+        {
+          send: (data) => {
+            if (!socket.destroyed) socket.write(data);
+          },
+          publish: (app, name) => this.#onPublish(connection, app, name),
+          play: () => this.#refuse("play", connection, "this ingest serves no readers"),
+          media: (message) => this.#onMedia(connection, message),
+          unpublish: () => socket.destroy(),
+        },
+        {
+          beforePublish: { maxMessageBytes: this.#limits.messageBytesBeforePublish, maxChunkStreams: this.#limits.chunkStreamsBeforePublish },
+          afterPublish: { maxMessageBytes: this.#limits.messageBytes, maxChunkStreams: this.#limits.chunkStreams },
+        },
+      ),
     };
-    session.run();
-    const push = session.rtmp.onPushCallback;
-    session.rtmp.onPushCallback = () => this.#onPublish(session, push);
-    const play = session.rtmp.onPlayCallback;
-    session.rtmp.onPlayCallback = () => this.#onPlay(session, play);
+    this.#connections.add(connection);
+    this.#pending.set(address, pending + 1);
+    connection.deadline = setTimeout(() => {
+      socket.destroy();
+      this.#warnLimited("no publish", address, `closed an RTMP connection from ${address}: no publish with a known key within ${this.#limits.publishTimeoutMs} ms`);
+    }, this.#limits.publishTimeoutMs);
+    connection.deadline.unref();
+    socket.on("close", () => this.#closed(connection));
+    socket.on("data", (data: Buffer) => {
+      const entry = connection.entry;
+      if (entry && entry.publisher === connection) entry.bytesIn += data.length;
+      try {
+        connection.session.receive(data);
+      } catch (error) {
+        // A stranger's bytes must never crash the bridge: the connection goes, nothing else.
+        connection.session.close();
+        socket.destroy();
+        this.#log.debug({ err: error, address }, `malformed RTMP data; connection closed: ${(error as Error).message}`);
+      }
+    });
   }
 
-  #refuse(kind: "publish" | "play", session: NmsRtmpSession, why: string): void {
-    const address = addressOf(session.socket);
-    session.socket.destroy();
-    const memo = `${kind} ${address} ${session.streamPath}`;
-    if (this.#refusalsLogged.size > REFUSAL_MEMORY) this.#refusalsLogged.clear();
-    // Once per address and path: a misconfigured camera retries every few seconds.
-    const level = this.#refusalsLogged.has(memo) ? "debug" : "warn";
-    this.#refusalsLogged.add(memo);
-    this.#log[level]({ address, app: session.streamApp }, `refused an RTMP ${kind} from ${address}: ${why}`);
+  /** The connection stopped counting as pending (it published, or it closed). */
+  #settle(connection: Connection): void {
+    if (!connection.deadline) return;
+    clearTimeout(connection.deadline);
+    connection.deadline = undefined;
+    const left = (this.#pending.get(connection.address) ?? 1) - 1;
+    if (left > 0) this.#pending.set(connection.address, left);
+    else this.#pending.delete(connection.address);
+  }
+
+  #closed(connection: Connection): void {
+    connection.session.close();
+    this.#settle(connection);
+    this.#connections.delete(connection);
+    if (connection.entry) this.#publishEnded(connection.entry, connection, "closed");
+  }
+
+  /** Always false: what a handler returns to refuse. */
+  #refuse(kind: "publish" | "play", connection: Connection, why: string): false {
+    const { address } = connection;
+    connection.session.close();
+    connection.socket.destroy();
+    this.#warnLimited(`${kind}: ${why}`, address, `refused an RTMP ${kind} from ${address}: ${why}`);
     this.emit("refused", kind, address);
+    return false;
   }
 
-  #onPublish(session: NmsRtmpSession, accept: () => void): void {
-    const entry = this.#byPath.get(session.streamPath);
-    if (!entry) return this.#refuse("publish", session, "unknown stream key");
-    accept();
-    if (!session.isPublisher) {
-      // The library refused (another publisher holds the key) and closes the connection itself.
-      this.#log.debug({ device: entry.deviceId }, "second publisher for a camera's key refused");
-      return;
+  #onPublish(connection: Connection, app: string, name: string): boolean {
+    const entry = this.#byPath.get(`/${app}/${name}`);
+    if (!entry) return this.#refuse("publish", connection, "unknown stream key");
+    if (entry.publisher) {
+      connection.session.close();
+      connection.socket.destroy();
+      this.#log.debug({ device: entry.deviceId, address: connection.address }, "second publisher for a camera's key refused");
+      return false;
     }
-    this.#entryOf.set(session, entry);
-    entry.publisher = session;
+    this.#settle(connection);
+    connection.entry = entry;
+    entry.publisher = connection;
     entry.publishStartedAt = nowMs();
     entry.keyframeHeldAt = undefined;
     entry.keyframe = undefined;
     entry.avc = undefined;
     entry.otherCodec = false;
     entry.audio = false;
+    entry.metadataFps = undefined;
     entry.fps = undefined;
     entry.fpsFirstDts = undefined;
     entry.fpsFrames = 0;
     entry.feed.begin();
-    const packet = session.rtmp.onPacketCallback;
-    session.rtmp.onPacketCallback = (p: NmsPacket) => {
-      packet(p);
-      if (entry.publisher === session) this.#observe(entry, session, p);
-    };
-    session.socket.once("close", () => this.#publishEnded(entry, session, "closed"));
-    const address = addressOf(session.socket);
+    const { address } = connection;
     this.#log.info({ device: entry.deviceId, address }, `camera ${entry.deviceId} is pushing from ${address}`);
     this.emit("publish-start", entry.deviceId, address);
+    return true;
   }
 
-  #onPlay(session: NmsRtmpSession, accept: () => void): void {
-    if (!isLoopback(session.socket.remoteAddress)) return this.#refuse("play", session, "readers must be on this machine");
-    if (!this.#byPath.has(session.streamPath)) return this.#refuse("play", session, "unknown stream key");
-    accept();
-  }
-
-  #publishEnded(entry: StreamEntry, session: NmsRtmpSession, reason: "closed" | "dropped"): void {
-    if (entry.publisher !== session) return;
+  #publishEnded(entry: StreamEntry, connection: Connection, reason: "closed" | "dropped"): void {
+    if (entry.publisher !== connection) return;
     entry.publisher = undefined;
     entry.keyframe = undefined;
     entry.keyframeHeldAt = undefined;
     entry.publishStartedAt = undefined;
     entry.feed.end();
-    if (reason === "dropped") session.socket.destroy();
+    if (reason === "dropped") connection.socket.destroy();
     this.#log.info({ device: entry.deviceId }, `camera ${entry.deviceId} stopped pushing (${reason})`);
     this.emit("publish-stop", entry.deviceId, reason);
   }
 
-  #observe(entry: StreamEntry, session: NmsRtmpSession, packet: NmsPacket): void {
-    if (packet.codec_type === FLV_AUDIO) {
+  #onMedia(connection: Connection, message: RtmpMessage): void {
+    const entry = connection.entry;
+    if (!entry || entry.publisher !== connection) return;
+    const { type, timestamp: dts } = message;
+    const body = message.payload;
+    if (type === FLV_SCRIPT) {
+      this.#onMetadata(entry, body);
+      return;
+    }
+    if (body.length === 0) return;
+    entry.feed.tag(type, dts, body);
+    if (type === FLV_AUDIO) {
       entry.audio = true;
-      if (packet.codec_id === FLV_CODEC_AAC) entry.feed.aacTag(packet.data.subarray(0, packet.size), packet.dts);
+      if (body[0]! >> 4 === FLV_CODEC_AAC) entry.feed.aacTag(body, dts);
       return;
     }
-    if (packet.codec_type !== FLV_VIDEO) {
-      if (session.audioCodec) entry.audio = true;
-      return;
-    }
-    if (packet.codec_id !== FLV_CODEC_H264) entry.otherCodec = true;
-    if (packet.flags === PACKET_VIDEO_HEADER && packet.codec_id === FLV_CODEC_H264) {
-      const avc = parseAvcSequenceHeader(packet.data.subarray(0, packet.size));
+    if (type !== FLV_VIDEO) return;
+    const h264 = (body[0]! & 0x0f) === FLV_CODEC_H264;
+    if (!h264) entry.otherCodec = true;
+    if (h264 && body[1] === AVC_SEQUENCE_HEADER) {
+      const avc = parseAvcSequenceHeader(body);
       if (avc) {
         entry.avc = avc;
         entry.feed.setAvc(avc);
       } else this.#log.debug({ device: entry.deviceId }, "unreadable AVC sequence header");
       return;
     }
-    this.#measureFps(entry, session, packet.dts);
-    if (packet.codec_id === FLV_CODEC_H264) entry.feed.videoTag(packet.data.subarray(0, packet.size), packet.dts, packet.flags === PACKET_KEYFRAME);
-    if (packet.flags !== PACKET_KEYFRAME) return;
-    // The parser reuses its buffer for the next message: keep a copy.
-    entry.keyframe = Buffer.from(packet.data.subarray(0, packet.size));
+    const keyframe = isVideoKeyframe(body);
+    this.#measureFps(entry, dts);
+    if (h264) entry.feed.videoTag(body, dts, keyframe);
+    if (!keyframe) return;
+    // The message's buffer is ours alone (the chunk reader allocates one per message).
+    entry.keyframe = body;
     if (entry.keyframeHeldAt === undefined) {
       entry.keyframeHeldAt = nowMs();
       this.emit("keyframe-held", entry.deviceId, entry.keyframeHeldAt);
     }
   }
 
-  #measureFps(entry: StreamEntry, session: NmsRtmpSession, dts: number): void {
-    if (session.videoFramerate > 0) {
-      entry.fps = session.videoFramerate;
+  /** onMetaData: the frame rate and whether there is audio; kept (without "@setDataFrame") for FLV readers. */
+  #onMetadata(entry: StreamEntry, body: Buffer): void {
+    let values: Amf0Value[];
+    let tag = body;
+    try {
+      values = decodeAmf0(body);
+      if (values[0] === "@setDataFrame") tag = body.subarray(amf0ValueLength(body));
+    } catch (error) {
+      this.#log.debug({ device: entry.deviceId, err: error }, "unreadable RTMP metadata");
+      return;
+    }
+    const metadata = metadataObject(values);
+    if (!metadata) return;
+    const fps = metadata.framerate ?? metadata.videoframerate;
+    if (typeof fps === "number" && fps > 0 && fps < 1000) entry.metadataFps = fps;
+    if (typeof metadata.audiocodecid === "number" && metadata.audiocodecid > 0) entry.audio = true;
+    entry.feed.tag(FLV_SCRIPT, 0, tag);
+  }
+
+  #measureFps(entry: StreamEntry, dts: number): void {
+    if (entry.metadataFps !== undefined) {
+      entry.fps = entry.metadataFps;
       return;
     }
     if (entry.fpsFirstDts === undefined) {

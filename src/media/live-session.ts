@@ -3,17 +3,21 @@
 // encode), x264 otherwise. Copy mode's video goes out natively from the ingest's frames
 // (video-relay.ts, media.videoRelay "native") and ffmpeg only turns the camera's AAC into Opus, fed
 // the AAC frames on stdin; or (media.videoRelay "ffmpeg", or no in-process frames) one ffmpeg reads
-// the camera's push (input options from the caller) and does both. Transcoding is always ffmpeg.
+// the camera's push (as FLV on its stdin, or what the caller's input options say) and does both.
+// Transcoding is always ffmpeg. No key is ever on ffmpeg's command line: it sends plain RTP to a
+// loopback port of ours and srtp-forwarder.ts encrypts it.
 import { randomUUID } from "node:crypto";
-import { isIPv6 } from "node:net";
-import { forgetSecret, registerSecret, type Logger } from "../core/logger.ts";
+import type { Logger } from "../core/logger.ts";
 import type { LiveStream, LiveStreamRequest, LiveStreamVideo } from "../core/camera.ts";
 import { adtsHeader, type FrameSource } from "./feed.ts";
 import { FfmpegProcess, type FfmpegExit } from "./ffmpeg.ts";
+import { pipeFlv } from "./flv-pipe.ts";
+import { SrtpForwarder } from "./srtp-forwarder.ts";
 import { VideoRelay } from "./video-relay.ts";
 
 export interface LiveInput {
-  /** ffmpeg input options and -i, e.g. ["-probesize","32","-analyzeduration","0","-i","rtmp://127.0.0.1:1935/live/KEY"] */
+  /** ffmpeg input options and -i, e.g. ["-probesize","32","-analyzeduration","0","-f","flv","-i","pipe:0"];
+   * with `-i pipe:0` the camera's stream is written to ffmpeg's stdin from `frames`. */
   args: string[];
   /** What the source carries (copy-mode decision). */
   video: { width: number; height: number; fps?: number; profile?: "baseline" | "main" | "high"; level?: string };
@@ -55,9 +59,18 @@ export function copyFits(source: LiveInput["video"], video: LiveStreamVideo): bo
   return true;
 }
 
-function srtpUrl(address: string, port: number, packetSize: number): string {
-  const host = isIPv6(address) ? `[${address}]` : address;
-  return `srtp://${host}:${port}?rtcpport=${port}&pkt_size=${packetSize}`;
+/** Where ffmpeg sends each kind of RTP: loopback ports of the session's SRTP forwarders. */
+export interface RtpPorts {
+  video: number;
+  audio?: number;
+}
+
+/** ffmpeg's SRTP output kept its packets this much under pkt_size (its srtp protocol's overhead);
+ * our forwarder adds the same tag, so the viewer sees the packet sizes it saw before. */
+const SRTP_OVERHEAD = 14;
+
+function rtpUrl(port: number, packetSize: number): string {
+  return `rtp://127.0.0.1:${port}?rtcpport=${port}&pkt_size=${packetSize - SRTP_OVERHEAD}`;
 }
 
 /** ffmpeg's -ssrc is a signed 32-bit option; HomeKit's SSRCs are unsigned. */
@@ -65,51 +78,46 @@ export function signedSsrc(ssrc: number): number {
   return ssrc | 0;
 }
 
-function srtpParams(key: Buffer, salt: Buffer): string {
-  if (key.length !== 16 || salt.length !== 14) throw new Error(`SRTP AES_CM_128_HMAC_SHA1_80 needs a 16-byte key and a 14-byte salt (got ${key.length} and ${salt.length})`);
-  return Buffer.concat([key, salt]).toString("base64");
-}
-
 function opusFrameMs(packetTimeMs: number): number {
   return OPUS_FRAME_MS.reduce((best, ms) => (Math.abs(ms - packetTimeMs) < Math.abs(best - packetTimeMs) ? ms : best));
 }
 
-/** Opus to the viewer's audio port, when it asked for audio and the camera has some. */
-function audioOutput(input: LiveInput, request: LiveStreamRequest): { args: string[]; secret: string } | undefined {
+/** Whether the viewer gets audio: it asked, gave a port and keys, and the camera has some. */
+export function wantsAudio(input: LiveInput, request: LiveStreamRequest): boolean {
   const { audio, target } = request;
-  if (!audio || !input.audio || target.audioPort === undefined || !target.audioSrtpKey || !target.audioSrtpSalt || target.audioSsrc === undefined) return undefined;
-  const secret = srtpParams(target.audioSrtpKey, target.audioSrtpSalt);
-  const args = [
+  return !!audio && input.audio && target.audioPort !== undefined && !!target.audioSrtpKey && !!target.audioSrtpSalt && target.audioSsrc !== undefined;
+}
+
+/** Opus as RTP to the audio forwarder, when the viewer gets audio. */
+function audioOutput(input: LiveInput, request: LiveStreamRequest, port: number | undefined): string[] | undefined {
+  const { audio, target } = request;
+  if (!audio || !wantsAudio(input, request) || port === undefined) return undefined;
+  return [
     "-c:a", "libopus", "-application", "lowdelay", "-frame_duration", String(opusFrameMs(audio.packetTimeMs)),
     "-ar", String(audio.sampleRateKHz * 1000), "-ac", "1", "-b:a", `${Math.max(8, Math.round(audio.maxBitrate))}k`,
-    "-payload_type", String(audio.payloadType), "-ssrc", String(signedSsrc(target.audioSsrc)),
-    "-f", "rtp", "-srtp_out_suite", "AES_CM_128_HMAC_SHA1_80", "-srtp_out_params", secret,
-    srtpUrl(target.address, target.audioPort, AUDIO_PACKET_SIZE),
+    "-payload_type", String(audio.payloadType), "-ssrc", String(signedSsrc(target.audioSsrc!)),
+    "-f", "rtp", rtpUrl(port, AUDIO_PACKET_SIZE),
   ];
-  return { args, secret };
 }
 
 /**
  * The audio-only ffmpeg of a natively relayed session: ADTS AAC on stdin (the ingest's frames, no
  * RTMP reader), Opus out; undefined when there is no audio to send.
  */
-export function audioArgs(input: LiveInput, request: LiveStreamRequest): { args: string[]; secrets: string[] } | undefined {
-  const audio = audioOutput(input, request);
+export function audioArgs(input: LiveInput, request: LiveStreamRequest, audioPort: number | undefined): string[] | undefined {
+  const audio = audioOutput(input, request, audioPort);
   if (!audio) return undefined;
-  const args = [
+  return [
     "-hide_banner", "-loglevel", "warning", "-sdp_file", "/dev/null",
     "-probesize", "32", "-analyzeduration", "0", "-f", "aac", "-i", "pipe:0",
-    "-map", "0:a:0", ...audio.args,
+    "-map", "0:a:0", ...audio,
   ];
-  return { args, secrets: [audio.secret] };
 }
 
-/** The ffmpeg arguments for one session; `secrets` are the SRTP parameters to scrub. */
-export function liveArgs(input: LiveInput, request: LiveStreamRequest, mode: "copy" | "transcode"): { args: string[]; secrets: string[] } {
+/** The ffmpeg arguments for one session (no key in them: see RtpPorts). */
+export function liveArgs(input: LiveInput, request: LiveStreamRequest, mode: "copy" | "transcode", ports: RtpPorts): string[] {
   const { target, video } = request;
-  const videoParams = srtpParams(target.videoSrtpKey, target.videoSrtpSalt);
-  const secrets = [videoParams];
-  // -sdp_file: without it ffmpeg prints the SDP, SRTP key included, to stdout.
+  // -sdp_file: without it ffmpeg prints the SDP to stdout.
   const args = ["-hide_banner", "-nostdin", "-loglevel", "warning", "-sdp_file", "/dev/null", ...input.args];
 
   args.push("-map", "0:v:0");
@@ -129,16 +137,12 @@ export function liveArgs(input: LiveInput, request: LiveStreamRequest, mode: "co
   }
   args.push(
     "-payload_type", String(video.payloadType), "-ssrc", String(signedSsrc(target.videoSsrc)),
-    "-f", "rtp", "-srtp_out_suite", "AES_CM_128_HMAC_SHA1_80", "-srtp_out_params", videoParams,
-    srtpUrl(target.address, target.videoPort, video.mtu),
+    "-f", "rtp", rtpUrl(ports.video, video.mtu),
   );
 
-  const audio = audioOutput(input, request);
-  if (audio) {
-    args.push("-map", "0:a:0", ...audio.args);
-    secrets.push(audio.secret);
-  }
-  return { args, secrets };
+  const audio = audioOutput(input, request, ports.audio);
+  if (audio) args.push("-map", "0:a:0", ...audio);
+  return args;
 }
 
 function describeExit(exit: FfmpegExit): string {
@@ -151,6 +155,8 @@ function describeExit(exit: FfmpegExit): string {
 interface Parts {
   process?: FfmpegProcess;
   relay?: VideoRelay;
+  /** Encrypt what ffmpeg sends. */
+  forwarders: SrtpForwarder[];
   /** Stops feeding ffmpeg's stdin from the ingest. */
   unsubscribe?: () => void;
 }
@@ -162,7 +168,6 @@ class LiveSession implements LiveStream {
   readonly #request: LiveStreamRequest;
   #mode: "copy" | "transcode" = "copy";
   #parts: Parts | undefined;
-  #secrets: string[] = [];
   #finished = false;
   #stopping = false;
   #finish!: (result: { reason: string }) => void;
@@ -195,17 +200,29 @@ class LiveSession implements LiveStream {
     const { input, log, label, videoRelay } = this.#options;
     this.#mode = this.#wantedMode();
     const native = this.#mode === "copy" && (videoRelay ?? "native") === "native" && input.frames !== undefined;
-    const parts: Parts = {};
+    const parts: Parts = { forwarders: [] };
     this.#parts = parts;
-    const { video } = this.#request;
+    const { video, target } = this.#request;
     log.info({ mode: this.#mode, video: native ? "native" : "ffmpeg", width: video.width, height: video.height, fps: video.fps, audio: !!(this.#request.audio && input.audio) }, `${label}: live stream (${this.#mode}${native ? ", native video" : ""})`);
+    const audioPort = wantsAudio(input, this.#request) ? await this.#forward(parts, target.address, target.audioPort!, target.audioSrtpKey!, target.audioSrtpSalt!, target.audioSsrc!) : undefined;
     if (!native) {
-      const { args, secrets } = liveArgs(input, this.#request, this.#mode);
-      this.#remember(secrets);
-      await this.#spawn(parts, args);
+      const videoPort = await this.#forward(parts, target.address, target.videoPort, target.videoSrtpKey, target.videoSrtpSalt, target.videoSsrc);
+      const args = liveArgs(input, this.#request, this.#mode, { video: videoPort, audio: audioPort });
+      const fromPipe = input.args.includes("pipe:0");
+      const child = await this.#spawn(parts, args, fromPipe ? "pipe" : undefined);
+      if (fromPipe) {
+        if (!input.frames?.subscribeTags) throw new Error("ffmpeg input pipe:0 without a stream to feed it");
+        const stdin = child.child.stdin!;
+        // EPIPE when ffmpeg dies: its exit tells the story.
+        stdin.on("error", () => undefined);
+        const unsubscribe = pipeFlv({ subscribeTags: input.frames.subscribeTags.bind(input.frames) }, stdin, { audio: input.audio });
+        parts.unsubscribe = () => {
+          unsubscribe();
+          stdin.end();
+        };
+      }
       return;
     }
-    const { target } = this.#request;
     parts.relay = await VideoRelay.start({
       source: input.frames!,
       address: target.address,
@@ -220,10 +237,9 @@ class LiveSession implements LiveStream {
     });
     const relay = parts.relay;
     void relay.ended.then(({ reason }) => this.#partEnded(parts, `video relay ended: ${reason}`));
-    const audio = audioArgs(input, this.#request);
+    const audio = audioArgs(input, this.#request, audioPort);
     if (!audio) return;
-    this.#remember(audio.secrets);
-    const child = await this.#spawn(parts, audio.args, "pipe");
+    const child = await this.#spawn(parts, audio, "pipe");
     const stdin = child.child.stdin!;
     // EPIPE when ffmpeg dies: its exit tells the story.
     stdin.on("error", () => undefined);
@@ -248,11 +264,10 @@ class LiveSession implements LiveStream {
     };
   }
 
-  #remember(secrets: string[]): void {
-    for (const secret of secrets) {
-      registerSecret(secret);
-      if (!this.#secrets.includes(secret)) this.#secrets.push(secret);
-    }
+  async #forward(parts: Parts, address: string, port: number, key: Buffer, salt: Buffer, ssrc: number): Promise<number> {
+    const forwarder = await SrtpForwarder.start({ address, port, key, salt, ssrc });
+    parts.forwarders.push(forwarder);
+    return forwarder.localPort;
   }
 
   async #spawn(parts: Parts, args: string[], stdin?: "pipe"): Promise<FfmpegProcess> {
@@ -283,12 +298,12 @@ class LiveSession implements LiveStream {
     parts.unsubscribe?.();
     parts.relay?.stop();
     await parts.process?.stop();
+    for (const forwarder of parts.forwarders) forwarder.close();
   }
 
   #end(reason: string): void {
     if (this.#finished) return;
     this.#finished = true;
-    for (const secret of this.#secrets) forgetSecret(secret);
     this.#finish({ reason });
   }
 

@@ -1,13 +1,15 @@
 // Snapshots: a JPEG decoded from the last keyframe the ingest holds, fed to ffmpeg on stdin (no RTMP
-// reader, no probing), so a warm camera answers in a few hundred milliseconds. Results are cached
+// reader, so no stream key on its command line; no probing), so a warm camera answers in a few hundred milliseconds. Results are cached
 // for a few seconds per size and concurrent requests share one ffmpeg. A camera that is not pushing
 // is started (the hub lingers after, so the next look is instant).
 //
 // Size: the picture is scaled to fit inside the requested width x height keeping the camera's aspect
 // ratio, so it is exactly the requested size whenever the aspects match (the resolutions we
 // advertise are the camera's 16:9) and never distorted when they do not. HomeKit accepts either.
+import type { Writable } from "node:stream";
 import type { Logger } from "../core/logger.ts";
 import { FfmpegProcess } from "./ffmpeg.ts";
+import { pipeFlv } from "./flv-pipe.ts";
 import type { StreamHub } from "./hub.ts";
 import type { RtmpIngest } from "./ingest.ts";
 
@@ -16,7 +18,7 @@ export interface SnapshotOptions {
   name: string;
   ffmpeg: string;
   hub: Pick<StreamHub, "acquire" | "ready">;
-  ingest: Pick<RtmpIngest, "keyframeAnnexB" | "readerUrl" | "status">;
+  ingest: Pick<RtmpIngest, "keyframeAnnexB" | "frames" | "status">;
   log: Logger;
   /** How long a snapshot is reused (default 3 s). */
   cacheMs?: number;
@@ -89,26 +91,28 @@ export class SnapshotMaker {
       }
     }
     const picture = ingest.keyframeAnnexB(deviceId);
-    // Without an H.264 keyframe of our own (another codec), read one from the ingest's GOP cache.
-    const input = picture ? ["-f", "h264", "-i", "pipe:0"] : ["-probesize", "32", "-analyzeduration", "0", "-i", ingest.readerUrl(deviceId)];
-    return this.#decode(input, picture, width, height);
+    if (picture) return this.#decode(["-f", "h264", "-i", "pipe:0"], (stdin) => stdin.end(picture), width, height);
+    // Another codec: what the ingest holds (sequence headers, the frames since the keyframe) as FLV.
+    const frames = ingest.frames(deviceId);
+    if (!frames.subscribeTags) throw new Error(`${this.#options.name}: no picture held`);
+    const feed = { subscribeTags: frames.subscribeTags.bind(frames) };
+    const audio = ingest.status(deviceId)?.audio ?? false;
+    const input = ["-probesize", "32", "-analyzeduration", "0", "-f", "flv", "-i", "pipe:0"];
+    return this.#decode(input, (stdin) => pipeFlv(feed, stdin, { audio, once: true }), width, height);
   }
 
-  async #decode(input: string[], stdin: Buffer | undefined, width: number, height: number): Promise<Buffer> {
+  async #decode(input: string[], feed: (stdin: Writable) => void, width: number, height: number): Promise<Buffer> {
     const { ffmpeg, log, name } = this.#options;
     const scale = `scale=${width}:${height}:force_original_aspect_ratio=decrease:force_divisible_by=2`;
-    const args = ["-hide_banner", "-nostdin", "-loglevel", "error", ...input, "-frames:v", "1", "-vf", scale, "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1"];
-    if (stdin) args.splice(args.indexOf("-nostdin"), 1);
-    const child = new FfmpegProcess(ffmpeg, args, { label: `snapshot ${name}`, log, stdin: stdin ? "pipe" : "ignore", stdout: "pipe" });
+    const args = ["-hide_banner", "-loglevel", "error", ...input, "-frames:v", "1", "-vf", scale, "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1"];
+    const child = new FfmpegProcess(ffmpeg, args, { label: `snapshot ${name}`, log, stdin: "pipe", stdout: "pipe" });
     this.#spawned++;
     this.#running.add(child);
     const chunks: Buffer[] = [];
     child.child.stdout?.on("data", (chunk: Buffer) => chunks.push(chunk));
-    if (stdin) {
-      // EPIPE when ffmpeg dies early: its exit status tells the story.
-      child.child.stdin?.on("error", () => undefined);
-      child.child.stdin?.end(stdin);
-    }
+    // EPIPE when ffmpeg dies early: its exit status tells the story.
+    child.child.stdin?.on("error", () => undefined);
+    feed(child.child.stdin!);
     const timer = setTimeout(() => void child.stop(500), this.#options.decodeTimeoutMs ?? 5_000);
     const exit = await child.exited;
     clearTimeout(timer);
