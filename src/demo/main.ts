@@ -46,7 +46,7 @@ export interface DemoSimulators {
 export async function startSimulators(options: { advertiser: string; homekitPort?: number; matterPort?: number; name?: string }): Promise<DemoSimulators> {
   let sims;
   try {
-    sims = await Promise.all([import("../../test/simulators/fansync/index.ts"), import("../../test/simulators/xsense/index.ts"), import("../../test/simulators/nanit/index.ts")]);
+    sims = await Promise.all([import("../../sim/fansync/index.ts"), import("../../sim/xsense/index.ts"), import("../../sim/nanit/index.ts")]);
   } catch (error) {
     // The demo is a feature of a checkout: the production image has neither test/ nor the dev dependencies.
     const inImage = !existsSync(join(root, "test/simulators"));

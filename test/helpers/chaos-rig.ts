@@ -19,10 +19,10 @@
 import { EventEmitter, once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FanSyncSimulator } from "../simulators/fansync/index.ts";
-import { XSenseSimulator } from "../simulators/xsense/index.ts";
-import { NanitSimulator } from "../simulators/nanit/index.ts";
-import { ChaosProxy } from "../simulators/chaos-proxy.ts";
+import { FanSyncSimulator } from "../../sim/fansync/index.ts";
+import { XSenseSimulator } from "../../sim/xsense/index.ts";
+import { NanitSimulator } from "../../sim/nanit/index.ts";
+import { ChaosProxy } from "../../sim/chaos-proxy.ts";
 import { BridgeProcess, type LogLine } from "./bridge-process.ts";
 import { E2E_PIN, writeE2EConfig } from "./e2e-config.ts";
 import { HapClient, longUUID, type HapAccessory } from "./hap-client.ts";
