@@ -60,7 +60,7 @@ test("the pre-parser sees every import form and resolves it to a repository path
 });
 
 test("accessories/ imports no host, driver or other app module: only accessories/, src/core and src/media", () => {
-  const hostsAndApp = ["src/homekit", "src/matter", "src/drivers", "src/web", "src/cli", "src/demo", "src/main.ts"];
+  const hostsAndApp = ["src/homekit", "src/matter", "src/drivers", "src/web", "src/cli", "src/main.ts", "sim"];
   assert.deepEqual(violations("accessories", hostsAndApp), []);
 });
 
