@@ -1,8 +1,9 @@
 // Imports point one way: drivers -> core <- hosts (src/homekit, src/matter) -> accessories/.
 // Bindings own their helpers, so accessories/ may use the vendor-neutral src/core and src/media but never
 // a host (which imports accessories/: a cycle) nor a driver; the hosts never import a driver
-// (README, "Architecture"). Specifiers are read with TypeScript's own pre-parser, which also sees
-// `export ... from` and import() and skips comments and strings.
+// (README, "Architecture"). The product (src/) never imports sim/ (the demo and the simulated vendor
+// clouds), test/ or bench/, but for the CLI's `demo` command. Specifiers are read with TypeScript's own
+// pre-parser, which also sees `export ... from` and import() and skips comments and strings.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -66,4 +67,8 @@ test("accessories/ imports no host, driver or other app module: only accessories
 
 test("src/homekit and src/matter import no driver", () => {
   assert.deepEqual([...violations("src/homekit", ["src/drivers"]), ...violations("src/matter", ["src/drivers"])], []);
+});
+
+test("src/ (the product) imports nothing from sim/, test/ or bench/ but the CLI's demo command", () => {
+  assert.deepEqual(violations("src", ["sim", "test", "bench"]), ["src/cli/index.ts -> sim/demo/main.ts"]);
 });
