@@ -1,7 +1,7 @@
 // Nanit live view in HomeKit (issue 5): how fast a picture appears, what a stream costs, and the same
 // source through homebridge-camera-ffmpeg 3.1.4 in the same run. Figures are printed, not asserted.
 //
-// The camera is the Nanit simulator's (test/simulators/nanit): ffmpeg pushing testsrc2 1280x720 15 fps,
+// The camera is the Nanit simulator's (sim/nanit): ffmpeg pushing testsrc2 1280x720 15 fps,
 // H.264 main, 2 s GOP, AAC, over RTMP.
 //
 // Ours: the bridge's pieces in a child process (bench/_camera-bridge.ts: config, Nanit driver, media

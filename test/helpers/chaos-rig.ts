@@ -2,7 +2,7 @@
 //
 // The bridge runs from its CLI in a child process with its real defaults (timeouts, back-offs,
 // grace periods), HomeKit and Matter enabled, against the three simulators; each simulator sits
-// behind a ChaosProxy (test/simulators/chaos-proxy.ts) for the faults it cannot make itself. What
+// behind a ChaosProxy (sim/chaos-proxy.ts) for the faults it cannot make itself. What
 // the bridge shows is read the way a user sees it: the web page's live event stream (/events: device
 // availability and state, account links) and HomeKit controllers (hap-controller) paired with the
 // bridge and with each standalone camera, that read every accessory after each round ("No Response"
