@@ -1,7 +1,7 @@
 // Nanit live view in HomeKit (issue 5): how fast a picture appears, what a stream costs, and the same
 // source through homebridge-camera-ffmpeg 3.1.4 in the same run. Figures are printed, not asserted.
 //
-// The camera is the Nanit simulator's (test/simulators/nanit): ffmpeg pushing testsrc2 1280x720 15 fps,
+// The camera is the Nanit simulator's (sim/nanit): ffmpeg pushing testsrc2 1280x720 15 fps,
 // H.264 main, 2 s GOP, AAC, over RTMP.
 //
 // Ours: the bridge's pieces in a child process (bench/_camera-bridge.ts: config, Nanit driver, media
@@ -59,8 +59,8 @@ import { createSocket } from "node:dgram";
 import { RtmpIngest } from "../src/media/ingest.ts";
 import type { FeedListener, FrameSource } from "../src/media/feed.ts";
 import { VideoRelay } from "../src/media/video-relay.ts";
-import { NanitSimulator } from "../test/simulators/nanit/index.ts";
-import { CameraPusher, DEFAULT_FFMPEG } from "../test/simulators/nanit/stream.ts";
+import { NanitSimulator } from "../sim/nanit/index.ts";
+import { CameraPusher, DEFAULT_FFMPEG } from "../sim/nanit/stream.ts";
 import { HapClient, type HapCharacteristic } from "../test/helpers/hap-client.ts";
 import { SrtpSink } from "../test/helpers/rtp-receiver.ts";
 import { H264Depacketizer, probeH264, type DecodedVideo } from "../test/helpers/rtp-h264.ts";

@@ -30,7 +30,7 @@ import { publishBridge } from "../src/homekit/advertiser.ts";
 import { MatterHost } from "../src/matter/index.ts";
 import { uniqueIdFor } from "../src/matter/bridged.ts";
 import { configureMatter, environmentAt } from "../src/matter/platform.ts";
-import { FanSyncSimulator, type ReceivedFrame, type Registers } from "../test/simulators/fansync/index.ts";
+import { FanSyncSimulator, type ReceivedFrame, type Registers } from "../sim/fansync/index.ts";
 import { fastDriverOptions } from "../test/drivers/fansync-harness.ts";
 import { HapClient, type HapCharacteristic } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";

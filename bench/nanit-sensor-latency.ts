@@ -25,7 +25,7 @@ import { NanitDriver, saveSession } from "../src/drivers/nanit/index.ts";
 import { HomeKitHost } from "../src/homekit/index.ts";
 import { MatterHost } from "../src/matter/index.ts";
 import { uniqueIdFor } from "../src/matter/bridged.ts";
-import { NanitSimulator } from "../test/simulators/nanit/index.ts";
+import { NanitSimulator } from "../sim/nanit/index.ts";
 import { fastOptions } from "../test/drivers/nanit-harness.ts";
 import { HapClient } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";

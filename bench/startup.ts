@@ -16,7 +16,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { FanSyncSimulator, PROFILES, type ProfileKey, type SimDeviceSpec } from "../test/simulators/fansync/index.ts";
+import { FanSyncSimulator, PROFILES, type ProfileKey, type SimDeviceSpec } from "../sim/fansync/index.ts";
 import type { LogLine } from "../test/helpers/bridge-process.ts";
 import { argValue, argValues, fmt, median, sleep, table, withTimeout, writeSummary, type SummaryRow } from "./lib.ts";
 

@@ -25,7 +25,7 @@ import { XSenseDriver } from "../src/drivers/xsense/index.ts";
 import { HomeKitHost } from "../src/homekit/index.ts";
 import { MatterHost } from "../src/matter/index.ts";
 import { uniqueIdFor } from "../src/matter/bridged.ts";
-import { XSenseSimulator } from "../test/simulators/xsense/index.ts";
+import { XSenseSimulator } from "../sim/xsense/index.ts";
 import { fastDriverOptions } from "../test/drivers/xsense-harness.ts";
 import { HapClient } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";

@@ -25,7 +25,9 @@ async function run(argv: string[]): Promise<number | undefined> {
     case "demo": {
       // Both parse process.argv themselves and own the process from here on.
       process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
-      await import(command === "start" ? "../main.ts" : "../demo/main.ts").then((m: { runDemo?: () => Promise<void> }) => m.runDemo?.());
+      // The demo lives in sim/ (the simulated vendor clouds), apart from the bridge: only this line links them.
+      if (command === "start") await import("../main.ts");
+      else await (await import("../../sim/demo/main.ts")).runDemo();
       return undefined;
     }
     case "login":

@@ -9,7 +9,7 @@ import { createLogger, type Logger } from "../../src/core/logger.ts";
 import { JsonStore } from "../../src/core/storage.ts";
 import { deviceId } from "../../src/core/model.ts";
 import type { DriverSink } from "../../src/core/driver.ts";
-import { FanSyncSimulator, type FanSyncSimulatorOptions } from "../simulators/fansync/index.ts";
+import { FanSyncSimulator, type FanSyncSimulatorOptions } from "../../sim/fansync/index.ts";
 import { FakeSink } from "../helpers/fake-sink.ts";
 
 

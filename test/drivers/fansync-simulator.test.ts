@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "ws";
-import { FanSyncSimulator, applyWrite, PROFILES, type FanSyncSimulatorOptions } from "../simulators/fansync/index.ts";
+import { FanSyncSimulator, applyWrite, PROFILES, type FanSyncSimulatorOptions } from "../../sim/fansync/index.ts";
 import { nextEvent } from "../helpers/wait.ts";
 
 async function sim(t: { after: (fn: () => Promise<void>) => void }, options: FanSyncSimulatorOptions = {}) {

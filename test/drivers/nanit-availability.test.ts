@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { harness, whenAvailable, type Harness } from "./nanit-harness.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
-import { ChaosProxy } from "../simulators/chaos-proxy.ts";
+import { ChaosProxy } from "../../sim/chaos-proxy.ts";
 import type { DriverSink } from "../../src/core/driver.ts";
 import type { StreamInterruption } from "../../src/core/camera.ts";
-import type { ConnInfo } from "../simulators/nanit/index.ts";
+import type { ConnInfo } from "../../sim/nanit/index.ts";
 
 /** Record streamInterrupted (FakeSink does not have it). */
 function recordInterruptions(h: Harness): { list: StreamInterruption[]; events: EventEmitter } {

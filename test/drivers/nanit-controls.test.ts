@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { harness, whenAvailable } from "./nanit-harness.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
-import type { ReceivedRequest } from "../simulators/nanit/index.ts";
+import type { ReceivedRequest } from "../../sim/nanit/index.ts";
 
 test("one baby-camera device per camera, with its sensors and switches, synced over the socket", async (t) => {
   const h = await harness();

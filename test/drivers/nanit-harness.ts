@@ -9,7 +9,7 @@ import { NanitDriver, saveSession, type NanitDriverOptions } from "../../src/dri
 import { createLogger, type Logger } from "../../src/core/logger.ts";
 import { JsonStore } from "../../src/core/storage.ts";
 import { deviceId } from "../../src/core/model.ts";
-import { NanitSimulator, type NanitSimulatorOptions } from "../simulators/nanit/index.ts";
+import { NanitSimulator, type NanitSimulatorOptions } from "../../sim/nanit/index.ts";
 import { FakeSink } from "../helpers/fake-sink.ts";
 
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { WebSocket } from "ws";
 import { harness, whenAvailable } from "./nanit-harness.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
-import type { ConnInfo } from "../simulators/nanit/index.ts";
+import type { ConnInfo } from "../../sim/nanit/index.ts";
 import type { PinnedCert } from "../../src/drivers/nanit/index.ts";
 
 test("local first: uc_token auth, the self-signed certificate pinned on first use, KEEPALIVE 08 00 every interval", async (t) => {

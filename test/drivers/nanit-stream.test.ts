@@ -11,8 +11,8 @@ import type { StreamInterruption } from "../../src/core/camera.ts";
 import type { DriverSink } from "../../src/core/driver.ts";
 import { harness, whenAvailable, type Harness } from "./nanit-harness.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
-import { CONNECTION_LIMIT_MESSAGE, type ConnInfo, type NanitSimulatorOptions } from "../simulators/nanit/index.ts";
-import { RtmpReceiver } from "../simulators/nanit/rtmp-receiver.ts";
+import { CONNECTION_LIMIT_MESSAGE, type ConnInfo, type NanitSimulatorOptions } from "../../sim/nanit/index.ts";
+import { RtmpReceiver } from "../../sim/nanit/rtmp-receiver.ts";
 import type { NanitDriverOptions } from "../../src/drivers/nanit/index.ts";
 
 type StreamStart = [{ cameraUid: string; url: string; pid: number | undefined }];

@@ -9,7 +9,7 @@ import { createLogger, type Logger } from "../../src/core/logger.ts";
 import { JsonStore } from "../../src/core/storage.ts";
 import { deviceId } from "../../src/core/model.ts";
 import type { DriverSink } from "../../src/core/driver.ts";
-import { XSenseSimulator, type SimUrls, type XSenseSimulatorOptions } from "../simulators/xsense/index.ts";
+import { XSenseSimulator, type SimUrls, type XSenseSimulatorOptions } from "../../sim/xsense/index.ts";
 import { FakeSink } from "../helpers/fake-sink.ts";
 
 

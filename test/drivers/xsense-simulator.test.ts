@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect } from "mqtt";
-import { XSenseSimulator } from "../simulators/xsense/index.ts";
+import { XSenseSimulator } from "../../sim/xsense/index.ts";
 import { requestMac, secretHash, signRequest, presignUrl, decodeClientSecret } from "../../src/drivers/xsense/index.ts";
 import { harness } from "./xsense-harness.ts";
 

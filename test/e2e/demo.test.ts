@@ -1,4 +1,4 @@
-// End to end: `npm run demo` (src/demo/main.ts, as the npm script runs it) starts the simulators of
+// End to end: `npm run demo` (sim/demo/main.ts, as the npm script runs it) starts the simulators of
 // all three vendors and the bridge; hap-controller pairs with it (and, apart, with the Nanit camera,
 // which is a HomeKit accessory of its own) and matter.js's controller commissions it; the `pairing` command computes the very codes the running bridge logged; `reset`
 // refuses while the bridge runs; a restart of the demo on the same --data needs no re-pairing.
@@ -16,7 +16,7 @@ import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { HapClient } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
 import type { LogLine } from "../helpers/bridge-process.ts";
-import { DEMO_NAMES } from "../../src/demo/main.ts";
+import { DEMO_NAMES } from "../../sim/demo/main.ts";
 import { PID_FILE } from "../../src/cli/pidfile.ts";
 import { freeUdpPort } from "../helpers/e2e-config.ts";
 
@@ -99,7 +99,7 @@ describe("npm run demo", () => {
   let matter: MatterTestClient | undefined;
   let ready: LogLine;
 
-  const startDemo = () => new Script(["src/demo/main.ts", "--advertiser", "none", "--homekit-port", "0", "--matter-port", String(matterPort), "--log-json", "--data", dataDir]);
+  const startDemo = () => new Script(["sim/demo/main.ts", "--advertiser", "none", "--homekit-port", "0", "--matter-port", String(matterPort), "--log-json", "--data", dataDir]);
 
   before(async () => {
     matterPort = await freeUdpPort();

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
-import { FanSyncSimulator } from "../simulators/fansync/index.ts";
+import { FanSyncSimulator } from "../../sim/fansync/index.ts";
 import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic } from "../helpers/hap-client.ts";

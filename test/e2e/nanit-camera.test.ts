@@ -13,7 +13,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { NanitSimulator } from "../simulators/nanit/index.ts";
+import { NanitSimulator } from "../../sim/nanit/index.ts";
 import { writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient } from "../helpers/hap-client.ts";

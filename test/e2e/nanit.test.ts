@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import type { Endpoint as ClientDevice } from "@project-chip/matter.js/device";
-import { NanitSimulator } from "../simulators/nanit/index.ts";
+import { NanitSimulator } from "../../sim/nanit/index.ts";
 import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic, type HapEvent } from "../helpers/hap-client.ts";

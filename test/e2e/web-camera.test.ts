@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 import { pino } from "pino";
-import { NanitSimulator } from "../simulators/nanit/index.ts";
+import { NanitSimulator } from "../../sim/nanit/index.ts";
 import { DeviceRegistry } from "../../src/core/registry.ts";
 import type { Driver } from "../../src/core/driver.ts";
 import type { StreamHubState } from "../../src/media/hub.ts";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { deviceId } from "../../src/core/model.ts";
 import { uniqueIdFor } from "../../src/matter/bridged.ts";
-import { XSenseSimulator } from "../simulators/xsense/index.ts";
+import { XSenseSimulator } from "../../sim/xsense/index.ts";
 import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic } from "../helpers/hap-client.ts";

@@ -2,7 +2,7 @@
 //
 // The bridge runs from its CLI in a child process with its real defaults (timeouts, back-offs,
 // grace periods), HomeKit and Matter enabled, against the three simulators; each simulator sits
-// behind a ChaosProxy (test/simulators/chaos-proxy.ts) for the faults it cannot make itself. What
+// behind a ChaosProxy (sim/chaos-proxy.ts) for the faults it cannot make itself. What
 // the bridge shows is read the way a user sees it: the web page's live event stream (/events: device
 // availability and state, account links) and HomeKit controllers (hap-controller) paired with the
 // bridge and with each standalone camera, that read every accessory after each round ("No Response"
@@ -19,10 +19,10 @@
 import { EventEmitter, once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FanSyncSimulator } from "../simulators/fansync/index.ts";
-import { XSenseSimulator } from "../simulators/xsense/index.ts";
-import { NanitSimulator } from "../simulators/nanit/index.ts";
-import { ChaosProxy } from "../simulators/chaos-proxy.ts";
+import { FanSyncSimulator } from "../../sim/fansync/index.ts";
+import { XSenseSimulator } from "../../sim/xsense/index.ts";
+import { NanitSimulator } from "../../sim/nanit/index.ts";
+import { ChaosProxy } from "../../sim/chaos-proxy.ts";
 import { BridgeProcess, type LogLine } from "./bridge-process.ts";
 import { E2E_PIN, writeE2EConfig } from "./e2e-config.ts";
 import { HapClient, longUUID, type HapAccessory } from "./hap-client.ts";

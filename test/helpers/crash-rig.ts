@@ -9,8 +9,8 @@ import { watch, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSy
 import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { resetEcosystem } from "../../src/cli/reset.ts";
-import { FanSyncSimulator } from "../simulators/fansync/index.ts";
-import { NanitSimulator, type HttpRecord } from "../simulators/nanit/index.ts";
+import { FanSyncSimulator } from "../../sim/fansync/index.ts";
+import { NanitSimulator, type HttpRecord } from "../../sim/nanit/index.ts";
 import { BridgeProcess, type LogLine } from "./bridge-process.ts";
 import { E2E_PASSCODE, E2E_PIN, writeE2EConfig } from "./e2e-config.ts";
 import { HapClient } from "./hap-client.ts";

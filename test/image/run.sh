@@ -10,7 +10,9 @@
 # 4. Runs the image the way `docker run` would (entrypoint, cmd, env, user and workdir read from the
 #    image) as PID 1 of its own PID namespace, in a loopback-only network namespace, and checks: the
 #    bridge logs {"event":"ready"}, runs as non-root, /data is 0700 and owned by it, ffmpeg is there,
-#    HomeKit answers on 127.0.0.1, and SIGTERM stops it quickly with exit code 0.
+#    HomeKit answers on 127.0.0.1, and SIGTERM stops it quickly with exit code 0. Then, as
+#    `docker run <image> demo` would, the demo (sim/): the simulated clouds start with production
+#    dependencies only, the bridge in it lists every demo device, and SIGTERM stops both with exit 0.
 #
 # Environment: HEARTHBRIDGE_IMAGE_CACHE (default /var/cache/hearthbridge-image) holds the rootfs
 # tarball, the npm packages and buildah's storage; delete it for a cold run.
@@ -300,7 +302,7 @@ prepare_container() {
     fail "devDependencies are in the image's node_modules"
   [ ! -e "$MNT$WORKDIR/test" ] && [ ! -e "$MNT$WORKDIR/.git" ] || fail "test/ or .git got into the image (.dockerignore)"
   local d
-  for d in src accessories proto; do
+  for d in src sim accessories proto; do
     [ ! -d "$ROOT/$d" ] || [ -d "$MNT$WORKDIR/$d" ] || fail "$d/ is missing from the image (.dockerignore)"
   done
   log "ok: node_modules holds production dependencies only, none native"
@@ -320,9 +322,15 @@ EOF
   chmod 0600 "$MNT/data/config.yaml"
 }
 
-# Like `docker run`: the entrypoint is PID 1 of a new PID namespace with its own /proc and /dev,
-# in a loopback-only network namespace (mDNS on lo only), chrooted into the image as its USER.
+# Like `docker run <image> [ARGS...]`: the entrypoint is PID 1 of a new PID namespace with its own /proc
+# and /dev, in a loopback-only network namespace (mDNS on lo only), chrooted into the image as its USER.
+# start_container LOG [ARGS...]: ARGS replace the image's CMD; output goes to LOG.
+RUN_LOG=""
 start_container() {
+  RUN_LOG=$1
+  shift
+  local -a args=("$@")
+  [ ${#args[@]} -gt 0 ] || args=("${CMD[@]}")
   local script='
     set -e
     ip link set lo up
@@ -339,8 +347,8 @@ start_container() {
     exec chroot --userspec="$RUN_UID:$RUN_GID" --groups="$RUN_GID" "$R" /usr/bin/env -i --chdir="$WORKDIR" "$@"'
   RUN_UID=$RUN_UID RUN_GID=$RUN_GID WORKDIR=$WORKDIR \
     unshare --net --pid --fork --kill-child --mount-proc="$MNT/proc" \
-    sh -c "$script" sh "$MNT" "${RUN_ENV[@]}" "${ENTRYPOINT[@]}" "${CMD[@]}" \
-    >"$ARTIFACTS/bridge.log" 2>&1 </dev/null &
+    sh -c "$script" sh "$MNT" "${RUN_ENV[@]}" "${ENTRYPOINT[@]}" "${args[@]}" \
+    >"$RUN_LOG" 2>&1 </dev/null &
   RUN_PID=$!
 }
 
@@ -349,12 +357,12 @@ exec_in() { nsenter -t "$INIT_PID" -m -n -p -r -w -S "$RUN_UID" -G "$RUN_GID" /u
 
 wait_ready() {
   local deadline=$((SECONDS + READY_TIMEOUT_S))
-  until grep -q '"event":"ready"' "$ARTIFACTS/bridge.log"; do
-    kill -0 "$RUN_PID" 2>/dev/null || { tail -30 "$ARTIFACTS/bridge.log"; fail "the bridge exited before it was ready"; }
-    [ $SECONDS -lt $deadline ] || { tail -30 "$ARTIFACTS/bridge.log"; fail "no ready line within $READY_TIMEOUT_S s"; }
+  until grep -q '"event":"ready"' "$RUN_LOG"; do
+    kill -0 "$RUN_PID" 2>/dev/null || { tail -30 "$RUN_LOG"; fail "the bridge exited before it was ready"; }
+    [ $SECONDS -lt $deadline ] || { tail -30 "$RUN_LOG"; fail "no ready line within $READY_TIMEOUT_S s"; }
     sleep 0.2
   done
-  grep -o '"msg":"bridge ready[^"]*"' "$ARTIFACTS/bridge.log" | head -1
+  grep -o '"msg":"bridge ready[^"]*"' "$RUN_LOG" | head -1
 }
 
 check_running() {
@@ -401,10 +409,24 @@ stop_container() {
   RUN_PID=""
   t1=$(now)
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-  [ "$rc" = 0 ] || { tail -20 "$ARTIFACTS/bridge.log"; fail "exit code $rc after SIGTERM (want 0)"; }
+  [ "$rc" = 0 ] || { tail -20 "$RUN_LOG"; fail "exit code $rc after SIGTERM (want 0)"; }
   awk -v s="$secs" -v l="$STOP_LIMIT_S" 'BEGIN { exit !(s < l) }' || fail "SIGTERM took $secs s (limit $STOP_LIMIT_S s)"
-  grep -q 'SIGTERM: stopping' "$ARTIFACTS/bridge.log" || fail "the bridge did not log 'SIGTERM: stopping'"
+  grep -q 'SIGTERM: stopping' "$RUN_LOG" || fail "the bridge did not log 'SIGTERM: stopping'"
   log "ok: SIGTERM to PID 1 stopped the bridge in $secs s with exit code 0"
+}
+
+# `docker run <image> demo`: the simulators (sim/) load from the image with production dependencies
+# only, the bridge finds every demo device (2 fans, 4 alarms, 1 camera), and SIGTERM stops both.
+check_demo() {
+  local devices want=7
+  devices=$(grep -o '"event":"ready"[^}]*' "$RUN_LOG" | grep -o '"devices":[0-9]*' | head -1 | cut -d: -f2)
+  [ "$devices" = "$want" ] ||
+    { tail -30 "$RUN_LOG"; fail "the demo's bridge is ready with '$devices' devices (want $want)"; }
+  grep -q '"event":"demo".*Demo mode' "$RUN_LOG" || fail "the demo did not log its 'Demo mode' banner"
+  log "ok: the demo runs from the image: simulators up, the bridge ready with $devices devices"
+  INIT_PID=$(pgrep -P "$RUN_PID" | head -1)
+  [ -n "$INIT_PID" ] || fail "no container init under unshare ($RUN_PID)"
+  stop_container
 }
 
 timed "tools" install_tools
@@ -415,9 +437,12 @@ timed "node + npm packages" fetch_node
 timed "base image" make_base_image
 timed "build (buildah bud)" build_image
 timed "container setup + checks" prepare_container
-timed "start to ready" eval 'start_container; wait_ready'
+timed "start to ready" eval 'start_container "$ARTIFACTS/bridge.log"; wait_ready'
 timed "checks in the container" check_running
 timed "SIGTERM stop" stop_container
+DEMO_ARGS=(demo --advertiser none --homekit-port 0 --log-json)
+timed "demo: start to ready" eval 'start_container "$ARTIFACTS/demo.log" "${DEMO_ARGS[@]}"; wait_ready'
+timed "demo: checks + SIGTERM stop" check_demo
 
 SIZE=$("${B[@]}" images --format '{{.Size}}' "$IMAGE" | head -1)
 BASE_SIZE=$("${B[@]}" images --format '{{.Size}}' "$BASE_IMAGE" | head -1)

@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { ChaosProxy } from "../simulators/chaos-proxy.ts";
+import { ChaosProxy } from "../../sim/chaos-proxy.ts";
 import { nextEvent, quietFor, waitFor } from "../helpers/wait.ts";
 
 let echo: Server;

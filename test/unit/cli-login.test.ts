@@ -6,8 +6,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FanSyncSimulator } from "../simulators/fansync/index.ts";
-import { XSenseSimulator } from "../simulators/xsense/index.ts";
+import { FanSyncSimulator } from "../../sim/fansync/index.ts";
+import { XSenseSimulator } from "../../sim/xsense/index.ts";
 import { validateConfig, type AccountConfig } from "../../src/core/config.ts";
 import { verifyAccount } from "../../src/cli/verify-login.ts";
 

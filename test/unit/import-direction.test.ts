@@ -1,8 +1,9 @@
 // Imports point one way: drivers -> core <- hosts (src/homekit, src/matter) -> accessories/.
 // Bindings own their helpers, so accessories/ may use the vendor-neutral src/core and src/media but never
 // a host (which imports accessories/: a cycle) nor a driver; the hosts never import a driver
-// (README, "Architecture"). Specifiers are read with TypeScript's own pre-parser, which also sees
-// `export ... from` and import() and skips comments and strings.
+// (README, "Architecture"). The product (src/) never imports sim/ (the demo and the simulated vendor
+// clouds), test/ or bench/, but for the CLI's `demo` command. Specifiers are read with TypeScript's own
+// pre-parser, which also sees `export ... from` and import() and skips comments and strings.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -60,10 +61,14 @@ test("the pre-parser sees every import form and resolves it to a repository path
 });
 
 test("accessories/ imports no host, driver or other app module: only accessories/, src/core and src/media", () => {
-  const hostsAndApp = ["src/homekit", "src/matter", "src/drivers", "src/web", "src/cli", "src/demo", "src/main.ts"];
+  const hostsAndApp = ["src/homekit", "src/matter", "src/drivers", "src/web", "src/cli", "src/main.ts", "sim"];
   assert.deepEqual(violations("accessories", hostsAndApp), []);
 });
 
 test("src/homekit and src/matter import no driver", () => {
   assert.deepEqual([...violations("src/homekit", ["src/drivers"]), ...violations("src/matter", ["src/drivers"])], []);
+});
+
+test("src/ (the product) imports nothing from sim/, test/ or bench/ but the CLI's demo command", () => {
+  assert.deepEqual(violations("src", ["sim", "test", "bench"]), ["src/cli/index.ts -> sim/demo/main.ts"]);
 });

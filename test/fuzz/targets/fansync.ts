@@ -12,7 +12,7 @@ import { createLogger } from "../../../src/core/logger.ts";
 import { deviceId, type Command } from "../../../src/core/model.ts";
 import { JsonStore } from "../../../src/core/storage.ts";
 import { FanSyncDriver } from "../../../src/drivers/fansync/index.ts";
-import { PROFILES } from "../../simulators/fansync/profiles.ts";
+import { PROFILES } from "../../../sim/fansync/profiles.ts";
 import { CheckingSink, CountingLog } from "../checks.ts";
 import { hostileJson, mutatedText, mutatedValue, nastyScalar } from "../mutate.ts";
 import { FuzzFailure, type FuzzTarget } from "../runner.ts";

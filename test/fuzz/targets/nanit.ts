@@ -10,7 +10,7 @@ import { deviceId } from "../../../src/core/model.ts";
 import { JsonStore } from "../../../src/core/storage.ts";
 import { NanitDriver, saveSession } from "../../../src/drivers/nanit/index.ts";
 import { encodeMessage } from "../../../src/drivers/nanit/proto.ts";
-import { NanitSimulator } from "../../simulators/nanit/index.ts";
+import { NanitSimulator } from "../../../sim/nanit/index.ts";
 import { fastOptions } from "../../drivers/nanit-harness.ts";
 import { CheckingSink, CountingLog } from "../checks.ts";
 import { mutatedBytes } from "../mutate.ts";

@@ -11,7 +11,7 @@ import { JsonStore } from "../../../src/core/storage.ts";
 import { XSenseDriver } from "../../../src/drivers/xsense/index.ts";
 import { inferSpec, MODELS, modelSpec, type ModelSpec } from "../../../src/drivers/xsense/models.ts";
 import { childSn, fieldsToPatch, flatten, selfTestResult } from "../../../src/drivers/xsense/parse.ts";
-import { XSenseSimulator, simThingName } from "../../simulators/xsense/index.ts";
+import { XSenseSimulator, simThingName } from "../../../sim/xsense/index.ts";
 import { fastDriverOptions } from "../../drivers/xsense-harness.ts";
 import { CheckingSink, CountingLog, stateProblems } from "../checks.ts";
 import { hostileJson, mutatedText } from "../mutate.ts";

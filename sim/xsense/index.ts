@@ -12,8 +12,8 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { Aedes, type Client as AedesClient } from "aedes";
 import { WebSocketServer, createWebSocketStream, type WebSocket } from "ws";
-import { encodeClientSecret, requestMac, secretHash, UNAUTH_MAC } from "../../../src/drivers/xsense/mac.ts";
-import { canonicalRequest, EMPTY_SHA256, sha256Hex, signature as sigV4 } from "../../../src/drivers/xsense/sigv4.ts";
+import { encodeClientSecret, requestMac, secretHash, UNAUTH_MAC } from "../../src/drivers/xsense/mac.ts";
+import { canonicalRequest, EMPTY_SHA256, sha256Hex, signature as sigV4 } from "../../src/drivers/xsense/sigv4.ts";
 import { claimSignature, makeVerifier, safeEqual, serverChallenge, serverKey, TIMESTAMP_RE, type ServerChallenge, type Verifier } from "./srp.ts";
 
 export const DEMO_EMAIL = "demo@hearthbridge.invalid";

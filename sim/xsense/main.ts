@@ -1,4 +1,4 @@
-// Standalone X-Sense cloud simulator: `node test/simulators/xsense/main.ts --port 0`.
+// Standalone X-Sense cloud simulator: `node sim/xsense/main.ts --port 0`.
 // Prints the endpoint URLs and the made-up account; point an xsense account's `endpoints` here.
 // While it runs, type a command to act as the detectors: `smoke <sn>`, `clear <sn>`, `co <sn> [ppm]`,
 // `clearco <sn>`, `battery <sn> <0-3>`, `eol <sn>`, `drop` (MQTT), `kick` (log in elsewhere), `list`.

@@ -1,4 +1,4 @@
-// Standalone Nanit simulator: `node test/simulators/nanit/main.ts [--port 0] [--no-mfa] [--json]
+// Standalone Nanit simulator: `node sim/nanit/main.ts [--port 0] [--no-mfa] [--json]
 // [--stream-profile 720p|1080p] [--publish-delay ms]`.
 // Prints the endpoints and the made-up account; point the driver's `endpoints` at them for a demo.
 import { parseArgs } from "node:util";

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { waitFor } from "../../helpers/wait.ts";
+import { waitFor } from "../../test/helpers/wait.ts";
 import { DEFAULT_FFMPEG } from "./stream.ts";
 
 export interface ReceivedVideo {

@@ -1,19 +1,24 @@
 // `npm run demo`: the bridge against built-in simulators of all three vendor clouds (FanSync fans,
 // X-Sense alarms, a Nanit camera), so it can be tried in Apple Home or a Matter controller with no
-// vendor account. The simulators are the loopback servers of the test suite (made-up accounts,
-// 127.0.0.1 only) and run in this process; the bridge runs as a child process from its own CLI with
-// a generated config, exactly as `npm start` would. Ctrl-C stops both.
+// vendor account. The simulators are the loopback servers in sim/ that the tests and benches use too
+// (made-up accounts, 127.0.0.1 only) and run in this process; the bridge runs as a child process from
+// its own CLI with a generated config, exactly as `npm start` would. Ctrl-C stops both. Everything here
+// needs only production dependencies, so the demo runs from the Docker image too (README, "Demo").
 //
 //   npm run demo                          temporary data directory, removed at exit
+//   hearthbridge demo                     the same from the CLI entry (in the image: `docker run ... demo`)
 //   npm run demo -- --data ./demo-data    keep the pairings across restarts of the demo
 //   --advertiser none|ciao|avahi|resolved (or HEARTHBRIDGE_DEMO_ADVERTISER), --homekit-port, --matter-port,
 //   --log-json: passed to the bridge.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
+import { FanSyncSimulator } from "../fansync/index.ts";
+import { NanitSimulator } from "../nanit/index.ts";
+import { XSenseSimulator } from "../xsense/index.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -44,19 +49,6 @@ export interface DemoSimulators {
 
 /** Start the three simulators and build the bridge config that points at them. */
 export async function startSimulators(options: { advertiser: string; homekitPort?: number; matterPort?: number; name?: string }): Promise<DemoSimulators> {
-  let sims;
-  try {
-    sims = await Promise.all([import("../../test/simulators/fansync/index.ts"), import("../../test/simulators/xsense/index.ts"), import("../../test/simulators/nanit/index.ts")]);
-  } catch (error) {
-    // The demo is a feature of a checkout: the production image has neither test/ nor the dev dependencies.
-    const inImage = !existsSync(join(root, "test/simulators"));
-    throw new Error(
-      inImage
-        ? "the demo runs from a checkout of the repository (git clone, npm ci, npm run demo), not from the Docker image: the image leaves out the test simulators and the dev dependencies"
-        : `the demo needs the dev dependencies (run npm ci without --omit=dev): ${(error as Error).message}`,
-    );
-  }
-  const [{ FanSyncSimulator }, { XSenseSimulator }, { NanitSimulator }] = sims;
   const fansync = new FanSyncSimulator({
     devices: [
       { profile: "cct", displayName: DEMO_NAMES.fans[0] },

@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { generate } from "selfsigned";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
-import { decodeMessage, encodeMessage, type NanitMessage, type RequestMsg, type ResponseMsg, type RequestPayload, type SettingsMsg } from "../../../src/drivers/nanit/proto.ts";
+import { decodeMessage, encodeMessage, type NanitMessage, type RequestMsg, type ResponseMsg, type RequestPayload, type SettingsMsg } from "../../src/drivers/nanit/proto.ts";
 import { CameraPusher, DEFAULT_FFMPEG, type PushInfo, type StreamEvents, type StreamProfileName } from "./stream.ts";
 
 export { STREAM_PROFILES, type StreamProfileName, type PushInfo } from "./stream.ts";

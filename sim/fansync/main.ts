@@ -1,4 +1,4 @@
-// Standalone FanSync cloud simulator: `node test/simulators/fansync/main.ts --port 0`.
+// Standalone FanSync cloud simulator: `node sim/fansync/main.ts --port 0`.
 // Prints the API and WebSocket URLs and the made-up account (demo mode points the driver here).
 import { parseArgs } from "node:util";
 import { FanSyncSimulator } from "./index.ts";
