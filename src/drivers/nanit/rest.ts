@@ -2,6 +2,7 @@
 // /babies/{uid}/messages and the camera's uc_token. Plain http:// works too (simulators).
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { readIncomingCapped } from "../../core/http.ts";
 
 export const DEFAULT_API = "https://api.nanit.com";
 export const DEFAULT_WEBSOCKET = "wss://api.nanit.com/focus/cameras/{camera_uid}/user_connect";
@@ -73,10 +74,10 @@ function send(url: string, method: string, headers: Record<string, string>, body
       all["content-length"] = String(Buffer.byteLength(body));
     }
     const req = make(target, { method, headers: all, agent: false, timeout: options.timeoutMs, signal: options.signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
+      readIncomingCapped(res).then(
+        (text) => resolve({ status: res.statusCode ?? 0, body: text }),
+        (e: Error) => reject(new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`, res.statusCode)),
+      );
     });
     req.on("timeout", () => req.destroy(new NanitHttpError(`${method} ${target.pathname} timed out after ${options.timeoutMs} ms`)));
     req.on("error", (e) => reject(e instanceof NanitHttpError ? e : new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`)));
