@@ -1,11 +1,21 @@
-// Response bodies from vendor clouds are read with a byte cap: a broken or hostile cloud answering
-// with an endless body must cost a clear error, not the bridge's memory. fetch's `response.text()`
-// and a plain `res.on("data")` collector both read without limit.
+// Size limits on what vendor clouds send: HTTP response bodies are read with a byte cap and websocket
+// messages have a maximum size, so a broken or hostile cloud answering with an endless body costs a
+// clear error, not the bridge's memory. fetch's `response.text()` and a plain `res.on("data")`
+// collector both read without limit.
 import type { IncomingMessage } from "node:http";
 
 /** Vendor answers are a few kilobytes (the largest, a Nanit /babies list or a FanSync device list,
  * stays far below this); 4 MiB leaves room for big accounts. */
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/** Largest websocket message taken from a vendor cloud or camera (ws's `maxPayload`; ws's default is
+ * 100 MiB). FanSync frames are JSON of a few kilobytes (a device list with its properties is the
+ * largest), Nanit's are protobuf control messages under a kilobyte (video goes over RTMP, not this
+ * socket). A larger message closes the socket (code 1009) and the driver reconnects. */
+export const MAX_WEBSOCKET_MESSAGE_BYTES = 1024 * 1024;
+
+/** ws's error code for a message past `maxPayload`. */
+export const WS_MESSAGE_TOO_LARGE = "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
 
 export class ResponseTooLargeError extends Error {
   override name = "ResponseTooLargeError";

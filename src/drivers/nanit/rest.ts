@@ -3,6 +3,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { readIncomingCapped } from "../../core/http.ts";
+import { isUnsafeKey } from "../../core/safe-keys.ts";
 
 export const DEFAULT_API = "https://api.nanit.com";
 export const DEFAULT_WEBSOCKET = "wss://api.nanit.com/focus/cameras/{camera_uid}/user_connect";
@@ -175,7 +176,7 @@ export interface BabyCamera {
   connected: boolean | undefined;
 }
 
-/** The babies that have a camera. Malformed entries are skipped (reported in `skipped`). */
+/** The babies that have a camera. Malformed entries (and unusable camera uids) are skipped (reported in `skipped`). */
 export function parseBabies(body: Record<string, unknown>): { cameras: BabyCamera[]; skipped: number } {
   const list = Array.isArray(body.babies) ? body.babies : [];
   const cameras: BabyCamera[] = [];
@@ -184,7 +185,9 @@ export function parseBabies(body: Record<string, unknown>): { cameras: BabyCamer
     const b = item as Record<string, unknown> | null;
     const camera = (b?.camera && typeof b.camera === "object" ? b.camera : {}) as Record<string, unknown>;
     const cameraUid = typeof b?.camera_uid === "string" && b.camera_uid ? b.camera_uid : typeof camera.uid === "string" && camera.uid ? camera.uid : undefined;
-    if (!b || typeof b.uid !== "string" || !b.uid || !cameraUid) {
+    // Camera uids key plain objects (the pinned certificates): "__proto__" or "constructor" there
+    // would read Object.prototype or Object.
+    if (!b || typeof b.uid !== "string" || !b.uid || !cameraUid || isUnsafeKey(cameraUid)) {
       skipped++;
       continue;
     }
