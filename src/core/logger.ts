@@ -59,9 +59,16 @@ function patternsOf(secret: string): string[] {
   return [...new Set([secret, ...encoded].map(escapeRegExp).concat(base64Patterns(Buffer.from(secret, "utf8"))))];
 }
 
+/** Scrubbed object keys: a lookup is much cheaper than the alternation of every pattern. Cleared when
+ * the patterns change, and when full. */
+const scrubbedKeys = new Map<string, string>();
+const CACHED_KEY_LENGTH = 128;
+const CACHED_KEYS = 2048;
+
 function currentMatcher(): RegExp | undefined {
   if (matcherStale) {
     matcherStale = false;
+    scrubbedKeys.clear();
     const patterns = [...formCounts.keys()].sort((a, b) => b.length - a.length);
     matcher = patterns.length ? new RegExp(patterns.join("|"), "g") : undefined;
   }
@@ -101,8 +108,23 @@ export function forgetSecret(value: string | undefined): void {
 const AMZ_PARAM = /(X-Amz-[A-Za-z0-9-]+(?:=|%3D))((?:(?!%26)[^&\s"'<>#])+)/gi;
 
 export function scrub(text: string): string {
+  if (text.length < MIN_SECRET_LENGTH) return text;
   const re = currentMatcher();
   return (re ? text.replace(re, "[redacted]") : text).replace(AMZ_PARAM, "$1[redacted]");
+}
+
+/** scrub() for object keys: the same few keys come in every line of a kind, so their results are kept. */
+function scrubKey(key: string): string {
+  if (key.length < MIN_SECRET_LENGTH) return key;
+  currentMatcher(); // clears the kept results when the patterns changed
+  const known = scrubbedKeys.get(key);
+  if (known !== undefined) return known;
+  const out = scrub(key);
+  if (key.length <= CACHED_KEY_LENGTH) {
+    if (scrubbedKeys.size >= CACHED_KEYS) scrubbedKeys.clear();
+    scrubbedKeys.set(key, out);
+  }
+  return out;
 }
 
 /** Keys whose values are redacted whole, compared without case ("Authorization" as "authorization"). */
@@ -137,7 +159,7 @@ function scrubDeep(value: unknown, walk: Walk, depth: number): unknown {
     if (typeof json === "function") return scrubDeep(json.call(value), walk, depth + 1);
     if (value instanceof Map || value instanceof Set) return value; // written as {} by JSON.stringify
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) setOwn(out, scrub(k), REDACT_KEYS.has(k.toLowerCase()) ? "[redacted]" : scrubDeep(v, walk, depth + 1));
+    for (const [k, v] of Object.entries(value)) setOwn(out, scrubKey(k), REDACT_KEYS.has(k.toLowerCase()) ? "[redacted]" : scrubDeep(v, walk, depth + 1));
     return out;
   } finally {
     walk.path.delete(value);
@@ -148,7 +170,7 @@ function scrubError(error: Error, walk: Walk, depth: number): Error {
   const copy = new Error(scrub(error.message));
   copy.name = error.name;
   copy.stack = error.stack === undefined ? undefined : scrub(error.stack);
-  for (const [k, v] of Object.entries(error)) setOwn(copy, scrub(k), REDACT_KEYS.has(k.toLowerCase()) ? "[redacted]" : scrubDeep(v, walk, depth + 1));
+  for (const [k, v] of Object.entries(error)) setOwn(copy, scrubKey(k), REDACT_KEYS.has(k.toLowerCase()) ? "[redacted]" : scrubDeep(v, walk, depth + 1));
   if (error.cause !== undefined) copy.cause = scrubDeep(error.cause, walk, depth + 1);
   return copy;
 }
