@@ -18,7 +18,8 @@ for (const s of secrets) registerSecret(s);
 const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
 const log = createLogger("info", { json: true, destination: sink });
 const short = "nanit: Robin Nanit: connected (local) after 3 attempts; sensors pushed every 120 s";
-const long = `${"fansync << {\"id\":42,\"status\":\"ok\",\"data\":{\"H00\":1,\"H02\":50,\"H06\":0,\"H0B\":1}} ".repeat(28)}`.slice(0, 2048);
+const frame = JSON.stringify({ id: 42, status: "ok", data: { H00: 1, H02: 50, H06: 0, H0B: 1 } });
+const long = `fansync << ${frame} `.repeat(40).slice(0, 2048);
 const nested = {
   device: "fansync:0123456789abcdef01234567",
   frame: { id: 42, request: "set", data: { H00: 1, H02: 50 }, meta: { source: "homekit", path: ["a", "b", "c"] } },

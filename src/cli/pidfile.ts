@@ -154,7 +154,8 @@ export function claimDataDir(dataDir: string): () => void {
     if (text === undefined) continue; // released or taken over meanwhile: try again at once
     const holder = parseHolder(text);
     if (holder && holder.pid !== process.pid && holderAlive(holder)) {
-      throw new Error(`another bridge (pid ${holder.pid}) is running on ${dataDir}; two bridges on one data directory would corrupt the pairings`);
+      const why = "two bridges on one data directory would corrupt the pairings";
+      throw new Error(`another bridge (pid ${holder.pid}) is running on ${dataDir}; ${why}`);
     }
     removeStale(file, text);
     if (readText(file) !== undefined) pause(50); // another starter is taking over: let it finish

@@ -129,8 +129,10 @@ function scrubKey(key: string): string {
 
 /** Keys whose values are redacted whole, compared without case ("Authorization" as "authorization"). */
 const REDACT_KEYS = new Set(
-  ["password", "token", "accessToken", "refreshToken", "access_token", "refresh_token", "secret", "authorization", "mfa_code", "mfaCode",
-    "srtpKey", "mac", "x-amz-security-token"].map((k) => k.toLowerCase()),
+  [
+    ...["password", "token", "accessToken", "refreshToken", "access_token", "refresh_token", "secret", "authorization"],
+    ...["mfa_code", "mfaCode", "srtpKey", "mac", "x-amz-security-token"],
+  ].map((k) => k.toLowerCase()),
 );
 /** Work bound per log call: nodes visited, and nesting (JSON.stringify would fail deeper anyway). Past
  * either, values are replaced, never passed on unscrubbed. */
@@ -159,7 +161,7 @@ function scrubDeep(value: unknown, walk: Walk, depth: number): unknown {
     if (typeof json === "function") return scrubDeep(json.call(value), walk, depth + 1);
     if (value instanceof Map || value instanceof Set) return value; // written as {} by JSON.stringify
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) setOwn(out, scrubKey(k), REDACT_KEYS.has(k.toLowerCase()) ? "[redacted]" : scrubDeep(v, walk, depth + 1));
+    for (const [k, v] of Object.entries(value)) setOwn(out, scrubKey(k), scrubEntry(k, v, walk, depth));
     return out;
   } finally {
     walk.path.delete(value);
@@ -170,15 +172,20 @@ function scrubError(error: Error, walk: Walk, depth: number): Error {
   const copy = new Error(scrub(error.message));
   copy.name = error.name;
   copy.stack = error.stack === undefined ? undefined : scrub(error.stack);
-  for (const [k, v] of Object.entries(error)) setOwn(copy, scrubKey(k), REDACT_KEYS.has(k.toLowerCase()) ? "[redacted]" : scrubDeep(v, walk, depth + 1));
+  for (const [k, v] of Object.entries(error)) setOwn(copy, scrubKey(k), scrubEntry(k, v, walk, depth));
   if (error.cause !== undefined) copy.cause = scrubDeep(error.cause, walk, depth + 1);
   return copy;
 }
 
+/** The value of a property: whole "[redacted]" under a secret-named key. */
+function scrubEntry(key: string, value: unknown, walk: Walk, depth: number): unknown {
+  return REDACT_KEYS.has(key.toLowerCase()) ? "[redacted]" : scrubDeep(value, walk, depth + 1);
+}
+
 /** A plain assignment of "__proto__" would swap the copy's prototype instead of writing the key. */
 function setOwn(target: object, key: string, value: unknown): void {
-  if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  else (target as Record<string, unknown>)[key] = value;
+  if (key !== "__proto__") (target as Record<string, unknown>)[key] = value;
+  else Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Scrub one log argument: registered secrets and X-Amz-* values in every string at any depth,

@@ -12,7 +12,8 @@ export function isUnsafeKey(key: string): boolean {
 
 /** Object.assign without the unsafe keys: merge vendor fields into `into`. */
 export function assignSafe<T extends object>(into: T, from: object): T {
-  for (const [key, value] of Object.entries(from)) if (!UNSAFE_KEYS.has(key)) (into as Record<string, unknown>)[key] = value;
+  const target = into as Record<string, unknown>;
+  for (const [key, value] of Object.entries(from)) if (!UNSAFE_KEYS.has(key)) target[key] = value;
   return into;
 }
 

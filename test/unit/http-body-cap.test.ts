@@ -33,7 +33,8 @@ async function hostileServer(options: { declare?: boolean } = {}): Promise<Hosti
       new Promise((resolve) => {
         let written = 0;
         let ended = false;
-        res.writeHead(200, { "content-type": "application/json", ...(options.declare ? { "content-length": String(SERVER_LIMIT) } : {}) });
+        const length = options.declare ? { "content-length": String(SERVER_LIMIT) } : {};
+        res.writeHead(200, { "content-type": "application/json", ...length });
         res.on("close", () => resolve({ written, cutByClient: !ended }));
         const pump = (): void => {
           while (written < SERVER_LIMIT && !res.destroyed) {
@@ -75,7 +76,10 @@ test("readBodyCapped: a fetch body past the cap is cancelled with a clear error"
   const h = await hostileServer();
   t.after(() => h.close());
   const response = await fetch(h.url);
-  await assert.rejects(readBodyCapped(response, 1024 * 1024), (e: Error) => e instanceof ResponseTooLargeError && e.message === "response larger than 1048576 bytes");
+  await assert.rejects(
+    readBodyCapped(response, 1024 * 1024),
+    (e: Error) => e instanceof ResponseTooLargeError && e.message === "response larger than 1048576 bytes",
+  );
   await assertCut(h, 1024 * 1024);
 });
 
@@ -104,7 +108,8 @@ test("readIncomingCapped: a node:http body past the cap is destroyed with a clea
   const request = get(h.url);
   request.on("error", () => undefined); // the destroyed socket may report on the request too
   const [res] = (await once(request, "response")) as [IncomingMessage];
-  await assert.rejects(readIncomingCapped(res, 1024 * 1024), /^ResponseTooLargeError: response larger than 1048576 bytes$/);
+  const expected = /^ResponseTooLargeError: response larger than 1048576 bytes$/;
+  await assert.rejects(readIncomingCapped(res, 1024 * 1024), expected);
   await assertCut(h, 1024 * 1024);
 });
 
@@ -113,14 +118,20 @@ const defaultCap = new RegExp(`response larger than ${MAX_RESPONSE_BYTES} bytes`
 test("FanSync login: an endless answer is cut at the default cap", async (t) => {
   const h = await hostileServer();
   t.after(() => h.close());
-  await assert.rejects(fanSyncLogin(h.url, "a@example.com", "pw-12345678", { timeoutMs: 20_000 }), (e: Error) => e.name === "FanSyncHttpError" && defaultCap.test(e.message));
+  await assert.rejects(
+    fanSyncLogin(h.url, "a@example.com", "pw-12345678", { timeoutMs: 20_000 }),
+    (e: Error) => e.name === "FanSyncHttpError" && defaultCap.test(e.message),
+  );
   await assertCut(h, MAX_RESPONSE_BYTES);
 });
 
 test("Nanit login: an endless answer is cut at the default cap", async (t) => {
   const h = await hostileServer();
   t.after(() => h.close());
-  await assert.rejects(nanitLogin(h.url, { email: "a@example.com", password: "pw-12345678" }, { timeoutMs: 20_000 }), (e: Error) => e.name === "NanitHttpError" && defaultCap.test(e.message));
+  await assert.rejects(
+    nanitLogin(h.url, { email: "a@example.com", password: "pw-12345678" }, { timeoutMs: 20_000 }),
+    (e: Error) => e.name === "NanitHttpError" && defaultCap.test(e.message),
+  );
   await assertCut(h, MAX_RESPONSE_BYTES);
 });
 
@@ -135,7 +146,9 @@ test("X-Sense app API: an endless answer is cut at the default cap", async (t) =
 test("X-Sense Cognito: an endless answer is cut at the default cap", async (t) => {
   const h = await hostileServer();
   t.after(() => h.close());
-  const cognito = new XSenseCognito({ endpoint: `${h.url}/`, userPoolId: "us-east-1_TestPool1", clientId: "client1234", secret: Buffer.from("0123456789abcdef"), timeoutMs: 20_000 });
+  const secret = Buffer.from("0123456789abcdef");
+  const pool = { endpoint: `${h.url}/`, userPoolId: "us-east-1_TestPool1", clientId: "client1234" };
+  const cognito = new XSenseCognito({ ...pool, secret, timeoutMs: 20_000 });
   await assert.rejects(cognito.login("a@example.com", "pw-12345678"), (e: Error) => defaultCap.test(e.message));
   await assertCut(h, MAX_RESPONSE_BYTES);
 });

@@ -51,7 +51,8 @@ test("inside a longer base64 text the secret's characters go at each of the thre
 
 test("short secrets: encoded forms under 8 characters are not scrubbed from unrelated text", () => {
   registerSecret("q9Zk");
-  assert.equal(scrub("id cTlaaw and q9Zk"), "id cTlaaw and [redacted]", "base64 of q9Zk is cTlaaw== (8): the 6-character run alone stays");
+  // base64 of q9Zk is cTlaaw== (8 characters): scrubbed whole, while the 6-character run alone stays.
+  assert.equal(scrub("id cTlaaw and q9Zk"), "id cTlaaw and [redacted]");
   assert.equal(scrub("cTlaaw=="), "[redacted]");
   registerSecret("abc"); // under 4 characters: not a secret at all
   assert.equal(scrub("abc YWJj"), "abc YWJj");
@@ -111,10 +112,11 @@ test("work is bounded: a huge or deeply nested value is truncated, never written
 test("errors keep their own fields and cause, scrubbed", () => {
   const secret = "error-carried-secret-999";
   registerSecret(secret);
-  const error = Object.assign(new Error(`login failed for ${secret}`, { cause: new Error(`upstream said ${b64(secret)}`) }), { code: "E_AUTH", body: secret });
+  const cause = new Error(`upstream said ${b64(secret)}`);
+  const error = Object.assign(new Error(`login failed for ${secret}`, { cause }), { code: "E_AUTH", body: secret });
   const text = logged((log) => log.error({ err: error }, "failed"));
   assert.ok(!text.includes(secret) && !text.includes(b64(secret)), text);
-  const line = JSON.parse(text) as { err: { message: string; code: string; body: string; cause?: { message: string } } };
+  const line = JSON.parse(text) as { err: { message: string; code: string; body: string } };
   assert.match(line.err.message, /^login failed for \[redacted\]/);
   assert.equal(line.err.code, "E_AUTH");
   assert.equal(line.err.body, "[redacted]");
@@ -123,18 +125,23 @@ test("errors keep their own fields and cause, scrubbed", () => {
 
 test("X-Amz-* query values are redacted in any string, plain or URL-encoded, registered or not", () => {
   const url =
-    "https://bucket.s3.us-east-1.amazonaws.com/clip.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request" +
-    "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE%2Bsession&X-Amz-SignedHeaders=host" +
+    "https://bucket.s3.us-east-1.amazonaws.com/clip.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256" +
+    "&X-Amz-Credential=ASIAEXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request" +
+    "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE%2Bsession" +
+    "&X-Amz-SignedHeaders=host" +
     "&X-Amz-Signature=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0#t=1";
   const nested = `https://proxy.example/fetch?u=${encodeURIComponent(url)}&after=1`;
   const text = logged((log) => {
     log.info({ url }, `fetching ${url}`);
     log.info({ target: new URL(url) }, nested);
   });
-  for (const value of ["ASIAEXAMPLE", "IQoJb3JpZ2luX2VjEXAMPLE", "0f1e2d3c4b5a6978", "20260101T000000Z"]) assert.ok(!text.includes(value), `${value} leaked`);
+  for (const value of ["ASIAEXAMPLE", "IQoJb3JpZ2luX2VjEXAMPLE", "0f1e2d3c4b5a6978", "20260101T000000Z"]) {
+    assert.ok(!text.includes(value), `${value} leaked`);
+  }
   assert.match(text, /X-Amz-Signature=\[redacted\]#t=1/);
   assert.match(text, /X-Amz-Credential=\[redacted\]&X-Amz-Date=\[redacted\]/);
   assert.match(text, /X-Amz-Signature%3D\[redacted\]&after=1/, "encoded inside another URL: up to its own end");
-  assert.match(text, /"target":"https:\/\/bucket\.s3\.us-east-1\.amazonaws\.com\/clip\.mp4\?X-Amz-Algorithm=\[redacted\]/, "a URL object is written as its href");
+  const href = /"target":"https:\/\/bucket\.s3\.us-east-1\.amazonaws\.com\/clip\.mp4\?X-Amz-Algorithm=\[redacted\]/;
+  assert.match(text, href, "a URL object is written as its href");
   assert.equal(scrub("x-amz-date header and X-Amz-Id"), "x-amz-date header and X-Amz-Id", "names without a value stay");
 });

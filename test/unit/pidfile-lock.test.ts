@@ -45,7 +45,8 @@ after(() => {
 });
 
 function starter(dir: string): Starter {
-  const child = spawn(process.execPath, ["--input-type=module", "-e", STARTER, dir], { stdio: ["pipe", "pipe", "inherit"] });
+  const args = ["--input-type=module", "-e", STARTER, dir];
+  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] });
   spawned.add(child);
   const exited = once(child, "exit").then(([code]) => code as number | null);
   const queue: string[] = [];
@@ -55,7 +56,9 @@ function starter(dir: string): Starter {
     if (w) w(line);
     else queue.push(line);
   });
-  return { child, exited, next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve))) };
+  const next = (): Promise<string> =>
+    queue.length ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve));
+  return { child, exited, next };
 }
 
 async function deadPid(): Promise<number> {
@@ -68,7 +71,9 @@ async function race(dir: string, count: number): Promise<{ winners: Starter[]; m
   const starters = Array.from({ length: count }, () => starter(dir));
   for (const s of starters) assert.equal(await s.next(), "ready");
   for (const s of starters) s.child.stdin!.write("go\n");
-  const results = await Promise.all(starters.map(async (s) => ({ s, result: JSON.parse(await s.next()) as { won: boolean; message?: string } })));
+  const results = await Promise.all(
+    starters.map(async (s) => ({ s, result: JSON.parse(await s.next()) as { won: boolean; message?: string } })),
+  );
   const winners = results.filter((r) => r.result.won).map((r) => r.s);
   const losers = results.filter((r) => !r.result.won);
   for (const l of losers) assert.equal(await l.s.exited, 2);
@@ -84,7 +89,9 @@ test("starters racing for one data directory: exactly one wins, the others are t
     assert.equal(winners.length, 1, `round ${round}: ${winners.length} winners`);
     const winner = winners[0]!.child;
     for (const message of messages) {
-      assert.equal(message, `another bridge (pid ${winner.pid}) is running on ${dir}; two bridges on one data directory would corrupt the pairings`);
+      const why = "two bridges on one data directory would corrupt the pairings";
+      const expected = `another bridge (pid ${winner.pid}) is running on ${dir}; ${why}`;
+      assert.equal(message, expected);
     }
     assert.equal(runningBridge(dir), winner.pid);
     assert.equal(readFileSync(join(dir, PID_FILE), "utf8"), `${winner.pid} ${processStartTime(winner.pid!)}\n`);

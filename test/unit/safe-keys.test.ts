@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { assignSafe, copySafe, isUnsafeKey, ownValue } from "../../src/core/safe-keys.ts";
 
 test("assignSafe and copySafe skip the keys that reach prototype machinery", () => {
-  const hostile = JSON.parse('{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}},"prototype":3,"H00":1}') as Record<string, unknown>;
+  const text = '{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}},"prototype":3,"H00":1}';
+  const hostile = JSON.parse(text) as Record<string, unknown>;
   const into: Record<string, unknown> = { H01: 0 };
   assignSafe(into, hostile);
   assert.deepEqual(Object.keys(into), ["H01", "H00"]);
@@ -20,6 +21,9 @@ test("assignSafe and copySafe skip the keys that reach prototype machinery", () 
 test("ownValue never reads inherited members; isUnsafeKey names the three keys", () => {
   const pins: Record<string, string> = { cam1: "pin" };
   assert.equal(ownValue(pins, "cam1"), "pin");
-  for (const key of ["__proto__", "constructor", "toString", "hasOwnProperty"]) assert.equal(ownValue(pins, key), undefined, key);
-  assert.deepEqual(["__proto__", "constructor", "prototype", "proto", "H00"].map(isUnsafeKey), [true, true, true, false, false]);
+  for (const key of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+    assert.equal(ownValue(pins, key), undefined, key);
+  }
+  const keys = ["__proto__", "constructor", "prototype", "proto", "H00"];
+  assert.deepEqual(keys.map(isUnsafeKey), [true, true, true, false, false]);
 });

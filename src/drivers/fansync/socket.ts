@@ -88,8 +88,9 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
     });
     ws.on("close", (code: number) => this.#shutdown(`socket closed (code ${code})`));
     ws.on("error", (e: Error & { code?: string }) => {
-      if (e.code === WS_MESSAGE_TOO_LARGE) this.#log.warn(`fansync: the cloud sent a message larger than ${MAX_WEBSOCKET_MESSAGE_BYTES} bytes; dropping the socket`);
-      else this.#log.debug({ err: e.message }, "fansync socket error");
+      if (e.code !== WS_MESSAGE_TOO_LARGE) return this.#log.debug({ err: e.message }, "fansync socket error");
+      const limit = MAX_WEBSOCKET_MESSAGE_BYTES;
+      this.#log.warn(`fansync: the cloud sent a message larger than ${limit} bytes; dropping the socket`);
     });
     this.#pingTimer = setInterval(() => this.#ping(), opts.pingIntervalMs);
   }
@@ -97,7 +98,11 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
   /** Open the socket and log in. Rejects with FanSyncLoginRejectedError (answer not ok),
    * FanSyncTimeoutError (no answer) or another error (connect failed); the socket is closed then. */
   static async connect(token: string, opts: SocketOptions): Promise<FanSyncSocket> {
-    const ws = new WebSocket(opts.url, { perMessageDeflate: false, handshakeTimeout: opts.loginTimeoutMs, maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
+    const ws = new WebSocket(opts.url, {
+      perMessageDeflate: false,
+      handshakeTimeout: opts.loginTimeoutMs,
+      maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES,
+    });
     // Listeners go on before the upgrade completes: a greeting sent right after it may arrive in
     // the same read as the 101 answer and be emitted before any later listener is attached.
     const socket = new FanSyncSocket(ws, opts);

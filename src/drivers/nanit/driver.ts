@@ -291,7 +291,8 @@ export class NanitDriver implements Driver {
   async #discover(): Promise<void> {
     const body = await this.#session.authed((token) => getJson(this.#api, "/babies", token, { timeoutMs: this.#httpMs, signal: this.#abort.signal }));
     const { cameras, skipped } = parseBabies(body);
-    if (skipped) this.#log.warn(`nanit: ignoring ${skipped} /babies entr${skipped === 1 ? "y" : "ies"} without a usable baby or camera uid`);
+    const entries = skipped === 1 ? "entry" : "entries";
+    if (skipped) this.#log.warn(`nanit: ignoring ${skipped} /babies ${entries} without a usable baby or camera uid`);
     if (!cameras.length) this.#log.warn("nanit: this account has no camera");
     for (const cam of cameras) {
       const existing = this.#cams.get(cam.cameraUid);

@@ -106,8 +106,11 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
       this.#pongDeadline = undefined;
     });
     ws.on("close", (code, reason) => this.#shutdown(`closed by the other side (${code}${reason.length ? ` ${reason.toString("utf8").slice(0, 100)}` : ""})`));
-    ws.on("error", (error: Error & { code?: string }) =>
-      this.#shutdown(error.code === WS_MESSAGE_TOO_LARGE ? `it sent a message larger than ${MAX_WEBSOCKET_MESSAGE_BYTES} bytes` : `socket error: ${error.message}`));
+    ws.on("error", (error: Error & { code?: string }) => {
+      const limit = MAX_WEBSOCKET_MESSAGE_BYTES;
+      if (error.code === WS_MESSAGE_TOO_LARGE) this.#shutdown(`it sent a message larger than ${limit} bytes`);
+      else this.#shutdown(`socket error: ${error.message}`);
+    });
     this.#keepalive = setInterval(() => this.#send(KEEPALIVE_FRAME), options.keepaliveIntervalMs);
     this.#ping = setInterval(() => this.#sendPing(), options.pingIntervalMs);
   }
