@@ -5,6 +5,7 @@ import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { abortableSleep, backoffDelay } from "../../core/timing.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
+import { assignSafe, copySafe, isUnsafeKey } from "../../core/safe-keys.ts";
 import { deviceId, type Command, type DeviceInfo } from "../../core/model.ts";
 import { detectTraits, type FanSyncTraits } from "./capabilities.ts";
 import { FanSyncAuthError, login, validateToken } from "./http-auth.ts";
@@ -127,7 +128,7 @@ export class FanSyncDriver implements Driver {
     this.#ctx = ctx;
     this.#log = (this.#opts.log ?? ctx.log).child({ vendor: "fansync", account: this.accountName });
     const stored = ctx.store.get(STORE_KEY);
-    this.#assumed = stored && typeof stored === "object" ? { ...(stored as AssumedState) } : {};
+    this.#assumed = stored && typeof stored === "object" ? copySafe(stored as AssumedState) : {};
     const token = ctx.store.get(TOKEN_KEY);
     if (typeof token === "string" && token) {
       registerSecret(token);
@@ -357,6 +358,11 @@ export class FanSyncDriver implements Driver {
         this.#malformed("malformed lst_device entry");
         continue;
       }
+      // Device ids key plain objects (the assumed state): "__proto__" there would reach Object.prototype.
+      if (isUnsafeKey(e.device)) {
+        this.#malformed("lst_device entry with an unusable device id", { device: e.device });
+        continue;
+      }
       const props = e.properties && typeof e.properties === "object" && !Array.isArray(e.properties) ? (e.properties as Record<string, unknown>) : {};
       out.push({ device: e.device, properties: props });
     }
@@ -378,7 +384,7 @@ export class FanSyncDriver implements Driver {
     const model = typeof d.profile?.esh?.model === "string" && d.profile.esh.model.trim() ? d.profile.esh.model.trim() : "FanSync fan";
     const firmware = typeof d.profile?.module?.firmware_version === "string" ? d.profile.module.firmware_version : undefined;
     const existing = this.#devices.get(entry.device);
-    const status = { ...d.status };
+    const status = copySafe(d.status);
     const traits = detectTraits(model, status, entry.properties, existing?.traits);
     const dev: Dev = existing ?? {
       vid: entry.device,
@@ -440,7 +446,7 @@ export class FanSyncDriver implements Driver {
       return;
     }
     dev.pushSeq++;
-    Object.assign(dev.reported, push.status);
+    assignSafe(dev.reported, push.status);
     // A push is a fresh device report: it replaces any assumption about the registers it carries.
     const assumed = this.#assumed[dev.vid];
     let dropped = false;
@@ -480,7 +486,7 @@ export class FanSyncDriver implements Driver {
       this.#malformed("get has no register status", { device: dev.id });
       return;
     }
-    dev.reported = { ...d.status };
+    dev.reported = copySafe(d.status);
     if (typeof d.connected === "number") dev.connected = d.connected;
     this.#checkAssumptionsAgainstGet(dev);
     this.#report(dev);

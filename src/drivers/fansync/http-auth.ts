@@ -1,6 +1,7 @@
 // FanSync HTTPS: login (POST /session) and token validation (GET /session). docs/protocols/fansync.md §2.
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { readIncomingCapped } from "../../core/http.ts";
 
 /** The cloud refused the credentials (400) or the token (401/403). */
 export class FanSyncAuthError extends Error {
@@ -37,10 +38,10 @@ function send(url: string, method: string, headers: Record<string, string>, body
     const target = new URL(url);
     const make = target.protocol === "https:" ? httpsRequest : httpRequest;
     const req = make(target, { method, headers: { ...headers, connection: "close" }, agent: false, timeout: options.timeoutMs, signal: options.signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
+      readIncomingCapped(res).then(
+        (text) => resolve({ status: res.statusCode ?? 0, body: text }),
+        (e: Error) => reject(new FanSyncHttpError(`${method} ${target.pathname} failed: ${e.message}`, res.statusCode)),
+      );
     });
     req.on("timeout", () => req.destroy(new FanSyncHttpError(`${method} ${target.pathname} timed out after ${options.timeoutMs} ms`)));
     req.on("error", (e) => reject(e instanceof FanSyncHttpError ? e : new FanSyncHttpError(`${method} ${target.pathname} failed: ${e.message}`)));

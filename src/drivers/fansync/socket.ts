@@ -3,8 +3,10 @@
 // device_change pushes, keep the link alive with control-frame pings and a pong timeout.
 import { EventEmitter } from "node:events";
 import { WebSocket, type RawData } from "ws";
+import { MAX_WEBSOCKET_MESSAGE_BYTES, WS_MESSAGE_TOO_LARGE } from "../../core/http.ts";
 import type { Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
+import { copySafe } from "../../core/safe-keys.ts";
 import { isRegisterMap, type Registers } from "./registers.ts";
 
 export class FanSyncLoginRejectedError extends Error {
@@ -85,14 +87,22 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
       this.#pongTimer = undefined;
     });
     ws.on("close", (code: number) => this.#shutdown(`socket closed (code ${code})`));
-    ws.on("error", (e: Error) => this.#log.debug({ err: e.message }, "fansync socket error"));
+    ws.on("error", (e: Error & { code?: string }) => {
+      if (e.code !== WS_MESSAGE_TOO_LARGE) return this.#log.debug({ err: e.message }, "fansync socket error");
+      const limit = MAX_WEBSOCKET_MESSAGE_BYTES;
+      this.#log.warn(`fansync: the cloud sent a message larger than ${limit} bytes; dropping the socket`);
+    });
     this.#pingTimer = setInterval(() => this.#ping(), opts.pingIntervalMs);
   }
 
   /** Open the socket and log in. Rejects with FanSyncLoginRejectedError (answer not ok),
    * FanSyncTimeoutError (no answer) or another error (connect failed); the socket is closed then. */
   static async connect(token: string, opts: SocketOptions): Promise<FanSyncSocket> {
-    const ws = new WebSocket(opts.url, { perMessageDeflate: false, handshakeTimeout: opts.loginTimeoutMs });
+    const ws = new WebSocket(opts.url, {
+      perMessageDeflate: false,
+      handshakeTimeout: opts.loginTimeoutMs,
+      maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES,
+    });
     // Listeners go on before the upgrade completes: a greeting sent right after it may arrive in
     // the same read as the 101 answer and be emitted before any later listener is attached.
     const socket = new FanSyncSocket(ws, opts);
@@ -301,6 +311,6 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
     if (typeof data.device !== "string" || !data.device) return this.#malformed("device_change without a device id", raw);
     if (!isRegisterMap(status)) return this.#malformed("device_change status is not a map of integers", raw);
     this.#log.debug({ frame }, "fansync << push");
-    this.emit("push", { device: data.device, status: { ...status } });
+    this.emit("push", { device: data.device, status: copySafe(status) });
   }
 }

@@ -6,6 +6,7 @@ import type { CameraCapability, StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { deviceId, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
+import { ownValue } from "../../core/safe-keys.ts";
 import { CameraLink } from "./link.ts";
 import type { PinnedCert } from "./pin.ts";
 import { sensorValue, type RequestMsg, type ResponseMsg, type SensorDataMsg, type SettingsMsg, type ControlMsg } from "./proto.ts";
@@ -290,7 +291,8 @@ export class NanitDriver implements Driver {
   async #discover(): Promise<void> {
     const body = await this.#session.authed((token) => getJson(this.#api, "/babies", token, { timeoutMs: this.#httpMs, signal: this.#abort.signal }));
     const { cameras, skipped } = parseBabies(body);
-    if (skipped) this.#log.warn(`nanit: ignoring ${skipped} /babies entr${skipped === 1 ? "y" : "ies"} without a baby or camera uid`);
+    const entries = skipped === 1 ? "entry" : "entries";
+    if (skipped) this.#log.warn(`nanit: ignoring ${skipped} /babies ${entries} without a usable baby or camera uid`);
     if (!cameras.length) this.#log.warn("nanit: this account has no camera");
     for (const cam of cameras) {
       const existing = this.#cams.get(cam.cameraUid);
@@ -362,7 +364,7 @@ export class NanitDriver implements Driver {
       session: this.#session,
       log: this.#log,
       pins: {
-        get: (uid) => ((store.get(PINS_KEY) ?? {}) as Record<string, PinnedCert>)[uid],
+        get: (uid) => ownValue((store.get(PINS_KEY) ?? {}) as Record<string, PinnedCert>, uid),
         set: (uid, pin) => store.set(PINS_KEY, { ...((store.get(PINS_KEY) ?? {}) as Record<string, PinnedCert>), [uid]: pin }),
       },
       socket: {

@@ -2,6 +2,8 @@
 // /babies/{uid}/messages and the camera's uc_token. Plain http:// works too (simulators).
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { readIncomingCapped } from "../../core/http.ts";
+import { isUnsafeKey } from "../../core/safe-keys.ts";
 
 export const DEFAULT_API = "https://api.nanit.com";
 export const DEFAULT_WEBSOCKET = "wss://api.nanit.com/focus/cameras/{camera_uid}/user_connect";
@@ -73,10 +75,10 @@ function send(url: string, method: string, headers: Record<string, string>, body
       all["content-length"] = String(Buffer.byteLength(body));
     }
     const req = make(target, { method, headers: all, agent: false, timeout: options.timeoutMs, signal: options.signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
+      readIncomingCapped(res).then(
+        (text) => resolve({ status: res.statusCode ?? 0, body: text }),
+        (e: Error) => reject(new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`, res.statusCode)),
+      );
     });
     req.on("timeout", () => req.destroy(new NanitHttpError(`${method} ${target.pathname} timed out after ${options.timeoutMs} ms`)));
     req.on("error", (e) => reject(e instanceof NanitHttpError ? e : new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`)));
@@ -175,7 +177,7 @@ export interface BabyCamera {
   connected: boolean | undefined;
 }
 
-/** The babies that have a camera. Malformed entries are skipped (reported in `skipped`). */
+/** The babies that have a camera. Malformed entries (and unusable camera uids) are skipped (reported in `skipped`). */
 export function parseBabies(body: Record<string, unknown>): { cameras: BabyCamera[]; skipped: number } {
   const list = Array.isArray(body.babies) ? body.babies : [];
   const cameras: BabyCamera[] = [];
@@ -184,7 +186,9 @@ export function parseBabies(body: Record<string, unknown>): { cameras: BabyCamer
     const b = item as Record<string, unknown> | null;
     const camera = (b?.camera && typeof b.camera === "object" ? b.camera : {}) as Record<string, unknown>;
     const cameraUid = typeof b?.camera_uid === "string" && b.camera_uid ? b.camera_uid : typeof camera.uid === "string" && camera.uid ? camera.uid : undefined;
-    if (!b || typeof b.uid !== "string" || !b.uid || !cameraUid) {
+    // Camera uids key plain objects (the pinned certificates): "__proto__" or "constructor" there
+    // would read Object.prototype or Object.
+    if (!b || typeof b.uid !== "string" || !b.uid || !cameraUid || isUnsafeKey(cameraUid)) {
       skipped++;
       continue;
     }

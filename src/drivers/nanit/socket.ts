@@ -7,6 +7,7 @@ import { EventEmitter } from "node:events";
 import type { ClientRequest, IncomingMessage } from "node:http";
 import type { PeerCertificate } from "node:tls";
 import { WebSocket, type ClientOptions, type RawData } from "ws";
+import { MAX_WEBSOCKET_MESSAGE_BYTES, WS_MESSAGE_TOO_LARGE } from "../../core/http.ts";
 import type { Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { decodeMessage, encodeMessage, KEEPALIVE_FRAME, NanitFrameError, type RequestMsg, type RequestPayload, type RequestTypeName, type ResponseMsg } from "./proto.ts";
@@ -105,7 +106,11 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
       this.#pongDeadline = undefined;
     });
     ws.on("close", (code, reason) => this.#shutdown(`closed by the other side (${code}${reason.length ? ` ${reason.toString("utf8").slice(0, 100)}` : ""})`));
-    ws.on("error", (error) => this.#shutdown(`socket error: ${error.message}`));
+    ws.on("error", (error: Error & { code?: string }) => {
+      const limit = MAX_WEBSOCKET_MESSAGE_BYTES;
+      if (error.code === WS_MESSAGE_TOO_LARGE) this.#shutdown(`it sent a message larger than ${limit} bytes`);
+      else this.#shutdown(`socket error: ${error.message}`);
+    });
     this.#keepalive = setInterval(() => this.#send(KEEPALIVE_FRAME), options.keepaliveIntervalMs);
     this.#ping = setInterval(() => this.#sendPing(), options.pingIntervalMs);
   }
@@ -117,6 +122,7 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
         headers: { authorization: options.authorization },
         handshakeTimeout: options.connectTimeoutMs,
         perMessageDeflate: false,
+        maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES,
         ...(options.tls as Partial<ClientOptions> | undefined),
       });
       let settled = false;

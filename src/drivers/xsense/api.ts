@@ -1,5 +1,6 @@
 // The X-Sense app API (`POST {api}/app`, docs/protocols/xsense.md §3): the envelope, the common fields, the
 // request MAC and the error codes that mean "session expired".
+import { readBodyCapped } from "../../core/http.ts";
 import { forgetSecret, registerSecret } from "../../core/logger.ts";
 import { requestSignal } from "../../core/timing.ts";
 import { decodeClientSecret, requestMac, UNAUTH_MAC } from "./mac.ts";
@@ -124,7 +125,11 @@ export class XSenseApi {
       } catch (error) {
         throw new XSenseApiError(bizCode, `request failed: ${(error as Error).message}`, 0);
       }
-      text = await response.text();
+      try {
+        text = await readBodyCapped(response);
+      } catch (error) {
+        throw new XSenseApiError(bizCode, `reading the answer failed: ${(error as Error).message}`, response.status);
+      }
     } finally {
       request.dispose();
     }

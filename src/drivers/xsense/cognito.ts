@@ -3,6 +3,7 @@
 // the library does not know about, honours a timeout and the driver's abort signal, and reads
 // `ExpiresIn` (authoritative for the access-token lifetime).
 import { AuthenticationDetails, CognitoRefreshToken, CognitoUser, CognitoUserPool, type CognitoUserSession, type ICognitoStorage } from "amazon-cognito-identity-js";
+import { readBodyCapped } from "../../core/http.ts";
 import { registerSecret } from "../../core/logger.ts";
 import { requestSignal } from "../../core/timing.ts";
 import { secretHash } from "./mac.ts";
@@ -143,7 +144,11 @@ export class XSenseCognito {
       } catch (error) {
         throw new CognitoError("NetworkError", `Cognito ${op} failed: ${(error as Error).message}`);
       }
-      text = await response.text();
+      try {
+        text = await readBodyCapped(response);
+      } catch (error) {
+        throw new CognitoError("NetworkError", `Cognito ${op} failed: ${(error as Error).message}`, response.status);
+      }
     } finally {
       request.dispose();
     }

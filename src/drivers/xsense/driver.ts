@@ -9,6 +9,7 @@
 // handler (no batching, no debounce). A dropped MQTT connection is re-made at once; detectors are
 // marked unavailable only when it stays down past a grace period.
 import { randomUUID } from "node:crypto";
+import { readBodyCapped } from "../../core/http.ts";
 import { abortableSleep, requestSignal } from "../../core/timing.ts";
 import { connect as mqttConnect, type MqttClient } from "mqtt";
 import WebSocket from "ws";
@@ -534,7 +535,7 @@ export class XSenseDriver implements Driver {
     let answer: string;
     try {
       response = await fetch(url, { method, headers, ...(method === "POST" ? { body: text } : {}), signal: request.signal });
-      answer = await response.text();
+      answer = await readBodyCapped(response);
     } finally {
       request.dispose();
     }
