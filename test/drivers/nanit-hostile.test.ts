@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { harness, whenAvailable } from "./nanit-harness.ts";
 import { nextEvent } from "../helpers/wait.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../../src/core/http.ts";
-import type { ConnInfo } from "../simulators/nanit/index.ts";
+import type { ConnInfo } from "../../sim/nanit/index.ts";
 import type { PinnedCert } from "../../src/drivers/nanit/index.ts";
 
 test("a message past the websocket limit drops the socket; the link reconnects and works", async (t) => {

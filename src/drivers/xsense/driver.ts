@@ -16,6 +16,7 @@ import WebSocket from "ws";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { forgetSecret, registerSecret, type Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
+import { isUnsafeKey } from "../../core/safe-keys.ts";
 import { applyPatch, deviceId, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
 import { DEFAULT_API, XSenseApi, XSenseApiError, XSenseSessionError, type ClientInfo } from "./api.ts";
 import { CognitoError, XSenseCognito, type CognitoTokens, type RefreshSecretHashMode } from "./cognito.ts";
@@ -160,7 +161,7 @@ const MAX_FIELDS = 64;
 function remember(into: Fields, fields: Fields): void {
   let size = Object.keys(into).length;
   for (const [key, value] of Object.entries(fields)) {
-    if (key === "__proto__") continue;
+    if (isUnsafeKey(key)) continue;
     if (!Object.hasOwn(into, key)) {
       if (size >= MAX_FIELDS) continue;
       size++;
