@@ -57,7 +57,20 @@ test("refresh rotation: the access token's own exp triggers the refresh; the new
   const firstRefresh = stored(h.store.path).refreshToken;
   await h.driver.start({ sink: h.sink, log: h.log, store: h.store });
   await waitFor(() => h.sim.refreshes >= 1, 3000, { on: [[h.sim, "http"]] });
-  await waitFor(() => h.sim.httpRequests.some((r) => r.path.endsWith("/messages") && r.status === 200 && h.sim.refreshes >= 1), 2000, { on: [[h.sim, "http"]] });
+  // With 2 s tokens the driver refreshes every 0.1 s, so a refresh can be in flight whenever the store is
+  // read. From here on tokens live an hour: the next refresh is the last one, and a /messages call after
+  // it means its refresh token was saved (it is saved before the access token is used).
+  h.sim.accessTokenLifetimeS = 3600;
+  const mark = h.sim.httpRequests.length;
+  await waitFor(
+    () => {
+      const after = h.sim.httpRequests.slice(mark);
+      const last = after.findIndex((r) => r.path === "/tokens/refresh" && r.status === 200);
+      return last >= 0 && after.slice(last + 1).some((r) => r.path.endsWith("/messages") && r.status === 200);
+    },
+    5000,
+    { on: [[h.sim, "http"]] },
+  );
   const session = stored(h.store.path);
   assert.ok(h.sim.validRefreshTokens.includes(session.refreshToken), "the stored refresh token is the live one");
   assert.ok(h.sim.usedRefreshTokens.includes(firstRefresh));
