@@ -9,7 +9,8 @@ import { accountStore, ensureDataDir } from "./core/storage.ts";
 import { loadIdentity } from "./core/identity.ts";
 import { DeviceRegistry } from "./core/registry.ts";
 import type { Driver } from "./core/driver.ts";
-import { createDriver } from "./drivers/index.ts";
+import { namesOf } from "./core/vendor.ts";
+import { createDriver, vendorOf, vendors } from "./drivers/index.ts";
 import { HomeKitHost } from "./homekit/index.ts";
 import { MatterHost } from "./matter/index.ts";
 import { MediaService } from "./media/index.ts";
@@ -27,7 +28,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const program = new Command()
     .name("hearthbridge")
-    .description("FanSync, X-Sense and Nanit devices in Apple Home and Matter")
+    .description(`${namesOf(vendors, "and")} devices in Apple Home and Matter`)
     .option("-c, --config <file>", "config file (YAML or JSON)", process.env.HEARTHBRIDGE_CONFIG ?? "./config.yaml")
     .option("-d, --data <dir>", "data directory (pairings, sessions)", process.env.HEARTHBRIDGE_DATA ?? "./data")
     .option("--log-json", "log JSON lines instead of text", process.env.HEARTHBRIDGE_LOG_FORMAT === "json")
@@ -74,7 +75,7 @@ async function startDrivers(config: Config, registry: DeviceRegistry, dataDir: s
 /** The RTMP ingest and stream hubs, only when an account can have cameras. A taken port is logged and
  * the bridge runs on without camera video (sensors and controls still work). */
 async function startMedia(config: Config, registry: DeviceRegistry, log: Logger): Promise<MediaService | undefined> {
-  if (!config.accounts.some((a) => a.vendor === "nanit")) return undefined;
+  if (!config.accounts.some((a) => vendorOf(a.vendor)?.produces.cameras)) return undefined;
   const media = new MediaService({ config: config.media, registry, log: log.child({ module: "media" }) });
   try {
     await media.start();

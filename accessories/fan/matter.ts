@@ -125,7 +125,7 @@ export class HearthFanControlServer extends FanControlServer {
     this.reactTo(this.events.percentSetting$Changed, this.#percentWritten, { offline: true });
     // The command itself goes out from a plain observer, on the commit: the offline reactor above
     // runs only after matter.js has persisted the write, which nearly doubled write -> vendor frame
-    // latency (bench/fansync-latency.ts). The reactor still derives fanMode and speedSetting.
+    // latency (the fan latency bench in bench/). The reactor still derives fanMode and speedSetting.
     const endpoint = this.endpoint;
     this.events.percentSetting$Changed.on((value: number | null, _old: number | null, context: unknown) => {
       if (isOffline(context) || value === null) return;

@@ -11,6 +11,8 @@ import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { ConfigError, loadConfig, type Config } from "../core/config.ts";
+import { namesOf } from "../core/vendor.ts";
+import { vendorOf } from "../drivers/index.ts";
 import { withCommonOptions, type CommonOptions } from "./common.ts";
 import { runningBridge } from "./pidfile.ts";
 
@@ -128,7 +130,8 @@ function run(command: string, args: string[], timeoutMs = 10_000): Promise<{ std
 }
 
 /** ffmpeg runs and has the encoders camera streaming uses: libx264 (H.264) and Opus (HomeKit audio). */
-export async function checkFfmpeg(candidates = ffmpegCandidates(), needed = false): Promise<Check[]> {
+/** `needed`: an account has cameras (a string: whose, e.g. a vendor's name), so a missing ffmpeg fails. */
+export async function checkFfmpeg(candidates = ffmpegCandidates(), needed: boolean | string = false): Promise<Check[]> {
   for (const path of candidates) {
     const { stdout, error } = await run(path, ["-hide_banner", "-encoders"]);
     if (error?.code === "ENOENT") continue;
@@ -140,7 +143,9 @@ export async function checkFfmpeg(candidates = ffmpegCandidates(), needed = fals
     return checks;
   }
   const make = needed ? fail : warn;
-  return [make("ffmpeg not found", `${needed ? "Nanit cameras need it for video. " : "Needed only for camera video. "}Install it (Debian: apt install ffmpeg) or set HEARTHBRIDGE_FFMPEG to its path`)];
+  const why =
+    typeof needed === "string" ? `${needed} cameras need it for video. ` : needed ? "Cameras need it for video. " : "Needed only for camera video. ";
+  return [make("ffmpeg not found", `${why}Install it (Debian: apt install ffmpeg) or set HEARTHBRIDGE_FFMPEG to its path`)];
 }
 
 /** Reach one vendor endpoint and compare its HTTP Date header with our clock (signed requests break past 5 minutes). */
@@ -167,15 +172,7 @@ export async function checkClock(label: string, url: string, timeoutMs = 8_000, 
 
 /** The HTTP endpoints of each configured account (configured overrides, else the vendor's cloud). */
 export function accountEndpoints(config: Config): { label: string; url: string }[] {
-  const out: { label: string; url: string }[] = [];
-  for (const a of config.accounts) {
-    if (a.vendor === "fansync") out.push({ label: `${a.name} api`, url: a.endpoints?.api ?? "https://fanimation.apps.exosite.io/api:1" });
-    else if (a.vendor === "xsense") {
-      out.push({ label: `${a.name} api`, url: a.endpoints?.api ?? "https://api.x-sense-iot.com" });
-      if (a.endpoints?.cognito) out.push({ label: `${a.name} cognito`, url: a.endpoints.cognito });
-    } else out.push({ label: `${a.name} api`, url: a.endpoints?.api ?? "https://api.nanit.com" });
-  }
-  return out;
+  return config.accounts.flatMap((a) => vendorOf(a.vendor)?.endpoints(a) ?? []);
 }
 
 const SYMBOL: Record<Status, string> = { ok: "ok  ", warn: "WARN", fail: "FAIL" };
@@ -217,7 +214,8 @@ export async function runDoctor(options: DoctorOptions, report: (check: Check) =
     }
   }
   progress("ffmpeg");
-  add(...(await checkFfmpeg(ffmpegCandidates(), config?.accounts.some((a) => a.vendor === "nanit") ?? false)));
+  const cameraVendors = [...new Set(config?.accounts.map((a) => vendorOf(a.vendor)).filter((v) => v?.produces.cameras))];
+  add(...(await checkFfmpeg(ffmpegCandidates(), cameraVendors.length > 0 && namesOf(cameraVendors.map((v) => v!), "and"))));
   if (options.network && config) {
     const endpoints = accountEndpoints(config);
     if (!endpoints.length) add(ok("no accounts: no vendor endpoint to check"));

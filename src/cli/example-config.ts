@@ -5,6 +5,24 @@
 // unit test uncomments exactly the setting lines and checks the result against the config schema.
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { z } from "zod";
+import { namesOf, type VendorModule } from "../core/vendor.ts";
+import { vendors } from "../drivers/index.ts";
+
+const all = vendors as readonly VendorModule[];
+const CAMERA_VENDORS = namesOf(all.filter((v) => v.produces.cameras), "and");
+
+/** The keys under a vendor's `endpoints` (none when it has no such key). */
+function endpointKeys(vendor: VendorModule): string[] {
+  const endpoints = vendor.accountKeys.endpoints;
+  const object = endpoints instanceof z.ZodOptional ? endpoints.unwrap() : endpoints;
+  return object instanceof z.ZodObject ? Object.keys(object.shape) : [];
+}
+
+/** One vendor's commented account entry, from its module. */
+function accountExample(vendor: VendorModule): string[] {
+  return [`#   # ${vendor.example.comment}`, ...vendor.example.lines.map((line) => `#   ${line}`)];
+}
 
 export interface ExampleOptions {
   /** Include the `web` section (only once the config schema knows it). */
@@ -71,7 +89,7 @@ export function exampleConfig(options: ExampleOptions = {}): string {
     );
   }
   lines.push(
-    "# Camera video (Nanit). The camera pushes RTMP to rtmpHost:rtmpPort: an address it reaches on the LAN.",
+    `# Camera video (${CAMERA_VENDORS}). The camera pushes RTMP to rtmpHost:rtmpPort: an address it reaches on the LAN.`,
     "# media:",
     "#   # This machine's LAN address as the camera sees it (default: its first non-loopback IPv4 address).",
     "#   rtmpHost: 192.168.1.20",
@@ -88,29 +106,11 @@ export function exampleConfig(options: ExampleOptions = {}): string {
     "#   videoRelay: native",
     "",
     "# One entry per vendor account. Name (optional, unique) labels the account and its session file.",
-    "# Instead of password, passwordFile: /run/secrets/fansync reads the password from a file.",
-    "# Endpoints (optional) override the vendor's cloud URLs, for simulators and tests only: FanSync api and",
-    "# websocket (shown below with their defaults); X-Sense api, cognito, iotData, mqtt; Nanit api, websocket, local.",
+    `# Instead of password, passwordFile: /run/secrets/${all[0]!.id} reads the password from a file.`,
+    "# Endpoints (optional) override the vendor's cloud URLs, for simulators and tests only:",
+    `# ${all.map((v) => `${v.displayName} ${endpointKeys(v).join(", ")}`).join("; ")}.`,
     "# accounts:",
-    "#   # Fanimation FanSync ceiling fans.",
-    "#   - vendor: fansync",
-    "#     name: fans",
-    "#     email: you@example.com",
-    "#     password: ${FANSYNC_PASSWORD}",
-    "#     endpoints:",
-    "#       api: https://fanimation.apps.exosite.io/api:1",
-    "#       websocket: wss://fanimation.apps.exosite.io/api:1/phone",
-    "#   # X-Sense smoke, CO and heat alarms.",
-    "#   - vendor: xsense",
-    "#     name: alarms",
-    "#     email: you@example.com",
-    "#     password: ${XSENSE_PASSWORD}",
-    "#     # Seconds the alarm link may be down before the detectors show No Response (5-600).",
-    "#     # alarmLinkGraceS: 60",
-    "#   # Nanit cameras. Nanit sends a code by SMS: run `npm run login -- nanit` once (password optional).",
-    "#   - vendor: nanit",
-    "#     name: nursery",
-    "#     email: you@example.com",
+    ...all.flatMap(accountExample),
     "",
     "# Logging: fatal, error, warn, info, debug or trace.",
     "# log:",

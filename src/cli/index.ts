@@ -1,22 +1,28 @@
 // One entry for every command: `node src/cli/index.ts <command> [options]` (npm scripts wrap it).
 //   start      run the bridge (same as `npm start`)
-//   demo       the bridge against built-in simulators of the three vendors
-//   login      nanit: interactive login with MFA; fansync / xsense: check the configured credentials
+//   demo       the bridge against built-in simulators of the vendors
+//   login      log a vendor account in (MFA) or check its configured credentials
 //   pairing    print the HomeKit and Matter pairing codes without starting the bridge
 //   reset      forget the HomeKit or Matter pairings
 //   doctor     check this machine, the config and the data directory
-const USAGE = `usage: hearthbridge <command> [options]
+/** The help text; it names the vendors' login kinds, so the vendor list is loaded only to print it. */
+async function usage(): Promise<string> {
+  const { vendors } = await import("../drivers/index.ts");
+  const ids = (kind: string) => vendors.filter((v) => v.login.kind === kind).map((v) => v.id).join(", ");
+  return `usage: hearthbridge <command> [options]
 
 commands:
   start                 run the bridge (--config, --data, --log-json)
   demo                  run the bridge against built-in simulators (--data to keep pairings)
-  login <vendor>        nanit: log in with the SMS code; fansync, xsense: check the configured password
+  login <vendor>        ${ids("password+mfa")}: log in with the SMS code; ${ids("password")}: check the configured \
+password
   pairing               print the HomeKit and Matter pairing codes and QR codes
   reset homekit|matter  forget that ecosystem's pairings (asks first; --yes)
   doctor                check ffmpeg, ports, data directory permissions, config (--network, --fix)
 
 Every command takes --config <file> (default ./config.yaml) and --data <dir> (default ./data);
 "<command> --help" shows its options.`;
+}
 
 async function run(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
@@ -42,10 +48,10 @@ async function run(argv: string[]): Promise<number | undefined> {
     case "help":
     case "--help":
     case "-h":
-      console.log(USAGE);
+      console.log(await usage());
       return command === undefined ? 2 : 0;
     default:
-      console.error(`hearthbridge: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      console.error(`hearthbridge: unknown command ${JSON.stringify(command)}\n\n${await usage()}`);
       return 2;
   }
 }

@@ -1,6 +1,6 @@
 // The vendor- and ecosystem-neutral camera contract. Three parties meet here and nowhere else:
-// - a driver (src/drivers/nanit) can ask a camera to push its video to an RTMP URL, and says when a
-//   push was lost (the control socket reconnected);
+// - a camera vendor's driver (its module says `produces.cameras`) can ask a camera to push its video
+//   to an RTMP URL, and says when a push was lost (the control socket reconnected);
 // - src/media owns the RTMP ingest, one stream hub per camera, ffmpeg sessions and snapshots, and
 //   implements CameraSource;
 // - an ecosystem host (src/homekit) renders a camera through a CameraSource it is handed, never
@@ -17,7 +17,7 @@ export interface CameraProfile {
 export interface CameraCapability {
   /** Profiles the camera can push, largest first. */
   profiles: CameraProfile[];
-  /** The push carries audio (AAC for Nanit). */
+  /** The push carries audio (AAC). */
   audio: boolean;
 }
 

@@ -7,6 +7,10 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { hashPasswordSync, isPasswordHash, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "./password.ts";
 import { AccountSecrets } from "./account-secrets.ts";
+import { str, type VendorAccount, type VendorModule } from "./vendor.ts";
+// The one import of src/drivers from core: the vendors' descriptors (not their drivers' code paths)
+// make up the accounts' schema.
+import { vendors } from "../drivers/index.ts";
 
 const PINCODE = /^\d{3}-\d{2}-\d{3}$/;
 // HAP forbids trivially guessable setup codes (HAP spec 5.6.1).
@@ -28,17 +32,6 @@ export function isValidPincode(pincode: string): boolean {
 }
 
 const port = z.number().int().min(0).max(65535);
-/** A string of `min` (to `max`) characters. Not z.string().min(): zod runs length checks on anything
- * that has a `length`, even after the type check failed, and a mapping such as {length: {toString: 1}}
- * then throws a TypeError instead of giving a problem line; refinements run on strings only. */
-function str(min: number, max = Infinity) {
-  return z
-    .string()
-    .refine((s) => s.length >= min, min === 1 ? "must not be empty" : `must be at least ${min} characters`)
-    .refine((s) => s.length <= max, `must be at most ${max} characters`);
-}
-const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL");
-const wsUrl = z.string().regex(/^wss?:\/\/[^\s]+$/, "must be a ws:// or wss:// URL");
 
 const homekitSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -169,31 +162,17 @@ const secretFields = {
   passwordFile: str(1).optional(),
 };
 
-const fansyncAccount = z.strictObject({
-  vendor: z.literal("fansync"),
-  name: str(1).optional(),
-  ...secretFields,
-  endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional() }).optional(),
-});
-const xsenseAccount = z.strictObject({
-  vendor: z.literal("xsense"),
-  name: str(1).optional(),
-  ...secretFields,
-  endpoints: z
-    .strictObject({ api: httpUrl.optional(), cognito: httpUrl.optional(), iotData: httpUrl.optional(), mqtt: wsUrl.optional() })
-    .optional(),
-  // Seconds the alarm link may be down before its detectors read "No Response" (safety: the owner must know).
-  alarmLinkGraceS: z.number().int().min(5).max(600).optional(),
-});
-const nanitAccount = z.strictObject({
-  vendor: z.literal("nanit"),
-  name: str(1).optional(),
-  ...secretFields,
-  // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid}.
-  endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: str(1).optional() }).optional(),
-});
-
-const accountSchema = z.discriminatedUnion("vendor", [fansyncAccount, xsenseAccount, nanitAccount]);
+/** One account entry of a vendor: the common keys, then the vendor's own (in this order, as the
+ * "did you mean" hints and problem lines list them). */
+function accountSchemaOf(vendor: VendorModule) {
+  return z.strictObject({ vendor: z.literal(vendor.id), name: str(1).optional(), ...secretFields, ...vendor.accountKeys });
+}
+const vendorAccounts = new Map<string, ReturnType<typeof accountSchemaOf>>(
+  (vendors as readonly VendorModule[]).map((v) => [v.id, accountSchemaOf(v)]),
+);
+const [firstAccount, ...otherAccounts] = [...vendorAccounts.values()];
+const accountSchema = z.discriminatedUnion("vendor", [firstAccount!, ...otherAccounts]);
+const UNKNOWN_VENDOR = `must be one of ${vendors.map((v) => v.id).join(", ")}`;
 
 const configSchema = z.strictObject({
   homekit: homekitSchema.prefault({}),
@@ -205,12 +184,10 @@ const configSchema = z.strictObject({
 });
 
 type RawConfig = z.infer<typeof configSchema>;
-type RawAccount = z.infer<typeof accountSchema>;
 
-/** Omit that keeps a union a union, so `account.vendor` still narrows the endpoints. */
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-export type AccountConfig = DistributiveOmit<RawAccount, "password" | "passwordFile" | "name"> & { name: string; password?: string };
-export type FanSyncAccountConfig = Extract<AccountConfig, { vendor: "fansync" }>;
+/** An account after load: the common keys typed, the vendor's own keys (accountKeys) as its module
+ * reads them. */
+export type AccountConfig = VendorAccount;
 /** The web section after load: a plain password is replaced by its hash. */
 export type WebConfig = Omit<RawConfig["web"], "password">;
 export type Config = Omit<RawConfig, "accounts" | "web"> & { accounts: AccountConfig[]; web: WebConfig };
@@ -236,9 +213,12 @@ function knownKeys(path: (string | number)[], raw: unknown): string[] {
   if (head === "media") return Object.keys(mediaSchema.shape);
   if (head === "accounts" && typeof path[1] === "number") {
     const vendor = (raw as { accounts?: { vendor?: string }[] })?.accounts?.[path[1]]?.vendor;
-    const schema = vendor === "xsense" ? xsenseAccount : vendor === "nanit" ? nanitAccount : fansyncAccount;
-    if (path[2] === "endpoints") return Object.keys((schema.shape.endpoints.unwrap() as z.ZodObject).shape);
-    return Object.keys(schema.shape);
+    // An unknown vendor: the first vendor's keys, as good a guess as any.
+    const schema = vendorAccounts.get(String(vendor)) ?? firstAccount!;
+    if (path.length === 2) return Object.keys(schema.shape);
+    const nested = (schema.shape as Record<string, z.ZodType>)[String(path[2])];
+    const object = nested instanceof z.ZodOptional ? nested.unwrap() : nested;
+    return path.length === 3 && object instanceof z.ZodObject ? Object.keys(object.shape) : [];
   }
   return [];
 }
@@ -350,8 +330,11 @@ function resolvePassword(account: RawSecretFields, key: string, baseDir: string,
       return undefined;
     }
   }
-  // Nanit keeps a refresh token after the first login, so its password may be left out.
-  if (account.vendor !== "nanit" && password === undefined && !stored?.get(rawAccountName(account))) problems.push(`${key}: a password is required (password, passwordFile or "\${ENV_VAR}")`);
+  // A vendor that keeps a session after the first login (an MFA log-in) may go without.
+  const optional = vendors.some((v) => v.id === account.vendor && v.passwordOptional);
+  if (!optional && password === undefined && !stored?.get(rawAccountName(account))) {
+    problems.push(`${key}: a password is required (password, passwordFile or "\${ENV_VAR}")`);
+  }
   return undefined;
 }
 
@@ -373,7 +356,7 @@ export function validateConfig(raw: unknown, file = "config", baseDir = process.
       }
       const where = formatPath(issue.path);
       const value = valueAt(raw, issue.path);
-      const message = issue.code === "invalid_union" && issue.path.at(-1) === "vendor" ? "must be one of fansync, xsense, nanit" : issue.message;
+      const message = issue.code === "invalid_union" && issue.path.at(-1) === "vendor" ? UNKNOWN_VENDOR : issue.message;
       problems.push(`${where}: ${message} (got ${show(value, where)})`);
     }
   }

@@ -4,7 +4,8 @@
 
 import type { CameraCapability } from "./camera.ts";
 
-export type Vendor = "fansync" | "xsense" | "nanit";
+/** A vendor module's id (src/core/vendor.ts): the config's `vendor` and the first part of device ids. */
+export type Vendor = string;
 
 /** What a fan can do. Speeds are percent 0-100; `speedSteps` lists the only speeds the model holds. */
 export interface FanCapability {

@@ -1,45 +1,33 @@
-// Builds the driver for each configured account. The only place that knows every vendor.
-import type { AccountConfig } from "../core/config.ts";
+// Every vendor module (src/core/vendor.ts), in the order the config's messages and the example list
+// them. Adding a vendor: its folder under src/drivers/ and one entry here (README "Adding a vendor").
 import type { Driver } from "../core/driver.ts";
 import type { Logger } from "../core/logger.ts";
-import { FanSyncDriver } from "./fansync/index.ts";
-import { NanitDriver } from "./nanit/index.ts";
-import { XSenseDriver } from "./xsense/index.ts";
+import type { VendorAccount, VendorModule } from "../core/vendor.ts";
+import { fansync } from "./fansync/index.ts";
+import { nanit } from "./nanit/index.ts";
+import { xsense } from "./xsense/index.ts";
+
+export const vendors = [fansync, xsense, nanit] as const;
+
+/** The id of every vendor, e.g. for a config's `vendor` key. */
+export type VendorId = (typeof vendors)[number]["id"];
+
+const byId: ReadonlyMap<string, VendorModule> = new Map(vendors.map((v) => [v.id, v as unknown as VendorModule]));
+
+/** The vendor module of an id; undefined for a vendor this version does not know. */
+export function vendorOf(id: string): VendorModule | undefined {
+  return byId.get(id);
+}
 
 export class UnsupportedVendorError extends Error {
   override name = "UnsupportedVendorError";
 }
 
-export function createDriver(account: AccountConfig, log: Logger): Driver {
-  switch (account.vendor) {
-    case "fansync":
-      return new FanSyncDriver({
-        accountName: account.name,
-        email: account.email,
-        password: account.password ?? "",
-        endpoints: { api: account.endpoints?.api, websocket: account.endpoints?.websocket },
-        log,
-      });
-    case "xsense":
-      return new XSenseDriver({
-        accountName: account.name,
-        email: account.email,
-        password: account.password ?? "",
-        endpoints: { ...account.endpoints },
-        ...(account.alarmLinkGraceS === undefined ? {} : { mqttGraceMs: account.alarmLinkGraceS * 1000 }),
-        log,
-      });
-    case "nanit":
-      return new NanitDriver({
-        accountName: account.name,
-        email: account.email,
-        password: account.password,
-        endpoints: { api: account.endpoints?.api, websocket: account.endpoints?.websocket, local: account.endpoints?.local },
-        log,
-      });
-    default: {
-      const unknown: { vendor: string; name: string } = account;
-      throw new UnsupportedVendorError(`vendor ${unknown.vendor} is not supported by this version; account "${unknown.name}" is skipped`);
-    }
+/** Build the driver of a configured account (an account's keys were checked by its vendor's schema). */
+export function createDriver(account: VendorAccount, log: Logger): Driver {
+  const vendor = vendorOf(account.vendor);
+  if (!vendor) {
+    throw new UnsupportedVendorError(`vendor ${account.vendor} is not supported by this version; account "${account.name}" is skipped`);
   }
+  return vendor.create(account, { log });
 }

@@ -1,18 +1,24 @@
-// FanSync and X-Sense log-ins from the web page, for an account in `needs-login` (a wrong or changed
-// password). The password is checked against the vendor exactly as `npm run login -- fansync|xsense`
-// does (src/cli/verify-login.ts); if the vendor accepts it, it is kept in <data>/account-secrets.json
-// (0600, see core/account-secrets.ts) where the config loader finds it on the next start, and the
-// account's driver is restarted with it at once (the bridge keeps running). It is never sent back.
+// Password log-ins from the web page (vendor modules whose login kind is "password"), for an account in
+// `needs-login` (a wrong or changed password). The password is checked against the vendor exactly as
+// `npm run login -- <vendor>` does (src/cli/verify-login.ts); if the vendor accepts it, it is kept in
+// <data>/account-secrets.json (0600, see core/account-secrets.ts) where the config loader finds it on
+// the next start, and the account's driver is restarted with it at once (the bridge keeps running).
+// It is never sent back.
 import type { AccountConfig } from "../core/config.ts";
 import type { AccountSecrets } from "../core/account-secrets.ts";
 import { forgetSecret, isSecret, registerSecret, scrub, type Logger } from "../core/logger.ts";
 import { verifyAccount, type VerifyResult } from "../cli/verify-login.ts";
+import { namesOf, type VendorModule } from "../core/vendor.ts";
+import { vendors, vendorOf } from "../drivers/index.ts";
 import type { PasswordLoginView } from "./page.ts";
 
-type PasswordAccount = Extract<AccountConfig, { vendor: "fansync" | "xsense" }>;
+/** "A or B": the vendors whose accounts log in with a password alone, for messages. */
+export const PASSWORD_VENDOR_NAMES = namesOf(
+  (vendors as readonly VendorModule[]).filter((v) => v.login.kind === "password"),
+);
 
 export interface PasswordLoginOptions {
-  /** Every configured account; only FanSync and X-Sense ones get a form. */
+  /** Every configured account; those of a password-only vendor get a form. */
   accounts: AccountConfig[];
   log: Logger;
   /** Where accepted passwords are kept; without it (tests) the password is only used for the restart. */
@@ -34,21 +40,21 @@ interface Flow {
 
 /** How long a form post waits for the outcome before the page shows "working" (and reloads later). */
 const STEP_WAIT_MS = 30_000;
-const VENDOR_NAMES = { fansync: "FanSync", xsense: "X-Sense" } as const;
-
-export function isPasswordAccount(account: AccountConfig): account is PasswordAccount {
-  return account.vendor === "fansync" || account.vendor === "xsense";
+export function isAccountConfig(account: AccountConfig): boolean {
+  return vendorOf(account.vendor)?.login.kind === "password";
 }
+
+const displayName = (account: AccountConfig) => vendorOf(account.vendor)?.displayName ?? account.vendor;
 
 export class PasswordWebLogin {
   readonly #o: PasswordLoginOptions;
-  readonly #accounts: Map<string, PasswordAccount>;
+  readonly #accounts: Map<string, AccountConfig>;
   readonly #flows = new Map<string, Flow>();
 
   constructor(options: PasswordLoginOptions) {
     this.#o = options;
     // Our own copies: the password in them changes when the page's one is accepted.
-    this.#accounts = new Map(options.accounts.filter(isPasswordAccount).map((a) => [a.name, { ...a }]));
+    this.#accounts = new Map(options.accounts.filter(isAccountConfig).map((a) => [a.name, { ...a }]));
   }
 
   has(account: string): boolean {
@@ -66,15 +72,15 @@ export class PasswordWebLogin {
    * (or after STEP_WAIT_MS, the check still running). Throws when a check for the account is running. */
   async submit(name: string, password: string): Promise<void> {
     const account = this.#accounts.get(name);
-    if (!account) throw new Error(`no FanSync or X-Sense account ${name}`);
+    if (!account) throw new Error(`no ${PASSWORD_VENDOR_NAMES} account ${name}`);
     if (this.#flows.get(name)?.step === "working") throw new Error(`the password for ${name} is being checked already`);
     // Scrubbed while it is checked; forgotten again if refused, so made-up passwords posted to the
     // form cannot grow the secret set (every log line is scrubbed against all of it).
     const known = isSecret(password);
     registerSecret(password);
-    const flow: Flow = { step: "working", message: `Checking the password with ${VENDOR_NAMES[account.vendor]}…` };
+    const flow: Flow = { step: "working", message: `Checking the password with ${displayName(account)}…` };
     this.#flows.set(name, flow);
-    this.#o.log.info({ account: name }, `${name}: password entered on the web page, checking it with ${VENDOR_NAMES[account.vendor]}`);
+    this.#o.log.info({ account: name }, `${name}: password entered on the web page, checking it with ${displayName(account)}`);
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, STEP_WAIT_MS).unref()));
     const done = this.#run(account, password, flow).finally(() => {
@@ -85,8 +91,8 @@ export class PasswordWebLogin {
     await Promise.race([done, waited]);
   }
 
-  async #run(account: PasswordAccount, password: string, flow: Flow): Promise<void> {
-    const vendor = VENDOR_NAMES[account.vendor];
+  async #run(account: AccountConfig, password: string, flow: Flow): Promise<void> {
+    const vendor = displayName(account);
     const log = this.#o.log;
     const verify = this.#o.verify ?? verifyAccount;
     try {

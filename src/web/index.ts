@@ -26,8 +26,7 @@ export async function startWeb(
     dataDir,
     config: config.web,
     logs,
-    nanitAccounts: config.accounts.flatMap((a) => (a.vendor === "nanit" ? [{ name: a.name, email: a.email, api: a.endpoints?.api }] : [])),
-    passwordAccounts: config.accounts,
+    loginAccounts: config.accounts,
     ...accounts,
     title: config.homekit.name,
   });

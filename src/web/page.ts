@@ -3,6 +3,7 @@
 import QRCode from "qrcode";
 import type { LogEntry } from "./log-ring.ts";
 import type { AccountView, CameraView, DeviceView, PairingView } from "./status.ts";
+import { vendorOf } from "../drivers/index.ts";
 
 export function esc(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -40,17 +41,19 @@ export function pairingText(view: PairingView): { homekit?: string; matter?: str
   return out;
 }
 
-export interface NanitLoginView {
+/** A log-in with a code (mfa-login.ts). */
+export interface MfaLoginView {
   account: string;
+  vendor: string;
   email: string;
   step: "idle" | "working" | "code" | "done" | "failed";
   message?: string;
 }
 
-/** A FanSync / X-Sense password form (account-login.ts). */
+/** A password form of a password-only vendor (account-login.ts). */
 export interface PasswordLoginView {
   account: string;
-  vendor: "fansync" | "xsense";
+  vendor: string;
   email: string;
   step: "idle" | "working" | "done" | "failed";
   message?: string;
@@ -64,8 +67,9 @@ export interface PageData {
   accounts: AccountView[];
   devices: DeviceView[];
   logs: LogEntry[];
-  nanit: NanitLoginView[];
-  /** FanSync / X-Sense password forms (absent: none). */
+  /** Log-ins with a code (absent: none). */
+  mfa?: MfaLoginView[];
+  /** Password forms (absent: none). */
   logins?: PasswordLoginView[];
   /** Show the log-out button (a password is in use). */
   canLogOut: boolean;
@@ -122,29 +126,30 @@ function accountRow(a: AccountView): string {
   return `<tr data-account="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.vendor)}</td><td class="link link-${esc(a.link)}">${esc(a.link)}</td></tr>`;
 }
 
-function nanitForm(n: NanitLoginView): string {
+/** The vendor's name as the page shows it. */
+const vendorName = (id: string) => vendorOf(id)?.displayName ?? id;
+
+function mfaForm(n: MfaLoginView): string {
   const action = `/accounts/${encodeURIComponent(n.account)}/login`;
   const message = n.message ? `<p class="msg msg-${esc(n.step)}">${esc(n.message)}</p>` : "";
   if (n.step === "code") {
-    return `<form method="post" action="${esc(action)}/code" class="login" data-login="${esc(n.account)}"><h3>Nanit: ${esc(n.account)}</h3>${message}
+    return `<form method="post" action="${esc(action)}/code" class="login" data-login="${esc(n.account)}"><h3>${esc(vendorName(n.vendor))}: ${esc(n.account)}</h3>${message}
 <label>Verification code <input name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="12"></label>
 <button>Send code</button></form>`;
   }
-  return `<form method="post" action="${esc(action)}" class="login" data-login="${esc(n.account)}"><h3>Nanit: ${esc(n.account)} (${esc(n.email)})</h3>${message}
+  return `<form method="post" action="${esc(action)}" class="login" data-login="${esc(n.account)}"><h3>${esc(vendorName(n.vendor))}: ${esc(n.account)} (${esc(n.email)})</h3>${message}
 <label>Password (used once, not stored) <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
 <button>Log in</button></form>`;
 }
-
-const VENDOR_NAMES = { fansync: "FanSync", xsense: "X-Sense" } as const;
 
 /** Open (unfolded) when the account needs the password, or to show how the last attempt went. */
 function passwordForm(v: PasswordLoginView, link: string | undefined): string {
   const action = `/accounts/${encodeURIComponent(v.account)}/password`;
   const message = v.message ? `<p class="msg msg-${esc(v.step)}">${esc(v.message)}</p>` : "";
   const open = link === "needs-login" || v.message !== undefined ? " open" : "";
-  return `<details class="login" data-password-login="${esc(v.account)}"${open}><summary>${esc(VENDOR_NAMES[v.vendor])}: ${esc(v.account)} (${esc(v.email)}): enter the password</summary>${message}
-<form method="post" action="${esc(action)}"><label>${esc(VENDOR_NAMES[v.vendor])} password <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
-<button>Check and use</button><p class="hint">Checked with ${esc(VENDOR_NAMES[v.vendor])} first; kept in the data directory (0600) in place of the config's password until that is changed.</p></form></details>`;
+  return `<details class="login" data-password-login="${esc(v.account)}"${open}><summary>${esc(vendorName(v.vendor))}: ${esc(v.account)} (${esc(v.email)}): enter the password</summary>${message}
+<form method="post" action="${esc(action)}"><label>${esc(vendorName(v.vendor))} password <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+<button>Check and use</button><p class="hint">Checked with ${esc(vendorName(v.vendor))} first; kept in the data directory (0600) in place of the config's password until that is changed.</p></form></details>`;
 }
 
 export async function renderPage(d: PageData): Promise<string> {
@@ -171,7 +176,7 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
 <div class="pairing">${homekit}${matter}</div>
 ${await cameraSection(d.cameras ?? [])}
 <section><h2>Accounts</h2><table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th></tr></thead><tbody>${d.accounts.map(accountRow).join("")}</tbody></table>
-${d.nanit.map(nanitForm).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
+${(d.mfa ?? []).map(mfaForm).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
 <section><h2>Devices</h2><table id="devices"><thead><tr><th>Name</th><th>Model</th><th>Account</th><th>Reachable</th><th>State</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></section>
 <section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol></section>
 </main></body></html>`;

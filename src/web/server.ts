@@ -19,9 +19,10 @@ import { rateLimitedLog } from "../core/rate-limited-log.ts";
 import { lanHost } from "../cli/first-run.ts";
 import { LogRing, type LogEntry } from "./log-ring.ts";
 import { BridgeMetrics } from "./metrics.ts";
-import { NanitWebLogin, type NanitAccount } from "./nanit-login.ts";
-import { PasswordWebLogin } from "./account-login.ts";
-import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup } from "./page.ts";
+import { MFA_VENDOR_NAMES, MfaWebLogin } from "./mfa-login.ts";
+import { PASSWORD_VENDOR_NAMES, PasswordWebLogin } from "./account-login.ts";
+import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup, type MfaLoginView } from "./page.ts";
+import { vendors } from "../drivers/index.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../core/password.ts";
 import { accountViews, cameraViews, deviceView, deviceViews, health, pairingView, streamStates, type WebSources } from "./status.ts";
 
@@ -32,10 +33,8 @@ export interface WebServerOptions {
   config: Pick<WebConfig, "port" | "host" | "passwordHash"> & Partial<WebGuards>;
   /** The logger's recent lines (createLogger's tap); an empty ring when absent. */
   logs?: LogRing;
-  /** Nanit accounts that can log in (MFA) from the page. */
-  nanitAccounts?: NanitAccount[];
-  /** Configured accounts: FanSync and X-Sense ones get a password form. */
-  passwordAccounts?: AccountConfig[];
+  /** Configured accounts: each gets its vendor's log-in form (password, or password and a code). */
+  loginAccounts?: AccountConfig[];
   /** Where a password accepted on the page is kept (config loader's store). */
   secrets?: AccountSecrets | undefined;
   /** Restart an account's driver with a password accepted on the page. */
@@ -137,7 +136,7 @@ export class WebServer {
   readonly #auth: WebAuth;
   readonly #metrics: BridgeMetrics;
   readonly #logs: LogRing;
-  readonly #nanit: NanitWebLogin;
+  readonly #mfa: MfaWebLogin;
   readonly #passwords: PasswordWebLogin;
   readonly #server: Server;
   readonly #streams: EventStreams;
@@ -186,9 +185,9 @@ export class WebServer {
     });
     this.#metrics = new BridgeMetrics(options.sources);
     this.#logs = options.logs ?? new LogRing();
-    this.#nanit = new NanitWebLogin(options.nanitAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
+    this.#mfa = new MfaWebLogin(options.loginAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
     this.#passwords = new PasswordWebLogin({
-      accounts: options.passwordAccounts ?? [],
+      accounts: options.loginAccounts ?? [],
       log: options.log,
       secrets: options.secrets,
       restart: options.restartAccount,
@@ -270,7 +269,7 @@ export class WebServer {
     this.#o.sources.homekit?.off("unpaired", this.#onPairing);
     for (const event of CAMERA_EVENTS) this.#o.sources.homekit?.off(event, this.#onCamera);
     for (const t of this.#timers) clearInterval(t);
-    this.#nanit.stop();
+    this.#mfa.stop();
     this.#streams.closeAll();
     this.#metrics.close();
     if (!this.#server.listening) return;
@@ -406,19 +405,21 @@ export class WebServer {
     }
     if (path === "/") {
       if (!get) throw new HttpError(405, "GET only");
-      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), nanit: this.#nanit.views(), logins: this.#passwords.views(), canLogOut: this.#auth.required }));
+      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), mfa: this.#mfa.views(), logins: this.#passwords.views(), canLogOut: this.#auth.required }));
     }
     if (path === "/events") {
       if (!get) throw new HttpError(405, "GET only");
       return await this.#events(req, res);
     }
     if (path === "/api/session") return json(res, 200, { ok: true });
-    if (path === "/api/status") return json(res, 200, { ...this.#snapshot(), nanit: this.#nanit.views(), logins: this.#passwords.views() });
+    if (path === "/api/status") {
+      return json(res, 200, { ...this.#snapshot(), ...this.#mfaByVendor(), logins: this.#passwords.views() });
+    }
     const password = /^\/accounts\/([^/]+)\/password$/.exec(path);
     if (password) {
       if (!post) throw new HttpError(405, "POST only");
       const account = decodeAccount(password[1]!);
-      if (!this.#passwords.has(account)) throw new HttpError(404, "no such FanSync or X-Sense account");
+      if (!this.#passwords.has(account)) throw new HttpError(404, `no such ${PASSWORD_VENDOR_NAMES} account`);
       const form = await readForm(req);
       try {
         await this.#passwords.submit(account, field(form, "password"));
@@ -432,11 +433,11 @@ export class WebServer {
     if (login) {
       if (!post) throw new HttpError(405, "POST only");
       const account = decodeAccount(login[1]!);
-      if (!this.#nanit.has(account)) throw new HttpError(404, "no such Nanit account");
+      if (!this.#mfa.has(account)) throw new HttpError(404, `no such ${MFA_VENDOR_NAMES} account`);
       const form = await readForm(req);
       try {
-        if (login[2]) await this.#nanit.submitCode(account, field(form, "code", 12));
-        else await this.#nanit.start(account, field(form, "password"));
+        if (login[2]) await this.#mfa.submitCode(account, field(form, "code", 12));
+        else await this.#mfa.start(account, field(form, "password"));
       } catch (error) {
         if (error instanceof HttpError) throw error;
         throw new HttpError(409, (error as Error).message);
@@ -444,6 +445,13 @@ export class WebServer {
       return redirect(res, "/");
     }
     throw new HttpError(404, "not found");
+  }
+
+  /** /api/status lists the code log-ins under each such vendor's id, one list per vendor (empty too). */
+  #mfaByVendor(): Record<string, MfaLoginView[]> {
+    const views = this.#mfa.views();
+    const ids = vendors.filter((v) => v.login.kind === "password+mfa").map((v) => v.id);
+    return Object.fromEntries(ids.map((id) => [id, views.filter((v) => v.vendor === id)]));
   }
 
   async #login(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -284,7 +284,7 @@ describe("the web page on a LAN address: the setup token, the first password and
       log: createLogger("debug", { json: true, destination: logs }),
       dataDir: dir,
       config: { host: "0.0.0.0", port: 0 },
-      nanitAccounts: [{ name: "nursery", email: nanit.email, api: nanitApi }],
+      loginAccounts: [{ vendor: "nanit", name: "nursery", email: nanit.email, endpoints: { api: nanitApi } }],
     });
   let nanitApi = "";
 

@@ -93,6 +93,30 @@ export class MatterTestClient {
     }
   }
 
+  /** A controller restored from its storage (e.g. a fixture), connected to the node it commissioned
+   * earlier: CASE with the stored fabric, then a subscription. */
+  static async resume(options: { storageDir: string; nodeId: NodeId }): Promise<MatterTestClient> {
+    Environment.default.vars.set("runtime.signals", false);
+    Environment.default.vars.set("runtime.exitcode", false);
+    const environment = environmentAt("test-controller", options.storageDir);
+    const controller = new CommissioningController({
+      environment: { environment, id: "controller" },
+      autoConnect: false,
+      adminFabricLabel: "hearthbridge test",
+    });
+    await controller.start();
+    try {
+      const node = await controller.getNode(options.nodeId);
+      const client = new MatterTestClient(controller, options.nodeId, node, options.storageDir, false);
+      if (!node.isConnected) node.connect();
+      await client.#initialized(60_000);
+      return client;
+    } catch (error) {
+      await controller.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
   /** Wait until the node's structure and attributes came from the device (subscription in place). */
   async #initialized(timeoutMs = 30_000): Promise<void> {
     if (this.node.remoteInitializationDone && this.node.isConnected) return;

@@ -135,3 +135,19 @@ test("alarmLinkGraceS is an X-Sense key with bounds", () => {
   const fansync = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "pw", alarmLinkGraceS: 30 }] });
   assert.ok(fansync.some((p) => p.startsWith("accounts[0].alarmLinkGraceS: unknown key")), fansync.join("\n"));
 });
+
+test("the account schema comes from the vendor modules, with the same messages as before", () => {
+  // The accepted vendors are the list in src/drivers/index.ts, in its order.
+  assert.deepEqual(problemsOf({ accounts: [{ vendor: "hue", email: "a@b.invalid", password: "pw" }] }), [
+    'accounts[0].vendor: must be one of fansync, xsense, nanit (got "hue")',
+  ]);
+  assert.deepEqual(problemsOf({ accounts: [{ email: "a@b.invalid", password: "pw" }] }), ["accounts[0].vendor: must be one of fansync, xsense, nanit (got nothing)"]);
+  // Each vendor's own keys, with hints from that vendor's keys (nested ones too).
+  assert.deepEqual(problemsOf({ accounts: [{ vendor: "nanit", email: "a@b.invalid", endpoints: { locl: "x" } }] }), ['accounts[0].endpoints.locl: unknown key (did you mean "local"?)']);
+  assert.deepEqual(problemsOf({ accounts: [{ vendor: "xsense", email: "a@b.invalid", password: "pw", alarmLinkGrace: 3 }] }), [
+    'accounts[0].alarmLinkGrace: unknown key (did you mean "alarmLinkGraceS"?)',
+  ]);
+  // A vendor that keeps a session may go without a password; the others may not.
+  assert.deepEqual(problemsOf({ accounts: [{ vendor: "xsense", email: "a@b.invalid" }] }), ['accounts[0]: a password is required (password, passwordFile or "${ENV_VAR}")']);
+  assert.equal(validateConfig({ accounts: [{ vendor: "nanit", email: "a@b.invalid" }] }).accounts[0]?.name, "nanit:a@b.invalid");
+});

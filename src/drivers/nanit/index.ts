@@ -1,4 +1,10 @@
 // Nanit baby cameras (cloud + local control socket). See docs/protocols/nanit.md.
+import { z } from "zod";
+import { defineVendor, httpUrl, str, wsUrl } from "../../core/vendor.ts";
+import { NanitDriver } from "./driver.ts";
+import { loginWithMfa } from "./login.ts";
+import { DEFAULT_API } from "./rest.ts";
+
 export { NanitDriver, backoffDelay, NIGHT_LIGHT, STANDBY, type NanitDriverOptions, type NanitTimeouts } from "./driver.ts";
 export { loginWithMfa, type LoginWithMfaOptions, type MfaPrompt, type LoginResult } from "./login.ts";
 export { NanitSession, saveSession, isStoredSession, SESSION_KEY, MFA_KEY, LOGIN_HINT, type StoredSession } from "./session.ts";
@@ -19,3 +25,42 @@ export {
 export { NanitSocket, NanitHandshakeError, NanitTimeoutError, NanitClosedError, NanitRequestError } from "./socket.ts";
 export { NanitCertificateMismatchError, fetchPeerCertificate, fingerprintOf, type PinnedCert } from "./pin.ts";
 export { encodeMessage, decodeMessage, KEEPALIVE_FRAME, NanitFrameError, PROTO_PATH, type NanitMessage, type RequestMsg, type ResponseMsg } from "./proto.ts";
+
+/** The vendor module (src/core/vendor.ts): Nanit baby cameras, password then a code by SMS; the
+ * session (refresh token) is kept, so the password may stay out of the config. */
+export const nanit = defineVendor({
+  id: "nanit",
+  displayName: "Nanit",
+  accountKeys: {
+    // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid}.
+    endpoints: z
+      .strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: str(1).optional() })
+      .optional(),
+  },
+  passwordOptional: true,
+  produces: { cameras: true },
+  login: {
+    kind: "password+mfa",
+    login: (account, { password, store, codeByEmail }, askCode) => {
+      const channel = codeByEmail ? { channel: "email" as const } : {};
+      return loginWithMfa({ email: account.email, password, endpoints: { api: account.endpoints?.api }, store, ...channel }, askCode);
+    },
+  },
+  create: (account, { log }) =>
+    new NanitDriver({
+      accountName: account.name,
+      email: account.email,
+      password: account.password,
+      endpoints: {
+        api: account.endpoints?.api,
+        websocket: account.endpoints?.websocket,
+        local: account.endpoints?.local,
+      },
+      log,
+    }),
+  endpoints: (account) => [{ label: `${account.name} api`, url: account.endpoints?.api ?? DEFAULT_API }],
+  example: {
+    comment: "Nanit cameras. Nanit sends a code by SMS: run `npm run login -- nanit` once (password optional).",
+    lines: ["- vendor: nanit", "  name: nursery", "  email: you@example.com"],
+  },
+});

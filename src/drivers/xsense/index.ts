@@ -1,4 +1,10 @@
 // X-Sense cloud driver (smoke, CO, heat and combo detectors). See docs/protocols/xsense.md.
+import { z } from "zod";
+import { defineVendor, httpUrl, wsUrl } from "../../core/vendor.ts";
+import { CognitoError, XSenseCognito } from "./cognito.ts";
+import { DEFAULT_API, XSenseApi } from "./api.ts";
+import { XSenseDriver } from "./driver.ts";
+
 export { XSenseDriver, DEFAULT_IOT_DATA, DEFAULT_MQTT, SHADOW_USER_AGENT, MQTT_USERNAME, parseExpiration, utcStamp, type XSenseDriverOptions, type XSenseTimeouts, type XSenseEndpoints } from "./driver.ts";
 export { XSenseApi, XSenseApiError, XSenseSessionError, SESSION_ERR_CODES, DEFAULT_API, DEFAULT_APP_VERSION, DEFAULT_CLIENT_TYPE, appCodeOf, type ClientInfo } from "./api.ts";
 export { XSenseCognito, CognitoError, normalisePassword, type CognitoTokens, type RefreshSecretHashMode } from "./cognito.ts";
@@ -6,3 +12,68 @@ export { requestMac, macInput, macText, decodeClientSecret, encodeClientSecret, 
 export { signRequest, presignUrl, canonicalRequest, canonicalQuery, canonicalPath, signature, sha256Hex, amzDate, rfc3986, EMPTY_SHA256, type AwsCredentials } from "./sigv4.ts";
 export { MODELS, modelSpec, inferSpec, capabilitiesOf, thingName, type ModelSpec, type AlarmKind, type ThingNaming, type SelfTestRoute, type MuteRoute } from "./models.ts";
 export { fieldsToPatch, selfTestResult, comboTarget, flatten, childSn, flag, int, type Fields, type ComboContext } from "./parse.ts";
+
+/** The vendor module (src/core/vendor.ts): X-Sense smoke, CO and heat alarms, e-mail and password. */
+export const xsense = defineVendor({
+  id: "xsense",
+  displayName: "X-Sense",
+  accountKeys: {
+    endpoints: z
+      .strictObject({ api: httpUrl.optional(), cognito: httpUrl.optional(), iotData: httpUrl.optional(), mqtt: wsUrl.optional() })
+      .optional(),
+    // Seconds the alarm link may be down before its detectors read "No Response" (safety: the owner must know).
+    alarmLinkGraceS: z.number().int().min(5).max(600).optional(),
+  },
+  passwordOptional: false,
+  produces: { cameras: false },
+  login: {
+    kind: "password",
+    // An X-Sense login may sign a running bridge out; the bridge logs in again.
+    async check(account, timeoutMs) {
+      const base = account.endpoints?.api ?? DEFAULT_API;
+      const api = new XSenseApi({ base, timeoutMs });
+      const info = await api.clientInfo();
+      const cognito = new XSenseCognito({
+        endpoint: account.endpoints?.cognito ?? `https://cognito-idp.${info.cgtRegion}.amazonaws.com/`,
+        userPoolId: info.userPoolId,
+        clientId: info.clientId,
+        secret: info.secret,
+        timeoutMs,
+      });
+      try {
+        await cognito.login(account.email, account.password);
+      } catch (error) {
+        if (error instanceof CognitoError && error.isAuthFailure) {
+          const message = `refused: X-Sense rejected the e-mail or password (${error.code}); check email and password`;
+          return { ok: false, refused: true, message };
+        }
+        throw error;
+      }
+      return { ok: true, refused: false, message: `X-Sense accepted the e-mail and password (${base})` };
+    },
+  },
+  create: (account, { log }) =>
+    new XSenseDriver({
+      accountName: account.name,
+      email: account.email,
+      password: account.password ?? "",
+      endpoints: { ...account.endpoints },
+      ...(account.alarmLinkGraceS === undefined ? {} : { mqttGraceMs: account.alarmLinkGraceS * 1000 }),
+      log,
+    }),
+  endpoints: (account) => [
+    { label: `${account.name} api`, url: account.endpoints?.api ?? DEFAULT_API },
+    ...(account.endpoints?.cognito ? [{ label: `${account.name} cognito`, url: account.endpoints.cognito }] : []),
+  ],
+  example: {
+    comment: "X-Sense smoke, CO and heat alarms.",
+    lines: [
+      "- vendor: xsense",
+      "  name: alarms",
+      "  email: you@example.com",
+      "  password: ${XSENSE_PASSWORD}",
+      "  # Seconds the alarm link may be down before the detectors show No Response (5-600).",
+      "  # alarmLinkGraceS: 60",
+    ],
+  },
+});

@@ -176,11 +176,13 @@ export const webHttp: FuzzTarget = {
     );
     const dirs = [mkdtempSync(join(tmpdir(), "hb-fuzz-web-open-")), mkdtempSync(join(tmpdir(), "hb-fuzz-web-pw-"))];
     const sources = { registry, accounts: [{ name: "home", vendor: "fansync" }, { name: "nursery", vendor: "nanit" }], startedAt: Date.now() };
-    const nanitAccounts = [{ name: "nursery", email: "parent@example.invalid", api: stub.api }];
-    const passwordAccounts: AccountConfig[] = [{ vendor: "fansync", name: "home", email: "fan@example.invalid", password: "old fansync password", endpoints: { api: stub.api } }];
+    const loginAccounts: AccountConfig[] = [
+      { vendor: "fansync", name: "home", email: "fan@example.invalid", password: "old fansync password", endpoints: { api: stub.api } },
+      { vendor: "nanit", name: "nursery", email: "parent@example.invalid", endpoints: { api: stub.api } },
+    ];
     const servers = [
-      new WebServer({ sources, log, dataDir: dirs[0]!, config: { host: "127.0.0.1", port: 0 }, nanitAccounts, passwordAccounts }),
-      new WebServer({ sources, log, dataDir: dirs[1]!, config: { host: "127.0.0.1", port: 0, passwordHash: hashPasswordSync(PAGE_PASSWORD) }, nanitAccounts, passwordAccounts }),
+      new WebServer({ sources, log, dataDir: dirs[0]!, config: { host: "127.0.0.1", port: 0 }, loginAccounts }),
+      new WebServer({ sources, log, dataDir: dirs[1]!, config: { host: "127.0.0.1", port: 0, passwordHash: hashPasswordSync(PAGE_PASSWORD) }, loginAccounts }),
     ];
     const targets: Target[] = [];
     for (const s of servers) {

@@ -1,20 +1,35 @@
-// The Nanit log-in from the web page: the same flow as `npm run login -- nanit` (src/cli/login.ts),
-// e-mail + password, then the MFA code, with the session saved to the account's 0600 data file where
-// the running driver picks it up. The password is used once and never stored or sent back.
+// The MFA log-in from the web page, for accounts whose vendor module logs in with a password and then
+// a code (src/core/vendor.ts): the same flow as `npm run login -- <vendor>` (src/cli/login.ts), with
+// the session saved to the account's 0600 data file where the running driver picks it up. The password
+// is used once and never stored or sent back.
+import type { AccountConfig } from "../core/config.ts";
 import type { Logger } from "../core/logger.ts";
 import { scrub } from "../core/logger.ts";
 import { accountStore } from "../core/storage.ts";
-import { loginWithMfa } from "../drivers/nanit/index.ts";
-import type { NanitLoginView } from "./page.ts";
+import { namesOf, type MfaLogin, type VendorAccount, type VendorModule } from "../core/vendor.ts";
+import { vendorOf, vendors } from "../drivers/index.ts";
+import type { MfaLoginView } from "./page.ts";
 
-export interface NanitAccount {
-  name: string;
-  email: string;
-  api?: string | undefined;
+interface MfaAccount {
+  account: VendorAccount;
+  login: MfaLogin<VendorAccount>;
+}
+
+/** The names of the vendors that log in with a code, for messages ("A" or "A or B"). */
+export const MFA_VENDOR_NAMES = namesOf(
+  (vendors as readonly VendorModule[]).filter((v) => v.login.kind === "password+mfa"),
+);
+
+/** The accounts whose vendor logs in with a code. */
+export function mfaAccounts(accounts: readonly AccountConfig[]): MfaAccount[] {
+  return accounts.flatMap((account) => {
+    const vendor = vendorOf(account.vendor);
+    return vendor?.login.kind === "password+mfa" ? [{ account, login: vendor.login }] : [];
+  });
 }
 
 interface Flow {
-  step: NanitLoginView["step"];
+  step: MfaLoginView["step"];
   message?: string;
   /** The MFA prompt waiting for the user's code. */
   pending?: { resolve(code: string): void; reject(error: Error): void };
@@ -28,15 +43,16 @@ const CODE_WAIT_MS = 10 * 60_000;
 /** How long a form post waits for the next step before the page shows "working". */
 const STEP_WAIT_MS = 30_000;
 
-export class NanitWebLogin {
-  readonly #accounts: Map<string, NanitAccount>;
+export class MfaWebLogin {
+  readonly #accounts: Map<string, MfaAccount>;
   readonly #flows = new Map<string, Flow>();
   readonly #dataDir: string;
   readonly #log: Logger;
   readonly #changed: (account: string) => void;
 
-  constructor(accounts: NanitAccount[], dataDir: string, log: Logger, changed: (account: string) => void) {
-    this.#accounts = new Map(accounts.map((a) => [a.name, a]));
+  /** `accounts`: every configured account; those of an MFA vendor get a form. */
+  constructor(accounts: readonly AccountConfig[], dataDir: string, log: Logger, changed: (account: string) => void) {
+    this.#accounts = new Map(mfaAccounts(accounts).map((a) => [a.account.name, a]));
     this.#dataDir = dataDir;
     this.#log = log;
     this.#changed = changed;
@@ -46,23 +62,23 @@ export class NanitWebLogin {
     return this.#accounts.has(account);
   }
 
-  views(): NanitLoginView[] {
-    return [...this.#accounts.values()].map((a) => {
+  views(): MfaLoginView[] {
+    return [...this.#accounts.values()].map(({ account: a }) => {
       const flow = this.#flows.get(a.name);
-      return { account: a.name, email: a.email, step: flow?.step ?? "idle", ...(flow?.message ? { message: flow.message } : {}) };
+      return { account: a.name, vendor: a.vendor, email: a.email, step: flow?.step ?? "idle", ...(flow?.message ? { message: flow.message } : {}) };
     });
   }
 
   /** Start a login; resolves once it asks for a code, succeeds or fails (or after STEP_WAIT_MS). */
   async start(name: string, password: string): Promise<void> {
-    const account = this.#accounts.get(name);
-    if (!account) throw new Error(`no Nanit account ${name}`);
+    const entry = this.#accounts.get(name);
+    if (!entry) throw new Error(`no ${MFA_VENDOR_NAMES} account ${name}`);
     this.#cancel(name);
     const flow: Flow = { step: "working", message: "Logging in…" };
     this.#flows.set(name, flow);
     const stepped = this.#nextStep(flow);
     this.#log.info({ account: name }, `${name}: log-in started from the web page`);
-    loginWithMfa({ email: account.email, password, endpoints: { api: account.api }, store: accountStore(this.#dataDir, name) }, (prompt) =>
+    entry.login.login(entry.account, { password, store: accountStore(this.#dataDir, name) }, (prompt) =>
       new Promise<string>((resolve, reject) => {
         if (this.#flows.get(name) !== flow) return reject(new Error("replaced by a newer log-in"));
         const where = prompt.phoneSuffix ? ` (sent by ${prompt.channel ?? "sms"} to the number ending ${prompt.phoneSuffix})` : "";
