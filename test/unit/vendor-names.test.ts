@@ -8,8 +8,8 @@ import { join, relative, resolve } from "node:path";
 import { vendors } from "../../src/drivers/index.ts";
 
 const root = resolve(import.meta.dirname, "../..");
-/** Where vendors may be named: their modules, and the demo, which starts the vendor simulators. */
-const EXEMPT = ["src/drivers", "src/demo"];
+/** Where vendors may be named under src/: their modules. (The demo and the simulators live in sim/.) */
+const EXEMPT = ["src/drivers"];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(join(root, dir)).flatMap((name) => {
