@@ -4,9 +4,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createCipheriv, createHmac, randomBytes } from "node:crypto";
-import { adtsHeader } from "../../src/media/feed.ts";
-import { H264Packetizer, splitAvcc } from "../../src/media/h264-rtp.ts";
-import { AesCounterMode, counterIv, sessionKeys, SrtpSender } from "../../src/media/srtp.ts";
+import { adtsHeader } from "../../src/media/protocol/adts.ts";
+import { H264Packetizer, splitAvcc } from "../../src/media/protocol/h264-rtp.ts";
+import { AesCounterMode, counterIv, sessionKeys, SrtpSender } from "../../src/media/protocol/srtp.ts";
 import { SrtpReceiver, type RtpPacket } from "../helpers/srtp.ts";
 import { H264Depacketizer } from "../helpers/rtp-h264.ts";
 
