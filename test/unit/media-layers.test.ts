@@ -1,0 +1,80 @@
+// Layers inside src/media (README, "Architecture"): the codecs in src/media/protocol (RTMP, AMF0, FLV,
+// H.264/AVC, RTP, RTCP, SRTP, ADTS) are pure protocol code that imports no policy (the ingest, the
+// hubs, sessions, snapshots) and no host, driver or accessory; the rest of src/media builds on them and
+// never reaches a host or a driver either. Specifiers are read with TypeScript's own pre-parser (as in
+// import-direction.test.ts), which also sees `export ... from` and import().
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import ts from "typescript";
+
+const root = resolve(import.meta.dirname, "../..");
+const PROTOCOL = "src/media/protocol";
+const HOSTS_AND_APP = ["src/homekit", "src/matter", "src/drivers", "accessories", "src/web", "src/cli", "src/demo", "src/main.ts"];
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(root, dir))) {
+    const path = join(dir, name);
+    if (statSync(join(root, path)).isDirectory()) out.push(...tsFiles(path));
+    else if (name.endsWith(".ts")) out.push(path);
+  }
+  return out.sort();
+}
+
+/** Every relative import of `file`, as a repository path. */
+function localImports(file: string, source = readFileSync(join(root, file), "utf8")): string[] {
+  const { importedFiles } = ts.preProcessFile(source, true, true);
+  return importedFiles
+    .map((i) => i.fileName)
+    .filter((spec) => spec.startsWith("."))
+    .map((spec) => relative(root, resolve(root, dirname(file), spec)));
+}
+
+const inside = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
+
+/** What a protocol file may not import: media outside protocol/, hosts, drivers, accessories, the app. */
+function protocolViolations(file: string, source?: string): string[] {
+  return localImports(file, source)
+    .filter((target) => (inside(target, "src/media") && !inside(target, PROTOCOL)) || HOSTS_AND_APP.some((dir) => inside(target, dir)))
+    .map((target) => `${file} -> ${target}`);
+}
+
+test("the layer check flags a protocol file that imports policy, a host or an accessory, in any import form", () => {
+  const source = [
+    `import { StreamHub } from "../hub.ts";`,
+    `import type { IngestEvents } from "../ingest.ts";`,
+    `export { startLiveSession } from "../live-session.ts";`,
+    `const host = await import("../../homekit/bridge.ts");`,
+    `import { kinds } from "../../../accessories/kinds.ts";`,
+    `import { parseH264Sps } from "./h264-sps.ts";`,
+    `import type { Logger } from "../../core/logger.ts";`,
+    `import { createHmac } from "node:crypto";`,
+    `// import { x } from "../video-relay.ts";`,
+  ].join("\n");
+  assert.deepEqual(protocolViolations(`${PROTOCOL}/example.ts`, source), [
+    `${PROTOCOL}/example.ts -> src/media/hub.ts`,
+    `${PROTOCOL}/example.ts -> src/media/ingest.ts`,
+    `${PROTOCOL}/example.ts -> src/media/live-session.ts`,
+    `${PROTOCOL}/example.ts -> src/homekit/bridge.ts`,
+    `${PROTOCOL}/example.ts -> accessories/kinds.ts`,
+  ]);
+});
+
+test("src/media/protocol holds the codecs and imports nothing from the rest of src/media, a host, a driver or accessories", () => {
+  const files = tsFiles(PROTOCOL);
+  for (const codec of ["avc.ts", "h264-rtp.ts", "srtp.ts", "rtcp.ts", "adts.ts", "rtmp-server.ts", "amf0.ts", "flv.ts"]) {
+    assert.ok(files.includes(`${PROTOCOL}/${codec}`), `${codec} lives in ${PROTOCOL}`);
+  }
+  assert.deepEqual(files.flatMap((file) => protocolViolations(file)), []);
+});
+
+test("src/media imports no host, driver or accessory", () => {
+  const violations = tsFiles("src/media").flatMap((file) =>
+    localImports(file)
+      .filter((target) => HOSTS_AND_APP.some((dir) => inside(target, dir)))
+      .map((target) => `${file} -> ${target}`),
+  );
+  assert.deepEqual(violations, []);
+});
