@@ -70,6 +70,19 @@ test("src/media/protocol holds the codecs and imports nothing from the rest of s
   assert.deepEqual(files.flatMap((file) => protocolViolations(file)), []);
 });
 
+test("src/media/protocol does no I/O and reads no clock: callers pass the time and send the bytes", () => {
+  const io = new Set(["node:net", "node:dgram", "node:fs", "node:fs/promises", "node:child_process", "node:http", "node:https", "node:tls"]);
+  const clockUse = /\b(setTimeout|setInterval|setImmediate|performance\.now|Date\.now)\s*\(|new Date\(\s*\)/;
+  const found = tsFiles(PROTOCOL).flatMap((file) => {
+    const source = readFileSync(join(root, file), "utf8");
+    const imports = ts.preProcessFile(source, true, true).importedFiles.map((i) => i.fileName);
+    // Comments may name these; code may not.
+    const code = source.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+    return [...imports.filter((spec) => io.has(spec)).map((spec) => `${file} imports ${spec}`), ...(clockUse.test(code) ? [`${file} reads a clock or sets a timer`] : [])];
+  });
+  assert.deepEqual(found, []);
+});
+
 test("src/media imports no host, driver or accessory", () => {
   const violations = tsFiles("src/media").flatMap((file) =>
     localImports(file)
