@@ -197,7 +197,11 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     this.#clock = options.clock ?? REAL_CLOCK;
     this.#limits = { ...DEFAULT_RTMP_LIMITS, ...options.limits };
     this.#allowed = allowList(options.allowedCameras);
-    this.#refusals = new RateLimitedLog(options.log, { intervalMs: REFUSAL_LOG_INTERVAL_MS, maxReasons: 256, now: () => this.#clock.now() });
+    this.#refusals = new RateLimitedLog(options.log, {
+      intervalMs: REFUSAL_LOG_INTERVAL_MS,
+      maxReasons: 256,
+      now: () => this.#clock.now(),
+    });
     const host = options.rtmpHost ?? defaultRtmpHost();
     if (!host) this.#log.warn("no LAN IPv4 address found: cameras are told to push to 127.0.0.1, which they cannot reach; set media.rtmpHost");
     this.#rtmpHost = host ?? "127.0.0.1";

@@ -69,7 +69,8 @@ export class SnapshotMaker {
     const key = `${w}x${h}`;
     const cached = this.#cache.get(key);
     // A picture being made is shared; a made one is reused for cacheMs after it was made.
-    if (cached && (cached.at === undefined || this.#clock.now() - cached.at < (this.#options.cacheMs ?? 3_000))) return cached.jpeg;
+    const fresh = (at: number): boolean => this.#clock.now() - at < (this.#options.cacheMs ?? 3_000);
+    if (cached && (cached.at === undefined || fresh(cached.at))) return cached.jpeg;
     const jpeg = this.#make(w, h);
     const entry: CacheEntry = { at: undefined, jpeg };
     this.#cache.set(key, entry);

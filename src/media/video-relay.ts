@@ -164,9 +164,11 @@ export class VideoRelay {
     if (this.#stopped || !this.#lastRtp || this.#stats.packets === this.#packetsAtReport) return;
     this.#packetsAtReport = this.#stats.packets;
     const wallMs = this.#clock.wallNow();
-    const rtpTimestamp = (this.#lastRtp.timestamp + Math.round((this.#clock.now() - this.#lastRtp.at) * RTP_CLOCK_KHZ)) >>> 0;
+    const sinceLastFrame = this.#clock.now() - this.#lastRtp.at;
+    const rtpTimestamp = (this.#lastRtp.timestamp + Math.round(sinceLastFrame * RTP_CLOCK_KHZ)) >>> 0;
     const { packets, octets } = this.#stats;
-    const report = senderReportPacket({ ssrc: this.#options.ssrc, wallMs, rtpTimestamp, packets, octets, cname: CNAME });
+    const { ssrc } = this.#options;
+    const report = senderReportPacket({ ssrc, wallMs, rtpTimestamp, packets, octets, cname: CNAME });
     this.#stats.senderReports++;
     this.#socket.send(this.#srtp.protectRtcp(report));
   }

@@ -61,7 +61,8 @@ describe("stream hub", () => {
     cameras.push(camera);
     const log = createLogger("debug", { json: true, destination: capture });
     const requestStream = camera.requestStream;
-    const hub = new StreamHub({ deviceId: id, name: `Cam ${n}`, ingest, requestStream, log, timing: { ...TIMING, ...timing }, random: () => 0.5, clock });
+    const options = { timing: { ...TIMING, ...timing }, random: () => 0.5, clock };
+    const hub = new StreamHub({ deviceId: id, name: `Cam ${n}`, ingest, requestStream, log, ...options });
     hubs.push(hub);
     return { hub, camera, id, capture };
   }
@@ -249,7 +250,9 @@ describe("stream hub", () => {
     await clock.tick(300);
     const failure = await error;
     assert.ok(failure);
-    assert.equal(failure.message, `Quiet did not start pushing to rtmp://127.0.0.1:${ingest.port} within 0.3 s: check media.rtmpHost is reachable from the camera`);
+    const where = `rtmp://127.0.0.1:${ingest.port}`;
+    const advice = "check media.rtmpHost is reachable from the camera";
+    assert.equal(failure.message, `Quiet did not start pushing to ${where} within 0.3 s: ${advice}`);
     assert.ok(!failure.message.includes(key));
     await clock.tick(99);
     assert.deepEqual(acks, [0], "not asked again before noPushMs");

@@ -150,7 +150,8 @@ describe("RTMP ingest", () => {
         // A valid-looking handshake then random chunks, and pure noise, then our FIN: the ingest has
         // read all of it once its side closes too (at our FIN, or earlier when it cuts the garbage).
         socket.resume();
-        socket.end(i % 2 ? randomBytes(4096) : Buffer.concat([Buffer.from([3]), randomBytes(1536 * 2), randomBytes(3000)]));
+        const handshakeThenGarbage = Buffer.concat([Buffer.from([3]), randomBytes(1536 * 2), randomBytes(3000)]);
+        socket.end(i % 2 ? randomBytes(4096) : handshakeThenGarbage);
         await once(socket, "close");
       }
       // An invoke whose AMF0 strict array claims 5 items and holds none makes the library's decoder

@@ -47,7 +47,8 @@ describe("snapshots", () => {
     const log = createLogger("fatal");
     const hub = new StreamHub({ deviceId, name: "Nursery", ingest, requestStream: options.requestStream ?? camera.requestStream, log, timing: { lingerMs: 300, renewMs: 60_000 } });
     const { cacheMs, readyTimeoutMs, clock } = options;
-    const snapshots = new SnapshotMaker({ deviceId, name: "Nursery", ffmpeg: "ffmpeg", hub, ingest, log, cacheMs, readyTimeoutMs, clock });
+    const timers = { cacheMs, readyTimeoutMs, clock };
+    const snapshots = new SnapshotMaker({ deviceId, name: "Nursery", ffmpeg: "ffmpeg", hub, ingest, log, ...timers });
     closers.push(async () => {
       await snapshots.close();
       await hub.close(500);

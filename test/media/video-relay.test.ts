@@ -40,10 +40,11 @@ function tag(keyframe: boolean, cts: number, ...units: Buffer[]): Buffer {
 const idr = (size = 50) => Buffer.concat([Buffer.from([0x65]), randomBytes(size)]);
 const inter = (size = 20) => Buffer.concat([Buffer.from([0x41]), randomBytes(size)]);
 
-async function relayTo(sink: SrtpSink, feed: MediaFeed, rtcpIntervalMs?: number, clock?: ManualClock): Promise<VideoRelay> {
+function relayTo(sink: SrtpSink, feed: MediaFeed, rtcpIntervalMs?: number, clock?: ManualClock): Promise<VideoRelay> {
   const { port, keys } = sink;
-  const options = { ssrc: 0xfeedf00d, payloadType: 99, mtu: 1378, label: "relay test", log: quiet, rtcpIntervalMs, clock };
-  return VideoRelay.start({ source: feed, address: "127.0.0.1", port, key: keys.key, salt: keys.salt, ...options });
+  const viewer = { address: "127.0.0.1", port, key: keys.key, salt: keys.salt, ssrc: 0xfeedf00d, payloadType: 99 };
+  const options = { mtu: 1378, label: "relay test", log: quiet, rtcpIntervalMs, clock };
+  return VideoRelay.start({ source: feed, ...viewer, ...options });
 }
 
 /** The access units' timestamps, in order of the packets that closed them. */
@@ -135,7 +136,8 @@ describe("native video relay", () => {
       assert.equal(relay.stats.senderReports, 6, "one more for the frame sent after the last report");
       clock.advance(1_000);
       assert.equal(relay.stats.senderReports, 6, "no reports while no video goes out");
-      await waitFor(() => reports.length === 6 && sink.packets.length === relay.stats.packets, 2_000, { message: "every packet and report arrived" });
+      const arrived = () => reports.length === 6 && sink.packets.length === relay.stats.packets;
+      await waitFor(arrived, 2_000, { message: "every packet and report arrived" });
 
       const keys = sessionKeys(sink.keys.key, sink.keys.salt, true);
       const last = reports.at(-1)!;
@@ -154,7 +156,8 @@ describe("native video relay", () => {
       assert.equal(body.readUInt32BE(12), sink.packets.length, "sender's packet count");
       assert.equal(body.readUInt32BE(16), sink.packets.reduce((n, p) => n + p.payload.length, 0), "sender's octet count");
       const lastFrame = frameStamps(sink.packets).at(-1)!;
-      assert.equal((body.readUInt32BE(8) - lastFrame) >>> 0, 100 * 90, "the report's RTP time: the last frame's plus the 100 ms since");
+      const rtpAhead = (body.readUInt32BE(8) - lastFrame) >>> 0;
+      assert.equal(rtpAhead, 100 * 90, "the report's RTP time: the last frame's plus the 100 ms since");
       assert.equal(body[21], 202, "then SDES");
       assert.match(body.subarray(28).toString("latin1"), /hearthbridge/, "CNAME");
     } finally {

@@ -162,7 +162,9 @@ describe("ADTS framing of the camera's AAC", () => {
 describe("RTCP sender reports and the RTP clock", () => {
   it("writes SR + SDES CNAME: NTP time of the wall clock, RTP time, counts, padded CNAME", () => {
     const wallMs = Date.UTC(2025, 0, 1) + 250;
-    const packet = senderReportPacket({ ssrc: 0xfeedf00d, wallMs, rtpTimestamp: 0x1_0000_0005, packets: 42, octets: 4200, cname: Buffer.from("hb") });
+    const cname = Buffer.from("hb");
+    const counts = { packets: 42, octets: 4200 };
+    const packet = senderReportPacket({ ssrc: 0xfeedf00d, wallMs, rtpTimestamp: 0x1_0000_0005, ...counts, cname });
     const expected = Buffer.concat([
       Buffer.from([0x80, 200, 0, 6, 0xfe, 0xed, 0xf0, 0x0d]),
       Buffer.from((Date.UTC(2025, 0, 1) / 1000 + 2_208_988_800).toString(16).padStart(8, "0"), "hex"),
