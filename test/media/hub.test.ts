@@ -67,6 +67,12 @@ describe("stream hub", () => {
     return { hub, camera, id, capture };
   }
 
+  /** hub.ready() in real time: on a manual clock its timeout would wait for the clock, not fail in 10 s. */
+  function keyframeHeld(hub: StreamHub): Promise<unknown> {
+    const options = { message: "the push's first keyframe", on: [[ingest, "keyframe-held"]] as Array<[RtmpIngest, string]> };
+    return waitFor(() => hub.state().keyframeHeldAt, 10_000, options);
+  }
+
   it("asks for the push on the first viewer and is ready once the ingest holds a keyframe", async () => {
     const { hub, camera, id } = setup();
     assert.equal(camera.requests.length, 0, "nothing is requested before anyone watches");
@@ -124,7 +130,7 @@ describe("stream hub", () => {
     assert.equal(clock.pending, 0, "nothing scheduled for an unwatched camera");
 
     const release = hub.acquire();
-    await hub.ready(10_000);
+    await keyframeHeld(hub);
     // The vendor side dropped the push (its control socket reconnected).
     await camera.push!.kill();
     const startsBefore = camera.starts().length;
@@ -167,7 +173,7 @@ describe("stream hub", () => {
     const { hub, camera } = setup({ stallMs: 3_600_000 }, clock);
     hub.setKeepWarm(true);
     hub.setKeepWarm(true);
-    await hub.ready(10_000);
+    await keyframeHeld(hub);
     assert.equal(camera.starts().length, 1);
     assert.equal(hub.state().keepWarm, true);
     const release = hub.acquire();
@@ -193,7 +199,7 @@ describe("stream hub", () => {
       assert.equal(camera.starts().length, attempt + 2, `retry ${attempt + 1} after ${wait} ms`);
     }
     assert.equal(capture.warnings.filter((l) => /stream request failed/.test(l.msg)).length, 1, "the first failure is a warning, the rest debug");
-    await hub.ready(10_000);
+    await keyframeHeld(hub);
     assert.equal(hub.state().lastError, undefined);
     release();
   });
@@ -218,7 +224,7 @@ describe("stream hub", () => {
     camera.fail = undefined;
     hub.standbyEnded();
     assert.equal(camera.starts().length, 4, "asked again within standbyEnded()");
-    await hub.ready(10_000);
+    await keyframeHeld(hub);
     assert.equal(hub.state().standby, false);
     release();
   });
