@@ -1,6 +1,7 @@
 // The CameraSource an ecosystem host is handed for one camera: snapshots from the hub's last
 // keyframe, and live streams that hold the hub (so the camera pushes) for exactly as long as they run.
 import type { CameraSource, LiveStream, LiveStreamRequest } from "../core/camera.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { StreamHub } from "./hub.ts";
 import type { RtmpIngest } from "./ingest.ts";
@@ -24,6 +25,8 @@ export interface CameraSourceOptions {
   startLive?: (options: LiveSessionOptions) => Promise<LiveStream>;
   /** Told when a live stream starts (+1) and ends (-1): the live-session gauge. */
   onLiveCount?: (delta: 1 | -1) => void;
+  /** Handed to each live session (default: the real clock). */
+  clock?: Clock;
 }
 
 export class MediaCameraSource implements CameraSource {
@@ -58,6 +61,7 @@ export class MediaCameraSource implements CameraSource {
         videoRelay: this.#options.videoRelay,
         label: `live ${name} #${++this.#sequence}`,
         log,
+        clock: this.#options.clock,
       });
     } catch (error) {
       release();

@@ -5,7 +5,7 @@
 // ingest's data handler: they must be quick; one that throws is dropped (a viewer's bug must not cut
 // the camera's connection, which is what an exception in the RTMP data handler does). The same push is
 // kept as FLV tags (any codec) for ffmpeg readers fed on a pipe (flv-pipe.ts).
-import type { AvcConfig } from "./avc.ts";
+import type { AvcConfig } from "./protocol/avc.ts";
 import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO, isSequenceHeader, isVideoKeyframe } from "./protocol/flv.ts";
 
 /** FLV video tag body: frame type/codec, AVCPacketType, 24-bit signed composition time. */
@@ -196,30 +196,4 @@ export class MediaFeed implements FrameSource {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
-}
-
-/** ADTS sampling frequency index 15 means "explicit", which ADTS cannot carry. */
-const EXPLICIT_FREQUENCY = 15;
-
-/**
- * The 7-byte ADTS header (ISO 13818-7 6.2, no CRC) that makes a raw AAC frame a stream ffmpeg reads
- * on stdin; undefined when the AudioSpecificConfig has nothing ADTS can say (explicit rate, AOT > 4).
- */
-export function adtsHeader(config: Buffer, frameLength: number): Buffer | undefined {
-  if (config.length < 2) return undefined;
-  const objectType = config[0]! >> 3;
-  const frequency = ((config[0]! & 0x07) << 1) | (config[1]! >> 7);
-  const channels = (config[1]! >> 3) & 0x0f;
-  if (objectType < 1 || objectType > 4 || frequency === EXPLICIT_FREQUENCY) return undefined;
-  const length = frameLength + 7;
-  if (length > 0x1fff) return undefined;
-  return Buffer.from([
-    0xff,
-    0xf1,
-    ((objectType - 1) << 6) | (frequency << 2) | (channels >> 2),
-    ((channels & 3) << 6) | (length >> 11),
-    (length >> 3) & 0xff,
-    ((length & 7) << 5) | 0x1f,
-    0xfc,
-  ]);
 }

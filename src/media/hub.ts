@@ -4,6 +4,7 @@
 // 20 minutes after the last request, so the request is renewed while watched; a push that goes quiet
 // is noticed from the ingest's byte count within seconds (the RTMP library would wait 30 s).
 import type { StreamInterruption, StreamRequest } from "../core/camera.ts";
+import { REAL_CLOCK, type Clock, type TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import { backoffDelay } from "../core/timing.ts";
 import type { IngestEvents, IngestStreamStatus } from "./ingest.ts";
@@ -59,6 +60,8 @@ export interface StreamHubOptions {
   log: Logger;
   timing?: Partial<StreamHubTiming>;
   random?: () => number;
+  /** Renewal, linger, stall checks, retries and ready() timeouts run on this (tests: a manual clock). */
+  clock?: Clock;
 }
 
 export interface StreamHubState {
@@ -89,6 +92,7 @@ export class StreamHub {
   readonly #log: Logger;
   readonly #timing: StreamHubTiming;
   readonly #random: () => number;
+  readonly #clock: Clock;
 
   #watchers = 0;
   #keepWarmRelease: (() => void) | undefined;
@@ -101,15 +105,15 @@ export class StreamHub {
    * and to a camera a start with the URL it already pushes to is only a renewal (UL and KF stop first too). */
   #restartDue = false;
   #inFlight: Promise<void> | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #rerequestTimer: NodeJS.Timeout | undefined;
-  #lingerTimer: NodeJS.Timeout | undefined;
-  #renewTimer: NodeJS.Timeout | undefined;
-  #checkTimer: NodeJS.Timeout | undefined;
+  #retryTimer: TimerHandle | undefined;
+  #rerequestTimer: TimerHandle | undefined;
+  #lingerTimer: TimerHandle | undefined;
+  #renewTimer: TimerHandle | undefined;
+  #checkTimer: TimerHandle | undefined;
   #failures = 0;
   #standby = false;
   #lastError: string | undefined;
-  /** performance.now() of the last successful start and of the last start sent. */
+  /** clock.now() of the last successful start and of the last start sent. */
   #lastStartOk: number | undefined;
   #lastStartSent = -Infinity;
   /** When the last start the camera accepted was sent: re-requests are spaced from this one only. A
@@ -124,7 +128,7 @@ export class StreamHub {
   readonly #onPublishStart = (deviceId: string): void => {
     if (deviceId !== this.deviceId) return;
     this.#lastBytes = this.#ingest.status(deviceId)?.bytesIn ?? 0;
-    this.#lastGrowth = performance.now();
+    this.#lastGrowth = this.#clock.now();
     this.#stallReported = false;
   };
 
@@ -150,6 +154,7 @@ export class StreamHub {
     this.#log = options.log;
     this.#timing = { ...DEFAULT_HUB_TIMING, ...options.timing };
     this.#random = options.random ?? Math.random;
+    this.#clock = options.clock ?? REAL_CLOCK;
     this.#ingest.on("publish-start", this.#onPublishStart);
     this.#ingest.on("publish-stop", this.#onPublishStop);
     this.#ingest.on("keyframe-held", this.#onKeyframe);
@@ -159,7 +164,7 @@ export class StreamHub {
   acquire(): () => void {
     if (this.#closed) throw new Error(`${this.#name}: media is stopping`);
     this.#watchers++;
-    clearTimeout(this.#lingerTimer);
+    this.#clock.clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
     if (!this.#active) this.#activate();
     let released = false;
@@ -184,7 +189,7 @@ export class StreamHub {
     if (!this.#active) return;
     this.#log.info({ device: this.deviceId, reason }, `${this.#name}: stream interrupted (${reason}); asking again`);
     // An outside event is a good moment to retry now, even during a standby or back-off wait.
-    clearTimeout(this.#retryTimer);
+    this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     this.#rerequest(`interrupted: ${reason}`);
   }
@@ -192,7 +197,7 @@ export class StreamHub {
   /** The camera left standby: if it refused us for that, ask again now rather than at the slow pace. */
   standbyEnded(): void {
     if (!this.#active || !this.#standby) return;
-    clearTimeout(this.#retryTimer);
+    this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     this.#rerequest("standby turned off");
   }
@@ -203,11 +208,11 @@ export class StreamHub {
     return new Promise((resolve, reject) => {
       const onKeyframe = (deviceId: string): void => {
         if (deviceId !== this.deviceId) return;
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         this.#ingest.off("keyframe-held", onKeyframe);
         resolve();
       };
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimeout(() => {
         this.#ingest.off("keyframe-held", onKeyframe);
         reject(new Error(this.#notReadyReason(timeoutMs)));
       }, timeoutMs);
@@ -251,9 +256,9 @@ export class StreamHub {
     this.#ingest.off("keyframe-held", this.#onKeyframe);
     const wasActive = this.#active;
     this.#deactivate();
-    clearTimeout(this.#lingerTimer);
+    this.#clock.clearTimeout(this.#lingerTimer);
     // A driver that never answers must not hold the bridge's shutdown.
-    const deadline = new Promise<void>((done) => setTimeout(done, stopTimeoutMs).unref());
+    const deadline = new Promise<void>((done) => this.#clock.setTimeout(done, stopTimeoutMs).unref());
     await Promise.race([this.#inFlight?.catch(() => undefined), deadline]);
     if (wasActive) await Promise.race([this.#send("stop").catch(() => undefined), deadline]);
   }
@@ -261,7 +266,7 @@ export class StreamHub {
   #release(): void {
     this.#watchers--;
     if (this.#watchers > 0 || this.#closed) return;
-    this.#lingerTimer = setTimeout(() => {
+    this.#lingerTimer = this.#clock.setTimeout(() => {
       this.#lingerTimer = undefined;
       if (this.#watchers === 0) {
         this.#log.info({ device: this.deviceId }, `${this.#name}: nobody watches; stopping the camera's push`);
@@ -277,13 +282,13 @@ export class StreamHub {
     this.#stopDue = false;
     this.#startDue = true;
     this.#failures = 0;
-    this.#lastGrowth = performance.now();
+    this.#lastGrowth = this.#clock.now();
     this.#lastBytes = this.#ingest.status(this.deviceId)?.bytesIn ?? 0;
-    this.#renewTimer = setInterval(() => {
+    this.#renewTimer = this.#clock.setInterval(() => {
       this.#startDue = true;
       this.#pump();
     }, this.#timing.renewMs);
-    this.#checkTimer = setInterval(() => this.#check(), this.#timing.checkMs);
+    this.#checkTimer = this.#clock.setInterval(() => this.#check(), this.#timing.checkMs);
     this.#pump();
   }
 
@@ -291,10 +296,10 @@ export class StreamHub {
     this.#active = false;
     this.#startDue = false;
     this.#restartDue = false;
-    clearInterval(this.#renewTimer);
-    clearInterval(this.#checkTimer);
-    clearTimeout(this.#rerequestTimer);
-    clearTimeout(this.#retryTimer);
+    this.#clock.clearInterval(this.#renewTimer);
+    this.#clock.clearInterval(this.#checkTimer);
+    this.#clock.clearTimeout(this.#rerequestTimer);
+    this.#clock.clearTimeout(this.#retryTimer);
     this.#renewTimer = this.#checkTimer = this.#rerequestTimer = this.#retryTimer = undefined;
     this.#lastStartOk = undefined;
   }
@@ -302,9 +307,9 @@ export class StreamHub {
   /** Ask again soon, but never more than once per minRerequestMs. */
   #rerequest(why: string): void {
     if (!this.#active || this.#rerequestTimer) return;
-    const wait = this.#lastStartAccepted + this.#timing.minRerequestMs - performance.now();
+    const wait = this.#lastStartAccepted + this.#timing.minRerequestMs - this.#clock.now();
     if (wait > 0) {
-      this.#rerequestTimer = setTimeout(() => {
+      this.#rerequestTimer = this.#clock.setTimeout(() => {
         this.#rerequestTimer = undefined;
         this.#rerequest(why);
       }, wait);
@@ -342,8 +347,8 @@ export class StreamHub {
 
   async #send(action: "start" | "stop"): Promise<void> {
     if (action === "start") {
-      this.#lastStartSent = performance.now();
-      this.#lastStartAtEpoch = performance.timeOrigin + this.#lastStartSent;
+      this.#lastStartSent = this.#clock.now();
+      this.#lastStartAtEpoch = this.#clock.wallNow();
     }
     // The URL is registered as a secret with the logger; it is never written in clear.
     await this.#requestStream({ action, url: action === "start" ? this.#ingest.urlFor(this.deviceId) : "" });
@@ -355,7 +360,7 @@ export class StreamHub {
     this.#failures = 0;
     this.#standby = false;
     this.#lastError = undefined;
-    this.#lastStartOk = performance.now();
+    this.#lastStartOk = this.#clock.now();
     this.#lastStartAccepted = this.#lastStartSent;
   }
 
@@ -379,7 +384,7 @@ export class StreamHub {
       this.#log[level]({ device: this.deviceId, err: error }, `${this.#name}: stream request failed (${message}); retrying in ${Math.round(delay / 100) / 10} s`);
       this.#failures++;
     }
-    this.#retryTimer = setTimeout(() => {
+    this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = undefined;
       this.#pump();
     }, delay);
@@ -388,7 +393,7 @@ export class StreamHub {
   #check(): void {
     if (!this.#active) return;
     const status = this.#ingest.status(this.deviceId);
-    const now = performance.now();
+    const now = this.#clock.now();
     if (status?.publishing) {
       if (status.bytesIn > this.#lastBytes) {
         this.#lastBytes = status.bytesIn;

@@ -1,6 +1,7 @@
 // The media layer as main.ts sees it: one RTMP ingest, one stream hub + snapshot maker + CameraSource
 // per camera device in the registry, keep-warm per config, and one stop() for all of it.
 import type { CameraSource, CameraSourceProvider, LiveStream, StreamInterruption, StreamRequest } from "../core/camera.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/logger.ts";
 import type { StatePatch } from "../core/model.ts";
@@ -27,6 +28,8 @@ export interface MediaServiceOptions {
   snapshotCacheMs?: number;
   readyTimeoutMs?: number;
   startLive?: (options: LiveSessionOptions) => Promise<LiveStream>;
+  /** Tests: one clock for the ingest, hubs, snapshots and live sessions (default: the real clock). */
+  clock?: Clock;
 }
 
 interface CameraMedia {
@@ -72,6 +75,7 @@ export class MediaService implements CameraSourceProvider {
       limits: config.rtmpLimits,
       allowedCameras: config.allowedCameras,
       log: options.log.child({ part: "rtmp" }),
+      clock: options.clock,
     });
   }
 
@@ -116,8 +120,27 @@ export class MediaService implements CameraSourceProvider {
     const cameraLog = log.child({ device: deviceId });
     this.ingest.register(deviceId);
     const request = this.#options.requestStream ?? ((id: string, r: StreamRequest) => registry.requestStream(id, r));
-    const hub = new StreamHub({ deviceId, name, ingest: this.ingest, requestStream: (r) => request(deviceId, r), log: cameraLog, timing: { ...hubTimingFromEnv(), ...this.#options.hubTiming } });
-    const snapshots = new SnapshotMaker({ deviceId, name, ffmpeg, hub, ingest: this.ingest, log: cameraLog, cacheMs: this.#options.snapshotCacheMs, readyTimeoutMs: this.#options.readyTimeoutMs });
+    const { clock } = this.#options;
+    const hub = new StreamHub({
+      deviceId,
+      name,
+      ingest: this.ingest,
+      requestStream: (r) => request(deviceId, r),
+      log: cameraLog,
+      timing: { ...hubTimingFromEnv(), ...this.#options.hubTiming },
+      clock,
+    });
+    const snapshots = new SnapshotMaker({
+      deviceId,
+      name,
+      ffmpeg,
+      hub,
+      ingest: this.ingest,
+      log: cameraLog,
+      cacheMs: this.#options.snapshotCacheMs,
+      readyTimeoutMs: this.#options.readyTimeoutMs,
+      clock,
+    });
     const source = new MediaCameraSource({
       deviceId,
       name,
@@ -133,6 +156,7 @@ export class MediaService implements CameraSourceProvider {
       onLiveCount: (delta) => {
         this.#liveSessions += delta;
       },
+      clock,
     });
     const camera = { hub, snapshots, source };
     this.#cameras.set(deviceId, camera);

@@ -9,9 +9,10 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { BlockList, createServer, isIP, isIPv6, type Server, type Socket } from "node:net";
 import { networkInterfaces } from "node:os";
+import { REAL_CLOCK, type Clock, type TimerHandle } from "../core/clock.ts";
 import { registerSecret, forgetSecret, type Logger } from "../core/logger.ts";
 import { RateLimitedLog } from "../core/rate-limited-log.ts";
-import { keyframeToAnnexB, parseAvcSequenceHeader, type AvcConfig, type H264Profile } from "./avc.ts";
+import { keyframeToAnnexB, parseAvcSequenceHeader, type AvcConfig, type H264Profile } from "./protocol/avc.ts";
 import { MediaFeed, type FrameSource } from "./feed.ts";
 import { amf0ValueLength, decodeAmf0, type Amf0Value } from "./protocol/amf0.ts";
 import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO, isVideoKeyframe } from "./protocol/flv.ts";
@@ -62,6 +63,8 @@ export interface IngestOptions {
   /** media.allowedCameras: addresses or CIDR ranges; empty or absent: any address. */
   allowedCameras?: string[];
   log: Logger;
+  /** Publish deadlines, refusal log intervals and the status times run on this (tests: a manual clock). */
+  clock?: Clock;
 }
 
 export interface IngestVideoInfo {
@@ -103,7 +106,7 @@ interface Connection {
   session: RtmpServerSession;
   /** Set once its publish is accepted. */
   entry?: StreamEntry;
-  deadline?: NodeJS.Timeout;
+  deadline?: TimerHandle;
 }
 
 interface StreamEntry {
@@ -125,11 +128,6 @@ interface StreamEntry {
   fpsFrames: number;
   /** Its frames and FLV tags for in-process readers (native relay, ffmpeg on a pipe, snapshots). */
   feed: MediaFeed;
-}
-
-/** Epoch milliseconds with sub-millisecond precision (bench timestamps). */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
 }
 
 export function isLoopback(address: string | undefined): boolean {
@@ -177,6 +175,7 @@ function metadataObject(values: Amf0Value[]): Record<string, Amf0Value> | undefi
 export class RtmpIngest extends EventEmitter<IngestEvents> {
   readonly #options: IngestOptions;
   readonly #log: Logger;
+  readonly #clock: Clock;
   readonly #rtmpHost: string;
   readonly #limits: RtmpLimits;
   readonly #allowed: BlockList | undefined;
@@ -195,9 +194,14 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     this.setMaxListeners(0);
     this.#options = options;
     this.#log = options.log;
+    this.#clock = options.clock ?? REAL_CLOCK;
     this.#limits = { ...DEFAULT_RTMP_LIMITS, ...options.limits };
     this.#allowed = allowList(options.allowedCameras);
-    this.#refusals = new RateLimitedLog(options.log, { intervalMs: REFUSAL_LOG_INTERVAL_MS, maxReasons: 256 });
+    this.#refusals = new RateLimitedLog(options.log, {
+      intervalMs: REFUSAL_LOG_INTERVAL_MS,
+      maxReasons: 256,
+      now: () => this.#clock.now(),
+    });
     const host = options.rtmpHost ?? defaultRtmpHost();
     if (!host) this.#log.warn("no LAN IPv4 address found: cameras are told to push to 127.0.0.1, which they cannot reach; set media.rtmpHost");
     this.#rtmpHost = host ?? "127.0.0.1";
@@ -382,7 +386,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     };
     this.#connections.add(connection);
     this.#pending.set(address, pending + 1);
-    connection.deadline = setTimeout(() => {
+    connection.deadline = this.#clock.setTimeout(() => {
       socket.destroy();
       this.#warnLimited("no publish", address, `closed an RTMP connection from ${address}: no publish with a known key within ${this.#limits.publishTimeoutMs} ms`);
     }, this.#limits.publishTimeoutMs);
@@ -405,7 +409,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   /** The connection stopped counting as pending (it published, or it closed). */
   #settle(connection: Connection): void {
     if (!connection.deadline) return;
-    clearTimeout(connection.deadline);
+    this.#clock.clearTimeout(connection.deadline);
     connection.deadline = undefined;
     const left = (this.#pending.get(connection.address) ?? 1) - 1;
     if (left > 0) this.#pending.set(connection.address, left);
@@ -441,7 +445,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     this.#settle(connection);
     connection.entry = entry;
     entry.publisher = connection;
-    entry.publishStartedAt = nowMs();
+    entry.publishStartedAt = this.#clock.wallNow();
     entry.keyframeHeldAt = undefined;
     entry.keyframe = undefined;
     entry.avc = undefined;
@@ -504,7 +508,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     // The message's buffer is ours alone (the chunk reader allocates one per message).
     entry.keyframe = body;
     if (entry.keyframeHeldAt === undefined) {
-      entry.keyframeHeldAt = nowMs();
+      entry.keyframeHeldAt = this.#clock.wallNow();
       this.emit("keyframe-held", entry.deviceId, entry.keyframeHeldAt);
     }
   }

@@ -7,11 +7,13 @@
 // Transcoding is always ffmpeg. No key is ever on ffmpeg's command line: it sends plain RTP to a
 // loopback port of ours and srtp-forwarder.ts encrypts it.
 import { randomUUID } from "node:crypto";
+import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { LiveStream, LiveStreamRequest, LiveStreamVideo } from "../core/camera.ts";
-import { adtsHeader, type FrameSource } from "./feed.ts";
+import type { FrameSource } from "./feed.ts";
 import { FfmpegProcess, type FfmpegExit } from "./ffmpeg.ts";
 import { pipeFlv } from "./flv-pipe.ts";
+import { adtsHeader } from "./protocol/adts.ts";
 import { SrtpForwarder } from "./srtp-forwarder.ts";
 import { VideoRelay } from "./video-relay.ts";
 
@@ -37,6 +39,8 @@ export interface LiveSessionOptions {
   videoRelay?: VideoRelayMode;
   label: string;
   log: Logger;
+  /** The native relay's sender reports run on this (default: the real clock). */
+  clock?: Clock;
 }
 
 const PROFILE_RANK = { baseline: 0, main: 1, high: 2 } as const;
@@ -234,6 +238,7 @@ class LiveSession implements LiveStream {
       mtu: video.mtu,
       label,
       log,
+      clock: this.#options.clock,
     });
     const relay = parts.relay;
     void relay.ended.then(({ reason }) => this.#partEnded(parts, `video relay ended: ${reason}`));

@@ -1,12 +1,14 @@
 // Snapshots: a JPEG decoded from the last keyframe the ingest holds, fed to ffmpeg on stdin (no RTMP
-// reader, so no stream key on its command line; no probing), so a warm camera answers in a few hundred milliseconds. Results are cached
-// for a few seconds per size and concurrent requests share one ffmpeg. A camera that is not pushing
-// is started (the hub lingers after, so the next look is instant).
+// reader, so no stream key on its command line; no probing), so a warm camera answers in a few
+// hundred milliseconds. Results are cached for a few seconds per size and concurrent requests share
+// one ffmpeg. A camera that is not pushing is started (the hub lingers after, so the next look is
+// instant).
 //
 // Size: the picture is scaled to fit inside the requested width x height keeping the camera's aspect
 // ratio, so it is exactly the requested size whenever the aspects match (the resolutions we
 // advertise are the camera's 16:9) and never distorted when they do not. HomeKit accepts either.
 import type { Writable } from "node:stream";
+import { REAL_CLOCK, type Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import { FfmpegProcess } from "./ffmpeg.ts";
 import { pipeFlv } from "./flv-pipe.ts";
@@ -26,10 +28,12 @@ export interface SnapshotOptions {
   readyTimeoutMs?: number;
   /** ffmpeg is killed after this long (default 5 s). */
   decodeTimeoutMs?: number;
+  /** The cache's age and the decode timeout run on this (tests: a manual clock). */
+  clock?: Clock;
 }
 
 interface CacheEntry {
-  /** performance.now() when the picture was made; undefined while it is being made. */
+  /** clock.now() when the picture was made; undefined while it is being made. */
   at: number | undefined;
   jpeg: Promise<Buffer>;
 }
@@ -42,6 +46,7 @@ function clampSide(value: number, fallback: number): number {
 
 export class SnapshotMaker {
   readonly #options: SnapshotOptions;
+  readonly #clock: Clock;
   readonly #cache = new Map<string, CacheEntry>();
   readonly #running = new Set<FfmpegProcess>();
   #spawned = 0;
@@ -49,6 +54,7 @@ export class SnapshotMaker {
 
   constructor(options: SnapshotOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? REAL_CLOCK;
   }
 
   /** ffmpeg processes started so far (tests: concurrent requests share one). */
@@ -63,13 +69,14 @@ export class SnapshotMaker {
     const key = `${w}x${h}`;
     const cached = this.#cache.get(key);
     // A picture being made is shared; a made one is reused for cacheMs after it was made.
-    if (cached && (cached.at === undefined || performance.now() - cached.at < (this.#options.cacheMs ?? 3_000))) return cached.jpeg;
+    const fresh = (at: number): boolean => this.#clock.now() - at < (this.#options.cacheMs ?? 3_000);
+    if (cached && (cached.at === undefined || fresh(cached.at))) return cached.jpeg;
     const jpeg = this.#make(w, h);
     const entry: CacheEntry = { at: undefined, jpeg };
     this.#cache.set(key, entry);
     jpeg.then(
       () => {
-        entry.at = performance.now();
+        entry.at = this.#clock.now();
       },
       // A failure is not cached: the next request tries again.
       () => {
@@ -113,9 +120,9 @@ export class SnapshotMaker {
     // EPIPE when ffmpeg dies early: its exit status tells the story.
     child.child.stdin?.on("error", () => undefined);
     feed(child.child.stdin!);
-    const timer = setTimeout(() => void child.stop(500), this.#options.decodeTimeoutMs ?? 5_000);
+    const timer = this.#clock.setTimeout(() => void child.stop(500), this.#options.decodeTimeoutMs ?? 5_000);
     const exit = await child.exited;
-    clearTimeout(timer);
+    this.#clock.clearTimeout(timer);
     this.#running.delete(child);
     const jpeg = Buffer.concat(chunks);
     if (exit.code !== 0 || jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) {

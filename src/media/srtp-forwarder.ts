@@ -1,12 +1,12 @@
 // SRTP for what ffmpeg sends, without the key on ffmpeg's command line (`-srtp_out_params` is an
 // option only, and /proc/<pid>/cmdline is readable by every local user). ffmpeg sends plain RTP and
-// RTCP to a loopback UDP port of ours; each packet is encrypted here (srtp.ts, as the native relay
-// does) and sent on to the viewer. Only packets from loopback that carry the session's SSRC are taken,
+// RTCP to a loopback UDP port of ours; each packet is encrypted here (protocol/srtp.ts, as the native
+// relay does) and sent on to the viewer. Only packets from loopback that carry the session's SSRC are taken,
 // and the first sender of each kind (RTP, RTCP: ffmpeg uses one socket per kind) is the only one
 // accepted after it.
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
-import { SrtpSender } from "./srtp.ts";
+import { SrtpSender } from "./protocol/srtp.ts";
 
 export interface SrtpForwarderOptions {
   /** The viewer. */

@@ -6,22 +6,15 @@
 // what the ffmpeg copy cost (RTMP read + remux + SRTP in a separate process).
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
+import { REAL_CLOCK, type Clock, type TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { FrameSource, VideoFrame } from "./feed.ts";
-import { H264Packetizer, NAL_IDR, NAL_SPS, nalType, splitAvcc } from "./h264-rtp.ts";
-import { SRTP_TAG_LENGTH, SrtpSender } from "./srtp.ts";
+import { H264Packetizer, NAL_IDR, NAL_SPS, nalType, splitAvcc } from "./protocol/h264-rtp.ts";
+import { RTP_CLOCK_KHZ, RtpTimeline, senderReportPacket } from "./protocol/rtcp.ts";
+import { SRTP_TAG_LENGTH, SrtpSender } from "./protocol/srtp.ts";
 
-const RTP_CLOCK_KHZ = 90;
-const RTCP_SR = 200;
-const RTCP_SDES = 202;
-const SDES_CNAME = 1;
 const CNAME = Buffer.from("hearthbridge");
-/** Seconds from 1900 (NTP) to 1970 (Unix). */
-const NTP_UNIX_OFFSET = 2_208_988_800;
 const DEFAULT_MTU = 1378;
-/** A camera clock jump (a new publish, a wrap, a broken encoder) larger than this is a discontinuity. */
-const MAX_FRAME_GAP_MS = 5_000;
-const DEFAULT_FRAME_MS = 66;
 
 export interface VideoRelayOptions {
   source: FrameSource;
@@ -36,6 +29,8 @@ export interface VideoRelayOptions {
   label: string;
   log: Logger;
   rtcpIntervalMs?: number;
+  /** The report interval and the reports' times (tests: a manual clock). */
+  clock?: Clock;
 }
 
 export interface VideoRelayStats {
@@ -53,19 +48,15 @@ export class VideoRelay {
   readonly #srtp: SrtpSender;
   readonly #packetizer: H264Packetizer;
   readonly #stats: VideoRelayStats = { packets: 0, octets: 0, frames: 0, senderReports: 0 };
-  /** Random start of the RTP clock (RFC 3550 5.1). */
-  readonly #timestampBase = Math.floor(Math.random() * 2 ** 32);
+  /** From a random start of the RTP clock (RFC 3550 5.1). */
+  readonly #timeline = new RtpTimeline(Math.floor(Math.random() * 2 ** 32));
+  readonly #clock: Clock;
   #unsubscribe: (() => void) | undefined;
-  #rtcpTimer: NodeJS.Timeout | undefined;
+  #rtcpTimer: TimerHandle | undefined;
   #finish!: (result: { reason: string }) => void;
   #stopped = false;
   #waitKeyframe = true;
-  #generation: number | undefined;
-  /** Camera ms -> our ms: shifts each new publish to continue where the last one left off. */
-  #offset = 0;
-  #lastDts: number | undefined;
-  #frameMs = DEFAULT_FRAME_MS;
-  /** The last access unit sent: its RTP timestamp and when (performance.now()). */
+  /** The last access unit sent: its RTP timestamp and when (clock.now()). */
   #lastRtp: { timestamp: number; at: number } | undefined;
   /** The held GOP is being sent (its frames are older than they look). */
   #replaying = false;
@@ -74,6 +65,7 @@ export class VideoRelay {
 
   private constructor(options: VideoRelayOptions, socket: Socket) {
     this.#options = options;
+    this.#clock = options.clock ?? REAL_CLOCK;
     this.#socket = socket;
     this.#srtp = new SrtpSender(options.key, options.salt);
     const mtu = options.mtu && options.mtu > 0 ? options.mtu : DEFAULT_MTU;
@@ -114,7 +106,7 @@ export class VideoRelay {
     relay.#replaying = false;
     // After the held GOP, not with its first frame: its last frame is the one that belongs to "now".
     relay.#senderReport();
-    relay.#rtcpTimer = setInterval(() => relay.#senderReport(), options.rtcpIntervalMs ?? 1_000);
+    relay.#rtcpTimer = relay.#clock.setInterval(() => relay.#senderReport(), options.rtcpIntervalMs ?? 1_000);
     relay.#rtcpTimer.unref();
     return relay;
   }
@@ -131,7 +123,7 @@ export class VideoRelay {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#unsubscribe?.();
-    clearInterval(this.#rtcpTimer);
+    this.#clock.clearInterval(this.#rtcpTimer);
     try {
       this.#socket.close();
     } catch {
@@ -142,24 +134,16 @@ export class VideoRelay {
 
   #frame(frame: VideoFrame): void {
     if (this.#stopped) return;
-    if (frame.generation !== this.#generation) {
-      // A new publish (the camera reconnected): its clock starts anew and its first frames may not
-      // be decodable without a keyframe of its own.
-      this.#generation = frame.generation;
-      this.#waitKeyframe = true;
-      this.#rebase(frame.dts);
-    } else if (this.#lastDts !== undefined && (frame.dts < this.#lastDts - 1_000 || frame.dts > this.#lastDts + MAX_FRAME_GAP_MS)) {
-      this.#rebase(frame.dts);
-    }
+    // A new publish (the camera reconnected): its clock starts anew and its first frames may not be
+    // decodable without a keyframe of its own.
+    if (this.#timeline.observe(frame.generation, frame.dts)) this.#waitKeyframe = true;
     if (this.#waitKeyframe && !frame.keyframe) return;
     const units = splitAvcc(frame.data, frame.config.lengthSize);
     if (!units?.length) return;
-    if (this.#lastDts !== undefined && frame.dts > this.#lastDts) this.#frameMs = Math.min(200, frame.dts - this.#lastDts);
-    this.#lastDts = frame.dts;
+    const timestamp = this.#timeline.place(frame.dts, frame.pts);
     const types = units.map(nalType);
     if (types.includes(NAL_IDR) && !types.includes(NAL_SPS)) units.unshift(...frame.config.sps, ...frame.config.pps);
     this.#waitKeyframe = false;
-    const timestamp = (this.#timestampBase + Math.round((frame.pts + this.#offset) * RTP_CLOCK_KHZ)) >>> 0;
     for (const packet of this.#packetizer.packetize(units, timestamp)) {
       this.#stats.packets++;
       this.#stats.octets += packet.length - 12;
@@ -167,19 +151,9 @@ export class VideoRelay {
     }
     this.#stats.frames++;
     const first = this.#lastRtp === undefined;
-    this.#lastRtp = { timestamp, at: performance.now() };
+    this.#lastRtp = { timestamp, at: this.#clock.now() };
     // As ffmpeg does: a first report right with the stream, so the viewer can map it to wall time.
     if (first && !this.#replaying) this.#senderReport();
-  }
-
-  /** Continue the RTP clock one frame after the last frame sent, whatever the camera's clock says. */
-  #rebase(dts: number): void {
-    if (this.#lastDts === undefined) {
-      this.#offset = -dts;
-      return;
-    }
-    this.#offset = this.#lastDts + this.#offset + this.#frameMs - dts;
-    this.#lastDts = undefined;
   }
 
   /**
@@ -189,31 +163,13 @@ export class VideoRelay {
   #senderReport(): void {
     if (this.#stopped || !this.#lastRtp || this.#stats.packets === this.#packetsAtReport) return;
     this.#packetsAtReport = this.#stats.packets;
-    const nowMs = performance.timeOrigin + performance.now();
-    const rtpNow = (this.#lastRtp.timestamp + Math.round((performance.now() - this.#lastRtp.at) * RTP_CLOCK_KHZ)) >>> 0;
-    const sr = Buffer.alloc(28);
-    sr[0] = 0x80;
-    sr[1] = RTCP_SR;
-    sr.writeUInt16BE(sr.length / 4 - 1, 2);
-    sr.writeUInt32BE(this.#options.ssrc >>> 0, 4);
-    const seconds = Math.floor(nowMs / 1000);
-    sr.writeUInt32BE((seconds + NTP_UNIX_OFFSET) >>> 0, 8);
-    sr.writeUInt32BE(Math.floor(((nowMs - seconds * 1000) / 1000) * 2 ** 32) >>> 0, 12);
-    sr.writeUInt32BE(rtpNow, 16);
-    sr.writeUInt32BE(this.#stats.packets >>> 0, 20);
-    sr.writeUInt32BE(this.#stats.octets >>> 0, 24);
-    // SDES chunk: SSRC, CNAME item, a terminating zero, padded to 32 bits.
-    const itemsLength = 2 + CNAME.length + 1;
-    const chunk = Buffer.alloc(4 + Math.ceil(itemsLength / 4) * 4);
-    chunk.writeUInt32BE(this.#options.ssrc >>> 0, 0);
-    chunk[4] = SDES_CNAME;
-    chunk[5] = CNAME.length;
-    CNAME.copy(chunk, 6);
-    const sdes = Buffer.alloc(4);
-    sdes[0] = 0x81;
-    sdes[1] = RTCP_SDES;
-    sdes.writeUInt16BE((4 + chunk.length) / 4 - 1, 2);
+    const wallMs = this.#clock.wallNow();
+    const sinceLastFrame = this.#clock.now() - this.#lastRtp.at;
+    const rtpTimestamp = (this.#lastRtp.timestamp + Math.round(sinceLastFrame * RTP_CLOCK_KHZ)) >>> 0;
+    const { packets, octets } = this.#stats;
+    const { ssrc } = this.#options;
+    const report = senderReportPacket({ ssrc, wallMs, rtpTimestamp, packets, octets, cname: CNAME });
     this.#stats.senderReports++;
-    this.#socket.send(this.#srtp.protectRtcp(Buffer.concat([sr, sdes, chunk])));
+    this.#socket.send(this.#srtp.protectRtcp(report));
   }
 }

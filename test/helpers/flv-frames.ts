@@ -1,7 +1,7 @@
 // An FLV file played in real time, looped, into a MediaFeed: the in-process frames the ingest would
 // have from a camera pushing that file, for tests of the native video relay without an RTMP push.
 import { readFileSync } from "node:fs";
-import { parseAvcSequenceHeader } from "../../src/media/avc.ts";
+import { parseAvcSequenceHeader } from "../../src/media/protocol/avc.ts";
 import { MediaFeed, type FeedListener, type FrameSource } from "../../src/media/feed.ts";
 
 interface Tag {

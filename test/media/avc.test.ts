@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { keyframeToAnnexB, parseAvcSequenceHeader } from "../../src/media/avc.ts";
+import { keyframeToAnnexB, parseAvcSequenceHeader } from "../../src/media/protocol/avc.ts";
 
 /** One 960x540 High-profile IDR from x264, split at start codes. */
 function x264Units(): Buffer[] {

@@ -1,13 +1,16 @@
 // The stream hub against a real ingest and an ffmpeg "camera": start on the first viewer, renew while
 // watched, stop after the linger, re-request after interruptions and stalls, back off on failures.
+// The hub's timers run on a manual clock where a test is about them (renewal, linger, back-off,
+// standby pace, no-push): "nothing at 399 ms, the stop at 400 ms", with no sleeping.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../../src/core/logger.ts";
 import { StreamHub, type StreamHubTiming } from "../../src/media/hub.ts";
 import { RtmpIngest } from "../../src/media/ingest.ts";
-import { FakeCamera, type RecordedRequest } from "../helpers/fake-camera.ts";
+import { FakeCamera } from "../helpers/fake-camera.ts";
 import { LogCapture } from "../helpers/log-capture.ts";
+import { ManualClock } from "../helpers/manual-clock.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
 
 const TIMING: Partial<StreamHubTiming> = {
@@ -45,15 +48,29 @@ describe("stream hub", () => {
     assert.equal(left.trim(), "", "no ffmpeg left behind");
   });
 
-  function setup(timing: Partial<StreamHubTiming> = {}, capture = new LogCapture()): { hub: StreamHub; camera: FakeCamera; id: string; capture: LogCapture } {
+  interface Setup {
+    hub: StreamHub;
+    camera: FakeCamera;
+    id: string;
+    capture: LogCapture;
+  }
+  function setup(timing: Partial<StreamHubTiming> = {}, clock?: ManualClock, capture = new LogCapture()): Setup {
     const id = `nanit:cam${++n}`;
     ingest.register(id);
     const camera = new FakeCamera();
     cameras.push(camera);
     const log = createLogger("debug", { json: true, destination: capture });
-    const hub = new StreamHub({ deviceId: id, name: `Cam ${n}`, ingest, requestStream: camera.requestStream, log, timing: { ...TIMING, ...timing }, random: () => 0.5 });
+    const requestStream = camera.requestStream;
+    const options = { timing: { ...TIMING, ...timing }, random: () => 0.5, clock };
+    const hub = new StreamHub({ deviceId: id, name: `Cam ${n}`, ingest, requestStream, log, ...options });
     hubs.push(hub);
     return { hub, camera, id, capture };
+  }
+
+  /** hub.ready() in real time: on a manual clock its timeout would wait for the clock, not fail in 10 s. */
+  function keyframeHeld(hub: StreamHub): Promise<unknown> {
+    const options = { message: "the push's first keyframe", on: [[ingest, "keyframe-held"]] as Array<[RtmpIngest, string]> };
+    return waitFor(() => hub.state().keyframeHeldAt, 10_000, options);
   }
 
   it("asks for the push on the first viewer and is ready once the ingest holds a keyframe", async () => {
@@ -75,40 +92,54 @@ describe("stream hub", () => {
   });
 
   it("renews while watched, stops after the linger, and a viewer within the linger cancels the stop", async () => {
-    const { hub, camera } = setup({ renewMs: 600 });
+    const clock = new ManualClock();
+    // No stall or no-push checks: the push runs in real time, the hub's clock only when told.
+    const { hub, camera } = setup({ renewMs: 600, stallMs: 3_600_000, noPushMs: 3_600_000 }, clock);
     const release = hub.acquire();
-    await waitFor(() => camera.starts().length >= 3, 5_000, { message: "renewals" });
-    const starts = camera.starts();
-    for (let i = 1; i < starts.length; i++) assert.ok(starts[i]!.at - starts[i - 1]!.at >= 550, `renewal ${i} after ${starts[i]!.at - starts[i - 1]!.at} ms`);
+    assert.equal(camera.starts().length, 1, "the first viewer's start goes out at once");
+    for (const renewal of [2, 3]) {
+      await clock.tick(599);
+      assert.equal(camera.starts().length, renewal - 1, "no renewal before renewMs");
+      await clock.tick(1);
+      assert.equal(camera.starts().length, renewal, `renewal ${renewal - 1} at renewMs`);
+    }
 
     release();
     const again = hub.acquire();
-    await new Promise((done) => setTimeout(done, 500));
+    await clock.tick(400 * 3);
     assert.equal(camera.stops().length, 0, "a viewer back within the linger keeps the camera pushing");
-    const releasedAt = performance.now();
     again();
-    const [stop] = await nextEvent(camera, "request", (r: RecordedRequest) => r.action === "stop", 3_000);
-    assert.ok(stop.at - releasedAt >= 390, `stop ${stop.at - releasedAt} ms after the last viewer left`);
-    assert.equal(stop.url, "");
+    await clock.tick(399);
+    assert.equal(camera.stops().length, 0, "no stop before the linger is over");
+    await clock.tick(1);
+    assert.equal(camera.stops().length, 1, "the stop when the linger is over");
+    assert.equal(camera.stops()[0]!.url, "");
     assert.equal(hub.state().active, false);
     const count = camera.requests.length;
-    await new Promise((done) => setTimeout(done, 800));
+    await clock.tick(600 * 3);
     assert.equal(camera.requests.length, count, "no renewal after the stop");
+    assert.equal(clock.pending, 0, "no timer left running");
   });
 
   it("asks again after an interruption while watched, and not when nobody watches", async () => {
-    const { hub, camera } = setup();
+    const clock = new ManualClock();
+    const { hub, camera } = setup({ stallMs: 3_600_000 }, clock);
     hub.interrupted("link-reconnected");
-    await new Promise((done) => setTimeout(done, 300));
+    await clock.tick(10_000);
     assert.equal(camera.requests.length, 0);
+    assert.equal(clock.pending, 0, "nothing scheduled for an unwatched camera");
 
     const release = hub.acquire();
-    await hub.ready(10_000);
+    await keyframeHeld(hub);
     // The vendor side dropped the push (its control socket reconnected).
     await camera.push!.kill();
     const startsBefore = camera.starts().length;
     hub.interrupted("link-reconnected");
-    await waitFor(() => camera.starts().length > startsBefore, 3_000, { message: "re-request" });
+    // Spaced by minRerequestMs (200) from the start the camera accepted.
+    await clock.tick(199);
+    assert.equal(camera.starts().length, startsBefore, "not within minRerequestMs of the last start");
+    await clock.tick(1);
+    assert.equal(camera.starts().length, startsBefore + 1, "re-requested");
     await waitFor(() => hub.state().keyframeHeldAt, 10_000, { message: "video resumes" });
     assert.equal(camera.pushes.length, 2);
     release();
@@ -138,57 +169,62 @@ describe("stream hub", () => {
   });
 
   it("keeps a camera warm without viewers, and lets it go when keep-warm is turned off", async () => {
-    const { hub, camera } = setup();
+    const clock = new ManualClock();
+    const { hub, camera } = setup({ stallMs: 3_600_000 }, clock);
     hub.setKeepWarm(true);
     hub.setKeepWarm(true);
-    await hub.ready(10_000);
+    await keyframeHeld(hub);
     assert.equal(camera.starts().length, 1);
     assert.equal(hub.state().keepWarm, true);
     const release = hub.acquire();
     release();
-    await new Promise((done) => setTimeout(done, 600));
+    await clock.tick(400 * 3);
     assert.equal(camera.stops().length, 0, "a viewer leaving does not stop a warm camera");
     hub.setKeepWarm(false);
-    await nextEvent(camera, "request", (r: RecordedRequest) => r.action === "stop", 3_000);
+    await clock.tick(400);
+    assert.equal(camera.stops().length, 1, "stopped after the linger");
   });
 
   it("retries failed requests with growing back-off, never in a tight loop", async () => {
-    const { hub, camera, capture } = setup();
+    const clock = new ManualClock();
+    const { hub, camera, capture } = setup({}, clock);
     camera.fail = new Error("camera unreachable");
     const release = hub.acquire();
-    await waitFor(() => camera.starts().length >= 5, 5_000, { message: "retries" });
-    camera.fail = undefined;
-    const starts = camera.starts().slice(0, 5);
-    const gaps = starts.slice(1).map((s, i) => s.at - starts[i]!.at);
     // random 0.5 with floor min/2: attempt k waits 50 + 0.5 * (min(800, 100 * 2^k) - 50).
-    const expected = [75, 125, 225, 425];
-    gaps.forEach((gap, i) => assert.ok(gap >= expected[i]! - 5 && gap < expected[i]! + 400, `gap ${i}: ${Math.round(gap)} ms, expected about ${expected[i]}`));
+    for (const [attempt, wait] of [75, 125, 225, 425, 425].entries()) {
+      if (attempt === 4) camera.fail = undefined;
+      await clock.tick(wait - 1);
+      assert.equal(camera.starts().length, attempt + 1, `retry ${attempt + 1} not before ${wait} ms`);
+      await clock.tick(1);
+      assert.equal(camera.starts().length, attempt + 2, `retry ${attempt + 1} after ${wait} ms`);
+    }
     assert.equal(capture.warnings.filter((l) => /stream request failed/.test(l.msg)).length, 1, "the first failure is a warning, the rest debug");
-    await hub.ready(10_000);
+    await keyframeHeld(hub);
     assert.equal(hub.state().lastError, undefined);
     release();
   });
 
   it("reports standby once, retries it slowly, and at once when standby ends", async () => {
-    const { hub, camera, capture } = setup({ standbyRetryMs: 1_500 });
+    const clock = new ManualClock();
+    const { hub, camera, capture } = setup({ standbyRetryMs: 1_500 }, clock);
     camera.fail = new Error("the camera is in standby (sleep mode); turn standby off to watch it");
     const release = hub.acquire();
-    await waitFor(() => camera.starts().length >= 3, 8_000, { message: "standby retries" });
-    const starts = camera.starts();
-    for (let i = 1; i < starts.length; i++) assert.ok(starts[i]!.at - starts[i - 1]!.at >= 1_490, "standby retries keep their slow pace");
+    for (const starts of [2, 3]) {
+      await clock.tick(1_499);
+      assert.equal(camera.starts().length, starts - 1, "standby retries keep their slow pace");
+      await clock.tick(1);
+      assert.equal(camera.starts().length, starts);
+    }
     assert.equal(capture.matching(/is in standby/).length, 1, "reported once");
     assert.equal(hub.state().standby, true);
-    await assert.rejects(hub.ready(100), /is in standby/);
-    // Right after a refusal (the next slow retry is 1.5 s away), standby is turned off.
-    const [refused] = await nextEvent<[RecordedRequest]>(camera, "request", () => true, 3_000);
-    await new Promise((done) => setImmediate(done));
+    const notReady = assert.rejects(hub.ready(100), /is in standby/);
+    await clock.tick(100);
+    await notReady;
+    // Between refusals (the next slow retry is 1.4 s away), standby is turned off: asked again at once.
     camera.fail = undefined;
-    // Listening first: the request may go out within standbyEnded() itself.
-    const asked = nextEvent<[RecordedRequest]>(camera, "request", () => true, 3_000);
     hub.standbyEnded();
-    const [next] = await asked;
-    assert.ok(next.at - refused.at < 1_000, `asked again ${Math.round(next.at - refused.at)} ms after the refusal`);
-    await hub.ready(10_000);
+    assert.equal(camera.starts().length, 4, "asked again within standbyEnded()");
+    await keyframeHeld(hub);
     assert.equal(hub.state().standby, false);
     release();
   });
@@ -197,6 +233,7 @@ describe("stream hub", () => {
     const id = `nanit:cam${++n}`;
     ingest.register(id);
     const key = ingest.urlFor(id).split("/").at(-1)!;
+    const clock = new ManualClock();
     // The camera acknowledges but never pushes (as when media.rtmpHost is not reachable from it).
     const acks: number[] = [];
     const hub = new StreamHub({
@@ -204,22 +241,29 @@ describe("stream hub", () => {
       name: "Quiet",
       ingest,
       requestStream: async () => {
-        acks.push(performance.now());
+        acks.push(clock.now());
       },
       log: createLogger("fatal"),
       timing: { ...TIMING, noPushMs: 400 },
+      clock,
     });
     hubs.push(hub);
     const release = hub.acquire();
-    const error = await hub.ready(300).then(
+    const error = hub.ready(300).then(
       () => undefined,
       (e: Error) => e,
     );
-    assert.ok(error);
-    assert.equal(error.message, `Quiet did not start pushing to rtmp://127.0.0.1:${ingest.port} within 0.3 s: check media.rtmpHost is reachable from the camera`);
-    assert.ok(!error.message.includes(key));
-    await waitFor(() => acks.length >= 2, 3_000, { message: "asked again after no push" });
-    assert.ok(acks[1]! - acks[0]! >= 390);
+    await clock.tick(300);
+    const failure = await error;
+    assert.ok(failure);
+    const where = `rtmp://127.0.0.1:${ingest.port}`;
+    const advice = "check media.rtmpHost is reachable from the camera";
+    assert.equal(failure.message, `Quiet did not start pushing to ${where} within 0.3 s: ${advice}`);
+    assert.ok(!failure.message.includes(key));
+    await clock.tick(99);
+    assert.deepEqual(acks, [0], "not asked again before noPushMs");
+    await clock.tick(1);
+    assert.deepEqual(acks, [0, 400], "asked again noPushMs after the request");
     release();
   });
 });

@@ -10,6 +10,7 @@ import { createLogger } from "../../src/core/logger.ts";
 import { isLoopback, RtmpIngest, type IngestOptions } from "../../src/media/ingest.ts";
 import { FfmpegProcess } from "../../src/media/ffmpeg.ts";
 import { LogCapture } from "../helpers/log-capture.ts";
+import { ManualClock } from "../helpers/manual-clock.ts";
 import { chunkHeader, RawRtmpClient, setChunkSize } from "../helpers/rtmp-client.ts";
 import { TestPush } from "../helpers/rtmp-push.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
@@ -146,10 +147,12 @@ describe("RTMP ingest", () => {
         const socket = connect(ingest.port, "127.0.0.1");
         socket.on("error", () => undefined);
         await once(socket, "connect");
-        // A valid-looking handshake then random chunks, and pure noise.
-        socket.write(i % 2 ? randomBytes(4096) : Buffer.concat([Buffer.from([3]), randomBytes(1536 * 2), randomBytes(3000)]));
-        await new Promise((done) => setTimeout(done, 20));
-        socket.destroy();
+        // A valid-looking handshake then random chunks, and pure noise, then our FIN: the ingest has
+        // read all of it once its side closes too (at our FIN, or earlier when it cuts the garbage).
+        socket.resume();
+        const handshakeThenGarbage = Buffer.concat([Buffer.from([3]), randomBytes(1536 * 2), randomBytes(3000)]);
+        socket.end(i % 2 ? randomBytes(4096) : handshakeThenGarbage);
+        await once(socket, "close");
       }
       // An invoke whose AMF0 strict array claims 5 items and holds none makes the library's decoder
       // throw inside the socket's data handler: that connection is closed, nothing else happens.
@@ -192,13 +195,21 @@ describe("RTMP ingest limits before a publish", () => {
   }
 
   it("closes a connection that has not published a known key within publishTimeoutMs", async () => {
-    const { ingest, capture } = newIngest(new LogCapture(), { limits: { publishTimeoutMs: 1_000 } });
+    const clock = new ManualClock();
+    const { ingest, capture } = newIngest(new LogCapture(), { limits: { publishTimeoutMs: 1_000 }, clock });
     await ingest.start();
     try {
       const idle = await open(ingest);
       const connected = await open(ingest, "127.0.0.2");
       assert.equal(await connected.handshake(), true);
       connected.command(0, "connect", 1, { app: "live", tcUrl: "rtmp://127.0.0.1/live" });
+      // Both connections have their deadline on the ingest's side before time moves.
+      await waitFor(() => clock.pending === 2, 5_000, { message: "a deadline per connection" });
+      clock.advance(999);
+      assert.equal(clock.pending, 2, "no deadline ran before publishTimeoutMs");
+      assert.ok(!capture.has(/no publish with a known key/));
+      clock.advance(1);
+      assert.equal(clock.pending, 0, "both ran at publishTimeoutMs");
       await Promise.all([idle.closedWithin(), connected.closedWithin()]);
       assert.ok(capture.has(/no publish with a known key within 1000 ms/));
     } finally {

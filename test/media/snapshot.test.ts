@@ -8,6 +8,7 @@ import { StreamHub } from "../../src/media/hub.ts";
 import { RtmpIngest } from "../../src/media/ingest.ts";
 import { SnapshotMaker } from "../../src/media/snapshot.ts";
 import { FakeCamera } from "../helpers/fake-camera.ts";
+import { ManualClock } from "../helpers/manual-clock.ts";
 import { jpegSize } from "../helpers/rtmp-push.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -32,13 +33,22 @@ describe("snapshots", () => {
     assert.equal(left.trim(), "", "no ffmpeg left behind");
   });
 
-  function setup(options: { cacheMs?: number; readyTimeoutMs?: number; requestStream?: () => Promise<void> } = {}) {
+  interface SetupOptions {
+    cacheMs?: number;
+    readyTimeoutMs?: number;
+    requestStream?: () => Promise<void>;
+    /** The snapshot maker's clock (the hub's stays real: the camera pushes in real time). */
+    clock?: ManualClock;
+  }
+  function setup(options: SetupOptions = {}) {
     const deviceId = `nanit:snap${++n}`;
     ingest.register(deviceId);
     const camera = new FakeCamera({ size: "1280x720" });
     const log = createLogger("fatal");
     const hub = new StreamHub({ deviceId, name: "Nursery", ingest, requestStream: options.requestStream ?? camera.requestStream, log, timing: { lingerMs: 300, renewMs: 60_000 } });
-    const snapshots = new SnapshotMaker({ deviceId, name: "Nursery", ffmpeg: "ffmpeg", hub, ingest, log, cacheMs: options.cacheMs, readyTimeoutMs: options.readyTimeoutMs });
+    const { cacheMs, readyTimeoutMs, clock } = options;
+    const timers = { cacheMs, readyTimeoutMs, clock };
+    const snapshots = new SnapshotMaker({ deviceId, name: "Nursery", ffmpeg: "ffmpeg", hub, ingest, log, ...timers });
     closers.push(async () => {
       await snapshots.close();
       await hub.close(500);
@@ -57,7 +67,8 @@ describe("snapshots", () => {
   });
 
   it("shares one ffmpeg between concurrent requests and reuses the picture briefly", async () => {
-    const { hub, snapshots } = setup({ cacheMs: 1_000 });
+    const clock = new ManualClock();
+    const { hub, snapshots } = setup({ cacheMs: 1_000, clock });
     const release = hub.acquire();
     await hub.ready(10_000);
     const started = performance.now();
@@ -67,8 +78,10 @@ describe("snapshots", () => {
     assert.ok(a === b && b === c);
     assert.deepEqual(jpegSize(a!), { width: 1280, height: 720 });
     assert.equal(await snapshots.snapshot(1280, 720), a, "cached");
+    clock.advance(999);
+    assert.equal(await snapshots.snapshot(1280, 720), a, "still cached just before cacheMs");
     assert.equal(snapshots.spawned, 1);
-    await new Promise((done) => setTimeout(done, 1_050));
+    clock.advance(1);
     const fresh = await snapshots.snapshot(1280, 720);
     assert.notEqual(fresh, a, "a new picture once the cache expired");
     assert.equal(snapshots.spawned, 2);

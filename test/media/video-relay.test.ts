@@ -11,15 +11,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LiveStream, LiveStreamRequest, LiveStreamVideo } from "../../src/core/camera.ts";
 import { createLogger } from "../../src/core/logger.ts";
-import type { AvcConfig } from "../../src/media/avc.ts";
+import type { AvcConfig } from "../../src/media/protocol/avc.ts";
 import { MediaFeed, type VideoFrame } from "../../src/media/feed.ts";
 import { RtmpIngest } from "../../src/media/ingest.ts";
 import { startLiveSession, type LiveInput } from "../../src/media/live-session.ts";
-import { sessionKeys } from "../../src/media/srtp.ts";
+import { sessionKeys } from "../../src/media/protocol/srtp.ts";
 import { VideoRelay } from "../../src/media/video-relay.ts";
 import { encodeSourceFlv, ffmpegChildren, opusFrameMs, SOURCE } from "../helpers/camera-fixture.ts";
 import { FlvFileFrames } from "../helpers/flv-frames.ts";
 import { LogCapture } from "../helpers/log-capture.ts";
+import { ManualClock } from "../helpers/manual-clock.ts";
 import { TestPush } from "../helpers/rtmp-push.ts";
 import { SrtpSink } from "../helpers/rtp-receiver.ts";
 import { H264Depacketizer, probeH264 } from "../helpers/rtp-h264.ts";
@@ -39,8 +40,11 @@ function tag(keyframe: boolean, cts: number, ...units: Buffer[]): Buffer {
 const idr = (size = 50) => Buffer.concat([Buffer.from([0x65]), randomBytes(size)]);
 const inter = (size = 20) => Buffer.concat([Buffer.from([0x41]), randomBytes(size)]);
 
-async function relayTo(sink: SrtpSink, feed: MediaFeed, rtcpIntervalMs?: number): Promise<VideoRelay> {
-  return VideoRelay.start({ source: feed, address: "127.0.0.1", port: sink.port, key: sink.keys.key, salt: sink.keys.salt, ssrc: 0xfeedf00d, payloadType: 99, mtu: 1378, label: "relay test", log: quiet, ...(rtcpIntervalMs ? { rtcpIntervalMs } : {}) });
+function relayTo(sink: SrtpSink, feed: MediaFeed, rtcpIntervalMs?: number, clock?: ManualClock): Promise<VideoRelay> {
+  const { port, keys } = sink;
+  const viewer = { address: "127.0.0.1", port, key: keys.key, salt: keys.salt, ssrc: 0xfeedf00d, payloadType: 99 };
+  const options = { mtu: 1378, label: "relay test", log: quiet, rtcpIntervalMs, clock };
+  return VideoRelay.start({ source: feed, ...viewer, ...options });
 }
 
 /** The access units' timestamps, in order of the packets that closed them. */
@@ -115,20 +119,25 @@ describe("native video relay", () => {
     const feed = new MediaFeed();
     feed.begin();
     feed.setAvc(CONFIG);
-    const relay = await relayTo(sink, feed, 100);
-    let dts = 0;
-    feed.videoTag(tag(true, 0, idr(2000)), dts, true);
-    const camera = setInterval(() => feed.videoTag(tag(false, 0, inter()), (dts += 40), false), 40);
+    // The relay's clock: wall time 12:00:00.000 UTC at its start.
+    const wallOrigin = Date.UTC(2025, 0, 1, 12);
+    const clock = new ManualClock({ wallOrigin });
+    const relay = await relayTo(sink, feed, 100, clock);
     try {
-      await sink.until(() => sink.packets.length > 0, 2000, "video");
-      await waitFor(() => reports.length >= 4, 1500, { message: "a report about every 100 ms" });
-      clearInterval(camera);
-      const sent = relay.stats.packets;
-      await waitFor(() => sink.packets.length === sent, 1000, { message: "every packet arrived" });
-      await new Promise((done) => setTimeout(done, 300));
-      const settled = reports.length;
-      await new Promise((done) => setTimeout(done, 300));
-      assert.equal(reports.length, settled, "no reports while no video goes out");
+      feed.videoTag(tag(true, 0, idr(2000)), 0, true);
+      assert.equal(relay.stats.senderReports, 1, "a first report right with the stream");
+      // The camera sends a frame every 40 ms of the relay's clock (after the report due at that time).
+      for (let dts = 40; dts <= 400; dts += 40) {
+        clock.advance(40);
+        feed.videoTag(tag(false, 0, inter()), dts, false);
+      }
+      assert.equal(relay.stats.senderReports, 5, "then one at 100, 200, 300 and 400 ms");
+      clock.advance(100);
+      assert.equal(relay.stats.senderReports, 6, "one more for the frame sent after the last report");
+      clock.advance(1_000);
+      assert.equal(relay.stats.senderReports, 6, "no reports while no video goes out");
+      const arrived = () => reports.length === 6 && sink.packets.length === relay.stats.packets;
+      await waitFor(arrived, 2_000, { message: "every packet and report arrived" });
 
       const keys = sessionKeys(sink.keys.key, sink.keys.salt, true);
       const last = reports.at(-1)!;
@@ -141,20 +150,21 @@ describe("native video relay", () => {
       iv.writeUInt32BE((iv.readUInt32BE(4) ^ 0xfeedf00d) >>> 0, 4);
       iv.writeUInt32BE((iv.readUInt32BE(10) ^ index) >>> 0, 10);
       const body = createCipheriv("aes-128-ctr", keys.key, iv).update(last.subarray(8, last.length - 14));
-      const ntpSeconds = body.readUInt32BE(0) - 2_208_988_800;
-      assert.ok(Math.abs(ntpSeconds - Date.now() / 1000) < 5, "NTP wall clock");
+      // Sent at 500 ms: 12:00:00.5 as NTP (seconds since 1900, then a 32-bit binary fraction).
+      assert.equal(body.readUInt32BE(0), wallOrigin / 1000 + 2_208_988_800, "NTP seconds of the wall clock");
+      assert.equal(body.readUInt32BE(4), 2 ** 31, "NTP fraction: half a second");
       assert.equal(body.readUInt32BE(12), sink.packets.length, "sender's packet count");
       assert.equal(body.readUInt32BE(16), sink.packets.reduce((n, p) => n + p.payload.length, 0), "sender's octet count");
       const lastFrame = frameStamps(sink.packets).at(-1)!;
-      const ahead = (body.readUInt32BE(8) - lastFrame) >>> 0;
-      assert.ok(ahead < 90 * 1000, `the report's RTP time is the last frame's plus the time since (${ahead} ticks)`);
+      const rtpAhead = (body.readUInt32BE(8) - lastFrame) >>> 0;
+      assert.equal(rtpAhead, 100 * 90, "the report's RTP time: the last frame's plus the 100 ms since");
       assert.equal(body[21], 202, "then SDES");
       assert.match(body.subarray(28).toString("latin1"), /hearthbridge/, "CNAME");
     } finally {
-      clearInterval(camera);
       relay.stop();
       sink.close();
     }
+    assert.equal(clock.pending, 0, "the report interval is cleared on stop");
   });
 });
 
@@ -259,9 +269,7 @@ describe("live sessions with the native video relay", () => {
       await audio.until(() => audio.packets.length > 0, 10_000, "Opus");
       process.kill(ffmpegChildren()[0]!, "SIGKILL");
       assert.match((await stream.ended).reason, /SIGKILL/);
-      const count = video.packets.length;
-      await new Promise((done) => setTimeout(done, 300));
-      assert.equal(video.packets.length, count, "the video relay stopped with it");
+      assert.equal(frames.feed.listeners, 0, "the video relay stopped with it: nothing reads the camera's frames");
     } finally {
       await stream?.stop();
       video.close();
@@ -293,8 +301,7 @@ describe("the ingest's frames", () => {
       assert.ok(video.length >= 1 && video[0]!.keyframe, "the held keyframe at once");
       assert.deepEqual([video[0]!.config.width, video[0]!.config.height, video[0]!.config.profile], [1280, 720, "main"]);
       const at = video.length;
-      await new Promise((done) => setTimeout(done, 700));
-      assert.ok(video.length >= at + 5, `live frames (${video.length - at})`);
+      await waitFor(() => video.length >= at + 5, 10_000, { message: "live frames after the held ones" });
       assert.ok(video.slice(1).every((f, i) => f.dts >= video[i]!.dts), "in decoding order");
       assert.ok(audioFrames > 5 && audioConfig && audioConfig.length >= 2, "AAC with its AudioSpecificConfig");
       unsubscribe();

@@ -1,12 +1,14 @@
 // The native video relay's building blocks without a network: H.264 into RTP (single NAL units and
 // FU-A fragments, marker bits, sequence numbers, timestamps), SRTP/SRTCP against RFC 3711's test
-// vectors and against the independent receiver in test/helpers/srtp.ts, and ADTS framing.
+// vectors and against the independent receiver in test/helpers/srtp.ts, RTCP sender reports and the
+// RTP clock across reconnects, and ADTS framing.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createCipheriv, createHmac, randomBytes } from "node:crypto";
-import { adtsHeader } from "../../src/media/feed.ts";
-import { H264Packetizer, splitAvcc } from "../../src/media/h264-rtp.ts";
-import { AesCounterMode, counterIv, sessionKeys, SrtpSender } from "../../src/media/srtp.ts";
+import { adtsHeader } from "../../src/media/protocol/adts.ts";
+import { H264Packetizer, splitAvcc } from "../../src/media/protocol/h264-rtp.ts";
+import { RtpTimeline, senderReportPacket } from "../../src/media/protocol/rtcp.ts";
+import { AesCounterMode, counterIv, sessionKeys, SrtpSender } from "../../src/media/protocol/srtp.ts";
 import { SrtpReceiver, type RtpPacket } from "../helpers/srtp.ts";
 import { H264Depacketizer } from "../helpers/rtp-h264.ts";
 
@@ -154,5 +156,39 @@ describe("ADTS framing of the camera's AAC", () => {
     assert.deepEqual([...adtsHeader(lc48stereo, 0x1ff8)!.subarray(2, 4)], [0x4c, 0x80 | 0x03]);
     assert.equal(adtsHeader(Buffer.from([0x17, 0x80, 0, 0, 0]), 10), undefined, "explicit sampling rate");
     assert.equal(adtsHeader(Buffer.from([0x2b, 0x88]), 10), undefined, "object type 5 (SBR)");
+  });
+});
+
+describe("RTCP sender reports and the RTP clock", () => {
+  it("writes SR + SDES CNAME: NTP time of the wall clock, RTP time, counts, padded CNAME", () => {
+    const wallMs = Date.UTC(2025, 0, 1) + 250;
+    const cname = Buffer.from("hb");
+    const counts = { packets: 42, octets: 4200 };
+    const packet = senderReportPacket({ ssrc: 0xfeedf00d, wallMs, rtpTimestamp: 0x1_0000_0005, ...counts, cname });
+    const expected = Buffer.concat([
+      Buffer.from([0x80, 200, 0, 6, 0xfe, 0xed, 0xf0, 0x0d]),
+      Buffer.from((Date.UTC(2025, 0, 1) / 1000 + 2_208_988_800).toString(16).padStart(8, "0"), "hex"),
+      Buffer.from([0x40, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 42, 0, 0, 0x10, 0x68]),
+      // SDES: 16 bytes (length 3 words after the first): header, SSRC, CNAME "hb", end, padding.
+      Buffer.from([0x81, 202, 0, 3, 0xfe, 0xed, 0xf0, 0x0d, 1, 2, 0x68, 0x62, 0, 0, 0, 0]),
+    ]);
+    assert.deepEqual(packet, expected);
+  });
+
+  it("maps pts to 90 kHz from its base, and continues one frame on after a new publish or a clock jump", () => {
+    const timeline = new RtpTimeline(1_000);
+    assert.equal(timeline.observe(1, 5_000), true, "the first publish");
+    assert.equal(timeline.place(5_000, 5_000), 1_000);
+    assert.equal(timeline.observe(1, 5_040), false);
+    assert.equal(timeline.place(5_040, 5_080), 1_000 + 80 * 90, "pts, not dts");
+    // A new publish whose clock starts at 0: one frame (the last step, 40 ms) after the last frame.
+    assert.equal(timeline.observe(2, 0), true);
+    assert.equal(timeline.place(0, 0), 1_000 + 80 * 90);
+    assert.equal(timeline.observe(2, 40), false);
+    assert.equal(timeline.place(40, 40), 1_000 + 120 * 90);
+    // The camera's clock jumps 10 s ahead within a publish: a discontinuity, not a 10 s gap.
+    assert.equal(timeline.observe(2, 10_040), false);
+    assert.equal(timeline.place(10_040, 10_040), 1_000 + 160 * 90);
+    assert.equal(new RtpTimeline(2 ** 32 - 90).place(0, 2), 90, "wraps at 32 bits");
   });
 });

@@ -29,7 +29,10 @@ export function deriveKey(masterKey: Buffer, masterSalt: Buffer, label: number, 
 }
 
 export function sessionKeys(masterKey: Buffer, masterSalt: Buffer, rtcp = false): SessionKeys {
-  if (masterKey.length !== 16 || masterSalt.length !== 14) throw new Error(`SRTP AES_CM_128_HMAC_SHA1_80 needs a 16-byte key and a 14-byte salt (got ${masterKey.length} and ${masterSalt.length})`);
+  if (masterKey.length !== 16 || masterSalt.length !== 14) {
+    const got = `got ${masterKey.length} and ${masterSalt.length}`;
+    throw new Error(`SRTP AES_CM_128_HMAC_SHA1_80 needs a 16-byte key and a 14-byte salt (${got})`);
+  }
   return {
     key: deriveKey(masterKey, masterSalt, rtcp ? LABEL.rtcpKey : LABEL.rtpKey, 16),
     auth: deriveKey(masterKey, masterSalt, rtcp ? LABEL.rtcpAuth : LABEL.rtpAuth, 20),
@@ -117,12 +120,14 @@ export class SrtpSender {
   /** SRTP: the payload encrypted, the tag appended. Packets must come in sending order. */
   protectRtp(packet: Buffer): Buffer {
     const seq = packet.readUInt16BE(2);
-    if (this.#lastSeq !== undefined && seq < this.#lastSeq && this.#lastSeq - seq > 0x8000) this.#roc = (this.#roc + 1) >>> 0;
+    const wrapped = this.#lastSeq !== undefined && seq < this.#lastSeq && this.#lastSeq - seq > 0x8000;
+    if (wrapped) this.#roc = (this.#roc + 1) >>> 0;
     this.#lastSeq = seq;
     const out = Buffer.allocUnsafe(packet.length + TAG_LENGTH);
     packet.copy(out);
     const sealed = out.subarray(0, packet.length);
-    this.#rtpCipher.apply(counterIv(this.#rtp.salt, packet.readUInt32BE(8), this.#roc * 65536 + seq), sealed.subarray(rtpHeaderLength(packet)));
+    const iv = counterIv(this.#rtp.salt, packet.readUInt32BE(8), this.#roc * 65536 + seq);
+    this.#rtpCipher.apply(iv, sealed.subarray(rtpHeaderLength(packet)));
     const roc = Buffer.alloc(4);
     roc.writeUInt32BE(this.#roc);
     tag(this.#rtp.auth, sealed, roc).copy(out, packet.length);
@@ -135,7 +140,8 @@ export class SrtpSender {
     this.#rtcpIndex = (this.#rtcpIndex + 1) & 0x7fffffff;
     const out = Buffer.allocUnsafe(packet.length + 4 + TAG_LENGTH);
     packet.copy(out);
-    this.#rtcpCipher.apply(counterIv(this.#rtcp.salt, packet.readUInt32BE(4), index), out.subarray(RTCP_CLEAR, packet.length));
+    const iv = counterIv(this.#rtcp.salt, packet.readUInt32BE(4), index);
+    this.#rtcpCipher.apply(iv, out.subarray(RTCP_CLEAR, packet.length));
     out.writeUInt32BE((SRTCP_E_FLAG | index) >>> 0, packet.length);
     tag(this.#rtcp.auth, out.subarray(0, packet.length + 4)).copy(out, packet.length + 4);
     return out;

@@ -3,7 +3,7 @@
 // the stream's info and turn the last keyframe into an Annex B picture a decoder can take on stdin
 // (a snapshot without opening an RTMP reader). Hand-written: it is a few dozen lines and no
 // maintained npm package does just this without pulling in a whole demuxer.
-import { parseH264Sps } from "./protocol/h264-sps.ts";
+import { parseH264Sps } from "./h264-sps.ts";
 
 export type H264Profile = "baseline" | "main" | "high";
 
