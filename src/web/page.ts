@@ -86,9 +86,18 @@ export function streamClass(stream: NonNullable<DeviceView["stream"]>): string {
   return `stream ${stream.pushing ? "stream-on" : stream.error ? "stream-error" : "stream-idle"}`;
 }
 
-function deviceRow(d: DeviceView): string {
+/** A device's card; static/app.js builds the same card (and its controls) from the event stream. */
+function deviceCard(d: DeviceView): string {
   const stream = d.stream ? `<div class="${streamClass(d.stream)}">${esc(d.stream.text)}</div>` : "";
-  return `<tr data-device="${esc(d.id)}" class="${d.available ? "up" : "down"}"><td class="name">${esc(d.name)}</td><td>${esc(d.model)}</td><td>${esc(d.account)}</td><td class="available">${d.available ? "reachable" : "unreachable"}</td><td class="summary">${esc(d.summary)}${stream}</td></tr>`;
+  const why = d.unreachable ? `<p class="why">${esc(d.unreachable.text)}</p>` : `<p class="why" hidden></p>`;
+  return `<article class="device ${d.available ? "up" : "down"}" data-device="${esc(d.id)}" data-account="${esc(d.account)}">
+<h3 class="name">${esc(d.name)}</h3><p class="meta"><span class="model">${esc(d.model)}</span> · <span class="account">${esc(d.account)}</span> · <span class="available">${d.available ? "reachable" : "unreachable"}</span></p>
+${why}<div class="summary">${esc(d.summary)}${stream}</div><div class="controls"></div><p class="cmd-msg" role="status" aria-live="polite"></p></article>`;
+}
+
+function accountFilter(accounts: AccountView[]): string {
+  const options = accounts.map((a) => `<option value="${esc(a.name)}">${esc(a.name)}</option>`).join("");
+  return `<label class="filter">Show <select id="filter-account"><option value="">all accounts</option>${options}</select></label>`;
 }
 
 /** A standalone camera's pairing state in words (also sent over the event stream). */
@@ -177,7 +186,9 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
 ${await cameraSection(d.cameras ?? [])}
 <section><h2>Accounts</h2><table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th></tr></thead><tbody>${d.accounts.map(accountRow).join("")}</tbody></table>
 ${(d.mfa ?? []).map(mfaForm).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
-<section><h2>Devices</h2><table id="devices"><thead><tr><th>Name</th><th>Model</th><th>Account</th><th>Reachable</th><th>State</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></section>
+<section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>${accountFilter(d.accounts)}</div>
+<p class="hint" id="no-devices"${d.devices.length ? " hidden" : ""}>No devices yet: they appear here as soon as an account reports them.</p>
+<div id="devices" class="devices">${d.devices.map(deviceCard).join("")}</div></section>
 <section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol></section>
 </main></body></html>`;
 }
