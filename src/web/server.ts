@@ -21,12 +21,14 @@ import { LogRing, type LogEntry } from "./log-ring.ts";
 import { BridgeMetrics } from "./metrics.ts";
 import { MFA_VENDOR_NAMES, MfaWebLogin } from "./mfa-login.ts";
 import { PASSWORD_VENDOR_NAMES, PasswordWebLogin } from "./account-login.ts";
-import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup, type MfaLoginView } from "./page.ts";
+import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup, type MfaLoginView, type PageData } from "./page.ts";
 import { vendors } from "../drivers/index.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../core/password.ts";
 import { accountViews, cameraViews, deviceView, deviceViews, health, pairingView, streamStates } from "./status.ts";
 import type { Reachability, WebSources } from "./status.ts";
 import { BadCommand, parseCommand } from "./device-commands.ts";
+import { AccountAdmin, type AccountRuntime } from "./account-admin.ts";
+import type { PageAccounts } from "../core/page-accounts.ts";
 import { CommandError } from "../core/registry.ts";
 import { scrub } from "../core/logger.ts";
 
@@ -43,6 +45,12 @@ export interface WebServerOptions {
   secrets?: AccountSecrets | undefined;
   /** Restart an account's driver with a password accepted on the page. */
   restartAccount?: ((account: string, password: string) => Promise<void>) | undefined;
+  /** Start and stop one account's driver (main.ts); without it accounts cannot be added on the page. */
+  accountRuntime?: AccountRuntime | undefined;
+  /** Where accounts added on the page are kept. */
+  pageAccounts?: PageAccounts | undefined;
+  /** Names of the accounts in the config file (the page does not remove those). */
+  configAccountNames?: ReadonlySet<string> | undefined;
   title?: string;
   /** Session lifetime (tests shorten it; a week by default). */
   sessionTtlMs?: number;
@@ -158,6 +166,7 @@ export class WebServer {
   readonly #logs: LogRing;
   readonly #mfa: MfaWebLogin;
   readonly #passwords: PasswordWebLogin;
+  readonly #admin: AccountAdmin | undefined;
   readonly #server: Server;
   readonly #streams: EventStreams;
   readonly #hosts: HostCheck;
@@ -197,6 +206,10 @@ export class WebServer {
     }
   };
   readonly #onLog = (line: LogEntry): void => this.#broadcast("log", line);
+  readonly #onRemoved = (entry: DeviceEntry): void => {
+    this.#downSince.delete(entry.info.id);
+    this.#broadcast("device-removed", { id: entry.info.id });
+  };
   readonly #onPairing = (): void => this.#pushPairing();
   readonly #onCamera = (): void => void this.#pushCameras();
 
@@ -222,13 +235,30 @@ export class WebServer {
     this.#metrics = new BridgeMetrics(options.sources);
     this.#logs = options.logs ?? new LogRing();
     this.#mfa = new MfaWebLogin(options.loginAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
+    const pageAccounts = options.pageAccounts;
+    // A page account's new password goes back to its own entry; a config account's to account-secrets.
+    const secrets = pageAccounts
+      ? { save: (name: string, password: string) => void (pageAccounts.setPassword(name, password) || options.secrets?.save(name, password)) }
+      : options.secrets;
     this.#passwords = new PasswordWebLogin({
       accounts: options.loginAccounts ?? [],
       log: options.log,
-      secrets: options.secrets,
+      secrets,
       restart: options.restartAccount,
       changed: (account) => this.#broadcast("login", { account }),
     });
+    this.#admin = options.accountRuntime && pageAccounts
+      ? new AccountAdmin({
+          runtime: options.accountRuntime,
+          store: pageAccounts,
+          configNames: options.configAccountNames ?? new Set(),
+          accounts: () => options.sources.accounts,
+          passwords: this.#passwords,
+          mfa: this.#mfa,
+          dataDir: options.dataDir,
+          log: options.log,
+        })
+      : undefined;
     this.#server = createServer((req, res) => {
       securityHeaders(res);
       // Before anything else, on every path: a foreign Host is a DNS-rebinding page in someone's browser.
@@ -273,6 +303,7 @@ export class WebServer {
     registry.on("state", this.#onDevice);
     registry.on("availability", this.#onAvailability);
     registry.on("link", this.#onLink);
+    registry.on("removed", this.#onRemoved);
     this.#logs.on("line", this.#onLog);
     this.#o.sources.homekit?.on("paired", this.#onPairing);
     this.#o.sources.homekit?.on("unpaired", this.#onPairing);
@@ -301,6 +332,7 @@ export class WebServer {
     registry.off("state", this.#onDevice);
     registry.off("availability", this.#onAvailability);
     registry.off("link", this.#onLink);
+    registry.off("removed", this.#onRemoved);
     this.#logs.off("line", this.#onLog);
     this.#o.sources.homekit?.off("paired", this.#onPairing);
     this.#o.sources.homekit?.off("unpaired", this.#onPairing);
@@ -442,7 +474,7 @@ export class WebServer {
     }
     if (path === "/") {
       if (!get) throw new HttpError(405, "GET only");
-      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), mfa: this.#mfa.views(), logins: this.#passwords.views(), canLogOut: this.#auth.required }));
+      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), mfa: this.#mfa.views(), logins: this.#passwords.views(), canLogOut: this.#auth.required, admin: this.#adminView() }));
     }
     if (path === "/events") {
       if (!get) throw new HttpError(405, "GET only");
@@ -456,6 +488,34 @@ export class WebServer {
     if (command) {
       if (!post) throw new HttpError(405, "POST only");
       return this.#command(req, res, decodeSegment(command[1]!, "device id"));
+    }
+    if (path === "/accounts") {
+      if (!post) throw new HttpError(405, "POST only");
+      if (!this.#admin) throw new HttpError(404, "accounts cannot be added on this page");
+      const form = await readForm(req);
+      const optional = (key: string) => form.get(key) ?? undefined;
+      await this.#admin.add({
+        vendor: field(form, "vendor", 64),
+        name: optional("name")?.slice(0, 200),
+        email: field(form, "email", 320),
+        password: field(form, "password"),
+        settings: form.get("settings")?.slice(0, 4000) ?? undefined,
+      });
+      this.#broadcast("login", { account: "" });
+      return redirect(res, "/");
+    }
+    const remove = /^\/accounts\/([^/]+)\/remove$/.exec(path);
+    if (remove) {
+      if (!post) throw new HttpError(405, "POST only");
+      if (!this.#admin) throw new HttpError(404, "accounts cannot be removed on this page");
+      const account = decodeAccount(remove[1]!);
+      try {
+        await this.#admin.remove(account);
+      } catch (error) {
+        throw new HttpError(409, (error as Error).message);
+      }
+      this.#broadcast("login", { account });
+      return redirect(res, "/");
     }
     const password = /^\/accounts\/([^/]+)\/password$/.exec(path);
     if (password) {
@@ -515,6 +575,13 @@ export class WebServer {
     }
     const after = registry.get(id);
     return json(res, 200, { ok: true, device: after ? deviceView(after, streamStates(this.#o.sources), this.#reach) : null });
+  }
+
+  #adminView(): PageData["admin"] {
+    const admin = this.#admin;
+    if (!admin) return undefined;
+    const pageAccounts = new Set(this.#o.sources.accounts.map((a) => a.name).filter((n) => admin.isPageAccount(n)));
+    return { vendors: admin.vendors(), notice: admin.notice, pageAccounts };
   }
 
   /** /api/status lists the code log-ins under each such vendor's id, one list per vendor (empty too). */

@@ -303,11 +303,19 @@
     if (!tr) {
       tr = document.createElement("tr");
       tr.setAttribute("data-account", a.name);
+      tr.append(cell(a.name), cell(a.vendor), cell(a.link), cell("", "actions"));
       $("#accounts tbody").append(tr);
     }
-    tr.replaceChildren(cell(a.name), cell(a.vendor), cell(a.link, `link link-${a.link}`));
+    // The link cell only: the actions cell holds the server's remove form.
+    const link = tr.children[2];
+    link.textContent = a.link;
+    link.className = `link link-${a.link}`;
     // An account that lost its log-in shows its password form.
-    if (a.link === "needs-login") for (const form of document.querySelectorAll("details[data-password-login]")) if (form.getAttribute("data-password-login") === a.name) form.open = true;
+    if (a.link === "needs-login") {
+      for (const form of document.querySelectorAll("details[data-password-login], details[data-mfa-login]")) {
+        if (form.getAttribute("data-password-login") === a.name || form.getAttribute("data-mfa-login") === a.name) form.open = true;
+      }
+    }
   }
 
   function showLog(l) {
@@ -336,7 +344,9 @@
       $("#no-devices").hidden = s.devices.length > 0;
       updateFilterOptions(s.accounts.map((a) => a.name));
       s.devices.forEach(showDevice);
-      $("#accounts tbody").replaceChildren();
+      // Rows of accounts that are gone go; the others keep their server-rendered actions.
+      const names = new Set(s.accounts.map((a) => a.name));
+      for (const tr of document.querySelectorAll("#accounts tbody tr")) if (!names.has(tr.getAttribute("data-account"))) tr.remove();
       s.accounts.forEach(showAccount);
       $("#logs").replaceChildren();
       s.logs.forEach(showLog);
