@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type AccountConfig, type Config } from "./core
 import type { AccountSecrets } from "./core/account-secrets.ts";
 import { createLogger, registerSecret, type Logger } from "./core/logger.ts";
 import { accountStore, ensureDataDir } from "./core/storage.ts";
+import { PageAccounts } from "./core/page-accounts.ts";
 import { loadIdentity } from "./core/identity.ts";
 import { DeviceRegistry } from "./core/registry.ts";
 import type { Driver } from "./core/driver.ts";
@@ -87,6 +88,27 @@ async function startMedia(config: Config, registry: DeviceRegistry, log: Logger)
   }
 }
 
+/** The accounts added on the web page join the config's; a name the config uses stays the config's. */
+function loadPageAccounts(dataDir: string, config: Config, log: Logger): PageAccounts | undefined {
+  let store: PageAccounts;
+  try {
+    store = new PageAccounts(dataDir);
+  } catch (error) {
+    log.error({ err: error }, `the accounts added on the web page cannot be read: ${(error as Error).message}`);
+    return undefined;
+  }
+  const { accounts, problems } = store.load();
+  for (const problem of problems) log.error(`skipped an account added on the web page: ${problem}`);
+  for (const account of accounts) {
+    if (config.accounts.some((a) => a.name === account.name)) {
+      log.warn({ account: account.name }, `${account.name}: named in the config and on the web page; the config's entry is used`);
+      continue;
+    }
+    config.accounts.push(account);
+  }
+  return store;
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv);
   let config: Config;
@@ -117,6 +139,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const identity = loadIdentity(dataDir, config);
+  const configAccountNames = new Set(config.accounts.map((a) => a.name));
+  const pageAccounts = loadPageAccounts(dataDir, config, log);
   const registry = new DeviceRegistry(log.child({ module: "core" }));
   registry.on("link", (account, state, detail) => log.info({ account, link: state }, detail ? `${account}: ${state} (${detail})` : `${account}: ${state}`));
 
@@ -152,6 +176,28 @@ async function main(): Promise<void> {
 
   let web: WebServer | undefined;
   let stopping = false;
+  /** An account added on the web page: its driver starts now; its devices reach HomeKit and Matter as
+   * the registry reports them (the hosts follow the registry), the bridge keeps running. */
+  const addAccount = async (account: AccountConfig): Promise<void> => {
+    if (stopping) throw new Error("the bridge is stopping");
+    if (config.accounts.some((a) => a.name === account.name)) throw new Error(`an account named ${account.name} exists`);
+    const run = startDriver(account, registry, dataDir, log);
+    if (!run) throw new Error(`account ${account.name} has no driver`);
+    config.accounts.push(account);
+    drivers.push(run.driver);
+    log.info({ account: account.name }, `${account.name}: added on the web page`);
+    await run.started;
+  };
+  /** An account removed on the web page: its driver stops and its devices leave both ecosystems. */
+  const removeAccount = async (name: string): Promise<void> => {
+    const index = config.accounts.findIndex((a) => a.name === name);
+    if (index < 0) throw new Error(`no account ${name}`);
+    const old = drivers.findIndex((d) => d.accountName === name);
+    if (old >= 0) await drivers.splice(old, 1)[0]!.stop();
+    config.accounts.splice(index, 1);
+    const gone = registry.removeAccount(name);
+    log.info({ account: name, devices: gone.length }, `${name}: removed on the web page with ${gone.length} device(s)`);
+  };
   /** A password entered on the web page: replace the account's driver (the bridge keeps running). */
   const restartAccount = async (name: string, password: string): Promise<void> => {
     const index = config.accounts.findIndex((a) => a.name === name);
@@ -196,7 +242,10 @@ async function main(): Promise<void> {
     matter: matter ? { ...matter.pairingCodes(), port: matter.port } : undefined,
   });
   const webSources = { registry, accounts: config.accounts, homekit, matter, media, startedAt: Date.now() - Math.round(process.uptime() * 1000) };
-  web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing, { secrets, restartAccount });
+  const accountRuntime = { add: addAccount, remove: removeAccount };
+  web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing, {
+    secrets, restartAccount, accountRuntime, pageAccounts, configAccountNames,
+  });
   // The bound port, not the configured one (0 = any free port); no URL when the page did not start.
   const statusPage = web ? webUrl(config, undefined, web.port) : undefined;
   if (statusPage) log.info({ event: "web-url", url: statusPage }, `status page: ${statusPage}`);

@@ -172,6 +172,20 @@ const vendorAccounts = new Map<string, ReturnType<typeof accountSchemaOf>>(
 );
 const [firstAccount, ...otherAccounts] = [...vendorAccounts.values()];
 const accountSchema = z.discriminatedUnion("vendor", [firstAccount!, ...otherAccounts]);
+/** One account entry as the web page adds it, checked with the config's own schema of its vendor (no
+ * passwordFile, no ${ENV} expansion: what the user typed is the value). Returns the problems in words. */
+export function checkAccountEntry(raw: Record<string, unknown>): { account: AccountConfig } | { problems: string[] } {
+  const schema = vendorAccounts.get(String(raw.vendor));
+  if (!schema) return { problems: [`vendor: ${UNKNOWN_VENDOR}`] };
+  if (raw.passwordFile !== undefined) return { problems: ["passwordFile: not on the page; type the password"] };
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    return { problems: result.error.issues.map((i) => `${i.path.join(".") || "account"}: ${i.message}`) };
+  }
+  const { passwordFile: _file, name, ...rest } = result.data;
+  return { account: { ...rest, name: name ?? `${result.data.vendor}:${result.data.email}` } as AccountConfig };
+}
+
 const UNKNOWN_VENDOR = `must be one of ${vendors.map((v) => v.id).join(", ")}`;
 
 const configSchema = z.strictObject({

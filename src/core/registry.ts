@@ -18,6 +18,8 @@ export interface RegistryEvents {
   /** State changed; `patch` holds only what differs from before. */
   state: [entry: DeviceEntry, patch: StatePatch];
   availability: [entry: DeviceEntry];
+  /** The device left: its account was removed at runtime (hosts take its accessory and endpoint away). */
+  removed: [entry: DeviceEntry];
   link: [account: string, state: LinkState, detail?: string];
   /** A command finished (for metrics): how long the driver took, and its error if it failed. */
   command: [entry: DeviceEntry, durationMs: number, error?: Error];
@@ -36,6 +38,8 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   readonly #devices = new Map<string, DeviceEntry>();
   readonly #drivers = new Map<string, Driver>();
   readonly #links = new Map<string, LinkState>();
+  /** Drivers of removed accounts: a report that was still on its way is dropped, not a device again. */
+  readonly #retired = new WeakSet<Driver>();
   readonly #log: Logger;
   /** Per device, the fields the vendor reported while a command was in flight. */
   readonly #reportedDuringCommand = new Map<string, Set<string>[]>();
@@ -75,10 +79,28 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     return this.#links.get(account);
   }
 
+  /** Forget an account whose driver was stopped: its devices leave (a 'removed' event each) and its
+   * link state goes. Returns the devices that left. */
+  removeAccount(account: string): DeviceEntry[] {
+    const gone = [...this.#devices.values()].filter((e) => e.info.account === account);
+    for (const entry of gone) {
+      const driver = this.#drivers.get(entry.info.id);
+      if (driver) this.#retired.add(driver);
+      this.#devices.delete(entry.info.id);
+      this.#drivers.delete(entry.info.id);
+      this.#log.info({ device: entry.info.id }, `${entry.info.name} removed with account ${account}`);
+      this.emit("removed", entry);
+    }
+    this.#links.delete(account);
+    return gone;
+  }
+
   /** The sink a driver reports through. Every device it reports is routed back to it for commands. */
   sinkFor(driver: Driver): DriverSink {
     return {
-      deviceFound: (info, state) => this.#deviceFound(driver, info, state),
+      deviceFound: (info, state) => {
+        if (!this.#retired.has(driver)) this.#deviceFound(driver, info, state);
+      },
       stateChanged: (id, patch) => this.#vendorReported(id, patch),
       availabilityChanged: (id, available) => this.#availabilityChanged(driver, id, available),
       linkStateChanged: (state, detail) => {

@@ -166,6 +166,29 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
   readonly #onAvailability = (entry: DeviceEntry): void => {
     this.#accessoryOf(entry.info.id)?.setAvailable(entry.available);
   };
+  /** Its account was removed: the accessory leaves its bridge (controllers see the new list at once).
+   * Its place in bridges.json stays, so the device comes back as the same accessory if the account does. */
+  readonly #onRemoved = (entry: DeviceEntry): void => {
+    const id = entry.info.id;
+    const bridged = this.#devices.get(id);
+    if (bridged) {
+      this.#devices.delete(id);
+      bridged.slot.accessories.delete(id);
+      bridged.slot.bridge.removeBridgedAccessory(bridged.accessory.accessory);
+      void bridged.accessory.close();
+      this.#log.info({ device: id }, `${entry.info.name} left ${bridged.slot.name}`);
+      return;
+    }
+    const camera = this.#cameras.get(id);
+    if (!camera) return;
+    this.#cameras.delete(id);
+    void (async () => {
+      await camera.publishing?.catch(() => undefined);
+      await camera.accessory.accessory.unpublish();
+      await camera.accessory.close();
+    })().catch((error: Error) => this.#log.warn({ err: error, device: id }, `camera ${entry.info.name} did not stop cleanly`));
+    this.emit("camera-unpaired", id);
+  };
 
   constructor(options: HomeKitHostOptions) {
     super();
@@ -210,6 +233,7 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     this.#registry.on("device", this.#onDevice);
     this.#registry.on("state", this.#onState);
     this.#registry.on("availability", this.#onAvailability);
+    this.#registry.on("removed", this.#onRemoved);
 
     for (const slot of this.#slots) await this.#publish(slot);
     // A camera that cannot be published must not keep the bridge down.
@@ -224,6 +248,7 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     this.#registry.off("device", this.#onDevice);
     this.#registry.off("state", this.#onState);
     this.#registry.off("availability", this.#onAvailability);
+    this.#registry.off("removed", this.#onRemoved);
     const cameras = [...this.#cameras.values()];
     await Promise.allSettled([...this.#slots.map((slot) => slot.publishing), ...cameras.map((camera) => camera.publishing)]);
     await Promise.allSettled([...this.#slots.map((slot) => slot.bridge.unpublish()), ...cameras.map((camera) => camera.accessory.accessory.unpublish())]);

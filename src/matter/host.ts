@@ -61,6 +61,7 @@ export class MatterHost {
       this.#enqueue(entry.info.id, () => this.#stateChanged(entry, patch, reportedAt));
     },
     availability: (entry: DeviceEntry) => this.#enqueue(entry.info.id, () => this.#availabilityChanged(entry)),
+    removed: (entry: DeviceEntry) => this.#enqueue(entry.info.id, () => this.#removeDevice(entry)),
   };
 
   constructor(options: MatterHostOptions) {
@@ -151,6 +152,7 @@ export class MatterHost {
     this.#registry.on("device", this.#listeners.device);
     this.#registry.on("state", this.#listeners.state);
     this.#registry.on("availability", this.#listeners.availability);
+    this.#registry.on("removed", this.#listeners.removed);
     this.#protectStorage();
     this.#log.info(
       { port: this.port, devices: this.#devices.size, commissioned: this.commissioned, fabrics: this.fabricCount },
@@ -162,6 +164,7 @@ export class MatterHost {
     this.#registry.off("device", this.#listeners.device);
     this.#registry.off("state", this.#listeners.state);
     this.#registry.off("availability", this.#listeners.availability);
+    this.#registry.off("removed", this.#listeners.removed);
     await Promise.allSettled([...this.#queues.values()]);
     const node = this.#node;
     this.#node = undefined;
@@ -246,6 +249,16 @@ export class MatterHost {
     if (!device || !this.#running) return;
     for (const { part } of device.parts) await part.update(entry.state, patch);
     this.#registry.delivered("matter", reportedAt);
+  }
+
+  /** Its account was removed: the endpoint leaves the aggregator (controllers see the parts list change).
+   * Other devices keep their endpoints and numbers; this one comes back under the same endpoint id. */
+  async #removeDevice(entry: DeviceEntry): Promise<void> {
+    const device = this.#devices.get(entry.info.id);
+    if (!device || !this.#running) return;
+    this.#devices.delete(entry.info.id);
+    await device.endpoint.delete();
+    this.#log.info({ device: entry.info.id }, `${entry.info.name} left the Matter bridge`);
   }
 
   async #availabilityChanged(entry: DeviceEntry): Promise<void> {

@@ -22,7 +22,7 @@ export interface PasswordLoginOptions {
   accounts: AccountConfig[];
   log: Logger;
   /** Where accepted passwords are kept; without it (tests) the password is only used for the restart. */
-  secrets?: AccountSecrets | undefined;
+  secrets?: Pick<AccountSecrets, "save"> | undefined;
   /** Replace the running driver of the account with one using this password. */
   restart?: ((account: string, password: string) => Promise<void>) | undefined;
   /** A flow moved on (the page re-renders its forms). */
@@ -59,6 +59,16 @@ export class PasswordWebLogin {
 
   has(account: string): boolean {
     return this.#accounts.has(account);
+  }
+
+  /** An account added on the page gets its form (re-login) from now on; other vendors' are ignored. */
+  add(account: AccountConfig): void {
+    if (isAccountConfig(account)) this.#accounts.set(account.name, { ...account });
+  }
+
+  remove(name: string): void {
+    this.#accounts.delete(name);
+    this.#flows.delete(name);
   }
 
   views(): PasswordLoginView[] {

@@ -17,7 +17,7 @@ export async function startWeb(
   dataDir: string,
   log: Logger,
   logs: LogRing,
-  accounts: Pick<WebServerOptions, "secrets" | "restartAccount"> = {},
+  accounts: Pick<WebServerOptions, "secrets" | "restartAccount" | "accountRuntime" | "pageAccounts" | "configAccountNames"> = {},
 ): Promise<WebServer | undefined> {
   if (!config.web.enabled) return undefined;
   const server = new WebServer({

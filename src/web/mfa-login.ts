@@ -46,6 +46,8 @@ const STEP_WAIT_MS = 30_000;
 export class MfaWebLogin {
   readonly #accounts: Map<string, MfaAccount>;
   readonly #flows = new Map<string, Flow>();
+  /** Work to do after a successful log-in (an account being added starts only then). */
+  readonly #loggedIn = new Map<string, () => Promise<void>>();
   readonly #dataDir: string;
   readonly #log: Logger;
   readonly #changed: (account: string) => void;
@@ -60,6 +62,22 @@ export class MfaWebLogin {
 
   has(account: string): boolean {
     return this.#accounts.has(account);
+  }
+
+  /** An account of a code-login vendor added on the page. `loggedIn` runs once its log-in succeeded
+   * (before the page is told), e.g. to store the account and start its driver. */
+  add(account: AccountConfig, loggedIn?: () => Promise<void>): void {
+    const [entry] = mfaAccounts([account]);
+    if (!entry) return;
+    this.#accounts.set(account.name, entry);
+    if (loggedIn) this.#loggedIn.set(account.name, loggedIn);
+    else this.#loggedIn.delete(account.name);
+  }
+
+  remove(name: string): void {
+    this.#cancel(name);
+    this.#accounts.delete(name);
+    this.#loggedIn.delete(name);
   }
 
   views(): MfaLoginView[] {
@@ -90,9 +108,25 @@ export class MfaWebLogin {
         this.#settled(name, flow);
       }),
     ).then(
-      (result) => {
-        flow.step = "done";
-        flow.message = `Logged in${result.mfa ? " with two-factor authentication" : ""}; the bridge picks the session up within a minute.`;
+      async (result) => {
+        const how = result.mfa ? " with two-factor authentication" : "";
+        const then = this.#loggedIn.get(name);
+        if (then) {
+          try {
+            await then();
+          } catch (error) {
+            flow.step = "failed";
+            flow.message = `Logged in, but the account could not be added: ${scrub((error as Error).message)}`;
+            this.#log.warn({ account: name, err: error }, `${name}: logged in from the web page but not added`);
+            return;
+          }
+          this.#loggedIn.delete(name);
+          flow.step = "done";
+          flow.message = `Logged in${how}; the account is added and its devices appear as they are found.`;
+        } else {
+          flow.step = "done";
+          flow.message = `Logged in${how}; the bridge picks the session up within a minute.`;
+        }
         this.#log.info({ account: name }, `${name}: logged in from the web page`);
       },
       (error: Error) => {

@@ -73,6 +73,15 @@ export interface PageData {
   logins?: PasswordLoginView[];
   /** Show the log-out button (a password is in use). */
   canLogOut: boolean;
+  /** Adding and removing accounts (absent: the page cannot). */
+  admin?: AdminView | undefined;
+}
+
+export interface AdminView {
+  vendors: { id: string; displayName: string; login: string }[];
+  notice?: { step: string; message: string } | undefined;
+  /** Accounts added on the page (they get a remove button). */
+  pageAccounts: ReadonlySet<string>;
 }
 
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
@@ -86,9 +95,18 @@ export function streamClass(stream: NonNullable<DeviceView["stream"]>): string {
   return `stream ${stream.pushing ? "stream-on" : stream.error ? "stream-error" : "stream-idle"}`;
 }
 
-function deviceRow(d: DeviceView): string {
+/** A device's card; static/app.js builds the same card (and its controls) from the event stream. */
+function deviceCard(d: DeviceView): string {
   const stream = d.stream ? `<div class="${streamClass(d.stream)}">${esc(d.stream.text)}</div>` : "";
-  return `<tr data-device="${esc(d.id)}" class="${d.available ? "up" : "down"}"><td class="name">${esc(d.name)}</td><td>${esc(d.model)}</td><td>${esc(d.account)}</td><td class="available">${d.available ? "reachable" : "unreachable"}</td><td class="summary">${esc(d.summary)}${stream}</td></tr>`;
+  const why = d.unreachable ? `<p class="why">${esc(d.unreachable.text)}</p>` : `<p class="why" hidden></p>`;
+  return `<article class="device ${d.available ? "up" : "down"}" data-device="${esc(d.id)}" data-account="${esc(d.account)}">
+<h3 class="name">${esc(d.name)}</h3><p class="meta"><span class="model">${esc(d.model)}</span> · <span class="account">${esc(d.account)}</span> · <span class="available">${d.available ? "reachable" : "unreachable"}</span></p>
+${why}<div class="summary">${esc(d.summary)}${stream}</div><div class="controls"></div><p class="cmd-msg" role="status" aria-live="polite"></p></article>`;
+}
+
+function accountFilter(accounts: AccountView[]): string {
+  const options = accounts.map((a) => `<option value="${esc(a.name)}">${esc(a.name)}</option>`).join("");
+  return `<label class="filter">Show <select id="filter-account"><option value="">all accounts</option>${options}</select></label>`;
 }
 
 /** A standalone camera's pairing state in words (also sent over the event stream). */
@@ -122,14 +140,49 @@ async function cameraSection(cameras: CameraView[]): Promise<string> {
 <div class="pairing" id="camera-cards">${cards}</div></section>`;
 }
 
-function accountRow(a: AccountView): string {
-  return `<tr data-account="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.vendor)}</td><td class="link link-${esc(a.link)}">${esc(a.link)}</td></tr>`;
+function accountRow(a: AccountView, admin: AdminView | undefined): string {
+  const action = `/accounts/${encodeURIComponent(a.name)}/remove`;
+  // A confirmation step without script: the button is behind a disclosure that says what happens.
+  const remove = admin?.pageAccounts.has(a.name)
+    ? `<details class="remove"><summary>Remove…</summary><form method="post" action="${esc(action)}">
+<p class="hint">Its devices leave Apple Home and Matter; its session is deleted.</p><button class="danger">Remove ${esc(a.name)}</button></form></details>`
+    : `<span class="hint">in the config file</span>`;
+  return `<tr data-account="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.vendor)}</td><td class="link link-${esc(a.link)}">${esc(a.link)}</td><td class="actions">${remove}</td></tr>`;
+}
+
+/** The add-account form: the vendor list comes from the vendor modules. Unfolded while there is no
+ * account yet (the first visit) or to show how the last attempt went. */
+function addAccountForm(admin: AdminView, accounts: number): string {
+  const options = admin.vendors
+    .map((v) => `<option value="${esc(v.id)}">${esc(v.displayName)}${v.login === "password+mfa" ? " (asks for a code)" : ""}</option>`)
+    .join("");
+  const notice = admin.notice && admin.notice.step !== "code"
+    ? `<p class="msg msg-${esc(admin.notice.step)}" role="status">${esc(admin.notice.message)}</p>` : "";
+  const open = accounts === 0 || notice ? " open" : "";
+  return `<details class="login" id="add-account"${open}><summary>Add an account</summary>${notice}
+<form method="post" action="/accounts" id="add-account-form">
+<label>Vendor <select name="vendor" required>${options}</select></label>
+<label>Name (optional, e.g. home) <input name="name" maxlength="64" autocomplete="off"></label>
+<label>E-mail <input name="email" type="email" autocomplete="username" required maxlength="320"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+<details><summary>Vendor settings (optional)</summary><label>As JSON, the keys the config file would hold
+<textarea name="settings" rows="3" maxlength="4000" spellcheck="false"></textarea></label></details>
+<button>Add account</button>
+<p class="hint">Checked with the vendor first. Kept in the data directory (0600), with the password only where the vendor
+needs it to log in again; a vendor that sends a code asks for it next. An account of the same name in the config file wins.</p>
+</form></details>`;
 }
 
 /** The vendor's name as the page shows it. */
 const vendorName = (id: string) => vendorOf(id)?.displayName ?? id;
 
-function mfaForm(n: MfaLoginView): string {
+/** A code log-in folds away while its account is connected (it is only needed to log in again). */
+function mfaForm(n: MfaLoginView, link: string | undefined): string {
+  const open = n.step === "code" || n.message !== undefined || link !== "connected" ? " open" : "";
+  return `<details class="login" data-mfa-login="${esc(n.account)}"${open}><summary>${esc(vendorName(n.vendor))}: ${esc(n.account)}: log in</summary>${mfaFormBody(n)}</details>`;
+}
+
+function mfaFormBody(n: MfaLoginView): string {
   const action = `/accounts/${encodeURIComponent(n.account)}/login`;
   const message = n.message ? `<p class="msg msg-${esc(n.step)}">${esc(n.message)}</p>` : "";
   if (n.step === "code") {
@@ -175,9 +228,12 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
 <main>
 <div class="pairing">${homekit}${matter}</div>
 ${await cameraSection(d.cameras ?? [])}
-<section><h2>Accounts</h2><table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th></tr></thead><tbody>${d.accounts.map(accountRow).join("")}</tbody></table>
-${(d.mfa ?? []).map(mfaForm).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
-<section><h2>Devices</h2><table id="devices"><thead><tr><th>Name</th><th>Model</th><th>Account</th><th>Reachable</th><th>State</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></section>
+<section aria-labelledby="accounts-title"><h2 id="accounts-title">Accounts</h2>${d.admin ? addAccountForm(d.admin, d.accounts.length) : ""}
+<table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${d.accounts.map((a) => accountRow(a, d.admin)).join("")}</tbody></table>
+${(d.mfa ?? []).map((n) => mfaForm(n, d.accounts.find((a) => a.name === n.account)?.link)).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
+<section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>${accountFilter(d.accounts)}</div>
+<p class="hint" id="no-devices"${d.devices.length ? " hidden" : ""}>No devices yet: they appear here as soon as an account reports them.</p>
+<div id="devices" class="devices">${d.devices.map(deviceCard).join("")}</div></section>
 <section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol></section>
 </main></body></html>`;
 }

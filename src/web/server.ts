@@ -21,10 +21,16 @@ import { LogRing, type LogEntry } from "./log-ring.ts";
 import { BridgeMetrics } from "./metrics.ts";
 import { MFA_VENDOR_NAMES, MfaWebLogin } from "./mfa-login.ts";
 import { PASSWORD_VENDOR_NAMES, PasswordWebLogin } from "./account-login.ts";
-import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup, type MfaLoginView } from "./page.ts";
+import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup, type MfaLoginView, type PageData } from "./page.ts";
 import { vendors } from "../drivers/index.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../core/password.ts";
-import { accountViews, cameraViews, deviceView, deviceViews, health, pairingView, streamStates, type WebSources } from "./status.ts";
+import { accountViews, cameraViews, deviceView, deviceViews, health, pairingView, streamStates } from "./status.ts";
+import type { Reachability, WebSources } from "./status.ts";
+import { BadCommand, parseCommand } from "./device-commands.ts";
+import { AccountAdmin, type AccountRuntime } from "./account-admin.ts";
+import type { PageAccounts } from "../core/page-accounts.ts";
+import { CommandError } from "../core/registry.ts";
+import { scrub } from "../core/logger.ts";
 
 export interface WebServerOptions {
   sources: WebSources;
@@ -39,6 +45,12 @@ export interface WebServerOptions {
   secrets?: AccountSecrets | undefined;
   /** Restart an account's driver with a password accepted on the page. */
   restartAccount?: ((account: string, password: string) => Promise<void>) | undefined;
+  /** Start and stop one account's driver (main.ts); without it accounts cannot be added on the page. */
+  accountRuntime?: AccountRuntime | undefined;
+  /** Where accounts added on the page are kept. */
+  pageAccounts?: PageAccounts | undefined;
+  /** Names of the accounts in the config file (the page does not remove those). */
+  configAccountNames?: ReadonlySet<string> | undefined;
   title?: string;
   /** Session lifetime (tests shorten it; a week by default). */
   sessionTtlMs?: number;
@@ -96,8 +108,23 @@ const redirect = (res: ServerResponse, to: string, headers: Record<string, strin
 };
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  return new URLSearchParams(await readBody(req, "application/x-www-form-urlencoded", "the form"));
+}
+
+/** A JSON body. Only our page's script sends one: a cross-site page cannot send application/json
+ * without a CORS preflight, which this server never grants (the CSRF guard besides the Origin check). */
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req, "application/json", "the request");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new HttpError(400, "the body is not JSON");
+  }
+}
+
+async function readBody(req: IncomingMessage, expected: string, what: string): Promise<string> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "application/x-www-form-urlencoded") throw new HttpError(415, "send the form as application/x-www-form-urlencoded");
+  if (type !== expected) throw new HttpError(415, `send ${what} as ${expected}`);
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > MAX_BODY) throw new HttpError(413, "request body too large");
   const chunks: Buffer[] = [];
@@ -112,16 +139,17 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
     // The client went away mid-body ("aborted"): its fault, not ours, and nobody is left to answer.
     throw error instanceof HttpError ? error : new HttpError(400, "the request body did not arrive");
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+  return Buffer.concat(chunks).toString("utf8");
 }
 
-function decodeAccount(segment: string): string {
+function decodeSegment(segment: string, what = "account name"): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new HttpError(400, "bad account name");
+    throw new HttpError(400, `bad ${what}`);
   }
 }
+const decodeAccount = (segment: string) => decodeSegment(segment);
 
 function field(form: URLSearchParams, name: string, max = MAX_PASSWORD_LENGTH): string {
   const value = form.get(name);
@@ -138,6 +166,7 @@ export class WebServer {
   readonly #logs: LogRing;
   readonly #mfa: MfaWebLogin;
   readonly #passwords: PasswordWebLogin;
+  readonly #admin: AccountAdmin | undefined;
   readonly #server: Server;
   readonly #streams: EventStreams;
   readonly #hosts: HostCheck;
@@ -151,16 +180,36 @@ export class WebServer {
   #cameraPush: Promise<void> = Promise.resolve();
   #port: number | undefined;
 
+  /** When each device was seen going unreachable (for "unreachable since" on the page). */
+  readonly #downSince = new Map<string, number>();
+  readonly #reach: Reachability = {
+    link: (account) => this.#o.sources.registry.linkState(account),
+    downSince: (id) => this.#downSince.get(id),
+  };
+
+  readonly #onAvailability = (entry: DeviceEntry): void => {
+    if (entry.available) this.#downSince.delete(entry.info.id);
+    else if (!this.#downSince.has(entry.info.id)) this.#downSince.set(entry.info.id, Date.now());
+    this.#onDevice(entry);
+  };
   readonly #onDevice = (entry: DeviceEntry): void => {
-    const view = deviceView(entry, streamStates(this.#o.sources));
+    const view = deviceView(entry, streamStates(this.#o.sources), this.#reach);
     if (view.stream) this.#lastStream.set(view.id, view.stream.text);
     this.#broadcast("device", view);
   };
   readonly #onLink = (account: string, link: LinkState): void => {
     const vendor = this.#o.sources.accounts.find((a) => a.name === account)?.vendor ?? "unknown";
     this.#broadcast("account", { name: account, vendor, link });
+    // Its unreachable devices say why in words that name the link.
+    for (const entry of this.#o.sources.registry.devices) {
+      if (entry.info.account === account && !entry.available) this.#onDevice(entry);
+    }
   };
   readonly #onLog = (line: LogEntry): void => this.#broadcast("log", line);
+  readonly #onRemoved = (entry: DeviceEntry): void => {
+    this.#downSince.delete(entry.info.id);
+    this.#broadcast("device-removed", { id: entry.info.id });
+  };
   readonly #onPairing = (): void => this.#pushPairing();
   readonly #onCamera = (): void => void this.#pushCameras();
 
@@ -186,13 +235,30 @@ export class WebServer {
     this.#metrics = new BridgeMetrics(options.sources);
     this.#logs = options.logs ?? new LogRing();
     this.#mfa = new MfaWebLogin(options.loginAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
+    const pageAccounts = options.pageAccounts;
+    // A page account's new password goes back to its own entry; a config account's to account-secrets.
+    const secrets = pageAccounts
+      ? { save: (name: string, password: string) => void (pageAccounts.setPassword(name, password) || options.secrets?.save(name, password)) }
+      : options.secrets;
     this.#passwords = new PasswordWebLogin({
       accounts: options.loginAccounts ?? [],
       log: options.log,
-      secrets: options.secrets,
+      secrets,
       restart: options.restartAccount,
       changed: (account) => this.#broadcast("login", { account }),
     });
+    this.#admin = options.accountRuntime && pageAccounts
+      ? new AccountAdmin({
+          runtime: options.accountRuntime,
+          store: pageAccounts,
+          configNames: options.configAccountNames ?? new Set(),
+          accounts: () => options.sources.accounts,
+          passwords: this.#passwords,
+          mfa: this.#mfa,
+          dataDir: options.dataDir,
+          log: options.log,
+        })
+      : undefined;
     this.#server = createServer((req, res) => {
       securityHeaders(res);
       // Before anything else, on every path: a foreign Host is a DNS-rebinding page in someone's browser.
@@ -235,14 +301,16 @@ export class WebServer {
     const { registry } = this.#o.sources;
     registry.on("device", this.#onDevice);
     registry.on("state", this.#onDevice);
-    registry.on("availability", this.#onDevice);
+    registry.on("availability", this.#onAvailability);
     registry.on("link", this.#onLink);
+    registry.on("removed", this.#onRemoved);
     this.#logs.on("line", this.#onLog);
     this.#o.sources.homekit?.on("paired", this.#onPairing);
     this.#o.sources.homekit?.on("unpaired", this.#onPairing);
     for (const event of CAMERA_EVENTS) this.#o.sources.homekit?.on(event, this.#onCamera);
     this.#lastPairing = JSON.stringify(pairingText(pairingView(this.#o.sources)));
     for (const c of cameraViews(this.#o.sources)) this.#lastCamera.set(c.deviceId, JSON.stringify(c));
+    for (const entry of registry.devices) if (!entry.available) this.#downSince.set(entry.info.id, Date.now());
     for (const d of deviceViews(this.#o.sources)) if (d.stream) this.#lastStream.set(d.id, d.stream.text);
     this.#timers = [
       setInterval(() => {
@@ -262,8 +330,9 @@ export class WebServer {
     const { registry } = this.#o.sources;
     registry.off("device", this.#onDevice);
     registry.off("state", this.#onDevice);
-    registry.off("availability", this.#onDevice);
+    registry.off("availability", this.#onAvailability);
     registry.off("link", this.#onLink);
+    registry.off("removed", this.#onRemoved);
     this.#logs.off("line", this.#onLog);
     this.#o.sources.homekit?.off("paired", this.#onPairing);
     this.#o.sources.homekit?.off("unpaired", this.#onPairing);
@@ -405,7 +474,7 @@ export class WebServer {
     }
     if (path === "/") {
       if (!get) throw new HttpError(405, "GET only");
-      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), mfa: this.#mfa.views(), logins: this.#passwords.views(), canLogOut: this.#auth.required }));
+      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), mfa: this.#mfa.views(), logins: this.#passwords.views(), canLogOut: this.#auth.required, admin: this.#adminView() }));
     }
     if (path === "/events") {
       if (!get) throw new HttpError(405, "GET only");
@@ -414,6 +483,39 @@ export class WebServer {
     if (path === "/api/session") return json(res, 200, { ok: true });
     if (path === "/api/status") {
       return json(res, 200, { ...this.#snapshot(), ...this.#mfaByVendor(), logins: this.#passwords.views() });
+    }
+    const command = /^\/api\/devices\/([^/]+)\/command$/.exec(path);
+    if (command) {
+      if (!post) throw new HttpError(405, "POST only");
+      return this.#command(req, res, decodeSegment(command[1]!, "device id"));
+    }
+    if (path === "/accounts") {
+      if (!post) throw new HttpError(405, "POST only");
+      if (!this.#admin) throw new HttpError(404, "accounts cannot be added on this page");
+      const form = await readForm(req);
+      const optional = (key: string) => form.get(key) ?? undefined;
+      await this.#admin.add({
+        vendor: field(form, "vendor", 64),
+        name: optional("name")?.slice(0, 200),
+        email: field(form, "email", 320),
+        password: field(form, "password"),
+        settings: form.get("settings")?.slice(0, 4000) ?? undefined,
+      });
+      this.#broadcast("login", { account: "" });
+      return redirect(res, "/");
+    }
+    const remove = /^\/accounts\/([^/]+)\/remove$/.exec(path);
+    if (remove) {
+      if (!post) throw new HttpError(405, "POST only");
+      if (!this.#admin) throw new HttpError(404, "accounts cannot be removed on this page");
+      const account = decodeAccount(remove[1]!);
+      try {
+        await this.#admin.remove(account);
+      } catch (error) {
+        throw new HttpError(409, (error as Error).message);
+      }
+      this.#broadcast("login", { account });
+      return redirect(res, "/");
     }
     const password = /^\/accounts\/([^/]+)\/password$/.exec(path);
     if (password) {
@@ -445,6 +547,41 @@ export class WebServer {
       return redirect(res, "/");
     }
     throw new HttpError(404, "not found");
+  }
+
+  /** A control on the page: checked against the device's capabilities, then the registry's command
+   * (which waits for the vendor's acknowledgement). The new state reaches every page over /events. */
+  async #command(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const { registry } = this.#o.sources;
+    const entry = registry.get(id);
+    if (!entry) throw new HttpError(404, "no such device");
+    const body = await readJsonBody(req);
+    let patch;
+    try {
+      patch = parseCommand(body, entry.info.capabilities);
+    } catch (error) {
+      if (error instanceof BadCommand) throw new HttpError(400, error.message);
+      throw error;
+    }
+    const client = this.#proxy.client(req);
+    this.#log.info({ device: id, command: patch, client }, `web page: command to ${entry.info.name}`);
+    try {
+      await registry.command(id, patch);
+    } catch (error) {
+      const message = scrub((error as Error).message);
+      this.#log.warn({ device: id, err: error }, `web page: command to ${entry.info.name} failed: ${message}`);
+      // Unknown or unreachable: the request cannot be done now; anything else is the vendor's answer.
+      throw new HttpError(error instanceof CommandError ? 409 : 502, message);
+    }
+    const after = registry.get(id);
+    return json(res, 200, { ok: true, device: after ? deviceView(after, streamStates(this.#o.sources), this.#reach) : null });
+  }
+
+  #adminView(): PageData["admin"] {
+    const admin = this.#admin;
+    if (!admin) return undefined;
+    const pageAccounts = new Set(this.#o.sources.accounts.map((a) => a.name).filter((n) => admin.isPageAccount(n)));
+    return { vendors: admin.vendors(), notice: admin.notice, pageAccounts };
   }
 
   /** /api/status lists the code log-ins under each such vendor's id, one list per vendor (empty too). */
@@ -515,7 +652,7 @@ export class WebServer {
 
   #snapshot() {
     const s = this.#o.sources;
-    return { pairing: pairingView(s), cameras: cameraViews(s), accounts: accountViews(s), devices: deviceViews(s), logs: this.#logs.lines };
+    return { pairing: pairingView(s), cameras: cameraViews(s), accounts: accountViews(s), devices: deviceViews(s, this.#reach), logs: this.#logs.lines };
   }
 
   async #events(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -564,7 +701,7 @@ export class WebServer {
     const streams = streamStates(this.#o.sources);
     for (const entry of this.#o.sources.registry.devices) {
       if (!entry.info.capabilities.camera) continue;
-      const view = deviceView(entry, streams);
+      const view = deviceView(entry, streams, this.#reach);
       if (!view.stream || this.#lastStream.get(view.id) === view.stream.text) continue;
       this.#lastStream.set(view.id, view.stream.text);
       this.#broadcast("device", view);

@@ -8,6 +8,7 @@ import type { LinkState } from "../core/driver.ts";
 import type { DeviceState } from "../core/model.ts";
 import type { HomeKitHost } from "../homekit/host.ts";
 import type { MatterHost } from "../matter/host.ts";
+import { controlsOf, type DeviceControls } from "./device-commands.ts";
 
 export interface WebSources {
   registry: DeviceRegistry;
@@ -37,6 +38,10 @@ export interface DeviceView {
   /** One line in words, e.g. "fan on 65% forward · light off". */
   summary: string;
   state: DeviceState;
+  /** What the page lets the user change (from the capabilities). */
+  controls: DeviceControls;
+  /** Why an unreachable device is: its account's link, and since when (epoch ms, when known). */
+  unreachable?: { link: LinkState | "unknown"; since?: number; text: string };
   /** Cameras only: the live-view stream in words. */
   stream?: StreamView;
 }
@@ -168,16 +173,42 @@ export function streamStates(s: WebSources): Map<string, StreamHubState> {
   return new Map((s.media?.state() ?? []).map((h) => [h.deviceId, h]));
 }
 
-export function deviceView(entry: DeviceEntry, streams?: Map<string, StreamHubState>): DeviceView {
+/** What the page knows about why devices are unreachable: the account links and when each device went. */
+export interface Reachability {
+  link(account: string): LinkState | undefined;
+  /** Epoch ms when the device was last seen going unreachable (undefined: before the page started). */
+  downSince(id: string): number | undefined;
+}
+
+const LINK_WORDS: Record<LinkState | "unknown", string> = {
+  connected: "the account is connected, but the vendor reports the device offline",
+  connecting: "the account is connecting to the vendor",
+  disconnected: "the account's connection to the vendor is down",
+  "needs-login": "the account needs its password or a new log-in",
+  unknown: "the account has not reported yet",
+};
+
+export function unreachableView(link: LinkState | "unknown", since: number | undefined): DeviceView["unreachable"] {
+  const when = since === undefined ? "" : ` (since ${new Date(since).toISOString().replace("T", " ").slice(0, 19)} UTC)`;
+  return { link, ...(since !== undefined ? { since } : {}), text: `Unreachable${when}: ${LINK_WORDS[link]}.` };
+}
+
+export function deviceView(entry: DeviceEntry, streams?: Map<string, StreamHubState>, reach?: Reachability): DeviceView {
   const { info } = entry;
-  const view: DeviceView = { id: info.id, name: info.name, vendor: info.vendor, account: info.account, model: info.model, available: entry.available, summary: summarize(entry.state), state: entry.state };
+  const view: DeviceView = {
+    id: info.id, name: info.name, vendor: info.vendor, account: info.account, model: info.model,
+    available: entry.available, summary: summarize(entry.state), state: entry.state, controls: controlsOf(info.capabilities),
+  };
+  if (!entry.available && reach) view.unreachable = unreachableView(reach.link(info.account) ?? "unknown", reach.downSince(info.id));
   if (info.capabilities.camera) view.stream = streamView(streams?.get(info.id));
   return view;
 }
 
-export function deviceViews(s: WebSources): DeviceView[] {
+export function deviceViews(s: WebSources, reach?: Reachability): DeviceView[] {
   const streams = streamStates(s);
-  return s.registry.devices.map((e) => deviceView(e, streams)).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  return s.registry.devices
+    .map((e) => deviceView(e, streams, reach))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
 
 /** Standalone cameras' pairing (none when cameras are bridged or HomeKit is off). */

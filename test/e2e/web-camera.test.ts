@@ -121,7 +121,7 @@ describe("a Nanit camera on the web page: its own HomeKit code and QR, paired st
 
   it("the camera's row follows its stream: pushing while kept warm, refused in standby, pushing again", async (t) => {
     if (!page) return t.skip("no Chromium");
-    const stream = page.locator(`tr[data-device="${deviceId}"] .stream`);
+    const stream = page.locator(`article[data-device="${deviceId}"] .stream`);
     await stream.filter({ hasText: "video: pushing, 1 watching (kept warm)" }).waitFor({ timeout: 20_000 });
     assert.deepEqual((await health()).cameras, [{ deviceId, name: "Robin Nanit", paired: false, watching: 1, pushing: true }]);
 
@@ -215,7 +215,7 @@ describe("a camera published after the page was opened gets its card live", () =
     homekit.emit("camera-paired", "nanit:LATE0001");
     await card.locator(".camera-status", { hasText: /^paired with Apple Home$/ }).waitFor({ timeout: 5000 });
 
-    const stream = page.locator('tr[data-device="nanit:LATE0001"] .stream');
+    const stream = page.locator('article[data-device="nanit:LATE0001"] .stream');
     assert.equal(await stream.textContent(), "video: idle");
     hub = { ...hub, active: true, watching: 1, lastError: "no push to rtmp://192.0.2.7:1935" };
     await stream.filter({ hasText: "video: not pushing, 1 watching: the camera did not push to rtmp://192.0.2.7:1935: is media.rtmpHost reachable from the camera?" }).waitFor({ timeout: 5000 });

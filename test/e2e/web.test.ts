@@ -228,7 +228,7 @@ describe("the web page, /health and /metrics", () => {
 
     step("QR codes decoded");
     await page.waitForSelector("#live.on");
-    const row = page.locator(`tr[data-device="${deviceId}"]`);
+    const row = page.locator(`article[data-device="${deviceId}"]`);
     assert.equal(await row.locator(".available").textContent(), "reachable");
     await page.evaluate("window.notReloaded = true");
     await sim.remote(living, { H00: 1, H02: 30 });
@@ -491,7 +491,7 @@ describe("the web page's FanSync password form for an account in needs-login", (
     assert.equal(await account.textContent(), "needs-login");
     const form = page.locator('details[data-password-login="attic"]');
     assert.equal(await form.getAttribute("open"), "", "the form is unfolded for an account that needs its password");
-    assert.equal(await page.locator(`tr[data-device="${deviceId}"]`).count(), 0);
+    assert.equal(await page.locator(`article[data-device="${deviceId}"]`).count(), 0);
 
     await form.locator("input[name=password]").fill("not it either");
     await Promise.all([page.waitForURL(`${base}/`), form.locator("button").click()]);
@@ -502,8 +502,8 @@ describe("the web page's FanSync password form for an account in needs-login", (
     await Promise.all([page.waitForURL(`${base}/`), page.locator('details[data-password-login="attic"] button').click()]);
     assert.match((await page.locator('details[data-password-login="attic"] .msg').textContent()) ?? "", /accepted the password/);
     await page.locator('tr[data-account="attic"] .link', { hasText: /^connected$/ }).waitFor({ timeout: 10_000 });
-    await page.locator(`tr[data-device="${deviceId}"] .name`, { hasText: "Attic Fan" }).waitFor({ timeout: 10_000 });
-    assert.equal(await page.locator(`tr[data-device="${deviceId}"] .available`).textContent(), "reachable");
+    await page.locator(`article[data-device="${deviceId}"] .name`, { hasText: "Attic Fan" }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator(`article[data-device="${deviceId}"] .available`).textContent(), "reachable");
     const html = await page.content();
     assert.ok(!html.includes(sim.password), "the vendor password is never sent back to the browser");
     assert.deepEqual(errors, [], "no script or CSP errors in the page");

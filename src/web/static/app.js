@@ -20,25 +20,241 @@
     return undefined;
   }
 
-  function showDevice(d) {
-    const body = $("#devices tbody");
-    let tr = rowFor("devices", "data-device", d.id);
-    if (!tr) {
-      tr = document.createElement("tr");
-      tr.setAttribute("data-device", d.id);
-      body.append(tr);
+  /** Where a command's outcome is announced (role=status, so screen readers hear it). */
+  function say(card, text, failed) {
+    const msg = card.querySelector(".cmd-msg");
+    msg.textContent = text;
+    msg.className = `cmd-msg${failed ? " msg-failed" : ""}`;
+  }
+
+  /** One command to the bridge; the new state comes back over /events like any other change. */
+  async function send(card, id, command) {
+    // One command at a time per device; controls stay enabled so keyboard focus is never lost.
+    if (card.hasAttribute("aria-busy")) return;
+    card.setAttribute("aria-busy", "true");
+    say(card, "Sending…");
+    try {
+      const res = await fetch(`/api/devices/${encodeURIComponent(id)}/command`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(command),
+      });
+      if (res.status === 401) return location.assign("/login");
+      const body = await res.json().catch(() => ({}));
+      if (!res.ok) say(card, `Not done: ${body.error ?? res.statusText}`, true);
+      else say(card, "Done.");
+    } catch {
+      say(card, "Not done: the bridge did not answer.", true);
+    } finally {
+      card.removeAttribute("aria-busy");
     }
-    tr.className = d.available ? "up" : "down";
-    const summary = cell(d.summary, "summary");
+  }
+
+  let controlIds = 0;
+  /** A labelled control: the label names it for screen readers, the id ties the two. */
+  function labelled(text, input) {
+    const label = element("label", "control");
+    input.id = `ctl-${++controlIds}`;
+    label.htmlFor = input.id;
+    label.append(element("span", undefined, text), input);
+    return label;
+  }
+
+  function toggle(text, className) {
+    const button = element("button", `toggle ${className}`, text);
+    button.type = "button";
+    button.setAttribute("aria-pressed", "false");
+    return button;
+  }
+
+  function select(options, className) {
+    const node = element("select", className);
+    for (const [value, text] of options) {
+      const option = element("option", undefined, text);
+      option.value = String(value);
+      node.append(option);
+    }
+    return node;
+  }
+
+  const ALARM_WORDS = { smokeAlarm: "smoke", coAlarm: "CO", heatAlarm: "heat" };
+
+  /** Build the controls of a device from what it can do (d.controls); values come from updateControls. */
+  function buildControls(card, d) {
+    const box = card.querySelector(".controls");
+    box.replaceChildren();
+    const c = d.controls ?? {};
+    const id = d.id;
+    const group = (name) => {
+      const g = element("div", "group");
+      g.setAttribute("role", "group");
+      g.setAttribute("aria-label", `${d.name}: ${name}`);
+      box.append(g);
+      return g;
+    };
+    if (c.fan) {
+      const g = group("fan");
+      const power = toggle("Fan", "fan-power");
+      power.addEventListener("click", () => send(card, id, { fan: { on: power.getAttribute("aria-pressed") !== "true" } }, power));
+      g.append(power);
+      let speed;
+      if (c.fan.speedSteps) speed = select(c.fan.speedSteps.map((s) => [s, `${s}%`]), "fan-speed");
+      else {
+        speed = element("input", "fan-speed");
+        Object.assign(speed, { type: "range", min: "1", max: "100", step: "1" });
+      }
+      speed.addEventListener("change", () => send(card, id, { fan: { speed: Number(speed.value) } }, speed));
+      g.append(labelled("Speed", speed));
+      if (c.fan.reversible) {
+        const direction = select([["forward", "forward"], ["reverse", "reverse"]], "fan-direction");
+        direction.addEventListener("change", () => send(card, id, { fan: { direction: direction.value } }, direction));
+        g.append(labelled("Direction", direction));
+      }
+      if (c.fan.breeze) {
+        const breeze = toggle("Breeze", "fan-breeze");
+        breeze.addEventListener("click", () => send(card, id, { fan: { breeze: breeze.getAttribute("aria-pressed") !== "true" } }, breeze));
+        g.append(breeze);
+      }
+    }
+    if (c.light) {
+      const g = group("light");
+      const power = toggle("Light", "light-power");
+      power.addEventListener("click", () => send(card, id, { light: { on: power.getAttribute("aria-pressed") !== "true" } }, power));
+      g.append(power);
+      if (c.light.dimmable) {
+        const level = element("input", "light-brightness");
+        Object.assign(level, { type: "range", min: "1", max: "100", step: "1" });
+        level.addEventListener("change", () => send(card, id, { light: { brightness: Number(level.value) } }, level));
+        g.append(labelled("Brightness", level));
+      }
+      if (c.light.colorTemperatureK) {
+        const kelvin = select(c.light.colorTemperatureK.map((k) => [k, `${k} K`]), "light-kelvin");
+        kelvin.addEventListener("change", () => send(card, id, { light: { colorTemperatureK: Number(kelvin.value) } }, kelvin));
+        g.append(labelled("Colour", kelvin));
+      }
+    }
+    if (c.switches) {
+      const g = group("switches");
+      for (const s of c.switches) {
+        const button = toggle(s.label, "switch");
+        button.setAttribute("data-switch", s.id);
+        button.addEventListener("click", () => send(card, id, { switches: { [s.id]: button.getAttribute("aria-pressed") !== "true" } }, button));
+        g.append(button);
+      }
+    }
+    for (const alarm of c.selfTest ?? []) {
+      const button = element("button", "self-test", `Self-test (${ALARM_WORDS[alarm] ?? alarm})`);
+      button.type = "button";
+      button.setAttribute("data-alarm", alarm);
+      button.addEventListener("click", () => {
+        // The alarm sounds at full volume in the house: ask first.
+        if (!confirm(`Run the ${ALARM_WORDS[alarm] ?? alarm} self-test on ${d.name}? The alarm will sound.`)) return;
+        send(card, id, { [alarm]: { testing: true } }, button);
+      });
+      group("self-test").append(button);
+    }
+    for (const alarm of c.mute ?? []) {
+      const button = toggle(`Hush ${ALARM_WORDS[alarm] ?? alarm}`, "mute");
+      button.setAttribute("data-alarm", alarm);
+      button.addEventListener("click", () => send(card, id, { [alarm]: { muted: button.getAttribute("aria-pressed") !== "true" } }, button));
+      group("hush").append(button);
+    }
+    card.setAttribute("data-controls", JSON.stringify(c));
+  }
+
+  /** Show the device's state in its controls; a control the user is moving is left alone. */
+  function updateControls(card, d) {
+    const s = d.state ?? {};
+    const set = (selector, value) => {
+      const node = card.querySelector(selector);
+      if (!node || value === undefined || node === document.activeElement && node.matches(":active")) return;
+      if (node.tagName === "BUTTON") node.setAttribute("aria-pressed", value ? "true" : "false");
+      else node.value = String(value);
+    };
+    if (s.fan) {
+      set(".fan-power", s.fan.on);
+      set(".fan-speed", s.fan.speed);
+      set(".fan-direction", s.fan.direction);
+      set(".fan-breeze", s.fan.breeze);
+    }
+    if (s.light) {
+      set(".light-power", s.light.on);
+      set(".light-brightness", s.light.brightness);
+      set(".light-kelvin", s.light.colorTemperatureK);
+    }
+    for (const button of card.querySelectorAll("[data-switch]")) {
+      const on = (s.switches ?? {})[button.getAttribute("data-switch")];
+      if (on !== undefined) button.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+    for (const button of card.querySelectorAll(".mute")) {
+      button.setAttribute("aria-pressed", s[button.getAttribute("data-alarm")]?.muted ? "true" : "false");
+    }
+    // Nothing can be changed on a device the bridge cannot reach.
+    for (const node of card.querySelectorAll(".controls button, .controls select, .controls input")) node.disabled = !d.available;
+  }
+
+  function showDevice(d) {
+    const list = $("#devices");
+    let card;
+    for (const existing of list.querySelectorAll("[data-device]")) if (existing.getAttribute("data-device") === d.id) card = existing;
+    if (!card) {
+      card = element("article", "device");
+      card.setAttribute("data-device", d.id);
+      const meta = element("p", "meta");
+      meta.append(element("span", "model"), " · ", element("span", "account"), " · ", element("span", "available"));
+      const msg = element("p", "cmd-msg");
+      msg.setAttribute("role", "status");
+      msg.setAttribute("aria-live", "polite");
+      card.append(element("h3", "name"), meta, element("p", "why"), element("div", "summary"), element("div", "controls"), msg);
+      list.append(card);
+    }
+    card.className = `device ${d.available ? "up" : "down"}`;
+    card.setAttribute("data-account", d.account);
+    card.querySelector(".name").textContent = d.name;
+    card.querySelector(".model").textContent = d.model;
+    card.querySelector(".account").textContent = d.account;
+    card.querySelector(".available").textContent = d.available ? "reachable" : "unreachable";
+    const why = card.querySelector(".why");
+    why.textContent = d.unreachable?.text ?? "";
+    why.hidden = !d.unreachable;
+    const summary = card.querySelector(".summary");
+    summary.textContent = d.summary;
     // Cameras: the live-view stream in a line of its own (page.ts streamClass computes the same class).
     if (d.stream) {
-      const line = document.createElement("div");
-      line.className = `stream ${d.stream.pushing ? "stream-on" : d.stream.error ? "stream-error" : "stream-idle"}`;
-      line.textContent = d.stream.text;
+      const line = element("div", `stream ${d.stream.pushing ? "stream-on" : d.stream.error ? "stream-error" : "stream-idle"}`, d.stream.text);
       summary.append(line);
     }
-    tr.replaceChildren(cell(d.name, "name"), cell(d.model), cell(d.account), cell(d.available ? "reachable" : "unreachable", "available"), summary);
+    if (card.getAttribute("data-controls") !== JSON.stringify(d.controls ?? {})) buildControls(card, d);
+    updateControls(card, d);
+    $("#no-devices").hidden = true;
+    applyFilter();
   }
+
+  function removeDevice(d) {
+    for (const card of document.querySelectorAll("#devices [data-device]")) if (card.getAttribute("data-device") === d.id) card.remove();
+    $("#no-devices").hidden = $("#devices").children.length > 0;
+  }
+
+  /** The account filter: cards of other accounts are hidden (the choice survives live updates). */
+  function applyFilter() {
+    const chosen = $("#filter-account")?.value ?? "";
+    for (const card of document.querySelectorAll("#devices [data-device]")) card.hidden = chosen !== "" && card.getAttribute("data-account") !== chosen;
+  }
+
+  function updateFilterOptions(names) {
+    const filter = $("#filter-account");
+    if (!filter) return;
+    const chosen = filter.value;
+    const options = [["", "all accounts"], ...names.map((n) => [n, n])];
+    filter.replaceChildren(...options.map(([value, text]) => {
+      const option = element("option", undefined, text);
+      option.value = value;
+      return option;
+    }));
+    filter.value = names.includes(chosen) ? chosen : "";
+  }
+  $("#filter-account")?.addEventListener("change", applyFilter);
 
   /** The server's SVG markup as a node: parsed as XML (no HTML, no script runs) and adopted. */
   function svgNode(markup) {
@@ -87,11 +303,19 @@
     if (!tr) {
       tr = document.createElement("tr");
       tr.setAttribute("data-account", a.name);
+      tr.append(cell(a.name), cell(a.vendor), cell(a.link), cell("", "actions"));
       $("#accounts tbody").append(tr);
     }
-    tr.replaceChildren(cell(a.name), cell(a.vendor), cell(a.link, `link link-${a.link}`));
+    // The link cell only: the actions cell holds the server's remove form.
+    const link = tr.children[2];
+    link.textContent = a.link;
+    link.className = `link link-${a.link}`;
     // An account that lost its log-in shows its password form.
-    if (a.link === "needs-login") for (const form of document.querySelectorAll("details[data-password-login]")) if (form.getAttribute("data-password-login") === a.name) form.open = true;
+    if (a.link === "needs-login") {
+      for (const form of document.querySelectorAll("details[data-password-login], details[data-mfa-login]")) {
+        if (form.getAttribute("data-password-login") === a.name || form.getAttribute("data-mfa-login") === a.name) form.open = true;
+      }
+    }
   }
 
   function showLog(l) {
@@ -116,9 +340,13 @@
 
   const handlers = {
     snapshot(s) {
-      $("#devices tbody").replaceChildren();
+      $("#devices").replaceChildren();
+      $("#no-devices").hidden = s.devices.length > 0;
+      updateFilterOptions(s.accounts.map((a) => a.name));
       s.devices.forEach(showDevice);
-      $("#accounts tbody").replaceChildren();
+      // Rows of accounts that are gone go; the others keep their server-rendered actions.
+      const names = new Set(s.accounts.map((a) => a.name));
+      for (const tr of document.querySelectorAll("#accounts tbody tr")) if (!names.has(tr.getAttribute("data-account"))) tr.remove();
       s.accounts.forEach(showAccount);
       $("#logs").replaceChildren();
       s.logs.forEach(showLog);
@@ -126,6 +354,7 @@
       (s.cameras ?? []).forEach(showCamera);
     },
     device: showDevice,
+    "device-removed": removeDevice,
     account: showAccount,
     log: showLog,
     pairing: showPairing,

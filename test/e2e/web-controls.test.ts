@@ -1,0 +1,277 @@
+// The page's device controls end to end (issue 19): the bridge started from its CLI against the FanSync
+// simulator, the page in headless Chromium (Debian's, through playwright-core). A fan switched on from
+// the page reaches the simulator as exactly one frame, the speed set with the keyboard as one more, and
+// the state comes back over /events; the account filter hides other accounts' devices. Screenshots go
+// to test-artifacts/. Runs inside test/netns.sh (loopback-only namespace).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BrowserContext, Page } from "playwright-core";
+import { FanSyncSimulator } from "../../sim/fansync/index.ts";
+import { E2E_PASSCODE, E2E_PIN, writeE2EConfig } from "../helpers/e2e-config.ts";
+import { HapClient } from "../helpers/hap-client.ts";
+import { MatterTestClient } from "../helpers/matter-client.ts";
+import { uniqueIdFor } from "../../src/matter/bridged.ts";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
+import { chromiumAvailable, launchChromium } from "../helpers/page-qr.ts";
+
+if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test starts the bridge (mDNS)");
+
+const PASSWORD = "correct horse battery";
+const artifacts = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
+
+describe("the page's device controls", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hb-web-controls-"));
+  const sim = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Study Fan" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  let bridge: BridgeProcess;
+  let base: string;
+  let fan: string;
+  let deviceId: string;
+  let context: BrowserContext | undefined;
+  let page: Page | undefined;
+  let errors: string[] = [];
+  const lines: LogLine[] = [];
+
+  const setsFor = (device: string) => sim.requests("set", device).map((f) => f.data);
+  const shot = async (name: string) => {
+    mkdirSync(artifacts, { recursive: true });
+    await page!.screenshot({ path: join(artifacts, `web-${name}.png`), fullPage: true });
+  };
+
+  before(async () => {
+    const urls = await sim.start();
+    [fan] = sim.deviceIds as [string];
+    deviceId = `fansync:${fan}`;
+    const configFile = join(dir, "config.yaml");
+    await writeE2EConfig(configFile, {
+      name: "Controls Bridge",
+      discriminator: 3851,
+      web: { host: "127.0.0.1", port: 0, password: "${E2E_WEB_PASSWORD}" },
+      accounts: [{ vendor: "fansync", name: "study", email: sim.email, password: "${E2E_FANSYNC_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+    });
+    bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], { E2E_WEB_PASSWORD: PASSWORD, E2E_FANSYNC_PASSWORD: sim.password });
+    bridge.on("line", (l) => lines.push(l));
+    const web = await bridge.waitForLine((l) => l.event === "web", 60_000);
+    base = `http://127.0.0.1:${web.port as number}`;
+    await bridge.ready();
+  });
+
+  after(async () => {
+    const problems = lines.filter((l) => l.level >= 50).map((l) => `${l.level} ${l.msg}`);
+    if (problems.length) process.stderr.write(`bridge errors:\n${problems.join("\n")}\n`);
+    await context?.close();
+    await bridge?.stop();
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("in Chromium: the fan switched from the page reaches the simulator as one frame, and its state comes back live", async (t) => {
+    if (!chromiumAvailable()) return t.skip("no Chromium");
+    ({ context, page, errors } = await launchChromium(dir));
+    await page.goto(`${base}/`);
+    await page.fill("input[name=password]", PASSWORD);
+    await Promise.all([page.waitForURL(`${base}/`), page.click("#login button")]);
+    await page.waitForSelector("#live.on");
+
+    const card = page.locator(`article[data-device="${deviceId}"]`);
+    const power = card.locator("button.fan-power");
+    await power.waitFor();
+    assert.equal(await power.getAttribute("aria-pressed"), "false", "the simulator's fan starts off");
+    assert.equal(await card.locator("label", { hasText: "Speed" }).locator("input").count(), 1, "the speed has a label");
+    await shot("controls-before");
+
+    const before = setsFor(fan).length;
+    const frame = sim.nextFrame((f) => f.request === "set" && f.device === fan, 10_000);
+    await power.click();
+    // The driver turns "on" into its vendor frame (power with the speed to return to).
+    const sent = (await frame).data as Record<string, number>;
+    assert.equal(sent.H00, 1);
+    await card.locator('button.fan-power[aria-pressed="true"]').waitFor({ timeout: 10_000 });
+    await card.locator(".cmd-msg", { hasText: "Done." }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(setsFor(fan).slice(before), [sent], "one click, one frame");
+    assert.equal(sim.actual(fan).H00, 1);
+
+    // The keyboard alone: focus the speed slider, one arrow key = one command.
+    const speed = card.locator("input.fan-speed");
+    const was = Number(await speed.inputValue());
+    await speed.focus();
+    const speedFrame = sim.nextFrame((f) => f.request === "set" && f.device === fan, 10_000);
+    await page.keyboard.press("ArrowRight");
+    assert.deepEqual((await speedFrame).data, { H02: was + 1 });
+    await card.locator(".summary", { hasText: `fan on ${was + 1}%` }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(setsFor(fan).slice(before), [sent, { H02: was + 1 }]);
+
+    // A change at the wall reaches the controls without a reload.
+    await page.evaluate("window.notReloaded = true");
+    await sim.remote(fan, { H00: 0 });
+    await card.locator('button.fan-power[aria-pressed="false"]').waitFor({ timeout: 10_000 });
+    assert.equal(await page.evaluate("window.notReloaded"), true);
+    await shot("controls-after");
+    assert.deepEqual(errors, [], "no script or CSP errors in the page");
+  });
+
+  it("in Chromium: the account filter hides other accounts' devices", async (t) => {
+    if (!page) return t.skip("no Chromium");
+    const card = page.locator(`article[data-device="${deviceId}"]`);
+    assert.deepEqual(await page.locator("#filter-account option").allTextContents(), ["all accounts", "study"]);
+    await page.selectOption("#filter-account", "study");
+    assert.equal(await card.isVisible(), true);
+    await page.evaluate(`(() => { const o = document.createElement("option"); o.value = "elsewhere"; o.textContent = "elsewhere";
+      const f = document.querySelector("#filter-account"); f.append(o); f.value = "elsewhere"; f.dispatchEvent(new Event("change")); })()`);
+    assert.equal(await card.isHidden(), true);
+    await page.selectOption("#filter-account", "");
+    assert.equal(await card.isVisible(), true);
+  });
+});
+
+// An account added on the page while Apple Home and a Matter controller are paired: its device appears
+// in hap-controller's accessory list and in the matter.js controller without a restart, and leaves both
+// when the account is removed on the page; the config account's device keeps its accessory id.
+describe("accounts added and removed on the page, without a restart", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hb-web-accounts-"));
+  const home = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Hall Fan" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  const garage = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Garage Fan", id: "b4cf120009005f0e0009aa77" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  const dataDir = join(dir, "data");
+  let bridge: BridgeProcess;
+  let base: string;
+  let garageUrls: { apiUrl: string; wsUrl: string };
+  let hap: HapClient | undefined;
+  let matter: MatterTestClient | undefined;
+  let context: BrowserContext | undefined;
+  let page: Page | undefined;
+  let errors: string[] = [];
+  const lines: LogLine[] = [];
+  const shot = async (name: string) => {
+    mkdirSync(artifacts, { recursive: true });
+    await page!.screenshot({ path: join(artifacts, `web-${name}.png`), fullPage: true });
+  };
+  const hasMatterDevice = (id: string) => {
+    try {
+      matter!.bridged(uniqueIdFor(id));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** Wait for the controller's view of the bridge's endpoints to (not) hold a device. */
+  const matterStructure = async (id: string, present: boolean) => {
+    const deadline = Date.now() + 60_000;
+    while (hasMatterDevice(id) !== present) {
+      if (Date.now() > deadline) throw new Error(`Matter controller: ${id} ${present ? "never appeared" : "never left"}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2_000);
+        matter!.node.events.structureChanged.once(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  };
+
+  before(async () => {
+    const urls = await home.start();
+    garageUrls = await garage.start();
+    const configFile = join(dir, "config.yaml");
+    await writeE2EConfig(configFile, {
+      name: "Accounts Bridge",
+      discriminator: 3852,
+      web: { host: "127.0.0.1", port: 0, password: "${E2E_WEB_PASSWORD}" },
+      accounts: [{ vendor: "fansync", name: "home", email: home.email, password: "${E2E_FANSYNC_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+    });
+    bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], { E2E_WEB_PASSWORD: PASSWORD, E2E_FANSYNC_PASSWORD: home.password });
+    bridge.on("line", (l) => lines.push(l));
+    const web = await bridge.waitForLine((l) => l.event === "web", 60_000);
+    base = `http://127.0.0.1:${web.port as number}`;
+    const ready = await bridge.ready();
+    hap = await HapClient.pair(ready.homekitPort as number, E2E_PIN);
+    matter = await MatterTestClient.commission({ port: ready.matterPort as number, passcode: E2E_PASSCODE, discriminator: 3852 });
+  });
+
+  after(async () => {
+    const problems = lines.filter((l) => l.level >= 50).map((l) => `${l.level} ${l.msg}`);
+    if (problems.length) process.stderr.write(`bridge errors:\n${problems.join("\n")}\n`);
+    await context?.close();
+    await hap?.close();
+    await matter?.close();
+    await bridge?.stop();
+    await home.stop();
+    await garage.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("in Chromium: a FanSync account added on the page shows up in HomeKit and Matter, and leaves both when removed", async (t) => {
+    if (!chromiumAvailable()) return t.skip("no Chromium");
+    const homeDevice = `fansync:${home.deviceIds[0]!}`;
+    const garageDevice = `fansync:${garage.deviceIds[0]!}`;
+    const pid = bridge.child.pid;
+    const hallAid = (await hap!.accessory({ name: "Hall Fan" })).aid;
+    assert.ok(hasMatterDevice(homeDevice));
+    assert.ok(!hasMatterDevice(garageDevice));
+
+    ({ context, page, errors } = await launchChromium(dir));
+    await page.goto(`${base}/`);
+    await page.fill("input[name=password]", PASSWORD);
+    await Promise.all([page.waitForURL(`${base}/`), page.click("#login button")]);
+    await page.waitForSelector("#live.on");
+    assert.deepEqual(await page.locator("#add-account-form select[name=vendor] option").allTextContents(), ["FanSync", "X-Sense", "Nanit (asks for a code)"]);
+
+    const form = page.locator("#add-account-form");
+    await page.locator("#add-account > summary").click();
+    const fill = async (password: string) => {
+      await form.locator("select[name=vendor]").selectOption("fansync");
+      await form.locator("input[name=name]").fill("garage");
+      await form.locator("input[name=email]").fill(garage.email);
+      await form.locator("input[name=password]").fill(password);
+      if (!(await form.locator("textarea[name=settings]").isVisible())) await form.locator("details > summary").click();
+      await form.locator("textarea[name=settings]").fill(JSON.stringify({ endpoints: { api: garageUrls.apiUrl, websocket: garageUrls.wsUrl } }));
+    };
+    await fill("not the password");
+    await Promise.all([page.waitForURL(`${base}/`), form.locator("button").click()]);
+    assert.match((await page.locator("#add-account .msg").textContent()) ?? "", /FanSync refused the e-mail and password/);
+    assert.equal(existsSync(join(dataDir, "page-accounts.json")), false, "nothing stored for a refused account");
+
+    await fill(garage.password);
+    await shot("account-add");
+    await Promise.all([page.waitForURL(`${base}/`), page.locator("#add-account-form button").click()]);
+    assert.match((await page.locator("#add-account .msg").textContent()) ?? "", /"garage" is added/);
+    await page.locator(`article[data-device="${garageDevice}"] .name`, { hasText: "Garage Fan" }).waitFor({ timeout: 15_000 });
+    await page.locator('tr[data-account="garage"] .link', { hasText: /^connected$/ }).waitFor({ timeout: 15_000 });
+    await shot("account-added");
+
+    const stored = join(dataDir, "page-accounts.json");
+    assert.equal(statSync(stored).mode & 0o777, 0o600);
+    assert.ok(readFileSync(stored, "utf8").includes(garage.password), "a FanSync driver logs in with its password: kept (0600)");
+    assert.ok(!lines.some((l) => JSON.stringify(l).includes(garage.password)), "the password never reaches the log");
+
+    // Apple Home: the bridge's accessory list holds the new fan; the old fan kept its accessory id.
+    const accessories = await hap!.accessories(true);
+    assert.ok(accessories.some((a) => a.name === "Garage Fan"), "HomeKit sees the added account's fan");
+    assert.equal(accessories.find((a) => a.name === "Hall Fan")?.aid, hallAid);
+    await matterStructure(garageDevice, true);
+    assert.ok(hasMatterDevice(homeDevice));
+
+    // Remove it again, with the confirmation step.
+    const row = page.locator('tr[data-account="garage"]');
+    await row.locator("details.remove > summary").click();
+    await Promise.all([page.waitForURL(`${base}/`), row.locator("button.danger").click()]);
+    assert.match((await page.locator("#add-account .msg").textContent()) ?? "", /"garage" is removed/);
+    assert.equal(await page.locator(`article[data-device="${garageDevice}"]`).count(), 0);
+    assert.equal(await page.locator('tr[data-account="garage"]').count(), 0);
+    assert.equal(await page.locator('tr[data-account="home"] .actions').textContent(), "in the config file");
+    const after = await hap!.accessories(true);
+    assert.ok(!after.some((a) => a.name === "Garage Fan"), "HomeKit no longer lists it");
+    assert.equal(after.find((a) => a.name === "Hall Fan")?.aid, hallAid);
+    await matterStructure(garageDevice, false);
+    assert.ok(hasMatterDevice(homeDevice));
+    assert.ok(!readFileSync(stored, "utf8").includes(garage.email), "the page account is forgotten");
+    await shot("account-removed");
+
+    assert.equal(bridge.child.pid, pid);
+    assert.equal(lines.filter((l) => l.event === "ready").length, 1, "the bridge itself was not restarted");
+    assert.deepEqual(errors, [], "no script or CSP errors in the page");
+  });
+});
