@@ -266,7 +266,7 @@ class FanPart implements MatterPart {
       lastSpeed: () => this.#ctx.entry.state.fan?.speed ?? 0,
       resync: () => void this.update(this.#ctx.entry.state).catch(() => {}),
     });
-    bindCommands(endpoint, (patch) => this.#ctx.command(patch));
+    bindCommands(endpoint, (patch, options) => this.#ctx.command(patch, options));
     await this.update(this.#ctx.entry.state);
   }
 
