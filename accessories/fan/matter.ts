@@ -146,13 +146,17 @@ export function resolveFanWrites(writes: FanWrites, steps: number[] | undefined,
   let restore = false;
   let hold = false;
   if (typeof writes.percent === "number") percent = snapToStep(writes.percent, steps);
-  else if (typeof writes.speed === "number" && steps?.length) percent = writes.speed <= 0 ? 0 : steps[Math.min(writes.speed, steps.length) - 1]!;
+  else if (typeof writes.speed === "number" && steps?.length) {
+    percent = writes.speed <= 0 ? 0 : steps[Math.min(writes.speed, steps.length) - 1]!;
+  }
   else if (writes.mode !== undefined) {
     percent = percentForMode(writes.mode, steps, lastSpeed);
     hold = writes.mode === FanControl.FanMode.On;
   }
-  if (percent === undefined && (writes.percent === null || writes.speed !== undefined || writes.mode !== undefined)) restore = true;
-  const fan: Partial<FanState> = percent === undefined ? {} : percent > 0 ? { on: true, speed: percent } : { on: false };
+  const speedAsked = writes.percent === null || writes.speed !== undefined || writes.mode !== undefined;
+  if (percent === undefined && speedAsked) restore = true;
+  const fan: Partial<FanState> = {};
+  if (percent !== undefined) Object.assign(fan, percent > 0 ? { on: true, speed: percent } : { on: false });
   if (writes.direction !== undefined) fan.direction = writes.direction;
   if (writes.breeze !== undefined) fan.breeze = writes.breeze;
   return { fan: Object.keys(fan).length ? fan : undefined, percent, restore, hold: hold && percent !== undefined };
@@ -188,12 +192,18 @@ export class HearthFanControlServer extends FanControlServer {
       if (ctx?.transaction) ctx.transaction.onClose(flush);
       else setImmediate(flush);
     };
-    this.events.fanMode$Changed.on((mode: FanControl.FanMode, _old: unknown, context: unknown) => record(context, { mode }));
-    this.events.percentSetting$Changed.on((percent: number | null, _old: unknown, context: unknown) => record(context, { percent }));
+    this.events.fanMode$Changed.on((mode: FanControl.FanMode, _old: unknown, context: unknown) =>
+      record(context, { mode }),
+    );
+    this.events.percentSetting$Changed.on((percent: number | null, _old: unknown, context: unknown) =>
+      record(context, { percent }),
+    );
     // Feature-dependent attributes: present only on fans that have the feature.
     type Changed = { on(observer: (value: never, old: never, context: unknown) => void): void } | undefined;
     const events = this.events as unknown as Record<string, Changed>;
-    events.speedSetting$Changed?.on((speed: number | null, _old: unknown, context: unknown) => record(context, { speed }));
+    events.speedSetting$Changed?.on((speed: number | null, _old: unknown, context: unknown) =>
+      record(context, { speed }),
+    );
     events.airflowDirection$Changed?.on((direction: FanControl.AirflowDirection, _old: unknown, context: unknown) =>
       record(context, { direction: direction === FanControl.AirflowDirection.Reverse ? "reverse" : "forward" }),
     );

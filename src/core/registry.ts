@@ -57,7 +57,8 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   constructor(log: Logger, options: RegistryOptions = {}) {
     super();
     this.#log = log;
-    this.#coalescer = new CommandCoalescer((id, command) => this.#execute(id, command), options.commandHoldMs ?? DEFAULT_COMMAND_HOLD_MS);
+    const holdMs = options.commandHoldMs ?? DEFAULT_COMMAND_HOLD_MS;
+    this.#coalescer = new CommandCoalescer((id, command) => this.#execute(id, command), holdMs);
     // Hosts add one listener per accessory set; a bridge of many devices is normal.
     this.setMaxListeners(0);
   }

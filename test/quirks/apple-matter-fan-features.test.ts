@@ -15,7 +15,14 @@ const FAN_DEVICE_TYPE = 0x2b;
 describe("a fan exposes what Apple Home needs for a speed control", { timeout: 120_000 }, () => {
   let rig: QuirkRig;
   before(async () => {
-    rig = await startQuirkRig({ devices: [{ profile: "continuous", displayName: "Porch" }, { profile: "kute60", displayName: "Bedroom" }], port: 5613, discriminator: 3853 });
+    rig = await startQuirkRig({
+      devices: [
+        { profile: "continuous", displayName: "Porch" },
+        { profile: "kute60", displayName: "Bedroom" },
+      ],
+      port: 5613,
+      discriminator: 3853,
+    });
   });
   after(async () => {
     await rig?.close();
@@ -23,9 +30,14 @@ describe("a fan exposes what Apple Home needs for a speed control", { timeout: 1
 
   it("is a Fan device without an OnOff cluster, with Step, and MultiSpeed on stepped fans", () => {
     const [continuous, stepped] = rig.vids as [string, string];
-    for (const [vid, multiSpeed] of [[continuous, false], [stepped, true]] as const) {
+    for (const [vid, multiSpeed] of [
+      [continuous, false],
+      [stepped, true],
+    ] as const) {
       const fan = rig.endpoint(vid, "fanControl");
-      const types = (rig.client.cached(fan, "descriptor").deviceTypeList as { deviceType: number }[]).map((t) => t.deviceType);
+      const types = (rig.client.cached(fan, "descriptor").deviceTypeList as { deviceType: number }[]).map(
+        (t) => t.deviceType,
+      );
       assert.ok(types.includes(FAN_DEVICE_TYPE), `device types ${types}`);
       assert.equal(fan.maybeStateOf("onOff"), undefined, "no OnOff cluster to take over the tile");
       const control = rig.client.cached(fan, "fanControl");
@@ -48,6 +60,9 @@ describe("a fan exposes what Apple Home needs for a speed control", { timeout: 1
     await rig.client.write(fan, "fanControl", { speedSetting: 2 });
     await bySpeed;
     assert.deepEqual(rig.setsSince(mark, stepped), [{ H02: 80 }, { H02: 35 }]);
-    assert.deepEqual(await rig.client.read(fan, "fanControl", ["speedSetting", "speedCurrent"]), { speedSetting: 2, speedCurrent: 2 });
+    assert.deepEqual(await rig.client.read(fan, "fanControl", ["speedSetting", "speedCurrent"]), {
+      speedSetting: 2,
+      speedCurrent: 2,
+    });
   });
 });

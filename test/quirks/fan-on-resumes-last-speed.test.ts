@@ -14,7 +14,11 @@ describe("fan on resumes its last speed", { timeout: 120_000 }, () => {
   let rig: QuirkRig;
   before(async () => {
     // Default hold: a lone On waits its few ms for a speed write that never comes, then goes out.
-    rig = await startQuirkRig({ devices: [{ profile: "continuous", displayName: "Porch" }], port: 5612, discriminator: 3852 });
+    rig = await startQuirkRig({
+      devices: [{ profile: "continuous", displayName: "Porch" }],
+      port: 5612,
+      discriminator: 3852,
+    });
   });
   after(async () => {
     await rig?.close();
@@ -29,6 +33,9 @@ describe("fan on resumes its last speed", { timeout: 120_000 }, () => {
     await rig.client.write(fan, "fanControl", { fanMode: FanMode.On });
     await shown;
     assert.deepEqual(rig.setsSince(mark, vid), [{ H00: 1, H02: 86 }]);
-    assert.deepEqual(await rig.client.read(fan, "fanControl", ["fanMode", "percentSetting"]), { fanMode: FanMode.High, percentSetting: 86 });
+    assert.deepEqual(await rig.client.read(fan, "fanControl", ["fanMode", "percentSetting"]), {
+      fanMode: FanMode.High,
+      percentSetting: 86,
+    });
   });
 });

@@ -17,7 +17,12 @@ describe("Google Home: fanMode On, then percentSetting", { timeout: 120_000 }, (
     // The continuous fan starts off, last run at 86 %. The hold is long here so that a loaded test
     // machine cannot space Google's two writes past it: what is under test is that the speed write
     // flushes the held On at once (the hold only bounds how long a lone On waits).
-    rig = await startQuirkRig({ devices: [{ profile: "continuous", displayName: "Office" }], port: 5611, discriminator: 3851, commandHoldMs: 60_000 });
+    rig = await startQuirkRig({
+      devices: [{ profile: "continuous", displayName: "Office" }],
+      port: 5611,
+      discriminator: 3851,
+      commandHoldMs: 60_000,
+    });
   });
   after(async () => {
     await rig?.close();
@@ -37,6 +42,9 @@ describe("Google Home: fanMode On, then percentSetting", { timeout: 120_000 }, (
     await rig.client.write(fan, "fanControl", { percentSetting: 40 });
     await rig.client.nextReport(fan.number, "fanControl", "percentCurrent", (v) => v === 40, 30_000);
     assert.deepEqual(rig.setsSince(mark, vid), [{ H00: 1, H02: 50 }, { H02: 40 }]);
-    assert.deepEqual(await rig.client.read(fan, "fanControl", ["fanMode", "percentSetting"]), { fanMode: FanMode.Medium, percentSetting: 40 });
+    assert.deepEqual(await rig.client.read(fan, "fanControl", ["fanMode", "percentSetting"]), {
+      fanMode: FanMode.Medium,
+      percentSetting: 40,
+    });
   });
 });

@@ -32,7 +32,12 @@ export interface QuirkRig {
   close(): Promise<void>;
 }
 
-export async function startQuirkRig(options: { devices: SimDeviceSpec[]; port: number; discriminator: number; commandHoldMs?: number }): Promise<QuirkRig> {
+export async function startQuirkRig(options: {
+  devices: SimDeviceSpec[];
+  port: number;
+  discriminator: number;
+  commandHoldMs?: number;
+}): Promise<QuirkRig> {
   const log = createLogger((process.env.TEST_LOG_LEVEL as "info" | undefined) ?? "error");
   const dir = mkdtempSync(join(tmpdir(), "hb-quirk-"));
   const cleanups: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
@@ -44,14 +49,30 @@ export async function startQuirkRig(options: { devices: SimDeviceSpec[]; port: n
     const urls = await sim.start();
     cleanups.push(() => sim.stop());
     const registry = new DeviceRegistry(log, { commandHoldMs: options.commandHoldMs });
-    const driver = new FanSyncDriver({ ...fastDriverOptions(urls, sim, log), pingIntervalMs: 20_000, pongTimeoutMs: 10_000 });
+    const driver = new FanSyncDriver({
+      ...fastDriverOptions(urls, sim, log),
+      pingIntervalMs: 20_000,
+      pongTimeoutMs: 10_000,
+    });
     await driver.start({ sink: registry.sinkFor(driver), log, store: JsonStore.in(dir, "fansync-home") });
     cleanups.push(() => driver.stop());
     const passcode = 20202021;
-    const host = new MatterHost({ registry, log, dataDir: dir, name: "Quirk Bridge", port: options.port, passcode, discriminator: options.discriminator });
+    const host = new MatterHost({
+      registry,
+      log,
+      dataDir: dir,
+      name: "Quirk Bridge",
+      port: options.port,
+      passcode,
+      discriminator: options.discriminator,
+    });
     await host.start();
     cleanups.push(() => host.stop());
-    const client = await MatterTestClient.commission({ port: options.port, passcode, discriminator: options.discriminator });
+    const client = await MatterTestClient.commission({
+      port: options.port,
+      passcode,
+      discriminator: options.discriminator,
+    });
     cleanups.push(() => client.close());
     const vids = sim.deviceIds;
     return {
@@ -60,7 +81,11 @@ export async function startQuirkRig(options: { devices: SimDeviceSpec[]; port: n
       client,
       vids,
       endpoint: (vid, cluster) => client.withCluster(client.bridged(uniqueIdFor(deviceId("fansync", vid))), cluster),
-      setsSince: (mark, vid) => sim.requests("set", vid).slice(mark).map((f) => f.data as Registers),
+      setsSince: (mark, vid) =>
+        sim
+          .requests("set", vid)
+          .slice(mark)
+          .map((f) => f.data as Registers),
       setCount: (vid) => sim.requests("set", vid).length,
       close,
     };

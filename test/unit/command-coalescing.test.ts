@@ -10,7 +10,14 @@ import type { Driver, DriverContext, DriverSink } from "../../src/core/driver.ts
 import type { Command, DeviceInfo } from "../../src/core/model.ts";
 
 const fanInfo = (id: string): DeviceInfo => ({
-  id, vendor: "fansync", account: "t", kind: "ceiling-fan", name: id, manufacturer: "m", model: "x", serialNumber: id,
+  id,
+  vendor: "fansync",
+  account: "t",
+  kind: "ceiling-fan",
+  name: id,
+  manufacturer: "m",
+  model: "x",
+  serialNumber: id,
   capabilities: { fan: { reversible: true, breeze: false }, light: { dimmable: true } },
 });
 
@@ -22,7 +29,9 @@ class RecordingDriver implements Driver {
   sink!: DriverSink;
   fail = false;
   readonly #listeners: (() => void)[] = [];
-  async start(ctx: DriverContext) { this.sink = ctx.sink; }
+  async start(ctx: DriverContext) {
+    this.sink = ctx.sink;
+  }
   async command(id: string, command: Command) {
     this.commands.push({ id, command });
     for (const l of this.#listeners.splice(0)) l();
@@ -40,15 +49,23 @@ function setup(commandHoldMs?: number) {
   const driver = new RecordingDriver();
   driver.sink = registry.sinkFor(driver);
   for (const id of ["fansync:a", "fansync:b"]) {
-    driver.sink.deviceFound(fanInfo(id), { fan: { on: false, speed: 35, direction: "forward", breeze: false }, light: { on: false, brightness: 20 } });
+    driver.sink.deviceFound(fanInfo(id), {
+      fan: { on: false, speed: 35, direction: "forward", breeze: false },
+      light: { on: false, brightness: 20 },
+    });
   }
   return { registry, driver };
 }
 
 test("merging: object parts key by key, later wins, switches merged, scalars replaced", () => {
   assert.deepEqual(mergeCommands({ fan: { on: true } }, { fan: { speed: 50 } }), { fan: { on: true, speed: 50 } });
-  assert.deepEqual(mergeCommands({ fan: { on: true, speed: 35 } }, { fan: { speed: 50 }, light: { on: true } }), { fan: { on: true, speed: 50 }, light: { on: true } });
-  assert.deepEqual(mergeCommands({ switches: { a: true } }, { switches: { b: false } }), { switches: { a: true, b: false } });
+  assert.deepEqual(mergeCommands({ fan: { on: true, speed: 35 } }, { fan: { speed: 50 }, light: { on: true } }), {
+    fan: { on: true, speed: 50 },
+    light: { on: true },
+  });
+  assert.deepEqual(mergeCommands({ switches: { a: true } }, { switches: { b: false } }), {
+    switches: { a: true, b: false },
+  });
   assert.deepEqual(mergeCommands({ fault: "x" }, { fault: null }), { fault: null });
 });
 
@@ -82,7 +99,10 @@ test("commands of separate macrotasks stay separate, in order", async () => {
   await new Promise((resolve) => setImmediate(resolve));
   const second = registry.command("fansync:a", { fan: { speed: 80 } });
   await Promise.all([first, second]);
-  assert.deepEqual(driver.commands.map((c) => c.command), [{ fan: { on: true } }, { fan: { speed: 80 } }]);
+  assert.deepEqual(
+    driver.commands.map((c) => c.command),
+    [{ fan: { on: true } }, { fan: { speed: 80 } }],
+  );
 });
 
 test("two controllers at once: different fields both apply, the later value of one field wins", async () => {
@@ -90,7 +110,10 @@ test("two controllers at once: different fields both apply, the later value of o
   const homekit = registry.command("fansync:a", { fan: { on: true, speed: 50 }, light: { on: true } });
   const matter = registry.command("fansync:a", { fan: { speed: 80, direction: "reverse" } });
   await Promise.all([homekit, matter]);
-  assert.deepEqual(driver.commands.map((c) => c.command), [{ fan: { on: true, speed: 80, direction: "reverse" }, light: { on: true } }]);
+  assert.deepEqual(
+    driver.commands.map((c) => c.command),
+    [{ fan: { on: true, speed: 80, direction: "reverse" }, light: { on: true } }],
+  );
   const state = registry.get("fansync:a")!.state;
   assert.deepEqual([state.fan, state.light?.on], [{ on: true, speed: 80, direction: "reverse", breeze: false }, true]);
 });
@@ -98,8 +121,14 @@ test("two controllers at once: different fields both apply, the later value of o
 test("a refused merged command fails every caller and changes nothing", async () => {
   const { registry, driver } = setup();
   driver.fail = true;
-  const results = await Promise.allSettled([registry.command("fansync:a", { fan: { on: true } }), registry.command("fansync:a", { fan: { speed: 65 } })]);
-  assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+  const results = await Promise.allSettled([
+    registry.command("fansync:a", { fan: { on: true } }),
+    registry.command("fansync:a", { fan: { speed: 65 } }),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["rejected", "rejected"],
+  );
   assert.equal(driver.commands.length, 1);
   assert.equal(registry.get("fansync:a")!.state.fan!.on, false);
 });
@@ -112,7 +141,10 @@ test("a held command waits for its other half, which flushes it at once", async 
   assert.equal(driver.commands.length, 0, "nothing sent while held");
   const precise = registry.command("fansync:a", { fan: { on: true, speed: 50 } });
   await Promise.all([held, precise]);
-  assert.deepEqual(driver.commands.map((c) => c.command), [{ fan: { on: true, speed: 50 } }]);
+  assert.deepEqual(
+    driver.commands.map((c) => c.command),
+    [{ fan: { on: true, speed: 50 } }],
+  );
 });
 
 test("a held command alone goes out when its hold ends", async () => {
@@ -121,11 +153,17 @@ test("a held command alone goes out when its hold ends", async () => {
   const held = registry.command("fansync:a", { fan: { on: true, speed: 35 } }, { hold: true });
   await sent;
   await held;
-  assert.deepEqual(driver.commands.map((c) => c.command), [{ fan: { on: true, speed: 35 } }]);
+  assert.deepEqual(
+    driver.commands.map((c) => c.command),
+    [{ fan: { on: true, speed: 35 } }],
+  );
 });
 
 test("a precise command is not delayed by the hold of an earlier batch", async () => {
   const { registry, driver } = setup(3_600_000);
   await registry.command("fansync:a", { fan: { speed: 65 } });
-  assert.deepEqual(driver.commands.map((c) => c.command), [{ fan: { speed: 65 } }]);
+  assert.deepEqual(
+    driver.commands.map((c) => c.command),
+    [{ fan: { speed: 65 } }],
+  );
 });
