@@ -6,6 +6,7 @@ import type { Endpoint, MutableEndpoint } from "@matter/main";
 import { OnOffServer } from "@matter/main/behaviors/on-off";
 import { StatusResponseError, Status } from "@matter/main/types";
 import type { StatePatch } from "../src/core/model.ts";
+import type { SubmitOptions } from "../src/core/coalesce.ts";
 import type { CapabilityName } from "./kinds.ts";
 import type { BindingContext, BoundCapability } from "./types.ts";
 
@@ -33,7 +34,7 @@ export interface MatterBinding {
 // A link from a matter.js behavior instance back to the binding that owns its endpoint. Behavior
 // classes are shared by every endpoint of a type, so the per-device "send this command" callback is
 // looked up by endpoint here instead of living in (serialisable) behavior state.
-type Send = (patch: StatePatch) => Promise<void>;
+type Send = (patch: StatePatch, options?: SubmitOptions) => Promise<void>;
 const senders = new WeakMap<object, Send>();
 
 /** Route commands from the behaviors of `endpoint` to `send` (the binding's ctx.command). */
@@ -42,11 +43,11 @@ export function bindCommands(endpoint: object, send: Send): void {
 }
 
 /** Send a command on behalf of a controller; a refusal becomes a Matter FAILURE status for the controller. */
-export async function sendCommand(endpoint: object, patch: StatePatch): Promise<void> {
+export async function sendCommand(endpoint: object, patch: StatePatch, options?: SubmitOptions): Promise<void> {
   const send = senders.get(endpoint);
   if (!send) throw new StatusResponseError("endpoint is not bound to a device", Status.Failure);
   try {
-    await send(patch);
+    await send(patch, options);
   } catch (error) {
     if (error instanceof StatusResponseError) throw error;
     throw new StatusResponseError((error as Error).message, Status.Failure);

@@ -20,7 +20,12 @@ function testFiles(dir: string): string[] {
 
 const pick = (files: string[]) => (filters.length ? files.filter((f) => filters.some((s) => f.includes(s))) : files);
 const direct = pick([...testFiles("test/unit"), ...testFiles("test/drivers"), ...testFiles("test/web"), ...testFiles("test/media"), ...testFiles("test/fuzz")]);
-const isolated = pick([...testFiles("test/homekit"), ...testFiles("test/matter"), ...testFiles("test/e2e")]);
+const isolated = pick([
+  ...testFiles("test/homekit"),
+  ...testFiles("test/matter"),
+  ...testFiles("test/e2e"),
+  ...testFiles("test/quirks"),
+]);
 const node = process.execPath;
 const common = ["--test", "--test-reporter=spec", "--test-timeout=180000"];
 

@@ -5,22 +5,28 @@
 // fanModeSequence is Off/Low/Med/High (no Auto: no vendor fan here has one).
 //
 // matter.js's FanControlServer has no spec logic, so the coupling of the speed attributes (Matter
-// 1.3 §4.4.6 "Percent Rules" / "Speed Rules") lives here, in $Changed reactors that run offline
-// (derived attributes are written after the controller's write committed, never in $Changing, where
-// writing them would make matter.js reject the controller's write):
-// - percentSetting written: snapped to the model's steps; 0 -> fanMode Off, else fanMode Low/Medium/
-//   High by thirds of the range (<=33, <=66, >66); speedSetting follows. Command {fan:{on,speed}}.
+// 1.3 §4.4.6 "Percent Rules" / "Speed Rules") lives here. matter.js commits each attribute of a
+// write on its own; the writes of one interaction are collected and carried out when its
+// transaction closes, as ONE command (issue 17: fanMode On + percentSetting 50 is one vendor frame):
+// - percentSetting written: snapped to the model's steps; 0 -> {on:false}, else {on:true, speed}.
 //   A write of null is undone (the spec says a null write leaves the value unchanged).
 // - speedSetting written (MultiSpeed): step n -> percent of step n, then as above.
-// - fanMode written: Off -> percent 0 and {on:false}; Low/Medium/High -> a representative speed
-//   (continuous fans 33/66/100, stepped fans the lowest/middle/highest step); On -> the speed the fan
-//   was last running at (the vendor keeps it while off), High when there is none. Auto/Smart are not
-//   in the sequence: matter.js already answers CONSTRAINT_ERROR (the Auto feature is off); should
-//   one slip through, the reactor puts the old mode back and sends nothing.
-// - percentCurrent/speedCurrent only follow the device (update()), never a write.
-// Commands are sent without holding the reactor's transaction; when the vendor refuses, the
-// attributes are put back to the device's state. Device updates are written offline, and the
-// reactors ignore offline changes, so nothing is echoed back to the driver.
+// - fanMode written alone: Off -> {on:false}; Low/Medium/High -> a representative speed (continuous
+//   fans 33/66/100, stepped fans the lowest/middle/highest step); On -> the speed the fan was last
+//   running at (the vendor keeps it while off), High when there is none. A lone On is "held": it
+//   waits a few ms for a percentSetting in a next interaction (Google Home writes On, then the
+//   speed), which then goes out with it as one command. Auto/Smart are not in the sequence:
+//   matter.js answers CONSTRAINT_ERROR (the Auto feature is off); should one slip through, the
+//   attributes are put back and nothing is sent.
+// - written together, percentSetting beats speedSetting beats fanMode (the precise value wins).
+// - Then fanMode (Off or Low/Medium/High by thirds of the range: <=33, <=66, >66), percentSetting
+//   and speedSetting are written offline to match; percentCurrent/speedCurrent only follow the
+//   device (update()), never a write.
+// Derived attributes are written after the controller's write committed, never in $Changing (where
+// writing them would make matter.js reject the controller's write). Commands are sent without
+// holding the interaction's transaction; when the vendor refuses, the attributes are put back to the
+// device's state. Device updates are written offline, and the observers ignore offline changes, so
+// nothing is echoed back to the driver.
 import type { Endpoint, MutableEndpoint } from "@matter/main";
 import { FanControlServer } from "@matter/main/behaviors/fan-control";
 import { FanControl } from "@matter/main/clusters/fan-control";
@@ -91,10 +97,6 @@ export function stepTarget(current: number, levels: number[], increase: boolean,
   return wrap ? levels[levels.length - 1]! : lowestOff ? 0 : levels[0]!;
 }
 
-function isOffline(context: unknown): boolean {
-  return (context as { offline?: boolean } | undefined)?.offline === true;
-}
-
 /** Attribute values for a device state. */
 function fanAttributes(fan: FanState | undefined, cap: FanCapability): Record<string, unknown> {
   const on = !!fan?.on && (fan?.speed ?? 0) > 0;
@@ -113,30 +115,101 @@ function fanAttributes(fan: FanState | undefined, cap: FanCapability): Record<st
   return attrs;
 }
 
-/** Send a fan command for a controller's write; a refusal puts the attributes back to the device state. */
-function sendFan(endpoint: object, fan: Partial<FanState>): void {
-  sendCommand(endpoint, { fan }).catch(() => links.get(endpoint)?.resync());
+/** What a controller wrote on one fan endpoint in one interaction. */
+export interface FanWrites {
+  mode?: FanControl.FanMode;
+  /** null: the controller wrote null (the spec says: leave the value unchanged). */
+  percent?: number | null;
+  speed?: number | null;
+  direction?: FanState["direction"];
+  breeze?: boolean;
+}
+
+export interface ResolvedFanWrites {
+  /** The command, when there is anything to send. */
+  fan?: Partial<FanState>;
+  /** The percent the speed attributes show now; undefined: no speed was asked for. */
+  percent?: number;
+  /** A speed write asked for nothing (null, Auto): put the speed attributes back to the device. */
+  restore: boolean;
+  /** Only fanMode On: the speed is a guess; the command may wait briefly for a percentSetting. */
+  hold: boolean;
+}
+
+/**
+ * The one command for the writes of one interaction (issue 17). percentSetting beats speedSetting,
+ * which beats fanMode: controllers that write fanMode (On, or a Low/Medium/High) next to a speed mean
+ * the speed; fanMode alone maps to a speed per percentForMode.
+ */
+export function resolveFanWrites(writes: FanWrites, steps: number[] | undefined, lastSpeed: number): ResolvedFanWrites {
+  let percent: number | undefined;
+  let restore = false;
+  let hold = false;
+  if (typeof writes.percent === "number") percent = snapToStep(writes.percent, steps);
+  else if (typeof writes.speed === "number" && steps?.length) {
+    percent = writes.speed <= 0 ? 0 : steps[Math.min(writes.speed, steps.length) - 1]!;
+  }
+  else if (writes.mode !== undefined) {
+    percent = percentForMode(writes.mode, steps, lastSpeed);
+    hold = writes.mode === FanControl.FanMode.On;
+  }
+  const speedAsked = writes.percent === null || writes.speed !== undefined || writes.mode !== undefined;
+  if (percent === undefined && speedAsked) restore = true;
+  const fan: Partial<FanState> = {};
+  if (percent !== undefined) Object.assign(fan, percent > 0 ? { on: true, speed: percent } : { on: false });
+  if (writes.direction !== undefined) fan.direction = writes.direction;
+  if (writes.breeze !== undefined) fan.breeze = writes.breeze;
+  return { fan: Object.keys(fan).length ? fan : undefined, percent, restore, hold: hold && percent !== undefined };
+}
+
+/** The writes of the interaction under way, per fan endpoint. */
+const pendingWrites = new WeakMap<object, FanWrites>();
+
+interface InteractionContext {
+  offline?: boolean;
+  transaction?: { onClose(actor: () => void): void };
 }
 
 export class HearthFanControlServer extends FanControlServer {
   override initialize(): void {
     super.initialize();
-    this.reactTo(this.events.fanMode$Changed, this.#modeWritten, { offline: true });
-    this.reactTo(this.events.percentSetting$Changed, this.#percentWritten, { offline: true });
-    // The command itself goes out from a plain observer, on the commit: the offline reactor above
-    // runs only after matter.js has persisted the write, which nearly doubled write -> vendor frame
-    // latency (the fan latency bench in bench/). The reactor still derives fanMode and speedSetting.
+    // Every attribute a controller writes is collected per interaction and carried out once the
+    // interaction's transaction closes (matter.js commits each attribute of a write apart): fanMode
+    // and percentSetting written together are one command, and one vendor frame. Plain observers,
+    // not offline reactors: a reactor runs only after matter.js has persisted the write, which
+    // nearly doubled write -> vendor frame latency (the fan latency bench in bench/).
     const endpoint = this.endpoint;
-    this.events.percentSetting$Changed.on((value: number | null, _old: number | null, context: unknown) => {
-      if (isOffline(context) || value === null) return;
-      const percent = snapToStep(value, links.get(endpoint)?.steps);
-      sendFan(endpoint, percent > 0 ? { on: true, speed: percent } : { on: false });
-    });
+    const record = (context: unknown, write: FanWrites): void => {
+      const ctx = context as InteractionContext | undefined;
+      if (ctx?.offline === true) return;
+      const pending = pendingWrites.get(endpoint);
+      if (pending) {
+        Object.assign(pending, write);
+        return;
+      }
+      pendingWrites.set(endpoint, { ...write });
+      const flush = () => flushFanWrites(endpoint);
+      if (ctx?.transaction) ctx.transaction.onClose(flush);
+      else setImmediate(flush);
+    };
+    this.events.fanMode$Changed.on((mode: FanControl.FanMode, _old: unknown, context: unknown) =>
+      record(context, { mode }),
+    );
+    this.events.percentSetting$Changed.on((percent: number | null, _old: unknown, context: unknown) =>
+      record(context, { percent }),
+    );
     // Feature-dependent attributes: present only on fans that have the feature.
-    const events = this.events as unknown as Record<string, Parameters<typeof this.reactTo>[0] | undefined>;
-    if (events.speedSetting$Changed) this.reactTo(events.speedSetting$Changed, this.#speedWritten, { offline: true });
-    if (events.airflowDirection$Changed) this.reactTo(events.airflowDirection$Changed, this.#directionWritten, { offline: true });
-    if (events.windSetting$Changed) this.reactTo(events.windSetting$Changed, this.#windWritten, { offline: true });
+    type Changed = { on(observer: (value: never, old: never, context: unknown) => void): void } | undefined;
+    const events = this.events as unknown as Record<string, Changed>;
+    events.speedSetting$Changed?.on((speed: number | null, _old: unknown, context: unknown) =>
+      record(context, { speed }),
+    );
+    events.airflowDirection$Changed?.on((direction: FanControl.AirflowDirection, _old: unknown, context: unknown) =>
+      record(context, { direction: direction === FanControl.AirflowDirection.Reverse ? "reverse" : "forward" }),
+    );
+    events.windSetting$Changed?.on((wind: { naturalWind?: boolean }, _old: unknown, context: unknown) =>
+      record(context, { breeze: !!wind.naturalWind }),
+    );
   }
 
   /** Step command (Step feature). The attributes follow when the device confirms. */
@@ -146,61 +219,23 @@ export class HearthFanControlServer extends FanControlServer {
     const target = stepTarget(current, stepLevels(link?.steps), request.direction === 0, request.wrap ?? false, request.lowestOff ?? true);
     await sendCommand(this.endpoint, { fan: target > 0 ? { on: true, speed: target } : { on: false } });
   }
+}
 
-  /** Set the derived speed attributes for `percent` and (unless already sent) send the command. */
-  #apply(percent: number, send = true): void {
-    const link = links.get(this.endpoint);
-    const state = this.state as unknown as Record<string, unknown>;
-    this.state.fanMode = fanModeFor(percent);
-    this.state.percentSetting = percent;
-    if (link?.steps?.length && "speedSetting" in state) state.speedSetting = speedIndex(percent, link.steps);
-    if (send) this.#send(percent > 0 ? { on: true, speed: percent } : { on: false });
-  }
-
-  #send(fan: Partial<FanState>): void {
-    sendFan(this.endpoint, fan);
-  }
-
-  #percentWritten(value: number | null, old: number | null, context: unknown): void {
-    if (isOffline(context)) return;
-    if (value === null) {
-      this.state.percentSetting = old;
-      return;
-    }
-    // The observer in initialize() already sent the command.
-    this.#apply(snapToStep(value, links.get(this.endpoint)?.steps), false);
-  }
-
-  #speedWritten(value: number | null, old: number | null, context: unknown): void {
-    if (isOffline(context)) return;
-    const state = this.state as unknown as Record<string, unknown>;
-    const steps = links.get(this.endpoint)?.steps;
-    if (value === null || !steps?.length) {
-      state.speedSetting = old;
-      return;
-    }
-    this.#apply(value <= 0 ? 0 : steps[Math.min(value, steps.length) - 1]!);
-  }
-
-  #modeWritten(mode: FanControl.FanMode, old: FanControl.FanMode, context: unknown): void {
-    if (isOffline(context)) return;
-    const link = links.get(this.endpoint);
-    const percent = percentForMode(mode, link?.steps, link?.lastSpeed() ?? 0);
-    if (percent === undefined) {
-      this.state.fanMode = old;
-      return;
-    }
-    this.#apply(percent);
-  }
-
-  #directionWritten(direction: FanControl.AirflowDirection, _old: unknown, context: unknown): void {
-    if (isOffline(context)) return;
-    this.#send({ direction: direction === FanControl.AirflowDirection.Reverse ? "reverse" : "forward" });
-  }
-
-  #windWritten(wind: { naturalWind?: boolean }, _old: unknown, context: unknown): void {
-    if (isOffline(context)) return;
-    this.#send({ breeze: !!wind.naturalWind });
+/** Carry out the writes of one interaction: one command, then the derived speed attributes. */
+function flushFanWrites(endpoint: Endpoint): void {
+  const writes = pendingWrites.get(endpoint);
+  pendingWrites.delete(endpoint);
+  const link = links.get(endpoint);
+  if (!writes || !link) return;
+  const resolved = resolveFanWrites(writes, link.steps, link.lastSpeed());
+  if (resolved.fan) sendCommand(endpoint, { fan: resolved.fan }, { hold: resolved.hold }).catch(() => link.resync());
+  if (resolved.restore) link.resync();
+  else if (resolved.percent !== undefined) {
+    // Offline, so the observers above ignore it; derived values follow the rules in the header.
+    const percent = resolved.percent;
+    const attrs: Record<string, unknown> = { fanMode: fanModeFor(percent), percentSetting: percent };
+    if (link.steps?.length) attrs.speedSetting = speedIndex(percent, link.steps);
+    endpoint.set({ fanControl: attrs } as never).catch(() => link.resync());
   }
 }
 
@@ -241,7 +276,7 @@ class FanPart implements MatterPart {
       lastSpeed: () => this.#ctx.entry.state.fan?.speed ?? 0,
       resync: () => void this.update(this.#ctx.entry.state).catch(() => {}),
     });
-    bindCommands(endpoint, (patch) => this.#ctx.command(patch));
+    bindCommands(endpoint, (patch, options) => this.#ctx.command(patch, options));
     await this.update(this.#ctx.entry.state);
   }
 

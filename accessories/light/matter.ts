@@ -151,7 +151,7 @@ class LightPart implements MatterPart {
 
   async attach(endpoint: Endpoint): Promise<void> {
     this.#endpoint = endpoint;
-    bindCommands(endpoint, (patch) => this.#ctx.command(patch));
+    bindCommands(endpoint, (patch, options) => this.#ctx.command(patch, options));
     bindOnOff(endpoint, (on) => ({ light: { on } }));
     if (this.#cap.colorTemperatureK?.length) presetsByEndpoint.set(endpoint, this.#cap.colorTemperatureK);
     await this.update(this.#ctx.entry.state);

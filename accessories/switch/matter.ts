@@ -55,7 +55,7 @@ class SwitchPart implements MatterPart {
 
   async attach(endpoint: Endpoint): Promise<void> {
     this.#endpoint = endpoint;
-    bindCommands(endpoint, (patch) => this.#ctx.command(patch));
+    bindCommands(endpoint, (patch, options) => this.#ctx.command(patch, options));
     bindOnOff(endpoint, (on) => ({ switches: { [this.#key]: on } }));
     await this.update(this.#ctx.entry.state);
   }

@@ -5,6 +5,15 @@ import type { Driver, DriverSink, LinkState } from "./driver.ts";
 import { applyPatch, diffPatch, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "./model.ts";
 import type { Logger } from "./logger.ts";
 import type { StreamInterruption, StreamRequest } from "./camera.ts";
+import { CommandCoalescer, type SubmitOptions } from "./coalesce.ts";
+
+/** How long a held command (half of a user action, src/core/coalesce.ts) waits for its other half. */
+export const DEFAULT_COMMAND_HOLD_MS = 20;
+
+export interface RegistryOptions {
+  /** Upper bound of the wait of a held command, in ms (0: never hold). */
+  commandHoldMs?: number;
+}
 
 export interface DeviceEntry {
   info: DeviceInfo;
@@ -41,6 +50,7 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   /** Drivers of removed accounts: a report that was still on its way is dropped, not a device again. */
   readonly #retired = new WeakSet<Driver>();
   readonly #log: Logger;
+  readonly #coalescer: CommandCoalescer;
   /** Per device, the fields the vendor reported while a command was in flight. */
   readonly #reportedDuringCommand = new Map<string, Set<string>[]>();
   #reportedAt: number | undefined;
@@ -48,9 +58,11 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
    * adds no allocation per report; unset, reports are not even timestamped. */
   deliveryObserver: ((ecosystem: Ecosystem, ms: number) => void) | undefined;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, options: RegistryOptions = {}) {
     super();
     this.#log = log;
+    const holdMs = options.commandHoldMs ?? DEFAULT_COMMAND_HOLD_MS;
+    this.#coalescer = new CommandCoalescer((id, command) => this.#execute(id, command), holdMs);
     // Hosts add one listener per accessory set; a bridge of many devices is normal.
     this.setMaxListeners(0);
   }
@@ -123,13 +135,26 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     await driver.requestStream(id, request);
   }
 
-  /** Send a command to a device's driver. On success the commanded state is applied at once,
-   * except for fields the vendor itself reported while the command was in flight: its report wins. */
-  async command(id: string, command: Command): Promise<void> {
+  /** Send a command to a device's driver. Commands for one device issued in the same macrotask go
+   * out as one (src/core/coalesce.ts): a user action that arrives in pieces is one vendor command.
+   * On success the commanded state is applied at once, except for fields the vendor itself reported
+   * while the command was in flight: its report wins. */
+  async command(id: string, command: Command, options?: SubmitOptions): Promise<void> {
+    this.#commandTarget(id);
+    return this.#coalescer.submit(id, command, options);
+  }
+
+  #commandTarget(id: string): { entry: DeviceEntry; driver: Driver } {
     const entry = this.#devices.get(id);
     const driver = this.#drivers.get(id);
     if (!entry || !driver) throw new CommandError(`unknown device ${id}`);
     if (!entry.available) throw new CommandError(`${entry.info.name} is not reachable`);
+    return { entry, driver };
+  }
+
+  async #execute(id: string, command: Command): Promise<void> {
+    // Checked again: the device may have gone while the command was held.
+    const { entry, driver } = this.#commandTarget(id);
     const reported = new Set<string>();
     const watches = this.#reportedDuringCommand.get(id) ?? [];
     watches.push(reported);

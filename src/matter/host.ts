@@ -202,8 +202,8 @@ export class MatterHost {
         if (!entry) throw new Error(`device ${id} left the registry`);
         return entry;
       },
-      command: (patch) =>
-        registry.command(id, patch).catch((error: Error) => {
+      command: (patch, options) =>
+        registry.command(id, patch, options).catch((error: Error) => {
           log.warn({ device: id, command: patch }, `Matter command to ${id} failed: ${error.message}`);
           throw error;
         }),

@@ -140,6 +140,55 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
     assert.deepEqual(setsSince(mark, living), [{ H0B: 0 }, { H0B: 1, H0C: 50 }]);
   });
 
+  // Issue 17: one user action = one vendor command. The frames are checked up to a "barrier" write
+  // made afterwards, so a late second frame of the same action would show before it.
+  it("one user action is one set frame: HomeKit fan on at a speed, light on at a brightness", async () => {
+    await hap.write([await fan(living, Characteristic.Active.UUID), 0]);
+    await hap.write([await bulb(living, Characteristic.On.UUID), false]);
+    const mark = setCount(living);
+    // One PUT /characteristics, as Apple Home sends "fan on at 65 %" and "light on at 70 %".
+    const speed = await fan(living, Characteristic.RotationSpeed.UUID);
+    await hap.write([await fan(living, Characteristic.Active.UUID), 1], [speed, 65]);
+    const brightness = await bulb(living, Characteristic.Brightness.UUID);
+    await hap.write([await bulb(living, Characteristic.On.UUID), true], [brightness, 70]);
+    await hap.write([await fan(living, Characteristic.RotationDirection.UUID), 0]);
+    assert.deepEqual(setsSince(mark, living), [{ H00: 1, H02: 65 }, { H0B: 1, H0C: 70 }, { H06: 0 }]);
+  });
+
+  it("one user action is one set frame: Matter fanMode and percentSetting in one write", async () => {
+    assert.ok(matter);
+    const fanEp = matter.withCluster(matter.bridged(`fansync:${living}`), "fanControl");
+    const off = sim.nextFrame((f) => f.request === "set" && f.device === living);
+    await matter.write(fanEp, "fanControl", { fanMode: 0 });
+    await off;
+    const mark = setCount(living);
+    const report = matter.nextReport(fanEp.number, "fanControl", "percentCurrent", (v) => v === 35);
+    // FanMode On (the fan's last speed was 65) with the speed the user chose, in one interaction.
+    await matter.write(fanEp, "fanControl", { fanMode: 4, percentSetting: 35 });
+    await report;
+    await hap.write([await fan(living, Characteristic.RotationDirection.UUID), 1]);
+    assert.deepEqual(setsSince(mark, living), [{ H00: 1, H02: 35 }, { H06: 1 }]);
+    const { fanMode } = await matter.read(fanEp, "fanControl", ["fanMode"]);
+    assert.equal(fanMode, 2, "fanMode follows the speed (Medium)");
+  });
+
+  it("two controllers at once: both writes apply", async () => {
+    assert.ok(matter);
+    const fanEp = matter.withCluster(matter.bridged(`fansync:${living}`), "fanControl");
+    const mark = setCount(living);
+    const speed = matter.nextReport(fanEp.number, "fanControl", "percentCurrent", (v) => v === 50);
+    await Promise.all([
+      hap.write([await bulb(living, Characteristic.Brightness.UUID), 30]),
+      matter.write(fanEp, "fanControl", { percentSetting: 50 }),
+    ]);
+    await speed;
+    const frames = setsSince(mark, living);
+    assert.equal(frames.length, 2, JSON.stringify(frames));
+    const sorted = frames.map((f) => JSON.stringify(f)).sort();
+    assert.deepEqual(sorted, [JSON.stringify({ H02: 50 }), JSON.stringify({ H0C: 30 })]);
+    assert.deepEqual(sim.device(living), { ...sim.device(living), H00: 1, H02: 50, H0B: 1, H0C: 30 });
+  });
+
   it("the wall remote's change arrives as a Matter subscription report", async () => {
     assert.ok(matter);
     const fanEp = matter.withCluster(matter.bridged(`fansync:${living}`), "fanControl");
