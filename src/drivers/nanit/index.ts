@@ -1,5 +1,5 @@
 // Nanit baby cameras (cloud + local control socket). See docs/protocols/nanit.md.
-export { NanitDriver, backoffDelay, NIGHT_LIGHT, STANDBY, type NanitDriverOptions, type NanitTimeouts } from "./driver.ts";
+export { NanitDriver, NIGHT_LIGHT, STANDBY, type NanitDriverOptions, type NanitTimeouts } from "./driver.ts";
 export { loginWithMfa, type LoginWithMfaOptions, type MfaPrompt, type LoginResult } from "./login.ts";
 export { NanitSession, saveSession, isStoredSession, SESSION_KEY, MFA_KEY, LOGIN_HINT, type StoredSession } from "./session.ts";
 export {
