@@ -160,13 +160,13 @@ export class DriverRuntime {
     return this.#abort.signal.aborted;
   }
 
-  /** Start the driver's main loop; resolves once the first inventory is in (or the first attempt
-   * failed, or the loop ended, or stop()). A second start throws; so does `main` if it throws before
-   * its first await (a set-up error). */
-  start(main: () => Promise<void>): Promise<void> {
+  /** Set up (errors throw from here), then run the main loop; resolves once the first inventory is in
+   * (or the first attempt failed, or the loop ended, or stop()). A second start throws. */
+  start<T>(setUp: () => T, main: (setup: T) => Promise<void>): Promise<void> {
     if (this.#started) throw new Error(`${this.#name} driver already started`);
     this.#started = true;
-    this.run(() => main().finally(() => this.#inventoryDone()));
+    const setup = setUp();
+    this.run(() => main(setup).finally(() => this.#inventoryDone()));
     return this.firstInventory;
   }
 

@@ -115,20 +115,13 @@ export class FanSyncDriver implements Driver {
     registerSecret(options.password);
   }
 
-  get #stopping(): boolean {
-    return this.#rt.stopping;
-  }
-
   get #sink(): DriverSink {
     if (!this.#ctx) throw new Error("FanSync driver not started");
     return this.#ctx.sink;
   }
 
   start(ctx: DriverContext): Promise<void> {
-    return this.#rt.start(() => {
-      this.#setUp(ctx);
-      return this.#run();
-    });
+    return this.#rt.start(() => this.#setUp(ctx), () => this.#run());
   }
 
   #setUp(ctx: DriverContext): void {
@@ -194,12 +187,12 @@ export class FanSyncDriver implements Driver {
 
   async #run(): Promise<void> {
     let failures = 0;
-    while (!this.#stopping) {
+    while (!this.#rt.stopping) {
       let session: { sock: FanSyncSocket; closed: Promise<string> };
       try {
         session = await this.#connect();
       } catch (error) {
-        if (this.#stopping) break;
+        if (this.#rt.stopping) break;
         const auth = error instanceof FanSyncAuthError;
         this.#sink.linkStateChanged(auth ? "needs-login" : "disconnected", (error as Error).message);
         this.#log[auth ? "error" : "warn"](`fansync: connect failed: ${(error as Error).message}`);
@@ -214,7 +207,7 @@ export class FanSyncDriver implements Driver {
       failures = 0;
       this.#rt.inventoryDone();
       const reason = await this.#untilClosedOrStopped(session.closed);
-      if (this.#stopping) break;
+      if (this.#rt.stopping) break;
       this.#socket = undefined;
       this.#stopPoll();
       this.#log.warn(`fansync: link lost (${reason}); reconnecting`);
@@ -246,7 +239,8 @@ export class FanSyncDriver implements Driver {
 
   async #httpLogin(): Promise<void> {
     this.#log.info("fansync: logging in over HTTP");
-    const { token } = await login(this.#api, this.#email, this.#password, { timeoutMs: this.#t.httpMs, signal: this.#rt.signal });
+    const http = { timeoutMs: this.#t.httpMs, signal: this.#rt.signal };
+    const { token } = await login(this.#api, this.#email, this.#password, http);
     registerSecret(token);
     this.#setToken(token);
   }
@@ -274,7 +268,8 @@ export class FanSyncDriver implements Driver {
     this.#sink.linkStateChanged("connecting");
     let reused = this.#token !== undefined;
     if (this.#token && this.#opts.validateTokenOnReconnect !== false) {
-      const verdict = await validateToken(this.#api, this.#token, { timeoutMs: this.#t.httpMs, signal: this.#rt.signal });
+      const http = { timeoutMs: this.#t.httpMs, signal: this.#rt.signal };
+      const verdict = await validateToken(this.#api, this.#token, http);
       if (verdict === "invalid") {
         this.#log.info("fansync: the cloud refused the session token (HTTP 401/403); logging in again");
         this.#setToken(undefined);
@@ -291,7 +286,7 @@ export class FanSyncDriver implements Driver {
         if (!(error instanceof FanSyncLoginRejectedError)) throw error;
         // A refused WS login drops the token so the next login goes over HTTP (the ~30-day expiry loop).
         this.#setToken(undefined);
-        if (!reused || this.#stopping) throw error;
+        if (!reused || this.#rt.stopping) throw error;
         this.#log.info("fansync: websocket login refused the cached token; logging in over HTTP again");
         reused = false;
         await this.#httpLogin();
@@ -305,7 +300,7 @@ export class FanSyncDriver implements Driver {
       sock.close();
       throw error;
     }
-    if (this.#stopping) {
+    if (this.#rt.stopping) {
       sock.close();
       throw new Error("stopped");
     }
@@ -528,17 +523,17 @@ export class FanSyncDriver implements Driver {
   /** Re-send the state after the core applied the command (a push may have beaten the ack). */
   #emitSoon(dev: Dev): void {
     setImmediate(() => {
-      if (!this.#stopping) this.#report(dev);
+      if (!this.#rt.stopping) this.#report(dev);
     });
   }
 
   /** After a device ack "error": the device's next report decides; ask with `get` if none comes. */
   #reconcile(dev: Dev, seqAtStart: number): void {
     setImmediate(() => {
-      if (this.#stopping) return;
+      if (this.#rt.stopping) return;
       if (dev.pushSeq !== seqAtStart) return this.#report(dev);
       void this.#waitForPush(dev.vid, this.#t.pushGraceMs).then(async (pushed) => {
-        if (pushed || this.#stopping) return;
+        if (pushed || this.#rt.stopping) return;
         const sock = this.#socket;
         if (!sock) return;
         try {
@@ -587,7 +582,7 @@ export class FanSyncDriver implements Driver {
         [...this.#devices.values()].map(async (dev) => {
           try {
             const answer = await sock.request("get", dev.vid);
-            if (!this.#stopping) this.#applyGet(dev, answer.data);
+            if (!this.#rt.stopping) this.#applyGet(dev, answer.data);
           } catch (error) {
             this.#log.debug({ device: dev.id }, `fansync: poll failed: ${(error as Error).message}`);
           }

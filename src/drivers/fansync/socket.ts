@@ -161,7 +161,10 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
         resolve: () => undefined,
         resolveSet: resolve,
         reject,
-        timer: this.#timers.later(this.#opts.requestTimeoutMs, () => this.#fail(id, new FanSyncTimeoutError(`FanSync did not answer set ${JSON.stringify(data)} within ${this.#opts.requestTimeoutMs} ms`))),
+        timer: this.#timers.later(this.#opts.requestTimeoutMs, () => {
+          const what = `FanSync did not answer set ${JSON.stringify(data)} within ${this.#opts.requestTimeoutMs} ms`;
+          this.#fail(id, new FanSyncTimeoutError(what));
+        }),
       };
       this.#pending.set(id, pending);
     });
@@ -184,7 +187,9 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
         name,
         resolve,
         reject,
-        timer: this.#timers.later(timeoutMs, () => this.#fail(id, new FanSyncTimeoutError(`FanSync did not answer ${name} within ${timeoutMs} ms`))),
+        timer: this.#timers.later(timeoutMs, () => {
+          this.#fail(id, new FanSyncTimeoutError(`FanSync did not answer ${name} within ${timeoutMs} ms`));
+        }),
       });
     });
   }

@@ -135,10 +135,6 @@ export class NanitDriver implements Driver {
     registerSecret(options.password);
   }
 
-  get #stopping(): boolean {
-    return this.#rt.stopping;
-  }
-
   get #sink(): DriverSink {
     if (!this.#ctx) throw new Error("Nanit driver not started");
     return this.#ctx.sink;
@@ -153,10 +149,7 @@ export class NanitDriver implements Driver {
   }
 
   start(ctx: DriverContext): Promise<void> {
-    return this.#rt.start(() => {
-      this.#setUp(ctx);
-      return this.#run();
-    });
+    return this.#rt.start(() => this.#setUp(ctx), () => this.#run());
   }
 
   #setUp(ctx: DriverContext): void {
@@ -243,12 +236,12 @@ export class NanitDriver implements Driver {
   async #run(): Promise<void> {
     let failures = 0;
     this.#sink.linkStateChanged("connecting");
-    while (!this.#stopping) {
+    while (!this.#rt.stopping) {
       try {
         await this.#discover();
         break;
       } catch (error) {
-        if (this.#stopping) break;
+        if (this.#rt.stopping) break;
         if (error instanceof NanitLoginRequiredError) {
           const waiting = this.#loginRequired(error);
           this.#rt.inventoryDone();
@@ -261,7 +254,7 @@ export class NanitDriver implements Driver {
         await this.#rt.sleep(this.#rt.backoff(++failures, this.#backoff));
       }
     }
-    if (this.#stopping) return;
+    if (this.#rt.stopping) return;
     this.#sink.linkStateChanged("connected");
     this.#rt.inventoryDone();
     const messagesMs = this.#o.messagesPollMs ?? 20_000;
@@ -281,7 +274,8 @@ export class NanitDriver implements Driver {
 
   /** GET /babies: announce new cameras (and changed names/firmware), start their links. */
   async #discover(): Promise<void> {
-    const body = await this.#session.authed((token) => getJson(this.#api, "/babies", token, { timeoutMs: this.#httpMs, signal: this.#rt.signal }));
+    const http = { timeoutMs: this.#httpMs, signal: this.#rt.signal };
+    const body = await this.#session.authed((token) => getJson(this.#api, "/babies", token, http));
     const { cameras, skipped } = parseBabies(body);
     const entries = skipped === 1 ? "entry" : "entries";
     if (skipped) this.#log.warn(`nanit: ignoring ${skipped} /babies ${entries} without a usable baby or camera uid`);
@@ -408,7 +402,8 @@ export class NanitDriver implements Driver {
       c.graceTimer = undefined;
       if (c.link.socket) return;
       const downS = Math.round((Date.now() - c.downSince) / 100) / 10;
-      this.#log.warn(`nanit: ${c.info.name}: no control connection for ${downS} s (${reason}); the camera reads unreachable until it is back`);
+      const what = `no control connection for ${downS} s (${reason}); the camera reads unreachable until it is back`;
+      this.#log.warn(`nanit: ${c.info.name}: ${what}`);
       this.#setAvailable(c, false);
     });
   }
@@ -512,7 +507,7 @@ export class NanitDriver implements Driver {
   // ---- motion and sound from /messages -----------------------------------------------------------
 
   async #pollMessages(): Promise<void> {
-    if (this.#polling || this.#needsLogin || this.#stopping) return;
+    if (this.#polling || this.#needsLogin || this.#rt.stopping) return;
     this.#polling = true;
     try {
       await Promise.all([...this.#cams.values()].map((c) => this.#pollBaby(c)));
@@ -525,10 +520,11 @@ export class NanitDriver implements Driver {
     const path = `/babies/${encodeURIComponent(c.cam.babyUid)}/messages?limit=${this.#o.messagesLimit ?? 10}`;
     let messages;
     try {
-      messages = parseMessages(await this.#session.authed((token) => getJson(this.#api, path, token, { timeoutMs: this.#httpMs, signal: this.#rt.signal })));
+      const http = { timeoutMs: this.#httpMs, signal: this.#rt.signal };
+      messages = parseMessages(await this.#session.authed((token) => getJson(this.#api, path, token, http)));
     } catch (error) {
       if (error instanceof NanitLoginRequiredError) void this.#loginRequired(error);
-      else if (!this.#stopping) this.#log.warn(`nanit: ${c.info.name}: reading messages failed: ${(error as Error).message}`);
+      else if (!this.#rt.stopping) this.#log.warn(`nanit: ${c.info.name}: reading messages failed: ${(error as Error).message}`);
       return;
     }
     const window = this.#o.eventWindowMs ?? 120_000;
@@ -572,7 +568,7 @@ export class NanitDriver implements Driver {
         this.#needsLogin = undefined;
         resolve();
       };
-      if (this.#stopping) return done();
+      if (this.#rt.stopping) return done();
       this.#rt.signal.addEventListener("abort", done, { once: true });
     });
     return this.#needsLogin;

@@ -210,13 +210,22 @@ export class CameraLink {
       else o.log.debug(`nanit: ${o.label}: ${what} failed: ${(error as Error).message}`);
     };
     if (o.healthCheckMs > 0) {
-      this.#armed.every(o.healthCheckMs, () => sock.request("GET_STATUS", { get_status: { all: true } }).then(undefined, (e: unknown) => unanswered("the GET_STATUS health check", e)));
+      this.#armed.every(o.healthCheckMs, () => {
+        const check = sock.request("GET_STATUS", { get_status: { all: true } });
+        check.catch((e: unknown) => unanswered("the GET_STATUS health check", e));
+      });
     }
-    if (o.sensorPollMs > 0) this.#armed.every(o.sensorPollMs, () => o.onSensorPoll(sock).catch((e: unknown) => unanswered("the sensor poll", e)));
-    if (sock.kind === "cloud" && o.preferLocal && o.localUrl()) this.#armed.later(Math.max(0, this.#localRetryAt - Date.now()), () => void this.#probeLocal(sock));
+    if (o.sensorPollMs > 0) {
+      const poll = (): void => void o.onSensorPoll(sock).catch((e: unknown) => unanswered("the sensor poll", e));
+      this.#armed.every(o.sensorPollMs, poll);
+    }
+    if (sock.kind === "cloud" && o.preferLocal && o.localUrl()) {
+      this.#armed.later(Math.max(0, this.#localRetryAt - Date.now()), () => void this.#probeLocal(sock));
+    }
     if (sock.kind === "cloud") {
       const expires = o.session.accessExpiresAt;
-      if (expires !== undefined) this.#armed.later(Math.max(1000, expires - o.refreshMarginMs - Date.now()), () => void this.#renewCloud(sock));
+      const renewIn = expires === undefined ? undefined : Math.max(1000, expires - o.refreshMarginMs - Date.now());
+      if (renewIn !== undefined) this.#armed.later(renewIn, () => void this.#renewCloud(sock));
     }
   }
 
@@ -271,7 +280,8 @@ export class CameraLink {
     const answer = await o.session.authed((token) => getJson(o.api, `/focus/cameras/${encodeURIComponent(o.cameraUid)}/uc_token`, token, { timeoutMs: o.httpMs, signal: o.signal }));
     const ucToken = parseUcToken(answer);
     registerSecret(ucToken);
-    const base = { ...o.socket, url, kind: "local" as const, authorization: `token ${ucToken}`, log: o.log, timers: o.timers };
+    const authorization = `token ${ucToken}`;
+    const base = { ...o.socket, url, kind: "local" as const, authorization, log: o.log, timers: o.timers };
     const target = new URL(url);
     if (target.protocol !== "wss:") return NanitSocket.connect(base);
     const host = target.hostname.replace(/^\[|\]$/g, "");
@@ -297,8 +307,11 @@ export class CameraLink {
 
   async #connectCloud(): Promise<NanitSocket> {
     const o = this.#o;
-    const open = (token: string): Promise<NanitSocket> =>
-      NanitSocket.connect({ ...o.socket, url: o.cloudUrl, kind: "cloud", authorization: `Bearer ${token}`, log: o.log, timers: o.timers });
+    const open = (token: string): Promise<NanitSocket> => {
+      const authorization = `Bearer ${token}`;
+      const url = o.cloudUrl;
+      return NanitSocket.connect({ ...o.socket, url, kind: "cloud", authorization, log: o.log, timers: o.timers });
+    };
     const token = await o.session.accessToken();
     try {
       return await open(token);
