@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { backoff, cleanupAfter, DriverRuntime, TimerScope } from "../../src/core/driver-runtime.ts";
+import { backoff, cleanupAfter, DriverRuntime, TimerScope, type Timer } from "../../src/core/driver-runtime.ts";
 
 const policy = { minMs: 1_000, maxMs: 5_000 };
 
@@ -136,7 +136,7 @@ test("a timer that ran, or was cancelled, leaves the scope", async () => {
 test("every() repeats until cancelled", async () => {
   const scope = new TimerScope();
   let ticks = 0;
-  let timer: ReturnType<TimerScope["every"]>;
+  let timer: Timer | undefined;
   await new Promise<void>((resolve) => {
     timer = scope.every(1, () => {
       if (++ticks === 3) resolve();

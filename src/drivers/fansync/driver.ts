@@ -2,7 +2,7 @@
 // device, device_change pushes, set with its double acknowledgement), reconnect with back-off and
 // re-sync, a fallback `get` poll, and assumed state for power writes the device never reports.
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
-import { DriverRuntime, type BackoffPolicy } from "../../core/driver-runtime.ts";
+import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { assignSafe, copySafe, isUnsafeKey } from "../../core/safe-keys.ts";
@@ -93,7 +93,7 @@ export class FanSyncDriver implements Driver {
   #token: string | undefined;
   #socket: FanSyncSocket | undefined;
   #assumed: AssumedState = {};
-  #pollTimer: ReturnType<DriverRuntime["every"]>;
+  #pollTimer: Timer | undefined;
   #polling = false;
   #accountDown = false;
 
