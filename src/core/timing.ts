@@ -1,4 +1,5 @@
-// Small timing helpers every driver needs: back-off with jitter, and sleeps that a stop() cuts short.
+// Small timing helpers: a back-off with a floor (the media hub's retries) and per-request signals.
+// Drivers take their back-off, sleeps and timers from the driver runtime (driver-runtime.ts).
 
 /** Exponential back-off with jitter: uniform in [floor, min(max, min * 2^attempt)). A floor of 0 is
  * "full jitter"; min/2 keeps retries from bunching near zero. */
@@ -6,20 +7,6 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
   const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
   const floor = Math.min(floorMs, ceiling);
   return Math.floor(floor + random() * (ceiling - floor));
-}
-
-/** Resolve after `ms`, or at once when `signal` aborts (a driver stopping never waits out a back-off). */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** A signal for one request: aborts with a TimeoutError after `ms`, or when `parent` aborts; call

@@ -2,7 +2,7 @@
 // device, device_change pushes, set with its double acknowledgement), reconnect with back-off and
 // re-sync, a fallback `get` poll, and assumed state for power writes the device never reports.
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
-import { abortableSleep, backoffDelay } from "../../core/timing.ts";
+import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { assignSafe, copySafe, isUnsafeKey } from "../../core/safe-keys.ts";
@@ -41,7 +41,7 @@ export interface FanSyncDriverOptions {
   /** WebSocket control-frame ping interval (default 20 s) and pong timeout (default 10 s). */
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
-  /** Reconnect back-off: full jitter over min * 2^attempt, capped (default 0.5 s .. 30 s). */
+  /** Reconnect back-off: min * 2^n, capped, ±25 % jitter (default 0.5 s .. 30 s; core/driver-runtime.ts). */
   backoff?: { minMs?: number; maxMs?: number };
   /** Before reusing a token on reconnect, validate it with GET /session (default true). */
   validateTokenOnReconnect?: boolean;
@@ -86,18 +86,14 @@ export class FanSyncDriver implements Driver {
   readonly #t: Required<FanSyncTimeouts>;
   readonly #devices = new Map<string, Dev>();
   readonly #byId = new Map<string, Dev>();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #rt: DriverRuntime;
   readonly #pushWaiters = new Set<{ vid: string; resolve: (pushed: boolean) => void }>();
   #ctx: DriverContext | undefined;
   #log!: Logger;
   #token: string | undefined;
   #socket: FanSyncSocket | undefined;
   #assumed: AssumedState = {};
-  #abort = new AbortController();
-  #stopping = false;
-  #loop: Promise<void> | undefined;
-  #firstDone: () => void = () => undefined;
-  #pollTimer: NodeJS.Timeout | undefined;
+  #pollTimer: Timer | undefined;
   #polling = false;
   #accountDown = false;
 
@@ -115,6 +111,7 @@ export class FanSyncDriver implements Driver {
       httpMs: options.timeouts?.httpMs ?? 20_000,
       pushGraceMs: options.timeouts?.pushGraceMs ?? 3_000,
     };
+    this.#rt = new DriverRuntime("FanSync", { random: options.random });
     registerSecret(options.password);
   }
 
@@ -123,8 +120,11 @@ export class FanSyncDriver implements Driver {
     return this.#ctx.sink;
   }
 
-  async start(ctx: DriverContext): Promise<void> {
-    if (this.#loop) throw new Error("FanSync driver already started");
+  start(ctx: DriverContext): Promise<void> {
+    return this.#rt.start(() => this.#setUp(ctx), () => this.#run());
+  }
+
+  #setUp(ctx: DriverContext): void {
     this.#ctx = ctx;
     this.#log = (this.#opts.log ?? ctx.log).child({ vendor: "fansync", account: this.accountName });
     const stored = ctx.store.get(STORE_KEY);
@@ -134,23 +134,15 @@ export class FanSyncDriver implements Driver {
       registerSecret(token);
       this.#token = token;
     }
-    const first = new Promise<void>((resolve) => (this.#firstDone = resolve));
-    this.#loop = this.#run();
-    await first;
   }
 
   async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#abort.abort();
-    this.#stopPoll();
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    for (const w of this.#pushWaiters) w.resolve(false);
-    this.#pushWaiters.clear();
-    this.#socket?.close();
-    this.#socket = undefined;
-    this.#firstDone();
-    await this.#loop;
+    await this.#rt.stop(() => {
+      for (const w of this.#pushWaiters) w.resolve(false);
+      this.#pushWaiters.clear();
+      this.#socket?.close();
+      this.#socket = undefined;
+    });
     if (this.#log) rateLimitedLog(this.#log).flush();
   }
 
@@ -194,13 +186,13 @@ export class FanSyncDriver implements Driver {
   // ---- connection loop -----------------------------------------------------------------------
 
   async #run(): Promise<void> {
-    let attempt = 0;
-    while (!this.#stopping) {
+    let failures = 0;
+    while (!this.#rt.stopping) {
       let session: { sock: FanSyncSocket; closed: Promise<string> };
       try {
         session = await this.#connect();
       } catch (error) {
-        if (this.#stopping) break;
+        if (this.#rt.stopping) break;
         const auth = error instanceof FanSyncAuthError;
         this.#sink.linkStateChanged(auth ? "needs-login" : "disconnected", (error as Error).message);
         this.#log[auth ? "error" : "warn"](`fansync: connect failed: ${(error as Error).message}`);
@@ -208,19 +200,19 @@ export class FanSyncDriver implements Driver {
           this.#accountDown = true;
           this.#sink.availabilityChanged(undefined, false);
         }
-        this.#firstDone();
-        await this.#sleep(auth ? this.#backoffMax : this.#backoff(attempt++));
+        this.#rt.inventoryDone();
+        await this.#rt.sleep(auth ? this.#backoff.maxMs : this.#rt.backoff(++failures, this.#backoff));
         continue;
       }
-      attempt = 0;
-      this.#firstDone();
+      failures = 0;
+      this.#rt.inventoryDone();
       const reason = await this.#untilClosedOrStopped(session.closed);
-      if (this.#stopping) break;
+      if (this.#rt.stopping) break;
       this.#socket = undefined;
       this.#stopPoll();
       this.#log.warn(`fansync: link lost (${reason}); reconnecting`);
       this.#sink.linkStateChanged("disconnected", reason);
-      await this.#sleep(this.#backoff(attempt++));
+      await this.#rt.sleep(this.#rt.backoff(++failures, this.#backoff));
     }
   }
 
@@ -228,7 +220,7 @@ export class FanSyncDriver implements Driver {
    * long as the driver: every race would leave a reaction on it (and its settled result) until
    * stop(), a few hundred bytes per reconnect for good. */
   #untilClosedOrStopped(closed: Promise<string>): Promise<string> {
-    const signal = this.#abort.signal;
+    const signal = this.#rt.signal;
     if (signal.aborted) return Promise.resolve("stopped");
     return new Promise<string>((resolve) => {
       const onAbort = (): void => resolve("stopped");
@@ -240,22 +232,15 @@ export class FanSyncDriver implements Driver {
     });
   }
 
-  get #backoffMax(): number {
-    return this.#opts.backoff?.maxMs ?? 30_000;
+  /** Every retry waits (counted from 1): the cloud is asked again no sooner than about minMs. */
+  get #backoff(): BackoffPolicy {
+    return { minMs: this.#opts.backoff?.minMs ?? 500, maxMs: this.#opts.backoff?.maxMs ?? 30_000 };
   }
-
-  #backoff(attempt: number): number {
-    return backoffDelay(attempt, this.#opts.backoff?.minMs ?? 500, this.#backoffMax, this.#opts.random);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return abortableSleep(ms, this.#abort.signal);
-  }
-
 
   async #httpLogin(): Promise<void> {
     this.#log.info("fansync: logging in over HTTP");
-    const { token } = await login(this.#api, this.#email, this.#password, { timeoutMs: this.#t.httpMs, signal: this.#abort.signal });
+    const http = { timeoutMs: this.#t.httpMs, signal: this.#rt.signal };
+    const { token } = await login(this.#api, this.#email, this.#password, http);
     registerSecret(token);
     this.#setToken(token);
   }
@@ -274,7 +259,8 @@ export class FanSyncDriver implements Driver {
       deviceAckGraceMs: this.#t.ackMs,
       pingIntervalMs: this.#opts.pingIntervalMs ?? 20_000,
       pongTimeoutMs: this.#opts.pongTimeoutMs ?? 10_000,
-      signal: this.#abort.signal,
+      signal: this.#rt.signal,
+      timers: this.#rt.timers,
     };
   }
 
@@ -282,7 +268,8 @@ export class FanSyncDriver implements Driver {
     this.#sink.linkStateChanged("connecting");
     let reused = this.#token !== undefined;
     if (this.#token && this.#opts.validateTokenOnReconnect !== false) {
-      const verdict = await validateToken(this.#api, this.#token, { timeoutMs: this.#t.httpMs, signal: this.#abort.signal });
+      const http = { timeoutMs: this.#t.httpMs, signal: this.#rt.signal };
+      const verdict = await validateToken(this.#api, this.#token, http);
       if (verdict === "invalid") {
         this.#log.info("fansync: the cloud refused the session token (HTTP 401/403); logging in again");
         this.#setToken(undefined);
@@ -299,7 +286,7 @@ export class FanSyncDriver implements Driver {
         if (!(error instanceof FanSyncLoginRejectedError)) throw error;
         // A refused WS login drops the token so the next login goes over HTTP (the ~30-day expiry loop).
         this.#setToken(undefined);
-        if (!reused || this.#stopping) throw error;
+        if (!reused || this.#rt.stopping) throw error;
         this.#log.info("fansync: websocket login refused the cached token; logging in over HTTP again");
         reused = false;
         await this.#httpLogin();
@@ -313,7 +300,7 @@ export class FanSyncDriver implements Driver {
       sock.close();
       throw error;
     }
-    if (this.#stopping) {
+    if (this.#rt.stopping) {
       sock.close();
       throw new Error("stopped");
     }
@@ -536,17 +523,17 @@ export class FanSyncDriver implements Driver {
   /** Re-send the state after the core applied the command (a push may have beaten the ack). */
   #emitSoon(dev: Dev): void {
     setImmediate(() => {
-      if (!this.#stopping) this.#report(dev);
+      if (!this.#rt.stopping) this.#report(dev);
     });
   }
 
   /** After a device ack "error": the device's next report decides; ask with `get` if none comes. */
   #reconcile(dev: Dev, seqAtStart: number): void {
     setImmediate(() => {
-      if (this.#stopping) return;
+      if (this.#rt.stopping) return;
       if (dev.pushSeq !== seqAtStart) return this.#report(dev);
       void this.#waitForPush(dev.vid, this.#t.pushGraceMs).then(async (pushed) => {
-        if (pushed || this.#stopping) return;
+        if (pushed || this.#rt.stopping) return;
         const sock = this.#socket;
         if (!sock) return;
         try {
@@ -564,16 +551,14 @@ export class FanSyncDriver implements Driver {
       const waiter = {
         vid,
         resolve: (pushed: boolean): void => {
-          clearTimeout(timer);
-          this.#timers.delete(timer);
+          this.#rt.cancel(timer);
           resolve(pushed);
         },
       };
-      const timer = setTimeout(() => {
+      const timer = this.#rt.later(ms, () => {
         this.#pushWaiters.delete(waiter);
         waiter.resolve(false);
-      }, ms);
-      this.#timers.add(timer);
+      });
       this.#pushWaiters.add(waiter);
     });
   }
@@ -581,12 +566,11 @@ export class FanSyncDriver implements Driver {
   #startPoll(): void {
     this.#stopPoll();
     const interval = this.#opts.pollIntervalMs ?? 60_000;
-    if (interval > 0) this.#pollTimer = setInterval(() => void this.#poll(), interval);
+    if (interval > 0) this.#pollTimer = this.#rt.every(interval, () => void this.#poll());
   }
 
   #stopPoll(): void {
-    if (this.#pollTimer) clearInterval(this.#pollTimer);
-    this.#pollTimer = undefined;
+    this.#pollTimer = this.#rt.cancel(this.#pollTimer);
   }
 
   async #poll(): Promise<void> {
@@ -598,7 +582,7 @@ export class FanSyncDriver implements Driver {
         [...this.#devices.values()].map(async (dev) => {
           try {
             const answer = await sock.request("get", dev.vid);
-            if (!this.#stopping) this.#applyGet(dev, answer.data);
+            if (!this.#rt.stopping) this.#applyGet(dev, answer.data);
           } catch (error) {
             this.#log.debug({ device: dev.id }, `fansync: poll failed: ${(error as Error).message}`);
           }

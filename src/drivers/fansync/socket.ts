@@ -3,6 +3,7 @@
 // device_change pushes, keep the link alive with control-frame pings and a pong timeout.
 import { EventEmitter } from "node:events";
 import { WebSocket, type RawData } from "ws";
+import type { Timer, TimerScope } from "../../core/driver-runtime.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, WS_MESSAGE_TOO_LARGE } from "../../core/http.ts";
 import type { Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
@@ -34,6 +35,8 @@ export interface SocketOptions {
   pingIntervalMs: number;
   pongTimeoutMs: number;
   signal?: AbortSignal;
+  /** The driver's timers: the socket keeps its own in a child scope, closed with the socket. */
+  timers: TimerScope;
 }
 
 export interface SetResult {
@@ -52,7 +55,7 @@ interface Pending {
   name: string;
   resolve: (frame: Frame) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: Timer | undefined;
   /** `set` only: the cloud answered ok, now waiting for the device. */
   setPhase?: "cloud" | "device";
   resolveSet?: (result: SetResult) => void;
@@ -73,18 +76,19 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
   #nextId = 1;
   #loggedIn = false;
   #closed = false;
-  #pingTimer: NodeJS.Timeout | undefined;
-  #pongTimer: NodeJS.Timeout | undefined;
+  /** Ping, pong deadline and request timeouts: all gone when the socket is. */
+  readonly #timers: TimerScope;
+  #pongTimer: Timer | undefined;
 
   private constructor(ws: WebSocket, opts: SocketOptions) {
     super();
     this.#ws = ws;
     this.#opts = opts;
     this.#log = opts.log;
+    this.#timers = opts.timers.scope();
     ws.on("message", (data: RawData, isBinary: boolean) => this.#onMessage(data, isBinary));
     ws.on("pong", () => {
-      if (this.#pongTimer) clearTimeout(this.#pongTimer);
-      this.#pongTimer = undefined;
+      this.#pongTimer = this.#timers.cancel(this.#pongTimer);
     });
     ws.on("close", (code: number) => this.#shutdown(`socket closed (code ${code})`));
     ws.on("error", (e: Error & { code?: string }) => {
@@ -92,7 +96,7 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
       const limit = MAX_WEBSOCKET_MESSAGE_BYTES;
       this.#log.warn(`fansync: the cloud sent a message larger than ${limit} bytes; dropping the socket`);
     });
-    this.#pingTimer = setInterval(() => this.#ping(), opts.pingIntervalMs);
+    this.#timers.every(opts.pingIntervalMs, () => this.#ping());
   }
 
   /** Open the socket and log in. Rejects with FanSyncLoginRejectedError (answer not ok),
@@ -157,7 +161,10 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
         resolve: () => undefined,
         resolveSet: resolve,
         reject,
-        timer: setTimeout(() => this.#fail(id, new FanSyncTimeoutError(`FanSync did not answer set ${JSON.stringify(data)} within ${this.#opts.requestTimeoutMs} ms`)), this.#opts.requestTimeoutMs),
+        timer: this.#timers.later(this.#opts.requestTimeoutMs, () => {
+          const what = `FanSync did not answer set ${JSON.stringify(data)} within ${this.#opts.requestTimeoutMs} ms`;
+          this.#fail(id, new FanSyncTimeoutError(what));
+        }),
       };
       this.#pending.set(id, pending);
     });
@@ -180,7 +187,9 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
         name,
         resolve,
         reject,
-        timer: setTimeout(() => this.#fail(id, new FanSyncTimeoutError(`FanSync did not answer ${name} within ${timeoutMs} ms`)), timeoutMs),
+        timer: this.#timers.later(timeoutMs, () => {
+          this.#fail(id, new FanSyncTimeoutError(`FanSync did not answer ${name} within ${timeoutMs} ms`));
+        }),
       });
     });
   }
@@ -201,16 +210,16 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
-    clearTimeout(p.timer);
+    this.#timers.cancel(p.timer);
     p.reject(error);
   }
 
   #ping(): void {
     if (!this.open || this.#pongTimer) return;
-    this.#pongTimer = setTimeout(() => {
+    this.#pongTimer = this.#timers.later(this.#opts.pongTimeoutMs, () => {
       this.#log.warn(`fansync: no pong within ${this.#opts.pongTimeoutMs} ms, dropping the socket`);
       this.#ws.terminate();
-    }, this.#opts.pongTimeoutMs);
+    });
     try {
       this.#ws.ping();
     } catch {
@@ -221,11 +230,9 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
   #shutdown(reason: string, emit = true): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#pingTimer) clearInterval(this.#pingTimer);
-    if (this.#pongTimer) clearTimeout(this.#pongTimer);
-    this.#pingTimer = this.#pongTimer = undefined;
+    this.#timers.close();
+    this.#pongTimer = undefined;
     for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer);
       this.#pending.delete(id);
       p.reject(new FanSyncClosedError(`FanSync socket closed before ${p.name} was answered`));
     }
@@ -274,7 +281,7 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
       if (p.name === "login" && !this.#loggedIn) {
         // An answer to login with an odd status is still a refusal.
         this.#pending.delete(id);
-        clearTimeout(p.timer);
+        this.#timers.cancel(p.timer);
         return p.resolve(frame);
       }
       return this.#malformed("answer without a valid status", raw, { id });
@@ -284,13 +291,13 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
       if (status === "error") return this.#fail(id, new FanSyncCloudError(`FanSync refused the write (cloud answered "error")`));
       // Answer 1 (cloud ok). Now the device's answer with the same id, or the grace.
       p.setPhase = "device";
-      clearTimeout(p.timer);
-      p.timer = setTimeout(() => this.#settleSet(id, "none"), this.#opts.deviceAckGraceMs);
+      this.#timers.cancel(p.timer);
+      p.timer = this.#timers.later(this.#opts.deviceAckGraceMs, () => this.#settleSet(id, "none"));
       return;
     }
     if (p.setPhase === "device") return this.#settleSet(id, status);
     this.#pending.delete(id);
-    clearTimeout(p.timer);
+    this.#timers.cancel(p.timer);
     p.resolve(frame);
   }
 
@@ -298,7 +305,7 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
-    clearTimeout(p.timer);
+    this.#timers.cancel(p.timer);
     this.#settledSets.add(id);
     if (this.#settledSets.size > 256) this.#settledSets.delete(this.#settledSets.values().next().value!);
     p.resolveSet?.({ deviceAck: ack });

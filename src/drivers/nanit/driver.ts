@@ -4,6 +4,7 @@
 // (PUT_STREAMING: the camera publishes RTMP to a URL we give it).
 import type { CameraCapability, StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
+import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { deviceId, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
 import { ownValue } from "../../core/safe-keys.ts";
@@ -87,7 +88,7 @@ export interface NanitDriverOptions {
   refreshMarginMs?: number;
   /** While a login is needed, look for a session written by the login CLI this often (default 30 s). */
   loginWatchMs?: number;
-  /** Reconnect back-off: full jitter over min * 2^attempt, capped (default 2 s .. 60 s). */
+  /** Reconnect back-off: min * 2^n, capped, ±25 % jitter (default 2 s .. 60 s; core/driver-runtime.ts). */
   backoff?: { minMs?: number; maxMs?: number };
   random?: () => number;
 }
@@ -99,20 +100,15 @@ interface Cam {
   state: DeviceState;
   link: CameraLink;
   lastMessageId: number;
-  holds: Partial<Record<"motion" | "sound", NodeJS.Timeout>>;
+  holds: Partial<Record<"motion" | "sound", Timer>>;
   /** The control link has been ready before: the next ready is a reconnect (any push died with it). */
   everReady: boolean;
   /** What we last told the sink. */
   available: boolean;
   /** Running while the link is down but the camera still reads reachable (the grace period). */
-  graceTimer: NodeJS.Timeout | undefined;
+  graceTimer: Timer | undefined;
   /** When the grace period started. */
   downSince: number;
-}
-
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(minMs / 2 + random() * (ceiling - minMs / 2));
 }
 
 export class NanitDriver implements Driver {
@@ -123,14 +119,10 @@ export class NanitDriver implements Driver {
   readonly #wsTemplate: string;
   readonly #cams = new Map<string, Cam>();
   readonly #byId = new Map<string, Cam>();
-  readonly #abort = new AbortController();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #rt: DriverRuntime;
   #ctx: DriverContext | undefined;
   #log!: Logger;
   #session!: NanitSession;
-  #loop: Promise<void> | undefined;
-  #firstDone: () => void = () => undefined;
-  #stopping = false;
   #needsLogin: Promise<void> | undefined;
   #polling = false;
 
@@ -139,6 +131,7 @@ export class NanitDriver implements Driver {
     this.accountName = options.accountName ?? options.email;
     this.#api = (options.endpoints?.api ?? DEFAULT_API).replace(/\/+$/, "");
     this.#wsTemplate = options.endpoints?.websocket ?? DEFAULT_WEBSOCKET;
+    this.#rt = new DriverRuntime("Nanit", { random: options.random });
     registerSecret(options.password);
   }
 
@@ -155,8 +148,11 @@ export class NanitDriver implements Driver {
     return this.#o.timeouts?.linkGraceMs ?? 10_000;
   }
 
-  async start(ctx: DriverContext): Promise<void> {
-    if (this.#loop) throw new Error("Nanit driver already started");
+  start(ctx: DriverContext): Promise<void> {
+    return this.#rt.start(() => this.#setUp(ctx), () => this.#run());
+  }
+
+  #setUp(ctx: DriverContext): void {
     this.#ctx = ctx;
     this.#log = (this.#o.log ?? ctx.log).child({ vendor: "nanit", account: this.accountName });
     this.#session = new NanitSession({
@@ -166,26 +162,15 @@ export class NanitDriver implements Driver {
       store: ctx.store,
       log: this.#log,
       httpMs: this.#httpMs,
-      signal: this.#abort.signal,
+      signal: this.#rt.signal,
       refreshMarginMs: this.#o.refreshMarginMs ?? 300_000,
     });
-    const first = new Promise<void>((resolve) => (this.#firstDone = resolve));
-    this.#loop = this.#run();
-    await first;
   }
 
   async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#abort.abort();
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    for (const c of this.#cams.values()) {
-      for (const t of Object.values(c.holds)) clearTimeout(t);
-      clearTimeout(c.graceTimer);
-    }
-    this.#firstDone();
-    await Promise.all([...this.#cams.values()].map((c) => c.link.stop()));
-    await this.#loop;
+    await this.#rt.stop(async () => {
+      await Promise.all([...this.#cams.values()].map((c) => c.link.stop()));
+    });
   }
 
   async command(id: string, command: Command): Promise<void> {
@@ -249,35 +234,35 @@ export class NanitDriver implements Driver {
   // ---- account loop ----------------------------------------------------------------------------
 
   async #run(): Promise<void> {
-    let attempt = 0;
+    let failures = 0;
     this.#sink.linkStateChanged("connecting");
-    while (!this.#stopping) {
+    while (!this.#rt.stopping) {
       try {
         await this.#discover();
         break;
       } catch (error) {
-        if (this.#stopping) break;
+        if (this.#rt.stopping) break;
         if (error instanceof NanitLoginRequiredError) {
           const waiting = this.#loginRequired(error);
-          this.#firstDone();
+          this.#rt.inventoryDone();
           await waiting;
           continue;
         }
         this.#sink.linkStateChanged("disconnected", (error as Error).message);
         this.#log.warn(`nanit: cannot list the cameras: ${(error as Error).message}`);
-        this.#firstDone();
-        await this.#sleep(this.#backoff(attempt++));
+        this.#rt.inventoryDone();
+        await this.#rt.sleep(this.#rt.backoff(++failures, this.#backoff));
       }
     }
-    if (this.#stopping) return;
+    if (this.#rt.stopping) return;
     this.#sink.linkStateChanged("connected");
-    this.#firstDone();
+    this.#rt.inventoryDone();
     const messagesMs = this.#o.messagesPollMs ?? 20_000;
-    if (messagesMs > 0) this.#every(messagesMs, () => void this.#pollMessages());
+    if (messagesMs > 0) this.#rt.every(messagesMs, () => void this.#pollMessages());
     void this.#pollMessages();
     const babiesMs = this.#o.babiesPollMs ?? 300_000;
     if (babiesMs > 0) {
-      this.#every(babiesMs, () => {
+      this.#rt.every(babiesMs, () => {
         if (this.#needsLogin) return;
         this.#discover().catch((error: unknown) => {
           if (error instanceof NanitLoginRequiredError) void this.#loginRequired(error);
@@ -289,7 +274,8 @@ export class NanitDriver implements Driver {
 
   /** GET /babies: announce new cameras (and changed names/firmware), start their links. */
   async #discover(): Promise<void> {
-    const body = await this.#session.authed((token) => getJson(this.#api, "/babies", token, { timeoutMs: this.#httpMs, signal: this.#abort.signal }));
+    const http = { timeoutMs: this.#httpMs, signal: this.#rt.signal };
+    const body = await this.#session.authed((token) => getJson(this.#api, "/babies", token, http));
     const { cameras, skipped } = parseBabies(body);
     const entries = skipped === 1 ? "entry" : "entries";
     if (skipped) this.#log.warn(`nanit: ignoring ${skipped} /babies ${entries} without a usable baby or camera uid`);
@@ -382,8 +368,9 @@ export class NanitDriver implements Driver {
       localRetryMs: o.localRetryMs ?? 300_000,
       connectionLimitBackoffMs: o.connectionLimitBackoffMs ?? 300_000,
       refreshMarginMs: o.refreshMarginMs ?? 300_000,
-      backoff: (attempt) => this.#backoff(attempt),
-      signal: this.#abort.signal,
+      backoff: (failures) => this.#rt.backoff(failures, this.#backoff),
+      signal: this.#rt.signal,
+      timers: this.#rt.timers.scope(),
       onLoginRequired: (error) => this.#loginRequired(error),
       onUp: (sock) => this.#sync(c, sock),
       onReady: () => this.#onReady(c),
@@ -397,8 +384,7 @@ export class NanitDriver implements Driver {
    * push dies with the control session that requested it (docs/protocols/nanit.md §6.2), so whoever watches
    * must request it again. */
   #onReady(c: Cam): void {
-    clearTimeout(c.graceTimer);
-    c.graceTimer = undefined;
+    c.graceTimer = this.#rt.cancel(c.graceTimer);
     this.#setAvailable(c, true);
     if (c.everReady) this.#sink.streamInterrupted?.(c.id, "link-reconnected");
     c.everReady = true;
@@ -412,12 +398,14 @@ export class NanitDriver implements Driver {
     // The grace counts from the last sign of life: a socket that went silent is noticed only when a
     // ping goes unanswered, and that time already counts as "not reachable".
     c.downSince = Math.min(Date.now(), lastAliveAt);
-    c.graceTimer = setTimeout(() => {
+    c.graceTimer = this.#rt.later(Math.max(0, c.downSince + grace - Date.now()), () => {
       c.graceTimer = undefined;
-      if (this.#stopping || c.link.socket) return;
-      this.#log.warn(`nanit: ${c.info.name}: no control connection for ${Math.round((Date.now() - c.downSince) / 100) / 10} s (${reason}); the camera reads unreachable until it is back`);
+      if (c.link.socket) return;
+      const downS = Math.round((Date.now() - c.downSince) / 100) / 10;
+      const what = `no control connection for ${downS} s (${reason}); the camera reads unreachable until it is back`;
+      this.#log.warn(`nanit: ${c.info.name}: ${what}`);
       this.#setAvailable(c, false);
-    }, Math.max(0, c.downSince + grace - Date.now()));
+    });
   }
 
   #setAvailable(c: Cam, available: boolean): void {
@@ -519,7 +507,7 @@ export class NanitDriver implements Driver {
   // ---- motion and sound from /messages -----------------------------------------------------------
 
   async #pollMessages(): Promise<void> {
-    if (this.#polling || this.#needsLogin || this.#stopping) return;
+    if (this.#polling || this.#needsLogin || this.#rt.stopping) return;
     this.#polling = true;
     try {
       await Promise.all([...this.#cams.values()].map((c) => this.#pollBaby(c)));
@@ -532,10 +520,11 @@ export class NanitDriver implements Driver {
     const path = `/babies/${encodeURIComponent(c.cam.babyUid)}/messages?limit=${this.#o.messagesLimit ?? 10}`;
     let messages;
     try {
-      messages = parseMessages(await this.#session.authed((token) => getJson(this.#api, path, token, { timeoutMs: this.#httpMs, signal: this.#abort.signal })));
+      const http = { timeoutMs: this.#httpMs, signal: this.#rt.signal };
+      messages = parseMessages(await this.#session.authed((token) => getJson(this.#api, path, token, http)));
     } catch (error) {
       if (error instanceof NanitLoginRequiredError) void this.#loginRequired(error);
-      else if (!this.#stopping) this.#log.warn(`nanit: ${c.info.name}: reading messages failed: ${(error as Error).message}`);
+      else if (!this.#rt.stopping) this.#log.warn(`nanit: ${c.info.name}: reading messages failed: ${(error as Error).message}`);
       return;
     }
     const window = this.#o.eventWindowMs ?? 120_000;
@@ -549,13 +538,12 @@ export class NanitDriver implements Driver {
   }
 
   #pulse(c: Cam, kind: "motion" | "sound"): void {
-    const held = c.holds[kind];
-    if (held) clearTimeout(held);
+    this.#rt.cancel(c.holds[kind]);
     this.#patch(c, { [kind]: true });
-    c.holds[kind] = setTimeout(() => {
+    c.holds[kind] = this.#rt.later(this.#o.eventHoldMs ?? 30_000, () => {
       delete c.holds[kind];
-      if (!this.#stopping) this.#patch(c, { [kind]: false });
-    }, this.#o.eventHoldMs ?? 30_000);
+      this.#patch(c, { [kind]: false });
+    });
   }
 
   // ---- login required ----------------------------------------------------------------------------
@@ -568,47 +556,28 @@ export class NanitDriver implements Driver {
     this.#log.error(`nanit: account "${this.accountName}" needs a login: ${message}`);
     this.#sink.linkStateChanged("needs-login", message);
     this.#needsLogin = new Promise<void>((resolve) => {
-      const watch = setInterval(() => {
-        if (this.#stopping) return done();
+      const watch = this.#rt.every(this.#o.loginWatchMs ?? 30_000, () => {
         if (!this.#session.reloadFromFile()) return;
         this.#log.info("nanit: found a new session from the login command; reconnecting");
         done();
         if (this.#cams.size) this.#sink.linkStateChanged("connected");
-      }, this.#o.loginWatchMs ?? 30_000);
+      });
       const done = (): void => {
-        clearInterval(watch);
-        this.#timers.delete(watch);
-        this.#abort.signal.removeEventListener("abort", done);
+        this.#rt.cancel(watch);
+        this.#rt.signal.removeEventListener("abort", done);
         this.#needsLogin = undefined;
         resolve();
       };
-      this.#timers.add(watch);
-      this.#abort.signal.addEventListener("abort", done, { once: true });
+      if (this.#rt.stopping) return done();
+      this.#rt.signal.addEventListener("abort", done, { once: true });
     });
     return this.#needsLogin;
   }
 
   // ---- helpers -------------------------------------------------------------------------------------
 
-  #backoff(attempt: number): number {
-    return backoffDelay(attempt, this.#o.backoff?.minMs ?? 2_000, this.#o.backoff?.maxMs ?? 60_000, this.#o.random);
-  }
-
-  #every(ms: number, fn: () => void): void {
-    this.#timers.add(setInterval(fn, ms));
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.#abort.signal;
-      if (signal.aborted) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    });
+  /** Every retry waits (counted from 1): a camera is asked again no sooner than about minMs. */
+  get #backoff(): BackoffPolicy {
+    return { minMs: this.#o.backoff?.minMs ?? 2_000, maxMs: this.#o.backoff?.maxMs ?? 60_000 };
   }
 }

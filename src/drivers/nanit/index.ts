@@ -5,7 +5,7 @@ import { NanitDriver } from "./driver.ts";
 import { loginWithMfa } from "./login.ts";
 import { DEFAULT_API } from "./rest.ts";
 
-export { NanitDriver, backoffDelay, NIGHT_LIGHT, STANDBY, type NanitDriverOptions, type NanitTimeouts } from "./driver.ts";
+export { NanitDriver, NIGHT_LIGHT, STANDBY, type NanitDriverOptions, type NanitTimeouts } from "./driver.ts";
 export { loginWithMfa, type LoginWithMfaOptions, type MfaPrompt, type LoginResult } from "./login.ts";
 export { NanitSession, saveSession, isStoredSession, SESSION_KEY, MFA_KEY, LOGIN_HINT, type StoredSession } from "./session.ts";
 export {

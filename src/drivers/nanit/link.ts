@@ -3,6 +3,7 @@
 // is tried again after `localRetryMs` without dropping the cloud session. A session that stops
 // answering (silent relay expiry, IF#9) is replaced; a cloud session is renewed before its access
 // token expires (HN "Fix A"). Reconnects back off.
+import type { TimerScope } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { fetchPeerCertificate, NanitCertificateMismatchError, pinnedTlsOptions, type PinnedCert } from "./pin.ts";
 import { getJson, NanitLoginRequiredError, parseUcToken } from "./rest.ts";
@@ -30,8 +31,11 @@ export interface LinkOptions {
   /** Wait after the cloud's "Mobile App connections above limit" 403 (IF 300 s, KF 5 min). */
   connectionLimitBackoffMs: number;
   refreshMarginMs: number;
-  backoff: (attempt: number) => number;
+  /** The wait before reconnecting after `failures` failures in a row (1, 2, ...). */
+  backoff: (failures: number) => number;
   signal: AbortSignal;
+  /** The link's own timer scope (a child of the driver's): closed by stop(). */
+  timers: TimerScope;
   /** Report needs-login; resolves once a new session is there (or the driver stops). */
   onLoginRequired: (error: NanitLoginRequiredError) => Promise<void>;
   /** Sync a fresh socket (enable sensor push, read state). Throwing drops the socket. */
@@ -54,7 +58,8 @@ export class CameraLink {
   readonly #presynced = new WeakSet<NanitSocket>();
   readonly #wired = new WeakSet<NanitSocket>();
   #localRetryAt = 0;
-  #timers = new Set<NodeJS.Timeout>();
+  /** Health check, sensor poll, local probe, token renewal of the current socket: cleared when it closes. */
+  #armed: TimerScope;
   #loop: Promise<void> | undefined;
   #stopped = false;
   #up = false;
@@ -63,6 +68,7 @@ export class CameraLink {
 
   constructor(options: LinkOptions) {
     this.#o = options;
+    this.#armed = options.timers.scope();
   }
 
   /** The socket commands go through, when one is open and synced. */
@@ -78,21 +84,21 @@ export class CameraLink {
    * none came in time (or the link stopped). */
   whenReady(timeoutMs: number): Promise<NanitSocket | undefined> {
     const now = this.socket;
-    if (now || this.#stopped || timeoutMs <= 0) return Promise.resolve(now);
+    if (now || this.#stopped || this.#o.timers.closed || timeoutMs <= 0) return Promise.resolve(now);
     return new Promise((resolve) => {
       const done = (socket: NanitSocket | undefined): void => {
-        clearTimeout(timer);
+        this.#o.timers.cancel(timer);
         this.#readyWaiters.delete(done);
         resolve(socket);
       };
-      const timer = setTimeout(() => done(undefined), timeoutMs);
+      const timer = this.#o.timers.later(timeoutMs, () => done(undefined));
       this.#readyWaiters.add(done);
     });
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#clearTimers();
+    this.#o.timers.close();
     for (const waiter of [...this.#readyWaiters]) waiter(undefined);
     this.#next?.close("stopping");
     this.#socket?.close("stopping");
@@ -108,7 +114,7 @@ export class CameraLink {
   }
 
   async #run(): Promise<void> {
-    let attempt = 0;
+    let failures = 0;
     while (!this.#stopped) {
       let sock: NanitSocket;
       try {
@@ -121,7 +127,7 @@ export class CameraLink {
           continue;
         }
         this.#o.log.warn(`nanit: ${this.#o.label}: cannot connect: ${(error as Error).message}`);
-        await this.#sleep(this.#o.backoff(attempt++));
+        await this.#sleep(this.#o.backoff(++failures));
         continue;
       }
       if (this.#stopped) {
@@ -135,7 +141,7 @@ export class CameraLink {
       try {
         if (!this.#presynced.has(sock)) await this.#o.onUp(sock);
         this.#up = true;
-        attempt = 0;
+        failures = 0;
         this.#o.onReady(sock);
         this.#o.log.info(`nanit: ${this.#o.label}: connected (${sock.kind})`);
         this.#arm(sock);
@@ -149,7 +155,8 @@ export class CameraLink {
         sock.close("sync failed");
       }
       const reason = await closed;
-      this.#clearTimers();
+      this.#armed.close();
+      this.#armed = this.#o.timers.scope();
       this.#up = false;
       this.#socket = undefined;
       if (this.#stopped) break;
@@ -165,7 +172,7 @@ export class CameraLink {
         continue;
       }
       this.#o.log.warn(`nanit: ${this.#o.label}: ${sock.kind} connection lost (${reason}); reconnecting`);
-      await this.#sleep(this.#o.backoff(attempt++));
+      await this.#sleep(this.#o.backoff(++failures));
     }
     this.#up = false;
   }
@@ -203,13 +210,22 @@ export class CameraLink {
       else o.log.debug(`nanit: ${o.label}: ${what} failed: ${(error as Error).message}`);
     };
     if (o.healthCheckMs > 0) {
-      this.#every(o.healthCheckMs, () => sock.request("GET_STATUS", { get_status: { all: true } }).then(undefined, (e: unknown) => unanswered("the GET_STATUS health check", e)));
+      this.#armed.every(o.healthCheckMs, () => {
+        const check = sock.request("GET_STATUS", { get_status: { all: true } });
+        check.catch((e: unknown) => unanswered("the GET_STATUS health check", e));
+      });
     }
-    if (o.sensorPollMs > 0) this.#every(o.sensorPollMs, () => o.onSensorPoll(sock).catch((e: unknown) => unanswered("the sensor poll", e)));
-    if (sock.kind === "cloud" && o.preferLocal && o.localUrl()) this.#after(Math.max(0, this.#localRetryAt - Date.now()), () => void this.#probeLocal(sock));
+    if (o.sensorPollMs > 0) {
+      const poll = (): void => void o.onSensorPoll(sock).catch((e: unknown) => unanswered("the sensor poll", e));
+      this.#armed.every(o.sensorPollMs, poll);
+    }
+    if (sock.kind === "cloud" && o.preferLocal && o.localUrl()) {
+      this.#armed.later(Math.max(0, this.#localRetryAt - Date.now()), () => void this.#probeLocal(sock));
+    }
     if (sock.kind === "cloud") {
       const expires = o.session.accessExpiresAt;
-      if (expires !== undefined) this.#after(Math.max(1000, expires - o.refreshMarginMs - Date.now()), () => void this.#renewCloud(sock));
+      const renewIn = expires === undefined ? undefined : Math.max(1000, expires - o.refreshMarginMs - Date.now());
+      if (renewIn !== undefined) this.#armed.later(renewIn, () => void this.#renewCloud(sock));
     }
   }
 
@@ -222,7 +238,7 @@ export class CameraLink {
       await this.#handOver(current, local, "the camera is reachable locally again");
     } catch (error) {
       this.#localFailed(error);
-      if (current.open && !this.#stopped) this.#after(this.#o.localRetryMs, () => void this.#probeLocal(current));
+      if (current.open && !this.#stopped) this.#armed.later(this.#o.localRetryMs, () => void this.#probeLocal(current));
     }
   }
 
@@ -264,7 +280,8 @@ export class CameraLink {
     const answer = await o.session.authed((token) => getJson(o.api, `/focus/cameras/${encodeURIComponent(o.cameraUid)}/uc_token`, token, { timeoutMs: o.httpMs, signal: o.signal }));
     const ucToken = parseUcToken(answer);
     registerSecret(ucToken);
-    const base = { ...o.socket, url, kind: "local" as const, authorization: `token ${ucToken}`, log: o.log };
+    const authorization = `token ${ucToken}`;
+    const base = { ...o.socket, url, kind: "local" as const, authorization, log: o.log, timers: o.timers };
     const target = new URL(url);
     if (target.protocol !== "wss:") return NanitSocket.connect(base);
     const host = target.hostname.replace(/^\[|\]$/g, "");
@@ -290,7 +307,11 @@ export class CameraLink {
 
   async #connectCloud(): Promise<NanitSocket> {
     const o = this.#o;
-    const open = (token: string): Promise<NanitSocket> => NanitSocket.connect({ ...o.socket, url: o.cloudUrl, kind: "cloud", authorization: `Bearer ${token}`, log: o.log });
+    const open = (token: string): Promise<NanitSocket> => {
+      const authorization = `Bearer ${token}`;
+      const url = o.cloudUrl;
+      return NanitSocket.connect({ ...o.socket, url, kind: "cloud", authorization, log: o.log, timers: o.timers });
+    };
     const token = await o.session.accessToken();
     try {
       return await open(token);
@@ -301,35 +322,8 @@ export class CameraLink {
     }
   }
 
-  #every(ms: number, fn: () => unknown): void {
-    const t = setInterval(fn, ms);
-    this.#timers.add(t);
-  }
-
-  #after(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, ms);
-    this.#timers.add(t);
-  }
-
-  #clearTimers(): void {
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-  }
-
+  /** Ends early when the link stops (its scope is closed) or the driver does. */
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.#o.signal;
-      if (signal.aborted || this.#stopped) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    });
+    return this.#o.timers.sleep(ms, this.#o.signal);
   }
 }

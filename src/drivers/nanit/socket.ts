@@ -7,6 +7,7 @@ import { EventEmitter } from "node:events";
 import type { ClientRequest, IncomingMessage } from "node:http";
 import type { PeerCertificate } from "node:tls";
 import { WebSocket, type ClientOptions, type RawData } from "ws";
+import { cleanupAfter, type Timer, type TimerScope } from "../../core/driver-runtime.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES, WS_MESSAGE_TOO_LARGE } from "../../core/http.ts";
 import type { Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
@@ -60,13 +61,15 @@ export interface NanitSocketOptions {
   keepaliveIntervalMs: number;
   pingIntervalMs: number;
   pongTimeoutMs: number;
+  /** The link's timers: the socket keeps its own in a child scope, closed with the socket. */
+  timers: TimerScope;
 }
 
 interface Pending {
   type: string;
   resolve: (response: ResponseMsg) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: Timer | undefined;
 }
 
 interface SocketEvents {
@@ -84,9 +87,9 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
-  #keepalive: NodeJS.Timeout | undefined;
-  #ping: NodeJS.Timeout | undefined;
-  #pongDeadline: NodeJS.Timeout | undefined;
+  /** Keepalive, ping, pong deadline and request timeouts: all gone when the socket is. */
+  readonly #timers: TimerScope;
+  #pongDeadline: Timer | undefined;
   /** Unix ms of the last frame or pong from the other side. */
   lastHeard = Date.now();
   /** Set when the socket was dropped because it went silent (no pong): when it last showed life. */
@@ -99,11 +102,11 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
     this.kind = options.kind;
     this.url = options.url;
     this.#log = options.log;
+    this.#timers = options.timers.scope();
     ws.on("message", (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on("pong", () => {
       this.lastHeard = Date.now();
-      if (this.#pongDeadline) clearTimeout(this.#pongDeadline);
-      this.#pongDeadline = undefined;
+      this.#pongDeadline = this.#timers.cancel(this.#pongDeadline);
     });
     ws.on("close", (code, reason) => this.#shutdown(`closed by the other side (${code}${reason.length ? ` ${reason.toString("utf8").slice(0, 100)}` : ""})`));
     ws.on("error", (error: Error & { code?: string }) => {
@@ -111,8 +114,8 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
       if (error.code === WS_MESSAGE_TOO_LARGE) this.#shutdown(`it sent a message larger than ${limit} bytes`);
       else this.#shutdown(`socket error: ${error.message}`);
     });
-    this.#keepalive = setInterval(() => this.#send(KEEPALIVE_FRAME), options.keepaliveIntervalMs);
-    this.#ping = setInterval(() => this.#sendPing(), options.pingIntervalMs);
+    this.#timers.every(options.keepaliveIntervalMs, () => this.#send(KEEPALIVE_FRAME));
+    this.#timers.every(options.pingIntervalMs, () => this.#sendPing());
   }
 
   /** Open the socket; rejects with NanitHandshakeError for an HTTP answer (401, 403 = connection limit, ...). */
@@ -165,10 +168,10 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
       return Promise.reject(error as Error);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#timers.later(timeoutMs, () => {
         this.#pending.delete(id);
         reject(new NanitTimeoutError(`no answer to ${type} within ${timeoutMs} ms on the ${this.kind} socket`));
-      }, timeoutMs);
+      });
       this.#pending.set(id, { type, resolve, reject, timer });
       this.#log.debug({ kind: this.kind, id, type }, "nanit >>");
       this.#send(frame);
@@ -186,7 +189,7 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
     if (this.#closed) return;
     this.#ws.close(1000);
     const ws = this.#ws;
-    setTimeout(() => ws.terminate(), 1000).unref();
+    cleanupAfter(1000, () => ws.terminate());
     this.#shutdown(reason);
   }
 
@@ -199,12 +202,12 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
 
   #sendPing(): void {
     if (this.#ws.readyState !== WebSocket.OPEN || this.#pongDeadline) return;
-    this.#pongDeadline = setTimeout(() => {
+    this.#pongDeadline = this.#timers.later(this.#o.pongTimeoutMs, () => {
       this.#log.warn(`nanit: no pong on the ${this.kind} socket within ${this.#o.pongTimeoutMs} ms; dropping it`);
       this.silentSince = this.lastHeard;
       this.#ws.terminate();
       this.#shutdown("no pong");
-    }, this.#o.pongTimeoutMs);
+    });
     this.#ws.ping();
   }
 
@@ -241,7 +244,7 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
       return;
     }
     this.#pending.delete(response.request_id);
-    clearTimeout(pending.timer);
+    this.#timers.cancel(pending.timer);
     this.#log.debug({ kind: this.kind, id: response.request_id, type: response.request_type, status: response.status_code }, "nanit <<");
     pending.resolve(response);
   }
@@ -249,11 +252,9 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
   #shutdown(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#keepalive);
-    clearInterval(this.#ping);
-    if (this.#pongDeadline) clearTimeout(this.#pongDeadline);
+    this.#timers.close();
+    this.#pongDeadline = undefined;
     for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer);
       p.reject(new NanitClosedError(`the ${this.kind} socket closed before ${p.type} was answered (${reason})`));
       this.#pending.delete(id);
     }

@@ -1,0 +1,105 @@
+// Commands to X-Sense detectors (docs/protocols/xsense.md §6): a remote self-test or mute, written as
+// the desired state of the model's shadow. A self-test whose result never comes ends after a timeout.
+import type { DriverSink } from "../../core/driver.ts";
+import type { DriverRuntime } from "../../core/driver-runtime.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Command, StatePatch } from "../../core/model.ts";
+import type { Dev, Inventory } from "./inventory.ts";
+import type { XSenseSession } from "./session.ts";
+import type { ShadowClient } from "./shadows.ts";
+
+/** YYYYMMDDHHMMSS in UTC. */
+export function utcStamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+}
+
+export interface CommandOptions {
+  inventory: Inventory;
+  session: XSenseSession;
+  shadows: ShadowClient;
+  rt: DriverRuntime;
+  log: Logger;
+  sink: DriverSink;
+  /** A self-test with no result by then is reported as finished. */
+  selfTestMs: number;
+}
+
+export class XSenseCommands {
+  readonly #o: CommandOptions;
+
+  constructor(options: CommandOptions) {
+    this.#o = options;
+  }
+
+  async send(id: string, command: Command): Promise<void> {
+    const dev = this.#o.inventory.byId.get(id);
+    if (!dev?.spec || !dev.info) throw new Error(`X-Sense has no device ${id}`);
+    const parts = [command.smokeAlarm, command.coAlarm, command.heatAlarm];
+    const test = parts.some((p) => p?.testing === true);
+    const mute = parts.some((p) => p?.muted === true);
+    const otherKey = Object.keys(command).some((k) => !["smokeAlarm", "coAlarm", "heatAlarm"].includes(k));
+    // Only `testing: true` and `muted: true` may be asked for.
+    const asked = (p: { testing?: boolean; muted?: boolean }, k: string): boolean =>
+      (k === "testing" && !!p.testing) || (k === "muted" && !!p.muted);
+    const otherField = parts.some((p) => p && Object.keys(p).some((k) => !asked(p, k)));
+    if ((!test && !mute) || otherKey || otherField) {
+      throw new Error(`X-Sense ${dev.name}: only a self-test (testing: true) or mute (muted: true) can be requested`);
+    }
+    if (test) await this.#selfTest(dev);
+    if (mute) await this.#mute(dev);
+  }
+
+  #desiredBase(dev: Dev, shadow: string, time: "utc" | "ms" | "none" | undefined): Record<string, unknown> {
+    const base: Record<string, unknown> = { deviceSN: dev.sn, shadow, stationSN: dev.station.sn };
+    if (time !== "none") base.time = time === "ms" ? String(Date.now()) : utcStamp();
+    base.userId = this.#o.session.userId ?? "";
+    return base;
+  }
+
+  async #write(dev: Dev, topic: string, desired: Record<string, unknown>): Promise<void> {
+    try {
+      await this.#o.session.ensureLogin();
+      const doc = await this.#o.shadows.shadow(dev.station.house, dev.station.thing, topic, { state: { desired } });
+      if (doc === undefined) throw new Error(`No shadow exists with name: '${dev.station.thing}~${topic}'`);
+    } catch (error) {
+      const why = (error as Error).message;
+      throw new Error(`X-Sense could not send ${String(desired.shadow)} to ${dev.name}: ${why}`, { cause: error });
+    }
+  }
+
+  async #selfTest(dev: Dev): Promise<void> {
+    const route = dev.spec?.selfTest;
+    if (!route) throw new Error(`X-Sense ${dev.name} (${dev.model}) has no remote self-test`);
+    // SBS10 children use appselftest_ on the bare station thing and send no time (docs/protocols/xsense.md §6).
+    const sbs10 = dev.station.model === "SBS10";
+    const topic = `${sbs10 ? "appselftest_" : route.topic}${dev.sn}`;
+    const desired = this.#desiredBase(dev, sbs10 ? "appSelfTest" : route.shadow, sbs10 ? "none" : route.time);
+    if (route.userParam && !sbs10) desired.userParam = "source=1";
+    await this.#write(dev, topic, desired);
+    this.#o.log.info({ device: dev.id }, `xsense: self-test of ${dev.name} requested`);
+    this.#o.rt.cancel(dev.testTimer);
+    dev.testTimer = this.#o.rt.later(this.#o.selfTestMs, () => {
+      dev.testTimer = undefined;
+      this.#o.log.warn({ device: dev.id }, `xsense: no self-test result from ${dev.name}`);
+      const patch: StatePatch = {};
+      if (dev.spec?.smoke) patch.smokeAlarm = { testing: false };
+      if (dev.spec?.co) patch.coAlarm = { testing: false };
+      if (dev.spec?.heat) patch.heatAlarm = { testing: false };
+      this.#o.sink.stateChanged(dev.id, patch);
+    });
+  }
+
+  async #mute(dev: Dev): Promise<void> {
+    const route = dev.spec?.mute;
+    if (!route) throw new Error(`X-Sense ${dev.name} (${dev.model}) cannot be muted remotely`);
+    const desired = this.#desiredBase(dev, route.shadow, "utc");
+    let muteType = "0";
+    if (route.coSensitive) {
+      const ppm = Number(dev.fields.coPpm);
+      if (String(dev.fields.standard ?? "") === "0" && ppm > 210) muteType = "1";
+    }
+    desired.muteType = muteType;
+    if (route.userParam) desired.userParam = "source=1";
+    await this.#write(dev, `${route.topic}`, desired);
+  }
+}
