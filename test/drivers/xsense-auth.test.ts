@@ -66,7 +66,8 @@ test("the access token is refreshed before it expires (HMAC SECRET_HASH)", async
   // The next /app call (the poll) carries the new token and succeeds; no full login was needed.
   const next = await waitFor(() => h.sim.calls.find((c) => c.bizCode === "102007" && c.authorization !== first), 3000, { on: [[h.sim, "app"]] });
   assert.equal(next.ok, true);
-  assert.equal(h.sim.tokenState(first), "valid", "a refresh does not displace the session");
+  // "expired" is fine (the token lives 2 s and a loaded machine may take that long); "displaced" is not.
+  assert.ok(["valid", "expired"].includes(h.sim.tokenState(first)), "a refresh does not displace the session");
   assert.equal(h.sim.calls.filter((c) => c.bizCode === "101001").length, 1, "no second full login");
 });
 

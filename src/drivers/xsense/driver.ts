@@ -134,6 +134,11 @@ export class XSenseDriver implements Driver {
     return this.#parts?.session.userId;
   }
 
+  /** Resolves once no shadow re-read (after a reconnect or a house event) is in flight (tests, diagnostics). */
+  async settled(): Promise<void> {
+    await this.#parts?.links.settled();
+  }
+
   /** Login retries and the MQTT reconnects share the minimum; MQTT has its own, lower cap. */
   get #backoff(): BackoffPolicy {
     return { minMs: this.#opts.backoff?.minMs ?? 1_000, maxMs: this.#opts.backoff?.maxMs ?? 15_000 };

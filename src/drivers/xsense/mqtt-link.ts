@@ -71,7 +71,8 @@ export class MqttLinks {
   readonly #inv: Inventory;
   readonly #links = new Map<string, Link>();
   /** House re-reads in flight (by house id); `again`: another event came in meanwhile. */
-  readonly #rereads = new Map<string, { again: boolean }>();
+  /** Shadow re-reads in flight, by link or house event (`again`: asked for again meanwhile). */
+  readonly #rereads = new Map<string, { again: boolean; done: Promise<void> }>();
   /** Start-up finished: link state changes are reported from now on. */
   #ready = false;
   #linkState: "connected" | "disconnected" | undefined;
@@ -258,7 +259,7 @@ export class MqttLinks {
           }
           this.#reportLink();
           // Anything may have happened while we were away: read the shadows again.
-          if (resync && why !== "renew") void this.#resyncHouses(link);
+          if (resync && why !== "renew") this.#resyncHouses(link);
         });
       });
       client.on("message", (topic, payload) => {
@@ -346,12 +347,21 @@ export class MqttLinks {
     }
   }
 
-  async #resyncHouses(link: Link): Promise<void> {
-    try {
-      await this.#inv.readShadows([...this.#inv.houses.values()].filter((h) => link.houses.has(h.id)));
-    } catch (error) {
-      this.#o.log.warn(`xsense: re-reading shadows failed: ${(error as Error).message}`);
-    }
+  /** After a reconnect, read the link's houses again: anything may have happened while it was down.
+   * Reconnects in quick succession cause one more read, not one each (they would pile up). */
+  #resyncHouses(link: Link): void {
+    this.#reread(`link ${link.key}`, async () => {
+      try {
+        await this.#inv.readShadows([...this.#inv.houses.values()].filter((h) => link.houses.has(h.id)));
+      } catch (error) {
+        this.#o.log.warn(`xsense: re-reading shadows failed: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  /** Resolves once no shadow re-read is in flight (tests, diagnostics). */
+  async settled(): Promise<void> {
+    while (this.#rereads.size) await Promise.all([...this.#rereads.values()].map((r) => r.done));
   }
 
   /** Every MQTT message. Alarm reports reach the sink synchronously from here. */
@@ -403,19 +413,24 @@ export class MqttLinks {
   /** Re-read a house's shadows after a house event. Events that come in meanwhile cause one more read,
    * not one each: a burst of events must not become a burst of shadow requests. */
   #rereadHouse(house: House): void {
-    const running = this.#rereads.get(house.id);
+    this.#reread(`house ${house.id}`, () => this.#inv.readShadows([house]).catch(() => undefined));
+  }
+
+  /** Run `read` for `key` unless one is running; asked again meanwhile, it runs once more after it. */
+  #reread(key: string, read: () => Promise<void>): void {
+    const running = this.#rereads.get(key);
     if (running) {
       running.again = true;
       return;
     }
-    const state = { again: false };
-    this.#rereads.set(house.id, state);
-    void (async () => {
+    const state = { again: false, done: Promise.resolve() };
+    this.#rereads.set(key, state);
+    state.done = (async () => {
       do {
         state.again = false;
-        await this.#inv.readShadows([house]).catch(() => undefined);
+        await read();
       } while (state.again && !this.#o.rt.stopping);
-      this.#rereads.delete(house.id);
+      this.#rereads.delete(key);
     })();
   }
 }
