@@ -229,9 +229,10 @@ describe("secrets stay out of logs and loose files", () => {
     fansync.expireTokens();
     fansync.dropSockets();
     await waitFor(() => fansync.tokensIssued > issued && fansync.wsLogins >= 2, 30_000, { message: "FanSync logged in again" });
-    // X-Sense: an answer of the "session gone" kind, then sessions and credentials expire: SRP again.
+    // X-Sense: an answer of the "session gone" kind, then sessions and credentials expire: the session is
+    // renewed (a refresh; an SRP login when that is refused) and the credentials fetched again.
     const mark = bridge.lines.length;
-    const srp = nextEvent(xsense, "login", () => true, 60_000);
+    const srp = Promise.race([nextEvent(xsense, "login", () => true, 60_000), nextEvent(xsense, "refresh", (e: { ok: boolean }) => e.ok, 60_000)]);
     xsense.failNextApp("http500");
     xsense.expireSessions();
     xsense.expireCredentials();
@@ -339,7 +340,11 @@ describe("secrets stay out of logs and loose files", () => {
     add(MFA_CODE, "Nanit MFA code");
     add(WRONG_MFA_CODE, "Nanit MFA code (a wrong one)");
     for (const t of fansync.issuedTokens) add(t, "FanSync token", ACCOUNT_STORES);
-    for (const s of xsense.issuedSecrets) add(s, "X-Sense secret (token, AWS key, MAC, SRP proof or signature)");
+    // The refresh token is kept in the account's store (0600) so a restart needs no SRP login.
+    for (const s of xsense.issuedSecrets) {
+      const refresh = s.startsWith("simrefresh.");
+      add(s, refresh ? "X-Sense refresh token" : "X-Sense secret (token, AWS key, MAC, SRP proof or signature)", refresh ? ACCOUNT_STORES : undefined);
+    }
     for (const t of [...nanit.validRefreshTokens, ...nanit.usedRefreshTokens]) add(t, "Nanit refresh token", ACCOUNT_STORES);
     for (const r of nanit.httpRequests) add(r.authorization?.replace(/^(Bearer|token) /, ""), "Nanit access token", ACCOUNT_STORES);
     // Stored Nanit sessions hold the access and refresh tokens; every other token seen on the wire

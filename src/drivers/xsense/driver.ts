@@ -165,6 +165,7 @@ export class XSenseDriver implements Driver {
       refreshSecretHash: o.refreshSecretHash,
       refreshMarginMs: o.tokenRefreshMarginMs ?? 60_000,
       retryMs: backoff.maxMs,
+      store: ctx.store,
     });
     // Renewed credentials re-make the links: `links` exists by the time the first renewal is due.
     const credentials: XSenseCredentials = new XSenseCredentials({

@@ -2,6 +2,7 @@
 // tokens refreshed before they expire (a refused refresh falls back to a full login), and authenticated
 // /app calls that survive a session expired or displaced by another login.
 import type { DriverRuntime, Timer } from "../../core/driver-runtime.ts";
+import type { JsonStore } from "../../core/storage.ts";
 import { forgetSecret, registerSecret, type Logger } from "../../core/logger.ts";
 import { XSenseSessionError, type XSenseApi } from "./api.ts";
 import { XSenseCognito, type CognitoTokens, type RefreshSecretHashMode } from "./cognito.ts";
@@ -20,6 +21,22 @@ export interface SessionOptions {
   refreshMarginMs: number;
   /** After a failed login on token expiry, try again after this long. */
   retryMs: number;
+  /** The account's private store (0600): the refresh token is kept there, so a restart needs no SRP login. */
+  store?: JsonStore;
+}
+
+/** What survives a restart: enough to refresh instead of logging in (never the password). */
+interface StoredSession {
+  refreshToken: string;
+  sub: string;
+  email: string;
+}
+
+const SESSION_KEY = "xsenseSession";
+
+function isStoredSession(value: unknown, email: string): value is StoredSession {
+  const v = value as Partial<StoredSession> | undefined;
+  return !!v && typeof v.refreshToken === "string" && v.refreshToken.length > 0 && typeof v.sub === "string" && v.email === email;
 }
 
 /** Wait until `margin` before expiry, but never less than half the remaining lifetime. */
@@ -55,13 +72,33 @@ export class XSenseSession {
 
   ensureLogin(force = false): Promise<void> {
     if (!force && this.#tokens) return Promise.resolve();
-    this.#loginFlight ??= this.#login().finally(() => (this.#loginFlight = undefined));
+    this.#loginFlight ??= (force ? this.#login() : this.#resumeOrLogin()).finally(() => (this.#loginFlight = undefined));
     return this.#loginFlight;
   }
 
-  async #login(): Promise<void> {
+  /** At start: refresh the stored session if there is one (no SRP login, the app stays logged in);
+   * a refused or missing one means a full login. */
+  async #resumeOrLogin(): Promise<void> {
+    const stored = this.#o.store?.get(SESSION_KEY);
+    if (!isStoredSession(stored, this.#o.email)) return this.#login();
+    registerSecret(stored.refreshToken);
+    try {
+      const cognito = await this.#connectCognito();
+      const expired = { accessToken: "", idToken: "", refreshToken: stored.refreshToken, expiresAt: 0, sub: stored.sub };
+      this.#setTokens(await cognito.refresh(expired));
+      this.#log.info("xsense: session resumed with the stored refresh token");
+    } catch (error) {
+      if (this.#o.rt.stopping) throw error;
+      this.#log.info(`xsense: the stored session was refused (${(error as Error).message}); logging in again`);
+      this.#o.store?.set(SESSION_KEY, undefined);
+      await this.#login();
+    }
+  }
+
+  /** 101001 client info and a Cognito client for it. IOB reloads the client info at every start; we do it at
+   * every full login and every resume. */
+  async #connectCognito(): Promise<XSenseCognito> {
     const o = this.#o;
-    // IOB reloads the client info at every start; we do it at every full login.
     const info = await o.api.clientInfo();
     this.#cognito = new XSenseCognito({
       endpoint: o.cognitoEndpoint ?? `https://cognito-idp.${info.cgtRegion}.amazonaws.com/`,
@@ -72,8 +109,14 @@ export class XSenseSession {
       signal: o.rt.signal,
       ...(o.refreshSecretHash ? { refreshSecretHash: o.refreshSecretHash } : {}),
     });
+    return this.#cognito;
+  }
+
+  async #login(): Promise<void> {
+    const o = this.#o;
+    const cognito = await this.#connectCognito();
     this.#log.info("xsense: logging in (Cognito SRP)");
-    const tokens = await this.#cognito.login(o.email, o.password);
+    const tokens = await cognito.login(o.email, o.password);
     this.#setTokens(tokens);
     this.#log.info("xsense: logged in");
   }
@@ -85,6 +128,10 @@ export class XSenseSession {
     for (const t of fresh) registerSecret(t);
     this.#tokens = tokens;
     this.#o.api.accessToken = tokens.accessToken;
+    if (!old || old.refreshToken !== tokens.refreshToken || old.sub !== tokens.sub) {
+      const stored: StoredSession = { refreshToken: tokens.refreshToken, sub: tokens.sub, email: this.#o.email };
+      this.#o.store?.set(SESSION_KEY, stored);
+    }
     this.#o.rt.cancel(this.#refreshTimer);
     const delay = renewDelay(tokens.expiresAt, this.#o.refreshMarginMs);
     this.#refreshTimer = this.#o.rt.later(delay, () => void this.refresh().catch(() => undefined));
