@@ -2,7 +2,14 @@
 // small helpers every HomeKit binding uses: "No Response" errors, reads from the registry state,
 // writes as registry commands. Kept apart from accessories/homekit.ts (the index of bindings) so a
 // binding can import these helpers without an import cycle through the index.
-import { HapStatusError, type Accessory, type Characteristic, type CharacteristicValue, type HAPStatus, type Service } from "@homebridge/hap-nodejs";
+import {
+  HapStatusError,
+  type Accessory,
+  type Characteristic,
+  type CharacteristicValue,
+  type HAPStatus,
+  type Service,
+} from "@homebridge/hap-nodejs";
 import type { DeviceState, StatePatch } from "../src/core/model.ts";
 import type { CapabilityName } from "./kinds.ts";
 import type { BindingContext, BoundCapability } from "./types.ts";
@@ -54,7 +61,11 @@ export interface BoundCharacteristic {
  * command answers "No Response"). After a write the characteristic is set to what the device really
  * holds, so a speed snapped to a fan step shows the step instead of the raw slider value.
  */
-export function bindCharacteristic(characteristic: Characteristic, ctx: BindingContext, mapping: CharacteristicMapping): BoundCharacteristic {
+export function bindCharacteristic(
+  characteristic: Characteristic,
+  ctx: BindingContext,
+  mapping: CharacteristicMapping,
+): BoundCharacteristic {
   characteristic.onGet(() => {
     const entry = ctx.entry;
     if (!entry.available) throw noResponse();

@@ -18,14 +18,39 @@ export interface AccessoryKind {
 export const accessoryKinds: Record<string, AccessoryKind> = {
   "ceiling-fan": { kind: "ceiling-fan", homekitCategory: "FAN", capabilities: ["fan", "light", "switches"] },
   light: { kind: "light", homekitCategory: "LIGHTBULB", capabilities: ["light", "switches"] },
-  "smoke-alarm": { kind: "smoke-alarm", homekitCategory: "SENSOR", capabilities: ["smokeAlarm", "heatAlarm", "battery"] },
+  "smoke-alarm": {
+    kind: "smoke-alarm",
+    homekitCategory: "SENSOR",
+    capabilities: ["smokeAlarm", "heatAlarm", "battery"],
+  },
   "co-alarm": { kind: "co-alarm", homekitCategory: "SENSOR", capabilities: ["coAlarm", "battery"] },
-  "combo-alarm": { kind: "combo-alarm", homekitCategory: "SENSOR", capabilities: ["smokeAlarm", "coAlarm", "heatAlarm", "battery"] },
+  "combo-alarm": {
+    kind: "combo-alarm",
+    homekitCategory: "SENSOR",
+    capabilities: ["smokeAlarm", "coAlarm", "heatAlarm", "battery"],
+  },
   "heat-alarm": { kind: "heat-alarm", homekitCategory: "SENSOR", capabilities: ["heatAlarm", "battery"] },
-  "baby-camera": { kind: "baby-camera", homekitCategory: "IP_CAMERA", capabilities: ["camera", "temperature", "humidity", "motion", "sound", "switches"] },
+  "baby-camera": {
+    kind: "baby-camera",
+    homekitCategory: "IP_CAMERA",
+    capabilities: ["camera", "temperature", "humidity", "motion", "sound", "switches"],
+  },
 };
 
-const ALL_CAPABILITIES: CapabilityName[] = ["camera", "fan", "light", "smokeAlarm", "coAlarm", "heatAlarm", "temperature", "humidity", "motion", "sound", "battery", "switches"];
+const ALL_CAPABILITIES: CapabilityName[] = [
+  "camera",
+  "fan",
+  "light",
+  "smokeAlarm",
+  "coAlarm",
+  "heatAlarm",
+  "temperature",
+  "humidity",
+  "motion",
+  "sound",
+  "battery",
+  "switches",
+];
 
 export function kindOf(kind: string): AccessoryKind {
   // An unknown kind still renders every capability the device has rather than nothing.

@@ -212,7 +212,8 @@ export class ChaosProxy extends EventEmitter<ChaosProxyEvents> {
     const now = Date.now();
     for (const item of pipe.queue) if (which(item.at)) item.at = now;
     // Order: nothing may be due later than an item behind it.
-    for (let i = pipe.queue.length - 2; i >= 0; i--) pipe.queue[i]!.at = Math.min(pipe.queue[i]!.at, pipe.queue[i + 1]!.at);
+    for (let i = pipe.queue.length - 2; i >= 0; i--)
+      pipe.queue[i]!.at = Math.min(pipe.queue[i]!.at, pipe.queue[i + 1]!.at);
     this.#pump(pair, pipe);
   }
 
@@ -227,7 +228,8 @@ export class ChaosProxy extends EventEmitter<ChaosProxyEvents> {
       else if (!pipe.to.destroyed) pipe.to.write(item.chunk!);
     }
     const head = pipe.queue[0];
-    if (!pair.closed && head && Number.isFinite(head.at)) pipe.timer = setTimeout(() => this.#pump(pair, pipe), head.at - now);
+    if (!pair.closed && head && Number.isFinite(head.at))
+      pipe.timer = setTimeout(() => this.#pump(pair, pipe), head.at - now);
   }
 
   #teardown(pair: Pair, reset: boolean): void {

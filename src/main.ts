@@ -42,7 +42,12 @@ function parseArgs(argv: string[]): Options {
 const DRIVER_START_GRACE_MS = 15_000;
 
 /** Build and start one account's driver; undefined when its vendor is not supported. */
-function startDriver(account: AccountConfig, registry: DeviceRegistry, dataDir: string, log: Logger): { driver: Driver; started: Promise<void> } | undefined {
+function startDriver(
+  account: AccountConfig,
+  registry: DeviceRegistry,
+  dataDir: string,
+  log: Logger,
+): { driver: Driver; started: Promise<void> } | undefined {
   registerSecret(account.password);
   const accountLog = log.child({ account: account.name });
   let driver: Driver;
@@ -53,7 +58,9 @@ function startDriver(account: AccountConfig, registry: DeviceRegistry, dataDir: 
     return undefined;
   }
   const store = accountStore(dataDir, account.name);
-  const started = driver.start({ sink: registry.sinkFor(driver), log: accountLog, store }).catch((error: Error) => accountLog.error({ err: error }, "account failed to start; it keeps retrying"));
+  const started = driver
+    .start({ sink: registry.sinkFor(driver), log: accountLog, store })
+    .catch((error: Error) => accountLog.error({ err: error }, "account failed to start; it keeps retrying"));
   return { driver, started };
 }
 
@@ -101,7 +108,10 @@ function loadPageAccounts(dataDir: string, config: Config, log: Logger): PageAcc
   for (const problem of problems) log.error(`skipped an account added on the web page: ${problem}`);
   for (const account of accounts) {
     if (config.accounts.some((a) => a.name === account.name)) {
-      log.warn({ account: account.name }, `${account.name}: named in the config and on the web page; the config's entry is used`);
+      log.warn(
+        { account: account.name },
+        `${account.name}: named in the config and on the web page; the config's entry is used`,
+      );
       continue;
     }
     config.accounts.push(account);
@@ -142,7 +152,9 @@ async function main(): Promise<void> {
   const configAccountNames = new Set(config.accounts.map((a) => a.name));
   const pageAccounts = loadPageAccounts(dataDir, config, log);
   const registry = new DeviceRegistry(log.child({ module: "core" }));
-  registry.on("link", (account, state, detail) => log.info({ account, link: state }, detail ? `${account}: ${state} (${detail})` : `${account}: ${state}`));
+  registry.on("link", (account, state, detail) =>
+    log.info({ account, link: state }, detail ? `${account}: ${state} (${detail})` : `${account}: ${state}`),
+  );
 
   const drivers = await startDrivers(config, registry, dataDir, log);
   const media = await startMedia(config, registry, log);
@@ -180,7 +192,8 @@ async function main(): Promise<void> {
    * the registry reports them (the hosts follow the registry), the bridge keeps running. */
   const addAccount = async (account: AccountConfig): Promise<void> => {
     if (stopping) throw new Error("the bridge is stopping");
-    if (config.accounts.some((a) => a.name === account.name)) throw new Error(`an account named ${account.name} exists`);
+    if (config.accounts.some((a) => a.name === account.name))
+      throw new Error(`an account named ${account.name} exists`);
     const run = startDriver(account, registry, dataDir, log);
     if (!run) throw new Error(`account ${account.name} has no driver`);
     config.accounts.push(account);
@@ -238,19 +251,35 @@ async function main(): Promise<void> {
   await homekit?.start();
   await matter?.start();
   printPairingCodes(log, {
-    homekit: homekit ? { pincode: identity.homekit.pincode, setupURI: homekit.setupURI(), port: homekit.port } : undefined,
+    homekit: homekit
+      ? { pincode: identity.homekit.pincode, setupURI: homekit.setupURI(), port: homekit.port }
+      : undefined,
     matter: matter ? { ...matter.pairingCodes(), port: matter.port } : undefined,
   });
-  const webSources = { registry, accounts: config.accounts, homekit, matter, media, startedAt: Date.now() - Math.round(process.uptime() * 1000) };
+  const webSources = {
+    registry,
+    accounts: config.accounts,
+    homekit,
+    matter,
+    media,
+    startedAt: Date.now() - Math.round(process.uptime() * 1000),
+  };
   const accountRuntime = { add: addAccount, remove: removeAccount };
   web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing, {
-    secrets, restartAccount, accountRuntime, pageAccounts, configAccountNames,
+    secrets,
+    restartAccount,
+    accountRuntime,
+    pageAccounts,
+    configAccountNames,
   });
   // The bound port, not the configured one (0 = any free port); no URL when the page did not start.
   const statusPage = web ? webUrl(config, undefined, web.port) : undefined;
   if (statusPage) log.info({ event: "web-url", url: statusPage }, `status page: ${statusPage}`);
   const readyMs = Math.round(performance.now() - startedAt);
-  log.info({ event: "ready", homekitPort: homekit?.port, matterPort: matter?.port, devices: registry.devices.length, readyMs }, `bridge ready in ${readyMs} ms with ${registry.devices.length} devices`);
+  log.info(
+    { event: "ready", homekitPort: homekit?.port, matterPort: matter?.port, devices: registry.devices.length, readyMs },
+    `bridge ready in ${readyMs} ms with ${registry.devices.length} devices`,
+  );
 }
 
 main().catch((error: Error) => {

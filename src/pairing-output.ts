@@ -24,16 +24,44 @@ export interface CameraPairingInfo {
 
 /** A standalone camera is its own HomeKit accessory with its own code: Apple Home pairs it separately. */
 export function printCameraPairing(log: Logger, camera: CameraPairingInfo): void {
-  const fields = { event: "camera-pairing", deviceId: camera.deviceId, name: camera.name, setupCode: camera.pincode, setupURI: camera.setupURI, port: camera.port, paired: camera.paired };
+  const fields = {
+    event: "camera-pairing",
+    deviceId: camera.deviceId,
+    name: camera.name,
+    setupCode: camera.pincode,
+    setupURI: camera.setupURI,
+    port: camera.port,
+    paired: camera.paired,
+  };
   if (camera.paired) log.info(fields, `HomeKit camera ${camera.name} is paired (setup code ${camera.pincode})`);
-  else log.info(fields, `HomeKit camera ${camera.name}: setup code ${camera.pincode}${camera.setupURI ? ` (${camera.setupURI}); add it in the Home app on its own:\n${qr(camera.setupURI)}` : ""}`);
+  else
+    log.info(
+      fields,
+      `HomeKit camera ${camera.name}: setup code ${camera.pincode}${camera.setupURI ? ` (${camera.setupURI}); add it in the Home app on its own:\n${qr(camera.setupURI)}` : ""}`,
+    );
 }
 
 export function printPairingCodes(log: Logger, info: PairingInfo): void {
   if (info.homekit) {
-    log.info({ event: "homekit-pairing", setupCode: info.homekit.pincode, setupURI: info.homekit.setupURI, port: info.homekit.port }, `HomeKit setup code ${info.homekit.pincode} (${info.homekit.setupURI}); scan in the Home app:\n${qr(info.homekit.setupURI)}`);
+    log.info(
+      {
+        event: "homekit-pairing",
+        setupCode: info.homekit.pincode,
+        setupURI: info.homekit.setupURI,
+        port: info.homekit.port,
+      },
+      `HomeKit setup code ${info.homekit.pincode} (${info.homekit.setupURI}); scan in the Home app:\n${qr(info.homekit.setupURI)}`,
+    );
   }
   if (info.matter) {
-    log.info({ event: "matter-pairing", manualCode: info.matter.manualPairingCode, qrCode: info.matter.qrPairingCode, port: info.matter.port }, `Matter manual pairing code ${info.matter.manualPairingCode} (${info.matter.qrPairingCode}); scan in your Matter controller:\n${qr(info.matter.qrPairingCode)}`);
+    log.info(
+      {
+        event: "matter-pairing",
+        manualCode: info.matter.manualPairingCode,
+        qrCode: info.matter.qrPairingCode,
+        port: info.matter.port,
+      },
+      `Matter manual pairing code ${info.matter.manualPairingCode} (${info.matter.qrPairingCode}); scan in your Matter controller:\n${qr(info.matter.qrPairingCode)}`,
+    );
   }
 }

@@ -52,12 +52,17 @@ export function parseSpecOutput(output: string, exitCode: number | null): RunRep
 }
 
 function seconds(ms: number): string {
-  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return ms < 60_000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 function runOnce(filters: string[], verbose: boolean): Promise<{ output: string; code: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, "test/run.ts"), ...filters], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(root, "test/run.ts"), ...filters], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const chunks: Buffer[] = [];
     const keep = (chunk: Buffer, to: NodeJS.WriteStream): void => {
       chunks.push(chunk);
@@ -75,7 +80,9 @@ async function main(args: string[]): Promise<number> {
   const [countArg, ...filters] = args.filter((a) => a !== "--verbose");
   const runs = Number(countArg);
   if (!countArg || !Number.isInteger(runs) || runs < 1) {
-    console.error(`${countArg === undefined ? "the number of runs is missing" : `"${countArg}" is not a number of runs (a whole number, 1 or more)`}\n${usage}`);
+    console.error(
+      `${countArg === undefined ? "the number of runs is missing" : `"${countArg}" is not a number of runs (a whole number, 1 or more)`}\n${usage}`,
+    );
     return 2;
   }
   const what = filters.length ? `test files matching ${filters.map((f) => `"${f}"`).join(", ")}` : "the whole suite";
@@ -94,7 +101,9 @@ async function main(args: string[]): Promise<number> {
     }
     const log = join(tmpdir(), `hearthbridge-test-repeat-run${run}.log`);
     writeFileSync(log, output);
-    console.log(`run ${run}/${runs}: FAILED after ${seconds(took)} (${fail} of ${tests} tests failed, exit code ${code})`);
+    console.log(
+      `run ${run}/${runs}: FAILED after ${seconds(took)} (${fail} of ${tests} tests failed, exit code ${code})`,
+    );
     if (report.failures.size === 0) {
       // No test failed by name: the type of failure is in the run's last lines (a crash, netns, ...).
       console.log("no failing test named in the output; its last lines:");

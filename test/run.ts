@@ -19,7 +19,13 @@ function testFiles(dir: string): string[] {
 }
 
 const pick = (files: string[]) => (filters.length ? files.filter((f) => filters.some((s) => f.includes(s))) : files);
-const direct = pick([...testFiles("test/unit"), ...testFiles("test/drivers"), ...testFiles("test/web"), ...testFiles("test/media"), ...testFiles("test/fuzz")]);
+const direct = pick([
+  ...testFiles("test/unit"),
+  ...testFiles("test/drivers"),
+  ...testFiles("test/web"),
+  ...testFiles("test/media"),
+  ...testFiles("test/fuzz"),
+]);
 const isolated = pick([
   ...testFiles("test/homekit"),
   ...testFiles("test/matter"),
@@ -32,11 +38,20 @@ const common = ["--test", "--test-reporter=spec", "--test-timeout=180000"];
 let failed = false;
 function run(label: string, command: string, args: string[]): void {
   console.log(`\n=== ${label} ===`);
-  const result = spawnSync(command, args, { cwd: root, stdio: "inherit", env: { ...process.env, MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain" } });
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain" },
+  });
   if (result.status !== 0) failed = true;
 }
 
 if (direct.length) run(`unit and driver tests (${direct.length} files)`, node, [...common, ...direct]);
 // Pairing and commissioning tests share ports and mDNS on lo: one file at a time.
-if (isolated.length) run(`pairing and end-to-end tests in a loopback-only namespace (${isolated.length} files)`, join(root, "test/netns.sh"), [node, ...common, "--test-concurrency=1", ...isolated]);
+if (isolated.length)
+  run(
+    `pairing and end-to-end tests in a loopback-only namespace (${isolated.length} files)`,
+    join(root, "test/netns.sh"),
+    [node, ...common, "--test-concurrency=1", ...isolated],
+  );
 process.exit(failed ? 1 : 0);

@@ -15,10 +15,17 @@ export const batteryHomeKit: HomeKitBinding<"battery"> = {
     const cap = ctx.entry.info.capabilities.battery;
     const service = accessory.addService(Service.Battery, `${ctx.entry.info.name} Battery`, "battery");
     const low = bindCharacteristic(service.getCharacteristic(Characteristic.StatusLowBattery), ctx, {
-      read: (state) => (state.battery?.low ? Characteristic.StatusLowBattery.BATTERY_LEVEL_LOW : Characteristic.StatusLowBattery.BATTERY_LEVEL_NORMAL),
+      read: (state) =>
+        state.battery?.low
+          ? Characteristic.StatusLowBattery.BATTERY_LEVEL_LOW
+          : Characteristic.StatusLowBattery.BATTERY_LEVEL_NORMAL,
     });
-    const level = cap?.level ? bindCharacteristic(service.getCharacteristic(Characteristic.BatteryLevel), ctx, { read: batteryLevel }) : undefined;
-    bindCharacteristic(service.getCharacteristic(Characteristic.ChargingState), ctx, { read: () => Characteristic.ChargingState.NOT_CHARGEABLE }).push(ctx.entry.state);
+    const level = cap?.level
+      ? bindCharacteristic(service.getCharacteristic(Characteristic.BatteryLevel), ctx, { read: batteryLevel })
+      : undefined;
+    bindCharacteristic(service.getCharacteristic(Characteristic.ChargingState), ctx, {
+      read: () => Characteristic.ChargingState.NOT_CHARGEABLE,
+    }).push(ctx.entry.state);
     // The host pushes only fan/light/switch parts after a (re)build: start the values here.
     low.push(ctx.entry.state);
     level?.push(ctx.entry.state);

@@ -20,7 +20,10 @@ export const coAlarmHomeKit: HomeKitBinding<"coAlarm"> = {
         subtype: "co",
         label: info.capabilities.smokeAlarm ? `${info.name} CO` : info.name,
         detected: Characteristic.CarbonMonoxideDetected,
-        read: (state) => (state.coAlarm?.detected ? Characteristic.CarbonMonoxideDetected.CO_LEVELS_ABNORMAL : Characteristic.CarbonMonoxideDetected.CO_LEVELS_NORMAL),
+        read: (state) =>
+          state.coAlarm?.detected
+            ? Characteristic.CarbonMonoxideDetected.CO_LEVELS_ABNORMAL
+            : Characteristic.CarbonMonoxideDetected.CO_LEVELS_NORMAL,
         changed: (patch) => patch.coAlarm?.detected !== undefined,
       },
       (service) =>
@@ -28,9 +31,15 @@ export const coAlarmHomeKit: HomeKitBinding<"coAlarm"> = {
           ? [
               {
                 // HAP's default range stops at 100 ppm; X-Sense alarms sound from 50 ppm and report up to 999.
-                bound: bindCharacteristic(service.getCharacteristic(Characteristic.CarbonMonoxideLevel).setProps({ minValue: 0, maxValue: CO_PPM_MAX }), ctx, {
-                  read: (state) => Math.max(0, Math.min(CO_PPM_MAX, state.coAlarm?.ppm ?? 0)),
-                }),
+                bound: bindCharacteristic(
+                  service
+                    .getCharacteristic(Characteristic.CarbonMonoxideLevel)
+                    .setProps({ minValue: 0, maxValue: CO_PPM_MAX }),
+                  ctx,
+                  {
+                    read: (state) => Math.max(0, Math.min(CO_PPM_MAX, state.coAlarm?.ppm ?? 0)),
+                  },
+                ),
                 changed: (patch) => patch.coAlarm?.ppm !== undefined,
               },
             ]

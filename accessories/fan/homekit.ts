@@ -1,7 +1,13 @@
 // fan -> HomeKit Fanv2: Active, RotationSpeed (stepped to the model's speeds), RotationDirection when
 // the fan is reversible. Breeze is not exposed in HomeKit for now.
 import { Characteristic, Service, type CharacteristicValue } from "@homebridge/hap-nodejs";
-import { snapToStep, type DeviceState, type FanDirection, type FanState, type StatePatch } from "../../src/core/model.ts";
+import {
+  snapToStep,
+  type DeviceState,
+  type FanDirection,
+  type FanState,
+  type StatePatch,
+} from "../../src/core/model.ts";
 import { bindCharacteristic, gcd, type HomeKitBinding } from "../homekit-support.ts";
 
 const OFF: FanState = { on: false, speed: 0, direction: "forward", breeze: false };
@@ -49,7 +55,9 @@ export const fanHomeKit: HomeKitBinding<"fan"> = {
     const direction = capability.reversible
       ? bindCharacteristic(service.getCharacteristic(Characteristic.RotationDirection), ctx, {
           read: (state) => (fanOf(state).direction === "reverse" ? COUNTER_CLOCKWISE : CLOCKWISE),
-          write: (value) => ({ fan: { direction: (value === COUNTER_CLOCKWISE ? "reverse" : "forward") satisfies FanDirection } }),
+          write: (value) => ({
+            fan: { direction: (value === COUNTER_CLOCKWISE ? "reverse" : "forward") satisfies FanDirection },
+          }),
         })
       : undefined;
 

@@ -55,7 +55,11 @@ export function fanModeFor(percent: number): FanControl.FanMode {
 }
 
 /** The speed a fan mode write asks for (0 = off), per the rules in the header. */
-export function percentForMode(mode: FanControl.FanMode, steps: number[] | undefined, lastSpeed: number): number | undefined {
+export function percentForMode(
+  mode: FanControl.FanMode,
+  steps: number[] | undefined,
+  lastSpeed: number,
+): number | undefined {
   const levels = steps?.length ? steps : undefined;
   switch (mode) {
     case FanControl.FanMode.Off:
@@ -85,7 +89,13 @@ function stepLevels(steps: number[] | undefined): number[] {
 }
 
 /** The target of a Step command from `current` percent. */
-export function stepTarget(current: number, levels: number[], increase: boolean, wrap: boolean, lowestOff: boolean): number {
+export function stepTarget(
+  current: number,
+  levels: number[],
+  increase: boolean,
+  wrap: boolean,
+  lowestOff: boolean,
+): number {
   if (increase) {
     const next = levels.find((l) => l > current);
     if (next !== undefined) return next;
@@ -110,7 +120,9 @@ function fanAttributes(fan: FanState | undefined, cap: FanCapability): Record<st
     attrs.speedSetting = speedIndex(percent, cap.speedSteps);
     attrs.speedCurrent = speedIndex(percent, cap.speedSteps);
   }
-  if (cap.reversible) attrs.airflowDirection = fan?.direction === "reverse" ? FanControl.AirflowDirection.Reverse : FanControl.AirflowDirection.Forward;
+  if (cap.reversible)
+    attrs.airflowDirection =
+      fan?.direction === "reverse" ? FanControl.AirflowDirection.Reverse : FanControl.AirflowDirection.Forward;
   if (cap.breeze) attrs.windSetting = { naturalWind: !!fan?.breeze };
   return attrs;
 }
@@ -148,8 +160,7 @@ export function resolveFanWrites(writes: FanWrites, steps: number[] | undefined,
   if (typeof writes.percent === "number") percent = snapToStep(writes.percent, steps);
   else if (typeof writes.speed === "number" && steps?.length) {
     percent = writes.speed <= 0 ? 0 : steps[Math.min(writes.speed, steps.length) - 1]!;
-  }
-  else if (writes.mode !== undefined) {
+  } else if (writes.mode !== undefined) {
     percent = percentForMode(writes.mode, steps, lastSpeed);
     hold = writes.mode === FanControl.FanMode.On;
   }
@@ -216,7 +227,13 @@ export class HearthFanControlServer extends FanControlServer {
   async step(request: { direction: number; wrap?: boolean; lowestOff?: boolean }): Promise<void> {
     const link = links.get(this.endpoint);
     const current = this.state.percentSetting ?? 0;
-    const target = stepTarget(current, stepLevels(link?.steps), request.direction === 0, request.wrap ?? false, request.lowestOff ?? true);
+    const target = stepTarget(
+      current,
+      stepLevels(link?.steps),
+      request.direction === 0,
+      request.wrap ?? false,
+      request.lowestOff ?? true,
+    );
     await sendCommand(this.endpoint, { fan: target > 0 ? { on: true, speed: target } : { on: false } });
   }
 }

@@ -23,7 +23,10 @@ export const heatAlarmHomeKit: HomeKitBinding<"heatAlarm"> = {
       subtype: "heat",
       label: alone ? info.name : `${info.name} Heat`,
       detected: Characteristic.SmokeDetected,
-      read: (state) => (state.heatAlarm?.detected ? Characteristic.SmokeDetected.SMOKE_DETECTED : Characteristic.SmokeDetected.SMOKE_NOT_DETECTED),
+      read: (state) =>
+        state.heatAlarm?.detected
+          ? Characteristic.SmokeDetected.SMOKE_DETECTED
+          : Characteristic.SmokeDetected.SMOKE_NOT_DETECTED,
       changed: (patch) => patch.heatAlarm?.detected !== undefined,
     });
   },

@@ -11,7 +11,8 @@ export const humidityHomeKit: HomeKitBinding<"humidity"> = {
     service.setCharacteristic(Characteristic.ConfiguredName, name);
     const characteristic = service.getCharacteristic(Characteristic.CurrentRelativeHumidity);
     const current = bindCharacteristic(characteristic, ctx, {
-      read: (state) => (state.humidity === undefined ? (characteristic.value as number) : Math.max(0, Math.min(100, state.humidity))),
+      read: (state) =>
+        state.humidity === undefined ? (characteristic.value as number) : Math.max(0, Math.min(100, state.humidity)),
     });
     if (ctx.entry.state.humidity !== undefined) current.push(ctx.entry.state);
     return {

@@ -21,7 +21,13 @@ class HumidityPart implements MatterPart {
 
   constructor(ctx: BindingContext) {
     this.#ctx = ctx;
-    this.initial = { relativeHumidityMeasurement: { measuredValue: toCentiPercent(ctx.entry.state.humidity), minMeasuredValue: 0, maxMeasuredValue: 10000 } };
+    this.initial = {
+      relativeHumidityMeasurement: {
+        measuredValue: toCentiPercent(ctx.entry.state.humidity),
+        minMeasuredValue: 0,
+        maxMeasuredValue: 10000,
+      },
+    };
   }
 
   async attach(endpoint: Endpoint): Promise<void> {
@@ -31,7 +37,9 @@ class HumidityPart implements MatterPart {
 
   async update(state: DeviceState, patch?: StatePatch): Promise<void> {
     if (patch && patch.humidity === undefined) return;
-    await this.#endpoint?.set({ relativeHumidityMeasurement: { measuredValue: toCentiPercent(state.humidity) } } as never);
+    await this.#endpoint?.set({
+      relativeHumidityMeasurement: { measuredValue: toCentiPercent(state.humidity) },
+    } as never);
   }
 }
 

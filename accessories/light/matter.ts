@@ -45,7 +45,8 @@ export function kelvinToMireds(kelvin: number): number {
 /** The preset (kelvin) nearest to a requested colour temperature in mireds. */
 export function nearestPresetK(mireds: number, presetsK: number[]): number {
   let best = presetsK[0]!;
-  for (const k of presetsK) if (Math.abs(kelvinToMireds(k) - mireds) < Math.abs(kelvinToMireds(best) - mireds)) best = k;
+  for (const k of presetsK)
+    if (Math.abs(kelvinToMireds(k) - mireds) < Math.abs(kelvinToMireds(best) - mireds)) best = k;
   return best;
 }
 
@@ -54,9 +55,16 @@ const presetsByEndpoint = new WeakMap<object, number[]>();
 const requestedLevels = new WeakMap<object, number>();
 
 export class HearthLevelControlServer extends LevelControlServer.with("Lighting", "OnOff") {
-  override async moveToLevelLogic(level: number, _transitionTime: number | null, withOnOff: boolean, options?: LevelControl.Options): Promise<void> {
+  override async moveToLevelLogic(
+    level: number,
+    _transitionTime: number | null,
+    withOnOff: boolean,
+    options?: LevelControl.Options,
+  ): Promise<void> {
     const light: Partial<LightState> =
-      withOnOff && level <= this.minLevel ? { on: false } : { ...(withOnOff ? { on: true } : {}), brightness: levelToBrightness(level) };
+      withOnOff && level <= this.minLevel
+        ? { on: false }
+        : { ...(withOnOff ? { on: true } : {}), brightness: levelToBrightness(level) };
     if (light.brightness !== undefined) requestedLevels.set(this.endpoint, level);
     await inCommand(this.endpoint, async () => {
       await sendCommand(this.endpoint, { light });
@@ -64,11 +72,27 @@ export class HearthLevelControlServer extends LevelControlServer.with("Lighting"
     });
   }
 
-  override moveLogic(moveMode: LevelControl.MoveMode, _rate: number | null, withOnOff: boolean, options?: LevelControl.Options): Promise<void> {
-    return this.moveToLevelLogic(moveMode === LevelControl.MoveMode.Up ? this.maxLevel : this.minLevel, 0, withOnOff, options);
+  override moveLogic(
+    moveMode: LevelControl.MoveMode,
+    _rate: number | null,
+    withOnOff: boolean,
+    options?: LevelControl.Options,
+  ): Promise<void> {
+    return this.moveToLevelLogic(
+      moveMode === LevelControl.MoveMode.Up ? this.maxLevel : this.minLevel,
+      0,
+      withOnOff,
+      options,
+    );
   }
 
-  override stepLogic(stepMode: LevelControl.StepMode, stepSize: number, _transitionTime: number | null, withOnOff: boolean, options?: LevelControl.Options): Promise<void> {
+  override stepLogic(
+    stepMode: LevelControl.StepMode,
+    stepSize: number,
+    _transitionTime: number | null,
+    withOnOff: boolean,
+    options?: LevelControl.Options,
+  ): Promise<void> {
     const delta = stepMode === LevelControl.StepMode.Up ? stepSize : -stepSize;
     const target = Math.max(this.minLevel, Math.min(this.maxLevel, this.currentLevel + delta));
     return this.moveToLevelLogic(target, 0, withOnOff, options);
@@ -86,25 +110,40 @@ export class HearthColorControlServer extends ColorControlServer.with("ColorTemp
     });
   }
 
-  override moveColorTemperatureLogic(moveMode: ColorControl.MoveMode, _rate: number, min: number, max: number): Promise<void> {
+  override moveColorTemperatureLogic(
+    moveMode: ColorControl.MoveMode,
+    _rate: number,
+    min: number,
+    max: number,
+  ): Promise<void> {
     if (moveMode === ColorControl.MoveMode.Stop) return Promise.resolve();
     const lo = min || this.minimumColorTemperatureMireds;
     const hi = max || this.maximumColorTemperatureMireds;
     return this.moveToColorTemperatureLogic(moveMode === ColorControl.MoveMode.Up ? hi : lo, 0);
   }
 
-  override stepColorTemperatureLogic(stepMode: ColorControl.StepMode, stepSize: number, _transitionTime: number, min: number, max: number): Promise<void> {
+  override stepColorTemperatureLogic(
+    stepMode: ColorControl.StepMode,
+    stepSize: number,
+    _transitionTime: number,
+    min: number,
+    max: number,
+  ): Promise<void> {
     const lo = min || this.minimumColorTemperatureMireds;
     const hi = max || this.maximumColorTemperatureMireds;
     const current = this.state.colorTemperatureMireds;
-    const target = Math.max(lo, Math.min(hi, stepMode === ColorControl.StepMode.Up ? current + stepSize : current - stepSize));
+    const target = Math.max(
+      lo,
+      Math.min(hi, stepMode === ColorControl.StepMode.Up ? current + stepSize : current - stepSize),
+    );
     return this.moveToColorTemperatureLogic(target, 0);
   }
 }
 
 function lightAttributes(light: LightState | undefined, cap: LightCapability): Record<string, unknown> {
   const attrs: Record<string, unknown> = { onOff: { onOff: !!light?.on } };
-  if (cap.dimmable || cap.colorTemperatureK?.length) attrs.levelControl = { currentLevel: brightnessToLevel(light?.brightness ?? 100) };
+  if (cap.dimmable || cap.colorTemperatureK?.length)
+    attrs.levelControl = { currentLevel: brightnessToLevel(light?.brightness ?? 100) };
   const presets = cap.colorTemperatureK;
   if (presets?.length) {
     const kelvin = light?.colorTemperatureK ?? presets[Math.floor(presets.length / 2)]!;
@@ -127,7 +166,11 @@ class LightPart implements MatterPart {
     const presets = cap.colorTemperatureK;
     const initial = lightAttributes(ctx.entry.state.light, cap);
     if (presets?.length) {
-      this.type = ColorTemperatureLightDevice.with(HearthOnOffServer, HearthLevelControlServer, HearthColorControlServer);
+      this.type = ColorTemperatureLightDevice.with(
+        HearthOnOffServer,
+        HearthLevelControlServer,
+        HearthColorControlServer,
+      );
       const mireds = presets.map(kelvinToMireds);
       const min = Math.min(...mireds);
       const max = Math.max(...mireds);
@@ -145,7 +188,8 @@ class LightPart implements MatterPart {
     } else {
       this.type = OnOffLightDevice.with(HearthOnOffServer);
     }
-    if (initial.levelControl) initial.levelControl = { ...(initial.levelControl as object), minLevel: 1, maxLevel: 254, onLevel: null };
+    if (initial.levelControl)
+      initial.levelControl = { ...(initial.levelControl as object), minLevel: 1, maxLevel: 254, onLevel: null };
     this.initial = initial;
   }
 
@@ -167,7 +211,12 @@ class LightPart implements MatterPart {
     // Brightness has 100 steps and level 254: keep the level a controller chose when it means the
     // device's brightness (no 127 -> 50 % -> 126 jitter).
     const requested = requestedLevels.get(endpoint);
-    if (attrs.levelControl && requested !== undefined && state.light && levelToBrightness(requested) === Math.round(state.light.brightness)) {
+    if (
+      attrs.levelControl &&
+      requested !== undefined &&
+      state.light &&
+      levelToBrightness(requested) === Math.round(state.light.brightness)
+    ) {
       attrs.levelControl = { currentLevel: requested };
     }
     await endpoint.set(attrs as never);

@@ -46,6 +46,8 @@ export class OccupancyPart implements MatterPart {
 export const motionMatter: MatterBinding = {
   capability: "motion",
   parts(ctx) {
-    return ctx.entry.info.capabilities.motion ? [new OccupancyPart(ctx, "motion", (state) => state.motion === true)] : [];
+    return ctx.entry.info.capabilities.motion
+      ? [new OccupancyPart(ctx, "motion", (state) => state.motion === true)]
+      : [];
   },
 };

@@ -6,7 +6,13 @@
 //   or the end of its service life (replace the detector), NO_FAULT otherwise.
 // The detected characteristic and these are pushed with updateValue(), which HAP-NodeJS sends as an
 // event at once (the host sets EVENT_COALESCING_DELAY to 0): no batching on our side.
-import { Characteristic, type Accessory, type CharacteristicValue, type Service, type WithUUID } from "@homebridge/hap-nodejs";
+import {
+  Characteristic,
+  type Accessory,
+  type CharacteristicValue,
+  type Service,
+  type WithUUID,
+} from "@homebridge/hap-nodejs";
 import type { DeviceState, StatePatch } from "../../src/core/model.ts";
 import { bindCharacteristic, type BoundCharacteristic, type HomeKitBoundCapability } from "../homekit-support.ts";
 import type { BindingContext } from "../types.ts";
@@ -42,7 +48,12 @@ export interface ExtraCharacteristic {
 /** Add an alarm sensor service with its detected characteristic, StatusActive and StatusFault (plus
  * `extra` characteristics, e.g. CarbonMonoxideLevel), start every value at the device's state, and
  * push what a patch changes. */
-export function alarmSensor(accessory: Accessory, ctx: BindingContext, options: AlarmSensorOptions, extra: (service: Service) => ExtraCharacteristic[] = () => []): HomeKitBoundCapability {
+export function alarmSensor(
+  accessory: Accessory,
+  ctx: BindingContext,
+  options: AlarmSensorOptions,
+  extra: (service: Service) => ExtraCharacteristic[] = () => [],
+): HomeKitBoundCapability {
   const service = accessory.addService(options.service, options.label, options.subtype);
   // iOS 16+ names the services of one accessory by ConfiguredName, not Name.
   service.addOptionalCharacteristic(Characteristic.ConfiguredName);

@@ -13,7 +13,10 @@ export const smokeAlarmHomeKit: HomeKitBinding<"smokeAlarm"> = {
       subtype: "smoke",
       label: ctx.entry.info.name,
       detected: Characteristic.SmokeDetected,
-      read: (state) => (state.smokeAlarm?.detected ? Characteristic.SmokeDetected.SMOKE_DETECTED : Characteristic.SmokeDetected.SMOKE_NOT_DETECTED),
+      read: (state) =>
+        state.smokeAlarm?.detected
+          ? Characteristic.SmokeDetected.SMOKE_DETECTED
+          : Characteristic.SmokeDetected.SMOKE_NOT_DETECTED,
       changed: (patch) => patch.smokeAlarm?.detected !== undefined,
     });
   },

@@ -113,10 +113,16 @@ export function alarmAttributes(state: DeviceState, caps: Capabilities): Record<
     const level = state.battery?.level;
     out.powerSource = {
       status: PowerSource.PowerSourceStatus.Active,
-      batChargeLevel: battery === AlarmState.Critical ? PowerSource.BatChargeLevel.Critical : battery === AlarmState.Warning ? PowerSource.BatChargeLevel.Warning : PowerSource.BatChargeLevel.Ok,
+      batChargeLevel:
+        battery === AlarmState.Critical
+          ? PowerSource.BatChargeLevel.Critical
+          : battery === AlarmState.Warning
+            ? PowerSource.BatChargeLevel.Warning
+            : PowerSource.BatChargeLevel.Ok,
       batReplacementNeeded: battery !== AlarmState.Normal,
       // Half-percent units; null = unknown.
-      batPercentRemaining: caps.battery.level && level !== undefined ? Math.max(0, Math.min(200, Math.round(level * 2))) : null,
+      batPercentRemaining:
+        caps.battery.level && level !== undefined ? Math.max(0, Math.min(200, Math.round(level * 2))) : null,
     };
   }
   if (caps.coAlarm?.ppm) out.carbonMonoxideConcentrationMeasurement = { measuredValue: state.coAlarm?.ppm ?? null };
@@ -131,7 +137,13 @@ interface AlarmLink {
 }
 const links = new WeakMap<object, AlarmLink>();
 
-const BUSY_STATES: SmokeCoAlarm.ExpressedState[] = [ExpressedState.SmokeAlarm, ExpressedState.CoAlarm, ExpressedState.Testing, ExpressedState.InterconnectSmoke, ExpressedState.InterconnectCo];
+const BUSY_STATES: SmokeCoAlarm.ExpressedState[] = [
+  ExpressedState.SmokeAlarm,
+  ExpressedState.CoAlarm,
+  ExpressedState.Testing,
+  ExpressedState.InterconnectSmoke,
+  ExpressedState.InterconnectCo,
+];
 
 type Reactor = Parameters<SmokeCoAlarmServer["reactTo"]>[0];
 interface Emitter {
@@ -176,10 +188,12 @@ export class HearthSmokeCoAlarmServer extends SmokeCoAlarmServer {
 
   /** Matter 1.3 §2.11.7.1: refuse while an alarm or a test is expressed; otherwise run the vendor's test. */
   override selfTestRequest(): Promise<void> {
-    if (BUSY_STATES.includes(this.state.expressedState)) throw new StatusResponseError("an alarm or a self-test is in progress", Status.Busy);
+    if (BUSY_STATES.includes(this.state.expressedState))
+      throw new StatusResponseError("an alarm or a self-test is in progress", Status.Busy);
     const link = links.get(this.endpoint);
     const command = link?.selfTest;
-    if (!link || !command) throw new StatusResponseError("this detector has no remote self-test", Status.UnsupportedCommand);
+    if (!link || !command)
+      throw new StatusResponseError("this detector has no remote self-test", Status.UnsupportedCommand);
     return inCommand(this.endpoint, async () => {
       await sendCommand(this.endpoint, command);
       // Accepted: the test runs. The device's own state follows once this command is done: testing

@@ -11,7 +11,11 @@ export const switchesHomeKit: HomeKitBinding<"switches"> = {
     const bound = new Map<string, BoundCharacteristic>();
     const services = [];
     for (const [id, { label, presentAs }] of Object.entries(switches)) {
-      const service = accessory.addService(presentAs === "light" ? Service.Lightbulb : Service.Switch, label, `switch:${id}`);
+      const service = accessory.addService(
+        presentAs === "light" ? Service.Lightbulb : Service.Switch,
+        label,
+        `switch:${id}`,
+      );
       // iOS 16+ names extra services of one accessory by ConfiguredName, not Name.
       service.addOptionalCharacteristic(Characteristic.ConfiguredName);
       service.setCharacteristic(Characteristic.ConfiguredName, label);

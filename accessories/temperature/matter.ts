@@ -26,7 +26,13 @@ class TemperaturePart implements MatterPart {
   constructor(ctx: BindingContext) {
     this.#ctx = ctx;
     // An indoor sensor's range (what the driver accepts), in 0.01 °C.
-    this.initial = { temperatureMeasurement: { measuredValue: toCentiCelsius(ctx.entry.state.temperature), minMeasuredValue: -4000, maxMeasuredValue: 8000 } };
+    this.initial = {
+      temperatureMeasurement: {
+        measuredValue: toCentiCelsius(ctx.entry.state.temperature),
+        minMeasuredValue: -4000,
+        maxMeasuredValue: 8000,
+      },
+    };
   }
 
   async attach(endpoint: Endpoint): Promise<void> {

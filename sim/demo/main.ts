@@ -48,7 +48,12 @@ export interface DemoSimulators {
 }
 
 /** Start the three simulators and build the bridge config that points at them. */
-export async function startSimulators(options: { advertiser: string; homekitPort?: number; matterPort?: number; name?: string }): Promise<DemoSimulators> {
+export async function startSimulators(options: {
+  advertiser: string;
+  homekitPort?: number;
+  matterPort?: number;
+  name?: string;
+}): Promise<DemoSimulators> {
   const fansync = new FanSyncSimulator({
     devices: [
       { profile: "cct", displayName: DEMO_NAMES.fans[0] },
@@ -82,7 +87,11 @@ export async function startSimulators(options: { advertiser: string; homekitPort
     ],
   });
   // MFA off: the bridge logs in with the password, as after a `login nanit`.
-  const nanit = new NanitSimulator({ mfa: false, babies: [{ uid: "de000001", name: DEMO_NAMES.nursery, cameraUid: "N301DEMO000001" }], sensorPushMs: [30_000, 120_000] });
+  const nanit = new NanitSimulator({
+    mfa: false,
+    babies: [{ uid: "de000001", name: DEMO_NAMES.nursery, cameraUid: "N301DEMO000001" }],
+    sensorPushMs: [30_000, 120_000],
+  });
   const started: { stop(): Promise<void> }[] = [];
   const stop = async () => {
     await Promise.allSettled(started.map((s) => s.stop()));
@@ -157,8 +166,15 @@ export async function startSimulators(options: { advertiser: string; homekitPort
 function parseOptions(argv: string[]): DemoOptions {
   const program = new Command("demo")
     .description("run the bridge against built-in simulators of FanSync, X-Sense and Nanit")
-    .option("-d, --data <dir>", "keep the data directory (pairings) here across restarts; default: a temporary one, removed at exit")
-    .addOption(new Option("--advertiser <kind>", "HomeKit mDNS advertiser").choices(["ciao", "avahi", "resolved", "none"]).default(process.env.HEARTHBRIDGE_DEMO_ADVERTISER ?? "ciao"))
+    .option(
+      "-d, --data <dir>",
+      "keep the data directory (pairings) here across restarts; default: a temporary one, removed at exit",
+    )
+    .addOption(
+      new Option("--advertiser <kind>", "HomeKit mDNS advertiser")
+        .choices(["ciao", "avahi", "resolved", "none"])
+        .default(process.env.HEARTHBRIDGE_DEMO_ADVERTISER ?? "ciao"),
+    )
     .option("--homekit-port <port>", "HomeKit TCP port (default 51826; 0 = any free port)")
     .option("--matter-port <port>", "Matter UDP port (default 5540)")
     .option("--name <name>", "bridge name", DEMO_NAMES.bridge)
@@ -177,7 +193,8 @@ function port(value: string | undefined, what: string): number | undefined {
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
-  const say = (msg: string) => console.log(options.logJson ? JSON.stringify({ level: 30, time: Date.now(), event: "demo", msg }) : msg);
+  const say = (msg: string) =>
+    console.log(options.logJson ? JSON.stringify({ level: 30, time: Date.now(), event: "demo", msg }) : msg);
   const work = mkdtempSync(join(tmpdir(), "hearthbridge-demo-"));
   const dataDir = options.data ? resolve(options.data) : join(work, "data");
   let sims: DemoSimulators | undefined;
@@ -192,14 +209,27 @@ async function main(): Promise<number> {
     writeFileSync(configFile, sims.config, { mode: 0o600 });
     say(`Demo mode: simulated vendor clouds on 127.0.0.1 with made-up accounts (no real devices, no internet).`);
     for (const line of sims.describe) say(`  ${line}`);
-    say(`  data directory: ${dataDir}${options.data ? " (kept: pairings survive a restart of the demo)" : " (temporary: removed at exit; --data <dir> keeps it)"}`);
+    say(
+      `  data directory: ${dataDir}${options.data ? " (kept: pairings survive a restart of the demo)" : " (temporary: removed at exit; --data <dir> keeps it)"}`,
+    );
     say(`  advertiser: ${options.advertiser}${options.advertiser === "none" ? " (pair by address only)" : ""}`);
 
-    const child = spawn(process.execPath, [join(root, "src/main.ts"), "--config", configFile, "--data", dataDir, ...(options.logJson ? ["--log-json"] : [])], {
-      cwd: root,
-      env: { ...process.env, ...sims.env },
-      stdio: "inherit",
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, "src/main.ts"),
+        "--config",
+        configFile,
+        "--data",
+        dataDir,
+        ...(options.logJson ? ["--log-json"] : []),
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, ...sims.env },
+        stdio: "inherit",
+      },
+    );
     const forward = (signal: NodeJS.Signals) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     };

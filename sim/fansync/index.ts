@@ -8,10 +8,25 @@ import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
 import { issueJwt, verifyJwt } from "./jwt.ts";
-import { applyWrite, PROFILES, type DeviceProfile, type ProfileBehaviour, type ProfileKey, type Registers } from "./profiles.ts";
+import {
+  applyWrite,
+  PROFILES,
+  type DeviceProfile,
+  type ProfileBehaviour,
+  type ProfileKey,
+  type Registers,
+} from "./profiles.ts";
 import { INFO_MODEL } from "./info-model.ts";
 
-export { PROFILES, applyWrite, normaliseSpeed, type DeviceProfile, type ProfileBehaviour, type ProfileKey, type Registers } from "./profiles.ts";
+export {
+  PROFILES,
+  applyWrite,
+  normaliseSpeed,
+  type DeviceProfile,
+  type ProfileBehaviour,
+  type ProfileKey,
+  type Registers,
+} from "./profiles.ts";
 
 export const DEMO_EMAIL = "demo@hearthbridge.invalid";
 export const DEMO_PASSWORD = "correct horse battery";
@@ -105,7 +120,12 @@ function defaultId(i: number): string {
   return `a4cf12${n}00` + `5f0e${n}77d1`;
 }
 
-export const DEFAULT_DEVICES: SimDeviceSpec[] = [{ profile: "continuous" }, { profile: "kute60" }, { profile: "cct" }, { profile: "spitfire" }];
+export const DEFAULT_DEVICES: SimDeviceSpec[] = [
+  { profile: "continuous" },
+  { profile: "kute60" },
+  { profile: "cct" },
+  { profile: "spitfire" },
+];
 
 export class FanSyncSimulator extends EventEmitter<SimEvents> {
   readonly email: string;
@@ -199,7 +219,9 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
   requests(name: string, device?: string): Record<string, unknown>[] {
     return this.frames
       .map((f) => f.frame)
-      .filter((f): f is Record<string, unknown> => !!f && f.request === name && (device === undefined || f.device === device));
+      .filter(
+        (f): f is Record<string, unknown> => !!f && f.request === name && (device === undefined || f.device === device),
+      );
   }
 
   async start(): Promise<{ apiUrl: string; wsUrl: string; port: number }> {
@@ -244,10 +266,12 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
   remote(deviceId: string, registers: Registers): Promise<void> {
     const dev = this.#dev(deviceId);
     Object.assign(dev.actual, registers);
-    return new Promise((resolve) => this.#later(this.pushDelayMs, () => {
-      this.#report(dev, { ...dev.actual }, Object.keys(registers));
-      resolve();
-    }));
+    return new Promise((resolve) =>
+      this.#later(this.pushDelayMs, () => {
+        this.#report(dev, { ...dev.actual }, Object.keys(registers));
+        resolve();
+      }),
+    );
   }
 
   /** Server-initiated drop of every client socket (abrupt by default, a close frame when graceful). */
@@ -378,7 +402,8 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
         } catch {
           body = undefined;
         }
-        if (!body || body.email !== this.email || body.password !== this.password) return send(400, { message: "Bad Request" });
+        if (!body || body.email !== this.email || body.password !== this.password)
+          return send(400, { message: "Bad Request" });
         const token = issueJwt(this.userId, this.#secret);
         this.#issued.add(token);
         this.tokensIssued++;
@@ -422,7 +447,11 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
   }
 
   #message(conn: Conn, data: RawData, isBinary: boolean): void {
-    const raw = Buffer.isBuffer(data) ? data.toString("utf8") : Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data).toString("utf8");
+    const raw = Buffer.isBuffer(data)
+      ? data.toString("utf8")
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString("utf8")
+        : Buffer.from(data).toString("utf8");
     let frame: Record<string, unknown> | undefined;
     try {
       const parsed: unknown = JSON.parse(raw);
@@ -462,9 +491,18 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
 
     switch (name) {
       case "lst_device":
-        return reply("ok", {
-          data: [...this.#devices.values()].map((d) => ({ owner: this.email, device: d.id, role: "owner", properties: { ...d.properties } })),
-        }, jitter);
+        return reply(
+          "ok",
+          {
+            data: [...this.#devices.values()].map((d) => ({
+              owner: this.email,
+              device: d.id,
+              role: "owner",
+              properties: { ...d.properties },
+            })),
+          },
+          jitter,
+        );
       case "get": {
         const dev = typeof frame.device === "string" ? this.#devices.get(frame.device) : undefined;
         if (!dev) return reply("error", { data: { message: "unknown device" } }, jitter);
@@ -473,13 +511,27 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
       case "set":
         return this.#set(conn, frame, reply);
       case "provision_token":
-        return reply("ok", { data: { token: randomBytes(16).toString("hex"), expires_in: Math.floor(Date.now() / 1000) + 2_592_000 } });
+        return reply("ok", {
+          data: { token: randomBytes(16).toString("hex"), expires_in: Math.floor(Date.now() / 1000) + 2_592_000 },
+        });
       case "lst_group":
         return reply("ok", { data: [] });
       case "get_user_data":
-        return reply("ok", { data: { groupDisplayOrder: [], loginData: { email: { updateDate: Date.now(), createDate: Date.now() } } } });
+        return reply("ok", {
+          data: { groupDisplayOrder: [], loginData: { email: { updateDate: Date.now(), createDate: Date.now() } } },
+        });
       case "get_me":
-        return reply("ok", { data: { id: this.userId, status: 1, email: this.email, name: "Demo", ifttt_link: { status: 0 }, alexa_link: { status: 0 }, googlehome_link: { status: 0 } } });
+        return reply("ok", {
+          data: {
+            id: this.userId,
+            status: 1,
+            email: this.email,
+            name: "Demo",
+            ifttt_link: { status: 0 },
+            alexa_link: { status: 0 },
+            googlehome_link: { status: 0 },
+          },
+        });
       default:
         return reply("error", { data: { message: `unknown request ${name}` } });
     }
@@ -491,8 +543,16 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
       status: { ...dev.reported },
       fields: [...dev.profile.fields],
       profile: {
-        cert: { validity: { not_after: "2033-01-01T00:00:00Z", not_before: "2023-01-01T00:00:00Z" }, fingerprint: { sha1: "00".repeat(20) } },
-        module: { firmware_version: dev.profile.firmware, local_ip: "192.0.2.10", ssid: "example-ssid", mac_address: dev.id.slice(0, 12) },
+        cert: {
+          validity: { not_after: "2033-01-01T00:00:00Z", not_before: "2023-01-01T00:00:00Z" },
+          fingerprint: { sha1: "00".repeat(20) },
+        },
+        module: {
+          firmware_version: dev.profile.firmware,
+          local_ip: "192.0.2.10",
+          ssid: "example-ssid",
+          mac_address: dev.id.slice(0, 12),
+        },
         esh: { brand: "Fanimation", esh_version: "0.0.4", class: 0, device_id: "F", model: dev.profile.model },
       },
       calendar: [],
@@ -502,7 +562,11 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
     };
   }
 
-  #set(conn: Conn, frame: Record<string, unknown>, reply: (status: "ok" | "error", extra?: Record<string, unknown>, delayMs?: number) => void): void {
+  #set(
+    _conn: Conn,
+    frame: Record<string, unknown>,
+    reply: (status: "ok" | "error", extra?: Record<string, unknown>, delayMs?: number) => void,
+  ): void {
     const dev = typeof frame.device === "string" ? this.#devices.get(frame.device) : undefined;
     const data = frame.data;
     const valid =
@@ -512,15 +576,20 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
       !Array.isArray(data) &&
       Object.keys(data).length > 0 &&
       Object.entries(data).every(([k, v]) => REGISTER.test(k) && Number.isInteger(v));
-    if (!valid || !dev || this.#failSets) return reply("error", { data: { message: this.#failSets ? "fault injected" : "bad set" } });
+    if (!valid || !dev || this.#failSets)
+      return reply("error", { data: { message: this.#failSets ? "fault injected" : "bad set" } });
     const regs = data as Registers;
     reply("ok"); // answer 1: the cloud, at once, no data
     const unknown = Object.keys(regs).some((k) => !(k in dev.actual));
-    const outcome = unknown ? { state: dev.actual, reports: [], ack: "error" as const } : applyWrite(dev.behaviour, dev.actual, regs);
+    const outcome = unknown
+      ? { state: dev.actual, reports: [], ack: "error" as const }
+      : applyWrite(dev.behaviour, dev.actual, regs);
     dev.actual = { ...outcome.state };
     const ack = this.#ackOverride ?? outcome.ack;
     if (ack !== "none") reply(ack, ack === "error" ? { code: 200 } : {}, this.deviceAckDelayMs); // answer 2: the device
-    outcome.reports.forEach((snapshot, i) => this.#later(this.pushDelayMs * (i + 1), () => this.#report(dev, snapshot, Object.keys(regs))));
+    outcome.reports.forEach((snapshot, i) =>
+      this.#later(this.pushDelayMs * (i + 1), () => this.#report(dev, snapshot, Object.keys(regs))),
+    );
   }
 
   /** The device reports `snapshot`: it becomes what `get` answers, and every logged-in client gets a push. */

@@ -23,7 +23,17 @@ export function signJwt(payload: JwtPayload, secret: string): string {
 }
 
 export function issueJwt(userId: number, secret: string, nowS = Math.floor(Date.now() / 1000)): string {
-  return signJwt({ sub: userId, iss: TOKEN_ISSUER, iat: nowS, exp: nowS + TOKEN_LIFETIME_S, nbf: nowS, jti: randomBytes(16).toString("hex") }, secret);
+  return signJwt(
+    {
+      sub: userId,
+      iss: TOKEN_ISSUER,
+      iat: nowS,
+      exp: nowS + TOKEN_LIFETIME_S,
+      nbf: nowS,
+      jti: randomBytes(16).toString("hex"),
+    },
+    secret,
+  );
 }
 
 /** The payload when the signature is good, undefined otherwise (expiry is the caller's business). */

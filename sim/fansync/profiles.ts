@@ -163,7 +163,13 @@ export function applyWrite(b: ProfileBehaviour, current: Registers, data: Regist
   const has = (k: string): boolean => Object.hasOwn(data, k);
   const wasOn = s.H00 === 1;
 
-  if (b.unreportedFullSpeedTriple && sameKeys(data, ["H00", "H01", "H02"]) && data.H00 === 1 && data.H02 === 100 && data.H01 === 0) {
+  if (
+    b.unreportedFullSpeedTriple &&
+    sameKeys(data, ["H00", "H01", "H02"]) &&
+    data.H00 === 1 &&
+    data.H02 === 100 &&
+    data.H01 === 0
+  ) {
     s.H00 = 1;
     s.H01 = 0;
     s.H02 = normaliseSpeed(b, 100);

@@ -14,7 +14,15 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { generate } from "selfsigned";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
-import { decodeMessage, encodeMessage, type NanitMessage, type RequestMsg, type ResponseMsg, type RequestPayload, type SettingsMsg } from "../../src/drivers/nanit/proto.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type NanitMessage,
+  type RequestMsg,
+  type ResponseMsg,
+  type RequestPayload,
+  type SettingsMsg,
+} from "../../src/drivers/nanit/proto.ts";
 import { CameraPusher, DEFAULT_FFMPEG, type PushInfo, type StreamEvents, type StreamProfileName } from "./stream.ts";
 
 export { STREAM_PROFILES, type StreamProfileName, type PushInfo } from "./stream.ts";
@@ -114,7 +122,12 @@ interface SimCamera {
   lux: number;
   night: boolean;
   nightLight: boolean;
-  settings: Required<Pick<SettingsMsg, "sleep_mode" | "volume" | "night_vision" | "status_light_on" | "mic_mute_on" | "night_light_brightness">>;
+  settings: Required<
+    Pick<
+      SettingsMsg,
+      "sleep_mode" | "volume" | "night_vision" | "status_light_on" | "mic_mute_on" | "night_light_brightness"
+    >
+  >;
   firmware: string;
   streamProfile: StreamProfileName;
   server?: TlsServer;
@@ -227,7 +240,14 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         lux: 12,
         night: true,
         nightLight: false,
-        settings: { sleep_mode: false, volume: 50, night_vision: "NV_AUTO", status_light_on: true, mic_mute_on: false, night_light_brightness: 60 },
+        settings: {
+          sleep_mode: false,
+          volume: 50,
+          night_vision: "NV_AUTO",
+          status_light_on: true,
+          mic_mute_on: false,
+          night_light_brightness: 60,
+        },
         firmware: "6.29.1",
         streamProfile: b.streamProfile ?? options.streamProfile ?? "720p",
         localPort: 0,
@@ -247,8 +267,14 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     await new Promise<void>((resolve) => server.listen(this.#port, "127.0.0.1", resolve));
     this.#server = server;
     const port = (server.address() as AddressInfo).port;
-    const localUrls = Object.fromEntries([...this.#cameras.values()].map((c) => [c.uid, `wss://127.0.0.1:${c.localPort}`]));
-    return { apiUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/focus/cameras/{camera_uid}/user_connect`, localUrls };
+    const localUrls = Object.fromEntries(
+      [...this.#cameras.values()].map((c) => [c.uid, `wss://127.0.0.1:${c.localPort}`]),
+    );
+    return {
+      apiUrl: `http://127.0.0.1:${port}`,
+      wsUrl: `ws://127.0.0.1:${port}/focus/cameras/{camera_uid}/user_connect`,
+      localUrls,
+    };
   }
 
   /** Idempotent: every push's ffmpeg is gone when it resolves. */
@@ -264,7 +290,9 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       c.ws.terminate();
     }
     this.#conns.clear();
-    const close = (s: { close(cb: () => void): unknown; closeAllConnections?: () => void } | undefined): Promise<void> =>
+    const close = (
+      s: { close(cb: () => void): unknown; closeAllConnections?: () => void } | undefined,
+    ): Promise<void> =>
       new Promise((resolve) => {
         if (!s) return resolve();
         s.close(() => resolve());
@@ -293,7 +321,10 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
 
   async #newCertificate(cam: SimCamera): Promise<void> {
     // A wrong CN on purpose, like the real camera (the driver pins the fingerprint instead).
-    const pems = await generate([{ name: "commonName", value: "nanit-camera.invalid" }], { keySize: 2048, algorithm: "sha256" });
+    const pems = await generate([{ name: "commonName", value: "nanit-camera.invalid" }], {
+      keySize: 2048,
+      algorithm: "sha256",
+    });
     cam.key = pems.private;
     cam.cert = pems.cert;
     cam.fingerprint = new X509Certificate(pems.cert).fingerprint256;
@@ -418,7 +449,11 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   /** Existing sessions stop answering requests and pings (socket open, TCP alive). New sessions work. */
   goSilent(flavour?: Flavour): number {
     let n = 0;
-    for (const c of this.#conns) if (!flavour || c.flavour === flavour) (c.silent = true), n++;
+    for (const c of this.#conns) {
+      if (flavour && c.flavour !== flavour) continue;
+      c.silent = true;
+      n++;
+    }
     return n;
   }
 
@@ -433,7 +468,9 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
 
   /** Open sessions, by flavour. */
   connections(flavour?: Flavour): ConnInfo[] {
-    return [...this.#conns].filter((c) => !flavour || c.flavour === flavour).map(({ conn, flavour: f, cameraUid }) => ({ conn, flavour: f, cameraUid }));
+    return [...this.#conns]
+      .filter((c) => !flavour || c.flavour === flavour)
+      .map(({ conn, flavour: f, cameraUid }) => ({ conn, flavour: f, cameraUid }));
   }
 
   /** Requests the cameras received (optionally of one type / flavour). */
@@ -475,7 +512,9 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   #issue(): { accessToken: string; refreshToken: string } {
     const now = Math.floor(Date.now() / 1000);
     const header = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
-    const payload = Buffer.from(JSON.stringify({ sub: 4242, iat: now, exp: now + this.accessTokenLifetimeS, jti: randomToken(8) })).toString("base64url");
+    const payload = Buffer.from(
+      JSON.stringify({ sub: 4242, iat: now, exp: now + this.accessTokenLifetimeS, jti: randomToken(8) }),
+    ).toString("base64url");
     const sig = createHmac("sha256", this.#secret).update(`${header}.${payload}`).digest("base64url");
     const accessToken = `${header}.${payload}.${sig}`;
     const refreshToken = randomToken();
@@ -503,13 +542,21 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     for await (const c of req) chunks.push(c as Buffer);
     let body: Record<string, unknown> | undefined;
     try {
-      body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>) : undefined;
+      body = chunks.length
+        ? (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>)
+        : undefined;
     } catch {
       body = undefined;
     }
     const url = new URL(req.url ?? "/", "http://sim");
     const send = (status: number, json: unknown): void => {
-      const record: HttpRecord = { method: req.method ?? "", path: url.pathname, status, authorization: req.headers.authorization, body };
+      const record: HttpRecord = {
+        method: req.method ?? "",
+        path: url.pathname,
+        status,
+        authorization: req.headers.authorization,
+        body,
+      };
       this.httpRequests.push(record);
       res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(json));
       this.emit("http", record);
@@ -523,12 +570,16 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     if (route === "POST /login") return send(...this.#login(body));
     if (route === "POST /tokens/refresh") return send(...this.#refreshTokens(body));
     const bearerOnly = url.pathname.startsWith("/focus/");
-    if (!this.#accessValid(this.#tokenFrom(req.headers.authorization, bearerOnly))) return send(401, { error: "unauthorized", error_description: "Access token is invalid or expired" });
+    if (!this.#accessValid(this.#tokenFrom(req.headers.authorization, bearerOnly)))
+      return send(401, { error: "unauthorized", error_description: "Access token is invalid or expired" });
     if (route === "GET /babies") return send(200, { babies: this.babies.map((b) => this.#babyJson(b)) });
     let m = /^GET \/babies\/([^/]+)\/messages$/.exec(route);
     if (m) {
       const limit = Math.max(1, Number(url.searchParams.get("limit") ?? 10));
-      const list = this.messages.filter((x) => x.baby_uid === m![1]).sort((a, b) => b.id - a.id).slice(0, limit);
+      const list = this.messages
+        .filter((x) => x.baby_uid === m![1])
+        .sort((a, b) => b.id - a.id)
+        .slice(0, limit);
       return send(200, { messages: list });
     }
     m = /^GET \/focus\/cameras\/([^/]+)\/uc_token$/.exec(route);
@@ -565,20 +616,37 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
 
   #login(body: Record<string, unknown> | undefined): [number, unknown] {
     if (!body || body.email !== this.email || body.password !== this.password) {
-      return [401, body?.mfa_token ? { message: "Unauthorized" } : { error: "invalid_grant", error_description: "Invalid email or password" }];
+      return [
+        401,
+        body?.mfa_token
+          ? { message: "Unauthorized" }
+          : { error: "invalid_grant", error_description: "Invalid email or password" },
+      ];
     }
     if (this.mfaEnabled) {
       if (body.mfa_token === undefined) {
         this.#mfaToken = randomToken(16);
         this.smsSent++;
         this.emit("sms", this.mfaCode);
-        return [482, { mfa_token: this.#mfaToken, phone_suffix: "42", channel: body.channel === "email" ? "email" : "sms" }];
+        return [
+          482,
+          { mfa_token: this.#mfaToken, phone_suffix: "42", channel: body.channel === "email" ? "email" : "sms" },
+        ];
       }
-      if (body.mfa_token !== this.#mfaToken || body.mfa_code !== this.mfaCode) return [401, { message: "Invalid or expired MFA code" }];
+      if (body.mfa_token !== this.#mfaToken || body.mfa_code !== this.mfaCode)
+        return [401, { message: "Invalid or expired MFA code" }];
       this.#mfaToken = undefined;
     }
     const { accessToken, refreshToken } = this.#issue();
-    return [201, { access_token: accessToken, refresh_token: refreshToken, token: randomToken(), user: { id: 4242, email: this.email, enforce_mfa: this.mfaEnabled, units: "metric", feature_flags: {} } }];
+    return [
+      201,
+      {
+        access_token: accessToken,
+        refresh_token: refreshToken,
+        token: randomToken(),
+        user: { id: 4242, email: this.email, enforce_mfa: this.mfaEnabled, units: "metric", feature_flags: {} },
+      },
+    ];
   }
 
   #refreshTokens(body: Record<string, unknown> | undefined): [number, unknown] {
@@ -605,8 +673,11 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     const cameraUid = m ? decodeURIComponent(m[1]!) : "";
     const cam = this.#cameras.get(cameraUid);
     if (!cam) return this.#reject(socket, 404, "cloud", cameraUid);
-    if (!this.#accessValid(this.#tokenFrom(req.headers.authorization, true))) return this.#reject(socket, 401, "cloud", cameraUid);
-    const overLimit = [...this.#conns].filter((c) => c.flavour === "cloud" && c.cameraUid === cameraUid).length >= this.cloudConnectionLimit;
+    if (!this.#accessValid(this.#tokenFrom(req.headers.authorization, true)))
+      return this.#reject(socket, 401, "cloud", cameraUid);
+    const overLimit =
+      [...this.#conns].filter((c) => c.flavour === "cloud" && c.cameraUid === cameraUid).length >=
+      this.cloudConnectionLimit;
     this.#cloudWss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, "cloud", cam, overLimit));
   }
 
@@ -615,12 +686,25 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     const m = /^token (.+)$/.exec(auth);
     const ok = !!m && (this.localAuth === "uc_token" ? this.#ucTokens.has(m[1]!) : this.#accessValid(m[1]));
     if (!ok) return this.#reject(socket, 401, "local", cam.uid);
-    if ([...this.#conns].filter((c) => c.flavour === "local" && c.cameraUid === cam.uid).length >= this.localConnectionLimit) return this.#reject(socket, 403, "local", cam.uid);
+    if (
+      [...this.#conns].filter((c) => c.flavour === "local" && c.cameraUid === cam.uid).length >=
+      this.localConnectionLimit
+    )
+      return this.#reject(socket, 403, "local", cam.uid);
     wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, "local", cam, false));
   }
 
   #accept(ws: WebSocket, flavour: Flavour, cam: SimCamera, overLimit: boolean): void {
-    const conn: Conn = { conn: ++this.#connCount, flavour, cameraUid: cam.uid, ws, silent: false, sensorTransfer: false, pushTimer: undefined, overLimit };
+    const conn: Conn = {
+      conn: ++this.#connCount,
+      flavour,
+      cameraUid: cam.uid,
+      ws,
+      silent: false,
+      sensorTransfer: false,
+      pushTimer: undefined,
+      overLimit,
+    };
     this.#conns.add(conn);
     const info: ConnInfo = { conn: conn.conn, flavour, cameraUid: cam.uid };
     ws.on("ping", (data) => {
@@ -661,7 +745,16 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     this.emit("request", record);
     if (conn.silent) return;
     const respond = (status: number, extra: Partial<ResponseMsg> = {}, statusMessage?: string): void =>
-      this.#send(conn, { type: "RESPONSE", response: { request_id: request.id, request_type: request.type, status_code: status, ...(statusMessage ? { status_message: statusMessage } : {}), ...extra } });
+      this.#send(conn, {
+        type: "RESPONSE",
+        response: {
+          request_id: request.id,
+          request_type: request.type,
+          status_code: status,
+          ...(statusMessage ? { status_message: statusMessage } : {}),
+          ...extra,
+        },
+      });
     if (conn.overLimit) return respond(403, {}, CONNECTION_LIMIT_MESSAGE);
     switch (request.type) {
       case "GET_SENSOR_DATA":
@@ -676,7 +769,10 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
           cam.nightLight = c.night_light === "LIGHT_ON";
           this.#pushAll(cam, "PUT_CONTROL", { control: { night_light: c.night_light } }, conn);
         }
-        return respond(200, this.echoControl && c.night_light !== undefined ? { control: { night_light: c.night_light } } : {});
+        return respond(
+          200,
+          this.echoControl && c.night_light !== undefined ? { control: { night_light: c.night_light } } : {},
+        );
       }
       case "GET_CONTROL":
         return respond(200, { control: { night_light: cam.nightLight ? "LIGHT_ON" : "LIGHT_OFF" } });
@@ -695,7 +791,14 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         return respond(200);
       }
       case "GET_STATUS":
-        return respond(200, { status: { connection_to_server: "CONNECTED", current_version: cam.firmware, hardware_version: "gen_2", mode: "STAND" } });
+        return respond(200, {
+          status: {
+            connection_to_server: "CONNECTED",
+            current_version: cam.firmware,
+            hardware_version: "gen_2",
+            mode: "STAND",
+          },
+        });
       case "PUT_STREAMING":
         return this.#streaming(conn, cam, request, respond);
       default:
@@ -703,7 +806,12 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     }
   }
 
-  #streaming(conn: Conn, cam: SimCamera, request: RequestMsg, respond: (status: number, extra?: Partial<ResponseMsg>, statusMessage?: string) => void): void {
+  #streaming(
+    conn: Conn,
+    cam: SimCamera,
+    request: RequestMsg,
+    respond: (status: number, extra?: Partial<ResponseMsg>, statusMessage?: string) => void,
+  ): void {
     const s = request.streaming ?? {};
     const fault = this.#streamFaults.shift();
     if (fault && fault !== "no-answer") return respond(fault.status, {}, fault.message);
@@ -723,9 +831,11 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     } catch {
       target = undefined;
     }
-    if (!target || (target.protocol !== "rtmp:" && target.protocol !== "rtmps:")) return reply(400, {}, "invalid rtmp_url");
+    if (!target || (target.protocol !== "rtmp:" && target.protocol !== "rtmps:"))
+      return reply(400, {}, "invalid rtmp_url");
     // Loopback only (the project's network rule); a real camera would answer 200 and fail to connect.
-    if (this.loopbackPushOnly && !["127.0.0.1", "[::1]", "localhost"].includes(target.hostname)) return reply(400, {}, "simulator pushes to loopback only");
+    if (this.loopbackPushOnly && !["127.0.0.1", "[::1]", "localhost"].includes(target.hostname))
+      return reply(400, {}, "simulator pushes to loopback only");
     this.#pusher.start(cam.uid, url, conn.conn, cam.streamProfile);
     reply(200);
   }
@@ -740,8 +850,20 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   #sensorData(cam: SimCamera, types: string[]): NonNullable<RequestPayload["sensor_data"]> {
     const out: NonNullable<RequestPayload["sensor_data"]> = [];
     const now = Date.now();
-    if (types.includes("TEMPERATURE")) out.push({ sensor_type: "TEMPERATURE", value: Math.round(cam.temperatureMilli / 1000), value_milli: cam.temperatureMilli, timestamp_real: now });
-    if (types.includes("HUMIDITY")) out.push({ sensor_type: "HUMIDITY", value: Math.round(cam.humidityMilli / 1000), value_milli: cam.humidityMilli, timestamp_real: now });
+    if (types.includes("TEMPERATURE"))
+      out.push({
+        sensor_type: "TEMPERATURE",
+        value: Math.round(cam.temperatureMilli / 1000),
+        value_milli: cam.temperatureMilli,
+        timestamp_real: now,
+      });
+    if (types.includes("HUMIDITY"))
+      out.push({
+        sensor_type: "HUMIDITY",
+        value: Math.round(cam.humidityMilli / 1000),
+        value_milli: cam.humidityMilli,
+        timestamp_real: now,
+      });
     if (types.includes("LIGHT")) out.push({ sensor_type: "LIGHT", value: cam.lux });
     if (types.includes("NIGHT")) out.push({ sensor_type: "NIGHT", value: cam.night ? 1 : 0 });
     return out;
@@ -753,18 +875,27 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     conn.pushTimer = undefined;
     if (!conn.sensorTransfer) return;
     const [min, max] = this.sensorPushMs;
-    conn.pushTimer = setTimeout(() => {
-      if (!conn.silent) this.#cameraRequest(conn, "PUT_SENSOR_DATA", { sensor_data: this.#sensorData(cam, ["TEMPERATURE", "HUMIDITY"]) });
-      this.#schedulePush(conn, cam);
-    }, min + Math.random() * (max - min));
+    conn.pushTimer = setTimeout(
+      () => {
+        if (!conn.silent)
+          this.#cameraRequest(conn, "PUT_SENSOR_DATA", {
+            sensor_data: this.#sensorData(cam, ["TEMPERATURE", "HUMIDITY"]),
+          });
+        this.#schedulePush(conn, cam);
+      },
+      min + Math.random() * (max - min),
+    );
   }
 
   #pushSensors(cam: SimCamera, types: string[]): void {
-    for (const c of this.#conns) if (c.cameraUid === cam.uid && c.sensorTransfer && !c.silent) this.#cameraRequest(c, "PUT_SENSOR_DATA", { sensor_data: this.#sensorData(cam, types) });
+    for (const c of this.#conns)
+      if (c.cameraUid === cam.uid && c.sensorTransfer && !c.silent)
+        this.#cameraRequest(c, "PUT_SENSOR_DATA", { sensor_data: this.#sensorData(cam, types) });
   }
 
   #pushAll(cam: SimCamera, type: "PUT_CONTROL" | "PUT_SETTINGS", payload: RequestPayload, except?: Conn): void {
-    for (const c of this.#conns) if (c.cameraUid === cam.uid && c !== except && !c.silent) this.#cameraRequest(c, type, payload);
+    for (const c of this.#conns)
+      if (c.cameraUid === cam.uid && c !== except && !c.silent) this.#cameraRequest(c, type, payload);
   }
 
   #cameraRequest(conn: Conn, type: string, payload: RequestPayload): void {

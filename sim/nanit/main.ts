@@ -30,13 +30,20 @@ const sim = new NanitSimulator({
   publishDelayMs: Number(values["publish-delay"]),
 });
 const urls = await sim.start();
-const info = { ...urls, email: sim.email, password: sim.password, mfaCode: sim.mfaEnabled ? sim.mfaCode : undefined, babies: sim.babies };
+const info = {
+  ...urls,
+  email: sim.email,
+  password: sim.password,
+  mfaCode: sim.mfaEnabled ? sim.mfaCode : undefined,
+  babies: sim.babies,
+};
 if (values.json) console.log(JSON.stringify(info));
 else {
   console.log("Nanit simulator listening");
   console.log(`  api:       ${urls.apiUrl}`);
   console.log(`  websocket: ${urls.wsUrl}`);
-  for (const [uid, url] of Object.entries(urls.localUrls)) console.log(`  local:     ${url}  (camera ${uid}, self-signed, SHA-256 ${sim.fingerprint(uid)})`);
+  for (const [uid, url] of Object.entries(urls.localUrls))
+    console.log(`  local:     ${url}  (camera ${uid}, self-signed, SHA-256 ${sim.fingerprint(uid)})`);
   console.log(`  account:   ${sim.email} / ${sim.password}${sim.mfaEnabled ? `  (MFA code ${sim.mfaCode})` : ""}`);
 }
 const shutdown = (): void => {

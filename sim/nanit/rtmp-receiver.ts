@@ -68,7 +68,9 @@ export function parseReception(stderr: string): Pick<Reception, "video" | "audio
   const a = /Stream #0:\d+.*?: Audio: (\w+)(?: \(([^)]+)\))?.*?, (\d+) Hz/.exec(input);
   const frames = [...stderr.matchAll(/frame=\s*(\d+)/g)].map((m) => Number(m[1]));
   return {
-    video: v ? { codec: v[1]!, profile: v[2], width: Number(v[3]), height: Number(v[4]), fps: v[5] ? Number(v[5]) : undefined } : undefined,
+    video: v
+      ? { codec: v[1]!, profile: v[2], width: Number(v[3]), height: Number(v[4]), fps: v[5] ? Number(v[5]) : undefined }
+      : undefined,
     audio: a ? { codec: a[1]!, profile: a[2], sampleRate: Number(a[3]) } : undefined,
     frames: frames.length ? Math.max(...frames) : 0,
   };
@@ -106,13 +108,29 @@ export class RtmpReceiver {
   static async start(options: ReceiverOptions = {}): Promise<RtmpReceiver> {
     const port = await freePort();
     const url = `rtmp://127.0.0.1:${port}/live/${options.key ?? "testkey"}`;
-    const args = ["-hide_banner", "-nostdin", "-stats_period", "0.25", "-loglevel", "info", "-listen", "1", "-timeout", String(options.listenTimeoutS ?? 20), "-i", url];
+    const args = [
+      "-hide_banner",
+      "-nostdin",
+      "-stats_period",
+      "0.25",
+      "-loglevel",
+      "info",
+      "-listen",
+      "1",
+      "-timeout",
+      String(options.listenTimeoutS ?? 20),
+      "-i",
+      url,
+    ];
     if (options.frames !== undefined) args.push("-frames:v", String(options.frames));
     args.push("-f", "null", "-");
     const child = spawn(DEFAULT_FFMPEG, args, { stdio: ["ignore", "ignore", "pipe"] });
     const receiver = new RtmpReceiver(port, url, child);
     // No event says "listening": re-check the kernel's socket table until it is (or ffmpeg gave up).
-    const ok = await waitFor(() => (listening(port) ? "listening" : receiver.running ? false : "exited"), 5000, { on: [[child, "exit"]], intervalMs: 20 }).catch(() => "timeout");
+    const ok = await waitFor(() => (listening(port) ? "listening" : receiver.running ? false : "exited"), 5000, {
+      on: [[child, "exit"]],
+      intervalMs: 20,
+    }).catch(() => "timeout");
     if (ok !== "listening") {
       receiver.kill();
       const r = await receiver.done;
@@ -128,7 +146,12 @@ export class RtmpReceiver {
 
   /** Resolves once at least `n` frames were decoded; rejects if the receiver ends first. */
   async receiving(n = 1, timeoutMs = 10_000): Promise<void> {
-    const state = await waitFor(() => (this.#frames >= n ? "ok" : this.running ? false : "ended"), timeoutMs, { on: [[this.events, "progress"], [this.#child, "exit"]] });
+    const state = await waitFor(() => (this.#frames >= n ? "ok" : this.running ? false : "ended"), timeoutMs, {
+      on: [
+        [this.events, "progress"],
+        [this.#child, "exit"],
+      ],
+    });
     if (state === "ended") throw new Error(`the RTMP receiver ended after ${this.#frames} frames (wanted ${n})`);
   }
 

@@ -120,7 +120,12 @@ export class CameraPusher {
   }
 
   /** A STARTED: a new push, a renewal (same URL) or a restart (another URL). */
-  start(cameraUid: string, url: string, owner: number, profile: StreamProfileName): "started" | "renewed" | "restarted" {
+  start(
+    cameraUid: string,
+    url: string,
+    owner: number,
+    profile: StreamProfileName,
+  ): "started" | "renewed" | "restarted" {
     if (this.#stopped) return "started";
     const existing = this.#pushes.get(cameraUid);
     if (existing && existing.url === url) {
@@ -207,11 +212,20 @@ export class CameraPusher {
     if (this.#stopped || this.#pushes.get(push.cameraUid) !== push) return;
     const args = pushArgs(push.url, push.profile);
     // pdeathsig: the kernel kills ffmpeg if the simulator's process dies without stopping it.
-    const [command, argv] = executable(SETPRIV) ? [SETPRIV, ["--pdeathsig", "SIGKILL", "--", this.#o.ffmpeg, ...args]] : [this.#o.ffmpeg, args];
+    const [command, argv] = executable(SETPRIV)
+      ? [SETPRIV, ["--pdeathsig", "SIGKILL", "--", this.#o.ffmpeg, ...args]]
+      : [this.#o.ffmpeg, args];
     // stdout ignored: ffmpeg output must never reach the test runner's stdout.
     const child = spawn(command, argv, { stdio: ["ignore", "ignore", "pipe"] });
     let settle!: () => void;
-    const proc: Proc = { cameraUid: push.cameraUid, url: push.url, child, stderr: [], stalled: false, exited: new Promise((resolve) => (settle = resolve)) };
+    const proc: Proc = {
+      cameraUid: push.cameraUid,
+      url: push.url,
+      child,
+      stderr: [],
+      stalled: false,
+      exited: new Promise((resolve) => (settle = resolve)),
+    };
     let partial = "";
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (chunk: string) => {

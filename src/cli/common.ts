@@ -17,7 +17,11 @@ export function withCommonOptions(command: Command): Command {
 
 /** The config, or undefined after printing its problems to stderr. With `dataDir`, passwords entered
  * on the web page apply as they do for the bridge. */
-export function loadConfigOrReport(file: string, out: (line: string) => void = (l) => console.error(l), dataDir?: string): { config: Config; found: boolean } | undefined {
+export function loadConfigOrReport(
+  file: string,
+  out: (line: string) => void = (l) => console.error(l),
+  dataDir?: string,
+): { config: Config; found: boolean } | undefined {
   try {
     return loadConfig(file, dataDir === undefined ? {} : { dataDir });
   } catch (error) {

@@ -10,7 +10,10 @@ import { namesOf, type VendorModule } from "../core/vendor.ts";
 import { vendors } from "../drivers/index.ts";
 
 const all = vendors as readonly VendorModule[];
-const CAMERA_VENDORS = namesOf(all.filter((v) => v.produces.cameras), "and");
+const CAMERA_VENDORS = namesOf(
+  all.filter((v) => v.produces.cameras),
+  "and",
+);
 
 /** The keys under a vendor's `endpoints` (none when it has no such key). */
 function endpointKeys(vendor: VendorModule): string[] {
@@ -32,9 +35,9 @@ export interface ExampleOptions {
 export function exampleConfig(options: ExampleOptions = {}): string {
   const lines = [
     "# Hearthbridge configuration (YAML), written on first start with every key commented out.",
-    "# As it stands, the bridge runs with the defaults and no accounts. To set a key, remove the \"# \"",
+    '# As it stands, the bridge runs with the defaults and no accounts. To set a key, remove the "# "',
     "# in front of it and of its section line, then restart. Passwords can go in this file (mode 0600),",
-    "# in an environment variable (\"${FANSYNC_PASSWORD}\") or in a file (passwordFile).",
+    '# in an environment variable ("${FANSYNC_PASSWORD}") or in a file (passwordFile).',
     "# Check it with `npm run doctor`; show the pairing codes with `npm run pairing`.",
     "",
     "# Apple Home (HAP).",
@@ -43,7 +46,7 @@ export function exampleConfig(options: ExampleOptions = {}): string {
     "#   # TCP port of the HAP server (0 = any free port); extra bridges past 149 accessories use the next ports.",
     "#   port: 51826",
     "#   # Setup code; generated once and kept in <data>/identity.json when absent. Trivial codes are refused.",
-    "#   pincode: \"031-45-154\"",
+    '#   pincode: "031-45-154"',
     "#   # Bridge name shown while pairing.",
     "#   name: Hearthbridge",
     "#   # mDNS publisher: ciao (built in), avahi or resolved (the host's daemon), none (pair by address).",
@@ -75,7 +78,7 @@ export function exampleConfig(options: ExampleOptions = {}): string {
       "#   # Address to serve on: 0.0.0.0 = every interface (a password is then required), 127.0.0.1 = this machine only.",
       "#   host: 0.0.0.0",
       "#   # The page's password (8+ characters), hashed at load, never stored plain. Without it the page is",
-      "#   # set up with the one-time link the bridge logs (\"no password yet\") and npm run pairing shows.",
+      '#   # set up with the one-time link the bridge logs ("no password yet") and npm run pairing shows.',
       "#   password: ${WEB_PASSWORD}",
       "#   # Host names the page answers besides localhost, IP addresses and this machine's name.",
       "#   allowedHosts: [bridge.home.arpa]",

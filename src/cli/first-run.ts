@@ -16,7 +16,10 @@ export function writeFirstRunConfig(configPath: string, config: Config, log: Log
   const path = resolve(configPath);
   try {
     if (writeExampleConfig(path, { web: hasWebSection(config) })) {
-      log.warn({ event: "example-config", path }, `no config file at ${path}: wrote a commented example there (mode 0600); starting with defaults and no accounts. Add your accounts to it and restart.`);
+      log.warn(
+        { event: "example-config", path },
+        `no config file at ${path}: wrote a commented example there (mode 0600); starting with defaults and no accounts. Add your accounts to it and restart.`,
+      );
       return;
     }
   } catch (error) {

@@ -8,7 +8,11 @@
 /** The help text; it names the vendors' login kinds, so the vendor list is loaded only to print it. */
 async function usage(): Promise<string> {
   const { vendors } = await import("../drivers/index.ts");
-  const ids = (kind: string) => vendors.filter((v) => v.login.kind === kind).map((v) => v.id).join(", ");
+  const ids = (kind: string) =>
+    vendors
+      .filter((v) => v.login.kind === kind)
+      .map((v) => v.id)
+      .join(", ");
   return `usage: hearthbridge <command> [options]
 
 commands:

@@ -34,7 +34,11 @@ export async function loginCommand(argv: string[]): Promise<number> {
     .option("-d, --data <dir>", "data directory (pairings, sessions)", process.env.HEARTHBRIDGE_DATA ?? "./data")
     .option("-a, --account <name>", "which account, when the config has several of this vendor")
     .option("--email-code", `ask ${namesOf(mfaVendors)} to send the code by e-mail instead of SMS`)
-    .option("--timeout <seconds>", `${passwordVendors.map((v) => v.id).join("/")}: give up on the vendor after this long`, "20")
+    .option(
+      "--timeout <seconds>",
+      `${passwordVendors.map((v) => v.id).join("/")}: give up on the vendor after this long`,
+      "20",
+    )
     .showHelpAfterError()
     .parse(argv, { from: "user" });
   const [id] = program.args;
@@ -58,7 +62,11 @@ export async function loginCommand(argv: string[]): Promise<number> {
   }
   const account = accounts[0];
   if (!account || accounts.length > 1) {
-    console.error(accounts.length ? `login: several ${vendor.displayName} accounts; pick one with --account (${accounts.map((a) => a.name).join(", ")})` : `login: no ${vendor.displayName} account${opts.account ? ` named ${opts.account}` : ""} in ${opts.config}`);
+    console.error(
+      accounts.length
+        ? `login: several ${vendor.displayName} accounts; pick one with --account (${accounts.map((a) => a.name).join(", ")})`
+        : `login: no ${vendor.displayName} account${opts.account ? ` named ${opts.account}` : ""} in ${opts.config}`,
+    );
     return 2;
   }
   const rl = createInterface({ input: process.stdin, terminal: false });
@@ -82,7 +90,9 @@ export async function loginCommand(argv: string[]): Promise<number> {
         return ask(attempt > 1 ? "That code was refused; the latest code please: " : `Verification code${where}: `);
       },
     );
-    console.log(`Logged in${result.mfa ? " with two-factor authentication" : ""}; the session is saved in ${store.path}. The bridge picks it up within a minute.`);
+    console.log(
+      `Logged in${result.mfa ? " with two-factor authentication" : ""}; the session is saved in ${store.path}. The bridge picks it up within a minute.`,
+    );
     return 0;
   } catch (error) {
     console.error(`login failed: ${(error as Error).message}`);

@@ -25,7 +25,14 @@ export interface PairingReport {
     pairedControllers: number;
     port: number;
   };
-  matter?: { passcode?: number; discriminator?: number; manualPairingCode?: string; qrPairingCode?: string; port: number; commissioned: boolean };
+  matter?: {
+    passcode?: number;
+    discriminator?: number;
+    manualPairingCode?: string;
+    qrPairingCode?: string;
+    port: number;
+    commissioned: boolean;
+  };
   /** Standalone cameras (homekit.cameras: standalone), each paired in Apple Home with its own code. */
   cameras?: CameraPairingReport[];
   /** Why the cameras could not be read (a damaged bridges.json); the other codes still print. */
@@ -150,21 +157,27 @@ export function formatPairingReport(report: PairingReport, withQr = true): strin
     if (h.setupURI) {
       out.push(`  QR payload ${h.setupURI}  (${paired(h.pairedControllers)})`);
       if (withQr) out.push(qr(h.setupURI));
-    } else if (h.pincode) out.push("  QR code: shown after the bridge has started once (type the setup code meanwhile)");
+    } else if (h.pincode)
+      out.push("  QR code: shown after the bridge has started once (type the setup code meanwhile)");
     if (report.camerasProblem) out.push(`HomeKit cameras: ${report.camerasProblem}`);
     for (const c of report.cameras ?? []) {
       // Each standalone camera is its own accessory: the bridge's code does not add it.
-      out.push(`HomeKit camera ${c.name ? `${c.name} (${c.deviceId})` : c.deviceId}: setup code ${c.pincode}  (${paired(c.pairedControllers)}; add it in the Home app on its own)`);
+      out.push(
+        `HomeKit camera ${c.name ? `${c.name} (${c.deviceId})` : c.deviceId}: setup code ${c.pincode}  (${paired(c.pairedControllers)}; add it in the Home app on its own)`,
+      );
       if (c.setupURI) {
         out.push(`  QR payload ${c.setupURI}`);
         if (withQr) out.push(qr(c.setupURI));
-      } else out.push("  QR code: shown after the bridge has published the camera once (type the setup code meanwhile)");
+      } else
+        out.push("  QR code: shown after the bridge has published the camera once (type the setup code meanwhile)");
     }
   } else out.push("HomeKit: disabled in the config");
   if (report.matter) {
     const m = report.matter;
     if (m.manualPairingCode && m.qrPairingCode) {
-      out.push(`Matter: manual pairing code ${m.manualPairingCode}, QR payload ${m.qrPairingCode}${m.commissioned ? "  (commissioned; share it from your controller to add another)" : ""}`);
+      out.push(
+        `Matter: manual pairing code ${m.manualPairingCode}, QR payload ${m.qrPairingCode}${m.commissioned ? "  (commissioned; share it from your controller to add another)" : ""}`,
+      );
       if (withQr) out.push(qr(m.qrPairingCode));
     } else out.push(`Matter: pairing code ${notStarted}`);
   } else out.push("Matter: disabled in the config");
@@ -180,7 +193,11 @@ export function formatPairingReport(report: PairingReport, withQr = true): strin
 }
 
 export async function pairingCommand(argv: string[]): Promise<number> {
-  const program = withCommonOptions(new Command("pairing").description("print the HomeKit (bridge and standalone cameras) and Matter pairing codes without starting the bridge"))
+  const program = withCommonOptions(
+    new Command("pairing").description(
+      "print the HomeKit (bridge and standalone cameras) and Matter pairing codes without starting the bridge",
+    ),
+  )
     .option("--json", "print JSON")
     .option("--no-qr", "leave out the QR drawings")
     .showHelpAfterError()

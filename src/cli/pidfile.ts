@@ -147,7 +147,7 @@ function pause(ms: number): void {
  * Throws when a live bridge holds it. */
 export function claimDataDir(dataDir: string): () => void {
   const file = join(dataDir, PID_FILE);
-  const mine = `${process.pid} ${processStartTime(process.pid) ?? ""}`.trim() + "\n";
+  const mine = `${`${process.pid} ${processStartTime(process.pid) ?? ""}`.trim()}\n`;
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
     if (createExclusive(file, mine)) return releaser(file, mine);
     const text = readText(file);

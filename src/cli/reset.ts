@@ -26,7 +26,10 @@ export function resetTargets(dataDir: string, which: Ecosystem): string[] {
 export function resetEcosystem(dataDir: string, which: Ecosystem): string[] {
   const dir = resolve(dataDir);
   const pid = runningBridge(dir);
-  if (pid !== undefined) throw new BridgeRunningError(`a bridge (pid ${pid}) is running on ${dir}; stop it first (it would keep the old pairings)`);
+  if (pid !== undefined)
+    throw new BridgeRunningError(
+      `a bridge (pid ${pid}) is running on ${dir}; stop it first (it would keep the old pairings)`,
+    );
   const removed = resetTargets(dir, which);
   for (const path of removed) rmSync(path, { recursive: true, force: true });
   if (which === "homekit") {
@@ -45,7 +48,11 @@ export function resetEcosystem(dataDir: string, which: Ecosystem): string[] {
 }
 
 export async function resetCommand(argv: string[]): Promise<number> {
-  const program = withCommonOptions(new Command("reset").description("forget the HomeKit or Matter pairings (the other ecosystem and the accounts stay)"))
+  const program = withCommonOptions(
+    new Command("reset").description(
+      "forget the HomeKit or Matter pairings (the other ecosystem and the accounts stay)",
+    ),
+  )
     .argument("<ecosystem>", "homekit or matter")
     .option("-y, --yes", "do not ask for confirmation")
     .showHelpAfterError()
@@ -69,7 +76,9 @@ export async function resetCommand(argv: string[]): Promise<number> {
   }
   const label = which === "homekit" ? "Apple Home (HomeKit)" : "Matter";
   if (!opts.yes) {
-    console.log(`This removes ${targets.join(", ")}: every ${label} controller loses the bridge and it must be paired again.`);
+    console.log(
+      `This removes ${targets.join(", ")}: every ${label} controller loses the bridge and it must be paired again.`,
+    );
     if (!(await confirm(`Forget the ${label} pairings?`))) {
       console.log("reset: nothing was changed");
       return 1;

@@ -10,10 +10,15 @@ import { vendorOf } from "../drivers/index.ts";
 export type VerifyResult = CredentialCheck;
 
 export async function verifyAccount(account: AccountConfig, timeoutMs = 20_000): Promise<VerifyResult> {
-  if (!account.password) return { ok: false, refused: false, message: "no password in the config (password, passwordFile or ${ENV_VAR})" };
+  if (!account.password)
+    return { ok: false, refused: false, message: "no password in the config (password, passwordFile or ${ENV_VAR})" };
   const login = vendorOf(account.vendor)?.login;
   if (login?.kind !== "password") {
-    return { ok: false, refused: false, message: `${account.vendor}: use the interactive login (npm run login -- ${account.vendor})` };
+    return {
+      ok: false,
+      refused: false,
+      message: `${account.vendor}: use the interactive login (npm run login -- ${account.vendor})`,
+    };
   }
   try {
     return await login.check({ ...account, password: account.password }, timeoutMs);
@@ -32,7 +37,9 @@ export async function verifyCredentials(
 ): Promise<number> {
   const loaded = loadConfigOrReport(configFile, undefined, dataDir);
   if (!loaded) return 2;
-  const accounts = loaded.config.accounts.filter((a) => a.vendor === vendor.id && (!accountName || a.name === accountName));
+  const accounts = loaded.config.accounts.filter(
+    (a) => a.vendor === vendor.id && (!accountName || a.name === accountName),
+  );
   if (!accounts.length) {
     console.error(`login: no ${vendor.id} account${accountName ? ` named ${accountName}` : ""} in ${configFile}`);
     return 2;
@@ -44,6 +51,9 @@ export async function verifyCredentials(
     console.log(result.ok ? `OK, ${result.message}` : `FAILED, ${result.message}`);
     if (!result.ok) failed++;
   }
-  if (!failed) console.log(`The bridge will log in with ${accounts.length === 1 ? "this account" : "these accounts"}; nothing was stored.`);
+  if (!failed)
+    console.log(
+      `The bridge will log in with ${accounts.length === 1 ? "this account" : "these accounts"}; nothing was stored.`,
+    );
   return failed ? 1 : 0;
 }

@@ -27,7 +27,13 @@ export function passwordDigest(password: string): string {
 
 function isStoredPassword(value: unknown): value is StoredPassword {
   const v = value as StoredPassword | null;
-  return typeof v === "object" && v !== null && typeof v.password === "string" && v.password.length > 0 && (v.replaces === undefined || typeof v.replaces === "string");
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof v.password === "string" &&
+    v.password.length > 0 &&
+    (v.replaces === undefined || typeof v.replaces === "string")
+  );
 }
 
 /** The stored passwords of one data directory. loadConfig creates it and asks choose() for every
@@ -64,6 +70,10 @@ export class AccountSecrets {
   /** Keep `password` for `account`; it replaces the config's password until the config's is edited. */
   save(account: string, password: string): void {
     const replaces = this.#configured.get(account);
-    this.#store.set(account, { password, ...(replaces !== undefined ? { replaces } : {}), savedAt: new Date().toISOString() } satisfies StoredPassword);
+    this.#store.set(account, {
+      password,
+      ...(replaces !== undefined ? { replaces } : {}),
+      savedAt: new Date().toISOString(),
+    } satisfies StoredPassword);
   }
 }

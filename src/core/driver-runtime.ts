@@ -57,10 +57,13 @@ export class TimerScope {
    * process up. */
   later(ms: number, fn: () => void, options: { unref?: boolean } = {}): Timer | undefined {
     if (this.#closed) return undefined;
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      fn();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     if (options.unref) timer.unref();
     this.#timers.set(timer, undefined);
     return timer;
@@ -97,10 +100,13 @@ export class TimerScope {
         resolve();
       };
       const onAbort = (): void => void this.cancel(timer);
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        done();
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          this.#timers.delete(timer);
+          done();
+        },
+        Math.max(0, ms),
+      );
       this.#timers.set(timer, done);
       signal?.addEventListener("abort", onAbort, { once: true });
     });

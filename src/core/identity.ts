@@ -34,7 +34,10 @@ export function randomUsername(): string {
 }
 
 export function loadIdentity(dataDir: string, config: Config): PairingIdentity {
-  const store = new JsonStore<{ homekit?: Partial<PairingIdentity["homekit"]>; matter?: Partial<PairingIdentity["matter"]> }>(join(dataDir, "identity.json"));
+  const store = new JsonStore<{
+    homekit?: Partial<PairingIdentity["homekit"]>;
+    matter?: Partial<PairingIdentity["matter"]>;
+  }>(join(dataDir, "identity.json"));
   const saved = { homekit: store.get("homekit") ?? {}, matter: store.get("matter") ?? {} };
   const identity: PairingIdentity = {
     homekit: {
@@ -47,10 +50,14 @@ export function loadIdentity(dataDir: string, config: Config): PairingIdentity {
     },
   };
   // Persist only generated values: a code set in the config stays owned by the config.
-  const homekit = { pincode: config.homekit.pincode ? saved.homekit.pincode : identity.homekit.pincode, username: identity.homekit.username };
+  const homekit = {
+    pincode: config.homekit.pincode ? saved.homekit.pincode : identity.homekit.pincode,
+    username: identity.homekit.username,
+  };
   const matter = {
     passcode: config.matter.passcode ? saved.matter.passcode : identity.matter.passcode,
-    discriminator: config.matter.discriminator !== undefined ? saved.matter.discriminator : identity.matter.discriminator,
+    discriminator:
+      config.matter.discriminator !== undefined ? saved.matter.discriminator : identity.matter.discriminator,
   };
   if (JSON.stringify(homekit) !== JSON.stringify(saved.homekit)) store.set("homekit", homekit);
   if (JSON.stringify(matter) !== JSON.stringify(saved.matter)) store.set("matter", matter);

@@ -195,11 +195,25 @@ export function scrubValue(value: unknown): unknown {
 }
 
 /** `tap` also receives every (already scrubbed) JSON log line: the web page's recent-log buffer. */
-export function createLogger(level: LogLevel = "info", options: { json?: boolean; destination?: NodeJS.WritableStream; tap?: { write(line: string): void } } = {}): Logger {
+export function createLogger(
+  level: LogLevel = "info",
+  options: { json?: boolean; destination?: NodeJS.WritableStream; tap?: { write(line: string): void } } = {},
+): Logger {
   const output = options.json
     ? (options.destination ?? process.stdout)
-    : pretty({ sync: true, colorize: false, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", destination: options.destination ?? 1 });
-  const stream = options.tap ? pino.multistream([{ level: "trace", stream: output }, { level: "trace", stream: options.tap }]) : output;
+    : pretty({
+        sync: true,
+        colorize: false,
+        translateTime: "SYS:HH:MM:ss.l",
+        ignore: "pid,hostname",
+        destination: options.destination ?? 1,
+      });
+  const stream = options.tap
+    ? pino.multistream([
+        { level: "trace", stream: output },
+        { level: "trace", stream: options.tap },
+      ])
+    : output;
   return pino(
     {
       level,

@@ -32,7 +32,10 @@ export class PageAccounts {
     const problems: string[] = [];
     const raw = this.#store.get("accounts");
     for (const [i, entry] of (Array.isArray(raw) ? raw : []).entries()) {
-      const checked = entry && typeof entry === "object" ? checkAccountEntry(entry as Record<string, unknown>) : { problems: ["not an object"] };
+      const checked =
+        entry && typeof entry === "object"
+          ? checkAccountEntry(entry as Record<string, unknown>)
+          : { problems: ["not an object"] };
       if ("account" in checked) accounts.push(checked.account);
       else problems.push(`${PAGE_ACCOUNTS_FILE} accounts[${i}]: ${checked.problems.join("; ")}`);
     }

@@ -64,7 +64,8 @@ export class RateLimitedLog {
 
   /** Write the count of lines still held back (e.g. when the driver stops). */
   flush(): void {
-    for (const [reason, entry] of this.#entries) if (entry.suppressed) this.#write(reason, entry, entry.msg, {}, this.#now());
+    for (const [reason, entry] of this.#entries)
+      if (entry.suppressed) this.#write(reason, entry, entry.msg, {}, this.#now());
   }
 
   /** Per reason: inputs rejected and lines written so far. */

@@ -215,11 +215,16 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   }
 
   #availabilityChanged(driver: Driver, id: string | undefined, available: boolean): void {
-    const targets = id ? [this.#devices.get(id)] : [...this.#devices.values()].filter((e) => this.#drivers.get(e.info.id) === driver);
+    const targets = id
+      ? [this.#devices.get(id)]
+      : [...this.#devices.values()].filter((e) => this.#drivers.get(e.info.id) === driver);
     for (const entry of targets) {
       if (!entry || entry.available === available) continue;
       entry.available = available;
-      this.#log.info({ device: entry.info.id }, `${entry.info.name} is ${available ? "reachable again" : "unreachable"}`);
+      this.#log.info(
+        { device: entry.info.id },
+        `${entry.info.name} is ${available ? "reachable again" : "unreachable"}`,
+      );
       this.emit("availability", entry);
     }
   }

@@ -1,6 +1,19 @@
 // Atomic, crash-safe JSON files in the data directory. Losing a pairing or a rotated token is the
 // worst bug this project can have, so every write is write-to-temp + fsync + rename + fsync(dir).
-import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, chmodSync, existsSync, statSync, rmSync, readdirSync } from "node:fs";
+import {
+  mkdirSync,
+  openSync,
+  writeSync,
+  fsyncSync,
+  closeSync,
+  renameSync,
+  readFileSync,
+  chmodSync,
+  existsSync,
+  statSync,
+  rmSync,
+  readdirSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Create the data directory (0700) and return its absolute path. */

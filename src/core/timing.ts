@@ -3,7 +3,13 @@
 
 /** Exponential back-off with jitter: uniform in [floor, min(max, min * 2^attempt)). A floor of 0 is
  * "full jitter"; min/2 keeps retries from bunching near zero. */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random, floorMs = 0): number {
+export function backoffDelay(
+  attempt: number,
+  minMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+  floorMs = 0,
+): number {
   const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
   const floor = Math.min(floorMs, ceiling);
   return Math.floor(floor + random() * (ceiling - floor));
@@ -20,7 +26,10 @@ export function requestSignal(ms: number, parent?: AbortSignal): { signal: Abort
     return { signal: controller.signal, dispose: () => undefined };
   }
   const onAbort = (): void => controller.abort(parent!.reason);
-  const timer = setTimeout(() => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), ms);
+  const timer = setTimeout(
+    () => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")),
+    ms,
+  );
   timer.unref(); // like AbortSignal.timeout: a pending request timeout does not keep the process up
   parent?.addEventListener("abort", onAbort, { once: true });
   return {

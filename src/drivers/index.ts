@@ -27,7 +27,9 @@ export class UnsupportedVendorError extends Error {
 export function createDriver(account: VendorAccount, log: Logger): Driver {
   const vendor = vendorOf(account.vendor);
   if (!vendor) {
-    throw new UnsupportedVendorError(`vendor ${account.vendor} is not supported by this version; account "${account.name}" is skipped`);
+    throw new UnsupportedVendorError(
+      `vendor ${account.vendor} is not supported by this version; account "${account.name}" is skipped`,
+    );
   }
   return vendor.create(account, { log });
 }

@@ -80,7 +80,10 @@ export function buildBridged(entry: DeviceEntry, ctx: BindingContext): BridgedDe
     } as never);
     return { deviceId: entry.info.id, endpoint, parts: [{ part, endpoint }], shape: shapeOf(parts) };
   }
-  const children = parts.map((part) => ({ part, endpoint: new Endpoint(part.type, { id: `${id}-${part.id}`, ...part.initial } as never) }));
+  const children = parts.map((part) => ({
+    part,
+    endpoint: new Endpoint(part.type, { id: `${id}-${part.id}`, ...part.initial } as never),
+  }));
   const endpoint = new Endpoint(BridgedNodeEndpoint, {
     id,
     bridgedDeviceBasicInformation: basic,

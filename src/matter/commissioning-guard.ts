@@ -78,7 +78,9 @@ export class CommissioningGuard {
       return false;
     }
     if (marker.before.length) return false;
-    this.#log.warn("a Matter commissioning was cut short (the bridge stopped before the controller completed it); resetting the Matter storage so the bridge can be commissioned again");
+    this.#log.warn(
+      "a Matter commissioning was cut short (the bridge stopped before the controller completed it); resetting the Matter storage so the bridge can be commissioned again",
+    );
     rmSync(this.#storageDir, { recursive: true, force: true });
     this.#clear();
     return true;
@@ -92,7 +94,12 @@ export class CommissioningGuard {
     const marker = this.#read();
     if (!marker) return undefined;
     const fabrics = node.env.get(FabricManager);
-    const fabric = fabrics.fabrics.find((f) => f.fabricIndex === marker.fabricIndex && String(f.fabricId) === marker.fabricId && String(f.nodeId) === marker.nodeId);
+    const fabric = fabrics.fabrics.find(
+      (f) =>
+        f.fabricIndex === marker.fabricIndex &&
+        String(f.fabricId) === marker.fabricId &&
+        String(f.nodeId) === marker.nodeId,
+    );
     if (fabric) {
       this.#log.warn(
         { fabricIndex: marker.fabricIndex },
@@ -119,7 +126,9 @@ export class CommissioningGuard {
       try {
         writeFileAtomic(this.#file, JSON.stringify(marker));
       } catch (error) {
-        this.#log.error(`could not write the Matter commissioning marker (${(error as Error).message}); a crash during this commissioning may need \`npm run reset -- matter\``);
+        this.#log.error(
+          `could not write the Matter commissioning marker (${(error as Error).message}); a crash during this commissioning may need \`npm run reset -- matter\``,
+        );
         return;
       }
       if (!node.env.has(FailsafeContext)) return this.#clear(); // not under a fail-safe: nothing to roll back

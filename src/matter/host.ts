@@ -156,7 +156,9 @@ export class MatterHost {
     this.#protectStorage();
     this.#log.info(
       { port: this.port, devices: this.#devices.size, commissioned: this.commissioned, fabrics: this.fabricCount },
-      this.commissioned ? `Matter bridge running with ${this.fabricCount} fabric(s)` : "Matter bridge running, waiting to be commissioned",
+      this.commissioned
+        ? `Matter bridge running with ${this.fabricCount} fabric(s)`
+        : "Matter bridge running, waiting to be commissioned",
     );
   }
 
@@ -220,7 +222,10 @@ export class MatterHost {
     }
     await aggregator.add(device.endpoint);
     this.#devices.set(entry.info.id, device);
-    this.#log.debug({ device: entry.info.id, endpoint: device.endpoint.number }, `Matter endpoint for ${entry.info.name}`);
+    this.#log.debug(
+      { device: entry.info.id, endpoint: device.endpoint.number },
+      `Matter endpoint for ${entry.info.name}`,
+    );
     if (live) await this.#attach(device);
   }
 

@@ -10,13 +10,15 @@ export const FORBIDDEN_PASSCODES: readonly number[] = [
 export function passcodeProblem(passcode: number): string | undefined {
   if (!Number.isInteger(passcode)) return "the Matter passcode must be a whole number";
   if (passcode < 1 || passcode > 99999998) return "the Matter passcode must be between 00000001 and 99999998";
-  if (FORBIDDEN_PASSCODES.includes(passcode)) return `the Matter passcode ${String(passcode).padStart(8, "0")} is forbidden by the spec (too easy to guess)`;
+  if (FORBIDDEN_PASSCODES.includes(passcode))
+    return `the Matter passcode ${String(passcode).padStart(8, "0")} is forbidden by the spec (too easy to guess)`;
   return undefined;
 }
 
 /** Why a discriminator is not valid (an integer 0..4095, 12 bits), or undefined when it is. */
 export function discriminatorProblem(discriminator: number): string | undefined {
-  if (!Number.isInteger(discriminator) || discriminator < 0 || discriminator > 4095) return "the Matter discriminator must be a whole number between 0 and 4095";
+  if (!Number.isInteger(discriminator) || discriminator < 0 || discriminator > 4095)
+    return "the Matter discriminator must be a whole number between 0 and 4095";
   return undefined;
 }
 
@@ -29,7 +31,10 @@ export function isValidDiscriminator(discriminator: number): boolean {
 }
 
 /** A random valid passcode and discriminator (for a first start without configured codes). */
-export function randomSetupCodes(random: (maxExclusive: number) => number): { passcode: number; discriminator: number } {
+export function randomSetupCodes(random: (maxExclusive: number) => number): {
+  passcode: number;
+  discriminator: number;
+} {
   let passcode = 0;
   while (!isValidPasscode(passcode)) passcode = 1 + random(99999998);
   return { passcode, discriminator: random(4096) };

@@ -1,7 +1,12 @@
 // The Matter pairing codes (manual code and MT: QR payload) as a pure function of the setup
 // values, so they can be shown without starting the node (the `pairing` command). Same inputs and
 // codecs as matter.js's CommissioningServer: standard commissioning flow, on-IP-network discovery.
-import { CommissioningFlowType, DiscoveryCapabilitiesSchema, ManualPairingCodeCodec, QrPairingCodeCodec } from "@matter/main/types";
+import {
+  CommissioningFlowType,
+  DiscoveryCapabilitiesSchema,
+  ManualPairingCodeCodec,
+  QrPairingCodeCodec,
+} from "@matter/main/types";
 
 /** The test vendor and product ids MatterHost uses unless told otherwise (uncertified bridges must). */
 export const DEFAULT_VENDOR_ID = 0xfff1;
@@ -27,6 +32,10 @@ export function matterPairingCodes(values: SetupValues): { manualPairingCode: st
       discoveryCapabilities: DiscoveryCapabilitiesSchema.encode({ onIpNetwork: true }),
     },
   ]);
-  const manualPairingCode = ManualPairingCodeCodec.encode({ discriminator, passcode, flowType: CommissioningFlowType.Standard });
+  const manualPairingCode = ManualPairingCodeCodec.encode({
+    discriminator,
+    passcode,
+    flowType: CommissioningFlowType.Standard,
+  });
   return { manualPairingCode, qrPairingCode };
 }

@@ -6,7 +6,8 @@ import { statSync } from "node:fs";
 import { harness } from "./fansync-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const posts = (h: Awaited<ReturnType<typeof harness>>): number => h.sim.httpRequests.filter((r) => r.method === "POST" && r.path === "/api:1/session").length;
+const posts = (h: Awaited<ReturnType<typeof harness>>): number =>
+  h.sim.httpRequests.filter((r) => r.method === "POST" && r.path === "/api:1/session").length;
 
 test("bad credentials: HTTP 400, needs-login, no websocket, start() still returns", async (t) => {
   const h = await harness({ start: false, driver: { password: "wrong password" } });
@@ -28,7 +29,7 @@ test("a restart reuses the stored session token instead of logging in over HTTP 
   const again = await h.newDriver();
   assert.equal(h.sink.link, "connected");
   assert.equal(posts(h), 1, "no second HTTP login");
-  assert.equal((h.sim.requests("login").at(-1)?.data as { token: string }).token, h.sim.issuedTokens[0]);
+  assert.equal((h.sim.requests("login").at(-1)!.data as { token: string }).token, h.sim.issuedTokens[0]);
   assert.equal(statSync(h.store.path).mode & 0o777, 0o600, "the token sits in a 0600 file");
   await again.stop();
 });
@@ -44,9 +45,13 @@ test("token expiry: validation answers 401, the driver logs in over HTTP again a
   assert.equal(posts(h), 2);
   assert.ok(h.sim.httpRequests.some((r) => r.method === "GET" && r.path === "/api:1/session" && r.status === 401));
   const logins = h.sim.requests("login");
-  assert.equal((logins.at(-1)?.data as { token: string }).token, h.sim.issuedTokens[1]);
+  assert.equal((logins.at(-1)!.data as { token: string }).token, h.sim.issuedTokens[1]);
   assert.notEqual(h.sim.issuedTokens[1], oldToken);
-  assert.equal(logins.filter((l) => (l.data as { token: string }).token === oldToken).length, 1, "the expired token was never offered on the socket again");
+  assert.equal(
+    logins.filter((l) => (l.data as { token: string }).token === oldToken).length,
+    1,
+    "the expired token was never offered on the socket again",
+  );
 });
 
 test("token expiry seen only by the websocket: the refused login drops the token and logs in over HTTP", async (t) => {
@@ -71,7 +76,10 @@ test("refused websocket logins never loop on the same token; recovery once the c
   await down;
   await waitFor(() => posts(h) >= 3, 3000, { on: [[h.sim, "http"]] });
   // Every refused login is followed by a fresh HTTP login: no token is offered twice after a refusal.
-  const tokens = h.sim.requests("login").slice(1).map((l) => (l.data as { token: string }).token);
+  const tokens = h.sim
+    .requests("login")
+    .slice(1)
+    .map((l) => (l.data as { token: string }).token);
   for (let i = 1; i < tokens.length; i++) assert.notEqual(tokens[i], tokens[i - 1]);
   h.sim.failLogins(false);
   await h.sink.next((c) => c.type === "availabilityChanged" && c.id === undefined && c.available, 3000);
@@ -101,7 +109,10 @@ test("the password and tokens never reach the log, even at debug level", async (
   await connected;
   await h.driver.command(h.id(0), { fan: { on: true } });
   assert.ok(h.logs.lines.length > 10, "debug logging was on");
-  assert.ok(h.logs.lines.some((l) => l.msg === "fansync >>"), "frames were logged");
+  assert.ok(
+    h.logs.lines.some((l) => l.msg === "fansync >>"),
+    "frames were logged",
+  );
   assert.ok(!h.logs.text.includes(h.sim.password));
   for (const token of h.sim.issuedTokens) assert.ok(!h.logs.text.includes(token), "a token leaked into the log");
 });

@@ -5,7 +5,18 @@ import assert from "node:assert/strict";
 import { harness } from "./fansync-harness.ts";
 
 test("discovers every listed device with its capabilities and info", async (t) => {
-  const h = await harness({ sim: { devices: [{ profile: "continuous" }, { profile: "kute60" }, { profile: "cct" }, { profile: "spitfire" }, { profile: "ac3" }, { profile: "corke" }] } });
+  const h = await harness({
+    sim: {
+      devices: [
+        { profile: "continuous" },
+        { profile: "kute60" },
+        { profile: "cct" },
+        { profile: "spitfire" },
+        { profile: "ac3" },
+        { profile: "corke" },
+      ],
+    },
+  });
   t.after(() => h.close());
   const found = h.sink.of("deviceFound");
   assert.equal(found.length, 6);
@@ -21,7 +32,11 @@ test("discovers every listed device with its capabilities and info", async (t) =
   assert.equal(cont.firmware, "1.7.1");
   assert.equal(cont.name, "Porch");
   assert.equal(cont.account, "home");
-  assert.deepEqual(cont.capabilities, { fan: { reversible: true, breeze: true }, light: { dimmable: true }, switches: { homeAway: { label: "Home Away" } } });
+  assert.deepEqual(cont.capabilities, {
+    fan: { reversible: true, breeze: true },
+    light: { dimmable: true },
+    switches: { homeAway: { label: "Home Away" } },
+  });
   assert.deepEqual(h.sink.states.get(h.id(0)), {
     fan: { on: false, speed: 86, direction: "forward", breeze: false },
     light: { on: false, brightness: 82 },
@@ -61,9 +76,16 @@ test("bootstrap frames: login (id 1, token only there), lst_device, one get per 
   assert.equal(frames[1]?.id, 2);
   const gets = frames.filter((f) => f.request === "get");
   assert.deepEqual(gets.map((g) => g.device).sort(), [...h.sim.deviceIds].sort());
-  assert.deepEqual(gets.map((g) => g.id), [3, 4, 5, 6]);
+  assert.deepEqual(
+    gets.map((g) => g.id),
+    [3, 4, 5, 6],
+  );
   const token = h.sim.issuedTokens[0]!;
-  assert.equal(h.sim.frames.filter((f) => f.raw.includes(token)).length, 1, "the token travels only in the login frame");
+  assert.equal(
+    h.sim.frames.filter((f) => f.raw.includes(token)).length,
+    1,
+    "the token travels only in the login frame",
+  );
   assert.equal(deflate, false, "permessage-deflate is off");
   assert.equal(h.sim.httpRequests.filter((r) => r.method === "POST" && r.path === "/api:1/session").length, 1);
 });
@@ -71,12 +93,19 @@ test("bootstrap frames: login (id 1, token only there), lst_device, one get per 
 test("pipelined answers that come back out of order are matched by id", async (t) => {
   const h = await harness({ sim: { responseJitterMs: 15 } });
   t.after(() => h.close());
-  for (let i = 0; i < 4; i++) assert.equal(h.sink.infos.get(h.id(i))?.model, ["OdynCustom-FDR1L2", "Kute60-FD6R1L5", "Influx-FDR1L3", "SpitfireV2-FD6R2L5"][i]);
+  for (let i = 0; i < 4; i++)
+    assert.equal(
+      h.sink.infos.get(h.id(i))?.model,
+      ["OdynCustom-FDR1L2", "Kute60-FD6R1L5", "Influx-FDR1L3", "SpitfireV2-FD6R2L5"][i],
+    );
 });
 
 test("a device the cloud lists as not connected is announced unavailable", async (t) => {
   const h = await harness({ sim: { devices: [{ profile: "continuous" }, { profile: "kute60", connected: 0 }] } });
   t.after(() => h.close());
-  assert.deepEqual(h.sink.of("availabilityChanged").map((c) => [c.id, c.available]), [[h.id(1), false]]);
+  assert.deepEqual(
+    h.sink.of("availabilityChanged").map((c) => [c.id, c.available]),
+    [[h.id(1), false]],
+  );
   assert.equal(h.sink.available.get(h.id(0)), true);
 });

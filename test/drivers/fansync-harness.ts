@@ -12,11 +12,14 @@ import type { DriverSink } from "../../src/core/driver.ts";
 import { FanSyncSimulator, type FanSyncSimulatorOptions } from "../../sim/fansync/index.ts";
 import { FakeSink } from "../helpers/fake-sink.ts";
 
-
 // As measured: the push (1-2 s) usually arrives before the device ack (1.9-2.5 s); scaled down.
 export const FAST_SIM: FanSyncSimulatorOptions = { deviceAckDelayMs: 30, pushDelayMs: 10 };
 
-export function fastDriverOptions(urls: { apiUrl: string; wsUrl: string }, sim: FanSyncSimulator, log: Logger): FanSyncDriverOptions {
+export function fastDriverOptions(
+  urls: { apiUrl: string; wsUrl: string },
+  sim: FanSyncSimulator,
+  log: Logger,
+): FanSyncDriverOptions {
   return {
     accountName: "home",
     email: sim.email,
@@ -48,7 +51,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(options: { sim?: FanSyncSimulatorOptions; driver?: Partial<FanSyncDriverOptions>; start?: boolean } = {}): Promise<Harness> {
+export async function harness(
+  options: { sim?: FanSyncSimulatorOptions; driver?: Partial<FanSyncDriverOptions>; start?: boolean } = {},
+): Promise<Harness> {
   const sim = new FanSyncSimulator({ ...FAST_SIM, ...options.sim });
   const urls = await sim.start();
   const logs = new LogCapture();

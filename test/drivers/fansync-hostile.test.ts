@@ -80,7 +80,11 @@ test("device ids naming prototype machinery are ignored; Object.prototype stays 
   const probe: Record<string, unknown> = {};
   assert.equal(probe.H00, undefined, "no register leaked onto every object");
   assert.equal((Object as unknown as Record<string, unknown>).H00, undefined, "nor onto Object");
-  assert.deepEqual(h.sink.of("deviceFound").map((c) => c.info.serialNumber), [h.vid(3)], "only the real device");
+  assert.deepEqual(
+    h.sink.of("deviceFound").map((c) => c.info.serialNumber),
+    [h.vid(3)],
+    "only the real device",
+  );
   const why = "lst_device entry with an unusable device id";
   const warns = h.logs.warnings.filter((l) => l.msg === "fansync: ignoring a malformed frame" && l.why === why);
   assert.equal(warns.length, 1, "one line (rate limited)");

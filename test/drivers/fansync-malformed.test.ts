@@ -30,7 +30,14 @@ test("malformed frames are ignored with one warn line per reason and no crash", 
   const warns = h.logs.warnings.filter((l) => l.msg === "fansync: ignoring a malformed frame");
   assert.deepEqual(
     warns.map((w) => w.why),
-    ["not JSON", "not an object", "device_change without data", "device_change without a device id", "device_change status is not a map of integers", "neither an answer nor an event"],
+    [
+      "not JSON",
+      "not an object",
+      "device_change without data",
+      "device_change without a device id",
+      "device_change status is not a map of integers",
+      "neither an answer nor an event",
+    ],
     "one line per reason, in order; repeats held back",
   );
   const after = h.sink.calls.slice(before);
@@ -46,12 +53,29 @@ test("malformed frames are ignored with one warn line per reason and no crash", 
   await waitFor(() => h.sink.states.get(h.id(0))?.light?.brightness === 56, 2000, { on: [[h.sink, "call"]] });
   assert.equal(h.logs.warnings.filter((l) => l.msg === "fansync: ignoring a malformed frame").length, warns.length);
   await h.driver.stop();
-  const counts = h.logs.warnings.filter((l) => l.msg === "fansync: ignoring a malformed frame" && l.suppressed !== undefined).map((l) => [l.why, l.suppressed]);
-  assert.deepEqual(new Map(counts as [string, number][]), new Map([["not JSON", 1], ["not an object", 5], ["device_change without data", 1], ["device_change without a device id", 1], ["device_change status is not a map of integers", 5], ["neither an answer nor an event", 1]]));
+  const counts = h.logs.warnings
+    .filter((l) => l.msg === "fansync: ignoring a malformed frame" && l.suppressed !== undefined)
+    .map((l) => [l.why, l.suppressed]);
+  assert.deepEqual(
+    new Map(counts as [string, number][]),
+    new Map([
+      ["not JSON", 1],
+      ["not an object", 5],
+      ["device_change without data", 1],
+      ["device_change without a device id", 1],
+      ["device_change status is not a map of integers", 5],
+      ["neither an answer nor an event", 1],
+    ]),
+  );
 });
 
 test("a greeting before the login answer is consumed silently", async (t) => {
-  const greeting = [{ type: "hello", server: "exosite" }, "welcome!", { id: 0, event: "hello" }, { id: 99, status: "ok", response: "hello" }];
+  const greeting = [
+    { type: "hello", server: "exosite" },
+    "welcome!",
+    { id: 0, event: "hello" },
+    { id: 99, status: "ok", response: "hello" },
+  ];
   const h = await harness({ sim: { greeting } });
   t.after(() => h.close());
   assert.equal(h.sink.link, "connected");

@@ -47,7 +47,10 @@ test("login stall: times out, retries, marks the account unavailable while down,
   // The stalled sockets stay up (the stall is not a close), and the driver gives up on them.
   const logins = h.sim.requests("login").length;
   await waitFor(() => h.sim.requests("login").length >= logins + 1, 3000, { on: [[h.sim, "frame"]] });
-  assert.ok(h.logs.lines.some((l) => /did not answer login within 1000 ms/.test(l.msg)), "login timeout logged");
+  assert.ok(
+    h.logs.lines.some((l) => /did not answer login within 1000 ms/.test(l.msg)),
+    "login timeout logged",
+  );
   const up = h.sink.next((c) => c.type === "availabilityChanged" && c.id === undefined && c.available);
   h.sim.stallLogins(false);
   await up;
@@ -80,7 +83,13 @@ test("silence: no pong within the timeout drops the socket and reconnects", asyn
 });
 
 test("a stalled login socket still answers control pings", async (t) => {
-  const h = await harness({ driver: { pingIntervalMs: 30, pongTimeoutMs: 1000, timeouts: { loginMs: 300, ackMs: 300, getMs: 800, httpMs: 1000, pushGraceMs: 300 } } });
+  const h = await harness({
+    driver: {
+      pingIntervalMs: 30,
+      pongTimeoutMs: 1000,
+      timeouts: { loginMs: 300, ackMs: 300, getMs: 800, httpMs: 1000, pushGraceMs: 300 },
+    },
+  });
   t.after(() => h.close());
   h.sim.stallLogins(true);
   h.sim.dropSockets();

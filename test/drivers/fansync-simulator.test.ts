@@ -14,7 +14,11 @@ async function sim(t: { after: (fn: () => Promise<void>) => void }, options: Fan
 }
 
 async function httpLogin(apiUrl: string, email: string, password: string): Promise<Response> {
-  return fetch(`${apiUrl}/session`, { method: "POST", headers: { "content-type": "application/json", charset: "utf-8", connection: "close" }, body: JSON.stringify({ email, password }) });
+  return fetch(`${apiUrl}/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json", charset: "utf-8", connection: "close" },
+    body: JSON.stringify({ email, password }),
+  });
 }
 
 /** A raw client that collects every frame and can await one by predicate. */
@@ -56,21 +60,39 @@ test("HTTP: login issues a 30-day HS256 JWT, 400 on bad credentials, bearer vali
   assert.equal(res.status, 200);
   const body = (await res.json()) as { id: string; token: string };
   assert.equal(body.id, String(s.userId));
-  const [h, p] = body.token.split(".").slice(0, 2).map((x) => JSON.parse(Buffer.from(x, "base64url").toString())) as [Record<string, unknown>, Record<string, number | string>];
+  const [h, p] = body.token
+    .split(".")
+    .slice(0, 2)
+    .map((x) => JSON.parse(Buffer.from(x, "base64url").toString())) as [
+    Record<string, unknown>,
+    Record<string, number | string>,
+  ];
   assert.deepEqual(h, { typ: "JWT", alg: "HS256" });
   assert.equal((p.exp as number) - (p.iat as number), 2_592_000);
   assert.equal(p.sub, s.userId);
   assert.ok(p.iss && p.nbf && p.jti);
-  const ok = await fetch(`${apiUrl}/session`, { headers: { authorization: `Bearer ${body.token}`, connection: "close" } });
+  const ok = await fetch(`${apiUrl}/session`, {
+    headers: { authorization: `Bearer ${body.token}`, connection: "close" },
+  });
   assert.deepEqual(await ok.json(), { id: String(s.userId), status: "valid" });
-  assert.equal((await fetch(`${apiUrl}/session`, { headers: { authorization: "Bearer x.y.z", connection: "close" } })).status, 401);
-  const im = (await (await fetch(`${apiUrl}/info-model`, { headers: { connection: "close" } })).json()) as Record<string, { informationModel: { familyMembers: string[] } }>;
+  assert.equal(
+    (await fetch(`${apiUrl}/session`, { headers: { authorization: "Bearer x.y.z", connection: "close" } })).status,
+    401,
+  );
+  const im = (await (await fetch(`${apiUrl}/info-model`, { headers: { connection: "close" } })).json()) as Record<
+    string,
+    { informationModel: { familyMembers: string[] } }
+  >;
   assert.deepEqual(im["FAN-FDR1L2"]?.informationModel.familyMembers, [".*-FDR1L2$"]);
   s.setHttpFault(403);
   assert.equal((await httpLogin(apiUrl, s.email, s.password)).status, 403);
   s.setHttpFault(undefined);
   s.expireTokens();
-  assert.equal((await fetch(`${apiUrl}/session`, { headers: { authorization: `Bearer ${body.token}`, connection: "close" } })).status, 401);
+  assert.equal(
+    (await fetch(`${apiUrl}/session`, { headers: { authorization: `Bearer ${body.token}`, connection: "close" } }))
+      .status,
+    401,
+  );
 });
 
 test("WS: login with and without permessage-deflate; requests before login are refused; ids echoed", async (t) => {
@@ -104,10 +126,20 @@ test("WS: get returns the last REPORTED state, set is acked twice, pushes reach 
   const [kute, spit] = [s.deviceIds[1]!, s.deviceIds[3]!];
   a.send({ id: 2, request: "set", device: kute, data: { H00: 0 } });
   const acks = await a.wait((f) => f.id === 2, 2);
-  assert.deepEqual(acks, [{ status: "ok", response: "set", id: 2 }, { status: "ok", response: "set", id: 2 }]);
+  assert.deepEqual(acks, [
+    { status: "ok", response: "set", id: 2 },
+    { status: "ok", response: "set", id: 2 },
+  ]);
   a.send({ id: 3, request: "get", device: kute });
   const [got] = await a.wait((f) => f.id === 3);
-  const data = got!.data as { status: Record<string, number>; fields: string[]; profile: { esh: { model: string }; module: { firmware_version: string } }; connected: number; device_state: string; calendar: unknown[] };
+  const data = got!.data as {
+    status: Record<string, number>;
+    fields: string[];
+    profile: { esh: { model: string }; module: { firmware_version: string } };
+    connected: number;
+    device_state: string;
+    calendar: unknown[];
+  };
   assert.equal(data.status.H00, 1, "Kute60 never reported the power-off");
   assert.equal(s.actual(kute).H00, 0);
   assert.notDeepEqual(data.fields.sort(), Object.keys(data.status).sort());
@@ -117,7 +149,11 @@ test("WS: get returns the last REPORTED state, set is acked twice, pushes reach 
 
   a.send({ id: 4, request: "set", device: spit, data: { H00: 0, H02: 40 } });
   const pushes = await b.wait((f) => f.event === "device_change", 2);
-  assert.deepEqual(pushes.map((p) => ((p.data as { changes: { status: Record<string, number> } }).changes.status.H00)), [0, 1], "Spitfire bounces back on");
+  assert.deepEqual(
+    pushes.map((p) => (p.data as { changes: { status: Record<string, number> } }).changes.status.H00),
+    [0, 1],
+    "Spitfire bounces back on",
+  );
   assert.equal((pushes[0]!.data as { device: string }).device, spit);
   a.ws.close();
   b.ws.close();
@@ -129,7 +165,10 @@ test("WS: pipelined requests are answered out of order with jitter", async (t) =
   const c = await loggedIn(wsUrl, token);
   s.deviceIds.forEach((d, i) => c.send({ id: 10 + i, request: "get", device: d }));
   const answers = await c.wait((f) => typeof f.id === "number" && f.id >= 10, 4);
-  assert.notDeepEqual(answers.map((a) => a.id), [10, 11, 12, 13]);
+  assert.notDeepEqual(
+    answers.map((a) => a.id),
+    [10, 11, 12, 13],
+  );
   for (const a of answers) assert.equal((a.data as { device: string }).device, s.deviceIds[(a.id as number) - 10]);
   c.ws.close();
 });
@@ -148,14 +187,24 @@ test("WS faults: greeting after upgrade, stalled login still ponged, failed and 
   s.stallLogins(false);
   s.failLogins(true, { data: { reason: "x" } });
   c.send({ id: 2, request: "login", data: { token } });
-  assert.deepEqual((await c.wait((f) => f.id === 2))[0], { status: "error", response: "login", id: 2, data: { reason: "x" } });
+  assert.deepEqual((await c.wait((f) => f.id === 2))[0], {
+    status: "error",
+    response: "login",
+    id: 2,
+    data: { reason: "x" },
+  });
   s.failLogins(false);
   s.expireTokens();
   c.send({ id: 3, request: "login", data: { token } });
   assert.equal((await c.wait((f) => f.id === 3))[0]!.status, "error");
   s.goSilent(true);
   c.ws.ping();
-  const pong = await Promise.race([nextEvent(c.ws, "pong", () => true, 150).then(() => "pong", () => "none")]);
+  const pong = await Promise.race([
+    nextEvent(c.ws, "pong", () => true, 150).then(
+      () => "pong",
+      () => "none",
+    ),
+  ]);
   assert.equal(pong, "none", "a silent server does not pong");
   c.ws.close();
 });
@@ -167,9 +216,15 @@ test("profiles: Kute60 rules of docs/protocols/fansync.md §6.3", () => {
   assert.deepEqual(applyWrite(b, on, { H00: 0 }), { state: off, reports: [], ack: "ok" });
   assert.deepEqual(applyWrite(b, off, { H00: 1 }).reports, []);
   const offSpeed = applyWrite(b, on, { H00: 0, H02: 40 });
-  assert.deepEqual([offSpeed.state.H00, offSpeed.state.H02, offSpeed.reports.length, offSpeed.ack], [0, 35, 1, "error"]);
+  assert.deepEqual(
+    [offSpeed.state.H00, offSpeed.state.H02, offSpeed.reports.length, offSpeed.ack],
+    [0, 35, 1, "error"],
+  );
   const whileOff = applyWrite(b, off, { H02: 80 });
-  assert.deepEqual([whileOff.state.H00, whileOff.state.H02, whileOff.reports[0]?.H00, whileOff.ack], [0, 50, 0, "error"]);
+  assert.deepEqual(
+    [whileOff.state.H00, whileOff.state.H02, whileOff.reports[0]?.H00, whileOff.ack],
+    [0, 50, 0, "error"],
+  );
   assert.deepEqual(applyWrite(b, off, { H00: 1, H02: 100, H01: 0 }).reports, []);
   assert.equal(applyWrite(b, off, { H00: 1, H02: 99, H01: 0 }).reports[0]?.H02, 80);
   assert.equal(applyWrite(b, on, { H02: 19 }).state.H02, 20);
@@ -180,5 +235,9 @@ test("profiles: Kute60 rules of docs/protocols/fansync.md §6.3", () => {
   assert.deepEqual(applyWrite(PROFILES.universal.behaviour, PROFILES.universal.status, { H06: 1 }).reports[0]?.H06, 0);
   assert.equal(applyWrite(PROFILES.ac3.behaviour, PROFILES.ac3.status, { H06: 2 }).state.H06, 1);
   assert.equal(applyWrite(PROFILES.spitfire.behaviour, PROFILES.spitfire.status, { H02: 60 }).state.H00, 1);
-  assert.equal(applyWrite({ ...PROFILES.continuous.behaviour, clampMax: 87 }, PROFILES.continuous.status, { H02: 100 }).reports[0]?.H02, 87);
+  assert.equal(
+    applyWrite({ ...PROFILES.continuous.behaviour, clampMax: 87 }, PROFILES.continuous.status, { H02: 100 }).reports[0]
+      ?.H02,
+    87,
+  );
 });

@@ -18,7 +18,9 @@ test("continuous fan: power on carries the current speed, speed alone, power off
   await h.driver.command(id, { fan: { on: false, speed: 0, direction: "reverse" } }); // off is {H00:0} alone
   await h.driver.command(id, { fan: { on: true, speed: 60 } });
   assert.deepEqual(setFrames(h.sim, vid), [{ H00: 1, H02: 86 }, { H02: 40 }, { H00: 0 }, { H00: 1, H02: 60 }]);
-  await waitFor(() => h.sim.device(vid).H02 === 60 && h.sink.states.get(id)?.fan?.speed === 60, 2000, { on: [[h.sink, "call"]] });
+  await waitFor(() => h.sim.device(vid).H02 === 60 && h.sink.states.get(id)?.fan?.speed === 60, 2000, {
+    on: [[h.sink, "call"]],
+  });
   assert.deepEqual(h.sink.states.get(id)?.fan, { on: true, speed: 60, direction: "forward", breeze: false });
 });
 
@@ -55,18 +57,30 @@ test("light and Home Away writes: H0B/H0C/H04 preset, H0D alone", async (t) => {
   await h.driver.command(cct, { light: { colorTemperatureK: 4800 } });
   await h.driver.command(cct, { light: { on: false } });
   await h.driver.command(cct, { light: { on: true, brightness: 100, colorTemperatureK: 3000 } });
-  assert.deepEqual(setFrames(h.sim, h.vid(2)), [{ H0C: 30 }, { H04: 5000 }, { H0B: 0 }, { H0B: 1, H0C: 100, H04: 3000 }]);
+  assert.deepEqual(setFrames(h.sim, h.vid(2)), [
+    { H0C: 30 },
+    { H04: 5000 },
+    { H0B: 0 },
+    { H0B: 1, H0C: 100, H04: 3000 },
+  ]);
   await waitFor(() => h.sink.states.get(cct)?.light?.colorTemperatureK === 3000, 2000, { on: [[h.sink, "call"]] });
 
   const kute = h.id(1);
   await h.driver.command(kute, { switches: { homeAway: true } });
   assert.deepEqual(setFrames(h.sim, h.vid(1)), [{ H0D: 1 }]);
   // Kute60: Home Away stops the fan, both in one report.
-  await waitFor(() => h.sink.states.get(kute)?.switches?.homeAway === true && h.sink.states.get(kute)?.fan?.on === false, 2000, { on: [[h.sink, "call"]] });
+  await waitFor(
+    () => h.sink.states.get(kute)?.switches?.homeAway === true && h.sink.states.get(kute)?.fan?.on === false,
+    2000,
+    { on: [[h.sink, "call"]] },
+  );
 });
 
 test("command resolves only after the device's acknowledgement (or the grace), not on the cloud's ok", async (t) => {
-  const h = await harness({ sim: { deviceAckDelayMs: 150 }, driver: { timeouts: { ackMs: 600, loginMs: 1000, getMs: 1500, httpMs: 2000, pushGraceMs: 300 } } });
+  const h = await harness({
+    sim: { deviceAckDelayMs: 150 },
+    driver: { timeouts: { ackMs: 600, loginMs: 1000, getMs: 1500, httpMs: 2000, pushGraceMs: 300 } },
+  });
   t.after(() => h.close());
   let started = performance.now();
   await h.driver.command(h.id(0), { fan: { on: true } });
@@ -86,7 +100,10 @@ test("cloud error and silence reject with a clear error", async (t) => {
   const h = await harness();
   t.after(() => h.close());
   h.sim.failSets(true);
-  await assert.rejects(h.driver.command(h.id(0), { fan: { on: true } }), /could not set \{"H00":1,"H02":86\} on Porch: .*refused the write/);
+  await assert.rejects(
+    h.driver.command(h.id(0), { fan: { on: true } }),
+    /could not set \{"H00":1,"H02":86\} on Porch: .*refused the write/,
+  );
   h.sim.failSets(false);
   h.sim.goSilent(true);
   await assert.rejects(h.driver.command(h.id(0), { fan: { on: true } }), /did not answer set .* within 1500 ms/);
@@ -95,7 +112,10 @@ test("cloud error and silence reject with a clear error", async (t) => {
 });
 
 test("device ack 'error' (Kute60 speed while off) is reconciled from the push, even when the push beat the ack", async (t) => {
-  const h = await harness({ sim: { pushDelayMs: 5, deviceAckDelayMs: 60, devices: [{ profile: "kute60", status: { H00: 0, H02: 50 } }] }, start: false });
+  const h = await harness({
+    sim: { pushDelayMs: 5, deviceAckDelayMs: 60, devices: [{ profile: "kute60", status: { H00: 0, H02: 50 } }] },
+    start: false,
+  });
   t.after(() => h.close());
   const registry = new DeviceRegistry(h.log);
   await h.driver.start({ sink: registry.sinkFor(h.driver), log: h.log, store: h.store });
@@ -121,7 +141,10 @@ test("device ack 'error' with no push at all is reconciled by a get", async (t) 
 });
 
 test("OdynCustom clamp: writing 100 settles at the device's reported maximum", async (t) => {
-  const h = await harness({ sim: { devices: [{ profile: "continuous", behaviour: { clampMax: 87 }, status: { H00: 1 } }] }, start: false });
+  const h = await harness({
+    sim: { devices: [{ profile: "continuous", behaviour: { clampMax: 87 }, status: { H00: 1 } }] },
+    start: false,
+  });
   t.after(() => h.close());
   const registry = new DeviceRegistry(h.log);
   await h.driver.start({ sink: registry.sinkFor(h.driver), log: h.log, store: h.store });

@@ -9,19 +9,29 @@ import { waitFor, nextEvent } from "../helpers/wait.ts";
 import { JsonStore } from "../../src/core/storage.ts";
 import { loginWithMfa, NanitAuthError, SESSION_KEY, type StoredSession } from "../../src/drivers/nanit/index.ts";
 
-const stored = (path: string): StoredSession => (JSON.parse(readFileSync(path, "utf8")) as Record<string, StoredSession>)[SESSION_KEY]!;
+const stored = (path: string): StoredSession =>
+  (JSON.parse(readFileSync(path, "utf8")) as Record<string, StoredSession>)[SESSION_KEY]!;
 
 test("MFA login: 482 with mfa_token, the prompted code, 201; the session is saved 0600 without the password", async (t) => {
   const h = await harness({ start: false, seed: false });
   t.after(() => h.close());
   const prompts: unknown[] = [];
-  const result = await loginWithMfa({ email: h.sim.email, password: h.sim.password, endpoints: { api: h.urls.apiUrl }, store: h.store }, async (p) => {
-    prompts.push(p);
-    return h.sim.mfaCode;
-  });
+  const result = await loginWithMfa(
+    { email: h.sim.email, password: h.sim.password, endpoints: { api: h.urls.apiUrl }, store: h.store },
+    async (p) => {
+      prompts.push(p);
+      return h.sim.mfaCode;
+    },
+  );
   assert.equal(result.mfa, true);
   assert.deepEqual(prompts, [{ phoneSuffix: "42", channel: "sms", attempt: 1 }]);
-  assert.deepEqual(h.sim.httpRequests.map((r) => [r.path, r.status]), [["/login", 482], ["/login", 201]]);
+  assert.deepEqual(
+    h.sim.httpRequests.map((r) => [r.path, r.status]),
+    [
+      ["/login", 482],
+      ["/login", 201],
+    ],
+  );
   assert.equal(typeof h.sim.httpRequests[1]!.body?.mfa_token, "string");
   assert.equal(h.sim.httpRequests[1]!.body?.mfa_code, h.sim.mfaCode);
   assert.equal(h.sim.smsSent, 1);
@@ -40,14 +50,23 @@ test("MFA login: a wrong code re-prompts on the same mfa_token (no second SMS); 
   const h = await harness({ start: false, seed: false });
   t.after(() => h.close());
   const codes = ["000000", h.sim.mfaCode];
-  const ok = await loginWithMfa({ email: h.sim.email, password: h.sim.password, endpoints: { api: h.urls.apiUrl } }, async () => codes.shift()!);
+  const ok = await loginWithMfa(
+    { email: h.sim.email, password: h.sim.password, endpoints: { api: h.urls.apiUrl } },
+    async () => codes.shift()!,
+  );
   assert.equal(ok.mfa, true);
   assert.equal(h.sim.smsSent, 1);
   await assert.rejects(
-    loginWithMfa({ email: h.sim.email, password: h.sim.password, endpoints: { api: h.urls.apiUrl }, codeAttempts: 2 }, async () => "111111"),
+    loginWithMfa(
+      { email: h.sim.email, password: h.sim.password, endpoints: { api: h.urls.apiUrl }, codeAttempts: 2 },
+      async () => "111111",
+    ),
     (e: unknown) => e instanceof NanitAuthError && /verification code/.test(e.message),
   );
-  await assert.rejects(loginWithMfa({ email: h.sim.email, password: "wrong", endpoints: { api: h.urls.apiUrl } }, async () => "x"), /refused the e-mail or password/);
+  await assert.rejects(
+    loginWithMfa({ email: h.sim.email, password: "wrong", endpoints: { api: h.urls.apiUrl } }, async () => "x"),
+    /refused the e-mail or password/,
+  );
 });
 
 test("refresh rotation: the access token's own exp triggers the refresh; the new refresh token is saved first; the old one is dead", async (t) => {
@@ -74,9 +93,17 @@ test("refresh rotation: the access token's own exp triggers the refresh; the new
   const session = stored(h.store.path);
   assert.ok(h.sim.validRefreshTokens.includes(session.refreshToken), "the stored refresh token is the live one");
   assert.ok(h.sim.usedRefreshTokens.includes(firstRefresh));
-  assert.equal(h.sim.httpRequests.filter((r) => r.status === 401).length, 0, "the refresh came from exp, not from a 401");
+  assert.equal(
+    h.sim.httpRequests.filter((r) => r.status === 401).length,
+    0,
+    "the refresh came from exp, not from a 401",
+  );
   // Replaying the used refresh token fails, as on the real service.
-  const replay = await fetch(`${h.urls.apiUrl}/tokens/refresh`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: firstRefresh }) });
+  const replay = await fetch(`${h.urls.apiUrl}/tokens/refresh`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refresh_token: firstRefresh }),
+  });
   assert.equal(replay.status, 404);
   await replay.body?.cancel();
 });
@@ -92,7 +119,14 @@ test("single-flight: concurrent 401s on two babies cause exactly one refresh; 40
   await whenAvailable(h, 1);
   const before = h.sim.httpRequests.length;
   h.sim.revokeAccessTokens();
-  await waitFor(() => babies.every((b) => h.sim.httpRequests.slice(before).some((r) => r.path === `/babies/${b.uid}/messages` && r.status === 200)), 3000, { on: [[h.sim, "http"]] });
+  await waitFor(
+    () =>
+      babies.every((b) =>
+        h.sim.httpRequests.slice(before).some((r) => r.path === `/babies/${b.uid}/messages` && r.status === 200),
+      ),
+    3000,
+    { on: [[h.sim, "http"]] },
+  );
   const after = h.sim.httpRequests.slice(before);
   assert.equal(after.filter((r) => r.path === "/tokens/refresh").length, 1, "one refresh for both 401s");
   assert.equal(h.sim.refreshes, 1);
@@ -111,7 +145,10 @@ test("refresh 404: needs-login with a clear message, no retry loop, no SMS; the 
   h.sim.expireRefreshTokens();
   h.sim.revokeAccessTokens();
   const call = await needsLogin;
-  assert.match(call.type === "linkStateChanged" ? (call.detail ?? "") : "", /refused the refresh token .*HTTP 404.*npm run login -- nanit/);
+  assert.match(
+    call.type === "linkStateChanged" ? (call.detail ?? "") : "",
+    /refused the refresh token .*HTTP 404.*npm run login -- nanit/,
+  );
   assert.ok(h.logs.has(/needs a login: .*npm run login -- nanit/, 50), "an error log line says what to do");
   // Time passes (the open socket keeps sending keepalives): no further refresh, no login, no SMS.
   for (let i = 0; i < 4; i++) await nextEvent(h.sim, "keepalive");
@@ -120,10 +157,22 @@ test("refresh 404: needs-login with a clear message, no retry loop, no SMS; the 
   assert.equal(h.sink.of("linkStateChanged").filter((c) => c.state === "needs-login").length, 1);
   // The user runs `npm run login -- nanit` (another process writing the same file).
   const reconnected = h.sink.next((c) => c.type === "linkStateChanged" && c.state === "connected");
-  await loginWithMfa({ email: h.sim.email, password: h.sim.password, endpoints: { api: h.urls.apiUrl }, store: new JsonStore(h.store.path) }, async () => h.sim.mfaCode);
+  await loginWithMfa(
+    {
+      email: h.sim.email,
+      password: h.sim.password,
+      endpoints: { api: h.urls.apiUrl },
+      store: new JsonStore(h.store.path),
+    },
+    async () => h.sim.mfaCode,
+  );
   await reconnected;
   const since = h.sim.httpRequests.length;
-  await waitFor(() => h.sim.httpRequests.slice(since).some((r) => r.path.endsWith("/messages") && r.status === 200), 2000, { on: [[h.sim, "http"]] });
+  await waitFor(
+    () => h.sim.httpRequests.slice(since).some((r) => r.path.endsWith("/messages") && r.status === 200),
+    2000,
+    { on: [[h.sim, "http"]] },
+  );
 });
 
 test("a stored password on an MFA account: one login attempt (one SMS), then needs-login, also after a restart", async (t) => {
@@ -151,10 +200,19 @@ test("secrets (tokens, uc_token, password) never reach the log, even at debug le
   await h.driver.command(h.id(), { switches: { nightLight: true } });
   h.sim.revokeAccessTokens();
   await waitFor(() => h.sim.refreshes >= 1, 3000, { on: [[h.sim, "http"]] });
-  assert.ok(h.logs.lines.some((l) => l.msg === "nanit >>"), "debug logging was on");
+  assert.ok(
+    h.logs.lines.some((l) => l.msg === "nanit >>"),
+    "debug logging was on",
+  );
   const text = h.logs.text;
   const session = stored(h.store.path);
-  for (const secret of [session.refreshToken, session.accessToken!, ...h.sim.usedRefreshTokens, "made-up nanit password"]) assert.ok(!text.includes(secret), "a secret leaked into the log");
+  for (const secret of [
+    session.refreshToken,
+    session.accessToken!,
+    ...h.sim.usedRefreshTokens,
+    "made-up nanit password",
+  ])
+    assert.ok(!text.includes(secret), "a secret leaked into the log");
   const ucTokens = h.sim.httpRequests.filter((r) => r.path.endsWith("/uc_token"));
   assert.ok(ucTokens.length >= 1);
 });

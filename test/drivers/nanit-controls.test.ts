@@ -23,7 +23,13 @@ test("one baby-camera device per camera, with its sensors and switches, synced o
     motion: {},
     sound: {},
     switches: { nightLight: { label: "Night Light", presentAs: "light" }, standby: { label: "Standby" } },
-    camera: { profiles: [{ width: 1920, height: 1080, fps: 15 }, { width: 1280, height: 720, fps: 15 }], audio: true },
+    camera: {
+      profiles: [
+        { width: 1920, height: 1080, fps: 15 },
+        { width: 1280, height: 720, fps: 15 },
+      ],
+      audio: true,
+    },
   });
   const state = h.sink.states.get(h.id())!;
   assert.equal(state.temperature, 21.5, "value_milli / 1000");
@@ -32,7 +38,14 @@ test("one baby-camera device per camera, with its sensors and switches, synced o
   // Sensor push enabled on the fresh socket before anything else.
   const first = h.sim.received[0]!.request;
   assert.equal(first.type, "PUT_CONTROL");
-  assert.deepEqual(first.control?.sensor_data_transfer, { sound: true, motion: true, temperature: true, humidity: true, light: true, night: true });
+  assert.deepEqual(first.control?.sensor_data_transfer, {
+    sound: true,
+    motion: true,
+    temperature: true,
+    humidity: true,
+    light: true,
+    night: true,
+  });
 });
 
 test("sensor pushes (PUT_SENSOR_DATA) update temperature and humidity; irregular pushes keep coming", async (t) => {
@@ -66,7 +79,11 @@ test("night light: the command sends PUT_CONTROL and resolves on the camera's 20
   const h = await harness();
   t.after(() => h.close());
   await whenAvailable(h);
-  const seen = nextEvent<[ReceivedRequest]>(h.sim, "request", (r) => r.request.type === "PUT_CONTROL" && r.request.control?.night_light !== undefined);
+  const seen = nextEvent<[ReceivedRequest]>(
+    h.sim,
+    "request",
+    (r) => r.request.type === "PUT_CONTROL" && r.request.control?.night_light !== undefined,
+  );
   await h.driver.command(h.id(), { switches: { nightLight: true } });
   const [req] = await seen;
   assert.deepEqual(req.request.control, { night_light: "LIGHT_ON" });
@@ -109,7 +126,10 @@ test("a command the camera never answers rejects after the request timeout and r
   await whenAvailable(h);
   h.sim.goSilent();
   const reconnected = nextEvent(h.sim, "connection");
-  await assert.rejects(h.driver.command(h.id(), { switches: { nightLight: true } }), /could not turn the night light on: no answer to PUT_CONTROL within 400 ms/);
+  await assert.rejects(
+    h.driver.command(h.id(), { switches: { nightLight: true } }),
+    /could not turn the night light on: no answer to PUT_CONTROL within 400 ms/,
+  );
   await reconnected;
   await whenAvailable(h);
   await waitFor(() => h.sim.connections().length === 1, 2000, { on: [[h.sim, "disconnect"]] });

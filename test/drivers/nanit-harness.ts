@@ -12,8 +12,11 @@ import { deviceId } from "../../src/core/model.ts";
 import { NanitSimulator, type NanitSimulatorOptions } from "../../sim/nanit/index.ts";
 import { FakeSink } from "../helpers/fake-sink.ts";
 
-
-export function fastOptions(sim: NanitSimulator, urls: { apiUrl: string; wsUrl: string }, log: Logger): NanitDriverOptions {
+export function fastOptions(
+  sim: NanitSimulator,
+  urls: { apiUrl: string; wsUrl: string },
+  log: Logger,
+): NanitDriverOptions {
   return {
     accountName: "nursery",
     email: sim.email,
@@ -49,7 +52,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(options: { sim?: NanitSimulatorOptions; driver?: Partial<NanitDriverOptions>; start?: boolean; seed?: boolean } = {}): Promise<Harness> {
+export async function harness(
+  options: { sim?: NanitSimulatorOptions; driver?: Partial<NanitDriverOptions>; start?: boolean; seed?: boolean } = {},
+): Promise<Harness> {
   const sim = new NanitSimulator({ sensorPushMs: [60_000, 120_000], ...options.sim });
   const urls = await sim.start();
   const logs = new LogCapture();
@@ -96,6 +101,7 @@ export async function harness(options: { sim?: NanitSimulatorOptions; driver?: P
 /** Resolves once the device is reachable (its control link synced). */
 export function whenAvailable(h: Harness, n = 0, timeoutMs = 3000): Promise<unknown> {
   const id = h.id(n);
-  if (h.sink.available.get(id) && h.sink.of("availabilityChanged").some((c) => c.id === id && c.available)) return Promise.resolve();
+  if (h.sink.available.get(id) && h.sink.of("availabilityChanged").some((c) => c.id === id && c.available))
+    return Promise.resolve();
   return h.sink.next((c) => c.type === "availabilityChanged" && c.id === id && c.available, timeoutMs);
 }

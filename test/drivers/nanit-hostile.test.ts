@@ -35,9 +35,15 @@ test("camera uids naming prototype machinery are skipped; the others pin and con
   const h = await harness({ sim: { babies } });
   t.after(() => h.close());
   await whenAvailable(h, 2);
-  assert.deepEqual(h.sink.of("deviceFound").map((c) => c.info.serialNumber), ["N301SIM0000003"]);
+  assert.deepEqual(
+    h.sink.of("deviceFound").map((c) => c.info.serialNumber),
+    ["N301SIM0000003"],
+  );
   assert.ok(h.logs.has(/ignoring 2 \/babies entries without a usable baby or camera uid/, 40));
   assert.deepEqual(Object.keys(h.store.get("pins") as Record<string, PinnedCert>), ["N301SIM0000003"]);
   assert.equal(Object.getPrototypeOf(h.store.get("pins")), Object.prototype);
-  assert.deepEqual(h.sim.connections().map((c) => [c.cameraUid, c.flavour]), [["N301SIM0000003", "local"]]);
+  assert.deepEqual(
+    h.sim.connections().map((c) => [c.cameraUid, c.flavour]),
+    [["N301SIM0000003", "local"]],
+  );
 });

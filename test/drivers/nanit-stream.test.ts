@@ -32,7 +32,10 @@ async function streamHarness(options: { sim?: NanitSimulatorOptions; driver?: Pa
   return { h, interruptions, events };
 }
 
-async function receiver(t: { after(fn: () => unknown): void }, options: Parameters<typeof RtmpReceiver.start>[0] = {}): Promise<RtmpReceiver> {
+async function receiver(
+  t: { after(fn: () => unknown): void },
+  options: Parameters<typeof RtmpReceiver.start>[0] = {},
+): Promise<RtmpReceiver> {
   const r = await RtmpReceiver.start(options);
   t.after(() => r.kill());
   return r;
@@ -68,7 +71,13 @@ test("start: PUT_STREAMING MOBILE/STARTED over the control socket; the camera pu
   const { h } = await streamHarness();
   t.after(() => h.close());
   await whenAvailable(h);
-  assert.deepEqual(h.sink.infos.get(h.id())!.capabilities.camera, { profiles: [{ width: 1920, height: 1080, fps: 15 }, { width: 1280, height: 720, fps: 15 }], audio: true });
+  assert.deepEqual(h.sink.infos.get(h.id())!.capabilities.camera, {
+    profiles: [
+      { width: 1920, height: 1080, fps: 15 },
+      { width: 1280, height: 720, fps: 15 },
+    ],
+    audio: true,
+  });
   const rx = await receiver(t, { frames: 30 });
   const pushing = started(h);
   await h.driver.requestStream!(h.id(), { action: "start", url: rx.url });
@@ -97,7 +106,7 @@ test("a 1080p camera pushes 1920x1080; over the cloud socket when that is the li
   assert.deepEqual([got.video?.width, got.video?.height, got.video?.profile], [1920, 1080, "Main"]);
 });
 
-test("renewal (same URL) keeps the one push; another URL restarts it there; stop (rtmp_url \"\") kills it", async (t) => {
+test('renewal (same URL) keeps the one push; another URL restarts it there; stop (rtmp_url "") kills it', async (t) => {
   const { h } = await streamHarness();
   t.after(() => h.close());
   await whenAvailable(h);
@@ -144,7 +153,10 @@ test("standby: the camera answers 'sleeping' and the driver says it is in standb
   t.after(() => h.close());
   await whenAvailable(h);
   await h.driver.command(h.id(), { switches: { standby: true } });
-  await assert.rejects(h.driver.requestStream!(h.id(), { action: "start", url: "rtmp://127.0.0.1:1/live/k" }), /Robin Nanit: cannot start the live view: the camera is in standby \(sleep mode\); turn standby off to watch it \(the camera answered 409 "camera is sleeping"\)/);
+  await assert.rejects(
+    h.driver.requestStream!(h.id(), { action: "start", url: "rtmp://127.0.0.1:1/live/k" }),
+    /Robin Nanit: cannot start the live view: the camera is in standby \(sleep mode\); turn standby off to watch it \(the camera answered 409 "camera is sleeping"\)/,
+  );
   assert.equal(h.sim.livePushes, 0);
   assert.equal(h.sim.requests("PUT_STREAMING").length, 1, "asked the camera (our standby state may be stale)");
 });
@@ -155,11 +167,20 @@ test("refusals are explained: 500 'failed to punch p2p', 403 connection limit, o
   await whenAvailable(h);
   const start = { action: "start" as const, url: "rtmp://127.0.0.1:1/live/k" };
   h.sim.failStreamingNext(500, "failed to punch p2p");
-  await assert.rejects(h.driver.requestStream!(h.id(), start), /the camera needs outbound internet even for local streaming.*500 "failed to punch p2p"/);
+  await assert.rejects(
+    h.driver.requestStream!(h.id(), start),
+    /the camera needs outbound internet even for local streaming.*500 "failed to punch p2p"/,
+  );
   h.sim.failStreamingNext(403, CONNECTION_LIMIT_MESSAGE);
-  await assert.rejects(h.driver.requestStream!(h.id(), start), /too many app connections to this camera; close a Nanit app or another bridge \(the camera answered 403 "Forbidden: Number of Mobile App/);
+  await assert.rejects(
+    h.driver.requestStream!(h.id(), start),
+    /too many app connections to this camera; close a Nanit app or another bridge \(the camera answered 403 "Forbidden: Number of Mobile App/,
+  );
   h.sim.failStreamingNext(503, "busy");
-  await assert.rejects(h.driver.requestStream!(h.id(), start), /cannot start the live view: the camera answered 503 "busy"$/);
+  await assert.rejects(
+    h.driver.requestStream!(h.id(), start),
+    /cannot start the live view: the camera answered 503 "busy"$/,
+  );
   assert.equal(h.sim.livePushes, 0);
   await assert.rejects(h.driver.requestStream!("nanit:nope", start), /Nanit has no device nanit:nope/);
   // No control socket: every new cloud session is declined (403) and backed off.
@@ -167,7 +188,10 @@ test("refusals are explained: 500 'failed to punch p2p', 403 connection limit, o
   const down = h.sink.next((c) => c.type === "availabilityChanged" && c.id === h.id() && !c.available);
   h.sim.dropSockets();
   await down;
-  await assert.rejects(h.driver.requestStream!(h.id(), start), /Robin Nanit: cannot start the live view: the camera is not connected right now/);
+  await assert.rejects(
+    h.driver.requestStream!(h.id(), start),
+    /Robin Nanit: cannot start the live view: the camera is not connected right now/,
+  );
 });
 
 test("an answer that never comes: rejected after the stream timeout, no reconnect, and the camera may publish anyway", async (t) => {
@@ -178,11 +202,18 @@ test("an answer that never comes: rejected after the stream timeout, no reconnec
   const rx = await receiver(t, { frames: 5 });
   h.sim.publishWithoutAnswerNext();
   const pushing = started(h);
-  await assert.rejects(h.driver.requestStream!(h.id(), { action: "start", url: rx.url }), /the camera did not answer the request to start its live view \(no answer to PUT_STREAMING within 300 ms on the local socket\); it may still start publishing/);
+  await assert.rejects(
+    h.driver.requestStream!(h.id(), { action: "start", url: rx.url }),
+    /the camera did not answer the request to start its live view \(no answer to PUT_STREAMING within 300 ms on the local socket\); it may still start publishing/,
+  );
   await pushing;
   const got = await rx.done;
   assert.equal(got.code, 0, got.stderr.slice(-800));
-  assert.deepEqual(h.sim.connections().map((c) => c.conn), [conn!.conn], "the control socket was kept (a reconnect would kill the push)");
+  assert.deepEqual(
+    h.sim.connections().map((c) => c.conn),
+    [conn!.conn],
+    "the control socket was kept (a reconnect would kill the push)",
+  );
 });
 
 test("a control-socket drop kills the push; once the link is back the driver reports link-reconnected", async (t) => {
@@ -210,20 +241,37 @@ test("a control-socket drop kills the push; once the link is back the driver rep
 });
 
 test("a silent session replaced by the health check, and a cloud-to-local hand-over, both report link-reconnected", async (t) => {
-  const { h, interruptions, events } = await streamHarness({ sim: { localConnectionLimit: 0 }, driver: { healthCheckMs: 80, localRetryMs: 150 } });
+  const { h, interruptions, events } = await streamHarness({
+    sim: { localConnectionLimit: 0 },
+    driver: { healthCheckMs: 80, localRetryMs: 150 },
+  });
   t.after(() => h.close());
   await whenAvailable(h);
-  assert.deepEqual(h.sim.connections().map((c) => c.flavour), ["cloud"]);
+  assert.deepEqual(
+    h.sim.connections().map((c) => c.flavour),
+    ["cloud"],
+  );
   // Hand-over: the camera becomes reachable locally; the cloud session (and any push) ends.
   const local = nextEvent<[ConnInfo]>(h.sim, "connection", (c) => c.flavour === "local");
   h.sim.localConnectionLimit = 2;
   await local;
   await waitFor(() => interruptions.length === 1, 3000, { on: [[events, "interrupted"]] });
-  await waitFor(() => h.sim.connections().map((c) => c.flavour).join() === "local", 2000, { on: [[h.sim, "disconnect"]] });
+  await waitFor(
+    () =>
+      h.sim
+        .connections()
+        .map((c) => c.flavour)
+        .join() === "local",
+    2000,
+    { on: [[h.sim, "disconnect"]] },
+  );
   // Silent session: replaced after the health check goes unanswered.
   h.sim.goSilent();
   await waitFor(() => interruptions.length === 2, 3000, { on: [[events, "interrupted"]] });
-  assert.deepEqual(interruptions.map((i) => i.reason), ["link-reconnected", "link-reconnected"]);
+  assert.deepEqual(
+    interruptions.map((i) => i.reason),
+    ["link-reconnected", "link-reconnected"],
+  );
 });
 
 test("simulator hooks: stall (SIGSTOP) and resume, auto-stop after the last STARTED, no ffmpeg left after stop()", async (t) => {
@@ -248,7 +296,10 @@ test("simulator hooks: stall (SIGSTOP) and resume, auto-stop after the last STAR
   const [auto] = await autoStopped;
   assert.equal(auto.reason, "auto-stop");
   assert.equal(alive(pid), false);
-  assert.ok(h.sim.streamLog().some((l) => /libx264|Output #0/.test(l)), "ffmpeg stderr kept for debugging");
+  assert.ok(
+    h.sim.streamLog().some((l) => /libx264|Output #0/.test(l)),
+    "ffmpeg stderr kept for debugging",
+  );
 
   const rx2 = await receiver(t);
   const again = started(h);

@@ -17,17 +17,27 @@ test("logs in with SRP, lists the detectors, never sends a bad MAC and never log
   assert.equal(logins[0]!.authorization, undefined);
   const authed = h.sim.calls.filter((c) => c.bizCode !== "101001");
   assert.ok(authed.length >= 4, "101003, 102007, 103007 x2");
-  assert.ok(authed.every((c) => c.ok), JSON.stringify(authed.filter((c) => !c.ok)));
-  assert.ok(authed.every((c) => c.authorization && !c.authorization.startsWith("Bearer")), "raw JWT");
+  assert.ok(
+    authed.every((c) => c.ok),
+    JSON.stringify(authed.filter((c) => !c.ok)),
+  );
+  assert.ok(
+    authed.every((c) => c.authorization && !c.authorization.startsWith("Bearer")),
+    "raw JWT",
+  );
   assert.equal(h.driver.userId, h.sim.sub, "the Cognito username is the sub, not the e-mail");
   // Detectors only: no station, no STH51; the unknown model appears with a request to report it.
-  const found = h.sink.of("deviceFound").map((c) => c.info.model).sort();
+  const found = h.sink
+    .of("deviceFound")
+    .map((c) => c.info.model)
+    .sort();
   assert.deepEqual(found, ["SC07-MR", "XC01-M", "XC04-WX", "XH02-M", "XS01-M", "XS01-M", "XS01-WX", "XS99-ZZ"]);
   assert.equal(h.logs.matching(/unknown model XS99-ZZ.*please report/).length, 1);
   const combo = h.sink.infos.get(h.id("00000003"))!;
   assert.equal(combo.kind, "combo-alarm");
   assert.deepEqual(combo.capabilities.coAlarm, { selfTest: true, mute: true, ppm: true });
-  for (const secret of [h.sim.password, ...Object.values(h.sim.clientSecrets)]) assert.ok(!h.logs.text.includes(secret), "no secret in the log");
+  for (const secret of [h.sim.password, ...Object.values(h.sim.clientSecrets)])
+    assert.ok(!h.logs.text.includes(secret), "no secret in the log");
   for (const call of authed) assert.ok(!h.logs.text.includes(call.authorization!), "no token in the log");
 });
 
@@ -56,7 +66,11 @@ test("iOS client type uses its own Cognito app client and secret", async (t) => 
 });
 
 test("the access token is refreshed before it expires (HMAC SECRET_HASH)", async (t) => {
-  const h = await harness({ sim: { accessTokenTtlS: 2 }, driver: { tokenRefreshMarginMs: 60_000, pollIntervalMs: 100 }, start: false });
+  const h = await harness({
+    sim: { accessTokenTtlS: 2 },
+    driver: { tokenRefreshMarginMs: 60_000, pollIntervalMs: 100 },
+    start: false,
+  });
   t.after(() => h.close());
   // Listen before starting: under load the refresh can follow the login at once.
   const refreshed = once(h.sim, "refresh");
@@ -65,7 +79,9 @@ test("the access token is refreshed before it expires (HMAC SECRET_HASH)", async
   const [refresh] = (await refreshed) as [{ ok: boolean }];
   assert.equal(refresh.ok, true);
   // The next /app call (the poll) carries the new token and succeeds; no full login was needed.
-  const next = await waitFor(() => h.sim.calls.find((c) => c.bizCode === "102007" && c.authorization !== first), 3000, { on: [[h.sim, "app"]] });
+  const next = await waitFor(() => h.sim.calls.find((c) => c.bizCode === "102007" && c.authorization !== first), 3000, {
+    on: [[h.sim, "app"]],
+  });
   assert.equal(next.ok, true);
   // "expired" is fine (the token lives 2 s and a loaded machine may take that long); "displaced" is not.
   assert.ok(["valid", "expired"].includes(h.sim.tokenState(first)), "a refresh does not displace the session");
@@ -86,7 +102,11 @@ test("a refused refresh falls back to a full SRP login", async (t) => {
 });
 
 test("the raw-secret refresh form is available for clouds that want it", async (t) => {
-  const h = await harness({ sim: { accessTokenTtlS: 2, refreshSecretHash: "raw" }, driver: { refreshSecretHash: "raw" }, start: false });
+  const h = await harness({
+    sim: { accessTokenTtlS: 2, refreshSecretHash: "raw" },
+    driver: { refreshSecretHash: "raw" },
+    start: false,
+  });
   t.after(() => h.close());
   const refreshed = once(h.sim, "refresh");
   await h.driver.start({ sink: h.sink, log: h.log, store: h.store });
@@ -96,7 +116,11 @@ test("the raw-secret refresh form is available for clouds that want it", async (
 
 for (const [what, act, code] of [
   ["expired (10000008)", (h: Awaited<ReturnType<typeof harness>>) => h.sim.expireSessions("10000008"), "10000008"],
-  ["displaced by another login (10000020)", (h: Awaited<ReturnType<typeof harness>>) => h.sim.loginElsewhere(), "10000020"],
+  [
+    "displaced by another login (10000020)",
+    (h: Awaited<ReturnType<typeof harness>>) => h.sim.loginElsewhere(),
+    "10000020",
+  ],
 ] as const) {
   test(`a session ${what} is refreshed and the call retried`, async (t) => {
     const h = await harness({ driver: { pollIntervalMs: 50 } });
@@ -106,7 +130,9 @@ for (const [what, act, code] of [
     assert.equal(refresh.ok, true);
     const failed = h.sim.calls.filter((c) => c.errCode === code);
     assert.ok(failed.length >= 1, `the cloud answered ${code}`);
-    await waitFor(() => h.sim.calls.at(-1)?.ok && h.sim.calls.at(-1)!.bizCode !== "101001", 3000, { on: [[h.sim, "app"]] });
+    await waitFor(() => h.sim.calls.at(-1)?.ok && h.sim.calls.at(-1)!.bizCode !== "101001", 3000, {
+      on: [[h.sim, "app"]],
+    });
     assert.equal(h.logs.matching(/session expired or replaced/).length >= 1, true);
   });
 }
@@ -119,7 +145,9 @@ test("a displaced session whose refreshed token is refused too leads to a fresh 
   h.sim.loginElsewhere();
   await refreshed;
   await login;
-  await waitFor(() => h.sim.calls.at(-1)?.ok && h.sim.calls.at(-1)!.bizCode !== "101001", 3000, { on: [[h.sim, "app"]] });
+  await waitFor(() => h.sim.calls.at(-1)?.ok && h.sim.calls.at(-1)!.bizCode !== "101001", 3000, {
+    on: [[h.sim, "app"]],
+  });
   assert.ok(h.logs.has(/refreshed session was refused too/));
 });
 
@@ -145,7 +173,9 @@ test("a restart resumes with the stored refresh token: no SRP login, the file is
   t.after(() => h.close());
   const logins: unknown[] = [];
   h.sim.on("login", (l) => void logins.push(l));
-  const stored = JSON.parse(readFileSync(h.store.path, "utf8")) as { xsenseSession?: { refreshToken: string; sub: string } };
+  const stored = JSON.parse(readFileSync(h.store.path, "utf8")) as {
+    xsenseSession?: { refreshToken: string; sub: string };
+  };
   assert.ok(stored.xsenseSession?.refreshToken, "the refresh token is kept");
   assert.equal(statSync(h.store.path).mode & 0o777, 0o600);
   assert.ok(!readFileSync(h.store.path, "utf8").includes(h.sim.password));
@@ -162,12 +192,14 @@ test("a restart resumes with the stored refresh token: no SRP login, the file is
 test("a stored refresh token the cloud refuses leads to a full login and is replaced", async (t) => {
   const h = await harness({ sim: { refreshSecretHash: "none" } });
   t.after(() => h.close());
-  const before = (JSON.parse(readFileSync(h.store.path, "utf8")) as { xsenseSession: { refreshToken: string } }).xsenseSession.refreshToken;
+  const before = (JSON.parse(readFileSync(h.store.path, "utf8")) as { xsenseSession: { refreshToken: string } })
+    .xsenseSession.refreshToken;
   await h.driver.stop();
   const login = once(h.sim, "login");
   await h.newDriver();
   await login;
-  const after = (JSON.parse(readFileSync(h.store.path, "utf8")) as { xsenseSession: { refreshToken: string } }).xsenseSession.refreshToken;
+  const after = (JSON.parse(readFileSync(h.store.path, "utf8")) as { xsenseSession: { refreshToken: string } })
+    .xsenseSession.refreshToken;
   assert.notEqual(after, before);
   assert.ok(h.logs.has(/stored session was refused/));
 });

@@ -12,7 +12,6 @@ import type { DriverSink } from "../../src/core/driver.ts";
 import { XSenseSimulator, type SimUrls, type XSenseSimulatorOptions } from "../../sim/xsense/index.ts";
 import { FakeSink } from "../helpers/fake-sink.ts";
 
-
 export function fastDriverOptions(urls: SimUrls, sim: XSenseSimulator, log: Logger): XSenseDriverOptions {
   return {
     accountName: "home",
@@ -41,7 +40,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(options: { sim?: XSenseSimulatorOptions; driver?: Partial<XSenseDriverOptions>; start?: boolean } = {}): Promise<Harness> {
+export async function harness(
+  options: { sim?: XSenseSimulatorOptions; driver?: Partial<XSenseDriverOptions>; start?: boolean } = {},
+): Promise<Harness> {
   const sim = new XSenseSimulator({ reportDelayMs: 10, ...options.sim });
   const urls = await sim.start();
   const logs = new LogCapture();

@@ -6,7 +6,8 @@ import { harness } from "./xsense-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
 import type { SinkCall } from "../helpers/fake-sink.ts";
 
-const changed = (id: string, pred: (c: Extract<SinkCall, { type: "stateChanged" }>) => boolean) => (c: SinkCall) => c.type === "stateChanged" && c.id === id && pred(c);
+const changed = (id: string, pred: (c: Extract<SinkCall, { type: "stateChanged" }>) => boolean) => (c: SinkCall) =>
+  c.type === "stateChanged" && c.id === id && pred(c);
 
 test("initial state comes from the named shadows", async (t) => {
   const h = await harness({
@@ -15,7 +16,14 @@ test("initial state comes from the named shadows", async (t) => {
         {
           region: "eu-central-1",
           stations: [
-            { sn: "13B96457", category: "SBS50", devices: [{ sn: "00000002", type: "XC01-M", state: { coPpm: "42", batInfo: "1", isLifeEnd: "1" } }, { sn: "00000001", type: "XS01-M", state: { alarmStatus: "1" } }] },
+            {
+              sn: "13B96457",
+              category: "SBS50",
+              devices: [
+                { sn: "00000002", type: "XC01-M", state: { coPpm: "42", batInfo: "1", isLifeEnd: "1" } },
+                { sn: "00000001", type: "XS01-M", state: { alarmStatus: "1" } },
+              ],
+            },
             { sn: "SC07W001", category: "SC07-WX", state: { alarmStatus: "0", batInfo: "2", coPpm: "7" } },
           ],
         },
@@ -23,7 +31,12 @@ test("initial state comes from the named shadows", async (t) => {
     },
   });
   t.after(() => h.close());
-  assert.deepEqual(h.sink.states.get(h.id("00000002")), { coAlarm: { detected: false, ppm: 42, muted: false }, battery: { level: 33, low: true }, endOfLife: true, fault: undefined });
+  assert.deepEqual(h.sink.states.get(h.id("00000002")), {
+    coAlarm: { detected: false, ppm: 42, muted: false },
+    battery: { level: 33, low: true },
+    endOfLife: true,
+    fault: undefined,
+  });
   assert.equal(h.sink.states.get(h.id("00000001"))?.smokeAlarm?.detected, true);
   const wifi = h.sink.states.get(h.id("SC07W001"))!;
   assert.equal(wifi.coAlarm?.ppm, 7);
@@ -35,15 +48,22 @@ test("a smoke alarm raised in the cloud arrives as stateChanged at once, and cle
   const h = await harness();
   t.after(() => h.close());
   const id = h.id("00000001");
-  const raised = h.sink.next(changed(id, (c) => c.patch.smokeAlarm?.detected === true), 1000);
+  const raised = h.sink.next(
+    changed(id, (c) => c.patch.smokeAlarm?.detected === true),
+    1000,
+  );
   const t0 = Date.now();
   h.sim.raiseSmoke("00000001");
   await raised;
   assert.ok(Date.now() - t0 < 500, "no batching");
   assert.equal(h.sink.states.get(id)?.smokeAlarm?.detected, true);
   // Nothing else went into alarm.
-  for (const [other, state] of h.sink.states) if (other !== id) assert.notEqual(state.smokeAlarm?.detected, true, other);
-  const cleared = h.sink.next(changed(id, (c) => c.patch.smokeAlarm?.detected === false), 1000);
+  for (const [other, state] of h.sink.states)
+    if (other !== id) assert.notEqual(state.smokeAlarm?.detected, true, other);
+  const cleared = h.sink.next(
+    changed(id, (c) => c.patch.smokeAlarm?.detected === false),
+    1000,
+  );
   h.sim.clearSmoke("00000001");
   await cleared;
 });
@@ -52,17 +72,26 @@ test("CO alarms carry ppm; a combo detector's CO alarm is not reported as smoke"
   const h = await harness();
   t.after(() => h.close());
   const co = h.id("00000002");
-  const raised = h.sink.next(changed(co, (c) => c.patch.coAlarm?.detected === true), 1000);
+  const raised = h.sink.next(
+    changed(co, (c) => c.patch.coAlarm?.detected === true),
+    1000,
+  );
   h.sim.raiseCo("00000002", 312);
   await raised;
   await waitFor(() => h.sink.states.get(co)?.coAlarm?.ppm === 312, 1000, { on: [[h.sink, "call"]] });
 
   const combo = h.id("00000003");
-  const comboCo = h.sink.next(changed(combo, (c) => c.patch.coAlarm?.detected === true), 1000);
+  const comboCo = h.sink.next(
+    changed(combo, (c) => c.patch.coAlarm?.detected === true),
+    1000,
+  );
   h.sim.raiseCo("00000003", 250);
   await comboCo;
   assert.notEqual(h.sink.states.get(combo)?.smokeAlarm?.detected, true);
-  const cleared = h.sink.next(changed(combo, (c) => c.patch.coAlarm?.detected === false), 1000);
+  const cleared = h.sink.next(
+    changed(combo, (c) => c.patch.coAlarm?.detected === false),
+    1000,
+  );
   h.sim.clearCo("00000003");
   await cleared;
   await waitFor(() => h.sink.states.get(combo)?.coAlarm?.ppm === 0, 1000, { on: [[h.sink, "call"]] });
@@ -72,7 +101,10 @@ test("Wi-Fi detectors alarm through the house-level shadow", async (t) => {
   const h = await harness();
   t.after(() => h.close());
   const id = h.id("EN7000AB");
-  const raised = h.sink.next(changed(id, (c) => c.patch.smokeAlarm?.detected === true), 1000);
+  const raised = h.sink.next(
+    changed(id, (c) => c.patch.smokeAlarm?.detected === true),
+    1000,
+  );
   h.sim.raiseSmoke("EN7000AB");
   await raised;
 });
@@ -82,7 +114,11 @@ test("a drained battery and end of life are reported", async (t) => {
   t.after(() => h.close());
   const id = h.id("00000004");
   h.sim.setBattery("00000004", 0);
-  await waitFor(() => h.sink.states.get(id)?.battery?.low === true && h.sink.states.get(id)?.battery?.level === 0, 1000, { on: [[h.sink, "call"]] });
+  await waitFor(
+    () => h.sink.states.get(id)?.battery?.low === true && h.sink.states.get(id)?.battery?.level === 0,
+    1000,
+    { on: [[h.sink, "call"]] },
+  );
   h.sim.endOfLife("00000004");
   await waitFor(() => h.sink.states.get(id)?.endOfLife === true, 1000, { on: [[h.sink, "call"]] });
 });
@@ -91,7 +127,10 @@ test("self-test round trip: the shadow write per docs/protocols/xsense.md §6, t
   const h = await harness();
   t.after(() => h.close());
   const id = h.id("00000003"); // SC07-MR: app2ndSelfTest with userParam
-  const done = h.sink.next(changed(id, (c) => c.patch.smokeAlarm?.testing === false), 2000);
+  const done = h.sink.next(
+    changed(id, (c) => c.patch.smokeAlarm?.testing === false),
+    2000,
+  );
   await h.driver.command(id, { smokeAlarm: { testing: true } });
   const req = h.sim.selfTests.at(-1)!;
   assert.equal(req.thing, "SBS5013B96457");
@@ -107,7 +146,10 @@ test("self-test round trip: the shadow write per docs/protocols/xsense.md §6, t
 
   // A failing test reports the fault.
   h.sim.selfTestOutcome = { result: "fail", coFault: true };
-  const failed = h.sink.next(changed(id, (c) => c.patch.fault === "CO sensor fault"), 2000);
+  const failed = h.sink.next(
+    changed(id, (c) => c.patch.fault === "CO sensor fault"),
+    2000,
+  );
   await h.driver.command(id, { coAlarm: { testing: true } });
   await failed;
 });
@@ -133,7 +175,10 @@ test("a self-test with no result ends after the timeout", async (t) => {
   // before the simulator's delayed report and received it.)
   h.sim.selfTestOutcome = { result: "no-answer" };
   const id = h.id("00000001");
-  const ended = h.sink.next(changed(id, (c) => c.patch.smokeAlarm?.testing === false), 2000);
+  const ended = h.sink.next(
+    changed(id, (c) => c.patch.smokeAlarm?.testing === false),
+    2000,
+  );
   await h.driver.command(id, { smokeAlarm: { testing: true } });
   await ended;
   assert.equal(h.logs.matching(/no self-test result/).length, 1);
@@ -145,7 +190,10 @@ test("mute goes to 2nd_appmute and comes back as muted", async (t) => {
   const id = h.id("00000001");
   h.sim.raiseSmoke("00000001");
   await waitFor(() => h.sink.states.get(id)?.smokeAlarm?.detected === true, 1000, { on: [[h.sink, "call"]] });
-  const muted = h.sink.next(changed(id, (c) => c.patch.smokeAlarm?.muted === true), 1000);
+  const muted = h.sink.next(
+    changed(id, (c) => c.patch.smokeAlarm?.muted === true),
+    1000,
+  );
   await h.driver.command(id, { smokeAlarm: { muted: true } });
   await muted;
 });

@@ -27,7 +27,9 @@ test("malformed messages are ignored with a log line and no crash", async (t) =>
   for (const [topic, payload] of bad) h.sim.publishRaw(topic, payload);
   // Also noise the driver must shrug off silently: unknown things, devices and duplicates.
   h.sim.publishRaw(`$aws/things/SBS50FFFFFFFF/shadow/name/2nd_alarm/update`, { state: { reported: { isAlarm: "1" } } });
-  h.sim.publishRaw(`${alarm}/accepted`, { state: { reported: { stationSN: "13B96457", deviceSN: "00000001", isAlarm: "1" } } });
+  h.sim.publishRaw(`${alarm}/accepted`, {
+    state: { reported: { stationSN: "13B96457", deviceSN: "00000001", isAlarm: "1" } },
+  });
   // A good message after the bad ones: messages are handled in order.
   h.sim.raiseSmoke("00000004");
   const heat = h.id("00000004");
@@ -35,7 +37,15 @@ test("malformed messages are ignored with a log line and no crash", async (t) =>
   const warns = h.logs.warnings.filter((l) => l.msg === "xsense: ignoring a malformed message");
   assert.deepEqual(
     warns.map((w) => w.why),
-    ["not JSON", "not a JSON object", "no state.reported object", "alarm report without isAlarm", "bad fields", "devs is neither a map nor a list", "a devs entry is not an object"],
+    [
+      "not JSON",
+      "not a JSON object",
+      "no state.reported object",
+      "alarm report without isAlarm",
+      "bad fields",
+      "devs is neither a map nor a list",
+      "a devs entry is not an object",
+    ],
     "one line per reason, in order; repeats held back",
   );
   assert.match(String(warns[4]!.problems), /isAlarm=\{"yes":true\}/);

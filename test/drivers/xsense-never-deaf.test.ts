@@ -24,7 +24,10 @@ function assertNeverTwice(rejections: Rejection[]): void {
 async function alarmArrives(h: Harness, sn: string, timeoutMs = 5_000): Promise<void> {
   h.sim.raiseSmoke(sn);
   const id = h.id(sn);
-  await waitFor(() => h.sink.states.get(id)?.smokeAlarm?.detected === true, timeoutMs, { on: [[h.sink, "call"]], message: `alarm of ${sn} arrived` });
+  await waitFor(() => h.sink.states.get(id)?.smokeAlarm?.detected === true, timeoutMs, {
+    on: [[h.sink, "call"]],
+    message: `alarm of ${sn} arrived`,
+  });
 }
 
 test("revoked credentials: the refused upgrade (HTTP 403) fetches new ones and the link comes back", async (t) => {
@@ -36,10 +39,15 @@ test("revoked credentials: the refused upgrade (HTTP 403) fetches new ones and t
   h.sim.revokeCredentials();
   await waitFor(() => h.sink.link === "disconnected", 2_000, { on: [[h.sink, "call"]] });
   // Both regions' links back, on credentials the service still accepts.
-  await waitFor(() => fresh.filter((k) => h.sim.credentialsValid(k)).length >= 2, 5_000, { on: [[h.sim, "mqttConnected"]] });
+  await waitFor(() => fresh.filter((k) => h.sim.credentialsValid(k)).length >= 2, 5_000, {
+    on: [[h.sim, "mqttConnected"]],
+  });
   await waitFor(() => h.sink.link === "connected", 5_000, { on: [[h.sink, "call"]] });
   assert.ok(rejections.length >= 1, "the revoked credentials were refused at least once (the test's premise)");
-  assert.ok(rejections.every((r) => r.status === 403), "refused at the upgrade, as AWS IoT does");
+  assert.ok(
+    rejections.every((r) => r.status === 403),
+    "refused at the upgrade, as AWS IoT does",
+  );
   assertNeverTwice(rejections);
   await alarmArrives(h, "00000001");
   const line = h.logs.matching(/MQTT connection refused/).find((l) => l.status === 403);
@@ -60,7 +68,10 @@ test("revoked credentials and a login elsewhere at the same moment: the session 
   await waitFor(() => h.sink.link === "disconnected", 2_000, { on: [[h.sink, "call"]] });
   await waitFor(() => h.sink.link === "connected", 8_000, { on: [[h.sink, "call"]] });
   const later = h.sim.calls.slice(credentialCalls).filter((c) => c.bizCode === "101003");
-  assert.ok(later.some((c) => c.errCode === "10000020"), "the displaced session was refused when fetching credentials");
+  assert.ok(
+    later.some((c) => c.errCode === "10000020"),
+    "the displaced session was refused when fetching credentials",
+  );
   assert.ok(later.at(-1)?.ok, "then credentials were fetched with a renewed session");
   assertNeverTwice(rejections);
   await alarmArrives(h, "00000001");
@@ -74,7 +85,12 @@ test("refused again with fresh credentials: the tokens are renewed too, and the 
   h.sim.on("refresh", (r) => void refreshes.push(r.ok));
   h.sim.refuseUpgrades(4);
   h.sim.dropMqtt();
-  await waitFor(() => rejections.length >= 4 && h.sink.link === "connected", 8_000, { on: [[h.sink, "call"], [h.sim, "mqttRejected"]] });
+  await waitFor(() => rejections.length >= 4 && h.sink.link === "connected", 8_000, {
+    on: [
+      [h.sink, "call"],
+      [h.sim, "mqttRejected"],
+    ],
+  });
   assertNeverTwice(rejections);
   assert.ok(refreshes.length >= 1, "a second refusal in a row renews the session before new credentials");
   await alarmArrives(h, "00000001");
@@ -106,11 +122,20 @@ test("an alarm raised 20 s into a break arrives once the cloud answers again (de
   h.sim.revokeCredentials();
   await waitFor(() => h.sink.link === "disconnected", 2_000, { on: [[h.sink, "call"]] });
   // Past the grace the detectors read unavailable, so the owner knows the alarms cannot reach them.
-  await waitFor(() => h.sink.available.get(id) === false, 15_000, { on: [[h.sink, "call"]], message: "detector unavailable after the grace" });
+  await waitFor(() => h.sink.available.get(id) === false, 15_000, {
+    on: [[h.sink, "call"]],
+    message: "detector unavailable after the grace",
+  });
   // The driver keeps trying through the break (each attempt re-checks the clock).
-  await waitFor(() => Date.now() - brokeAt >= 20_000, 30_000, { on: [[h.sim, "mqttUnavailable"]], message: "20 s of break" });
+  await waitFor(() => Date.now() - brokeAt >= 20_000, 30_000, {
+    on: [[h.sim, "mqttUnavailable"]],
+    message: "20 s of break",
+  });
   const gaps = attempts.slice(1).map((at, i) => at - attempts[i]!);
-  assert.ok(Math.max(...gaps) <= 5_000 * 1.25 + 1_000, `retries stay within the 5 s cap (+ jitter): ${gaps.join(", ")} ms`);
+  assert.ok(
+    Math.max(...gaps) <= 5_000 * 1.25 + 1_000,
+    `retries stay within the 5 s cap (+ jitter): ${gaps.join(", ")} ms`,
+  );
   h.sim.mqttAvailable = true;
   const back = Date.now();
   await alarmArrives(h, "00000001", 15_000);

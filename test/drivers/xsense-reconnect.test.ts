@@ -11,7 +11,9 @@ test("a dropped MQTT connection is re-made at once; detectors stay available wit
   t.after(() => h.close());
   const before = h.sim.mqttClients.length;
   assert.equal(before, 2, "one connection per (URL, region): two regions");
-  const reconnected = waitFor(() => h.sim.mqttClients.length === 2 && h.sim.mqttClients, 2000, { on: [[h.sim, "mqttConnected"]] });
+  const reconnected = waitFor(() => h.sim.mqttClients.length === 2 && h.sim.mqttClients, 2000, {
+    on: [[h.sim, "mqttConnected"]],
+  });
   h.sim.dropMqtt();
   await reconnected;
   assert.equal(h.sink.of("availabilityChanged").length, 0, "no unavailability inside the grace period");
@@ -31,14 +33,19 @@ test("an outage past the grace marks detectors unavailable; recovery re-reads th
   const id = h.id("00000001");
   const t0 = Date.now();
   // Both connections (two regions) have their own grace timer.
-  await waitFor(() => [...h.sink.available.values()].every((a) => !a), 2000, { on: [[h.sink, "call"]], message: "all detectors unavailable" });
+  await waitFor(() => [...h.sink.available.values()].every((a) => !a), 2000, {
+    on: [[h.sink, "call"]],
+    message: "all detectors unavailable",
+  });
   assert.ok(Date.now() - t0 >= 150, "not before the grace period");
   // An alarm while we were away: no push reaches us.
   h.sim.setSilently("00000001", { alarmStatus: "1" });
   h.sim.mqttAvailable = true;
   await waitFor(() => h.sink.available.get(id) === true, 3000, { on: [[h.sink, "call"]] });
   await waitFor(() => h.sink.states.get(id)?.smokeAlarm?.detected === true, 2000, { on: [[h.sink, "call"]] });
-  await waitFor(() => h.sink.link === "connected" && [...h.sink.available.values()].every((a) => a), 2000, { on: [[h.sink, "call"]] });
+  await waitFor(() => h.sink.link === "connected" && [...h.sink.available.values()].every((a) => a), 2000, {
+    on: [[h.sink, "call"]],
+  });
 });
 
 test("credentials are renewed before they expire and MQTT is re-made with them", async (t) => {
@@ -116,7 +123,12 @@ test("reconnects retain nothing: timers and weak references stay flat over 40 MQ
   const cycle = async (): Promise<void> => {
     h.sim.dropMqtt();
     await waitFor(() => h.sink.link === "disconnected", 2000, { on: [[h.sink, "call"]] });
-    await waitFor(() => h.sink.link === "connected" && h.sim.mqttClients.length === 2, 3000, { on: [[h.sink, "call"], [h.sim, "mqttConnected"]] });
+    await waitFor(() => h.sink.link === "connected" && h.sim.mqttClients.length === 2, 3000, {
+      on: [
+        [h.sink, "call"],
+        [h.sim, "mqttConnected"],
+      ],
+    });
     // The re-read after each reconnect: counted while one is in flight, its requests' objects look
     // retained (on a loaded machine several were in flight: a flaky count).
     await h.driver.settled();
@@ -132,5 +144,8 @@ test("reconnects retain nothing: timers and weak references stay flat over 40 MQ
   // Every shadow re-read after a reconnect made an AbortSignal.any() with the driver's own signal,
   // which Node keeps an entry (two WeakRefs) for until that signal dies.
   const weakRefsAfter = await live.count("WeakRef.prototype");
-  assert.ok(weakRefsAfter - weakRefs < rounds / 2, `live WeakRefs ${weakRefs} -> ${weakRefsAfter} over ${rounds} drops`);
+  assert.ok(
+    weakRefsAfter - weakRefs < rounds / 2,
+    `live WeakRefs ${weakRefs} -> ${weakRefsAfter} over ${rounds} drops`,
+  );
 });

@@ -3,14 +3,21 @@
 // (404 "No shadow exists"), and an over-quota subscription.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { connect } from "mqtt";
 import { XSenseSimulator } from "../../sim/xsense/index.ts";
 import { requestMac, secretHash, signRequest, presignUrl, decodeClientSecret } from "../../src/drivers/xsense/index.ts";
 import { harness } from "./xsense-harness.ts";
 
-async function app(url: string, body: Record<string, unknown>, authorization?: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${url}/app`, { method: "POST", headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) }, body: JSON.stringify(body) });
+async function app(
+  url: string,
+  body: Record<string, unknown>,
+  authorization?: string,
+): Promise<Record<string, unknown>> {
+  const res = await fetch(`${url}/app`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+    body: JSON.stringify(body),
+  });
   return (await res.json()) as Record<string, unknown>;
 }
 
@@ -35,16 +42,28 @@ test("a bad MAC, a reordered body and a Bearer token are rejected", async (t) =>
   const houseId = h.sim.houses[0]!.id;
   const secret = Buffer.from(h.sim.clientSecrets["2"]!);
   const common = { clientType: "2", appVersion: "v1.40.0_20260612", bizCode: "103007", appCode: "1400" };
-  const good = await app(h.urls.api, { houseId, utctimestamp: "0", ...common, mac: requestMac({ houseId, utctimestamp: "0" }, secret) }, token);
+  const good = await app(
+    h.urls.api,
+    { houseId, utctimestamp: "0", ...common, mac: requestMac({ houseId, utctimestamp: "0" }, secret) },
+    token,
+  );
   assert.equal(good.reCode, 200);
   const badMacs: unknown[] = [];
   h.sim.on("badMac", (c) => badMacs.push(c));
-  const reordered = await app(h.urls.api, { utctimestamp: "0", houseId, ...common, mac: requestMac({ houseId, utctimestamp: "0" }, secret) }, token);
+  const reordered = await app(
+    h.urls.api,
+    { utctimestamp: "0", houseId, ...common, mac: requestMac({ houseId, utctimestamp: "0" }, secret) },
+    token,
+  );
   assert.notEqual(reordered.reCode, 200);
   const wrong = await app(h.urls.api, { houseId, utctimestamp: "0", ...common, mac: "0".repeat(32) }, token);
   assert.notEqual(wrong.reCode, 200);
   assert.equal(badMacs.length, 2);
-  const bearer = await app(h.urls.api, { houseId, utctimestamp: "0", ...common, mac: requestMac({ houseId, utctimestamp: "0" }, secret) }, `Bearer ${token}`);
+  const bearer = await app(
+    h.urls.api,
+    { houseId, utctimestamp: "0", ...common, mac: requestMac({ houseId, utctimestamp: "0" }, secret) },
+    `Bearer ${token}`,
+  );
   assert.equal(bearer.errCode, "10000008");
 });
 
@@ -52,11 +71,30 @@ test("Cognito refuses a SECRET_HASH made with the e-mail on the challenge step's
   const sim = new XSenseSimulator();
   const urls = await sim.start();
   t.after(() => sim.stop());
-  const info = (await app(urls.api, { clientType: "2", mac: "abcdefg", appVersion: "v1.40.0_20260612", bizCode: "101001", appCode: "1400" })).reData as Record<string, string>;
+  const info = (
+    await app(urls.api, {
+      clientType: "2",
+      mac: "abcdefg",
+      appVersion: "v1.40.0_20260612",
+      bizCode: "101001",
+      appCode: "1400",
+    })
+  ).reData as Record<string, string>;
   const res = await fetch(urls.cognito, {
     method: "POST",
-    headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "AWSCognitoIdentityProviderService.InitiateAuth" },
-    body: JSON.stringify({ AuthFlow: "USER_SRP_AUTH", ClientId: info.clientId, AuthParameters: { USERNAME: sim.email, SRP_A: "abcdef", SECRET_HASH: secretHash(Buffer.from("not the secret"), sim.email, info.clientId!) } }),
+    headers: {
+      "content-type": "application/x-amz-json-1.1",
+      "x-amz-target": "AWSCognitoIdentityProviderService.InitiateAuth",
+    },
+    body: JSON.stringify({
+      AuthFlow: "USER_SRP_AUTH",
+      ClientId: info.clientId,
+      AuthParameters: {
+        USERNAME: sim.email,
+        SRP_A: "abcdef",
+        SECRET_HASH: secretHash(Buffer.from("not the secret"), sim.email, info.clientId!),
+      },
+    }),
   });
   assert.equal(res.status, 400);
   const body = (await res.json()) as { __type: string; message: string };
@@ -69,11 +107,29 @@ test("shadow REST verifies SigV4 and answers 404 for a wrong thing name", async 
   t.after(() => h.close());
   const token = h.sim.calls.find((c) => c.bizCode === "103007")!.authorization!;
   const secret = Buffer.from(h.sim.clientSecrets["2"]!);
-  const got = await app(h.urls.api, { userName: h.sim.email, clientType: "2", appVersion: "v1.40.0_20260612", bizCode: "101003", appCode: "1400", mac: requestMac({ userName: h.sim.email }, secret) }, token);
+  const got = await app(
+    h.urls.api,
+    {
+      userName: h.sim.email,
+      clientType: "2",
+      appVersion: "v1.40.0_20260612",
+      bizCode: "101003",
+      appCode: "1400",
+      mac: requestMac({ userName: h.sim.email }, secret),
+    },
+    token,
+  );
   const c = got.reData as { accessKeyId: string; secretAccessKey: string; sessionToken: string };
   const get = async (thing: string, tamper = false): Promise<{ status: number; body: Record<string, unknown> }> => {
     const url = new URL(`${h.urls.iotData}/things/${thing}/shadow?name=2nd_mainpage`);
-    const headers = signRequest({ method: "GET", url, headers: { "content-type": "application/x-amz-json-1.0", "user-agent": "aws-sdk-iOS/2.26.5 iOS/17.3 nl_NL" }, body: "", region: "eu-central-1", credentials: c });
+    const headers = signRequest({
+      method: "GET",
+      url,
+      headers: { "content-type": "application/x-amz-json-1.0", "user-agent": "aws-sdk-iOS/2.26.5 iOS/17.3 nl_NL" },
+      body: "",
+      region: "eu-central-1",
+      credentials: c,
+    });
     delete headers.host;
     if (tamper) headers.authorization = headers.authorization!.replace(/.$/, (ch) => (ch === "0" ? "1" : "0"));
     const res = await fetch(url, { headers });
@@ -94,14 +150,25 @@ for (const mode of ["http", "connack"] as const) {
     t.after(() => h.close());
     const token = h.sim.calls.find((c) => c.bizCode === "103007")!.authorization!;
     const secret = Buffer.from(h.sim.clientSecrets["2"]!);
-    const body = { userName: h.sim.email, clientType: "2", appVersion: "v1.40.0_20260612", bizCode: "101003", appCode: "1400" };
+    const body = {
+      userName: h.sim.email,
+      clientType: "2",
+      appVersion: "v1.40.0_20260612",
+      bizCode: "101003",
+      appCode: "1400",
+    };
     const got = await app(h.urls.api, { ...body, mac: requestMac({ userName: h.sim.email }, secret) }, token);
     const c = got.reData as { accessKeyId: string; secretAccessKey: string; sessionToken: string };
     const refusals: Array<{ reason: string; status?: number }> = [];
     h.sim.on("mqttRejected", (r) => void refusals.push(r));
     /** 0: connected; a CONNACK code; "closed": the upgrade was refused (mqtt.js then only closes). */
     const attempt = async (url: string): Promise<number | "closed" | undefined> => {
-      const client = connect(url, { reconnectPeriod: 0, username: "?SDK=iOS&Version=2.26.5", password: "", connectTimeout: 2000 });
+      const client = connect(url, {
+        reconnectPeriod: 0,
+        username: "?SDK=iOS&Version=2.26.5",
+        password: "",
+        connectTimeout: 2000,
+      });
       try {
         return await new Promise<number | "closed" | undefined>((resolve) => {
           client.once("connect", () => resolve(0));
@@ -114,12 +181,23 @@ for (const mode of ["http", "connack"] as const) {
     };
     const refused = mode === "http" ? "closed" : 5;
     assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c)), 0);
-    assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c, new Date(Date.now() - 6 * 60_000))), refused, "older than 5 minutes");
+    assert.equal(
+      await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c, new Date(Date.now() - 6 * 60_000))),
+      refused,
+      "older than 5 minutes",
+    );
     assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", { ...c, secretAccessKey: "forged" })), refused);
-    assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c, new Date(), "iotdevicegateway")), refused, "service must be iotdata");
+    assert.equal(
+      await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c, new Date(), "iotdevicegateway")),
+      refused,
+      "service must be iotdata",
+    );
     h.sim.revokeCredentials();
     assert.equal(await attempt(presignUrl(h.urls.mqtt, "eu-central-1", c)), refused, "revoked before their expiration");
-    assert.deepEqual(refusals.map((r) => r.reason), ["URL too old or from the future", "signature", "scope", "credentials revoked"]);
+    assert.deepEqual(
+      refusals.map((r) => r.reason),
+      ["URL too old or from the future", "signature", "scope", "credentials revoked"],
+    );
     assert.ok(refusals.every((r) => r.status === (mode === "http" ? 403 : undefined)));
   });
 }

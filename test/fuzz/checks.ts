@@ -6,12 +6,14 @@ import type { DriverSink, LinkState } from "../../src/core/driver.ts";
 import { applyPatch, type DeviceInfo, type DeviceState, type StatePatch } from "../../src/core/model.ts";
 
 const isBool = (v: unknown): boolean => typeof v === "boolean";
-const inRange = (v: unknown, min: number, max: number): boolean => typeof v === "number" && Number.isFinite(v) && v >= min && v <= max;
+const inRange = (v: unknown, min: number, max: number): boolean =>
+  typeof v === "number" && Number.isFinite(v) && v >= min && v <= max;
 
 /** Problems with a device state, in words; empty when it is well formed. */
 export function stateProblems(state: DeviceState): string[] {
   const out: string[] = [];
-  const need = (ok: boolean, what: string, value: unknown): void => void (ok || out.push(`${what}=${JSON.stringify(value)}`));
+  const need = (ok: boolean, what: string, value: unknown): void =>
+    void (ok || out.push(`${what}=${JSON.stringify(value)}`));
   if (state.fan) {
     need(isBool(state.fan.on), "fan.on", state.fan.on);
     need(inRange(state.fan.speed, 0, 100), "fan.speed", state.fan.speed);
@@ -21,7 +23,12 @@ export function stateProblems(state: DeviceState): string[] {
   if (state.light) {
     need(isBool(state.light.on), "light.on", state.light.on);
     need(inRange(state.light.brightness, 0, 100), "light.brightness", state.light.brightness);
-    if (state.light.colorTemperatureK !== undefined) need(inRange(state.light.colorTemperatureK, 1000, 10000), "light.colorTemperatureK", state.light.colorTemperatureK);
+    if (state.light.colorTemperatureK !== undefined)
+      need(
+        inRange(state.light.colorTemperatureK, 1000, 10000),
+        "light.colorTemperatureK",
+        state.light.colorTemperatureK,
+      );
   }
   for (const [k, v] of Object.entries(state.switches ?? {})) need(isBool(v), `switches.${k}`, v);
   for (const key of ["smokeAlarm", "coAlarm", "heatAlarm"] as const) {
@@ -31,14 +38,17 @@ export function stateProblems(state: DeviceState): string[] {
     if (a.muted !== undefined) need(isBool(a.muted), `${key}.muted`, a.muted);
     if (a.testing !== undefined) need(isBool(a.testing), `${key}.testing`, a.testing);
   }
-  if (state.coAlarm?.ppm !== undefined) need(inRange(state.coAlarm.ppm, 0, 1_000_000), "coAlarm.ppm", state.coAlarm.ppm);
+  if (state.coAlarm?.ppm !== undefined)
+    need(inRange(state.coAlarm.ppm, 0, 1_000_000), "coAlarm.ppm", state.coAlarm.ppm);
   if (state.battery) {
     need(isBool(state.battery.low), "battery.low", state.battery.low);
-    if (state.battery.level !== undefined) need(inRange(state.battery.level, 0, 100), "battery.level", state.battery.level);
+    if (state.battery.level !== undefined)
+      need(inRange(state.battery.level, 0, 100), "battery.level", state.battery.level);
   }
   if (state.temperature !== undefined) need(inRange(state.temperature, -100, 150), "temperature", state.temperature);
   if (state.humidity !== undefined) need(inRange(state.humidity, 0, 100), "humidity", state.humidity);
-  for (const key of ["motion", "sound", "endOfLife"] as const) if (state[key] !== undefined) need(isBool(state[key]), key, state[key]);
+  for (const key of ["motion", "sound", "endOfLife"] as const)
+    if (state[key] !== undefined) need(isBool(state[key]), key, state[key]);
   if (state.fault !== undefined) need(typeof state.fault === "string", "fault", state.fault);
   return out;
 }
@@ -47,8 +57,10 @@ function infoProblems(info: DeviceInfo): string[] {
   const out: string[] = [];
   if (typeof info.id !== "string" || !info.id) out.push(`id=${JSON.stringify(info.id)}`);
   if (typeof info.name !== "string" || !info.name.trim()) out.push(`name=${JSON.stringify(info.name)}`);
-  for (const key of ["manufacturer", "model", "serialNumber"] as const) if (typeof info[key] !== "string") out.push(`${key}=${JSON.stringify(info[key])}`);
-  if (info.firmware !== undefined && typeof info.firmware !== "string") out.push(`firmware=${JSON.stringify(info.firmware)}`);
+  for (const key of ["manufacturer", "model", "serialNumber"] as const)
+    if (typeof info[key] !== "string") out.push(`${key}=${JSON.stringify(info[key])}`);
+  if (info.firmware !== undefined && typeof info.firmware !== "string")
+    out.push(`firmware=${JSON.stringify(info.firmware)}`);
   const steps = info.capabilities.fan?.speedSteps;
   if (steps && !steps.every((s) => inRange(s, 1, 100))) out.push(`speedSteps=${JSON.stringify(steps)}`);
   return out;
@@ -78,7 +90,8 @@ export class CheckingSink implements DriverSink {
 
   deviceFound(info: DeviceInfo, state: DeviceState): void {
     const problems = infoProblems(info);
-    if (problems.length && this.violations.length < 20) this.violations.push(`deviceFound ${info.id}: ${problems.join(", ")}`);
+    if (problems.length && this.violations.length < 20)
+      this.violations.push(`deviceFound ${info.id}: ${problems.join(", ")}`);
     this.infos.set(info.id, info);
     this.states.set(info.id, state);
     this.available.set(info.id, true);

@@ -4,11 +4,58 @@
 import fc from "fast-check";
 
 /** Keys that trip naive object handling. */
-export const NASTY_KEYS = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf", "length", "", " ", "0", "-1"];
+export const NASTY_KEYS = [
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "hasOwnProperty",
+  "valueOf",
+  "length",
+  "",
+  " ",
+  "0",
+  "-1",
+];
 
 /** Scalars a sloppy parser mishandles: type confusion, extremes, empty values. */
 export const nastyScalar: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(null, true, false, 0, -0, 1, -1, 2, 0.5, 1.5, -1.5, 1e308, -1e308, 5e-324, 2 ** 31, 2 ** 53, -(2 ** 53), 2 ** 64, "", " ", "0", "1", "-1", "1.5", "NaN", "Infinity", "1e999", "true", "null", "0x10", "١", "\u0000", "\ud800", "💥"),
+  fc.constantFrom(
+    null,
+    true,
+    false,
+    0,
+    -0,
+    1,
+    -1,
+    2,
+    0.5,
+    1.5,
+    -1.5,
+    1e308,
+    -1e308,
+    5e-324,
+    2 ** 31,
+    2 ** 53,
+    -(2 ** 53),
+    2 ** 64,
+    "",
+    " ",
+    "0",
+    "1",
+    "-1",
+    "1.5",
+    "NaN",
+    "Infinity",
+    "1e999",
+    "true",
+    "null",
+    "0x10",
+    "١",
+    "\u0000",
+    "\ud800",
+    "💥",
+  ),
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.string({ maxLength: 12 }),
@@ -50,12 +97,16 @@ export function mutateText(text: string, ops: Op[]): string {
         s = s.slice(0, i) + s.slice(i, i + 1 + (arg % 16)) + s.slice(i);
         break;
       case 5:
-        s = s.slice(0, i) + "{[\"" [arg % 3]! + s.slice(i);
+        s = s.slice(0, i) + '{["'[arg % 3]! + s.slice(i);
         break;
       case 6: {
         // A number becomes an extreme or a different type.
         const m = /-?\d+(\.\d+)?/.exec(s.slice(i));
-        if (m) s = s.slice(0, i + m.index) + ["1e400", "-1", "1.5", "\"1\"", "null", "9007199254740993", "[]"][arg % 7] + s.slice(i + m.index + m[0].length);
+        if (m)
+          s =
+            s.slice(0, i + m.index) +
+            ["1e400", "-1", "1.5", '"1"', "null", "9007199254740993", "[]"][arg % 7] +
+            s.slice(i + m.index + m[0].length);
         break;
       }
       default:
@@ -109,11 +160,16 @@ export function mutatedBytes(base: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Uint8
 }
 
 /** Every path to a value inside `value` (the root is []). */
-function paths(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
+function paths(
+  value: unknown,
+  prefix: (string | number)[] = [],
+  out: (string | number)[][] = [],
+): (string | number)[][] {
   out.push(prefix);
   if (out.length > 200) return out;
   if (Array.isArray(value)) value.forEach((v, i) => paths(v, [...prefix, i], out));
-  else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) paths(v, [...prefix, k], out);
+  else if (value && typeof value === "object")
+    for (const [k, v] of Object.entries(value)) paths(v, [...prefix, k], out);
   return out;
 }
 
@@ -144,5 +200,7 @@ export function mutateAt(value: unknown, pick: number, action: number, replaceme
 export function mutatedValue<T>(base: fc.Arbitrary<T>): fc.Arbitrary<unknown> {
   return fc
     .tuple(base, fc.array(fc.tuple(fc.nat(), fc.nat(), hostileJson), { maxLength: 3 }))
-    .map(([value, edits]) => edits.reduce<unknown>((v, [pick, action, replacement]) => mutateAt(v, pick, action, replacement), value));
+    .map(([value, edits]) =>
+      edits.reduce<unknown>((v, [pick, action, replacement]) => mutateAt(v, pick, action, replacement), value),
+    );
 }

@@ -61,9 +61,25 @@ function loggedRejections(): number {
   return n;
 }
 
-export async function fuzz(target: FuzzTarget, options: { inputs: number; seed?: number; mode: "assert" | "count" }): Promise<FuzzStats> {
-  const stats: FuzzStats = { target: target.name, inputs: 0, rejected: 0, crashes: 0, unhandledRejections: 0, warnLines: 0, warnings: {}, rejectLines: 0, rejectReasons: 0, ms: 0, failures: [] };
-  const reasons = (): Set<string> => new Set([...rejectedInputs().keys()].filter((k) => target.rejectMessages?.some((m) => k.startsWith(`${m}: `))));
+export async function fuzz(
+  target: FuzzTarget,
+  options: { inputs: number; seed?: number; mode: "assert" | "count" },
+): Promise<FuzzStats> {
+  const stats: FuzzStats = {
+    target: target.name,
+    inputs: 0,
+    rejected: 0,
+    crashes: 0,
+    unhandledRejections: 0,
+    warnLines: 0,
+    warnings: {},
+    rejectLines: 0,
+    rejectReasons: 0,
+    ms: 0,
+    failures: [],
+  };
+  const reasons = (): Set<string> =>
+    new Set([...rejectedInputs().keys()].filter((k) => target.rejectMessages?.some((m) => k.startsWith(`${m}: `))));
   const reasonsBefore = reasons();
   const unhandled: unknown[] = [];
   const uncaught: unknown[] = [];
@@ -82,34 +98,41 @@ export async function fuzz(target: FuzzTarget, options: { inputs: number; seed?:
   }
   const started = performance.now();
   try {
-    const property = fc.asyncProperty(fc.array(session.input, { minLength: target.batch, maxLength: target.batch }), async (inputs) => {
-      const seenUnhandled = unhandled.length;
-      const seenUncaught = uncaught.length;
-      const logged = loggedRejections();
-      let failure: string | undefined;
-      let rejected = 0;
-      try {
-        rejected = (await session.run(inputs)).rejected;
-      } catch (error) {
-        failure = describe(error);
-      }
-      // Let rejections that nobody handled surface before judging the batch.
-      await new Promise((resolve) => setImmediate(resolve));
-      stats.inputs += inputs.length;
-      stats.rejected += rejected + (loggedRejections() - logged);
-      const newUnhandled = unhandled.slice(seenUnhandled);
-      const newUncaught = uncaught.slice(seenUncaught);
-      uncaughtInBatches += newUncaught.length;
-      stats.unhandledRejections += newUnhandled.length;
-      if (!failure && newUncaught.length) failure = `uncaught exception: ${describe(newUncaught[0])}`;
-      if (!failure && newUnhandled.length) failure = `unhandled rejection: ${describe(newUnhandled[0])}`;
-      if (!failure) return;
-      stats.crashes++;
-      if (stats.failures.length < 5) stats.failures.push(failure);
-      if (options.mode === "assert") throw new FuzzFailure(failure);
-    });
+    const property = fc.asyncProperty(
+      fc.array(session.input, { minLength: target.batch, maxLength: target.batch }),
+      async (inputs) => {
+        const seenUnhandled = unhandled.length;
+        const seenUncaught = uncaught.length;
+        const logged = loggedRejections();
+        let failure: string | undefined;
+        let rejected = 0;
+        try {
+          rejected = (await session.run(inputs)).rejected;
+        } catch (error) {
+          failure = describe(error);
+        }
+        // Let rejections that nobody handled surface before judging the batch.
+        await new Promise((resolve) => setImmediate(resolve));
+        stats.inputs += inputs.length;
+        stats.rejected += rejected + (loggedRejections() - logged);
+        const newUnhandled = unhandled.slice(seenUnhandled);
+        const newUncaught = uncaught.slice(seenUncaught);
+        uncaughtInBatches += newUncaught.length;
+        stats.unhandledRejections += newUnhandled.length;
+        if (!failure && newUncaught.length) failure = `uncaught exception: ${describe(newUncaught[0])}`;
+        if (!failure && newUnhandled.length) failure = `unhandled rejection: ${describe(newUnhandled[0])}`;
+        if (!failure) return;
+        stats.crashes++;
+        if (stats.failures.length < 5) stats.failures.push(failure);
+        if (options.mode === "assert") throw new FuzzFailure(failure);
+      },
+    );
     const numRuns = Math.ceil(options.inputs / target.batch);
-    await fc.assert(property, { numRuns, ...(options.seed !== undefined ? { seed: options.seed } : {}), endOnFailure: options.mode === "count" });
+    await fc.assert(property, {
+      numRuns,
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      endOnFailure: options.mode === "count",
+    });
   } finally {
     stats.ms = performance.now() - started;
     // After close: a driver writes the counts it held back when it stops.

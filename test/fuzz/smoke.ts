@@ -10,7 +10,9 @@ export const SMOKE_INPUTS = Number(process.env.FUZZ_INPUTS ?? 10_000);
 
 export function smokeTest(name: string): void {
   const t = target(name);
-  test(`${name}: ${SMOKE_INPUTS} fuzzed inputs through ${t.covers}; no crash, no unhandled rejection`, { timeout: 180_000 }, async () => {
+  test(`${name}: ${SMOKE_INPUTS} fuzzed inputs through ${t.covers}; no crash, no unhandled rejection`, {
+    timeout: 180_000,
+  }, async () => {
     const seed = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
     const stats = await fuzz(t, { inputs: SMOKE_INPUTS, ...(seed === undefined ? {} : { seed }), mode: "assert" });
     assert.deepEqual(stats.failures, []);
@@ -22,7 +24,10 @@ export function smokeTest(name: string): void {
       // One line per reason at once, one more per started minute, one from the flush at stop.
       const allowed = stats.rejectReasons * (2 + Math.floor(stats.ms / 60_000));
       assert.ok(stats.rejectReasons > 0, "malformed input was reported");
-      assert.ok(stats.rejectLines <= allowed, `${stats.rejectLines} reject lines for ${stats.rejectReasons} reasons and ${stats.rejected} rejected inputs`);
+      assert.ok(
+        stats.rejectLines <= allowed,
+        `${stats.rejectLines} reject lines for ${stats.rejectReasons} reasons and ${stats.rejected} rejected inputs`,
+      );
     }
   });
 }

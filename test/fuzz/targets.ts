@@ -9,7 +9,16 @@ import { nanitProto, nanitRest } from "./targets/nanit-parsers.ts";
 import { webHttp } from "./targets/web.ts";
 import { xsenseMqtt, xsenseShadow } from "./targets/xsense.ts";
 
-export const TARGETS: FuzzTarget[] = [fansyncFrames, xsenseMqtt, xsenseShadow, nanitFrames, nanitProto, nanitRest, configLoader, webHttp];
+export const TARGETS: FuzzTarget[] = [
+  fansyncFrames,
+  xsenseMqtt,
+  xsenseShadow,
+  nanitFrames,
+  nanitProto,
+  nanitRest,
+  configLoader,
+  webHttp,
+];
 
 export function target(name: string): FuzzTarget {
   const t = TARGETS.find((x) => x.name === name);

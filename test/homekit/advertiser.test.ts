@@ -61,7 +61,9 @@ describe("bridge advertisers", () => {
     assert.ok(destroyed);
   });
 
-  it("ciao still advertises for bridges that ask for it", { skip: process.env.HEARTHBRIDGE_NETNS !== "1" && "needs test/netns.sh" }, async () => {
+  it("ciao still advertises for bridges that ask for it", {
+    skip: process.env.HEARTHBRIDGE_NETNS !== "1" && "needs test/netns.sh",
+  }, async () => {
     const { bridge } = await publish("ciao");
     assert.equal(bridge._advertiser?.constructor, advertiserModule.CiaoAdvertiser);
     await once(bridge, "advertised");

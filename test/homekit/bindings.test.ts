@@ -10,7 +10,17 @@ import type { BindingContext } from "../../accessories/types.ts";
 
 function setup(capabilities: Capabilities, state: DeviceState) {
   const entry: DeviceEntry = {
-    info: { id: "fansync:x", vendor: "fansync", account: "a", kind: "ceiling-fan", name: "Test Fan", manufacturer: "M", model: "M1", serialNumber: "S", capabilities },
+    info: {
+      id: "fansync:x",
+      vendor: "fansync",
+      account: "a",
+      kind: "ceiling-fan",
+      name: "Test Fan",
+      manufacturer: "M",
+      model: "M1",
+      serialNumber: "S",
+      capabilities,
+    },
     state,
     available: true,
   };
@@ -25,13 +35,18 @@ function setup(capabilities: Capabilities, state: DeviceState) {
     },
   };
   const accessory = new Accessory("Test Fan", uuid.generate("test:x"));
-  const bound = Object.entries(capabilities).map(([name]) => homekitBindings[name as keyof Capabilities]!.attach(accessory, ctx));
+  const bound = Object.entries(capabilities).map(([name]) =>
+    homekitBindings[name as keyof Capabilities]!.attach(accessory, ctx),
+  );
   return { entry, accessory, bound, commands, refuse: (v: boolean) => (refuse = v) };
 }
 
 describe("fan binding", () => {
   it("a continuous, non-reversible fan: 1% steps, no RotationDirection, speeds pass through", async () => {
-    const { accessory, commands } = setup({ fan: { reversible: false, breeze: false } }, { fan: { on: true, speed: 40, direction: "forward", breeze: false } });
+    const { accessory, commands } = setup(
+      { fan: { reversible: false, breeze: false } },
+      { fan: { on: true, speed: 40, direction: "forward", breeze: false } },
+    );
     const fan = accessory.getService(Service.Fanv2)!;
     assert.equal(fan.getCharacteristic(Characteristic.RotationSpeed).props.minStep, 1);
     assert.equal(fan.testCharacteristic(Characteristic.RotationDirection), false);
@@ -40,7 +55,10 @@ describe("fan binding", () => {
   });
 
   it("steps of 25 give the slider a 25% granularity and snap writes", async () => {
-    const { accessory, commands } = setup({ fan: { speedSteps: [25, 50, 75, 100], reversible: true, breeze: false } }, { fan: { on: false, speed: 50, direction: "forward", breeze: false } });
+    const { accessory, commands } = setup(
+      { fan: { speedSteps: [25, 50, 75, 100], reversible: true, breeze: false } },
+      { fan: { on: false, speed: 50, direction: "forward", breeze: false } },
+    );
     const speed = accessory.getService(Service.Fanv2)!.getCharacteristic(Characteristic.RotationSpeed);
     assert.equal(speed.props.minStep, 25);
     assert.equal(await speed.handleGetRequest(), 0, "off reads 0");
@@ -49,7 +67,10 @@ describe("fan binding", () => {
   });
 
   it("reads throw No Response while unavailable; a refused write answers No Response", async () => {
-    const { entry, accessory, refuse } = setup({ fan: { reversible: false, breeze: false } }, { fan: { on: true, speed: 40, direction: "forward", breeze: false } });
+    const { entry, accessory, refuse } = setup(
+      { fan: { reversible: false, breeze: false } },
+      { fan: { on: true, speed: 40, direction: "forward", breeze: false } },
+    );
     const active = accessory.getService(Service.Fanv2)!.getCharacteristic(Characteristic.Active);
     refuse(true);
     await assert.rejects(active.handleSetRequest(0), (status) => status === -70402);
@@ -59,27 +80,39 @@ describe("fan binding", () => {
   });
 
   it("update() pushes only what changed", () => {
-    const { accessory, bound, entry } = setup({ fan: { reversible: true, breeze: false } }, { fan: { on: true, speed: 40, direction: "forward", breeze: false } });
+    const { accessory, bound, entry } = setup(
+      { fan: { reversible: true, breeze: false } },
+      { fan: { on: true, speed: 40, direction: "forward", breeze: false } },
+    );
     const fan = accessory.getService(Service.Fanv2)!;
     const changes: string[] = [];
     for (const c of fan.characteristics) c.on("change", () => changes.push(c.displayName));
     entry.state = applyPatch(entry.state, { fan: { direction: "reverse" } });
     bound[0]!.update(entry.state, { fan: { direction: "reverse" } });
     assert.deepEqual(changes, ["Rotation Direction"]);
-    assert.equal(fan.getCharacteristic(Characteristic.RotationDirection).value, Characteristic.RotationDirection.COUNTER_CLOCKWISE);
+    assert.equal(
+      fan.getCharacteristic(Characteristic.RotationDirection).value,
+      Characteristic.RotationDirection.COUNTER_CLOCKWISE,
+    );
   });
 });
 
 describe("light binding", () => {
   it("no Brightness when not dimmable, no ColorTemperature with fewer than two presets", () => {
-    const { accessory } = setup({ light: { dimmable: false, colorTemperatureK: [3000] } }, { light: { on: true, brightness: 100 } });
+    const { accessory } = setup(
+      { light: { dimmable: false, colorTemperatureK: [3000] } },
+      { light: { on: true, brightness: 100 } },
+    );
     const bulb = accessory.getService(Service.Lightbulb)!;
     assert.equal(bulb.testCharacteristic(Characteristic.Brightness), false);
     assert.equal(bulb.testCharacteristic(Characteristic.ColorTemperature), false);
   });
 
   it("colour temperature range and snapping come from the presets", async () => {
-    const { accessory, commands } = setup({ light: { dimmable: true, colorTemperatureK: [2200, 6500, 4000] } }, { light: { on: true, brightness: 100, colorTemperatureK: 4000 } });
+    const { accessory, commands } = setup(
+      { light: { dimmable: true, colorTemperatureK: [2200, 6500, 4000] } },
+      { light: { on: true, brightness: 100, colorTemperatureK: 4000 } },
+    );
     const ct = accessory.getService(Service.Lightbulb)!.getCharacteristic(Characteristic.ColorTemperature);
     assert.deepEqual([ct.props.minValue, ct.props.maxValue], [154, 455]);
     assert.equal(await ct.handleGetRequest(), 250);
@@ -90,7 +123,10 @@ describe("light binding", () => {
 
 describe("switches binding", () => {
   it("one Switch per entry, subtype = switch id, named by its label", async () => {
-    const { accessory, commands } = setup({ switches: { nightLight: { label: "Night Light" }, away: { label: "Home Away" } } }, { switches: { nightLight: true } });
+    const { accessory, commands } = setup(
+      { switches: { nightLight: { label: "Night Light" }, away: { label: "Home Away" } } },
+      { switches: { nightLight: true } },
+    );
     const night = accessory.getServiceById(Service.Switch, "switch:nightLight")!;
     const away = accessory.getServiceById(Service.Switch, "switch:away")!;
     assert.equal(night.getCharacteristic(Characteristic.ConfiguredName).value, "Night Light");

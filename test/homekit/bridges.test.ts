@@ -54,7 +54,15 @@ describe("HomeKitHost past 149 accessories", () => {
   const hosts: HomeKitHost[] = [];
   const clients: HapClient[] = [];
   const start = async (reg = registry) => {
-    const host = new HomeKitHost({ registry: reg, log, dataDir, name: "Many", port: 0, pincode: PIN, advertiser: "none" });
+    const host = new HomeKitHost({
+      registry: reg,
+      log,
+      dataDir,
+      name: "Many",
+      port: 0,
+      pincode: PIN,
+      advertiser: "none",
+    });
     hosts.push(host);
     await host.start();
     return host;
@@ -89,7 +97,11 @@ describe("HomeKitHost past 149 accessories", () => {
     assert.deepEqual(new Set(serials), new Set(Array.from({ length: 11 }, (_, i) => lamp(150 + i).serialNumber)));
 
     // And it works: a write on bridge 2 reaches the registry.
-    const brightness = await client.find({ service: Service.Lightbulb.UUID, characteristic: Characteristic.Brightness.UUID, accessory: { serial: "L-155" } });
+    const brightness = await client.find({
+      service: Service.Lightbulb.UUID,
+      characteristic: Characteristic.Brightness.UUID,
+      accessory: { serial: "L-155" },
+    });
     await client.write([brightness, 30]);
     assert.deepEqual(driver.commands.at(-1), { id: "fansync:L-155", command: { light: { brightness: 30 } } });
   });
@@ -108,8 +120,14 @@ describe("HomeKitHost past 149 accessories", () => {
     await driver2.start({ sink: registry2.sinkFor(driver2), log, store: JsonStore.in(dataDir, "account") });
     for (let n = 161; n >= 1; n--) driver2.sink.deviceFound(lamp(n), { light: { on: false, brightness: 10 } });
     const host = await start(registry2);
-    assert.deepEqual(host.bridges.map((b) => b.username), usernames);
-    assert.deepEqual(host.bridges.map((b) => b.accessories), [MAX_BRIDGED_ACCESSORIES, 12]);
+    assert.deepEqual(
+      host.bridges.map((b) => b.username),
+      usernames,
+    );
+    assert.deepEqual(
+      host.bridges.map((b) => b.accessories),
+      [MAX_BRIDGED_ACCESSORIES, 12],
+    );
 
     const client = new HapClient(host.bridges[1]!.port!, pairing);
     clients.push(client);
@@ -118,7 +136,10 @@ describe("HomeKitHost past 149 accessories", () => {
 
     // Found while running: still bridge 2, added to the published bridge.
     driver2.sink.deviceFound(lamp(162), { light: { on: false, brightness: 10 } });
-    assert.deepEqual(host.bridges.map((b) => b.accessories), [MAX_BRIDGED_ACCESSORIES, 13]);
+    assert.deepEqual(
+      host.bridges.map((b) => b.accessories),
+      [MAX_BRIDGED_ACCESSORIES, 13],
+    );
     assert.ok((await client.accessories(true)).some((a) => a.serialNumber === "L-162"));
   });
 });

@@ -13,7 +13,16 @@ import { JsonStore } from "../../src/core/storage.ts";
 import { HomeKitHost } from "../../src/homekit/index.ts";
 import { HapClient } from "../helpers/hap-client.ts";
 import { SETUP_STATUS } from "../helpers/camera-tlv.ts";
-import { CAMERA_ID, CameraDriver, cameraInfo, encodeSourceFlv, ffmpegChildren, FileCameraSource, jpegSize, Viewer } from "../helpers/camera-fixture.ts";
+import {
+  CAMERA_ID,
+  CameraDriver,
+  cameraInfo,
+  encodeSourceFlv,
+  ffmpegChildren,
+  FileCameraSource,
+  jpegSize,
+  Viewer,
+} from "../helpers/camera-fixture.ts";
 
 const log = pino({ level: "silent" });
 const PIN = "031-45-154";
@@ -33,7 +42,17 @@ describe("HomeKit camera on the bridge (homekit.cameras: bridged)", () => {
     await encodeSourceFlv(flv);
     await driver.start({ sink: registry.sinkFor(driver), log, store: JsonStore.in(dir, "account") });
     driver.sink.deviceFound(cameraInfo, { temperature: 20, switches: { nightLight: true } });
-    host = new HomeKitHost({ registry, log, dataDir: join(dir, "data"), name: "Hearthbridge Test", port: 0, pincode: PIN, advertiser: "none", cameras: { sourceFor: (id) => (id === CAMERA_ID ? source : undefined) }, cameraMode: "bridged" });
+    host = new HomeKitHost({
+      registry,
+      log,
+      dataDir: join(dir, "data"),
+      name: "Hearthbridge Test",
+      port: 0,
+      pincode: PIN,
+      advertiser: "none",
+      cameras: { sourceFor: (id) => (id === CAMERA_ID ? source : undefined) },
+      cameraMode: "bridged",
+    });
     await host.start();
     client = await HapClient.pair(host.port, PIN);
     aid = (await client.accessory({ serial: "CAM-0001" })).aid;
@@ -52,7 +71,8 @@ describe("HomeKit camera on the bridge (homekit.cameras: bridged)", () => {
     const camera = await client.accessory(aid);
     const types = camera.services.map((s) => s.type);
     assert.equal(types.filter((t) => t === Service.CameraRTPStreamManagement.UUID).length, 2);
-    for (const service of [Service.TemperatureSensor, Service.Lightbulb]) assert.ok(types.includes(service.UUID), `has ${service.name}`);
+    for (const service of [Service.TemperatureSensor, Service.Lightbulb])
+      assert.ok(types.includes(service.UUID), `has ${service.name}`);
   });
 
   it("streams SRTP that verifies and decodes, and answers snapshots by aid", async () => {

@@ -20,8 +20,27 @@ import { readCameraPairings } from "../../src/homekit/setup-uri.ts";
 import { HapClient } from "../helpers/hap-client.ts";
 import { SrtpReceiver } from "../helpers/srtp.ts";
 import { H264Depacketizer } from "../helpers/rtp-h264.ts";
-import { AUDIO_CODEC_OPUS, parseSupportedAudio, parseSupportedRTP, parseSupportedVideo, SETUP_STATUS, SRTP_AES_CM_128_HMAC_SHA1_80 } from "../helpers/camera-tlv.ts";
-import { AUDIO_PT, CAMERA_ID, CameraDriver, cameraInfo, encodeSourceFlv, ffmpegChildren, FileCameraSource, jpegSize, opusFrameMs, VIDEO_PT, Viewer } from "../helpers/camera-fixture.ts";
+import {
+  AUDIO_CODEC_OPUS,
+  parseSupportedAudio,
+  parseSupportedRTP,
+  parseSupportedVideo,
+  SETUP_STATUS,
+  SRTP_AES_CM_128_HMAC_SHA1_80,
+} from "../helpers/camera-tlv.ts";
+import {
+  AUDIO_PT,
+  CAMERA_ID,
+  CameraDriver,
+  cameraInfo,
+  encodeSourceFlv,
+  ffmpegChildren,
+  FileCameraSource,
+  jpegSize,
+  opusFrameMs,
+  VIDEO_PT,
+  Viewer,
+} from "../helpers/camera-fixture.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const log = pino({ level: "silent" });
@@ -33,10 +52,14 @@ const BRIDGE_PIN = "031-45-154";
  * `spawn` event /proc shows "setpriv" every time): reading the list right after a start can miss it.
  */
 function ffmpegCount(count: number): Promise<number[]> {
-  return waitFor(() => {
-    const pids = ffmpegChildren();
-    return pids.length === count && pids;
-  }, 10_000, { message: `${count} ffmpeg child(ren) of this test` });
+  return waitFor(
+    () => {
+      const pids = ffmpegChildren();
+      return pids.length === count && pids;
+    },
+    10_000,
+    { message: `${count} ffmpeg child(ren) of this test` },
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -57,7 +80,8 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
   let client: HapClient;
   const viewers: Viewer[] = [];
 
-  const rtp = (characteristic: string) => client.find({ service: Service.CameraRTPStreamManagement.UUID, characteristic });
+  const rtp = (characteristic: string) =>
+    client.find({ service: Service.CameraRTPStreamManagement.UUID, characteristic });
   async function viewer(index: number, on = client): Promise<Viewer> {
     const v = await Viewer.setUp(on, { index, dir });
     viewers.push(v);
@@ -110,7 +134,8 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     assert.equal(accessories[0]!.name, "Nursery Camera");
     const types = accessories[0]!.services.map((s) => s.type);
     assert.equal(types.filter((t) => t === Service.CameraRTPStreamManagement.UUID).length, 2, "two viewers at once");
-    for (const service of [Service.Microphone, Service.TemperatureSensor, Service.Lightbulb]) assert.ok(types.includes(service.UUID), `has ${service.name}`);
+    for (const service of [Service.Microphone, Service.TemperatureSensor, Service.Lightbulb])
+      assert.ok(types.includes(service.UUID), `has ${service.name}`);
     assert.ok(!accessories[0]!.services.some((s) => s.primary), "no sensor takes the camera's tile");
   });
 
@@ -120,12 +145,25 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     assert.ok(video);
     assert.deepEqual(video.profiles, [0, 1, 2]);
     assert.deepEqual(video.levels, [0, 1, 2]);
-    for (const size of [[1920, 1080], [1280, 720], [640, 360], [480, 270], [320, 240]]) {
-      for (const fps of [15, 30]) assert.ok(video.resolutions.some(([w, h, f]) => w === size[0] && h === size[1] && f === fps), `${size.join("x")}@${fps}`);
+    for (const size of [
+      [1920, 1080],
+      [1280, 720],
+      [640, 360],
+      [480, 270],
+      [320, 240],
+    ]) {
+      for (const fps of [15, 30])
+        assert.ok(
+          video.resolutions.some(([w, h, f]) => w === size[0] && h === size[1] && f === fps),
+          `${size.join("x")}@${fps}`,
+        );
     }
     const [audioValue] = await client.read(await rtp(Characteristic.SupportedAudioStreamConfiguration.UUID));
     const audio = parseSupportedAudio(audioValue as string);
-    assert.deepEqual(audio.codecs.map((c) => [c.codec, c.sampleRates]), [[AUDIO_CODEC_OPUS, [1, 2]]]);
+    assert.deepEqual(
+      audio.codecs.map((c) => [c.codec, c.sampleRates]),
+      [[AUDIO_CODEC_OPUS, [1, 2]]],
+    );
     const [rtpValue] = await client.read(await rtp(Characteristic.SupportedRTPConfiguration.UUID));
     assert.deepEqual(parseSupportedRTP(rtpValue as string).cryptoSuites, [SRTP_AES_CM_128_HMAC_SHA1_80]);
   });
@@ -136,7 +174,11 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     assert.equal(response.status, SETUP_STATUS.success);
     assert.equal(response.address, "127.0.0.1");
     assert.ok(response.videoPort! > 0 && response.audioPort! > 0, "return ports");
-    assert.deepEqual([response.video!.key, response.video!.salt], [v.video.keys.key, v.video.keys.salt], "SRTP parameters echoed");
+    assert.deepEqual(
+      [response.video!.key, response.video!.salt],
+      [v.video.keys.key, v.video.keys.salt],
+      "SRTP parameters echoed",
+    );
     assert.notEqual(response.videoSsrc, response.audioSsrc);
     assert.equal(await v.streamingStatus(), 1, "in use");
 
@@ -145,7 +187,16 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     const stream = source.streams[started]!;
     assert.equal(stream.mode, "copy", "the camera's H.264 fits: copied");
     const request = source.requests[started]!;
-    assert.deepEqual([request.video.width, request.video.height, request.video.profile, request.video.level, request.video.payloadType], [1280, 720, "main", "4.0", VIDEO_PT]);
+    assert.deepEqual(
+      [
+        request.video.width,
+        request.video.height,
+        request.video.profile,
+        request.video.level,
+        request.video.payloadType,
+      ],
+      [1280, 720, "main", "4.0", VIDEO_PT],
+    );
 
     const video = await v.decoded(20, "copy");
     assert.deepEqual([video.width, video.height], [1280, 720]);
@@ -157,7 +208,10 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     await v.audio.until(() => v.audio.packets.length >= 10, 5000, "Opus packets");
     assert.equal(v.audio.authFailures, 0);
     assert.ok(v.audio.packets.every((p) => p.payloadType === AUDIO_PT && p.ssrc === response.audioSsrc));
-    assert.ok(v.audio.packets.every((p) => opusFrameMs(p.payload) === 20), "20 ms Opus frames");
+    assert.ok(
+      v.audio.packets.every((p) => opusFrameMs(p.payload) === 20),
+      "20 ms Opus frames",
+    );
 
     // The tags really are checked: another key and a flipped bit both fail.
     const stranger = new SrtpReceiver({ key: randomBytes(16), salt: randomBytes(14) });
@@ -205,7 +259,11 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     await ffmpegCount(2); // one ffmpeg per viewer
     await Promise.all([a, b].map((v) => v.video.until(() => v.frames >= 10, 10_000, "frames")));
     for (const v of [a, b]) assert.equal(v.video.authFailures, 0);
-    assert.throws(() => new SrtpReceiver(b.video.keys).unprotect(a.video.raw[0]!), /does not verify/, "a's stream is not decryptable with b's key");
+    assert.throws(
+      () => new SrtpReceiver(b.video.keys).unprotect(a.video.raw[0]!),
+      /does not verify/,
+      "a's stream is not decryptable with b's key",
+    );
 
     const busy = await viewer(0);
     assert.equal(busy.response.status, SETUP_STATUS.busy);
@@ -217,7 +275,11 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
 
   it("answers a snapshot with a JPEG of the requested size", async () => {
     const jpeg = await client.http.getImage(640, 360);
-    assert.deepEqual([jpeg[0], jpeg[1], jpeg.at(-2), jpeg.at(-1)], [0xff, 0xd8, 0xff, 0xd9], "JPEG start and end markers");
+    assert.deepEqual(
+      [jpeg[0], jpeg[1], jpeg.at(-2), jpeg.at(-1)],
+      [0xff, 0xd8, 0xff, 0xd9],
+      "JPEG start and end markers",
+    );
     assert.deepEqual(jpegSize(jpeg), { width: 640, height: 360 });
   });
 
@@ -249,18 +311,48 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     await client.close();
     await host.stop();
     const port = await freePort();
-    host = new HomeKitHost({ registry, log, dataDir: join(dir, "data"), name: "Hearthbridge Camera Test", port: 0, pincode: BRIDGE_PIN, advertiser: "none", cameraPort: port, cameras: { sourceFor: () => source } });
+    host = new HomeKitHost({
+      registry,
+      log,
+      dataDir: join(dir, "data"),
+      name: "Hearthbridge Camera Test",
+      port: 0,
+      pincode: BRIDGE_PIN,
+      advertiser: "none",
+      cameraPort: port,
+      cameras: { sourceFor: () => source },
+    });
     await host.start();
     const now = host.cameraPairings()[0]!;
     assert.deepEqual([now.pincode, now.setupURI, now.paired], [before.pincode, before.setupURI, true]);
     assert.equal(now.port, port);
-    const saved = JSON.parse(readFileSync(join(dir, "data", "homekit", "bridges.json"), "utf8")) as { cameras: Record<string, { username: string; port?: number; pincode: string }> };
+    const saved = JSON.parse(readFileSync(join(dir, "data", "homekit", "bridges.json"), "utf8")) as {
+      cameras: Record<string, { username: string; port?: number; pincode: string }>;
+    };
     const identity = saved.cameras[CAMERA_ID]!;
     assert.match(identity.username, /^([0-9A-F]{2}:){5}[0-9A-F]{2}$/);
     assert.deepEqual([identity.pincode, identity.port], [before.pincode, port], "kept in bridges.json");
-    assert.deepEqual(readCameraPairings(join(dir, "data")), [{ deviceId: CAMERA_ID, pincode: before.pincode, username: identity.username, port, setupURI: before.setupURI, pairedControllers: 1 }], "what the pairing command shows");
+    assert.deepEqual(
+      readCameraPairings(join(dir, "data")),
+      [
+        {
+          deviceId: CAMERA_ID,
+          pincode: before.pincode,
+          username: identity.username,
+          port,
+          setupURI: before.setupURI,
+          pairedControllers: 1,
+        },
+      ],
+      "what the pairing command shows",
+    );
     client = new HapClient(port, client.pairingData);
-    const [value] = await client.read(await client.find({ service: Service.TemperatureSensor.UUID, characteristic: Characteristic.CurrentTemperature.UUID }));
+    const [value] = await client.read(
+      await client.find({
+        service: Service.TemperatureSensor.UUID,
+        characteristic: Characteristic.CurrentTemperature.UUID,
+      }),
+    );
     assert.equal(value, 21.5, "the old pairing still verifies");
   });
 });

@@ -73,8 +73,17 @@ describe("HomeKitHost with a paired controller", () => {
   const driver = new RecordingDriver();
   let host: HomeKitHost;
   let client: HapClient;
-  const hostOptions = () => ({ registry, log, dataDir, name: "Hearthbridge Test", port: 0, pincode: PIN, advertiser: "none" as const });
-  const fanChar = (service: string, characteristic: string) => client.find({ service, characteristic, accessory: { serial: "FS-0001" } });
+  const hostOptions = () => ({
+    registry,
+    log,
+    dataDir,
+    name: "Hearthbridge Test",
+    port: 0,
+    pincode: PIN,
+    advertiser: "none" as const,
+  });
+  const fanChar = (service: string, characteristic: string) =>
+    client.find({ service, characteristic, accessory: { serial: "FS-0001" } });
 
   before(async () => {
     await driver.start({ sink: registry.sinkFor(driver), log, store: JsonStore.in(dataDir, "account") });
@@ -105,7 +114,8 @@ describe("HomeKitHost with a paired controller", () => {
     const fan = await client.accessory({ serial: "FS-0001" });
     assert.equal(fan.name, "Bedroom Fan");
     const types = fan.services.map((s) => s.type);
-    for (const service of [Service.AccessoryInformation, Service.Fanv2, Service.Lightbulb, Service.Switch]) assert.ok(types.includes(service.UUID), `has ${service.name}`);
+    for (const service of [Service.AccessoryInformation, Service.Fanv2, Service.Lightbulb, Service.Switch])
+      assert.ok(types.includes(service.UUID), `has ${service.name}`);
     assert.equal(fan.services.find((s) => s.primary)?.type, Service.Fanv2.UUID);
 
     const info = (c: string) => fanChar(Service.AccessoryInformation.UUID, c).then((x) => x.value);
@@ -147,7 +157,10 @@ describe("HomeKitHost with a paired controller", () => {
 
     await client.write([active, 0]);
     await client.write([speed, 96]);
-    assert.deepEqual(driver.take().map((c) => c.command), [{ fan: { on: false } }, { fan: { on: true, speed: 100 } }]);
+    assert.deepEqual(
+      driver.take().map((c) => c.command),
+      [{ fan: { on: false } }, { fan: { on: true, speed: 100 } }],
+    );
 
     await client.write([direction, 1]);
     await client.write([on, false]);
@@ -156,7 +169,13 @@ describe("HomeKitHost with a paired controller", () => {
     await client.write([away, true]);
     assert.deepEqual(
       driver.take().map((c) => c.command),
-      [{ fan: { direction: "reverse" } }, { light: { on: false } }, { light: { brightness: 40 } }, { light: { colorTemperatureK: 3000 } }, { switches: { away: true } }],
+      [
+        { fan: { direction: "reverse" } },
+        { light: { on: false } },
+        { light: { brightness: 40 } },
+        { light: { colorTemperatureK: 3000 } },
+        { switches: { away: true } },
+      ],
     );
     assert.deepEqual(await client.read(direction, on, brightness, away), [1, 0, 40, 1]);
   });
@@ -169,7 +188,10 @@ describe("HomeKitHost with a paired controller", () => {
     } finally {
       driver.fail = false;
     }
-    assert.deepEqual(driver.take().map((c) => c.command), [{ light: { brightness: 70 } }]);
+    assert.deepEqual(
+      driver.take().map((c) => c.command),
+      [{ light: { brightness: 70 } }],
+    );
     assert.deepEqual(await client.read(brightness), [40], "state unchanged");
   });
 
@@ -189,7 +211,10 @@ describe("HomeKitHost with a paired controller", () => {
       const started = performance.now();
       driver.sink.stateChanged(FAN_ID, { fan: { speed: 65 } });
       const event = await subscriber.waitForValue(speed, 65);
-      assert.ok(performance.now() - started < 200, `event took ${Math.round(performance.now() - started)} ms (HAP's default coalescing is 250 ms)`);
+      assert.ok(
+        performance.now() - started < 200,
+        `event took ${Math.round(performance.now() - started)} ms (HAP's default coalescing is 250 ms)`,
+      );
       assert.equal(event.value, 65);
 
       driver.sink.stateChanged(FAN_ID, { light: { on: true } });
@@ -199,9 +224,13 @@ describe("HomeKitHost with a paired controller", () => {
 
     it("reads as No Response while the device is unreachable, and recovers by itself", async () => {
       const name = await subscriber.find({ service: Service.Fanv2.UUID, characteristic: Characteristic.Name.UUID });
-      const brightness = await subscriber.find({ service: Service.Lightbulb.UUID, characteristic: Characteristic.Brightness.UUID });
+      const brightness = await subscriber.find({
+        service: Service.Lightbulb.UUID,
+        characteristic: Characteristic.Brightness.UUID,
+      });
       driver.sink.availabilityChanged(FAN_ID, false);
-      for (const c of [speed, lightOn, brightness, name]) assert.equal(await subscriber.readStatus(c), NO_RESPONSE, `${c.id} reads No Response`);
+      for (const c of [speed, lightOn, brightness, name])
+        assert.equal(await subscriber.readStatus(c), NO_RESPONSE, `${c.id} reads No Response`);
       await assert.rejects(subscriber.write([brightness, 10]), (e: { status?: number }) => e.status === NO_RESPONSE);
       assert.equal(driver.take().length, 0, "no command reaches an unreachable device");
 
@@ -215,14 +244,24 @@ describe("HomeKitHost with a paired controller", () => {
 
   it("adds a device found after publish to the running bridge", async () => {
     driver.sink.deviceFound(
-      { ...fanInfo, id: "fansync:lamp-1", kind: "light", name: "Desk Lamp", serialNumber: "FS-0002", capabilities: { light: { dimmable: false } } },
+      {
+        ...fanInfo,
+        id: "fansync:lamp-1",
+        kind: "light",
+        name: "Desk Lamp",
+        serialNumber: "FS-0002",
+        capabilities: { light: { dimmable: false } },
+      },
       { light: { on: false, brightness: 100 } },
     );
     const lamp = await client.accessories(true).then(() => client.accessory({ serial: "FS-0002" }));
     const types = lamp.services.map((s) => s.type);
     assert.ok(types.includes(Service.Lightbulb.UUID));
     const lightService = lamp.services.find((s) => s.type === Service.Lightbulb.UUID)!;
-    assert.ok(!lightService.characteristics.some((c) => c.type === Characteristic.Brightness.UUID), "not dimmable: no Brightness");
+    assert.ok(
+      !lightService.characteristics.some((c) => c.type === Characteristic.Brightness.UUID),
+      "not dimmable: no Brightness",
+    );
     assert.equal(host.bridges[0]!.accessories, 2);
   });
 
@@ -232,8 +271,12 @@ describe("HomeKitHost with a paired controller", () => {
     await host.stop();
 
     const files = readdirSync(join(dataDir, "homekit", "hap"));
-    assert.ok(files.some((f) => f.startsWith("AccessoryInfo.")), `HAP files: ${files.join(", ")}`);
-    for (const f of files) assert.equal(statSync(join(dataDir, "homekit", "hap", f)).mode & 0o777, 0o600, `${f} is 0600`);
+    assert.ok(
+      files.some((f) => f.startsWith("AccessoryInfo.")),
+      `HAP files: ${files.join(", ")}`,
+    );
+    for (const f of files)
+      assert.equal(statSync(join(dataDir, "homekit", "hap", f)).mode & 0o777, 0o600, `${f} is 0600`);
     assert.equal(statSync(join(dataDir, "homekit", "bridges.json")).mode & 0o777, 0o600);
 
     host = new HomeKitHost(hostOptions());

@@ -19,7 +19,17 @@ const CAMERA: Capabilities = {
 
 function setup(state: DeviceState, capabilities: Capabilities = CAMERA) {
   const entry: DeviceEntry = {
-    info: { id: "nanit:cam", vendor: "nanit", account: "a", kind: "baby-camera", name: "Robin Nanit", manufacturer: "Nanit", model: "Nanit camera", serialNumber: "cam", capabilities },
+    info: {
+      id: "nanit:cam",
+      vendor: "nanit",
+      account: "a",
+      kind: "baby-camera",
+      name: "Robin Nanit",
+      manufacturer: "Nanit",
+      model: "Nanit camera",
+      serialNumber: "cam",
+      capabilities,
+    },
     state,
     available: true,
   };
@@ -32,7 +42,9 @@ function setup(state: DeviceState, capabilities: Capabilities = CAMERA) {
     },
   };
   const accessory = new Accessory("Robin Nanit", uuid.generate("test:nanit"));
-  const bound: HomeKitBoundCapability[] = (Object.keys(capabilities) as (keyof Capabilities)[]).map((name) => homekitBindings[name]!.attach(accessory, ctx));
+  const bound: HomeKitBoundCapability[] = (Object.keys(capabilities) as (keyof Capabilities)[]).map((name) =>
+    homekitBindings[name]!.attach(accessory, ctx),
+  );
   const push = (patch: StatePatch) => {
     entry.state = applyPatch(entry.state, patch);
     for (const b of bound) void b.update(entry.state, patch);
@@ -43,8 +55,12 @@ function setup(state: DeviceState, capabilities: Capabilities = CAMERA) {
 describe("Nanit camera bindings (HomeKit)", () => {
   it("sensors start at the device's values and follow pushes", () => {
     const { accessory, push } = setup({ temperature: 21.5, humidity: 44.62, motion: false, sound: true, switches: {} });
-    const temperature = accessory.getService(Service.TemperatureSensor)!.getCharacteristic(Characteristic.CurrentTemperature);
-    const humidity = accessory.getService(Service.HumiditySensor)!.getCharacteristic(Characteristic.CurrentRelativeHumidity);
+    const temperature = accessory
+      .getService(Service.TemperatureSensor)!
+      .getCharacteristic(Characteristic.CurrentTemperature);
+    const humidity = accessory
+      .getService(Service.HumiditySensor)!
+      .getCharacteristic(Characteristic.CurrentRelativeHumidity);
     const motion = accessory.getService(Service.MotionSensor)!.getCharacteristic(Characteristic.MotionDetected);
     const sound = accessory.getService(Service.OccupancySensor)!.getCharacteristic(Characteristic.OccupancyDetected);
     assert.equal(temperature.value, 21.5);
@@ -72,7 +88,13 @@ describe("Nanit camera bindings (HomeKit)", () => {
   it("reads answer No Response while the camera is unreachable", async () => {
     const { entry, accessory } = setup({ temperature: 20 });
     entry.available = false;
-    await assert.rejects(accessory.getService(Service.TemperatureSensor)!.getCharacteristic(Characteristic.CurrentTemperature).handleGetRequest(), (s) => s === -70402);
+    await assert.rejects(
+      accessory
+        .getService(Service.TemperatureSensor)!
+        .getCharacteristic(Characteristic.CurrentTemperature)
+        .handleGetRequest(),
+      (s) => s === -70402,
+    );
   });
 
   it("the night light is a Lightbulb with On only; standby stays a Switch; writes become switch commands", async () => {
@@ -82,7 +104,10 @@ describe("Nanit camera bindings (HomeKit)", () => {
     assert.equal(bulb.getCharacteristic(Characteristic.ConfiguredName).value, "Night Light");
     assert.equal(bulb.testCharacteristic(Characteristic.Brightness), false);
     const switches = accessory.services.filter((s) => s.UUID === Service.Switch.UUID);
-    assert.deepEqual(switches.map((s) => s.getCharacteristic(Characteristic.ConfiguredName).value), ["Standby"]);
+    assert.deepEqual(
+      switches.map((s) => s.getCharacteristic(Characteristic.ConfiguredName).value),
+      ["Standby"],
+    );
     await bulb.getCharacteristic(Characteristic.On).handleSetRequest(true);
     await switches[0]!.getCharacteristic(Characteristic.On).handleSetRequest(1);
     assert.deepEqual(commands, [{ switches: { nightLight: true } }, { switches: { standby: true } }]);

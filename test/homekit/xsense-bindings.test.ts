@@ -16,7 +16,17 @@ function setup(model: string, state: DeviceState = {}) {
   const spec = MODELS[model]!;
   const capabilities = capabilitiesOf(spec);
   const entry: DeviceEntry = {
-    info: { id: `xsense:${model}`, vendor: "xsense", account: "a", kind: spec.kind, name: "Hall", manufacturer: "X-Sense", model, serialNumber: "S1", capabilities },
+    info: {
+      id: `xsense:${model}`,
+      vendor: "xsense",
+      account: "a",
+      kind: spec.kind,
+      name: "Hall",
+      manufacturer: "X-Sense",
+      model,
+      serialNumber: "S1",
+      capabilities,
+    },
     state,
     available: true,
   };
@@ -37,7 +47,9 @@ function setup(model: string, state: DeviceState = {}) {
     entry.state = applyPatch(entry.state, patch);
     for (const b of bound) void b.update(entry.state, patch);
   };
-  const services = accessory.services.filter((s) => s.UUID !== Service.AccessoryInformation.UUID).map((s) => `${s.displayName}:${s.subtype}`);
+  const services = accessory.services
+    .filter((s) => s.UUID !== Service.AccessoryInformation.UUID)
+    .map((s) => `${s.displayName}:${s.subtype}`);
   return { entry, accessory, bound, push, services };
 }
 
@@ -56,31 +68,56 @@ describe("X-Sense HomeKit bindings", () => {
   });
 
   it("characteristics start at the device's state, not HomeKit's defaults", async () => {
-    const { accessory } = setup("SC07-MR", { smokeAlarm: { detected: true }, coAlarm: { detected: false, ppm: 120 }, battery: { level: 33, low: true }, endOfLife: true });
+    const { accessory } = setup("SC07-MR", {
+      smokeAlarm: { detected: true },
+      coAlarm: { detected: false, ppm: 120 },
+      battery: { level: 33, low: true },
+      endOfLife: true,
+    });
     const smoke = accessory.getServiceById(Service.SmokeSensor, "smoke")!;
     const co = accessory.getServiceById(Service.CarbonMonoxideSensor, "co")!;
     const battery = accessory.getService(Service.Battery)!;
-    assert.equal(smoke.getCharacteristic(Characteristic.SmokeDetected).value, Characteristic.SmokeDetected.SMOKE_DETECTED);
-    assert.equal(smoke.getCharacteristic(Characteristic.StatusFault).value, Characteristic.StatusFault.GENERAL_FAULT, "end of life is a fault");
+    assert.equal(
+      smoke.getCharacteristic(Characteristic.SmokeDetected).value,
+      Characteristic.SmokeDetected.SMOKE_DETECTED,
+    );
+    assert.equal(
+      smoke.getCharacteristic(Characteristic.StatusFault).value,
+      Characteristic.StatusFault.GENERAL_FAULT,
+      "end of life is a fault",
+    );
     assert.equal(co.getCharacteristic(Characteristic.CarbonMonoxideLevel).value, 120);
     assert.equal(battery.getCharacteristic(Characteristic.BatteryLevel).value, 33);
-    assert.equal(battery.getCharacteristic(Characteristic.StatusLowBattery).value, Characteristic.StatusLowBattery.BATTERY_LEVEL_LOW);
-    assert.equal(battery.getCharacteristic(Characteristic.ChargingState).value, Characteristic.ChargingState.NOT_CHARGEABLE);
+    assert.equal(
+      battery.getCharacteristic(Characteristic.StatusLowBattery).value,
+      Characteristic.StatusLowBattery.BATTERY_LEVEL_LOW,
+    );
+    assert.equal(
+      battery.getCharacteristic(Characteristic.ChargingState).value,
+      Characteristic.ChargingState.NOT_CHARGEABLE,
+    );
     assert.equal(await smoke.getCharacteristic(Characteristic.StatusActive).handleGetRequest(), true);
   });
 
   it("CO ppm above HAP's default 100 ppm maximum is shown, not clipped", async () => {
     const { accessory, push } = setup("XC01-M", { coAlarm: { detected: false, ppm: 0 } });
-    const level = accessory.getService(Service.CarbonMonoxideSensor)!.getCharacteristic(Characteristic.CarbonMonoxideLevel);
+    const level = accessory
+      .getService(Service.CarbonMonoxideSensor)!
+      .getCharacteristic(Characteristic.CarbonMonoxideLevel);
     push({ coAlarm: { detected: true, ppm: 300 } });
     assert.equal(level.value, 300);
     assert.equal(await level.handleGetRequest(), 300);
   });
 
   it("an alarm change pushes exactly the characteristics it changes", () => {
-    const { accessory, push } = setup("SC07-MR", { smokeAlarm: { detected: false }, coAlarm: { detected: false, ppm: 0 }, battery: { level: 100, low: false } });
+    const { accessory, push } = setup("SC07-MR", {
+      smokeAlarm: { detected: false },
+      coAlarm: { detected: false, ppm: 0 },
+      battery: { level: 100, low: false },
+    });
     const changes: string[] = [];
-    for (const s of accessory.services) for (const c of s.characteristics) c.on("change", () => changes.push(`${s.subtype}.${c.displayName}`));
+    for (const s of accessory.services)
+      for (const c of s.characteristics) c.on("change", () => changes.push(`${s.subtype}.${c.displayName}`));
     push({ smokeAlarm: { detected: true } });
     assert.deepEqual(changes, ["smoke.Smoke Detected"]);
     changes.length = 0;
@@ -95,7 +132,10 @@ describe("X-Sense HomeKit bindings", () => {
     const { accessory, entry } = setup("XS01-M", { smokeAlarm: { detected: false } });
     entry.available = false;
     const smoke = accessory.getService(Service.SmokeSensor)!;
-    await assert.rejects(smoke.getCharacteristic(Characteristic.SmokeDetected).handleGetRequest(), (status) => status === -70402);
+    await assert.rejects(
+      smoke.getCharacteristic(Characteristic.SmokeDetected).handleGetRequest(),
+      (status) => status === -70402,
+    );
     assert.equal(await smoke.getCharacteristic(Characteristic.StatusActive).handleGetRequest(), false);
   });
 });

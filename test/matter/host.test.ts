@@ -36,17 +36,40 @@ class RecordingDriver implements Driver {
 }
 
 function device(id: string, kind: string, name: string, capabilities: DeviceInfo["capabilities"]): DeviceInfo {
-  return { id, vendor: "fansync", account: "test", kind, name, manufacturer: "Fanimation", model: "TestModel", serialNumber: `SN-${id}`, firmware: "1.2.3", capabilities };
+  return {
+    id,
+    vendor: "fansync",
+    account: "test",
+    kind,
+    name,
+    manufacturer: "Fanimation",
+    model: "TestModel",
+    serialNumber: `SN-${id}`,
+    firmware: "1.2.3",
+    capabilities,
+  };
 }
 
 const STEPS = [20, 35, 50, 65, 80, 100];
 const devices: [DeviceInfo, DeviceState][] = [
   [
-    device("fansync:fan1", "ceiling-fan", "Living Room Fan", { fan: { speedSteps: STEPS, reversible: true, breeze: true }, light: { dimmable: true, colorTemperatureK: [2700, 3000, 4000, 5000] } }),
-    { fan: { on: true, speed: 50, direction: "forward", breeze: false }, light: { on: false, brightness: 60, colorTemperatureK: 3000 } },
+    device("fansync:fan1", "ceiling-fan", "Living Room Fan", {
+      fan: { speedSteps: STEPS, reversible: true, breeze: true },
+      light: { dimmable: true, colorTemperatureK: [2700, 3000, 4000, 5000] },
+    }),
+    {
+      fan: { on: true, speed: 50, direction: "forward", breeze: false },
+      light: { on: false, brightness: 60, colorTemperatureK: 3000 },
+    },
   ],
-  [device("fansync:fan2", "ceiling-fan", "Patio Fan", { fan: { reversible: false, breeze: false } }), { fan: { on: false, speed: 40, direction: "forward", breeze: false } }],
-  [device("fansync:lamp", "light", "Desk Lamp", { light: { dimmable: true } }), { light: { on: false, brightness: 30 } }],
+  [
+    device("fansync:fan2", "ceiling-fan", "Patio Fan", { fan: { reversible: false, breeze: false } }),
+    { fan: { on: false, speed: 40, direction: "forward", breeze: false } },
+  ],
+  [
+    device("fansync:lamp", "light", "Desk Lamp", { light: { dimmable: true } }),
+    { light: { on: false, brightness: 30 } },
+  ],
 ];
 
 describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () => {
@@ -57,7 +80,16 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
   let sink: DriverSink;
   let host: MatterHost;
   let client: MatterTestClient;
-  const newHost = () => new MatterHost({ registry, log, dataDir, name: "Test Bridge", port: PORT, passcode: PASSCODE, discriminator: DISCRIMINATOR });
+  const newHost = () =>
+    new MatterHost({
+      registry,
+      log,
+      dataDir,
+      name: "Test Bridge",
+      port: PORT,
+      passcode: PASSCODE,
+      discriminator: DISCRIMINATOR,
+    });
   const lastCommand = () => driver.commands.at(-1);
 
   before(async () => {
@@ -104,8 +136,22 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
 
   it("pushes the live state at start (fan at 50 % -> Medium, speed 3 of 6)", async () => {
     const fan = client.withCluster(client.bridged("fansync:fan1"), "fanControl");
-    const state = await client.read(fan, "fanControl", ["fanMode", "percentSetting", "percentCurrent", "speedMax", "speedSetting", "fanModeSequence"]);
-    assert.deepEqual(state, { fanMode: FanMode.Medium, percentSetting: 50, percentCurrent: 50, speedMax: 6, speedSetting: 3, fanModeSequence: 0 });
+    const state = await client.read(fan, "fanControl", [
+      "fanMode",
+      "percentSetting",
+      "percentCurrent",
+      "speedMax",
+      "speedSetting",
+      "fanModeSequence",
+    ]);
+    assert.deepEqual(state, {
+      fanMode: FanMode.Medium,
+      percentSetting: 50,
+      percentCurrent: 50,
+      speedMax: 6,
+      speedSetting: 3,
+      fanModeSequence: 0,
+    });
   });
 
   it("snaps a percentSetting write to the fan's steps and sets fanMode per the spec", async () => {
@@ -141,7 +187,10 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
     assert.deepEqual(lastCommand(), { id: "fansync:fan2", command: { fan: { on: true, speed: 33 } } });
     const count = driver.commands.length;
     // matter.js refuses Auto itself (the Auto feature is off): CONSTRAINT_ERROR.
-    await assert.rejects(client.write(fan, "fanControl", { fanMode: FanMode.Auto }), (e: Error & { code?: number }) => e.code === 0x87);
+    await assert.rejects(
+      client.write(fan, "fanControl", { fanMode: FanMode.Auto }),
+      (e: Error & { code?: number }) => e.code === 0x87,
+    );
     assert.equal(driver.commands.length, count);
     assert.equal((await client.read(fan, "fanControl", ["fanMode"])).fanMode, FanMode.Low);
   });
@@ -160,7 +209,12 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
     assert.deepEqual(lastCommand(), { id: "fansync:lamp", command: { light: { on: true } } });
     assert.equal((await client.read(lamp, "onOff", ["onOff"])).onOff, true);
 
-    await client.invoke(lamp, "levelControl", "moveToLevel", { level: 127, transitionTime: 0, optionsMask: {}, optionsOverride: {} });
+    await client.invoke(lamp, "levelControl", "moveToLevel", {
+      level: 127,
+      transitionTime: 0,
+      optionsMask: {},
+      optionsOverride: {},
+    });
     assert.deepEqual(lastCommand()?.command, { light: { brightness: levelToBrightness(127) } });
     assert.equal(levelToBrightness(127), 50);
     assert.equal((await client.read(lamp, "levelControl", ["currentLevel"])).currentLevel, 127);
@@ -168,7 +222,12 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
     await client.invoke(lamp, "onOff", "off");
     assert.deepEqual(lastCommand()?.command, { light: { on: false } });
 
-    await client.invoke(lamp, "levelControl", "moveToLevelWithOnOff", { level: 200, transitionTime: null, optionsMask: {}, optionsOverride: {} });
+    await client.invoke(lamp, "levelControl", "moveToLevelWithOnOff", {
+      level: 200,
+      transitionTime: null,
+      optionsMask: {},
+      optionsOverride: {},
+    });
     assert.deepEqual(lastCommand()?.command, { light: { on: true, brightness: levelToBrightness(200) } });
     assert.equal((await client.read(lamp, "onOff", ["onOff"])).onOff, true);
   });
@@ -178,7 +237,12 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
     // Colour commands are ignored while the light is off (executeIfOff is false): switch it on first.
     await client.invoke(light, "onOff", "on");
     assert.deepEqual(lastCommand(), { id: "fansync:fan1", command: { light: { on: true } } });
-    await client.invoke(light, "colorControl", "moveToColorTemperature", { colorTemperatureMireds: 260, transitionTime: 0, optionsMask: {}, optionsOverride: {} });
+    await client.invoke(light, "colorControl", "moveToColorTemperature", {
+      colorTemperatureMireds: 260,
+      transitionTime: 0,
+      optionsMask: {},
+      optionsOverride: {},
+    });
     // 260 mireds ~ 3846 K: nearest preset 4000 K (250 mireds)
     assert.deepEqual(lastCommand(), { id: "fansync:fan1", command: { light: { colorTemperatureK: 4000 } } });
     assert.equal((await client.read(light, "colorControl", ["colorTemperatureMireds"])).colorTemperatureMireds, 250);
@@ -224,7 +288,10 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
   });
 
   it("adds a device found while running to the aggregator", async () => {
-    const [info, state] = [device("fansync:late", "light", "Late Lamp", { light: { dimmable: false } }), { light: { on: true, brightness: 100 } }];
+    const [info, state] = [
+      device("fansync:late", "light", "Late Lamp", { light: { dimmable: false } }),
+      { light: { on: true, brightness: 100 } },
+    ];
     const structure = new Promise<void>((resolve) => client.node.events.structureChanged.once(() => resolve()));
     sink.deviceFound(info, state);
     await structure;
@@ -234,7 +301,9 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
   });
 
   it("keeps the fabric and endpoint numbers across a bridge restart", async () => {
-    const numbers = Object.fromEntries(["fansync:fan1", "fansync:fan2", "fansync:lamp", "fansync:late"].map((id) => [id, host.endpointNumber(id)]));
+    const numbers = Object.fromEntries(
+      ["fansync:fan1", "fansync:fan2", "fansync:lamp", "fansync:late"].map((id) => [id, host.endpointNumber(id)]),
+    );
     await host.stop();
     sink.stateChanged("fansync:fan2", { fan: { on: true, speed: 66 } }); // while the bridge is down
     host = newHost();
@@ -245,7 +314,10 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
     for (const [id, number] of Object.entries(numbers)) assert.equal(client.bridged(id).number, number);
     const fan2 = client.bridged("fansync:fan2");
     // The live state wins over the stored one.
-    assert.deepEqual(await client.read(fan2, "fanControl", ["percentSetting", "fanMode"]), { percentSetting: 66, fanMode: FanMode.Medium });
+    assert.deepEqual(await client.read(fan2, "fanControl", ["percentSetting", "fanMode"]), {
+      percentSetting: 66,
+      fanMode: FanMode.Medium,
+    });
     await client.invoke(client.bridged("fansync:lamp"), "onOff", "on");
     assert.deepEqual(lastCommand(), { id: "fansync:lamp", command: { light: { on: true } } });
   });

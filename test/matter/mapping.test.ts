@@ -6,10 +6,16 @@ import { endpointIdFor, uniqueIdFor } from "../../src/matter/bridged.ts";
 import { fanModeFor, percentForMode, stepTarget } from "../../accessories/fan/matter.ts";
 import { brightnessToLevel, levelToBrightness, nearestPresetK } from "../../accessories/light/matter.ts";
 
-const Off = 0, Low = 1, Medium = 2, High = 3, On = 4, Auto = 5;
+const Off = 0,
+  Low = 1,
+  Medium = 2,
+  High = 3,
+  On = 4,
+  Auto = 5;
 
 test("passcodes: 1..99999998 except the spec's forbidden list", () => {
-  for (const bad of [0, 11111111, 22222222, 99999999, 12345678, 87654321, 100000000, -1, 1.5]) assert.equal(isValidPasscode(bad), false, String(bad));
+  for (const bad of [0, 11111111, 22222222, 99999999, 12345678, 87654321, 100000000, -1, 1.5])
+    assert.equal(isValidPasscode(bad), false, String(bad));
   for (const good of [1, 20202021, 99999998, 12345679]) assert.equal(isValidPasscode(good), true, String(good));
   assert.match(passcodeProblem(12345678)!, /forbidden/);
   assert.equal(discriminatorProblem(4095), undefined);
@@ -26,8 +32,14 @@ test("fan mode follows percent by thirds; Off only at 0", () => {
 
 test("fan mode writes map to representative speeds (stepped: lowest/middle/highest step; On: last speed)", () => {
   const steps = [20, 35, 50, 65, 80, 100];
-  assert.deepEqual([Off, Low, Medium, High].map((m) => percentForMode(m, undefined, 0)), [0, 33, 66, 100]);
-  assert.deepEqual([Off, Low, Medium, High].map((m) => percentForMode(m, steps, 0)), [0, 20, 50, 100]);
+  assert.deepEqual(
+    [Off, Low, Medium, High].map((m) => percentForMode(m, undefined, 0)),
+    [0, 33, 66, 100],
+  );
+  assert.deepEqual(
+    [Off, Low, Medium, High].map((m) => percentForMode(m, steps, 0)),
+    [0, 20, 50, 100],
+  );
   assert.equal(percentForMode(On, steps, 63), 65);
   assert.equal(percentForMode(On, undefined, 0), 100);
   assert.equal(percentForMode(Auto, steps, 50), undefined);

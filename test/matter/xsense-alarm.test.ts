@@ -23,14 +23,32 @@ if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run this test inside test/
 const PORT = 5593;
 const PASSCODE = 20202021;
 const DISCRIMINATOR = 3843;
-const Expressed = { Normal: 0, SmokeAlarm: 1, CoAlarm: 2, BatteryAlert: 3, Testing: 4, HardwareFault: 5, EndOfService: 6 } as const;
+const Expressed = {
+  Normal: 0,
+  SmokeAlarm: 1,
+  CoAlarm: 2,
+  BatteryAlert: 3,
+  Testing: 4,
+  HardwareFault: 5,
+  EndOfService: 6,
+} as const;
 const Alarm = { Normal: 0, Warning: 1, Critical: 2 } as const;
 const STATUS_BUSY = 0x9c;
 const STATUS_UNSUPPORTED_COMMAND = 0x81;
 
 function info(model: string, id: string): DeviceInfo {
   const spec = MODELS[model]!;
-  return { id, vendor: "xsense", account: "test", kind: spec.kind, name: `${model} ${id}`, manufacturer: "X-Sense", model, serialNumber: id, capabilities: capabilitiesOf(spec) };
+  return {
+    id,
+    vendor: "xsense",
+    account: "test",
+    kind: spec.kind,
+    name: `${model} ${id}`,
+    manufacturer: "X-Sense",
+    model,
+    serialNumber: id,
+    capabilities: capabilitiesOf(spec),
+  };
 }
 
 function ctxFor(i: DeviceInfo, state: DeviceState = {}): BindingContext {
@@ -46,12 +64,20 @@ describe("Smoke CO Alarm composition and mapping", () => {
       ["XH02-M", ["SmokeAlarm"]],
     ] as const) {
       const parts = partsFor(ctxFor(info(model, "x")));
-      assert.deepEqual(parts.map((p) => p.id), ["alarm"], model);
+      assert.deepEqual(
+        parts.map((p) => p.id),
+        ["alarm"],
+        model,
+      );
       const initial = parts[0]!.initial as Record<string, Record<string, unknown>>;
       assert.equal("smokeState" in initial.smokeCoAlarm!, features.includes("SmokeAlarm" as never), model);
       assert.equal("coState" in initial.smokeCoAlarm!, features.includes("CoAlarm" as never), model);
       assert.ok(initial.powerSource, `${model} has a PowerSource`);
-      assert.equal(initial.carbonMonoxideConcentrationMeasurement !== undefined, features.includes("CoAlarm" as never), `${model} CO ppm`);
+      assert.equal(
+        initial.carbonMonoxideConcentrationMeasurement !== undefined,
+        features.includes("CoAlarm" as never),
+        `${model} CO ppm`,
+      );
     }
   });
 
@@ -61,7 +87,10 @@ describe("Smoke CO Alarm composition and mapping", () => {
     const expressed = (state: DeviceState, c = caps) => alarmAttributes(state, c).smokeCoAlarm!.expressedState;
     assert.equal(expressed({}), Expressed.Normal);
     assert.equal(expressed({ smokeAlarm: { detected: true }, coAlarm: { detected: true } }), Expressed.SmokeAlarm);
-    assert.equal(expressed({ coAlarm: { detected: true }, smokeAlarm: { detected: false, testing: true } }), Expressed.CoAlarm);
+    assert.equal(
+      expressed({ coAlarm: { detected: true }, smokeAlarm: { detected: false, testing: true } }),
+      Expressed.CoAlarm,
+    );
     assert.equal(expressed({ smokeAlarm: { detected: false, testing: true }, fault: "x" }), Expressed.Testing);
     assert.equal(expressed({ fault: "x", endOfLife: true }), Expressed.HardwareFault);
     assert.equal(expressed({ endOfLife: true, battery: { low: true } }), Expressed.EndOfService);
@@ -135,9 +164,20 @@ describe("Smoke CO Alarm self-test against a controller", { timeout: 90_000 }, (
   before(async () => {
     sink = registry.sinkFor(driver);
     driver.sink = sink;
-    sink.deviceFound(TESTABLE, { smokeAlarm: { detected: false, testing: false }, battery: { level: 100, low: false } });
+    sink.deviceFound(TESTABLE, {
+      smokeAlarm: { detected: false, testing: false },
+      battery: { level: 100, low: false },
+    });
     sink.deviceFound(UNTESTABLE, { smokeAlarm: { detected: false }, battery: { level: 100, low: false } });
-    host = new MatterHost({ registry, log, dataDir, name: "Test Bridge", port: PORT, passcode: PASSCODE, discriminator: DISCRIMINATOR });
+    host = new MatterHost({
+      registry,
+      log,
+      dataDir,
+      name: "Test Bridge",
+      port: PORT,
+      passcode: PASSCODE,
+      discriminator: DISCRIMINATOR,
+    });
     await host.start();
     client = await MatterTestClient.commission({ port: PORT, passcode: PASSCODE, discriminator: DISCRIMINATOR });
     client.node.events.eventTriggered.on(({ path }) => {
@@ -170,7 +210,10 @@ describe("Smoke CO Alarm self-test against a controller", { timeout: 90_000 }, (
     sink.stateChanged(TESTABLE.id, { smokeAlarm: { detected: true } });
     await alarmed;
     const before = driver.commands.length;
-    await assert.rejects(client.invoke(ep, "smokeCoAlarm", "selfTestRequest"), (error: { code?: number }) => error.code === STATUS_BUSY);
+    await assert.rejects(
+      client.invoke(ep, "smokeCoAlarm", "selfTestRequest"),
+      (error: { code?: number }) => error.code === STATUS_BUSY,
+    );
     assert.equal(driver.commands.length, before);
     const cleared = client.nextReport(ep.number, "0x5c", "expressedState", (v) => v === Expressed.Normal);
     sink.stateChanged(TESTABLE.id, { smokeAlarm: { detected: false } });
@@ -179,7 +222,10 @@ describe("Smoke CO Alarm self-test against a controller", { timeout: 90_000 }, (
 
   it("a model without a remote self-test answers UNSUPPORTED_COMMAND", async () => {
     const before = driver.commands.length;
-    await assert.rejects(client.invoke(alarmEp(UNTESTABLE.id), "smokeCoAlarm", "selfTestRequest"), (error: { code?: number }) => error.code === STATUS_UNSUPPORTED_COMMAND);
+    await assert.rejects(
+      client.invoke(alarmEp(UNTESTABLE.id), "smokeCoAlarm", "selfTestRequest"),
+      (error: { code?: number }) => error.code === STATUS_UNSUPPORTED_COMMAND,
+    );
     assert.equal(driver.commands.length, before);
   });
 });

@@ -104,7 +104,11 @@ test("slow answers are delayed by the drawn time and keep their order", () =>
       proxy.slow([150, 300]);
       const started = Date.now();
       // Two chunks in both directions: "b" leaves once the server's echo of "a" reached the proxy.
-      const echoed = nextEvent<[string, Buffer]>(proxy, "data", (direction, chunk) => direction === "down" && chunk.toString() === "a");
+      const echoed = nextEvent<[string, Buffer]>(
+        proxy,
+        "data",
+        (direction, chunk) => direction === "down" && chunk.toString() === "a",
+      );
       c.socket.write("a");
       await echoed;
       c.socket.write("b");

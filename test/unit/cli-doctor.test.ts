@@ -10,7 +10,15 @@ import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkClock, checkConfig, checkDataDir, checkFfmpeg, checkTcpPort, checkUdpPort, runDoctor } from "../../src/cli/doctor.ts";
+import {
+  checkClock,
+  checkConfig,
+  checkDataDir,
+  checkFfmpeg,
+  checkTcpPort,
+  checkUdpPort,
+  runDoctor,
+} from "../../src/cli/doctor.ts";
 
 function privateDataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "hb-doctor-"));
@@ -23,7 +31,10 @@ function privateDataDir(): string {
 
 test("a 0644 secret file in the data directory is flagged; --fix makes it 0600", () => {
   const dir = privateDataDir();
-  assert.deepEqual(checkDataDir(dir).map((c) => c.status), ["ok"]);
+  assert.deepEqual(
+    checkDataDir(dir).map((c) => c.status),
+    ["ok"],
+  );
   const secret = join(dir, "homekit", "AccessoryInfo.json");
   chmodSync(secret, 0o644);
   const [flagged] = checkDataDir(dir);
@@ -32,7 +43,10 @@ test("a 0644 secret file in the data directory is flagged; --fix makes it 0600",
   const fixed = checkDataDir(dir, { fix: true });
   assert.equal(statSync(secret).mode & 0o777, 0o600);
   assert.ok(fixed.every((c) => c.status !== "fail"));
-  assert.deepEqual(checkDataDir(dir).map((c) => c.status), ["ok"]);
+  assert.deepEqual(
+    checkDataDir(dir).map((c) => c.status),
+    ["ok"],
+  );
 });
 
 test("a group-readable data directory is flagged", () => {
@@ -67,16 +81,30 @@ test("a busy TCP or UDP port is flagged, a free one passes", async () => {
 function fakeFfmpeg(encoders: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), "hb-ffmpeg-"));
   const file = join(dir, "ffmpeg");
-  const lines = ["Encoders:", " V..... = Video", " ------", ...encoders.map((e) => ` ${e.startsWith("lib") && e.includes("opus") ? "A" : e === "aac" ? "A" : "V"}....D ${e}  the ${e} encoder`)];
+  const lines = [
+    "Encoders:",
+    " V..... = Video",
+    " ------",
+    ...encoders.map(
+      (e) =>
+        ` ${e.startsWith("lib") && e.includes("opus") ? "A" : e === "aac" ? "A" : "V"}....D ${e}  the ${e} encoder`,
+    ),
+  ];
   writeFileSync(file, `#!/bin/sh\ncat <<'END'\n${lines.join("\n")}\nEND\n`, { mode: 0o755 });
   return file;
 }
 
 test("ffmpeg without libx264 or Opus is flagged; a missing ffmpeg is a failure only when a camera needs it", async () => {
   const good = await checkFfmpeg([fakeFfmpeg(["libx264", "libopus", "aac"])]);
-  assert.deepEqual(good.map((c) => c.status), ["ok", "ok", "ok"]);
+  assert.deepEqual(
+    good.map((c) => c.status),
+    ["ok", "ok", "ok"],
+  );
   const noX264 = await checkFfmpeg([fakeFfmpeg(["mpeg4", "libopus"])]);
-  assert.deepEqual(noX264.map((c) => c.status), ["ok", "fail", "ok"]);
+  assert.deepEqual(
+    noX264.map((c) => c.status),
+    ["ok", "fail", "ok"],
+  );
   const noOpus = await checkFfmpeg([fakeFfmpeg(["libx264", "aac"])]);
   assert.equal(noOpus[2]?.status, "fail");
   const missing = join(tmpdir(), "no-such-ffmpeg-here");
@@ -109,13 +137,21 @@ test("the clock check compares with the endpoint's Date header", async () => {
 test("a config holding passwords must not be readable by others; a bad config is reported", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-doctor-"));
   const file = join(dir, "config.yaml");
-  writeFileSync(file, "accounts:\n  - vendor: fansync\n    email: a@b.invalid\n    password: hunter22\n", { mode: 0o644 });
+  writeFileSync(file, "accounts:\n  - vendor: fansync\n    email: a@b.invalid\n    password: hunter22\n", {
+    mode: 0o644,
+  });
   chmodSync(file, 0o644);
   const loose = checkConfig(file).check;
-  assert.deepEqual(loose.map((c) => c.status), ["ok", "fail"]);
+  assert.deepEqual(
+    loose.map((c) => c.status),
+    ["ok", "fail"],
+  );
   assert.match(loose[1]!.detail ?? "", /chmod 600/);
   chmodSync(file, 0o600);
-  assert.deepEqual(checkConfig(file).check.map((c) => c.status), ["ok"]);
+  assert.deepEqual(
+    checkConfig(file).check.map((c) => c.status),
+    ["ok"],
+  );
   writeFileSync(file, "homekit:\n  prot: 1\n");
   const bad = checkConfig(file).check;
   assert.equal(bad[0]?.status, "fail");
@@ -126,7 +162,11 @@ test("a full run without --network contacts no endpoint and reports each area", 
   const dir = privateDataDir();
   const file = join(dir, "config.yaml");
   // Port 0 everywhere: nothing to bind-test but Matter, which gets a free loopback port.
-  writeFileSync(file, "homekit:\n  port: 0\nmatter:\n  port: 0\naccounts:\n  - vendor: fansync\n    email: a@b.invalid\n    password: hunter22\n    endpoints:\n      api: http://127.0.0.1:9/api:1\n", { mode: 0o600 });
+  writeFileSync(
+    file,
+    "homekit:\n  port: 0\nmatter:\n  port: 0\naccounts:\n  - vendor: fansync\n    email: a@b.invalid\n    password: hunter22\n    endpoints:\n      api: http://127.0.0.1:9/api:1\n",
+    { mode: 0o600 },
+  );
   const checks = await runDoctor({ config: file, data: dir, bindHost: "127.0.0.1" });
   const titles = checks.map((c) => c.title).join("\n");
   assert.match(titles, /config .* is valid/);

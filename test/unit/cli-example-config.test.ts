@@ -32,7 +32,10 @@ test("every setting line uncommented is a valid config with one account per vend
   try {
     const text = uncommentExample(exampleConfig({ web }));
     const config = validateConfig(parse(text));
-    assert.deepEqual(config.accounts.map((a) => a.vendor), ["fansync", "xsense", "nanit"]);
+    assert.deepEqual(
+      config.accounts.map((a) => a.vendor),
+      ["fansync", "xsense", "nanit"],
+    );
     assert.equal(config.accounts[0]!.password, "fan-secret", "${ENV} passwords are expanded");
     assert.equal(config.homekit.pincode, "031-45-154");
     assert.equal(config.matter.discriminator, 3840);
@@ -46,7 +49,8 @@ test("the example documents every key the schema has a default for", () => {
   for (const [section, value] of Object.entries(defaults)) {
     if (section === "accounts") continue;
     assert.ok(raw[section], `section ${section} is in the example`);
-    for (const key of Object.keys(value as object)) assert.ok(key in raw[section]!, `${section}.${key} is in the example`);
+    for (const key of Object.keys(value as object))
+      assert.ok(key in raw[section]!, `${section}.${key} is in the example`);
   }
 });
 
@@ -64,14 +68,30 @@ test("first run writes the example and logs where; a web section gives the page'
   const dir = mkdtempSync(join(tmpdir(), "hb-example-"));
   const file = join(dir, "config.yaml");
   const lines: string[] = [];
-  const log = createLogger("info", { json: true, destination: new PassThrough(), tap: { write: (l: string) => void lines.push(l) } });
+  const log = createLogger("info", {
+    json: true,
+    destination: new PassThrough(),
+    tap: { write: (l: string) => void lines.push(l) },
+  });
   writeFirstRunConfig(file, defaults, log);
   const logged = lines.map((l) => JSON.parse(l) as { event?: string; path?: string });
-  assert.ok(logged.some((l) => l.event === "example-config" && l.path === file), lines.join(""));
+  assert.ok(
+    logged.some((l) => l.event === "example-config" && l.path === file),
+    lines.join(""),
+  );
   assert.equal(statSync(file).mode & 0o777, 0o600);
   assert.ok(readFileSync(file, "utf8").startsWith("# Hearthbridge configuration"));
   if (web) {
     assert.equal(webUrl(defaults, "192.0.2.7"), "http://192.0.2.7:8581/");
-    assert.equal(webUrl({ ...defaults, web: { ...(defaults as unknown as { web: object }).web, host: "127.0.0.1", port: 9000 } } as never, "192.0.2.7"), "http://127.0.0.1:9000/");
+    assert.equal(
+      webUrl(
+        {
+          ...defaults,
+          web: { ...(defaults as unknown as { web: object }).web, host: "127.0.0.1", port: 9000 },
+        } as never,
+        "192.0.2.7",
+      ),
+      "http://127.0.0.1:9000/",
+    );
   } else assert.equal(webUrl(defaults, "192.0.2.7"), undefined);
 });

@@ -12,7 +12,15 @@ import { validateConfig, type AccountConfig } from "../../src/core/config.ts";
 import { verifyAccount } from "../../src/cli/verify-login.ts";
 
 const fansync = new FanSyncSimulator({ devices: [{ profile: "continuous" }] });
-const xsense = new XSenseSimulator({ houses: [{ name: "Home", region: "eu-central-1", stations: [{ sn: "13B96457", category: "SBS50", devices: [{ sn: "00000001", type: "XS01-M" }] }] }] });
+const xsense = new XSenseSimulator({
+  houses: [
+    {
+      name: "Home",
+      region: "eu-central-1",
+      stations: [{ sn: "13B96457", category: "SBS50", devices: [{ sn: "00000001", type: "XS01-M" }] }],
+    },
+  ],
+});
 let fansyncUrls: { apiUrl: string; wsUrl: string };
 let xsenseUrls: { api: string; cognito: string; iotData: string; mqtt: string };
 
@@ -28,7 +36,13 @@ after(async () => {
 function accounts(fansyncPassword: string, xsensePassword: string): AccountConfig[] {
   return validateConfig({
     accounts: [
-      { vendor: "fansync", name: "fans", email: fansync.email, password: fansyncPassword, endpoints: { api: fansyncUrls.apiUrl, websocket: fansyncUrls.wsUrl } },
+      {
+        vendor: "fansync",
+        name: "fans",
+        email: fansync.email,
+        password: fansyncPassword,
+        endpoints: { api: fansyncUrls.apiUrl, websocket: fansyncUrls.wsUrl },
+      },
       { vendor: "xsense", name: "alarms", email: xsense.email, password: xsensePassword, endpoints: xsenseUrls },
     ],
   }).accounts;
@@ -51,7 +65,11 @@ test("wrong passwords are reported as refused, not as a network problem", async 
 });
 
 test("an unreachable endpoint is 'could not check'", async () => {
-  const [account] = validateConfig({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "x", endpoints: { api: "http://127.0.0.1:9/api:1" } }] }).accounts;
+  const [account] = validateConfig({
+    accounts: [
+      { vendor: "fansync", email: "a@b.invalid", password: "x", endpoints: { api: "http://127.0.0.1:9/api:1" } },
+    ],
+  }).accounts;
   const result = await verifyAccount(account!, 2000);
   assert.deepEqual([result.ok, result.refused], [false, false]);
   assert.match(result.message, /could not check/);
@@ -61,12 +79,20 @@ test("the command exits 0 on success and 1 on a refused password, naming the acc
   const dir = mkdtempSync(join(tmpdir(), "hb-login-"));
   const config = join(dir, "config.yaml");
   const write = (password: string) =>
-    writeFileSync(config, `accounts:\n  - vendor: fansync\n    name: fans\n    email: ${fansync.email}\n    password: "${password}"\n    endpoints:\n      api: ${fansyncUrls.apiUrl}\n`, { mode: 0o600 });
+    writeFileSync(
+      config,
+      `accounts:\n  - vendor: fansync\n    name: fans\n    email: ${fansync.email}\n    password: "${password}"\n    endpoints:\n      api: ${fansyncUrls.apiUrl}\n`,
+      { mode: 0o600 },
+    );
   const root = new URL("../..", import.meta.url).pathname;
   // Not spawnSync: the simulator runs in this process and must keep answering.
   const run = () =>
     new Promise<{ code: number | null; out: string }>((done) => {
-      const child = spawn(process.execPath, ["src/cli/login.ts", "fansync", "--config", config, "--data", join(dir, "data")], { cwd: root });
+      const child = spawn(
+        process.execPath,
+        ["src/cli/login.ts", "fansync", "--config", config, "--data", join(dir, "data")],
+        { cwd: root },
+      );
       let out = "";
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
       child.stderr.on("data", (d: Buffer) => (out += d.toString()));

@@ -26,8 +26,18 @@ function hapSetupURI(pincode: string, setupID: string, category: number): string
 }
 
 test("the HomeKit setup URI matches HAP-NodeJS for bridges and other categories", () => {
-  for (const [pincode, setupID, category] of [["031-45-154", "AB12", 2], ["202-59-473", "OC2Z", 2], ["999-99-998", "ZZZZ", 2], ["000-00-001", "0000", 1], ["482-91-737", "Q9X1", 3]] as const) {
-    assert.equal(homekitSetupURI(pincode, setupID, category), hapSetupURI(pincode, setupID, category), `${pincode} ${category}`);
+  for (const [pincode, setupID, category] of [
+    ["031-45-154", "AB12", 2],
+    ["202-59-473", "OC2Z", 2],
+    ["999-99-998", "ZZZZ", 2],
+    ["000-00-001", "0000", 1],
+    ["482-91-737", "Q9X1", 3],
+  ] as const) {
+    assert.equal(
+      homekitSetupURI(pincode, setupID, category),
+      hapSetupURI(pincode, setupID, category),
+      `${pincode} ${category}`,
+    );
   }
   assert.throws(() => homekitSetupURI("12345678", "AB12"), /031-45-154/);
 });
@@ -35,7 +45,7 @@ test("the HomeKit setup URI matches HAP-NodeJS for bridges and other categories"
 test("the Matter codes match the spec's example (passcode 20202021, discriminator 3840)", () => {
   const codes = matterPairingCodes({ passcode: 20202021, discriminator: 3840 });
   assert.equal(codes.manualPairingCode, "34970112332");
-  assert.match(codes.qrPairingCode, /^MT:[0-9A-Z.\-]{19}$/);
+  assert.match(codes.qrPairingCode, /^MT:[0-9A-Z.-]{19}$/);
   assert.notEqual(matterPairingCodes({ passcode: 20202021, discriminator: 3841 }).qrPairingCode, codes.qrPairingCode);
 });
 
@@ -51,17 +61,29 @@ function dataDir(identity: unknown, accessoryInfo?: unknown): string {
 
 test("the report combines identity.json, the config's codes and HAP's setup id", () => {
   const dir = dataDir(
-    { homekit: { pincode: "202-59-473", username: "0E:12:34:56:78:90" }, matter: { passcode: 71711840, discriminator: 514 } },
+    {
+      homekit: { pincode: "202-59-473", username: "0E:12:34:56:78:90" },
+      matter: { passcode: 71711840, discriminator: 514 },
+    },
     { setupID: "OC2Z", pairedClients: { "a-controller": {} } },
   );
   const report = pairingReport(validateConfig({}), dir);
   assert.equal(report.homekit?.pincode, "202-59-473");
   assert.equal(report.homekit?.setupURI, homekitSetupURI("202-59-473", "OC2Z"));
   assert.equal(report.homekit?.pairedControllers, 1);
-  assert.deepEqual({ manual: report.matter?.manualPairingCode, qr: report.matter?.qrPairingCode }, { manual: matterPairingCodes({ passcode: 71711840, discriminator: 514 }).manualPairingCode, qr: matterPairingCodes({ passcode: 71711840, discriminator: 514 }).qrPairingCode });
+  assert.deepEqual(
+    { manual: report.matter?.manualPairingCode, qr: report.matter?.qrPairingCode },
+    {
+      manual: matterPairingCodes({ passcode: 71711840, discriminator: 514 }).manualPairingCode,
+      qr: matterPairingCodes({ passcode: 71711840, discriminator: 514 }).qrPairingCode,
+    },
+  );
 
   // Codes set in the config win over the stored ones, as in the bridge.
-  const configured = pairingReport(validateConfig({ homekit: { pincode: "031-45-154" }, matter: { passcode: 20202021, discriminator: 3840 } }), dir);
+  const configured = pairingReport(
+    validateConfig({ homekit: { pincode: "031-45-154" }, matter: { passcode: 20202021, discriminator: 3840 } }),
+    dir,
+  );
   assert.equal(configured.homekit?.setupURI, homekitSetupURI("031-45-154", "OC2Z"));
   assert.equal(configured.matter?.manualPairingCode, "34970112332");
   assert.match(formatPairingReport(configured, false), /setup code 031-45-154[\s\S]*34970112332/);
@@ -88,7 +110,10 @@ function cameraDataDir(): string {
   layout.setUsername(0, "0E:12:34:56:78:90");
   layout.setCamera("nanit:N301SIM0000001", { username: "1A:2B:3C:4D:5E:6F", pincode: "482-91-737", port: 51926 });
   layout.setCamera("nanit:N301SIM0000002", { username: "2A:2B:3C:4D:5E:6F", pincode: "517-38-264" });
-  writeFileSync(join(dir, "homekit", "hap", "AccessoryInfo.1A2B3C4D5E6F.json"), JSON.stringify({ setupID: "Q9X1", displayName: "Robin Nanit", pairedClients: { "a-controller": {}, "another": {} } }));
+  writeFileSync(
+    join(dir, "homekit", "hap", "AccessoryInfo.1A2B3C4D5E6F.json"),
+    JSON.stringify({ setupID: "Q9X1", displayName: "Robin Nanit", pairedClients: { "a-controller": {}, another: {} } }),
+  );
   return dir;
 }
 
@@ -97,16 +122,34 @@ test("standalone cameras: each with its own code, camera-category QR payload, na
   const report = pairingReport(validateConfig({}), dir);
   assert.deepEqual(report.cameras, [
     { deviceId: "nanit:N301SIM0000002", pincode: "517-38-264", pairedControllers: 0 },
-    { deviceId: "nanit:N301SIM0000001", name: "Robin Nanit", pincode: "482-91-737", setupURI: homekitSetupURI("482-91-737", "Q9X1", IP_CAMERA_CATEGORY), port: 51926, pairedControllers: 2 },
+    {
+      deviceId: "nanit:N301SIM0000001",
+      name: "Robin Nanit",
+      pincode: "482-91-737",
+      setupURI: homekitSetupURI("482-91-737", "Q9X1", IP_CAMERA_CATEGORY),
+      port: 51926,
+      pairedControllers: 2,
+    },
   ]);
   assert.notEqual(report.cameras?.[1]?.setupURI, report.homekit?.setupURI, "the camera's QR is not the bridge's");
 
   const text = formatPairingReport(report, false);
-  assert.match(text, /HomeKit camera Robin Nanit \(nanit:N301SIM0000001\): setup code 482-91-737 {2}\(paired with 2 controllers; add it in the Home app on its own\)\n {2}QR payload X-HM:\/\/\w+Q9X1\n/);
-  assert.match(text, /HomeKit camera nanit:N301SIM0000002: setup code 517-38-264 {2}\(not paired yet; [^)]*\)\n {2}QR code: shown after the bridge has published the camera once/);
+  assert.match(
+    text,
+    /HomeKit camera Robin Nanit \(nanit:N301SIM0000001\): setup code 482-91-737 {2}\(paired with 2 controllers; add it in the Home app on its own\)\n {2}QR payload X-HM:\/\/\w+Q9X1\n/,
+  );
+  assert.match(
+    text,
+    /HomeKit camera nanit:N301SIM0000002: setup code 517-38-264 {2}\(not paired yet; [^)]*\)\n {2}QR code: shown after the bridge has published the camera once/,
+  );
   // With drawings: one QR under the bridge's payload and one under the published camera's.
   const drawn = formatPairingReport(report, true);
-  const after = (payload: string) => drawn.slice(drawn.indexOf(payload) + payload.length).split("\n").slice(1, 4).join("\n");
+  const after = (payload: string) =>
+    drawn
+      .slice(drawn.indexOf(payload) + payload.length)
+      .split("\n")
+      .slice(1, 4)
+      .join("\n");
   assert.match(after(report.cameras![1]!.setupURI!), /[▀▄█]/, "a QR drawing follows the camera's payload");
   assert.match(after(report.homekit!.setupURI!), /[▀▄█]/);
 });

@@ -21,7 +21,13 @@ function fakeDataDir(): string {
   writeFileSync(join(dir, "matter", "fabrics.fabrics"), "[]");
   mkdirSync(join(dir, "accounts"));
   writeFileSync(join(dir, "accounts", "home.json"), '{"token":"t"}');
-  writeFileSync(join(dir, "identity.json"), JSON.stringify({ homekit: { pincode: "202-59-473", username: "0E:12:34:56:78:90" }, matter: { passcode: 71711840, discriminator: 514 } }));
+  writeFileSync(
+    join(dir, "identity.json"),
+    JSON.stringify({
+      homekit: { pincode: "202-59-473", username: "0E:12:34:56:78:90" },
+      matter: { passcode: 71711840, discriminator: 514 },
+    }),
+  );
   return dir;
 }
 
@@ -33,7 +39,10 @@ test("reset homekit removes only <data>/homekit and the HAP username; codes, Mat
   assert.ok(existsSync(join(dir, "matter", "fabrics.fabrics")));
   assert.ok(existsSync(join(dir, "accounts", "home.json")));
   const identity = JSON.parse(readFileSync(join(dir, "identity.json"), "utf8"));
-  assert.deepEqual(identity, { homekit: { pincode: "202-59-473" }, matter: { passcode: 71711840, discriminator: 514 } });
+  assert.deepEqual(identity, {
+    homekit: { pincode: "202-59-473" },
+    matter: { passcode: 71711840, discriminator: 514 },
+  });
 });
 
 test("reset matter removes only <data>/matter", () => {
@@ -52,7 +61,10 @@ test("refuses while a live bridge holds the data directory; a stale pid file doe
   await once(bridge, "spawn");
   writeFileSync(join(dir, PID_FILE), `${bridge.pid}\n`);
   try {
-    assert.throws(() => resetEcosystem(dir, "matter"), (e: Error) => e instanceof BridgeRunningError && e.message.includes(String(bridge.pid)));
+    assert.throws(
+      () => resetEcosystem(dir, "matter"),
+      (e: Error) => e instanceof BridgeRunningError && e.message.includes(String(bridge.pid)),
+    );
     assert.ok(existsSync(join(dir, "matter")));
   } finally {
     bridge.kill();
@@ -64,7 +76,8 @@ test("refuses while a live bridge holds the data directory; a stale pid file doe
 
 test("the command asks first: no answer or 'n' changes nothing, 'yes' removes", () => {
   const dir = fakeDataDir();
-  const cli = (input: string, ...args: string[]) => spawnSync(process.execPath, ["src/cli/reset.ts", ...args, "--data", dir], { cwd: root, input, encoding: "utf8" });
+  const cli = (input: string, ...args: string[]) =>
+    spawnSync(process.execPath, ["src/cli/reset.ts", ...args, "--data", dir], { cwd: root, input, encoding: "utf8" });
   const refused = cli("n\n", "homekit");
   assert.equal(refused.status, 1, refused.stderr);
   assert.match(refused.stdout, /nothing was changed/);

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, didYouMean, isValidMatterPasscode, loadConfig, parseConfigText, validateConfig } from "../../src/core/config.ts";
+import {
+  ConfigError,
+  didYouMean,
+  isValidMatterPasscode,
+  loadConfig,
+  parseConfigText,
+  validateConfig,
+} from "../../src/core/config.ts";
 
 function problemsOf(raw: unknown): string[] {
   try {
@@ -26,7 +33,10 @@ test("an empty config gets every default", () => {
 });
 
 test("every problem is reported on its own line naming the key and the value", () => {
-  const problems = problemsOf({ homekit: { port: 70000, pincode: "123-45-678" }, matter: { passcode: 11111111, discriminator: 5000 } });
+  const problems = problemsOf({
+    homekit: { port: 70000, pincode: "123-45-678" },
+    matter: { passcode: 11111111, discriminator: 5000 },
+  });
   assert.equal(problems.length, 4);
   assert.match(problems.find((p) => p.startsWith("homekit.port"))!, /70000/);
   assert.match(problems.find((p) => p.startsWith("homekit.pincode"))!, /123-45-678/);
@@ -43,9 +53,19 @@ test("unknown keys are errors with a did-you-mean hint", () => {
 });
 
 test("vendor endpoint keys are checked per vendor", () => {
-  const problems = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "pw", endpoints: { api: "ftp://x", mqtt: "ws://x" } }] });
-  assert.ok(problems.some((p) => p.startsWith("accounts[0].endpoints.api: must be an http")), problems.join("\n"));
-  assert.ok(problems.some((p) => p.startsWith("accounts[0].endpoints.mqtt: unknown key")), problems.join("\n"));
+  const problems = problemsOf({
+    accounts: [
+      { vendor: "fansync", email: "a@b.invalid", password: "pw", endpoints: { api: "ftp://x", mqtt: "ws://x" } },
+    ],
+  });
+  assert.ok(
+    problems.some((p) => p.startsWith("accounts[0].endpoints.api: must be an http")),
+    problems.join("\n"),
+  );
+  assert.ok(
+    problems.some((p) => p.startsWith("accounts[0].endpoints.mqtt: unknown key")),
+    problems.join("\n"),
+  );
 });
 
 test("passwords come from the config, a file or the environment, and are never echoed in errors", () => {
@@ -63,19 +83,42 @@ test("passwords come from the config, a file or the environment, and are never e
     "config",
     dir,
   );
-  assert.deepEqual(config.accounts.map((a) => a.password), ["plain", "from-file", "from-env"]);
-  const problems = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "${HB_UNSET_VARIABLE}" }, { vendor: "fansync", email: "x", password: 5 }] });
+  assert.deepEqual(
+    config.accounts.map((a) => a.password),
+    ["plain", "from-file", "from-env"],
+  );
+  const problems = problemsOf({
+    accounts: [
+      { vendor: "fansync", email: "a@b.invalid", password: "${HB_UNSET_VARIABLE}" },
+      { vendor: "fansync", email: "x", password: 5 },
+    ],
+  });
   assert.ok(problems.some((p) => p.includes("HB_UNSET_VARIABLE is not set")));
-  assert.ok(problems.every((p) => !p.includes("5)")), "a wrong-typed password is not shown");
+  assert.ok(
+    problems.every((p) => !p.includes("5)")),
+    "a wrong-typed password is not shown",
+  );
 });
 
 test("a missing password is an error except for nanit", () => {
-  assert.ok(problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid" }] }).some((p) => p.includes("a password is required")));
-  assert.equal(validateConfig({ accounts: [{ vendor: "nanit", email: "a@b.invalid" }] }).accounts[0]?.password, undefined);
+  assert.ok(
+    problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid" }] }).some((p) =>
+      p.includes("a password is required"),
+    ),
+  );
+  assert.equal(
+    validateConfig({ accounts: [{ vendor: "nanit", email: "a@b.invalid" }] }).accounts[0]?.password,
+    undefined,
+  );
 });
 
 test("account names must be unique", () => {
-  const problems = problemsOf({ accounts: [{ vendor: "fansync", name: "home", email: "a@b.invalid", password: "x" }, { vendor: "fansync", name: "home", email: "b@b.invalid", password: "y" }] });
+  const problems = problemsOf({
+    accounts: [
+      { vendor: "fansync", name: "home", email: "a@b.invalid", password: "x" },
+      { vendor: "fansync", name: "home", email: "b@b.invalid", password: "y" },
+    ],
+  });
   assert.match(problems[0]!, /accounts\[1\]\.name/);
 });
 
@@ -87,17 +130,33 @@ test("YAML and JSON files load; broken files are one clear problem", () => {
   assert.equal(loadConfig(join(dir, "a.yaml")).config.homekit.port, 51900);
   assert.equal(loadConfig(join(dir, "b.json")).config.matter.port, 5600);
   assert.equal(loadConfig(join(dir, "missing.yaml")).found, false);
-  assert.throws(() => loadConfig(join(dir, "c.yaml")), (e: ConfigError) => e.problems.length === 1 && /not valid YAML/.test(e.problems[0]!));
+  assert.throws(
+    () => loadConfig(join(dir, "c.yaml")),
+    (e: ConfigError) => e.problems.length === 1 && /not valid YAML/.test(e.problems[0]!),
+  );
 });
 
 test("forbidden Matter passcodes are refused", () => {
-  for (const code of [0, 11111111, 12345678, 87654321, 99999999, 100000000]) assert.equal(isValidMatterPasscode(code), false, String(code));
+  for (const code of [0, 11111111, 12345678, 87654321, 99999999, 100000000])
+    assert.equal(isValidMatterPasscode(code), false, String(code));
   assert.equal(isValidMatterPasscode(20202021), true);
 });
 
 test("a password written into a URL is hidden in problem lines", () => {
-  const problems = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "x", endpoints: { api: "ftp://me:url-secret-42@example.invalid/api" } }] });
-  assert.ok(problems.some((p) => p.includes("ftp://me:(hidden)@example.invalid/api")), problems.join("\n"));
+  const problems = problemsOf({
+    accounts: [
+      {
+        vendor: "fansync",
+        email: "a@b.invalid",
+        password: "x",
+        endpoints: { api: "ftp://me:url-secret-42@example.invalid/api" },
+      },
+    ],
+  });
+  assert.ok(
+    problems.some((p) => p.includes("ftp://me:(hidden)@example.invalid/api")),
+    problems.join("\n"),
+  );
   assert.ok(problems.every((p) => !p.includes("url-secret-42")));
 });
 
@@ -113,7 +172,12 @@ test("hostile documents give problem lines, never another error, and never show 
     assert.fail("expected a ConfigError");
   };
   // A YAML alias that makes the document cyclic.
-  assert.match(problemsOfText("accounts: &a\n  - vendor: fansync\n    email: x@y.z\n    password: p\n    endpoints: *a").join("\n"), /accounts\[0\]\.endpoints/);
+  assert.match(
+    problemsOfText("accounts: &a\n  - vendor: fansync\n    email: x@y.z\n    password: p\n    endpoints: *a").join(
+      "\n",
+    ),
+    /accounts\[0\]\.endpoints/,
+  );
   // A mapping with a `length` whose value cannot become a number, where zod checks a string's length.
   assert.match(problemsOf({ media: { bind: { length: { toString: 1 } } } }).join("\n"), /^media\.bind: /m);
   // A syntax error quoting the line the password is on.
@@ -124,16 +188,27 @@ test("hostile documents give problem lines, never another error, and never show 
   assert.match(key, /key that is not a name\): unknown key/);
   assert.doesNotMatch(key, /pw-in-a-key-1/);
   // A password nested in a value shown whole.
-  const nested = problemsOf({ accounts: [{ vendor: "hue", email: "a@b.invalid", password: "pw-nested-9" }] }).join("\n");
+  const nested = problemsOf({ accounts: [{ vendor: "hue", email: "a@b.invalid", password: "pw-nested-9" }] }).join(
+    "\n",
+  );
   assert.doesNotMatch(nested, /pw-nested-9/);
 });
 
 test("alarmLinkGraceS is an X-Sense key with bounds", () => {
   const xsense = { vendor: "xsense", email: "a@b.invalid", password: "pw" };
   assert.equal(validateConfig({ accounts: [{ ...xsense, alarmLinkGraceS: 30 }] }).accounts[0]?.vendor, "xsense");
-  assert.ok(problemsOf({ accounts: [{ ...xsense, alarmLinkGraceS: 2 }] }).some((p) => p.startsWith("accounts[0].alarmLinkGraceS")));
-  const fansync = problemsOf({ accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "pw", alarmLinkGraceS: 30 }] });
-  assert.ok(fansync.some((p) => p.startsWith("accounts[0].alarmLinkGraceS: unknown key")), fansync.join("\n"));
+  assert.ok(
+    problemsOf({ accounts: [{ ...xsense, alarmLinkGraceS: 2 }] }).some((p) =>
+      p.startsWith("accounts[0].alarmLinkGraceS"),
+    ),
+  );
+  const fansync = problemsOf({
+    accounts: [{ vendor: "fansync", email: "a@b.invalid", password: "pw", alarmLinkGraceS: 30 }],
+  });
+  assert.ok(
+    fansync.some((p) => p.startsWith("accounts[0].alarmLinkGraceS: unknown key")),
+    fansync.join("\n"),
+  );
 });
 
 test("the account schema comes from the vendor modules, with the same messages as before", () => {
@@ -141,13 +216,23 @@ test("the account schema comes from the vendor modules, with the same messages a
   assert.deepEqual(problemsOf({ accounts: [{ vendor: "hue", email: "a@b.invalid", password: "pw" }] }), [
     'accounts[0].vendor: must be one of fansync, xsense, nanit (got "hue")',
   ]);
-  assert.deepEqual(problemsOf({ accounts: [{ email: "a@b.invalid", password: "pw" }] }), ["accounts[0].vendor: must be one of fansync, xsense, nanit (got nothing)"]);
-  // Each vendor's own keys, with hints from that vendor's keys (nested ones too).
-  assert.deepEqual(problemsOf({ accounts: [{ vendor: "nanit", email: "a@b.invalid", endpoints: { locl: "x" } }] }), ['accounts[0].endpoints.locl: unknown key (did you mean "local"?)']);
-  assert.deepEqual(problemsOf({ accounts: [{ vendor: "xsense", email: "a@b.invalid", password: "pw", alarmLinkGrace: 3 }] }), [
-    'accounts[0].alarmLinkGrace: unknown key (did you mean "alarmLinkGraceS"?)',
+  assert.deepEqual(problemsOf({ accounts: [{ email: "a@b.invalid", password: "pw" }] }), [
+    "accounts[0].vendor: must be one of fansync, xsense, nanit (got nothing)",
   ]);
+  // Each vendor's own keys, with hints from that vendor's keys (nested ones too).
+  assert.deepEqual(problemsOf({ accounts: [{ vendor: "nanit", email: "a@b.invalid", endpoints: { locl: "x" } }] }), [
+    'accounts[0].endpoints.locl: unknown key (did you mean "local"?)',
+  ]);
+  assert.deepEqual(
+    problemsOf({ accounts: [{ vendor: "xsense", email: "a@b.invalid", password: "pw", alarmLinkGrace: 3 }] }),
+    ['accounts[0].alarmLinkGrace: unknown key (did you mean "alarmLinkGraceS"?)'],
+  );
   // A vendor that keeps a session may go without a password; the others may not.
-  assert.deepEqual(problemsOf({ accounts: [{ vendor: "xsense", email: "a@b.invalid" }] }), ['accounts[0]: a password is required (password, passwordFile or "${ENV_VAR}")']);
-  assert.equal(validateConfig({ accounts: [{ vendor: "nanit", email: "a@b.invalid" }] }).accounts[0]?.name, "nanit:a@b.invalid");
+  assert.deepEqual(problemsOf({ accounts: [{ vendor: "xsense", email: "a@b.invalid" }] }), [
+    'accounts[0]: a password is required (password, passwordFile or "${ENV_VAR}")',
+  ]);
+  assert.equal(
+    validateConfig({ accounts: [{ vendor: "nanit", email: "a@b.invalid" }] }).accounts[0]?.name,
+    "nanit:a@b.invalid",
+  );
 });

@@ -9,17 +9,56 @@ import { backoff, cleanupAfter, DriverRuntime, TimerScope, type Timer } from "..
 const policy = { minMs: 1_000, maxMs: 5_000 };
 
 test("back-off: attempt 0 at once, then min * 2^(n-1) with ±25 % jitter, capped at max", () => {
-  assert.equal(backoff(0, policy, () => 0.99), 0);
-  assert.equal(backoff(-3, policy, () => 0.99), 0);
-  assert.equal(backoff(1, policy, () => 0.5), 1_000);
-  assert.equal(backoff(2, policy, () => 0.5), 2_000);
-  assert.equal(backoff(3, policy, () => 0.5), 4_000);
-  assert.equal(backoff(4, policy, () => 0.5), 5_000, "capped");
-  assert.equal(backoff(1_000, policy, () => 0.5), 5_000, "no overflow for a long outage");
-  assert.equal(backoff(1, policy, () => 0), 750, "-25 %");
-  assert.equal(backoff(1, policy, () => 1), 1_250, "+25 %");
-  assert.equal(backoff(9, policy, () => 1), 6_250, "the spread may reach 1.25 * max");
-  assert.equal(backoff(2, { minMs: 10, maxMs: 60 }, () => 0.5), 20, "policies differ by min and max only");
+  assert.equal(
+    backoff(0, policy, () => 0.99),
+    0,
+  );
+  assert.equal(
+    backoff(-3, policy, () => 0.99),
+    0,
+  );
+  assert.equal(
+    backoff(1, policy, () => 0.5),
+    1_000,
+  );
+  assert.equal(
+    backoff(2, policy, () => 0.5),
+    2_000,
+  );
+  assert.equal(
+    backoff(3, policy, () => 0.5),
+    4_000,
+  );
+  assert.equal(
+    backoff(4, policy, () => 0.5),
+    5_000,
+    "capped",
+  );
+  assert.equal(
+    backoff(1_000, policy, () => 0.5),
+    5_000,
+    "no overflow for a long outage",
+  );
+  assert.equal(
+    backoff(1, policy, () => 0),
+    750,
+    "-25 %",
+  );
+  assert.equal(
+    backoff(1, policy, () => 1),
+    1_250,
+    "+25 %",
+  );
+  assert.equal(
+    backoff(9, policy, () => 1),
+    6_250,
+    "the spread may reach 1.25 * max",
+  );
+  assert.equal(
+    backoff(2, { minMs: 10, maxMs: 60 }, () => 0.5),
+    20,
+    "policies differ by min and max only",
+  );
 });
 
 test("the runtime's back-off uses its random source", () => {
@@ -42,7 +81,14 @@ test("start runs the main loop once; a second start throws", async () => {
   );
   await started;
   assert.equal(runs, 1);
-  assert.throws(() => rt.start(() => undefined, async () => undefined), /Test driver already started/);
+  assert.throws(
+    () =>
+      rt.start(
+        () => undefined,
+        async () => undefined,
+      ),
+    /Test driver already started/,
+  );
   await rt.stop();
   assert.equal(runs, 1);
 });
@@ -57,7 +103,10 @@ test("a set-up error comes out of start() and no loop runs", () => {
 
 test("start resolves when the main loop ends without reporting an inventory, and when it fails", async () => {
   const ended = new DriverRuntime("Test");
-  await ended.start(() => undefined, async () => undefined);
+  await ended.start(
+    () => undefined,
+    async () => undefined,
+  );
   const failed = new DriverRuntime("Test");
   await failed.start(
     () => undefined,
@@ -71,7 +120,10 @@ test("start resolves when the main loop ends without reporting an inventory, and
 
 test("stop releases a start() still waiting for the first inventory", async () => {
   const rt = new DriverRuntime("Test");
-  const started = rt.start(() => undefined, () => rt.sleep(60_000));
+  const started = rt.start(
+    () => undefined,
+    () => rt.sleep(60_000),
+  );
   await rt.stop();
   await started;
 });
@@ -105,7 +157,11 @@ test("stop aborts the signal, ends sleeps at once, cancels timers and waits for 
   assert.equal(child.closed, true);
   await delay(20); // timers due after the cancelled ones (Node fires timers in order of expiry)
   assert.equal(fired, 0, "no cancelled timer ran");
-  assert.equal(rt.later(1, () => fired++), undefined, "a stopped runtime starts no timer");
+  assert.equal(
+    rt.later(1, () => fired++),
+    undefined,
+    "a stopped runtime starts no timer",
+  );
   await rt.sleep(3_600_000); // resolves at once
 });
 
@@ -158,7 +214,11 @@ test("child scopes: cleared with the parent, closed on their own, cancellable fr
   assert.equal(parent.size, 1);
   connection.close();
   assert.equal(parent.size, 0);
-  assert.equal(connection.later(1, () => undefined), undefined, "a closed scope starts nothing");
+  assert.equal(
+    connection.later(1, () => undefined),
+    undefined,
+    "a closed scope starts nothing",
+  );
   assert.equal(connection.scope().closed, true, "nor a child scope");
 
   // A hundred connections that came and went leave nothing in the parent.

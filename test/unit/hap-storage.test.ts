@@ -21,7 +21,11 @@ describe("AtomicHapStorage", () => {
     assert.deepEqual(readdirSync(dir), ["AccessoryInfo.AABBCCDDEEFF.json"], "no temp file left");
     assert.equal(mode(join(dir, "AccessoryInfo.AABBCCDDEEFF.json")), 0o600);
     assert.equal(mode(dir), 0o700);
-    assert.equal(readFileSync(join(dir, "AccessoryInfo.AABBCCDDEEFF.json"), "utf8"), JSON.stringify({ pairedClients: { a: 2 } }), "HAPFileStorage's layout: bare JSON.stringify");
+    assert.equal(
+      readFileSync(join(dir, "AccessoryInfo.AABBCCDDEEFF.json"), "utf8"),
+      JSON.stringify({ pairedClients: { a: 2 } }),
+      "HAPFileStorage's layout: bare JSON.stringify",
+    );
 
     const again = new AtomicHapStorage(dir);
     again.initSync();
@@ -72,7 +76,8 @@ describe("AtomicHapStorage", () => {
   it("refuses keys that are not plain file names", () => {
     const storage = new AtomicHapStorage(fresh());
     storage.initSync();
-    for (const key of ["", ".hidden", "a/b", "..\\x", "x.json.123.tmp"]) assert.throws(() => storage.setItemSync(key, 1), /plain file name/, key);
+    for (const key of ["", ".hidden", "a/b", "..\\x", "x.json.123.tmp"])
+      assert.throws(() => storage.setItemSync(key, 1), /plain file name/, key);
   });
 });
 

@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { pino } from "pino";
-import type { CameraController, PrepareStreamRequest, PrepareStreamResponse, StreamingRequest } from "@homebridge/hap-nodejs";
+import type {
+  CameraController,
+  PrepareStreamRequest,
+  PrepareStreamResponse,
+  StreamingRequest,
+} from "@homebridge/hap-nodejs";
 import type { CameraSource, LiveStream, LiveStreamRequest, LiveStreamVideo } from "../../src/core/camera.ts";
 import { HomeKitCameraDelegate } from "../../accessories/camera/homekit-delegate.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -54,28 +59,72 @@ class FakeSource implements CameraSource {
 
 function prepareRequest(sessionID: string, suite = 0): PrepareStreamRequest {
   const source = () => ({ port: 40000, srtpCryptoSuite: suite, srtp_key: randomBytes(16), srtp_salt: randomBytes(14) });
-  return { sessionID, sourceAddress: "127.0.0.1", targetAddress: "127.0.0.1", addressVersion: "ipv4", video: source() as PrepareStreamRequest["video"], audio: source() as PrepareStreamRequest["audio"] };
+  return {
+    sessionID,
+    sourceAddress: "127.0.0.1",
+    targetAddress: "127.0.0.1",
+    addressVersion: "ipv4",
+    video: source() as PrepareStreamRequest["video"],
+    audio: source() as PrepareStreamRequest["audio"],
+  };
 }
 
 function startRequest(sessionID: string): StreamingRequest {
   return {
     sessionID,
     type: "start",
-    video: { codec: 0, profile: 2, level: 1, packetizationMode: 0, width: 640, height: 360, fps: 30, pt: 99, ssrc: 1, max_bit_rate: 299, rtcp_interval: 0.5, mtu: 1378 },
-    audio: { codec: "OPUS", channel: 1, bit_rate: 0, sample_rate: 16, packet_time: 20, pt: 110, ssrc: 2, max_bit_rate: 24, rtcp_interval: 5, comfort_pt: 13, comfortNoiseEnabled: false },
+    video: {
+      codec: 0,
+      profile: 2,
+      level: 1,
+      packetizationMode: 0,
+      width: 640,
+      height: 360,
+      fps: 30,
+      pt: 99,
+      ssrc: 1,
+      max_bit_rate: 299,
+      rtcp_interval: 0.5,
+      mtu: 1378,
+    },
+    audio: {
+      codec: "OPUS",
+      channel: 1,
+      bit_rate: 0,
+      sample_rate: 16,
+      packet_time: 20,
+      pt: 110,
+      ssrc: 2,
+      max_bit_rate: 24,
+      rtcp_interval: 5,
+      comfort_pt: 13,
+      comfortNoiseEnabled: false,
+    },
   } as unknown as StreamingRequest;
 }
 
-const request = (sessionID: string, type: "stop" | "reconfigure", video?: object) => ({ sessionID, type, ...(video ? { video } : {}) }) as unknown as StreamingRequest;
+const request = (sessionID: string, type: "stop" | "reconfigure", video?: object) =>
+  ({ sessionID, type, ...(video ? { video } : {}) }) as unknown as StreamingRequest;
 
 function setup(options: { audio?: boolean; rtcpTimeoutMs?: number } = {}) {
   const source = new FakeSource();
-  const delegate = new HomeKitCameraDelegate({ name: "cam", source, audio: options.audio ?? true, log, rtcpTimeoutMs: options.rtcpTimeoutMs });
+  const delegate = new HomeKitCameraDelegate({
+    name: "cam",
+    source,
+    audio: options.audio ?? true,
+    log,
+    rtcpTimeoutMs: options.rtcpTimeoutMs,
+  });
   const forced: string[] = [];
   delegate.controller = { forceStopStreamingSession: (id: string) => forced.push(id) } as unknown as CameraController;
   const prepare = (r: PrepareStreamRequest) =>
-    new Promise<PrepareStreamResponse>((resolve, reject) => delegate.prepareStream(r, (error, response) => (error ? reject(error) : resolve(response!))));
-  const stream = (r: StreamingRequest) => new Promise<void>((resolve, reject) => delegate.handleStreamRequest(r, (error) => (error ? reject(error) : resolve())));
+    new Promise<PrepareStreamResponse>((resolve, reject) =>
+      delegate.prepareStream(r, (error, response) => (error ? reject(error) : resolve(response!))),
+    );
+  const stream = (r: StreamingRequest) =>
+    new Promise<void>((resolve, reject) =>
+      delegate.handleStreamRequest(r, (error) => (error ? reject(error) : resolve())),
+    );
   return { source, delegate, forced, prepare, stream };
 }
 
@@ -103,10 +152,28 @@ describe("HomeKit camera delegate", () => {
       audioSrtpSalt: r.audio.srtp_salt,
       audioSsrc: audio.ssrc,
     });
-    assert.deepEqual(live.video, { width: 640, height: 360, fps: 30, maxBitrate: 299, payloadType: 99, mtu: 1378, profile: "high", level: "3.2" });
-    assert.deepEqual(live.audio, { codec: "opus", sampleRateKHz: 16, channels: 1, maxBitrate: 24, payloadType: 110, packetTimeMs: 20 });
+    assert.deepEqual(live.video, {
+      width: 640,
+      height: 360,
+      fps: 30,
+      maxBitrate: 299,
+      payloadType: 99,
+      mtu: 1378,
+      profile: "high",
+      level: "3.2",
+    });
+    assert.deepEqual(live.audio, {
+      codec: "opus",
+      sampleRateKHz: 16,
+      channels: 1,
+      maxBitrate: 24,
+      payloadType: 110,
+      packetTimeMs: 20,
+    });
 
-    await stream(request("s1", "reconfigure", { width: 320, height: 240, fps: 15, max_bit_rate: 132, rtcp_interval: 0.5 }));
+    await stream(
+      request("s1", "reconfigure", { width: 320, height: 240, fps: 15, max_bit_rate: 132, rtcp_interval: 0.5 }),
+    );
     assert.deepEqual(source.streams[0]!.reconfigures, [{ width: 320, height: 240, fps: 15, maxBitrate: 132 }]);
     await stream(request("s1", "stop"));
     assert.equal(source.streams[0]!.stops, 1);
@@ -166,7 +233,11 @@ describe("HomeKit camera delegate", () => {
     await prepare(prepareRequest("s2"));
     await stream(startRequest("s2"));
     const quiet = source.streams[1]!;
-    await assert.rejects(waitFor(() => quiet.stops > 0, 600), /timed out/, "no RTCP ever: the timeout is not armed");
+    await assert.rejects(
+      waitFor(() => quiet.stops > 0, 600),
+      /timed out/,
+      "no RTCP ever: the timeout is not armed",
+    );
     await stream(request("s2", "stop"));
   });
 });

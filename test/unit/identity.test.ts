@@ -21,12 +21,19 @@ test("generated codes are valid and persisted once", () => {
 test("codes from the config win and are not written to the data directory", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-id-"));
   const generated = loadIdentity(dir, validateConfig({}));
-  const configured = loadIdentity(dir, validateConfig({ homekit: { pincode: "031-45-154" }, matter: { passcode: 20202021, discriminator: 3840 } }));
+  const configured = loadIdentity(
+    dir,
+    validateConfig({ homekit: { pincode: "031-45-154" }, matter: { passcode: 20202021, discriminator: 3840 } }),
+  );
   assert.equal(configured.homekit.pincode, "031-45-154");
   assert.equal(configured.matter.passcode, 20202021);
   assert.equal(configured.matter.discriminator, 3840);
   assert.equal(configured.homekit.username, generated.homekit.username);
-  assert.deepEqual(loadIdentity(dir, validateConfig({})), generated, "removing the config codes brings back the generated ones");
+  assert.deepEqual(
+    loadIdentity(dir, validateConfig({})),
+    generated,
+    "removing the config codes brings back the generated ones",
+  );
 });
 
 test("random codes never hit the forbidden lists", () => {

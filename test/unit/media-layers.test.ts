@@ -81,7 +81,10 @@ test("src/media/protocol holds the codecs and imports nothing from the rest of s
   for (const codec of codecs) {
     assert.ok(files.includes(`${PROTOCOL}/${codec}`), `${codec} lives in ${PROTOCOL}`);
   }
-  assert.deepEqual(files.flatMap((file) => protocolViolations(file)), []);
+  assert.deepEqual(
+    files.flatMap((file) => protocolViolations(file)),
+    [],
+  );
 });
 
 test("src/media/protocol does no I/O and reads no clock: callers pass the time and send the bytes", () => {

@@ -23,7 +23,14 @@ function nal(header: number, length: number): Buffer {
 }
 
 function plain(packet: Buffer): RtpPacket {
-  return { payloadType: packet[1]! & 0x7f, marker: (packet[1]! & 0x80) !== 0, sequence: packet.readUInt16BE(2), timestamp: packet.readUInt32BE(4), ssrc: packet.readUInt32BE(8), payload: packet.subarray(12) };
+  return {
+    payloadType: packet[1]! & 0x7f,
+    marker: (packet[1]! & 0x80) !== 0,
+    sequence: packet.readUInt16BE(2),
+    timestamp: packet.readUInt32BE(4),
+    ssrc: packet.readUInt32BE(8),
+    payload: packet.subarray(12),
+  };
 }
 
 describe("H.264 RTP packetizer (RFC 6184)", () => {
@@ -44,7 +51,11 @@ describe("H.264 RTP packetizer (RFC 6184)", () => {
     assert.equal(a![1], 0x80 | 5, "start bit + the unit's type");
     assert.equal(b![1], 0x40 | 5, "end bit + the unit's type");
     assert.equal(fragments[0]!.length, MAX, "the first fragment fills the packet");
-    assert.deepEqual(Buffer.concat([Buffer.from([0x65]), a!.subarray(2), b!.subarray(2)]), over, "fragments reassemble to the unit");
+    assert.deepEqual(
+      Buffer.concat([Buffer.from([0x65]), a!.subarray(2), b!.subarray(2)]),
+      over,
+      "fragments reassemble to the unit",
+    );
     assert.ok(fragments.every((f) => f.length <= MAX));
   });
 
@@ -53,8 +64,14 @@ describe("H.264 RTP packetizer (RFC 6184)", () => {
     const units = [nal(0x67, 20), nal(0x68, 5), nal(0x65, 300)];
     const packets = p.packetize(units, 0xfffffff0 + 0x20).map(plain);
     assert.equal(packets.length, 2 + Math.ceil(299 / 86));
-    assert.deepEqual(packets.map((x) => x.marker), [...Array(packets.length - 1).fill(false), true]);
-    assert.ok(packets.every((x) => x.timestamp === 0x10 && x.payloadType === 99 && x.ssrc === 7), "timestamp taken modulo 2^32");
+    assert.deepEqual(
+      packets.map((x) => x.marker),
+      [...Array(packets.length - 1).fill(false), true],
+    );
+    assert.ok(
+      packets.every((x) => x.timestamp === 0x10 && x.payloadType === 99 && x.ssrc === 7),
+      "timestamp taken modulo 2^32",
+    );
     assert.deepEqual(packets.map((x) => x.sequence).slice(0, 4), [0xfffe, 0xffff, 0, 1]);
     const next = p.packetize([nal(0x41, 10)], 3000).map(plain);
     assert.equal(next[0]!.sequence, (packets.at(-1)!.sequence + 1) & 0xffff);
@@ -87,8 +104,15 @@ describe("SRTP AES_CM_128_HMAC_SHA1_80 (RFC 3711)", () => {
     const iv = counterIv(hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD"), 0, 0);
     const stream = Buffer.alloc(48);
     new AesCounterMode(hex("2B7E151628AED2A6ABF7158809CF4F3C")).apply(iv, stream);
-    assert.deepEqual(createCipheriv("aes-128-ctr", hex("2B7E151628AED2A6ABF7158809CF4F3C"), iv).update(Buffer.alloc(48)), stream, "the same as node's aes-128-ctr");
-    assert.equal(stream.toString("hex").toUpperCase(), "E03EAD0935C95E80E166B16DD92B4EB4" + "D23513162B02D0F72A43A2FE4A5F97AB" + "41E95B3BB0A2E8DD477901E4FCA894C0");
+    assert.deepEqual(
+      createCipheriv("aes-128-ctr", hex("2B7E151628AED2A6ABF7158809CF4F3C"), iv).update(Buffer.alloc(48)),
+      stream,
+      "the same as node's aes-128-ctr",
+    );
+    assert.equal(
+      stream.toString("hex").toUpperCase(),
+      "E03EAD0935C95E80E166B16DD92B4EB4" + "D23513162B02D0F72A43A2FE4A5F97AB" + "41E95B3BB0A2E8DD477901E4FCA894C0",
+    );
   });
 
   it("puts SSRC and the 48-bit index where 4.1.1 says", () => {
@@ -111,8 +135,17 @@ describe("SRTP AES_CM_128_HMAC_SHA1_80 (RFC 3711)", () => {
       return receiver.unprotect(protectedPacket);
     });
     assert.equal(sender.roc, 1);
-    assert.deepEqual(received.map((r) => r.payload), packets.map((x) => x.subarray(12)));
-    assert.throws(() => new SrtpReceiver({ key: randomBytes(16), salt: master.salt }).unprotect(sender.protectRtp(p.packetize([nal(0x41, 10)], 1)[0]!)), /does not verify/);
+    assert.deepEqual(
+      received.map((r) => r.payload),
+      packets.map((x) => x.subarray(12)),
+    );
+    assert.throws(
+      () =>
+        new SrtpReceiver({ key: randomBytes(16), salt: master.salt }).unprotect(
+          sender.protectRtp(p.packetize([nal(0x41, 10)], 1)[0]!),
+        ),
+      /does not verify/,
+    );
   });
 
   it("protects RTCP as SRTCP: header in clear, E flag and index, tag over both (checked by hand here)", () => {

@@ -47,7 +47,11 @@ export function runtimeSpecifiers(source: string, fileName = "x.ts"): string[] {
 }
 
 /** "@scope/name/sub/path" -> "@scope/name", "name/sub" -> "name". */
-const packageName = (spec: string) => spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/");
+const packageName = (spec: string) =>
+  spec
+    .split("/")
+    .slice(0, spec.startsWith("@") ? 2 : 1)
+    .join("/");
 
 /** What the build context lets in: the "!" lines of .dockerignore ("src/", "package.json", ...). */
 function imageRoots(): string[] {

@@ -18,12 +18,20 @@ function setUp(intervalMs = 60_000) {
 test("the first rejection of a reason is logged at once, repeats within the interval are held back", () => {
   const { logs, limiter, advance } = setUp();
   assert.equal(limiter.warn("not JSON", "x: ignoring a malformed frame", { sample: "a" }), true);
-  for (let i = 0; i < 999; i++) assert.equal(limiter.warn("not JSON", "x: ignoring a malformed frame", { sample: String(i) }), false);
-  assert.equal(limiter.warn("not an object", "x: ignoring a malformed frame"), true, "another reason has its own limit");
+  for (let i = 0; i < 999; i++)
+    assert.equal(limiter.warn("not JSON", "x: ignoring a malformed frame", { sample: String(i) }), false);
+  assert.equal(
+    limiter.warn("not an object", "x: ignoring a malformed frame"),
+    true,
+    "another reason has its own limit",
+  );
   assert.equal(logs.warnings.length, 2);
   assert.deepEqual(
     logs.warnings.map((l) => [l.why, l.suppressed]),
-    [["not JSON", undefined], ["not an object", undefined]],
+    [
+      ["not JSON", undefined],
+      ["not an object", undefined],
+    ],
   );
   assert.equal(logs.warnings[0]!.sample, "a");
   advance(59_999);
@@ -34,7 +42,10 @@ test("the first rejection of a reason is logged at once, repeats within the inte
   assert.equal(last.why, "not JSON");
   assert.equal(last.suppressed, 1000, "the line carries how many were held back since the previous one");
   assert.equal(last.sample, "late");
-  assert.deepEqual(limiter.stats(), { "not JSON": { rejected: 1002, lines: 2 }, "not an object": { rejected: 1, lines: 1 } });
+  assert.deepEqual(limiter.stats(), {
+    "not JSON": { rejected: 1002, lines: 2 },
+    "not an object": { rejected: 1, lines: 1 },
+  });
 });
 
 test("flush writes the held-back counts once and nothing when none are held back", () => {
@@ -44,7 +55,14 @@ test("flush writes the held-back counts once and nothing when none are held back
   limiter.warn("bad fields", "x: ignoring a malformed message");
   limiter.warn("other", "x: ignoring a malformed message");
   limiter.flush();
-  assert.deepEqual(logs.warnings.map((l) => [l.why, l.suppressed ?? 0]), [["bad fields", 0], ["other", 0], ["bad fields", 2]]);
+  assert.deepEqual(
+    logs.warnings.map((l) => [l.why, l.suppressed ?? 0]),
+    [
+      ["bad fields", 0],
+      ["other", 0],
+      ["bad fields", 2],
+    ],
+  );
   limiter.flush();
   assert.equal(logs.warnings.length, 3);
 });

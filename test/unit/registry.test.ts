@@ -6,7 +6,14 @@ import type { Driver, DriverContext, DriverSink } from "../../src/core/driver.ts
 import type { Command, DeviceInfo, StatePatch } from "../../src/core/model.ts";
 
 const info: DeviceInfo = {
-  id: "fansync:a", vendor: "fansync", account: "t", kind: "ceiling-fan", name: "Fan", manufacturer: "m", model: "x", serialNumber: "a",
+  id: "fansync:a",
+  vendor: "fansync",
+  account: "t",
+  kind: "ceiling-fan",
+  name: "Fan",
+  manufacturer: "m",
+  model: "x",
+  serialNumber: "a",
   capabilities: { fan: { reversible: true, breeze: false, speedSteps: [20, 35, 50, 65, 80, 100] } },
 };
 
@@ -17,8 +24,10 @@ class ScriptedDriver implements Driver {
   sink!: DriverSink;
   duringCommand: ((sink: DriverSink) => void) | undefined;
   fail = false;
-  async start(ctx: DriverContext) { this.sink = ctx.sink; }
-  async command(id: string, _command: Command) {
+  async start(ctx: DriverContext) {
+    this.sink = ctx.sink;
+  }
+  async command(_id: string, _command: Command) {
     this.duringCommand?.(this.sink);
     if (this.fail) throw new Error("refused");
   }

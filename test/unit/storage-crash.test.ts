@@ -18,7 +18,10 @@ test("a temp file of a killed writer is removed by the next write, a live writer
   writeFileSync(`${file}.${process.ppid}.tmp`, "a live process is writing this");
   writeFileSync(join(dir, `other.json.${DEAD_PID}.tmp`), "another file's temp");
   writeFileAtomic(file, '{"token":"new"}');
-  assert.deepEqual(readdirSync(dir).sort(), [`other.json.${DEAD_PID}.tmp`, "session.json", `session.json.${process.ppid}.tmp`].sort());
+  assert.deepEqual(
+    readdirSync(dir).sort(),
+    [`other.json.${DEAD_PID}.tmp`, "session.json", `session.json.${process.ppid}.tmp`].sort(),
+  );
   assert.equal(readFileSync(file, "utf8"), '{"token":"new"}');
 });
 
@@ -44,7 +47,11 @@ test("a failed write leaves the old file and no temp file", () => {
 test("names that only look like temp files are left alone", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-store-crash-"));
   const file = join(dir, "a.json");
-  for (const name of ["a.json.tmp", "a.json.x1.tmp", "a.jsonx.123.tmp", `b.json.${DEAD_PID}.tmp`]) writeFileSync(join(dir, name), "");
+  for (const name of ["a.json.tmp", "a.json.x1.tmp", "a.jsonx.123.tmp", `b.json.${DEAD_PID}.tmp`])
+    writeFileSync(join(dir, name), "");
   removeStaleTemps(file);
-  assert.deepEqual(readdirSync(dir).sort(), ["a.json.tmp", "a.json.x1.tmp", "a.jsonx.123.tmp", `b.json.${DEAD_PID}.tmp`].sort());
+  assert.deepEqual(
+    readdirSync(dir).sort(),
+    ["a.json.tmp", "a.json.x1.tmp", "a.jsonx.123.tmp", `b.json.${DEAD_PID}.tmp`].sort(),
+  );
 });

@@ -42,17 +42,24 @@ const failingRun = [
 test("a failing run: every failing test with its file and line, counts over both stages", () => {
   const report = parseSpecOutput(failingRun, 1);
   assert.equal(report.passed, false);
-  assert.deepEqual([...report.failures], [
-    ["test/unit/a.test.ts:4:27", ["fails inside"]],
-    ["test/unit/a.test.ts:5:1", ["top fails"]],
-    ["test/unit/b.test.ts:1:1", ["/repo/test/unit/b.test.ts"]],
-  ]);
+  assert.deepEqual(
+    [...report.failures],
+    [
+      ["test/unit/a.test.ts:4:27", ["fails inside"]],
+      ["test/unit/a.test.ts:5:1", ["top fails"]],
+      ["test/unit/b.test.ts:1:1", ["/repo/test/unit/b.test.ts"]],
+    ],
+  );
   assert.deepEqual(report.counts, { tests: 6, pass: 3, fail: 3 });
 });
 
 test("a passing run names nothing; a non-zero exit without named tests still fails", () => {
   const passing = "=== unit ===\n✔ a (1ms)\nℹ tests 1\nℹ pass 1\nℹ fail 0\n";
-  assert.deepEqual(parseSpecOutput(passing, 0), { passed: true, failures: new Map(), counts: { tests: 1, pass: 1, fail: 0 } });
+  assert.deepEqual(parseSpecOutput(passing, 0), {
+    passed: true,
+    failures: new Map(),
+    counts: { tests: 1, pass: 1, fail: 0 },
+  });
   const crashed = parseSpecOutput("test/netns.sh: unshare: Operation not permitted\n", 1);
   assert.equal(crashed.passed, false);
   assert.equal(crashed.failures.size, 0);

@@ -21,7 +21,10 @@ function tsFiles(dir: string): string[] {
 }
 
 test("the vendor list has the vendors (so the check below is not vacuous)", () => {
-  assert.deepEqual(vendors.map((v) => v.id), ["fansync", "xsense", "nanit"]);
+  assert.deepEqual(
+    vendors.map((v) => v.id),
+    ["fansync", "xsense", "nanit"],
+  );
 });
 
 test("no file under src/ (but src/drivers) or accessories/ names a vendor id", () => {

@@ -41,7 +41,11 @@ test("request MAC vectors of docs/protocols/xsense.md §3.3", () => {
     [{ houseId: "ABCDEF0123", utctimestamp: "0" }, "ABCDEF01230", "4767f85c86af02d9ead83490c20315e9"],
     [{ utctimestamp: "0", houseId: "ABCDEF0123" }, "0ABCDEF0123", "17b5d85963917fa6e4b1fa39229c5fff"],
     [{ userName: "user@example.com" }, "user@example.com", "fe431fd1eb2f3fb800e4bc34cc8dbaa9"],
-    [{ deviceSN: ["00000001", "00000002"], stationSN: "13B96457" }, "000000010000000213B96457", "c3d6c085b75f417c9951fc215f48225d"],
+    [
+      { deviceSN: ["00000001", "00000002"], stationSN: "13B96457" },
+      "000000010000000213B96457",
+      "c3d6c085b75f417c9951fc215f48225d",
+    ],
     [{ cfg: { a: "1", b: 2 } }, '{"a":"1","b":2}', "978befe34fafca594d199ad1d985a898"],
   ];
   for (const [params, text, mac] of vectors) {
@@ -51,7 +55,15 @@ test("request MAC vectors of docs/protocols/xsense.md §3.3", () => {
 });
 
 test("the MAC ignores the common fields, keeps body order and renders scalars as Java text", () => {
-  const withCommon = { clientType: "2", houseId: "ABCDEF0123", mac: "x", appVersion: "v1", utctimestamp: "0", bizCode: "103007", appCode: "1400" };
+  const withCommon = {
+    clientType: "2",
+    houseId: "ABCDEF0123",
+    mac: "x",
+    appVersion: "v1",
+    utctimestamp: "0",
+    bizCode: "103007",
+    appCode: "1400",
+  };
   assert.equal(requestMac(withCommon, SECRET), "4767f85c86af02d9ead83490c20315e9");
   assert.equal(macInput({ a: 0 }), macInput({ a: "0" }));
   assert.equal(macInput({ a: true, b: null, c: [] }), "truenull");
@@ -79,7 +91,11 @@ test("SigV4 header signing matches AWS's get-vanilla test vector", () => {
     body: "",
     region: "us-east-1",
     service: "service",
-    credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: "" },
+    credentials: {
+      accessKeyId: "AKIDEXAMPLE",
+      secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+      sessionToken: "",
+    },
     now: new Date("2015-08-30T12:36:00Z"),
   });
   assert.equal(
@@ -98,20 +114,33 @@ test("shadow requests sign every header with service iotdata", () => {
     credentials: { accessKeyId: "ASIAX", secretAccessKey: "s", sessionToken: "tok" },
     now: new Date("2024-01-01T12:00:00Z"),
   });
-  assert.match(headers.authorization!, /Credential=ASIAX\/20240101\/eu-central-1\/iotdata\/aws4_request, SignedHeaders=content-type;host;user-agent;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/);
+  assert.match(
+    headers.authorization!,
+    /Credential=ASIAX\/20240101\/eu-central-1\/iotdata\/aws4_request, SignedHeaders=content-type;host;user-agent;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
+  );
   assert.equal(headers["x-amz-security-token"], "tok");
   assert.equal(headers["x-amz-date"], "20240101T120000Z");
 });
 
 test("the presigned MQTT URL puts the token after signing, outside the signed query", () => {
   const creds = { accessKeyId: "ASIAX", secretAccessKey: "s", sessionToken: "a/b+c=" };
-  const url = presignUrl("wss://eu-central-1.x-sense-iot.com/mqtt", "eu-central-1", creds, new Date("2024-01-01T12:00:00Z"));
+  const url = presignUrl(
+    "wss://eu-central-1.x-sense-iot.com/mqtt",
+    "eu-central-1",
+    creds,
+    new Date("2024-01-01T12:00:00Z"),
+  );
   assert.match(
     url,
     /^wss:\/\/eu-central-1\.x-sense-iot\.com\/mqtt\?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAX%2F20240101%2Feu-central-1%2Fiotdata%2Faws4_request&X-Amz-Date=20240101T120000Z&X-Amz-SignedHeaders=host&X-Amz-Security-Token=a%2Fb%2Bc%3D&X-Amz-Signature=[0-9a-f]{64}$/,
   );
   // The signature does not depend on the token.
-  const other = presignUrl("wss://eu-central-1.x-sense-iot.com/mqtt", "eu-central-1", { ...creds, sessionToken: "zzz" }, new Date("2024-01-01T12:00:00Z"));
+  const other = presignUrl(
+    "wss://eu-central-1.x-sense-iot.com/mqtt",
+    "eu-central-1",
+    { ...creds, sessionToken: "zzz" },
+    new Date("2024-01-01T12:00:00Z"),
+  );
   assert.equal(new URL(url).searchParams.get("X-Amz-Signature"), new URL(other).searchParams.get("X-Amz-Signature"));
 });
 
@@ -146,7 +175,8 @@ test("every catalogued model is consistent", () => {
     if (spec.wifi) assert.ok(spec.thing, `${model} Wi-Fi has a thing naming`);
   }
   // No remote self-test on XS01-WX, SC06-WX, XS0B-iR (APK 1400).
-  for (const m of ["XS01-WX", "SC06-WX", "XS0B-iR"]) assert.equal(capabilitiesOf(MODELS[m]!).smokeAlarm?.selfTest, undefined, m);
+  for (const m of ["XS01-WX", "SC06-WX", "XS0B-iR"])
+    assert.equal(capabilitiesOf(MODELS[m]!).smokeAlarm?.selfTest, undefined, m);
   assert.equal(MODELS["XC01-M"]?.selfTest?.shadow, "appCoSelfTest");
   assert.equal(MODELS["XH02-M"]?.selfTest?.shadow, "appXh02mSelfTest");
   assert.equal(MODELS["XS0B-MR"]?.selfTest?.shadow, "app2ndSelfTest");
@@ -165,19 +195,30 @@ test("unknown models are inferred from the name prefix and what they report", ()
 
 test("reported fields map to state; bad values are named, not applied", () => {
   const smoke = MODELS["XS01-M"]!;
-  assert.deepEqual(fieldsToPatch(smoke, { alarmStatus: "1", muteStatus: "0", batInfo: "1", isLifeEnd: "0", online: "1" }), {
-    patch: { smokeAlarm: { detected: true, muted: false }, battery: { level: 33, low: true }, endOfLife: false },
-    online: true,
-    problems: [],
+  assert.deepEqual(
+    fieldsToPatch(smoke, { alarmStatus: "1", muteStatus: "0", batInfo: "1", isLifeEnd: "0", online: "1" }),
+    {
+      patch: { smokeAlarm: { detected: true, muted: false }, battery: { level: 33, low: true }, endOfLife: false },
+      online: true,
+      problems: [],
+    },
+  );
+  assert.deepEqual(fieldsToPatch(smoke, { status: { alarmStatus: "0", batInfo: "3" } }).patch, {
+    smokeAlarm: { detected: false },
+    battery: { level: 100, low: false },
   });
-  assert.deepEqual(fieldsToPatch(smoke, { status: { alarmStatus: "0", batInfo: "3" } }).patch, { smokeAlarm: { detected: false }, battery: { level: 100, low: false } });
   const co = MODELS["XC01-M"]!;
   assert.deepEqual(fieldsToPatch(co, { isAlarm: "1", coPpm: "312" }).patch, { coAlarm: { detected: true, ppm: 312 } });
   const combo = MODELS["SC07-MR"]!;
   assert.deepEqual(fieldsToPatch(combo, { isAlarm: "1", alarmType: "2" }).patch, { coAlarm: { detected: true } });
   assert.deepEqual(fieldsToPatch(combo, { isAlarm: "1", alarmType: "1" }).patch, { smokeAlarm: { detected: true } });
-  assert.deepEqual(fieldsToPatch(combo, { alarmStatus: "1", coPpm: "400" }).patch, { coAlarm: { detected: true, ppm: 400 } });
-  assert.deepEqual(fieldsToPatch(combo, { alarmStatus: "0" }).patch, { smokeAlarm: { detected: false }, coAlarm: { detected: false } });
+  assert.deepEqual(fieldsToPatch(combo, { alarmStatus: "1", coPpm: "400" }).patch, {
+    coAlarm: { detected: true, ppm: 400 },
+  });
+  assert.deepEqual(fieldsToPatch(combo, { alarmStatus: "0" }).patch, {
+    smokeAlarm: { detected: false },
+    coAlarm: { detected: false },
+  });
   assert.deepEqual(fieldsToPatch(MODELS["XH02-M"]!, { alarmStatus: "1" }).patch, { heatAlarm: { detected: true } });
   const bad = fieldsToPatch(smoke, { alarmStatus: { x: 1 }, batInfo: "9", online: [1] });
   assert.deepEqual(bad.patch, {});
@@ -187,7 +228,10 @@ test("reported fields map to state; bad values are named, not applied", () => {
 
 test("self-test results", () => {
   const combo = MODELS["SC07-MR"]!;
-  assert.deepEqual(selfTestResult(combo, { lastSelfTest: "success" }), { success: true, patch: { smokeAlarm: { testing: false }, coAlarm: { testing: false }, fault: null } });
+  assert.deepEqual(selfTestResult(combo, { lastSelfTest: "success" }), {
+    success: true,
+    patch: { smokeAlarm: { testing: false }, coAlarm: { testing: false }, fault: null },
+  });
   const failed = selfTestResult(combo, { lastSelfTest: "fail", selfTestCoFault: "1" });
   assert.equal(failed?.success, false);
   assert.equal(failed?.patch.fault, "CO sensor fault");
@@ -200,5 +244,6 @@ test("hostile reports: a CO figure far beyond any sensor is bad, a model named a
   assert.deepEqual(r.problems, ["coPpm=5.5e+186"]);
   assert.equal(r.patch.coAlarm?.ppm, undefined);
   assert.equal(fieldsToPatch(spec, { coPpm: "900" }).patch.coAlarm?.ppm, 900);
-  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) assert.equal(modelSpec(name), undefined, name);
+  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"])
+    assert.equal(modelSpec(name), undefined, name);
 });

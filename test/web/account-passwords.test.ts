@@ -19,8 +19,12 @@ function setup(t: { after(fn: () => void): void }) {
   const configFile = join(dir, "config.yaml");
   const dataDir = join(dir, "data");
   const writeConfig = (password: string | undefined) =>
-    writeFileSync(configFile, `accounts:\n  - vendor: fansync\n    name: home\n    email: fan@example.invalid\n${password === undefined ? "" : `    password: "${password}"\n`}  - vendor: xsense\n    email: alarm@example.invalid\n    password: "xsense pw"\n`);
-  const passwordOf = (name: string) => loadConfig(configFile, { dataDir }).config.accounts.find((a) => a.name === name)?.password;
+    writeFileSync(
+      configFile,
+      `accounts:\n  - vendor: fansync\n    name: home\n    email: fan@example.invalid\n${password === undefined ? "" : `    password: "${password}"\n`}  - vendor: xsense\n    email: alarm@example.invalid\n    password: "xsense pw"\n`,
+    );
+  const passwordOf = (name: string) =>
+    loadConfig(configFile, { dataDir }).config.accounts.find((a) => a.name === name)?.password;
   return { dir, configFile, dataDir, writeConfig, passwordOf };
 }
 
@@ -38,7 +42,11 @@ test("a saved password replaces the config's until the config's password is edit
   assert.ok(!stored.includes("old password"), "the replaced password is kept only as a digest");
   assert.equal(passwordOf("home"), "new password", "the config still holds the replaced password: the page's wins");
   assert.equal(passwordOf("xsense:alarm@example.invalid"), "xsense pw", "other accounts keep theirs");
-  assert.equal(loadConfig(configFile).config.accounts[0]!.password, "old password", "without the data directory the config alone counts");
+  assert.equal(
+    loadConfig(configFile).config.accounts[0]!.password,
+    "old password",
+    "without the data directory the config alone counts",
+  );
   writeConfig("edited in the config");
   assert.equal(passwordOf("home"), "edited in the config", "an edited config password wins over the stale page one");
   writeConfig(undefined);
@@ -54,7 +62,10 @@ test("a password saved again keeps replacing the config's; an account with neith
   assert.equal(passwordOf("home"), "third");
   rmSync(join(dataDir, ACCOUNT_SECRETS_FILE));
   writeConfig(undefined);
-  assert.throws(() => loadConfig(configFile, { dataDir }), (e: ConfigError) => e.problems.some((p) => p.startsWith("accounts[0]: a password is required")));
+  assert.throws(
+    () => loadConfig(configFile, { dataDir }),
+    (e: ConfigError) => e.problems.some((p) => p.startsWith("accounts[0]: a password is required")),
+  );
 });
 
 test("a corrupt secrets file is a config problem naming the file, not a crash", (t) => {
@@ -62,13 +73,21 @@ test("a corrupt secrets file is a config problem naming the file, not a crash", 
   writeConfig("pw");
   new AccountSecrets(dataDir).save("home", "x1234");
   writeFileSync(join(dataDir, ACCOUNT_SECRETS_FILE), "{ not json");
-  assert.throws(() => loadConfig(configFile, { dataDir }), (e: ConfigError) => e instanceof ConfigError && e.problems.some((p) => p.includes(ACCOUNT_SECRETS_FILE)));
+  assert.throws(
+    () => loadConfig(configFile, { dataDir }),
+    (e: ConfigError) => e instanceof ConfigError && e.problems.some((p) => p.includes(ACCOUNT_SECRETS_FILE)),
+  );
   // Entries of the wrong shape are ignored.
   writeFileSync(join(dataDir, ACCOUNT_SECRETS_FILE), JSON.stringify({ home: { password: 42 } }));
   assert.equal(loadConfig(configFile, { dataDir }).config.accounts[0]!.password, "pw");
 });
 
-const fansync: AccountConfig = { vendor: "fansync", name: "home", email: "fan@example.invalid", password: "old password" };
+const fansync: AccountConfig = {
+  vendor: "fansync",
+  name: "home",
+  email: "fan@example.invalid",
+  password: "old password",
+};
 const nanit: AccountConfig = { vendor: "nanit", name: "nursery", email: "n@example.invalid" };
 
 test("the page's log-in: a refused password changes nothing; an accepted one is saved, the driver restarted, never shown", async (t) => {

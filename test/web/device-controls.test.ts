@@ -19,7 +19,13 @@ import { LogCapture } from "../helpers/log-capture.ts";
 const PASSWORD = "the page password";
 
 const FAN: DeviceInfo = {
-  id: "test:fan1", vendor: "test", account: "home", kind: "ceiling-fan", name: "Den Fan", manufacturer: "T", model: "F1",
+  id: "test:fan1",
+  vendor: "test",
+  account: "home",
+  kind: "ceiling-fan",
+  name: "Den Fan",
+  manufacturer: "T",
+  model: "F1",
   serialNumber: "1",
   capabilities: {
     fan: { speedSteps: [20, 40, 60, 80, 100], reversible: true, breeze: false },
@@ -28,8 +34,15 @@ const FAN: DeviceInfo = {
   },
 };
 const ALARM: DeviceInfo = {
-  id: "test:alarm1", vendor: "test", account: "home", kind: "smoke-alarm", name: "Hall Alarm", manufacturer: "T", model: "A1",
-  serialNumber: "2", capabilities: { smokeAlarm: { selfTest: true }, coAlarm: { ppm: true }, battery: { level: true } },
+  id: "test:alarm1",
+  vendor: "test",
+  account: "home",
+  kind: "smoke-alarm",
+  name: "Hall Alarm",
+  manufacturer: "T",
+  model: "A1",
+  serialNumber: "2",
+  capabilities: { smokeAlarm: { selfTest: true }, coAlarm: { ppm: true }, battery: { level: true } },
 };
 
 test("controls follow the capabilities; sensors get none", () => {
@@ -44,9 +57,15 @@ test("controls follow the capabilities; sensors get none", () => {
 
 test("a command is checked against what the device can do", () => {
   assert.deepEqual(parseCommand({ fan: { on: true } }, FAN.capabilities), { fan: { on: true } });
-  assert.deepEqual(parseCommand({ fan: { speed: 60, direction: "reverse" } }, FAN.capabilities), { fan: { speed: 60, direction: "reverse" } });
-  assert.deepEqual(parseCommand({ switches: { nightLight: false } }, FAN.capabilities), { switches: { nightLight: false } });
-  assert.deepEqual(parseCommand({ smokeAlarm: { testing: true } }, ALARM.capabilities), { smokeAlarm: { testing: true } });
+  assert.deepEqual(parseCommand({ fan: { speed: 60, direction: "reverse" } }, FAN.capabilities), {
+    fan: { speed: 60, direction: "reverse" },
+  });
+  assert.deepEqual(parseCommand({ switches: { nightLight: false } }, FAN.capabilities), {
+    switches: { nightLight: false },
+  });
+  assert.deepEqual(parseCommand({ smokeAlarm: { testing: true } }, ALARM.capabilities), {
+    smokeAlarm: { testing: true },
+  });
   const refused: [unknown, RegExp][] = [
     [{ fan: { speed: 50 } }, /fan\.speed: speed must be one of 20, 40, 60, 80, 100/],
     [{ fan: { breeze: true } }, /not a control of this device \(breeze\)/],
@@ -66,11 +85,14 @@ test("a command is checked against what the device can do", () => {
     [JSON.parse('{"fan":{"__proto__":{"on":true}}}'), /fan: not a control of this device \(__proto__\)/],
   ];
   for (const [body, message] of refused) {
-    assert.throws(() => parseCommand(body, pick(body)), (error: unknown) => {
-      assert.ok(error instanceof BadCommand, `${JSON.stringify(body)}: ${String(error)}`);
-      assert.match(error.message, message, JSON.stringify(body));
-      return true;
-    });
+    assert.throws(
+      () => parseCommand(body, pick(body)),
+      (error: unknown) => {
+        assert.ok(error instanceof BadCommand, `${JSON.stringify(body)}: ${String(error)}`);
+        assert.match(error.message, message, JSON.stringify(body));
+        return true;
+      },
+    );
   }
 });
 
@@ -89,7 +111,10 @@ class FakeDriver implements Driver {
   sink: DriverSink | undefined;
   async start(ctx: { sink: DriverSink }): Promise<void> {
     this.sink = ctx.sink;
-    ctx.sink.deviceFound(FAN, { fan: { on: false, speed: 20, direction: "forward", breeze: false }, switches: { nightLight: false } });
+    ctx.sink.deviceFound(FAN, {
+      fan: { on: false, speed: 20, direction: "forward", breeze: false },
+      switches: { nightLight: false },
+    });
     ctx.sink.deviceFound(ALARM, { smokeAlarm: { detected: false } });
     ctx.sink.linkStateChanged("connected");
   }
@@ -117,13 +142,17 @@ async function setUp(t: { after(fn: () => unknown): void }) {
   });
   const base = `http://127.0.0.1:${port}`;
   const login = await fetch(`${base}/login`, {
-    method: "POST", redirect: "manual", body: new URLSearchParams({ password: PASSWORD }).toString(),
+    method: "POST",
+    redirect: "manual",
+    body: new URLSearchParams({ password: PASSWORD }).toString(),
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
   });
   const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
   const command = (id: string, body: string, headers: Record<string, string> = {}) =>
     fetch(`${base}/api/devices/${encodeURIComponent(id)}/command`, {
-      method: "POST", body, headers: { Cookie: cookie, "Content-Type": "application/json", ...headers },
+      method: "POST",
+      body,
+      headers: { Cookie: cookie, "Content-Type": "application/json", ...headers },
     });
   return { registry, driver, command, logs };
 }
@@ -173,11 +202,20 @@ test("an unreachable device says which link is down and since when", async (t) =
   driver.sink!.linkStateChanged("disconnected");
   driver.sink!.availabilityChanged(undefined, false);
   const since = new Map([[FAN.id, before]]);
-  const view = deviceView(registry.get(FAN.id)!, undefined, { link: (a) => registry.linkState(a), downSince: (id) => since.get(id) });
+  const view = deviceView(registry.get(FAN.id)!, undefined, {
+    link: (a) => registry.linkState(a),
+    downSince: (id) => since.get(id),
+  });
   assert.equal(view.unreachable?.link, "disconnected");
   assert.equal(view.unreachable?.since, before);
-  assert.match(view.unreachable!.text, /^Unreachable \(since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): the account's connection/);
+  assert.match(
+    view.unreachable!.text,
+    /^Unreachable \(since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): the account's connection/,
+  );
   const up = deviceView(registry.get(ALARM.id)!, undefined, { link: () => "connected", downSince: () => undefined });
   assert.equal(up.available, false);
-  assert.match(up.unreachable!.text, /^Unreachable: the account is connected, but the vendor reports the device offline/);
+  assert.match(
+    up.unreachable!.text,
+    /^Unreachable: the account is connected, but the vendor reports the device offline/,
+  );
 });

@@ -20,7 +20,12 @@ async function server(t: { after(fn: () => unknown): void }, passwordHash?: stri
   const dir = mkdtempSync(join(tmpdir(), "hb-web-abuse-"));
   const logs = new LogCapture();
   const log = createLogger("debug", { json: true, destination: logs });
-  const web = new WebServer({ sources: { registry: new DeviceRegistry(log), accounts: [], startedAt: Date.now() }, log, dataDir: dir, config: { host: "127.0.0.1", port: 0, ...(passwordHash ? { passwordHash } : {}) } });
+  const web = new WebServer({
+    sources: { registry: new DeviceRegistry(log), accounts: [], startedAt: Date.now() },
+    log,
+    dataDir: dir,
+    config: { host: "127.0.0.1", port: 0, ...(passwordHash ? { passwordHash } : {}) },
+  });
   const port = await web.start();
   t.after(async () => {
     await web.stop();
@@ -32,7 +37,12 @@ async function server(t: { after(fn: () => unknown): void }, passwordHash?: stri
 test("parallel wrong passwords: no more than the limit of 5 are checked, the rest wait (429)", async (t) => {
   const { port, logs } = await server(t, hashPasswordSync("the right page password"));
   const attempts = Array.from({ length: 12 }, (_, i) =>
-    fetch(`http://127.0.0.1:${port}/login`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `password=guess-${i}` }).then((r) => r.status),
+    fetch(`http://127.0.0.1:${port}/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `password=guess-${i}`,
+    }).then((r) => r.status),
   );
   const statuses = await Promise.all(attempts);
   assert.equal(statuses.filter((s) => s === 401).length, 5, statuses.join(","));
@@ -45,7 +55,9 @@ test("a client that hangs up in the middle of a form body is answered 400, not l
   const closed = new Promise<string>((resolve) => {
     const socket = connect(port, "127.0.0.1", () => {
       // 40 bytes announced, 9 sent, then the client is gone.
-      socket.end("POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\npassword=");
+      socket.end(
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\npassword=",
+      );
     });
     let text = "";
     socket.on("data", (c: Buffer) => (text += c.toString("latin1")));
@@ -53,16 +65,28 @@ test("a client that hangs up in the middle of a form body is answered 400, not l
   });
   const answer = await closed;
   assert.doesNotMatch(answer, /^HTTP\/1\.1 5/);
-  assert.equal(logs.lines.filter((l) => l.msg === "web request failed").length, 0, JSON.stringify(logs.lines.filter((l) => l.level >= 40)));
+  assert.equal(
+    logs.lines.filter((l) => l.msg === "web request failed").length,
+    0,
+    JSON.stringify(logs.lines.filter((l) => l.level >= 40)),
+  );
 });
 
 test("a password the vendor refused is forgotten by the log scrubber; an accepted one is kept", async () => {
-  const fansync = { vendor: "fansync", name: "home", email: "fan@example.invalid", password: "current one" } as AccountConfig;
+  const fansync = {
+    vendor: "fansync",
+    name: "home",
+    email: "fan@example.invalid",
+    password: "current one",
+  } as AccountConfig;
   const login = new PasswordWebLogin({
     accounts: [fansync],
     log: pino({ level: "silent" }),
     changed: () => undefined,
-    verify: async (account) => (account.password === "accepted-password-7" ? { ok: true, refused: false, message: "accepted" } : { ok: false, refused: true, message: "refused" }),
+    verify: async (account) =>
+      account.password === "accepted-password-7"
+        ? { ok: true, refused: false, message: "accepted" }
+        : { ok: false, refused: true, message: "refused" },
   });
   for (let i = 0; i < 3; i++) {
     await login.submit("home", `made-up-password-${i}`);

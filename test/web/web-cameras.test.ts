@@ -36,12 +36,28 @@ const asHost = (fake: FakeHomeKit) => fake as unknown as WebSources["homekit"];
 const STREAM_KEY = "k3yOfTheStreamThatIsSecret";
 
 function hub(patch: Partial<StreamHubState> = {}): StreamHubState {
-  return { deviceId: CAMERA.id, name: CAMERA.name, watching: 0, keepWarm: false, active: false, publishing: false, bytesIn: 0, standby: false, ...patch };
+  return {
+    deviceId: CAMERA.id,
+    name: CAMERA.name,
+    watching: 0,
+    keepWarm: false,
+    active: false,
+    publishing: false,
+    bytesIn: 0,
+    standby: false,
+    ...patch,
+  };
 }
 
 function cameraRegistry(): DeviceRegistry {
   const registry = new DeviceRegistry(pino({ level: "silent" }));
-  const driver: Driver = { vendor: "nanit", accountName: "nursery", start: async () => undefined, stop: async () => undefined, command: async () => undefined };
+  const driver: Driver = {
+    vendor: "nanit",
+    accountName: "nursery",
+    start: async () => undefined,
+    stop: async () => undefined,
+    command: async () => undefined,
+  };
   const sink = registry.sinkFor(driver);
   sink.linkStateChanged("connected");
   sink.deviceFound(CAMERA, { temperature: 21.5 });
@@ -53,7 +69,9 @@ function cameraRegistry(): DeviceRegistry {
 class FakeHomeKit extends EventEmitter<HomeKitHostEvents> {
   readonly pincode = "031-45-154";
   cameras: CameraPairing[] = [];
-  readonly bridges = [{ index: 0, name: "Test Bridge", username: "0E:00:00:00:00:01", port: 51826, accessories: 1, pairedClients: 0 }];
+  readonly bridges = [
+    { index: 0, name: "Test Bridge", username: "0E:00:00:00:00:01", port: 51826, accessories: 1, pairedClients: 0 },
+  ];
   setupURI(): string {
     return "X-HM://0023ISYWYTEST";
   }
@@ -66,35 +84,93 @@ test("the stream line: words per hub state, never a stream key or a registered s
   registerSecret(STREAM_KEY);
   const refused = `Robin Nanit: cannot start the live view: rtmp://192.0.2.7:1935/live/${STREAM_KEY} refused`;
   assert.equal(streamError(refused), "Robin Nanit: cannot start the live view: rtmp://192.0.2.7:1935 refused");
-  assert.equal(streamError("push to rtmps://[fd00::7]:1935/live/unregisteredKey9 failed"), "push to rtmps://[fd00::7]:1935 failed", "a key the logger does not know is cut too");
-  assert.equal(streamError("no push to rtmp://192.0.2.7:1935"), "the camera did not push to rtmp://192.0.2.7:1935: is media.rtmpHost reachable from the camera?");
+  assert.equal(
+    streamError("push to rtmps://[fd00::7]:1935/live/unregisteredKey9 failed"),
+    "push to rtmps://[fd00::7]:1935 failed",
+    "a key the logger does not know is cut too",
+  );
+  assert.equal(
+    streamError("no push to rtmp://192.0.2.7:1935"),
+    "the camera did not push to rtmp://192.0.2.7:1935: is media.rtmpHost reachable from the camera?",
+  );
 
-  const standby = streamView(hub({ active: true, watching: 1, standby: true, lastError: "Robin Nanit: cannot start the live view: the camera is in standby (sleep mode); turn standby off to watch it" }));
+  const standby = streamView(
+    hub({
+      active: true,
+      watching: 1,
+      standby: true,
+      lastError:
+        "Robin Nanit: cannot start the live view: the camera is in standby (sleep mode); turn standby off to watch it",
+    }),
+  );
   assert.equal(standby.pushing, false);
   assert.equal(standby.standby, true);
   assert.match(standby.text, /^video: not pushing, 1 watching: .*the camera is in standby/);
-  const warm = streamView(hub({ active: true, watching: 1, keepWarm: true, publishing: true, lastError: "push stalled" }));
+  const warm = streamView(
+    hub({ active: true, watching: 1, keepWarm: true, publishing: true, lastError: "push stalled" }),
+  );
   assert.equal(warm.text, "video: pushing, 1 watching (kept warm)");
   assert.equal(warm.error, undefined, "a problem is history once the camera pushes again");
-  assert.equal(streamView(hub({ active: true, watching: 2 })).text, "video: not pushing, 2 watching (waiting for the camera)");
+  assert.equal(
+    streamView(hub({ active: true, watching: 2 })).text,
+    "video: not pushing, 2 watching (waiting for the camera)",
+  );
   assert.equal(streamView(hub()).text, "video: idle");
-  assert.equal(streamView(hub({ lastError: "no push to rtmp://192.0.2.7:1935" })).text, "video: idle (last problem: the camera did not push to rtmp://192.0.2.7:1935: is media.rtmpHost reachable from the camera?)");
+  assert.equal(
+    streamView(hub({ lastError: "no push to rtmp://192.0.2.7:1935" })).text,
+    "video: idle (last problem: the camera did not push to rtmp://192.0.2.7:1935: is media.rtmpHost reachable from the camera?)",
+  );
   assert.match(streamView(undefined).text, /no video: the RTMP ingest is not running/);
 });
 
 test("/health lists cameras with their stream and own pairing only when the bridge has cameras", () => {
   const empty = new DeviceRegistry(pino({ level: "silent" }));
-  assert.equal("cameras" in health({ registry: empty, accounts: [], startedAt: Date.now() }), false, "no camera support: the key is absent");
+  assert.equal(
+    "cameras" in health({ registry: empty, accounts: [], startedAt: Date.now() }),
+    false,
+    "no camera support: the key is absent",
+  );
 
   const homekit = new FakeHomeKit();
-  homekit.cameras = [{ deviceId: CAMERA.id, name: CAMERA.name, pincode: "482-91-737", setupURI: "X-HM://00KCAMERA1Q9X1", port: 51926, paired: true }];
-  let state = hub({ active: true, watching: 1, standby: true, lastError: `refused rtmp://192.0.2.7:1935/live/${STREAM_KEY}` });
-  const sources: WebSources = { registry: cameraRegistry(), accounts: [{ name: "nursery", vendor: "nanit" }], homekit: asHost(homekit), media: { liveSessions: 0, state: () => [state] }, startedAt: Date.now() };
+  homekit.cameras = [
+    {
+      deviceId: CAMERA.id,
+      name: CAMERA.name,
+      pincode: "482-91-737",
+      setupURI: "X-HM://00KCAMERA1Q9X1",
+      port: 51926,
+      paired: true,
+    },
+  ];
+  let state = hub({
+    active: true,
+    watching: 1,
+    standby: true,
+    lastError: `refused rtmp://192.0.2.7:1935/live/${STREAM_KEY}`,
+  });
+  const sources: WebSources = {
+    registry: cameraRegistry(),
+    accounts: [{ name: "nursery", vendor: "nanit" }],
+    homekit: asHost(homekit),
+    media: { liveSessions: 0, state: () => [state] },
+    startedAt: Date.now(),
+  };
   const body = health(sources);
-  assert.deepEqual(body.cameras, [{ deviceId: CAMERA.id, name: CAMERA.name, paired: true, watching: 1, pushing: false, error: "refused rtmp://192.0.2.7:1935" }]);
+  assert.deepEqual(body.cameras, [
+    {
+      deviceId: CAMERA.id,
+      name: CAMERA.name,
+      paired: true,
+      watching: 1,
+      pushing: false,
+      error: "refused rtmp://192.0.2.7:1935",
+    },
+  ]);
   assert.ok(!JSON.stringify(body).includes(STREAM_KEY));
   state = hub({ active: true, watching: 1, publishing: true });
-  assert.deepEqual(health(sources).cameras, [{ deviceId: CAMERA.id, name: CAMERA.name, paired: true, watching: 1, pushing: true }]);
+  assert.deepEqual(health(sources).cameras, [
+    { deviceId: CAMERA.id, name: CAMERA.name, paired: true, watching: 1, pushing: true },
+  ]);
 
   // Media did not start (RTMP port taken): the camera is still listed, with why there is no video.
   const noMedia = health({ registry: cameraRegistry(), accounts: [], startedAt: Date.now() });
@@ -134,7 +210,10 @@ class EventReader {
   }
 
   next(event: string, from: number, predicate: (data: any) => boolean = () => true, timeoutMs = 5000): Promise<any> {
-    return waitFor(() => this.events.slice(from).find((e) => e.event === event && predicate(e.data))?.data, timeoutMs, { on: [[this.emitter, "event"]], message: `"${event}" event` });
+    return waitFor(() => this.events.slice(from).find((e) => e.event === event && predicate(e.data))?.data, timeoutMs, {
+      on: [[this.emitter, "event"]],
+      message: `"${event}" event`,
+    });
   }
 
   close(): void {
@@ -147,7 +226,13 @@ test("a camera published after the page opened reaches it with its own QR, then 
   const homekit = new FakeHomeKit();
   let state = hub();
   const server = new WebServer({
-    sources: { registry: cameraRegistry(), accounts: [{ name: "nursery", vendor: "nanit" }], homekit: asHost(homekit), media: { liveSessions: 0, state: () => [state] }, startedAt: Date.now() },
+    sources: {
+      registry: cameraRegistry(),
+      accounts: [{ name: "nursery", vendor: "nanit" }],
+      homekit: asHost(homekit),
+      media: { liveSessions: 0, state: () => [state] },
+      startedAt: Date.now(),
+    },
     log: pino({ level: "silent" }),
     dataDir: dir,
     config: { host: "127.0.0.1", port: 0 },
@@ -162,11 +247,24 @@ test("a camera published after the page opened reaches it with its own QR, then 
 
     // The host publishes the camera: its card, with the QR of its own payload, reaches the open page.
     const setupURI = "X-HM://00KCAMERA1Q9X1";
-    homekit.cameras = [{ deviceId: CAMERA.id, name: CAMERA.name, pincode: "482-91-737", setupURI, port: 51926, paired: false }];
+    homekit.cameras = [
+      { deviceId: CAMERA.id, name: CAMERA.name, pincode: "482-91-737", setupURI, port: 51926, paired: false },
+    ];
     let mark = reader.events.length;
     homekit.emit("camera-listening", CAMERA.id, 51926);
     const card = await reader.next("camera", mark);
-    assert.deepEqual({ ...card, qr: undefined }, { deviceId: CAMERA.id, name: CAMERA.name, setupCode: "482-91-737", setupURI, paired: false, status: "not paired: add it in the Home app with this code", qr: undefined });
+    assert.deepEqual(
+      { ...card, qr: undefined },
+      {
+        deviceId: CAMERA.id,
+        name: CAMERA.name,
+        setupCode: "482-91-737",
+        setupURI,
+        paired: false,
+        status: "not paired: add it in the Home app with this code",
+        qr: undefined,
+      },
+    );
     assert.equal(card.qr, await qrSvg(setupURI));
     assert.notEqual(card.qr, await qrSvg(homekit.setupURI()));
 
@@ -177,13 +275,23 @@ test("a camera published after the page opened reaches it with its own QR, then 
 
     // The hub has no events: its state is polled, and a change re-sends the row.
     mark = reader.events.length;
-    state = hub({ active: true, watching: 1, standby: true, lastError: `Robin Nanit: cannot start the live view: the camera is in standby (${`rtmp://192.0.2.7:1935/live/${STREAM_KEY}`})` });
+    state = hub({
+      active: true,
+      watching: 1,
+      standby: true,
+      lastError: `Robin Nanit: cannot start the live view: the camera is in standby (${`rtmp://192.0.2.7:1935/live/${STREAM_KEY}`})`,
+    });
     const row = await reader.next("device", mark, (d) => d.id === CAMERA.id);
     assert.match(row.stream.text, /not pushing, 1 watching: .*standby \(rtmp:\/\/192\.0\.2\.7:1935\)/);
 
     // A page opened now has it all in its HTML and its first event.
     const html = await (await fetch(`http://127.0.0.1:${port}/`)).text();
-    assert.match(html, new RegExp(`<section class="card camera" data-camera="${CAMERA.id}">[\\s\\S]*data-payload="${setupURI}"><svg[\\s\\S]*<code class="camera-code">482-91-737</code>[\\s\\S]*paired with Apple Home`));
+    assert.match(
+      html,
+      new RegExp(
+        `<section class="card camera" data-camera="${CAMERA.id}">[\\s\\S]*data-payload="${setupURI}"><svg[\\s\\S]*<code class="camera-code">482-91-737</code>[\\s\\S]*paired with Apple Home`,
+      ),
+    );
     assert.match(html, /<div class="stream stream-error">video: not pushing/);
     const second = await EventReader.open(port);
     try {
@@ -194,7 +302,8 @@ test("a camera published after the page opened reaches it with its own QR, then 
       second.close();
     }
     const status = await (await fetch(`http://127.0.0.1:${port}/api/status`)).text();
-    for (const text of [html, status, JSON.stringify(reader.events)]) assert.ok(!text.includes(STREAM_KEY), "no stream key reaches the browser");
+    for (const text of [html, status, JSON.stringify(reader.events)])
+      assert.ok(!text.includes(STREAM_KEY), "no stream key reaches the browser");
   } finally {
     reader.close();
     await server.stop();

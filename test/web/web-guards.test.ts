@@ -100,11 +100,29 @@ test("Host names: parsed without port or brackets; addresses, localhost, machine
     publicOrigin: "https://bridge.example.com",
     machineNames: () => ["nas", "nas.local"],
   });
-  const allowed = ["127.0.0.1:8581", "192.168.1.20", "[fe80::1]:8581", "localhost:8581", "app.localhost", "nas:8581",
-    "NAS.local", "bridge.home.arpa", "example.net", "cam.example.net", "bridge.example.com"];
+  const allowed = [
+    "127.0.0.1:8581",
+    "192.168.1.20",
+    "[fe80::1]:8581",
+    "localhost:8581",
+    "app.localhost",
+    "nas:8581",
+    "NAS.local",
+    "bridge.home.arpa",
+    "example.net",
+    "cam.example.net",
+    "bridge.example.com",
+  ];
   for (const ok of allowed) assert.equal(check.allows(ok), true, ok);
-  const refused = [undefined, "evil.example", "evil.example:8581", "nas.evil.example", "example.com", "notexample.net",
-    "localhost.evil.example"];
+  const refused = [
+    undefined,
+    "evil.example",
+    "evil.example:8581",
+    "nas.evil.example",
+    "example.com",
+    "notexample.net",
+    "localhost.evil.example",
+  ];
   for (const bad of refused) assert.equal(check.allows(bad), false, String(bad));
 });
 
@@ -112,7 +130,13 @@ test("a renamed machine's new name is accepted after a short while, never looked
   let names = ["old-name"];
   let reads = 0;
   let now = 0;
-  const check = new HostCheck({ machineNames: () => (reads++, names), now: () => now });
+  const check = new HostCheck({
+    machineNames: () => {
+      reads++;
+      return names;
+    },
+    now: () => now,
+  });
   assert.equal(check.allows("old-name"), true);
   names = ["new-name"];
   assert.equal(check.allows("new-name"), false, "read moments ago");
@@ -153,8 +177,12 @@ test("web.allowedHosts and the public origin's name are accepted", async (t) => 
 test("behind a TLS proxy: a post from publicOrigin is same-origin, Secure cookie; others are refused", async (t) => {
   const publicOrigin = "https://bridge.example.com";
   const { port } = await server(t, { passwordHash: HASH, publicOrigin, trustedProxies: ["127.0.0.1"] });
-  const proxied = { host: "bridge.example.com", origin: publicOrigin, "x-forwarded-proto": "https",
-    "x-forwarded-for": "198.51.100.7" };
+  const proxied = {
+    host: "bridge.example.com",
+    origin: publicOrigin,
+    "x-forwarded-proto": "https",
+    "x-forwarded-for": "198.51.100.7",
+  };
   const res = await post(port, "/login", { password: PASSWORD }, proxied);
   assert.equal(res.status, 303, res.text);
   const cookie = String(res.headers["set-cookie"]?.[0]);
@@ -289,9 +317,17 @@ test("/health and /metrics call default-named accounts <vendor>-<n>, not by e-ma
   ];
   const sink: DriverSink = registry.sinkFor({ vendor: "fansync", accountName: "fansync:first@example.com" } as never);
   sink.linkStateChanged("connected");
-  const fan = { id: "fansync:a", vendor: "fansync", account: "fansync:first@example.com", kind: "ceiling-fan",
-    name: "Fan", manufacturer: "m", model: "x", serialNumber: "a",
-    capabilities: { fan: { reversible: true, breeze: false } } } as const;
+  const fan = {
+    id: "fansync:a",
+    vendor: "fansync",
+    account: "fansync:first@example.com",
+    kind: "ceiling-fan",
+    name: "Fan",
+    manufacturer: "m",
+    model: "x",
+    serialNumber: "a",
+    capabilities: { fan: { reversible: true, breeze: false } },
+  } as const;
   sink.deviceFound(fan, {});
   const sources = { registry, accounts, startedAt: Date.now() };
   const web = new WebServer({ sources, log, dataDir: dir, config: { host: "127.0.0.1", port: 0 } });

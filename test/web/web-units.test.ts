@@ -11,10 +11,17 @@ import { DeviceRegistry } from "../../src/core/registry.ts";
 import type { Driver, DriverContext, DriverSink } from "../../src/core/driver.ts";
 import type { DeviceInfo } from "../../src/core/model.ts";
 import { createLogger, registerSecret } from "../../src/core/logger.ts";
-import { ConfigError, validateConfig } from "../../src/core/config.ts";
+import { type ConfigError, validateConfig } from "../../src/core/config.ts";
 import { hashPassword, hashPasswordSync, isPasswordHash, verifyPassword } from "../../src/core/password.ts";
-import { LoginLimiter, SetupRefused, WebAuth, isLoopbackHost, readWebStore, sameSecret, sessionToken }
-  from "../../src/web/auth.ts";
+import {
+  LoginLimiter,
+  SetupRefused,
+  WebAuth,
+  isLoopbackHost,
+  readWebStore,
+  sameSecret,
+  sessionToken,
+} from "../../src/web/auth.ts";
 import { LogRing } from "../../src/web/log-ring.ts";
 import { BridgeMetrics } from "../../src/web/metrics.ts";
 import { health, summarize } from "../../src/web/status.ts";
@@ -29,7 +36,11 @@ test("scrypt hashes verify the right password only, are salted, and malformed ha
   assert.equal(await verifyPassword("open sesame 2", a), false);
   assert.equal(await verifyPassword("open sesame 1", "scrypt$3$8$1$AAAA$AAAA"), false, "N must be a power of two");
   assert.equal(await verifyPassword("open sesame 1", "plain text"), false);
-  assert.equal(isPasswordHash("scrypt$1073741824$8$1$AAAA$AAAA"), false, "a cost that would stall the process is refused");
+  assert.equal(
+    isPasswordHash("scrypt$1073741824$8$1$AAAA$AAAA"),
+    false,
+    "a cost that would stall the process is refused",
+  );
 });
 
 test("the limiter locks a client out after 5 failures in a minute, others are unaffected, and the lock ends", () => {
@@ -50,7 +61,12 @@ test("the limiter locks a client out after 5 failures in a minute, others are un
 test("auth: loopback needs no password until one exists; a LAN host needs one set first; web.json is 0600", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "hb-web-auth-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  assert.ok(isLoopbackHost("127.0.0.1") && isLoopbackHost("::1") && !isLoopbackHost("0.0.0.0") && !isLoopbackHost("192.168.1.2"));
+  assert.ok(
+    isLoopbackHost("127.0.0.1") &&
+      isLoopbackHost("::1") &&
+      !isLoopbackHost("0.0.0.0") &&
+      !isLoopbackHost("192.168.1.2"),
+  );
   const local = new WebAuth({ dataDir: dir, host: "127.0.0.1" });
   assert.equal(local.required, false);
   assert.equal(local.needsSetup, false);
@@ -121,22 +137,46 @@ test("the log ring keeps the last N scrubbed lines from the real logger, first l
   const ring = new LogRing(3);
   const seen: string[] = [];
   ring.on("line", (l) => seen.push(l.text));
-  const log = createLogger("debug", { json: true, destination: { write: () => true } as unknown as NodeJS.WritableStream, tap: ring });
+  const log = createLogger("debug", {
+    json: true,
+    destination: { write: () => true } as unknown as NodeJS.WritableStream,
+    tap: ring,
+  });
   registerSecret("hunter2-secret");
   log.child({ account: "home" }).info("logged in with hunter2-secret");
   log.info("pairing code 123:\nQR ART");
   log.debug({ module: "web" }, "debug line");
   log.error({ err: new Error("boom") }, "it failed");
-  assert.deepEqual(ring.lines.map((l) => l.text), ["pairing code 123", "[web] debug line", "it failed: boom"]);
+  assert.deepEqual(
+    ring.lines.map((l) => l.text),
+    ["pairing code 123", "[web] debug line", "it failed: boom"],
+  );
   assert.equal(seen[0], "[home] logged in with [redacted]");
-  assert.deepEqual(ring.lines.map((l) => l.level), ["info", "debug", "error"]);
+  assert.deepEqual(
+    ring.lines.map((l) => l.level),
+    ["info", "debug", "error"],
+  );
   ring.write("not json");
   assert.equal(ring.lines.length, 3);
 });
 
 test("summaries put a device's state in words", () => {
-  assert.equal(summarize({ fan: { on: true, speed: 65, direction: "forward", breeze: false }, light: { on: false, brightness: 40, colorTemperatureK: 3000 }, switches: { homeAway: true } }), "fan on 65% forward · light off 40% 3000 K · homeAway on");
-  assert.equal(summarize({ smokeAlarm: { detected: true }, coAlarm: { detected: false, ppm: 3 }, battery: { level: 80, low: false } }), "smoke ALARM · CO clear 3 ppm · battery 80%");
+  assert.equal(
+    summarize({
+      fan: { on: true, speed: 65, direction: "forward", breeze: false },
+      light: { on: false, brightness: 40, colorTemperatureK: 3000 },
+      switches: { homeAway: true },
+    }),
+    "fan on 65% forward · light off 40% 3000 K · homeAway on",
+  );
+  assert.equal(
+    summarize({
+      smokeAlarm: { detected: true },
+      coAlarm: { detected: false, ppm: 3 },
+      battery: { level: 80, low: false },
+    }),
+    "smoke ALARM · CO clear 3 ppm · battery 80%",
+  );
   assert.equal(summarize({}), "no state reported");
 });
 
@@ -156,9 +196,13 @@ test("config: web defaults, a plain password is hashed at load, and bad web keys
       return (error as ConfigError).problems;
     }
   };
-  assert.deepEqual(problems({ web: { password: "short" } }), ["web.password: must be at least 8 characters (got (hidden))"]);
+  assert.deepEqual(problems({ web: { password: "short" } }), [
+    "web.password: must be at least 8 characters (got (hidden))",
+  ]);
   assert.deepEqual(problems({ web: { prot: 1 } }), ['web.prot: unknown key (did you mean "port"?)']);
-  assert.deepEqual(problems({ web: { password: "long enough pw", passwordHash: hashPasswordSync("x") } }), ["web: give password or passwordHash, not both"]);
+  assert.deepEqual(problems({ web: { password: "long enough pw", passwordHash: hashPasswordSync("x") } }), [
+    "web: give password or passwordHash, not both",
+  ]);
   assert.match(problems({ web: { passwordHash: "md5:abc" } })[0]!, /^web\.passwordHash: must be a scrypt hash/);
   const guarded = validateConfig({
     web: {
@@ -172,8 +216,8 @@ test("config: web defaults, a plain password is hashed at load, and bad web keys
   assert.equal(guarded.web.publicOrigin, "https://bridge.example.com", "normalized to what a browser sends as Origin");
   assert.deepEqual(guarded.web.trustedProxies, ["10.0.0.0/8", "::1", "fd00::/8"]);
   assert.deepEqual(problems({ web: { publicOrigin: "https://bridge.example.com/path" } }), [
-    "web.publicOrigin: must be an http:// or https:// origin without a path, such as https://bridge.example.com"
-      + ' (got "https://bridge.example.com/path")',
+    "web.publicOrigin: must be an http:// or https:// origin without a path, such as https://bridge.example.com" +
+      ' (got "https://bridge.example.com/path")',
   ]);
   assert.equal(problems({ web: { publicOrigin: "ftp://x" } }).length, 1);
   assert.deepEqual(problems({ web: { trustedProxies: ["10.0.0.0/33", "proxy.lan"] } }), [
@@ -186,7 +230,17 @@ test("config: web defaults, a plain password is hashed at load, and bad web keys
   assert.deepEqual(typo, ['web.allowedHost: unknown key (did you mean "allowedHosts"?)']);
 });
 
-const fan: DeviceInfo = { id: "fansync:a", vendor: "fansync", account: "home", kind: "ceiling-fan", name: "Fan", manufacturer: "m", model: "x", serialNumber: "a", capabilities: { fan: { reversible: true, breeze: false } } };
+const fan: DeviceInfo = {
+  id: "fansync:a",
+  vendor: "fansync",
+  account: "home",
+  kind: "ceiling-fan",
+  name: "Fan",
+  manufacturer: "m",
+  model: "x",
+  serialNumber: "a",
+  capabilities: { fan: { reversible: true, breeze: false } },
+};
 
 class TestDriver implements Driver {
   readonly vendor = "fansync";
@@ -213,7 +267,11 @@ test("metrics: link states, reconnects only after a real drop, command latency b
     return line === undefined ? undefined : Number(line.split(" ")[1]);
   };
   sink.linkStateChanged("connected");
-  assert.equal(await value('hearthbridge_account_reconnects_total{account="home"}'), 0, "connected twice is not a reconnect");
+  assert.equal(
+    await value('hearthbridge_account_reconnects_total{account="home"}'),
+    0,
+    "connected twice is not a reconnect",
+  );
   sink.linkStateChanged("disconnected");
   assert.equal(await value('hearthbridge_account_link{account="home",vendor="fansync",state="disconnected"}'), 1);
   assert.equal(await value('hearthbridge_account_link{account="home",vendor="fansync",state="connected"}'), 0);
@@ -228,7 +286,14 @@ test("metrics: link states, reconnects only after a real drop, command latency b
   assert.equal(await value('hearthbridge_command_duration_seconds_count{vendor="fansync",result="error"}'), 1);
   sink.availabilityChanged(fan.id, false);
   assert.equal(await value('hearthbridge_device_available{device="fansync:a",vendor="fansync",account="home"}'), 0);
-  assert.deepEqual(health(sources), { status: "degraded", uptimeS: 5, homekit: null, matter: null, accounts: [{ name: "home", vendor: "fansync", link: "connected" }], devices: { total: 1, unavailable: 1 } });
+  assert.deepEqual(health(sources), {
+    status: "degraded",
+    uptimeS: 5,
+    homekit: null,
+    matter: null,
+    accounts: [{ name: "home", vendor: "fansync", link: "connected" }],
+    devices: { total: 1, unavailable: 1 },
+  });
   sink.availabilityChanged(fan.id, true);
   assert.equal(health(sources).status, "ok");
   metrics.close();
@@ -245,16 +310,36 @@ test("metrics: a vendor report delivered by a host raises the event latency hist
   registry.on("state", () => {
     const at = registry.reportedAt;
     registry.delivered("homekit", at);
-    matterQueue.push(new Promise<void>((resolve) => setImmediate(resolve)).then(() => registry.delivered("matter", at)));
+    matterQueue.push(
+      new Promise<void>((resolve) => setImmediate(resolve)).then(() => registry.delivered("matter", at)),
+    );
   });
   assert.equal(registry.reportedAt, undefined);
   sink.stateChanged(fan.id, { fan: { speed: 60 } });
   assert.equal(registry.reportedAt, undefined, "no stamp without an observer: reports stay free");
-  const sources = { registry, accounts: [{ name: "home", vendor: "fansync" }], startedAt: Date.now(), homekit: { pincode: "031-45-154", setupURI: () => "X-HM://0", bridges: [], on: () => undefined, off: () => undefined } as never,
-    matter: { running: false, commissioned: false, fabricCount: 0, pairingCodes: () => ({ manualPairingCode: "", qrPairingCode: "" }) } };
+  const sources = {
+    registry,
+    accounts: [{ name: "home", vendor: "fansync" }],
+    startedAt: Date.now(),
+    homekit: {
+      pincode: "031-45-154",
+      setupURI: () => "X-HM://0",
+      bridges: [],
+      on: () => undefined,
+      off: () => undefined,
+    } as never,
+    matter: {
+      running: false,
+      commissioned: false,
+      fabricCount: 0,
+      pairingCodes: () => ({ manualPairingCode: "", qrPairingCode: "" }),
+    },
+  };
   const metrics = new BridgeMetrics(sources);
   const count = async (ecosystem: string) => {
-    const line = (await metrics.render()).split("\n").find((l) => l.startsWith(`hearthbridge_event_duration_seconds_count{ecosystem="${ecosystem}"} `));
+    const line = (await metrics.render())
+      .split("\n")
+      .find((l) => l.startsWith(`hearthbridge_event_duration_seconds_count{ecosystem="${ecosystem}"} `));
     return line === undefined ? undefined : Number(line.split(" ")[1]);
   };
   assert.equal(await count("homekit"), 0, "both ecosystems are listed from the start");
@@ -271,7 +356,10 @@ test("metrics: a vendor report delivered by a host raises the event latency hist
   assert.equal(await count("matter"), 1);
   const text = await metrics.render();
   assert.match(text, /^hearthbridge_event_duration_seconds_bucket\{le="0\.0005",ecosystem="homekit"\} [01]$/m);
-  assert.ok(Number(/^hearthbridge_event_duration_seconds_sum\{ecosystem="matter"\} (\S+)$/m.exec(text)?.[1]) > 0, "the Matter delivery took measurable time");
+  assert.ok(
+    Number(/^hearthbridge_event_duration_seconds_sum\{ecosystem="matter"\} (\S+)$/m.exec(text)?.[1]) > 0,
+    "the Matter delivery took measurable time",
+  );
   metrics.close();
   assert.equal(registry.deliveryObserver, undefined);
 });

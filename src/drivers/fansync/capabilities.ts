@@ -35,7 +35,12 @@ export function cctPresetsFor(model: string): number[] {
  * Detect what a device can do. `previous` keeps colour temperature once detected: it is never
  * withdrawn on one odd H04 reading (T-CONST-NEW).
  */
-export function detectTraits(model: string, status: Registers, properties: Record<string, unknown>, previous?: FanSyncTraits): FanSyncTraits {
+export function detectTraits(
+  model: string,
+  status: Registers,
+  properties: Record<string, unknown>,
+  previous?: FanSyncTraits,
+): FanSyncTraits {
   const has = (k: string): boolean => Object.hasOwn(status, k);
   const presets = cctPresetsFor(model);
   const steps = speedStepsFor(model);
@@ -47,7 +52,8 @@ export function detectTraits(model: string, status: Registers, properties: Recor
     },
   };
   if ((has("H0B") || has("H0C")) && properties.hideLightDimmer !== true) {
-    const tunable = (has("H04") && presets.includes(status.H04!)) || previous?.capabilities.light?.colorTemperatureK !== undefined;
+    const tunable =
+      (has("H04") && presets.includes(status.H04!)) || previous?.capabilities.light?.colorTemperatureK !== undefined;
     capabilities.light = { dimmable: has("H0C"), ...(tunable ? { colorTemperatureK: presets } : {}) };
   }
   if (has("H0D")) capabilities.switches = { homeAway: { label: "Home Away" } };

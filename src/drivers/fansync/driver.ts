@@ -9,7 +9,15 @@ import { assignSafe, copySafe, isUnsafeKey } from "../../core/safe-keys.ts";
 import { deviceId, type Command, type DeviceInfo } from "../../core/model.ts";
 import { detectTraits, type FanSyncTraits } from "./capabilities.ts";
 import { FanSyncAuthError, login, validateToken } from "./http-auth.ts";
-import { ASSUMABLE, assumableRegister, isRegisterMap, planWrites, registersToPatch, registersToState, type Registers } from "./registers.ts";
+import {
+  ASSUMABLE,
+  assumableRegister,
+  isRegisterMap,
+  planWrites,
+  registersToPatch,
+  registersToState,
+  type Registers,
+} from "./registers.ts";
 import { FanSyncLoginRejectedError, FanSyncSocket, type PushEvent, type SocketOptions } from "./socket.ts";
 
 export const DEFAULT_API = "https://fanimation.apps.exosite.io/api:1";
@@ -50,7 +58,10 @@ export interface FanSyncDriverOptions {
 }
 
 /** Assumed values of unreported power writes, per vendor device id, persisted in the store. */
-export type AssumedState = Record<string, Partial<Record<(typeof ASSUMABLE)[number], { value: number; before: number | null }>>>;
+export type AssumedState = Record<
+  string,
+  Partial<Record<(typeof ASSUMABLE)[number], { value: number; before: number | null }>>
+>;
 
 interface Dev {
   vid: string;
@@ -121,7 +132,10 @@ export class FanSyncDriver implements Driver {
   }
 
   start(ctx: DriverContext): Promise<void> {
-    return this.#rt.start(() => this.#setUp(ctx), () => this.#run());
+    return this.#rt.start(
+      () => this.#setUp(ctx),
+      () => this.#run(),
+    );
   }
 
   #setUp(ctx: DriverContext): void {
@@ -150,7 +164,10 @@ export class FanSyncDriver implements Driver {
     const dev = this.#byId.get(id);
     if (!dev) throw new Error(`FanSync has no device ${id}`);
     const sock = this.#socket;
-    if (!sock?.open) throw new Error(`FanSync account "${this.accountName}" is not connected; ${dev.info.name} cannot be controlled right now`);
+    if (!sock?.open)
+      throw new Error(
+        `FanSync account "${this.accountName}" is not connected; ${dev.info.name} cannot be controlled right now`,
+      );
     const writes = planWrites(this.#effective(dev), dev.traits, command);
     if (!writes.length) {
       this.#log.debug({ device: dev.id, command }, "fansync: nothing to write");
@@ -165,14 +182,21 @@ export class FanSyncDriver implements Driver {
       try {
         result = await sock.set(dev.vid, write);
       } catch (error) {
-        throw new Error(`FanSync could not set ${JSON.stringify(write)} on ${dev.info.name}: ${(error as Error).message}`, { cause: error });
+        throw new Error(
+          `FanSync could not set ${JSON.stringify(write)} on ${dev.info.name}: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
       if (result.deviceAck === "error") {
-        this.#log.info({ device: dev.id, write }, "fansync: the device answered error; its next report decides the state");
+        this.#log.info(
+          { device: dev.id, write },
+          "fansync: the device answered error; its next report decides the state",
+        );
         deviceRefused = true;
         continue;
       }
-      if (result.deviceAck === "none") this.#log.debug({ device: dev.id, write }, "fansync: no device acknowledgement within the grace");
+      if (result.deviceAck === "none")
+        this.#log.debug({ device: dev.id, write }, "fansync: no device acknowledgement within the grace");
       const reg = assumableRegister(write);
       if (!reg) continue;
       const value = write[reg]!;
@@ -318,7 +342,10 @@ export class FanSyncDriver implements Driver {
     entries.forEach((entry, i) => {
       const answer = answers[i]!;
       if (answer.status === "rejected") {
-        rateLimitedLog(this.#log).warn("get failed during sync", "fansync: get failed during sync", { device: entry.device, err: (answer.reason as Error).message });
+        rateLimitedLog(this.#log).warn("get failed during sync", "fansync: get failed during sync", {
+          device: entry.device,
+          err: (answer.reason as Error).message,
+        });
         return;
       }
       this.#learn(entry, answer.value.data);
@@ -350,7 +377,10 @@ export class FanSyncDriver implements Driver {
         this.#malformed("lst_device entry with an unusable device id", { device: e.device });
         continue;
       }
-      const props = e.properties && typeof e.properties === "object" && !Array.isArray(e.properties) ? (e.properties as Record<string, unknown>) : {};
+      const props =
+        e.properties && typeof e.properties === "object" && !Array.isArray(e.properties)
+          ? (e.properties as Record<string, unknown>)
+          : {};
       out.push({ device: e.device, properties: props });
     }
     return out;
@@ -363,13 +393,21 @@ export class FanSyncDriver implements Driver {
 
   /** Take a `get` answer for a listed device: create or refresh it and announce it. */
   #learn(entry: ListEntry, data: unknown): void {
-    const d = data as { status?: unknown; profile?: { esh?: { model?: unknown }; module?: { firmware_version?: unknown } }; connected?: unknown } | null;
+    const d = data as {
+      status?: unknown;
+      profile?: { esh?: { model?: unknown }; module?: { firmware_version?: unknown } };
+      connected?: unknown;
+    } | null;
     if (!d || typeof d !== "object" || !isRegisterMap(d.status)) {
       this.#malformed("get has no register status", { device: entry.device });
       return;
     }
-    const model = typeof d.profile?.esh?.model === "string" && d.profile.esh.model.trim() ? d.profile.esh.model.trim() : "FanSync fan";
-    const firmware = typeof d.profile?.module?.firmware_version === "string" ? d.profile.module.firmware_version : undefined;
+    const model =
+      typeof d.profile?.esh?.model === "string" && d.profile.esh.model.trim()
+        ? d.profile.esh.model.trim()
+        : "FanSync fan";
+    const firmware =
+      typeof d.profile?.module?.firmware_version === "string" ? d.profile.module.firmware_version : undefined;
     const existing = this.#devices.get(entry.device);
     const status = copySafe(d.status);
     const traits = detectTraits(model, status, entry.properties, existing?.traits);
@@ -401,7 +439,10 @@ export class FanSyncDriver implements Driver {
   }
 
   #info(dev: Dev): DeviceInfo {
-    const name = typeof dev.properties.displayName === "string" && dev.properties.displayName.trim() ? dev.properties.displayName.trim() : dev.model;
+    const name =
+      typeof dev.properties.displayName === "string" && dev.properties.displayName.trim()
+        ? dev.properties.displayName.trim()
+        : dev.model;
     return {
       id: dev.id,
       vendor: "fansync",
@@ -420,7 +461,10 @@ export class FanSyncDriver implements Driver {
     const available = dev.connected !== 0;
     if (available === dev.available) return;
     dev.available = available;
-    this.#log.info({ device: dev.id }, `fansync: ${dev.info.name} is ${available ? "connected" : "not connected to the cloud"}`);
+    this.#log.info(
+      { device: dev.id },
+      `fansync: ${dev.info.name} is ${available ? "connected" : "not connected to the cloud"}`,
+    );
     this.#sink.availabilityChanged(dev.id, available);
   }
 
@@ -503,7 +547,10 @@ export class FanSyncDriver implements Driver {
       delete entry[reg];
     } else {
       entry[reg] = { value, before: dev.reported[reg] ?? null };
-      this.#log.info({ device: dev.id, register: reg, value }, "fansync: write acknowledged but not reported; keeping the written value (assumed state)");
+      this.#log.info(
+        { device: dev.id, register: reg, value },
+        "fansync: write acknowledged but not reported; keeping the written value (assumed state)",
+      );
     }
     this.#saveAssumed();
     return true;

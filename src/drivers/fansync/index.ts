@@ -4,11 +4,33 @@ import { defineVendor, httpUrl, wsUrl } from "../../core/vendor.ts";
 import { DEFAULT_API, DEFAULT_WEBSOCKET, FanSyncDriver } from "./driver.ts";
 import { FanSyncAuthError, login } from "./http-auth.ts";
 
-export { FanSyncDriver, DEFAULT_API, DEFAULT_WEBSOCKET, type FanSyncDriverOptions, type FanSyncTimeouts, type AssumedState } from "./driver.ts";
-export { detectTraits, speedStepsFor, cctPresetsFor, KUTE60_STEPS, THREE_SPEED_STEPS, CCT_PRESETS, CORKE_CCT_PRESETS, type FanSyncTraits } from "./capabilities.ts";
+export {
+  FanSyncDriver,
+  DEFAULT_API,
+  DEFAULT_WEBSOCKET,
+  type FanSyncDriverOptions,
+  type FanSyncTimeouts,
+  type AssumedState,
+} from "./driver.ts";
+export {
+  detectTraits,
+  speedStepsFor,
+  cctPresetsFor,
+  KUTE60_STEPS,
+  THREE_SPEED_STEPS,
+  CCT_PRESETS,
+  CORKE_CCT_PRESETS,
+  type FanSyncTraits,
+} from "./capabilities.ts";
 export { planWrites, registersToState, registersToPatch, faultText, H0E_CODES, type Registers } from "./registers.ts";
 export { FanSyncAuthError, FanSyncHttpError } from "./http-auth.ts";
-export { FanSyncSocket, FanSyncLoginRejectedError, FanSyncTimeoutError, FanSyncCloudError, FanSyncClosedError } from "./socket.ts";
+export {
+  FanSyncSocket,
+  FanSyncLoginRejectedError,
+  FanSyncTimeoutError,
+  FanSyncCloudError,
+  FanSyncClosedError,
+} from "./socket.ts";
 
 /** The vendor module (src/core/vendor.ts): FanSync ceiling fans, e-mail and password. */
 export const fansync = defineVendor({

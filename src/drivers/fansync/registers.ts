@@ -57,8 +57,12 @@ export function registersToState(regs: Registers, traits: FanSyncTraits): Device
     state.fan = fan;
   }
   if (caps.light) {
-    const light: LightState = { on: regs.H0B === 1, brightness: caps.light.dimmable ? clamp(regs.H0C ?? 100, 1, 100) : 100 };
-    if (caps.light.colorTemperatureK && regs.H04 !== undefined && caps.light.colorTemperatureK.includes(regs.H04)) light.colorTemperatureK = regs.H04;
+    const light: LightState = {
+      on: regs.H0B === 1,
+      brightness: caps.light.dimmable ? clamp(regs.H0C ?? 100, 1, 100) : 100,
+    };
+    if (caps.light.colorTemperatureK && regs.H04 !== undefined && caps.light.colorTemperatureK.includes(regs.H04))
+      light.colorTemperatureK = regs.H04;
     state.light = light;
   }
   if (caps.switches?.homeAway) state.switches = { homeAway: regs.H0D === 1 };

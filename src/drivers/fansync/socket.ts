@@ -117,7 +117,9 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
         ws.once("open", () => resolve());
         ws.once("error", (e: Error) => reject(new Error(`websocket connect failed: ${e.message}`)));
         ws.once("close", () => reject(new FanSyncClosedError("websocket closed before it opened")));
-        ws.once("unexpected-response", (_req, res) => reject(new Error(`websocket upgrade refused (HTTP ${res.statusCode})`)));
+        ws.once("unexpected-response", (_req, res) =>
+          reject(new Error(`websocket upgrade refused (HTTP ${res.statusCode})`)),
+        );
       });
     } catch (error) {
       opts.signal?.removeEventListener("abort", onAbort);
@@ -126,7 +128,10 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
     }
     try {
       const answer = await socket.#request("login", undefined, { token }, opts.loginTimeoutMs);
-      if (answer.status !== "ok") throw new FanSyncLoginRejectedError(`FanSync refused the websocket login (status ${JSON.stringify(answer.status)})`);
+      if (answer.status !== "ok")
+        throw new FanSyncLoginRejectedError(
+          `FanSync refused the websocket login (status ${JSON.stringify(answer.status)})`,
+        );
       socket.#loggedIn = true;
       return socket;
     } catch (error) {
@@ -145,7 +150,10 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
   /** Send a request and resolve with its answer; rejects on an "error" status or timeout. */
   async request(name: string, device?: string, data?: unknown): Promise<Frame> {
     const answer = await this.#request(name, device, data, this.#opts.requestTimeoutMs);
-    if (answer.status !== "ok") throw new FanSyncCloudError(`FanSync answered "${String(answer.status)}" to ${name}${device ? ` for ${device}` : ""}`);
+    if (answer.status !== "ok")
+      throw new FanSyncCloudError(
+        `FanSync answered "${String(answer.status)}" to ${name}${device ? ` for ${device}` : ""}`,
+      );
     return answer;
   }
 
@@ -241,11 +249,18 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
 
   /** `why` is a fixed reason: lines are rate limited per reason (a bad cloud must not flood the log). */
   #malformed(why: string, raw: string, fields: Record<string, unknown> = {}): void {
-    rateLimitedLog(this.#log).warn(why, "fansync: ignoring a malformed frame", { ...fields, sample: raw.slice(0, 120) });
+    rateLimitedLog(this.#log).warn(why, "fansync: ignoring a malformed frame", {
+      ...fields,
+      sample: raw.slice(0, 120),
+    });
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
-    const raw = Buffer.isBuffer(data) ? data.toString("utf8") : Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data).toString("utf8");
+    const raw = Buffer.isBuffer(data)
+      ? data.toString("utf8")
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString("utf8")
+        : Buffer.from(data).toString("utf8");
     const inLogin = !this.#loggedIn;
     let parsed: unknown;
     try {
@@ -264,10 +279,21 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
     const id = frame.id;
     const pending = typeof id === "number" ? this.#pending.get(id) : undefined;
     if (pending && typeof id === "number") return this.#answer(id, pending, frame, raw);
-    if (frame.event === "device_change" || (id === undefined && frame.data !== undefined && typeof frame.data === "object" && frame.data !== null && "device" in frame.data)) {
+    if (
+      frame.event === "device_change" ||
+      (id === undefined &&
+        frame.data !== undefined &&
+        typeof frame.data === "object" &&
+        frame.data !== null &&
+        "device" in frame.data)
+    ) {
       return this.#push(frame, raw);
     }
-    if (inLogin) return this.#log.debug({ id: typeof id === "number" ? id : undefined }, "fansync: frame before the login answer ignored (greeting)");
+    if (inLogin)
+      return this.#log.debug(
+        { id: typeof id === "number" ? id : undefined },
+        "fansync: frame before the login answer ignored (greeting)",
+      );
     if (typeof id === "number") {
       if (this.#settledSets.has(id)) return this.#log.debug({ id }, "fansync: late device acknowledgement ignored");
       return this.#log.debug({ id }, "fansync: answer for an unknown request id ignored");
@@ -288,7 +314,8 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
     }
     this.#log.debug({ frame }, "fansync <<");
     if (p.setPhase === "cloud") {
-      if (status === "error") return this.#fail(id, new FanSyncCloudError(`FanSync refused the write (cloud answered "error")`));
+      if (status === "error")
+        return this.#fail(id, new FanSyncCloudError(`FanSync refused the write (cloud answered "error")`));
       // Answer 1 (cloud ok). Now the device's answer with the same id, or the grace.
       p.setPhase = "device";
       this.#timers.cancel(p.timer);
@@ -312,10 +339,14 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
   }
 
   #push(frame: Frame, raw: string): void {
-    const data = frame.data as { device?: unknown; changes?: { status?: unknown }; status?: unknown } | null | undefined;
+    const data = frame.data as
+      | { device?: unknown; changes?: { status?: unknown }; status?: unknown }
+      | null
+      | undefined;
     if (!data || typeof data !== "object") return this.#malformed("device_change without data", raw);
     const status = data.changes && typeof data.changes === "object" ? data.changes.status : data.status;
-    if (typeof data.device !== "string" || !data.device) return this.#malformed("device_change without a device id", raw);
+    if (typeof data.device !== "string" || !data.device)
+      return this.#malformed("device_change without a device id", raw);
     if (!isRegisterMap(status)) return this.#malformed("device_change status is not a map of integers", raw);
     this.#log.debug({ frame }, "fansync << push");
     this.emit("push", { device: data.device, status: copySafe(status) });

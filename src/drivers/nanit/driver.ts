@@ -10,8 +10,23 @@ import { deviceId, type Command, type DeviceInfo, type DeviceState, type StatePa
 import { ownValue } from "../../core/safe-keys.ts";
 import { CameraLink } from "./link.ts";
 import type { PinnedCert } from "./pin.ts";
-import { sensorValue, type RequestMsg, type ResponseMsg, type SensorDataMsg, type SettingsMsg, type ControlMsg } from "./proto.ts";
-import { DEFAULT_API, DEFAULT_WEBSOCKET, getJson, NanitLoginRequiredError, parseBabies, parseMessages, type BabyCamera } from "./rest.ts";
+import {
+  sensorValue,
+  type RequestMsg,
+  type ResponseMsg,
+  type SensorDataMsg,
+  type SettingsMsg,
+  type ControlMsg,
+} from "./proto.ts";
+import {
+  DEFAULT_API,
+  DEFAULT_WEBSOCKET,
+  getJson,
+  NanitLoginRequiredError,
+  parseBabies,
+  parseMessages,
+  type BabyCamera,
+} from "./rest.ts";
 import { LOGIN_HINT, NanitSession } from "./session.ts";
 import { NanitRequestError, NanitTimeoutError, type NanitSocket } from "./socket.ts";
 
@@ -149,7 +164,10 @@ export class NanitDriver implements Driver {
   }
 
   start(ctx: DriverContext): Promise<void> {
-    return this.#rt.start(() => this.#setUp(ctx), () => this.#run());
+    return this.#rt.start(
+      () => this.#setUp(ctx),
+      () => this.#run(),
+    );
   }
 
   #setUp(ctx: DriverContext): void {
@@ -179,18 +197,26 @@ export class NanitDriver implements Driver {
     const unsupported = Object.keys(command).filter((k) => k !== "switches");
     const switches = Object.entries(command.switches ?? {});
     const unknown = switches.filter(([k]) => k !== NIGHT_LIGHT && k !== STANDBY).map(([k]) => k);
-    if (unsupported.length || unknown.length) throw new Error(`${c.info.name} cannot do ${[...unsupported, ...unknown.map((k) => `switches.${k}`)].join(", ")} (it has the switches ${NIGHT_LIGHT} and ${STANDBY})`);
+    if (unsupported.length || unknown.length)
+      throw new Error(
+        `${c.info.name} cannot do ${[...unsupported, ...unknown.map((k) => `switches.${k}`)].join(", ")} (it has the switches ${NIGHT_LIGHT} and ${STANDBY})`,
+      );
     const sock = await this.#socketFor(c);
     if (!sock) throw new Error(`${c.info.name} is not connected right now`);
     for (const [key, on] of switches) {
       let response: ResponseMsg;
       try {
-        if (key === NIGHT_LIGHT) response = await sock.requestOk("PUT_CONTROL", { control: { night_light: on ? "LIGHT_ON" : "LIGHT_OFF" } });
+        if (key === NIGHT_LIGHT)
+          response = await sock.requestOk("PUT_CONTROL", { control: { night_light: on ? "LIGHT_ON" : "LIGHT_OFF" } });
         else response = await sock.requestOk("PUT_SETTINGS", { settings: { sleep_mode: on } });
       } catch (error) {
-        if (error instanceof NanitTimeoutError) c.link.replace(`the camera did not answer a command (${error.message})`);
+        if (error instanceof NanitTimeoutError)
+          c.link.replace(`the camera did not answer a command (${error.message})`);
         const detail = error instanceof NanitRequestError ? error.message : (error as Error).message;
-        throw new Error(`${c.info.name}: could not turn ${key === NIGHT_LIGHT ? "the night light" : "standby"} ${on ? "on" : "off"}: ${detail}`, { cause: error });
+        throw new Error(
+          `${c.info.name}: could not turn ${key === NIGHT_LIGHT ? "the night light" : "standby"} ${on ? "on" : "off"}: ${detail}`,
+          { cause: error },
+        );
       }
       // The answer may or may not echo the new value (HN merges the requested value optimistically).
       const echoed = key === NIGHT_LIGHT ? this.#nightLightOf(response.control) : response.settings?.sleep_mode;
@@ -207,18 +233,29 @@ export class NanitDriver implements Driver {
     const what = request.action === "start" ? "start" : "stop";
     if (!sock) throw new Error(`${c.info.name}: cannot ${what} the live view: the camera is not connected right now`);
     // STOPPED carries an empty URL (HN, UL, EM); `attempts: 1` as IF/EM/TJ send it.
-    const streaming = { id: "MOBILE" as const, status: request.action === "start" ? ("STARTED" as const) : ("STOPPED" as const), rtmp_url: request.action === "start" ? request.url : "", attempts: 1 };
+    const streaming = {
+      id: "MOBILE" as const,
+      status: request.action === "start" ? ("STARTED" as const) : ("STOPPED" as const),
+      rtmp_url: request.action === "start" ? request.url : "",
+      attempts: 1,
+    };
     let response: ResponseMsg;
     try {
       response = await sock.request("PUT_STREAMING", { streaming }, this.#o.timeouts?.streamMs ?? 20_000);
     } catch (error) {
       // No reconnect on a timeout: some cameras publish although the answer never came (UL), and a
       // reconnect would kill a running push (HN PRs #96-#101). The health check catches dead sessions.
-      if (error instanceof NanitTimeoutError) throw new Error(`${c.info.name}: the camera did not answer the request to ${what} its live view (${error.message}); it may still start publishing`, { cause: error });
+      if (error instanceof NanitTimeoutError)
+        throw new Error(
+          `${c.info.name}: the camera did not answer the request to ${what} its live view (${error.message}); it may still start publishing`,
+          { cause: error },
+        );
       throw new Error(`${c.info.name}: cannot ${what} the live view: ${(error as Error).message}`, { cause: error });
     }
     if (response.status_code === 200) return;
-    throw new Error(`${c.info.name}: cannot ${what} the live view: ${this.#streamRefusal(response)}`, { cause: new NanitRequestError("PUT_STREAMING", response.status_code, response.status_message) });
+    throw new Error(`${c.info.name}: cannot ${what} the live view: ${this.#streamRefusal(response)}`, {
+      cause: new NanitRequestError("PUT_STREAMING", response.status_code, response.status_message),
+    });
   }
 
   /** A readable reason for a PUT_STREAMING answer other than 200 (docs/protocols/nanit.md §6, §7). */
@@ -226,8 +263,10 @@ export class NanitDriver implements Driver {
     const message = response.status_message ?? "";
     const said = `the camera answered ${response.status_code ?? "no status"}${message ? ` "${message}"` : ""}`;
     if (/sleep/i.test(message)) return `the camera is in standby (sleep mode); turn standby off to watch it (${said})`;
-    if (response.status_code === 403) return `Nanit declined this connection: too many app connections to this camera; close a Nanit app or another bridge (${said})`;
-    if (/punch p2p/i.test(message)) return `the camera needs outbound internet even for local streaming; check firewall rules that block it (${said})`;
+    if (response.status_code === 403)
+      return `Nanit declined this connection: too many app connections to this camera; close a Nanit app or another bridge (${said})`;
+    if (/punch p2p/i.test(message))
+      return `the camera needs outbound internet even for local streaming; check firewall rules that block it (${said})`;
     return said;
   }
 
@@ -294,7 +333,19 @@ export class NanitDriver implements Driver {
         continue;
       }
       const id = deviceId("nanit", cam.cameraUid);
-      const c: Cam = { cam, id, info: this.#info(cam), state: { motion: false, sound: false }, link: undefined as unknown as CameraLink, lastMessageId: 0, holds: {}, everReady: false, available: false, graceTimer: undefined, downSince: 0 };
+      const c: Cam = {
+        cam,
+        id,
+        info: this.#info(cam),
+        state: { motion: false, sound: false },
+        link: undefined as unknown as CameraLink,
+        lastMessageId: 0,
+        holds: {},
+        everReady: false,
+        available: false,
+        graceTimer: undefined,
+        downSince: 0,
+      };
       c.link = this.#makeLink(c);
       this.#cams.set(cam.cameraUid, c);
       this.#byId.set(id, c);
@@ -330,7 +381,8 @@ export class NanitDriver implements Driver {
   #localUrl(cam: BabyCamera): string | undefined {
     const configured = this.#o.endpoints?.local;
     if (configured) {
-      if (/^wss?:\/\//.test(configured)) return configured.replaceAll("{camera_uid}", encodeURIComponent(cam.cameraUid));
+      if (/^wss?:\/\//.test(configured))
+        return configured.replaceAll("{camera_uid}", encodeURIComponent(cam.cameraUid));
       return `wss://${configured.includes(":") ? configured : `${configured}:442`}`;
     }
     return cam.privateAddress ? `wss://${cam.privateAddress}` : undefined;
@@ -351,7 +403,8 @@ export class NanitDriver implements Driver {
       log: this.#log,
       pins: {
         get: (uid) => ownValue((store.get(PINS_KEY) ?? {}) as Record<string, PinnedCert>, uid),
-        set: (uid, pin) => store.set(PINS_KEY, { ...((store.get(PINS_KEY) ?? {}) as Record<string, PinnedCert>), [uid]: pin }),
+        set: (uid, pin) =>
+          store.set(PINS_KEY, { ...((store.get(PINS_KEY) ?? {}) as Record<string, PinnedCert>), [uid]: pin }),
       },
       socket: {
         connectTimeoutMs: o.timeouts?.connectMs ?? 10_000,
@@ -428,7 +481,18 @@ export class NanitDriver implements Driver {
    * standby and firmware. Only then is the camera reachable: after an outage, what changed meanwhile
    * is in before "No Response" ends. */
   async #sync(c: Cam, sock: NanitSocket): Promise<void> {
-    await sock.requestOk("PUT_CONTROL", { control: { sensor_data_transfer: { sound: true, motion: true, temperature: true, humidity: true, light: true, night: true } } });
+    await sock.requestOk("PUT_CONTROL", {
+      control: {
+        sensor_data_transfer: {
+          sound: true,
+          motion: true,
+          temperature: true,
+          humidity: true,
+          light: true,
+          night: true,
+        },
+      },
+    });
     await this.#readSensors(c, sock);
     const control = await sock.requestOk("GET_CONTROL", { get_control: { night_light: true } });
     const settings = await sock.requestOk("GET_SETTINGS", { get_settings: { all: true } });
@@ -462,7 +526,8 @@ export class NanitDriver implements Driver {
     for (const d of data) {
       const value = sensorValue(d);
       if (value === undefined) continue;
-      if (d.sensor_type === "TEMPERATURE" && value > -40 && value < 80) patch.temperature = Math.round(value * 100) / 100;
+      if (d.sensor_type === "TEMPERATURE" && value > -40 && value < 80)
+        patch.temperature = Math.round(value * 100) / 100;
       if (d.sensor_type === "HUMIDITY" && value >= 0 && value <= 100) patch.humidity = Math.round(value * 100) / 100;
     }
     if (Object.keys(patch).length) this.#patch(c, patch);
@@ -524,7 +589,8 @@ export class NanitDriver implements Driver {
       messages = parseMessages(await this.#session.authed((token) => getJson(this.#api, path, token, http)));
     } catch (error) {
       if (error instanceof NanitLoginRequiredError) void this.#loginRequired(error);
-      else if (!this.#rt.stopping) this.#log.warn(`nanit: ${c.info.name}: reading messages failed: ${(error as Error).message}`);
+      else if (!this.#rt.stopping)
+        this.#log.warn(`nanit: ${c.info.name}: reading messages failed: ${(error as Error).message}`);
       return;
     }
     const window = this.#o.eventWindowMs ?? 120_000;

@@ -7,7 +7,15 @@ import { DEFAULT_API } from "./rest.ts";
 
 export { NanitDriver, NIGHT_LIGHT, STANDBY, type NanitDriverOptions, type NanitTimeouts } from "./driver.ts";
 export { loginWithMfa, type LoginWithMfaOptions, type MfaPrompt, type LoginResult } from "./login.ts";
-export { NanitSession, saveSession, isStoredSession, SESSION_KEY, MFA_KEY, LOGIN_HINT, type StoredSession } from "./session.ts";
+export {
+  NanitSession,
+  saveSession,
+  isStoredSession,
+  SESSION_KEY,
+  MFA_KEY,
+  LOGIN_HINT,
+  type StoredSession,
+} from "./session.ts";
 export {
   DEFAULT_API,
   DEFAULT_WEBSOCKET,
@@ -24,7 +32,16 @@ export {
 } from "./rest.ts";
 export { NanitSocket, NanitHandshakeError, NanitTimeoutError, NanitClosedError, NanitRequestError } from "./socket.ts";
 export { NanitCertificateMismatchError, fetchPeerCertificate, fingerprintOf, type PinnedCert } from "./pin.ts";
-export { encodeMessage, decodeMessage, KEEPALIVE_FRAME, NanitFrameError, PROTO_PATH, type NanitMessage, type RequestMsg, type ResponseMsg } from "./proto.ts";
+export {
+  encodeMessage,
+  decodeMessage,
+  KEEPALIVE_FRAME,
+  NanitFrameError,
+  PROTO_PATH,
+  type NanitMessage,
+  type RequestMsg,
+  type ResponseMsg,
+} from "./proto.ts";
 
 /** The vendor module (src/core/vendor.ts): Nanit baby cameras, password then a code by SMS; the
  * session (refresh token) is kept, so the password may stay out of the config. */
@@ -43,7 +60,10 @@ export const nanit = defineVendor({
     kind: "password+mfa",
     login: (account, { password, store, codeByEmail }, askCode) => {
       const channel = codeByEmail ? { channel: "email" as const } : {};
-      return loginWithMfa({ email: account.email, password, endpoints: { api: account.endpoints?.api }, store, ...channel }, askCode);
+      return loginWithMfa(
+        { email: account.email, password, endpoints: { api: account.endpoints?.api }, store, ...channel },
+        askCode,
+      );
     },
   },
   create: (account, { log }) =>

@@ -8,7 +8,13 @@ import { registerSecret, type Logger } from "../../core/logger.ts";
 import { fetchPeerCertificate, NanitCertificateMismatchError, pinnedTlsOptions, type PinnedCert } from "./pin.ts";
 import { getJson, NanitLoginRequiredError, parseUcToken } from "./rest.ts";
 import type { NanitSession } from "./session.ts";
-import { NanitHandshakeError, NanitRequestError, NanitSocket, NanitTimeoutError, type NanitSocketOptions } from "./socket.ts";
+import {
+  NanitHandshakeError,
+  NanitRequestError,
+  NanitSocket,
+  NanitTimeoutError,
+  type NanitSocketOptions,
+} from "./socket.ts";
 import type { RequestMsg } from "./proto.ts";
 
 export interface LinkOptions {
@@ -24,7 +30,10 @@ export interface LinkOptions {
   session: NanitSession;
   log: Logger;
   pins: { get(cameraUid: string): PinnedCert | undefined; set(cameraUid: string, pin: PinnedCert): void };
-  socket: Pick<NanitSocketOptions, "connectTimeoutMs" | "requestTimeoutMs" | "keepaliveIntervalMs" | "pingIntervalMs" | "pongTimeoutMs">;
+  socket: Pick<
+    NanitSocketOptions,
+    "connectTimeoutMs" | "requestTimeoutMs" | "keepaliveIntervalMs" | "pingIntervalMs" | "pongTimeoutMs"
+  >;
   healthCheckMs: number;
   sensorPollMs: number;
   localRetryMs: number;
@@ -108,7 +117,7 @@ export class CameraLink {
   /** Drop the current socket (e.g. a command went unanswered); the loop reconnects. */
   replace(reason: string): void {
     const sock = this.#socket;
-    if (!sock || !sock.open) return;
+    if (!sock?.open) return;
     this.#o.log.warn(`nanit: ${this.#o.label}: ${reason}; replacing the ${sock.kind} connection`);
     sock.close(reason);
   }
@@ -149,8 +158,11 @@ export class CameraLink {
       } catch (error) {
         if (error instanceof NanitRequestError && error.statusCode === 403) {
           limited = true;
-          this.#o.log.warn(`nanit: ${this.#o.label}: the ${sock.kind} session was declined (${error.statusMessage ?? "HTTP 403"}); too many app connections, waiting ${Math.round(this.#o.connectionLimitBackoffMs / 1000)} s (close a Nanit app or another bridge)`);
-        } else if (error instanceof NanitTimeoutError) this.#o.log.warn(`nanit: ${this.#o.label}: the ${sock.kind} session does not answer (${error.message})`);
+          this.#o.log.warn(
+            `nanit: ${this.#o.label}: the ${sock.kind} session was declined (${error.statusMessage ?? "HTTP 403"}); too many app connections, waiting ${Math.round(this.#o.connectionLimitBackoffMs / 1000)} s (close a Nanit app or another bridge)`,
+          );
+        } else if (error instanceof NanitTimeoutError)
+          this.#o.log.warn(`nanit: ${this.#o.label}: the ${sock.kind} session does not answer (${error.message})`);
         else if (!this.#stopped) this.#o.log.warn(`nanit: ${this.#o.label}: sync failed: ${(error as Error).message}`);
         sock.close("sync failed");
       }
@@ -249,7 +261,9 @@ export class CameraLink {
       if (this.#stopped || !current.open) return fresh.close("no longer needed");
       await this.#handOver(current, fresh, "the access token is about to expire");
     } catch (error) {
-      this.#o.log.warn(`nanit: ${this.#o.label}: could not open a cloud session with a renewed token: ${(error as Error).message}`);
+      this.#o.log.warn(
+        `nanit: ${this.#o.label}: could not open a cloud session with a renewed token: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -271,13 +285,21 @@ export class CameraLink {
     this.#localRetryAt = Date.now() + o.localRetryMs;
     const later = `using the cloud; local again in ${Math.round(o.localRetryMs / 1000)} s`;
     if (error instanceof NanitCertificateMismatchError) o.log.error(`nanit: ${o.label}: ${error.message}; ${later}`);
-    else if (error instanceof NanitHandshakeError && error.status === 403) o.log.warn(`nanit: ${o.label}: the camera refused a local connection (HTTP 403: it allows only two local connections); ${later}`);
+    else if (error instanceof NanitHandshakeError && error.status === 403)
+      o.log.warn(
+        `nanit: ${o.label}: the camera refused a local connection (HTTP 403: it allows only two local connections); ${later}`,
+      );
     else o.log.info(`nanit: ${o.label}: local connection failed (${(error as Error).message}); ${later}`);
   }
 
   async #connectLocal(url: string): Promise<NanitSocket> {
     const o = this.#o;
-    const answer = await o.session.authed((token) => getJson(o.api, `/focus/cameras/${encodeURIComponent(o.cameraUid)}/uc_token`, token, { timeoutMs: o.httpMs, signal: o.signal }));
+    const answer = await o.session.authed((token) =>
+      getJson(o.api, `/focus/cameras/${encodeURIComponent(o.cameraUid)}/uc_token`, token, {
+        timeoutMs: o.httpMs,
+        signal: o.signal,
+      }),
+    );
     const ucToken = parseUcToken(answer);
     registerSecret(ucToken);
     const authorization = `token ${ucToken}`;
@@ -300,7 +322,8 @@ export class CameraLink {
       // A certificate that is not the pinned one fails verification before the identity check: look
       // at what the camera presents now to give a clear answer.
       const presented = await fetchPeerCertificate(host, port, o.socket.connectTimeoutMs).catch(() => undefined);
-      if (presented && presented.fingerprint256 !== pin.fingerprint256) throw new NanitCertificateMismatchError(where, pin.fingerprint256, presented.fingerprint256);
+      if (presented && presented.fingerprint256 !== pin.fingerprint256)
+        throw new NanitCertificateMismatchError(where, pin.fingerprint256, presented.fingerprint256);
       throw error;
     }
   }

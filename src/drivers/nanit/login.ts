@@ -33,7 +33,10 @@ export interface LoginResult {
   session: StoredSession | undefined;
 }
 
-export async function loginWithMfa(options: LoginWithMfaOptions, promptForCode: (prompt: MfaPrompt) => Promise<string>): Promise<LoginResult> {
+export async function loginWithMfa(
+  options: LoginWithMfaOptions,
+  promptForCode: (prompt: MfaPrompt) => Promise<string>,
+): Promise<LoginResult> {
   // What this attempt registers for scrubbing is forgotten again if it fails: the web page's form
   // must not let anyone grow the secret set (and slow every log line) with made-up passwords.
   const registered: string[] = [];
@@ -55,11 +58,19 @@ export async function loginWithMfa(options: LoginWithMfaOptions, promptForCode: 
   }
 }
 
-async function attempt(options: LoginWithMfaOptions, promptForCode: (prompt: MfaPrompt) => Promise<string>, secret: (value: string) => void): Promise<LoginResult> {
+async function attempt(
+  options: LoginWithMfaOptions,
+  promptForCode: (prompt: MfaPrompt) => Promise<string>,
+  secret: (value: string) => void,
+): Promise<LoginResult> {
   secret(options.password);
   const api = (options.endpoints?.api ?? DEFAULT_API).replace(/\/+$/, "");
   const http = { timeoutMs: options.timeoutMs ?? 20_000 };
-  const base = { email: options.email, password: options.password, ...(options.channel ? { channel: options.channel } : {}) };
+  const base = {
+    email: options.email,
+    password: options.password,
+    ...(options.channel ? { channel: options.channel } : {}),
+  };
   let tokens: Tokens;
   let mfa = false;
   try {

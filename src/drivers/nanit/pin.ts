@@ -28,7 +28,11 @@ export class NanitCertificateMismatchError extends Error {
 }
 
 function toPem(der: Buffer): string {
-  const b64 = der.toString("base64").match(/.{1,64}/g)?.join("\n") ?? "";
+  const b64 =
+    der
+      .toString("base64")
+      .match(/.{1,64}/g)
+      ?.join("\n") ?? "";
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
@@ -53,7 +57,10 @@ export function fetchPeerCertificate(host: string, port: number, timeoutMs: numb
 }
 
 /** TLS options for a pinned connection: verification on, the pin as the only CA, fingerprint match. */
-export function pinnedTlsOptions(pin: PinnedCert, where: string): {
+export function pinnedTlsOptions(
+  pin: PinnedCert,
+  where: string,
+): {
   ca: string;
   rejectUnauthorized: true;
   checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
@@ -61,7 +68,10 @@ export function pinnedTlsOptions(pin: PinnedCert, where: string): {
   return {
     ca: pin.pem,
     rejectUnauthorized: true,
-    checkServerIdentity: (_host, cert) => (cert.fingerprint256 === pin.fingerprint256 ? undefined : new NanitCertificateMismatchError(where, pin.fingerprint256, cert.fingerprint256)),
+    checkServerIdentity: (_host, cert) =>
+      cert.fingerprint256 === pin.fingerprint256
+        ? undefined
+        : new NanitCertificateMismatchError(where, pin.fingerprint256, cert.fingerprint256),
   };
 }
 

@@ -172,10 +172,18 @@ export function decodeMessage(bytes: Uint8Array): NanitMessage {
   } catch (error) {
     throw new NanitFrameError("not protobuf", `not a Nanit protobuf message: ${(error as Error).message}`);
   }
-  const obj = MessageType.toObject(decoded, { enums: String, longs: Number, defaults: false, arrays: false }) as NanitMessage;
-  if (obj.type !== "KEEPALIVE" && obj.type !== "REQUEST" && obj.type !== "RESPONSE") throw new NanitFrameError("unknown message type", `unknown Nanit message type ${String(obj.type)}`);
-  if (obj.type === "REQUEST" && !obj.request) throw new NanitFrameError("request missing", "a REQUEST message without a request");
-  if (obj.type === "RESPONSE" && !obj.response) throw new NanitFrameError("response missing", "a RESPONSE message without a response");
+  const obj = MessageType.toObject(decoded, {
+    enums: String,
+    longs: Number,
+    defaults: false,
+    arrays: false,
+  }) as NanitMessage;
+  if (obj.type !== "KEEPALIVE" && obj.type !== "REQUEST" && obj.type !== "RESPONSE")
+    throw new NanitFrameError("unknown message type", `unknown Nanit message type ${String(obj.type)}`);
+  if (obj.type === "REQUEST" && !obj.request)
+    throw new NanitFrameError("request missing", "a REQUEST message without a request");
+  if (obj.type === "RESPONSE" && !obj.response)
+    throw new NanitFrameError("response missing", "a RESPONSE message without a response");
   return obj;
 }
 

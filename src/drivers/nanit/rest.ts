@@ -28,7 +28,9 @@ export class NanitMfaRequiredError extends Error {
   readonly phoneSuffix: string | undefined;
   readonly channel: string | undefined;
   constructor(mfaToken: string, phoneSuffix?: string, channel?: string) {
-    super(`Nanit wants a verification code${phoneSuffix ? ` (sent by ${channel ?? "sms"} to the phone ending ${phoneSuffix})` : ""}`);
+    super(
+      `Nanit wants a verification code${phoneSuffix ? ` (sent by ${channel ?? "sms"} to the phone ending ${phoneSuffix})` : ""}`,
+    );
     this.mfaToken = mfaToken;
     this.phoneSuffix = phoneSuffix;
     this.channel = channel;
@@ -65,23 +67,43 @@ interface HttpResult {
   body: string;
 }
 
-function send(url: string, method: string, headers: Record<string, string>, body: string | undefined, options: HttpOptions): Promise<HttpResult> {
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  options: HttpOptions,
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const make = target.protocol === "https:" ? httpsRequest : httpRequest;
-    const all: Record<string, string> = { "user-agent": USER_AGENT, "nanit-api-version": API_VERSION, accept: "application/json", connection: "close", ...headers };
+    const all: Record<string, string> = {
+      "user-agent": USER_AGENT,
+      "nanit-api-version": API_VERSION,
+      accept: "application/json",
+      connection: "close",
+      ...headers,
+    };
     if (body !== undefined) {
       all["content-type"] = "application/json";
       all["content-length"] = String(Buffer.byteLength(body));
     }
-    const req = make(target, { method, headers: all, agent: false, timeout: options.timeoutMs, signal: options.signal }, (res) => {
-      readIncomingCapped(res).then(
-        (text) => resolve({ status: res.statusCode ?? 0, body: text }),
-        (e: Error) => reject(new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`, res.statusCode)),
-      );
-    });
-    req.on("timeout", () => req.destroy(new NanitHttpError(`${method} ${target.pathname} timed out after ${options.timeoutMs} ms`)));
-    req.on("error", (e) => reject(e instanceof NanitHttpError ? e : new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`)));
+    const req = make(
+      target,
+      { method, headers: all, agent: false, timeout: options.timeoutMs, signal: options.signal },
+      (res) => {
+        readIncomingCapped(res).then(
+          (text) => resolve({ status: res.statusCode ?? 0, body: text }),
+          (e: Error) => reject(new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`, res.statusCode)),
+        );
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(new NanitHttpError(`${method} ${target.pathname} timed out after ${options.timeoutMs} ms`)),
+    );
+    req.on("error", (e) =>
+      reject(e instanceof NanitHttpError ? e : new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`)),
+    );
     if (body !== undefined) req.write(body);
     req.end();
   });
@@ -110,7 +132,13 @@ export interface Tokens {
 
 function tokensFrom(res: HttpResult, what: string): Tokens {
   const p = parse(res);
-  if (!p || typeof p.access_token !== "string" || typeof p.refresh_token !== "string" || !p.access_token || !p.refresh_token) {
+  if (
+    !p ||
+    typeof p.access_token !== "string" ||
+    typeof p.refresh_token !== "string" ||
+    !p.access_token ||
+    !p.refresh_token
+  ) {
     throw new NanitHttpError(`Nanit ${what} answer has no access_token/refresh_token`, res.status);
   }
   return { accessToken: p.access_token, refreshToken: p.refresh_token };
@@ -130,37 +158,65 @@ export async function postLogin(api: string, body: LoginBody, options: HttpOptio
   if (res.status === 482) {
     // 482 is not a standard status: read the body and trust the mfa_token in it (HN).
     const p = parse(res);
-    if (!p || typeof p.mfa_token !== "string" || !p.mfa_token) throw new NanitHttpError("Nanit answered 482 without an mfa_token", 482);
-    throw new NanitMfaRequiredError(p.mfa_token, typeof p.phone_suffix === "string" ? p.phone_suffix : undefined, typeof p.channel === "string" ? p.channel : undefined);
+    if (!p || typeof p.mfa_token !== "string" || !p.mfa_token)
+      throw new NanitHttpError("Nanit answered 482 without an mfa_token", 482);
+    throw new NanitMfaRequiredError(
+      p.mfa_token,
+      typeof p.phone_suffix === "string" ? p.phone_suffix : undefined,
+      typeof p.channel === "string" ? p.channel : undefined,
+    );
   }
   if (res.status === 401 || res.status === 403) {
-    const what = body.mfa_code ? "the verification code (wrong or expired: use the latest one)" : "the e-mail or password";
+    const what = body.mfa_code
+      ? "the verification code (wrong or expired: use the latest one)"
+      : "the e-mail or password";
     throw new NanitAuthError(res.status, `Nanit refused ${what}: ${errorText(res)} (HTTP ${res.status})`);
   }
-  if (res.status !== 201 && res.status !== 200) throw new NanitHttpError(`Nanit login answered HTTP ${res.status}: ${errorText(res)}`, res.status);
+  if (res.status !== 201 && res.status !== 200)
+    throw new NanitHttpError(`Nanit login answered HTTP ${res.status}: ${errorText(res)}`, res.status);
   return tokensFrom(res, "login");
 }
 
 /** POST /tokens/refresh. The refresh token is single use: the answer carries its successor.
  * 404 (expired / already used) and 401 mean a person must log in again; 429, 5xx and timeouts are transient. */
-export async function postRefresh(api: string, refreshToken: string, accessToken: string | undefined, options: HttpOptions): Promise<Tokens> {
+export async function postRefresh(
+  api: string,
+  refreshToken: string,
+  accessToken: string | undefined,
+  options: HttpOptions,
+): Promise<Tokens> {
   const headers: Record<string, string> = accessToken ? { authorization: accessToken } : {};
-  const res = await send(`${api}/tokens/refresh`, "POST", headers, JSON.stringify({ refresh_token: refreshToken }), options);
+  const res = await send(
+    `${api}/tokens/refresh`,
+    "POST",
+    headers,
+    JSON.stringify({ refresh_token: refreshToken }),
+    options,
+  );
   if (res.status === 404 || res.status === 401) {
-    throw new NanitLoginRequiredError(`Nanit refused the refresh token (${errorText(res)}, HTTP ${res.status}): it expired or was already used`);
+    throw new NanitLoginRequiredError(
+      `Nanit refused the refresh token (${errorText(res)}, HTTP ${res.status}): it expired or was already used`,
+    );
   }
-  if (res.status !== 200 && res.status !== 201) throw new NanitHttpError(`Nanit token refresh answered HTTP ${res.status}: ${errorText(res)}`, res.status);
+  if (res.status !== 200 && res.status !== 201)
+    throw new NanitHttpError(`Nanit token refresh answered HTTP ${res.status}: ${errorText(res)}`, res.status);
   return tokensFrom(res, "token refresh");
 }
 
 /** GET with an access token: bare for REST, `Bearer` for /focus/* (docs/protocols/nanit.md §2.6). 401 ->
  * NanitUnauthorizedError. */
-export async function getJson(api: string, path: string, accessToken: string, options: HttpOptions): Promise<Record<string, unknown>> {
+export async function getJson(
+  api: string,
+  path: string,
+  accessToken: string,
+  options: HttpOptions,
+): Promise<Record<string, unknown>> {
   const authorization = path.startsWith("/focus/") ? `Bearer ${accessToken}` : accessToken;
   const res = await send(`${api}${path}`, "GET", { authorization }, undefined, options);
   const route = path.split("?")[0];
   if (res.status === 401) throw new NanitUnauthorizedError(`Nanit refused the access token on GET ${route} (HTTP 401)`);
-  if (res.status !== 200) throw new NanitHttpError(`GET ${route} answered HTTP ${res.status}: ${errorText(res)}`, res.status);
+  if (res.status !== 200)
+    throw new NanitHttpError(`GET ${route} answered HTTP ${res.status}: ${errorText(res)}`, res.status);
   const p = parse(res);
   if (!p) throw new NanitHttpError(`GET ${route} answer is not a JSON object`, res.status);
   return p;
@@ -185,7 +241,12 @@ export function parseBabies(body: Record<string, unknown>): { cameras: BabyCamer
   for (const item of list) {
     const b = item as Record<string, unknown> | null;
     const camera = (b?.camera && typeof b.camera === "object" ? b.camera : {}) as Record<string, unknown>;
-    const cameraUid = typeof b?.camera_uid === "string" && b.camera_uid ? b.camera_uid : typeof camera.uid === "string" && camera.uid ? camera.uid : undefined;
+    const cameraUid =
+      typeof b?.camera_uid === "string" && b.camera_uid
+        ? b.camera_uid
+        : typeof camera.uid === "string" && camera.uid
+          ? camera.uid
+          : undefined;
     // Camera uids key plain objects (the pinned certificates): "__proto__" or "constructor" there
     // would read Object.prototype or Object.
     if (!b || typeof b.uid !== "string" || !b.uid || !cameraUid || isUnsafeKey(cameraUid)) {
@@ -196,7 +257,8 @@ export function parseBabies(body: Record<string, unknown>): { cameras: BabyCamer
       babyUid: b.uid,
       babyName: typeof b.name === "string" && b.name.trim() ? b.name.trim() : "Baby",
       cameraUid,
-      privateAddress: typeof camera.private_address === "string" && camera.private_address ? camera.private_address : undefined,
+      privateAddress:
+        typeof camera.private_address === "string" && camera.private_address ? camera.private_address : undefined,
       firmware: typeof camera.version === "string" ? camera.version : undefined,
       hardware: typeof camera.hardware === "string" ? camera.hardware : undefined,
       connected: typeof camera.connected === "boolean" ? camera.connected : undefined,
@@ -217,7 +279,8 @@ export function parseMessages(body: Record<string, unknown>): BabyMessage[] {
   const out: BabyMessage[] = [];
   for (const item of list) {
     const m = item as Record<string, unknown> | null;
-    if (m && typeof m.id === "number" && typeof m.type === "string" && typeof m.time === "number") out.push({ id: m.id, type: m.type, time: m.time });
+    if (m && typeof m.id === "number" && typeof m.type === "string" && typeof m.time === "number")
+      out.push({ id: m.id, type: m.type, time: m.time });
   }
   return out.sort((a, b) => a.id - b.id);
 }
@@ -225,7 +288,8 @@ export function parseMessages(body: Record<string, unknown>): BabyMessage[] {
 /** The local-socket token from /focus/cameras/{uid}/uc_token; the shape `{token}` is UL's reading
  * (docs/protocols/nanit.md §9.1). */
 export function parseUcToken(body: Record<string, unknown>): string {
-  const nested = body.uc_token && typeof body.uc_token === "object" ? (body.uc_token as Record<string, unknown>).token : undefined;
+  const nested =
+    body.uc_token && typeof body.uc_token === "object" ? (body.uc_token as Record<string, unknown>).token : undefined;
   const token = [body.token, body.uc_token, nested].find((v) => typeof v === "string" && v);
   if (typeof token !== "string") throw new NanitHttpError("the uc_token answer has no token");
   return token;

@@ -4,7 +4,16 @@
 import type { Logger } from "../../core/logger.ts";
 import { registerSecret } from "../../core/logger.ts";
 import { readJson, type JsonStore } from "../../core/storage.ts";
-import { jwtExpiry, NanitAuthError, NanitLoginRequiredError, NanitMfaRequiredError, NanitUnauthorizedError, postLogin, postRefresh, type Tokens } from "./rest.ts";
+import {
+  jwtExpiry,
+  NanitAuthError,
+  NanitLoginRequiredError,
+  NanitMfaRequiredError,
+  NanitUnauthorizedError,
+  postLogin,
+  postRefresh,
+  type Tokens,
+} from "./rest.ts";
 
 export const SESSION_KEY = "session";
 /** Set once a password login answered 482: the bridge never logs in with the password again (each try sends an SMS). */
@@ -29,7 +38,13 @@ interface MinimalStore {
 
 export function isStoredSession(value: unknown): value is StoredSession {
   const v = value as StoredSession | null;
-  return !!v && typeof v === "object" && typeof v.refreshToken === "string" && v.refreshToken.length > 0 && typeof v.email === "string";
+  return (
+    !!v &&
+    typeof v === "object" &&
+    typeof v.refreshToken === "string" &&
+    v.refreshToken.length > 0 &&
+    typeof v.email === "string"
+  );
 }
 
 function expiryOf(accessToken: string, now: number): number {
@@ -41,7 +56,13 @@ function expiryOf(accessToken: string, now: number): number {
 export function saveSession(store: MinimalStore, email: string, tokens: Tokens, now = Date.now()): StoredSession {
   registerSecret(tokens.accessToken);
   registerSecret(tokens.refreshToken);
-  const session: StoredSession = { email, refreshToken: tokens.refreshToken, accessToken: tokens.accessToken, accessExpiresAt: expiryOf(tokens.accessToken, now), savedAt: new Date(now).toISOString() };
+  const session: StoredSession = {
+    email,
+    refreshToken: tokens.refreshToken,
+    accessToken: tokens.accessToken,
+    accessExpiresAt: expiryOf(tokens.accessToken, now),
+    savedAt: new Date(now).toISOString(),
+  };
   store.set(SESSION_KEY, session);
   store.set(MFA_KEY, undefined);
   return session;
@@ -127,7 +148,12 @@ export class NanitSession {
   refresh(stale?: string): Promise<string> {
     if (this.#refreshing) return this.#refreshing;
     const current = this.#session?.accessToken;
-    if (stale !== undefined && current && current !== stale && (this.#session?.accessExpiresAt ?? 0) - this.#o.refreshMarginMs > this.#now()) {
+    if (
+      stale !== undefined &&
+      current &&
+      current !== stale &&
+      (this.#session?.accessExpiresAt ?? 0) - this.#o.refreshMarginMs > this.#now()
+    ) {
       return Promise.resolve(current);
     }
     this.#refreshing = this.#doRefresh().finally(() => (this.#refreshing = undefined));
@@ -139,7 +165,10 @@ export class NanitSession {
     if (!s) return this.#passwordLogin(`no Nanit session is stored; ${LOGIN_HINT}`);
     let tokens: Tokens;
     try {
-      tokens = await postRefresh(this.#o.api, s.refreshToken, s.accessToken, { timeoutMs: this.#o.httpMs, signal: this.#o.signal });
+      tokens = await postRefresh(this.#o.api, s.refreshToken, s.accessToken, {
+        timeoutMs: this.#o.httpMs,
+        signal: this.#o.signal,
+      });
     } catch (error) {
       if (!(error instanceof NanitLoginRequiredError)) throw error; // transient: keep the refresh token
       this.#session = undefined;
@@ -159,8 +188,16 @@ export class NanitSession {
       this.#session = saveSession(this.#o.store, this.#o.email, tokens, this.#now());
     } catch (error) {
       // Keep going on the in-memory pair; the next restart will need a login.
-      this.#session = { email: this.#o.email, refreshToken: tokens.refreshToken, accessToken: tokens.accessToken, accessExpiresAt: expiryOf(tokens.accessToken, this.#now()), savedAt: new Date().toISOString() };
-      this.#o.log.error(`nanit: could not save the session after the ${what} (${(error as Error).message}); after a restart you will have to log in again`);
+      this.#session = {
+        email: this.#o.email,
+        refreshToken: tokens.refreshToken,
+        accessToken: tokens.accessToken,
+        accessExpiresAt: expiryOf(tokens.accessToken, this.#now()),
+        savedAt: new Date().toISOString(),
+      };
+      this.#o.log.error(
+        `nanit: could not save the session after the ${what} (${(error as Error).message}); after a restart you will have to log in again`,
+      );
     }
     this.generation++;
   }
@@ -168,16 +205,23 @@ export class NanitSession {
   /** Without MFA a stored password can log in again; with MFA (482) only a person can. */
   async #passwordLogin(reason: string): Promise<string> {
     const password = this.#o.password;
-    if (!password || this.#passwordRefused || this.#o.store.get(MFA_KEY) === true) throw new NanitLoginRequiredError(reason);
+    if (!password || this.#passwordRefused || this.#o.store.get(MFA_KEY) === true)
+      throw new NanitLoginRequiredError(reason);
     this.#o.log.info("nanit: logging in with the stored password");
     try {
-      const tokens = await postLogin(this.#o.api, { email: this.#o.email, password }, { timeoutMs: this.#o.httpMs, signal: this.#o.signal });
+      const tokens = await postLogin(
+        this.#o.api,
+        { email: this.#o.email, password },
+        { timeoutMs: this.#o.httpMs, signal: this.#o.signal },
+      );
       this.#store(tokens, "login");
       return tokens.accessToken;
     } catch (error) {
       if (error instanceof NanitMfaRequiredError) {
         this.#o.store.set(MFA_KEY, true);
-        throw new NanitLoginRequiredError(`this Nanit account uses two-factor authentication (a code was just sent); ${LOGIN_HINT} and enter the code`);
+        throw new NanitLoginRequiredError(
+          `this Nanit account uses two-factor authentication (a code was just sent); ${LOGIN_HINT} and enter the code`,
+        );
       }
       if (error instanceof NanitAuthError) {
         this.#passwordRefused = true;

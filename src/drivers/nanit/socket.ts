@@ -11,7 +11,16 @@ import { cleanupAfter, type Timer, type TimerScope } from "../../core/driver-run
 import { MAX_WEBSOCKET_MESSAGE_BYTES, WS_MESSAGE_TOO_LARGE } from "../../core/http.ts";
 import type { Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
-import { decodeMessage, encodeMessage, KEEPALIVE_FRAME, NanitFrameError, type RequestMsg, type RequestPayload, type RequestTypeName, type ResponseMsg } from "./proto.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  KEEPALIVE_FRAME,
+  NanitFrameError,
+  type RequestMsg,
+  type RequestPayload,
+  type RequestTypeName,
+  type ResponseMsg,
+} from "./proto.ts";
 
 export class NanitHandshakeError extends Error {
   override name = "NanitHandshakeError";
@@ -108,7 +117,11 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
       this.lastHeard = Date.now();
       this.#pongDeadline = this.#timers.cancel(this.#pongDeadline);
     });
-    ws.on("close", (code, reason) => this.#shutdown(`closed by the other side (${code}${reason.length ? ` ${reason.toString("utf8").slice(0, 100)}` : ""})`));
+    ws.on("close", (code, reason) =>
+      this.#shutdown(
+        `closed by the other side (${code}${reason.length ? ` ${reason.toString("utf8").slice(0, 100)}` : ""})`,
+      ),
+    );
     ws.on("error", (error: Error & { code?: string }) => {
       const limit = MAX_WEBSOCKET_MESSAGE_BYTES;
       if (error.code === WS_MESSAGE_TOO_LARGE) this.#shutdown(`it sent a message larger than ${limit} bytes`);
@@ -140,7 +153,12 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
       ws.once("unexpected-response", (_req: ClientRequest, res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
         res.resume();
-        fail(new NanitHandshakeError(status, `the ${options.kind} socket refused the handshake (HTTP ${status}${status === 403 && options.kind === "local" ? ": the camera allows only two local connections" : ""})`));
+        fail(
+          new NanitHandshakeError(
+            status,
+            `the ${options.kind} socket refused the handshake (HTTP ${status}${status === 403 && options.kind === "local" ? ": the camera allows only two local connections" : ""})`,
+          ),
+        );
       });
       ws.once("error", (error) => fail(error));
       ws.once("close", () => fail(new NanitClosedError(`the ${options.kind} socket closed during the handshake`)));
@@ -158,7 +176,11 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
   }
 
   /** Send a request and resolve with the camera's response (any status code). */
-  request(type: RequestTypeName, payload: RequestPayload = {}, timeoutMs = this.#o.requestTimeoutMs): Promise<ResponseMsg> {
+  request(
+    type: RequestTypeName,
+    payload: RequestPayload = {},
+    timeoutMs = this.#o.requestTimeoutMs,
+  ): Promise<ResponseMsg> {
     if (!this.open) return Promise.reject(new NanitClosedError(`the ${this.kind} socket is closed`));
     const id = this.#nextId++;
     let frame: Uint8Array;
@@ -214,7 +236,9 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
   #onMessage(data: RawData, isBinary: boolean): void {
     this.lastHeard = Date.now();
     if (!isBinary) {
-      rateLimitedLog(this.#log).warn("text frame", "nanit: ignoring a text frame (the protocol is binary protobuf)", { kind: this.kind });
+      rateLimitedLog(this.#log).warn("text frame", "nanit: ignoring a text frame (the protocol is binary protobuf)", {
+        kind: this.kind,
+      });
       return;
     }
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
@@ -224,28 +248,45 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
     } catch (error) {
       const why = error instanceof NanitFrameError ? error.reason : "undecodable";
       const detail = error instanceof Error ? error.message : String(error);
-      rateLimitedLog(this.#log).warn(why, "nanit: ignoring a malformed frame", { kind: this.kind, bytes: bytes.length, detail: detail.slice(0, 200) });
+      rateLimitedLog(this.#log).warn(why, "nanit: ignoring a malformed frame", {
+        kind: this.kind,
+        bytes: bytes.length,
+        detail: detail.slice(0, 200),
+      });
       return;
     }
     if (message.type === "KEEPALIVE") return;
     if (message.type === "REQUEST" && message.request) {
-      this.#log.debug({ kind: this.kind, id: message.request.id, type: message.request.type }, "nanit << camera request");
+      this.#log.debug(
+        { kind: this.kind, id: message.request.id, type: message.request.type },
+        "nanit << camera request",
+      );
       this.emit("push", message.request);
       return;
     }
     const response = message.response!;
     const pending = this.#pending.get(response.request_id);
     if (!pending) {
-      this.#log.debug({ kind: this.kind, id: response.request_id, type: response.request_type }, "nanit: a response nobody waits for (late or unknown id)");
+      this.#log.debug(
+        { kind: this.kind, id: response.request_id, type: response.request_type },
+        "nanit: a response nobody waits for (late or unknown id)",
+      );
       return;
     }
     if (response.request_type !== pending.type) {
-      rateLimitedLog(this.#log).warn("response of another type", "nanit: ignoring a response of another type than its request", { kind: this.kind, id: response.request_id, type: String(response.request_type), expected: pending.type });
+      rateLimitedLog(this.#log).warn(
+        "response of another type",
+        "nanit: ignoring a response of another type than its request",
+        { kind: this.kind, id: response.request_id, type: String(response.request_type), expected: pending.type },
+      );
       return;
     }
     this.#pending.delete(response.request_id);
     this.#timers.cancel(pending.timer);
-    this.#log.debug({ kind: this.kind, id: response.request_id, type: response.request_type, status: response.status_code }, "nanit <<");
+    this.#log.debug(
+      { kind: this.kind, id: response.request_id, type: response.request_type, status: response.status_code },
+      "nanit <<",
+    );
     pending.resolve(response);
   }
 

@@ -50,21 +50,50 @@ const web = fc.record(
   { requiredKeys: [] },
 );
 const media = fc.record(
-  { rtmpHost: fc.constantFrom("192.0.2.1", ""), rtmpPort: port, bind: fc.constantFrom("0.0.0.0", ""), ffmpeg: fc.constantFrom("ffmpeg", ""), keepWarm: fc.array(fc.string({ maxLength: 6 }), { maxLength: 2 }), transcode: fc.constantFrom("auto", "always", "never") },
+  {
+    rtmpHost: fc.constantFrom("192.0.2.1", ""),
+    rtmpPort: port,
+    bind: fc.constantFrom("0.0.0.0", ""),
+    ffmpeg: fc.constantFrom("ffmpeg", ""),
+    keepWarm: fc.array(fc.string({ maxLength: 6 }), { maxLength: 2 }),
+    transcode: fc.constantFrom("auto", "always", "never"),
+  },
   { requiredKeys: [] },
 );
-const url = fc.constantFrom("http://127.0.0.1:1/api", "https://api.example.invalid", "ws://127.0.0.1:1/ws", "wss://x.invalid/{camera_uid}", "ftp://x", "http://has space", "");
-const account = fc.record(
-  {
-    vendor: fc.constantFrom("fansync", "xsense", "nanit", "hue"),
-    name: maybe(fc.constantFrom("home", "cabin", "")),
-    email: fc.constantFrom("someone@example.invalid", "a@", ""),
-    password: maybe(fc.constantFrom(SECRET, "${HB_FUZZ_UNSET_VARIABLE}", `${SECRET}\${HOME}`)),
-    passwordFile: maybe(fc.constantFrom("pw.txt", "missing.txt", ".", "${HB_FUZZ_UNSET_VARIABLE}")),
-    endpoints: maybe(fc.record({ api: url, websocket: url, cognito: url, iotData: url, mqtt: url, local: fc.constantFrom("10.0.0.5", "wss://10.0.0.5:442") }, { requiredKeys: [] })),
-  },
-  { requiredKeys: ["vendor"] },
-).map((a) => Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)));
+const url = fc.constantFrom(
+  "http://127.0.0.1:1/api",
+  "https://api.example.invalid",
+  "ws://127.0.0.1:1/ws",
+  "wss://x.invalid/{camera_uid}",
+  "ftp://x",
+  "http://has space",
+  "",
+);
+const account = fc
+  .record(
+    {
+      vendor: fc.constantFrom("fansync", "xsense", "nanit", "hue"),
+      name: maybe(fc.constantFrom("home", "cabin", "")),
+      email: fc.constantFrom("someone@example.invalid", "a@", ""),
+      password: maybe(fc.constantFrom(SECRET, "${HB_FUZZ_UNSET_VARIABLE}", `${SECRET}\${HOME}`)),
+      passwordFile: maybe(fc.constantFrom("pw.txt", "missing.txt", ".", "${HB_FUZZ_UNSET_VARIABLE}")),
+      endpoints: maybe(
+        fc.record(
+          {
+            api: url,
+            websocket: url,
+            cognito: url,
+            iotData: url,
+            mqtt: url,
+            local: fc.constantFrom("10.0.0.5", "wss://10.0.0.5:442"),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+    },
+    { requiredKeys: ["vendor"] },
+  )
+  .map((a) => Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)));
 // Mostly one section per document: the YAML parser costs ~2 us per character, and a small document
 // reaches every check of its section just as well.
 const section = fc.oneof(
@@ -75,7 +104,10 @@ const section = fc.oneof(
   fc.array(account, { maxLength: 2 }).map((accounts) => ({ accounts })),
   fc.constantFrom("info", "debug", "verbose").map((level) => ({ log: { level } })),
 );
-const config = fc.oneof({ weight: 4, arbitrary: section }, { weight: 1, arbitrary: fc.tuple(section, section).map(([a, b]) => ({ ...a, ...b })) });
+const config = fc.oneof(
+  { weight: 4, arbitrary: section },
+  { weight: 1, arbitrary: fc.tuple(section, section).map(([a, b]) => ({ ...a, ...b })) },
+);
 
 const YAML_EDGES = [
   "a: &x [*x]",
@@ -93,21 +125,27 @@ const YAML_EDGES = [
   "? [a, b]\n: c",
   "homekit: {port: 0x1F90}",
   "homekit: {port: .inf}",
-  "a: " + "[".repeat(200) + "]".repeat(200),
+  `a: ${"[".repeat(200)}${"]".repeat(200)}`,
 ];
 
 /** [text, whether its structure is intact]: only then can the loader know where the passwords are. */
 const text: fc.Arbitrary<[string, boolean]> = fc.oneof(
   { weight: 4, arbitrary: mutatedValue(config).map((v): [string, boolean] => [toYaml(v), true]) },
   { weight: 2, arbitrary: mutatedValue(config).map((v): [string, boolean] => [JSON.stringify(v), true]) },
-  { weight: 3, arbitrary: mutatedText(fc.tuple(config, fc.boolean()).map(([v, yaml]) => (yaml ? toYaml(v) : JSON.stringify(v)))).map((t): [string, boolean] => [t, false]) },
+  {
+    weight: 3,
+    arbitrary: mutatedText(
+      fc.tuple(config, fc.boolean()).map(([v, yaml]) => (yaml ? toYaml(v) : JSON.stringify(v))),
+    ).map((t): [string, boolean] => [t, false]),
+  },
   { weight: 1, arbitrary: mutatedText(fc.constantFrom(...YAML_EDGES)).map((t): [string, boolean] => [t, false]) },
   { weight: 1, arbitrary: fc.string({ maxLength: 60 }).map((t): [string, boolean] => [t, false]) },
 );
 
 export const configLoader: FuzzTarget = {
   name: "config",
-  covers: "parseConfigText (YAML/JSON -> zod validation, env and passwordFile resolution): must return a Config or throw ConfigError",
+  covers:
+    "parseConfigText (YAML/JSON -> zod validation, env and passwordFile resolution): must return a Config or throw ConfigError",
   batch: 200,
   async open() {
     const dir = mkdtempSync(join(tmpdir(), "hb-fuzz-config-"));
@@ -122,16 +160,22 @@ export const configLoader: FuzzTarget = {
           try {
             config = parseConfigText(source, "fuzz.yaml", dir);
           } catch (error) {
-            if (!(error instanceof ConfigError)) throw new FuzzFailure(`${(error as Error)?.name}: ${(error as Error)?.message} for ${JSON.stringify(source).slice(0, 300)}`);
+            if (!(error instanceof ConfigError))
+              throw new FuzzFailure(
+                `${(error as Error)?.name}: ${(error as Error)?.message} for ${JSON.stringify(source).slice(0, 300)}`,
+              );
             // A mangled text can turn a password into a key or another value; the YAML errors and
             // every intact document must still never show one.
-            if ((intact || error.message.includes("not valid YAML")) && error.message.includes(SECRET)) throw new FuzzFailure(`the ConfigError shows a password: ${error.message}`);
+            if ((intact || error.message.includes("not valid YAML")) && error.message.includes(SECRET))
+              throw new FuzzFailure(`the ConfigError shows a password: ${error.message}`);
             rejected++;
             continue;
           }
-          for (const p of [config.homekit.port, config.matter.port, config.web.port, config.media.rtmpPort]) if (!Number.isInteger(p) || p < 0 || p > 65535) throw new FuzzFailure(`port ${p} accepted`);
+          for (const p of [config.homekit.port, config.matter.port, config.web.port, config.media.rtmpPort])
+            if (!Number.isInteger(p) || p < 0 || p > 65535) throw new FuzzFailure(`port ${p} accepted`);
           const names = config.accounts.map((a) => a.name);
-          if (new Set(names).size !== names.length) throw new FuzzFailure(`duplicate account names accepted: ${names.join(", ")}`);
+          if (new Set(names).size !== names.length)
+            throw new FuzzFailure(`duplicate account names accepted: ${names.join(", ")}`);
         }
         return { rejected };
       },

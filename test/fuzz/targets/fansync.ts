@@ -17,33 +17,80 @@ import { CheckingSink, CountingLog } from "../checks.ts";
 import { hostileJson, mutatedText, mutatedValue, nastyScalar } from "../mutate.ts";
 import { FuzzFailure, type FuzzTarget } from "../runner.ts";
 
-const DEVICES = [PROFILES.continuous, PROFILES.kute60, PROFILES.cct].map((p, i) => ({ vid: `fuzzdev${i}0000000000`, ...p }));
+const DEVICES = [PROFILES.continuous, PROFILES.kute60, PROFILES.cct].map((p, i) => ({
+  vid: `fuzzdev${i}0000000000`,
+  ...p,
+}));
 const VIDS = DEVICES.map((d) => d.vid);
 
-const register = fc.oneof({ weight: 6, arbitrary: fc.constantFrom("H00", "H01", "H02", "H04", "H05", "H06", "H0B", "H0C", "H0D", "H0E") }, { weight: 1, arbitrary: fc.constantFrom("H99", "h00", "__proto__", "constructor", "toString", "") });
-const regValue = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(0, 1, 2, 20, 50, 86, 100, 3000, 4000, 5000, 250, 269) }, { weight: 2, arbitrary: fc.constantFrom(-1, 101, 255, 1000, 65535, 2 ** 31, -(2 ** 31), 2 ** 53, 1e21) }, { weight: 1, arbitrary: nastyScalar });
+const register = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom("H00", "H01", "H02", "H04", "H05", "H06", "H0B", "H0C", "H0D", "H0E") },
+  { weight: 1, arbitrary: fc.constantFrom("H99", "h00", "__proto__", "constructor", "toString", "") },
+);
+const regValue = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(0, 1, 2, 20, 50, 86, 100, 3000, 4000, 5000, 250, 269) },
+  { weight: 2, arbitrary: fc.constantFrom(-1, 101, 255, 1000, 65535, 2 ** 31, -(2 ** 31), 2 ** 53, 1e21) },
+  { weight: 1, arbitrary: nastyScalar },
+);
 const registers = fc.dictionary(register, regValue, { maxKeys: 6 });
-const vid = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...VIDS) }, { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 6 }), nastyScalar) });
+const vid = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...VIDS) },
+  { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 6 }), nastyScalar) },
+);
 
 const pushFrame = fc.oneof(
-  fc.record({ event: fc.constant("device_change"), data: fc.record({ device: vid, changes: fc.record({ status: registers }) }) }),
+  fc.record({
+    event: fc.constant("device_change"),
+    data: fc.record({ device: vid, changes: fc.record({ status: registers }) }),
+  }),
   fc.record({ data: fc.record({ device: vid, status: registers }) }),
 );
 const getData = fc.record(
   {
     status: registers,
-    profile: fc.record({ esh: fc.record({ model: fc.constantFrom(...DEVICES.map((d) => d.model), "Kute60-X", "", "FanSync-UAR1L2") }), module: fc.record({ firmware_version: fc.constantFrom("1.0", "") }) }),
+    profile: fc.record({
+      esh: fc.record({ model: fc.constantFrom(...DEVICES.map((d) => d.model), "Kute60-X", "", "FanSync-UAR1L2") }),
+      module: fc.record({ firmware_version: fc.constantFrom("1.0", "") }),
+    }),
     connected: fc.constantFrom(0, 1, 2, "1", null),
     device: vid,
   },
   { requiredKeys: ["status"] },
 );
-const listData = fc.array(fc.record({ device: vid, properties: fc.record({ displayName: fc.constantFrom("Porch", "", "   ", "\u0000"), hideFanDirection: fc.boolean(), hideLightDimmer: fc.boolean() }, { requiredKeys: [] }) }, { requiredKeys: ["device"] }), { maxLength: 4 });
-const status = fc.oneof({ weight: 8, arbitrary: fc.constant("ok") }, { weight: 1, arbitrary: fc.constant("error") }, { weight: 1, arbitrary: nastyScalar });
+const listData = fc.array(
+  fc.record(
+    {
+      device: vid,
+      properties: fc.record(
+        {
+          displayName: fc.constantFrom("Porch", "", "   ", "\u0000"),
+          hideFanDirection: fc.boolean(),
+          hideLightDimmer: fc.boolean(),
+        },
+        { requiredKeys: [] },
+      ),
+    },
+    { requiredKeys: ["device"] },
+  ),
+  { maxLength: 4 },
+);
+const status = fc.oneof(
+  { weight: 8, arbitrary: fc.constant("ok") },
+  { weight: 1, arbitrary: fc.constant("error") },
+  { weight: 1, arbitrary: nastyScalar },
+);
 
 /** An answer frame: the right id (filled in when sent) or another, a status, fuzzed data. */
 const answer = (data: fc.Arbitrary<unknown>) =>
-  fc.record({ useId: fc.boolean().map((b) => b || undefined), otherId: fc.oneof(fc.nat(2000), nastyScalar), status, data: mutatedValue(data) }, { requiredKeys: ["status", "data", "otherId"] });
+  fc.record(
+    {
+      useId: fc.boolean().map((b) => b || undefined),
+      otherId: fc.oneof(fc.nat(2000), nastyScalar),
+      status,
+      data: mutatedValue(data),
+    },
+    { requiredKeys: ["status", "data", "otherId"] },
+  );
 
 type Answer = { useId?: true | undefined; otherId: unknown; status: unknown; data: unknown };
 
@@ -55,18 +102,65 @@ type Input =
   | { kind: "resync"; list: Answer; gets: Answer[] };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  fc.record({ fan: fc.record({ on: fc.boolean(), speed: fc.integer({ min: -10, max: 120 }), direction: fc.constantFrom("forward" as const, "reverse" as const), breeze: fc.boolean() }, { requiredKeys: [] }) }),
-  fc.record({ light: fc.record({ on: fc.boolean(), brightness: fc.integer({ min: -5, max: 105 }), colorTemperatureK: fc.integer({ min: 1000, max: 9000 }) }, { requiredKeys: [] }) }),
+  fc.record({
+    fan: fc.record(
+      {
+        on: fc.boolean(),
+        speed: fc.integer({ min: -10, max: 120 }),
+        direction: fc.constantFrom("forward" as const, "reverse" as const),
+        breeze: fc.boolean(),
+      },
+      { requiredKeys: [] },
+    ),
+  }),
+  fc.record({
+    light: fc.record(
+      {
+        on: fc.boolean(),
+        brightness: fc.integer({ min: -5, max: 105 }),
+        colorTemperatureK: fc.integer({ min: 1000, max: 9000 }),
+      },
+      { requiredKeys: [] },
+    ),
+  }),
   fc.record({ switches: fc.record({ homeAway: fc.boolean() }) }),
 );
 
 const input: fc.Arbitrary<Input> = fc.oneof(
-  { weight: 120, arbitrary: fc.tuple(fc.oneof({ weight: 3, arbitrary: mutatedValue(pushFrame).map((v) => JSON.stringify(v) ?? "") }, { weight: 2, arbitrary: mutatedText(pushFrame.map((v) => JSON.stringify(v))) }, { weight: 1, arbitrary: hostileJson.map((v) => JSON.stringify(v) ?? "") }, { weight: 1, arbitrary: fc.string({ maxLength: 40 }) }), fc.boolean()).map(([text, b]): Input => ({ kind: "text", text, binary: b && text.length % 7 === 0 })) },
+  {
+    weight: 120,
+    arbitrary: fc
+      .tuple(
+        fc.oneof(
+          { weight: 3, arbitrary: mutatedValue(pushFrame).map((v) => JSON.stringify(v) ?? "") },
+          { weight: 2, arbitrary: mutatedText(pushFrame.map((v) => JSON.stringify(v))) },
+          { weight: 1, arbitrary: hostileJson.map((v) => JSON.stringify(v) ?? "") },
+          { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+        ),
+        fc.boolean(),
+      )
+      .map(([text, b]): Input => ({ kind: "text", text, binary: b && text.length % 7 === 0 })),
+  },
   { weight: 48, arbitrary: answer(getData).map((a): Input => ({ kind: "getAnswer", answer: a })) },
-  { weight: 16, arbitrary: fc.tuple(answer(fc.constant(undefined)), fc.option(answer(fc.constant(undefined)), { nil: undefined })).map(([first, second]): Input => ({ kind: "setAnswer", first, second })) },
-  { weight: 16, arbitrary: fc.tuple(fc.nat(DEVICES.length - 1), command).map(([device, c]): Input => ({ kind: "command", device, command: c })) },
+  {
+    weight: 16,
+    arbitrary: fc
+      .tuple(answer(fc.constant(undefined)), fc.option(answer(fc.constant(undefined)), { nil: undefined }))
+      .map(([first, second]): Input => ({ kind: "setAnswer", first, second })),
+  },
+  {
+    weight: 16,
+    arbitrary: fc
+      .tuple(fc.nat(DEVICES.length - 1), command)
+      .map(([device, c]): Input => ({ kind: "command", device, command: c })),
+  },
   // Rare: a re-sync costs a reconnection (and up to getMs when the fuzzed answer is never valid).
-  { weight: 1, arbitrary: fc.tuple(answer(listData), fc.array(answer(getData), { maxLength: 4 })).map(([list, gets]): Input => ({ kind: "resync", list, gets })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(answer(listData), fc.array(answer(getData), { maxLength: 4 }))
+      .map(([list, gets]): Input => ({ kind: "resync", list, gets })),
+  },
 );
 
 /** The cloud: logs in any token, answers lst_device and the sync `get`s (or plays fuzzed answers for a
@@ -109,7 +203,8 @@ class HostileCloud {
     } catch {
       return;
     }
-    const reply = (extra: Record<string, unknown>): void => void ws.send(JSON.stringify({ id: frame.id, status: "ok", response: frame.request, ...extra }));
+    const reply = (extra: Record<string, unknown>): void =>
+      void ws.send(JSON.stringify({ id: frame.id, status: "ok", response: frame.request, ...extra }));
     switch (frame.request) {
       case "login":
         this.ws = ws;
@@ -127,7 +222,13 @@ class HostileCloud {
           this.#fuzzGets = fuzz.gets;
           return this.answer(frame.id, { ...fuzz.list, useId: true }, "lst_device");
         }
-        return reply({ data: DEVICES.map((d) => ({ device: d.vid, role: "owner", properties: { ...d.properties, displayName: d.displayName } })) });
+        return reply({
+          data: DEVICES.map((d) => ({
+            device: d.vid,
+            role: "owner",
+            properties: { ...d.properties, displayName: d.displayName },
+          })),
+        });
       }
       case "get": {
         const fuzzed = this.#fuzzGets.shift();
@@ -139,7 +240,13 @@ class HostileCloud {
           this.#syncGets--;
           const dev = DEVICES.find((d) => d.vid === frame.device);
           if (!dev) return reply({ status: "error" });
-          return reply({ data: { status: { ...dev.status }, profile: { esh: { model: dev.model }, module: { firmware_version: dev.firmware } }, connected: 1 } });
+          return reply({
+            data: {
+              status: { ...dev.status },
+              profile: { esh: { model: dev.model }, module: { firmware_version: dev.firmware } },
+              connected: 1,
+            },
+          });
         }
         if (typeof frame.id === "number") this.heldGets.push(frame.id);
         return;
@@ -176,7 +283,8 @@ class HostileCloud {
 
 export const fansyncFrames: FuzzTarget = {
   name: "fansync-frames",
-  covers: "FanSyncDriver + FanSyncSocket frame handling: pushes, answers to get/set, lst_device re-syncs, garbage; from a hostile cloud",
+  covers:
+    "FanSyncDriver + FanSyncSocket frame handling: pushes, answers to get/set, lst_device re-syncs, garbage; from a hostile cloud",
   batch: 200,
   rejectMessages: ["fansync: ignoring a malformed frame", "fansync: get failed during sync"],
   async open() {
@@ -244,7 +352,8 @@ export const fansyncFrames: FuzzTarget = {
         const violations = sink.violations.splice(0);
         if (violations.length) throw new FuzzFailure(violations.join("; "));
         const dropped = sink.linkHistory.slice(linkSeen).filter((s) => s !== "connected");
-        if (dropped.length || sink.link !== "connected") throw new FuzzFailure(`a frame dropped the link: ${dropped.join(", ")} (now ${sink.link})`);
+        if (dropped.length || sink.link !== "connected")
+          throw new FuzzFailure(`a frame dropped the link: ${dropped.join(", ")} (now ${sink.link})`);
         return { rejected: 0 };
       },
       logs,

@@ -18,14 +18,26 @@ import { FuzzFailure, type FuzzTarget } from "../runner.ts";
 import { nanitFrame } from "./nanit-gen.ts";
 
 function temperaturePush(celsius: number): Uint8Array {
-  return encodeMessage({ type: "REQUEST", request: { id: 900_000, type: "PUT_SENSOR_DATA", sensor_data: [{ sensor_type: "TEMPERATURE", value_milli: Math.round(celsius * 1000) }] } });
+  return encodeMessage({
+    type: "REQUEST",
+    request: {
+      id: 900_000,
+      type: "PUT_SENSOR_DATA",
+      sensor_data: [{ sensor_type: "TEMPERATURE", value_milli: Math.round(celsius * 1000) }],
+    },
+  });
 }
 
 export const nanitFrames: FuzzTarget = {
   name: "nanit-frames",
-  covers: "NanitDriver + NanitSocket frame handling (decode, responses, camera pushes) on a live session with the simulator",
+  covers:
+    "NanitDriver + NanitSocket frame handling (decode, responses, camera pushes) on a live session with the simulator",
   batch: 200,
-  rejectMessages: ["nanit: ignoring a malformed frame", "nanit: ignoring a text frame (the protocol is binary protobuf)", "nanit: ignoring a response of another type than its request"],
+  rejectMessages: [
+    "nanit: ignoring a malformed frame",
+    "nanit: ignoring a text frame (the protocol is binary protobuf)",
+    "nanit: ignoring a response of another type than its request",
+  ],
   async open() {
     const sim = new NanitSimulator({ sensorPushMs: [600_000, 600_000] });
     const urls = await sim.start();
@@ -35,7 +47,13 @@ export const nanitFrames: FuzzTarget = {
     const store = new JsonStore(join(dir, "nursery.json"));
     saveSession(store, sim.email, sim.issueSession());
     const sink = new CheckingSink();
-    const driver = new NanitDriver({ ...fastOptions(sim, urls, log), messagesPollMs: 60_000, keepaliveMs: 60_000, pingIntervalMs: 60_000, pongTimeoutMs: 30_000 });
+    const driver = new NanitDriver({
+      ...fastOptions(sim, urls, log),
+      messagesPollMs: 60_000,
+      keepaliveMs: 60_000,
+      pingIntervalMs: 60_000,
+      pongTimeoutMs: 30_000,
+    });
     await driver.start({ sink, log, store });
     const id = deviceId("nanit", sim.babies[0]!.cameraUid);
     let round = 0;
@@ -48,11 +66,19 @@ export const nanitFrames: FuzzTarget = {
       sim.sendRaw(temperaturePush(celsius));
       await seen;
     };
-    await sink.until(() => sink.available.get(id) === true && sim.connections().length > 0, 10_000, "the camera session");
+    await sink.until(
+      () => sink.available.get(id) === true && sim.connections().length > 0,
+      10_000,
+      "the camera session",
+    );
     await mark();
     const linkAt = { seen: sink.linkHistory.length };
     return {
-      input: fc.oneof({ weight: 6, arbitrary: mutatedBytes(nanitFrame) }, { weight: 3, arbitrary: nanitFrame }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 48 }) }),
+      input: fc.oneof(
+        { weight: 6, arbitrary: mutatedBytes(nanitFrame) },
+        { weight: 3, arbitrary: nanitFrame },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 48 }) },
+      ),
       async run(inputs) {
         const connections = sim.connections().length;
         for (const bytes of inputs as Uint8Array[]) sim.sendRaw(bytes);
@@ -62,7 +88,8 @@ export const nanitFrames: FuzzTarget = {
         const dropped = sink.linkHistory.slice(linkAt.seen).filter((s) => s !== "connected");
         linkAt.seen = sink.linkHistory.length;
         if (dropped.length) throw new FuzzFailure(`a frame dropped the link: ${dropped.join(", ")}`);
-        if (sim.connections().length !== connections || sink.available.get(id) !== true) throw new FuzzFailure("a frame cost the camera session");
+        if (sim.connections().length !== connections || sink.available.get(id) !== true)
+          throw new FuzzFailure("a frame cost the camera session");
         return { rejected: 0 };
       },
       logs,

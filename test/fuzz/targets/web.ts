@@ -39,15 +39,25 @@ function nanitStub(): Promise<{ server: Server; api: string }> {
         // answered as a wrong code below
       }
       const [status, answer] =
-        req.url === "/session" ? (body.password === FANSYNC_PASSWORD ? [200, { token: "fuzz-fansync-token" }] : [401, { message: "refused" }])
-        : req.url !== "/login" ? [404, { error: "not found" }]
-        : body.mfa_code === undefined ? [482, { mfa_token: "fuzz-mfa-token", phone_suffix: "42", channel: "sms" }]
-        : body.mfa_code === MFA_CODE ? [201, { access_token: "fuzz-access-token", refresh_token: "fuzz-refresh-token" }]
-        : [401, { error: "invalid code" }];
+        req.url === "/session"
+          ? body.password === FANSYNC_PASSWORD
+            ? [200, { token: "fuzz-fansync-token" }]
+            : [401, { message: "refused" }]
+          : req.url !== "/login"
+            ? [404, { error: "not found" }]
+            : body.mfa_code === undefined
+              ? [482, { mfa_token: "fuzz-mfa-token", phone_suffix: "42", channel: "sms" }]
+              : body.mfa_code === MFA_CODE
+                ? [201, { access_token: "fuzz-access-token", refresh_token: "fuzz-refresh-token" }]
+                : [401, { error: "invalid code" }];
       res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(answer));
     });
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, api: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ server, api: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+    ),
+  );
 }
 
 interface Request {
@@ -60,14 +70,73 @@ interface Request {
   mutate: boolean;
 }
 
-const PATHS = ["/accounts/home/password", "/", "/health", "/metrics", "/favicon.ico", "/app.js", "/app.css", "/login", "/setup", "/logout", "/events", "/api/session", "/api/status", "/accounts/nursery/login", "/accounts/nursery/login/code", "/accounts/nobody/login", "/accounts/%E0%A4%A/login", "/accounts/nur%73ery/login/code", "/accounts//login", "*", "http://bridge/health", "//health", "/../etc/passwd", "/health?x=%ZZ", "/%00", "/api/status#frag"];
-const path = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...PATHS) }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }).map((s) => `/${s}`) }, { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...PATHS), fc.string({ maxLength: 12 })).map(([p, q]) => `${p}?${q}`) });
-const method = fc.oneof({ weight: 8, arbitrary: fc.constantFrom("GET", "POST", "HEAD") }, { weight: 2, arbitrary: fc.constantFrom("PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "get", "G ET", "") }, { weight: 1, arbitrary: fc.stringMatching(/^[A-Z]{1,10}$/) });
-const formValue = fc.oneof(fc.constantFrom("", PAGE_PASSWORD, MFA_CODE, FANSYNC_PASSWORD, "wrong password", "short", "%", "%zz", "a+b", "x".repeat(300)), fc.string({ maxLength: 16 }));
+const PATHS = [
+  "/accounts/home/password",
+  "/",
+  "/health",
+  "/metrics",
+  "/favicon.ico",
+  "/app.js",
+  "/app.css",
+  "/login",
+  "/setup",
+  "/logout",
+  "/events",
+  "/api/session",
+  "/api/status",
+  "/accounts/nursery/login",
+  "/accounts/nursery/login/code",
+  "/accounts/nobody/login",
+  "/accounts/%E0%A4%A/login",
+  "/accounts/nur%73ery/login/code",
+  "/accounts//login",
+  "*",
+  "http://bridge/health",
+  "//health",
+  "/../etc/passwd",
+  "/health?x=%ZZ",
+  "/%00",
+  "/api/status#frag",
+];
+const path = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(...PATHS) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 20 }).map((s) => `/${s}`) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.constantFrom(...PATHS), fc.string({ maxLength: 12 })).map(([p, q]) => `${p}?${q}`),
+  },
+);
+const method = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom("GET", "POST", "HEAD") },
+  { weight: 2, arbitrary: fc.constantFrom("PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "get", "G ET", "") },
+  { weight: 1, arbitrary: fc.stringMatching(/^[A-Z]{1,10}$/) },
+);
+const formValue = fc.oneof(
+  fc.constantFrom(
+    "",
+    PAGE_PASSWORD,
+    MFA_CODE,
+    FANSYNC_PASSWORD,
+    "wrong password",
+    "short",
+    "%",
+    "%zz",
+    "a+b",
+    "x".repeat(300),
+  ),
+  fc.string({ maxLength: 16 }),
+);
 const formBody = fc
-  .array(fc.tuple(fc.constantFrom("password", "confirm", "code", "other", ""), formValue, fc.boolean()), { maxLength: 4 })
+  .array(fc.tuple(fc.constantFrom("password", "confirm", "code", "other", ""), formValue, fc.boolean()), {
+    maxLength: 4,
+  })
   .map((pairs) => pairs.map(([k, v, encode]) => `${k}=${encode ? encodeURIComponent(v) : v}`).join("&"));
-const body = fc.oneof({ weight: 6, arbitrary: formBody }, { weight: 1, arbitrary: fc.constant("") }, { weight: 1, arbitrary: fc.string({ maxLength: 40 }) }, { weight: 1, arbitrary: fc.nat(20_000).map((n) => "a=".padEnd(n, "b")) });
+const body = fc.oneof(
+  { weight: 6, arbitrary: formBody },
+  { weight: 1, arbitrary: fc.constant("") },
+  { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.nat(20_000).map((n) => "a=".padEnd(n, "b")) },
+);
 const header = fc.oneof(
   fc.constantFrom<[string, string]>(
     ["Content-Type", "application/x-www-form-urlencoded"],
@@ -103,8 +172,25 @@ const anyRequest: fc.Arbitrary<Request> = fc.record({
 const formPost: fc.Arbitrary<Request> = fc.record({
   server: fc.nat(1),
   method: fc.constant("POST"),
-  path: fc.constantFrom("/login", "/setup", "/logout", "/accounts/nursery/login", "/accounts/nursery/login/code", "/accounts/nursery/login/code", "/accounts/home/password", "/accounts/nursery/password"),
-  headers: fc.tuple(fc.constantFrom<[string, string]>(["Content-Type", "application/x-www-form-urlencoded"], ["Content-Type", "application/x-www-form-urlencoded; charset=utf-8"]), fc.array(header, { maxLength: 2 })).map(([ct, rest]) => [ct, ...rest]),
+  path: fc.constantFrom(
+    "/login",
+    "/setup",
+    "/logout",
+    "/accounts/nursery/login",
+    "/accounts/nursery/login/code",
+    "/accounts/nursery/login/code",
+    "/accounts/home/password",
+    "/accounts/nursery/password",
+  ),
+  headers: fc
+    .tuple(
+      fc.constantFrom<[string, string]>(
+        ["Content-Type", "application/x-www-form-urlencoded"],
+        ["Content-Type", "application/x-www-form-urlencoded; charset=utf-8"],
+      ),
+      fc.array(header, { maxLength: 2 }),
+    )
+    .map(([ct, rest]) => [ct, ...rest]),
   body: formBody,
   lengthHeader: fc.constant("right"),
   mutate: fc.constant(false),
@@ -122,7 +208,13 @@ function raw(r: Request, t: Target, useCookie: boolean): string {
   if (useCookie && t.cookie) lines.push(`Cookie: ${t.cookie}`);
   for (const [k, v] of r.headers) lines.push(`${k}: ${v}`);
   const length = Buffer.byteLength(r.body);
-  const declared = { right: String(length), none: undefined, short: String(Math.max(0, length - 3)), long: String(length + 10), garbage: "-1" }[r.lengthHeader];
+  const declared = {
+    right: String(length),
+    none: undefined,
+    short: String(Math.max(0, length - 3)),
+    long: String(length + 10),
+    garbage: "-1",
+  }[r.lengthHeader];
   if (declared !== undefined) lines.push(`Content-Length: ${declared}`);
   return `${lines.join("\r\n")}\r\n\r\n${r.body}`;
 }
@@ -160,29 +252,65 @@ function exchange(port: number, text: string): Promise<Outcome> {
 
 export const webHttp: FuzzTarget = {
   name: "web-http",
-  covers: "WebServer routes over raw TCP: status, events, metrics, static files, page login, set-up, log-out, FanSync password, Nanit log-in and MFA forms",
+  covers:
+    "WebServer routes over raw TCP: status, events, metrics, static files, page login, set-up, log-out, FanSync password, Nanit log-in and MFA forms",
   batch: 100,
   async open() {
     const stub = await nanitStub();
     const logs = new CountingLog();
     const log = createLogger("debug", { json: true, destination: logs });
     const registry = new DeviceRegistry(log);
-    const driver: Driver = { vendor: "fansync", accountName: "home", start: async () => undefined, stop: async () => undefined, command: async () => undefined };
+    const driver: Driver = {
+      vendor: "fansync",
+      accountName: "home",
+      start: async () => undefined,
+      stop: async () => undefined,
+      command: async () => undefined,
+    };
     const sink = registry.sinkFor(driver);
     sink.linkStateChanged("connected");
     sink.deviceFound(
-      { id: "fansync:a", vendor: "fansync", account: "home", kind: "ceiling-fan", name: "Porch <b>fan</b>", manufacturer: "Fanimation", model: "x", serialNumber: "a", capabilities: { fan: { reversible: true, breeze: false }, light: { dimmable: true } } },
+      {
+        id: "fansync:a",
+        vendor: "fansync",
+        account: "home",
+        kind: "ceiling-fan",
+        name: "Porch <b>fan</b>",
+        manufacturer: "Fanimation",
+        model: "x",
+        serialNumber: "a",
+        capabilities: { fan: { reversible: true, breeze: false }, light: { dimmable: true } },
+      },
       { fan: { on: true, speed: 40, direction: "forward", breeze: false }, light: { on: false, brightness: 30 } },
     );
     const dirs = [mkdtempSync(join(tmpdir(), "hb-fuzz-web-open-")), mkdtempSync(join(tmpdir(), "hb-fuzz-web-pw-"))];
-    const sources = { registry, accounts: [{ name: "home", vendor: "fansync" }, { name: "nursery", vendor: "nanit" }], startedAt: Date.now() };
+    const sources = {
+      registry,
+      accounts: [
+        { name: "home", vendor: "fansync" },
+        { name: "nursery", vendor: "nanit" },
+      ],
+      startedAt: Date.now(),
+    };
     const loginAccounts: AccountConfig[] = [
-      { vendor: "fansync", name: "home", email: "fan@example.invalid", password: "old fansync password", endpoints: { api: stub.api } },
+      {
+        vendor: "fansync",
+        name: "home",
+        email: "fan@example.invalid",
+        password: "old fansync password",
+        endpoints: { api: stub.api },
+      },
       { vendor: "nanit", name: "nursery", email: "parent@example.invalid", endpoints: { api: stub.api } },
     ];
     const servers = [
       new WebServer({ sources, log, dataDir: dirs[0]!, config: { host: "127.0.0.1", port: 0 }, loginAccounts }),
-      new WebServer({ sources, log, dataDir: dirs[1]!, config: { host: "127.0.0.1", port: 0, passwordHash: hashPasswordSync(PAGE_PASSWORD) }, loginAccounts }),
+      new WebServer({
+        sources,
+        log,
+        dataDir: dirs[1]!,
+        config: { host: "127.0.0.1", port: 0, passwordHash: hashPasswordSync(PAGE_PASSWORD) },
+        loginAccounts,
+      }),
     ];
     const targets: Target[] = [];
     for (const s of servers) {
@@ -190,11 +318,20 @@ export const webHttp: FuzzTarget = {
       targets.push({ port, cookie: undefined, host: `127.0.0.1:${port}` });
     }
     // A real session on the password server, so fuzzed requests reach the pages behind it too.
-    const login = await fetch(`http://${targets[1]!.host}/login`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `password=${encodeURIComponent(PAGE_PASSWORD)}` });
+    const login = await fetch(`http://${targets[1]!.host}/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `password=${encodeURIComponent(PAGE_PASSWORD)}`,
+    });
     targets[1]!.cookie = login.headers.get("set-cookie")?.split(";")[0];
     if (!targets[1]!.cookie) throw new Error(`the page login failed (HTTP ${login.status})`);
     let internalSeen = 0;
-    const input = fc.tuple(request, fc.boolean(), fc.array(fc.tuple(fc.nat(7), fc.nat(), fc.nat(255), fc.string({ maxLength: 6 })), { maxLength: 3 }));
+    const input = fc.tuple(
+      request,
+      fc.boolean(),
+      fc.array(fc.tuple(fc.nat(7), fc.nat(), fc.nat(255), fc.string({ maxLength: 6 })), { maxLength: 3 }),
+    );
     return {
       input,
       async run(inputs) {
@@ -208,7 +345,8 @@ export const webHttp: FuzzTarget = {
             let text = raw(r, t, useCookie);
             if (r.mutate && ops.length) text = mutateText(text, ops);
             const outcome = await exchange(t.port, text);
-            if (outcome.timedOut) failures.push(`no answer within ${TIMEOUT_MS} ms to ${JSON.stringify(text.slice(0, 200))}`);
+            if (outcome.timedOut)
+              failures.push(`no answer within ${TIMEOUT_MS} ms to ${JSON.stringify(text.slice(0, 200))}`);
             const bad = outcome.statuses.find((s) => s >= 500);
             if (bad !== undefined) failures.push(`HTTP ${bad} for ${JSON.stringify(text.slice(0, 200))}`);
             if (outcome.statuses.some((s) => s >= 400) || !outcome.statuses.length) rejected++;
@@ -217,7 +355,10 @@ export const webHttp: FuzzTarget = {
         await Promise.all(Array.from({ length: PARALLEL }, worker));
         const internal = (logs.warnings.get("web request failed") ?? 0) - internalSeen;
         internalSeen += internal;
-        if (internal) failures.push(`${internal} "web request failed" lines (a route threw): ${logs.firstWarning.get("web request failed")}`);
+        if (internal)
+          failures.push(
+            `${internal} "web request failed" lines (a route threw): ${logs.firstWarning.get("web request failed")}`,
+          );
         if (failures.length) throw new FuzzFailure(failures.slice(0, 3).join("; "));
         return { rejected };
       },

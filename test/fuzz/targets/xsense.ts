@@ -18,7 +18,13 @@ import { hostileJson, mutatedText } from "../mutate.ts";
 import { FuzzFailure, type FuzzTarget } from "../runner.ts";
 import { reported } from "./xsense-gen.ts";
 
-const model = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...Object.keys(MODELS)) }, { weight: 1, arbitrary: fc.constantFrom("XS99-ZZ", "XC77", "XH1", "SC-X", "constructor", "toString", "__proto__", "", "SBS50") });
+const model = fc.oneof(
+  { weight: 5, arbitrary: fc.constantFrom(...Object.keys(MODELS)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom("XS99-ZZ", "XC77", "XH1", "SC-X", "constructor", "toString", "__proto__", "", "SBS50"),
+  },
+);
 
 /** A document as it comes off the wire: JSON text of {state:{reported}}, sometimes mutated. */
 const shadowText = fc.oneof(
@@ -67,18 +73,22 @@ export const xsenseShadow: FuzzTarget = {
           }
           const f = fields as Record<string, unknown>;
           const spec = specOf(name, flatten(f));
-          if (spec && (typeof spec !== "object" || typeof spec.kind !== "string")) throw new FuzzFailure(`model ${JSON.stringify(name)} has spec ${String(spec)}`);
+          if (spec && (typeof spec !== "object" || typeof spec.kind !== "string"))
+            throw new FuzzFailure(`model ${JSON.stringify(name)} has spec ${String(spec)}`);
           const sn = childSn(f);
-          if (sn !== undefined && (typeof sn !== "string" || !sn)) throw new FuzzFailure(`childSn gave ${JSON.stringify(sn)}`);
+          if (sn !== undefined && (typeof sn !== "string" || !sn))
+            throw new FuzzFailure(`childSn gave ${JSON.stringify(sn)}`);
           if (!spec) continue;
           const result = fieldsToPatch(spec, f, active ? { active, known: f } : {});
           if (result.problems.length) rejected++;
           const problems = stateProblems(applyPatch(baseState(spec), result.patch));
-          if (problems.length) throw new FuzzFailure(`fieldsToPatch(${name}, ${text.slice(0, 200)}) gave ${problems.join(", ")}`);
+          if (problems.length)
+            throw new FuzzFailure(`fieldsToPatch(${name}, ${text.slice(0, 200)}) gave ${problems.join(", ")}`);
           const test = selfTestResult(spec, f);
           if (test) {
             const p = stateProblems(applyPatch(baseState(spec), test.patch));
-            if (p.length || typeof test.success !== "boolean") throw new FuzzFailure(`selfTestResult(${name}, ${text.slice(0, 200)}) gave ${p.join(", ")}`);
+            if (p.length || typeof test.success !== "boolean")
+              throw new FuzzFailure(`selfTestResult(${name}, ${text.slice(0, 200)}) gave ${p.join(", ")}`);
           }
         }
         return { rejected };
@@ -93,14 +103,42 @@ interface Message {
   payload: string;
 }
 
-const SHADOW_NAMES = ["2nd_alarm", "alarm", "2nd_mainpage", "mainpage", "2nd_info_00000001", "2nd_info_00000002", "2nd_info_00000003", "info_00000011", "2nd_info_13B96457", "2nd_info_EN7000AB", "2nd_selftestup", "selftestup", "2nd_systestup_00000001", "2nd_appmute"];
+const SHADOW_NAMES = [
+  "2nd_alarm",
+  "alarm",
+  "2nd_mainpage",
+  "mainpage",
+  "2nd_info_00000001",
+  "2nd_info_00000002",
+  "2nd_info_00000003",
+  "info_00000011",
+  "2nd_info_13B96457",
+  "2nd_info_EN7000AB",
+  "2nd_selftestup",
+  "selftestup",
+  "2nd_systestup_00000001",
+  "2nd_appmute",
+];
 
 function messages(things: string[], houses: string[]): fc.Arbitrary<Message> {
-  const shadowName = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...SHADOW_NAMES) }, { weight: 1, arbitrary: fc.stringMatching(/^[^/#+]{0,12}$/) });
-  const shadowTopic = fc.tuple(fc.constantFrom(...things, ...houses), shadowName).map(([t, n]) => `$aws/things/${t}/shadow/name/${n}/update`);
-  const presence = fc.tuple(fc.constantFrom("connected", "disconnected", "lost"), fc.constantFrom(...things)).map(([e, t]) => `$aws/events/presence/${e}/${t}`);
-  const events = fc.tuple(fc.constantFrom("alarm", "x", ""), fc.constantFrom(...houses)).map(([e, h]) => `@xsense/events/${e}/${h}`);
-  const topic = fc.oneof({ weight: 12, arbitrary: shadowTopic }, { weight: 2, arbitrary: presence }, { weight: 1, arbitrary: events });
+  const shadowName = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...SHADOW_NAMES) },
+    { weight: 1, arbitrary: fc.stringMatching(/^[^/#+]{0,12}$/) },
+  );
+  const shadowTopic = fc
+    .tuple(fc.constantFrom(...things, ...houses), shadowName)
+    .map(([t, n]) => `$aws/things/${t}/shadow/name/${n}/update`);
+  const presence = fc
+    .tuple(fc.constantFrom("connected", "disconnected", "lost"), fc.constantFrom(...things))
+    .map(([e, t]) => `$aws/events/presence/${e}/${t}`);
+  const events = fc
+    .tuple(fc.constantFrom("alarm", "x", ""), fc.constantFrom(...houses))
+    .map(([e, h]) => `@xsense/events/${e}/${h}`);
+  const topic = fc.oneof(
+    { weight: 12, arbitrary: shadowTopic },
+    { weight: 2, arbitrary: presence },
+    { weight: 1, arbitrary: events },
+  );
   return fc.record({ topic, payload: shadowText });
 }
 
@@ -143,7 +181,8 @@ export const xsenseMqtt: FuzzTarget = {
         const violations = sink.violations.splice(0);
         if (violations.length) throw new FuzzFailure(violations.join("; "));
         const dropped = sink.linkHistory.slice(linkSeen).filter((s) => s !== "connected");
-        if (dropped.length || sink.link !== "connected") throw new FuzzFailure(`the link went ${dropped.join(", ")} (now ${sink.link})`);
+        if (dropped.length || sink.link !== "connected")
+          throw new FuzzFailure(`the link went ${dropped.join(", ")} (now ${sink.link})`);
         return { rejected: 0 };
       },
       logs,
