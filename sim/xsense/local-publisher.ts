@@ -75,7 +75,7 @@ export class Sbs50LocalPublisher {
   static async attach(sim: XSenseSimulator, stationSn: string, options: LocalPublisherOptions): Promise<Sbs50LocalPublisher> {
     const publisher = new Sbs50LocalPublisher(stationSn, options);
     await publisher.connect();
-    for (const d of sim.station(stationSn).devices) publisher.announce(d.sn, d.type, d.name, d.state);
+    for (const d of sim.station(stationSn).devices) await publisher.announce(d.sn, d.type, d.name, d.state);
     sim.localPublishers.set(stationSn, publisher);
     return publisher;
   }
@@ -104,8 +104,10 @@ export class Sbs50LocalPublisher {
     return `${this.#prefix}/binary_sensor/${node}/${node}_${attr}/${leaf}`;
   }
 
-  /** Discovery configs (retained) and the current state of one detector. */
-  announce(deviceSn: string, type: string, name: string, state: Fields): void {
+  /** Discovery configs (retained, QoS 1) and the current state of one detector. QoS 1 because aedes 1.2
+   * held back retained QoS 0 JSON publishes from subscribers already connected (seen while writing the
+   * external-broker test; the late subscriber got them). */
+  async announce(deviceSn: string, type: string, name: string, state: Fields): Promise<void> {
     for (const attr of attrsOf(type)) {
       const config = {
         name: `${name} ${attr.name}`,
@@ -117,7 +119,7 @@ export class Sbs50LocalPublisher {
         device_class: attr.deviceClass,
         device: { identifiers: [this.#node(deviceSn)], name, model: type, manufacturer: "X-Sense", sw_version: "v1.7.0" },
       };
-      this.publishRaw(this.topic(deviceSn, attr.name, "config"), JSON.stringify(config), true);
+      await this.#client?.publishAsync(this.topic(deviceSn, attr.name, "config"), JSON.stringify(config), { qos: 1, retain: true });
     }
     this.#publishChanges(deviceSn, type, state, true);
   }

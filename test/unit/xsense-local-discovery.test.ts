@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createLogger } from "../../src/core/logger.ts";
 import { RateLimitedLog } from "../../src/core/rate-limited-log.ts";
-import { DiscoveryTracker, parseTopic, statusOf } from "../../src/drivers/xsense/local-discovery.ts";
+import { DiscoveryTracker, parseTopic, statusOf, type LocalState } from "../../src/drivers/xsense/local-discovery.ts";
 import { MqttPacketLimit } from "../../src/drivers/xsense/local-broker.ts";
 import { patchOf } from "../../src/drivers/xsense/local-path.ts";
 import { LogCapture } from "../helpers/log-capture.ts";
@@ -19,7 +19,8 @@ function setUp(options: { maxEntities?: number } = {}) {
   const log = createLogger("debug", { json: true, destination: logs });
   const limiter = new RateLimitedLog(log);
   const tracker = new DiscoveryTracker(log, { limiter, ...options });
-  return { logs, tracker, limiter };
+  const state = (t: string, payload: string) => tracker.handle(t, payload) as LocalState | undefined;
+  return { logs, tracker, limiter, state };
 }
 
 test("topics: the real shapes parse into station, detector and attribute; others do not", () => {
@@ -38,7 +39,7 @@ test("topics: the real shapes parse into station, detector and attribute; others
 
 test("state words: Detected is an alarm, Cleared is not; battery Low and Critical are low; EOL; Online", () => {
   const { tracker } = setUp();
-  const state = (attr: string, status: string) => tracker.handle(topic(attr), JSON.stringify({ status }));
+  const state = (attr: string, status: string) => tracker.handle(topic(attr), JSON.stringify({ status })) as LocalState | undefined;
   assert.deepEqual(state("heatalarm", "Detected"), {
     kind: "state", stationSn: "14D9A2F0", deviceSn: "00A1B2C3", attr: "heatalarm", on: true, status: "Detected",
   });
@@ -52,21 +53,21 @@ test("state words: Detected is an alarm, Cleared is not; battery Low and Critica
 });
 
 test("payload_on / payload_off of the discovery config decide; a word neither names is ignored and logged", () => {
-  const { tracker, logs } = setUp();
+  const { tracker, logs, state } = setUp();
   const config = { state_topic: topic("smokealarm"), payload_on: "ALARM", payload_off: "IDLE", device: { model: "XS01-M", name: "Hall" } };
   const entity = tracker.handle(topic("smokealarm", "config"), JSON.stringify(config));
   assert.deepEqual(entity, { kind: "config", stationSn: "14D9A2F0", deviceSn: "00A1B2C3", attr: "smokealarm", model: "XS01-M", name: "Hall", firmware: undefined });
-  assert.equal(tracker.handle(topic("smokealarm"), '{"status":"ALARM"}')?.on, true);
-  assert.equal(tracker.handle(topic("smokealarm"), '{"status":"IDLE"}')?.on, false);
+  assert.equal(state(topic("smokealarm"), '{"status":"ALARM"}')?.on, true);
+  assert.equal(state(topic("smokealarm"), '{"status":"IDLE"}')?.on, false);
   // Without the config "IDLE" would read as "not detected"; with it, a word it does not name is news to nobody.
   assert.equal(tracker.handle(topic("smokealarm"), '{"status":"Maybe"}'), undefined);
   assert.equal(logs.warnings.at(-1)?.why, "status is neither payload_on nor payload_off");
   // A bare word (no JSON) is read as the status too.
-  assert.equal(tracker.handle(topic("smokealarm"), "ALARM")?.on, true);
+  assert.equal(state(topic("smokealarm"), "ALARM")?.on, true);
   // An empty retained config removes the entity: the defaults apply again.
   tracker.handle(topic("smokealarm", "config"), "");
-  assert.equal(tracker.handle(topic("smokealarm"), '{"status":"ALARM"}')?.on, false);
-  assert.equal(tracker.handle(topic("smokealarm"), '{"status":"Detected"}')?.on, true);
+  assert.equal(state(topic("smokealarm"), '{"status":"ALARM"}')?.on, false);
+  assert.equal(state(topic("smokealarm"), '{"status":"Detected"}')?.on, true);
 });
 
 test("a config's own state_topic is followed", () => {
@@ -78,7 +79,7 @@ test("a config's own state_topic is followed", () => {
 });
 
 test("malformed input is ignored with one warn line per reason, and never throws", () => {
-  const { tracker, logs, limiter } = setUp();
+  const { tracker, logs, limiter, state } = setUp();
   const bad: Array<[string, string | Buffer]> = [
     [topic("smokealarm"), '{"status":'],
     [topic("smokealarm"), '{"status":1}'],
@@ -110,11 +111,11 @@ test("malformed input is ignored with one warn line per reason, and never throws
   tracker.handle("zigbee2mqtt/bridge/state", "online");
   assert.equal(logs.warnings.length, reasons.length);
   // And the tracker still works.
-  assert.equal(tracker.handle(topic("smokealarm"), '{"status":"Detected"}')?.on, true);
+  assert.equal(state(topic("smokealarm"), '{"status":"Detected"}')?.on, true);
 });
 
 test("a flood of 10,000 configs for new serials and 10,000 bad states stays bounded", () => {
-  const { tracker, logs } = setUp({ maxEntities: 256 });
+  const { tracker, logs, state } = setUp({ maxEntities: 256 });
   const before = process.memoryUsage().heapUsed;
   for (let i = 0; i < 10_000; i++) {
     const node = `SBS50FFFF0000_${i.toString(16).padStart(8, "0")}`;
@@ -126,7 +127,7 @@ test("a flood of 10,000 configs for new serials and 10,000 bad states stays boun
   assert.ok(process.memoryUsage().heapUsed - before < 50 * 1024 * 1024);
   // The entities it holds still decide.
   const first = "SBS50FFFF0000_00000000";
-  assert.equal(tracker.handle(`homeassistant/binary_sensor/${first}/${first}_smokealarm/state`, '{"status":"Detected"}')?.on, true);
+  assert.equal(state(`homeassistant/binary_sensor/${first}/${first}_smokealarm/state`, '{"status":"Detected"}')?.on, true);
 });
 
 test("statusOf reads {status} objects and bare words only", () => {

@@ -142,6 +142,8 @@ export class EmbeddedBroker extends EventEmitter<LocalTransportEvents> implement
   #broker: Aedes | undefined;
   #server: Server | undefined;
   readonly #sockets = new Set<Socket>();
+  /** The peer address of each connection (aedes sees the limited stream, not the socket). */
+  readonly #addresses = new WeakMap<Duplex, string>();
   /** Client ids that authenticated and are connected. */
   readonly #clients = new Set<string>();
 
@@ -168,7 +170,7 @@ export class EmbeddedBroker extends EventEmitter<LocalTransportEvents> implement
       maxClientsIdLength: 64,
       authenticate: (client, username, password, done) => {
         if (username === this.#o.username && sameSecret(password, this.#o.password)) return done(null, true);
-        const address = (client.conn as unknown as { remoteAddress?: string }).remoteAddress;
+        const address = this.#addresses.get(client.conn as Duplex);
         rateLimitedLog(log).warn("refused login", "xsense local: refused an MQTT login (wrong username or password)", { address });
         done(Object.assign(new Error("bad username or password"), { returnCode: 4 as const }), false);
       },
@@ -208,6 +210,7 @@ export class EmbeddedBroker extends EventEmitter<LocalTransportEvents> implement
           address: socket.remoteAddress,
         });
       });
+      this.#addresses.set(stream, socket.remoteAddress ?? "");
       broker.handle(stream);
     });
     server.maxConnections = this.#o.maxConnections ?? 16;
