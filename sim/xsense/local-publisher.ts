@@ -39,7 +39,13 @@ function attrsOf(type: string): Attr[] {
     deviceClass: name === "coalarm" ? "carbon_monoxide" : name === "heatalarm" ? "heat" : "smoke",
     status: (s) => (isOn(s.alarmStatus) && active(s) ? "Detected" : "Cleared"),
   });
-  const fault = (name: string): Attr => ({ name, on: "Fault", off: "Normal", deviceClass: "problem", status: (s) => (isOn(s.sensorStatus) ? "Fault" : "Normal") });
+  const fault = (name: string): Attr => ({
+    name,
+    on: "Fault",
+    off: "Normal",
+    deviceClass: "problem",
+    status: (s) => (isOn(s.sensorStatus) ? "Fault" : "Normal"),
+  });
   const out: Attr[] = [
     {
       name: "battery",
@@ -48,12 +54,32 @@ function attrsOf(type: string): Attr[] {
       deviceClass: "battery",
       status: (s) => (s.batInfo === "0" ? "Critical" : s.batInfo === "1" ? "Low" : "Normal"),
     },
-    { name: "online", on: "Online", off: "Offline", deviceClass: "connectivity", status: (s) => (s.online === "0" ? "Offline" : "Online") },
-    { name: "lifeend", on: "EOL", off: "Normal", deviceClass: "problem", status: (s) => (isOn(s.isLifeEnd) ? "EOL" : "Normal") },
+    {
+      name: "online",
+      on: "Online",
+      off: "Offline",
+      deviceClass: "connectivity",
+      status: (s) => (s.online === "0" ? "Offline" : "Online"),
+    },
+    {
+      name: "lifeend",
+      on: "EOL",
+      off: "Normal",
+      deviceClass: "problem",
+      status: (s) => (isOn(s.isLifeEnd) ? "EOL" : "Normal"),
+    },
   ];
-  if (smoke) out.push(alarm("smokealarm", (s) => !coActive(s)), fault("smokefault"));
+  if (smoke)
+    out.push(
+      alarm("smokealarm", (s) => !coActive(s)),
+      fault("smokefault"),
+    );
   if (co) out.push(alarm("coalarm", coActive), fault("cofault"));
-  if (heat) out.push(alarm("heatalarm", () => true), fault("heatfault"));
+  if (heat)
+    out.push(
+      alarm("heatalarm", () => true),
+      fault("heatfault"),
+    );
   return out;
 }
 
@@ -72,7 +98,11 @@ export class Sbs50LocalPublisher {
   }
 
   /** Connect a publisher for one SBS50 of the simulator, announce its detectors and follow their changes. */
-  static async attach(sim: XSenseSimulator, stationSn: string, options: LocalPublisherOptions): Promise<Sbs50LocalPublisher> {
+  static async attach(
+    sim: XSenseSimulator,
+    stationSn: string,
+    options: LocalPublisherOptions,
+  ): Promise<Sbs50LocalPublisher> {
     const publisher = new Sbs50LocalPublisher(stationSn, options);
     await publisher.connect();
     for (const d of sim.station(stationSn).devices) await publisher.announce(d.sn, d.type, d.name, d.state);
@@ -117,9 +147,18 @@ export class Sbs50LocalPublisher {
         payload_on: attr.on,
         payload_off: attr.off,
         device_class: attr.deviceClass,
-        device: { identifiers: [this.#node(deviceSn)], name, model: type, manufacturer: "X-Sense", sw_version: "v1.7.0" },
+        device: {
+          identifiers: [this.#node(deviceSn)],
+          name,
+          model: type,
+          manufacturer: "X-Sense",
+          sw_version: "v1.7.0",
+        },
       };
-      await this.#client?.publishAsync(this.topic(deviceSn, attr.name, "config"), JSON.stringify(config), { qos: 1, retain: true });
+      await this.#client?.publishAsync(this.topic(deviceSn, attr.name, "config"), JSON.stringify(config), {
+        qos: 1,
+        retain: true,
+      });
     }
     this.#publishChanges(deviceSn, type, state, true);
   }

@@ -20,7 +20,15 @@ const PASSWORD = "local-broker-pass-1";
 const WAIT = 10_000;
 
 function embedded(): LocalSettings {
-  return { mode: "embedded", port: 0, bind: "127.0.0.1", username: USER, password: PASSWORD, prefix: "homeassistant", maxConnections: 4 };
+  return {
+    mode: "embedded",
+    port: 0,
+    bind: "127.0.0.1",
+    username: USER,
+    password: PASSWORD,
+    prefix: "homeassistant",
+    maxConnections: 4,
+  };
 }
 
 /** A simulator and the real driver behind a FusedSink, plus a LocalPath whose resolver knows the sim's
@@ -31,7 +39,12 @@ async function rig(settings: LocalSettings = embedded(), options: { driver?: boo
   if (options.driver !== false) await h.driver.start({ sink: fused.cloud, log: h.log, store: h.store });
   const known = new Map<string, string>();
   for (const d of h.sim.station(STATION).devices) if (d.sn !== "00000006") known.set(`${STATION}/${d.sn}`, h.id(d.sn));
-  const local = new LocalPath({ settings, log: h.log, resolve: (st, dev) => known.get(`${st}/${dev}`), sink: fused.local });
+  const local = new LocalPath({
+    settings,
+    log: h.log,
+    resolve: (st, dev) => known.get(`${st}/${dev}`),
+    sink: fused.local,
+  });
   await local.start();
   const port = () => (local.transport as unknown as { port: number }).port;
   const publishers: Sbs50LocalPublisher[] = [];
@@ -48,7 +61,11 @@ async function rig(settings: LocalSettings = embedded(), options: { driver?: boo
   return { h, fused, local, port, attach, close };
 }
 
-function next<K extends keyof LocalPathEvents>(local: LocalPath, event: K, filter: (...args: LocalPathEvents[K]) => boolean = () => true) {
+function next<K extends keyof LocalPathEvents>(
+  local: LocalPath,
+  event: K,
+  filter: (...args: LocalPathEvents[K]) => boolean = () => true,
+) {
   return nextEvent<LocalPathEvents[K]>(local, event, filter as (...args: unknown[]) => boolean, WAIT);
 }
 
@@ -73,7 +90,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-test("embedded broker: the SBS50's alarms, clears, battery and end of life arrive as events and core state", async () => {
+test("embedded broker: alarms, clears, battery and end of life arrive as events and core state", async () => {
   const r = await rig(embedded(), { driver: false });
   try {
     const live = next(r.local, "liveness", (e) => e.stationSn === STATION && e.up);
@@ -84,7 +101,13 @@ test("embedded broker: the SBS50's alarms, clears, battery and end of life arriv
     const alarm = next(r.local, "alarm", (e) => e.deviceSn === "00000001");
     r.h.sim.raiseSmoke("00000001");
     assert.deepEqual((await alarm)[0], { stationSn: STATION, deviceSn: "00000001", id: smoke, kind: "smoke" });
-    await waitFor(() => r.h.sink.calls.some((c) => c.type === "stateChanged" && c.id === smoke && c.patch.smokeAlarm?.detected === true), WAIT);
+    await waitFor(
+      () =>
+        r.h.sink.calls.some(
+          (c) => c.type === "stateChanged" && c.id === smoke && c.patch.smokeAlarm?.detected === true,
+        ),
+      WAIT,
+    );
 
     const clear = next(r.local, "clear", (e) => e.deviceSn === "00000001");
     r.h.sim.clearSmoke("00000001");
@@ -92,7 +115,13 @@ test("embedded broker: the SBS50's alarms, clears, battery and end of life arriv
 
     const battery = next(r.local, "battery", (e) => e.deviceSn === "00000001");
     r.h.sim.setBattery("00000001", 1);
-    assert.deepEqual((await battery)[0], { stationSn: STATION, deviceSn: "00000001", id: smoke, low: true, status: "Low" });
+    assert.deepEqual((await battery)[0], {
+      stationSn: STATION,
+      deviceSn: "00000001",
+      id: smoke,
+      low: true,
+      status: "Low",
+    });
 
     const eol = next(r.local, "endOfLife", (e) => e.deviceSn === "00000001");
     r.h.sim.endOfLife("00000001");
@@ -113,7 +142,7 @@ test("embedded broker: the SBS50's alarms, clears, battery and end of life arriv
   }
 });
 
-test("internet down: with the real driver cut off from the cloud, the local path carries state and availability", async () => {
+test("internet down: the real driver cut off, the local path carries state and availability", async () => {
   const r = await rig();
   try {
     const smoke = r.h.id("00000001");
@@ -136,7 +165,9 @@ test("internet down: with the real driver cut off from the cloud, the local path
       act();
       await waitFor(() => check() || undefined, WAIT);
     }
-    const raised = r.h.sink.calls.filter((c) => c.type === "stateChanged" && c.id === smoke && c.patch.smokeAlarm?.detected === true);
+    const raised = r.h.sink.calls.filter(
+      (c) => c.type === "stateChanged" && c.id === smoke && c.patch.smokeAlarm?.detected === true,
+    );
     assert.equal(raised.length, 1, "the alarm reached the core once");
 
     // The station leaves the local broker: now nothing vouches for its detectors.
@@ -174,11 +205,13 @@ test("both paths up: an alarm is delivered once, and the clear is not undone by 
   }
 });
 
-test("bad local input: wrong password, unknown serial, malformed JSON, foreign topics and oversized packets never crash", async () => {
+test("bad input: wrong password, unknown serial, malformed JSON, foreign topics, oversized packets", async () => {
   const r = await rig(embedded(), { driver: false });
   try {
     const url = `mqtt://127.0.0.1:${r.port()}`;
-    await assert.rejects(Sbs50LocalPublisher.attach(r.h.sim, STATION, { url, username: USER, password: "wrong-password" }));
+    await assert.rejects(
+      Sbs50LocalPublisher.attach(r.h.sim, STATION, { url, username: USER, password: "wrong-password" }),
+    );
     await waitFor(() => r.h.logs.has(/refused an MQTT login/) || undefined, WAIT);
     const refused = r.h.logs.warnings.find((l) => /refused an MQTT login/.test(l.msg))!;
     assert.equal(refused.address, "127.0.0.1", "the peer's address is logged");
@@ -196,7 +229,10 @@ test("bad local input: wrong password, unknown serial, malformed JSON, foreign t
     const state = `homeassistant/binary_sensor/${node}/${node}_smokealarm/state`;
     for (let i = 0; i < 200; i++) {
       publisher.publishRaw(state, "{not json");
-      publisher.publishRaw(`homeassistant/binary_sensor/SBS50${STATION}_00000006/SBS50${STATION}_00000006_smokealarm/state`, '{"status":"Detected"}');
+      publisher.publishRaw(
+        `homeassistant/binary_sensor/SBS50${STATION}_00000006/SBS50${STATION}_00000006_smokealarm/state`,
+        '{"status":"Detected"}',
+      );
       publisher.publishRaw("somewhere/else", "\u0000\u0001");
     }
     // The path still works after all that.
@@ -233,7 +269,10 @@ test("external broker: the SBS50 and the bridge both use the user's broker (aede
   const server = createServer((socket) => broker.handle(socket));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const r = await rig({ mode: "external", url, username: undefined, password: undefined, prefix: "homeassistant" }, { driver: false });
+  const r = await rig(
+    { mode: "external", url, username: undefined, password: undefined, prefix: "homeassistant" },
+    { driver: false },
+  );
   let serverOpen = true;
   try {
     await waitFor(() => r.local.up || undefined, WAIT, { message: "never connected to the external broker" });
@@ -244,12 +283,24 @@ test("external broker: the SBS50 and the bridge both use the user's broker (aede
     await live;
     const alarm = next(r.local, "alarm", (e) => e.deviceSn === "00000004");
     r.h.sim.raiseSmoke("00000004");
-    assert.deepEqual((await alarm)[0], { stationSn: STATION, deviceSn: "00000004", id: r.h.id("00000004"), kind: "heat" });
+    assert.deepEqual((await alarm)[0], {
+      stationSn: STATION,
+      deviceSn: "00000004",
+      id: r.h.id("00000004"),
+      kind: "heat",
+    });
     const heat = r.h.id("00000004");
-    await waitFor(() => r.h.sink.calls.some((c) => c.type === "stateChanged" && c.id === heat && c.patch.heatAlarm?.detected === true), WAIT);
+    await waitFor(
+      () =>
+        r.h.sink.calls.some((c) => c.type === "stateChanged" && c.id === heat && c.patch.heatAlarm?.detected === true),
+      WAIT,
+    );
 
     // A bridge that starts after the station announced itself gets the retained configs.
-    const late = new LocalPath({ settings: { mode: "external", url, username: undefined, password: undefined, prefix: "homeassistant" }, log: r.h.log });
+    const late = new LocalPath({
+      settings: { mode: "external", url, username: undefined, password: undefined, prefix: "homeassistant" },
+      log: r.h.log,
+    });
     const lateEntity = next(late, "entity", (e) => e.deviceSn === "00000002" && e.attr === "coalarm");
     await late.start();
     assert.equal((await lateEntity)[0].model, "XC01-M");
@@ -279,8 +330,12 @@ test("config: accounts[].local takes an embedded broker or a URL, with clear pro
   assert.deepEqual(problems({ broker: "embedded", username: "x", password: "12345678" }), []);
   assert.deepEqual(problems({ url: "mqtt://192.168.1.5:1883" }), []);
   assert.deepEqual(problems({ url: "mqtts://broker.lan", username: "u", password: "p" }), []);
-  assert.deepEqual(problems({}), ["broker: give broker: embedded (the bridge runs the broker) or url (a broker you run)"]);
-  assert.deepEqual(problems({ broker: "embedded", url: "mqtt://a:1" , username: "x", password: "12345678" }), ["url: give broker: embedded or url, not both"]);
+  assert.deepEqual(problems({}), [
+    "broker: give broker: embedded (the bridge runs the broker) or url (a broker you run)",
+  ]);
+  assert.deepEqual(problems({ broker: "embedded", url: "mqtt://a:1", username: "x", password: "12345678" }), [
+    "url: give broker: embedded or url, not both",
+  ]);
   assert.deepEqual(problems({ broker: "embedded" }), [
     "username: required with broker: embedded (type the same into the X-Sense app)",
     "password: required with broker: embedded (password or passwordFile): the broker is open to the whole LAN",
@@ -288,16 +343,32 @@ test("config: accounts[].local takes an embedded broker or a URL, with clear pro
   assert.deepEqual(problems({ broker: "embedded", username: "x", password: "short" }), [
     "password: must be at least 8 characters: the broker is open to the whole LAN",
   ]);
-  assert.deepEqual(problems({ url: "mqtt://user:secret@host:1883" }), ["url: must be mqtt://host:port or mqtts://host:port, with no user or password in it"]);
-  assert.deepEqual(problems({ url: "mqtt://h:1", port: 1883 }), ["port: only with broker: embedded"]);
-  assert.deepEqual(problems({ broker: "embedded", username: "x", password: "12345678", passwordFile: "/run/secrets/p" }), [
-    "passwordFile: give password or passwordFile, not both",
+  assert.deepEqual(problems({ url: "mqtt://user:secret@host:1883" }), [
+    "url: must be mqtt://host:port or mqtts://host:port, with no user or password in it",
   ]);
-  assert.deepEqual(problems({ broker: "embedded", username: "x", passwordFile: "relative/p" }), ["passwordFile: must be an absolute path"]);
-  assert.deepEqual(problems({ broker: "mosquitto", username: "x", password: "12345678" }).slice(0, 1), ['broker: must be "embedded" (or leave it out and give url)']);
+  assert.deepEqual(problems({ url: "mqtt://h:1", port: 1883 }), ["port: only with broker: embedded"]);
+  assert.deepEqual(
+    problems({ broker: "embedded", username: "x", password: "12345678", passwordFile: "/run/secrets/p" }),
+    ["passwordFile: give password or passwordFile, not both"],
+  );
+  assert.deepEqual(problems({ broker: "embedded", username: "x", passwordFile: "relative/p" }), [
+    "passwordFile: must be an absolute path",
+  ]);
+  assert.deepEqual(problems({ broker: "mosquitto", username: "x", password: "12345678" }).slice(0, 1), [
+    'broker: must be "embedded" (or leave it out and give url)',
+  ]);
   assert.deepEqual(problems({ url: "mqtt://h:1", colour: "red" }).length, 1);
-  assert.throws(() => localSettings({ broker: "embedded", username: "x", passwordFile: "/nonexistent/hb-pass" }), /local\.passwordFile: cannot read "\/nonexistent\/hb-pass" \(ENOENT\)/);
+  assert.throws(
+    () => localSettings({ broker: "embedded", username: "x", passwordFile: "/nonexistent/hb-pass" }),
+    /local\.passwordFile: cannot read "\/nonexistent\/hb-pass" \(ENOENT\)/,
+  );
   assert.deepEqual(localSettings({ broker: "embedded", username: "x", password: "12345678" }), {
-    mode: "embedded", port: 1883, bind: "0.0.0.0", username: "x", password: "12345678", prefix: "homeassistant", maxConnections: 16,
+    mode: "embedded",
+    port: 1883,
+    bind: "0.0.0.0",
+    username: "x",
+    password: "12345678",
+    prefix: "homeassistant",
+    maxConnections: 16,
   });
 });

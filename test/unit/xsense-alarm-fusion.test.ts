@@ -14,8 +14,15 @@ function clock() {
 
 const ID = "xsense:det-1";
 const INFO: DeviceInfo = {
-  id: ID, vendor: "xsense", account: "home", kind: "smoke-alarm", name: "Hall", manufacturer: "X-Sense", model: "XS01-M",
-  serialNumber: "00000001", capabilities: { smokeAlarm: {}, battery: { level: true } },
+  id: ID,
+  vendor: "xsense",
+  account: "home",
+  kind: "smoke-alarm",
+  name: "Hall",
+  manufacturer: "X-Sense",
+  model: "XS01-M",
+  serialNumber: "00000001",
+  capabilities: { smokeAlarm: {}, battery: { level: true } },
 };
 
 function setUp(windowMs = 15_000) {
@@ -23,7 +30,11 @@ function setUp(windowMs = 15_000) {
   const target = new FakeSink();
   const fused = new FusedSink(target, { windowMs, now: c.now });
   fused.cloud.deviceFound(INFO, { smokeAlarm: { detected: false }, battery: { low: false, level: 100 } });
-  const smoke = () => target.of("stateChanged").filter((call) => call.patch.smokeAlarm?.detected !== undefined).map((call) => call.patch.smokeAlarm!.detected);
+  const smoke = () =>
+    target
+      .of("stateChanged")
+      .filter((call) => call.patch.smokeAlarm?.detected !== undefined)
+      .map((call) => call.patch.smokeAlarm!.detected);
   return { ...c, target, fused, smoke };
 }
 
@@ -109,7 +120,10 @@ test("battery, end of life and fault are fused the same way", () => {
   fused.local.stateChanged(ID, { battery: { low: true }, endOfLife: true, fault: "smoke sensor fault" });
   fused.cloud.stateChanged(ID, { battery: { low: true, level: 33 }, endOfLife: true, fault: "sensor" });
   const calls = target.of("stateChanged").map((c) => c.patch);
-  assert.deepEqual(calls, [{ battery: { low: true }, endOfLife: true, fault: "smoke sensor fault" }, { battery: { level: 33 } }]);
+  assert.deepEqual(calls, [
+    { battery: { low: true }, endOfLife: true, fault: "smoke sensor fault" },
+    { battery: { level: 33 } },
+  ]);
 });
 
 test("availability: either path vouches; with the cloud gone, No Response follows the local path", () => {

@@ -24,8 +24,18 @@ function setUp(options: { maxEntities?: number } = {}) {
 }
 
 test("topics: the real shapes parse into station, detector and attribute; others do not", () => {
-  assert.deepEqual(parseTopic(topic("heatalarm")), { stationSn: "14D9A2F0", deviceSn: "00A1B2C3", attr: "heatalarm", kind: "state" });
-  assert.deepEqual(parseTopic(topic("battery", "config")), { stationSn: "14D9A2F0", deviceSn: "00A1B2C3", attr: "battery", kind: "config" });
+  assert.deepEqual(parseTopic(topic("heatalarm")), {
+    stationSn: "14D9A2F0",
+    deviceSn: "00A1B2C3",
+    attr: "heatalarm",
+    kind: "state",
+  });
+  assert.deepEqual(parseTopic(topic("battery", "config")), {
+    stationSn: "14D9A2F0",
+    deviceSn: "00A1B2C3",
+    attr: "battery",
+    kind: "config",
+  });
   for (const attr of ["online", "lifeend", "smokealarm", "coalarm", "smokefault", "heatfault", "cofault"]) {
     assert.equal(parseTopic(topic(attr))?.attr, attr);
   }
@@ -39,9 +49,15 @@ test("topics: the real shapes parse into station, detector and attribute; others
 
 test("state words: Detected is an alarm, Cleared is not; battery Low and Critical are low; EOL; Online", () => {
   const { tracker } = setUp();
-  const state = (attr: string, status: string) => tracker.handle(topic(attr), JSON.stringify({ status })) as LocalState | undefined;
+  const state = (attr: string, status: string) =>
+    tracker.handle(topic(attr), JSON.stringify({ status })) as LocalState | undefined;
   assert.deepEqual(state("heatalarm", "Detected"), {
-    kind: "state", stationSn: "14D9A2F0", deviceSn: "00A1B2C3", attr: "heatalarm", on: true, status: "Detected",
+    kind: "state",
+    stationSn: "14D9A2F0",
+    deviceSn: "00A1B2C3",
+    attr: "heatalarm",
+    on: true,
+    status: "Detected",
   });
   assert.equal(state("heatalarm", "Cleared")?.on, false);
   assert.equal(state("battery", "Normal")?.on, false);
@@ -54,9 +70,22 @@ test("state words: Detected is an alarm, Cleared is not; battery Low and Critica
 
 test("payload_on / payload_off of the discovery config decide; a word neither names is ignored and logged", () => {
   const { tracker, logs, state } = setUp();
-  const config = { state_topic: topic("smokealarm"), payload_on: "ALARM", payload_off: "IDLE", device: { model: "XS01-M", name: "Hall" } };
+  const config = {
+    state_topic: topic("smokealarm"),
+    payload_on: "ALARM",
+    payload_off: "IDLE",
+    device: { model: "XS01-M", name: "Hall" },
+  };
   const entity = tracker.handle(topic("smokealarm", "config"), JSON.stringify(config));
-  assert.deepEqual(entity, { kind: "config", stationSn: "14D9A2F0", deviceSn: "00A1B2C3", attr: "smokealarm", model: "XS01-M", name: "Hall", firmware: undefined });
+  assert.deepEqual(entity, {
+    kind: "config",
+    stationSn: "14D9A2F0",
+    deviceSn: "00A1B2C3",
+    attr: "smokealarm",
+    model: "XS01-M",
+    name: "Hall",
+    firmware: undefined,
+  });
   assert.equal(state(topic("smokealarm"), '{"status":"ALARM"}')?.on, true);
   assert.equal(state(topic("smokealarm"), '{"status":"IDLE"}')?.on, false);
   // Without the config "IDLE" would read as "not detected"; with it, a word it does not name is news to nobody.
@@ -72,9 +101,17 @@ test("payload_on / payload_off of the discovery config decide; a word neither na
 
 test("a config's own state_topic is followed", () => {
   const { tracker } = setUp();
-  tracker.handle(topic("coalarm", "config"), JSON.stringify({ state_topic: "homeassistant/xsense/co-hall", payload_on: "Detected" }));
+  tracker.handle(
+    topic("coalarm", "config"),
+    JSON.stringify({ state_topic: "homeassistant/xsense/co-hall", payload_on: "Detected" }),
+  );
   assert.deepEqual(tracker.handle("homeassistant/xsense/co-hall", '{"status":"Detected"}'), {
-    kind: "state", stationSn: "14D9A2F0", deviceSn: "00A1B2C3", attr: "coalarm", on: true, status: "Detected",
+    kind: "state",
+    stationSn: "14D9A2F0",
+    deviceSn: "00A1B2C3",
+    attr: "coalarm",
+    on: true,
+    status: "Detected",
   });
 });
 
@@ -119,7 +156,10 @@ test("a flood of 10,000 configs for new serials and 10,000 bad states stays boun
   const before = process.memoryUsage().heapUsed;
   for (let i = 0; i < 10_000; i++) {
     const node = `SBS50FFFF0000_${i.toString(16).padStart(8, "0")}`;
-    tracker.handle(`homeassistant/binary_sensor/${node}/${node}_smokealarm/config`, '{"payload_on":"Detected","state_topic":"homeassistant/x/' + i + '"}');
+    tracker.handle(
+      `homeassistant/binary_sensor/${node}/${node}_smokealarm/config`,
+      '{"payload_on":"Detected","state_topic":"homeassistant/x/' + i + '"}',
+    );
     tracker.handle(`homeassistant/binary_sensor/${node}/${node}_smokealarm/state`, "{broken");
   }
   assert.equal(tracker.entityCount, 256, "entities beyond the cap are not remembered");
@@ -127,7 +167,10 @@ test("a flood of 10,000 configs for new serials and 10,000 bad states stays boun
   assert.ok(process.memoryUsage().heapUsed - before < 50 * 1024 * 1024);
   // The entities it holds still decide.
   const first = "SBS50FFFF0000_00000000";
-  assert.equal(state(`homeassistant/binary_sensor/${first}/${first}_smokealarm/state`, '{"status":"Detected"}')?.on, true);
+  assert.equal(
+    state(`homeassistant/binary_sensor/${first}/${first}_smokealarm/state`, '{"status":"Detected"}')?.on,
+    true,
+  );
 });
 
 test("statusOf reads {status} objects and bare words only", () => {
@@ -163,10 +206,15 @@ test("MQTT packet limit: packets up to the limit pass in any chunking; a larger 
   const stream = Buffer.concat([packet(0), packet(100), packet(1000 - 3), packet(5)]);
   for (const size of [1, 2, 3, 7, stream.length]) {
     const limit = new MqttPacketLimit(1000);
-    for (let i = 0; i < stream.length; i += size) assert.equal(limit.accept(stream.subarray(i, i + size)), true, `chunks of ${size}`);
+    for (let i = 0; i < stream.length; i += size)
+      assert.equal(limit.accept(stream.subarray(i, i + size)), true, `chunks of ${size}`);
   }
   assert.equal(new MqttPacketLimit(1000).accept(packet(1000).subarray(0, 4)), false, "refused from the header alone");
   // A CONNECT claiming 256 MB is refused before any of it arrives.
   assert.equal(new MqttPacketLimit(65536).accept(Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f])), false);
-  assert.equal(new MqttPacketLimit(65536).accept(Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x01])), false, "a fifth length byte");
+  assert.equal(
+    new MqttPacketLimit(65536).accept(Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x01])),
+    false,
+    "a fifth length byte",
+  );
 });

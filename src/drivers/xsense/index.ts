@@ -12,10 +12,13 @@ export { XSenseCognito, CognitoError, normalisePassword, type CognitoTokens, typ
 export { requestMac, macInput, macText, decodeClientSecret, encodeClientSecret, secretHash, UNAUTH_MAC, COMMON_FIELDS } from "./mac.ts";
 export { signRequest, presignUrl, canonicalRequest, canonicalQuery, canonicalPath, signature, sha256Hex, amzDate, rfc3986, EMPTY_SHA256, type AwsCredentials } from "./sigv4.ts";
 export { MODELS, modelSpec, inferSpec, capabilitiesOf, thingName, type ModelSpec, type AlarmKind, type ThingNaming, type SelfTestRoute, type MuteRoute } from "./models.ts";
-export { LocalPath, patchOf, type LocalPathOptions, type LocalPathEvents, type LocalDetector, type LocalAlarmKind } from "./local-path.ts";
+export { LocalPath, patchOf } from "./local-path.ts";
+export type { LocalPathOptions, LocalPathEvents, LocalDetector, LocalAlarmKind } from "./local-path.ts";
 export { AlarmFusion, FusedSink, type LocalSink, type PathName, type FusionOptions } from "./alarm-fusion.ts";
-export { localConfigSchema, localSettings, DEFAULT_LOCAL_PORT, type LocalConfig, type LocalSettings } from "./local-config.ts";
-export { DiscoveryTracker, parseTopic, LOCAL_ATTRS, type LocalAttr, type LocalState, type LocalEntity } from "./local-discovery.ts";
+export { localConfigSchema, localSettings, DEFAULT_LOCAL_PORT } from "./local-config.ts";
+export type { LocalConfig, LocalSettings } from "./local-config.ts";
+export { DiscoveryTracker, parseTopic, LOCAL_ATTRS } from "./local-discovery.ts";
+export type { LocalAttr, LocalState, LocalEntity } from "./local-discovery.ts";
 export { EmbeddedBroker, ExternalBroker, MqttPacketLimit, type LocalTransport } from "./local-broker.ts";
 export { fieldsToPatch, selfTestResult, comboTarget, flatten, childSn, flag, int, type Fields, type ComboContext } from "./parse.ts";
 

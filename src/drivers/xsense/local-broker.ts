@@ -171,7 +171,9 @@ export class EmbeddedBroker extends EventEmitter<LocalTransportEvents> implement
       authenticate: (client, username, password, done) => {
         if (username === this.#o.username && sameSecret(password, this.#o.password)) return done(null, true);
         const address = this.#addresses.get(client.conn as Duplex);
-        rateLimitedLog(log).warn("refused login", "xsense local: refused an MQTT login (wrong username or password)", { address });
+        rateLimitedLog(log).warn("refused login", "xsense local: refused an MQTT login (wrong username or password)", {
+          address,
+        });
         done(Object.assign(new Error("bad username or password"), { returnCode: 4 as const }), false);
       },
       // Nothing is kept for later: the bridge reads publishes as they pass, so retained messages would
@@ -182,7 +184,8 @@ export class EmbeddedBroker extends EventEmitter<LocalTransportEvents> implement
         packet.retain = false;
         done(null);
       },
-      authorizeSubscribe: (_client, sub, done) => done(null, underPrefix(sub.topic) || sub.topic === prefix ? sub : null),
+      authorizeSubscribe: (_client, sub, done) =>
+        done(null, underPrefix(sub.topic) || sub.topic === prefix ? sub : null),
     });
     this.#broker = broker;
     broker.on("clientReady", (client: AedesClient) => {
@@ -206,16 +209,22 @@ export class EmbeddedBroker extends EventEmitter<LocalTransportEvents> implement
       this.#sockets.add(socket);
       socket.on("close", () => this.#sockets.delete(socket));
       const stream = limitedStream(socket, this.#o.maxPacketBytes ?? 64 * 1024, () => {
-        rateLimitedLog(log).warn("oversized MQTT packet", "xsense local: closed a connection that sent an oversized MQTT packet", {
-          address: socket.remoteAddress,
-        });
+        rateLimitedLog(log).warn(
+          "oversized MQTT packet",
+          "xsense local: closed a connection that sent an oversized MQTT packet",
+          {
+            address: socket.remoteAddress,
+          },
+        );
       });
       this.#addresses.set(stream, socket.remoteAddress ?? "");
       broker.handle(stream);
     });
     server.maxConnections = this.#o.maxConnections ?? 16;
     server.on("drop", (data) => {
-      rateLimitedLog(log).warn("too many connections", "xsense local: refused a connection (too many open)", { address: data?.remoteAddress });
+      rateLimitedLog(log).warn("too many connections", "xsense local: refused a connection (too many open)", {
+        address: data?.remoteAddress,
+      });
     });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
@@ -227,7 +236,10 @@ export class EmbeddedBroker extends EventEmitter<LocalTransportEvents> implement
     });
     server.on("error", (error) => log.warn({ err: error }, "xsense local: embedded broker error"));
     // Home Assistant's birth message: stations that wait for it (re)publish their discovery configs.
-    broker.publish({ cmd: "publish", topic: `${prefix}/status`, payload: Buffer.from("online"), qos: 0, retain: true, dup: false }, () => undefined);
+    broker.publish(
+      { cmd: "publish", topic: `${prefix}/status`, payload: Buffer.from("online"), qos: 0, retain: true, dup: false },
+      () => undefined,
+    );
     this.emit("up");
   }
 
@@ -303,7 +315,10 @@ export class ExternalBroker extends EventEmitter<LocalTransportEvents> implement
     client.on("close", () => down("connection closed"));
     client.on("offline", () => down("offline"));
     client.on("error", (error) => {
-      rateLimitedLog(log).warn("broker error", "xsense local: broker connection failed", { url: this.#o.url, error: error.message });
+      rateLimitedLog(log).warn("broker error", "xsense local: broker connection failed", {
+        url: this.#o.url,
+        error: error.message,
+      });
     });
     client.on("message", (topic, payload) => this.emit("message", topic, payload, "broker"));
     // Resolves at once: the path comes up whenever the broker answers, and start never blocks the bridge.

@@ -16,32 +16,44 @@ export const localConfigSchema = z
     /** "embedded": the bridge runs the broker the station connects to. */
     broker: z.literal("embedded", { error: 'must be "embedded" (or leave it out and give url)' }).optional(),
     /** An existing broker the station publishes to. */
-    url: z.string().regex(BROKER_URL, "must be mqtt://host:port or mqtts://host:port, with no user or password in it").optional(),
+    url: z
+      .string()
+      .regex(BROKER_URL, "must be mqtt://host:port or mqtts://host:port, with no user or password in it")
+      .optional(),
     port: z.number().int().min(1).max(65535).optional(),
     bind: str(1, 100).optional(),
     username: str(1, 100).optional(),
     password: str(1, 200).optional(),
     passwordFile: str(1).refine(isAbsolute, "must be an absolute path").optional(),
     /** Home Assistant discovery prefix set in the X-Sense app (default homeassistant). */
-    prefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be letters, digits, _ or - (default homeassistant)").optional(),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be letters, digits, _ or - (default homeassistant)")
+      .optional(),
     /** Embedded broker: connections at once. */
     maxConnections: z.number().int().min(1).max(256).optional(),
   })
   .superRefine((local, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
     const embedded = local.broker === "embedded";
-    if (embedded && local.url !== undefined) problem("url", 'give broker: embedded or url, not both');
-    if (!embedded && local.url === undefined) problem("broker", 'give broker: embedded (the bridge runs the broker) or url (a broker you run)');
-    if (local.password !== undefined && local.passwordFile !== undefined) problem("passwordFile", "give password or passwordFile, not both");
+    if (embedded && local.url !== undefined) problem("url", "give broker: embedded or url, not both");
+    if (!embedded && local.url === undefined)
+      problem("broker", "give broker: embedded (the bridge runs the broker) or url (a broker you run)");
+    if (local.password !== undefined && local.passwordFile !== undefined)
+      problem("passwordFile", "give password or passwordFile, not both");
     if (!embedded) {
       for (const key of ["port", "bind", "maxConnections"] as const) {
         if (local[key] !== undefined) problem(key, "only with broker: embedded");
       }
       return;
     }
-    if (local.username === undefined) problem("username", "required with broker: embedded (type the same into the X-Sense app)");
+    if (local.username === undefined)
+      problem("username", "required with broker: embedded (type the same into the X-Sense app)");
     if (local.password === undefined && local.passwordFile === undefined) {
-      problem("password", "required with broker: embedded (password or passwordFile): the broker is open to the whole LAN");
+      problem(
+        "password",
+        "required with broker: embedded (password or passwordFile): the broker is open to the whole LAN",
+      );
     }
     if (local.password !== undefined && local.password.length < MIN_BROKER_PASSWORD && !local.password.includes("${")) {
       problem("password", `must be at least ${MIN_BROKER_PASSWORD} characters: the broker is open to the whole LAN`);
@@ -52,7 +64,15 @@ export type LocalConfig = z.infer<typeof localConfigSchema>;
 
 /** The settings a LocalPath needs, with the password read (from passwordFile) and registered as a secret. */
 export type LocalSettings =
-  | { mode: "embedded"; port: number; bind: string; username: string; password: string; prefix: string; maxConnections: number }
+  | {
+      mode: "embedded";
+      port: number;
+      bind: string;
+      username: string;
+      password: string;
+      prefix: string;
+      maxConnections: number;
+    }
   | { mode: "external"; url: string; username: string | undefined; password: string | undefined; prefix: string };
 
 export const DEFAULT_LOCAL_PORT = 1883;

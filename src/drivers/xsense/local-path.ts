@@ -111,7 +111,8 @@ export class LocalPath extends EventEmitter<LocalPathEvents> {
         : new ExternalBroker({ ...settings, log: options.log }));
     this.transport.on("message", (topic, payload, publisher) => this.#message(topic, payload, publisher));
     this.transport.on("publisherDown", (publisher) => {
-      for (const [sn, station] of this.#stations) if (station.publisher === publisher) this.#setLive(sn, station, false);
+      for (const [sn, station] of this.#stations)
+        if (station.publisher === publisher) this.#setLive(sn, station, false);
     });
     this.transport.on("up", () => {
       this.#up = true;
@@ -227,20 +228,35 @@ export class LocalPath extends EventEmitter<LocalPathEvents> {
     let d = this.#detectors.get(key);
     if (!d) {
       if (this.#detectors.size >= this.#max) {
-        this.#limiter.warn("too many detectors", "xsense local: ignoring a message", { station: message.stationSn, limit: this.#max });
+        this.#limiter.warn("too many detectors", "xsense local: ignoring a message", {
+          station: message.stationSn,
+          limit: this.#max,
+        });
         return undefined;
       }
-      d = { stationSn: message.stationSn, deviceSn: message.deviceSn, id: undefined, online: undefined, values: new Map(), shown: undefined, warned: false };
+      d = {
+        stationSn: message.stationSn,
+        deviceSn: message.deviceSn,
+        id: undefined,
+        online: undefined,
+        values: new Map(),
+        shown: undefined,
+        warned: false,
+      };
       this.#detectors.set(key, d);
     }
     if (!d.id && this.#o.resolve) {
       d.id = this.#o.resolve(d.stationSn, d.deviceSn);
       if (!d.id && !d.warned) {
         d.warned = true;
-        this.#limiter.warn("unknown detector", "xsense local: a detector the X-Sense account does not list; ignored until it does", {
-          station: d.stationSn,
-          device: d.deviceSn,
-        });
+        this.#limiter.warn(
+          "unknown detector",
+          "xsense local: a detector the X-Sense account does not list; ignored until it does",
+          {
+            station: d.stationSn,
+            device: d.deviceSn,
+          },
+        );
       } else if (d.id) this.#showAvailability(d);
     }
     return d;
@@ -249,7 +265,10 @@ export class LocalPath extends EventEmitter<LocalPathEvents> {
   #setLive(sn: string, station: Station, live: boolean): void {
     if (station.live === live) return;
     station.live = live;
-    this.#log.info({ station: sn }, `xsense local: station ${sn} ${live ? "publishes on the local path" : "left the local path"}`);
+    this.#log.info(
+      { station: sn },
+      `xsense local: station ${sn} ${live ? "publishes on the local path" : "left the local path"}`,
+    );
     this.emit("liveness", { stationSn: sn, up: live });
     for (const d of this.#detectors.values()) if (d.stationSn === sn) this.#showAvailability(d);
   }
