@@ -995,10 +995,18 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.publishRaw(`${base}/documents`, { previous: null, current: { state: { reported } } });
   }
 
+  /** SBS50 local MQTT output per station serial (sim/xsense/local-publisher.ts attaches one). */
+  readonly localPublishers = new Map<string, { deviceChanged(sn: string, type: string, state: Fields): void }>();
+
+  #publishLocal(station: SimStation, device: SimDevice): void {
+    this.localPublishers.get(station.sn)?.deviceChanged(device.sn, device.type, device.state);
+  }
+
   /** Change a device's reported fields and publish the shadows that carry them. */
   #update(sn: string, fields: Fields, alarm?: { type?: string }): void {
     const { device, station } = this.device(sn);
     Object.assign(device.state, fields);
+    this.#publishLocal(station, device);
     const now = utcStamp(Date.now());
     if (alarm) {
       const reported: Fields = { stationSN: station.sn, type: device.type, isAlarm: fields.alarmStatus, time: now };

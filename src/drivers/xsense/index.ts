@@ -4,6 +4,7 @@ import { defineVendor, httpUrl, wsUrl } from "../../core/vendor.ts";
 import { CognitoError, XSenseCognito } from "./cognito.ts";
 import { DEFAULT_API, XSenseApi } from "./api.ts";
 import { XSenseDriver } from "./driver.ts";
+import { localConfigSchema } from "./local-config.ts";
 
 export { XSenseDriver, DEFAULT_IOT_DATA, DEFAULT_MQTT, SHADOW_USER_AGENT, MQTT_USERNAME, parseExpiration, utcStamp, type XSenseDriverOptions, type XSenseTimeouts, type XSenseEndpoints } from "./driver.ts";
 export { XSenseApi, XSenseApiError, XSenseSessionError, SESSION_ERR_CODES, DEFAULT_API, DEFAULT_APP_VERSION, DEFAULT_CLIENT_TYPE, appCodeOf, type ClientInfo } from "./api.ts";
@@ -11,6 +12,14 @@ export { XSenseCognito, CognitoError, normalisePassword, type CognitoTokens, typ
 export { requestMac, macInput, macText, decodeClientSecret, encodeClientSecret, secretHash, UNAUTH_MAC, COMMON_FIELDS } from "./mac.ts";
 export { signRequest, presignUrl, canonicalRequest, canonicalQuery, canonicalPath, signature, sha256Hex, amzDate, rfc3986, EMPTY_SHA256, type AwsCredentials } from "./sigv4.ts";
 export { MODELS, modelSpec, inferSpec, capabilitiesOf, thingName, type ModelSpec, type AlarmKind, type ThingNaming, type SelfTestRoute, type MuteRoute } from "./models.ts";
+export { LocalPath, patchOf } from "./local-path.ts";
+export type { LocalPathOptions, LocalPathEvents, LocalDetector, LocalAlarmKind } from "./local-path.ts";
+export { AlarmFusion, FusedSink, type LocalSink, type PathName, type FusionOptions } from "./alarm-fusion.ts";
+export { localConfigSchema, localSettings, DEFAULT_LOCAL_PORT } from "./local-config.ts";
+export type { LocalConfig, LocalSettings } from "./local-config.ts";
+export { DiscoveryTracker, parseTopic, LOCAL_ATTRS } from "./local-discovery.ts";
+export type { LocalAttr, LocalState, LocalEntity } from "./local-discovery.ts";
+export { EmbeddedBroker, ExternalBroker, MqttPacketLimit, type LocalTransport } from "./local-broker.ts";
 export { fieldsToPatch, selfTestResult, comboTarget, flatten, childSn, flag, int, type Fields, type ComboContext } from "./parse.ts";
 
 /** The vendor module (src/core/vendor.ts): X-Sense smoke, CO and heat alarms, e-mail and password. */
@@ -23,6 +32,8 @@ export const xsense = defineVendor({
       .optional(),
     // Seconds the alarm link may be down before its detectors read "No Response" (safety: the owner must know).
     alarmLinkGraceS: z.number().int().min(5).max(600).optional(),
+    // The SBS50's local MQTT output (README "Alarms without the internet"): an embedded broker or a URL.
+    local: localConfigSchema.optional(),
   },
   passwordOptional: false,
   produces: { cameras: false },
@@ -74,6 +85,12 @@ export const xsense = defineVendor({
       "  password: ${XSENSE_PASSWORD}",
       "  # Seconds the alarm link may be down before the detectors show No Response (5-600).",
       "  # alarmLinkGraceS: 60",
+      "  # Alarms without the internet: the SBS50 publishes to a broker in the bridge (README).",
+      "  # local:",
+      "  #   broker: embedded",
+      "  #   port: 1883",
+      "  #   username: xsense",
+      "  #   password: ${XSENSE_BROKER_PASSWORD}",
     ],
   },
 });
