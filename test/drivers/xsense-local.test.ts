@@ -372,3 +372,32 @@ test("config: accounts[].local takes an embedded broker or a URL, with clear pro
     maxConnections: 16,
   });
 });
+
+test("accounts[].local wired into the driver: with the cloud cut off, an alarm arrives over the station's broker", async (t) => {
+  // A free loopback port for the embedded broker (the config takes a fixed port, as a user's would).
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const local = { broker: "embedded" as const, port, bind: "127.0.0.1", username: USER, password: PASSWORD };
+  const h = await harness({ driver: { local } });
+  const publisher = await Sbs50LocalPublisher.attach(h.sim, STATION, {
+    url: `mqtt://127.0.0.1:${port}`,
+    username: USER,
+    password: PASSWORD,
+  });
+  t.after(async () => {
+    await publisher.stop();
+    await h.close();
+  });
+  const smoke = h.id("00000001");
+  // The internet goes: MQTT refused and dropped. The station's local broker keeps the detector reachable.
+  h.sim.mqttAvailable = false;
+  h.sim.dropMqtt();
+  await waitFor(() => h.sink.link === "disconnected", WAIT, { on: [[h.sink, "call"]] });
+  h.sim.raiseSmoke("00000001");
+  await waitFor(() => h.sink.states.get(smoke)?.smokeAlarm?.detected === true, WAIT, { on: [[h.sink, "call"]] });
+  // Past the cloud link's grace (300 ms here) the detector still reads reachable: the local path vouches for it.
+  await waitFor(() => h.logs.has(/alarm link \(MQTT\) has been down/), WAIT, { on: [[h.logs, "line"]] });
+  assert.equal(h.sink.available.get(smoke), true, "No Response follows the local path, which is up");
+});

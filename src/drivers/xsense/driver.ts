@@ -25,6 +25,9 @@ import { Inventory } from "./inventory.ts";
 import { MqttLinks } from "./mqtt-link.ts";
 import { XSenseSession } from "./session.ts";
 import { ShadowClient } from "./shadows.ts";
+import { FusedSink } from "./alarm-fusion.ts";
+import { localSettings, type LocalConfig } from "./local-config.ts";
+import { LocalPath } from "./local-path.ts";
 
 export { DEFAULT_API } from "./api.ts";
 export { parseExpiration } from "./credentials.ts";
@@ -55,6 +58,8 @@ export interface XSenseEndpoints {
 }
 
 export interface XSenseDriverOptions {
+  /** The SBS50's local MQTT output (README "Alarms without the internet"): fused with the cloud path. */
+  local?: LocalConfig;
   accountName?: string;
   email: string;
   password: string;
@@ -98,6 +103,8 @@ interface Parts {
   inventory: Inventory;
   links: MqttLinks;
   commands: XSenseCommands;
+  /** The local alarm path, when configured and started. */
+  local: LocalPath | undefined;
 }
 
 export class XSenseDriver implements Driver {
@@ -151,8 +158,11 @@ export class XSenseDriver implements Driver {
   #wire(ctx: DriverContext): Parts {
     const o = this.#opts;
     const rt = this.#rt;
-    const sink = ctx.sink;
     const log = (o.log ?? ctx.log).child({ vendor: "xsense", account: this.accountName });
+    // Both alarm paths report through one fusion: a change seen on both is delivered once, on either alone it is
+    // delivered, and a detector is reachable while either path vouches for it.
+    const fused = new FusedSink(ctx.sink);
+    const sink = o.local ? fused.cloud : ctx.sink;
     const backoff = this.#backoff;
     const session = new XSenseSession({
       api: this.#api,
@@ -205,12 +215,29 @@ export class XSenseDriver implements Driver {
     });
     const selfTestMs = this.#t.selfTestMs;
     const commands = new XSenseCommands({ inventory, session, shadows, rt, log, sink, selfTestMs });
-    this.#parts = { log, sink, session, credentials, inventory, links, commands };
+    let local: LocalPath | undefined;
+    if (o.local) {
+      try {
+        local = new LocalPath({
+          settings: localSettings(o.local),
+          log,
+          resolve: (stationSn, deviceSn) => {
+            const dev = inventory.devices.get(`${stationSn}/${deviceSn}`);
+            return dev?.info ? dev.id : undefined;
+          },
+          sink: fused.local,
+        });
+      } catch (error) {
+        log.error(`xsense local: not started: ${(error as Error).message}`);
+      }
+    }
+    this.#parts = { log, sink, session, credentials, inventory, links, commands, local };
     return this.#parts;
   }
 
   async stop(): Promise<void> {
     await this.#rt.stop(() => this.#parts?.links.endAll());
+    await this.#parts?.local?.stop();
     if (this.#parts) rateLimitedLog(this.#parts.log).flush();
   }
 
@@ -224,6 +251,11 @@ export class XSenseDriver implements Driver {
   async #startupLoop(parts: Parts): Promise<void> {
     const { log, sink, session, credentials, inventory, links } = parts;
     const rt = this.#rt;
+    // The local path first: it must work while the cloud cannot be reached.
+    await parts.local?.start().catch((error: Error) => {
+      log.error(`xsense local: not started: ${error.message}`);
+      parts.local = undefined;
+    });
     let failures = 0;
     while (!rt.stopping) {
       try {
@@ -231,6 +263,7 @@ export class XSenseDriver implements Driver {
         await session.ensureLogin();
         await credentials.ensure();
         await inventory.sync();
+        parts.local?.resync();
         if (rt.stopping) break;
         await links.open();
         this.#startPoll(parts);
@@ -255,7 +288,10 @@ export class XSenseDriver implements Driver {
     const interval = this.#opts.pollIntervalMs ?? 300_000;
     if (interval > 0) {
       this.#rt.every(interval, () => {
-        void parts.inventory.sync().catch((error: Error) => parts.log.warn(`xsense: poll failed: ${error.message}`));
+        void parts.inventory
+          .sync()
+          .then(() => parts.local?.resync())
+          .catch((error: Error) => parts.log.warn(`xsense: poll failed: ${error.message}`));
       });
     }
   }

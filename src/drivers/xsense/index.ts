@@ -70,6 +70,7 @@ export const xsense = defineVendor({
       password: account.password ?? "",
       endpoints: { ...account.endpoints },
       ...(account.alarmLinkGraceS === undefined ? {} : { mqttGraceMs: account.alarmLinkGraceS * 1000 }),
+      ...(account.local ? { local: account.local } : {}),
       log,
     }),
   endpoints: (account) => [
