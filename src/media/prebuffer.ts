@@ -39,11 +39,14 @@ export class Prebuffer implements TagSource {
   readonly #unsubscribe: () => void;
   #lastTagAt: number | undefined;
   readonly #now: () => number;
+  #onCovered: ((durationMs: number) => void) | undefined;
 
-  /** `now` (a clock's now()) stamps the arrival of each tag: lastTagAt tells a stalled push. */
-  constructor(source: TagSource, windowMs: number, now: () => number) {
+  /** `now` (a clock's now()) stamps the arrival of each tag: lastTagAt tells a stalled push.
+   * `onCovered` is told once, when the buffer first holds the whole window. */
+  constructor(source: TagSource, windowMs: number, now: () => number, onCovered?: (durationMs: number) => void) {
     this.windowMs = windowMs;
     this.#now = now;
+    this.#onCovered = onCovered;
     this.#unsubscribe = source.subscribeTags((tag) => this.#add(tag));
   }
 
@@ -96,7 +99,22 @@ export class Prebuffer implements TagSource {
       this.#count(tag);
       if (this.#bytes > MAX_BYTES || this.#tags > MAX_TAGS) this.#trim(tag.dts, true);
     }
-    for (const listener of this.#listeners) listener(tag);
+    if (this.#onCovered && this.#gops.length > 0) {
+      const { durationMs } = this.stats();
+      if (durationMs >= this.windowMs) {
+        const told = this.#onCovered;
+        this.#onCovered = undefined;
+        told(durationMs);
+      }
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener(tag);
+      } catch {
+        // A reader's bug (its pipe) must not stop the buffering or the other readers.
+        this.#listeners.delete(listener);
+      }
+    }
   }
 
   #count(tag: FlvTagData): void {

@@ -64,7 +64,8 @@ export class MediaCameraRecorder implements CameraRecorder {
       const frames = this.#options.ingest.frames(deviceId);
       if (!frames.subscribeTags) throw new Error(`${name}: the ingest keeps no FLV tags; cannot record`);
       this.#releaseHub = this.#options.hub.acquire();
-      this.#prebuffer = new Prebuffer({ subscribeTags: frames.subscribeTags.bind(frames) }, prebufferMs, () => this.#clock.now());
+      const covered = (ms: number): void => void log.info({ device: deviceId, prebufferMs: ms, bytes: this.#prebuffer?.stats().bytes }, `${name}: pre-buffer holds ${(ms / 1000).toFixed(1)} s`);
+      this.#prebuffer = new Prebuffer({ subscribeTags: frames.subscribeTags.bind(frames) }, prebufferMs, () => this.#clock.now(), covered);
     } else if (prebufferMs === undefined && this.#prebuffer) {
       log.info({ device: deviceId }, `${name}: recording disabled`);
       void this.#disable("recording turned off");
