@@ -159,12 +159,14 @@ export class RecordingClip {
         const segment = this.#queue.shift()!;
         this.#queuedBytes -= segment.data.length;
         const last = drained && this.#queue.length === 0 && segment.kind === "fragment";
-        if (last) this.#yieldedLast = true;
-        yield { kind: segment.kind, data: segment.data, last };
         if (last) {
+          // Settled before the yield: a consumer that stops at the last packet (HAP-NodeJS breaks
+          // out of its loop) never resumes this generator.
+          this.#yieldedLast = true;
           this.#finishIfDrained();
-          return;
         }
+        yield { kind: segment.kind, data: segment.data, last };
+        if (last) return;
         continue;
       }
       if (drained) {

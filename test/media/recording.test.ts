@@ -216,9 +216,13 @@ describe("a recording clip through ffmpeg (copy)", () => {
     return { feed, prebuffer };
   }
 
+  /** Read as HAP-NodeJS does: stop at the packet flagged last (the generator is not resumed after it). */
   async function collect(clip: RecordingClip): Promise<RecordingPacket[]> {
     const packets: RecordingPacket[] = [];
-    for await (const packet of clip.packets()) packets.push(packet);
+    for await (const packet of clip.packets()) {
+      packets.push(packet);
+      if (packet.last) break;
+    }
     return packets;
   }
 
