@@ -7,6 +7,8 @@ import { createSocket, type Socket } from "node:dgram";
 import { once } from "node:events";
 import {
   CameraController,
+  Characteristic,
+  type Service,
   type AudioStreamingSamplerate,
   type CameraStreamingDelegate,
   type CameraStreamingOptions,
@@ -22,6 +24,7 @@ import {
 } from "@homebridge/hap-nodejs";
 import type { CameraSource, LiveStream, LiveStreamRequest, LiveStreamVideo } from "../../src/core/camera.ts";
 import type { Logger } from "../../src/core/logger.ts";
+import { cameraRecordingOptions, HomeKitRecordingDelegate } from "./homekit-recording.ts";
 
 // HAP-NodeJS's enums used here are `const enum`s, which isolatedModules cannot read: their values,
 // from the HAP specification, as numbers.
@@ -299,10 +302,37 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
   }
 }
 
-/** A CameraController for one camera, with its delegate. */
-export function createCameraController(options: HomeKitCameraOptions): { controller: CameraController; delegate: HomeKitCameraDelegate } {
+export interface CameraControllerParts {
+  controller: CameraController;
+  delegate: HomeKitCameraDelegate;
+  /** HomeKit Secure Video, when the source can record. */
+  recording?: HomeKitRecordingDelegate;
+}
+
+/** A CameraController for one camera, with its delegate; with HomeKit Secure Video when the source records
+ * (`motion`: the accessory's motion sensor, linked to the camera as its recording trigger). */
+export function createCameraController(options: HomeKitCameraOptions & { motion?: Service }): CameraControllerParts {
   const delegate = new HomeKitCameraDelegate(options);
-  const controller = new CameraController({ cameraStreamCount: CAMERA_STREAM_COUNT, delegate, streamingOptions: cameraStreamingOptions(options.audio) });
+  const recorder = options.source.recorder;
+  let controller: CameraController | undefined;
+  const recording = recorder
+    ? new HomeKitRecordingDelegate({
+        name: options.name,
+        recorder,
+        log: options.log,
+        audioActive: () => {
+          const service = controller?.recordingManagement?.recordingManagementService;
+          return options.audio && Boolean(service?.getCharacteristic(Characteristic.RecordingAudioActive).value);
+        },
+      })
+    : undefined;
+  controller = new CameraController({
+    cameraStreamCount: CAMERA_STREAM_COUNT,
+    delegate,
+    streamingOptions: cameraStreamingOptions(options.audio),
+    ...(recording ? { recording: { options: cameraRecordingOptions(), delegate: recording } } : {}),
+    ...(recording && options.motion ? { sensors: { motion: options.motion } } : {}),
+  });
   delegate.controller = controller;
-  return { controller, delegate };
+  return { controller, delegate, ...(recording ? { recording } : {}) };
 }

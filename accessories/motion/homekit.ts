@@ -1,5 +1,5 @@
 // motion -> HomeKit MotionSensor: MotionDetected. On a camera accessory this is also the sensor a
-// HomeKit Secure Video camera would record on.
+// HomeKit Secure Video camera records on (accessories/camera/homekit.ts links it).
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { bindCharacteristic, type HomeKitBinding } from "../homekit-support.ts";
 
@@ -7,7 +7,8 @@ export const motionHomeKit: HomeKitBinding<"motion"> = {
   capability: "motion",
   attach(accessory, ctx) {
     const name = `${ctx.entry.info.name} Motion`;
-    const service = accessory.addService(Service.MotionSensor, name, "motion");
+    // A camera that records has created it already (its controller links it as the recording trigger).
+    const service = accessory.getServiceById(Service.MotionSensor, "motion") ?? accessory.addService(Service.MotionSensor, name, "motion");
     service.addOptionalCharacteristic(Characteristic.ConfiguredName);
     service.setCharacteristic(Characteristic.ConfiguredName, name);
     const detected = bindCharacteristic(service.getCharacteristic(Characteristic.MotionDetected), ctx, {

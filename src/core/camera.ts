@@ -90,6 +90,42 @@ export interface LiveStream {
   stop(): Promise<void>;
 }
 
+/** One recorded clip as the ecosystem asked for it (HomeKit Secure Video: fragmented MP4). */
+export interface RecordingRequest {
+  /** Largest fragment in ms (HomeKit's selected fragment length). */
+  fragmentMs: number;
+  /** Include the camera's audio (copied). */
+  audio: boolean;
+}
+
+/** One packet of a clip: the initialization segment (ftyp+moov) first, then moof+mdat fragments. */
+export interface RecordingPacket {
+  kind: "init" | "fragment";
+  data: Buffer;
+  /** The clip's last packet. */
+  last: boolean;
+}
+
+export interface RecordingClipStream {
+  /** The packets, the last flagged; returns early (unflagged) when the clip is stopped. */
+  packets(): AsyncGenerator<RecordingPacket>;
+  /** Stop now (the consumer went away); resolves once nothing of the clip runs any more. */
+  stop(reason: string): Promise<void>;
+  readonly ended: Promise<{ reason: string; clean: boolean; fragments: number; bytes: number }>;
+}
+
+/** Event recording for a camera: pre-buffer while enabled, clips on triggers. */
+export interface CameraRecorder {
+  /** Recording enabled with this much pre-buffer (ms; keeps the camera pushing), or off (undefined). */
+  configure(prebufferMs: number | undefined): void;
+  /** An event worth recording began (true) or ended (false): a clip in progress ends after the post-roll. */
+  trigger(active: boolean): void;
+  /** Start a clip: the pre-buffer, then live until the trigger ends. Rejects when recording is off. */
+  record(request: RecordingRequest): Promise<RecordingClipStream>;
+  /** Stop every clip and the pre-buffer (the accessory goes away). */
+  close(): Promise<void>;
+}
+
 /** What the media layer offers a host for one camera. */
 export interface CameraSource {
   readonly deviceId: string;
@@ -97,6 +133,8 @@ export interface CameraSource {
   snapshot(width: number, height: number): Promise<Buffer>;
   /** Start one live stream (a viewer); the camera push is requested if it is not running. */
   startLive(request: LiveStreamRequest): Promise<LiveStream>;
+  /** Event recording (absent: the source cannot record). */
+  readonly recorder?: CameraRecorder;
 }
 
 /** Looks a camera up by device id; the host asks once per camera accessory. */

@@ -1,6 +1,6 @@
 // The CameraSource an ecosystem host is handed for one camera: snapshots from the hub's last
 // keyframe, and live streams that hold the hub (so the camera pushes) for exactly as long as they run.
-import type { CameraSource, LiveStream, LiveStreamRequest } from "../core/camera.ts";
+import type { CameraRecorder, CameraSource, LiveStream, LiveStreamRequest } from "../core/camera.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { StreamHub } from "./hub.ts";
@@ -27,16 +27,20 @@ export interface CameraSourceOptions {
   onLiveCount?: (delta: 1 | -1) => void;
   /** Handed to each live session (default: the real clock). */
   clock?: Clock;
+  /** Event recording (HomeKit Secure Video) on the same hub. */
+  recorder?: CameraRecorder;
 }
 
 export class MediaCameraSource implements CameraSource {
   readonly deviceId: string;
+  readonly recorder: CameraRecorder | undefined;
   readonly #options: CameraSourceOptions;
   #sequence = 0;
   readonly #streams = new Set<LiveStream>();
 
   constructor(options: CameraSourceOptions) {
     this.deviceId = options.deviceId;
+    this.recorder = options.recorder;
     this.#options = options;
   }
 

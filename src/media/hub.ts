@@ -194,6 +194,15 @@ export class StreamHub {
     this.#rerequest(`interrupted: ${reason}`);
   }
 
+  /** Something needs the picture now (a recording trigger): if the camera is asked for but not
+   * pushing, ask again at once instead of at the back-off's or the no-push check's pace. */
+  wake(reason: string): void {
+    if (!this.#active || this.#ingest.status(this.deviceId)?.publishing) return;
+    this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#rerequest(reason);
+  }
+
   /** The camera left standby: if it refused us for that, ask again now rather than at the slow pace. */
   standbyEnded(): void {
     if (!this.#active || !this.#standby) return;

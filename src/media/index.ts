@@ -11,6 +11,7 @@ import { resolveFfmpeg } from "./ffmpeg.ts";
 import { StreamHub, type StreamHubState, type StreamHubTiming } from "./hub.ts";
 import { RtmpIngest } from "./ingest.ts";
 import type { LiveSessionOptions } from "./live-session.ts";
+import { MediaCameraRecorder } from "./recorder.ts";
 import { SnapshotMaker } from "./snapshot.ts";
 
 /** Keys with defaults may be left out, as config literals in tests and tools do. */
@@ -36,6 +37,7 @@ interface CameraMedia {
   hub: StreamHub;
   snapshots: SnapshotMaker;
   source: MediaCameraSource;
+  recorder: MediaCameraRecorder;
 }
 
 export class MediaService implements CameraSourceProvider {
@@ -109,6 +111,11 @@ export class MediaService implements CameraSourceProvider {
     return this.#cameras.get(deviceId)?.hub;
   }
 
+  /** A camera's event recorder (HomeKit Secure Video), for the bench and the status page. */
+  recorder(deviceId: string): MediaCameraRecorder | undefined {
+    return this.#cameras.get(deviceId)?.recorder;
+  }
+
   #camera(entry: DeviceEntry): CameraMedia {
     const existing = this.#cameras.get(entry.info.id);
     if (existing) return existing;
@@ -141,6 +148,16 @@ export class MediaService implements CameraSourceProvider {
       readyTimeoutMs: this.#options.readyTimeoutMs,
       clock,
     });
+    const recorder = new MediaCameraRecorder({
+      deviceId,
+      name,
+      ffmpeg,
+      hub,
+      ingest: this.ingest,
+      log: cameraLog,
+      clock,
+      readyTimeoutMs: this.#options.readyTimeoutMs,
+    });
     const source = new MediaCameraSource({
       deviceId,
       name,
@@ -157,8 +174,9 @@ export class MediaService implements CameraSourceProvider {
         this.#liveSessions += delta;
       },
       clock,
+      recorder,
     });
-    const camera = { hub, snapshots, source };
+    const camera = { hub, snapshots, source, recorder };
     this.#cameras.set(deviceId, camera);
     return camera;
   }
@@ -171,7 +189,7 @@ export class MediaService implements CameraSourceProvider {
     registry.off("device", this.#onDevice);
     registry.off("stream-interrupted", this.#onInterrupted);
     registry.off("state", this.#onState);
-    await Promise.all([...this.#cameras.values()].map(({ source }) => source.close()));
+    await Promise.all([...this.#cameras.values()].map(({ source, recorder }) => Promise.all([source.close(), recorder.close()])));
     await Promise.all([...this.#cameras.values()].map(({ hub, snapshots }) => Promise.all([hub.close(), snapshots.close()])));
     await this.ingest.stop();
   }

@@ -1,0 +1,241 @@
+// HomeKit Secure Video (issue 15): how soon after a motion trigger the home hub gets the first
+// fragment, and what recording costs. Figures are printed, not asserted.
+//
+// In this process: the RTMP ingest, a stream hub whose "camera" is the Nanit simulator's push
+// (sim/nanit/stream.ts pushArgs: ffmpeg testsrc2 1280x720 15 fps H.264 main, 2 s GOP, AAC 44.1 kHz,
+// over RTMP to the ingest), the recorder, and the camera accessory as the bridge builds it
+// (DeviceAccessory with the camera and motion bindings) published on loopback. The home hub is the
+// test peer (test/helpers/hds-peer.ts) on a hap-controller pairing: it selects a configuration,
+// turns recording on, keeps an HDS connection open, and opens a recording stream when it sees the
+// MotionDetected event, as a hub does.
+//   trigger -> first fragment: t0 = the motion state change handed to the accessory (what a
+//   driver's report does), t1 = the first moof+mdat complete at the hub (after the HAP event, the
+//   DATA_SEND OPEN round trip, the pre-buffer through ffmpeg). The Nanit driver reads motion from
+//   the cloud's /messages every 20 s; that poll comes before t0 and is not part of this figure.
+//   CPU and memory per recorded minute: one clip of --record-seconds; the clip's ffmpeg (utime +
+//   stime from /proc, VmRSS) and this process's own CPU during the clip minus an idle window of the
+//   same length with recording on (camera pushing, pre-buffer filling, no clip).
+// Baseline: homebridge-camera-ffmpeg 3.1.4 (installed for bench/camera.ts) has no HomeKit Secure
+// Video (its recording delegate came in 4.x), so there is no same-run comparison.
+//
+// Run: npm run bench -- hksv [--runs 10] [--record-seconds 30]
+//   or test/netns.sh node_modules/.bin/node bench/hksv.ts
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { uuid } from "@homebridge/hap-nodejs";
+import type { CameraSource } from "../src/core/camera.ts";
+import type { DeviceEntry } from "../src/core/registry.ts";
+import { publishBridge } from "../src/homekit/advertiser.ts";
+import { DeviceAccessory } from "../src/homekit/device-accessory.ts";
+import { useHapStorage } from "../src/homekit/storage.ts";
+import { StreamHub } from "../src/media/hub.ts";
+import { RtmpIngest } from "../src/media/ingest.ts";
+import { MediaCameraRecorder } from "../src/media/recorder.ts";
+import { DEFAULT_FFMPEG, pushArgs } from "../sim/nanit/stream.ts";
+import { HapClient } from "../test/helpers/hap-client.ts";
+import { CHARACTERISTIC, HdsPeer, pairVerifySharedSecret, selectedRecordingConfiguration, SERVICE, timedWrite } from "../test/helpers/hds-peer.ts";
+import { waitFor } from "../test/helpers/wait.ts";
+import { argValue, fmt, stats, table, writeSummary, type SummaryRow } from "./lib.ts";
+
+const RUNS = Number(argValue("--runs") ?? 10);
+const RECORD_S = Number(argValue("--record-seconds") ?? 30);
+const DEVICE = "nanit:bench-cam";
+const PIN = "031-45-154";
+const TICKS = 100; // /proc clock ticks per second on Linux
+
+const cleanups: (() => Promise<void> | void)[] = [];
+const log = pino({ level: process.env.BENCH_LOG ?? "silent" });
+
+function procCpuS(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+function procRssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))!;
+  return Number(line.split(/\s+/)[1]) / 1024;
+}
+
+function childPids(): number[] {
+  try {
+    const out = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim();
+    return out ? out.split(" ").map(Number) : [];
+  } catch {
+    return [];
+  }
+}
+
+const cpuS = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "hb-bench-hksv-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  useHapStorage(join(dir, "hap"));
+
+  const ingest = new RtmpIngest({ bind: "127.0.0.1", port: 0, rtmpHost: "127.0.0.1", log });
+  await ingest.start();
+  cleanups.push(() => ingest.stop());
+  ingest.register(DEVICE);
+  let push: ChildProcess | undefined;
+  const hub = new StreamHub({
+    deviceId: DEVICE,
+    name: "Bench Camera",
+    ingest,
+    log,
+    requestStream: async ({ action, url }) => {
+      if (action === "start" && !push) {
+        push = spawn(DEFAULT_FFMPEG, pushArgs(url, "720p"), { stdio: "ignore" });
+        push.once("exit", () => (push = undefined));
+      } else if (action === "stop") push?.kill("SIGKILL");
+    },
+  });
+  cleanups.push(async () => {
+    await hub.close(500);
+    push?.kill("SIGKILL");
+  });
+  const recorder = new MediaCameraRecorder({ deviceId: DEVICE, name: "Bench Camera", ffmpeg: DEFAULT_FFMPEG, hub, ingest, log });
+  cleanups.push(() => recorder.close());
+  const source: CameraSource = {
+    deviceId: DEVICE,
+    recorder,
+    snapshot: () => Promise.reject(new Error("no snapshots in this bench")),
+    startLive: () => Promise.reject(new Error("no live view in this bench")),
+  };
+  let entry: DeviceEntry = {
+    info: {
+      id: DEVICE,
+      vendor: "nanit",
+      account: "bench",
+      kind: "baby-camera",
+      name: "Bench Camera",
+      manufacturer: "Nanit",
+      model: "Nanit Pro",
+      serialNumber: "BENCH-1",
+      capabilities: { camera: { profiles: [{ width: 1280, height: 720, fps: 15 }], audio: true }, motion: {} },
+    },
+    state: { motion: false },
+    available: true,
+  };
+  const accessory = new DeviceAccessory({ entry: () => entry, command: async () => undefined, log, camera: source });
+  const hap = accessory.accessory;
+  const listening = new Promise<number>((resolve) => hap.once("listening", (port: number) => resolve(port)));
+  await publishBridge(hap, { username: "0E:B5:C0:00:00:15", pincode: PIN, category: 17, port: 0, bind: "127.0.0.1", addIdentifyingMaterial: false }, "none");
+  const port = await listening;
+  cleanups.push(async () => {
+    await accessory.close();
+    await hap.unpublish();
+  });
+  const setMotion = (on: boolean): void => {
+    entry = { ...entry, state: { ...entry.state, motion: on } };
+    accessory.update(entry.state, { motion: on });
+  };
+
+  const client = await HapClient.pair(port, PIN);
+  cleanups.push(() => client.close());
+  const find = (service: string, characteristic: string) => client.find({ service, characteristic });
+  await client.write(
+    [await find(SERVICE.cameraRecordingManagement, CHARACTERISTIC.selectedCameraRecordingConfiguration), selectedRecordingConfiguration({ prebufferMs: 4000, fragmentMs: 4000, width: 1280, height: 720, fps: 15, sampleRate: 4 })],
+    [await find(SERVICE.cameraRecordingManagement, CHARACTERISTIC.active), 1],
+  );
+  await timedWrite(client, await find(SERVICE.cameraRecordingManagement, CHARACTERISTIC.recordingAudioActive), 1);
+  const warmAt = performance.now();
+  await waitFor(() => (recorder.prebufferStats()?.durationMs ?? 0) >= 4000, 30_000, { message: "the pre-buffer filled" });
+  const warmMs = performance.now() - warmAt;
+  const peer = await HdsPeer.connect(client, pairVerifySharedSecret(client));
+  cleanups.push(() => peer.destroy());
+  const watcher = new HapClient(port, client.pairingData);
+  cleanups.push(() => watcher.close());
+  const motionDetected = await watcher.find({ service: SERVICE.motionSensor, characteristic: CHARACTERISTIC.motionDetected });
+  await watcher.subscribe([motionDetected]);
+
+  const latencies: number[] = [];
+  let streamId = 0;
+  for (let run = 0; run < RUNS; run++) {
+    const event = watcher.waitForValue(motionDetected, 1, 10_000);
+    const t0 = performance.now();
+    setMotion(true);
+    await event;
+    const download = await peer.openRecording(++streamId);
+    await waitFor(() => download.packets.length >= 2, 15_000, { on: [[download, "packet"]], message: "first fragment" });
+    latencies.push(download.packets[1]!.at - t0);
+    const ended = watcher.waitForValue(motionDetected, 0, 10_000);
+    setMotion(false);
+    await ended;
+    await download.done(20_000);
+  }
+
+  // Cost of recording: an idle window (recording on, no clip), then one clip of the same length.
+  const pushPid = push?.pid;
+  const idleCpu0 = cpuS();
+  const idleAt = performance.now();
+  await new Promise((r) => setTimeout(r, RECORD_S * 1000));
+  const idleCpuPerS = (cpuS() - idleCpu0) / ((performance.now() - idleAt) / 1000);
+  const prebufferBytes = recorder.prebufferStats()?.bytes ?? 0;
+  const prebufferS = (recorder.prebufferStats()?.durationMs ?? 0) / 1000;
+  const rssBefore = process.memoryUsage().rss / 1024 / 1024;
+
+  const event = watcher.waitForValue(motionDetected, 1, 10_000);
+  setMotion(true);
+  await event;
+  const download = await peer.openRecording(++streamId);
+  const clipCpu0 = cpuS();
+  const clipAt = performance.now();
+  await waitFor(() => download.packets.length >= 2, 15_000, { on: [[download, "packet"]], message: "first fragment" });
+  const ffmpegPid = childPids().find((pid) => pid !== pushPid && /ffmpeg/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8")));
+  await new Promise((r) => setTimeout(r, RECORD_S * 1000));
+  const ffmpegCpu = ffmpegPid ? procCpuS(ffmpegPid) : NaN;
+  const ffmpegRss = ffmpegPid ? procRssMb(ffmpegPid) : NaN;
+  const clipS = (performance.now() - clipAt) / 1000;
+  const ownCpu = cpuS() - clipCpu0 - idleCpuPerS * clipS;
+  const rssDuring = process.memoryUsage().rss / 1024 / 1024;
+  setMotion(false);
+  await download.done(20_000);
+  const perMinute = (v: number) => (v / clipS) * 60;
+
+  const lat = stats(latencies);
+  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  console.log(`\nHomeKit Secure Video: motion trigger -> first fragment at the hub, ${lat.n} clips; ${cpus().length} CPUs, load ${load}\n`);
+  console.log(table([["path", "p50 ms", "p99 ms", "mean ms", "max ms"], ["trigger -> first fragment", fmt(lat.p50, 0), fmt(lat.p99, 0), fmt(lat.mean, 0), fmt(lat.max, 0)]]));
+  console.log(`\nOne clip of ${clipS.toFixed(1)} s (1280x720 15 fps H.264 + AAC, copied):`);
+  console.log(
+    table([
+      ["cost", "per recorded minute", "target"],
+      ["clip's ffmpeg CPU", `${fmt(perMinute(ffmpegCpu))} CPU-s`, "<= 0.5 CPU-s (with the bridge's)"],
+      ["bridge's own CPU (minus idle)", `${fmt(perMinute(ownCpu))} CPU-s`, ""],
+      ["total", `${fmt(perMinute(ffmpegCpu + ownCpu))} CPU-s`, "<= 0.5 CPU-s"],
+      ["clip's ffmpeg RSS", `${fmt(ffmpegRss, 1)} MB`, ""],
+      ["bridge RSS during the clip (before)", `${fmt(rssDuring, 1)} MB (${fmt(rssBefore, 1)} MB)`, ""],
+    ]),
+  );
+  console.log(`\nPre-buffer (4 s asked, whole GOPs kept): ${prebufferS.toFixed(1)} s held in ${fmt(prebufferBytes / 1024 / 1024, 2)} MB; recording on -> pre-buffer full ${Math.round(warmMs)} ms (camera started cold).`);
+  console.log("Baseline: homebridge-camera-ffmpeg 3.1.4 has no HomeKit Secure Video (added in its 4.x): no same-run comparison.");
+  const rows: SummaryRow[] = [
+    { metric: "trigger -> first fragment p50/p99", value: `${fmt(lat.p50, 0)} / ${fmt(lat.p99, 0)} ms`, target: "<= 1000 ms" },
+    { metric: "recording CPU per minute", value: `${fmt(perMinute(ffmpegCpu + ownCpu))} CPU-s`, target: "<= 0.5 CPU-s" },
+    { metric: "clip ffmpeg RSS", value: `${fmt(ffmpegRss, 1)} MB` },
+    { metric: "pre-buffer memory", value: `${fmt(prebufferBytes / 1024 / 1024, 2)} MB for ${prebufferS.toFixed(1)} s` },
+  ];
+  writeSummary("hksv", rows, ["baseline: homebridge-camera-ffmpeg 3.1.4 has no HKSV"]);
+}
+
+main()
+  .catch((error: Error) => {
+    console.error(`hksv failed: ${error.stack ?? error.message}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // best effort
+      }
+    }
+    process.exit(process.exitCode ?? 0);
+  });
