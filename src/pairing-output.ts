@@ -37,7 +37,8 @@ export function printCameraPairing(log: Logger, camera: CameraPairingInfo): void
   else
     log.info(
       fields,
-      `HomeKit camera ${camera.name}: setup code ${camera.pincode}${camera.setupURI ? ` (${camera.setupURI}); add it in the Home app on its own:\n${qr(camera.setupURI)}` : ""}`,
+      `HomeKit camera ${camera.name}: setup code ${camera.pincode}` +
+        (camera.setupURI ? ` (${camera.setupURI}); add it in the Home app on its own:\n${qr(camera.setupURI)}` : ""),
     );
 }
 
@@ -50,7 +51,8 @@ export function printPairingCodes(log: Logger, info: PairingInfo): void {
         setupURI: info.homekit.setupURI,
         port: info.homekit.port,
       },
-      `HomeKit setup code ${info.homekit.pincode} (${info.homekit.setupURI}); scan in the Home app:\n${qr(info.homekit.setupURI)}`,
+      `HomeKit setup code ${info.homekit.pincode} (${info.homekit.setupURI}); ` +
+        `scan in the Home app:\n${qr(info.homekit.setupURI)}`,
     );
   }
   if (info.matter) {
@@ -61,7 +63,8 @@ export function printPairingCodes(log: Logger, info: PairingInfo): void {
         qrCode: info.matter.qrPairingCode,
         port: info.matter.port,
       },
-      `Matter manual pairing code ${info.matter.manualPairingCode} (${info.matter.qrPairingCode}); scan in your Matter controller:\n${qr(info.matter.qrPairingCode)}`,
+      `Matter manual pairing code ${info.matter.manualPairingCode} (${info.matter.qrPairingCode}); ` +
+        `scan in your Matter controller:\n${qr(info.matter.qrPairingCode)}`,
     );
   }
 }

@@ -80,9 +80,11 @@ async function main(args: string[]): Promise<number> {
   const [countArg, ...filters] = args.filter((a) => a !== "--verbose");
   const runs = Number(countArg);
   if (!countArg || !Number.isInteger(runs) || runs < 1) {
-    console.error(
-      `${countArg === undefined ? "the number of runs is missing" : `"${countArg}" is not a number of runs (a whole number, 1 or more)`}\n${usage}`,
-    );
+    const problem =
+      countArg === undefined
+        ? "the number of runs is missing"
+        : `"${countArg}" is not a number of runs (a whole number, 1 or more)`;
+    console.error(`${problem}\n${usage}`);
     return 2;
   }
   const what = filters.length ? `test files matching ${filters.map((f) => `"${f}"`).join(", ")}` : "the whole suite";

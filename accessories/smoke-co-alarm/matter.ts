@@ -31,7 +31,7 @@
 // (after a running controller command on the endpoint, if any); matter.js then reports after its
 // fixed 50 ms coalescing delay. Nothing here batches or delays.
 import type { Endpoint, MutableEndpoint } from "@matter/main";
-import { CarbonMonoxideConcentrationMeasurementServer } from "@matter/main/behaviors/carbon-monoxide-concentration-measurement";
+import * as coMeasurement from "@matter/main/behaviors/carbon-monoxide-concentration-measurement";
 import { PowerSourceServer } from "@matter/main/behaviors/power-source";
 import { SmokeCoAlarmServer } from "@matter/main/behaviors/smoke-co-alarm";
 import { ConcentrationMeasurement } from "@matter/main/clusters/concentration-measurement";
@@ -213,7 +213,8 @@ export function alarmEndpointType(caps: Capabilities): MutableEndpoint {
   if (caps.coAlarm) features.push("CoAlarm");
   const behaviors: unknown[] = [HearthSmokeCoAlarmServer.with(...features)];
   if (caps.battery) behaviors.push(PowerSourceServer.with("Battery"));
-  if (caps.coAlarm?.ppm) behaviors.push(CarbonMonoxideConcentrationMeasurementServer.with("NumericMeasurement"));
+  if (caps.coAlarm?.ppm)
+    behaviors.push(coMeasurement.CarbonMonoxideConcentrationMeasurementServer.with("NumericMeasurement"));
   return (SmokeCoAlarmDevice.with as (...b: unknown[]) => MutableEndpoint)(...behaviors);
 }
 

@@ -210,7 +210,10 @@ async function main(): Promise<number> {
     say(`Demo mode: simulated vendor clouds on 127.0.0.1 with made-up accounts (no real devices, no internet).`);
     for (const line of sims.describe) say(`  ${line}`);
     say(
-      `  data directory: ${dataDir}${options.data ? " (kept: pairings survive a restart of the demo)" : " (temporary: removed at exit; --data <dir> keeps it)"}`,
+      `  data directory: ${dataDir}` +
+        (options.data
+          ? " (kept: pairings survive a restart of the demo)"
+          : " (temporary: removed at exit; --data <dir> keeps it)"),
     );
     say(`  advertiser: ${options.advertiser}${options.advertiser === "none" ? " (pair by address only)" : ""}`);
 

@@ -75,7 +75,8 @@ export function exampleConfig(options: ExampleOptions = {}): string {
       "# web:",
       "#   enabled: true",
       "#   port: 8581",
-      "#   # Address to serve on: 0.0.0.0 = every interface (a password is then required), 127.0.0.1 = this machine only.",
+      "#   # Address to serve on: 0.0.0.0 = every interface (a password is then required), " +
+        "127.0.0.1 = this machine only.",
       "#   host: 0.0.0.0",
       "#   # The page's password (8+ characters), hashed at load, never stored plain. Without it the page is",
       '#   # set up with the one-time link the bridge logs ("no password yet") and npm run pairing shows.',
@@ -92,7 +93,8 @@ export function exampleConfig(options: ExampleOptions = {}): string {
     );
   }
   lines.push(
-    `# Camera video (${CAMERA_VENDORS}). The camera pushes RTMP to rtmpHost:rtmpPort: an address it reaches on the LAN.`,
+    `# Camera video (${CAMERA_VENDORS}). ` +
+      "The camera pushes RTMP to rtmpHost:rtmpPort: an address it reaches on the LAN.",
     "# media:",
     "#   # This machine's LAN address as the camera sees it (default: its first non-loopback IPv4 address).",
     "#   rtmpHost: 192.168.1.20",

@@ -18,7 +18,8 @@ export function writeFirstRunConfig(configPath: string, config: Config, log: Log
     if (writeExampleConfig(path, { web: hasWebSection(config) })) {
       log.warn(
         { event: "example-config", path },
-        `no config file at ${path}: wrote a commented example there (mode 0600); starting with defaults and no accounts. Add your accounts to it and restart.`,
+        `no config file at ${path}: wrote a commented example there (mode 0600); ` +
+          "starting with defaults and no accounts. Add your accounts to it and restart.",
       );
       return;
     }

@@ -28,7 +28,8 @@ export async function loginCommand(argv: string[]): Promise<number> {
   const program = new Command("login")
     .argument(
       "<vendor>",
-      `the vendor: ${ids(mfaVendors)} (interactive login with MFA), ${ids(passwordVendors)} (check the configured credentials)`,
+      `the vendor: ${ids(mfaVendors)} (interactive login with MFA), ` +
+        `${ids(passwordVendors)} (check the configured credentials)`,
     )
     .option("-c, --config <file>", "config file (YAML or JSON)", process.env.HEARTHBRIDGE_CONFIG ?? "./config.yaml")
     .option("-d, --data <dir>", "data directory (pairings, sessions)", process.env.HEARTHBRIDGE_DATA ?? "./data")
@@ -64,7 +65,8 @@ export async function loginCommand(argv: string[]): Promise<number> {
   if (!account || accounts.length > 1) {
     console.error(
       accounts.length
-        ? `login: several ${vendor.displayName} accounts; pick one with --account (${accounts.map((a) => a.name).join(", ")})`
+        ? `login: several ${vendor.displayName} accounts; ` +
+            `pick one with --account (${accounts.map((a) => a.name).join(", ")})`
         : `login: no ${vendor.displayName} account${opts.account ? ` named ${opts.account}` : ""} in ${opts.config}`,
     );
     return 2;
@@ -91,7 +93,8 @@ export async function loginCommand(argv: string[]): Promise<number> {
       },
     );
     console.log(
-      `Logged in${result.mfa ? " with two-factor authentication" : ""}; the session is saved in ${store.path}. The bridge picks it up within a minute.`,
+      `Logged in${result.mfa ? " with two-factor authentication" : ""}; the session is saved in ${store.path}. ` +
+        "The bridge picks it up within a minute.",
     );
     return 0;
   } catch (error) {

@@ -163,7 +163,8 @@ export function formatPairingReport(report: PairingReport, withQr = true): strin
     for (const c of report.cameras ?? []) {
       // Each standalone camera is its own accessory: the bridge's code does not add it.
       out.push(
-        `HomeKit camera ${c.name ? `${c.name} (${c.deviceId})` : c.deviceId}: setup code ${c.pincode}  (${paired(c.pairedControllers)}; add it in the Home app on its own)`,
+        `HomeKit camera ${c.name ? `${c.name} (${c.deviceId})` : c.deviceId}: setup code ${c.pincode}  ` +
+          `(${paired(c.pairedControllers)}; add it in the Home app on its own)`,
       );
       if (c.setupURI) {
         out.push(`  QR payload ${c.setupURI}`);
@@ -176,7 +177,8 @@ export function formatPairingReport(report: PairingReport, withQr = true): strin
     const m = report.matter;
     if (m.manualPairingCode && m.qrPairingCode) {
       out.push(
-        `Matter: manual pairing code ${m.manualPairingCode}, QR payload ${m.qrPairingCode}${m.commissioned ? "  (commissioned; share it from your controller to add another)" : ""}`,
+        `Matter: manual pairing code ${m.manualPairingCode}, QR payload ${m.qrPairingCode}` +
+          (m.commissioned ? "  (commissioned; share it from your controller to add another)" : ""),
       );
       if (withQr) out.push(qr(m.qrPairingCode));
     } else out.push(`Matter: pairing code ${notStarted}`);

@@ -89,8 +89,10 @@ export async function resetCommand(argv: string[]): Promise<number> {
     console.log(`reset: removed ${removed.join(", ")}`);
     console.log(
       which === "homekit"
-        ? "Remove the old bridge from the Home app too, then start the bridge and pair again (npm run pairing shows the code)."
-        : "Remove the bridge from your Matter controllers too, then start the bridge and commission it again (npm run pairing shows the code).",
+        ? "Remove the old bridge from the Home app too, " +
+            "then start the bridge and pair again (npm run pairing shows the code)."
+        : "Remove the bridge from your Matter controllers too, " +
+            "then start the bridge and commission it again (npm run pairing shows the code).",
     );
     return 0;
   } catch (error) {

@@ -33,7 +33,10 @@ export interface DriverContext {
 export interface Driver {
   readonly vendor: string;
   readonly accountName: string;
-  /** Log in and connect; resolves once the first device list is in or the first attempt failed. Never throws for vendor trouble: it retries. */
+  /**
+   * Log in and connect; resolves once the first device list is in or the first attempt failed.
+   * Never throws for vendor trouble: it retries.
+   */
   start(ctx: DriverContext): Promise<void>;
   /** Send a command; resolves when the vendor accepted it, rejects with a clear error otherwise. */
   command(id: string, command: Command): Promise<void>;

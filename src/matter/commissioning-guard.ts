@@ -74,12 +74,14 @@ export class CommissioningGuard {
   beforeStart(): boolean {
     const marker = this.#read();
     if (!marker) {
-      if (existsSync(this.#file)) this.#clear(); // unreadable: written by a process killed mid-write, before any fabric data
+      // Unreadable: written by a process killed mid-write, before any fabric data.
+      if (existsSync(this.#file)) this.#clear();
       return false;
     }
     if (marker.before.length) return false;
     this.#log.warn(
-      "a Matter commissioning was cut short (the bridge stopped before the controller completed it); resetting the Matter storage so the bridge can be commissioned again",
+      "a Matter commissioning was cut short (the bridge stopped before the controller completed it); " +
+        "resetting the Matter storage so the bridge can be commissioned again",
     );
     rmSync(this.#storageDir, { recursive: true, force: true });
     this.#clear();
@@ -103,7 +105,8 @@ export class CommissioningGuard {
     if (fabric) {
       this.#log.warn(
         { fabricIndex: marker.fabricIndex },
-        "a Matter commissioning was cut short (the bridge stopped before the controller completed it); removing its half-added fabric so the bridge can be commissioned again",
+        "a Matter commissioning was cut short (the bridge stopped before the controller completed it); " +
+          "removing its half-added fabric so the bridge can be commissioned again",
       );
       await fabric.delete();
     }
@@ -127,7 +130,8 @@ export class CommissioningGuard {
         writeFileAtomic(this.#file, JSON.stringify(marker));
       } catch (error) {
         this.#log.error(
-          `could not write the Matter commissioning marker (${(error as Error).message}); a crash during this commissioning may need \`npm run reset -- matter\``,
+          `could not write the Matter commissioning marker (${(error as Error).message}); ` +
+            "a crash during this commissioning may need `npm run reset -- matter`",
         );
         return;
       }

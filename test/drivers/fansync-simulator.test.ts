@@ -53,47 +53,50 @@ async function loggedIn(url: string, token: string, deflate = false): Promise<Cl
   return c;
 }
 
-test("HTTP: login issues a 30-day HS256 JWT, 400 on bad credentials, bearer validation, info-model, faults", async (t) => {
-  const { s, apiUrl } = await sim(t);
-  assert.equal((await httpLogin(apiUrl, s.email, "nope")).status, 400);
-  const res = await httpLogin(apiUrl, s.email, s.password);
-  assert.equal(res.status, 200);
-  const body = (await res.json()) as { id: string; token: string };
-  assert.equal(body.id, String(s.userId));
-  const [h, p] = body.token
-    .split(".")
-    .slice(0, 2)
-    .map((x) => JSON.parse(Buffer.from(x, "base64url").toString())) as [
-    Record<string, unknown>,
-    Record<string, number | string>,
-  ];
-  assert.deepEqual(h, { typ: "JWT", alg: "HS256" });
-  assert.equal((p.exp as number) - (p.iat as number), 2_592_000);
-  assert.equal(p.sub, s.userId);
-  assert.ok(p.iss && p.nbf && p.jti);
-  const ok = await fetch(`${apiUrl}/session`, {
-    headers: { authorization: `Bearer ${body.token}`, connection: "close" },
-  });
-  assert.deepEqual(await ok.json(), { id: String(s.userId), status: "valid" });
-  assert.equal(
-    (await fetch(`${apiUrl}/session`, { headers: { authorization: "Bearer x.y.z", connection: "close" } })).status,
-    401,
-  );
-  const im = (await (await fetch(`${apiUrl}/info-model`, { headers: { connection: "close" } })).json()) as Record<
-    string,
-    { informationModel: { familyMembers: string[] } }
-  >;
-  assert.deepEqual(im["FAN-FDR1L2"]?.informationModel.familyMembers, [".*-FDR1L2$"]);
-  s.setHttpFault(403);
-  assert.equal((await httpLogin(apiUrl, s.email, s.password)).status, 403);
-  s.setHttpFault(undefined);
-  s.expireTokens();
-  assert.equal(
-    (await fetch(`${apiUrl}/session`, { headers: { authorization: `Bearer ${body.token}`, connection: "close" } }))
-      .status,
-    401,
-  );
-});
+test(
+  "HTTP: login issues a 30-day HS256 JWT, " + "400 on bad credentials, bearer validation, info-model, faults",
+  async (t) => {
+    const { s, apiUrl } = await sim(t);
+    assert.equal((await httpLogin(apiUrl, s.email, "nope")).status, 400);
+    const res = await httpLogin(apiUrl, s.email, s.password);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { id: string; token: string };
+    assert.equal(body.id, String(s.userId));
+    const [h, p] = body.token
+      .split(".")
+      .slice(0, 2)
+      .map((x) => JSON.parse(Buffer.from(x, "base64url").toString())) as [
+      Record<string, unknown>,
+      Record<string, number | string>,
+    ];
+    assert.deepEqual(h, { typ: "JWT", alg: "HS256" });
+    assert.equal((p.exp as number) - (p.iat as number), 2_592_000);
+    assert.equal(p.sub, s.userId);
+    assert.ok(p.iss && p.nbf && p.jti);
+    const ok = await fetch(`${apiUrl}/session`, {
+      headers: { authorization: `Bearer ${body.token}`, connection: "close" },
+    });
+    assert.deepEqual(await ok.json(), { id: String(s.userId), status: "valid" });
+    assert.equal(
+      (await fetch(`${apiUrl}/session`, { headers: { authorization: "Bearer x.y.z", connection: "close" } })).status,
+      401,
+    );
+    const im = (await (await fetch(`${apiUrl}/info-model`, { headers: { connection: "close" } })).json()) as Record<
+      string,
+      { informationModel: { familyMembers: string[] } }
+    >;
+    assert.deepEqual(im["FAN-FDR1L2"]?.informationModel.familyMembers, [".*-FDR1L2$"]);
+    s.setHttpFault(403);
+    assert.equal((await httpLogin(apiUrl, s.email, s.password)).status, 403);
+    s.setHttpFault(undefined);
+    s.expireTokens();
+    assert.equal(
+      (await fetch(`${apiUrl}/session`, { headers: { authorization: `Bearer ${body.token}`, connection: "close" } }))
+        .status,
+      401,
+    );
+  },
+);
 
 test("WS: login with and without permessage-deflate; requests before login are refused; ids echoed", async (t) => {
   const { s, apiUrl, wsUrl } = await sim(t);

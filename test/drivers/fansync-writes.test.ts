@@ -111,21 +111,24 @@ test("cloud error and silence reject with a clear error", async (t) => {
   await assert.rejects(h.driver.command("fansync:000000000000000000000000", { fan: { on: true } }), /no device/);
 });
 
-test("device ack 'error' (Kute60 speed while off) is reconciled from the push, even when the push beat the ack", async (t) => {
-  const h = await harness({
-    sim: { pushDelayMs: 5, deviceAckDelayMs: 60, devices: [{ profile: "kute60", status: { H00: 0, H02: 50 } }] },
-    start: false,
-  });
-  t.after(() => h.close());
-  const registry = new DeviceRegistry(h.log);
-  await h.driver.start({ sink: registry.sinkFor(h.driver), log: h.log, store: h.store });
-  const id = h.id(0);
-  await registry.command(id, { fan: { speed: 65 } });
-  assert.deepEqual(setFrames(h.sim, h.vid(0)), [{ H02: 65 }], "no H00 added: never start a fan as a side effect");
-  // The registry applied speed 65 optimistically; the device stayed off at 50 and said so.
-  await waitFor(() => registry.get(id)?.state.fan?.speed === 50, 2000, { on: [[registry, "state"]] });
-  assert.deepEqual(registry.get(id)?.state.fan, { on: false, speed: 50, direction: "forward", breeze: false });
-});
+test(
+  "device ack 'error' (Kute60 speed while off) is reconciled from the push, " + "even when the push beat the ack",
+  async (t) => {
+    const h = await harness({
+      sim: { pushDelayMs: 5, deviceAckDelayMs: 60, devices: [{ profile: "kute60", status: { H00: 0, H02: 50 } }] },
+      start: false,
+    });
+    t.after(() => h.close());
+    const registry = new DeviceRegistry(h.log);
+    await h.driver.start({ sink: registry.sinkFor(h.driver), log: h.log, store: h.store });
+    const id = h.id(0);
+    await registry.command(id, { fan: { speed: 65 } });
+    assert.deepEqual(setFrames(h.sim, h.vid(0)), [{ H02: 65 }], "no H00 added: never start a fan as a side effect");
+    // The registry applied speed 65 optimistically; the device stayed off at 50 and said so.
+    await waitFor(() => registry.get(id)?.state.fan?.speed === 50, 2000, { on: [[registry, "state"]] });
+    assert.deepEqual(registry.get(id)?.state.fan, { on: false, speed: 50, direction: "forward", breeze: false });
+  },
+);
 
 test("device ack 'error' with no push at all is reconciled by a get", async (t) => {
   const h = await harness({ sim: { devices: [{ profile: "continuous" }] } });

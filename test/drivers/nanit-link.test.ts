@@ -9,33 +9,36 @@ import { nextEvent, waitFor } from "../helpers/wait.ts";
 import type { ConnInfo } from "../../sim/nanit/index.ts";
 import type { PinnedCert } from "../../src/drivers/nanit/index.ts";
 
-test("local first: uc_token auth, the self-signed certificate pinned on first use, KEEPALIVE 08 00 every interval", async (t) => {
-  const h = await harness();
-  t.after(() => h.close());
-  await whenAvailable(h);
-  assert.deepEqual(
-    h.sim.connections().map((c) => c.flavour),
-    ["local"],
-  );
-  assert.ok(
-    h.sim.httpRequests.some(
-      (r) =>
-        r.path === `/focus/cameras/${h.sim.babies[0]!.cameraUid}/uc_token` && r.authorization?.startsWith("Bearer "),
-    ),
-  );
-  const pins = h.store.get("pins") as Record<string, PinnedCert>;
-  assert.equal(pins[h.sim.babies[0]!.cameraUid]?.fingerprint256, h.sim.fingerprint());
-  assert.ok(h.logs.has(/pinned the camera's certificate on first use/));
-  // Keepalives arrive (the simulator never answers them, like the real relay).
-  const [a] = await nextEvent<[ConnInfo]>(h.sim, "keepalive");
-  await nextEvent(h.sim, "keepalive");
-  assert.equal(a.flavour, "local");
-  await h.driver.command(h.id(), { switches: { nightLight: true } });
-  assert.equal(
-    h.sim.requests("PUT_CONTROL", "local").filter((r) => r.request.control?.night_light === "LIGHT_ON").length,
-    1,
-  );
-});
+test(
+  "local first: uc_token auth, the self-signed certificate pinned on first use, " + "KEEPALIVE 08 00 every interval",
+  async (t) => {
+    const h = await harness();
+    t.after(() => h.close());
+    await whenAvailable(h);
+    assert.deepEqual(
+      h.sim.connections().map((c) => c.flavour),
+      ["local"],
+    );
+    assert.ok(
+      h.sim.httpRequests.some(
+        (r) =>
+          r.path === `/focus/cameras/${h.sim.babies[0]!.cameraUid}/uc_token` && r.authorization?.startsWith("Bearer "),
+      ),
+    );
+    const pins = h.store.get("pins") as Record<string, PinnedCert>;
+    assert.equal(pins[h.sim.babies[0]!.cameraUid]?.fingerprint256, h.sim.fingerprint());
+    assert.ok(h.logs.has(/pinned the camera's certificate on first use/));
+    // Keepalives arrive (the simulator never answers them, like the real relay).
+    const [a] = await nextEvent<[ConnInfo]>(h.sim, "keepalive");
+    await nextEvent(h.sim, "keepalive");
+    assert.equal(a.flavour, "local");
+    await h.driver.command(h.id(), { switches: { nightLight: true } });
+    assert.equal(
+      h.sim.requests("PUT_CONTROL", "local").filter((r) => r.request.control?.night_light === "LIGHT_ON").length,
+      1,
+    );
+  },
+);
 
 test("the camera's two-connection limit (403): back off from local, use the cloud, controls still work", async (t) => {
   const h = await harness({ start: false });
@@ -70,7 +73,10 @@ test("the camera's two-connection limit (403): back off from local, use the clou
   );
   assert.ok(
     h.logs.has(
-      /refused a local connection \(HTTP 403: it allows only two local connections\); using the cloud; local again in 60 s/,
+      new RegExp(
+        /refused a local connection \(HTTP 403: it allows only two local connections\); /.source +
+          /using the cloud; local again in 60 s/.source,
+      ),
       40,
     ),
   );
@@ -106,40 +112,44 @@ test("local probe: once a slot frees up the link moves from the cloud back to th
   assert.equal(h.sink.available.get(h.id()), true);
 });
 
-test("a pinned certificate that no longer matches is refused with a clear error; the cloud is used instead", async (t) => {
-  const h = await harness();
-  t.after(() => h.close());
-  await whenAvailable(h);
-  const pinned = h.sim.fingerprint();
-  await h.driver.stop();
-  const presented = await h.sim.replaceCertificate();
-  assert.notEqual(presented, pinned);
-  const localBefore = h.sim.connections("local").length;
-  const cloud = nextEvent<[ConnInfo]>(h.sim, "connection", (c) => c.flavour === "cloud");
-  const second = await h.newDriver();
-  await cloud;
-  const line = h.logs.lines.find((l) => /presented a certificate/.test(l.msg));
-  assert.ok(line, "a log line explains the refusal");
-  assert.equal(line.level, 50, "logged as an error");
-  assert.match(
-    line.msg,
-    new RegExp(
-      `presented a certificate with SHA-256 fingerprint ${presented}, but ${pinned} is pinned; refusing the local connection`,
-    ),
-  );
-  assert.equal(h.sim.connections("local").length, localBefore);
-  assert.equal(
-    (h.store.get("pins") as Record<string, PinnedCert>)[h.sim.babies[0]!.cameraUid]?.fingerprint256,
-    pinned,
-    "the pin is kept",
-  );
-  await waitFor(() => h.logs.has(/connected \(cloud\)/), 2000, { on: [[h.logs, "line"]] });
-  await second.command(h.id(), { switches: { nightLight: true } });
-  assert.equal(
-    h.sim.requests("PUT_CONTROL", "cloud").filter((r) => r.request.control?.night_light === "LIGHT_ON").length,
-    1,
-  );
-});
+test(
+  "a pinned certificate that no longer matches is refused with a clear error; " + "the cloud is used instead",
+  async (t) => {
+    const h = await harness();
+    t.after(() => h.close());
+    await whenAvailable(h);
+    const pinned = h.sim.fingerprint();
+    await h.driver.stop();
+    const presented = await h.sim.replaceCertificate();
+    assert.notEqual(presented, pinned);
+    const localBefore = h.sim.connections("local").length;
+    const cloud = nextEvent<[ConnInfo]>(h.sim, "connection", (c) => c.flavour === "cloud");
+    const second = await h.newDriver();
+    await cloud;
+    const line = h.logs.lines.find((l) => /presented a certificate/.test(l.msg));
+    assert.ok(line, "a log line explains the refusal");
+    assert.equal(line.level, 50, "logged as an error");
+    assert.match(
+      line.msg,
+      new RegExp(
+        `presented a certificate with SHA-256 fingerprint ${presented}, ` +
+          `but ${pinned} is pinned; refusing the local connection`,
+      ),
+    );
+    assert.equal(h.sim.connections("local").length, localBefore);
+    assert.equal(
+      (h.store.get("pins") as Record<string, PinnedCert>)[h.sim.babies[0]!.cameraUid]?.fingerprint256,
+      pinned,
+      "the pin is kept",
+    );
+    await waitFor(() => h.logs.has(/connected \(cloud\)/), 2000, { on: [[h.logs, "line"]] });
+    await second.command(h.id(), { switches: { nightLight: true } });
+    assert.equal(
+      h.sim.requests("PUT_CONTROL", "cloud").filter((r) => r.request.control?.night_light === "LIGHT_ON").length,
+      1,
+    );
+  },
+);
 
 test("a silent session (open, answers nothing, no pongs) is detected by the health check and replaced", async (t) => {
   const h = await harness({ driver: { preferLocal: false, healthCheckMs: 80 } });
@@ -219,7 +229,10 @@ test("the cloud's 'Mobile App connections above limit' (403) is reported and bac
   assert.ok(Date.now() - downAt >= 250, "waited the connection-limit back-off, not the 1-2 ms reconnect back-off");
   assert.ok(
     h.logs.has(
-      /declined \(Forbidden: Number of Mobile App connections above limit, declining connection\); too many app connections/,
+      new RegExp(
+        /declined \(Forbidden: Number of Mobile App connections above limit, declining connection\); /.source +
+          /too many app connections/.source,
+      ),
       40,
     ),
   );

@@ -168,26 +168,29 @@ test("HTTP 500 'not authorised exception' also means the session is renewed", as
   assert.equal(refresh.ok, true);
 });
 
-test("a restart resumes with the stored refresh token: no SRP login, the file is 0600 and holds no password", async (t) => {
-  const h = await harness();
-  t.after(() => h.close());
-  const logins: unknown[] = [];
-  h.sim.on("login", (l) => void logins.push(l));
-  const stored = JSON.parse(readFileSync(h.store.path, "utf8")) as {
-    xsenseSession?: { refreshToken: string; sub: string };
-  };
-  assert.ok(stored.xsenseSession?.refreshToken, "the refresh token is kept");
-  assert.equal(statSync(h.store.path).mode & 0o777, 0o600);
-  assert.ok(!readFileSync(h.store.path, "utf8").includes(h.sim.password));
-  await h.driver.stop();
-  const refreshed = once(h.sim, "refresh");
-  const again = await h.newDriver();
-  const [refresh] = (await refreshed) as [{ ok: boolean }];
-  assert.equal(refresh.ok, true);
-  assert.equal(logins.length, 0, "no second SRP login");
-  assert.ok(again.userId, "the resumed session works");
-  assert.ok(h.logs.has(/session resumed with the stored refresh token/));
-});
+test(
+  "a restart resumes with the stored refresh token: " + "no SRP login, the file is 0600 and holds no password",
+  async (t) => {
+    const h = await harness();
+    t.after(() => h.close());
+    const logins: unknown[] = [];
+    h.sim.on("login", (l) => void logins.push(l));
+    const stored = JSON.parse(readFileSync(h.store.path, "utf8")) as {
+      xsenseSession?: { refreshToken: string; sub: string };
+    };
+    assert.ok(stored.xsenseSession?.refreshToken, "the refresh token is kept");
+    assert.equal(statSync(h.store.path).mode & 0o777, 0o600);
+    assert.ok(!readFileSync(h.store.path, "utf8").includes(h.sim.password));
+    await h.driver.stop();
+    const refreshed = once(h.sim, "refresh");
+    const again = await h.newDriver();
+    const [refresh] = (await refreshed) as [{ ok: boolean }];
+    assert.equal(refresh.ok, true);
+    assert.equal(logins.length, 0, "no second SRP login");
+    assert.ok(again.userId, "the resumed session works");
+    assert.ok(h.logs.has(/session resumed with the stored refresh token/));
+  },
+);
 
 test("a stored refresh token the cloud refuses leads to a full login and is replaced", async (t) => {
   const h = await harness({ sim: { refreshSecretHash: "none" } });

@@ -56,26 +56,29 @@ test("revoked credentials: the refused upgrade (HTTP 403) fetches new ones and t
   assert.equal(h.sink.of("availabilityChanged").length, 0, "no detector read unavailable within the grace");
 });
 
-test("revoked credentials and a login elsewhere at the same moment: the session is renewed, then the credentials", async (t) => {
-  const h = await harness({ driver: { mqttGraceMs: 30_000 } });
-  t.after(() => h.close());
-  const rejections = recordRejections(h);
-  const credentialCalls = h.sim.calls.length;
-  const displacedToken = (await waitFor(() => h.sim.calls.at(-1)?.authorization, 1_000)) ?? "";
-  h.sim.loginElsewhere();
-  h.sim.revokeCredentials();
-  assert.equal(h.sim.tokenState(displacedToken), "displaced");
-  await waitFor(() => h.sink.link === "disconnected", 2_000, { on: [[h.sink, "call"]] });
-  await waitFor(() => h.sink.link === "connected", 8_000, { on: [[h.sink, "call"]] });
-  const later = h.sim.calls.slice(credentialCalls).filter((c) => c.bizCode === "101003");
-  assert.ok(
-    later.some((c) => c.errCode === "10000020"),
-    "the displaced session was refused when fetching credentials",
-  );
-  assert.ok(later.at(-1)?.ok, "then credentials were fetched with a renewed session");
-  assertNeverTwice(rejections);
-  await alarmArrives(h, "00000001");
-});
+test(
+  "revoked credentials and a login elsewhere at the same moment: " + "the session is renewed, then the credentials",
+  async (t) => {
+    const h = await harness({ driver: { mqttGraceMs: 30_000 } });
+    t.after(() => h.close());
+    const rejections = recordRejections(h);
+    const credentialCalls = h.sim.calls.length;
+    const displacedToken = (await waitFor(() => h.sim.calls.at(-1)?.authorization, 1_000)) ?? "";
+    h.sim.loginElsewhere();
+    h.sim.revokeCredentials();
+    assert.equal(h.sim.tokenState(displacedToken), "displaced");
+    await waitFor(() => h.sink.link === "disconnected", 2_000, { on: [[h.sink, "call"]] });
+    await waitFor(() => h.sink.link === "connected", 8_000, { on: [[h.sink, "call"]] });
+    const later = h.sim.calls.slice(credentialCalls).filter((c) => c.bizCode === "101003");
+    assert.ok(
+      later.some((c) => c.errCode === "10000020"),
+      "the displaced session was refused when fetching credentials",
+    );
+    assert.ok(later.at(-1)?.ok, "then credentials were fetched with a renewed session");
+    assertNeverTwice(rejections);
+    await alarmArrives(h, "00000001");
+  },
+);
 
 test("refused again with fresh credentials: the tokens are renewed too, and the link still comes back", async (t) => {
   const h = await harness({ driver: { mqttGraceMs: 30_000 } });

@@ -121,7 +121,10 @@ export function mutatedText(base: fc.Arbitrary<string>): fc.Arbitrary<string> {
   return fc.tuple(base, fc.array(op, { minLength: 0, maxLength: 4 })).map(([text, ops]) => mutateText(text, ops));
 }
 
-/** Byte mutations of a binary frame: bit flips, byte sets, inserts, deletes, truncation, duplicated slices, varint-like 0xff runs. */
+/**
+ * Byte mutations of a binary frame: bit flips, byte sets, inserts, deletes, truncation, duplicated slices,
+ * varint-like 0xff runs.
+ */
 export function mutateBytes(bytes: Uint8Array, ops: Op[]): Uint8Array {
   let b = Buffer.from(bytes);
   for (const [kind, at, arg] of ops) {

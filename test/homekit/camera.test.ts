@@ -168,63 +168,67 @@ describe("HomeKit camera (standalone accessory, SRTP to a controller)", () => {
     assert.deepEqual(parseSupportedRTP(rtpValue as string).cryptoSuites, [SRTP_AES_CM_128_HMAC_SHA1_80]);
   });
 
-  it("copy mode at 1280x720: every SRTP tag verifies, H.264 decodes at the requested size, audio is Opus; STOP ends ffmpeg", async () => {
-    const v = await viewer(0);
-    const { response } = v;
-    assert.equal(response.status, SETUP_STATUS.success);
-    assert.equal(response.address, "127.0.0.1");
-    assert.ok(response.videoPort! > 0 && response.audioPort! > 0, "return ports");
-    assert.deepEqual(
-      [response.video!.key, response.video!.salt],
-      [v.video.keys.key, v.video.keys.salt],
-      "SRTP parameters echoed",
-    );
-    assert.notEqual(response.videoSsrc, response.audioSsrc);
-    assert.equal(await v.streamingStatus(), 1, "in use");
+  it(
+    "copy mode at 1280x720: every SRTP tag verifies, " +
+      "H.264 decodes at the requested size, audio is Opus; STOP ends ffmpeg",
+    async () => {
+      const v = await viewer(0);
+      const { response } = v;
+      assert.equal(response.status, SETUP_STATUS.success);
+      assert.equal(response.address, "127.0.0.1");
+      assert.ok(response.videoPort! > 0 && response.audioPort! > 0, "return ports");
+      assert.deepEqual(
+        [response.video!.key, response.video!.salt],
+        [v.video.keys.key, v.video.keys.salt],
+        "SRTP parameters echoed",
+      );
+      assert.notEqual(response.videoSsrc, response.audioSsrc);
+      assert.equal(await v.streamingStatus(), 1, "in use");
 
-    const started = source.streams.length;
-    await v.start({ width: 1280, height: 720 });
-    const stream = source.streams[started]!;
-    assert.equal(stream.mode, "copy", "the camera's H.264 fits: copied");
-    const request = source.requests[started]!;
-    assert.deepEqual(
-      [
-        request.video.width,
-        request.video.height,
-        request.video.profile,
-        request.video.level,
-        request.video.payloadType,
-      ],
-      [1280, 720, "main", "4.0", VIDEO_PT],
-    );
+      const started = source.streams.length;
+      await v.start({ width: 1280, height: 720 });
+      const stream = source.streams[started]!;
+      assert.equal(stream.mode, "copy", "the camera's H.264 fits: copied");
+      const request = source.requests[started]!;
+      assert.deepEqual(
+        [
+          request.video.width,
+          request.video.height,
+          request.video.profile,
+          request.video.level,
+          request.video.payloadType,
+        ],
+        [1280, 720, "main", "4.0", VIDEO_PT],
+      );
 
-    const video = await v.decoded(20, "copy");
-    assert.deepEqual([video.width, video.height], [1280, 720]);
-    assert.ok(video.frames >= 20, `decoded ${video.frames} frames`);
-    assert.equal(video.profile, "Main", "untouched: still the camera's main profile");
-    assert.equal(v.video.authFailures, 0, "every authentication tag verifies");
-    assert.ok(v.video.packets.every((p) => p.ssrc === response.videoSsrc && p.payloadType === VIDEO_PT));
+      const video = await v.decoded(20, "copy");
+      assert.deepEqual([video.width, video.height], [1280, 720]);
+      assert.ok(video.frames >= 20, `decoded ${video.frames} frames`);
+      assert.equal(video.profile, "Main", "untouched: still the camera's main profile");
+      assert.equal(v.video.authFailures, 0, "every authentication tag verifies");
+      assert.ok(v.video.packets.every((p) => p.ssrc === response.videoSsrc && p.payloadType === VIDEO_PT));
 
-    await v.audio.until(() => v.audio.packets.length >= 10, 5000, "Opus packets");
-    assert.equal(v.audio.authFailures, 0);
-    assert.ok(v.audio.packets.every((p) => p.payloadType === AUDIO_PT && p.ssrc === response.audioSsrc));
-    assert.ok(
-      v.audio.packets.every((p) => opusFrameMs(p.payload) === 20),
-      "20 ms Opus frames",
-    );
+      await v.audio.until(() => v.audio.packets.length >= 10, 5000, "Opus packets");
+      assert.equal(v.audio.authFailures, 0);
+      assert.ok(v.audio.packets.every((p) => p.payloadType === AUDIO_PT && p.ssrc === response.audioSsrc));
+      assert.ok(
+        v.audio.packets.every((p) => opusFrameMs(p.payload) === 20),
+        "20 ms Opus frames",
+      );
 
-    // The tags really are checked: another key and a flipped bit both fail.
-    const stranger = new SrtpReceiver({ key: randomBytes(16), salt: randomBytes(14) });
-    for (const packet of v.video.raw.slice(0, 20)) assert.throws(() => stranger.unprotect(packet), /does not verify/);
-    const tampered = Buffer.from(v.video.raw[5]!);
-    tampered[20]! ^= 0x01;
-    assert.throws(() => new SrtpReceiver(v.video.keys).unprotect(tampered), /does not verify/);
+      // The tags really are checked: another key and a flipped bit both fail.
+      const stranger = new SrtpReceiver({ key: randomBytes(16), salt: randomBytes(14) });
+      for (const packet of v.video.raw.slice(0, 20)) assert.throws(() => stranger.unprotect(packet), /does not verify/);
+      const tampered = Buffer.from(v.video.raw[5]!);
+      tampered[20]! ^= 0x01;
+      assert.throws(() => new SrtpReceiver(v.video.keys).unprotect(tampered), /does not verify/);
 
-    await v.stop();
-    assert.deepEqual(await stream.ended, { reason: "stopped" });
-    assert.deepEqual(ffmpegChildren(), [], "no ffmpeg left");
-    assert.equal(await v.streamingStatus(), 0, "available again");
-  });
+      await v.stop();
+      assert.deepEqual(await stream.ended, { reason: "stopped" });
+      assert.deepEqual(ffmpegChildren(), [], "no ffmpeg left");
+      assert.equal(await v.streamingStatus(), 0, "available again");
+    },
+  );
 
   it("transcode mode at 640x360, then RECONFIGURE to 480x270 restarts the encoder at the new size", async () => {
     const v = await viewer(0);

@@ -10,7 +10,8 @@ test("a bad config exits non-zero with one line per problem and starts nothing",
   const config = join(dir, "config.yaml");
   writeFileSync(
     config,
-    "homekit:\n  prot: 1\nmatter:\n  passcode: 12345678\naccounts:\n  - vendor: fansync\n    email: a@b.invalid\n    password: s3cret-value\n    endpoints: { api: 'ftp://nope' }\n",
+    "homekit:\n  prot: 1\nmatter:\n  passcode: 12345678\naccounts:\n  - vendor: fansync\n" +
+      "    email: a@b.invalid\n    password: s3cret-value\n    endpoints: { api: 'ftp://nope' }\n",
   );
   const bridge = new BridgeProcess(["--config", config, "--data", join(dir, "data")]);
   const code = await bridge.exited();

@@ -94,23 +94,26 @@ function fakeFfmpeg(encoders: string[]): string {
   return file;
 }
 
-test("ffmpeg without libx264 or Opus is flagged; a missing ffmpeg is a failure only when a camera needs it", async () => {
-  const good = await checkFfmpeg([fakeFfmpeg(["libx264", "libopus", "aac"])]);
-  assert.deepEqual(
-    good.map((c) => c.status),
-    ["ok", "ok", "ok"],
-  );
-  const noX264 = await checkFfmpeg([fakeFfmpeg(["mpeg4", "libopus"])]);
-  assert.deepEqual(
-    noX264.map((c) => c.status),
-    ["ok", "fail", "ok"],
-  );
-  const noOpus = await checkFfmpeg([fakeFfmpeg(["libx264", "aac"])]);
-  assert.equal(noOpus[2]?.status, "fail");
-  const missing = join(tmpdir(), "no-such-ffmpeg-here");
-  assert.equal((await checkFfmpeg([missing], false))[0]?.status, "warn");
-  assert.equal((await checkFfmpeg([missing], true))[0]?.status, "fail");
-});
+test(
+  "ffmpeg without libx264 or Opus is flagged; " + "a missing ffmpeg is a failure only when a camera needs it",
+  async () => {
+    const good = await checkFfmpeg([fakeFfmpeg(["libx264", "libopus", "aac"])]);
+    assert.deepEqual(
+      good.map((c) => c.status),
+      ["ok", "ok", "ok"],
+    );
+    const noX264 = await checkFfmpeg([fakeFfmpeg(["mpeg4", "libopus"])]);
+    assert.deepEqual(
+      noX264.map((c) => c.status),
+      ["ok", "fail", "ok"],
+    );
+    const noOpus = await checkFfmpeg([fakeFfmpeg(["libx264", "aac"])]);
+    assert.equal(noOpus[2]?.status, "fail");
+    const missing = join(tmpdir(), "no-such-ffmpeg-here");
+    assert.equal((await checkFfmpeg([missing], false))[0]?.status, "warn");
+    assert.equal((await checkFfmpeg([missing], true))[0]?.status, "fail");
+  },
+);
 
 test("the clock check compares with the endpoint's Date header", async () => {
   let offsetMs = 0;
@@ -164,7 +167,8 @@ test("a full run without --network contacts no endpoint and reports each area", 
   // Port 0 everywhere: nothing to bind-test but Matter, which gets a free loopback port.
   writeFileSync(
     file,
-    "homekit:\n  port: 0\nmatter:\n  port: 0\naccounts:\n  - vendor: fansync\n    email: a@b.invalid\n    password: hunter22\n    endpoints:\n      api: http://127.0.0.1:9/api:1\n",
+    "homekit:\n  port: 0\nmatter:\n  port: 0\naccounts:\n  - vendor: fansync\n" +
+      "    email: a@b.invalid\n    password: hunter22\n    endpoints:\n      api: http://127.0.0.1:9/api:1\n",
     { mode: 0o600 },
   );
   const checks = await runDoctor({ config: file, data: dir, bindHost: "127.0.0.1" });

@@ -81,7 +81,8 @@ test("the command exits 0 on success and 1 on a refused password, naming the acc
   const write = (password: string) =>
     writeFileSync(
       config,
-      `accounts:\n  - vendor: fansync\n    name: fans\n    email: ${fansync.email}\n    password: "${password}"\n    endpoints:\n      api: ${fansyncUrls.apiUrl}\n`,
+      `accounts:\n  - vendor: fansync\n    name: fans\n    email: ${fansync.email}\n` +
+        `    password: "${password}"\n    endpoints:\n      api: ${fansyncUrls.apiUrl}\n`,
       { mode: 0o600 },
     );
   const root = new URL("../..", import.meta.url).pathname;

@@ -100,7 +100,10 @@ test("before the first start there is no code to show; a disabled ecosystem is l
   assert.match(text, /Matter: disabled/);
 });
 
-/** A data directory as a bridge with two standalone cameras leaves it: one published and paired, one never published. */
+/**
+ * A data directory as a bridge with two standalone cameras leaves it: one published and paired, one never
+ * published.
+ */
 function cameraDataDir(): string {
   const dir = dataDir(
     { homekit: { pincode: "202-59-473", username: "0E:12:34:56:78:90" } },
@@ -136,11 +139,17 @@ test("standalone cameras: each with its own code, camera-category QR payload, na
   const text = formatPairingReport(report, false);
   assert.match(
     text,
-    /HomeKit camera Robin Nanit \(nanit:N301SIM0000001\): setup code 482-91-737 {2}\(paired with 2 controllers; add it in the Home app on its own\)\n {2}QR payload X-HM:\/\/\w+Q9X1\n/,
+    new RegExp(
+      /HomeKit camera Robin Nanit \(nanit:N301SIM0000001\): setup code 482-91-737 {2}/.source +
+        /\(paired with 2 controllers; add it in the Home app on its own\)\n {2}QR payload X-HM:\/\/\w+Q9X1\n/.source,
+    ),
   );
   assert.match(
     text,
-    /HomeKit camera nanit:N301SIM0000002: setup code 517-38-264 {2}\(not paired yet; [^)]*\)\n {2}QR code: shown after the bridge has published the camera once/,
+    new RegExp(
+      /HomeKit camera nanit:N301SIM0000002: setup code 517-38-264 {2}\(not paired yet; [^)]*\)\n {2}/.source +
+        /QR code: shown after the bridge has published the camera once/.source,
+    ),
   );
   // With drawings: one QR under the bridge's payload and one under the published camera's.
   const drawn = formatPairingReport(report, true);
@@ -154,21 +163,25 @@ test("standalone cameras: each with its own code, camera-category QR payload, na
   assert.match(after(report.homekit!.setupURI!), /[▀▄█]/);
 });
 
-test("cameras on the bridge (homekit.cameras: bridged) have no code of their own; a damaged bridges.json spares the other codes", () => {
-  const dir = cameraDataDir();
-  const bridged = pairingReport(validateConfig({ homekit: { cameras: "bridged" } }), dir);
-  assert.equal(bridged.cameras, undefined);
-  assert.doesNotMatch(formatPairingReport(bridged, false), /HomeKit camera/);
-  assert.equal(pairingReport(validateConfig({ homekit: { enabled: false } }), dir).cameras, undefined);
+test(
+  "cameras on the bridge (homekit.cameras: bridged) have no code of their own; " +
+    "a damaged bridges.json spares the other codes",
+  () => {
+    const dir = cameraDataDir();
+    const bridged = pairingReport(validateConfig({ homekit: { cameras: "bridged" } }), dir);
+    assert.equal(bridged.cameras, undefined);
+    assert.doesNotMatch(formatPairingReport(bridged, false), /HomeKit camera/);
+    assert.equal(pairingReport(validateConfig({ homekit: { enabled: false } }), dir).cameras, undefined);
 
-  writeFileSync(join(dir, "homekit", "bridges.json"), "{ not json");
-  const damaged = pairingReport(validateConfig({}), dir);
-  assert.equal(damaged.cameras, undefined);
-  assert.match(damaged.camerasProblem ?? "", /bridges\.json is not readable/);
-  const text = formatPairingReport(damaged, false);
-  assert.match(text, /setup code 202-59-473/);
-  assert.match(text, /HomeKit cameras: .*bridges\.json is not readable/);
-});
+    writeFileSync(join(dir, "homekit", "bridges.json"), "{ not json");
+    const damaged = pairingReport(validateConfig({}), dir);
+    assert.equal(damaged.cameras, undefined);
+    assert.match(damaged.camerasProblem ?? "", /bridges\.json is not readable/);
+    const text = formatPairingReport(damaged, false);
+    assert.match(text, /setup code 202-59-473/);
+    assert.match(text, /HomeKit cameras: .*bridges\.json is not readable/);
+  },
+);
 
 test("the web page's one-time setup link: shown while no password exists, gone once one is chosen or set", async () => {
   const dir = dataDir({ homekit: { pincode: "202-59-473", username: "0E:12:34:56:78:90" } });

@@ -129,56 +129,59 @@ function setup(options: { audio?: boolean; rtcpTimeoutMs?: number } = {}) {
 }
 
 describe("HomeKit camera delegate", () => {
-  it("answers SetupEndpoints with its own ports and SSRCs and echoes the keys; START becomes a LiveStreamRequest", async () => {
-    const { source, delegate, prepare, stream } = setup();
-    const r = prepareRequest("s1");
-    const response = await prepare(r);
-    const video = response.video as { port: number; ssrc: number; srtp_key: Buffer };
-    const audio = response.audio as { port: number; ssrc: number; srtp_key: Buffer };
-    assert.ok(video.port > 0 && audio.port > 0 && video.port !== audio.port);
-    assert.notEqual(video.ssrc, audio.ssrc);
-    assert.deepEqual(video.srtp_key, r.video.srtp_key);
+  it(
+    "answers SetupEndpoints with its own ports and SSRCs and echoes the keys; " + "START becomes a LiveStreamRequest",
+    async () => {
+      const { source, delegate, prepare, stream } = setup();
+      const r = prepareRequest("s1");
+      const response = await prepare(r);
+      const video = response.video as { port: number; ssrc: number; srtp_key: Buffer };
+      const audio = response.audio as { port: number; ssrc: number; srtp_key: Buffer };
+      assert.ok(video.port > 0 && audio.port > 0 && video.port !== audio.port);
+      assert.notEqual(video.ssrc, audio.ssrc);
+      assert.deepEqual(video.srtp_key, r.video.srtp_key);
 
-    await stream(startRequest("s1"));
-    const live = source.requests[0]!;
-    assert.deepEqual(live.target, {
-      address: "127.0.0.1",
-      videoPort: 40000,
-      videoSrtpKey: r.video.srtp_key,
-      videoSrtpSalt: r.video.srtp_salt,
-      videoSsrc: video.ssrc,
-      audioPort: 40000,
-      audioSrtpKey: r.audio.srtp_key,
-      audioSrtpSalt: r.audio.srtp_salt,
-      audioSsrc: audio.ssrc,
-    });
-    assert.deepEqual(live.video, {
-      width: 640,
-      height: 360,
-      fps: 30,
-      maxBitrate: 299,
-      payloadType: 99,
-      mtu: 1378,
-      profile: "high",
-      level: "3.2",
-    });
-    assert.deepEqual(live.audio, {
-      codec: "opus",
-      sampleRateKHz: 16,
-      channels: 1,
-      maxBitrate: 24,
-      payloadType: 110,
-      packetTimeMs: 20,
-    });
+      await stream(startRequest("s1"));
+      const live = source.requests[0]!;
+      assert.deepEqual(live.target, {
+        address: "127.0.0.1",
+        videoPort: 40000,
+        videoSrtpKey: r.video.srtp_key,
+        videoSrtpSalt: r.video.srtp_salt,
+        videoSsrc: video.ssrc,
+        audioPort: 40000,
+        audioSrtpKey: r.audio.srtp_key,
+        audioSrtpSalt: r.audio.srtp_salt,
+        audioSsrc: audio.ssrc,
+      });
+      assert.deepEqual(live.video, {
+        width: 640,
+        height: 360,
+        fps: 30,
+        maxBitrate: 299,
+        payloadType: 99,
+        mtu: 1378,
+        profile: "high",
+        level: "3.2",
+      });
+      assert.deepEqual(live.audio, {
+        codec: "opus",
+        sampleRateKHz: 16,
+        channels: 1,
+        maxBitrate: 24,
+        payloadType: 110,
+        packetTimeMs: 20,
+      });
 
-    await stream(
-      request("s1", "reconfigure", { width: 320, height: 240, fps: 15, max_bit_rate: 132, rtcp_interval: 0.5 }),
-    );
-    assert.deepEqual(source.streams[0]!.reconfigures, [{ width: 320, height: 240, fps: 15, maxBitrate: 132 }]);
-    await stream(request("s1", "stop"));
-    assert.equal(source.streams[0]!.stops, 1);
-    assert.equal(delegate.sessions, 0);
-  });
+      await stream(
+        request("s1", "reconfigure", { width: 320, height: 240, fps: 15, max_bit_rate: 132, rtcp_interval: 0.5 }),
+      );
+      assert.deepEqual(source.streams[0]!.reconfigures, [{ width: 320, height: 240, fps: 15, maxBitrate: 132 }]);
+      await stream(request("s1", "stop"));
+      assert.equal(source.streams[0]!.stops, 1);
+      assert.equal(delegate.sessions, 0);
+    },
+  );
 
   it("a camera without audio gets video only", async () => {
     const { source, prepare, stream } = setup({ audio: false });

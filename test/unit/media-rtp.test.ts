@@ -59,31 +59,35 @@ describe("H.264 RTP packetizer (RFC 6184)", () => {
     assert.ok(fragments.every((f) => f.length <= MAX));
   });
 
-  it("sets the marker bit on the last packet of an access unit only, one timestamp per access unit, counts sequence numbers across the wrap", () => {
-    const p = new H264Packetizer({ payloadType: 99, ssrc: 7, maxPacketSize: MAX, sequence: 0xfffe });
-    const units = [nal(0x67, 20), nal(0x68, 5), nal(0x65, 300)];
-    const packets = p.packetize(units, 0xfffffff0 + 0x20).map(plain);
-    assert.equal(packets.length, 2 + Math.ceil(299 / 86));
-    assert.deepEqual(
-      packets.map((x) => x.marker),
-      [...Array(packets.length - 1).fill(false), true],
-    );
-    assert.ok(
-      packets.every((x) => x.timestamp === 0x10 && x.payloadType === 99 && x.ssrc === 7),
-      "timestamp taken modulo 2^32",
-    );
-    assert.deepEqual(packets.map((x) => x.sequence).slice(0, 4), [0xfffe, 0xffff, 0, 1]);
-    const next = p.packetize([nal(0x41, 10)], 3000).map(plain);
-    assert.equal(next[0]!.sequence, (packets.at(-1)!.sequence + 1) & 0xffff);
-    assert.equal(next[0]!.marker, true, "a one-packet access unit carries the marker");
+  it(
+    "sets the marker bit on the last packet of an access unit only, " +
+      "one timestamp per access unit, counts sequence numbers across the wrap",
+    () => {
+      const p = new H264Packetizer({ payloadType: 99, ssrc: 7, maxPacketSize: MAX, sequence: 0xfffe });
+      const units = [nal(0x67, 20), nal(0x68, 5), nal(0x65, 300)];
+      const packets = p.packetize(units, 0xfffffff0 + 0x20).map(plain);
+      assert.equal(packets.length, 2 + Math.ceil(299 / 86));
+      assert.deepEqual(
+        packets.map((x) => x.marker),
+        [...Array(packets.length - 1).fill(false), true],
+      );
+      assert.ok(
+        packets.every((x) => x.timestamp === 0x10 && x.payloadType === 99 && x.ssrc === 7),
+        "timestamp taken modulo 2^32",
+      );
+      assert.deepEqual(packets.map((x) => x.sequence).slice(0, 4), [0xfffe, 0xffff, 0, 1]);
+      const next = p.packetize([nal(0x41, 10)], 3000).map(plain);
+      assert.equal(next[0]!.sequence, (packets.at(-1)!.sequence + 1) & 0xffff);
+      assert.equal(next[0]!.marker, true, "a one-packet access unit carries the marker");
 
-    // The test's depacketizer (written apart from ours) rebuilds the same units.
-    const depacketizer = new H264Depacketizer();
-    for (const x of packets) depacketizer.push(x);
-    const start = Buffer.from([0, 0, 0, 1]);
-    assert.deepEqual(depacketizer.annexB(), Buffer.concat(units.flatMap((u) => [start, u])));
-    assert.deepEqual(depacketizer.nalTypes, [7, 8, 5]);
-  });
+      // The test's depacketizer (written apart from ours) rebuilds the same units.
+      const depacketizer = new H264Depacketizer();
+      for (const x of packets) depacketizer.push(x);
+      const start = Buffer.from([0, 0, 0, 1]);
+      assert.deepEqual(depacketizer.annexB(), Buffer.concat(units.flatMap((u) => [start, u])));
+      assert.deepEqual(depacketizer.nalTypes, [7, 8, 5]);
+    },
+  );
 
   it("splits AVCC frames and refuses a truncated one", () => {
     const frame = Buffer.concat([Buffer.from([0, 0, 0, 3]), nal(0x65, 3), Buffer.from([0, 0, 0, 2]), nal(0x41, 2)]);

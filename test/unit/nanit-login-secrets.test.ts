@@ -8,7 +8,10 @@ import { isSecret, registerSecret } from "../../src/core/logger.ts";
 import { loginWithMfa } from "../../src/drivers/nanit/login.ts";
 import { NanitAuthError } from "../../src/drivers/nanit/rest.ts";
 
-/** POST /login: the password "right-password" needs code 424242; anything else is refused, echoing the password back. */
+/**
+ * POST /login: the password "right-password" needs code 424242; anything else is refused, echoing the password
+ * back.
+ */
 async function stubApi(t: { after(fn: () => unknown): void }): Promise<string> {
   const server = createServer((req, res) => {
     let text = "";

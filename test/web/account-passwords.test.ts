@@ -21,37 +21,43 @@ function setup(t: { after(fn: () => void): void }) {
   const writeConfig = (password: string | undefined) =>
     writeFileSync(
       configFile,
-      `accounts:\n  - vendor: fansync\n    name: home\n    email: fan@example.invalid\n${password === undefined ? "" : `    password: "${password}"\n`}  - vendor: xsense\n    email: alarm@example.invalid\n    password: "xsense pw"\n`,
+      "accounts:\n  - vendor: fansync\n    name: home\n    email: fan@example.invalid\n" +
+        (password === undefined ? "" : `    password: "${password}"\n`) +
+        '  - vendor: xsense\n    email: alarm@example.invalid\n    password: "xsense pw"\n',
     );
   const passwordOf = (name: string) =>
     loadConfig(configFile, { dataDir }).config.accounts.find((a) => a.name === name)?.password;
   return { dir, configFile, dataDir, writeConfig, passwordOf };
 }
 
-test("a saved password replaces the config's until the config's password is edited; 0600; read only with the data directory", (t) => {
-  const { configFile, dataDir, writeConfig, passwordOf } = setup(t);
-  writeConfig("old password");
-  const { secrets } = loadConfig(configFile, { dataDir });
-  assert.ok(secrets);
-  assert.equal(passwordOf("home"), "old password", "nothing stored yet: the config's password");
-  secrets.save("home", "new password");
-  const file = join(dataDir, ACCOUNT_SECRETS_FILE);
-  assert.equal(statSync(file).mode & 0o777, 0o600);
-  const stored = readFileSync(file, "utf8");
-  assert.ok(stored.includes("new password"));
-  assert.ok(!stored.includes("old password"), "the replaced password is kept only as a digest");
-  assert.equal(passwordOf("home"), "new password", "the config still holds the replaced password: the page's wins");
-  assert.equal(passwordOf("xsense:alarm@example.invalid"), "xsense pw", "other accounts keep theirs");
-  assert.equal(
-    loadConfig(configFile).config.accounts[0]!.password,
-    "old password",
-    "without the data directory the config alone counts",
-  );
-  writeConfig("edited in the config");
-  assert.equal(passwordOf("home"), "edited in the config", "an edited config password wins over the stale page one");
-  writeConfig(undefined);
-  assert.equal(passwordOf("home"), "new password", "no password in the config: the stored one");
-});
+test(
+  "a saved password replaces the config's until the config's password is edited; " +
+    "0600; read only with the data directory",
+  (t) => {
+    const { configFile, dataDir, writeConfig, passwordOf } = setup(t);
+    writeConfig("old password");
+    const { secrets } = loadConfig(configFile, { dataDir });
+    assert.ok(secrets);
+    assert.equal(passwordOf("home"), "old password", "nothing stored yet: the config's password");
+    secrets.save("home", "new password");
+    const file = join(dataDir, ACCOUNT_SECRETS_FILE);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const stored = readFileSync(file, "utf8");
+    assert.ok(stored.includes("new password"));
+    assert.ok(!stored.includes("old password"), "the replaced password is kept only as a digest");
+    assert.equal(passwordOf("home"), "new password", "the config still holds the replaced password: the page's wins");
+    assert.equal(passwordOf("xsense:alarm@example.invalid"), "xsense pw", "other accounts keep theirs");
+    assert.equal(
+      loadConfig(configFile).config.accounts[0]!.password,
+      "old password",
+      "without the data directory the config alone counts",
+    );
+    writeConfig("edited in the config");
+    assert.equal(passwordOf("home"), "edited in the config", "an edited config password wins over the stale page one");
+    writeConfig(undefined);
+    assert.equal(passwordOf("home"), "new password", "no password in the config: the stored one");
+  },
+);
 
 test("a password saved again keeps replacing the config's; an account with neither is still a config problem", (t) => {
   const { configFile, dataDir, writeConfig, passwordOf } = setup(t);
@@ -90,71 +96,84 @@ const fansync: AccountConfig = {
 };
 const nanit: AccountConfig = { vendor: "nanit", name: "nursery", email: "n@example.invalid" };
 
-test("the page's log-in: a refused password changes nothing; an accepted one is saved, the driver restarted, never shown", async (t) => {
-  const { configFile, dataDir, writeConfig } = setup(t);
-  writeConfig("old password");
-  const { secrets } = loadConfig(configFile, { dataDir });
-  const checked: string[] = [];
-  const restarts: [string, string][] = [];
-  const changed: string[] = [];
-  let release: (() => void) | undefined;
-  const login = new PasswordWebLogin({
-    accounts: [fansync, nanit],
-    log: pino({ level: "silent" }),
-    secrets,
-    restart: async (account, password) => void restarts.push([account, password]),
-    changed: (account) => changed.push(account),
-    verify: async (account): Promise<VerifyResult> => {
-      checked.push(account.password!);
-      if (release) await new Promise<void>((resolve) => (release = resolve));
-      return account.password === "right one"
-        ? { ok: true, refused: false, message: "accepted" }
-        : { ok: false, refused: true, message: "refused: wrong e-mail or password" };
-    },
-  });
-  assert.equal(login.has("home"), true);
-  assert.equal(login.has("nursery"), false, "Nanit has its own MFA flow");
-  assert.deepEqual(login.views(), [{ account: "home", vendor: "fansync", email: "fan@example.invalid", step: "idle" }]);
+test(
+  "the page's log-in: a refused password changes nothing; " +
+    "an accepted one is saved, the driver restarted, never shown",
+  async (t) => {
+    const { configFile, dataDir, writeConfig } = setup(t);
+    writeConfig("old password");
+    const { secrets } = loadConfig(configFile, { dataDir });
+    const checked: string[] = [];
+    const restarts: [string, string][] = [];
+    const changed: string[] = [];
+    let release: (() => void) | undefined;
+    const login = new PasswordWebLogin({
+      accounts: [fansync, nanit],
+      log: pino({ level: "silent" }),
+      secrets,
+      restart: async (account, password) => void restarts.push([account, password]),
+      changed: (account) => changed.push(account),
+      verify: async (account): Promise<VerifyResult> => {
+        checked.push(account.password!);
+        if (release) await new Promise<void>((resolve) => (release = resolve));
+        return account.password === "right one"
+          ? { ok: true, refused: false, message: "accepted" }
+          : { ok: false, refused: true, message: "refused: wrong e-mail or password" };
+      },
+    });
+    assert.equal(login.has("home"), true);
+    assert.equal(login.has("nursery"), false, "Nanit has its own MFA flow");
+    assert.deepEqual(login.views(), [
+      { account: "home", vendor: "fansync", email: "fan@example.invalid", step: "idle" },
+    ]);
 
-  await login.submit("home", "wrong one");
-  assert.equal(login.views()[0]!.step, "failed");
-  assert.match(login.views()[0]!.message!, /FanSync refused this password/);
-  assert.deepEqual(restarts, []);
-  assert.equal(secrets!.get("home"), undefined, "a refused password is not stored");
+    await login.submit("home", "wrong one");
+    assert.equal(login.views()[0]!.step, "failed");
+    assert.match(login.views()[0]!.message!, /FanSync refused this password/);
+    assert.deepEqual(restarts, []);
+    assert.equal(secrets!.get("home"), undefined, "a refused password is not stored");
 
-  // One check at a time per account.
-  release = () => undefined;
-  const first = login.submit("home", "right one");
-  await assert.rejects(login.submit("home", "right one"), /being checked already/);
-  release();
-  await first;
-  assert.deepEqual(checked, ["wrong one", "right one"]);
-  assert.deepEqual(restarts, [["home", "right one"]]);
-  assert.equal(login.views()[0]!.step, "done");
-  assert.equal(secrets!.get("home")?.password, "right one");
-  assert.equal(loadConfig(configFile, { dataDir }).config.accounts[0]!.password, "right one", "the next start uses it");
-  assert.equal(scrub("it was right one"), "it was [redacted]", "registered with the log scrubber");
-  assert.ok(!JSON.stringify(login.views()).includes("right one"), "never sent back to the page");
-  assert.deepEqual(changed, ["home", "home"], "the page is told when each attempt ends");
-  await assert.rejects(login.submit("nursery", "x"), /no FanSync or X-Sense account/);
-});
+    // One check at a time per account.
+    release = () => undefined;
+    const first = login.submit("home", "right one");
+    await assert.rejects(login.submit("home", "right one"), /being checked already/);
+    release();
+    await first;
+    assert.deepEqual(checked, ["wrong one", "right one"]);
+    assert.deepEqual(restarts, [["home", "right one"]]);
+    assert.equal(login.views()[0]!.step, "done");
+    assert.equal(secrets!.get("home")?.password, "right one");
+    assert.equal(
+      loadConfig(configFile, { dataDir }).config.accounts[0]!.password,
+      "right one",
+      "the next start uses it",
+    );
+    assert.equal(scrub("it was right one"), "it was [redacted]", "registered with the log scrubber");
+    assert.ok(!JSON.stringify(login.views()).includes("right one"), "never sent back to the page");
+    assert.deepEqual(changed, ["home", "home"], "the page is told when each attempt ends");
+    await assert.rejects(login.submit("nursery", "x"), /no FanSync or X-Sense account/);
+  },
+);
 
-test("a restart that fails after the vendor accepted is reported, with the password kept for the next start", async (t) => {
-  const { configFile, dataDir, writeConfig } = setup(t);
-  writeConfig("old password");
-  const { secrets } = loadConfig(configFile, { dataDir });
-  const login = new PasswordWebLogin({
-    accounts: [fansync],
-    log: pino({ level: "silent" }),
-    secrets,
-    restart: async () => {
-      throw new Error("the bridge is stopping");
-    },
-    changed: () => undefined,
-    verify: async () => ({ ok: true, refused: false, message: "accepted" }),
-  });
-  await login.submit("home", "accepted pw");
-  assert.equal(login.views()[0]!.step, "failed");
-  assert.match(login.views()[0]!.message!, /the bridge is stopping/);
-  assert.equal(secrets!.get("home")?.password, "accepted pw");
-});
+test(
+  "a restart that fails after the vendor accepted is reported, " + "with the password kept for the next start",
+  async (t) => {
+    const { configFile, dataDir, writeConfig } = setup(t);
+    writeConfig("old password");
+    const { secrets } = loadConfig(configFile, { dataDir });
+    const login = new PasswordWebLogin({
+      accounts: [fansync],
+      log: pino({ level: "silent" }),
+      secrets,
+      restart: async () => {
+        throw new Error("the bridge is stopping");
+      },
+      changed: () => undefined,
+      verify: async () => ({ ok: true, refused: false, message: "accepted" }),
+    });
+    await login.submit("home", "accepted pw");
+    assert.equal(login.views()[0]!.step, "failed");
+    assert.match(login.views()[0]!.message!, /the bridge is stopping/);
+    assert.equal(secrets!.get("home")?.password, "accepted pw");
+  },
+);

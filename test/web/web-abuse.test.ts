@@ -50,27 +50,31 @@ test("parallel wrong passwords: no more than the limit of 5 are checked, the res
   assert.equal(logs.lines.filter((l) => l.msg === "web page: wrong password").length, 5);
 });
 
-test("a client that hangs up in the middle of a form body is answered 400, not logged as an internal error", async (t) => {
-  const { port, logs } = await server(t);
-  const closed = new Promise<string>((resolve) => {
-    const socket = connect(port, "127.0.0.1", () => {
-      // 40 bytes announced, 9 sent, then the client is gone.
-      socket.end(
-        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\npassword=",
-      );
+test(
+  "a client that hangs up in the middle of a form body is answered 400, " + "not logged as an internal error",
+  async (t) => {
+    const { port, logs } = await server(t);
+    const closed = new Promise<string>((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => {
+        // 40 bytes announced, 9 sent, then the client is gone.
+        socket.end(
+          "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: " +
+            "application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\npassword=",
+        );
+      });
+      let text = "";
+      socket.on("data", (c: Buffer) => (text += c.toString("latin1")));
+      socket.on("close", () => resolve(text));
     });
-    let text = "";
-    socket.on("data", (c: Buffer) => (text += c.toString("latin1")));
-    socket.on("close", () => resolve(text));
-  });
-  const answer = await closed;
-  assert.doesNotMatch(answer, /^HTTP\/1\.1 5/);
-  assert.equal(
-    logs.lines.filter((l) => l.msg === "web request failed").length,
-    0,
-    JSON.stringify(logs.lines.filter((l) => l.level >= 40)),
-  );
-});
+    const answer = await closed;
+    assert.doesNotMatch(answer, /^HTTP\/1\.1 5/);
+    assert.equal(
+      logs.lines.filter((l) => l.msg === "web request failed").length,
+      0,
+      JSON.stringify(logs.lines.filter((l) => l.level >= 40)),
+    );
+  },
+);
 
 test("a password the vendor refused is forgotten by the log scrubber; an accepted one is kept", async () => {
   const fansync = {

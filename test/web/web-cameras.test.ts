@@ -118,7 +118,8 @@ test("the stream line: words per hub state, never a stream key or a registered s
   assert.equal(streamView(hub()).text, "video: idle");
   assert.equal(
     streamView(hub({ lastError: "no push to rtmp://192.0.2.7:1935" })).text,
-    "video: idle (last problem: the camera did not push to rtmp://192.0.2.7:1935: is media.rtmpHost reachable from the camera?)",
+    "video: idle (last problem: the camera did not push to rtmp://192.0.2.7:1935: " +
+      "is media.rtmpHost reachable from the camera?)",
   );
   assert.match(streamView(undefined).text, /no video: the RTMP ingest is not running/);
 });
@@ -221,92 +222,99 @@ class EventReader {
   }
 }
 
-test("a camera published after the page opened reaches it with its own QR, then its paired state; its row follows the hub", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "hb-web-cameras-"));
-  const homekit = new FakeHomeKit();
-  let state = hub();
-  const server = new WebServer({
-    sources: {
-      registry: cameraRegistry(),
-      accounts: [{ name: "nursery", vendor: "nanit" }],
-      homekit: asHost(homekit),
-      media: { liveSessions: 0, state: () => [state] },
-      startedAt: Date.now(),
-    },
-    log: pino({ level: "silent" }),
-    dataDir: dir,
-    config: { host: "127.0.0.1", port: 0 },
-  });
-  const port = await server.start();
-  const reader = await EventReader.open(port);
-  try {
-    const snapshot = await reader.next("snapshot", 0);
-    assert.deepEqual(snapshot.cameras, []);
-    assert.equal(snapshot.devices[0].stream.text, "video: idle");
-    assert.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /<section id="cameras" hidden>/);
-
-    // The host publishes the camera: its card, with the QR of its own payload, reaches the open page.
-    const setupURI = "X-HM://00KCAMERA1Q9X1";
-    homekit.cameras = [
-      { deviceId: CAMERA.id, name: CAMERA.name, pincode: "482-91-737", setupURI, port: 51926, paired: false },
-    ];
-    let mark = reader.events.length;
-    homekit.emit("camera-listening", CAMERA.id, 51926);
-    const card = await reader.next("camera", mark);
-    assert.deepEqual(
-      { ...card, qr: undefined },
-      {
-        deviceId: CAMERA.id,
-        name: CAMERA.name,
-        setupCode: "482-91-737",
-        setupURI,
-        paired: false,
-        status: "not paired: add it in the Home app with this code",
-        qr: undefined,
+test(
+  "a camera published after the page opened reaches it with its own QR, " +
+    "then its paired state; its row follows the hub",
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hb-web-cameras-"));
+    const homekit = new FakeHomeKit();
+    let state = hub();
+    const server = new WebServer({
+      sources: {
+        registry: cameraRegistry(),
+        accounts: [{ name: "nursery", vendor: "nanit" }],
+        homekit: asHost(homekit),
+        media: { liveSessions: 0, state: () => [state] },
+        startedAt: Date.now(),
       },
-    );
-    assert.equal(card.qr, await qrSvg(setupURI));
-    assert.notEqual(card.qr, await qrSvg(homekit.setupURI()));
-
-    mark = reader.events.length;
-    homekit.cameras[0]!.paired = true;
-    homekit.emit("camera-paired", CAMERA.id);
-    assert.equal((await reader.next("camera", mark)).status, "paired with Apple Home");
-
-    // The hub has no events: its state is polled, and a change re-sends the row.
-    mark = reader.events.length;
-    state = hub({
-      active: true,
-      watching: 1,
-      standby: true,
-      lastError: `Robin Nanit: cannot start the live view: the camera is in standby (${`rtmp://192.0.2.7:1935/live/${STREAM_KEY}`})`,
+      log: pino({ level: "silent" }),
+      dataDir: dir,
+      config: { host: "127.0.0.1", port: 0 },
     });
-    const row = await reader.next("device", mark, (d) => d.id === CAMERA.id);
-    assert.match(row.stream.text, /not pushing, 1 watching: .*standby \(rtmp:\/\/192\.0\.2\.7:1935\)/);
-
-    // A page opened now has it all in its HTML and its first event.
-    const html = await (await fetch(`http://127.0.0.1:${port}/`)).text();
-    assert.match(
-      html,
-      new RegExp(
-        `<section class="card camera" data-camera="${CAMERA.id}">[\\s\\S]*data-payload="${setupURI}"><svg[\\s\\S]*<code class="camera-code">482-91-737</code>[\\s\\S]*paired with Apple Home`,
-      ),
-    );
-    assert.match(html, /<div class="stream stream-error">video: not pushing/);
-    const second = await EventReader.open(port);
+    const port = await server.start();
+    const reader = await EventReader.open(port);
     try {
-      const cameras = (await second.next("snapshot", 0)).cameras;
-      assert.equal(cameras.length, 1);
-      assert.equal(cameras[0].qr, card.qr);
+      const snapshot = await reader.next("snapshot", 0);
+      assert.deepEqual(snapshot.cameras, []);
+      assert.equal(snapshot.devices[0].stream.text, "video: idle");
+      assert.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /<section id="cameras" hidden>/);
+
+      // The host publishes the camera: its card, with the QR of its own payload, reaches the open page.
+      const setupURI = "X-HM://00KCAMERA1Q9X1";
+      homekit.cameras = [
+        { deviceId: CAMERA.id, name: CAMERA.name, pincode: "482-91-737", setupURI, port: 51926, paired: false },
+      ];
+      let mark = reader.events.length;
+      homekit.emit("camera-listening", CAMERA.id, 51926);
+      const card = await reader.next("camera", mark);
+      assert.deepEqual(
+        { ...card, qr: undefined },
+        {
+          deviceId: CAMERA.id,
+          name: CAMERA.name,
+          setupCode: "482-91-737",
+          setupURI,
+          paired: false,
+          status: "not paired: add it in the Home app with this code",
+          qr: undefined,
+        },
+      );
+      assert.equal(card.qr, await qrSvg(setupURI));
+      assert.notEqual(card.qr, await qrSvg(homekit.setupURI()));
+
+      mark = reader.events.length;
+      homekit.cameras[0]!.paired = true;
+      homekit.emit("camera-paired", CAMERA.id);
+      assert.equal((await reader.next("camera", mark)).status, "paired with Apple Home");
+
+      // The hub has no events: its state is polled, and a change re-sends the row.
+      mark = reader.events.length;
+      state = hub({
+        active: true,
+        watching: 1,
+        standby: true,
+        lastError:
+          "Robin Nanit: cannot start the live view: the camera is in standby " +
+          `(rtmp://192.0.2.7:1935/live/${STREAM_KEY})`,
+      });
+      const row = await reader.next("device", mark, (d) => d.id === CAMERA.id);
+      assert.match(row.stream.text, /not pushing, 1 watching: .*standby \(rtmp:\/\/192\.0\.2\.7:1935\)/);
+
+      // A page opened now has it all in its HTML and its first event.
+      const html = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      assert.match(
+        html,
+        new RegExp(
+          `<section class="card camera" data-camera="${CAMERA.id}">[\\s\\S]*data-payload="${setupURI}"><svg` +
+            `[\\s\\S]*<code class="camera-code">482-91-737</code>[\\s\\S]*paired with Apple Home`,
+        ),
+      );
+      assert.match(html, /<div class="stream stream-error">video: not pushing/);
+      const second = await EventReader.open(port);
+      try {
+        const cameras = (await second.next("snapshot", 0)).cameras;
+        assert.equal(cameras.length, 1);
+        assert.equal(cameras[0].qr, card.qr);
+      } finally {
+        second.close();
+      }
+      const status = await (await fetch(`http://127.0.0.1:${port}/api/status`)).text();
+      for (const text of [html, status, JSON.stringify(reader.events)])
+        assert.ok(!text.includes(STREAM_KEY), "no stream key reaches the browser");
     } finally {
-      second.close();
+      reader.close();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
-    const status = await (await fetch(`http://127.0.0.1:${port}/api/status`)).text();
-    for (const text of [html, status, JSON.stringify(reader.events)])
-      assert.ok(!text.includes(STREAM_KEY), "no stream key reaches the browser");
-  } finally {
-    reader.close();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -58,69 +58,76 @@ test("the limiter locks a client out after 5 failures in a minute, others are un
   assert.equal(limiter.retryAfterMs("b", t0 + 1), 0);
 });
 
-test("auth: loopback needs no password until one exists; a LAN host needs one set first; web.json is 0600", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "hb-web-auth-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  assert.ok(
-    isLoopbackHost("127.0.0.1") &&
-      isLoopbackHost("::1") &&
-      !isLoopbackHost("0.0.0.0") &&
-      !isLoopbackHost("192.168.1.2"),
-  );
-  const local = new WebAuth({ dataDir: dir, host: "127.0.0.1" });
-  assert.equal(local.required, false);
-  assert.equal(local.needsSetup, false);
-  const lan = new WebAuth({ dataDir: dir, host: "0.0.0.0" });
-  assert.equal(lan.required, true);
-  assert.equal(lan.needsSetup, true);
-  assert.equal(await lan.check("anything"), false, "no password yet means no log-in, not an open door");
-  assert.equal(local.setupToken(), undefined, "loopback without a password needs no setup token");
-  const token = lan.setupToken()!;
-  assert.match(token, /^[A-Za-z0-9_-]{32}$/, "192 random bits, URL-safe");
-  const restarted = new WebAuth({ dataDir: dir, host: "0.0.0.0" });
-  assert.equal(restarted.setupToken(), token, "kept in web.json: a restart shows the same one");
-  assert.deepEqual(readWebStore(dir), { passwordSet: false, setupToken: token });
-  assert.equal(statSync(join(dir, "web.json")).mode & 0o777, 0o600);
-  const wrongToken = (e: unknown) => e instanceof SetupRefused && e.reason === "wrong-token";
-  await assert.rejects(lan.setPassword("first visitor pw", ""), wrongToken);
-  // One character off (a fixed "x" was the token itself whenever it ended in x: 1 run in 64).
-  const offByOne = `${token.slice(0, -1)}${token.endsWith("x") ? "y" : "x"}`;
-  await assert.rejects(lan.setPassword("first visitor pw", offByOne), /wrong setup token/);
-  assert.equal(lan.needsSetup, true, "a wrong token sets nothing");
-  await lan.setPassword("first visitor pw", token);
-  assert.equal(lan.needsSetup, false);
-  assert.equal(lan.setupToken(), undefined, "the token is used up");
-  assert.deepEqual(readWebStore(dir), { passwordSet: true });
-  assert.ok(!readFileSync(join(dir, "web.json"), "utf8").includes(token));
-  await assert.rejects(lan.setPassword("second visitor", token), /already set/);
-  assert.equal(await lan.check("first visitor pw"), true);
-  const file = join(dir, "web.json");
-  assert.equal(statSync(file).mode & 0o777, 0o600);
-  assert.ok(!readFileSync(file, "utf8").includes("first visitor pw"));
-  // The stored password now also guards the loopback page, and the config's password wins over it.
-  assert.equal(new WebAuth({ dataDir: dir, host: "127.0.0.1" }).required, true);
-  const configured = new WebAuth({ dataDir: dir, host: "0.0.0.0", passwordHash: hashPasswordSync("from the config") });
-  assert.equal(await configured.check("from the config"), true);
-  assert.equal(await configured.check("first visitor pw"), false);
-  // Sessions: random, checked, ended.
-  const session = lan.newSession();
-  assert.notEqual(session, lan.newSession());
-  assert.equal(lan.valid(session), true);
-  assert.ok(lan.expiresAt(session)! > Date.now() + 6 * 24 * 3600_000);
-  assert.equal(lan.valid(session, Date.now() + 8 * 24 * 3600_000), false, "sessions expire");
-  assert.equal(lan.expiresAt(session), undefined);
-  assert.equal(lan.valid("forged"), false);
-  const other = lan.newSession();
-  lan.endSession(other);
-  assert.equal(lan.valid(other), false);
-  assert.equal(sessionToken(`a=b; hb_session=${other}; c=d`), other);
-  assert.equal(sessionToken("hb_session="), undefined);
-  assert.match(lan.cookie(session), /HttpOnly; SameSite=Strict/);
-  assert.doesNotMatch(lan.cookie(session), /Secure/);
-  assert.match(lan.cookie(session, true), /; Secure$/, "Secure when the browser came over https");
-  assert.equal(sameSecret("abc", "abc"), true);
-  assert.equal(sameSecret("abc", "abcd"), false);
-});
+test(
+  "auth: loopback needs no password until one exists; " + "a LAN host needs one set first; web.json is 0600",
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "hb-web-auth-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    assert.ok(
+      isLoopbackHost("127.0.0.1") &&
+        isLoopbackHost("::1") &&
+        !isLoopbackHost("0.0.0.0") &&
+        !isLoopbackHost("192.168.1.2"),
+    );
+    const local = new WebAuth({ dataDir: dir, host: "127.0.0.1" });
+    assert.equal(local.required, false);
+    assert.equal(local.needsSetup, false);
+    const lan = new WebAuth({ dataDir: dir, host: "0.0.0.0" });
+    assert.equal(lan.required, true);
+    assert.equal(lan.needsSetup, true);
+    assert.equal(await lan.check("anything"), false, "no password yet means no log-in, not an open door");
+    assert.equal(local.setupToken(), undefined, "loopback without a password needs no setup token");
+    const token = lan.setupToken()!;
+    assert.match(token, /^[A-Za-z0-9_-]{32}$/, "192 random bits, URL-safe");
+    const restarted = new WebAuth({ dataDir: dir, host: "0.0.0.0" });
+    assert.equal(restarted.setupToken(), token, "kept in web.json: a restart shows the same one");
+    assert.deepEqual(readWebStore(dir), { passwordSet: false, setupToken: token });
+    assert.equal(statSync(join(dir, "web.json")).mode & 0o777, 0o600);
+    const wrongToken = (e: unknown) => e instanceof SetupRefused && e.reason === "wrong-token";
+    await assert.rejects(lan.setPassword("first visitor pw", ""), wrongToken);
+    // One character off (a fixed "x" was the token itself whenever it ended in x: 1 run in 64).
+    const offByOne = `${token.slice(0, -1)}${token.endsWith("x") ? "y" : "x"}`;
+    await assert.rejects(lan.setPassword("first visitor pw", offByOne), /wrong setup token/);
+    assert.equal(lan.needsSetup, true, "a wrong token sets nothing");
+    await lan.setPassword("first visitor pw", token);
+    assert.equal(lan.needsSetup, false);
+    assert.equal(lan.setupToken(), undefined, "the token is used up");
+    assert.deepEqual(readWebStore(dir), { passwordSet: true });
+    assert.ok(!readFileSync(join(dir, "web.json"), "utf8").includes(token));
+    await assert.rejects(lan.setPassword("second visitor", token), /already set/);
+    assert.equal(await lan.check("first visitor pw"), true);
+    const file = join(dir, "web.json");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.ok(!readFileSync(file, "utf8").includes("first visitor pw"));
+    // The stored password now also guards the loopback page, and the config's password wins over it.
+    assert.equal(new WebAuth({ dataDir: dir, host: "127.0.0.1" }).required, true);
+    const configured = new WebAuth({
+      dataDir: dir,
+      host: "0.0.0.0",
+      passwordHash: hashPasswordSync("from the config"),
+    });
+    assert.equal(await configured.check("from the config"), true);
+    assert.equal(await configured.check("first visitor pw"), false);
+    // Sessions: random, checked, ended.
+    const session = lan.newSession();
+    assert.notEqual(session, lan.newSession());
+    assert.equal(lan.valid(session), true);
+    assert.ok(lan.expiresAt(session)! > Date.now() + 6 * 24 * 3600_000);
+    assert.equal(lan.valid(session, Date.now() + 8 * 24 * 3600_000), false, "sessions expire");
+    assert.equal(lan.expiresAt(session), undefined);
+    assert.equal(lan.valid("forged"), false);
+    const other = lan.newSession();
+    lan.endSession(other);
+    assert.equal(lan.valid(other), false);
+    assert.equal(sessionToken(`a=b; hb_session=${other}; c=d`), other);
+    assert.equal(sessionToken("hb_session="), undefined);
+    assert.match(lan.cookie(session), /HttpOnly; SameSite=Strict/);
+    assert.doesNotMatch(lan.cookie(session), /Secure/);
+    assert.match(lan.cookie(session, true), /; Secure$/, "Secure when the browser came over https");
+    assert.equal(sameSecret("abc", "abc"), true);
+    assert.equal(sameSecret("abc", "abcd"), false);
+  },
+);
 
 test("auth: two set-ups racing with the right token: one wins, the other is refused", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "hb-web-auth-race-"));
@@ -253,113 +260,120 @@ class TestDriver implements Driver {
   async stop() {}
 }
 
-test("metrics: link states, reconnects only after a real drop, command latency by result, availability and health", async () => {
-  const registry = new DeviceRegistry(pino({ level: "silent" }));
-  const driver = new TestDriver();
-  const sink: DriverSink = registry.sinkFor(driver);
-  sink.linkStateChanged("connecting");
-  sink.linkStateChanged("connected");
-  sink.deviceFound(fan, { fan: { on: false, speed: 50, direction: "forward", breeze: false } });
-  const sources = { registry, accounts: [{ name: "home", vendor: "fansync" }], startedAt: Date.now() - 5000 };
-  const metrics = new BridgeMetrics(sources);
-  const value = async (series: string) => {
-    const line = (await metrics.render()).split("\n").find((l) => l.startsWith(`${series} `));
-    return line === undefined ? undefined : Number(line.split(" ")[1]);
-  };
-  sink.linkStateChanged("connected");
-  assert.equal(
-    await value('hearthbridge_account_reconnects_total{account="home"}'),
-    0,
-    "connected twice is not a reconnect",
-  );
-  sink.linkStateChanged("disconnected");
-  assert.equal(await value('hearthbridge_account_link{account="home",vendor="fansync",state="disconnected"}'), 1);
-  assert.equal(await value('hearthbridge_account_link{account="home",vendor="fansync",state="connected"}'), 0);
-  assert.equal(health(sources).status, "degraded");
-  sink.linkStateChanged("connecting");
-  sink.linkStateChanged("connected");
-  assert.equal(await value('hearthbridge_account_reconnects_total{account="home"}'), 1);
-  await registry.command(fan.id, { fan: { on: true } });
-  driver.fail = true;
-  await assert.rejects(registry.command(fan.id, { fan: { on: false } }));
-  assert.equal(await value('hearthbridge_command_duration_seconds_count{vendor="fansync",result="ok"}'), 1);
-  assert.equal(await value('hearthbridge_command_duration_seconds_count{vendor="fansync",result="error"}'), 1);
-  sink.availabilityChanged(fan.id, false);
-  assert.equal(await value('hearthbridge_device_available{device="fansync:a",vendor="fansync",account="home"}'), 0);
-  assert.deepEqual(health(sources), {
-    status: "degraded",
-    uptimeS: 5,
-    homekit: null,
-    matter: null,
-    accounts: [{ name: "home", vendor: "fansync", link: "connected" }],
-    devices: { total: 1, unavailable: 1 },
-  });
-  sink.availabilityChanged(fan.id, true);
-  assert.equal(health(sources).status, "ok");
-  metrics.close();
-  assert.equal(registry.listenerCount("command"), 0);
-});
-
-test("metrics: a vendor report delivered by a host raises the event latency histogram of that ecosystem; a command's assumed state does not", async () => {
-  const registry = new DeviceRegistry(pino({ level: "silent" }));
-  const driver = new TestDriver();
-  const sink = registry.sinkFor(driver);
-  sink.deviceFound(fan, { fan: { on: false, speed: 50, direction: "forward", breeze: false } });
-  // Stand-ins for the hosts: HomeKit delivers inside the emit, Matter later (its updates are queued).
-  const matterQueue: Promise<void>[] = [];
-  registry.on("state", () => {
-    const at = registry.reportedAt;
-    registry.delivered("homekit", at);
-    matterQueue.push(
-      new Promise<void>((resolve) => setImmediate(resolve)).then(() => registry.delivered("matter", at)),
+test(
+  "metrics: link states, reconnects only after a real drop, " + "command latency by result, availability and health",
+  async () => {
+    const registry = new DeviceRegistry(pino({ level: "silent" }));
+    const driver = new TestDriver();
+    const sink: DriverSink = registry.sinkFor(driver);
+    sink.linkStateChanged("connecting");
+    sink.linkStateChanged("connected");
+    sink.deviceFound(fan, { fan: { on: false, speed: 50, direction: "forward", breeze: false } });
+    const sources = { registry, accounts: [{ name: "home", vendor: "fansync" }], startedAt: Date.now() - 5000 };
+    const metrics = new BridgeMetrics(sources);
+    const value = async (series: string) => {
+      const line = (await metrics.render()).split("\n").find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.split(" ")[1]);
+    };
+    sink.linkStateChanged("connected");
+    assert.equal(
+      await value('hearthbridge_account_reconnects_total{account="home"}'),
+      0,
+      "connected twice is not a reconnect",
     );
-  });
-  assert.equal(registry.reportedAt, undefined);
-  sink.stateChanged(fan.id, { fan: { speed: 60 } });
-  assert.equal(registry.reportedAt, undefined, "no stamp without an observer: reports stay free");
-  const sources = {
-    registry,
-    accounts: [{ name: "home", vendor: "fansync" }],
-    startedAt: Date.now(),
-    homekit: {
-      pincode: "031-45-154",
-      setupURI: () => "X-HM://0",
-      bridges: [],
-      on: () => undefined,
-      off: () => undefined,
-    } as never,
-    matter: {
-      running: false,
-      commissioned: false,
-      fabricCount: 0,
-      pairingCodes: () => ({ manualPairingCode: "", qrPairingCode: "" }),
-    },
-  };
-  const metrics = new BridgeMetrics(sources);
-  const count = async (ecosystem: string) => {
-    const line = (await metrics.render())
-      .split("\n")
-      .find((l) => l.startsWith(`hearthbridge_event_duration_seconds_count{ecosystem="${ecosystem}"} `));
-    return line === undefined ? undefined : Number(line.split(" ")[1]);
-  };
-  assert.equal(await count("homekit"), 0, "both ecosystems are listed from the start");
-  assert.equal(await count("matter"), 0);
-  sink.stateChanged(fan.id, { fan: { speed: 70 } });
-  await Promise.all(matterQueue);
-  assert.equal(await count("homekit"), 1);
-  assert.equal(await count("matter"), 1);
-  sink.stateChanged(fan.id, { fan: { speed: 70 } });
-  assert.equal(await count("homekit"), 1, "a report that changes nothing reaches no host");
-  await registry.command(fan.id, { fan: { speed: 20 } });
-  await Promise.all(matterQueue);
-  assert.equal(await count("homekit"), 1, "a command's assumed state is not a vendor event");
-  assert.equal(await count("matter"), 1);
-  const text = await metrics.render();
-  assert.match(text, /^hearthbridge_event_duration_seconds_bucket\{le="0\.0005",ecosystem="homekit"\} [01]$/m);
-  assert.ok(
-    Number(/^hearthbridge_event_duration_seconds_sum\{ecosystem="matter"\} (\S+)$/m.exec(text)?.[1]) > 0,
-    "the Matter delivery took measurable time",
-  );
-  metrics.close();
-  assert.equal(registry.deliveryObserver, undefined);
-});
+    sink.linkStateChanged("disconnected");
+    assert.equal(await value('hearthbridge_account_link{account="home",vendor="fansync",state="disconnected"}'), 1);
+    assert.equal(await value('hearthbridge_account_link{account="home",vendor="fansync",state="connected"}'), 0);
+    assert.equal(health(sources).status, "degraded");
+    sink.linkStateChanged("connecting");
+    sink.linkStateChanged("connected");
+    assert.equal(await value('hearthbridge_account_reconnects_total{account="home"}'), 1);
+    await registry.command(fan.id, { fan: { on: true } });
+    driver.fail = true;
+    await assert.rejects(registry.command(fan.id, { fan: { on: false } }));
+    assert.equal(await value('hearthbridge_command_duration_seconds_count{vendor="fansync",result="ok"}'), 1);
+    assert.equal(await value('hearthbridge_command_duration_seconds_count{vendor="fansync",result="error"}'), 1);
+    sink.availabilityChanged(fan.id, false);
+    assert.equal(await value('hearthbridge_device_available{device="fansync:a",vendor="fansync",account="home"}'), 0);
+    assert.deepEqual(health(sources), {
+      status: "degraded",
+      uptimeS: 5,
+      homekit: null,
+      matter: null,
+      accounts: [{ name: "home", vendor: "fansync", link: "connected" }],
+      devices: { total: 1, unavailable: 1 },
+    });
+    sink.availabilityChanged(fan.id, true);
+    assert.equal(health(sources).status, "ok");
+    metrics.close();
+    assert.equal(registry.listenerCount("command"), 0);
+  },
+);
+
+test(
+  "metrics: a vendor report delivered by a host raises the event latency histogram of that ecosystem; " +
+    "a command's assumed state does not",
+  async () => {
+    const registry = new DeviceRegistry(pino({ level: "silent" }));
+    const driver = new TestDriver();
+    const sink = registry.sinkFor(driver);
+    sink.deviceFound(fan, { fan: { on: false, speed: 50, direction: "forward", breeze: false } });
+    // Stand-ins for the hosts: HomeKit delivers inside the emit, Matter later (its updates are queued).
+    const matterQueue: Promise<void>[] = [];
+    registry.on("state", () => {
+      const at = registry.reportedAt;
+      registry.delivered("homekit", at);
+      matterQueue.push(
+        new Promise<void>((resolve) => setImmediate(resolve)).then(() => registry.delivered("matter", at)),
+      );
+    });
+    assert.equal(registry.reportedAt, undefined);
+    sink.stateChanged(fan.id, { fan: { speed: 60 } });
+    assert.equal(registry.reportedAt, undefined, "no stamp without an observer: reports stay free");
+    const sources = {
+      registry,
+      accounts: [{ name: "home", vendor: "fansync" }],
+      startedAt: Date.now(),
+      homekit: {
+        pincode: "031-45-154",
+        setupURI: () => "X-HM://0",
+        bridges: [],
+        on: () => undefined,
+        off: () => undefined,
+      } as never,
+      matter: {
+        running: false,
+        commissioned: false,
+        fabricCount: 0,
+        pairingCodes: () => ({ manualPairingCode: "", qrPairingCode: "" }),
+      },
+    };
+    const metrics = new BridgeMetrics(sources);
+    const count = async (ecosystem: string) => {
+      const line = (await metrics.render())
+        .split("\n")
+        .find((l) => l.startsWith(`hearthbridge_event_duration_seconds_count{ecosystem="${ecosystem}"} `));
+      return line === undefined ? undefined : Number(line.split(" ")[1]);
+    };
+    assert.equal(await count("homekit"), 0, "both ecosystems are listed from the start");
+    assert.equal(await count("matter"), 0);
+    sink.stateChanged(fan.id, { fan: { speed: 70 } });
+    await Promise.all(matterQueue);
+    assert.equal(await count("homekit"), 1);
+    assert.equal(await count("matter"), 1);
+    sink.stateChanged(fan.id, { fan: { speed: 70 } });
+    assert.equal(await count("homekit"), 1, "a report that changes nothing reaches no host");
+    await registry.command(fan.id, { fan: { speed: 20 } });
+    await Promise.all(matterQueue);
+    assert.equal(await count("homekit"), 1, "a command's assumed state is not a vendor event");
+    assert.equal(await count("matter"), 1);
+    const text = await metrics.render();
+    assert.match(text, /^hearthbridge_event_duration_seconds_bucket\{le="0\.0005",ecosystem="homekit"\} [01]$/m);
+    assert.ok(
+      Number(/^hearthbridge_event_duration_seconds_sum\{ecosystem="matter"\} (\S+)$/m.exec(text)?.[1]) > 0,
+      "the Matter delivery took measurable time",
+    );
+    metrics.close();
+    assert.equal(registry.deliveryObserver, undefined);
+  },
+);

@@ -66,7 +66,10 @@ export interface NanitDriverOptions {
   endpoints?: {
     /** REST base (default https://api.nanit.com). */
     api?: string | undefined;
-    /** Cloud socket URL template; `{camera_uid}` is replaced (default wss://api.nanit.com/focus/cameras/{camera_uid}/user_connect). */
+    /**
+     * Cloud socket URL template; `{camera_uid}` is replaced
+     * (default wss://api.nanit.com/focus/cameras/{camera_uid}/user_connect).
+     */
     websocket?: string | undefined;
     /** Local socket: a URL (may contain `{camera_uid}`), or a host[:port] (wss://host:442). Default: the camera's
      * cloud-reported `private_address`. */
@@ -199,7 +202,8 @@ export class NanitDriver implements Driver {
     const unknown = switches.filter(([k]) => k !== NIGHT_LIGHT && k !== STANDBY).map(([k]) => k);
     if (unsupported.length || unknown.length)
       throw new Error(
-        `${c.info.name} cannot do ${[...unsupported, ...unknown.map((k) => `switches.${k}`)].join(", ")} (it has the switches ${NIGHT_LIGHT} and ${STANDBY})`,
+        `${c.info.name} cannot do ${[...unsupported, ...unknown.map((k) => `switches.${k}`)].join(", ")} ` +
+          `(it has the switches ${NIGHT_LIGHT} and ${STANDBY})`,
       );
     const sock = await this.#socketFor(c);
     if (!sock) throw new Error(`${c.info.name} is not connected right now`);
@@ -214,7 +218,8 @@ export class NanitDriver implements Driver {
           c.link.replace(`the camera did not answer a command (${error.message})`);
         const detail = error instanceof NanitRequestError ? error.message : (error as Error).message;
         throw new Error(
-          `${c.info.name}: could not turn ${key === NIGHT_LIGHT ? "the night light" : "standby"} ${on ? "on" : "off"}: ${detail}`,
+          `${c.info.name}: could not turn ${key === NIGHT_LIGHT ? "the night light" : "standby"} ` +
+            `${on ? "on" : "off"}: ${detail}`,
           { cause: error },
         );
       }
@@ -247,7 +252,8 @@ export class NanitDriver implements Driver {
       // reconnect would kill a running push (HN PRs #96-#101). The health check catches dead sessions.
       if (error instanceof NanitTimeoutError)
         throw new Error(
-          `${c.info.name}: the camera did not answer the request to ${what} its live view (${error.message}); it may still start publishing`,
+          `${c.info.name}: the camera did not answer the request to ${what} its live view (${error.message}); ` +
+            "it may still start publishing",
           { cause: error },
         );
       throw new Error(`${c.info.name}: cannot ${what} the live view: ${(error as Error).message}`, { cause: error });
@@ -264,9 +270,14 @@ export class NanitDriver implements Driver {
     const said = `the camera answered ${response.status_code ?? "no status"}${message ? ` "${message}"` : ""}`;
     if (/sleep/i.test(message)) return `the camera is in standby (sleep mode); turn standby off to watch it (${said})`;
     if (response.status_code === 403)
-      return `Nanit declined this connection: too many app connections to this camera; close a Nanit app or another bridge (${said})`;
-    if (/punch p2p/i.test(message))
-      return `the camera needs outbound internet even for local streaming; check firewall rules that block it (${said})`;
+      return (
+        "Nanit declined this connection: too many app connections to this camera; " +
+        `close a Nanit app or another bridge (${said})`
+      );
+    if (/punch p2p/i.test(message)) {
+      const advice = "check firewall rules that block it";
+      return `the camera needs outbound internet even for local streaming; ${advice} (${said})`;
+    }
     return said;
   }
 

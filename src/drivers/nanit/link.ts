@@ -159,7 +159,9 @@ export class CameraLink {
         if (error instanceof NanitRequestError && error.statusCode === 403) {
           limited = true;
           this.#o.log.warn(
-            `nanit: ${this.#o.label}: the ${sock.kind} session was declined (${error.statusMessage ?? "HTTP 403"}); too many app connections, waiting ${Math.round(this.#o.connectionLimitBackoffMs / 1000)} s (close a Nanit app or another bridge)`,
+            `nanit: ${this.#o.label}: the ${sock.kind} session was declined (${error.statusMessage ?? "HTTP 403"}); ` +
+              `too many app connections, waiting ${Math.round(this.#o.connectionLimitBackoffMs / 1000)} s ` +
+              "(close a Nanit app or another bridge)",
           );
         } else if (error instanceof NanitTimeoutError)
           this.#o.log.warn(`nanit: ${this.#o.label}: the ${sock.kind} session does not answer (${error.message})`);
@@ -287,7 +289,8 @@ export class CameraLink {
     if (error instanceof NanitCertificateMismatchError) o.log.error(`nanit: ${o.label}: ${error.message}; ${later}`);
     else if (error instanceof NanitHandshakeError && error.status === 403)
       o.log.warn(
-        `nanit: ${o.label}: the camera refused a local connection (HTTP 403: it allows only two local connections); ${later}`,
+        `nanit: ${o.label}: the camera refused a local connection ` +
+          `(HTTP 403: it allows only two local connections); ${later}`,
       );
     else o.log.info(`nanit: ${o.label}: local connection failed (${(error as Error).message}); ${later}`);
   }

@@ -19,8 +19,9 @@ export class NanitCertificateMismatchError extends Error {
   readonly presented: string;
   constructor(where: string, expected: string, presented: string) {
     super(
-      `the camera at ${where} presented a certificate with SHA-256 fingerprint ${presented}, but ${expected} is pinned; ` +
-        `refusing the local connection (if the camera was replaced or reset, remove its entry under "pins" in the account's data file)`,
+      `the camera at ${where} presented a certificate with SHA-256 fingerprint ${presented}, ` +
+        `but ${expected} is pinned; refusing the local connection ` +
+        `(if the camera was replaced or reset, remove its entry under "pins" in the account's data file)`,
     );
     this.expected = expected;
     this.presented = presented;

@@ -29,7 +29,8 @@ export class NanitMfaRequiredError extends Error {
   readonly channel: string | undefined;
   constructor(mfaToken: string, phoneSuffix?: string, channel?: string) {
     super(
-      `Nanit wants a verification code${phoneSuffix ? ` (sent by ${channel ?? "sms"} to the phone ending ${phoneSuffix})` : ""}`,
+      "Nanit wants a verification code" +
+        (phoneSuffix ? ` (sent by ${channel ?? "sms"} to the phone ending ${phoneSuffix})` : ""),
     );
     this.mfaToken = mfaToken;
     this.phoneSuffix = phoneSuffix;

@@ -196,7 +196,8 @@ export class NanitSession {
         savedAt: new Date().toISOString(),
       };
       this.#o.log.error(
-        `nanit: could not save the session after the ${what} (${(error as Error).message}); after a restart you will have to log in again`,
+        `nanit: could not save the session after the ${what} (${(error as Error).message}); ` +
+          "after a restart you will have to log in again",
       );
     }
     this.generation++;

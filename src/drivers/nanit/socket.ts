@@ -156,7 +156,9 @@ export class NanitSocket extends EventEmitter<SocketEvents> {
         fail(
           new NanitHandshakeError(
             status,
-            `the ${options.kind} socket refused the handshake (HTTP ${status}${status === 403 && options.kind === "local" ? ": the camera allows only two local connections" : ""})`,
+            `the ${options.kind} socket refused the handshake (HTTP ${status}` +
+              (status === 403 && options.kind === "local" ? ": the camera allows only two local connections" : "") +
+              ")",
           ),
         );
       });

@@ -145,7 +145,8 @@ const text: fc.Arbitrary<[string, boolean]> = fc.oneof(
 export const configLoader: FuzzTarget = {
   name: "config",
   covers:
-    "parseConfigText (YAML/JSON -> zod validation, env and passwordFile resolution): must return a Config or throw ConfigError",
+    "parseConfigText (YAML/JSON -> zod validation, " +
+    "env and passwordFile resolution): must return a Config or throw ConfigError",
   batch: 200,
   async open() {
     const dir = mkdtempSync(join(tmpdir(), "hb-fuzz-config-"));

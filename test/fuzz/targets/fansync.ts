@@ -284,7 +284,8 @@ class HostileCloud {
 export const fansyncFrames: FuzzTarget = {
   name: "fansync-frames",
   covers:
-    "FanSyncDriver + FanSyncSocket frame handling: pushes, answers to get/set, lst_device re-syncs, garbage; from a hostile cloud",
+    "FanSyncDriver + FanSyncSocket frame handling: pushes, " +
+    "answers to get/set, lst_device re-syncs, garbage; from a hostile cloud",
   batch: 200,
   rejectMessages: ["fansync: ignoring a malformed frame", "fansync: get failed during sync"],
   async open() {

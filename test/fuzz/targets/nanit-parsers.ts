@@ -38,7 +38,8 @@ export const nanitProto: FuzzTarget = {
               continue;
             }
             throw new FuzzFailure(
-              `decodeMessage(${Buffer.from(bytes).toString("hex")}) threw ${(error as Error)?.name}: ${(error as Error)?.message}`,
+              `decodeMessage(${Buffer.from(bytes).toString("hex")}) ` +
+                `threw ${(error as Error)?.name}: ${(error as Error)?.message}`,
             );
           }
           if (!MESSAGE_TYPES.has(message.type))

@@ -253,7 +253,8 @@ function exchange(port: number, text: string): Promise<Outcome> {
 export const webHttp: FuzzTarget = {
   name: "web-http",
   covers:
-    "WebServer routes over raw TCP: status, events, metrics, static files, page login, set-up, log-out, FanSync password, Nanit log-in and MFA forms",
+    "WebServer routes over raw TCP: status, events, metrics, static files, " +
+    "page login, set-up, log-out, FanSync password, Nanit log-in and MFA forms",
   batch: 100,
   async open() {
     const stub = await nanitStub();
