@@ -5,7 +5,7 @@ import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
-import { assignSafe, copySafe, isUnsafeKey } from "../../core/safe-keys.ts";
+import { assignSafe, copySafe } from "../../core/safe-keys.ts";
 import { deviceId, type Command, type DeviceInfo } from "../../core/model.ts";
 import { detectTraits, type FanSyncTraits } from "./capabilities.ts";
 import { FanSyncAuthError, login, validateToken } from "./http-auth.ts";
@@ -19,6 +19,7 @@ import {
   type Registers,
 } from "./registers.ts";
 import { FanSyncLoginRejectedError, FanSyncSocket, type PushEvent, type SocketOptions } from "./socket.ts";
+import { deviceInfo, parseDeviceList, type ListEntry } from "./device-list.ts";
 
 export const DEFAULT_API = "https://fanimation.apps.exosite.io/api:1";
 export const DEFAULT_WEBSOCKET = "wss://fanimation.apps.exosite.io/api:1/phone";
@@ -63,7 +64,7 @@ export type AssumedState = Record<
   Partial<Record<(typeof ASSUMABLE)[number], { value: number; before: number | null }>>
 >;
 
-interface Dev {
+export interface Dev {
   vid: string;
   id: string;
   model: string;
@@ -75,11 +76,6 @@ interface Dev {
   connected: number;
   available: boolean;
   pushSeq: number;
-}
-
-interface ListEntry {
-  device: string;
-  properties: Record<string, unknown>;
 }
 
 const STORE_KEY = "assumed";
@@ -337,7 +333,7 @@ export class FanSyncDriver implements Driver {
   /** lst_device, then a pipelined `get` per device; every listed device is (re)announced. */
   async #sync(sock: FanSyncSocket): Promise<void> {
     const list = await sock.request("lst_device");
-    const entries = this.#parseList(list.data);
+    const entries = parseDeviceList((why, fields) => this.#malformed(why, fields), list.data);
     const answers = await Promise.allSettled(entries.map((e) => sock.request("get", e.device)));
     entries.forEach((entry, i) => {
       const answer = answers[i]!;
@@ -358,32 +354,6 @@ export class FanSyncDriver implements Driver {
       const dev = this.#devices.get(entry.device);
       if (dev) this.#applyConnected(dev);
     }
-  }
-
-  #parseList(data: unknown): ListEntry[] {
-    if (!Array.isArray(data)) {
-      this.#malformed("lst_device data is not a list");
-      return [];
-    }
-    const out: ListEntry[] = [];
-    for (const item of data) {
-      const e = item as { device?: unknown; properties?: unknown } | null;
-      if (!e || typeof e !== "object" || typeof e.device !== "string" || !e.device) {
-        this.#malformed("malformed lst_device entry");
-        continue;
-      }
-      // Device ids key plain objects (the assumed state): "__proto__" there would reach Object.prototype.
-      if (isUnsafeKey(e.device)) {
-        this.#malformed("lst_device entry with an unusable device id", { device: e.device });
-        continue;
-      }
-      const props =
-        e.properties && typeof e.properties === "object" && !Array.isArray(e.properties)
-          ? (e.properties as Record<string, unknown>)
-          : {};
-      out.push({ device: e.device, properties: props });
-    }
-    return out;
   }
 
   /** Rate limited per reason, shared with the socket (same logger). */
@@ -430,31 +400,12 @@ export class FanSyncDriver implements Driver {
     dev.reported = status;
     dev.traits = traits;
     dev.connected = typeof d.connected === "number" ? d.connected : 1;
-    dev.info = this.#info(dev);
+    dev.info = deviceInfo(dev, this.accountName);
     this.#devices.set(dev.vid, dev);
     this.#byId.set(dev.id, dev);
     this.#checkAssumptionsAgainstGet(dev);
     this.#sink.deviceFound(dev.info, registersToState(this.#effective(dev), dev.traits));
     dev.available = true; // deviceFound means reachable; #applyConnected corrects it
-  }
-
-  #info(dev: Dev): DeviceInfo {
-    const name =
-      typeof dev.properties.displayName === "string" && dev.properties.displayName.trim()
-        ? dev.properties.displayName.trim()
-        : dev.model;
-    return {
-      id: dev.id,
-      vendor: "fansync",
-      account: this.accountName,
-      kind: "ceiling-fan",
-      name,
-      manufacturer: "Fanimation",
-      model: dev.model,
-      serialNumber: dev.vid,
-      ...(dev.firmware ? { firmware: dev.firmware } : {}),
-      capabilities: dev.traits.capabilities,
-    };
   }
 
   #applyConnected(dev: Dev): void {
@@ -501,7 +452,7 @@ export class FanSyncDriver implements Driver {
     const traits = detectTraits(dev.model, dev.reported, dev.properties, dev.traits);
     if (JSON.stringify(traits) !== JSON.stringify(dev.traits)) {
       dev.traits = traits;
-      dev.info = this.#info(dev);
+      dev.info = deviceInfo(dev, this.accountName);
       this.#sink.deviceFound(dev.info, registersToState(this.#effective(dev), traits));
       dev.available = true;
       this.#applyConnected(dev);

@@ -2,7 +2,7 @@
 // /babies -> one device per camera, /messages polled for motion and sound, and one control link per
 // camera (local socket or cloud relay) for sensors, night light, standby and the live-view push
 // (PUT_STREAMING: the camera publishes RTMP to a URL we give it).
-import type { CameraCapability, StreamRequest } from "../../core/camera.ts";
+import type { StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
@@ -10,14 +10,7 @@ import { deviceId, type Command, type DeviceInfo, type DeviceState, type StatePa
 import { ownValue } from "../../core/safe-keys.ts";
 import { CameraLink } from "./link.ts";
 import type { PinnedCert } from "./pin.ts";
-import {
-  sensorValue,
-  type RequestMsg,
-  type ResponseMsg,
-  type SensorDataMsg,
-  type SettingsMsg,
-  type ControlMsg,
-} from "./proto.ts";
+import { sensorValue, type RequestMsg, type ResponseMsg, type SensorDataMsg, type SettingsMsg } from "./proto.ts";
 import {
   DEFAULT_API,
   DEFAULT_WEBSOCKET,
@@ -28,21 +21,12 @@ import {
   type BabyCamera,
 } from "./rest.ts";
 import { LOGIN_HINT, NanitSession } from "./session.ts";
+import { NIGHT_LIGHT, STANDBY, cameraInfo, localUrl, nightLightOf, streamRefusal } from "./camera-info.ts";
+
+export { NANIT_CAMERA, NIGHT_LIGHT, STANDBY } from "./camera-info.ts";
 import { NanitRequestError, NanitTimeoutError, type NanitSocket } from "./socket.ts";
 
-export const NIGHT_LIGHT = "nightLight";
-export const STANDBY = "standby";
 const PINS_KEY = "pins";
-
-/** What a Nanit pushes: H.264 + AAC (docs/protocols/nanit.md §6.3). Its real size and rate are undocumented
- * (NO's ONVIF advertises 1080p): these are what we offer; the hub learns the real size from the stream itself. */
-export const NANIT_CAMERA: CameraCapability = {
-  profiles: [
-    { width: 1920, height: 1080, fps: 15 },
-    { width: 1280, height: 720, fps: 15 },
-  ],
-  audio: true,
-};
 
 export interface NanitTimeouts {
   /** HTTP requests (default 20 s). */
@@ -224,7 +208,7 @@ export class NanitDriver implements Driver {
         );
       }
       // The answer may or may not echo the new value (HN merges the requested value optimistically).
-      const echoed = key === NIGHT_LIGHT ? this.#nightLightOf(response.control) : response.settings?.sleep_mode;
+      const echoed = key === NIGHT_LIGHT ? nightLightOf(response.control) : response.settings?.sleep_mode;
       this.#patch(c, { switches: { [key]: echoed ?? on } });
     }
   }
@@ -259,28 +243,12 @@ export class NanitDriver implements Driver {
       throw new Error(`${c.info.name}: cannot ${what} the live view: ${(error as Error).message}`, { cause: error });
     }
     if (response.status_code === 200) return;
-    throw new Error(`${c.info.name}: cannot ${what} the live view: ${this.#streamRefusal(response)}`, {
+    throw new Error(`${c.info.name}: cannot ${what} the live view: ${streamRefusal(response)}`, {
       cause: new NanitRequestError("PUT_STREAMING", response.status_code, response.status_message),
     });
   }
 
   /** A readable reason for a PUT_STREAMING answer other than 200 (docs/protocols/nanit.md §6, §7). */
-  #streamRefusal(response: ResponseMsg): string {
-    const message = response.status_message ?? "";
-    const said = `the camera answered ${response.status_code ?? "no status"}${message ? ` "${message}"` : ""}`;
-    if (/sleep/i.test(message)) return `the camera is in standby (sleep mode); turn standby off to watch it (${said})`;
-    if (response.status_code === 403)
-      return (
-        "Nanit declined this connection: too many app connections to this camera; " +
-        `close a Nanit app or another bridge (${said})`
-      );
-    if (/punch p2p/i.test(message)) {
-      const advice = "check firewall rules that block it";
-      return `the camera needs outbound internet even for local streaming; ${advice} (${said})`;
-    }
-    return said;
-  }
-
   // ---- account loop ----------------------------------------------------------------------------
 
   async #run(): Promise<void> {
@@ -334,7 +302,7 @@ export class NanitDriver implements Driver {
       const existing = this.#cams.get(cam.cameraUid);
       if (existing) {
         existing.cam = { ...cam, firmware: existing.info.firmware ?? cam.firmware };
-        const info = this.#info(existing.cam);
+        const info = cameraInfo(existing.cam, this.accountName);
         if (JSON.stringify(info) !== JSON.stringify(existing.info)) {
           existing.info = info;
           this.#sink.deviceFound(info, existing.state);
@@ -347,7 +315,7 @@ export class NanitDriver implements Driver {
       const c: Cam = {
         cam,
         id,
-        info: this.#info(cam),
+        info: cameraInfo(cam, this.accountName),
         state: { motion: false, sound: false },
         link: undefined as unknown as CameraLink,
         lastMessageId: 0,
@@ -367,38 +335,6 @@ export class NanitDriver implements Driver {
     }
   }
 
-  #info(cam: BabyCamera): DeviceInfo {
-    return {
-      id: deviceId("nanit", cam.cameraUid),
-      vendor: "nanit",
-      account: this.accountName,
-      kind: "baby-camera",
-      name: `${cam.babyName} Nanit`,
-      manufacturer: "Nanit",
-      model: cam.hardware ? `Nanit camera (${cam.hardware})` : "Nanit camera",
-      serialNumber: cam.cameraUid,
-      ...(cam.firmware ? { firmware: cam.firmware } : {}),
-      capabilities: {
-        temperature: {},
-        humidity: {},
-        motion: {},
-        sound: {},
-        switches: { [NIGHT_LIGHT]: { label: "Night Light", presentAs: "light" }, [STANDBY]: { label: "Standby" } },
-        camera: NANIT_CAMERA,
-      },
-    };
-  }
-
-  #localUrl(cam: BabyCamera): string | undefined {
-    const configured = this.#o.endpoints?.local;
-    if (configured) {
-      if (/^wss?:\/\//.test(configured))
-        return configured.replaceAll("{camera_uid}", encodeURIComponent(cam.cameraUid));
-      return `wss://${configured.includes(":") ? configured : `${configured}:442`}`;
-    }
-    return cam.privateAddress ? `wss://${cam.privateAddress}` : undefined;
-  }
-
   #makeLink(c: Cam): CameraLink {
     const o = this.#o;
     const store = this.#ctx!.store;
@@ -406,7 +342,7 @@ export class NanitDriver implements Driver {
       cameraUid: c.cam.cameraUid,
       label: c.info.name,
       cloudUrl: this.#wsTemplate.replaceAll("{camera_uid}", encodeURIComponent(c.cam.cameraUid)),
-      localUrl: () => this.#localUrl(c.cam),
+      localUrl: () => localUrl(c.cam, this.#o.endpoints?.local),
       preferLocal: o.preferLocal ?? true,
       api: this.#api,
       httpMs: this.#httpMs,
@@ -508,7 +444,7 @@ export class NanitDriver implements Driver {
     const control = await sock.requestOk("GET_CONTROL", { get_control: { night_light: true } });
     const settings = await sock.requestOk("GET_SETTINGS", { get_settings: { all: true } });
     const patch: StatePatch = { switches: {} };
-    const night = this.#nightLightOf(control.control);
+    const night = nightLightOf(control.control);
     if (night !== undefined) patch.switches![NIGHT_LIGHT] = night;
     // A full GET_SETTINGS omits false booleans (proto2): absent sleep_mode = not in standby (HN PR #96).
     patch.switches![STANDBY] = settings.settings?.sleep_mode ?? false;
@@ -517,7 +453,7 @@ export class NanitDriver implements Driver {
       const version = status.status?.current_version;
       if (version && version !== c.info.firmware) {
         c.cam = { ...c.cam, firmware: version };
-        c.info = this.#info(c.cam);
+        c.info = cameraInfo(c.cam, this.accountName);
         this.#sink.deviceFound(c.info, c.state);
       }
     } catch (error) {
@@ -544,10 +480,6 @@ export class NanitDriver implements Driver {
     if (Object.keys(patch).length) this.#patch(c, patch);
   }
 
-  #nightLightOf(control: ControlMsg | undefined): boolean | undefined {
-    return control?.night_light === undefined ? undefined : control.night_light === "LIGHT_ON";
-  }
-
   /** Camera-initiated requests: sensor pushes and changes made elsewhere (the phone app). */
   #onPush(c: Cam, request: RequestMsg): void {
     switch (request.type) {
@@ -556,7 +488,7 @@ export class NanitDriver implements Driver {
         this.#applySensors(c, request.sensor_data ?? []);
         return;
       case "PUT_CONTROL": {
-        const night = this.#nightLightOf(request.control);
+        const night = nightLightOf(request.control);
         if (night !== undefined) this.#patch(c, { switches: { [NIGHT_LIGHT]: night } });
         return;
       }

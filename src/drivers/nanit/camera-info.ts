@@ -1,0 +1,69 @@
+// What the bridge says about a Nanit camera: its device description and capabilities, where its local
+// socket is, how a refused live view reads, the night light's state (docs/protocols/nanit.md). Pure.
+import type { CameraCapability } from "../../core/camera.ts";
+import { deviceId, type DeviceInfo } from "../../core/model.ts";
+import type { ControlMsg, ResponseMsg } from "./proto.ts";
+import type { BabyCamera } from "./rest.ts";
+
+export const NIGHT_LIGHT = "nightLight";
+export const STANDBY = "standby";
+
+/** What a Nanit pushes: H.264 + AAC (docs/protocols/nanit.md §6.3). Its real size and rate are undocumented
+ * (NO's ONVIF advertises 1080p): these are what we offer; the hub learns the real size from the stream itself. */
+export const NANIT_CAMERA: CameraCapability = {
+  profiles: [
+    { width: 1920, height: 1080, fps: 15 },
+    { width: 1280, height: 720, fps: 15 },
+  ],
+  audio: true,
+};
+
+export function cameraInfo(cam: BabyCamera, accountName: string): DeviceInfo {
+  return {
+    id: deviceId("nanit", cam.cameraUid),
+    vendor: "nanit",
+    account: accountName,
+    kind: "baby-camera",
+    name: `${cam.babyName} Nanit`,
+    manufacturer: "Nanit",
+    model: cam.hardware ? `Nanit camera (${cam.hardware})` : "Nanit camera",
+    serialNumber: cam.cameraUid,
+    ...(cam.firmware ? { firmware: cam.firmware } : {}),
+    capabilities: {
+      temperature: {},
+      humidity: {},
+      motion: {},
+      sound: {},
+      switches: { [NIGHT_LIGHT]: { label: "Night Light", presentAs: "light" }, [STANDBY]: { label: "Standby" } },
+      camera: NANIT_CAMERA,
+    },
+  };
+}
+
+export function localUrl(cam: BabyCamera, configured: string | undefined): string | undefined {
+  if (configured) {
+    if (/^wss?:\/\//.test(configured)) return configured.replaceAll("{camera_uid}", encodeURIComponent(cam.cameraUid));
+    return `wss://${configured.includes(":") ? configured : `${configured}:442`}`;
+  }
+  return cam.privateAddress ? `wss://${cam.privateAddress}` : undefined;
+}
+
+export function streamRefusal(response: ResponseMsg): string {
+  const message = response.status_message ?? "";
+  const said = `the camera answered ${response.status_code ?? "no status"}${message ? ` "${message}"` : ""}`;
+  if (/sleep/i.test(message)) return `the camera is in standby (sleep mode); turn standby off to watch it (${said})`;
+  if (response.status_code === 403)
+    return (
+      "Nanit declined this connection: too many app connections to this camera; " +
+      `close a Nanit app or another bridge (${said})`
+    );
+  if (/punch p2p/i.test(message)) {
+    const advice = "check firewall rules that block it";
+    return `the camera needs outbound internet even for local streaming; ${advice} (${said})`;
+  }
+  return said;
+}
+
+export function nightLightOf(control: ControlMsg | undefined): boolean | undefined {
+  return control?.night_light === undefined ? undefined : control.night_light === "LIGHT_ON";
+}
