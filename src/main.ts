@@ -15,6 +15,7 @@ import { MatterHost } from "./matter/index.ts";
 import { MediaService } from "./media/index.ts";
 import { printCameraPairing, printPairingCodes } from "./pairing-output.ts";
 import { LogRing, startWeb, type WebServer } from "./web/index.ts";
+import { LinkHistory } from "./web/diagnostics.ts";
 import { webUrl, writeFirstRunConfig } from "./cli/first-run.ts";
 import { claimDataDir } from "./cli/pidfile.ts";
 
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
   }
   const identity = loadIdentity(dataDir, config);
   const registry = new DeviceRegistry(log.child({ module: "core" }));
+  const links = new LinkHistory(registry); // link states with since when, for the diagnostics bundle
   registry.on("link", (account, state, detail) => log.info({ account, link: state }, detail ? `${account}: ${state} (${detail})` : `${account}: ${state}`));
 
   const drivers = await startDrivers(config, registry, dataDir, log);
@@ -195,7 +197,8 @@ async function main(): Promise<void> {
     matter: matter ? { ...matter.pairingCodes(), port: matter.port } : undefined,
   });
   const webSources = { registry, accounts: config.accounts, homekit, matter, media, startedAt: Date.now() - Math.round(process.uptime() * 1000) };
-  web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing, { secrets, restartAccount });
+  const webLog = log.child({ module: "web" });
+  web = await startWeb(config, webSources, dataDir, webLog, logRing, { secrets, restartAccount, links });
   // The bound port, not the configured one (0 = any free port); no URL when the page did not start.
   const statusPage = web ? webUrl(config, undefined, web.port) : undefined;
   if (statusPage) log.info({ event: "web-url", url: statusPage }, `status page: ${statusPage}`);

@@ -173,7 +173,10 @@ ${await cameraSection(d.cameras ?? [])}
 <section><h2>Accounts</h2><table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th></tr></thead><tbody>${d.accounts.map(accountRow).join("")}</tbody></table>
 ${d.nanit.map(nanitForm).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
 <section><h2>Devices</h2><table id="devices"><thead><tr><th>Name</th><th>Model</th><th>Account</th><th>Reachable</th><th>State</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></section>
-<section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol></section>
+<section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol>
+<p><a class="button" id="diagnostics" href="/api/diagnostics" download>Download diagnostics</a>
+<span class="hint">one JSON file for a bug report: config without secrets, versions, devices, links, this
+log</span></p></section>
 </main></body></html>`;
 }
 

@@ -19,6 +19,7 @@ import { rateLimitedLog } from "../core/rate-limited-log.ts";
 import { lanHost } from "../cli/first-run.ts";
 import { LogRing, type LogEntry } from "./log-ring.ts";
 import { BridgeMetrics } from "./metrics.ts";
+import { bundleFileName, DiagnosticsService, type DiagnosticsOptions } from "./diagnostics.ts";
 import { NanitWebLogin, type NanitAccount } from "./nanit-login.ts";
 import { PasswordWebLogin } from "./account-login.ts";
 import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup } from "./page.ts";
@@ -43,6 +44,8 @@ export interface WebServerOptions {
   title?: string;
   /** Session lifetime (tests shorten it; a week by default). */
   sessionTtlMs?: number;
+  /** GET /api/diagnostics (diagnostics.ts): the config and ffmpeg path for the bundle. */
+  diagnostics?: Pick<DiagnosticsOptions, "config" | "ffmpeg" | "links">;
 }
 
 type WebGuards = Pick<WebConfig, "allowedHosts" | "publicOrigin" | "trustedProxies" | "healthAccess" | "metricsAccess">;
@@ -144,6 +147,7 @@ export class WebServer {
   readonly #hosts: HostCheck;
   readonly #proxy: ProxyTrust;
   readonly #title: string;
+  readonly #diagnostics: DiagnosticsService | undefined;
   #timers: NodeJS.Timeout[] = [];
   #lastPairing = "";
   /** What the pages were last told per camera: its pairing card, its stream line. */
@@ -186,6 +190,9 @@ export class WebServer {
     });
     this.#metrics = new BridgeMetrics(options.sources);
     this.#logs = options.logs ?? new LogRing();
+    const { sources, dataDir } = options;
+    const diagnostics = { ...options.diagnostics, sources, dataDir, logs: () => this.#logs.lines };
+    this.#diagnostics = options.diagnostics ? new DiagnosticsService(diagnostics) : undefined;
     this.#nanit = new NanitWebLogin(options.nanitAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
     this.#passwords = new PasswordWebLogin({
       accounts: options.passwordAccounts ?? [],
@@ -233,6 +240,7 @@ export class WebServer {
       throw new Error(`the web page cannot listen on ${host}:${port} (${code ?? (error as Error).message}); set web.port / web.host, or web.enabled: false`);
     }
     this.#port = (this.#server.address() as AddressInfo).port;
+    this.#diagnostics?.listening(this.#port);
     const { registry } = this.#o.sources;
     registry.on("device", this.#onDevice);
     registry.on("state", this.#onDevice);
@@ -270,6 +278,7 @@ export class WebServer {
     this.#o.sources.homekit?.off("unpaired", this.#onPairing);
     for (const event of CAMERA_EVENTS) this.#o.sources.homekit?.off(event, this.#onCamera);
     for (const t of this.#timers) clearInterval(t);
+    this.#diagnostics?.stop();
     this.#nanit.stop();
     this.#streams.closeAll();
     this.#metrics.close();
@@ -397,6 +406,15 @@ export class WebServer {
       this.#auth.endSession(session);
       this.#streams.endSession(session);
       return redirect(res, "/login", { "Set-Cookie": WebAuth.clearCookie(this.#https(req)) });
+    }
+
+    if (path === "/api/diagnostics" && this.#diagnostics) {
+      if (!get) throw new HttpError(405, "GET only");
+      // A session, or the CLI's key from <data>/diagnostics-access.json (npm run doctor -- --bundle).
+      if (!this.#authorized(req) && !this.#diagnostics.allows(req)) return json(res, 401, { error: "log in first" });
+      const disposition = `attachment; filename="${bundleFileName()}"`;
+      const type = "application/json; charset=utf-8";
+      return send(res, 200, await this.#diagnostics.bundle(), type, { "Content-Disposition": disposition });
     }
 
     // Everything below needs a session (when a password is in use).
