@@ -346,7 +346,9 @@ export async function writeBundle(options: DoctorOptions, checks: Check[], file:
   const dataDir = resolve(options.data);
   const { config } = checkConfig(options.config, options.data);
   const running = existsSync(dataDir) && runningBridge(dataDir) !== undefined;
-  const live = running ? await fetchBridgeBundle(dataDir, config?.web.host) : undefined;
+  // Asked whenever the access file is there (it goes when the bridge stops): the pid check cannot
+  // always tell (under qemu-user a process's /proc/<pid>/stat start time reads differently inside).
+  const live = await fetchBridgeBundle(dataDir, config?.web.host);
   let text: string;
   if (live) {
     const doc = JSON.parse(live) as Record<string, unknown>;
