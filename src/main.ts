@@ -17,6 +17,7 @@ import { MatterHost } from "./matter/index.ts";
 import { MediaService } from "./media/index.ts";
 import { printCameraPairing, printPairingCodes } from "./pairing-output.ts";
 import { LogRing, startWeb, type WebServer } from "./web/index.ts";
+import { LinkHistory } from "./web/diagnostics.ts";
 import { webUrl, writeFirstRunConfig } from "./cli/first-run.ts";
 import { claimDataDir } from "./cli/pidfile.ts";
 
@@ -152,6 +153,7 @@ async function main(): Promise<void> {
   const configAccountNames = new Set(config.accounts.map((a) => a.name));
   const pageAccounts = loadPageAccounts(dataDir, config, log);
   const registry = new DeviceRegistry(log.child({ module: "core" }));
+  const links = new LinkHistory(registry); // link states with since when, for the diagnostics bundle
   registry.on("link", (account, state, detail) =>
     log.info({ account, link: state }, detail ? `${account}: ${state} (${detail})` : `${account}: ${state}`),
   );
@@ -271,6 +273,7 @@ async function main(): Promise<void> {
     accountRuntime,
     pageAccounts,
     configAccountNames,
+    links,
   });
   // The bound port, not the configured one (0 = any free port); no URL when the page did not start.
   const statusPage = web ? webUrl(config, undefined, web.port) : undefined;

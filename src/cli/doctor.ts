@@ -3,9 +3,10 @@
 // the HomeKit TCP / Matter UDP / web TCP ports, ffmpeg and its codecs (libx264, Opus), and, only with
 // --network, each configured vendor endpoint's reachability and clock (its HTTP Date header).
 // Exit status 0 when nothing failed (warnings allowed), 1 otherwise, 2 for bad arguments.
-import { execFile, type ExecFileException } from "node:child_process";
-import { createSocket } from "node:dgram";
+import { execFile, spawn, type ExecFileException } from "node:child_process";
+import { createSocket, type Socket } from "node:dgram";
 import { chmodSync, existsSync, readdirSync, statSync } from "node:fs";
+import { once } from "node:events";
 import { createServer } from "node:net";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
@@ -15,6 +16,8 @@ import { namesOf } from "../core/vendor.ts";
 import { vendorOf } from "../drivers/index.ts";
 import { withCommonOptions, type CommonOptions } from "./common.ts";
 import { runningBridge } from "./pidfile.ts";
+import { writeFileAtomic } from "../core/storage.ts";
+import { bundleFileName, diagnosticsBundle, fetchBridgeBundle, scrubBundle } from "../web/diagnostics.ts";
 
 export type Status = "ok" | "warn" | "fail";
 
@@ -148,6 +151,104 @@ export async function checkFfmpeg(candidates = ffmpegCandidates(), needed: boole
   return [make("ffmpeg not found", `${why}Install it (Debian: apt install ffmpeg) or set HEARTHBRIDGE_FFMPEG to its path`)];
 }
 
+/** Runs ffmpeg with `input` on stdin; its stdout, exit code and the end of its stderr. */
+interface FfmpegRun {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+function ffmpegRun(ffmpeg: string, args: string[], input?: Buffer, timeoutMs = 30_000): Promise<FfmpegRun> {
+  return new Promise((done) => {
+    const argv = ["-hide_banner", "-loglevel", "error", "-nostdin", ...args];
+    const child = spawn(ffmpeg, argv, { stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let stderr = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.stdout?.on("data", (d: Buffer) => out.push(d));
+    child.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.stdin?.on("error", () => {}); // EPIPE when ffmpeg fails early: its exit code tells
+    child.stdin?.end(input);
+    child.once("error", (error) => (stderr += error.message));
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout: Buffer.concat(out), stderr: stderr.trim() });
+    });
+  });
+}
+
+async function udpReceiver(): Promise<{ socket: Socket; port: number; packets: Buffer[] }> {
+  const socket = createSocket("udp4");
+  const packets: Buffer[] = [];
+  socket.on("message", (m) => packets.push(m));
+  socket.bind(0, "127.0.0.1");
+  await once(socket, "listening");
+  return { socket, port: socket.address().port, packets };
+}
+
+const RTP_VIDEO_PT = 99;
+const RTP_AUDIO_PT = 110;
+/** RTP version 2 with the payload type asked for. */
+const isRtp = (packet: Buffer, pt: number) => packet.length > 12 && packet[0]! >> 6 === 2 && (packet[1]! & 0x7f) === pt;
+
+/**
+ * Proves each codec and format the bridge and the demo use, with a one-second test stream through
+ * the same steps as a camera: testsrc2 + a tone encoded to H.264 (libx264) + AAC in FLV (the demo
+ * camera's push); that FLV decoded and sent as H.264 and Opus RTP to loopback (a HomeKit live view:
+ * the packets are received and checked); a JPEG snapshot (MJPEG); H.264 copied to Annex B (copy mode).
+ */
+export async function checkFfmpegPipeline(ffmpeg: string): Promise<Check[]> {
+  const why = (r: FfmpegRun, more = "") => r.stderr || `exit code ${r.code}${more}`;
+  const camera = await ffmpegRun(ffmpeg, [
+    ...["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15"],
+    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"],
+    ...["-t", "1", "-map", "0:v", "-map", "1:a"],
+    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "15"],
+    ...["-c:a", "aac", "-f", "flv", "pipe:1"],
+  ]);
+  if (camera.code !== 0 || camera.stdout.subarray(0, 3).toString() !== "FLV") {
+    return [fail("ffmpeg cannot encode a test stream (lavfi, libx264, AAC, FLV)", why(camera))];
+  }
+  const flv = camera.stdout;
+  const checks = [ok("ffmpeg encodes H.264 (libx264) and AAC into FLV", `${flv.length} bytes for 1 s`)];
+  const probe = ["-probesize", "32", "-analyzeduration", "0", "-f", "flv", "-i", "pipe:0"];
+
+  const [video, audio] = await Promise.all([udpReceiver(), udpReceiver()]);
+  try {
+    const rtp = await ffmpegRun(ffmpeg, [
+      ...[...probe, "-sdp_file", "/dev/null", "-map", "0:v:0", "-c:v", "libx264", "-preset", "ultrafast"],
+      ...["-tune", "zerolatency", "-pix_fmt", "yuv420p", "-vf", "scale=160:120", "-payload_type", String(RTP_VIDEO_PT)],
+      ...["-f", "rtp", `rtp://127.0.0.1:${video.port}?pkt_size=1378`],
+      ...["-map", "0:a:0", "-c:a", "libopus", "-application", "lowdelay", "-ar", "16000", "-ac", "1", "-b:a", "24k"],
+      ...["-payload_type", String(RTP_AUDIO_PT), "-f", "rtp", `rtp://127.0.0.1:${audio.port}`],
+    ], flv);
+    const v = video.packets.filter((p) => isRtp(p, RTP_VIDEO_PT)).length;
+    const a = audio.packets.filter((p) => isRtp(p, RTP_AUDIO_PT)).length;
+    const title = "ffmpeg decodes H.264 and AAC and sends H.264 and Opus as RTP";
+    checks.push(rtp.code === 0 && v > 0 && a > 0
+      ? ok(title, `${v} video and ${a} audio packets received on 127.0.0.1`)
+      : fail(`${title}: it failed (HomeKit live view)`, why(rtp, `; ${v} video, ${a} audio packets`)));
+  } finally {
+    video.socket.close();
+    audio.socket.close();
+  }
+
+  // Snapshots and copy mode probe the stream (the live view above reads it at once, as the bridge does).
+  const input = ["-f", "flv", "-i", "pipe:0"];
+  const jpegArgs = ["-frames:v", "1", "-vf", "scale=160:-2", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"];
+  const jpeg = await ffmpegRun(ffmpeg, [...input, ...jpegArgs], flv);
+  checks.push(jpeg.code === 0 && jpeg.stdout.length > 2 && jpeg.stdout.readUInt16BE(0) === 0xffd8
+    ? ok("ffmpeg makes JPEG snapshots (MJPEG)", `${jpeg.stdout.length} bytes`)
+    : fail("ffmpeg cannot make a JPEG snapshot (MJPEG)", why(jpeg)));
+
+  const copyArgs = ["-map", "0:v:0", "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", "pipe:1"];
+  const copy = await ffmpegRun(ffmpeg, [...input, ...copyArgs], flv);
+  checks.push(copy.code === 0 && copy.stdout.subarray(0, 4).equals(Buffer.from([0, 0, 0, 1]))
+    ? ok("ffmpeg copies H.264 into Annex B (copy mode)")
+    : fail("ffmpeg cannot copy H.264 with h264_mp4toannexb", why(copy)));
+  return checks;
+}
+
 /** Reach one vendor endpoint and compare its HTTP Date header with our clock (signed requests break past 5 minutes). */
 export async function checkClock(label: string, url: string, timeoutMs = 8_000, now: () => number = Date.now): Promise<Check> {
   const sent = now();
@@ -215,7 +316,16 @@ export async function runDoctor(options: DoctorOptions, report: (check: Check) =
   }
   progress("ffmpeg");
   const cameraVendors = [...new Set(config?.accounts.map((a) => vendorOf(a.vendor)).filter((v) => v?.produces.cameras))];
-  add(...(await checkFfmpeg(ffmpegCandidates(), cameraVendors.length > 0 && namesOf(cameraVendors.map((v) => v!), "and"))));
+  const ffmpegChecks = await checkFfmpeg(
+    ffmpegCandidates(),
+    cameraVendors.length > 0 && namesOf(cameraVendors.map((v) => v!), "and"),
+  );
+  add(...ffmpegChecks);
+  const ffmpegPath = /^ffmpeg found: (.+)$/.exec(ffmpegChecks[0]?.title ?? "")?.[1];
+  if (ffmpegPath && ffmpegChecks.every((c) => c.status === "ok")) {
+    progress("ffmpeg codecs with a test stream");
+    add(...(await checkFfmpegPipeline(ffmpegPath)));
+  }
   if (options.network && config) {
     const endpoints = accountEndpoints(config);
     if (!endpoints.length) add(ok("no accounts: no vendor endpoint to check"));
@@ -227,27 +337,62 @@ export async function runDoctor(options: DoctorOptions, report: (check: Check) =
   return results;
 }
 
+/**
+ * The diagnostics bundle: the running bridge's own (devices, links, logs; fetched from its web server
+ * with the key in <data>/diagnostics-access.json), or, with no bridge running, what the config and the
+ * data directory tell. Either way with these doctor results added. Written 0600.
+ */
+export async function writeBundle(options: DoctorOptions, checks: Check[], file: string, quiet = false): Promise<void> {
+  const dataDir = resolve(options.data);
+  const { config } = checkConfig(options.config, options.data);
+  const running = existsSync(dataDir) && runningBridge(dataDir) !== undefined;
+  // Asked whenever the access file is there (it goes when the bridge stops): the pid check cannot
+  // always tell (under qemu-user a process's /proc/<pid>/stat start time reads differently inside).
+  const live = await fetchBridgeBundle(dataDir, config?.web.host);
+  let text: string;
+  if (live) {
+    const doc = JSON.parse(live) as Record<string, unknown>;
+    text = scrubBundle(JSON.stringify({ ...doc, doctor: checks }, null, 2), []);
+  } else text = await diagnosticsBundle({ dataDir, config, extra: { doctor: checks } });
+  if (file === "-") process.stdout.write(`${text}\n`);
+  else {
+    writeFileAtomic(resolve(file), `${text}\n`, 0o600);
+    const only = "config and data directory only";
+    const from = live ? "from the running bridge"
+      : running ? `the bridge runs but did not answer: ${only}`
+      : `no bridge running: ${only}`;
+    if (!quiet) console.log(`\nDiagnostics bundle (${from}): ${resolve(file)}`);
+  }
+}
+
 export async function doctorCommand(argv: string[]): Promise<number> {
   const program = withCommonOptions(new Command("doctor").description("check this machine, the config and the data directory"))
     .option("--network", "also contact each account's vendor endpoint (reachability, clock)")
     .option("--fix", "set the data directory's modes to 0700/0600")
     .option("--json", "print the results as JSON")
+    .option("--bundle [file]", "also write a diagnostics bundle (JSON without secrets) to this file; '-' prints it")
     .showHelpAfterError()
     .parse(argv, { from: "user" });
-  const opts = program.opts<DoctorOptions & { json?: boolean }>();
-  const tty = process.stdout.isTTY === true && !opts.json;
+  const opts = program.opts<DoctorOptions & { json?: boolean; bundle?: string | boolean }>();
+  // `--bundle -` prints the bundle alone: the check lines stay out of stdout.
+  const quiet = opts.json === true || opts.bundle === "-";
+  const tty = process.stdout.isTTY === true && !quiet;
   const results = await runDoctor(
     opts,
     (check) => {
-      if (!opts.json) console.log(`${tty ? "\r\x1b[2K" : ""}${formatCheck(check)}`);
+      if (!quiet) console.log(`${tty ? "\r\x1b[2K" : ""}${formatCheck(check)}`);
     },
     (step) => {
       if (tty) process.stdout.write(`\r\x1b[2K       checking ${step}...`);
-      else if (!opts.json) console.log(`... checking ${step}`);
+      else if (!quiet) console.log(`... checking ${step}`);
     },
   );
   const failed = results.filter((r) => r.status === "fail").length;
   const warned = results.filter((r) => r.status === "warn").length;
+  if (opts.bundle !== undefined) {
+    await writeBundle(opts, results, typeof opts.bundle === "string" ? opts.bundle : bundleFileName(), quiet);
+  }
+  if (opts.bundle === "-") return failed ? 1 : 0;
   if (opts.json) console.log(JSON.stringify({ failed, warned, checks: results }, null, 2));
   else console.log(failed ? `\n${failed} problem${failed === 1 ? "" : "s"}${warned ? `, ${warned} warning${warned === 1 ? "" : "s"}` : ""}.` : `\nAll good${warned ? ` (${warned} warning${warned === 1 ? "" : "s"})` : ""}.`);
   return failed ? 1 : 0;

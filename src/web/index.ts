@@ -7,6 +7,7 @@ export { hashPassword, hashPasswordSync, verifyPassword } from "../core/password
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/logger.ts";
 import type { LogRing } from "./log-ring.ts";
+import type { LinkHistory } from "./diagnostics.ts";
 import { WebServer, type WebServerOptions } from "./server.ts";
 import type { WebSources } from "./status.ts";
 
@@ -17,7 +18,9 @@ export async function startWeb(
   dataDir: string,
   log: Logger,
   logs: LogRing,
-  accounts: Pick<WebServerOptions, "secrets" | "restartAccount" | "accountRuntime" | "pageAccounts" | "configAccountNames"> = {},
+  accounts: Pick<WebServerOptions, "secrets" | "restartAccount" | "accountRuntime" | "pageAccounts" | "configAccountNames"> & {
+    links?: LinkHistory;
+  } = {},
 ): Promise<WebServer | undefined> {
   if (!config.web.enabled) return undefined;
   const server = new WebServer({
@@ -29,6 +32,7 @@ export async function startWeb(
     loginAccounts: config.accounts,
     ...accounts,
     title: config.homekit.name,
+    diagnostics: { config, ffmpeg: config.media.ffmpeg, links: accounts.links },
   });
   try {
     await server.start();

@@ -234,7 +234,10 @@ ${(d.mfa ?? []).map((n) => mfaForm(n, d.accounts.find((a) => a.name === n.accoun
 <section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>${accountFilter(d.accounts)}</div>
 <p class="hint" id="no-devices"${d.devices.length ? " hidden" : ""}>No devices yet: they appear here as soon as an account reports them.</p>
 <div id="devices" class="devices">${d.devices.map(deviceCard).join("")}</div></section>
-<section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol></section>
+<section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol>
+<p><a class="button" id="diagnostics" href="/api/diagnostics" download>Download diagnostics</a>
+<span class="hint">one JSON file for a bug report: config without secrets, versions, devices, links, this
+log</span></p></section>
 </main></body></html>`;
 }
 

@@ -23,6 +23,7 @@ import { MFA_VENDOR_NAMES, MfaWebLogin } from "./mfa-login.ts";
 import { PASSWORD_VENDOR_NAMES, PasswordWebLogin } from "./account-login.ts";
 import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup, type MfaLoginView, type PageData } from "./page.ts";
 import { vendors } from "../drivers/index.ts";
+import { bundleFileName, DiagnosticsService, type DiagnosticsOptions } from "./diagnostics.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../core/password.ts";
 import { accountViews, cameraViews, deviceView, deviceViews, health, pairingView, streamStates } from "./status.ts";
 import type { Reachability, WebSources } from "./status.ts";
@@ -54,6 +55,8 @@ export interface WebServerOptions {
   title?: string;
   /** Session lifetime (tests shorten it; a week by default). */
   sessionTtlMs?: number;
+  /** GET /api/diagnostics (diagnostics.ts): the config and ffmpeg path for the bundle. */
+  diagnostics?: Pick<DiagnosticsOptions, "config" | "ffmpeg" | "links">;
 }
 
 type WebGuards = Pick<WebConfig, "allowedHosts" | "publicOrigin" | "trustedProxies" | "healthAccess" | "metricsAccess">;
@@ -172,6 +175,7 @@ export class WebServer {
   readonly #hosts: HostCheck;
   readonly #proxy: ProxyTrust;
   readonly #title: string;
+  readonly #diagnostics: DiagnosticsService | undefined;
   #timers: NodeJS.Timeout[] = [];
   #lastPairing = "";
   /** What the pages were last told per camera: its pairing card, its stream line. */
@@ -234,6 +238,9 @@ export class WebServer {
     });
     this.#metrics = new BridgeMetrics(options.sources);
     this.#logs = options.logs ?? new LogRing();
+    const { sources, dataDir } = options;
+    const diagnostics = { ...options.diagnostics, sources, dataDir, logs: () => this.#logs.lines };
+    this.#diagnostics = options.diagnostics ? new DiagnosticsService(diagnostics) : undefined;
     this.#mfa = new MfaWebLogin(options.loginAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
     const pageAccounts = options.pageAccounts;
     // A page account's new password goes back to its own entry; a config account's to account-secrets.
@@ -298,6 +305,7 @@ export class WebServer {
       throw new Error(`the web page cannot listen on ${host}:${port} (${code ?? (error as Error).message}); set web.port / web.host, or web.enabled: false`);
     }
     this.#port = (this.#server.address() as AddressInfo).port;
+    this.#diagnostics?.listening(this.#port);
     const { registry } = this.#o.sources;
     registry.on("device", this.#onDevice);
     registry.on("state", this.#onDevice);
@@ -338,6 +346,7 @@ export class WebServer {
     this.#o.sources.homekit?.off("unpaired", this.#onPairing);
     for (const event of CAMERA_EVENTS) this.#o.sources.homekit?.off(event, this.#onCamera);
     for (const t of this.#timers) clearInterval(t);
+    this.#diagnostics?.stop();
     this.#mfa.stop();
     this.#streams.closeAll();
     this.#metrics.close();
@@ -465,6 +474,15 @@ export class WebServer {
       this.#auth.endSession(session);
       this.#streams.endSession(session);
       return redirect(res, "/login", { "Set-Cookie": WebAuth.clearCookie(this.#https(req)) });
+    }
+
+    if (path === "/api/diagnostics" && this.#diagnostics) {
+      if (!get) throw new HttpError(405, "GET only");
+      // A session, or the CLI's key from <data>/diagnostics-access.json (npm run doctor -- --bundle).
+      if (!this.#authorized(req) && !this.#diagnostics.allows(req)) return json(res, 401, { error: "log in first" });
+      const disposition = `attachment; filename="${bundleFileName()}"`;
+      const type = "application/json; charset=utf-8";
+      return send(res, 200, await this.#diagnostics.bundle(), type, { "Content-Disposition": disposition });
     }
 
     // Everything below needs a session (when a password is in use).
