@@ -243,7 +243,7 @@ build_image() {
     --build-arg NODE_IMAGE="$BASE_IMAGE" --build-arg BUILD_IMAGE="$BUILD_BASE_IMAGE"
     --build-arg BUILDPLATFORM="linux/$HOST_ARCH" -f "$ROOT/docker/Dockerfile")
   local target tag
-  for target in native deps rootfs ""; do
+  for target in deps native rootfs ""; do
     tag=$IMAGE
     [ -z "$target" ] || tag=localhost/hearthbridge-$target:test$SUFFIX
     local blog="$ARTIFACTS/build${target:+-$target}.log"
