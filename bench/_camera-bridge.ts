@@ -40,7 +40,10 @@ export interface BridgeReady {
 type Command = { cmd: "keepWarm"; on: boolean } | { cmd: "state" };
 type Request = Command & { id: number };
 type Reply = { id: number; result?: unknown; error?: string };
-type ChildMessage = ({ type: "ready" } & BridgeReady) | { type: "error"; message: string } | ({ type: "reply" } & Reply);
+type ChildMessage =
+  | ({ type: "ready" } & BridgeReady)
+  | { type: "error"; message: string }
+  | ({ type: "reply" } & Reply);
 
 export interface BridgeLogLine {
   level: number;
@@ -80,7 +83,16 @@ export class CameraBridgeChild extends EventEmitter<{ line: [BridgeLogLine] }> {
         else if (message.type === "error") reject(new Error(message.message));
         else this.#pending.get(message.id)?.(message);
       });
-      void this.#exited.then(() => reject(new Error(`the bridge exited before it was ready; last lines:\n${this.lines.slice(-10).map((l) => l.msg).join("\n")}`)));
+      void this.#exited.then(() =>
+        reject(
+          new Error(
+            `the bridge exited before it was ready; last lines:\n${this.lines
+              .slice(-10)
+              .map((l) => l.msg)
+              .join("\n")}`,
+          ),
+        ),
+      );
     });
   }
 
@@ -170,7 +182,8 @@ async function childMain(): Promise<void> {
     for (;;) {
       const entry = registry.devices.find((d) => d.info.capabilities.camera);
       const pairing = entry && homekit.cameraPairings().find((p) => p.deviceId === entry.info.id);
-      if (entry?.available && pairing?.port) return { deviceId: entry.info.id, cameraPort: pairing.port, pincode: pairing.pincode };
+      if (entry?.available && pairing?.port)
+        return { deviceId: entry.info.id, cameraPort: pairing.port, pincode: pairing.pincode };
       await Promise.race([once(registry, "availability"), once(registry, "device"), once(homekit, "camera-listening")]);
     }
   };

@@ -66,7 +66,10 @@ export function summarize(file: string): HeapSummary {
   for (let i = 0; i < s.nodes.length; i += width) {
     const type = types[s.nodes[i + typeAt]!] ?? "?";
     // Objects and closures by constructor / function name; strings, code, arrays by type only.
-    const name = type === "object" || type === "closure" || type === "native" ? (s.strings[s.nodes[i + nameAt]!] ?? "?").slice(0, 60) : "";
+    const name =
+      type === "object" || type === "closure" || type === "native"
+        ? (s.strings[s.nodes[i + nameAt]!] ?? "?").slice(0, 60)
+        : "";
     const bytes = s.nodes[i + sizeAt]!;
     totalBytes += bytes;
     const key = `${type}:${name}`;
@@ -104,6 +107,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   const a = summarize(first);
   const b = summarize(second);
-  console.log(`live heap ${(a.totalBytes / 1048576).toFixed(2)} MB (${a.nodes} objects) -> ${(b.totalBytes / 1048576).toFixed(2)} MB (${b.nodes} objects)`);
-  for (const d of diff(a, b, 30)) console.log(`${d.key.padEnd(50)} count ${d.count[0]} -> ${d.count[1]}  bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] - d.bytes[0] >= 0 ? "+" : ""}${d.bytes[1] - d.bytes[0]})`);
+  console.log(
+    `live heap ${(a.totalBytes / 1048576).toFixed(2)} MB (${a.nodes} objects) -> ${(b.totalBytes / 1048576).toFixed(2)} MB (${b.nodes} objects)`,
+  );
+  for (const d of diff(a, b, 30))
+    console.log(
+      `${d.key.padEnd(50)} count ${d.count[0]} -> ${d.count[1]}  bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] - d.bytes[0] >= 0 ? "+" : ""}${d.bytes[1] - d.bytes[0]})`,
+    );
 }

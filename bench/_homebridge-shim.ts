@@ -25,13 +25,14 @@ const hap = require("@homebridge/hap-nodejs") as typeof HAP;
 
 export type PlatformConfig = { platform: string; [key: string]: unknown };
 
-interface LogSink {
-  (level: "info" | "warn" | "error" | "debug", message: string): void;
-}
+type LogSink = (level: "info" | "warn" | "error" | "debug", message: string) => void;
 
 /** Homebridge's Logging: callable, with info/warn/error/debug/success/log. */
 function homebridgeLogger(prefix: string, sink: LogSink) {
-  const line = (level: "info" | "warn" | "error" | "debug") => (message: unknown, ...rest: unknown[]) => sink(level, `[${prefix}] ${[message, ...rest].map(String).join(" ")}`);
+  const line =
+    (level: "info" | "warn" | "error" | "debug") =>
+    (message: unknown, ...rest: unknown[]) =>
+      sink(level, `[${prefix}] ${[message, ...rest].map(String).join(" ")}`);
   const log = Object.assign((message: unknown, ...rest: unknown[]) => line("info")(message, ...rest), {
     prefix,
     info: line("info"),
@@ -39,7 +40,8 @@ function homebridgeLogger(prefix: string, sink: LogSink) {
     warn: line("warn"),
     error: line("error"),
     debug: line("debug"),
-    log: (level: string, message: unknown, ...rest: unknown[]) => line(level === "warn" || level === "error" || level === "debug" ? level : "info")(message, ...rest),
+    log: (level: string, message: unknown, ...rest: unknown[]) =>
+      line(level === "warn" || level === "error" || level === "debug" ? level : "info")(message, ...rest),
   });
   return log;
 }
@@ -91,7 +93,11 @@ class PlatformAccessory extends EventEmitter {
   }
 }
 
-type PlatformConstructor = new (log: ReturnType<typeof homebridgeLogger>, config: PlatformConfig, api: HomebridgeApiShim) => unknown;
+type PlatformConstructor = new (
+  log: ReturnType<typeof homebridgeLogger>,
+  config: PlatformConfig,
+  api: HomebridgeApiShim,
+) => unknown;
 
 export interface PublishedAccessory {
   displayName: string;
@@ -148,7 +154,8 @@ export class HomebridgeApiShim extends EventEmitter {
   }
 
   publishExternalAccessories(_plugin: string, accessories: PlatformAccessory[]): void {
-    for (const accessory of accessories) this.#publishing.push(this.#publish(accessory._associatedHAPAccessory, accessory.displayName, "external"));
+    for (const accessory of accessories)
+      this.#publishing.push(this.#publish(accessory._associatedHAPAccessory, accessory.displayName, "external"));
   }
 
   registerPlatformAccessories(_plugin: string, _platform: string, accessories: PlatformAccessory[]): void {
@@ -164,9 +171,17 @@ export class HomebridgeApiShim extends EventEmitter {
 
   updatePlatformAccessories(): void {}
 
-  async #publish(accessory: HAP.Accessory, displayName: string, kind: PublishedAccessory["kind"]): Promise<PublishedAccessory> {
+  async #publish(
+    accessory: HAP.Accessory,
+    displayName: string,
+    kind: PublishedAccessory["kind"],
+  ): Promise<PublishedAccessory> {
     const listening = once(accessory, "listening") as Promise<[number]>;
-    await publishBridge(accessory, { username: randomUsername(), pincode: this.#pincode, port: 0, bind: "127.0.0.1", category: accessory.category }, "none");
+    await publishBridge(
+      accessory,
+      { username: randomUsername(), pincode: this.#pincode, port: 0, bind: "127.0.0.1", category: accessory.category },
+      "none",
+    );
     const [port] = await listening;
     this.#published.push(accessory);
     return { displayName, port, pincode: this.#pincode, kind };
@@ -199,15 +214,22 @@ export interface PluginOptions {
 }
 
 /** Load a platform plugin, construct its platform with `config`, and publish what it registers. */
-export async function runPlatformPlugin(options: PluginOptions): Promise<{ api: HomebridgeApiShim; accessories: PublishedAccessory[] }> {
+export async function runPlatformPlugin(
+  options: PluginOptions,
+): Promise<{ api: HomebridgeApiShim; accessories: PublishedAccessory[] }> {
   mkdirSync(options.storagePath, { recursive: true });
   // Homebridge keeps HAP-NodeJS's pairing files in its persist directory, never in the working directory.
   hap.HAPStorage.setCustomStoragePath(join(options.storagePath, "persist"));
   const api = new HomebridgeApiShim(options.storagePath, options.pincode);
-  const init = require(options.plugin) as ((api: HomebridgeApiShim) => void) | { default: (api: HomebridgeApiShim) => void };
+  const init = require(options.plugin) as
+    | ((api: HomebridgeApiShim) => void)
+    | { default: (api: HomebridgeApiShim) => void };
   (typeof init === "function" ? init : init.default)(api);
   const Platform = api.platforms.get(options.config.platform);
-  if (!Platform) throw new Error(`plugin ${options.plugin} registered no platform ${options.config.platform} (has ${[...api.platforms.keys()].join(", ")})`);
+  if (!Platform)
+    throw new Error(
+      `plugin ${options.plugin} registered no platform ${options.config.platform} (has ${[...api.platforms.keys()].join(", ")})`,
+    );
   new Platform(homebridgeLogger(options.config.platform, options.log), options.config, api);
   return { api, accessories: await api.launch() };
 }
@@ -221,7 +243,10 @@ interface ChildSettings {
   pincode: string;
 }
 
-type ChildMessage = { type: "ready"; accessories: PublishedAccessory[] } | { type: "log"; level: string; message: string; time: number } | { type: "error"; message: string };
+type ChildMessage =
+  | { type: "ready"; accessories: PublishedAccessory[] }
+  | { type: "log"; level: string; message: string; time: number }
+  | { type: "error"; message: string };
 
 /** The plugin in a process of its own (its ffmpeg children are its own, CPU and memory apart). */
 export class HomebridgeChild extends EventEmitter<{ log: [{ level: string; message: string; time: number }] }> {
@@ -263,7 +288,8 @@ function killChildren(): void {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid) process.kill(Number(name), "SIGKILL");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid)
+        process.kill(Number(name), "SIGKILL");
     } catch {
       // gone already
     }
@@ -283,7 +309,10 @@ async function childMain(): Promise<void> {
   process.on("SIGTERM", stop);
   process.on("disconnect", stop);
   try {
-    const run = await runPlatformPlugin({ ...settings, log: (level, message) => send({ type: "log", level, message, time: Date.now() }) });
+    const run = await runPlatformPlugin({
+      ...settings,
+      log: (level, message) => send({ type: "log", level, message, time: Date.now() }),
+    });
     api = run.api;
     send({ type: "ready", accessories: run.accessories });
   } catch (error) {

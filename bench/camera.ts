@@ -65,11 +65,30 @@ import { HapClient, type HapCharacteristic } from "../test/helpers/hap-client.ts
 import { SrtpSink } from "../test/helpers/rtp-receiver.ts";
 import { H264Depacketizer, probeH264, type DecodedVideo } from "../test/helpers/rtp-h264.ts";
 import { E2E_PIN } from "../test/helpers/e2e-config.ts";
-import { AUDIO_CODEC_AAC_ELD, AUDIO_CODEC_OPUS, parseSetupEndpointsResponse, parseSupportedAudio, selectedStreamConfiguration, setupEndpointsRequest, SETUP_STATUS } from "../test/helpers/camera-tlv.ts";
+import {
+  AUDIO_CODEC_AAC_ELD,
+  AUDIO_CODEC_OPUS,
+  parseSetupEndpointsResponse,
+  parseSupportedAudio,
+  selectedStreamConfiguration,
+  setupEndpointsRequest,
+  SETUP_STATUS,
+} from "../test/helpers/camera-tlv.ts";
 import { CameraBridgeChild, type BridgeLogLine } from "./_camera-bridge.ts";
 import { HomebridgeChild } from "./_homebridge-shim.ts";
 import { RtmpRelay } from "./_rtmp-relay.ts";
-import { argValue, deferred, fmt, latencyBenchSetup, percentile, sleep, table, withTimeout, writeSummary, type SummaryRow } from "./lib.ts";
+import {
+  argValue,
+  deferred,
+  fmt,
+  latencyBenchSetup,
+  percentile,
+  sleep,
+  table,
+  withTimeout,
+  writeSummary,
+  type SummaryRow,
+} from "./lib.ts";
 
 latencyBenchSetup("camera");
 const RUNS = Number(argValue("--runs", "20"));
@@ -118,7 +137,11 @@ function procStat(pid: number): ProcStat | undefined {
   }
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // After "pid (comm) ": state ppid ... utime is field 14 of the whole line, i.e. index 11 here.
-  return { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ticks: Number(fields[11]) + Number(fields[12]) };
+  return {
+    ppid: Number(fields[1]),
+    comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+    ticks: Number(fields[11]) + Number(fields[12]),
+  };
 }
 
 /** ffmpeg processes whose parent is `ppid` (ours are exec'd in place by setpriv). */
@@ -204,11 +227,22 @@ class Viewer {
 
   /** SetupEndpoints on the first stream service, read back. */
   static async setUp(client: HapClient): Promise<Viewer> {
-    const find = (characteristic: string) => client.find({ service: Service.CameraRTPStreamManagement.UUID, characteristic });
+    const find = (characteristic: string) =>
+      client.find({ service: Service.CameraRTPStreamManagement.UUID, characteristic });
     const [video, audio] = [await SrtpSink.open(), await SrtpSink.open()];
     const setup = await find(Characteristic.SetupEndpoints.UUID);
     const viewer = new Viewer(client, video, audio, await find(Characteristic.SelectedRTPStreamConfiguration.UUID));
-    await client.write([setup, setupEndpointsRequest({ sessionId: viewer.sessionId, address: "127.0.0.1", videoPort: video.port, audioPort: audio.port, video: video.keys, audio: audio.keys })]);
+    await client.write([
+      setup,
+      setupEndpointsRequest({
+        sessionId: viewer.sessionId,
+        address: "127.0.0.1",
+        videoPort: video.port,
+        audioPort: audio.port,
+        video: video.keys,
+        audio: audio.keys,
+      }),
+    ]);
     const [value] = await client.read(setup);
     const response = parseSetupEndpointsResponse(value as string);
     if (response.status !== SETUP_STATUS.success) throw new Error(`SetupEndpoints answered status ${response.status}`);
@@ -221,14 +255,38 @@ class Viewer {
     const value = selectedStreamConfiguration({
       sessionId: this.sessionId,
       command: "start",
-      video: { profile: "main", level: "4.0", width: size.width, height: size.height, fps: 15, payloadType: VIDEO_PT, ssrc: randomBytes(4).readUInt32BE(0), maxBitrate: 2000, rtcpInterval: 0.5, mtu: 1378 },
-      audio: { codec: audioCodec, sampleRateKHz: opus ? 24 : 16, packetTimeMs: opus ? 20 : 30, payloadType: AUDIO_PT, ssrc: randomBytes(4).readUInt32BE(0), maxBitrate: 24, rtcpInterval: 5, comfortNoisePayloadType: 13 },
+      video: {
+        profile: "main",
+        level: "4.0",
+        width: size.width,
+        height: size.height,
+        fps: 15,
+        payloadType: VIDEO_PT,
+        ssrc: randomBytes(4).readUInt32BE(0),
+        maxBitrate: 2000,
+        rtcpInterval: 0.5,
+        mtu: 1378,
+      },
+      audio: {
+        codec: audioCodec,
+        sampleRateKHz: opus ? 24 : 16,
+        packetTimeMs: opus ? 20 : 30,
+        payloadType: AUDIO_PT,
+        ssrc: randomBytes(4).readUInt32BE(0),
+        maxBitrate: 24,
+        rtcpInterval: 5,
+        comfortNoisePayloadType: 13,
+      },
     });
     return this.#client.write([this.#selected, value]);
   }
 
   keyframe(timeoutMs: number): Promise<number> {
-    return withTimeout(this.#keyframe.promise, timeoutMs, `a decodable keyframe (${this.#video.packets.length} packets, ${this.#video.authFailures} failed authentication)`);
+    return withTimeout(
+      this.#keyframe.promise,
+      timeoutMs,
+      `a decodable keyframe (${this.#video.packets.length} packets, ${this.#video.authFailures} failed authentication)`,
+    );
   }
 
   get authFailures(): number {
@@ -237,7 +295,10 @@ class Viewer {
 
   async stop(): Promise<void> {
     try {
-      await this.#client.write([this.#selected, selectedStreamConfiguration({ sessionId: this.sessionId, command: "end" })]);
+      await this.#client.write([
+        this.#selected,
+        selectedStreamConfiguration({ sessionId: this.sessionId, command: "end" }),
+      ]);
     } finally {
       this.#video.close();
       this.#audio.close();
@@ -254,20 +315,33 @@ function keyframeComplete(types: readonly number[]): boolean {
 }
 
 async function audioCodecOf(client: HapClient): Promise<number> {
-  const c = await client.find({ service: Service.CameraRTPStreamManagement.UUID, characteristic: Characteristic.SupportedAudioStreamConfiguration.UUID });
+  const c = await client.find({
+    service: Service.CameraRTPStreamManagement.UUID,
+    characteristic: Characteristic.SupportedAudioStreamConfiguration.UUID,
+  });
   const [value] = await client.read(c);
   return parseSupportedAudio(value as string).codecs[0]?.codec ?? AUDIO_CODEC_OPUS;
 }
 
 /** One timed live start; `during` runs while the stream is up (CPU runs, state queries), then the viewer ends it. */
-async function liveRun(client: HapClient, size: Size, audioCodec: number, label: string, during?: (viewer: Viewer) => Promise<void>): Promise<LiveRun> {
+async function liveRun(
+  client: HapClient,
+  size: Size,
+  audioCodec: number,
+  label: string,
+  during?: (viewer: Viewer) => Promise<void>,
+): Promise<LiveRun> {
   const viewer = await Viewer.setUp(client);
   try {
     const keyframe = viewer.keyframe(30_000);
     const t0 = performance.now();
     const answered = viewer.start(size, audioCodec);
     await Promise.all([answered, keyframe]);
-    const run: LiveRun = { firstPacketMs: viewer.firstPacketAt! - t0, keyframeMs: viewer.keyframeAt! - t0, t0Epoch: performance.timeOrigin + t0 };
+    const run: LiveRun = {
+      firstPacketMs: viewer.firstPacketAt! - t0,
+      keyframeMs: viewer.keyframeAt! - t0,
+      t0Epoch: performance.timeOrigin + t0,
+    };
     await during?.(viewer);
     try {
       run.decoded = await probeH264(viewer.depacketizer.annexB(), join(dir, `${label}.h264`));
@@ -284,7 +358,8 @@ async function snapshotMs(client: HapClient): Promise<number> {
   const t0 = performance.now();
   const jpeg = await client.http.getImage(SNAPSHOT.width, SNAPSHOT.height, 1);
   const ms = performance.now() - t0;
-  if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) throw new Error(`snapshot is not a JPEG (${jpeg.length} bytes)`);
+  if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8)
+    throw new Error(`snapshot is not a JPEG (${jpeg.length} bytes)`);
   return ms;
 }
 
@@ -300,15 +375,33 @@ interface CpuFigures {
 }
 
 /** One stream held for SETTLE_MS + CPU_SECONDS; CPU of `hostPid`'s ffmpeg children and of the host. */
-async function cpuRun(client: HapClient, hostPid: number, size: Size, audioCodec: number, label: string): Promise<CpuFigures> {
+async function cpuRun(
+  client: HapClient,
+  hostPid: number,
+  size: Size,
+  audioCodec: number,
+  label: string,
+): Promise<CpuFigures> {
   let figures!: CpuFigures;
   await liveRun(client, size, audioCodec, label, async (viewer) => {
     await sleep(SETTLE_MS);
     const pids = ffmpegChildren(hostPid);
     const ticks = () => pids.reduce((sum, pid) => sum + (procStat(pid)?.ticks ?? 0), 0);
-    const [f0, h0, frames0, audio0, t0] = [ticks(), procStat(hostPid)!.ticks, viewer.frames, viewer.audioPackets, performance.now()];
+    const [f0, h0, frames0, audio0, t0] = [
+      ticks(),
+      procStat(hostPid)!.ticks,
+      viewer.frames,
+      viewer.audioPackets,
+      performance.now(),
+    ];
     await sleep(CPU_SECONDS * 1000);
-    const [f1, h1, frames1, audio1, t1] = [ticks(), procStat(hostPid)!.ticks, viewer.frames, viewer.audioPackets, performance.now()];
+    const [f1, h1, frames1, audio1, t1] = [
+      ticks(),
+      procStat(hostPid)!.ticks,
+      viewer.frames,
+      viewer.audioPackets,
+      performance.now(),
+    ];
     const minutes = (t1 - t0) / 60_000;
     figures = {
       ffmpegPerMin: (f1 - f0) / CLK_TCK / minutes,
@@ -373,7 +466,14 @@ async function idleCpu(pid: number): Promise<CpuFigures> {
   await sleep(SETTLE_MS);
   const [ticks0, t0] = [procStat(pid)!.ticks, performance.now()];
   await sleep(CPU_SECONDS * 1000);
-  return { ffmpegPerMin: 0, hostPerMin: (procStat(pid)!.ticks - ticks0) / CLK_TCK / ((performance.now() - t0) / 60_000), ffmpegRssKb: 0, hostRssKb: rssKb(pid), fps: 0, audioPackets: 0 };
+  return {
+    ffmpegPerMin: 0,
+    hostPerMin: (procStat(pid)!.ticks - ticks0) / CLK_TCK / ((performance.now() - t0) / 60_000),
+    ffmpegRssKb: 0,
+    hostRssKb: rssKb(pid),
+    fps: 0,
+    audioPackets: 0,
+  };
 }
 
 async function benchOurs(plan: OursPlan): Promise<Ours> {
@@ -381,7 +481,11 @@ async function benchOurs(plan: OursPlan): Promise<Ours> {
   const RUNS = plan.runs;
   const TRANSCODE_RUNS = plan.transcodeRuns;
   const SNAPSHOT_RUNS = plan.snapshotRuns;
-  const sim = new NanitSimulator({ mfa: false, sensorPushMs: [3_600_000, 3_600_000], publishDelayMs: PUBLISH_DELAY_MS });
+  const sim = new NanitSimulator({
+    mfa: false,
+    sensorPushMs: [3_600_000, 3_600_000],
+    publishDelayMs: PUBLISH_DELAY_MS,
+  });
   const urls = await sim.start();
   cleanups.push(() => sim.stop());
   const configFile = join(dir, `ours-${relay}.yaml`);
@@ -393,25 +497,44 @@ async function benchOurs(plan: OursPlan): Promise<Ours> {
       matter: { enabled: false },
       web: { enabled: false },
       media: { rtmpHost: "127.0.0.1", bind: "127.0.0.1", rtmpPort: 0, videoRelay: relay },
-      accounts: [{ vendor: "nanit", name: "nursery", email: sim.email, password: "${BENCH_NANIT_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "nanit",
+          name: "nursery",
+          email: sim.email,
+          password: "${BENCH_NANIT_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
       log: { level: "info" },
     }),
   );
-  const bridge = new CameraBridgeChild({ configFile, dataDir: join(dir, `ours-${relay}-data`), lingerMs: LINGER_MS, snapshotCacheMs: 0 });
+  const bridge = new CameraBridgeChild({
+    configFile,
+    dataDir: join(dir, `ours-${relay}-data`),
+    lingerMs: LINGER_MS,
+    snapshotCacheMs: 0,
+  });
   cleanups.push(() => bridge.stop());
   const ready = await withTimeout(bridge.ready, 60_000, "our bridge ready");
   const client = await HapClient.pair(ready.cameraPort, ready.pincode);
   cleanups.push(() => client.close());
   const audio = await audioCodecOf(client);
   const pid = bridge.pid;
-  const idle = () => until(async () => sim.livePushes === 0 && ffmpegChildren(pid).length === 0 && !(await bridge.state()).active, 20_000, "camera stopped pushing");
+  const idle = () =>
+    until(
+      async () => sim.livePushes === 0 && ffmpegChildren(pid).length === 0 && !(await bridge.state()).active,
+      20_000,
+      "camera stopped pushing",
+    );
   const modes = new Set<string>();
   const modeOf = (from: number) => {
     const line = lineAfter(bridge.lines, from, /: live stream \(/);
     if (line) modes.add(`${line.width}x${line.height} ${String(line.mode)}`);
     return line;
   };
-  const progress = (what: string, i: number, of = RUNS) => process.stderr.write(`\r  ours (${relay} video) ${what}: ${i + 1}/${of}   `);
+  const progress = (what: string, i: number, of = RUNS) =>
+    process.stderr.write(`\r  ours (${relay} video) ${what}: ${i + 1}/${of}   `);
 
   // Warm: the camera pushes all along (keep-warm).
   await bridge.keepWarm(true);
@@ -489,7 +612,23 @@ async function benchOurs(plan: OursPlan): Promise<Ours> {
   await client.close();
   await bridge.stop();
   await sim.stop();
-  return { relay, warm, warmSpawn, warmStartSeen, cold, coldBreakdown, transcodeWarm, snapshotWarm, snapshotCold, idleHost, idleHostAfter, copy, copyVideoOnly, transcode, modes: [...modes] };
+  return {
+    relay,
+    warm,
+    warmSpawn,
+    warmStartSeen,
+    cold,
+    coldBreakdown,
+    transcodeWarm,
+    snapshotWarm,
+    snapshotCold,
+    idleHost,
+    idleHostAfter,
+    copy,
+    copyVideoOnly,
+    transcode,
+    modes: [...modes],
+  };
 }
 
 // ---- baseline -------------------------------------------------------------------------------------
@@ -511,14 +650,23 @@ async function benchBaseline(): Promise<Baseline> {
   cleanups.push(() => relay.stop());
   const keyframe = new Promise<void>((resolve) => relay.once("keyframe", () => resolve()));
   // The simulator's camera, pushing the same profile as for ours.
-  const camera = new CameraPusher({ ffmpeg: DEFAULT_FFMPEG, publishDelayMs: 0, autoStopMs: () => 3_600_000, emit: () => undefined });
+  const camera = new CameraPusher({
+    ffmpeg: DEFAULT_FFMPEG,
+    publishDelayMs: 0,
+    autoStopMs: () => 3_600_000,
+    emit: () => undefined,
+  });
   cleanups.push(() => camera.stopAll());
   const url = `rtmp://127.0.0.1:${port}/live/baseline`;
   camera.start("baseline-camera", url, 0, "720p");
   await withTimeout(keyframe, 20_000, "baseline source publishing");
 
   const videoConfig = { source: `-i ${url}`, maxStreams: 2, maxWidth: 1280, maxHeight: 720, maxFPS: 30 };
-  const config = { platform: "Camera-ffmpeg", videoProcessor: "/usr/bin/ffmpeg", cameras: [{ name: "Nursery Camera", unbridge: true, videoConfig }] };
+  const config = {
+    platform: "Camera-ffmpeg",
+    videoProcessor: "/usr/bin/ffmpeg",
+    cameras: [{ name: "Nursery Camera", unbridge: true, videoConfig }],
+  };
   const shim = new HomebridgeChild({ plugin: PLUGIN, config, storagePath: join(dir, "homebridge"), pincode: E2E_PIN });
   cleanups.push(() => shim.stop());
   const logs: { message: string; time: number }[] = [];
@@ -584,7 +732,12 @@ async function benchRelayCpu(): Promise<RelayCpu> {
   await ingest.start();
   ingest.register("relay");
   const keyframe = new Promise<void>((resolve) => ingest.once("keyframe-held", () => resolve()));
-  const camera = new CameraPusher({ ffmpeg: DEFAULT_FFMPEG, publishDelayMs: 0, autoStopMs: () => 3_600_000, emit: () => undefined });
+  const camera = new CameraPusher({
+    ffmpeg: DEFAULT_FFMPEG,
+    publishDelayMs: 0,
+    autoStopMs: () => 3_600_000,
+    emit: () => undefined,
+  });
   const sink = createSocket("udp4");
   try {
     camera.start("relay-camera", ingest.urlFor("relay"), 0, "720p");
@@ -625,7 +778,18 @@ async function benchRelayCpu(): Promise<RelayCpu> {
       process.stderr.write(`\r  native relay in-process: window pair ${i + 1}/${RELAY_WINDOWS}   `);
       result.without.push(await window());
       const key = randomBytes(16);
-      const relay = await VideoRelay.start({ source: timed, address: "127.0.0.1", port: (sink.address() as { port: number }).port, key, salt: randomBytes(14), ssrc: randomBytes(4).readUInt32BE(0), payloadType: VIDEO_PT, mtu: 1378, label: "bench relay", log: silent });
+      const relay = await VideoRelay.start({
+        source: timed,
+        address: "127.0.0.1",
+        port: (sink.address() as { port: number }).port,
+        key,
+        salt: randomBytes(14),
+        ssrc: randomBytes(4).readUInt32BE(0),
+        payloadType: VIDEO_PT,
+        mtu: 1378,
+        label: "bench relay",
+        log: silent,
+      });
       // The held GOP goes out at start: settle past it, then measure the steady stream.
       await sleep(500);
       const [handler0, received0, bytes0, t0] = [handlerMicros, received, bytes, performance.now()];
@@ -650,44 +814,102 @@ async function benchRelayCpu(): Promise<RelayCpu> {
 function reportRelayCpu(r: RelayCpu): { mean: number; handler: number } {
   const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const mean = avg(r.with) - avg(r.without);
-  console.log(`\nNative video relay alone, in this process (ingest fed by the simulated 720p camera, one relay to a UDP port on loopback; ${RELAY_WINDOWS} pairs of ${CPU_SECONDS} s windows):`);
-  console.log(`  process CPU without / with the relay, per pair (CPU-s/min): ${r.without.map((w, i) => `${fmt(w, 2)} / ${fmt(r.with[i]!, 2)}`).join(", ")}; difference of the means ${fmt(mean, 2)}`);
-  console.log(`  inside the relay's frame handler (packetize + SRTP + send): ${fmt(r.inHandler, 3)} CPU-s/min; ${fmt(r.packetsPerSecond, 0)} packets/s, ${fmt(r.kbps, 0)} kbit/s`);
+  console.log(
+    `\nNative video relay alone, in this process (ingest fed by the simulated 720p camera, one relay to a UDP port on loopback; ${RELAY_WINDOWS} pairs of ${CPU_SECONDS} s windows):`,
+  );
+  console.log(
+    `  process CPU without / with the relay, per pair (CPU-s/min): ${r.without.map((w, i) => `${fmt(w, 2)} / ${fmt(r.with[i]!, 2)}`).join(", ")}; difference of the means ${fmt(mean, 2)}`,
+  );
+  console.log(
+    `  inside the relay's frame handler (packetize + SRTP + send): ${fmt(r.inHandler, 3)} CPU-s/min; ${fmt(r.packetsPerSecond, 0)} packets/s, ${fmt(r.kbps, 0)} kbit/s`,
+  );
   return { mean, handler: r.inHandler };
 }
 
 // ---- report ---------------------------------------------------------------------------------------
 
-const p = (values: number[], q: number) => percentile([...values].sort((a, b) => a - b), q);
+const p = (values: number[], q: number) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    q,
+  );
 const ms = (n: number) => fmt(n, 0);
 const mb = (kb: number) => `${fmt(kb / 1024, 1)} MB`;
 
 function decodedNote(runs: LiveRun[], size: Size): string {
-  const ok = runs.filter((r) => r.decoded && r.decoded.frames >= 1 && r.decoded.width === size.width && r.decoded.height === size.height).length;
+  const ok = runs.filter(
+    (r) => r.decoded && r.decoded.frames >= 1 && r.decoded.width === size.width && r.decoded.height === size.height,
+  ).length;
   return `${ok}/${runs.length}`;
 }
 
 async function main(): Promise<void> {
-  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   if (ONLY === "relay-cpu") {
     const relay = reportRelayCpu(await benchRelayCpu());
-    console.log(`load ${load} at the start, ${loadavg().map((l) => l.toFixed(2)).join(" ")} at the end`);
-    writeSummary("camera", [
-      { metric: "CPU-s/min native relay, in its handler / process difference", value: `${fmt(relay.handler, 3)} / ${fmt(relay.mean, 2)}`, target: "copy <= 0.2" },
-    ], [`--only relay-cpu, ${RELAY_WINDOWS} window pairs of ${CPU_SECONDS} s, load ${load}`]);
+    console.log(
+      `load ${load} at the start, ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")} at the end`,
+    );
+    writeSummary(
+      "camera",
+      [
+        {
+          metric: "CPU-s/min native relay, in its handler / process difference",
+          value: `${fmt(relay.handler, 3)} / ${fmt(relay.mean, 2)}`,
+          target: "copy <= 0.2",
+        },
+      ],
+      [`--only relay-cpu, ${RELAY_WINDOWS} window pairs of ${CPU_SECONDS} s, load ${load}`],
+    );
     return;
   }
   const relayCpu = await benchRelayCpu();
-  const ours = await benchOurs({ relay: "native", runs: RUNS, transcodeRuns: TRANSCODE_RUNS, snapshotRuns: SNAPSHOT_RUNS, transcodeCpu: true });
-  const viaFfmpeg = FFMPEG_RELAY_RUNS > 0 ? await benchOurs({ relay: "ffmpeg", runs: FFMPEG_RELAY_RUNS, transcodeRuns: 0, snapshotRuns: 0, transcodeCpu: false }) : undefined;
+  const ours = await benchOurs({
+    relay: "native",
+    runs: RUNS,
+    transcodeRuns: TRANSCODE_RUNS,
+    snapshotRuns: SNAPSHOT_RUNS,
+    transcodeCpu: true,
+  });
+  const viaFfmpeg =
+    FFMPEG_RELAY_RUNS > 0
+      ? await benchOurs({
+          relay: "ffmpeg",
+          runs: FFMPEG_RELAY_RUNS,
+          transcodeRuns: 0,
+          snapshotRuns: 0,
+          transcodeCpu: false,
+        })
+      : undefined;
   const base = BASELINE ? await benchBaseline() : undefined;
-  const loadEnd = loadavg().map((l) => l.toFixed(2)).join(" ");
+  const loadEnd = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 
   const keyframes = (runs: LiveRun[]) => runs.map((r) => r.keyframeMs);
   const firstPackets = (runs: LiveRun[]) => runs.map((r) => r.firstPacketMs);
-  const row = (name: string, values: number[], decoded = "") => (values.length ? [name, String(values.length), ms(p(values, 50)), ms(p(values, 90)), ms(Math.min(...values)), ms(Math.max(...values)), decoded] : [name, "0", "-", "-", "-", "-", decoded]);
-  console.log(`\nNanit camera live view: START write -> first decodable keyframe at the receiver (SRTP verified, H.264 IDR after SPS/PPS); ${cpus().length} CPUs, load ${load} at the start, ${loadEnd} at the end`);
-  console.log(`camera: simulator 1280x720 15 fps H.264 main, 2 s GOP, AAC; its own connect time (publish delay) ${PUBLISH_DELAY_MS} ms\n`);
+  const row = (name: string, values: number[], decoded = "") =>
+    values.length
+      ? [
+          name,
+          String(values.length),
+          ms(p(values, 50)),
+          ms(p(values, 90)),
+          ms(Math.min(...values)),
+          ms(Math.max(...values)),
+          decoded,
+        ]
+      : [name, "0", "-", "-", "-", "-", decoded];
+  console.log(
+    `\nNanit camera live view: START write -> first decodable keyframe at the receiver (SRTP verified, H.264 IDR after SPS/PPS); ${cpus().length} CPUs, load ${load} at the start, ${loadEnd} at the end`,
+  );
+  console.log(
+    `camera: simulator 1280x720 15 fps H.264 main, 2 s GOP, AAC; its own connect time (publish delay) ${PUBLISH_DELAY_MS} ms\n`,
+  );
   const rows: string[][] = [["path", "runs", "p50 ms", "p90 ms", "min ms", "max ms", "ffprobe decoded"]];
   const oursRows = (o: Ours, full: boolean) => {
     const tag = `${o.relay} video`;
@@ -695,13 +917,41 @@ async function main(): Promise<void> {
     rows.push(row("  first SRTP packet", firstPackets(o.warm)));
     rows.push(row("  bridge saw START", o.warmStartSeen));
     rows.push(row("  session started", o.warmSpawn));
-    if (full) rows.push(row("ours warm, 640x360 (transcode)", keyframes(o.transcodeWarm), decodedNote(o.transcodeWarm, TRANSCODE)));
+    if (full)
+      rows.push(
+        row("ours warm, 640x360 (transcode)", keyframes(o.transcodeWarm), decodedNote(o.transcodeWarm, TRANSCODE)),
+      );
     rows.push(row(`ours cold, 1280x720 (copy, ${tag})`, keyframes(o.cold), decodedNote(o.cold, COPY)));
-    rows.push(row("  bridge saw START", o.coldBreakdown.map((b) => b.startSeen)));
-    rows.push(row("  PUT_STREAMING sent", o.coldBreakdown.map((b) => b.requested)));
-    rows.push(row("  camera publishing (RTMP)", o.coldBreakdown.map((b) => b.publishing)));
-    rows.push(row("  ingest holds keyframe", o.coldBreakdown.map((b) => b.keyframeHeld)));
-    rows.push(row("  session started", o.coldBreakdown.map((b) => b.spawned)));
+    rows.push(
+      row(
+        "  bridge saw START",
+        o.coldBreakdown.map((b) => b.startSeen),
+      ),
+    );
+    rows.push(
+      row(
+        "  PUT_STREAMING sent",
+        o.coldBreakdown.map((b) => b.requested),
+      ),
+    );
+    rows.push(
+      row(
+        "  camera publishing (RTMP)",
+        o.coldBreakdown.map((b) => b.publishing),
+      ),
+    );
+    rows.push(
+      row(
+        "  ingest holds keyframe",
+        o.coldBreakdown.map((b) => b.keyframeHeld),
+      ),
+    );
+    rows.push(
+      row(
+        "  session started",
+        o.coldBreakdown.map((b) => b.spawned),
+      ),
+    );
     rows.push(row("  first SRTP packet", firstPackets(o.cold)));
   };
   oursRows(ours, true);
@@ -716,8 +966,18 @@ async function main(): Promise<void> {
   if (base) rows.push(row(`homebridge-camera-ffmpeg snapshot`, base.snapshot));
   console.log(table(rows));
 
-  const cpuRow = (name: string, c: CpuFigures) => [name, fmt(c.ffmpegPerMin, 2), mb(c.ffmpegRssKb), fmt(c.hostPerMin, 2), mb(c.hostRssKb), fmt(c.fps, 1), String(c.audioPackets)];
-  const cpuRows: string[][] = [["stream (camera warm)", "ffmpeg CPU-s/min", "ffmpeg RSS", "host CPU-s/min", "host RSS", "fps recv", "audio pkts"]];
+  const cpuRow = (name: string, c: CpuFigures) => [
+    name,
+    fmt(c.ffmpegPerMin, 2),
+    mb(c.ffmpegRssKb),
+    fmt(c.hostPerMin, 2),
+    mb(c.hostRssKb),
+    fmt(c.fps, 1),
+    String(c.audioPackets),
+  ];
+  const cpuRows: string[][] = [
+    ["stream (camera warm)", "ffmpeg CPU-s/min", "ffmpeg RSS", "host CPU-s/min", "host RSS", "fps recv", "audio pkts"],
+  ];
   const cpuOurs = (o: Ours) => {
     cpuRows.push(cpuRow(`ours (${o.relay} video), camera pushing, no viewer (before)`, o.idleHost));
     cpuRows.push(cpuRow(`ours (${o.relay} video) 1280x720 copy + Opus`, o.copy));
@@ -731,7 +991,9 @@ async function main(): Promise<void> {
     cpuRows.push(cpuRow("plugin 1280x720 libx264", base.copySize));
     cpuRows.push(cpuRow("plugin 640x360 libx264", base.transcode));
   }
-  console.log(`\nPer stream over ${CPU_SECONDS} s after ${SETTLE_MS / 1000} s of streaming (host = the bridge's / the plugin's node process; ours runs the ingest, and with native video the relay, in it)`);
+  console.log(
+    `\nPer stream over ${CPU_SECONDS} s after ${SETTLE_MS / 1000} s of streaming (host = the bridge's / the plugin's node process; ours runs the ingest, and with native video the relay, in it)`,
+  );
   console.log(table(cpuRows));
   const split = (o: Ours) => {
     const idle = (o.idleHost.hostPerMin + o.idleHostAfter.hostPerMin) / 2;
@@ -743,36 +1005,100 @@ async function main(): Promise<void> {
   };
   const splits = [ours, viaFfmpeg].filter((o): o is Ours => o !== undefined).map((o) => ({ o, ...split(o) }));
   for (const { o, idle, video, audio, noise } of splits) {
-    console.log(`${o.relay} video relay, per stream: video ${fmt(video, 2)} CPU-s/min, audio ${fmt(audio, 2)} CPU-s/min, total ${fmt(video + audio, 2)} (bridge idle ${fmt(idle, 2)} CPU-s/min; idle before/after differ by ${fmt(noise, 2)}: the noise of the bridge-side figures)`);
+    console.log(
+      `${o.relay} video relay, per stream: video ${fmt(video, 2)} CPU-s/min, audio ${fmt(audio, 2)} CPU-s/min, total ${fmt(video + audio, 2)} (bridge idle ${fmt(idle, 2)} CPU-s/min; idle before/after differ by ${fmt(noise, 2)}: the noise of the bridge-side figures)`,
+    );
   }
   console.log(`our live modes seen: ${[...new Set([...ours.modes, ...(viaFfmpeg?.modes ?? [])])].join(", ")}`);
   // The stream key in the source URL is the (made-up) secret of the bench's RTMP server: not printed.
-  if (base) console.log(`baseline config: ${JSON.stringify(base.config.cameras).replace(/live\/[\w-]+/, "live/<key>")} (videoProcessor /usr/bin/ffmpeg; vcodec default libx264, encoderOptions default "-preset ultrafast -tune zerolatency", audio default off)`);
+  if (base)
+    console.log(
+      `baseline config: ${JSON.stringify(base.config.cameras).replace(/live\/[\w-]+/, "live/<key>")} (videoProcessor /usr/bin/ffmpeg; vcodec default libx264, encoderOptions default "-preset ultrafast -tune zerolatency", audio default off)`,
+    );
 
   const warm50 = p(keyframes(ours.warm), 50);
   const cold50 = p(keyframes(ours.cold), 50);
   const base50 = base ? p(keyframes(base.warm), 50) : NaN;
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${fmt(a / b, 2)}x` : "-");
-  console.log(`\nratios ours/baseline (p50): warm ${ratio(warm50, base50)}, cold ${ratio(cold50, base50)} (baseline cold = its own ffmpeg start with the source up), snapshot ${ratio(p(ours.snapshotWarm, 50), base ? p(base.snapshot, 50) : NaN)}`);
-  if (viaFfmpeg) console.log(`native / ffmpeg video relay (p50): warm ${ms(warm50)} / ${ms(p(keyframes(viaFfmpeg.warm), 50))} ms, cold ${ms(cold50)} / ${ms(p(keyframes(viaFfmpeg.cold), 50))} ms`);
-  console.log(`cold includes the simulated camera's own start (ffmpeg spawn, x264 init, RTMP connect: "camera publishing" - "PUT_STREAMING sent"); a real camera's connect time (--publish-delay-ms) adds to it one for one.`);
+  console.log(
+    `\nratios ours/baseline (p50): warm ${ratio(warm50, base50)}, cold ${ratio(cold50, base50)} (baseline cold = its own ffmpeg start with the source up), snapshot ${ratio(p(ours.snapshotWarm, 50), base ? p(base.snapshot, 50) : NaN)}`,
+  );
+  if (viaFfmpeg)
+    console.log(
+      `native / ffmpeg video relay (p50): warm ${ms(warm50)} / ${ms(p(keyframes(viaFfmpeg.warm), 50))} ms, cold ${ms(cold50)} / ${ms(p(keyframes(viaFfmpeg.cold), 50))} ms`,
+    );
+  console.log(
+    `cold includes the simulated camera's own start (ffmpeg spawn, x264 init, RTMP connect: "camera publishing" - "PUT_STREAMING sent"); a real camera's connect time (--publish-delay-ms) adds to it one for one.`,
+  );
 
   const relayAlone = reportRelayCpu(relayCpu);
   const native = splits[0]!;
   const previous = splits[1];
   const summary: SummaryRow[] = [
-    { metric: "START -> keyframe, warm p50", value: `${ms(warm50)} ms`, baseline: base ? `${ms(base50)} ms` : undefined, ratio: base ? ratio(warm50, base50) : undefined, target: "<= 400 ms, ratio <= 0.3" },
-    { metric: "START -> keyframe, cold p50", value: `${ms(cold50)} ms`, baseline: base ? `${ms(base50)} ms` : undefined, ratio: base ? ratio(cold50, base50) : undefined, target: "<= 1500 ms + camera connect" },
-    ...(viaFfmpeg ? [{ metric: "START -> keyframe p50 warm / cold, previous ffmpeg copy path", value: `${ms(p(keyframes(viaFfmpeg.warm), 50))} / ${ms(p(keyframes(viaFfmpeg.cold), 50))} ms` }] : []),
+    {
+      metric: "START -> keyframe, warm p50",
+      value: `${ms(warm50)} ms`,
+      baseline: base ? `${ms(base50)} ms` : undefined,
+      ratio: base ? ratio(warm50, base50) : undefined,
+      target: "<= 400 ms, ratio <= 0.3",
+    },
+    {
+      metric: "START -> keyframe, cold p50",
+      value: `${ms(cold50)} ms`,
+      baseline: base ? `${ms(base50)} ms` : undefined,
+      ratio: base ? ratio(cold50, base50) : undefined,
+      target: "<= 1500 ms + camera connect",
+    },
+    ...(viaFfmpeg
+      ? [
+          {
+            metric: "START -> keyframe p50 warm / cold, previous ffmpeg copy path",
+            value: `${ms(p(keyframes(viaFfmpeg.warm), 50))} / ${ms(p(keyframes(viaFfmpeg.cold), 50))} ms`,
+          },
+        ]
+      : []),
     { metric: "START -> keyframe, warm transcode p50", value: `${ms(p(keyframes(ours.transcodeWarm), 50))} ms` },
-    { metric: "snapshot p50 (warm / cold)", value: `${ms(p(ours.snapshotWarm, 50))} / ${ms(p(ours.snapshotCold, 50))} ms`, baseline: base ? `${ms(p(base.snapshot, 50))} ms` : undefined, ratio: base ? ratio(p(ours.snapshotWarm, 50), p(base.snapshot, 50)) : undefined },
-    { metric: "CPU-s/min copy 720p video (native relay / previous ffmpeg)", value: `${fmt(native.video)}${previous ? ` / ${fmt(previous.video)}` : ""}`, baseline: base ? `${fmt(base.copySize.ffmpegPerMin)}` : undefined, ratio: base ? ratio(native.video, base.copySize.ffmpegPerMin) : undefined, target: "copy <= 0.2" },
-    { metric: "CPU-s/min native relay alone: in its handler / process difference", value: `${fmt(relayAlone.handler, 3)} / ${fmt(relayAlone.mean, 2)}`, target: "copy <= 0.2" },
-    { metric: "CPU-s/min copy 720p audio AAC -> Opus (native / previous)", value: `${fmt(native.audio)}${previous ? ` / ${fmt(previous.audio)}` : ""}` },
-    ...(ours.transcode ? [{ metric: "CPU-s/min transcode 360p", value: fmt(ours.transcode.ffmpegPerMin), baseline: base ? fmt(base.transcode.ffmpegPerMin) : undefined, ratio: base ? ratio(ours.transcode.ffmpegPerMin, base.transcode.ffmpegPerMin) : undefined }] : []),
-    { metric: "ffmpeg RSS copy+Opus / transcode", value: `${mb(ours.copy.ffmpegRssKb)} / ${ours.transcode ? mb(ours.transcode.ffmpegRssKb) : "-"}`, baseline: base ? `${mb(base.copySize.ffmpegRssKb)} / ${mb(base.transcode.ffmpegRssKb)}` : undefined },
+    {
+      metric: "snapshot p50 (warm / cold)",
+      value: `${ms(p(ours.snapshotWarm, 50))} / ${ms(p(ours.snapshotCold, 50))} ms`,
+      baseline: base ? `${ms(p(base.snapshot, 50))} ms` : undefined,
+      ratio: base ? ratio(p(ours.snapshotWarm, 50), p(base.snapshot, 50)) : undefined,
+    },
+    {
+      metric: "CPU-s/min copy 720p video (native relay / previous ffmpeg)",
+      value: `${fmt(native.video)}${previous ? ` / ${fmt(previous.video)}` : ""}`,
+      baseline: base ? `${fmt(base.copySize.ffmpegPerMin)}` : undefined,
+      ratio: base ? ratio(native.video, base.copySize.ffmpegPerMin) : undefined,
+      target: "copy <= 0.2",
+    },
+    {
+      metric: "CPU-s/min native relay alone: in its handler / process difference",
+      value: `${fmt(relayAlone.handler, 3)} / ${fmt(relayAlone.mean, 2)}`,
+      target: "copy <= 0.2",
+    },
+    {
+      metric: "CPU-s/min copy 720p audio AAC -> Opus (native / previous)",
+      value: `${fmt(native.audio)}${previous ? ` / ${fmt(previous.audio)}` : ""}`,
+    },
+    ...(ours.transcode
+      ? [
+          {
+            metric: "CPU-s/min transcode 360p",
+            value: fmt(ours.transcode.ffmpegPerMin),
+            baseline: base ? fmt(base.transcode.ffmpegPerMin) : undefined,
+            ratio: base ? ratio(ours.transcode.ffmpegPerMin, base.transcode.ffmpegPerMin) : undefined,
+          },
+        ]
+      : []),
+    {
+      metric: "ffmpeg RSS copy+Opus / transcode",
+      value: `${mb(ours.copy.ffmpegRssKb)} / ${ours.transcode ? mb(ours.transcode.ffmpegRssKb) : "-"}`,
+      baseline: base ? `${mb(base.copySize.ffmpegRssKb)} / ${mb(base.transcode.ffmpegRssKb)}` : undefined,
+    },
   ];
-  writeSummary("camera", summary, [`${RUNS} runs per path (${TRANSCODE_RUNS} warm transcode, ${FFMPEG_RELAY_RUNS} for the previous ffmpeg copy path), ${SNAPSHOT_RUNS} snapshots, camera publish delay ${PUBLISH_DELAY_MS} ms, load ${load} -> ${loadEnd}`]);
+  writeSummary("camera", summary, [
+    `${RUNS} runs per path (${TRANSCODE_RUNS} warm transcode, ${FFMPEG_RELAY_RUNS} for the previous ffmpeg copy path), ${SNAPSHOT_RUNS} snapshots, camera publish delay ${PUBLISH_DELAY_MS} ms, load ${load} -> ${loadEnd}`,
+  ]);
 }
 
 main()

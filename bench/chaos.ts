@@ -28,16 +28,30 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { diff, summarize, takeHeapSnapshot } from "./_heap-diff.ts";
-import { ChaosRig, VENDORS, VIDEO_GAP_MS, type FaultKind, type ResourceSample, type RoundResult, type Vendor } from "../test/helpers/chaos-rig.ts";
+import {
+  ChaosRig,
+  VENDORS,
+  VIDEO_GAP_MS,
+  type FaultKind,
+  type ResourceSample,
+  type RoundResult,
+  type Vendor,
+} from "../test/helpers/chaos-rig.ts";
 import { ffmpegChildrenOf } from "../test/helpers/camera-live.ts";
 import { argValue, argValues, fmt, stats, table, writeSummary, type SummaryRow } from "./lib.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
-  console.error("chaos pairs and runs Matter: run it inside the loopback namespace (npm run bench -- chaos, or test/netns.sh node bench/chaos.ts)");
+  console.error(
+    "chaos pairs and runs Matter: run it inside the loopback namespace (npm run bench -- chaos, or test/netns.sh node bench/chaos.ts)",
+  );
   process.exit(2);
 }
 
-const list = (name: string): string[] | undefined => argValue(name)?.split(",").map((s) => s.trim()).filter(Boolean);
+const list = (name: string): string[] | undefined =>
+  argValue(name)
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 const vendors = (list("--vendors") ?? [...VENDORS]) as Vendor[];
 for (const v of vendors) if (!VENDORS.includes(v)) throw new Error(`unknown vendor ${v} (${VENDORS.join(", ")})`);
 const onlyKinds = list("--kinds");
@@ -59,7 +73,8 @@ const HEAP_DIR = heapArg ? resolve(heapArg) : undefined;
 if (HEAP_DIR) {
   mkdirSync(HEAP_DIR, { recursive: true });
   // The bridge child inherits process.env (test/helpers/bridge-process.ts); this process is not affected.
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}`.trim();
+  process.env.NODE_OPTIONS =
+    `${process.env.NODE_OPTIONS ?? ""} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}`.trim();
 }
 
 const dir = mkdtempSync(join(tmpdir(), "hb-bench-chaos-"));
@@ -71,17 +86,22 @@ const rig = await ChaosRig.start({ vendors, dir, holdMs, hubLingerMs, logLevel: 
 const results: RoundResult[] = [];
 const samples: ResourceSample[] = [];
 try {
-  console.log(`bridge up (pid ${rig.bridge.child.pid}); cold start: ${vendors.map((v) => `${v} ${fmt((rig.coldStartMs[v] ?? NaN) / 1000, 1)} s`).join(", ")}`);
+  console.log(
+    `bridge up (pid ${rig.bridge.child.pid}); cold start: ${vendors.map((v) => `${v} ${fmt((rig.coldStartMs[v] ?? NaN) / 1000, 1)} s`).join(", ")}`,
+  );
 
   const plan = new Map<Vendor, FaultKind[]>();
   for (const v of vendors) {
     const kinds = rig.kinds(v).filter((k) => !onlyKinds || onlyKinds.includes(k.name));
     plan.set(v, kinds);
-    for (const k of kinds) console.log(`  ${v.padEnd(7)} ${k.name.padEnd(11)} x${roundsOverride ?? k.rounds}: ${k.summary}`);
+    for (const k of kinds)
+      console.log(`  ${v.padEnd(7)} ${k.name.padEnd(11)} x${roundsOverride ?? k.rounds}: ${k.summary}`);
   }
 
   // Warm-up (JIT, first reconnects): one dropped-socket round per vendor, not counted.
-  await Promise.all(vendors.map((v) => rig.round(v, rig.kinds(v).find((k) => k.name === "drop")!, -1, { liveView: liveView(v) })));
+  await Promise.all(
+    vendors.map((v) => rig.round(v, rig.kinds(v).find((k) => k.name === "drop")!, -1, { liveView: liveView(v) })),
+  );
   // Taken before the baseline sample: a snapshot's own memory is then in both RSS figures.
   const firstHeap = HEAP_DIR ? await takeHeapSnapshot(rig.bridge.child.pid!, HEAP_DIR) : undefined;
   const baseline = rig.sample();
@@ -98,10 +118,20 @@ try {
         const result = await rig.round(vendor, kind, i, { liveView: liveView(vendor) });
         results.push(result);
         samples.push(rig.sample());
-        const took = Number.isNaN(result.recoveryMs) ? "  -   " : `${(result.recoveryMs / 1000).toFixed(2).padStart(6)} s`;
+        const took = Number.isNaN(result.recoveryMs)
+          ? "  -   "
+          : `${(result.recoveryMs / 1000).toFixed(2).padStart(6)} s`;
         const v = result.video;
-        const video = !v ? "" : Number.isNaN(v.resumedMs) ? ", video NOT resumed" : v.interrupted ? `, video resumed ${(v.resumedMs / 1000).toFixed(2)} s after the link` : ", video uninterrupted";
-        console.log(`${elapsed()} ${vendor.padEnd(7)} ${kind.name.padEnd(11)} #${String(i + 1).padEnd(3)} ${result.ok ? "ok  " : "FAIL"} recovery ${took}${result.linkDrops ? ` link dropped x${result.linkDrops}` : ""}${result.down ? ", unreachable meanwhile" : ""}${video}${result.problems.length ? `: ${result.problems.join("; ")}` : ""}`);
+        const video = !v
+          ? ""
+          : Number.isNaN(v.resumedMs)
+            ? ", video NOT resumed"
+            : v.interrupted
+              ? `, video resumed ${(v.resumedMs / 1000).toFixed(2)} s after the link`
+              : ", video uninterrupted";
+        console.log(
+          `${elapsed()} ${vendor.padEnd(7)} ${kind.name.padEnd(11)} #${String(i + 1).padEnd(3)} ${result.ok ? "ok  " : "FAIL"} recovery ${took}${result.linkDrops ? ` link dropped x${result.linkDrops}` : ""}${result.down ? ", unreachable meanwhile" : ""}${video}${result.problems.length ? `: ${result.problems.join("; ")}` : ""}`,
+        );
         if (!result.ok && Number.isNaN(result.recoveryMs) && !(await rig.settled(vendor, 300_000))) {
           console.log(`${elapsed()} ${vendor}: did not come back within 5 more minutes; stopping this vendor's rounds`);
           return;
@@ -120,12 +150,31 @@ try {
     const b = summarize(await takeHeapSnapshot(rig.bridge.child.pid!, HEAP_DIR));
     heapReport.push(
       `\nlive heap (after V8's GC): ${fmt(a.totalBytes / 1048576)} MB, ${a.nodes} objects -> ${fmt(b.totalBytes / 1048576)} MB, ${b.nodes} objects (${a.file} -> ${b.file})`,
-      ...diff(a, b, 25).map((d) => `  ${d.key.padEnd(48)} count ${d.count[0]} -> ${d.count[1]}, bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] >= d.bytes[0] ? "+" : ""}${d.bytes[1] - d.bytes[0]})`),
+      ...diff(a, b, 25).map(
+        (d) =>
+          `  ${d.key.padEnd(48)} count ${d.count[0]} -> ${d.count[1]}, bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] >= d.bytes[0] ? "+" : ""}${d.bytes[1] - d.bytes[0]})`,
+      ),
     );
   }
 
   // ---- figures ----
-  const rows: (string | number)[][] = [["vendor", "fault", "rounds", "failed", "recovery p50", "p99", "max", "link drops", "unreachable", "HAP while down", "cold start", "video resumed p50/p99/max", "video stopped"]];
+  const rows: (string | number)[][] = [
+    [
+      "vendor",
+      "fault",
+      "rounds",
+      "failed",
+      "recovery p50",
+      "p99",
+      "max",
+      "link drops",
+      "unreachable",
+      "HAP while down",
+      "cold start",
+      "video resumed p50/p99/max",
+      "video stopped",
+    ],
+  ];
   const summary: SummaryRow[] = [];
   const watched = results.filter((r) => r.video);
   // Baseline for the video: START -> first verified video packet, every Nanit round of this run.
@@ -138,14 +187,32 @@ try {
       const failed = rs.filter((r) => !r.ok).length;
       const downs = rs.filter((r) => r.down).length;
       const hap = rs.filter((r) => r.hapWhileDown !== undefined);
-      const hapText = hap.length ? `${hap.filter((r) => r.hapWhileDown === -70402).length}/${hap.length} No Response` : "-";
+      const hapText = hap.length
+        ? `${hap.filter((r) => r.hapWhileDown === -70402).length}/${hap.length} No Response`
+        : "-";
       const drops = rs.reduce((n, r) => n + r.linkDrops, 0);
       const videos = rs.flatMap((r) => (r.video ? [r.video] : []));
       const vs = stats(videos.map((x) => x.resumedMs / 1000).filter((x) => !Number.isNaN(x)));
       const notResumed = videos.filter((x) => Number.isNaN(x.resumedMs)).length;
-      const videoText = videos.length ? `${fmt(vs.p50)}/${fmt(vs.p99)}/${fmt(vs.max)} s${notResumed ? ` (${notResumed} never)` : ""}` : "-";
+      const videoText = videos.length
+        ? `${fmt(vs.p50)}/${fmt(vs.p99)}/${fmt(vs.max)} s${notResumed ? ` (${notResumed} never)` : ""}`
+        : "-";
       const stoppedText = videos.length ? `${videos.filter((x) => x.interrupted).length}/${videos.length}` : "-";
-      rows.push([v, kind.name, rs.length, failed, `${fmt(s.p50)} s`, `${fmt(s.p99)} s`, `${fmt(s.max)} s`, drops, `${downs}/${rs.length}${kind.expectDown === "no" && downs ? " flapped" : ""}`, hapText, `${fmt((rig.coldStartMs[v] ?? NaN) / 1000, 1)} s`, videoText, stoppedText]);
+      rows.push([
+        v,
+        kind.name,
+        rs.length,
+        failed,
+        `${fmt(s.p50)} s`,
+        `${fmt(s.p99)} s`,
+        `${fmt(s.max)} s`,
+        drops,
+        `${downs}/${rs.length}${kind.expectDown === "no" && downs ? " flapped" : ""}`,
+        hapText,
+        `${fmt((rig.coldStartMs[v] ?? NaN) / 1000, 1)} s`,
+        videoText,
+        stoppedText,
+      ]);
       if (videos.length) {
         summary.push({
           metric: `${v} ${kind.name} video resumed p50/p99/max (${videos.length} live views, stopped in ${stoppedText}, ${notResumed} never resumed)`,
@@ -196,16 +263,33 @@ try {
   if (watched.length) {
     const afterStop = watched.map((r) => r.video!.ffmpegAfterStop);
     const during = watched.map((r) => r.video!.ffmpegWatching).filter((n) => !Number.isNaN(n));
-    console.log(`\nlive views: ${watched.length} (START -> first video packet p50/p99/max ${fmt(startStats.p50)}/${fmt(startStats.p99)}/${fmt(startStats.max)} s; a pause over ${VIDEO_GAP_MS} ms counts as stopped)`);
-    console.log(`bridge ffmpeg children: ${Math.min(...during)}-${Math.max(...during)} while watching; after STOP + the ${hubLingerMs / 1000} s linger: max ${Math.max(...afterStop)} (${afterStop.filter((n) => n > 0).length} rounds with any left)`);
+    console.log(
+      `\nlive views: ${watched.length} (START -> first video packet p50/p99/max ${fmt(startStats.p50)}/${fmt(startStats.p99)}/${fmt(startStats.max)} s; a pause over ${VIDEO_GAP_MS} ms counts as stopped)`,
+    );
+    console.log(
+      `bridge ffmpeg children: ${Math.min(...during)}-${Math.max(...during)} while watching; after STOP + the ${hubLingerMs / 1000} s linger: max ${Math.max(...afterStop)} (${afterStop.filter((n) => n > 0).length} rounds with any left)`,
+    );
   }
   console.log(`bridge ffmpeg children at the end: ${ffmpegLeft}`);
   const inventory = (await Promise.all(vendors.map((v) => rig.inventoryProblems(v)))).flat();
-  console.log(`\nrounds ${results.length}, failed ${failures.length}; bridge ${rig.alive ? "still running" : `EXITED (${rig.bridge.exitCode})`}; uncaught exceptions / unhandled rejections logged: ${crashes.length}`);
-  console.log(`devices and HomeKit accessories: ${inventory.length ? inventory.join("; ") : "same as at start, no duplicates"}`);
+  console.log(
+    `\nrounds ${results.length}, failed ${failures.length}; bridge ${rig.alive ? "still running" : `EXITED (${rig.bridge.exitCode})`}; uncaught exceptions / unhandled rejections logged: ${crashes.length}`,
+  );
+  console.log(
+    `devices and HomeKit accessories: ${inventory.length ? inventory.join("; ") : "same as at start, no duplicates"}`,
+  );
   for (const c of crashes.slice(0, 5)) console.log(`  crash line: ${JSON.stringify(c).slice(0, 300)}`);
   const errors = rig.bridge.lines.filter((l) => l.level >= 50);
-  console.log(`error-level log lines: ${errors.length}${errors.length ? ` (first: ${errors.slice(0, 3).map((l) => l.msg).join(" | ")})` : ""}`);
+  console.log(
+    `error-level log lines: ${errors.length}${
+      errors.length
+        ? ` (first: ${errors
+            .slice(0, 3)
+            .map((l) => l.msg)
+            .join(" | ")})`
+        : ""
+    }`,
+  );
   if (failures.length) {
     console.log("failures:");
     for (const f of failures) console.log(`  ${f.vendor} ${f.kind} #${f.round + 1}: ${f.problems.join("; ")}`);
@@ -214,16 +298,32 @@ try {
 
   summary.push(
     { metric: "rounds / failed", value: `${results.length} / ${failures.length}`, target: "0 failed" },
-    { metric: "bridge RSS start -> end (max)", value: `${fmt(rss[0])} -> ${fmt(rss.at(-1))} MB (${fmt(Math.max(...rss))})`, target: "flat" },
-    { metric: "bridge open fds start -> end (max)", value: `${baseline.fds} -> ${end.fds} (${Math.max(...fds)})`, target: "flat" },
+    {
+      metric: "bridge RSS start -> end (max)",
+      value: `${fmt(rss[0])} -> ${fmt(rss.at(-1))} MB (${fmt(Math.max(...rss))})`,
+      target: "flat",
+    },
+    {
+      metric: "bridge open fds start -> end (max)",
+      value: `${baseline.fds} -> ${end.fds} (${Math.max(...fds)})`,
+      target: "flat",
+    },
     { metric: "ffmpeg / child processes at end", value: `${ffmpegLeft} / ${end.children}`, target: "0" },
-    ...(watched.length ? [{ metric: "bridge ffmpeg left after STOP + linger (max over live views)", value: String(Math.max(...watched.map((r) => r.video!.ffmpegAfterStop))), target: "0" }] : []),
+    ...(watched.length
+      ? [
+          {
+            metric: "bridge ffmpeg left after STOP + linger (max over live views)",
+            value: String(Math.max(...watched.map((r) => r.video!.ffmpegAfterStop))),
+            target: "0",
+          },
+        ]
+      : []),
     { metric: "crash lines, duplicate devices", value: `${crashes.length}, ${inventory.length}`, target: "0, 0" },
   );
   writeSummary("chaos", summary, [`${results.length} rounds in ${elapsed().trim()}; ${cpus().length} CPUs`]);
 } finally {
   const dump = argValue("--dump");
-  if (dump) writeFileSync(dump, rig.bridge.lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+  if (dump) writeFileSync(dump, `${rig.bridge.lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
   await rig.stop();
   rmSync(dir, { recursive: true, force: true });
 }

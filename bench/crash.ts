@@ -13,11 +13,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { LogFormat, Logger, LogLevel } from "@matter/main";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CrashRig, errorText, MATTER_COMMISSIONING_FILES, seededRandom, type TokenVerdict } from "../test/helpers/crash-rig.ts";
+import {
+  CrashRig,
+  errorText,
+  MATTER_COMMISSIONING_FILES,
+  seededRandom,
+  type TokenVerdict,
+} from "../test/helpers/crash-rig.ts";
 import { argValue, fmt, sleep, stats, table, writeSummary, type SummaryRow } from "./lib.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
-  console.error("crash pairs and commissions: run it inside the loopback namespace (npm run bench -- crash, or test/netns.sh node bench/crash.ts)");
+  console.error(
+    "crash pairs and commissions: run it inside the loopback namespace (npm run bench -- crash, or test/netns.sh node bench/crash.ts)",
+  );
   process.exit(2);
 }
 // The controllers in this process: quiet (the bridge's own matter.js level comes from its env).
@@ -33,11 +41,28 @@ const random = seededRandom(SEED);
 type KillKind = "hap-pairing" | "matter-pairing" | "token-rotation" | "startup" | "random";
 
 /** Real failures: what atomic, fsynced storage must prevent. */
-const FAILURE_KINDS = ["bridge-start", "hap-verify", "matter-reconnect", "hap-pair", "matter-commission", "nanit-token-stale", "nanit-token-unreadable", "nanit-login-needed", "nanit-not-reachable", "files"] as const;
+const FAILURE_KINDS = [
+  "bridge-start",
+  "hap-verify",
+  "matter-reconnect",
+  "hap-pair",
+  "matter-commission",
+  "nanit-token-stale",
+  "nanit-token-unreadable",
+  "nanit-login-needed",
+  "nanit-not-reachable",
+  "files",
+] as const;
 type FailureKind = (typeof FAILURE_KINDS)[number];
 /** Windows of the protocols themselves (the peer acted on an answer that never reached disk, or the
  * reverse); counted, not failures of storage. */
-const WINDOW_KINDS = ["nanit-token-in-flight", "hap-pairing-interrupted", "hap-pairing-stuck", "matter-commissioning-interrupted", "matter-commissioning-stuck"] as const;
+const WINDOW_KINDS = [
+  "nanit-token-in-flight",
+  "hap-pairing-interrupted",
+  "hap-pairing-stuck",
+  "matter-commissioning-interrupted",
+  "matter-commissioning-stuck",
+] as const;
 type WindowKind = (typeof WINDOW_KINDS)[number];
 
 const failures = new Map<FailureKind, string[]>(FAILURE_KINDS.map((k) => [k, []]));
@@ -78,7 +103,11 @@ async function start(cycle: number, afterKill: boolean): Promise<boolean> {
       if (afterKill) readyMs.push(ms);
       return true;
     } catch (error) {
-      fail("bridge-start", cycle, `attempt ${attempt}: ${errorText(error)}; stderr: ${rig.bridge?.stderr.slice(-3).join(" | ")}`);
+      fail(
+        "bridge-start",
+        cycle,
+        `attempt ${attempt}: ${errorText(error)}; stderr: ${rig.bridge?.stderr.slice(-3).join(" | ")}`,
+      );
       await rig.kill();
     }
   }
@@ -100,7 +129,11 @@ async function pairing(cycle: number, which: "homekit" | "matter", armKill: bool
   const trap = armKill
     ? which === "homekit"
       ? rig.killOnWrite(rig.hapDir, rig.hapPairingWrites, () => random() * 15)
-      : rig.killOnWrite(rig.matterDir, MATTER_COMMISSIONING_FILES[Math.floor(random() * MATTER_COMMISSIONING_FILES.length)]!, () => random() * 20)
+      : rig.killOnWrite(
+          rig.matterDir,
+          MATTER_COMMISSIONING_FILES[Math.floor(random() * MATTER_COMMISSIONING_FILES.length)]!,
+          () => random() * 20,
+        )
     : undefined;
   try {
     await (which === "homekit" ? rig.pairHap() : rig.commissionMatter());
@@ -115,7 +148,11 @@ async function pairing(cycle: number, which: "homekit" | "matter", armKill: bool
     const interrupted = which === "homekit" ? hapInterrupted : matterInterrupted;
     if (interrupted) {
       const what = which === "homekit" ? "hap-pairing-stuck" : "matter-commissioning-stuck";
-      windowSeen(what, cycle, `${errorText(error)}; the bridge kept half a pairing (Matter said ${rig.matterCommissionedAtStart ? "commissioned" : "not commissioned"} at start); npm run reset -- ${which}`);
+      windowSeen(
+        what,
+        cycle,
+        `${errorText(error)}; the bridge kept half a pairing (Matter said ${rig.matterCommissionedAtStart ? "commissioned" : "not commissioned"} at start); npm run reset -- ${which}`,
+      );
       if (which === "homekit") hapInterrupted = false;
       else matterInterrupted = false;
       if (!(await resetAndRestart(cycle, which))) return "failed";
@@ -149,6 +186,7 @@ async function activity(kind: KillKind): Promise<void> {
         const onHttp = (r: { path: string; status: number }) => {
           if (r.path === "/tokens/refresh" && r.status === 200) done(true);
         };
+        // biome-ignore lint/correctness/noUnusedVariables: called by the timer and the listener above
         const done = (seen: boolean) => {
           clearTimeout(timer);
           rig.nanit.off("http", onHttp);
@@ -180,9 +218,15 @@ async function activity(kind: KillKind): Promise<void> {
 function judgeDisk(cycle: number): void {
   const verdict = (lastVerdict = rig.nanitToken());
   count(verdicts, verdict);
-  if (verdict === "stale") fail("nanit-token-stale", cycle, "the stored refresh token was rotated long before the kill");
+  if (verdict === "stale")
+    fail("nanit-token-stale", cycle, "the stored refresh token was rotated long before the kill");
   if (verdict === "unreadable") fail("nanit-token-unreadable", cycle, "no readable Nanit session on disk");
-  if (verdict === "in-flight") windowSeen("nanit-token-in-flight", cycle, "killed between the rotation's answer and its write (or again before the bridge logged in after such a kill)");
+  if (verdict === "in-flight")
+    windowSeen(
+      "nanit-token-in-flight",
+      cycle,
+      "killed between the rotation's answer and its write (or again before the bridge logged in after such a kill)",
+    );
   const problems = rig.fileProblems();
   if (problems.length) fail("files", cycle, problems.join("; "));
 }
@@ -206,7 +250,8 @@ async function verifyRestart(cycle: number): Promise<void> {
   try {
     await rig.nanitReachable();
     const logins = rig.nanitLoginsSinceStart;
-    if (logins > 0 && lastVerdict === "valid") fail("nanit-login-needed", cycle, `${logins} password login(s) although the stored token was valid`);
+    if (logins > 0 && lastVerdict === "valid")
+      fail("nanit-login-needed", cycle, `${logins} password login(s) although the stored token was valid`);
   } catch (error) {
     fail("nanit-not-reachable", cycle, errorText(error));
   }
@@ -215,7 +260,9 @@ async function verifyRestart(cycle: number): Promise<void> {
   if (leftovers.length) fail("files", cycle, leftovers.join("; "));
 }
 
-console.log(`crash: ${CYCLES} cycles, activity up to ${ACTIVITY_MS} ms, ${PAIRING_KILLS} kills during pairing writes, seed ${SEED}; data in ${dir}`);
+console.log(
+  `crash: ${CYCLES} cycles, activity up to ${ACTIVITY_MS} ms, ${PAIRING_KILLS} kills during pairing writes, seed ${SEED}; data in ${dir}`,
+);
 const benchStarted = performance.now();
 try {
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
@@ -270,7 +317,9 @@ try {
       else matterInterrupted = outcome === "killed";
     }
     if (killedIn) {
-      console.log(`cycle ${cycle}: killed during ${killedIn === "homekit" ? "HAP pair-setup" : "Matter commissioning"} writes (HAP ${rig.hapPaired ? "paired" : "not paired"}, Matter ${rig.matter ? "commissioned" : "not commissioned"})`);
+      console.log(
+        `cycle ${cycle}: killed during ${killedIn === "homekit" ? "HAP pair-setup" : "Matter commissioning"} writes (HAP ${rig.hapPaired ? "paired" : "not paired"}, Matter ${rig.matter ? "commissioned" : "not commissioned"})`,
+      );
       continue;
     }
     if (kind === "hap-pairing" || kind === "matter-pairing") {
@@ -281,7 +330,9 @@ try {
     }
 
     await activity(kind);
-    console.log(`cycle ${cycle}: killed (${kind}); ready ${fmt(readyMs.at(-1), 0)} ms, HAP verify ${fmt(hapVerifyMs.at(-1), 0)} ms, Matter reconnect ${fmt(matterVerifyMs.at(-1), 0)} ms`);
+    console.log(
+      `cycle ${cycle}: killed (${kind}); ready ${fmt(readyMs.at(-1), 0)} ms, HAP verify ${fmt(hapVerifyMs.at(-1), 0)} ms, Matter reconnect ${fmt(matterVerifyMs.at(-1), 0)} ms`,
+    );
   }
   // The last kill's aftermath: restart once more and check, so every kill is judged.
   judgeDisk(cyclesRun + 1);
@@ -298,10 +349,18 @@ const totalFailures = [...failures.values()].reduce((n, list) => n + list.length
 const ready = stats(readyMs);
 const hapV = stats(hapVerifyMs);
 const matterV = stats(matterVerifyMs);
-console.log(`\ncrash: ${cyclesRun} cycles in ${((performance.now() - benchStarted) / 60_000).toFixed(1)} min, seed ${SEED}`);
+console.log(
+  `\ncrash: ${cyclesRun} cycles in ${((performance.now() - benchStarted) / 60_000).toFixed(1)} min, seed ${SEED}`,
+);
 console.log(table([["kill", "count"], ...[...kills].map(([k, n]) => [k, n])]));
 console.log();
-console.log(table([["failure (storage must prevent)", "count"], ...FAILURE_KINDS.map((k) => [k, failures.get(k)!.length]), ["total", totalFailures]]));
+console.log(
+  table([
+    ["failure (storage must prevent)", "count"],
+    ...FAILURE_KINDS.map((k) => [k, failures.get(k)!.length]),
+    ["total", totalFailures],
+  ]),
+);
 console.log();
 console.log(table([["protocol window (not storage)", "count"], ...WINDOW_KINDS.map((k) => [k, windows.get(k)!])]));
 console.log();
@@ -315,15 +374,24 @@ console.log(
     ["Matter reconnect + read (ms)", matterV.n, fmt(matterV.mean, 0), fmt(matterV.p50, 0), fmt(matterV.max, 0)],
   ]),
 );
-console.log(`Matter reconnects that needed a second reconnect(): ${rig.matterSecondTries} (the controller's first reconnect after commissioning; see CrashRig.verifyMatter)`);
+console.log(
+  `Matter reconnects that needed a second reconnect(): ${rig.matterSecondTries} (the controller's first reconnect after commissioning; see CrashRig.verifyMatter)`,
+);
 console.log(`actions: ${[...actions].map(([k, n]) => `${k} ${n}`).join(", ")}`);
 for (const [kind, list] of failures) for (const line of list) console.log(`${kind}: ${line}`);
 
 const rows: SummaryRow[] = [
   { metric: "cycles run", value: String(cyclesRun) },
   { metric: "failures (all kinds)", value: String(totalFailures), target: "0" },
-  ...FAILURE_KINDS.filter((k) => failures.get(k)!.length).map((k) => ({ metric: `failures: ${k}`, value: String(failures.get(k)!.length), target: "0" })),
-  ...WINDOW_KINDS.filter((k) => windows.get(k)!).map((k) => ({ metric: `window: ${k}`, value: String(windows.get(k)!) })),
+  ...FAILURE_KINDS.filter((k) => failures.get(k)!.length).map((k) => ({
+    metric: `failures: ${k}`,
+    value: String(failures.get(k)!.length),
+    target: "0",
+  })),
+  ...WINDOW_KINDS.filter((k) => windows.get(k)!).map((k) => ({
+    metric: `window: ${k}`,
+    value: String(windows.get(k)!),
+  })),
   { metric: "restart -> ready mean", value: `${fmt(ready.mean, 0)} ms` },
   { metric: "HAP pair-verify + read mean", value: `${fmt(hapV.mean, 0)} ms` },
   { metric: "Matter reconnect + read p50", value: `${fmt(matterV.p50, 0)} ms` },

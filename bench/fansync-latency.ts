@@ -16,7 +16,16 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Accessory, Bridge, Characteristic, HAPConnection, Service, uuid, type Categories, type CharacteristicValue } from "@homebridge/hap-nodejs";
+import {
+  Accessory,
+  Bridge,
+  Characteristic,
+  HAPConnection,
+  Service,
+  uuid,
+  type Categories,
+  type CharacteristicValue,
+} from "@homebridge/hap-nodejs";
 import { Endpoint, ServerNode, VendorId } from "@matter/main";
 import { FanControl } from "@matter/main/clusters/fan-control";
 import { FanDevice } from "@matter/main/devices/fan";
@@ -34,7 +43,18 @@ import { FanSyncSimulator, type ReceivedFrame, type Registers } from "../sim/fan
 import { fastDriverOptions } from "../test/drivers/fansync-harness.ts";
 import { HapClient, type HapCharacteristic } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";
-import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type Stats, type SummaryRow, latencyBenchSetup } from "./lib.ts";
+import {
+  deferred,
+  fmt,
+  sleep,
+  stats,
+  table,
+  withTimeout,
+  writeSummary,
+  type Stats,
+  type SummaryRow,
+  latencyBenchSetup,
+} from "./lib.ts";
 
 const { samples: SAMPLES, warmup: WARMUP } = latencyBenchSetup("fansync-latency");
 /** Pause between samples, after each sample has settled (for our stack: the Matter controller got the
@@ -51,7 +71,12 @@ const cleanups: { what: string; fn: () => unknown }[] = [];
 const onCleanup = (what: string, fn: () => unknown) => cleanups.push({ what, fn });
 
 /** Run `sample` warm-up + n times, `GAP_MS` apart; returns the measured (non warm-up) values per key. */
-async function measure<K extends string>(label: string, n: number, gapMs: number, sample: (i: number) => Promise<Record<K, number>>): Promise<Record<K, number[]>> {
+async function measure<K extends string>(
+  label: string,
+  n: number,
+  gapMs: number,
+  sample: (i: number) => Promise<Record<K, number>>,
+): Promise<Record<K, number[]>> {
   const out = {} as Record<K, number[]>;
   const started = performance.now();
   for (let i = 0; i < WARMUP + n; i++) {
@@ -59,7 +84,9 @@ async function measure<K extends string>(label: string, n: number, gapMs: number
     if (i >= WARMUP) for (const [k, v] of Object.entries(result) as [K, number][]) (out[k] ??= []).push(v);
     if (gapMs) await sleep(gapMs);
   }
-  process.stderr.write(`  ${label}: ${n} samples (+${WARMUP} warm-up) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `  ${label}: ${n} samples (+${WARMUP} warm-up) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+  );
   return out;
 }
 
@@ -95,7 +122,15 @@ async function benchOurs(): Promise<OurResults> {
   const entry = registry.get(id);
   if (!entry?.state.fan?.on) throw new Error(`device ${id} missing or not running: ${JSON.stringify(entry?.state)}`);
 
-  const homekit = new HomeKitHost({ registry, log, dataDir: dir, name: "Bench Bridge", port: 0, pincode: PIN, advertiser: "none" });
+  const homekit = new HomeKitHost({
+    registry,
+    log,
+    dataDir: dir,
+    name: "Bench Bridge",
+    port: 0,
+    pincode: PIN,
+    advertiser: "none",
+  });
   await homekit.start();
   onCleanup("HomeKit host", () => homekit.stop());
   const matter = new MatterHost({ registry, log, dataDir: dir, name: "Bench Bridge", ...OUR_MATTER });
@@ -114,7 +149,10 @@ async function benchOurs(): Promise<OurResults> {
   });
   const nextSetFrame = (speed: number): Promise<number> => {
     const d = deferred<number>();
-    frameWaiter = { match: (f) => f.request === "set" && f.device === vid && (f.data as Registers | undefined)?.H02 === speed, resolve: d.resolve };
+    frameWaiter = {
+      match: (f) => f.request === "set" && f.device === vid && (f.data as Registers | undefined)?.H02 === speed,
+      resolve: d.resolve,
+    };
     return d.promise;
   };
   let pushWaiter: { speed: number; resolve: (t: number) => void } | undefined;
@@ -138,7 +176,11 @@ async function benchOurs(): Promise<OurResults> {
   onCleanup("HAP writer", () => writer.close());
   const subscriber = HapClient.load(pairingFile, homekit.port);
   onCleanup("HAP subscriber", () => subscriber.close());
-  const query = { service: Service.Fanv2.UUID, characteristic: Characteristic.RotationSpeed.UUID, accessory: { serial: entry.info.serialNumber } };
+  const query = {
+    service: Service.Fanv2.UUID,
+    characteristic: Characteristic.RotationSpeed.UUID,
+    accessory: { serial: entry.info.serialNumber },
+  };
   const speedW = await writer.find(query);
   const speedS = await subscriber.find(query);
   const nextHapEvent = hapEventWaiter(subscriber, speedS);
@@ -238,11 +280,20 @@ function hapEventWaiter(client: HapClient, characteristic: HapCharacteristic): (
 }
 
 /** Timestamped subscription reports of FanControl attributes on one endpoint. */
-function matterReportWaiter(client: MatterTestClient, endpoint: number): (attribute: string, value: unknown) => Promise<number> {
+function matterReportWaiter(
+  client: MatterTestClient,
+  endpoint: number,
+): (attribute: string, value: unknown) => Promise<number> {
   let waiter: { attribute: string; value: unknown; resolve: (t: number) => void } | undefined;
   client.node.events.attributeChanged.on(({ path, value }) => {
     const t = performance.now();
-    if (waiter && path.endpointId === endpoint && path.clusterId === FAN_CONTROL && path.attributeName === waiter.attribute && value === waiter.value) {
+    if (
+      waiter &&
+      path.endpointId === endpoint &&
+      path.clusterId === FAN_CONTROL &&
+      path.attributeName === waiter.attribute &&
+      value === waiter.value
+    ) {
       const w = waiter;
       waiter = undefined;
       w.resolve(t);
@@ -279,7 +330,11 @@ async function benchBareHap(): Promise<BareHapResults> {
   });
   bridge.addBridgedAccessory(accessory);
   const listening = once(bridge, "listening") as Promise<[number, string]>;
-  await publishBridge(bridge, { username: "0E:42:BE:AC:00:01", pincode: PIN, port: 0, category: 2 as Categories }, "none");
+  await publishBridge(
+    bridge,
+    { username: "0E:42:BE:AC:00:01", pincode: PIN, port: 0, category: 2 as Categories },
+    "none",
+  );
   const [port] = await listening;
   onCleanup("bare HAP bridge", () => bridge.unpublish());
 
@@ -288,7 +343,11 @@ async function benchBareHap(): Promise<BareHapResults> {
   onCleanup("bare HAP writer", () => writer.close());
   const subscriber = HapClient.load(pairingFile, port);
   onCleanup("bare HAP subscriber", () => subscriber.close());
-  const query = { service: Service.Fanv2.UUID, characteristic: Characteristic.RotationSpeed.UUID, accessory: { name: "Bare Fan" } };
+  const query = {
+    service: Service.Fanv2.UUID,
+    characteristic: Characteristic.RotationSpeed.UUID,
+    accessory: { name: "Bare Fan" },
+  };
   const speedW = await writer.find(query);
   const speedS = await subscriber.find(query);
   const nextEvent = hapEventWaiter(subscriber, speedS);
@@ -342,11 +401,23 @@ async function benchBareMatter(): Promise<BareMatterResults> {
     network: { port: BARE_MATTER.port },
     commissioning: { passcode: BARE_MATTER.passcode, discriminator: BARE_MATTER.discriminator },
     productDescription: { name: "Bare Fan", deviceType: FanDevice.deviceType },
-    basicInformation: { vendorName: "Bench", vendorId: VendorId(0xfff1), productId: 0x8000, productName: "Bare Fan", nodeLabel: "Bare Fan", serialNumber: "bench-bare-fan" },
+    basicInformation: {
+      vendorName: "Bench",
+      vendorId: VendorId(0xfff1),
+      productId: 0x8000,
+      productName: "Bare Fan",
+      nodeLabel: "Bare Fan",
+      serialNumber: "bench-bare-fan",
+    },
   });
   const fan = new Endpoint(FanDevice, {
     id: "fan",
-    fanControl: { fanMode: FanControl.FanMode.Medium, fanModeSequence: FanControl.FanModeSequence.OffLowMedHigh, percentSetting: 40, percentCurrent: 40 },
+    fanControl: {
+      fanMode: FanControl.FanMode.Medium,
+      fanModeSequence: FanControl.FanModeSequence.OffLowMedHigh,
+      percentSetting: 40,
+      percentCurrent: 40,
+    },
   });
   await node.add(fan);
   let changed: ((value: number | null, t: number) => void) | undefined;
@@ -409,12 +480,24 @@ async function closeAll(): Promise<void> {
 // ---- report -----------------------------------------------------------------------------------
 
 function row(name: string, s: Stats, base?: Stats, target?: string): string[] {
-  return [name, String(s.n), fmt(s.p50), fmt(s.p99), fmt(s.mean), base ? fmt(base.p50) : "-", base ? fmt(base.p99) : "-", base ? `${fmt(s.p50 / base.p50)}x` : "-", target ?? ""];
+  return [
+    name,
+    String(s.n),
+    fmt(s.p50),
+    fmt(s.p99),
+    fmt(s.mean),
+    base ? fmt(base.p50) : "-",
+    base ? fmt(base.p99) : "-",
+    base ? `${fmt(s.p50 / base.p50)}x` : "-",
+    target ?? "",
+  ];
 }
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   let ours: OurResults;
   let hap: BareHapResults;
   let bare: BareMatterResults;
@@ -444,14 +527,24 @@ async function main(): Promise<void> {
   const ratio = (a: Stats, b: Stats) => a.p50 / b.p50;
   const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
 
-  console.log("\nFanSync latency, one process, milliseconds (performance.now()); node " + process.version);
+  console.log(`\nFanSync latency, one process, milliseconds (performance.now()); node ${process.version}`);
   console.log("The FanSync simulator runs with deviceAckDelayMs = 0 and pushDelayMs = 0: the real cloud's");
   console.log("1.5-2.5 s are left out, so these figures are OUR overhead (plus HAP/Matter and loopback I/O).");
-  console.log(`Machine: ${cpus().length} CPUs, load average at start ${load}; the clients, both hosts and the simulator share one event loop.`);
-  console.log(`Samples per path: ${SAMPLES} after ${WARMUP} warm-up; speeds alternate so every write changes something. A sample ends`);
-  console.log(`once its change reached the Matter controller too (no overlap with matter.js's delayed report), then ${GAP_MS} ms pause.`);
-  console.log("Baselines: a HAP-NodeJS Bridge with one bridged Fanv2 accessory (onSet resolves at once, EVENT_COALESCING_DELAY 0,");
-  console.log("no-op advertiser) and a matter.js ServerNode with a plain FanDevice, driven by the same controller code.\n");
+  console.log(
+    `Machine: ${cpus().length} CPUs, load average at start ${load}; the clients, both hosts and the simulator share one event loop.`,
+  );
+  console.log(
+    `Samples per path: ${SAMPLES} after ${WARMUP} warm-up; speeds alternate so every write changes something. A sample ends`,
+  );
+  console.log(
+    `once its change reached the Matter controller too (no overlap with matter.js's delayed report), then ${GAP_MS} ms pause.`,
+  );
+  console.log(
+    "Baselines: a HAP-NodeJS Bridge with one bridged Fanv2 accessory (onSet resolves at once, EVENT_COALESCING_DELAY 0,",
+  );
+  console.log(
+    "no-op advertiser) and a matter.js ServerNode with a plain FanDevice, driven by the same controller code.\n",
+  );
   console.log(
     table([
       ["path", "n", "p50", "p99", "mean", "base p50", "base p99", "p50 ratio", "target"],
@@ -459,16 +552,34 @@ async function main(): Promise<void> {
       row("   (HAP write round trip)", s.hapWriteRt, s.bHapWriteRt),
       row("2. device_change -> HAP event", s.hapEvent, s.bHapEvent, `p50 <= 5 ms: ${verdict(s.hapEvent.p50 <= 5)}`),
       row("   (remote() call -> HAP event)", s.hapEventCall),
-      row("3. Matter write -> set frame", s.matterWrite, s.bMatterWrite, `<= 1.5x bare: ${verdict(ratio(s.matterWrite, s.bMatterWrite) <= 1.5)}`),
+      row(
+        "3. Matter write -> set frame",
+        s.matterWrite,
+        s.bMatterWrite,
+        `<= 1.5x bare: ${verdict(ratio(s.matterWrite, s.bMatterWrite) <= 1.5)}`,
+      ),
       row("   (Matter write round trip)", s.matterWriteRt, s.bMatterWriteRt),
-      row("4. device_change -> Matter report", s.matterReport, s.bMatterReport, `<= 1.5x bare: ${verdict(ratio(s.matterReport, s.bMatterReport) <= 1.5)}`),
+      row(
+        "4. device_change -> Matter report",
+        s.matterReport,
+        s.bMatterReport,
+        `<= 1.5x bare: ${verdict(ratio(s.matterReport, s.bMatterReport) <= 1.5)}`,
+      ),
     ]),
   );
-  console.log("\nBaseline of each row: 1 HAP write -> onSet; 2 updateValue() -> HAP event; 3 Matter write -> percentSetting$Changed");
-  console.log("on the server; 4 endpoint.set() -> report. device_change rows start at the simulator's push (its 'push' event,");
-  console.log("just before the frame is sent); the remote() row adds the simulator's setTimeout(0). Matter reports carry");
+  console.log(
+    "\nBaseline of each row: 1 HAP write -> onSet; 2 updateValue() -> HAP event; 3 Matter write -> percentSetting$Changed",
+  );
+  console.log(
+    "on the server; 4 endpoint.set() -> report. device_change rows start at the simulator's push (its 'push' event,",
+  );
+  console.log(
+    "just before the frame is sent); the remote() row adds the simulator's setTimeout(0). Matter reports carry",
+  );
   console.log("matter.js's fixed 50 ms report delay on both sides.");
-  console.log(`\nmean ratios ours/baseline: HAP write ${fmt(s.hapWrite.mean / s.bHapWrite.mean)}x, HAP event ${fmt(s.hapEvent.mean / s.bHapEvent.mean)}x, Matter write ${fmt(s.matterWrite.mean / s.bMatterWrite.mean)}x, Matter report ${fmt(s.matterReport.mean / s.bMatterReport.mean)}x`);
+  console.log(
+    `\nmean ratios ours/baseline: HAP write ${fmt(s.hapWrite.mean / s.bHapWrite.mean)}x, HAP event ${fmt(s.hapEvent.mean / s.bHapEvent.mean)}x, Matter write ${fmt(s.matterWrite.mean / s.bMatterWrite.mean)}x, Matter report ${fmt(s.matterReport.mean / s.bMatterReport.mean)}x`,
+  );
   console.log(`total bench time ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   const sum = (name: string, a: Stats, b: Stats, target: string): SummaryRow => ({
@@ -483,8 +594,18 @@ async function main(): Promise<void> {
     [
       sum("HAP write -> set frame", s.hapWrite, s.bHapWrite, `p50 <= 2 ms (${verdict(s.hapWrite.p50 <= 2)})`),
       sum("device_change -> HAP event", s.hapEvent, s.bHapEvent, `p50 <= 5 ms (${verdict(s.hapEvent.p50 <= 5)})`),
-      sum("Matter write -> set frame", s.matterWrite, s.bMatterWrite, `<= 1.5x (${verdict(ratio(s.matterWrite, s.bMatterWrite) <= 1.5)})`),
-      sum("device_change -> Matter report", s.matterReport, s.bMatterReport, `<= 1.5x (${verdict(ratio(s.matterReport, s.bMatterReport) <= 1.5)})`),
+      sum(
+        "Matter write -> set frame",
+        s.matterWrite,
+        s.bMatterWrite,
+        `<= 1.5x (${verdict(ratio(s.matterWrite, s.bMatterWrite) <= 1.5)})`,
+      ),
+      sum(
+        "device_change -> Matter report",
+        s.matterReport,
+        s.bMatterReport,
+        `<= 1.5x (${verdict(ratio(s.matterReport, s.bMatterReport) <= 1.5)})`,
+      ),
     ],
     ["simulator delays 0 ms: our overhead only", `${SAMPLES} samples per path`],
   );

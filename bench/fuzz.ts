@@ -28,7 +28,9 @@ for (const t of targets) {
 }
 const totalS = (performance.now() - started) / 1000;
 
-const rows: (string | number)[][] = [["target", "inputs", "rejected", "crashes", "unhandled", "warn lines", "reject lines/reasons", "inputs/s", "s"]];
+const rows: (string | number)[][] = [
+  ["target", "inputs", "rejected", "crashes", "unhandled", "warn lines", "reject lines/reasons", "inputs/s", "s"],
+];
 for (const s of results) {
   rows.push([
     s.target,
@@ -46,13 +48,26 @@ console.log(`\n${table(rows)}`);
 console.log("\nwarn lines by message:");
 for (const s of results) for (const [msg, n] of Object.entries(s.warnings)) console.log(`  ${s.target}: ${n} x ${msg}`);
 
-const totals = results.reduce((a, s) => ({ inputs: a.inputs + s.inputs, crashes: a.crashes + s.crashes, unhandled: a.unhandled + s.unhandledRejections }), { inputs: 0, crashes: 0, unhandled: 0 });
+const totals = results.reduce(
+  (a, s) => ({
+    inputs: a.inputs + s.inputs,
+    crashes: a.crashes + s.crashes,
+    unhandled: a.unhandled + s.unhandledRejections,
+  }),
+  { inputs: 0, crashes: 0, unhandled: 0 },
+);
 const summary: SummaryRow[] = [
-  ...results.map((s) => ({ metric: `${s.target} inputs/crashes/unhandled`, value: `${s.inputs}/${s.crashes}/${s.unhandledRejections}`, target: "0 crashes, 0 unhandled" })),
+  ...results.map((s) => ({
+    metric: `${s.target} inputs/crashes/unhandled`,
+    value: `${s.inputs}/${s.crashes}/${s.unhandledRejections}`,
+    target: "0 crashes, 0 unhandled",
+  })),
   ...results.map((s) => ({ metric: `${s.target} inputs/s`, value: fmt(s.inputs / (s.ms / 1000), 0) })),
   { metric: "all targets crashes + unhandled", value: String(totals.crashes + totals.unhandled), target: "0" },
 ];
-const note = `${totals.inputs} inputs over ${results.length} targets in ${fmt(totalS, 0)} s; ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(" ")}`;
+const note = `${totals.inputs} inputs over ${results.length} targets in ${fmt(totalS, 0)} s; ${cpus().length} CPUs, load ${loadavg()
+  .map((l) => l.toFixed(2))
+  .join(" ")}`;
 console.log(`\n${note}`);
 writeSummary("fuzz", summary, [note]);
 // The figures are the result; the exit code only says whether the bench ran to the end.

@@ -25,7 +25,6 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { uuid } from "@homebridge/hap-nodejs";
 import type { CameraSource } from "../src/core/camera.ts";
 import type { DeviceEntry } from "../src/core/registry.ts";
 import { publishBridge } from "../src/homekit/advertiser.ts";
@@ -36,7 +35,14 @@ import { RtmpIngest } from "../src/media/ingest.ts";
 import { MediaCameraRecorder } from "../src/media/recorder.ts";
 import { DEFAULT_FFMPEG, pushArgs } from "../sim/nanit/stream.ts";
 import { HapClient } from "../test/helpers/hap-client.ts";
-import { CHARACTERISTIC, HdsPeer, pairVerifySharedSecret, selectedRecordingConfiguration, SERVICE, timedWrite } from "../test/helpers/hds-peer.ts";
+import {
+  CHARACTERISTIC,
+  HdsPeer,
+  pairVerifySharedSecret,
+  selectedRecordingConfiguration,
+  SERVICE,
+  timedWrite,
+} from "../test/helpers/hds-peer.ts";
 import { waitFor } from "../test/helpers/wait.ts";
 import { argValue, fmt, stats, table, writeSummary, type SummaryRow } from "./lib.ts";
 
@@ -55,7 +61,9 @@ function procCpuS(pid: number): number {
 }
 
 function procRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))!;
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -99,7 +107,14 @@ async function main(): Promise<void> {
     await hub.close(500);
     push?.kill("SIGKILL");
   });
-  const recorder = new MediaCameraRecorder({ deviceId: DEVICE, name: "Bench Camera", ffmpeg: DEFAULT_FFMPEG, hub, ingest, log });
+  const recorder = new MediaCameraRecorder({
+    deviceId: DEVICE,
+    name: "Bench Camera",
+    ffmpeg: DEFAULT_FFMPEG,
+    hub,
+    ingest,
+    log,
+  });
   cleanups.push(() => recorder.close());
   const source: CameraSource = {
     deviceId: DEVICE,
@@ -125,7 +140,18 @@ async function main(): Promise<void> {
   const accessory = new DeviceAccessory({ entry: () => entry, command: async () => undefined, log, camera: source });
   const hap = accessory.accessory;
   const listening = new Promise<number>((resolve) => hap.once("listening", (port: number) => resolve(port)));
-  await publishBridge(hap, { username: "0E:B5:C0:00:00:15", pincode: PIN, category: 17, port: 0, bind: "127.0.0.1", addIdentifyingMaterial: false }, "none");
+  await publishBridge(
+    hap,
+    {
+      username: "0E:B5:C0:00:00:15",
+      pincode: PIN,
+      category: 17,
+      port: 0,
+      bind: "127.0.0.1",
+      addIdentifyingMaterial: false,
+    },
+    "none",
+  );
   const port = await listening;
   cleanups.push(async () => {
     await accessory.close();
@@ -140,18 +166,33 @@ async function main(): Promise<void> {
   cleanups.push(() => client.close());
   const find = (service: string, characteristic: string) => client.find({ service, characteristic });
   await client.write(
-    [await find(SERVICE.cameraRecordingManagement, CHARACTERISTIC.selectedCameraRecordingConfiguration), selectedRecordingConfiguration({ prebufferMs: 4000, fragmentMs: 4000, width: 1280, height: 720, fps: 15, sampleRate: 4 })],
+    [
+      await find(SERVICE.cameraRecordingManagement, CHARACTERISTIC.selectedCameraRecordingConfiguration),
+      selectedRecordingConfiguration({
+        prebufferMs: 4000,
+        fragmentMs: 4000,
+        width: 1280,
+        height: 720,
+        fps: 15,
+        sampleRate: 4,
+      }),
+    ],
     [await find(SERVICE.cameraRecordingManagement, CHARACTERISTIC.active), 1],
   );
   await timedWrite(client, await find(SERVICE.cameraRecordingManagement, CHARACTERISTIC.recordingAudioActive), 1);
   const warmAt = performance.now();
-  await waitFor(() => (recorder.prebufferStats()?.durationMs ?? 0) >= 4000, 30_000, { message: "the pre-buffer filled" });
+  await waitFor(() => (recorder.prebufferStats()?.durationMs ?? 0) >= 4000, 30_000, {
+    message: "the pre-buffer filled",
+  });
   const warmMs = performance.now() - warmAt;
   const peer = await HdsPeer.connect(client, pairVerifySharedSecret(client));
   cleanups.push(() => peer.destroy());
   const watcher = new HapClient(port, client.pairingData);
   cleanups.push(() => watcher.close());
-  const motionDetected = await watcher.find({ service: SERVICE.motionSensor, characteristic: CHARACTERISTIC.motionDetected });
+  const motionDetected = await watcher.find({
+    service: SERVICE.motionSensor,
+    characteristic: CHARACTERISTIC.motionDetected,
+  });
   await watcher.subscribe([motionDetected]);
 
   const latencies: number[] = [];
@@ -162,7 +203,10 @@ async function main(): Promise<void> {
     setMotion(true);
     await event;
     const download = await peer.openRecording(++streamId);
-    await waitFor(() => download.packets.length >= 2, 15_000, { on: [[download, "packet"]], message: "first fragment" });
+    await waitFor(() => download.packets.length >= 2, 15_000, {
+      on: [[download, "packet"]],
+      message: "first fragment",
+    });
     latencies.push(download.packets[1]!.at - t0);
     const ended = watcher.waitForValue(motionDetected, 0, 10_000);
     setMotion(false);
@@ -187,7 +231,9 @@ async function main(): Promise<void> {
   const clipCpu0 = cpuS();
   const clipAt = performance.now();
   await waitFor(() => download.packets.length >= 2, 15_000, { on: [[download, "packet"]], message: "first fragment" });
-  const ffmpegPid = childPids().find((pid) => pid !== pushPid && /ffmpeg/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8")));
+  const ffmpegPid = childPids().find(
+    (pid) => pid !== pushPid && /ffmpeg/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8")),
+  );
   await new Promise((r) => setTimeout(r, RECORD_S * 1000));
   const ffmpegCpu = ffmpegPid ? procCpuS(ffmpegPid) : NaN;
   const ffmpegRss = ffmpegPid ? procRssMb(ffmpegPid) : NaN;
@@ -199,9 +245,18 @@ async function main(): Promise<void> {
   const perMinute = (v: number) => (v / clipS) * 60;
 
   const lat = stats(latencies);
-  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
-  console.log(`\nHomeKit Secure Video: motion trigger -> first fragment at the hub, ${lat.n} clips; ${cpus().length} CPUs, load ${load}\n`);
-  console.log(table([["path", "p50 ms", "p99 ms", "mean ms", "max ms"], ["trigger -> first fragment", fmt(lat.p50, 0), fmt(lat.p99, 0), fmt(lat.mean, 0), fmt(lat.max, 0)]]));
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+  console.log(
+    `\nHomeKit Secure Video: motion trigger -> first fragment at the hub, ${lat.n} clips; ${cpus().length} CPUs, load ${load}\n`,
+  );
+  console.log(
+    table([
+      ["path", "p50 ms", "p99 ms", "mean ms", "max ms"],
+      ["trigger -> first fragment", fmt(lat.p50, 0), fmt(lat.p99, 0), fmt(lat.mean, 0), fmt(lat.max, 0)],
+    ]),
+  );
   console.log(`\nOne clip of ${clipS.toFixed(1)} s (1280x720 15 fps H.264 + AAC, copied):`);
   console.log(
     table([
@@ -213,11 +268,23 @@ async function main(): Promise<void> {
       ["bridge RSS during the clip (before)", `${fmt(rssDuring, 1)} MB (${fmt(rssBefore, 1)} MB)`, ""],
     ]),
   );
-  console.log(`\nPre-buffer (4 s asked, whole GOPs kept): ${prebufferS.toFixed(1)} s held in ${fmt(prebufferBytes / 1024 / 1024, 2)} MB; recording on -> pre-buffer full ${Math.round(warmMs)} ms (camera started cold).`);
-  console.log("Baseline: homebridge-camera-ffmpeg 3.1.4 has no HomeKit Secure Video (added in its 4.x): no same-run comparison.");
+  console.log(
+    `\nPre-buffer (4 s asked, whole GOPs kept): ${prebufferS.toFixed(1)} s held in ${fmt(prebufferBytes / 1024 / 1024, 2)} MB; recording on -> pre-buffer full ${Math.round(warmMs)} ms (camera started cold).`,
+  );
+  console.log(
+    "Baseline: homebridge-camera-ffmpeg 3.1.4 has no HomeKit Secure Video (added in its 4.x): no same-run comparison.",
+  );
   const rows: SummaryRow[] = [
-    { metric: "trigger -> first fragment p50/p99", value: `${fmt(lat.p50, 0)} / ${fmt(lat.p99, 0)} ms`, target: "<= 1000 ms" },
-    { metric: "recording CPU per minute", value: `${fmt(perMinute(ffmpegCpu + ownCpu))} CPU-s`, target: "<= 0.5 CPU-s" },
+    {
+      metric: "trigger -> first fragment p50/p99",
+      value: `${fmt(lat.p50, 0)} / ${fmt(lat.p99, 0)} ms`,
+      target: "<= 1000 ms",
+    },
+    {
+      metric: "recording CPU per minute",
+      value: `${fmt(perMinute(ffmpegCpu + ownCpu))} CPU-s`,
+      target: "<= 0.5 CPU-s",
+    },
     { metric: "clip ffmpeg RSS", value: `${fmt(ffmpegRss, 1)} MB` },
     { metric: "pre-buffer memory", value: `${fmt(prebufferBytes / 1024 / 1024, 2)} MB for ${prebufferS.toFixed(1)} s` },
   ];

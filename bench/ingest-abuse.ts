@@ -31,7 +31,9 @@ let nextLine: () => Promise<string>;
 let port = 0;
 
 async function startTarget(): Promise<void> {
-  target = spawn(process.execPath, [fileURLToPath(new URL("_ingest-target.ts", import.meta.url))], { stdio: ["pipe", "pipe", "inherit"] });
+  target = spawn(process.execPath, [fileURLToPath(new URL("_ingest-target.ts", import.meta.url))], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   const lines = createInterface({ input: target.stdout! })[Symbol.asyncIterator]();
   nextLine = async () => (await lines.next()).value as string;
   port = (JSON.parse(await nextLine()) as { port: number }).port;
@@ -81,7 +83,8 @@ async function handshake(socket: Socket): Promise<boolean> {
   let s1: Buffer | undefined;
   return new Promise((resolve) => {
     const onData = (data: Buffer): void => {
-      if (!s1 && got + data.length >= 1 + HANDSHAKE) s1 = Buffer.concat([Buffer.alloc(got), data]).subarray(1, 1 + HANDSHAKE);
+      if (!s1 && got + data.length >= 1 + HANDSHAKE)
+        s1 = Buffer.concat([Buffer.alloc(got), data]).subarray(1, 1 + HANDSHAKE);
       got += data.length;
       if (got < 1 + 2 * HANDSHAKE) return;
       socket.off("data", onData);
@@ -114,7 +117,9 @@ function setChunkSize(size: number): Buffer {
 }
 
 async function closeAll(): Promise<void> {
-  const closing = [...open].map((socket) => new Promise((done) => (socket.destroyed ? done(undefined) : socket.once("close", done))));
+  const closing = [...open].map(
+    (socket) => new Promise((done) => (socket.destroyed ? done(undefined) : socket.once("close", done))),
+  );
   for (const socket of open) socket.destroy();
   await Promise.all(closing);
 }
@@ -144,30 +149,46 @@ async function phase(name: string, attempted: number, attack: () => Promise<void
   const after = memory();
   await stopTarget();
   phases.push({ name, attempted, held, before, during, after });
-  console.log(`${name}: ${held}/${attempted} held; RSS ${fmt(before.rssMb, 0)} -> ${fmt(during.rssMb, 0)} -> ${fmt(after.rssMb, 0)} MB, virtual ${fmt(before.vszMb, 0)} -> ${fmt(during.vszMb, 0)} MB`);
+  console.log(
+    `${name}: ${held}/${attempted} held; RSS ${fmt(before.rssMb, 0)} -> ${fmt(during.rssMb, 0)} -> ${fmt(after.rssMb, 0)} MB, virtual ${fmt(before.vszMb, 0)} -> ${fmt(during.vszMb, 0)} MB`,
+  );
 }
 
-await phase(`idle (${IDLE})`, IDLE, async () => {
-  await Promise.all(Array.from({ length: IDLE }, () => dial()));
-  await sleep(12_000);
-}, 0);
+await phase(
+  `idle (${IDLE})`,
+  IDLE,
+  async () => {
+    await Promise.all(Array.from({ length: IDLE }, () => dial()));
+    await sleep(12_000);
+  },
+  0,
+);
 
 await phase(`16 MiB lengths (${LENGTHS})`, LENGTHS, async () => {
   const sockets = await Promise.all(Array.from({ length: LENGTHS }, () => dial()));
-  await Promise.all(sockets.map(async (socket) => {
-    if (await handshake(socket)) socket.write(Buffer.concat([type0(3, 0xffffff, 20), Buffer.alloc(64)]));
-  }));
+  await Promise.all(
+    sockets.map(async (socket) => {
+      if (await handshake(socket)) socket.write(Buffer.concat([type0(3, 0xffffff, 20), Buffer.alloc(64)]));
+    }),
+  );
 });
 
-await phase(`8 MiB in one chunk (${BIG})`, BIG, async () => {
-  const sockets = await Promise.all(Array.from({ length: BIG }, () => dial()));
-  const payload = randomBytes(8 * 1024 * 1024);
-  await Promise.all(sockets.map(async (socket) => {
-    if (!(await handshake(socket))) return;
-    socket.write(Buffer.concat([setChunkSize(0x7fffffff), type0(3, 0xffffff, 20)]));
-    await new Promise((done) => socket.write(payload, done));
-  }));
-}, 3_000);
+await phase(
+  `8 MiB in one chunk (${BIG})`,
+  BIG,
+  async () => {
+    const sockets = await Promise.all(Array.from({ length: BIG }, () => dial()));
+    const payload = randomBytes(8 * 1024 * 1024);
+    await Promise.all(
+      sockets.map(async (socket) => {
+        if (!(await handshake(socket))) return;
+        socket.write(Buffer.concat([setChunkSize(0x7fffffff), type0(3, 0xffffff, 20)]));
+        await new Promise((done) => socket.write(payload, done));
+      }),
+    );
+  },
+  3_000,
+);
 
 await phase(`${STREAMS} chunk streams`, 1, async () => {
   const socket = await dial();
@@ -180,12 +201,22 @@ await phase(`${STREAMS} chunk streams`, 1, async () => {
 
 const rows: (string | number)[][] = [["attack", "held", "RSS before", "RSS during", "RSS after", "virtual during"]];
 for (const p of phases) {
-  rows.push([p.name, `${p.held}/${p.attempted}`, fmt(p.before.rssMb, 0), fmt(p.during.rssMb, 0), fmt(p.after.rssMb, 0), fmt(p.during.vszMb, 0)]);
+  rows.push([
+    p.name,
+    `${p.held}/${p.attempted}`,
+    fmt(p.before.rssMb, 0),
+    fmt(p.during.rssMb, 0),
+    fmt(p.after.rssMb, 0),
+    fmt(p.during.vszMb, 0),
+  ]);
 }
 console.log(`\n${table(rows)}\n(MB; "held": connections still open when measured)`);
 const summary: SummaryRow[] = phases.flatMap((p) => [
   { metric: `${p.name}: connections held`, value: `${p.held}/${p.attempted}` },
-  { metric: `${p.name}: RSS before/during/after MB`, value: `${fmt(p.before.rssMb, 0)}/${fmt(p.during.rssMb, 0)}/${fmt(p.after.rssMb, 0)}` },
+  {
+    metric: `${p.name}: RSS before/during/after MB`,
+    value: `${fmt(p.before.rssMb, 0)}/${fmt(p.during.rssMb, 0)}/${fmt(p.after.rssMb, 0)}`,
+  },
 ]);
 writeSummary("ingest-abuse", summary);
 process.exit(0);

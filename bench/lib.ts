@@ -32,7 +32,10 @@ export function stats(samples: number[]): Stats {
 }
 
 export function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 export function fmt(n: number | undefined, digits = 2): string {
@@ -44,7 +47,12 @@ export function table(rows: (string | number)[][]): string {
   const text = rows.map((r) => r.map((c) => String(c)));
   const widths = text[0]!.map((_, i) => Math.max(...text.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 || !/^[-+]?[\d.]+(x| ms| MB)?$|^-$/.test(c) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+    r
+      .map((c, i) =>
+        i === 0 || !/^[-+]?[\d.]+(x| ms| MB)?$|^-$/.test(c) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!),
+      )
+      .join("  ")
+      .trimEnd();
   return [line(text[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...text.slice(1).map(line)].join("\n");
 }
 
@@ -64,7 +72,11 @@ export function writeSummary(bench: string, rows: SummaryRow[], notes: string[] 
 }
 
 /** A promise with its resolve function, for "wait for the next X" measurements. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: Error) => void } {
+export function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: Error) => void;
+} {
   let resolve!: (value: T) => void;
   let reject!: (error: Error) => void;
   const promise = new Promise<T>((res, rej) => {
@@ -104,7 +116,9 @@ export function argValues(name: string): string[] {
  * quiet matter.js, and read the common --samples / --warmup options. */
 export function latencyBenchSetup(name: string): { samples: number; warmup: number } {
   if (!process.env.HEARTHBRIDGE_NETNS) {
-    console.error(`${name} pairs and commissions: run it inside the loopback namespace (npm run bench -- ${name}, or test/netns.sh node bench/${name}.ts)`);
+    console.error(
+      `${name} pairs and commissions: run it inside the loopback namespace (npm run bench -- ${name}, or test/netns.sh node bench/${name}.ts)`,
+    );
     process.exit(2);
   }
   process.env.MATTER_LOG_LEVEL ??= "error";

@@ -29,7 +29,18 @@ import { NanitSimulator } from "../sim/nanit/index.ts";
 import { fastOptions } from "../test/drivers/nanit-harness.ts";
 import { HapClient } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";
-import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type SummaryRow, latencyBenchSetup } from "./lib.ts";
+import {
+  argValue,
+  deferred,
+  fmt,
+  sleep,
+  stats,
+  table,
+  withTimeout,
+  writeSummary,
+  type SummaryRow,
+  latencyBenchSetup,
+} from "./lib.ts";
 
 const { samples: SAMPLES, warmup: WARMUP } = latencyBenchSetup("nanit-sensor-latency");
 
@@ -57,7 +68,14 @@ async function benchLatency(): Promise<{ hap: number[]; matter: number[] }> {
   cleanups.push(() => sim.stop());
   const store = JsonStore.in(dir, "nursery");
   saveSession(store, sim.email, sim.issueSession());
-  const driver = new NanitDriver({ ...fastOptions(sim, urls, log), timeouts: { httpMs: 5000, requestMs: 5000, connectMs: 5000 }, messagesPollMs: 0, keepaliveMs: 20_000, pingIntervalMs: 30_000, pongTimeoutMs: 20_000 });
+  const driver = new NanitDriver({
+    ...fastOptions(sim, urls, log),
+    timeouts: { httpMs: 5000, requestMs: 5000, connectMs: 5000 },
+    messagesPollMs: 0,
+    keepaliveMs: 20_000,
+    pingIntervalMs: 30_000,
+    pongTimeoutMs: 20_000,
+  });
   const registry = new DeviceRegistry(log);
   const id = `nanit:${sim.babies[0]!.cameraUid}`;
   const reachable = deferred();
@@ -66,7 +84,15 @@ async function benchLatency(): Promise<{ hap: number[]; matter: number[] }> {
   cleanups.push(() => driver.stop());
   if (!registry.get(id)?.available) await withTimeout(reachable.promise, 10_000, "camera reachable");
 
-  const homekit = new HomeKitHost({ registry, log, dataDir: dir, name: "Bench Nursery", port: 0, pincode: PIN, advertiser: "none" });
+  const homekit = new HomeKitHost({
+    registry,
+    log,
+    dataDir: dir,
+    name: "Bench Nursery",
+    port: 0,
+    pincode: PIN,
+    advertiser: "none",
+  });
   await homekit.start();
   cleanups.push(() => homekit.stop());
   const matter = new MatterHost({ registry, log, dataDir: dir, name: "Bench Nursery", ...MATTER });
@@ -75,7 +101,11 @@ async function benchLatency(): Promise<{ hap: number[]; matter: number[] }> {
 
   const hap = await HapClient.pair(homekit.port, PIN);
   cleanups.push(() => hap.close());
-  const temperature = await hap.find({ service: Service.TemperatureSensor.UUID, characteristic: Characteristic.CurrentTemperature.UUID, accessory: { serial: sim.babies[0]!.cameraUid } });
+  const temperature = await hap.find({
+    service: Service.TemperatureSensor.UUID,
+    characteristic: Characteristic.CurrentTemperature.UUID,
+    accessory: { serial: sim.babies[0]!.cameraUid },
+  });
   let hapWaiter: { value: number; resolve: (t: number) => void } | undefined;
   hap.http.on("event", (event: { characteristics?: { aid: number; iid: number; value: unknown }[] }) => {
     const t = performance.now();
@@ -95,7 +125,13 @@ async function benchLatency(): Promise<{ hap: number[]; matter: number[] }> {
   let matterWaiter: { value: number; resolve: (t: number) => void } | undefined;
   client.node.events.attributeChanged.on(({ path, value }) => {
     const t = performance.now();
-    if (matterWaiter && path.endpointId === ep.number && path.clusterId === TEMPERATURE_MEASUREMENT && path.attributeName === "measuredValue" && value === matterWaiter.value) {
+    if (
+      matterWaiter &&
+      path.endpointId === ep.number &&
+      path.clusterId === TEMPERATURE_MEASUREMENT &&
+      path.attributeName === "measuredValue" &&
+      value === matterWaiter.value
+    ) {
       const w = matterWaiter;
       matterWaiter = undefined;
       w.resolve(t);
@@ -126,7 +162,9 @@ async function benchLatency(): Promise<{ hap: number[]; matter: number[] }> {
     }
     await sleep(5);
   }
-  process.stderr.write(`  latency: ${hapMs.length} samples (+warm-up) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `  latency: ${hapMs.length} samples (+warm-up) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+  );
   return { hap: hapMs, matter: matterMs };
 }
 
@@ -151,15 +189,27 @@ async function benchMemory(): Promise<{ rss: number; hwm: number }> {
     JSON.stringify({
       homekit: { port: 0, advertiser: "none", pincode: PIN },
       matter: { port: await freeUdpPort() },
-      accounts: [{ vendor: "nanit", name: "nursery", email: sim.email, password: sim.password, endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "nanit",
+          name: "nursery",
+          email: sim.email,
+          password: sim.password,
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
       log: { level: "info" },
     }),
   );
-  const child = spawn(process.execPath, ["src/main.ts", "--log-json", "--config", config, "--data", join(dir, "data")], {
-    cwd: root,
-    env: { ...process.env, MATTER_LOG_LEVEL: "error", MATTER_LOG_FORMAT: "plain" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["src/main.ts", "--log-json", "--config", config, "--data", join(dir, "data")],
+    {
+      cwd: root,
+      env: { ...process.env, MATTER_LOG_LEVEL: "error", MATTER_LOG_FORMAT: "plain" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   cleanups.push(async () => {
     if (child.exitCode === null) child.kill("SIGTERM");
@@ -192,12 +242,16 @@ async function benchMemory(): Promise<{ rss: number; hwm: number }> {
 }
 
 async function main(): Promise<void> {
-  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   const latency = await benchLatency();
   const memory = await benchMemory();
   const hap = stats(latency.hap);
   const matter = stats(latency.matter);
-  console.log(`\nNanit sensor push (simulator PUT_SENSOR_DATA) -> controller, ${latency.hap.length} samples; ${cpus().length} CPUs, load ${load}\n`);
+  console.log(
+    `\nNanit sensor push (simulator PUT_SENSOR_DATA) -> controller, ${latency.hap.length} samples; ${cpus().length} CPUs, load ${load}\n`,
+  );
   console.log(
     table([
       ["path", "p50 ms", "p99 ms", "mean ms", "max ms"],
@@ -206,7 +260,9 @@ async function main(): Promise<void> {
     ]),
   );
   const mb = (kb: number) => `${fmt(kb / 1024, 1)} MB`;
-  console.log(`\nBridge (node src/main.ts) with 3 Nanit cameras (4 sensors + 2 switches each), ${SETTLE_MS} ms after all reachable: VmRSS ${mb(memory.rss)}, VmHWM ${mb(memory.hwm)}`);
+  console.log(
+    `\nBridge (node src/main.ts) with 3 Nanit cameras (4 sensors + 2 switches each), ${SETTLE_MS} ms after all reachable: VmRSS ${mb(memory.rss)}, VmHWM ${mb(memory.hwm)}`,
+  );
   console.log("Matter reports include matter.js's fixed 50 ms report coalescing delay.");
   const rows: SummaryRow[] = [
     { metric: "push -> HAP event p50/p99", value: `${fmt(hap.p50)} / ${fmt(hap.p99)} ms` },

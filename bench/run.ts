@@ -19,7 +19,12 @@ const NOT_BENCHES = new Set(["run.ts", "lib.ts"]);
 /** A bench that has not finished after this long is stopped (BENCH_TIMEOUT_S overrides it, e.g. for
  * `chaos --rounds 50`); chaos runs about 12 minutes by default. */
 const BENCH_TIMEOUT_MS = process.env.BENCH_TIMEOUT_S ? Number(process.env.BENCH_TIMEOUT_S) * 1000 : 6 * 60_000;
-const LONG_BENCHES: Record<string, number> = { chaos: 20 * 60_000, camera: 10 * 60_000, fuzz: 20 * 60_000, crash: 45 * 60_000 };
+const LONG_BENCHES: Record<string, number> = {
+  chaos: 20 * 60_000,
+  camera: 10 * 60_000,
+  fuzz: 20 * 60_000,
+  crash: 45 * 60_000,
+};
 /** Not part of a plain `npm run bench`: too long to run with the rest (soak: 30 minutes by default). */
 const ON_REQUEST = new Set(["soak"]);
 
@@ -30,12 +35,16 @@ const available = readdirSync(join(root, "bench"))
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  console.log(`usage: npm run bench -- [bench ...] [bench options]\nbenches: ${available.join(", ")} (${[...ON_REQUEST].join(", ")} only when named)`);
+  console.log(
+    `usage: npm run bench -- [bench ...] [bench options]\nbenches: ${available.join(", ")} (${[...ON_REQUEST].join(", ")} only when named)`,
+  );
   process.exit(0);
 }
 const selected = args.filter((a) => available.includes(a));
 const forwarded = args.filter((a) => !available.includes(a));
-const unknown = forwarded.filter((a, i) => !a.startsWith("-") && !forwarded[i - 1]?.startsWith("--") && !/^[\d.]+$/.test(a));
+const unknown = forwarded.filter(
+  (a, i) => !a.startsWith("-") && !forwarded[i - 1]?.startsWith("--") && !/^[\d.]+$/.test(a),
+);
 if (unknown.length) {
   console.error(`unknown bench ${unknown.join(", ")}; benches: ${available.join(", ")}`);
   process.exit(2);
@@ -58,7 +67,12 @@ function runBench(name: string, resultFile: string): Promise<{ code: number | nu
     const child = spawn(join(root, "test/netns.sh"), [process.execPath, join("bench", `${name}.ts`), ...forwarded], {
       cwd: root,
       stdio: "inherit",
-      env: { ...process.env, MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain", BENCH_RESULT_FILE: resultFile },
+      env: {
+        ...process.env,
+        MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error",
+        MATTER_LOG_FORMAT: "plain",
+        BENCH_RESULT_FILE: resultFile,
+      },
     });
     const limit = process.env.BENCH_TIMEOUT_S ? BENCH_TIMEOUT_MS : (LONG_BENCHES[name] ?? BENCH_TIMEOUT_MS);
     const timer = setTimeout(() => {
@@ -94,7 +108,9 @@ try {
 
 console.log("\n=== summary (figures, not assertions) ===");
 const rows: string[][] = [["bench", "metric", "value", "baseline", "ratio", "target"]];
-for (const r of results) for (const row of r.rows) rows.push([r.bench, row.metric, row.value, row.baseline ?? "", row.ratio ?? "", row.target ?? ""]);
+for (const r of results)
+  for (const row of r.rows)
+    rows.push([r.bench, row.metric, row.value, row.baseline ?? "", row.ratio ?? "", row.target ?? ""]);
 if (rows.length > 1) console.log(table(rows));
 for (const r of results) for (const note of r.notes) console.log(`${r.bench}: ${note}`);
 console.log(`time: ${durations.join(", ")}`);

@@ -48,7 +48,9 @@ import { diff, summarize, takeHeapSnapshot } from "./_heap-diff.ts";
 import { argValue, fmt, stats, table, withTimeout, writeSummary, type SummaryRow } from "./lib.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
-  console.error("soak pairs and commissions: run it inside the loopback namespace (npm run bench -- soak, or test/netns.sh node_modules/.bin/node bench/soak.ts)");
+  console.error(
+    "soak pairs and commissions: run it inside the loopback namespace (npm run bench -- soak, or test/netns.sh node_modules/.bin/node bench/soak.ts)",
+  );
   process.exit(2);
 }
 // matter.js read its environment variables while being imported: quiet its logger (the controller
@@ -104,7 +106,8 @@ async function until(at: number): Promise<boolean> {
   }
 }
 
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 200);
+const errorText = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 200);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
 
 /** One request at a time per hap-controller client: it shares one persistent connection. */
@@ -178,7 +181,11 @@ interface SnapshotResult {
 }
 
 const fansync = new FanSyncSimulator({
-  devices: [{ profile: "continuous", displayName: "Soak Porch" }, { profile: "cct", displayName: "Soak Living" }, { profile: "spitfire", displayName: "Soak Patio" }],
+  devices: [
+    { profile: "continuous", displayName: "Soak Porch" },
+    { profile: "cct", displayName: "Soak Living" },
+    { profile: "spitfire", displayName: "Soak Patio" },
+  ],
   deviceAckDelayMs: 200,
   pushDelayMs: 100,
 });
@@ -191,7 +198,14 @@ const cameraId = `nanit:${cameraUid}`;
 const samples: Sample[] = [];
 const streams: StreamResult[] = [];
 const snapshots: SnapshotResult[] = [];
-const counts = { simChanges: { fansync: 0, xsense: 0, nanit: 0 }, hapWrites: 0, hapWriteFailures: [] as string[], hapEvents: 0, matterReports: 0, unreachable: new Map<string, number>() };
+const counts = {
+  simChanges: { fansync: 0, xsense: 0, nanit: 0 },
+  hapWrites: 0,
+  hapWriteFailures: [] as string[],
+  hapEvents: 0,
+  matterReports: 0,
+  unreachable: new Map<string, number>(),
+};
 /** Per-minute counters for the compact table. */
 const perMinute = new Map<number, { hapEvents: number; matterReports: number; simChanges: number }>();
 let live = false;
@@ -212,7 +226,12 @@ const bump = (key: "hapEvents" | "matterReports" | "simChanges", n = 1) => {
   perMinute.set(m, row);
 };
 
-async function setUp(): Promise<{ cameraClient: HapClient; writer: HapClient; writeTargets: HapCharacteristic[]; matterPort: number }> {
+async function setUp(): Promise<{
+  cameraClient: HapClient;
+  writer: HapClient;
+  writeTargets: HapCharacteristic[];
+  matterPort: number;
+}> {
   const f = await fansync.start();
   const x = await xsense.start();
   const n = await nanit.start();
@@ -222,16 +241,39 @@ async function setUp(): Promise<{ cameraClient: HapClient; writer: HapClient; wr
     web: { host: "127.0.0.1", port: 0 },
     logLevel: argValue("--log-level", "info"),
     accounts: [
-      { vendor: "fansync", name: "soak-fansync", email: fansync.email, password: "${SOAK_FANSYNC_PASSWORD}", endpoints: { api: f.apiUrl, websocket: f.wsUrl } },
-      { vendor: "xsense", name: "soak-xsense", email: xsense.email, password: "${SOAK_XSENSE_PASSWORD}", endpoints: { api: x.api, cognito: x.cognito, iotData: x.iotData, mqtt: x.mqtt } },
-      { vendor: "nanit", name: "soak-nanit", email: nanit.email, password: "${SOAK_NANIT_PASSWORD}", endpoints: { api: n.apiUrl, websocket: n.wsUrl } },
+      {
+        vendor: "fansync",
+        name: "soak-fansync",
+        email: fansync.email,
+        password: "${SOAK_FANSYNC_PASSWORD}",
+        endpoints: { api: f.apiUrl, websocket: f.wsUrl },
+      },
+      {
+        vendor: "xsense",
+        name: "soak-xsense",
+        email: xsense.email,
+        password: "${SOAK_XSENSE_PASSWORD}",
+        endpoints: { api: x.api, cognito: x.cognito, iotData: x.iotData, mqtt: x.mqtt },
+      },
+      {
+        vendor: "nanit",
+        name: "soak-nanit",
+        email: nanit.email,
+        password: "${SOAK_NANIT_PASSWORD}",
+        endpoints: { api: n.apiUrl, websocket: n.wsUrl },
+      },
     ],
   });
   const b = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], {
     SOAK_FANSYNC_PASSWORD: fansync.password,
     SOAK_XSENSE_PASSWORD: xsense.password,
     SOAK_NANIT_PASSWORD: nanit.password,
-    ...(HEAP_DIR ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}`.trim() } : {}),
+    ...(HEAP_DIR
+      ? {
+          NODE_OPTIONS:
+            `${process.env.NODE_OPTIONS ?? ""} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}`.trim(),
+        }
+      : {}),
   });
   bridge = b;
   // Sample from the first moment, so the table shows start-up too (the slopes use the soak only).
@@ -247,14 +289,23 @@ async function setUp(): Promise<{ cameraClient: HapClient; writer: HapClient; wr
   const ready = await b.ready(90_000);
   const pairing = await b.waitForLine((l) => l.event === "camera-pairing" && l.deviceId === cameraId, 30_000);
   const v = view;
-  await waitFor(() => ["soak-fansync", "soak-xsense", "soak-nanit"].every((a) => v.links.get(a) === "connected" && v.of(a).length > 0 && v.of(a).every((d) => d.available)), 90_000, {
-    on: [[v, "change"]],
-    message: "every account connected with its devices reachable",
-  });
+  await waitFor(
+    () =>
+      ["soak-fansync", "soak-xsense", "soak-nanit"].every(
+        (a) => v.links.get(a) === "connected" && v.of(a).length > 0 && v.of(a).every((d) => d.available),
+      ),
+    90_000,
+    {
+      on: [[v, "change"]],
+      message: "every account connected with its devices reachable",
+    },
+  );
   v.on("device", (d) => {
     if (!d.available && soakStart) counts.unreachable.set(d.name, (counts.unreachable.get(d.name) ?? 0) + 1);
   });
-  console.log(`${elapsed()} bridge up (pid ${b.child.pid}): ${v.devices.size} devices; camera accessory on port ${pairing.port as number}`);
+  console.log(
+    `${elapsed()} bridge up (pid ${b.child.pid}): ${v.devices.size} devices; camera accessory on port ${pairing.port as number}`,
+  );
 
   // HomeKit: a writer, a subscriber to every characteristic that notifies (events counted, not queued).
   const pairingFile = join(dir, "hap-pairing.json");
@@ -263,7 +314,9 @@ async function setUp(): Promise<{ cameraClient: HapClient; writer: HapClient; wr
   const subscriber = HapClient.load(pairingFile, ready.homekitPort as number);
   clients.push(subscriber);
   const accessories = await writer.accessories();
-  const notifying = accessories.flatMap((a) => a.services.flatMap((s) => s.characteristics.filter((c) => c.perms.includes("ev"))));
+  const notifying = accessories.flatMap((a) =>
+    a.services.flatMap((s) => s.characteristics.filter((c) => c.perms.includes("ev"))),
+  );
   subscriber.http.on("event", (event: { characteristics?: unknown[] }) => {
     const k = event.characteristics?.length ?? 0;
     counts.hapEvents += k;
@@ -271,9 +324,18 @@ async function setUp(): Promise<{ cameraClient: HapClient; writer: HapClient; wr
   });
   await subscriber.http.subscribeCharacteristics(notifying.map((c) => c.id));
   const writable = (service: string, characteristic: string) =>
-    accessories.flatMap((a) => a.services.filter((s) => s.type === longUUID(service)).flatMap((s) => s.characteristics.filter((c) => c.type === longUUID(characteristic) && c.perms.includes("pw"))));
-  const writeTargets = [...writable(Service.Fanv2.UUID, Characteristic.RotationSpeed.UUID), ...writable(Service.Lightbulb.UUID, Characteristic.On.UUID)];
-  console.log(`${elapsed()} HomeKit paired: ${accessories.length} accessories, ${notifying.length} characteristics subscribed, ${writeTargets.length} written by the churn`);
+    accessories.flatMap((a) =>
+      a.services
+        .filter((s) => s.type === longUUID(service))
+        .flatMap((s) => s.characteristics.filter((c) => c.type === longUUID(characteristic) && c.perms.includes("pw"))),
+    );
+  const writeTargets = [
+    ...writable(Service.Fanv2.UUID, Characteristic.RotationSpeed.UUID),
+    ...writable(Service.Lightbulb.UUID, Characteristic.On.UUID),
+  ];
+  console.log(
+    `${elapsed()} HomeKit paired: ${accessories.length} accessories, ${notifying.length} characteristics subscribed, ${writeTargets.length} written by the churn`,
+  );
 
   const cameraClient = await HapClient.pair(pairing.port as number, pairing.setupCode as string);
   clients.push(cameraClient);
@@ -294,12 +356,35 @@ async function simulatorChurn(): Promise<void> {
   const fans = fansync.deviceIds;
   const flags = { smoke: false, co: false, light: false, night: false };
   const actions: [vendor: keyof typeof counts.simChanges, act: (i: number) => void][] = [
-    ["fansync", () => void fansync.remote(pick(fans), { H00: 1, H02: 10 + Math.floor(Math.random() * 90) }).catch(() => undefined)],
+    [
+      "fansync",
+      () =>
+        void fansync.remote(pick(fans), { H00: 1, H02: 10 + Math.floor(Math.random() * 90) }).catch(() => undefined),
+    ],
     ["xsense", () => ((flags.smoke = !flags.smoke) ? xsense.raiseSmoke("00000001") : xsense.clearSmoke("00000001"))],
     ["nanit", () => nanit.setTemperature(18 + Math.round(Math.random() * 60) / 10)],
-    ["fansync", () => void fansync.remote(fans[1]!, { H0B: (flags.light = !flags.light) ? 1 : 0 }).catch(() => undefined)],
-    ["xsense", (i) => (i % 2 ? xsense.setBattery("00000011", 2 + (i % 4 === 1 ? 1 : 0)) : (flags.co = !flags.co) ? xsense.raiseCo("00000002") : xsense.clearCo("00000002"))],
-    ["nanit", (i) => (i % 3 === 0 ? nanit.setHumidity(35 + Math.round(Math.random() * 250) / 10) : i % 3 === 1 ? void nanit.postMessage(pick(["MOTION", "SOUND"])) : nanit.setNightLightFromApp((flags.night = !flags.night)))],
+    [
+      "fansync",
+      () => void fansync.remote(fans[1]!, { H0B: (flags.light = !flags.light) ? 1 : 0 }).catch(() => undefined),
+    ],
+    [
+      "xsense",
+      (i) =>
+        i % 2
+          ? xsense.setBattery("00000011", 2 + (i % 4 === 1 ? 1 : 0))
+          : (flags.co = !flags.co)
+            ? xsense.raiseCo("00000002")
+            : xsense.clearCo("00000002"),
+    ],
+    [
+      "nanit",
+      (i) =>
+        i % 3 === 0
+          ? nanit.setHumidity(35 + Math.round(Math.random() * 250) / 10)
+          : i % 3 === 1
+            ? void nanit.postMessage(pick(["MOTION", "SOUND"]))
+            : nanit.setNightLightFromApp((flags.night = !flags.night)),
+    ],
   ];
   let next = performance.now();
   for (let i = 0; ; i++) {
@@ -363,7 +448,13 @@ async function cameraCycles(client: HapClient): Promise<number> {
     try {
       const jpeg = await call(() => withTimeout(client.http.getImage(640, 360), 20_000, "snapshot"));
       const ok = jpeg[0] === 0xff && jpeg[1] === 0xd8 && jpeg.at(-2) === 0xff && jpeg.at(-1) === 0xd9;
-      snapshots.push({ cycle, kind, ok, ms: performance.now() - asked, ...(ok ? {} : { error: `not a JPEG (${jpeg.length} bytes)` }) });
+      snapshots.push({
+        cycle,
+        kind,
+        ok,
+        ms: performance.now() - asked,
+        ...(ok ? {} : { error: `not a JPEG (${jpeg.length} bytes)` }),
+      });
     } catch (error) {
       snapshots.push({ cycle, kind, ok: false, ms: performance.now() - asked, error: errorText(error) });
     }
@@ -373,7 +464,16 @@ async function cameraCycles(client: HapClient): Promise<number> {
     const at = soakStart + cycle * CYCLE_MS;
     if (at >= soakEnd || !(await until(at))) return lastUse;
     const warm = nanit.livePushes > 0;
-    const result: StreamResult = { cycle, warm, ok: false, firstPacketMs: NaN, video: 0, audio: 0, authFailures: 0, ffmpegAfterStop: 0 };
+    const result: StreamResult = {
+      cycle,
+      warm,
+      ok: false,
+      firstPacketMs: NaN,
+      video: 0,
+      audio: 0,
+      authFailures: 0,
+      ffmpegAfterStop: 0,
+    };
     let viewer: Viewer | undefined;
     const startedAt = performance.now();
     try {
@@ -417,7 +517,8 @@ async function cameraCycles(client: HapClient): Promise<number> {
     );
     // Odd minutes: a snapshot just after the linger ran out (the camera has been told to stop).
     const afterLinger = lastStop + LINGER_MS + 3000;
-    if (cycle % 2 === 1 && afterLinger < at + CYCLE_MS && (await until(afterLinger))) await snapshot(cycle, "after linger");
+    if (cycle % 2 === 1 && afterLinger < at + CYCLE_MS && (await until(afterLinger)))
+      await snapshot(cycle, "after linger");
   }
 }
 
@@ -425,25 +526,37 @@ async function cameraCycles(client: HapClient): Promise<number> {
 
 let exitCode: number | null | "timeout" | undefined;
 try {
-  console.log(`soak: ${MINUTES} min; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}; samples every ${SAMPLE_MS / 1000} s; live view every minute for ${HOLD_MS / 1000} s, linger ${LINGER_MS / 1000} s`);
+  console.log(
+    `soak: ${MINUTES} min; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}; samples every ${SAMPLE_MS / 1000} s; live view every minute for ${HOLD_MS / 1000} s, linger ${LINGER_MS / 1000} s`,
+  );
   const { cameraClient, writer, writeTargets } = await setUp();
   const nanitRefreshesAtStart = nanit.refreshes;
   const startSample = sample(bridge!.child.pid!, false)!;
   soakStart = performance.now();
   soakEnd = soakStart + MINUTES * 60_000;
   const endTimer = setTimeout(() => stopSoak.abort(), MINUTES * 60_000);
-  console.log(`${elapsed()} soak started: RSS ${fmt(startSample.rssKb / 1024, 1)} MB, ${startSample.fds} fds, ${startSample.children} children`);
+  console.log(
+    `${elapsed()} soak started: RSS ${fmt(startSample.rssKb / 1024, 1)} MB, ${startSample.fds} fds, ${startSample.children} children`,
+  );
   const minuteTicker = setInterval(() => {
     const s = samples.at(-1);
     const m = minuteOf(performance.now());
-    if (s) console.log(`${elapsed()} minute ${m}: RSS ${fmt(s.rssKb / 1024, 1)} MB, ${s.fds} fds, ${s.children} children (${s.ffmpeg} ffmpeg), ${s.threads} threads; HAP events ${counts.hapEvents}, Matter reports ${counts.matterReports}, streams ${streams.filter((r) => r.ok).length}/${streams.length} ok`);
+    if (s)
+      console.log(
+        `${elapsed()} minute ${m}: RSS ${fmt(s.rssKb / 1024, 1)} MB, ${s.fds} fds, ${s.children} children (${s.ffmpeg} ffmpeg), ${s.threads} threads; HAP events ${counts.hapEvents}, Matter reports ${counts.matterReports}, streams ${streams.filter((r) => r.ok).length}/${streams.length} ok`,
+      );
   }, 60_000);
   if (HEAP_DIR) mkdirSync(HEAP_DIR, { recursive: true });
   const firstHeap = HEAP_DIR
-    ? until(soakStart + Math.min(WARMUP_MS + 60_000, (MINUTES * 60_000) / 2)).then((ok) => (ok ? takeHeapSnapshot(bridge!.child.pid!, HEAP_DIR) : undefined))
+    ? until(soakStart + Math.min(WARMUP_MS + 60_000, (MINUTES * 60_000) / 2))
+        .then((ok) => (ok ? takeHeapSnapshot(bridge!.child.pid!, HEAP_DIR) : undefined))
         .catch((error: unknown) => new Error(`the first heap snapshot: ${errorText(error)}`))
     : undefined;
-  const [, , lastUse] = await Promise.all([simulatorChurn(), hapWrites(writer, writeTargets), cameraCycles(cameraClient)]);
+  const [, , lastUse] = await Promise.all([
+    simulatorChurn(),
+    hapWrites(writer, writeTargets),
+    cameraCycles(cameraClient),
+  ]);
   clearTimeout(endTimer);
   clearInterval(minuteTicker);
   const soakStopped = performance.now();
@@ -466,7 +579,10 @@ try {
         const b = summarize(late);
         heapReport = [
           `live heap (after V8's GC): ${fmt(a.totalBytes / 1048576)} MB, ${a.nodes} objects -> ${fmt(b.totalBytes / 1048576)} MB, ${b.nodes} objects (${early} -> ${late})`,
-          ...diff(a, b).map((d) => `  ${d.key.padEnd(48)} count ${d.count[0]} -> ${d.count[1]}, bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] >= d.bytes[0] ? "+" : ""}${d.bytes[1] - d.bytes[0]})`),
+          ...diff(a, b).map(
+            (d) =>
+              `  ${d.key.padEnd(48)} count ${d.count[0]} -> ${d.count[1]}, bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] >= d.bytes[0] ? "+" : ""}${d.bytes[1] - d.bytes[0]})`,
+          ),
         ];
       }
     } catch (error) {
@@ -478,7 +594,8 @@ try {
   // ---- figures ----
   const mb = (kb: number) => kb / 1024;
   const soakSamples = samples.filter((s) => s.t >= soakStart && s.t <= soakStopped);
-  const rssPoints = (from: number, to: number) => soakSamples.filter((s) => s.t >= from && s.t <= to).map((s) => ({ t: s.t, y: mb(s.rssKb) }));
+  const rssPoints = (from: number, to: number) =>
+    soakSamples.filter((s) => s.t >= from && s.t <= to).map((s) => ({ t: s.t, y: mb(s.rssKb) }));
   const mid = soakStart + (soakStopped - soakStart) / 2;
   const slopeAll = slopePerHour(rssPoints(soakStart, soakStopped));
   const slopeFirstHalf = slopePerHour(rssPoints(soakStart, mid));
@@ -490,35 +607,109 @@ try {
   const medianRss = (from: number, to: number) => stats(rssPoints(from, to).map((p) => p.y)).p50;
   const rssWarmup = medianRss(soakStart, soakStart + WARMUP_MS);
   const rssLast = medianRss(soakStopped - WARMUP_MS, soakStopped);
-  const rssAnonSecondHalf = slopePerHour(soakSamples.filter((s) => s.t >= mid).map((s) => ({ t: s.t, y: mb(s.rssAnonKb) })));
+  const rssAnonSecondHalf = slopePerHour(
+    soakSamples.filter((s) => s.t >= mid).map((s) => ({ t: s.t, y: mb(s.rssAnonKb) })),
+  );
 
-  console.log("\nper minute of the soak (samples every " + SAMPLE_MS / 1000 + " s; min-max within the minute):");
-  const rows: (string | number)[][] = [["min", "RSS MB", "RssAnon MB", "fds", "children", "ffmpeg", "threads", "sim changes", "HAP events", "Matter reports"]];
-  const range = (xs: number[], digits = 0) => (xs.length ? (Math.min(...xs) === Math.max(...xs) ? fmt(xs[0], digits) : `${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)}`) : "-");
+  console.log(`\nper minute of the soak (samples every ${SAMPLE_MS / 1000} s; min-max within the minute):`);
+  const rows: (string | number)[][] = [
+    [
+      "min",
+      "RSS MB",
+      "RssAnon MB",
+      "fds",
+      "children",
+      "ffmpeg",
+      "threads",
+      "sim changes",
+      "HAP events",
+      "Matter reports",
+    ],
+  ];
+  const range = (xs: number[], digits = 0) =>
+    xs.length
+      ? Math.min(...xs) === Math.max(...xs)
+        ? fmt(xs[0], digits)
+        : `${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)}`
+      : "-";
   const before = samples.filter((s) => s.t < soakStart);
-  if (before.length) rows.push(["setup", range(before.map((s) => mb(s.rssKb)), 1), range(before.map((s) => mb(s.rssAnonKb)), 1), range(before.map((s) => s.fds)), range(before.map((s) => s.children)), range(before.map((s) => s.ffmpeg)), range(before.map((s) => s.threads)), "", "", ""]);
+  if (before.length)
+    rows.push([
+      "setup",
+      range(
+        before.map((s) => mb(s.rssKb)),
+        1,
+      ),
+      range(
+        before.map((s) => mb(s.rssAnonKb)),
+        1,
+      ),
+      range(before.map((s) => s.fds)),
+      range(before.map((s) => s.children)),
+      range(before.map((s) => s.ffmpeg)),
+      range(before.map((s) => s.threads)),
+      "",
+      "",
+      "",
+    ]);
   for (let m = 0; m * 60_000 < soakStopped - soakStart; m++) {
     const ss = soakSamples.filter((s) => minuteOf(s.t) === m);
     const c = perMinute.get(m);
     if (!ss.length) continue;
-    rows.push([m + 1, range(ss.map((s) => mb(s.rssKb)), 1), range(ss.map((s) => mb(s.rssAnonKb)), 1), range(ss.map((s) => s.fds)), range(ss.map((s) => s.children)), range(ss.map((s) => s.ffmpeg)), range(ss.map((s) => s.threads)), c?.simChanges ?? 0, c?.hapEvents ?? 0, c?.matterReports ?? 0]);
+    rows.push([
+      m + 1,
+      range(
+        ss.map((s) => mb(s.rssKb)),
+        1,
+      ),
+      range(
+        ss.map((s) => mb(s.rssAnonKb)),
+        1,
+      ),
+      range(ss.map((s) => s.fds)),
+      range(ss.map((s) => s.children)),
+      range(ss.map((s) => s.ffmpeg)),
+      range(ss.map((s) => s.threads)),
+      c?.simChanges ?? 0,
+      c?.hapEvents ?? 0,
+      c?.matterReports ?? 0,
+    ]);
   }
-  if (endSample) rows.push(["end", fmt(mb(endSample.rssKb), 1), fmt(mb(endSample.rssAnonKb), 1), endSample.fds, endSample.children, endSample.ffmpeg, endSample.threads, "", "", ""]);
+  if (endSample)
+    rows.push([
+      "end",
+      fmt(mb(endSample.rssKb), 1),
+      fmt(mb(endSample.rssAnonKb), 1),
+      endSample.fds,
+      endSample.children,
+      endSample.ffmpeg,
+      endSample.threads,
+      "",
+      "",
+      "",
+    ]);
   console.log(table(rows));
 
   const all = [startSample, ...soakSamples, ...(endSample ? [endSample] : [])];
-  const mmEnd = (pickOf: (s: Sample) => number) => `${Math.min(...all.map(pickOf))} / ${Math.max(...all.map(pickOf))} / ${endSample ? pickOf(endSample) : "-"}`;
+  const mmEnd = (pickOf: (s: Sample) => number) =>
+    `${Math.min(...all.map(pickOf))} / ${Math.max(...all.map(pickOf))} / ${endSample ? pickOf(endSample) : "-"}`;
   const okStreams = streams.filter((s) => s.ok);
-  const firstPacket = (warm: boolean) => stats(streams.filter((s) => s.ok && s.warm === warm).map((s) => s.firstPacketMs / 1000));
-  const snapStats = (kind: SnapshotResult["kind"]) => stats(snapshots.filter((s) => s.ok && s.kind === kind).map((s) => s.ms));
+  const firstPacket = (warm: boolean) =>
+    stats(streams.filter((s) => s.ok && s.warm === warm).map((s) => s.firstPacketMs / 1000));
+  const snapStats = (kind: SnapshotResult["kind"]) =>
+    stats(snapshots.filter((s) => s.ok && s.kind === kind).map((s) => s.ms));
   const leftAfterStop = streams.filter((s) => s.ffmpegAfterStop > 0).length;
   const crashLines = bridge!.lines.filter((l: LogLine) => /^(uncaught exception|unhandled rejection)/.test(l.msg));
   const errors = bridge!.lines.filter((l) => l.level >= 50);
   const warnings = bridge!.lines.filter((l) => l.level === 40);
   const xsenseRenewals = bridge!.lines.filter((l) => /AWS credentials renewed/.test(l.msg)).length;
 
-  console.log(`\nRSS (MB): start ${fmt(mb(startSample.rssKb), 1)}, end ${endSample ? fmt(mb(endSample.rssKb), 1) : "-"}, max ${fmt(Math.max(...all.map((s) => mb(s.rssKb))), 1)}`);
-  console.log(`RSS slope (least squares over the soak's ${SAMPLE_MS / 1000} s samples): second half ${fmt(slopeSecondHalf)} MB/h, whole soak ${fmt(slopeAll)} MB/h (RssAnon, second half ${fmt(rssAnonSecondHalf)} MB/h)`);
+  console.log(
+    `\nRSS (MB): start ${fmt(mb(startSample.rssKb), 1)}, end ${endSample ? fmt(mb(endSample.rssKb), 1) : "-"}, max ${fmt(Math.max(...all.map((s) => mb(s.rssKb))), 1)}`,
+  );
+  console.log(
+    `RSS slope (least squares over the soak's ${SAMPLE_MS / 1000} s samples): second half ${fmt(slopeSecondHalf)} MB/h, whole soak ${fmt(slopeAll)} MB/h (RssAnon, second half ${fmt(rssAnonSecondHalf)} MB/h)`,
+  );
   // Baseline in the same run: the soak's first 2 minutes. Two comparisons, both printed:
   // - level: median RSS of the last 2 minutes / of the first 2 (same load, same phase mix of live
   //   views and idle). A leak shows as a ratio that keeps rising with the run's length; flat is ~1.0x.
@@ -528,27 +719,57 @@ try {
   //   short runs (a few minutes) every slope here is noise: the verdict uses the second-half slope
   //   of a 30-minute run.
   const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? `${fmt(a / b)}x` : "-");
-  console.log(`baseline: median RSS first ${WARMUP_MS / 60_000} min ${fmt(rssWarmup, 1)} MB, last ${WARMUP_MS / 60_000} min ${fmt(rssLast, 1)} MB (${ratio(rssLast, rssWarmup)})`);
-  console.log(`baseline slopes: first ${WARMUP_MS / 60_000} min ${fmt(slopeWarmup)} MB/h vs the rest ${fmt(slopeRest)} MB/h (ratio ${ratio(slopeRest, slopeWarmup)}); first half ${fmt(slopeFirstHalf)} vs second half ${fmt(slopeSecondHalf)} MB/h (ratio ${ratio(slopeSecondHalf, slopeFirstHalf)})`);
+  console.log(
+    `baseline: median RSS first ${WARMUP_MS / 60_000} min ${fmt(rssWarmup, 1)} MB, last ${WARMUP_MS / 60_000} min ${fmt(rssLast, 1)} MB (${ratio(rssLast, rssWarmup)})`,
+  );
+  console.log(
+    `baseline slopes: first ${WARMUP_MS / 60_000} min ${fmt(slopeWarmup)} MB/h vs the rest ${fmt(slopeRest)} MB/h (ratio ${ratio(slopeRest, slopeWarmup)}); first half ${fmt(slopeFirstHalf)} vs second half ${fmt(slopeSecondHalf)} MB/h (ratio ${ratio(slopeSecondHalf, slopeFirstHalf)})`,
+  );
   console.log(`open fds min / max / end: ${mmEnd((s) => s.fds)} (before the first stream: ${startSample.fds})`);
-  console.log(`child processes min / max / end: ${mmEnd((s) => s.children)}; ffmpeg children ${mmEnd((s) => s.ffmpeg)}; threads ${mmEnd((s) => s.threads)}`);
-  console.log(`streams started / ok / failed: ${streams.length} / ${okStreams.length} / ${streams.length - okStreams.length}; START -> first SRTP packet: cold p50 ${fmt(firstPacket(false).p50)} s max ${fmt(firstPacket(false).max)} s (${firstPacket(false).n}), warm p50 ${fmt(firstPacket(true).p50)} s max ${fmt(firstPacket(true).max)} s (${firstPacket(true).n}); ${stats(okStreams.map((s) => s.video)).p50} video packets per stream (p50); streams with an ffmpeg left 1 s after STOP: ${leftAfterStop}`);
-  for (const s of streams.filter((r) => !r.ok)) console.log(`  stream #${s.cycle + 1} failed: ${s.error ?? `${s.video} video packets, ${s.authFailures} failed tags`}`);
-  console.log(`snapshots ok / failed: ${snapshots.filter((s) => s.ok).length} / ${snapshots.filter((s) => !s.ok).length}; during live view p50 ${fmt(snapStats("during live view").p50, 0)} ms, after linger (camera started) p50 ${fmt(snapStats("after linger").p50, 0)} ms`);
-  for (const s of snapshots.filter((r) => !r.ok)) console.log(`  snapshot (minute ${s.cycle + 1}, ${s.kind}) failed: ${s.error}`);
-  console.log(`churn: simulator changes ${counts.simChanges.fansync} FanSync / ${counts.simChanges.xsense} X-Sense / ${counts.simChanges.nanit} Nanit; HAP writes ${counts.hapWrites} ok / ${counts.hapWriteFailures.length} failed; HAP events ${counts.hapEvents}; Matter reports ${counts.matterReports}; Nanit token refreshes ${nanitRefreshes}; X-Sense credential renewals ${xsenseRenewals}`);
+  console.log(
+    `child processes min / max / end: ${mmEnd((s) => s.children)}; ffmpeg children ${mmEnd((s) => s.ffmpeg)}; threads ${mmEnd((s) => s.threads)}`,
+  );
+  console.log(
+    `streams started / ok / failed: ${streams.length} / ${okStreams.length} / ${streams.length - okStreams.length}; START -> first SRTP packet: cold p50 ${fmt(firstPacket(false).p50)} s max ${fmt(firstPacket(false).max)} s (${firstPacket(false).n}), warm p50 ${fmt(firstPacket(true).p50)} s max ${fmt(firstPacket(true).max)} s (${firstPacket(true).n}); ${stats(okStreams.map((s) => s.video)).p50} video packets per stream (p50); streams with an ffmpeg left 1 s after STOP: ${leftAfterStop}`,
+  );
+  for (const s of streams.filter((r) => !r.ok))
+    console.log(
+      `  stream #${s.cycle + 1} failed: ${s.error ?? `${s.video} video packets, ${s.authFailures} failed tags`}`,
+    );
+  console.log(
+    `snapshots ok / failed: ${snapshots.filter((s) => s.ok).length} / ${snapshots.filter((s) => !s.ok).length}; during live view p50 ${fmt(snapStats("during live view").p50, 0)} ms, after linger (camera started) p50 ${fmt(snapStats("after linger").p50, 0)} ms`,
+  );
+  for (const s of snapshots.filter((r) => !r.ok))
+    console.log(`  snapshot (minute ${s.cycle + 1}, ${s.kind}) failed: ${s.error}`);
+  console.log(
+    `churn: simulator changes ${counts.simChanges.fansync} FanSync / ${counts.simChanges.xsense} X-Sense / ${counts.simChanges.nanit} Nanit; HAP writes ${counts.hapWrites} ok / ${counts.hapWriteFailures.length} failed; HAP events ${counts.hapEvents}; Matter reports ${counts.matterReports}; Nanit token refreshes ${nanitRefreshes}; X-Sense credential renewals ${xsenseRenewals}`,
+  );
   for (const f of counts.hapWriteFailures.slice(0, 5)) console.log(`  HAP write failed: ${f}`);
-  console.log(`devices that read unreachable during the soak: ${counts.unreachable.size ? [...counts.unreachable].map(([n, k]) => `${n} x${k}`).join(", ") : "none"}`);
+  console.log(
+    `devices that read unreachable during the soak: ${counts.unreachable.size ? [...counts.unreachable].map(([n, k]) => `${n} x${k}`).join(", ") : "none"}`,
+  );
   console.log(`camera pushes still running after the last linger: ${pushesAfterLinger}`);
   for (const line of heapReport) console.log(line);
-  console.log(`bridge: ${alive ? "running" : `EXITED (${bridge!.exitCode})`}; crash lines ${crashLines.length}; error lines ${errors.length}; warnings ${warnings.length}`);
-  const distinct = (ls: LogLine[]) => [...new Map(ls.map((l) => [l.msg.replace(/\d+/g, "N"), l.msg])).values()].slice(0, 6);
+  console.log(
+    `bridge: ${alive ? "running" : `EXITED (${bridge!.exitCode})`}; crash lines ${crashLines.length}; error lines ${errors.length}; warnings ${warnings.length}`,
+  );
+  const distinct = (ls: LogLine[]) =>
+    [...new Map(ls.map((l) => [l.msg.replace(/\d+/g, "N"), l.msg])).values()].slice(0, 6);
   for (const m of distinct([...crashLines, ...errors, ...warnings])) console.log(`  log: ${m.slice(0, 240)}`);
 
   const checks: [string, boolean][] = [
-    [`RSS slope over the second half ${fmt(slopeSecondHalf)} < ${THRESHOLDS.rssSlopeMbPerHour} MB/h`, slopeSecondHalf < THRESHOLDS.rssSlopeMbPerHour],
-    [`fds at the end ${endSample?.fds ?? "-"} <= ${startSample.fds} + ${THRESHOLDS.fdGrowth}`, !!endSample && endSample.fds <= startSample.fds + THRESHOLDS.fdGrowth],
-    [`child processes at the end ${endSample?.children ?? "-"} <= ${startSample.children} (before the first stream)`, !!endSample && endSample.children <= startSample.children],
+    [
+      `RSS slope over the second half ${fmt(slopeSecondHalf)} < ${THRESHOLDS.rssSlopeMbPerHour} MB/h`,
+      slopeSecondHalf < THRESHOLDS.rssSlopeMbPerHour,
+    ],
+    [
+      `fds at the end ${endSample?.fds ?? "-"} <= ${startSample.fds} + ${THRESHOLDS.fdGrowth}`,
+      !!endSample && endSample.fds <= startSample.fds + THRESHOLDS.fdGrowth,
+    ],
+    [
+      `child processes at the end ${endSample?.children ?? "-"} <= ${startSample.children} (before the first stream)`,
+      !!endSample && endSample.children <= startSample.children,
+    ],
     [`no ffmpeg child after the last STOP + linger (${endSample?.ffmpeg ?? "-"})`, endSample?.ffmpeg === 0],
     [`the camera told to stop after the last linger (pushes running: ${pushesAfterLinger})`, pushesAfterLinger === 0],
     [`no ffmpeg left 1 s after any STOP (${leftAfterStop} streams)`, leftAfterStop === 0],
@@ -557,25 +778,57 @@ try {
   const flat = checks.every(([, ok]) => ok);
   console.log(`\nverdict: ${flat ? "flat" : "NOT flat"}`);
   for (const [what, ok] of checks) console.log(`  ${ok ? "ok  " : "FAIL"} ${what}`);
-  if (MINUTES < 10) console.log("  (a run this short says little about slopes: the 30-minute default is the measurement)");
+  if (MINUTES < 10)
+    console.log("  (a run this short says little about slopes: the 30-minute default is the measurement)");
   console.log(`time: ${elapsed().trim()}`);
 
   const summary: SummaryRow[] = [
-    { metric: "RSS slope second half / whole soak", value: `${fmt(slopeSecondHalf)} / ${fmt(slopeAll)} MB/h`, baseline: `first ${WARMUP_MS / 60_000} min ${fmt(slopeWarmup)} MB/h`, ratio: ratio(slopeRest, slopeWarmup), target: `< ${THRESHOLDS.rssSlopeMbPerHour} MB/h` },
-    { metric: `median RSS last ${WARMUP_MS / 60_000} min`, value: `${fmt(rssLast, 1)} MB`, baseline: `${fmt(rssWarmup, 1)} MB first ${WARMUP_MS / 60_000} min`, ratio: ratio(rssLast, rssWarmup), target: "~1.00x" },
-    { metric: "RSS start -> end (max)", value: `${fmt(mb(startSample.rssKb), 1)} -> ${endSample ? fmt(mb(endSample.rssKb), 1) : "-"} MB (${fmt(Math.max(...all.map((s) => mb(s.rssKb))), 1)})` },
-    { metric: "open fds min/max/end", value: mmEnd((s) => s.fds), target: `end <= ${startSample.fds + THRESHOLDS.fdGrowth}` },
-    { metric: "children / ffmpeg min/max/end", value: `${mmEnd((s) => s.children)}; ${mmEnd((s) => s.ffmpeg)}`, target: "ffmpeg end 0" },
-    { metric: "streams started/ok/failed", value: `${streams.length}/${okStreams.length}/${streams.length - okStreams.length}` },
-    { metric: "snapshots ok/failed", value: `${snapshots.filter((s) => s.ok).length}/${snapshots.filter((s) => !s.ok).length}` },
+    {
+      metric: "RSS slope second half / whole soak",
+      value: `${fmt(slopeSecondHalf)} / ${fmt(slopeAll)} MB/h`,
+      baseline: `first ${WARMUP_MS / 60_000} min ${fmt(slopeWarmup)} MB/h`,
+      ratio: ratio(slopeRest, slopeWarmup),
+      target: `< ${THRESHOLDS.rssSlopeMbPerHour} MB/h`,
+    },
+    {
+      metric: `median RSS last ${WARMUP_MS / 60_000} min`,
+      value: `${fmt(rssLast, 1)} MB`,
+      baseline: `${fmt(rssWarmup, 1)} MB first ${WARMUP_MS / 60_000} min`,
+      ratio: ratio(rssLast, rssWarmup),
+      target: "~1.00x",
+    },
+    {
+      metric: "RSS start -> end (max)",
+      value: `${fmt(mb(startSample.rssKb), 1)} -> ${endSample ? fmt(mb(endSample.rssKb), 1) : "-"} MB (${fmt(Math.max(...all.map((s) => mb(s.rssKb))), 1)})`,
+    },
+    {
+      metric: "open fds min/max/end",
+      value: mmEnd((s) => s.fds),
+      target: `end <= ${startSample.fds + THRESHOLDS.fdGrowth}`,
+    },
+    {
+      metric: "children / ffmpeg min/max/end",
+      value: `${mmEnd((s) => s.children)}; ${mmEnd((s) => s.ffmpeg)}`,
+      target: "ffmpeg end 0",
+    },
+    {
+      metric: "streams started/ok/failed",
+      value: `${streams.length}/${okStreams.length}/${streams.length - okStreams.length}`,
+    },
+    {
+      metric: "snapshots ok/failed",
+      value: `${snapshots.filter((s) => s.ok).length}/${snapshots.filter((s) => !s.ok).length}`,
+    },
     { metric: "verdict", value: flat ? "flat" : "NOT flat", target: "flat" },
   ];
-  writeSummary("soak", summary, [`${MINUTES} min; HAP events ${counts.hapEvents}, Matter reports ${counts.matterReports}, Nanit refreshes ${nanitRefreshes}`]);
+  writeSummary("soak", summary, [
+    `${MINUTES} min; HAP events ${counts.hapEvents}, Matter reports ${counts.matterReports}, Nanit refreshes ${nanitRefreshes}`,
+  ]);
 } finally {
   stopSoak.abort();
   stopSampling();
   const dump = argValue("--dump");
-  if (dump && bridge) writeFileSync(dump, bridge.lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+  if (dump && bridge) writeFileSync(dump, `${bridge.lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
   view?.close();
   await Promise.allSettled(clients.map((c) => withTimeout(c.close(), 10_000, "closing a HAP client")));
   await matter?.close().catch(() => undefined);

@@ -21,7 +21,9 @@ import type { LogLine } from "../test/helpers/bridge-process.ts";
 import { argValue, argValues, fmt, median, sleep, table, withTimeout, writeSummary, type SummaryRow } from "./lib.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
-  console.error("startup runs a bridge that advertises Matter: run it inside the loopback namespace (npm run bench -- startup, or test/netns.sh node bench/startup.ts)");
+  console.error(
+    "startup runs a bridge that advertises Matter: run it inside the loopback namespace (npm run bench -- startup, or test/netns.sh node bench/startup.ts)",
+  );
   process.exit(2);
 }
 
@@ -73,7 +75,15 @@ async function runOnce(bin: string, urls: { apiUrl: string; wsUrl: string }, sim
     JSON.stringify({
       homekit: { port: 0, advertiser: "none", pincode: "031-45-154" },
       matter: { port: matterPort, mdnsInterface: "lo" },
-      accounts: [{ vendor: "fansync", name: "home", email: sim.email, password: sim.password, endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "fansync",
+          name: "home",
+          email: sim.email,
+          password: sim.password,
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
       log: { level: "info" },
     }),
   );
@@ -100,7 +110,13 @@ async function runOnce(bin: string, urls: { apiUrl: string; wsUrl: string }, sim
             // not JSON (the pairing QR code, for instance)
           }
         });
-        void exited.then((code) => reject(new Error(`bridge exited with ${code} before ready; stderr:\n${stderr.join("\n")}\nstdout:\n${lines.slice(-10).join("\n")}`)));
+        void exited.then((code) =>
+          reject(
+            new Error(
+              `bridge exited with ${code} before ready; stderr:\n${stderr.join("\n")}\nstdout:\n${lines.slice(-10).join("\n")}`,
+            ),
+          ),
+        );
       }),
       60_000,
       `ready line from ${bin}; stdout:\n${lines.slice(-10).join("\n")}`,
@@ -131,12 +147,16 @@ async function runOnce(bin: string, urls: { apiUrl: string; wsUrl: string }, sim
 
 async function main(): Promise<void> {
   const profiles = Object.keys(PROFILES) as ProfileKey[];
-  const devices: SimDeviceSpec[] = Array.from({ length: DEVICES }, (_, i) => ({ profile: profiles[i % profiles.length]! }));
+  const devices: SimDeviceSpec[] = Array.from({ length: DEVICES }, (_, i) => ({
+    profile: profiles[i % profiles.length]!,
+  }));
   const sim = new FanSyncSimulator({ devices });
   const urls = await sim.start();
   const versions = new Map(NODES.map((bin) => [bin, nodeVersion(bin)]));
   const runs: Run[] = [];
-  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   try {
     for (let r = 0; r < RUNS; r++) {
       for (const bin of NODES) {
@@ -152,24 +172,42 @@ async function main(): Promise<void> {
   }
 
   const mb = (kb: number) => `${fmt(kb / 1024, 1)} MB`;
-  console.log(`\nBridge start-up (node src/main.ts --log-json), FanSync simulator with ${DEVICES} devices, HomeKit advertiser "none",`);
-  console.log(`Matter on a free port (mDNS on lo only); fresh data directory per run; RSS read ${SETTLE_MS} ms after the ready line.`);
-  console.log(`Machine: ${cpus().length} CPUs, load average at start ${load} (other work was running: treat times as indicative).`);
-  console.log("Medians of " + RUNS + " runs per Node binary (min-max in brackets):\n");
-  const rows: (string | number)[][] = [["node", "runs", "readyMs", "spawn->ready ms", "VmRSS", "VmHWM", "RssAnon", "RssFile"]];
+  console.log(
+    `\nBridge start-up (node src/main.ts --log-json), FanSync simulator with ${DEVICES} devices, HomeKit advertiser "none",`,
+  );
+  console.log(
+    `Matter on a free port (mDNS on lo only); fresh data directory per run; RSS read ${SETTLE_MS} ms after the ready line.`,
+  );
+  console.log(
+    `Machine: ${cpus().length} CPUs, load average at start ${load} (other work was running: treat times as indicative).`,
+  );
+  console.log(`Medians of ${RUNS} runs per Node binary (min-max in brackets):\n`);
+  const rows: (string | number)[][] = [
+    ["node", "runs", "readyMs", "spawn->ready ms", "VmRSS", "VmHWM", "RssAnon", "RssFile"],
+  ];
   const summary: SummaryRow[] = [];
   for (const bin of NODES) {
     const mine = runs.filter((r) => r.node === bin);
     const col = (pick: (r: Run) => number) => mine.map(pick);
-    const range = (values: number[], f: (n: number) => string) => `${f(median(values))} [${f(Math.min(...values))}-${f(Math.max(...values))}]`;
+    const range = (values: number[], f: (n: number) => string) =>
+      `${f(median(values))} [${f(Math.min(...values))}-${f(Math.max(...values))}]`;
     const ms = (n: number) => n.toFixed(0);
     const mbShort = (kb: number) => (kb / 1024).toFixed(1);
     rows.push([
       `${versions.get(bin)}${bin === process.execPath ? " (this)" : ""}`,
       mine.length,
-      range(col((r) => r.readyMs), ms),
-      range(col((r) => r.wallMs), ms),
-      `${range(col((r) => r.rss), mbShort)} MB`,
+      range(
+        col((r) => r.readyMs),
+        ms,
+      ),
+      range(
+        col((r) => r.wallMs),
+        ms,
+      ),
+      `${range(
+        col((r) => r.rss),
+        mbShort,
+      )} MB`,
       mb(median(col((r) => r.hwm))),
       mb(median(col((r) => r.rssAnon))),
       mb(median(col((r) => r.rssFile))),
@@ -184,11 +222,17 @@ async function main(): Promise<void> {
     const base = median(runs.filter((r) => r.node === NODES[0]).map((r) => r.rss));
     for (const bin of NODES.slice(1)) {
       const other = median(runs.filter((r) => r.node === bin).map((r) => r.rss));
-      console.log(`\nRSS ${versions.get(bin)} vs ${versions.get(NODES[0]!)}: ${mb(other)} vs ${mb(base)} (${other >= base ? "+" : ""}${mb(other - base)}, ${fmt(other / base)}x)`);
+      console.log(
+        `\nRSS ${versions.get(bin)} vs ${versions.get(NODES[0]!)}: ${mb(other)} vs ${mb(base)} (${other >= base ? "+" : ""}${mb(other - base)}, ${fmt(other / base)}x)`,
+      );
     }
   }
-  console.log("\nreadyMs: from config loaded to bridges published (the bridge's own figure); spawn->ready adds process start");
-  console.log("and module loading (matter.js, HAP-NodeJS). RssFile is mapped files (the node binary, ICU); RssAnon is heap and code.");
+  console.log(
+    "\nreadyMs: from config loaded to bridges published (the bridge's own figure); spawn->ready adds process start",
+  );
+  console.log(
+    "and module loading (matter.js, HAP-NodeJS). RssFile is mapped files (the node binary, ICU); RssAnon is heap and code.",
+  );
   writeSummary("startup", summary, [`${DEVICES} FanSync devices, ${RUNS} runs, median`]);
 }
 

@@ -34,18 +34,7 @@ import { Sbs50LocalPublisher } from "../sim/xsense/local-publisher.ts";
 import { fastDriverOptions } from "../test/drivers/xsense-harness.ts";
 import { HapClient } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";
-import {
-  argValue,
-  deferred,
-  fmt,
-  sleep,
-  stats,
-  table,
-  withTimeout,
-  writeSummary,
-  type Stats,
-  latencyBenchSetup,
-} from "./lib.ts";
+import { deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type Stats, latencyBenchSetup } from "./lib.ts";
 
 const { samples: SAMPLES, warmup: WARMUP } = latencyBenchSetup("xsense-alarm-latency");
 const GAP_MS = 5;

@@ -63,7 +63,9 @@ export function cameraStreamingOptions(audio: boolean): CameraStreamingOptions {
       ]),
     },
     // No ffmpeg we can ship has an AAC-ELD encoder: Opus, at the 16 and 24 kHz HomeKit requires.
-    ...(audio ? { audio: { codecs: [{ type: "OPUS", audioChannels: 1, samplerate: [16, 24] as AudioStreamingSamplerate[] }] } } : {}),
+    ...(audio
+      ? { audio: { codecs: [{ type: "OPUS", audioChannels: 1, samplerate: [16, 24] as AudioStreamingSamplerate[] }] } }
+      : {}),
   };
 }
 
@@ -131,7 +133,15 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
     const started = performance.now();
     this.#options.source.snapshot(request.width, request.height).then(
       (jpeg) => {
-        this.#options.log.debug({ width: request.width, height: request.height, bytes: jpeg.length, ms: Math.round(performance.now() - started) }, `${this.#options.name}: snapshot`);
+        this.#options.log.debug(
+          {
+            width: request.width,
+            height: request.height,
+            bytes: jpeg.length,
+            ms: Math.round(performance.now() - started),
+          },
+          `${this.#options.name}: snapshot`,
+        );
         callback(undefined, jpeg);
       },
       (error: Error) => {
@@ -153,9 +163,16 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
 
   async #prepare(request: PrepareStreamRequest): Promise<Parameters<PrepareStreamCallback>[1]> {
     const { video, audio } = request;
-    for (const [kind, s] of [["video", video], ["audio", audio]] as const) {
-      if (s.srtpCryptoSuite !== SRTP_AES_CM_128_HMAC_SHA1_80) throw new Error(`the controller chose SRTP suite ${s.srtpCryptoSuite} for ${kind}; only AES_CM_128_HMAC_SHA1_80 is offered`);
-      if (s.srtp_key.length !== 16 || s.srtp_salt.length !== 14) throw new Error(`${kind} SRTP key/salt of ${s.srtp_key.length}/${s.srtp_salt.length} bytes`);
+    for (const [kind, s] of [
+      ["video", video],
+      ["audio", audio],
+    ] as const) {
+      if (s.srtpCryptoSuite !== SRTP_AES_CM_128_HMAC_SHA1_80)
+        throw new Error(
+          `the controller chose SRTP suite ${s.srtpCryptoSuite} for ${kind}; only AES_CM_128_HMAC_SHA1_80 is offered`,
+        );
+      if (s.srtp_key.length !== 16 || s.srtp_salt.length !== 14)
+        throw new Error(`${kind} SRTP key/salt of ${s.srtp_key.length}/${s.srtp_salt.length} bytes`);
     }
     // A repeated SetupEndpoints for the same session replaces the earlier one.
     const previous = this.#sessions.get(request.sessionID);
@@ -175,7 +192,9 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
         videoSrtpKey: video.srtp_key,
         videoSrtpSalt: video.srtp_salt,
         videoSsrc,
-        ...(this.#options.audio ? { audioPort: audio.port, audioSrtpKey: audio.srtp_key, audioSrtpSalt: audio.srtp_salt, audioSsrc } : {}),
+        ...(this.#options.audio
+          ? { audioPort: audio.port, audioSrtpKey: audio.srtp_key, audioSrtpSalt: audio.srtp_salt, audioSsrc }
+          : {}),
       },
       sockets,
       ended: false,
@@ -186,7 +205,9 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
     // The keys HomeKit sent are the ones we encrypt with; they are echoed back as HAP expects.
     return {
       video: { port: port(0), ssrc: videoSsrc, srtp_key: video.srtp_key, srtp_salt: video.srtp_salt },
-      ...(this.#options.audio ? { audio: { port: port(1), ssrc: audioSsrc, srtp_key: audio.srtp_key, srtp_salt: audio.srtp_salt } } : {}),
+      ...(this.#options.audio
+        ? { audio: { port: port(1), ssrc: audioSsrc, srtp_key: audio.srtp_key, srtp_salt: audio.srtp_salt } }
+        : {}),
     };
   }
 
@@ -241,7 +262,17 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
         packetTimeMs: audio.packet_time,
       };
     }
-    this.#options.log.info({ session: session.id, width: video.width, height: video.height, fps: video.fps, kbps: video.max_bit_rate, audio: !!live.audio }, `${this.#options.name}: HomeKit viewer starts a stream`);
+    this.#options.log.info(
+      {
+        session: session.id,
+        width: video.width,
+        height: video.height,
+        fps: video.fps,
+        kbps: video.max_bit_rate,
+        audio: !!live.audio,
+      },
+      `${this.#options.name}: HomeKit viewer starts a stream`,
+    );
     session.starting = this.#options.source.startLive(live).then(async (stream) => {
       if (session.ended) {
         await stream.stop();
@@ -251,7 +282,10 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
       void stream.ended.then(({ reason }) => {
         if (session.ended) return;
         // "stopped": the media layer stopped it (the bridge is shutting down), not a failure.
-        this.#options.log[reason === "stopped" ? "info" : "warn"]({ session: session.id }, `${this.#options.name}: stream ended (${reason})`);
+        this.#options.log[reason === "stopped" ? "info" : "warn"](
+          { session: session.id },
+          `${this.#options.name}: stream ended (${reason})`,
+        );
         void this.#close(session, reason);
         this.controller?.forceStopStreamingSession(session.id);
       });
@@ -261,11 +295,22 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
     await session.starting;
   }
 
-  async #reconfigure(session: Session, video: { width: number; height: number; fps: number; max_bit_rate: number }): Promise<void> {
+  async #reconfigure(
+    session: Session,
+    video: { width: number; height: number; fps: number; max_bit_rate: number },
+  ): Promise<void> {
     const stream = session.stream ?? (await session.starting);
     if (!stream) throw new Error("no stream to reconfigure");
-    const change: Partial<LiveStreamVideo> = { width: video.width, height: video.height, fps: video.fps, maxBitrate: video.max_bit_rate };
-    this.#options.log.info({ session: session.id, ...change }, `${this.#options.name}: HomeKit viewer reconfigures the stream`);
+    const change: Partial<LiveStreamVideo> = {
+      width: video.width,
+      height: video.height,
+      fps: video.fps,
+      maxBitrate: video.max_bit_rate,
+    };
+    this.#options.log.info(
+      { session: session.id, ...change },
+      `${this.#options.name}: HomeKit viewer reconfigures the stream`,
+    );
     await stream.reconfigure(change);
   }
 
@@ -275,7 +320,10 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
     const every = Math.max(250, Math.min(1000, this.#rtcpTimeoutMs / 4));
     session.rtcpTimer = setInterval(() => {
       if (Date.now() - (session.lastRtcp ?? 0) < this.#rtcpTimeoutMs) return;
-      this.#options.log.info({ session: session.id }, `${this.#options.name}: no RTCP from the viewer for ${Math.round(this.#rtcpTimeoutMs / 1000)} s; ending its stream`);
+      this.#options.log.info(
+        { session: session.id },
+        `${this.#options.name}: no RTCP from the viewer for ${Math.round(this.#rtcpTimeoutMs / 1000)} s; ending its stream`,
+      );
       void this.#close(session, "viewer went silent");
       this.controller?.forceStopStreamingSession(session.id);
     }, every);

@@ -93,7 +93,16 @@ export class HomeKitRecordingDelegate implements CameraRecordingDelegate {
     this.#configuration = configuration;
     if (configuration) {
       const [width, height, fps] = configuration.videoCodec.resolution;
-      this.#options.log.debug({ width, height, fps, prebufferMs: configuration.prebufferLength, fragmentMs: configuration.mediaContainerConfiguration.fragmentLength }, `${this.#options.name}: the home hub selected a recording configuration`);
+      this.#options.log.debug(
+        {
+          width,
+          height,
+          fps,
+          prebufferMs: configuration.prebufferLength,
+          fragmentMs: configuration.mediaContainerConfiguration.fragmentLength,
+        },
+        `${this.#options.name}: the home hub selected a recording configuration`,
+      );
     }
     this.#apply();
   }
@@ -108,7 +117,10 @@ export class HomeKitRecordingDelegate implements CameraRecordingDelegate {
     if (!configuration) throw new HDSProtocolError(INVALID_CONFIGURATION);
     let clip: RecordingClipStream;
     try {
-      clip = await this.#options.recorder.record({ fragmentMs: configuration.mediaContainerConfiguration.fragmentLength, audio: this.#options.audioActive() });
+      clip = await this.#options.recorder.record({
+        fragmentMs: configuration.mediaContainerConfiguration.fragmentLength,
+        audio: this.#options.audioActive(),
+      });
     } catch (error) {
       this.#options.log.warn(`${this.#options.name}: no recording for the home hub: ${(error as Error).message}`);
       throw new HDSProtocolError(this.recording ? UNEXPECTED_FAILURE : NOT_ALLOWED);
@@ -142,8 +154,14 @@ export class HomeKitRecordingDelegate implements CameraRecordingDelegate {
 
   closeRecordingStream(streamId: number, reason: HDSProtocolSpecificErrorReason | undefined): void {
     const clip = this.#clips.get(streamId);
-    this.#options.log.debug({ streamId, reason }, `${this.#options.name}: the home hub closed recording stream ${streamId}`);
-    if (clip) void clip.stop(reason === undefined ? "the home hub's data stream closed" : `closed by the home hub (reason ${reason})`);
+    this.#options.log.debug(
+      { streamId, reason },
+      `${this.#options.name}: the home hub closed recording stream ${streamId}`,
+    );
+    if (clip)
+      void clip.stop(
+        reason === undefined ? "the home hub's data stream closed" : `closed by the home hub (reason ${reason})`,
+      );
   }
 
   /** The accessory goes away: clips stop and the pre-buffer is dropped (the media layer owns the recorder). */
@@ -154,6 +172,8 @@ export class HomeKitRecordingDelegate implements CameraRecordingDelegate {
   }
 
   #apply(): void {
-    this.#options.recorder.configure(this.recording ? Math.max(PREBUFFER_MS, this.#configuration!.prebufferLength) : undefined);
+    this.#options.recorder.configure(
+      this.recording ? Math.max(PREBUFFER_MS, this.#configuration!.prebufferLength) : undefined,
+    );
   }
 }

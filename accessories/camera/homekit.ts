@@ -17,11 +17,19 @@ export const cameraHomeKit: HomeKitBinding<"camera"> = {
     let motion: Service | undefined;
     if (source.recorder && ctx.entry.info.capabilities.motion !== undefined) {
       const name = `${ctx.entry.info.name} Motion`;
-      motion = accessory.getServiceById(Service.MotionSensor, "motion") ?? accessory.addService(Service.MotionSensor, name, "motion");
+      motion =
+        accessory.getServiceById(Service.MotionSensor, "motion") ??
+        accessory.addService(Service.MotionSensor, name, "motion");
       motion.addOptionalCharacteristic(Characteristic.ConfiguredName);
       motion.setCharacteristic(Characteristic.ConfiguredName, name);
     }
-    const { controller, delegate, recording } = createCameraController({ name: ctx.entry.info.name, source, audio: capability.audio, log: ctx.log, motion });
+    const { controller, delegate, recording } = createCameraController({
+      name: ctx.entry.info.name,
+      source,
+      audio: capability.audio,
+      log: ctx.log,
+      motion,
+    });
     accessory.configureController(controller);
     recording?.trigger(ctx.entry.state.motion === true);
     return {

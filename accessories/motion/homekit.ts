@@ -8,7 +8,9 @@ export const motionHomeKit: HomeKitBinding<"motion"> = {
   attach(accessory, ctx) {
     const name = `${ctx.entry.info.name} Motion`;
     // A camera that records has created it already (its controller links it as the recording trigger).
-    const service = accessory.getServiceById(Service.MotionSensor, "motion") ?? accessory.addService(Service.MotionSensor, name, "motion");
+    const service =
+      accessory.getServiceById(Service.MotionSensor, "motion") ??
+      accessory.addService(Service.MotionSensor, name, "motion");
     service.addOptionalCharacteristic(Characteristic.ConfiguredName);
     service.setCharacteristic(Characteristic.ConfiguredName, name);
     const detected = bindCharacteristic(service.getCharacteristic(Characteristic.MotionDetected), ctx, {

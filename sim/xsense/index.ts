@@ -14,7 +14,16 @@ import { Aedes, type Client as AedesClient } from "aedes";
 import { WebSocketServer, createWebSocketStream, type WebSocket } from "ws";
 import { encodeClientSecret, requestMac, secretHash, UNAUTH_MAC } from "../../src/drivers/xsense/mac.ts";
 import { canonicalRequest, EMPTY_SHA256, sha256Hex, signature as sigV4 } from "../../src/drivers/xsense/sigv4.ts";
-import { claimSignature, makeVerifier, safeEqual, serverChallenge, serverKey, TIMESTAMP_RE, type ServerChallenge, type Verifier } from "./srp.ts";
+import {
+  claimSignature,
+  makeVerifier,
+  safeEqual,
+  serverChallenge,
+  serverKey,
+  TIMESTAMP_RE,
+  type ServerChallenge,
+  type Verifier,
+} from "./srp.ts";
 
 export const DEMO_EMAIL = "demo@hearthbridge.invalid";
 export const DEMO_PASSWORD = "Correct-Horse-Battery-1";
@@ -200,8 +209,16 @@ const POOL_ID = "us-east-1_SimPool42";
 const POOL_NAME = POOL_ID.split("_")[1]!;
 /** One Cognito app client per clientType, each with its own secret (docs/protocols/xsense.md §2.1). */
 const CLIENTS: Record<string, { clientId: string; secret: string; name: string }> = {
-  "1": { clientId: "simiosclient0000000000000a", secret: "simIosSecretForTestsOnly0123456789abcdefghijklmnopqr", name: "iOS" },
-  "2": { clientId: "simandroidclient00000000b", secret: "simAndroidSecretForTestsOnly0123456789abcdefghijklmn", name: "Android" },
+  "1": {
+    clientId: "simiosclient0000000000000a",
+    secret: "simIosSecretForTestsOnly0123456789abcdefghijklmnopqr",
+    name: "iOS",
+  },
+  "2": {
+    clientId: "simandroidclient00000000b",
+    secret: "simAndroidSecretForTestsOnly0123456789abcdefghijklmn",
+    name: "Android",
+  },
 };
 const COMMON = ["clientType", "mac", "appVersion", "bizCode", "appCode"];
 
@@ -210,7 +227,21 @@ export function simThingName(category: string, sn: string): string {
   if (category === "SBS50") return `SBS50${sn}`;
   if (category === "SBS10") return sn;
   if (category === "XS01-WX") return /EN|UL/.test(sn) ? `XS01-WX-${sn}` : `XS01-WX${sn}`;
-  const dashed = ["SC06-WX", "SC07-WX", "SC07-iA", "XC04-WX", "XC0C-iA", "XC0C-iR", "XC0M-iR", "XP0A-iR", "XP0H-iR", "XS0B-iR", "XS0AA-iA", "XS0AB-iA", "XS0R-iA"];
+  const dashed = [
+    "SC06-WX",
+    "SC07-WX",
+    "SC07-iA",
+    "XC04-WX",
+    "XC0C-iA",
+    "XC0C-iR",
+    "XC0M-iR",
+    "XP0A-iR",
+    "XP0H-iR",
+    "XS0B-iR",
+    "XS0AA-iA",
+    "XS0AB-iA",
+    "XS0R-iA",
+  ];
   if (dashed.includes(category) || /^XP0[JSTVW]-iA$/.test(category)) return `${category}-${sn}`;
   return `${category}${sn}`;
 }
@@ -236,7 +267,12 @@ export function defaultHouses(): SimHouseSpec[] {
             { sn: "00000006", type: "XS99-ZZ", name: "Prototype" },
           ],
         },
-        { sn: "SBS10A01", category: "SBS10", name: "Old base", devices: [{ sn: "00000011", type: "XS01-M", name: "Attic smoke" }] },
+        {
+          sn: "SBS10A01",
+          category: "SBS10",
+          name: "Old base",
+          devices: [{ sn: "00000011", type: "XS01-M", name: "Attic smoke" }],
+        },
       ],
     },
     {
@@ -286,7 +322,9 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   readonly selfTests: SelfTestRequest[] = [];
   readonly options: XSenseSimulatorOptions;
   /** The self-test outcome the next tests report. */
-  selfTestOutcome: { result: "success" | "fail" | "no-answer"; smokeFault?: boolean; coFault?: boolean } = { result: "success" };
+  selfTestOutcome: { result: "success" | "fail" | "no-answer"; smokeFault?: boolean; coFault?: boolean } = {
+    result: "success",
+  };
   /** When false, WebSocket upgrades at /mqtt are refused (the broker is unreachable). */
   mqttAvailable = true;
   #server: Server | undefined;
@@ -318,7 +356,13 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.email = options.email ?? DEMO_EMAIL;
     this.password = options.password ?? DEMO_PASSWORD;
     for (const spec of options.houses ?? defaultHouses()) {
-      const house: SimHouse = { id: spec.id ?? hex32(), name: spec.name ?? "House", region: spec.region, server: `${spec.region}.x-sense-iot.com`, stations: [] };
+      const house: SimHouse = {
+        id: spec.id ?? hex32(),
+        name: spec.name ?? "House",
+        region: spec.region,
+        server: `${spec.region}.x-sense-iot.com`,
+        stations: [],
+      };
       for (const s of spec.stations) {
         const wifi = s.category !== "SBS50" && s.category !== "SBS10";
         const station: SimStation = {
@@ -328,11 +372,24 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
           name: s.name ?? `${s.category} ${s.sn}`,
           online: s.online ?? true,
           house,
-          devices: (s.devices ?? []).map((d) => ({ id: d.id ?? hex32(), sn: d.sn, type: d.type, name: d.name ?? d.type, state: { ...defaultState(d.type), ...d.state } })),
+          devices: (s.devices ?? []).map((d) => ({
+            id: d.id ?? hex32(),
+            sn: d.sn,
+            type: d.type,
+            name: d.name ?? d.type,
+            state: { ...defaultState(d.type), ...d.state },
+          })),
           self: undefined,
           thing: simThingName(s.category, s.sn),
         };
-        if (wifi) station.self = { id: station.id, sn: s.sn, type: s.category, name: station.name, state: { ...defaultState(s.category), ...s.state } };
+        if (wifi)
+          station.self = {
+            id: station.id,
+            sn: s.sn,
+            type: s.category,
+            name: station.name,
+            state: { ...defaultState(s.category), ...s.state },
+          };
         house.stations.push(station);
       }
       this.houses.push(house);
@@ -346,8 +403,14 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       authenticate: (client, _username, _password, done) => {
         const verdict = this.#verdicts.get(client.conn as Duplex);
         if (verdict?.ok) return done(null, true);
-        const error = Object.assign(new Error(`not authorized: ${verdict?.reason ?? "no presigned URL"}`), { returnCode: 5 as const });
-        this.emit("mqttRejected", { reason: verdict?.reason ?? "no presigned URL", accessKeyId: verdict?.accessKeyId ?? "", region: verdict?.region ?? "" });
+        const error = Object.assign(new Error(`not authorized: ${verdict?.reason ?? "no presigned URL"}`), {
+          returnCode: 5 as const,
+        });
+        this.emit("mqttRejected", {
+          reason: verdict?.reason ?? "no presigned URL",
+          accessKeyId: verdict?.accessKeyId ?? "",
+          region: verdict?.region ?? "",
+        });
         done(error, false);
       },
       authorizeSubscribe: (client, sub, done) => {
@@ -375,10 +438,15 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       this.#subscriptions.delete(client.id);
       this.emit("mqttClosed", { clientId: client.id });
     });
-    this.#broker.on("subscribe", (subs, client) => this.emit("subscribed", { clientId: client.id, topics: subs.map((s) => s.topic) }));
+    this.#broker.on("subscribe", (subs, client) =>
+      this.emit("subscribed", { clientId: client.id, topics: subs.map((s) => s.topic) }),
+    );
 
     this.#server = createServer((req, res) => void this.#http(req, res));
-    this.#wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has("mqtt") ? "mqtt" : false) });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      handleProtocols: (protocols) => (protocols.has("mqtt") ? "mqtt" : false),
+    });
     this.#server.on("upgrade", (req, socket, head) => {
       const url = new URL(req.url ?? "/", "http://x");
       if (url.pathname !== "/mqtt" || !this.mqttAvailable) {
@@ -393,9 +461,16 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       }
       if (!verdict.ok && this.options.mqttRefusal !== "connack") {
         // AWS IoT refuses a presigned upgrade with bad, expired or revoked credentials before any MQTT.
-        this.emit("mqttRejected", { reason: verdict.reason, accessKeyId: verdict.accessKeyId, region: verdict.region, status: 403 });
+        this.emit("mqttRejected", {
+          reason: verdict.reason,
+          accessKeyId: verdict.accessKeyId,
+          region: verdict.region,
+          status: 403,
+        });
         const body = JSON.stringify({ message: "Forbidden", traceId: randomUUID() });
-        socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        socket.end(
+          `HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+        );
         return;
       }
       this.#wss!.handleUpgrade(req, socket, head, (ws) => this.#mqttSocket(ws, req, verdict));
@@ -407,7 +482,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   }
 
   get urls(): SimUrls {
-    return { api: `http://${this.#base}`, cognito: `http://${this.#base}/cognito/`, iotData: `http://${this.#base}`, mqtt: `ws://${this.#base}/mqtt` };
+    return {
+      api: `http://${this.#base}`,
+      cognito: `http://${this.#base}/cognito/`,
+      iotData: `http://${this.#base}`,
+      mqtt: `ws://${this.#base}/mqtt`,
+    };
   }
 
   async stop(): Promise<void> {
@@ -483,14 +563,25 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
 
   #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   }
 
   // ---- /app ------------------------------------------------------------------------------------------
 
   #envelope(reData: unknown): Record<string, unknown> {
-    return { reCode: 200, reMsg: "success !", cntVersion: "5", zoneVersion: "20250714001", cfgVersion: { identityEnable: "1", deviceControl: "18", alertSwitchSkill: "0", isAllowRating: "0" }, reData };
+    return {
+      reCode: 200,
+      reMsg: "success !",
+      cntVersion: "5",
+      zoneVersion: "20250714001",
+      cfgVersion: { identityEnable: "1", deviceControl: "18", alertSwitchSkill: "0", isAllowRating: "0" },
+      reData,
+    };
   }
 
   #app(req: IncomingMessage, res: ServerResponse, raw: Buffer): void {
@@ -515,11 +606,14 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     if (failing === "http500" || failing === "http503") {
       this.calls.push(call);
       this.emit("app", call);
-      return failing === "http500" ? this.#json(res, 500, { message: "not authorised exception" }) : this.#json(res, 503, { message: "Service Unavailable" });
+      return failing === "http500"
+        ? this.#json(res, 500, { message: "not authorised exception" })
+        : this.#json(res, 503, { message: "Service Unavailable" });
     }
     if (!bizCode || failing === "bizCodeEmpty") return fail("10000001", "bizCode cannot be empty");
     const client = CLIENTS[String(body.clientType)];
-    if (!client || typeof body.appVersion !== "string" || typeof body.appCode !== "string") return fail("10000002", "missing clientType/appVersion/appCode");
+    if (!client || typeof body.appVersion !== "string" || typeof body.appCode !== "string")
+      return fail("10000002", "missing clientType/appVersion/appCode");
 
     if (bizCode === "101001") {
       if (body.mac !== UNAUTH_MAC) return fail("10000004", "mac check failed");
@@ -528,14 +622,25 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       this.emit("app", call);
       const clientSecret = encodeClientSecret(client.secret, body.appCode);
       this.#secrets.add(client.secret).add(clientSecret);
-      return this.#json(res, 200, this.#envelope({ clientName: client.name, cgtRegion: "us-east-1", userPoolId: POOL_ID, clientId: client.clientId, clientSecret }));
+      return this.#json(
+        res,
+        200,
+        this.#envelope({
+          clientName: client.name,
+          cgtRegion: "us-east-1",
+          userPoolId: POOL_ID,
+          clientId: client.clientId,
+          clientSecret,
+        }),
+      );
     }
 
     // Authenticated calls: raw JWT, no "Bearer".
     const token = authorization ? this.#access.get(authorization) : undefined;
     if (!token) return fail(this.options.expiredErrCode ?? "10000008", "token invalid");
     if (token.revoked) return fail(token.revoked, "session expired");
-    if (token.generation !== this.#generation) return fail(this.options.kickedErrCode ?? "10000020", "logged in on another device");
+    if (token.generation !== this.#generation)
+      return fail(this.options.kickedErrCode ?? "10000020", "logged in on another device");
     if (token.exp * 1000 <= Date.now()) return fail(this.options.expiredErrCode ?? "10000008", "token expired");
 
     const params: Record<string, unknown> = {};
@@ -546,7 +651,10 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       call.errCode = "badMac";
       this.calls.push(call);
       this.emit("badMac", call);
-      const answer = this.options.badMac ?? { status: 200, body: { reCode: 400, errCode: "10000004", reMsg: "mac check failed" } };
+      const answer = this.options.badMac ?? {
+        status: 200,
+        body: { reCode: 400, errCode: "10000004", reMsg: "mac check failed" },
+      };
       return this.#json(res, answer.status, answer.body);
     }
     let reData: unknown;
@@ -556,7 +664,16 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
         reData = this.#issueCreds();
         break;
       case "102007":
-        reData = this.houses.map((h) => ({ houseId: h.id, houseName: h.name, houseRegion: "Germany", mqttRegion: h.region, mqttServer: h.server, loraBand: "868", houseOrigin: 0, createTime: "20240101120000" }));
+        reData = this.houses.map((h) => ({
+          houseId: h.id,
+          houseName: h.name,
+          houseRegion: "Germany",
+          mqttRegion: h.region,
+          mqttServer: h.server,
+          loraBand: "868",
+          houseOrigin: 0,
+          createTime: "20240101120000",
+        }));
         break;
       case "103007": {
         const house = this.houses.find((h) => h.id === params.houseId);
@@ -577,7 +694,13 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
             groupList: [],
             zoneName: "Europe/Paris",
             sbs50Sw: "v1.6.9",
-            devices: s.devices.map((d) => ({ deviceId: d.id, deviceSn: d.sn, deviceName: d.name, deviceType: d.type, roomId: "R1" })),
+            devices: s.devices.map((d) => ({
+              deviceId: d.id,
+              deviceSn: d.sn,
+              deviceName: d.name,
+              deviceType: d.type,
+              roomId: "R1",
+            })),
             deviceSort: s.devices.map((d) => d.id),
           })),
           stationSort: house.stations.map((s) => s.id),
@@ -608,19 +731,29 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.emit("credentials", { accessKeyId: creds.accessKeyId, expiresAt: creds.expiresAt });
     this.#later(ttl, () => {
       if (this.options.dropMqttOnCredentialExpiry === false) return;
-      for (const [clientId, s] of this.#sockets) if (s.accessKeyId === creds.accessKeyId) {
-        s.ws.terminate();
-        this.#sockets.delete(clientId);
-      }
+      for (const [clientId, s] of this.#sockets)
+        if (s.accessKeyId === creds.accessKeyId) {
+          s.ws.terminate();
+          this.#sockets.delete(clientId);
+        }
     });
-    return { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken, expiration: expirationText(creds.expiresAt) };
+    return {
+      accessKeyId: creds.accessKeyId,
+      secretAccessKey: creds.secretAccessKey,
+      sessionToken: creds.sessionToken,
+      expiration: expirationText(creds.expiresAt),
+    };
   }
 
   // ---- Cognito ---------------------------------------------------------------------------------------
 
   #cognitoError(res: ServerResponse, type: string, message: string, status = 400): void {
     const text = JSON.stringify({ __type: type, message });
-    res.writeHead(status, { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": `${type}:`, "content-length": Buffer.byteLength(text) });
+    res.writeHead(status, {
+      "content-type": "application/x-amz-json-1.1",
+      "x-amzn-errortype": `${type}:`,
+      "content-length": Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
@@ -645,12 +778,22 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     return `${head}.${createHmac("sha256", this.#jwtKey).update(head).digest("base64url")}`;
   }
 
-  #issueTokens(sub: string, clientType: string, withRefresh: boolean, generation = this.#generation): Record<string, unknown> {
+  #issueTokens(
+    sub: string,
+    clientType: string,
+    withRefresh: boolean,
+    generation = this.#generation,
+  ): Record<string, unknown> {
     const ttl = this.options.accessTokenTtlS ?? 3600;
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + ttl;
     const common = { sub, iat, exp, jti: randomUUID(), "cognito:username": sub, user_id_code: this.userIdCode };
-    const access = this.#jwt({ ...common, token_use: "access", username: sub, client_id: CLIENTS[clientType]!.clientId });
+    const access = this.#jwt({
+      ...common,
+      token_use: "access",
+      username: sub,
+      client_id: CLIENTS[clientType]!.clientId,
+    });
     const id = this.#jwt({ ...common, token_use: "id", email: this.email, aud: CLIENTS[clientType]!.clientId });
     this.#access.set(access, { sub, exp, generation });
     this.#secrets.add(access).add(id);
@@ -678,7 +821,8 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     const secret = Buffer.from(client.secret, "utf8");
     for (const params of [body.AuthParameters, body.ChallengeResponses]) {
       if (!params || typeof params !== "object") continue;
-      for (const [k, v] of Object.entries(params as Record<string, unknown>)) if (/SECRET_HASH|SIGNATURE|REFRESH_TOKEN/.test(k) && typeof v === "string") this.#secrets.add(v);
+      for (const [k, v] of Object.entries(params as Record<string, unknown>))
+        if (/SECRET_HASH|SIGNATURE|REFRESH_TOKEN/.test(k) && typeof v === "string") this.#secrets.add(v);
     }
     if (typeof body.Session === "string") this.#secrets.add(body.Session);
     const failLogin = (type: string, message: string, status = 400): void => {
@@ -688,9 +832,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
 
     if (target === "AWSCognitoIdentityProviderService.InitiateAuth" && body.AuthFlow === "USER_SRP_AUTH") {
       const p = (body.AuthParameters ?? {}) as Record<string, string>;
-      if (typeof p.USERNAME !== "string" || p.USERNAME.toLowerCase() !== this.email.toLowerCase()) return failLogin("UserNotFoundException", "User does not exist.");
-      if (p.SECRET_HASH !== secretHash(secret, p.USERNAME, client.clientId)) return failLogin("NotAuthorizedException", "SecretHash does not match for the client: " + client.clientId);
-      if (typeof p.SRP_A !== "string" || !/^[0-9a-f]+$/i.test(p.SRP_A)) return failLogin("InvalidParameterException", "SRP_A missing");
+      if (typeof p.USERNAME !== "string" || p.USERNAME.toLowerCase() !== this.email.toLowerCase())
+        return failLogin("UserNotFoundException", "User does not exist.");
+      if (p.SECRET_HASH !== secretHash(secret, p.USERNAME, client.clientId))
+        return failLogin("NotAuthorizedException", `SecretHash does not match for the client: ${client.clientId}`);
+      if (typeof p.SRP_A !== "string" || !/^[0-9a-f]+$/i.test(p.SRP_A))
+        return failLogin("InvalidParameterException", "SRP_A missing");
       const A = BigInt(`0x${p.SRP_A}`);
       const verifier = this.#verifier();
       const challenge = serverChallenge(verifier);
@@ -701,23 +848,37 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       const text = JSON.stringify({
         ChallengeName: "PASSWORD_VERIFIER",
         Session: session,
-        ChallengeParameters: { SALT: verifier.saltHex, SECRET_BLOCK: secretBlock, SRP_B: challenge.B.toString(16), USERNAME: this.sub, USER_ID_FOR_SRP: this.sub },
+        ChallengeParameters: {
+          SALT: verifier.saltHex,
+          SECRET_BLOCK: secretBlock,
+          SRP_B: challenge.B.toString(16),
+          USERNAME: this.sub,
+          USER_ID_FOR_SRP: this.sub,
+        },
       });
       res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
       return void res.end(text);
     }
-    if (target === "AWSCognitoIdentityProviderService.RespondToAuthChallenge" && body.ChallengeName === "PASSWORD_VERIFIER") {
+    if (
+      target === "AWSCognitoIdentityProviderService.RespondToAuthChallenge" &&
+      body.ChallengeName === "PASSWORD_VERIFIER"
+    ) {
       const r = (body.ChallengeResponses ?? {}) as Record<string, string>;
       const session = typeof body.Session === "string" ? this.#srp.get(body.Session) : undefined;
-      if (!session || session.expiresAt < Date.now()) return failLogin("NotAuthorizedException", "Invalid session for the user, session is expired.");
+      if (!session || session.expiresAt < Date.now())
+        return failLogin("NotAuthorizedException", "Invalid session for the user, session is expired.");
       this.#srp.delete(body.Session as string);
       if (r.USERNAME !== session.sub) return failLogin("NotAuthorizedException", "Incorrect username or password.");
-      if (r.SECRET_HASH !== secretHash(secret, session.sub, client.clientId)) return failLogin("NotAuthorizedException", "SecretHash does not match for the client: " + client.clientId);
-      if (typeof r.TIMESTAMP !== "string" || !TIMESTAMP_RE.test(r.TIMESTAMP)) return failLogin("InvalidParameterException", "TIMESTAMP format");
-      if (r.PASSWORD_CLAIM_SECRET_BLOCK !== session.secretBlock) return failLogin("NotAuthorizedException", "Incorrect username or password.");
+      if (r.SECRET_HASH !== secretHash(secret, session.sub, client.clientId))
+        return failLogin("NotAuthorizedException", `SecretHash does not match for the client: ${client.clientId}`);
+      if (typeof r.TIMESTAMP !== "string" || !TIMESTAMP_RE.test(r.TIMESTAMP))
+        return failLogin("InvalidParameterException", "TIMESTAMP format");
+      if (r.PASSWORD_CLAIM_SECRET_BLOCK !== session.secretBlock)
+        return failLogin("NotAuthorizedException", "Incorrect username or password.");
       const key = serverKey(this.#verifier(), session.challenge, session.A);
       const expected = key ? claimSignature(key, POOL_NAME, session.sub, session.secretBlock, r.TIMESTAMP) : "";
-      if (!key || typeof r.PASSWORD_CLAIM_SIGNATURE !== "string" || !safeEqual(expected, r.PASSWORD_CLAIM_SIGNATURE)) return failLogin("NotAuthorizedException", "Incorrect username or password.");
+      if (!key || typeof r.PASSWORD_CLAIM_SIGNATURE !== "string" || !safeEqual(expected, r.PASSWORD_CLAIM_SIGNATURE))
+        return failLogin("NotAuthorizedException", "Incorrect username or password.");
       // One login per account: a new login displaces every earlier session.
       this.#generation++;
       const result = this.#issueTokens(session.sub, session.clientType, true);
@@ -747,7 +908,11 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
       return void res.end(text);
     }
-    this.#cognitoError(res, "InvalidParameterException", `unsupported ${target} ${String(body.AuthFlow ?? body.ChallengeName ?? "")}`);
+    this.#cognitoError(
+      res,
+      "InvalidParameterException",
+      `unsupported ${target} ${String(body.AuthFlow ?? body.ChallengeName ?? "")}`,
+    );
   }
 
   // ---- SigV4 verification -------------------------------------------------------------------------------
@@ -759,21 +924,40 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   /** Verify a header-signed request; returns an error text or the credentials. */
   #verifyHeaders(req: IncomingMessage, url: URL, body: Buffer): { error: string; status: number } | { creds: Creds } {
     const auth = String(req.headers.authorization ?? "");
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+    const m =
+      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+        auth,
+      );
     if (!m) return { error: "Missing Authentication Token", status: 403 };
-    const [, akid, day, region, service, signedList, sig] = m as unknown as [string, string, string, string, string, string, string];
+    const [, akid, day, region, service, signedList, sig] = m as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const creds = this.#creds.get(akid);
-    if (!creds || creds.revoked) return { error: "The security token included in the request is invalid.", status: 403 };
-    if (creds.expiresAt <= Date.now()) return { error: "The security token included in the request is expired", status: 403 };
-    if (service !== "iotdata") return { error: `Credential should be scoped to correct service: 'iotdata'.`, status: 403 };
+    if (!creds || creds.revoked)
+      return { error: "The security token included in the request is invalid.", status: 403 };
+    if (creds.expiresAt <= Date.now())
+      return { error: "The security token included in the request is expired", status: 403 };
+    if (service !== "iotdata")
+      return { error: `Credential should be scoped to correct service: 'iotdata'.`, status: 403 };
     if (!this.#regions().has(region)) return { error: `Credential should be scoped to a valid region.`, status: 403 };
-    if (req.headers["x-amz-security-token"] !== creds.sessionToken) return { error: "The security token included in the request is invalid.", status: 403 };
+    if (req.headers["x-amz-security-token"] !== creds.sessionToken)
+      return { error: "The security token included in the request is invalid.", status: 403 };
     const signed = signedList.split(";");
-    for (const required of ["host", "x-amz-date", "x-amz-security-token", "content-type", "user-agent"]) if (!signed.includes(required)) return { error: `${required} must be signed`, status: 403 };
+    for (const required of ["host", "x-amz-date", "x-amz-security-token", "content-type", "user-agent"])
+      if (!signed.includes(required)) return { error: `${required} must be signed`, status: 403 };
     const when = String(req.headers["x-amz-date"] ?? "");
     if (!/^\d{8}T\d{6}Z$/.test(when) || when.slice(0, 8) !== day) return { error: "bad X-Amz-Date", status: 403 };
-    const t = Date.parse(`${when.slice(0, 4)}-${when.slice(4, 6)}-${when.slice(6, 8)}T${when.slice(9, 11)}:${when.slice(11, 13)}:${when.slice(13, 15)}Z`);
-    if (Math.abs(t - this.#now()) > (this.options.clockToleranceS ?? 300) * 1000) return { error: "Signature expired: the request time is too far from the server time", status: 403 };
+    const t = Date.parse(
+      `${when.slice(0, 4)}-${when.slice(4, 6)}-${when.slice(6, 8)}T${when.slice(9, 11)}:${when.slice(11, 13)}:${when.slice(13, 15)}Z`,
+    );
+    if (Math.abs(t - this.#now()) > (this.options.clockToleranceS ?? 300) * 1000)
+      return { error: "Signature expired: the request time is too far from the server time", status: 403 };
     const headers: Record<string, string> = {};
     for (const h of signed) {
       const v = req.headers[h];
@@ -790,7 +974,8 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     });
     const expected = sigV4(creds.secretAccessKey, when, region, service, canonical);
     this.#secrets.add(sig);
-    if (!safeEqual(expected, sig)) return { error: "The request signature we calculated does not match the signature you provided.", status: 403 };
+    if (!safeEqual(expected, sig))
+      return { error: "The request signature we calculated does not match the signature you provided.", status: 403 };
     return { creds };
   }
 
@@ -827,20 +1012,29 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       }
       const info = /^2nd_info_(.+)$/.exec(name);
       if (info && station.category === "SBS50") {
-        if (info[1] === station.sn) return { stationSN: station.sn, online: station.online ? "1" : "0", sw: "v1.6.9", wifiRssi: "-50" };
+        if (info[1] === station.sn)
+          return { stationSN: station.sn, online: station.online ? "1" : "0", sw: "v1.6.9", wifiRssi: "-50" };
         const d = station.devices.find((x) => x.sn === info[1]);
         if (!d) return undefined;
         return this.#infoOf(station, d);
       }
       return undefined;
     }
-    if (name === `2nd_info_${station.sn}`) return { ...this.#infoOf(station, station.self), sw: "v2.1.0", wifiRssi: "-61" };
+    if (name === `2nd_info_${station.sn}`)
+      return { ...this.#infoOf(station, station.self), sw: "v2.1.0", wifiRssi: "-61" };
     return undefined;
   }
 
   #infoOf(station: SimStation, d: SimDevice): Fields {
     const s = d.state as Record<string, string>;
-    const out: Fields = { stationSN: station.sn, deviceSN: d.sn, batInfo: s.batInfo, isLifeEnd: s.isLifeEnd, muteStatus: s.muteStatus, sensorStatus: s.sensorStatus };
+    const out: Fields = {
+      stationSN: station.sn,
+      deviceSN: d.sn,
+      batInfo: s.batInfo,
+      isLifeEnd: s.isLifeEnd,
+      muteStatus: s.muteStatus,
+      sensorStatus: s.sensorStatus,
+    };
     if (s.coPpm !== undefined) {
       out.coPpm = s.coPpm;
       out.coLevel = s.coLevel;
@@ -857,17 +1051,30 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     const verdict = this.#verifyHeaders(req, url, body);
     if ("error" in verdict) {
       this.emit("shadowRejected", { reason: verdict.error, status: verdict.status });
-      return this.#json(res, verdict.status, { message: verdict.error, traceId: randomUUID() }, { date: new Date(this.#now()).toUTCString() });
+      return this.#json(
+        res,
+        verdict.status,
+        { message: verdict.error, traceId: randomUUID() },
+        { date: new Date(this.#now()).toUTCString() },
+      );
     }
     const thing = decodeURIComponent(m[1]!);
     if (req.method === "GET") {
       const reported = this.reported(thing, name);
       if (!reported) {
         this.emit("shadowGet", { thing, name, status: 404 });
-        return this.#json(res, 404, { message: `No shadow exists with name: '${thing}~${name}'`, traceId: randomUUID() });
+        return this.#json(res, 404, {
+          message: `No shadow exists with name: '${thing}~${name}'`,
+          traceId: randomUUID(),
+        });
       }
       this.emit("shadowGet", { thing, name, status: 200 });
-      return this.#json(res, 200, { state: { reported }, metadata: {}, version: 7, timestamp: Math.floor(Date.now() / 1000) });
+      return this.#json(res, 200, {
+        state: { reported },
+        metadata: {},
+        version: 7,
+        timestamp: Math.floor(Date.now() / 1000),
+      });
     }
     if (req.method !== "POST") return this.#json(res, 405, { message: "Method Not Allowed" });
     let doc: { state?: { desired?: Fields } };
@@ -877,10 +1084,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       return this.#json(res, 400, { message: "Payload contains invalid json" });
     }
     const desired = doc.state?.desired;
-    if (!desired || typeof desired !== "object") return this.#json(res, 400, { message: "State contains an invalid node" });
+    if (!desired || typeof desired !== "object")
+      return this.#json(res, 400, { message: "State contains an invalid node" });
     const status = this.#command(thing, name, desired);
     this.emit("shadowPost", { thing, name, desired, status });
-    if (status === 404) return this.#json(res, 404, { message: `No shadow exists with name: '${thing}~${name}'`, traceId: randomUUID() });
+    if (status === 404)
+      return this.#json(res, 404, { message: `No shadow exists with name: '${thing}~${name}'`, traceId: randomUUID() });
     if (status !== 200) return this.#json(res, status, { message: "desired state rejected" });
     // Accepted without synchronous read-back: the device reports later.
     this.#json(res, 200, { state: { desired }, metadata: {}, version: 8, timestamp: Math.floor(Date.now() / 1000) });
@@ -915,7 +1124,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       const outcome = { ...this.selfTestOutcome };
       if (outcome.result === "no-answer") return 200; // a detector that never reports back
       this.#later(this.options.reportDelayMs ?? 20, () => {
-        const reported: Fields = { stationSN: station.sn, deviceSN: sn, lastSelfTest: outcome.result, time: utcStamp(Date.now()) };
+        const reported: Fields = {
+          stationSN: station.sn,
+          deviceSN: sn,
+          lastSelfTest: outcome.result,
+          time: utcStamp(Date.now()),
+        };
         if (outcome.smokeFault) reported.selfTestSmokeFault = "1";
         if (outcome.coFault) reported.selfTestCoFault = "1";
         this.publishShadow(thing, "2nd_selftestup", reported);
@@ -953,7 +1167,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     const url = new URL(raw, "http://x");
     const q = url.searchParams;
     const scope = /^[^/]+\/\d{8}\/([^/]+)\//.exec(q.get("X-Amz-Credential") ?? "");
-    const no = (reason: string, accessKeyId = ""): Verdict => ({ ok: false, reason, accessKeyId, region: scope?.[1] ?? "" });
+    const no = (reason: string, accessKeyId = ""): Verdict => ({
+      ok: false,
+      reason,
+      accessKeyId,
+      region: scope?.[1] ?? "",
+    });
     if (q.get("X-Amz-Algorithm") !== "AWS4-HMAC-SHA256") return no("algorithm");
     const credential = q.get("X-Amz-Credential") ?? "";
     const cm = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(credential);
@@ -967,13 +1186,25 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     if (q.get("X-Amz-SignedHeaders") !== "host") return no("signed headers", akid);
     const when = q.get("X-Amz-Date") ?? "";
     if (!/^\d{8}T\d{6}Z$/.test(when) || when.slice(0, 8) !== day) return no("date", akid);
-    const t = Date.parse(`${when.slice(0, 4)}-${when.slice(4, 6)}-${when.slice(6, 8)}T${when.slice(9, 11)}:${when.slice(11, 13)}:${when.slice(13, 15)}Z`);
+    const t = Date.parse(
+      `${when.slice(0, 4)}-${when.slice(4, 6)}-${when.slice(6, 8)}T${when.slice(9, 11)}:${when.slice(11, 13)}:${when.slice(13, 15)}Z`,
+    );
     const age = this.#now() - t;
-    if (age > (this.options.urlMaxAgeS ?? 300) * 1000 || age < -(this.options.clockToleranceS ?? 300) * 1000) return no("URL too old or from the future", akid);
+    if (age > (this.options.urlMaxAgeS ?? 300) * 1000 || age < -(this.options.clockToleranceS ?? 300) * 1000)
+      return no("URL too old or from the future", akid);
     if (q.get("X-Amz-Security-Token") !== creds.sessionToken) return no("security token", akid);
     // The token and the signature are outside the signed query.
-    const signedQuery: Array<[string, string]> = [...q.entries()].filter(([k]) => k !== "X-Amz-Security-Token" && k !== "X-Amz-Signature");
-    const canonical = canonicalRequest({ method: "GET", path: url.pathname, query: signedQuery, headers: { host: String(req.headers.host ?? "") }, signedHeaders: ["host"], payloadHash: EMPTY_SHA256 });
+    const signedQuery: Array<[string, string]> = [...q.entries()].filter(
+      ([k]) => k !== "X-Amz-Security-Token" && k !== "X-Amz-Signature",
+    );
+    const canonical = canonicalRequest({
+      method: "GET",
+      path: url.pathname,
+      query: signedQuery,
+      headers: { host: String(req.headers.host ?? "") },
+      signedHeaders: ["host"],
+      payloadHash: EMPTY_SHA256,
+    });
     const expected = sigV4(creds.secretAccessKey, when, region, service, canonical);
     this.#secrets.add(q.get("X-Amz-Signature") ?? "");
     if (!safeEqual(expected, q.get("X-Amz-Signature") ?? "")) return no("signature", akid);
@@ -983,7 +1214,10 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   /** Publish a raw payload (string or object) on a topic. */
   publishRaw(topic: string, payload: string | object): void {
     const text = typeof payload === "string" ? payload : JSON.stringify(payload);
-    this.#broker?.publish({ cmd: "publish", topic, payload: Buffer.from(text), qos: 0, dup: false, retain: false }, () => undefined);
+    this.#broker?.publish(
+      { cmd: "publish", topic, payload: Buffer.from(text), qos: 0, dup: false, retain: false },
+      () => undefined,
+    );
     this.emit("published", { topic, payload: text });
   }
 
@@ -991,7 +1225,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   publishShadow(thing: string, name: string, reported: Fields): void {
     const base = `$aws/things/${thing}/shadow/name/${name}/update`;
     this.publishRaw(base, { state: { reported } });
-    this.publishRaw(`${base}/accepted`, { state: { reported }, metadata: {}, version: 9, timestamp: Math.floor(Date.now() / 1000) });
+    this.publishRaw(`${base}/accepted`, {
+      state: { reported },
+      metadata: {},
+      version: 9,
+      timestamp: Math.floor(Date.now() / 1000),
+    });
     this.publishRaw(`${base}/documents`, { previous: null, current: { state: { reported } } });
   }
 
@@ -1019,8 +1258,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     } else {
       const main = station.category === "SBS10" ? "mainpage" : "2nd_mainpage";
       const { alarmStatus, muteStatus, online, batInfo } = device.state as Record<string, string>;
-      this.publishShadow(station.thing, main, { stationSN: station.sn, devs: { [sn]: { type: device.type, status: { alarmStatus, muteStatus, online, batInfo } } } });
-      if (station.category === "SBS50") this.publishShadow(station.thing, `2nd_info_${sn}`, this.#infoOf(station, device));
+      this.publishShadow(station.thing, main, {
+        stationSN: station.sn,
+        devs: { [sn]: { type: device.type, status: { alarmStatus, muteStatus, online, batInfo } } },
+      });
+      if (station.category === "SBS50")
+        this.publishShadow(station.thing, `2nd_info_${sn}`, this.#infoOf(station, device));
     }
   }
 
@@ -1060,7 +1303,12 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   setStationOnline(sn: string, online: boolean, publish = true): void {
     const station = this.station(sn);
     station.online = online;
-    if (publish) this.publishRaw(`$aws/events/presence/${online ? "connected" : "disconnected"}/${station.thing}`, { clientId: station.thing, eventType: online ? "connected" : "disconnected", timestamp: Date.now() });
+    if (publish)
+      this.publishRaw(`$aws/events/presence/${online ? "connected" : "disconnected"}/${station.thing}`, {
+        clientId: station.thing,
+        eventType: online ? "connected" : "disconnected",
+        timestamp: Date.now(),
+      });
   }
 
   /** Invalidate every access token now (errCode 10000008 by default). */

@@ -26,11 +26,19 @@ const sim = new XSenseSimulator({
   ...(values.password ? { password: values.password } : {}),
 });
 const urls = await sim.start();
-const detectors = sim.houses.flatMap((h) => h.stations.flatMap((s) => (s.self ? [`${s.sn} ${s.category} (${h.name})`] : s.devices.map((d) => `${d.sn} ${d.type} on ${s.category} ${s.sn} (${h.name})`))));
+const detectors = sim.houses.flatMap((h) =>
+  h.stations.flatMap((s) =>
+    s.self
+      ? [`${s.sn} ${s.category} (${h.name})`]
+      : s.devices.map((d) => `${d.sn} ${d.type} on ${s.category} ${s.sn} (${h.name})`),
+  ),
+);
 if (values.json) console.log(JSON.stringify({ ...urls, email: sim.email, password: sim.password }));
 else {
   console.log("X-Sense simulator listening");
-  console.log(`  endpoints: { api: ${urls.api}, cognito: ${urls.cognito}, iotData: ${urls.iotData}, mqtt: ${urls.mqtt} }`);
+  console.log(
+    `  endpoints: { api: ${urls.api}, cognito: ${urls.cognito}, iotData: ${urls.iotData}, mqtt: ${urls.mqtt} }`,
+  );
   console.log(`  account:   ${sim.email} / ${sim.password}`);
   for (const d of detectors) console.log(`  detector:  ${d}`);
 }
@@ -43,17 +51,37 @@ rl.on("line", (line) => {
   const [cmd, sn = "", arg] = line.trim().split(/\s+/);
   try {
     switch (cmd) {
-      case "smoke": sim.raiseSmoke(sn); break;
-      case "clear": sim.clearSmoke(sn); break;
-      case "co": sim.raiseCo(sn, arg ? Number(arg) : 300); break;
-      case "clearco": sim.clearCo(sn); break;
-      case "battery": sim.setBattery(sn, Number(arg ?? 0)); break;
-      case "eol": sim.endOfLife(sn); break;
-      case "drop": sim.dropMqtt(); break;
-      case "kick": sim.loginElsewhere(); break;
-      case "list": for (const d of detectors) console.log(d); break;
-      case "": break;
-      default: console.log("commands: smoke|clear|co|clearco|battery|eol <sn>, drop, kick, list");
+      case "smoke":
+        sim.raiseSmoke(sn);
+        break;
+      case "clear":
+        sim.clearSmoke(sn);
+        break;
+      case "co":
+        sim.raiseCo(sn, arg ? Number(arg) : 300);
+        break;
+      case "clearco":
+        sim.clearCo(sn);
+        break;
+      case "battery":
+        sim.setBattery(sn, Number(arg ?? 0));
+        break;
+      case "eol":
+        sim.endOfLife(sn);
+        break;
+      case "drop":
+        sim.dropMqtt();
+        break;
+      case "kick":
+        sim.loginElsewhere();
+        break;
+      case "list":
+        for (const d of detectors) console.log(d);
+        break;
+      case "":
+        break;
+      default:
+        console.log("commands: smoke|clear|co|clearco|battery|eol <sn>, drop, kick, list");
     }
   } catch (error) {
     console.log((error as Error).message);

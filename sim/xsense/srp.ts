@@ -88,14 +88,31 @@ export function serverKey(verifier: Verifier, challenge: ServerChallenge, A: big
   const u = BigInt(`0x${hexHash(padHex(A) + padHex(challenge.B))}`);
   if (u === 0n) return undefined;
   const S = modPow(A * modPow(verifier.v, u, N), challenge.b, N);
-  const prk = createHmac("sha256", Buffer.from(padHex(u), "hex")).update(Buffer.from(padHex(S), "hex")).digest();
-  const okm = createHmac("sha256", prk).update(Buffer.concat([Buffer.from("Caldera Derived Key", "utf8"), Buffer.from([1])])).digest();
+  const prk = createHmac("sha256", Buffer.from(padHex(u), "hex"))
+    .update(Buffer.from(padHex(S), "hex"))
+    .digest();
+  const okm = createHmac("sha256", prk)
+    .update(Buffer.concat([Buffer.from("Caldera Derived Key", "utf8"), Buffer.from([1])]))
+    .digest();
   return okm.subarray(0, 16);
 }
 
-export function claimSignature(key: Buffer, poolName: string, userId: string, secretBlockB64: string, timestamp: string): string {
+export function claimSignature(
+  key: Buffer,
+  poolName: string,
+  userId: string,
+  secretBlockB64: string,
+  timestamp: string,
+): string {
   return createHmac("sha256", key)
-    .update(Buffer.concat([Buffer.from(poolName, "utf8"), Buffer.from(userId, "utf8"), Buffer.from(secretBlockB64, "base64"), Buffer.from(timestamp, "utf8")]))
+    .update(
+      Buffer.concat([
+        Buffer.from(poolName, "utf8"),
+        Buffer.from(userId, "utf8"),
+        Buffer.from(secretBlockB64, "base64"),
+        Buffer.from(timestamp, "utf8"),
+      ]),
+    )
     .digest("base64");
 }
 
@@ -106,4 +123,5 @@ export function safeEqual(a: string, b: string): boolean {
 }
 
 /** "Ddd Mmm D HH:MM:SS UTC YYYY" with an unpadded day of month. */
-export const TIMESTAMP_RE = /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [1-9]\d? \d{2}:\d{2}:\d{2} UTC \d{4}$/;
+export const TIMESTAMP_RE =
+  /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [1-9]\d? \d{2}:\d{2}:\d{2} UTC \d{4}$/;

@@ -36,7 +36,12 @@ const mode = (m: number): string => (m & 0o777).toString(8).padStart(4, "0");
 /** Node version: the bridge runs TypeScript directly and needs Node 22.18 or later. */
 export function checkNode(version = process.versions.node): Check {
   const [major = 0, minor = 0] = version.split(".").map(Number);
-  return major > 22 || (major === 22 && minor >= 18) ? ok(`Node.js ${version}`) : fail(`Node.js ${version} is too old`, "the bridge needs Node 22.18 or later (npm ci installs it; run through npm)");
+  return major > 22 || (major === 22 && minor >= 18)
+    ? ok(`Node.js ${version}`)
+    : fail(
+        `Node.js ${version} is too old`,
+        "the bridge needs Node 22.18 or later (npm ci installs it; run through npm)",
+      );
 }
 
 /** The config file parses and validates; a config holding passwords should not be readable by others. */
@@ -47,23 +52,44 @@ export function checkConfig(file: string, dataDir?: string): { check: Check[]; c
     // With the data directory: a password entered on the web page counts, as it does for the bridge.
     loaded = loadConfig(path, dataDir === undefined ? {} : { dataDir });
   } catch (error) {
-    if (error instanceof ConfigError) return { check: [fail(`config ${path} has problems`, error.problems.join("\n"))] };
+    if (error instanceof ConfigError)
+      return { check: [fail(`config ${path} has problems`, error.problems.join("\n"))] };
     return { check: [fail(`config ${path} cannot be read`, (error as Error).message)] };
   }
   const { config, found } = loaded;
-  if (!found) return { check: [warn(`no config file at ${path}`, "the bridge writes a commented example there on its first start and runs with no accounts")], config };
-  const checks = [ok(`config ${path} is valid`, `${config.accounts.length} account${config.accounts.length === 1 ? "" : "s"}: ${config.accounts.map((a) => a.name).join(", ") || "none"}`)];
+  if (!found)
+    return {
+      check: [
+        warn(
+          `no config file at ${path}`,
+          "the bridge writes a commented example there on its first start and runs with no accounts",
+        ),
+      ],
+      config,
+    };
+  const checks = [
+    ok(
+      `config ${path} is valid`,
+      `${config.accounts.length} account${config.accounts.length === 1 ? "" : "s"}: ${config.accounts.map((a) => a.name).join(", ") || "none"}`,
+    ),
+  ];
   const st = statSync(path);
   // A password entered on the web page sits in the data directory, not in this file.
-  const hasSecrets = config.accounts.some((a) => a.password !== undefined && a.password !== loaded.secrets?.get(a.name)?.password);
-  if (hasSecrets && (st.mode & 0o077) !== 0) checks.push(fail(`config ${path} is mode ${mode(st.mode)} and holds passwords`, `other users can read it: chmod 600 ${path}`));
+  const hasSecrets = config.accounts.some(
+    (a) => a.password !== undefined && a.password !== loaded.secrets?.get(a.name)?.password,
+  );
+  if (hasSecrets && (st.mode & 0o077) !== 0)
+    checks.push(
+      fail(`config ${path} is mode ${mode(st.mode)} and holds passwords`, `other users can read it: chmod 600 ${path}`),
+    );
   return { check: checks, config };
 }
 
 /** The data directory is 0700 and every file in it 0600 (pairing keys, vendor sessions). `fix` corrects modes. */
 export function checkDataDir(dir: string, options: { fix?: boolean } = {}): Check[] {
   const root = resolve(dir);
-  if (!existsSync(root)) return [warn(`no data directory at ${root}`, "the bridge creates it (0700) on its first start")];
+  if (!existsSync(root))
+    return [warn(`no data directory at ${root}`, "the bridge creates it (0700) on its first start")];
   const loose: string[] = [];
   const fixed: string[] = [];
   const walk = (path: string) => {
@@ -84,8 +110,20 @@ export function checkDataDir(dir: string, options: { fix?: boolean } = {}): Chec
     return [fail(`cannot check ${root}`, (error as Error).message)];
   }
   const checks: Check[] = [];
-  if (loose.length) checks.push(fail(`${loose.length} path${loose.length === 1 ? "" : "s"} in ${root} readable by other users`, `${loose.slice(0, 10).join("\n")}${loose.length > 10 ? `\n... and ${loose.length - 10} more` : ""}\nrun npm run doctor -- --fix (or chmod -R go-rwx ${root})`));
-  if (fixed.length) checks.push(warn(`fixed the mode of ${fixed.length} path${fixed.length === 1 ? "" : "s"} in ${root}`, fixed.slice(0, 10).join("\n")));
+  if (loose.length)
+    checks.push(
+      fail(
+        `${loose.length} path${loose.length === 1 ? "" : "s"} in ${root} readable by other users`,
+        `${loose.slice(0, 10).join("\n")}${loose.length > 10 ? `\n... and ${loose.length - 10} more` : ""}\nrun npm run doctor -- --fix (or chmod -R go-rwx ${root})`,
+      ),
+    );
+  if (fixed.length)
+    checks.push(
+      warn(
+        `fixed the mode of ${fixed.length} path${fixed.length === 1 ? "" : "s"} in ${root}`,
+        fixed.slice(0, 10).join("\n"),
+      ),
+    );
   if (!loose.length) checks.push(ok(`data directory ${root} is private (0700 directories, 0600 files)`));
   return checks;
 }
@@ -94,8 +132,17 @@ export function checkDataDir(dir: string, options: { fix?: boolean } = {}): Chec
 export function checkTcpPort(port: number, label: string, host?: string): Promise<Check> {
   return new Promise((done) => {
     const server = createServer();
-    server.once("error", (error: NodeJS.ErrnoException) => done(fail(`${label} TCP port ${port} is not free`, `${error.code ?? error.message}: stop what uses it or choose another port in the config`)));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => done(ok(`${label} TCP port ${port} is free`))));
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      done(
+        fail(
+          `${label} TCP port ${port} is not free`,
+          `${error.code ?? error.message}: stop what uses it or choose another port in the config`,
+        ),
+      ),
+    );
+    server.listen({ port, host, exclusive: true }, () =>
+      server.close(() => done(ok(`${label} TCP port ${port} is free`))),
+    );
   });
 }
 
@@ -106,9 +153,16 @@ export function checkUdpPort(port: number, label: string, host?: string): Promis
     const socket = createSocket({ type: family });
     socket.once("error", (error: NodeJS.ErrnoException) => {
       socket.close();
-      done(fail(`${label} UDP port ${port} is not free`, `${error.code ?? error.message}: stop what uses it or choose another port in the config`));
+      done(
+        fail(
+          `${label} UDP port ${port} is not free`,
+          `${error.code ?? error.message}: stop what uses it or choose another port in the config`,
+        ),
+      );
     });
-    socket.bind({ port, address: host ?? "::", exclusive: true }, () => socket.close(() => done(ok(`${label} UDP port ${port} is free`))));
+    socket.bind({ port, address: host ?? "::", exclusive: true }, () =>
+      socket.close(() => done(ok(`${label} UDP port ${port} is free`))),
+    );
   });
 }
 
@@ -126,9 +180,15 @@ export function ffmpegCandidates(): string[] {
   return list;
 }
 
-function run(command: string, args: string[], timeoutMs = 10_000): Promise<{ stdout: string; error?: ExecFileException }> {
+function run(
+  command: string,
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<{ stdout: string; error?: ExecFileException }> {
   return new Promise((done) => {
-    execFile(command, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (error, stdout) => done({ stdout: String(stdout), ...(error ? { error } : {}) }));
+    execFile(command, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (error, stdout) =>
+      done({ stdout: String(stdout), ...(error ? { error } : {}) }),
+    );
   });
 }
 
@@ -139,16 +199,38 @@ export async function checkFfmpeg(candidates = ffmpegCandidates(), needed: boole
     const { stdout, error } = await run(path, ["-hide_banner", "-encoders"]);
     if (error?.code === "ENOENT") continue;
     if (error && !stdout) return [fail(`ffmpeg at ${path} does not run`, error.message)];
-    const encoders = new Set(stdout.split("\n").map((l) => /^\s*[VAS][.A-Z]{5}\s+(\S+)/.exec(l)?.[1]).filter((x): x is string => !!x));
+    const encoders = new Set(
+      stdout
+        .split("\n")
+        .map((l) => /^\s*[VAS][.A-Z]{5}\s+(\S+)/.exec(l)?.[1])
+        .filter((x): x is string => !!x),
+    );
     const checks = [ok(`ffmpeg found: ${path}`)];
-    checks.push(encoders.has("libx264") ? ok("ffmpeg has libx264 (H.264 video)") : fail("ffmpeg lacks libx264", "camera streams need H.264 encoding: install a full ffmpeg build (Debian: apt install ffmpeg)"));
-    checks.push(encoders.has("libopus") || encoders.has("opus") ? ok(`ffmpeg has ${encoders.has("libopus") ? "libopus" : "opus"} (HomeKit audio)`) : fail("ffmpeg lacks an Opus encoder", "camera audio in Apple Home needs Opus (libopus)"));
+    checks.push(
+      encoders.has("libx264")
+        ? ok("ffmpeg has libx264 (H.264 video)")
+        : fail(
+            "ffmpeg lacks libx264",
+            "camera streams need H.264 encoding: install a full ffmpeg build (Debian: apt install ffmpeg)",
+          ),
+    );
+    checks.push(
+      encoders.has("libopus") || encoders.has("opus")
+        ? ok(`ffmpeg has ${encoders.has("libopus") ? "libopus" : "opus"} (HomeKit audio)`)
+        : fail("ffmpeg lacks an Opus encoder", "camera audio in Apple Home needs Opus (libopus)"),
+    );
     return checks;
   }
   const make = needed ? fail : warn;
   const why =
-    typeof needed === "string" ? `${needed} cameras need it for video. ` : needed ? "Cameras need it for video. " : "Needed only for camera video. ";
-  return [make("ffmpeg not found", `${why}Install it (Debian: apt install ffmpeg) or set HEARTHBRIDGE_FFMPEG to its path`)];
+    typeof needed === "string"
+      ? `${needed} cameras need it for video. `
+      : needed
+        ? "Cameras need it for video. "
+        : "Needed only for camera video. ";
+  return [
+    make("ffmpeg not found", `${why}Install it (Debian: apt install ffmpeg) or set HEARTHBRIDGE_FFMPEG to its path`),
+  ];
 }
 
 /** Runs ffmpeg with `input` on stdin; its stdout, exit code and the end of its stderr. */
@@ -215,19 +297,34 @@ export async function checkFfmpegPipeline(ffmpeg: string): Promise<Check[]> {
 
   const [video, audio] = await Promise.all([udpReceiver(), udpReceiver()]);
   try {
-    const rtp = await ffmpegRun(ffmpeg, [
-      ...[...probe, "-sdp_file", "/dev/null", "-map", "0:v:0", "-c:v", "libx264", "-preset", "ultrafast"],
-      ...["-tune", "zerolatency", "-pix_fmt", "yuv420p", "-vf", "scale=160:120", "-payload_type", String(RTP_VIDEO_PT)],
-      ...["-f", "rtp", `rtp://127.0.0.1:${video.port}?pkt_size=1378`],
-      ...["-map", "0:a:0", "-c:a", "libopus", "-application", "lowdelay", "-ar", "16000", "-ac", "1", "-b:a", "24k"],
-      ...["-payload_type", String(RTP_AUDIO_PT), "-f", "rtp", `rtp://127.0.0.1:${audio.port}`],
-    ], flv);
+    const rtp = await ffmpegRun(
+      ffmpeg,
+      [
+        ...[...probe, "-sdp_file", "/dev/null", "-map", "0:v:0", "-c:v", "libx264", "-preset", "ultrafast"],
+        ...[
+          "-tune",
+          "zerolatency",
+          "-pix_fmt",
+          "yuv420p",
+          "-vf",
+          "scale=160:120",
+          "-payload_type",
+          String(RTP_VIDEO_PT),
+        ],
+        ...["-f", "rtp", `rtp://127.0.0.1:${video.port}?pkt_size=1378`],
+        ...["-map", "0:a:0", "-c:a", "libopus", "-application", "lowdelay", "-ar", "16000", "-ac", "1", "-b:a", "24k"],
+        ...["-payload_type", String(RTP_AUDIO_PT), "-f", "rtp", `rtp://127.0.0.1:${audio.port}`],
+      ],
+      flv,
+    );
     const v = video.packets.filter((p) => isRtp(p, RTP_VIDEO_PT)).length;
     const a = audio.packets.filter((p) => isRtp(p, RTP_AUDIO_PT)).length;
     const title = "ffmpeg decodes H.264 and AAC and sends H.264 and Opus as RTP";
-    checks.push(rtp.code === 0 && v > 0 && a > 0
-      ? ok(title, `${v} video and ${a} audio packets received on 127.0.0.1`)
-      : fail(`${title}: it failed (HomeKit live view)`, why(rtp, `; ${v} video, ${a} audio packets`)));
+    checks.push(
+      rtp.code === 0 && v > 0 && a > 0
+        ? ok(title, `${v} video and ${a} audio packets received on 127.0.0.1`)
+        : fail(`${title}: it failed (HomeKit live view)`, why(rtp, `; ${v} video, ${a} audio packets`)),
+    );
   } finally {
     video.socket.close();
     audio.socket.close();
@@ -237,20 +334,29 @@ export async function checkFfmpegPipeline(ffmpeg: string): Promise<Check[]> {
   const input = ["-f", "flv", "-i", "pipe:0"];
   const jpegArgs = ["-frames:v", "1", "-vf", "scale=160:-2", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"];
   const jpeg = await ffmpegRun(ffmpeg, [...input, ...jpegArgs], flv);
-  checks.push(jpeg.code === 0 && jpeg.stdout.length > 2 && jpeg.stdout.readUInt16BE(0) === 0xffd8
-    ? ok("ffmpeg makes JPEG snapshots (MJPEG)", `${jpeg.stdout.length} bytes`)
-    : fail("ffmpeg cannot make a JPEG snapshot (MJPEG)", why(jpeg)));
+  checks.push(
+    jpeg.code === 0 && jpeg.stdout.length > 2 && jpeg.stdout.readUInt16BE(0) === 0xffd8
+      ? ok("ffmpeg makes JPEG snapshots (MJPEG)", `${jpeg.stdout.length} bytes`)
+      : fail("ffmpeg cannot make a JPEG snapshot (MJPEG)", why(jpeg)),
+  );
 
   const copyArgs = ["-map", "0:v:0", "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", "pipe:1"];
   const copy = await ffmpegRun(ffmpeg, [...input, ...copyArgs], flv);
-  checks.push(copy.code === 0 && copy.stdout.subarray(0, 4).equals(Buffer.from([0, 0, 0, 1]))
-    ? ok("ffmpeg copies H.264 into Annex B (copy mode)")
-    : fail("ffmpeg cannot copy H.264 with h264_mp4toannexb", why(copy)));
+  checks.push(
+    copy.code === 0 && copy.stdout.subarray(0, 4).equals(Buffer.from([0, 0, 0, 1]))
+      ? ok("ffmpeg copies H.264 into Annex B (copy mode)")
+      : fail("ffmpeg cannot copy H.264 with h264_mp4toannexb", why(copy)),
+  );
   return checks;
 }
 
 /** Reach one vendor endpoint and compare its HTTP Date header with our clock (signed requests break past 5 minutes). */
-export async function checkClock(label: string, url: string, timeoutMs = 8_000, now: () => number = Date.now): Promise<Check> {
+export async function checkClock(
+  label: string,
+  url: string,
+  timeoutMs = 8_000,
+  now: () => number = Date.now,
+): Promise<Check> {
   const sent = now();
   let response: Response;
   try {
@@ -261,12 +367,20 @@ export async function checkClock(label: string, url: string, timeoutMs = 8_000, 
   }
   const received = now();
   const date = response.headers.get("date");
-  if (!date || Number.isNaN(Date.parse(date))) return warn(`${label}: ${url} reachable (HTTP ${response.status}) but sent no Date header`, "the clock was not compared");
+  if (!date || Number.isNaN(Date.parse(date)))
+    return warn(
+      `${label}: ${url} reachable (HTTP ${response.status}) but sent no Date header`,
+      "the clock was not compared",
+    );
   const local = (sent + received) / 2;
   // The Date header has 1-second resolution.
   const skewS = Math.round((local - Date.parse(date)) / 1000);
   const text = `HTTP ${response.status}; clock ${skewS === 0 ? "in step" : `${Math.abs(skewS)} s ${skewS > 0 ? "ahead of" : "behind"} the server`}`;
-  if (Math.abs(skewS) > 300) return fail(`${label}: this machine's clock is off by ${Math.abs(skewS)} s`, `${text}; signed vendor requests fail past 5 minutes: enable NTP (timedatectl set-ntp true)`);
+  if (Math.abs(skewS) > 300)
+    return fail(
+      `${label}: this machine's clock is off by ${Math.abs(skewS)} s`,
+      `${text}; signed vendor requests fail past 5 minutes: enable NTP (timedatectl set-ntp true)`,
+    );
   if (Math.abs(skewS) > 30) return warn(`${label}: reachable; clock off by ${Math.abs(skewS)} s`, text);
   return ok(`${label}: ${url} reachable`, text);
 }
@@ -279,7 +393,12 @@ export function accountEndpoints(config: Config): { label: string; url: string }
 const SYMBOL: Record<Status, string> = { ok: "ok  ", warn: "WARN", fail: "FAIL" };
 
 export function formatCheck(check: Check): string {
-  const detail = check.detail ? `\n${check.detail.split("\n").map((l) => `       ${l}`).join("\n")}` : "";
+  const detail = check.detail
+    ? `\n${check.detail
+        .split("\n")
+        .map((l) => `       ${l}`)
+        .join("\n")}`
+    : "";
   return `[${SYMBOL[check.status]}] ${check.title}${detail}`;
 }
 
@@ -291,7 +410,11 @@ export interface DoctorOptions extends CommonOptions {
 }
 
 /** Run every check, reporting each as it finishes. Returns all results. */
-export async function runDoctor(options: DoctorOptions, report: (check: Check) => void = () => {}, progress: (step: string) => void = () => {}): Promise<Check[]> {
+export async function runDoctor(
+  options: DoctorOptions,
+  report: (check: Check) => void = () => {},
+  progress: (step: string) => void = () => {},
+): Promise<Check[]> {
   const results: Check[] = [];
   const add = (...checks: Check[]) => {
     for (const c of checks) {
@@ -306,19 +429,33 @@ export async function runDoctor(options: DoctorOptions, report: (check: Check) =
   add(...checkDataDir(dataDir, { fix: options.fix }));
   const pid = existsSync(dataDir) ? runningBridge(dataDir) : undefined;
   if (config) {
-    if (pid !== undefined) add(ok(`a bridge (pid ${pid}) is running on ${dataDir}`, "its ports are in use by it, as expected; port checks skipped"));
+    if (pid !== undefined)
+      add(
+        ok(
+          `a bridge (pid ${pid}) is running on ${dataDir}`,
+          "its ports are in use by it, as expected; port checks skipped",
+        ),
+      );
     else {
-      if (config.homekit.enabled && config.homekit.port !== 0) add(await checkTcpPort(config.homekit.port, "HomeKit", options.bindHost));
+      if (config.homekit.enabled && config.homekit.port !== 0)
+        add(await checkTcpPort(config.homekit.port, "HomeKit", options.bindHost));
       if (config.matter.enabled) add(await checkUdpPort(config.matter.port, "Matter", options.bindHost));
       const web = (config as unknown as { web?: { enabled?: boolean; port?: number } }).web;
-      if ("web" in config && web?.enabled !== false && web?.port) add(await checkTcpPort(web.port, "Web page", options.bindHost));
+      if ("web" in config && web?.enabled !== false && web?.port)
+        add(await checkTcpPort(web.port, "Web page", options.bindHost));
     }
   }
   progress("ffmpeg");
-  const cameraVendors = [...new Set(config?.accounts.map((a) => vendorOf(a.vendor)).filter((v) => v?.produces.cameras))];
+  const cameraVendors = [
+    ...new Set(config?.accounts.map((a) => vendorOf(a.vendor)).filter((v) => v?.produces.cameras)),
+  ];
   const ffmpegChecks = await checkFfmpeg(
     ffmpegCandidates(),
-    cameraVendors.length > 0 && namesOf(cameraVendors.map((v) => v!), "and"),
+    cameraVendors.length > 0 &&
+      namesOf(
+        cameraVendors.map((v) => v!),
+        "and",
+      ),
   );
   add(...ffmpegChecks);
   const ffmpegPath = /^ffmpeg found: (.+)$/.exec(ffmpegChecks[0]?.title ?? "")?.[1];
@@ -333,7 +470,10 @@ export async function runDoctor(options: DoctorOptions, report: (check: Check) =
       progress(`${label} (${url})`);
       add(await checkClock(label, url));
     }
-  } else if (config?.accounts.length) add(ok("vendor endpoints not contacted", "add --network to check each account's endpoint and this machine's clock"));
+  } else if (config?.accounts.length)
+    add(
+      ok("vendor endpoints not contacted", "add --network to check each account's endpoint and this machine's clock"),
+    );
   return results;
 }
 
@@ -358,15 +498,19 @@ export async function writeBundle(options: DoctorOptions, checks: Check[], file:
   else {
     writeFileAtomic(resolve(file), `${text}\n`, 0o600);
     const only = "config and data directory only";
-    const from = live ? "from the running bridge"
-      : running ? `the bridge runs but did not answer: ${only}`
-      : `no bridge running: ${only}`;
+    const from = live
+      ? "from the running bridge"
+      : running
+        ? `the bridge runs but did not answer: ${only}`
+        : `no bridge running: ${only}`;
     if (!quiet) console.log(`\nDiagnostics bundle (${from}): ${resolve(file)}`);
   }
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  const program = withCommonOptions(new Command("doctor").description("check this machine, the config and the data directory"))
+  const program = withCommonOptions(
+    new Command("doctor").description("check this machine, the config and the data directory"),
+  )
     .option("--network", "also contact each account's vendor endpoint (reachability, clock)")
     .option("--fix", "set the data directory's modes to 0700/0600")
     .option("--json", "print the results as JSON")
@@ -394,7 +538,12 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   }
   if (opts.bundle === "-") return failed ? 1 : 0;
   if (opts.json) console.log(JSON.stringify({ failed, warned, checks: results }, null, 2));
-  else console.log(failed ? `\n${failed} problem${failed === 1 ? "" : "s"}${warned ? `, ${warned} warning${warned === 1 ? "" : "s"}` : ""}.` : `\nAll good${warned ? ` (${warned} warning${warned === 1 ? "" : "s"})` : ""}.`);
+  else
+    console.log(
+      failed
+        ? `\n${failed} problem${failed === 1 ? "" : "s"}${warned ? `, ${warned} warning${warned === 1 ? "" : "s"}` : ""}.`
+        : `\nAll good${warned ? ` (${warned} warning${warned === 1 ? "" : "s"})` : ""}.`,
+    );
   return failed ? 1 : 0;
 }
 

@@ -15,8 +15,18 @@ import { vendors } from "../drivers/index.ts";
 const PINCODE = /^\d{3}-\d{2}-\d{3}$/;
 // HAP forbids trivially guessable setup codes (HAP spec 5.6.1).
 const INVALID_PINCODES = new Set([
-  "000-00-000", "111-11-111", "222-22-222", "333-33-333", "444-44-444", "555-55-555",
-  "666-66-666", "777-77-777", "888-88-888", "999-99-999", "123-45-678", "876-54-321",
+  "000-00-000",
+  "111-11-111",
+  "222-22-222",
+  "333-33-333",
+  "444-44-444",
+  "555-55-555",
+  "666-66-666",
+  "777-77-777",
+  "888-88-888",
+  "999-99-999",
+  "123-45-678",
+  "876-54-321",
 ]);
 // Matter core spec 5.1.7.1: passcodes that must never be used.
 export const FORBIDDEN_MATTER_PASSCODES = new Set([
@@ -24,7 +34,9 @@ export const FORBIDDEN_MATTER_PASSCODES = new Set([
 ]);
 
 export function isValidMatterPasscode(passcode: number): boolean {
-  return Number.isInteger(passcode) && passcode >= 1 && passcode <= 99999998 && !FORBIDDEN_MATTER_PASSCODES.has(passcode);
+  return (
+    Number.isInteger(passcode) && passcode >= 1 && passcode <= 99999998 && !FORBIDDEN_MATTER_PASSCODES.has(passcode)
+  );
 }
 
 export function isValidPincode(pincode: string): boolean {
@@ -36,7 +48,10 @@ const port = z.number().int().min(0).max(65535);
 const homekitSchema = z.strictObject({
   enabled: z.boolean().default(true),
   port: port.default(51826),
-  pincode: z.string().refine(isValidPincode, "must look like 031-45-154 and not be a trivial code such as 123-45-678").optional(),
+  pincode: z
+    .string()
+    .refine(isValidPincode, "must look like 031-45-154 and not be a trivial code such as 123-45-678")
+    .optional(),
   name: str(1, 64).default("Hearthbridge"),
   advertiser: z.enum(["ciao", "avahi", "resolved", "none"]).default("ciao"),
   // Cameras are published as their own accessories (own port and setup code) by default, as Home
@@ -47,7 +62,14 @@ const homekitSchema = z.strictObject({
 const matterSchema = z.strictObject({
   enabled: z.boolean().default(true),
   port: port.default(5540),
-  passcode: z.number().int().refine(isValidMatterPasscode, "must be 1-99999998 and not a passcode the Matter spec forbids (e.g. 12345678, 11111111)").optional(),
+  passcode: z
+    .number()
+    .int()
+    .refine(
+      isValidMatterPasscode,
+      "must be 1-99999998 and not a passcode the Matter spec forbids (e.g. 12345678, 11111111)",
+    )
+    .optional(),
   discriminator: z.number().int().min(0).max(4095).optional(),
   mdnsInterface: str(1).optional(),
   name: str(1, 32).default("Hearthbridge"),
@@ -90,7 +112,10 @@ const webSchema = z.strictObject({
   port: port.default(8581),
   host: str(1).default("0.0.0.0"),
   password: str(MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH).optional(),
-  passwordHash: z.string().refine(isPasswordHash, "must be a scrypt hash as written to data/web.json (scrypt$N$r$p$salt$hash)").optional(),
+  passwordHash: z
+    .string()
+    .refine(isPasswordHash, "must be a scrypt hash as written to data/web.json (scrypt$N$r$p$salt$hash)")
+    .optional(),
   /** Host header names accepted besides localhost, IP addresses, this machine's name and publicOrigin's. */
   allowedHosts: z.array(hostEntry).default([]),
   /** The page's address behind a reverse proxy, e.g. https://bridge.example.com. */
@@ -136,16 +161,28 @@ const mediaSchema = z.strictObject({
   /** Copy mode's video: `native` sends it from the bridge process (ffmpeg only for audio), `ffmpeg` as before. */
   videoRelay: z.enum(["native", "ffmpeg"]).default("native"),
   /** Addresses (or CIDR ranges) cameras push from; empty: any address may connect (a key is still needed). */
-  allowedCameras: z.array(z.string().refine(isAddressOrRange, "must be an IP address or a CIDR range such as 192.168.1.0/24")).default([]),
+  allowedCameras: z
+    .array(z.string().refine(isAddressOrRange, "must be an IP address or a CIDR range such as 192.168.1.0/24"))
+    .default([]),
   /** Bounds on what a peer can make the RTMP ingest hold before (and after) it shows a stream key. */
   rtmpLimits: z
     .strictObject({
       /** A connection must have published a known stream key this long after it opened. */
       publishTimeoutMs: z.number().int().min(1_000).max(120_000).default(10_000),
       /** Largest message before the publish (only commands are sent then). */
-      messageBytesBeforePublish: z.number().int().min(4_096).max(16 * MIB).default(64 * 1024),
+      messageBytesBeforePublish: z
+        .number()
+        .int()
+        .min(4_096)
+        .max(16 * MIB)
+        .default(64 * 1024),
       /** Largest message of a publishing camera (a keyframe). */
-      messageBytes: z.number().int().min(64 * 1024).max(64 * MIB).default(8 * MIB),
+      messageBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .max(64 * MIB)
+        .default(8 * MIB),
       chunkStreamsBeforePublish: z.number().int().min(2).max(64).default(8),
       chunkStreams: z.number().int().min(2).max(1024).default(32),
       /** Connections from one address that have not yet published. */
@@ -165,7 +202,12 @@ const secretFields = {
 /** One account entry of a vendor: the common keys, then the vendor's own (in this order, as the
  * "did you mean" hints and problem lines list them). */
 function accountSchemaOf(vendor: VendorModule) {
-  return z.strictObject({ vendor: z.literal(vendor.id), name: str(1).optional(), ...secretFields, ...vendor.accountKeys });
+  return z.strictObject({
+    vendor: z.literal(vendor.id),
+    name: str(1).optional(),
+    ...secretFields,
+    ...vendor.accountKeys,
+  });
 }
 const vendorAccounts = new Map<string, ReturnType<typeof accountSchemaOf>>(
   (vendors as readonly VendorModule[]).map((v) => [v.id, accountSchemaOf(v)]),
@@ -194,7 +236,9 @@ const configSchema = z.strictObject({
   web: webSchema.prefault({}),
   media: mediaSchema.prefault({}),
   accounts: z.array(accountSchema).default([]),
-  log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
+  log: z
+    .strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") })
+    .prefault({}),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -210,7 +254,10 @@ export class ConfigError extends Error {
   override name = "ConfigError";
   readonly problems: string[];
   constructor(file: string, problems: string[]) {
-    super(`${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n` + problems.map((p) => `  ${p}`).join("\n"));
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n` +
+        problems.map((p) => `  ${p}`).join("\n"),
+    );
     this.problems = problems;
   }
 }
@@ -241,7 +288,9 @@ function knownKeys(path: (string | number)[], raw: unknown): string[] {
 function editDistance(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
-  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) =>
+    Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= x.length; i++) {
     for (let j = 1; j <= y.length; j++) {
       const cost = x[i - 1] === y[j - 1] ? 0 : 1;
@@ -264,7 +313,10 @@ export function didYouMean(key: string, candidates: string[]): string | undefine
 }
 
 function formatPath(path: PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("") || "(top level)";
+  return (
+    path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("") ||
+    "(top level)"
+  );
 }
 
 function valueAt(raw: unknown, path: PropertyKey[]): unknown {
@@ -325,10 +377,17 @@ export interface StoredPasswords {
   choose(account: string, configured: string | undefined): string | undefined;
 }
 
-const rawAccountName = (a: RawSecretFields) => (typeof a.name === "string" && a.name ? a.name : `${String(a.vendor)}:${String(a.email)}`);
+const rawAccountName = (a: RawSecretFields) =>
+  typeof a.name === "string" && a.name ? a.name : `${String(a.vendor)}:${String(a.email)}`;
 
 /** Resolve an account's password from password / passwordFile / ${ENV}; records problems. */
-function resolvePassword(account: RawSecretFields, key: string, baseDir: string, problems: string[], stored?: StoredPasswords): string | undefined {
+function resolvePassword(
+  account: RawSecretFields,
+  key: string,
+  baseDir: string,
+  problems: string[],
+  stored?: StoredPasswords,
+): string | undefined {
   const { password, passwordFile } = account;
   if (typeof password === "string" && typeof passwordFile === "string") {
     problems.push(`${key}: give password or passwordFile, not both`);
@@ -340,7 +399,9 @@ function resolvePassword(account: RawSecretFields, key: string, baseDir: string,
     try {
       return readFileSync(path, "utf8").replace(/\r?\n$/, "");
     } catch (error) {
-      problems.push(`${key}.passwordFile: cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      problems.push(
+        `${key}.passwordFile: cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
       return undefined;
     }
   }
@@ -353,7 +414,12 @@ function resolvePassword(account: RawSecretFields, key: string, baseDir: string,
 }
 
 /** Validate a parsed config document. Throws ConfigError listing every problem. */
-export function validateConfig(raw: unknown, file = "config", baseDir = process.cwd(), stored?: StoredPasswords): Config {
+export function validateConfig(
+  raw: unknown,
+  file = "config",
+  baseDir = process.cwd(),
+  stored?: StoredPasswords,
+): Config {
   const problems: string[] = [];
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) {
@@ -389,21 +455,33 @@ export function validateConfig(raw: unknown, file = "config", baseDir = process.
   const accounts: AccountConfig[] = result.data.accounts.map((account, i) => {
     const { password: _password, passwordFile: _file, name, ...rest } = account;
     const accountName = name ?? `${account.vendor}:${account.email}`;
-    if (names.has(accountName)) problems.push(`accounts[${i}].name: ${JSON.stringify(accountName)} is used by another account; names must be unique`);
+    if (names.has(accountName))
+      problems.push(
+        `accounts[${i}].name: ${JSON.stringify(accountName)} is used by another account; names must be unique`,
+      );
     names.add(accountName);
     return { ...rest, name: accountName, password: passwords[i] } as AccountConfig;
   });
   const { password: rawWebPassword, ...web } = result.data.web;
   const webPassword = rawWebPassword === undefined ? undefined : expandEnv(rawWebPassword, "web.password", problems);
-  if (webPassword !== undefined && web.passwordHash !== undefined) problems.push("web: give password or passwordHash, not both");
-  if (webPassword !== undefined && webPassword.length < MIN_PASSWORD_LENGTH) problems.push(`web.password: must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (webPassword !== undefined && web.passwordHash !== undefined)
+    problems.push("web: give password or passwordHash, not both");
+  if (webPassword !== undefined && webPassword.length < MIN_PASSWORD_LENGTH)
+    problems.push(`web.password: must be at least ${MIN_PASSWORD_LENGTH} characters`);
   if (problems.length) throw new ConfigError(file, problems);
-  return { ...result.data, accounts, web: webPassword === undefined ? web : { ...web, passwordHash: hashPasswordSync(webPassword) } };
+  return {
+    ...result.data,
+    accounts,
+    web: webPassword === undefined ? web : { ...web, passwordHash: hashPasswordSync(webPassword) },
+  };
 }
 
 /** Read and validate the config file. A missing file gives the defaults (no accounts). With `dataDir`,
  * passwords entered on the web page (<data>/account-secrets.json) apply, and `secrets` is that store. */
-export function loadConfig(file: string, options: { dataDir?: string } = {}): { config: Config; found: boolean; secrets?: AccountSecrets } {
+export function loadConfig(
+  file: string,
+  options: { dataDir?: string } = {},
+): { config: Config; found: boolean; secrets?: AccountSecrets } {
   const path = resolve(file);
   let secrets: AccountSecrets | undefined;
   if (options.dataDir !== undefined) {
@@ -422,13 +500,24 @@ export function loadConfig(file: string, options: { dataDir?: string } = {}): { 
  * password may be on that line. The reason and the position are enough to find it. */
 function yamlProblem(error: unknown): string {
   const first = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
-  const reason = first.replace(/ at line \d+, column \d+:?$/, "").split(": ")[0]!.slice(0, 100);
-  const at = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : "";
+  const reason = first
+    .replace(/ at line \d+, column \d+:?$/, "")
+    .split(": ")[0]!
+    .slice(0, 100);
+  const at =
+    error instanceof YAMLParseError && error.linePos
+      ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}`
+      : "";
   return `not valid YAML/JSON: ${reason}${at}`;
 }
 
 /** Parse and validate the text of a config file (YAML or JSON). Throws ConfigError, never anything else. */
-export function parseConfigText(text: string, file = "config", baseDir = process.cwd(), stored?: StoredPasswords): Config {
+export function parseConfigText(
+  text: string,
+  file = "config",
+  baseDir = process.cwd(),
+  stored?: StoredPasswords,
+): Config {
   let raw: unknown;
   try {
     // logLevel "error": yaml's warnings (unknown tags, directives) go to stderr with the source line
@@ -438,7 +527,9 @@ export function parseConfigText(text: string, file = "config", baseDir = process
     throw new ConfigError(file, [yamlProblem(error)]);
   }
   if (raw !== null && raw !== undefined && (typeof raw !== "object" || Array.isArray(raw))) {
-    throw new ConfigError(file, [`(top level): must be a mapping of keys such as homekit, matter, accounts (got ${show(raw, "")})`]);
+    throw new ConfigError(file, [
+      `(top level): must be a mapping of keys such as homekit, matter, accounts (got ${show(raw, "")})`,
+    ]);
   }
   return validateConfig(raw, file, baseDir, stored);
 }

@@ -39,7 +39,11 @@ interface AdvertiserModule {
 const require = createRequire(import.meta.url);
 
 /** Publish a bridge (or a standalone accessory) with the chosen advertiser; resolves when publish() returned (not yet listening). */
-export async function publishBridge(bridge: Accessory, info: Omit<PublishInfo, "advertiser">, advertiser: AdvertiserChoice): Promise<void> {
+export async function publishBridge(
+  bridge: Accessory,
+  info: Omit<PublishInfo, "advertiser">,
+  advertiser: AdvertiserChoice,
+): Promise<void> {
   if (advertiser !== "none") {
     await bridge.publish({ ...info, advertiser: advertiser as MDNSAdvertiser });
     return;

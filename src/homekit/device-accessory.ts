@@ -65,7 +65,8 @@ export class DeviceAccessory {
     if (described === this.#described) return;
     this.#described = described;
     void this.#detachAll();
-    for (const service of [...this.accessory.services]) if (!INFO_SERVICES.has(service.UUID)) this.accessory.removeService(service);
+    for (const service of [...this.accessory.services])
+      if (!INFO_SERVICES.has(service.UUID)) this.accessory.removeService(service);
     const entry = this.#options.entry;
     const ctx: BindingContext = {
       get entry() {
@@ -87,13 +88,22 @@ export class DeviceAccessory {
     this.update(state, fullPatch(state));
     const main = this.#bound.find((bound) => bound.noPrimary || bound.services.length);
     if (main && !main.noPrimary) main.services[0]!.setPrimaryService(true);
-    if (!this.#bound.some((bound) => bound.noPrimary || bound.services.length)) this.#options.log.warn({ device: info.id }, `${info.name} has no capability HomeKit can show`);
+    if (!this.#bound.some((bound) => bound.noPrimary || bound.services.length))
+      this.#options.log.warn({ device: info.id }, `${info.name} has no capability HomeKit can show`);
     if (!this.#available) this.#markUnavailable();
   }
 
   /** The host stops: end what the capabilities run (camera streams); resolves when it is gone. */
   async close(): Promise<void> {
-    await Promise.all(this.#bound.map((bound) => bound.close?.().catch((error: Error) => this.#options.log.warn({ err: error, device: this.deviceId }, "closing a capability failed"))));
+    await Promise.all(
+      this.#bound.map((bound) =>
+        bound
+          .close?.()
+          .catch((error: Error) =>
+            this.#options.log.warn({ err: error, device: this.deviceId }, "closing a capability failed"),
+          ),
+      ),
+    );
   }
 
   #detachAll(): Promise<void> {
@@ -121,7 +131,9 @@ export class DeviceAccessory {
   update(state: DeviceState, patch: StatePatch): void {
     for (const bound of this.#bound) {
       try {
-        void Promise.resolve(bound.update(state, patch)).catch((error: Error) => this.#options.log.warn({ err: error, device: this.deviceId }, "state push failed"));
+        void Promise.resolve(bound.update(state, patch)).catch((error: Error) =>
+          this.#options.log.warn({ err: error, device: this.deviceId }, "state push failed"),
+        );
       } catch (error) {
         this.#options.log.warn({ err: error, device: this.deviceId }, "state push failed");
       }
@@ -141,7 +153,8 @@ export class DeviceAccessory {
       this.#markUnavailable();
       return;
     }
-    for (const characteristic of this.#characteristics()) if (characteristic.value != null) characteristic.updateValue(characteristic.value);
+    for (const characteristic of this.#characteristics())
+      if (characteristic.value != null) characteristic.updateValue(characteristic.value);
     const state = this.#options.entry().state;
     this.update(state, fullPatch(state));
   }

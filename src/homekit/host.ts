@@ -113,7 +113,9 @@ async function assertPortFree(port: number, host: string | undefined): Promise<v
       server.listen(port, host, done);
     });
   } catch (error) {
-    throw new Error(`HomeKit port ${port} is not free (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set homekit.port to another port`);
+    throw new Error(
+      `HomeKit port ${port} is not free (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set homekit.port to another port`,
+    );
   }
   await new Promise<void>((done) => server.close(() => done()));
 }
@@ -186,18 +188,24 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
       await camera.publishing?.catch(() => undefined);
       await camera.accessory.accessory.unpublish();
       await camera.accessory.close();
-    })().catch((error: Error) => this.#log.warn({ err: error, device: id }, `camera ${entry.info.name} did not stop cleanly`));
+    })().catch((error: Error) =>
+      this.#log.warn({ err: error, device: id }, `camera ${entry.info.name} did not stop cleanly`),
+    );
     this.emit("camera-unpaired", id);
   };
 
   constructor(options: HomeKitHostOptions) {
     super();
-    if (!/^\d{3}-\d{2}-\d{3}$/.test(options.pincode)) throw new Error(`HomeKit setup code must look like 031-45-154 (got ${options.pincode})`);
+    if (!/^\d{3}-\d{2}-\d{3}$/.test(options.pincode))
+      throw new Error(`HomeKit setup code must look like 031-45-154 (got ${options.pincode})`);
     const port = options.port ?? DEFAULT_HOMEKIT_PORT;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`HomeKit port must be 0-65535 (got ${port})`);
-    if (options.username !== undefined && !/^([0-9A-F]{2}:){5}[0-9A-F]{2}$/i.test(options.username)) throw new Error(`HomeKit username must look like 0E:12:34:56:78:9A (got ${options.username})`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new Error(`HomeKit port must be 0-65535 (got ${port})`);
+    if (options.username !== undefined && !/^([0-9A-F]{2}:){5}[0-9A-F]{2}$/i.test(options.username))
+      throw new Error(`HomeKit username must look like 0E:12:34:56:78:9A (got ${options.username})`);
     const cameraPort = options.cameraPort ?? (port === 0 ? 0 : port + CAMERA_PORT_OFFSET);
-    if (!Number.isInteger(cameraPort) || cameraPort < 0 || cameraPort > 65535) throw new Error(`HomeKit camera port must be 0-65535 (got ${cameraPort})`);
+    if (!Number.isInteger(cameraPort) || cameraPort < 0 || cameraPort > 65535)
+      throw new Error(`HomeKit camera port must be 0-65535 (got ${cameraPort})`);
     this.pincode = options.pincode;
     this.#registry = options.registry;
     this.#log = options.log;
@@ -224,7 +232,9 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
 
     const saved = layout.usernames[0];
     if (this.#username && saved && saved !== this.#username) {
-      this.#log.warn(`the main bridge's username changed from ${saved} to ${this.#username}: Apple Home will see a new, unpaired bridge`);
+      this.#log.warn(
+        `the main bridge's username changed from ${saved} to ${this.#username}: Apple Home will see a new, unpaired bridge`,
+      );
     }
     layout.setUsername(0, this.#username ?? saved ?? randomUsername());
     for (let i = 0; i < Math.max(1, layout.usernames.length); i++) this.#slot(i);
@@ -237,7 +247,13 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
 
     for (const slot of this.#slots) await this.#publish(slot);
     // A camera that cannot be published must not keep the bridge down.
-    for (const camera of this.#cameras.values()) await this.#publishCamera(camera).catch((error: Error) => this.#log.error({ err: error, device: camera.deviceId }, `camera ${camera.accessory.accessory.displayName} could not be published: ${error.message}`));
+    for (const camera of this.#cameras.values())
+      await this.#publishCamera(camera).catch((error: Error) =>
+        this.#log.error(
+          { err: error, device: camera.deviceId },
+          `camera ${camera.accessory.accessory.displayName} could not be published: ${error.message}`,
+        ),
+      );
     this.#state = "started";
   }
 
@@ -250,10 +266,20 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     this.#registry.off("availability", this.#onAvailability);
     this.#registry.off("removed", this.#onRemoved);
     const cameras = [...this.#cameras.values()];
-    await Promise.allSettled([...this.#slots.map((slot) => slot.publishing), ...cameras.map((camera) => camera.publishing)]);
-    await Promise.allSettled([...this.#slots.map((slot) => slot.bridge.unpublish()), ...cameras.map((camera) => camera.accessory.accessory.unpublish())]);
+    await Promise.allSettled([
+      ...this.#slots.map((slot) => slot.publishing),
+      ...cameras.map((camera) => camera.publishing),
+    ]);
+    await Promise.allSettled([
+      ...this.#slots.map((slot) => slot.bridge.unpublish()),
+      ...cameras.map((camera) => camera.accessory.accessory.unpublish()),
+    ]);
     // Live streams end with their viewers' connections; make sure no ffmpeg outlives the host.
-    await Promise.allSettled([...cameras.map((camera) => camera.accessory), ...[...this.#devices.values()].map((d) => d.accessory)].map((accessory) => accessory.close()));
+    await Promise.allSettled(
+      [...cameras.map((camera) => camera.accessory), ...[...this.#devices.values()].map((d) => d.accessory)].map(
+        (accessory) => accessory.close(),
+      ),
+    );
   }
 
   /** The main bridge's bound port (the configured one until it listens). */
@@ -315,7 +341,10 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
         try {
           await this.#registry.command(id, patch);
         } catch (error) {
-          this.#log.warn({ device: id, err: error }, `HomeKit command to ${entry.info.name} failed: ${(error as Error).message}`);
+          this.#log.warn(
+            { device: id, err: error },
+            `HomeKit command to ${entry.info.name} failed: ${(error as Error).message}`,
+          );
           throw error;
         }
       },
@@ -330,7 +359,10 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     try {
       return this.#cameraSources.sourceFor(entry.info.id);
     } catch (error) {
-      this.#log.warn({ device: entry.info.id, err: error }, `no video for ${entry.info.name}: ${(error as Error).message}`);
+      this.#log.warn(
+        { device: entry.info.id, err: error },
+        `no video for ${entry.info.name}: ${(error as Error).message}`,
+      );
       return undefined;
     }
   }
@@ -340,7 +372,11 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     const layout = this.#layout!;
     const id = entry.info.id;
     const saved = layout.camera(id);
-    const identity: CameraIdentity = { username: saved?.username ?? randomUsername(), pincode: saved?.pincode ?? randomPincode(), ...(saved?.port ? { port: saved.port } : {}) };
+    const identity: CameraIdentity = {
+      username: saved?.username ?? randomUsername(),
+      pincode: saved?.pincode ?? randomPincode(),
+      ...(saved?.port ? { port: saved.port } : {}),
+    };
     layout.setCamera(id, identity);
     const accessory = this.#deviceAccessory(entry, source);
     accessory.accessory.category = IP_CAMERA_CATEGORY;
@@ -358,7 +394,13 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
       this.emit("camera-unpaired", id);
     });
     this.#cameras.set(id, camera);
-    if (this.#state === "started") void this.#publishCamera(camera).catch((error: Error) => this.#log.error({ err: error, device: id }, `camera ${hap.displayName} could not be published: ${error.message}`));
+    if (this.#state === "started")
+      void this.#publishCamera(camera).catch((error: Error) =>
+        this.#log.error(
+          { err: error, device: id },
+          `camera ${hap.displayName} could not be published: ${error.message}`,
+        ),
+      );
   }
 
   /** The port for a standalone camera: its saved one if still free, else the next free one from the base. */
@@ -368,11 +410,19 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     const host = typeof this.#bind === "string" ? this.#bind : undefined;
     const saved = camera.identity.port;
     if (saved !== undefined && (!checkable || (await portFree(saved, host)))) return saved;
-    const taken = new Set(Object.entries(this.#layout!.cameras).flatMap(([id, c]) => (id !== camera.deviceId && c.port !== undefined ? [c.port] : [])));
+    const taken = new Set(
+      Object.entries(this.#layout!.cameras).flatMap(([id, c]) =>
+        id !== camera.deviceId && c.port !== undefined ? [c.port] : [],
+      ),
+    );
     for (let port = this.#cameraBasePort; port <= 65535; port++) {
       if (taken.has(port) || port === saved) continue;
       if (checkable && !(await portFree(port, host))) continue;
-      if (saved !== undefined) this.#log.warn({ device: camera.deviceId }, `camera port ${saved} is taken; ${camera.accessory.accessory.displayName} moves to port ${port}`);
+      if (saved !== undefined)
+        this.#log.warn(
+          { device: camera.deviceId },
+          `camera port ${saved} is taken; ${camera.accessory.accessory.displayName} moves to port ${port}`,
+        );
       return port;
     }
     throw new Error(`no free port from ${this.#cameraBasePort} for a camera`);
@@ -384,7 +434,14 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
       const port = await this.#cameraPortFor(camera);
       const listening = once(hap, "listening") as Promise<[number, string]>;
       // addIdentifyingMaterial would append 4 hex digits to the camera's name in the Home app.
-      const info: Omit<PublishInfo, "advertiser"> = { username: camera.identity.username, pincode: camera.identity.pincode, category: IP_CAMERA_CATEGORY, port, bind: this.#bind, addIdentifyingMaterial: false };
+      const info: Omit<PublishInfo, "advertiser"> = {
+        username: camera.identity.username,
+        pincode: camera.identity.pincode,
+        category: IP_CAMERA_CATEGORY,
+        port,
+        bind: this.#bind,
+        addIdentifyingMaterial: false,
+      };
       await publishBridge(hap, info, this.#advertiser);
       const [bound] = await listening;
       camera.port = bound;
@@ -392,7 +449,10 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
         camera.identity = { ...camera.identity, port: bound };
         this.#layout!.setCamera(camera.deviceId, camera.identity);
       }
-      this.#log.info({ device: camera.deviceId, port: bound, advertiser: this.#advertiser }, `camera ${hap.displayName} listens on port ${bound} (setup code ${camera.identity.pincode})`);
+      this.#log.info(
+        { device: camera.deviceId, port: bound, advertiser: this.#advertiser },
+        `camera ${hap.displayName} listens on port ${bound} (setup code ${camera.identity.pincode})`,
+      );
       this.emit("camera-listening", camera.deviceId, bound);
     })();
     return camera.publishing;
@@ -422,7 +482,9 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
         this.#log.info(`${name}: last HomeKit controller removed the pairing`);
         this.emit("unpaired", i);
       });
-      bridge.on("characteristic-warning", (warning) => this.#log.debug({ bridge: i }, `HAP: [${warning.originatorChain.join("@")}] ${warning.message}`));
+      bridge.on("characteristic-warning", (warning) =>
+        this.#log.debug({ bridge: i }, `HAP: [${warning.originatorChain.join("@")}] ${warning.message}`),
+      );
       this.#slots.push(slot);
     }
     return this.#slots[index]!;
@@ -441,7 +503,9 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
   #addDevices(entries: DeviceEntry[]): void {
     const layout = this.#layout!;
     // Devices with a saved place first, so newcomers never take a place that is already promised.
-    const ordered = [...entries].sort((a, b) => Number(layout.assignment(b.info.id) !== undefined) - Number(layout.assignment(a.info.id) !== undefined));
+    const ordered = [...entries].sort(
+      (a, b) => Number(layout.assignment(b.info.id) !== undefined) - Number(layout.assignment(a.info.id) !== undefined),
+    );
     const placements: [string, number][] = [];
     const touched = new Set<BridgeSlot>();
     for (const entry of ordered) {
@@ -473,7 +537,10 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     // Bridges created after start (overflow) are published as soon as they hold something.
     if (this.#state === "started") {
       for (const slot of touched) {
-        if (!slot.publishing) void this.#publish(slot).catch((error: Error) => this.#log.error({ err: error }, `${slot.name} could not be published`));
+        if (!slot.publishing)
+          void this.#publish(slot).catch((error: Error) =>
+            this.#log.error({ err: error }, `${slot.name} could not be published`),
+          );
       }
     }
   }
@@ -481,13 +548,23 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
   #publish(slot: BridgeSlot): Promise<void> {
     slot.publishing ??= (async () => {
       const port = this.#basePort === 0 ? 0 : this.#basePort + slot.index;
-      if (port !== 0 && (this.#bind === undefined || typeof this.#bind === "string")) await assertPortFree(port, this.#bind);
+      if (port !== 0 && (this.#bind === undefined || typeof this.#bind === "string"))
+        await assertPortFree(port, this.#bind);
       const listening = once(slot.bridge, "listening") as Promise<[number, string]>;
-      const info: Omit<PublishInfo, "advertiser"> = { username: slot.username, pincode: this.pincode, category: BRIDGE_CATEGORY, port, bind: this.#bind };
+      const info: Omit<PublishInfo, "advertiser"> = {
+        username: slot.username,
+        pincode: this.pincode,
+        category: BRIDGE_CATEGORY,
+        port,
+        bind: this.#bind,
+      };
       await publishBridge(slot.bridge, info, this.#advertiser);
       const [bound] = await listening;
       slot.port = bound;
-      this.#log.info({ bridge: slot.index, port: bound, accessories: slot.accessories.size, advertiser: this.#advertiser }, `${slot.name} listens on port ${bound}`);
+      this.#log.info(
+        { bridge: slot.index, port: bound, accessories: slot.accessories.size, advertiser: this.#advertiser },
+        `${slot.name} listens on port ${bound}`,
+      );
       this.emit("listening", slot.index, bound);
     })();
     return slot.publishing;

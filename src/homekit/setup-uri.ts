@@ -9,7 +9,8 @@ import { join } from "node:path";
 export const BRIDGE_CATEGORY = 2;
 
 export function homekitSetupURI(pincode: string, setupID: string, category = BRIDGE_CATEGORY): string {
-  if (!/^\d{3}-\d{2}-\d{3}$/.test(pincode)) throw new Error(`HomeKit setup code must look like 031-45-154 (got ${pincode})`);
+  if (!/^\d{3}-\d{2}-\d{3}$/.test(pincode))
+    throw new Error(`HomeKit setup code must look like 031-45-154 (got ${pincode})`);
   if (!/^[0-9A-Z]{4}$/.test(setupID)) throw new Error(`HomeKit setup id must be 4 characters 0-9A-Z (got ${setupID})`);
   // 45 bits: version 0 (3) | reserved (4) | category (8) | flags (4; 0x1 = IP) | setup code (27).
   const payload = BigInt(category) * 2n ** 31n + (1n << 28n) + BigInt(Number(pincode.replaceAll("-", "")));
@@ -36,7 +37,8 @@ export function readAccessoryInfo(dataDir: string, username: string): StoredAcce
   }
   return {
     setupID: typeof raw.setupID === "string" && raw.setupID ? raw.setupID : undefined,
-    pairedClients: raw.pairedClients && typeof raw.pairedClients === "object" ? Object.keys(raw.pairedClients).length : 0,
+    pairedClients:
+      raw.pairedClients && typeof raw.pairedClients === "object" ? Object.keys(raw.pairedClients).length : 0,
     displayName: typeof raw.displayName === "string" && raw.displayName ? raw.displayName : undefined,
   };
 }

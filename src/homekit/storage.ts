@@ -77,7 +77,8 @@ export class AtomicHapStorage {
 
 /** Same rule as HAP-NodeJS: a key is a plain file name (no directory, no leading dot, not a temp name). */
 function assertPlainKey(key: string): void {
-  if (!key || key.startsWith(".") || /[/\\]/.test(key) || TEMP_FILE.test(key)) throw new Error(`HAP storage key must be a plain file name, got ${JSON.stringify(key)}`);
+  if (!key || key.startsWith(".") || /[/\\]/.test(key) || TEMP_FILE.test(key))
+    throw new Error(`HAP storage key must be a plain file name, got ${JSON.stringify(key)}`);
 }
 
 function fsyncDir(dir: string): void {
@@ -102,7 +103,10 @@ let hapStorage: AtomicHapStorage | undefined;
 export function useHapStorage(dir: string): AtomicHapStorage {
   const wanted = resolve(dir);
   if (hapStorage !== undefined) {
-    if (hapStorage.dir !== wanted) throw new Error(`HAP storage is already at ${hapStorage.dir}; one process serves one HomeKit data directory (asked for ${wanted})`);
+    if (hapStorage.dir !== wanted)
+      throw new Error(
+        `HAP storage is already at ${hapStorage.dir}; one process serves one HomeKit data directory (asked for ${wanted})`,
+      );
     return hapStorage;
   }
   const storage = new AtomicHapStorage(wanted);
@@ -111,7 +115,8 @@ export function useHapStorage(dir: string): AtomicHapStorage {
   // Checked right after, so a HAP-NodeJS that changed shape fails here and not by losing pairings.
   HAPStorage.setCustomStoragePath(wanted);
   const instance = (HAPStorage as unknown as { INSTANCE?: { localStore?: unknown } }).INSTANCE;
-  if (!instance || instance.localStore !== undefined) throw new Error("HAP-NodeJS's HAPStorage changed shape: cannot install the atomic storage");
+  if (!instance || instance.localStore !== undefined)
+    throw new Error("HAP-NodeJS's HAPStorage changed shape: cannot install the atomic storage");
   instance.localStore = storage;
   if ((HAPStorage.storage() as unknown) !== storage) throw new Error("HAP-NodeJS did not take the atomic storage");
   hapStorage = storage;

@@ -49,7 +49,7 @@ export class MediaCameraSource implements CameraSource {
   }
 
   async startLive(request: LiveStreamRequest): Promise<LiveStream> {
-    const { hub, ingest, deviceId, name, log } = this.#options;
+    const { hub, deviceId, name, log } = this.#options;
     const release = hub.acquire();
     let stream: LiveStream;
     try {
@@ -91,7 +91,8 @@ export class MediaCameraSource implements CameraSource {
     const { ingest, deviceId } = this.#options;
     const status = ingest.status(deviceId);
     const video = status?.video;
-    const known = video?.codec === "h264" && video.width !== undefined && video.height !== undefined && video.profile !== undefined;
+    const known =
+      video?.codec === "h264" && video.width !== undefined && video.height !== undefined && video.profile !== undefined;
     return {
       known,
       input: {
@@ -99,7 +100,13 @@ export class MediaCameraSource implements CameraSource {
         // probing is needed. The stream goes in on stdin: an RTMP URL would put the camera's key on
         // ffmpeg's command line, readable in /proc by any local user.
         args: ["-probesize", "32", "-analyzeduration", "0", "-f", "flv", "-i", "pipe:0"],
-        video: { width: video?.width ?? 1920, height: video?.height ?? 1080, fps: video?.fps, profile: video?.profile, level: video?.level },
+        video: {
+          width: video?.width ?? 1920,
+          height: video?.height ?? 1080,
+          fps: video?.fps,
+          profile: video?.profile,
+          level: video?.level,
+        },
         audio: status?.audio ?? false,
         frames: ingest.frames(deviceId),
       },

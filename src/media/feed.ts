@@ -148,7 +148,14 @@ export class MediaFeed implements FrameSource {
     const avc = this.#avc;
     if (!avc || body.length <= AVC_TAG_HEADER || body[1] !== AVC_NALU) return;
     const cts = (body.readUIntBE(2, 3) << 8) >> 8;
-    const frame: VideoFrame = { generation: this.#generation, config: avc, keyframe, dts, pts: dts + cts, data: Buffer.from(body.subarray(AVC_TAG_HEADER)) };
+    const frame: VideoFrame = {
+      generation: this.#generation,
+      config: avc,
+      keyframe,
+      dts,
+      pts: dts + cts,
+      data: Buffer.from(body.subarray(AVC_TAG_HEADER)),
+    };
     if (keyframe) {
       this.#gop = [];
       this.#gopBytes = 0;

@@ -56,7 +56,9 @@ export class FfmpegProcess {
     // With setpriv, the kernel kills ffmpeg when the bridge dies, even by SIGKILL (PR_SET_PDEATHSIG
     // survives exec); Node has no API for it. Without setpriv (non-Linux dev machines) we rely on
     // explicit stops.
-    const [command, argv] = hasSetpriv() ? [SETPRIV, ["--pdeathsig", "SIGKILL", "--", ffmpeg, ...args]] : [ffmpeg, args];
+    const [command, argv] = hasSetpriv()
+      ? [SETPRIV, ["--pdeathsig", "SIGKILL", "--", ffmpeg, ...args]]
+      : [ffmpeg, args];
     this.child = spawn(command, argv, { stdio: [options.stdin ?? "ignore", options.stdout ?? "ignore", "pipe"] });
     let partial = "";
     this.child.stderr?.setEncoding("utf8");
@@ -73,7 +75,9 @@ export class FfmpegProcess {
     });
     this.exited = new Promise((done) => {
       this.child.once("error", (error: NodeJS.ErrnoException) => {
-        this.#tail.push(error.code === "ENOENT" ? `${ffmpeg} not found: install ffmpeg or set media.ffmpeg` : error.message);
+        this.#tail.push(
+          error.code === "ENOENT" ? `${ffmpeg} not found: install ffmpeg or set media.ffmpeg` : error.message,
+        );
         done({ code: null, signal: null, stderrTail: [...this.#tail] });
       });
       this.child.once("close", (code, signal) => done({ code, signal, stderrTail: [...this.#tail] }));

@@ -142,8 +142,12 @@ export class StreamHub {
     if (deviceId !== this.deviceId) return;
     const status = this.#ingest.status(deviceId);
     const sinceRequestMs = this.#lastStartAtEpoch !== undefined ? Math.round(at - this.#lastStartAtEpoch) : undefined;
-    const sincePublishMs = status?.publishStartedAt !== undefined ? Math.round(at - status.publishStartedAt) : undefined;
-    this.#log.info({ device: deviceId, event: "first-keyframe", at, sinceRequestMs, sincePublishMs }, `${this.#name}: first keyframe held (${sinceRequestMs ?? "?"} ms after the request)`);
+    const sincePublishMs =
+      status?.publishStartedAt !== undefined ? Math.round(at - status.publishStartedAt) : undefined;
+    this.#log.info(
+      { device: deviceId, event: "first-keyframe", at, sinceRequestMs, sincePublishMs },
+      `${this.#name}: first keyframe held (${sinceRequestMs ?? "?"} ms after the request)`,
+    );
   };
 
   constructor(options: StreamHubOptions) {
@@ -233,8 +237,10 @@ export class StreamHub {
     const seconds = `${Math.round(timeoutMs / 100) / 10} s`;
     if (this.#closed) return `${this.#name}: media stopped`;
     if (this.#standby) return `${this.#name} is in standby: turn standby off to watch`;
-    if (this.#ingest.status(this.deviceId)?.publishing) return `${this.#name} is pushing but sent no keyframe within ${seconds}`;
-    if (this.#lastStartOk === undefined && this.#lastError) return `${this.#name}: the stream request failed (${this.#lastError})`;
+    if (this.#ingest.status(this.deviceId)?.publishing)
+      return `${this.#name} is pushing but sent no keyframe within ${seconds}`;
+    if (this.#lastStartOk === undefined && this.#lastError)
+      return `${this.#name}: the stream request failed (${this.#lastError})`;
     return `${this.#name} did not start pushing to ${this.#ingest.publicAddress} within ${seconds}: check media.rtmpHost is reachable from the camera`;
   }
 
@@ -376,7 +382,10 @@ export class StreamHub {
   #failed(action: "start" | "stop", error: Error): void {
     const message = error.message;
     if (action === "stop") {
-      this.#log.debug({ device: this.deviceId, err: error }, `${this.#name}: stop request failed (the camera stops by itself within 20 minutes)`);
+      this.#log.debug(
+        { device: this.deviceId, err: error },
+        `${this.#name}: stop request failed (the camera stops by itself within 20 minutes)`,
+      );
       return;
     }
     this.#lastError = message;
@@ -384,13 +393,26 @@ export class StreamHub {
     this.#startDue = true;
     let delay: number;
     if (STANDBY.test(message)) {
-      if (!this.#standby) this.#log.warn({ device: this.deviceId }, `${this.#name} is in standby and refuses to stream; asking again every ${Math.round(this.#timing.standbyRetryMs / 1000)} s`);
+      if (!this.#standby)
+        this.#log.warn(
+          { device: this.deviceId },
+          `${this.#name} is in standby and refuses to stream; asking again every ${Math.round(this.#timing.standbyRetryMs / 1000)} s`,
+        );
       this.#standby = true;
       delay = this.#timing.standbyRetryMs;
     } else {
-      delay = backoffDelay(this.#failures, this.#timing.retryMinMs, this.#timing.retryMaxMs, this.#random, this.#timing.retryMinMs / 2);
+      delay = backoffDelay(
+        this.#failures,
+        this.#timing.retryMinMs,
+        this.#timing.retryMaxMs,
+        this.#random,
+        this.#timing.retryMinMs / 2,
+      );
       const level = this.#failures === 0 ? "warn" : "debug";
-      this.#log[level]({ device: this.deviceId, err: error }, `${this.#name}: stream request failed (${message}); retrying in ${Math.round(delay / 100) / 10} s`);
+      this.#log[level](
+        { device: this.deviceId, err: error },
+        `${this.#name}: stream request failed (${message}); retrying in ${Math.round(delay / 100) / 10} s`,
+      );
       this.#failures++;
     }
     this.#retryTimer = this.#clock.setTimeout(() => {
@@ -411,7 +433,11 @@ export class StreamHub {
         return;
       }
       if (now - this.#lastGrowth < this.#timing.stallMs) return;
-      if (!this.#stallReported) this.#log.warn({ device: this.deviceId }, `${this.#name}: push stalled (no data for ${Math.round((now - this.#lastGrowth) / 1000)} s); reconnecting`);
+      if (!this.#stallReported)
+        this.#log.warn(
+          { device: this.deviceId },
+          `${this.#name}: push stalled (no data for ${Math.round((now - this.#lastGrowth) / 1000)} s); reconnecting`,
+        );
       this.#stallReported = true;
       this.#lastError = "push stalled";
       this.#ingest.dropPublisher(this.deviceId);
@@ -420,8 +446,16 @@ export class StreamHub {
       return;
     }
     // Asked, acknowledged, and still nothing: the request may have been lost on the vendor side.
-    if (this.#lastStartOk !== undefined && !this.#inFlight && !this.#retryTimer && now - this.#lastStartSent >= this.#timing.noPushMs) {
-      this.#log.info({ device: this.deviceId }, `${this.#name}: no push ${Math.round(this.#timing.noPushMs / 1000)} s after the request; asking again`);
+    if (
+      this.#lastStartOk !== undefined &&
+      !this.#inFlight &&
+      !this.#retryTimer &&
+      now - this.#lastStartSent >= this.#timing.noPushMs
+    ) {
+      this.#log.info(
+        { device: this.deviceId },
+        `${this.#name}: no push ${Math.round(this.#timing.noPushMs / 1000)} s after the request; asking again`,
+      );
       this.#lastError = `no push to ${this.#ingest.publicAddress}`;
       this.#rerequest("no push");
     }

@@ -1,6 +1,12 @@
 // The media layer as main.ts sees it: one RTMP ingest, one stream hub + snapshot maker + CameraSource
 // per camera device in the registry, keep-warm per config, and one stop() for all of it.
-import type { CameraSource, CameraSourceProvider, LiveStream, StreamInterruption, StreamRequest } from "../core/camera.ts";
+import type {
+  CameraSource,
+  CameraSourceProvider,
+  LiveStream,
+  StreamInterruption,
+  StreamRequest,
+} from "../core/camera.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/logger.ts";
@@ -189,8 +195,12 @@ export class MediaService implements CameraSourceProvider {
     registry.off("device", this.#onDevice);
     registry.off("stream-interrupted", this.#onInterrupted);
     registry.off("state", this.#onState);
-    await Promise.all([...this.#cameras.values()].map(({ source, recorder }) => Promise.all([source.close(), recorder.close()])));
-    await Promise.all([...this.#cameras.values()].map(({ hub, snapshots }) => Promise.all([hub.close(), snapshots.close()])));
+    await Promise.all(
+      [...this.#cameras.values()].map(({ source, recorder }) => Promise.all([source.close(), recorder.close()])),
+    );
+    await Promise.all(
+      [...this.#cameras.values()].map(({ hub, snapshots }) => Promise.all([hub.close(), snapshots.close()])),
+    );
     await this.ingest.stop();
   }
 }

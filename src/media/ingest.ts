@@ -169,7 +169,9 @@ function allowList(entries: string[] | undefined): BlockList | undefined {
 function metadataObject(values: Amf0Value[]): Record<string, Amf0Value> | undefined {
   const at = values.indexOf("onMetaData");
   const object = at >= 0 ? values[at + 1] : undefined;
-  return object && typeof object === "object" && !Array.isArray(object) && !(object instanceof Date) ? object : undefined;
+  return object && typeof object === "object" && !Array.isArray(object) && !(object instanceof Date)
+    ? object
+    : undefined;
 }
 
 export class RtmpIngest extends EventEmitter<IngestEvents> {
@@ -203,7 +205,10 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       now: () => this.#clock.now(),
     });
     const host = options.rtmpHost ?? defaultRtmpHost();
-    if (!host) this.#log.warn("no LAN IPv4 address found: cameras are told to push to 127.0.0.1, which they cannot reach; set media.rtmpHost");
+    if (!host)
+      this.#log.warn(
+        "no LAN IPv4 address found: cameras are told to push to 127.0.0.1, which they cannot reach; set media.rtmpHost",
+      );
     this.#rtmpHost = host ?? "127.0.0.1";
   }
 
@@ -230,7 +235,10 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   async start(): Promise<void> {
     const { bind, port } = this.#options;
     this.#port = await this.#listen(bind, port);
-    this.#log.info({ bind, port: this.#port }, `RTMP ingest listening on ${hostForUrl(bind)}:${this.#port}; cameras push to ${this.publicAddress}`);
+    this.#log.info(
+      { bind, port: this.#port },
+      `RTMP ingest listening on ${hostForUrl(bind)}:${this.#port}; cameras push to ${this.publicAddress}`,
+    );
   }
 
   #listen(host: string, port: number): Promise<number> {
@@ -239,9 +247,14 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       const onError = (error: NodeJS.ErrnoException): void => {
         server.close();
         const where = `${hostForUrl(host)}:${port}`;
-        if (error.code === "EADDRINUSE") reject(new Error(`RTMP port ${where} is already in use: stop the other program or set media.rtmpPort`));
-        else if (error.code === "EADDRNOTAVAIL") reject(new Error(`media.bind ${host} is not an address of this machine`));
-        else if (error.code === "EACCES") reject(new Error(`no permission to listen on ${where}: use a port above 1023 or run with the needed capability`));
+        if (error.code === "EADDRINUSE")
+          reject(new Error(`RTMP port ${where} is already in use: stop the other program or set media.rtmpPort`));
+        else if (error.code === "EADDRNOTAVAIL")
+          reject(new Error(`media.bind ${host} is not an address of this machine`));
+        else if (error.code === "EACCES")
+          reject(
+            new Error(`no permission to listen on ${where}: use a port above 1023 or run with the needed capability`),
+          );
         else reject(new Error(`RTMP ingest could not listen on ${where}: ${error.message}`));
       };
       server.once("error", onError);
@@ -260,8 +273,20 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     if (this.#byDevice.has(deviceId)) return;
     const key = randomBytes(16).toString("base64url");
     registerSecret(key);
-    const entry: StreamEntry = { deviceId, key, path: `/${APP}/${key}`, bytesIn: 0, audio: false, fpsFrames: 0, feed: new MediaFeed() };
-    entry.feed.onListenerError = (error) => this.#log.error({ err: error, device: deviceId }, `a reader of ${deviceId}'s frames failed and was dropped: ${error.message}`);
+    const entry: StreamEntry = {
+      deviceId,
+      key,
+      path: `/${APP}/${key}`,
+      bytesIn: 0,
+      audio: false,
+      fpsFrames: 0,
+      feed: new MediaFeed(),
+    };
+    entry.feed.onListenerError = (error) =>
+      this.#log.error(
+        { err: error, device: deviceId },
+        `a reader of ${deviceId}'s frames failed and was dropped: ${error.message}`,
+      );
     this.#byDevice.set(deviceId, entry);
     this.#byPath.set(entry.path, entry);
   }
@@ -291,7 +316,14 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     const entry = this.#byDevice.get(deviceId);
     if (!entry) return undefined;
     const video: IngestVideoInfo | undefined = entry.avc
-      ? { codec: "h264", width: entry.avc.width, height: entry.avc.height, profile: entry.avc.profile, level: entry.avc.level, fps: entry.fps }
+      ? {
+          codec: "h264",
+          width: entry.avc.width,
+          height: entry.avc.height,
+          profile: entry.avc.profile,
+          level: entry.avc.level,
+          fps: entry.fps,
+        }
       : entry.otherCodec
         ? { codec: "other", fps: entry.fps }
         : undefined;
@@ -361,7 +393,10 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     }
     const pending = this.#pending.get(address) ?? 0;
     if (pending >= this.#limits.pendingPerAddress) {
-      return refuse("pending limit", `${pending} of its connections have not published yet (media.rtmpLimits.pendingPerAddress)`);
+      return refuse(
+        "pending limit",
+        `${pending} of its connections have not published yet (media.rtmpLimits.pendingPerAddress)`,
+      );
     }
     // RTMP is a chatty request/reply handshake: without this every step waits for a delayed ACK.
     socket.setNoDelay(true);
@@ -379,7 +414,10 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
           unpublish: () => socket.destroy(),
         },
         {
-          beforePublish: { maxMessageBytes: this.#limits.messageBytesBeforePublish, maxChunkStreams: this.#limits.chunkStreamsBeforePublish },
+          beforePublish: {
+            maxMessageBytes: this.#limits.messageBytesBeforePublish,
+            maxChunkStreams: this.#limits.chunkStreamsBeforePublish,
+          },
           afterPublish: { maxMessageBytes: this.#limits.messageBytes, maxChunkStreams: this.#limits.chunkStreams },
         },
       ),
@@ -388,7 +426,11 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     this.#pending.set(address, pending + 1);
     connection.deadline = this.#clock.setTimeout(() => {
       socket.destroy();
-      this.#warnLimited("no publish", address, `closed an RTMP connection from ${address}: no publish with a known key within ${this.#limits.publishTimeoutMs} ms`);
+      this.#warnLimited(
+        "no publish",
+        address,
+        `closed an RTMP connection from ${address}: no publish with a known key within ${this.#limits.publishTimeoutMs} ms`,
+      );
     }, this.#limits.publishTimeoutMs);
     connection.deadline.unref();
     socket.on("close", () => this.#closed(connection));
@@ -439,7 +481,10 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     if (entry.publisher) {
       connection.session.close();
       connection.socket.destroy();
-      this.#log.debug({ device: entry.deviceId, address: connection.address }, "second publisher for a camera's key refused");
+      this.#log.debug(
+        { device: entry.deviceId, address: connection.address },
+        "second publisher for a camera's key refused",
+      );
       return false;
     }
     this.#settle(connection);

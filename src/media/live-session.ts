@@ -89,7 +89,14 @@ function opusFrameMs(packetTimeMs: number): number {
 /** Whether the viewer gets audio: it asked, gave a port and keys, and the camera has some. */
 export function wantsAudio(input: LiveInput, request: LiveStreamRequest): boolean {
   const { audio, target } = request;
-  return !!audio && input.audio && target.audioPort !== undefined && !!target.audioSrtpKey && !!target.audioSrtpSalt && target.audioSsrc !== undefined;
+  return (
+    !!audio &&
+    input.audio &&
+    target.audioPort !== undefined &&
+    !!target.audioSrtpKey &&
+    !!target.audioSrtpSalt &&
+    target.audioSsrc !== undefined
+  );
 }
 
 /** Opus as RTP to the audio forwarder, when the viewer gets audio. */
@@ -97,10 +104,25 @@ function audioOutput(input: LiveInput, request: LiveStreamRequest, port: number 
   const { audio, target } = request;
   if (!audio || !wantsAudio(input, request) || port === undefined) return undefined;
   return [
-    "-c:a", "libopus", "-application", "lowdelay", "-frame_duration", String(opusFrameMs(audio.packetTimeMs)),
-    "-ar", String(audio.sampleRateKHz * 1000), "-ac", "1", "-b:a", `${Math.max(8, Math.round(audio.maxBitrate))}k`,
-    "-payload_type", String(audio.payloadType), "-ssrc", String(signedSsrc(target.audioSsrc!)),
-    "-f", "rtp", rtpUrl(port, AUDIO_PACKET_SIZE),
+    "-c:a",
+    "libopus",
+    "-application",
+    "lowdelay",
+    "-frame_duration",
+    String(opusFrameMs(audio.packetTimeMs)),
+    "-ar",
+    String(audio.sampleRateKHz * 1000),
+    "-ac",
+    "1",
+    "-b:a",
+    `${Math.max(8, Math.round(audio.maxBitrate))}k`,
+    "-payload_type",
+    String(audio.payloadType),
+    "-ssrc",
+    String(signedSsrc(target.audioSsrc!)),
+    "-f",
+    "rtp",
+    rtpUrl(port, AUDIO_PACKET_SIZE),
   ];
 }
 
@@ -108,18 +130,40 @@ function audioOutput(input: LiveInput, request: LiveStreamRequest, port: number 
  * The audio-only ffmpeg of a natively relayed session: ADTS AAC on stdin (the ingest's frames, no
  * RTMP reader), Opus out; undefined when there is no audio to send.
  */
-export function audioArgs(input: LiveInput, request: LiveStreamRequest, audioPort: number | undefined): string[] | undefined {
+export function audioArgs(
+  input: LiveInput,
+  request: LiveStreamRequest,
+  audioPort: number | undefined,
+): string[] | undefined {
   const audio = audioOutput(input, request, audioPort);
   if (!audio) return undefined;
   return [
-    "-hide_banner", "-loglevel", "warning", "-sdp_file", "/dev/null",
-    "-probesize", "32", "-analyzeduration", "0", "-f", "aac", "-i", "pipe:0",
-    "-map", "0:a:0", ...audio,
+    "-hide_banner",
+    "-loglevel",
+    "warning",
+    "-sdp_file",
+    "/dev/null",
+    "-probesize",
+    "32",
+    "-analyzeduration",
+    "0",
+    "-f",
+    "aac",
+    "-i",
+    "pipe:0",
+    "-map",
+    "0:a:0",
+    ...audio,
   ];
 }
 
 /** The ffmpeg arguments for one session (no key in them: see RtpPorts). */
-export function liveArgs(input: LiveInput, request: LiveStreamRequest, mode: "copy" | "transcode", ports: RtpPorts): string[] {
+export function liveArgs(
+  input: LiveInput,
+  request: LiveStreamRequest,
+  mode: "copy" | "transcode",
+  ports: RtpPorts,
+): string[] {
   const { target, video } = request;
   // -sdp_file: without it ffmpeg prints the SDP to stdout.
   const args = ["-hide_banner", "-nostdin", "-loglevel", "warning", "-sdp_file", "/dev/null", ...input.args];
@@ -132,16 +176,40 @@ export function liveArgs(input: LiveInput, request: LiveStreamRequest, mode: "co
   } else {
     const kbps = Math.max(100, Math.round(video.maxBitrate));
     args.push(
-      "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-      "-profile:v", video.profile, "-level:v", video.level,
-      "-vf", `scale=${video.width}:${video.height}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
-      "-r", String(video.fps), "-g", String(Math.max(1, Math.round(video.fps * GOP_SECONDS))),
-      "-b:v", `${kbps}k`, "-maxrate", `${kbps}k`, "-bufsize", `${kbps * 2}k`,
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-tune",
+      "zerolatency",
+      "-pix_fmt",
+      "yuv420p",
+      "-profile:v",
+      video.profile,
+      "-level:v",
+      video.level,
+      "-vf",
+      `scale=${video.width}:${video.height}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
+      "-r",
+      String(video.fps),
+      "-g",
+      String(Math.max(1, Math.round(video.fps * GOP_SECONDS))),
+      "-b:v",
+      `${kbps}k`,
+      "-maxrate",
+      `${kbps}k`,
+      "-bufsize",
+      `${kbps * 2}k`,
     );
   }
   args.push(
-    "-payload_type", String(video.payloadType), "-ssrc", String(signedSsrc(target.videoSsrc)),
-    "-f", "rtp", rtpUrl(ports.video, video.mtu),
+    "-payload_type",
+    String(video.payloadType),
+    "-ssrc",
+    String(signedSsrc(target.videoSsrc)),
+    "-f",
+    "rtp",
+    rtpUrl(ports.video, video.mtu),
   );
 
   const audio = audioOutput(input, request, ports.audio);
@@ -196,7 +264,9 @@ class LiveSession implements LiveStream {
   }
 
   #wantedMode(): "copy" | "transcode" {
-    return this.#options.transcode === "auto" && copyFits(this.#options.input.video, this.#request.video) ? "copy" : "transcode";
+    return this.#options.transcode === "auto" && copyFits(this.#options.input.video, this.#request.video)
+      ? "copy"
+      : "transcode";
   }
 
   /** Start the session's parts for the current request; resolves once they run (rejects when they cannot start). */
@@ -207,10 +277,36 @@ class LiveSession implements LiveStream {
     const parts: Parts = { forwarders: [] };
     this.#parts = parts;
     const { video, target } = this.#request;
-    log.info({ mode: this.#mode, video: native ? "native" : "ffmpeg", width: video.width, height: video.height, fps: video.fps, audio: !!(this.#request.audio && input.audio) }, `${label}: live stream (${this.#mode}${native ? ", native video" : ""})`);
-    const audioPort = wantsAudio(input, this.#request) ? await this.#forward(parts, target.address, target.audioPort!, target.audioSrtpKey!, target.audioSrtpSalt!, target.audioSsrc!) : undefined;
+    log.info(
+      {
+        mode: this.#mode,
+        video: native ? "native" : "ffmpeg",
+        width: video.width,
+        height: video.height,
+        fps: video.fps,
+        audio: !!(this.#request.audio && input.audio),
+      },
+      `${label}: live stream (${this.#mode}${native ? ", native video" : ""})`,
+    );
+    const audioPort = wantsAudio(input, this.#request)
+      ? await this.#forward(
+          parts,
+          target.address,
+          target.audioPort!,
+          target.audioSrtpKey!,
+          target.audioSrtpSalt!,
+          target.audioSsrc!,
+        )
+      : undefined;
     if (!native) {
-      const videoPort = await this.#forward(parts, target.address, target.videoPort, target.videoSrtpKey, target.videoSrtpSalt, target.videoSsrc);
+      const videoPort = await this.#forward(
+        parts,
+        target.address,
+        target.videoPort,
+        target.videoSrtpKey,
+        target.videoSrtpSalt,
+        target.videoSsrc,
+      );
       const args = liveArgs(input, this.#request, this.#mode, { video: videoPort, audio: audioPort });
       const fromPipe = input.args.includes("pipe:0");
       const child = await this.#spawn(parts, args, fromPipe ? "pipe" : undefined);
@@ -219,7 +315,9 @@ class LiveSession implements LiveStream {
         const stdin = child.child.stdin!;
         // EPIPE when ffmpeg dies: its exit tells the story.
         stdin.on("error", () => undefined);
-        const unsubscribe = pipeFlv({ subscribeTags: input.frames.subscribeTags.bind(input.frames) }, stdin, { audio: input.audio });
+        const unsubscribe = pipeFlv({ subscribeTags: input.frames.subscribeTags.bind(input.frames) }, stdin, {
+          audio: input.audio,
+        });
         parts.unsubscribe = () => {
           unsubscribe();
           stdin.end();
@@ -269,7 +367,14 @@ class LiveSession implements LiveStream {
     };
   }
 
-  async #forward(parts: Parts, address: string, port: number, key: Buffer, salt: Buffer, ssrc: number): Promise<number> {
+  async #forward(
+    parts: Parts,
+    address: string,
+    port: number,
+    key: Buffer,
+    salt: Buffer,
+    ssrc: number,
+  ): Promise<number> {
     const forwarder = await SrtpForwarder.start({ address, port, key, salt, ssrc });
     parts.forwarders.push(forwarder);
     return forwarder.localPort;
@@ -281,7 +386,8 @@ class LiveSession implements LiveStream {
     parts.process = child;
     void child.exited.then((exit) => {
       const reason = describeExit(exit);
-      if (parts === this.#parts && !this.#finished && !this.#stopping) this.#options.log.warn({ stderr: exit.stderrTail.slice(-5) }, `${label}: ${reason}`);
+      if (parts === this.#parts && !this.#finished && !this.#stopping)
+        this.#options.log.warn({ stderr: exit.stderrTail.slice(-5) }, `${label}: ${reason}`);
       this.#partEnded(parts, reason);
     });
     await new Promise<void>((resolve, reject) => {

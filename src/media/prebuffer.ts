@@ -58,7 +58,12 @@ export class Prebuffer implements TagSource {
   stats(): PrebufferStats {
     const first = this.#gops[0]?.[0];
     const last = this.#gops.at(-1)?.at(-1);
-    return { durationMs: first && last ? last.dts - first.dts : 0, bytes: this.#bytes, tags: this.#tags, gops: this.#gops.length };
+    return {
+      durationMs: first && last ? last.dts - first.dts : 0,
+      bytes: this.#bytes,
+      tags: this.#tags,
+      gops: this.#gops.length,
+    };
   }
 
   subscribeTags(listener: (tag: FlvTagData) => void): () => void {

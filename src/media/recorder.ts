@@ -60,12 +60,24 @@ export class MediaCameraRecorder implements CameraRecorder {
     const { log, name, deviceId } = this.#options;
     if (this.#closed) return;
     if (prebufferMs !== undefined && !this.#prebuffer) {
-      log.info({ device: deviceId, prebufferMs }, `${name}: recording enabled; keeping the camera pushing and the last ${prebufferMs / 1000} s`);
+      log.info(
+        { device: deviceId, prebufferMs },
+        `${name}: recording enabled; keeping the camera pushing and the last ${prebufferMs / 1000} s`,
+      );
       const frames = this.#options.ingest.frames(deviceId);
       if (!frames.subscribeTags) throw new Error(`${name}: the ingest keeps no FLV tags; cannot record`);
       this.#releaseHub = this.#options.hub.acquire();
-      const covered = (ms: number): void => void log.info({ device: deviceId, prebufferMs: ms, bytes: this.#prebuffer?.stats().bytes }, `${name}: pre-buffer holds ${(ms / 1000).toFixed(1)} s`);
-      this.#prebuffer = new Prebuffer({ subscribeTags: frames.subscribeTags.bind(frames) }, prebufferMs, () => this.#clock.now(), covered);
+      const covered = (ms: number): void =>
+        void log.info(
+          { device: deviceId, prebufferMs: ms, bytes: this.#prebuffer?.stats().bytes },
+          `${name}: pre-buffer holds ${(ms / 1000).toFixed(1)} s`,
+        );
+      this.#prebuffer = new Prebuffer(
+        { subscribeTags: frames.subscribeTags.bind(frames) },
+        prebufferMs,
+        () => this.#clock.now(),
+        covered,
+      );
     } else if (prebufferMs === undefined && this.#prebuffer) {
       log.info({ device: deviceId }, `${name}: recording disabled`);
       void this.#disable("recording turned off");
@@ -103,7 +115,10 @@ export class MediaCameraRecorder implements CameraRecorder {
     const audio = request.audio && (ingest.status(deviceId)?.audio ?? false);
     const label = `recording ${name} #${++this.#sequence}`;
     const stats = prebuffer.stats();
-    log.info({ device: deviceId, prebufferMs: stats.durationMs, fragmentMs: request.fragmentMs, audio }, `${label}: starts with ${(stats.durationMs / 1000).toFixed(1)} s of pre-buffer`);
+    log.info(
+      { device: deviceId, prebufferMs: stats.durationMs, fragmentMs: request.fragmentMs, audio },
+      `${label}: starts with ${(stats.durationMs / 1000).toFixed(1)} s of pre-buffer`,
+    );
     const clip = new RecordingClip({
       ffmpeg: this.#options.ffmpeg,
       source: prebuffer,
@@ -122,7 +137,10 @@ export class MediaCameraRecorder implements CameraRecorder {
     void clip.ended.then((end) => {
       if (this.#active === active) this.#active = undefined;
       this.#clock.clearTimeout(active.postRoll);
-      log.info({ device: deviceId, ...end }, `${label}: ${end.clean ? "done" : "cut short"} (${end.reason}), ${end.fragments} fragments, ${Math.round(end.bytes / 1024)} KiB`);
+      log.info(
+        { device: deviceId, ...end },
+        `${label}: ${end.clean ? "done" : "cut short"} (${end.reason}), ${end.fragments} fragments, ${Math.round(end.bytes / 1024)} KiB`,
+      );
     });
     return clip;
   }
@@ -134,7 +152,10 @@ export class MediaCameraRecorder implements CameraRecorder {
 
   #scheduleEnd(active: ActiveClip): void {
     if (active.postRoll) return;
-    active.postRoll = this.#clock.setTimeout(() => active.clip.end("the trigger ended"), this.#options.postRollMs ?? 2_000);
+    active.postRoll = this.#clock.setTimeout(
+      () => active.clip.end("the trigger ended"),
+      this.#options.postRollMs ?? 2_000,
+    );
     active.postRoll.unref();
   }
 

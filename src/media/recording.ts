@@ -108,7 +108,9 @@ export class RecordingClip {
       this.#clock.clearInterval(this.#stallTimer);
       this.#options.log.debug({ code: exit.code, signal: exit.signal }, `${this.#options.label}: ffmpeg exited`);
       if (exit.code !== 0 && this.#ending && !this.#stopped && this.#fragments === 0) {
-        this.#options.log.warn(`${this.#options.label}: ffmpeg made no fragment: ${exit.stderrTail.slice(-3).join(" | ") || "no output"}`);
+        this.#options.log.warn(
+          `${this.#options.label}: ffmpeg made no fragment: ${exit.stderrTail.slice(-3).join(" | ") || "no output"}`,
+        );
       }
       if (!this.#ending && !this.#stopped) {
         const why = `ffmpeg exited (${exit.code ?? exit.signal}): ${exit.stderrTail.slice(-3).join(" | ") || "no output"}`;
@@ -194,7 +196,9 @@ export class RecordingClip {
       this.#queuedBytes += segment.data.length;
     }
     if (this.#queuedBytes > (this.#options.maxQueuedBytes ?? 64 * 1024 * 1024)) {
-      this.#options.log.warn(`${this.#options.label}: the recording's reader fell ${Math.round(this.#queuedBytes / 1e6)} MB behind; stopping`);
+      this.#options.log.warn(
+        `${this.#options.label}: the recording's reader fell ${Math.round(this.#queuedBytes / 1e6)} MB behind; stopping`,
+      );
       void this.stop("reader too slow");
       return;
     }
@@ -207,7 +211,9 @@ export class RecordingClip {
     const stallMs = this.#options.stallMs ?? 5_000;
     if (last !== undefined && this.#clock.now() - last < stallMs) return;
     if (last === undefined) return;
-    this.#options.log.info(`${this.#options.label}: the camera stopped pushing ${Math.round((this.#clock.now() - last) / 1000)} s ago; the clip ends here`);
+    this.#options.log.info(
+      `${this.#options.label}: the camera stopped pushing ${Math.round((this.#clock.now() - last) / 1000)} s ago; the clip ends here`,
+    );
     this.end("the camera stopped pushing");
   }
 
@@ -218,7 +224,8 @@ export class RecordingClip {
   }
 
   #finishIfDrained(): void {
-    if (this.#outputDone && this.#queue.length === 0) this.#finish(this.#stopped ?? `ended: ${this.#ending ?? "input ended"}`, this.#yieldedLast);
+    if (this.#outputDone && this.#queue.length === 0)
+      this.#finish(this.#stopped ?? `ended: ${this.#ending ?? "input ended"}`, this.#yieldedLast);
   }
 
   #resolved = false;

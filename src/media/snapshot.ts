@@ -111,7 +111,23 @@ export class SnapshotMaker {
   async #decode(input: string[], feed: (stdin: Writable) => void, width: number, height: number): Promise<Buffer> {
     const { ffmpeg, log, name } = this.#options;
     const scale = `scale=${width}:${height}:force_original_aspect_ratio=decrease:force_divisible_by=2`;
-    const args = ["-hide_banner", "-loglevel", "error", ...input, "-frames:v", "1", "-vf", scale, "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1"];
+    const args = [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      ...input,
+      "-frames:v",
+      "1",
+      "-vf",
+      scale,
+      "-f",
+      "image2pipe",
+      "-c:v",
+      "mjpeg",
+      "-q:v",
+      "4",
+      "pipe:1",
+    ];
     const child = new FfmpegProcess(ffmpeg, args, { label: `snapshot ${name}`, log, stdin: "pipe", stdout: "pipe" });
     this.#spawned++;
     this.#running.add(child);

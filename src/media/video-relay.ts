@@ -70,7 +70,11 @@ export class VideoRelay {
     this.#srtp = new SrtpSender(options.key, options.salt);
     const mtu = options.mtu && options.mtu > 0 ? options.mtu : DEFAULT_MTU;
     // The whole SRTP packet (with its tag) must fit the viewer's MTU.
-    this.#packetizer = new H264Packetizer({ payloadType: options.payloadType, ssrc: options.ssrc, maxPacketSize: mtu - SRTP_TAG_LENGTH });
+    this.#packetizer = new H264Packetizer({
+      payloadType: options.payloadType,
+      ssrc: options.ssrc,
+      maxPacketSize: mtu - SRTP_TAG_LENGTH,
+    });
     this.ended = new Promise((done) => {
       this.#finish = done;
     });

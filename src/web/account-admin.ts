@@ -75,7 +75,11 @@ export class AccountAdmin {
   }
 
   vendors(): VendorChoice[] {
-    return (vendors as readonly VendorModule[]).map((v) => ({ id: v.id, displayName: v.displayName, login: v.login.kind }));
+    return (vendors as readonly VendorModule[]).map((v) => ({
+      id: v.id,
+      displayName: v.displayName,
+      login: v.login.kind,
+    }));
   }
 
   /** Added on the page (so it can be removed here): stored there and not named by the config. */
@@ -119,13 +123,20 @@ export class AccountAdmin {
       } catch {
         return { problems: ["vendor settings: not JSON"] };
       }
-      if (!settings || typeof settings !== "object" || Array.isArray(settings)) return { problems: ["vendor settings: must be a JSON object"] };
+      if (!settings || typeof settings !== "object" || Array.isArray(settings))
+        return { problems: ["vendor settings: must be a JSON object"] };
       for (const key of ["vendor", "name", "email", "password", "passwordFile"]) {
         if (key in settings) return { problems: [`vendor settings: "${key}" belongs in its own field`] };
       }
     }
     const name = form.name?.trim();
-    return checkAccountEntry({ ...settings, vendor: form.vendor, ...(name ? { name } : {}), email: form.email.trim(), password: form.password });
+    return checkAccountEntry({
+      ...settings,
+      vendor: form.vendor,
+      ...(name ? { name } : {}),
+      email: form.email.trim(),
+      password: form.password,
+    });
   }
 
   async #addWithPassword(account: AccountConfig, vendorName: string): Promise<AccountNotice> {
@@ -133,18 +144,26 @@ export class AccountAdmin {
     const known = isSecret(password);
     registerSecret(password);
     const verify = this.#o.verify ?? verifyAccount;
-    this.#o.log.info({ account: account.name }, `${account.name}: being added on the web page, checking it with ${vendorName}`);
+    this.#o.log.info(
+      { account: account.name },
+      `${account.name}: being added on the web page, checking it with ${vendorName}`,
+    );
     const result = await verify(account, 20_000);
     if (!result.ok) {
       if (!known) forgetSecret(password);
-      const why = result.refused ? `${vendorName} refused the e-mail and password` : `it could not be checked (${scrub(result.message)})`;
+      const why = result.refused
+        ? `${vendorName} refused the e-mail and password`
+        : `it could not be checked (${scrub(result.message)})`;
       return { step: "failed", message: `The account was not added: ${why}.` };
     }
     // The driver logs in with the password at every start: it is kept (0600) for that.
     this.#o.store.save(account);
     this.#o.passwords.add(account);
     await this.#o.runtime.add(account);
-    return { step: "done", message: `${vendorName} accepted it: "${account.name}" is added and its devices appear as they are found.` };
+    return {
+      step: "done",
+      message: `${vendorName} accepted it: "${account.name}" is added and its devices appear as they are found.`,
+    };
   }
 
   async #addWithCode(account: AccountConfig, password: string): Promise<AccountNotice> {

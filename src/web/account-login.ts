@@ -74,7 +74,13 @@ export class PasswordWebLogin {
   views(): PasswordLoginView[] {
     return [...this.#accounts.values()].map((a) => {
       const flow = this.#flows.get(a.name);
-      return { account: a.name, vendor: a.vendor, email: a.email, step: flow?.step ?? "idle", ...(flow?.message ? { message: flow.message } : {}) };
+      return {
+        account: a.name,
+        vendor: a.vendor,
+        email: a.email,
+        step: flow?.step ?? "idle",
+        ...(flow?.message ? { message: flow.message } : {}),
+      };
     });
   }
 
@@ -90,7 +96,10 @@ export class PasswordWebLogin {
     registerSecret(password);
     const flow: Flow = { step: "working", message: `Checking the password with ${displayName(account)}…` };
     this.#flows.set(name, flow);
-    this.#o.log.info({ account: name }, `${name}: password entered on the web page, checking it with ${displayName(account)}`);
+    this.#o.log.info(
+      { account: name },
+      `${name}: password entered on the web page, checking it with ${displayName(account)}`,
+    );
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, STEP_WAIT_MS).unref()));
     const done = this.#run(account, password, flow).finally(() => {
@@ -109,8 +118,13 @@ export class PasswordWebLogin {
       const result = await verify({ ...account, password }, this.#o.timeoutMs ?? 20_000);
       if (!result.ok) {
         flow.step = "failed";
-        flow.message = result.refused ? `${vendor} refused this password; nothing was changed.` : `The password could not be checked (${scrub(result.message)}); nothing was changed.`;
-        log.warn({ account: account.name }, `${account.name}: the password from the web page was not accepted: ${result.message}`);
+        flow.message = result.refused
+          ? `${vendor} refused this password; nothing was changed.`
+          : `The password could not be checked (${scrub(result.message)}); nothing was changed.`;
+        log.warn(
+          { account: account.name },
+          `${account.name}: the password from the web page was not accepted: ${result.message}`,
+        );
         return;
       }
       this.#o.secrets?.save(account.name, password);
@@ -119,7 +133,10 @@ export class PasswordWebLogin {
         try {
           await this.#o.restart(account.name, password);
         } catch (error) {
-          throw new Error(`${vendor} accepted it and it is saved for the next start, but the account could not be restarted: ${(error as Error).message}`, { cause: error });
+          throw new Error(
+            `${vendor} accepted it and it is saved for the next start, but the account could not be restarted: ${(error as Error).message}`,
+            { cause: error },
+          );
         }
       }
       flow.step = "done";
@@ -130,7 +147,10 @@ export class PasswordWebLogin {
     } catch (error) {
       flow.step = "failed";
       flow.message = `Could not use the password: ${scrub((error as Error).message)}`;
-      log.warn({ account: account.name, err: error }, `${account.name}: the password from the web page could not be used`);
+      log.warn(
+        { account: account.name, err: error },
+        `${account.name}: the password from the web page could not be used`,
+      );
     }
   }
 }

@@ -57,7 +57,13 @@ export class SetupRefused extends Error {
 const MAX_SESSIONS = 100;
 
 export function isLoopbackHost(host: string): boolean {
-  return host === "127.0.0.1" || host === "::1" || host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return (
+    host === "127.0.0.1" ||
+    host === "::1" ||
+    host === "localhost" ||
+    host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host)
+  );
 }
 
 /** Failed logins per client: `limit` failures per `windowMs`, then refused until the window ends. */

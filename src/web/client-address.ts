@@ -21,7 +21,10 @@ const family = (address: string) => (isIP(address) === 6 ? "ipv6" : "ipv4");
 /** A header's comma-separated values (node joins a repeated X-Forwarded-For with ", "). */
 function headerList(value: string | string[] | undefined): string[] {
   const text = Array.isArray(value) ? value.join(",") : (value ?? "");
-  return text.split(",").map((s) => s.trim()).filter(Boolean);
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export class ProxyTrust {

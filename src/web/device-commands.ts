@@ -66,7 +66,12 @@ function commandSchema(caps: Capabilities) {
       on: z.boolean().optional(),
       ...(c.light.dimmable ? { brightness: percent(1).optional() } : {}),
       ...(kelvin
-        ? { colorTemperatureK: z.number().refine((k) => kelvin.includes(k), `must be one of ${kelvin.join(", ")}`).optional() }
+        ? {
+            colorTemperatureK: z
+              .number()
+              .refine((k) => kelvin.includes(k), `must be one of ${kelvin.join(", ")}`)
+              .optional(),
+          }
         : {}),
     });
   }
@@ -91,7 +96,10 @@ export function parseCommand(body: unknown, caps: Capabilities): Command {
   if (!result.success) {
     const problem = result.error.issues[0]!;
     const where = problem.path.length ? `${problem.path.join(".")}: ` : "";
-    const what = problem.code === "unrecognized_keys" ? `not a control of this device (${problem.keys.join(", ")})` : problem.message;
+    const what =
+      problem.code === "unrecognized_keys"
+        ? `not a control of this device (${problem.keys.join(", ")})`
+        : problem.message;
     throw new BadCommand(`${where}${what}`);
   }
   // Parts left empty ({fan: {}}) would reach the vendor as a no-op frame: drop them, refuse nothing-at-all.

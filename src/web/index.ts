@@ -18,7 +18,10 @@ export async function startWeb(
   dataDir: string,
   log: Logger,
   logs: LogRing,
-  accounts: Pick<WebServerOptions, "secrets" | "restartAccount" | "accountRuntime" | "pageAccounts" | "configAccountNames"> & {
+  accounts: Pick<
+    WebServerOptions,
+    "secrets" | "restartAccount" | "accountRuntime" | "pageAccounts" | "configAccountNames"
+  > & {
     links?: LinkHistory;
   } = {},
 ): Promise<WebServer | undefined> {

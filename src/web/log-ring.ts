@@ -10,7 +10,14 @@ export interface LogEntry {
   text: string;
 }
 
-const LEVELS: Record<number, LogEntry["level"]> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+const LEVELS: Record<number, LogEntry["level"]> = {
+  10: "trace",
+  20: "debug",
+  30: "info",
+  40: "warn",
+  50: "error",
+  60: "fatal",
+};
 const MAX_TEXT = 500;
 
 export class LogRing extends EventEmitter<{ line: [LogEntry] }> {
@@ -30,13 +37,26 @@ export class LogRing extends EventEmitter<{ line: [LogEntry] }> {
   /** pino's stream interface: one JSON document per call. Never throws (a log line must not break the caller). */
   write(chunk: string): boolean {
     try {
-      const doc = JSON.parse(chunk) as { time?: number; level?: number; msg?: unknown; account?: unknown; module?: unknown; err?: { message?: unknown } };
+      const doc = JSON.parse(chunk) as {
+        time?: number;
+        level?: number;
+        msg?: unknown;
+        account?: unknown;
+        module?: unknown;
+        err?: { message?: unknown };
+      };
       let text = typeof doc.msg === "string" ? doc.msg.split("\n")[0]!.replace(/[;:]\s*$/, "") : "";
-      const context = typeof doc.account === "string" ? doc.account : typeof doc.module === "string" ? doc.module : undefined;
+      const context =
+        typeof doc.account === "string" ? doc.account : typeof doc.module === "string" ? doc.module : undefined;
       if (context && !text.startsWith(context)) text = `[${context}] ${text}`;
-      if (typeof doc.err?.message === "string" && !text.includes(doc.err.message)) text += `: ${doc.err.message.split("\n")[0]}`;
+      if (typeof doc.err?.message === "string" && !text.includes(doc.err.message))
+        text += `: ${doc.err.message.split("\n")[0]}`;
       if (text.length > MAX_TEXT) text = `${text.slice(0, MAX_TEXT - 1)}…`;
-      const entry: LogEntry = { time: typeof doc.time === "number" ? doc.time : Date.now(), level: LEVELS[doc.level ?? 30] ?? "info", text };
+      const entry: LogEntry = {
+        time: typeof doc.time === "number" ? doc.time : Date.now(),
+        level: LEVELS[doc.level ?? 30] ?? "info",
+        text,
+      };
       this.#lines.push(entry);
       if (this.#lines.length > this.#size) this.#lines.shift();
       this.emit("line", entry);

@@ -68,7 +68,12 @@ export class BridgeMetrics {
         }
       },
     });
-    this.#reconnects = new Counter({ name: "hearthbridge_account_reconnects_total", help: "Times an account's link came back (connected after disconnected)", labelNames: ["account"], registers });
+    this.#reconnects = new Counter({
+      name: "hearthbridge_account_reconnects_total",
+      help: "Times an account's link came back (connected after disconnected)",
+      labelNames: ["account"],
+      registers,
+    });
     for (const a of sources.accounts) this.#reconnects.inc({ account: label(a.name) }, 0);
     this.#commands = new Histogram({
       name: "hearthbridge_command_duration_seconds",
@@ -121,7 +126,8 @@ export class BridgeMetrics {
       registers,
       collect() {
         this.reset();
-        for (const b of pairingView(sources).homekit?.bridges ?? []) this.set({ bridge: String(b.index) }, b.pairedControllers);
+        for (const b of pairingView(sources).homekit?.bridges ?? [])
+          this.set({ bridge: String(b.index) }, b.pairedControllers);
       },
     });
     new Gauge({
@@ -156,7 +162,8 @@ export class BridgeMetrics {
   close(): void {
     this.#sources.registry.off("link", this.#onLink);
     this.#sources.registry.off("command", this.#onCommand);
-    if (this.#sources.registry.deliveryObserver === this.#onDelivered) this.#sources.registry.deliveryObserver = undefined;
+    if (this.#sources.registry.deliveryObserver === this.#onDelivered)
+      this.#sources.registry.deliveryObserver = undefined;
     this.registry.clear();
   }
 }

@@ -83,7 +83,13 @@ export class MfaWebLogin {
   views(): MfaLoginView[] {
     return [...this.#accounts.values()].map(({ account: a }) => {
       const flow = this.#flows.get(a.name);
-      return { account: a.name, vendor: a.vendor, email: a.email, step: flow?.step ?? "idle", ...(flow?.message ? { message: flow.message } : {}) };
+      return {
+        account: a.name,
+        vendor: a.vendor,
+        email: a.email,
+        step: flow?.step ?? "idle",
+        ...(flow?.message ? { message: flow.message } : {}),
+      };
     });
   }
 
@@ -96,49 +102,63 @@ export class MfaWebLogin {
     this.#flows.set(name, flow);
     const stepped = this.#nextStep(flow);
     this.#log.info({ account: name }, `${name}: log-in started from the web page`);
-    entry.login.login(entry.account, { password, store: accountStore(this.#dataDir, name) }, (prompt) =>
-      new Promise<string>((resolve, reject) => {
-        if (this.#flows.get(name) !== flow) return reject(new Error("replaced by a newer log-in"));
-        const where = prompt.phoneSuffix ? ` (sent by ${prompt.channel ?? "sms"} to the number ending ${prompt.phoneSuffix})` : "";
-        flow.step = "code";
-        flow.message = prompt.attempt > 1 ? "That code was refused; enter the latest code." : `Enter the verification code${where}.`;
-        flow.pending = { resolve, reject };
-        clearTimeout(flow.expiry);
-        flow.expiry = setTimeout(() => reject(new Error("no code was entered in time; log in again")), CODE_WAIT_MS).unref();
-        this.#settled(name, flow);
-      }),
-    ).then(
-      async (result) => {
-        const how = result.mfa ? " with two-factor authentication" : "";
-        const then = this.#loggedIn.get(name);
-        if (then) {
-          try {
-            await then();
-          } catch (error) {
-            flow.step = "failed";
-            flow.message = `Logged in, but the account could not be added: ${scrub((error as Error).message)}`;
-            this.#log.warn({ account: name, err: error }, `${name}: logged in from the web page but not added`);
-            return;
+    entry.login
+      .login(
+        entry.account,
+        { password, store: accountStore(this.#dataDir, name) },
+        (prompt) =>
+          new Promise<string>((resolve, reject) => {
+            if (this.#flows.get(name) !== flow) return reject(new Error("replaced by a newer log-in"));
+            const where = prompt.phoneSuffix
+              ? ` (sent by ${prompt.channel ?? "sms"} to the number ending ${prompt.phoneSuffix})`
+              : "";
+            flow.step = "code";
+            flow.message =
+              prompt.attempt > 1
+                ? "That code was refused; enter the latest code."
+                : `Enter the verification code${where}.`;
+            flow.pending = { resolve, reject };
+            clearTimeout(flow.expiry);
+            flow.expiry = setTimeout(
+              () => reject(new Error("no code was entered in time; log in again")),
+              CODE_WAIT_MS,
+            ).unref();
+            this.#settled(name, flow);
+          }),
+      )
+      .then(
+        async (result) => {
+          const how = result.mfa ? " with two-factor authentication" : "";
+          const then = this.#loggedIn.get(name);
+          if (then) {
+            try {
+              await then();
+            } catch (error) {
+              flow.step = "failed";
+              flow.message = `Logged in, but the account could not be added: ${scrub((error as Error).message)}`;
+              this.#log.warn({ account: name, err: error }, `${name}: logged in from the web page but not added`);
+              return;
+            }
+            this.#loggedIn.delete(name);
+            flow.step = "done";
+            flow.message = `Logged in${how}; the account is added and its devices appear as they are found.`;
+          } else {
+            flow.step = "done";
+            flow.message = `Logged in${how}; the bridge picks the session up within a minute.`;
           }
-          this.#loggedIn.delete(name);
-          flow.step = "done";
-          flow.message = `Logged in${how}; the account is added and its devices appear as they are found.`;
-        } else {
-          flow.step = "done";
-          flow.message = `Logged in${how}; the bridge picks the session up within a minute.`;
-        }
-        this.#log.info({ account: name }, `${name}: logged in from the web page`);
-      },
-      (error: Error) => {
-        flow.step = "failed";
-        flow.message = `Log-in failed: ${scrub(error.message)}`;
-        this.#log.warn({ account: name }, `${name}: web log-in failed: ${error.message}`);
-      },
-    ).finally(() => {
-      clearTimeout(flow.expiry);
-      flow.pending = undefined;
-      this.#settled(name, flow);
-    });
+          this.#log.info({ account: name }, `${name}: logged in from the web page`);
+        },
+        (error: Error) => {
+          flow.step = "failed";
+          flow.message = `Log-in failed: ${scrub(error.message)}`;
+          this.#log.warn({ account: name }, `${name}: web log-in failed: ${error.message}`);
+        },
+      )
+      .finally(() => {
+        clearTimeout(flow.expiry);
+        flow.pending = undefined;
+        this.#settled(name, flow);
+      });
     await stepped;
   }
 

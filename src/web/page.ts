@@ -15,7 +15,12 @@ const qrCache = new Map<string, string>();
 export async function qrSvg(text: string): Promise<string> {
   let svg = qrCache.get(text);
   if (!svg) {
-    svg = await QRCode.toString(text, { type: "svg", margin: 2, errorCorrectionLevel: "M", color: { dark: "#000000", light: "#ffffff" } });
+    svg = await QRCode.toString(text, {
+      type: "svg",
+      margin: 2,
+      errorCorrectionLevel: "M",
+      color: { dark: "#000000", light: "#ffffff" },
+    });
     // The bridge's and Matter's codes plus one per standalone camera; a bound, not a working set.
     if (qrCache.size > 64) qrCache.clear();
     qrCache.set(text, svg);
@@ -32,11 +37,20 @@ export function pairingText(view: PairingView): { homekit?: string; matter?: str
     const h = view.homekit;
     out.homekit = !h.running
       ? "starting"
-      : h.bridges.map((b) => `${b.name}: ${b.pairedControllers ? `paired (${plural(b.pairedControllers, "controller")})` : "not paired"}, ${plural(b.accessories, "accessory").replace("accessorys", "accessories")}`).join("; ");
+      : h.bridges
+          .map(
+            (b) =>
+              `${b.name}: ${b.pairedControllers ? `paired (${plural(b.pairedControllers, "controller")})` : "not paired"}, ${plural(b.accessories, "accessory").replace("accessorys", "accessories")}`,
+          )
+          .join("; ");
   }
   if (view.matter) {
     const m = view.matter;
-    out.matter = !m.running ? "starting" : m.commissioned ? `commissioned (${plural(m.fabrics, "fabric")})` : "not commissioned";
+    out.matter = !m.running
+      ? "starting"
+      : m.commissioned
+        ? `commissioned (${plural(m.fabrics, "fabric")})`
+        : "not commissioned";
   }
   return out;
 }
@@ -127,7 +141,9 @@ export async function cameraEvent(c: CameraView): Promise<CameraEvent> {
 }
 
 async function cameraCard(c: CameraView): Promise<string> {
-  const qr = c.setupURI ? `<div class="qr" data-payload="${esc(c.setupURI)}">${await qrSvg(c.setupURI)}</div>` : `<div class="qr"></div>`;
+  const qr = c.setupURI
+    ? `<div class="qr" data-payload="${esc(c.setupURI)}">${await qrSvg(c.setupURI)}</div>`
+    : `<div class="qr"></div>`;
   return `<section class="card camera" data-camera="${esc(c.deviceId)}"><h3 class="camera-name">${esc(c.name)}</h3>
 ${qr}<p>Setup code <code class="camera-code">${esc(c.setupCode)}</code></p>
 <p class="status camera-status">${esc(cameraStatus(c))}</p></section>`;
@@ -154,10 +170,15 @@ function accountRow(a: AccountView, admin: AdminView | undefined): string {
  * account yet (the first visit) or to show how the last attempt went. */
 function addAccountForm(admin: AdminView, accounts: number): string {
   const options = admin.vendors
-    .map((v) => `<option value="${esc(v.id)}">${esc(v.displayName)}${v.login === "password+mfa" ? " (asks for a code)" : ""}</option>`)
+    .map(
+      (v) =>
+        `<option value="${esc(v.id)}">${esc(v.displayName)}${v.login === "password+mfa" ? " (asks for a code)" : ""}</option>`,
+    )
     .join("");
-  const notice = admin.notice && admin.notice.step !== "code"
-    ? `<p class="msg msg-${esc(admin.notice.step)}" role="status">${esc(admin.notice.message)}</p>` : "";
+  const notice =
+    admin.notice && admin.notice.step !== "code"
+      ? `<p class="msg msg-${esc(admin.notice.step)}" role="status">${esc(admin.notice.message)}</p>`
+      : "";
   const open = accounts === 0 || notice ? " open" : "";
   return `<details class="login" id="add-account"${open}><summary>Add an account</summary>${notice}
 <form method="post" action="/accounts" id="add-account-form">

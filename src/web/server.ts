@@ -21,7 +21,15 @@ import { LogRing, type LogEntry } from "./log-ring.ts";
 import { BridgeMetrics } from "./metrics.ts";
 import { MFA_VENDOR_NAMES, MfaWebLogin } from "./mfa-login.ts";
 import { PASSWORD_VENDOR_NAMES, PasswordWebLogin } from "./account-login.ts";
-import { cameraEvent, pairingText, renderLogin, renderPage, renderSetup, type MfaLoginView, type PageData } from "./page.ts";
+import {
+  cameraEvent,
+  pairingText,
+  renderLogin,
+  renderPage,
+  renderSetup,
+  type MfaLoginView,
+  type PageData,
+} from "./page.ts";
 import { vendors } from "../drivers/index.ts";
 import { bundleFileName, DiagnosticsService, type DiagnosticsOptions } from "./diagnostics.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../core/password.ts";
@@ -89,7 +97,10 @@ class HttpError extends Error {
 }
 
 function securityHeaders(res: ServerResponse): void {
-  res.setHeader("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  res.setHeader(
+    "Content-Security-Policy",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  );
   res.setHeader("X-Content-Type-Options", "nosniff");
   // same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on our own form posts.
   res.setHeader("Referrer-Policy", "same-origin");
@@ -97,14 +108,21 @@ function securityHeaders(res: ServerResponse): void {
   res.setHeader("Cache-Control", "no-store");
 }
 
-function send(res: ServerResponse, status: number, body: string, type: string, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  type: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body), ...headers });
   res.end(body);
 }
 
 const json = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) =>
   send(res, status, JSON.stringify(value), "application/json; charset=utf-8", headers);
-const html = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => send(res, status, body, "text/html; charset=utf-8", headers);
+const html = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) =>
+  send(res, status, body, "text/html; charset=utf-8", headers);
 const redirect = (res: ServerResponse, to: string, headers: Record<string, string> = {}) => {
   res.writeHead(303, { Location: to, "Content-Length": 0, ...headers });
   res.end();
@@ -241,11 +259,16 @@ export class WebServer {
     const { sources, dataDir } = options;
     const diagnostics = { ...options.diagnostics, sources, dataDir, logs: () => this.#logs.lines };
     this.#diagnostics = options.diagnostics ? new DiagnosticsService(diagnostics) : undefined;
-    this.#mfa = new MfaWebLogin(options.loginAccounts ?? [], options.dataDir, options.log, (account) => this.#broadcast("login", { account }));
+    this.#mfa = new MfaWebLogin(options.loginAccounts ?? [], options.dataDir, options.log, (account) =>
+      this.#broadcast("login", { account }),
+    );
     const pageAccounts = options.pageAccounts;
     // A page account's new password goes back to its own entry; a config account's to account-secrets.
     const secrets = pageAccounts
-      ? { save: (name: string, password: string) => void (pageAccounts.setPassword(name, password) || options.secrets?.save(name, password)) }
+      ? {
+          save: (name: string, password: string) =>
+            void (pageAccounts.setPassword(name, password) || options.secrets?.save(name, password)),
+        }
       : options.secrets;
     this.#passwords = new PasswordWebLogin({
       accounts: options.loginAccounts ?? [],
@@ -254,18 +277,19 @@ export class WebServer {
       restart: options.restartAccount,
       changed: (account) => this.#broadcast("login", { account }),
     });
-    this.#admin = options.accountRuntime && pageAccounts
-      ? new AccountAdmin({
-          runtime: options.accountRuntime,
-          store: pageAccounts,
-          configNames: options.configAccountNames ?? new Set(),
-          accounts: () => options.sources.accounts,
-          passwords: this.#passwords,
-          mfa: this.#mfa,
-          dataDir: options.dataDir,
-          log: options.log,
-        })
-      : undefined;
+    this.#admin =
+      options.accountRuntime && pageAccounts
+        ? new AccountAdmin({
+            runtime: options.accountRuntime,
+            store: pageAccounts,
+            configNames: options.configAccountNames ?? new Set(),
+            accounts: () => options.sources.accounts,
+            passwords: this.#passwords,
+            mfa: this.#mfa,
+            dataDir: options.dataDir,
+            log: options.log,
+          })
+        : undefined;
     this.#server = createServer((req, res) => {
       securityHeaders(res);
       // Before anything else, on every path: a foreign Host is a DNS-rebinding page in someone's browser.
@@ -298,11 +322,16 @@ export class WebServer {
     const { host, port } = this.#o.config;
     this.#server.listen(port, host);
     try {
-      await Promise.race([once(this.#server, "listening"), once(this.#server, "error").then(([error]) => Promise.reject(error as Error))]);
+      await Promise.race([
+        once(this.#server, "listening"),
+        once(this.#server, "error").then(([error]) => Promise.reject(error as Error)),
+      ]);
     } catch (error) {
       this.#metrics.close();
       const code = (error as NodeJS.ErrnoException).code;
-      throw new Error(`the web page cannot listen on ${host}:${port} (${code ?? (error as Error).message}); set web.port / web.host, or web.enabled: false`);
+      throw new Error(
+        `the web page cannot listen on ${host}:${port} (${code ?? (error as Error).message}); set web.port / web.host, or web.enabled: false`,
+      );
     }
     this.#port = (this.#server.address() as AddressInfo).port;
     this.#diagnostics?.listening(this.#port);
@@ -329,7 +358,10 @@ export class WebServer {
     ];
     if (this.#o.sources.media) this.#timers.push(setInterval(() => this.#pushStreams(), STREAM_POLL_MS).unref());
     const open = !this.#auth.required;
-    this.#log.info({ event: "web", port: this.#port, host }, `web page on http://${host.includes(":") ? `[${host}]` : host}:${this.#port}/${open ? " (no password: loopback only)" : ""}`);
+    this.#log.info(
+      { event: "web", port: this.#port, host },
+      `web page on http://${host.includes(":") ? `[${host}]` : host}:${this.#port}/${open ? " (no password: loopback only)" : ""}`,
+    );
     this.#announceSetup();
     return this.#port;
   }
@@ -382,9 +414,12 @@ export class WebServer {
   }
 
   #refuseHost(req: IncomingMessage, res: ServerResponse): void {
-    const host = String(req.headers.host ?? "(none)").replace(/[^\x21-\x7e]/g, "?").slice(0, 100);
-    const msg = "web page: refused a request for a host name that is not this bridge's (a DNS-rebinding page?); "
-      + "if the name is yours, add it to web.allowedHosts";
+    const host = String(req.headers.host ?? "(none)")
+      .replace(/[^\x21-\x7e]/g, "?")
+      .slice(0, 100);
+    const msg =
+      "web page: refused a request for a host name that is not this bridge's (a DNS-rebinding page?); " +
+      "if the name is yours, add it to web.allowedHosts";
     rateLimitedLog(this.#log).warn("host-not-allowed", msg, { client: this.#proxy.client(req), host });
     const text = "This host name is not allowed; add it to web.allowedHosts in the bridge's config.\n";
     send(res, 403, text, "text/plain; charset=utf-8", { Connection: "close" });
@@ -395,14 +430,16 @@ export class WebServer {
   #https(req: IncomingMessage): boolean {
     if (this.#proxy.scheme(req) === "https") return true;
     const { publicOrigin } = this.#o.config;
-    return publicOrigin !== undefined && publicOrigin.startsWith("https:") && req.headers.origin === publicOrigin;
+    if (publicOrigin === undefined) return false;
+    return publicOrigin.startsWith("https:") && req.headers.origin === publicOrigin;
   }
 
   /** Forms come from our own page: a cross-site POST (Origin of another site) is refused. Our own page
    * is this Host (with the scheme the browser used) or web.publicOrigin. */
   #sameOrigin(req: IncomingMessage): void {
     const site = req.headers["sec-fetch-site"];
-    if (site !== undefined && site !== "same-origin" && site !== "none") throw new HttpError(403, "cross-site request refused");
+    if (site !== undefined && site !== "same-origin" && site !== "none")
+      throw new HttpError(403, "cross-site request refused");
     const origin = req.headers.origin;
     if (origin === undefined || origin === this.#o.config.publicOrigin) return;
     const own = `${this.#proxy.scheme(req)}://${(req.headers.host ?? "").toLowerCase()}`;
@@ -492,7 +529,18 @@ export class WebServer {
     }
     if (path === "/") {
       if (!get) throw new HttpError(405, "GET only");
-      return html(res, 200, await renderPage({ title: this.#title, ...this.#snapshot(), mfa: this.#mfa.views(), logins: this.#passwords.views(), canLogOut: this.#auth.required, admin: this.#adminView() }));
+      return html(
+        res,
+        200,
+        await renderPage({
+          title: this.#title,
+          ...this.#snapshot(),
+          mfa: this.#mfa.views(),
+          logins: this.#passwords.views(),
+          canLogOut: this.#auth.required,
+          admin: this.#adminView(),
+        }),
+      );
     }
     if (path === "/events") {
       if (!get) throw new HttpError(405, "GET only");
@@ -592,7 +640,10 @@ export class WebServer {
       throw new HttpError(error instanceof CommandError ? 409 : 502, message);
     }
     const after = registry.get(id);
-    return json(res, 200, { ok: true, device: after ? deviceView(after, streamStates(this.#o.sources), this.#reach) : null });
+    return json(res, 200, {
+      ok: true,
+      device: after ? deviceView(after, streamStates(this.#o.sources), this.#reach) : null,
+    });
   }
 
   #adminView(): PageData["admin"] {
@@ -614,7 +665,9 @@ export class WebServer {
     const wait = this.#auth.limiter.retryAfterMs(client);
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
-      return html(res, 429, renderLogin(this.#title, `Too many attempts; try again in ${seconds} s.`), { "Retry-After": String(seconds) });
+      return html(res, 429, renderLogin(this.#title, `Too many attempts; try again in ${seconds} s.`), {
+        "Retry-After": String(seconds),
+      });
     }
     // Counted as a failure at once, before any await: parallel attempts must not all pass the limit.
     this.#auth.limiter.failed(client);
@@ -645,10 +698,13 @@ export class WebServer {
     if (!this.#auth.checkSetupToken(token)) return this.#wrongSetupToken(res, client);
     const password = form.get("password") ?? "";
     const problem =
-      password.length < MIN_PASSWORD_LENGTH ? `The password needs at least ${MIN_PASSWORD_LENGTH} characters.`
-      : password.length > MAX_PASSWORD_LENGTH ? "The password is too long."
-      : password !== form.get("confirm") ? "The two passwords differ."
-      : undefined;
+      password.length < MIN_PASSWORD_LENGTH
+        ? `The password needs at least ${MIN_PASSWORD_LENGTH} characters.`
+        : password.length > MAX_PASSWORD_LENGTH
+          ? "The password is too long."
+          : password !== form.get("confirm")
+            ? "The two passwords differ."
+            : undefined;
     if (problem) return html(res, 400, renderSetup(this.#title, MIN_PASSWORD_LENGTH, { token, message: problem }));
     try {
       await this.#auth.setPassword(password, token);
@@ -670,7 +726,13 @@ export class WebServer {
 
   #snapshot() {
     const s = this.#o.sources;
-    return { pairing: pairingView(s), cameras: cameraViews(s), accounts: accountViews(s), devices: deviceViews(s, this.#reach), logs: this.#logs.lines };
+    return {
+      pairing: pairingView(s),
+      cameras: cameraViews(s),
+      accounts: accountViews(s),
+      devices: deviceViews(s, this.#reach),
+      logs: this.#logs.lines,
+    };
   }
 
   async #events(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -678,7 +740,12 @@ export class WebServer {
     const snapshot = this.#snapshot();
     // Cameras go with their QR as SVG: one may have appeared since the page was rendered.
     const cameras = await Promise.all(snapshot.cameras.map(cameraEvent));
-    res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    res.writeHead(200, {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-store",
+      Connection: "keep-alive",
+      "X-Accel-Buffering": "no",
+    });
     // Tied to the session: logging out or its expiry ends the stream.
     const session = this.#auth.required ? sessionToken(req.headers.cookie) : undefined;
     this.#streams.add(res, { session, expiresAt: this.#auth.expiresAt(session), client: this.#proxy.client(req) });

@@ -118,7 +118,7 @@ export function accountLabels(accounts: WebSources["accounts"]): (name: string) 
     labels.set(a.name, `${a.vendor}-${k}`);
   }
   // A name not in the list (a device of an account that was removed) still loses its e-mail address.
-  return (name) => labels.get(name) ?? (name.includes("@") ? name.slice(0, name.indexOf(":") + 1) + "(unnamed)" : name);
+  return (name) => labels.get(name) ?? (name.includes("@") ? `${name.slice(0, name.indexOf(":") + 1)}(unnamed)` : name);
 }
 
 const onOff = (on: boolean | undefined) => (on ? "on" : "off");
@@ -126,11 +126,20 @@ const onOff = (on: boolean | undefined) => (on ? "on" : "off");
 /** The device's state in a few words; the page shows this (the client never formats state itself). */
 export function summarize(state: DeviceState): string {
   const parts: string[] = [];
-  if (state.fan) parts.push(`fan ${onOff(state.fan.on)} ${state.fan.speed}% ${state.fan.direction}${state.fan.breeze ? " breeze" : ""}`);
-  if (state.light) parts.push(`light ${onOff(state.light.on)} ${state.light.brightness}%${state.light.colorTemperatureK ? ` ${state.light.colorTemperatureK} K` : ""}`);
+  if (state.fan)
+    parts.push(
+      `fan ${onOff(state.fan.on)} ${state.fan.speed}% ${state.fan.direction}${state.fan.breeze ? " breeze" : ""}`,
+    );
+  if (state.light)
+    parts.push(
+      `light ${onOff(state.light.on)} ${state.light.brightness}%${state.light.colorTemperatureK ? ` ${state.light.colorTemperatureK} K` : ""}`,
+    );
   for (const [id, on] of Object.entries(state.switches ?? {})) parts.push(`${id} ${onOff(on)}`);
   const alarm = (label: string, a: { detected: boolean; muted?: boolean; testing?: boolean } | undefined, extra = "") =>
-    a && parts.push(`${label} ${a.detected ? "ALARM" : "clear"}${a.muted ? " (muted)" : ""}${a.testing ? " (testing)" : ""}${extra}`);
+    a &&
+    parts.push(
+      `${label} ${a.detected ? "ALARM" : "clear"}${a.muted ? " (muted)" : ""}${a.testing ? " (testing)" : ""}${extra}`,
+    );
   alarm("smoke", state.smokeAlarm);
   alarm("CO", state.coAlarm, state.coAlarm?.ppm !== undefined ? ` ${state.coAlarm.ppm} ppm` : "");
   alarm("heat", state.heatAlarm);
@@ -138,7 +147,10 @@ export function summarize(state: DeviceState): string {
   if (state.humidity !== undefined) parts.push(`${state.humidity}% RH`);
   if (state.motion !== undefined) parts.push(`motion ${state.motion ? "yes" : "no"}`);
   if (state.sound !== undefined) parts.push(`sound ${state.sound ? "yes" : "no"}`);
-  if (state.battery) parts.push(`battery ${state.battery.level !== undefined ? `${state.battery.level}%` : ""}${state.battery.low ? " low" : state.battery.level === undefined ? "ok" : ""}`.trim());
+  if (state.battery)
+    parts.push(
+      `battery ${state.battery.level !== undefined ? `${state.battery.level}%` : ""}${state.battery.low ? " low" : state.battery.level === undefined ? "ok" : ""}`.trim(),
+    );
   if (state.endOfLife) parts.push("end of life: replace");
   if (state.fault) parts.push(`fault ${state.fault}`);
   return parts.join(" · ") || "no state reported";
@@ -161,11 +173,19 @@ export function streamView(hub: StreamHubState | undefined): StreamView {
   // A problem is history once the camera pushes again.
   const error = hub.lastError && !hub.publishing ? streamError(hub.lastError) : undefined;
   const watching = hub.keepWarm ? `${hub.watching} watching (kept warm)` : `${hub.watching} watching`;
-  const text =
-    hub.publishing ? `video: pushing, ${watching}`
-    : hub.active ? `video: not pushing, ${watching}${error ? `: ${error}` : " (waiting for the camera)"}`
-    : `video: idle${error ? ` (last problem: ${error})` : ""}`;
-  return { watching: hub.watching, keepWarm: hub.keepWarm, pushing: hub.publishing, standby: hub.standby, ...(error ? { error } : {}), text };
+  const text = hub.publishing
+    ? `video: pushing, ${watching}`
+    : hub.active
+      ? `video: not pushing, ${watching}${error ? `: ${error}` : " (waiting for the camera)"}`
+      : `video: idle${error ? ` (last problem: ${error})` : ""}`;
+  return {
+    watching: hub.watching,
+    keepWarm: hub.keepWarm,
+    pushing: hub.publishing,
+    standby: hub.standby,
+    ...(error ? { error } : {}),
+    text,
+  };
 }
 
 /** Stream state per camera device id (empty without media). */
@@ -189,17 +209,30 @@ const LINK_WORDS: Record<LinkState | "unknown", string> = {
 };
 
 export function unreachableView(link: LinkState | "unknown", since: number | undefined): DeviceView["unreachable"] {
-  const when = since === undefined ? "" : ` (since ${new Date(since).toISOString().replace("T", " ").slice(0, 19)} UTC)`;
+  const when =
+    since === undefined ? "" : ` (since ${new Date(since).toISOString().replace("T", " ").slice(0, 19)} UTC)`;
   return { link, ...(since !== undefined ? { since } : {}), text: `Unreachable${when}: ${LINK_WORDS[link]}.` };
 }
 
-export function deviceView(entry: DeviceEntry, streams?: Map<string, StreamHubState>, reach?: Reachability): DeviceView {
+export function deviceView(
+  entry: DeviceEntry,
+  streams?: Map<string, StreamHubState>,
+  reach?: Reachability,
+): DeviceView {
   const { info } = entry;
   const view: DeviceView = {
-    id: info.id, name: info.name, vendor: info.vendor, account: info.account, model: info.model,
-    available: entry.available, summary: summarize(entry.state), state: entry.state, controls: controlsOf(info.capabilities),
+    id: info.id,
+    name: info.name,
+    vendor: info.vendor,
+    account: info.account,
+    model: info.model,
+    available: entry.available,
+    summary: summarize(entry.state),
+    state: entry.state,
+    controls: controlsOf(info.capabilities),
   };
-  if (!entry.available && reach) view.unreachable = unreachableView(reach.link(info.account) ?? "unknown", reach.downSince(info.id));
+  if (!entry.available && reach)
+    view.unreachable = unreachableView(reach.link(info.account) ?? "unknown", reach.downSince(info.id));
   if (info.capabilities.camera) view.stream = streamView(streams?.get(info.id));
   return view;
 }
@@ -215,7 +248,13 @@ export function deviceViews(s: WebSources, reach?: Reachability): DeviceView[] {
 export function cameraViews(s: WebSources): CameraView[] {
   const pairings = s.homekit ? (attempt(() => s.homekit!.cameraPairings()) ?? []) : [];
   return pairings
-    .map((c) => ({ deviceId: c.deviceId, name: c.name, setupCode: c.pincode, ...(c.setupURI ? { setupURI: c.setupURI } : {}), paired: c.paired }))
+    .map((c) => ({
+      deviceId: c.deviceId,
+      name: c.name,
+      setupCode: c.pincode,
+      ...(c.setupURI ? { setupURI: c.setupURI } : {}),
+      paired: c.paired,
+    }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.deviceId.localeCompare(b.deviceId));
 }
 
@@ -236,7 +275,13 @@ export function pairingView(s: WebSources): PairingView {
       running: bridges[0]?.port !== undefined,
       setupCode: s.homekit.pincode,
       ...(setupURI ? { setupURI } : {}),
-      bridges: bridges.map((b) => ({ index: b.index, name: b.name, ...(b.port !== undefined ? { port: b.port } : {}), accessories: b.accessories, pairedControllers: b.pairedClients })),
+      bridges: bridges.map((b) => ({
+        index: b.index,
+        name: b.name,
+        ...(b.port !== undefined ? { port: b.port } : {}),
+        accessories: b.accessories,
+        pairedControllers: b.pairedClients,
+      })),
     };
   }
   if (s.matter) {
@@ -257,10 +302,23 @@ export function health(s: WebSources, now = Date.now()): Health {
   const accounts = accountViews(s).map((a) => ({ ...a, name: label(a.name) }));
   const devices = s.registry.devices;
   const unavailable = devices.filter((d) => !d.available).length;
-  const homekit = pairing.homekit ? { running: pairing.homekit.running, paired: pairing.homekit.bridges.some((b) => b.pairedControllers > 0) } : null;
+  const homekit = pairing.homekit
+    ? { running: pairing.homekit.running, paired: pairing.homekit.bridges.some((b) => b.pairedControllers > 0) }
+    : null;
   const matter = pairing.matter ? { running: pairing.matter.running, commissioned: pairing.matter.commissioned } : null;
-  const ok = (homekit?.running ?? true) && (matter?.running ?? true) && accounts.every((a) => a.link === "connected") && unavailable === 0;
-  const result: Health = { status: ok ? "ok" : "degraded", uptimeS: Math.round((now - s.startedAt) / 1000), homekit, matter, accounts, devices: { total: devices.length, unavailable } };
+  const ok =
+    (homekit?.running ?? true) &&
+    (matter?.running ?? true) &&
+    accounts.every((a) => a.link === "connected") &&
+    unavailable === 0;
+  const result: Health = {
+    status: ok ? "ok" : "degraded",
+    uptimeS: Math.round((now - s.startedAt) / 1000),
+    homekit,
+    matter,
+    accounts,
+    devices: { total: devices.length, unavailable },
+  };
   const cameras = cameraHealth(s);
   if (cameras) result.cameras = cameras;
   return result;
@@ -276,7 +334,14 @@ function cameraHealth(s: WebSources): Health["cameras"] {
     .map((d) => {
       const stream = streamView(streams.get(d.info.id));
       const pairing = pairings.get(d.info.id);
-      return { deviceId: d.info.id, name: d.info.name, ...(pairing ? { paired: pairing.paired } : {}), watching: stream.watching, pushing: stream.pushing, ...(stream.error ? { error: stream.error } : {}) };
+      return {
+        deviceId: d.info.id,
+        name: d.info.name,
+        ...(pairing ? { paired: pairing.paired } : {}),
+        watching: stream.watching,
+        pushing: stream.pushing,
+        ...(stream.error ? { error: stream.error } : {}),
+      };
     })
     .sort((a, b) => a.name.localeCompare(b.name) || a.deviceId.localeCompare(b.deviceId));
 }

@@ -16,9 +16,20 @@ if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: 
 /** Per vendor, the kinds and rounds of this short run. The outage is held 4 s instead of 10, except at
  * Nanit: it rides out 10 s (its link grace), so its outage must last longer to read "No Response". */
 const PLAN: Record<Vendor, [kind: string, rounds: number][]> = {
-  fansync: [["drop", 2], ["expire", 2], ["outage", 1]],
-  xsense: [["drop", 2], ["expire", 2]],
-  nanit: [["drop", 2], ["expire", 2], ["outage", 1]],
+  fansync: [
+    ["drop", 2],
+    ["expire", 2],
+    ["outage", 1],
+  ],
+  xsense: [
+    ["drop", 2],
+    ["expire", 2],
+  ],
+  nanit: [
+    ["drop", 2],
+    ["expire", 2],
+    ["outage", 1],
+  ],
 };
 
 describe("vendor-cloud chaos, short run", () => {
@@ -46,11 +57,22 @@ describe("vendor-cloud chaos, short run", () => {
         }
       }),
     );
-    const failed = results.filter((r) => !r.ok).map((r) => `${r.vendor} ${r.kind} #${r.round + 1}: ${r.problems.join("; ")}`);
+    const failed = results
+      .filter((r) => !r.ok)
+      .map((r) => `${r.vendor} ${r.kind} #${r.round + 1}: ${r.problems.join("; ")}`);
     assert.deepEqual(failed, [], "every round recovered cleanly");
-    assert.equal(results.length, Object.values(PLAN).flat().reduce((n, [, rounds]) => n + rounds, 0));
+    assert.equal(
+      results.length,
+      Object.values(PLAN)
+        .flat()
+        .reduce((n, [, rounds]) => n + rounds, 0),
+    );
     assert.ok(rig.alive, "the bridge is still running");
-    assert.deepEqual(rig.crashLines.map((l) => l.msg), [], "no uncaught exception or unhandled rejection was logged");
+    assert.deepEqual(
+      rig.crashLines.map((l) => l.msg),
+      [],
+      "no uncaught exception or unhandled rejection was logged",
+    );
     const now = rig.sample();
     assert.equal(now.ffmpeg, 0, "no ffmpeg process left behind");
     assert.equal(now.children, before.children, "no child process left behind");
@@ -61,10 +83,18 @@ describe("vendor-cloud chaos, short run", () => {
     assert.equal(outages.length, 2);
     for (const r of outages) {
       assert.ok(r.down, `${r.vendor}: the devices read unreachable during the outage`);
-      if (r.hapWhileDown !== undefined) assert.equal(r.hapWhileDown, HAP_NO_RESPONSE, `${r.vendor}: HomeKit status while down`);
+      if (r.hapWhileDown !== undefined)
+        assert.equal(r.hapWhileDown, HAP_NO_RESPONSE, `${r.vendor}: HomeKit status while down`);
     }
-    assert.ok(outages.some((r) => r.hapWhileDown === HAP_NO_RESPONSE), "HomeKit was read while an outage lasted");
+    assert.ok(
+      outages.some((r) => r.hapWhileDown === HAP_NO_RESPONSE),
+      "HomeKit was read while an outage lasted",
+    );
     const flaps = results.filter((r) => (r.kind === "drop" || r.kind === "expire") && r.down);
-    assert.deepEqual(flaps.map((r) => `${r.vendor} ${r.kind}`), [], "every vendor rides through a quick reconnect without No Response");
+    assert.deepEqual(
+      flaps.map((r) => `${r.vendor} ${r.kind}`),
+      [],
+      "every vendor rides through a quick reconnect without No Response",
+    );
   });
 });

@@ -13,7 +13,8 @@ import { hasWebSection } from "../../src/cli/first-run.ts";
 import { loadConfig, validateConfig } from "../../src/core/config.ts";
 import { PID_FILE } from "../../src/cli/pidfile.ts";
 
-if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test starts a bridge on the default ports");
+if (!process.env.HEARTHBRIDGE_NETNS)
+  throw new Error("run inside test/netns.sh: this test starts a bridge on the default ports");
 
 describe("first start without a config file", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-e2e-first-"));
@@ -56,7 +57,10 @@ describe("first start without a config file", () => {
     const before = readFileSync(configFile, "utf8");
     bridge = new BridgeProcess(["--config", configFile, "--data", dataDir]);
     await bridge.ready(60_000);
-    assert.equal(bridge.lines.some((l) => l.event === "example-config"), false);
+    assert.equal(
+      bridge.lines.some((l) => l.event === "example-config"),
+      false,
+    );
     assert.equal(readFileSync(configFile, "utf8"), before);
   });
 });

@@ -74,7 +74,12 @@ describe("SIGKILL at the worst moments, then restart", { timeout: 120_000 }, () 
   });
 
   it("killed as a rotated Nanit refresh token comes back: the token on disk is still usable", async () => {
-    const rotation = nextEvent<[{ path: string; status: number }]>(rig.nanit, "http", (r) => r.path === "/tokens/refresh" && r.status === 200, 20_000);
+    const rotation = nextEvent<[{ path: string; status: number }]>(
+      rig.nanit,
+      "http",
+      (r) => r.path === "/tokens/refresh" && r.status === 200,
+      20_000,
+    );
     rig.forceNanitRefresh();
     await rotation;
     await pause(Math.random() * 3); // jitter: the kill lands somewhere in saving the rotated token
@@ -84,7 +89,7 @@ describe("SIGKILL at the worst moments, then restart", { timeout: 120_000 }, () 
 
   it("killed during commands and vendor events: both pairings and the session survive", async () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     let started = 0;
     const acts = (async () => {
       while (rig.bridge?.exitCode === undefined) {

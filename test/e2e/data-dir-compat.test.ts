@@ -64,7 +64,9 @@ describe("a data directory written by an earlier version", { timeout: 150_000 },
     const port = Number(bridge.lines.find((l) => l.event === "ready")?.homekitPort);
     hap = HapClient.load(join(dir, "hap-pairing.json"), port);
     // The name HAP-NodeJS stored with the pairing (it adds a suffix of its own at first start).
-    const { bridges } = JSON.parse(readFileSync(join(FIXTURE_DIR, "data/homekit/bridges.json"), "utf8")) as { bridges: { username: string }[] };
+    const { bridges } = JSON.parse(readFileSync(join(FIXTURE_DIR, "data/homekit/bridges.json"), "utf8")) as {
+      bridges: { username: string }[];
+    };
     const infoFile = join(FIXTURE_DIR, `data/homekit/hap/AccessoryInfo.${bridges[0]!.username.replace(/:/g, "")}.json`);
     const { displayName } = JSON.parse(readFileSync(infoFile, "utf8")) as { displayName: string };
     assert.ok(displayName.startsWith(BRIDGE_NAME), displayName);
@@ -79,7 +81,10 @@ describe("a data directory written by an earlier version", { timeout: 150_000 },
   });
 
   it("Matter: the controller reconnects with its stored fabric, reads, and finds the same endpoints", async () => {
-    matter = await MatterTestClient.resume({ storageDir: join(dir, "matter-controller"), nodeId: NodeId(BigInt(manifest.matterNodeId)) });
+    matter = await MatterTestClient.resume({
+      storageDir: join(dir, "matter-controller"),
+      nodeId: NodeId(BigInt(manifest.matterNodeId)),
+    });
     const fan = matter.withCluster(matter.bridged(uniqueIdFor(sims.fanId)), "fanControl");
     const { percentCurrent } = await matter.read(fan, "fanControl", ["percentCurrent"]);
     assert.equal(typeof percentCurrent, "number");

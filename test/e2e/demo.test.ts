@@ -24,7 +24,6 @@ if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: 
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-
 /** A node script of ours in a child process, its JSON log lines awaitable. */
 class Script extends EventEmitter<{ line: [LogLine] }> {
   readonly lines: LogLine[] = [];
@@ -34,7 +33,11 @@ class Script extends EventEmitter<{ line: [LogLine] }> {
 
   constructor(args: string[]) {
     super();
-    this.child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, MATTER_LOG_LEVEL: "error", MATTER_LOG_FORMAT: "plain" }, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(process.execPath, args, {
+      cwd: root,
+      env: { ...process.env, MATTER_LOG_LEVEL: "error", MATTER_LOG_FORMAT: "plain" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     createInterface({ input: this.child.stdout! }).on("line", (text) => {
       this.output.push(text);
       let line: LogLine;
@@ -99,7 +102,19 @@ describe("npm run demo", () => {
   let matter: MatterTestClient | undefined;
   let ready: LogLine;
 
-  const startDemo = () => new Script(["sim/demo/main.ts", "--advertiser", "none", "--homekit-port", "0", "--matter-port", String(matterPort), "--log-json", "--data", dataDir]);
+  const startDemo = () =>
+    new Script([
+      "sim/demo/main.ts",
+      "--advertiser",
+      "none",
+      "--homekit-port",
+      "0",
+      "--matter-port",
+      String(matterPort),
+      "--log-json",
+      "--data",
+      dataDir,
+    ]);
 
   before(async () => {
     matterPort = await freeUdpPort();
@@ -118,7 +133,8 @@ describe("npm run demo", () => {
   it("starts the three simulated accounts and lists every demo device before publishing", () => {
     assert.equal(ready.devices, DEMO_NAMES.fans.length + DEMO_NAMES.alarms.length + 1);
     const found = demo.lines.filter((l) => /^found /.test(l.msg)).map((l) => l.msg.slice("found ".length));
-    for (const name of [...DEMO_NAMES.fans, ...DEMO_NAMES.alarms, `${DEMO_NAMES.nursery} Nanit`]) assert.ok(found.includes(name), `${name} in ${found.join(", ")}`);
+    for (const name of [...DEMO_NAMES.fans, ...DEMO_NAMES.alarms, `${DEMO_NAMES.nursery} Nanit`])
+      assert.ok(found.includes(name), `${name} in ${found.join(", ")}`);
     assert.ok(demo.lines.some((l) => l.event === "demo" && /Demo mode/.test(l.msg)));
   });
 
@@ -127,7 +143,10 @@ describe("npm run demo", () => {
     const matterCodes = await demo.waitFor((l) => l.event === "matter-pairing");
     const { code, out } = await cli(["src/cli/pairing.ts", "--json", "--config", noConfig, "--data", dataDir]);
     assert.equal(code, 0, out);
-    const report = JSON.parse(out) as { homekit: { pincode: string; setupURI: string }; matter: { manualPairingCode: string; qrPairingCode: string } };
+    const report = JSON.parse(out) as {
+      homekit: { pincode: string; setupURI: string };
+      matter: { manualPairingCode: string; qrPairingCode: string };
+    };
     assert.equal(report.homekit.pincode, homekit.setupCode);
     assert.equal(report.homekit.setupURI, homekit.setupURI);
     assert.equal(report.matter.manualPairingCode, matterCodes.manualCode);
@@ -147,7 +166,8 @@ describe("npm run demo", () => {
     const pincode = (await demo.waitFor((l) => l.event === "homekit-pairing")).setupCode as string;
     hap = await HapClient.pair(ready.homekitPort as number, pincode, { file: pairingFile });
     const names = (await hap.accessories(true)).map((a) => a.name);
-    for (const name of [DEMO_NAMES.fans[0], DEMO_NAMES.alarms[0]]) assert.ok(names.includes(name), `${name} in ${names.join(", ")}`);
+    for (const name of [DEMO_NAMES.fans[0], DEMO_NAMES.alarms[0]])
+      assert.ok(names.includes(name), `${name} in ${names.join(", ")}`);
     assert.ok(!names.includes(cameraName), "the camera is an accessory of its own, not on the bridge");
   });
 
@@ -157,17 +177,41 @@ describe("npm run demo", () => {
     assert.notEqual(line.port, ready.homekitPort);
     camera = await HapClient.pair(line.port as number, line.setupCode as string, { file: cameraPairingFile });
     const accessories = await camera.accessories(true);
-    assert.deepEqual(accessories.map((a) => a.name), [cameraName]);
+    assert.deepEqual(
+      accessories.map((a) => a.name),
+      [cameraName],
+    );
     const types = accessories[0]!.services.map((s) => s.type);
-    for (const service of [Service.CameraRTPStreamManagement, Service.TemperatureSensor, Service.HumiditySensor, Service.Lightbulb, Service.Switch]) assert.ok(types.includes(service.UUID), `has ${service.name ?? service.UUID}`);
-    const [temperature] = await camera.read(await camera.find({ service: Service.TemperatureSensor.UUID, characteristic: Characteristic.CurrentTemperature.UUID }));
+    for (const service of [
+      Service.CameraRTPStreamManagement,
+      Service.TemperatureSensor,
+      Service.HumiditySensor,
+      Service.Lightbulb,
+      Service.Switch,
+    ])
+      assert.ok(types.includes(service.UUID), `has ${service.name ?? service.UUID}`);
+    const [temperature] = await camera.read(
+      await camera.find({
+        service: Service.TemperatureSensor.UUID,
+        characteristic: Characteristic.CurrentTemperature.UUID,
+      }),
+    );
     assert.equal(typeof temperature, "number", "the simulated nursery's temperature");
   });
 
   it("commissions into Matter (matter.js controller) with bridged demo devices", async () => {
-    const identity = JSON.parse(readFileSync(join(dataDir, "identity.json"), "utf8")) as { matter: { passcode: number; discriminator: number } };
-    matter = await MatterTestClient.commission({ port: matterPort, passcode: identity.matter.passcode, discriminator: identity.matter.discriminator });
-    const labels = matter.endpoints().map((ep) => (ep.maybeStateOf("bridgedDeviceBasicInformation") as { nodeLabel?: string } | undefined)?.nodeLabel).filter(Boolean);
+    const identity = JSON.parse(readFileSync(join(dataDir, "identity.json"), "utf8")) as {
+      matter: { passcode: number; discriminator: number };
+    };
+    matter = await MatterTestClient.commission({
+      port: matterPort,
+      passcode: identity.matter.passcode,
+      discriminator: identity.matter.discriminator,
+    });
+    const labels = matter
+      .endpoints()
+      .map((ep) => (ep.maybeStateOf("bridgedDeviceBasicInformation") as { nodeLabel?: string } | undefined)?.nodeLabel)
+      .filter(Boolean);
     assert.ok(labels.includes(DEMO_NAMES.fans[0]), `bridged labels: ${labels.join(", ")}`);
     assert.ok(labels.includes(DEMO_NAMES.alarms[1]), `bridged labels: ${labels.join(", ")}`);
   });
@@ -176,7 +220,10 @@ describe("npm run demo", () => {
     assert.equal(await demo.stop(), 0, demo.output.slice(-20).join("\n"));
     assert.equal(existsSync(join(dataDir, PID_FILE)), false, "the pid file is removed at stop");
     const paired = await cli(["src/cli/pairing.ts", "--json", "--config", noConfig, "--data", dataDir]);
-    const report = JSON.parse(paired.out) as { homekit: { pairedControllers: number }; matter: { commissioned: boolean } };
+    const report = JSON.parse(paired.out) as {
+      homekit: { pairedControllers: number };
+      matter: { commissioned: boolean };
+    };
     assert.equal(report.homekit.pairedControllers, 1);
     assert.equal(report.matter.commissioned, true);
     await camera?.close();
@@ -195,9 +242,14 @@ describe("npm run demo", () => {
     const cameraLine = await demo.waitFor((l) => l.event === "camera-pairing" && l.name === cameraName);
     assert.equal(cameraLine.paired, true);
     camera = HapClient.load(cameraPairingFile, cameraLine.port as number);
-    assert.deepEqual((await camera.accessories(true)).map((a) => a.name), [cameraName]);
+    assert.deepEqual(
+      (await camera.accessories(true)).map((a) => a.name),
+      [cameraName],
+    );
     await matter!.reconnect();
-    const labels = matter!.endpoints().map((ep) => (ep.maybeStateOf("bridgedDeviceBasicInformation") as { nodeLabel?: string } | undefined)?.nodeLabel);
+    const labels = matter!
+      .endpoints()
+      .map((ep) => (ep.maybeStateOf("bridgedDeviceBasicInformation") as { nodeLabel?: string } | undefined)?.nodeLabel);
     assert.ok(labels.includes(DEMO_NAMES.alarms[3]), labels.join(", "));
   });
 });

@@ -71,14 +71,30 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
   /** The viewer the live-view tests share (START, snapshot, drop, stall, STOP). */
   let live: Viewer;
 
-  const eventsSince = (mark: number, type: SimStreamEvent["type"]) => simEvents.slice(mark).filter((e) => e.type === type);
-  const awaitSim = (mark: number, type: SimStreamEvent["type"], timeoutMs: number, predicate: (e: SimStreamEvent) => boolean = () => true): Promise<SimStreamEvent> =>
-    waitFor(() => eventsSince(mark, type).find(predicate), timeoutMs, { on: [[sim, type]], message: `simulator ${type} (${JSON.stringify(simEvents.slice(mark).map((e) => [e.type, e.reason]))})` });
-  const streamingRequests = (mark: number) => sim.requests("PUT_STREAMING").slice(mark).map((r) => r.request.streaming?.status ?? "STARTED");
+  const eventsSince = (mark: number, type: SimStreamEvent["type"]) =>
+    simEvents.slice(mark).filter((e) => e.type === type);
+  const awaitSim = (
+    mark: number,
+    type: SimStreamEvent["type"],
+    timeoutMs: number,
+    predicate: (e: SimStreamEvent) => boolean = () => true,
+  ): Promise<SimStreamEvent> =>
+    waitFor(() => eventsSince(mark, type).find(predicate), timeoutMs, {
+      on: [[sim, type]],
+      message: `simulator ${type} (${JSON.stringify(simEvents.slice(mark).map((e) => [e.type, e.reason]))})`,
+    });
+  const streamingRequests = (mark: number) =>
+    sim
+      .requests("PUT_STREAMING")
+      .slice(mark)
+      .map((r) => r.request.streaming?.status ?? "STARTED");
 
   /** Start the bridge on the shared config and data; resolves with the camera's HAP port once it listens. */
   async function startBridge(): Promise<{ port: number; setupCode: string; paired: boolean }> {
-    bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], { E2E_NANIT_PASSWORD: sim.password, HEARTHBRIDGE_TEST_HUB_LINGER_MS: String(LINGER_MS) });
+    bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], {
+      E2E_NANIT_PASSWORD: sim.password,
+      HEARTHBRIDGE_TEST_HUB_LINGER_MS: String(LINGER_MS),
+    });
     bridge.on("line", (line) => allLines.push(line));
     bridge.child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
     await bridge.ready(60_000);
@@ -95,21 +111,37 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
   }
 
   /** Wait for a keyframe (SPS then IDR) at the viewer's receiver, from a depacketizer attached now. */
-  function nextKeyframe(v: Viewer, timeoutMs: number, what: string): { depacketizer: H264Depacketizer; keyframe: Promise<number> } {
+  function nextKeyframe(
+    v: Viewer,
+    timeoutMs: number,
+    what: string,
+  ): { depacketizer: H264Depacketizer; keyframe: Promise<number> } {
     const depacketizer = new H264Depacketizer({ fromKeyframe: true });
     v.video.on("packet", (packet) => depacketizer.push(packet));
-    const keyframe = v.video.until(() => depacketizer.nalTypes.includes(NAL_SPS) && depacketizer.nalTypes.includes(NAL_IDR), timeoutMs, what).then(() => performance.now());
+    const keyframe = v.video
+      .until(() => depacketizer.nalTypes.includes(NAL_SPS) && depacketizer.nalTypes.includes(NAL_IDR), timeoutMs, what)
+      .then(() => performance.now());
     return { depacketizer, keyframe };
   }
 
   before(async () => {
     const urls = await sim.start();
     for (const type of ["stream-start", "stream-stop", "stream-renew"] as const) {
-      sim.on(type, (e: { url: string; reason?: string }) => simEvents.push({ type, at: performance.now(), url: e.url, reason: e.reason }));
+      sim.on(type, (e: { url: string; reason?: string }) =>
+        simEvents.push({ type, at: performance.now(), url: e.url, reason: e.reason }),
+      );
     }
     await writeE2EConfig(configFile, {
       name: "E2E Camera Bridge",
-      accounts: [{ vendor: "nanit", name: "nursery", email: sim.email, password: "${E2E_NANIT_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "nanit",
+          name: "nursery",
+          email: sim.email,
+          password: "${E2E_NANIT_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
       web: { enabled: false },
       logLevel: "debug",
     });
@@ -147,7 +179,9 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
     const writeDone = performance.now();
     const pushStarted = await awaitSim(mark, "stream-start", 1000);
     const [firstPacketAt, keyframeAt] = await Promise.all([first, keyframe]);
-    figures.push(`cold START write -> camera's ffmpeg spawned ${Math.round(pushStarted.at - startAt)} ms, -> write answered ${Math.round(writeDone - startAt)} ms, -> first SRTP packet ${Math.round(firstPacketAt - startAt)} ms, -> first keyframe ${Math.round(keyframeAt - startAt)} ms`);
+    figures.push(
+      `cold START write -> camera's ffmpeg spawned ${Math.round(pushStarted.at - startAt)} ms, -> write answered ${Math.round(writeDone - startAt)} ms, -> first SRTP packet ${Math.round(firstPacketAt - startAt)} ms, -> first keyframe ${Math.round(keyframeAt - startAt)} ms`,
+    );
 
     // The camera was asked once, over its control socket, to push to the bridge's ingest with a key.
     assert.deepEqual(streamingRequests(requests), ["STARTED"]);
@@ -171,16 +205,26 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
     await live.audio.until(() => live.audio.packets.length >= 25, 5000, "Opus packets");
     assert.equal(live.audio.authFailures, 0);
     assert.ok(live.audio.packets.every((p) => p.payloadType === AUDIO_PT && p.ssrc === live.response.audioSsrc));
-    assert.ok(live.audio.packets.every((p) => opusFrameMs(p.payload) === 20), "20 ms Opus frames (TOC byte)");
+    assert.ok(
+      live.audio.packets.every((p) => opusFrameMs(p.payload) === 20),
+      "20 ms Opus frames (TOC byte)",
+    );
     assert.equal(ffmpegChildrenOf(bridge.child.pid!).length, 1, "one ffmpeg for the one viewer");
   });
 
   it("answers snapshots with JPEGs of the requested size from the pushing camera", async () => {
-    for (const [width, height] of [[1280, 720], [640, 360]] as const) {
+    for (const [width, height] of [
+      [1280, 720],
+      [640, 360],
+    ] as const) {
       const asked = performance.now();
       const jpeg = await client.http.getImage(width, height);
       figures.push(`snapshot ${width}x${height} (warm) ${Math.round(performance.now() - asked)} ms`);
-      assert.deepEqual([jpeg[0], jpeg[1], jpeg.at(-2), jpeg.at(-1)], [0xff, 0xd8, 0xff, 0xd9], "JPEG start and end markers");
+      assert.deepEqual(
+        [jpeg[0], jpeg[1], jpeg.at(-2), jpeg.at(-1)],
+        [0xff, 0xd8, 0xff, 0xd9],
+        "JPEG start and end markers",
+      );
       assert.deepEqual(jpegSize(jpeg), { width, height });
     }
   });
@@ -195,10 +239,15 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
     const pushAgain = await awaitSim(mark, "stream-start", 15_000);
     const { depacketizer, keyframe } = nextKeyframe(live, 10_000, "a keyframe of the new push");
     const keyframeAt = await keyframe;
-    figures.push(`control-socket drop -> push re-requested and started ${Math.round(pushAgain.at - dropAt)} ms, -> keyframe at the viewer ${Math.round(keyframeAt - dropAt)} ms`);
+    figures.push(
+      `control-socket drop -> push re-requested and started ${Math.round(pushAgain.at - dropAt)} ms, -> keyframe at the viewer ${Math.round(keyframeAt - dropAt)} ms`,
+    );
     // Asked again (the push's end and the reconnect may both lead to a request; a second is a renewal).
     const again = streamingRequests(requests);
-    assert.ok(again.length >= 1 && again.every((s) => s === "STARTED"), `PUT_STREAMING after the drop: ${again.join(", ")}`);
+    assert.ok(
+      again.length >= 1 && again.every((s) => s === "STARTED"),
+      `PUT_STREAMING after the drop: ${again.join(", ")}`,
+    );
 
     const video = await live.decoded(15, "after-drop", depacketizer);
     assert.deepEqual([video.width, video.height], [1280, 720]);
@@ -219,7 +268,9 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
     const pushAgain = await awaitSim(mark, "stream-start", 10_000);
     const { depacketizer, keyframe } = nextKeyframe(live, 10_000, "a keyframe after the stall");
     const keyframeAt = await keyframe;
-    figures.push(`stall -> noticed ${Math.round(noticedAt - stallAt)} ms, -> new push ${Math.round(pushAgain.at - stallAt)} ms, -> keyframe at the viewer ${Math.round(keyframeAt - stallAt)} ms`);
+    figures.push(
+      `stall -> noticed ${Math.round(noticedAt - stallAt)} ms, -> new push ${Math.round(pushAgain.at - stallAt)} ms, -> keyframe at the viewer ${Math.round(keyframeAt - stallAt)} ms`,
+    );
     // A STARTED alone would be a renewal to a camera that thinks it still pushes to that URL.
     assert.deepEqual(streamingRequests(requests), ["STOPPED", "STARTED"]);
     assert.equal(sim.streams().filter((s) => s.stalled).length, 0, "the stalled push is gone");
@@ -242,7 +293,9 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
     assert.deepEqual(ffmpegChildrenOf(bridge.child.pid!), [], "no ffmpeg child of the bridge");
     assert.equal(await live.streamingStatus(), 0, "the stream service is available again");
     const stopped = await awaitSim(mark, "stream-stop", LINGER_MS + 5000);
-    figures.push(`STOP write answered (ffmpeg gone) ${Math.round(answered - stopAt)} ms; camera's push stopped ${Math.round(stopped.at - stopAt)} ms after STOP (linger ${LINGER_MS} ms)`);
+    figures.push(
+      `STOP write answered (ffmpeg gone) ${Math.round(answered - stopAt)} ms; camera's push stopped ${Math.round(stopped.at - stopAt)} ms after STOP (linger ${LINGER_MS} ms)`,
+    );
     assert.equal(stopped.reason, "stopped", "told to stop (PUT_STREAMING STOPPED), not dropped");
     assert.ok(stopped.at - stopAt >= LINGER_MS - 50, "not before the linger");
     assert.deepEqual(streamingRequests(requests), ["STOPPED"]);
@@ -288,7 +341,9 @@ describe("a Nanit camera's live view in Apple Home, end to end", () => {
     const secrets = streamSecrets(viewers, urls).map((s) => s.value);
     assert.ok(urls.filter(Boolean).length >= 3);
     const logs = allLines.map((l) => JSON.stringify(l)).join("\n") + stderr.join("");
-    const files = filesUnder(dataDir).map((f) => readFileSync(f, "latin1")).join("\n");
+    const files = filesUnder(dataDir)
+      .map((f) => readFileSync(f, "latin1"))
+      .join("\n");
     for (const secret of secrets) {
       assert.ok(!logs.includes(secret), "a stream secret reached the logs");
       assert.ok(!files.includes(secret), "a stream secret reached the data directory");

@@ -41,13 +41,28 @@ const CLIP_WAIT_MS = 60_000;
 const SELECTION = { prebufferMs: 4000, fragmentMs: 4000, width: 1280, height: 720, fps: 15, sampleRate: 4 };
 
 interface Probe {
-  streams: { codec_type: string; codec_name: string; width?: number; height?: number; sample_rate?: string; profile?: string }[];
+  streams: {
+    codec_type: string;
+    codec_name: string;
+    width?: number;
+    height?: number;
+    sample_rate?: string;
+    profile?: string;
+  }[];
   format: { duration: string };
 }
 
 async function probe(mp4: Buffer, file: string): Promise<Probe> {
   writeFileSync(file, mp4);
-  const { stdout } = await execFileAsync("ffprobe", ["-v", "error", "-show_streams", "-show_format", "-of", "json", file]);
+  const { stdout } = await execFileAsync("ffprobe", [
+    "-v",
+    "error",
+    "-show_streams",
+    "-show_format",
+    "-of",
+    "json",
+    file,
+  ]);
   return JSON.parse(stdout) as Probe;
 }
 
@@ -75,14 +90,18 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
   let streamId = 0;
 
   async function startBridge(): Promise<void> {
-    bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], { E2E_NANIT_PASSWORD: sim.password, HEARTHBRIDGE_TEST_HUB_LINGER_MS: "1500" });
+    bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], {
+      E2E_NANIT_PASSWORD: sim.password,
+      HEARTHBRIDGE_TEST_HUB_LINGER_MS: "1500",
+    });
     bridge.on("line", (line) => allLines.push(line));
     await bridge.ready(60_000);
     port = (await cameraPairingLine(bridge, deviceId)).port;
     await bridge.waitForLine((l) => /Robin Nanit is reachable again/.test(l.msg), 20_000);
   }
 
-  const char = (client: HapClient, service: string, characteristic: string): Promise<HapCharacteristic> => client.find({ service, characteristic });
+  const char = (client: HapClient, service: string, characteristic: string): Promise<HapCharacteristic> =>
+    client.find({ service, characteristic });
 
   /** A hub: a controller on its own connection with HDS set up right after its pair-verify. */
   async function connectHub(client: HapClient): Promise<HdsPeer> {
@@ -104,7 +123,9 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
   }
 
   function motionEnded(): Promise<number> {
-    return char(watcher, SERVICE.motionSensor, CHARACTERISTIC.motionDetected).then((detected) => watcher.waitForValue(detected, 0, CLIP_WAIT_MS).then(() => performance.now()));
+    return char(watcher, SERVICE.motionSensor, CHARACTERISTIC.motionDetected).then((detected) =>
+      watcher.waitForValue(detected, 0, CLIP_WAIT_MS).then(() => performance.now()),
+    );
   }
 
   function linesSince(mark: number, re: RegExp): LogLine[] {
@@ -115,7 +136,15 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     const urls = await sim.start();
     await writeE2EConfig(configFile, {
       name: "E2E HKSV Bridge",
-      accounts: [{ vendor: "nanit", name: "nursery", email: sim.email, password: "${E2E_NANIT_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "nanit",
+          name: "nursery",
+          email: sim.email,
+          password: "${E2E_NANIT_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
       web: { enabled: false },
       logLevel: "debug",
     });
@@ -142,24 +171,40 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
   });
 
   it("offers recording with the motion sensor linked; selecting a configuration and turning recording on keeps the camera pushing", async () => {
-    const supported = await char(hub, SERVICE.cameraRecordingManagement, CHARACTERISTIC.supportedCameraRecordingConfiguration);
+    const supported = await char(
+      hub,
+      SERVICE.cameraRecordingManagement,
+      CHARACTERISTIC.supportedCameraRecordingConfiguration,
+    );
     assert.ok(typeof supported.value === "string" && supported.value.length > 0);
     const accessories = await hub.accessories();
     const recording = accessories[0]!.services.find((s) => s.type === longUUID(SERVICE.cameraRecordingManagement))!;
     const motionService = accessories[0]!.services.find((s) => s.type === longUUID(SERVICE.motionSensor))!;
     assert.ok(recording && motionService, "recording management and a motion sensor");
-    const linked = (await hub.http.getAccessories()).accessories[0]!.services.find((s) => s.iid === recording.iid) as { linked?: number[] };
+    const linked = (await hub.http.getAccessories()).accessories[0]!.services.find((s) => s.iid === recording.iid) as {
+      linked?: number[];
+    };
     assert.ok(linked.linked?.includes(motionService.iid), "the motion sensor is linked to the recording management");
-    assert.equal(accessories[0]!.services.filter((s) => s.type === motionService.type).length, 1, "one motion sensor, not two");
+    assert.equal(
+      accessories[0]!.services.filter((s) => s.type === motionService.type).length,
+      1,
+      "one motion sensor, not two",
+    );
 
     const starts = sim.requests("PUT_STREAMING").length;
-    const selected = await char(hub, SERVICE.cameraRecordingManagement, CHARACTERISTIC.selectedCameraRecordingConfiguration);
+    const selected = await char(
+      hub,
+      SERVICE.cameraRecordingManagement,
+      CHARACTERISTIC.selectedCameraRecordingConfiguration,
+    );
     const active = await char(hub, SERVICE.cameraRecordingManagement, CHARACTERISTIC.active);
     const audio = await char(hub, SERVICE.cameraRecordingManagement, CHARACTERISTIC.recordingAudioActive);
     await hub.write([selected, selectedRecordingConfiguration(SELECTION)], [active, 1]);
     await timedWrite(hub, audio, 1);
     await bridge.waitForLine((l) => /recording enabled/.test(l.msg), 10_000);
-    await waitFor(() => sim.requests("PUT_STREAMING").length > starts, 20_000, { message: "the camera asked to push (keep warm while recording is on)" });
+    await waitFor(() => sim.requests("PUT_STREAMING").length > starts, 20_000, {
+      message: "the camera asked to push (keep warm while recording is on)",
+    });
     await bridge.waitForLine((l) => /pre-buffer holds/.test(l.msg), 30_000);
   });
 
@@ -170,7 +215,10 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     const { postedAt, detectedAt } = await motion();
     const ended = motionEnded();
     const download = await peer.openRecording(++streamId);
-    await waitFor(() => download.packets.length >= 2, 15_000, { on: [[download, "packet"]], message: "the first fragment" });
+    await waitFor(() => download.packets.length >= 2, 15_000, {
+      on: [[download, "packet"]],
+      message: "the first fragment",
+    });
     const first = download.packets[1]!.at;
     await download.done(CLIP_WAIT_MS);
     const motionEndAt = await ended;
@@ -194,8 +242,13 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     const openedAt = (start.time as number) - Date.now() + performance.now();
     const clipStart = openedAt - prebufferMs;
     const clipEnd = clipStart + duration;
-    figures.push(`sim MOTION -> motion event ${Math.round(detectedAt - postedAt)} ms (driver's /messages poll); motion event -> first fragment ${Math.round(first - detectedAt)} ms; clip ${Math.round(duration)} ms with ${prebufferMs} ms pre-buffer; ${download.packets.length - 1} fragments`);
-    assert.ok(detectedAt - clipStart >= 3000, `the clip begins ${Math.round(detectedAt - clipStart)} ms before the trigger`);
+    figures.push(
+      `sim MOTION -> motion event ${Math.round(detectedAt - postedAt)} ms (driver's /messages poll); motion event -> first fragment ${Math.round(first - detectedAt)} ms; clip ${Math.round(duration)} ms with ${prebufferMs} ms pre-buffer; ${download.packets.length - 1} fragments`,
+    );
+    assert.ok(
+      detectedAt - clipStart >= 3000,
+      `the clip begins ${Math.round(detectedAt - clipStart)} ms before the trigger`,
+    );
     assert.ok(clipEnd > motionEndAt, `the clip ends ${Math.round(clipEnd - motionEndAt)} ms after motion ended`);
     await bridge.waitForLine((l) => /recording .*: done/.test(l.msg) && allLines.indexOf(l) >= mark, 10_000);
     assert.equal(linesSince(mark, /recording .*: (done|cut short)/).length, 1, "one line for the finished clip");
@@ -217,7 +270,9 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     assert.equal(selected, selectedRecordingConfiguration(SELECTION));
     assert.equal(active, 1);
     assert.equal(audio, 1);
-    await waitFor(() => sim.requests("PUT_STREAMING").length > starts, 20_000, { message: "kept warm after the restart with no viewer" });
+    await waitFor(() => sim.requests("PUT_STREAMING").length > starts, 20_000, {
+      message: "kept warm after the restart with no viewer",
+    });
     await bridge.waitForLine((l) => /pre-buffer holds/.test(l.msg), 30_000);
     watcher = HapClient.load(pairingFile, port);
     clients.push(watcher);
@@ -229,7 +284,10 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     const detected = await char(watcher, SERVICE.motionSensor, CHARACTERISTIC.motionDetected);
     if ((await watcher.read(detected))[0] !== 1) await motion();
     const download = await peer.openRecording(++streamId);
-    await waitFor(() => download.packets.length >= 2, 15_000, { on: [[download, "packet"]], message: "a first fragment" });
+    await waitFor(() => download.packets.length >= 2, 15_000, {
+      on: [[download, "packet"]],
+      message: "a first fragment",
+    });
     return download;
   }
 
@@ -240,12 +298,17 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     const second = HapClient.load(pairingFile, port);
     clients.push(second);
     const other = await connectHub(second);
-    await assert.rejects(other.openRecording(++streamId), (error: Error & { reason?: number }) => error.reason === HDS_REASON.busy);
+    await assert.rejects(
+      other.openRecording(++streamId),
+      (error: Error & { reason?: number }) => error.reason === HDS_REASON.busy,
+    );
     assert.ok(!download.endedBy, "the first clip goes on");
     peer.destroy();
     await download.done(10_000);
     await bridge.waitForLine((l) => /recording .*: cut short/.test(l.msg) && allLines.indexOf(l) >= mark, 10_000);
-    await waitFor(() => ffmpegChildrenOf(bridge.child.pid!).length === 0, 10_000, { message: "the clip's ffmpeg is gone" });
+    await waitFor(() => ffmpegChildrenOf(bridge.child.pid!).length === 0, 10_000, {
+      message: "the clip's ffmpeg is gone",
+    });
     assert.equal(linesSince(mark, /recording .*: (cut short|done)/).length, 1, "logged once");
   });
 
@@ -257,8 +320,13 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     await hub.write([active, 0]);
     await download.done(10_000);
     assert.deepEqual(download.endedBy, { closeReason: HDS_REASON.notAllowed });
-    await waitFor(() => ffmpegChildrenOf(bridge.child.pid!).length === 0, 10_000, { message: "the clip's ffmpeg is gone" });
+    await waitFor(() => ffmpegChildrenOf(bridge.child.pid!).length === 0, 10_000, {
+      message: "the clip's ffmpeg is gone",
+    });
     assert.equal(linesSince(mark, /recording .*: cut short \(recording turned off\)/).length, 1, "logged once");
-    await bridge.waitForLine((l) => /nobody watches; stopping the camera's push/.test(l.msg) && allLines.indexOf(l) >= mark, 60_000);
+    await bridge.waitForLine(
+      (l) => /nobody watches; stopping the camera's push/.test(l.msg) && allLines.indexOf(l) >= mark,
+      60_000,
+    );
   });
 });

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import type { Endpoint as ClientDevice } from "@project-chip/matter.js/device";
 import { NanitSimulator } from "../../sim/nanit/index.ts";
-import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
+import { E2E_PASSCODE, E2E_PIN, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic, type HapEvent } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
@@ -32,9 +32,14 @@ const DISCRIMINATOR = 3840;
 const POLL_WAIT_MS = 26_000;
 
 // Matter device types and clusters looked up by number (the test helper names only a few clusters).
-const DEVICE_TYPE = { onOffLight: 0x0100, plugInUnit: 0x010a, occupancy: 0x0107, temperature: 0x0302, humidity: 0x0307 };
+const DEVICE_TYPE = {
+  onOffLight: 0x0100,
+  plugInUnit: 0x010a,
+  occupancy: 0x0107,
+  temperature: 0x0302,
+  humidity: 0x0307,
+};
 const CLUSTER = { temperature: 0x0402, humidity: 0x0405, occupancy: 0x0406, onOff: 0x0006 };
-
 
 const isOn = (v: unknown) => v === true || v === 1;
 const isOff = (v: unknown) => v === false || v === 0;
@@ -44,10 +49,15 @@ function hapEvents(client: HapClient) {
   const seen: HapEvent[] = [];
   const waiters = new Set<() => void>();
   client.http.on("event", (event: { characteristics?: { aid: number; iid: number; value: unknown }[] }) => {
-    for (const c of event.characteristics ?? []) seen.push({ aid: c.aid, iid: c.iid, id: `${c.aid}.${c.iid}`, value: c.value });
+    for (const c of event.characteristics ?? [])
+      seen.push({ aid: c.aid, iid: c.iid, id: `${c.aid}.${c.iid}`, value: c.value });
     for (const wake of [...waiters]) wake();
   });
-  return (characteristic: HapCharacteristic, predicate: (value: unknown) => boolean, timeoutMs = 5000): Promise<HapEvent> => {
+  return (
+    characteristic: HapCharacteristic,
+    predicate: (value: unknown) => boolean,
+    timeoutMs = 5000,
+  ): Promise<HapEvent> => {
     const from = seen.length;
     return new Promise((resolve, reject) => {
       const check = () => {
@@ -59,7 +69,11 @@ function hapEvents(client: HapClient) {
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`no HAP event on ${characteristic.id} within ${timeoutMs} ms; got ${JSON.stringify(seen.slice(from))}`));
+        reject(
+          new Error(
+            `no HAP event on ${characteristic.id} within ${timeoutMs} ms; got ${JSON.stringify(seen.slice(from))}`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(check);
     });
@@ -67,17 +81,40 @@ function hapEvents(client: HapClient) {
 }
 
 /** The next Matter report of (endpoint, cluster id, attribute) whose value matches. Register before causing it. */
-function matterReport(client: MatterTestClient, endpoint: ClientDevice, clusterId: number, attribute: string, predicate: (value: unknown) => boolean, timeoutMs = 10_000): Promise<unknown> {
+function matterReport(
+  client: MatterTestClient,
+  endpoint: ClientDevice,
+  clusterId: number,
+  attribute: string,
+  predicate: (value: unknown) => boolean,
+  timeoutMs = 10_000,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const listener = ({ path, value }: { path: { endpointId: number; clusterId: number; attributeName: string }; value: unknown }) => {
-      if (path.endpointId !== endpoint.number || path.clusterId !== clusterId || path.attributeName !== attribute || !predicate(value)) return;
+    const listener = ({
+      path,
+      value,
+    }: {
+      path: { endpointId: number; clusterId: number; attributeName: string };
+      value: unknown;
+    }) => {
+      if (
+        path.endpointId !== endpoint.number ||
+        path.clusterId !== clusterId ||
+        path.attributeName !== attribute ||
+        !predicate(value)
+      )
+        return;
       clearTimeout(timer);
       client.node.events.attributeChanged.off(listener);
       resolve(value);
     };
     const timer = setTimeout(() => {
       client.node.events.attributeChanged.off(listener);
-      reject(new Error(`no report of cluster 0x${clusterId.toString(16)}.${attribute} on endpoint ${endpoint.number} within ${timeoutMs} ms`));
+      reject(
+        new Error(
+          `no report of cluster 0x${clusterId.toString(16)}.${attribute} on endpoint ${endpoint.number} within ${timeoutMs} ms`,
+        ),
+      );
     }, timeoutMs);
     client.node.events.attributeChanged.on(listener);
   });
@@ -105,14 +142,26 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
   const allLines: LogLine[] = [];
 
   /** Requests of a type the camera received since `mark`. */
-  const since = (type: string, mark: number) => sim.requests(type).slice(mark).map((r) => r.request);
+  const since = (type: string, mark: number) =>
+    sim
+      .requests(type)
+      .slice(mark)
+      .map((r) => r.request);
 
   before(async () => {
     const urls = await sim.start();
     const configFile = join(dir, "config.yaml");
     await writeE2EConfig(configFile, {
       name: "E2E Nursery",
-      accounts: [{ vendor: "nanit", name: "nursery", email: sim.email, password: "${E2E_NANIT_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "nanit",
+          name: "nursery",
+          email: sim.email,
+          password: "${E2E_NANIT_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
       logLevel: "debug",
     });
     bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], { E2E_NANIT_PASSWORD: sim.password });
@@ -146,23 +195,39 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const char = (service: { UUID: string }, characteristic: { UUID: string }, client = hap): Promise<HapCharacteristic> =>
+  const char = (
+    service: { UUID: string },
+    characteristic: { UUID: string },
+    client = hap,
+  ): Promise<HapCharacteristic> =>
     client.find({ service: service.UUID, characteristic: characteristic.UUID, accessory: { serial: cameraUid } });
 
   it("is one HomeKit camera accessory of its own (not on the bridge): temperature, humidity, motion, sound (occupancy), a night-light bulb and a standby switch", async () => {
-    assert.ok(!(await hapBridge.accessories(true)).some((a) => a.serialNumber === cameraUid), "the camera is not on the bridge");
+    assert.ok(
+      !(await hapBridge.accessories(true)).some((a) => a.serialNumber === cameraUid),
+      "the camera is not on the bridge",
+    );
     const accessories = await hap.accessories(true);
     assert.equal(accessories.length, 1, "the camera's server carries the camera only");
     const accessory = accessories.find((a) => a.serialNumber === cameraUid);
     assert.ok(accessory, "the camera accessory");
     const types = accessory.services.map((s) => s.type);
     assert.ok(types.includes(Service.CameraRTPStreamManagement.UUID), "with its live view");
-    for (const service of [Service.TemperatureSensor, Service.HumiditySensor, Service.MotionSensor, Service.OccupancySensor, Service.Lightbulb, Service.Switch]) {
+    for (const service of [
+      Service.TemperatureSensor,
+      Service.HumiditySensor,
+      Service.MotionSensor,
+      Service.OccupancySensor,
+      Service.Lightbulb,
+      Service.Switch,
+    ]) {
       assert.equal(types.filter((t) => t === service.UUID).length, 1, `exactly one ${service.name ?? service.UUID}`);
     }
     const bulb = accessory.services.find((s) => s.type === Service.Lightbulb.UUID)!;
     assert.deepEqual(
-      bulb.characteristics.map((c) => c.type).filter((t) => t !== Characteristic.Name.UUID && t !== Characteristic.ConfiguredName.UUID),
+      bulb.characteristics
+        .map((c) => c.type)
+        .filter((t) => t !== Characteristic.Name.UUID && t !== Characteristic.ConfiguredName.UUID),
       [Characteristic.On.UUID],
       "the night light is a lightbulb with On only",
     );
@@ -183,7 +248,10 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
     const bulb = await char(Service.Lightbulb, Characteristic.On);
     const standby = await char(Service.Switch, Characteristic.On);
     await hap.subscribe([temperature, humidity, bulb, standby]);
-    await hapWatcher.subscribe([await char(Service.MotionSensor, Characteristic.MotionDetected, hapWatcher), await char(Service.OccupancySensor, Characteristic.OccupancyDetected, hapWatcher)]);
+    await hapWatcher.subscribe([
+      await char(Service.MotionSensor, Characteristic.MotionDetected, hapWatcher),
+      await char(Service.OccupancySensor, Characteristic.OccupancyDetected, hapWatcher),
+    ]);
 
     const warmer = waitHap(temperature, (v) => Math.abs(Number(v) - 23.4) < 0.01);
     sim.setTemperature(23.4);
@@ -197,10 +265,16 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
     const control = sim.requests("PUT_CONTROL").length;
     const settings = sim.requests("PUT_SETTINGS").length;
     await hap.write([await char(Service.Lightbulb, Characteristic.On), true]);
-    assert.deepEqual(since("PUT_CONTROL", control).map((r) => r.control), [{ night_light: "LIGHT_ON" }]);
+    assert.deepEqual(
+      since("PUT_CONTROL", control).map((r) => r.control),
+      [{ night_light: "LIGHT_ON" }],
+    );
     assert.equal(sim.camera().nightLight, true);
     await hap.write([await char(Service.Switch, Characteristic.On), true]);
-    assert.deepEqual(since("PUT_SETTINGS", settings).map((r) => r.settings), [{ sleep_mode: true }]);
+    assert.deepEqual(
+      since("PUT_SETTINGS", settings).map((r) => r.settings),
+      [{ sleep_mode: true }],
+    );
     assert.equal(sim.camera().settings.sleep_mode, true);
   });
 
@@ -212,11 +286,20 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
   let humidityEp: ClientDevice;
 
   it("commissions into Matter as one bridged device with sensor, light and plug endpoints holding the live state", async () => {
-    matter = await MatterTestClient.commission({ port: Number(bridge.lines.find((l) => l.event === "ready")!.matterPort), passcode: PASSCODE, discriminator: DISCRIMINATOR });
+    matter = await MatterTestClient.commission({
+      port: Number(bridge.lines.find((l) => l.event === "ready")!.matterPort),
+      passcode: PASSCODE,
+      discriminator: DISCRIMINATOR,
+    });
     const device = matter.bridged(deviceId);
     const children = [...device.parts.values()].sort((a, b) => a.number! - b.number!);
     const ofType = (type: number) =>
-      children.filter((ep) => ((ep.maybeStateOf("descriptor") as { deviceTypeList?: { deviceType: number }[] } | undefined)?.deviceTypeList ?? []).some((d) => d.deviceType === type));
+      children.filter((ep) =>
+        (
+          (ep.maybeStateOf("descriptor") as { deviceTypeList?: { deviceType: number }[] } | undefined)
+            ?.deviceTypeList ?? []
+        ).some((d) => d.deviceType === type),
+      );
     [temperatureEp] = ofType(DEVICE_TYPE.temperature) as [ClientDevice];
     [humidityEp] = ofType(DEVICE_TYPE.humidity) as [ClientDevice];
     [light] = ofType(DEVICE_TYPE.onOffLight) as [ClientDevice];
@@ -227,8 +310,16 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
     [motionEp, soundEp] = occupancy as [ClientDevice, ClientDevice];
     assert.ok(temperatureEp && humidityEp && light && plug, `endpoints: ${children.map((c) => c.number).join(", ")}`);
 
-    assert.equal((await matter.read(temperatureEp, "temperatureMeasurement", ["measuredValue"])).measuredValue, 2340, "0.01 °C");
-    assert.equal((await matter.read(humidityEp, "relativeHumidityMeasurement", ["measuredValue"])).measuredValue, 5120, "0.01 %");
+    assert.equal(
+      (await matter.read(temperatureEp, "temperatureMeasurement", ["measuredValue"])).measuredValue,
+      2340,
+      "0.01 °C",
+    );
+    assert.equal(
+      (await matter.read(humidityEp, "relativeHumidityMeasurement", ["measuredValue"])).measuredValue,
+      5120,
+      "0.01 %",
+    );
     assert.equal((await matter.read(light, "onOff", ["onOff"])).onOff, true, "night light on (set from HomeKit)");
     assert.equal((await matter.read(plug, "onOff", ["onOff"])).onOff, true, "standby on (set from HomeKit)");
     assert.deepEqual((await matter.read(motionEp, "occupancySensing", ["occupancy"])).occupancy, { occupied: false });
@@ -236,8 +327,17 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
 
   it("temperature and humidity changes arrive as Matter reports (and HAP events)", async () => {
     assert.ok(matter);
-    const temperatureHap = waitHap(await char(Service.TemperatureSensor, Characteristic.CurrentTemperature), (v) => Math.abs(Number(v) - 19.8) < 0.01);
-    const temperatureReport = matterReport(matter, temperatureEp, CLUSTER.temperature, "measuredValue", (v) => v === 1980);
+    const temperatureHap = waitHap(
+      await char(Service.TemperatureSensor, Characteristic.CurrentTemperature),
+      (v) => Math.abs(Number(v) - 19.8) < 0.01,
+    );
+    const temperatureReport = matterReport(
+      matter,
+      temperatureEp,
+      CLUSTER.temperature,
+      "measuredValue",
+      (v) => v === 1980,
+    );
     sim.setTemperature(19.8);
     await Promise.all([temperatureHap, temperatureReport]);
     const humidityReport = matterReport(matter, humidityEp, CLUSTER.humidity, "measuredValue", (v) => v === 3875);
@@ -254,9 +354,15 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
     const lightReport = matterReport(matter, light, CLUSTER.onOff, "onOff", (v) => v === false);
     const plugReport = matterReport(matter, plug, CLUSTER.onOff, "onOff", (v) => v === false);
     await matter.invoke(plug, "onOff", "off");
-    assert.deepEqual(since("PUT_SETTINGS", settings).map((r) => r.settings), [{ sleep_mode: false }]);
+    assert.deepEqual(
+      since("PUT_SETTINGS", settings).map((r) => r.settings),
+      [{ sleep_mode: false }],
+    );
     await matter.invoke(light, "onOff", "toggle");
-    assert.deepEqual(since("PUT_CONTROL", control).map((r) => r.control), [{ night_light: "LIGHT_OFF" }]);
+    assert.deepEqual(
+      since("PUT_CONTROL", control).map((r) => r.control),
+      [{ night_light: "LIGHT_OFF" }],
+    );
     await Promise.all([lightReport, plugReport]);
     assert.equal(sim.camera().nightLight, false);
     assert.equal(sim.camera().settings.sleep_mode, false);
@@ -275,8 +381,16 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
 
   it("motion and sound from the camera's messages arrive in both (within one 20 s poll)", async () => {
     assert.ok(matter);
-    const motionHap = waitWatcher(await char(Service.MotionSensor, Characteristic.MotionDetected, hapWatcher), isOn, POLL_WAIT_MS);
-    const soundHap = waitWatcher(await char(Service.OccupancySensor, Characteristic.OccupancyDetected, hapWatcher), (v) => v === 1, POLL_WAIT_MS);
+    const motionHap = waitWatcher(
+      await char(Service.MotionSensor, Characteristic.MotionDetected, hapWatcher),
+      isOn,
+      POLL_WAIT_MS,
+    );
+    const soundHap = waitWatcher(
+      await char(Service.OccupancySensor, Characteristic.OccupancyDetected, hapWatcher),
+      (v) => v === 1,
+      POLL_WAIT_MS,
+    );
     const occupied = (v: unknown) => (v as { occupied?: boolean } | undefined)?.occupied === true;
     const motionReport = matterReport(matter, motionEp, CLUSTER.occupancy, "occupancy", occupied, POLL_WAIT_MS);
     const soundReport = matterReport(matter, soundEp, CLUSTER.occupancy, "occupancy", occupied, POLL_WAIT_MS);

@@ -52,14 +52,24 @@ const HOMEKIT_STORE = /^homekit\//;
  * tokens, the uc_token, the MFA token), and bearer Authorization headers: [name, value]. */
 function secretsInTraffic(text: string): [string, string][] {
   const out: [string, string][] = [];
-  for (const m of text.matchAll(/"([A-Za-z_]*(?:token|password|mfa_code)[A-Za-z_]*)"\s*:\s*"([^"\\]{6,})"/gi)) out.push([m[1]!, m[2]!]);
-  for (const m of text.matchAll(/^authorization:\s*(?:Bearer |token )?(\S{6,})\r?$/gim)) out.push(["authorization", m[1]!]);
+  for (const m of text.matchAll(/"([A-Za-z_]*(?:token|password|mfa_code)[A-Za-z_]*)"\s*:\s*"([^"\\]{6,})"/gi))
+    out.push([m[1]!, m[2]!]);
+  for (const m of text.matchAll(/^authorization:\s*(?:Bearer |token )?(\S{6,})\r?$/gim))
+    out.push(["authorization", m[1]!]);
   return out;
 }
 
-function run(args: string[], env: Record<string, string>, stdin = ""): Promise<{ code: number | null; output: string }> {
+function run(
+  args: string[],
+  env: Record<string, string>,
+  stdin = "",
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -83,7 +93,11 @@ describe("secrets stay out of logs and loose files", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-secrets-"));
   const dataDir = join(dir, "data");
   const configFile = join(dir, "config.yaml");
-  const fansync = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Porch" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  const fansync = new FanSyncSimulator({
+    devices: [{ profile: "continuous", displayName: "Porch" }],
+    deviceAckDelayMs: 20,
+    pushDelayMs: 10,
+  });
   // Short lives: the driver refreshes the Cognito tokens and renews the AWS credentials within ~10 s.
   const xsense = new XSenseSimulator({ accessTokenTtlS: 20, credentialTtlS: 20, reportDelayMs: 10 });
   // Nanit access tokens shorter than the driver's refresh margin: every use refreshes (rotates) the session.
@@ -101,7 +115,12 @@ describe("secrets stay out of logs and loose files", () => {
   let rawStdout = "";
   let web: string;
   let cookie = "";
-  const env = () => ({ SECRETS_FANSYNC_PASSWORD: fansync.password, SECRETS_XSENSE_PASSWORD: xsense.password, SECRETS_NANIT_PASSWORD: nanit.password, SECRETS_WEB_PASSWORD: WEB_PASSWORD });
+  const env = () => ({
+    SECRETS_FANSYNC_PASSWORD: fansync.password,
+    SECRETS_XSENSE_PASSWORD: xsense.password,
+    SECRETS_NANIT_PASSWORD: nanit.password,
+    SECRETS_WEB_PASSWORD: WEB_PASSWORD,
+  });
 
   before(async () => {
     const f = await fansync.start();
@@ -109,7 +128,9 @@ describe("secrets stay out of logs and loose files", () => {
     const n = await nanit.start();
     nanitApi = new ChaosProxy(Number(new URL(n.apiUrl).port));
     await nanitApi.start();
-    nanitApi.on("data", (_direction, chunk, id) => nanitTraffic.set(id, (nanitTraffic.get(id) ?? "") + chunk.toString("latin1")));
+    nanitApi.on("data", (_direction, chunk, id) =>
+      nanitTraffic.set(id, (nanitTraffic.get(id) ?? "") + chunk.toString("latin1")),
+    );
     const api = `http://127.0.0.1:${nanitApi.port}`;
     await writeE2EConfig(configFile, {
       name: "Secrets Bridge",
@@ -117,9 +138,27 @@ describe("secrets stay out of logs and loose files", () => {
       logLevel: "debug",
       web: { host: "127.0.0.1", port: 0, password: "${SECRETS_WEB_PASSWORD}" },
       accounts: [
-        { vendor: "fansync", name: FANSYNC, email: fansync.email, password: "${SECRETS_FANSYNC_PASSWORD}", endpoints: { api: f.apiUrl, websocket: f.wsUrl } },
-        { vendor: "xsense", name: XSENSE, email: xsense.email, password: "${SECRETS_XSENSE_PASSWORD}", endpoints: { api: x.api, cognito: x.cognito, iotData: x.iotData, mqtt: x.mqtt } },
-        { vendor: "nanit", name: NANIT, email: nanit.email, password: "${SECRETS_NANIT_PASSWORD}", endpoints: { api, websocket: `ws://127.0.0.1:${nanitApi.port}/focus/cameras/{camera_uid}/user_connect` } },
+        {
+          vendor: "fansync",
+          name: FANSYNC,
+          email: fansync.email,
+          password: "${SECRETS_FANSYNC_PASSWORD}",
+          endpoints: { api: f.apiUrl, websocket: f.wsUrl },
+        },
+        {
+          vendor: "xsense",
+          name: XSENSE,
+          email: xsense.email,
+          password: "${SECRETS_XSENSE_PASSWORD}",
+          endpoints: { api: x.api, cognito: x.cognito, iotData: x.iotData, mqtt: x.mqtt },
+        },
+        {
+          vendor: "nanit",
+          name: NANIT,
+          email: nanit.email,
+          password: "${SECRETS_NANIT_PASSWORD}",
+          endpoints: { api, websocket: `ws://127.0.0.1:${nanitApi.port}/focus/cameras/{camera_uid}/user_connect` },
+        },
       ],
     });
   });
@@ -136,12 +175,19 @@ describe("secrets stay out of logs and loose files", () => {
   it("config errors name the key and never show a secret", async () => {
     const cases: Record<string, unknown> = {
       // A list written as a mapping (the dash forgotten): the whole account is the offending value.
-      "mapping instead of a list": { accounts: { vendor: "fansync", email: fansync.email, password: fansync.password } },
+      "mapping instead of a list": {
+        accounts: { vendor: "fansync", email: fansync.email, password: fansync.password },
+      },
       "secrets in wrong places": {
         web: { password: 12345678 },
         accounts: [
           { vendor: "xsense", email: xsense.email, password: ["list", xsense.password] },
-          { vendor: "nanit", email: nanit.email, password: nanit.password, endpoints: { api: `ftp://parent:${nanit.password}@127.0.0.1/` } },
+          {
+            vendor: "nanit",
+            email: nanit.email,
+            password: nanit.password,
+            endpoints: { api: `ftp://parent:${nanit.password}@127.0.0.1/` },
+          },
           { vendor: "fansync", email: fansync.email, passwrd: fansync.password },
         ],
       },
@@ -153,9 +199,14 @@ describe("secrets stay out of logs and loose files", () => {
     });
     // A YAML syntax error in the password's own line.
     const broken = join(dir, "bad-yaml.yaml");
-    writeFileSync(broken, `accounts:\n  - vendor: fansync\n    email: ${fansync.email}\n    password: "${fansync.password}\n`);
+    writeFileSync(
+      broken,
+      `accounts:\n  - vendor: fansync\n    email: ${fansync.email}\n    password: "${fansync.password}\n`,
+    );
     files.push(["YAML syntax", broken]);
-    const runs = await Promise.all(files.map(([, file]) => run(["src/main.ts", "--config", file, "--data", join(dir, "unused")], {})));
+    const runs = await Promise.all(
+      files.map(([, file]) => run(["src/main.ts", "--config", file, "--data", join(dir, "unused")], {})),
+    );
     runs.forEach(({ code, output }, i) => {
       const what = files[i]![0];
       assert.equal(code, 2, `${what}: exit status 2\n${output}`);
@@ -163,13 +214,21 @@ describe("secrets stay out of logs and loose files", () => {
       outputs.push({ what: `config error (${what})`, text: output });
     });
     assert.match(runs[0]!.output, /^ {2}accounts: /m, "the mapping is named");
-    assert.match(runs[1]!.output, /accounts\[1\]\.endpoints\.api: .*\(got "ftp:\/\/parent:\(hidden\)@127\.0\.0\.1\/"\)/, "the URL is shown without its password");
+    assert.match(
+      runs[1]!.output,
+      /accounts\[1\]\.endpoints\.api: .*\(got "ftp:\/\/parent:\(hidden\)@127\.0\.0\.1\/"\)/,
+      "the URL is shown without its password",
+    );
     assert.match(runs[1]!.output, /accounts\[2\]\.passwrd: unknown key \(did you mean "password"\?\)/);
   });
 
   it("the Nanit login CLI logs in with the MFA code and keeps the session in a 0600 file", async () => {
     const sms = nextEvent(nanit, "sms", () => true, 20_000);
-    const { code, output } = await run(["src/cli/login.ts", "nanit", "--config", configFile, "--data", dataDir], env(), `${MFA_CODE}\n`);
+    const { code, output } = await run(
+      ["src/cli/login.ts", "nanit", "--config", configFile, "--data", dataDir],
+      env(),
+      `${MFA_CODE}\n`,
+    );
     outputs.push({ what: "login CLI", text: output });
     assert.equal(code, 0, output);
     assert.deepEqual(await sms, [MFA_CODE]);
@@ -182,8 +241,12 @@ describe("secrets stay out of logs and loose files", () => {
     const webLine = await bridge.waitForLine((l) => l.event === "web", 90_000);
     web = `http://127.0.0.1:${webLine.port as number}`;
     const ready = await bridge.ready(90_000);
-    for (const account of [FANSYNC, XSENSE, NANIT]) await bridge.waitForLine((l) => l.account === account && l.link === "connected", 60_000);
-    assert.ok(bridge.lines.some((l) => l.level === 20), "debug lines are logged");
+    for (const account of [FANSYNC, XSENSE, NANIT])
+      await bridge.waitForLine((l) => l.account === account && l.link === "connected", 60_000);
+    assert.ok(
+      bridge.lines.some((l) => l.level === 20),
+      "debug lines are logged",
+    );
     // A HomeKit pairing writes the bridge's long-term keys: they are files with secrets too.
     const hap = await HapClient.pair(ready.homekitPort as number, "031-45-154");
     await hap.close();
@@ -193,28 +256,43 @@ describe("secrets stay out of logs and loose files", () => {
     // X-Sense: a refresh (REFRESH_TOKEN_AUTH) and renewed AWS credentials come by themselves (~10 s).
     const refreshed = nextEvent(xsense, "refresh", (e: { ok: boolean }) => e.ok, 40_000);
     await refreshed;
-    await waitFor(() => bridge.lines.some((l) => /AWS credentials renewed/.test(l.msg)), 40_000, { message: "X-Sense credentials renewed" });
+    await waitFor(() => bridge.lines.some((l) => /AWS credentials renewed/.test(l.msg)), 40_000, {
+      message: "X-Sense credentials renewed",
+    });
     // FanSync: the token expires; the next connect logs in over HTTP with the password again.
     const issued = fansync.tokensIssued;
     fansync.expireTokens();
     fansync.dropSockets();
-    await waitFor(() => fansync.tokensIssued > issued && fansync.wsLogins >= 2, 30_000, { message: "FanSync logged in again" });
+    await waitFor(() => fansync.tokensIssued > issued && fansync.wsLogins >= 2, 30_000, {
+      message: "FanSync logged in again",
+    });
     // X-Sense: an answer of the "session gone" kind, then sessions and credentials expire: the session is
     // renewed (a refresh; an SRP login when that is refused) and the credentials fetched again.
     const mark = bridge.lines.length;
-    const srp = Promise.race([nextEvent(xsense, "login", () => true, 60_000), nextEvent(xsense, "refresh", (e: { ok: boolean }) => e.ok, 60_000)]);
+    const srp = Promise.race([
+      nextEvent(xsense, "login", () => true, 60_000),
+      nextEvent(xsense, "refresh", (e: { ok: boolean }) => e.ok, 60_000),
+    ]);
     xsense.failNextApp("http500");
     xsense.expireSessions();
     xsense.expireCredentials();
     await srp;
-    await bridge.waitForLine((l) => bridge.lines.indexOf(l) >= mark && l.account === XSENSE && /MQTT connected \(reconnect\)/.test(l.msg), 60_000);
+    await bridge.waitForLine(
+      (l) => bridge.lines.indexOf(l) >= mark && l.account === XSENSE && /MQTT connected \(reconnect\)/.test(l.msg),
+      60_000,
+    );
     // Nanit: every REST call refreshes the short-lived access token.
     await waitFor(() => nanit.refreshes >= 2, 60_000, { message: "Nanit refreshed its session" });
   });
 
   it("the Nanit MFA log-in from the web page", async () => {
     const post = (path: string, form: Record<string, string>) =>
-      fetch(`${web}${path}`, { method: "POST", redirect: "manual", body: new URLSearchParams(form).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie } });
+      fetch(`${web}${path}`, {
+        method: "POST",
+        redirect: "manual",
+        body: new URLSearchParams(form).toString(),
+        headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie },
+      });
     const login = await post("/login", { password: WEB_PASSWORD });
     assert.equal(login.status, 303);
     cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
@@ -222,10 +300,16 @@ describe("secrets stay out of logs and loose files", () => {
     assert.equal((await post(`/accounts/${NANIT}/login`, { password: nanit.password })).status, 303);
     assert.equal((await post(`/accounts/${NANIT}/login/code`, { code: WRONG_MFA_CODE })).status, 303);
     assert.equal((await post(`/accounts/${NANIT}/login/code`, { code: MFA_CODE })).status, 303);
-    const status = (await (await fetch(`${web}/api/status`, { headers: { Cookie: cookie } })).json()) as { nanit: { account: string; step: string; message?: string }[] };
+    const status = (await (await fetch(`${web}/api/status`, { headers: { Cookie: cookie } })).json()) as {
+      nanit: { account: string; step: string; message?: string }[];
+    };
     assert.equal(status.nanit.find((n) => n.account === NANIT)?.step, "done", JSON.stringify(status.nanit));
     // What the browser gets must hold no vendor secret either.
-    for (const path of ["/", "/api/status", "/health", "/metrics"]) outputs.push({ what: `web page ${path}`, text: await (await fetch(`${web}${path}`, { headers: { Cookie: cookie } })).text() });
+    for (const path of ["/", "/api/status", "/health", "/metrics"])
+      outputs.push({
+        what: `web page ${path}`,
+        text: await (await fetch(`${web}${path}`, { headers: { Cookie: cookie } })).text(),
+      });
   });
 
   it("a live view and a snapshot of the standalone camera: START, SRTP that verifies with the negotiated keys, STOP", async () => {
@@ -241,24 +325,49 @@ describe("secrets stay out of logs and loose files", () => {
     const jpeg = await camera.http.getImage(640, 360);
     assert.deepEqual(jpegSize(jpeg), { width: 640, height: 360 }, "a JPEG snapshot");
     // The page shows the stream's state while it runs: its answers are searched too.
-    for (const path of ["/", "/api/status", "/health", "/metrics"]) outputs.push({ what: `web page ${path} (live view)`, text: await (await fetch(`${web}${path}`, { headers: { Cookie: cookie } })).text() });
+    for (const path of ["/", "/api/status", "/health", "/metrics"])
+      outputs.push({
+        what: `web page ${path} (live view)`,
+        text: await (await fetch(`${web}${path}`, { headers: { Cookie: cookie } })).text(),
+      });
     await live.stop();
     assert.deepEqual(ffmpegChildrenOf(bridge.child.pid!), [], "STOP ended the viewer's ffmpeg");
     const urls = nanit.requests("PUT_STREAMING").map((r) => r.request.streaming?.rtmp_url ?? "");
     assert.ok(urls.slice(pushes).some(Boolean), "the camera was told where to push");
     const secrets = streamSecrets(viewers, urls);
     for (const keys of [live.response.video!, live.response.audio!]) {
-      assert.ok(secrets.some((s) => s.value === Buffer.concat([keys.key, keys.salt]).toString("base64")), "the accessory's keys are searched for too");
+      assert.ok(
+        secrets.some((s) => s.value === Buffer.concat([keys.key, keys.salt]).toString("base64")),
+        "the accessory's keys are searched for too",
+      );
     }
     extraSecrets.push(...secrets);
   });
 
   it("no secret appears in any log line or console output", async () => {
     assert.equal(await bridge.stop(), 0, "the bridge stopped cleanly");
-    outputs.push({ what: "bridge stdout (JSON log)", text: rawStdout }, { what: "bridge stderr", text: bridge.stderr.join("\n") });
+    outputs.push(
+      { what: "bridge stdout (JSON log)", text: rawStdout },
+      { what: "bridge stderr", text: bridge.stderr.join("\n") },
+    );
     const secrets = collectSecrets();
     assert.ok(secrets.length > 40, `collected ${secrets.length} secrets`);
-    for (const needed of ["FanSync token", "X-Sense secret", "Nanit refresh token", "Nanit token (traffic, token)", "Nanit token (traffic, mfa_token)", "password", "MFA code", "SRTP controller video key", "SRTP controller audio salt", "RTMP stream key"]) assert.ok(secrets.some((s) => s.what.includes(needed)), `collected a ${needed}`);
+    for (const needed of [
+      "FanSync token",
+      "X-Sense secret",
+      "Nanit refresh token",
+      "Nanit token (traffic, token)",
+      "Nanit token (traffic, mfa_token)",
+      "password",
+      "MFA code",
+      "SRTP controller video key",
+      "SRTP controller audio salt",
+      "RTMP stream key",
+    ])
+      assert.ok(
+        secrets.some((s) => s.what.includes(needed)),
+        `collected a ${needed}`,
+      );
     const leaks: string[] = [];
     for (const output of outputs) {
       for (const secret of secrets) {
@@ -267,7 +376,11 @@ describe("secrets stay out of logs and loose files", () => {
       }
     }
     assert.deepEqual(leaks, []);
-    for (const vendor of ["fansync", "xsense", "nanit"]) assert.ok(bridge.lines.some((l) => l.level === 20 && l.vendor === vendor), `${vendor} debug lines were searched`);
+    for (const vendor of ["fansync", "xsense", "nanit"])
+      assert.ok(
+        bridge.lines.some((l) => l.level === 20 && l.vendor === vendor),
+        `${vendor} debug lines were searched`,
+      );
   });
 
   it("files hold secrets only where they must, 0600 in 0700 directories", () => {
@@ -277,7 +390,10 @@ describe("secrets stay out of logs and loose files", () => {
     assert.equal(statSync(dataDir).mode & 0o777, 0o700, "the data directory is 0700");
     const entries = walk(dataDir);
     assert.ok(entries.some((e) => e.path.includes(join("accounts", `${NANIT}.json`))));
-    assert.ok(entries.some((e) => e.path.includes("homekit")), "the HomeKit pairing was written");
+    assert.ok(
+      entries.some((e) => e.path.includes("homekit")),
+      "the HomeKit pairing was written",
+    );
     for (const entry of entries) {
       const name = relative(dataDir, entry.path);
       const mode = statSync(entry.path).mode & 0o777;
@@ -313,14 +429,22 @@ describe("secrets stay out of logs and loose files", () => {
     // The refresh token is kept in the account's store (0600) so a restart needs no SRP login.
     for (const s of xsense.issuedSecrets) {
       const refresh = s.startsWith("simrefresh.");
-      add(s, refresh ? "X-Sense refresh token" : "X-Sense secret (token, AWS key, MAC, SRP proof or signature)", refresh ? ACCOUNT_STORES : undefined);
+      add(
+        s,
+        refresh ? "X-Sense refresh token" : "X-Sense secret (token, AWS key, MAC, SRP proof or signature)",
+        refresh ? ACCOUNT_STORES : undefined,
+      );
     }
-    for (const t of [...nanit.validRefreshTokens, ...nanit.usedRefreshTokens]) add(t, "Nanit refresh token", ACCOUNT_STORES);
-    for (const r of nanit.httpRequests) add(r.authorization?.replace(/^(Bearer|token) /, ""), "Nanit access token", ACCOUNT_STORES);
+    for (const t of [...nanit.validRefreshTokens, ...nanit.usedRefreshTokens])
+      add(t, "Nanit refresh token", ACCOUNT_STORES);
+    for (const r of nanit.httpRequests)
+      add(r.authorization?.replace(/^(Bearer|token) /, ""), "Nanit access token", ACCOUNT_STORES);
     // Stored Nanit sessions hold the access and refresh tokens; every other token seen on the wire
     // (uc_token, the MFA token, the login answer's `token`) is used once and kept nowhere.
     const session = new Set(["access_token", "refresh_token", "authorization"]);
-    for (const text of nanitTraffic.values()) for (const [name, v] of secretsInTraffic(text)) add(v, `Nanit token (traffic, ${name})`, session.has(name) ? ACCOUNT_STORES : undefined);
+    for (const text of nanitTraffic.values())
+      for (const [name, v] of secretsInTraffic(text))
+        add(v, `Nanit token (traffic, ${name})`, session.has(name) ? ACCOUNT_STORES : undefined);
     // The HomeKit bridge's long-term secret key.
     for (const entry of walk(dataDir)) {
       if (entry.dir || !/AccessoryInfo/.test(entry.path)) continue;

@@ -26,7 +26,8 @@ import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient } from "../helpers/hap-client.ts";
 import { chromiumAvailable, decodeQr, launchChromium } from "../helpers/page-qr.ts";
 
-if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test starts the bridge (mDNS) and pairs with its camera");
+if (!process.env.HEARTHBRIDGE_NETNS)
+  throw new Error("run inside test/netns.sh: this test starts the bridge (mDNS) and pairs with its camera");
 
 const PASSWORD = "correct horse battery";
 const artifacts = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
@@ -45,9 +46,24 @@ describe("a Nanit camera on the web page: its own HomeKit code and QR, paired st
   let client: HapClient | undefined;
   let cookie = "";
 
-  const health = async () => (await (await fetch(`${base}/health`)).json()) as { cameras?: { deviceId: string; name: string; paired?: boolean; watching: number; pushing: boolean; error?: string }[] };
+  const health = async () =>
+    (await (await fetch(`${base}/health`)).json()) as {
+      cameras?: {
+        deviceId: string;
+        name: string;
+        paired?: boolean;
+        watching: number;
+        pushing: boolean;
+        error?: string;
+      }[];
+    };
   /** The camera's secret stream key, from the URL the simulated camera was told to push to. */
-  const streamKey = () => new URL(sim.requests("PUT_STREAMING").find((r) => r.request.streaming?.rtmp_url)!.request.streaming!.rtmp_url!).pathname.split("/").at(-1)!;
+  const streamKey = () =>
+    new URL(
+      sim.requests("PUT_STREAMING").find((r) => r.request.streaming?.rtmp_url)!.request.streaming!.rtmp_url!,
+    ).pathname
+      .split("/")
+      .at(-1)!;
 
   before(async () => {
     const urls = await sim.start();
@@ -58,14 +74,30 @@ describe("a Nanit camera on the web page: its own HomeKit code and QR, paired st
       web: { host: "127.0.0.1", port: 0, password: "${E2E_WEB_PASSWORD}" },
       // Kept warm: the camera pushes from the start, so the page has a stream to show.
       media: { keepWarm: [cameraUid] },
-      accounts: [{ vendor: "nanit", name: "nursery", email: sim.email, password: "${E2E_NANIT_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "nanit",
+          name: "nursery",
+          email: sim.email,
+          password: "${E2E_NANIT_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
     });
-    bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], { E2E_WEB_PASSWORD: PASSWORD, E2E_NANIT_PASSWORD: sim.password });
+    bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], {
+      E2E_WEB_PASSWORD: PASSWORD,
+      E2E_NANIT_PASSWORD: sim.password,
+    });
     bridge.on("line", (l) => lines.push(l));
     const web = await bridge.waitForLine((l) => l.event === "web", 60_000);
     base = `http://127.0.0.1:${web.port as number}`;
     await bridge.ready(60_000);
-    const login = await fetch(`${base}/login`, { method: "POST", redirect: "manual", body: new URLSearchParams({ password: PASSWORD }).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+    const login = await fetch(`${base}/login`, {
+      method: "POST",
+      redirect: "manual",
+      body: new URLSearchParams({ password: PASSWORD }).toString(),
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
     cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
   });
 
@@ -94,7 +126,10 @@ describe("a Nanit camera on the web page: its own HomeKit code and QR, paired st
     assert.equal(await card.locator(".camera-name").textContent(), "Robin Nanit");
     assert.equal(await card.locator(".camera-code").textContent(), cameraLine.setupCode);
     assert.notEqual(cameraLine.setupCode, bridgeLine.setupCode);
-    assert.equal(await card.locator(".camera-status").textContent(), "not paired: add it in the Home app with this code");
+    assert.equal(
+      await card.locator(".camera-status").textContent(),
+      "not paired: add it in the Home app with this code",
+    );
     const cameraQr = await decodeQr(page, `[data-camera="${deviceId}"] .qr`);
     assert.equal(cameraQr, cameraLine.setupURI, "the camera's QR decodes to the setup URI the bridge logged for it");
     assert.equal(await decodeQr(page, "#homekit-qr"), bridgeLine.setupURI);
@@ -123,10 +158,14 @@ describe("a Nanit camera on the web page: its own HomeKit code and QR, paired st
     if (!page) return t.skip("no Chromium");
     const stream = page.locator(`article[data-device="${deviceId}"] .stream`);
     await stream.filter({ hasText: "video: pushing, 1 watching (kept warm)" }).waitFor({ timeout: 20_000 });
-    assert.deepEqual((await health()).cameras, [{ deviceId, name: "Robin Nanit", paired: false, watching: 1, pushing: true }]);
+    assert.deepEqual((await health()).cameras, [
+      { deviceId, name: "Robin Nanit", paired: false, watching: 1, pushing: true },
+    ]);
 
     sim.setStandbyFromApp(true);
-    await stream.filter({ hasText: /^video: not pushing, 1 watching \(kept warm\): .*standby/ }).waitFor({ timeout: 15_000 });
+    await stream
+      .filter({ hasText: /^video: not pushing, 1 watching \(kept warm\): .*standby/ })
+      .waitFor({ timeout: 15_000 });
     assert.equal(await stream.getAttribute("class"), "stream stream-error");
     const refused = (await health()).cameras?.[0];
     assert.equal(refused?.pushing, false);
@@ -140,7 +179,12 @@ describe("a Nanit camera on the web page: its own HomeKit code and QR, paired st
     const key = streamKey();
     assert.ok(key.length >= 16);
     const status = await (await fetch(`${base}/api/status`, { headers: { Cookie: cookie } })).text();
-    for (const [what, text] of [["page", await page.content()], ["/api/status", status], ["/health", JSON.stringify(await health())], ["/metrics", await (await fetch(`${base}/metrics`)).text()]] as const) {
+    for (const [what, text] of [
+      ["page", await page.content()],
+      ["/api/status", status],
+      ["/health", JSON.stringify(await health())],
+      ["/metrics", await (await fetch(`${base}/metrics`)).text()],
+    ] as const) {
       assert.ok(!text.includes(key), `the stream key is not in ${what}`);
     }
     mkdirSync(artifacts, { recursive: true });
@@ -153,7 +197,9 @@ describe("a Nanit camera on the web page: its own HomeKit code and QR, paired st
 class StandInHomeKit extends EventEmitter<HomeKitHostEvents> {
   readonly pincode = "031-45-154";
   cameras: CameraPairing[] = [];
-  readonly bridges = [{ index: 0, name: "Stand-in Bridge", username: "0E:00:00:00:00:02", port: 51826, accessories: 0, pairedClients: 0 }];
+  readonly bridges = [
+    { index: 0, name: "Stand-in Bridge", username: "0E:00:00:00:00:02", port: 51826, accessories: 0, pairedClients: 0 },
+  ];
   setupURI(): string {
     return "X-HM://0023ISYWYSTND";
   }
@@ -166,13 +212,28 @@ describe("a camera published after the page was opened gets its card live", () =
   const dir = mkdtempSync(join(tmpdir(), "hb-web-camera-late-"));
   const homekit = new StandInHomeKit();
   const registry = new DeviceRegistry(pino({ level: "silent" }));
-  let hub: StreamHubState = { deviceId: "nanit:LATE0001", name: "Late Nanit", watching: 0, keepWarm: false, active: false, publishing: false, bytesIn: 0, standby: false };
+  let hub: StreamHubState = {
+    deviceId: "nanit:LATE0001",
+    name: "Late Nanit",
+    watching: 0,
+    keepWarm: false,
+    active: false,
+    publishing: false,
+    bytesIn: 0,
+    standby: false,
+  };
   let server: WebServer;
   let context: BrowserContext | undefined;
 
   before(async () => {
     server = new WebServer({
-      sources: { registry, accounts: [{ name: "nursery", vendor: "nanit" }], homekit: homekit as unknown as WebSources["homekit"], media: { liveSessions: 0, state: () => [hub] }, startedAt: Date.now() },
+      sources: {
+        registry,
+        accounts: [{ name: "nursery", vendor: "nanit" }],
+        homekit: homekit as unknown as WebSources["homekit"],
+        media: { liveSessions: 0, state: () => [hub] },
+        startedAt: Date.now(),
+      },
       log: pino({ level: "silent" }),
       dataDir: dir,
       config: { host: "127.0.0.1", port: 0 },
@@ -197,11 +258,32 @@ describe("a camera published after the page was opened gets its card live", () =
     await page.evaluate("window.notReloaded = true");
 
     // The camera's device arrives, then the host publishes its accessory.
-    const driver: Driver = { vendor: "nanit", accountName: "nursery", start: async () => undefined, stop: async () => undefined, command: async () => undefined };
+    const driver: Driver = {
+      vendor: "nanit",
+      accountName: "nursery",
+      start: async () => undefined,
+      stop: async () => undefined,
+      command: async () => undefined,
+    };
     const sink = registry.sinkFor(driver);
-    sink.deviceFound({ id: "nanit:LATE0001", vendor: "nanit", account: "nursery", kind: "baby-camera", name: "Late Nanit", manufacturer: "Nanit", model: "Nanit camera", serialNumber: "LATE0001", capabilities: { camera: { profiles: [{ width: 1280, height: 720, fps: 15 }], audio: true } } }, {});
+    sink.deviceFound(
+      {
+        id: "nanit:LATE0001",
+        vendor: "nanit",
+        account: "nursery",
+        kind: "baby-camera",
+        name: "Late Nanit",
+        manufacturer: "Nanit",
+        model: "Nanit camera",
+        serialNumber: "LATE0001",
+        capabilities: { camera: { profiles: [{ width: 1280, height: 720, fps: 15 }], audio: true } },
+      },
+      {},
+    );
     const setupURI = "X-HM://00KCAMERALATE";
-    homekit.cameras = [{ deviceId: "nanit:LATE0001", name: "Late Nanit", pincode: "517-38-264", setupURI, port: 51927, paired: false }];
+    homekit.cameras = [
+      { deviceId: "nanit:LATE0001", name: "Late Nanit", pincode: "517-38-264", setupURI, port: 51927, paired: false },
+    ];
     homekit.emit("camera-listening", "nanit:LATE0001", 51927);
 
     const card = page.locator('[data-camera="nanit:LATE0001"]');
@@ -218,7 +300,12 @@ describe("a camera published after the page was opened gets its card live", () =
     const stream = page.locator('article[data-device="nanit:LATE0001"] .stream');
     assert.equal(await stream.textContent(), "video: idle");
     hub = { ...hub, active: true, watching: 1, lastError: "no push to rtmp://192.0.2.7:1935" };
-    await stream.filter({ hasText: "video: not pushing, 1 watching: the camera did not push to rtmp://192.0.2.7:1935: is media.rtmpHost reachable from the camera?" }).waitFor({ timeout: 5000 });
+    await stream
+      .filter({
+        hasText:
+          "video: not pushing, 1 watching: the camera did not push to rtmp://192.0.2.7:1935: is media.rtmpHost reachable from the camera?",
+      })
+      .waitFor({ timeout: 5000 });
     assert.equal(await page.evaluate("window.notReloaded"), true, "all of it without a reload");
     assert.equal(await card.count(), 1, "one card per camera");
     assert.deepEqual(errors, [], "no script or CSP errors in the page");

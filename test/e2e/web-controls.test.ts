@@ -26,7 +26,11 @@ const artifacts = fileURLToPath(new URL("../../test-artifacts/", import.meta.url
 
 describe("the page's device controls", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-web-controls-"));
-  const sim = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Study Fan" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  const sim = new FanSyncSimulator({
+    devices: [{ profile: "continuous", displayName: "Study Fan" }],
+    deviceAckDelayMs: 20,
+    pushDelayMs: 10,
+  });
   let bridge: BridgeProcess;
   let base: string;
   let fan: string;
@@ -51,9 +55,20 @@ describe("the page's device controls", () => {
       name: "Controls Bridge",
       discriminator: 3851,
       web: { host: "127.0.0.1", port: 0, password: "${E2E_WEB_PASSWORD}" },
-      accounts: [{ vendor: "fansync", name: "study", email: sim.email, password: "${E2E_FANSYNC_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "fansync",
+          name: "study",
+          email: sim.email,
+          password: "${E2E_FANSYNC_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
     });
-    bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], { E2E_WEB_PASSWORD: PASSWORD, E2E_FANSYNC_PASSWORD: sim.password });
+    bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], {
+      E2E_WEB_PASSWORD: PASSWORD,
+      E2E_FANSYNC_PASSWORD: sim.password,
+    });
     bridge.on("line", (l) => lines.push(l));
     const web = await bridge.waitForLine((l) => l.event === "web", 60_000);
     base = `http://127.0.0.1:${web.port as number}`;
@@ -81,7 +96,11 @@ describe("the page's device controls", () => {
     const power = card.locator("button.fan-power");
     await power.waitFor();
     assert.equal(await power.getAttribute("aria-pressed"), "false", "the simulator's fan starts off");
-    assert.equal(await card.locator("label", { hasText: "Speed" }).locator("input").count(), 1, "the speed has a label");
+    assert.equal(
+      await card.locator("label", { hasText: "Speed" }).locator("input").count(),
+      1,
+      "the speed has a label",
+    );
     await shot("controls-before");
 
     const before = setsFor(fan).length;
@@ -133,8 +152,16 @@ describe("the page's device controls", () => {
 // when the account is removed on the page; the config account's device keeps its accessory id.
 describe("accounts added and removed on the page, without a restart", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-web-accounts-"));
-  const home = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Hall Fan" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
-  const garage = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Garage Fan", id: "b4cf120009005f0e0009aa77" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  const home = new FanSyncSimulator({
+    devices: [{ profile: "continuous", displayName: "Hall Fan" }],
+    deviceAckDelayMs: 20,
+    pushDelayMs: 10,
+  });
+  const garage = new FanSyncSimulator({
+    devices: [{ profile: "continuous", displayName: "Garage Fan", id: "b4cf120009005f0e0009aa77" }],
+    deviceAckDelayMs: 20,
+    pushDelayMs: 10,
+  });
   const dataDir = join(dir, "data");
   let bridge: BridgeProcess;
   let base: string;
@@ -161,7 +188,8 @@ describe("accounts added and removed on the page, without a restart", () => {
   const matterStructure = async (id: string, present: boolean) => {
     const deadline = Date.now() + 60_000;
     while (hasMatterDevice(id) !== present) {
-      if (Date.now() > deadline) throw new Error(`Matter controller: ${id} ${present ? "never appeared" : "never left"}`);
+      if (Date.now() > deadline)
+        throw new Error(`Matter controller: ${id} ${present ? "never appeared" : "never left"}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2_000);
         matter!.node.events.structureChanged.once(() => {
@@ -180,15 +208,30 @@ describe("accounts added and removed on the page, without a restart", () => {
       name: "Accounts Bridge",
       discriminator: 3852,
       web: { host: "127.0.0.1", port: 0, password: "${E2E_WEB_PASSWORD}" },
-      accounts: [{ vendor: "fansync", name: "home", email: home.email, password: "${E2E_FANSYNC_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "fansync",
+          name: "home",
+          email: home.email,
+          password: "${E2E_FANSYNC_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
     });
-    bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], { E2E_WEB_PASSWORD: PASSWORD, E2E_FANSYNC_PASSWORD: home.password });
+    bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], {
+      E2E_WEB_PASSWORD: PASSWORD,
+      E2E_FANSYNC_PASSWORD: home.password,
+    });
     bridge.on("line", (l) => lines.push(l));
     const web = await bridge.waitForLine((l) => l.event === "web", 60_000);
     base = `http://127.0.0.1:${web.port as number}`;
     const ready = await bridge.ready();
     hap = await HapClient.pair(ready.homekitPort as number, E2E_PIN);
-    matter = await MatterTestClient.commission({ port: ready.matterPort as number, passcode: E2E_PASSCODE, discriminator: 3852 });
+    matter = await MatterTestClient.commission({
+      port: ready.matterPort as number,
+      passcode: E2E_PASSCODE,
+      discriminator: 3852,
+    });
   });
 
   after(async () => {
@@ -217,7 +260,11 @@ describe("accounts added and removed on the page, without a restart", () => {
     await page.fill("input[name=password]", PASSWORD);
     await Promise.all([page.waitForURL(`${base}/`), page.click("#login button")]);
     await page.waitForSelector("#live.on");
-    assert.deepEqual(await page.locator("#add-account-form select[name=vendor] option").allTextContents(), ["FanSync", "X-Sense", "Nanit (asks for a code)"]);
+    assert.deepEqual(await page.locator("#add-account-form select[name=vendor] option").allTextContents(), [
+      "FanSync",
+      "X-Sense",
+      "Nanit (asks for a code)",
+    ]);
 
     const form = page.locator("#add-account-form");
     await page.locator("#add-account > summary").click();
@@ -227,29 +274,42 @@ describe("accounts added and removed on the page, without a restart", () => {
       await form.locator("input[name=email]").fill(garage.email);
       await form.locator("input[name=password]").fill(password);
       if (!(await form.locator("textarea[name=settings]").isVisible())) await form.locator("details > summary").click();
-      await form.locator("textarea[name=settings]").fill(JSON.stringify({ endpoints: { api: garageUrls.apiUrl, websocket: garageUrls.wsUrl } }));
+      await form
+        .locator("textarea[name=settings]")
+        .fill(JSON.stringify({ endpoints: { api: garageUrls.apiUrl, websocket: garageUrls.wsUrl } }));
     };
     await fill("not the password");
     await Promise.all([page.waitForURL(`${base}/`), form.locator("button").click()]);
-    assert.match((await page.locator("#add-account .msg").textContent()) ?? "", /FanSync refused the e-mail and password/);
+    assert.match(
+      (await page.locator("#add-account .msg").textContent()) ?? "",
+      /FanSync refused the e-mail and password/,
+    );
     assert.equal(existsSync(join(dataDir, "page-accounts.json")), false, "nothing stored for a refused account");
 
     await fill(garage.password);
     await shot("account-add");
     await Promise.all([page.waitForURL(`${base}/`), page.locator("#add-account-form button").click()]);
     assert.match((await page.locator("#add-account .msg").textContent()) ?? "", /"garage" is added/);
-    await page.locator(`article[data-device="${garageDevice}"] .name`, { hasText: "Garage Fan" }).waitFor({ timeout: 15_000 });
+    await page
+      .locator(`article[data-device="${garageDevice}"] .name`, { hasText: "Garage Fan" })
+      .waitFor({ timeout: 15_000 });
     await page.locator('tr[data-account="garage"] .link', { hasText: /^connected$/ }).waitFor({ timeout: 15_000 });
     await shot("account-added");
 
     const stored = join(dataDir, "page-accounts.json");
     assert.equal(statSync(stored).mode & 0o777, 0o600);
-    assert.ok(readFileSync(stored, "utf8").includes(garage.password), "a FanSync driver logs in with its password: kept (0600)");
+    assert.ok(
+      readFileSync(stored, "utf8").includes(garage.password),
+      "a FanSync driver logs in with its password: kept (0600)",
+    );
     assert.ok(!lines.some((l) => JSON.stringify(l).includes(garage.password)), "the password never reaches the log");
 
     // Apple Home: the bridge's accessory list holds the new fan; the old fan kept its accessory id.
     const accessories = await hap!.accessories(true);
-    assert.ok(accessories.some((a) => a.name === "Garage Fan"), "HomeKit sees the added account's fan");
+    assert.ok(
+      accessories.some((a) => a.name === "Garage Fan"),
+      "HomeKit sees the added account's fan",
+    );
     assert.equal(accessories.find((a) => a.name === "Hall Fan")?.aid, hallAid);
     await matterStructure(garageDevice, true);
     assert.ok(hasMatterDevice(homeDevice));

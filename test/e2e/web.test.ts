@@ -5,7 +5,7 @@
 // remote change shows up without a reload. Runs inside test/netns.sh (loopback-only namespace).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,18 +18,16 @@ import { pino } from "pino";
 import { WebServer } from "../../src/web/index.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import { LogCapture } from "../helpers/log-capture.ts";
-import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
+import { E2E_PIN, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { chromiumAvailable, decodeQr, launchChromium } from "../helpers/page-qr.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test starts the bridge (mDNS)");
 
 const PIN = E2E_PIN;
-const PASSCODE = E2E_PASSCODE;
 const DISCRIMINATOR = 3841;
 const PASSWORD = "correct horse battery";
 const artifacts = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
-
 
 /** Send raw bytes and return what the server answers before closing. */
 function rawRequest(port: number, bytes: string): Promise<string> {
@@ -45,7 +43,11 @@ function rawRequest(port: number, bytes: string): Promise<string> {
 
 describe("the web page, /health and /metrics", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-web-"));
-  const sim = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Living Room" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  const sim = new FanSyncSimulator({
+    devices: [{ profile: "continuous", displayName: "Living Room" }],
+    deviceAckDelayMs: 20,
+    pushDelayMs: 10,
+  });
   let bridge: BridgeProcess;
   let base: string;
   let port: number;
@@ -57,7 +59,11 @@ describe("the web page, /health and /metrics", () => {
 
   const get = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { redirect: "manual", ...init });
   const postForm = (path: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
-    get(path, { method: "POST", body: new URLSearchParams(form).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded", ...headers } });
+    get(path, {
+      method: "POST",
+      body: new URLSearchParams(form).toString(),
+      headers: { "Content-Type": "application/x-www-form-urlencoded", ...headers },
+    });
   const metric = (text: string, series: string): number | undefined => {
     const line = text.split("\n").find((l) => l.startsWith(`${series} `));
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
@@ -72,9 +78,20 @@ describe("the web page, /health and /metrics", () => {
       name: "Web Bridge",
       discriminator: DISCRIMINATOR,
       web: { host: "127.0.0.1", port: 0, password: "${E2E_WEB_PASSWORD}" },
-      accounts: [{ vendor: "fansync", name: "home", email: sim.email, password: "${E2E_FANSYNC_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "fansync",
+          name: "home",
+          email: sim.email,
+          password: "${E2E_FANSYNC_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
     });
-    bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], { E2E_WEB_PASSWORD: PASSWORD, E2E_FANSYNC_PASSWORD: sim.password });
+    bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], {
+      E2E_WEB_PASSWORD: PASSWORD,
+      E2E_FANSYNC_PASSWORD: sim.password,
+    });
     bridge.on("line", (l) => lines.push(l));
     const web = await bridge.waitForLine((l) => l.event === "web", 60_000);
     port = web.port as number;
@@ -117,7 +134,10 @@ describe("the web page, /health and /metrics", () => {
     const text = await res.text();
     assert.equal(metric(text, 'hearthbridge_account_link{account="home",vendor="fansync",state="connected"}'), 1);
     assert.equal(metric(text, 'hearthbridge_account_link{account="home",vendor="fansync",state="disconnected"}'), 0);
-    assert.equal(metric(text, `hearthbridge_device_available{device="${deviceId}",vendor="fansync",account="home"}`), 1);
+    assert.equal(
+      metric(text, `hearthbridge_device_available{device="${deviceId}",vendor="fansync",account="home"}`),
+      1,
+    );
     assert.equal(metric(text, 'hearthbridge_account_reconnects_total{account="home"}'), 0);
     assert.equal(metric(text, "hearthbridge_stream_sessions"), 0);
     assert.equal(metric(text, "hearthbridge_devices"), 1);
@@ -132,10 +152,16 @@ describe("the web page, /health and /metrics", () => {
 
   it("a dropped vendor link counts one reconnect", async () => {
     const mark = lines.length;
-    const reconnected = bridge.waitForLine((l) => lines.indexOf(l) >= mark && l.account === "home" && l.link === "connected", 30_000);
+    const reconnected = bridge.waitForLine(
+      (l) => lines.indexOf(l) >= mark && l.account === "home" && l.link === "connected",
+      30_000,
+    );
     sim.dropSockets();
     await reconnected;
-    assert.ok(lines.slice(mark).some((l) => l.account === "home" && l.link === "disconnected"), "the drop was seen as a disconnect");
+    assert.ok(
+      lines.slice(mark).some((l) => l.account === "home" && l.link === "disconnected"),
+      "the drop was seen as a disconnect",
+    );
     const text = await (await get("/metrics")).text();
     assert.equal(metric(text, 'hearthbridge_account_reconnects_total{account="home"}'), 1);
     assert.equal(metric(text, 'hearthbridge_account_link{account="home",vendor="fansync",state="connected"}'), 1);
@@ -168,23 +194,45 @@ describe("the web page, /health and /metrics", () => {
     const body = await status.text();
     assert.ok(!body.includes(sim.password), "the vendor password reached the browser");
     assert.ok(!body.includes(PASSWORD));
-    const json = JSON.parse(body) as { devices: { id: string; available: boolean }[]; pairing: { homekit: { setupCode: string } } };
-    assert.deepEqual(json.devices.map((d) => [d.id, d.available]), [[deviceId, true]]);
+    const json = JSON.parse(body) as {
+      devices: { id: string; available: boolean }[];
+      pairing: { homekit: { setupCode: string } };
+    };
+    assert.deepEqual(
+      json.devices.map((d) => [d.id, d.available]),
+      [[deviceId, true]],
+    );
     assert.equal(json.pairing.homekit.setupCode, PIN);
     // A cross-site form post is refused even with the session.
     assert.equal((await postForm("/logout", {}, { Cookie: session, Origin: "http://evil.example" })).status, 403);
     const out = await postForm("/logout", {}, { Cookie: session });
     assert.equal(out.status, 303);
-    assert.equal((await get("/api/status", { headers: { Cookie: session } })).status, 401, "the session ended at log-out");
+    assert.equal(
+      (await get("/api/status", { headers: { Cookie: session } })).status,
+      401,
+      "the session ended at log-out",
+    );
   });
 
   it("bad HTTP input gets a clear 4xx and the bridge keeps serving", async () => {
-    assert.equal((await get("/login", { method: "POST", body: '{"password":"x"}', headers: { "Content-Type": "application/json" } })).status, 415);
+    assert.equal(
+      (
+        await get("/login", {
+          method: "POST",
+          body: '{"password":"x"}',
+          headers: { "Content-Type": "application/json" },
+        })
+      ).status,
+      415,
+    );
     assert.equal((await postForm("/login", { password: "x".repeat(20_000) })).status, 413);
     assert.equal((await get("/nope")).status, 401, "unknown paths are behind the password too");
     assert.equal((await get("/health", { method: "POST" })).status, 405);
     assert.match(await rawRequest(port, "GARBAGE\r\n\r\n"), /^HTTP\/1\.1 400/);
-    assert.match(await rawRequest(port, `GET /health HTTP/1.1\r\nHost: x\r\n${"X-Long: y\r\n".repeat(200)}\r\n`), /^HTTP\/1\.1 4\d\d/);
+    assert.match(
+      await rawRequest(port, `GET /health HTTP/1.1\r\nHost: x\r\n${"X-Long: y\r\n".repeat(200)}\r\n`),
+      /^HTTP\/1\.1 4\d\d/,
+    );
     // A DNS-rebinding page in the owner's browser sends its own name as Host: refused on every path.
     for (const path of ["/health", "/login", "/api/status"]) {
       const head = `GET ${path} HTTP/1.1\r\nHost: rebind.evil.example:${port}\r\nConnection: close\r\n\r\n`;
@@ -210,7 +258,7 @@ describe("the web page, /health and /metrics", () => {
     step("login page");
     await page.fill("input[name=password]", "wrong password here");
     await page.click("#login button");
-    assert.match(await page.textContent("body") ?? "", /Wrong password/);
+    assert.match((await page.textContent("body")) ?? "", /Wrong password/);
     step("wrong password refused");
     await page.fill("input[name=password]", PASSWORD);
     await Promise.all([page.waitForURL(`${base}/`), page.click("#login button")]);
@@ -221,7 +269,10 @@ describe("the web page, /health and /metrics", () => {
     assert.equal(await page.locator("#homekit-qr svg").count(), 1);
     assert.equal(await page.locator("#matter-qr svg").count(), 1);
     // Decode both QR codes as a phone would, from pixels.
-    for (const [id, expected] of [["homekit-qr", homekitLine.setupURI], ["matter-qr", matterLine.qrCode]] as const) {
+    for (const [id, expected] of [
+      ["homekit-qr", homekitLine.setupURI],
+      ["matter-qr", matterLine.qrCode],
+    ] as const) {
       assert.equal(await decodeQr(page, `#${id}`), expected, `${id} decodes to the logged payload`);
     }
     assert.equal(await page.locator("#cameras").isHidden(), true, "no camera: no camera section");
@@ -243,7 +294,10 @@ describe("the web page, /health and /metrics", () => {
   it("a vendor report raises the event latency histograms of both hosts (HomeKit at once, Matter once its queue ran)", async () => {
     const counts = async () => {
       const text = await (await get("/metrics")).text();
-      return [metric(text, 'hearthbridge_event_duration_seconds_count{ecosystem="homekit"}') ?? 0, metric(text, 'hearthbridge_event_duration_seconds_count{ecosystem="matter"}') ?? 0];
+      return [
+        metric(text, 'hearthbridge_event_duration_seconds_count{ecosystem="homekit"}') ?? 0,
+        metric(text, 'hearthbridge_event_duration_seconds_count{ecosystem="matter"}') ?? 0,
+      ];
     };
     const [homekit, matter] = await counts();
     await sim.remote(living, { H02: 45 });
@@ -256,7 +310,8 @@ describe("the web page, /health and /metrics", () => {
 
   it("failed log-ins are rate limited per client", async () => {
     let status = 0;
-    for (let i = 0; i < 6 && status !== 429; i++) status = (await postForm("/login", { password: `wrong ${i}` })).status;
+    for (let i = 0; i < 6 && status !== 429; i++)
+      status = (await postForm("/login", { password: `wrong ${i}` })).status;
     assert.equal(status, 429);
     const res = await postForm("/login", { password: PASSWORD });
     assert.equal(res.status, 429, "even the right password waits out the lock");
@@ -288,10 +343,21 @@ describe("the web page on a LAN address: the setup token, the first password and
     });
   let nanitApi = "";
 
-  const request = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { redirect: "manual", ...init, headers: { Cookie: cookie, ...(init.headers as Record<string, string>) } });
+  const request = (path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, {
+      redirect: "manual",
+      ...init,
+      headers: { Cookie: cookie, ...(init.headers as Record<string, string>) },
+    });
   const postForm = (path: string, form: Record<string, string>) =>
-    request(path, { method: "POST", body: new URLSearchParams(form).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded" } });
-  const loginStep = async () => ((await (await request("/api/status")).json()) as { nanit: { account: string; step: string; message?: string }[] }).nanit[0]!;
+    request(path, {
+      method: "POST",
+      body: new URLSearchParams(form).toString(),
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
+  const loginStep = async () =>
+    ((await (await request("/api/status")).json()) as { nanit: { account: string; step: string; message?: string }[] })
+      .nanit[0]!;
 
   before(async () => {
     nanitApi = (await nanit.start()).apiUrl;
@@ -339,7 +405,11 @@ describe("the web page on a LAN address: the setup token, the first password and
     const guessed = { token: "A".repeat(32), password: "first visitor", confirm: "first visitor" };
     assert.equal((await postForm("/setup", guessed)).status, 403);
     const warned = logs.lines.slice(mark).filter((l) => l.msg === "web page: wrong setup token");
-    assert.deepEqual(warned.map((l) => l.client), ["127.0.0.1", "127.0.0.1"], "logged with the client address");
+    assert.deepEqual(
+      warned.map((l) => l.client),
+      ["127.0.0.1", "127.0.0.1"],
+      "logged with the client address",
+    );
     assert.equal((await request("/api/status")).status, 401, "still nothing set");
     const token = setupUrl.searchParams.get("token")!;
     assert.equal((await postForm("/setup", { token, password: "short", confirm: "short" })).status, 400);
@@ -385,7 +455,11 @@ describe("the web page on a LAN address: the setup token, the first password and
   it("logs a Nanit account in with its MFA code and saves the session, never echoing the password", async () => {
     const page = await (await request("/")).text();
     assert.match(page, /action="\/accounts\/nursery\/login"/);
-    assert.equal((await postForm("/accounts/nursery/login/code", { code: "1" })).status, 409, "no login waits for a code yet");
+    assert.equal(
+      (await postForm("/accounts/nursery/login/code", { code: "1" })).status,
+      409,
+      "no login waits for a code yet",
+    );
     assert.equal((await postForm("/accounts/nobody/login", { password: "x" })).status, 404);
     assert.equal((await postForm("/accounts/nursery/login", { password: nanit.password })).status, 303);
     let step = await loginStep();
@@ -420,7 +494,11 @@ describe("the web page on a LAN address: the setup token, the first password and
 // directory and restarts only that account, whose device then appears; a restarted bridge uses it.
 describe("the web page's FanSync password form for an account in needs-login", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-web-pw-"));
-  const sim = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Attic Fan" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  const sim = new FanSyncSimulator({
+    devices: [{ profile: "continuous", displayName: "Attic Fan" }],
+    deviceAckDelayMs: 20,
+    pushDelayMs: 10,
+  });
   const configFile = join(dir, "config.yaml");
   const dataDir = join(dir, "data");
   const WRONG = "the old fansync password";
@@ -431,16 +509,27 @@ describe("the web page's FanSync password form for an account in needs-login", (
   const lines: LogLine[] = [];
 
   const start = async () => {
-    bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], { E2E_WEB_PASSWORD: PASSWORD, E2E_FANSYNC_PASSWORD: WRONG });
+    bridge = new BridgeProcess(["--config", configFile, "--data", dataDir], {
+      E2E_WEB_PASSWORD: PASSWORD,
+      E2E_FANSYNC_PASSWORD: WRONG,
+    });
     bridge.on("line", (l) => lines.push(l));
     const web = await bridge.waitForLine((l) => l.event === "web", 60_000);
     base = `http://127.0.0.1:${web.port as number}`;
     await bridge.ready();
   };
   const status = async (cookie: string) =>
-    (await (await fetch(`${base}/api/status`, { headers: { Cookie: cookie } })).json()) as { accounts: { name: string; link: string }[]; devices: { id: string }[] };
+    (await (await fetch(`${base}/api/status`, { headers: { Cookie: cookie } })).json()) as {
+      accounts: { name: string; link: string }[];
+      devices: { id: string }[];
+    };
   const logIn = async () => {
-    const res = await fetch(`${base}/login`, { method: "POST", redirect: "manual", body: new URLSearchParams({ password: PASSWORD }).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+    const res = await fetch(`${base}/login`, {
+      method: "POST",
+      redirect: "manual",
+      body: new URLSearchParams({ password: PASSWORD }).toString(),
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
     return (res.headers.get("set-cookie") ?? "").split(";")[0]!;
   };
 
@@ -451,7 +540,15 @@ describe("the web page's FanSync password form for an account in needs-login", (
       name: "Password Bridge",
       discriminator: 3842,
       web: { host: "127.0.0.1", port: 0, password: "${E2E_WEB_PASSWORD}" },
-      accounts: [{ vendor: "fansync", name: "attic", email: sim.email, password: "${E2E_FANSYNC_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "fansync",
+          name: "attic",
+          email: sim.email,
+          password: "${E2E_FANSYNC_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
     });
     await start();
   });
@@ -465,14 +562,27 @@ describe("the web page's FanSync password form for an account in needs-login", (
 
   it("shows needs-login, and the form needs the page's session", async () => {
     await bridge.waitForLine((l) => l.account === "attic" && l.link === "needs-login", 30_000);
-    const health = (await (await fetch(`${base}/health`)).json()) as { accounts: unknown[]; devices: { total: number } };
+    const health = (await (await fetch(`${base}/health`)).json()) as {
+      accounts: unknown[];
+      devices: { total: number };
+    };
     assert.deepEqual(health.accounts, [{ name: "attic", vendor: "fansync", link: "needs-login" }]);
     assert.equal(health.devices.total, 0);
-    const anonymous = await fetch(`${base}/accounts/attic/password`, { method: "POST", redirect: "manual", body: new URLSearchParams({ password: sim.password }).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+    const anonymous = await fetch(`${base}/accounts/attic/password`, {
+      method: "POST",
+      redirect: "manual",
+      body: new URLSearchParams({ password: sim.password }).toString(),
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
     assert.equal(anonymous.status, 401);
     assert.ok(!existsSync(join(dataDir, "account-secrets.json")), "nothing stored without a session");
     const cookie = await logIn();
-    const nanitPath = await fetch(`${base}/accounts/nobody/password`, { method: "POST", redirect: "manual", body: "password=x", headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" } });
+    const nanitPath = await fetch(`${base}/accounts/nobody/password`, {
+      method: "POST",
+      redirect: "manual",
+      body: "password=x",
+      headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+    });
     assert.equal(nanitPath.status, 404);
   });
 
@@ -495,14 +605,25 @@ describe("the web page's FanSync password form for an account in needs-login", (
 
     await form.locator("input[name=password]").fill("not it either");
     await Promise.all([page.waitForURL(`${base}/`), form.locator("button").click()]);
-    assert.match((await page.locator('details[data-password-login="attic"] .msg').textContent()) ?? "", /FanSync refused this password/);
+    assert.match(
+      (await page.locator('details[data-password-login="attic"] .msg').textContent()) ?? "",
+      /FanSync refused this password/,
+    );
     assert.equal(await page.locator('tr[data-account="attic"] .link').textContent(), "needs-login");
 
     await page.locator('details[data-password-login="attic"] input[name=password]').fill(sim.password);
-    await Promise.all([page.waitForURL(`${base}/`), page.locator('details[data-password-login="attic"] button').click()]);
-    assert.match((await page.locator('details[data-password-login="attic"] .msg').textContent()) ?? "", /accepted the password/);
+    await Promise.all([
+      page.waitForURL(`${base}/`),
+      page.locator('details[data-password-login="attic"] button').click(),
+    ]);
+    assert.match(
+      (await page.locator('details[data-password-login="attic"] .msg').textContent()) ?? "",
+      /accepted the password/,
+    );
     await page.locator('tr[data-account="attic"] .link', { hasText: /^connected$/ }).waitFor({ timeout: 10_000 });
-    await page.locator(`article[data-device="${deviceId}"] .name`, { hasText: "Attic Fan" }).waitFor({ timeout: 10_000 });
+    await page
+      .locator(`article[data-device="${deviceId}"] .name`, { hasText: "Attic Fan" })
+      .waitFor({ timeout: 10_000 });
     assert.equal(await page.locator(`article[data-device="${deviceId}"] .available`).textContent(), "reachable");
     const html = await page.content();
     assert.ok(!html.includes(sim.password), "the vendor password is never sent back to the browser");
@@ -519,7 +640,10 @@ describe("the web page's FanSync password form for an account in needs-login", (
     assert.equal(statSync(secrets).mode & 0o777, 0o600);
     assert.ok(readFileSync(secrets, "utf8").includes(sim.password));
     assert.ok(!readFileSync(configFile, "utf8").includes(sim.password), "the config file is left alone");
-    assert.ok(!lines.some((l) => JSON.stringify(l).includes(sim.password)), "the vendor password never reaches the log");
+    assert.ok(
+      !lines.some((l) => JSON.stringify(l).includes(sim.password)),
+      "the vendor password never reaches the log",
+    );
   });
 
   it("after a restart the bridge logs in with the stored password although the config still holds the old one", async (t) => {
@@ -530,10 +654,16 @@ describe("the web page's FanSync password form for an account in needs-login", (
     await bridge.stop();
     const mark = lines.length;
     await start();
-    await bridge.waitForLine((l) => lines.indexOf(l) >= mark && l.account === "attic" && l.link === "connected", 30_000);
+    await bridge.waitForLine(
+      (l) => lines.indexOf(l) >= mark && l.account === "attic" && l.link === "connected",
+      30_000,
+    );
     const state = await status(await logIn());
     assert.deepEqual(state.accounts, [{ name: "attic", vendor: "fansync", link: "connected" }]);
-    assert.deepEqual(state.devices.map((d) => d.id), [deviceId]);
+    assert.deepEqual(
+      state.devices.map((d) => d.id),
+      [deviceId],
+    );
     assert.ok(!lines.some((l) => lines.indexOf(l) >= mark && l.account === "attic" && l.link === "needs-login"));
   });
 });

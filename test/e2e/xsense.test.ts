@@ -12,7 +12,7 @@ import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { deviceId } from "../../src/core/model.ts";
 import { uniqueIdFor } from "../../src/matter/bridged.ts";
 import { XSenseSimulator } from "../../sim/xsense/index.ts";
-import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
+import { E2E_PASSCODE, E2E_PIN, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
@@ -38,7 +38,6 @@ const SMOKE = "00000001"; // XS01-M: smoke, remote self-test
 const CO = "00000002"; // XC01-M: CO with ppm
 const COMBO = "00000003"; // SC07-MR: smoke + CO
 const HEAT = "00000004"; // XH02-M: heat
-
 
 interface SeenEvent {
   endpointId: number;
@@ -103,10 +102,17 @@ describe("X-Sense detectors in Apple Home and Matter at once", () => {
   }
 
   /** A Matter event of the Smoke CO Alarm cluster on `endpointId` seen after index `from`. */
-  function matterEvent(endpointId: number, name: string, from = matterEvents.length, timeoutMs = 5000): Promise<SeenEvent> {
+  function matterEvent(
+    endpointId: number,
+    name: string,
+    from = matterEvents.length,
+    timeoutMs = 5000,
+  ): Promise<SeenEvent> {
     return new Promise((resolve, reject) => {
       const check = () => {
-        const found = matterEvents.slice(from).find((e) => e.endpointId === endpointId && e.clusterId === SMOKE_CO_ALARM_ID && e.name === name);
+        const found = matterEvents
+          .slice(from)
+          .find((e) => e.endpointId === endpointId && e.clusterId === SMOKE_CO_ALARM_ID && e.name === name);
         if (!found) return;
         clearTimeout(timer);
         matterWaiters.delete(check);
@@ -114,7 +120,11 @@ describe("X-Sense detectors in Apple Home and Matter at once", () => {
       };
       const timer = setTimeout(() => {
         matterWaiters.delete(check);
-        reject(new Error(`no Matter event ${name} on endpoint ${endpointId}; saw ${JSON.stringify(matterEvents.slice(from).map((e) => `${e.endpointId}/${e.name}`))}`));
+        reject(
+          new Error(
+            `no Matter event ${name} on endpoint ${endpointId}; saw ${JSON.stringify(matterEvents.slice(from).map((e) => `${e.endpointId}/${e.name}`))}`,
+          ),
+        );
       }, timeoutMs);
       matterWaiters.add(check);
       check();
@@ -123,21 +133,34 @@ describe("X-Sense detectors in Apple Home and Matter at once", () => {
 
   const id = (sn: string) => deviceId("xsense", sim.vendorId(sn));
   const alarmEndpoint = (sn: string) => matter.withCluster(matter.bridged(uniqueIdFor(id(sn))), "smokeCoAlarm");
-  const hapChar = (sn: string, service: string, characteristic: string, index = 0) => hap.find({ service, characteristic, accessory: { serial: sn }, index });
+  const hapChar = (sn: string, service: string, characteristic: string, index = 0) =>
+    hap.find({ service, characteristic, accessory: { serial: sn }, index });
 
   before(async () => {
     const urls = await sim.start();
     const configFile = join(dir, "config.yaml");
     const { matterPort } = await writeE2EConfig(configFile, {
       name: "E2E X-Sense Bridge",
-      accounts: [{ vendor: "xsense", name: "home", email: sim.email, password: "${E2E_XSENSE_PASSWORD}", endpoints: { api: urls.api, cognito: urls.cognito, iotData: urls.iotData, mqtt: urls.mqtt } }],
+      accounts: [
+        {
+          vendor: "xsense",
+          name: "home",
+          email: sim.email,
+          password: "${E2E_XSENSE_PASSWORD}",
+          endpoints: { api: urls.api, cognito: urls.cognito, iotData: urls.iotData, mqtt: urls.mqtt },
+        },
+      ],
       logLevel: "debug",
     });
     process.env.E2E_XSENSE_PASSWORD = sim.password;
     bridge = new BridgeProcess(["--config", configFile, "--data", dataDir]);
     bridge.on("line", (line) => allLines.push(line));
     const ready = await bridge.ready(60_000);
-    assert.equal(ready.devices, 4, "the four detectors (and no base station) were listed before the bridges were published");
+    assert.equal(
+      ready.devices,
+      4,
+      "the four detectors (and no base station) were listed before the bridges were published",
+    );
     hap = await HapClient.pair(ready.homekitPort as number, PIN);
     // Our own event log (the helper's waiters consume events; this test waits for several at once).
     hap.http.on("event", (event: { characteristics?: { aid: number; iid: number; value: unknown }[] }) => {
@@ -147,7 +170,13 @@ describe("X-Sense detectors in Apple Home and Matter at once", () => {
     await hap.subscribe();
     matter = await MatterTestClient.commission({ port: matterPort, passcode: PASSCODE, discriminator: DISCRIMINATOR });
     matter.node.events.eventTriggered.on(({ path, events }) => {
-      for (const e of events) matterEvents.push({ endpointId: path.endpointId, clusterId: path.clusterId, name: path.eventName, data: e.data });
+      for (const e of events)
+        matterEvents.push({
+          endpointId: path.endpointId,
+          clusterId: path.clusterId,
+          name: path.eventName,
+          data: e.data,
+        });
       for (const wake of [...matterWaiters]) wake();
     });
   });
@@ -166,8 +195,13 @@ describe("X-Sense detectors in Apple Home and Matter at once", () => {
   it("shows each model with the services and clusters it has", async () => {
     const accessories = await hap.accessories(true);
     const types = (sn: string) => accessories.find((a) => a.serialNumber === sn)?.services.map((s) => s.type) ?? [];
-    const smoke = Service.SmokeSensor.UUID, co = Service.CarbonMonoxideSensor.UUID, battery = Service.Battery.UUID;
-    assert.deepEqual([smoke, battery].filter((t) => types(SMOKE).includes(t)), [smoke, battery]);
+    const smoke = Service.SmokeSensor.UUID,
+      co = Service.CarbonMonoxideSensor.UUID,
+      battery = Service.Battery.UUID;
+    assert.deepEqual(
+      [smoke, battery].filter((t) => types(SMOKE).includes(t)),
+      [smoke, battery],
+    );
     assert.ok(!types(SMOKE).includes(co));
     assert.ok(types(CO).includes(co) && !types(CO).includes(smoke));
     assert.ok(types(COMBO).includes(co) && types(COMBO).includes(smoke));
@@ -182,11 +216,21 @@ describe("X-Sense detectors in Apple Home and Matter at once", () => {
     };
     assert.deepEqual(features(SMOKE), { smokeAlarm: true, coAlarm: false });
     assert.deepEqual(features(CO), { smokeAlarm: false, coAlarm: true });
-    assert.deepEqual(features(COMBO), { smokeAlarm: true, coAlarm: true }, "a combo detector is one endpoint with both features");
+    assert.deepEqual(
+      features(COMBO),
+      { smokeAlarm: true, coAlarm: true },
+      "a combo detector is one endpoint with both features",
+    );
     assert.deepEqual(features(HEAT), { smokeAlarm: true, coAlarm: false }, "a heat alarm is expressed as smokeState");
     const coEp = alarmEndpoint(CO);
-    assert.equal((await matter.read(coEp, "carbonMonoxideConcentrationMeasurement", ["measuredValue"])).measuredValue, 0);
-    assert.equal((await matter.read(alarmEndpoint(SMOKE), "powerSource", ["batPercentRemaining"])).batPercentRemaining, 200);
+    assert.equal(
+      (await matter.read(coEp, "carbonMonoxideConcentrationMeasurement", ["measuredValue"])).measuredValue,
+      0,
+    );
+    assert.equal(
+      (await matter.read(alarmEndpoint(SMOKE), "powerSource", ["batPercentRemaining"])).batPercentRemaining,
+      200,
+    );
   });
 
   it("a smoke alarm reaches HomeKit as an event and Matter as a report and event; clearing clears both", async () => {
@@ -226,7 +270,10 @@ describe("X-Sense detectors in Apple Home and Matter at once", () => {
     await raised;
     await expressed;
     await matterEvent(ep.number!, "coAlarm", eventMark);
-    assert.equal((await matter.read(ep, "carbonMonoxideConcentrationMeasurement", ["measuredValue"])).measuredValue, 300);
+    assert.equal(
+      (await matter.read(ep, "carbonMonoxideConcentrationMeasurement", ["measuredValue"])).measuredValue,
+      300,
+    );
 
     mark = hapEvents.length;
     const cleared = matter.nextReport(ep.number, SMOKE_CO_ALARM, "coState", (v) => v === NORMAL);

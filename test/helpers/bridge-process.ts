@@ -24,7 +24,12 @@ export class BridgeProcess extends EventEmitter<{ line: [LogLine]; exit: [number
     super();
     this.child = spawn(process.execPath, ["src/main.ts", "--log-json", ...args], {
       cwd: root,
-      env: { ...process.env, MATTER_LOG_LEVEL: process.env.BRIDGE_MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain", ...env },
+      env: {
+        ...process.env,
+        MATTER_LOG_LEVEL: process.env.BRIDGE_MATTER_LOG_LEVEL ?? "error",
+        MATTER_LOG_FORMAT: "plain",
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     createInterface({ input: this.child.stdout! }).on("line", (text) => {
@@ -51,7 +56,14 @@ export class BridgeProcess extends EventEmitter<{ line: [LogLine]; exit: [number
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out waiting for a log line; last lines:\n${this.lines.slice(-15).map((l) => l.msg).join("\n")}\nstderr:\n${this.stderr.slice(-15).join("\n")}`));
+        reject(
+          new Error(
+            `timed out waiting for a log line; last lines:\n${this.lines
+              .slice(-15)
+              .map((l) => l.msg)
+              .join("\n")}\nstderr:\n${this.stderr.slice(-15).join("\n")}`,
+          ),
+        );
       }, timeoutMs);
       const onLine = (line: LogLine) => {
         if (!predicate(line)) return;
@@ -60,7 +72,14 @@ export class BridgeProcess extends EventEmitter<{ line: [LogLine]; exit: [number
       };
       const onExit = (code: number | null) => {
         cleanup();
-        reject(new Error(`bridge exited with ${code} before the expected line; stderr:\n${this.stderr.join("\n")}\nlast lines:\n${this.lines.slice(-15).map((l) => l.msg).join("\n")}`));
+        reject(
+          new Error(
+            `bridge exited with ${code} before the expected line; stderr:\n${this.stderr.join("\n")}\nlast lines:\n${this.lines
+              .slice(-15)
+              .map((l) => l.msg)
+              .join("\n")}`,
+          ),
+        );
       };
       const cleanup = () => {
         clearTimeout(timer);

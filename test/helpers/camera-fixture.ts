@@ -70,16 +70,41 @@ export class CameraDriver implements Driver {
 /** A few seconds of what a Nanit pushes: H.264 main (CABAC, so not baseline), 2 s GOP, AAC. */
 export async function encodeSourceFlv(path: string): Promise<void> {
   await execFileAsync("ffmpeg", [
-    "-hide_banner", "-loglevel", "error",
-    "-f", "lavfi", "-i", `testsrc2=size=${SOURCE.width}x${SOURCE.height}:rate=${SOURCE.fps}`,
-    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-    "-t", "4", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p", "-g", String(SOURCE.fps * 2),
-    "-c:a", "aac", "-b:a", "64k", "-y", path,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${SOURCE.width}x${SOURCE.height}:rate=${SOURCE.fps}`,
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=44100",
+    "-t",
+    "4",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-profile:v",
+    "main",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    String(SOURCE.fps * 2),
+    "-c:a",
+    "aac",
+    "-b:a",
+    "64k",
+    "-y",
+    path,
   ]);
 }
 
 /** Copy mode's video relay in the camera tests: HEARTHBRIDGE_TEST_VIDEO_RELAY=ffmpeg runs the old path. */
-export const TEST_VIDEO_RELAY: VideoRelayMode = process.env.HEARTHBRIDGE_TEST_VIDEO_RELAY === "ffmpeg" ? "ffmpeg" : "native";
+export const TEST_VIDEO_RELAY: VideoRelayMode =
+  process.env.HEARTHBRIDGE_TEST_VIDEO_RELAY === "ffmpeg" ? "ffmpeg" : "native";
 
 /** The media layer's part, played by startLiveSession on a looping FLV file (its frames played in
  * real time in this process too, as the ingest has them, for the native video relay). */
@@ -93,7 +118,22 @@ export class FileCameraSource implements CameraSource {
     this.#file = file;
   }
   async snapshot(width: number, height: number): Promise<Buffer> {
-    const args = ["-hide_banner", "-loglevel", "error", "-i", this.#file, "-frames:v", "1", "-vf", `scale=${width}:${height}`, "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"];
+    const args = [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-i",
+      this.#file,
+      "-frames:v",
+      "1",
+      "-vf",
+      `scale=${width}:${height}`,
+      "-f",
+      "image2pipe",
+      "-c:v",
+      "mjpeg",
+      "pipe:1",
+    ];
     const ffmpeg = new FfmpegProcess("ffmpeg", args, { label: "snapshot", log: silent, stdout: "pipe" });
     const chunks: Buffer[] = [];
     ffmpeg.child.stdout!.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -105,7 +145,12 @@ export class FileCameraSource implements CameraSource {
     this.requests.push(request);
     const stream = await startLiveSession({
       ffmpeg: "ffmpeg",
-      input: { args: ["-re", "-stream_loop", "-1", "-i", this.#file], video: { ...SOURCE, profile: "main", level: "3.1" }, audio: true, frames: (this.#frames ??= new FlvFileFrames(this.#file)) },
+      input: {
+        args: ["-re", "-stream_loop", "-1", "-i", this.#file],
+        video: { ...SOURCE, profile: "main", level: "3.1" },
+        audio: true,
+        frames: (this.#frames ??= new FlvFileFrames(this.#file)),
+      },
       request,
       transcode: "auto",
       videoRelay: TEST_VIDEO_RELAY,
@@ -174,7 +219,13 @@ export class Viewer {
   readonly #find: (characteristic: string) => Promise<HapCharacteristic>;
   readonly #dir: string;
 
-  private constructor(client: HapClient, find: (characteristic: string) => Promise<HapCharacteristic>, video: SrtpSink, audio: SrtpSink, dir: string) {
+  private constructor(
+    client: HapClient,
+    find: (characteristic: string) => Promise<HapCharacteristic>,
+    video: SrtpSink,
+    audio: SrtpSink,
+    dir: string,
+  ) {
     this.video = video;
     this.audio = audio;
     this.#client = client;
@@ -187,12 +238,31 @@ export class Viewer {
   }
 
   /** SetupEndpoints on stream service `index` of an accessory (default: the only camera), read back. */
-  static async setUp(client: HapClient, options: { index: number; dir: string; accessory?: CharacteristicQuery["accessory"] }): Promise<Viewer> {
-    const find = (characteristic: string) => client.find({ service: Service.CameraRTPStreamManagement.UUID, characteristic, index: options.index, ...(options.accessory !== undefined ? { accessory: options.accessory } : {}) });
+  static async setUp(
+    client: HapClient,
+    options: { index: number; dir: string; accessory?: CharacteristicQuery["accessory"] },
+  ): Promise<Viewer> {
+    const find = (characteristic: string) =>
+      client.find({
+        service: Service.CameraRTPStreamManagement.UUID,
+        characteristic,
+        index: options.index,
+        ...(options.accessory !== undefined ? { accessory: options.accessory } : {}),
+      });
     const viewer = new Viewer(client, find, await SrtpSink.open(), await SrtpSink.open(), options.dir);
     const setup = await find(Characteristic.SetupEndpoints.UUID);
     const { video, audio } = viewer;
-    await client.write([setup, setupEndpointsRequest({ sessionId: viewer.sessionId, address: "127.0.0.1", videoPort: video.port, audioPort: audio.port, video: video.keys, audio: audio.keys })]);
+    await client.write([
+      setup,
+      setupEndpointsRequest({
+        sessionId: viewer.sessionId,
+        address: "127.0.0.1",
+        videoPort: video.port,
+        audioPort: audio.port,
+        video: video.keys,
+        audio: audio.keys,
+      }),
+    ]);
     const [value] = await client.read(setup);
     viewer.response = parseSetupEndpointsResponse(value as string);
     return viewer;
@@ -204,7 +274,18 @@ export class Viewer {
   }
 
   static videoParams(size: Size, maxBitrate = 1000): SelectedVideo {
-    return { profile: "main", level: "4.0", width: size.width, height: size.height, fps: 15, payloadType: VIDEO_PT, ssrc: randomBytes(4).readUInt32BE(0), maxBitrate, rtcpInterval: 0.5, mtu: 1378 };
+    return {
+      profile: "main",
+      level: "4.0",
+      width: size.width,
+      height: size.height,
+      fps: 15,
+      payloadType: VIDEO_PT,
+      ssrc: randomBytes(4).readUInt32BE(0),
+      maxBitrate,
+      rtcpInterval: 0.5,
+      mtu: 1378,
+    };
   }
 
   async start(size: Size): Promise<void> {
@@ -212,18 +293,34 @@ export class Viewer {
       sessionId: this.sessionId,
       command: "start",
       video: Viewer.videoParams(size),
-      audio: { codec: AUDIO_CODEC_OPUS, sampleRateKHz: 24, packetTimeMs: 20, payloadType: AUDIO_PT, ssrc: randomBytes(4).readUInt32BE(0), maxBitrate: 24, rtcpInterval: 5, comfortNoisePayloadType: 13 },
+      audio: {
+        codec: AUDIO_CODEC_OPUS,
+        sampleRateKHz: 24,
+        packetTimeMs: 20,
+        payloadType: AUDIO_PT,
+        ssrc: randomBytes(4).readUInt32BE(0),
+        maxBitrate: 24,
+        rtcpInterval: 5,
+        comfortNoisePayloadType: 13,
+      },
     });
     await this.#client.write([await this.#find(Characteristic.SelectedRTPStreamConfiguration.UUID), value]);
   }
 
   async reconfigure(size: Size, maxBitrate: number): Promise<void> {
-    const value = selectedStreamConfiguration({ sessionId: this.sessionId, command: "reconfigure", video: Viewer.videoParams(size, maxBitrate) });
+    const value = selectedStreamConfiguration({
+      sessionId: this.sessionId,
+      command: "reconfigure",
+      video: Viewer.videoParams(size, maxBitrate),
+    });
     await this.#client.write([await this.#find(Characteristic.SelectedRTPStreamConfiguration.UUID), value]);
   }
 
   async stop(): Promise<void> {
-    await this.#client.write([await this.#find(Characteristic.SelectedRTPStreamConfiguration.UUID), selectedStreamConfiguration({ sessionId: this.sessionId, command: "end" })]);
+    await this.#client.write([
+      await this.#find(Characteristic.SelectedRTPStreamConfiguration.UUID),
+      selectedStreamConfiguration({ sessionId: this.sessionId, command: "end" }),
+    ]);
   }
 
   /** StreamingStatus of this viewer's service: 0 available, 1 in use. */

@@ -10,7 +10,11 @@ import { HapClient } from "./hap-client.ts";
 /** ffmpeg processes whose parent is `pid` (setpriv execs ffmpeg in place, so they are direct children). */
 export function ffmpegChildrenOf(pid: number): number[] {
   try {
-    return execFileSync("pgrep", ["-P", String(pid), "-x", "ffmpeg"], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+    return execFileSync("pgrep", ["-P", String(pid), "-x", "ffmpeg"], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
@@ -23,13 +27,21 @@ export interface CameraPairingLine {
 }
 
 /** The camera's own HAP port and setup code, from the bridge's "camera-pairing" line. */
-export async function cameraPairingLine(bridge: BridgeProcess, deviceId: string, timeoutMs = 20_000): Promise<CameraPairingLine> {
+export async function cameraPairingLine(
+  bridge: BridgeProcess,
+  deviceId: string,
+  timeoutMs = 20_000,
+): Promise<CameraPairingLine> {
   const line = await bridge.waitForLine((l) => l.event === "camera-pairing" && l.deviceId === deviceId, timeoutMs);
   return { port: line.port as number, setupCode: line.setupCode as string, paired: line.paired as boolean };
 }
 
 /** Pair a HomeKit controller with the standalone camera `deviceId` (not yet paired). */
-export async function pairCamera(bridge: BridgeProcess, deviceId: string, options: { file?: string; timeoutMs?: number } = {}): Promise<HapClient> {
+export async function pairCamera(
+  bridge: BridgeProcess,
+  deviceId: string,
+  options: { file?: string; timeoutMs?: number } = {},
+): Promise<HapClient> {
   const camera = await cameraPairingLine(bridge, deviceId, options.timeoutMs);
   if (camera.paired) throw new Error(`${deviceId} is paired already (load the saved pairing instead)`);
   return HapClient.pair(camera.port, camera.setupCode, options.file ? { file: options.file } : {});

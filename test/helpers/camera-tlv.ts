@@ -8,8 +8,6 @@
 export type TlvValue = number | Buffer | TlvItem[];
 export type TlvItem = [type: number, value: TlvValue];
 
-const DELIMITER = 0x00;
-
 export function encodeTlv(items: TlvItem[]): Buffer {
   const out: Buffer[] = [];
   for (const [type, value] of items) {
@@ -194,7 +192,12 @@ function videoAttributes(v: { width: number; height: number; fps: number }): Tlv
 }
 
 /** SelectedRTPStreamConfiguration: START (video and audio), RECONFIGURE (video size/rate), END. */
-export function selectedStreamConfiguration(options: { sessionId: Buffer; command: keyof typeof SESSION_COMMAND; video?: SelectedVideo; audio?: SelectedAudio }): string {
+export function selectedStreamConfiguration(options: {
+  sessionId: Buffer;
+  command: keyof typeof SESSION_COMMAND;
+  video?: SelectedVideo;
+  audio?: SelectedAudio;
+}): string {
   const items: TlvItem[] = [
     [
       1,
@@ -281,7 +284,11 @@ export function parseSupportedVideo(base64: string): SupportedVideo[] {
       packetizationModes: tlvAll(params, 3).map((b) => b[0]!),
       resolutions: tlvAll(e, 3).map((attributes) => {
         const a = decodeTlv(attributes);
-        return [tlvOne(a, 1).readUInt16LE(0), tlvOne(a, 2).readUInt16LE(0), tlvOne(a, 3)[0]!] as [number, number, number];
+        return [tlvOne(a, 1).readUInt16LE(0), tlvOne(a, 2).readUInt16LE(0), tlvOne(a, 3)[0]!] as [
+          number,
+          number,
+          number,
+        ];
       }),
     };
   });

@@ -43,7 +43,9 @@ const NOT_DEVICE_STATE = new Set(["3E", "A2", "110", "112", "113", "129", "204",
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -65,7 +67,11 @@ export interface DeviceView {
 }
 
 /** The web page's live stream (/events) folded into current device and account state. */
-export class BridgeView extends EventEmitter<{ change: []; device: [DeviceView]; account: [name: string, link: string] }> {
+export class BridgeView extends EventEmitter<{
+  change: [];
+  device: [DeviceView];
+  account: [name: string, link: string];
+}> {
   readonly devices = new Map<string, DeviceView>();
   readonly links = new Map<string, string>();
   readonly #abort = new AbortController();
@@ -293,7 +299,12 @@ interface ProxyKindDefaults {
 }
 
 /** Faults every proxied vendor shares: slow answers, truncated answers, a full outage. */
-function proxyKinds(options: RigOptions, proxies: ChaosProxy[], trigger: (round: number) => void, d: ProxyKindDefaults): FaultKind[] {
+function proxyKinds(
+  options: RigOptions,
+  proxies: ChaosProxy[],
+  trigger: (round: number) => void,
+  d: ProxyKindDefaults,
+): FaultKind[] {
   return [
     {
       name: "slow",
@@ -338,14 +349,24 @@ function proxyKinds(options: RigOptions, proxies: ChaosProxy[], trigger: (round:
           p.refuse(true);
           p.dropAll();
         }
-        return { holdMs: hold(options, "outage", d.outageHoldMs, d.vendor), clear: () => proxies.forEach((p) => p.refuse(false)) };
+        return {
+          holdMs: hold(options, "outage", d.outageHoldMs, d.vendor),
+          clear: () => proxies.forEach((p) => p.refuse(false)),
+        };
       },
     },
   ];
 }
 
 async function fansyncRig(options: RigOptions): Promise<VendorRig> {
-  const sim = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Chaos Porch" }, { profile: "cct", displayName: "Chaos Living" }], deviceAckDelayMs: 50, pushDelayMs: 20 });
+  const sim = new FanSyncSimulator({
+    devices: [
+      { profile: "continuous", displayName: "Chaos Porch" },
+      { profile: "cct", displayName: "Chaos Living" },
+    ],
+    deviceAckDelayMs: 50,
+    pushDelayMs: 20,
+  });
   const { port } = await sim.start();
   const proxy = await proxied(port, options);
   const [probeVid] = sim.deviceIds as [string];
@@ -406,12 +427,23 @@ async function fansyncRig(options: RigOptions): Promise<VendorRig> {
         return { holdMs: hold(options, "http-5xx", 5_000), clear: () => sim.setHttpFault(undefined) };
       },
     },
-    ...proxyKinds(options, [proxy], (round) => void sim.remote(probeVid, { H02: nextSpeed(round + 1000, undefined) }), { vendor: "fansync", rounds: { slow: 4, truncate: 20, outage: 5 }, outageHoldMs: 10_000, outageDown: "yes" }),
+    ...proxyKinds(options, [proxy], (round) => void sim.remote(probeVid, { H02: nextSpeed(round + 1000, undefined) }), {
+      vendor: "fansync",
+      rounds: { slow: 4, truncate: 20, outage: 5 },
+      outageHoldMs: 10_000,
+      outageDown: "yes",
+    }),
   ];
   return {
     vendor: "fansync",
     account: "chaos-fansync",
-    accountConfig: { vendor: "fansync", name: "chaos-fansync", email: sim.email, password: "${CHAOS_FANSYNC_PASSWORD}", endpoints: { api: `http://127.0.0.1:${proxy.port}/api:1`, websocket: `ws://127.0.0.1:${proxy.port}/api:1/phone` } },
+    accountConfig: {
+      vendor: "fansync",
+      name: "chaos-fansync",
+      email: sim.email,
+      password: "${CHAOS_FANSYNC_PASSWORD}",
+      endpoints: { api: `http://127.0.0.1:${proxy.port}/api:1`, websocket: `ws://127.0.0.1:${proxy.port}/api:1/phone` },
+    },
     env: { CHAOS_FANSYNC_PASSWORD: sim.password },
     serials: new Set(sim.deviceIds),
     serialOf: (id) => id.replace(/^fansync:/, ""),
@@ -438,7 +470,8 @@ async function xsenseRig(options: RigOptions): Promise<VendorRig> {
   const probeSn = "00000001"; // Kitchen smoke, behind the SBS50
   const probeId = `xsense:${sim.vendorId(probeSn)}`;
   const serialById = new Map<string, string>();
-  for (const h of sim.houses) for (const s of h.stations) for (const d of s.self ? [s.self] : s.devices) serialById.set(`xsense:${d.id}`, d.sn);
+  for (const h of sim.houses)
+    for (const s of h.stations) for (const d of s.self ? [s.self] : s.devices) serialById.set(`xsense:${d.id}`, d.sn);
   const serials = new Set(serialById.values());
   const grace = 60_000; // the driver's alarm-link grace: shorter outages never show "No Response"
   const kinds: FaultKind[] = [
@@ -540,7 +573,12 @@ async function xsenseRig(options: RigOptions): Promise<VendorRig> {
       name: "chaos-xsense",
       email: sim.email,
       password: "${CHAOS_XSENSE_PASSWORD}",
-      endpoints: { api: `http://${base}`, cognito: `http://${base}/cognito/`, iotData: `http://${base}`, mqtt: `ws://${base}/mqtt` },
+      endpoints: {
+        api: `http://${base}`,
+        cognito: `http://${base}/cognito/`,
+        iotData: `http://${base}`,
+        mqtt: `ws://${base}/mqtt`,
+      },
     },
     env: { CHAOS_XSENSE_PASSWORD: sim.password },
     serials,
@@ -662,7 +700,12 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
         return { measureFrom: "inject" };
       },
     },
-    ...proxyKinds(options, proxies, (round) => sim.setTemperature(nextTemperature(round + 1000, undefined)), { vendor: "nanit", rounds: { slow: 3, truncate: 10, outage: 3 }, outageHoldMs: grace + 5_000, outageDown: outageHoldMs > grace ? "yes" : "no" }),
+    ...proxyKinds(options, proxies, (round) => sim.setTemperature(nextTemperature(round + 1000, undefined)), {
+      vendor: "nanit",
+      rounds: { slow: 3, truncate: 10, outage: 3 },
+      outageHoldMs: grace + 5_000,
+      outageDown: outageHoldMs > grace ? "yes" : "no",
+    }),
   ];
   return {
     vendor: "nanit",
@@ -672,7 +715,11 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
       name: "chaos-nanit",
       email: sim.email,
       password: "${CHAOS_NANIT_PASSWORD}",
-      endpoints: { api: `http://127.0.0.1:${api.port}`, websocket: `ws://127.0.0.1:${api.port}/focus/cameras/{camera_uid}/user_connect`, local: `127.0.0.1:${local.port}` },
+      endpoints: {
+        api: `http://127.0.0.1:${api.port}`,
+        websocket: `ws://127.0.0.1:${api.port}/focus/cameras/{camera_uid}/user_connect`,
+        local: `127.0.0.1:${local.port}`,
+      },
     },
     env: { CHAOS_NANIT_PASSWORD: sim.password },
     serials: new Set([cameraUid]),
@@ -695,7 +742,12 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
 /** Per vendor, ms from spawning the bridge until its account was first connected with every device
  * reachable, replayed from the bridge's own log (link lines, and the registry's found / unreachable /
  * reachable again lines): the web page starts only after the accounts, so it cannot see this. */
-function coldStarts(lines: LogLine[], vendors: Map<Vendor, VendorRig>, view: BridgeView, spawnedAt: number): Partial<Record<Vendor, number>> {
+function coldStarts(
+  lines: LogLine[],
+  vendors: Map<Vendor, VendorRig>,
+  view: BridgeView,
+  spawnedAt: number,
+): Partial<Record<Vendor, number>> {
   const out: Partial<Record<Vendor, number>> = {};
   for (const r of vendors.values()) {
     const ids = new Set(view.of(r.account).map((d) => d.id));
@@ -781,7 +833,13 @@ export class ChaosRig {
   #hapAccessories = 0;
   #hapChain: Promise<unknown> = Promise.resolve();
 
-  private constructor(bridge: BridgeProcess, view: BridgeView, hap: HapClient, vendors: Map<Vendor, VendorRig>, coldStartMs: Partial<Record<Vendor, number>>) {
+  private constructor(
+    bridge: BridgeProcess,
+    view: BridgeView,
+    hap: HapClient,
+    vendors: Map<Vendor, VendorRig>,
+    coldStartMs: Partial<Record<Vendor, number>>,
+  ) {
     this.bridge = bridge;
     this.view = view;
     this.hap = hap;
@@ -793,7 +851,11 @@ export class ChaosRig {
    * account is up. */
   static async start(options: RigOptions): Promise<ChaosRig> {
     const wanted = options.vendors ?? VENDORS;
-    const makers: Record<Vendor, (o: RigOptions) => Promise<VendorRig>> = { fansync: fansyncRig, xsense: xsenseRig, nanit: nanitRig };
+    const makers: Record<Vendor, (o: RigOptions) => Promise<VendorRig>> = {
+      fansync: fansyncRig,
+      xsense: xsenseRig,
+      nanit: nanitRig,
+    };
     const vendors = new Map<Vendor, VendorRig>();
     let bridge: BridgeProcess | undefined;
     let view: BridgeView | undefined;
@@ -816,10 +878,17 @@ export class ChaosRig {
       const v = view;
       await Promise.all(
         [...vendors.values()].map((r) =>
-          waitFor(() => v.links.get(r.account) === "connected" && v.of(r.account).length > 0 && v.of(r.account).every((d) => d.available), 90_000, {
-            on: [[v, "change"]],
-            message: `${r.account} up at start`,
-          }),
+          waitFor(
+            () =>
+              v.links.get(r.account) === "connected" &&
+              v.of(r.account).length > 0 &&
+              v.of(r.account).every((d) => d.available),
+            90_000,
+            {
+              on: [[v, "change"]],
+              message: `${r.account} up at start`,
+            },
+          ),
         ),
       );
       const coldStartMs = coldStarts(bridge.lines, vendors, v, spawnedAt);
@@ -834,7 +903,8 @@ export class ChaosRig {
       if (vendors.has("nanit")) {
         const b = bridge;
         await b.waitForLine((l) => l.event === "camera-pairing", 15_000).catch(() => undefined);
-        for (const line of b.lines.filter((l) => l.event === "camera-pairing")) rig.cameraHaps.push(await HapClient.pair(line.port as number, line.setupCode as string));
+        for (const line of b.lines.filter((l) => l.event === "camera-pairing"))
+          rig.cameraHaps.push(await HapClient.pair(line.port as number, line.setupCode as string));
       }
       for (const r of vendors.values()) rig.#deviceCounts.set(r.vendor, view.of(r.account).length);
       await rig.#mapAccessories();
@@ -881,7 +951,8 @@ export class ChaosRig {
   /** Every accessory of every paired HAP server, with the client that reads it. */
   async #accessories(): Promise<{ client: HapClient; accessory: HapAccessory }[]> {
     const out: { client: HapClient; accessory: HapAccessory }[] = [];
-    for (const client of [this.hap, ...this.cameraHaps]) for (const accessory of await this.#hapDo(() => client.accessories(true))) out.push({ client, accessory });
+    for (const client of [this.hap, ...this.cameraHaps])
+      for (const accessory of await this.#hapDo(() => client.accessories(true))) out.push({ client, accessory });
     return out;
   }
 
@@ -892,7 +963,10 @@ export class ChaosRig {
       const targets: HapTarget[] = [];
       for (const { client, accessory: a } of accessories) {
         if (!a.serialNumber || !r.serials.has(a.serialNumber)) continue;
-        const c = a.services.filter((s) => !NOT_DEVICE_STATE.has(s.type)).flatMap((s) => s.characteristics).find((ch) => ch.perms.includes("pr"));
+        const c = a.services
+          .filter((s) => !NOT_DEVICE_STATE.has(s.type))
+          .flatMap((s) => s.characteristics)
+          .find((ch) => ch.perms.includes("pr"));
         if (c) targets.push({ client, serial: a.serialNumber, name: a.name, id: c.id });
       }
       this.#hapTargets.set(r.vendor, targets);
@@ -919,9 +993,11 @@ export class ChaosRig {
     const problems: string[] = [];
     const r = this.vendors.get(vendor)!;
     const devices = this.view.of(r.account).length;
-    if (devices !== this.#deviceCounts.get(vendor)) problems.push(`${devices} devices in the bridge, ${this.#deviceCounts.get(vendor)} at start`);
+    if (devices !== this.#deviceCounts.get(vendor))
+      problems.push(`${devices} devices in the bridge, ${this.#deviceCounts.get(vendor)} at start`);
     const accessories = (await this.#accessories()).map((a) => a.accessory);
-    if (accessories.length !== this.#hapAccessories) problems.push(`${accessories.length} HomeKit accessories, ${this.#hapAccessories} at start`);
+    if (accessories.length !== this.#hapAccessories)
+      problems.push(`${accessories.length} HomeKit accessories, ${this.#hapAccessories} at start`);
     const serials = accessories.map((a) => a.serialNumber).filter((s): s is string => !!s && r.serials.has(s));
     const dupes = serials.filter((s, i) => serials.indexOf(s) !== i);
     if (dupes.length) problems.push(`duplicate HomeKit accessories: ${[...new Set(dupes)].join(", ")}`);
@@ -930,7 +1006,11 @@ export class ChaosRig {
 
   #healthy(r: VendorRig): boolean {
     const devices = this.view.of(r.account);
-    return this.view.links.get(r.account) === "connected" && devices.length === this.#deviceCounts.get(r.vendor) && devices.every((d) => d.available);
+    return (
+      this.view.links.get(r.account) === "connected" &&
+      devices.length === this.#deviceCounts.get(r.vendor) &&
+      devices.every((d) => d.available)
+    );
   }
 
   /** Wait until the vendor's account is connected with every device reachable. */
@@ -952,7 +1032,8 @@ export class ChaosRig {
     const live = new LiveVideo(viewer);
     let started = false;
     try {
-      if (viewer.response.status !== SETUP_STATUS.success) throw new Error(`SetupEndpoints answered status ${viewer.response.status}`);
+      if (viewer.response.status !== SETUP_STATUS.success)
+        throw new Error(`SetupEndpoints answered status ${viewer.response.status}`);
       const asked = performance.now();
       await this.#hapDo(() => viewer.start({ width: 1280, height: 720 }));
       started = true;
@@ -970,23 +1051,35 @@ export class ChaosRig {
   /** After a round: wait for the video to flow again and time its return from the camera link's;
    * then STOP, wait until the camera is told to stop (the hub's linger) and count the bridge's ffmpeg. */
   async #videoAfterRound(r: VendorRig, live: LiveVideo, result: RoundResult): Promise<VideoResult> {
-    const video: VideoResult = { startMs: live.startMs, interrupted: false, resumedMs: NaN, authFailures: 0, ffmpegWatching: NaN, ffmpegAfterStop: NaN };
+    const video: VideoResult = {
+      startMs: live.startMs,
+      interrupted: false,
+      resumedMs: NaN,
+      authFailures: 0,
+      ffmpegWatching: NaN,
+      ffmpegAfterStop: NaN,
+    };
     const pid = this.bridge.child.pid!;
     const { viewer } = live;
     try {
       const checkFrom = performance.now();
       try {
         await viewer.video.until(() => live.since(checkFrom) >= 10, VIDEO_RESUME_TIMEOUT_MS, "video after the round");
-        const linkUp = this.#linkUps.filter((t) => t > result.injectedAt).at(-1) ?? (Number.isNaN(result.measuredFrom) ? result.injectedAt : result.measuredFrom);
+        const linkUp =
+          this.#linkUps.filter((t) => t > result.injectedAt).at(-1) ??
+          (Number.isNaN(result.measuredFrom) ? result.injectedAt : result.measuredFrom);
         const resumedAt = live.resumedAfter(result.injectedAt);
         video.interrupted = resumedAt !== undefined;
         video.resumedMs = resumedAt === undefined ? 0 : Math.max(0, resumedAt - linkUp);
       } catch {
         const last = live.arrivals.at(-1);
-        result.problems.push(`live view: no video within ${VIDEO_RESUME_TIMEOUT_MS / 1000} s after the round (last packet ${last === undefined ? "never" : `${((performance.now() - last) / 1000).toFixed(1)} s ago`})`);
+        result.problems.push(
+          `live view: no video within ${VIDEO_RESUME_TIMEOUT_MS / 1000} s after the round (last packet ${last === undefined ? "never" : `${((performance.now() - last) / 1000).toFixed(1)} s ago`})`,
+        );
       }
       video.authFailures = viewer.video.authFailures;
-      if (video.authFailures) result.problems.push(`live view: ${video.authFailures} SRTP packets failed authentication`);
+      if (video.authFailures)
+        result.problems.push(`live view: ${video.authFailures} SRTP packets failed authentication`);
       video.ffmpegWatching = ffmpegChildrenOf(pid).length;
     } finally {
       try {
@@ -1000,10 +1093,15 @@ export class ChaosRig {
       try {
         await waitFor(() => sim.livePushes === 0, this.hubLingerMs + 15_000, { on: [[sim, "stream-stop"]] });
       } catch {
-        result.problems.push(`live view: the camera still pushes ${(this.hubLingerMs + 15_000) / 1000} s after STOP (linger ${this.hubLingerMs / 1000} s)`);
+        result.problems.push(
+          `live view: the camera still pushes ${(this.hubLingerMs + 15_000) / 1000} s after STOP (linger ${this.hubLingerMs / 1000} s)`,
+        );
       }
       video.ffmpegAfterStop = ffmpegChildrenOf(pid).length;
-      if (video.ffmpegAfterStop) result.problems.push(`live view: ${video.ffmpegAfterStop} ffmpeg children of the bridge left after STOP and the linger`);
+      if (video.ffmpegAfterStop)
+        result.problems.push(
+          `live view: ${video.ffmpegAfterStop} ffmpeg children of the bridge left after STOP and the linger`,
+        );
     }
     return video;
   }
@@ -1011,7 +1109,19 @@ export class ChaosRig {
   /** One round of one fault kind; never throws for the bridge's misbehaviour (it is in `problems`). */
   async round(vendor: Vendor, kind: FaultKind, round: number, options: RoundOptions = {}): Promise<RoundResult> {
     const r = this.vendors.get(vendor)!;
-    const result: RoundResult = { vendor, kind: kind.name, round, ok: false, recoveryMs: NaN, injectedAt: NaN, measuredFrom: NaN, down: false, hapWhileDown: undefined, linkDrops: 0, problems: [] };
+    const result: RoundResult = {
+      vendor,
+      kind: kind.name,
+      round,
+      ok: false,
+      recoveryMs: NaN,
+      injectedAt: NaN,
+      measuredFrom: NaN,
+      down: false,
+      hapWhileDown: undefined,
+      linkDrops: 0,
+      problems: [],
+    };
     let live: LiveVideo | undefined;
     if (options.liveView) {
       try {
@@ -1029,7 +1139,8 @@ export class ChaosRig {
       const serial = r.serialOf(d.id);
       hapRead = this.hapStatuses(vendor).then(
         (statuses) => {
-          if (serial !== undefined && statuses.has(serial) && this.view.devices.get(d.id)?.available === false) result.hapWhileDown = statuses.get(serial);
+          if (serial !== undefined && statuses.has(serial) && this.view.devices.get(d.id)?.available === false)
+            result.hapWhileDown = statuses.get(serial);
         },
         () => undefined,
       );
@@ -1058,17 +1169,29 @@ export class ChaosRig {
         result.recoveryMs = performance.now() - started;
       } catch {
         const link = this.view.links.get(r.account);
-        const unreachable = this.view.of(r.account).filter((d) => !d.available).map((d) => d.name);
-        result.problems.push(`not recovered within ${kind.timeoutMs / 1000} s (link ${link}, unreachable: ${unreachable.join(", ") || "none"}, probe ${arrived(this.view) ? "arrived" : "missing"})`);
+        const unreachable = this.view
+          .of(r.account)
+          .filter((d) => !d.available)
+          .map((d) => d.name);
+        result.problems.push(
+          `not recovered within ${kind.timeoutMs / 1000} s (link ${link}, unreachable: ${unreachable.join(", ") || "none"}, probe ${arrived(this.view) ? "arrived" : "missing"})`,
+        );
       }
       if (!fromClear) await fault.clear?.();
       await hapRead;
-      if (kind.expectDown === "yes" && !result.down) result.problems.push("the devices never read unreachable during the fault");
-      if (result.down && result.hapWhileDown !== undefined && result.hapWhileDown !== HAP_NO_RESPONSE) result.problems.push(`HomeKit read status ${result.hapWhileDown} for an unreachable device (expected ${HAP_NO_RESPONSE})`);
+      if (kind.expectDown === "yes" && !result.down)
+        result.problems.push("the devices never read unreachable during the fault");
+      if (result.down && result.hapWhileDown !== undefined && result.hapWhileDown !== HAP_NO_RESPONSE)
+        result.problems.push(
+          `HomeKit read status ${result.hapWhileDown} for an unreachable device (expected ${HAP_NO_RESPONSE})`,
+        );
       if (!Number.isNaN(result.recoveryMs)) {
         const statuses = await this.hapStatuses(vendor);
         const bad = [...statuses].filter(([, s]) => s !== 0);
-        if (bad.length) result.problems.push(`HomeKit cannot read ${bad.map(([serial, s]) => `${serial} (${s})`).join(", ")} after recovery`);
+        if (bad.length)
+          result.problems.push(
+            `HomeKit cannot read ${bad.map(([serial, s]) => `${serial} (${s})`).join(", ")} after recovery`,
+          );
       }
       result.problems.push(...(await this.inventoryProblems(vendor)));
       if (!this.alive) result.problems.push(`the bridge exited (${this.bridge.exitCode})`);

@@ -20,7 +20,13 @@ import { pause } from "./wait.ts";
 export const NANIT_ACCOUNT = "nursery";
 /** matter.js files written while a controller commissions, in order: fail-safe armed (breadcrumb),
  * trusted root, AddNOC (ACL, NOC, fabric table), CommissioningComplete (fabric table, breadcrumb). */
-export const MATTER_COMMISSIONING_FILES = [/^root\.generalCommissioning\./, /^root\.operationalCredentials\.trustedRoot/, /^root\.accessControl\.acl/, /^root\.operationalCredentials\.nocs/, /^fabrics\.fabrics/];
+export const MATTER_COMMISSIONING_FILES = [
+  /^root\.generalCommissioning\./,
+  /^root\.operationalCredentials\.trustedRoot/,
+  /^root\.accessControl\.acl/,
+  /^root\.operationalCredentials\.nocs/,
+  /^fabrics\.fabrics/,
+];
 
 /** Small seeded PRNG (mulberry32): a run can be repeated with --seed. */
 export function seededRandom(seed: number): () => number {
@@ -36,7 +42,9 @@ export function seededRandom(seed: number): () => number {
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -67,7 +75,11 @@ export class CrashRig {
   readonly dataDir: string;
   readonly configFile: string;
   readonly controllerPairingFile: string;
-  readonly fansync = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Living Room" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  readonly fansync = new FanSyncSimulator({
+    devices: [{ profile: "continuous", displayName: "Living Room" }],
+    deviceAckDelayMs: 20,
+    pushDelayMs: 10,
+  });
   // No MFA: when a rotated token is lost in flight the bridge can still log in with its password.
   readonly nanit = new NanitSimulator({ mfa: false, sensorPushMs: [600_000, 900_000] });
   readonly cameraUid = this.nanit.babies[0]!.cameraUid;
@@ -90,7 +102,8 @@ export class CrashRig {
     /** hap-controller's side of the pairing. */
     this.controllerPairingFile = join(dir, "hap-pairing.json");
     this.nanit.on("http", (r: HttpRecord) => {
-      if (r.path === "/tokens/refresh" && r.status === 200 && typeof r.body?.refresh_token === "string") this.refreshes.push({ consumed: r.body.refresh_token, at: performance.now() });
+      if (r.path === "/tokens/refresh" && r.status === 200 && typeof r.body?.refresh_token === "string")
+        this.refreshes.push({ consumed: r.body.refresh_token, at: performance.now() });
     });
   }
 
@@ -105,8 +118,20 @@ export class CrashRig {
       name: "Crash Rig",
       web: { enabled: false },
       accounts: [
-        { vendor: "fansync", name: "home", email: this.fansync.email, password: "${CRASH_FANSYNC_PASSWORD}", endpoints: { api: fansync.apiUrl, websocket: fansync.wsUrl } },
-        { vendor: "nanit", name: NANIT_ACCOUNT, email: this.nanit.email, password: "${CRASH_NANIT_PASSWORD}", endpoints: { api: nanit.apiUrl, websocket: nanit.wsUrl } },
+        {
+          vendor: "fansync",
+          name: "home",
+          email: this.fansync.email,
+          password: "${CRASH_FANSYNC_PASSWORD}",
+          endpoints: { api: fansync.apiUrl, websocket: fansync.wsUrl },
+        },
+        {
+          vendor: "nanit",
+          name: NANIT_ACCOUNT,
+          email: this.nanit.email,
+          password: "${CRASH_NANIT_PASSWORD}",
+          endpoints: { api: nanit.apiUrl, websocket: nanit.wsUrl },
+        },
       ],
     }));
   }
@@ -126,7 +151,9 @@ export class CrashRig {
   /** HAP-NodeJS's pairing file of the main bridge (written at pair-setup M5, before M6); cameras
    * published as accessories of their own have theirs. Known once the bridge has started. */
   get bridgePairingFile(): string {
-    const layout = JSON.parse(readFileSync(join(this.dataDir, "homekit", "bridges.json"), "utf8")) as { bridges?: { username: string }[] };
+    const layout = JSON.parse(readFileSync(join(this.dataDir, "homekit", "bridges.json"), "utf8")) as {
+      bridges?: { username: string }[];
+    };
     const username = layout.bridges?.[0]?.username;
     if (!username) throw new Error("the main bridge has no username yet");
     return `AccessoryInfo.${username.replace(/:/g, "").toUpperCase()}.json`;
@@ -139,7 +166,9 @@ export class CrashRig {
 
   /** The controllers HAP-NodeJS has stored for the main bridge, read as a restarted bridge would. */
   storedHapPairings(): string[] {
-    const info = JSON.parse(readFileSync(join(this.hapDir, this.bridgePairingFile), "utf8")) as { pairedClients?: Record<string, unknown> };
+    const info = JSON.parse(readFileSync(join(this.hapDir, this.bridgePairingFile), "utf8")) as {
+      pairedClients?: Record<string, unknown>;
+    };
     return Object.keys(info.pairedClients ?? {});
   }
 
@@ -201,7 +230,11 @@ export class CrashRig {
    * Kill the bridge `jitterMs()` after the first change in `dir` whose name matches `file`. Returns
    * the name that fired (or undefined) once the kill is done, and a disarm function.
    */
-  killOnWrite(dir: string, file: RegExp, jitterMs: () => number): { fired: Promise<string | undefined>; disarm: () => void } {
+  killOnWrite(
+    dir: string,
+    file: RegExp,
+    jitterMs: () => number,
+  ): { fired: Promise<string | undefined>; disarm: () => void } {
     let watcher: FSWatcher | undefined;
     let resolveFired!: (name: string | undefined) => void;
     const fired = new Promise<string | undefined>((resolve) => (resolveFired = resolve));
@@ -235,7 +268,16 @@ export class CrashRig {
     await this.closeMatter();
     // Not given up early when the bridge dies: one matter.js controller per process at a time, and a
     // failed commissioning closes its controller only when matter.js gives up (40-60 s).
-    this.matter = await withTimeout(MatterTestClient.commission({ port: this.matterPort, passcode: E2E_PASSCODE, discriminator: 3840, connect: false }), 120_000, "Matter commissioning");
+    this.matter = await withTimeout(
+      MatterTestClient.commission({
+        port: this.matterPort,
+        passcode: E2E_PASSCODE,
+        discriminator: 3840,
+        connect: false,
+      }),
+      120_000,
+      "Matter commissioning",
+    );
   }
 
   /** A pairing step, given up 300 ms after the bridge died (hap-controller never settles a request
@@ -280,9 +322,14 @@ export class CrashRig {
     this.hap = client;
     await withTimeout(
       (async () => {
-        const name = await client.find({ service: Service.AccessoryInformation.UUID, characteristic: Characteristic.Name.UUID, accessory: 1 });
+        const name = await client.find({
+          service: Service.AccessoryInformation.UUID,
+          characteristic: Characteristic.Name.UUID,
+          accessory: 1,
+        });
         const [value] = await client.read(name);
-        if (typeof value !== "string" || !value.startsWith("Crash Rig")) throw new Error(`the bridge's name read back as ${JSON.stringify(value)}`);
+        if (typeof value !== "string" || !value.startsWith("Crash Rig"))
+          throw new Error(`the bridge's name read back as ${JSON.stringify(value)}`);
       })(),
       timeoutMs,
       "HAP pair-verify and read",
@@ -307,8 +354,13 @@ export class CrashRig {
     const attempt = async (timeoutMs: number) => {
       await withTimeout(matter.reconnect(), timeoutMs, "Matter reconnect");
       const fan = matter.withCluster(matter.bridged(`fansync:${this.fanId}`), "fanControl");
-      const { percentCurrent } = await withTimeout(matter.read(fan, "fanControl", ["percentCurrent"]), 10_000, "Matter read");
-      if (typeof percentCurrent !== "number") throw new Error(`percentCurrent read back as ${JSON.stringify(percentCurrent)}`);
+      const { percentCurrent } = await withTimeout(
+        matter.read(fan, "fanControl", ["percentCurrent"]),
+        10_000,
+        "Matter read",
+      );
+      if (typeof percentCurrent !== "number")
+        throw new Error(`percentCurrent read back as ${JSON.stringify(percentCurrent)}`);
     };
     try {
       await attempt(21_000);
@@ -324,7 +376,8 @@ export class CrashRig {
     if (!existsSync(this.nanitStoreFile)) return this.refreshes.length || this.#logins() ? "unreadable" : "none";
     let token: unknown;
     try {
-      token = (JSON.parse(readFileSync(this.nanitStoreFile, "utf8")) as { session?: { refreshToken?: unknown } }).session?.refreshToken;
+      token = (JSON.parse(readFileSync(this.nanitStoreFile, "utf8")) as { session?: { refreshToken?: unknown } })
+        .session?.refreshToken;
     } catch {
       return "unreadable";
     }
@@ -342,7 +395,10 @@ export class CrashRig {
 
   /** Wait until the Nanit camera is reachable (its control link synced). */
   async nanitReachable(timeoutMs = 20_000): Promise<void> {
-    await this.bridge!.waitForLine((l) => typeof l.msg === "string" && l.msg.includes(`Nanit is reachable again`), timeoutMs);
+    await this.bridge!.waitForLine(
+      (l) => typeof l.msg === "string" && l.msg.includes(`Nanit is reachable again`),
+      timeoutMs,
+    );
   }
 
   /**
@@ -368,7 +424,8 @@ export class CrashRig {
         }
         if ((st.mode & 0o777) !== 0o600) problems.push(`mode ${(st.mode & 0o777).toString(8)}: ${path}`);
         if (/\.tmp$/.test(name)) {
-          if (tempsBefore !== undefined && st.mtimeMs < tempsBefore) problems.push(`temp file survived the restart: ${path}`);
+          if (tempsBefore !== undefined && st.mtimeMs < tempsBefore)
+            problems.push(`temp file survived the restart: ${path}`);
         } else if (name.endsWith(".json") && dir !== this.matterDir) {
           let text: string;
           try {
@@ -412,11 +469,25 @@ export class CrashRig {
     switch (pick) {
       case 0:
         if (!hap) return "none";
-        await hap.write([await hap.find({ service: Service.Fanv2.UUID, characteristic: Characteristic.RotationSpeed.UUID, accessory: { serial: this.fanId } }), Math.round(random() * 100)]);
+        await hap.write([
+          await hap.find({
+            service: Service.Fanv2.UUID,
+            characteristic: Characteristic.RotationSpeed.UUID,
+            accessory: { serial: this.fanId },
+          }),
+          Math.round(random() * 100),
+        ]);
         return "hap-fan-speed";
       case 1:
         if (!hap) return "none";
-        await hap.write([await hap.find({ service: Service.Lightbulb.UUID, characteristic: Characteristic.On.UUID, accessory: { serial: this.cameraUid } }), random() < 0.5]);
+        await hap.write([
+          await hap.find({
+            service: Service.Lightbulb.UUID,
+            characteristic: Characteristic.On.UUID,
+            accessory: { serial: this.cameraUid },
+          }),
+          random() < 0.5,
+        ]);
         return "hap-night-light";
       case 2: {
         if (!matter) return "none";

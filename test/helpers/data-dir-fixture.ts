@@ -38,7 +38,11 @@ export interface FixtureManifest {
 
 /** The three vendor simulators with fixed ids (FanSync's and Nanit's defaults are fixed already). */
 export class FixtureSimulators {
-  readonly fansync = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Living Room" }], deviceAckDelayMs: 20, pushDelayMs: 10 });
+  readonly fansync = new FanSyncSimulator({
+    devices: [{ profile: "continuous", displayName: "Living Room" }],
+    deviceAckDelayMs: 20,
+    pushDelayMs: 10,
+  });
   readonly xsense = new XSenseSimulator({
     houses: [
       {
@@ -51,7 +55,9 @@ export class FixtureSimulators {
             sn: "13B96457",
             category: "SBS50",
             name: "Hall base",
-            devices: [{ id: "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b", sn: "00000001", type: "XS01-M", name: "Kitchen smoke" }],
+            devices: [
+              { id: "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b", sn: "00000001", type: "XS01-M", name: "Kitchen smoke" },
+            ],
           },
         ],
       },
@@ -78,7 +84,11 @@ export class FixtureSimulators {
 
   /** Device id -> the serial number its accessory shows. */
   get serials(): Record<string, string> {
-    return { [this.fanId]: this.fansync.deviceIds[0]!, [this.smokeId]: "00000001", [this.cameraId]: this.nanit.babies[0]!.cameraUid };
+    return {
+      [this.fanId]: this.fansync.deviceIds[0]!,
+      [this.smokeId]: "00000001",
+      [this.cameraId]: this.nanit.babies[0]!.cameraUid,
+    };
   }
 
   /** Start the simulators and write a config for them; resolves with the Matter port. */
@@ -94,9 +104,27 @@ export class FixtureSimulators {
       discriminator: DISCRIMINATOR,
       web: { enabled: false },
       accounts: [
-        { vendor: "fansync", name: "fans", email: this.fansync.email, password: "${COMPAT_FANSYNC_PASSWORD}", endpoints: { api: fansync.apiUrl, websocket: fansync.wsUrl } },
-        { vendor: "xsense", name: "alarms", email: this.xsense.email, password: "${COMPAT_XSENSE_PASSWORD}", endpoints: xsense },
-        { vendor: "nanit", name: "nursery", email: this.nanit.email, password: "${COMPAT_NANIT_PASSWORD}", endpoints: { api: nanit.apiUrl, websocket: nanit.wsUrl } },
+        {
+          vendor: "fansync",
+          name: "fans",
+          email: this.fansync.email,
+          password: "${COMPAT_FANSYNC_PASSWORD}",
+          endpoints: { api: fansync.apiUrl, websocket: fansync.wsUrl },
+        },
+        {
+          vendor: "xsense",
+          name: "alarms",
+          email: this.xsense.email,
+          password: "${COMPAT_XSENSE_PASSWORD}",
+          endpoints: xsense,
+        },
+        {
+          vendor: "nanit",
+          name: "nursery",
+          email: this.nanit.email,
+          password: "${COMPAT_NANIT_PASSWORD}",
+          endpoints: { api: nanit.apiUrl, websocket: nanit.wsUrl },
+        },
       ],
     });
     return matterPort;
@@ -134,7 +162,11 @@ export function matterEndpoints(matter: MatterTestClient, deviceIds: string[]): 
 
 /** The bridge's name, read over HAP with the stored pairing (pair-verify first). */
 export async function readBridgeName(hap: HapClient): Promise<unknown> {
-  const name = await hap.find({ service: Service.AccessoryInformation.UUID, characteristic: Characteristic.Name.UUID, accessory: 1 });
+  const name = await hap.find({
+    service: Service.AccessoryInformation.UUID,
+    characteristic: Characteristic.Name.UUID,
+    accessory: 1,
+  });
   return (await hap.read(name))[0];
 }
 
@@ -178,7 +210,12 @@ export async function generateFixture(writtenBy: string): Promise<void> {
       hapAidsNow = await hapAids(hap, sims.serials);
     }
     mkdirSync(controllerDir, { recursive: true });
-    matter = await MatterTestClient.commission({ port: matterPort, passcode: E2E_PASSCODE, discriminator: DISCRIMINATOR, storageDir: controllerDir });
+    matter = await MatterTestClient.commission({
+      port: matterPort,
+      passcode: E2E_PASSCODE,
+      discriminator: DISCRIMINATOR,
+      storageDir: controllerDir,
+    });
     const manifest: FixtureManifest = {
       writtenBy,
       matterNodeId: String(matter.nodeId),
@@ -191,7 +228,8 @@ export async function generateFixture(writtenBy: string): Promise<void> {
     matter = undefined;
     const code = await bridge.stop();
     if (code !== 0) throw new Error(`the bridge exited with ${code}`);
-    for (const name of ["data", "matter-controller", "hap-pairing.json", "manifest.json"]) rmSync(join(FIXTURE_DIR, name), { recursive: true, force: true });
+    for (const name of ["data", "matter-controller", "hap-pairing.json", "manifest.json"])
+      rmSync(join(FIXTURE_DIR, name), { recursive: true, force: true });
     mkdirSync(FIXTURE_DIR, { recursive: true });
     cpSync(dataDir, join(FIXTURE_DIR, "data"), { recursive: true });
     cpSync(controllerDir, join(FIXTURE_DIR, "matter-controller"), { recursive: true });

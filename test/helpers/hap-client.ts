@@ -94,7 +94,11 @@ export class HapClient {
   }
 
   /** Pair (pair-setup) with the setup code; with `file`, the pairing data is saved there (0600). */
-  static async pair(port: number, pincode: string, options: { address?: string; file?: string } = {}): Promise<HapClient> {
+  static async pair(
+    port: number,
+    pincode: string,
+    options: { address?: string; file?: string } = {},
+  ): Promise<HapClient> {
     const client = new HapClient(port, undefined, options.address);
     await client.http.pairSetup(pincode);
     if (options.file) client.save(options.file);
@@ -148,8 +152,17 @@ export class HapClient {
 
   async accessory(which: number | { name: string } | { serial: string }): Promise<HapAccessory> {
     const all = await this.accessories();
-    const found = all.find((a) => (typeof which === "number" ? a.aid === which : "name" in which ? a.name === which.name : a.serialNumber === which.serial));
-    if (!found) throw new Error(`no accessory ${JSON.stringify(which)} (have ${all.map((a) => `${a.aid}:${a.name}`).join(", ")})`);
+    const found = all.find((a) =>
+      typeof which === "number"
+        ? a.aid === which
+        : "name" in which
+          ? a.name === which.name
+          : a.serialNumber === which.serial,
+    );
+    if (!found)
+      throw new Error(
+        `no accessory ${JSON.stringify(which)} (have ${all.map((a) => `${a.aid}:${a.name}`).join(", ")})`,
+      );
     return found;
   }
 
@@ -157,14 +170,21 @@ export class HapClient {
   async find(query: CharacteristicQuery): Promise<HapCharacteristic> {
     const serviceType = longUUID(query.service);
     const type = longUUID(query.characteristic);
-    const candidates = query.accessory === undefined ? await this.accessories() : [await this.accessory(query.accessory)];
+    const candidates =
+      query.accessory === undefined ? await this.accessories() : [await this.accessory(query.accessory)];
     const services = candidates.flatMap((a) => a.services.filter((s) => s.type === serviceType));
-    if (query.accessory === undefined && new Set(candidates.filter((a) => a.services.some((s) => s.type === serviceType))).size > 1) {
+    if (
+      query.accessory === undefined &&
+      new Set(candidates.filter((a) => a.services.some((s) => s.type === serviceType))).size > 1
+    ) {
       throw new Error(`service ${query.service} is on several accessories; say which`);
     }
     const service = services[query.index ?? 0];
     const characteristic = service?.characteristics.find((c) => c.type === type);
-    if (!characteristic) throw new Error(`no characteristic ${query.characteristic} in service ${query.service} (${services.length} such services)`);
+    if (!characteristic)
+      throw new Error(
+        `no characteristic ${query.characteristic} in service ${query.service} (${services.length} such services)`,
+      );
     return characteristic;
   }
 
@@ -194,9 +214,12 @@ export class HapClient {
   /** Write characteristics in one request; throws a HapError when any of them failed. */
   async write(...writes: [HapCharacteristic, unknown][]): Promise<void> {
     const body = Object.fromEntries(writes.map(([c, value]) => [c.id, value]));
-    const response = (await this.http.setCharacteristics(body)) as { characteristics?: { aid: number; iid: number; status?: number }[] };
+    const response = (await this.http.setCharacteristics(body)) as {
+      characteristics?: { aid: number; iid: number; status?: number }[];
+    };
     const failed = (response.characteristics ?? []).find((c) => c.status);
-    if (failed) throw new HapError(`write ${failed.aid}.${failed.iid} failed with status ${failed.status}`, failed.status!);
+    if (failed)
+      throw new HapError(`write ${failed.aid}.${failed.iid} failed with status ${failed.status}`, failed.status!);
   }
 
   /**
@@ -204,11 +227,17 @@ export class HapClient {
    * arguments every characteristic that can notify is subscribed.
    */
   async subscribe(characteristics?: HapCharacteristic[]): Promise<void> {
-    if (this.#subscribed) throw new Error("subscribe() once per HapClient (hap-controller 0.10.2 spins on a second subscribe)");
+    if (this.#subscribed)
+      throw new Error("subscribe() once per HapClient (hap-controller 0.10.2 spins on a second subscribe)");
     this.#subscribed = true;
-    const targets = characteristics ?? (await this.accessories()).flatMap((a) => a.services.flatMap((s) => s.characteristics.filter((c) => c.perms.includes("ev"))));
+    const targets =
+      characteristics ??
+      (await this.accessories()).flatMap((a) =>
+        a.services.flatMap((s) => s.characteristics.filter((c) => c.perms.includes("ev"))),
+      );
     this.http.on("event", (event: { characteristics?: { aid: number; iid: number; value: unknown }[] }) => {
-      for (const c of event.characteristics ?? []) this.#queue.push({ aid: c.aid, iid: c.iid, id: `${c.aid}.${c.iid}`, value: c.value });
+      for (const c of event.characteristics ?? [])
+        this.#queue.push({ aid: c.aid, iid: c.iid, id: `${c.aid}.${c.iid}`, value: c.value });
       for (const wake of [...this.#waiters]) wake();
     });
     await this.http.subscribeCharacteristics(targets.map((c) => c.id));
@@ -253,7 +282,10 @@ export class HapClient {
 
   /** Wait for an event on one characteristic, optionally with a given value. */
   waitForValue(characteristic: HapCharacteristic, value?: unknown, timeoutMs?: number): Promise<HapEvent> {
-    return this.waitForEvent((e) => e.id === characteristic.id && (value === undefined || e.value === value), timeoutMs);
+    return this.waitForEvent(
+      (e) => e.id === characteristic.id && (value === undefined || e.value === value),
+      timeoutMs,
+    );
   }
 
   /** Every event from now on, in order (consumes them like waitForEvent). */

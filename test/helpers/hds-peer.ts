@@ -35,7 +35,14 @@ export const CHARACTERISTIC = {
 } as const;
 
 /** HDS DATA_SEND close reasons (HDSProtocolSpecificErrorReason). */
-export const HDS_REASON = { normal: 0, notAllowed: 1, busy: 2, cancelled: 3, unexpectedFailure: 5, invalidConfiguration: 9 } as const;
+export const HDS_REASON = {
+  normal: 0,
+  notAllowed: 1,
+  busy: 2,
+  cancelled: 3,
+  unexpectedFailure: 5,
+  invalidConfiguration: 9,
+} as const;
 
 export interface RecordingSelection {
   prebufferMs: number;
@@ -64,9 +71,58 @@ export function selectedRecordingConfiguration(s: RecordingSelection): string {
   const maxBitrate = Buffer.alloc(4);
   maxBitrate.writeUInt32LE(64);
   const items: TlvItem[] = [
-    [1, [[1, int32(s.prebufferMs)], [2, Buffer.concat([int32(1), int32(0)])], [3, [[1, 0], [2, [[1, int32(s.fragmentMs)]]]]]]],
-    [2, [[1, 0], [2, [[1, 1], [2, 2], [3, int32(2000)], [4, int32(4000)]]], [3, [[1, int16(s.width)], [2, int16(s.height)], [3, s.fps]]]]],
-    [3, [[1, 0], [2, [[1, 1], [2, 0], [3, s.sampleRate], [4, maxBitrate]]]]],
+    [
+      1,
+      [
+        [1, int32(s.prebufferMs)],
+        [2, Buffer.concat([int32(1), int32(0)])],
+        [
+          3,
+          [
+            [1, 0],
+            [2, [[1, int32(s.fragmentMs)]]],
+          ],
+        ],
+      ],
+    ],
+    [
+      2,
+      [
+        [1, 0],
+        [
+          2,
+          [
+            [1, 1],
+            [2, 2],
+            [3, int32(2000)],
+            [4, int32(4000)],
+          ],
+        ],
+        [
+          3,
+          [
+            [1, int16(s.width)],
+            [2, int16(s.height)],
+            [3, s.fps],
+          ],
+        ],
+      ],
+    ],
+    [
+      3,
+      [
+        [1, 0],
+        [
+          2,
+          [
+            [1, 1],
+            [2, 0],
+            [3, s.sampleRate],
+            [4, maxBitrate],
+          ],
+        ],
+      ],
+    ],
   ];
   return encodeTlv(items).toString("base64");
 }
@@ -75,7 +131,9 @@ export function selectedRecordingConfiguration(s: RecordingSelection): string {
  * from it. Read it right after the connection that writes SetupDataStreamTransport was verified (a
  * subscription connection's pair-verify would overwrite it). */
 export function pairVerifySharedSecret(client: HapClient): Buffer {
-  const protocol = (client.http as unknown as { pairingProtocol?: { pairVerify?: { sharedSecret?: Uint8Array | null } } }).pairingProtocol;
+  const protocol = (
+    client.http as unknown as { pairingProtocol?: { pairVerify?: { sharedSecret?: Uint8Array | null } } }
+  ).pairingProtocol;
   const secret = protocol?.pairVerify?.sharedSecret;
   if (!secret) throw new Error("hap-controller has no pair-verify shared secret (its internals changed?)");
   return Buffer.from(secret);
@@ -83,14 +141,29 @@ export function pairVerifySharedSecret(client: HapClient): Buffer {
 
 /** A timed write (HAP 6.7.2.4: PUT /prepare with a ttl and pid, then the write carrying the pid), which
  * RecordingAudioActive demands; hap-controller has no API for it, so it goes over its verified connection. */
-export async function timedWrite(client: HapClient, characteristic: { aid: number; iid: number }, value: unknown): Promise<void> {
-  const http = client.http as unknown as { getDefaultVerifiedConnection(): Promise<{ put(path: string, body: Buffer): Promise<{ statusCode: number; body: Buffer }> }> };
+export async function timedWrite(
+  client: HapClient,
+  characteristic: { aid: number; iid: number },
+  value: unknown,
+): Promise<void> {
+  const http = client.http as unknown as {
+    getDefaultVerifiedConnection(): Promise<{
+      put(path: string, body: Buffer): Promise<{ statusCode: number; body: Buffer }>;
+    }>;
+  };
   const connection = await http.getDefaultVerifiedConnection();
   const pid = randomBytes(4).readUInt32BE(0);
   const prepared = await connection.put("/prepare", Buffer.from(JSON.stringify({ ttl: 5000, pid })));
-  if (prepared.statusCode !== 200) throw new Error(`/prepare answered ${prepared.statusCode}: ${prepared.body.toString()}`);
-  const written = await connection.put("/characteristics", Buffer.from(JSON.stringify({ characteristics: [{ aid: characteristic.aid, iid: characteristic.iid, value }], pid })));
-  if (written.statusCode !== 204) throw new Error(`timed write answered ${written.statusCode}: ${written.body.toString()}`);
+  if (prepared.statusCode !== 200)
+    throw new Error(`/prepare answered ${prepared.statusCode}: ${prepared.body.toString()}`);
+  const written = await connection.put(
+    "/characteristics",
+    Buffer.from(
+      JSON.stringify({ characteristics: [{ aid: characteristic.aid, iid: characteristic.iid, value }], pid }),
+    ),
+  );
+  if (written.statusCode !== 204)
+    throw new Error(`timed write answered ${written.statusCode}: ${written.body.toString()}`);
 }
 
 interface Message {
@@ -128,7 +201,10 @@ export class RecordingDownload extends EventEmitter<{ packet: [RecordingPacket];
     const timer = setTimeout(() => this.emit("end"), timeoutMs);
     await once(this, "end");
     clearTimeout(timer);
-    if (!this.endedBy) throw new Error(`recording stream ${this.streamId} did not end within ${timeoutMs} ms (${this.packets.length} packets)`);
+    if (!this.endedBy)
+      throw new Error(
+        `recording stream ${this.streamId} did not end within ${timeoutMs} ms (${this.packets.length} packets)`,
+      );
   }
 
   /** The whole clip as one MP4. */
@@ -138,11 +214,18 @@ export class RecordingDownload extends EventEmitter<{ packet: [RecordingPacket];
 
   /** @internal */
   data(message: Record<string, unknown>): boolean {
-    const packets = (message.packets ?? []) as { data: Buffer; metadata: { dataType: RecordingPacket["type"]; isLastDataChunk: boolean } }[];
+    const packets = (message.packets ?? []) as {
+      data: Buffer;
+      metadata: { dataType: RecordingPacket["type"]; isLastDataChunk: boolean };
+    }[];
     for (const packet of packets) {
       this.#chunks.push(packet.data);
       if (packet.metadata.isLastDataChunk) {
-        const complete: RecordingPacket = { type: packet.metadata.dataType, data: Buffer.concat(this.#chunks), at: performance.now() };
+        const complete: RecordingPacket = {
+          type: packet.metadata.dataType,
+          data: Buffer.concat(this.#chunks),
+          at: performance.now(),
+        };
         this.#chunks.length = 0;
         this.packets.push(complete);
         this.emit("packet", complete);
@@ -189,10 +272,19 @@ export class HdsPeer {
 
   /** Set up the transport on `client`'s verified connection, connect, and say hello. */
   static async connect(client: HapClient, sharedSecret = pairVerifySharedSecret(client)): Promise<HdsPeer> {
-    const setup = await client.find({ service: SERVICE.dataStreamTransportManagement, characteristic: CHARACTERISTIC.setupDataStreamTransport });
+    const setup = await client.find({
+      service: SERVICE.dataStreamTransportManagement,
+      characteristic: CHARACTERISTIC.setupDataStreamTransport,
+    });
     const controllerSalt = randomBytes(32);
-    const request = encodeTlv([[1, 0], [2, 0], [3, controllerSalt]]).toString("base64");
-    const response = (await client.http.setCharacteristics({ [setup.id]: { value: request, r: true } })) as { characteristics: { value?: string; status?: number }[] };
+    const request = encodeTlv([
+      [1, 0],
+      [2, 0],
+      [3, controllerSalt],
+    ]).toString("base64");
+    const response = (await client.http.setCharacteristics({ [setup.id]: { value: request, r: true } })) as {
+      characteristics: { value?: string; status?: number }[];
+    };
     const answer = response.characteristics[0];
     if (!answer?.value) throw new Error(`SetupDataStreamTransport gave no write response (status ${answer?.status})`);
     const entries = decodeTlv(Buffer.from(answer.value, "base64"));
@@ -213,10 +305,17 @@ export class HdsPeer {
   async openRecording(streamId: number, reason = "motion"): Promise<RecordingDownload> {
     const download = new RecordingDownload(streamId);
     this.#streams.set(streamId, download);
-    const answer = await this.request("dataSend", "open", { target: "controller", type: "ipcamera.recording", streamId, reason });
+    const answer = await this.request("dataSend", "open", {
+      target: "controller",
+      type: "ipcamera.recording",
+      streamId,
+      reason,
+    });
     if (answer.status !== 0) {
       this.#streams.delete(streamId);
-      const error = new Error(`DATA_SEND OPEN refused: status ${answer.status}, reason ${String(answer.message.status)}`);
+      const error = new Error(
+        `DATA_SEND OPEN refused: status ${answer.status}, reason ${String(answer.message.status)}`,
+      );
       throw Object.assign(error, { status: answer.status, reason: answer.message.status });
     }
     return download;
@@ -228,10 +327,18 @@ export class HdsPeer {
     this.#streams.get(streamId)?.finish({ closeReason: reason });
   }
 
-  async request(protocol: string, topic: string, message: Record<string, unknown>, timeoutMs = 10_000): Promise<Message> {
+  async request(
+    protocol: string,
+    topic: string,
+    message: Record<string, unknown>,
+    timeoutMs = 10_000,
+  ): Promise<Message> {
     const id = ++this.#requestId;
     const answer = new Promise<Message>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no HDS response to ${protocol}.${topic} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no HDS response to ${protocol}.${topic} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.#pending.set(id, (m) => {
         clearTimeout(timer);
         resolve(m);
@@ -255,9 +362,20 @@ export class HdsPeer {
     DataStreamParser.encode(header, headerWriter);
     const messageWriter = new DataStreamWriter();
     DataStreamParser.encode(message, messageWriter);
-    const payload = Buffer.concat([Buffer.from([headerWriter.length()]), headerWriter.getData(), messageWriter.getData()]);
-    const frameHeader = Buffer.from([1, (payload.length >> 16) & 0xff, (payload.length >> 8) & 0xff, payload.length & 0xff]);
-    const cipher = createCipheriv("chacha20-poly1305", this.#writeKey, nonce(this.#writeNonce++), { authTagLength: 16 });
+    const payload = Buffer.concat([
+      Buffer.from([headerWriter.length()]),
+      headerWriter.getData(),
+      messageWriter.getData(),
+    ]);
+    const frameHeader = Buffer.from([
+      1,
+      (payload.length >> 16) & 0xff,
+      (payload.length >> 8) & 0xff,
+      payload.length & 0xff,
+    ]);
+    const cipher = createCipheriv("chacha20-poly1305", this.#writeKey, nonce(this.#writeNonce++), {
+      authTagLength: 16,
+    });
     cipher.setAAD(frameHeader, { plaintextLength: payload.length });
     const encrypted = Buffer.concat([cipher.update(payload), cipher.final()]);
     this.#socket.write(Buffer.concat([frameHeader, encrypted, cipher.getAuthTag()]));
@@ -272,7 +390,9 @@ export class HdsPeer {
       const ciphertext = this.#buffer.subarray(4, 4 + length);
       const tag = this.#buffer.subarray(4 + length, 4 + length + 16);
       this.#buffer = this.#buffer.subarray(4 + length + 16);
-      const decipher = createDecipheriv("chacha20-poly1305", this.#readKey, nonce(this.#readNonce++), { authTagLength: 16 });
+      const decipher = createDecipheriv("chacha20-poly1305", this.#readKey, nonce(this.#readNonce++), {
+        authTagLength: 16,
+      });
       decipher.setAAD(frameHeader, { plaintextLength: ciphertext.length });
       decipher.setAuthTag(tag);
       // A frame that does not authenticate throws here: the test fails loudly, as a hub would drop the link.
@@ -283,12 +403,26 @@ export class HdsPeer {
 
   #dispatch(payload: Buffer): void {
     const headerLength = payload[0]!;
-    const header = DataStreamParser.decode(new DataStreamReader(payload.subarray(1, 1 + headerLength))) as Record<string, unknown>;
-    const message = (payload.length > 1 + headerLength ? DataStreamParser.decode(new DataStreamReader(payload.subarray(1 + headerLength))) : {}) as Record<string, unknown>;
+    const header = DataStreamParser.decode(new DataStreamReader(payload.subarray(1, 1 + headerLength))) as Record<
+      string,
+      unknown
+    >;
+    const message = (
+      payload.length > 1 + headerLength
+        ? DataStreamParser.decode(new DataStreamReader(payload.subarray(1 + headerLength)))
+        : {}
+    ) as Record<string, unknown>;
     const protocol = header.protocol as string;
     if (header.response !== undefined) {
       const id = Number(header.id);
-      this.#pending.get(id)?.({ protocol, kind: "response", topic: header.response as string, id, status: Number(header.status), message });
+      this.#pending.get(id)?.({
+        protocol,
+        kind: "response",
+        topic: header.response as string,
+        id,
+        status: Number(header.status),
+        message,
+      });
       this.#pending.delete(id);
       return;
     }

@@ -21,11 +21,21 @@ export class LiveObjects {
     }
     const group = "live-objects";
     try {
-      const proto = await this.#session.post("Runtime.evaluate", { expression: prototypeExpression, objectGroup: group });
+      const proto = await this.#session.post("Runtime.evaluate", {
+        expression: prototypeExpression,
+        objectGroup: group,
+      });
       if (!proto.result.objectId) throw new Error(`${prototypeExpression} is not an object`);
       // (@types/node types these two answers as void.)
-      const found = (await this.#session.post("Runtime.queryObjects", { prototypeObjectId: proto.result.objectId, objectGroup: group })) as unknown as { objects: { objectId: string } };
-      const length = (await this.#session.post("Runtime.callFunctionOn", { objectId: found.objects.objectId, functionDeclaration: "function () { return this.length; }", returnByValue: true })) as unknown as { result: { value: number } };
+      const found = (await this.#session.post("Runtime.queryObjects", {
+        prototypeObjectId: proto.result.objectId,
+        objectGroup: group,
+      })) as unknown as { objects: { objectId: string } };
+      const length = (await this.#session.post("Runtime.callFunctionOn", {
+        objectId: found.objects.objectId,
+        functionDeclaration: "function () { return this.length; }",
+        returnByValue: true,
+      })) as unknown as { result: { value: number } };
       return length.result.value;
     } finally {
       await this.#session.post("Runtime.releaseObjectGroup", { objectGroup: group });
@@ -38,4 +48,5 @@ export class LiveObjects {
 }
 
 /** The prototype of Node's timer objects (Timeout is not a global). */
-export const TIMEOUT_PROTOTYPE = "(() => { const t = setTimeout(() => undefined, 0); clearTimeout(t); return Object.getPrototypeOf(t); })()";
+export const TIMEOUT_PROTOTYPE =
+  "(() => { const t = setTimeout(() => undefined, 0); clearTimeout(t); return Object.getPrototypeOf(t); })()";

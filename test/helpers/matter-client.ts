@@ -43,14 +43,25 @@ export class MatterTestClient {
   readonly #reports: Report[] = [];
   readonly #waiters = new Set<(r: Report) => boolean>();
 
-  private constructor(controller: CommissioningController, nodeId: NodeId, node: PairedNode, storageDir: string, ownsStorage: boolean) {
+  private constructor(
+    controller: CommissioningController,
+    nodeId: NodeId,
+    node: PairedNode,
+    storageDir: string,
+    ownsStorage: boolean,
+  ) {
     this.controller = controller;
     this.nodeId = nodeId;
     this.node = node;
     this.#storageDir = storageDir;
     this.#ownsStorage = ownsStorage;
     node.events.attributeChanged.on(({ path, value }) => {
-      const report: Report = { endpointId: path.endpointId, cluster: clusterName(path.clusterId), attribute: path.attributeName, value };
+      const report: Report = {
+        endpointId: path.endpointId,
+        cluster: clusterName(path.clusterId),
+        attribute: path.attributeName,
+        value,
+      };
       this.#reports.push(report);
       for (const waiter of [...this.#waiters]) if (waiter(report)) this.#waiters.delete(waiter);
     });
@@ -72,7 +83,10 @@ export class MatterTestClient {
     await controller.start();
     try {
       const nodeId = await controller.commissionNode({
-        commissioning: { regulatoryLocation: GeneralCommissioning.RegulatoryLocationType.IndoorOutdoor, regulatoryCountryCode: "XX" },
+        commissioning: {
+          regulatoryLocation: GeneralCommissioning.RegulatoryLocationType.IndoorOutdoor,
+          regulatoryCountryCode: "XX",
+        },
         discovery: {
           knownAddress: { ip: options.address ?? "::1", port: options.port, type: "udp" },
           identifierData: { longDiscriminator: options.discriminator },
@@ -159,7 +173,9 @@ export class MatterTestClient {
 
   /** The endpoint whose BridgedDeviceBasicInformation.uniqueId matches. */
   bridged(uniqueId: string): ClientDevice {
-    const found = this.endpoints().find((ep) => (ep.maybeStateOf("bridgedDeviceBasicInformation") as Struct | undefined)?.uniqueId === uniqueId);
+    const found = this.endpoints().find(
+      (ep) => (ep.maybeStateOf("bridgedDeviceBasicInformation") as Struct | undefined)?.uniqueId === uniqueId,
+    );
     if (!found) throw new Error(`no bridged endpoint with uniqueId ${uniqueId}`);
     return found;
   }
@@ -198,14 +214,28 @@ export class MatterTestClient {
   }
 
   /** Resolve with the next report matching; register it *before* causing the change. */
-  nextReport(endpointId: number | undefined, cluster: string, attribute: string, predicate: (value: unknown) => boolean = () => true, timeoutMs = 10_000): Promise<Report> {
+  nextReport(
+    endpointId: number | undefined,
+    cluster: string,
+    attribute: string,
+    predicate: (value: unknown) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<Report> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
-        reject(new Error(`no report of ${cluster}.${attribute} on endpoint ${endpointId ?? "*"} within ${timeoutMs} ms`));
+        reject(
+          new Error(`no report of ${cluster}.${attribute} on endpoint ${endpointId ?? "*"} within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       const waiter = (r: Report) => {
-        if ((endpointId !== undefined && r.endpointId !== endpointId) || r.cluster !== cluster || r.attribute !== attribute || !predicate(r.value)) return false;
+        if (
+          (endpointId !== undefined && r.endpointId !== endpointId) ||
+          r.cluster !== cluster ||
+          r.attribute !== attribute ||
+          !predicate(r.value)
+        )
+          return false;
         clearTimeout(timer);
         resolve(r);
         return true;
@@ -235,12 +265,12 @@ export class MatterTestClient {
 }
 
 const CLUSTER_NAMES: Record<number, string> = {
-  0x0006: "onOff",
-  0x0008: "levelControl",
-  0x0039: "bridgedDeviceBasicInformation",
-  0x0202: "fanControl",
-  0x0300: "colorControl",
-  0x001d: "descriptor",
+  6: "onOff",
+  8: "levelControl",
+  57: "bridgedDeviceBasicInformation",
+  514: "fanControl",
+  768: "colorControl",
+  29: "descriptor",
 };
 
 function clusterName(id: number): string {

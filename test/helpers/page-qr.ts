@@ -20,14 +20,26 @@ export async function launchChromium(dir: string): Promise<{ context: BrowserCon
   const context = await chromium.launchPersistentContext(mkdtempSync(join(dir, "chromium-")), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
     viewport: { width: 1100, height: 1000 },
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   // Script errors and CSP refusals; "Failed to load resource" is the expected 401 of a wrong password.
-  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+  page.on(
+    "console",
+    (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()),
+  );
   return { context, page, errors };
 }
 
@@ -52,5 +64,6 @@ export async function decodeQr(page: Page, selector: string, size = 240): Promis
     return btoa(binary);
   })()`)) as string;
   if (!rgba) return undefined;
-  return jsQR(new Uint8ClampedArray(Buffer.from(rgba, "base64")), size, size, { inversionAttempts: "dontInvert" })?.data;
+  return jsQR(new Uint8ClampedArray(Buffer.from(rgba, "base64")), size, size, { inversionAttempts: "dontInvert" })
+    ?.data;
 }

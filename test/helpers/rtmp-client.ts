@@ -21,10 +21,12 @@ export class RawRtmpClient {
       this.#received = Buffer.concat([this.#received, data]);
       for (const wake of this.#waiters.splice(0)) wake();
     });
-    this.closed = new Promise((done) => socket.once("close", () => {
-      for (const wake of this.#waiters.splice(0)) wake();
-      done();
-    }));
+    this.closed = new Promise((done) =>
+      socket.once("close", () => {
+        for (const wake of this.#waiters.splice(0)) wake();
+        done();
+      }),
+    );
   }
 
   static async open(port: number, localAddress = "127.0.0.1"): Promise<RawRtmpClient> {
@@ -89,7 +91,12 @@ export class RawRtmpClient {
 
 /** A chunk's basic header + type 0 message header: a message of `length` bytes on chunk stream `csid`. */
 export function chunkHeader(csid: number, length: number, type = 20, streamId = 0): Buffer {
-  const basic = csid < 64 ? Buffer.from([csid]) : csid < 320 ? Buffer.from([0, csid - 64]) : Buffer.from([1, (csid - 64) & 0xff, (csid - 64) >> 8]);
+  const basic =
+    csid < 64
+      ? Buffer.from([csid])
+      : csid < 320
+        ? Buffer.from([0, csid - 64])
+        : Buffer.from([1, (csid - 64) & 0xff, (csid - 64) >> 8]);
   const header = Buffer.alloc(11);
   header.writeUIntBE(length, 3, 3);
   header[6] = type;

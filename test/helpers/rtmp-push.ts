@@ -17,13 +17,26 @@ export class TestPush {
   constructor(url: string, options: PushOptions = {}) {
     const size = options.size ?? "1280x720";
     const audio = options.audio ?? true;
-    const args = ["-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i", `testsrc2=size=${size}:rate=15`];
+    const args = [
+      "-hide_banner",
+      "-nostdin",
+      "-loglevel",
+      "error",
+      "-re",
+      "-f",
+      "lavfi",
+      "-i",
+      `testsrc2=size=${size}:rate=15`,
+    ];
     if (audio) args.push("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100");
     // ultrafast alone yields Constrained Baseline; CABAC makes it the Main profile a Nanit sends.
     args.push("-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "cabac=1", "-profile:v", "main", "-g", "30");
     if (audio) args.push("-c:a", "aac", "-b:a", "64k");
     args.push("-f", "flv", url);
-    this.process = new FfmpegProcess(process.env.HEARTHBRIDGE_FFMPEG ?? "ffmpeg", args, { label: "test push", log: quiet });
+    this.process = new FfmpegProcess(process.env.HEARTHBRIDGE_FFMPEG ?? "ffmpeg", args, {
+      label: "test push",
+      log: quiet,
+    });
   }
 
   get pid(): number | undefined {

@@ -86,8 +86,28 @@ const execFileAsync = promisify(execFile);
 /** Decode an Annex B H.264 stream with ffprobe (the file is written to `path`). */
 export async function probeH264(annexB: Buffer, path: string): Promise<DecodedVideo> {
   writeFileSync(path, annexB);
-  const { stdout } = await execFileAsync("ffprobe", ["-v", "error", "-f", "h264", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=width,height,nb_read_frames,profile", "-of", "json", path]);
-  const stream = (JSON.parse(stdout) as { streams?: { width?: number; height?: number; nb_read_frames?: string; profile?: string }[] }).streams?.[0];
+  const { stdout } = await execFileAsync("ffprobe", [
+    "-v",
+    "error",
+    "-f",
+    "h264",
+    "-count_frames",
+    "-select_streams",
+    "v:0",
+    "-show_entries",
+    "stream=width,height,nb_read_frames,profile",
+    "-of",
+    "json",
+    path,
+  ]);
+  const stream = (
+    JSON.parse(stdout) as { streams?: { width?: number; height?: number; nb_read_frames?: string; profile?: string }[] }
+  ).streams?.[0];
   if (!stream) throw new Error(`ffprobe found no video in ${path}`);
-  return { width: stream.width ?? 0, height: stream.height ?? 0, frames: Number(stream.nb_read_frames ?? 0), profile: stream.profile };
+  return {
+    width: stream.width ?? 0,
+    height: stream.height ?? 0,
+    frames: Number(stream.nb_read_frames ?? 0),
+    profile: stream.profile,
+  };
 }

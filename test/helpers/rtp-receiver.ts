@@ -75,7 +75,11 @@ export class SrtpSink extends EventEmitter<SrtpSinkEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off("packet", check);
-        reject(new Error(`${what}: not within ${timeoutMs} ms (${this.packets.length} packets, ${this.authFailures} failed authentication)`));
+        reject(
+          new Error(
+            `${what}: not within ${timeoutMs} ms (${this.packets.length} packets, ${this.authFailures} failed authentication)`,
+          ),
+        );
       }, timeoutMs);
       const check = (): void => {
         if (!predicate()) return;

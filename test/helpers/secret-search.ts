@@ -14,7 +14,9 @@ export function forms(value: string): string[] {
   const out = new Set([value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value)]);
   for (const encoding of ["base64", "base64url"] as const) {
     for (let shift = 0; shift < 3; shift++) {
-      const encoded = Buffer.concat([Buffer.alloc(shift), Buffer.from(value)]).toString(encoding).replace(/=+$/, "");
+      const encoded = Buffer.concat([Buffer.alloc(shift), Buffer.from(value)])
+        .toString(encoding)
+        .replace(/=+$/, "");
       // Drop the characters the prefix or the end of the text could change.
       const inner = encoded.slice(Math.ceil((shift * 4) / 3), encoded.length - 3);
       if (inner.length >= 8) out.add(inner);
@@ -26,7 +28,9 @@ export function forms(value: string): string[] {
 /** Where in `text` the secret appears, in any form (digits only: not inside a longer number). */
 export function found(text: string, secret: Secret): string | undefined {
   for (const form of forms(secret.value)) {
-    const hit = /^\d+$/.test(form) ? new RegExp(`(?<!\\d)${form}(?!\\d)`).exec(text)?.index ?? -1 : text.indexOf(form);
+    const hit = /^\d+$/.test(form)
+      ? (new RegExp(`(?<!\\d)${form}(?!\\d)`).exec(text)?.index ?? -1)
+      : text.indexOf(form);
     if (hit >= 0) return text.slice(Math.max(0, hit - 60), hit + form.length + 20).replace(form, "<<SECRET>>");
   }
   return undefined;

@@ -53,7 +53,8 @@ export class SrtpReceiver {
   #highestSeq: number | undefined;
 
   constructor(master: SrtpKeys) {
-    if (master.key.length !== 16 || master.salt.length !== 14) throw new Error("AES_CM_128_HMAC_SHA1_80 needs a 16-byte key and a 14-byte salt");
+    if (master.key.length !== 16 || master.salt.length !== 14)
+      throw new Error("AES_CM_128_HMAC_SHA1_80 needs a 16-byte key and a 14-byte salt");
     this.#sessionKey = deriveKey(master, 0x00, 16);
     this.#authKey = deriveKey(master, 0x01, 20);
     this.#sessionSalt = deriveKey(master, 0x02, 14);
@@ -70,7 +71,11 @@ export class SrtpReceiver {
   #tagValid(authenticated: Buffer, tag: Buffer, roc: number): boolean {
     const rocBytes = Buffer.alloc(4);
     rocBytes.writeUInt32BE(roc >>> 0);
-    const expected = createHmac("sha1", this.#authKey).update(authenticated).update(rocBytes).digest().subarray(0, TAG_LENGTH);
+    const expected = createHmac("sha1", this.#authKey)
+      .update(authenticated)
+      .update(rocBytes)
+      .digest()
+      .subarray(0, TAG_LENGTH);
     return timingSafeEqual(expected, tag);
   }
 
@@ -107,7 +112,8 @@ export class SrtpReceiver {
     for (let i = 0; i < 6; i++) iv[8 + i]! ^= indexBytes[2 + i]!;
     const decipher = createCipheriv("aes-128-ctr", this.#sessionKey, iv);
     let payload = Buffer.concat([decipher.update(authenticated.subarray(headerLength)), decipher.final()]);
-    if (packet[0]! & 0x20 && payload.length) payload = payload.subarray(0, payload.length - payload[payload.length - 1]!);
+    if (packet[0]! & 0x20 && payload.length)
+      payload = payload.subarray(0, payload.length - payload[payload.length - 1]!);
     return {
       payloadType: packet[1]! & 0x7f,
       marker: (packet[1]! & 0x80) !== 0,

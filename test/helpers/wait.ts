@@ -9,7 +9,11 @@ export interface WaitOptions {
   message?: string;
 }
 
-export function waitFor<T>(predicate: () => T | undefined | null | false, timeoutMs = 3000, options: WaitOptions = {}): Promise<T> {
+export function waitFor<T>(
+  predicate: () => T | undefined | null | false,
+  timeoutMs = 3000,
+  options: WaitOptions = {},
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const listeners: Array<[EventEmitter, string, () => void]> = [];
@@ -32,7 +36,11 @@ export function waitFor<T>(predicate: () => T | undefined | null | false, timeou
       }
       if (value !== undefined && value !== null && value !== false) finish(undefined, value);
     };
-    const timer = setTimeout(() => finish(new Error(`waitFor timed out after ${timeoutMs} ms${options.message ? `: ${options.message}` : ""}`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish(new Error(`waitFor timed out after ${timeoutMs} ms${options.message ? `: ${options.message}` : ""}`)),
+      timeoutMs,
+    );
     const interval = setInterval(check, options.intervalMs ?? 10);
     for (const [emitter, event] of options.on ?? []) {
       const fn = (): void => queueMicrotask(check);
@@ -44,7 +52,12 @@ export function waitFor<T>(predicate: () => T | undefined | null | false, timeou
 }
 
 /** Resolve with the arguments of the next `event` whose arguments satisfy `filter`. */
-export function nextEvent<A extends unknown[]>(emitter: EventEmitter, event: string, filter: (...args: A) => boolean = () => true, timeoutMs = 3000): Promise<A> {
+export function nextEvent<A extends unknown[]>(
+  emitter: EventEmitter,
+  event: string,
+  filter: (...args: A) => boolean = () => true,
+  timeoutMs = 3000,
+): Promise<A> {
   return new Promise<A>((resolve, reject) => {
     const timer = setTimeout(() => {
       emitter.off(event, fn);

@@ -35,22 +35,20 @@ describe("a Matter commissioning cut short by a crash", { timeout: 150_000 }, ()
   const dataDir = join(root, "data");
   const crashCopy = join(root, "crash-copy");
   const registry = new DeviceRegistry(log);
-  registry
-    .sinkFor(new IdleDriver())
-    .deviceFound(
-      {
-        id: "fansync:lamp",
-        vendor: "fansync",
-        account: "test",
-        kind: "light",
-        name: "Desk Lamp",
-        manufacturer: "Fanimation",
-        model: "T",
-        serialNumber: "SN-lamp",
-        capabilities: { light: { dimmable: true } },
-      },
-      { light: { on: true, brightness: 40 } },
-    );
+  registry.sinkFor(new IdleDriver()).deviceFound(
+    {
+      id: "fansync:lamp",
+      vendor: "fansync",
+      account: "test",
+      kind: "light",
+      name: "Desk Lamp",
+      manufacturer: "Fanimation",
+      model: "T",
+      serialNumber: "SN-lamp",
+      capabilities: { light: { dimmable: true } },
+    },
+    { light: { on: true, brightness: 40 } },
+  );
   const newHost = (dir: string) =>
     new MatterHost({
       registry,

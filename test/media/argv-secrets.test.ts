@@ -24,7 +24,10 @@ import { waitFor } from "../helpers/wait.ts";
 const dir = mkdtempSync(join(tmpdir(), "hearthbridge-argv-"));
 const argvLog = join(dir, "argv.log");
 const wrapper = join(dir, "ffmpeg");
-writeFileSync(wrapper, `#!/bin/sh\n{ tr '\\0' ' ' < /proc/$$/cmdline; echo; } >> '${argvLog}'\nexec ${process.env.HEARTHBRIDGE_FFMPEG ?? "ffmpeg"} "$@"\n`);
+writeFileSync(
+  wrapper,
+  `#!/bin/sh\n{ tr '\\0' ' ' < /proc/$$/cmdline; echo; } >> '${argvLog}'\nexec ${process.env.HEARTHBRIDGE_FFMPEG ?? "ffmpeg"} "$@"\n`,
+);
 chmodSync(wrapper, 0o755);
 
 async function udpSink(): Promise<{ socket: Socket; port: number; packets: () => number }> {
@@ -38,7 +41,13 @@ async function udpSink(): Promise<{ socket: Socket; port: number; packets: () =>
 
 /** Every way a key could be written: base64 of key+salt (ffmpeg's -srtp_out_params), each alone in base64 and hex. */
 function spellings(key: Buffer, salt: Buffer): string[] {
-  return [Buffer.concat([key, salt]).toString("base64"), key.toString("base64"), salt.toString("base64"), key.toString("hex"), salt.toString("hex")];
+  return [
+    Buffer.concat([key, salt]).toString("base64"),
+    key.toString("base64"),
+    salt.toString("base64"),
+    key.toString("hex"),
+    salt.toString("hex"),
+  ];
 }
 
 describe("no secret on an ffmpeg command line", () => {
@@ -58,25 +67,39 @@ describe("no secret on an ffmpeg command line", () => {
         requestStream: (_id, request) => fake.requestStream(request),
         stop: async () => undefined,
       };
-      registry.sinkFor(driver).deviceFound({
-        id: "nanit:cam",
-        vendor: "nanit",
-        account: "home",
-        kind: "camera",
-        name: "Cam",
-        manufacturer: "Nanit",
-        model: "Pro",
-        serialNumber: "cam",
-        capabilities: { camera: { profiles: [{ width: 1280, height: 720, fps: 15 }], audio: true } },
-      }, {});
-      const config = { bind: "127.0.0.1", rtmpPort: 0, rtmpHost: "127.0.0.1", keepWarm: [], transcode: "auto" as const, videoRelay, ffmpeg: wrapper };
+      registry.sinkFor(driver).deviceFound(
+        {
+          id: "nanit:cam",
+          vendor: "nanit",
+          account: "home",
+          kind: "camera",
+          name: "Cam",
+          manufacturer: "Nanit",
+          model: "Pro",
+          serialNumber: "cam",
+          capabilities: { camera: { profiles: [{ width: 1280, height: 720, fps: 15 }], audio: true } },
+        },
+        {},
+      );
+      const config = {
+        bind: "127.0.0.1",
+        rtmpPort: 0,
+        rtmpHost: "127.0.0.1",
+        keepWarm: [],
+        transcode: "auto" as const,
+        videoRelay,
+        ffmpeg: wrapper,
+      };
       const media = new MediaService({ config, registry, log });
       await media.start();
       const secrets: string[] = [];
       const sinks: Awaited<ReturnType<typeof udpSink>>[] = [];
       try {
         const source = media.sourceFor("nanit:cam")!;
-        for (const [width, height, mode] of [[1280, 720, "copy"], [640, 360, "transcode"]] as const) {
+        for (const [width, height, mode] of [
+          [1280, 720, "copy"],
+          [640, 360, "transcode"],
+        ] as const) {
           const video = await udpSink();
           const audio = await udpSink();
           sinks.push(video, audio);
@@ -92,14 +115,32 @@ describe("no secret on an ffmpeg command line", () => {
               videoSsrc: 0x9abcdef0,
               audioSsrc: 0x1234567,
             },
-            video: { width, height, fps: 15, maxBitrate: 600, payloadType: 99, mtu: 1378, profile: "main", level: "4.0" },
-            audio: { codec: "opus", sampleRateKHz: 16, channels: 1, maxBitrate: 24, payloadType: 110, packetTimeMs: 20 },
+            video: {
+              width,
+              height,
+              fps: 15,
+              maxBitrate: 600,
+              payloadType: 99,
+              mtu: 1378,
+              profile: "main",
+              level: "4.0",
+            },
+            audio: {
+              codec: "opus",
+              sampleRateKHz: 16,
+              channels: 1,
+              maxBitrate: 24,
+              payloadType: 110,
+              packetTimeMs: 20,
+            },
           };
           secrets.push(...spellings(request.target.videoSrtpKey, request.target.videoSrtpSalt));
           secrets.push(...spellings(request.target.audioSrtpKey!, request.target.audioSrtpSalt!));
           const stream = await source.startLive(request);
           assert.equal(stream.mode, mode);
-          await waitFor(() => video.packets() >= 10 && audio.packets() >= 5, 15_000, { message: `${mode}: video and audio packets at the viewer` });
+          await waitFor(() => video.packets() >= 10 && audio.packets() >= 5, 15_000, {
+            message: `${mode}: video and audio packets at the viewer`,
+          });
           await stream.stop();
         }
         const jpeg = await source.snapshot(640, 360);
@@ -111,7 +152,8 @@ describe("no secret on an ffmpeg command line", () => {
         // native: the audio ffmpeg of copy, the transcoder, the snapshot; ffmpeg: copy, transcoder, snapshot.
         assert.equal(lines.length, 3, lines.join("\n"));
         for (const line of lines) {
-          for (const secret of secrets) assert.ok(!line.includes(secret), `a secret on an ffmpeg command line: ${line}`);
+          for (const secret of secrets)
+            assert.ok(!line.includes(secret), `a secret on an ffmpeg command line: ${line}`);
           assert.ok(!/srtp|rtmp:\/\//.test(line), `no SRTP option and no RTMP URL: ${line}`);
         }
       } finally {

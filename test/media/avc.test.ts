@@ -8,7 +8,26 @@ import { keyframeToAnnexB, parseAvcSequenceHeader } from "../../src/media/protoc
 
 /** One 960x540 High-profile IDR from x264, split at start codes. */
 function x264Units(): Buffer[] {
-  const annexB = execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=15", "-frames:v", "1", "-c:v", "libx264", "-profile:v", "high", "-level", "4.1", "-f", "h264", "-"]);
+  const annexB = execFileSync("ffmpeg", [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=960x540:rate=15",
+    "-frames:v",
+    "1",
+    "-c:v",
+    "libx264",
+    "-profile:v",
+    "high",
+    "-level",
+    "4.1",
+    "-f",
+    "h264",
+    "-",
+  ]);
   const units: Buffer[] = [];
   let start = -1;
   for (let i = 0; i + 3 <= annexB.length; i++) {
@@ -24,7 +43,14 @@ function x264Units(): Buffer[] {
 
 function flvSequenceHeader(sps: Buffer, pps: Buffer): Buffer {
   const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
-  const record = Buffer.concat([Buffer.from([1, sps[1]!, sps[2]!, sps[3]!, 0xff, 0xe1]), u16(sps.length), sps, Buffer.from([1]), u16(pps.length), pps]);
+  const record = Buffer.concat([
+    Buffer.from([1, sps[1]!, sps[2]!, sps[3]!, 0xff, 0xe1]),
+    u16(sps.length),
+    sps,
+    Buffer.from([1]),
+    u16(pps.length),
+    pps,
+  ]);
   return Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), record]);
 }
 
@@ -38,18 +64,33 @@ describe("AVC sequence header and keyframe", () => {
   it("reads size, profile and level from the record x264 writes", () => {
     const config = parseAvcSequenceHeader(flvSequenceHeader(sps, pps))!;
     assert.deepEqual(
-      { width: config.width, height: config.height, profile: config.profile, level: config.level, lengthSize: config.lengthSize },
+      {
+        width: config.width,
+        height: config.height,
+        profile: config.profile,
+        level: config.level,
+        lengthSize: config.lengthSize,
+      },
       { width: 960, height: 540, profile: "high", level: "4.1", lengthSize: 4 },
     );
   });
 
   it("rebuilds an Annex B picture with SPS and PPS in front", () => {
     const config = parseAvcSequenceHeader(flvSequenceHeader(sps, pps))!;
-    const body = Buffer.concat(slices.flatMap((u) => [Buffer.from([u.length >>> 24, (u.length >> 16) & 0xff, (u.length >> 8) & 0xff, u.length & 0xff]), u]));
+    const body = Buffer.concat(
+      slices.flatMap((u) => [
+        Buffer.from([u.length >>> 24, (u.length >> 16) & 0xff, (u.length >> 8) & 0xff, u.length & 0xff]),
+        u,
+      ]),
+    );
     const picture = keyframeToAnnexB(config, Buffer.concat([Buffer.from([0x17, 1, 0, 0, 0]), body]))!;
     const start = Buffer.from([0, 0, 0, 1]);
     assert.deepEqual(picture, Buffer.concat([start, sps, start, pps, ...slices.flatMap((u) => [start, u])]));
-    const probe = execFileSync("ffprobe", ["-v", "error", "-f", "h264", "-show_entries", "stream=width,height", "-of", "csv=p=0", "-"], { input: picture, encoding: "utf8" });
+    const probe = execFileSync(
+      "ffprobe",
+      ["-v", "error", "-f", "h264", "-show_entries", "stream=width,height", "-of", "csv=p=0", "-"],
+      { input: picture, encoding: "utf8" },
+    );
     assert.equal(probe.trim(), "960,540");
   });
 

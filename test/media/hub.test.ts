@@ -69,7 +69,10 @@ describe("stream hub", () => {
 
   /** hub.ready() in real time: on a manual clock its timeout would wait for the clock, not fail in 10 s. */
   function keyframeHeld(hub: StreamHub): Promise<unknown> {
-    const options = { message: "the push's first keyframe", on: [[ingest, "keyframe-held"]] as Array<[RtmpIngest, string]> };
+    const options = {
+      message: "the push's first keyframe",
+      on: [[ingest, "keyframe-held"]] as Array<[RtmpIngest, string]>,
+    };
     return waitFor(() => hub.state().keyframeHeldAt, 10_000, options);
   }
 
@@ -79,7 +82,11 @@ describe("stream hub", () => {
     const release = hub.acquire();
     const second = hub.acquire();
     await hub.ready(10_000);
-    assert.deepEqual(camera.requests.map((r) => ({ action: r.action, url: r.url })), [{ action: "start", url: ingest.urlFor(id) }], "one start for two viewers");
+    assert.deepEqual(
+      camera.requests.map((r) => ({ action: r.action, url: r.url })),
+      [{ action: "start", url: ingest.urlFor(id) }],
+      "one start for two viewers",
+    );
     const state = hub.state();
     assert.equal(state.watching, 2);
     assert.equal(state.publishing, true);
@@ -157,13 +164,19 @@ describe("stream hub", () => {
     const [, reason] = await dropped;
     const detectedMs = performance.now() - pausedAt;
     assert.equal(reason, "dropped");
-    assert.ok(detectedMs >= 700 && detectedMs < 4_000, `stall noticed after ${Math.round(detectedMs)} ms (stallMs 800)`);
+    assert.ok(
+      detectedMs >= 700 && detectedMs < 4_000,
+      `stall noticed after ${Math.round(detectedMs)} ms (stallMs 800)`,
+    );
     await waitFor(() => camera.starts().length > startsBefore, 3_000, { message: "re-request after stall" });
     await hub.ready(10_000);
     assert.equal(hub.state().publishing, true);
     assert.equal(camera.pushes.length, 2, "a new push replaced the stalled one");
     // To a camera that thinks it still pushes, a start with the same URL is only a renewal: stop first.
-    assert.deepEqual(camera.requests.slice(requestsBefore).map((r) => r.action), ["stop", "start"]);
+    assert.deepEqual(
+      camera.requests.slice(requestsBefore).map((r) => r.action),
+      ["stop", "start"],
+    );
     assert.ok(capture.has(/push stalled/, 40));
     release();
   });
@@ -198,7 +211,11 @@ describe("stream hub", () => {
       await clock.tick(1);
       assert.equal(camera.starts().length, attempt + 2, `retry ${attempt + 1} after ${wait} ms`);
     }
-    assert.equal(capture.warnings.filter((l) => /stream request failed/.test(l.msg)).length, 1, "the first failure is a warning, the rest debug");
+    assert.equal(
+      capture.warnings.filter((l) => /stream request failed/.test(l.msg)).length,
+      1,
+      "the first failure is a warning, the rest debug",
+    );
     await keyframeHeld(hub);
     assert.equal(hub.state().lastError, undefined);
     release();

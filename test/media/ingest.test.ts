@@ -15,14 +15,21 @@ import { chunkHeader, RawRtmpClient, setChunkSize } from "../helpers/rtmp-client
 import { TestPush } from "../helpers/rtmp-push.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
 
-function newIngest(capture = new LogCapture(), options: Partial<IngestOptions> = {}): { ingest: RtmpIngest; capture: LogCapture } {
+function newIngest(
+  capture = new LogCapture(),
+  options: Partial<IngestOptions> = {},
+): { ingest: RtmpIngest; capture: LogCapture } {
   const log = createLogger("debug", { json: true, destination: capture });
   return { ingest: new RtmpIngest({ bind: "127.0.0.1", port: 0, rtmpHost: "127.0.0.1", log, ...options }), capture };
 }
 
 function children(): number[] {
   try {
-    return execFileSync("pgrep", ["-P", String(process.pid)], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+    return execFileSync("pgrep", ["-P", String(process.pid)], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -54,7 +61,10 @@ describe("RTMP ingest", () => {
       assert.equal(status.publishing, true);
       assert.equal(status.keyframeHeldAt, heldAt);
       assert.ok(heldAt >= status.publishStartedAt!);
-      assert.deepEqual({ ...status.video, fps: undefined }, { codec: "h264", width: 1280, height: 720, profile: "main", level: "3.1", fps: undefined });
+      assert.deepEqual(
+        { ...status.video, fps: undefined },
+        { codec: "h264", width: 1280, height: 720, profile: "main", level: "3.1", fps: undefined },
+      );
       assert.equal(status.audio, true);
       await waitFor(() => ingest.status("nanit:cam1")!.video?.fps, 5_000, { message: "frame rate" });
       assert.ok(Math.abs(ingest.status("nanit:cam1")!.video!.fps! - 15) < 1);
@@ -109,9 +119,17 @@ describe("RTMP ingest", () => {
       await nextEvent(ingest, "keyframe-held", () => true, 10_000);
       const quiet = createLogger("fatal");
       const refused = nextEvent<[string, string]>(ingest, "refused", (kind) => kind === "play", 10_000);
-      const probe = new FfmpegProcess("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", "-i", url, "-frames:v", "1", "-f", "null", "-"], { label: "reader", log: quiet });
+      const probe = new FfmpegProcess(
+        "ffmpeg",
+        ["-hide_banner", "-nostdin", "-loglevel", "error", "-i", url, "-frames:v", "1", "-f", "null", "-"],
+        { label: "reader", log: quiet },
+      );
       const exit = await probe.exited;
-      assert.notEqual(exit.code, 0, "readers take the stream in-process (frames()), never with the key on a command line");
+      assert.notEqual(
+        exit.code,
+        0,
+        "readers take the stream in-process (frames()), never with the key on a command line",
+      );
       assert.ok(isLoopback((await refused)[1]));
       assert.equal(ingest.status("nanit:cam1")!.publishing, true, "the camera's push is untouched");
       assert.equal(isLoopback("::ffff:127.0.0.1"), true);
@@ -131,7 +149,12 @@ describe("RTMP ingest", () => {
     const port = (blocker.address() as AddressInfo).port;
     try {
       const ingest = new RtmpIngest({ bind: "127.0.0.1", port, rtmpHost: "127.0.0.1", log: createLogger("fatal") });
-      await assert.rejects(ingest.start(), new RegExp(`RTMP port 127\\.0\\.0\\.1:${port} is already in use: stop the other program or set media\\.rtmpPort`));
+      await assert.rejects(
+        ingest.start(),
+        new RegExp(
+          `RTMP port 127\\.0\\.0\\.1:${port} is already in use: stop the other program or set media\\.rtmpPort`,
+        ),
+      );
       await ingest.stop();
     } finally {
       blocker.close();
@@ -227,11 +250,14 @@ describe("RTMP ingest limits before a publish", () => {
       huge.write(Buffer.concat([chunkHeader(3, 0xffffff), Buffer.alloc(64)]));
       const bigChunks = await open(ingest);
       assert.equal(await bigChunks.handshake(), true);
-      bigChunks.write(Buffer.concat([setChunkSize(8 * 1024 * 1024), chunkHeader(3, 1024 * 1024), Buffer.alloc(64 * 1024)]));
+      bigChunks.write(
+        Buffer.concat([setChunkSize(8 * 1024 * 1024), chunkHeader(3, 1024 * 1024), Buffer.alloc(64 * 1024)]),
+      );
       const streams = await open(ingest, "127.0.0.2");
       assert.equal(await streams.handshake(), true);
       // One full 128-byte chunk per stream, so each header opens a new one.
-      for (let csid = 3; csid < 3 + 20; csid++) streams.write(Buffer.concat([chunkHeader(csid, 4096), Buffer.alloc(128)]));
+      for (let csid = 3; csid < 3 + 20; csid++)
+        streams.write(Buffer.concat([chunkHeader(csid, 4096), Buffer.alloc(128)]));
       await Promise.all([huge.closedWithin(), bigChunks.closedWithin(), streams.closedWithin()]);
       assert.ok(capture.has(/a message of 16777215 bytes \(at most 65536 allowed here\)/));
       assert.ok(capture.has(/a message of 1048576 bytes/));
@@ -292,7 +318,13 @@ describe("RTMP ingest limits before a publish", () => {
         await client.closedWithin();
       }
       const warnings = capture.warnings.filter((l) => /refused an RTMP publish/.test(l.msg));
-      assert.deepEqual(warnings.map((l) => l.msg), ["refused an RTMP publish from 127.0.0.1: unknown stream key", "refused an RTMP publish from 127.0.0.2: unknown stream key"]);
+      assert.deepEqual(
+        warnings.map((l) => l.msg),
+        [
+          "refused an RTMP publish from 127.0.0.1: unknown stream key",
+          "refused an RTMP publish from 127.0.0.2: unknown stream key",
+        ],
+      );
       assert.equal(capture.matching(/refused an RTMP publish/).length, 4, "the rest at debug");
     } finally {
       await ingest.stop();

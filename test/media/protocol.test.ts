@@ -5,8 +5,19 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { Amf0Error, decodeAmf0, encodeAmf0 } from "../../src/media/protocol/amf0.ts";
-import { ChunkReader, encodeMessage, RtmpProtocolError, type RtmpMessage } from "../../src/media/protocol/rtmp-chunk.ts";
-import { HANDSHAKE_SIZE, serverHandshake, signedC1, signedSchema, verifyServerHandshake } from "../../src/media/protocol/rtmp-handshake.ts";
+import {
+  ChunkReader,
+  encodeMessage,
+  RtmpProtocolError,
+  type RtmpMessage,
+} from "../../src/media/protocol/rtmp-chunk.ts";
+import {
+  HANDSHAKE_SIZE,
+  serverHandshake,
+  signedC1,
+  signedSchema,
+  verifyServerHandshake,
+} from "../../src/media/protocol/rtmp-handshake.ts";
 import { flvHeader, flvTag } from "../../src/media/protocol/flv.ts";
 import { RtmpServerSession } from "../../src/media/protocol/rtmp-server.ts";
 
@@ -19,7 +30,9 @@ describe("AMF0", () => {
     assert.deepEqual(encodeAmf0("connect", 1, { app: "live" }, null), bytes);
     assert.deepEqual(decodeAmf0(bytes), ["connect", 1, Object.assign(Object.create(null), { app: "live" }), null]);
     // ECMA array (count is a hint) and a boolean.
-    assert.deepEqual(decodeAmf0(hex("08 00000063 0001 61 01 01 000009")), [Object.assign(Object.create(null), { a: true })]);
+    assert.deepEqual(decodeAmf0(hex("08 00000063 0001 61 01 01 000009")), [
+      Object.assign(Object.create(null), { a: true }),
+    ]);
   });
 
   it("refuses what runs past its end, lies about its size, or nests without end", () => {
@@ -31,17 +44,23 @@ describe("AMF0", () => {
   });
 
   it("never throws anything but Amf0Error", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-      try {
-        decodeAmf0(Buffer.from(bytes));
-      } catch (error) {
-        assert.ok(error instanceof Amf0Error, String(error));
-      }
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          decodeAmf0(Buffer.from(bytes));
+        } catch (error) {
+          assert.ok(error instanceof Amf0Error, String(error));
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
-function reader(limits = { maxMessageBytes: 1 << 20, maxChunkStreams: 8 }): { reader: ChunkReader; messages: RtmpMessage[] } {
+function reader(limits = { maxMessageBytes: 1 << 20, maxChunkStreams: 8 }): {
+  reader: ChunkReader;
+  messages: RtmpMessage[];
+} {
   const messages: RtmpMessage[] = [];
   return { reader: new ChunkReader(limits, (m) => messages.push(m)), messages };
 }
@@ -51,21 +70,40 @@ describe("RTMP chunk layer", () => {
     const { reader: r, messages } = reader();
     // Audio on csid 3: ts 1000 (format 0), then format 2 delta 20, then format 3 (delta 20 again); 32 bytes each.
     const body = (n: number) => Buffer.alloc(32, n);
-    r.push(Buffer.concat([hex("03 0003e8 000020 08 01000000"), body(1), hex("83 000014"), body(2), hex("c3"), body(3)]));
-    assert.deepEqual(messages.map((m) => [m.type, m.streamId, m.timestamp, m.payload[0]]), [[8, 1, 1000, 1], [8, 1, 1020, 2], [8, 1, 1040, 3]]);
+    r.push(
+      Buffer.concat([hex("03 0003e8 000020 08 01000000"), body(1), hex("83 000014"), body(2), hex("c3"), body(3)]),
+    );
+    assert.deepEqual(
+      messages.map((m) => [m.type, m.streamId, m.timestamp, m.payload[0]]),
+      [
+        [8, 1, 1000, 1],
+        [8, 1, 1020, 2],
+        [8, 1, 1040, 3],
+      ],
+    );
   });
 
   it("reassembles a message cut at the chunk size and interleaved with another stream, byte by byte", () => {
     const { reader: r, messages } = reader();
     const video = Buffer.alloc(300, 9);
     const wire = Buffer.concat([
-      hex("04 000000 00012c 09 01000000"), video.subarray(0, 128),
-      hex("05 000000 000002 08 01000000"), hex("aaaa"),
-      hex("c4"), video.subarray(128, 256),
-      hex("c4"), video.subarray(256),
+      hex("04 000000 00012c 09 01000000"),
+      video.subarray(0, 128),
+      hex("05 000000 000002 08 01000000"),
+      hex("aaaa"),
+      hex("c4"),
+      video.subarray(128, 256),
+      hex("c4"),
+      video.subarray(256),
     ]);
     for (const byte of wire) r.push(Buffer.from([byte]));
-    assert.deepEqual(messages.map((m) => [m.type, m.payload.length]), [[8, 2], [9, 300]]);
+    assert.deepEqual(
+      messages.map((m) => [m.type, m.payload.length]),
+      [
+        [8, 2],
+        [9, 300],
+      ],
+    );
     assert.deepEqual(messages[1]!.payload, video);
   });
 
@@ -76,13 +114,28 @@ describe("RTMP chunk layer", () => {
     assert.equal(messages.length, 2);
     assert.deepEqual(messages[1], message);
     // Abort drops the half-read message on csid 7; the next one there is whole.
-    r.push(Buffer.concat([hex("07 000000 001388 08 01000000"), Buffer.alloc(4096), hex("02 000000 000004 02 00000000 00000007")]));
+    r.push(
+      Buffer.concat([
+        hex("07 000000 001388 08 01000000"),
+        Buffer.alloc(4096),
+        hex("02 000000 000004 02 00000000 00000007"),
+      ]),
+    );
     r.push(Buffer.concat([hex("07 000000 000002 08 01000000"), hex("bbbb")]));
-    assert.deepEqual(messages.slice(2).map((m) => [m.type, m.payload.length]), [[2, 4], [8, 2]]);
+    assert.deepEqual(
+      messages.slice(2).map((m) => [m.type, m.payload.length]),
+      [
+        [2, 4],
+        [8, 2],
+      ],
+    );
   });
 
   it("refuses a declared length over the cap, one chunk stream too many, and a header inside a message", () => {
-    assert.throws(() => reader({ maxMessageBytes: 1000, maxChunkStreams: 8 }).reader.push(hex("03 000000 0003e9 14 00000000")), RtmpProtocolError);
+    assert.throws(
+      () => reader({ maxMessageBytes: 1000, maxChunkStreams: 8 }).reader.push(hex("03 000000 0003e9 14 00000000")),
+      RtmpProtocolError,
+    );
     const few = reader({ maxMessageBytes: 1000, maxChunkStreams: 2 }).reader;
     few.push(Buffer.concat([hex("03 000000 000001 14 00000000 00"), hex("04 000000 000001 14 00000000 00")]));
     assert.throws(() => few.push(hex("05 000000 000001 14 00000000")), /more than 2 chunk streams/);
@@ -94,15 +147,18 @@ describe("RTMP chunk layer", () => {
   });
 
   it("holds no more than the declared message, whatever a peer sends", () => {
-    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 30 }), (pieces) => {
-      const { reader: r } = reader({ maxMessageBytes: 4096, maxChunkStreams: 4 });
-      try {
-        for (const piece of pieces) r.push(Buffer.from(piece));
-      } catch (error) {
-        assert.ok(error instanceof RtmpProtocolError, String(error));
-      }
-      assert.ok(r.buffered <= 4 * 4096 + 18);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 30 }), (pieces) => {
+        const { reader: r } = reader({ maxMessageBytes: 4096, maxChunkStreams: 4 });
+        try {
+          for (const piece of pieces) r.push(Buffer.from(piece));
+        } catch (error) {
+          assert.ok(error instanceof RtmpProtocolError, String(error));
+        }
+        assert.ok(r.buffered <= 4 * 4096 + 18);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -113,7 +169,10 @@ describe("RTMP handshake", () => {
     const reply = serverHandshake(c1);
     assert.equal(reply.length, 1 + 2 * HANDSHAKE_SIZE);
     assert.equal(reply[0], 3);
-    assert.equal(verifyServerHandshake(c1, reply.subarray(1, 1 + HANDSHAKE_SIZE), reply.subarray(1 + HANDSHAKE_SIZE), 1), true);
+    assert.equal(
+      verifyServerHandshake(c1, reply.subarray(1, 1 + HANDSHAKE_SIZE), reply.subarray(1 + HANDSHAKE_SIZE), 1),
+      true,
+    );
     const plain = Buffer.alloc(HANDSHAKE_SIZE, 1);
     assert.equal(signedSchema(plain), undefined);
     assert.deepEqual(serverHandshake(plain), Buffer.concat([Buffer.from([3]), plain, plain]));
@@ -124,16 +183,29 @@ describe("RTMP server session", () => {
   it("refuses media before a publish", () => {
     const sent: Buffer[] = [];
     const session = new RtmpServerSession(
-      { send: (b) => sent.push(b), publish: () => true, play: () => undefined, media: () => undefined, unpublish: () => undefined },
-      { beforePublish: { maxMessageBytes: 65536, maxChunkStreams: 8 }, afterPublish: { maxMessageBytes: 1 << 20, maxChunkStreams: 8 } },
+      {
+        send: (b) => sent.push(b),
+        publish: () => true,
+        play: () => undefined,
+        media: () => undefined,
+        unpublish: () => undefined,
+      },
+      {
+        beforePublish: { maxMessageBytes: 65536, maxChunkStreams: 8 },
+        afterPublish: { maxMessageBytes: 1 << 20, maxChunkStreams: 8 },
+      },
     );
     session.receive(Buffer.concat([Buffer.from([3]), Buffer.alloc(HANDSHAKE_SIZE)]));
     assert.equal(sent.length, 1);
     session.receive(Buffer.alloc(HANDSHAKE_SIZE));
-    const command = (streamId: number, ...values: Parameters<typeof encodeAmf0>) => session.receive(encodeMessage(3, { type: 20, streamId, timestamp: 0, payload: encodeAmf0(...values) }, 128));
+    const command = (streamId: number, ...values: Parameters<typeof encodeAmf0>) =>
+      session.receive(encodeMessage(3, { type: 20, streamId, timestamp: 0, payload: encodeAmf0(...values) }, 128));
     command(0, "connect", 1, { app: "live", tcUrl: "rtmp://x/live" });
     command(0, "createStream", 2, null);
-    assert.throws(() => session.receive(encodeMessage(4, { type: 9, streamId: 1, timestamp: 0, payload: Buffer.alloc(3) }, 128)), /before a publish/);
+    assert.throws(
+      () => session.receive(encodeMessage(4, { type: 9, streamId: 1, timestamp: 0, payload: Buffer.alloc(3) }, 128)),
+      /before a publish/,
+    );
   });
 
   it("answers connect, createStream and publish as a publisher waits for, then hands over its media", () => {
@@ -141,11 +213,24 @@ describe("RTMP server session", () => {
     const media: RtmpMessage[] = [];
     const asked: string[] = [];
     const session = new RtmpServerSession(
-      { send: (b) => sent.push(b), publish: (app, name) => (asked.push(`${app}/${name}`), true), play: () => undefined, media: (m) => media.push(m), unpublish: () => undefined },
-      { beforePublish: { maxMessageBytes: 65536, maxChunkStreams: 8 }, afterPublish: { maxMessageBytes: 1 << 20, maxChunkStreams: 8 } },
+      {
+        send: (b) => sent.push(b),
+        publish: (app, name) => {
+          asked.push(`${app}/${name}`);
+          return true;
+        },
+        play: () => undefined,
+        media: (m) => media.push(m),
+        unpublish: () => undefined,
+      },
+      {
+        beforePublish: { maxMessageBytes: 65536, maxChunkStreams: 8 },
+        afterPublish: { maxMessageBytes: 1 << 20, maxChunkStreams: 8 },
+      },
     );
     session.receive(Buffer.concat([Buffer.from([3]), Buffer.alloc(HANDSHAKE_SIZE), Buffer.alloc(HANDSHAKE_SIZE)]));
-    const command = (streamId: number, ...values: Parameters<typeof encodeAmf0>) => session.receive(encodeMessage(3, { type: 20, streamId, timestamp: 0, payload: encodeAmf0(...values) }, 128));
+    const command = (streamId: number, ...values: Parameters<typeof encodeAmf0>) =>
+      session.receive(encodeMessage(3, { type: 20, streamId, timestamp: 0, payload: encodeAmf0(...values) }, 128));
     command(0, "connect", 1, { app: "live", tcUrl: "rtmp://x/live" });
     command(0, "createStream", 2, null);
     command(1, "publish", 3, null, "key?token=1", "live");
@@ -153,11 +238,20 @@ describe("RTMP server session", () => {
     assert.equal(session.publishing, true);
     const replies = reader({ maxMessageBytes: 1 << 20, maxChunkStreams: 8 });
     replies.reader.push(Buffer.concat(sent.slice(1)));
-    const described = replies.messages.map((m) => (m.type === 20 ? decodeAmf0(m.payload).slice(0, 2).join(" ") : `control ${m.type}`));
+    const described = replies.messages.map((m) =>
+      m.type === 20 ? decodeAmf0(m.payload).slice(0, 2).join(" ") : `control ${m.type}`,
+    );
     assert.deepEqual(described, ["control 5", "control 6", "control 1", "_result 1", "_result 2", "onStatus 0"]);
-    assert.equal((decodeAmf0(replies.messages[5]!.payload)[3] as Record<string, string>).code, "NetStream.Publish.Start");
+    assert.equal(
+      (decodeAmf0(replies.messages[5]!.payload)[3] as Record<string, string>).code,
+      "NetStream.Publish.Start",
+    );
     session.receive(encodeMessage(4, { type: 9, streamId: 1, timestamp: 40, payload: Buffer.alloc(200_000, 1) }, 128));
-    assert.deepEqual(media.map((m) => [m.type, m.timestamp, m.payload.length]), [[9, 40, 200_000]], "bigger messages once published");
+    assert.deepEqual(
+      media.map((m) => [m.type, m.timestamp, m.payload.length]),
+      [[9, 40, 200_000]],
+      "bigger messages once published",
+    );
   });
 });
 

@@ -15,7 +15,13 @@ import { MediaFeed } from "../../src/media/feed.ts";
 import { Prebuffer } from "../../src/media/prebuffer.ts";
 import { RecordingClip, type RecordingClipOptions } from "../../src/media/recording.ts";
 import { MediaCameraRecorder } from "../../src/media/recorder.ts";
-import { childBoxes, fragmentStartsWithSync, Mp4BoxReader, Mp4FormatError, Mp4Segmenter } from "../../src/media/protocol/mp4.ts";
+import {
+  childBoxes,
+  fragmentStartsWithSync,
+  Mp4BoxReader,
+  Mp4FormatError,
+  Mp4Segmenter,
+} from "../../src/media/protocol/mp4.ts";
 import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO } from "../../src/media/protocol/flv.ts";
 import type { FlvTagData } from "../../src/media/feed.ts";
 import type { RecordingPacket } from "../../src/core/camera.ts";
@@ -50,13 +56,26 @@ function u32(...values: number[]): Buffer {
 
 describe("MP4 boxes", () => {
   it("splits top-level boxes across any chunking, with 32- and 64-bit sizes", () => {
-    const large = Buffer.concat([u32(1), Buffer.from("mdat", "latin1"), Buffer.from("0000000000000013", "hex"), Buffer.from("abc")]);
+    const large = Buffer.concat([
+      u32(1),
+      Buffer.from("mdat", "latin1"),
+      Buffer.from("0000000000000013", "hex"),
+      Buffer.from("abc"),
+    ]);
     const stream = Buffer.concat([box("ftyp", "69736f6d00000200"), box("moov", "aabb"), large]);
     for (const step of [1, 3, 7, stream.length]) {
       const reader = new Mp4BoxReader();
       const got = [];
       for (let i = 0; i < stream.length; i += step) got.push(...reader.push(stream.subarray(i, i + step)));
-      assert.deepEqual(got.map((b) => [b.type, b.data.length]), [["ftyp", 16], ["moov", 10], ["mdat", 19]], `chunks of ${step}`);
+      assert.deepEqual(
+        got.map((b) => [b.type, b.data.length]),
+        [
+          ["ftyp", 16],
+          ["moov", 10],
+          ["mdat", 19],
+        ],
+        `chunks of ${step}`,
+      );
       assert.equal(reader.buffered, 0);
     }
   });
@@ -64,8 +83,15 @@ describe("MP4 boxes", () => {
   it("refuses sizes smaller than a header, size 0, and boxes past the limit", () => {
     assert.throws(() => new Mp4BoxReader().push(u32(4, 0)), Mp4FormatError);
     assert.throws(() => new Mp4BoxReader().push(Buffer.concat([u32(0), Buffer.from("mdat")])), /size 0/);
-    assert.throws(() => new Mp4BoxReader(1000).push(Buffer.concat([u32(5000), Buffer.from("mdat")])), /larger than 1000/);
-    assert.throws(() => new Mp4BoxReader().push(Buffer.concat([u32(1), Buffer.from("mdat"), Buffer.from("0000000000000008", "hex")])), /smaller than its header/);
+    assert.throws(
+      () => new Mp4BoxReader(1000).push(Buffer.concat([u32(5000), Buffer.from("mdat")])),
+      /larger than 1000/,
+    );
+    assert.throws(
+      () =>
+        new Mp4BoxReader().push(Buffer.concat([u32(1), Buffer.from("mdat"), Buffer.from("0000000000000008", "hex")])),
+      /smaller than its header/,
+    );
   });
 
   it("groups ftyp+moov as the init segment and [styp] moof+mdat as fragments; drops mfra", () => {
@@ -74,7 +100,10 @@ describe("MP4 boxes", () => {
     const f1 = Buffer.concat([box("moof", "02"), box("mdat", "03")]);
     const f2 = Buffer.concat([box("styp", "04"), box("moof", "05"), box("mdat", "06")]);
     const out = s.push(Buffer.concat([init, f1, f2, box("mfra", "07")]));
-    assert.deepEqual(out.map((o) => o.kind), ["init", "fragment", "fragment"]);
+    assert.deepEqual(
+      out.map((o) => o.kind),
+      ["init", "fragment", "fragment"],
+    );
     assert.deepEqual(out[0]!.data, init);
     assert.deepEqual(out[1]!.data, f1);
     assert.deepEqual(out[2]!.data, f2);
@@ -82,24 +111,39 @@ describe("MP4 boxes", () => {
 
   it("refuses a stream that is not fragmented MP4", () => {
     assert.throws(() => new Mp4Segmenter().push(Buffer.concat([box("ftyp"), box("mdat")])), /mdat before the moov/);
-    assert.throws(() => new Mp4Segmenter().push(Buffer.concat([box("ftyp"), box("moov"), box("mdat")])), /mdat without a moof/);
-    assert.throws(() => new Mp4Segmenter().push(Buffer.concat([box("ftyp"), box("moov"), box("moof"), box("moof")])), /moof without its mdat/);
+    assert.throws(
+      () => new Mp4Segmenter().push(Buffer.concat([box("ftyp"), box("moov"), box("mdat")])),
+      /mdat without a moof/,
+    );
+    assert.throws(
+      () => new Mp4Segmenter().push(Buffer.concat([box("ftyp"), box("moov"), box("moof"), box("moof")])),
+      /moof without its mdat/,
+    );
   });
 
   it("reads a fragment's first sample flags: trun first-sample-flags, per-sample flags, tfhd defaults", () => {
     const tfhd = (flags: number, ...fields: number[]) => fullBox("tfhd", flags, u32(1, ...fields));
-    const moof = (...children: Buffer[]) => box("moof", Buffer.concat([fullBox("mfhd", 0, u32(1)), box("traf", Buffer.concat(children))]));
+    const moof = (...children: Buffer[]) =>
+      box("moof", Buffer.concat([fullBox("mfhd", 0, u32(1)), box("traf", Buffer.concat(children))]));
     const SYNC = 0x02000000;
     const NON_SYNC = 0x01010000;
     // trun: data-offset + first-sample-flags (0x005), 2 samples.
     assert.equal(fragmentStartsWithSync(moof(tfhd(0x020000), fullBox("trun", 0x005, u32(2, 100, SYNC)))), true);
     assert.equal(fragmentStartsWithSync(moof(tfhd(0x020000), fullBox("trun", 0x005, u32(2, 100, NON_SYNC)))), false);
     // trun: data-offset, per-sample duration + size + flags (0x701): first sample's flags after its duration and size.
-    assert.equal(fragmentStartsWithSync(moof(tfhd(0), fullBox("trun", 0x701, u32(1, 100, 3000, 512, NON_SYNC)))), false);
+    assert.equal(
+      fragmentStartsWithSync(moof(tfhd(0), fullBox("trun", 0x701, u32(1, 100, 3000, 512, NON_SYNC)))),
+      false,
+    );
     assert.equal(fragmentStartsWithSync(moof(tfhd(0), fullBox("trun", 0x701, u32(1, 100, 3000, 512, SYNC)))), true);
     // tfhd default-sample-duration + default-sample-flags (0x28), trun without flags.
     assert.equal(fragmentStartsWithSync(moof(tfhd(0x28, 3000, NON_SYNC), fullBox("trun", 0x001, u32(1, 100)))), false);
-    assert.equal(childBoxes(moof(tfhd(0))).map((b) => b.type).join(","), "mfhd,traf");
+    assert.equal(
+      childBoxes(moof(tfhd(0)))
+        .map((b) => b.type)
+        .join(","),
+      "mfhd,traf",
+    );
   });
 });
 
@@ -131,12 +175,19 @@ describe("pre-buffer", () => {
     // Last tag at 10 010 ms: the keyframe at 6000 covers 4010 ms, the one at 8000 would not.
     const replay: FlvTagData[] = [];
     prebuffer.subscribeTags((tag) => replay.push(tag))();
-    assert.deepEqual(replay.slice(0, 3).map((t) => t.type), [FLV_SCRIPT, FLV_VIDEO, FLV_AUDIO], "headers first");
+    assert.deepEqual(
+      replay.slice(0, 3).map((t) => t.type),
+      [FLV_SCRIPT, FLV_VIDEO, FLV_AUDIO],
+      "headers first",
+    );
     const media = replay.slice(3);
     assert.ok(isKey(media[0]!), "starts on a keyframe");
     assert.equal(media[0]!.dts, 6000);
     assert.equal(media.at(-1)!.dts, 10_010);
-    assert.ok(prebuffer.stats().durationMs >= 4000 && prebuffer.stats().durationMs < 6000, JSON.stringify(prebuffer.stats()));
+    assert.ok(
+      prebuffer.stats().durationMs >= 4000 && prebuffer.stats().durationMs < 6000,
+      JSON.stringify(prebuffer.stats()),
+    );
     assert.equal(prebuffer.stats().gops, 3);
     prebuffer.close();
   });
@@ -179,8 +230,19 @@ describe("pre-buffer", () => {
 });
 
 /** ffprobe's view of a file: streams and duration. */
-async function probe(file: string): Promise<{ streams: { codec_type: string; codec_name: string; width?: number; height?: number; sample_rate?: string }[]; format: { duration: string } }> {
-  const { stdout } = await execFileAsync("ffprobe", ["-v", "error", "-show_streams", "-show_format", "-of", "json", file]);
+async function probe(file: string): Promise<{
+  streams: { codec_type: string; codec_name: string; width?: number; height?: number; sample_rate?: string }[];
+  format: { duration: string };
+}> {
+  const { stdout } = await execFileAsync("ffprobe", [
+    "-v",
+    "error",
+    "-show_streams",
+    "-show_format",
+    "-of",
+    "json",
+    file,
+  ]);
   return JSON.parse(stdout);
 }
 
@@ -227,7 +289,16 @@ describe("a recording clip through ffmpeg (copy)", () => {
   }
 
   function clip(prebuffer: Prebuffer, options: Partial<RecordingClipOptions> = {}): RecordingClip {
-    return new RecordingClip({ ffmpeg: "ffmpeg", source: prebuffer, lastTagAt: () => prebuffer.lastTagAt, audio: true, fragmentMs: 4000, label: "test clip", log: silent, ...options });
+    return new RecordingClip({
+      ffmpeg: "ffmpeg",
+      source: prebuffer,
+      lastTagAt: () => prebuffer.lastTagAt,
+      audio: true,
+      fragmentMs: 4000,
+      label: "test clip",
+      log: silent,
+      ...options,
+    });
   }
 
   it("pre-buffer then live tags become init + fragments that decode; each fragment starts on a keyframe; the last is flagged", async () => {
@@ -236,13 +307,17 @@ describe("a recording clip through ffmpeg (copy)", () => {
     const packets = collect(c);
     // "Live": the rest of the file, then a second copy of it (another 4 s) with shifted timestamps.
     for (const tag of tags) if (tag.time > 2900 && tag.type !== FLV_SCRIPT) feed.tag(tag.type, tag.time, tag.body);
-    for (const tag of tags) if (tag.type !== FLV_SCRIPT && !(tag.body[1] === 0)) feed.tag(tag.type, tag.time + 4000, tag.body);
+    for (const tag of tags)
+      if (tag.type !== FLV_SCRIPT && !(tag.body[1] === 0)) feed.tag(tag.type, tag.time + 4000, tag.body);
     c.end("test over");
     const got = await packets;
     const end = await c.ended;
     assert.equal(got[0]!.kind, "init");
     assert.ok(got.length >= 3, `init and fragments (got ${got.length})`);
-    assert.deepEqual(got.map((p) => p.last), [...got.slice(1).map(() => false), true]);
+    assert.deepEqual(
+      got.map((p) => p.last),
+      [...got.slice(1).map(() => false), true],
+    );
     assert.equal(end.clean, true);
     for (const fragment of got.slice(1)) {
       const moof = new Mp4BoxReader().push(fragment.data).find((b) => b.type === "moof")!;
@@ -261,7 +336,7 @@ describe("a recording clip through ffmpeg (copy)", () => {
   });
 
   it("without audio when asked, and fragments no longer than the fragment length", async () => {
-    const { feed, prebuffer } = feedWith(4000, 8000, () => performance.now());
+    const { prebuffer } = feedWith(4000, 8000, () => performance.now());
     const c = clip(prebuffer, { audio: false, fragmentMs: 1000 });
     const packets = collect(c);
     c.end("test over");
@@ -269,7 +344,10 @@ describe("a recording clip through ffmpeg (copy)", () => {
     const file = join(dir, "video-only.mp4");
     writeFileSync(file, Buffer.concat(got.map((p) => p.data)));
     const info = await probe(file);
-    assert.deepEqual(info.streams.map((s) => s.codec_type), ["video"]);
+    assert.deepEqual(
+      info.streams.map((s) => s.codec_type),
+      ["video"],
+    );
     // 4 s with 2 s GOPs and 1 s fragments: more fragments than GOPs.
     assert.ok(got.length - 1 >= 4, `fragments cut by duration too (got ${got.length - 1})`);
     prebuffer.close();
@@ -328,11 +406,31 @@ describe("recorder policy", () => {
     feed.begin();
     for (const tag of tags) feed.tag(tag.type, tag.time, tag.body);
     const clock = new ManualClock();
-    const hub = { held: 0, wakes: [] as string[], acquire: () => { hub.held++; return () => { hub.held--; }; }, ready: async () => undefined, wake: (why: string) => void hub.wakes.push(why) };
+    const hub = {
+      held: 0,
+      wakes: [] as string[],
+      acquire: () => {
+        hub.held++;
+        return () => {
+          hub.held--;
+        };
+      },
+      ready: async () => undefined,
+      wake: (why: string) => void hub.wakes.push(why),
+    };
     let publishing = true;
     const ingest = { status: () => ({ publishing, bytesIn: 0, audio: true }) as never, frames: () => feed };
     const capture = new LogCapture();
-    const recorder = new MediaCameraRecorder({ deviceId: "cam", name: "Cam", ffmpeg: "ffmpeg", hub, ingest, log: pino({ level: "debug" }, capture), clock, postRollMs: 2000 });
+    const recorder = new MediaCameraRecorder({
+      deviceId: "cam",
+      name: "Cam",
+      ffmpeg: "ffmpeg",
+      hub,
+      ingest,
+      log: pino({ level: "debug" }, capture),
+      clock,
+      postRollMs: 2000,
+    });
     // The camera keeps pushing as the manual clock moves: the file again and again, 100 ms at a time.
     const media = tags.filter((t) => t.type !== FLV_SCRIPT && t.body[1] !== 0);
     const loopMs = 4000;

@@ -59,7 +59,10 @@ describe("MediaService", () => {
     const sink: DriverSink = registry.sinkFor(driver);
     for (const id of ["nanit:nursery", "nanit:warm"]) cameras.set(id, new FakeCamera({ size: "1280x720" }));
     sink.deviceFound(camera("nursery", "Nursery"), {});
-    sink.deviceFound({ ...camera("fan", "Fan"), kind: "ceiling-fan", capabilities: { fan: { reversible: false, breeze: false } } }, {});
+    sink.deviceFound(
+      { ...camera("fan", "Fan"), kind: "ceiling-fan", capabilities: { fan: { reversible: false, breeze: false } } },
+      {},
+    );
 
     const media = new MediaService({
       config: { bind: "127.0.0.1", rtmpPort: 0, rtmpHost: "127.0.0.1", keepWarm: ["warm cam"], transcode: "auto" },
@@ -97,8 +100,23 @@ describe("MediaService", () => {
       let packets = 0;
       udp.on("message", () => packets++);
       const request: LiveStreamRequest = {
-        target: { address: "127.0.0.1", videoPort: udp.address().port, videoSrtpKey: randomBytes(16), videoSrtpSalt: randomBytes(14), videoSsrc: 0x9abcdef0 },
-        video: { width: 1280, height: 720, fps: 15, maxBitrate: 2000, payloadType: 99, mtu: 1378, profile: "main", level: "4.0" },
+        target: {
+          address: "127.0.0.1",
+          videoPort: udp.address().port,
+          videoSrtpKey: randomBytes(16),
+          videoSrtpSalt: randomBytes(14),
+          videoSsrc: 0x9abcdef0,
+        },
+        video: {
+          width: 1280,
+          height: 720,
+          fps: 15,
+          maxBitrate: 2000,
+          payloadType: 99,
+          mtu: 1378,
+          profile: "main",
+          level: "4.0",
+        },
       };
       const stream = await nursery.startLive(request);
       assert.equal(stream.mode, "copy");
@@ -109,11 +127,16 @@ describe("MediaService", () => {
       assert.deepEqual(jpegSize(jpeg), { width: 640, height: 360 });
       await stream.stop();
       assert.equal((await stream.ended).reason, "stopped");
-      await waitFor(() => media.liveSessions === 0 && media.hub("nanit:nursery")!.state().watching === 0, 2_000, { message: "released" });
+      await waitFor(() => media.liveSessions === 0 && media.hub("nanit:nursery")!.state().watching === 0, 2_000, {
+        message: "released",
+      });
       udp.close();
 
       const states = media.state();
-      assert.deepEqual(states.map((s) => [s.deviceId, s.keepWarm]).sort(), [["nanit:nursery", false], ["nanit:warm", true]]);
+      assert.deepEqual(states.map((s) => [s.deviceId, s.keepWarm]).sort(), [
+        ["nanit:nursery", false],
+        ["nanit:warm", true],
+      ]);
     } finally {
       await media.stop();
     }
@@ -137,14 +160,33 @@ describe("MediaService", () => {
       stop: async () => undefined,
     };
     registry.sinkFor(driver).deviceFound(camera("solo", "Solo"), {});
-    const media = new MediaService({ config: { bind: "127.0.0.1", rtmpPort: 0, rtmpHost: "127.0.0.1", keepWarm: [], transcode: "always" }, registry, log });
+    const media = new MediaService({
+      config: { bind: "127.0.0.1", rtmpPort: 0, rtmpHost: "127.0.0.1", keepWarm: [], transcode: "always" },
+      registry,
+      log,
+    });
     await media.start();
     const udp = createSocket("udp4");
     udp.bind(0, "127.0.0.1");
     await once(udp, "listening");
     const stream = await media.sourceFor("nanit:solo")!.startLive({
-      target: { address: "127.0.0.1", videoPort: udp.address().port, videoSrtpKey: randomBytes(16), videoSrtpSalt: randomBytes(14), videoSsrc: 1 },
-      video: { width: 640, height: 360, fps: 15, maxBitrate: 500, payloadType: 99, mtu: 1378, profile: "main", level: "3.1" },
+      target: {
+        address: "127.0.0.1",
+        videoPort: udp.address().port,
+        videoSrtpKey: randomBytes(16),
+        videoSrtpSalt: randomBytes(14),
+        videoSsrc: 1,
+      },
+      video: {
+        width: 640,
+        height: 360,
+        fps: 15,
+        maxBitrate: 500,
+        payloadType: 99,
+        mtu: 1378,
+        profile: "main",
+        level: "3.1",
+      },
     });
     assert.equal(stream.mode, "transcode");
     await media.stop();

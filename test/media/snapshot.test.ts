@@ -45,7 +45,14 @@ describe("snapshots", () => {
     ingest.register(deviceId);
     const camera = new FakeCamera({ size: "1280x720" });
     const log = createLogger("fatal");
-    const hub = new StreamHub({ deviceId, name: "Nursery", ingest, requestStream: options.requestStream ?? camera.requestStream, log, timing: { lingerMs: 300, renewMs: 60_000 } });
+    const hub = new StreamHub({
+      deviceId,
+      name: "Nursery",
+      ingest,
+      requestStream: options.requestStream ?? camera.requestStream,
+      log,
+      timing: { lingerMs: 300, renewMs: 60_000 },
+    });
     const { cacheMs, readyTimeoutMs, clock } = options;
     const timers = { cacheMs, readyTimeoutMs, clock };
     const snapshots = new SnapshotMaker({ deviceId, name: "Nursery", ffmpeg: "ffmpeg", hub, ingest, log, ...timers });
@@ -72,7 +79,11 @@ describe("snapshots", () => {
     const release = hub.acquire();
     await hub.ready(10_000);
     const started = performance.now();
-    const [a, b, c] = await Promise.all([snapshots.snapshot(1280, 720), snapshots.snapshot(1280, 720), snapshots.snapshot(1280, 720)]);
+    const [a, b, c] = await Promise.all([
+      snapshots.snapshot(1280, 720),
+      snapshots.snapshot(1280, 720),
+      snapshots.snapshot(1280, 720),
+    ]);
     const warmMs = performance.now() - started;
     assert.equal(snapshots.spawned, 1, "one ffmpeg for three concurrent requests");
     assert.ok(a === b && b === c);
@@ -94,7 +105,10 @@ describe("snapshots", () => {
 
   it("fails with the hub's reason when the camera never pushes, and holds nothing after", async () => {
     const { hub, snapshots } = setup({ readyTimeoutMs: 300, requestStream: async () => undefined });
-    await assert.rejects(snapshots.snapshot(640, 360), /did not start pushing to rtmp:\/\/127\.0\.0\.1:\d+ within 0\.3 s/);
+    await assert.rejects(
+      snapshots.snapshot(640, 360),
+      /did not start pushing to rtmp:\/\/127\.0\.0\.1:\d+ within 0\.3 s/,
+    );
     assert.equal(hub.state().watching, 0);
     assert.equal(snapshots.spawned, 0);
   });

@@ -30,12 +30,24 @@ import { nextEvent, waitFor } from "../helpers/wait.ts";
 const quiet = createLogger("fatal");
 const SPS = Buffer.from([0x67, 1, 2, 3, 4, 5]);
 const PPS = Buffer.from([0x68, 9, 9]);
-const CONFIG: AvcConfig = { profileIdc: 77, profile: "main", level: "3.1", width: 1280, height: 720, lengthSize: 4, sps: [SPS], pps: [PPS] };
+const CONFIG: AvcConfig = {
+  profileIdc: 77,
+  profile: "main",
+  level: "3.1",
+  width: 1280,
+  height: 720,
+  lengthSize: 4,
+  sps: [SPS],
+  pps: [PPS],
+};
 
 /** An FLV video tag body: frame type + codec 7, AVC NALU, composition time, AVCC units. */
 function tag(keyframe: boolean, cts: number, ...units: Buffer[]): Buffer {
   const header = Buffer.from([keyframe ? 0x17 : 0x27, 1, (cts >> 16) & 0xff, (cts >> 8) & 0xff, cts & 0xff]);
-  return Buffer.concat([header, ...units.flatMap((u) => [Buffer.from([0, 0, (u.length >> 8) & 0xff, u.length & 0xff]), u])]);
+  return Buffer.concat([
+    header,
+    ...units.flatMap((u) => [Buffer.from([0, 0, (u.length >> 8) & 0xff, u.length & 0xff]), u]),
+  ]);
 }
 const idr = (size = 50) => Buffer.concat([Buffer.from([0x65]), randomBytes(size)]);
 const inter = (size = 20) => Buffer.concat([Buffer.from([0x41]), randomBytes(size)]);
@@ -73,7 +85,10 @@ describe("native video relay", () => {
       assert.equal((b! - a!) >>> 0, (166 - (100 + 66)) * 90, "pts = dts + cts");
       assert.equal((c! - b!) >>> 0, (233 + 33 - 166) * 90);
       assert.ok(sink.packets.every((p) => p.ssrc === 0xfeedf00d && p.payloadType === 99));
-      assert.ok(sink.raw.every((r) => r.length <= 1378), "no packet over the MTU");
+      assert.ok(
+        sink.raw.every((r) => r.length <= 1378),
+        "no packet over the MTU",
+      );
       assert.ok(sink.packets.length > 5, "the 3 kB IDR went out as FU-A fragments");
     } finally {
       relay.stop();
@@ -102,7 +117,11 @@ describe("native video relay", () => {
       await sink.until(() => sink.packets.filter((p) => p.marker).length >= 3, 2000, "the new publish's keyframe");
       const depacketizer = new H264Depacketizer();
       for (const p of sink.packets) depacketizer.push(p);
-      assert.deepEqual(depacketizer.nalTypes, [7, 8, 5, 1, 7, 8, 5], "no inter frame without its keyframe; SPS/PPS in the keyframe are not doubled");
+      assert.deepEqual(
+        depacketizer.nalTypes,
+        [7, 8, 5, 1, 7, 8, 5],
+        "no inter frame without its keyframe; SPS/PPS in the keyframe are not doubled",
+      );
       const [, second, third] = frameStamps(sink.packets);
       const step = (third! - second!) >>> 0;
       assert.ok(step > 0 && step <= 200 * 90, `the clock goes on forward after the reconnect (+${step})`);
@@ -154,7 +173,11 @@ describe("native video relay", () => {
       assert.equal(body.readUInt32BE(0), wallOrigin / 1000 + 2_208_988_800, "NTP seconds of the wall clock");
       assert.equal(body.readUInt32BE(4), 2 ** 31, "NTP fraction: half a second");
       assert.equal(body.readUInt32BE(12), sink.packets.length, "sender's packet count");
-      assert.equal(body.readUInt32BE(16), sink.packets.reduce((n, p) => n + p.payload.length, 0), "sender's octet count");
+      assert.equal(
+        body.readUInt32BE(16),
+        sink.packets.reduce((n, p) => n + p.payload.length, 0),
+        "sender's octet count",
+      );
       const lastFrame = frameStamps(sink.packets).at(-1)!;
       const rtpAhead = (body.readUInt32BE(8) - lastFrame) >>> 0;
       assert.equal(rtpAhead, 100 * 90, "the report's RTP time: the last frame's plus the 100 ms since");
@@ -178,7 +201,10 @@ describe("live sessions with the native video relay", () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  function request(sinks: { video: SrtpSink; audio?: SrtpSink }, video: Partial<LiveStreamVideo> = {}): LiveStreamRequest {
+  function request(
+    sinks: { video: SrtpSink; audio?: SrtpSink },
+    video: Partial<LiveStreamVideo> = {},
+  ): LiveStreamRequest {
     return {
       target: {
         address: "127.0.0.1",
@@ -186,13 +212,46 @@ describe("live sessions with the native video relay", () => {
         videoSrtpKey: sinks.video.keys.key,
         videoSrtpSalt: sinks.video.keys.salt,
         videoSsrc: 0x89abcdef,
-        ...(sinks.audio ? { audioPort: sinks.audio.port, audioSrtpKey: sinks.audio.keys.key, audioSrtpSalt: sinks.audio.keys.salt, audioSsrc: 0x1234 } : {}),
+        ...(sinks.audio
+          ? {
+              audioPort: sinks.audio.port,
+              audioSrtpKey: sinks.audio.keys.key,
+              audioSrtpSalt: sinks.audio.keys.salt,
+              audioSsrc: 0x1234,
+            }
+          : {}),
       },
-      video: { width: 1280, height: 720, fps: 15, maxBitrate: 2000, payloadType: 99, mtu: 1378, profile: "main", level: "4.0", ...video },
-      ...(sinks.audio ? { audio: { codec: "opus" as const, sampleRateKHz: 24 as const, channels: 1 as const, maxBitrate: 24, payloadType: 110, packetTimeMs: 20 } } : {}),
+      video: {
+        width: 1280,
+        height: 720,
+        fps: 15,
+        maxBitrate: 2000,
+        payloadType: 99,
+        mtu: 1378,
+        profile: "main",
+        level: "4.0",
+        ...video,
+      },
+      ...(sinks.audio
+        ? {
+            audio: {
+              codec: "opus" as const,
+              sampleRateKHz: 24 as const,
+              channels: 1 as const,
+              maxBitrate: 24,
+              payloadType: 110,
+              packetTimeMs: 20,
+            },
+          }
+        : {}),
     };
   }
-  const input = (): LiveInput => ({ args: ["-re", "-stream_loop", "-1", "-i", flv], video: { ...SOURCE, profile: "main", level: "3.1" }, audio: true, frames });
+  const input = (): LiveInput => ({
+    args: ["-re", "-stream_loop", "-1", "-i", flv],
+    video: { ...SOURCE, profile: "main", level: "3.1" },
+    audio: true,
+    frames,
+  });
 
   it("video only: no ffmpeg at all, SRTP verifies and decodes as the camera's H.264 main 1280x720; a reconfigure to a smaller size switches to x264 and back", async () => {
     const video = await SrtpSink.open();
@@ -200,7 +259,15 @@ describe("live sessions with the native video relay", () => {
     video.on("packet", (p) => depacketizer.push(p));
     let stream: LiveStream | undefined;
     try {
-      stream = await startLiveSession({ ffmpeg: "ffmpeg", input: input(), request: request({ video }), transcode: "auto", videoRelay: "native", label: "live relay", log: quiet });
+      stream = await startLiveSession({
+        ffmpeg: "ffmpeg",
+        input: input(),
+        request: request({ video }),
+        transcode: "auto",
+        videoRelay: "native",
+        label: "live relay",
+        log: quiet,
+      });
       assert.equal(stream.mode, "copy");
       assert.equal((stream as unknown as { nativeVideo: boolean }).nativeVideo, true);
       assert.deepEqual(ffmpegChildren(), [], "no ffmpeg for a copied stream without audio");
@@ -213,9 +280,15 @@ describe("live sessions with the native video relay", () => {
       // the median step, so that a frame lost on a loaded machine's loopback does not count.
       const stamps = frameStamps(video.packets);
       const pts = [...new Set(stamps.map((t) => (t - stamps[0]!) | 0))].sort((a, b) => a - b);
-      const steps = pts.slice(1).map((t, i) => t - pts[i]!).sort((a, b) => a - b);
+      const steps = pts
+        .slice(1)
+        .map((t, i) => t - pts[i]!)
+        .sort((a, b) => a - b);
       const median = steps[steps.length >> 1]!;
-      assert.ok(Math.abs(median - 6000) <= 90, `15 fps is 6000 ticks of 90 kHz, FLV's milliseconds give 5940-6030 (${median})`);
+      assert.ok(
+        Math.abs(median - 6000) <= 90,
+        `15 fps is 6000 ticks of 90 kHz, FLV's milliseconds give 5940-6030 (${median})`,
+      );
 
       await stream.reconfigure({ width: 640, height: 360 });
       assert.equal(stream.mode, "transcode");
@@ -241,18 +314,36 @@ describe("live sessions with the native video relay", () => {
     const log = createLogger("trace", { json: true, destination: capture });
     let stream: LiveStream | undefined;
     try {
-      stream = await startLiveSession({ ffmpeg: "ffmpeg", input: input(), request: request({ video, audio }), transcode: "auto", videoRelay: "native", label: "live relay", log });
+      stream = await startLiveSession({
+        ffmpeg: "ffmpeg",
+        input: input(),
+        request: request({ video, audio }),
+        transcode: "auto",
+        videoRelay: "native",
+        label: "live relay",
+        log,
+      });
       await waitFor(() => ffmpegChildren().length === 1, 5000, { message: "one ffmpeg, for the audio" });
       await audio.until(() => audio.packets.length >= 25, 10_000, "Opus packets");
       await video.until(() => video.packets.filter((p) => p.marker).length >= 10, 10_000, "video");
       assert.equal(audio.authFailures + video.authFailures, 0);
-      assert.ok(audio.packets.every((p) => p.payloadType === 110 && p.ssrc === 0x1234 && opusFrameMs(p.payload) === 20));
+      assert.ok(
+        audio.packets.every((p) => p.payloadType === 110 && p.ssrc === 0x1234 && opusFrameMs(p.payload) === 20),
+      );
       const stopAt = performance.now();
       await stream.stop();
-      assert.ok(performance.now() - stopAt < 1500, `stopped in ${Math.round(performance.now() - stopAt)} ms (EOF on stdin, not the SIGKILL grace)`);
+      assert.ok(
+        performance.now() - stopAt < 1500,
+        `stopped in ${Math.round(performance.now() - stopAt)} ms (EOF on stdin, not the SIGKILL grace)`,
+      );
       assert.deepEqual(ffmpegChildren(), []);
       for (const keys of [video.keys, audio.keys]) {
-        for (const secret of [keys.key.toString("base64"), Buffer.concat([keys.key, keys.salt]).toString("base64"), keys.key.toString("hex")]) assert.ok(!capture.text.includes(secret), "no SRTP key in any log line");
+        for (const secret of [
+          keys.key.toString("base64"),
+          Buffer.concat([keys.key, keys.salt]).toString("base64"),
+          keys.key.toString("hex"),
+        ])
+          assert.ok(!capture.text.includes(secret), "no SRTP key in any log line");
       }
     } finally {
       await stream?.stop();
@@ -265,7 +356,15 @@ describe("live sessions with the native video relay", () => {
     const [video, audio] = [await SrtpSink.open(), await SrtpSink.open()];
     let stream: LiveStream | undefined;
     try {
-      stream = await startLiveSession({ ffmpeg: "ffmpeg", input: input(), request: request({ video, audio }), transcode: "auto", videoRelay: "native", label: "live relay", log: quiet });
+      stream = await startLiveSession({
+        ffmpeg: "ffmpeg",
+        input: input(),
+        request: request({ video, audio }),
+        transcode: "auto",
+        videoRelay: "native",
+        label: "live relay",
+        log: quiet,
+      });
       await audio.until(() => audio.packets.length > 0, 10_000, "Opus");
       process.kill(ffmpegChildren()[0]!, "SIGKILL");
       assert.match((await stream.ended).reason, /SIGKILL/);
@@ -299,10 +398,16 @@ describe("the ingest's frames", () => {
         },
       });
       assert.ok(video.length >= 1 && video[0]!.keyframe, "the held keyframe at once");
-      assert.deepEqual([video[0]!.config.width, video[0]!.config.height, video[0]!.config.profile], [1280, 720, "main"]);
+      assert.deepEqual(
+        [video[0]!.config.width, video[0]!.config.height, video[0]!.config.profile],
+        [1280, 720, "main"],
+      );
       const at = video.length;
       await waitFor(() => video.length >= at + 5, 10_000, { message: "live frames after the held ones" });
-      assert.ok(video.slice(1).every((f, i) => f.dts >= video[i]!.dts), "in decoding order");
+      assert.ok(
+        video.slice(1).every((f, i) => f.dts >= video[i]!.dts),
+        "in decoding order",
+      );
       assert.ok(audioFrames > 5 && audioConfig && audioConfig.length >= 2, "AAC with its AudioSpecificConfig");
       unsubscribe();
     } finally {

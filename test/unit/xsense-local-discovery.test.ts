@@ -158,7 +158,7 @@ test("a flood of 10,000 configs for new serials and 10,000 bad states stays boun
     const node = `SBS50FFFF0000_${i.toString(16).padStart(8, "0")}`;
     tracker.handle(
       `homeassistant/binary_sensor/${node}/${node}_smokealarm/config`,
-      '{"payload_on":"Detected","state_topic":"homeassistant/x/' + i + '"}',
+      `{"payload_on":"Detected","state_topic":"homeassistant/x/${i}"}`,
     );
     tracker.handle(`homeassistant/binary_sensor/${node}/${node}_smokealarm/state`, "{broken");
   }

@@ -79,7 +79,13 @@ export class XSenseApi {
   async clientInfo(): Promise<ClientInfo> {
     const data = await this.#post("101001", {}, false);
     const d = data as Record<string, unknown> | null;
-    if (!d || typeof d !== "object" || typeof d.userPoolId !== "string" || typeof d.clientId !== "string" || typeof d.clientSecret !== "string") {
+    if (
+      !d ||
+      typeof d !== "object" ||
+      typeof d.userPoolId !== "string" ||
+      typeof d.clientId !== "string" ||
+      typeof d.clientSecret !== "string"
+    ) {
       throw new XSenseApiError("101001", "the client info answer lacks userPoolId/clientId/clientSecret", 200);
     }
     registerSecret(d.clientSecret);
@@ -113,7 +119,14 @@ export class XSenseApi {
   }
 
   async #send(bizCode: string, params: Record<string, unknown>, auth: boolean, mac: string): Promise<unknown> {
-    const body = { ...params, clientType: this.clientType, mac, appVersion: this.appVersion, bizCode, appCode: this.appCode };
+    const body = {
+      ...params,
+      clientType: this.clientType,
+      mac,
+      appVersion: this.appVersion,
+      bizCode,
+      appCode: this.appCode,
+    };
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (auth) headers.authorization = this.accessToken!; // raw JWT, no "Bearer"
     const request = requestSignal(this.#timeoutMs, this.#signal);
@@ -121,7 +134,12 @@ export class XSenseApi {
     let text: string;
     try {
       try {
-        response = await fetch(this.#url, { method: "POST", headers, body: JSON.stringify(body), signal: request.signal });
+        response = await fetch(this.#url, {
+          method: "POST",
+          headers,
+          body: JSON.stringify(body),
+          signal: request.signal,
+        });
       } catch (error) {
         throw new XSenseApiError(bizCode, `request failed: ${(error as Error).message}`, 0);
       }
@@ -143,7 +161,8 @@ export class XSenseApi {
     if (response.status >= 400) {
       const message = String(json?.message ?? json?.reMsg ?? `HTTP ${response.status}`);
       // HTTP 500 "not authorised exception" seen by users when the session is gone (docs/protocols/xsense.md §2.6).
-      if (auth && (response.status === 401 || /not autho/i.test(message))) throw new XSenseSessionError(bizCode, message, response.status);
+      if (auth && (response.status === 401 || /not autho/i.test(message)))
+        throw new XSenseSessionError(bizCode, message, response.status);
       throw new XSenseApiError(bizCode, message, response.status);
     }
     if (!json) throw new XSenseApiError(bizCode, "the answer is not a JSON object", response.status);
@@ -153,6 +172,11 @@ export class XSenseApi {
     if (auth && ((errCode && SESSION_ERR_CODES.has(errCode)) || /bizCode cannot be empty/i.test(reMsg))) {
       throw new XSenseSessionError(bizCode, `${reMsg} (errCode ${errCode ?? "-"})`, response.status, errCode);
     }
-    throw new XSenseApiError(bizCode, `${reMsg} (reCode ${String(json.reCode)}, errCode ${errCode ?? "-"})`, response.status, errCode);
+    throw new XSenseApiError(
+      bizCode,
+      `${reMsg} (reCode ${String(json.reCode)}, errCode ${errCode ?? "-"})`,
+      response.status,
+      errCode,
+    );
   }
 }

@@ -2,7 +2,14 @@
 // (its SRP math and PASSWORD_VERIFIER signature), with our own transport that adds the SECRET_HASH
 // the library does not know about, honours a timeout and the driver's abort signal, and reads
 // `ExpiresIn` (authoritative for the access-token lifetime).
-import { AuthenticationDetails, CognitoRefreshToken, CognitoUser, CognitoUserPool, type CognitoUserSession, type ICognitoStorage } from "amazon-cognito-identity-js";
+import {
+  AuthenticationDetails,
+  CognitoRefreshToken,
+  CognitoUser,
+  CognitoUserPool,
+  type CognitoUserSession,
+  type ICognitoStorage,
+} from "amazon-cognito-identity-js";
 import { readBodyCapped } from "../../core/http.ts";
 import { registerSecret } from "../../core/logger.ts";
 import { requestSignal } from "../../core/timing.ts";
@@ -46,7 +53,11 @@ export class CognitoError extends Error {
   }
   /** Bad credentials (or secret hash): retrying will not help until the user acts. */
   get isAuthFailure(): boolean {
-    return this.code === "NotAuthorizedException" || this.code === "UserNotFoundException" || this.code === "UnsupportedChallenge";
+    return (
+      this.code === "NotAuthorizedException" ||
+      this.code === "UserNotFoundException" ||
+      this.code === "UnsupportedChallenge"
+    );
   }
 }
 
@@ -96,7 +107,12 @@ export class XSenseCognito {
 
   constructor(cfg: CognitoConfig) {
     this.#cfg = cfg;
-    this.#pool = new CognitoUserPool({ UserPoolId: cfg.userPoolId, ClientId: cfg.clientId, endpoint: cfg.endpoint, Storage: this.#storage });
+    this.#pool = new CognitoUserPool({
+      UserPoolId: cfg.userPoolId,
+      ClientId: cfg.clientId,
+      endpoint: cfg.endpoint,
+      Storage: this.#storage,
+    });
     const client = (this.#pool as unknown as { client: LibClient }).client;
     const send = (op: string, params: Record<string, unknown>, cb: Callback): void => {
       this.#send(op, params).then(
@@ -129,7 +145,8 @@ export class XSenseCognito {
       responses.SECRET_HASH = secretHash(secret, String(responses.USERNAME), clientId);
       params.ChallengeResponses = responses;
     }
-    if (params.ClientMetadata && Object.keys(params.ClientMetadata as object).length === 0) delete params.ClientMetadata;
+    if (params.ClientMetadata && Object.keys(params.ClientMetadata as object).length === 0)
+      delete params.ClientMetadata;
     const request = requestSignal(this.#cfg.timeoutMs, this.#cfg.signal);
     let response: Response;
     let text: string;
@@ -137,7 +154,10 @@ export class XSenseCognito {
       try {
         response = await fetch(this.#cfg.endpoint, {
           method: "POST",
-          headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `AWSCognitoIdentityProviderService.${op}` },
+          headers: {
+            "content-type": "application/x-amz-json-1.1",
+            "x-amz-target": `AWSCognitoIdentityProviderService.${op}`,
+          },
           body: JSON.stringify(params),
           signal: request.signal,
         });
@@ -159,12 +179,20 @@ export class XSenseCognito {
       // handled below
     }
     if (!response.ok) {
-      const type = String(data.__type ?? data.code ?? response.headers.get("x-amzn-errortype") ?? `HTTP${response.status}`).split("#").pop()!.split(":")[0]!;
+      const type = String(
+        data.__type ?? data.code ?? response.headers.get("x-amzn-errortype") ?? `HTTP${response.status}`,
+      )
+        .split("#")
+        .pop()!
+        .split(":")[0]!;
       throw new CognitoError(type, String(data.message ?? data.Message ?? `HTTP ${response.status}`), response.status);
     }
     if (op === "InitiateAuth" && params.AuthFlow === "USER_SRP_AUTH") {
       if (data.ChallengeName !== "PASSWORD_VERIFIER") {
-        throw new CognitoError("UnsupportedChallenge", `Cognito asked for ${String(data.ChallengeName)}; only PASSWORD_VERIFIER is supported (MFA is not)`);
+        throw new CognitoError(
+          "UnsupportedChallenge",
+          `Cognito asked for ${String(data.ChallengeName)}; only PASSWORD_VERIFIER is supported (MFA is not)`,
+        );
       }
       const cp = data.ChallengeParameters as Record<string, unknown> | undefined;
       if (typeof cp?.USER_ID_FOR_SRP === "string") this.#sub = cp.USER_ID_FOR_SRP;
@@ -175,9 +203,13 @@ export class XSenseCognito {
         throw new CognitoError("UnsupportedChallenge", `Cognito asked for ${data.ChallengeName}`);
       }
       this.#lastExpiresIn = typeof result.ExpiresIn === "number" ? result.ExpiresIn : undefined;
-      for (const key of ["AccessToken", "IdToken", "RefreshToken"]) registerSecret(typeof result[key] === "string" ? (result[key] as string) : undefined);
+      for (const key of ["AccessToken", "IdToken", "RefreshToken"])
+        registerSecret(typeof result[key] === "string" ? (result[key] as string) : undefined);
     } else if (op === "RespondToAuthChallenge" && data.ChallengeName) {
-      throw new CognitoError("UnsupportedChallenge", `Cognito asked for ${String(data.ChallengeName)}; only PASSWORD_VERIFIER is supported (MFA is not)`);
+      throw new CognitoError(
+        "UnsupportedChallenge",
+        `Cognito asked for ${String(data.ChallengeName)}; only PASSWORD_VERIFIER is supported (MFA is not)`,
+      );
     }
     return data;
   }
@@ -202,7 +234,8 @@ export class XSenseCognito {
     const user = new CognitoUser({ Username: email, Pool: this.#pool, Storage: this.#storage });
     const details = new AuthenticationDetails({ Username: email, Password: normalisePassword(password) });
     return new Promise((resolve, reject) => {
-      const unsupported = (what: string) => () => reject(new CognitoError("UnsupportedChallenge", `Cognito asked for ${what}; not supported`));
+      const unsupported = (what: string) => () =>
+        reject(new CognitoError("UnsupportedChallenge", `Cognito asked for ${what}; not supported`));
       user.authenticateUser(details, {
         onSuccess: (session) => {
           try {
@@ -211,7 +244,12 @@ export class XSenseCognito {
             reject(error as Error);
           }
         },
-        onFailure: (error: unknown) => reject(error instanceof CognitoError ? error : new CognitoError("LoginFailed", (error as Error)?.message ?? String(error))),
+        onFailure: (error: unknown) =>
+          reject(
+            error instanceof CognitoError
+              ? error
+              : new CognitoError("LoginFailed", (error as Error)?.message ?? String(error)),
+          ),
         newPasswordRequired: unsupported("a new password"),
         mfaRequired: unsupported("MFA"),
         totpRequired: unsupported("TOTP MFA"),
@@ -228,14 +266,22 @@ export class XSenseCognito {
     this.#lastExpiresIn = undefined;
     const user = new CognitoUser({ Username: tokens.sub, Pool: this.#pool, Storage: this.#storage });
     return new Promise((resolve, reject) => {
-      user.refreshSession(new CognitoRefreshToken({ RefreshToken: tokens.refreshToken }), (error: unknown, session: CognitoUserSession | null) => {
-        if (error || !session) return reject(error instanceof CognitoError ? error : new CognitoError("RefreshFailed", (error as Error)?.message ?? "no session"));
-        try {
-          resolve(this.#tokens(session, tokens.refreshToken));
-        } catch (e) {
-          reject(e as Error);
-        }
-      });
+      user.refreshSession(
+        new CognitoRefreshToken({ RefreshToken: tokens.refreshToken }),
+        (error: unknown, session: CognitoUserSession | null) => {
+          if (error || !session)
+            return reject(
+              error instanceof CognitoError
+                ? error
+                : new CognitoError("RefreshFailed", (error as Error)?.message ?? "no session"),
+            );
+          try {
+            resolve(this.#tokens(session, tokens.refreshToken));
+          } catch (e) {
+            reject(e as Error);
+          }
+        },
+      );
     });
   }
 }

@@ -152,7 +152,10 @@ export class XSenseDriver implements Driver {
   }
 
   start(ctx: DriverContext): Promise<void> {
-    return this.#rt.start(() => this.#wire(ctx), (parts) => this.#startupLoop(parts));
+    return this.#rt.start(
+      () => this.#wire(ctx),
+      (parts) => this.#startupLoop(parts),
+    );
   }
 
   #wire(ctx: DriverContext): Parts {

@@ -6,12 +6,71 @@ import { DEFAULT_API, XSenseApi } from "./api.ts";
 import { XSenseDriver } from "./driver.ts";
 import { localConfigSchema } from "./local-config.ts";
 
-export { XSenseDriver, DEFAULT_IOT_DATA, DEFAULT_MQTT, SHADOW_USER_AGENT, MQTT_USERNAME, parseExpiration, utcStamp, type XSenseDriverOptions, type XSenseTimeouts, type XSenseEndpoints } from "./driver.ts";
-export { XSenseApi, XSenseApiError, XSenseSessionError, SESSION_ERR_CODES, DEFAULT_API, DEFAULT_APP_VERSION, DEFAULT_CLIENT_TYPE, appCodeOf, type ClientInfo } from "./api.ts";
-export { XSenseCognito, CognitoError, normalisePassword, type CognitoTokens, type RefreshSecretHashMode } from "./cognito.ts";
-export { requestMac, macInput, macText, decodeClientSecret, encodeClientSecret, secretHash, UNAUTH_MAC, COMMON_FIELDS } from "./mac.ts";
-export { signRequest, presignUrl, canonicalRequest, canonicalQuery, canonicalPath, signature, sha256Hex, amzDate, rfc3986, EMPTY_SHA256, type AwsCredentials } from "./sigv4.ts";
-export { MODELS, modelSpec, inferSpec, capabilitiesOf, thingName, type ModelSpec, type AlarmKind, type ThingNaming, type SelfTestRoute, type MuteRoute } from "./models.ts";
+export {
+  XSenseDriver,
+  DEFAULT_IOT_DATA,
+  DEFAULT_MQTT,
+  SHADOW_USER_AGENT,
+  MQTT_USERNAME,
+  parseExpiration,
+  utcStamp,
+  type XSenseDriverOptions,
+  type XSenseTimeouts,
+  type XSenseEndpoints,
+} from "./driver.ts";
+export {
+  XSenseApi,
+  XSenseApiError,
+  XSenseSessionError,
+  SESSION_ERR_CODES,
+  DEFAULT_API,
+  DEFAULT_APP_VERSION,
+  DEFAULT_CLIENT_TYPE,
+  appCodeOf,
+  type ClientInfo,
+} from "./api.ts";
+export {
+  XSenseCognito,
+  CognitoError,
+  normalisePassword,
+  type CognitoTokens,
+  type RefreshSecretHashMode,
+} from "./cognito.ts";
+export {
+  requestMac,
+  macInput,
+  macText,
+  decodeClientSecret,
+  encodeClientSecret,
+  secretHash,
+  UNAUTH_MAC,
+  COMMON_FIELDS,
+} from "./mac.ts";
+export {
+  signRequest,
+  presignUrl,
+  canonicalRequest,
+  canonicalQuery,
+  canonicalPath,
+  signature,
+  sha256Hex,
+  amzDate,
+  rfc3986,
+  EMPTY_SHA256,
+  type AwsCredentials,
+} from "./sigv4.ts";
+export {
+  MODELS,
+  modelSpec,
+  inferSpec,
+  capabilitiesOf,
+  thingName,
+  type ModelSpec,
+  type AlarmKind,
+  type ThingNaming,
+  type SelfTestRoute,
+  type MuteRoute,
+} from "./models.ts";
 export { LocalPath, patchOf } from "./local-path.ts";
 export type { LocalPathOptions, LocalPathEvents, LocalDetector, LocalAlarmKind } from "./local-path.ts";
 export { AlarmFusion, FusedSink, type LocalSink, type PathName, type FusionOptions } from "./alarm-fusion.ts";
@@ -20,7 +79,17 @@ export type { LocalConfig, LocalSettings } from "./local-config.ts";
 export { DiscoveryTracker, parseTopic, LOCAL_ATTRS } from "./local-discovery.ts";
 export type { LocalAttr, LocalState, LocalEntity } from "./local-discovery.ts";
 export { EmbeddedBroker, ExternalBroker, MqttPacketLimit, type LocalTransport } from "./local-broker.ts";
-export { fieldsToPatch, selfTestResult, comboTarget, flatten, childSn, flag, int, type Fields, type ComboContext } from "./parse.ts";
+export {
+  fieldsToPatch,
+  selfTestResult,
+  comboTarget,
+  flatten,
+  childSn,
+  flag,
+  int,
+  type Fields,
+  type ComboContext,
+} from "./parse.ts";
 
 /** The vendor module (src/core/vendor.ts): X-Sense smoke, CO and heat alarms, e-mail and password. */
 export const xsense = defineVendor({
@@ -28,7 +97,12 @@ export const xsense = defineVendor({
   displayName: "X-Sense",
   accountKeys: {
     endpoints: z
-      .strictObject({ api: httpUrl.optional(), cognito: httpUrl.optional(), iotData: httpUrl.optional(), mqtt: wsUrl.optional() })
+      .strictObject({
+        api: httpUrl.optional(),
+        cognito: httpUrl.optional(),
+        iotData: httpUrl.optional(),
+        mqtt: wsUrl.optional(),
+      })
       .optional(),
     // Seconds the alarm link may be down before its detectors read "No Response" (safety: the owner must know).
     alarmLinkGraceS: z.number().int().min(5).max(600).optional(),

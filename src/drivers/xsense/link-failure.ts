@@ -31,12 +31,19 @@ export function upgradeFailure(status: number, statusText: string, errorType?: s
 export function errorFailure(error: Error & { code?: unknown }): LinkFailure {
   const code = error.code;
   if (code === 4 || code === 5) return { kind: "refused", cause: `connack-${code}`, reason: error.message };
-  if (typeof code === "string" && TLS_CODE.test(code)) return { kind: "refused", cause: "tls", reason: `${code}: ${error.message}` };
-  if (typeof code === "string" && /^[A-Z_]+$/.test(code)) return { kind: "unavailable", cause: code, reason: error.message };
-  if (/connack timeout/i.test(error.message)) return { kind: "unavailable", cause: "timeout", reason: "no CONNACK in time" };
+  if (typeof code === "string" && TLS_CODE.test(code))
+    return { kind: "refused", cause: "tls", reason: `${code}: ${error.message}` };
+  if (typeof code === "string" && /^[A-Z_]+$/.test(code))
+    return { kind: "unavailable", cause: code, reason: error.message };
+  if (/connack timeout/i.test(error.message))
+    return { kind: "unavailable", cause: "timeout", reason: "no CONNACK in time" };
   if (/signature/i.test(error.message)) return { kind: "refused", cause: "signature", reason: error.message };
   return { kind: "unavailable", cause: "error", reason: error.message.slice(0, 200) };
 }
 
 /** An attempt that closed without a word: nothing to learn about the credentials from it. */
-export const CLOSED_WITHOUT_ANSWER: LinkFailure = { kind: "unavailable", cause: "closed", reason: "closed before CONNACK" };
+export const CLOSED_WITHOUT_ANSWER: LinkFailure = {
+  kind: "unavailable",
+  cause: "closed",
+  reason: "closed before CONNACK",
+};

@@ -20,7 +20,9 @@ export function decodeClientSecret(encoded: string, appCode: string): Buffer {
 
 /** The inverse of decodeClientSecret (the simulator's side). */
 export function encodeClientSecret(secret: Buffer | string, appCode: string, trailer = "X"): string {
-  return Buffer.concat([Buffer.from(appCode, "utf8"), Buffer.from(secret), Buffer.from(trailer, "utf8")]).toString("base64");
+  return Buffer.concat([Buffer.from(appCode, "utf8"), Buffer.from(secret), Buffer.from(trailer, "utf8")]).toString(
+    "base64",
+  );
 }
 
 /** Compact, Gson-style JSON (no spaces, non-ASCII unescaped) of a non-scalar parameter. */
@@ -54,10 +56,15 @@ export function macInput(params: Record<string, unknown>): string {
 
 /** mac = lowercase hex MD5( UTF-8 text of the parameter values ‖ secret bytes ). */
 export function requestMac(params: Record<string, unknown>, secret: Buffer): string {
-  return createHash("md5").update(Buffer.from(macInput(params), "utf8")).update(secret).digest("hex");
+  return createHash("md5")
+    .update(Buffer.from(macInput(params), "utf8"))
+    .update(secret)
+    .digest("hex");
 }
 
 /** SECRET_HASH = Base64( HMAC-SHA256( key = secret, message = username ‖ clientId ) ). */
 export function secretHash(secret: Buffer, username: string, clientId: string): string {
-  return createHmac("sha256", secret).update(username + clientId, "utf8").digest("base64");
+  return createHmac("sha256", secret)
+    .update(username + clientId, "utf8")
+    .digest("base64");
 }

@@ -57,7 +57,14 @@ const SELFTEST_2ND: SelfTestRoute = { topic: "2nd_selftest_", shadow: "app2ndSel
 const MUTE_2ND: MuteRoute = { topic: "2nd_appmute", shadow: "app2ndMute", userParam: true };
 const RF = { battery: true } as const;
 
-const smokeRf = (extra: Partial<ModelSpec> = {}): ModelSpec => ({ kind: "smoke-alarm", smoke: true, ...RF, selfTest: SELFTEST_2ND, mute: MUTE_2ND, ...extra });
+const smokeRf = (extra: Partial<ModelSpec> = {}): ModelSpec => ({
+  kind: "smoke-alarm",
+  smoke: true,
+  ...RF,
+  selfTest: SELFTEST_2ND,
+  mute: MUTE_2ND,
+  ...extra,
+});
 const comboRf = (extra: Partial<ModelSpec> = {}): ModelSpec => ({
   kind: "combo-alarm",
   smoke: true,
@@ -88,8 +95,14 @@ export const MODELS: Record<string, ModelSpec> = {
   SBS10: { kind: "station", thing: "bare" },
 
   // RF smoke
-  "XS01-M": smokeRf({ selfTest: { topic: "2nd_selftest_", shadow: "appSelfTest", userParam: true, time: "ms" }, mute: { topic: "2nd_appmute", shadow: "appMute" } }),
-  "XS03-iWX": smokeRf({ selfTest: { topic: "2nd_selftest_", shadow: "appSelfTest", userParam: true, time: "ms" }, mute: { topic: "2nd_appmute", shadow: "appMute" } }),
+  "XS01-M": smokeRf({
+    selfTest: { topic: "2nd_selftest_", shadow: "appSelfTest", userParam: true, time: "ms" },
+    mute: { topic: "2nd_appmute", shadow: "appMute" },
+  }),
+  "XS03-iWX": smokeRf({
+    selfTest: { topic: "2nd_selftest_", shadow: "appSelfTest", userParam: true, time: "ms" },
+    mute: { topic: "2nd_appmute", shadow: "appMute" },
+  }),
   "XS0B-MR": smokeRf(),
   "XS0D-MR": smokeRf({ mute: { topic: "2nd_appmute", shadow: "appMute" } }),
   "XP02S-MR": smokeRf({ mute: { topic: "2nd_appmute", shadow: "appMute" } }),
@@ -100,10 +113,30 @@ export const MODELS: Record<string, ModelSpec> = {
   "XS0F-PMA": smokeRf(),
   "LP/N-SA-0B": smokeRf(),
   // RF CO
-  "XC01-M": { kind: "co-alarm", co: true, coPpm: true, ...RF, selfTest: { topic: "2nd_selftest_", shadow: "appCoSelfTest", time: "ms" }, mute: { topic: "2nd_appmute", shadow: "appCoMute", coSensitive: true } },
-  "XC0C-MR": { kind: "co-alarm", co: true, coPpm: true, ...RF, selfTest: SELFTEST_2ND, mute: { ...MUTE_2ND, coSensitive: true } },
+  "XC01-M": {
+    kind: "co-alarm",
+    co: true,
+    coPpm: true,
+    ...RF,
+    selfTest: { topic: "2nd_selftest_", shadow: "appCoSelfTest", time: "ms" },
+    mute: { topic: "2nd_appmute", shadow: "appCoMute", coSensitive: true },
+  },
+  "XC0C-MR": {
+    kind: "co-alarm",
+    co: true,
+    coPpm: true,
+    ...RF,
+    selfTest: SELFTEST_2ND,
+    mute: { ...MUTE_2ND, coSensitive: true },
+  },
   // RF heat
-  "XH02-M": { kind: "heat-alarm", heat: true, ...RF, selfTest: { topic: "2nd_selftest_", shadow: "appXh02mSelfTest", userParam: true, time: "ms" }, mute: { topic: "2nd_appmute", shadow: "appXh02mMute" } },
+  "XH02-M": {
+    kind: "heat-alarm",
+    heat: true,
+    ...RF,
+    selfTest: { topic: "2nd_selftest_", shadow: "appXh02mSelfTest", userParam: true, time: "ms" },
+    mute: { topic: "2nd_appmute", shadow: "appXh02mMute" },
+  },
   // RF smoke + CO
   "SC07-MR": comboRf(),
   "XP0A-MR": comboRf({ mute: { topic: "2nd_appmute", shadow: "appXp0amrMute", coSensitive: true } }),
@@ -133,12 +166,23 @@ export const MODELS: Record<string, ModelSpec> = {
   "SC07-iA": wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
   "XP0A-iR": wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
   "XP0H-iR": wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
-  ...Object.fromEntries(["J", "S", "T", "V", "W"].map((l) => [`XP0${l}-iA`, wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST })])),
+  ...Object.fromEntries(
+    ["J", "S", "T", "V", "W"].map((l) => [`XP0${l}-iA`, wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST })]),
+  ),
 
   // Known, not alarms: not exposed by this driver (yet).
-  ...Object.fromEntries(["SAL51", "SAL100"].map((m) => [m, { kind: "ignored", note: "alarm listener" } satisfies ModelSpec])),
-  ...Object.fromEntries(["STH51", "STH0A", "STH0B", "STH0C"].map((m) => [m, { kind: "ignored", note: "temperature/humidity sensor" } satisfies ModelSpec])),
-  ...Object.fromEntries(["SWS51", "SWS0A", "SWS0B"].map((m) => [m, { kind: "ignored", note: "water leak sensor" } satisfies ModelSpec])),
+  ...Object.fromEntries(
+    ["SAL51", "SAL100"].map((m) => [m, { kind: "ignored", note: "alarm listener" } satisfies ModelSpec]),
+  ),
+  ...Object.fromEntries(
+    ["STH51", "STH0A", "STH0B", "STH0C"].map((m) => [
+      m,
+      { kind: "ignored", note: "temperature/humidity sensor" } satisfies ModelSpec,
+    ]),
+  ),
+  ...Object.fromEntries(
+    ["SWS51", "SWS0A", "SWS0B"].map((m) => [m, { kind: "ignored", note: "water leak sensor" } satisfies ModelSpec]),
+  ),
   "XR0A-iR": { kind: "ignored", note: "radon sensor" },
 };
 
@@ -149,7 +193,11 @@ export function modelSpec(model: string): ModelSpec | undefined {
 }
 
 /** Guess a spec for a model not in the catalogue from its name prefix and what its shadow reports. */
-export function inferSpec(model: string, reported: Record<string, unknown>, wifiDevice: boolean): ModelSpec | undefined {
+export function inferSpec(
+  model: string,
+  reported: Record<string, unknown>,
+  wifiDevice: boolean,
+): ModelSpec | undefined {
   const m = model.toUpperCase();
   let smoke = /^(XS|SD|SK|LP\/N-SA)/.test(m);
   let co = /^XC/.test(m);

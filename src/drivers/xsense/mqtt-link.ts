@@ -135,9 +135,20 @@ export class MqttLinks {
       let link = this.#links.get(key);
       if (!link) {
         link = {
-          key, base, region: house.region, houses: new Set(), client: undefined, pending: undefined,
-          connected: false, everConnected: false, down: false, attempt: 0, refusals: 0, downSince: undefined,
-          graceTimer: undefined, retryTimer: undefined,
+          key,
+          base,
+          region: house.region,
+          houses: new Set(),
+          client: undefined,
+          pending: undefined,
+          connected: false,
+          everConnected: false,
+          down: false,
+          attempt: 0,
+          refusals: 0,
+          downSince: undefined,
+          graceTimer: undefined,
+          retryTimer: undefined,
         };
         this.#links.set(key, link);
       }
@@ -332,7 +343,8 @@ export class MqttLinks {
     this.#o.rt.cancel(link.retryTimer);
     link.retryTimer = this.#o.rt.later(delay, () => {
       link.retryTimer = undefined;
-      void this.#o.credentials.ensure()
+      void this.#o.credentials
+        .ensure()
         .then(() => this.#connectLink(link, "reconnect"))
         .catch((error: Error) => {
           this.#o.log.warn(`xsense: cannot reconnect MQTT: ${error.message}`);

@@ -116,11 +116,19 @@ export function fieldsToPatch(spec: ModelSpec, input: Fields, combo: ComboContex
     else if (spec.smoke) patch.smokeAlarm = { detected: alarm };
   }
   // Explicit per-kind flags when a report carries them.
-  for (const [key, part] of [["smokeAlarm", "smokeAlarm"], ["coAlarm", "coAlarm"], ["heatAlarm", "heatAlarm"]] as const) {
+  for (const [key, part] of [
+    ["smokeAlarm", "smokeAlarm"],
+    ["coAlarm", "coAlarm"],
+    ["heatAlarm", "heatAlarm"],
+  ] as const) {
     if (fields[key] === undefined || isObject(fields[key])) continue;
     const f = flag(fields[key]);
     if (f === "bad") bad(key);
-    else if (f !== undefined && ((part === "smokeAlarm" && spec.smoke) || (part === "coAlarm" && spec.co) || (part === "heatAlarm" && spec.heat))) patch[part] = { ...patch[part], detected: f };
+    else if (
+      f !== undefined &&
+      ((part === "smokeAlarm" && spec.smoke) || (part === "coAlarm" && spec.co) || (part === "heatAlarm" && spec.heat))
+    )
+      patch[part] = { ...patch[part], detected: f };
   }
 
   const mute = flag(fields.muteStatus);
@@ -184,6 +192,7 @@ export function selfTestResult(spec: ModelSpec, input: Fields): SelfTestResult |
   if (spec.heat) patch.heatAlarm = { ...done };
   if (flag(fields.selfTestLifeEnd) === true) patch.endOfLife = true;
   if (flag(fields.selfTestLowPower) === true && spec.battery) patch.battery = { low: true };
-  patch.fault = success && !faults.length ? null : faults.length ? faults.join(", ") : `self-test failed (${String(raw)})`;
+  patch.fault =
+    success && !faults.length ? null : faults.length ? faults.join(", ") : `self-test failed (${String(raw)})`;
   return { success: success && !faults.length, patch };
 }

@@ -36,7 +36,13 @@ const SESSION_KEY = "xsenseSession";
 
 function isStoredSession(value: unknown, email: string): value is StoredSession {
   const v = value as Partial<StoredSession> | undefined;
-  return !!v && typeof v.refreshToken === "string" && v.refreshToken.length > 0 && typeof v.sub === "string" && v.email === email;
+  return (
+    !!v &&
+    typeof v.refreshToken === "string" &&
+    v.refreshToken.length > 0 &&
+    typeof v.sub === "string" &&
+    v.email === email
+  );
 }
 
 /** Wait until `margin` before expiry, but never less than half the remaining lifetime. */
@@ -72,7 +78,9 @@ export class XSenseSession {
 
   ensureLogin(force = false): Promise<void> {
     if (!force && this.#tokens) return Promise.resolve();
-    this.#loginFlight ??= (force ? this.#login() : this.#resumeOrLogin()).finally(() => (this.#loginFlight = undefined));
+    this.#loginFlight ??= (force ? this.#login() : this.#resumeOrLogin()).finally(
+      () => (this.#loginFlight = undefined),
+    );
     return this.#loginFlight;
   }
 
@@ -84,7 +92,13 @@ export class XSenseSession {
     registerSecret(stored.refreshToken);
     try {
       const cognito = await this.#connectCognito();
-      const expired = { accessToken: "", idToken: "", refreshToken: stored.refreshToken, expiresAt: 0, sub: stored.sub };
+      const expired = {
+        accessToken: "",
+        idToken: "",
+        refreshToken: stored.refreshToken,
+        expiresAt: 0,
+        sub: stored.sub,
+      };
       this.#setTokens(await cognito.refresh(expired));
       this.#log.info("xsense: session resumed with the stored refresh token");
     } catch (error) {

@@ -22,7 +22,10 @@ function hmac(key: string | Buffer, data: string): Buffer {
 
 /** 20240101T120000Z */
 export function amzDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return date
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 /** RFC 3986 encoding (what AWS expects in canonical queries). */
@@ -41,10 +44,12 @@ export function canonicalQuery(pairs: Array<[string, string]>): string {
 
 /** Canonical URI: each path segment RFC 3986-encoded once (S3-style, no double encoding). */
 export function canonicalPath(path: string): string {
-  return path
-    .split("/")
-    .map((s) => rfc3986(decodeURIComponent(s)))
-    .join("/") || "/";
+  return (
+    path
+      .split("/")
+      .map((s) => rfc3986(decodeURIComponent(s)))
+      .join("/") || "/"
+  );
 }
 
 export function signingKey(secret: string, day: string, region: string, service: string): Buffer {
@@ -64,17 +69,32 @@ export interface CanonicalRequestParts {
 export function canonicalRequest(p: CanonicalRequestParts): string {
   const names = [...p.signedHeaders].map((h) => h.toLowerCase()).sort();
   const headerLines = names.map((h) => `${h}:${(p.headers[h] ?? "").trim().replace(/\s+/g, " ")}\n`).join("");
-  return [p.method.toUpperCase(), canonicalPath(p.path), canonicalQuery(p.query), headerLines, names.join(";"), p.payloadHash].join("\n");
+  return [
+    p.method.toUpperCase(),
+    canonicalPath(p.path),
+    canonicalQuery(p.query),
+    headerLines,
+    names.join(";"),
+    p.payloadHash,
+  ].join("\n");
 }
 
 export function stringToSign(amzDateTime: string, scope: string, canonical: string): string {
   return ["AWS4-HMAC-SHA256", amzDateTime, scope, sha256Hex(canonical)].join("\n");
 }
 
-export function signature(secret: string, amzDateTime: string, region: string, service: string, canonical: string): string {
+export function signature(
+  secret: string,
+  amzDateTime: string,
+  region: string,
+  service: string,
+  canonical: string,
+): string {
   const day = amzDateTime.slice(0, 8);
   const scope = `${day}/${region}/${service}/aws4_request`;
-  return createHmac("sha256", signingKey(secret, day, region, service)).update(stringToSign(amzDateTime, scope, canonical), "utf8").digest("hex");
+  return createHmac("sha256", signingKey(secret, day, region, service))
+    .update(stringToSign(amzDateTime, scope, canonical), "utf8")
+    .digest("hex");
 }
 
 export interface SignRequestInput {
@@ -120,7 +140,13 @@ export function signRequest(input: SignRequestInput): Record<string, string> {
  * `X-Amz-SignedHeaders=host`; canonical request over GET, the URL's path, header `host`, payload hash of
  * the empty string; then `X-Amz-Security-Token` and `X-Amz-Signature` are appended (token unsigned).
  */
-export function presignUrl(base: string, region: string, credentials: AwsCredentials, now: Date = new Date(), service = SERVICE): string {
+export function presignUrl(
+  base: string,
+  region: string,
+  credentials: AwsCredentials,
+  now: Date = new Date(),
+  service = SERVICE,
+): string {
   const url = new URL(base);
   const when = amzDate(now);
   const scope = `${when.slice(0, 8)}/${region}/${service}/aws4_request`;

@@ -3,7 +3,14 @@
 // types RTMP peers use; references, XML and typed objects are refused. Decoding is bounded (nesting
 // depth and value count) because it runs on what a peer sends before it has shown a stream key.
 export type Amf0Value =
-  | number | boolean | string | null | undefined | Date | Amf0Value[] | { [key: string]: Amf0Value };
+  | number
+  | boolean
+  | string
+  | null
+  | undefined
+  | Date
+  | Amf0Value[]
+  | { [key: string]: Amf0Value };
 
 export class Amf0Error extends Error {}
 

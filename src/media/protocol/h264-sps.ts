@@ -37,7 +37,7 @@ class BitReader {
 }
 
 /** The RBSP: 0x000003 loses its 03 (7.4.1). */
-function unescape(nal: Buffer): Buffer {
+function unescapeRbsp(nal: Buffer): Buffer {
   const out: number[] = [];
   for (let i = 0; i < nal.length; i++) {
     const escaped = i >= 2 && nal[i] === 3 && nal[i - 1] === 0 && nal[i - 2] === 0;
@@ -62,7 +62,7 @@ function skipScalingList(reader: BitReader, size: number): void {
 export function parseH264Sps(nal: Buffer): { width: number; height: number } | null {
   try {
     if (nal.length < 4 || (nal[0]! & 0x1f) !== 7) return null;
-    const reader = new BitReader(unescape(nal.subarray(1, 512)));
+    const reader = new BitReader(unescapeRbsp(nal.subarray(1, 512)));
     const profileIdc = reader.bits(8);
     reader.bits(16); // constraint flags, level_idc
     reader.ue(); // seq_parameter_set_id

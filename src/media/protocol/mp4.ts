@@ -56,7 +56,8 @@ export class Mp4BoxReader {
     if (size === 1) {
       if (head.length < 16) return undefined;
       const large = head.readBigUInt64BE(8);
-      if (large > BigInt(this.#maxBoxBytes)) throw new Mp4FormatError(`box of ${large} bytes is larger than ${this.#maxBoxBytes}`);
+      if (large > BigInt(this.#maxBoxBytes))
+        throw new Mp4FormatError(`box of ${large} bytes is larger than ${this.#maxBoxBytes}`);
       size = Number(large);
       if (size < 16) throw new Mp4FormatError(`64-bit box size ${size} is smaller than its header`);
     } else if (size === 0) {
@@ -115,8 +116,6 @@ export class Mp4Segmenter {
         this.#inFragment = false;
         out.push({ kind: "fragment", data: this.#take() });
       } else if (box.type === "mfra" || box.type === "moov") {
-        // The index ffmpeg writes at the end of a file (mfra) is of no use to a live consumer.
-        continue;
       } else {
         this.#hold(box.data);
       }

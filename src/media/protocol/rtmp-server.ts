@@ -153,12 +153,18 @@ export class RtmpServerSession {
         this.#control(MSG_WINDOW_ACK_SIZE, WINDOW);
         this.#control(MSG_SET_PEER_BANDWIDTH, WINDOW, 2);
         this.#control(MSG_SET_CHUNK_SIZE, OUT_CHUNK_SIZE);
-        this.#command(0, "_result", txn, { fmsVer: "FMS/3,0,1,123", capabilities: 31 }, {
-          level: "status",
-          code: "NetConnection.Connect.Success",
-          description: "Connection succeeded.",
-          objectEncoding: 0,
-        });
+        this.#command(
+          0,
+          "_result",
+          txn,
+          { fmsVer: "FMS/3,0,1,123", capabilities: 31 },
+          {
+            level: "status",
+            code: "NetConnection.Connect.Success",
+            description: "Connection succeeded.",
+            objectEncoding: 0,
+          },
+        );
         return;
       }
       case "createStream":
