@@ -165,7 +165,7 @@ test("SpitfireV2: turning off never carries a speed (it would bounce back on)", 
   assert.equal(h.sim.actual(h.vid(0)).H00, 0);
 });
 
-test("a command issued while an earlier write is unanswered is planned against that write, not the last report", async (t) => {
+test("a command issued while an earlier write is unanswered is planned against that write", async (t) => {
   // The push and the device ack come well after the next command is issued: its plan cannot see them.
   const h = await harness({ sim: { pushDelayMs: 150, deviceAckDelayMs: 200 } });
   t.after(() => h.close());
