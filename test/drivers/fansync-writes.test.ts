@@ -164,3 +164,26 @@ test("SpitfireV2: turning off never carries a speed (it would bounce back on)", 
   await waitFor(() => h.sink.states.get(h.id(0))?.fan?.on === false, 2000, { on: [[h.sink, "call"]] });
   assert.equal(h.sim.actual(h.vid(0)).H00, 0);
 });
+
+test("a command issued while an earlier write is unanswered is planned against that write", async (t) => {
+  // The push and the device ack come well after the next command is issued: its plan cannot see them.
+  const h = await harness({ sim: { pushDelayMs: 150, deviceAckDelayMs: 200 } });
+  t.after(() => h.close());
+  const id = h.id(0);
+  const vid = h.vid(0);
+  await h.driver.command(id, { fan: { on: true, speed: 65 } });
+  await waitFor(() => h.sink.states.get(id)?.fan?.on === true, 2000, { on: [[h.sink, "call"]] });
+  const offSent = h.sim.nextFrame((f) => f.request === "set" && f.device === vid);
+  const off = h.driver.command(id, { fan: { on: false } });
+  await offSent;
+  // "Off", then at once "on at 35 %" (Matter answers a write before its command goes out).
+  await Promise.all([off, h.driver.command(id, { fan: { on: true, speed: 35 } })]);
+  assert.deepEqual(setFrames(h.sim, vid), [{ H00: 1, H02: 65 }, { H00: 0 }, { H00: 1, H02: 35 }]);
+  assert.equal(h.sim.actual(vid).H00, 1, "the fan runs");
+  // The off write's acknowledgement came after the on write's report: it must not become assumed state.
+  await h.driver.command(id, { fan: { on: true, speed: 50 } });
+  assert.deepEqual(setFrames(h.sim, vid).at(-1), { H02: 50 }, "the driver knows the fan is on");
+  await waitFor(() => h.sink.states.get(id)?.fan?.speed === 50 && h.sink.states.get(id)?.fan?.on === true, 2000, {
+    on: [[h.sink, "call"]],
+  });
+});

@@ -20,6 +20,7 @@ import {
 } from "./registers.ts";
 import { FanSyncLoginRejectedError, FanSyncSocket, type PushEvent, type SocketOptions } from "./socket.ts";
 import { deviceInfo, parseDeviceList, type ListEntry } from "./device-list.ts";
+import { InFlightWrites } from "./in-flight.ts";
 
 export const DEFAULT_API = "https://fanimation.apps.exosite.io/api:1";
 export const DEFAULT_WEBSOCKET = "wss://fanimation.apps.exosite.io/api:1/phone";
@@ -76,6 +77,8 @@ export interface Dev {
   connected: number;
   available: boolean;
   pushSeq: number;
+  /** Writes sent and not yet answered: a command is planned as if they were carried out. */
+  inFlight: InFlightWrites;
 }
 
 const STORE_KEY = "assumed";
@@ -164,20 +167,22 @@ export class FanSyncDriver implements Driver {
       throw new Error(
         `FanSync account "${this.accountName}" is not connected; ${dev.info.name} cannot be controlled right now`,
       );
-    const writes = planWrites(this.#effective(dev), dev.traits, command);
+    const writes = planWrites(dev.inFlight.over(this.#effective(dev)), dev.traits, command);
     if (!writes.length) {
       this.#log.debug({ device: dev.id, command }, "fansync: nothing to write");
       return;
     }
     const seqAtStart = dev.pushSeq;
+    dev.inFlight.add(writes);
     let deviceRefused = false;
     let assumedChanged = false;
     for (const write of writes) {
       const seq = dev.pushSeq;
       let result;
       try {
-        result = await sock.set(dev.vid, write);
+        result = await dev.inFlight.settled(write, sock.set(dev.vid, write));
       } catch (error) {
+        dev.inFlight.forget(writes);
         throw new Error(
           `FanSync could not set ${JSON.stringify(write)} on ${dev.info.name}: ${(error as Error).message}`,
           { cause: error },
@@ -194,7 +199,7 @@ export class FanSyncDriver implements Driver {
       if (result.deviceAck === "none")
         this.#log.debug({ device: dev.id, write }, "fansync: no device acknowledgement within the grace");
       const reg = assumableRegister(write);
-      if (!reg) continue;
+      if (!reg || dev.inFlight.superseded(write, reg)) continue;
       const value = write[reg]!;
       if (dev.pushSeq !== seq && dev.reported[reg] === value) continue; // already reported
       assumedChanged = this.#assume(dev, reg, value) || assumedChanged;
@@ -393,6 +398,7 @@ export class FanSyncDriver implements Driver {
       connected: 1,
       available: true,
       pushSeq: 0,
+      inFlight: new InFlightWrites(),
     };
     dev.model = model;
     dev.firmware = firmware;
