@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { FanSyncSimulator } from "../../sim/fansync/index.ts";
-import { E2E_PASSCODE, E2E_PIN, freeUdpPort, writeE2EConfig } from "../helpers/e2e-config.ts";
+import { E2E_PASSCODE, E2E_PIN, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
 import { HapClient, type HapCharacteristic } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
@@ -20,13 +20,19 @@ const PIN = E2E_PIN;
 const PASSCODE = E2E_PASSCODE;
 const DISCRIMINATOR = 3840;
 
-
 describe("FanSync fans in Apple Home and Matter at once", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-e2e-"));
   const dataDir = join(dir, "data");
   const pairingFile = join(dir, "hap-pairing.json");
   // Small vendor delays keep the test quick; the protocol's ordering (cloud ack, push, device ack) is kept.
-  const sim = new FanSyncSimulator({ devices: [{ profile: "continuous", displayName: "Living Room" }, { profile: "kute60", displayName: "Bedroom" }], deviceAckDelayMs: 40, pushDelayMs: 15 });
+  const sim = new FanSyncSimulator({
+    devices: [
+      { profile: "continuous", displayName: "Living Room" },
+      { profile: "kute60", displayName: "Bedroom" },
+    ],
+    deviceAckDelayMs: 40,
+    pushDelayMs: 15,
+  });
   let bridge: BridgeProcess;
   let hap: HapClient;
   let matter: MatterTestClient | undefined;
@@ -35,7 +41,11 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
   let configFile: string;
 
   /** The `set` frames the simulator received for a device since `mark`. */
-  const setsSince = (mark: number, device: string) => sim.requests("set", device).slice(mark).map((f) => f.data);
+  const setsSince = (mark: number, device: string) =>
+    sim
+      .requests("set", device)
+      .slice(mark)
+      .map((f) => f.data);
   const setCount = (device: string) => sim.requests("set", device).length;
 
   /** Log lines of every bridge process this test started. */
@@ -55,7 +65,15 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
     configFile = join(dir, "config.yaml");
     await writeE2EConfig(configFile, {
       name: "E2E Bridge",
-      accounts: [{ vendor: "fansync", name: "home", email: sim.email, password: "${E2E_FANSYNC_PASSWORD}", endpoints: { api: urls.apiUrl, websocket: urls.wsUrl } }],
+      accounts: [
+        {
+          vendor: "fansync",
+          name: "home",
+          email: sim.email,
+          password: "${E2E_FANSYNC_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
       logLevel: "debug",
     });
     process.env.E2E_FANSYNC_PASSWORD = sim.password;
@@ -87,7 +105,10 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
     assert.ok(livingAcc && bedroomAcc, `accessories: ${accessories.map((a) => a.serialNumber).join(", ")}`);
     assert.ok(livingAcc.services.some((s) => s.type === Service.Fanv2.UUID));
     assert.ok(livingAcc.services.some((s) => s.type === Service.Lightbulb.UUID));
-    assert.ok(!bedroomAcc.services.some((s) => s.type === Service.Lightbulb.UUID), "hideLightDimmer hides the Kute60's phantom light");
+    assert.ok(
+      !bedroomAcc.services.some((s) => s.type === Service.Lightbulb.UUID),
+      "hideLightDimmer hides the Kute60's phantom light",
+    );
   });
 
   it("HomeKit writes reach the cloud as exactly the right set frames", async () => {
@@ -98,7 +119,14 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
     await hap.write([await bulb(living, Characteristic.On.UUID), true]);
     await hap.write([await bulb(living, Characteristic.Brightness.UUID), 40]);
     await hap.write([await fan(living, Characteristic.Active.UUID), 0]);
-    assert.deepEqual(setsSince(mark, living), [{ H00: 1, H02: 86 }, { H02: 65 }, { H06: 1 }, { H0B: 1 }, { H0C: 40 }, { H00: 0 }]);
+    assert.deepEqual(setsSince(mark, living), [
+      { H00: 1, H02: 86 },
+      { H02: 65 },
+      { H06: 1 },
+      { H0B: 1 },
+      { H0C: 40 },
+      { H00: 0 },
+    ]);
     assert.deepEqual(sim.device(living), { ...sim.device(living), H00: 0, H02: 65, H06: 1, H0B: 1, H0C: 40 });
   });
 
@@ -119,11 +147,19 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
   });
 
   it("commissions into Matter and writes percent, on/off and level", async () => {
-    matter = await MatterTestClient.commission({ port: Number(bridge.lines.find((l) => l.event === "ready")!.matterPort), passcode: PASSCODE, discriminator: DISCRIMINATOR });
+    matter = await MatterTestClient.commission({
+      port: Number(bridge.lines.find((l) => l.event === "ready")!.matterPort),
+      passcode: PASSCODE,
+      discriminator: DISCRIMINATOR,
+    });
     const device = matter.bridged(`fansync:${living}`);
     const fanEp = matter.withCluster(device, "fanControl");
     const lightEp = matter.withCluster(device, "levelControl");
-    assert.equal((await matter.read(fanEp, "fanControl", ["percentCurrent"])).percentCurrent, 30, "the live state is what Matter reads");
+    assert.equal(
+      (await matter.read(fanEp, "fanControl", ["percentCurrent"])).percentCurrent,
+      30,
+      "the live state is what Matter reads",
+    );
 
     let mark = setCount(living);
     // A fan attribute write is answered before the command goes out (matter.js runs it after commit).
@@ -136,7 +172,12 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
     const offReport = matter.nextReport(lightEp.number, "onOff", "onOff", (v) => v === false);
     await matter.invoke(lightEp, "onOff", "off");
     await offReport;
-    await matter.invoke(lightEp, "levelControl", "moveToLevelWithOnOff", { level: 127, transitionTime: null, optionsMask: {}, optionsOverride: {} });
+    await matter.invoke(lightEp, "levelControl", "moveToLevelWithOnOff", {
+      level: 127,
+      transitionTime: null,
+      optionsMask: {},
+      optionsOverride: {},
+    });
     assert.deepEqual(setsSince(mark, living), [{ H0B: 0 }, { H0B: 1, H0C: 50 }]);
   });
 
@@ -201,12 +242,24 @@ describe("FanSync fans in Apple Home and Matter at once", () => {
     assert.ok(matter);
     const bridgedEp = matter.bridged(`fansync:${living}`);
     const speed = await fan(living, Characteristic.RotationSpeed.UUID);
-    const unreachable = matter.nextReport(bridgedEp.number, "bridgedDeviceBasicInformation", "reachable", (v) => v === false, 30_000);
+    const unreachable = matter.nextReport(
+      bridgedEp.number,
+      "bridgedDeviceBasicInformation",
+      "reachable",
+      (v) => v === false,
+      30_000,
+    );
     sim.failLogins(true);
     sim.dropSockets();
     await unreachable;
     assert.equal(await hap.readStatus(speed), -70402, "HomeKit shows No Response (SERVICE_COMMUNICATION_FAILURE)");
-    const reachable = matter.nextReport(bridgedEp.number, "bridgedDeviceBasicInformation", "reachable", (v) => v === true, 30_000);
+    const reachable = matter.nextReport(
+      bridgedEp.number,
+      "bridgedDeviceBasicInformation",
+      "reachable",
+      (v) => v === true,
+      30_000,
+    );
     sim.failLogins(false);
     await reachable;
     assert.equal(await hap.readStatus(speed), 0);

@@ -51,7 +51,6 @@ const PENDING: string[] = [
   "src/web/status.ts",
   "test/drivers/xsense-local.test.ts",
   "test/e2e/demo.test.ts",
-  "test/e2e/fansync.test.ts",
   "test/e2e/nanit-camera.test.ts",
   "test/e2e/nanit-hksv.test.ts",
   "test/e2e/nanit.test.ts",

@@ -1,6 +1,6 @@
 // The page's live updates: one EventSource on /events. The server formats everything (state
 // summaries, pairing status); this script only replaces text in place. No build step, no library.
-"use strict";
+
 (() => {
   const $ = (selector) => document.querySelector(selector);
   const live = $("#live");
@@ -96,10 +96,16 @@
     if (c.fan) {
       const g = group("fan");
       const power = toggle("Fan", "fan-power");
-      power.addEventListener("click", () => send(card, id, { fan: { on: power.getAttribute("aria-pressed") !== "true" } }, power));
+      power.addEventListener("click", () =>
+        send(card, id, { fan: { on: power.getAttribute("aria-pressed") !== "true" } }, power),
+      );
       g.append(power);
       let speed;
-      if (c.fan.speedSteps) speed = select(c.fan.speedSteps.map((s) => [s, `${s}%`]), "fan-speed");
+      if (c.fan.speedSteps)
+        speed = select(
+          c.fan.speedSteps.map((s) => [s, `${s}%`]),
+          "fan-speed",
+        );
       else {
         speed = element("input", "fan-speed");
         Object.assign(speed, { type: "range", min: "1", max: "100", step: "1" });
@@ -107,20 +113,30 @@
       speed.addEventListener("change", () => send(card, id, { fan: { speed: Number(speed.value) } }, speed));
       g.append(labelled("Speed", speed));
       if (c.fan.reversible) {
-        const direction = select([["forward", "forward"], ["reverse", "reverse"]], "fan-direction");
+        const direction = select(
+          [
+            ["forward", "forward"],
+            ["reverse", "reverse"],
+          ],
+          "fan-direction",
+        );
         direction.addEventListener("change", () => send(card, id, { fan: { direction: direction.value } }, direction));
         g.append(labelled("Direction", direction));
       }
       if (c.fan.breeze) {
         const breeze = toggle("Breeze", "fan-breeze");
-        breeze.addEventListener("click", () => send(card, id, { fan: { breeze: breeze.getAttribute("aria-pressed") !== "true" } }, breeze));
+        breeze.addEventListener("click", () =>
+          send(card, id, { fan: { breeze: breeze.getAttribute("aria-pressed") !== "true" } }, breeze),
+        );
         g.append(breeze);
       }
     }
     if (c.light) {
       const g = group("light");
       const power = toggle("Light", "light-power");
-      power.addEventListener("click", () => send(card, id, { light: { on: power.getAttribute("aria-pressed") !== "true" } }, power));
+      power.addEventListener("click", () =>
+        send(card, id, { light: { on: power.getAttribute("aria-pressed") !== "true" } }, power),
+      );
       g.append(power);
       if (c.light.dimmable) {
         const level = element("input", "light-brightness");
@@ -129,8 +145,13 @@
         g.append(labelled("Brightness", level));
       }
       if (c.light.colorTemperatureK) {
-        const kelvin = select(c.light.colorTemperatureK.map((k) => [k, `${k} K`]), "light-kelvin");
-        kelvin.addEventListener("change", () => send(card, id, { light: { colorTemperatureK: Number(kelvin.value) } }, kelvin));
+        const kelvin = select(
+          c.light.colorTemperatureK.map((k) => [k, `${k} K`]),
+          "light-kelvin",
+        );
+        kelvin.addEventListener("change", () =>
+          send(card, id, { light: { colorTemperatureK: Number(kelvin.value) } }, kelvin),
+        );
         g.append(labelled("Colour", kelvin));
       }
     }
@@ -139,7 +160,9 @@
       for (const s of c.switches) {
         const button = toggle(s.label, "switch");
         button.setAttribute("data-switch", s.id);
-        button.addEventListener("click", () => send(card, id, { switches: { [s.id]: button.getAttribute("aria-pressed") !== "true" } }, button));
+        button.addEventListener("click", () =>
+          send(card, id, { switches: { [s.id]: button.getAttribute("aria-pressed") !== "true" } }, button),
+        );
         g.append(button);
       }
     }
@@ -157,7 +180,9 @@
     for (const alarm of c.mute ?? []) {
       const button = toggle(`Hush ${ALARM_WORDS[alarm] ?? alarm}`, "mute");
       button.setAttribute("data-alarm", alarm);
-      button.addEventListener("click", () => send(card, id, { [alarm]: { muted: button.getAttribute("aria-pressed") !== "true" } }, button));
+      button.addEventListener("click", () =>
+        send(card, id, { [alarm]: { muted: button.getAttribute("aria-pressed") !== "true" } }, button),
+      );
       group("hush").append(button);
     }
     card.setAttribute("data-controls", JSON.stringify(c));
@@ -168,7 +193,7 @@
     const s = d.state ?? {};
     const set = (selector, value) => {
       const node = card.querySelector(selector);
-      if (!node || value === undefined || node === document.activeElement && node.matches(":active")) return;
+      if (!node || value === undefined || (node === document.activeElement && node.matches(":active"))) return;
       if (node.tagName === "BUTTON") node.setAttribute("aria-pressed", value ? "true" : "false");
       else node.value = String(value);
     };
@@ -191,13 +216,15 @@
       button.setAttribute("aria-pressed", s[button.getAttribute("data-alarm")]?.muted ? "true" : "false");
     }
     // Nothing can be changed on a device the bridge cannot reach.
-    for (const node of card.querySelectorAll(".controls button, .controls select, .controls input")) node.disabled = !d.available;
+    for (const node of card.querySelectorAll(".controls button, .controls select, .controls input"))
+      node.disabled = !d.available;
   }
 
   function showDevice(d) {
     const list = $("#devices");
     let card;
-    for (const existing of list.querySelectorAll("[data-device]")) if (existing.getAttribute("data-device") === d.id) card = existing;
+    for (const existing of list.querySelectorAll("[data-device]"))
+      if (existing.getAttribute("data-device") === d.id) card = existing;
     if (!card) {
       card = element("article", "device");
       card.setAttribute("data-device", d.id);
@@ -206,7 +233,14 @@
       const msg = element("p", "cmd-msg");
       msg.setAttribute("role", "status");
       msg.setAttribute("aria-live", "polite");
-      card.append(element("h3", "name"), meta, element("p", "why"), element("div", "summary"), element("div", "controls"), msg);
+      card.append(
+        element("h3", "name"),
+        meta,
+        element("p", "why"),
+        element("div", "summary"),
+        element("div", "controls"),
+        msg,
+      );
       list.append(card);
     }
     card.className = `device ${d.available ? "up" : "down"}`;
@@ -222,7 +256,11 @@
     summary.textContent = d.summary;
     // Cameras: the live-view stream in a line of its own (page.ts streamClass computes the same class).
     if (d.stream) {
-      const line = element("div", `stream ${d.stream.pushing ? "stream-on" : d.stream.error ? "stream-error" : "stream-idle"}`, d.stream.text);
+      const line = element(
+        "div",
+        `stream ${d.stream.pushing ? "stream-on" : d.stream.error ? "stream-error" : "stream-idle"}`,
+        d.stream.text,
+      );
       summary.append(line);
     }
     if (card.getAttribute("data-controls") !== JSON.stringify(d.controls ?? {})) buildControls(card, d);
@@ -232,14 +270,16 @@
   }
 
   function removeDevice(d) {
-    for (const card of document.querySelectorAll("#devices [data-device]")) if (card.getAttribute("data-device") === d.id) card.remove();
+    for (const card of document.querySelectorAll("#devices [data-device]"))
+      if (card.getAttribute("data-device") === d.id) card.remove();
     $("#no-devices").hidden = $("#devices").children.length > 0;
   }
 
   /** The account filter: cards of other accounts are hidden (the choice survives live updates). */
   function applyFilter() {
     const chosen = $("#filter-account")?.value ?? "";
-    for (const card of document.querySelectorAll("#devices [data-device]")) card.hidden = chosen !== "" && card.getAttribute("data-account") !== chosen;
+    for (const card of document.querySelectorAll("#devices [data-device]"))
+      card.hidden = chosen !== "" && card.getAttribute("data-account") !== chosen;
   }
 
   function updateFilterOptions(names) {
@@ -247,11 +287,13 @@
     if (!filter) return;
     const chosen = filter.value;
     const options = [["", "all accounts"], ...names.map((n) => [n, n])];
-    filter.replaceChildren(...options.map(([value, text]) => {
-      const option = element("option", undefined, text);
-      option.value = value;
-      return option;
-    }));
+    filter.replaceChildren(
+      ...options.map(([value, text]) => {
+        const option = element("option", undefined, text);
+        option.value = value;
+        return option;
+      }),
+    );
     filter.value = names.includes(chosen) ? chosen : "";
   }
   $("#filter-account")?.addEventListener("change", applyFilter);
@@ -259,7 +301,9 @@
   /** The server's SVG markup as a node: parsed as XML (no HTML, no script runs) and adopted. */
   function svgNode(markup) {
     const root = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
-    return root.namespaceURI === "http://www.w3.org/2000/svg" && root.localName === "svg" ? document.importNode(root, true) : undefined;
+    return root.namespaceURI === "http://www.w3.org/2000/svg" && root.localName === "svg"
+      ? document.importNode(root, true)
+      : undefined;
   }
 
   function element(tag, className, text) {
@@ -275,7 +319,8 @@
     const cards = $("#camera-cards");
     if (!section || !cards) return;
     let card;
-    for (const existing of cards.querySelectorAll("[data-camera]")) if (existing.getAttribute("data-camera") === c.deviceId) card = existing;
+    for (const existing of cards.querySelectorAll("[data-camera]"))
+      if (existing.getAttribute("data-camera") === c.deviceId) card = existing;
     if (!card) {
       card = element("section", "card camera");
       card.setAttribute("data-camera", c.deviceId);
@@ -313,7 +358,8 @@
     // An account that lost its log-in shows its password form.
     if (a.link === "needs-login") {
       for (const form of document.querySelectorAll("details[data-password-login], details[data-mfa-login]")) {
-        if (form.getAttribute("data-password-login") === a.name || form.getAttribute("data-mfa-login") === a.name) form.open = true;
+        if (form.getAttribute("data-password-login") === a.name || form.getAttribute("data-mfa-login") === a.name)
+          form.open = true;
       }
     }
   }
@@ -346,7 +392,8 @@
       s.devices.forEach(showDevice);
       // Rows of accounts that are gone go; the others keep their server-rendered actions.
       const names = new Set(s.accounts.map((a) => a.name));
-      for (const tr of document.querySelectorAll("#accounts tbody tr")) if (!names.has(tr.getAttribute("data-account"))) tr.remove();
+      for (const tr of document.querySelectorAll("#accounts tbody tr"))
+        if (!names.has(tr.getAttribute("data-account"))) tr.remove();
       s.accounts.forEach(showAccount);
       $("#logs").replaceChildren();
       s.logs.forEach(showLog);
@@ -384,8 +431,11 @@
     live.textContent = "reconnecting…";
     live.className = "live off";
     // A restarted bridge forgets sessions: EventSource cannot see the 401, so ask once.
-    fetch("/api/session", { credentials: "same-origin" }).then((r) => {
-      if (r.status === 401) location.assign("/login");
-    }, () => {});
+    fetch("/api/session", { credentials: "same-origin" }).then(
+      (r) => {
+        if (r.status === 401) location.assign("/login");
+      },
+      () => {},
+    );
   });
 })();
