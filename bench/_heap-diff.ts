@@ -108,10 +108,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const a = summarize(first);
   const b = summarize(second);
   console.log(
-    `live heap ${(a.totalBytes / 1048576).toFixed(2)} MB (${a.nodes} objects) -> ${(b.totalBytes / 1048576).toFixed(2)} MB (${b.nodes} objects)`,
+    `live heap ${(a.totalBytes / 1048576).toFixed(2)} MB (${a.nodes} objects) -> ` +
+      `${(b.totalBytes / 1048576).toFixed(2)} MB (${b.nodes} objects)`,
   );
   for (const d of diff(a, b, 30))
     console.log(
-      `${d.key.padEnd(50)} count ${d.count[0]} -> ${d.count[1]}  bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] - d.bytes[0] >= 0 ? "+" : ""}${d.bytes[1] - d.bytes[0]})`,
+      `${d.key.padEnd(50)} count ${d.count[0]} -> ${d.count[1]}  bytes ${d.bytes[0]} -> ${d.bytes[1]} ` +
+        `(${d.bytes[1] - d.bytes[0] >= 0 ? "+" : ""}${d.bytes[1] - d.bytes[0]})`,
     );
 }

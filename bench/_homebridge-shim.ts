@@ -228,7 +228,8 @@ export async function runPlatformPlugin(
   const Platform = api.platforms.get(options.config.platform);
   if (!Platform)
     throw new Error(
-      `plugin ${options.plugin} registered no platform ${options.config.platform} (has ${[...api.platforms.keys()].join(", ")})`,
+      `plugin ${options.plugin} registered no platform ${options.config.platform} (has ` +
+        `${[...api.platforms.keys()].join(", ")})`,
     );
   new Platform(homebridgeLogger(options.config.platform, options.log), options.config, api);
   return { api, accessories: await api.launch() };

@@ -42,7 +42,8 @@ import { argValue, argValues, fmt, stats, table, writeSummary, type SummaryRow }
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
   console.error(
-    "chaos pairs and runs Matter: run it inside the loopback namespace (npm run bench -- chaos, or test/netns.sh node bench/chaos.ts)",
+    "chaos pairs and runs Matter: run it inside the loopback namespace (npm run bench -- chaos, or test/netns.sh " +
+      "node bench/chaos.ts)",
   );
   process.exit(2);
 }
@@ -87,7 +88,8 @@ const results: RoundResult[] = [];
 const samples: ResourceSample[] = [];
 try {
   console.log(
-    `bridge up (pid ${rig.bridge.child.pid}); cold start: ${vendors.map((v) => `${v} ${fmt((rig.coldStartMs[v] ?? NaN) / 1000, 1)} s`).join(", ")}`,
+    `bridge up (pid ${rig.bridge.child.pid}); cold start: ` +
+      `${vendors.map((v) => `${v} ${fmt((rig.coldStartMs[v] ?? NaN) / 1000, 1)} s`).join(", ")}`,
   );
 
   const plan = new Map<Vendor, FaultKind[]>();
@@ -130,7 +132,11 @@ try {
               ? `, video resumed ${(v.resumedMs / 1000).toFixed(2)} s after the link`
               : ", video uninterrupted";
         console.log(
-          `${elapsed()} ${vendor.padEnd(7)} ${kind.name.padEnd(11)} #${String(i + 1).padEnd(3)} ${result.ok ? "ok  " : "FAIL"} recovery ${took}${result.linkDrops ? ` link dropped x${result.linkDrops}` : ""}${result.down ? ", unreachable meanwhile" : ""}${video}${result.problems.length ? `: ${result.problems.join("; ")}` : ""}`,
+          `${elapsed()} ${vendor.padEnd(7)} ${kind.name.padEnd(11)} #${String(i + 1).padEnd(3)} ` +
+            `${result.ok ? "ok  " : "FAIL"} recovery ` +
+            `${took}${result.linkDrops ? ` link dropped x${result.linkDrops}` : ""}` +
+            `${result.down ? ", unreachable meanwhile" : ""}${video}` +
+            `${result.problems.length ? `: ${result.problems.join("; ")}` : ""}`,
         );
         if (!result.ok && Number.isNaN(result.recoveryMs) && !(await rig.settled(vendor, 300_000))) {
           console.log(`${elapsed()} ${vendor}: did not come back within 5 more minutes; stopping this vendor's rounds`);
@@ -149,10 +155,12 @@ try {
     const a = summarize(firstHeap);
     const b = summarize(await takeHeapSnapshot(rig.bridge.child.pid!, HEAP_DIR));
     heapReport.push(
-      `\nlive heap (after V8's GC): ${fmt(a.totalBytes / 1048576)} MB, ${a.nodes} objects -> ${fmt(b.totalBytes / 1048576)} MB, ${b.nodes} objects (${a.file} -> ${b.file})`,
+      `\nlive heap (after V8's GC): ${fmt(a.totalBytes / 1048576)} MB, ${a.nodes} objects -> ` +
+        `${fmt(b.totalBytes / 1048576)} MB, ${b.nodes} objects (${a.file} -> ${b.file})`,
       ...diff(a, b, 25).map(
         (d) =>
-          `  ${d.key.padEnd(48)} count ${d.count[0]} -> ${d.count[1]}, bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] >= d.bytes[0] ? "+" : ""}${d.bytes[1] - d.bytes[0]})`,
+          `  ${d.key.padEnd(48)} count ${d.count[0]} -> ${d.count[1]}, bytes ${d.bytes[0]} -> ${d.bytes[1]} ` +
+          `(${d.bytes[1] >= d.bytes[0] ? "+" : ""}${d.bytes[1] - d.bytes[0]})`,
       ),
     );
   }
@@ -215,7 +223,9 @@ try {
       ]);
       if (videos.length) {
         summary.push({
-          metric: `${v} ${kind.name} video resumed p50/p99/max (${videos.length} live views, stopped in ${stoppedText}, ${notResumed} never resumed)`,
+          metric:
+            `${v} ${kind.name} video resumed p50/p99/max (${videos.length} live views, stopped in ` +
+            `${stoppedText}, ${notResumed} never resumed)`,
           value: `${fmt(vs.p50)}/${fmt(vs.p99)}/${fmt(vs.max)} s`,
           baseline: `${fmt(startStats.p50)} s START -> first video packet (p50)`,
           ratio: `${fmt(vs.p50 / startStats.p50)}x`,
@@ -264,16 +274,22 @@ try {
     const afterStop = watched.map((r) => r.video!.ffmpegAfterStop);
     const during = watched.map((r) => r.video!.ffmpegWatching).filter((n) => !Number.isNaN(n));
     console.log(
-      `\nlive views: ${watched.length} (START -> first video packet p50/p99/max ${fmt(startStats.p50)}/${fmt(startStats.p99)}/${fmt(startStats.max)} s; a pause over ${VIDEO_GAP_MS} ms counts as stopped)`,
+      `\nlive views: ${watched.length} (START -> first video packet p50/p99/max ` +
+        `${fmt(startStats.p50)}/${fmt(startStats.p99)}/${fmt(startStats.max)} s; a pause over ${VIDEO_GAP_MS} ms ` +
+        `counts as stopped)`,
     );
     console.log(
-      `bridge ffmpeg children: ${Math.min(...during)}-${Math.max(...during)} while watching; after STOP + the ${hubLingerMs / 1000} s linger: max ${Math.max(...afterStop)} (${afterStop.filter((n) => n > 0).length} rounds with any left)`,
+      `bridge ffmpeg children: ${Math.min(...during)}-${Math.max(...during)} while watching; after STOP + the ` +
+        `${hubLingerMs / 1000} s linger: max ${Math.max(...afterStop)} (${afterStop.filter((n) => n > 0).length} ` +
+        `rounds with any left)`,
     );
   }
   console.log(`bridge ffmpeg children at the end: ${ffmpegLeft}`);
   const inventory = (await Promise.all(vendors.map((v) => rig.inventoryProblems(v)))).flat();
   console.log(
-    `\nrounds ${results.length}, failed ${failures.length}; bridge ${rig.alive ? "still running" : `EXITED (${rig.bridge.exitCode})`}; uncaught exceptions / unhandled rejections logged: ${crashes.length}`,
+    `\nrounds ${results.length}, failed ${failures.length}; bridge ` +
+      `${rig.alive ? "still running" : `EXITED (${rig.bridge.exitCode})`}; uncaught exceptions / unhandled ` +
+      `rejections logged: ${crashes.length}`,
   );
   console.log(
     `devices and HomeKit accessories: ${inventory.length ? inventory.join("; ") : "same as at start, no duplicates"}`,

@@ -24,7 +24,8 @@ import { argValue, fmt, sleep, stats, table, writeSummary, type SummaryRow } fro
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
   console.error(
-    "crash pairs and commissions: run it inside the loopback namespace (npm run bench -- crash, or test/netns.sh node bench/crash.ts)",
+    "crash pairs and commissions: run it inside the loopback namespace (npm run bench -- crash, or test/netns.sh " +
+      "node bench/crash.ts)",
   );
   process.exit(2);
 }
@@ -151,7 +152,8 @@ async function pairing(cycle: number, which: "homekit" | "matter", armKill: bool
       windowSeen(
         what,
         cycle,
-        `${errorText(error)}; the bridge kept half a pairing (Matter said ${rig.matterCommissionedAtStart ? "commissioned" : "not commissioned"} at start); npm run reset -- ${which}`,
+        `${errorText(error)}; the bridge kept half a pairing (Matter said ` +
+          `${rig.matterCommissionedAtStart ? "commissioned" : "not commissioned"} at start); npm run reset -- ${which}`,
       );
       if (which === "homekit") hapInterrupted = false;
       else matterInterrupted = false;
@@ -261,7 +263,8 @@ async function verifyRestart(cycle: number): Promise<void> {
 }
 
 console.log(
-  `crash: ${CYCLES} cycles, activity up to ${ACTIVITY_MS} ms, ${PAIRING_KILLS} kills during pairing writes, seed ${SEED}; data in ${dir}`,
+  `crash: ${CYCLES} cycles, activity up to ${ACTIVITY_MS} ms, ${PAIRING_KILLS} kills during pairing writes, seed ` +
+    `${SEED}; data in ${dir}`,
 );
 const benchStarted = performance.now();
 try {
@@ -318,7 +321,9 @@ try {
     }
     if (killedIn) {
       console.log(
-        `cycle ${cycle}: killed during ${killedIn === "homekit" ? "HAP pair-setup" : "Matter commissioning"} writes (HAP ${rig.hapPaired ? "paired" : "not paired"}, Matter ${rig.matter ? "commissioned" : "not commissioned"})`,
+        `cycle ${cycle}: killed during ${killedIn === "homekit" ? "HAP pair-setup" : "Matter commissioning"} writes ` +
+          `(HAP ${rig.hapPaired ? "paired" : "not paired"}, ` +
+          `Matter ${rig.matter ? "commissioned" : "not commissioned"})`,
       );
       continue;
     }
@@ -331,7 +336,8 @@ try {
 
     await activity(kind);
     console.log(
-      `cycle ${cycle}: killed (${kind}); ready ${fmt(readyMs.at(-1), 0)} ms, HAP verify ${fmt(hapVerifyMs.at(-1), 0)} ms, Matter reconnect ${fmt(matterVerifyMs.at(-1), 0)} ms`,
+      `cycle ${cycle}: killed (${kind}); ready ${fmt(readyMs.at(-1), 0)} ms, HAP verify ` +
+        `${fmt(hapVerifyMs.at(-1), 0)} ms, Matter reconnect ${fmt(matterVerifyMs.at(-1), 0)} ms`,
     );
   }
   // The last kill's aftermath: restart once more and check, so every kill is judged.
@@ -375,7 +381,8 @@ console.log(
   ]),
 );
 console.log(
-  `Matter reconnects that needed a second reconnect(): ${rig.matterSecondTries} (the controller's first reconnect after commissioning; see CrashRig.verifyMatter)`,
+  `Matter reconnects that needed a second reconnect(): ${rig.matterSecondTries} (the controller's first reconnect ` +
+    `after commissioning; see CrashRig.verifyMatter)`,
 );
 console.log(`actions: ${[...actions].map(([k, n]) => `${k} ${n}`).join(", ")}`);
 for (const [kind, list] of failures) for (const line of list) console.log(`${kind}: ${line}`);

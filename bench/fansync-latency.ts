@@ -531,16 +531,20 @@ async function main(): Promise<void> {
   console.log("The FanSync simulator runs with deviceAckDelayMs = 0 and pushDelayMs = 0: the real cloud's");
   console.log("1.5-2.5 s are left out, so these figures are OUR overhead (plus HAP/Matter and loopback I/O).");
   console.log(
-    `Machine: ${cpus().length} CPUs, load average at start ${load}; the clients, both hosts and the simulator share one event loop.`,
+    `Machine: ${cpus().length} CPUs, load average at start ${load}; the clients, both hosts and the simulator share ` +
+      `one event loop.`,
   );
   console.log(
-    `Samples per path: ${SAMPLES} after ${WARMUP} warm-up; speeds alternate so every write changes something. A sample ends`,
+    `Samples per path: ${SAMPLES} after ${WARMUP} warm-up; speeds alternate so every write changes something. A ` +
+      `sample ends`,
   );
   console.log(
-    `once its change reached the Matter controller too (no overlap with matter.js's delayed report), then ${GAP_MS} ms pause.`,
+    `once its change reached the Matter controller too (no overlap with matter.js's delayed report), then ${GAP_MS} ` +
+      `ms pause.`,
   );
   console.log(
-    "Baselines: a HAP-NodeJS Bridge with one bridged Fanv2 accessory (onSet resolves at once, EVENT_COALESCING_DELAY 0,",
+    "Baselines: a HAP-NodeJS Bridge with one bridged Fanv2 accessory " +
+      "(onSet resolves at once, EVENT_COALESCING_DELAY 0,",
   );
   console.log(
     "no-op advertiser) and a matter.js ServerNode with a plain FanDevice, driven by the same controller code.\n",
@@ -568,7 +572,8 @@ async function main(): Promise<void> {
     ]),
   );
   console.log(
-    "\nBaseline of each row: 1 HAP write -> onSet; 2 updateValue() -> HAP event; 3 Matter write -> percentSetting$Changed",
+    "\nBaseline of each row: 1 HAP write -> onSet; 2 updateValue() -> HAP event; 3 Matter write -> " +
+      "percentSetting$Changed",
   );
   console.log(
     "on the server; 4 endpoint.set() -> report. device_change rows start at the simulator's push (its 'push' event,",
@@ -578,7 +583,9 @@ async function main(): Promise<void> {
   );
   console.log("matter.js's fixed 50 ms report delay on both sides.");
   console.log(
-    `\nmean ratios ours/baseline: HAP write ${fmt(s.hapWrite.mean / s.bHapWrite.mean)}x, HAP event ${fmt(s.hapEvent.mean / s.bHapEvent.mean)}x, Matter write ${fmt(s.matterWrite.mean / s.bMatterWrite.mean)}x, Matter report ${fmt(s.matterReport.mean / s.bMatterReport.mean)}x`,
+    `\nmean ratios ours/baseline: HAP write ${fmt(s.hapWrite.mean / s.bHapWrite.mean)}x, HAP event ` +
+      `${fmt(s.hapEvent.mean / s.bHapEvent.mean)}x, Matter write ${fmt(s.matterWrite.mean / s.bMatterWrite.mean)}x, ` +
+      `Matter report ${fmt(s.matterReport.mean / s.bMatterReport.mean)}x`,
   );
   console.log(`total bench time ${((performance.now() - started) / 1000).toFixed(1)} s`);
 

@@ -65,9 +65,12 @@ const summary: SummaryRow[] = [
   ...results.map((s) => ({ metric: `${s.target} inputs/s`, value: fmt(s.inputs / (s.ms / 1000), 0) })),
   { metric: "all targets crashes + unhandled", value: String(totals.crashes + totals.unhandled), target: "0" },
 ];
-const note = `${totals.inputs} inputs over ${results.length} targets in ${fmt(totalS, 0)} s; ${cpus().length} CPUs, load ${loadavg()
+const loads = loadavg()
   .map((l) => l.toFixed(2))
-  .join(" ")}`;
+  .join(" ");
+const note =
+  `${totals.inputs} inputs over ${results.length} targets in ${fmt(totalS, 0)} s; ` +
+  `${cpus().length} CPUs, load ${loads}`;
 console.log(`\n${note}`);
 writeSummary("fuzz", summary, [note]);
 // The figures are the result; the exit code only says whether the bench ran to the end.

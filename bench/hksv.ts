@@ -249,7 +249,8 @@ async function main(): Promise<void> {
     .map((l) => l.toFixed(2))
     .join(" ");
   console.log(
-    `\nHomeKit Secure Video: motion trigger -> first fragment at the hub, ${lat.n} clips; ${cpus().length} CPUs, load ${load}\n`,
+    `\nHomeKit Secure Video: motion trigger -> first fragment at the hub, ${lat.n} clips; ${cpus().length} CPUs, ` +
+      `load ${load}\n`,
   );
   console.log(
     table([
@@ -269,7 +270,9 @@ async function main(): Promise<void> {
     ]),
   );
   console.log(
-    `\nPre-buffer (4 s asked, whole GOPs kept): ${prebufferS.toFixed(1)} s held in ${fmt(prebufferBytes / 1024 / 1024, 2)} MB; recording on -> pre-buffer full ${Math.round(warmMs)} ms (camera started cold).`,
+    `\nPre-buffer (4 s asked, whole GOPs kept): ${prebufferS.toFixed(1)} s held in ` +
+      `${fmt(prebufferBytes / 1024 / 1024, 2)} MB; recording on -> pre-buffer full ${Math.round(warmMs)} ms (camera ` +
+      `started cold).`,
   );
   console.log(
     "Baseline: homebridge-camera-ffmpeg 3.1.4 has no HomeKit Secure Video (added in its 4.x): no same-run comparison.",

@@ -150,7 +150,8 @@ async function phase(name: string, attempted: number, attack: () => Promise<void
   await stopTarget();
   phases.push({ name, attempted, held, before, during, after });
   console.log(
-    `${name}: ${held}/${attempted} held; RSS ${fmt(before.rssMb, 0)} -> ${fmt(during.rssMb, 0)} -> ${fmt(after.rssMb, 0)} MB, virtual ${fmt(before.vszMb, 0)} -> ${fmt(during.vszMb, 0)} MB`,
+    `${name}: ${held}/${attempted} held; RSS ${fmt(before.rssMb, 0)} -> ${fmt(during.rssMb, 0)} -> ` +
+      `${fmt(after.rssMb, 0)} MB, virtual ${fmt(before.vszMb, 0)} -> ${fmt(during.vszMb, 0)} MB`,
   );
 }
 

@@ -117,7 +117,8 @@ export function argValues(name: string): string[] {
 export function latencyBenchSetup(name: string): { samples: number; warmup: number } {
   if (!process.env.HEARTHBRIDGE_NETNS) {
     console.error(
-      `${name} pairs and commissions: run it inside the loopback namespace (npm run bench -- ${name}, or test/netns.sh node bench/${name}.ts)`,
+      `${name} pairs and commissions: run it inside the loopback namespace (npm run bench -- ${name}, or ` +
+        `test/netns.sh node bench/${name}.ts)`,
     );
     process.exit(2);
   }

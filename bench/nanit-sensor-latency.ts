@@ -250,7 +250,8 @@ async function main(): Promise<void> {
   const hap = stats(latency.hap);
   const matter = stats(latency.matter);
   console.log(
-    `\nNanit sensor push (simulator PUT_SENSOR_DATA) -> controller, ${latency.hap.length} samples; ${cpus().length} CPUs, load ${load}\n`,
+    `\nNanit sensor push (simulator PUT_SENSOR_DATA) -> controller, ${latency.hap.length} samples; ${cpus().length} ` +
+      `CPUs, load ${load}\n`,
   );
   console.log(
     table([
@@ -261,7 +262,8 @@ async function main(): Promise<void> {
   );
   const mb = (kb: number) => `${fmt(kb / 1024, 1)} MB`;
   console.log(
-    `\nBridge (node src/main.ts) with 3 Nanit cameras (4 sensors + 2 switches each), ${SETTLE_MS} ms after all reachable: VmRSS ${mb(memory.rss)}, VmHWM ${mb(memory.hwm)}`,
+    `\nBridge (node src/main.ts) with 3 Nanit cameras (4 sensors + 2 switches each), ${SETTLE_MS} ms after all ` +
+      `reachable: VmRSS ${mb(memory.rss)}, VmHWM ${mb(memory.hwm)}`,
   );
   console.log("Matter reports include matter.js's fixed 50 ms report coalescing delay.");
   const rows: SummaryRow[] = [

@@ -49,7 +49,8 @@ import { argValue, fmt, stats, table, withTimeout, writeSummary, type SummaryRow
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
   console.error(
-    "soak pairs and commissions: run it inside the loopback namespace (npm run bench -- soak, or test/netns.sh node_modules/.bin/node bench/soak.ts)",
+    "soak pairs and commissions: run it inside the loopback namespace (npm run bench -- soak, or test/netns.sh " +
+      "node_modules/.bin/node bench/soak.ts)",
   );
   process.exit(2);
 }
@@ -304,7 +305,8 @@ async function setUp(): Promise<{
     if (!d.available && soakStart) counts.unreachable.set(d.name, (counts.unreachable.get(d.name) ?? 0) + 1);
   });
   console.log(
-    `${elapsed()} bridge up (pid ${b.child.pid}): ${v.devices.size} devices; camera accessory on port ${pairing.port as number}`,
+    `${elapsed()} bridge up (pid ${b.child.pid}): ${v.devices.size} devices; camera accessory on port ` +
+      `${pairing.port as number}`,
   );
 
   // HomeKit: a writer, a subscriber to every characteristic that notifies (events counted, not queued).
@@ -334,7 +336,8 @@ async function setUp(): Promise<{
     ...writable(Service.Lightbulb.UUID, Characteristic.On.UUID),
   ];
   console.log(
-    `${elapsed()} HomeKit paired: ${accessories.length} accessories, ${notifying.length} characteristics subscribed, ${writeTargets.length} written by the churn`,
+    `${elapsed()} HomeKit paired: ${accessories.length} accessories, ${notifying.length} characteristics ` +
+      `subscribed, ${writeTargets.length} written by the churn`,
   );
 
   const cameraClient = await HapClient.pair(pairing.port as number, pairing.setupCode as string);
@@ -513,7 +516,11 @@ async function cameraCycles(client: HapClient): Promise<number> {
     result.ok = result.video > 0 && result.authFailures === 0 && result.error === undefined;
     streams.push(result);
     console.log(
-      `${elapsed()} stream #${cycle + 1} ${result.ok ? "ok  " : "FAIL"} ${warm ? "warm" : "cold"}: first packet ${fmt(result.firstPacketMs / 1000)} s, ${result.video} video / ${result.audio} audio packets${result.authFailures ? `, ${result.authFailures} failed tags` : ""}${result.ffmpegAfterStop ? `, ${result.ffmpegAfterStop} ffmpeg left 1 s after STOP` : ""}${result.error ? `: ${result.error}` : ""}`,
+      `${elapsed()} stream #${cycle + 1} ${result.ok ? "ok  " : "FAIL"} ${warm ? "warm" : "cold"}: first packet ` +
+        `${fmt(result.firstPacketMs / 1000)} s, ${result.video} video / ${result.audio} audio ` +
+        `packets${result.authFailures ? `, ${result.authFailures} failed tags` : ""}` +
+        `${result.ffmpegAfterStop ? `, ${result.ffmpegAfterStop} ffmpeg left 1 s after STOP` : ""}` +
+        `${result.error ? `: ${result.error}` : ""}`,
     );
     // Odd minutes: a snapshot just after the linger ran out (the camera has been told to stop).
     const afterLinger = lastStop + LINGER_MS + 3000;
@@ -527,7 +534,8 @@ async function cameraCycles(client: HapClient): Promise<number> {
 let exitCode: number | null | "timeout" | undefined;
 try {
   console.log(
-    `soak: ${MINUTES} min; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}; samples every ${SAMPLE_MS / 1000} s; live view every minute for ${HOLD_MS / 1000} s, linger ${LINGER_MS / 1000} s`,
+    `soak: ${MINUTES} min; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}; samples every ` +
+      `${SAMPLE_MS / 1000} s; live view every minute for ${HOLD_MS / 1000} s, linger ${LINGER_MS / 1000} s`,
   );
   const { cameraClient, writer, writeTargets } = await setUp();
   const nanitRefreshesAtStart = nanit.refreshes;
@@ -536,14 +544,17 @@ try {
   soakEnd = soakStart + MINUTES * 60_000;
   const endTimer = setTimeout(() => stopSoak.abort(), MINUTES * 60_000);
   console.log(
-    `${elapsed()} soak started: RSS ${fmt(startSample.rssKb / 1024, 1)} MB, ${startSample.fds} fds, ${startSample.children} children`,
+    `${elapsed()} soak started: RSS ${fmt(startSample.rssKb / 1024, 1)} MB, ${startSample.fds} fds, ` +
+      `${startSample.children} children`,
   );
   const minuteTicker = setInterval(() => {
     const s = samples.at(-1);
     const m = minuteOf(performance.now());
     if (s)
       console.log(
-        `${elapsed()} minute ${m}: RSS ${fmt(s.rssKb / 1024, 1)} MB, ${s.fds} fds, ${s.children} children (${s.ffmpeg} ffmpeg), ${s.threads} threads; HAP events ${counts.hapEvents}, Matter reports ${counts.matterReports}, streams ${streams.filter((r) => r.ok).length}/${streams.length} ok`,
+        `${elapsed()} minute ${m}: RSS ${fmt(s.rssKb / 1024, 1)} MB, ${s.fds} fds, ${s.children} children ` +
+          `(${s.ffmpeg} ffmpeg), ${s.threads} threads; HAP events ${counts.hapEvents}, Matter reports ` +
+          `${counts.matterReports}, streams ${streams.filter((r) => r.ok).length}/${streams.length} ok`,
       );
   }, 60_000);
   if (HEAP_DIR) mkdirSync(HEAP_DIR, { recursive: true });
@@ -578,10 +589,12 @@ try {
         const a = summarize(early);
         const b = summarize(late);
         heapReport = [
-          `live heap (after V8's GC): ${fmt(a.totalBytes / 1048576)} MB, ${a.nodes} objects -> ${fmt(b.totalBytes / 1048576)} MB, ${b.nodes} objects (${early} -> ${late})`,
+          `live heap (after V8's GC): ${fmt(a.totalBytes / 1048576)} MB, ${a.nodes} objects -> ` +
+            `${fmt(b.totalBytes / 1048576)} MB, ${b.nodes} objects (${early} -> ${late})`,
           ...diff(a, b).map(
             (d) =>
-              `  ${d.key.padEnd(48)} count ${d.count[0]} -> ${d.count[1]}, bytes ${d.bytes[0]} -> ${d.bytes[1]} (${d.bytes[1] >= d.bytes[0] ? "+" : ""}${d.bytes[1] - d.bytes[0]})`,
+              `  ${d.key.padEnd(48)} count ${d.count[0]} -> ${d.count[1]}, bytes ${d.bytes[0]} -> ${d.bytes[1]} ` +
+              `(${d.bytes[1] >= d.bytes[0] ? "+" : ""}${d.bytes[1] - d.bytes[0]})`,
           ),
         ];
       }
@@ -705,10 +718,12 @@ try {
   const xsenseRenewals = bridge!.lines.filter((l) => /AWS credentials renewed/.test(l.msg)).length;
 
   console.log(
-    `\nRSS (MB): start ${fmt(mb(startSample.rssKb), 1)}, end ${endSample ? fmt(mb(endSample.rssKb), 1) : "-"}, max ${fmt(Math.max(...all.map((s) => mb(s.rssKb))), 1)}`,
+    `\nRSS (MB): start ${fmt(mb(startSample.rssKb), 1)}, end ${endSample ? fmt(mb(endSample.rssKb), 1) : "-"}, max ` +
+      `${fmt(Math.max(...all.map((s) => mb(s.rssKb))), 1)}`,
   );
   console.log(
-    `RSS slope (least squares over the soak's ${SAMPLE_MS / 1000} s samples): second half ${fmt(slopeSecondHalf)} MB/h, whole soak ${fmt(slopeAll)} MB/h (RssAnon, second half ${fmt(rssAnonSecondHalf)} MB/h)`,
+    `RSS slope (least squares over the soak's ${SAMPLE_MS / 1000} s samples): second half ${fmt(slopeSecondHalf)} ` +
+      `MB/h, whole soak ${fmt(slopeAll)} MB/h (RssAnon, second half ${fmt(rssAnonSecondHalf)} MB/h)`,
   );
   // Baseline in the same run: the soak's first 2 minutes. Two comparisons, both printed:
   // - level: median RSS of the last 2 minutes / of the first 2 (same load, same phase mix of live
@@ -720,38 +735,53 @@ try {
   //   of a 30-minute run.
   const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? `${fmt(a / b)}x` : "-");
   console.log(
-    `baseline: median RSS first ${WARMUP_MS / 60_000} min ${fmt(rssWarmup, 1)} MB, last ${WARMUP_MS / 60_000} min ${fmt(rssLast, 1)} MB (${ratio(rssLast, rssWarmup)})`,
+    `baseline: median RSS first ${WARMUP_MS / 60_000} min ${fmt(rssWarmup, 1)} MB, last ${WARMUP_MS / 60_000} min ` +
+      `${fmt(rssLast, 1)} MB (${ratio(rssLast, rssWarmup)})`,
   );
   console.log(
-    `baseline slopes: first ${WARMUP_MS / 60_000} min ${fmt(slopeWarmup)} MB/h vs the rest ${fmt(slopeRest)} MB/h (ratio ${ratio(slopeRest, slopeWarmup)}); first half ${fmt(slopeFirstHalf)} vs second half ${fmt(slopeSecondHalf)} MB/h (ratio ${ratio(slopeSecondHalf, slopeFirstHalf)})`,
+    `baseline slopes: first ${WARMUP_MS / 60_000} min ${fmt(slopeWarmup)} MB/h vs the rest ${fmt(slopeRest)} MB/h ` +
+      `(ratio ${ratio(slopeRest, slopeWarmup)}); first half ${fmt(slopeFirstHalf)} vs second half ` +
+      `${fmt(slopeSecondHalf)} MB/h (ratio ${ratio(slopeSecondHalf, slopeFirstHalf)})`,
   );
   console.log(`open fds min / max / end: ${mmEnd((s) => s.fds)} (before the first stream: ${startSample.fds})`);
   console.log(
-    `child processes min / max / end: ${mmEnd((s) => s.children)}; ffmpeg children ${mmEnd((s) => s.ffmpeg)}; threads ${mmEnd((s) => s.threads)}`,
+    `child processes min / max / end: ${mmEnd((s) => s.children)}; ffmpeg children ${mmEnd((s) => s.ffmpeg)}; ` +
+      `threads ${mmEnd((s) => s.threads)}`,
   );
   console.log(
-    `streams started / ok / failed: ${streams.length} / ${okStreams.length} / ${streams.length - okStreams.length}; START -> first SRTP packet: cold p50 ${fmt(firstPacket(false).p50)} s max ${fmt(firstPacket(false).max)} s (${firstPacket(false).n}), warm p50 ${fmt(firstPacket(true).p50)} s max ${fmt(firstPacket(true).max)} s (${firstPacket(true).n}); ${stats(okStreams.map((s) => s.video)).p50} video packets per stream (p50); streams with an ffmpeg left 1 s after STOP: ${leftAfterStop}`,
+    `streams started / ok / failed: ${streams.length} / ${okStreams.length} / ${streams.length - okStreams.length}; ` +
+      `START -> first SRTP packet: cold p50 ${fmt(firstPacket(false).p50)} s max ${fmt(firstPacket(false).max)} s ` +
+      `(${firstPacket(false).n}), warm p50 ${fmt(firstPacket(true).p50)} s max ${fmt(firstPacket(true).max)} s ` +
+      `(${firstPacket(true).n}); ${stats(okStreams.map((s) => s.video)).p50} video packets per stream (p50); ` +
+      `streams with an ffmpeg left 1 s after STOP: ${leftAfterStop}`,
   );
   for (const s of streams.filter((r) => !r.ok))
     console.log(
       `  stream #${s.cycle + 1} failed: ${s.error ?? `${s.video} video packets, ${s.authFailures} failed tags`}`,
     );
   console.log(
-    `snapshots ok / failed: ${snapshots.filter((s) => s.ok).length} / ${snapshots.filter((s) => !s.ok).length}; during live view p50 ${fmt(snapStats("during live view").p50, 0)} ms, after linger (camera started) p50 ${fmt(snapStats("after linger").p50, 0)} ms`,
+    `snapshots ok / failed: ${snapshots.filter((s) => s.ok).length} / ${snapshots.filter((s) => !s.ok).length}; ` +
+      `during live view p50 ${fmt(snapStats("during live view").p50, 0)} ms, after linger (camera started) p50 ` +
+      `${fmt(snapStats("after linger").p50, 0)} ms`,
   );
   for (const s of snapshots.filter((r) => !r.ok))
     console.log(`  snapshot (minute ${s.cycle + 1}, ${s.kind}) failed: ${s.error}`);
   console.log(
-    `churn: simulator changes ${counts.simChanges.fansync} FanSync / ${counts.simChanges.xsense} X-Sense / ${counts.simChanges.nanit} Nanit; HAP writes ${counts.hapWrites} ok / ${counts.hapWriteFailures.length} failed; HAP events ${counts.hapEvents}; Matter reports ${counts.matterReports}; Nanit token refreshes ${nanitRefreshes}; X-Sense credential renewals ${xsenseRenewals}`,
+    `churn: simulator changes ${counts.simChanges.fansync} FanSync / ${counts.simChanges.xsense} X-Sense / ` +
+      `${counts.simChanges.nanit} Nanit; HAP writes ${counts.hapWrites} ok / ${counts.hapWriteFailures.length} ` +
+      `failed; HAP events ${counts.hapEvents}; Matter reports ${counts.matterReports}; Nanit token refreshes ` +
+      `${nanitRefreshes}; X-Sense credential renewals ${xsenseRenewals}`,
   );
   for (const f of counts.hapWriteFailures.slice(0, 5)) console.log(`  HAP write failed: ${f}`);
   console.log(
-    `devices that read unreachable during the soak: ${counts.unreachable.size ? [...counts.unreachable].map(([n, k]) => `${n} x${k}`).join(", ") : "none"}`,
+    `devices that read unreachable during the soak: ` +
+      `${counts.unreachable.size ? [...counts.unreachable].map(([n, k]) => `${n} x${k}`).join(", ") : "none"}`,
   );
   console.log(`camera pushes still running after the last linger: ${pushesAfterLinger}`);
   for (const line of heapReport) console.log(line);
   console.log(
-    `bridge: ${alive ? "running" : `EXITED (${bridge!.exitCode})`}; crash lines ${crashLines.length}; error lines ${errors.length}; warnings ${warnings.length}`,
+    `bridge: ${alive ? "running" : `EXITED (${bridge!.exitCode})`}; crash lines ${crashLines.length}; error lines ` +
+      `${errors.length}; warnings ${warnings.length}`,
   );
   const distinct = (ls: LogLine[]) =>
     [...new Map(ls.map((l) => [l.msg.replace(/\d+/g, "N"), l.msg])).values()].slice(0, 6);
@@ -799,7 +829,9 @@ try {
     },
     {
       metric: "RSS start -> end (max)",
-      value: `${fmt(mb(startSample.rssKb), 1)} -> ${endSample ? fmt(mb(endSample.rssKb), 1) : "-"} MB (${fmt(Math.max(...all.map((s) => mb(s.rssKb))), 1)})`,
+      value:
+        `${fmt(mb(startSample.rssKb), 1)} -> ${endSample ? fmt(mb(endSample.rssKb), 1) : "-"} MB ` +
+        `(${fmt(Math.max(...all.map((s) => mb(s.rssKb))), 1)})`,
     },
     {
       metric: "open fds min/max/end",
@@ -822,7 +854,8 @@ try {
     { metric: "verdict", value: flat ? "flat" : "NOT flat", target: "flat" },
   ];
   writeSummary("soak", summary, [
-    `${MINUTES} min; HAP events ${counts.hapEvents}, Matter reports ${counts.matterReports}, Nanit refreshes ${nanitRefreshes}`,
+    `${MINUTES} min; HAP events ${counts.hapEvents}, Matter reports ${counts.matterReports}, Nanit refreshes ` +
+      `${nanitRefreshes}`,
   ]);
 } finally {
   stopSoak.abort();

@@ -22,7 +22,8 @@ import { argValue, argValues, fmt, median, sleep, table, withTimeout, writeSumma
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
   console.error(
-    "startup runs a bridge that advertises Matter: run it inside the loopback namespace (npm run bench -- startup, or test/netns.sh node bench/startup.ts)",
+    "startup runs a bridge that advertises Matter: run it inside the loopback namespace (npm run bench -- startup, " +
+      "or test/netns.sh node bench/startup.ts)",
   );
   process.exit(2);
 }
@@ -113,7 +114,8 @@ async function runOnce(bin: string, urls: { apiUrl: string; wsUrl: string }, sim
         void exited.then((code) =>
           reject(
             new Error(
-              `bridge exited with ${code} before ready; stderr:\n${stderr.join("\n")}\nstdout:\n${lines.slice(-10).join("\n")}`,
+              `bridge exited with ${code} before ready; ` +
+                `stderr:\n${stderr.join("\n")}\nstdout:\n${lines.slice(-10).join("\n")}`,
             ),
           ),
         );
@@ -163,7 +165,9 @@ async function main(): Promise<void> {
         const run = await runOnce(bin, urls, sim);
         runs.push(run);
         process.stderr.write(
-          `  run ${r + 1}/${RUNS} ${versions.get(bin)}: readyMs ${run.readyMs}, spawn->ready ${run.wallMs.toFixed(0)} ms, VmRSS ${(run.rss / 1024).toFixed(1)} MB, VmHWM ${(run.hwm / 1024).toFixed(1)} MB, ${run.devices} devices\n`,
+          `  run ${r + 1}/${RUNS} ${versions.get(bin)}: readyMs ${run.readyMs}, spawn->ready ` +
+            `${run.wallMs.toFixed(0)} ms, VmRSS ${(run.rss / 1024).toFixed(1)} MB, VmHWM ` +
+            `${(run.hwm / 1024).toFixed(1)} MB, ${run.devices} devices\n`,
         );
       }
     }
@@ -173,13 +177,16 @@ async function main(): Promise<void> {
 
   const mb = (kb: number) => `${fmt(kb / 1024, 1)} MB`;
   console.log(
-    `\nBridge start-up (node src/main.ts --log-json), FanSync simulator with ${DEVICES} devices, HomeKit advertiser "none",`,
+    `\nBridge start-up (node src/main.ts --log-json), FanSync simulator with ${DEVICES} devices, HomeKit advertiser ` +
+      `"none",`,
   );
   console.log(
-    `Matter on a free port (mDNS on lo only); fresh data directory per run; RSS read ${SETTLE_MS} ms after the ready line.`,
+    `Matter on a free port (mDNS on lo only); fresh data directory per run; RSS read ${SETTLE_MS} ms after the ` +
+      `ready line.`,
   );
   console.log(
-    `Machine: ${cpus().length} CPUs, load average at start ${load} (other work was running: treat times as indicative).`,
+    `Machine: ${cpus().length} CPUs, load average at start ${load} ` +
+      "(other work was running: treat times as indicative).",
   );
   console.log(`Medians of ${RUNS} runs per Node binary (min-max in brackets):\n`);
   const rows: (string | number)[][] = [
@@ -214,7 +221,9 @@ async function main(): Promise<void> {
     ]);
     summary.push({
       metric: `startup ${versions.get(bin)}`,
-      value: `readyMs ${ms(median(col((r) => r.readyMs)))}, spawn->ready ${ms(median(col((r) => r.wallMs)))} ms, RSS ${mb(median(col((r) => r.rss)))}`,
+      value:
+        `readyMs ${ms(median(col((r) => r.readyMs)))}, spawn->ready ${ms(median(col((r) => r.wallMs)))} ms, ` +
+        `RSS ${mb(median(col((r) => r.rss)))}`,
     });
   }
   console.log(table(rows));
@@ -223,7 +232,8 @@ async function main(): Promise<void> {
     for (const bin of NODES.slice(1)) {
       const other = median(runs.filter((r) => r.node === bin).map((r) => r.rss));
       console.log(
-        `\nRSS ${versions.get(bin)} vs ${versions.get(NODES[0]!)}: ${mb(other)} vs ${mb(base)} (${other >= base ? "+" : ""}${mb(other - base)}, ${fmt(other / base)}x)`,
+        `\nRSS ${versions.get(bin)} vs ${versions.get(NODES[0]!)}: ${mb(other)} vs ${mb(base)} ` +
+          `(${other >= base ? "+" : ""}${mb(other - base)}, ${fmt(other / base)}x)`,
       );
     }
   }
@@ -231,7 +241,8 @@ async function main(): Promise<void> {
     "\nreadyMs: from config loaded to bridges published (the bridge's own figure); spawn->ready adds process start",
   );
   console.log(
-    "and module loading (matter.js, HAP-NodeJS). RssFile is mapped files (the node binary, ICU); RssAnon is heap and code.",
+    "and module loading (matter.js, HAP-NodeJS). RssFile is mapped files (the node binary, ICU); RssAnon is heap " +
+      "and code.",
   );
   writeSummary("startup", summary, [`${DEVICES} FanSync devices, ${RUNS} runs, median`]);
 }

@@ -322,7 +322,8 @@ export class HomeKitCameraDelegate implements CameraStreamingDelegate {
       if (Date.now() - (session.lastRtcp ?? 0) < this.#rtcpTimeoutMs) return;
       this.#options.log.info(
         { session: session.id },
-        `${this.#options.name}: no RTCP from the viewer for ${Math.round(this.#rtcpTimeoutMs / 1000)} s; ending its stream`,
+        `${this.#options.name}: no RTCP from the viewer for ${Math.round(this.#rtcpTimeoutMs / 1000)} s; ending its ` +
+          `stream`,
       );
       void this.#close(session, "viewer went silent");
       this.controller?.forceStopStreamingSession(session.id);

@@ -123,5 +123,6 @@ export function safeEqual(a: string, b: string): boolean {
 }
 
 /** "Ddd Mmm D HH:MM:SS UTC YYYY" with an unpadded day of month. */
-export const TIMESTAMP_RE =
-  /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [1-9]\d? \d{2}:\d{2}:\d{2} UTC \d{4}$/;
+const WEEKDAYS = "Sun|Mon|Tue|Wed|Thu|Fri|Sat";
+const MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec";
+export const TIMESTAMP_RE = new RegExp(`^(${WEEKDAYS}) (${MONTHS}) [1-9]\\d? \\d{2}:\\d{2}:\\d{2} UTC \\d{4}$`);

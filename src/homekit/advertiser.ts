@@ -38,7 +38,10 @@ interface AdvertiserModule {
 
 const require = createRequire(import.meta.url);
 
-/** Publish a bridge (or a standalone accessory) with the chosen advertiser; resolves when publish() returned (not yet listening). */
+/**
+ * Publish a bridge (or a standalone accessory) with the chosen advertiser; resolves when publish() returned
+ * (not yet listening).
+ */
 export async function publishBridge(
   bridge: Accessory,
   info: Omit<PublishInfo, "advertiser">,

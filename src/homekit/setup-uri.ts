@@ -25,7 +25,10 @@ export interface StoredAccessoryInfo {
   displayName: string | undefined;
 }
 
-/** The AccessoryInfo file HAP-NodeJS keeps for `username` under <dataDir>/homekit/hap; undefined before the first start. */
+/**
+ * The AccessoryInfo file HAP-NodeJS keeps for `username` under <dataDir>/homekit/hap; undefined before the
+ * first start.
+ */
 export function readAccessoryInfo(dataDir: string, username: string): StoredAccessoryInfo | undefined {
   const file = join(dataDir, "homekit", "hap", `AccessoryInfo.${username.replaceAll(":", "").toUpperCase()}.json`);
   let raw: { setupID?: unknown; pairedClients?: unknown; displayName?: unknown };

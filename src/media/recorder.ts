@@ -139,7 +139,8 @@ export class MediaCameraRecorder implements CameraRecorder {
       this.#clock.clearTimeout(active.postRoll);
       log.info(
         { device: deviceId, ...end },
-        `${label}: ${end.clean ? "done" : "cut short"} (${end.reason}), ${end.fragments} fragments, ${Math.round(end.bytes / 1024)} KiB`,
+        `${label}: ${end.clean ? "done" : "cut short"} (${end.reason}), ${end.fragments} fragments, ` +
+          `${Math.round(end.bytes / 1024)} KiB`,
       );
     });
     return clip;

@@ -113,7 +113,8 @@ export class RecordingClip {
         );
       }
       if (!this.#ending && !this.#stopped) {
-        const why = `ffmpeg exited (${exit.code ?? exit.signal}): ${exit.stderrTail.slice(-3).join(" | ") || "no output"}`;
+        const why =
+          `ffmpeg exited (${exit.code ?? exit.signal}): ` + `${exit.stderrTail.slice(-3).join(" | ") || "no output"}`;
         this.#options.log.warn(`${this.#options.label}: ${why}`);
         this.#ending = why;
       }
@@ -197,7 +198,8 @@ export class RecordingClip {
     }
     if (this.#queuedBytes > (this.#options.maxQueuedBytes ?? 64 * 1024 * 1024)) {
       this.#options.log.warn(
-        `${this.#options.label}: the recording's reader fell ${Math.round(this.#queuedBytes / 1e6)} MB behind; stopping`,
+        `${this.#options.label}: the recording's reader fell ` +
+          `${Math.round(this.#queuedBytes / 1e6)} MB behind; stopping`,
       );
       void this.stop("reader too slow");
       return;
@@ -212,7 +214,8 @@ export class RecordingClip {
     if (last !== undefined && this.#clock.now() - last < stallMs) return;
     if (last === undefined) return;
     this.#options.log.info(
-      `${this.#options.label}: the camera stopped pushing ${Math.round((this.#clock.now() - last) / 1000)} s ago; the clip ends here`,
+      `${this.#options.label}: the camera stopped pushing ${Math.round((this.#clock.now() - last) / 1000)} s ago; ` +
+        `the clip ends here`,
     );
     this.end("the camera stopped pushing");
   }

@@ -1,7 +1,8 @@
 // End to end: `npm run demo` (sim/demo/main.ts, as the npm script runs it) starts the simulators of
 // all three vendors and the bridge; hap-controller pairs with it (and, apart, with the Nanit camera,
-// which is a HomeKit accessory of its own) and matter.js's controller commissions it; the `pairing` command computes the very codes the running bridge logged; `reset`
-// refuses while the bridge runs; a restart of the demo on the same --data needs no re-pairing.
+// which is a HomeKit accessory of its own) and matter.js's controller commissions it; the `pairing`
+// command computes the very codes the running bridge logged; `reset` refuses while the bridge runs;
+// a restart of the demo on the same --data needs no re-pairing.
 // Runs inside test/netns.sh (loopback-only namespace, mDNS on lo); advertiser none.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -171,7 +172,7 @@ describe("npm run demo", () => {
     assert.ok(!names.includes(cameraName), "the camera is an accessory of its own, not on the bridge");
   });
 
-  it("pairs the demo Nanit camera on its own (port and code from its camera-pairing line) with its sensors and switches", async () => {
+  it("pairs the demo Nanit camera alone (port and code from its pairing line) with sensors, switches", async () => {
     const line = await demo.waitFor((l) => l.event === "camera-pairing" && l.name === cameraName);
     assert.equal(line.paired, false);
     assert.notEqual(line.port, ready.homekitPort);

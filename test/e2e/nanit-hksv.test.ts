@@ -170,43 +170,49 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("offers recording with the motion sensor linked; selecting a configuration and turning recording on keeps the camera pushing", async () => {
-    const supported = await char(
-      hub,
-      SERVICE.cameraRecordingManagement,
-      CHARACTERISTIC.supportedCameraRecordingConfiguration,
-    );
-    assert.ok(typeof supported.value === "string" && supported.value.length > 0);
-    const accessories = await hub.accessories();
-    const recording = accessories[0]!.services.find((s) => s.type === longUUID(SERVICE.cameraRecordingManagement))!;
-    const motionService = accessories[0]!.services.find((s) => s.type === longUUID(SERVICE.motionSensor))!;
-    assert.ok(recording && motionService, "recording management and a motion sensor");
-    const linked = (await hub.http.getAccessories()).accessories[0]!.services.find((s) => s.iid === recording.iid) as {
-      linked?: number[];
-    };
-    assert.ok(linked.linked?.includes(motionService.iid), "the motion sensor is linked to the recording management");
-    assert.equal(
-      accessories[0]!.services.filter((s) => s.type === motionService.type).length,
-      1,
-      "one motion sensor, not two",
-    );
+  it(
+    "offers recording with the motion sensor linked; selecting a configuration and turning recording on keeps the " +
+      "camera pushing",
+    async () => {
+      const supported = await char(
+        hub,
+        SERVICE.cameraRecordingManagement,
+        CHARACTERISTIC.supportedCameraRecordingConfiguration,
+      );
+      assert.ok(typeof supported.value === "string" && supported.value.length > 0);
+      const accessories = await hub.accessories();
+      const recording = accessories[0]!.services.find((s) => s.type === longUUID(SERVICE.cameraRecordingManagement))!;
+      const motionService = accessories[0]!.services.find((s) => s.type === longUUID(SERVICE.motionSensor))!;
+      assert.ok(recording && motionService, "recording management and a motion sensor");
+      const linked = (await hub.http.getAccessories()).accessories[0]!.services.find(
+        (s) => s.iid === recording.iid,
+      ) as {
+        linked?: number[];
+      };
+      assert.ok(linked.linked?.includes(motionService.iid), "the motion sensor is linked to the recording management");
+      assert.equal(
+        accessories[0]!.services.filter((s) => s.type === motionService.type).length,
+        1,
+        "one motion sensor, not two",
+      );
 
-    const starts = sim.requests("PUT_STREAMING").length;
-    const selected = await char(
-      hub,
-      SERVICE.cameraRecordingManagement,
-      CHARACTERISTIC.selectedCameraRecordingConfiguration,
-    );
-    const active = await char(hub, SERVICE.cameraRecordingManagement, CHARACTERISTIC.active);
-    const audio = await char(hub, SERVICE.cameraRecordingManagement, CHARACTERISTIC.recordingAudioActive);
-    await hub.write([selected, selectedRecordingConfiguration(SELECTION)], [active, 1]);
-    await timedWrite(hub, audio, 1);
-    await bridge.waitForLine((l) => /recording enabled/.test(l.msg), 10_000);
-    await waitFor(() => sim.requests("PUT_STREAMING").length > starts, 20_000, {
-      message: "the camera asked to push (keep warm while recording is on)",
-    });
-    await bridge.waitForLine((l) => /pre-buffer holds/.test(l.msg), 30_000);
-  });
+      const starts = sim.requests("PUT_STREAMING").length;
+      const selected = await char(
+        hub,
+        SERVICE.cameraRecordingManagement,
+        CHARACTERISTIC.selectedCameraRecordingConfiguration,
+      );
+      const active = await char(hub, SERVICE.cameraRecordingManagement, CHARACTERISTIC.active);
+      const audio = await char(hub, SERVICE.cameraRecordingManagement, CHARACTERISTIC.recordingAudioActive);
+      await hub.write([selected, selectedRecordingConfiguration(SELECTION)], [active, 1]);
+      await timedWrite(hub, audio, 1);
+      await bridge.waitForLine((l) => /recording enabled/.test(l.msg), 10_000);
+      await waitFor(() => sim.requests("PUT_STREAMING").length > starts, 20_000, {
+        message: "the camera asked to push (keep warm while recording is on)",
+      });
+      await bridge.waitForLine((l) => /pre-buffer holds/.test(l.msg), 30_000);
+    },
+  );
 
   it("motion records a clip that decodes, begins >= 3 s before the trigger and ends after motion ends", async () => {
     await watcher.subscribe([await char(watcher, SERVICE.motionSensor, CHARACTERISTIC.motionDetected)]);
@@ -243,7 +249,9 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     const clipStart = openedAt - prebufferMs;
     const clipEnd = clipStart + duration;
     figures.push(
-      `sim MOTION -> motion event ${Math.round(detectedAt - postedAt)} ms (driver's /messages poll); motion event -> first fragment ${Math.round(first - detectedAt)} ms; clip ${Math.round(duration)} ms with ${prebufferMs} ms pre-buffer; ${download.packets.length - 1} fragments`,
+      `sim MOTION -> motion event ${Math.round(detectedAt - postedAt)} ms (driver's /messages poll); motion event ` +
+        `-> first fragment ${Math.round(first - detectedAt)} ms; clip ${Math.round(duration)} ms with ` +
+        `${prebufferMs} ms pre-buffer; ${download.packets.length - 1} fragments`,
     );
     assert.ok(
       detectedAt - clipStart >= 3000,
@@ -291,7 +299,7 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     return download;
   }
 
-  it("a second hub is refused while a clip runs; the hub closing the data stream mid-clip stops it cleanly", async () => {
+  it("a second hub is refused while a clip runs; the hub closing the stream mid-clip stops it cleanly", async () => {
     const peer = await connectHub(hub);
     const mark = allLines.length;
     const download = await recordingUnderWay(peer);

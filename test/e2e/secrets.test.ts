@@ -5,13 +5,15 @@
 // login with MFA (the login CLI), token refreshes, a Nanit MFA login again from the web page, a
 // FanSync token expiry (HTTP login again), an X-Sense session and credential expiry (SRP again), and
 // config errors; then a live view of the standalone camera (paired with its own setup code: START,
-// SRTP that verifies, a snapshot, STOP). Then every secret the simulators issued or checked (passwords, access / refresh /
-// id tokens, the MFA code, X-Sense request MACs, SECRET_HASH and SRP claim signatures, AWS keys and
-// session tokens, SigV4 and presigned-URL signatures, Nanit uc_tokens and the MFA token), the live
-// view's (the SRTP keys and salts of both directions, the camera's RTMP stream key) and the bridge's own (the web password and session cookie, the HomeKit long-term secret key) are searched
-// for, as is and URL- / base64-encoded, in every log line, every console output, the web page's
-// answers and every file under the data directory. Session tokens may sit only in the account stores (data/accounts/*.json, 0600);
-// everything else nowhere. Every directory is 0700 and every file 0600.
+// SRTP that verifies, a snapshot, STOP). Then every secret the simulators issued or checked
+// (passwords, access / refresh / id tokens, the MFA code, X-Sense request MACs, SECRET_HASH and SRP
+// claim signatures, AWS keys and session tokens, SigV4 and presigned-URL signatures, Nanit uc_tokens
+// and the MFA token), the live view's (the SRTP keys and salts of both directions, the camera's RTMP
+// stream key) and the bridge's own (the web password and session cookie, the HomeKit long-term
+// secret key) are searched for, as is and URL- / base64-encoded, in every log line, every console
+// output, the web page's answers and every file under the data directory. Session tokens may sit
+// only in the account stores (data/accounts/*.json, 0600); everything else nowhere. Every directory
+// is 0700 and every file 0600.
 // Runs inside test/netns.sh (loopback-only namespace: the bridge runs Matter).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -312,7 +314,7 @@ describe("secrets stay out of logs and loose files", () => {
       });
   });
 
-  it("a live view and a snapshot of the standalone camera: START, SRTP that verifies with the negotiated keys, STOP", async () => {
+  it("a live view and snapshot of the standalone camera: START, SRTP verified with negotiated keys, STOP", async () => {
     camera = await pairCamera(bridge, `nanit:${nanit.babies[0]!.cameraUid}`);
     const pushes = nanit.requests("PUT_STREAMING").length;
     const live = await Viewer.setUp(camera, { index: 0, dir });

@@ -74,10 +74,11 @@ export class BridgeProcess extends EventEmitter<{ line: [LogLine]; exit: [number
         cleanup();
         reject(
           new Error(
-            `bridge exited with ${code} before the expected line; stderr:\n${this.stderr.join("\n")}\nlast lines:\n${this.lines
-              .slice(-15)
-              .map((l) => l.msg)
-              .join("\n")}`,
+            `bridge exited with ${code} before the expected line; stderr:\n${this.stderr.join("\n")}\n` +
+              `last lines:\n${this.lines
+                .slice(-15)
+                .map((l) => l.msg)
+                .join("\n")}`,
           ),
         );
       };

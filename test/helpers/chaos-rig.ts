@@ -308,7 +308,9 @@ function proxyKinds(
   return [
     {
       name: "slow",
-      summary: `every answer delayed ${SLOW_RANGE[0] / 1000}-${SLOW_RANGE[1] / 1000} s for ${hold(options, "slow", 15_000) / 1000} s`,
+      summary:
+        `every answer delayed ${SLOW_RANGE[0] / 1000}-${SLOW_RANGE[1] / 1000} s for ` +
+        `${hold(options, "slow", 15_000) / 1000} s`,
       rounds: d.rounds.slow,
       expectDown: "any",
       timeoutMs: 120_000,
@@ -392,7 +394,9 @@ async function fansyncRig(options: RigOptions): Promise<VendorRig> {
     },
     {
       name: "stall-login",
-      summary: `websocket logins unanswered for ${hold(options, "stall-login", 3_000) / 1000} s (the driver's 15 s login timeout decides)`,
+      summary:
+        `websocket logins unanswered for ${hold(options, "stall-login", 3_000) / 1000} s (the driver's 15 s ` +
+        `login timeout decides)`,
       rounds: 5,
       expectDown: "yes",
       timeoutMs: 120_000,
@@ -488,7 +492,9 @@ async function xsenseRig(options: RigOptions): Promise<VendorRig> {
     },
     {
       name: "stall-login",
-      summary: `session and credentials expired, Cognito unanswered for ${hold(options, "stall-login", 3_000) / 1000} s (15 s Cognito timeout decides)`,
+      summary:
+        `session and credentials expired, Cognito unanswered for ` +
+        `${hold(options, "stall-login", 3_000) / 1000} s (15 s Cognito timeout decides)`,
       rounds: 5,
       expectDown: "no",
       timeoutMs: 120_000,
@@ -632,7 +638,9 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
     },
     {
       name: "stall-login",
-      summary: `access tokens revoked, sockets dropped, the REST API (token refresh, uc_token) stalled ${hold(options, "stall-login", 22_000) / 1000} s`,
+      summary:
+        `access tokens revoked, sockets dropped, the REST API (token refresh, uc_token) stalled ` +
+        `${hold(options, "stall-login", 22_000) / 1000} s`,
       rounds: 3,
       expectDown: "yes",
       timeoutMs: 180_000,
@@ -669,7 +677,9 @@ async function nanitRig(options: RigOptions): Promise<VendorRig> {
     },
     {
       name: "limit-cloud",
-      summary: `local refused and the relay declines ("Mobile App connections above limit", 403) for ${hold(options, "limit-cloud", 5_000) / 1000} s`,
+      summary:
+        `local refused and the relay declines ("Mobile App connections above limit", 403) for ` +
+        `${hold(options, "limit-cloud", 5_000) / 1000} s`,
       rounds: 1,
       expectDown: "yes",
       timeoutMs: 420_000,
@@ -1074,7 +1084,8 @@ export class ChaosRig {
       } catch {
         const last = live.arrivals.at(-1);
         result.problems.push(
-          `live view: no video within ${VIDEO_RESUME_TIMEOUT_MS / 1000} s after the round (last packet ${last === undefined ? "never" : `${((performance.now() - last) / 1000).toFixed(1)} s ago`})`,
+          `live view: no video within ${VIDEO_RESUME_TIMEOUT_MS / 1000} s after the round (last packet ` +
+            `${last === undefined ? "never" : `${((performance.now() - last) / 1000).toFixed(1)} s ago`})`,
         );
       }
       video.authFailures = viewer.video.authFailures;
@@ -1094,7 +1105,8 @@ export class ChaosRig {
         await waitFor(() => sim.livePushes === 0, this.hubLingerMs + 15_000, { on: [[sim, "stream-stop"]] });
       } catch {
         result.problems.push(
-          `live view: the camera still pushes ${(this.hubLingerMs + 15_000) / 1000} s after STOP (linger ${this.hubLingerMs / 1000} s)`,
+          `live view: the camera still pushes ${(this.hubLingerMs + 15_000) / 1000} s after STOP (linger ` +
+            `${this.hubLingerMs / 1000} s)`,
         );
       }
       video.ffmpegAfterStop = ffmpegChildrenOf(pid).length;
@@ -1174,7 +1186,8 @@ export class ChaosRig {
           .filter((d) => !d.available)
           .map((d) => d.name);
         result.problems.push(
-          `not recovered within ${kind.timeoutMs / 1000} s (link ${link}, unreachable: ${unreachable.join(", ") || "none"}, probe ${arrived(this.view) ? "arrived" : "missing"})`,
+          `not recovered within ${kind.timeoutMs / 1000} s (link ${link}, unreachable: ` +
+            `${unreachable.join(", ") || "none"}, probe ${arrived(this.view) ? "arrived" : "missing"})`,
         );
       }
       if (!fromClear) await fault.clear?.();

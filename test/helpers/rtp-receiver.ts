@@ -77,7 +77,8 @@ export class SrtpSink extends EventEmitter<SrtpSinkEvents> {
         this.off("packet", check);
         reject(
           new Error(
-            `${what}: not within ${timeoutMs} ms (${this.packets.length} packets, ${this.authFailures} failed authentication)`,
+            `${what}: not within ${timeoutMs} ms (${this.packets.length} packets, ${this.authFailures} failed ` +
+              `authentication)`,
           ),
         );
       }, timeoutMs);

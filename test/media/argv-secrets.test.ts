@@ -26,7 +26,8 @@ const argvLog = join(dir, "argv.log");
 const wrapper = join(dir, "ffmpeg");
 writeFileSync(
   wrapper,
-  `#!/bin/sh\n{ tr '\\0' ' ' < /proc/$$/cmdline; echo; } >> '${argvLog}'\nexec ${process.env.HEARTHBRIDGE_FFMPEG ?? "ffmpeg"} "$@"\n`,
+  `#!/bin/sh\n{ tr '\\0' ' ' < /proc/$$/cmdline; echo; } >> '${argvLog}'\nexec ` +
+    `${process.env.HEARTHBRIDGE_FFMPEG ?? "ffmpeg"} "$@"\n`,
 );
 chmodSync(wrapper, 0o755);
 

@@ -301,39 +301,43 @@ describe("a recording clip through ffmpeg (copy)", () => {
     });
   }
 
-  it("pre-buffer then live tags become init + fragments that decode; each fragment starts on a keyframe; the last is flagged", async () => {
-    const { feed, prebuffer } = feedWith(2900, 4000, () => performance.now());
-    const c = clip(prebuffer);
-    const packets = collect(c);
-    // "Live": the rest of the file, then a second copy of it (another 4 s) with shifted timestamps.
-    for (const tag of tags) if (tag.time > 2900 && tag.type !== FLV_SCRIPT) feed.tag(tag.type, tag.time, tag.body);
-    for (const tag of tags)
-      if (tag.type !== FLV_SCRIPT && !(tag.body[1] === 0)) feed.tag(tag.type, tag.time + 4000, tag.body);
-    c.end("test over");
-    const got = await packets;
-    const end = await c.ended;
-    assert.equal(got[0]!.kind, "init");
-    assert.ok(got.length >= 3, `init and fragments (got ${got.length})`);
-    assert.deepEqual(
-      got.map((p) => p.last),
-      [...got.slice(1).map(() => false), true],
-    );
-    assert.equal(end.clean, true);
-    for (const fragment of got.slice(1)) {
-      const moof = new Mp4BoxReader().push(fragment.data).find((b) => b.type === "moof")!;
-      assert.ok(fragmentStartsWithSync(moof.data, 1), "video starts on a keyframe");
-    }
-    const file = join(dir, "clip.mp4");
-    writeFileSync(file, Buffer.concat(got.map((p) => p.data)));
-    const info = await probe(file);
-    const video = info.streams.find((s) => s.codec_type === "video")!;
-    const audio = info.streams.find((s) => s.codec_type === "audio")!;
-    assert.equal(video.codec_name, "h264");
-    assert.deepEqual([video.width, video.height], [1280, 720]);
-    assert.equal(audio.codec_name, "aac");
-    assert.ok(Number(info.format.duration) > 7, `about 8 s (${info.format.duration})`);
-    prebuffer.close();
-  });
+  it(
+    "pre-buffer then live tags become init + fragments that decode; each fragment starts on a keyframe; the last " +
+      "is flagged",
+    async () => {
+      const { feed, prebuffer } = feedWith(2900, 4000, () => performance.now());
+      const c = clip(prebuffer);
+      const packets = collect(c);
+      // "Live": the rest of the file, then a second copy of it (another 4 s) with shifted timestamps.
+      for (const tag of tags) if (tag.time > 2900 && tag.type !== FLV_SCRIPT) feed.tag(tag.type, tag.time, tag.body);
+      for (const tag of tags)
+        if (tag.type !== FLV_SCRIPT && !(tag.body[1] === 0)) feed.tag(tag.type, tag.time + 4000, tag.body);
+      c.end("test over");
+      const got = await packets;
+      const end = await c.ended;
+      assert.equal(got[0]!.kind, "init");
+      assert.ok(got.length >= 3, `init and fragments (got ${got.length})`);
+      assert.deepEqual(
+        got.map((p) => p.last),
+        [...got.slice(1).map(() => false), true],
+      );
+      assert.equal(end.clean, true);
+      for (const fragment of got.slice(1)) {
+        const moof = new Mp4BoxReader().push(fragment.data).find((b) => b.type === "moof")!;
+        assert.ok(fragmentStartsWithSync(moof.data, 1), "video starts on a keyframe");
+      }
+      const file = join(dir, "clip.mp4");
+      writeFileSync(file, Buffer.concat(got.map((p) => p.data)));
+      const info = await probe(file);
+      const video = info.streams.find((s) => s.codec_type === "video")!;
+      const audio = info.streams.find((s) => s.codec_type === "audio")!;
+      assert.equal(video.codec_name, "h264");
+      assert.deepEqual([video.width, video.height], [1280, 720]);
+      assert.equal(audio.codec_name, "aac");
+      assert.ok(Number(info.format.duration) > 7, `about 8 s (${info.format.duration})`);
+      prebuffer.close();
+    },
+  );
 
   it("without audio when asked, and fragments no longer than the fragment length", async () => {
     const { prebuffer } = feedWith(4000, 8000, () => performance.now());
@@ -476,7 +480,7 @@ describe("recorder policy", () => {
     void recorder.close();
   });
 
-  it("the clip ends a post-roll after the trigger ends; a new trigger within the post-roll keeps it going", async () => {
+  it("the clip ends a post-roll after the trigger; a new trigger within the post-roll keeps it going", async () => {
     const { recorder, play } = setup();
     recorder.configure(4000);
     recorder.trigger(true);

@@ -45,7 +45,7 @@ describe("MediaService", () => {
     await Promise.all([...cameras.values()].map((c) => c.close()));
   });
 
-  it("serves cameras from the registry, keeps one warm, re-requests on interruption, and runs a live stream", async () => {
+  it("serves cameras from the registry, keeps one warm, re-requests on interruption, runs a live stream", async () => {
     const log = createLogger("fatal");
     const registry = new DeviceRegistry(log);
     const driver: Driver = {

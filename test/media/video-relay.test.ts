@@ -63,40 +63,44 @@ function relayTo(sink: SrtpSink, feed: MediaFeed, rtcpIntervalMs?: number, clock
 const frameStamps = (packets: RtpPacket[]) => packets.filter((p) => p.marker).map((p) => p.timestamp);
 
 describe("native video relay", () => {
-  it("starts a viewer at the held keyframe with SPS and PPS, then the rest of the GOP and live frames; 90 kHz from dts + cts", async () => {
-    const sink = await SrtpSink.open();
-    const feed = new MediaFeed();
-    feed.begin();
-    feed.setAvc(CONFIG);
-    feed.videoTag(tag(false, 0, inter()), 0, false); // before any keyframe: never a viewer's start
-    feed.videoTag(tag(true, 66, idr(3000)), 100, true);
-    feed.videoTag(tag(false, 0, inter()), 166, false);
-    const relay = await relayTo(sink, feed);
-    try {
-      await sink.until(() => sink.packets.filter((p) => p.marker).length >= 2, 2000, "the held GOP");
-      feed.videoTag(tag(false, 33, inter()), 233, false);
-      await sink.until(() => sink.packets.filter((p) => p.marker).length >= 3, 2000, "a live frame");
-      assert.equal(sink.authFailures, 0);
-      const depacketizer = new H264Depacketizer();
-      for (const p of sink.packets) depacketizer.push(p);
-      assert.deepEqual(depacketizer.nalTypes, [7, 8, 5, 1, 1], "SPS, PPS, IDR, then the inter frames after it");
-      assert.equal(depacketizer.gaps, 0);
-      const [a, b, c] = frameStamps(sink.packets);
-      assert.equal((b! - a!) >>> 0, (166 - (100 + 66)) * 90, "pts = dts + cts");
-      assert.equal((c! - b!) >>> 0, (233 + 33 - 166) * 90);
-      assert.ok(sink.packets.every((p) => p.ssrc === 0xfeedf00d && p.payloadType === 99));
-      assert.ok(
-        sink.raw.every((r) => r.length <= 1378),
-        "no packet over the MTU",
-      );
-      assert.ok(sink.packets.length > 5, "the 3 kB IDR went out as FU-A fragments");
-    } finally {
-      relay.stop();
-      sink.close();
-    }
-    assert.deepEqual(await relay.ended, { reason: "stopped" });
-    assert.equal(feed.listeners, 0, "unsubscribed");
-  });
+  it(
+    "starts a viewer at the held keyframe with SPS and PPS, then the rest of the GOP and live frames; 90 kHz from " +
+      "dts + cts",
+    async () => {
+      const sink = await SrtpSink.open();
+      const feed = new MediaFeed();
+      feed.begin();
+      feed.setAvc(CONFIG);
+      feed.videoTag(tag(false, 0, inter()), 0, false); // before any keyframe: never a viewer's start
+      feed.videoTag(tag(true, 66, idr(3000)), 100, true);
+      feed.videoTag(tag(false, 0, inter()), 166, false);
+      const relay = await relayTo(sink, feed);
+      try {
+        await sink.until(() => sink.packets.filter((p) => p.marker).length >= 2, 2000, "the held GOP");
+        feed.videoTag(tag(false, 33, inter()), 233, false);
+        await sink.until(() => sink.packets.filter((p) => p.marker).length >= 3, 2000, "a live frame");
+        assert.equal(sink.authFailures, 0);
+        const depacketizer = new H264Depacketizer();
+        for (const p of sink.packets) depacketizer.push(p);
+        assert.deepEqual(depacketizer.nalTypes, [7, 8, 5, 1, 1], "SPS, PPS, IDR, then the inter frames after it");
+        assert.equal(depacketizer.gaps, 0);
+        const [a, b, c] = frameStamps(sink.packets);
+        assert.equal((b! - a!) >>> 0, (166 - (100 + 66)) * 90, "pts = dts + cts");
+        assert.equal((c! - b!) >>> 0, (233 + 33 - 166) * 90);
+        assert.ok(sink.packets.every((p) => p.ssrc === 0xfeedf00d && p.payloadType === 99));
+        assert.ok(
+          sink.raw.every((r) => r.length <= 1378),
+          "no packet over the MTU",
+        );
+        assert.ok(sink.packets.length > 5, "the 3 kB IDR went out as FU-A fragments");
+      } finally {
+        relay.stop();
+        sink.close();
+      }
+      assert.deepEqual(await relay.ended, { reason: "stopped" });
+      assert.equal(feed.listeners, 0, "unsubscribed");
+    },
+  );
 
   it("waits for a keyframe when none is held, and continues its clock across a camera reconnect", async () => {
     const sink = await SrtpSink.open();
@@ -131,64 +135,68 @@ describe("native video relay", () => {
     }
   });
 
-  it("sends RTCP sender reports as SRTCP every interval while video flows, with the packet and octet counts; none when the camera is silent", async () => {
-    const sink = await SrtpSink.open();
-    const reports: Buffer[] = [];
-    sink.socket.on("message", (m) => isRtcp(m) && reports.push(m));
-    const feed = new MediaFeed();
-    feed.begin();
-    feed.setAvc(CONFIG);
-    // The relay's clock: wall time 12:00:00.000 UTC at its start.
-    const wallOrigin = Date.UTC(2025, 0, 1, 12);
-    const clock = new ManualClock({ wallOrigin });
-    const relay = await relayTo(sink, feed, 100, clock);
-    try {
-      feed.videoTag(tag(true, 0, idr(2000)), 0, true);
-      assert.equal(relay.stats.senderReports, 1, "a first report right with the stream");
-      // The camera sends a frame every 40 ms of the relay's clock (after the report due at that time).
-      for (let dts = 40; dts <= 400; dts += 40) {
-        clock.advance(40);
-        feed.videoTag(tag(false, 0, inter()), dts, false);
-      }
-      assert.equal(relay.stats.senderReports, 5, "then one at 100, 200, 300 and 400 ms");
-      clock.advance(100);
-      assert.equal(relay.stats.senderReports, 6, "one more for the frame sent after the last report");
-      clock.advance(1_000);
-      assert.equal(relay.stats.senderReports, 6, "no reports while no video goes out");
-      const arrived = () => reports.length === 6 && sink.packets.length === relay.stats.packets;
-      await waitFor(arrived, 2_000, { message: "every packet and report arrived" });
+  it(
+    "sends RTCP sender reports as SRTCP every interval while video flows, with the packet and octet counts; none " +
+      "when the camera is silent",
+    async () => {
+      const sink = await SrtpSink.open();
+      const reports: Buffer[] = [];
+      sink.socket.on("message", (m) => isRtcp(m) && reports.push(m));
+      const feed = new MediaFeed();
+      feed.begin();
+      feed.setAvc(CONFIG);
+      // The relay's clock: wall time 12:00:00.000 UTC at its start.
+      const wallOrigin = Date.UTC(2025, 0, 1, 12);
+      const clock = new ManualClock({ wallOrigin });
+      const relay = await relayTo(sink, feed, 100, clock);
+      try {
+        feed.videoTag(tag(true, 0, idr(2000)), 0, true);
+        assert.equal(relay.stats.senderReports, 1, "a first report right with the stream");
+        // The camera sends a frame every 40 ms of the relay's clock (after the report due at that time).
+        for (let dts = 40; dts <= 400; dts += 40) {
+          clock.advance(40);
+          feed.videoTag(tag(false, 0, inter()), dts, false);
+        }
+        assert.equal(relay.stats.senderReports, 5, "then one at 100, 200, 300 and 400 ms");
+        clock.advance(100);
+        assert.equal(relay.stats.senderReports, 6, "one more for the frame sent after the last report");
+        clock.advance(1_000);
+        assert.equal(relay.stats.senderReports, 6, "no reports while no video goes out");
+        const arrived = () => reports.length === 6 && sink.packets.length === relay.stats.packets;
+        await waitFor(arrived, 2_000, { message: "every packet and report arrived" });
 
-      const keys = sessionKeys(sink.keys.key, sink.keys.salt, true);
-      const last = reports.at(-1)!;
-      assert.equal(last[1], 200, "SR first in the compound packet, header in clear");
-      assert.equal(last.readUInt32BE(4), 0xfeedf00d);
-      const index = last.readUInt32BE(last.length - 14) & 0x7fffffff;
-      assert.equal(index, reports.length - 1, "SRTCP index counts reports");
-      const iv = Buffer.alloc(16);
-      keys.salt.copy(iv);
-      iv.writeUInt32BE((iv.readUInt32BE(4) ^ 0xfeedf00d) >>> 0, 4);
-      iv.writeUInt32BE((iv.readUInt32BE(10) ^ index) >>> 0, 10);
-      const body = createCipheriv("aes-128-ctr", keys.key, iv).update(last.subarray(8, last.length - 14));
-      // Sent at 500 ms: 12:00:00.5 as NTP (seconds since 1900, then a 32-bit binary fraction).
-      assert.equal(body.readUInt32BE(0), wallOrigin / 1000 + 2_208_988_800, "NTP seconds of the wall clock");
-      assert.equal(body.readUInt32BE(4), 2 ** 31, "NTP fraction: half a second");
-      assert.equal(body.readUInt32BE(12), sink.packets.length, "sender's packet count");
-      assert.equal(
-        body.readUInt32BE(16),
-        sink.packets.reduce((n, p) => n + p.payload.length, 0),
-        "sender's octet count",
-      );
-      const lastFrame = frameStamps(sink.packets).at(-1)!;
-      const rtpAhead = (body.readUInt32BE(8) - lastFrame) >>> 0;
-      assert.equal(rtpAhead, 100 * 90, "the report's RTP time: the last frame's plus the 100 ms since");
-      assert.equal(body[21], 202, "then SDES");
-      assert.match(body.subarray(28).toString("latin1"), /hearthbridge/, "CNAME");
-    } finally {
-      relay.stop();
-      sink.close();
-    }
-    assert.equal(clock.pending, 0, "the report interval is cleared on stop");
-  });
+        const keys = sessionKeys(sink.keys.key, sink.keys.salt, true);
+        const last = reports.at(-1)!;
+        assert.equal(last[1], 200, "SR first in the compound packet, header in clear");
+        assert.equal(last.readUInt32BE(4), 0xfeedf00d);
+        const index = last.readUInt32BE(last.length - 14) & 0x7fffffff;
+        assert.equal(index, reports.length - 1, "SRTCP index counts reports");
+        const iv = Buffer.alloc(16);
+        keys.salt.copy(iv);
+        iv.writeUInt32BE((iv.readUInt32BE(4) ^ 0xfeedf00d) >>> 0, 4);
+        iv.writeUInt32BE((iv.readUInt32BE(10) ^ index) >>> 0, 10);
+        const body = createCipheriv("aes-128-ctr", keys.key, iv).update(last.subarray(8, last.length - 14));
+        // Sent at 500 ms: 12:00:00.5 as NTP (seconds since 1900, then a 32-bit binary fraction).
+        assert.equal(body.readUInt32BE(0), wallOrigin / 1000 + 2_208_988_800, "NTP seconds of the wall clock");
+        assert.equal(body.readUInt32BE(4), 2 ** 31, "NTP fraction: half a second");
+        assert.equal(body.readUInt32BE(12), sink.packets.length, "sender's packet count");
+        assert.equal(
+          body.readUInt32BE(16),
+          sink.packets.reduce((n, p) => n + p.payload.length, 0),
+          "sender's octet count",
+        );
+        const lastFrame = frameStamps(sink.packets).at(-1)!;
+        const rtpAhead = (body.readUInt32BE(8) - lastFrame) >>> 0;
+        assert.equal(rtpAhead, 100 * 90, "the report's RTP time: the last frame's plus the 100 ms since");
+        assert.equal(body[21], 202, "then SDES");
+        assert.match(body.subarray(28).toString("latin1"), /hearthbridge/, "CNAME");
+      } finally {
+        relay.stop();
+        sink.close();
+      }
+      assert.equal(clock.pending, 0, "the report interval is cleared on stop");
+    },
+  );
 });
 
 describe("live sessions with the native video relay", () => {
@@ -253,60 +261,64 @@ describe("live sessions with the native video relay", () => {
     frames,
   });
 
-  it("video only: no ffmpeg at all, SRTP verifies and decodes as the camera's H.264 main 1280x720; a reconfigure to a smaller size switches to x264 and back", async () => {
-    const video = await SrtpSink.open();
-    const depacketizer = new H264Depacketizer();
-    video.on("packet", (p) => depacketizer.push(p));
-    let stream: LiveStream | undefined;
-    try {
-      stream = await startLiveSession({
-        ffmpeg: "ffmpeg",
-        input: input(),
-        request: request({ video }),
-        transcode: "auto",
-        videoRelay: "native",
-        label: "live relay",
-        log: quiet,
-      });
-      assert.equal(stream.mode, "copy");
-      assert.equal((stream as unknown as { nativeVideo: boolean }).nativeVideo, true);
-      assert.deepEqual(ffmpegChildren(), [], "no ffmpeg for a copied stream without audio");
-      await video.until(() => video.packets.filter((p) => p.marker).length >= 20, 10_000, "20 frames");
-      assert.equal(video.authFailures, 0);
-      const decoded = await probeH264(depacketizer.annexB(), join(dir, "native.h264"));
-      assert.deepEqual([decoded.width, decoded.height, decoded.profile], [1280, 720, "Main"]);
-      assert.ok(decoded.frames >= 20, `decoded ${decoded.frames}`);
-      // Presentation order (the source has B-frames: RTP timestamps are pts, sent in decoding order);
-      // the median step, so that a frame lost on a loaded machine's loopback does not count.
-      const stamps = frameStamps(video.packets);
-      const pts = [...new Set(stamps.map((t) => (t - stamps[0]!) | 0))].sort((a, b) => a - b);
-      const steps = pts
-        .slice(1)
-        .map((t, i) => t - pts[i]!)
-        .sort((a, b) => a - b);
-      const median = steps[steps.length >> 1]!;
-      assert.ok(
-        Math.abs(median - 6000) <= 90,
-        `15 fps is 6000 ticks of 90 kHz, FLV's milliseconds give 5940-6030 (${median})`,
-      );
+  it(
+    "video only: no ffmpeg at all, SRTP verifies and decodes as the camera's H.264 main 1280x720; a reconfigure to " +
+      "a smaller size switches to x264 and back",
+    async () => {
+      const video = await SrtpSink.open();
+      const depacketizer = new H264Depacketizer();
+      video.on("packet", (p) => depacketizer.push(p));
+      let stream: LiveStream | undefined;
+      try {
+        stream = await startLiveSession({
+          ffmpeg: "ffmpeg",
+          input: input(),
+          request: request({ video }),
+          transcode: "auto",
+          videoRelay: "native",
+          label: "live relay",
+          log: quiet,
+        });
+        assert.equal(stream.mode, "copy");
+        assert.equal((stream as unknown as { nativeVideo: boolean }).nativeVideo, true);
+        assert.deepEqual(ffmpegChildren(), [], "no ffmpeg for a copied stream without audio");
+        await video.until(() => video.packets.filter((p) => p.marker).length >= 20, 10_000, "20 frames");
+        assert.equal(video.authFailures, 0);
+        const decoded = await probeH264(depacketizer.annexB(), join(dir, "native.h264"));
+        assert.deepEqual([decoded.width, decoded.height, decoded.profile], [1280, 720, "Main"]);
+        assert.ok(decoded.frames >= 20, `decoded ${decoded.frames}`);
+        // Presentation order (the source has B-frames: RTP timestamps are pts, sent in decoding order);
+        // the median step, so that a frame lost on a loaded machine's loopback does not count.
+        const stamps = frameStamps(video.packets);
+        const pts = [...new Set(stamps.map((t) => (t - stamps[0]!) | 0))].sort((a, b) => a - b);
+        const steps = pts
+          .slice(1)
+          .map((t, i) => t - pts[i]!)
+          .sort((a, b) => a - b);
+        const median = steps[steps.length >> 1]!;
+        assert.ok(
+          Math.abs(median - 6000) <= 90,
+          `15 fps is 6000 ticks of 90 kHz, FLV's milliseconds give 5940-6030 (${median})`,
+        );
 
-      await stream.reconfigure({ width: 640, height: 360 });
-      assert.equal(stream.mode, "transcode");
-      // setpriv execs ffmpeg just after the spawn: the process is named ffmpeg a moment later.
-      await waitFor(() => ffmpegChildren().length === 1, 5000, { message: "x264 for the smaller picture" });
-      const count = video.packets.length;
-      await video.until(() => video.packets.length > count + 5, 10_000, "transcoded video");
-      await stream.reconfigure({ width: 1280, height: 720 });
-      assert.equal(stream.mode, "copy");
-      assert.deepEqual(ffmpegChildren(), [], "back to the native relay");
-      await stream.stop();
-      assert.deepEqual(await stream.ended, { reason: "stopped" });
-      assert.equal(frames.feed.listeners, 0, "the relay stopped reading the frames");
-    } finally {
-      await stream?.stop();
-      video.close();
-    }
-  });
+        await stream.reconfigure({ width: 640, height: 360 });
+        assert.equal(stream.mode, "transcode");
+        // setpriv execs ffmpeg just after the spawn: the process is named ffmpeg a moment later.
+        await waitFor(() => ffmpegChildren().length === 1, 5000, { message: "x264 for the smaller picture" });
+        const count = video.packets.length;
+        await video.until(() => video.packets.length > count + 5, 10_000, "transcoded video");
+        await stream.reconfigure({ width: 1280, height: 720 });
+        assert.equal(stream.mode, "copy");
+        assert.deepEqual(ffmpegChildren(), [], "back to the native relay");
+        await stream.stop();
+        assert.deepEqual(await stream.ended, { reason: "stopped" });
+        assert.equal(frames.feed.listeners, 0, "the relay stopped reading the frames");
+      } finally {
+        await stream?.stop();
+        video.close();
+      }
+    },
+  );
 
   it("with audio: one ffmpeg, Opus only, fed ADTS on stdin; STOP ends it at once; no key in the logs", async () => {
     const [video, audio] = [await SrtpSink.open(), await SrtpSink.open()];
@@ -378,41 +390,45 @@ describe("live sessions with the native video relay", () => {
 });
 
 describe("the ingest's frames", () => {
-  it("a reader subscribing to a pushing camera gets the held keyframe first, with SPS/PPS config, then live video and AAC", async () => {
-    const ingest = new RtmpIngest({ bind: "127.0.0.1", port: 0, rtmpHost: "127.0.0.1", log: quiet });
-    await ingest.start();
-    const push = { current: undefined as TestPush | undefined };
-    try {
-      ingest.register("nanit:cam");
-      const held = nextEvent(ingest, "keyframe-held", (id) => id === "nanit:cam", 15_000);
-      push.current = new TestPush(ingest.urlFor("nanit:cam"));
-      await held;
-      const video: VideoFrame[] = [];
-      let audioFrames = 0;
-      let audioConfig: Buffer | undefined;
-      const unsubscribe = ingest.frames("nanit:cam").subscribe({
-        video: (f) => video.push(f),
-        audio: (f) => {
-          audioFrames++;
-          audioConfig = f.config;
-        },
-      });
-      assert.ok(video.length >= 1 && video[0]!.keyframe, "the held keyframe at once");
-      assert.deepEqual(
-        [video[0]!.config.width, video[0]!.config.height, video[0]!.config.profile],
-        [1280, 720, "main"],
-      );
-      const at = video.length;
-      await waitFor(() => video.length >= at + 5, 10_000, { message: "live frames after the held ones" });
-      assert.ok(
-        video.slice(1).every((f, i) => f.dts >= video[i]!.dts),
-        "in decoding order",
-      );
-      assert.ok(audioFrames > 5 && audioConfig && audioConfig.length >= 2, "AAC with its AudioSpecificConfig");
-      unsubscribe();
-    } finally {
-      await push.current?.kill();
-      await ingest.stop();
-    }
-  });
+  it(
+    "a reader subscribing to a pushing camera gets the held keyframe first, with SPS/PPS config, then live video " +
+      "and AAC",
+    async () => {
+      const ingest = new RtmpIngest({ bind: "127.0.0.1", port: 0, rtmpHost: "127.0.0.1", log: quiet });
+      await ingest.start();
+      const push = { current: undefined as TestPush | undefined };
+      try {
+        ingest.register("nanit:cam");
+        const held = nextEvent(ingest, "keyframe-held", (id) => id === "nanit:cam", 15_000);
+        push.current = new TestPush(ingest.urlFor("nanit:cam"));
+        await held;
+        const video: VideoFrame[] = [];
+        let audioFrames = 0;
+        let audioConfig: Buffer | undefined;
+        const unsubscribe = ingest.frames("nanit:cam").subscribe({
+          video: (f) => video.push(f),
+          audio: (f) => {
+            audioFrames++;
+            audioConfig = f.config;
+          },
+        });
+        assert.ok(video.length >= 1 && video[0]!.keyframe, "the held keyframe at once");
+        assert.deepEqual(
+          [video[0]!.config.width, video[0]!.config.height, video[0]!.config.profile],
+          [1280, 720, "main"],
+        );
+        const at = video.length;
+        await waitFor(() => video.length >= at + 5, 10_000, { message: "live frames after the held ones" });
+        assert.ok(
+          video.slice(1).every((f, i) => f.dts >= video[i]!.dts),
+          "in decoding order",
+        );
+        assert.ok(audioFrames > 5 && audioConfig && audioConfig.length >= 2, "AAC with its AudioSpecificConfig");
+        unsubscribe();
+      } finally {
+        await push.current?.kill();
+        await ingest.stop();
+      }
+    },
+  );
 });

@@ -131,7 +131,9 @@ export function signRequest(input: SignRequestInput): Record<string, string> {
   });
   const scope = `${when.slice(0, 8)}/${input.region}/${service}/aws4_request`;
   const sig = signature(input.credentials.secretAccessKey, when, input.region, service, canonical);
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${input.credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(";")}, Signature=${sig}`;
+  headers.authorization =
+    `AWS4-HMAC-SHA256 Credential=${input.credentials.accessKeyId}/${scope}, ` +
+    `SignedHeaders=${signedHeaders.join(";")}, Signature=${sig}`;
   return headers;
 }
 
