@@ -2,7 +2,8 @@
 // messages have a maximum size, so a broken or hostile cloud answering with an endless body costs a
 // clear error, not the bridge's memory. fetch's `response.text()` and a plain `res.on("data")`
 // collector both read without limit.
-import type { IncomingMessage } from "node:http";
+import { type IncomingMessage, request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 
 /** Vendor answers are a few kilobytes (the largest, a Nanit /babies list or a FanSync device list,
  * stays far below this); 4 MiB leaves room for big accounts. */
@@ -72,5 +73,65 @@ export function readIncomingCapped(res: IncomingMessage, max = MAX_RESPONSE_BYTE
     });
     res.on("end", () => resolve(Buffer.concat(chunks, size).toString("utf8")));
     res.on("error", reject);
+  });
+}
+
+/** An error that carries the HTTP (or protocol) status a vendor answered with, when there was one. */
+export class StatusError extends Error {
+  readonly status: number | undefined;
+  constructor(message: string, status?: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export interface OneShotRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string | undefined;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * One HTTP(S) request on its own connection (no pooling: no keep-alive handle outlives it), the answer read
+ * with the byte cap. Failures (network, timeout, a body past the cap) reject with `fail(message, status)`, so
+ * each driver keeps its own error type; an HTTP status of any value resolves.
+ */
+export function requestOnce(
+  request: OneShotRequest,
+  fail: (message: string, status?: number) => Error,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(request.url);
+    const what = `${request.method} ${target.pathname}`;
+    const make = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const ours = new WeakSet<Error>();
+    const failure = (message: string, status?: number): Error => {
+      const error = fail(message, status);
+      ours.add(error);
+      return error;
+    };
+    const req = make(
+      target,
+      {
+        method: request.method,
+        headers: { ...request.headers, connection: "close" },
+        agent: false,
+        timeout: request.timeoutMs,
+        signal: request.signal,
+      },
+      (res) => {
+        readIncomingCapped(res).then(
+          (text) => resolve({ status: res.statusCode ?? 0, body: text }),
+          (e: Error) => reject(failure(`${what} failed: ${e.message}`, res.statusCode)),
+        );
+      },
+    );
+    req.on("timeout", () => req.destroy(failure(`${what} timed out after ${request.timeoutMs} ms`)));
+    req.on("error", (e) => reject(ours.has(e) ? e : failure(`${what} failed: ${e.message}`)));
+    if (request.body !== undefined) req.write(request.body);
+    req.end();
   });
 }

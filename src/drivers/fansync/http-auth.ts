@@ -1,25 +1,17 @@
 // FanSync HTTPS: login (POST /session) and token validation (GET /session). docs/protocols/fansync.md §2.
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
-import { readIncomingCapped } from "../../core/http.ts";
+import { requestOnce, StatusError } from "../../core/http.ts";
 
 /** The cloud refused the credentials (400) or the token (401/403). */
-export class FanSyncAuthError extends Error {
+export class FanSyncAuthError extends StatusError {
   override name = "FanSyncAuthError";
-  readonly status: number;
+  declare readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
+    super(message, status);
   }
 }
 
-export class FanSyncHttpError extends Error {
+export class FanSyncHttpError extends StatusError {
   override name = "FanSyncHttpError";
-  readonly status: number | undefined;
-  constructor(message: string, status?: number) {
-    super(message);
-    this.status = status;
-  }
 }
 
 interface HttpResult {
@@ -32,7 +24,7 @@ export interface HttpOptions {
   signal?: AbortSignal;
 }
 
-/** One request with no connection pooling (no keep-alive handle outlives it). */
+/** One request on its own connection, failures as FanSyncHttpError. */
 function send(
   url: string,
   method: string,
@@ -40,37 +32,10 @@ function send(
   body: string | undefined,
   options: HttpOptions,
 ): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const make = target.protocol === "https:" ? httpsRequest : httpRequest;
-    const req = make(
-      target,
-      {
-        method,
-        headers: { ...headers, connection: "close" },
-        agent: false,
-        timeout: options.timeoutMs,
-        signal: options.signal,
-      },
-      (res) => {
-        readIncomingCapped(res).then(
-          (text) => resolve({ status: res.statusCode ?? 0, body: text }),
-          (e: Error) =>
-            reject(new FanSyncHttpError(`${method} ${target.pathname} failed: ${e.message}`, res.statusCode)),
-        );
-      },
-    );
-    req.on("timeout", () =>
-      req.destroy(new FanSyncHttpError(`${method} ${target.pathname} timed out after ${options.timeoutMs} ms`)),
-    );
-    req.on("error", (e) =>
-      reject(
-        e instanceof FanSyncHttpError ? e : new FanSyncHttpError(`${method} ${target.pathname} failed: ${e.message}`),
-      ),
-    );
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
+  return requestOnce(
+    { url, method, headers, body, timeoutMs: options.timeoutMs, signal: options.signal },
+    (message, status) => new FanSyncHttpError(message, status),
+  );
 }
 
 export interface LoginResult {

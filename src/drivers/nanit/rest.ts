@@ -1,8 +1,6 @@
 // Nanit REST (docs/protocols/nanit.md §2, §3): login with the MFA 482 step, rotating refresh, /babies,
 // /babies/{uid}/messages and the camera's uc_token. Plain http:// works too (simulators).
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
-import { readIncomingCapped } from "../../core/http.ts";
+import { requestOnce, StatusError } from "../../core/http.ts";
 import { isUnsafeKey } from "../../core/safe-keys.ts";
 
 export const DEFAULT_API = "https://api.nanit.com";
@@ -12,12 +10,11 @@ export const USER_AGENT = "Nanit/767 CFNetwork/1498.700.2 Darwin/23.6.0";
 export const API_VERSION = "1";
 
 /** Login refused: bad credentials (401) or a wrong/expired MFA code. */
-export class NanitAuthError extends Error {
+export class NanitAuthError extends StatusError {
   override name = "NanitAuthError";
-  readonly status: number;
+  declare readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
+    super(message, status);
   }
 }
 
@@ -49,13 +46,8 @@ export class NanitUnauthorizedError extends Error {
 }
 
 /** Anything transient: network, timeouts, 429, 5xx, unexpected answers. */
-export class NanitHttpError extends Error {
+export class NanitHttpError extends StatusError {
   override name = "NanitHttpError";
-  readonly status: number | undefined;
-  constructor(message: string, status?: number) {
-    super(message);
-    this.status = status;
-  }
 }
 
 export interface HttpOptions {
@@ -68,6 +60,7 @@ interface HttpResult {
   body: string;
 }
 
+/** One request on its own connection with the app's headers, failures as NanitHttpError. */
 function send(
   url: string,
   method: string,
@@ -75,39 +68,20 @@ function send(
   body: string | undefined,
   options: HttpOptions,
 ): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const make = target.protocol === "https:" ? httpsRequest : httpRequest;
-    const all: Record<string, string> = {
-      "user-agent": USER_AGENT,
-      "nanit-api-version": API_VERSION,
-      accept: "application/json",
-      connection: "close",
-      ...headers,
-    };
-    if (body !== undefined) {
-      all["content-type"] = "application/json";
-      all["content-length"] = String(Buffer.byteLength(body));
-    }
-    const req = make(
-      target,
-      { method, headers: all, agent: false, timeout: options.timeoutMs, signal: options.signal },
-      (res) => {
-        readIncomingCapped(res).then(
-          (text) => resolve({ status: res.statusCode ?? 0, body: text }),
-          (e: Error) => reject(new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`, res.statusCode)),
-        );
-      },
-    );
-    req.on("timeout", () =>
-      req.destroy(new NanitHttpError(`${method} ${target.pathname} timed out after ${options.timeoutMs} ms`)),
-    );
-    req.on("error", (e) =>
-      reject(e instanceof NanitHttpError ? e : new NanitHttpError(`${method} ${target.pathname} failed: ${e.message}`)),
-    );
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
+  const all: Record<string, string> = {
+    "user-agent": USER_AGENT,
+    "nanit-api-version": API_VERSION,
+    accept: "application/json",
+    ...headers,
+  };
+  if (body !== undefined) {
+    all["content-type"] = "application/json";
+    all["content-length"] = String(Buffer.byteLength(body));
+  }
+  return requestOnce(
+    { url, method, headers: all, body, timeoutMs: options.timeoutMs, signal: options.signal },
+    (message, status) => new NanitHttpError(message, status),
+  );
 }
 
 function parse(res: HttpResult): Record<string, unknown> | undefined {

@@ -8,7 +8,7 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import type { PeerCertificate } from "node:tls";
 import { WebSocket, type ClientOptions, type RawData } from "ws";
 import { cleanupAfter, type Timer, type TimerScope } from "../../core/driver-runtime.ts";
-import { MAX_WEBSOCKET_MESSAGE_BYTES, WS_MESSAGE_TOO_LARGE } from "../../core/http.ts";
+import { MAX_WEBSOCKET_MESSAGE_BYTES, StatusError, WS_MESSAGE_TOO_LARGE } from "../../core/http.ts";
 import type { Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import {
@@ -22,12 +22,11 @@ import {
   type ResponseMsg,
 } from "./proto.ts";
 
-export class NanitHandshakeError extends Error {
+export class NanitHandshakeError extends StatusError {
   override name = "NanitHandshakeError";
-  readonly status: number;
+  declare readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
+    super(message, status);
   }
 }
 export class NanitTimeoutError extends Error {
