@@ -9,6 +9,7 @@ import { temperatureHomeKit } from "./temperature/homekit.ts";
 import { humidityHomeKit } from "./humidity/homekit.ts";
 import { motionHomeKit } from "./motion/homekit.ts";
 import { soundHomeKit } from "./sound/homekit.ts";
+import { cryHomeKit } from "./cry/homekit.ts";
 import { smokeAlarmHomeKit } from "./smoke-alarm/homekit.ts";
 import { coAlarmHomeKit } from "./co-alarm/homekit.ts";
 import { heatAlarmHomeKit } from "./heat-alarm/homekit.ts";
@@ -25,6 +26,7 @@ export const homekitBindings: { readonly [K in CapabilityName]?: HomeKitBinding<
   humidity: humidityHomeKit,
   motion: motionHomeKit,
   sound: soundHomeKit,
+  cry: cryHomeKit,
   smokeAlarm: smokeAlarmHomeKit,
   coAlarm: coAlarmHomeKit,
   heatAlarm: heatAlarmHomeKit,

@@ -33,7 +33,7 @@ export const accessoryKinds: Record<string, AccessoryKind> = {
   "baby-camera": {
     kind: "baby-camera",
     homekitCategory: "IP_CAMERA",
-    capabilities: ["camera", "temperature", "humidity", "motion", "sound", "switches"],
+    capabilities: ["camera", "temperature", "humidity", "motion", "sound", "cry", "switches"],
   },
 };
 
@@ -48,6 +48,7 @@ const ALL_CAPABILITIES: CapabilityName[] = [
   "humidity",
   "motion",
   "sound",
+  "cry",
   "battery",
   "switches",
 ];

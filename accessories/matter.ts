@@ -10,6 +10,7 @@ import { temperatureMatter } from "./temperature/matter.ts";
 import { humidityMatter } from "./humidity/matter.ts";
 import { motionMatter } from "./motion/matter.ts";
 import { soundMatter } from "./sound/matter.ts";
+import { cryMatter } from "./cry/matter.ts";
 import { smokeCoAlarmMatter } from "./smoke-co-alarm/matter.ts";
 import { batteryMatter } from "./battery/matter.ts";
 
@@ -25,6 +26,7 @@ export const matterBindings: Partial<Record<CapabilityName, MatterBinding>> = {
   humidity: humidityMatter,
   motion: motionMatter,
   sound: soundMatter,
+  cry: cryMatter,
   // One Smoke CO Alarm endpoint per detector, whichever alarms it has (accessories/smoke-co-alarm/matter.ts).
   smokeAlarm: smokeCoAlarmMatter.smokeAlarm,
   coAlarm: smokeCoAlarmMatter.coAlarm,

@@ -24,6 +24,8 @@ const LONG_BENCHES: Record<string, number> = {
   camera: 10 * 60_000,
   fuzz: 20 * 60_000,
   crash: 45 * 60_000,
+  // Its /messages baseline waits out whole 20 s polls.
+  "nanit-alerts": 10 * 60_000,
 };
 /** Not part of a plain `npm run bench`: too long to run with the rest (soak: 30 minutes by default). */
 const ON_REQUEST = new Set(["soak"]);

@@ -3,7 +3,7 @@
 // Detector type: the PassiveInfrared feature (occupancySensorType PIR). Vendor cameras detect motion
 // in video (Matter 1.4 added a "Vision" feature for that), but controllers built before 1.4 only know
 // PIR / ultrasonic / physical contact, and PIR is the one every controller shows as a motion sensor.
-// Sound uses the same part (sound/matter.ts).
+// Sound and cry use the same part (sound/matter.ts, cry/matter.ts).
 import type { Endpoint, MutableEndpoint } from "@matter/main";
 import { OccupancySensingServer } from "@matter/main/behaviors/occupancy-sensing";
 import { OccupancySensorDevice } from "@matter/main/devices/occupancy-sensor";
@@ -24,7 +24,7 @@ export class OccupancyPart implements MatterPart {
 
   readonly #field: keyof StatePatch;
 
-  constructor(ctx: BindingContext, id: "motion" | "sound", read: (state: DeviceState) => boolean) {
+  constructor(ctx: BindingContext, id: "motion" | "sound" | "cry", read: (state: DeviceState) => boolean) {
     this.#ctx = ctx;
     this.id = id;
     this.#read = read;

@@ -21,8 +21,10 @@ import {
   type RequestMsg,
   type ResponseMsg,
   type RequestPayload,
+  type SensorDataTransferMsg,
   type SettingsMsg,
 } from "../../src/drivers/nanit/proto.ts";
+import { sendAlert } from "./alerts.ts";
 import { CameraPusher, DEFAULT_FFMPEG, type PushInfo, type StreamEvents, type StreamProfileName } from "./stream.ts";
 
 export { STREAM_PROFILES, type StreamProfileName, type PushInfo } from "./stream.ts";
@@ -142,6 +144,8 @@ interface Conn extends ConnInfo {
   ws: WebSocket;
   silent: boolean;
   sensorTransfer: boolean;
+  /** What the session asked to receive (alerts go only where their kind is on). */
+  transfer: SensorDataTransferMsg;
   pushTimer: NodeJS.Timeout | undefined;
   overLimit: boolean;
 }
@@ -388,6 +392,26 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     };
     this.messages.push(m);
     return m;
+  }
+
+  /** The camera detects motion, sound or a cry at `at` (default now): a PUT_SENSOR_DATA alert to every
+   * session that enabled that kind, and (`message`, default true) the /messages item the cloud makes of it
+   * (CAMERA_CRY_DETECTION for a cry). Returns the sessions the alert went to. */
+  cameraAlert(
+    kind: "motion" | "sound" | "cry",
+    options: { cameraUid?: string; message?: boolean; socket?: boolean; at?: number } = {},
+  ): number {
+    const cam = this.camera(options.cameraUid);
+    const at = options.at ?? Date.now();
+    if (options.message ?? true)
+      this.postMessage(kind === "cry" ? "CAMERA_CRY_DETECTION" : kind.toUpperCase(), {
+        babyUid: cam.babyUid,
+        ageS: Math.max(0, Math.floor((Date.now() - at) / 1000)),
+      });
+    if (options.socket === false) return 0;
+    return sendAlert([...this.#conns], cam.uid, kind, at, (conn, payload) =>
+      this.#cameraRequest(conn, "PUT_SENSOR_DATA", payload),
+    );
   }
 
   /** The phone app flips the night light: every session gets a camera-initiated PUT_CONTROL. */
@@ -702,6 +726,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       ws,
       silent: false,
       sensorTransfer: false,
+      transfer: {},
       pushTimer: undefined,
       overLimit,
     };
@@ -763,6 +788,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         const c = request.control ?? {};
         if (c.sensor_data_transfer) {
           conn.sensorTransfer = Object.values(c.sensor_data_transfer).some(Boolean);
+          conn.transfer = { ...c.sensor_data_transfer };
           this.#schedulePush(conn, cam);
         }
         if (c.night_light !== undefined) {

@@ -49,7 +49,7 @@ export interface BatteryCapability {
   level: boolean;
 }
 
-/** A sensor with nothing to configure (temperature, humidity, motion, sound). */
+/** A sensor with nothing to configure (temperature, humidity, motion, sound, cry). */
 export type SensorCapability = Record<string, never>;
 
 /** The capabilities a device has. Keys are capability names; values describe their limits. */
@@ -66,6 +66,8 @@ export interface Capabilities {
   humidity?: SensorCapability;
   motion?: SensorCapability;
   sound?: SensorCapability;
+  /** A baby camera's cry detection. */
+  cry?: SensorCapability;
   /** A video source (see src/core/camera.ts); rendered by the hosts with src/media's help. */
   camera?: CameraCapability;
 }
@@ -121,6 +123,8 @@ export interface DeviceState {
   humidity?: number;
   motion?: boolean;
   sound?: boolean;
+  /** A baby is crying (a camera's cry detection). */
+  cry?: boolean;
   /** The device reached its end of service life (replace it). */
   endOfLife?: boolean;
   /** Vendor error code or text when the device reports a fault, undefined when healthy. */
@@ -140,6 +144,7 @@ export interface StatePatch {
   humidity?: number;
   motion?: boolean;
   sound?: boolean;
+  cry?: boolean;
   endOfLife?: boolean;
   fault?: string | null;
 }
@@ -147,7 +152,7 @@ export interface StatePatch {
 /** Object-valued parts of the state, merged key by key. */
 const OBJECT_PARTS = ["fan", "light", "smokeAlarm", "coAlarm", "heatAlarm", "battery"] as const;
 /** Scalar parts of the state, replaced whole. */
-const SCALAR_PARTS = ["temperature", "humidity", "motion", "sound", "endOfLife"] as const;
+const SCALAR_PARTS = ["temperature", "humidity", "motion", "sound", "cry", "endOfLife"] as const;
 
 const EMPTY_PARTS: Record<(typeof OBJECT_PARTS)[number], object> = {
   fan: { on: false, speed: 0, direction: "forward", breeze: false },

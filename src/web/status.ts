@@ -147,6 +147,7 @@ export function summarize(state: DeviceState): string {
   if (state.humidity !== undefined) parts.push(`${state.humidity}% RH`);
   if (state.motion !== undefined) parts.push(`motion ${state.motion ? "yes" : "no"}`);
   if (state.sound !== undefined) parts.push(`sound ${state.sound ? "yes" : "no"}`);
+  if (state.cry !== undefined) parts.push(`cry ${state.cry ? "yes" : "no"}`);
   if (state.battery)
     parts.push(
       `battery ${state.battery.level !== undefined ? `${state.battery.level}%` : ""}${state.battery.low ? " low" : state.battery.level === undefined ? "ok" : ""}`.trim(),

@@ -18,7 +18,8 @@ export const NANIT_CAMERA: CameraCapability = {
   audio: true,
 };
 
-export function cameraInfo(cam: BabyCamera, accountName: string): DeviceInfo {
+/** `cry`: the camera gets a Cry sensor (config `cry`; docs/protocols/nanit.md §6.4). */
+export function cameraInfo(cam: BabyCamera, accountName: string, cry = false): DeviceInfo {
   return {
     id: deviceId("nanit", cam.cameraUid),
     vendor: "nanit",
@@ -34,6 +35,7 @@ export function cameraInfo(cam: BabyCamera, accountName: string): DeviceInfo {
       humidity: {},
       motion: {},
       sound: {},
+      ...(cry ? { cry: {} } : {}),
       switches: { [NIGHT_LIGHT]: { label: "Night Light", presentAs: "light" }, [STANDBY]: { label: "Standby" } },
       camera: NANIT_CAMERA,
     },

@@ -1,13 +1,14 @@
 // The Nanit driver: one account. REST session (MFA login done by the CLI, rotating refresh tokens),
-// /babies -> one device per camera, /messages polled for motion and sound, and one control link per
-// camera (local socket or cloud relay) for sensors, night light, standby and the live-view push
-// (PUT_STREAMING: the camera publishes RTMP to a URL we give it).
+// /babies -> one device per camera, and one control link per camera (local socket or cloud relay) for
+// sensors, motion/sound/cry alerts, night light, standby and the live-view push (PUT_STREAMING: the
+// camera publishes RTMP to a URL we give it). /messages is polled as the alerts' backstop (alerts.ts).
 import type { StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
 import { deviceId, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
 import { ownValue } from "../../core/safe-keys.ts";
+import { AlertFusion, messageAlerts, socketAlerts, type AlertKind } from "./alerts.ts";
 import { CameraLink } from "./link.ts";
 import type { PinnedCert } from "./pin.ts";
 import { sensorValue, type RequestMsg, type ResponseMsg, type SensorDataMsg, type SettingsMsg } from "./proto.ts";
@@ -67,10 +68,14 @@ export interface NanitDriverOptions {
   messagesPollMs?: number;
   /** Messages in one poll (default 10). */
   messagesLimit?: number;
-  /** A MOTION/SOUND message counts when it is at most this old (default 120 s). */
+  /** A MOTION/SOUND/CAMERA_CRY_DETECTION message counts when it is at most this old (default 120 s). */
   eventWindowMs?: number;
-  /** How long motion/sound stay "detected" after a message (default 30 s). */
+  /** How long motion/sound/cry stay "detected" after an alert (default 30 s). */
   eventHoldMs?: number;
+  /** Alerts of one kind from the socket and /messages this close in time are one event (default 15 s). */
+  alertMatchMs?: number;
+  /** Show a Cry sensor and ask the camera for cry alerts (default false; docs/protocols/nanit.md §6.4). */
+  cry?: boolean;
   /** /babies re-read (default 300 s, as HN); 0 = off. */
   babiesPollMs?: number;
   /** GET_SENSOR_DATA fallback poll while pushes are enabled (default 120 s). */
@@ -102,7 +107,7 @@ interface Cam {
   state: DeviceState;
   link: CameraLink;
   lastMessageId: number;
-  holds: Partial<Record<"motion" | "sound", Timer>>;
+  alerts: AlertFusion;
   /** The control link has been ready before: the next ready is a reconnect (any push died with it). */
   everReady: boolean;
   /** What we last told the sink. */
@@ -127,6 +132,7 @@ export class NanitDriver implements Driver {
   #session!: NanitSession;
   #needsLogin: Promise<void> | undefined;
   #polling = false;
+  #cryHinted = false;
 
   constructor(options: NanitDriverOptions) {
     this.#o = options;
@@ -248,7 +254,6 @@ export class NanitDriver implements Driver {
     });
   }
 
-  /** A readable reason for a PUT_STREAMING answer other than 200 (docs/protocols/nanit.md §6, §7). */
   // ---- account loop ----------------------------------------------------------------------------
 
   async #run(): Promise<void> {
@@ -302,7 +307,7 @@ export class NanitDriver implements Driver {
       const existing = this.#cams.get(cam.cameraUid);
       if (existing) {
         existing.cam = { ...cam, firmware: existing.info.firmware ?? cam.firmware };
-        const info = cameraInfo(existing.cam, this.accountName);
+        const info = cameraInfo(existing.cam, this.accountName, this.#o.cry);
         if (JSON.stringify(info) !== JSON.stringify(existing.info)) {
           existing.info = info;
           this.#sink.deviceFound(info, existing.state);
@@ -315,17 +320,18 @@ export class NanitDriver implements Driver {
       const c: Cam = {
         cam,
         id,
-        info: cameraInfo(cam, this.accountName),
-        state: { motion: false, sound: false },
+        info: cameraInfo(cam, this.accountName, this.#o.cry),
+        state: { motion: false, sound: false, ...(this.#o.cry ? { cry: false } : {}) },
         link: undefined as unknown as CameraLink,
         lastMessageId: 0,
-        holds: {},
+        alerts: undefined as unknown as AlertFusion,
         everReady: false,
         available: false,
         graceTimer: undefined,
         downSince: 0,
       };
       c.link = this.#makeLink(c);
+      c.alerts = this.#makeAlerts(c);
       this.#cams.set(cam.cameraUid, c);
       this.#byId.set(id, c);
       this.#sink.deviceFound(c.info, c.state);
@@ -428,17 +434,10 @@ export class NanitDriver implements Driver {
    * standby and firmware. Only then is the camera reachable: after an outage, what changed meanwhile
    * is in before "No Response" ends. */
   async #sync(c: Cam, sock: NanitSocket): Promise<void> {
+    const transfer = { sound: true, motion: true, temperature: true, humidity: true, light: true, night: true };
+    // Cry (field 8) is known from one decoder only: asked for only when the Cry sensor is on.
     await sock.requestOk("PUT_CONTROL", {
-      control: {
-        sensor_data_transfer: {
-          sound: true,
-          motion: true,
-          temperature: true,
-          humidity: true,
-          light: true,
-          night: true,
-        },
-      },
+      control: { sensor_data_transfer: { ...transfer, ...(this.#o.cry ? { cry: true } : {}) } },
     });
     await this.#readSensors(c, sock);
     const control = await sock.requestOk("GET_CONTROL", { get_control: { night_light: true } });
@@ -453,7 +452,7 @@ export class NanitDriver implements Driver {
       const version = status.status?.current_version;
       if (version && version !== c.info.firmware) {
         c.cam = { ...c.cam, firmware: version };
-        c.info = cameraInfo(c.cam, this.accountName);
+        c.info = cameraInfo(c.cam, this.accountName, this.#o.cry);
         this.#sink.deviceFound(c.info, c.state);
       }
     } catch (error) {
@@ -484,8 +483,10 @@ export class NanitDriver implements Driver {
   #onPush(c: Cam, request: RequestMsg): void {
     switch (request.type) {
       case "PUT_SENSOR_DATA":
-        // SOUND/MOTION alerts here are unreliable (docs/protocols/nanit.md §6); /messages is the source for those.
+        // Alerts arrive here within a second where the camera sends them; /messages is the backstop.
         this.#applySensors(c, request.sensor_data ?? []);
+        // The receipt time, not the camera's clock: the socket's delay is well under the match window.
+        for (const kind of socketAlerts(request.sensor_data ?? [])) c.alerts.report(kind, "socket", Date.now());
         return;
       case "PUT_CONTROL": {
         const night = nightLightOf(request.control);
@@ -512,7 +513,22 @@ export class NanitDriver implements Driver {
     this.#sink.stateChanged(c.id, patch);
   }
 
-  // ---- motion and sound from /messages -----------------------------------------------------------
+  // ---- alerts: the camera socket (onPush) first, /messages as the backstop (alerts.ts) ----------------
+
+  #makeAlerts(c: Cam): AlertFusion {
+    const matchMs = this.#o.alertMatchMs ?? 15_000;
+    const memoryMs = (this.#o.eventWindowMs ?? 120_000) + matchMs;
+    const onChange = (kind: AlertKind, detected: boolean): void => this.#alertChanged(c, kind, detected);
+    return new AlertFusion({ holdMs: this.#o.eventHoldMs ?? 30_000, matchMs, memoryMs, timers: this.#rt, onChange });
+  }
+
+  #alertChanged(c: Cam, kind: AlertKind, detected: boolean): void {
+    if (kind !== "cry" || this.#o.cry) this.#patch(c, { [kind]: detected });
+    else if (detected && !this.#cryHinted) {
+      this.#cryHinted = true;
+      this.#log.info(`nanit: ${c.info.name} reports cry detection; set "cry: true" on the account for a Cry sensor`);
+    }
+  }
 
   async #pollMessages(): Promise<void> {
     if (this.#polling || this.#needsLogin || this.#rt.stopping) return;
@@ -536,23 +552,9 @@ export class NanitDriver implements Driver {
         this.#log.warn(`nanit: ${c.info.name}: reading messages failed: ${(error as Error).message}`);
       return;
     }
-    const window = this.#o.eventWindowMs ?? 120_000;
-    for (const m of messages) {
-      if (m.id <= c.lastMessageId) continue;
-      c.lastMessageId = m.id;
-      const kind = m.type === "MOTION" ? "motion" : m.type === "SOUND" ? "sound" : undefined;
-      if (!kind || Date.now() - m.time * 1000 > window) continue;
-      this.#pulse(c, kind);
-    }
-  }
-
-  #pulse(c: Cam, kind: "motion" | "sound"): void {
-    this.#rt.cancel(c.holds[kind]);
-    this.#patch(c, { [kind]: true });
-    c.holds[kind] = this.#rt.later(this.#o.eventHoldMs ?? 30_000, () => {
-      delete c.holds[kind];
-      this.#patch(c, { [kind]: false });
-    });
+    const found = messageAlerts(messages, c.lastMessageId, this.#o.eventWindowMs ?? 120_000);
+    c.lastMessageId = found.lastId;
+    for (const { kind, at } of found.alerts) c.alerts.report(kind, "messages", at);
   }
 
   // ---- login required ----------------------------------------------------------------------------

@@ -53,6 +53,8 @@ export const nanit = defineVendor({
     endpoints: z
       .strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: str(1).optional() })
       .optional(),
+    // A Cry occupancy sensor per camera, fed by the camera's cry alerts (docs/protocols/nanit.md §6.4).
+    cry: z.boolean().optional(),
   },
   passwordOptional: true,
   produces: { cameras: true },
@@ -76,6 +78,7 @@ export const nanit = defineVendor({
         websocket: account.endpoints?.websocket,
         local: account.endpoints?.local,
       },
+      cry: account.cry,
       log,
     }),
   endpoints: (account) => [{ label: `${account.name} api`, url: account.endpoints?.api ?? DEFAULT_API }],
