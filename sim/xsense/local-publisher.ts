@@ -3,7 +3,7 @@
 // Assistant discovery config (retained) for every attribute of every detector of its station, then the
 // state of each, and afterwards the state of every attribute that changes. Topic shapes follow the real
 // log (XH02-M); payload_on/payload_off words other than the documented ones are the simulator's guess.
-import { connectAsync, type MqttClient } from "mqtt";
+import { connect, type MqttClient } from "mqtt";
 import { inferSpec, modelSpec } from "../../src/drivers/xsense/models.ts";
 import type { Fields, XSenseSimulator } from "./index.ts";
 
@@ -115,14 +115,32 @@ export class Sbs50LocalPublisher {
   }
 
   async connect(): Promise<void> {
-    this.#client = await connectAsync(this.#o.url, {
+    const client = connect(this.#o.url, {
       clientId: `SBS50${this.stationSn}`,
       ...(this.#o.username === undefined ? {} : { username: this.#o.username }),
       ...(this.#o.password === undefined ? {} : { password: this.#o.password }),
       reconnectPeriod: 0,
       connectTimeout: 5000,
     });
+    this.#client = client;
+    // mqtt.js re-emits a socket error (ECONNRESET when the broker drops the station) as the client's
+    // `error` event; unheard, it is thrown from the event loop and takes the whole process down. The
+    // listener goes on before the first packet can arrive.
+    client.on("error", (error) => {
+      this.lastError = error;
+    });
+    await new Promise<void>((resolve, reject) => {
+      const closed = (): void => reject(this.lastError ?? new Error("the broker closed the connection"));
+      client.once("close", closed);
+      client.once("connect", () => {
+        client.off("close", closed);
+        resolve();
+      });
+    });
   }
+
+  /** The last connection error the station saw (a dropped or refused connection), for tests. */
+  lastError: Error | undefined;
 
   #node(deviceSn: string): string {
     return `SBS50${this.stationSn}_${deviceSn}`;

@@ -401,3 +401,24 @@ test("accounts[].local wired into the driver: with the cloud cut off, an alarm a
   await waitFor(() => h.logs.has(/alarm link \(MQTT\) has been down/), WAIT, { on: [[h.logs, "line"]] });
   assert.equal(h.sink.available.get(smoke), true, "No Response follows the local path, which is up");
 });
+
+test("the simulated station survives its broker resetting the connection (no uncaught ECONNRESET)", async (t) => {
+  // A bare TCP "broker": CONNACK to the CONNECT; the station's next packet is answered with a TCP reset. An
+  // unheard client error would be thrown from the event loop and end the whole test process (seen once
+  // under load in the suite).
+  const server = createServer((socket) => {
+    socket.once("data", () => {
+      socket.write(Buffer.from([0x20, 0x02, 0x00, 0x00]));
+      socket.once("data", () => socket.resetAndDestroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const publisher = new Sbs50LocalPublisher(STATION, { url: `mqtt://127.0.0.1:${port}` });
+  await publisher.connect();
+  publisher.publishRaw("homeassistant/status", "online");
+  await waitFor(() => publisher.lastError !== undefined, WAIT);
+  assert.equal((publisher.lastError as NodeJS.ErrnoException).code, "ECONNRESET");
+  await publisher.stop();
+});
