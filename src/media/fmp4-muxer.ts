@@ -25,9 +25,12 @@ const RECONNECT_GAP_MS = 40;
 /** An AAC-LC frame is 1024 samples; audio timestamps within this of the expected one are snapped to it. */
 const AAC_FRAME_SAMPLES = 1024;
 const AUDIO_SNAP_MS = 15;
-/** A fragment ends at the first keyframe this far into the selected length: a camera whose keyframes come a
- * little early (or every 3 s for a 4 s length) still gets one fragment per interval, not one per two. */
-const FRAGMENT_FILL = 0.75;
+/** A fragment ends at the first keyframe at least this far into the selected length: half, so a pre-buffer
+ * (4 to 6 s of 2 s GOPs) holds two whole fragments at once. The clip yields a fragment only once the next
+ * one is complete (recording.ts: the last must be flagged), so with whole-length fragments the hub would
+ * wait for the camera's next 4 s before the first; with half, it is sent at once (as ffmpeg's
+ * `frag_keyframe` did: a fragment per GOP). */
+const FRAGMENT_FILL = 0.5;
 /** Audio announced but silent for this long behind the video: the video goes on alone (mediabunny
  * interleaves, so a track that never sends would hold every fragment back). */
 const AUDIO_SILENCE_MS = 3_000;
