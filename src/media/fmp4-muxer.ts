@@ -7,7 +7,10 @@
 // its byte stream into the segments HomeKit is sent.
 //
 // Timestamps are the camera's, shifted so the clip starts at 0 on its first keyframe (the pre-buffer's),
-// and continuous across a reconnect of the camera (a new publish restarts its clock).
+// and continuous across a reconnect of the camera (a new publish restarts its clock). Mediabunny takes
+// presentation times only and derives decode times from their order: with B-frames the trun carries
+// signed composition offsets (version 1, as ISO/IEC 14496-12 allows); ffmpeg's reader shows such a
+// video track starting a reorder delay late. Cameras streaming for live viewing rarely send B-frames.
 import { EncodedAudioPacketSource, EncodedPacket, EncodedVideoPacketSource, Mp4OutputFormat, Output } from "mediabunny";
 import { StreamTarget, type StreamTargetChunk } from "mediabunny";
 import type { FlvTagData } from "./feed.ts";

@@ -1,8 +1,8 @@
 // Event recording for one camera (HomeKit Secure Video's side of the media layer). While recording is
 // enabled the camera is kept pushing (the hub is held) and a Prebuffer keeps its last seconds; a clip
 // is the pre-buffer then live video, copied into fragmented MP4 (recording.ts: in this process, ffmpeg
-// only for audio that is not AAC-LC), and ends a post-roll after the trigger (motion) ends. Live views read the same hub: watching during a
-// recording costs no second push.
+// only for audio that is not AAC-LC), and ends a post-roll after the trigger (motion) ends. Live views
+// read the same hub: watching during a recording costs no second push.
 import type { CameraRecorder, RecordingClipStream, RecordingRequest } from "../core/camera.ts";
 import { REAL_CLOCK, type Clock, type TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";

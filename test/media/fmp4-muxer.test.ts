@@ -70,7 +70,7 @@ describe("FLV tags -> fragmented MP4 in this process", () => {
     body: t.body,
   });
 
-  it("three plays (the last after a camera reconnect) decode whole: every frame, keyframe-first fragments", async () => {
+  it("three plays (the last after a reconnect) decode whole: every frame, keyframe-first fragments", async () => {
     const videoFed = media.filter((t) => t.type === FLV_VIDEO).length;
     const audioFed = media.filter((t) => t.type === FLV_AUDIO).length;
     const { muxer, segments } = mux(4000, true, (push) => {
@@ -137,7 +137,7 @@ describe("FLV tags -> fragmented MP4 in this process", () => {
     );
   });
 
-  it("a fragment ends at the first keyframe half the fragment length in: 4 s of 2 s GOPs give one at once", async () => {
+  it("a fragment ends at the first keyframe half the length in: 4 s of 2 s GOPs give one at once", async () => {
     // A clip yields a fragment only once the next is complete (the last must be flagged): a pre-buffer of
     // 4 s must hold two fragments, or the hub waits for the camera's next seconds.
     const { muxer, segments } = mux(4000, true, (push) => {
