@@ -387,28 +387,29 @@ for (const muxing of ["in-process", "ffmpeg-copy"] as const)
       prebuffer.close();
     });
 
-    it("a camera back with other settings ends the clip with what it has, the last fragment flagged", async (t) => {
-      if (muxing !== "in-process") return t.skip("ffmpeg's own handling of a changed stream is not ours to test");
-      const { feed, prebuffer } = feedWith(4000, 8000, () => performance.now());
-      const capture = new LogCapture();
-      const c = clip(prebuffer, { log: pino({ level: "debug" }, capture) });
-      const packets = collect(c);
-      await waitFor(() => c.fragments > 0, 20_000, { message: "the pre-buffer's first fragment" });
-      feed.begin();
-      const video = tags.find((tag) => tag.type === FLV_VIDEO && tag.body[1] === 0)!;
-      feed.tag(FLV_VIDEO, 0, Buffer.concat([video.body, Buffer.from([0])]));
-      const got = await packets;
-      assert.deepEqual(
-        got.map((p) => [p.kind, p.last]),
-        [
-          ["init", false],
-          ["fragment", true],
-        ],
-      );
-      assert.match((await c.ended).reason, /muxing failed: the camera changed its video settings/);
-      assert.equal(capture.matching(/changed its video settings/).length, 1, "logged once");
-      prebuffer.close();
-    });
+    // ffmpeg's own handling of a changed stream is not ours to test.
+    if (muxing === "in-process")
+      it("a camera back with other settings ends the clip with what it has, the last fragment flagged", async () => {
+        const { feed, prebuffer } = feedWith(4000, 8000, () => performance.now());
+        const capture = new LogCapture();
+        const c = clip(prebuffer, { log: pino({ level: "debug" }, capture) });
+        const packets = collect(c);
+        await waitFor(() => c.fragments > 0, 20_000, { message: "the pre-buffer's first fragment" });
+        feed.begin();
+        const video = tags.find((tag) => tag.type === FLV_VIDEO && tag.body[1] === 0)!;
+        feed.tag(FLV_VIDEO, 0, Buffer.concat([video.body, Buffer.from([0])]));
+        const got = await packets;
+        assert.deepEqual(
+          got.map((p) => [p.kind, p.last]),
+          [
+            ["init", false],
+            ["fragment", true],
+          ],
+        );
+        assert.match((await c.ended).reason, /muxing failed: the camera changed its video settings/);
+        assert.equal(capture.matching(/changed its video settings/).length, 1, "logged once");
+        prebuffer.close();
+      });
 
     it("stop() ends it at once (ffmpeg killed); the reader's packets end unflagged", async () => {
       const { feed, prebuffer } = feedWith(4000, 8000, () => performance.now());
