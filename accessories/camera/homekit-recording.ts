@@ -139,7 +139,7 @@ export class HomeKitRecordingDelegate implements CameraRecordingDelegate {
         yield { data: packet.data, isLast: packet.last };
         if (packet.last) return;
       }
-      // Cut short (recording turned off, ffmpeg failed): tell the hub instead of leaving it waiting.
+      // Cut short (recording turned off, muxing failed): tell the hub instead of leaving it waiting.
       if (!signal?.aborted) throw new HDSProtocolError(this.recording ? UNEXPECTED_FAILURE : NOT_ALLOWED);
     } finally {
       signal?.removeEventListener("abort", onAbort);

@@ -66,6 +66,11 @@ export class Prebuffer implements TagSource {
     };
   }
 
+  /** The stream's sequence header of this kind, as the camera last sent it (a clip's codec checks). */
+  header(kind: "video" | "audio"): Buffer | undefined {
+    return this.#headers.get(kind)?.body;
+  }
+
   subscribeTags(listener: (tag: FlvTagData) => void): () => void {
     for (const kind of ["metadata", "video", "audio"]) {
       const header = this.#headers.get(kind);

@@ -1,15 +1,16 @@
 // Event recording for one camera (HomeKit Secure Video's side of the media layer). While recording is
 // enabled the camera is kept pushing (the hub is held) and a Prebuffer keeps its last seconds; a clip
-// is the pre-buffer then live video, copied into fragmented MP4 by ffmpeg (recording.ts), and ends a
-// post-roll after the trigger (motion) ends. Live views read the same hub: watching during a
-// recording costs no second push.
+// is the pre-buffer then live video, copied into fragmented MP4 (recording.ts: in this process, ffmpeg
+// only for audio that is not AAC-LC), and ends a post-roll after the trigger (motion) ends. Live views
+// read the same hub: watching during a recording costs no second push.
 import type { CameraRecorder, RecordingClipStream, RecordingRequest } from "../core/camera.ts";
 import { REAL_CLOCK, type Clock, type TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { StreamHub } from "./hub.ts";
 import type { RtmpIngest } from "./ingest.ts";
 import { Prebuffer } from "./prebuffer.ts";
-import { RecordingClip } from "./recording.ts";
+import { isCopyableAudio } from "./fmp4-muxer.ts";
+import { RecordingClip, type ClipMuxing } from "./recording.ts";
 
 export interface RecorderOptions {
   deviceId: string;
@@ -25,6 +26,9 @@ export interface RecorderOptions {
   readyTimeoutMs?: number;
   /** No data from the camera for this long ends a clip (default 5 s). */
   stallMs?: number;
+  /** "ffmpeg": every clip through ffmpeg (codecs copied), as before the in-process muxer; read per clip
+   * (the bench measures both). Default "auto": in this process unless the audio must be encoded. */
+  muxer?: "auto" | "ffmpeg";
 }
 
 interface ActiveClip {
@@ -41,6 +45,7 @@ export class MediaCameraRecorder implements CameraRecorder {
   #active: ActiveClip | undefined;
   #sequence = 0;
   #closed = false;
+  #warnedAudio = false;
 
   constructor(options: RecorderOptions) {
     this.#options = options;
@@ -114,13 +119,15 @@ export class MediaCameraRecorder implements CameraRecorder {
     if (this.#prebuffer !== prebuffer) throw new Error(`${name}: recording was turned off`);
     const audio = request.audio && (ingest.status(deviceId)?.audio ?? false);
     const label = `recording ${name} #${++this.#sequence}`;
+    const muxing = this.#muxing(audio, prebuffer);
     const stats = prebuffer.stats();
     log.info(
-      { device: deviceId, prebufferMs: stats.durationMs, fragmentMs: request.fragmentMs, audio },
+      { device: deviceId, prebufferMs: stats.durationMs, fragmentMs: request.fragmentMs, audio, muxing },
       `${label}: starts with ${(stats.durationMs / 1000).toFixed(1)} s of pre-buffer`,
     );
     const clip = new RecordingClip({
       ffmpeg: this.#options.ffmpeg,
+      muxing,
       source: prebuffer,
       lastTagAt: () => prebuffer.lastTagAt,
       audio,
@@ -144,6 +151,22 @@ export class MediaCameraRecorder implements CameraRecorder {
       );
     });
     return clip;
+  }
+
+  /** HomeKit takes the camera's H.264 and AAC-LC as they are; other audio (or none announced yet) is encoded
+   * to AAC-LC by ffmpeg. */
+  #muxing(audio: boolean, prebuffer: Prebuffer): ClipMuxing {
+    const copyable = !audio || isCopyableAudio(prebuffer.header("audio"));
+    if (!copyable) {
+      if (!this.#warnedAudio)
+        this.#options.log.info(
+          { device: this.#options.deviceId },
+          `${this.#options.name}: the camera's audio is not AAC-LC; recordings encode it with ffmpeg`,
+        );
+      this.#warnedAudio = true;
+      return "ffmpeg-audio";
+    }
+    return this.#options.muxer === "ffmpeg" ? "ffmpeg-copy" : "in-process";
   }
 
   async close(): Promise<void> {

@@ -1,18 +1,20 @@
-// One HomeKit Secure Video clip: the camera's push (pre-buffer first, then live) as FLV on an
-// ffmpeg's stdin, copied (no decode, no encode) into fragmented MP4 on its stdout, split into the
-// initialization segment and moof+mdat fragments (protocol/mp4.ts). ffmpeg's mov muxer is the kept
-// library here: `frag_keyframe` starts every fragment on a keyframe where the camera has one, and
-// `frag_duration` cuts fragments no longer than the hub asked when the camera's GOP is longer.
+// One HomeKit Secure Video clip: the camera's push (pre-buffer first, then live) as FLV tags, copied (no
+// decode, no encode) into fragmented MP4: the initialization segment, then moof+mdat fragments, each
+// starting on a keyframe. A muxer in this process does it (recording-muxers.ts, fmp4-muxer.ts); ffmpeg
+// only when the camera's audio must be encoded to AAC-LC first, or when asked (the bench compares both).
 //
 // The consumer reads packets with one fragment of look-ahead: HomeKit wants the last packet flagged
 // as such, and only once the input has ended do we know which fragment is the last one.
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import { REAL_CLOCK } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import type { FlvTagData } from "./feed.ts";
-import { FfmpegProcess } from "./ffmpeg.ts";
-import { pipeFlv } from "./flv-pipe.ts";
-import { Mp4Segmenter, type Mp4Segment } from "./protocol/mp4.ts";
+import type { Mp4Segment } from "./protocol/mp4.ts";
+import { ffmpegMuxer, inProcessMuxer, type ClipMuxer, type TagSource } from "./recording-muxers.ts";
+
+export { recordingArgs } from "./recording-muxers.ts";
+
+/** How a clip is muxed: in this process, ffmpeg copying the codecs, or ffmpeg encoding the audio to AAC-LC. */
+export type ClipMuxing = "in-process" | "ffmpeg-copy" | "ffmpeg-audio";
 
 export interface RecordingPacket {
   kind: "init" | "fragment";
@@ -23,11 +25,13 @@ export interface RecordingPacket {
 
 export interface RecordingClipOptions {
   ffmpeg: string;
+  /** Default in-process (the camera's audio must then be AAC-LC, or the clip have none). */
+  muxing?: ClipMuxing;
   /** Where the FLV tags come from: headers, buffered tags, then live (a Prebuffer). */
-  source: { subscribeTags(listener: (tag: FlvTagData) => void): () => void };
+  source: TagSource;
   /** Clock ms of the last tag the camera sent (stall detection); undefined before any. */
   lastTagAt: () => number | undefined;
-  /** The push carries audio and the clip should have it (copied: the camera's AAC-LC). */
+  /** The push carries audio and the clip should have it. */
   audio: boolean;
   /** Largest fragment, ms (HomeKit's selected fragment length, typically 4000). */
   fragmentMs: number;
@@ -51,34 +55,18 @@ export interface ClipEnd {
 
 const STALL_CHECK_MS = 500;
 
-/** ffmpeg arguments for one clip: FLV in on stdin, fragmented MP4 out on stdout, codecs copied. */
-export function recordingArgs(audio: boolean, fragmentMs: number): string[] {
-  return [
-    ...["-hide_banner", "-loglevel", "warning", "-nostats"],
-    // The feed hands over the sequence headers and a keyframe at once: no probing needed.
-    ...["-probesize", "32", "-analyzeduration", "0", "-f", "flv", "-i", "pipe:0"],
-    ...["-map", "0:v:0", ...(audio ? ["-map", "0:a:0?"] : ["-an"])],
-    ...["-c", "copy"],
-    ...["-f", "mp4", "-movflags", "frag_keyframe+empty_moov+default_base_moof"],
-    ...["-frag_duration", String(Math.max(500, Math.round(fragmentMs)) * 1000)],
-    "pipe:1",
-  ];
-}
-
 export class RecordingClip {
   readonly ended: Promise<ClipEnd>;
   readonly #options: RecordingClipOptions;
   readonly #clock: Clock;
-  readonly #ffmpeg: FfmpegProcess;
-  readonly #segmenter = new Mp4Segmenter();
+  readonly #muxer: ClipMuxer;
   readonly #queue: Mp4Segment[] = [];
   #queuedBytes = 0;
   #wake: (() => void) | undefined;
-  #unpipe: (() => void) | undefined;
   #stallTimer: TimerHandle | undefined;
-  /** The input ended (gracefully): what ffmpeg still writes is the clip's tail. */
+  /** The input ended (gracefully): what the muxer still writes is the clip's tail. */
   #ending: string | undefined;
-  /** ffmpeg is gone and its output parsed: nothing more will be queued. */
+  /** The muxer is done: nothing more will be queued. */
   #outputDone = false;
   #stopped: string | undefined;
   #fragments = 0;
@@ -90,33 +78,28 @@ export class RecordingClip {
     this.#options = options;
     this.#clock = options.clock ?? REAL_CLOCK;
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
-    this.#ffmpeg = new FfmpegProcess(options.ffmpeg, recordingArgs(options.audio, options.fragmentMs), {
+    const muxing = options.muxing ?? "in-process";
+    const common = {
+      source: options.source,
+      audio: options.audio,
+      fragmentMs: options.fragmentMs,
       label: options.label,
       log: options.log,
-      stdin: "pipe",
-      stdout: "pipe",
-    });
-    const { stdin, stdout } = this.#ffmpeg.child;
-    // ffmpeg gone before we stopped writing: the exit handler reports why.
-    stdin?.on("error", () => undefined);
-    stdout?.on("data", (chunk: Buffer) => this.#output(chunk));
-    this.#unpipe = pipeFlv(options.source, stdin!, { audio: options.audio });
+      onSegment: (segment: Mp4Segment) => this.#output(segment),
+    };
+    this.#muxer =
+      muxing === "in-process"
+        ? inProcessMuxer(common)
+        : ffmpegMuxer({ ...common, ffmpeg: options.ffmpeg, encodeAudio: muxing === "ffmpeg-audio" });
     this.#stallTimer = this.#clock.setInterval(() => this.#checkStall(), STALL_CHECK_MS);
     this.#stallTimer.unref();
-    void this.#ffmpeg.exited.then((exit) => {
+    void this.#muxer.done.then((failure) => {
       this.#outputDone = true;
       this.#clock.clearInterval(this.#stallTimer);
-      this.#options.log.debug({ code: exit.code, signal: exit.signal }, `${this.#options.label}: ffmpeg exited`);
-      if (exit.code !== 0 && this.#ending && !this.#stopped && this.#fragments === 0) {
-        this.#options.log.warn(
-          `${this.#options.label}: ffmpeg made no fragment: ${exit.stderrTail.slice(-3).join(" | ") || "no output"}`,
-        );
-      }
-      if (!this.#ending && !this.#stopped) {
-        const why =
-          `ffmpeg exited (${exit.code ?? exit.signal}): ` + `${exit.stderrTail.slice(-3).join(" | ") || "no output"}`;
-        this.#options.log.warn(`${this.#options.label}: ${why}`);
-        this.#ending = why;
+      if (failure && !this.#stopped) {
+        // Cut short by the muxer: the clip ends with what it has, its last fragment flagged.
+        this.#options.log.warn(`${this.#options.label}: ${failure}${this.#fragments ? "" : " (no fragment)"}`);
+        this.#ending ??= failure;
       }
       this.#notify();
       this.#finishIfDrained();
@@ -128,28 +111,25 @@ export class RecordingClip {
     return this.#fragments;
   }
 
-  /** End gracefully: no more input, ffmpeg writes the tail, the last fragment goes out flagged. Idempotent. */
+  /** End gracefully: no more input, the muxer writes the tail, the last fragment goes out flagged. Idempotent. */
   end(reason: string): void {
     if (this.#ending || this.#stopped) return;
     this.#ending = reason;
     this.#options.log.debug(`${this.#options.label}: ending (${reason})`);
-    this.#unpipe?.();
-    this.#unpipe = undefined;
-    this.#ffmpeg.child.stdin?.end();
+    this.#muxer.end();
   }
 
-  /** Stop at once (the consumer went away): ffmpeg is killed, queued packets dropped. Resolves once it is gone. */
+  /** Stop at once (the consumer went away): the muxer (an ffmpeg: killed) stops, queued packets are dropped.
+   * Resolves once nothing of the clip runs. */
   async stop(reason: string): Promise<void> {
     if (!this.#stopped) {
       this.#stopped = reason;
-      this.#unpipe?.();
-      this.#unpipe = undefined;
       this.#clock.clearInterval(this.#stallTimer);
       this.#queue.length = 0;
       this.#queuedBytes = 0;
       this.#notify();
     }
-    await this.#ffmpeg.stop();
+    await this.#muxer.stop();
     this.#finish(reason, false);
   }
 
@@ -180,22 +160,12 @@ export class RecordingClip {
     }
   }
 
-  #output(chunk: Buffer): void {
+  #output(segment: Mp4Segment): void {
     if (this.#stopped) return;
-    let segments: Mp4Segment[];
-    try {
-      segments = this.#segmenter.push(chunk);
-    } catch (error) {
-      this.#options.log.warn(`${this.#options.label}: ffmpeg wrote no fragmented MP4 (${(error as Error).message})`);
-      void this.stop("bad output from ffmpeg");
-      return;
-    }
-    for (const segment of segments) {
-      if (segment.kind === "fragment") this.#fragments++;
-      this.#bytes += segment.data.length;
-      this.#queue.push(segment);
-      this.#queuedBytes += segment.data.length;
-    }
+    if (segment.kind === "fragment") this.#fragments++;
+    this.#bytes += segment.data.length;
+    this.#queue.push(segment);
+    this.#queuedBytes += segment.data.length;
     if (this.#queuedBytes > (this.#options.maxQueuedBytes ?? 64 * 1024 * 1024)) {
       this.#options.log.warn(
         `${this.#options.label}: the recording's reader fell ` +
@@ -204,7 +174,7 @@ export class RecordingClip {
       void this.stop("reader too slow");
       return;
     }
-    if (segments.length) this.#notify();
+    this.#notify();
   }
 
   #checkStall(): void {

@@ -4,9 +4,9 @@
 // configuration, turns recording on, opens the HomeKit Data Stream, and when the camera's motion
 // sensor fires (a MOTION message on the simulator, read by the driver's /messages poll) opens a
 // recording stream as a hub does. The clip must decode (ffprobe: size, duration, AAC audio), begin at
-// least 3 s before the trigger (the pre-buffer) and end after motion ends. Then the settings survive
-// a restart, and the bad cases end cleanly: the hub closing the stream mid-clip, a second hub, and
-// recording turned off mid-clip. Runs inside test/netns.sh (loopback-only namespace).
+// least 3 s before the trigger (the pre-buffer) and end after motion ends, with no ffmpeg run for it.
+// Then the settings survive a restart, and the bad cases end cleanly: the hub closing the stream
+// mid-clip, a second hub, and recording turned off mid-clip. Runs inside test/netns.sh (loopback-only namespace).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -226,6 +226,7 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
       message: "the first fragment",
     });
     const first = download.packets[1]!.at;
+    assert.deepEqual(ffmpegChildrenOf(bridge.child.pid!), [], "no ffmpeg for the clip: the bridge muxes it itself");
     await download.done(CLIP_WAIT_MS);
     const motionEndAt = await ended;
     assert.equal(download.endedBy, "end-of-stream", "the accessory flagged its last packet");

@@ -29,6 +29,7 @@ import { readFlvTags } from "../helpers/flv-frames.ts";
 import { encodeSourceFlv } from "../helpers/camera-fixture.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
 import { LogCapture } from "../helpers/log-capture.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const execFileAsync = promisify(execFile);
 const silent = pino({ level: "silent" });
@@ -254,145 +255,183 @@ function ffmpegChildren(): string {
   }
 }
 
-describe("a recording clip through ffmpeg (copy)", () => {
-  const dir = mkdtempSync(join(tmpdir(), "hb-recording-"));
-  const flv = join(dir, "source.flv");
-  let tags: ReturnType<typeof readFlvTags>;
+for (const muxing of ["in-process", "ffmpeg-copy"] as const)
+  describe(`a recording clip, muxed ${muxing}`, () => {
+    const dir = mkdtempSync(join(tmpdir(), "hb-recording-"));
+    const flv = join(dir, "source.flv");
+    let tags: ReturnType<typeof readFlvTags>;
 
-  before(async () => {
-    await encodeSourceFlv(flv);
-    // Without the end-of-sequence tag ffmpeg wrote at the end of the file (a camera's push has none).
-    tags = readFlvTags(flv).filter((t) => !(t.type === FLV_VIDEO && t.body[1] === 2));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-    assert.equal(ffmpegChildren(), "", "no ffmpeg left behind");
-  });
-
-  /** A feed and its pre-buffer (enabled before the camera sent anything), with the file's tags up to `untilMs`. */
-  function feedWith(untilMs: number, windowMs: number, now: () => number): { feed: MediaFeed; prebuffer: Prebuffer } {
-    const feed = new MediaFeed();
-    feed.begin();
-    const prebuffer = new Prebuffer(feed, windowMs, now);
-    for (const tag of tags) if (tag.time <= untilMs) feed.tag(tag.type, tag.time, tag.body);
-    return { feed, prebuffer };
-  }
-
-  /** Read as HAP-NodeJS does: stop at the packet flagged last (the generator is not resumed after it). */
-  async function collect(clip: RecordingClip): Promise<RecordingPacket[]> {
-    const packets: RecordingPacket[] = [];
-    for await (const packet of clip.packets()) {
-      packets.push(packet);
-      if (packet.last) break;
-    }
-    return packets;
-  }
-
-  function clip(prebuffer: Prebuffer, options: Partial<RecordingClipOptions> = {}): RecordingClip {
-    return new RecordingClip({
-      ffmpeg: "ffmpeg",
-      source: prebuffer,
-      lastTagAt: () => prebuffer.lastTagAt,
-      audio: true,
-      fragmentMs: 4000,
-      label: "test clip",
-      log: silent,
-      ...options,
+    before(async () => {
+      await encodeSourceFlv(flv);
+      // Without the end-of-sequence tag ffmpeg wrote at the end of the file (a camera's push has none).
+      tags = readFlvTags(flv).filter((t) => !(t.type === FLV_VIDEO && t.body[1] === 2));
     });
-  }
+    after(() => {
+      rmSync(dir, { recursive: true, force: true });
+      assert.equal(ffmpegChildren(), "", "no ffmpeg left behind");
+    });
 
-  it(
-    "pre-buffer then live tags become init + fragments that decode; each fragment starts on a keyframe; the last " +
-      "is flagged",
-    async () => {
-      const { feed, prebuffer } = feedWith(2900, 4000, () => performance.now());
-      const c = clip(prebuffer);
+    /** A feed and its pre-buffer (enabled before the camera sent anything), with the file's tags up to `untilMs`. */
+    function feedWith(untilMs: number, windowMs: number, now: () => number): { feed: MediaFeed; prebuffer: Prebuffer } {
+      const feed = new MediaFeed();
+      feed.begin();
+      const prebuffer = new Prebuffer(feed, windowMs, now);
+      for (const tag of tags) if (tag.time <= untilMs) feed.tag(tag.type, tag.time, tag.body);
+      return { feed, prebuffer };
+    }
+
+    /** Read as HAP-NodeJS does: stop at the packet flagged last (the generator is not resumed after it). */
+    async function collect(clip: RecordingClip): Promise<RecordingPacket[]> {
+      const packets: RecordingPacket[] = [];
+      for await (const packet of clip.packets()) {
+        packets.push(packet);
+        if (packet.last) break;
+      }
+      return packets;
+    }
+
+    function clip(prebuffer: Prebuffer, options: Partial<RecordingClipOptions> = {}): RecordingClip {
+      return new RecordingClip({
+        ffmpeg: "ffmpeg",
+        muxing,
+        source: prebuffer,
+        lastTagAt: () => prebuffer.lastTagAt,
+        audio: true,
+        fragmentMs: 4000,
+        label: "test clip",
+        log: silent,
+        ...options,
+      });
+    }
+
+    it(
+      "pre-buffer then live tags become init + fragments that decode; each fragment starts on a keyframe; the last " +
+        "is flagged",
+      async () => {
+        const { feed, prebuffer } = feedWith(2900, 4000, () => performance.now());
+        const c = clip(prebuffer);
+        const packets = collect(c);
+        // "Live": the rest of the file, then a second copy of it (another 4 s) with shifted timestamps.
+        for (const tag of tags) if (tag.time > 2900 && tag.type !== FLV_SCRIPT) feed.tag(tag.type, tag.time, tag.body);
+        for (const tag of tags)
+          if (tag.type !== FLV_SCRIPT && !(tag.body[1] === 0)) feed.tag(tag.type, tag.time + 4000, tag.body);
+        if (muxing === "in-process") {
+          await waitFor(() => c.fragments > 0, 20_000, { message: "a fragment before the clip ends" });
+          assert.equal(ffmpegChildren(), "", "no ffmpeg runs for the clip");
+        }
+        c.end("test over");
+        const got = await packets;
+        const end = await c.ended;
+        assert.equal(got[0]!.kind, "init");
+        assert.ok(got.length >= 3, `init and fragments (got ${got.length})`);
+        assert.deepEqual(
+          got.map((p) => p.last),
+          [...got.slice(1).map(() => false), true],
+        );
+        assert.equal(end.clean, true);
+        for (const fragment of got.slice(1)) {
+          const moof = new Mp4BoxReader().push(fragment.data).find((b) => b.type === "moof")!;
+          assert.ok(fragmentStartsWithSync(moof.data, 1), "video starts on a keyframe");
+        }
+        const file = join(dir, "clip.mp4");
+        writeFileSync(file, Buffer.concat(got.map((p) => p.data)));
+        const info = await probe(file);
+        const video = info.streams.find((s) => s.codec_type === "video")!;
+        const audio = info.streams.find((s) => s.codec_type === "audio")!;
+        assert.equal(video.codec_name, "h264");
+        assert.deepEqual([video.width, video.height], [1280, 720]);
+        assert.equal(audio.codec_name, "aac");
+        assert.ok(Number(info.format.duration) > 7, `about 8 s (${info.format.duration})`);
+        prebuffer.close();
+      },
+    );
+
+    it("without audio when asked, and fragments no longer than the fragment length", async () => {
+      const { prebuffer } = feedWith(4000, 8000, () => performance.now());
+      const c = clip(prebuffer, { audio: false, fragmentMs: 1000 });
       const packets = collect(c);
-      // "Live": the rest of the file, then a second copy of it (another 4 s) with shifted timestamps.
-      for (const tag of tags) if (tag.time > 2900 && tag.type !== FLV_SCRIPT) feed.tag(tag.type, tag.time, tag.body);
-      for (const tag of tags)
-        if (tag.type !== FLV_SCRIPT && !(tag.body[1] === 0)) feed.tag(tag.type, tag.time + 4000, tag.body);
       c.end("test over");
       const got = await packets;
-      const end = await c.ended;
-      assert.equal(got[0]!.kind, "init");
-      assert.ok(got.length >= 3, `init and fragments (got ${got.length})`);
-      assert.deepEqual(
-        got.map((p) => p.last),
-        [...got.slice(1).map(() => false), true],
-      );
-      assert.equal(end.clean, true);
-      for (const fragment of got.slice(1)) {
-        const moof = new Mp4BoxReader().push(fragment.data).find((b) => b.type === "moof")!;
-        assert.ok(fragmentStartsWithSync(moof.data, 1), "video starts on a keyframe");
-      }
-      const file = join(dir, "clip.mp4");
+      const file = join(dir, "video-only.mp4");
       writeFileSync(file, Buffer.concat(got.map((p) => p.data)));
       const info = await probe(file);
-      const video = info.streams.find((s) => s.codec_type === "video")!;
-      const audio = info.streams.find((s) => s.codec_type === "audio")!;
-      assert.equal(video.codec_name, "h264");
-      assert.deepEqual([video.width, video.height], [1280, 720]);
-      assert.equal(audio.codec_name, "aac");
-      assert.ok(Number(info.format.duration) > 7, `about 8 s (${info.format.duration})`);
+      assert.deepEqual(
+        info.streams.map((s) => s.codec_type),
+        ["video"],
+      );
+      if (muxing === "in-process") {
+        // 4 s with 2 s GOPs and 1 s fragments: a fragment per GOP, each from its keyframe.
+        assert.equal(got.length - 1, 2);
+      } else {
+        // ffmpeg's frag_duration cuts mid-GOP too: more fragments than GOPs.
+        assert.ok(got.length - 1 >= 4, `fragments cut by duration too (got ${got.length - 1})`);
+      }
       prebuffer.close();
-    },
-  );
+    });
 
-  it("without audio when asked, and fragments no longer than the fragment length", async () => {
-    const { prebuffer } = feedWith(4000, 8000, () => performance.now());
-    const c = clip(prebuffer, { audio: false, fragmentMs: 1000 });
-    const packets = collect(c);
-    c.end("test over");
-    const got = await packets;
-    const file = join(dir, "video-only.mp4");
-    writeFileSync(file, Buffer.concat(got.map((p) => p.data)));
-    const info = await probe(file);
-    assert.deepEqual(
-      info.streams.map((s) => s.codec_type),
-      ["video"],
-    );
-    // 4 s with 2 s GOPs and 1 s fragments: more fragments than GOPs.
-    assert.ok(got.length - 1 >= 4, `fragments cut by duration too (got ${got.length - 1})`);
-    prebuffer.close();
-  });
+    it("a camera that stops sending ends the clip cleanly after the stall time (manual clock)", async () => {
+      const clock = new ManualClock();
+      const { prebuffer } = feedWith(4000, 4000, () => clock.now());
+      const capture = new LogCapture();
+      const c = clip(prebuffer, { clock, stallMs: 3000, log: pino({ level: "debug" }, capture) });
+      const packets = collect(c);
+      await settle();
+      clock.advance(2999);
+      await settle();
+      assert.equal(capture.matching(/stopped pushing/).length, 0, "nothing before the stall time");
+      clock.advance(1001);
+      const got = await packets;
+      assert.equal(got.at(-1)!.last, true);
+      assert.equal((await c.ended).reason, "ended: the camera stopped pushing");
+      assert.equal(capture.matching(/stopped pushing .* ago/).length, 1, "logged once");
+      prebuffer.close();
+    });
 
-  it("a camera that stops sending ends the clip cleanly after the stall time (manual clock)", async () => {
-    const clock = new ManualClock();
-    const { prebuffer } = feedWith(4000, 4000, () => clock.now());
-    const capture = new LogCapture();
-    const c = clip(prebuffer, { clock, stallMs: 3000, log: pino({ level: "debug" }, capture) });
-    const packets = collect(c);
-    await settle();
-    clock.advance(2999);
-    await settle();
-    assert.equal(capture.matching(/stopped pushing/).length, 0, "nothing before the stall time");
-    clock.advance(1001);
-    const got = await packets;
-    assert.equal(got.at(-1)!.last, true);
-    assert.equal((await c.ended).reason, "ended: the camera stopped pushing");
-    assert.equal(capture.matching(/stopped pushing .* ago/).length, 1, "logged once");
-    prebuffer.close();
-  });
+    // ffmpeg's own handling of a changed stream is not ours to test.
+    if (muxing === "in-process")
+      it("a camera back with other settings ends the clip with what it has, the last fragment flagged", async () => {
+        const { feed, prebuffer } = feedWith(4000, 8000, () => performance.now());
+        const capture = new LogCapture();
+        const c = clip(prebuffer, { log: pino({ level: "debug" }, capture) });
+        const packets = collect(c);
+        await waitFor(() => c.fragments > 0, 20_000, { message: "the pre-buffer's first fragment" });
+        feed.begin();
+        const video = tags.find((tag) => tag.type === FLV_VIDEO && tag.body[1] === 0)!;
+        feed.tag(FLV_VIDEO, 0, Buffer.concat([video.body, Buffer.from([0])]));
+        const got = await packets;
+        assert.deepEqual(
+          got.map((p) => [p.kind, p.last]),
+          [
+            ["init", false],
+            ["fragment", true],
+          ],
+        );
+        assert.match((await c.ended).reason, /muxing failed: the camera changed its video settings/);
+        assert.equal(capture.matching(/changed its video settings/).length, 1, "logged once");
+        prebuffer.close();
+      });
 
-  it("stop() kills ffmpeg at once; the reader's packets end unflagged", async () => {
-    const { feed, prebuffer } = feedWith(4000, 4000, () => performance.now());
-    const c = clip(prebuffer);
-    const iterator = c.packets();
-    const first = await iterator.next();
-    assert.equal(first.value?.kind, "init");
-    await c.stop("consumer left");
-    const rest = [];
-    for (let r = await iterator.next(); !r.done; r = await iterator.next()) rest.push(r.value);
-    assert.deepEqual(rest, []);
-    const end = await c.ended;
-    assert.equal(end.clean, false);
-    assert.equal(end.reason, "consumer left");
-    assert.equal(ffmpegChildren(), "");
-    prebuffer.close();
-    assert.equal(feed.listeners, 0);
+    it("stop() ends it at once (ffmpeg killed); the reader's packets end unflagged", async () => {
+      const { feed, prebuffer } = feedWith(4000, 8000, () => performance.now());
+      const c = clip(prebuffer);
+      // Live: the next keyframe (4 s in) completes the first fragment.
+      for (const tag of tags)
+        if (tag.type !== FLV_SCRIPT && tag.body[1] !== 0) feed.tag(tag.type, tag.time + 4200, tag.body);
+      const iterator = c.packets();
+      const first = await iterator.next();
+      assert.equal(first.value?.kind, "init");
+      await c.stop("consumer left");
+      const rest = [];
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) rest.push(r.value);
+      assert.deepEqual(rest, []);
+      const end = await c.ended;
+      assert.equal(end.clean, false);
+      assert.equal(end.reason, "consumer left");
+      assert.equal(ffmpegChildren(), "");
+      prebuffer.close();
+      assert.equal(feed.listeners, 0);
+    });
   });
-});
 
 describe("recorder policy", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-recorder-"));
@@ -491,6 +530,7 @@ describe("recorder policy", () => {
     })();
     recorder.trigger(false);
     await play(1500);
+    assert.equal(ffmpegChildren(), "", "the camera's AAC-LC is muxed in this process: no ffmpeg");
     recorder.trigger(true);
     await play(5000);
     assert.equal(packets.at(-1)?.last ?? false, false, "still recording while triggered");
@@ -501,6 +541,23 @@ describe("recorder policy", () => {
     await reading;
     assert.equal(packets.at(-1)!.last, true);
     assert.equal((await clip.ended).reason, "ended: the trigger ended");
+    await recorder.close();
+  });
+
+  it("audio that is not AAC-LC is encoded by ffmpeg; AAC-LC is muxed in this process", async () => {
+    const { recorder, capture, feed } = setup();
+    recorder.configure(4000);
+    const copied = await recorder.record({ fragmentMs: 4000, audio: true });
+    await copied.stop("test over");
+    feed.tag(FLV_AUDIO, 4000, Buffer.from([0xaf, 0, 0x2b, 0x92, 0x08, 0x00])); // HE-AAC (object type 5)
+    const encoded = await recorder.record({ fragmentMs: 4000, audio: true });
+    assert.notEqual(ffmpegChildren(), "", "an ffmpeg runs for this clip");
+    await encoded.stop("test over");
+    assert.deepEqual(
+      capture.matching(/starts with/).map((line) => line.muxing),
+      ["in-process", "ffmpeg-audio"],
+    );
+    assert.equal(capture.matching(/not AAC-LC; recordings encode it with ffmpeg/).length, 1);
     await recorder.close();
   });
 
