@@ -23,9 +23,11 @@ import {
   type RequestPayload,
   type SettingsMsg,
 } from "../../src/drivers/nanit/proto.ts";
+import { SimSoundMachine, type Answer } from "./sound-machine.ts";
 import { CameraPusher, DEFAULT_FFMPEG, type PushInfo, type StreamEvents, type StreamProfileName } from "./stream.ts";
 
 export { STREAM_PROFILES, type StreamProfileName, type PushInfo } from "./stream.ts";
+export { DEFAULT_TRACKS, SimSoundMachine } from "./sound-machine.ts";
 
 export const DEMO_EMAIL = "parent@hearthbridge.invalid";
 export const DEMO_PASSWORD = "made-up nanit password";
@@ -129,6 +131,7 @@ interface SimCamera {
     >
   >;
   firmware: string;
+  soundMachine: SimSoundMachine;
   streamProfile: StreamProfileName;
   server?: TlsServer;
   wss?: WebSocketServer;
@@ -249,6 +252,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
           night_light_brightness: 60,
         },
         firmware: "6.29.1",
+        soundMachine: new SimSoundMachine(),
         streamProfile: b.streamProfile ?? options.streamProfile ?? "720p",
         localPort: 0,
         key: "",
@@ -395,6 +399,28 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     const cam = this.camera(cameraUid);
     cam.nightLight = on;
     this.#pushAll(cam, "PUT_CONTROL", { control: { night_light: on ? "LIGHT_ON" : "LIGHT_OFF" } });
+  }
+
+  /** Light level and day/night; never pushed (LIGHT is not, docs/protocols/nanit.md §5.3): a poll sees it. */
+  setLight(lux: number, night: boolean, cameraUid?: string): void {
+    const cam = this.camera(cameraUid);
+    cam.lux = lux;
+    cam.night = night;
+  }
+
+  /** The phone app changes settings (brightness, volume, night vision, ...): every session gets a
+   * camera-initiated PUT_SETTINGS delta with only those fields. */
+  setSettingsFromApp(delta: Partial<SimCamera["settings"]>, cameraUid?: string): void {
+    const cam = this.camera(cameraUid);
+    Object.assign(cam.settings, delta);
+    this.#pushAll(cam, "PUT_SETTINGS", { settings: delta });
+  }
+
+  /** The phone app starts or stops the sound machine. No push: the camera never reports playback. */
+  setPlaybackFromApp(track: string | undefined, cameraUid?: string): void {
+    const sm = this.camera(cameraUid).soundMachine;
+    if (track === undefined) sm.playing = false;
+    else sm.put({ status: "STARTED", tracks: [{ filename: track }] });
   }
 
   /** The phone app toggles standby: a PUT_SETTINGS delta with only sleep_mode. */
@@ -755,6 +781,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
           ...extra,
         },
       });
+    const answer = (a: Answer): void => (a === "no-answer" ? undefined : respond(a.status, a.extra, a.message));
     if (conn.overLimit) return respond(403, {}, CONNECTION_LIMIT_MESSAGE);
     switch (request.type) {
       case "GET_SENSOR_DATA":
@@ -801,6 +828,12 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         });
       case "PUT_STREAMING":
         return this.#streaming(conn, cam, request, respond);
+      case "GET_SOUNDTRACKS":
+        return answer(cam.soundMachine.getSoundtracks());
+      case "GET_PLAYBACK":
+        return answer(cam.soundMachine.getPlayback());
+      case "PUT_PLAYBACK":
+        return answer(cam.soundMachine.put(request.playback));
       default:
         return respond(501, {}, "Not implemented");
     }

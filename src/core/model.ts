@@ -20,6 +20,25 @@ export interface LightCapability {
   dimmable: boolean;
   /** Colour temperature presets in kelvin the light accepts; absent = not tunable. */
   colorTemperatureK?: number[];
+  /** The light's own name when it is not the device's main purpose (a camera's "Night light"). */
+  label?: string;
+}
+
+/** A speaker's volume, 0-100 (a camera's speaker, which also plays its sound machine). */
+export interface VolumeCapability {
+  label: string;
+}
+
+/** One track a sound machine can play; `id` is stable (the vendor's file name). */
+export interface SoundTrack {
+  id: string;
+  label: string;
+}
+
+/** A sound machine: on/off and one track at a time out of a list. */
+export interface SoundMachineCapability {
+  label: string;
+  tracks: SoundTrack[];
 }
 
 /** A plain on/off control (night light, standby, home-away...). */
@@ -66,6 +85,12 @@ export interface Capabilities {
   humidity?: SensorCapability;
   motion?: SensorCapability;
   sound?: SensorCapability;
+  /** Ambient light in lux. */
+  lightLevel?: SensorCapability;
+  /** The device's own day/night reading (true = night). */
+  night?: SensorCapability;
+  volume?: VolumeCapability;
+  soundMachine?: SoundMachineCapability;
   /** A video source (see src/core/camera.ts); rendered by the hosts with src/media's help. */
   camera?: CameraCapability;
 }
@@ -85,6 +110,12 @@ export interface LightState {
   /** 1-100 percent. */
   brightness: number;
   colorTemperatureK?: number;
+}
+
+export interface SoundMachineState {
+  on: boolean;
+  /** The track playing (or last played); a SoundTrack id. */
+  track?: string;
 }
 
 export interface AlarmState {
@@ -121,6 +152,13 @@ export interface DeviceState {
   humidity?: number;
   motion?: boolean;
   sound?: boolean;
+  /** Lux. */
+  lightLevel?: number;
+  /** True while the device reads night. */
+  night?: boolean;
+  /** 0-100 percent. */
+  volume?: number;
+  soundMachine?: SoundMachineState;
   /** The device reached its end of service life (replace it). */
   endOfLife?: boolean;
   /** Vendor error code or text when the device reports a fault, undefined when healthy. */
@@ -140,14 +178,27 @@ export interface StatePatch {
   humidity?: number;
   motion?: boolean;
   sound?: boolean;
+  lightLevel?: number;
+  night?: boolean;
+  volume?: number;
+  soundMachine?: Partial<SoundMachineState>;
   endOfLife?: boolean;
   fault?: string | null;
 }
 
 /** Object-valued parts of the state, merged key by key. */
-const OBJECT_PARTS = ["fan", "light", "smokeAlarm", "coAlarm", "heatAlarm", "battery"] as const;
+const OBJECT_PARTS = ["fan", "light", "smokeAlarm", "coAlarm", "heatAlarm", "battery", "soundMachine"] as const;
 /** Scalar parts of the state, replaced whole. */
-const SCALAR_PARTS = ["temperature", "humidity", "motion", "sound", "endOfLife"] as const;
+const SCALAR_PARTS = [
+  "temperature",
+  "humidity",
+  "motion",
+  "sound",
+  "lightLevel",
+  "night",
+  "volume",
+  "endOfLife",
+] as const;
 
 const EMPTY_PARTS: Record<(typeof OBJECT_PARTS)[number], object> = {
   fan: { on: false, speed: 0, direction: "forward", breeze: false },
@@ -156,6 +207,7 @@ const EMPTY_PARTS: Record<(typeof OBJECT_PARTS)[number], object> = {
   coAlarm: { detected: false },
   heatAlarm: { detected: false },
   battery: { low: false },
+  soundMachine: { on: false },
 };
 
 export interface DeviceInfo {
