@@ -33,7 +33,19 @@ export const accessoryKinds: Record<string, AccessoryKind> = {
   "baby-camera": {
     kind: "baby-camera",
     homekitCategory: "IP_CAMERA",
-    capabilities: ["camera", "temperature", "humidity", "motion", "sound", "switches"],
+    capabilities: [
+      "camera",
+      "temperature",
+      "humidity",
+      "motion",
+      "sound",
+      "lightLevel",
+      "night",
+      "light",
+      "volume",
+      "soundMachine",
+      "switches",
+    ],
   },
 };
 
@@ -49,6 +61,10 @@ const ALL_CAPABILITIES: CapabilityName[] = [
   "motion",
   "sound",
   "battery",
+  "lightLevel",
+  "night",
+  "volume",
+  "soundMachine",
   "switches",
 ];
 

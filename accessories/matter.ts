@@ -12,6 +12,10 @@ import { motionMatter } from "./motion/matter.ts";
 import { soundMatter } from "./sound/matter.ts";
 import { smokeCoAlarmMatter } from "./smoke-co-alarm/matter.ts";
 import { batteryMatter } from "./battery/matter.ts";
+import { volumeMatter } from "./volume/matter.ts";
+import { soundMachineMatter } from "./sound-machine/matter.ts";
+import { lightLevelMatter } from "./light-level/matter.ts";
+import { nightMatter } from "./night/matter.ts";
 
 export type { MatterBinding, MatterPart } from "./matter-support.ts";
 
@@ -30,4 +34,8 @@ export const matterBindings: Partial<Record<CapabilityName, MatterBinding>> = {
   coAlarm: smokeCoAlarmMatter.coAlarm,
   heatAlarm: smokeCoAlarmMatter.heatAlarm,
   battery: batteryMatter,
+  volume: volumeMatter,
+  soundMachine: soundMachineMatter,
+  lightLevel: lightLevelMatter,
+  night: nightMatter,
 };

@@ -26,8 +26,15 @@ export const lightHomeKit: HomeKitBinding<"light"> = {
   attach(accessory, ctx) {
     const capability = ctx.entry.info.capabilities.light;
     if (!capability) throw new Error(`${ctx.entry.info.id} has no light capability`);
-    // A fan's light is named after the device too; the subtype keeps it apart from other services.
-    const service = accessory.addService(Service.Lightbulb, `${ctx.entry.info.name} Light`, "light");
+    // A fan's light is named after the device too; the subtype keeps it apart from other services. A light
+    // with a label of its own (a camera's night light) is called that.
+    const name = capability.label ?? `${ctx.entry.info.name} Light`;
+    const service = accessory.addService(Service.Lightbulb, name, "light");
+    if (capability.label) {
+      // iOS 16+ names extra services of one accessory by ConfiguredName, not Name.
+      service.addOptionalCharacteristic(Characteristic.ConfiguredName);
+      service.setCharacteristic(Characteristic.ConfiguredName, capability.label);
+    }
 
     const on = bindCharacteristic(service.getCharacteristic(Characteristic.On), ctx, {
       read: (state) => lightOf(state).on,
