@@ -39,7 +39,7 @@ test("one baby-camera device per camera, with its sensors and controls, synced o
     switches: {
       standby: { label: "Standby" },
       nightVision: { label: "Night vision" },
-      nightVisionAlwaysOn: { label: "Night vision always on" },
+      nightVisionAlwaysOn: { label: "Night vision 24h" },
       statusLight: { label: "Status light" },
       micMute: { label: "Mic mute" },
     },

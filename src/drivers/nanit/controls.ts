@@ -55,7 +55,7 @@ export function cameraCapabilities(tracks: SoundTrack[] | undefined, hide: Reado
   if (shown("standby")) switches[STANDBY] = { label: "Standby" };
   if (shown("nightVision")) {
     switches[NIGHT_VISION] = { label: "Night vision" };
-    switches[NIGHT_VISION_ALWAYS_ON] = { label: "Night vision always on" };
+    switches[NIGHT_VISION_ALWAYS_ON] = { label: "Night vision 24h" };
   }
   if (shown("statusLight")) switches[STATUS_LIGHT] = { label: "Status light" };
   if (shown("micMute")) switches[MIC_MUTE] = { label: "Mic mute" };
