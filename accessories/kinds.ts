@@ -30,6 +30,11 @@ export const accessoryKinds: Record<string, AccessoryKind> = {
     capabilities: ["smokeAlarm", "coAlarm", "heatAlarm", "battery"],
   },
   "heat-alarm": { kind: "heat-alarm", homekitCategory: "SENSOR", capabilities: ["heatAlarm", "battery"] },
+  "sound-light-machine": {
+    kind: "sound-light-machine",
+    homekitCategory: "LIGHTBULB",
+    capabilities: ["light", "volume", "soundMachine", "temperature", "humidity"],
+  },
   "baby-camera": {
     kind: "baby-camera",
     homekitCategory: "IP_CAMERA",

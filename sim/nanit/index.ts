@@ -24,10 +24,12 @@ import {
   type SettingsMsg,
 } from "../../src/drivers/nanit/proto.ts";
 import { SimSoundMachine, type Answer } from "./sound-machine.ts";
+import { SimSoundLight } from "./sound-light.ts";
 import { CameraPusher, DEFAULT_FFMPEG, type PushInfo, type StreamEvents, type StreamProfileName } from "./stream.ts";
 
 export { STREAM_PROFILES, type StreamProfileName, type PushInfo } from "./stream.ts";
 export { DEFAULT_TRACKS, SimSoundMachine } from "./sound-machine.ts";
+export { DEFAULT_SL_TRACKS, SimSoundLight, type SimSoundLightRequest } from "./sound-light.ts";
 
 export const DEMO_EMAIL = "parent@hearthbridge.invalid";
 export const DEMO_PASSWORD = "made-up nanit password";
@@ -40,6 +42,8 @@ export interface SimBaby {
   cameraUid: string;
   /** What this camera pushes (default: the simulator's streamProfile). */
   streamProfile?: StreamProfileName;
+  /** The baby also has a Sound & Light Machine with this uid. */
+  speakerUid?: string;
 }
 
 export interface NanitSimulatorOptions {
@@ -195,6 +199,8 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   readonly #secret = randomBytes(32).toString("hex");
   readonly #port: number;
   readonly #cameras = new Map<string, SimCamera>();
+  /** Sound & Light Machines by speaker uid, reached through the relay path /speakers/{uid}/user_connect/. */
+  readonly speakers = new Map<string, SimSoundLight>();
   readonly #conns = new Set<Conn>();
   readonly #refresh = new Map<string, "valid" | "used" | "expired">();
   readonly #access = new Set<string>();
@@ -235,6 +241,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       emit: (event, ...args) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
     });
     for (const b of this.babies) {
+      if (b.speakerUid) this.speakers.set(b.speakerUid, new SimSoundLight(b.speakerUid));
       this.#cameras.set(b.cameraUid, {
         uid: b.cameraUid,
         babyUid: b.uid,
@@ -264,7 +271,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
 
   // ---- lifecycle -----------------------------------------------------------------------------
 
-  async start(): Promise<{ apiUrl: string; wsUrl: string; localUrls: Record<string, string> }> {
+  async start(): Promise<{ apiUrl: string; wsUrl: string; speakersUrl: string; localUrls: Record<string, string> }> {
     for (const cam of this.#cameras.values()) await this.#startCamera(cam);
     const server = createServer((req, res) => void this.#http(req, res));
     server.on("upgrade", (req, socket, head) => this.#cloudUpgrade(req, socket, head));
@@ -277,6 +284,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     return {
       apiUrl: `http://127.0.0.1:${port}`,
       wsUrl: `ws://127.0.0.1:${port}/focus/cameras/{camera_uid}/user_connect`,
+      speakersUrl: `ws://127.0.0.1:${port}/speakers/{speaker_uid}/user_connect/`,
       localUrls,
     };
   }
@@ -306,6 +314,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       cam.wss?.close();
       await close(cam.server);
     }
+    for (const sl of this.speakers.values()) sl.close();
     this.#cloudWss.close();
     await close(this.#server);
   }
@@ -635,7 +644,9 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         private_address: `127.0.0.1:${cam.localPort}`,
         public_address: "203.0.113.7:50000",
       },
-      speaker: { attached_to_speaker: false, speaker: null },
+      speaker: b.speakerUid
+        ? { attached_to_speaker: true, speaker: { uid: b.speakerUid } }
+        : { attached_to_speaker: false, speaker: null },
       timezone: "Europe/London",
     };
   }
@@ -695,6 +706,8 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   }
 
   #cloudUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const speaker = /^\/speakers\/([^/]+)\/user_connect\/?$/.exec(new URL(req.url ?? "/", "http://sim").pathname);
+    if (speaker) return this.#speakerUpgrade(decodeURIComponent(speaker[1]!), req, socket, head);
     const m = /^\/focus\/cameras\/([^/]+)\/user_connect$/.exec(new URL(req.url ?? "/", "http://sim").pathname);
     const cameraUid = m ? decodeURIComponent(m[1]!) : "";
     const cam = this.#cameras.get(cameraUid);
@@ -705,6 +718,15 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       [...this.#conns].filter((c) => c.flavour === "cloud" && c.cameraUid === cameraUid).length >=
       this.cloudConnectionLimit;
     this.#cloudWss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, "cloud", cam, overLimit));
+  }
+
+  /** The Sound & Light relay: `token <access token>` (not Bearer; docs/protocols/nanit.md §4.7). */
+  #speakerUpgrade(uid: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const sl = this.speakers.get(uid);
+    if (!sl) return this.#reject(socket, 404, "cloud", uid);
+    const m = /^token (.+)$/.exec(req.headers.authorization ?? "");
+    if (!m || !this.#accessValid(m[1])) return this.#reject(socket, 401, "cloud", uid);
+    this.#cloudWss.handleUpgrade(req, socket, head, (ws) => sl.accept(ws));
   }
 
   #localUpgrade(cam: SimCamera, wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -22,6 +22,8 @@ export interface LightCapability {
   colorTemperatureK?: number[];
   /** The light's own name when it is not the device's main purpose (a camera's "Night light"). */
   label?: string;
+  /** The light takes a colour (hue and saturation). */
+  color?: boolean;
 }
 
 /** A speaker's volume, 0-100 (a camera's speaker, which also plays its sound machine). */
@@ -110,6 +112,10 @@ export interface LightState {
   /** 1-100 percent. */
   brightness: number;
   colorTemperatureK?: number;
+  /** 0-360 degrees, for a light with `color`. */
+  hue?: number;
+  /** 0-100 percent, for a light with `color`. */
+  saturation?: number;
 }
 
 export interface SoundMachineState {

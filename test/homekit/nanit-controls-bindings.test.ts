@@ -115,6 +115,33 @@ describe("camera control bindings (HomeKit)", () => {
     assert.deepEqual(commands.slice(1), [{ soundMachine: { on: false } }, { soundMachine: { on: true } }]);
   });
 
+  it("a light that takes a colour gets Hue and Saturation (the Sound & Light Machine's)", async () => {
+    const accessory = new Accessory("SL", uuid.generate("test:sl-colour"));
+    const commands: StatePatch[] = [];
+    const entry: DeviceEntry = {
+      info: {
+        id: "nanit:sl",
+        vendor: "nanit",
+        account: "a",
+        kind: "sound-light-machine",
+        name: "Robin Sound & Light",
+        manufacturer: "Nanit",
+        model: "m",
+        serialNumber: "sl",
+        capabilities: { light: { dimmable: true, color: true, label: "Light" } },
+      },
+      state: { light: { on: true, brightness: 50, hue: 36, saturation: 80 } },
+      available: true,
+    };
+    homekitBindings.light!.attach(accessory, { entry, command: async (p) => void commands.push(p) });
+    const bulb = accessory.getService(Service.Lightbulb)!;
+    assert.equal(await bulb.getCharacteristic(Characteristic.Hue).handleGetRequest(), 36);
+    assert.equal(await bulb.getCharacteristic(Characteristic.Saturation).handleGetRequest(), 80);
+    await bulb.getCharacteristic(Characteristic.Hue).handleSetRequest(180);
+    await bulb.getCharacteristic(Characteristic.Saturation).handleSetRequest(50);
+    assert.deepEqual(commands, [{ light: { hue: 180 } }, { light: { saturation: 50 } }]);
+  });
+
   it("light level in lux (0 reads as HomeKit's minimum) and night as an occupancy sensor", async () => {
     const { accessory, push } = setup({ lightLevel: 0, night: true });
     const lux = accessory.getService(Service.LightSensor)!.getCharacteristic(Characteristic.CurrentAmbientLightLevel);

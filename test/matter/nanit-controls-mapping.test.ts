@@ -109,3 +109,28 @@ test("labelled(): FixedLabel {Label: name} (at most 16 characters) and an empty 
   const unlabelled = { ...part!, label: undefined };
   assert.equal(labelled(unlabelled).type, part!.type);
 });
+
+test("a Sound & Light Machine renders its light, volume, sound switches and room sensors", () => {
+  const c = ctx(
+    {
+      light: { dimmable: true, color: true, label: "Light" },
+      volume: { label: "Volume" },
+      soundMachine: { label: "Sound", tracks: [{ id: "Waves", label: "Waves" }] },
+      temperature: {},
+      humidity: {},
+    },
+    { light: { on: true, brightness: 50 }, volume: 40 },
+  );
+  c.entry.info.kind = "sound-light-machine";
+  assert.deepEqual(
+    partsFor(c).map((p) => [p.id, (p.type as unknown as { deviceType: number }).deviceType, p.label]),
+    [
+      ["light", 0x0101, "Light"],
+      ["volume", 0x002b, "Volume"],
+      ["sound-machine", 0x010a, "Sound"],
+      ["sound-Waves", 0x010a, "Waves"],
+      ["temperature", 0x0302, "Temperature"],
+      ["humidity", 0x0307, "Humidity"],
+    ],
+  );
+});

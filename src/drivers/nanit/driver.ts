@@ -6,21 +6,15 @@ import type { StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
-import {
-  applyPatch,
-  deviceId,
-  type Command,
-  type DeviceInfo,
-  type DeviceState,
-  type SoundTrack,
-  type StatePatch,
-} from "../../core/model.ts";
+import { applyPatch, deviceId } from "../../core/model.ts";
+import type { Command, DeviceInfo, DeviceState, SoundTrack, StatePatch } from "../../core/model.ts";
 import { mergeCommands } from "../../core/coalesce.ts";
 import { ownValue } from "../../core/safe-keys.ts";
 import { CameraLink } from "./link.ts";
 import type { PinnedCert } from "./pin.ts";
 import type { RequestMsg, ResponseMsg } from "./proto.ts";
 import { pushPatch, readCamera, readSensors, readSoundMachine } from "./camera-sync.ts";
+import { DEFAULT_SPEAKER_RELAY, Speakers } from "./speakers.ts";
 import {
   DEFAULT_API,
   DEFAULT_WEBSOCKET,
@@ -69,6 +63,9 @@ export interface NanitDriverOptions {
      * (default wss://api.nanit.com/focus/cameras/{camera_uid}/user_connect).
      */
     websocket?: string | undefined;
+    /** Sound & Light Machine relay URL template; `{speaker_uid}` is replaced (default
+     * wss://remote.nanit.com/speakers/{speaker_uid}/user_connect/). */
+    speakers?: string | undefined;
     /** Local socket: a URL (may contain `{camera_uid}`), or a host[:port] (wss://host:442). Default: the camera's
      * cloud-reported `private_address`. */
     local?: string | undefined;
@@ -149,6 +146,7 @@ export class NanitDriver implements Driver {
   #session!: NanitSession;
   #needsLogin: Promise<void> | undefined;
   #polling = false;
+  #speakers!: Speakers;
 
   constructor(options: NanitDriverOptions) {
     this.#o = options;
@@ -192,6 +190,14 @@ export class NanitDriver implements Driver {
       signal: this.#rt.signal,
       refreshMarginMs: this.#o.refreshMarginMs ?? 300_000,
     });
+    const t = this.#o.timeouts;
+    this.#speakers = new Speakers({
+      ...{ account: this.accountName, session: this.#session, log: this.#log, rt: this.#rt, store: ctx.store },
+      relay: this.#o.endpoints?.speakers ?? DEFAULT_SPEAKER_RELAY,
+      sink: () => this.#sink,
+      ...{ connectTimeoutMs: t?.connectMs ?? 10_000, requestTimeoutMs: t?.requestMs ?? 10_000, graceMs: this.#graceMs },
+      ...{ pollMs: this.#o.playbackPollMs || 30_000, pingIntervalMs: this.#o.pingIntervalMs ?? 20_000 },
+    });
   }
 
   async stop(): Promise<void> {
@@ -201,6 +207,7 @@ export class NanitDriver implements Driver {
   }
 
   async command(id: string, command: Command): Promise<void> {
+    if (this.#speakers.owns(id)) return this.#speakers.command(id, command);
     const c = this.#byId.get(id);
     if (!c) throw new Error(`Nanit has no device ${id}`);
     const writes = planCommand(command, c.state, c.info.capabilities, c.info.name);
@@ -316,6 +323,7 @@ export class NanitDriver implements Driver {
     const entries = skipped === 1 ? "entry" : "entries";
     if (skipped) this.#log.warn(`nanit: ignoring ${skipped} /babies ${entries} without a usable baby or camera uid`);
     if (!cameras.length) this.#log.warn("nanit: this account has no camera");
+    this.#speakers.discover(cameras);
     for (const cam of cameras) {
       const existing = this.#cams.get(cam.cameraUid);
       if (existing) {

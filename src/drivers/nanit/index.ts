@@ -59,7 +59,12 @@ export const nanit = defineVendor({
   accountKeys: {
     // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid}.
     endpoints: z
-      .strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: str(1).optional() })
+      .strictObject({
+        api: httpUrl.optional(),
+        websocket: wsUrl.optional(),
+        local: str(1).optional(),
+        speakers: wsUrl.optional(),
+      })
       .optional(),
     // Per camera (the baby's name as in the app, or the camera uid): items to leave out (README "Nanit").
     cameras: z
@@ -87,6 +92,7 @@ export const nanit = defineVendor({
         api: account.endpoints?.api,
         websocket: account.endpoints?.websocket,
         local: account.endpoints?.local,
+        speakers: account.endpoints?.speakers,
       },
       ...(account.cameras ? { cameras: account.cameras } : {}),
       log,
