@@ -91,7 +91,7 @@ test("night vision: two switches map onto OFF / AUTO / ON", async (t) => {
   });
 });
 
-test("sound machine: a track plays it (PUT_PLAYBACK STARTED + filename), off stops, on resumes that track", async (t) => {
+test("sound machine: a track plays it (PUT_PLAYBACK STARTED + filename), off stops, on resumes it", async (t) => {
   const h = await harness({ driver: { playbackPollMs: 50 } });
   t.after(() => h.close());
   await whenAvailable(h);

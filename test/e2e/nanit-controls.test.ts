@@ -265,7 +265,7 @@ describe("every Nanit camera control in Apple Home and Matter", () => {
     await Promise.all([brightnessEvent, volumeEvent, micEvent, wavesEvent]);
   });
 
-  it("changes made in the phone app arrive in both: settings pushed at once, the sound machine by its poll", async () => {
+  it("phone-app changes arrive in both: settings pushed at once, the sound machine by its poll", async () => {
     assert.ok(matter);
     const brightnessEvent = waitHap(
       await hapChar("Night light", Service.Lightbulb, Characteristic.Brightness),
