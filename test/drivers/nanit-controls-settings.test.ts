@@ -176,7 +176,7 @@ test("hide leaves items out of the device, their state unreported, their command
   assert.equal(h.sim.requests("GET_PLAYBACK").length + h.sim.requests("GET_SOUNDTRACKS").length, 0);
   assert.equal(h.sim.requests("PUT_SETTINGS").length, 1);
 
-  // By camera uid too; a name that matches no camera hides nothing.
+  // The camera can be named by its uid too.
   const other = await harness({ driver: { cameras: { [h.sim.babies[0]!.cameraUid]: { hide: ["standby"] } } } });
   t.after(() => other.close());
   await whenAvailable(other);
