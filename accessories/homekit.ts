@@ -15,6 +15,10 @@ import { coAlarmHomeKit } from "./co-alarm/homekit.ts";
 import { heatAlarmHomeKit } from "./heat-alarm/homekit.ts";
 import { batteryHomeKit } from "./battery/homekit.ts";
 import { cameraHomeKit } from "./camera/homekit.ts";
+import { volumeHomeKit } from "./volume/homekit.ts";
+import { soundMachineHomeKit } from "./sound-machine/homekit.ts";
+import { lightLevelHomeKit } from "./light-level/homekit.ts";
+import { nightHomeKit } from "./night/homekit.ts";
 
 export type { HomeKitBinding, HomeKitBoundCapability } from "./homekit-support.ts";
 
@@ -32,4 +36,8 @@ export const homekitBindings: { readonly [K in CapabilityName]?: HomeKitBinding<
   heatAlarm: heatAlarmHomeKit,
   battery: batteryHomeKit,
   camera: cameraHomeKit,
+  volume: volumeHomeKit,
+  soundMachine: soundMachineHomeKit,
+  lightLevel: lightLevelHomeKit,
+  night: nightHomeKit,
 };

@@ -30,10 +30,28 @@ export const accessoryKinds: Record<string, AccessoryKind> = {
     capabilities: ["smokeAlarm", "coAlarm", "heatAlarm", "battery"],
   },
   "heat-alarm": { kind: "heat-alarm", homekitCategory: "SENSOR", capabilities: ["heatAlarm", "battery"] },
+  "sound-light-machine": {
+    kind: "sound-light-machine",
+    homekitCategory: "LIGHTBULB",
+    capabilities: ["light", "volume", "soundMachine", "temperature", "humidity"],
+  },
   "baby-camera": {
     kind: "baby-camera",
     homekitCategory: "IP_CAMERA",
-    capabilities: ["camera", "temperature", "humidity", "motion", "sound", "cry", "switches"],
+    capabilities: [
+      "camera",
+      "temperature",
+      "humidity",
+      "motion",
+      "sound",
+      "cry",
+      "lightLevel",
+      "night",
+      "light",
+      "volume",
+      "soundMachine",
+      "switches",
+    ],
   },
 };
 
@@ -50,6 +68,10 @@ const ALL_CAPABILITIES: CapabilityName[] = [
   "sound",
   "cry",
   "battery",
+  "lightLevel",
+  "night",
+  "volume",
+  "soundMachine",
   "switches",
 ];
 

@@ -3,7 +3,9 @@
 // OnOff server of lights and switches. Kept apart from accessories/matter.ts (the index of bindings)
 // so a binding can import these without an import cycle through the index.
 import type { Endpoint, MutableEndpoint } from "@matter/main";
+import { FixedLabelServer } from "@matter/main/behaviors/fixed-label";
 import { OnOffServer } from "@matter/main/behaviors/on-off";
+import { UserLabelServer } from "@matter/main/behaviors/user-label";
 import { StatusResponseError, Status } from "@matter/main/types";
 import type { StatePatch } from "../src/core/model.ts";
 import type { SubmitOptions } from "../src/core/coalesce.ts";
@@ -20,8 +22,30 @@ export interface MatterPart extends BoundCapability {
   /** Cluster state at construction. Values stored from an earlier run win over these, so the live
    * state is pushed again in attach(). */
   readonly initial: Record<string, unknown>;
+  /** What the part is ("Night light", "Volume"): a child endpoint carries it as a label (labelled()). */
+  readonly label?: string;
   /** The endpoint is installed in the node: route its commands and push the live device state. */
   attach(endpoint: Endpoint): Promise<void>;
+}
+
+/** LabelStruct values are at most 16 characters (Matter core spec 9.7.3). */
+export const MAX_LABEL = 16;
+
+/**
+ * A child endpoint with its name as a label, so controllers show "Night light" rather than "Light 2":
+ * FixedLabel {Label: <name>} (the entry Home Assistant names a Matter entity after) and an empty,
+ * writable UserLabel for the user's own names. Without a label the part is returned as it is.
+ */
+export function labelled(part: MatterPart): { type: MutableEndpoint; initial: Record<string, unknown> } {
+  if (!part.label) return { type: part.type, initial: part.initial };
+  return {
+    type: part.type.with(FixedLabelServer, UserLabelServer),
+    initial: {
+      ...part.initial,
+      fixedLabel: { labelList: [{ label: "Label", value: part.label.slice(0, MAX_LABEL) }] },
+      userLabel: { labelList: [] },
+    },
+  };
 }
 
 /** Renders one capability of a device as Matter endpoints ("parts"). */

@@ -13,6 +13,10 @@ import { soundMatter } from "./sound/matter.ts";
 import { cryMatter } from "./cry/matter.ts";
 import { smokeCoAlarmMatter } from "./smoke-co-alarm/matter.ts";
 import { batteryMatter } from "./battery/matter.ts";
+import { volumeMatter } from "./volume/matter.ts";
+import { soundMachineMatter } from "./sound-machine/matter.ts";
+import { lightLevelMatter } from "./light-level/matter.ts";
+import { nightMatter } from "./night/matter.ts";
 
 export type { MatterBinding, MatterPart } from "./matter-support.ts";
 
@@ -32,4 +36,8 @@ export const matterBindings: Partial<Record<CapabilityName, MatterBinding>> = {
   coAlarm: smokeCoAlarmMatter.coAlarm,
   heatAlarm: smokeCoAlarmMatter.heatAlarm,
   battery: batteryMatter,
+  volume: volumeMatter,
+  soundMachine: soundMachineMatter,
+  lightLevel: lightLevelMatter,
+  night: nightMatter,
 };

@@ -37,7 +37,7 @@ import type { BindingContext } from "../types.ts";
 
 type FanFeature = "MultiSpeed" | "Step" | "AirflowDirection" | "Wind";
 
-interface FanLink {
+export interface FanLink {
   steps: number[] | undefined;
   /** The speed the device holds (also while off). */
   lastSpeed(): number;
@@ -45,6 +45,11 @@ interface FanLink {
   resync(): void;
 }
 const links = new WeakMap<object, FanLink>();
+
+/** Give a fan endpoint of another binding (volume/matter.ts) the link the write rules above need. */
+export function linkFanEndpoint(endpoint: object, link: FanLink): void {
+  links.set(endpoint, link);
+}
 
 /** Fan mode for a percent (0 = Off). */
 export function fanModeFor(percent: number): FanControl.FanMode {

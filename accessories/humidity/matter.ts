@@ -14,6 +14,7 @@ export function toCentiPercent(percent: number | undefined): number | null {
 
 class HumidityPart implements MatterPart {
   readonly id = "humidity";
+  readonly label = "Humidity";
   readonly type: MutableEndpoint = HumiditySensorDevice;
   readonly initial: Record<string, unknown>;
   readonly #ctx: BindingContext;

@@ -1,5 +1,6 @@
 // light -> HomeKit Lightbulb: On, Brightness when dimmable, ColorTemperature (mireds) when the light
-// has colour temperature presets; a written temperature snaps to the nearest preset.
+// has colour temperature presets (a written temperature snaps to the nearest preset), Hue and
+// Saturation when it takes a colour.
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import type { DeviceState, LightState } from "../../src/core/model.ts";
 import { bindCharacteristic, type HomeKitBinding } from "../homekit-support.ts";
@@ -26,8 +27,15 @@ export const lightHomeKit: HomeKitBinding<"light"> = {
   attach(accessory, ctx) {
     const capability = ctx.entry.info.capabilities.light;
     if (!capability) throw new Error(`${ctx.entry.info.id} has no light capability`);
-    // A fan's light is named after the device too; the subtype keeps it apart from other services.
-    const service = accessory.addService(Service.Lightbulb, `${ctx.entry.info.name} Light`, "light");
+    // A fan's light is named after the device too; the subtype keeps it apart from other services. A light
+    // with a label of its own (a camera's night light) is called that.
+    const name = capability.label ?? `${ctx.entry.info.name} Light`;
+    const service = accessory.addService(Service.Lightbulb, name, "light");
+    if (capability.label) {
+      // iOS 16+ names extra services of one accessory by ConfiguredName, not Name.
+      service.addOptionalCharacteristic(Characteristic.ConfiguredName);
+      service.setCharacteristic(Characteristic.ConfiguredName, capability.label);
+    }
 
     const on = bindCharacteristic(service.getCharacteristic(Characteristic.On), ctx, {
       read: (state) => lightOf(state).on,
@@ -62,11 +70,27 @@ export const lightHomeKit: HomeKitBinding<"light"> = {
       });
     }
 
+    // Colour (hue 0-360, saturation 0-100): HomeKit's own units.
+    const hue = capability.color
+      ? bindCharacteristic(service.getCharacteristic(Characteristic.Hue), ctx, {
+          read: (state) => Math.max(0, Math.min(360, Math.round(lightOf(state).hue ?? 0))),
+          write: (value) => ({ light: { hue: Math.max(0, Math.min(360, Number(value))) } }),
+        })
+      : undefined;
+    const saturation = capability.color
+      ? bindCharacteristic(service.getCharacteristic(Characteristic.Saturation), ctx, {
+          read: (state) => Math.max(0, Math.min(100, Math.round(lightOf(state).saturation ?? 0))),
+          write: (value) => ({ light: { saturation: Math.max(0, Math.min(100, Number(value))) } }),
+        })
+      : undefined;
+
     return {
       services: [service],
       update(state, patch) {
         const changed = patch.light;
         if (!changed) return;
+        if (changed.hue !== undefined) hue?.push(state);
+        if (changed.saturation !== undefined) saturation?.push(state);
         if (changed.on !== undefined) on.push(state);
         if (changed.brightness !== undefined) brightness?.push(state);
         if (changed.colorTemperatureK !== undefined) temperature?.push(state);

@@ -154,6 +154,7 @@ function lightAttributes(light: LightState | undefined, cap: LightCapability): R
 
 class LightPart implements MatterPart {
   readonly id = "light";
+  readonly label: string | undefined;
   readonly type: MutableEndpoint;
   readonly initial: Record<string, unknown>;
   readonly #ctx: BindingContext;
@@ -163,6 +164,7 @@ class LightPart implements MatterPart {
   constructor(ctx: BindingContext, cap: LightCapability) {
     this.#ctx = ctx;
     this.#cap = cap;
+    this.label = cap.label;
     const presets = cap.colorTemperatureK;
     const initial = lightAttributes(ctx.entry.state.light, cap);
     if (presets?.length) {

@@ -3,7 +3,7 @@
 // Detector type: the PassiveInfrared feature (occupancySensorType PIR). Vendor cameras detect motion
 // in video (Matter 1.4 added a "Vision" feature for that), but controllers built before 1.4 only know
 // PIR / ultrasonic / physical contact, and PIR is the one every controller shows as a motion sensor.
-// Sound and cry use the same part (sound/matter.ts, cry/matter.ts).
+// Sound, cry and night use the same part (sound/matter.ts, cry/matter.ts, night/matter.ts).
 import type { Endpoint, MutableEndpoint } from "@matter/main";
 import { OccupancySensingServer } from "@matter/main/behaviors/occupancy-sensing";
 import { OccupancySensorDevice } from "@matter/main/devices/occupancy-sensor";
@@ -16,6 +16,7 @@ export const OCCUPANCY_DEVICE = OccupancySensorDevice.with(OccupancySensingServe
 /** An occupancy sensor endpoint fed by one boolean of the device state. */
 export class OccupancyPart implements MatterPart {
   readonly id: string;
+  readonly label: string;
   readonly type: MutableEndpoint = OCCUPANCY_DEVICE;
   readonly initial: Record<string, unknown>;
   readonly #ctx: BindingContext;
@@ -24,9 +25,15 @@ export class OccupancyPart implements MatterPart {
 
   readonly #field: keyof StatePatch;
 
-  constructor(ctx: BindingContext, id: "motion" | "sound" | "cry", read: (state: DeviceState) => boolean) {
+  constructor(
+    ctx: BindingContext,
+    id: "motion" | "sound" | "cry" | "night",
+    read: (state: DeviceState) => boolean,
+    label: string = id[0]!.toUpperCase() + id.slice(1),
+  ) {
     this.#ctx = ctx;
     this.id = id;
+    this.label = label;
     this.#read = read;
     this.#field = id;
     this.initial = { occupancySensing: { occupancy: { occupied: read(ctx.entry.state) } } };

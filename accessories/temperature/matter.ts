@@ -18,6 +18,7 @@ function attributes(state: DeviceState): Record<string, unknown> {
 
 class TemperaturePart implements MatterPart {
   readonly id = "temperature";
+  readonly label = "Temperature";
   readonly type: MutableEndpoint = TemperatureSensorDevice;
   readonly initial: Record<string, unknown>;
   readonly #ctx: BindingContext;

@@ -25,9 +25,13 @@ import {
   type SettingsMsg,
 } from "../../src/drivers/nanit/proto.ts";
 import { sendAlert } from "./alerts.ts";
+import { SimSoundMachine, type Answer } from "./sound-machine.ts";
+import { SimSoundLight } from "./sound-light.ts";
 import { CameraPusher, DEFAULT_FFMPEG, type PushInfo, type StreamEvents, type StreamProfileName } from "./stream.ts";
 
 export { STREAM_PROFILES, type StreamProfileName, type PushInfo } from "./stream.ts";
+export { DEFAULT_TRACKS, SimSoundMachine } from "./sound-machine.ts";
+export { DEFAULT_SL_TRACKS, SimSoundLight, type SimSoundLightRequest } from "./sound-light.ts";
 
 export const DEMO_EMAIL = "parent@hearthbridge.invalid";
 export const DEMO_PASSWORD = "made-up nanit password";
@@ -40,6 +44,8 @@ export interface SimBaby {
   cameraUid: string;
   /** What this camera pushes (default: the simulator's streamProfile). */
   streamProfile?: StreamProfileName;
+  /** The baby also has a Sound & Light Machine with this uid. */
+  speakerUid?: string;
 }
 
 export interface NanitSimulatorOptions {
@@ -131,6 +137,7 @@ interface SimCamera {
     >
   >;
   firmware: string;
+  soundMachine: SimSoundMachine;
   streamProfile: StreamProfileName;
   server?: TlsServer;
   wss?: WebSocketServer;
@@ -196,6 +203,8 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   readonly #secret = randomBytes(32).toString("hex");
   readonly #port: number;
   readonly #cameras = new Map<string, SimCamera>();
+  /** Sound & Light Machines by speaker uid, reached through the relay path /speakers/{uid}/user_connect/. */
+  readonly speakers = new Map<string, SimSoundLight>();
   readonly #conns = new Set<Conn>();
   readonly #refresh = new Map<string, "valid" | "used" | "expired">();
   readonly #access = new Set<string>();
@@ -236,6 +245,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       emit: (event, ...args) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
     });
     for (const b of this.babies) {
+      if (b.speakerUid) this.speakers.set(b.speakerUid, new SimSoundLight(b.speakerUid));
       this.#cameras.set(b.cameraUid, {
         uid: b.cameraUid,
         babyUid: b.uid,
@@ -253,6 +263,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
           night_light_brightness: 60,
         },
         firmware: "6.29.1",
+        soundMachine: new SimSoundMachine(),
         streamProfile: b.streamProfile ?? options.streamProfile ?? "720p",
         localPort: 0,
         key: "",
@@ -264,7 +275,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
 
   // ---- lifecycle -----------------------------------------------------------------------------
 
-  async start(): Promise<{ apiUrl: string; wsUrl: string; localUrls: Record<string, string> }> {
+  async start(): Promise<{ apiUrl: string; wsUrl: string; speakersUrl: string; localUrls: Record<string, string> }> {
     for (const cam of this.#cameras.values()) await this.#startCamera(cam);
     const server = createServer((req, res) => void this.#http(req, res));
     server.on("upgrade", (req, socket, head) => this.#cloudUpgrade(req, socket, head));
@@ -277,6 +288,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     return {
       apiUrl: `http://127.0.0.1:${port}`,
       wsUrl: `ws://127.0.0.1:${port}/focus/cameras/{camera_uid}/user_connect`,
+      speakersUrl: `ws://127.0.0.1:${port}/speakers/{speaker_uid}/user_connect/`,
       localUrls,
     };
   }
@@ -306,6 +318,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       cam.wss?.close();
       await close(cam.server);
     }
+    for (const sl of this.speakers.values()) sl.close();
     this.#cloudWss.close();
     await close(this.#server);
   }
@@ -419,6 +432,28 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     const cam = this.camera(cameraUid);
     cam.nightLight = on;
     this.#pushAll(cam, "PUT_CONTROL", { control: { night_light: on ? "LIGHT_ON" : "LIGHT_OFF" } });
+  }
+
+  /** Light level and day/night; never pushed (LIGHT is not, docs/protocols/nanit.md §5.3): a poll sees it. */
+  setLight(lux: number, night: boolean, cameraUid?: string): void {
+    const cam = this.camera(cameraUid);
+    cam.lux = lux;
+    cam.night = night;
+  }
+
+  /** The phone app changes settings (brightness, volume, night vision, ...): every session gets a
+   * camera-initiated PUT_SETTINGS delta with only those fields. */
+  setSettingsFromApp(delta: Partial<SimCamera["settings"]>, cameraUid?: string): void {
+    const cam = this.camera(cameraUid);
+    Object.assign(cam.settings, delta);
+    this.#pushAll(cam, "PUT_SETTINGS", { settings: delta });
+  }
+
+  /** The phone app starts or stops the sound machine. No push: the camera never reports playback. */
+  setPlaybackFromApp(track: string | undefined, cameraUid?: string): void {
+    const sm = this.camera(cameraUid).soundMachine;
+    if (track === undefined) sm.playing = false;
+    else sm.put({ status: "STARTED", tracks: [{ filename: track }] });
   }
 
   /** The phone app toggles standby: a PUT_SETTINGS delta with only sleep_mode. */
@@ -633,7 +668,9 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         private_address: `127.0.0.1:${cam.localPort}`,
         public_address: "203.0.113.7:50000",
       },
-      speaker: { attached_to_speaker: false, speaker: null },
+      speaker: b.speakerUid
+        ? { attached_to_speaker: true, speaker: { uid: b.speakerUid } }
+        : { attached_to_speaker: false, speaker: null },
       timezone: "Europe/London",
     };
   }
@@ -693,6 +730,8 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   }
 
   #cloudUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const speaker = /^\/speakers\/([^/]+)\/user_connect\/?$/.exec(new URL(req.url ?? "/", "http://sim").pathname);
+    if (speaker) return this.#speakerUpgrade(decodeURIComponent(speaker[1]!), req, socket, head);
     const m = /^\/focus\/cameras\/([^/]+)\/user_connect$/.exec(new URL(req.url ?? "/", "http://sim").pathname);
     const cameraUid = m ? decodeURIComponent(m[1]!) : "";
     const cam = this.#cameras.get(cameraUid);
@@ -703,6 +742,15 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       [...this.#conns].filter((c) => c.flavour === "cloud" && c.cameraUid === cameraUid).length >=
       this.cloudConnectionLimit;
     this.#cloudWss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, "cloud", cam, overLimit));
+  }
+
+  /** The Sound & Light relay: `token <access token>` (not Bearer; docs/protocols/nanit.md §4.7). */
+  #speakerUpgrade(uid: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const sl = this.speakers.get(uid);
+    if (!sl) return this.#reject(socket, 404, "cloud", uid);
+    const m = /^token (.+)$/.exec(req.headers.authorization ?? "");
+    if (!m || !this.#accessValid(m[1])) return this.#reject(socket, 401, "cloud", uid);
+    this.#cloudWss.handleUpgrade(req, socket, head, (ws) => sl.accept(ws));
   }
 
   #localUpgrade(cam: SimCamera, wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -780,6 +828,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
           ...extra,
         },
       });
+    const answer = (a: Answer): void => (a === "no-answer" ? undefined : respond(a.status, a.extra, a.message));
     if (conn.overLimit) return respond(403, {}, CONNECTION_LIMIT_MESSAGE);
     switch (request.type) {
       case "GET_SENSOR_DATA":
@@ -827,6 +876,12 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         });
       case "PUT_STREAMING":
         return this.#streaming(conn, cam, request, respond);
+      case "GET_SOUNDTRACKS":
+        return answer(cam.soundMachine.getSoundtracks());
+      case "GET_PLAYBACK":
+        return answer(cam.soundMachine.getPlayback());
+      case "PUT_PLAYBACK":
+        return answer(cam.soundMachine.put(request.playback));
       default:
         return respond(501, {}, "Not implemented");
     }

@@ -20,6 +20,27 @@ export interface LightCapability {
   dimmable: boolean;
   /** Colour temperature presets in kelvin the light accepts; absent = not tunable. */
   colorTemperatureK?: number[];
+  /** The light's own name when it is not the device's main purpose (a camera's "Night light"). */
+  label?: string;
+  /** The light takes a colour (hue and saturation). */
+  color?: boolean;
+}
+
+/** A speaker's volume, 0-100 (a camera's speaker, which also plays its sound machine). */
+export interface VolumeCapability {
+  label: string;
+}
+
+/** One track a sound machine can play; `id` is stable (the vendor's file name). */
+export interface SoundTrack {
+  id: string;
+  label: string;
+}
+
+/** A sound machine: on/off and one track at a time out of a list. */
+export interface SoundMachineCapability {
+  label: string;
+  tracks: SoundTrack[];
 }
 
 /** A plain on/off control (night light, standby, home-away...). */
@@ -68,6 +89,12 @@ export interface Capabilities {
   sound?: SensorCapability;
   /** A baby camera's cry detection. */
   cry?: SensorCapability;
+  /** Ambient light in lux. */
+  lightLevel?: SensorCapability;
+  /** The device's own day/night reading (true = night). */
+  night?: SensorCapability;
+  volume?: VolumeCapability;
+  soundMachine?: SoundMachineCapability;
   /** A video source (see src/core/camera.ts); rendered by the hosts with src/media's help. */
   camera?: CameraCapability;
 }
@@ -87,6 +114,16 @@ export interface LightState {
   /** 1-100 percent. */
   brightness: number;
   colorTemperatureK?: number;
+  /** 0-360 degrees, for a light with `color`. */
+  hue?: number;
+  /** 0-100 percent, for a light with `color`. */
+  saturation?: number;
+}
+
+export interface SoundMachineState {
+  on: boolean;
+  /** The track playing (or last played); a SoundTrack id. */
+  track?: string;
 }
 
 export interface AlarmState {
@@ -125,6 +162,13 @@ export interface DeviceState {
   sound?: boolean;
   /** A baby is crying (a camera's cry detection). */
   cry?: boolean;
+  /** Lux. */
+  lightLevel?: number;
+  /** True while the device reads night. */
+  night?: boolean;
+  /** 0-100 percent. */
+  volume?: number;
+  soundMachine?: SoundMachineState;
   /** The device reached its end of service life (replace it). */
   endOfLife?: boolean;
   /** Vendor error code or text when the device reports a fault, undefined when healthy. */
@@ -145,14 +189,28 @@ export interface StatePatch {
   motion?: boolean;
   sound?: boolean;
   cry?: boolean;
+  lightLevel?: number;
+  night?: boolean;
+  volume?: number;
+  soundMachine?: Partial<SoundMachineState>;
   endOfLife?: boolean;
   fault?: string | null;
 }
 
 /** Object-valued parts of the state, merged key by key. */
-const OBJECT_PARTS = ["fan", "light", "smokeAlarm", "coAlarm", "heatAlarm", "battery"] as const;
+const OBJECT_PARTS = ["fan", "light", "smokeAlarm", "coAlarm", "heatAlarm", "battery", "soundMachine"] as const;
 /** Scalar parts of the state, replaced whole. */
-const SCALAR_PARTS = ["temperature", "humidity", "motion", "sound", "cry", "endOfLife"] as const;
+const SCALAR_PARTS = [
+  "temperature",
+  "humidity",
+  "motion",
+  "sound",
+  "cry",
+  "lightLevel",
+  "night",
+  "volume",
+  "endOfLife",
+] as const;
 
 const EMPTY_PARTS: Record<(typeof OBJECT_PARTS)[number], object> = {
   fan: { on: false, speed: 0, direction: "forward", breeze: false },
@@ -161,6 +219,7 @@ const EMPTY_PARTS: Record<(typeof OBJECT_PARTS)[number], object> = {
   coAlarm: { detected: false },
   heatAlarm: { detected: false },
   battery: { low: false },
+  soundMachine: { on: false },
 };
 
 export interface DeviceInfo {

@@ -16,6 +16,7 @@ import { BridgedNodeEndpoint } from "@matter/main/endpoints/bridged-node";
 import type { DeviceEntry } from "../core/registry.ts";
 import { kindOf } from "../../accessories/kinds.ts";
 import { matterBindings, type MatterPart } from "../../accessories/matter.ts";
+import { labelled } from "../../accessories/matter-support.ts";
 import type { BindingContext } from "../../accessories/types.ts";
 
 export function endpointIdFor(deviceId: string): string {
@@ -80,10 +81,11 @@ export function buildBridged(entry: DeviceEntry, ctx: BindingContext): BridgedDe
     } as never);
     return { deviceId: entry.info.id, endpoint, parts: [{ part, endpoint }], shape: shapeOf(parts) };
   }
-  const children = parts.map((part) => ({
-    part,
-    endpoint: new Endpoint(part.type, { id: `${id}-${part.id}`, ...part.initial } as never),
-  }));
+  // Children carry their names as labels (accessories/matter-support.ts labelled()).
+  const children = parts.map((part) => {
+    const { type, initial } = labelled(part);
+    return { part, endpoint: new Endpoint(type, { id: `${id}-${part.id}`, ...initial } as never) };
+  });
   const endpoint = new Endpoint(BridgedNodeEndpoint, {
     id,
     bridgedDeviceBasicInformation: basic,

@@ -216,7 +216,7 @@ test("secrets (tokens, uc_token, password) never reach the log, even at debug le
   const h = await harness({ driver: { password: "made-up nanit password" } });
   t.after(() => h.close());
   await whenAvailable(h);
-  await h.driver.command(h.id(), { switches: { nightLight: true } });
+  await h.driver.command(h.id(), { light: { on: true } });
   h.sim.revokeAccessTokens();
   await waitFor(() => h.sim.refreshes >= 1, 3000, { on: [[h.sim, "http"]] });
   assert.ok(

@@ -51,7 +51,7 @@ test(
       h.sim.requests("GET_SENSOR_DATA").some((r) => r.conn === second.conn),
       "sensors re-read on the new session",
     );
-    assert.equal(h.sink.states.get(h.id())!.switches?.nightLight, true);
+    assert.equal(h.sink.states.get(h.id())!.light?.on, true);
     assert.equal(h.sink.states.get(h.id())!.temperature, 27.25);
   },
 );
@@ -68,7 +68,7 @@ test("a command sent while the link reconnects (within the grace) waits for it a
   h.sim.dropSockets();
   await lost;
   assert.equal(h.sim.connections().length, 0, "the command is sent while no session is open");
-  await h.driver.command(h.id(), { switches: { nightLight: true } });
+  await h.driver.command(h.id(), { light: { on: true } });
   const [now] = h.sim.connections();
   assert.ok(now, "reconnected");
   assert.deepEqual(
@@ -144,7 +144,7 @@ test(
     const calls = h.sink.calls.slice(mark);
     const upAt = calls.findIndex((c) => c.type === "availabilityChanged" && c.available);
     const readAt = calls.findIndex((c) => c.type === "stateChanged" && c.patch.temperature === 25.75);
-    const lightAt = calls.findIndex((c) => c.type === "stateChanged" && c.patch.switches?.nightLight === true);
+    const lightAt = calls.findIndex((c) => c.type === "stateChanged" && c.patch.light?.on === true);
     assert.ok(readAt >= 0 && readAt < upAt, "temperature re-read before reachable");
     assert.ok(lightAt >= 0 && lightAt < upAt, "night light re-read before reachable");
     assert.ok(h.sim.requests("GET_SENSOR_DATA").some((r) => r.conn === conn.conn));

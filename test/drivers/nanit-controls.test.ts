@@ -1,12 +1,13 @@
 // One device per camera, sensors (GET_SENSOR_DATA, sensor_data_transfer pushes, the fallback poll),
 // night light and standby round trips, changes made in the phone app, motion and sound from /messages.
+// The other controls (brightness, settings switches, volume, sound machine, hide): nanit-controls-settings.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { harness, whenAvailable } from "./nanit-harness.ts";
 import { nextEvent, waitFor } from "../helpers/wait.ts";
 import type { ReceivedRequest } from "../../sim/nanit/index.ts";
 
-test("one baby-camera device per camera, with its sensors and switches, synced over the socket", async (t) => {
+test("one baby-camera device per camera, with its sensors and controls, synced over the socket", async (t) => {
   const h = await harness();
   t.after(() => h.close());
   await whenAvailable(h);
@@ -22,7 +23,26 @@ test("one baby-camera device per camera, with its sensors and switches, synced o
     humidity: {},
     motion: {},
     sound: {},
-    switches: { nightLight: { label: "Night Light", presentAs: "light" }, standby: { label: "Standby" } },
+    lightLevel: {},
+    night: {},
+    light: { dimmable: true, label: "Night light" },
+    volume: { label: "Volume" },
+    soundMachine: {
+      label: "Sound machine",
+      tracks: [
+        { id: "White_Noise.wav", label: "White Noise" },
+        { id: "Birds.wav", label: "Birds" },
+        { id: "Waves.wav", label: "Waves" },
+        { id: "Lullaby.wav", label: "Lullaby" },
+      ],
+    },
+    switches: {
+      standby: { label: "Standby" },
+      nightVision: { label: "Night vision" },
+      nightVisionAlwaysOn: { label: "Night vision 24h" },
+      statusLight: { label: "Status light" },
+      micMute: { label: "Mic mute" },
+    },
     camera: {
       profiles: [
         { width: 1920, height: 1080, fps: 15 },
@@ -34,7 +54,18 @@ test("one baby-camera device per camera, with its sensors and switches, synced o
   const state = h.sink.states.get(h.id())!;
   assert.equal(state.temperature, 21.5, "value_milli / 1000");
   assert.equal(state.humidity, 44.62, "value_milli / 1000, rounded to 0.01");
-  assert.deepEqual(state.switches, { nightLight: false, standby: false });
+  assert.deepEqual(state.switches, {
+    standby: false,
+    nightVision: true,
+    nightVisionAlwaysOn: false,
+    statusLight: true,
+    micMute: false,
+  });
+  assert.deepEqual(state.light, { on: false, brightness: 60 });
+  assert.equal(state.volume, 50);
+  assert.equal(state.lightLevel, 12, "lux");
+  assert.equal(state.night, true);
+  assert.deepEqual(state.soundMachine, { on: false, track: "White_Noise.wav" });
   // Sensor push enabled on the fresh socket before anything else.
   const first = h.sim.received[0]!.request;
   assert.equal(first.type, "PUT_CONTROL");
@@ -84,14 +115,14 @@ test("night light: the command sends PUT_CONTROL and resolves on the camera's 20
     "request",
     (r) => r.request.type === "PUT_CONTROL" && r.request.control?.night_light !== undefined,
   );
-  await h.driver.command(h.id(), { switches: { nightLight: true } });
+  await h.driver.command(h.id(), { light: { on: true } });
   const [req] = await seen;
   assert.deepEqual(req.request.control, { night_light: "LIGHT_ON" });
   assert.equal(h.sim.camera().nightLight, true);
-  assert.equal(h.sink.states.get(h.id())!.switches?.nightLight, true);
-  await h.driver.command(h.id(), { switches: { nightLight: false } });
+  assert.equal(h.sink.states.get(h.id())!.light?.on, true);
+  await h.driver.command(h.id(), { light: { on: false } });
   assert.equal(h.sim.camera().nightLight, false);
-  assert.equal(h.sink.states.get(h.id())!.switches?.nightLight, false);
+  assert.equal(h.sink.states.get(h.id())!.light?.on, false);
 });
 
 test("standby: PUT_SETTINGS sleep_mode, with false sent explicitly (proto2 presence)", async (t) => {
@@ -111,13 +142,14 @@ test("changes made in the phone app arrive as camera-initiated PUT_CONTROL / PUT
   const h = await harness();
   t.after(() => h.close());
   await whenAvailable(h);
-  const light = h.sink.next((c) => c.type === "stateChanged" && c.patch.switches?.nightLight === true);
+  const light = h.sink.next((c) => c.type === "stateChanged" && c.patch.light?.on === true);
   h.sim.setNightLightFromApp(true);
   await light;
   const standby = h.sink.next((c) => c.type === "stateChanged" && c.patch.switches?.standby === true);
   h.sim.setStandbyFromApp(true);
   await standby;
-  assert.deepEqual(h.sink.states.get(h.id())!.switches, { nightLight: true, standby: true });
+  assert.equal(h.sink.states.get(h.id())!.light?.on, true);
+  assert.equal(h.sink.states.get(h.id())!.switches?.standby, true);
 });
 
 test("a command the camera never answers rejects after the request timeout and replaces the socket", async (t) => {
@@ -127,13 +159,13 @@ test("a command the camera never answers rejects after the request timeout and r
   h.sim.goSilent();
   const reconnected = nextEvent(h.sim, "connection");
   await assert.rejects(
-    h.driver.command(h.id(), { switches: { nightLight: true } }),
+    h.driver.command(h.id(), { light: { on: true } }),
     /could not turn the night light on: no answer to PUT_CONTROL within 400 ms/,
   );
   await reconnected;
   await whenAvailable(h);
   await waitFor(() => h.sim.connections().length === 1, 2000, { on: [[h.sim, "disconnect"]] });
-  await h.driver.command(h.id(), { switches: { nightLight: true } });
+  await h.driver.command(h.id(), { light: { on: true } });
   assert.equal(h.sim.camera().nightLight, true);
 });
 
@@ -143,7 +175,7 @@ test("unsupported commands and unknown devices are refused with a clear error", 
   await whenAvailable(h);
   await assert.rejects(h.driver.command(h.id(), { fan: { on: true } }), /cannot do fan/);
   await assert.rejects(h.driver.command(h.id(), { switches: { away: true } }), /cannot do switches\.away/);
-  await assert.rejects(h.driver.command("nanit:nope", { switches: { nightLight: true } }), /no device/);
+  await assert.rejects(h.driver.command("nanit:nope", { light: { on: true } }), /no device/);
   assert.equal(h.sim.requests("PUT_CONTROL").filter((r) => r.request.control?.night_light).length, 0);
 });
 

@@ -14,13 +14,13 @@ import { FakeSink } from "../helpers/fake-sink.ts";
 
 export function fastOptions(
   sim: NanitSimulator,
-  urls: { apiUrl: string; wsUrl: string },
+  urls: { apiUrl: string; wsUrl: string; speakersUrl?: string },
   log: Logger,
 ): NanitDriverOptions {
   return {
     accountName: "nursery",
     email: sim.email,
-    endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+    endpoints: { api: urls.apiUrl, websocket: urls.wsUrl, speakers: urls.speakersUrl },
     log,
     timeouts: { httpMs: 1000, requestMs: 400, connectMs: 1000, linkGraceMs: 300 },
     messagesPollMs: 40,

@@ -32,7 +32,7 @@ test(
     const [a] = await nextEvent<[ConnInfo]>(h.sim, "keepalive");
     await nextEvent(h.sim, "keepalive");
     assert.equal(a.flavour, "local");
-    await h.driver.command(h.id(), { switches: { nightLight: true } });
+    await h.driver.command(h.id(), { light: { on: true } });
     assert.equal(
       h.sim.requests("PUT_CONTROL", "local").filter((r) => r.request.control?.night_light === "LIGHT_ON").length,
       1,
@@ -107,7 +107,7 @@ test("local probe: once a slot frees up the link moves from the cloud back to th
     downsBefore,
     "no unavailability during the hand-over",
   );
-  await h.driver.command(h.id(), { switches: { nightLight: true } });
+  await h.driver.command(h.id(), { light: { on: true } });
   assert.equal(h.sim.requests("PUT_CONTROL", "local").filter((r) => r.request.control?.night_light).length, 1);
   assert.equal(h.sink.available.get(h.id()), true);
 });
@@ -143,7 +143,7 @@ test(
       "the pin is kept",
     );
     await waitFor(() => h.logs.has(/connected \(cloud\)/), 2000, { on: [[h.logs, "line"]] });
-    await second.command(h.id(), { switches: { nightLight: true } });
+    await second.command(h.id(), { light: { on: true } });
     assert.equal(
       h.sim.requests("PUT_CONTROL", "cloud").filter((r) => r.request.control?.night_light === "LIGHT_ON").length,
       1,
@@ -173,7 +173,7 @@ test("a silent session (open, answers nothing, no pongs) is detected by the heal
   );
   assert.ok(h.logs.has(/replacing the cloud connection/, 40));
   // The new session is re-synced (sensor push re-enabled) and works.
-  await h.driver.command(h.id(), { switches: { nightLight: true } });
+  await h.driver.command(h.id(), { light: { on: true } });
   assert.equal(h.sim.camera().nightLight, true);
 });
 
@@ -195,7 +195,7 @@ test("malformed protobuf frames are ignored with a log line; the socket and the 
       [40, "request missing"],
     ],
   );
-  await h.driver.command(h.id(), { switches: { nightLight: true } });
+  await h.driver.command(h.id(), { light: { on: true } });
   assert.deepEqual(
     h.sim.connections().map((c) => c.conn),
     [conn!.conn],
@@ -213,7 +213,7 @@ test("a dropped socket reconnects with back-off, re-enables sensor push and re-r
   // Back within the grace: the camera never read unreachable (test/drivers/nanit-availability.test.ts).
   await waitFor(() => h.logs.matching(/connected \(cloud\)/).length === 2, 3000, { on: [[h.logs, "line"]] });
   assert.equal(h.sim.requests("PUT_CONTROL").filter((r) => r.request.control?.sensor_data_transfer).length, 2);
-  assert.equal(h.sink.states.get(h.id())!.switches?.nightLight, true, "state re-read after the reconnect");
+  assert.equal(h.sink.states.get(h.id())!.light?.on, true, "state re-read after the reconnect");
 });
 
 test("the cloud's 'Mobile App connections above limit' (403) is reported and backed off, not hammered", async (t) => {

@@ -5,7 +5,9 @@
 // commissioned with matter.js's controller. Room temperature and humidity, motion
 // and sound reach both; night light and standby switched from either controller reach the camera as
 // PUT_CONTROL night_light / PUT_SETTINGS sleep_mode; the phone app's night-light change reaches both.
-// Runs inside test/netns.sh (loopback-only namespace, mDNS on lo).
+// Runs inside test/netns.sh (loopback-only namespace, mDNS on lo). The config hides the camera's other
+// controls and sensors (`cameras.Robin.hide`), which nanit-controls.test.ts covers; so this also shows
+// that hidden items stay out of both ecosystems.
 //
 // Motion and sound come from the driver's /messages poll (every 20 s; the camera's own socket does
 // not carry them reliably, see docs/protocols/nanit.md §6). The messages are posted once both controllers
@@ -33,7 +35,7 @@ const POLL_WAIT_MS = 26_000;
 
 // Matter device types and clusters looked up by number (the test helper names only a few clusters).
 const DEVICE_TYPE = {
-  onOffLight: 0x0100,
+  dimmableLight: 0x0101,
   plugInUnit: 0x010a,
   occupancy: 0x0107,
   temperature: 0x0302,
@@ -160,6 +162,9 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
           email: sim.email,
           password: "${E2E_NANIT_PASSWORD}",
           endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+          cameras: {
+            Robin: { hide: ["volume", "soundMachine", "nightVision", "statusLight", "micMute", "lightLevel", "night"] },
+          },
         },
       ],
       logLevel: "debug",
@@ -228,8 +233,8 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
       bulb.characteristics
         .map((c) => c.type)
         .filter((t) => t !== Characteristic.Name.UUID && t !== Characteristic.ConfiguredName.UUID),
-      [Characteristic.On.UUID],
-      "the night light is a lightbulb with On only",
+      [Characteristic.On.UUID, Characteristic.Brightness.UUID],
+      "the night light is a lightbulb with On and Brightness",
     );
     const [temperature, humidity, motion, sound] = await hap.read(
       await char(Service.TemperatureSensor, Characteristic.CurrentTemperature),
@@ -302,7 +307,7 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
       );
     [temperatureEp] = ofType(DEVICE_TYPE.temperature) as [ClientDevice];
     [humidityEp] = ofType(DEVICE_TYPE.humidity) as [ClientDevice];
-    [light] = ofType(DEVICE_TYPE.onOffLight) as [ClientDevice];
+    [light] = ofType(DEVICE_TYPE.dimmableLight) as [ClientDevice];
     [plug] = ofType(DEVICE_TYPE.plugInUnit) as [ClientDevice];
     const occupancy = ofType(DEVICE_TYPE.occupancy);
     assert.equal(occupancy.length, 2, "motion and sound are two occupancy sensors");

@@ -236,3 +236,12 @@ test("the account schema comes from the vendor modules, with the same messages a
     "nanit:a@b.invalid",
   );
 });
+
+test("nanit cameras[].hide takes only known items, named in the problem line", () => {
+  const account = { vendor: "nanit", email: "a@b.invalid", cameras: { Robin: { hide: ["volume", "soundmachine"] } } };
+  const [problem, ...rest] = problemsOf({ accounts: [account] });
+  assert.equal(rest.length, 0);
+  assert.match(problem!, /^accounts\[0\]\.cameras\.Robin\.hide\[1\]: .*"soundMachine".* \(got "soundmachine"\)$/);
+  const ok = validateConfig({ accounts: [{ ...account, cameras: { Robin: { hide: ["volume", "micMute"] } } }] });
+  assert.deepEqual((ok.accounts[0] as { cameras?: unknown }).cameras, { Robin: { hide: ["volume", "micMute"] } });
+});

@@ -1,12 +1,11 @@
 // What the bridge says about a Nanit camera: its device description and capabilities, where its local
 // socket is, how a refused live view reads, the night light's state (docs/protocols/nanit.md). Pure.
 import type { CameraCapability } from "../../core/camera.ts";
-import { deviceId, type DeviceInfo } from "../../core/model.ts";
-import type { ControlMsg, ResponseMsg } from "./proto.ts";
+import { deviceId, type DeviceInfo, type SoundTrack } from "../../core/model.ts";
+import { ownValue } from "../../core/safe-keys.ts";
+import { cameraCapabilities } from "./controls.ts";
+import type { ResponseMsg } from "./proto.ts";
 import type { BabyCamera } from "./rest.ts";
-
-export const NIGHT_LIGHT = "nightLight";
-export const STANDBY = "standby";
 
 /** What a Nanit pushes: H.264 + AAC (docs/protocols/nanit.md §6.3). Its real size and rate are undocumented
  * (NO's ONVIF advertises 1080p): these are what we offer; the hub learns the real size from the stream itself. */
@@ -18,8 +17,15 @@ export const NANIT_CAMERA: CameraCapability = {
   audio: true,
 };
 
-/** `cry`: the camera gets a Cry sensor (config `cry`; docs/protocols/nanit.md §6.4). */
-export function cameraInfo(cam: BabyCamera, accountName: string, cry = false): DeviceInfo {
+/** `tracks`: the sound machine's, once the camera listed them; `hide`: items the config leaves out; `cry`: the
+ * camera gets a Cry sensor (config `cry`; docs/protocols/nanit.md §6.4). */
+export function cameraInfo(
+  cam: BabyCamera,
+  accountName: string,
+  tracks: SoundTrack[] | undefined = undefined,
+  hide: ReadonlySet<string> = new Set(),
+  cry = false,
+): DeviceInfo {
   return {
     id: deviceId("nanit", cam.cameraUid),
     vendor: "nanit",
@@ -30,15 +36,7 @@ export function cameraInfo(cam: BabyCamera, accountName: string, cry = false): D
     model: cam.hardware ? `Nanit camera (${cam.hardware})` : "Nanit camera",
     serialNumber: cam.cameraUid,
     ...(cam.firmware ? { firmware: cam.firmware } : {}),
-    capabilities: {
-      temperature: {},
-      humidity: {},
-      motion: {},
-      sound: {},
-      ...(cry ? { cry: {} } : {}),
-      switches: { [NIGHT_LIGHT]: { label: "Night Light", presentAs: "light" }, [STANDBY]: { label: "Standby" } },
-      camera: NANIT_CAMERA,
-    },
+    capabilities: { ...cameraCapabilities(tracks, hide), ...(cry ? { cry: {} } : {}), camera: NANIT_CAMERA },
   };
 }
 
@@ -66,6 +64,11 @@ export function streamRefusal(response: ResponseMsg): string {
   return said;
 }
 
-export function nightLightOf(control: ControlMsg | undefined): boolean | undefined {
-  return control?.night_light === undefined ? undefined : control.night_light === "LIGHT_ON";
+/** The items the config's `cameras` entry hides for a camera, found by the baby's name or the camera uid. */
+export function hiddenItems(
+  cameras: Record<string, { hide?: readonly string[] }> | undefined,
+  cam: BabyCamera,
+): ReadonlySet<string> {
+  const entry = ownValue(cameras ?? {}, cam.babyName) ?? ownValue(cameras ?? {}, cam.cameraUid);
+  return new Set(entry?.hide ?? []);
 }

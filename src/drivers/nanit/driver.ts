@@ -1,17 +1,22 @@
 // The Nanit driver: one account. REST session (MFA login done by the CLI, rotating refresh tokens),
 // /babies -> one device per camera, and one control link per camera (local socket or cloud relay) for
-// sensors, motion/sound/cry alerts, night light, standby and the live-view push (PUT_STREAMING: the
-// camera publishes RTMP to a URL we give it). /messages is polled as the alerts' backstop (alerts.ts).
+// sensors, motion/sound/cry alerts, the controls (controls.ts: night light, settings, sound machine) and the
+// live-view push (PUT_STREAMING: the camera publishes RTMP to a URL we give it). /messages is polled as the
+// alerts' backstop (alerts.ts).
 import type { StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
-import { deviceId, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
+import { applyPatch, deviceId } from "../../core/model.ts";
+import type { Command, DeviceInfo, DeviceState, SoundTrack, StatePatch } from "../../core/model.ts";
+import { mergeCommands } from "../../core/coalesce.ts";
 import { ownValue } from "../../core/safe-keys.ts";
 import { AlertFusion, messageAlerts, socketAlerts, type AlertKind } from "./alerts.ts";
 import { CameraLink } from "./link.ts";
 import type { PinnedCert } from "./pin.ts";
-import { sensorValue, type RequestMsg, type ResponseMsg, type SensorDataMsg, type SettingsMsg } from "./proto.ts";
+import type { RequestMsg, ResponseMsg } from "./proto.ts";
+import { pushPatch, readCamera, readSensors, readSoundMachine } from "./camera-sync.ts";
+import { DEFAULT_SPEAKER_RELAY, Speakers } from "./speakers.ts";
 import {
   DEFAULT_API,
   DEFAULT_WEBSOCKET,
@@ -22,12 +27,16 @@ import {
   type BabyCamera,
 } from "./rest.ts";
 import { LOGIN_HINT, NanitSession } from "./session.ts";
-import { NIGHT_LIGHT, STANDBY, cameraInfo, localUrl, nightLightOf, streamRefusal } from "./camera-info.ts";
+import { cameraInfo, hiddenItems, localUrl, streamRefusal } from "./camera-info.ts";
+import { controlPatch, planCommand, settingsPatch, visiblePatch } from "./controls.ts";
 
-export { NANIT_CAMERA, NIGHT_LIGHT, STANDBY } from "./camera-info.ts";
+export { NANIT_CAMERA } from "./camera-info.ts";
+export { STANDBY, CAMERA_ITEMS, type CameraItem } from "./controls.ts";
 import { NanitRequestError, NanitTimeoutError, type NanitSocket } from "./socket.ts";
 
 const PINS_KEY = "pins";
+/** The sound machines' track lists by camera uid, so a restart describes the camera whole at once. */
+const TRACKS_KEY = "soundtracks";
 
 export interface NanitTimeouts {
   /** HTTP requests (default 20 s). */
@@ -56,6 +65,9 @@ export interface NanitDriverOptions {
      * (default wss://api.nanit.com/focus/cameras/{camera_uid}/user_connect).
      */
     websocket?: string | undefined;
+    /** Sound & Light Machine relay URL template; `{speaker_uid}` is replaced (default
+     * wss://remote.nanit.com/speakers/{speaker_uid}/user_connect/). */
+    speakers?: string | undefined;
     /** Local socket: a URL (may contain `{camera_uid}`), or a host[:port] (wss://host:442). Default: the camera's
      * cloud-reported `private_address`. */
     local?: string | undefined;
@@ -78,6 +90,10 @@ export interface NanitDriverOptions {
   cry?: boolean;
   /** /babies re-read (default 300 s, as HN); 0 = off. */
   babiesPollMs?: number;
+  /** Per camera (the baby's name or the camera uid): items left out (README "Nanit"). */
+  cameras?: Record<string, { hide?: readonly string[] }>;
+  /** GET_PLAYBACK poll: the camera never pushes the sound machine's state (default 30 s, as HN); 0 = off. */
+  playbackPollMs?: number;
   /** GET_SENSOR_DATA fallback poll while pushes are enabled (default 120 s). */
   sensorPollMs?: number;
   /** GET_STATUS health check of an open socket; no answer = a silent session, replaced (default 270 s, as HN). */
@@ -116,6 +132,10 @@ interface Cam {
   graceTimer: Timer | undefined;
   /** When the grace period started. */
   downSince: number;
+  /** The sound machine's tracks, once the camera listed them. */
+  tracks: SoundTrack[] | undefined;
+  /** Items the config leaves out. */
+  hide: ReadonlySet<string>;
 }
 
 export class NanitDriver implements Driver {
@@ -133,6 +153,7 @@ export class NanitDriver implements Driver {
   #needsLogin: Promise<void> | undefined;
   #polling = false;
   #cryHinted = false;
+  #speakers!: Speakers;
 
   constructor(options: NanitDriverOptions) {
     this.#o = options;
@@ -176,6 +197,14 @@ export class NanitDriver implements Driver {
       signal: this.#rt.signal,
       refreshMarginMs: this.#o.refreshMarginMs ?? 300_000,
     });
+    const t = this.#o.timeouts;
+    this.#speakers = new Speakers({
+      ...{ account: this.accountName, session: this.#session, log: this.#log, rt: this.#rt, store: ctx.store },
+      relay: this.#o.endpoints?.speakers ?? DEFAULT_SPEAKER_RELAY,
+      sink: () => this.#sink,
+      ...{ connectTimeoutMs: t?.connectMs ?? 10_000, requestTimeoutMs: t?.requestMs ?? 10_000, graceMs: this.#graceMs },
+      ...{ pollMs: this.#o.playbackPollMs || 30_000, pingIntervalMs: this.#o.pingIntervalMs ?? 20_000 },
+    });
   }
 
   async stop(): Promise<void> {
@@ -185,37 +214,28 @@ export class NanitDriver implements Driver {
   }
 
   async command(id: string, command: Command): Promise<void> {
+    if (this.#speakers.owns(id)) return this.#speakers.command(id, command);
     const c = this.#byId.get(id);
     if (!c) throw new Error(`Nanit has no device ${id}`);
-    const unsupported = Object.keys(command).filter((k) => k !== "switches");
-    const switches = Object.entries(command.switches ?? {});
-    const unknown = switches.filter(([k]) => k !== NIGHT_LIGHT && k !== STANDBY).map(([k]) => k);
-    if (unsupported.length || unknown.length)
-      throw new Error(
-        `${c.info.name} cannot do ${[...unsupported, ...unknown.map((k) => `switches.${k}`)].join(", ")} ` +
-          `(it has the switches ${NIGHT_LIGHT} and ${STANDBY})`,
-      );
+    const writes = planCommand(command, c.state, c.info.capabilities, c.info.name);
+    if (!writes.length) return;
     const sock = await this.#socketFor(c);
     if (!sock) throw new Error(`${c.info.name} is not connected right now`);
-    for (const [key, on] of switches) {
+    for (const write of writes) {
       let response: ResponseMsg;
       try {
-        if (key === NIGHT_LIGHT)
-          response = await sock.requestOk("PUT_CONTROL", { control: { night_light: on ? "LIGHT_ON" : "LIGHT_OFF" } });
-        else response = await sock.requestOk("PUT_SETTINGS", { settings: { sleep_mode: on } });
+        response = await sock.requestOk(write.type, write.payload);
       } catch (error) {
         if (error instanceof NanitTimeoutError)
           c.link.replace(`the camera did not answer a command (${error.message})`);
         const detail = error instanceof NanitRequestError ? error.message : (error as Error).message;
-        throw new Error(
-          `${c.info.name}: could not turn ${key === NIGHT_LIGHT ? "the night light" : "standby"} ` +
-            `${on ? "on" : "off"}: ${detail}`,
-          { cause: error },
-        );
+        throw new Error(`${c.info.name}: could not ${write.what}: ${detail}`, { cause: error });
       }
       // The answer may or may not echo the new value (HN merges the requested value optimistically).
-      const echoed = key === NIGHT_LIGHT ? nightLightOf(response.control) : response.settings?.sleep_mode;
-      this.#patch(c, { switches: { [key]: echoed ?? on } });
+      const echoed = { ...controlPatch(response.control), ...settingsPatch(response.settings, false) };
+      this.#patch(c, mergeCommands(write.patch, echoed));
+      // The sound machine is never pushed: read back what it really plays (EM re-queries after a PUT).
+      if (write.type === "PUT_PLAYBACK") void this.#readPlayback(c, sock);
     }
   }
 
@@ -283,6 +303,13 @@ export class NanitDriver implements Driver {
     const messagesMs = this.#o.messagesPollMs ?? 20_000;
     if (messagesMs > 0) this.#rt.every(messagesMs, () => void this.#pollMessages());
     void this.#pollMessages();
+    const playbackMs = this.#o.playbackPollMs ?? 30_000;
+    if (playbackMs > 0) {
+      this.#rt.every(playbackMs, () => {
+        for (const c of this.#cams.values())
+          if (c.link.socket && !c.hide.has("soundMachine")) void this.#readPlayback(c, c.link.socket, !c.tracks);
+      });
+    }
     const babiesMs = this.#o.babiesPollMs ?? 300_000;
     if (babiesMs > 0) {
       this.#rt.every(babiesMs, () => {
@@ -303,11 +330,12 @@ export class NanitDriver implements Driver {
     const entries = skipped === 1 ? "entry" : "entries";
     if (skipped) this.#log.warn(`nanit: ignoring ${skipped} /babies ${entries} without a usable baby or camera uid`);
     if (!cameras.length) this.#log.warn("nanit: this account has no camera");
+    this.#speakers.discover(cameras);
     for (const cam of cameras) {
       const existing = this.#cams.get(cam.cameraUid);
       if (existing) {
         existing.cam = { ...cam, firmware: existing.info.firmware ?? cam.firmware };
-        const info = cameraInfo(existing.cam, this.accountName, this.#o.cry);
+        const info = cameraInfo(existing.cam, this.accountName, existing.tracks, existing.hide, this.#o.cry);
         if (JSON.stringify(info) !== JSON.stringify(existing.info)) {
           existing.info = info;
           this.#sink.deviceFound(info, existing.state);
@@ -317,10 +345,13 @@ export class NanitDriver implements Driver {
         continue;
       }
       const id = deviceId("nanit", cam.cameraUid);
+      const hide = hiddenItems(this.#o.cameras, cam);
+      const stored = (this.#ctx!.store.get(TRACKS_KEY) ?? {}) as Record<string, SoundTrack[]>;
+      const tracks = ownValue(stored, cam.cameraUid);
       const c: Cam = {
         cam,
         id,
-        info: cameraInfo(cam, this.accountName, this.#o.cry),
+        info: cameraInfo(cam, this.accountName, tracks, hide, this.#o.cry),
         state: { motion: false, sound: false, ...(this.#o.cry ? { cry: false } : {}) },
         link: undefined as unknown as CameraLink,
         lastMessageId: 0,
@@ -329,6 +360,8 @@ export class NanitDriver implements Driver {
         available: false,
         graceTimer: undefined,
         downSince: 0,
+        tracks,
+        hide,
       };
       c.link = this.#makeLink(c);
       c.alerts = this.#makeAlerts(c);
@@ -434,82 +467,65 @@ export class NanitDriver implements Driver {
    * standby and firmware. Only then is the camera reachable: after an outage, what changed meanwhile
    * is in before "No Response" ends. */
   async #sync(c: Cam, sock: NanitSocket): Promise<void> {
-    const transfer = { sound: true, motion: true, temperature: true, humidity: true, light: true, night: true };
-    // Cry (field 8) is known from one decoder only: asked for only when the Cry sensor is on.
-    await sock.requestOk("PUT_CONTROL", {
-      control: { sensor_data_transfer: { ...transfer, ...(this.#o.cry ? { cry: true } : {}) } },
-    });
-    await this.#readSensors(c, sock);
-    const control = await sock.requestOk("GET_CONTROL", { get_control: { night_light: true } });
-    const settings = await sock.requestOk("GET_SETTINGS", { get_settings: { all: true } });
-    const patch: StatePatch = { switches: {} };
-    const night = nightLightOf(control.control);
-    if (night !== undefined) patch.switches![NIGHT_LIGHT] = night;
-    // A full GET_SETTINGS omits false booleans (proto2): absent sleep_mode = not in standby (HN PR #96).
-    patch.switches![STANDBY] = settings.settings?.sleep_mode ?? false;
-    try {
-      const status = await sock.requestOk("GET_STATUS", { get_status: { all: true } });
-      const version = status.status?.current_version;
-      if (version && version !== c.info.firmware) {
-        c.cam = { ...c.cam, firmware: version };
-        c.info = cameraInfo(c.cam, this.accountName, this.#o.cry);
-        this.#sink.deviceFound(c.info, c.state);
-      }
-    } catch (error) {
-      if (error instanceof NanitTimeoutError) throw error;
-      this.#log.debug(`nanit: ${c.info.name}: GET_STATUS failed: ${(error as Error).message}`);
+    const { patch, firmware, statusError } = await readCamera(sock, this.#o.cry);
+    if (statusError) this.#log.debug(`nanit: ${c.info.name}: GET_STATUS failed: ${statusError}`);
+    if (firmware && firmware !== c.info.firmware) {
+      c.cam = { ...c.cam, firmware };
+      this.#describe(c);
     }
     this.#patch(c, patch);
+    if (!c.hide.has("soundMachine")) await this.#readPlayback(c, sock, true);
+  }
+
+  /** Announce the device again when its description changed (firmware, the sound machine's tracks). */
+  #describe(c: Cam): void {
+    const info = cameraInfo(c.cam, this.accountName, c.tracks, c.hide, this.#o.cry);
+    if (JSON.stringify(info) === JSON.stringify(c.info)) return;
+    c.info = info;
+    this.#sink.deviceFound(info, c.state);
+  }
+
+  /** The sound machine (and its tracks while unknown). Never fatal and never a reconnect: a camera may
+   * leave GET_PLAYBACK unanswered, and a reconnect would end a running live view (HN PR #101). */
+  async #readPlayback(c: Cam, sock: NanitSocket, withTracks = false): Promise<void> {
+    try {
+      const { tracks, playback } = await readSoundMachine(sock, withTracks);
+      if (tracks && JSON.stringify(tracks) !== JSON.stringify(c.tracks)) {
+        c.tracks = tracks;
+        const store = this.#ctx!.store;
+        store.set(TRACKS_KEY, { ...((store.get(TRACKS_KEY) ?? {}) as object), [c.cam.cameraUid]: tracks });
+        this.#describe(c);
+      }
+      if (playback) this.#patch(c, { soundMachine: playback });
+    } catch (error) {
+      this.#log.debug(`nanit: ${c.info.name}: reading the sound machine failed: ${(error as Error).message}`);
+    }
   }
 
   async #readSensors(c: Cam, sock: NanitSocket): Promise<void> {
-    const response = await sock.requestOk("GET_SENSOR_DATA", { get_sensor_data: { all: true } });
-    this.#applySensors(c, response.sensor_data ?? []);
-  }
-
-  #applySensors(c: Cam, data: SensorDataMsg[]): void {
-    const patch: StatePatch = {};
-    for (const d of data) {
-      const value = sensorValue(d);
-      if (value === undefined) continue;
-      if (d.sensor_type === "TEMPERATURE" && value > -40 && value < 80)
-        patch.temperature = Math.round(value * 100) / 100;
-      if (d.sensor_type === "HUMIDITY" && value >= 0 && value <= 100) patch.humidity = Math.round(value * 100) / 100;
-    }
-    if (Object.keys(patch).length) this.#patch(c, patch);
+    this.#patch(c, await readSensors(sock));
   }
 
   /** Camera-initiated requests: sensor pushes and changes made elsewhere (the phone app). */
   #onPush(c: Cam, request: RequestMsg): void {
-    switch (request.type) {
-      case "PUT_SENSOR_DATA":
-        // Alerts arrive here within a second where the camera sends them; /messages is the backstop.
-        this.#applySensors(c, request.sensor_data ?? []);
-        // The receipt time, not the camera's clock: the socket's delay is well under the match window.
-        for (const kind of socketAlerts(request.sensor_data ?? [])) c.alerts.report(kind, "socket", Date.now());
-        return;
-      case "PUT_CONTROL": {
-        const night = nightLightOf(request.control);
-        if (night !== undefined) this.#patch(c, { switches: { [NIGHT_LIGHT]: night } });
-        return;
-      }
-      case "PUT_SETTINGS": {
-        // Deltas: only the fields that changed are present (merge, never replace).
-        const s: SettingsMsg | undefined = request.settings;
-        if (s?.sleep_mode !== undefined) this.#patch(c, { switches: { [STANDBY]: s.sleep_mode } });
-        return;
-      }
-      default:
-        this.#log.debug({ device: c.id, type: request.type }, "nanit: camera request not used");
+    if (request.type === "PUT_SENSOR_DATA") {
+      // Alerts arrive here within a second where the camera sends them; /messages is the backstop. The
+      // receipt time, not the camera's clock: the socket's delay is well under the match window.
+      for (const kind of socketAlerts(request.sensor_data ?? [])) c.alerts.report(kind, "socket", Date.now());
     }
+    const patch = pushPatch(request);
+    if (patch) this.#patch(c, patch);
+    else this.#log.debug({ device: c.id, type: request.type }, "nanit: camera request not used");
   }
 
-  #patch(c: Cam, patch: StatePatch): void {
-    if (patch.switches && !Object.keys(patch.switches).length) delete patch.switches;
+  /** Report a change, minus what the config hides; object parts merge into the state. */
+  #patch(c: Cam, reported: StatePatch): void {
+    const caps = c.info.capabilities;
+    const patch: StatePatch = visiblePatch(reported, caps);
+    for (const key of ["temperature", "humidity", "motion", "sound", "lightLevel", "night"] as const)
+      if (reported[key] !== undefined && caps[key]) (patch as Record<string, unknown>)[key] = reported[key];
     if (!Object.keys(patch).length) return;
-    if (patch.switches) c.state = { ...c.state, switches: { ...c.state.switches, ...patch.switches } };
-    const { switches: _s, ...rest } = patch;
-    c.state = { ...c.state, ...(rest as DeviceState) };
+    c.state = applyPatch(c.state, patch);
     this.#sink.stateChanged(c.id, patch);
   }
 

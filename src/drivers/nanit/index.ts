@@ -1,11 +1,19 @@
 // Nanit baby cameras (cloud + local control socket). See docs/protocols/nanit.md.
 import { z } from "zod";
 import { defineVendor, httpUrl, str, wsUrl } from "../../core/vendor.ts";
+import { CAMERA_ITEMS } from "./controls.ts";
 import { NanitDriver } from "./driver.ts";
 import { loginWithMfa } from "./login.ts";
 import { DEFAULT_API } from "./rest.ts";
 
-export { NanitDriver, NIGHT_LIGHT, STANDBY, type NanitDriverOptions, type NanitTimeouts } from "./driver.ts";
+export {
+  NanitDriver,
+  STANDBY,
+  CAMERA_ITEMS,
+  type CameraItem,
+  type NanitDriverOptions,
+  type NanitTimeouts,
+} from "./driver.ts";
 export { loginWithMfa, type LoginWithMfaOptions, type MfaPrompt, type LoginResult } from "./login.ts";
 export {
   NanitSession,
@@ -51,7 +59,16 @@ export const nanit = defineVendor({
   accountKeys: {
     // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid}.
     endpoints: z
-      .strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: str(1).optional() })
+      .strictObject({
+        api: httpUrl.optional(),
+        websocket: wsUrl.optional(),
+        local: str(1).optional(),
+        speakers: wsUrl.optional(),
+      })
+      .optional(),
+    // Per camera (the baby's name as in the app, or the camera uid): items to leave out (README "Nanit").
+    cameras: z
+      .record(str(1, 200), z.strictObject({ hide: z.array(z.enum(CAMERA_ITEMS)).max(CAMERA_ITEMS.length).optional() }))
       .optional(),
     // A Cry occupancy sensor per camera, fed by the camera's cry alerts (docs/protocols/nanit.md §6.4).
     cry: z.boolean().optional(),
@@ -77,13 +94,21 @@ export const nanit = defineVendor({
         api: account.endpoints?.api,
         websocket: account.endpoints?.websocket,
         local: account.endpoints?.local,
+        speakers: account.endpoints?.speakers,
       },
       cry: account.cry,
+      ...(account.cameras ? { cameras: account.cameras } : {}),
       log,
     }),
   endpoints: (account) => [{ label: `${account.name} api`, url: account.endpoints?.api ?? DEFAULT_API }],
   example: {
     comment: "Nanit cameras. Nanit sends a code by SMS: run `npm run login -- nanit` once (password optional).",
-    lines: ["- vendor: nanit", "  name: nursery", "  email: you@example.com"],
+    lines: [
+      "- vendor: nanit",
+      "  name: nursery",
+      "  email: you@example.com",
+      "  # cameras:            # per camera (the baby's name): items to leave out",
+      "  #   Robin: { hide: [soundMachine, volume, nightVision, statusLight, micMute] }",
+    ],
   },
 });

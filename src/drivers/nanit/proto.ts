@@ -21,7 +21,9 @@ export type RequestTypeName =
   | "PUT_STATUS"
   | "PUT_SENSOR_DATA"
   | "GET_SENSOR_DATA"
+  | "GET_PLAYBACK"
   | "PUT_PLAYBACK"
+  | "GET_SOUNDTRACKS"
   | "PUT_STING_STATUS"
   | "PUT_KEEP_ALIVE";
 
@@ -83,6 +85,19 @@ export interface StreamingMsg {
   attempts?: number;
 }
 
+export interface SoundtrackMsg {
+  type?: number;
+  filename?: string;
+}
+
+export interface PlaybackMsg {
+  status?: "STARTED" | "STOPPED";
+  /** Seconds; -1 = continuous (docs/protocols/nanit.md §4.6). */
+  duration?: number;
+  tracks?: SoundtrackMsg[];
+  current?: SoundtrackMsg;
+}
+
 export interface GetSensorDataMsg {
   all?: boolean;
   temperature?: boolean;
@@ -109,7 +124,7 @@ export interface RequestPayload {
   sensor_data?: SensorDataMsg[];
   control?: ControlMsg;
   get_control?: GetControlMsg;
-  playback?: Record<string, unknown>;
+  playback?: PlaybackMsg;
   get_logs?: { url: string };
   sting_status?: Record<string, unknown>;
 }
@@ -129,8 +144,8 @@ export interface ResponseMsg {
   streaming?: StreamingMsg[];
   sensor_data?: SensorDataMsg[];
   control?: ControlMsg;
-  playback?: Record<string, unknown>;
-  soundtracks?: Record<string, unknown>[];
+  playback?: PlaybackMsg;
+  soundtracks?: SoundtrackMsg[];
   firmware?: Record<string, unknown>;
   sting_status?: Record<string, unknown>;
 }

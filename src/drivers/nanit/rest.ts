@@ -206,6 +206,8 @@ export interface BabyCamera {
   firmware: string | undefined;
   hardware: string | undefined;
   connected: boolean | undefined;
+  /** The baby's Sound & Light Machine (`speaker.speaker.uid`), when there is one. */
+  speakerUid?: string;
 }
 
 /** The babies that have a camera. Malformed entries (and unusable camera uids) are skipped (reported in `skipped`). */
@@ -228,7 +230,14 @@ export function parseBabies(body: Record<string, unknown>): { cameras: BabyCamer
       skipped++;
       continue;
     }
+    const speaker = (b.speaker && typeof b.speaker === "object" ? b.speaker : {}) as Record<string, unknown>;
+    const inner = (speaker.speaker && typeof speaker.speaker === "object" ? speaker.speaker : {}) as Record<
+      string,
+      unknown
+    >;
+    const speakerUid = typeof inner.uid === "string" && inner.uid && !isUnsafeKey(inner.uid) ? inner.uid : undefined;
     cameras.push({
+      ...(speakerUid ? { speakerUid } : {}),
       babyUid: b.uid,
       babyName: typeof b.name === "string" && b.name.trim() ? b.name.trim() : "Baby",
       cameraUid,
