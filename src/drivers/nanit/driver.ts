@@ -522,7 +522,7 @@ export class NanitDriver implements Driver {
   #patch(c: Cam, reported: StatePatch): void {
     const caps = c.info.capabilities;
     const patch: StatePatch = visiblePatch(reported, caps);
-    for (const key of ["temperature", "humidity", "motion", "sound", "lightLevel", "night"] as const)
+    for (const key of ["temperature", "humidity", "motion", "sound", "cry", "lightLevel", "night"] as const)
       if (reported[key] !== undefined && caps[key]) (patch as Record<string, unknown>)[key] = reported[key];
     if (!Object.keys(patch).length) return;
     c.state = applyPatch(c.state, patch);
