@@ -24,6 +24,7 @@ import {
   type SettingsMsg,
 } from "../../src/drivers/nanit/proto.ts";
 import { CameraPusher, DEFAULT_FFMPEG, type PushInfo, type StreamEvents, type StreamProfileName } from "./stream.ts";
+import { CloudMediaServer } from "./cloud-media.ts";
 
 export { STREAM_PROFILES, type StreamProfileName, type PushInfo } from "./stream.ts";
 
@@ -73,6 +74,8 @@ export interface NanitSimulatorOptions {
   ffmpeg?: string;
   /** Push only to 127.0.0.1 / ::1 / localhost (default true: tests never leave the machine). */
   loopbackPushOnly?: boolean;
+  /** Firmware quirk (docs/protocols/nanit.md §4.1): each local socket closes (1006) this long after it opens. */
+  localCloseAfterMs?: number;
 }
 
 export interface HttpRecord {
@@ -185,6 +188,10 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   loopbackPushOnly: boolean;
   /** The push stops this long after the last STARTED (takes effect at the next STARTED). */
   streamAutoStopMs: number;
+  /** Firmware quirk: local sockets close abnormally (1006) this long after opening; undefined = off. */
+  localCloseAfterMs: number | undefined;
+  /** Nanit's RTMPS media host (cloud video), started with the simulator. */
+  readonly cloudMedia = new CloudMediaServer({ tokenKnown: (token) => this.#access.has(token) });
   /** SMS "sent" (one per 482). */
   smsSent = 0;
   /** Successful /tokens/refresh calls. */
@@ -225,6 +232,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     this.#port = options.port ?? 0;
     this.loopbackPushOnly = options.loopbackPushOnly ?? true;
     this.streamAutoStopMs = options.streamAutoStopMs ?? 20 * 60_000;
+    this.localCloseAfterMs = options.localCloseAfterMs;
     this.#pusher = new CameraPusher({
       ffmpeg: options.ffmpeg ?? DEFAULT_FFMPEG,
       publishDelayMs: options.publishDelayMs ?? 0,
@@ -260,8 +268,16 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
 
   // ---- lifecycle -----------------------------------------------------------------------------
 
-  async start(): Promise<{ apiUrl: string; wsUrl: string; localUrls: Record<string, string> }> {
+  async start(): Promise<{
+    apiUrl: string;
+    wsUrl: string;
+    localUrls: Record<string, string>;
+    /** Cloud video: the driver's endpoints.media and the certificate (PEM) to trust for it. */
+    mediaUrl: string;
+    mediaCert: string;
+  }> {
     for (const cam of this.#cameras.values()) await this.#startCamera(cam);
+    await this.cloudMedia.start();
     const server = createServer((req, res) => void this.#http(req, res));
     server.on("upgrade", (req, socket, head) => this.#cloudUpgrade(req, socket, head));
     await new Promise<void>((resolve) => server.listen(this.#port, "127.0.0.1", resolve));
@@ -274,6 +290,8 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       apiUrl: `http://127.0.0.1:${port}`,
       wsUrl: `ws://127.0.0.1:${port}/focus/cameras/{camera_uid}/user_connect`,
       localUrls,
+      mediaUrl: this.cloudMedia.base,
+      mediaCert: this.cloudMedia.cert,
     };
   }
 
@@ -304,6 +322,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     }
     this.#cloudWss.close();
     await close(this.#server);
+    await this.cloudMedia.stop();
   }
 
   async #startCamera(cam: SimCamera): Promise<void> {
@@ -720,6 +739,11 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       this.emit("disconnect", info);
     });
     this.emit("connection", info);
+    // The quirk: a state burst, then an abnormal close (no close frame: the client sees 1006).
+    if (flavour === "local" && this.localCloseAfterMs !== undefined) {
+      this.#cameraRequest(conn, "PUT_STATUS", { status: { connection_to_server: "CONNECTED" } });
+      setTimeout(() => ws.terminate(), this.localCloseAfterMs).unref();
+    }
   }
 
   #send(conn: Conn, message: NanitMessage): void {

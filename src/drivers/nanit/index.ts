@@ -49,9 +49,19 @@ export const nanit = defineVendor({
   id: "nanit",
   displayName: "Nanit",
   accountKeys: {
-    // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid}.
+    // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid};
+    // `media`: the cloud video base rtmps://host[:port]/app, `mediaCa` a PEM file to trust for it (simulators).
     endpoints: z
-      .strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional(), local: str(1).optional() })
+      .strictObject({
+        api: httpUrl.optional(),
+        websocket: wsUrl.optional(),
+        local: str(1).optional(),
+        media: z
+          .string()
+          .regex(/^rtmps?:\/\/[^/\s]+\/[^/\s]+\/?$/, "must be rtmps://host[:port]/app")
+          .optional(),
+        mediaCa: str(1).optional(),
+      })
       .optional(),
   },
   passwordOptional: true,
@@ -75,6 +85,8 @@ export const nanit = defineVendor({
         api: account.endpoints?.api,
         websocket: account.endpoints?.websocket,
         local: account.endpoints?.local,
+        media: account.endpoints?.media,
+        mediaCa: account.endpoints?.mediaCa,
       },
       log,
     }),
