@@ -29,6 +29,7 @@ interface NmsRtmp {
 
 interface NmsSession {
   rtmp: NmsRtmp;
+  broadcast: { publishGraceMs: number };
   run(): void;
 }
 
@@ -154,6 +155,9 @@ export class CloudMediaServer extends EventEmitter<CloudMediaEvents> {
       expiry.unref();
       // node-media-server accepts only [A-Za-z0-9_-] names: the same URL maps to the same hashed name.
       go({ ...invoke, streamName: createHash("sha256").update(name).digest("hex") });
+      // node-media-server holds a publish (and its GOP) 30 s after the publisher left, for a resume: a
+      // later player would get stale frames at once. Nothing says Nanit does that: the push ends at once.
+      session.broadcast.publishGraceMs = 0;
     };
     const play = rtmp.onPlay.bind(rtmp);
     const publish = rtmp.onPublish.bind(rtmp);
