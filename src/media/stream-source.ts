@@ -54,6 +54,8 @@ export class StreamSource {
   #fallbackTimer: TimerHandle | undefined;
   /** The last cloud URL did not work (refused, expired): ask the driver for a new one. */
   #fresh = false;
+  /** The hub's last word was start (a stop that overtakes a slow cloud start keeps its read from opening). */
+  #wanted = false;
   #closed = false;
 
   constructor(options: StreamSourceOptions) {
@@ -74,6 +76,7 @@ export class StreamSource {
   /** What the hub calls instead of the driver. */
   async request(request: StreamRequest): Promise<void> {
     if (this.#closed) throw new Error(`${this.#o.name}: media is stopping`);
+    this.#wanted = request.action === "start";
     if (request.action === "stop") return this.#stop(request);
     if (this.path === "cloud") return this.#startCloud(request.url);
     this.#closePull("the camera pushes locally now");
@@ -100,7 +103,7 @@ export class StreamSource {
     if (this.#o.ingest.status(this.#o.deviceId)?.publishing) return;
     this.#fallbackTimer = this.#clock.setTimeout(() => {
       this.#fallbackTimer = undefined;
-      if (this.#closed || this.#o.ingest.status(this.#o.deviceId)?.publishing) return;
+      if (this.#closed || !this.#wanted || this.#o.ingest.status(this.#o.deviceId)?.publishing) return;
       const { name, log, deviceId } = this.#o;
       const waited = `${Math.round(this.#timing.localWaitMs / 100) / 10} s`;
       log.warn(
@@ -140,7 +143,7 @@ export class StreamSource {
     });
     if (!stream) throw new Error(`${name}: this camera offers no cloud stream (set media.source: local)`);
     this.#fresh = false;
-    if (this.#closed) return;
+    if (this.#closed || !this.#wanted) return;
     if (this.#pull?.active && this.#pull.url === stream.url) return;
     this.#closePull(expiring ? "its token is about to expire" : "a new stream URL");
     const pull = new CloudPull(stream, {
