@@ -2,7 +2,7 @@
 // server's audio/video/data messages. No sockets: bytes go in through receive(), ours come out through
 // `send`. Bounded like the server side: the chunk layer's message and chunk-stream caps, the handshake's
 // fixed sizes, and a cap on commands before the play starts. We read a camera's stream from a vendor's
-// cloud with this (docs/protocols/nanit.md §6.2) instead of ffmpeg, so the token in the URL never
+// cloud with this (README, "Cameras": media.source) instead of ffmpeg, so the token in the URL never
 // reaches a command line.
 import { decodeAmf0, encodeAmf0, type Amf0Value } from "./amf0.ts";
 import {
