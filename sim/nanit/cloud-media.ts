@@ -96,7 +96,13 @@ export class CloudMediaServer extends EventEmitter<CloudMediaEvents> {
     });
     this.cert = pems.cert;
     const server = createServer({ key: pems.private, cert: pems.cert }, (socket) => this.#accept(socket));
-    server.on("tlsClientError", () => undefined);
+    // Connections whose TLS handshake failed (a client that does not trust us) are tracked too: stop()
+    // must not wait for them.
+    server.on("connection", (raw: Socket) => {
+      this.#sockets.add(raw);
+      raw.on("close", () => this.#sockets.delete(raw));
+    });
+    server.on("tlsClientError", (_error, socket) => socket.destroy());
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     this.#server = server;
     this.port = (server.address() as AddressInfo).port;
