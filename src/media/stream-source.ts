@@ -51,6 +51,8 @@ export class StreamSource {
   #cloudStart: Promise<void> | undefined;
   /** auto: clock.now() when it fell back to the cloud. */
   #fellBackAt: number | undefined;
+  /** The driver answered a cloud start with nothing: it has no cloud path, auto stays local. */
+  #noCloud = false;
   #fallbackTimer: TimerHandle | undefined;
   /** The last cloud URL did not work (refused, expired): ask the driver for a new one. */
   #fresh = false;
@@ -69,6 +71,7 @@ export class StreamSource {
     const { mode } = this.#o;
     if (mode !== "auto") return mode;
     if (this.#pull?.active) return "cloud";
+    if (this.#noCloud) return "local";
     const since = this.#fellBackAt;
     return since !== undefined && this.#clock.now() - since < this.#timing.localRetryMs ? "cloud" : "local";
   }
@@ -100,7 +103,7 @@ export class StreamSource {
 
   #armFallback(localUrl: string): void {
     this.#clock.clearTimeout(this.#fallbackTimer);
-    if (this.#o.ingest.status(this.#o.deviceId)?.publishing) return;
+    if (this.#noCloud || this.#o.ingest.status(this.#o.deviceId)?.publishing) return;
     this.#fallbackTimer = this.#clock.setTimeout(() => {
       this.#fallbackTimer = undefined;
       if (this.#closed || !this.#wanted || this.#o.ingest.status(this.#o.deviceId)?.publishing) return;
@@ -112,9 +115,14 @@ export class StreamSource {
           "stream from the cloud instead (media.source: auto). Set media.rtmpHost to an address the camera " +
           "can reach for the faster local push",
       );
-      this.#fellBackAt = this.#clock.now();
-      this.#startCloud(localUrl).catch((error: Error) =>
-        log.warn({ device: deviceId }, `${name}: the cloud stream did not start either: ${error.message}`),
+      // Remembered only once the cloud works: a camera that was merely slow, and a cloud that fails as
+      // well, leave the next start on the local push.
+      this.#startCloud(localUrl).then(
+        () => {
+          this.#fellBackAt = this.#clock.now();
+        },
+        (error: Error) =>
+          log.warn({ device: deviceId }, `${name}: the cloud stream did not start either: ${error.message}`),
       );
     }, this.#timing.localWaitMs);
   }
@@ -141,7 +149,10 @@ export class StreamSource {
       path: "cloud",
       ...(freshUrl ? { freshUrl } : {}),
     });
-    if (!stream) throw new Error(`${name}: this camera offers no cloud stream (set media.source: local)`);
+    if (!stream) {
+      this.#noCloud = true;
+      throw new Error(`${name}: this camera offers no cloud stream (set media.source: local)`);
+    }
     this.#fresh = false;
     if (this.#closed || !this.#wanted) return;
     if (this.#pull?.active && this.#pull.url === stream.url) return;

@@ -10,6 +10,11 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RtmpIngest } from "../../src/media/ingest.ts";
 import { StreamSource, type SourceMode } from "../../src/media/stream-source.ts";
+import { CloudPull, CloudPullError } from "../../src/media/cloud-pull.ts";
+import { createLogger } from "../../src/core/logger.ts";
+import { CloudMediaServer } from "../../sim/nanit/cloud-media.ts";
+import { LogCapture } from "../helpers/log-capture.ts";
+import { ManualClock } from "../helpers/manual-clock.ts";
 import type { NanitDriver, NanitDriverOptions } from "../../src/drivers/nanit/index.ts";
 import type { NanitSimulatorOptions, ConnInfo } from "../../sim/nanit/index.ts";
 import { harness, whenAvailable, type Harness } from "./nanit-harness.ts";
@@ -173,4 +178,93 @@ test("firmware that closes the local socket ~1 s after opening (1006): the link 
   assert.equal(locals.length, seen);
   assert.equal(h.sim.connections("cloud").length, 1);
   assert.equal(h.sink.available.get(h.id()), true);
+});
+
+// ---- the read and the source on their own, against the simulated media host --------------------
+
+/** A token shaped like the simulator's (a JWT with `exp` an hour ahead). */
+function jwtLike(): string {
+  const body = Buffer.from(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600 })).toString("base64url");
+  return `eyJhbGciOiJIUzI1NiJ9.${body}.c2lnbmF0dXJlLXNlY3JldA`;
+}
+
+const quiet = createLogger("fatal");
+const noFeed = { received: () => undefined, media: () => undefined, end: () => undefined };
+
+test("the read verifies the certificate: without the simulator's CA it fails (no token in the error); with it, it plays", async (t) => {
+  const media = new CloudMediaServer({ tokenKnown: () => true });
+  await media.start();
+  t.after(() => media.stop());
+  const secret = jwtLike();
+  const url = `${media.base}/baby1.${secret}`;
+  const attached: string[] = [];
+  const options = {
+    deviceId: "cam:1",
+    name: "Robin",
+    ingest: {
+      attachPull: (deviceId: string) => {
+        attached.push(deviceId);
+        return noFeed;
+      },
+    },
+    log: quiet,
+  };
+  await assert.rejects(new CloudPull({ url }, options).start(), (error: Error) => {
+    assert.ok(error instanceof CloudPullError);
+    assert.match(error.message, /^Robin: reading the stream from the cloud \(127\.0\.0\.1:\d+\) failed: .*certificate/);
+    assert.equal(error.message.includes(secret), false, "the token is not in the error");
+    return true;
+  });
+  assert.deepEqual(attached, []);
+  assert.equal(media.plays, 0);
+  const trusted = new CloudPull({ url, ca: media.cert }, options);
+  await trusted.start();
+  assert.deepEqual(attached, ["cam:1"], "publishes into the camera's stream once playing");
+  assert.equal(media.plays, 1);
+  trusted.close("done");
+  assert.equal(await trusted.ended, "done");
+});
+
+test("auto: once the cloud read plays, later starts go to the cloud at once, for an hour", async (t) => {
+  const media = new CloudMediaServer({ tokenKnown: () => true });
+  await media.start();
+  t.after(() => media.stop());
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const url = `${media.base}/baby1.eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ exp })).toString("base64url")}.c2ln`;
+  const clock = new ManualClock();
+  const logs = new LogCapture();
+  const paths: string[] = [];
+  const attached: string[] = [];
+  const source = new StreamSource({
+    deviceId: "cam:1",
+    name: "Robin Nanit",
+    mode: "auto",
+    ingest: {
+      status: () => ({ publishing: false, bytesIn: 0, audio: false }),
+      attachPull: (deviceId) => {
+        attached.push(deviceId);
+        return noFeed;
+      },
+      publicAddress: "rtmp://192.0.2.10:1935",
+    },
+    request: async (req) => {
+      paths.push(`${req.action} ${req.path}`);
+      return req.path === "cloud" ? { url, ca: media.cert } : undefined;
+    },
+    log: createLogger("debug", { json: true, destination: logs }),
+    clock,
+    timing: { localWaitMs: 4000, localRetryMs: 3_600_000 },
+  });
+  t.after(() => source.close());
+  await source.request({ action: "start", url: "rtmp://192.0.2.10:1935/live/key" });
+  await clock.tick(4000);
+  await waitFor(() => logs.has(/live view via the cloud/), 10_000, { on: [[logs, "line"]] });
+  assert.deepEqual(attached, ["cam:1"]);
+  assert.equal(source.path, "cloud");
+  await source.request({ action: "stop", url: "" });
+  await source.request({ action: "start", url: "rtmp://192.0.2.10:1935/live/key" });
+  assert.deepEqual(paths, ["start local", "start cloud", "stop cloud", "start cloud"]);
+  await clock.tick(3_600_000);
+  source.close();
+  assert.equal(source.path, "local", "an hour later local is tried again");
 });

@@ -16,7 +16,7 @@ import {
 import { HANDSHAKE_SIZE } from "../../src/media/protocol/rtmp-handshake.ts";
 import { playTarget, RtmpClientSession, RtmpProtocolError } from "../../src/media/protocol/rtmp-client.ts";
 
-const URL_WITH_TOKEN = "rtmps://media.example.invalid/nanit/baby1.eyJ0b2tlbi1pcy1zZWNyZXQ";
+const URL_WITH_TOKEN = "rtmps://media.example.invalid/app/baby1.eyJ0b2tlbi1pcy1zZWNyZXQ";
 
 /** A client plus what it sent (decoded) and what it handed on. */
 function rig() {
@@ -81,9 +81,9 @@ describe("RTMP client session", () => {
         host: "media.example.invalid",
         port: 443,
         tls: true,
-        app: "nanit",
+        app: "app",
         stream: "baby1.eyJ0b2tlbi1pcy1zZWNyZXQ",
-        tcUrl: "rtmps://media.example.invalid/nanit",
+        tcUrl: "rtmps://media.example.invalid/app",
       },
     );
     assert.equal(playTarget("rtmp://127.0.0.1/live/key").port, 1935);
@@ -103,8 +103,8 @@ describe("RTMP client session", () => {
     const [connect] = r.commandsSent();
     assert.equal(connect![0], "connect");
     const options = connect![2] as Record<string, Amf0Value>;
-    assert.equal(options.app, "nanit");
-    assert.equal(options.tcUrl, "rtmps://media.example.invalid/nanit");
+    assert.equal(options.app, "app");
+    assert.equal(options.tcUrl, "rtmps://media.example.invalid/app");
     assert.equal(Buffer.concat(r.raw).includes("eyJ0b2tlbi1pcy1zZWNyZXQ"), false, "no token before the play");
     r.command(0, "_result", 1, {}, { code: "NetConnection.Connect.Success" });
     assert.equal(r.commandsSent()[1]![0], "createStream");

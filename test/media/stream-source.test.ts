@@ -1,7 +1,8 @@
 // media.source's decisions on a manual clock, with a fake ingest and a fake driver: local never falls
 // back; auto falls back after localWaitMs only when nothing publishes, remembers it, and tries local
 // again after localRetryMs; a stop cancels a pending fallback and keeps a slow cloud start from opening
-// a read nobody wants. (The reads themselves: test/drivers/nanit-stream-cloud.test.ts.)
+// a read nobody wants. (The reads themselves, and auto remembering a cloud that works: the Nanit driver's
+// cloud stream tests.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { CloudStream, StreamRequest } from "../../src/core/camera.ts";
@@ -56,7 +57,7 @@ test("local: only the camera's push is asked for, however long it takes", async 
   assert.equal(r.requests[0]!.url, LOCAL);
 });
 
-test("auto: no push within localWaitMs, so the cloud is asked for, logged, and remembered for an hour", async () => {
+test("auto: no push within localWaitMs, so the cloud is asked for and logged; a failing cloud is not remembered", async () => {
   const r = rig("auto", async (req) => {
     if (req.path === "cloud") throw new Error("the cloud is down too");
     return undefined;
@@ -69,11 +70,19 @@ test("auto: no push within localWaitMs, so the cloud is asked for, logged, and r
   assert.deepEqual(r.paths(), ["start local", "start cloud"]);
   assert.ok(r.logs.has(/did not push to rtmp:\/\/192\.0\.2\.10:1935 within 4 s; reading its stream from the cloud/));
   assert.ok(r.logs.has(/the cloud stream did not start either: the cloud is down too/));
-  assert.equal(r.source.path, "cloud");
-  await assert.rejects(r.source.request({ action: "start", url: LOCAL }), /the cloud is down too/);
-  assert.deepEqual(r.paths().at(-1), "start cloud", "the next start goes to the cloud at once");
-  await r.clock.tick(3_600_000);
-  assert.equal(r.source.path, "local", "an hour later local is tried again");
+  assert.equal(r.source.path, "local", "a camera that was only slow gets its local push again");
+});
+
+test("auto: a driver without a cloud path stays local", async () => {
+  const r = rig("auto");
+  await r.source.request({ action: "start", url: LOCAL });
+  await r.clock.tick(4000);
+  await settle();
+  assert.deepEqual(r.paths(), ["start local", "start cloud"]);
+  assert.ok(r.logs.has(/this camera offers no cloud stream/));
+  await r.source.request({ action: "start", url: LOCAL });
+  await r.clock.tick(60_000);
+  assert.deepEqual(r.paths(), ["start local", "start cloud", "start local"], "asked once, never again");
 });
 
 test("auto: a camera that pushes within the wait keeps the local path", async () => {
