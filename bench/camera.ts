@@ -46,7 +46,7 @@
 // runs just that part.
 //
 // Run: npm run bench -- camera [--runs 20] [--snapshot-runs 10] [--transcode-runs 10] [--cpu-seconds 10]
-//        [--ffmpeg-relay-runs 10] [--publish-delay-ms 0] [--no-baseline]
+//        [--ffmpeg-relay-runs 10] [--cloud-runs 20] [--publish-delay-ms 0] [--no-baseline]
 //   or test/netns.sh node_modules/.bin/node bench/camera.ts --runs 20
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -100,6 +100,8 @@ const CPU_SECONDS = Number(argValue("--cpu-seconds", "10"));
 const FFMPEG_RELAY_RUNS = Number(argValue("--ffmpeg-relay-runs", "10"));
 const RELAY_WINDOWS = Number(argValue("--relay-windows", "3"));
 const ONLY = argValue("--only");
+/** Cold starts with media.source cloud (the simulated Nanit RTMPS host), in the same run as the local ones. */
+const CLOUD_RUNS = Number(argValue("--cloud-runs", argValue("--runs", "20")));
 const PUBLISH_DELAY_MS = Number(argValue("--publish-delay-ms", "0"));
 const BASELINE = !process.argv.includes("--no-baseline");
 const LINGER_MS = 250;
@@ -631,6 +633,85 @@ async function benchOurs(plan: OursPlan): Promise<Ours> {
   };
 }
 
+/** Cold starts with media.source: cloud: the camera pushes to the simulated Nanit RTMPS host and the
+ * bridge reads it back with its own RTMP client (TLS verified against the simulator's certificate). */
+async function benchCloudCold(runs: number): Promise<{ cold: LiveRun[]; breakdown: ColdBreakdown[] }> {
+  const sim = new NanitSimulator({
+    mfa: false,
+    sensorPushMs: [3_600_000, 3_600_000],
+    publishDelayMs: PUBLISH_DELAY_MS,
+  });
+  const urls = await sim.start();
+  cleanups.push(() => sim.stop());
+  const caFile = join(dir, "cloud-media-ca.pem");
+  writeFileSync(caFile, urls.mediaCert);
+  const configFile = join(dir, "ours-cloud.yaml");
+  process.env.BENCH_NANIT_PASSWORD = sim.password;
+  writeFileSync(
+    configFile,
+    stringify({
+      homekit: { port: 0, advertiser: "none", pincode: E2E_PIN, name: "Bench Cloud Camera" },
+      matter: { enabled: false },
+      web: { enabled: false },
+      media: { rtmpHost: "127.0.0.1", bind: "127.0.0.1", rtmpPort: 0, source: "cloud" },
+      accounts: [
+        {
+          vendor: "nanit",
+          name: "nursery",
+          email: sim.email,
+          password: "${BENCH_NANIT_PASSWORD}",
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl, media: urls.mediaUrl, mediaCa: caFile },
+        },
+      ],
+      log: { level: "info" },
+    }),
+  );
+  const bridge = new CameraBridgeChild({
+    configFile,
+    dataDir: join(dir, "ours-cloud-data"),
+    lingerMs: LINGER_MS,
+    snapshotCacheMs: 0,
+  });
+  cleanups.push(() => bridge.stop());
+  const ready = await withTimeout(bridge.ready, 60_000, "our cloud bridge ready");
+  const client = await HapClient.pair(ready.cameraPort, ready.pincode);
+  cleanups.push(() => client.close());
+  const audio = await audioCodecOf(client);
+  const pid = bridge.pid;
+  const cold: LiveRun[] = [];
+  const breakdown: ColdBreakdown[] = [];
+  for (let i = 0; i < runs; i++) {
+    await until(
+      async () => sim.livePushes === 0 && ffmpegChildren(pid).length === 0 && !(await bridge.state()).active,
+      20_000,
+      "camera stopped pushing",
+    );
+    process.stderr.write(`\r  ours cold via the cloud: ${i + 1}/${runs}   `);
+    const mark = bridge.lines.length;
+    let state: Awaited<ReturnType<CameraBridgeChild["state"]>> | undefined;
+    const run = await liveRun(client, COPY, audio, `ours-cloud-cold-${i}`, async () => {
+      state = await bridge.state();
+    });
+    cold.push(run);
+    const seen = lineAfter(bridge.lines, mark, /HomeKit viewer starts a stream/);
+    const spawned = lineAfter(bridge.lines, mark, /: live stream \(/);
+    if (seen && spawned && state?.lastStartAt && state.publishStartedAt && state.keyframeHeldAt) {
+      breakdown.push({
+        startSeen: seen.time - run.t0Epoch,
+        requested: state.lastStartAt - run.t0Epoch,
+        publishing: state.publishStartedAt - run.t0Epoch,
+        keyframeHeld: state.keyframeHeldAt - run.t0Epoch,
+        spawned: spawned.time - run.t0Epoch,
+      });
+    }
+  }
+  process.stderr.write("\n");
+  await client.close();
+  await bridge.stop();
+  await sim.stop();
+  return { cold, breakdown };
+}
+
 // ---- baseline -------------------------------------------------------------------------------------
 
 interface Baseline {
@@ -885,6 +966,7 @@ async function main(): Promise<void> {
           transcodeCpu: false,
         })
       : undefined;
+  const cloud = CLOUD_RUNS > 0 ? await benchCloudCold(CLOUD_RUNS) : undefined;
   const base = BASELINE ? await benchBaseline() : undefined;
   const loadEnd = loadavg()
     .map((l) => l.toFixed(2))
@@ -956,6 +1038,30 @@ async function main(): Promise<void> {
   };
   oursRows(ours, true);
   if (viaFfmpeg) oursRows(viaFfmpeg, false);
+  if (cloud) {
+    rows.push(
+      row("ours cold via the cloud (RTMPS read), 1280x720 copy", keyframes(cloud.cold), decodedNote(cloud.cold, COPY)),
+    );
+    rows.push(
+      row(
+        "  PUT_STREAMING sent",
+        cloud.breakdown.map((b) => b.requested),
+      ),
+    );
+    rows.push(
+      row(
+        "  cloud read publishing",
+        cloud.breakdown.map((b) => b.publishing),
+      ),
+    );
+    rows.push(
+      row(
+        "  ingest holds keyframe",
+        cloud.breakdown.map((b) => b.keyframeHeld),
+      ),
+    );
+    rows.push(row("  first SRTP packet", firstPackets(cloud.cold)));
+  }
   if (base) {
     rows.push(row("homebridge-camera-ffmpeg, 1280x720", keyframes(base.warm), decodedNote(base.warm, COPY)));
     rows.push(row("  ffmpeg spawned", base.spawn));
@@ -1057,6 +1163,17 @@ async function main(): Promise<void> {
           },
         ]
       : []),
+    ...(cloud
+      ? [
+          {
+            metric: "START -> keyframe p50 (p90) cold: via the cloud / local push",
+            value:
+              `${ms(p(keyframes(cloud.cold), 50))} (${ms(p(keyframes(cloud.cold), 90))}) / ` +
+              `${ms(p(keyframes(ours.cold), 50))} (${ms(p(keyframes(ours.cold), 90))}) ms`,
+            target: "cloud <= 2500",
+          },
+        ]
+      : []),
     { metric: "START -> keyframe, warm transcode p50", value: `${ms(p(keyframes(ours.transcodeWarm), 50))} ms` },
     {
       metric: "snapshot p50 (warm / cold)",
@@ -1097,7 +1214,7 @@ async function main(): Promise<void> {
     },
   ];
   writeSummary("camera", summary, [
-    `${RUNS} runs per path (${TRANSCODE_RUNS} warm transcode, ${FFMPEG_RELAY_RUNS} for the previous ffmpeg copy path), ${SNAPSHOT_RUNS} snapshots, camera publish delay ${PUBLISH_DELAY_MS} ms, load ${load} -> ${loadEnd}`,
+    `${RUNS} runs per path (${TRANSCODE_RUNS} warm transcode, ${FFMPEG_RELAY_RUNS} for the previous ffmpeg copy path, ${CLOUD_RUNS} cold via the cloud), ${SNAPSHOT_RUNS} snapshots, camera publish delay ${PUBLISH_DELAY_MS} ms, load ${load} -> ${loadEnd}`,
   ]);
 }
 

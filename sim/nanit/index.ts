@@ -28,6 +28,7 @@ import { sendAlert } from "./alerts.ts";
 import { SimSoundMachine, type Answer } from "./sound-machine.ts";
 import { SimSoundLight } from "./sound-light.ts";
 import { CameraPusher, DEFAULT_FFMPEG, type PushInfo, type StreamEvents, type StreamProfileName } from "./stream.ts";
+import { CloudMediaServer } from "./cloud-media.ts";
 
 export { STREAM_PROFILES, type StreamProfileName, type PushInfo } from "./stream.ts";
 export { DEFAULT_TRACKS, SimSoundMachine } from "./sound-machine.ts";
@@ -81,6 +82,8 @@ export interface NanitSimulatorOptions {
   ffmpeg?: string;
   /** Push only to 127.0.0.1 / ::1 / localhost (default true: tests never leave the machine). */
   loopbackPushOnly?: boolean;
+  /** Firmware quirk (docs/protocols/nanit.md §4.1): each local socket closes (1006) this long after it opens. */
+  localCloseAfterMs?: number;
 }
 
 export interface HttpRecord {
@@ -196,6 +199,10 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
   loopbackPushOnly: boolean;
   /** The push stops this long after the last STARTED (takes effect at the next STARTED). */
   streamAutoStopMs: number;
+  /** Firmware quirk: local sockets close abnormally (1006) this long after opening; undefined = off. */
+  localCloseAfterMs: number | undefined;
+  /** Nanit's RTMPS media host (cloud video), started with the simulator. */
+  readonly cloudMedia = new CloudMediaServer({ tokenKnown: (token) => this.#access.has(token) });
   /** SMS "sent" (one per 482). */
   smsSent = 0;
   /** Successful /tokens/refresh calls. */
@@ -238,6 +245,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     this.#port = options.port ?? 0;
     this.loopbackPushOnly = options.loopbackPushOnly ?? true;
     this.streamAutoStopMs = options.streamAutoStopMs ?? 20 * 60_000;
+    this.localCloseAfterMs = options.localCloseAfterMs;
     this.#pusher = new CameraPusher({
       ffmpeg: options.ffmpeg ?? DEFAULT_FFMPEG,
       publishDelayMs: options.publishDelayMs ?? 0,
@@ -275,8 +283,17 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
 
   // ---- lifecycle -----------------------------------------------------------------------------
 
-  async start(): Promise<{ apiUrl: string; wsUrl: string; speakersUrl: string; localUrls: Record<string, string> }> {
+  async start(): Promise<{
+    apiUrl: string;
+    wsUrl: string;
+    speakersUrl: string;
+    localUrls: Record<string, string>;
+    /** Cloud video: the driver's endpoints.media and the certificate (PEM) to trust for it. */
+    mediaUrl: string;
+    mediaCert: string;
+  }> {
     for (const cam of this.#cameras.values()) await this.#startCamera(cam);
+    await this.cloudMedia.start();
     const server = createServer((req, res) => void this.#http(req, res));
     server.on("upgrade", (req, socket, head) => this.#cloudUpgrade(req, socket, head));
     await new Promise<void>((resolve) => server.listen(this.#port, "127.0.0.1", resolve));
@@ -290,6 +307,8 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       wsUrl: `ws://127.0.0.1:${port}/focus/cameras/{camera_uid}/user_connect`,
       speakersUrl: `ws://127.0.0.1:${port}/speakers/{speaker_uid}/user_connect/`,
       localUrls,
+      mediaUrl: this.cloudMedia.base,
+      mediaCert: this.cloudMedia.cert,
     };
   }
 
@@ -321,6 +340,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     for (const sl of this.speakers.values()) sl.close();
     this.#cloudWss.close();
     await close(this.#server);
+    await this.cloudMedia.stop();
   }
 
   async #startCamera(cam: SimCamera): Promise<void> {
@@ -793,6 +813,11 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       this.emit("disconnect", info);
     });
     this.emit("connection", info);
+    // The quirk: a state burst, then an abnormal close (no close frame: the client sees 1006).
+    if (flavour === "local" && this.localCloseAfterMs !== undefined) {
+      this.#cameraRequest(conn, "PUT_STATUS", { status: { connection_to_server: "CONNECTED" } });
+      setTimeout(() => ws.terminate(), this.localCloseAfterMs).unref();
+    }
   }
 
   #send(conn: Conn, message: NanitMessage): void {

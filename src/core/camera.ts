@@ -21,11 +21,33 @@ export interface CameraCapability {
   audio: boolean;
 }
 
+/** Where a camera's video reaches the bridge: pushed to our ingest, or pulled from the vendor's cloud. */
+export type StreamPath = "local" | "cloud";
+
 /** What a driver is asked to do with a camera's push. */
 export interface StreamRequest {
   action: "start" | "stop";
-  /** rtmp://<media.rtmpHost>:<port>/<app>/<secret key>: where the camera must push. */
+  /** rtmp://<media.rtmpHost>:<port>/<app>/<secret key>: where the camera must push (path "local"). */
   url: string;
+  /** "cloud": the camera sends its video to the vendor's cloud and the driver answers where to read it
+   * (a CloudStream). Absent: "local". */
+  path?: StreamPath;
+  /** Cloud only: the last URL was refused or expired; build a new one (a fresh token). */
+  freshUrl?: boolean;
+}
+
+/** What a stream request resolves to: a CloudStream for a cloud start, nothing otherwise. */
+// biome-ignore lint/suspicious/noConfusingVoidType: drivers and test fakes without a cloud path return Promise<void>.
+export type StreamAnswer = CloudStream | undefined | void;
+
+/** A driver's answer to a cloud start: where the bridge reads the camera's stream (rtmp:// or rtmps://).
+ * The URL holds a token: a secret, never logged and never on a command line. */
+export interface CloudStream {
+  url: string;
+  /** PEM certificates to trust for this URL besides the system's (tests with a simulator only). */
+  ca?: string;
+  /** Epoch ms when the URL's token expires (when known): the reader gets a new URL before it. */
+  expiresAt?: number;
 }
 
 /** Why a driver told the core that a camera stopped pushing (the hub re-requests if anyone watches). */

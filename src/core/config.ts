@@ -158,6 +158,9 @@ const mediaSchema = z.strictObject({
   keepWarm: z.array(str(1)).default([]),
   /** `auto`: copy the camera's H.264 when it fits what the viewer asked, re-encode otherwise. */
   transcode: z.enum(["auto", "always"]).default("auto"),
+  /** How video reaches the bridge: `local` (the camera pushes to rtmpHost), `cloud` (read back from the vendor's
+   * cloud), `auto` (local, and the cloud when the camera did not push within a few seconds). */
+  source: z.enum(["auto", "local", "cloud"]).default("auto"),
   /** Copy mode's video: `native` sends it from the bridge process (ffmpeg only for audio), `ffmpeg` as before. */
   videoRelay: z.enum(["native", "ffmpeg"]).default("native"),
   /** Addresses (or CIDR ranges) cameras push from; empty: any address may connect (a key is still needed). */

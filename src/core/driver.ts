@@ -1,6 +1,6 @@
 // The contract between a vendor driver and the core. A driver knows one vendor account; it never
 // imports HAP or Matter code and never knows which ecosystem sent a command.
-import type { StreamInterruption, StreamRequest } from "./camera.ts";
+import type { StreamAnswer, StreamInterruption, StreamRequest } from "./camera.ts";
 import type { Command, DeviceInfo, DeviceState, StatePatch } from "./model.ts";
 import type { Logger } from "./logger.ts";
 import type { JsonStore } from "./storage.ts";
@@ -40,8 +40,9 @@ export interface Driver {
   start(ctx: DriverContext): Promise<void>;
   /** Send a command; resolves when the vendor accepted it, rejects with a clear error otherwise. */
   command(id: string, command: Command): Promise<void>;
-  /** Cameras only: ask the device to start (or stop) pushing its video to `request.url`. Resolves on
-   * the vendor's acknowledgement; rejects with a clear error (e.g. the camera is in standby). */
-  requestStream?(id: string, request: StreamRequest): Promise<void>;
+  /** Cameras only: ask the device to start (or stop) pushing its video to `request.url` (or, path
+   * "cloud", to the vendor's cloud: then it resolves to where to read it). Resolves on the vendor's
+   * acknowledgement; rejects with a clear error (e.g. the camera is in standby). */
+  requestStream?(id: string, request: StreamRequest): Promise<StreamAnswer>;
   stop(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import type { Driver, DriverSink, LinkState } from "./driver.ts";
 import { applyPatch, diffPatch, type Command, type DeviceInfo, type DeviceState, type StatePatch } from "./model.ts";
 import type { Logger } from "./logger.ts";
-import type { StreamInterruption, StreamRequest } from "./camera.ts";
+import type { CloudStream, StreamInterruption, StreamRequest } from "./camera.ts";
 import { CommandCoalescer, type SubmitOptions } from "./coalesce.ts";
 
 /** How long a held command (half of a user action, src/core/coalesce.ts) waits for its other half. */
@@ -127,12 +127,12 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   }
 
   /** Ask a camera's driver to start or stop pushing its stream. */
-  async requestStream(id: string, request: StreamRequest): Promise<void> {
+  async requestStream(id: string, request: StreamRequest): Promise<CloudStream | undefined> {
     const entry = this.#devices.get(id);
     const driver = this.#drivers.get(id);
     if (!entry || !driver) throw new CommandError(`unknown device ${id}`);
     if (!driver.requestStream) throw new CommandError(`${entry.info.name} is not a camera`);
-    await driver.requestStream(id, request);
+    return (await driver.requestStream(id, request)) ?? undefined;
   }
 
   /** Send a command to a device's driver. Commands for one device issued in the same macrotask go

@@ -73,6 +73,8 @@ export interface StreamHubState {
   /** The hub wants the camera pushing (watched, or lingering after the last viewer). */
   active: boolean;
   publishing: boolean;
+  /** While publishing: the camera's own push ("local") or our read of the vendor's cloud ("cloud"). */
+  path?: "local" | "cloud";
   bytesIn: number;
   /** Epoch ms of the current publish's first keyframe (bench: "first keyframe held"). */
   keyframeHeldAt?: number;
@@ -253,6 +255,7 @@ export class StreamHub {
       keepWarm: this.#keepWarmRelease !== undefined,
       active: this.#active,
       publishing: status?.publishing ?? false,
+      ...(status?.publishing && status.path ? { path: status.path } : {}),
       bytesIn: status?.bytesIn ?? 0,
       keyframeHeldAt: status?.keyframeHeldAt,
       publishStartedAt: status?.publishStartedAt,

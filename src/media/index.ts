@@ -5,6 +5,7 @@ import type {
   CameraSourceProvider,
   LiveStream,
   StreamInterruption,
+  StreamAnswer,
   StreamRequest,
 } from "../core/camera.ts";
 import type { Clock } from "../core/clock.ts";
@@ -19,9 +20,10 @@ import { RtmpIngest } from "./ingest.ts";
 import type { LiveSessionOptions } from "./live-session.ts";
 import { MediaCameraRecorder } from "./recorder.ts";
 import { SnapshotMaker } from "./snapshot.ts";
+import { StreamSource, type StreamSourceTiming } from "./stream-source.ts";
 
 /** Keys with defaults may be left out, as config literals in tests and tools do. */
-type Defaulted = "videoRelay" | "rtmpLimits" | "allowedCameras";
+type Defaulted = "videoRelay" | "rtmpLimits" | "allowedCameras" | "source";
 export type MediaConfig = Omit<Config["media"], Defaulted> & Partial<Pick<Config["media"], Defaulted>>;
 
 export interface MediaServiceOptions {
@@ -29,9 +31,11 @@ export interface MediaServiceOptions {
   registry: DeviceRegistry;
   log: Logger;
   /** Defaults to `(id, r) => registry.requestStream(id, r)`. */
-  requestStream?: (deviceId: string, request: StreamRequest) => Promise<void>;
+  requestStream?: (deviceId: string, request: StreamRequest) => Promise<StreamAnswer>;
   /** Tests: shorter hub intervals, snapshot cache, ready timeout, a stubbed live session. */
   hubTiming?: Partial<StreamHubTiming>;
+  /** Tests and the bench: media.source's fallback wait and cloud timings. */
+  sourceTiming?: Partial<StreamSourceTiming>;
   snapshotCacheMs?: number;
   readyTimeoutMs?: number;
   startLive?: (options: LiveSessionOptions) => Promise<LiveStream>;
@@ -41,6 +45,7 @@ export interface MediaServiceOptions {
 
 interface CameraMedia {
   hub: StreamHub;
+  path: StreamSource;
   snapshots: SnapshotMaker;
   source: MediaCameraSource;
   recorder: MediaCameraRecorder;
@@ -134,11 +139,21 @@ export class MediaService implements CameraSourceProvider {
     this.ingest.register(deviceId);
     const request = this.#options.requestStream ?? ((id: string, r: StreamRequest) => registry.requestStream(id, r));
     const { clock } = this.#options;
+    const path = new StreamSource({
+      deviceId,
+      name,
+      mode: config.source ?? "auto",
+      ingest: this.ingest,
+      request: (r) => request(deviceId, r),
+      log: cameraLog,
+      clock,
+      timing: this.#options.sourceTiming,
+    });
     const hub = new StreamHub({
       deviceId,
       name,
       ingest: this.ingest,
-      requestStream: (r) => request(deviceId, r),
+      requestStream: (r) => path.request(r),
       log: cameraLog,
       timing: { ...hubTimingFromEnv(), ...this.#options.hubTiming },
       clock,
@@ -182,7 +197,7 @@ export class MediaService implements CameraSourceProvider {
       clock,
       recorder,
     });
-    const camera = { hub, snapshots, source, recorder };
+    const camera = { hub, path, snapshots, source, recorder };
     this.#cameras.set(deviceId, camera);
     return camera;
   }
@@ -201,6 +216,7 @@ export class MediaService implements CameraSourceProvider {
     await Promise.all(
       [...this.#cameras.values()].map(({ hub, snapshots }) => Promise.all([hub.close(), snapshots.close()])),
     );
+    for (const { path } of this.#cameras.values()) path.close();
     await this.ingest.stop();
   }
 }

@@ -12,19 +12,15 @@ import { networkInterfaces } from "node:os";
 import { REAL_CLOCK, type Clock, type TimerHandle } from "../core/clock.ts";
 import { registerSecret, forgetSecret, type Logger } from "../core/logger.ts";
 import { RateLimitedLog } from "../core/rate-limited-log.ts";
-import { keyframeToAnnexB, parseAvcSequenceHeader, type AvcConfig, type H264Profile } from "./protocol/avc.ts";
+import { keyframeToAnnexB, type H264Profile } from "./protocol/avc.ts";
 import { MediaFeed, type FrameSource } from "./feed.ts";
-import { amf0ValueLength, decodeAmf0, type Amf0Value } from "./protocol/amf0.ts";
-import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO, isVideoKeyframe } from "./protocol/flv.ts";
 import type { RtmpMessage } from "./protocol/rtmp-chunk.ts";
 import { RtmpServerSession } from "./protocol/rtmp-server.ts";
+import { applyMedia, resetForPublish, type Publisher, type PublisherPath, type StreamEntry } from "./stream-entry.ts";
+
+export type { PublisherPath } from "./stream-entry.ts";
 
 const APP = "live";
-const FLV_CODEC_H264 = 7;
-const FLV_CODEC_AAC = 10;
-const AVC_SEQUENCE_HEADER = 0;
-/** Frame rate is measured over at least this much stream time when the metadata does not say. */
-const FPS_WINDOW_MS = 1_000;
 /** One warn line per reason and address per this interval; the rest at debug. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
@@ -78,8 +74,10 @@ export interface IngestVideoInfo {
 
 export interface IngestStreamStatus {
   publishing: boolean;
-  /** The camera's address while it publishes. */
+  /** The camera's address (or the cloud host we read from) while it publishes. */
   publisherAddress?: string;
+  /** How the stream reaches us while it publishes: the camera's push, or our read of the cloud. */
+  path?: PublisherPath;
   /** Bytes received from publishers of this stream since the ingest started. */
   bytesIn: number;
   /** Epoch ms (sub-ms precision) of the current publish's start and its first keyframe. */
@@ -99,7 +97,7 @@ export interface IngestEvents {
 }
 
 /** One peer's connection. */
-interface Connection {
+interface Connection extends Publisher {
   socket: Socket;
   /** IPv4-mapped IPv6 addresses as plain IPv4. */
   address: string;
@@ -109,25 +107,13 @@ interface Connection {
   deadline?: TimerHandle;
 }
 
-interface StreamEntry {
-  deviceId: string;
-  key: string;
-  path: string;
-  bytesIn: number;
-  publisher?: Connection;
-  publishStartedAt?: number;
-  keyframeHeldAt?: number;
-  avc?: AvcConfig;
-  otherCodec?: boolean;
-  keyframe?: Buffer;
-  audio: boolean;
-  /** From the publisher's onMetaData. */
-  metadataFps?: number;
-  fps?: number;
-  fpsFirstDts?: number;
-  fpsFrames: number;
-  /** Its frames and FLV tags for in-process readers (native relay, ffmpeg on a pipe, snapshots). */
-  feed: MediaFeed;
+/** What a reader of the cloud (cloud-pull.ts) feeds a camera's stream through, as a publisher would. */
+export interface PulledStream {
+  /** Bytes read from the cloud (the stall check watches them). */
+  received(bytes: number): void;
+  media(message: RtmpMessage): void;
+  /** The read ended: the stream stops publishing (publish-stop "closed"). */
+  end(): void;
 }
 
 export function isLoopback(address: string | undefined): boolean {
@@ -164,14 +150,6 @@ function allowList(entries: string[] | undefined): BlockList | undefined {
     else list.addSubnet(address!, Number(bits), type);
   }
   return list;
-}
-
-function metadataObject(values: Amf0Value[]): Record<string, Amf0Value> | undefined {
-  const at = values.indexOf("onMetaData");
-  const object = at >= 0 ? values[at + 1] : undefined;
-  return object && typeof object === "object" && !Array.isArray(object) && !(object instanceof Date)
-    ? object
-    : undefined;
 }
 
 export class RtmpIngest extends EventEmitter<IngestEvents> {
@@ -294,7 +272,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   unregister(deviceId: string): void {
     const entry = this.#byDevice.get(deviceId);
     if (!entry) return;
-    entry.publisher?.socket.destroy();
+    entry.publisher?.close();
     this.#byDevice.delete(deviceId);
     this.#byPath.delete(entry.path);
     forgetSecret(entry.key);
@@ -330,6 +308,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     return {
       publishing: entry.publisher !== undefined,
       publisherAddress: entry.publisher?.address,
+      path: entry.publisher?.path,
       bytesIn: entry.bytesIn,
       publishStartedAt: entry.publishStartedAt,
       keyframeHeldAt: entry.keyframeHeldAt,
@@ -348,6 +327,24 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   /** The camera's frames and FLV tags in this process: what is held since the keyframe at once, then each new one. */
   frames(deviceId: string): FrameSource {
     return this.#entry(deviceId).feed;
+  }
+
+  /** Feed a camera's stream from a read of the vendor's cloud: it publishes as a pushing camera would.
+   * Undefined when the camera's stream already has a publisher (its own push wins). */
+  attachPull(deviceId: string, host: string, close: () => void): PulledStream | undefined {
+    const entry = this.#entry(deviceId);
+    if (entry.publisher) return undefined;
+    const publisher: Publisher = { address: host, path: "cloud", close };
+    this.#publishStarted(entry, publisher);
+    return {
+      received: (bytes) => {
+        if (entry.publisher === publisher) entry.bytesIn += bytes;
+      },
+      media: (message) => {
+        if (entry.publisher === publisher) this.#onMedia(entry, message);
+      },
+      end: () => this.#publishEnded(entry, publisher, "closed"),
+    };
   }
 
   /** Cut the camera's connection (a stalled push); true if there was one. */
@@ -403,6 +400,8 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     const connection: Connection = {
       socket,
       address,
+      path: "local",
+      close: () => socket.destroy(),
       session: new RtmpServerSession(
         {
           send: (data) => {
@@ -410,7 +409,9 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
           },
           publish: (app, name) => this.#onPublish(connection, app, name),
           play: () => this.#refuse("play", connection, "this ingest serves no readers"),
-          media: (message) => this.#onMedia(connection, message),
+          media: (message) => {
+            if (connection.entry?.publisher === connection) this.#onMedia(connection.entry, message);
+          },
           unpublish: () => socket.destroy(),
         },
         {
@@ -489,106 +490,32 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     }
     this.#settle(connection);
     connection.entry = entry;
-    entry.publisher = connection;
-    entry.publishStartedAt = this.#clock.wallNow();
-    entry.keyframeHeldAt = undefined;
-    entry.keyframe = undefined;
-    entry.avc = undefined;
-    entry.otherCodec = false;
-    entry.audio = false;
-    entry.metadataFps = undefined;
-    entry.fps = undefined;
-    entry.fpsFirstDts = undefined;
-    entry.fpsFrames = 0;
-    entry.feed.begin();
-    const { address } = connection;
-    this.#log.info({ device: entry.deviceId, address }, `camera ${entry.deviceId} is pushing from ${address}`);
-    this.emit("publish-start", entry.deviceId, address);
+    this.#publishStarted(entry, connection);
     return true;
   }
 
-  #publishEnded(entry: StreamEntry, connection: Connection, reason: "closed" | "dropped"): void {
+  #publishStarted(entry: StreamEntry, publisher: Publisher): void {
+    resetForPublish(entry, publisher, this.#clock.wallNow());
+    const { address } = publisher;
+    const how = publisher.path === "cloud" ? `streaming via the cloud (${address})` : `pushing from ${address}`;
+    this.#log.info({ device: entry.deviceId, address, path: publisher.path }, `camera ${entry.deviceId} is ${how}`);
+    this.emit("publish-start", entry.deviceId, address);
+  }
+
+  #publishEnded(entry: StreamEntry, connection: Publisher, reason: "closed" | "dropped"): void {
     if (entry.publisher !== connection) return;
     entry.publisher = undefined;
     entry.keyframe = undefined;
     entry.keyframeHeldAt = undefined;
     entry.publishStartedAt = undefined;
     entry.feed.end();
-    if (reason === "dropped") connection.socket.destroy();
+    if (reason === "dropped") connection.close();
     this.#log.info({ device: entry.deviceId }, `camera ${entry.deviceId} stopped pushing (${reason})`);
     this.emit("publish-stop", entry.deviceId, reason);
   }
 
-  #onMedia(connection: Connection, message: RtmpMessage): void {
-    const entry = connection.entry;
-    if (!entry || entry.publisher !== connection) return;
-    const { type, timestamp: dts } = message;
-    const body = message.payload;
-    if (type === FLV_SCRIPT) {
-      this.#onMetadata(entry, body);
-      return;
-    }
-    if (body.length === 0) return;
-    entry.feed.tag(type, dts, body);
-    if (type === FLV_AUDIO) {
-      entry.audio = true;
-      if (body[0]! >> 4 === FLV_CODEC_AAC) entry.feed.aacTag(body, dts);
-      return;
-    }
-    if (type !== FLV_VIDEO) return;
-    const h264 = (body[0]! & 0x0f) === FLV_CODEC_H264;
-    if (!h264) entry.otherCodec = true;
-    if (h264 && body[1] === AVC_SEQUENCE_HEADER) {
-      const avc = parseAvcSequenceHeader(body);
-      if (avc) {
-        entry.avc = avc;
-        entry.feed.setAvc(avc);
-      } else this.#log.debug({ device: entry.deviceId }, "unreadable AVC sequence header");
-      return;
-    }
-    const keyframe = isVideoKeyframe(body);
-    this.#measureFps(entry, dts);
-    if (h264) entry.feed.videoTag(body, dts, keyframe);
-    if (!keyframe) return;
-    // The message's buffer is ours alone (the chunk reader allocates one per message).
-    entry.keyframe = body;
-    if (entry.keyframeHeldAt === undefined) {
-      entry.keyframeHeldAt = this.#clock.wallNow();
-      this.emit("keyframe-held", entry.deviceId, entry.keyframeHeldAt);
-    }
-  }
-
-  /** onMetaData: the frame rate and whether there is audio; kept (without "@setDataFrame") for FLV readers. */
-  #onMetadata(entry: StreamEntry, body: Buffer): void {
-    let values: Amf0Value[];
-    let tag = body;
-    try {
-      values = decodeAmf0(body);
-      if (values[0] === "@setDataFrame") tag = body.subarray(amf0ValueLength(body));
-    } catch (error) {
-      this.#log.debug({ device: entry.deviceId, err: error }, "unreadable RTMP metadata");
-      return;
-    }
-    const metadata = metadataObject(values);
-    if (!metadata) return;
-    const fps = metadata.framerate ?? metadata.videoframerate;
-    if (typeof fps === "number" && fps > 0 && fps < 1000) entry.metadataFps = fps;
-    if (typeof metadata.audiocodecid === "number" && metadata.audiocodecid > 0) entry.audio = true;
-    entry.feed.tag(FLV_SCRIPT, 0, tag);
-  }
-
-  #measureFps(entry: StreamEntry, dts: number): void {
-    if (entry.metadataFps !== undefined) {
-      entry.fps = entry.metadataFps;
-      return;
-    }
-    if (entry.fpsFirstDts === undefined) {
-      entry.fpsFirstDts = dts;
-      entry.fpsFrames = 0;
-      return;
-    }
-    entry.fpsFrames++;
-    const span = dts - entry.fpsFirstDts;
-    if (span >= FPS_WINDOW_MS) entry.fps = Math.round((entry.fpsFrames * 1000 * 10) / span) / 10;
+  #onMedia(entry: StreamEntry, message: RtmpMessage): void {
+    if (applyMedia(entry, message, this.#log, () => this.#clock.wallNow()))
+      this.emit("keyframe-held", entry.deviceId, entry.keyframeHeldAt!);
   }
 }

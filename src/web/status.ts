@@ -53,6 +53,8 @@ export interface StreamView {
   keepWarm: boolean;
   /** The camera is pushing to the ingest now. */
   pushing: boolean;
+  /** While pushing: which way the video comes (the camera's own push, or read from the vendor's cloud). */
+  path?: "local" | "cloud";
   standby: boolean;
   /** The last problem, in words (e.g. the camera is in standby, did not push to rtmp://host:port). */
   error?: string;
@@ -175,7 +177,7 @@ export function streamView(hub: StreamHubState | undefined): StreamView {
   const error = hub.lastError && !hub.publishing ? streamError(hub.lastError) : undefined;
   const watching = hub.keepWarm ? `${hub.watching} watching (kept warm)` : `${hub.watching} watching`;
   const text = hub.publishing
-    ? `video: pushing, ${watching}`
+    ? `video: ${hub.path === "cloud" ? "via the cloud" : "pushing"}, ${watching}`
     : hub.active
       ? `video: not pushing, ${watching}${error ? `: ${error}` : " (waiting for the camera)"}`
       : `video: idle${error ? ` (last problem: ${error})` : ""}`;
@@ -183,6 +185,7 @@ export function streamView(hub: StreamHubState | undefined): StreamView {
     watching: hub.watching,
     keepWarm: hub.keepWarm,
     pushing: hub.publishing,
+    ...(hub.publishing && hub.path ? { path: hub.path } : {}),
     standby: hub.standby,
     ...(error ? { error } : {}),
     text,

@@ -34,8 +34,10 @@ export async function writeE2EConfig(file: string, options: E2EConfig): Promise<
     homekit: { port: 0, advertiser: "none", pincode: E2E_PIN, name: options.name },
     matter: { port: matterPort, passcode: E2E_PASSCODE, discriminator: options.discriminator ?? 3840 },
     ...(options.web ? { web: options.web } : {}),
-    // Simulated cameras push to loopback only; any free port so files can run side by side.
-    media: { rtmpHost: "127.0.0.1", bind: "127.0.0.1", rtmpPort: 0, ...options.media },
+    // Simulated cameras push to loopback only; any free port so files can run side by side. The local
+    // push only (these simulators serve no cloud video unless a test sets endpoints.media): a push slowed
+    // past auto's 4 s by a loaded machine must not turn into a cloud request the test did not expect.
+    media: { rtmpHost: "127.0.0.1", bind: "127.0.0.1", rtmpPort: 0, source: "local", ...options.media },
     accounts: options.accounts,
     ...(options.logLevel ? { log: { level: options.logLevel } } : {}),
   };

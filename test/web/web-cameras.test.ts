@@ -111,6 +111,11 @@ test("the stream line: words per hub state, never a stream key or a registered s
   );
   assert.equal(warm.text, "video: pushing, 1 watching (kept warm)");
   assert.equal(warm.error, undefined, "a problem is history once the camera pushes again");
+  // Which way the video comes (media.source): the cloud is named, the camera's own push stays "pushing".
+  const cloud = streamView(hub({ active: true, watching: 1, publishing: true, path: "cloud" }));
+  assert.equal(cloud.text, "video: via the cloud, 1 watching");
+  assert.equal(cloud.path, "cloud");
+  assert.equal(streamView(hub({ active: true, watching: 1, publishing: true, path: "local" })).path, "local");
   assert.equal(
     streamView(hub({ active: true, watching: 2 })).text,
     "video: not pushing, 2 watching (waiting for the camera)",

@@ -3,7 +3,7 @@
 // sensors, motion/sound/cry alerts, the controls (controls.ts: night light, settings, sound machine) and the
 // live-view push (PUT_STREAMING: the camera publishes RTMP to a URL we give it). /messages is polled as the
 // alerts' backstop (alerts.ts).
-import type { StreamRequest } from "../../core/camera.ts";
+import type { CloudStream, StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
@@ -27,8 +27,9 @@ import {
   type BabyCamera,
 } from "./rest.ts";
 import { LOGIN_HINT, NanitSession } from "./session.ts";
-import { cameraInfo, hiddenItems, localUrl, streamRefusal } from "./camera-info.ts";
+import { cameraInfo, hiddenItems, localUrl } from "./camera-info.ts";
 import { controlPatch, planCommand, settingsPatch, visiblePatch } from "./controls.ts";
+import { CloudStreamUrls, putStreaming } from "./stream-request.ts";
 
 export { NANIT_CAMERA } from "./camera-info.ts";
 export { STANDBY, CAMERA_ITEMS, type CameraItem } from "./controls.ts";
@@ -71,6 +72,10 @@ export interface NanitDriverOptions {
     /** Local socket: a URL (may contain `{camera_uid}`), or a host[:port] (wss://host:442). Default: the camera's
      * cloud-reported `private_address`. */
     local?: string | undefined;
+    /** Cloud video: rtmps://host[:port]/app (default rtmps://media-secured.nanit.com/nanit), and a PEM file of
+     * extra certificates to trust for it (simulators). */
+    media?: string | undefined;
+    mediaCa?: string | undefined;
   };
   log?: Logger;
   timeouts?: NanitTimeouts;
@@ -147,6 +152,7 @@ export class NanitDriver implements Driver {
   readonly #cams = new Map<string, Cam>();
   readonly #byId = new Map<string, Cam>();
   readonly #rt: DriverRuntime;
+  readonly #cloudUrls: CloudStreamUrls;
   #ctx: DriverContext | undefined;
   #log!: Logger;
   #session!: NanitSession;
@@ -161,6 +167,8 @@ export class NanitDriver implements Driver {
     this.#api = (options.endpoints?.api ?? DEFAULT_API).replace(/\/+$/, "");
     this.#wsTemplate = options.endpoints?.websocket ?? DEFAULT_WEBSOCKET;
     this.#rt = new DriverRuntime("Nanit", { random: options.random });
+    const { media, mediaCa } = options.endpoints ?? {};
+    this.#cloudUrls = new CloudStreamUrls({ base: media, caFile: mediaCa, session: () => this.#session });
     registerSecret(options.password);
   }
 
@@ -240,38 +248,15 @@ export class NanitDriver implements Driver {
   }
 
   /** PUT_STREAMING over the camera's current control socket (local or cloud); the camera then
-   * connects out and publishes RTMP to `request.url` (docs/protocols/nanit.md §6.1). */
-  async requestStream(id: string, request: StreamRequest): Promise<void> {
+   * connects out and publishes RTMP to `request.url`, or to Nanit's cloud (docs/protocols/nanit.md §6). */
+  async requestStream(id: string, request: StreamRequest): Promise<CloudStream | undefined> {
     const c = this.#byId.get(id);
     if (!c) throw new Error(`Nanit has no device ${id}`);
     const sock = await this.#socketFor(c);
     const what = request.action === "start" ? "start" : "stop";
     if (!sock) throw new Error(`${c.info.name}: cannot ${what} the live view: the camera is not connected right now`);
-    // STOPPED carries an empty URL (HN, UL, EM); `attempts: 1` as IF/EM/TJ send it.
-    const streaming = {
-      id: "MOBILE" as const,
-      status: request.action === "start" ? ("STARTED" as const) : ("STOPPED" as const),
-      rtmp_url: request.action === "start" ? request.url : "",
-      attempts: 1,
-    };
-    let response: ResponseMsg;
-    try {
-      response = await sock.request("PUT_STREAMING", { streaming }, this.#o.timeouts?.streamMs ?? 20_000);
-    } catch (error) {
-      // No reconnect on a timeout: some cameras publish although the answer never came (UL), and a
-      // reconnect would kill a running push (HN PRs #96-#101). The health check catches dead sessions.
-      if (error instanceof NanitTimeoutError)
-        throw new Error(
-          `${c.info.name}: the camera did not answer the request to ${what} its live view (${error.message}); ` +
-            "it may still start publishing",
-          { cause: error },
-        );
-      throw new Error(`${c.info.name}: cannot ${what} the live view: ${(error as Error).message}`, { cause: error });
-    }
-    if (response.status_code === 200) return;
-    throw new Error(`${c.info.name}: cannot ${what} the live view: ${streamRefusal(response)}`, {
-      cause: new NanitRequestError("PUT_STREAMING", response.status_code, response.status_message),
-    });
+    const cloud = () => this.#cloudUrls.urlFor(c.cam.babyUid, request.freshUrl === true);
+    return putStreaming(sock, c.info.name, request, this.#o.timeouts?.streamMs ?? 20_000, cloud);
   }
 
   // ---- account loop ----------------------------------------------------------------------------

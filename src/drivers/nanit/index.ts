@@ -57,13 +57,19 @@ export const nanit = defineVendor({
   id: "nanit",
   displayName: "Nanit",
   accountKeys: {
-    // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid}.
+    // `local`: the camera's own socket, a wss:// URL or host[:port]; `websocket` is a URL template with {camera_uid};
+    // `media`: the cloud video base rtmps://host[:port]/app, `mediaCa` a PEM file to trust for it (simulators).
     endpoints: z
       .strictObject({
         api: httpUrl.optional(),
         websocket: wsUrl.optional(),
         local: str(1).optional(),
         speakers: wsUrl.optional(),
+        media: z
+          .string()
+          .regex(/^rtmps?:\/\/[^/\s]+\/[^/\s]+\/?$/, "must be rtmps://host[:port]/app")
+          .optional(),
+        mediaCa: str(1).optional(),
       })
       .optional(),
     // Per camera (the baby's name as in the app, or the camera uid): items to leave out (README "Nanit").
@@ -95,6 +101,8 @@ export const nanit = defineVendor({
         websocket: account.endpoints?.websocket,
         local: account.endpoints?.local,
         speakers: account.endpoints?.speakers,
+        media: account.endpoints?.media,
+        mediaCa: account.endpoints?.mediaCa,
       },
       cry: account.cry,
       ...(account.cameras ? { cameras: account.cameras } : {}),

@@ -16,6 +16,10 @@ import {
   type NanitSocketOptions,
 } from "./socket.ts";
 import type { RequestMsg } from "./proto.ts";
+import { ShortLivedLocalSockets } from "./local-quirk.ts";
+
+/** After the firmware's close-after-a-second pattern, the cloud relay is kept this long. */
+const QUIRK_CLOUD_HOLD_MS = 6 * 60 * 60_000;
 
 export interface LinkOptions {
   cameraUid: string;
@@ -67,6 +71,7 @@ export class CameraLink {
   readonly #presynced = new WeakSet<NanitSocket>();
   readonly #wired = new WeakSet<NanitSocket>();
   #localRetryAt = 0;
+  readonly #shortLived = new ShortLivedLocalSockets();
   /** Health check, sensor poll, local probe, token renewal of the current socket: cleared when it closes. */
   #armed: TimerScope;
   #loop: Promise<void> | undefined;
@@ -144,6 +149,7 @@ export class CameraLink {
         break;
       }
       const closed = new Promise<string>((resolve) => (sock.open ? sock.once("close", resolve) : resolve("closed")));
+      const openedAt = Date.now();
       let limited = false;
       this.#socket = sock;
       this.#wire(sock);
@@ -169,6 +175,7 @@ export class CameraLink {
         sock.close("sync failed");
       }
       const reason = await closed;
+      if (this.#shortLived.closed(sock.kind, openedAt, reason, Date.now())) this.#avoidLocal(reason);
       this.#armed.close();
       this.#armed = this.#o.timers.scope();
       this.#up = false;
@@ -280,6 +287,14 @@ export class CameraLink {
       }
     }
     return this.#connectCloud();
+  }
+
+  #avoidLocal(reason: string): void {
+    this.#localRetryAt = Date.now() + QUIRK_CLOUD_HOLD_MS;
+    this.#o.log.warn(
+      `nanit: ${this.#o.label}: the camera closes its local connection right after opening it (${reason}), ` +
+        `a known firmware behaviour; using the cloud relay for ${QUIRK_CLOUD_HOLD_MS / 3_600_000} h`,
+    );
   }
 
   #localFailed(error: unknown): void {
