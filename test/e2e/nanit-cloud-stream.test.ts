@@ -121,7 +121,7 @@ describe("a Nanit camera that cannot reach the bridge: live view via the cloud, 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("cold START: no local push within 4 s, so the stream comes from the cloud; SRTP verifies and decodes", async () => {
+  it("cold START: no local push within 4 s, so the stream comes from the cloud; SRTP verifies, decodes", async () => {
     const live = await viewer();
     const { ms } = await coldStart(live, 30_000);
     figures.push(`cold START with auto's fallback -> first keyframe ${ms} ms`);
