@@ -191,7 +191,7 @@ function jwtLike(): string {
 const quiet = createLogger("fatal");
 const noFeed = { received: () => undefined, media: () => undefined, end: () => undefined };
 
-test("the read verifies the certificate: without the simulator's CA it fails (no token in the error), with it plays", async (t) => {
+test("the read checks the certificate: without the CA it fails (no token in the error), with it plays", async (t) => {
   const media = new CloudMediaServer({ tokenKnown: () => true });
   await media.start();
   t.after(() => media.stop());

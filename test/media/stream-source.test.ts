@@ -57,7 +57,7 @@ test("local: only the camera's push is asked for, however long it takes", async 
   assert.equal(r.requests[0]!.url, LOCAL);
 });
 
-test("auto: no push within localWaitMs, so the cloud is asked for and logged; a failing cloud is not kept", async () => {
+test("auto: no push within localWaitMs, so the cloud is asked for and logged; a failing cloud not kept", async () => {
   const r = rig("auto", async (req) => {
     if (req.path === "cloud") throw new Error("the cloud is down too");
     return undefined;
