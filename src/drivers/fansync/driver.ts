@@ -445,6 +445,9 @@ export class FanSyncDriver implements Driver {
   #report(dev: Dev): void {
     const traits = this.#detect(dev);
     if (JSON.stringify(traits) !== JSON.stringify(dev.traits)) {
+      const steps = traits.capabilities.fan?.speedSteps;
+      if (steps && String(steps) !== String(dev.traits.capabilities.fan?.speedSteps))
+        this.#log.info({ device: dev.id, steps }, `fansync: ${dev.info.name} holds the speeds ${steps.join("/")} %`);
       dev.traits = traits;
       dev.info = deviceInfo(dev, this.accountName);
       this.#sink.deviceFound(dev.info, registersToState(this.#effective(dev), traits));
