@@ -17,6 +17,8 @@ export interface MatterPart extends BoundCapability {
   /** Stable suffix for the endpoint id ("fan", "light", "switch-nightLight"). Must never change for a
    * device: matter.js keys stored endpoint numbers and attribute values by id. */
   readonly id: string;
+  /** What the endpoint's structure depends on besides `id` (features); a change rebuilds the endpoint. */
+  readonly shape?: string;
   /** Device type plus our behaviors (without BridgedDeviceBasicInformation: the host adds it when flat). */
   readonly type: MutableEndpoint;
   /** Cluster state at construction. Values stored from an earlier run win over these, so the live

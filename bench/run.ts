@@ -27,8 +27,9 @@ const LONG_BENCHES: Record<string, number> = {
   // Its /messages baseline waits out whole 20 s polls.
   "nanit-alerts": 10 * 60_000,
 };
-/** Not part of a plain `npm run bench`: too long to run with the rest (soak: 30 minutes by default). */
-const ON_REQUEST = new Set(["soak"]);
+/** Not part of a plain `npm run bench`: too long to run with the rest (soak: 30 minutes by default,
+ * hub-outage: 10). */
+const ON_REQUEST = new Set(["soak", "hub-outage"]);
 
 const available = readdirSync(join(root, "bench"))
   .filter((f) => f.endsWith(".ts") && !NOT_BENCHES.has(f) && !f.startsWith("_"))
@@ -55,6 +56,7 @@ const benches = selected.length ? selected : available.filter((b) => !ON_REQUEST
 // The soak's own length (--minutes, default 30) plus ten minutes for setting up and the figures.
 const soakMinutes = forwarded.includes("--minutes") ? Number(forwarded[forwarded.indexOf("--minutes") + 1]) : 30;
 LONG_BENCHES.soak = ((Number.isFinite(soakMinutes) ? soakMinutes : 30) + 10) * 60_000;
+LONG_BENCHES["hub-outage"] = LONG_BENCHES.soak;
 
 interface Result {
   bench: string;

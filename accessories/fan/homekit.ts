@@ -1,5 +1,7 @@
 // fan -> HomeKit Fanv2: Active, RotationSpeed (stepped to the model's speeds), RotationDirection when
-// the fan is reversible. Breeze is not exposed in HomeKit for now.
+// the fan is reversible, StatusFault (GENERAL_FAULT while the device reports a fault, e.g. a stalled
+// motor; Fanv2 lists it as neither required nor optional, so it is declared optional first to add
+// it without HAP-NodeJS's warning). Breeze is not exposed in HomeKit for now.
 import { Characteristic, Service, type CharacteristicValue } from "@homebridge/hap-nodejs";
 import {
   snapToStep,
@@ -14,6 +16,8 @@ const OFF: FanState = { on: false, speed: 0, direction: "forward", breeze: false
 
 // Same convention as Home Assistant's HomeKit bridge: forward = clockwise (0), reverse = counter-clockwise (1).
 const CLOCKWISE = Characteristic.RotationDirection.CLOCKWISE;
+const NO_FAULT = Characteristic.StatusFault.NO_FAULT;
+const GENERAL_FAULT = Characteristic.StatusFault.GENERAL_FAULT;
 const COUNTER_CLOCKWISE = Characteristic.RotationDirection.COUNTER_CLOCKWISE;
 
 function fanOf(state: DeviceState): FanState {
@@ -61,9 +65,16 @@ export const fanHomeKit: HomeKitBinding<"fan"> = {
         })
       : undefined;
 
+    service.addOptionalCharacteristic(Characteristic.StatusFault);
+    const fault = bindCharacteristic(service.getCharacteristic(Characteristic.StatusFault), ctx, {
+      read: (state) => (state.fault !== undefined ? GENERAL_FAULT : NO_FAULT),
+    });
+    fault.push(ctx.entry.state);
+
     return {
       services: [service],
       update(state, patch) {
+        if (patch.fault !== undefined) fault.push(state);
         const changed = patch.fan;
         if (!changed) return;
         if (changed.on !== undefined) active.push(state);

@@ -34,6 +34,7 @@ import { FanDevice } from "@matter/main/devices/fan";
 import { snapToStep, type DeviceState, type FanCapability, type FanState } from "../../src/core/model.ts";
 import { bindCommands, sendCommand, type MatterBinding, type MatterPart } from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
+import { FanOperationalStateServer, operationalStateInitial, operationalStateOf } from "./matter-fault.ts";
 
 type FanFeature = "MultiSpeed" | "Step" | "AirflowDirection" | "Wind";
 
@@ -122,6 +123,8 @@ function fanAttributes(fan: FanState | undefined, cap: FanCapability): Record<st
     percentCurrent: percent,
   };
   if (cap.speedSteps?.length) {
+    // Fixed, but set with the live state too: a value stored by an earlier run (fewer learned steps) beats `initial`.
+    attrs.speedMax = cap.speedSteps.length;
     attrs.speedSetting = speedIndex(percent, cap.speedSteps);
     attrs.speedCurrent = speedIndex(percent, cap.speedSteps);
   }
@@ -271,6 +274,8 @@ export function fanFeatures(cap: FanCapability): FanFeature[] {
 
 class FanPart implements MatterPart {
   readonly id = "fan";
+  /** Features and speed count: learned speed steps change them, and the endpoint is then rebuilt. */
+  readonly shape: string;
   readonly type: MutableEndpoint;
   readonly initial: Record<string, unknown>;
   readonly #ctx: BindingContext;
@@ -281,14 +286,14 @@ class FanPart implements MatterPart {
     this.#ctx = ctx;
     this.#cap = cap;
     const features = fanFeatures(cap);
-    this.type = FanDevice.with(HearthFanControlServer.with(...(features as ["Step"])));
+    this.shape = `fan:${features.join("+")}:${cap.speedSteps?.length ?? 0}`;
+    this.type = FanDevice.with(HearthFanControlServer.with(...(features as ["Step"])), FanOperationalStateServer);
     const fanControl: Record<string, unknown> = {
       fanModeSequence: FanControl.FanModeSequence.OffLowMedHigh,
       ...fanAttributes(ctx.entry.state.fan, cap),
     };
-    if (cap.speedSteps?.length) fanControl.speedMax = cap.speedSteps.length;
     if (cap.breeze) fanControl.windSupport = { naturalWind: true };
-    this.initial = { fanControl };
+    this.initial = { fanControl, operationalState: operationalStateInitial(ctx.entry.state) };
   }
 
   async attach(endpoint: Endpoint): Promise<void> {
@@ -304,7 +309,10 @@ class FanPart implements MatterPart {
 
   async update(state: DeviceState): Promise<void> {
     if (!this.#endpoint) return;
-    await this.#endpoint.set({ fanControl: fanAttributes(state.fan, this.#cap) } as never);
+    await this.#endpoint.set({
+      fanControl: fanAttributes(state.fan, this.#cap),
+      operationalState: operationalStateOf(state),
+    } as never);
   }
 }
 

@@ -10,6 +10,7 @@ import { WebSocketServer, WebSocket, type RawData } from "ws";
 import { issueJwt, verifyJwt } from "./jwt.ts";
 import {
   applyWrite,
+  eshOf,
   PROFILES,
   type DeviceProfile,
   type ProfileBehaviour,
@@ -553,7 +554,7 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
           ssid: "example-ssid",
           mac_address: dev.id.slice(0, 12),
         },
-        esh: { brand: "Fanimation", esh_version: "0.0.4", class: 0, device_id: "F", model: dev.profile.model },
+        esh: eshOf(dev.profile),
       },
       calendar: [],
       device: dev.id,

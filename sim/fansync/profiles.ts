@@ -37,6 +37,8 @@ export interface DeviceProfile {
   fields: string[];
   properties: Record<string, unknown>;
   behaviour: ProfileBehaviour;
+  /** `profile.esh.device_id`: "F" (fan, the default) or "L" (light-only module). */
+  deviceClass?: "F" | "L";
 }
 
 const FIELDS = ["H00", "H01", "H02", "H0E", "H06", "H0B", "H0D", "H0C"];
@@ -126,9 +128,43 @@ export const PROFILES = {
     properties: { deviceHasBeenConfigured: true },
     behaviour: { offWithSpeed: "plain", speedWhileOff: "stores" },
   },
+  /** Light-only module (LIGHT-L2): H00 is the light, H02 its dimmer, H04/H05 its timers; no fan. */
+  lightOnly: {
+    key: "lightOnly",
+    model: "FanSyncLight-L2",
+    firmware: "1.6.1",
+    displayName: "Hallway",
+    status: { H00: 0, H02: 70, H04: 0, H05: 0, H0D: 0, H0E: 0 },
+    fields: ["H00", "H02", "H0E", "H0D"],
+    properties: { deviceHasBeenConfigured: true },
+    behaviour: { offWithSpeed: "plain", speedWhileOff: "stores" },
+    deviceClass: "L",
+  },
+  /** A model in no family and no table, holding odd speeds 25/45/70/100 (rounds down), no light. */
+  oddSteps: {
+    key: "oddSteps",
+    model: "Zephyr52-FD9R1L0",
+    firmware: "2.0.4",
+    displayName: "Attic",
+    status: { H00: 1, H01: 0, H02: 45, H05: 0, H06: 0, H0D: 0, H0E: 0 },
+    fields: ["H00", "H01", "H02", "H0E", "H06", "H0D"],
+    properties: { deviceHasBeenConfigured: true },
+    behaviour: { speedSteps: [25, 45, 70, 100], offWithSpeed: "plain", speedWhileOff: "stores" },
+  },
 } satisfies Record<string, DeviceProfile>;
 
 export type ProfileKey = keyof typeof PROFILES;
+
+/** `get.data.profile.esh` of a device: "F" fan or "L" light-only module, and its model. */
+export function eshOf(profile: DeviceProfile): Record<string, unknown> {
+  return {
+    brand: "Fanimation",
+    esh_version: "0.0.4",
+    class: 0,
+    device_id: profile.deviceClass ?? "F",
+    model: profile.model,
+  };
+}
 
 export interface WriteOutcome {
   /** The device's real state afterwards. */

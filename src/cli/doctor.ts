@@ -17,6 +17,7 @@ import { vendorOf } from "../drivers/index.ts";
 import { withCommonOptions, type CommonOptions } from "./common.ts";
 import { runningBridge } from "./pidfile.ts";
 import { writeFileAtomic } from "../core/storage.ts";
+import { alexaPortWarning } from "../matter/controller-limits.ts";
 import { bundleFileName, diagnosticsBundle, fetchBridgeBundle, scrubBundle } from "../web/diagnostics.ts";
 
 export type Status = "ok" | "warn" | "fail";
@@ -32,6 +33,14 @@ const warn = (title: string, detail?: string): Check => ({ status: "warn", title
 const fail = (title: string, detail?: string): Check => ({ status: "fail", title, ...(detail ? { detail } : {}) });
 
 const mode = (m: number): string => (m & 0o777).toString(8).padStart(4, "0");
+
+/** Alexa finds Matter bridges on UDP 5540 only (src/matter/controller-limits.ts). */
+export function checkAlexaPort(port: number): Check {
+  const problem = alexaPortWarning(port);
+  return problem
+    ? warn("Alexa cannot find the Matter bridge", problem.message)
+    : ok(`Matter on UDP ${port}: Alexa can find it`);
+}
 
 /** Node version: the bridge runs TypeScript directly and needs Node 22.18 or later. */
 export function checkNode(version = process.versions.node): Check {
@@ -429,6 +438,7 @@ export async function runDoctor(
   add(...checkDataDir(dataDir, { fix: options.fix }));
   const pid = existsSync(dataDir) ? runningBridge(dataDir) : undefined;
   if (config) {
+    if (config.matter.enabled) add(checkAlexaPort(config.matter.port));
     if (pid !== undefined)
       add(
         ok(

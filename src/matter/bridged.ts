@@ -52,7 +52,7 @@ export interface BridgedDevice {
   readonly deviceId: string;
   readonly endpoint: Endpoint;
   readonly parts: { part: MatterPart; endpoint: Endpoint }[];
-  /** Part ids, to notice a change of capabilities. */
+  /** Part ids and shapes, to notice a change of capabilities or features. */
   readonly shape: string;
 }
 
@@ -63,7 +63,7 @@ export function partsFor(ctx: BindingContext): MatterPart[] {
 }
 
 export function shapeOf(parts: MatterPart[]): string {
-  return parts.map((p) => p.id).join(",");
+  return parts.map((p) => p.shape ?? p.id).join(",");
 }
 
 /** Build the (not yet installed) endpoint tree for a device. Undefined when nothing renders. */

@@ -15,6 +15,7 @@ import { bridgedInfo, buildBridged, partsFor, shapeOf, type BridgedDevice } from
 import { discriminatorProblem, passcodeProblem } from "./pairing.ts";
 import { configureMatter, environmentAt } from "./platform.ts";
 import { CommissioningGuard } from "./commissioning-guard.ts";
+import { controllerWarnings, type ControllerWarning } from "./controller-limits.ts";
 
 export interface MatterHostOptions {
   registry: DeviceRegistry;
@@ -54,6 +55,8 @@ export class MatterHost {
   /** Per-device chain so endpoint creation, updates and removal never overlap. */
   readonly #queues = new Map<string, Promise<void>>();
   #running = false;
+  /** Warnings already logged (each once while it holds). */
+  readonly #warned = new Set<string>();
   readonly #listeners = {
     device: (entry: DeviceEntry) => this.#enqueue(entry.info.id, () => this.#deviceChanged(entry)),
     state: (entry: DeviceEntry, patch: StatePatch) => {
@@ -94,6 +97,20 @@ export class MatterHost {
     if (!this.#node) throw new Error("the Matter host is not started");
     const { manualPairingCode, qrPairingCode } = this.#node.state.commissioning.pairingCodes;
     return { manualPairingCode, qrPairingCode };
+  }
+
+  /** Controller limits this bridge breaks now (controller-limits.ts), for the log, status and doctor. */
+  get warnings(): ControllerWarning[] {
+    const endpoints = [...this.#devices.values()].reduce((n, d) => n + d.parts.length, 0);
+    return controllerWarnings(this.port, endpoints);
+  }
+
+  /** Log each warning once when it starts to hold; forget it once it no longer does. */
+  #logWarnings(): void {
+    const now = this.warnings;
+    for (const w of now) if (!this.#warned.has(w.key)) this.#log.warn({ warning: w.key }, w.message);
+    this.#warned.clear();
+    for (const w of now) this.#warned.add(w.key);
   }
 
   /** The endpoint number of a device's (parent) endpoint, for diagnostics and tests. */
@@ -160,6 +177,7 @@ export class MatterHost {
         ? `Matter bridge running with ${this.fabricCount} fabric(s)`
         : "Matter bridge running, waiting to be commissioned",
     );
+    this.#logWarnings();
   }
 
   async stop(): Promise<void> {
@@ -222,6 +240,7 @@ export class MatterHost {
     }
     await aggregator.add(device.endpoint);
     this.#devices.set(entry.info.id, device);
+    if (live) this.#logWarnings();
     this.#log.debug(
       { device: entry.info.id, endpoint: device.endpoint.number },
       `Matter endpoint for ${entry.info.name}`,
@@ -264,6 +283,7 @@ export class MatterHost {
     this.#devices.delete(entry.info.id);
     await device.endpoint.delete();
     this.#log.info({ device: entry.info.id }, `${entry.info.name} left the Matter bridge`);
+    this.#logWarnings();
   }
 
   async #availabilityChanged(entry: DeviceEntry): Promise<void> {

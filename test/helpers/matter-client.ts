@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Environment } from "@matter/main";
 import { GeneralCommissioning } from "@matter/main/clusters/general-commissioning";
-import type { NodeId } from "@matter/main/types";
+import { FabricId, type NodeId } from "@matter/main/types";
 import { CommissioningController } from "@project-chip/matter.js";
 import type { Endpoint as ClientDevice, PairedNode } from "@project-chip/matter.js/device";
 import { environmentAt } from "../../src/matter/platform.ts";
@@ -30,6 +30,8 @@ export interface CommissionOptions {
   /** Wait for the first connection and subscription (default true). With false, commission() returns
    * as soon as the device accepted CommissioningComplete; `reconnect()` connects later. */
   connect?: boolean;
+  /** Fabric id of this controller (default 1); a second controller of the same bridge needs another. */
+  fabricId?: number;
 }
 
 type Struct = Record<string, unknown>;
@@ -74,11 +76,18 @@ export class MatterTestClient {
     Environment.default.vars.set("runtime.exitcode", false);
     const ownsStorage = !options.storageDir;
     const storageDir = options.storageDir ?? mkdtempSync(join(tmpdir(), "hb-matter-controller-"));
-    const environment = environmentAt("test-controller", storageDir);
+    const environment = environmentAt(
+      options.fabricId === undefined ? "test-controller" : `test-controller-${options.fabricId}`,
+      storageDir,
+    );
     const controller = new CommissioningController({
-      environment: { environment, id: "controller" },
+      environment: {
+        environment,
+        id: options.fabricId === undefined ? "controller" : `controller-${options.fabricId}`,
+      },
       autoConnect: false,
       adminFabricLabel: "hearthbridge test",
+      ...(options.fabricId !== undefined ? { adminFabricId: FabricId(BigInt(options.fabricId)) } : {}),
     });
     await controller.start();
     try {

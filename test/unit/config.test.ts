@@ -245,3 +245,28 @@ test("nanit cameras[].hide takes only known items, named in the problem line", (
   const ok = validateConfig({ accounts: [{ ...account, cameras: { Robin: { hide: ["volume", "micMute"] } } }] });
   assert.deepEqual((ok.accounts[0] as { cameras?: unknown }).cameras, { Robin: { hide: ["volume", "micMute"] } });
 });
+
+test("devices is a FanSync key: per-device overrides with bounds and readable problems", () => {
+  const fansync = { vendor: "fansync", email: "a@b.invalid", password: "pw" };
+  const devices = { Porch: { light: false, direction: false, speedSteps: [20, 50, 100] } };
+  const accepted = validateConfig({ accounts: [{ ...fansync, devices }] }).accounts[0] as { devices?: unknown };
+  assert.deepEqual(accepted.devices, devices);
+  const problems = problemsOf({
+    accounts: [{ ...fansync, devices: { Porch: { speedSteps: [0, 150], lihgt: false }, Den: { light: "no" } } }],
+  });
+  for (const expected of [
+    "accounts[0].devices.Porch.speedSteps[0]",
+    "accounts[0].devices.Porch.speedSteps[1]",
+    "accounts[0].devices.Porch.lihgt: unknown key",
+    "accounts[0].devices.Den.light",
+  ])
+    assert.ok(
+      problems.some((p) => p.startsWith(expected)),
+      `${expected} in:\n${problems.join("\n")}`,
+    );
+  const xsense = problemsOf({ accounts: [{ vendor: "xsense", email: "a@b.invalid", password: "pw", devices }] });
+  assert.ok(
+    xsense.some((p) => p.startsWith("accounts[0].devices: unknown key")),
+    xsense.join("\n"),
+  );
+});

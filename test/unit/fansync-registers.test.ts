@@ -10,6 +10,7 @@ import {
 } from "../../src/drivers/fansync/registers.ts";
 import { detectTraits, type FanSyncTraits } from "../../src/drivers/fansync/capabilities.ts";
 import { backoffDelay } from "../../src/core/timing.ts";
+import { LearnedSteps } from "../../src/drivers/fansync/learned-steps.ts";
 
 const FULL = { H00: 1, H01: 0, H02: 50, H05: 0, H06: 0, H0B: 0, H0C: 80, H0D: 0, H0E: 0 };
 const dc = detectTraits("OdynCustom-FDR1L2", FULL, {});
@@ -173,4 +174,42 @@ test("back-off: full jitter under an exponential ceiling, capped", () => {
 test("a reported speed outside 0-100 (a broken report) reaches the core clamped", () => {
   assert.equal(registersToState({ ...FULL, H00: 1, H02: 250 }, dc).fan?.speed, 100);
   assert.equal(registersToState({ ...FULL, H00: 1, H02: -3 }, dc).fan?.speed, 0);
+});
+
+test("light-only modules: detected by model suffix or device class; H00/H02 are the light", () => {
+  const l2 = detectTraits("FanSyncLight-L2", { H00: 1, H02: 30, H04: 0, H05: 0, H0E: 0 }, {});
+  assert.equal(l2.lightOnly, true);
+  assert.deepEqual(l2.capabilities, { light: { dimmable: true } });
+  assert.equal(
+    detectTraits("Hall-L1", { H00: 1, H02: 30 }, {}).capabilities.light?.dimmable,
+    false,
+    "an L1 never dims",
+  );
+  assert.equal(detectTraits("Mystery", { H00: 1, H02: 30 }, {}, undefined, { deviceClass: "L" }).lightOnly, true);
+  assert.equal(detectTraits("OdynCustom-FDR1L2", FULL, {}).lightOnly, false, "-FDR1L2 is a fan with a light kit");
+  assert.deepEqual(registersToState({ H00: 1, H02: 30, H0E: 265 }, l2), {
+    light: { on: true, brightness: 30 },
+    fault: "Over temperature (code 265)",
+  });
+  const off = { H00: 0, H02: 30 };
+  assert.deepEqual(planWrites(off, l2, { light: { on: true, brightness: 60 } }), [{ H00: 1, H02: 60 }]);
+  assert.deepEqual(planWrites({ ...off, H00: 1 }, l2, { light: { on: false, brightness: 10 } }), [{ H00: 0 }]);
+  assert.deepEqual(planWrites(off, l2, { fan: { on: true } }), [], "no fan to start");
+});
+
+test("learned steps: two distinct odd answers make a ladder; stored junk is dropped, not trusted", () => {
+  const learned = new LearnedSteps({
+    ...JSON.parse('{"__proto__": {"levels": [1], "mismatches": [2, 3]}}'),
+    "Good-1": { levels: [45, 70, "x", 300], mismatches: [60, 90] },
+    "Bad-2": "nonsense",
+    ["x".repeat(65)]: { levels: [50], mismatches: [1, 2] },
+  });
+  assert.deepEqual(learned.stepsFor("Good-1"), [45, 70, 100]);
+  assert.equal(learned.stepsFor("Bad-2"), undefined);
+  assert.equal(learned.stepsFor("x".repeat(65)), undefined, "over-long model names are not kept");
+  assert.equal(learned.observe("Clamp", 87, 100), true);
+  assert.equal(learned.observe("Clamp", 87, 100), false, "the same request again is no new evidence");
+  assert.equal(learned.stepsFor("Clamp"), undefined, "one odd request is not a ladder");
+  assert.equal(learned.observe("constructor", 50, 60), false, "unsafe keys are refused");
+  assert.deepEqual(Object.keys(learned.toJSON() ?? {}).sort(), ["Clamp", "Good-1"], "junk entries are dropped");
 });

@@ -47,7 +47,7 @@ export function deviceInfo(dev: Dev, accountName: string): DeviceInfo {
     id: dev.id,
     vendor: "fansync",
     account: accountName,
-    kind: "ceiling-fan",
+    kind: dev.traits.lightOnly ? "light" : "ceiling-fan",
     name,
     manufacturer: "Fanimation",
     model: dev.model,

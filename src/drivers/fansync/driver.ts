@@ -7,10 +7,12 @@ import { registerSecret, type Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { assignSafe, copySafe } from "../../core/safe-keys.ts";
 import { deviceId, type Command, type DeviceInfo } from "../../core/model.ts";
-import { detectTraits, type FanSyncTraits } from "./capabilities.ts";
+import { detectTraits, isLightOnly, overrideFor, stepsUnknown } from "./capabilities.ts";
+import type { DeviceOverride, FanSyncTraits } from "./capabilities.ts";
+import { AssumedPower } from "./assumed.ts";
+import { LearnedSteps } from "./learned-steps.ts";
 import { FanSyncAuthError, login, validateToken } from "./http-auth.ts";
 import {
-  ASSUMABLE,
   assumableRegister,
   isRegisterMap,
   planWrites,
@@ -18,7 +20,8 @@ import {
   registersToState,
   type Registers,
 } from "./registers.ts";
-import { FanSyncLoginRejectedError, FanSyncSocket, type PushEvent, type SocketOptions } from "./socket.ts";
+import { closedOrStopped, FanSyncLoginRejectedError, FanSyncSocket } from "./socket.ts";
+import type { PushEvent, SocketOptions } from "./socket.ts";
 import { deviceInfo, parseDeviceList, type ListEntry } from "./device-list.ts";
 import { InFlightWrites } from "./in-flight.ts";
 
@@ -57,18 +60,16 @@ export interface FanSyncDriverOptions {
   validateTokenOnReconnect?: boolean;
   /** Random source for the jitter (tests). */
   random?: () => number;
+  /** Per-device corrections (config `devices`), keyed by vendor device id or display name. */
+  overrides?: Record<string, DeviceOverride>;
 }
-
-/** Assumed values of unreported power writes, per vendor device id, persisted in the store. */
-export type AssumedState = Record<
-  string,
-  Partial<Record<(typeof ASSUMABLE)[number], { value: number; before: number | null }>>
->;
 
 export interface Dev {
   vid: string;
   id: string;
   model: string;
+  /** `profile.esh.device_id`: "F" fan, "L" light-only module. */
+  deviceClass: string | undefined;
   firmware: string | undefined;
   properties: Record<string, unknown>;
   reported: Registers;
@@ -79,9 +80,12 @@ export interface Dev {
   pushSeq: number;
   /** Writes sent and not yet answered: a command is planned as if they were carried out. */
   inFlight: InFlightWrites;
+  /** The speed last written, until a push reports a speed (learned-steps.ts). */
+  speedAsked: number | undefined;
 }
 
 const STORE_KEY = "assumed";
+const LEARNED_KEY = "learnedSteps";
 /** The cloud's 30-day session JWT, kept (0600) so a restart does not log in over HTTP again. */
 const TOKEN_KEY = "token";
 
@@ -102,7 +106,8 @@ export class FanSyncDriver implements Driver {
   #log!: Logger;
   #token: string | undefined;
   #socket: FanSyncSocket | undefined;
-  #assumed: AssumedState = {};
+  #assumed = new AssumedPower(undefined);
+  #learned = new LearnedSteps(undefined);
   #pollTimer: Timer | undefined;
   #polling = false;
   #accountDown = false;
@@ -140,8 +145,8 @@ export class FanSyncDriver implements Driver {
   #setUp(ctx: DriverContext): void {
     this.#ctx = ctx;
     this.#log = (this.#opts.log ?? ctx.log).child({ vendor: "fansync", account: this.accountName });
-    const stored = ctx.store.get(STORE_KEY);
-    this.#assumed = stored && typeof stored === "object" ? copySafe(stored as AssumedState) : {};
+    this.#assumed = new AssumedPower(ctx.store.get(STORE_KEY));
+    this.#learned = new LearnedSteps(ctx.store.get(LEARNED_KEY));
     const token = ctx.store.get(TOKEN_KEY);
     if (typeof token === "string" && token) {
       registerSecret(token);
@@ -178,6 +183,7 @@ export class FanSyncDriver implements Driver {
     let assumedChanged = false;
     for (const write of writes) {
       const seq = dev.pushSeq;
+      if (write.H02 !== undefined) dev.speedAsked = write.H02;
       let result;
       try {
         result = await dev.inFlight.settled(write, sock.set(dev.vid, write));
@@ -231,7 +237,7 @@ export class FanSyncDriver implements Driver {
       }
       failures = 0;
       this.#rt.inventoryDone();
-      const reason = await this.#untilClosedOrStopped(session.closed);
+      const reason = await closedOrStopped(session.closed, this.#rt.signal);
       if (this.#rt.stopping) break;
       this.#socket = undefined;
       this.#stopPoll();
@@ -239,22 +245,6 @@ export class FanSyncDriver implements Driver {
       this.#sink.linkStateChanged("disconnected", reason);
       await this.#rt.sleep(this.#rt.backoff(++failures, this.#backoff));
     }
-  }
-
-  /** The socket's close reason, or "stopped". Not Promise.race against one promise that lives as
-   * long as the driver: every race would leave a reaction on it (and its settled result) until
-   * stop(), a few hundred bytes per reconnect for good. */
-  #untilClosedOrStopped(closed: Promise<string>): Promise<string> {
-    const signal = this.#rt.signal;
-    if (signal.aborted) return Promise.resolve("stopped");
-    return new Promise<string>((resolve) => {
-      const onAbort = (): void => resolve("stopped");
-      signal.addEventListener("abort", onAbort, { once: true });
-      void closed.then((reason) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(reason);
-      });
-    });
   }
 
   /** Every retry waits (counted from 1): the cloud is asked again no sooner than about minMs. */
@@ -370,7 +360,7 @@ export class FanSyncDriver implements Driver {
   #learn(entry: ListEntry, data: unknown): void {
     const d = data as {
       status?: unknown;
-      profile?: { esh?: { model?: unknown }; module?: { firmware_version?: unknown } };
+      profile?: { esh?: { model?: unknown; device_id?: unknown }; module?: { firmware_version?: unknown } };
       connected?: unknown;
     } | null;
     if (!d || typeof d !== "object" || !isRegisterMap(d.status)) {
@@ -385,31 +375,34 @@ export class FanSyncDriver implements Driver {
       typeof d.profile?.module?.firmware_version === "string" ? d.profile.module.firmware_version : undefined;
     const existing = this.#devices.get(entry.device);
     const status = copySafe(d.status);
-    const traits = detectTraits(model, status, entry.properties, existing?.traits);
     const dev: Dev = existing ?? {
       vid: entry.device,
       id: deviceId("fansync", entry.device),
       model,
+      deviceClass: undefined,
       firmware,
       properties: entry.properties,
       reported: status,
-      traits,
+      traits: undefined as unknown as FanSyncTraits,
       info: undefined as unknown as DeviceInfo,
       connected: 1,
       available: true,
       pushSeq: 0,
       inFlight: new InFlightWrites(),
+      speedAsked: undefined,
     };
     dev.model = model;
+    dev.deviceClass = typeof d.profile?.esh?.device_id === "string" ? d.profile.esh.device_id : undefined;
     dev.firmware = firmware;
     dev.properties = entry.properties;
     dev.reported = status;
-    dev.traits = traits;
+    this.#learnSpeed(dev, undefined);
+    dev.traits = this.#detect(dev);
     dev.connected = typeof d.connected === "number" ? d.connected : 1;
     dev.info = deviceInfo(dev, this.accountName);
     this.#devices.set(dev.vid, dev);
     this.#byId.set(dev.id, dev);
-    this.#checkAssumptionsAgainstGet(dev);
+    if (this.#assumed.dropContradicted(dev.vid, dev.reported)) this.#saveAssumed();
     this.#sink.deviceFound(dev.info, registersToState(this.#effective(dev), dev.traits));
     dev.available = true; // deviceFound means reachable; #applyConnected corrects it
   }
@@ -435,16 +428,11 @@ export class FanSyncDriver implements Driver {
     }
     dev.pushSeq++;
     assignSafe(dev.reported, push.status);
-    // A push is a fresh device report: it replaces any assumption about the registers it carries.
-    const assumed = this.#assumed[dev.vid];
-    let dropped = false;
-    for (const reg of ASSUMABLE) {
-      if (assumed?.[reg] && Object.hasOwn(push.status, reg)) {
-        delete assumed[reg];
-        dropped = true;
-      }
+    if (this.#assumed.dropPushed(dev.vid, push.status)) this.#saveAssumed();
+    if (Object.hasOwn(push.status, "H02")) {
+      this.#learnSpeed(dev, dev.speedAsked);
+      dev.speedAsked = undefined;
     }
-    if (dropped) this.#saveAssumed();
     this.#report(dev);
     for (const w of [...this.#pushWaiters]) {
       if (w.vid !== dev.vid) continue;
@@ -455,8 +443,11 @@ export class FanSyncDriver implements Driver {
 
   /** Tell the core about the device's current state; re-announce it when its capabilities changed. */
   #report(dev: Dev): void {
-    const traits = detectTraits(dev.model, dev.reported, dev.properties, dev.traits);
+    const traits = this.#detect(dev);
     if (JSON.stringify(traits) !== JSON.stringify(dev.traits)) {
+      const steps = traits.capabilities.fan?.speedSteps;
+      if (steps && String(steps) !== String(dev.traits.capabilities.fan?.speedSteps))
+        this.#log.info({ device: dev.id, steps }, `fansync: ${dev.info.name} holds the speeds ${steps.join("/")} %`);
       dev.traits = traits;
       dev.info = deviceInfo(dev, this.accountName);
       this.#sink.deviceFound(dev.info, registersToState(this.#effective(dev), traits));
@@ -476,52 +467,51 @@ export class FanSyncDriver implements Driver {
     }
     dev.reported = copySafe(d.status);
     if (typeof d.connected === "number") dev.connected = d.connected;
-    this.#checkAssumptionsAgainstGet(dev);
+    if (this.#assumed.dropContradicted(dev.vid, dev.reported)) this.#saveAssumed();
+    this.#learnSpeed(dev, undefined);
     this.#report(dev);
     this.#applyConnected(dev);
   }
 
-  /** A `get` returns the last REPORTED state: it only ends an assumption when the device reported
-   * something other than the value it held before the unreported write. */
-  #checkAssumptionsAgainstGet(dev: Dev): void {
-    const assumed = this.#assumed[dev.vid];
-    if (!assumed) return;
-    let dropped = false;
-    for (const reg of ASSUMABLE) {
-      const a = assumed[reg];
-      if (a && (dev.reported[reg] ?? null) !== a.before) {
-        delete assumed[reg];
-        dropped = true;
-      }
-    }
-    if (dropped) this.#saveAssumed();
-  }
-
-  #assume(dev: Dev, reg: (typeof ASSUMABLE)[number], value: number): boolean {
-    const entry = (this.#assumed[dev.vid] ??= {});
-    if (dev.reported[reg] === value) {
-      if (!entry[reg]) return false;
-      delete entry[reg];
-    } else {
-      entry[reg] = { value, before: dev.reported[reg] ?? null };
+  #assume(dev: Dev, reg: "H00" | "H0B", value: number): boolean {
+    if (!this.#assumed.assume(dev.vid, dev.reported, reg, value)) return false;
+    if (dev.reported[reg] !== value)
       this.#log.info(
         { device: dev.id, register: reg, value },
         "fansync: write acknowledged but not reported; keeping the written value (assumed state)",
       );
-    }
     this.#saveAssumed();
     return true;
   }
 
   #saveAssumed(): void {
-    for (const [vid, regs] of Object.entries(this.#assumed)) if (!Object.keys(regs).length) delete this.#assumed[vid];
-    this.#ctx?.store.set(STORE_KEY, Object.keys(this.#assumed).length ? structuredClone(this.#assumed) : undefined);
+    this.#ctx?.store.set(STORE_KEY, this.#assumed.toJSON());
   }
 
   #effective(dev: Dev): Registers {
-    const out = { ...dev.reported };
-    for (const [reg, a] of Object.entries(this.#assumed[dev.vid] ?? {})) if (a) out[reg] = a.value;
-    return out;
+    return this.#assumed.effective(dev.vid, dev.reported);
+  }
+
+  /** Traits from the device's report, its config override and the steps learned for its model. */
+  #detect(dev: Dev): FanSyncTraits {
+    const override = this.#overrideFor(dev);
+    return detectTraits(dev.model, dev.reported, dev.properties, dev.traits, {
+      deviceClass: dev.deviceClass,
+      override,
+      learnedSteps: stepsUnknown(dev.model, override) ? this.#learned.stepsFor(dev.model) : undefined,
+    });
+  }
+
+  #overrideFor(dev: Dev): DeviceOverride | undefined {
+    return overrideFor(this.#opts.overrides, dev.vid, dev.properties.displayName);
+  }
+
+  /** A running fan's reported speed is one of its levels; `asked` is the write it answers, if any. */
+  #learnSpeed(dev: Dev, asked: number | undefined): void {
+    const { H00: power, H02: speed } = dev.reported;
+    if (power !== 1 || speed === undefined || isLightOnly(dev.model, dev.deviceClass)) return;
+    if (!stepsUnknown(dev.model, this.#overrideFor(dev))) return;
+    if (this.#learned.observe(dev.model, speed, asked)) this.#ctx?.store.set(LEARNED_KEY, this.#learned.toJSON());
   }
 
   /** Re-send the state after the core applied the command (a push may have beaten the ack). */

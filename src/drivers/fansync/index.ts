@@ -1,6 +1,6 @@
 // FanSync (Fanimation) cloud driver. See docs/protocols/fansync.md.
 import { z } from "zod";
-import { defineVendor, httpUrl, wsUrl } from "../../core/vendor.ts";
+import { defineVendor, httpUrl, str, wsUrl } from "../../core/vendor.ts";
 import { DEFAULT_API, DEFAULT_WEBSOCKET, FanSyncDriver } from "./driver.ts";
 import { FanSyncAuthError, login } from "./http-auth.ts";
 
@@ -10,8 +10,8 @@ export {
   DEFAULT_WEBSOCKET,
   type FanSyncDriverOptions,
   type FanSyncTimeouts,
-  type AssumedState,
 } from "./driver.ts";
+export type { AssumedState } from "./assumed.ts";
 export {
   detectTraits,
   speedStepsFor,
@@ -21,6 +21,7 @@ export {
   CCT_PRESETS,
   CORKE_CCT_PRESETS,
   type FanSyncTraits,
+  type DeviceOverride,
 } from "./capabilities.ts";
 export { planWrites, registersToState, registersToPatch, faultText, H0E_CODES, type Registers } from "./registers.ts";
 export { FanSyncAuthError, FanSyncHttpError } from "./http-auth.ts";
@@ -32,11 +33,27 @@ export {
   FanSyncClosedError,
 } from "./socket.ts";
 
+/** Corrections for one device that reports wrongly (README "FanSync notes"). */
+const deviceOverride = z.strictObject({
+  light: z.boolean().optional(),
+  direction: z.boolean().optional(),
+  speedSteps: z.array(z.number().int().min(1).max(100)).min(1).max(20).optional(),
+});
+
+/** Overrides keyed by vendor device id or display name; bounded like every other config list. */
+const deviceOverrides = z
+  .record(str(1, 100), deviceOverride)
+  .refine((r) => Object.keys(r).length <= 200, "at most 200 devices")
+  .optional();
+
 /** The vendor module (src/core/vendor.ts): FanSync ceiling fans, e-mail and password. */
 export const fansync = defineVendor({
   id: "fansync",
   displayName: "FanSync",
-  accountKeys: { endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional() }).optional() },
+  accountKeys: {
+    endpoints: z.strictObject({ api: httpUrl.optional(), websocket: wsUrl.optional() }).optional(),
+    devices: deviceOverrides,
+  },
   passwordOptional: false,
   produces: { cameras: false },
   login: {
@@ -61,6 +78,7 @@ export const fansync = defineVendor({
       password: account.password ?? "",
       endpoints: { api: account.endpoints?.api, websocket: account.endpoints?.websocket },
       log,
+      ...(account.devices ? { overrides: account.devices } : {}),
     }),
   endpoints: (account) => [{ label: `${account.name} api`, url: account.endpoints?.api ?? DEFAULT_API }],
   example: {
@@ -73,6 +91,9 @@ export const fansync = defineVendor({
       "  endpoints:",
       `    api: ${DEFAULT_API}`,
       `    websocket: ${DEFAULT_WEBSOCKET}`,
+      "  # Per-device corrections (device id or name): light / direction false, or the speeds it holds.",
+      "  # devices:",
+      "  #   Bedroom: { light: false, direction: false, speedSteps: [20, 35, 50, 65, 80, 100] }",
     ],
   },
 });

@@ -46,6 +46,10 @@ export function isRegisterMap(value: unknown): value is Registers {
 export function registersToState(regs: Registers, traits: FanSyncTraits): DeviceState {
   const caps = traits.capabilities;
   const state: DeviceState = {};
+  if (traits.lightOnly && caps.light) {
+    // A light-only module: H00 is the light's power, H02 its dimmer (§5.3).
+    state.light = { on: regs.H00 === 1, brightness: caps.light.dimmable ? clamp(regs.H02 ?? 100, 1, 100) : 100 };
+  }
   if (caps.fan) {
     const fan: FanState = {
       on: regs.H00 === 1,
@@ -56,7 +60,7 @@ export function registersToState(regs: Registers, traits: FanSyncTraits): Device
     };
     state.fan = fan;
   }
-  if (caps.light) {
+  if (caps.light && !traits.lightOnly) {
     const light: LightState = {
       on: regs.H0B === 1,
       brightness: caps.light.dimmable ? clamp(regs.H0C ?? 100, 1, 100) : 100,
@@ -100,6 +104,10 @@ export function nearestPreset(kelvin: number, presets: number[]): number {
   return best;
 }
 
+/** The light's registers: on a fan's light kit, and on a light-only module (§5.3). */
+const FAN_LIGHT_REGISTERS = { power: "H0B", dimmer: "H0C" } as const;
+const LIGHT_ONLY_REGISTERS = { power: "H00", dimmer: "H02" } as const;
+
 /**
  * The `set` payloads (in order) that carry out a command, following docs/protocols/fansync.md §6.4:
  * - power off is {H00:0} alone, whatever else the command asks of the fan;
@@ -108,12 +116,13 @@ export function nearestPreset(kelvin: number, presets: number[]): number {
  *   as a side effect is added;
  * - a speed write adds H01:0 only when H01 is not already 0 (leaving breeze);
  * - direction is H06 0/1, or H06 2 (toggle) on AC/universal receivers;
- * - light: H0B, H0C 1..100, H04 preset; Home Away: {H0D:x} alone.
+ * - light: H0B, H0C 1..100, H04 preset (light-only modules: H00 and H02); Home Away: {H0D:x} alone.
  * Fan, light and switch changes go in separate writes.
  */
 export function planWrites(current: Registers, traits: FanSyncTraits, command: Command): Registers[] {
   const caps = traits.capabilities;
   const writes: Registers[] = [];
+  const lightRegs = traits.lightOnly ? LIGHT_ONLY_REGISTERS : FAN_LIGHT_REGISTERS;
   const fan = command.fan;
   if (fan && caps.fan) {
     const isOn = current.H00 === 1;
@@ -146,18 +155,19 @@ export function planWrites(current: Registers, traits: FanSyncTraits, command: C
   }
   const light = command.light;
   if (light && caps.light) {
-    const isOn = current.H0B === 1;
+    const { power, dimmer } = lightRegs;
+    const isOn = current[power] === 1;
     const wantOn = light.brightness !== undefined && light.brightness <= 0 ? false : light.on;
     const w: Registers = {};
     if (wantOn === false) {
-      if (isOn) w.H0B = 0;
+      if (isOn) w[power] = 0;
     } else {
-      if (wantOn === true && !isOn) w.H0B = 1;
+      if (wantOn === true && !isOn) w[power] = 1;
       if (light.brightness !== undefined && light.brightness > 0 && caps.light.dimmable) {
         const b = clamp(light.brightness, 1, 100);
-        if (b !== current.H0C) w.H0C = b;
+        if (b !== current[dimmer]) w[dimmer] = b;
       }
-      const presets = caps.light.colorTemperatureK;
+      const presets = traits.lightOnly ? undefined : caps.light.colorTemperatureK;
       if (light.colorTemperatureK !== undefined && presets?.length) {
         const p = nearestPreset(light.colorTemperatureK, presets);
         if (p !== current.H04) w.H04 = p;

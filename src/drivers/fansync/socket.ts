@@ -352,3 +352,18 @@ export class FanSyncSocket extends EventEmitter<SocketEvents> {
     this.emit("push", { device: data.device, status: copySafe(status) });
   }
 }
+
+/** The socket's close reason, or "stopped" once `signal` aborts. Not Promise.race against one promise
+ * that lives as long as the driver: every race would leave a reaction on it (and its settled result)
+ * until stop(), a few hundred bytes per reconnect for good. */
+export function closedOrStopped(closed: Promise<string>, signal: AbortSignal): Promise<string> {
+  if (signal.aborted) return Promise.resolve("stopped");
+  return new Promise<string>((resolve) => {
+    const onAbort = (): void => resolve("stopped");
+    signal.addEventListener("abort", onAbort, { once: true });
+    void closed.then((reason) => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(reason);
+    });
+  });
+}
