@@ -12,6 +12,7 @@ import { soundHomeKit } from "./sound/homekit.ts";
 import { smokeAlarmHomeKit } from "./smoke-alarm/homekit.ts";
 import { coAlarmHomeKit } from "./co-alarm/homekit.ts";
 import { heatAlarmHomeKit } from "./heat-alarm/homekit.ts";
+import { leakHomeKit } from "./leak/homekit.ts";
 import { batteryHomeKit } from "./battery/homekit.ts";
 import { cameraHomeKit } from "./camera/homekit.ts";
 
@@ -28,6 +29,7 @@ export const homekitBindings: { readonly [K in CapabilityName]?: HomeKitBinding<
   smokeAlarm: smokeAlarmHomeKit,
   coAlarm: coAlarmHomeKit,
   heatAlarm: heatAlarmHomeKit,
+  leak: leakHomeKit,
   battery: batteryHomeKit,
   camera: cameraHomeKit,
 };

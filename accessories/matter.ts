@@ -12,6 +12,7 @@ import { motionMatter } from "./motion/matter.ts";
 import { soundMatter } from "./sound/matter.ts";
 import { smokeCoAlarmMatter } from "./smoke-co-alarm/matter.ts";
 import { batteryMatter } from "./battery/matter.ts";
+import { leakMatter } from "./leak/matter.ts";
 
 export type { MatterBinding, MatterPart } from "./matter-support.ts";
 
@@ -29,5 +30,6 @@ export const matterBindings: Partial<Record<CapabilityName, MatterBinding>> = {
   smokeAlarm: smokeCoAlarmMatter.smokeAlarm,
   coAlarm: smokeCoAlarmMatter.coAlarm,
   heatAlarm: smokeCoAlarmMatter.heatAlarm,
+  leak: leakMatter,
   battery: batteryMatter,
 };

@@ -42,6 +42,15 @@ export interface AlarmCapability {
 export interface CoAlarmCapability extends AlarmCapability {
   /** The device reports a CO concentration in ppm. */
   ppm: boolean;
+  /** The device reports the highest CO concentration it measured (ppm). */
+  peak?: boolean;
+}
+
+/** Momentary controls of a safety alarm that the owner turned on (they act on a real detector, so they are
+ * opt-in): `hush` silences the sounding alarm, `selfTest` runs the detector's test. */
+export interface AlarmControlsCapability {
+  hush?: boolean;
+  selfTest?: boolean;
 }
 
 export interface BatteryCapability {
@@ -61,6 +70,10 @@ export interface Capabilities {
   smokeAlarm?: AlarmCapability;
   coAlarm?: CoAlarmCapability;
   heatAlarm?: AlarmCapability;
+  /** A water leak sensor (state.leak). */
+  leak?: SensorCapability;
+  /** Opt-in momentary controls of the device's alarms (hush, self-test). */
+  alarmControls?: AlarmControlsCapability;
   battery?: BatteryCapability;
   temperature?: SensorCapability;
   humidity?: SensorCapability;
@@ -98,6 +111,8 @@ export interface AlarmState {
 
 export interface CoAlarmState extends AlarmState {
   ppm?: number;
+  /** The highest concentration measured (ppm), when the device reports one. */
+  peakPpm?: number;
 }
 
 export interface BatteryState {
@@ -114,6 +129,8 @@ export interface DeviceState {
   smokeAlarm?: AlarmState;
   coAlarm?: CoAlarmState;
   heatAlarm?: AlarmState;
+  /** Water detected. */
+  leak?: boolean;
   battery?: BatteryState;
   /** Degrees Celsius. */
   temperature?: number;
@@ -135,6 +152,7 @@ export interface StatePatch {
   smokeAlarm?: Partial<AlarmState>;
   coAlarm?: Partial<CoAlarmState>;
   heatAlarm?: Partial<AlarmState>;
+  leak?: boolean;
   battery?: Partial<BatteryState>;
   temperature?: number;
   humidity?: number;
@@ -147,7 +165,7 @@ export interface StatePatch {
 /** Object-valued parts of the state, merged key by key. */
 const OBJECT_PARTS = ["fan", "light", "smokeAlarm", "coAlarm", "heatAlarm", "battery"] as const;
 /** Scalar parts of the state, replaced whole. */
-const SCALAR_PARTS = ["temperature", "humidity", "motion", "sound", "endOfLife"] as const;
+const SCALAR_PARTS = ["temperature", "humidity", "motion", "sound", "leak", "endOfLife"] as const;
 
 const EMPTY_PARTS: Record<(typeof OBJECT_PARTS)[number], object> = {
   fan: { on: false, speed: 0, direction: "forward", breeze: false },

@@ -4,7 +4,7 @@ import type { DriverSink } from "../../core/driver.ts";
 import type { DriverRuntime } from "../../core/driver-runtime.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Command, StatePatch } from "../../core/model.ts";
-import type { Dev, Inventory } from "./inventory.ts";
+import type { Dev, Inventory, Station } from "./inventory.ts";
 import type { XSenseSession } from "./session.ts";
 import type { ShadowClient } from "./shadows.ts";
 
@@ -47,6 +47,40 @@ export class XSenseCommands {
     }
     if (test) await this.#selfTest(dev);
     if (mute) await this.#mute(dev);
+  }
+
+  /** Ask every base station for fresh thermo-hygrometer readings (`2nd_apptempdata`, docs/protocols/xsense.md
+   * §6); they come back as ordinary shadow reports. Best effort: a refusal is logged, never thrown. */
+  async liveRead(): Promise<void> {
+    const byStation = new Map<Station, string[]>();
+    for (const dev of this.#o.inventory.devices.values()) {
+      if (!dev.spec?.liveRead || !dev.info || !dev.station.bridge) continue;
+      byStation.set(dev.station, [...(byStation.get(dev.station) ?? []), dev.sn]);
+    }
+    await Promise.all(
+      [...byStation].map(async ([station, sns]) => {
+        // Field order as the app sends it (captured, docs/protocols/xsense.md §6).
+        const desired = {
+          shadow: "appTempData",
+          deviceSN: sns,
+          source: "1",
+          report: "1",
+          reportDst: "1",
+          timeoutM: "5",
+          userId: this.#o.session.userId ?? "",
+          time: utcStamp(),
+          stationSN: station.sn,
+        };
+        try {
+          const doc = await this.#o.shadows.shadow(station.house, station.thing, "2nd_apptempdata", {
+            state: { desired },
+          });
+          if (doc === undefined) throw new Error(`no shadow ${station.thing}~2nd_apptempdata`);
+        } catch (error) {
+          this.#o.log.warn({ station: station.sn }, `xsense: live readings not requested: ${(error as Error).message}`);
+        }
+      }),
+    );
   }
 
   #desiredBase(dev: Dev, shadow: string, time: "utc" | "ms" | "none" | undefined): Record<string, unknown> {

@@ -269,6 +269,7 @@ export class XSenseDriver implements Driver {
         parts.local?.resync();
         if (rt.stopping) break;
         await links.open();
+        void parts.commands.liveRead();
         this.#startPoll(parts);
         links.ready();
         rt.inventoryDone();
@@ -293,7 +294,10 @@ export class XSenseDriver implements Driver {
       this.#rt.every(interval, () => {
         void parts.inventory
           .sync()
-          .then(() => parts.local?.resync())
+          .then(() => {
+            parts.local?.resync();
+            return parts.commands.liveRead();
+          })
           .catch((error: Error) => parts.log.warn(`xsense: poll failed: ${error.message}`));
       });
     }

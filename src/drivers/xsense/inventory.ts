@@ -313,6 +313,7 @@ export class Inventory {
     if (caps.smokeAlarm) base.smokeAlarm = { detected: false };
     if (caps.coAlarm) base.coAlarm = { detected: false };
     if (caps.heatAlarm) base.heatAlarm = { detected: false };
+    if (caps.leak) base.leak = false;
     if (caps.battery) base.battery = { low: false };
     return applyPatch(base, patch);
   }
