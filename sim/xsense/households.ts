@@ -21,6 +21,10 @@ export const HOUSEHOLD = {
   sleeper: "E0E00001",
 } as const;
 
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:T]/g, "").slice(0, 14);
+}
+
 export function everyDetectorHouses(): SimHouseSpec[] {
   const h = HOUSEHOLD;
   return [
@@ -46,7 +50,14 @@ export function everyDetectorHouses(): SimHouseSpec[] {
         },
         { sn: h.wifiClimate, category: "STH0C", name: "Garage climate" },
         { sn: h.wifiLeak, category: "SWS0B", name: "Boiler leak" },
-        { sn: h.sleeper, category: "XS0E-iR", name: "Shed smoke" },
+        // Asleep since its last check-in two hours ago (docs/protocols/xsense.md §5.6).
+        {
+          sn: h.sleeper,
+          category: "XS0E-iR",
+          name: "Shed smoke",
+          online: false,
+          state: { online: "0", onlineTime: stamp(Date.now() - 2 * 3_600_000) },
+        },
       ],
     },
   ];

@@ -1348,6 +1348,20 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.#update(sn, { b: celsius.toFixed(1), c: String(humidity) });
   }
 
+  /** A sleeping Wi-Fi detector (docs/protocols/xsense.md §5.6) after a check-in at `lastCheckInMs`: its module is
+   * off, so its thing's presence reads disconnected, the station list's onLine 0 and its record online "0";
+   * only `onlineTime` tells when it last checked in. */
+  sleepWifi(sn: string, lastCheckInMs: number): void {
+    this.setStationOnline(sn, false);
+    this.#update(sn, { online: "0", onlineTime: utcStamp(lastCheckInMs) });
+  }
+
+  /** The sleeping detector checks in now (and reports itself online until it sleeps again). */
+  checkInWifi(sn: string): void {
+    this.setStationOnline(sn, true);
+    this.#update(sn, { online: "1", onlineTime: utcStamp(Date.now()) });
+  }
+
   /** batInfo 0-3 (0 empty, 3 full). */
   setBattery(sn: string, batInfo: number): void {
     this.#update(sn, { batInfo: String(batInfo) });

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { harness, type Harness } from "./xsense-harness.ts";
 import type { SinkCall } from "../helpers/fake-sink.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { everyDetectorHouses, HOUSEHOLD as H } from "../../sim/xsense/households.ts";
 import type { SelfTestRequest } from "../../sim/xsense/index.ts";
 
@@ -168,4 +169,44 @@ test("the CO peak is the highest level the detector reported, kept after the ala
   h.sim.raiseCo(H.co, 120);
   await peak;
   assert.equal(h.sink.states.get(id)?.coAlarm?.peakPpm, 420);
+});
+
+test("a sleeping Wi-Fi detector stays reachable between check-ins, whatever its presence says", async (t) => {
+  const { h } = await household();
+  t.after(() => h.close());
+  const id = h.id(H.sleeper);
+  // Asleep since a check-in 2 h ago: onLine 0 in the station list, online "0" in its record.
+  assert.equal(h.sink.available.get(id), true, "not No Response between check-ins");
+  // It checks in and sleeps again: its thing disconnects; past the presence grace the station counts as
+  // offline, the detector does not.
+  h.sim.sleepWifi(H.sleeper, Date.now() - 60_000);
+  await waitFor(() => h.logs.matching(/Shed smoke is offline/).length, 3000, { on: [[h.logs, "line"]] });
+  assert.deepEqual(
+    h.sink.of("availabilityChanged").filter((c) => c.id === id),
+    [],
+  );
+});
+
+test("a sleeping Wi-Fi detector is No Response once its last check-in is older than its window", async (t) => {
+  const houses = everyDetectorHouses();
+  const sleeper = houses[0]!.stations.find((s) => s.sn === H.sleeper)!;
+  sleeper.state = { online: "0", onlineTime: "20200101000000" };
+  const h = await harness({ sim: { houses } });
+  t.after(() => h.close());
+  const id = h.id(H.sleeper);
+  assert.equal(h.sink.available.get(id), false, "checked in years ago: No Response from the start");
+  assert.equal(h.sink.available.get(h.id(H.wifiLeak)), true, "a sensor with no check-in time: by its flags");
+  const availability = (available: boolean) =>
+    h.sink.next((c) => c.type === "availabilityChanged" && c.id === id && c.available === available, 5000);
+  // A check-in just short of 34 h ago: reachable, until the window closes with no report at all.
+  let next = availability(true);
+  h.sim.sleepWifi(H.sleeper, Date.now() - 34 * 3_600_000 + 3000);
+  await next;
+  next = availability(false);
+  await next;
+  assert.equal(h.logs.matching(/Shed smoke has not checked in since/).length, 1);
+  // It checks in again: reachable at once.
+  next = availability(true);
+  h.sim.checkInWifi(H.sleeper);
+  await next;
 });

@@ -182,7 +182,7 @@ describe("X-Sense sensors, leak detectors and listeners in Apple Home and Matter
     assert.deepEqual({ smoke: features.smokeAlarm, co: features.coAlarm }, { smoke: true, co: true });
   });
 
-  it("a leak reaches HomeKit as an event and Matter as a report and a StateChange event; drying clears both", async () => {
+  it("a leak reaches HomeKit as an event, Matter as a report and a StateChange event; drying clears both", async () => {
     for (const sn of [H.leak, H.wifiLeak]) {
       const detected = await hapChar(sn, Service.LeakSensor.UUID, Characteristic.LeakDetected.UUID);
       const ep = matter.withCluster(bridged(sn), "booleanState").number!;

@@ -7,6 +7,7 @@ import type { Logger } from "../../core/logger.ts";
 import { applyPatch, deviceId, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { isUnsafeKey } from "../../core/safe-keys.ts";
+import { checkInFresh, parseStamp, staleAt } from "./check-in.ts";
 import { capabilitiesOf, inferSpec, modelSpec, thingName, type ModelSpec } from "./models.ts";
 import { childSn, fieldsToPatch, flag, flatten, isObject, selfTestResult, type Fields } from "./parse.ts";
 import type { XSenseSession } from "./session.ts";
@@ -45,6 +46,10 @@ export interface Dev {
   testTimer: Timer | undefined;
   /** Combo detectors: which alarm is sounding (reports do not always say, docs/protocols/xsense.md §5.4). */
   comboActive?: "smoke" | "co" | undefined;
+  /** Sleeping Wi-Fi detectors: the last check-in (epoch ms), when one was reported. */
+  checkIn?: number | undefined;
+  /** Fires when that check-in stops vouching for the detector. */
+  staleTimer?: Timer | undefined;
 }
 
 /** Distinct reported fields kept per device (a real detector reports about twenty). */
@@ -343,6 +348,7 @@ export class Inventory {
   #applyFields(dev: Dev, fields: Fields, origin: string): void {
     const known = { ...dev.fields };
     remember(dev.fields, flatten(fields));
+    const checkedIn = this.#noteCheckIn(dev, flatten(fields));
     if (!dev.spec || !dev.info) return; // not announced yet: the announcement carries the fields
     const result = fieldsToPatch(dev.spec, fields, { known, ...(dev.comboActive ? { active: dev.comboActive } : {}) });
     if (result.patch.coAlarm?.detected === true) dev.comboActive = "co";
@@ -354,10 +360,22 @@ export class Inventory {
       this.malformed(origin, "bad fields", { device: dev.sn, problems: result.problems.join(", ").slice(0, 300) });
     }
     if (Object.keys(result.patch).length) this.#o.sink.stateChanged(dev.id, result.patch);
-    if (result.online !== undefined && result.online !== dev.online) {
-      dev.online = result.online;
+    if ((result.online !== undefined && result.online !== dev.online) || checkedIn) {
+      if (result.online !== undefined) dev.online = result.online;
       this.updateAvailability(dev);
     }
+  }
+
+  /** Remember a sleeping detector's newest check-in (`onlineTime`, or an `online` flag saying it is awake now).
+   * True when it moved forward. */
+  #noteCheckIn(dev: Dev, fields: Fields): boolean {
+    const spec = dev.spec ?? modelSpec(dev.model);
+    if (!spec?.checkInHours) return false;
+    let at = parseStamp(fields.onlineTime);
+    if (flag(fields.online ?? fields.onLine) === true) at = Math.max(at ?? 0, Date.now());
+    if (at === undefined || at <= (dev.checkIn ?? Number.NEGATIVE_INFINITY)) return false;
+    dev.checkIn = at;
+    return true;
   }
 
   /** A shadow of a station thing (SBS50/SBS10) or a Wi-Fi detector's own thing. */
@@ -472,10 +490,30 @@ export class Inventory {
 
   updateAvailability(dev: Dev): void {
     if (!dev.info) return;
-    const available = !this.#o.linkDown(dev.station.house) && dev.station.online && dev.online !== false;
+    const available = !this.#o.linkDown(dev.station.house) && this.#reachable(dev);
     if (available === dev.available) return;
     dev.available = available;
     this.#o.sink.availabilityChanged(dev.id, available);
+  }
+
+  /** A sleeping Wi-Fi detector with a known check-in is reachable while that check-in is fresh, whatever its
+   * presence and online flags say between check-ins (docs/protocols/xsense.md §5.6); others by their flags. */
+  #reachable(dev: Dev): boolean {
+    const hours = dev.spec?.checkInHours;
+    if (!hours || dev.checkIn === undefined) return dev.station.online && dev.online !== false;
+    const now = Date.now();
+    const fresh = checkInFresh(dev.checkIn, hours, now);
+    dev.staleTimer = this.#o.rt.cancel(dev.staleTimer);
+    if (fresh) {
+      const due = staleAt(Math.min(dev.checkIn, now), hours) - now;
+      dev.staleTimer = this.#o.rt.later(due, () => {
+        dev.staleTimer = undefined;
+        const at = new Date(dev.checkIn ?? 0).toISOString();
+        this.#o.log.info({ device: dev.id }, `xsense: ${dev.name} has not checked in since ${at}`);
+        this.updateAvailability(dev);
+      });
+    }
+    return fresh;
   }
 
   #setStationOnline(station: Station, online: boolean): void {
