@@ -15,6 +15,7 @@ import { heatAlarmHomeKit } from "./heat-alarm/homekit.ts";
 import { leakHomeKit } from "./leak/homekit.ts";
 import { batteryHomeKit } from "./battery/homekit.ts";
 import { cameraHomeKit } from "./camera/homekit.ts";
+import { alarmControlsHomeKit } from "./alarm-controls/homekit.ts";
 
 export type { HomeKitBinding, HomeKitBoundCapability } from "./homekit-support.ts";
 
@@ -32,4 +33,5 @@ export const homekitBindings: { readonly [K in CapabilityName]?: HomeKitBinding<
   leak: leakHomeKit,
   battery: batteryHomeKit,
   camera: cameraHomeKit,
+  alarmControls: alarmControlsHomeKit,
 };

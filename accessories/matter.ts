@@ -13,6 +13,7 @@ import { soundMatter } from "./sound/matter.ts";
 import { smokeCoAlarmMatter } from "./smoke-co-alarm/matter.ts";
 import { batteryMatter } from "./battery/matter.ts";
 import { leakMatter } from "./leak/matter.ts";
+import { alarmControlsMatter } from "./alarm-controls/matter.ts";
 
 export type { MatterBinding, MatterPart } from "./matter-support.ts";
 
@@ -32,4 +33,5 @@ export const matterBindings: Partial<Record<CapabilityName, MatterBinding>> = {
   heatAlarm: smokeCoAlarmMatter.heatAlarm,
   leak: leakMatter,
   battery: batteryMatter,
+  alarmControls: alarmControlsMatter,
 };

@@ -46,6 +46,7 @@ import {
   powerSourceAttributes,
   powerSourceInitial,
 } from "../battery/matter.ts";
+import { selfTestCommand } from "../alarm-controls/commands.ts";
 import type { CapabilityName } from "../kinds.ts";
 import {
   bindCommands,
@@ -70,13 +71,8 @@ export function alarmEndpointOwner(caps: Capabilities): CapabilityName | undefin
   return undefined;
 }
 
-/** The command a Matter SelfTestRequest stands for; undefined when the model has no remote self-test. */
-export function selfTestCommand(caps: Capabilities): StatePatch | undefined {
-  if (caps.smokeAlarm?.selfTest) return { smokeAlarm: { testing: true } };
-  if (caps.coAlarm?.selfTest) return { coAlarm: { testing: true } };
-  if (caps.heatAlarm?.selfTest) return { heatAlarm: { testing: true } };
-  return undefined;
-}
+/** The command a Matter SelfTestRequest stands for (accessories/alarm-controls/commands.ts). */
+export { selfTestCommand };
 
 function batteryAlert(state: DeviceState): SmokeCoAlarm.AlarmState {
   const level = batteryLevelOf(state);

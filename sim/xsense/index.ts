@@ -336,6 +336,8 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   readonly houses: SimHouse[] = [];
   readonly calls: AppCall[] = [];
   readonly selfTests: SelfTestRequest[] = [];
+  /** Every accepted mute (hush) write, in order. */
+  readonly mutes: SelfTestRequest[] = [];
   readonly options: XSenseSimulatorOptions;
   /** The self-test outcome the next tests report. */
   selfTestOutcome: { result: "success" | "fail" | "no-answer"; smokeFault?: boolean; coFault?: boolean } = {
@@ -1110,6 +1112,32 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.#json(res, 200, { state: { desired }, metadata: {}, version: 8, timestamp: Math.floor(Date.now() / 1000) });
   }
 
+  /** Expected mute route per model (docs/protocols/xsense.md §6); undefined: no remote mute on that route. */
+  static muteRoute(type: string): { topic: string; shadow: string; userParam: boolean } | undefined {
+    if (type === "SC06-WX" || /^(STH|SWS)/.test(type)) return undefined; // water/climate mute elsewhere
+    if (type === "XS01-WX") return { topic: "appmute", shadow: "appMute", userParam: false };
+    if (/-(WX|iR|iA)$/.test(type)) return { topic: "2nd_appmute", shadow: "appMute", userParam: false };
+    const own: Record<string, string> = {
+      "XS01-M": "appMute",
+      "XS03-iWX": "appMute",
+      "XS0D-MR": "appMute",
+      "XP02S-MR": "appMute",
+      "SD11-MR": "appMute",
+      "XC01-M": "appCoMute",
+      "XH02-M": "appXh02mMute",
+      "XP0A-MR": "appXp0amrMute",
+      "SC07-MR": "appSc07mrMute",
+      "SC01-MR": "appSc07mrMute",
+      "XP0H-MR": "appSc07mrMute",
+      "XP0P-MR": "appSc07mrMute",
+      SAL51: "appListener",
+      SAL100: "appListener",
+    };
+    const shadow = Object.hasOwn(own, type) ? own[type] : undefined;
+    if (shadow) return { topic: "2nd_appmute", shadow, userParam: false };
+    return { topic: "2nd_appmute", shadow: "app2ndMute", userParam: true };
+  }
+
   /** Expected self-test `shadow` per model (docs/protocols/xsense.md §6, HA's APK-aligned table). */
   static selfTestShadow(type: string, station: string): string | undefined {
     if (station === "SBS10") return "appSelfTest";
@@ -1160,7 +1188,18 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       const sn = String(desired.deviceSN ?? "");
       const d = station.self?.sn === sn ? station.self : station.devices.find((x) => x.sn === sn);
       if (!d || desired.userId !== this.sub || typeof desired.shadow !== "string") return 400;
-      this.emit("mute", { thing, shadow: name, desired });
+      const route = XSenseSimulator.muteRoute(d.type);
+      if (!route || route.topic !== name || route.shadow !== desired.shadow) return 400;
+      if (
+        (desired.userParam !== undefined) !== route.userParam ||
+        (route.userParam && desired.userParam !== "source=1")
+      )
+        return 400;
+      if (desired.muteType !== "0" && desired.muteType !== "1") return 400;
+      if (desired.stationSN !== station.sn || !/^\d{14}$/.test(String(desired.time))) return 400;
+      const request = { thing, shadow: name, desired };
+      this.mutes.push(request);
+      this.emit("mute", request);
       this.#later(this.options.reportDelayMs ?? 20, () => this.#update(sn, { muteStatus: "1" }));
       return 200;
     }

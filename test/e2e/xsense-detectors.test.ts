@@ -2,7 +2,8 @@
 // bridge (its CLI) against the simulator's household (sim/xsense/households.ts), paired with hap-controller
 // and commissioned with matter.js's controller: thermo-hygrometers as Temperature + Humidity sensors, water
 // leak sensors as LeakSensor / Water Leak Detector (BooleanState) pushed as alarms are, alarm listeners as
-// the alarm they hear, the CO peak. Runs inside test/netns.sh.
+// the alarm they hear, the CO peak, and the opt-in Hush / Self-Test switches (with the exact shadow writes the
+// simulator received, and Matter's deviceMuted). Runs inside test/netns.sh.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import { join } from "node:path";
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { deviceId } from "../../src/core/model.ts";
 import { uniqueIdFor } from "../../src/matter/bridged.ts";
-import { XSenseSimulator } from "../../sim/xsense/index.ts";
+import { XSenseSimulator, type SelfTestRequest } from "../../sim/xsense/index.ts";
 import { everyDetectorHouses, HOUSEHOLD as H } from "../../sim/xsense/households.ts";
 import { E2E_PASSCODE, E2E_PIN, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { BridgeProcess, type LogLine } from "../helpers/bridge-process.ts";
@@ -29,6 +30,8 @@ const SMOKE_CO_ALARM = "0x5c";
 const CO_CONCENTRATION = "0x40c";
 const BOOLEAN_STATE_ID = 0x45;
 const CRITICAL = 2;
+const MUTED = 1;
+const NOT_MUTED = 0;
 
 describe("X-Sense sensors, leak detectors and listeners in Apple Home and Matter", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-e2e-xdet-"));
@@ -47,7 +50,9 @@ describe("X-Sense sensors, leak detectors and listeners in Apple Home and Matter
   function hapEvent(c: HapCharacteristic, value: unknown, from: number, timeoutMs = 5000): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (!hapEvents.slice(from).some((e) => e.id === c.id && e.value === value)) return;
+        // HAP sends booleans as 1/0.
+        const same = (v: unknown) => v === value || (typeof value === "boolean" && v === Number(value));
+        if (!hapEvents.slice(from).some((e) => e.id === c.id && same(e.value))) return;
         clearTimeout(timer);
         hapWaiters.delete(check);
         resolve();
@@ -100,6 +105,8 @@ describe("X-Sense sensors, leak detectors and listeners in Apple Home and Matter
           email: sim.email,
           password: "${E2E_XSENSE_PASSWORD}",
           endpoints: { api: urls.api, cognito: urls.cognito, iotData: urls.iotData, mqtt: urls.mqtt },
+          hushSwitch: true,
+          selfTestSwitch: [H.smoke],
         },
       ],
       logLevel: "debug",
@@ -249,5 +256,89 @@ describe("X-Sense sensors, leak detectors and listeners in Apple Home and Matter
     await hapEvent(peak, 380, mark);
     await report;
     sim.clearCo(H.co);
+  });
+
+  it("Hush in Apple Home mutes the sounding detector: the exact write, the switch at rest, deviceMuted", async () => {
+    const hush = await hap.find({
+      service: Service.Switch.UUID,
+      characteristic: Characteristic.On.UUID,
+      accessory: { serial: H.smoke },
+    });
+    const alarm = matter.withCluster(bridged(H.smoke), "smokeCoAlarm");
+    const raised = matter.nextReport(alarm.number, SMOKE_CO_ALARM, "smokeState", (v) => v === CRITICAL);
+    sim.raiseSmoke(H.smoke);
+    await raised;
+    const mark = hapEvents.length;
+    const written = new Promise<SelfTestRequest>((resolve) => sim.once("mute", resolve));
+    const muted = matter.nextReport(alarm.number, SMOKE_CO_ALARM, "deviceMuted", (v) => v === MUTED);
+    await hap.write([hush, true]);
+    const { thing, shadow, desired } = await written;
+    assert.equal(thing, `SBS50${H.station}`);
+    assert.equal(shadow, "2nd_appmute");
+    assert.deepEqual(
+      { ...desired, time: "T" },
+      {
+        deviceSN: H.smoke,
+        shadow: "app2ndMute",
+        stationSN: H.station,
+        time: "T",
+        userId: sim.sub,
+        muteType: "0",
+        userParam: "source=1",
+      },
+    );
+    assert.match(String(desired.time), /^\d{14}$/);
+    await muted;
+    await hapEvent(hush, false, mark);
+    assert.equal(Number((await hap.read(hush))[0]), 0, "momentary: the switch is at rest again");
+    // deviceMuted stays true while hushed, and falls back when the alarm is over.
+    assert.equal((await matter.read(alarm, "smokeCoAlarm", ["deviceMuted"])).deviceMuted, MUTED);
+    const unmuted = matter.nextReport(alarm.number, SMOKE_CO_ALARM, "deviceMuted", (v) => v === NOT_MUTED);
+    sim.clearSmoke(H.smoke);
+    await unmuted;
+  });
+
+  it("the same momentary Hush control in Matter: an On/Off endpoint that stays off", async () => {
+    const control = matter.withCluster(bridged(H.co), "onOff");
+    const written = new Promise<SelfTestRequest>((resolve) => sim.once("mute", resolve));
+    await matter.invoke(control, "onOff", "on");
+    const { desired } = await written;
+    assert.equal(desired.deviceSN, H.co);
+    assert.equal(desired.shadow, "app2ndMute");
+    assert.equal((await matter.read(control, "onOff", ["onOff"])).onOff, false);
+  });
+
+  it("Self-Test in Apple Home runs the test with its exact write; only where asked and possible", async () => {
+    const test = await hap.find({
+      service: Service.Switch.UUID,
+      characteristic: Characteristic.On.UUID,
+      accessory: { serial: H.smoke },
+      index: 1,
+    });
+    const requested = new Promise<SelfTestRequest>((resolve) => sim.once("selfTest", resolve));
+    const mark = hapEvents.length;
+    await hap.write([test, true]);
+    const { thing, shadow, desired } = await requested;
+    assert.equal(thing, `SBS50${H.station}`);
+    assert.equal(shadow, `2nd_selftest_${H.smoke}`);
+    assert.deepEqual(
+      { ...desired, time: "T" },
+      {
+        deviceSN: H.smoke,
+        shadow: "app2ndSelfTest",
+        stationSN: H.station,
+        time: "T",
+        userId: sim.sub,
+        userParam: "source=1",
+      },
+    );
+    assert.match(String(desired.time), /^\d{13}$/, "epoch milliseconds on 2nd_selftest_");
+    await hapEvent(test, false, mark);
+    const accessories = await hap.accessories(true);
+    const switches = (sn: string) =>
+      accessories.find((a) => a.serialNumber === sn)?.services.filter((s) => s.type === Service.Switch.UUID).length;
+    assert.equal(switches(H.smoke), 2, "Hush and Self-Test");
+    assert.equal(switches(H.co), 1, "Hush only: no self-test switch asked for");
+    assert.equal(switches(H.leak), 0, "nothing to hush on a water sensor");
   });
 });

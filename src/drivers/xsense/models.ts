@@ -251,6 +251,18 @@ export function inferSpec(
 /** What the owner turned on for a detector (opt-in, README "Hush and self-test switches"). */
 export type ControlsWanted = { hush?: boolean; selfTest?: boolean };
 
+/** The account's choice: every detector (true) or those whose serial is listed. */
+export interface XSenseControls {
+  hush?: boolean | string[];
+  selfTest?: boolean | string[];
+}
+
+/** What the account's choice turns on for one detector. */
+export function wantedFor(controls: XSenseControls, serial: string): ControlsWanted {
+  const pick = (choice: boolean | string[] | undefined) => (Array.isArray(choice) ? choice.includes(serial) : !!choice);
+  return { hush: pick(controls.hush), selfTest: pick(controls.selfTest) };
+}
+
 /** The momentary controls a model gets: those wanted that it can do. */
 export function controlsOf(spec: ModelSpec, wanted: ControlsWanted = {}): AlarmControlsCapability | undefined {
   const alarm = spec.smoke || spec.co || spec.heat;
