@@ -13,12 +13,14 @@ import { cryHomeKit } from "./cry/homekit.ts";
 import { smokeAlarmHomeKit } from "./smoke-alarm/homekit.ts";
 import { coAlarmHomeKit } from "./co-alarm/homekit.ts";
 import { heatAlarmHomeKit } from "./heat-alarm/homekit.ts";
+import { leakHomeKit } from "./leak/homekit.ts";
 import { batteryHomeKit } from "./battery/homekit.ts";
 import { cameraHomeKit } from "./camera/homekit.ts";
 import { volumeHomeKit } from "./volume/homekit.ts";
 import { soundMachineHomeKit } from "./sound-machine/homekit.ts";
 import { lightLevelHomeKit } from "./light-level/homekit.ts";
 import { nightHomeKit } from "./night/homekit.ts";
+import { alarmControlsHomeKit } from "./alarm-controls/homekit.ts";
 
 export type { HomeKitBinding, HomeKitBoundCapability } from "./homekit-support.ts";
 
@@ -34,10 +36,12 @@ export const homekitBindings: { readonly [K in CapabilityName]?: HomeKitBinding<
   smokeAlarm: smokeAlarmHomeKit,
   coAlarm: coAlarmHomeKit,
   heatAlarm: heatAlarmHomeKit,
+  leak: leakHomeKit,
   battery: batteryHomeKit,
   camera: cameraHomeKit,
   volume: volumeHomeKit,
   soundMachine: soundMachineHomeKit,
   lightLevel: lightLevelHomeKit,
   night: nightHomeKit,
+  alarmControls: alarmControlsHomeKit,
 };

@@ -21,15 +21,31 @@ export const accessoryKinds: Record<string, AccessoryKind> = {
   "smoke-alarm": {
     kind: "smoke-alarm",
     homekitCategory: "SENSOR",
-    capabilities: ["smokeAlarm", "heatAlarm", "battery"],
+    capabilities: ["smokeAlarm", "heatAlarm", "battery", "alarmControls"],
   },
-  "co-alarm": { kind: "co-alarm", homekitCategory: "SENSOR", capabilities: ["coAlarm", "battery"] },
+  "co-alarm": { kind: "co-alarm", homekitCategory: "SENSOR", capabilities: ["coAlarm", "battery", "alarmControls"] },
   "combo-alarm": {
     kind: "combo-alarm",
     homekitCategory: "SENSOR",
-    capabilities: ["smokeAlarm", "coAlarm", "heatAlarm", "battery"],
+    capabilities: ["smokeAlarm", "coAlarm", "heatAlarm", "battery", "alarmControls"],
   },
-  "heat-alarm": { kind: "heat-alarm", homekitCategory: "SENSOR", capabilities: ["heatAlarm", "battery"] },
+  "heat-alarm": {
+    kind: "heat-alarm",
+    homekitCategory: "SENSOR",
+    capabilities: ["heatAlarm", "battery", "alarmControls"],
+  },
+  // Hears other alarms sound (smoke or CO pattern) and reports which.
+  "alarm-listener": {
+    kind: "alarm-listener",
+    homekitCategory: "SENSOR",
+    capabilities: ["smokeAlarm", "coAlarm", "battery", "alarmControls"],
+  },
+  "leak-sensor": { kind: "leak-sensor", homekitCategory: "SENSOR", capabilities: ["leak", "battery"] },
+  "climate-sensor": {
+    kind: "climate-sensor",
+    homekitCategory: "SENSOR",
+    capabilities: ["temperature", "humidity", "battery"],
+  },
   "sound-light-machine": {
     kind: "sound-light-machine",
     homekitCategory: "LIGHTBULB",
@@ -62,6 +78,7 @@ const ALL_CAPABILITIES: CapabilityName[] = [
   "smokeAlarm",
   "coAlarm",
   "heatAlarm",
+  "leak",
   "temperature",
   "humidity",
   "motion",
@@ -73,6 +90,7 @@ const ALL_CAPABILITIES: CapabilityName[] = [
   "volume",
   "soundMachine",
   "switches",
+  "alarmControls",
 ];
 
 export function kindOf(kind: string): AccessoryKind {

@@ -17,6 +17,8 @@ import { volumeMatter } from "./volume/matter.ts";
 import { soundMachineMatter } from "./sound-machine/matter.ts";
 import { lightLevelMatter } from "./light-level/matter.ts";
 import { nightMatter } from "./night/matter.ts";
+import { leakMatter } from "./leak/matter.ts";
+import { alarmControlsMatter } from "./alarm-controls/matter.ts";
 
 export type { MatterBinding, MatterPart } from "./matter-support.ts";
 
@@ -35,9 +37,11 @@ export const matterBindings: Partial<Record<CapabilityName, MatterBinding>> = {
   smokeAlarm: smokeCoAlarmMatter.smokeAlarm,
   coAlarm: smokeCoAlarmMatter.coAlarm,
   heatAlarm: smokeCoAlarmMatter.heatAlarm,
+  leak: leakMatter,
   battery: batteryMatter,
   volume: volumeMatter,
   soundMachine: soundMachineMatter,
   lightLevel: lightLevelMatter,
   night: nightMatter,
+  alarmControls: alarmControlsMatter,
 };

@@ -13,7 +13,9 @@
 // the simulator's SBS50 publishes Home Assistant discovery state to the bridge's embedded broker, and
 // a LocalPath feeds the same registry through FusedSink.local (until the driver creates the LocalPath
 // itself, the bench wires it the way the driver will). Timed from the same hook call to the same events.
-// Targets: HAP p99 <= 20 ms, Matter p99 <= 80 ms on both paths; printed beside the 5-minute polling
+// Then a water leak on the cloud path (an SWS51 on the same station): raise/clear to LeakDetected at the HAP
+// controller and BooleanState.stateValue at the Matter controller (the same push path as the alarms).
+// Targets: HAP p99 <= 20 ms, Matter p99 <= 80 ms on every path; printed beside the 5-minute polling
 // interval users of the popular X-Sense integrations see for alarm state.
 //
 // Run: npm run bench -- xsense-alarm-latency   (or: test/netns.sh node bench/xsense-alarm-latency.ts [--samples N])
@@ -24,7 +26,7 @@ import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { createLogger } from "../src/core/logger.ts";
 import { DeviceRegistry } from "../src/core/registry.ts";
 import { JsonStore } from "../src/core/storage.ts";
-import { deviceId } from "../src/core/model.ts";
+import { deviceId, type StatePatch } from "../src/core/model.ts";
 import { FusedSink, LocalPath, XSenseDriver } from "../src/drivers/xsense/index.ts";
 import { HomeKitHost } from "../src/homekit/index.ts";
 import { MatterHost } from "../src/matter/index.ts";
@@ -48,6 +50,8 @@ const POLL_MS = 5 * 60_000;
 const TARGET_HAP_P99 = 20;
 const TARGET_MATTER_P99 = 80;
 const SN = "00000001";
+const LEAK_SN = "00000041";
+const BOOLEAN_STATE = 0x0045;
 const STATION = "13B96457";
 const BROKER_USER = "xsense-app";
 const BROKER_PASSWORD = "bench-broker-password";
@@ -68,7 +72,7 @@ async function closeAll(): Promise<void> {
 }
 
 type PathResults = Record<"hap" | "matter" | "driver" | "hapHost" | "matterHost", number[]>;
-type Results = { cloud: PathResults; local: PathResults };
+type Results = { cloud: PathResults; local: PathResults; leak: PathResults };
 
 async function bench(): Promise<Results> {
   const sim = new XSenseSimulator({
@@ -82,7 +86,10 @@ async function bench(): Promise<Results> {
             sn: STATION,
             category: "SBS50",
             name: "Hall base",
-            devices: [{ sn: SN, type: "XS01-M", name: "Kitchen smoke" }],
+            devices: [
+              { sn: SN, type: "XS01-M", name: "Kitchen smoke" },
+              { sn: LEAK_SN, type: "SWS51", name: "Washer leak" },
+            ],
           },
         ],
       },
@@ -101,7 +108,8 @@ async function bench(): Promise<Results> {
   await driver.start({ sink: registry.sinkFor(driver), log, store: JsonStore.in(dir, "xsense-home") });
   onCleanup("driver", () => driver.stop());
   const id = deviceId("xsense", sim.vendorId(SN));
-  if (!registry.get(id)) throw new Error(`detector ${id} not listed`);
+  const leakId = deviceId("xsense", sim.vendorId(LEAK_SN));
+  if (!registry.get(id) || !registry.get(leakId)) throw new Error(`detector ${id} or ${leakId} not listed`);
 
   const homekit = new HomeKitHost({
     registry,
@@ -126,21 +134,27 @@ async function bench(): Promise<Results> {
     characteristic: Characteristic.SmokeDetected.UUID,
     accessory: { serial: SN },
   });
-  let hapWaiter: { value: number; resolve: (t: number) => void } | undefined;
+  const leakDetected = await hap.find({
+    service: Service.LeakSensor.UUID,
+    characteristic: Characteristic.LeakDetected.UUID,
+    accessory: { serial: LEAK_SN },
+  });
+  type HapTarget = { aid: number; iid: number };
+  let hapWaiter: { target: HapTarget; value: number; resolve: (t: number) => void } | undefined;
   hap.http.on("event", (event: { characteristics?: { aid: number; iid: number; value: unknown }[] }) => {
     const t = performance.now();
     for (const c of event.characteristics ?? []) {
-      if (hapWaiter && c.aid === detected.aid && c.iid === detected.iid && c.value === hapWaiter.value) {
-        const w = hapWaiter;
+      const w = hapWaiter;
+      if (w && c.aid === w.target.aid && c.iid === w.target.iid && c.value === w.value) {
         hapWaiter = undefined;
         w.resolve(t);
       }
     }
   });
-  await hap.subscribe([detected]);
-  const nextHap = (value: number) => {
+  await hap.subscribe([detected, leakDetected]);
+  const nextHap = (target: HapTarget, value: number) => {
     const d = deferred<number>();
-    hapWaiter = { value, resolve: d.resolve };
+    hapWaiter = { target, value, resolve: d.resolve };
     return d.promise;
   };
 
@@ -148,56 +162,83 @@ async function bench(): Promise<Results> {
   const client = await MatterTestClient.commission(MATTER);
   onCleanup("Matter controller", () => client.close());
   const ep = client.withCluster(client.bridged(uniqueIdFor(id)), "smokeCoAlarm").number!;
-  let matterWaiter: { value: number; resolve: (t: number) => void } | undefined;
+  const leakEp = client.withCluster(client.bridged(uniqueIdFor(leakId)), "booleanState").number!;
+  type MatterTarget = { ep: number; cluster: number; attribute: string };
+  let matterWaiter: { target: MatterTarget; value: unknown; resolve: (t: number) => void } | undefined;
   client.node.events.attributeChanged.on(({ path, value }) => {
     const t = performance.now();
+    const w = matterWaiter;
     if (
-      matterWaiter &&
-      path.endpointId === ep &&
-      path.clusterId === SMOKE_CO_ALARM &&
-      path.attributeName === "smokeState" &&
-      value === matterWaiter.value
+      w &&
+      path.endpointId === w.target.ep &&
+      path.clusterId === w.target.cluster &&
+      path.attributeName === w.target.attribute &&
+      value === w.value
     ) {
-      const w = matterWaiter;
       matterWaiter = undefined;
       w.resolve(t);
     }
   });
-  const nextMatter = (value: number) => {
+  const nextMatter = (target: MatterTarget, value: unknown) => {
     const d = deferred<number>();
-    matterWaiter = { value, resolve: d.resolve };
+    matterWaiter = { target, value, resolve: d.resolve };
     return d.promise;
   };
 
   // The registry's state event splits each path into "MQTT + driver" and "registry -> controller".
-  let registryWaiter: { detected: boolean; resolve: (t: number) => void } | undefined;
+  let registryWaiter: { match: (id: string, patch: StatePatch) => boolean; resolve: (t: number) => void } | undefined;
   registry.on("state", (entry, patch) => {
     const t = performance.now();
-    if (registryWaiter && entry.info.id === id && patch.smokeAlarm?.detected === registryWaiter.detected) {
-      const w = registryWaiter;
+    const w = registryWaiter;
+    if (w?.match(entry.info.id, patch)) {
       registryWaiter = undefined;
       w.resolve(t);
     }
   });
-  const nextRegistry = (detected: boolean) => {
+  const nextRegistry = (match: (id: string, patch: StatePatch) => boolean) => {
     const d = deferred<number>();
-    registryWaiter = { detected, resolve: d.resolve };
+    registryWaiter = { match, resolve: d.resolve };
     return d.promise;
   };
 
-  const run = async (label: string): Promise<PathResults> => {
+  /** What one sample raises or clears and where it is seen. */
+  interface Target {
+    act(raise: boolean): void;
+    hap: HapTarget;
+    hapValue(raise: boolean): number;
+    matter: MatterTarget;
+    matterValue(raise: boolean): unknown;
+    inRegistry(id: string, patch: StatePatch, raise: boolean): boolean;
+  }
+  const smokeTarget: Target = {
+    act: (raise) => (raise ? sim.raiseSmoke(SN) : sim.clearSmoke(SN)),
+    hap: detected,
+    hapValue: (raise) =>
+      raise ? Characteristic.SmokeDetected.SMOKE_DETECTED : Characteristic.SmokeDetected.SMOKE_NOT_DETECTED,
+    matter: { ep, cluster: SMOKE_CO_ALARM, attribute: "smokeState" },
+    matterValue: (raise) => (raise ? SMOKE_STATE_CRITICAL : SMOKE_STATE_NORMAL),
+    inRegistry: (dev, patch, raise) => dev === id && patch.smokeAlarm?.detected === raise,
+  };
+  const leakTarget: Target = {
+    act: (raise) => (raise ? sim.raiseLeak(LEAK_SN) : sim.clearLeak(LEAK_SN)),
+    hap: leakDetected,
+    hapValue: (raise) =>
+      raise ? Characteristic.LeakDetected.LEAK_DETECTED : Characteristic.LeakDetected.LEAK_NOT_DETECTED,
+    matter: { ep: leakEp, cluster: BOOLEAN_STATE, attribute: "stateValue" },
+    matterValue: (raise) => raise,
+    inRegistry: (dev, patch, raise) => dev === leakId && patch.leak === raise,
+  };
+
+  const run = async (label: string, target: Target = smokeTarget): Promise<PathResults> => {
     const out: PathResults = { hap: [], matter: [], driver: [], hapHost: [], matterHost: [] };
     const started = performance.now();
     for (let i = 0; i < WARMUP + SAMPLES; i++) {
       const raise = i % 2 === 0;
-      const hapEvent = nextHap(
-        raise ? Characteristic.SmokeDetected.SMOKE_DETECTED : Characteristic.SmokeDetected.SMOKE_NOT_DETECTED,
-      );
-      const report = nextMatter(raise ? SMOKE_STATE_CRITICAL : SMOKE_STATE_NORMAL);
-      const inRegistry = nextRegistry(raise);
+      const hapEvent = nextHap(target.hap, target.hapValue(raise));
+      const report = nextMatter(target.matter, target.matterValue(raise));
+      const inRegistry = nextRegistry((dev, patch) => target.inRegistry(dev, patch, raise));
       const t0 = performance.now();
-      if (raise) sim.raiseSmoke(SN);
-      else sim.clearSmoke(SN);
+      target.act(raise);
       const [t1, t2, tr] = await withTimeout(
         Promise.all([hapEvent, report, inRegistry]),
         10_000,
@@ -219,6 +260,7 @@ async function bench(): Promise<Results> {
   };
 
   const cloud = await run("cloud path");
+  const leak = await run("cloud path, water leak", leakTarget);
 
   // The local path: the bridge's embedded broker, the SBS50 logged in to it, the cloud cut off.
   const fused = new FusedSink(registry.sinkFor(driver));
@@ -249,7 +291,7 @@ async function bench(): Promise<Results> {
   sim.dropMqtt();
   const localResults = await run("local path (cloud cut off)");
   await closeAll();
-  return { cloud, local: localResults };
+  return { cloud, local: localResults, leak };
 }
 
 function row(name: string, s: Stats, target?: number): string[] {
@@ -280,6 +322,8 @@ async function main(): Promise<void> {
   const matter = stats(results.cloud.matter);
   const localHap = stats(results.local.hap);
   const localMatter = stats(results.local.matter);
+  const leakHap = stats(results.leak.hap);
+  const leakMatter = stats(results.leak.matter);
   console.log(`\nX-Sense alarm latency, one process, milliseconds (performance.now()); node ${process.version}`);
   console.log(
     `Machine: ${cpus().length} CPUs, load average at start ${load}; simulator, driver, both hosts and both controllers share one event loop.`,
@@ -303,6 +347,9 @@ async function main(): Promise<void> {
       row("  of which: publish -> registry (MQTT + driver)", stats(results.cloud.driver)),
       row("  of which: registry -> HAP event", stats(results.cloud.hapHost)),
       row("  of which: registry -> Matter report", stats(results.cloud.matterHost)),
+      row("cloud: leak publish -> HAP event (LeakDetected)", leakHap, TARGET_HAP_P99),
+      row("cloud: leak publish -> Matter report (stateValue)", leakMatter, TARGET_MATTER_P99),
+      row("  of which: publish -> registry (MQTT + driver)", stats(results.leak.driver)),
       row("local: alarm publish -> HAP event (SmokeDetected)", localHap, TARGET_HAP_P99),
       row("local: alarm publish -> Matter report (smokeState)", localMatter, TARGET_MATTER_P99),
       row("  of which: publish -> registry (broker + LocalPath)", stats(results.local.driver)),
@@ -340,6 +387,18 @@ async function main(): Promise<void> {
         value: `p50 ${fmt(matter.p50)} / p99 ${fmt(matter.p99)} ms`,
         baseline: "5-min poll: 150 s avg / 300 s worst",
         target: `p99 <= ${TARGET_MATTER_P99} ms (${matter.p99 <= TARGET_MATTER_P99 ? "met" : "NOT met"})`,
+      },
+      {
+        metric: "leak -> HAP event",
+        value: `p50 ${fmt(leakHap.p50)} / p99 ${fmt(leakHap.p99)} ms`,
+        baseline: "smoke alarm, same run",
+        target: `p99 <= ${TARGET_HAP_P99} ms (${leakHap.p99 <= TARGET_HAP_P99 ? "met" : "NOT met"})`,
+      },
+      {
+        metric: "leak -> Matter report",
+        value: `p50 ${fmt(leakMatter.p50)} / p99 ${fmt(leakMatter.p99)} ms`,
+        baseline: "smoke alarm, same run",
+        target: `p99 <= ${TARGET_MATTER_P99} ms (${leakMatter.p99 <= TARGET_MATTER_P99 ? "met" : "NOT met"})`,
       },
       {
         metric: "local alarm -> HAP event",

@@ -1,9 +1,11 @@
 // coAlarm -> HomeKit CarbonMonoxideSensor: CarbonMonoxideDetected, CarbonMonoxideLevel (ppm, when the
-// model reports it), StatusActive, StatusFault. On a combo detector it is the second service, named
+// model reports it), CarbonMonoxidePeakLevel (the detector's peak, when it reports one), StatusActive,
+// StatusFault. On a combo detector it is the second service, named
 // "<device> CO". The Home app raises a critical alert when CarbonMonoxideDetected becomes ABNORMAL.
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { bindCharacteristic, type HomeKitBinding } from "../homekit-support.ts";
-import { alarmSensor } from "../smoke-alarm/homekit-sensor.ts";
+import type { DeviceState } from "../../src/core/model.ts";
+import { alarmSensor, type ExtraCharacteristic } from "../smoke-alarm/homekit-sensor.ts";
 
 export const CO_PPM_MAX = 1000;
 
@@ -26,24 +28,25 @@ export const coAlarmHomeKit: HomeKitBinding<"coAlarm"> = {
             : Characteristic.CarbonMonoxideDetected.CO_LEVELS_NORMAL,
         changed: (patch) => patch.coAlarm?.detected !== undefined,
       },
-      (service) =>
-        cap?.ppm
-          ? [
-              {
-                // HAP's default range stops at 100 ppm; X-Sense alarms sound from 50 ppm and report up to 999.
-                bound: bindCharacteristic(
-                  service
-                    .getCharacteristic(Characteristic.CarbonMonoxideLevel)
-                    .setProps({ minValue: 0, maxValue: CO_PPM_MAX }),
-                  ctx,
-                  {
-                    read: (state) => Math.max(0, Math.min(CO_PPM_MAX, state.coAlarm?.ppm ?? 0)),
-                  },
-                ),
-                changed: (patch) => patch.coAlarm?.ppm !== undefined,
-              },
-            ]
-          : [],
+      (service) => {
+        // HAP's default ranges stop at 100 ppm; X-Sense alarms sound from 50 ppm and report up to 999.
+        const ppm = (characteristic: typeof Characteristic.CarbonMonoxideLevel, read: (s: DeviceState) => number) =>
+          bindCharacteristic(
+            service.getCharacteristic(characteristic).setProps({ minValue: 0, maxValue: CO_PPM_MAX }),
+            ctx,
+            { read: (state) => Math.max(0, Math.min(CO_PPM_MAX, read(state))) },
+          );
+        const extras: ExtraCharacteristic[] = [];
+        if (cap?.ppm) {
+          const bound = ppm(Characteristic.CarbonMonoxideLevel, (state) => state.coAlarm?.ppm ?? 0);
+          extras.push({ bound, changed: (patch) => patch.coAlarm?.ppm !== undefined });
+        }
+        if (cap?.ppm && cap.peak) {
+          const bound = ppm(Characteristic.CarbonMonoxidePeakLevel, (state) => state.coAlarm?.peakPpm ?? 0);
+          extras.push({ bound, changed: (patch) => patch.coAlarm?.peakPpm !== undefined });
+        }
+        return extras;
+      },
     );
   },
 };

@@ -12,7 +12,8 @@
 //   device type (1.4): a heat alarm is a fire alarm and is expressed as smokeState (smoke OR heat
 //   detected), as HomeKit shows it as a smoke sensor (accessories/heat-alarm/homekit.ts).
 //   batteryAlert (low -> Warning, 0 % -> Critical), hardwareFaultAlert (a reported fault),
-//   endOfServiceAlert (end of life -> Expired), testInProgress (a self-test runs), expressedState
+//   endOfServiceAlert (end of life -> Expired), testInProgress (a self-test runs), deviceMuted (an alarm
+//   is hushed: the detector's mute state as it reports it, true while hushed), expressedState
 //   (the most urgent of: smoke/heat alarm, CO alarm, testing, hardware fault, end of service, battery
 //   alert, normal). The cluster's events are emitted by reactors on those attributes (smokeAlarm,
 //   coAlarm, lowBattery, hardwareFault, endOfService, selfTestComplete, allClear), so every path that
@@ -22,7 +23,8 @@
 //   UNSUPPORTED_COMMAND for models without a remote self-test.
 // - PowerSource (Battery feature) when the device has a battery: batPercentRemaining (half percent),
 //   batChargeLevel, batReplacementNeeded. matter.js adds the Power Source device type to the endpoint.
-// - CarbonMonoxideConcentrationMeasurement (NumericMeasurement, ppm in air) when the CO alarm reports ppm.
+// - CarbonMonoxideConcentrationMeasurement (NumericMeasurement, ppm in air) when the CO alarm reports ppm,
+//   with PeakMeasurement (peakMeasuredValue) when it reports its peak.
 // One endpoint means a detector is a plain bridged device (flat endpoint with
 // BridgedDeviceBasicInformation), the shape every controller understands; a battery-only device (none
 // exists among the vendors so far) gets no Matter endpoint.
@@ -32,14 +34,19 @@
 // fixed 50 ms coalescing delay. Nothing here batches or delays.
 import type { Endpoint, MutableEndpoint } from "@matter/main";
 import * as coMeasurement from "@matter/main/behaviors/carbon-monoxide-concentration-measurement";
-import { PowerSourceServer } from "@matter/main/behaviors/power-source";
 import { SmokeCoAlarmServer } from "@matter/main/behaviors/smoke-co-alarm";
 import { ConcentrationMeasurement } from "@matter/main/clusters/concentration-measurement";
-import { PowerSource } from "@matter/main/clusters/power-source";
 import { SmokeCoAlarm } from "@matter/main/clusters/smoke-co-alarm";
 import { SmokeCoAlarmDevice } from "@matter/main/devices/smoke-co-alarm";
 import { Status, StatusResponseError } from "@matter/main/types";
 import type { Capabilities, DeviceState, StatePatch } from "../../src/core/model.ts";
+import {
+  BatteryPowerSourceServer,
+  batteryLevelOf,
+  powerSourceAttributes,
+  powerSourceInitial,
+} from "../battery/matter.ts";
+import { selfTestCommand } from "../alarm-controls/commands.ts";
 import type { CapabilityName } from "../kinds.ts";
 import {
   bindCommands,
@@ -51,7 +58,10 @@ import {
 } from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
 
-const { AlarmState, ExpressedState, EndOfService } = SmokeCoAlarm;
+const { AlarmState, ExpressedState, EndOfService, MuteState } = SmokeCoAlarm;
+
+/** The window a CO detector's own peak memory covers is not reported: the longest the cluster allows (7 days). */
+export const CO_PEAK_WINDOW_S = 604_800;
 
 /** Which alarm binding builds a device's Smoke CO Alarm endpoint (see the header). */
 export function alarmEndpointOwner(caps: Capabilities): CapabilityName | undefined {
@@ -61,21 +71,17 @@ export function alarmEndpointOwner(caps: Capabilities): CapabilityName | undefin
   return undefined;
 }
 
-/** The command a Matter SelfTestRequest stands for; undefined when the model has no remote self-test. */
-export function selfTestCommand(caps: Capabilities): StatePatch | undefined {
-  if (caps.smokeAlarm?.selfTest) return { smokeAlarm: { testing: true } };
-  if (caps.coAlarm?.selfTest) return { coAlarm: { testing: true } };
-  if (caps.heatAlarm?.selfTest) return { heatAlarm: { testing: true } };
-  return undefined;
-}
-
-const CRITICAL_BATTERY_PERCENT = 0;
+/** The command a Matter SelfTestRequest stands for (accessories/alarm-controls/commands.ts). */
+export { selfTestCommand };
 
 function batteryAlert(state: DeviceState): SmokeCoAlarm.AlarmState {
-  const battery = state.battery;
-  if (!battery) return AlarmState.Normal;
-  if (battery.level !== undefined && battery.level <= CRITICAL_BATTERY_PERCENT) return AlarmState.Critical;
-  return battery.low ? AlarmState.Warning : AlarmState.Normal;
+  const level = batteryLevelOf(state);
+  return level === "critical" ? AlarmState.Critical : level === "warning" ? AlarmState.Warning : AlarmState.Normal;
+}
+
+/** Any of the detector's alarms is hushed (muted while it still detects, or muted by its button). */
+export function isMuted(state: DeviceState): boolean {
+  return !!(state.smokeAlarm?.muted || state.coAlarm?.muted || state.heatAlarm?.muted);
 }
 
 /** The attribute values of every cluster on the endpoint for a device state. */
@@ -105,27 +111,17 @@ export function alarmAttributes(state: DeviceState, caps: Capabilities): Record<
     testInProgress: testing,
     hardwareFaultAlert: fault,
     endOfServiceAlert: endOfLife ? EndOfService.Expired : EndOfService.Normal,
+    deviceMuted: isMuted(state) ? MuteState.Muted : MuteState.NotMuted,
   };
   if (caps.smokeAlarm || caps.heatAlarm) smokeCoAlarm.smokeState = smoke ? AlarmState.Critical : AlarmState.Normal;
   if (caps.coAlarm) smokeCoAlarm.coState = co ? AlarmState.Critical : AlarmState.Normal;
   const out: Record<string, Record<string, unknown>> = { smokeCoAlarm };
-  if (caps.battery) {
-    const level = state.battery?.level;
-    out.powerSource = {
-      status: PowerSource.PowerSourceStatus.Active,
-      batChargeLevel:
-        battery === AlarmState.Critical
-          ? PowerSource.BatChargeLevel.Critical
-          : battery === AlarmState.Warning
-            ? PowerSource.BatChargeLevel.Warning
-            : PowerSource.BatChargeLevel.Ok,
-      batReplacementNeeded: battery !== AlarmState.Normal,
-      // Half-percent units; null = unknown.
-      batPercentRemaining:
-        caps.battery.level && level !== undefined ? Math.max(0, Math.min(200, Math.round(level * 2))) : null,
-    };
+  if (caps.battery) out.powerSource = powerSourceAttributes(state, caps);
+  if (caps.coAlarm?.ppm) {
+    const measurement: Record<string, unknown> = { measuredValue: state.coAlarm?.ppm ?? null };
+    if (caps.coAlarm.peak) measurement.peakMeasuredValue = state.coAlarm?.peakPpm ?? null;
+    out.carbonMonoxideConcentrationMeasurement = measurement;
   }
-  if (caps.coAlarm?.ppm) out.carbonMonoxideConcentrationMeasurement = { measuredValue: state.coAlarm?.ppm ?? null };
   return out;
 }
 
@@ -211,10 +207,18 @@ export function alarmEndpointType(caps: Capabilities): MutableEndpoint {
   const features: ("SmokeAlarm" | "CoAlarm")[] = [];
   if (caps.smokeAlarm || caps.heatAlarm) features.push("SmokeAlarm");
   if (caps.coAlarm) features.push("CoAlarm");
-  const behaviors: unknown[] = [HearthSmokeCoAlarmServer.with(...features)];
-  if (caps.battery) behaviors.push(PowerSourceServer.with("Battery"));
-  if (caps.coAlarm?.ppm)
-    behaviors.push(coMeasurement.CarbonMonoxideConcentrationMeasurementServer.with("NumericMeasurement"));
+  // deviceMuted is optional in the cluster: enabled, as every detector reports its mute state.
+  const behaviors: unknown[] = [
+    HearthSmokeCoAlarmServer.with(...features).enable({ attributes: { deviceMuted: true } }),
+  ];
+  if (caps.battery) behaviors.push(BatteryPowerSourceServer);
+  if (caps.coAlarm?.ppm) {
+    const server = coMeasurement.CarbonMonoxideConcentrationMeasurementServer;
+    const features = caps.coAlarm.peak
+      ? (["NumericMeasurement", "PeakMeasurement"] as const)
+      : (["NumericMeasurement"] as const);
+    behaviors.push(server.with(...features));
+  }
   return (SmokeCoAlarmDevice.with as (...b: unknown[]) => MutableEndpoint)(...behaviors);
 }
 
@@ -233,15 +237,7 @@ export class SmokeCoAlarmPart implements MatterPart {
     this.type = alarmEndpointType(this.#caps);
     const attrs = alarmAttributes(ctx.entry.state, this.#caps);
     this.initial = { ...attrs };
-    if (attrs.powerSource) {
-      this.initial.powerSource = {
-        ...attrs.powerSource,
-        order: 0,
-        description: "Battery",
-        batReplaceability: PowerSource.BatReplaceability.Unspecified,
-        endpointList: [],
-      };
-    }
+    if (attrs.powerSource) this.initial.powerSource = powerSourceInitial(ctx.entry.state, this.#caps);
     if (attrs.carbonMonoxideConcentrationMeasurement) {
       this.initial.carbonMonoxideConcentrationMeasurement = {
         ...attrs.carbonMonoxideConcentrationMeasurement,
@@ -249,6 +245,7 @@ export class SmokeCoAlarmPart implements MatterPart {
         maxMeasuredValue: 1000,
         measurementUnit: ConcentrationMeasurement.MeasurementUnit.Ppm,
         measurementMedium: ConcentrationMeasurement.MeasurementMedium.Air,
+        ...(this.#caps.coAlarm?.peak ? { peakMeasuredValueWindow: CO_PEAK_WINDOW_S } : {}),
       };
     }
   }

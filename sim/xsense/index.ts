@@ -194,6 +194,8 @@ export interface SimEvents {
   shadowRejected: [{ reason: string; status: number }];
   selfTest: [SelfTestRequest];
   mute: [SelfTestRequest];
+  /** A live temperature/humidity read was asked for (`2nd_apptempdata`). */
+  liveRead: [SelfTestRequest];
   mqttConnected: [{ clientId: string; accessKeyId: string }];
   /** A refused MQTT connection: at the WebSocket upgrade (status 403) or at CONNECT (CONNACK 5). */
   mqttRejected: [{ reason: string; accessKeyId: string; region: string; status?: number }];
@@ -292,15 +294,29 @@ function hex32(): string {
 
 function defaultState(type: string): Fields {
   const co = /^(XC|SC|XP0[AHP])/.test(type);
+  const base: Fields = { muteStatus: "0", online: "1", batInfo: "3", isLifeEnd: "0", sensorStatus: "0" };
+  // Thermo-hygrometers send compact keys: a = threshold alarm, b = °C, c = % (docs/protocols/xsense.md §5.4).
+  if (isClimate(type)) return { ...base, a: "0", b: "21.5", c: "45" };
+  // The Wi-Fi water sensor names its flag waterAlarmStatus; the RF ones use alarmStatus.
+  if (type === "SWS0B") return { ...base, waterAlarmStatus: "0" };
   return {
     alarmStatus: "0",
-    muteStatus: "0",
-    online: "1",
-    batInfo: "3",
-    isLifeEnd: "0",
-    sensorStatus: "0",
-    ...(co ? { coPpm: "0", coLevel: "0", standard: "0" } : {}),
+    ...base,
+    ...(co ? { coPpm: "0", coLevel: "0", standard: "0", coPpmPeak: "0" } : {}),
   };
+}
+
+function isClimate(type: string): boolean {
+  return /^STH/.test(type);
+}
+
+/** What a child record of a station's mainpage carries, nested under `status`. */
+function childStatus(d: { type: string; state: Fields }): Fields {
+  const s = d.state;
+  const keys = isClimate(d.type)
+    ? ["a", "b", "c", "muteStatus", "online", "batInfo"]
+    : ["alarmStatus", "muteStatus", "online", "batInfo"];
+  return Object.fromEntries(keys.filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
 }
 
 /** `YYYY-MM-DD HH:MM:SS+00:00` */
@@ -320,6 +336,8 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   readonly houses: SimHouse[] = [];
   readonly calls: AppCall[] = [];
   readonly selfTests: SelfTestRequest[] = [];
+  /** Every accepted mute (hush) write, in order. */
+  readonly mutes: SelfTestRequest[] = [];
   readonly options: XSenseSimulatorOptions;
   /** The self-test outcome the next tests report. */
   selfTestOutcome: { result: "success" | "fail" | "no-answer"; smokeFault?: boolean; coFault?: boolean } = {
@@ -1003,11 +1021,8 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       const main = station.category === "SBS10" ? "mainpage" : "2nd_mainpage";
       if (name === main) {
         const devs: Fields = {};
-        for (const d of station.devices) {
-          const { batInfo, alarmStatus, muteStatus, online } = d.state as Record<string, string>;
-          // Children nest their fields under `status` (flattened by the clients).
-          devs[d.sn] = { type: d.type, status: { alarmStatus, muteStatus, online, batInfo } };
-        }
+        // Children nest their fields under `status` (flattened by the clients).
+        for (const d of station.devices) devs[d.sn] = { type: d.type, status: childStatus(d) };
         return { stationSN: station.sn, online: station.online ? "1" : "0", devs };
       }
       const info = /^2nd_info_(.+)$/.exec(name);
@@ -1039,8 +1054,10 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       out.coPpm = s.coPpm;
       out.coLevel = s.coLevel;
       out.standard = s.standard;
-      out.peak = { coPpmPeak: s.coPpm, time: utcStamp(Date.now()) };
+      const peak = Math.max(Number(s.coPpmPeak ?? 0), Number(s.coPpm ?? 0)); // never below the reading
+      out.peak = { coPpmPeak: String(peak), time: s.coPpmPeakTime ?? utcStamp(Date.now()) };
     }
+    for (const k of ["a", "b", "c", "waterAlarmStatus", "onlineTime"]) if (s[k] !== undefined) out[k] = s[k];
     return out;
   }
 
@@ -1095,6 +1112,32 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.#json(res, 200, { state: { desired }, metadata: {}, version: 8, timestamp: Math.floor(Date.now() / 1000) });
   }
 
+  /** Expected mute route per model (docs/protocols/xsense.md §6); undefined: no remote mute on that route. */
+  static muteRoute(type: string): { topic: string; shadow: string; userParam: boolean } | undefined {
+    if (type === "SC06-WX" || /^(STH|SWS)/.test(type)) return undefined; // water/climate mute elsewhere
+    if (type === "XS01-WX") return { topic: "appmute", shadow: "appMute", userParam: false };
+    if (/-(WX|iR|iA)$/.test(type)) return { topic: "2nd_appmute", shadow: "appMute", userParam: false };
+    const own: Record<string, string> = {
+      "XS01-M": "appMute",
+      "XS03-iWX": "appMute",
+      "XS0D-MR": "appMute",
+      "XP02S-MR": "appMute",
+      "SD11-MR": "appMute",
+      "XC01-M": "appCoMute",
+      "XH02-M": "appXh02mMute",
+      "XP0A-MR": "appXp0amrMute",
+      "SC07-MR": "appSc07mrMute",
+      "SC01-MR": "appSc07mrMute",
+      "XP0H-MR": "appSc07mrMute",
+      "XP0P-MR": "appSc07mrMute",
+      SAL51: "appListener",
+      SAL100: "appListener",
+    };
+    const shadow = Object.hasOwn(own, type) ? own[type] : undefined;
+    if (shadow) return { topic: "2nd_appmute", shadow, userParam: false };
+    return { topic: "2nd_appmute", shadow: "app2ndMute", userParam: true };
+  }
+
   /** Expected self-test `shadow` per model (docs/protocols/xsense.md §6, HA's APK-aligned table). */
   static selfTestShadow(type: string, station: string): string | undefined {
     if (station === "SBS10") return "appSelfTest";
@@ -1102,6 +1145,10 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     if (type === "XS01-M" || type === "XS03-iWX") return "appSelfTest";
     if (type === "XC01-M") return "appCoSelfTest";
     if (type === "XH02-M") return "appXh02mSelfTest";
+    if (type === "SAL51" || type === "SAL100") return "listenerSelfTest";
+    if (type === "SWS51" || type === "SWS0A") return "waterSelfTest";
+    if (type === "STH51" || type === "STH0A" || type === "STH0B") return "thSelfTest";
+    if (type === "SWS0B" || type === "STH0C") return undefined;
     if (/-(WX|iR|iA)$/.test(type)) return "appSelfTest";
     return "app2ndSelfTest";
   }
@@ -1136,15 +1183,42 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       });
       return 200;
     }
+    if (name === "2nd_apptempdata") return this.#liveRead(thing, station, desired);
     if (name === "2nd_appmute" || name === "appmute") {
       const sn = String(desired.deviceSN ?? "");
       const d = station.self?.sn === sn ? station.self : station.devices.find((x) => x.sn === sn);
       if (!d || desired.userId !== this.sub || typeof desired.shadow !== "string") return 400;
-      this.emit("mute", { thing, shadow: name, desired });
+      const route = XSenseSimulator.muteRoute(d.type);
+      if (!route || route.topic !== name || route.shadow !== desired.shadow) return 400;
+      if (
+        (desired.userParam !== undefined) !== route.userParam ||
+        (route.userParam && desired.userParam !== "source=1")
+      )
+        return 400;
+      if (desired.muteType !== "0" && desired.muteType !== "1") return 400;
+      if (desired.stationSN !== station.sn || !/^\d{14}$/.test(String(desired.time))) return 400;
+      const request = { thing, shadow: name, desired };
+      this.mutes.push(request);
+      this.emit("mute", request);
       this.#later(this.options.reportDelayMs ?? 20, () => this.#update(sn, { muteStatus: "1" }));
       return 200;
     }
     return 404;
+  }
+
+  /** `appTempData` (docs/protocols/xsense.md §6): the station's thermo-hygrometers report their readings now. */
+  #liveRead(thing: string, station: SimStation, desired: Fields): number {
+    const sns = desired.deviceSN;
+    if (desired.shadow !== "appTempData" || desired.stationSN !== station.sn || desired.userId !== this.sub) return 400;
+    if (!Array.isArray(sns) || !sns.length || typeof desired.time !== "string") return 400;
+    for (const key of ["source", "report", "reportDst"]) if (desired[key] !== "1") return 400;
+    const devices = sns.map((sn) => station.devices.find((d) => d.sn === sn && /^STH(51|0A|0B)$/.test(d.type)));
+    if (devices.some((d) => !d)) return 400;
+    this.emit("liveRead", { thing, shadow: "2nd_apptempdata", desired });
+    this.#later(this.options.reportDelayMs ?? 20, () => {
+      for (const d of devices) this.#update(d!.sn, {});
+    });
+    return 200;
   }
 
   // ---- MQTT --------------------------------------------------------------------------------------------------
@@ -1248,7 +1322,8 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.#publishLocal(station, device);
     const now = utcStamp(Date.now());
     if (alarm) {
-      const reported: Fields = { stationSN: station.sn, type: device.type, isAlarm: fields.alarmStatus, time: now };
+      const isAlarm = fields.alarmStatus ?? fields.waterAlarmStatus;
+      const reported: Fields = { stationSN: station.sn, type: device.type, isAlarm, time: now };
       if (!station.self) reported.deviceSN = sn;
       if (alarm.type) reported.alarmType = alarm.type;
       this.publishShadow(station.thing, "2nd_alarm", reported);
@@ -1257,10 +1332,9 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       this.publishShadow(station.house.id, "2nd_mainpage", { [station.sn]: { ...device.state, type: device.type } });
     } else {
       const main = station.category === "SBS10" ? "mainpage" : "2nd_mainpage";
-      const { alarmStatus, muteStatus, online, batInfo } = device.state as Record<string, string>;
       this.publishShadow(station.thing, main, {
         stationSN: station.sn,
-        devs: { [sn]: { type: device.type, status: { alarmStatus, muteStatus, online, batInfo } } },
+        devs: { [sn]: { type: device.type, status: childStatus(device) } },
       });
       if (station.category === "SBS50")
         this.publishShadow(station.thing, `2nd_info_${sn}`, this.#infoOf(station, device));
@@ -1278,11 +1352,53 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   }
 
   raiseCo(sn: string, ppm = 300): void {
-    this.#update(sn, { alarmStatus: "1", coPpm: String(ppm), coLevel: "3" }, { type: "2" });
+    // The detector remembers its highest reading (`peak`, docs/protocols/xsense.md §5.4).
+    const peak = Math.max(ppm, Number(this.device(sn).device.state.coPpmPeak ?? 0));
+    const peakFields = { coPpmPeak: String(peak), coPpmPeakTime: utcStamp(Date.now()) };
+    this.#update(sn, { alarmStatus: "1", coPpm: String(ppm), coLevel: "3", ...peakFields }, { type: "2" });
   }
 
   clearCo(sn: string): void {
     this.#update(sn, { alarmStatus: "0", coPpm: "0", coLevel: "0", muteStatus: "0" }, {});
+  }
+
+  /** A water leak sensor detects water (SWS0B names its flag waterAlarmStatus) or dries up. */
+  raiseLeak(sn: string): void {
+    const key = this.device(sn).device.type === "SWS0B" ? "waterAlarmStatus" : "alarmStatus";
+    this.#update(sn, { [key]: "1" }, {});
+  }
+
+  clearLeak(sn: string): void {
+    const key = this.device(sn).device.type === "SWS0B" ? "waterAlarmStatus" : "alarmStatus";
+    this.#update(sn, { [key]: "0", muteStatus: "0" }, {});
+  }
+
+  /** A listener hears a smoke (T3) or CO (T4) alarm sound: `alarmType` as the fire drill encodes it. */
+  listenerHears(sn: string, what: "smoke" | "co"): void {
+    this.#update(sn, { alarmStatus: "1" }, { type: what === "smoke" ? "1" : "2" });
+  }
+
+  listenerQuiet(sn: string): void {
+    this.#update(sn, { alarmStatus: "0", muteStatus: "0" }, {});
+  }
+
+  /** A thermo-hygrometer's reading (compact keys b/c), pushed as its station pushes it. */
+  setClimate(sn: string, celsius: number, humidity: number): void {
+    this.#update(sn, { b: celsius.toFixed(1), c: String(humidity) });
+  }
+
+  /** A sleeping Wi-Fi detector (docs/protocols/xsense.md §5.6) after a check-in at `lastCheckInMs`: its module is
+   * off, so its thing's presence reads disconnected, the station list's onLine 0 and its record online "0";
+   * only `onlineTime` tells when it last checked in. */
+  sleepWifi(sn: string, lastCheckInMs: number): void {
+    this.setStationOnline(sn, false);
+    this.#update(sn, { online: "0", onlineTime: utcStamp(lastCheckInMs) });
+  }
+
+  /** The sleeping detector checks in now (and reports itself online until it sleeps again). */
+  checkInWifi(sn: string): void {
+    this.setStationOnline(sn, true);
+    this.#update(sn, { online: "1", onlineTime: utcStamp(Date.now()) });
   }
 
   /** batInfo 0-3 (0 empty, 3 full). */

@@ -63,6 +63,15 @@ export interface AlarmCapability {
 export interface CoAlarmCapability extends AlarmCapability {
   /** The device reports a CO concentration in ppm. */
   ppm: boolean;
+  /** The device reports the highest CO concentration it measured (ppm). */
+  peak?: boolean;
+}
+
+/** Momentary controls of a safety alarm that the owner turned on (they act on a real detector, so they are
+ * opt-in): `hush` silences the sounding alarm, `selfTest` runs the detector's test. */
+export interface AlarmControlsCapability {
+  hush?: boolean;
+  selfTest?: boolean;
 }
 
 export interface BatteryCapability {
@@ -82,6 +91,10 @@ export interface Capabilities {
   smokeAlarm?: AlarmCapability;
   coAlarm?: CoAlarmCapability;
   heatAlarm?: AlarmCapability;
+  /** A water leak sensor (state.leak). */
+  leak?: SensorCapability;
+  /** Opt-in momentary controls of the device's alarms (hush, self-test). */
+  alarmControls?: AlarmControlsCapability;
   battery?: BatteryCapability;
   temperature?: SensorCapability;
   humidity?: SensorCapability;
@@ -137,6 +150,8 @@ export interface AlarmState {
 
 export interface CoAlarmState extends AlarmState {
   ppm?: number;
+  /** The highest concentration measured (ppm), when the device reports one. */
+  peakPpm?: number;
 }
 
 export interface BatteryState {
@@ -153,6 +168,8 @@ export interface DeviceState {
   smokeAlarm?: AlarmState;
   coAlarm?: CoAlarmState;
   heatAlarm?: AlarmState;
+  /** Water detected. */
+  leak?: boolean;
   battery?: BatteryState;
   /** Degrees Celsius. */
   temperature?: number;
@@ -183,6 +200,7 @@ export interface StatePatch {
   smokeAlarm?: Partial<AlarmState>;
   coAlarm?: Partial<CoAlarmState>;
   heatAlarm?: Partial<AlarmState>;
+  leak?: boolean;
   battery?: Partial<BatteryState>;
   temperature?: number;
   humidity?: number;
@@ -206,6 +224,7 @@ const SCALAR_PARTS = [
   "motion",
   "sound",
   "cry",
+  "leak",
   "lightLevel",
   "night",
   "volume",

@@ -26,16 +26,26 @@ test("logs in with SRP, lists the detectors, never sends a bad MAC and never log
     "raw JWT",
   );
   assert.equal(h.driver.userId, h.sim.sub, "the Cognito username is the sub, not the e-mail");
-  // Detectors only: no station, no STH51; the unknown model appears with a request to report it.
+  // Detectors and sensors, no station; the unknown model appears with a request to report it.
   const found = h.sink
     .of("deviceFound")
     .map((c) => c.info.model)
     .sort();
-  assert.deepEqual(found, ["SC07-MR", "XC01-M", "XC04-WX", "XH02-M", "XS01-M", "XS01-M", "XS01-WX", "XS99-ZZ"]);
+  assert.deepEqual(found, [
+    "SC07-MR",
+    "STH51",
+    "XC01-M",
+    "XC04-WX",
+    "XH02-M",
+    "XS01-M",
+    "XS01-M",
+    "XS01-WX",
+    "XS99-ZZ",
+  ]);
   assert.equal(h.logs.matching(/unknown model XS99-ZZ.*please report/).length, 1);
   const combo = h.sink.infos.get(h.id("00000003"))!;
   assert.equal(combo.kind, "combo-alarm");
-  assert.deepEqual(combo.capabilities.coAlarm, { selfTest: true, mute: true, ppm: true });
+  assert.deepEqual(combo.capabilities.coAlarm, { selfTest: true, mute: true, ppm: true, peak: true });
   for (const secret of [h.sim.password, ...Object.values(h.sim.clientSecrets)])
     assert.ok(!h.logs.text.includes(secret), "no secret in the log");
   for (const call of authed) assert.ok(!h.logs.text.includes(call.authorization!), "no token in the log");

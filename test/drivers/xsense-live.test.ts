@@ -32,7 +32,7 @@ test("initial state comes from the named shadows", async (t) => {
   });
   t.after(() => h.close());
   assert.deepEqual(h.sink.states.get(h.id("00000002")), {
-    coAlarm: { detected: false, ppm: 42, muted: false },
+    coAlarm: { detected: false, ppm: 42, peakPpm: 42, muted: false },
     battery: { level: 33, low: true },
     endOfLife: true,
     fault: undefined,

@@ -179,7 +179,10 @@ test("every catalogued model is consistent", () => {
     if (spec.kind === "station" || spec.kind === "ignored") continue;
     const caps = capabilitiesOf(spec);
     const alarms = [caps.smokeAlarm, caps.coAlarm, caps.heatAlarm].filter(Boolean).length;
-    assert.ok(alarms >= 1, `${model} has an alarm`);
+    assert.ok(alarms >= 1 || caps.leak || caps.temperature, `${model} has an alarm, a leak or a climate reading`);
+    if (spec.kind === "leak-sensor") assert.ok(caps.leak && alarms === 0, `${model} is a leak sensor only`);
+    if (spec.kind === "climate-sensor") assert.ok(caps.temperature && caps.humidity && alarms === 0, model);
+    if (spec.kind === "alarm-listener") assert.ok(caps.smokeAlarm && caps.coAlarm && !caps.coAlarm.ppm, model);
     if (spec.kind === "combo-alarm") assert.ok(caps.smokeAlarm && caps.coAlarm, `${model} is smoke+CO`);
     if (spec.kind === "co-alarm") assert.ok(caps.coAlarm?.ppm && !caps.smokeAlarm, `${model} is CO with ppm`);
     if (spec.kind === "heat-alarm") assert.ok(caps.heatAlarm && !caps.smokeAlarm, model);

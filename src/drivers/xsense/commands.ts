@@ -4,7 +4,8 @@ import type { DriverSink } from "../../core/driver.ts";
 import type { DriverRuntime } from "../../core/driver-runtime.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Command, StatePatch } from "../../core/model.ts";
-import type { Dev, Inventory } from "./inventory.ts";
+import { isSounding, type Dev, type Inventory, type Station } from "./inventory.ts";
+import { flag } from "./parse.ts";
 import type { XSenseSession } from "./session.ts";
 import type { ShadowClient } from "./shadows.ts";
 
@@ -46,7 +47,63 @@ export class XSenseCommands {
       throw new Error(`X-Sense ${dev.name}: only a self-test (testing: true) or mute (muted: true) can be requested`);
     }
     if (test) await this.#selfTest(dev);
-    if (mute) await this.#mute(dev);
+    if (mute) await this.#hush(dev);
+  }
+
+  /** Hush: mute the detectors of this one's station that report their alarm sounding, this one included when it
+   * does (the one that raised the alarm, not just the others sounding along); when none does, this one. One
+   * pressed on a detector sounding only along with another gets its own mute state reported back, so it does not
+   * read as muted. */
+  async #hush(dev: Dev): Promise<void> {
+    if (!dev.spec?.mute) throw new Error(`X-Sense ${dev.name} (${dev.model}) cannot be muted remotely`);
+    const sounding = [...this.#o.inventory.devices.values()].filter(
+      (d) => d.station === dev.station && d.info && d.spec?.mute && isSounding(d),
+    );
+    const targets = sounding.length ? sounding : [dev];
+    await Promise.all(targets.map((d) => this.#mute(d)));
+    this.#o.log.info({ device: dev.id, muted: targets.map((d) => d.id) }, `xsense: hush from ${dev.name}`);
+    if (!targets.includes(dev)) {
+      const muted = flag(dev.fields.muteStatus) === true;
+      const patch: StatePatch = {};
+      if (dev.spec.smoke) patch.smokeAlarm = { muted };
+      if (dev.spec.co) patch.coAlarm = { muted };
+      if (dev.spec.heat) patch.heatAlarm = { muted };
+      this.#o.sink.stateChanged(dev.id, patch);
+    }
+  }
+
+  /** Ask every base station for fresh thermo-hygrometer readings (`2nd_apptempdata`, docs/protocols/xsense.md
+   * §6); they come back as ordinary shadow reports. Best effort: a refusal is logged, never thrown. */
+  async liveRead(): Promise<void> {
+    const byStation = new Map<Station, string[]>();
+    for (const dev of this.#o.inventory.devices.values()) {
+      if (!dev.spec?.liveRead || !dev.info || !dev.station.bridge) continue;
+      byStation.set(dev.station, [...(byStation.get(dev.station) ?? []), dev.sn]);
+    }
+    await Promise.all(
+      [...byStation].map(async ([station, sns]) => {
+        // Field order as the app sends it (captured, docs/protocols/xsense.md §6).
+        const desired = {
+          shadow: "appTempData",
+          deviceSN: sns,
+          source: "1",
+          report: "1",
+          reportDst: "1",
+          timeoutM: "5",
+          userId: this.#o.session.userId ?? "",
+          time: utcStamp(),
+          stationSN: station.sn,
+        };
+        try {
+          const doc = await this.#o.shadows.shadow(station.house, station.thing, "2nd_apptempdata", {
+            state: { desired },
+          });
+          if (doc === undefined) throw new Error(`no shadow ${station.thing}~2nd_apptempdata`);
+        } catch (error) {
+          this.#o.log.warn({ station: station.sn }, `xsense: live readings not requested: ${(error as Error).message}`);
+        }
+      }),
+    );
   }
 
   #desiredBase(dev: Dev, shadow: string, time: "utc" | "ms" | "none" | undefined): Record<string, unknown> {

@@ -22,6 +22,7 @@ import { CognitoError, type RefreshSecretHashMode } from "./cognito.ts";
 import { XSenseCommands } from "./commands.ts";
 import { XSenseCredentials } from "./credentials.ts";
 import { Inventory } from "./inventory.ts";
+import type { XSenseControls } from "./models.ts";
 import { MqttLinks } from "./mqtt-link.ts";
 import { XSenseSession } from "./session.ts";
 import { ShadowClient } from "./shadows.ts";
@@ -58,6 +59,8 @@ export interface XSenseEndpoints {
 }
 
 export interface XSenseDriverOptions {
+  /** README "Hush and self-test switches" (default: none). */
+  controls?: XSenseControls;
   /** The SBS50's local MQTT output (README "Alarms without the internet"): fused with the cloud path. */
   local?: LocalConfig;
   accountName?: string;
@@ -200,6 +203,7 @@ export class XSenseDriver implements Driver {
       sink,
       accountName: this.accountName,
       presenceGraceMs,
+      controls: o.controls ?? {},
       linkDown: (house) => links.isDown(house),
     });
     const links = new MqttLinks({
@@ -269,6 +273,7 @@ export class XSenseDriver implements Driver {
         parts.local?.resync();
         if (rt.stopping) break;
         await links.open();
+        void parts.commands.liveRead();
         this.#startPoll(parts);
         links.ready();
         rt.inventoryDone();
@@ -293,7 +298,10 @@ export class XSenseDriver implements Driver {
       this.#rt.every(interval, () => {
         void parts.inventory
           .sync()
-          .then(() => parts.local?.resync())
+          .then(() => {
+            parts.local?.resync();
+            return parts.commands.liveRead();
+          })
           .catch((error: Error) => parts.log.warn(`xsense: poll failed: ${error.message}`));
       });
     }

@@ -91,6 +91,9 @@ export {
   type ComboContext,
 } from "./parse.ts";
 
+/** `true`/`false` for every detector of the account, or a list of detector serial numbers. */
+const detectorChoice = z.union([z.boolean(), z.array(z.string().trim().min(1).max(64)).max(500)]);
+
 /** The vendor module (src/core/vendor.ts): X-Sense smoke, CO and heat alarms, e-mail and password. */
 export const xsense = defineVendor({
   id: "xsense",
@@ -108,6 +111,10 @@ export const xsense = defineVendor({
     alarmLinkGraceS: z.number().int().min(5).max(600).optional(),
     // The SBS50's local MQTT output (README "Alarms without the internet"): an embedded broker or a URL.
     local: localConfigSchema.optional(),
+    // Opt-in momentary controls (README "Hush and self-test switches"): true for every detector of the
+    // account, or the serial numbers of the detectors that get one.
+    hushSwitch: detectorChoice.optional(),
+    selfTestSwitch: detectorChoice.optional(),
   },
   passwordOptional: false,
   produces: { cameras: false },
@@ -145,6 +152,7 @@ export const xsense = defineVendor({
       endpoints: { ...account.endpoints },
       ...(account.alarmLinkGraceS === undefined ? {} : { mqttGraceMs: account.alarmLinkGraceS * 1000 }),
       ...(account.local ? { local: account.local } : {}),
+      controls: { hush: account.hushSwitch ?? false, selfTest: account.selfTestSwitch ?? false },
       log,
     }),
   endpoints: (account) => [
@@ -160,6 +168,9 @@ export const xsense = defineVendor({
       "  password: ${XSENSE_PASSWORD}",
       "  # Seconds the alarm link may be down before the detectors show No Response (5-600).",
       "  # alarmLinkGraceS: 60",
+      "  # Momentary Hush / Self-Test switches (off by default): true, or a list of detector serials.",
+      "  # hushSwitch: true",
+      '  # selfTestSwitch: ["00000001"]',
       "  # Alarms without the internet: the SBS50 publishes to a broker in the bridge (README).",
       "  # local:",
       "  #   broker: embedded",

@@ -7,7 +7,17 @@ import type { Logger } from "../../core/logger.ts";
 import { applyPatch, deviceId, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
 import { isUnsafeKey } from "../../core/safe-keys.ts";
-import { capabilitiesOf, inferSpec, modelSpec, thingName, type ModelSpec } from "./models.ts";
+import { checkInFresh, parseStamp, staleAt } from "./check-in.ts";
+import { controlsRefusal, unknownSerials } from "./controls.ts";
+import {
+  capabilitiesOf,
+  inferSpec,
+  modelSpec,
+  thingName,
+  wantedFor,
+  type ModelSpec,
+  type XSenseControls,
+} from "./models.ts";
 import { childSn, fieldsToPatch, flag, flatten, isObject, selfTestResult, type Fields } from "./parse.ts";
 import type { XSenseSession } from "./session.ts";
 import type { House, ShadowClient } from "./shadows.ts";
@@ -45,6 +55,12 @@ export interface Dev {
   testTimer: Timer | undefined;
   /** Combo detectors: which alarm is sounding (reports do not always say, docs/protocols/xsense.md §5.4). */
   comboActive?: "smoke" | "co" | undefined;
+  /** Which of its alarms the detector last reported sounding (a hush goes to the detectors that sound). */
+  sounding?: Partial<Record<"smokeAlarm" | "coAlarm" | "heatAlarm", boolean>>;
+  /** Sleeping Wi-Fi detectors: the last check-in (epoch ms), when one was reported. */
+  checkIn?: number | undefined;
+  /** Fires when that check-in stops vouching for the detector. */
+  staleTimer?: Timer | undefined;
 }
 
 /** Distinct reported fields kept per device (a real detector reports about twenty). */
@@ -64,6 +80,18 @@ function remember(into: Fields, fields: Fields): void {
   }
 }
 
+function noteSounding(dev: Dev, patch: StatePatch): void {
+  for (const key of ["smokeAlarm", "coAlarm", "heatAlarm"] as const) {
+    const detected = patch[key]?.detected;
+    if (detected !== undefined) dev.sounding = { ...dev.sounding, [key]: detected };
+  }
+}
+
+/** The detector reported one of its alarms sounding. */
+export function isSounding(dev: Dev): boolean {
+  return Object.values(dev.sounding ?? {}).some(Boolean);
+}
+
 export interface InventoryOptions {
   session: XSenseSession;
   shadows: ShadowClient;
@@ -75,6 +103,8 @@ export interface InventoryOptions {
   linkDown: (house: House) => boolean;
   /** A station's presence "disconnected" counts only after this long. */
   presenceGraceMs: number;
+  /** Opt-in hush and self-test switches. */
+  controls: XSenseControls;
 }
 
 export class Inventory {
@@ -122,6 +152,17 @@ export class Inventory {
     }
     await this.readShadows([...this.houses.values()]);
     for (const dev of seen) this.#announce(dev);
+    this.#unknownControlSerials();
+  }
+
+  /** A serial listed for a hush or self-test switch that no detector of the account has (a typo). */
+  #unknownControlSerials(): void {
+    const serials = new Set([...this.devices.values()].map((d) => d.sn));
+    for (const [key, sn] of unknownSerials(this.#o.controls, serials)) {
+      if (this.#reportedUnknown.has(`serial ${sn}`)) continue;
+      this.#reportedUnknown.add(`serial ${sn}`);
+      this.#o.log.warn({ serial: sn }, `xsense: ${key}Switch lists ${sn}, which no detector of this account has`);
+    }
   }
 
   #learnStation(house: House, raw: unknown, seen: Set<Dev>): void {
@@ -288,12 +329,14 @@ export class Inventory {
       model: dev.model || "unknown",
       serialNumber: dev.sn,
       ...(dev.station.bridge ? {} : dev.station.firmware ? { firmware: dev.station.firmware } : {}),
-      capabilities: capabilitiesOf(spec),
+      capabilities: capabilitiesOf(spec, wantedFor(this.#o.controls, dev.sn)),
     };
+    this.#refuseControls(dev, spec);
     const unchanged = dev.info !== undefined && JSON.stringify(dev.info) === JSON.stringify(info);
     dev.info = info;
     this.byId.set(dev.id, dev);
     const result = fieldsToPatch(spec, dev.fields, dev.comboActive ? { active: dev.comboActive } : {});
+    noteSounding(dev, result.patch);
     if (result.online !== undefined) dev.online = result.online;
     if (result.patch.coAlarm?.detected === true) dev.comboActive = "co";
     else if (result.patch.smokeAlarm?.detected === true) dev.comboActive = "smoke";
@@ -307,12 +350,22 @@ export class Inventory {
     this.updateAvailability(dev);
   }
 
+  /** A control asked for that the model cannot do is refused in the log, once per detector. */
+  #refuseControls(dev: Dev, spec: ModelSpec): void {
+    const refusal = controlsRefusal(this.#o.controls, dev.sn, spec);
+    if (!refusal || this.#reportedUnknown.has(`controls ${dev.sn}`)) return;
+    this.#reportedUnknown.add(`controls ${dev.sn}`);
+    const what = `xsense: no ${refusal.refused.join(" and no ")} for ${dev.name} (${dev.model})`;
+    this.#o.log[refusal.listed ? "warn" : "info"]({ device: dev.id, model: dev.model }, what);
+  }
+
   #initialState(dev: Dev, patch: StatePatch): DeviceState {
     const caps = dev.info!.capabilities;
     const base: DeviceState = {};
     if (caps.smokeAlarm) base.smokeAlarm = { detected: false };
     if (caps.coAlarm) base.coAlarm = { detected: false };
     if (caps.heatAlarm) base.heatAlarm = { detected: false };
+    if (caps.leak) base.leak = false;
     if (caps.battery) base.battery = { low: false };
     return applyPatch(base, patch);
   }
@@ -342,6 +395,7 @@ export class Inventory {
   #applyFields(dev: Dev, fields: Fields, origin: string): void {
     const known = { ...dev.fields };
     remember(dev.fields, flatten(fields));
+    const checkedIn = this.#noteCheckIn(dev, flatten(fields));
     if (!dev.spec || !dev.info) return; // not announced yet: the announcement carries the fields
     const result = fieldsToPatch(dev.spec, fields, { known, ...(dev.comboActive ? { active: dev.comboActive } : {}) });
     if (result.patch.coAlarm?.detected === true) dev.comboActive = "co";
@@ -352,11 +406,24 @@ export class Inventory {
     if (result.problems.length) {
       this.malformed(origin, "bad fields", { device: dev.sn, problems: result.problems.join(", ").slice(0, 300) });
     }
+    noteSounding(dev, result.patch);
     if (Object.keys(result.patch).length) this.#o.sink.stateChanged(dev.id, result.patch);
-    if (result.online !== undefined && result.online !== dev.online) {
-      dev.online = result.online;
+    if ((result.online !== undefined && result.online !== dev.online) || checkedIn) {
+      if (result.online !== undefined) dev.online = result.online;
       this.updateAvailability(dev);
     }
+  }
+
+  /** Remember a sleeping detector's newest check-in (`onlineTime`, or an `online` flag saying it is awake now).
+   * True when it moved forward. */
+  #noteCheckIn(dev: Dev, fields: Fields): boolean {
+    const spec = dev.spec ?? modelSpec(dev.model);
+    if (!spec?.checkInHours) return false;
+    let at = parseStamp(fields.onlineTime);
+    if (flag(fields.online ?? fields.onLine) === true) at = Math.max(at ?? 0, Date.now());
+    if (at === undefined || at <= (dev.checkIn ?? Number.NEGATIVE_INFINITY)) return false;
+    dev.checkIn = at;
+    return true;
   }
 
   /** A shadow of a station thing (SBS50/SBS10) or a Wi-Fi detector's own thing. */
@@ -471,10 +538,30 @@ export class Inventory {
 
   updateAvailability(dev: Dev): void {
     if (!dev.info) return;
-    const available = !this.#o.linkDown(dev.station.house) && dev.station.online && dev.online !== false;
+    const available = !this.#o.linkDown(dev.station.house) && this.#reachable(dev);
     if (available === dev.available) return;
     dev.available = available;
     this.#o.sink.availabilityChanged(dev.id, available);
+  }
+
+  /** A sleeping Wi-Fi detector with a known check-in is reachable while that check-in is fresh, whatever its
+   * presence and online flags say between check-ins (docs/protocols/xsense.md §5.6); others by their flags. */
+  #reachable(dev: Dev): boolean {
+    const hours = dev.spec?.checkInHours;
+    if (!hours || dev.checkIn === undefined) return dev.station.online && dev.online !== false;
+    const now = Date.now();
+    const fresh = checkInFresh(dev.checkIn, hours, now);
+    dev.staleTimer = this.#o.rt.cancel(dev.staleTimer);
+    if (fresh) {
+      const due = staleAt(Math.min(dev.checkIn, now), hours) - now;
+      dev.staleTimer = this.#o.rt.later(due, () => {
+        dev.staleTimer = undefined;
+        const at = new Date(dev.checkIn ?? 0).toISOString();
+        this.#o.log.info({ device: dev.id }, `xsense: ${dev.name} has not checked in since ${at}`);
+        this.updateAvailability(dev);
+      });
+    }
+    return fresh;
   }
 
   #setStationOnline(station: Station, online: boolean): void {

@@ -1,8 +1,9 @@
 // The X-Sense model catalogue, as data (docs/protocols/xsense.md §5.1, §5.2, §6): what each model can do, how
-// its AWS IoT thing is named and which shadow writes run its self-test and mute.
-import type { Capabilities } from "../../core/model.ts";
+// its AWS IoT thing is named and which shadow writes run its self-test and mute. A new model is one row.
+import type { AlarmControlsCapability, Capabilities } from "../../core/model.ts";
 
-export type AlarmKind = "smoke-alarm" | "co-alarm" | "combo-alarm" | "heat-alarm";
+export type AlarmKind = "smoke-alarm" | "co-alarm" | "combo-alarm" | "heat-alarm" | "alarm-listener";
+export type SensorKind = "leak-sensor" | "climate-sensor";
 
 /** How the thing that holds a device's shadows is named. */
 export type ThingNaming =
@@ -35,12 +36,28 @@ export interface MuteRoute {
   coSensitive?: boolean;
 }
 
+/** Wi-Fi detectors that sleep between check-ins: reachable while their last check-in (`onlineTime`) is at
+ * most this many hours old (docs/protocols/xsense.md §5.4). */
+export type CheckInHours = 34 | 49;
+
 export interface ModelSpec {
-  kind: AlarmKind | "station" | "ignored";
+  kind: AlarmKind | SensorKind | "station" | "ignored";
   smoke?: boolean;
   co?: boolean;
   coPpm?: boolean;
+  /** Reports the highest CO level it measured (`peak.coPpmPeak`). */
+  coPeak?: boolean;
   heat?: boolean;
+  /** An alarm listener: its alarm flag is the alarm it hears, smoke or CO, told apart as on a combo detector. */
+  listener?: boolean;
+  /** A water leak sensor: its alarm flag means water. */
+  leak?: boolean;
+  /** A thermo-hygrometer: temperature and humidity (its alarm flag is a threshold alarm, not shown). */
+  climate?: boolean;
+  /** Fresh readings can be asked for (`2nd_apptempdata`, docs/protocols/xsense.md §6). */
+  liveRead?: boolean;
+  /** Sleeps between check-ins (see CheckInHours); absent: reachability from its online flags. */
+  checkInHours?: CheckInHours;
   /** Battery reported (batInfo 0-3). */
   battery?: boolean;
   /** Standalone Wi-Fi detector: listed as a station in 103007, state in house-level shadows. */
@@ -70,6 +87,7 @@ const comboRf = (extra: Partial<ModelSpec> = {}): ModelSpec => ({
   smoke: true,
   co: true,
   coPpm: true,
+  coPeak: true,
   ...RF,
   selfTest: SELFTEST_2ND,
   mute: { topic: "2nd_appmute", shadow: "appSc07mrMute", coSensitive: true },
@@ -80,13 +98,28 @@ const wifi = (kind: AlarmKind, thing: ThingNaming, extra: Partial<ModelSpec> = {
   smoke: kind === "smoke-alarm" || kind === "combo-alarm",
   co: kind === "co-alarm" || kind === "combo-alarm",
   coPpm: kind === "co-alarm" || kind === "combo-alarm",
+  coPeak: kind === "co-alarm" || kind === "combo-alarm",
   battery: true,
   wifi: true,
   thing,
   mute: { topic: "2nd_appmute", shadow: "appMute" },
+  checkInHours: 34,
   ...extra,
 });
+/** Wi-Fi models that report no check-in time the app trusts: reachability from their online flags. */
+const AWAKE = { checkInHours: undefined } as const;
 const WIFI_SELFTEST: SelfTestRoute = { topic: "2nd_selftest_", shadow: "appSelfTest", userParam: true, time: "ms" };
+const listener = (): ModelSpec => ({
+  kind: "alarm-listener",
+  listener: true,
+  smoke: true,
+  co: true,
+  ...RF,
+  selfTest: { topic: "2nd_selftest_", shadow: "listenerSelfTest", time: "ms" },
+  mute: { topic: "2nd_appmute", shadow: "appListener" },
+});
+const climateRf = (): ModelSpec => ({ kind: "climate-sensor", climate: true, ...RF, liveRead: true });
+const leakRf = (extra: Partial<ModelSpec>): ModelSpec => ({ kind: "leak-sensor", leak: true, ...RF, ...extra });
 
 /** Known models. Children of an SBS50 use the station's thing; Wi-Fi models have their own. */
 export const MODELS: Record<string, ModelSpec> = {
@@ -117,6 +150,7 @@ export const MODELS: Record<string, ModelSpec> = {
     kind: "co-alarm",
     co: true,
     coPpm: true,
+    coPeak: true,
     ...RF,
     selfTest: { topic: "2nd_selftest_", shadow: "appCoSelfTest", time: "ms" },
     mute: { topic: "2nd_appmute", shadow: "appCoMute", coSensitive: true },
@@ -125,6 +159,7 @@ export const MODELS: Record<string, ModelSpec> = {
     kind: "co-alarm",
     co: true,
     coPpm: true,
+    coPeak: true,
     ...RF,
     selfTest: SELFTEST_2ND,
     mute: { ...MUTE_2ND, coSensitive: true },
@@ -152,9 +187,9 @@ export const MODELS: Record<string, ModelSpec> = {
   "XS03-WX": wifi("smoke-alarm", "plain", { selfTest: WIFI_SELFTEST }),
   "XS0B-iR": wifi("smoke-alarm", "dashed"),
   "XS0E-iR": wifi("smoke-alarm", "plain", { selfTest: WIFI_SELFTEST }),
-  "XS0R-iA": wifi("smoke-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
-  "XS0AA-iA": wifi("smoke-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
-  "XS0AB-iA": wifi("smoke-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
+  "XS0R-iA": wifi("smoke-alarm", "dashed", { selfTest: WIFI_SELFTEST, ...AWAKE }),
+  "XS0AA-iA": wifi("smoke-alarm", "dashed", { selfTest: WIFI_SELFTEST, ...AWAKE }),
+  "XS0AB-iA": wifi("smoke-alarm", "dashed", { selfTest: WIFI_SELFTEST, ...AWAKE }),
   // Standalone Wi-Fi CO
   "XC04-WX": wifi("co-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
   "XC0C-iA": wifi("co-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
@@ -163,26 +198,27 @@ export const MODELS: Record<string, ModelSpec> = {
   // Standalone Wi-Fi combo
   "SC06-WX": wifi("combo-alarm", "dashed", { mute: undefined }),
   "SC07-WX": wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
-  "SC07-iA": wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
+  "SC07-iA": wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST, ...AWAKE }),
   "XP0A-iR": wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
   "XP0H-iR": wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST }),
   ...Object.fromEntries(
-    ["J", "S", "T", "V", "W"].map((l) => [`XP0${l}-iA`, wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST })]),
-  ),
-
-  // Known, not alarms: not exposed by this driver (yet).
-  ...Object.fromEntries(
-    ["SAL51", "SAL100"].map((m) => [m, { kind: "ignored", note: "alarm listener" } satisfies ModelSpec]),
-  ),
-  ...Object.fromEntries(
-    ["STH51", "STH0A", "STH0B", "STH0C"].map((m) => [
-      m,
-      { kind: "ignored", note: "temperature/humidity sensor" } satisfies ModelSpec,
+    ["J", "S", "T", "V", "W"].map((l) => [
+      `XP0${l}-iA`,
+      wifi("combo-alarm", "dashed", { selfTest: WIFI_SELFTEST, ...AWAKE }),
     ]),
   ),
-  ...Object.fromEntries(
-    ["SWS51", "SWS0A", "SWS0B"].map((m) => [m, { kind: "ignored", note: "water leak sensor" } satisfies ModelSpec]),
-  ),
+
+  // Alarm listeners (SBS50 children): the smoke or CO alarm they hear.
+  ...Object.fromEntries(["SAL51", "SAL100"].map((m) => [m, listener()])),
+  // Thermo-hygrometers: SBS50 children, and the Wi-Fi STH0C (its own thing; no live read, no check-in time).
+  STH51: climateRf(),
+  STH0A: climateRf(),
+  STH0B: climateRf(),
+  STH0C: { kind: "climate-sensor", climate: true, battery: true, wifi: true, thing: "dashed" },
+  // Water leak sensors: SBS50 children, and the Wi-Fi SWS0B (its own thing, checks in every 49 h at most).
+  SWS51: leakRf({ selfTest: { topic: "2nd_selftest_", shadow: "waterSelfTest", time: "ms" } }),
+  SWS0A: leakRf({ selfTest: { topic: "2nd_selftest_", shadow: "waterSelfTest", userParam: true, time: "ms" } }),
+  SWS0B: { kind: "leak-sensor", leak: true, battery: true, wifi: true, thing: "dashed", checkInHours: 49 },
   "XR0A-iR": { kind: "ignored", note: "radon sensor" },
 };
 
@@ -212,16 +248,48 @@ export function inferSpec(
   return { kind, smoke, co, coPpm: co, heat, battery: true, wifi: wifiDevice, thing: wifiDevice ? "plain" : undefined };
 }
 
-/** The core capabilities of an alarm model. */
-export function capabilitiesOf(spec: ModelSpec): Capabilities {
+/** What the owner turned on for a detector (opt-in, README "Hush and self-test switches"). */
+export type ControlsWanted = { hush?: boolean; selfTest?: boolean };
+
+/** The account's choice: every detector (true) or those whose serial is listed. */
+export interface XSenseControls {
+  hush?: boolean | string[];
+  selfTest?: boolean | string[];
+}
+
+/** What the account's choice turns on for one detector. */
+export function wantedFor(controls: XSenseControls, serial: string): ControlsWanted {
+  const pick = (choice: boolean | string[] | undefined) => (Array.isArray(choice) ? choice.includes(serial) : !!choice);
+  return { hush: pick(controls.hush), selfTest: pick(controls.selfTest) };
+}
+
+/** The momentary controls a model gets: those wanted that it can do. */
+export function controlsOf(spec: ModelSpec, wanted: ControlsWanted = {}): AlarmControlsCapability | undefined {
+  const alarm = spec.smoke || spec.co || spec.heat;
+  const hush = !!wanted.hush && alarm && spec.mute !== undefined;
+  const selfTest = !!wanted.selfTest && alarm && spec.selfTest !== undefined;
+  return hush || selfTest ? { ...(hush ? { hush } : {}), ...(selfTest ? { selfTest } : {}) } : undefined;
+}
+
+/** The core capabilities of a model (with the momentary controls the owner asked for and it can do). */
+export function capabilitiesOf(spec: ModelSpec, wanted: ControlsWanted = {}): Capabilities {
   const caps: Capabilities = {};
   const selfTest = spec.selfTest !== undefined;
   const mute = spec.mute !== undefined;
   const alarm = { ...(selfTest ? { selfTest: true } : {}), ...(mute ? { mute: true } : {}) };
   if (spec.smoke) caps.smokeAlarm = { ...alarm };
-  if (spec.co) caps.coAlarm = { ...alarm, ppm: spec.coPpm === true };
+  if (spec.co) {
+    caps.coAlarm = { ...alarm, ppm: spec.coPpm === true, ...(spec.coPeak && spec.coPpm ? { peak: true } : {}) };
+  }
   if (spec.heat) caps.heatAlarm = { ...alarm };
+  if (spec.leak) caps.leak = {};
+  if (spec.climate) {
+    caps.temperature = {};
+    caps.humidity = {};
+  }
   if (spec.battery) caps.battery = { level: true };
+  const controls = controlsOf(spec, wanted);
+  if (controls) caps.alarmControls = controls;
   return caps;
 }
 

@@ -92,6 +92,30 @@ export function comboTarget(fields: Fields, context: ComboContext = {}): "smoke"
   return "smoke";
 }
 
+/** A decimal given as a number or a string; undefined when absent, "bad" otherwise. */
+export function decimal(value: unknown): number | undefined | "bad" {
+  if (value === undefined) return undefined;
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
+  return "bad";
+}
+
+/** What a thermo-hygrometer can read (its own range is -20..60 °C): anything outside is a broken report. */
+export const TEMPERATURE_RANGE = { min: -40, max: 80 } as const;
+
+/** Temperature (°C) and relative humidity (%): `temperature`/`humidity`, or the compact `b`/`c` the STH models
+ * send (docs/protocols/xsense.md §5.4). */
+function climateFields(fields: Fields, patch: StatePatch, bad: (key: string) => void): void {
+  const tKey = fields.temperature !== undefined ? "temperature" : "b";
+  const t = decimal(fields[tKey]);
+  if (t === "bad" || (typeof t === "number" && (t < TEMPERATURE_RANGE.min || t > TEMPERATURE_RANGE.max))) bad(tKey);
+  else if (t !== undefined) patch.temperature = Math.round(t * 10) / 10;
+  const hKey = fields.humidity !== undefined ? "humidity" : "c";
+  const h = decimal(fields[hKey]);
+  if (h === "bad" || (typeof h === "number" && (h < 0 || h > 100))) bad(hKey);
+  else if (h !== undefined) patch.humidity = Math.round(h * 10) / 10;
+}
+
 /** Map one device's (flattened) reported fields to a state patch. */
 export function fieldsToPatch(spec: ModelSpec, input: Fields, combo: ComboContext = {}): FieldResult {
   const fields = flatten(input);
@@ -114,7 +138,16 @@ export function fieldsToPatch(spec: ModelSpec, input: Fields, combo: ComboContex
     } else if (spec.co) patch.coAlarm = { detected: alarm };
     else if (spec.heat) patch.heatAlarm = { detected: alarm };
     else if (spec.smoke) patch.smokeAlarm = { detected: alarm };
+    else if (spec.leak) patch.leak = alarm;
+    // A thermo-hygrometer's flag is its threshold alarm: not an alarm we show (decided by model, §7).
   }
+  if (spec.leak) {
+    // The Wi-Fi water sensor names its flag (docs/protocols/xsense.md §5.4).
+    const water = flag(fields.waterAlarmStatus);
+    if (water === "bad") bad("waterAlarmStatus");
+    else if (water !== undefined) patch.leak = water;
+  }
+  if (spec.climate) climateFields(fields, patch, bad);
   // Explicit per-kind flags when a report carries them.
   for (const [key, part] of [
     ["smokeAlarm", "smokeAlarm"],
@@ -143,6 +176,9 @@ export function fieldsToPatch(spec: ModelSpec, input: Fields, combo: ComboContex
     const ppm = int(fields.coPpm);
     if (ppm === "bad" || (typeof ppm === "number" && (ppm < 0 || ppm > MAX_CO_PPM))) bad("coPpm");
     else if (ppm !== undefined && spec.coPpm) patch.coAlarm = { ...patch.coAlarm, ppm };
+    const peak = int(fields.coPpmPeak);
+    if (peak === "bad" || (typeof peak === "number" && (peak < 0 || peak > MAX_CO_PPM))) bad("coPpmPeak");
+    else if (peak !== undefined && spec.coPeak) patch.coAlarm = { ...patch.coAlarm, peakPpm: peak };
   }
 
   const bat = int(fields.batInfo);
