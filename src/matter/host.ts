@@ -15,6 +15,7 @@ import { bridgedInfo, buildBridged, partsFor, shapeOf, type BridgedDevice } from
 import { discriminatorProblem, passcodeProblem } from "./pairing.ts";
 import { configureMatter, environmentAt } from "./platform.ts";
 import { CommissioningGuard } from "./commissioning-guard.ts";
+import { type FabricView, fabricsOf, removeFabric } from "./fabrics.ts";
 
 export interface MatterHostOptions {
   registry: DeviceRegistry;
@@ -88,6 +89,25 @@ export class MatterHost {
 
   get fabricCount(): number {
     return this.#node ? Object.keys(this.#node.state.commissioning.fabrics).length : 0;
+  }
+
+  /** The controllers' fabrics with their ecosystems' names (web page). */
+  fabrics(): FabricView[] {
+    return this.#node ? fabricsOf(this.#node) : [];
+  }
+
+  /** Leave one fabric as matter.js does for a controller's RemoveFabric (fabrics.ts). */
+  async removeFabric(fabricIndex: number): Promise<void> {
+    if (!this.#node || !this.#running) throw new Error("the Matter bridge is not running");
+    const gone = await removeFabric(this.#node, fabricIndex);
+    this.#log.info({ fabricIndex, vendor: gone.vendor }, `Matter fabric ${fabricIndex} (${gone.vendor}) removed`);
+  }
+
+  /** Leave every fabric: the bridge is commissionable again with the same codes (no restart). */
+  async resetFabrics(): Promise<number> {
+    const all = this.fabrics();
+    for (const f of all) await this.removeFabric(f.fabricIndex);
+    return all.length;
   }
 
   pairingCodes(): PairingCodes {

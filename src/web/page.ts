@@ -156,6 +156,17 @@ async function cameraSection(cameras: CameraView[]): Promise<string> {
 <div class="pairing" id="camera-cards">${cards}</div></section>`;
 }
 
+/** Filled by app.js from /api/pairings (removal needs the script: it asks for confirmation first). */
+function pairingsSection(): string {
+  return `<section id="pairings" aria-labelledby="pairings-title"><h2 id="pairings-title">Paired controllers</h2>
+<p class="hint">Who holds this bridge: each Apple Home controller paired with a bridge or camera (HomeKit names them by
+an id only), and each Matter ecosystem (fabric). Removing one takes the bridge out of that home at once; resetting an
+ecosystem removes them all, and the bridge pairs again with the codes above. No restart.</p>
+<div id="pairings-homekit"></div><div id="pairings-matter"></div>
+<p id="pairings-msg" class="cmd-msg" role="status" aria-live="polite"></p>
+<noscript><p class="hint">This list needs JavaScript.</p></noscript></section>`;
+}
+
 function accountRow(a: AccountView, admin: AdminView | undefined): string {
   const action = `/accounts/${encodeURIComponent(a.name)}/remove`;
   // A confirmation step without script: the button is behind a disclosure that says what happens.
@@ -249,6 +260,7 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
 <main>
 <div class="pairing">${homekit}${matter}</div>
 ${await cameraSection(d.cameras ?? [])}
+${pairingsSection()}
 <section aria-labelledby="accounts-title"><h2 id="accounts-title">Accounts</h2>${d.admin ? addAccountForm(d.admin, d.accounts.length) : ""}
 <table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${d.accounts.map((a) => accountRow(a, d.admin)).join("")}</tbody></table>
 ${(d.mfa ?? []).map((n) => mfaForm(n, d.accounts.find((a) => a.name === n.account)?.link)).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>

@@ -40,6 +40,7 @@ import { AccountAdmin, type AccountRuntime } from "./account-admin.ts";
 import type { PageAccounts } from "../core/page-accounts.ts";
 import { CommandError } from "../core/registry.ts";
 import { scrub } from "../core/logger.ts";
+import { PAIRING_ACTION, PairingRequestError, PairingsApi } from "./pairings-api.ts";
 
 export interface WebServerOptions {
   sources: WebSources;
@@ -194,6 +195,7 @@ export class WebServer {
   readonly #proxy: ProxyTrust;
   readonly #title: string;
   readonly #diagnostics: DiagnosticsService | undefined;
+  readonly #pairings: PairingsApi;
   #timers: NodeJS.Timeout[] = [];
   #lastPairing = "";
   /** What the pages were last told per camera: its pairing card, its stream line. */
@@ -255,6 +257,7 @@ export class WebServer {
       maxBufferedBytes: MAX_EVENT_BUFFER,
     });
     this.#metrics = new BridgeMetrics(options.sources);
+    this.#pairings = new PairingsApi(options.sources, options.log);
     this.#logs = options.logs ?? new LogRing();
     const { sources, dataDir } = options;
     const diagnostics = { ...options.diagnostics, sources, dataDir, logs: () => this.#logs.lines };
@@ -549,6 +552,23 @@ export class WebServer {
     if (path === "/api/session") return json(res, 200, { ok: true });
     if (path === "/api/status") {
       return json(res, 200, { ...this.#snapshot(), ...this.#mfaByVendor(), logins: this.#passwords.views() });
+    }
+    if (path === "/api/pairings") {
+      if (!get) throw new HttpError(405, "GET only");
+      return json(res, 200, this.#pairings.view());
+    }
+    const pairing = PAIRING_ACTION.exec(path);
+    if (pairing) {
+      if (!post) throw new HttpError(405, "POST only");
+      const body = await readJsonBody(req);
+      try {
+        const view = await this.#pairings.act(pairing[1]!, pairing[2]!, body, this.#proxy.client(req));
+        this.#pushPairing();
+        return json(res, 200, view);
+      } catch (error) {
+        if (error instanceof PairingRequestError) throw new HttpError(error.status, error.message);
+        throw error;
+      }
     }
     const command = /^\/api\/devices\/([^/]+)\/command$/.exec(path);
     if (command) {

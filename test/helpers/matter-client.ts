@@ -23,6 +23,14 @@ export interface CommissionOptions {
   port: number;
   passcode: number;
   discriminator: number;
+  /** From a manual pairing code (a commissioning window another controller opened): used instead of
+   * `discriminator`, which a manual code does not hold in full. */
+  shortDiscriminator?: number;
+  /** The controller's storage id (default "controller"): a second controller in one process needs its own,
+   * or it reuses the first one's certificate authority and so its fabric. */
+  controllerId?: string;
+  /** The label the controller gives its fabric (default "hearthbridge test"). */
+  fabricLabel?: string;
   /** Default ::1 (the namespace has both 127.0.0.1 and ::1). */
   address?: string;
   /** Controller storage; a fresh temp dir (removed on close) when omitted. */
@@ -76,9 +84,9 @@ export class MatterTestClient {
     const storageDir = options.storageDir ?? mkdtempSync(join(tmpdir(), "hb-matter-controller-"));
     const environment = environmentAt("test-controller", storageDir);
     const controller = new CommissioningController({
-      environment: { environment, id: "controller" },
+      environment: { environment, id: options.controllerId ?? "controller" },
       autoConnect: false,
-      adminFabricLabel: "hearthbridge test",
+      adminFabricLabel: options.fabricLabel ?? "hearthbridge test",
     });
     await controller.start();
     try {
@@ -89,7 +97,10 @@ export class MatterTestClient {
         },
         discovery: {
           knownAddress: { ip: options.address ?? "::1", port: options.port, type: "udp" },
-          identifierData: { longDiscriminator: options.discriminator },
+          identifierData:
+            options.shortDiscriminator === undefined
+              ? { longDiscriminator: options.discriminator }
+              : { shortDiscriminator: options.shortDiscriminator },
         },
         passcode: options.passcode,
       });
