@@ -47,11 +47,33 @@ export function fabricsOf(node: ServerNode): FabricView[] {
     .sort((a, b) => a.fabricIndex - b.fabricIndex);
 }
 
-/** Leave one fabric as the RemoveFabric command does; throws when there is no such fabric. */
-export async function removeFabric(node: ServerNode, fabricIndex: number): Promise<FabricView> {
-  const view = fabricsOf(node).find((f) => f.fabricIndex === fabricIndex);
+/** How long the factory reset after the last fabric may take before the removal is answered anyway. */
+const RESET_WAIT_MS = 30_000;
+
+/** Leave one fabric as the RemoveFabric command does; throws when there is no such fabric. After the
+ * last one, resolves once matter.js's own reset brought the node back online (`reset: true`). */
+export async function removeFabric(node: ServerNode, fabricIndex: number): Promise<FabricView & { reset: boolean }> {
+  const all = fabricsOf(node);
+  const view = all.find((f) => f.fabricIndex === fabricIndex);
   const fabric = view ? node.env.get(FabricManager).maybeFor(view.fabricIndex as never) : undefined;
   if (!view || !fabric) throw new Error(`no Matter fabric ${fabricIndex}`);
+  const reset = all.length === 1 ? backOnline(node) : undefined;
   await fabric.leave();
-  return view;
+  await reset?.promise;
+  return { ...view, reset: reset !== undefined };
+}
+
+/** Resolves when the node next goes online (or after RESET_WAIT_MS, so a request never hangs). */
+function backOnline(node: ServerNode): { promise: Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    const online = (): void => {
+      node.lifecycle.online.off(online);
+      clearTimeout(timer);
+      resolve();
+    };
+    node.lifecycle.online.on(online);
+    timer = setTimeout(online, RESET_WAIT_MS);
+  });
+  return { promise };
 }

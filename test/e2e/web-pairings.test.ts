@@ -56,6 +56,7 @@ describe("pairings removed on the page, without a restart", () => {
   let bridge: BridgeProcess;
   let base: string;
   let homekitPort: number;
+  let matterPort: number;
   let deviceId: string;
   let hap: HapClient | undefined;
   let first: MatterTestClient | undefined;
@@ -68,6 +69,15 @@ describe("pairings removed on the page, without a restart", () => {
   const shot = async (name: string) => {
     mkdirSync(artifacts, { recursive: true });
     await page!.screenshot({ path: join(artifacts, `web-${name}.png`), fullPage: true });
+  };
+  const logIn = async () => {
+    const login = await fetch(`${base}/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ password: PASSWORD }),
+    });
+    return (login.headers.get("set-cookie") ?? "").split(";")[0]!;
   };
   const readFan = async (client: MatterTestClient) => {
     const fan = client.withCluster(client.bridged(uniqueIdFor(deviceId)), "fanControl");
@@ -102,7 +112,7 @@ describe("pairings removed on the page, without a restart", () => {
     const ready = await bridge.ready();
     homekitPort = ready.homekitPort as number;
     hap = await HapClient.pair(homekitPort, E2E_PIN);
-    const matterPort = ready.matterPort as number;
+    matterPort = ready.matterPort as number;
     first = await MatterTestClient.commission({
       port: matterPort,
       passcode: E2E_PASSCODE,
@@ -211,13 +221,7 @@ describe("pairings removed on the page, without a restart", () => {
   it("the pairing API refuses bad input, cross-site posts and anonymous callers", async () => {
     const anonymous = await fetch(`${base}/api/pairings`);
     assert.equal(anonymous.status, 401);
-    const login = await fetch(`${base}/login`, {
-      method: "POST",
-      redirect: "manual",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ password: PASSWORD }),
-    });
-    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+    const cookie = await logIn();
     const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
       fetch(`${base}${path}`, {
         method: "POST",
@@ -244,5 +248,42 @@ describe("pairings removed on the page, without a restart", () => {
       matter: { fabrics: unknown[] };
     };
     assert.equal(view.matter.fabrics.length, fabricRemoved ? 1 : 2, "none of those changed anything");
+  });
+
+  it("a reset of each ecosystem removes every pairing; both pair again with their codes, no restart", async () => {
+    const cookie = await logIn();
+    const pid = bridge.child.pid;
+    hap ??= await HapClient.pair(homekitPort, E2E_PIN);
+    const reset = async (ecosystem: string) => {
+      const res = await fetch(`${base}/api/pairings/${ecosystem}/reset`, {
+        method: "POST",
+        headers: { Cookie: cookie, "Content-Type": "application/json" },
+        body: JSON.stringify({ confirm: "reset" }),
+      });
+      assert.equal(res.status, 200, `${ecosystem}: ${await res.clone().text()}`);
+      return (await res.json()) as { homekit?: { controllers: unknown[] }[]; matter?: { fabrics: unknown[] } };
+    };
+    assert.deepEqual((await reset("homekit")).homekit?.[0]?.controllers, []);
+    assert.deepEqual((await reset("matter")).matter?.fabrics, []);
+    await hap.close();
+    hap = await HapClient.pair(homekitPort, E2E_PIN);
+    assert.ok(
+      (await hap.accessories(true)).some((a) => a.name === "Porch Fan"),
+      "HomeKit pairs again",
+    );
+    await second?.close();
+    second = undefined;
+    await first?.close();
+    first = undefined;
+    // matter.js resets the node once its last fabric is gone; it is commissionable again with the same code.
+    first = await MatterTestClient.commission({
+      port: matterPort,
+      passcode: E2E_PASSCODE,
+      discriminator: DISCRIMINATOR,
+      controllerId: "third-controller",
+    });
+    assert.ok("percentSetting" in (await readFan(first)), "a new Matter controller sees the fan");
+    assert.equal(bridge.child.pid, pid);
+    assert.equal(lines.filter((l) => l.event === "ready").length, 1, "the bridge itself was not restarted");
   });
 });
