@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logRing = new LogRing(200); // recent lines for the web page
+  const logRing = new LogRing(1000); // recent lines for the web page (200 shown) and its log download
   const log = createLogger(config.log.level, { json: options.logJson, tap: logRing });
   const startedAt = performance.now();
   if (!found) writeFirstRunConfig(options.config, config, log);

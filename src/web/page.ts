@@ -81,6 +81,8 @@ export interface PageData {
   accounts: AccountView[];
   devices: DeviceView[];
   logs: LogEntry[];
+  /** The bridge's log level now (the page can change it). */
+  logLevel?: string;
   /** Log-ins with a code (absent: none). */
   mfa?: MfaLoginView[];
   /** Password forms (absent: none). */
@@ -101,7 +103,24 @@ export interface AdminView {
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
 export function logLine(l: LogEntry): string {
-  return `<li class="lvl-${esc(l.level)}"><time>${time(l.time)}</time> <b>${esc(l.level)}</b> ${esc(l.text)}</li>`;
+  const account = l.account === undefined ? "" : ` data-account="${esc(l.account)}"`;
+  const device = l.device === undefined ? "" : ` data-device="${esc(l.device)}"`;
+  return `<li class="lvl-${esc(l.level)}"${account}${device}><time>${time(l.time)}</time> <b>${esc(l.level)}</b> ${esc(l.text)}</li>`;
+}
+
+/** Above the log: the bridge's level (changed at once), filters by account and device, the download. */
+function logTools(d: PageData): string {
+  const levels = ["fatal", "error", "warn", "info", "debug", "trace"]
+    .map((l) => `<option value="${l}"${l === d.logLevel ? " selected" : ""}>${l}</option>`)
+    .join("");
+  const accounts = d.accounts.map((a) => `<option value="${esc(a.name)}">${esc(a.name)}</option>`).join("");
+  const devices = d.devices.map((v) => `<option value="${esc(v.id)}">${esc(v.name)}</option>`).join("");
+  return `<div class="log-tools">
+<label>Bridge log level <select id="log-level">${levels}</select></label>
+<label>Account <select id="log-account"><option value="">all</option>${accounts}</select></label>
+<label>Device <select id="log-device"><option value="">all</option>${devices}</select></label>
+<a class="button" id="log-download" href="/api/logs/download" download>Download log</a>
+<p id="log-msg" class="cmd-msg" role="status" aria-live="polite"></p></div>`;
 }
 
 /** The CSS class of a camera's stream line (app.js computes the same). */
@@ -267,7 +286,7 @@ ${(d.mfa ?? []).map((n) => mfaForm(n, d.accounts.find((a) => a.name === n.accoun
 <section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>${accountFilter(d.accounts)}</div>
 <p class="hint" id="no-devices"${d.devices.length ? " hidden" : ""}>No devices yet: they appear here as soon as an account reports them.</p>
 <div id="devices" class="devices">${d.devices.map(deviceCard).join("")}</div></section>
-<section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol>
+<section aria-labelledby="log-title"><h2 id="log-title">Recent log</h2>${logTools(d)}<ol id="logs">${d.logs.map(logLine).join("")}</ol>
 <p><a class="button" id="diagnostics" href="/api/diagnostics" download>Download diagnostics</a>
 <span class="hint">one JSON file for a bug report: config without secrets, versions, devices, links, this
 log</span></p></section>

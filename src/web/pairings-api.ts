@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { Logger } from "../core/logger.ts";
 import type { HomeKitHost } from "../homekit/host.ts";
 import type { MatterHost } from "../matter/host.ts";
+import { RequestError } from "./request-error.ts";
 
 export type HomeKitPairingAdmin = Pick<HomeKitHost, "pairings" | "removePairing" | "resetPairings">;
 export type MatterFabricAdmin = Pick<MatterHost, "fabrics" | "removeFabric" | "resetFabrics" | "running">;
@@ -14,16 +15,6 @@ export interface PairingsView {
   /** Absent: HomeKit is off. Controllers are named by their pairing id: HAP carries no names. */
   homekit?: { target: string; name: string; controllers: { id: string; admin: boolean }[] }[];
   matter?: { running: boolean; fabrics: { fabricIndex: number; label: string; vendorId: number; vendor: string }[] };
-}
-
-/** A request the page should not have sent, or one that cannot be done now (status, words). */
-export class PairingRequestError extends Error {
-  override name = "PairingRequestError";
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
 }
 
 const HOMEKIT_REMOVE = z.strictObject({ target: z.string().min(1).max(300), controller: z.string().min(1).max(64) });
@@ -38,7 +29,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-  throw new PairingRequestError(400, `bad request: ${where}${issue?.message ?? "invalid"}`);
+  throw new RequestError(400, `bad request: ${where}${issue?.message ?? "invalid"}`);
 }
 
 export class PairingsApi {
@@ -70,7 +61,7 @@ export class PairingsApi {
   async act(ecosystem: string, action: string, body: unknown, client: string): Promise<PairingsView> {
     if (ecosystem === "homekit") {
       const homekit = this.#homekit;
-      if (!homekit) throw new PairingRequestError(404, "HomeKit is not running on this bridge");
+      if (!homekit) throw new RequestError(404, "HomeKit is not running on this bridge");
       if (action === "reset") {
         parse(RESET, body);
         const removed = await this.#attempt(() => homekit.resetPairings());
@@ -78,16 +69,16 @@ export class PairingsApi {
       } else {
         const { target, controller } = parse(HOMEKIT_REMOVE, body);
         const known = homekit.pairings().find((t) => t.target === target);
-        if (!known) throw new PairingRequestError(404, "no such HomeKit bridge or camera");
+        if (!known) throw new RequestError(404, "no such HomeKit bridge or camera");
         if (!known.controllers.some((c) => c.id === controller))
-          throw new PairingRequestError(404, "no such controller (already removed?)");
+          throw new RequestError(404, "no such controller (already removed?)");
         await this.#attempt(() => homekit.removePairing(target, controller));
         this.#log.warn({ client, target, controller }, `web page: HomeKit pairing removed from ${client}`);
       }
     } else {
       const matter = this.#matter;
-      if (!matter) throw new PairingRequestError(404, "Matter is not running on this bridge");
-      if (!matter.running) throw new PairingRequestError(409, "the Matter bridge is not running yet");
+      if (!matter) throw new RequestError(404, "Matter is not running on this bridge");
+      if (!matter.running) throw new RequestError(409, "the Matter bridge is not running yet");
       if (action === "reset") {
         parse(RESET, body);
         const removed = await this.#attempt(() => matter.resetFabrics());
@@ -95,7 +86,7 @@ export class PairingsApi {
       } else {
         const { fabricIndex } = parse(MATTER_REMOVE, body);
         if (!matter.fabrics().some((f) => f.fabricIndex === fabricIndex))
-          throw new PairingRequestError(404, "no such fabric (already removed?)");
+          throw new RequestError(404, "no such fabric (already removed?)");
         await this.#attempt(() => matter.removeFabric(fabricIndex));
         this.#log.warn({ client, fabricIndex }, `web page: Matter fabric ${fabricIndex} removed from ${client}`);
       }
@@ -107,7 +98,7 @@ export class PairingsApi {
     try {
       return await work();
     } catch (error) {
-      throw new PairingRequestError(409, (error as Error).message);
+      throw new RequestError(409, (error as Error).message);
     }
   }
 }

@@ -40,7 +40,9 @@ import { AccountAdmin, type AccountRuntime } from "./account-admin.ts";
 import type { PageAccounts } from "../core/page-accounts.ts";
 import { CommandError } from "../core/registry.ts";
 import { scrub } from "../core/logger.ts";
-import { PAIRING_ACTION, PairingRequestError, PairingsApi } from "./pairings-api.ts";
+import { PAIRING_ACTION, PairingsApi } from "./pairings-api.ts";
+import { RequestError } from "./request-error.ts";
+import { logDownload, LogLevelControl } from "./logs-api.ts";
 
 export interface WebServerOptions {
   sources: WebSources;
@@ -76,6 +78,8 @@ const STATIC: Record<string, { file: string; type: string }> = {
   "/app.css": { file: "app.css", type: "text/css; charset=utf-8" },
 };
 const MAX_BODY = 8 * 1024;
+/** The page and the diagnostics bundle show this many recent log lines; the download has all the ring holds. */
+const PAGE_LOG_LINES = 200;
 const KEEPALIVE_MS = 25_000;
 const PAIRING_POLL_MS = 5_000;
 /** The stream hubs emit nothing: their state (watching, pushing, last error) is looked at this often. */
@@ -196,6 +200,7 @@ export class WebServer {
   readonly #title: string;
   readonly #diagnostics: DiagnosticsService | undefined;
   readonly #pairings: PairingsApi;
+  readonly #logLevel: LogLevelControl;
   #timers: NodeJS.Timeout[] = [];
   #lastPairing = "";
   /** What the pages were last told per camera: its pairing card, its stream line. */
@@ -258,9 +263,10 @@ export class WebServer {
     });
     this.#metrics = new BridgeMetrics(options.sources);
     this.#pairings = new PairingsApi(options.sources, options.log);
+    this.#logLevel = new LogLevelControl(options.log);
     this.#logs = options.logs ?? new LogRing();
     const { sources, dataDir } = options;
-    const diagnostics = { ...options.diagnostics, sources, dataDir, logs: () => this.#logs.lines };
+    const diagnostics = { ...options.diagnostics, sources, dataDir, logs: () => this.#logs.recent(PAGE_LOG_LINES) };
     this.#diagnostics = options.diagnostics ? new DiagnosticsService(diagnostics) : undefined;
     this.#mfa = new MfaWebLogin(options.loginAccounts ?? [], options.dataDir, options.log, (account) =>
       this.#broadcast("login", { account }),
@@ -298,7 +304,7 @@ export class WebServer {
       // Before anything else, on every path: a foreign Host is a DNS-rebinding page in someone's browser.
       if (!this.#hosts.allows(req.headers.host)) return this.#refuseHost(req, res);
       this.#handle(req, res).catch((error: unknown) => {
-        const status = error instanceof HttpError ? error.status : 500;
+        const status = error instanceof HttpError || error instanceof RequestError ? error.status : 500;
         // The path only: a query may hold the setup token, which belongs in the one log line made for it.
         const path = (req.url ?? "").split("?")[0]!.slice(0, 200);
         if (status === 500) this.#log.warn({ err: error, path }, "web request failed");
@@ -542,6 +548,7 @@ export class WebServer {
           logins: this.#passwords.views(),
           canLogOut: this.#auth.required,
           admin: this.#adminView(),
+          logLevel: this.#logLevel.view().level,
         }),
       );
     }
@@ -561,14 +568,20 @@ export class WebServer {
     if (pairing) {
       if (!post) throw new HttpError(405, "POST only");
       const body = await readJsonBody(req);
-      try {
-        const view = await this.#pairings.act(pairing[1]!, pairing[2]!, body, this.#proxy.client(req));
-        this.#pushPairing();
-        return json(res, 200, view);
-      } catch (error) {
-        if (error instanceof PairingRequestError) throw new HttpError(error.status, error.message);
-        throw error;
-      }
+      const view = await this.#pairings.act(pairing[1]!, pairing[2]!, body, this.#proxy.client(req));
+      this.#pushPairing();
+      return json(res, 200, view);
+    }
+    if (path === "/api/logs/level") {
+      if (get) return json(res, 200, this.#logLevel.view());
+      if (!post) throw new HttpError(405, "GET or POST");
+      return json(res, 200, this.#logLevel.set(await readJsonBody(req), this.#proxy.client(req)));
+    }
+    if (path === "/api/logs/download") {
+      if (!get) throw new HttpError(405, "GET only");
+      const file = logDownload(this.#logs.lines, url.searchParams);
+      const disposition = `attachment; filename="${file.name}"`;
+      return send(res, 200, file.text, "text/plain; charset=utf-8", { "Content-Disposition": disposition });
     }
     const command = /^\/api\/devices\/([^/]+)\/command$/.exec(path);
     if (command) {
@@ -751,7 +764,7 @@ export class WebServer {
       cameras: cameraViews(s),
       accounts: accountViews(s),
       devices: deviceViews(s, this.#reach),
-      logs: this.#logs.lines,
+      logs: this.#logs.recent(PAGE_LOG_LINES),
     };
   }
 

@@ -364,9 +364,65 @@
     }
   }
 
+  /** The log filters: lines of other accounts or devices are hidden; the download takes the same filter. */
+  function logFilterMatches(li) {
+    const account = $("#log-account")?.value ?? "";
+    const device = $("#log-device")?.value ?? "";
+    return (
+      (account === "" || li.getAttribute("data-account") === account) &&
+      (device === "" || li.getAttribute("data-device") === device)
+    );
+  }
+
+  function applyLogFilter() {
+    for (const li of document.querySelectorAll("#logs li")) li.hidden = !logFilterMatches(li);
+    const download = $("#log-download");
+    if (!download) return;
+    const query = new URLSearchParams();
+    for (const [name, select] of [
+      ["account", $("#log-account")],
+      ["device", $("#log-device")],
+    ])
+      if (select?.value) query.set(name, select.value);
+    download.href = `/api/logs/download${query.size ? `?${query}` : ""}`;
+  }
+  $("#log-account")?.addEventListener("change", applyLogFilter);
+  $("#log-device")?.addEventListener("change", applyLogFilter);
+
+  /** Keep a filter's options in step with the accounts or devices the bridge has now. */
+  function setOptions(select, pairs) {
+    if (!select) return;
+    const chosen = select.value;
+    select.replaceChildren(
+      ...[["", "all"], ...pairs].map(([value, text]) => {
+        const option = element("option", undefined, text);
+        option.value = value;
+        return option;
+      }),
+    );
+    select.value = pairs.some(([value]) => value === chosen) ? chosen : "";
+  }
+
+  $("#log-level")?.addEventListener("change", async (event) => {
+    const select = event.target;
+    const msg = $("#log-msg");
+    try {
+      const answer = await postJson("/api/logs/level", { level: select.value });
+      select.value = answer.level;
+      msg.textContent = `The bridge logs at ${answer.level} now (until its next start).`;
+      msg.className = "cmd-msg";
+    } catch (error) {
+      msg.textContent = `Not changed: ${error.message}`;
+      msg.className = "cmd-msg msg-failed";
+    }
+  });
+
   function showLog(l) {
     const li = document.createElement("li");
     li.className = `lvl-${l.level}`;
+    if (l.account !== undefined) li.setAttribute("data-account", l.account);
+    if (l.device !== undefined) li.setAttribute("data-device", l.device);
+    li.hidden = !logFilterMatches(li);
     const t = document.createElement("time");
     t.textContent = new Date(l.time).toISOString().slice(11, 19);
     const b = document.createElement("b");
@@ -532,6 +588,15 @@
       for (const tr of document.querySelectorAll("#accounts tbody tr"))
         if (!names.has(tr.getAttribute("data-account"))) tr.remove();
       s.accounts.forEach(showAccount);
+      setOptions(
+        $("#log-account"),
+        s.accounts.map((a) => [a.name, a.name]),
+      );
+      setOptions(
+        $("#log-device"),
+        s.devices.map((d) => [d.id, d.name]),
+      );
+      applyLogFilter();
       $("#logs").replaceChildren();
       s.logs.forEach(showLog);
       showPairing(s.pairing);
