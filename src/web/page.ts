@@ -129,12 +129,20 @@ export function streamClass(stream: NonNullable<DeviceView["stream"]>): string {
 }
 
 /** A device's card; static/app.js builds the same card (and its controls) from the event stream. */
+/** A camera's tile: its latest picture (app.js loads it while the page is visible) and, once the bridge
+ * serves one, the link to its live view (`/live/<id>`; app.js shows it when that answers). */
+export function cameraTile(d: Pick<DeviceView, "id" | "name">): string {
+  return `<figure class="tile"><img class="snapshot" alt="Latest picture from ${esc(d.name)}" width="640" height="360" hidden>
+<figcaption class="snapshot-msg">Picture: loading…</figcaption><a class="button live-link" href="/live/${esc(encodeURIComponent(d.id))}" hidden>Live view</a></figure>`;
+}
+
 function deviceCard(d: DeviceView): string {
   const stream = d.stream ? `<div class="${streamClass(d.stream)}">${esc(d.stream.text)}</div>` : "";
+  const tile = d.stream ? cameraTile(d) : "";
   const why = d.unreachable ? `<p class="why">${esc(d.unreachable.text)}</p>` : `<p class="why" hidden></p>`;
   return `<article class="device ${d.available ? "up" : "down"}" data-device="${esc(d.id)}" data-account="${esc(d.account)}">
 <h3 class="name">${esc(d.name)}</h3><p class="meta"><span class="model">${esc(d.model)}</span> · <span class="account">${esc(d.account)}</span> · <span class="available">${d.available ? "reachable" : "unreachable"}</span></p>
-${why}<div class="summary">${esc(d.summary)}${stream}</div><div class="controls"></div><p class="cmd-msg" role="status" aria-live="polite"></p></article>`;
+${why}${tile}<div class="summary">${esc(d.summary)}${stream}</div><div class="controls"></div><p class="cmd-msg" role="status" aria-live="polite"></p></article>`;
 }
 
 function accountFilter(accounts: AccountView[]): string {

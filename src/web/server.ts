@@ -43,6 +43,7 @@ import { scrub } from "../core/logger.ts";
 import { PAIRING_ACTION, PairingsApi } from "./pairings-api.ts";
 import { RequestError } from "./request-error.ts";
 import { logDownload, LogLevelControl } from "./logs-api.ts";
+import { cameraSnapshot, SNAPSHOT_PATH } from "./snapshots.ts";
 
 export interface WebServerOptions {
   sources: WebSources;
@@ -576,6 +577,13 @@ export class WebServer {
       if (get) return json(res, 200, this.#logLevel.view());
       if (!post) throw new HttpError(405, "GET or POST");
       return json(res, 200, this.#logLevel.set(await readJsonBody(req), this.#proxy.client(req)));
+    }
+    const snapshot = SNAPSHOT_PATH.exec(path);
+    if (snapshot) {
+      if (!get) throw new HttpError(405, "GET only");
+      const jpeg = await cameraSnapshot(this.#o.sources, decodeSegment(snapshot[1]!, "camera id"));
+      res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": jpeg.length });
+      return void res.end(jpeg);
     }
     if (path === "/api/logs/download") {
       if (!get) throw new HttpError(405, "GET only");
