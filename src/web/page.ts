@@ -140,14 +140,18 @@ function deviceCard(d: DeviceView): string {
   const stream = d.stream ? `<div class="${streamClass(d.stream)}">${esc(d.stream.text)}</div>` : "";
   const tile = d.stream ? cameraTile(d) : "";
   const why = d.unreachable ? `<p class="why">${esc(d.unreachable.text)}</p>` : `<p class="why" hidden></p>`;
-  return `<article class="device ${d.available ? "up" : "down"}" data-device="${esc(d.id)}" data-account="${esc(d.account)}">
+  const room = d.room === undefined ? "" : ` data-room="${esc(d.room)}"`;
+  return `<article class="device ${d.available ? "up" : "down"}" data-device="${esc(d.id)}" data-account="${esc(d.account)}"${room}>
 <h3 class="name">${esc(d.name)}</h3><p class="meta"><span class="model">${esc(d.model)}</span> · <span class="account">${esc(d.account)}</span> · <span class="available">${d.available ? "reachable" : "unreachable"}</span></p>
 ${why}${tile}<div class="summary">${esc(d.summary)}${stream}</div><div class="controls"></div><p class="cmd-msg" role="status" aria-live="polite"></p></article>`;
 }
 
-function accountFilter(accounts: AccountView[]): string {
-  const options = accounts.map((a) => `<option value="${esc(a.name)}">${esc(a.name)}</option>`).join("");
-  return `<label class="filter">Show <select id="filter-account"><option value="">all accounts</option>${options}</select></label>`;
+/** The device filters: by account, and by room when a vendor names rooms (app.js keeps both live). */
+function deviceFilters(accounts: AccountView[], devices: DeviceView[]): string {
+  const options = (values: string[]) => values.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
+  const rooms = [...new Set(devices.flatMap((d) => (d.room ? [d.room] : [])))].sort();
+  return `<div class="filters"><label class="filter">Show <select id="filter-account"><option value="">all accounts</option>${options(accounts.map((a) => a.name))}</select></label>
+<label class="filter" id="filter-room-label"${rooms.length ? "" : " hidden"}>Room <select id="filter-room"><option value="">all rooms</option>${options(rooms)}</select></label></div>`;
 }
 
 /** A standalone camera's pairing state in words (also sent over the event stream). */
@@ -282,16 +286,17 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
     : `<section class="card" id="matter"><h2>Matter</h2><p>Disabled in the config (matter.enabled).</p></section>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(d.title)}</title><link rel="stylesheet" href="/app.css"><script src="/app.js" defer></script></head>
-<body><header><h1>${esc(d.title)}</h1><span id="live" class="live">connecting…</span>${d.canLogOut ? `<form method="post" action="/logout"><button>Log out</button></form>` : ""}</header>
-<main>
+<title>${esc(d.title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script><script src="/app.js" defer></script></head>
+<body><a class="skip" href="#main">Skip to the page</a><header><h1>${esc(d.title)}</h1><span id="live" class="live" role="status">connecting…</span>
+<button type="button" id="theme" class="theme">Theme: auto</button>${d.canLogOut ? `<form method="post" action="/logout"><button>Log out</button></form>` : ""}</header>
+<main id="main">
 <div class="pairing">${homekit}${matter}</div>
 ${await cameraSection(d.cameras ?? [])}
 ${pairingsSection()}
 <section aria-labelledby="accounts-title"><h2 id="accounts-title">Accounts</h2>${d.admin ? addAccountForm(d.admin, d.accounts.length) : ""}
 <table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${d.accounts.map((a) => accountRow(a, d.admin)).join("")}</tbody></table>
 ${(d.mfa ?? []).map((n) => mfaForm(n, d.accounts.find((a) => a.name === n.account)?.link)).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
-<section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>${accountFilter(d.accounts)}</div>
+<section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>${deviceFilters(d.accounts, d.devices)}</div>
 <p class="hint" id="no-devices"${d.devices.length ? " hidden" : ""}>No devices yet: they appear here as soon as an account reports them.</p>
 <div id="devices" class="devices">${d.devices.map(deviceCard).join("")}</div></section>
 <section aria-labelledby="log-title"><h2 id="log-title">Recent log</h2>${logTools(d)}<ol id="logs">${d.logs.map(logLine).join("")}</ol>
@@ -303,7 +308,7 @@ log</span></p></section>
 
 function shell(title: string, body: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title><link rel="stylesheet" href="/app.css"></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script></head>
 <body class="narrow"><main>${body}</main></body></html>`;
 }
 

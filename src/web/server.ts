@@ -77,6 +77,7 @@ type Access = WebConfig["healthAccess"];
 const STATIC: Record<string, { file: string; type: string }> = {
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
   "/app.css": { file: "app.css", type: "text/css; charset=utf-8" },
+  "/theme.js": { file: "theme.js", type: "text/javascript; charset=utf-8" },
 };
 const MAX_BODY = 8 * 1024;
 /** The page and the diagnostics bundle show this many recent log lines; the download has all the ring holds. */

@@ -34,6 +34,8 @@ export interface DeviceView {
   vendor: string;
   account: string;
   model: string;
+  /** The vendor's room name, when it has rooms. */
+  room?: string;
   available: boolean;
   /** One line in words, e.g. "fan on 65% forward · light off". */
   summary: string;
@@ -231,6 +233,7 @@ export function deviceView(
     state: entry.state,
     controls: controlsOf(info.capabilities),
   };
+  if (info.room) view.room = info.room;
   if (!entry.available && reach)
     view.unreachable = unreachableView(reach.link(info.account) ?? "unknown", reach.downSince(info.id));
   if (info.capabilities.camera) view.stream = streamView(streams?.get(info.id));

@@ -245,6 +245,8 @@
     }
     card.className = `device ${d.available ? "up" : "down"}`;
     card.setAttribute("data-account", d.account);
+    if (d.room) card.setAttribute("data-room", d.room);
+    else card.removeAttribute("data-room");
     card.querySelector(".name").textContent = d.name;
     card.querySelector(".model").textContent = d.model;
     card.querySelector(".account").textContent = d.account;
@@ -267,6 +269,7 @@
     if (card.getAttribute("data-controls") !== JSON.stringify(d.controls ?? {})) buildControls(card, d);
     updateControls(card, d);
     $("#no-devices").hidden = true;
+    updateRoomOptions();
     applyFilter();
   }
 
@@ -356,14 +359,38 @@
     for (const card of document.querySelectorAll("#devices [data-device]"))
       if (card.getAttribute("data-device") === d.id) card.remove();
     $("#no-devices").hidden = $("#devices").children.length > 0;
+    updateRoomOptions();
   }
 
   /** The account filter: cards of other accounts are hidden (the choice survives live updates). */
   function applyFilter() {
-    const chosen = $("#filter-account")?.value ?? "";
+    const account = $("#filter-account")?.value ?? "";
+    const room = $("#filter-room")?.value ?? "";
     for (const card of document.querySelectorAll("#devices [data-device]"))
-      card.hidden = chosen !== "" && card.getAttribute("data-account") !== chosen;
+      card.hidden =
+        (account !== "" && card.getAttribute("data-account") !== account) ||
+        (room !== "" && card.getAttribute("data-room") !== room);
   }
+
+  /** The room filter lists the rooms the devices are in now; it shows only when a vendor names rooms. */
+  function updateRoomOptions() {
+    const filter = $("#filter-room");
+    if (!filter) return;
+    const rooms = [
+      ...new Set([...document.querySelectorAll("#devices [data-room]")].map((c) => c.getAttribute("data-room"))),
+    ].sort();
+    const chosen = filter.value;
+    filter.replaceChildren(
+      ...[["", "all rooms"], ...rooms.map((r) => [r, r])].map(([value, text]) => {
+        const option = element("option", undefined, text);
+        option.value = value;
+        return option;
+      }),
+    );
+    filter.value = rooms.includes(chosen) ? chosen : "";
+    $("#filter-room-label").hidden = rooms.length === 0;
+  }
+  $("#filter-room")?.addEventListener("change", applyFilter);
 
   function updateFilterOptions(names) {
     const filter = $("#filter-account");
