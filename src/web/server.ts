@@ -213,9 +213,12 @@ export class WebServer {
 
   /** When each device was seen going unreachable (for "unreachable since" on the page). */
   readonly #downSince = new Map<string, number>();
+  /** When each account's link last changed (seeded at start from the diagnostics' link history). */
+  readonly #linkSince = new Map<string, number>();
   readonly #reach: Reachability = {
     link: (account) => this.#o.sources.registry.linkState(account),
     downSince: (id) => this.#downSince.get(id),
+    linkSince: (account) => this.#linkSince.get(account),
   };
 
   readonly #onAvailability = (entry: DeviceEntry): void => {
@@ -229,6 +232,7 @@ export class WebServer {
     this.#broadcast("device", view);
   };
   readonly #onLink = (account: string, link: LinkState): void => {
+    this.#linkSince.set(account, Date.now());
     const vendor = this.#o.sources.accounts.find((a) => a.name === account)?.vendor ?? "unknown";
     this.#broadcast("account", { name: account, vendor, link });
     // Its unreachable devices say why in words that name the link.
@@ -359,6 +363,8 @@ export class WebServer {
     this.#lastPairing = JSON.stringify(pairingText(pairingView(this.#o.sources)));
     for (const c of cameraViews(this.#o.sources)) this.#lastCamera.set(c.deviceId, JSON.stringify(c));
     for (const entry of registry.devices) if (!entry.available) this.#downSince.set(entry.info.id, Date.now());
+    for (const a of this.#o.diagnostics?.links?.view(this.#o.sources.accounts) ?? [])
+      this.#linkSince.set(a.name, Date.parse(a.since));
     for (const d of deviceViews(this.#o.sources)) if (d.stream) this.#lastStream.set(d.id, d.stream.text);
     this.#timers = [
       setInterval(() => {
