@@ -78,6 +78,11 @@ const STATIC: Record<string, { file: string; type: string }> = {
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
   "/app.css": { file: "app.css", type: "text/css; charset=utf-8" },
   "/theme.js": { file: "theme.js", type: "text/javascript; charset=utf-8" },
+  // app.js's parts (ES modules it imports).
+  "/ui.js": { file: "ui.js", type: "text/javascript; charset=utf-8" },
+  "/logs.js": { file: "logs.js", type: "text/javascript; charset=utf-8" },
+  "/pairings.js": { file: "pairings.js", type: "text/javascript; charset=utf-8" },
+  "/tiles.js": { file: "tiles.js", type: "text/javascript; charset=utf-8" },
 };
 const MAX_BODY = 8 * 1024;
 /** The page and the diagnostics bundle show this many recent log lines; the download has all the ring holds. */

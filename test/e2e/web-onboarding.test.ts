@@ -89,7 +89,7 @@ describe("the first visit on a phone: setup link, password, first account, devic
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("in Chromium at 390 px: from the setup link to the pairing codes, timed, nothing wider than the screen", async (t) => {
+  it("in Chromium at 390 px: setup link to pairing codes, timed, nothing wider than the screen", async (t) => {
     if (!chromiumAvailable()) return t.skip("no Chromium");
     ({ context, page, errors } = await launchChromium(dir));
     await page.setViewportSize(PHONE);

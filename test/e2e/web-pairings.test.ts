@@ -144,7 +144,7 @@ describe("pairings removed on the page, without a restart", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("in Chromium: a Matter fabric removed on the page is cut off; the other fabric and HomeKit keep working", async (t) => {
+  it("in Chromium: a fabric removed on the page is cut off; the other fabric and HomeKit keep working", async (t) => {
     if (!chromiumAvailable()) return t.skip("no Chromium");
     const pid = bridge.child.pid;
     ({ context, page, errors } = await launchChromium(dir));

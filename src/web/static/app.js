@@ -1,10 +1,13 @@
 // The page's live updates: one EventSource on /events. The server formats everything (state
 // summaries, pairing status); this script only replaces text in place. No build step, no library.
 
+import { applyLogFilter, setOptions, showLog } from "./logs.js";
+import { refreshPairings } from "./pairings.js";
+import { ensureTile, forgetTile, scheduleTiles } from "./tiles.js";
+import { $, element } from "./ui.js";
+
 (() => {
-  const $ = (selector) => document.querySelector(selector);
   const live = $("#live");
-  const MAX_LOG = 200;
   let submitting = false;
   document.addEventListener("submit", () => (submitting = true));
 
@@ -273,89 +276,8 @@
     applyFilter();
   }
 
-  /** Camera tiles: the latest picture of each camera, again every SNAPSHOT_MS while the page is
-   * visible (a hidden tab asks nothing: each picture may wake the camera). */
-  const SNAPSHOT_MS = 10_000;
-  const tiles = new Map();
-
-  function ensureTile(card, d) {
-    if (!d.stream || card.querySelector(".tile")) return;
-    const figure = element("figure", "tile");
-    const img = element("img", "snapshot");
-    Object.assign(img, { alt: `Latest picture from ${d.name}`, width: 640, height: 360, hidden: true });
-    const live = element("a", "button live-link", "Live view");
-    live.href = `/live/${encodeURIComponent(d.id)}`;
-    live.hidden = true;
-    figure.append(img, element("figcaption", "snapshot-msg", "Picture: loading…"), live);
-    card.querySelector(".why").after(figure);
-  }
-
-  async function loadSnapshot(id, tile) {
-    if (tile.busy || document.visibilityState !== "visible") return;
-    tile.busy = true;
-    const msg = tile.card.querySelector(".snapshot-msg");
-    const img = tile.card.querySelector(".snapshot");
-    try {
-      const res = await fetch(`/api/cameras/${encodeURIComponent(id)}/snapshot.jpg`, { credentials: "same-origin" });
-      if (res.status === 401) return location.assign("/login");
-      if (!res.ok) {
-        const body = await res.json().catch(() => ({}));
-        msg.textContent = `No picture: ${body.error ?? res.statusText}`;
-        return;
-      }
-      // A data: URL, as the page's policy allows images from the bridge and data: only.
-      const blob = await res.blob();
-      img.src = await new Promise((resolve, reject) => {
-        const reader = new FileReader();
-        reader.onload = () => resolve(reader.result);
-        reader.onerror = () => reject(reader.error);
-        reader.readAsDataURL(blob);
-      });
-      img.hidden = false;
-      msg.textContent = `Picture of ${new Date().toLocaleTimeString()}`;
-    } catch {
-      msg.textContent = "No picture: the bridge did not answer.";
-    } finally {
-      tile.busy = false;
-    }
-  }
-
-  /** The live view is another part of the bridge: its link shows once `/live/<id>` answers. */
-  async function offerLive(card) {
-    const link = card.querySelector(".live-link");
-    if (!link) return;
-    const res = await fetch(link.href, { method: "HEAD", credentials: "same-origin" }).catch(() => undefined);
-    link.hidden = !res?.ok;
-  }
-
-  function refreshTiles() {
-    for (const card of document.querySelectorAll("#devices [data-device]")) {
-      const id = card.getAttribute("data-device");
-      if (!card.querySelector(".tile")) {
-        tiles.delete(id);
-        continue;
-      }
-      let tile = tiles.get(id);
-      if (!tile || tile.card !== card) {
-        tile = { card, busy: false };
-        tiles.set(id, tile);
-        void offerLive(card);
-      }
-      void loadSnapshot(id, tile);
-    }
-  }
-  let tileTimer;
-  function scheduleTiles() {
-    clearInterval(tileTimer);
-    tileTimer = undefined;
-    if (document.visibilityState !== "visible") return;
-    refreshTiles();
-    tileTimer = setInterval(refreshTiles, SNAPSHOT_MS);
-  }
-  document.addEventListener("visibilitychange", scheduleTiles);
-
   function removeDevice(d) {
-    tiles.delete(d.id);
+    forgetTile(d.id);
     for (const card of document.querySelectorAll("#devices [data-device]"))
       if (card.getAttribute("data-device") === d.id) card.remove();
     $("#no-devices").hidden = $("#devices").children.length > 0;
@@ -416,13 +338,6 @@
       : undefined;
   }
 
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
   /** A standalone camera's pairing card: built on first sight, then updated in place. */
   function showCamera(c) {
     const section = $("#cameras");
@@ -474,217 +389,11 @@
     }
   }
 
-  /** The log filters: lines of other accounts or devices are hidden; the download takes the same filter. */
-  function logFilterMatches(li) {
-    const account = $("#log-account")?.value ?? "";
-    const device = $("#log-device")?.value ?? "";
-    return (
-      (account === "" || li.getAttribute("data-account") === account) &&
-      (device === "" || li.getAttribute("data-device") === device)
-    );
-  }
-
-  function applyLogFilter() {
-    for (const li of document.querySelectorAll("#logs li")) li.hidden = !logFilterMatches(li);
-    const download = $("#log-download");
-    if (!download) return;
-    const query = new URLSearchParams();
-    for (const [name, select] of [
-      ["account", $("#log-account")],
-      ["device", $("#log-device")],
-    ])
-      if (select?.value) query.set(name, select.value);
-    download.href = `/api/logs/download${query.size ? `?${query}` : ""}`;
-  }
-  $("#log-account")?.addEventListener("change", applyLogFilter);
-  $("#log-device")?.addEventListener("change", applyLogFilter);
-
-  /** Keep a filter's options in step with the accounts or devices the bridge has now. */
-  function setOptions(select, pairs) {
-    if (!select) return;
-    const chosen = select.value;
-    select.replaceChildren(
-      ...[["", "all"], ...pairs].map(([value, text]) => {
-        const option = element("option", undefined, text);
-        option.value = value;
-        return option;
-      }),
-    );
-    select.value = pairs.some(([value]) => value === chosen) ? chosen : "";
-  }
-
-  $("#log-level")?.addEventListener("change", async (event) => {
-    const select = event.target;
-    const msg = $("#log-msg");
-    try {
-      const answer = await postJson("/api/logs/level", { level: select.value });
-      select.value = answer.level;
-      msg.textContent = `The bridge logs at ${answer.level} now (until its next start).`;
-      msg.className = "cmd-msg";
-    } catch (error) {
-      msg.textContent = `Not changed: ${error.message}`;
-      msg.className = "cmd-msg msg-failed";
-    }
-  });
-
-  function showLog(l) {
-    const li = document.createElement("li");
-    li.className = `lvl-${l.level}`;
-    if (l.account !== undefined) li.setAttribute("data-account", l.account);
-    if (l.device !== undefined) li.setAttribute("data-device", l.device);
-    li.hidden = !logFilterMatches(li);
-    const t = document.createElement("time");
-    t.textContent = new Date(l.time).toISOString().slice(11, 19);
-    const b = document.createElement("b");
-    b.textContent = l.level;
-    li.append(t, " ", b, " ", l.text);
-    const list = $("#logs");
-    list.append(li);
-    while (list.children.length > MAX_LOG) list.firstElementChild.remove();
-  }
-
   function showPairing(p) {
     const hk = $("#homekit-status");
     if (hk && p.homekit !== undefined) hk.textContent = p.homekit;
     const mt = $("#matter-status");
     if (mt && p.matter !== undefined) mt.textContent = p.matter;
-  }
-
-  /** POST a JSON body to the bridge; the answer's JSON, or an Error with the bridge's words. */
-  async function postJson(path, body) {
-    const res = await fetch(path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    if (res.status === 401) {
-      location.assign("/login");
-      throw new Error("log in first");
-    }
-    const answer = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(answer.error ?? res.statusText);
-    return answer;
-  }
-
-  const pairingsMsg = (text, failed) => {
-    const msg = $("#pairings-msg");
-    if (!msg) return;
-    msg.textContent = text;
-    msg.className = `cmd-msg${failed ? " msg-failed" : ""}`;
-  };
-
-  /** A removal after the user confirmed it; the lists are drawn again from the bridge's answer. */
-  async function pairingAction(question, path, body) {
-    if (!confirm(question)) return;
-    pairingsMsg("Removing…");
-    try {
-      showPairings(await postJson(path, body));
-      pairingsMsg("Done.");
-    } catch (error) {
-      pairingsMsg(`Not done: ${error.message}`, true);
-    }
-  }
-
-  function dangerButton(text, label, onClick) {
-    const button = element("button", "danger", text);
-    button.type = "button";
-    button.setAttribute("aria-label", label);
-    button.addEventListener("click", onClick);
-    return button;
-  }
-
-  /** The paired controllers (GET /api/pairings): HomeKit per bridge and camera, Matter per fabric. */
-  function showPairings(p) {
-    const hk = $("#pairings-homekit");
-    const mt = $("#pairings-matter");
-    if (!hk || !mt) return;
-    hk.replaceChildren();
-    mt.replaceChildren();
-    if (p.homekit) {
-      hk.append(element("h3", undefined, "Apple Home (HomeKit)"));
-      for (const t of p.homekit) {
-        const list = element("ul", "pairing-list");
-        list.setAttribute("data-target", t.target);
-        list.setAttribute("aria-label", `${t.name}: paired controllers`);
-        const admins = t.controllers.filter((c) => c.admin).length;
-        for (const c of t.controllers) {
-          const li = element(
-            "li",
-            "controller",
-            `${t.name}: controller ${c.id.slice(0, 8)}${c.admin ? " (admin)" : ""}`,
-          );
-          li.setAttribute("data-controller", c.id);
-          const last = c.admin && admins === 1;
-          const question =
-            `Remove this controller's pairing with ${t.name}?` +
-            (last ? " It is the last admin: every controller of this bridge loses it." : "");
-          const label = `Remove controller ${c.id.slice(0, 8)} from ${t.name}`;
-          li.append(
-            " ",
-            dangerButton("Remove…", label, () =>
-              pairingAction(question, "/api/pairings/homekit/remove", { target: t.target, controller: c.id }),
-            ),
-          );
-          list.append(li);
-        }
-        if (!t.controllers.length) list.append(element("li", "hint", `${t.name}: not paired`));
-        hk.append(list);
-      }
-      if (p.homekit.some((t) => t.controllers.length))
-        hk.append(
-          dangerButton("Reset HomeKit…", "Reset HomeKit: remove every controller", () =>
-            pairingAction(
-              "Remove every Apple Home pairing of every bridge and camera? They leave every home at once.",
-              "/api/pairings/homekit/reset",
-              { confirm: "reset" },
-            ),
-          ),
-        );
-    }
-    if (p.matter) {
-      mt.append(element("h3", undefined, "Matter"));
-      const list = element("ul", "pairing-list");
-      list.setAttribute("aria-label", "Matter fabrics");
-      for (const f of p.matter.fabrics) {
-        const label = f.label && f.label !== f.vendor ? ` "${f.label}"` : "";
-        const li = element("li", "fabric", `${f.vendor}${label}, fabric ${f.fabricIndex}`);
-        li.setAttribute("data-fabric", String(f.fabricIndex));
-        li.append(
-          " ",
-          dangerButton("Remove…", `Remove ${f.vendor} (fabric ${f.fabricIndex})`, () =>
-            pairingAction(
-              `Remove ${f.vendor} (fabric ${f.fabricIndex})? The bridge leaves that ecosystem at once.`,
-              "/api/pairings/matter/remove",
-              { fabricIndex: f.fabricIndex },
-            ),
-          ),
-        );
-        list.append(li);
-      }
-      if (!p.matter.fabrics.length) list.append(element("li", "hint", "not commissioned"));
-      mt.append(list);
-      if (p.matter.fabrics.length)
-        mt.append(
-          dangerButton("Reset Matter…", "Reset Matter: remove every fabric", () =>
-            pairingAction(
-              "Remove every Matter fabric? The bridge leaves every Matter ecosystem and can be commissioned again.",
-              "/api/pairings/matter/reset",
-              { confirm: "reset" },
-            ),
-          ),
-        );
-    }
-  }
-
-  let pairingsFetch;
-  function refreshPairings() {
-    if (!$("#pairings")) return;
-    pairingsFetch ??= fetch("/api/pairings", { credentials: "same-origin" })
-      .then((r) => (r.ok ? r.json() : undefined))
-      .then((p) => p && showPairings(p))
-      .catch(() => {})
-      .finally(() => (pairingsFetch = undefined));
   }
 
   const handlers = {
