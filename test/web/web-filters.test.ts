@@ -84,6 +84,11 @@ test("in Chromium: devices by room and account, the log by account and device; 3
   assert.equal(await page.inputValue("#filter-account"), "home");
   assert.equal(await visible(), "Hall Sensor, Kitchen Sensor");
 
+  // A device found later joins the log's device filter too.
+  sinks.cabin!.deviceFound(device("test:shed", "cabin", "Shed Sensor"), {});
+  await page.locator('#log-device option[value="test:shed"]').waitFor({ state: "attached" });
+  assert.equal(await page.locator('#log-device option[value="test:shed"]').textContent(), "Shed Sensor");
+
   const logLines = async () => (await page.locator("#logs li:visible").allTextContents()).join("\n");
   await page.selectOption("#log-device", "test:kitchen");
   assert.match(await logLines(), /kitchen reported/);

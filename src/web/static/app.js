@@ -1,7 +1,7 @@
 // The page's live updates: one EventSource on /events. The server formats everything (state
 // summaries, pairing status); this script only replaces text in place. No build step, no library.
 
-import { applyLogFilter, setOptions, showLog } from "./logs.js";
+import { applyLogFilter, knowDevice, setOptions, showLog } from "./logs.js";
 import { refreshPairings } from "./pairings.js";
 import { ensureTile, forgetTile, scheduleTiles } from "./tiles.js";
 import { $, element } from "./ui.js";
@@ -245,6 +245,7 @@ import { $, element } from "./ui.js";
         msg,
       );
       list.append(card);
+      knowDevice(d.id, d.name);
     }
     card.className = `device ${d.available ? "up" : "down"}`;
     card.setAttribute("data-account", d.account);

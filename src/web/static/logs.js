@@ -72,3 +72,12 @@ export function showLog(l) {
   list.append(li);
   while (list.children.length > MAX_LOG) list.firstElementChild.remove();
 }
+
+/** A device that appeared after the page was drawn joins the log's device filter. */
+export function knowDevice(id, name) {
+  const select = $("#log-device");
+  if (!select || [...select.options].some((o) => o.value === id)) return;
+  const option = element("option", undefined, name);
+  option.value = id;
+  select.append(option);
+}
