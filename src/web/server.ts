@@ -378,7 +378,8 @@ export class WebServer {
       }, PAIRING_POLL_MS).unref(),
       setInterval(() => this.#comment("keepalive"), KEEPALIVE_MS).unref(),
     ];
-    if (this.#o.sources.media) this.#timers.push(setInterval(() => this.#pushStreams(), STREAM_POLL_MS).unref());
+    // Always: the media layer may start later (the first account with cameras added on the page).
+    this.#timers.push(setInterval(() => this.#pushStreams(), STREAM_POLL_MS).unref());
     const open = !this.#auth.required;
     this.#log.info(
       { event: "web", port: this.#port, host },
@@ -836,6 +837,7 @@ export class WebServer {
 
   /** A camera's stream line changed (a viewer came or went, the push started or failed): its row is sent again. */
   #pushStreams(): void {
+    if (!this.#o.sources.media) return;
     const streams = streamStates(this.#o.sources);
     for (const entry of this.#o.sources.registry.devices) {
       if (!entry.info.capabilities.camera) continue;
