@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logRing = new LogRing(200); // recent lines for the web page
+  const logRing = new LogRing(1000); // recent lines for the web page (200 shown) and its log download
   const log = createLogger(config.log.level, { json: options.logJson, tap: logRing });
   const startedAt = performance.now();
   if (!found) writeFirstRunConfig(options.config, config, log);
@@ -159,7 +159,9 @@ async function main(): Promise<void> {
   );
 
   const drivers = await startDrivers(config, registry, dataDir, log);
-  const media = await startMedia(config, registry, log);
+  let media = await startMedia(config, registry, log);
+  // Read at each use: an account with cameras added on the page starts the media layer later.
+  const cameras = { sourceFor: (id: string) => media?.sourceFor(id) };
 
   const homekit = config.homekit.enabled
     ? new HomeKitHost({
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
         pincode: identity.homekit.pincode,
         username: identity.homekit.username,
         advertiser: config.homekit.advertiser,
-        cameras: media,
+        cameras,
         cameraMode: config.homekit.cameras,
       })
     : undefined;
@@ -196,6 +198,9 @@ async function main(): Promise<void> {
     if (stopping) throw new Error("the bridge is stopping");
     if (config.accounts.some((a) => a.name === account.name))
       throw new Error(`an account named ${account.name} exists`);
+    // The first account that can have cameras (the first visit adds one on the page): video starts now,
+    // before its driver reports the cameras.
+    media ??= await startMedia({ ...config, accounts: [account] }, registry, log);
     const run = startDriver(account, registry, dataDir, log);
     if (!run) throw new Error(`account ${account.name} has no driver`);
     config.accounts.push(account);
@@ -263,7 +268,9 @@ async function main(): Promise<void> {
     accounts: config.accounts,
     homekit,
     matter,
-    media,
+    get media() {
+      return media;
+    },
     startedAt: Date.now() - Math.round(process.uptime() * 1000),
   };
   const accountRuntime = { add: addAccount, remove: removeAccount };

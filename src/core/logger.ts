@@ -194,6 +194,45 @@ export function scrubValue(value: unknown): unknown {
   return scrubDeep(value, { nodes: 0, path: new Set() }, 0);
 }
 
+export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace"];
+
+/** Every logger made from one createLogger call, children included: pino gives a child its parent's
+ * level when it is made and never again, so a level change at runtime has to reach each one. Weak
+ * references: a child made for a request or a session must not be kept alive by this list. */
+interface LoggerFamily {
+  level: LogLevel;
+  members: Set<WeakRef<Logger>>;
+  /** Dead references are dropped whenever the list doubles past this (children made per request). */
+  pruneAt: number;
+}
+
+function prune(family: LoggerFamily): void {
+  for (const ref of family.members) if (!ref.deref()) family.members.delete(ref);
+  family.pruneAt = Math.max(64, family.members.size * 2);
+}
+const families = new WeakMap<Logger, LoggerFamily>();
+
+/** The level of the bridge's loggers (any member of the family tells). */
+export function logLevel(logger: Logger): LogLevel {
+  return families.get(logger)?.level ?? (logger.level as LogLevel);
+}
+
+/** Change the level of every logger of this one's family (the root and all its children), now. */
+export function setLogLevel(logger: Logger, level: LogLevel): void {
+  if (!LOG_LEVELS.includes(level)) throw new Error(`unknown log level ${String(level)}`);
+  const family = families.get(logger);
+  if (!family) {
+    logger.level = level;
+    return;
+  }
+  family.level = level;
+  for (const ref of family.members) {
+    const member = ref.deref();
+    if (member) member.level = level;
+    else family.members.delete(ref);
+  }
+}
+
 /** `tap` also receives every (already scrubbed) JSON log line: the web page's recent-log buffer. */
 export function createLogger(
   level: LogLevel = "info",
@@ -214,9 +253,19 @@ export function createLogger(
         { level: "trace", stream: options.tap },
       ])
     : output;
-  return pino(
+  const family: LoggerFamily = { level, members: new Set(), pruneAt: 64 };
+  const join = (member: Logger): void => {
+    families.set(member, family);
+    family.members.add(new WeakRef(member));
+    if (family.members.size > family.pruneAt) prune(family);
+    // A child made before a level change and still alive keeps the family's level from here on.
+    member.level = family.level;
+  };
+  const root = pino(
     {
       level,
+      // Called for children of children too (pino passes its options down).
+      onChild: (child) => join(child as Logger),
       hooks: {
         logMethod(args, method) {
           method.apply(this, args.map(scrubValue) as Parameters<typeof method>);
@@ -225,4 +274,6 @@ export function createLogger(
     },
     stream as NodeJS.WritableStream & { write(s: string): boolean },
   );
+  join(root);
+  return root;
 }

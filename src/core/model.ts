@@ -254,6 +254,8 @@ export interface DeviceInfo {
   model: string;
   serialNumber: string;
   firmware?: string;
+  /** The room the vendor's app puts the device in, when the vendor has rooms (the web page filters by it). */
+  room?: string;
   capabilities: Capabilities;
 }
 

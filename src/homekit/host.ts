@@ -6,7 +6,7 @@
 import { EventEmitter, once } from "node:events";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { Bridge, HAPConnection, uuid, type Categories, type PublishInfo } from "@homebridge/hap-nodejs";
+import { type Accessory, Bridge, HAPConnection, uuid, type Categories, type PublishInfo } from "@homebridge/hap-nodejs";
 import type { CameraSource, CameraSourceProvider } from "../core/camera.ts";
 import type { DeviceEntry, DeviceRegistry, RegistryEvents } from "../core/registry.ts";
 import type { Logger } from "../core/logger.ts";
@@ -15,6 +15,7 @@ import { randomPincode, randomUsername } from "../core/identity.ts";
 import { publishBridge, type AdvertiserChoice } from "./advertiser.ts";
 import { BridgeLayout, useHapStorage, type CameraIdentity } from "./storage.ts";
 import { DeviceAccessory } from "./device-accessory.ts";
+import { controllersOf, type PairingTarget, removeAllControllers, removeController } from "./pairings.ts";
 
 /** HomeKit takes 150 accessories per bridge, the bridge itself included. */
 export const MAX_BRIDGED_ACCESSORIES = 149;
@@ -289,7 +290,7 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
 
   /** Controllers paired with the main bridge. */
   get pairedClients(): number {
-    return this.#slots[0] ? this.#pairedClients(this.#slots[0]) : 0;
+    return this.#slots[0] ? controllersOf(this.#slots[0].bridge).length : 0;
   }
 
   get bridges(): BridgeStatus[] {
@@ -299,7 +300,7 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
       username: slot.username,
       port: slot.port,
       accessories: slot.accessories.size,
-      pairedClients: this.#pairedClients(slot),
+      pairedClients: controllersOf(slot.bridge).length,
     }));
   }
 
@@ -325,8 +326,33 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     });
   }
 
-  #pairedClients(slot: BridgeSlot): number {
-    return Object.keys(slot.bridge._accessoryInfo?.pairedClients ?? {}).length;
+  /** Each bridge's and standalone camera's paired controllers; removal of one, or of all (pairings.ts). */
+  pairings(): PairingTarget[] {
+    return this.#pairingTargets().map(({ accessory, ...t }) => ({ ...t, controllers: controllersOf(accessory) }));
+  }
+
+  async removePairing(target: string, controller: string): Promise<void> {
+    const found = this.#pairingTargets().find((t) => t.target === target);
+    if (!found) throw new Error(`no HomeKit bridge or camera ${target}`);
+    await removeController(found.accessory, controller);
+    this.#log.info({ target, controller }, `${found.name}: HomeKit pairing ${controller} removed on the web page`);
+  }
+
+  async resetPairings(): Promise<number> {
+    let removed = 0; // every controller of every bridge and camera: each pairs again with its setup code
+    for (const { accessory } of this.#pairingTargets()) removed += await removeAllControllers(accessory);
+    this.#log.info({ removed }, `HomeKit reset on the web page: ${removed} pairing(s) removed`);
+    return removed;
+  }
+
+  #pairingTargets(): (Omit<PairingTarget, "controllers"> & { accessory: Accessory })[] {
+    const cameras = [...this.#cameras.values()].map(({ deviceId: id, accessory: { accessory } }) => ({
+      target: `camera-${id}`,
+      name: this.#registry.get(id)?.info.name ?? accessory.displayName,
+      accessory,
+    }));
+    const bridges = this.#slots.map((s) => ({ target: `bridge-${s.index}`, name: s.name, accessory: s.bridge }));
+    return [...bridges, ...cameras];
   }
 
   #accessoryOf(deviceId: string): DeviceAccessory | undefined {

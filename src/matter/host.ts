@@ -16,6 +16,7 @@ import { discriminatorProblem, passcodeProblem } from "./pairing.ts";
 import { configureMatter, environmentAt } from "./platform.ts";
 import { CommissioningGuard } from "./commissioning-guard.ts";
 import { controllerWarnings, type ControllerWarning } from "./controller-limits.ts";
+import { type FabricView, fabricsOf, removeFabric } from "./fabrics.ts";
 
 export interface MatterHostOptions {
   registry: DeviceRegistry;
@@ -86,11 +87,41 @@ export class MatterHost {
 
   /** True once at least one controller holds a fabric on this bridge. */
   get commissioned(): boolean {
-    return this.#node?.state.commissioning.commissioned ?? false;
+    return this.#readState(() => this.#node?.state.commissioning.commissioned) ?? false;
   }
 
   get fabricCount(): number {
-    return this.#node ? Object.keys(this.#node.state.commissioning.fabrics).length : 0;
+    return this.fabrics().length;
+  }
+
+  /** The controllers' fabrics with their ecosystems' names (web page). */
+  fabrics(): FabricView[] {
+    return (this.#node && this.#readState(() => fabricsOf(this.#node!))) ?? [];
+  }
+
+  /** Leave one fabric as matter.js does for a controller's RemoveFabric (fabrics.ts). */
+  async removeFabric(fabricIndex: number): Promise<void> {
+    if (!this.#node || !this.#running) throw new Error("the Matter bridge is not running");
+    const gone = await removeFabric(this.#node, fabricIndex);
+    this.#log.info({ fabricIndex, vendor: gone.vendor }, `Matter fabric ${fabricIndex} (${gone.vendor}) removed`);
+    // The reset dropped the stored attribute values: the live state goes out again.
+    if (gone.reset) for (const device of this.#devices.values()) await this.#attach(device);
+  }
+
+  /** Leave every fabric: the bridge is commissionable again with the same codes (no restart). */
+  async resetFabrics(): Promise<number> {
+    const all = this.fabrics();
+    for (const f of all) await this.removeFabric(f.fabricIndex);
+    return all.length;
+  }
+
+  /** The node's state cannot be read while matter.js resets it (after its last fabric left): undefined. */
+  #readState<T>(read: () => T): T | undefined {
+    try {
+      return read();
+    } catch {
+      return undefined;
+    }
   }
 
   pairingCodes(): PairingCodes {

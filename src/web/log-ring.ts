@@ -8,6 +8,9 @@ export interface LogEntry {
   level: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
   /** The message's first line (pairing lines carry a terminal QR code after it), with the error's message. */
   text: string;
+  /** The line's account and device, when it names them (the page filters by these). */
+  account?: string;
+  device?: string;
 }
 
 const LEVELS: Record<number, LogEntry["level"]> = {
@@ -19,6 +22,7 @@ const LEVELS: Record<number, LogEntry["level"]> = {
   60: "fatal",
 };
 const MAX_TEXT = 500;
+const MAX_NAME = 200;
 
 export class LogRing extends EventEmitter<{ line: [LogEntry] }> {
   readonly #lines: LogEntry[] = [];
@@ -34,6 +38,11 @@ export class LogRing extends EventEmitter<{ line: [LogEntry] }> {
     return [...this.#lines];
   }
 
+  /** The last `count` lines. */
+  recent(count: number): LogEntry[] {
+    return this.#lines.slice(-count);
+  }
+
   /** pino's stream interface: one JSON document per call. Never throws (a log line must not break the caller). */
   write(chunk: string): boolean {
     try {
@@ -42,6 +51,8 @@ export class LogRing extends EventEmitter<{ line: [LogEntry] }> {
         level?: number;
         msg?: unknown;
         account?: unknown;
+        device?: unknown;
+        deviceId?: unknown;
         module?: unknown;
         err?: { message?: unknown };
       };
@@ -57,6 +68,9 @@ export class LogRing extends EventEmitter<{ line: [LogEntry] }> {
         level: LEVELS[doc.level ?? 30] ?? "info",
         text,
       };
+      const device = typeof doc.device === "string" ? doc.device : doc.deviceId;
+      if (typeof doc.account === "string") entry.account = doc.account.slice(0, MAX_NAME);
+      if (typeof device === "string") entry.device = device.slice(0, MAX_NAME);
       this.#lines.push(entry);
       if (this.#lines.length > this.#size) this.#lines.shift();
       this.emit("line", entry);

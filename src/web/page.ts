@@ -81,6 +81,8 @@ export interface PageData {
   accounts: AccountView[];
   devices: DeviceView[];
   logs: LogEntry[];
+  /** The bridge's log level now (the page can change it). */
+  logLevel?: string;
   /** Log-ins with a code (absent: none). */
   mfa?: MfaLoginView[];
   /** Password forms (absent: none). */
@@ -101,7 +103,24 @@ export interface AdminView {
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
 export function logLine(l: LogEntry): string {
-  return `<li class="lvl-${esc(l.level)}"><time>${time(l.time)}</time> <b>${esc(l.level)}</b> ${esc(l.text)}</li>`;
+  const account = l.account === undefined ? "" : ` data-account="${esc(l.account)}"`;
+  const device = l.device === undefined ? "" : ` data-device="${esc(l.device)}"`;
+  return `<li class="lvl-${esc(l.level)}"${account}${device}><time>${time(l.time)}</time> <b>${esc(l.level)}</b> ${esc(l.text)}</li>`;
+}
+
+/** Above the log: the bridge's level (changed at once), filters by account and device, the download. */
+function logTools(d: PageData): string {
+  const levels = ["fatal", "error", "warn", "info", "debug", "trace"]
+    .map((l) => `<option value="${l}"${l === d.logLevel ? " selected" : ""}>${l}</option>`)
+    .join("");
+  const accounts = d.accounts.map((a) => `<option value="${esc(a.name)}">${esc(a.name)}</option>`).join("");
+  const devices = d.devices.map((v) => `<option value="${esc(v.id)}">${esc(v.name)}</option>`).join("");
+  return `<div class="log-tools">
+<label>Bridge log level <select id="log-level">${levels}</select></label>
+<label>Account <select id="log-account"><option value="">all</option>${accounts}</select></label>
+<label>Device <select id="log-device"><option value="">all</option>${devices}</select></label>
+<a class="button" id="log-download" href="/api/logs/download" download>Download log</a>
+<p id="log-msg" class="cmd-msg" role="status" aria-live="polite"></p></div>`;
 }
 
 /** The CSS class of a camera's stream line (app.js computes the same). */
@@ -110,17 +129,29 @@ export function streamClass(stream: NonNullable<DeviceView["stream"]>): string {
 }
 
 /** A device's card; static/app.js builds the same card (and its controls) from the event stream. */
-function deviceCard(d: DeviceView): string {
-  const stream = d.stream ? `<div class="${streamClass(d.stream)}">${esc(d.stream.text)}</div>` : "";
-  const why = d.unreachable ? `<p class="why">${esc(d.unreachable.text)}</p>` : `<p class="why" hidden></p>`;
-  return `<article class="device ${d.available ? "up" : "down"}" data-device="${esc(d.id)}" data-account="${esc(d.account)}">
-<h3 class="name">${esc(d.name)}</h3><p class="meta"><span class="model">${esc(d.model)}</span> · <span class="account">${esc(d.account)}</span> · <span class="available">${d.available ? "reachable" : "unreachable"}</span></p>
-${why}<div class="summary">${esc(d.summary)}${stream}</div><div class="controls"></div><p class="cmd-msg" role="status" aria-live="polite"></p></article>`;
+/** A camera's tile: its latest picture (app.js loads it while the page is visible) and, once the bridge
+ * serves one, the link to its live view (`/live/<id>`; app.js shows it when that answers). */
+export function cameraTile(d: Pick<DeviceView, "id" | "name">): string {
+  return `<figure class="tile"><img class="snapshot" alt="Latest picture from ${esc(d.name)}" width="640" height="360" hidden>
+<figcaption class="snapshot-msg">Picture: loading…</figcaption><a class="button live-link" href="/live/${esc(encodeURIComponent(d.id))}" hidden>Live view</a></figure>`;
 }
 
-function accountFilter(accounts: AccountView[]): string {
-  const options = accounts.map((a) => `<option value="${esc(a.name)}">${esc(a.name)}</option>`).join("");
-  return `<label class="filter">Show <select id="filter-account"><option value="">all accounts</option>${options}</select></label>`;
+function deviceCard(d: DeviceView): string {
+  const stream = d.stream ? `<div class="${streamClass(d.stream)}">${esc(d.stream.text)}</div>` : "";
+  const tile = d.stream ? cameraTile(d) : "";
+  const why = d.unreachable ? `<p class="why">${esc(d.unreachable.text)}</p>` : `<p class="why" hidden></p>`;
+  const room = d.room === undefined ? "" : ` data-room="${esc(d.room)}"`;
+  return `<article class="device ${d.available ? "up" : "down"}" data-device="${esc(d.id)}" data-account="${esc(d.account)}"${room}>
+<h3 class="name">${esc(d.name)}</h3><p class="meta"><span class="model">${esc(d.model)}</span> · <span class="account">${esc(d.account)}</span> · <span class="available">${d.available ? "reachable" : "unreachable"}</span></p>
+${why}${tile}<div class="summary">${esc(d.summary)}${stream}</div><div class="controls"></div><p class="cmd-msg" role="status" aria-live="polite"></p></article>`;
+}
+
+/** The device filters: by account, and by room when a vendor names rooms (app.js keeps both live). */
+function deviceFilters(accounts: AccountView[], devices: DeviceView[]): string {
+  const options = (values: string[]) => values.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
+  const rooms = [...new Set(devices.flatMap((d) => (d.room ? [d.room] : [])))].sort();
+  return `<div class="filters"><label class="filter">Show <select id="filter-account"><option value="">all accounts</option>${options(accounts.map((a) => a.name))}</select></label>
+<label class="filter" id="filter-room-label"${rooms.length ? "" : " hidden"}>Room <select id="filter-room"><option value="">all rooms</option>${options(rooms)}</select></label></div>`;
 }
 
 /** A standalone camera's pairing state in words (also sent over the event stream). */
@@ -154,6 +185,17 @@ async function cameraSection(cameras: CameraView[]): Promise<string> {
   return `<section id="cameras"${cameras.length ? "" : " hidden"}><h2>Cameras in Apple Home</h2>
 <p class="hint">Each camera is an accessory of its own in Apple Home, with its own code: Home app → Add Accessory → scan the camera's QR code. The bridge's code does not add it.</p>
 <div class="pairing" id="camera-cards">${cards}</div></section>`;
+}
+
+/** Filled by app.js from /api/pairings (removal needs the script: it asks for confirmation first). */
+function pairingsSection(): string {
+  return `<section id="pairings" aria-labelledby="pairings-title"><h2 id="pairings-title">Paired controllers</h2>
+<p class="hint">Who holds this bridge: each Apple Home controller paired with a bridge or camera (HomeKit names them by
+an id only), and each Matter ecosystem (fabric). Removing one takes the bridge out of that home at once; resetting an
+ecosystem removes them all, and the bridge pairs again with the codes above. No restart.</p>
+<div id="pairings-homekit"></div><div id="pairings-matter"></div>
+<p id="pairings-msg" class="cmd-msg" role="status" aria-live="polite"></p>
+<noscript><p class="hint">This list needs JavaScript.</p></noscript></section>`;
 }
 
 function accountRow(a: AccountView, admin: AdminView | undefined): string {
@@ -244,18 +286,20 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
     : `<section class="card" id="matter"><h2>Matter</h2><p>Disabled in the config (matter.enabled).</p></section>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(d.title)}</title><link rel="stylesheet" href="/app.css"><script src="/app.js" defer></script></head>
-<body><header><h1>${esc(d.title)}</h1><span id="live" class="live">connecting…</span>${d.canLogOut ? `<form method="post" action="/logout"><button>Log out</button></form>` : ""}</header>
-<main>
+<title>${esc(d.title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script><script type="module" src="/app.js"></script></head>
+<body><a class="skip" href="#main">Skip to the page</a><header><h1>${esc(d.title)}</h1><span id="live" class="live" role="status">connecting…</span>
+<button type="button" id="theme" class="theme">Theme: auto</button>${d.canLogOut ? `<form method="post" action="/logout"><button>Log out</button></form>` : ""}</header>
+<main id="main">
 <div class="pairing">${homekit}${matter}</div>
 ${await cameraSection(d.cameras ?? [])}
+${pairingsSection()}
 <section aria-labelledby="accounts-title"><h2 id="accounts-title">Accounts</h2>${d.admin ? addAccountForm(d.admin, d.accounts.length) : ""}
 <table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${d.accounts.map((a) => accountRow(a, d.admin)).join("")}</tbody></table>
 ${(d.mfa ?? []).map((n) => mfaForm(n, d.accounts.find((a) => a.name === n.account)?.link)).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
-<section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>${accountFilter(d.accounts)}</div>
+<section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>${deviceFilters(d.accounts, d.devices)}</div>
 <p class="hint" id="no-devices"${d.devices.length ? " hidden" : ""}>No devices yet: they appear here as soon as an account reports them.</p>
 <div id="devices" class="devices">${d.devices.map(deviceCard).join("")}</div></section>
-<section><h2>Recent log</h2><ol id="logs">${d.logs.map(logLine).join("")}</ol>
+<section aria-labelledby="log-title"><h2 id="log-title">Recent log</h2>${logTools(d)}<ol id="logs">${d.logs.map(logLine).join("")}</ol>
 <p><a class="button" id="diagnostics" href="/api/diagnostics" download>Download diagnostics</a>
 <span class="hint">one JSON file for a bug report: config without secrets, versions, devices, links, this
 log</span></p></section>
@@ -264,7 +308,7 @@ log</span></p></section>
 
 function shell(title: string, body: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title><link rel="stylesheet" href="/app.css"></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script></head>
 <body class="narrow"><main>${body}</main></body></html>`;
 }
 

@@ -40,6 +40,10 @@ import { AccountAdmin, type AccountRuntime } from "./account-admin.ts";
 import type { PageAccounts } from "../core/page-accounts.ts";
 import { CommandError } from "../core/registry.ts";
 import { scrub } from "../core/logger.ts";
+import { PAIRING_ACTION, PairingsApi } from "./pairings-api.ts";
+import { RequestError } from "./request-error.ts";
+import { logDownload, LogLevelControl } from "./logs-api.ts";
+import { cameraSnapshot, SNAPSHOT_PATH } from "./snapshots.ts";
 
 export interface WebServerOptions {
   sources: WebSources;
@@ -73,8 +77,16 @@ type Access = WebConfig["healthAccess"];
 const STATIC: Record<string, { file: string; type: string }> = {
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
   "/app.css": { file: "app.css", type: "text/css; charset=utf-8" },
+  "/theme.js": { file: "theme.js", type: "text/javascript; charset=utf-8" },
+  // app.js's parts (ES modules it imports).
+  "/ui.js": { file: "ui.js", type: "text/javascript; charset=utf-8" },
+  "/logs.js": { file: "logs.js", type: "text/javascript; charset=utf-8" },
+  "/pairings.js": { file: "pairings.js", type: "text/javascript; charset=utf-8" },
+  "/tiles.js": { file: "tiles.js", type: "text/javascript; charset=utf-8" },
 };
 const MAX_BODY = 8 * 1024;
+/** The page and the diagnostics bundle show this many recent log lines; the download has all the ring holds. */
+const PAGE_LOG_LINES = 200;
 const KEEPALIVE_MS = 25_000;
 const PAIRING_POLL_MS = 5_000;
 /** The stream hubs emit nothing: their state (watching, pushing, last error) is looked at this often. */
@@ -194,6 +206,8 @@ export class WebServer {
   readonly #proxy: ProxyTrust;
   readonly #title: string;
   readonly #diagnostics: DiagnosticsService | undefined;
+  readonly #pairings: PairingsApi;
+  readonly #logLevel: LogLevelControl;
   #timers: NodeJS.Timeout[] = [];
   #lastPairing = "";
   /** What the pages were last told per camera: its pairing card, its stream line. */
@@ -204,9 +218,12 @@ export class WebServer {
 
   /** When each device was seen going unreachable (for "unreachable since" on the page). */
   readonly #downSince = new Map<string, number>();
+  /** When each account's link last changed (seeded at start from the diagnostics' link history). */
+  readonly #linkSince = new Map<string, number>();
   readonly #reach: Reachability = {
     link: (account) => this.#o.sources.registry.linkState(account),
     downSince: (id) => this.#downSince.get(id),
+    linkSince: (account) => this.#linkSince.get(account),
   };
 
   readonly #onAvailability = (entry: DeviceEntry): void => {
@@ -220,6 +237,7 @@ export class WebServer {
     this.#broadcast("device", view);
   };
   readonly #onLink = (account: string, link: LinkState): void => {
+    this.#linkSince.set(account, Date.now());
     const vendor = this.#o.sources.accounts.find((a) => a.name === account)?.vendor ?? "unknown";
     this.#broadcast("account", { name: account, vendor, link });
     // Its unreachable devices say why in words that name the link.
@@ -255,9 +273,11 @@ export class WebServer {
       maxBufferedBytes: MAX_EVENT_BUFFER,
     });
     this.#metrics = new BridgeMetrics(options.sources);
+    this.#pairings = new PairingsApi(options.sources, options.log);
+    this.#logLevel = new LogLevelControl(options.log);
     this.#logs = options.logs ?? new LogRing();
     const { sources, dataDir } = options;
-    const diagnostics = { ...options.diagnostics, sources, dataDir, logs: () => this.#logs.lines };
+    const diagnostics = { ...options.diagnostics, sources, dataDir, logs: () => this.#logs.recent(PAGE_LOG_LINES) };
     this.#diagnostics = options.diagnostics ? new DiagnosticsService(diagnostics) : undefined;
     this.#mfa = new MfaWebLogin(options.loginAccounts ?? [], options.dataDir, options.log, (account) =>
       this.#broadcast("login", { account }),
@@ -295,7 +315,7 @@ export class WebServer {
       // Before anything else, on every path: a foreign Host is a DNS-rebinding page in someone's browser.
       if (!this.#hosts.allows(req.headers.host)) return this.#refuseHost(req, res);
       this.#handle(req, res).catch((error: unknown) => {
-        const status = error instanceof HttpError ? error.status : 500;
+        const status = error instanceof HttpError || error instanceof RequestError ? error.status : 500;
         // The path only: a query may hold the setup token, which belongs in the one log line made for it.
         const path = (req.url ?? "").split("?")[0]!.slice(0, 200);
         if (status === 500) this.#log.warn({ err: error, path }, "web request failed");
@@ -348,6 +368,8 @@ export class WebServer {
     this.#lastPairing = JSON.stringify(pairingText(pairingView(this.#o.sources)));
     for (const c of cameraViews(this.#o.sources)) this.#lastCamera.set(c.deviceId, JSON.stringify(c));
     for (const entry of registry.devices) if (!entry.available) this.#downSince.set(entry.info.id, Date.now());
+    for (const a of this.#o.diagnostics?.links?.view(this.#o.sources.accounts) ?? [])
+      this.#linkSince.set(a.name, Date.parse(a.since));
     for (const d of deviceViews(this.#o.sources)) if (d.stream) this.#lastStream.set(d.id, d.stream.text);
     this.#timers = [
       setInterval(() => {
@@ -356,7 +378,8 @@ export class WebServer {
       }, PAIRING_POLL_MS).unref(),
       setInterval(() => this.#comment("keepalive"), KEEPALIVE_MS).unref(),
     ];
-    if (this.#o.sources.media) this.#timers.push(setInterval(() => this.#pushStreams(), STREAM_POLL_MS).unref());
+    // Always: the media layer may start later (the first account with cameras added on the page).
+    this.#timers.push(setInterval(() => this.#pushStreams(), STREAM_POLL_MS).unref());
     const open = !this.#auth.required;
     this.#log.info(
       { event: "web", port: this.#port, host },
@@ -539,6 +562,7 @@ export class WebServer {
           logins: this.#passwords.views(),
           canLogOut: this.#auth.required,
           admin: this.#adminView(),
+          logLevel: this.#logLevel.view().level,
         }),
       );
     }
@@ -549,6 +573,36 @@ export class WebServer {
     if (path === "/api/session") return json(res, 200, { ok: true });
     if (path === "/api/status") {
       return json(res, 200, { ...this.#snapshot(), ...this.#mfaByVendor(), logins: this.#passwords.views() });
+    }
+    if (path === "/api/pairings") {
+      if (!get) throw new HttpError(405, "GET only");
+      return json(res, 200, this.#pairings.view());
+    }
+    const pairing = PAIRING_ACTION.exec(path);
+    if (pairing) {
+      if (!post) throw new HttpError(405, "POST only");
+      const body = await readJsonBody(req);
+      const view = await this.#pairings.act(pairing[1]!, pairing[2]!, body, this.#proxy.client(req));
+      this.#pushPairing();
+      return json(res, 200, view);
+    }
+    if (path === "/api/logs/level") {
+      if (get) return json(res, 200, this.#logLevel.view());
+      if (!post) throw new HttpError(405, "GET or POST");
+      return json(res, 200, this.#logLevel.set(await readJsonBody(req), this.#proxy.client(req)));
+    }
+    const snapshot = SNAPSHOT_PATH.exec(path);
+    if (snapshot) {
+      if (!get) throw new HttpError(405, "GET only");
+      const jpeg = await cameraSnapshot(this.#o.sources, decodeSegment(snapshot[1]!, "camera id"));
+      res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": jpeg.length });
+      return void res.end(jpeg);
+    }
+    if (path === "/api/logs/download") {
+      if (!get) throw new HttpError(405, "GET only");
+      const file = logDownload(this.#logs.lines, url.searchParams);
+      const disposition = `attachment; filename="${file.name}"`;
+      return send(res, 200, file.text, "text/plain; charset=utf-8", { "Content-Disposition": disposition });
     }
     const command = /^\/api\/devices\/([^/]+)\/command$/.exec(path);
     if (command) {
@@ -731,7 +785,7 @@ export class WebServer {
       cameras: cameraViews(s),
       accounts: accountViews(s),
       devices: deviceViews(s, this.#reach),
-      logs: this.#logs.lines,
+      logs: this.#logs.recent(PAGE_LOG_LINES),
     };
   }
 
@@ -783,6 +837,7 @@ export class WebServer {
 
   /** A camera's stream line changed (a viewer came or went, the push started or failed): its row is sent again. */
   #pushStreams(): void {
+    if (!this.#o.sources.media) return;
     const streams = streamStates(this.#o.sources);
     for (const entry of this.#o.sources.registry.devices) {
       if (!entry.info.capabilities.camera) continue;

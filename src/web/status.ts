@@ -34,6 +34,8 @@ export interface DeviceView {
   vendor: string;
   account: string;
   model: string;
+  /** The vendor's room name, when it has rooms. */
+  room?: string;
   available: boolean;
   /** One line in words, e.g. "fan on 65% forward · light off". */
   summary: string;
@@ -41,7 +43,7 @@ export interface DeviceView {
   /** What the page lets the user change (from the capabilities). */
   controls: DeviceControls;
   /** Why an unreachable device is: its account's link, and since when (epoch ms, when known). */
-  unreachable?: { link: LinkState | "unknown"; since?: number; text: string };
+  unreachable?: { link: LinkState | "unknown"; since?: number; linkSince?: number; text: string };
   /** Cameras only: the live-view stream in words. */
   stream?: StreamView;
 }
@@ -202,6 +204,8 @@ export interface Reachability {
   link(account: string): LinkState | undefined;
   /** Epoch ms when the device was last seen going unreachable (undefined: before the page started). */
   downSince(id: string): number | undefined;
+  /** Epoch ms of the account link's last change (undefined: not known). */
+  linkSince?(account: string): number | undefined;
 }
 
 const LINK_WORDS: Record<LinkState | "unknown", string> = {
@@ -212,10 +216,18 @@ const LINK_WORDS: Record<LinkState | "unknown", string> = {
   unknown: "the account has not reported yet",
 };
 
-export function unreachableView(link: LinkState | "unknown", since: number | undefined): DeviceView["unreachable"] {
-  const when =
-    since === undefined ? "" : ` (since ${new Date(since).toISOString().replace("T", " ").slice(0, 19)} UTC)`;
-  return { link, ...(since !== undefined ? { since } : {}), text: `Unreachable${when}: ${LINK_WORDS[link]}.` };
+const utc = (ms: number) => `${new Date(ms).toISOString().replace("T", " ").slice(0, 19)} UTC`;
+
+/** Why a device is unreachable: which link, since when the device is, and since when a down link is. */
+export function unreachableView(
+  link: LinkState | "unknown",
+  since: number | undefined,
+  linkSince?: number,
+): DeviceView["unreachable"] {
+  const when = since === undefined ? "" : ` (since ${utc(since)})`;
+  const linkWhen = link !== "connected" && linkSince !== undefined ? ` (since ${utc(linkSince)})` : "";
+  const text = `Unreachable${when}: ${LINK_WORDS[link]}${linkWhen}.`;
+  return { link, ...(since !== undefined ? { since } : {}), ...(linkWhen ? { linkSince } : {}), text };
 }
 
 export function deviceView(
@@ -235,8 +247,13 @@ export function deviceView(
     state: entry.state,
     controls: controlsOf(info.capabilities),
   };
+  if (info.room) view.room = info.room;
   if (!entry.available && reach)
-    view.unreachable = unreachableView(reach.link(info.account) ?? "unknown", reach.downSince(info.id));
+    view.unreachable = unreachableView(
+      reach.link(info.account) ?? "unknown",
+      reach.downSince(info.id),
+      reach.linkSince?.(info.account),
+    );
   if (info.capabilities.camera) view.stream = streamView(streams?.get(info.id));
   return view;
 }

@@ -23,6 +23,14 @@ export interface CommissionOptions {
   port: number;
   passcode: number;
   discriminator: number;
+  /** From a manual pairing code (a commissioning window another controller opened): used instead of
+   * `discriminator`, which a manual code does not hold in full. */
+  shortDiscriminator?: number;
+  /** The controller's storage id (default "controller"): a second controller in one process needs its own,
+   * or it reuses the first one's certificate authority and so its fabric. */
+  controllerId?: string;
+  /** The label the controller gives its fabric (default "hearthbridge test"). */
+  fabricLabel?: string;
   /** Default ::1 (the namespace has both 127.0.0.1 and ::1). */
   address?: string;
   /** Controller storage; a fresh temp dir (removed on close) when omitted. */
@@ -83,10 +91,10 @@ export class MatterTestClient {
     const controller = new CommissioningController({
       environment: {
         environment,
-        id: options.fabricId === undefined ? "controller" : `controller-${options.fabricId}`,
+        id: options.controllerId ?? (options.fabricId === undefined ? "controller" : `controller-${options.fabricId}`),
       },
       autoConnect: false,
-      adminFabricLabel: "hearthbridge test",
+      adminFabricLabel: options.fabricLabel ?? "hearthbridge test",
       ...(options.fabricId !== undefined ? { adminFabricId: FabricId(BigInt(options.fabricId)) } : {}),
     });
     await controller.start();
@@ -98,7 +106,10 @@ export class MatterTestClient {
         },
         discovery: {
           knownAddress: { ip: options.address ?? "::1", port: options.port, type: "udp" },
-          identifierData: { longDiscriminator: options.discriminator },
+          identifierData:
+            options.shortDiscriminator === undefined
+              ? { longDiscriminator: options.discriminator }
+              : { shortDiscriminator: options.shortDiscriminator },
         },
         passcode: options.passcode,
       });

@@ -1,10 +1,13 @@
 // The page's live updates: one EventSource on /events. The server formats everything (state
 // summaries, pairing status); this script only replaces text in place. No build step, no library.
 
+import { applyLogFilter, knowDevice, setOptions, showLog } from "./logs.js";
+import { refreshPairings } from "./pairings.js";
+import { ensureTile, forgetTile, scheduleTiles } from "./tiles.js";
+import { $, element } from "./ui.js";
+
 (() => {
-  const $ = (selector) => document.querySelector(selector);
   const live = $("#live");
-  const MAX_LOG = 200;
   let submitting = false;
   document.addEventListener("submit", () => (submitting = true));
 
@@ -242,9 +245,12 @@
         msg,
       );
       list.append(card);
+      knowDevice(d.id, d.name);
     }
     card.className = `device ${d.available ? "up" : "down"}`;
     card.setAttribute("data-account", d.account);
+    if (d.room) card.setAttribute("data-room", d.room);
+    else card.removeAttribute("data-room");
     card.querySelector(".name").textContent = d.name;
     card.querySelector(".model").textContent = d.model;
     card.querySelector(".account").textContent = d.account;
@@ -263,24 +269,51 @@
       );
       summary.append(line);
     }
+    ensureTile(card, d);
     if (card.getAttribute("data-controls") !== JSON.stringify(d.controls ?? {})) buildControls(card, d);
     updateControls(card, d);
     $("#no-devices").hidden = true;
+    updateRoomOptions();
     applyFilter();
   }
 
   function removeDevice(d) {
+    forgetTile(d.id);
     for (const card of document.querySelectorAll("#devices [data-device]"))
       if (card.getAttribute("data-device") === d.id) card.remove();
     $("#no-devices").hidden = $("#devices").children.length > 0;
+    updateRoomOptions();
   }
 
   /** The account filter: cards of other accounts are hidden (the choice survives live updates). */
   function applyFilter() {
-    const chosen = $("#filter-account")?.value ?? "";
+    const account = $("#filter-account")?.value ?? "";
+    const room = $("#filter-room")?.value ?? "";
     for (const card of document.querySelectorAll("#devices [data-device]"))
-      card.hidden = chosen !== "" && card.getAttribute("data-account") !== chosen;
+      card.hidden =
+        (account !== "" && card.getAttribute("data-account") !== account) ||
+        (room !== "" && card.getAttribute("data-room") !== room);
   }
+
+  /** The room filter lists the rooms the devices are in now; it shows only when a vendor names rooms. */
+  function updateRoomOptions() {
+    const filter = $("#filter-room");
+    if (!filter) return;
+    const rooms = [
+      ...new Set([...document.querySelectorAll("#devices [data-room]")].map((c) => c.getAttribute("data-room"))),
+    ].sort();
+    const chosen = filter.value;
+    filter.replaceChildren(
+      ...[["", "all rooms"], ...rooms.map((r) => [r, r])].map(([value, text]) => {
+        const option = element("option", undefined, text);
+        option.value = value;
+        return option;
+      }),
+    );
+    filter.value = rooms.includes(chosen) ? chosen : "";
+    $("#filter-room-label").hidden = rooms.length === 0;
+  }
+  $("#filter-room")?.addEventListener("change", applyFilter);
 
   function updateFilterOptions(names) {
     const filter = $("#filter-account");
@@ -304,13 +337,6 @@
     return root.namespaceURI === "http://www.w3.org/2000/svg" && root.localName === "svg"
       ? document.importNode(root, true)
       : undefined;
-  }
-
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
   }
 
   /** A standalone camera's pairing card: built on first sight, then updated in place. */
@@ -364,19 +390,6 @@
     }
   }
 
-  function showLog(l) {
-    const li = document.createElement("li");
-    li.className = `lvl-${l.level}`;
-    const t = document.createElement("time");
-    t.textContent = new Date(l.time).toISOString().slice(11, 19);
-    const b = document.createElement("b");
-    b.textContent = l.level;
-    li.append(t, " ", b, " ", l.text);
-    const list = $("#logs");
-    list.append(li);
-    while (list.children.length > MAX_LOG) list.firstElementChild.remove();
-  }
-
   function showPairing(p) {
     const hk = $("#homekit-status");
     if (hk && p.homekit !== undefined) hk.textContent = p.homekit;
@@ -390,22 +403,39 @@
       $("#no-devices").hidden = s.devices.length > 0;
       updateFilterOptions(s.accounts.map((a) => a.name));
       s.devices.forEach(showDevice);
+      scheduleTiles();
       // Rows of accounts that are gone go; the others keep their server-rendered actions.
       const names = new Set(s.accounts.map((a) => a.name));
       for (const tr of document.querySelectorAll("#accounts tbody tr"))
         if (!names.has(tr.getAttribute("data-account"))) tr.remove();
       s.accounts.forEach(showAccount);
+      setOptions(
+        $("#log-account"),
+        s.accounts.map((a) => [a.name, a.name]),
+      );
+      setOptions(
+        $("#log-device"),
+        s.devices.map((d) => [d.id, d.name]),
+      );
+      applyLogFilter();
       $("#logs").replaceChildren();
       s.logs.forEach(showLog);
       showPairing(s.pairing);
       (s.cameras ?? []).forEach(showCamera);
+      refreshPairings();
     },
     device: showDevice,
     "device-removed": removeDevice,
     account: showAccount,
     log: showLog,
-    pairing: showPairing,
-    camera: showCamera,
+    pairing(p) {
+      showPairing(p);
+      refreshPairings();
+    },
+    camera(c) {
+      showCamera(c);
+      refreshPairings();
+    },
     // A log-in moved on (Nanit code asked; a password checked, done, failed): the server renders the forms.
     login() {
       // The page that posted the form gets the new one as the post's answer; a reload now would cancel it.

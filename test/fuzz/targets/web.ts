@@ -97,6 +97,18 @@ const PATHS = [
   "/health?x=%ZZ",
   "/%00",
   "/api/status#frag",
+  "/theme.js",
+  "/ui.js",
+  "/api/pairings",
+  "/api/pairings/homekit/remove",
+  "/api/pairings/matter/remove",
+  "/api/pairings/matter/reset",
+  "/api/pairings/zigbee/reset",
+  "/api/logs/level",
+  "/api/logs/download",
+  "/api/logs/download?level=loud&device=%ZZ",
+  "/api/cameras/nursery/snapshot.jpg",
+  "/api/cameras/%E0%A4%A/snapshot.jpg",
 ];
 const path = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...PATHS) },
