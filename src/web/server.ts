@@ -40,6 +40,7 @@ import { AccountAdmin, type AccountRuntime } from "./account-admin.ts";
 import type { PageAccounts } from "../core/page-accounts.ts";
 import { CommandError } from "../core/registry.ts";
 import { scrub } from "../core/logger.ts";
+import { handleWhep, type WhepBackend } from "./whep.ts";
 
 export interface WebServerOptions {
   sources: WebSources;
@@ -65,6 +66,8 @@ export interface WebServerOptions {
   sessionTtlMs?: number;
   /** GET /api/diagnostics (diagnostics.ts): the config and ffmpeg path for the bundle. */
   diagnostics?: Pick<DiagnosticsOptions, "config" | "ffmpeg" | "links">;
+  /** The cameras' WebRTC live views (whep.ts); absent: no cameras. */
+  whep?: WhepBackend | undefined;
 }
 
 type WebGuards = Pick<WebConfig, "allowedHosts" | "publicOrigin" | "trustedProxies" | "healthAccess" | "metricsAccess">;
@@ -73,6 +76,8 @@ type Access = WebConfig["healthAccess"];
 const STATIC: Record<string, { file: string; type: string }> = {
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
   "/app.css": { file: "app.css", type: "text/css; charset=utf-8" },
+  "/live.js": { file: "live.js", type: "text/javascript; charset=utf-8" },
+  "/live.css": { file: "live.css", type: "text/css; charset=utf-8" },
 };
 const MAX_BODY = 8 * 1024;
 const KEEPALIVE_MS = 25_000;
@@ -549,6 +554,11 @@ export class WebServer {
     if (path === "/api/session") return json(res, 200, { ok: true });
     if (path === "/api/status") {
       return json(res, 200, { ...this.#snapshot(), ...this.#mfaByVendor(), logins: this.#passwords.views() });
+    }
+    if (path.startsWith("/api/whep/")) {
+      // POST was checked above; ending a view is a state change too.
+      if (method === "DELETE") this.#sameOrigin(req);
+      return handleWhep(this.#o.whep, req, res, path, this.#proxy.client(req));
     }
     const command = /^\/api\/devices\/([^/]+)\/command$/.exec(path);
     if (command) {

@@ -151,10 +151,14 @@ export class WebRtcService {
         this.#sessions.delete(session.id);
         releaseHub();
         const level = reason.includes("did not") || reason.includes("failed") ? "warn" : "info";
-        log[level]({ device: deviceId, session: session.id, client, reason }, `${label}: ended (${reason})`);
+        const fields = { event: "webrtc-end", device: deviceId, session: session.id, client, reason };
+        log[level](fields, `${label}: ended (${reason})`);
       });
       this.#watchPicture(viewer, camera);
-      log.info({ device: deviceId, session: session.id, client }, `${label}: started for ${client}`);
+      log.info(
+        { event: "webrtc-start", device: deviceId, session: session.id, client },
+        `${label}: started for ${client}`,
+      );
       return { id: session.id, answer, startedAt: session.startedAt };
     } catch (error) {
       this.#sessions.delete(session.id);
