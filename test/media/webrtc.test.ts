@@ -132,6 +132,17 @@ describe("WebRTC sender", () => {
     await waitFor(() => ffmpegChildren().length === 0, 5_000, { message: "no ffmpeg left" });
   });
 
+  it("answers a video-only offer (a WHEP player without sound) and starts no encoder for it", async () => {
+    const { service } = setup();
+    const client = viewer({ audio: false });
+    const { id, answer } = await service.open(CAMERA, await client.offer(), "127.0.0.1");
+    assert.doesNotMatch(answer, /^m=audio/m);
+    await client.accept(answer);
+    await waitFor(() => client.video.filter((p) => p.marker).length >= 5, 20_000, { message: "video frames" });
+    assert.equal(service.opusRunning(CAMERA), false);
+    await service.close(CAMERA, id, "127.0.0.1");
+  });
+
   it("two viewers of a camera share one Opus encoder", async () => {
     const { service } = setup();
     const a = viewer();

@@ -105,7 +105,8 @@ export class WebRtcViewer {
     // Added before the offer is applied, so they take its sections. werift matches an offered codec by
     // MIME type alone unless the track says which one it sends: the camera's profile is that one.
     pc.addTransceiver(new MediaStreamTrack({ kind: "video", codec: h264 }), { direction: "sendonly" });
-    pc.addTransceiver("audio", { direction: "sendonly" });
+    // Only for an offer with sound: a transceiver without a section of the offer keeps werift from connecting.
+    if (summary.audio) pc.addTransceiver("audio", { direction: "sendonly" });
     const viewer = new WebRtcViewer(options, pc);
     viewer.#wantsAudio = summary.audio && options.audio !== undefined;
     try {
