@@ -171,8 +171,13 @@ describe("the web page's live view (WebRTC over WHEP) in Chromium", () => {
       const pc = new RTCPeerConnection();
       pc.addTransceiver("video", { direction: "recvonly" });
       await pc.setLocalDescription(await pc.createOffer());
-      await new Promise((r) => { if (pc.iceGatheringState === "complete") r(); else pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r(); });
-      const res = await fetch("/api/whep/${encodeURIComponent(deviceId)}", { method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp });
+      await new Promise((r) => {
+        if (pc.iceGatheringState === "complete") return r();
+        pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r();
+      });
+      const res = await fetch("/api/whep/${encodeURIComponent(deviceId)}", {
+        method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp,
+      });
       await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
       await new Promise((r) => { pc.onconnectionstatechange = () => pc.connectionState === "connected" && r(); });
       window.barePc = pc;

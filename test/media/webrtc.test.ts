@@ -99,7 +99,7 @@ describe("WebRTC sender", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("answers with host candidates on 127.0.0.1 only and sends decodable H.264 from the held keyframe and Opus", async () => {
+  it("answers with loopback-only host candidates; sends decodable H.264 from the held keyframe and Opus", async () => {
     const { hub, service } = setup();
     const client = viewer();
     const { id, answer } = await service.open(CAMERA, await client.offer(), "127.0.0.1");
@@ -159,7 +159,7 @@ describe("WebRTC sender", () => {
     await waitFor(() => ffmpegChildren().length === 0, 5_000, { message: "no ffmpeg left" });
   });
 
-  it("refuses malformed offers, offers without H.264, unknown cameras and sessions with a status, logged once", async () => {
+  it("refuses malformed offers, offers without H.264, unknown cameras and sessions, logged once", async () => {
     const { hub, capture, service } = setup();
     const cases: [string, string, number, RegExp][] = [
       [CAMERA, "hello", 400, /not an SDP offer/],

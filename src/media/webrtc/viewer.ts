@@ -25,6 +25,8 @@ const MAX_RTP_PACKET = 1_200;
 /** Seconds to wait for server-reflexive candidates when a STUN server is configured. */
 const STUN_GATHER_S = 3;
 const GATHER_TIMEOUT_MS = 8_000;
+/** The held GOP plays this many times faster than it was filmed (2 s of frames in 0.1 s). */
+const REPLAY_SQUEEZE = 20;
 const PROFILE_IDC = { baseline: "42", main: "4d", high: "64" } as const;
 
 export interface WebRtcViewerOptions {
@@ -78,6 +80,8 @@ export class WebRtcViewer {
   #finished = false;
   #waitKeyframe = true;
   #wantsAudio = false;
+  /** While the held GOP is handed over: its frames, sent once it is all there. */
+  #replay: { units: Buffer[]; timestamp: number }[] | undefined;
 
   private constructor(options: WebRtcViewerOptions, pc: RTCPeerConnection) {
     this.id = options.id;
@@ -162,7 +166,9 @@ export class WebRtcViewer {
       this.#clock.clearTimeout(this.#connectTimer);
       this.stats.connectedAt = this.#clock.now();
       this.#options.log.debug(`${this.#options.label}: connected`);
-      void this.#startSending();
+      this.#startSending().catch((error: Error) => {
+        this.#options.log.warn({ err: error }, `${this.#options.label}: no sound: ${error.message}`);
+      });
     } else if (state === "failed" || state === "closed") {
       this.#end(state === "failed" ? "the viewer's connection failed" : "the viewer closed the connection");
     }
@@ -170,7 +176,9 @@ export class WebRtcViewer {
 
   async #startSending(): Promise<void> {
     // The held keyframe and the frames after it go out at once: a picture without waiting for a GOP.
+    this.#replay = [];
     this.#unsubscribe.push(this.#options.video.subscribe({ video: (frame) => this.#frame(frame) }));
+    this.#flushReplay();
     if (!this.#wantsAudio || !this.#audio) return;
     const sender = this.#audio.sender;
     const unsubscribe = await this.#options.audio!.subscribe((packet) => {
@@ -192,6 +200,27 @@ export class WebRtcViewer {
     const types = units.map(nalType);
     if (types.includes(NAL_IDR) && !types.includes(NAL_SPS)) units.unshift(...frame.config.sps, ...frame.config.pps);
     this.#waitKeyframe = false;
+    if (this.#replay) this.#replay.push({ units, timestamp });
+    else this.#send(units, timestamp);
+  }
+
+  /**
+   * The held GOP goes out at once, but its frames' times span up to a GOP (seconds): a browser's jitter
+   * buffer would hold the first picture back to play them at that pace. Their times are squeezed
+   * towards the newest one (order kept), so the picture shows at once and plays the GOP fast; live
+   * frames continue the clock from the newest.
+   */
+  #flushReplay(): void {
+    const held = this.#replay ?? [];
+    this.#replay = undefined;
+    const newest = held.at(-1)?.timestamp ?? 0;
+    for (const { units, timestamp } of held) {
+      const behind = (newest - timestamp) | 0;
+      this.#send(units, (newest - Math.round(behind / REPLAY_SQUEEZE)) >>> 0);
+    }
+  }
+
+  #send(units: Buffer[], timestamp: number): void {
     const sender = this.#video!.sender;
     for (const packet of this.#packetizer.packetize(units, timestamp)) {
       this.stats.videoPackets++;
