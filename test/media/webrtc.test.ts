@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../src/core/logger.ts";
 import type { StreamHubState } from "../../src/media/hub.ts";
+import { MediaFeed } from "../../src/media/feed.ts";
+import type { AvcConfig } from "../../src/media/protocol/avc.ts";
 import { type WebRtcError, WebRtcService, type WebRtcSettings } from "../../src/media/webrtc/service.ts";
 import { iceConfig } from "../../src/media/webrtc/ice-config.ts";
 import { checkOffer, OfferRefused } from "../../src/media/webrtc/sdp-offer.ts";
@@ -23,6 +25,19 @@ import { candidateAddresses, TestViewer } from "../helpers/whep-client.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const CAMERA = "nanit:cam-1";
+const AVC: AvcConfig = {
+  profileIdc: 77,
+  profile: "main",
+  level: "3.1",
+  width: 1280,
+  height: 720,
+  lengthSize: 4,
+  sps: [Buffer.from([0x67, 1, 2, 3])],
+  pps: [Buffer.from([0x68, 9])],
+};
+/** An FLV video tag body: frame type + codec 7, AVC NALU, no composition offset, one AVCC unit. */
+const avcTag = (keyframe: boolean, unit: Buffer) =>
+  Buffer.concat([Buffer.from([keyframe ? 0x17 : 0x27, 1, 0, 0, 0, 0, 0, 0, unit.length]), unit]);
 const LOOPBACK: WebRtcSettings = { enabled: true, interfaces: ["127.0.0.1"], maxSessions: 2, connectTimeoutMs: 15_000 };
 
 class FakeHub {
@@ -230,6 +245,38 @@ describe("WebRTC sender", () => {
     assert.equal(ended.length, 1);
     assert.match(ended[0]!.msg, /standby/);
     assert.equal(hub.released, 1);
+  });
+
+  it("squeezes the held GOP's times (shown at once) and continues the clock from its newest frame", async () => {
+    const feed = new MediaFeed();
+    feed.begin();
+    feed.setAvc(AVC);
+    // A GOP held for 1.4 s: keyframe, then inter frames every 100 ms (FLV tags, 90 kHz = 90 ticks/ms).
+    feed.videoTag(avcTag(true, Buffer.from([0x65, 1, 2, 3])), 0, true);
+    for (let ms = 100; ms <= 1_400; ms += 100) feed.videoTag(avcTag(false, Buffer.from([0x41, 4, 5])), ms, false);
+    const hub = new FakeHub();
+    const service = new WebRtcService({
+      settings: LOOPBACK,
+      ffmpeg: "ffmpeg",
+      camera: () => ({ name: "Nursery", hub, frames: feed, status: () => undefined, audio: false }),
+      log: createLogger("fatal"),
+    });
+    services.push(service);
+    const client = viewer({ audio: false });
+    const { id, answer } = await service.open(CAMERA, await client.offer(), "127.0.0.1");
+    await client.accept(answer);
+    await waitFor(() => client.video.filter((p) => p.marker).length >= 15, 10_000, { message: "the held GOP" });
+    feed.videoTag(avcTag(false, Buffer.from([0x41, 6, 7])), 1_500, false);
+    await waitFor(() => client.video.filter((p) => p.marker).length >= 16, 10_000, { message: "a live frame" });
+    const stamps = client.video.filter((p) => p.marker).map((p) => p.timestamp);
+    const span = (stamps[14]! - stamps[0]!) >>> 0;
+    assert.ok(span <= (1_400 * 90) / 10, `the 1.4 s GOP goes out as ${span / 90} ms of video`);
+    assert.ok(
+      stamps.slice(1, 15).every((t, i) => ((t - stamps[i]!) | 0) > 0),
+      "in order",
+    );
+    assert.equal((stamps[15]! - stamps[14]!) >>> 0, 100 * 90, "a live frame follows the newest at the camera's pace");
+    await service.close(CAMERA, id, "127.0.0.1");
   });
 
   it("is off with media.webrtc.enabled false", async () => {
