@@ -6,9 +6,10 @@
 // offer, an unknown session, a foreign Origin, no login. Runs inside test/netns.sh.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 import { NanitSimulator } from "../../sim/nanit/index.ts";
 import { writeE2EConfig } from "../helpers/e2e-config.ts";
@@ -20,6 +21,7 @@ import { setTimeout as delay } from "node:timers/promises";
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test starts the bridge (mDNS)");
 
 const PASSWORD = "correct horse battery";
+const artifacts = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
 /** Chromium offers no loopback candidates and hides host addresses behind mDNS names unless told. */
 const CHROMIUM_LOOPBACK = ["--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"];
 
@@ -135,6 +137,8 @@ describe("the web page's live view (WebRTC over WHEP) in Chromium", () => {
     assert.ok(((await page.evaluate(`${video}.videoWidth`)) as number) > 0, "a picture with a size");
     assert.match((await card.locator(".live-status").textContent()) ?? "", /^live since \d\d:\d\d:\d\d/);
     assert.equal(await watching(), 2, "kept warm and the live view");
+    mkdirSync(artifacts, { recursive: true });
+    await card.screenshot({ path: join(artifacts, "web-page-live.png") });
     const start = lines.find((l) => l.event === "webrtc-start");
     assert.equal(start?.client, "127.0.0.1");
 
