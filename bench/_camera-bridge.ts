@@ -37,7 +37,11 @@ export interface BridgeReady {
   pincode: string;
 }
 
-type Command = { cmd: "keepWarm"; on: boolean } | { cmd: "state" };
+type Command =
+  | { cmd: "keepWarm"; on: boolean }
+  | { cmd: "state" }
+  | { cmd: "webrtcOpen"; offer: string }
+  | { cmd: "webrtcClose"; session: string };
 type Request = Command & { id: number };
 type Reply = { id: number; result?: unknown; error?: string };
 type ChildMessage =
@@ -121,6 +125,15 @@ export class CameraBridgeChild extends EventEmitter<{ line: [BridgeLogLine] }> {
     return this.#call({ cmd: "state" }) as Promise<StreamHubState>;
   }
 
+  /** A WebRTC viewer's offer, as the WHEP endpoint hands it to the media layer (bench/webrtc.ts). */
+  webrtcOpen(offer: string): Promise<{ id: string; answer: string }> {
+    return this.#call({ cmd: "webrtcOpen", offer }) as Promise<{ id: string; answer: string }>;
+  }
+
+  webrtcClose(session: string): Promise<void> {
+    return this.#call({ cmd: "webrtcClose", session }) as Promise<void>;
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
     await this.#exited;
@@ -193,6 +206,9 @@ async function childMain(): Promise<void> {
     const reply = (result: unknown) => send({ type: "reply", id: request.id, result });
     const fail = (error: Error) => send({ type: "reply", id: request.id, error: error.message });
     if (request.cmd === "state") reply(hub.state());
+    else if (request.cmd === "webrtcOpen") media.webrtc.open(ready.deviceId, request.offer, "bench").then(reply, fail);
+    else if (request.cmd === "webrtcClose")
+      media.webrtc.close(ready.deviceId, request.session, "bench").then(() => reply(undefined), fail);
     else if (request.cmd === "keepWarm") {
       hub.setKeepWarm(request.on);
       if (request.on) hub.ready(20_000).then(() => reply(undefined), fail);

@@ -280,6 +280,7 @@ async function main(): Promise<void> {
     accountRuntime,
     pageAccounts,
     configAccountNames,
+    whep: media?.webrtc,
     links,
   });
   // The bound port, not the configured one (0 = any free port); no URL when the page did not start.

@@ -145,6 +145,38 @@ function isAddressOrRange(value: string): boolean {
   return /^\d+$/.test(bits) && prefix <= (isIP(address) === 4 ? 32 : 128);
 }
 
+/** A network interface name (eth0) or one of this machine's IP addresses. */
+const interfaceEntry = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine(
+    (s) => isIP(s) !== 0 || /^[A-Za-z0-9_.:@-]+$/.test(s),
+    "must be an interface name such as eth0 or an IP address",
+  );
+/** stun:host[:port] / turn:host[:port][?transport=udp|tcp] (RFC 7064, RFC 7065). */
+const iceUrl = (scheme: "stun" | "turn") =>
+  z
+    .string()
+    .max(300)
+    .regex(
+      scheme === "stun" ? /^stuns?:[^\s/?#]+$/ : /^turns?:[^\s/?#]+(\?transport=(udp|tcp))?$/,
+      `must look like ${scheme}:host:port`,
+    );
+// The WebRTC live view (web page and WHEP players): which addresses it offers, optional STUN/TURN for
+// viewers outside the LAN (off by default: nothing leaves the LAN unless configured), and its limits.
+const webrtcSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Interfaces or addresses whose host candidates are offered; empty: every non-internal one. */
+  interfaces: z.array(interfaceEntry).default([]),
+  stun: iceUrl("stun").optional(),
+  turn: z.strictObject({ url: iceUrl("turn"), username: str(1), credential: str(1) }).optional(),
+  /** Live views at once, all cameras together. */
+  maxSessions: z.number().int().min(1).max(64).default(4),
+  /** A viewer whose ICE and DTLS are not done this long after its offer is dropped. */
+  connectTimeoutMs: z.number().int().min(2_000).max(120_000).default(15_000),
+});
+
 // Camera video. The camera pushes RTMP to `rtmpHost:rtmpPort`, which must be an address it can reach on
 // the LAN (not 127.0.0.1); absent = the first non-internal IPv4 address of this machine.
 const mediaSchema = z.strictObject({
@@ -194,6 +226,7 @@ const mediaSchema = z.strictObject({
       connections: z.number().int().min(1).max(10_000).default(64),
     })
     .prefault({}),
+  webrtc: webrtcSchema.prefault({}),
 });
 
 const secretFields = {
@@ -328,7 +361,7 @@ function valueAt(raw: unknown, path: PropertyKey[]): unknown {
   return node;
 }
 
-const SECRET_KEY = /password|secret|token/i;
+const SECRET_KEY = /password|secret|token|credential/i;
 const NAME_LIKE = /^[A-Za-z0-9_.$-]{1,40}$/;
 
 /** A value for a problem line: secret-named keys hidden at any depth, and YAML aliases (which can

@@ -21,9 +21,10 @@ import type { LiveSessionOptions } from "./live-session.ts";
 import { MediaCameraRecorder } from "./recorder.ts";
 import { SnapshotMaker } from "./snapshot.ts";
 import { StreamSource, type StreamSourceTiming } from "./stream-source.ts";
+import { DEFAULT_WEBRTC, WebRtcService } from "./webrtc/service.ts";
 
 /** Keys with defaults may be left out, as config literals in tests and tools do. */
-type Defaulted = "videoRelay" | "rtmpLimits" | "allowedCameras" | "source";
+type Defaulted = "videoRelay" | "rtmpLimits" | "allowedCameras" | "source" | "webrtc";
 export type MediaConfig = Omit<Config["media"], Defaulted> & Partial<Pick<Config["media"], Defaulted>>;
 
 export interface MediaServiceOptions {
@@ -53,6 +54,8 @@ interface CameraMedia {
 
 export class MediaService implements CameraSourceProvider {
   readonly ingest: RtmpIngest;
+  /** Live views over WebRTC (the web page's WHEP endpoint). */
+  readonly webrtc: WebRtcService;
   readonly #options: MediaServiceOptions;
   readonly #log: Logger;
   readonly #cameras = new Map<string, CameraMedia>();
@@ -89,6 +92,27 @@ export class MediaService implements CameraSourceProvider {
       allowedCameras: config.allowedCameras,
       log: options.log.child({ part: "rtmp" }),
       clock: options.clock,
+    });
+    this.webrtc = new WebRtcService({
+      settings: config.webrtc ?? DEFAULT_WEBRTC,
+      ffmpeg: resolveFfmpeg(config.ffmpeg),
+      camera: (deviceId) => {
+        const entry = options.registry.get(deviceId);
+        const capability = entry?.info.capabilities.camera;
+        if (!entry || !capability || this.#stopped) return undefined;
+        const { hub } = this.#camera(entry);
+        const ingest = this.ingest;
+        return {
+          name: entry.info.name,
+          hub,
+          frames: ingest.frames(deviceId),
+          status: () => ingest.status(deviceId),
+          audio: capability.audio,
+        };
+      },
+      log: options.log.child({ part: "webrtc" }),
+      clock: options.clock,
+      readyTimeoutMs: options.readyTimeoutMs,
     });
   }
 
@@ -210,6 +234,7 @@ export class MediaService implements CameraSourceProvider {
     registry.off("device", this.#onDevice);
     registry.off("stream-interrupted", this.#onInterrupted);
     registry.off("state", this.#onState);
+    await this.webrtc.stop();
     await Promise.all(
       [...this.#cameras.values()].map(({ source, recorder }) => Promise.all([source.close(), recorder.close()])),
     );

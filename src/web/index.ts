@@ -20,7 +20,7 @@ export async function startWeb(
   logs: LogRing,
   accounts: Pick<
     WebServerOptions,
-    "secrets" | "restartAccount" | "accountRuntime" | "pageAccounts" | "configAccountNames"
+    "secrets" | "restartAccount" | "accountRuntime" | "pageAccounts" | "configAccountNames" | "whep"
   > & {
     links?: LinkHistory;
   } = {},

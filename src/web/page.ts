@@ -286,7 +286,8 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
     : `<section class="card" id="matter"><h2>Matter</h2><p>Disabled in the config (matter.enabled).</p></section>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(d.title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script><script type="module" src="/app.js"></script></head>
+<title>${esc(d.title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script><script type="module" src="/app.js"></script>
+<link rel="stylesheet" href="/live.css"><script src="/live.js" defer></script></head>
 <body><a class="skip" href="#main">Skip to the page</a><header><h1>${esc(d.title)}</h1><span id="live" class="live" role="status">connecting…</span>
 <button type="button" id="theme" class="theme">Theme: auto</button>${d.canLogOut ? `<form method="post" action="/logout"><button>Log out</button></form>` : ""}</header>
 <main id="main">

@@ -44,6 +44,7 @@ import { PAIRING_ACTION, PairingsApi } from "./pairings-api.ts";
 import { RequestError } from "./request-error.ts";
 import { logDownload, LogLevelControl } from "./logs-api.ts";
 import { cameraSnapshot, SNAPSHOT_PATH } from "./snapshots.ts";
+import { handleWhep, type WhepBackend } from "./whep.ts";
 
 export interface WebServerOptions {
   sources: WebSources;
@@ -69,6 +70,8 @@ export interface WebServerOptions {
   sessionTtlMs?: number;
   /** GET /api/diagnostics (diagnostics.ts): the config and ffmpeg path for the bundle. */
   diagnostics?: Pick<DiagnosticsOptions, "config" | "ffmpeg" | "links">;
+  /** The cameras' WebRTC live views (whep.ts); absent: no cameras. */
+  whep?: WhepBackend | undefined;
 }
 
 type WebGuards = Pick<WebConfig, "allowedHosts" | "publicOrigin" | "trustedProxies" | "healthAccess" | "metricsAccess">;
@@ -83,6 +86,8 @@ const STATIC: Record<string, { file: string; type: string }> = {
   "/logs.js": { file: "logs.js", type: "text/javascript; charset=utf-8" },
   "/pairings.js": { file: "pairings.js", type: "text/javascript; charset=utf-8" },
   "/tiles.js": { file: "tiles.js", type: "text/javascript; charset=utf-8" },
+  "/live.js": { file: "live.js", type: "text/javascript; charset=utf-8" },
+  "/live.css": { file: "live.css", type: "text/css; charset=utf-8" },
 };
 const MAX_BODY = 8 * 1024;
 /** The page and the diagnostics bundle show this many recent log lines; the download has all the ring holds. */
@@ -573,6 +578,11 @@ export class WebServer {
     if (path === "/api/session") return json(res, 200, { ok: true });
     if (path === "/api/status") {
       return json(res, 200, { ...this.#snapshot(), ...this.#mfaByVendor(), logins: this.#passwords.views() });
+    }
+    if (path.startsWith("/api/whep/")) {
+      // POST was checked above; ending a view is a state change too.
+      if (method === "DELETE") this.#sameOrigin(req);
+      return handleWhep(this.#o.whep, req, res, path, this.#proxy.client(req));
     }
     if (path === "/api/pairings") {
       if (!get) throw new HttpError(405, "GET only");

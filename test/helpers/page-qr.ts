@@ -16,7 +16,10 @@ export function chromiumAvailable(): boolean {
   return false;
 }
 
-export async function launchChromium(dir: string): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+export async function launchChromium(
+  dir: string,
+  extraArgs: string[] = [],
+): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
   const context = await chromium.launchPersistentContext(mkdtempSync(join(dir, "chromium-")), {
     executablePath: CHROMIUM,
     headless: true,
@@ -29,6 +32,7 @@ export async function launchChromium(dir: string): Promise<{ context: BrowserCon
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
     viewport: { width: 1100, height: 1000 },
   });

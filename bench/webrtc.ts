@@ -1,0 +1,389 @@
+// WebRTC live view (issue 16) against the HomeKit live view, in the same run on the same camera:
+// how fast a picture appears (warm and cold) and what a viewer costs. Figures are printed, not asserted.
+//
+// The camera is the Nanit simulator's (720p H.264 main, 15 fps, 2 s GOP, AAC over RTMP). The bridge's
+// pieces run in a child process (bench/_camera-bridge.ts: media layer with media.webrtc on 127.0.0.1,
+// HomeKit host with the camera as its own accessory, hub linger 250 ms); WebRTC offers reach its
+// WebRtcService over IPC, as the WHEP route hands them over (the HTTP hop is left out).
+//   HomeKit: hap-controller; t0 = the START write; t1 = the SRTP packet that completes the first
+//     access unit holding SPS, PPS and an IDR (decodable; decoded by ffprobe outside the timed path).
+//   WebRTC (werift viewer): t0 = the offer handed over; t1 = the same first decodable access unit.
+//   WebRTC (Chromium): t0 = in the page, before the offer is made; t1 = the first decoded frame the
+//     video element presents (requestVideoFrameCallback): what a user sees.
+//   warm: the camera pushes all along (keep warm). cold: it does not push (the hub stopped it), so the
+//   request makes the bridge ask the camera first.
+// CPU per viewer: utime+stime of the bridge process and its ffmpeg children over --cpu-seconds, with
+// no viewer, one HomeKit viewer, one and two WebRTC viewers (the camera pushing all along), as CPU-s
+// per viewer-minute above
+// the idle figure. HomeKit viewers ask for Opus (as the Home app does); WebRTC viewers get Opus.
+//
+// Run: npm run bench -- webrtc [--runs 10] [--cpu-seconds 15] [--no-chromium]
+//   or test/netns.sh node_modules/.bin/node bench/webrtc.ts
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Characteristic, Service } from "@homebridge/hap-nodejs";
+import type { Page } from "playwright-core";
+import { stringify } from "yaml";
+import { NanitSimulator } from "../sim/nanit/index.ts";
+import {
+  AUDIO_CODEC_OPUS,
+  parseSetupEndpointsResponse,
+  selectedStreamConfiguration,
+  setupEndpointsRequest,
+  SETUP_STATUS,
+} from "../test/helpers/camera-tlv.ts";
+import { E2E_PIN } from "../test/helpers/e2e-config.ts";
+import { HapClient, type HapCharacteristic } from "../test/helpers/hap-client.ts";
+import { chromiumAvailable, launchChromium } from "../test/helpers/page-qr.ts";
+import { H264Depacketizer } from "../test/helpers/rtp-h264.ts";
+import { SrtpSink } from "../test/helpers/rtp-receiver.ts";
+import type { RtpPacket } from "../test/helpers/srtp.ts";
+import { TestViewer } from "../test/helpers/whep-client.ts";
+import { CameraBridgeChild } from "./_camera-bridge.ts";
+import { argValue, deferred, fmt, sleep, stats, table, withTimeout, writeSummary, type SummaryRow } from "./lib.ts";
+
+if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh (npm run bench does)");
+
+const RUNS = Number(argValue("--runs", "10"));
+const CPU_SECONDS = Number(argValue("--cpu-seconds", "15"));
+const CHROMIUM = !process.argv.includes("--no-chromium") && chromiumAvailable();
+const CPU = !process.argv.includes("--no-cpu");
+const LINGER_MS = 250;
+const CLK_TCK = 100;
+const dir = mkdtempSync(join(tmpdir(), "hb-bench-webrtc-"));
+const cleanups: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
+
+/** SPS and PPS seen, then an IDR slice: the access unit just closed decodes alone. */
+function keyframeComplete(types: readonly number[]): boolean {
+  const sps = types.indexOf(7);
+  const pps = types.indexOf(8);
+  const idr = types.indexOf(5);
+  return sps >= 0 && pps >= 0 && idr > Math.max(sps, pps);
+}
+
+/** Resolves with performance.now() of the packet that completes the first decodable access unit. */
+function firstKeyframe(packets: RtpPacket[] | SrtpSink): Promise<number> {
+  const depacketizer = new H264Depacketizer({ fromKeyframe: true });
+  const done = deferred<number>();
+  const look = (packet: RtpPacket) => {
+    depacketizer.push(packet);
+    if (packet.marker && keyframeComplete(depacketizer.nalTypes)) done.resolve(performance.now());
+  };
+  if (packets instanceof SrtpSink) packets.on("packet", look);
+  else {
+    // werift's track pushes into the viewer's array: watch it grow.
+    const push = packets.push.bind(packets);
+    packets.push = (...items: RtpPacket[]) => {
+      for (const item of items) look(item);
+      return push(...items);
+    };
+  }
+  return done.promise;
+}
+
+function ticks(pid: number): number {
+  const read = (p: number) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+    } catch {
+      return undefined;
+    }
+  };
+  let total = read(pid)?.ticks ?? 0;
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = read(Number(name));
+    if (s?.ppid === pid) total += s.ticks;
+  }
+  return total;
+}
+
+/** CPU-s per minute of the bridge and its children over the window. */
+async function cpuPerMinute(pid: number): Promise<number> {
+  const before = ticks(pid);
+  await sleep(CPU_SECONDS * 1000);
+  return ((ticks(pid) - before) / CLK_TCK / CPU_SECONDS) * 60;
+}
+
+// ---- HomeKit: one live view with hap-controller ----------------------------------------------------
+
+async function homekitView(
+  client: HapClient,
+): Promise<{ t0: number; keyframe: Promise<number>; stop: () => Promise<void> }> {
+  const find = (characteristic: string) =>
+    client.find({ service: Service.CameraRTPStreamManagement.UUID, characteristic });
+  const sessionId = Buffer.from(randomUUID().replaceAll("-", ""), "hex");
+  const [video, audio] = [await SrtpSink.open(), await SrtpSink.open()];
+  const setup = await find(Characteristic.SetupEndpoints.UUID);
+  const selected: HapCharacteristic = await find(Characteristic.SelectedRTPStreamConfiguration.UUID);
+  const request = { sessionId, address: "127.0.0.1", videoPort: video.port, audioPort: audio.port };
+  await client.write([setup, setupEndpointsRequest({ ...request, video: video.keys, audio: audio.keys })]);
+  const [value] = await client.read(setup);
+  if (parseSetupEndpointsResponse(value as string).status !== SETUP_STATUS.success)
+    throw new Error("SetupEndpoints failed");
+  const keyframe = firstKeyframe(video);
+  const ssrc = () => randomBytes(4).readUInt32BE(0);
+  const start = selectedStreamConfiguration({
+    sessionId,
+    command: "start",
+    video: {
+      ...{ profile: "main", level: "4.0", width: 1280, height: 720, fps: 15, payloadType: 99, ssrc: ssrc() },
+      ...{ maxBitrate: 2000, rtcpInterval: 0.5, mtu: 1378 },
+    },
+    audio: {
+      ...{ codec: AUDIO_CODEC_OPUS, sampleRateKHz: 24, packetTimeMs: 20, payloadType: 110, ssrc: ssrc() },
+      ...{ maxBitrate: 24, rtcpInterval: 5, comfortNoisePayloadType: 13 },
+    },
+  });
+  const t0 = performance.now();
+  await client.write([selected, start]);
+  const stop = async () => {
+    await client.write([selected, selectedStreamConfiguration({ sessionId, command: "end" })]).catch(() => undefined);
+    video.close();
+    audio.close();
+  };
+  return { t0, keyframe, stop };
+}
+
+// ---- WebRTC: a werift viewer, and Chromium ----------------------------------------------------------
+
+async function weriftView(
+  bridge: CameraBridgeChild,
+): Promise<{ t0: number; keyframe: Promise<number>; stop: () => Promise<void> }> {
+  const viewer = new TestViewer();
+  const offer = await viewer.offer();
+  const keyframe = firstKeyframe(viewer.video);
+  const t0 = performance.now();
+  const { id, answer } = await bridge.webrtcOpen(offer);
+  await viewer.accept(answer);
+  return {
+    t0,
+    keyframe,
+    stop: async () => {
+      await bridge.webrtcClose(id).catch(() => undefined);
+      await viewer.close();
+    },
+  };
+}
+
+/** In the page: offer -> bridge -> answer; ms until the first decoded frame is presented. */
+const CHROMIUM_VIEW = `(async () => {
+  const t0 = performance.now();
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const video = document.createElement("video");
+  video.muted = true; video.autoplay = true; document.body.append(video);
+  const stream = new MediaStream(); video.srcObject = stream;
+  pc.ontrack = (e) => stream.addTrack(e.track);
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((r) => {
+    if (pc.iceGatheringState === "complete") return r();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r();
+  });
+  const offered = performance.now() - t0;
+  let connected = 0;
+  pc.onconnectionstatechange = () => { if (pc.connectionState === "connected") connected = performance.now() - t0; };
+  const { id, answer } = await window.benchWhep(pc.localDescription.sdp);
+  const answered = performance.now() - t0;
+  await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  await new Promise((r) => video.requestVideoFrameCallback(() => r()));
+  const ms = performance.now() - t0;
+  pc.close(); video.remove();
+  return { ms, id, phases: [offered, answered, connected] };
+})()`;
+
+interface ChromiumRun {
+  ms: number;
+  id: string;
+  /** ms after t0: offer with candidates ready, answer back, connected (ICE + DTLS). */
+  phases: [number, number, number];
+}
+
+const chromiumPhases: ChromiumRun["phases"][] = [];
+
+async function chromiumView(page: Page): Promise<ChromiumRun> {
+  const run = (await withTimeout(page.evaluate(CHROMIUM_VIEW), 30_000, "Chromium's first frame")) as ChromiumRun;
+  chromiumPhases.push(run.phases);
+  return run;
+}
+
+// ---- the run -------------------------------------------------------------------------------------
+
+interface Timings {
+  homekit: number[];
+  werift: number[];
+  chromium: number[];
+  /** Cold runs: from the ingest holding the camera's first keyframe to the viewer's first picture. */
+  afterHeld: { homekit: number[]; werift: number[] };
+}
+
+async function main(): Promise<void> {
+  const sim = new NanitSimulator({ mfa: false, sensorPushMs: [3_600_000, 3_600_000] });
+  const urls = await sim.start();
+  cleanups.push(() => sim.stop());
+  process.env.BENCH_NANIT_PASSWORD = sim.password;
+  const configFile = join(dir, "config.yaml");
+  writeFileSync(
+    configFile,
+    stringify({
+      homekit: { port: 0, advertiser: "none", pincode: E2E_PIN, name: "Bench Camera" },
+      matter: { enabled: false },
+      web: { enabled: false },
+      media: {
+        ...{ rtmpHost: "127.0.0.1", bind: "127.0.0.1", rtmpPort: 0 },
+        webrtc: { interfaces: ["127.0.0.1"], maxSessions: 8 },
+      },
+      accounts: [
+        {
+          ...{ vendor: "nanit", name: "nursery", email: sim.email, password: "${BENCH_NANIT_PASSWORD}" },
+          endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+        },
+      ],
+      log: { level: "warn" },
+    }),
+  );
+  const bridge = new CameraBridgeChild({ configFile, dataDir: join(dir, "data"), lingerMs: LINGER_MS });
+  cleanups.push(() => bridge.stop());
+  const ready = await withTimeout(bridge.ready, 60_000, "the bridge ready");
+  const client = await HapClient.pair(ready.cameraPort, ready.pincode);
+  cleanups.push(() => client.close());
+  let page: Page | undefined;
+  if (CHROMIUM) {
+    const chromium = await launchChromium(dir, [
+      "--allow-loopback-in-peer-connection",
+      "--disable-features=WebRtcHideLocalIpsWithMdns",
+      "--autoplay-policy=no-user-gesture-required",
+    ]);
+    cleanups.push(() => chromium.context.close());
+    page = chromium.page;
+    await page.exposeFunction("benchWhep", (offer: string) => bridge.webrtcOpen(offer));
+  }
+  const idle = async () => {
+    for (;;) {
+      const state = await bridge.state();
+      if (!state.active && !state.publishing && sim.livePushes === 0) return;
+      await sleep(50);
+    }
+  };
+  const progress = (what: string) => process.stderr.write(`\r  ${what}            `);
+
+  const measure = async (warm: boolean): Promise<Timings> => {
+    const t: Timings = { homekit: [], werift: [], chromium: [], afterHeld: { homekit: [], werift: [] } };
+    for (let i = 0; i < RUNS; i++) {
+      progress(`${warm ? "warm" : "cold"} ${i + 1}/${RUNS}`);
+      for (const kind of ["homekit", "werift", "chromium"] as const) {
+        if (kind === "chromium" && !page) continue;
+        if (!warm) await idle();
+        if (kind === "chromium") {
+          const { ms, id } = await chromiumView(page!);
+          t.chromium.push(ms);
+          await bridge.webrtcClose(id).catch(() => undefined);
+          continue;
+        }
+        const view = kind === "homekit" ? await homekitView(client) : await weriftView(bridge);
+        const at = await withTimeout(view.keyframe, 30_000, `${kind}'s first keyframe`);
+        t[kind].push(at - view.t0);
+        // Cold: how long the camera took is the camera's; from its first keyframe on it is the bridge's.
+        const held = (await bridge.state()).keyframeHeldAt;
+        if (!warm && held !== undefined) t.afterHeld[kind].push(at - (held - performance.timeOrigin));
+        await view.stop();
+      }
+    }
+    return t;
+  };
+
+  await bridge.keepWarm(true);
+  await measure(true); // warm-up: code paths compiled, Chromium started
+  chromiumPhases.length = 0;
+  const warm = await measure(true);
+  const warmPhases = [...chromiumPhases];
+  await bridge.keepWarm(false);
+  const cold = await measure(false);
+
+  // CPU: the camera pushing all along, 0 / 1 / 2 viewers of each kind.
+  await bridge.keepWarm(true);
+  progress("cpu idle");
+  const idleCpu = CPU ? await cpuPerMinute(bridge.pid) : Number.NaN;
+  const cpu: Record<string, number> = {};
+  // One HomeKit viewer: a second one would need the accessory's second stream service.
+  for (const kind of ["homekit", "werift"] as const) {
+    for (const count of !CPU ? [] : kind === "homekit" ? [1] : [1, 2]) {
+      progress(`cpu ${kind} x${count}`);
+      const views = [];
+      for (let i = 0; i < count; i++) {
+        const view = kind === "homekit" ? await homekitView(client) : await weriftView(bridge);
+        await withTimeout(view.keyframe, 30_000, "first keyframe");
+        views.push(view);
+      }
+      await sleep(2_000);
+      cpu[`${kind}${count}`] = await cpuPerMinute(bridge.pid);
+      for (const view of views) await view.stop();
+    }
+  }
+  process.stderr.write("\n");
+
+  const row = (label: string, samples: number[]) => {
+    if (!samples.length) return [label, "-", "-", "-", "-"];
+    const s = stats(samples);
+    return [label, fmt(s.p50 / 1000), fmt(s.p99 / 1000), fmt(s.min / 1000), fmt(s.max / 1000)];
+  };
+  console.log(`\nRequest -> first picture, seconds (${RUNS} runs each; 720p H.264 main camera)`);
+  console.log(
+    table([
+      ["", "p50", "p99", "min", "max"],
+      row("HomeKit warm (first decodable frame received)", warm.homekit),
+      row("WebRTC warm, werift viewer (same measure)", warm.werift),
+      row("WebRTC warm, Chromium (first decoded frame shown)", warm.chromium),
+      row("HomeKit cold", cold.homekit),
+      row("WebRTC cold, werift viewer", cold.werift),
+      row("WebRTC cold, Chromium", cold.chromium),
+      row("HomeKit cold, after the first keyframe is held", cold.afterHeld.homekit),
+      row("WebRTC cold, werift, after the first keyframe is held", cold.afterHeld.werift),
+    ]),
+  );
+  if (warmPhases.length) {
+    const p50 = (i: number) => fmt(stats(warmPhases.map((p) => p[i]!)).p50 / 1000);
+    console.log(
+      `Chromium warm, p50 seconds after the request: offer ready ${p50(0)}, answer back ${p50(1)}, ` +
+        `ICE+DTLS up ${p50(2)}, first frame shown ${fmt(stats(warm.chromium).p50 / 1000)}`,
+    );
+  }
+  const per = (kind: string, n: number) => (cpu[`${kind}${n}`]! - idleCpu) / n;
+  console.log(
+    `\nCPU-s per viewer-minute (bridge + its ffmpeg; idle with the camera pushing: ${fmt(idleCpu)} CPU-s/min)`,
+  );
+  console.log(
+    table([
+      ["", "1 viewer", "2 viewers (per viewer)"],
+      ["HomeKit (native relay + Opus ffmpeg per viewer)", fmt(per("homekit", 1)), "-"],
+      ["WebRTC (werift, one Opus ffmpeg per camera)", fmt(per("werift", 1)), fmt(per("werift", 2))],
+    ]),
+  );
+  const second = cpu.werift2! - cpu.werift1!;
+  console.log(`A second WebRTC viewer of the same camera adds ${fmt(second)} CPU-s/min (its Opus is shared).`);
+  const extra = per("werift", 1) - per("homekit", 1);
+  const warmP50 = warm.chromium.length ? stats(warm.chromium).p50 : stats(warm.werift).p50;
+  const rows: SummaryRow[] = [
+    { metric: "WebRTC warm first picture p50", value: `${fmt(warmP50 / 1000)} s`, target: "<= 0.3 s" },
+    { metric: "HomeKit warm first picture p50", value: `${fmt(stats(warm.homekit).p50 / 1000)} s` },
+    {
+      metric: "WebRTC cold first picture p50",
+      value: `${fmt(stats(cold.chromium.length ? cold.chromium : cold.werift).p50 / 1000)} s`,
+    },
+    { metric: "WebRTC first viewer CPU-s/min above HomeKit's", value: fmt(extra), target: "<= 0.2" },
+    { metric: "WebRTC extra viewer CPU-s/min", value: fmt(second), baseline: `HomeKit ${fmt(per("homekit", 1))}` },
+  ];
+  writeSummary("webrtc", rows);
+}
+
+try {
+  await main();
+} finally {
+  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+}
+process.exit(0);

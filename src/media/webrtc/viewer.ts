@@ -1,0 +1,247 @@
+// One WebRTC viewer of one camera (werift, pure TypeScript): the viewer's offer is answered with a
+// send-only H.264 video and Opus audio pair. Video is the camera's own H.264, packetized here from the
+// ingest's frames (RFC 6184, as the HomeKit relay does: the held keyframe first, SPS/PPS before each
+// IDR); werift adds DTLS-SRTP, sender reports and NACK retransmissions. Audio is the camera's shared
+// Opus encoder (opus-feed.ts). Sending starts once ICE and DTLS are up; the viewer ends on DTLS
+// close, ICE failure or consent expiry, on stop(), or when it never connects within the timeout.
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  useH264,
+  useOPUS,
+  type RTCPeerConnectionConfig,
+  type RTCRtpTransceiver,
+} from "werift";
+import { REAL_CLOCK, type Clock, type TimerHandle } from "../../core/clock.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { FrameSource, VideoFrame } from "../feed.ts";
+import { H264Packetizer, NAL_IDR, NAL_SPS, nalType, splitAvcc } from "../protocol/h264-rtp.ts";
+import { RtpTimeline } from "../protocol/rtcp.ts";
+import type { OpusFeed } from "./opus-feed.ts";
+import { checkOffer, OfferRefused } from "./sdp-offer.ts";
+
+/** RTP packets stay well under the path MTU once SRTP and the UDP/IP headers are added. */
+const MAX_RTP_PACKET = 1_200;
+/** Seconds to wait for server-reflexive candidates when a STUN server is configured. */
+const STUN_GATHER_S = 3;
+const GATHER_TIMEOUT_MS = 8_000;
+/** The held GOP plays this many times faster than it was filmed (2 s of frames in 0.1 s). */
+const REPLAY_SQUEEZE = 20;
+const PROFILE_IDC = { baseline: "42", main: "4d", high: "64" } as const;
+
+export interface WebRtcViewerOptions {
+  id: string;
+  /** "live <camera> webrtc #n" for log lines. */
+  label: string;
+  offer: string;
+  /** ICE part of the peer configuration (ice-config.ts). */
+  ice: RTCPeerConnectionConfig;
+  video: FrameSource;
+  /** The camera's profile when known: the offered H.264 variant of that profile is answered. */
+  profile?: "baseline" | "main" | "high";
+  /** The camera's sound; absent when it has none. */
+  audio?: OpusFeed;
+  connectTimeoutMs: number;
+  log: Logger;
+  clock?: Clock;
+}
+
+export interface WebRtcViewerStats {
+  /** Access units and RTP packets handed to the sender. */
+  frames: number;
+  videoPackets: number;
+  audioPackets: number;
+  /** clock.now() when ICE+DTLS were up and when the first video frame went out. */
+  connectedAt?: number;
+  firstFrameAt?: number;
+}
+
+/** The offered profile-level-id to answer: the camera's profile if offered, else the viewer's first. */
+export function pickProfileLevelId(offered: string[], profile: WebRtcViewerOptions["profile"]): string {
+  const wanted = PROFILE_IDC[profile ?? "main"];
+  return offered.find((id) => id.startsWith(wanted)) ?? offered[0]!;
+}
+
+export class WebRtcViewer {
+  readonly id: string;
+  readonly ended: Promise<{ reason: string }>;
+  readonly stats: WebRtcViewerStats = { frames: 0, videoPackets: 0, audioPackets: 0 };
+  readonly #options: WebRtcViewerOptions;
+  readonly #clock: Clock;
+  readonly #pc: RTCPeerConnection;
+  readonly #packetizer = new H264Packetizer({ payloadType: 96, ssrc: 0, maxPacketSize: MAX_RTP_PACKET });
+  /** From a random start of the RTP clock (RFC 3550 5.1). */
+  readonly #timeline = new RtpTimeline(Math.floor(Math.random() * 2 ** 32));
+  #video: RTCRtpTransceiver | undefined;
+  #audio: RTCRtpTransceiver | undefined;
+  #connectTimer: TimerHandle | undefined;
+  #unsubscribe: Array<() => void> = [];
+  #finish!: (result: { reason: string }) => void;
+  #finished = false;
+  #waitKeyframe = true;
+  #wantsAudio = false;
+  /** While the held GOP is handed over: its frames, sent once it is all there. */
+  #replay: { units: Buffer[]; timestamp: number }[] | undefined;
+
+  private constructor(options: WebRtcViewerOptions, pc: RTCPeerConnection) {
+    this.id = options.id;
+    this.#options = options;
+    this.#clock = options.clock ?? REAL_CLOCK;
+    this.#pc = pc;
+    this.ended = new Promise((done) => {
+      this.#finish = done;
+    });
+  }
+
+  /** Answer the viewer's offer; rejects with OfferRefused for an offer we cannot answer. The returned
+   * viewer runs until `ended`; its answer (all candidates in it: no trickle) is `answer`. */
+  static async answer(options: WebRtcViewerOptions): Promise<{ viewer: WebRtcViewer; answer: string }> {
+    const summary = checkOffer(options.offer);
+    const profileLevelId = pickProfileLevelId(summary.h264, options.profile);
+    const h264 = useH264({
+      parameters: `profile-level-id=${profileLevelId};packetization-mode=1;level-asymmetry-allowed=1`,
+    });
+    const pc = new RTCPeerConnection({
+      ...options.ice,
+      iceStunGatherTimeout: STUN_GATHER_S,
+      codecs: { video: [h264], audio: [useOPUS()] },
+    });
+    // Added before the offer is applied, so they take its sections. werift matches an offered codec by
+    // MIME type alone unless the track says which one it sends: the camera's profile is that one.
+    pc.addTransceiver(new MediaStreamTrack({ kind: "video", codec: h264 }), { direction: "sendonly" });
+    // Only for an offer with sound: a transceiver without a section of the offer keeps werift from connecting.
+    if (summary.audio) pc.addTransceiver("audio", { direction: "sendonly" });
+    const viewer = new WebRtcViewer(options, pc);
+    viewer.#wantsAudio = summary.audio && options.audio !== undefined;
+    try {
+      return { viewer, answer: await viewer.#negotiate() };
+    } catch (error) {
+      await viewer.stop("the offer could not be answered");
+      if (error instanceof OfferRefused) throw error;
+      throw new OfferRefused(`the offer could not be answered: ${(error as Error).message}`);
+    }
+  }
+
+  async #negotiate(): Promise<string> {
+    const pc = this.#pc;
+    await pc.setRemoteDescription({ type: "offer", sdp: this.#options.offer });
+    const transceivers = pc.getTransceivers();
+    this.#video = transceivers.find((t) => t.kind === "video");
+    this.#audio = transceivers.find((t) => t.kind === "audio");
+    for (const t of transceivers) t.setDirection(t === this.#video || t === this.#audio ? "sendonly" : "inactive");
+    await pc.setLocalDescription(await pc.createAnswer());
+    await this.#gathered();
+    const answer = pc.localDescription?.sdp;
+    if (!answer || !this.#video?.sender) throw new OfferRefused("no answer could be made");
+    if (/^m=video 0 /m.test(answer)) throw new OfferRefused("the offer's H.264 could not be negotiated");
+    pc.connectionStateChange.subscribe((state) => this.#state(state));
+    this.#connectTimer = this.#clock.setTimeout(() => {
+      const seconds = Math.round(this.#options.connectTimeoutMs / 100) / 10;
+      this.#end(`ICE and DTLS did not connect within ${seconds} s`);
+    }, this.#options.connectTimeoutMs);
+    return answer;
+  }
+
+  /** ICE gathering done (host candidates: at once; with STUN up to a few seconds). */
+  #gathered(): Promise<void> {
+    const pc = this.#pc;
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        subscription.unSubscribe();
+        reject(new Error("ICE candidates were not gathered in time"));
+      }, GATHER_TIMEOUT_MS);
+      const subscription = pc.iceGatheringStateChange.subscribe((state) => {
+        if (state !== "complete") return;
+        this.#clock.clearTimeout(timer);
+        subscription.unSubscribe();
+        resolve();
+      });
+    });
+  }
+
+  #state(state: string): void {
+    if (this.#finished) return;
+    if (state === "connected" && this.stats.connectedAt === undefined) {
+      this.#clock.clearTimeout(this.#connectTimer);
+      this.stats.connectedAt = this.#clock.now();
+      this.#options.log.debug(`${this.#options.label}: connected`);
+      this.#startSending().catch((error: Error) => {
+        this.#options.log.warn({ err: error }, `${this.#options.label}: no sound: ${error.message}`);
+      });
+    } else if (state === "failed" || state === "closed") {
+      this.#end(state === "failed" ? "the viewer's connection failed" : "the viewer closed the connection");
+    }
+  }
+
+  async #startSending(): Promise<void> {
+    // The held keyframe and the frames after it go out at once: a picture without waiting for a GOP.
+    this.#replay = [];
+    this.#unsubscribe.push(this.#options.video.subscribe({ video: (frame) => this.#frame(frame) }));
+    this.#flushReplay();
+    if (!this.#wantsAudio || !this.#audio) return;
+    const sender = this.#audio.sender;
+    const unsubscribe = await this.#options.audio!.subscribe((packet) => {
+      this.stats.audioPackets++;
+      sender.sendRtp(packet).catch(() => undefined);
+    });
+    if (this.#finished) unsubscribe();
+    else this.#unsubscribe.push(unsubscribe);
+  }
+
+  #frame(frame: VideoFrame): void {
+    if (this.#finished) return;
+    // A new publish restarts the camera's clock and may need a keyframe of its own.
+    if (this.#timeline.observe(frame.generation, frame.dts)) this.#waitKeyframe = true;
+    if (this.#waitKeyframe && !frame.keyframe) return;
+    const units = splitAvcc(frame.data, frame.config.lengthSize);
+    if (!units?.length) return;
+    const timestamp = this.#timeline.place(frame.dts, frame.pts);
+    const types = units.map(nalType);
+    if (types.includes(NAL_IDR) && !types.includes(NAL_SPS)) units.unshift(...frame.config.sps, ...frame.config.pps);
+    this.#waitKeyframe = false;
+    if (this.#replay) this.#replay.push({ units, timestamp });
+    else this.#send(units, timestamp);
+  }
+
+  /**
+   * The held GOP goes out at once, but its frames' times span up to a GOP (seconds): a browser's jitter
+   * buffer would hold the first picture back to play them at that pace. Their times are squeezed
+   * towards the newest one (order kept), so the picture shows at once and plays the GOP fast; live
+   * frames continue the clock from the newest.
+   */
+  #flushReplay(): void {
+    const held = this.#replay ?? [];
+    this.#replay = undefined;
+    const newest = held.at(-1)?.timestamp ?? 0;
+    for (const { units, timestamp } of held) {
+      const behind = (newest - timestamp) | 0;
+      this.#send(units, (newest - Math.round(behind / REPLAY_SQUEEZE)) >>> 0);
+    }
+  }
+
+  #send(units: Buffer[], timestamp: number): void {
+    const sender = this.#video!.sender;
+    for (const packet of this.#packetizer.packetize(units, timestamp)) {
+      this.stats.videoPackets++;
+      sender.sendRtp(packet).catch(() => undefined);
+    }
+    this.stats.frames++;
+    this.stats.firstFrameAt ??= this.#clock.now();
+  }
+
+  #end(reason: string): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#clock.clearTimeout(this.#connectTimer);
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#finish({ reason });
+    void this.#pc.close().catch(() => undefined);
+  }
+
+  /** End the viewer now; resolves once its peer connection is closed. */
+  async stop(reason = "stopped"): Promise<void> {
+    this.#end(reason);
+    await this.#pc.close().catch(() => undefined);
+  }
+}
