@@ -38,6 +38,8 @@ export interface MediaServiceOptions {
   /** Tests and the bench: media.source's fallback wait and cloud timings. */
   sourceTiming?: Partial<StreamSourceTiming>;
   snapshotCacheMs?: number;
+  /** Tests on a loaded machine: how long one snapshot's ffmpeg may take (default 5 s). */
+  snapshotDecodeTimeoutMs?: number;
   readyTimeoutMs?: number;
   startLive?: (options: LiveSessionOptions) => Promise<LiveStream>;
   /** Tests: one clock for the ingest, hubs, snapshots and live sessions (default: the real clock). */
@@ -190,6 +192,7 @@ export class MediaService implements CameraSourceProvider {
       ingest: this.ingest,
       log: cameraLog,
       cacheMs: this.#options.snapshotCacheMs,
+      decodeTimeoutMs: this.#options.snapshotDecodeTimeoutMs,
       readyTimeoutMs: this.#options.readyTimeoutMs,
       clock,
     });

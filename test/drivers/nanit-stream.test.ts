@@ -59,12 +59,21 @@ function alive(pid: number): boolean {
   }
 }
 
+// Waits for the simulated camera's ffmpeg to start or exit: generous, since at a load of 19 on 2 cores an
+// exit (SIGTERM, then SIGKILL after 1 s, then the pipes closing) took over 5 s.
+const PROCESS_WAIT_MS = 30_000;
+
 function started(h: Harness): Promise<StreamStart> {
-  return nextEvent<StreamStart>(h.sim, "stream-start", () => true, 5000);
+  return nextEvent<StreamStart>(h.sim, "stream-start", () => true, PROCESS_WAIT_MS);
 }
 
 function stopped(h: Harness, reason?: string): Promise<StreamStop> {
-  return nextEvent<StreamStop>(h.sim, "stream-stop", (e) => reason === undefined || e.reason === reason, 5000);
+  return nextEvent<StreamStop>(
+    h.sim,
+    "stream-stop",
+    (e) => reason === undefined || e.reason === reason,
+    PROCESS_WAIT_MS,
+  );
 }
 
 test(
@@ -139,7 +148,7 @@ test('renewal (same URL) keeps the one push; another URL restarts it there; stop
   const firstGot = await first.done;
   assert.ok(firstGot.frames >= 3, "the first receiver got frames before the move");
   await second.receiving(3);
-  await waitFor(() => h.sim.livePushes === 1, 3000, { on: [[h.sim, "stream-stop"]] });
+  await waitFor(() => h.sim.livePushes === 1, PROCESS_WAIT_MS, { on: [[h.sim, "stream-stop"]] });
 
   const gone = stopped(h, "stopped");
   await h.driver.requestStream!(id, { action: "stop", url: second.url });

@@ -69,8 +69,12 @@ describe("MediaService", () => {
       registry,
       log,
       hubTiming: { lingerMs: 300 },
+      // The snapshot's ffmpeg took over the default 5 s at a load of 19 on 2 cores (it only decodes one frame).
+      snapshotDecodeTimeoutMs: 60_000,
     });
     await media.start();
+    // Closed on every path: an open socket kept the file's process alive for minutes after a failure.
+    const udp = createSocket("udp4");
     try {
       assert.equal(media.sourceFor("nanit:fan"), undefined, "no camera, no source");
       assert.equal(media.sourceFor("nanit:nope"), undefined);
@@ -94,7 +98,6 @@ describe("MediaService", () => {
 
       // A live stream: the camera starts, ffmpeg copies its H.264 to our SRTP target, and the hub is
       // released when the stream ends.
-      const udp = createSocket("udp4");
       udp.bind(0, "127.0.0.1");
       await once(udp, "listening");
       let packets = 0;
@@ -130,7 +133,6 @@ describe("MediaService", () => {
       await waitFor(() => media.liveSessions === 0 && media.hub("nanit:nursery")!.state().watching === 0, 2_000, {
         message: "released",
       });
-      udp.close();
 
       const states = media.state();
       assert.deepEqual(states.map((s) => [s.deviceId, s.keepWarm]).sort(), [
@@ -138,6 +140,7 @@ describe("MediaService", () => {
         ["nanit:warm", true],
       ]);
     } finally {
+      udp.close();
       await media.stop();
     }
     // stop() told every camera it had asked to stop pushing.
