@@ -3,9 +3,11 @@
 // hands the host. When the source can record, the controller also gets HomeKit Secure Video
 // (homekit-recording.ts) with the camera's motion sensor linked as the trigger: the sensor is created
 // here (the motion binding then finds and keeps it) because the controller needs it at construction.
+// The recorder's trigger follows what that sensor reads: motion or an opted-in sensor (recording-trigger.ts).
 // Without a source (video disabled) the camera renders nothing and its sensors and switches stay.
 import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { createCameraController } from "./homekit-delegate.ts";
+import { linkedTriggers, touchesTrigger, triggerDetected } from "./recording-trigger.ts";
 import type { HomeKitBinding } from "../homekit-support.ts";
 
 export const cameraHomeKit: HomeKitBinding<"camera"> = {
@@ -31,14 +33,15 @@ export const cameraHomeKit: HomeKitBinding<"camera"> = {
       motion,
     });
     accessory.configureController(controller);
-    recording?.trigger(ctx.entry.state.motion === true);
+    const triggers = linkedTriggers(ctx);
+    recording?.trigger(triggerDetected(ctx.entry.state, triggers));
     return {
       // The controller owns its services (listed nowhere else), and no sensor of the camera may
       // become the primary service: the tile is the camera's picture.
       services: [],
       noPrimary: true,
       update(state, patch) {
-        if (patch.motion !== undefined) recording?.trigger(state.motion === true);
+        if (touchesTrigger(patch, triggers)) recording?.trigger(triggerDetected(state, triggers));
       },
       async detach() {
         accessory.removeController(controller);

@@ -19,7 +19,14 @@ export interface CameraCapability {
   profiles: CameraProfile[];
   /** The push carries audio (AAC). */
   audio: boolean;
+  /** Sensors besides motion that start a recording (opt-in by the user): while one is detected, the
+   * motion sensor linked to a recording camera reads detected too (README "Recording"). */
+  recordingTriggers?: readonly RecordingTrigger[];
 }
+
+/** The device's sensors that may start a recording besides motion. */
+export const RECORDING_TRIGGERS = ["sound", "cry"] as const;
+export type RecordingTrigger = (typeof RECORDING_TRIGGERS)[number];
 
 /** Where a camera's video reaches the bridge: pushed to our ingest, or pulled from the vendor's cloud. */
 export type StreamPath = "local" | "cloud";

@@ -246,6 +246,16 @@ test("nanit cameras[].hide takes only known items, named in the problem line", (
   assert.deepEqual((ok.accounts[0] as { cameras?: unknown }).cameras, { Robin: { hide: ["volume", "micMute"] } });
 });
 
+test("nanit recordOn takes sound and cry only, named in the problem line", () => {
+  const account = { vendor: "nanit", email: "a@b.invalid", cry: true };
+  const [problem, ...rest] = problemsOf({ accounts: [{ ...account, recordOn: ["sound", "motion"] }] });
+  assert.equal(rest.length, 0);
+  assert.match(problem!, /^accounts\[0\]\.recordOn\[1\]: .*"sound".*"cry".* \(got "motion"\)$/);
+  assert.match(problemsOf({ accounts: [{ ...account, recordOn: "sound" }] })[0]!, /^accounts\[0\]\.recordOn: /);
+  const ok = validateConfig({ accounts: [{ ...account, recordOn: ["sound", "cry"] }] });
+  assert.deepEqual((ok.accounts[0] as { recordOn?: unknown }).recordOn, ["sound", "cry"]);
+});
+
 test("devices is a FanSync key: per-device overrides with bounds and readable problems", () => {
   const fansync = { vendor: "fansync", email: "a@b.invalid", password: "pw" };
   const devices = { Porch: { light: false, direction: false, speedSteps: [20, 50, 100] } };

@@ -1,6 +1,6 @@
 // What the bridge says about a Nanit camera: its device description and capabilities, where its local
 // socket is, how a refused live view reads, the night light's state (docs/protocols/nanit.md). Pure.
-import type { CameraCapability } from "../../core/camera.ts";
+import type { CameraCapability, RecordingTrigger } from "../../core/camera.ts";
 import { deviceId, type DeviceInfo, type SoundTrack } from "../../core/model.ts";
 import { ownValue } from "../../core/safe-keys.ts";
 import { cameraCapabilities } from "./controls.ts";
@@ -17,15 +17,23 @@ export const NANIT_CAMERA: CameraCapability = {
   audio: true,
 };
 
-/** `tracks`: the sound machine's, once the camera listed them; `hide`: items the config leaves out; `cry`: the
- * camera gets a Cry sensor (config `cry`; docs/protocols/nanit.md §6.4). */
+/** Config choices that shape a camera's capabilities: `cry` gives it a Cry sensor (docs/protocols/nanit.md §6.4);
+ * `recordOn` names the sensors besides motion that start a recording (cry counts only with `cry`). */
+export interface CameraChoices {
+  cry?: boolean | undefined;
+  recordOn?: readonly RecordingTrigger[] | undefined;
+}
+
+/** `tracks`: the sound machine's, once the camera listed them; `hide`: items the config leaves out. */
 export function cameraInfo(
   cam: BabyCamera,
   accountName: string,
   tracks: SoundTrack[] | undefined = undefined,
   hide: ReadonlySet<string> = new Set(),
-  cry = false,
+  { cry = false, recordOn = [] }: CameraChoices = {},
 ): DeviceInfo {
+  const triggers = [...new Set(recordOn)].filter((sensor) => sensor !== "cry" || cry);
+  const camera: CameraCapability = triggers.length ? { ...NANIT_CAMERA, recordingTriggers: triggers } : NANIT_CAMERA;
   return {
     id: deviceId("nanit", cam.cameraUid),
     vendor: "nanit",
@@ -36,7 +44,7 @@ export function cameraInfo(
     model: cam.hardware ? `Nanit camera (${cam.hardware})` : "Nanit camera",
     serialNumber: cam.cameraUid,
     ...(cam.firmware ? { firmware: cam.firmware } : {}),
-    capabilities: { ...cameraCapabilities(tracks, hide), ...(cry ? { cry: {} } : {}), camera: NANIT_CAMERA },
+    capabilities: { ...cameraCapabilities(tracks, hide), ...(cry ? { cry: {} } : {}), camera },
   };
 }
 

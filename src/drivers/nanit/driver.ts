@@ -3,7 +3,7 @@
 // sensors, motion/sound/cry alerts, the controls (controls.ts: night light, settings, sound machine) and the
 // live-view push (PUT_STREAMING: the camera publishes RTMP to a URL we give it). /messages is polled as the
 // alerts' backstop (alerts.ts).
-import type { CloudStream, StreamRequest } from "../../core/camera.ts";
+import type { CloudStream, RecordingTrigger, StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
@@ -93,6 +93,8 @@ export interface NanitDriverOptions {
   alertMatchMs?: number;
   /** Show a Cry sensor and ask the camera for cry alerts (default false; docs/protocols/nanit.md §6.4). */
   cry?: boolean;
+  /** Sensors besides motion that start a HomeKit Secure Video recording (config `recordOn`; default none). */
+  recordOn?: readonly RecordingTrigger[];
   /** /babies re-read (default 300 s, as HN); 0 = off. */
   babiesPollMs?: number;
   /** Per camera (the baby's name or the camera uid): items left out (README "Nanit"). */
@@ -320,7 +322,7 @@ export class NanitDriver implements Driver {
       const existing = this.#cams.get(cam.cameraUid);
       if (existing) {
         existing.cam = { ...cam, firmware: existing.info.firmware ?? cam.firmware };
-        const info = cameraInfo(existing.cam, this.accountName, existing.tracks, existing.hide, this.#o.cry);
+        const info = cameraInfo(existing.cam, this.accountName, existing.tracks, existing.hide, this.#o);
         if (JSON.stringify(info) !== JSON.stringify(existing.info)) {
           existing.info = info;
           this.#sink.deviceFound(info, existing.state);
@@ -336,7 +338,7 @@ export class NanitDriver implements Driver {
       const c: Cam = {
         cam,
         id,
-        info: cameraInfo(cam, this.accountName, tracks, hide, this.#o.cry),
+        info: cameraInfo(cam, this.accountName, tracks, hide, this.#o),
         state: { motion: false, sound: false, ...(this.#o.cry ? { cry: false } : {}) },
         link: undefined as unknown as CameraLink,
         lastMessageId: 0,
@@ -464,7 +466,7 @@ export class NanitDriver implements Driver {
 
   /** Announce the device again when its description changed (firmware, the sound machine's tracks). */
   #describe(c: Cam): void {
-    const info = cameraInfo(c.cam, this.accountName, c.tracks, c.hide, this.#o.cry);
+    const info = cameraInfo(c.cam, this.accountName, c.tracks, c.hide, this.#o);
     if (JSON.stringify(info) === JSON.stringify(c.info)) return;
     c.info = info;
     this.#sink.deviceFound(info, c.state);

@@ -1,5 +1,6 @@
 // Nanit baby cameras (cloud + local control socket). See docs/protocols/nanit.md.
 import { z } from "zod";
+import { RECORDING_TRIGGERS } from "../../core/camera.ts";
 import { defineVendor, httpUrl, str, wsUrl } from "../../core/vendor.ts";
 import { CAMERA_ITEMS } from "./controls.ts";
 import { NanitDriver } from "./driver.ts";
@@ -78,6 +79,8 @@ export const nanit = defineVendor({
       .optional(),
     // A Cry occupancy sensor per camera, fed by the camera's cry alerts (docs/protocols/nanit.md §6.4).
     cry: z.boolean().optional(),
+    // Sensors besides motion that start a HomeKit Secure Video recording (README "Recording"); cry needs `cry`.
+    recordOn: z.array(z.enum(RECORDING_TRIGGERS)).max(RECORDING_TRIGGERS.length).optional(),
   },
   passwordOptional: true,
   produces: { cameras: true },
@@ -91,8 +94,10 @@ export const nanit = defineVendor({
       );
     },
   },
-  create: (account, { log }) =>
-    new NanitDriver({
+  create: (account, { log }) => {
+    if (account.recordOn?.includes("cry") && !account.cry)
+      log.warn(`${account.name}: recordOn: cry is ignored without cry: true (the camera has no Cry sensor)`);
+    return new NanitDriver({
       accountName: account.name,
       email: account.email,
       password: account.password,
@@ -105,9 +110,11 @@ export const nanit = defineVendor({
         mediaCa: account.endpoints?.mediaCa,
       },
       cry: account.cry,
+      ...(account.recordOn ? { recordOn: account.recordOn } : {}),
       ...(account.cameras ? { cameras: account.cameras } : {}),
       log,
-    }),
+    });
+  },
   endpoints: (account) => [{ label: `${account.name} api`, url: account.endpoints?.api ?? DEFAULT_API }],
   example: {
     comment: "Nanit cameras. Nanit sends a code by SMS: run `npm run login -- nanit` once (password optional).",
