@@ -5,6 +5,7 @@
 // sensor fires (a MOTION message on the simulator, read by the driver's /messages poll) opens a
 // recording stream as a hub does. The clip must decode (ffprobe: size, duration, AAC audio), begin at
 // least 3 s before the trigger (the pre-buffer) and end after motion ends, with no ffmpeg run for it.
+// The account opts sound in as a trigger (`recordOn: [sound]`): a sound alert alone records a clip too.
 // Then the settings survive a restart, and the bad cases end cleanly: the hub closing the stream
 // mid-clip, a second hub, and recording turned off mid-clip. Runs inside test/netns.sh (loopback-only namespace).
 import { after, before, describe, it } from "node:test";
@@ -143,6 +144,7 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
           email: sim.email,
           password: "${E2E_NANIT_PASSWORD}",
           endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
+          recordOn: ["sound"],
         },
       ],
       web: { enabled: false },
@@ -261,6 +263,29 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
     assert.ok(clipEnd > motionEndAt, `the clip ends ${Math.round(clipEnd - motionEndAt)} ms after motion ended`);
     await bridge.waitForLine((l) => /recording .*: done/.test(l.msg) && allLines.indexOf(l) >= mark, 10_000);
     assert.equal(linesSince(mark, /recording .*: (done|cut short)/).length, 1, "one line for the finished clip");
+  });
+
+  it("a sound alert alone (sound opted in) makes the linked motion sensor fire and records a clip", async () => {
+    const detected = await char(watcher, SERVICE.motionSensor, CHARACTERISTIC.motionDetected);
+    assert.equal((await watcher.read(detected))[0], 0, "no motion left from the test before");
+    const motions = sim.messages.filter((m) => m.type === "MOTION").length;
+    const peer = await connectHub(hub);
+    const mark = allLines.length;
+    const fired = watcher.waitForValue(detected, 1, MOTION_WAIT_MS);
+    // On the camera's connection and in /messages, as the camera and the cloud do (either reaches the bridge).
+    sim.cameraAlert("sound");
+    await fired;
+    const ended = motionEnded();
+    const download = await peer.openRecording(++streamId);
+    await waitFor(() => download.packets.length >= 2, 15_000, {
+      on: [[download, "packet"]],
+      message: "the first fragment of the sound clip",
+    });
+    assert.equal(sim.messages.filter((m) => m.type === "MOTION").length, motions, "no motion was involved");
+    await download.done(CLIP_WAIT_MS);
+    await ended;
+    assert.equal(download.endedBy, "end-of-stream", "the clip ended when sound ended (after the post-roll)");
+    await bridge.waitForLine((l) => /recording .*: done/.test(l.msg) && allLines.indexOf(l) >= mark, 10_000);
   });
 
   it("the Home app's recording settings survive a restart, and recording keeps the camera pushing again", async () => {
