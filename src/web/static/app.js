@@ -4,7 +4,7 @@
 import { applyLogFilter, knowDevice, setOptions, showLog } from "./logs.js";
 import { refreshPairings } from "./pairings.js";
 import { ensureTile, forgetTile, scheduleTiles } from "./tiles.js";
-import { $, element } from "./ui.js";
+import { $, element, toLogin } from "./ui.js";
 
 (() => {
   const live = $("#live");
@@ -43,7 +43,7 @@ import { $, element } from "./ui.js";
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(command),
       });
-      if (res.status === 401) return location.assign("/login");
+      if (res.status === 401) return toLogin();
       const body = await res.json().catch(() => ({}));
       if (!res.ok) say(card, `Not done: ${body.error ?? res.statusText}`, true);
       else say(card, "Done.");
@@ -463,7 +463,7 @@ import { $, element } from "./ui.js";
     // A restarted bridge forgets sessions: EventSource cannot see the 401, so ask once.
     fetch("/api/session", { credentials: "same-origin" }).then(
       (r) => {
-        if (r.status === 401) location.assign("/login");
+        if (r.status === 401) toLogin();
       },
       () => {},
     );

@@ -1,6 +1,6 @@
 // Camera tiles (part of static/app.js): each camera's latest picture while the page is visible, and
 // the link to its live view once the bridge serves one.
-import { element } from "./ui.js";
+import { element, toLogin } from "./ui.js";
 
 /** Camera tiles: the latest picture of each camera, again every SNAPSHOT_MS while the page is
  * visible (a hidden tab asks nothing: each picture may wake the camera). */
@@ -26,7 +26,7 @@ async function loadSnapshot(id, tile) {
   const img = tile.card.querySelector(".snapshot");
   try {
     const res = await fetch(`/api/cameras/${encodeURIComponent(id)}/snapshot.jpg`, { credentials: "same-origin" });
-    if (res.status === 401) return location.assign("/login");
+    if (res.status === 401) return toLogin();
     if (!res.ok) {
       const body = await res.json().catch(() => ({}));
       msg.textContent = `No picture: ${body.error ?? res.statusText}`;

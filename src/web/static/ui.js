@@ -1,6 +1,18 @@
 // Small helpers the page's scripts share (static/app.js and its parts): no library, no build step.
 export const $ = (selector) => document.querySelector(selector);
 
+// Set once the page starts leaving (a form such as "Log out" was submitted, or a link followed): a 401 seen
+// by a request still running must not start a second navigation to /login, which aborts the first.
+let leaving = false;
+window.addEventListener("beforeunload", () => {
+  leaving = true;
+});
+
+/** The session is gone: to the log-in page, unless the page is already on its way somewhere. */
+export function toLogin() {
+  if (!leaving) location.assign("/login");
+}
+
 export function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -17,7 +29,7 @@ export async function postJson(path, body) {
     body: JSON.stringify(body),
   });
   if (res.status === 401) {
-    location.assign("/login");
+    toLogin();
     throw new Error("log in first");
   }
   const answer = await res.json().catch(() => ({}));
