@@ -48,7 +48,10 @@ function run(label: string, command: string, args: string[]): void {
   if (result.status !== 0) failed = true;
 }
 
-if (direct.length) run(`unit and driver tests (${direct.length} files)`, node, [...common, ...direct]);
+// Two files at a time (node's default on 2 cores is one): most of these wait on sockets and child processes,
+// and the suite must stay well inside CI's 20 minutes.
+if (direct.length)
+  run(`unit and driver tests (${direct.length} files)`, node, [...common, "--test-concurrency=2", ...direct]);
 // Pairing and commissioning tests share ports and mDNS on lo: one file at a time.
 if (isolated.length)
   run(
