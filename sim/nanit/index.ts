@@ -158,6 +158,8 @@ interface Conn extends ConnInfo {
   transfer: SensorDataTransferMsg;
   pushTimer: NodeJS.Timeout | undefined;
   overLimit: boolean;
+  /** A GET_PLAYBACK answer held until the next PUT_PLAYBACK is answered (SoundMachine.holdNextGet). */
+  heldPlayback?: (() => void) | undefined;
 }
 
 interface Message {
@@ -903,10 +905,19 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         return this.#streaming(conn, cam, request, respond);
       case "GET_SOUNDTRACKS":
         return answer(cam.soundMachine.getSoundtracks());
-      case "GET_PLAYBACK":
-        return answer(cam.soundMachine.getPlayback());
-      case "PUT_PLAYBACK":
-        return answer(cam.soundMachine.put(request.playback));
+      case "GET_PLAYBACK": {
+        const playback = cam.soundMachine.getPlayback();
+        if (!cam.soundMachine.holdNextGet) return answer(playback);
+        cam.soundMachine.holdNextGet = false;
+        conn.heldPlayback = () => answer(playback);
+        return;
+      }
+      case "PUT_PLAYBACK": {
+        answer(cam.soundMachine.put(request.playback));
+        const held = conn.heldPlayback;
+        conn.heldPlayback = undefined;
+        return held?.();
+      }
       default:
         return respond(501, {}, "Not implemented");
     }

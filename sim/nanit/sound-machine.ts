@@ -19,6 +19,9 @@ export class SimSoundMachine {
   current: string | undefined;
   /** Injected GET_PLAYBACK outcomes, used one per request ("no-answer": HN PR #101's timeouts). */
   readonly getFaults: Answer[] = [];
+  /** Fault: the next GET_PLAYBACK is answered (with what played when it was asked) only after the next
+   * PUT_PLAYBACK's answer, as when both answers are handled in one read. */
+  holdNextGet = false;
 
   constructor(tracks: SoundtrackMsg[] = DEFAULT_TRACKS) {
     this.tracks = tracks;

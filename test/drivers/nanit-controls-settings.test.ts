@@ -121,6 +121,27 @@ test("sound machine: a track plays it (PUT_PLAYBACK STARTED + filename), off sto
   await stopped;
 });
 
+test("a GET_PLAYBACK answer from before a PUT_PLAYBACK never undoes it, even when it is handled after", async (t) => {
+  const h = await harness({ driver: { playbackPollMs: 0 } });
+  t.after(() => h.close());
+  await whenAvailable(h);
+  // The read-back after this STOPPED is asked while stopped, and answered only after the next PUT's answer.
+  h.sim.camera().soundMachine.holdNextGet = true;
+  await h.driver.command(h.id(), { soundMachine: { on: false } });
+  const mark = h.sink.of("stateChanged").length;
+  await h.driver.command(h.id(), { soundMachine: { track: "Birds.wav" } });
+  // Two more round trips: every answer sent before them (the held one, the new read-back) has been handled.
+  await h.driver.command(h.id(), { volume: 30 });
+  await h.driver.command(h.id(), { volume: 31 });
+  const shown = h.sink
+    .of("stateChanged")
+    .slice(mark)
+    .flatMap((c) => (c.patch.soundMachine?.on === undefined ? [] : [c.patch.soundMachine.on]));
+  assert.equal(shown[0], true, "the PUT's own answer shows it playing");
+  assert.ok(!shown.includes(false), `a stale STOPPED was shown after the PUT: ${JSON.stringify(shown)}`);
+  assert.deepEqual(h.sink.states.get(h.id())!.soundMachine, { on: true, track: "Birds.wav" });
+});
+
 test("an unanswered GET_PLAYBACK poll is not a reason to reconnect (it would end the live view)", async (t) => {
   const h = await harness({ driver: { playbackPollMs: 30 } });
   t.after(() => h.close());

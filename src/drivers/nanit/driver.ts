@@ -3,7 +3,7 @@
 // sensors, motion/sound/cry alerts, the controls (controls.ts: night light, settings, sound machine) and the
 // live-view push (PUT_STREAMING: the camera publishes RTMP to a URL we give it). /messages is polled as the
 // alerts' backstop (alerts.ts).
-import type { CloudStream, RecordingTrigger, StreamRequest } from "../../core/camera.ts";
+import type { CloudStream, StreamRequest } from "../../core/camera.ts";
 import type { Driver, DriverContext, DriverSink } from "../../core/driver.ts";
 import { DriverRuntime, type BackoffPolicy, type Timer } from "../../core/driver-runtime.ts";
 import { registerSecret, type Logger } from "../../core/logger.ts";
@@ -34,94 +34,13 @@ import { CloudStreamUrls, putStreaming } from "./stream-request.ts";
 export { NANIT_CAMERA } from "./camera-info.ts";
 export { STANDBY, CAMERA_ITEMS, type CameraItem } from "./controls.ts";
 import { NanitRequestError, NanitTimeoutError, type NanitSocket } from "./socket.ts";
+import type { NanitDriverOptions } from "./options.ts";
 
 const PINS_KEY = "pins";
 /** The sound machines' track lists by camera uid, so a restart describes the camera whole at once. */
 const TRACKS_KEY = "soundtracks";
 
-export interface NanitTimeouts {
-  /** HTTP requests (default 20 s). */
-  httpMs?: number;
-  /** Camera requests (default 10 s, as HN and UL). */
-  requestMs?: number;
-  /** WebSocket / TLS handshakes (default 10 s). */
-  connectMs?: number;
-  /** PUT_STREAMING answers (default 20 s, as UL and TJ wait). */
-  streamMs?: number;
-  /** A camera whose control link dropped reads unreachable only if the link is not back within this
-   * long (default 10 s): reconnects take 1-3 s and must not flash "No Response" in the Home app. */
-  linkGraceMs?: number;
-}
-
-export interface NanitDriverOptions {
-  accountName?: string;
-  email: string;
-  /** Optional: used only to log in again without MFA. MFA accounts log in with `npm run login -- nanit`. */
-  password?: string | undefined;
-  endpoints?: {
-    /** REST base (default https://api.nanit.com). */
-    api?: string | undefined;
-    /**
-     * Cloud socket URL template; `{camera_uid}` is replaced
-     * (default wss://api.nanit.com/focus/cameras/{camera_uid}/user_connect).
-     */
-    websocket?: string | undefined;
-    /** Sound & Light Machine relay URL template; `{speaker_uid}` is replaced (default
-     * wss://remote.nanit.com/speakers/{speaker_uid}/user_connect/). */
-    speakers?: string | undefined;
-    /** Local socket: a URL (may contain `{camera_uid}`), or a host[:port] (wss://host:442). Default: the camera's
-     * cloud-reported `private_address`. */
-    local?: string | undefined;
-    /** Cloud video: rtmps://host[:port]/app (default rtmps://media-secured.nanit.com/nanit), and a PEM file of
-     * extra certificates to trust for it (simulators). */
-    media?: string | undefined;
-    mediaCa?: string | undefined;
-  };
-  log?: Logger;
-  timeouts?: NanitTimeouts;
-  /** Try the camera's local socket before the cloud (default true). */
-  preferLocal?: boolean;
-  /** /babies/{uid}/messages poll (default 20 s; 10-30 s in use, docs/protocols/nanit.md §3). */
-  messagesPollMs?: number;
-  /** Messages in one poll (default 10). */
-  messagesLimit?: number;
-  /** A MOTION/SOUND/CAMERA_CRY_DETECTION message counts when it is at most this old (default 120 s). */
-  eventWindowMs?: number;
-  /** How long motion/sound/cry stay "detected" after an alert (default 30 s). */
-  eventHoldMs?: number;
-  /** Alerts of one kind from the socket and /messages this close in time are one event (default 15 s). */
-  alertMatchMs?: number;
-  /** Show a Cry sensor and ask the camera for cry alerts (default false; docs/protocols/nanit.md §6.4). */
-  cry?: boolean;
-  /** Sensors besides motion that start a HomeKit Secure Video recording (config `recordOn`; default none). */
-  recordOn?: readonly RecordingTrigger[];
-  /** /babies re-read (default 300 s, as HN); 0 = off. */
-  babiesPollMs?: number;
-  /** Per camera (the baby's name or the camera uid): items left out (README "Nanit"). */
-  cameras?: Record<string, { hide?: readonly string[] }>;
-  /** GET_PLAYBACK poll: the camera never pushes the sound machine's state (default 30 s, as HN); 0 = off. */
-  playbackPollMs?: number;
-  /** GET_SENSOR_DATA fallback poll while pushes are enabled (default 120 s). */
-  sensorPollMs?: number;
-  /** GET_STATUS health check of an open socket; no answer = a silent session, replaced (default 270 s, as HN). */
-  healthCheckMs?: number;
-  /** KEEPALIVE frame interval (default 20 s). */
-  keepaliveMs?: number;
-  /** WebSocket ping interval and pong deadline (default 30 s / 20 s). */
-  pingIntervalMs?: number;
-  pongTimeoutMs?: number;
-  /** After a local failure (403 limit, pin mismatch, unreachable), use the cloud this long (default 300 s). */
-  localRetryMs?: number;
-  /** After the cloud declines a session ("Mobile App connections above limit", 403), wait this long (default 300 s). */
-  connectionLimitBackoffMs?: number;
-  /** Refresh the access token this long before its `exp` (default 300 s). */
-  refreshMarginMs?: number;
-  /** While a login is needed, look for a session written by the login CLI this often (default 30 s). */
-  loginWatchMs?: number;
-  /** Reconnect back-off: min * 2^n, capped, ±25 % jitter (default 2 s .. 60 s; core/driver-runtime.ts). */
-  backoff?: { minMs?: number; maxMs?: number };
-  random?: () => number;
-}
+export type { NanitDriverOptions, NanitTimeouts } from "./options.ts";
 
 interface Cam {
   cam: BabyCamera;
@@ -143,6 +62,9 @@ interface Cam {
   tracks: SoundTrack[] | undefined;
   /** Items the config leaves out. */
   hide: ReadonlySet<string>;
+  /** PUT_PLAYBACKs sent: a GET_PLAYBACK answer read before the newest one is stale (its answer may be
+   * handled after the PUT's when both arrive in one read). */
+  playbackWrites: number;
 }
 
 export class NanitDriver implements Driver {
@@ -233,6 +155,7 @@ export class NanitDriver implements Driver {
     if (!sock) throw new Error(`${c.info.name} is not connected right now`);
     for (const write of writes) {
       let response: ResponseMsg;
+      if (write.type === "PUT_PLAYBACK") c.playbackWrites++;
       try {
         response = await sock.requestOk(write.type, write.payload);
       } catch (error) {
@@ -349,6 +272,7 @@ export class NanitDriver implements Driver {
         downSince: 0,
         tracks,
         hide,
+        playbackWrites: 0,
       };
       c.link = this.#makeLink(c);
       c.alerts = this.#makeAlerts(c);
@@ -476,6 +400,7 @@ export class NanitDriver implements Driver {
    * leave GET_PLAYBACK unanswered, and a reconnect would end a running live view (HN PR #101). */
   async #readPlayback(c: Cam, sock: NanitSocket, withTracks = false): Promise<void> {
     try {
+      const writes = c.playbackWrites;
       const { tracks, playback } = await readSoundMachine(sock, withTracks);
       if (tracks && JSON.stringify(tracks) !== JSON.stringify(c.tracks)) {
         c.tracks = tracks;
@@ -483,7 +408,7 @@ export class NanitDriver implements Driver {
         store.set(TRACKS_KEY, { ...((store.get(TRACKS_KEY) ?? {}) as object), [c.cam.cameraUid]: tracks });
         this.#describe(c);
       }
-      if (playback) this.#patch(c, { soundMachine: playback });
+      if (playback && writes === c.playbackWrites) this.#patch(c, { soundMachine: playback });
     } catch (error) {
       this.#log.debug(`nanit: ${c.info.name}: reading the sound machine failed: ${(error as Error).message}`);
     }
