@@ -195,12 +195,19 @@ export class MatterHost {
     await guard.afterStart(node);
     guard.watch(node);
     this.#running = true;
-    // Push the live state over whatever the storage held from the last run.
-    for (const device of this.#devices.values()) await this.#attach(device);
     this.#registry.on("device", this.#listeners.device);
     this.#registry.on("state", this.#listeners.state);
     this.#registry.on("availability", this.#listeners.availability);
     this.#registry.on("removed", this.#listeners.removed);
+    // Starting the node takes seconds, and the registry did not wait: devices found, changed (a camera's
+    // sound machine tracks) or removed meanwhile were never heard. Catch up with the registry as it is now,
+    // which also pushes the live state over whatever the storage held from the last run.
+    const catchUp: Promise<void>[] = [];
+    for (const entry of this.#registry.devices)
+      catchUp.push(this.#enqueue(entry.info.id, () => this.#deviceChanged(entry)));
+    for (const [id, device] of this.#devices)
+      if (!this.#registry.get(id)) catchUp.push(this.#enqueue(id, () => this.#dropDevice(id, device)));
+    await Promise.all(catchUp);
     this.#protectStorage();
     this.#log.info(
       { port: this.port, devices: this.#devices.size, commissioned: this.commissioned, fabrics: this.fabricCount },
@@ -233,7 +240,7 @@ export class MatterHost {
     this.#env = undefined;
   }
 
-  #enqueue(id: string, work: () => Promise<void>): void {
+  #enqueue(id: string, work: () => Promise<void>): Promise<void> {
     const previous = this.#queues.get(id) ?? Promise.resolve();
     const next = previous
       .then(work)
@@ -242,6 +249,7 @@ export class MatterHost {
         if (this.#queues.get(id) === next) this.#queues.delete(id);
       });
     this.#queues.set(id, next);
+    return next;
   }
 
   #contextFor(id: string): BindingContext {
@@ -273,7 +281,7 @@ export class MatterHost {
     this.#devices.set(entry.info.id, device);
     if (live) this.#logWarnings();
     this.#log.debug(
-      { device: entry.info.id, endpoint: device.endpoint.number },
+      { device: entry.info.id, endpoint: device.endpoint.number, parts: device.parts.map(({ part }) => part.id) },
       `Matter endpoint for ${entry.info.name}`,
     );
     if (live) await this.#attach(device);
@@ -311,9 +319,14 @@ export class MatterHost {
   async #removeDevice(entry: DeviceEntry): Promise<void> {
     const device = this.#devices.get(entry.info.id);
     if (!device || !this.#running) return;
-    this.#devices.delete(entry.info.id);
-    await device.endpoint.delete();
+    await this.#dropDevice(entry.info.id, device);
     this.#log.info({ device: entry.info.id }, `${entry.info.name} left the Matter bridge`);
+  }
+
+  async #dropDevice(id: string, device: BridgedDevice): Promise<void> {
+    if (this.#devices.get(id) !== device) return;
+    this.#devices.delete(id);
+    await device.endpoint.delete();
     this.#logWarnings();
   }
 

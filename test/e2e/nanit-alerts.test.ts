@@ -89,12 +89,15 @@ describe("Nanit motion, sound and cry alerts through the bridge", () => {
           cameras: { Robin: { hide: ["night"] } },
         },
       ],
+      logLevel: "debug",
     });
     bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], {
       E2E_NANIT_PASSWORD: sim.password,
     });
     const ready = await bridge.ready(60_000);
     await bridge.waitForLine((l) => /Robin Nanit is reachable again/.test(l.msg), 20_000);
+    // The tracks rebuild the camera's Matter endpoint: commission only after that (see matterEndpointWith).
+    await bridge.matterEndpointWith("Robin Nanit", "sound-Waves_wav");
     const camera = await bridge.waitForLine((l) => l.event === "camera-pairing" && l.deviceId === deviceId, 20_000);
     hap = await HapClient.pair(camera.port as number, camera.setupCode as string);
     const find = (service: { UUID: string }, characteristic: { UUID: string }, index = 0) =>

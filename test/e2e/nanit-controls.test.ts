@@ -128,6 +128,8 @@ describe("every Nanit camera control in Apple Home and Matter", () => {
     await bridge.ready(60_000);
     // Reachable once the socket synced: sensors, settings, and the sound machine's tracks are in.
     await bridge.waitForLine((l) => /Robin Nanit is reachable again/.test(l.msg), 20_000);
+    // The tracks rebuild the camera's Matter endpoint: commission only after that (see matterEndpointWith).
+    await bridge.matterEndpointWith("Robin Nanit", "sound-Waves_wav");
     const camera = await bridge.waitForLine((l) => l.event === "camera-pairing" && l.deviceId === deviceId, 20_000);
     hap = await HapClient.pair(camera.port as number, camera.setupCode as string, {
       file: join(dir, "hap-pairing.json"),

@@ -83,6 +83,8 @@ describe("a Nanit Sound & Light Machine in Apple Home and Matter", () => {
     });
     const ready = await bridge.ready(60_000);
     await bridge.waitForLine((l) => /Robin Sound & Light is reachable again/.test(l.msg), 20_000);
+    // The track list rebuilds its Matter endpoint: commission only after that (see matterEndpointWith).
+    await bridge.matterEndpointWith("Robin Sound & Light", "sound-Waves");
     hap = await HapClient.pair(ready.homekitPort as number, E2E_PIN, { file: join(dir, "hap-pairing.json") });
     await hap.accessories(true);
     await hap.subscribe();

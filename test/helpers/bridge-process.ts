@@ -49,6 +49,18 @@ export class BridgeProcess extends EventEmitter<{ line: [LogLine]; exit: [number
     });
   }
 
+  /**
+   * Resolve once the Matter bridge built `device`'s endpoint with the part `partId` (needs log level debug).
+   * A device whose parts change once it synced (a camera's sound machine tracks) has its endpoint rebuilt,
+   * seconds later under load; commission after this, or the controller gets the structure before it.
+   */
+  matterEndpointWith(device: string, partId: string, timeoutMs = 30_000): Promise<LogLine> {
+    return this.waitForLine(
+      (l) => l.msg === `Matter endpoint for ${device}` && (l.parts as string[] | undefined)?.includes(partId) === true,
+      timeoutMs,
+    );
+  }
+
   /** Resolve with the first log line (already seen or future) matching the predicate. */
   waitForLine(predicate: (line: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> {
     const seen = this.lines.find(predicate);
