@@ -27,7 +27,7 @@ import {
   type BabyCamera,
 } from "./rest.ts";
 import { LOGIN_HINT, NanitSession } from "./session.ts";
-import { cameraInfo, hiddenItems, localUrl } from "./camera-info.ts";
+import { type CameraConfig, cameraInfo, hiddenItems, localUrl, nightLightTimerS } from "./camera-info.ts";
 import { controlPatch, planCommand, settingsPatch, visiblePatch } from "./controls.ts";
 import { CloudStreamUrls, putStreaming } from "./stream-request.ts";
 
@@ -97,8 +97,8 @@ export interface NanitDriverOptions {
   recordOn?: readonly RecordingTrigger[];
   /** /babies re-read (default 300 s, as HN); 0 = off. */
   babiesPollMs?: number;
-  /** Per camera (the baby's name or the camera uid): items left out (README "Nanit"). */
-  cameras?: Record<string, { hide?: readonly string[] }>;
+  /** Per camera (the baby's name or the camera uid): items left out, night-light timer (README "Nanit"). */
+  cameras?: Record<string, CameraConfig>;
   /** GET_PLAYBACK poll: the camera never pushes the sound machine's state (default 30 s, as HN); 0 = off. */
   playbackPollMs?: number;
   /** GET_SENSOR_DATA fallback poll while pushes are enabled (default 120 s). */
@@ -454,8 +454,10 @@ export class NanitDriver implements Driver {
    * standby and firmware. Only then is the camera reachable: after an outage, what changed meanwhile
    * is in before "No Response" ends. */
   async #sync(c: Cam, sock: NanitSocket): Promise<void> {
-    const { patch, firmware, statusError } = await readCamera(sock, this.#o.cry);
+    const read = await readCamera(sock, this.#o.cry, nightLightTimerS(this.#o.cameras, c.cam));
+    const { patch, firmware, statusError, timerNote } = read;
     if (statusError) this.#log.debug(`nanit: ${c.info.name}: GET_STATUS failed: ${statusError}`);
+    if (timerNote) this.#log.info({ device: c.id }, `nanit: ${c.info.name}: ${timerNote}`);
     if (firmware && firmware !== c.info.firmware) {
       c.cam = { ...c.cam, firmware };
       this.#describe(c);
