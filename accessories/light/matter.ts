@@ -1,5 +1,7 @@
 // light -> OnOffLight (not dimmable), DimmableLight (OnOff + LevelControl) or ColorTemperatureLight
-// (+ ColorControl with the ColorTemperature feature) when the model has colour temperature presets.
+// (+ ColorControl with the ColorTemperature feature) when the model has colour temperature presets, or
+// ExtendedColorLight when it takes a colour (accessories/light/matter-color.ts). The part id says the
+// device type ("light", "light-color"): a stored endpoint is never reused for another device type.
 //
 // Level 1..254 <-> brightness 1..100 (linear, both ends map onto each other). Commands from the
 // controller are sent to the device first and change the attributes only once the vendor accepted:
@@ -14,6 +16,7 @@ import { ColorControl } from "@matter/main/clusters/color-control";
 import { LevelControl } from "@matter/main/clusters/level-control";
 import { ColorTemperatureLightDevice } from "@matter/main/devices/color-temperature-light";
 import { DimmableLightDevice } from "@matter/main/devices/dimmable-light";
+import { ExtendedColorLightDevice } from "@matter/main/devices/extended-color-light";
 import { OnOffLightDevice } from "@matter/main/devices/on-off-light";
 import type { DeviceState, LightCapability, LightState } from "../../src/core/model.ts";
 import {
@@ -27,6 +30,7 @@ import {
   type MatterPart,
 } from "../matter-support.ts";
 import type { BindingContext } from "../types.ts";
+import { colourInitial, colourState, HearthColorLightControlServer } from "./matter-color.ts";
 
 export function brightnessToLevel(brightness: number): number {
   const b = Math.max(1, Math.min(100, Math.round(brightness)));
@@ -140,12 +144,18 @@ export class HearthColorControlServer extends ColorControlServer.with("ColorTemp
   }
 }
 
-function lightAttributes(light: LightState | undefined, cap: LightCapability): Record<string, unknown> {
+function lightAttributes(
+  light: LightState | undefined,
+  cap: LightCapability,
+  endpoint?: Endpoint,
+): Record<string, unknown> {
   const attrs: Record<string, unknown> = { onOff: { onOff: !!light?.on } };
-  if (cap.dimmable || cap.colorTemperatureK?.length)
+  if (cap.dimmable || cap.colorTemperatureK?.length || cap.color)
     attrs.levelControl = { currentLevel: brightnessToLevel(light?.brightness ?? 100) };
   const presets = cap.colorTemperatureK;
-  if (presets?.length) {
+  if (cap.color) {
+    attrs.colorControl = colourState(endpoint, light);
+  } else if (presets?.length) {
     const kelvin = light?.colorTemperatureK ?? presets[Math.floor(presets.length / 2)]!;
     attrs.colorControl = { colorTemperatureMireds: kelvinToMireds(nearestPresetK(kelvinToMireds(kelvin), presets)) };
   }
@@ -153,7 +163,7 @@ function lightAttributes(light: LightState | undefined, cap: LightCapability): R
 }
 
 class LightPart implements MatterPart {
-  readonly id = "light";
+  readonly id: string;
   readonly label: string | undefined;
   readonly type: MutableEndpoint;
   readonly initial: Record<string, unknown>;
@@ -167,7 +177,16 @@ class LightPart implements MatterPart {
     this.label = cap.label;
     const presets = cap.colorTemperatureK;
     const initial = lightAttributes(ctx.entry.state.light, cap);
-    if (presets?.length) {
+    this.id = cap.color ? "light-color" : "light";
+    if (cap.color) {
+      // Colour wins over presets: no vendor light has both (a colour temperature becomes a hue/saturation).
+      this.type = ExtendedColorLightDevice.with(
+        HearthOnOffServer,
+        HearthLevelControlServer,
+        HearthColorLightControlServer,
+      );
+      initial.colorControl = colourInitial(ctx.entry.state.light);
+    } else if (presets?.length) {
       this.type = ColorTemperatureLightDevice.with(
         HearthOnOffServer,
         HearthLevelControlServer,
@@ -199,7 +218,8 @@ class LightPart implements MatterPart {
     this.#endpoint = endpoint;
     bindCommands(endpoint, (patch, options) => this.#ctx.command(patch, options));
     bindOnOff(endpoint, (on) => ({ light: { on } }));
-    if (this.#cap.colorTemperatureK?.length) presetsByEndpoint.set(endpoint, this.#cap.colorTemperatureK);
+    if (this.#cap.colorTemperatureK?.length && !this.#cap.color)
+      presetsByEndpoint.set(endpoint, this.#cap.colorTemperatureK);
     await this.update(this.#ctx.entry.state);
   }
 
@@ -209,7 +229,7 @@ class LightPart implements MatterPart {
     await commandsIdle(endpoint);
     // A command may have finished meanwhile: render the newest state.
     const state = this.#ctx.entry.state ?? reported;
-    const attrs = lightAttributes(state.light, this.#cap);
+    const attrs = lightAttributes(state.light, this.#cap, endpoint);
     // Brightness has 100 steps and level 254: keep the level a controller chose when it means the
     // device's brightness (no 127 -> 50 % -> 126 jitter).
     const requested = requestedLevels.get(endpoint);

@@ -133,6 +133,8 @@ interface SimCamera {
   lux: number;
   night: boolean;
   nightLight: boolean;
+  /** Control.night_light_timeout in seconds; undefined = never set (left out of GET_CONTROL). */
+  nightLightTimeoutS: number | undefined;
   settings: Required<
     Pick<
       SettingsMsg,
@@ -264,6 +266,7 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
         lux: 12,
         night: true,
         nightLight: false,
+        nightLightTimeoutS: undefined,
         settings: {
           sleep_mode: false,
           volume: 50,
@@ -454,6 +457,13 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     const cam = this.camera(cameraUid);
     cam.nightLight = on;
     this.#pushAll(cam, "PUT_CONTROL", { control: { night_light: on ? "LIGHT_ON" : "LIGHT_OFF" } });
+  }
+
+  /** The phone app sets the night light's timer (seconds): every session gets a PUT_CONTROL. */
+  setNightLightTimerFromApp(seconds: number, cameraUid?: string): void {
+    const cam = this.camera(cameraUid);
+    cam.nightLightTimeoutS = seconds;
+    this.#pushAll(cam, "PUT_CONTROL", { control: { night_light_timeout: seconds } });
   }
 
   /** Light level and day/night; never pushed (LIGHT is not, docs/protocols/nanit.md §5.3): a poll sees it. */
@@ -871,13 +881,25 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
           cam.nightLight = c.night_light === "LIGHT_ON";
           this.#pushAll(cam, "PUT_CONTROL", { control: { night_light: c.night_light } }, conn);
         }
+        if (c.night_light_timeout !== undefined) {
+          cam.nightLightTimeoutS = c.night_light_timeout;
+          this.#pushAll(cam, "PUT_CONTROL", { control: { night_light_timeout: c.night_light_timeout } }, conn);
+        }
         return respond(
           200,
           this.echoControl && c.night_light !== undefined ? { control: { night_light: c.night_light } } : {},
         );
       }
-      case "GET_CONTROL":
-        return respond(200, { control: { night_light: cam.nightLight ? "LIGHT_ON" : "LIGHT_OFF" } });
+      case "GET_CONTROL": {
+        // The timer only when asked for (EM's GetControl adds night_light_timeout) and ever set.
+        const timeout = request.get_control?.night_light_timeout ? cam.nightLightTimeoutS : undefined;
+        return respond(200, {
+          control: {
+            night_light: cam.nightLight ? "LIGHT_ON" : "LIGHT_OFF",
+            ...(timeout !== undefined ? { night_light_timeout: timeout } : {}),
+          },
+        });
+      }
       case "GET_SETTINGS":
         return respond(200, { settings: this.#settings(cam) });
       case "PUT_SETTINGS": {

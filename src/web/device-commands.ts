@@ -3,13 +3,17 @@
 // a StatePatch limited to what the device can do: a speed it does not hold, a switch it lacks or a key
 // the model does not know is refused with a clear message instead of reaching the vendor.
 import { z } from "zod";
-import type { Capabilities, Command } from "../core/model.ts";
+import type { Capabilities, Command, SoundTrack } from "../core/model.ts";
 
 /** The controls a device shows on the page (sensors show in its summary only). */
 export interface DeviceControls {
   fan?: { speedSteps?: number[]; reversible: boolean; breeze: boolean };
   light?: { dimmable: boolean; colorTemperatureK?: number[] };
   switches?: { id: string; label: string }[];
+  /** A speaker's volume slider (0-100). */
+  volume?: { label: string };
+  /** A sound machine: play/stop and the track to play. */
+  soundMachine?: { label: string; tracks: SoundTrack[] };
   /** Alarms that can run a self-test on request (smokeAlarm, coAlarm, heatAlarm). */
   selfTest?: AlarmPart[];
   /** Alarms that can be hushed remotely. */
@@ -31,6 +35,12 @@ export function controlsOf(caps: Capabilities): DeviceControls {
   }
   const switches = Object.entries(caps.switches ?? {}).map(([id, s]) => ({ id, label: s.label }));
   if (switches.length) out.switches = switches;
+  if (caps.volume) out.volume = { label: caps.volume.label };
+  if (caps.soundMachine?.tracks.length)
+    out.soundMachine = {
+      label: caps.soundMachine.label,
+      tracks: caps.soundMachine.tracks.map(({ id, label }) => ({ id, label })),
+    };
   const selfTest = ALARMS.filter((a) => caps[a]?.selfTest);
   if (selfTest.length) out.selfTest = selfTest;
   const mute = ALARMS.filter((a) => caps[a]?.mute);
@@ -78,6 +88,17 @@ function commandSchema(caps: Capabilities) {
   if (c.switches) {
     shape.switches = z.strictObject(Object.fromEntries(c.switches.map((s) => [s.id, z.boolean().optional()])));
   }
+  if (c.volume) shape.volume = percent(0);
+  if (c.soundMachine) {
+    const ids = c.soundMachine.tracks.map((t) => t.id);
+    shape.soundMachine = z.strictObject({
+      on: z.boolean().optional(),
+      track: z
+        .string()
+        .refine((t) => ids.includes(t), "not a track of this sound machine")
+        .optional(),
+    });
+  }
   for (const alarm of ALARMS) {
     const test = c.selfTest?.includes(alarm);
     const mute = c.mute?.includes(alarm);
@@ -104,7 +125,9 @@ export function parseCommand(body: unknown, caps: Capabilities): Command {
   }
   // Parts left empty ({fan: {}}) would reach the vendor as a no-op frame: drop them, refuse nothing-at-all.
   const command = Object.fromEntries(
-    Object.entries(result.data as Record<string, object>).filter(([, part]) => Object.keys(part).length > 0),
+    Object.entries(result.data as Record<string, unknown>).filter(
+      ([, part]) => typeof part !== "object" || Object.keys(part as object).length > 0,
+    ),
   ) as Command;
   if (!Object.keys(command).length) throw new BadCommand("the command changes nothing");
   return command;

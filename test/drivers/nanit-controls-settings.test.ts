@@ -219,3 +219,44 @@ test("the track list is kept: after a restart the camera is described whole at o
   assert.equal(found.length, 1);
   assert.equal(found[0]!.info.capabilities.soundMachine?.tracks.length, 4);
 });
+
+test("the config's night-light timer: set in seconds when the camera's differs, once per connection", async (t) => {
+  const h = await harness({ driver: { cameras: { Robin: { nightLightTimer: 15 } } } });
+  t.after(() => h.close());
+  await whenAvailable(h);
+  const timerPuts = () =>
+    h.sim
+      .requests("PUT_CONTROL")
+      .filter((r) => r.request.control?.night_light_timeout !== undefined)
+      .map((r) => r.request.control);
+  // Sent alone (a PUT_CONTROL with only night_light_timeout), after reading the camera's value.
+  assert.deepEqual(timerPuts(), [{ night_light_timeout: 900 }]);
+  assert.deepEqual(h.sim.requests("GET_CONTROL")[0]!.request.get_control, {
+    night_light: true,
+    night_light_timeout: true,
+  });
+  assert.equal(h.sim.camera().nightLightTimeoutS, 900);
+  assert.ok(h.logs.lines.some((l) => /Robin Nanit: night-light timer set to 15 min/.test(String(l.msg))));
+
+  // A change made in the app is not fought while the connection lasts...
+  h.sim.setNightLightTimerFromApp(300);
+  await h.driver.command(h.id(), { light: { on: true } });
+  assert.equal(timerPuts().length, 1);
+  // ...and the config's value comes back with the next connection; an equal value is left alone.
+  const syncs = () => h.sim.requests("GET_STATUS").length;
+  for (const expected of [2, 2]) {
+    const mark = syncs();
+    await h.driver.stop();
+    h.driver = await h.newDriver();
+    await waitFor(() => syncs() > mark, 3000, { on: [[h.sim, "request"]] });
+    assert.equal(timerPuts().length, expected);
+  }
+  assert.equal(h.sim.camera().nightLightTimeoutS, 900);
+
+  // Without the key the timer is neither asked for nor written.
+  const plain = await harness();
+  t.after(() => plain.close());
+  await whenAvailable(plain);
+  assert.deepEqual(plain.sim.requests("GET_CONTROL")[0]!.request.get_control, { night_light: true });
+  assert.equal(plain.sim.requests("PUT_CONTROL").filter((r) => r.request.control?.night_light_timeout).length, 0);
+});

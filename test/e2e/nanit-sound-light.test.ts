@@ -1,7 +1,8 @@
 // End to end: a Nanit Sound & Light Machine (its own simulator behind the simulated relay) on the
 // HomeKit bridge (hap-controller) and in Matter (matter.js controller): light on with brightness, volume
-// and a track written from HomeKit, the light switched off from Matter, each as the Settings delta the
-// device received, and a change made in the Sound & Light app arriving in both. Runs inside
+// and a track written from HomeKit, the light switched off and its colour set from Matter (an Extended
+// Color Light), each as the Settings delta the device received, and changes made in the Sound & Light app
+// (volume, colour) arriving in both. Runs inside
 // test/netns.sh (loopback-only namespace, mDNS on lo).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -138,5 +139,32 @@ describe("a Nanit Sound & Light Machine in Apple Home and Matter", () => {
     const volumeReport = matter.nextReport(matterEp("Volume").number, "fanControl", "percentSetting", (v) => v === 60);
     device.setFromApp({ volume: 0.6 });
     await Promise.all([volumeEvent, volumeReport]);
+  });
+
+  it("Matter: the light is an Extended Color Light; hue/saturation is one colour delta; the app's colour reported", async () => {
+    const light = matterEp("Light");
+    const { deviceTypeList } = await matter!.read(light, "descriptor", ["deviceTypeList"]);
+    assert.ok((deviceTypeList as { deviceType: number }[]).some((d) => d.deviceType === 0x010d));
+    // Colour commands are ignored while the light is off (ColorControl executeIfOff): on first.
+    await matter!.invoke(light, "onOff", "on");
+    const mark = device.received.length;
+    // Hue 127 of 254 is 180 degrees, saturation 127 of 254 is 50 %: the device's 0.5 and 0.5.
+    await matter!.invoke(light, "colorControl", "moveToHueAndSaturation", {
+      hue: 127,
+      saturation: 127,
+      transitionTime: 0,
+      optionsMask: {},
+      optionsOverride: {},
+    });
+    assert.deepEqual(settingsSince(mark), [{ color: { hue: 0.5, saturation: 0.5 } }]);
+    assert.deepEqual(device.state.color, { no_color: false, hue: 0.5, saturation: 0.5 });
+
+    // The app picks 90 degrees at full saturation: hue 64 of 254 and saturation 254 reported.
+    const hue = matter!.nextReport(light.number, "colorControl", "currentHue", (v) => v === 64);
+    const saturation = matter!.nextReport(light.number, "colorControl", "currentSaturation", (v) => v === 254);
+    const hapHue = await hapChar("Light", Service.Lightbulb, Characteristic.Hue);
+    const hueEvent = hap.waitForEvent((e) => e.id === hapHue.id && e.value === 90, 10_000);
+    device.setFromApp({ color: { hue: 0.25, saturation: 1 } });
+    await Promise.all([hue, saturation, hueEvent]);
   });
 });

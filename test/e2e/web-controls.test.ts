@@ -1,7 +1,9 @@
 // The page's device controls end to end (issue 19): the bridge started from its CLI against the FanSync
 // simulator, the page in headless Chromium (Debian's, through playwright-core). A fan switched on from
 // the page reaches the simulator as exactly one frame, the speed set with the keyboard as one more, and
-// the state comes back over /events; the account filter hides other accounts' devices. Screenshots go
+// the state comes back over /events; a Nanit Sound & Light Machine's volume slider and sound machine
+// (on/off, track) reach its simulator as one Settings delta each and follow the app's changes live; the
+// account filter hides other accounts' devices. Screenshots go
 // to test-artifacts/. Runs inside test/netns.sh (loopback-only namespace).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 import { FanSyncSimulator } from "../../sim/fansync/index.ts";
+import { NanitSimulator } from "../../sim/nanit/index.ts";
 import { E2E_PASSCODE, E2E_PIN, writeE2EConfig } from "../helpers/e2e-config.ts";
 import { HapClient } from "../helpers/hap-client.ts";
 import { MatterTestClient } from "../helpers/matter-client.ts";
@@ -31,6 +34,13 @@ describe("the page's device controls", () => {
     deviceAckDelayMs: 20,
     pushDelayMs: 10,
   });
+  const SPEAKER = "S1SIM0000002";
+  const nanit = new NanitSimulator({
+    mfa: false,
+    sensorPushMs: [600_000, 900_000],
+    babies: [{ uid: "b4c0ffee", name: "Robin", cameraUid: "N301SIM0000002", speakerUid: SPEAKER }],
+  });
+  const speaker = nanit.speakers.get(SPEAKER)!;
   let bridge: BridgeProcess;
   let base: string;
   let fan: string;
@@ -48,6 +58,7 @@ describe("the page's device controls", () => {
 
   before(async () => {
     const urls = await sim.start();
+    const nanitUrls = await nanit.start();
     [fan] = sim.deviceIds as [string];
     deviceId = `fansync:${fan}`;
     const configFile = join(dir, "config.yaml");
@@ -63,11 +74,19 @@ describe("the page's device controls", () => {
           password: "${E2E_FANSYNC_PASSWORD}",
           endpoints: { api: urls.apiUrl, websocket: urls.wsUrl },
         },
+        {
+          vendor: "nanit",
+          name: "nursery",
+          email: nanit.email,
+          password: "${E2E_NANIT_PASSWORD}",
+          endpoints: { api: nanitUrls.apiUrl, websocket: nanitUrls.wsUrl, speakers: nanitUrls.speakersUrl },
+        },
       ],
     });
     bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], {
       E2E_WEB_PASSWORD: PASSWORD,
       E2E_FANSYNC_PASSWORD: sim.password,
+      E2E_NANIT_PASSWORD: nanit.password,
     });
     bridge.on("line", (l) => lines.push(l));
     const web = await bridge.waitForLine((l) => l.event === "web", 60_000);
@@ -81,6 +100,7 @@ describe("the page's device controls", () => {
     await context?.close();
     await bridge?.stop();
     await sim.stop();
+    await nanit.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -133,10 +153,71 @@ describe("the page's device controls", () => {
     assert.deepEqual(errors, [], "no script or CSP errors in the page");
   });
 
+  it("in Chromium: the Sound & Light Machine's volume and sound machine, one Settings delta each, and live", async (t) => {
+    if (!page) return t.skip("no Chromium");
+    const card = page.locator(`article[data-device="nanit:${SPEAKER}"]`);
+    const volume = card.locator("input.volume");
+    await volume.waitFor({ timeout: 30_000 });
+    await card.locator("input.volume:not([disabled])").waitFor({ timeout: 30_000 });
+    assert.equal(await card.locator("label", { hasText: "Volume" }).locator("input").count(), 1, "labelled");
+    assert.equal(await volume.inputValue(), "40", "the machine's 0.4");
+    const settingsSince = (mark: number) =>
+      speaker.received
+        .slice(mark)
+        .filter((r) => r.request.settings)
+        .map((r) => r.request.settings);
+    const mark = speaker.received.length;
+
+    // The keyboard alone: one arrow key on the slider = one volume delta.
+    await volume.focus();
+    await page.keyboard.press("ArrowRight");
+    await card.locator(".cmd-msg", { hasText: "Done." }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(settingsSince(mark), [{ volume: Math.fround(0.41) }]);
+
+    // A track picked plays it; the sound switch comes back on over /events.
+    await card.locator(".cmd-msg").evaluate((n) => {
+      n.textContent = "";
+    });
+    await card.locator("select.sound-track").selectOption({ label: "Birds" });
+    await card.locator('button.sound-power[aria-pressed="true"]').waitFor({ timeout: 10_000 });
+    await card.locator(".cmd-msg", { hasText: "Done." }).waitFor({ timeout: 10_000 });
+    await card.locator(".cmd-msg").evaluate((n) => {
+      n.textContent = "";
+    });
+    await card.locator("button.sound-power").click();
+    await card.locator('button.sound-power[aria-pressed="false"]').waitFor({ timeout: 10_000 });
+    await card.locator(".cmd-msg", { hasText: "Done." }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(settingsSince(mark), [
+      { volume: Math.fround(0.41) },
+      { sound: { no_sound: false, track: "Birds" }, is_on: true },
+      { sound: { no_sound: true } },
+    ]);
+
+    // Changes made in the Sound & Light app reach the controls without a reload.
+    await page.evaluate("window.notReloaded = true");
+    speaker.setFromApp({ volume: 0.6, sound: { no_sound: false, track: "Lullaby" } });
+    await card.locator('button.sound-power[aria-pressed="true"]').waitFor({ timeout: 10_000 });
+    const selector = `article[data-device="nanit:${SPEAKER}"]`;
+    await page.waitForFunction(
+      `(() => { const c = document.querySelector('${selector}');
+        return c?.querySelector("input.volume")?.value === "60"
+          && c?.querySelector("select.sound-track")?.value === "Lullaby"; })()`,
+      undefined,
+      { timeout: 10_000 },
+    );
+    assert.equal(await page.evaluate("window.notReloaded"), true);
+    await shot("controls-sound-light");
+    assert.deepEqual(errors, [], "no script or CSP errors in the page");
+  });
+
   it("in Chromium: the account filter hides other accounts' devices", async (t) => {
     if (!page) return t.skip("no Chromium");
     const card = page.locator(`article[data-device="${deviceId}"]`);
-    assert.deepEqual(await page.locator("#filter-account option").allTextContents(), ["all accounts", "study"]);
+    assert.deepEqual(await page.locator("#filter-account option").allTextContents(), [
+      "all accounts",
+      "study",
+      "nursery",
+    ]);
     await page.selectOption("#filter-account", "study");
     assert.equal(await card.isVisible(), true);
     await page.evaluate(`(() => { const o = document.createElement("option"); o.value = "elsewhere"; o.textContent = "elsewhere";

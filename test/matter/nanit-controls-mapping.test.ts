@@ -125,7 +125,7 @@ test("a Sound & Light Machine renders its light, volume, sound switches and room
   assert.deepEqual(
     partsFor(c).map((p) => [p.id, (p.type as unknown as { deviceType: number }).deviceType, p.label]),
     [
-      ["light", 0x0101, "Light"],
+      ["light-color", 0x010d, "Light"],
       ["volume", 0x002b, "Volume"],
       ["sound-machine", 0x010a, "Sound"],
       ["sound-Waves", 0x010a, "Waves"],

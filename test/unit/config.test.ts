@@ -246,6 +246,22 @@ test("nanit cameras[].hide takes only known items, named in the problem line", (
   assert.deepEqual((ok.accounts[0] as { cameras?: unknown }).cameras, { Robin: { hide: ["volume", "micMute"] } });
 });
 
+test("nanit cameras[].nightLightTimer is whole minutes from 1 to 1440", () => {
+  const account = (nightLightTimer: unknown) => ({
+    vendor: "nanit",
+    email: "a@b.invalid",
+    cameras: { Robin: { nightLightTimer } },
+  });
+  for (const bad of [0, 1441, 2.5, "30"])
+    assert.match(
+      problemsOf({ accounts: [account(bad)] })[0] ?? "",
+      /^accounts\[0\]\.cameras\.Robin\.nightLightTimer: /,
+      String(bad),
+    );
+  const ok = validateConfig({ accounts: [account(30)] });
+  assert.deepEqual((ok.accounts[0] as { cameras?: unknown }).cameras, { Robin: { nightLightTimer: 30 } });
+});
+
 test("nanit recordOn takes sound and cry only, named in the problem line", () => {
   const account = { vendor: "nanit", email: "a@b.invalid", cry: true };
   const [problem, ...rest] = problemsOf({ accounts: [{ ...account, recordOn: ["sound", "motion"] }] });

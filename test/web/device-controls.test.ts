@@ -96,6 +96,60 @@ test("a command is checked against what the device can do", () => {
   }
 });
 
+const SPEAKER: DeviceInfo["capabilities"] = {
+  light: { dimmable: true, color: true, label: "Light" },
+  volume: { label: "Volume" },
+  soundMachine: {
+    label: "Sound",
+    tracks: [
+      { id: "Waves.wav", label: "Waves" },
+      { id: "Birds.wav", label: "Birds" },
+    ],
+  },
+  temperature: {},
+};
+
+test("a speaker gets a volume slider and a sound machine with its tracks; commands are checked", () => {
+  assert.deepEqual(controlsOf(SPEAKER), {
+    light: { dimmable: true },
+    volume: { label: "Volume" },
+    soundMachine: {
+      label: "Sound",
+      tracks: [
+        { id: "Waves.wav", label: "Waves" },
+        { id: "Birds.wav", label: "Birds" },
+      ],
+    },
+  });
+  assert.deepEqual(parseCommand({ volume: 0 }, SPEAKER), { volume: 0 });
+  assert.deepEqual(parseCommand({ volume: 35, soundMachine: { track: "Birds.wav" } }, SPEAKER), {
+    volume: 35,
+    soundMachine: { track: "Birds.wav" },
+  });
+  assert.deepEqual(parseCommand({ soundMachine: { on: false } }, SPEAKER), { soundMachine: { on: false } });
+  const refused: [unknown, RegExp][] = [
+    [{ volume: 101 }, /^volume: /],
+    [{ volume: 12.5 }, /^volume: /],
+    [{ volume: "50" }, /^volume: /],
+    [{ soundMachine: { track: "Rain.wav" } }, /soundMachine\.track: not a track of this sound machine/],
+    [{ soundMachine: { on: "yes" } }, /soundMachine\.on/],
+    [{ soundMachine: { volume: 3 } }, /not a control of this device \(volume\)/],
+    [{ soundMachine: {} }, /changes nothing/],
+  ];
+  for (const [body, message] of refused)
+    assert.throws(
+      () => parseCommand(body, SPEAKER),
+      (error: unknown) => error instanceof BadCommand && message.test(error.message),
+      JSON.stringify(body),
+    );
+  // A device without them refuses both.
+  assert.throws(() => parseCommand({ volume: 10 }, FAN.capabilities), /not a control of this device \(volume\)/);
+  assert.throws(
+    () => parseCommand({ soundMachine: { on: true } }, FAN.capabilities),
+    /not a control of this device \(soundMachine\)/,
+  );
+});
+
 /** The capabilities a refused body is checked against: the alarm's for alarm parts, the fan's otherwise. */
 function pick(body: unknown): DeviceInfo["capabilities"] {
   const keys = body && typeof body === "object" ? Object.keys(body) : [];

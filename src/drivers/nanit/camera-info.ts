@@ -72,11 +72,27 @@ export function streamRefusal(response: ResponseMsg): string {
   return said;
 }
 
+/** The longest night-light timer the config takes (a day; our bound: the camera's own is not known). */
+export const NIGHT_LIGHT_TIMER_MAX_MIN = 1440;
+
+/** A camera's entry in the account's `cameras` config (README "Nanit"). */
+export interface CameraConfig {
+  hide?: readonly string[];
+  /** Minutes after which the camera turns its night light off by itself (Control.night_light_timeout). */
+  nightLightTimer?: number;
+}
+
+function cameraEntry(cameras: Record<string, CameraConfig> | undefined, cam: BabyCamera): CameraConfig | undefined {
+  return ownValue(cameras ?? {}, cam.babyName) ?? ownValue(cameras ?? {}, cam.cameraUid);
+}
+
 /** The items the config's `cameras` entry hides for a camera, found by the baby's name or the camera uid. */
-export function hiddenItems(
-  cameras: Record<string, { hide?: readonly string[] }> | undefined,
-  cam: BabyCamera,
-): ReadonlySet<string> {
-  const entry = ownValue(cameras ?? {}, cam.babyName) ?? ownValue(cameras ?? {}, cam.cameraUid);
-  return new Set(entry?.hide ?? []);
+export function hiddenItems(cameras: Record<string, CameraConfig> | undefined, cam: BabyCamera): ReadonlySet<string> {
+  return new Set(cameraEntry(cameras, cam)?.hide ?? []);
+}
+
+/** The night-light timer the config asks for, in seconds (the wire's unit); undefined = leave the camera's. */
+export function nightLightTimerS(cameras: Record<string, CameraConfig> | undefined, cam: BabyCamera) {
+  const minutes = cameraEntry(cameras, cam)?.nightLightTimer;
+  return minutes === undefined ? undefined : minutes * 60;
 }

@@ -11,31 +11,55 @@ export interface CameraReading {
   firmware?: string;
   /** Why GET_STATUS gave nothing (it is optional; a timeout is not and throws). */
   statusError?: string;
+  /** What became of the configured night-light timer (set, or why not), when something happened. */
+  timerNote?: string;
 }
 
 /** A fresh socket: enable sensor push (reset by every reconnect), then read sensors, night light,
- * settings and firmware. */
-export async function readCamera(sock: NanitSocket, cry = false): Promise<CameraReading> {
+ * settings and firmware; set the night-light timer (`timerS`, seconds) when the camera's differs. */
+export async function readCamera(sock: NanitSocket, cry = false, timerS?: number): Promise<CameraReading> {
   const transfer = { sound: true, motion: true, temperature: true, humidity: true, light: true, night: true };
   // Cry (field 8) is known from one decoder only: asked for only when the Cry sensor is on.
   await sock.requestOk("PUT_CONTROL", {
     control: { sensor_data_transfer: { ...transfer, ...(cry ? { cry: true } : {}) } },
   });
   const sensors = await readSensors(sock);
-  const control = await sock.requestOk("GET_CONTROL", { get_control: { night_light: true } });
+  const control = await sock.requestOk("GET_CONTROL", {
+    get_control: { night_light: true, ...(timerS !== undefined ? { night_light_timeout: true } : {}) },
+  });
+  const timerNote =
+    timerS === undefined ? undefined : await syncTimer(sock, timerS, control.control?.night_light_timeout);
   const settings = await sock.requestOk("GET_SETTINGS", { get_settings: { all: true } });
   // A full GET_SETTINGS omits false booleans (proto2): absent sleep_mode = not in standby (HN PR #96).
   const patch = mergeCommands(
     mergeCommands(sensors, controlPatch(control.control)),
     settingsPatch(settings.settings, true),
   );
+  const note = timerNote ? { timerNote } : {};
   try {
     const status = await sock.requestOk("GET_STATUS", { get_status: { all: true } });
     const firmware = status.status?.current_version;
-    return { patch, ...(firmware ? { firmware } : {}) };
+    return { patch, ...note, ...(firmware ? { firmware } : {}) };
   } catch (error) {
     if (error instanceof NanitTimeoutError) throw error;
-    return { patch, statusError: (error as Error).message };
+    return { patch, ...note, statusError: (error as Error).message };
+  }
+}
+
+/**
+ * The config's night-light timer: PUT_CONTROL `night_light_timeout` alone (as EM sends it), once per
+ * connection and only when the camera reports another value, so a change made in the app lasts until the
+ * next reconnect. A refusal is reported, never fatal (a timeout is: the session is dead).
+ */
+async function syncTimer(sock: NanitSocket, wantS: number, reportedS: number | undefined): Promise<string | undefined> {
+  if (reportedS === wantS) return undefined;
+  const was = reportedS === undefined ? "not reported" : `${reportedS} s`;
+  try {
+    await sock.requestOk("PUT_CONTROL", { control: { night_light_timeout: wantS } });
+    return `night-light timer set to ${wantS / 60} min (the camera's was ${was})`;
+  } catch (error) {
+    if (error instanceof NanitTimeoutError) throw error;
+    return `the camera refused the night-light timer of ${wantS / 60} min: ${(error as Error).message}`;
   }
 }
 

@@ -27,7 +27,7 @@ import {
   type BabyCamera,
 } from "./rest.ts";
 import { LOGIN_HINT, NanitSession } from "./session.ts";
-import { cameraInfo, hiddenItems, localUrl } from "./camera-info.ts";
+import { cameraInfo, hiddenItems, localUrl, nightLightTimerS } from "./camera-info.ts";
 import { controlPatch, planCommand, settingsPatch, visiblePatch } from "./controls.ts";
 import { CloudStreamUrls, putStreaming } from "./stream-request.ts";
 
@@ -378,8 +378,10 @@ export class NanitDriver implements Driver {
    * standby and firmware. Only then is the camera reachable: after an outage, what changed meanwhile
    * is in before "No Response" ends. */
   async #sync(c: Cam, sock: NanitSocket): Promise<void> {
-    const { patch, firmware, statusError } = await readCamera(sock, this.#o.cry);
+    const read = await readCamera(sock, this.#o.cry, nightLightTimerS(this.#o.cameras, c.cam));
+    const { patch, firmware, statusError, timerNote } = read;
     if (statusError) this.#log.debug(`nanit: ${c.info.name}: GET_STATUS failed: ${statusError}`);
+    if (timerNote) this.#log.info({ device: c.id }, `nanit: ${c.info.name}: ${timerNote}`);
     if (firmware && firmware !== c.info.firmware) {
       c.cam = { ...c.cam, firmware };
       this.#describe(c);

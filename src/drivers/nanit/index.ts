@@ -3,6 +3,7 @@ import { z } from "zod";
 import { RECORDING_TRIGGERS } from "../../core/camera.ts";
 import { defineVendor, httpUrl, str, wsUrl } from "../../core/vendor.ts";
 import { CAMERA_ITEMS } from "./controls.ts";
+import { NIGHT_LIGHT_TIMER_MAX_MIN } from "./camera-info.ts";
 import { NanitDriver } from "./driver.ts";
 import { loginWithMfa } from "./login.ts";
 import { DEFAULT_API } from "./rest.ts";
@@ -73,9 +74,16 @@ export const nanit = defineVendor({
         mediaCa: str(1).optional(),
       })
       .optional(),
-    // Per camera (the baby's name as in the app, or the camera uid): items to leave out (README "Nanit").
+    // Per camera (the baby's name as in the app, or the camera uid): items to leave out, and the minutes after
+    // which the camera turns its night light off by itself (README "Nanit").
     cameras: z
-      .record(str(1, 200), z.strictObject({ hide: z.array(z.enum(CAMERA_ITEMS)).max(CAMERA_ITEMS.length).optional() }))
+      .record(
+        str(1, 200),
+        z.strictObject({
+          hide: z.array(z.enum(CAMERA_ITEMS)).max(CAMERA_ITEMS.length).optional(),
+          nightLightTimer: z.number().int().min(1).max(NIGHT_LIGHT_TIMER_MAX_MIN).optional(),
+        }),
+      )
       .optional(),
     // A Cry occupancy sensor per camera, fed by the camera's cry alerts (docs/protocols/nanit.md §6.4).
     cry: z.boolean().optional(),
@@ -122,8 +130,8 @@ export const nanit = defineVendor({
       "- vendor: nanit",
       "  name: nursery",
       "  email: you@example.com",
-      "  # cameras:            # per camera (the baby's name): items to leave out",
-      "  #   Robin: { hide: [soundMachine, volume, nightVision, statusLight, micMute] }",
+      "  # cameras:            # per camera (the baby's name): items to leave out, night-light timer (minutes)",
+      "  #   Robin: { hide: [soundMachine, volume, nightVision, statusLight, micMute], nightLightTimer: 30 }",
     ],
   },
 });

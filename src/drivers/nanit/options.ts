@@ -1,6 +1,7 @@
 // The Nanit driver's options (config keys map onto these in index.ts; README "Nanit").
 import type { RecordingTrigger } from "../../core/camera.ts";
 import type { Logger } from "../../core/logger.ts";
+import type { CameraConfig } from "./camera-info.ts";
 
 export interface NanitTimeouts {
   /** HTTP requests (default 20 s). */
@@ -60,8 +61,8 @@ export interface NanitDriverOptions {
   recordOn?: readonly RecordingTrigger[];
   /** /babies re-read (default 300 s, as HN); 0 = off. */
   babiesPollMs?: number;
-  /** Per camera (the baby's name or the camera uid): items left out (README "Nanit"). */
-  cameras?: Record<string, { hide?: readonly string[] }>;
+  /** Per camera (the baby's name or the camera uid): items left out, night-light timer (README "Nanit"). */
+  cameras?: Record<string, CameraConfig>;
   /** GET_PLAYBACK poll: the camera never pushes the sound machine's state (default 30 s, as HN); 0 = off. */
   playbackPollMs?: number;
   /** GET_SENSOR_DATA fallback poll while pushes are enabled (default 120 s). */

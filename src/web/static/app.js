@@ -169,6 +169,26 @@ import { $, element, toLogin } from "./ui.js";
         g.append(button);
       }
     }
+    if (c.volume) {
+      const volume = element("input", "volume");
+      Object.assign(volume, { type: "range", min: "0", max: "100", step: "1" });
+      volume.addEventListener("change", () => send(card, id, { volume: Number(volume.value) }, volume));
+      group("volume").append(labelled(c.volume.label, volume));
+    }
+    if (c.soundMachine) {
+      const g = group("sound machine");
+      const power = toggle(c.soundMachine.label, "sound-power");
+      power.addEventListener("click", () =>
+        send(card, id, { soundMachine: { on: power.getAttribute("aria-pressed") !== "true" } }, power),
+      );
+      // Picking a track plays it (the vendor starts the machine with it).
+      const track = select(
+        c.soundMachine.tracks.map((t) => [t.id, t.label]),
+        "sound-track",
+      );
+      track.addEventListener("change", () => send(card, id, { soundMachine: { track: track.value } }, track));
+      g.append(power, labelled("Track", track));
+    }
     for (const alarm of c.selfTest ?? []) {
       const button = element("button", "self-test", `Self-test (${ALARM_WORDS[alarm] ?? alarm})`);
       button.type = "button";
@@ -210,6 +230,11 @@ import { $, element, toLogin } from "./ui.js";
       set(".light-power", s.light.on);
       set(".light-brightness", s.light.brightness);
       set(".light-kelvin", s.light.colorTemperatureK);
+    }
+    set(".volume", s.volume);
+    if (s.soundMachine) {
+      set(".sound-power", s.soundMachine.on);
+      set(".sound-track", s.soundMachine.track);
     }
     for (const button of card.querySelectorAll("[data-switch]")) {
       const on = (s.switches ?? {})[button.getAttribute("data-switch")];
