@@ -1,6 +1,7 @@
 // The page's live updates: one EventSource on /events. The server formats everything (state
 // summaries, pairing status); this script only replaces text in place. No build step, no library.
 
+import { setUpRenames } from "./accounts.js";
 import { applyLogFilter, knowDevice, setOptions, showLog } from "./logs.js";
 import { refreshPairings } from "./pairings.js";
 import { ensureTile, forgetTile, scheduleTiles } from "./tiles.js";
@@ -10,6 +11,7 @@ import { $, element, toLogin } from "./ui.js";
   const live = $("#live");
   let submitting = false;
   document.addEventListener("submit", () => (submitting = true));
+  setUpRenames();
 
   function cell(text, className) {
     const td = document.createElement("td");
