@@ -280,7 +280,7 @@ test("store: a rename interrupted after any step is finished or undone at the ne
   }
 });
 
-test("store: renames that keep the store file (case only, or a character the file name drops) keep the session", (t) => {
+test("store: a rename that keeps the store file (case only, or a character the name drops) keeps the session", (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), "hb-rename-same-"));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const store = new PageAccounts(dataDir);

@@ -1,6 +1,6 @@
 // Renaming an account (part of static/app.js): the row's form sends the new name as JSON to
 // /api/accounts/<name>/rename and says how it went; on success the page reloads under the new name.
-import { postJson } from "./ui.js";
+import { postJson, reloadPage } from "./ui.js";
 
 export function setUpRenames() {
   for (const form of document.querySelectorAll("form[data-rename]")) {
@@ -20,7 +20,7 @@ export function setUpRenames() {
       try {
         const path = `/api/accounts/${encodeURIComponent(from)}/rename`;
         say((await postJson(path, { name: form.elements.name.value })).message);
-        location.reload();
+        reloadPage();
       } catch (error) {
         say(`Not renamed: ${error.message}`, true);
         button.disabled = false;
