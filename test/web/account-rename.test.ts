@@ -220,6 +220,28 @@ test("rename: bad, taken and too-close names are 400 with the reason; nothing ch
   assert.equal(accountStore(b.dataDir, "garage").get("session"), "garage's token");
 });
 
+test("add: the same name rules (characters, taken, sharing a session file) before the vendor is asked", async (t) => {
+  const b = await bridge(t);
+  const add = async (name: string) => {
+    // Loopback endpoints: should a check ever reach the vendor step, it goes nowhere.
+    const settings = JSON.stringify({ endpoints: { api: "http://127.0.0.1:1/api" } });
+    const form = { vendor: "fansync", name, email: "new@example.invalid", password: "pw", settings };
+    const headers = { cookie: b.cookie, "content-type": "application/x-www-form-urlencoded" };
+    const res = await send(b.port, "/accounts", "POST", headers, new URLSearchParams(form).toString());
+    assert.equal(res.status, 303, res.text);
+    const page = await send(b.port, "/", "GET", { cookie: b.cookie });
+    return /<p class="msg msg-failed" role="status">([^<]*)<\/p>/.exec(page.text)?.[1] ?? "(no failure shown)";
+  };
+  assert.match(await add("a/b"), /A name is letters, digits, spaces and/);
+  assert.match(await add("Shed"), /&#34;Shed&#34; is too close to the account &#34;shed&#34;/);
+  assert.match(await add("home"), /An account named &#34;home&#34; exists already/);
+  assert.deepEqual(
+    b.store.load().accounts.map((a) => a.name),
+    ["garage", "shed"],
+    "nothing stored",
+  );
+});
+
 test("rename: a config account is 409 with the reason, an unknown one 404", async (t) => {
   const b = await bridge(t);
   const config = await b.rename("home", name("house"));
