@@ -218,6 +218,30 @@ async function main(): Promise<void> {
     const gone = registry.removeAccount(name);
     log.info({ account: name, devices: gone.length }, `${name}: removed on the web page with ${gone.length} device(s)`);
   };
+  /** An account renamed on the web page: its driver stops, its stored state moves (`move`), and it starts
+   * again under the new name. Its devices stay in the registry, so HomeKit and Matter keep them paired. */
+  const renameAccount = async (from: string, to: string, move: () => void): Promise<void> => {
+    const index = config.accounts.findIndex((a) => a.name === from);
+    if (index < 0 || stopping) throw new Error(stopping ? "the bridge is stopping" : `no account ${from}`);
+    if (config.accounts.some((a) => a.name === to)) throw new Error(`an account named ${to} exists`);
+    const account = config.accounts[index]!;
+    const old = drivers.findIndex((d) => d.accountName === from);
+    const oldDriver = old >= 0 ? drivers.splice(old, 1)[0]! : undefined;
+    await oldDriver?.stop();
+    let renamed = account;
+    try {
+      move();
+      renamed = { ...account, name: to };
+      config.accounts[index] = renamed;
+      registry.renameAccount(from, to, oldDriver);
+    } finally {
+      // Moved or not (a full disk), the account runs again: under its new name or its old one.
+      const run = startDriver(renamed, registry, dataDir, log);
+      if (run) drivers.push(run.driver);
+      log.info({ account: renamed.name }, renamed === account ? `${from}: not renamed` : `${from}: renamed ${to}`);
+      await run?.started;
+    }
+  };
   /** A password entered on the web page: replace the account's driver (the bridge keeps running). */
   const restartAccount = async (name: string, password: string): Promise<void> => {
     const index = config.accounts.findIndex((a) => a.name === name);
@@ -273,7 +297,7 @@ async function main(): Promise<void> {
     },
     startedAt: Date.now() - Math.round(process.uptime() * 1000),
   };
-  const accountRuntime = { add: addAccount, remove: removeAccount };
+  const accountRuntime = { add: addAccount, remove: removeAccount, rename: renameAccount };
   web = await startWeb(config, webSources, dataDir, log.child({ module: "web" }), logRing, {
     secrets,
     restartAccount,

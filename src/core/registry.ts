@@ -30,6 +30,8 @@ export interface RegistryEvents {
   /** The device left: its account was removed at runtime (hosts take its accessory and endpoint away). */
   removed: [entry: DeviceEntry];
   link: [account: string, state: LinkState, detail?: string];
+  /** An account was renamed: its devices stay (same ids), now under the new name. */
+  "account-renamed": [from: string, to: string];
   /** A command finished (for metrics): how long the driver took, and its error if it failed. */
   command: [entry: DeviceEntry, durationMs: number, error?: Error];
   /** A camera's push was lost on the vendor side; stream hubs re-request it if anyone watches. */
@@ -47,7 +49,7 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   readonly #devices = new Map<string, DeviceEntry>();
   readonly #drivers = new Map<string, Driver>();
   readonly #links = new Map<string, LinkState>();
-  /** Drivers of removed accounts: a report that was still on its way is dropped, not a device again. */
+  /** Drivers of removed or renamed accounts: a report that was still on its way is dropped. */
   readonly #retired = new WeakSet<Driver>();
   readonly #log: Logger;
   readonly #coalescer: CommandCoalescer;
@@ -107,15 +109,39 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     return gone;
   }
 
+  /** An account was renamed and its stopped driver replaced: its devices stay, same ids and entries, and
+   * only their account changes (a 'device' event each, no 'removed'), so HomeKit and Matter keep them
+   * paired. Reports still on their way from the old driver are dropped. Returns the devices. */
+  renameAccount(from: string, to: string, oldDriver?: Driver): DeviceEntry[] {
+    if (oldDriver) this.#retired.add(oldDriver);
+    const moved = [...this.#devices.values()].filter((e) => e.info.account === from);
+    for (const entry of moved) {
+      const driver = this.#drivers.get(entry.info.id);
+      if (driver) this.#retired.add(driver);
+      entry.info = { ...entry.info, account: to };
+    }
+    const link = this.#links.get(from);
+    this.#links.delete(from);
+    if (link !== undefined) this.#links.set(to, link);
+    this.emit("account-renamed", from, to);
+    for (const entry of moved) this.emit("device", entry);
+    return moved;
+  }
+
   /** The sink a driver reports through. Every device it reports is routed back to it for commands. */
   sinkFor(driver: Driver): DriverSink {
     return {
       deviceFound: (info, state) => {
         if (!this.#retired.has(driver)) this.#deviceFound(driver, info, state);
       },
-      stateChanged: (id, patch) => this.#vendorReported(id, patch),
-      availabilityChanged: (id, available) => this.#availabilityChanged(driver, id, available),
+      stateChanged: (id, patch) => {
+        if (!this.#retired.has(driver)) this.#vendorReported(id, patch);
+      },
+      availabilityChanged: (id, available) => {
+        if (!this.#retired.has(driver)) this.#availabilityChanged(driver, id, available);
+      },
       linkStateChanged: (state, detail) => {
+        if (this.#retired.has(driver)) return;
         this.#links.set(driver.accountName, state);
         this.emit("link", driver.accountName, state, detail);
       },

@@ -125,7 +125,12 @@ export class JsonStore<T extends Record<string, unknown> = Record<string, unknow
   }
 }
 
+/** The file name of an account's store inside <data>/accounts (names with other characters share one). */
+export function accountFileName(accountName: string): string {
+  return `${accountName.replace(/[^A-Za-z0-9._@-]/g, "_")}.json`;
+}
+
 /** The private store of one vendor account (sessions, assumed state): shared by the bridge and the login CLI. */
 export function accountStore(dataDir: string, accountName: string): JsonStore {
-  return JsonStore.in(ensureDataDir(join(dataDir, "accounts")), accountName.replace(/[^A-Za-z0-9._@-]/g, "_"));
+  return new JsonStore(join(ensureDataDir(join(dataDir, "accounts")), accountFileName(accountName)));
 }

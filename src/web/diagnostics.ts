@@ -54,13 +54,22 @@ export class LinkHistory {
     this.#changes.set(account, list);
   };
 
+  /** A renamed account keeps its history. */
+  readonly #onRenamed = (from: string, to: string): void => {
+    const list = this.#changes.get(from);
+    this.#changes.delete(from);
+    if (list) this.#changes.set(to, list);
+  };
+
   constructor(registry: DeviceRegistry) {
     this.#registry = registry;
     registry.on("link", this.#onLink);
+    registry.on("account-renamed", this.#onRenamed);
   }
 
   stop(): void {
     this.#registry.off("link", this.#onLink);
+    this.#registry.off("account-renamed", this.#onRenamed);
   }
 
   /** `since`: the last change, or (no change seen) the time this history started. */

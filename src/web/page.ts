@@ -4,6 +4,7 @@ import QRCode from "qrcode";
 import type { LogEntry } from "./log-ring.ts";
 import type { AccountView, CameraView, DeviceView, PairingView } from "./status.ts";
 import { vendorOf } from "../drivers/index.ts";
+import { MAX_ACCOUNT_NAME } from "../core/page-accounts.ts";
 
 export function esc(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -201,11 +202,16 @@ ecosystem removes them all, and the bridge pairs again with the codes above. No 
 function accountRow(a: AccountView, admin: AdminView | undefined): string {
   const action = `/accounts/${encodeURIComponent(a.name)}/remove`;
   // A confirmation step without script: the button is behind a disclosure that says what happens.
-  const remove = admin?.pageAccounts.has(a.name)
-    ? `<details class="remove"><summary>Remove…</summary><form method="post" action="${esc(action)}">
+  // Renaming loses nothing, so its disclosure is the only step (it needs the script: a JSON post).
+  const actions = admin?.pageAccounts.has(a.name)
+    ? `<details class="rename"><summary>Rename…</summary><form data-rename="${esc(a.name)}">
+<label>New name <input name="name" value="${esc(a.name)}" required maxlength="${MAX_ACCOUNT_NAME}" autocomplete="off"></label>
+<button>Rename</button><p class="hint">Its devices stay paired in Apple Home and Matter, with their automations.</p>
+<p class="cmd-msg" role="status" aria-live="polite"></p><noscript><p class="hint">Renaming needs JavaScript.</p></noscript></form></details>
+<details class="remove"><summary>Remove…</summary><form method="post" action="${esc(action)}">
 <p class="hint">Its devices leave Apple Home and Matter; its session is deleted.</p><button class="danger">Remove ${esc(a.name)}</button></form></details>`
-    : `<span class="hint">in the config file</span>`;
-  return `<tr data-account="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.vendor)}</td><td class="link link-${esc(a.link)}">${esc(a.link)}</td><td class="actions">${remove}</td></tr>`;
+    : `<span class="hint">in the config file (rename or remove it there)</span>`;
+  return `<tr data-account="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.vendor)}</td><td class="link link-${esc(a.link)}">${esc(a.link)}</td><td class="actions">${actions}</td></tr>`;
 }
 
 /** The add-account form: the vendor list comes from the vendor modules. Unfolded while there is no
@@ -225,7 +231,7 @@ function addAccountForm(admin: AdminView, accounts: number): string {
   return `<details class="login" id="add-account"${open}><summary>Add an account</summary>${notice}
 <form method="post" action="/accounts" id="add-account-form">
 <label>Vendor <select name="vendor" required>${options}</select></label>
-<label>Name (optional, e.g. home) <input name="name" maxlength="64" autocomplete="off"></label>
+<label>Name (optional, e.g. home) <input name="name" maxlength="${MAX_ACCOUNT_NAME}" autocomplete="off"></label>
 <label>E-mail <input name="email" type="email" autocomplete="username" required maxlength="320"></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
 <details><summary>Vendor settings (optional)</summary><label>As JSON, the keys the config file would hold

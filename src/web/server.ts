@@ -85,6 +85,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
   "/ui.js": { file: "ui.js", type: "text/javascript; charset=utf-8" },
   "/logs.js": { file: "logs.js", type: "text/javascript; charset=utf-8" },
   "/pairings.js": { file: "pairings.js", type: "text/javascript; charset=utf-8" },
+  "/accounts.js": { file: "accounts.js", type: "text/javascript; charset=utf-8" },
   "/tiles.js": { file: "tiles.js", type: "text/javascript; charset=utf-8" },
   "/live.js": { file: "live.js", type: "text/javascript; charset=utf-8" },
   "/live.css": { file: "live.css", type: "text/css; charset=utf-8" },
@@ -241,6 +242,11 @@ export class WebServer {
     if (view.stream) this.#lastStream.set(view.id, view.stream.text);
     this.#broadcast("device", view);
   };
+  readonly #onRenamed = (from: string, to: string): void => {
+    const since = this.#linkSince.get(from);
+    this.#linkSince.delete(from);
+    if (since !== undefined) this.#linkSince.set(to, since);
+  };
   readonly #onLink = (account: string, link: LinkState): void => {
     this.#linkSince.set(account, Date.now());
     const vendor = this.#o.sources.accounts.find((a) => a.name === account)?.vendor ?? "unknown";
@@ -366,6 +372,7 @@ export class WebServer {
     registry.on("availability", this.#onAvailability);
     registry.on("link", this.#onLink);
     registry.on("removed", this.#onRemoved);
+    registry.on("account-renamed", this.#onRenamed);
     this.#logs.on("line", this.#onLog);
     this.#o.sources.homekit?.on("paired", this.#onPairing);
     this.#o.sources.homekit?.on("unpaired", this.#onPairing);
@@ -401,6 +408,7 @@ export class WebServer {
     registry.off("availability", this.#onAvailability);
     registry.off("link", this.#onLink);
     registry.off("removed", this.#onRemoved);
+    registry.off("account-renamed", this.#onRenamed);
     this.#logs.off("line", this.#onLog);
     this.#o.sources.homekit?.off("paired", this.#onPairing);
     this.#o.sources.homekit?.off("unpaired", this.#onPairing);
@@ -646,6 +654,15 @@ export class WebServer {
       }
       this.#broadcast("login", { account });
       return redirect(res, "/");
+    }
+    const rename = /^\/api\/accounts\/([^/]+)\/rename$/.exec(path);
+    if (rename) {
+      if (!post) throw new HttpError(405, "POST only");
+      if (!this.#admin) throw new HttpError(404, "accounts cannot be renamed on this page");
+      const from = decodeAccount(rename[1]!);
+      const notice = await this.#admin.rename(from, await readJsonBody(req));
+      this.#broadcast("login", { account: from });
+      return json(res, 200, { ok: true, message: notice.message });
     }
     const password = /^\/accounts\/([^/]+)\/password$/.exec(path);
     if (password) {

@@ -229,9 +229,11 @@ describe("the page's device controls", () => {
 });
 
 // An account added on the page while Apple Home and a Matter controller are paired: its device appears
-// in hap-controller's accessory list and in the matter.js controller without a restart, and leaves both
-// when the account is removed on the page; the config account's device keeps its accessory id.
-describe("accounts added and removed on the page, without a restart", () => {
+// in hap-controller's accessory list and in the matter.js controller without a restart; renamed on the
+// page, its device stays the same accessory (aid) and the same endpoint (number), still paired and
+// controllable; it leaves both when the account is removed on the page; the config account's device
+// keeps its accessory id throughout.
+describe("accounts added, renamed and removed on the page, without a restart", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-web-accounts-"));
   const home = new FanSyncSimulator({
     devices: [{ profile: "continuous", displayName: "Hall Fan" }],
@@ -327,7 +329,7 @@ describe("accounts added and removed on the page, without a restart", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("in Chromium: a FanSync account added on the page shows up in HomeKit and Matter, and leaves both when removed", async (t) => {
+  it("in Chromium: a FanSync account added on the page shows up in HomeKit and Matter, keeps its devices there when renamed, and leaves both when removed", async (t) => {
     if (!chromiumAvailable()) return t.skip("no Chromium");
     const homeDevice = `fansync:${home.deviceIds[0]!}`;
     const garageDevice = `fansync:${garage.deviceIds[0]!}`;
@@ -395,14 +397,50 @@ describe("accounts added and removed on the page, without a restart", () => {
     await matterStructure(garageDevice, true);
     assert.ok(hasMatterDevice(homeDevice));
 
+    // Rename it: a new name on the page, the same accessory in Apple Home and endpoint in Matter.
+    const garageAid = accessories.find((a) => a.name === "Garage Fan")!.aid;
+    const garageEndpoint = matter!.bridged(uniqueIdFor(garageDevice)).number;
+    const renamedAt = lines.length;
+    const renameRow = page.locator('tr[data-account="garage"]');
+    await renameRow.locator("details.rename > summary").click();
+    await renameRow.locator("form[data-rename] input[name=name]").fill("workshop");
+    await shot("account-rename");
+    await renameRow.locator("form[data-rename] button").click();
+    await page.locator('tr[data-account="workshop"] .link', { hasText: /^connected$/ }).waitFor({ timeout: 15_000 });
+    await page.locator("#add-account .msg", { hasText: '"garage" is now "workshop"' }).waitFor();
+    await page.waitForSelector("#live.on");
+    assert.equal(await page.locator('tr[data-account="garage"]').count(), 0);
+    assert.equal(await page.locator(`article[data-device="${garageDevice}"]`).getAttribute("data-account"), "workshop");
+    await shot("account-renamed");
+    assert.ok(readFileSync(join(dataDir, "page-accounts.json"), "utf8").includes('"name": "workshop"'));
+    // Apple Home: a fresh accessory list over the same pairing; the fan kept its accessory id.
+    const renamed = await hap!.accessories(true);
+    assert.equal(renamed.find((a) => a.name === "Garage Fan")?.aid, garageAid);
+    assert.equal(renamed.find((a) => a.name === "Hall Fan")?.aid, hallAid);
+    // Matter: the same endpoint number, read from the bridge (not the cache), over the same fabric.
+    const endpoint = matter!.bridged(uniqueIdFor(garageDevice));
+    assert.equal(endpoint.number, garageEndpoint);
+    const basic = await matter!.read(endpoint, "bridgedDeviceBasicInformation", ["uniqueId", "reachable"]);
+    assert.equal(basic.uniqueId, uniqueIdFor(garageDevice));
+    // And it is controlled through the restarted driver: a Matter speed write reaches the simulator.
+    const garageFan = garage.deviceIds[0]!;
+    const frame = garage.nextFrame((f) => f.request === "set" && f.device === garageFan, 15_000);
+    await matter!.write(matter!.withCluster(endpoint, "fanControl"), "fanControl", { percentSetting: 50 });
+    assert.equal(((await frame).data as Record<string, number>).H02, 50);
+    const left = lines.slice(renamedAt).filter((l) => /Garage Fan (left|removed)/.test(l.msg));
+    assert.deepEqual(left, [], "the fan never left Apple Home or Matter");
+
     // Remove it again, with the confirmation step.
-    const row = page.locator('tr[data-account="garage"]');
+    const row = page.locator('tr[data-account="workshop"]');
     await row.locator("details.remove > summary").click();
     await Promise.all([page.waitForURL(`${base}/`), row.locator("button.danger").click()]);
-    assert.match((await page.locator("#add-account .msg").textContent()) ?? "", /"garage" is removed/);
+    assert.match((await page.locator("#add-account .msg").textContent()) ?? "", /"workshop" is removed/);
     assert.equal(await page.locator(`article[data-device="${garageDevice}"]`).count(), 0);
-    assert.equal(await page.locator('tr[data-account="garage"]').count(), 0);
-    assert.equal(await page.locator('tr[data-account="home"] .actions').textContent(), "in the config file");
+    assert.equal(await page.locator('tr[data-account="workshop"]').count(), 0);
+    assert.equal(
+      await page.locator('tr[data-account="home"] .actions').textContent(),
+      "in the config file (rename or remove it there)",
+    );
     const after = await hap!.accessories(true);
     assert.ok(!after.some((a) => a.name === "Garage Fan"), "HomeKit no longer lists it");
     assert.equal(after.find((a) => a.name === "Hall Fan")?.aid, hallAid);

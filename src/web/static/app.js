@@ -1,15 +1,17 @@
 // The page's live updates: one EventSource on /events. The server formats everything (state
 // summaries, pairing status); this script only replaces text in place. No build step, no library.
 
+import { setUpRenames } from "./accounts.js";
 import { applyLogFilter, knowDevice, setOptions, showLog } from "./logs.js";
 import { refreshPairings } from "./pairings.js";
 import { ensureTile, forgetTile, scheduleTiles } from "./tiles.js";
-import { $, element, toLogin } from "./ui.js";
+import { $, element, reloadPage, toLogin } from "./ui.js";
 
 (() => {
   const live = $("#live");
   let submitting = false;
   document.addEventListener("submit", () => (submitting = true));
+  setUpRenames();
 
   function cell(text, className) {
     const td = document.createElement("td");
@@ -464,7 +466,7 @@ import { $, element, toLogin } from "./ui.js";
     // A log-in moved on (Nanit code asked; a password checked, done, failed): the server renders the forms.
     login() {
       // The page that posted the form gets the new one as the post's answer; a reload now would cancel it.
-      if (!submitting) location.reload();
+      if (!submitting) reloadPage();
     },
   };
 

@@ -13,6 +13,15 @@ export function toLogin() {
   if (!leaving) location.assign("/login");
 }
 
+let reloading = false;
+/** Reload the page once, however many reasons arrive together (an account renamed here is also announced
+ * over /events; a second reload would abort the first). */
+export function reloadPage() {
+  if (reloading || leaving) return;
+  reloading = true;
+  location.reload();
+}
+
 export function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
