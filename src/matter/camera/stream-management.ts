@@ -4,7 +4,7 @@
 // that cannot be met (another codec, a minimum above what the camera sends) is refused with the spec's
 // DYNAMIC_CONSTRAINT_ERROR. Audio is the shared Opus encoder (48 kHz mono). CaptureSnapshot is a JPEG
 // from the held keyframe (the HomeKit snapshot path), scaled to fit the requested size; it is a large
-// message (over TCP). docs/protocols/matter-camera.md has the details.
+// message (over TCP). README "Matter cameras" lists the statuses.
 import { CameraAvStreamManagementServer } from "@matter/main/behaviors/camera-av-stream-management";
 import { CameraAvStreamManagement } from "@matter/main/clusters/camera-av-stream-management";
 import { Status, StatusResponseError, StreamUsage } from "@matter/main/types";
@@ -20,7 +20,7 @@ export const VIDEO_STREAM_ID = 1;
 export const AUDIO_STREAM_ID = 1;
 export const SNAPSHOT_STREAM_ID = 1;
 const OPUS = { sampleRate: 48_000, bitDepth: 16, channels: 1, bitRate: 32_000 };
-/** Bits per second the camera's H.264 takes at most (the Nanit's 720p is about 1-2 Mbit/s). */
+/** Bits per second the camera's H.264 takes at most. */
 const MAX_VIDEO_BITRATE = 4_000_000;
 const MIN_VIDEO_BITRATE = 100_000;
 const MAX_SNAPSHOT_SIDE = 4096;

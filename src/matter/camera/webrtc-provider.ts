@@ -4,7 +4,7 @@
 // response has left (the requestor files the session on our response); SolicitOffer makes our offer
 // and sends it through the requestor's Offer command, then waits for ProvideAnswer. A viewer that ends
 // on its own (ICE never connected, the controller went away, no picture) leaves CurrentSessions and
-// the requestor hears End with the spec's reason. docs/protocols/matter-camera.md has the statuses.
+// the requestor hears End with the spec's reason. README "Matter cameras" lists the statuses.
 import { Node, type Endpoint } from "@matter/main";
 import { WebRtcTransportProviderServer } from "@matter/main/behaviors/web-rtc-transport-provider";
 import { WebRtcTransportRequestorClient } from "@matter/main/behaviors/web-rtc-transport-requestor";
