@@ -14,6 +14,7 @@ import { namesOf } from "./core/vendor.ts";
 import { createDriver, vendorOf, vendors } from "./drivers/index.ts";
 import { HomeKitHost } from "./homekit/index.ts";
 import { MatterHost } from "./matter/index.ts";
+import { MatterCameraHost } from "./matter/camera/host.ts";
 import { MediaService } from "./media/index.ts";
 import { printCameraPairing, printPairingCodes } from "./pairing-output.ts";
 import { LogRing, startWeb, type WebServer } from "./web/index.ts";
@@ -190,6 +191,25 @@ async function main(): Promise<void> {
       })
     : undefined;
 
+  const matterCameras =
+    config.matter.enabled && config.matter.cameras
+      ? new MatterCameraHost({
+          registry,
+          log: log.child({ module: "matter-camera" }),
+          dataDir,
+          bridgePort: config.matter.port,
+          media: () =>
+            media && {
+              snapshot: async (id: string, width: number, height: number) => {
+                const source = media?.sourceFor(id);
+                if (!source) throw new Error("no such camera");
+                return source.snapshot(width, height);
+              },
+              webrtc: media.webrtc,
+            },
+        })
+      : undefined;
+
   let web: WebServer | undefined;
   let stopping = false;
   /** An account added on the web page: its driver starts now; its devices reach HomeKit and Matter as
@@ -263,7 +283,13 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), 10_000).unref();
     // Media first: it tells the cameras to stop pushing while their drivers still run.
     await media?.stop().catch((error: Error) => log.warn({ err: error }, "media stop failed"));
-    await Promise.allSettled([web?.stop(), homekit?.stop(), matter?.stop(), ...drivers.map((d) => d.stop())]);
+    await Promise.allSettled([
+      web?.stop(),
+      homekit?.stop(),
+      matter?.stop(),
+      matterCameras?.stop(),
+      ...drivers.map((d) => d.stop()),
+    ]);
     clearTimeout(force);
     releaseDataDir();
     process.exit(0);
@@ -281,6 +307,7 @@ async function main(): Promise<void> {
   });
   await homekit?.start();
   await matter?.start();
+  await matterCameras?.start();
   printPairingCodes(log, {
     homekit: homekit
       ? { pincode: identity.homekit.pincode, setupURI: homekit.setupURI(), port: homekit.port }

@@ -67,6 +67,9 @@ export function exampleConfig(options: ExampleOptions = {}): string {
     "#   mdnsInterface: eth0",
     "#   # Node label of the Matter bridge.",
     "#   name: Hearthbridge",
+    "#   # Each camera as its own Matter 1.5 Camera node (WebRTC live view, snapshots); off by default",
+    '#   # until real controllers are tested (README "Matter cameras").',
+    "#   cameras: false",
     "",
   ];
   if (options.web) {

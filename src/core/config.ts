@@ -73,6 +73,9 @@ const matterSchema = z.strictObject({
   discriminator: z.number().int().min(0).max(4095).optional(),
   mdnsInterface: str(1).optional(),
   name: str(1, 32).default("Hearthbridge"),
+  // Each camera as its own Matter 1.5 Camera node (WebRTC live view, snapshots). Off until real
+  // controllers have been tested with it (README "Matter cameras").
+  cameras: z.boolean().default(false),
 });
 
 // The status page. `host` 0.0.0.0 serves every interface (the appliance's LAN page); a password is then

@@ -11,7 +11,7 @@ import type { IngestStreamStatus } from "../ingest.ts";
 import { iceConfig, type WebRtcIceSettings } from "./ice-config.ts";
 import { OpusFeed } from "./opus-feed.ts";
 import { OfferRefused } from "./sdp-offer.ts";
-import { WebRtcViewer, type WebRtcViewerStats } from "./viewer.ts";
+import { WebRtcViewer, type WebRtcViewerOptions, type WebRtcViewerStats } from "./viewer.ts";
 
 export interface WebRtcSettings extends WebRtcIceSettings {
   enabled: boolean;
@@ -110,12 +110,61 @@ export class WebRtcService {
     }));
   }
 
-  /** A viewer's offer: its answer and session id, or a WebRtcError. */
+  /** A viewer's offer: its answer and session id, or a WebRtcError. `ended` resolves when the view ends. */
   async open(
     deviceId: string,
     offer: string,
     client: string,
-  ): Promise<{ id: string; answer: string; startedAt: number }> {
+  ): Promise<{ id: string; answer: string; startedAt: number; ended: Promise<{ reason: string }> }> {
+    const started = await this.#start(deviceId, client, async (options) => {
+      const { viewer, answer } = await WebRtcViewer.answer({ ...options, offer });
+      return { viewer, sdp: answer };
+    });
+    return { id: started.id, answer: started.sdp, startedAt: started.startedAt, ended: started.ended };
+  }
+
+  /** Our offer to a peer that asked for one (Matter's SolicitOffer); `accept` applies its answer. */
+  async solicit(
+    deviceId: string,
+    client: string,
+  ): Promise<{
+    id: string;
+    offer: string;
+    startedAt: number;
+    ended: Promise<{ reason: string }>;
+    accept(answer: string): Promise<void>;
+  }> {
+    const started = await this.#start(deviceId, client, async (options) => {
+      const { viewer, offer } = await WebRtcViewer.offer(options);
+      return { viewer, sdp: offer };
+    });
+    const viewer = started.viewer;
+    const accept = async (answer: string) => {
+      try {
+        await viewer.accept(answer);
+      } catch (error) {
+        throw error instanceof OfferRefused ? this.#refuse(400, error.message, client, deviceId) : error;
+      }
+    };
+    return { id: started.id, offer: started.sdp, startedAt: started.startedAt, ended: started.ended, accept };
+  }
+
+  /** A candidate the peer trickled (Matter's ProvideICECandidates); a WebRtcError for an unknown view. */
+  async addCandidate(id: string, candidate: string, sdpMid: string | null, sdpMLineIndex: number | null) {
+    const viewer = this.#sessions.get(id)?.viewer;
+    if (!viewer) throw new WebRtcError(404, "no such live view");
+    try {
+      await viewer.addCandidate(candidate, sdpMid, sdpMLineIndex);
+    } catch (error) {
+      throw new WebRtcError(400, (error as Error).message);
+    }
+  }
+
+  async #start(
+    deviceId: string,
+    client: string,
+    make: (options: Omit<WebRtcViewerOptions, "offer">) => Promise<{ viewer: WebRtcViewer; sdp: string }>,
+  ): Promise<{ id: string; sdp: string; startedAt: number; viewer: WebRtcViewer; ended: Promise<{ reason: string }> }> {
     const { settings } = this.#options;
     const log = this.#log;
     if (!this.enabled) throw this.#refuse(404, "live view over WebRTC is off (media.webrtc.enabled)", client);
@@ -132,10 +181,9 @@ export class WebRtcService {
     let release: (() => void) | undefined;
     try {
       release = camera.hub.acquire();
-      const { viewer, answer } = await WebRtcViewer.answer({
+      const { viewer, sdp } = await make({
         id: session.id,
         label,
-        offer,
         ice: iceConfig(settings),
         video: camera.frames,
         profile: camera.status()?.video?.profile,
@@ -147,19 +195,20 @@ export class WebRtcService {
       session.viewer = viewer;
       if (this.#stopped) await viewer.stop("media is stopping");
       const releaseHub = release;
-      void viewer.ended.then(({ reason }) => {
+      const ended = viewer.ended.then((end) => {
         this.#sessions.delete(session.id);
         releaseHub();
-        const level = reason.includes("did not") || reason.includes("failed") ? "warn" : "info";
-        const fields = { event: "webrtc-end", device: deviceId, session: session.id, client, reason };
-        log[level](fields, `${label}: ended (${reason})`);
+        const level = end.reason.includes("did not") || end.reason.includes("failed") ? "warn" : "info";
+        const fields = { event: "webrtc-end", device: deviceId, session: session.id, client, reason: end.reason };
+        log[level](fields, `${label}: ended (${end.reason})`);
+        return end;
       });
       this.#watchPicture(viewer, camera);
       log.info(
         { event: "webrtc-start", device: deviceId, session: session.id, client },
         `${label}: started for ${client}`,
       );
-      return { id: session.id, answer, startedAt: session.startedAt };
+      return { id: session.id, sdp, startedAt: session.startedAt, viewer, ended };
     } catch (error) {
       this.#sessions.delete(session.id);
       release?.();

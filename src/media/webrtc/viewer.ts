@@ -18,7 +18,7 @@ import type { FrameSource, VideoFrame } from "../feed.ts";
 import { H264Packetizer, NAL_IDR, NAL_SPS, nalType, splitAvcc } from "../protocol/h264-rtp.ts";
 import { RtpTimeline } from "../protocol/rtcp.ts";
 import type { OpusFeed } from "./opus-feed.ts";
-import { checkOffer, OfferRefused } from "./sdp-offer.ts";
+import { checkOffer, MAX_OFFER_BYTES, OfferRefused } from "./sdp-offer.ts";
 
 /** RTP packets stay well under the path MTU once SRTP and the UDP/IP headers are added. */
 const MAX_RTP_PACKET = 1_200;
@@ -134,12 +134,73 @@ export class WebRtcViewer {
     const answer = pc.localDescription?.sdp;
     if (!answer || !this.#video?.sender) throw new OfferRefused("no answer could be made");
     if (/^m=video 0 /m.test(answer)) throw new OfferRefused("the offer's H.264 could not be negotiated");
-    pc.connectionStateChange.subscribe((state) => this.#state(state));
+    this.#watch();
+    return answer;
+  }
+
+  /**
+   * Our own offer (Matter's SolicitOffer): send-only H.264 in the camera's profile and, when the camera
+   * has sound, Opus. The viewer connects once `accept` applied the peer's answer; the connect timeout
+   * runs from the offer.
+   */
+  static async offer(options: Omit<WebRtcViewerOptions, "offer">): Promise<{ viewer: WebRtcViewer; offer: string }> {
+    const h264 = useH264({
+      parameters: `profile-level-id=${PROFILE_IDC[options.profile ?? "main"]}001f;packetization-mode=1;level-asymmetry-allowed=1`,
+    });
+    const pc = new RTCPeerConnection({
+      ...options.ice,
+      bundlePolicy: "max-bundle",
+      iceStunGatherTimeout: STUN_GATHER_S,
+      codecs: { video: [h264], audio: [useOPUS()] },
+    });
+    const viewer = new WebRtcViewer({ ...options, offer: "" }, pc);
+    viewer.#video = pc.addTransceiver(new MediaStreamTrack({ kind: "video", codec: h264 }), { direction: "sendonly" });
+    if (options.audio) viewer.#audio = pc.addTransceiver("audio", { direction: "sendonly" });
+    viewer.#wantsAudio = options.audio !== undefined;
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await viewer.#gathered();
+      const offer = pc.localDescription?.sdp;
+      if (!offer) throw new Error("no offer could be made");
+      viewer.#watch();
+      return { viewer, offer };
+    } catch (error) {
+      await viewer.stop("the offer could not be made");
+      throw error;
+    }
+  }
+
+  /** The peer's answer to our offer; rejects with OfferRefused for one that cannot be applied. */
+  async accept(answer: string): Promise<void> {
+    if (this.#finished) throw new OfferRefused("the session has ended");
+    if (Buffer.byteLength(answer) > MAX_OFFER_BYTES)
+      throw new OfferRefused(`the answer is larger than ${MAX_OFFER_BYTES} bytes`);
+    if (!answer.startsWith("v=0")) throw new OfferRefused("the answer is not SDP (no v=0 line)");
+    try {
+      await this.#pc.setRemoteDescription({ type: "answer", sdp: answer });
+    } catch (error) {
+      throw new OfferRefused(`the answer could not be applied: ${(error as Error).message}`);
+    }
+  }
+
+  /** A candidate the peer trickled after the offer/answer (RFC 8839 candidate-attribute). */
+  async addCandidate(candidate: string, sdpMid: string | null, sdpMLineIndex: number | null): Promise<void> {
+    if (this.#finished) return;
+    if (candidate.length > 512 || !/^(a=)?candidate:/.test(candidate)) throw new OfferRefused("not an ICE candidate");
+    await this.#pc.addIceCandidate({
+      candidate: candidate.replace(/^a=/, ""),
+      sdpMid: sdpMid ?? undefined,
+      sdpMLineIndex: sdpMLineIndex ?? undefined,
+    });
+  }
+
+  /** Connection state and the connect timeout, once the local description is set. */
+  #watch(): void {
+    this.#pc.connectionStateChange.subscribe((state) => this.#state(state));
     this.#connectTimer = this.#clock.setTimeout(() => {
       const seconds = Math.round(this.#options.connectTimeoutMs / 100) / 10;
       this.#end(`ICE and DTLS did not connect within ${seconds} s`);
     }, this.#options.connectTimeoutMs);
-    return answer;
   }
 
   /** ICE gathering done (host candidates: at once; with STUN up to a few seconds). */

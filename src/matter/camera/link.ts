@@ -1,0 +1,69 @@
+// What a Matter camera node's behaviors reach outside matter.js: the camera's media (snapshots, WebRTC
+// viewers) and its WebRTC session table. One CameraLink per camera node, registered as a service of
+// the node's own Environment, so the cluster servers (which matter.js instantiates per interaction)
+// find it with `this.env.get(CameraLink)`. Nothing here imports the media layer: main.ts hands in the
+// functions (hosts never import drivers, and the media layer stays replaceable in tests).
+import type { CameraCapability } from "../../core/camera.ts";
+import type { Logger } from "../../core/logger.ts";
+import { CameraSessions } from "./sessions.ts";
+
+/** A viewer's end: why (a sentence for the log). */
+export interface ViewerEnd {
+  reason: string;
+}
+
+/** A refusal of the media layer: `status` is HTTP-like (400 bad offer, 404 unknown, 503 too many). */
+export interface MediaRefusal extends Error {
+  status?: number;
+}
+
+/** The WebRTC part of the media layer as a Matter camera uses it (media/webrtc/service.ts fits it). */
+export interface CameraWebRtcPort {
+  /** Answer a controller's offer: a running viewer with all its candidates in the answer (no trickle). */
+  open(
+    deviceId: string,
+    offer: string,
+    client: string,
+  ): Promise<{ id: string; answer: string; ended: Promise<ViewerEnd> }>;
+  /** Make an offer (SolicitOffer): the viewer connects once `accept` got the controller's answer. */
+  solicit(
+    deviceId: string,
+    client: string,
+  ): Promise<{ id: string; offer: string; ended: Promise<ViewerEnd>; accept(answer: string): Promise<void> }>;
+  /** A trickled candidate of the controller for a running viewer. */
+  addCandidate(id: string, candidate: string, sdpMid: string | null, sdpMLineIndex: number | null): Promise<void>;
+  close(deviceId: string, id: string, client: string): Promise<boolean>;
+}
+
+export interface CameraMediaPort {
+  /** A JPEG of (about) this size from the held keyframe (the HomeKit snapshot path). */
+  snapshot(deviceId: string, width: number, height: number): Promise<Buffer>;
+  webrtc: CameraWebRtcPort;
+}
+
+export class CameraLink {
+  readonly deviceId: string;
+  readonly name: string;
+  readonly capability: CameraCapability;
+  readonly media: CameraMediaPort;
+  readonly log: Logger;
+  /** How long a session waits for the controller's answer after our offer (the spec's 30 s). */
+  readonly answerTimeoutMs: number;
+  readonly sessions = new CameraSessions();
+
+  constructor(options: {
+    deviceId: string;
+    name: string;
+    capability: CameraCapability;
+    media: CameraMediaPort;
+    log: Logger;
+    answerTimeoutMs?: number;
+  }) {
+    this.deviceId = options.deviceId;
+    this.name = options.name;
+    this.capability = options.capability;
+    this.media = options.media;
+    this.log = options.log;
+    this.answerTimeoutMs = options.answerTimeoutMs ?? 30_000;
+  }
+}
