@@ -182,8 +182,11 @@ export async function measureBareMatter(samples: number, warmup: number): Promis
     });
   } finally {
     await client?.close().catch(() => undefined);
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
