@@ -187,8 +187,8 @@ export async function startBridge(
   };
   try {
     inspector = await Inspector.connect(await inspectorUrl(bridge.child.stderr!));
-    const web = await bridge.waitForLine((l: LogLine) => l.event === "web", 90_000);
-    const ready = await bridge.ready(90_000);
+    const web = await bridge.waitForLine((l: LogLine) => l.event === "web", 300_000);
+    const ready = await bridge.ready(300_000);
     view = await BridgeView.open(`http://127.0.0.1:${web.port as number}`);
     const v = view;
     await waitFor(
