@@ -29,8 +29,8 @@ const LONG_BENCHES: Record<string, number> = {
   "nanit-alerts": 10 * 60_000,
 };
 /** Not part of a plain `npm run bench`: too long to run with the rest (soak: 30 minutes by default,
- * hub-outage: 10). */
-const ON_REQUEST = new Set(["soak", "hub-outage"]);
+ * hub-outage: 10, household: about 10 to 20, its soak as long as asked). */
+const ON_REQUEST = new Set(["soak", "hub-outage", "household"]);
 
 const available = readdirSync(join(root, "bench"))
   .filter((f) => f.endsWith(".ts") && !NOT_BENCHES.has(f) && !f.startsWith("_"))
@@ -58,6 +58,12 @@ const benches = selected.length ? selected : available.filter((b) => !ON_REQUEST
 const soakMinutes = forwarded.includes("--minutes") ? Number(forwarded[forwarded.indexOf("--minutes") + 1]) : 30;
 LONG_BENCHES.soak = ((Number.isFinite(soakMinutes) ? soakMinutes : 30) + 10) * 60_000;
 LONG_BENCHES["hub-outage"] = LONG_BENCHES.soak;
+// household: three layouts (or --options: ten bridges) take up to 40 minutes on a loaded machine; its soak
+// (--soak-minutes N, 120 when no number follows) plus fifteen minutes for setting up and the figures.
+const householdSoak = forwarded.includes("--soak-minutes")
+  ? Number(forwarded[forwarded.indexOf("--soak-minutes") + 1] || 120)
+  : undefined;
+LONG_BENCHES.household = ((householdSoak && Number.isFinite(householdSoak) ? householdSoak : 25) + 15) * 60_000;
 
 interface Result {
   bench: string;

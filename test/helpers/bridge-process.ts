@@ -20,9 +20,10 @@ export class BridgeProcess extends EventEmitter<{ line: [LogLine]; exit: [number
   readonly child: ChildProcess;
   exitCode: number | null | undefined;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /** `nodeArgs` go before the script (V8 flags that NODE_OPTIONS does not accept, e.g. --optimize-for-size). */
+  constructor(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []) {
     super();
-    this.child = spawn(process.execPath, ["src/main.ts", "--log-json", ...args], {
+    this.child = spawn(process.execPath, [...nodeArgs, "src/main.ts", "--log-json", ...args], {
       cwd: root,
       env: {
         ...process.env,
