@@ -8,7 +8,8 @@
 // child endpoint per part. Apple Home (iOS 17+) groups the children into one accessory with a tile
 // per part; Google Home and SmartThings list each child as its own device, named after the parent.
 // Endpoint ids are stable (`dev-<sanitised device id>` and `dev-<...>-<part id>`), so matter.js
-// keeps the endpoint numbers it assigned and stored for them across restarts.
+// keeps the endpoint numbers it assigned and stored for them across restarts; a rebuilt or re-added
+// device gets its numbers back through `numberFor` (endpoint-numbers.ts).
 import { createHash } from "node:crypto";
 import { Endpoint } from "@matter/main";
 import { BridgedDeviceBasicInformationServer } from "@matter/main/behaviors/bridged-device-basic-information";
@@ -66,8 +67,20 @@ export function shapeOf(parts: MatterPart[]): string {
   return parts.map((p) => p.shape ?? p.id).join(",");
 }
 
+/** The number an endpoint id must keep, or undefined to let matter.js pick. */
+export type NumberFor = (endpointId: string) => number | undefined;
+
+function pinned(endpointId: string, numberFor: NumberFor): { id: string; number?: number } {
+  const number = numberFor(endpointId);
+  return number === undefined ? { id: endpointId } : { id: endpointId, number };
+}
+
 /** Build the (not yet installed) endpoint tree for a device. Undefined when nothing renders. */
-export function buildBridged(entry: DeviceEntry, ctx: BindingContext): BridgedDevice | undefined {
+export function buildBridged(
+  entry: DeviceEntry,
+  ctx: BindingContext,
+  numberFor: NumberFor = () => undefined,
+): BridgedDevice | undefined {
   const parts = partsFor(ctx);
   if (!parts.length) return undefined;
   const id = endpointIdFor(entry.info.id);
@@ -75,7 +88,7 @@ export function buildBridged(entry: DeviceEntry, ctx: BindingContext): BridgedDe
   if (parts.length === 1) {
     const part = parts[0]!;
     const endpoint = new Endpoint(part.type.with(BridgedDeviceBasicInformationServer), {
-      id,
+      ...pinned(id, numberFor),
       bridgedDeviceBasicInformation: basic,
       ...part.initial,
     } as never);
@@ -84,10 +97,10 @@ export function buildBridged(entry: DeviceEntry, ctx: BindingContext): BridgedDe
   // Children carry their names as labels (accessories/matter-support.ts labelled()).
   const children = parts.map((part) => {
     const { type, initial } = labelled(part);
-    return { part, endpoint: new Endpoint(type, { id: `${id}-${part.id}`, ...initial } as never) };
+    return { part, endpoint: new Endpoint(type, { ...pinned(`${id}-${part.id}`, numberFor), ...initial } as never) };
   });
   const endpoint = new Endpoint(BridgedNodeEndpoint, {
-    id,
+    ...pinned(id, numberFor),
     bridgedDeviceBasicInformation: basic,
     parts: children.map((c) => c.endpoint),
   } as never);

@@ -12,6 +12,7 @@ import type { DeviceEntry, DeviceRegistry } from "../core/registry.ts";
 import type { StatePatch } from "../core/model.ts";
 import { ensureDataDir } from "../core/storage.ts";
 import { bridgedInfo, buildBridged, partsFor, shapeOf, type BridgedDevice } from "./bridged.ts";
+import { EndpointNumbers, numbersInUse } from "./endpoint-numbers.ts";
 import { discriminatorProblem, passcodeProblem } from "./pairing.ts";
 import { configureMatter, environmentAt } from "./platform.ts";
 import { CommissioningGuard } from "./commissioning-guard.ts";
@@ -52,6 +53,7 @@ export class MatterHost {
   #env: Environment | undefined;
   #node: ServerNode | undefined;
   #aggregator: Endpoint | undefined;
+  #numbers: EndpointNumbers | undefined;
   readonly #devices = new Map<string, BridgedDevice>();
   /** Per-device chain so endpoint creation, updates and removal never overlap. */
   readonly #queues = new Map<string, Promise<void>>();
@@ -160,6 +162,7 @@ export class MatterHost {
     mkdirSync(this.#storageDir, { recursive: true, mode: 0o700 });
     chmodSync(this.#storageDir, 0o700);
     this.#env = environmentAt(`hearthbridge-${NODE_ID}`, o.dataDir);
+    this.#numbers = new EndpointNumbers(o.dataDir, this.#log);
 
     const node = await ServerNode.create({
       id: NODE_ID,
@@ -227,6 +230,7 @@ export class MatterHost {
     const node = this.#node;
     this.#node = undefined;
     this.#aggregator = undefined;
+    this.#numbers = undefined;
     this.#devices.clear();
     this.#running = false;
     if (node) {
@@ -272,12 +276,13 @@ export class MatterHost {
   async #addDevice(entry: DeviceEntry, live: boolean): Promise<void> {
     const aggregator = this.#aggregator;
     if (!aggregator) return;
-    const device = buildBridged(entry, this.#contextFor(entry.info.id));
+    const device = buildBridged(entry, this.#contextFor(entry.info.id), this.#numberFor());
     if (!device) {
       this.#log.debug({ device: entry.info.id }, "nothing to show in Matter for this device");
       return;
     }
     await aggregator.add(device.endpoint);
+    this.#numbers?.remember(device.endpoint);
     this.#devices.set(entry.info.id, device);
     if (live) this.#logWarnings();
     this.#log.debug(
@@ -285,6 +290,18 @@ export class MatterHost {
       `Matter endpoint for ${entry.info.name}`,
     );
     if (live) await this.#attach(device);
+  }
+
+  /** The remembered number of an endpoint id, unless another endpoint holds it now (matter.js would refuse it:
+   * only possible after matter.js's storage was reset and handed the number out again). */
+  #numberFor(): (endpointId: string) => number | undefined {
+    const used = this.#node ? numbersInUse(this.#node) : new Set<number>();
+    return (endpointId) => {
+      const number = this.#numbers?.get(endpointId);
+      if (number === undefined || used.has(number)) return undefined;
+      used.add(number);
+      return number;
+    };
   }
 
   async #attach(device: BridgedDevice): Promise<void> {
@@ -299,7 +316,7 @@ export class MatterHost {
     const existing = this.#devices.get(entry.info.id);
     if (!existing) return this.#addDevice(entry, true);
     if (shapeOf(partsFor(this.#contextFor(entry.info.id))) !== existing.shape) {
-      // Capabilities changed: rebuild the device's endpoints (same ids, so numbers are reused where the store allows).
+      // Capabilities changed: rebuild the device's endpoints under the same ids and numbers (endpoint-numbers.ts).
       this.#devices.delete(entry.info.id);
       await existing.endpoint.delete();
       return this.#addDevice(entry, true);
@@ -315,7 +332,7 @@ export class MatterHost {
   }
 
   /** Its account was removed: the endpoint leaves the aggregator (controllers see the parts list change).
-   * Other devices keep their endpoints and numbers; this one comes back under the same endpoint id. */
+   * Other devices keep their endpoints and numbers; this one comes back under the same endpoint id and number. */
   async #removeDevice(entry: DeviceEntry): Promise<void> {
     const device = this.#devices.get(entry.info.id);
     if (!device || !this.#running) return;

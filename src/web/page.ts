@@ -32,8 +32,8 @@ export async function qrSvg(text: string): Promise<string> {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** The pairing status in words (also sent over the event stream). */
-export function pairingText(view: PairingView): { homekit?: string; matter?: string } {
-  const out: { homekit?: string; matter?: string } = {};
+export function pairingText(view: PairingView): { homekit?: string; matter?: string; matterWarnings?: string[] } {
+  const out: { homekit?: string; matter?: string; matterWarnings?: string[] } = {};
   if (view.homekit) {
     const h = view.homekit;
     out.homekit = !h.running
@@ -52,6 +52,7 @@ export function pairingText(view: PairingView): { homekit?: string; matter?: str
       : m.commissioned
         ? `commissioned (${plural(m.fabrics, "fabric")})`
         : "not commissioned";
+    out.matterWarnings = m.warnings.map((w) => w.message);
   }
   return out;
 }
@@ -288,7 +289,8 @@ ${h.setupURI ? `<div class="qr" id="homekit-qr" data-payload="${esc(h.setupURI)}
     ? `<section class="card" id="matter"><h2>Matter</h2>
 ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${await qrSvg(m.qrCode)}</div>` : `<p>The bridge is starting; reload for the QR code.</p>`}
 <p>Manual code <code id="matter-code">${esc(m.manualCode ?? "")}</code></p>
-<p class="status" id="matter-status">${esc(text.matter)}</p></section>`
+<p class="status" id="matter-status">${esc(text.matter)}</p>
+<ul class="warnings" id="matter-warnings"${m.warnings.length ? "" : " hidden"}>${(text.matterWarnings ?? []).map((w) => `<li>${esc(w)}</li>`).join("")}</ul></section>`
     : `<section class="card" id="matter"><h2>Matter</h2><p>Disabled in the config (matter.enabled).</p></section>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -15,7 +15,7 @@ export interface WebSources {
   /** Every configured account (name and vendor only). */
   accounts: { name: string; vendor: string }[];
   homekit?: Pick<HomeKitHost, "pincode" | "setupURI" | "bridges" | "cameraPairings" | "on" | "off">;
-  matter?: Pick<MatterHost, "running" | "commissioned" | "fabricCount" | "pairingCodes">;
+  matter?: Pick<MatterHost, "running" | "commissioned" | "fabricCount" | "pairingCodes" | "warnings">;
   /** Camera video, when an account has cameras. */
   media?: Pick<MediaService, "liveSessions" | "state">;
   /** Epoch ms when the process started. */
@@ -81,7 +81,15 @@ export interface PairingView {
     setupURI?: string;
     bridges: { index: number; name: string; port?: number; accessories: number; pairedControllers: number }[];
   };
-  matter?: { running: boolean; commissioned: boolean; fabrics: number; manualCode?: string; qrCode?: string };
+  matter?: {
+    running: boolean;
+    commissioned: boolean;
+    fabrics: number;
+    manualCode?: string;
+    qrCode?: string;
+    /** Controller limits the bridge breaks now (Alexa's port and device count: README "Matter and Alexa"). */
+    warnings: { key: string; message: string }[];
+  };
 }
 
 export interface Health {
@@ -312,6 +320,7 @@ export function pairingView(s: WebSources): PairingView {
       commissioned: s.matter.commissioned,
       fabrics: s.matter.fabricCount,
       ...(codes ? { manualCode: codes.manualPairingCode, qrCode: codes.qrPairingCode } : {}),
+      warnings: s.matter.warnings.map((w) => ({ key: w.key, message: w.message })),
     };
   }
   return view;

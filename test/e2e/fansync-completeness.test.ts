@@ -19,6 +19,7 @@ if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: 
 
 const DISCRIMINATOR = 3841;
 const DIMMABLE_LIGHT = 0x0101;
+const FAN = 0x2b;
 /** Operational State (Matter 1.3 §1.14): cluster 0x60, Stopped 0, Running 1, Error 3. */
 const OPERATIONAL_STATE = "0x60";
 const ERROR = 3;
@@ -182,6 +183,14 @@ describe("FanSync completeness in Apple Home and Matter", () => {
       characteristic: Characteristic.RotationSpeed.UUID,
       accessory: { serial: attic },
     });
+    // In Matter the fan is rebuilt with the ladder under the same endpoint number (controllers key on it).
+    const atticFan = matter.withCluster(matter.bridged(`fansync:${attic}`), "fanControl").number!;
+    assert.equal(matter.clientFeatures(atticFan, "fanControl").multiSpeed, false);
+    const matterLadder = matter.serversChanged(
+      atticFan,
+      () => matter.clientFeatures(atticFan, "fanControl").multiSpeed === true,
+      60_000,
+    );
     const mark = sim.requests("set", attic).length;
     const learned = bridge.waitForLine((l) => String(l.msg).includes("holds the speeds 45/70/100"), 30_000);
     await hap.write([speed, 60]); // the fan holds 45
@@ -194,6 +203,7 @@ describe("FanSync completeness in Apple Home and Matter", () => {
       assert.ok(Date.now() < deadline, "the accessory was not re-rendered with the learned steps");
       await new Promise((resolve) => setImmediate(resolve));
     }
+    await matterLadder;
 
     // Porch goes into a fault while the bridge is down: it must start in that state (and start at all).
     await hap.close();
@@ -213,9 +223,11 @@ describe("FanSync completeness in Apple Home and Matter", () => {
       operationalState: ERROR,
       operationalError: { errorStateId: 2, errorStateDetails: "Over temperature (code 265)" },
     });
-    // The learned ladder in Matter (multiSpeed, speedMax 3) is not read here: the attic's endpoint was rebuilt
-    // under a new number while this controller was subscribed, and matter.js's test controller kept its old
-    // structure after the reconnect in one timing (it had the new partsList's data version, so the bridge sent
-    // nothing new). test/matter/host.test.ts covers the steps -> speedMax mapping.
+    const fanEp = matter.withCluster(matter.bridged(`fansync:${attic}`), "fanControl");
+    assert.equal(fanEp.number, atticFan, "the same endpoint number after the rebuild and the restart");
+    assert.ok(deviceTypes(attic, "fanControl").includes(FAN));
+    const control = await matter.read(fanEp, "fanControl", ["featureMap", "speedMax"]);
+    assert.equal((control.featureMap as Record<string, boolean>).multiSpeed, true);
+    assert.equal(control.speedMax, 3);
   });
 });

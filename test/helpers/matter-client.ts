@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Environment } from "@matter/main";
+import { EndpointLifecycle, Environment } from "@matter/main";
 import { GeneralCommissioning } from "@matter/main/clusters/general-commissioning";
 import { FabricId, type NodeId } from "@matter/main/types";
 import { CommissioningController } from "@project-chip/matter.js";
@@ -262,6 +262,35 @@ export class MatterTestClient {
       };
       this.#waiters.add(waiter);
     });
+  }
+
+  /** Resolve once this controller replaced a cluster's client on an endpoint and `check` holds. A cluster whose
+   * features changed (same endpoint number, e.g. a rebuilt bridged device) is replaced at the end of the report
+   * that carried the change, after its attribute reports: reading a new attribute before then fails. */
+  serversChanged(endpointId: number, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+    const endpoint = this.node.node.endpoints.for(endpointId as never);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        endpoint.lifecycle.changed.off(listener);
+        reject(new Error(`the clusters of endpoint ${endpointId} did not change as expected within ${timeoutMs} ms`));
+      }, timeoutMs);
+      // Returns nothing: a matter.js observer that returns a value stops the others.
+      const listener = (change: EndpointLifecycle.Change) => {
+        if (change !== EndpointLifecycle.Change.ServersChanged || !check()) return;
+        clearTimeout(timer);
+        endpoint.lifecycle.changed.off(listener);
+        resolve();
+      };
+      endpoint.lifecycle.changed.on(listener);
+    });
+  }
+
+  /** The features a cluster's client on an endpoint was built with (what the controller believes now). */
+  clientFeatures(endpointId: number, cluster: string): Record<string, boolean> {
+    const type = this.node.node.endpoints.for(endpointId as never).behaviors.supported[cluster] as
+      | { features?: Record<string, boolean> }
+      | undefined;
+    return type?.features ?? {};
   }
 
   /** Every report seen so far (for assertions about what was *not* reported). */

@@ -347,6 +347,7 @@ test(
         commissioned: false,
         fabricCount: 0,
         pairingCodes: () => ({ manualPairingCode: "", qrPairingCode: "" }),
+        warnings: [],
       },
     };
     const metrics = new BridgeMetrics(sources);

@@ -422,6 +422,11 @@ import { $, element, reloadPage, toLogin } from "./ui.js";
     if (hk && p.homekit !== undefined) hk.textContent = p.homekit;
     const mt = $("#matter-status");
     if (mt && p.matter !== undefined) mt.textContent = p.matter;
+    const warnings = $("#matter-warnings");
+    if (warnings && p.matterWarnings !== undefined) {
+      warnings.replaceChildren(...p.matterWarnings.map((w) => element("li", undefined, w)));
+      warnings.hidden = p.matterWarnings.length === 0;
+    }
   }
 
   const handlers = {
