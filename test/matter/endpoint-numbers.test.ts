@@ -123,7 +123,7 @@ describe("Matter endpoint numbers across rebuilds, removals and restarts", { tim
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("a fan that learned its steps is rebuilt at the same number and the controller reads the new features", async () => {
+  it("a fan that learned its steps is rebuilt at the same number; the controller reads its new features", async () => {
     const number = host.endpointNumber(continuous.id)!;
     assert.equal(client.bridged(continuous.id).number, number);
     assert.equal(features(continuous.id).multiSpeed, false);
