@@ -2,7 +2,9 @@
 // capability, each with its own port, passcode and discriminator, generated once and kept in
 // <dataDir>/matter-cameras.json (0600) so a restart never changes what a controller paired with.
 // Ports count up from matter.port + 10. A camera found later (an account added on the page) gets its
-// node then. The camera's sensors stay on the Matter bridge as before.
+// node then; a camera that leaves (its account removed on the page) has its node stopped, its identity and
+// fabrics kept, so adding the account again brings it back paired. The camera's sensors stay on the
+// Matter bridge as before.
 import { randomInt } from "node:crypto";
 import { join } from "node:path";
 import type { Logger } from "../../core/logger.ts";
@@ -35,6 +37,7 @@ export class MatterCameraHost {
   #queue: Promise<void> = Promise.resolve();
   #running = false;
   readonly #onDevice = (entry: DeviceEntry) => this.#enqueue(() => this.#add(entry));
+  readonly #onRemoved = (entry: DeviceEntry) => this.#enqueue(() => this.#remove(entry));
 
   constructor(options: MatterCameraHostOptions) {
     this.#options = options;
@@ -50,11 +53,13 @@ export class MatterCameraHost {
     this.#running = true;
     for (const entry of this.#options.registry.devices) await this.#add(entry);
     this.#options.registry.on("device", this.#onDevice);
+    this.#options.registry.on("removed", this.#onRemoved);
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     this.#options.registry.off("device", this.#onDevice);
+    this.#options.registry.off("removed", this.#onRemoved);
     await this.#queue;
     await Promise.allSettled([...this.#nodes.values()].map((n) => n.stop()));
     this.#nodes.clear();
@@ -77,6 +82,17 @@ export class MatterCameraHost {
     cameras[deviceId] = made;
     this.#store.set("cameras", cameras);
     return made;
+  }
+
+  async #remove(entry: DeviceEntry): Promise<void> {
+    const node = this.#nodes.get(entry.info.id);
+    if (!node) return;
+    this.#nodes.delete(entry.info.id);
+    await node.stop();
+    this.#options.log.info(
+      { device: entry.info.id, port: node.port },
+      `Matter camera ${entry.info.name} stopped: the device left the bridge`,
+    );
   }
 
   async #add(entry: DeviceEntry): Promise<void> {
