@@ -18,6 +18,18 @@ export interface CameraIdentity {
   port: number;
   passcode: number;
   discriminator: number;
+  /** The camera's name when its node last started (for `npm run pairing`, which starts nothing). */
+  name?: string;
+}
+
+/** A camera node's codes as the web page shows them. */
+export interface MatterCameraPairing {
+  deviceId: string;
+  name: string;
+  port: number;
+  manualPairingCode: string;
+  qrPairingCode: string;
+  commissioned: boolean;
 }
 
 export interface MatterCameraHostOptions {
@@ -47,6 +59,26 @@ export class MatterCameraHost {
   /** Each camera's node (pairing codes, port) for the log and the pairing command. */
   get nodes(): MatterCameraNode[] {
     return [...this.#nodes.values()];
+  }
+
+  /** The running camera nodes' codes (a node still starting is left out). */
+  cameraPairings(): MatterCameraPairing[] {
+    const out: MatterCameraPairing[] = [];
+    for (const node of this.#nodes.values()) {
+      try {
+        const codes = node.pairingCodes();
+        out.push({
+          deviceId: node.deviceId,
+          name: node.name,
+          port: node.port,
+          ...codes,
+          commissioned: node.commissioned,
+        });
+      } catch {
+        // not started yet: shown once it is
+      }
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name) || a.deviceId.localeCompare(b.deviceId));
   }
 
   async start(): Promise<void> {
@@ -84,6 +116,15 @@ export class MatterCameraHost {
     return made;
   }
 
+  /** The stored identity with the camera's current name kept beside it. */
+  #named(deviceId: string, name: string): CameraIdentity {
+    const identity = this.identity(deviceId);
+    if (identity.name === name) return identity;
+    const named = { ...identity, name };
+    this.#store.set("cameras", { ...(this.#store.get("cameras") ?? {}), [deviceId]: named });
+    return named;
+  }
+
   async #remove(entry: DeviceEntry): Promise<void> {
     const node = this.#nodes.get(entry.info.id);
     if (!node) return;
@@ -103,6 +144,7 @@ export class MatterCameraHost {
       this.#options.log.warn({ device: entry.info.id }, `${entry.info.name}: no camera video, so no Matter camera`);
       return;
     }
+    const { name: _stored, ...identity } = this.#named(entry.info.id, entry.info.name);
     const node = new MatterCameraNode({
       deviceId: entry.info.id,
       name: entry.info.name,
@@ -110,7 +152,7 @@ export class MatterCameraHost {
       media,
       log: this.#options.log,
       storageRoot: join(this.#options.dataDir, "matter-cameras"),
-      ...this.identity(entry.info.id),
+      ...identity,
     });
     this.#nodes.set(entry.info.id, node);
     await node.start();
