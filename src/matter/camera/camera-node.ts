@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Endpoint, ServerNode, VendorId, type Environment } from "@matter/main";
 import { CameraDevice } from "@matter/main/devices/camera";
 import type { CameraCapability } from "../../core/camera.ts";
+import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/logger.ts";
 import { discriminatorProblem, passcodeProblem } from "../pairing.ts";
 import { environmentAt } from "../platform.ts";
@@ -34,6 +35,8 @@ export interface MatterCameraNodeOptions {
   productId?: number;
   /** Tests: how long a SolicitOffer session waits for ProvideAnswer (default the spec's 30 s). */
   answerTimeoutMs?: number;
+  /** Tests: the clock of the camera's timers. */
+  clock?: Clock;
 }
 
 export { cameraNodeId };
