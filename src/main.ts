@@ -319,6 +319,7 @@ async function main(): Promise<void> {
     accounts: config.accounts,
     homekit,
     matter,
+    matterCameras,
     get media() {
       return media;
     },

@@ -1,5 +1,6 @@
 // `pairing`: print the HomeKit and Matter pairing codes and QR codes from <data>/identity.json and
-// the config, each standalone camera's own HomeKit code from <data>/homekit, and while the web page has
+// the config, each standalone camera's own HomeKit code from <data>/homekit, each Matter camera node's
+// codes from <data>/matter-cameras.json (matter.cameras), and while the web page has
 // no password its one-time setup link (<data>/web.json), without starting the bridge (no port is
 // opened, nothing is written).
 import { existsSync } from "node:fs";
@@ -10,7 +11,7 @@ import type { Config } from "../core/config.ts";
 import type { PairingIdentity } from "../core/identity.ts";
 import { readJson } from "../core/storage.ts";
 import { homekitSetupURI, readAccessoryInfo, readCameraPairings } from "../homekit/setup-uri.ts";
-import { matterPairingCodes } from "../matter/setup-codes.ts";
+import { CAMERA_PRODUCT_ID, cameraNodeId, matterPairingCodes } from "../matter/setup-codes.ts";
 import { isLoopbackHost, readWebStore } from "../web/auth.ts";
 import { loadConfigOrReport, withCommonOptions, type CommonOptions } from "./common.ts";
 import { webUrl } from "./first-run.ts";
@@ -37,6 +38,10 @@ export interface PairingReport {
   cameras?: CameraPairingReport[];
   /** Why the cameras could not be read (a damaged bridges.json); the other codes still print. */
   camerasProblem?: string;
+  /** Matter camera nodes (matter.cameras: true), each commissioned with its own code. */
+  matterCameras?: MatterCameraPairingReport[];
+  /** Why the Matter cameras could not be read (a damaged matter-cameras.json). */
+  matterCamerasProblem?: string;
   /** The web page has no password yet: the one-time link that lets it be chosen (absent before the
    * bridge's first start made the token). */
   webSetup?: { token?: string; url?: string };
@@ -51,6 +56,16 @@ export interface CameraPairingReport {
   setupURI?: string;
   port?: number;
   pairedControllers: number;
+}
+
+export interface MatterCameraPairingReport {
+  deviceId: string;
+  /** As when its node last started. */
+  name?: string;
+  manualPairingCode: string;
+  qrPairingCode: string;
+  port: number;
+  commissioned: boolean;
 }
 
 interface SavedIdentity {
@@ -94,6 +109,13 @@ export function pairingReport(config: Config, dataDir: string): PairingReport {
       commissioned: existsSync(join(dir, "matter")) && matterHasFabrics(join(dir, "matter")),
     };
   }
+  if (config.matter.enabled && config.matter.cameras) {
+    try {
+      report.matterCameras = matterCameraReports(dir);
+    } catch (error) {
+      report.matterCamerasProblem = (error as Error).message;
+    }
+  }
   const webSetup = webSetupReport(config, dir);
   if (webSetup) report.webSetup = webSetup;
   return report;
@@ -123,6 +145,27 @@ function cameraReports(dir: string): CameraPairingReport[] {
         pairedControllers: c.pairedControllers,
       };
     })
+    .sort((a, b) => (a.name ?? a.deviceId).localeCompare(b.name ?? b.deviceId));
+}
+
+interface StoredCameraIdentity {
+  port: number;
+  passcode: number;
+  discriminator: number;
+  name?: string;
+}
+
+/** The camera nodes' identities (src/matter/camera/host.ts), each node's fabrics in its own storage. */
+function matterCameraReports(dir: string): MatterCameraPairingReport[] {
+  const stored = readJson<{ cameras?: Record<string, StoredCameraIdentity> }>(join(dir, "matter-cameras.json"));
+  return Object.entries(stored?.cameras ?? {})
+    .map(([deviceId, c]) => ({
+      deviceId,
+      ...(c.name ? { name: c.name } : {}),
+      ...matterPairingCodes({ passcode: c.passcode, discriminator: c.discriminator, productId: CAMERA_PRODUCT_ID }),
+      port: c.port,
+      commissioned: matterHasFabrics(join(dir, "matter-cameras", cameraNodeId(deviceId))),
+    }))
     .sort((a, b) => (a.name ?? a.deviceId).localeCompare(b.name ?? b.deviceId));
 }
 
@@ -182,6 +225,16 @@ export function formatPairingReport(report: PairingReport, withQr = true): strin
       );
       if (withQr) out.push(qr(m.qrPairingCode));
     } else out.push(`Matter: pairing code ${notStarted}`);
+    if (report.matterCamerasProblem) out.push(`Matter cameras: ${report.matterCamerasProblem}`);
+    for (const c of report.matterCameras ?? []) {
+      // Each camera is a Matter node of its own: the bridge's code does not add it.
+      out.push(
+        `Matter camera ${c.name ? `${c.name} (${c.deviceId})` : c.deviceId}: manual pairing code ` +
+          `${c.manualPairingCode}, QR payload ${c.qrPairingCode}  (port ${c.port}; ` +
+          `${c.commissioned ? "commissioned" : "not commissioned yet: add it in your controller on its own"})`,
+      );
+      if (withQr) out.push(qr(c.qrPairingCode));
+    }
   } else out.push("Matter: disabled in the config");
   if (report.webSetup) {
     const { token, url } = report.webSetup;

@@ -11,6 +11,13 @@ import {
 /** The test vendor and product ids MatterHost uses unless told otherwise (uncertified bridges must). */
 export const DEFAULT_VENDOR_ID = 0xfff1;
 export const DEFAULT_PRODUCT_ID = 0x8000;
+/** The product id of each camera node (matter.cameras): a camera is its own product, not the bridge. */
+export const CAMERA_PRODUCT_ID = 0x8001;
+
+/** A camera node's id (its storage directory name) for a device id: only safe characters. */
+export function cameraNodeId(deviceId: string): string {
+  return `camera-${deviceId.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+}
 
 export interface SetupValues {
   passcode: number;

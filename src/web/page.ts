@@ -2,7 +2,7 @@
 // only updates text in place from the event stream, so the page also reads fine without it.
 import QRCode from "qrcode";
 import type { LogEntry } from "./log-ring.ts";
-import type { AccountView, CameraView, DeviceView, PairingView } from "./status.ts";
+import type { AccountView, CameraView, DeviceView, MatterCameraView, PairingView } from "./status.ts";
 import { vendorOf } from "../drivers/index.ts";
 import { MAX_ACCOUNT_NAME } from "../core/page-accounts.ts";
 
@@ -80,6 +80,8 @@ export interface PageData {
   pairing: PairingView;
   /** Standalone cameras, each paired in Apple Home with its own code. */
   cameras?: CameraView[];
+  /** Cameras as Matter nodes of their own (matter.cameras), each with its own code. */
+  matterCameras?: MatterCameraView[];
   accounts: AccountView[];
   devices: DeviceView[];
   logs: LogEntry[];
@@ -187,6 +189,33 @@ async function cameraSection(cameras: CameraView[]): Promise<string> {
   return `<section id="cameras"${cameras.length ? "" : " hidden"}><h2>Cameras in Apple Home</h2>
 <p class="hint">Each camera is an accessory of its own in Apple Home, with its own code: Home app → Add Accessory → scan the camera's QR code. The bridge's code does not add it.</p>
 <div class="pairing" id="camera-cards">${cards}</div></section>`;
+}
+
+/** A Matter camera node's state in words (also sent over the event stream). */
+export function matterCameraStatus(c: MatterCameraView): string {
+  return c.commissioned ? "commissioned" : "not commissioned: add it in your Matter controller with this code";
+}
+
+export interface MatterCameraEvent extends MatterCameraView {
+  status: string;
+  qr: string;
+}
+
+export async function matterCameraEvent(c: MatterCameraView): Promise<MatterCameraEvent> {
+  return { ...c, status: matterCameraStatus(c), qr: await qrSvg(c.qrCode) };
+}
+
+async function matterCameraCard(c: MatterCameraView): Promise<string> {
+  return `<section class="card camera" data-camera="${esc(c.deviceId)}"><h3 class="camera-name">${esc(c.name)}</h3>
+<div class="qr" data-payload="${esc(c.qrCode)}">${await qrSvg(c.qrCode)}</div><p>Manual code <code class="camera-code">${esc(c.manualCode)}</code></p>
+<p class="status camera-status">${esc(matterCameraStatus(c))}</p></section>`;
+}
+
+async function matterCameraSection(cameras: MatterCameraView[]): Promise<string> {
+  const cards = (await Promise.all(cameras.map(matterCameraCard))).join("");
+  return `<section id="matter-cameras"${cameras.length ? "" : " hidden"}><h2>Cameras in Matter</h2>
+<p class="hint">Each camera is a Matter node of its own, with its own code: add it in your Matter controller by scanning the camera's QR code. The bridge's code does not add it.</p>
+<div class="pairing" id="matter-camera-cards">${cards}</div></section>`;
 }
 
 /** Filled by app.js from /api/pairings (removal needs the script: it asks for confirmation first). */
@@ -301,6 +330,7 @@ ${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${a
 <main id="main">
 <div class="pairing">${homekit}${matter}</div>
 ${await cameraSection(d.cameras ?? [])}
+${await matterCameraSection(d.matterCameras ?? [])}
 ${pairingsSection()}
 <section aria-labelledby="accounts-title"><h2 id="accounts-title">Accounts</h2>${d.admin ? addAccountForm(d.admin, d.accounts.length) : ""}
 <table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${d.accounts.map((a) => accountRow(a, d.admin)).join("")}</tbody></table>

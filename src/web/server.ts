@@ -23,6 +23,7 @@ import { MFA_VENDOR_NAMES, MfaWebLogin } from "./mfa-login.ts";
 import { PASSWORD_VENDOR_NAMES, PasswordWebLogin } from "./account-login.ts";
 import {
   cameraEvent,
+  matterCameraEvent,
   pairingText,
   renderLogin,
   renderPage,
@@ -33,7 +34,16 @@ import {
 import { vendors } from "../drivers/index.ts";
 import { bundleFileName, DiagnosticsService, type DiagnosticsOptions } from "./diagnostics.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../core/password.ts";
-import { accountViews, cameraViews, deviceView, deviceViews, health, pairingView, streamStates } from "./status.ts";
+import {
+  accountViews,
+  cameraViews,
+  deviceView,
+  deviceViews,
+  health,
+  matterCameraViews,
+  pairingView,
+  streamStates,
+} from "./status.ts";
 import type { Reachability, WebSources } from "./status.ts";
 import { BadCommand, parseCommand } from "./device-commands.ts";
 import { AccountAdmin, type AccountRuntime } from "./account-admin.ts";
@@ -379,6 +389,7 @@ export class WebServer {
     for (const event of CAMERA_EVENTS) this.#o.sources.homekit?.on(event, this.#onCamera);
     this.#lastPairing = JSON.stringify(pairingText(pairingView(this.#o.sources)));
     for (const c of cameraViews(this.#o.sources)) this.#lastCamera.set(c.deviceId, JSON.stringify(c));
+    for (const c of matterCameraViews(this.#o.sources)) this.#lastCamera.set(`matter:${c.deviceId}`, JSON.stringify(c));
     for (const entry of registry.devices) if (!entry.available) this.#downSince.set(entry.info.id, Date.now());
     for (const a of this.#o.diagnostics?.links?.view(this.#o.sources.accounts) ?? [])
       this.#linkSince.set(a.name, Date.parse(a.since));
@@ -810,6 +821,7 @@ export class WebServer {
     return {
       pairing: pairingView(s),
       cameras: cameraViews(s),
+      matterCameras: matterCameraViews(s),
       accounts: accountViews(s),
       devices: deviceViews(s, this.#reach),
       logs: this.#logs.recent(PAGE_LOG_LINES),
@@ -821,6 +833,7 @@ export class WebServer {
     const snapshot = this.#snapshot();
     // Cameras go with their QR as SVG: one may have appeared since the page was rendered.
     const cameras = await Promise.all(snapshot.cameras.map(cameraEvent));
+    const matterCameras = await Promise.all(snapshot.matterCameras.map(matterCameraEvent));
     res.writeHead(200, {
       "Content-Type": "text/event-stream; charset=utf-8",
       "Cache-Control": "no-store",
@@ -831,7 +844,12 @@ export class WebServer {
     const session = this.#auth.required ? sessionToken(req.headers.cookie) : undefined;
     this.#streams.add(res, { session, expiresAt: this.#auth.expiresAt(session), client: this.#proxy.client(req) });
     // The page formats nothing itself: pairing goes as text, the bridge's QR payloads stay in the HTML.
-    this.#streams.send(res, "snapshot", { ...snapshot, pairing: pairingText(snapshot.pairing), cameras });
+    this.#streams.send(res, "snapshot", {
+      ...snapshot,
+      pairing: pairingText(snapshot.pairing),
+      cameras,
+      matterCameras,
+    });
   }
 
   #broadcast(event: string, data: unknown): void {
@@ -856,6 +874,13 @@ export class WebServer {
         if (this.#lastCamera.get(camera.deviceId) === key) continue;
         this.#lastCamera.set(camera.deviceId, key);
         this.#broadcast("camera", await cameraEvent(camera));
+      }
+      // A Matter camera node started (found after start) or was commissioned: polled, as it emits nothing.
+      for (const camera of matterCameraViews(this.#o.sources)) {
+        const key = JSON.stringify(camera);
+        if (this.#lastCamera.get(`matter:${camera.deviceId}`) === key) continue;
+        this.#lastCamera.set(`matter:${camera.deviceId}`, key);
+        this.#broadcast("matter-camera", await matterCameraEvent(camera));
       }
     } catch (error) {
       this.#log.warn({ err: error }, "web page: camera pairing update failed");

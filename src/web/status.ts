@@ -7,6 +7,7 @@ import type { DeviceEntry, DeviceRegistry } from "../core/registry.ts";
 import type { LinkState } from "../core/driver.ts";
 import type { DeviceState } from "../core/model.ts";
 import type { HomeKitHost } from "../homekit/host.ts";
+import type { MatterCameraHost } from "../matter/camera/host.ts";
 import type { MatterHost } from "../matter/host.ts";
 import { controlsOf, type DeviceControls } from "./device-commands.ts";
 
@@ -16,6 +17,8 @@ export interface WebSources {
   accounts: { name: string; vendor: string }[];
   homekit?: Pick<HomeKitHost, "pincode" | "setupURI" | "bridges" | "cameraPairings" | "on" | "off">;
   matter?: Pick<MatterHost, "running" | "commissioned" | "fabricCount" | "pairingCodes" | "warnings">;
+  /** The cameras' own Matter nodes (matter.cameras). */
+  matterCameras?: Pick<MatterCameraHost, "cameraPairings">;
   /** Camera video, when an account has cameras. */
   media?: Pick<MediaService, "liveSessions" | "state">;
   /** Epoch ms when the process started. */
@@ -72,6 +75,16 @@ export interface CameraView {
   /** The X-HM:// QR payload; absent until the camera's accessory is published. */
   setupURI?: string;
   paired: boolean;
+}
+
+/** A camera's own Matter node (matter.cameras): commissioned with its own code, not the bridge's. */
+export interface MatterCameraView {
+  deviceId: string;
+  name: string;
+  manualCode: string;
+  /** The MT: QR payload. */
+  qrCode: string;
+  commissioned: boolean;
 }
 
 export interface PairingView {
@@ -285,6 +298,17 @@ export function cameraViews(s: WebSources): CameraView[] {
       paired: c.paired,
     }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.deviceId.localeCompare(b.deviceId));
+}
+
+/** The Matter camera nodes' codes (none unless matter.cameras is on). */
+export function matterCameraViews(s: WebSources): MatterCameraView[] {
+  return (attempt(() => s.matterCameras?.cameraPairings()) ?? []).map((c) => ({
+    deviceId: c.deviceId,
+    name: c.name,
+    manualCode: c.manualPairingCode,
+    qrCode: c.qrPairingCode,
+    commissioned: c.commissioned,
+  }));
 }
 
 function attempt<T>(read: () => T): T | undefined {

@@ -24,6 +24,8 @@ export interface E2EConfig {
   discriminator?: number;
   web?: Record<string, unknown>;
   media?: Record<string, unknown>;
+  /** More `matter.*` keys (e.g. cameras: true). */
+  matter?: Record<string, unknown>;
   logLevel?: string;
 }
 
@@ -32,7 +34,12 @@ export async function writeE2EConfig(file: string, options: E2EConfig): Promise<
   const matterPort = await freeUdpPort();
   const config = {
     homekit: { port: 0, advertiser: "none", pincode: E2E_PIN, name: options.name },
-    matter: { port: matterPort, passcode: E2E_PASSCODE, discriminator: options.discriminator ?? 3840 },
+    matter: {
+      port: matterPort,
+      passcode: E2E_PASSCODE,
+      discriminator: options.discriminator ?? 3840,
+      ...options.matter,
+    },
     ...(options.web ? { web: options.web } : {}),
     // Simulated cameras push to loopback only; any free port so files can run side by side. The local
     // push only (these simulators serve no cloud video unless a test sets endpoints.media): a push slowed

@@ -1,7 +1,7 @@
 // A camera as its own Matter 1.5 node, end to end with real peers: a matter.js ServerNode that is both
 // the controller (it commissions the camera over loopback) and a WebRtcTransportRequestor (the
-// camera's Answer / Offer / End arrive on it as commands), plus a werift viewer. The camera's video is
-// a real H.264 file played through the bridge's WebRTC sender; ffprobe decodes what the viewer got.
+// camera's Answer / Offer / End arrive on it as commands; test/helpers/matter-camera-rig.ts), plus a
+// werift viewer. The camera's video is a real H.264 file played through the bridge's WebRTC sender; ffprobe decodes what the viewer got.
 // Bad input (malformed SDP, unknown or foreign session ids, too many sessions, an ICE that never
 // connects) is refused or timed out with the spec's status, logged once, and leaves nothing running.
 // Run inside the loopback namespace: test/netns.sh node --test test/matter/camera.test.ts
@@ -10,26 +10,21 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Endpoint, Environment, ServerNode } from "@matter/main";
-import { AccessControlServer } from "@matter/main/behaviors/access-control";
+import { Environment } from "@matter/main";
 import { CameraAvStreamManagementClient } from "@matter/main/behaviors/camera-av-stream-management";
-import { WebRtcTransportProviderClient } from "@matter/main/behaviors/web-rtc-transport-provider";
-import { WebRtcTransportRequestorServer } from "@matter/main/behaviors/web-rtc-transport-requestor";
 import { CameraAvStreamManagement } from "@matter/main/clusters/camera-av-stream-management";
 import { WebRtcTransportDefinitions } from "@matter/main/clusters/web-rtc-transport-definitions";
 import type { WebRtcTransportRequestor } from "@matter/main/clusters/web-rtc-transport-requestor";
-import { CameraControllerDevice } from "@matter/main/devices/camera-controller";
-import { EndpointNumber, Status, StatusResponseError, StreamUsage } from "@matter/main/types";
-import type { ClientNode } from "@matter/main";
-import { Seconds } from "@matter/main";
+import { EndpointNumber, Status, StreamUsage } from "@matter/main/types";
 import { createLogger } from "../../src/core/logger.ts";
 import type { StreamHubState } from "../../src/media/hub.ts";
 import { WebRtcService, type WebRtcSettings } from "../../src/media/webrtc/service.ts";
 import { MatterCameraNode } from "../../src/matter/camera/camera-node.ts";
-import { configureMatter, environmentAt } from "../../src/matter/platform.ts";
+import { configureMatter } from "../../src/matter/platform.ts";
 import { encodeSourceFlv, ffmpegChildren, FileCameraSource, jpegSize, SOURCE } from "../helpers/camera-fixture.ts";
 import { FlvFileFrames } from "../helpers/flv-frames.ts";
 import { LogCapture } from "../helpers/log-capture.ts";
+import { CameraControllerRig, statusOf } from "../helpers/matter-camera-rig.ts";
 import { H264Depacketizer, probeH264 } from "../helpers/rtp-h264.ts";
 import { TestViewer } from "../helpers/whep-client.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -42,26 +37,6 @@ const PASSCODE = 20202031;
 const DISCRIMINATOR = 3001;
 const { WebRtcEndReason } = WebRtcTransportDefinitions;
 const LOOPBACK: WebRtcSettings = { enabled: true, interfaces: ["127.0.0.1"], maxSessions: 2, connectTimeoutMs: 4_000 };
-
-/** What the camera told the controller's requestor, in order. */
-type RequestorCall =
-  | { command: "offer"; request: WebRtcTransportRequestor.OfferRequest }
-  | { command: "answer"; request: WebRtcTransportRequestor.AnswerRequest }
-  | { command: "end"; request: WebRtcTransportRequestor.EndRequest };
-const calls: RequestorCall[] = [];
-
-class RecordingRequestor extends WebRtcTransportRequestorServer {
-  override async offer(request: WebRtcTransportRequestor.OfferRequest): Promise<void> {
-    calls.push({ command: "offer", request });
-  }
-  override async answer(request: WebRtcTransportRequestor.AnswerRequest): Promise<void> {
-    calls.push({ command: "answer", request });
-  }
-  override async iceCandidates(): Promise<void> {}
-  override async end(request: WebRtcTransportRequestor.EndRequest): Promise<void> {
-    calls.push({ command: "end", request });
-  }
-}
 
 class AlwaysReadyHub {
   acquired = 0;
@@ -90,10 +65,6 @@ class AlwaysReadyHub {
   }
 }
 
-function statusOf(error: unknown): number | undefined {
-  return error instanceof StatusResponseError ? error.code : undefined;
-}
-
 describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeout: 240_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-matter-camera-"));
   const capture = new LogCapture();
@@ -102,37 +73,15 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
   const viewers: TestViewer[] = [];
   let service: WebRtcService;
   let camera: MatterCameraNode;
-  let controller: ServerNode;
-  let peer: ClientNode;
-  let requestorEndpoint: number;
-
-  const streams = () =>
-    peer.endpoints.require(1).commandsOf(CameraAvStreamManagementClient) as unknown as {
-      videoStreamAllocate(r: object): Promise<{ videoStreamId: number }>;
-      videoStreamDeallocate(r: object): Promise<void>;
-      audioStreamAllocate(r: object): Promise<{ audioStreamId: number }>;
-      snapshotStreamAllocate(r: object): Promise<{ snapshotStreamId: number }>;
-      captureSnapshot(
-        r: object,
-      ): Promise<{ data: Uint8Array; imageCodec: number; resolution: { width: number; height: number } }>;
-    };
-  const provider = () =>
-    peer.endpoints.require(1).commandsOf(WebRtcTransportProviderClient) as unknown as {
-      provideOffer(r: object): Promise<{ webRtcSessionId: number }>;
-      solicitOffer(r: object): Promise<{ webRtcSessionId: number; deferredOffer: boolean }>;
-      provideAnswer(r: object): Promise<void>;
-      provideIceCandidates(r: object): Promise<void>;
-      endSession(r: object): Promise<void>;
-    };
+  let rig: CameraControllerRig;
+  const streams = () => rig.streams();
+  const provider = () => rig.provider();
   const viewer = (options?: ConstructorParameters<typeof TestViewer>[0]) => {
     const v = new TestViewer(options);
     viewers.push(v);
     return v;
   };
-  const nextCall = (command: RequestorCall["command"], sessionId: number) =>
-    waitFor(() => calls.find((c) => c.command === command && c.request.webRtcSessionId === sessionId), 20_000, {
-      message: `${command} for session ${sessionId}`,
-    });
+  const nextCall = (command: "offer" | "answer" | "end", sessionId: number) => rig.nextCall(command, sessionId);
 
   before(async () => {
     configureMatter(log);
@@ -170,49 +119,23 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
     });
     await camera.start();
 
-    controller = await ServerNode.create({
-      id: "controller",
-      environment: environmentAt("test-camera-controller", join(dir, "controller")),
-      network: { port: PORT + 1, tcp: true },
-      commissioning: { enabled: false },
-      controller: { adminFabricLabel: "hearthbridge camera test" },
-    } as never);
-    const requestor = new Endpoint(CameraControllerDevice.with(RecordingRequestor), { id: "requestor" });
-    await controller.add(requestor);
-    await controller.start();
-    requestorEndpoint = requestor.number;
-    peer = await controller.peers.commission({
-      passcode: PASSCODE,
-      longDiscriminator: DISCRIMINATOR,
-      timeout: Seconds(90),
-    } as never);
-    // The camera's commands to our requestor arrive as a CASE subject of the shared fabric: allow them.
-    await controller.act("grant-camera", (agent) => {
-      const acl = agent.get(AccessControlServer);
-      const fabricIndex = acl.state.acl[0]?.fabricIndex ?? peer.state.commissioning.peerAddress!.fabricIndex;
-      acl.state.acl = [
-        ...acl.state.acl,
-        {
-          fabricIndex,
-          privilege: 3,
-          authMode: 2,
-          subjects: [peer.state.commissioning.peerAddress!.nodeId],
-          targets: null,
-        },
-      ] as never;
+    rig = await CameraControllerRig.commission({
+      dir,
+      port: PORT + 1,
+      camera: { passcode: PASSCODE, longDiscriminator: DISCRIMINATOR },
     });
   });
 
   after(async () => {
     await Promise.all(viewers.map((v) => v.close().catch(() => undefined)));
-    await controller?.close().catch(() => undefined);
+    await rig?.close();
     await camera?.stop();
     await service?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it("is a Camera with CameraAvStreamManagement (Video, Audio, Snapshot) and WebRtcTransportProvider", async () => {
-    const ep = peer.endpoints.require(1);
+    const ep = rig.peer.endpoints.require(1);
     const descriptor = ep.stateOf("descriptor" as never) as { deviceTypeList: { deviceType: number }[] };
     assert.equal(descriptor.deviceTypeList[0]!.deviceType, 0x0142);
     const cavsm = ep.stateOf(CameraAvStreamManagementClient) as unknown as Record<string, unknown>;
@@ -306,7 +229,7 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
       webRtcSessionId: null,
       sdp: await client.offer(),
       streamUsage: StreamUsage.LiveView,
-      originatingEndpointId: EndpointNumber(requestorEndpoint),
+      originatingEndpointId: EndpointNumber(rig.requestorEndpoint),
       videoStreams: [1],
       audioStreams: [1],
     });
@@ -330,7 +253,7 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
     assert.equal(camera.link.sessions.size, 0);
     assert.equal(hub.acquired, hub.released, "the camera is let go");
     assert.equal(
-      calls.filter((c) => c.command === "end" && c.request.webRtcSessionId === webRtcSessionId).length,
+      rig.calls.filter((c) => c.command === "end" && c.request.webRtcSessionId === webRtcSessionId).length,
       0,
       "no End back to the one that ended it",
     );
@@ -341,7 +264,7 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
     viewers.push(client);
     const { webRtcSessionId, deferredOffer } = await provider().solicitOffer({
       streamUsage: StreamUsage.LiveView,
-      originatingEndpointId: EndpointNumber(requestorEndpoint),
+      originatingEndpointId: EndpointNumber(rig.requestorEndpoint),
       videoStreams: [1],
     });
     assert.equal(deferredOffer, false);
@@ -362,7 +285,7 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
     const base = {
       webRtcSessionId: null,
       streamUsage: StreamUsage.LiveView,
-      originatingEndpointId: EndpointNumber(requestorEndpoint),
+      originatingEndpointId: EndpointNumber(rig.requestorEndpoint),
       videoStreams: [1],
     };
     const before = capture.lines.length;

@@ -2,7 +2,8 @@
 // Matter codes equal the spec's example, and the `pairing` report reads identity.json, the config
 // and HAP's AccessoryInfo file (the e2e demo test compares them with what a running bridge logs),
 // and each standalone camera's own code from bridges.json (written here by the host's BridgeLayout),
-// and the web page's one-time setup link from web.json.
+// each Matter camera node's codes from matter-cameras.json, and the web page's one-time setup link
+// from web.json.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import { join } from "node:path";
 import { Accessory, uuid } from "@homebridge/hap-nodejs";
 import { homekitSetupURI, IP_CAMERA_CATEGORY } from "../../src/homekit/setup-uri.ts";
 import { BridgeLayout } from "../../src/homekit/storage.ts";
-import { matterPairingCodes } from "../../src/matter/setup-codes.ts";
+import { CAMERA_PRODUCT_ID, matterPairingCodes } from "../../src/matter/setup-codes.ts";
 import { formatPairingReport, pairingReport } from "../../src/cli/pairing.ts";
 import { validateConfig } from "../../src/core/config.ts";
 import { WebAuth } from "../../src/web/auth.ts";
@@ -209,4 +210,43 @@ test("the web page's one-time setup link: shown while no password exists, gone o
   await auth.setPassword("chosen on the page", token);
   assert.equal(pairingReport(lan, dir).webSetup, undefined, "the password was chosen: the token is used up");
   assert.doesNotMatch(formatPairingReport(pairingReport(lan, dir), false), /Web page/);
+});
+
+test("Matter camera nodes' codes come from matter-cameras.json, with their product id and fabrics", () => {
+  const dir = dataDir({ matter: { passcode: 71711840, discriminator: 514 } });
+  const cameras = {
+    "nanit:N301B": { port: 5551, passcode: 30303041, discriminator: 1201, name: "Robin Nanit" },
+    "nanit:N301A": { port: 5550, passcode: 20202031, discriminator: 3001 },
+  };
+  writeFileSync(join(dir, "matter-cameras.json"), JSON.stringify({ cameras }));
+  // matter.js keeps each node's fabrics in its own storage directory.
+  mkdirSync(join(dir, "matter-cameras", "camera-nanit_N301B"), { recursive: true });
+  writeFileSync(join(dir, "matter-cameras", "camera-nanit_N301B", "fabrics.fabrics"), JSON.stringify([{ x: 1 }]));
+
+  assert.equal(pairingReport(validateConfig({}), dir).matterCameras, undefined, "matter.cameras off: none shown");
+  const report = pairingReport(validateConfig({ matter: { cameras: true } }), dir);
+  const code = (passcode: number, discriminator: number) =>
+    matterPairingCodes({ passcode, discriminator, productId: CAMERA_PRODUCT_ID });
+  assert.deepEqual(report.matterCameras, [
+    { deviceId: "nanit:N301A", ...code(20202031, 3001), port: 5550, commissioned: false },
+    { deviceId: "nanit:N301B", name: "Robin Nanit", ...code(30303041, 1201), port: 5551, commissioned: true },
+  ]);
+  assert.notEqual(
+    code(20202031, 3001).qrPairingCode,
+    matterPairingCodes({ passcode: 20202031, discriminator: 3001 }).qrPairingCode,
+    "the camera's QR names its own product",
+  );
+  const text = formatPairingReport(report, false);
+  assert.match(
+    text,
+    new RegExp(
+      `Matter camera Robin Nanit \\(nanit:N301B\\): manual pairing code ${code(30303041, 1201).manualPairingCode}`,
+    ),
+  );
+  assert.match(text, /Matter camera nanit:N301A: .*not commissioned yet/);
+
+  writeFileSync(join(dir, "matter-cameras.json"), "{ damaged");
+  const damaged = pairingReport(validateConfig({ matter: { cameras: true } }), dir);
+  assert.ok(damaged.matterCamerasProblem, "a damaged file is reported");
+  assert.match(formatPairingReport(damaged, false), /Matter: manual pairing code/, "the other codes still print");
 });

@@ -1,7 +1,8 @@
 // Cameras on the web page without a bridge: the stream line's words and what it leaves out (stream
 // keys, secrets), the /health cameras list, and an in-process page whose HomeKit host and media are
 // fakes: a camera that appears after the page was opened reaches it over the event stream with its
-// own QR code, then its paired state; its device row follows the hub's state.
+// own QR code, then its paired state; its device row follows the hub's state. A camera's own Matter
+// node (matter.cameras) shows its manual code and MT: QR the same way.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
@@ -16,6 +17,8 @@ import type { DeviceInfo } from "../../src/core/model.ts";
 import { registerSecret } from "../../src/core/logger.ts";
 import type { StreamHubState } from "../../src/media/hub.ts";
 import type { CameraPairing, HomeKitHostEvents } from "../../src/homekit/host.ts";
+import type { MatterCameraPairing } from "../../src/matter/camera/host.ts";
+import { CAMERA_PRODUCT_ID, matterPairingCodes } from "../../src/matter/setup-codes.ts";
 import { WebServer } from "../../src/web/index.ts";
 import { qrSvg } from "../../src/web/page.ts";
 import { health, streamError, streamView, type WebSources } from "../../src/web/status.ts";
@@ -323,3 +326,60 @@ test(
     }
   },
 );
+
+test("Matter camera nodes: own manual code and MT: QR on the page; one found later reaches an open page", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "hb-web-matter-cameras-"));
+  const codes = matterPairingCodes({ passcode: 20202031, discriminator: 3001, productId: CAMERA_PRODUCT_ID });
+  let pairings: MatterCameraPairing[] = [];
+  const server = new WebServer({
+    sources: {
+      registry: cameraRegistry(),
+      accounts: [{ name: "nursery", vendor: "nanit" }],
+      matterCameras: { cameraPairings: () => pairings.map((p) => ({ ...p })) },
+      startedAt: Date.now(),
+    },
+    log: pino({ level: "silent" }),
+    dataDir: dir,
+    config: { host: "127.0.0.1", port: 0 },
+  });
+  const port = await server.start();
+  const reader = await EventReader.open(port);
+  try {
+    assert.deepEqual((await reader.next("snapshot", 0)).matterCameras, []);
+    assert.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /<section id="matter-cameras" hidden>/);
+
+    // The camera's node started after the page opened (its account added on the page): the poll sends it.
+    pairings = [{ deviceId: CAMERA.id, name: CAMERA.name, port: 5550, ...codes, commissioned: false }];
+    const card = await reader.next("matter-camera", 0, () => true, 20_000);
+    assert.deepEqual(
+      { ...card, qr: undefined },
+      {
+        deviceId: CAMERA.id,
+        name: CAMERA.name,
+        manualCode: codes.manualPairingCode,
+        qrCode: codes.qrPairingCode,
+        commissioned: false,
+        status: "not commissioned: add it in your Matter controller with this code",
+        qr: undefined,
+      },
+    );
+    assert.equal(card.qr, await qrSvg(codes.qrPairingCode));
+
+    const html = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    assert.match(
+      html,
+      new RegExp(
+        `<section id="matter-cameras">[\\s\\S]*data-camera="${CAMERA.id}">[\\s\\S]*` +
+          `data-payload="${codes.qrPairingCode.replace(/[.]/g, "\\.")}"><svg[\\s\\S]*` +
+          `<code class="camera-code">${codes.manualPairingCode}</code>`,
+      ),
+    );
+    pairings[0]!.commissioned = true;
+    const mark = reader.events.length;
+    assert.equal((await reader.next("matter-camera", mark, () => true, 20_000)).status, "commissioned");
+  } finally {
+    reader.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

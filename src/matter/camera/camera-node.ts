@@ -9,9 +9,11 @@ import { join } from "node:path";
 import { Endpoint, ServerNode, VendorId, type Environment } from "@matter/main";
 import { CameraDevice } from "@matter/main/devices/camera";
 import type { CameraCapability } from "../../core/camera.ts";
+import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/logger.ts";
 import { discriminatorProblem, passcodeProblem } from "../pairing.ts";
 import { environmentAt } from "../platform.ts";
+import { CAMERA_PRODUCT_ID, cameraNodeId } from "../setup-codes.ts";
 import { CameraLink, type CameraMediaPort } from "./link.ts";
 import { CameraStreamsServer, initialState, mainProfile } from "./stream-management.ts";
 import { CameraWebRtcServer } from "./webrtc-provider.ts";
@@ -33,12 +35,11 @@ export interface MatterCameraNodeOptions {
   productId?: number;
   /** Tests: how long a SolicitOffer session waits for ProvideAnswer (default the spec's 30 s). */
   answerTimeoutMs?: number;
+  /** Tests: the clock of the camera's timers. */
+  clock?: Clock;
 }
 
-/** The node's id (its storage directory name) for a device id: only safe characters. */
-export function cameraNodeId(deviceId: string): string {
-  return `camera-${deviceId.replace(/[^A-Za-z0-9_-]/g, "_")}`;
-}
+export { cameraNodeId };
 
 export class MatterCameraNode {
   readonly deviceId: string;
@@ -54,6 +55,10 @@ export class MatterCameraNode {
     this.#options = options;
     this.deviceId = options.deviceId;
     this.link = new CameraLink(options);
+  }
+
+  get name(): string {
+    return this.#options.name;
   }
 
   get port(): number {
@@ -96,7 +101,7 @@ export class MatterCameraNode {
       basicInformation: {
         vendorName: "Hearthbridge",
         vendorId: VendorId(o.vendorId ?? 0xfff1),
-        productId: o.productId ?? 0x8001,
+        productId: o.productId ?? CAMERA_PRODUCT_ID,
         productName: "Hearthbridge camera",
         productLabel: o.name.slice(0, 64),
         nodeLabel: o.name.slice(0, 32),

@@ -2,7 +2,9 @@
 // capability, each with its own port, passcode and discriminator, generated once and kept in
 // <dataDir>/matter-cameras.json (0600) so a restart never changes what a controller paired with.
 // Ports count up from matter.port + 10. A camera found later (an account added on the page) gets its
-// node then. The camera's sensors stay on the Matter bridge as before.
+// node then; a camera that leaves (its account removed on the page) has its node stopped, its identity and
+// fabrics kept, so adding the account again brings it back paired. The camera's sensors stay on the
+// Matter bridge as before.
 import { randomInt } from "node:crypto";
 import { join } from "node:path";
 import type { Logger } from "../../core/logger.ts";
@@ -16,6 +18,18 @@ export interface CameraIdentity {
   port: number;
   passcode: number;
   discriminator: number;
+  /** The camera's name when its node last started (for `npm run pairing`, which starts nothing). */
+  name?: string;
+}
+
+/** A camera node's codes as the web page shows them. */
+export interface MatterCameraPairing {
+  deviceId: string;
+  name: string;
+  port: number;
+  manualPairingCode: string;
+  qrPairingCode: string;
+  commissioned: boolean;
 }
 
 export interface MatterCameraHostOptions {
@@ -35,6 +49,7 @@ export class MatterCameraHost {
   #queue: Promise<void> = Promise.resolve();
   #running = false;
   readonly #onDevice = (entry: DeviceEntry) => this.#enqueue(() => this.#add(entry));
+  readonly #onRemoved = (entry: DeviceEntry) => this.#enqueue(() => this.#remove(entry));
 
   constructor(options: MatterCameraHostOptions) {
     this.#options = options;
@@ -46,15 +61,37 @@ export class MatterCameraHost {
     return [...this.#nodes.values()];
   }
 
+  /** The running camera nodes' codes (a node still starting is left out). */
+  cameraPairings(): MatterCameraPairing[] {
+    const out: MatterCameraPairing[] = [];
+    for (const node of this.#nodes.values()) {
+      try {
+        const codes = node.pairingCodes();
+        out.push({
+          deviceId: node.deviceId,
+          name: node.name,
+          port: node.port,
+          ...codes,
+          commissioned: node.commissioned,
+        });
+      } catch {
+        // not started yet: shown once it is
+      }
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name) || a.deviceId.localeCompare(b.deviceId));
+  }
+
   async start(): Promise<void> {
     this.#running = true;
     for (const entry of this.#options.registry.devices) await this.#add(entry);
     this.#options.registry.on("device", this.#onDevice);
+    this.#options.registry.on("removed", this.#onRemoved);
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     this.#options.registry.off("device", this.#onDevice);
+    this.#options.registry.off("removed", this.#onRemoved);
     await this.#queue;
     await Promise.allSettled([...this.#nodes.values()].map((n) => n.stop()));
     this.#nodes.clear();
@@ -79,6 +116,26 @@ export class MatterCameraHost {
     return made;
   }
 
+  /** The stored identity with the camera's current name kept beside it. */
+  #named(deviceId: string, name: string): CameraIdentity {
+    const identity = this.identity(deviceId);
+    if (identity.name === name) return identity;
+    const named = { ...identity, name };
+    this.#store.set("cameras", { ...(this.#store.get("cameras") ?? {}), [deviceId]: named });
+    return named;
+  }
+
+  async #remove(entry: DeviceEntry): Promise<void> {
+    const node = this.#nodes.get(entry.info.id);
+    if (!node) return;
+    this.#nodes.delete(entry.info.id);
+    await node.stop();
+    this.#options.log.info(
+      { device: entry.info.id, port: node.port },
+      `Matter camera ${entry.info.name} stopped: the device left the bridge`,
+    );
+  }
+
   async #add(entry: DeviceEntry): Promise<void> {
     const capability = entry.info.capabilities.camera;
     if (!this.#running || !capability || this.#nodes.has(entry.info.id)) return;
@@ -87,6 +144,7 @@ export class MatterCameraHost {
       this.#options.log.warn({ device: entry.info.id }, `${entry.info.name}: no camera video, so no Matter camera`);
       return;
     }
+    const { name: _stored, ...identity } = this.#named(entry.info.id, entry.info.name);
     const node = new MatterCameraNode({
       deviceId: entry.info.id,
       name: entry.info.name,
@@ -94,7 +152,7 @@ export class MatterCameraHost {
       media,
       log: this.#options.log,
       storageRoot: join(this.#options.dataDir, "matter-cameras"),
-      ...this.identity(entry.info.id),
+      ...identity,
     });
     this.#nodes.set(entry.info.id, node);
     await node.start();

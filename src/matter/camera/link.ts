@@ -4,6 +4,7 @@
 // find it with `this.env.get(CameraLink)`. Nothing here imports the media layer: main.ts hands in the
 // functions (hosts never import drivers, and the media layer stays replaceable in tests).
 import type { CameraCapability } from "../../core/camera.ts";
+import { type Clock, REAL_CLOCK } from "../../core/clock.ts";
 import type { Logger } from "../../core/logger.ts";
 import { CameraSessions } from "./sessions.ts";
 
@@ -50,6 +51,8 @@ export class CameraLink {
   /** How long a session waits for the controller's answer after our offer (the spec's 30 s). */
   readonly answerTimeoutMs: number;
   readonly sessions = new CameraSessions();
+  /** Timers (the answer timeout): tests drive them with a manual clock. */
+  readonly clock: Clock;
 
   constructor(options: {
     deviceId: string;
@@ -58,6 +61,7 @@ export class CameraLink {
     media: CameraMediaPort;
     log: Logger;
     answerTimeoutMs?: number;
+    clock?: Clock;
   }) {
     this.deviceId = options.deviceId;
     this.name = options.name;
@@ -65,5 +69,20 @@ export class CameraLink {
     this.media = options.media;
     this.log = options.log;
     this.answerTimeoutMs = options.answerTimeoutMs ?? 30_000;
+    this.clock = options.clock ?? REAL_CLOCK;
   }
+}
+
+/** SolicitOffer: no ProvideAnswer within the answer timeout closes the viewer (its end then reports
+ * InviteTimeout, as `session.accept` is still set). The timer goes once the viewer ends for any reason. */
+export function answerDeadline(
+  link: CameraLink,
+  session: { accept?: unknown; viewerId?: string },
+  ended: Promise<unknown>,
+  client: string,
+): void {
+  const timer = link.clock.setTimeout(() => {
+    if (session.accept && session.viewerId) void link.media.webrtc.close(link.deviceId, session.viewerId, client);
+  }, link.answerTimeoutMs);
+  void ended.then(() => link.clock.clearTimeout(timer));
 }

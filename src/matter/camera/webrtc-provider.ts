@@ -12,7 +12,7 @@ import { WebRtcTransportDefinitions } from "@matter/main/clusters/web-rtc-transp
 import type { WebRtcTransportProvider } from "@matter/main/clusters/web-rtc-transport-provider";
 import { PeerAddress } from "@matter/main/protocol";
 import { FabricIndex, Status, StatusResponseError, type NodeId, type StreamUsage } from "@matter/main/types";
-import { CameraLink, type MediaRefusal } from "./link.ts";
+import { answerDeadline, CameraLink, type MediaRefusal } from "./link.ts";
 import { endReasonFor, type CameraSession } from "./sessions.ts";
 import { AUDIO_STREAM_ID, CameraStreamsServer, VIDEO_STREAM_ID } from "./stream-management.ts";
 
@@ -66,10 +66,7 @@ export class CameraWebRtcServer extends WebRtcTransportProviderServer {
     });
     this.#follow(session, solicited.ended);
     // No answer within the spec's 30 s: the session fails (InviteTimeout).
-    const timer = setTimeout(() => {
-      if (session.accept) void link.media.webrtc.close(link.deviceId, solicited.id, peer.label);
-    }, link.answerTimeoutMs);
-    void solicited.ended.then(() => clearTimeout(timer));
+    answerDeadline(link, session, solicited.ended, peer.label);
     this.#afterResponse(async (requestor) => {
       await requestor.offer({ webRtcSessionId: session.id, sdp: solicited.offer });
     }, session);

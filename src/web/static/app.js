@@ -367,9 +367,9 @@ import { $, element, reloadPage, toLogin } from "./ui.js";
   }
 
   /** A standalone camera's pairing card: built on first sight, then updated in place. */
-  function showCamera(c) {
-    const section = $("#cameras");
-    const cards = $("#camera-cards");
+  function showCamera(c, where = { section: "#cameras", cards: "#camera-cards", label: "Setup code " }) {
+    const section = $(where.section);
+    const cards = $(where.cards);
     if (!section || !cards) return;
     let card;
     for (const existing of cards.querySelectorAll("[data-camera]"))
@@ -377,7 +377,7 @@ import { $, element, reloadPage, toLogin } from "./ui.js";
     if (!card) {
       card = element("section", "card camera");
       card.setAttribute("data-camera", c.deviceId);
-      const code = element("p", undefined, "Setup code ");
+      const code = element("p", undefined, where.label);
       code.append(element("code", "camera-code"));
       card.append(element("h3", "camera-name"), element("div", "qr"), code, element("p", "status camera-status"));
       cards.append(card);
@@ -394,6 +394,12 @@ import { $, element, reloadPage, toLogin } from "./ui.js";
       if (svg) qr.setAttribute("data-payload", payload);
       else qr.removeAttribute("data-payload");
     }
+  }
+
+  /** A camera's own Matter node: the same card, with its manual code and MT: payload. */
+  function showMatterCamera(c) {
+    const where = { section: "#matter-cameras", cards: "#matter-camera-cards", label: "Manual code " };
+    showCamera({ ...c, setupCode: c.manualCode, setupURI: c.qrCode }, where);
   }
 
   function showAccount(a) {
@@ -453,7 +459,8 @@ import { $, element, reloadPage, toLogin } from "./ui.js";
       $("#logs").replaceChildren();
       s.logs.forEach(showLog);
       showPairing(s.pairing);
-      (s.cameras ?? []).forEach(showCamera);
+      (s.cameras ?? []).forEach((c) => showCamera(c));
+      (s.matterCameras ?? []).forEach(showMatterCamera);
       refreshPairings();
     },
     device: showDevice,
@@ -468,6 +475,7 @@ import { $, element, reloadPage, toLogin } from "./ui.js";
       showCamera(c);
       refreshPairings();
     },
+    "matter-camera": showMatterCamera,
     // A log-in moved on (Nanit code asked; a password checked, done, failed): the server renders the forms.
     login() {
       // The page that posted the form gets the new one as the post's answer; a reload now would cancel it.
