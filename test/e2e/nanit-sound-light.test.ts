@@ -141,7 +141,7 @@ describe("a Nanit Sound & Light Machine in Apple Home and Matter", () => {
     await Promise.all([volumeEvent, volumeReport]);
   });
 
-  it("Matter: the light is an Extended Color Light; hue/saturation is one colour delta; the app's colour reported", async () => {
+  it("Matter: an Extended Color Light; hue/saturation is one colour delta; the app's colour is reported", async () => {
     const light = matterEp("Light");
     const { deviceTypeList } = await matter!.read(light, "descriptor", ["deviceTypeList"]);
     assert.ok((deviceTypeList as { deviceType: number }[]).some((d) => d.deviceType === 0x010d));

@@ -228,7 +228,7 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
     assert.equal(dirMode, 0o700, "the camera's storage is private");
   });
 
-  it("allocates the camera's one video and audio stream; refuses what it cannot send with the spec's status", async () => {
+  it("allocates the one video and audio stream; refuses what it cannot send with the spec's status", async () => {
     const video = {
       streamUsage: StreamUsage.LiveView,
       videoCodec: CameraAvStreamManagement.VideoCodec.H264,
@@ -300,7 +300,7 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
     );
   });
 
-  it("ProvideOffer: the answer reaches the requestor, RTP flows and decodes at the camera's size, EndSession ends it", async () => {
+  it("ProvideOffer: answer reaches the requestor, RTP decodes at the camera's size; EndSession ends it", async () => {
     const client = viewer();
     const { webRtcSessionId } = await provider().provideOffer({
       webRtcSessionId: null,
@@ -358,7 +358,7 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
     await waitFor(() => service.sessions === 0, 10_000);
   });
 
-  it("refuses malformed SDP, unknown sessions and one too many; an ICE that never connects ends with IceTimeout", async () => {
+  it("refuses malformed SDP, unknown sessions, one too many; an ICE that never connects ends: IceTimeout", async () => {
     const base = {
       webRtcSessionId: null,
       streamUsage: StreamUsage.LiveView,

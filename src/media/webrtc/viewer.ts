@@ -145,7 +145,9 @@ export class WebRtcViewer {
    */
   static async offer(options: Omit<WebRtcViewerOptions, "offer">): Promise<{ viewer: WebRtcViewer; offer: string }> {
     const h264 = useH264({
-      parameters: `profile-level-id=${PROFILE_IDC[options.profile ?? "main"]}001f;packetization-mode=1;level-asymmetry-allowed=1`,
+      parameters:
+        `profile-level-id=${PROFILE_IDC[options.profile ?? "main"]}001f;` +
+        "packetization-mode=1;level-asymmetry-allowed=1",
     });
     const pc = new RTCPeerConnection({
       ...options.ice,
