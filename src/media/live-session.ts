@@ -14,7 +14,7 @@ import type { FrameSource } from "./feed.ts";
 import { FfmpegProcess, type FfmpegExit } from "./ffmpeg.ts";
 import { opusRtpOutput, stdinInput } from "./ffmpeg-args.ts";
 import { pipeFlv } from "./flv-pipe.ts";
-import { adtsHeader } from "./protocol/adts.ts";
+import { pipeAdts } from "./adts-pipe.ts";
 import { SrtpForwarder } from "./srtp-forwarder.ts";
 import { VideoRelay } from "./video-relay.ts";
 
@@ -327,20 +327,9 @@ class LiveSession implements LiveStream {
     const stdin = child.child.stdin!;
     // EPIPE when ffmpeg dies: its exit tells the story.
     stdin.on("error", () => undefined);
-    let unusable = false;
-    const unsubscribe = input.frames!.subscribe({
-      audio: (frame) => {
-        const header = adtsHeader(frame.config, frame.data.length);
-        if (!header) {
-          if (!unusable) log.warn(`${label}: the camera's AAC cannot be framed as ADTS; no audio`);
-          unusable = true;
-          return;
-        }
-        // A stalled ffmpeg must not make the bridge buffer without end: drop audio instead.
-        if (stdin.writableLength > 256 * 1024) return;
-        stdin.write(Buffer.concat([header, frame.data]));
-      },
-    });
+    const unsubscribe = pipeAdts(input.frames!, stdin, () =>
+      log.warn(`${label}: the camera's AAC cannot be framed as ADTS; no audio`),
+    );
     parts.unsubscribe = () => {
       unsubscribe();
       // ffmpeg blocked on a read of its stdin would only notice SIGTERM with the next frame: EOF now.

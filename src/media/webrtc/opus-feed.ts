@@ -8,7 +8,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { FrameSource } from "../feed.ts";
 import { FfmpegProcess } from "../ffmpeg.ts";
 import { opusRtpOutput, stdinInput } from "../ffmpeg-args.ts";
-import { adtsHeader } from "../protocol/adts.ts";
+import { pipeAdts } from "../adts-pipe.ts";
 
 export type RtpListener = (packet: Buffer) => void;
 
@@ -38,8 +38,6 @@ export function opusArgs(port: number, ssrc: number): string[] {
   ];
 }
 
-/** A stalled ffmpeg must not make the bridge buffer without end: audio is dropped past this. */
-const MAX_STDIN_BACKLOG = 256 * 1024;
 const RTCP_FIRST = 200;
 const RTCP_LAST = 206;
 
@@ -96,19 +94,9 @@ export class OpusFeed {
     const stdin = process.child.stdin!;
     // EPIPE when ffmpeg dies: its exit tells the story.
     stdin.on("error", () => undefined);
-    let unusable = false;
-    const unsubscribe = frames.subscribe({
-      audio: (frame) => {
-        const header = adtsHeader(frame.config, frame.data.length);
-        if (!header) {
-          if (!unusable) log.warn(`${label}: the camera's AAC cannot be framed as ADTS; no sound`);
-          unusable = true;
-          return;
-        }
-        if (stdin.writableLength > MAX_STDIN_BACKLOG) return;
-        stdin.write(Buffer.concat([header, frame.data]));
-      },
-    });
+    const unsubscribe = pipeAdts(frames, stdin, () =>
+      log.warn(`${label}: the camera's AAC cannot be framed as ADTS; no sound`),
+    );
     const running = { socket, process, unsubscribe };
     this.#running = running;
     void process.exited.then((exit) => {
