@@ -93,7 +93,10 @@ import {
 latencyBenchSetup("camera");
 const RUNS = Number(argValue("--runs", "20"));
 const SNAPSHOT_RUNS = Number(argValue("--snapshot-runs", "10"));
-/** The warm transcode start is an extra path (not a target): fewer runs keep the bench under bench/run.ts's 6 minutes. */
+/**
+ * The warm transcode start is an extra path (not a target): fewer runs keep the bench under bench/run.ts's
+ * 6 minutes.
+ */
 const TRANSCODE_RUNS = Number(argValue("--transcode-runs", "10"));
 const CPU_SECONDS = Number(argValue("--cpu-seconds", "10"));
 /** Warm and cold starts of the previous copy path (media.videoRelay ffmpeg), for the comparison. */
@@ -424,7 +427,10 @@ async function ffmpegGone(pid: number): Promise<void> {
 // ---- ours -----------------------------------------------------------------------------------------
 
 interface ColdBreakdown {
-  /** ms after the START write: the bridge got START, sent PUT_STREAMING, the push began, the ingest held a keyframe, ffmpeg spawned. */
+  /**
+   * ms after the START write: the bridge got START, sent PUT_STREAMING, the push began, the ingest held a keyframe,
+   * ffmpeg spawned.
+   */
   startSeen: number;
   requested: number;
   publishing: number;
@@ -896,13 +902,17 @@ function reportRelayCpu(r: RelayCpu): { mean: number; handler: number } {
   const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const mean = avg(r.with) - avg(r.without);
   console.log(
-    `\nNative video relay alone, in this process (ingest fed by the simulated 720p camera, one relay to a UDP port on loopback; ${RELAY_WINDOWS} pairs of ${CPU_SECONDS} s windows):`,
+    `\nNative video relay alone, in this process (ingest fed by the simulated 720p camera, one relay to a UDP port ` +
+      `on loopback; ${RELAY_WINDOWS} pairs of ${CPU_SECONDS} s windows):`,
   );
   console.log(
-    `  process CPU without / with the relay, per pair (CPU-s/min): ${r.without.map((w, i) => `${fmt(w, 2)} / ${fmt(r.with[i]!, 2)}`).join(", ")}; difference of the means ${fmt(mean, 2)}`,
+    `  process CPU without / with the relay, per pair (CPU-s/min): ` +
+      `${r.without.map((w, i) => `${fmt(w, 2)} / ${fmt(r.with[i]!, 2)}`).join(", ")}; ` +
+      `difference of the means ${fmt(mean, 2)}`,
   );
   console.log(
-    `  inside the relay's frame handler (packetize + SRTP + send): ${fmt(r.inHandler, 3)} CPU-s/min; ${fmt(r.packetsPerSecond, 0)} packets/s, ${fmt(r.kbps, 0)} kbit/s`,
+    `  inside the relay's frame handler (packetize + SRTP + send): ${fmt(r.inHandler, 3)} CPU-s/min; ` +
+      `${fmt(r.packetsPerSecond, 0)} packets/s, ${fmt(r.kbps, 0)} kbit/s`,
   );
   return { mean, handler: r.inHandler };
 }
@@ -987,10 +997,12 @@ async function main(): Promise<void> {
         ]
       : [name, "0", "-", "-", "-", "-", decoded];
   console.log(
-    `\nNanit camera live view: START write -> first decodable keyframe at the receiver (SRTP verified, H.264 IDR after SPS/PPS); ${cpus().length} CPUs, load ${load} at the start, ${loadEnd} at the end`,
+    `\nNanit camera live view: START write -> first decodable keyframe at the receiver (SRTP verified, H.264 IDR ` +
+      `after SPS/PPS); ${cpus().length} CPUs, load ${load} at the start, ${loadEnd} at the end`,
   );
   console.log(
-    `camera: simulator 1280x720 15 fps H.264 main, 2 s GOP, AAC; its own connect time (publish delay) ${PUBLISH_DELAY_MS} ms\n`,
+    "camera: simulator 1280x720 15 fps H.264 main, 2 s GOP, AAC; " +
+      `its own connect time (publish delay) ${PUBLISH_DELAY_MS} ms\n`,
   );
   const rows: string[][] = [["path", "runs", "p50 ms", "p90 ms", "min ms", "max ms", "ffprobe decoded"]];
   const oursRows = (o: Ours, full: boolean) => {
@@ -1098,7 +1110,8 @@ async function main(): Promise<void> {
     cpuRows.push(cpuRow("plugin 640x360 libx264", base.transcode));
   }
   console.log(
-    `\nPer stream over ${CPU_SECONDS} s after ${SETTLE_MS / 1000} s of streaming (host = the bridge's / the plugin's node process; ours runs the ingest, and with native video the relay, in it)`,
+    `\nPer stream over ${CPU_SECONDS} s after ${SETTLE_MS / 1000} s of streaming (host = the bridge's / the ` +
+      `plugin's node process; ours runs the ingest, and with native video the relay, in it)`,
   );
   console.log(table(cpuRows));
   const split = (o: Ours) => {
@@ -1112,14 +1125,18 @@ async function main(): Promise<void> {
   const splits = [ours, viaFfmpeg].filter((o): o is Ours => o !== undefined).map((o) => ({ o, ...split(o) }));
   for (const { o, idle, video, audio, noise } of splits) {
     console.log(
-      `${o.relay} video relay, per stream: video ${fmt(video, 2)} CPU-s/min, audio ${fmt(audio, 2)} CPU-s/min, total ${fmt(video + audio, 2)} (bridge idle ${fmt(idle, 2)} CPU-s/min; idle before/after differ by ${fmt(noise, 2)}: the noise of the bridge-side figures)`,
+      `${o.relay} video relay, per stream: video ${fmt(video, 2)} CPU-s/min, audio ${fmt(audio, 2)} CPU-s/min, ` +
+        `total ${fmt(video + audio, 2)} (bridge idle ${fmt(idle, 2)} CPU-s/min; ` +
+        `idle before/after differ by ${fmt(noise, 2)}: the noise of the bridge-side figures)`,
     );
   }
   console.log(`our live modes seen: ${[...new Set([...ours.modes, ...(viaFfmpeg?.modes ?? [])])].join(", ")}`);
   // The stream key in the source URL is the (made-up) secret of the bench's RTMP server: not printed.
   if (base)
     console.log(
-      `baseline config: ${JSON.stringify(base.config.cameras).replace(/live\/[\w-]+/, "live/<key>")} (videoProcessor /usr/bin/ffmpeg; vcodec default libx264, encoderOptions default "-preset ultrafast -tune zerolatency", audio default off)`,
+      `baseline config: ${JSON.stringify(base.config.cameras).replace(/live\/[\w-]+/, "live/<key>")} ` +
+        "(videoProcessor /usr/bin/ffmpeg; vcodec default libx264, " +
+        'encoderOptions default "-preset ultrafast -tune zerolatency", audio default off)',
     );
 
   const warm50 = p(keyframes(ours.warm), 50);
@@ -1127,14 +1144,19 @@ async function main(): Promise<void> {
   const base50 = base ? p(keyframes(base.warm), 50) : NaN;
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${fmt(a / b, 2)}x` : "-");
   console.log(
-    `\nratios ours/baseline (p50): warm ${ratio(warm50, base50)}, cold ${ratio(cold50, base50)} (baseline cold = its own ffmpeg start with the source up), snapshot ${ratio(p(ours.snapshotWarm, 50), base ? p(base.snapshot, 50) : NaN)}`,
+    `\nratios ours/baseline (p50): warm ${ratio(warm50, base50)}, cold ${ratio(cold50, base50)} ` +
+      "(baseline cold = its own ffmpeg start with the source up), " +
+      `snapshot ${ratio(p(ours.snapshotWarm, 50), base ? p(base.snapshot, 50) : NaN)}`,
   );
   if (viaFfmpeg)
     console.log(
-      `native / ffmpeg video relay (p50): warm ${ms(warm50)} / ${ms(p(keyframes(viaFfmpeg.warm), 50))} ms, cold ${ms(cold50)} / ${ms(p(keyframes(viaFfmpeg.cold), 50))} ms`,
+      `native / ffmpeg video relay (p50): warm ${ms(warm50)} / ${ms(p(keyframes(viaFfmpeg.warm), 50))} ms, ` +
+        `cold ${ms(cold50)} / ${ms(p(keyframes(viaFfmpeg.cold), 50))} ms`,
     );
   console.log(
-    `cold includes the simulated camera's own start (ffmpeg spawn, x264 init, RTMP connect: "camera publishing" - "PUT_STREAMING sent"); a real camera's connect time (--publish-delay-ms) adds to it one for one.`,
+    "cold includes the simulated camera's own start " +
+      '(ffmpeg spawn, x264 init, RTMP connect: "camera publishing" - "PUT_STREAMING sent"); ' +
+      "a real camera's connect time (--publish-delay-ms) adds to it one for one.",
   );
 
   const relayAlone = reportRelayCpu(relayCpu);
@@ -1214,7 +1236,9 @@ async function main(): Promise<void> {
     },
   ];
   writeSummary("camera", summary, [
-    `${RUNS} runs per path (${TRANSCODE_RUNS} warm transcode, ${FFMPEG_RELAY_RUNS} for the previous ffmpeg copy path, ${CLOUD_RUNS} cold via the cloud), ${SNAPSHOT_RUNS} snapshots, camera publish delay ${PUBLISH_DELAY_MS} ms, load ${load} -> ${loadEnd}`,
+    `${RUNS} runs per path (${TRANSCODE_RUNS} warm transcode, ` +
+      `${FFMPEG_RELAY_RUNS} for the previous ffmpeg copy path, ${CLOUD_RUNS} cold via the cloud), ` +
+      `${SNAPSHOT_RUNS} snapshots, camera publish delay ${PUBLISH_DELAY_MS} ms, load ${load} -> ${loadEnd}`,
   ]);
 }
 

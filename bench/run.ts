@@ -40,7 +40,8 @@ const available = readdirSync(join(root, "bench"))
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
   console.log(
-    `usage: npm run bench -- [bench ...] [bench options]\nbenches: ${available.join(", ")} (${[...ON_REQUEST].join(", ")} only when named)`,
+    `usage: npm run bench -- [bench ...] [bench options]\nbenches: ${available.join(", ")} ` +
+      `(${[...ON_REQUEST].join(", ")} only when named)`,
   );
   process.exit(0);
 }

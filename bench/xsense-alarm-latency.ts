@@ -326,7 +326,8 @@ async function main(): Promise<void> {
   const leakMatter = stats(results.leak.matter);
   console.log(`\nX-Sense alarm latency, one process, milliseconds (performance.now()); node ${process.version}`);
   console.log(
-    `Machine: ${cpus().length} CPUs, load average at start ${load}; simulator, driver, both hosts and both controllers share one event loop.`,
+    `Machine: ${cpus().length} CPUs, load average at start ${load}; ` +
+      "simulator, driver, both hosts and both controllers share one event loop.",
   );
   console.log(
     "Cloud: from the simulator's MQTT publish of a 2nd_alarm shadow update (raise and clear alternate) " +
@@ -337,7 +338,8 @@ async function main(): Promise<void> {
       "cloud cut off.",
   );
   console.log(
-    `${SAMPLES} alarms after ${WARMUP} warm-up; each sample ends once both controllers had it, then ${GAP_MS} ms pause.\n`,
+    `${SAMPLES} alarms after ${WARMUP} warm-up; ` +
+      `each sample ends once both controllers had it, then ${GAP_MS} ms pause.\n`,
   );
   console.log(
     table([
@@ -371,7 +373,8 @@ async function main(): Promise<void> {
     "\nThe poll row is what a detector's alarm waits for with a 5-minute poll (uniform: mean 150 s, worst 300 s).",
   );
   console.log(
-    "Matter figures include matter.js's fixed 50 ms report delay; HAP events go out at once (EVENT_COALESCING_DELAY 0).",
+    "Matter figures include matter.js's fixed 50 ms report delay; " +
+      "HAP events go out at once (EVENT_COALESCING_DELAY 0).",
   );
   writeSummary(
     "xsense-alarm-latency",

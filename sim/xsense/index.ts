@@ -81,7 +81,10 @@ export interface XSenseSimulatorOptions {
   expiredErrCode?: string;
   /** The answer to a bad MAC (undocumented for the real service; default HTTP 200, reCode 400, errCode 10000004). */
   badMac?: BadMacAnswer;
-  /** Presigned MQTT URLs older than this are refused (default 300 s) and SigV4 dates further off than this (default 300 s). */
+  /**
+   * Presigned MQTT URLs older than this are refused (default 300 s) and SigV4 dates further off than this
+   * (default 300 s).
+   */
   urlMaxAgeS?: number;
   clockToleranceS?: number;
   /** The simulator's clock runs this far ahead of the host's (clock-skew tests). */
@@ -328,6 +331,20 @@ function utcStamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:T]/g, "").slice(0, 14);
 }
 
+/** Milliseconds of an X-Amz-Date (`YYYYMMDDTHHMMSSZ`, already checked by the caller). */
+function amzDateMs(when: string): number {
+  return Date.parse(
+    `${when.slice(0, 4)}-${when.slice(4, 6)}-${when.slice(6, 8)}` +
+      `T${when.slice(9, 11)}:${when.slice(11, 13)}:${when.slice(13, 15)}Z`,
+  );
+}
+
+/** The Authorization header of a header-signed (SigV4) request. */
+const SIGV4_AUTHORIZATION = new RegExp(
+  "^AWS4-HMAC-SHA256 Credential=([^/]+)/(\\d{8})/([^/]+)/([^/]+)/aws4_request, ?" +
+    "SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$",
+);
+
 export class XSenseSimulator extends EventEmitter<SimEvents> {
   readonly email: string;
   readonly password: string;
@@ -363,7 +380,10 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   /** WebSocket upgrades still to refuse with 403 whatever their credentials (refuseUpgrades). */
   #refuseUpgrades = 0;
   #stallLogins = false;
-  /** Every secret value issued or checked (tokens, AWS credentials, MACs, SRP proofs, signatures): secrets tests grep for them. */
+  /**
+   * Every secret value issued or checked (tokens, AWS credentials, MACs, SRP proofs, signatures): secrets tests
+   * grep for them.
+   */
   readonly #secrets = new Set<string>();
   #jwtKey = randomBytes(32);
 
@@ -487,7 +507,8 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
         });
         const body = JSON.stringify({ message: "Forbidden", traceId: randomUUID() });
         socket.end(
-          `HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+          "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\n" +
+            `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
         );
         return;
       }
@@ -942,10 +963,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   /** Verify a header-signed request; returns an error text or the credentials. */
   #verifyHeaders(req: IncomingMessage, url: URL, body: Buffer): { error: string; status: number } | { creds: Creds } {
     const auth = String(req.headers.authorization ?? "");
-    const m =
-      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
-        auth,
-      );
+    const m = SIGV4_AUTHORIZATION.exec(auth);
     if (!m) return { error: "Missing Authentication Token", status: 403 };
     const [, akid, day, region, service, signedList, sig] = m as unknown as [
       string,
@@ -971,9 +989,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       if (!signed.includes(required)) return { error: `${required} must be signed`, status: 403 };
     const when = String(req.headers["x-amz-date"] ?? "");
     if (!/^\d{8}T\d{6}Z$/.test(when) || when.slice(0, 8) !== day) return { error: "bad X-Amz-Date", status: 403 };
-    const t = Date.parse(
-      `${when.slice(0, 4)}-${when.slice(4, 6)}-${when.slice(6, 8)}T${when.slice(9, 11)}:${when.slice(11, 13)}:${when.slice(13, 15)}Z`,
-    );
+    const t = amzDateMs(when);
     if (Math.abs(t - this.#now()) > (this.options.clockToleranceS ?? 300) * 1000)
       return { error: "Signature expired: the request time is too far from the server time", status: 403 };
     const headers: Record<string, string> = {};
@@ -1260,9 +1276,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     if (q.get("X-Amz-SignedHeaders") !== "host") return no("signed headers", akid);
     const when = q.get("X-Amz-Date") ?? "";
     if (!/^\d{8}T\d{6}Z$/.test(when) || when.slice(0, 8) !== day) return no("date", akid);
-    const t = Date.parse(
-      `${when.slice(0, 4)}-${when.slice(4, 6)}-${when.slice(6, 8)}T${when.slice(9, 11)}:${when.slice(11, 13)}:${when.slice(13, 15)}Z`,
-    );
+    const t = amzDateMs(when);
     const age = this.#now() - t;
     if (age > (this.options.urlMaxAgeS ?? 300) * 1000 || age < -(this.options.clockToleranceS ?? 300) * 1000)
       return no("URL too old or from the future", akid);

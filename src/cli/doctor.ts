@@ -79,7 +79,8 @@ export function checkConfig(file: string, dataDir?: string): { check: Check[]; c
   const checks = [
     ok(
       `config ${path} is valid`,
-      `${config.accounts.length} account${config.accounts.length === 1 ? "" : "s"}: ${config.accounts.map((a) => a.name).join(", ") || "none"}`,
+      `${config.accounts.length} account${config.accounts.length === 1 ? "" : "s"}: ` +
+        `${config.accounts.map((a) => a.name).join(", ") || "none"}`,
     ),
   ];
   const st = statSync(path);
@@ -123,7 +124,8 @@ export function checkDataDir(dir: string, options: { fix?: boolean } = {}): Chec
     checks.push(
       fail(
         `${loose.length} path${loose.length === 1 ? "" : "s"} in ${root} readable by other users`,
-        `${loose.slice(0, 10).join("\n")}${loose.length > 10 ? `\n... and ${loose.length - 10} more` : ""}\nrun npm run doctor -- --fix (or chmod -R go-rwx ${root})`,
+        `${loose.slice(0, 10).join("\n")}${loose.length > 10 ? `\n... and ${loose.length - 10} more` : ""}` +
+          `\nrun npm run doctor -- --fix (or chmod -R go-rwx ${root})`,
       ),
     );
   if (fixed.length)
@@ -384,7 +386,9 @@ export async function checkClock(
   const local = (sent + received) / 2;
   // The Date header has 1-second resolution.
   const skewS = Math.round((local - Date.parse(date)) / 1000);
-  const text = `HTTP ${response.status}; clock ${skewS === 0 ? "in step" : `${Math.abs(skewS)} s ${skewS > 0 ? "ahead of" : "behind"} the server`}`;
+  const text =
+    `HTTP ${response.status}; clock ` +
+    `${skewS === 0 ? "in step" : `${Math.abs(skewS)} s ${skewS > 0 ? "ahead of" : "behind"} the server`}`;
   if (Math.abs(skewS) > 300)
     return fail(
       `${label}: this machine's clock is off by ${Math.abs(skewS)} s`,
@@ -551,7 +555,8 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   else
     console.log(
       failed
-        ? `\n${failed} problem${failed === 1 ? "" : "s"}${warned ? `, ${warned} warning${warned === 1 ? "" : "s"}` : ""}.`
+        ? `\n${failed} problem${failed === 1 ? "" : "s"}` +
+            `${warned ? `, ${warned} warning${warned === 1 ? "" : "s"}` : ""}.`
         : `\nAll good${warned ? ` (${warned} warning${warned === 1 ? "" : "s"})` : ""}.`,
     );
   return failed ? 1 : 0;

@@ -439,7 +439,8 @@ function resolvePassword(
       return readFileSync(path, "utf8").replace(/\r?\n$/, "");
     } catch (error) {
       problems.push(
-        `${key}.passwordFile: cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        `${key}.passwordFile: cannot read ${JSON.stringify(path)} ` +
+          `(${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
       );
       return undefined;
     }

@@ -115,7 +115,8 @@ async function assertPortFree(port: number, host: string | undefined): Promise<v
     });
   } catch (error) {
     throw new Error(
-      `HomeKit port ${port} is not free (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set homekit.port to another port`,
+      `HomeKit port ${port} is not free (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ` +
+        "set homekit.port to another port",
     );
   }
   await new Promise<void>((done) => server.close(() => done()));
@@ -234,7 +235,8 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     const saved = layout.usernames[0];
     if (this.#username && saved && saved !== this.#username) {
       this.#log.warn(
-        `the main bridge's username changed from ${saved} to ${this.#username}: Apple Home will see a new, unpaired bridge`,
+        `the main bridge's username changed from ${saved} to ${this.#username}: ` +
+          "Apple Home will see a new, unpaired bridge",
       );
     }
     layout.setUsername(0, this.#username ?? saved ?? randomUsername());

@@ -105,7 +105,8 @@ export function useHapStorage(dir: string): AtomicHapStorage {
   if (hapStorage !== undefined) {
     if (hapStorage.dir !== wanted)
       throw new Error(
-        `HAP storage is already at ${hapStorage.dir}; one process serves one HomeKit data directory (asked for ${wanted})`,
+        `HAP storage is already at ${hapStorage.dir}; ` +
+          `one process serves one HomeKit data directory (asked for ${wanted})`,
       );
     return hapStorage;
   }

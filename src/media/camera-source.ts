@@ -3,6 +3,7 @@
 import type { CameraRecorder, CameraSource, LiveStream, LiveStreamRequest } from "../core/camera.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
+import { stdinInput } from "./ffmpeg-args.ts";
 import type { StreamHub } from "./hub.ts";
 import type { RtmpIngest } from "./ingest.ts";
 import { startLiveSession, type LiveInput, type LiveSessionOptions, type VideoRelayMode } from "./live-session.ts";
@@ -96,10 +97,7 @@ export class MediaCameraSource implements CameraSource {
     return {
       known,
       input: {
-        // Fast start: the feed hands ffmpeg the sequence headers and the held keyframe at once, so no
-        // probing is needed. The stream goes in on stdin: an RTMP URL would put the camera's key on
-        // ffmpeg's command line, readable in /proc by any local user.
-        args: ["-probesize", "32", "-analyzeduration", "0", "-f", "flv", "-i", "pipe:0"],
+        args: stdinInput("flv"),
         video: {
           width: video?.width ?? 1920,
           height: video?.height ?? 1080,

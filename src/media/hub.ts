@@ -243,7 +243,10 @@ export class StreamHub {
       return `${this.#name} is pushing but sent no keyframe within ${seconds}`;
     if (this.#lastStartOk === undefined && this.#lastError)
       return `${this.#name}: the stream request failed (${this.#lastError})`;
-    return `${this.#name} did not start pushing to ${this.#ingest.publicAddress} within ${seconds}: check media.rtmpHost is reachable from the camera`;
+    return (
+      `${this.#name} did not start pushing to ${this.#ingest.publicAddress} within ${seconds}: ` +
+      "check media.rtmpHost is reachable from the camera"
+    );
   }
 
   state(): StreamHubState {
@@ -399,7 +402,8 @@ export class StreamHub {
       if (!this.#standby)
         this.#log.warn(
           { device: this.deviceId },
-          `${this.#name} is in standby and refuses to stream; asking again every ${Math.round(this.#timing.standbyRetryMs / 1000)} s`,
+          `${this.#name} is in standby and refuses to stream; asking again every ` +
+            `${Math.round(this.#timing.standbyRetryMs / 1000)} s`,
         );
       this.#standby = true;
       delay = this.#timing.standbyRetryMs;

@@ -430,7 +430,8 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       this.#warnLimited(
         "no publish",
         address,
-        `closed an RTMP connection from ${address}: no publish with a known key within ${this.#limits.publishTimeoutMs} ms`,
+        `closed an RTMP connection from ${address}: no publish with a known key within ` +
+          `${this.#limits.publishTimeoutMs} ms`,
       );
     }, this.#limits.publishTimeoutMs);
     connection.deadline.unref();

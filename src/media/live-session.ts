@@ -12,8 +12,9 @@ import type { Logger } from "../core/logger.ts";
 import type { LiveStream, LiveStreamRequest, LiveStreamVideo } from "../core/camera.ts";
 import type { FrameSource } from "./feed.ts";
 import { FfmpegProcess, type FfmpegExit } from "./ffmpeg.ts";
+import { opusRtpOutput, stdinInput } from "./ffmpeg-args.ts";
 import { pipeFlv } from "./flv-pipe.ts";
-import { adtsHeader } from "./protocol/adts.ts";
+import { pipeAdts } from "./adts-pipe.ts";
 import { SrtpForwarder } from "./srtp-forwarder.ts";
 import { VideoRelay } from "./video-relay.ts";
 
@@ -103,27 +104,14 @@ export function wantsAudio(input: LiveInput, request: LiveStreamRequest): boolea
 function audioOutput(input: LiveInput, request: LiveStreamRequest, port: number | undefined): string[] | undefined {
   const { audio, target } = request;
   if (!audio || !wantsAudio(input, request) || port === undefined) return undefined;
-  return [
-    "-c:a",
-    "libopus",
-    "-application",
-    "lowdelay",
-    "-frame_duration",
-    String(opusFrameMs(audio.packetTimeMs)),
-    "-ar",
-    String(audio.sampleRateKHz * 1000),
-    "-ac",
-    "1",
-    "-b:a",
-    `${Math.max(8, Math.round(audio.maxBitrate))}k`,
-    "-payload_type",
-    String(audio.payloadType),
-    "-ssrc",
-    String(signedSsrc(target.audioSsrc!)),
-    "-f",
-    "rtp",
-    rtpUrl(port, AUDIO_PACKET_SIZE),
-  ];
+  return opusRtpOutput({
+    frameMs: opusFrameMs(audio.packetTimeMs),
+    sampleRate: audio.sampleRateKHz * 1000,
+    kbps: Math.max(8, Math.round(audio.maxBitrate)),
+    payloadType: audio.payloadType,
+    ssrc: target.audioSsrc!,
+    url: rtpUrl(port, AUDIO_PACKET_SIZE),
+  });
 }
 
 /**
@@ -143,14 +131,7 @@ export function audioArgs(
     "warning",
     "-sdp_file",
     "/dev/null",
-    "-probesize",
-    "32",
-    "-analyzeduration",
-    "0",
-    "-f",
-    "aac",
-    "-i",
-    "pipe:0",
+    ...stdinInput("aac"),
     "-map",
     "0:a:0",
     ...audio,
@@ -346,20 +327,9 @@ class LiveSession implements LiveStream {
     const stdin = child.child.stdin!;
     // EPIPE when ffmpeg dies: its exit tells the story.
     stdin.on("error", () => undefined);
-    let unusable = false;
-    const unsubscribe = input.frames!.subscribe({
-      audio: (frame) => {
-        const header = adtsHeader(frame.config, frame.data.length);
-        if (!header) {
-          if (!unusable) log.warn(`${label}: the camera's AAC cannot be framed as ADTS; no audio`);
-          unusable = true;
-          return;
-        }
-        // A stalled ffmpeg must not make the bridge buffer without end: drop audio instead.
-        if (stdin.writableLength > 256 * 1024) return;
-        stdin.write(Buffer.concat([header, frame.data]));
-      },
-    });
+    const unsubscribe = pipeAdts(input.frames!, stdin, () =>
+      log.warn(`${label}: the camera's AAC cannot be framed as ADTS; no audio`),
+    );
     parts.unsubscribe = () => {
       unsubscribe();
       // ffmpeg blocked on a read of its stdin would only notice SIGTERM with the next frame: EOF now.

@@ -7,6 +7,7 @@
 import type { Logger } from "../core/logger.ts";
 import type { FlvTagData } from "./feed.ts";
 import { FfmpegProcess } from "./ffmpeg.ts";
+import { stdinInput } from "./ffmpeg-args.ts";
 import { pipeFlv } from "./flv-pipe.ts";
 import { FlvFmp4Muxer } from "./fmp4-muxer.ts";
 import { Mp4Segmenter, type Mp4Segment } from "./protocol/mp4.ts";
@@ -37,8 +38,7 @@ export interface ClipMuxerOptions {
 export function recordingArgs(audio: boolean, fragmentMs: number, encodeAudio = false): string[] {
   return [
     ...["-hide_banner", "-loglevel", "warning", "-nostats"],
-    // The feed hands over the sequence headers and a keyframe at once: no probing needed.
-    ...["-probesize", "32", "-analyzeduration", "0", "-f", "flv", "-i", "pipe:0"],
+    ...stdinInput("flv"),
     ...["-map", "0:v:0", ...(audio ? ["-map", "0:a:0?"] : ["-an"])],
     ...(encodeAudio && audio ? ["-c:v", "copy", "-c:a", "aac", "-b:a", "64k"] : ["-c", "copy"]),
     ...["-f", "mp4", "-movflags", "frag_keyframe+empty_moov+default_base_moof"],

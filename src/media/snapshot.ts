@@ -11,6 +11,7 @@ import type { Writable } from "node:stream";
 import { REAL_CLOCK, type Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import { FfmpegProcess } from "./ffmpeg.ts";
+import { stdinInput } from "./ffmpeg-args.ts";
 import { pipeFlv } from "./flv-pipe.ts";
 import type { StreamHub } from "./hub.ts";
 import type { RtmpIngest } from "./ingest.ts";
@@ -104,8 +105,7 @@ export class SnapshotMaker {
     if (!frames.subscribeTags) throw new Error(`${this.#options.name}: no picture held`);
     const feed = { subscribeTags: frames.subscribeTags.bind(frames) };
     const audio = ingest.status(deviceId)?.audio ?? false;
-    const input = ["-probesize", "32", "-analyzeduration", "0", "-f", "flv", "-i", "pipe:0"];
-    return this.#decode(input, (stdin) => pipeFlv(feed, stdin, { audio, once: true }), width, height);
+    return this.#decode(stdinInput("flv"), (stdin) => pipeFlv(feed, stdin, { audio, once: true }), width, height);
   }
 
   async #decode(input: string[], feed: (stdin: Writable) => void, width: number, height: number): Promise<Buffer> {

@@ -9,8 +9,9 @@ import { isIPv6 } from "node:net";
 import { REAL_CLOCK, type Clock, type TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import type { FrameSource, VideoFrame } from "./feed.ts";
-import { H264Packetizer, NAL_IDR, NAL_SPS, nalType, splitAvcc } from "./protocol/h264-rtp.ts";
-import { RTP_CLOCK_KHZ, RtpTimeline, senderReportPacket } from "./protocol/rtcp.ts";
+import { AccessUnits } from "./access-units.ts";
+import { H264Packetizer } from "./protocol/h264-rtp.ts";
+import { RTP_CLOCK_KHZ, senderReportPacket } from "./protocol/rtcp.ts";
 import { SRTP_TAG_LENGTH, SrtpSender } from "./protocol/srtp.ts";
 
 const CNAME = Buffer.from("hearthbridge");
@@ -48,14 +49,12 @@ export class VideoRelay {
   readonly #srtp: SrtpSender;
   readonly #packetizer: H264Packetizer;
   readonly #stats: VideoRelayStats = { packets: 0, octets: 0, frames: 0, senderReports: 0 };
-  /** From a random start of the RTP clock (RFC 3550 5.1). */
-  readonly #timeline = new RtpTimeline(Math.floor(Math.random() * 2 ** 32));
+  readonly #accessUnits = new AccessUnits();
   readonly #clock: Clock;
   #unsubscribe: (() => void) | undefined;
   #rtcpTimer: TimerHandle | undefined;
   #finish!: (result: { reason: string }) => void;
   #stopped = false;
-  #waitKeyframe = true;
   /** The last access unit sent: its RTP timestamp and when (clock.now()). */
   #lastRtp: { timestamp: number; at: number } | undefined;
   /** The held GOP is being sent (its frames are older than they look). */
@@ -138,16 +137,9 @@ export class VideoRelay {
 
   #frame(frame: VideoFrame): void {
     if (this.#stopped) return;
-    // A new publish (the camera reconnected): its clock starts anew and its first frames may not be
-    // decodable without a keyframe of its own.
-    if (this.#timeline.observe(frame.generation, frame.dts)) this.#waitKeyframe = true;
-    if (this.#waitKeyframe && !frame.keyframe) return;
-    const units = splitAvcc(frame.data, frame.config.lengthSize);
-    if (!units?.length) return;
-    const timestamp = this.#timeline.place(frame.dts, frame.pts);
-    const types = units.map(nalType);
-    if (types.includes(NAL_IDR) && !types.includes(NAL_SPS)) units.unshift(...frame.config.sps, ...frame.config.pps);
-    this.#waitKeyframe = false;
+    const unit = this.#accessUnits.next(frame);
+    if (!unit) return;
+    const { units, timestamp } = unit;
     for (const packet of this.#packetizer.packetize(units, timestamp)) {
       this.#stats.packets++;
       this.#stats.octets += packet.length - 12;

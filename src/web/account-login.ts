@@ -134,7 +134,8 @@ export class PasswordWebLogin {
           await this.#o.restart(account.name, password);
         } catch (error) {
           throw new Error(
-            `${vendor} accepted it and it is saved for the next start, but the account could not be restarted: ${(error as Error).message}`,
+            `${vendor} accepted it and it is saved for the next start, but the account could not be restarted: ` +
+              `${(error as Error).message}`,
             { cause: error },
           );
         }

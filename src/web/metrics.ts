@@ -85,7 +85,9 @@ export class BridgeMetrics {
     let pending: SampleBuffer[] = [];
     const events = new Histogram({
       name: "hearthbridge_event_duration_seconds",
-      help: "Time from a vendor's state report reaching the bridge to the HomeKit/Matter host having applied it (HAP updateValue done, Matter attributes set)",
+      help:
+        "Time from a vendor's state report reaching the bridge to the HomeKit/Matter host having applied it " +
+        "(HAP updateValue done, Matter attributes set)",
       labelNames: ["ecosystem"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,

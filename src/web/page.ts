@@ -1,5 +1,6 @@
 // Server-rendered HTML. Every dynamic value goes through esc(); the browser script (static/app.js)
 // only updates text in place from the event stream, so the page also reads fine without it.
+// A backslash at the end of a line inside a template continues the line: no newline reaches the HTML.
 import QRCode from "qrcode";
 import type { LogEntry } from "./log-ring.ts";
 import type { AccountView, CameraView, DeviceView, MatterCameraView, PairingView } from "./status.ts";
@@ -39,10 +40,10 @@ export function pairingText(view: PairingView): { homekit?: string; matter?: str
     out.homekit = !h.running
       ? "starting"
       : h.bridges
-          .map(
-            (b) =>
-              `${b.name}: ${b.pairedControllers ? `paired (${plural(b.pairedControllers, "controller")})` : "not paired"}, ${plural(b.accessories, "accessory").replace("accessorys", "accessories")}`,
-          )
+          .map((b) => {
+            const paired = b.pairedControllers ? `paired (${plural(b.pairedControllers, "controller")})` : "not paired";
+            return `${b.name}: ${paired}, ${plural(b.accessories, "accessory").replace("accessorys", "accessories")}`;
+          })
           .join("; ");
   }
   if (view.matter) {
@@ -109,7 +110,8 @@ const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 export function logLine(l: LogEntry): string {
   const account = l.account === undefined ? "" : ` data-account="${esc(l.account)}"`;
   const device = l.device === undefined ? "" : ` data-device="${esc(l.device)}"`;
-  return `<li class="lvl-${esc(l.level)}"${account}${device}><time>${time(l.time)}</time> <b>${esc(l.level)}</b> ${esc(l.text)}</li>`;
+  return `<li class="lvl-${esc(l.level)}"${account}${device}><time>${time(l.time)}</time> \
+<b>${esc(l.level)}</b> ${esc(l.text)}</li>`;
 }
 
 /** Above the log: the bridge's level (changed at once), filters by account and device, the download. */
@@ -136,8 +138,10 @@ export function streamClass(stream: NonNullable<DeviceView["stream"]>): string {
 /** A camera's tile: its latest picture (app.js loads it while the page is visible) and, once the bridge
  * serves one, the link to its live view (`/live/<id>`; app.js shows it when that answers). */
 export function cameraTile(d: Pick<DeviceView, "id" | "name">): string {
-  return `<figure class="tile"><img class="snapshot" alt="Latest picture from ${esc(d.name)}" width="640" height="360" hidden>
-<figcaption class="snapshot-msg">Picture: loading…</figcaption><a class="button live-link" href="/live/${esc(encodeURIComponent(d.id))}" hidden>Live view</a></figure>`;
+  return `<figure class="tile">\
+<img class="snapshot" alt="Latest picture from ${esc(d.name)}" width="640" height="360" hidden>
+<figcaption class="snapshot-msg">Picture: loading…</figcaption>\
+<a class="button live-link" href="/live/${esc(encodeURIComponent(d.id))}" hidden>Live view</a></figure>`;
 }
 
 function deviceCard(d: DeviceView): string {
@@ -145,17 +149,23 @@ function deviceCard(d: DeviceView): string {
   const tile = d.stream ? cameraTile(d) : "";
   const why = d.unreachable ? `<p class="why">${esc(d.unreachable.text)}</p>` : `<p class="why" hidden></p>`;
   const room = d.room === undefined ? "" : ` data-room="${esc(d.room)}"`;
-  return `<article class="device ${d.available ? "up" : "down"}" data-device="${esc(d.id)}" data-account="${esc(d.account)}"${room}>
-<h3 class="name">${esc(d.name)}</h3><p class="meta"><span class="model">${esc(d.model)}</span> · <span class="account">${esc(d.account)}</span> · <span class="available">${d.available ? "reachable" : "unreachable"}</span></p>
-${why}${tile}<div class="summary">${esc(d.summary)}${stream}</div><div class="controls"></div><p class="cmd-msg" role="status" aria-live="polite"></p></article>`;
+  return `<article class="device ${d.available ? "up" : "down"}" \
+data-device="${esc(d.id)}" data-account="${esc(d.account)}"${room}>
+<h3 class="name">${esc(d.name)}</h3><p class="meta"><span class="model">${esc(d.model)}</span> · \
+<span class="account">${esc(d.account)}</span> · \
+<span class="available">${d.available ? "reachable" : "unreachable"}</span></p>
+${why}${tile}<div class="summary">${esc(d.summary)}${stream}</div><div class="controls"></div>\
+<p class="cmd-msg" role="status" aria-live="polite"></p></article>`;
 }
 
 /** The device filters: by account, and by room when a vendor names rooms (app.js keeps both live). */
 function deviceFilters(accounts: AccountView[], devices: DeviceView[]): string {
   const options = (values: string[]) => values.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
   const rooms = [...new Set(devices.flatMap((d) => (d.room ? [d.room] : [])))].sort();
-  return `<div class="filters"><label class="filter">Show <select id="filter-account"><option value="">all accounts</option>${options(accounts.map((a) => a.name))}</select></label>
-<label class="filter" id="filter-room-label"${rooms.length ? "" : " hidden"}>Room <select id="filter-room"><option value="">all rooms</option>${options(rooms)}</select></label></div>`;
+  return `<div class="filters"><label class="filter">Show <select id="filter-account">\
+<option value="">all accounts</option>${options(accounts.map((a) => a.name))}</select></label>
+<label class="filter" id="filter-room-label"${rooms.length ? "" : " hidden"}>Room <select id="filter-room">\
+<option value="">all rooms</option>${options(rooms)}</select></label></div>`;
 }
 
 /** A standalone camera's pairing state in words (also sent over the event stream). */
@@ -179,7 +189,8 @@ async function cameraCard(c: CameraView): Promise<string> {
   const qr = c.setupURI
     ? `<div class="qr" data-payload="${esc(c.setupURI)}">${await qrSvg(c.setupURI)}</div>`
     : `<div class="qr"></div>`;
-  return `<section class="card camera" data-camera="${esc(c.deviceId)}"><h3 class="camera-name">${esc(c.name)}</h3>
+  return `<section class="card camera" data-camera="${esc(c.deviceId)}">\
+<h3 class="camera-name">${esc(c.name)}</h3>
 ${qr}<p>Setup code <code class="camera-code">${esc(c.setupCode)}</code></p>
 <p class="status camera-status">${esc(cameraStatus(c))}</p></section>`;
 }
@@ -187,7 +198,8 @@ ${qr}<p>Setup code <code class="camera-code">${esc(c.setupCode)}</code></p>
 async function cameraSection(cameras: CameraView[]): Promise<string> {
   const cards = (await Promise.all(cameras.map(cameraCard))).join("");
   return `<section id="cameras"${cameras.length ? "" : " hidden"}><h2>Cameras in Apple Home</h2>
-<p class="hint">Each camera is an accessory of its own in Apple Home, with its own code: Home app → Add Accessory → scan the camera's QR code. The bridge's code does not add it.</p>
+<p class="hint">Each camera is an accessory of its own in Apple Home, with its own code: \
+Home app → Add Accessory → scan the camera's QR code. The bridge's code does not add it.</p>
 <div class="pairing" id="camera-cards">${cards}</div></section>`;
 }
 
@@ -207,14 +219,16 @@ export async function matterCameraEvent(c: MatterCameraView): Promise<MatterCame
 
 async function matterCameraCard(c: MatterCameraView): Promise<string> {
   return `<section class="card camera" data-camera="${esc(c.deviceId)}"><h3 class="camera-name">${esc(c.name)}</h3>
-<div class="qr" data-payload="${esc(c.qrCode)}">${await qrSvg(c.qrCode)}</div><p>Manual code <code class="camera-code">${esc(c.manualCode)}</code></p>
+<div class="qr" data-payload="${esc(c.qrCode)}">${await qrSvg(c.qrCode)}</div>\
+<p>Manual code <code class="camera-code">${esc(c.manualCode)}</code></p>
 <p class="status camera-status">${esc(matterCameraStatus(c))}</p></section>`;
 }
 
 async function matterCameraSection(cameras: MatterCameraView[]): Promise<string> {
   const cards = (await Promise.all(cameras.map(matterCameraCard))).join("");
   return `<section id="matter-cameras"${cameras.length ? "" : " hidden"}><h2>Cameras in Matter</h2>
-<p class="hint">Each camera is a Matter node of its own, with its own code: add it in your Matter controller by scanning the camera's QR code. The bridge's code does not add it.</p>
+<p class="hint">Each camera is a Matter node of its own, with its own code: add it in your Matter controller \
+by scanning the camera's QR code. The bridge's code does not add it.</p>
 <div class="pairing" id="matter-camera-cards">${cards}</div></section>`;
 }
 
@@ -235,13 +249,17 @@ function accountRow(a: AccountView, admin: AdminView | undefined): string {
   // Renaming loses nothing, so its disclosure is the only step (it needs the script: a JSON post).
   const actions = admin?.pageAccounts.has(a.name)
     ? `<details class="rename"><summary>Rename…</summary><form data-rename="${esc(a.name)}">
-<label>New name <input name="name" value="${esc(a.name)}" required maxlength="${MAX_ACCOUNT_NAME}" autocomplete="off"></label>
+<label>New name \
+<input name="name" value="${esc(a.name)}" required maxlength="${MAX_ACCOUNT_NAME}" autocomplete="off"></label>
 <button>Rename</button><p class="hint">Its devices stay paired in Apple Home and Matter, with their automations.</p>
-<p class="cmd-msg" role="status" aria-live="polite"></p><noscript><p class="hint">Renaming needs JavaScript.</p></noscript></form></details>
+<p class="cmd-msg" role="status" aria-live="polite"></p>\
+<noscript><p class="hint">Renaming needs JavaScript.</p></noscript></form></details>
 <details class="remove"><summary>Remove…</summary><form method="post" action="${esc(action)}">
-<p class="hint">Its devices leave Apple Home and Matter; its session is deleted.</p><button class="danger">Remove ${esc(a.name)}</button></form></details>`
+<p class="hint">Its devices leave Apple Home and Matter; its session is deleted.</p>\
+<button class="danger">Remove ${esc(a.name)}</button></form></details>`
     : `<span class="hint">in the config file (rename or remove it there)</span>`;
-  return `<tr data-account="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.vendor)}</td><td class="link link-${esc(a.link)}">${esc(a.link)}</td><td class="actions">${actions}</td></tr>`;
+  return `<tr data-account="${esc(a.name)}"><td>${esc(a.name)}</td><td>${esc(a.vendor)}</td>\
+<td class="link link-${esc(a.link)}">${esc(a.link)}</td><td class="actions">${actions}</td></tr>`;
 }
 
 /** The add-account form: the vendor list comes from the vendor modules. Unfolded while there is no
@@ -250,7 +268,8 @@ function addAccountForm(admin: AdminView, accounts: number): string {
   const options = admin.vendors
     .map(
       (v) =>
-        `<option value="${esc(v.id)}">${esc(v.displayName)}${v.login === "password+mfa" ? " (asks for a code)" : ""}</option>`,
+        `<option value="${esc(v.id)}">${esc(v.displayName)}` +
+        `${v.login === "password+mfa" ? " (asks for a code)" : ""}</option>`,
     )
     .join("");
   const notice =
@@ -267,8 +286,10 @@ function addAccountForm(admin: AdminView, accounts: number): string {
 <details><summary>Vendor settings (optional)</summary><label>As JSON, the keys the config file would hold
 <textarea name="settings" rows="3" maxlength="4000" spellcheck="false"></textarea></label></details>
 <button>Add account</button>
-<p class="hint">Checked with the vendor first. Kept in the data directory (0600), with the password only where the vendor
-needs it to log in again; a vendor that sends a code asks for it next. An account of the same name in the config file wins.</p>
+<p class="hint">Checked with the vendor first. Kept in the data directory (0600), \
+with the password only where the vendor
+needs it to log in again; a vendor that sends a code asks for it next. \
+An account of the same name in the config file wins.</p>
 </form></details>`;
 }
 
@@ -278,19 +299,24 @@ const vendorName = (id: string) => vendorOf(id)?.displayName ?? id;
 /** A code log-in folds away while its account is connected (it is only needed to log in again). */
 function mfaForm(n: MfaLoginView, link: string | undefined): string {
   const open = n.step === "code" || n.message !== undefined || link !== "connected" ? " open" : "";
-  return `<details class="login" data-mfa-login="${esc(n.account)}"${open}><summary>${esc(vendorName(n.vendor))}: ${esc(n.account)}: log in</summary>${mfaFormBody(n)}</details>`;
+  return `<details class="login" data-mfa-login="${esc(n.account)}"${open}>\
+<summary>${esc(vendorName(n.vendor))}: ${esc(n.account)}: log in</summary>${mfaFormBody(n)}</details>`;
 }
 
 function mfaFormBody(n: MfaLoginView): string {
   const action = `/accounts/${encodeURIComponent(n.account)}/login`;
   const message = n.message ? `<p class="msg msg-${esc(n.step)}">${esc(n.message)}</p>` : "";
   if (n.step === "code") {
-    return `<form method="post" action="${esc(action)}/code" class="login" data-login="${esc(n.account)}"><h3>${esc(vendorName(n.vendor))}: ${esc(n.account)}</h3>${message}
-<label>Verification code <input name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="12"></label>
+    return `<form method="post" action="${esc(action)}/code" class="login" data-login="${esc(n.account)}">\
+<h3>${esc(vendorName(n.vendor))}: ${esc(n.account)}</h3>${message}
+<label>Verification code \
+<input name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="12"></label>
 <button>Send code</button></form>`;
   }
-  return `<form method="post" action="${esc(action)}" class="login" data-login="${esc(n.account)}"><h3>${esc(vendorName(n.vendor))}: ${esc(n.account)} (${esc(n.email)})</h3>${message}
-<label>Password (used once, not stored) <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+  return `<form method="post" action="${esc(action)}" class="login" data-login="${esc(n.account)}">\
+<h3>${esc(vendorName(n.vendor))}: ${esc(n.account)} (${esc(n.email)})</h3>${message}
+<label>Password (used once, not stored) \
+<input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
 <button>Log in</button></form>`;
 }
 
@@ -299,46 +325,68 @@ function passwordForm(v: PasswordLoginView, link: string | undefined): string {
   const action = `/accounts/${encodeURIComponent(v.account)}/password`;
   const message = v.message ? `<p class="msg msg-${esc(v.step)}">${esc(v.message)}</p>` : "";
   const open = link === "needs-login" || v.message !== undefined ? " open" : "";
-  return `<details class="login" data-password-login="${esc(v.account)}"${open}><summary>${esc(vendorName(v.vendor))}: ${esc(v.account)} (${esc(v.email)}): enter the password</summary>${message}
-<form method="post" action="${esc(action)}"><label>${esc(vendorName(v.vendor))} password <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
-<button>Check and use</button><p class="hint">Checked with ${esc(vendorName(v.vendor))} first; kept in the data directory (0600) in place of the config's password until that is changed.</p></form></details>`;
+  return `<details class="login" data-password-login="${esc(v.account)}"${open}>\
+<summary>${esc(vendorName(v.vendor))}: ${esc(v.account)} (${esc(v.email)}): enter the password</summary>${message}
+<form method="post" action="${esc(action)}"><label>${esc(vendorName(v.vendor))} password \
+<input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+<button>Check and use</button><p class="hint">Checked with ${esc(vendorName(v.vendor))} first; \
+kept in the data directory (0600) in place of the config's password until that is changed.</p></form></details>`;
 }
 
 export async function renderPage(d: PageData): Promise<string> {
   const text = pairingText(d.pairing);
   const h = d.pairing.homekit;
   const m = d.pairing.matter;
+  // The QR code of a pairing payload, or why there is none yet.
+  const qr = async (id: string, payload: string | undefined) =>
+    payload
+      ? `<div class="qr" id="${id}" data-payload="${esc(payload)}">${await qrSvg(payload)}</div>`
+      : "<p>The bridge is starting; reload for the QR code.</p>";
   const homekit = h
     ? `<section class="card" id="homekit"><h2>Apple Home</h2>
-${h.setupURI ? `<div class="qr" id="homekit-qr" data-payload="${esc(h.setupURI)}">${await qrSvg(h.setupURI)}</div>` : `<p>The bridge is starting; reload for the QR code.</p>`}
+${await qr("homekit-qr", h.setupURI)}
 <p>Setup code <code id="homekit-code">${esc(h.setupCode)}</code></p>
 <p class="status" id="homekit-status">${esc(text.homekit)}</p></section>`
-    : `<section class="card" id="homekit"><h2>Apple Home</h2><p>Disabled in the config (homekit.enabled).</p></section>`;
+    : `<section class="card" id="homekit"><h2>Apple Home</h2>\
+<p>Disabled in the config (homekit.enabled).</p></section>`;
   const matter = m
     ? `<section class="card" id="matter"><h2>Matter</h2>
-${m.qrCode ? `<div class="qr" id="matter-qr" data-payload="${esc(m.qrCode)}">${await qrSvg(m.qrCode)}</div>` : `<p>The bridge is starting; reload for the QR code.</p>`}
+${await qr("matter-qr", m.qrCode)}
 <p>Manual code <code id="matter-code">${esc(m.manualCode ?? "")}</code></p>
 <p class="status" id="matter-status">${esc(text.matter)}</p>
-<ul class="warnings" id="matter-warnings"${m.warnings.length ? "" : " hidden"}>${(text.matterWarnings ?? []).map((w) => `<li>${esc(w)}</li>`).join("")}</ul></section>`
+<ul class="warnings" id="matter-warnings"${m.warnings.length ? "" : " hidden"}>\
+${(text.matterWarnings ?? []).map((w) => `<li>${esc(w)}</li>`).join("")}</ul></section>`
     : `<section class="card" id="matter"><h2>Matter</h2><p>Disabled in the config (matter.enabled).</p></section>`;
+  const linkOf = (account: string) => d.accounts.find((a) => a.name === account)?.link;
+  const accountRows = d.accounts.map((a) => accountRow(a, d.admin)).join("");
+  const mfaForms = (d.mfa ?? []).map((n) => mfaForm(n, linkOf(n.account))).join("");
+  const passwordForms = (d.logins ?? []).map((v) => passwordForm(v, linkOf(v.account))).join("");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(d.title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script><script type="module" src="/app.js"></script>
+<title>${esc(d.title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script>\
+<script type="module" src="/app.js"></script>
 <link rel="stylesheet" href="/live.css"><script src="/live.js" defer></script></head>
-<body><a class="skip" href="#main">Skip to the page</a><header><h1>${esc(d.title)}</h1><span id="live" class="live" role="status">connecting…</span>
-<button type="button" id="theme" class="theme">Theme: auto</button>${d.canLogOut ? `<form method="post" action="/logout"><button>Log out</button></form>` : ""}</header>
+<body><a class="skip" href="#main">Skip to the page</a>\
+<header><h1>${esc(d.title)}</h1><span id="live" class="live" role="status">connecting…</span>
+<button type="button" id="theme" class="theme">Theme: auto</button>\
+${d.canLogOut ? `<form method="post" action="/logout"><button>Log out</button></form>` : ""}</header>
 <main id="main">
 <div class="pairing">${homekit}${matter}</div>
 ${await cameraSection(d.cameras ?? [])}
 ${await matterCameraSection(d.matterCameras ?? [])}
 ${pairingsSection()}
-<section aria-labelledby="accounts-title"><h2 id="accounts-title">Accounts</h2>${d.admin ? addAccountForm(d.admin, d.accounts.length) : ""}
-<table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${d.accounts.map((a) => accountRow(a, d.admin)).join("")}</tbody></table>
-${(d.mfa ?? []).map((n) => mfaForm(n, d.accounts.find((a) => a.name === n.account)?.link)).join("")}${(d.logins ?? []).map((v) => passwordForm(v, d.accounts.find((a) => a.name === v.account)?.link)).join("")}</section>
-<section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>${deviceFilters(d.accounts, d.devices)}</div>
-<p class="hint" id="no-devices"${d.devices.length ? " hidden" : ""}>No devices yet: they appear here as soon as an account reports them.</p>
+<section aria-labelledby="accounts-title"><h2 id="accounts-title">Accounts</h2>\
+${d.admin ? addAccountForm(d.admin, d.accounts.length) : ""}
+<table id="accounts"><thead><tr><th>Account</th><th>Vendor</th><th>Link</th>\
+<th><span class="sr-only">Actions</span></th></tr></thead><tbody>${accountRows}</tbody></table>
+${mfaForms}${passwordForms}</section>
+<section aria-labelledby="devices-title"><div class="section-head"><h2 id="devices-title">Devices</h2>\
+${deviceFilters(d.accounts, d.devices)}</div>
+<p class="hint" id="no-devices"${d.devices.length ? " hidden" : ""}>\
+No devices yet: they appear here as soon as an account reports them.</p>
 <div id="devices" class="devices">${d.devices.map(deviceCard).join("")}</div></section>
-<section aria-labelledby="log-title"><h2 id="log-title">Recent log</h2>${logTools(d)}<ol id="logs">${d.logs.map(logLine).join("")}</ol>
+<section aria-labelledby="log-title"><h2 id="log-title">Recent log</h2>${logTools(d)}\
+<ol id="logs">${d.logs.map(logLine).join("")}</ol>
 <p><a class="button" id="diagnostics" href="/api/diagnostics" download>Download diagnostics</a>
 <span class="hint">one JSON file for a bug report: config without secrets, versions, devices, links, this
 log</span></p></section>
@@ -347,7 +395,8 @@ log</span></p></section>
 
 function shell(title: string, body: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">\
+<title>${esc(title)}</title><link rel="stylesheet" href="/app.css"><script src="/theme.js"></script></head>
 <body class="narrow"><main>${body}</main></body></html>`;
 }
 
@@ -355,7 +404,9 @@ export function renderLogin(title: string, message?: string): string {
   return shell(
     title,
     `<h1>${esc(title)}</h1>${message ? `<p class="msg msg-failed">${esc(message)}</p>` : ""}
-<form method="post" action="/login" id="login"><label>Password <input name="password" type="password" autocomplete="current-password" required autofocus maxlength="256"></label><button>Log in</button></form>`,
+<form method="post" action="/login" id="login"><label>Password \
+<input name="password" type="password" autocomplete="current-password" required autofocus maxlength="256"></label>\
+<button>Log in</button></form>`,
   );
 }
 

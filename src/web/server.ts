@@ -127,7 +127,8 @@ class HttpError extends Error {
 function securityHeaders(res: ServerResponse): void {
   res.setHeader(
     "Content-Security-Policy",
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+      "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   );
   res.setHeader("X-Content-Type-Options", "nosniff");
   // same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on our own form posts.
@@ -371,7 +372,8 @@ export class WebServer {
       this.#metrics.close();
       const code = (error as NodeJS.ErrnoException).code;
       throw new Error(
-        `the web page cannot listen on ${host}:${port} (${code ?? (error as Error).message}); set web.port / web.host, or web.enabled: false`,
+        `the web page cannot listen on ${host}:${port} (${code ?? (error as Error).message}); ` +
+          "set web.port / web.host, or web.enabled: false",
       );
     }
     this.#port = (this.#server.address() as AddressInfo).port;
@@ -406,7 +408,8 @@ export class WebServer {
     const open = !this.#auth.required;
     this.#log.info(
       { event: "web", port: this.#port, host },
-      `web page on http://${host.includes(":") ? `[${host}]` : host}:${this.#port}/${open ? " (no password: loopback only)" : ""}`,
+      `web page on http://${host.includes(":") ? `[${host}]` : host}:${this.#port}/` +
+        (open ? " (no password: loopback only)" : ""),
     );
     this.#announceSetup();
     return this.#port;

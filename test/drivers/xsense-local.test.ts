@@ -373,7 +373,7 @@ test("config: accounts[].local takes an embedded broker or a URL, with clear pro
   });
 });
 
-test("accounts[].local wired into the driver: with the cloud cut off, an alarm arrives over the station's broker", async (t) => {
+test("accounts[].local in the driver: with the cloud cut off, an alarm comes over the station's broker", async (t) => {
   // A free loopback port for the embedded broker (the config takes a fixed port, as a user's would).
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));

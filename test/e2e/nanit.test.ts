@@ -114,7 +114,8 @@ function matterReport(
       client.node.events.attributeChanged.off(listener);
       reject(
         new Error(
-          `no report of cluster 0x${clusterId.toString(16)}.${attribute} on endpoint ${endpoint.number} within ${timeoutMs} ms`,
+          `no report of cluster 0x${clusterId.toString(16)}.${attribute} on endpoint ${endpoint.number} ` +
+            `within ${timeoutMs} ms`,
         ),
       );
     }, timeoutMs);
@@ -207,7 +208,8 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
   ): Promise<HapCharacteristic> =>
     client.find({ service: service.UUID, characteristic: characteristic.UUID, accessory: { serial: cameraUid } });
 
-  it("is one HomeKit camera accessory of its own (not on the bridge): temperature, humidity, motion, sound (occupancy), a night-light bulb and a standby switch", async () => {
+  // Its services: temperature, humidity, motion, sound (occupancy), a night-light bulb and a standby switch.
+  it("is one HomeKit camera accessory of its own (not on the bridge) with its sensors, light and switch", async () => {
     assert.ok(
       !(await hapBridge.accessories(true)).some((a) => a.serialNumber === cameraUid),
       "the camera is not on the bridge",
@@ -290,7 +292,7 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
   let temperatureEp: ClientDevice;
   let humidityEp: ClientDevice;
 
-  it("commissions into Matter as one bridged device with sensor, light and plug endpoints holding the live state", async () => {
+  it("commissions into Matter as one bridged device; sensor, light and plug endpoints hold live state", async () => {
     matter = await MatterTestClient.commission({
       port: Number(bridge.lines.find((l) => l.event === "ready")!.matterPort),
       passcode: PASSCODE,
@@ -350,7 +352,7 @@ describe("a Nanit camera's sensors and switches in Apple Home and Matter", () =>
     await humidityReport;
   });
 
-  it("the night light and standby switched from Matter reach the camera, are reported back, and HomeKit hears it", async () => {
+  it("night light and standby switched from Matter reach the camera, are reported back, HomeKit hears it", async () => {
     assert.ok(matter);
     const control = sim.requests("PUT_CONTROL").length;
     const settings = sim.requests("PUT_SETTINGS").length;

@@ -111,7 +111,7 @@ describe("a Nanit camera on the web page: its own HomeKit code and QR, paired st
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("in Chromium: the camera's card has its own code and a QR that decodes to the camera's setup URI, not the bridge's", async (t) => {
+  it("in Chromium: the camera's card shows the camera's own code and setup URI QR, not the bridge's", async (t) => {
     if (!chromiumAvailable()) return t.skip("no Chromium");
     const bridgeLine = await bridge.waitForLine((l) => l.event === "homekit-pairing");
     const cameraLine = await bridge.waitForLine((l) => l.event === "camera-pairing" && l.deviceId === deviceId, 20_000);
@@ -247,7 +247,7 @@ describe("a camera published after the page was opened gets its card live", () =
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("in Chromium: no camera section at first; then the card with a decodable QR, its paired state and its row's stream line", async (t) => {
+  it("in Chromium: no camera section at first; then its card (QR, paired state) and row's stream line", async (t) => {
     if (!chromiumAvailable()) return t.skip("no Chromium");
     let page: Page;
     let errors: string[];
@@ -303,7 +303,8 @@ describe("a camera published after the page was opened gets its card live", () =
     await stream
       .filter({
         hasText:
-          "video: not pushing, 1 watching: the camera did not push to rtmp://192.0.2.7:1935: is media.rtmpHost reachable from the camera?",
+          "video: not pushing, 1 watching: the camera did not push to rtmp://192.0.2.7:1935: " +
+          "is media.rtmpHost reachable from the camera?",
       })
       .waitFor({ timeout: 5000 });
     assert.equal(await page.evaluate("window.notReloaded"), true, "all of it without a reload");

@@ -104,7 +104,7 @@ describe("the page's device controls", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("in Chromium: the fan switched from the page reaches the simulator as one frame, and its state comes back live", async (t) => {
+  it("in Chromium: a fan switched on the page reaches the simulator as one frame, its state comes back", async (t) => {
     if (!chromiumAvailable()) return t.skip("no Chromium");
     ({ context, page, errors } = await launchChromium(dir));
     await page.goto(`${base}/`);
@@ -153,7 +153,7 @@ describe("the page's device controls", () => {
     assert.deepEqual(errors, [], "no script or CSP errors in the page");
   });
 
-  it("in Chromium: the Sound & Light Machine's volume and sound machine, one Settings delta each, and live", async (t) => {
+  it("in Chromium: Sound & Light Machine volume and sound machine, one Settings delta each, and live", async (t) => {
     if (!page) return t.skip("no Chromium");
     const card = page.locator(`article[data-device="nanit:${SPEAKER}"]`);
     const volume = card.locator("input.volume");
@@ -220,8 +220,11 @@ describe("the page's device controls", () => {
     ]);
     await page.selectOption("#filter-account", "study");
     assert.equal(await card.isVisible(), true);
-    await page.evaluate(`(() => { const o = document.createElement("option"); o.value = "elsewhere"; o.textContent = "elsewhere";
-      const f = document.querySelector("#filter-account"); f.append(o); f.value = "elsewhere"; f.dispatchEvent(new Event("change")); })()`);
+    await page.evaluate(`(() => {
+      const o = document.createElement("option"); o.value = "elsewhere"; o.textContent = "elsewhere";
+      const f = document.querySelector("#filter-account"); f.append(o); f.value = "elsewhere";
+      f.dispatchEvent(new Event("change"));
+    })()`);
     assert.equal(await card.isHidden(), true);
     await page.selectOption("#filter-account", "");
     assert.equal(await card.isVisible(), true);
@@ -329,7 +332,8 @@ describe("accounts added, renamed and removed on the page, without a restart", (
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("in Chromium: a FanSync account added on the page shows up in HomeKit and Matter, keeps its devices there when renamed, and leaves both when removed", async (t) => {
+  // Added, its devices show up in HomeKit and Matter; renamed, it keeps them there; removed, they leave both.
+  it("in Chromium: a FanSync account added, renamed and removed on the page, seen in HomeKit and Matter", async (t) => {
     if (!chromiumAvailable()) return t.skip("no Chromium");
     const homeDevice = `fansync:${home.deviceIds[0]!}`;
     const garageDevice = `fansync:${garage.deviceIds[0]!}`;

@@ -242,7 +242,7 @@ describe("the web page, /health and /metrics", () => {
     assert.equal(bridge.exitCode, undefined);
   });
 
-  it("in Chromium: log in, the QR codes decode to the bridge's payloads, and a remote change appears live", async (t) => {
+  it("in Chromium: log in, the QR codes decode to the bridge's payloads, a remote change appears live", async (t) => {
     if (!chromiumAvailable()) return t.skip("no Chromium");
     const homekitLine = await bridge.waitForLine((l) => l.event === "homekit-pairing");
     const matterLine = await bridge.waitForLine((l) => l.event === "matter-pairing");
@@ -291,7 +291,7 @@ describe("the web page, /health and /metrics", () => {
     assert.deepEqual(errors, [], "no script or CSP errors in the page");
   });
 
-  it("a vendor report raises the event latency histograms of both hosts (HomeKit at once, Matter once its queue ran)", async () => {
+  it("a vendor report raises both hosts' latency histograms (HomeKit at once, Matter once its queue ran)", async () => {
     const counts = async () => {
       const text = await (await get("/metrics")).text();
       return [
@@ -586,7 +586,8 @@ describe("the web page's FanSync password form for an account in needs-login", (
     assert.equal(nanitPath.status, 404);
   });
 
-  it("in Chromium: a wrong password is refused, the right one connects the account and its device appears, without a bridge restart", async (t) => {
+  // All without a restart of the bridge.
+  it("in Chromium: a wrong password is refused; the right one connects the account, its device appears", async (t) => {
     if (!chromiumAvailable()) return t.skip("no Chromium");
     const pid = bridge.child.pid;
     let page: Page;
@@ -646,7 +647,7 @@ describe("the web page's FanSync password form for an account in needs-login", (
     );
   });
 
-  it("after a restart the bridge logs in with the stored password although the config still holds the old one", async (t) => {
+  it("after a restart the bridge logs in with the stored password though the config holds the old one", async (t) => {
     if (!existsSync(join(dataDir, "account-secrets.json"))) {
       t.skip("the form step did not run (no Chromium)");
       return;

@@ -122,7 +122,8 @@ describe("X-Sense detectors in Apple Home and Matter at once", () => {
         matterWaiters.delete(check);
         reject(
           new Error(
-            `no Matter event ${name} on endpoint ${endpointId}; saw ${JSON.stringify(matterEvents.slice(from).map((e) => `${e.endpointId}/${e.name}`))}`,
+            `no Matter event ${name} on endpoint ${endpointId}; saw ` +
+              `${JSON.stringify(matterEvents.slice(from).map((e) => `${e.endpointId}/${e.name}`))}`,
           ),
         );
       }, timeoutMs);

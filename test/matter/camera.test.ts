@@ -1,7 +1,8 @@
 // A camera as its own Matter 1.5 node, end to end with real peers: a matter.js ServerNode that is both
 // the controller (it commissions the camera over loopback) and a WebRtcTransportRequestor (the
 // camera's Answer / Offer / End arrive on it as commands; test/helpers/matter-camera-rig.ts), plus a
-// werift viewer. The camera's video is a real H.264 file played through the bridge's WebRTC sender; ffprobe decodes what the viewer got.
+// werift viewer. The camera's video is a real H.264 file played through the bridge's WebRTC sender;
+// ffprobe decodes what the viewer got.
 // Bad input (malformed SDP, unknown or foreign session ids, too many sessions, an ICE that never
 // connects) is refused or timed out with the spec's status, logged once, and leaves nothing running.
 // Run inside the loopback namespace: test/netns.sh node --test test/matter/camera.test.ts

@@ -240,7 +240,7 @@ describe("RTMP ingest limits before a publish", () => {
     }
   });
 
-  it("closes a peer that declares a message over messageBytesBeforePublish or opens too many chunk streams", async () => {
+  it("closes a peer declaring a message over messageBytesBeforePublish or opening too many chunk streams", async () => {
     const { ingest, capture } = newIngest();
     await ingest.start();
     try {

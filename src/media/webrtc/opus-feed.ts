@@ -7,7 +7,8 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Logger } from "../../core/logger.ts";
 import type { FrameSource } from "../feed.ts";
 import { FfmpegProcess } from "../ffmpeg.ts";
-import { adtsHeader } from "../protocol/adts.ts";
+import { opusRtpOutput, stdinInput } from "../ffmpeg-args.ts";
+import { pipeAdts } from "../adts-pipe.ts";
 
 export type RtpListener = (packet: Buffer) => void;
 
@@ -21,48 +22,22 @@ export interface OpusFeedOptions {
 /** Opus in WebRTC runs at 48 kHz (RFC 7587); 20 ms frames, a low bitrate for a baby monitor's room sound. */
 export function opusArgs(port: number, ssrc: number): string[] {
   return [
-    "-hide_banner",
-    "-nostdin",
-    "-loglevel",
-    "warning",
-    "-sdp_file",
-    "/dev/null",
-    "-probesize",
-    "32",
-    "-analyzeduration",
-    "0",
-    "-f",
-    "aac",
-    "-i",
-    "pipe:0",
-    "-map",
-    "0:a:0",
-    "-c:a",
-    "libopus",
-    "-application",
-    "lowdelay",
-    "-frame_duration",
-    "20",
-    "-ar",
-    "48000",
-    "-ac",
-    "1",
-    "-b:a",
-    "32k",
-    "-payload_type",
-    "111",
-    // Signed, as ffmpeg's option is; only packets with it are taken from the loopback port.
-    "-ssrc",
-    String(ssrc | 0),
-    "-f",
-    "rtp",
-    // Its RTCP comes here too (and is dropped) rather than to a port of someone else.
-    `rtp://127.0.0.1:${port}?rtcpport=${port}&pkt_size=1200`,
+    ...["-hide_banner", "-nostdin", "-loglevel", "warning", "-sdp_file", "/dev/null"],
+    ...stdinInput("aac"),
+    ...["-map", "0:a:0"],
+    ...opusRtpOutput({
+      frameMs: 20,
+      sampleRate: 48000,
+      kbps: 32,
+      payloadType: 111,
+      // Only packets with it are taken from the loopback port.
+      ssrc,
+      // Its RTCP comes here too (and is dropped) rather than to a port of someone else.
+      url: `rtp://127.0.0.1:${port}?rtcpport=${port}&pkt_size=1200`,
+    }),
   ];
 }
 
-/** A stalled ffmpeg must not make the bridge buffer without end: audio is dropped past this. */
-const MAX_STDIN_BACKLOG = 256 * 1024;
 const RTCP_FIRST = 200;
 const RTCP_LAST = 206;
 
@@ -119,19 +94,9 @@ export class OpusFeed {
     const stdin = process.child.stdin!;
     // EPIPE when ffmpeg dies: its exit tells the story.
     stdin.on("error", () => undefined);
-    let unusable = false;
-    const unsubscribe = frames.subscribe({
-      audio: (frame) => {
-        const header = adtsHeader(frame.config, frame.data.length);
-        if (!header) {
-          if (!unusable) log.warn(`${label}: the camera's AAC cannot be framed as ADTS; no sound`);
-          unusable = true;
-          return;
-        }
-        if (stdin.writableLength > MAX_STDIN_BACKLOG) return;
-        stdin.write(Buffer.concat([header, frame.data]));
-      },
-    });
+    const unsubscribe = pipeAdts(frames, stdin, () =>
+      log.warn(`${label}: the camera's AAC cannot be framed as ADTS; no sound`),
+    );
     const running = { socket, process, unsubscribe };
     this.#running = running;
     void process.exited.then((exit) => {

@@ -15,8 +15,8 @@ import {
 import { REAL_CLOCK, type Clock, type TimerHandle } from "../../core/clock.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { FrameSource, VideoFrame } from "../feed.ts";
-import { H264Packetizer, NAL_IDR, NAL_SPS, nalType, splitAvcc } from "../protocol/h264-rtp.ts";
-import { RtpTimeline } from "../protocol/rtcp.ts";
+import { type AccessUnit, AccessUnits } from "../access-units.ts";
+import { H264Packetizer } from "../protocol/h264-rtp.ts";
 import type { OpusFeed } from "./opus-feed.ts";
 import { checkOffer, MAX_OFFER_BYTES, OfferRefused } from "./sdp-offer.ts";
 
@@ -70,18 +70,16 @@ export class WebRtcViewer {
   readonly #clock: Clock;
   readonly #pc: RTCPeerConnection;
   readonly #packetizer = new H264Packetizer({ payloadType: 96, ssrc: 0, maxPacketSize: MAX_RTP_PACKET });
-  /** From a random start of the RTP clock (RFC 3550 5.1). */
-  readonly #timeline = new RtpTimeline(Math.floor(Math.random() * 2 ** 32));
+  readonly #accessUnits = new AccessUnits();
   #video: RTCRtpTransceiver | undefined;
   #audio: RTCRtpTransceiver | undefined;
   #connectTimer: TimerHandle | undefined;
   #unsubscribe: Array<() => void> = [];
   #finish!: (result: { reason: string }) => void;
   #finished = false;
-  #waitKeyframe = true;
   #wantsAudio = false;
   /** While the held GOP is handed over: its frames, sent once it is all there. */
-  #replay: { units: Buffer[]; timestamp: number }[] | undefined;
+  #replay: AccessUnit[] | undefined;
 
   private constructor(options: WebRtcViewerOptions, pc: RTCPeerConnection) {
     this.id = options.id;
@@ -254,17 +252,10 @@ export class WebRtcViewer {
 
   #frame(frame: VideoFrame): void {
     if (this.#finished) return;
-    // A new publish restarts the camera's clock and may need a keyframe of its own.
-    if (this.#timeline.observe(frame.generation, frame.dts)) this.#waitKeyframe = true;
-    if (this.#waitKeyframe && !frame.keyframe) return;
-    const units = splitAvcc(frame.data, frame.config.lengthSize);
-    if (!units?.length) return;
-    const timestamp = this.#timeline.place(frame.dts, frame.pts);
-    const types = units.map(nalType);
-    if (types.includes(NAL_IDR) && !types.includes(NAL_SPS)) units.unshift(...frame.config.sps, ...frame.config.pps);
-    this.#waitKeyframe = false;
-    if (this.#replay) this.#replay.push({ units, timestamp });
-    else this.#send(units, timestamp);
+    const unit = this.#accessUnits.next(frame);
+    if (!unit) return;
+    if (this.#replay) this.#replay.push(unit);
+    else this.#send(unit.units, unit.timestamp);
   }
 
   /**
