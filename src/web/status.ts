@@ -5,7 +5,7 @@ import type { StreamHubState } from "../media/hub.ts";
 import { scrub } from "../core/logger.ts";
 import type { DeviceEntry, DeviceRegistry } from "../core/registry.ts";
 import type { LinkState } from "../core/driver.ts";
-import type { DeviceState } from "../core/model.ts";
+import type { BatteryState, DeviceState } from "../core/model.ts";
 import type { HomeKitHost } from "../homekit/host.ts";
 import type { MatterCameraHost } from "../matter/camera/host.ts";
 import type { MatterHost } from "../matter/host.ts";
@@ -148,6 +148,13 @@ export function accountLabels(accounts: WebSources["accounts"]): (name: string) 
 
 const onOff = (on: boolean | undefined) => (on ? "on" : "off");
 
+/** "battery 80%", "battery 15% low", "battery low" or "battery ok". */
+function batteryWords(battery: BatteryState): string {
+  const level = battery.level !== undefined ? `${battery.level}%` : "";
+  const word = battery.low ? " low" : battery.level === undefined ? "ok" : "";
+  return `battery ${level}${word}`.trim();
+}
+
 /** The device's state in a few words; the page shows this (the client never formats state itself). */
 export function summarize(state: DeviceState): string {
   const parts: string[] = [];
@@ -157,7 +164,8 @@ export function summarize(state: DeviceState): string {
     );
   if (state.light)
     parts.push(
-      `light ${onOff(state.light.on)} ${state.light.brightness}%${state.light.colorTemperatureK ? ` ${state.light.colorTemperatureK} K` : ""}`,
+      `light ${onOff(state.light.on)} ${state.light.brightness}%` +
+        (state.light.colorTemperatureK ? ` ${state.light.colorTemperatureK} K` : ""),
     );
   for (const [id, on] of Object.entries(state.switches ?? {})) parts.push(`${id} ${onOff(on)}`);
   const alarm = (label: string, a: { detected: boolean; muted?: boolean; testing?: boolean } | undefined, extra = "") =>
@@ -173,10 +181,7 @@ export function summarize(state: DeviceState): string {
   if (state.motion !== undefined) parts.push(`motion ${state.motion ? "yes" : "no"}`);
   if (state.sound !== undefined) parts.push(`sound ${state.sound ? "yes" : "no"}`);
   if (state.cry !== undefined) parts.push(`cry ${state.cry ? "yes" : "no"}`);
-  if (state.battery)
-    parts.push(
-      `battery ${state.battery.level !== undefined ? `${state.battery.level}%` : ""}${state.battery.low ? " low" : state.battery.level === undefined ? "ok" : ""}`.trim(),
-    );
+  if (state.battery) parts.push(batteryWords(state.battery));
   if (state.endOfLife) parts.push("end of life: replace");
   if (state.fault) parts.push(`fault ${state.fault}`);
   return parts.join(" · ") || "no state reported";
@@ -378,7 +383,8 @@ export function health(s: WebSources, now = Date.now()): Health {
   return result;
 }
 
-/** Every camera device with its stream and (standalone) pairing; undefined when the bridge has neither media nor cameras. */
+/** Every camera device with its stream and (standalone) pairing; undefined when the bridge has neither media
+ * nor cameras. */
 function cameraHealth(s: WebSources): Health["cameras"] {
   const pairings = new Map(cameraViews(s).map((c) => [c.deviceId, c]));
   const cameras = s.registry.devices.filter((d) => d.info.capabilities.camera);

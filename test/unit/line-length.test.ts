@@ -10,12 +10,6 @@ const root = new URL("../..", import.meta.url).pathname;
 const MAX = 120;
 const DIRS = ["src", "accessories", "sim", "test", "bench"];
 
-/**
- * Files that still have long string literals or comments to break by hand (53 after the whole tree was
- * formatted on 2026-12-06). The list only shrinks: never add to it.
- */
-const PENDING: string[] = ["src/web/status.ts"];
-
 function trackedSources(): string[] {
   const out = execFileSync("git", ["ls-files", "-z", "--", ...DIRS], { cwd: root, encoding: "utf8" });
   return out.split("\0").filter((path) => path.endsWith(".ts"));
@@ -36,12 +30,6 @@ function longLines(path: string): string[] {
 test(`no line over ${MAX} characters in tracked .ts files under ${DIRS.join(", ")}`, () => {
   const files = trackedSources();
   assert.ok(files.length > 100, "the tracked sources were found");
-  const found = files.filter((path) => !PENDING.includes(path)).flatMap(longLines);
+  const found = files.flatMap(longLines);
   assert.deepEqual(found, []);
-});
-
-test("every PENDING file is tracked and still has a long line (the list only shrinks)", () => {
-  const files = new Set(trackedSources());
-  const stale = PENDING.filter((path) => !files.has(path) || longLines(path).length === 0);
-  assert.deepEqual(stale, []);
 });
