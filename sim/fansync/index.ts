@@ -229,6 +229,8 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
     const server = createServer((req, res) => this.#http(req, res));
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: true, autoPong: false });
     server.on("upgrade", (req, socket, head) => {
+      // Node's HTTP server drops its error listener from an upgrade's socket: keep a reset from throwing.
+      socket.on("error", () => undefined);
       const path = (req.url ?? "").split("?")[0];
       if (path !== "/api:1/phone") {
         socket.destroy();

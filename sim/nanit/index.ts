@@ -300,7 +300,14 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
     for (const cam of this.#cameras.values()) await this.#startCamera(cam);
     await this.cloudMedia.start();
     const server = createServer((req, res) => void this.#http(req, res));
-    server.on("upgrade", (req, socket, head) => this.#cloudUpgrade(req, socket, head));
+    // Node's HTTP server drops its error listener from an upgrade's socket: keep a reset from throwing.
+    server.on("upgrade", (req, socket, head) =>
+      this.#cloudUpgrade(
+        req,
+        socket.on("error", () => undefined),
+        head,
+      ),
+    );
     await new Promise<void>((resolve) => server.listen(this.#port, "127.0.0.1", resolve));
     this.#server = server;
     const port = (server.address() as AddressInfo).port;
@@ -354,7 +361,15 @@ export class NanitSimulator extends EventEmitter<SimEvents> {
       res.writeHead(426).end();
     });
     const wss = new WebSocketServer({ noServer: true, autoPong: false, perMessageDeflate: false });
-    server.on("upgrade", (req, socket, head) => this.#localUpgrade(cam, wss, req, socket, head));
+    server.on("upgrade", (req, socket, head) =>
+      this.#localUpgrade(
+        cam,
+        wss,
+        req,
+        socket.on("error", () => undefined),
+        head,
+      ),
+    );
     await new Promise<void>((resolve) => server.listen(cam.localPort, "127.0.0.1", resolve));
     cam.server = server;
     cam.wss = wss;

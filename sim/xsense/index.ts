@@ -486,6 +486,9 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
       handleProtocols: (protocols) => (protocols.has("mqtt") ? "mqtt" : false),
     });
     this.#server.on("upgrade", (req, socket, head) => {
+      // Node's HTTP server drops its error listener from an upgrade's socket: a client that resets the
+      // connection after a refusal (ECONNRESET) would otherwise be thrown from the event loop.
+      socket.on("error", () => undefined);
       const url = new URL(req.url ?? "/", "http://x");
       if (url.pathname !== "/mqtt" || !this.mqttAvailable) {
         this.emit("mqttUnavailable", { at: Date.now() });

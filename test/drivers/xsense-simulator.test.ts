@@ -3,6 +3,8 @@
 // (404 "No shadow exists"), and an over-quota subscription.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect as netConnect } from "node:net";
 import { connect } from "mqtt";
 import { XSenseSimulator } from "../../sim/xsense/index.ts";
 import { requestMac, secretHash, signRequest, presignUrl, decodeClientSecret } from "../../src/drivers/xsense/index.ts";
@@ -210,4 +212,30 @@ test("the subscription quota negates subscriptions past it, and the driver says 
   await h.driver.start({ sink: h.sink, log: h.log, store: h.store });
   assert.ok(exceeded.length > 0);
   assert.ok(h.logs.matching(/subscriptions refused by the broker/).length >= 1);
+});
+
+test("a client resetting the connection after a refused MQTT upgrade does not crash the simulator", async (t) => {
+  const sim = new XSenseSimulator();
+  const urls = await sim.start();
+  t.after(() => sim.stop());
+  sim.mqttAvailable = false;
+  const url = new URL(urls.mqtt);
+  const socket = netConnect(Number(url.port), url.hostname);
+  await once(socket, "connect");
+  socket.write(
+    "GET /mqtt HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+  );
+  // The refusal arrives, then the client resets instead of closing: the simulator's socket gets ECONNRESET.
+  await once(socket, "data");
+  const refusedAgain = once(sim, "mqttUnavailable");
+  socket.resetAndDestroy();
+  // A second client is still answered: the reset was not thrown from the event loop.
+  const second = netConnect(Number(url.port), url.hostname);
+  t.after(() => second.destroy());
+  await once(second, "connect");
+  second.write("GET /mqtt HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  const [answer] = (await once(second, "data")) as [Buffer];
+  assert.match(answer.toString(), /^HTTP\/1\.1 503/);
+  await refusedAgain;
 });
