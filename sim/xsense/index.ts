@@ -35,6 +35,8 @@ export interface SimDeviceSpec {
   type: string;
   name?: string;
   id?: string;
+  /** The room the app puts it in (by name; the simulator gives each name a room id). */
+  room?: string;
   /** Initial reported fields (strings, as the cloud sends them). */
   state?: Fields;
 }
@@ -46,6 +48,8 @@ export interface SimStationSpec {
   name?: string;
   id?: string;
   online?: boolean;
+  /** The room the app puts it in (for a Wi-Fi detector: the detector's room). */
+  room?: string;
   devices?: SimDeviceSpec[];
   /** Wi-Fi detectors: their own state. */
   state?: Fields;
@@ -114,6 +118,7 @@ interface SimDevice {
   sn: string;
   type: string;
   name: string;
+  roomId: string | undefined;
   state: Fields;
 }
 
@@ -123,6 +128,7 @@ interface SimStation {
   category: string;
   name: string;
   online: boolean;
+  roomId: string | undefined;
   house: SimHouse;
   devices: SimDevice[];
   /** Wi-Fi detectors: the detector itself. */
@@ -135,6 +141,8 @@ interface SimHouse {
   name: string;
   region: string;
   server: string;
+  /** Room id → name (102008). */
+  rooms: Map<string, string>;
   stations: SimStation[];
 }
 
@@ -252,7 +260,8 @@ export function simThingName(category: string, sn: string): string {
 }
 
 /** Default account: two houses in two regions; an SBS50 with smoke, CO, combo and heat detectors and a
- * sensor; an SBS10 with a smoke detector; Wi-Fi smoke and CO detectors; one unknown model. */
+ * sensor; an SBS10 with a smoke detector; Wi-Fi smoke and CO detectors; one unknown model. The detectors sit
+ * in the app's rooms (one in none); each house has its own rooms, and both have a "Kitchen". */
 export function defaultHouses(): SimHouseSpec[] {
   return [
     {
@@ -263,12 +272,13 @@ export function defaultHouses(): SimHouseSpec[] {
           sn: "13B96457",
           category: "SBS50",
           name: "Hall base",
+          room: "Hall",
           devices: [
-            { sn: "00000001", type: "XS01-M", name: "Kitchen smoke" },
-            { sn: "00000002", type: "XC01-M", name: "Boiler CO" },
-            { sn: "00000003", type: "SC07-MR", name: "Bedroom combo" },
-            { sn: "00000004", type: "XH02-M", name: "Garage heat" },
-            { sn: "00000005", type: "STH51", name: "Cellar climate" },
+            { sn: "00000001", type: "XS01-M", name: "Kitchen smoke", room: "Kitchen" },
+            { sn: "00000002", type: "XC01-M", name: "Boiler CO", room: "Utility room" },
+            { sn: "00000003", type: "SC07-MR", name: "Bedroom combo", room: "Bedroom" },
+            { sn: "00000004", type: "XH02-M", name: "Garage heat", room: "Garage" },
+            { sn: "00000005", type: "STH51", name: "Cellar climate", room: "Cellar" },
             { sn: "00000006", type: "XS99-ZZ", name: "Prototype" },
           ],
         },
@@ -276,7 +286,7 @@ export function defaultHouses(): SimHouseSpec[] {
           sn: "SBS10A01",
           category: "SBS10",
           name: "Old base",
-          devices: [{ sn: "00000011", type: "XS01-M", name: "Attic smoke" }],
+          devices: [{ sn: "00000011", type: "XS01-M", name: "Attic smoke", room: "Attic" }],
         },
       ],
     },
@@ -284,11 +294,20 @@ export function defaultHouses(): SimHouseSpec[] {
       name: "Cabin",
       region: "us-east-1",
       stations: [
-        { sn: "EN7000AB", category: "XS01-WX", name: "Cabin smoke" },
-        { sn: "C0400001", category: "XC04-WX", name: "Cabin CO" },
+        { sn: "EN7000AB", category: "XS01-WX", name: "Cabin smoke", room: "Living room" },
+        { sn: "C0400001", category: "XC04-WX", name: "Cabin CO", room: "Kitchen" },
       ],
     },
   ];
+}
+
+/** The id of the house's room with this name, made up the first time the name is used. */
+function roomIdFor(house: SimHouse, name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  for (const [id, n] of house.rooms) if (n === name) return id;
+  const id = hex32();
+  house.rooms.set(id, name);
+  return id;
 }
 
 function hex32(): string {
@@ -360,6 +379,8 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
   selfTestOutcome: { result: "success" | "fail" | "no-answer"; smokeFault?: boolean; coFault?: boolean } = {
     result: "success",
   };
+  /** Replaces 102008's reData for a house (malformed-answer tests); undefined: the house's real rooms. */
+  roomsAnswer: ((houseId: string) => unknown) | undefined;
   /** When false, WebSocket upgrades at /mqtt are refused (the broker is unreachable). */
   mqttAvailable = true;
   #server: Server | undefined;
@@ -399,6 +420,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
         name: spec.name ?? "House",
         region: spec.region,
         server: `${spec.region}.x-sense-iot.com`,
+        rooms: new Map(),
         stations: [],
       };
       for (const s of spec.stations) {
@@ -409,12 +431,14 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
           category: s.category,
           name: s.name ?? `${s.category} ${s.sn}`,
           online: s.online ?? true,
+          roomId: roomIdFor(house, s.room),
           house,
           devices: (s.devices ?? []).map((d) => ({
             id: d.id ?? hex32(),
             sn: d.sn,
             type: d.type,
             name: d.name ?? d.type,
+            roomId: roomIdFor(house, d.room),
             state: { ...defaultState(d.type), ...d.state },
           })),
           self: undefined,
@@ -426,6 +450,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
             sn: s.sn,
             type: s.category,
             name: station.name,
+            roomId: station.roomId,
             state: { ...defaultState(s.category), ...s.state },
           };
         house.stations.push(station);
@@ -717,6 +742,23 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
           createTime: "20240101120000",
         }));
         break;
+      case "102008": {
+        // The app sends utctimestamp "0" after houseId (docs/protocols/xsense.md §3.5); anything else is refused.
+        const house = this.houses.find((h) => h.id === params.houseId);
+        if (params.utctimestamp !== "0") return fail("10000003", "utctimestamp required");
+        if (!house) return fail("10000005", "house not found");
+        reData = this.roomsAnswer?.(house.id) ?? {
+          houseId: house.id,
+          houseRooms: Object.fromEntries(
+            [...house.rooms].map(([roomId, roomName]) => [
+              roomId,
+              { houseId: house.id, roomId, roomName, createTime: "20240101120000" },
+            ]),
+          ),
+          roomSort: [...house.rooms.keys()],
+        };
+        break;
+      }
       case "103007": {
         const house = this.houses.find((h) => h.id === params.houseId);
         if (!house) return fail("10000005", "house not found");
@@ -727,7 +769,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
             stationSn: s.sn,
             stationName: s.name,
             category: s.category,
-            roomId: "R1",
+            ...(s.roomId ? { roomId: s.roomId } : {}),
             safeMode: "Disarmed",
             onLine: s.online ? 1 : 0,
             onLineTime: Date.now(),
@@ -741,7 +783,7 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
               deviceSn: d.sn,
               deviceName: d.name,
               deviceType: d.type,
-              roomId: "R1",
+              ...(d.roomId ? { roomId: d.roomId } : {}),
             })),
             deviceSort: s.devices.map((d) => d.id),
           })),
@@ -1379,6 +1421,11 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
     this.#update(sn, { alarmStatus: "0", coPpm: "0", coLevel: "0", muteStatus: "0" }, {});
   }
 
+  /** The user hushes a sounding detector at the detector (its button): muteStatus 1, reported as any change. */
+  hushAtDetector(sn: string): void {
+    this.#update(sn, { muteStatus: "1" });
+  }
+
   /** A water leak sensor detects water (SWS0B names its flag waterAlarmStatus) or dries up. */
   raiseLeak(sn: string): void {
     const key = this.device(sn).device.type === "SWS0B" ? "waterAlarmStatus" : "alarmStatus";
@@ -1425,6 +1472,20 @@ export class XSenseSimulator extends EventEmitter<SimEvents> {
 
   endOfLife(sn: string): void {
     this.#update(sn, { isLifeEnd: "1" });
+  }
+
+  /** The user renames a room in the app (seen at the next 102008; the app pushes nothing). */
+  renameRoom(from: string, to: string): void {
+    for (const house of this.houses) {
+      for (const [id, name] of house.rooms) if (name === from) house.rooms.set(id, to);
+    }
+  }
+
+  /** The user moves a detector (or a Wi-Fi detector) to another room, undefined: to no room. */
+  moveToRoom(sn: string, room: string | undefined): void {
+    const { device, station } = this.device(sn);
+    device.roomId = roomIdFor(station.house, room);
+    if (station.self === device) station.roomId = device.roomId;
   }
 
   /** Change fields silently (no push): what a missed MQTT message would leave behind. */

@@ -168,14 +168,18 @@ export function summarize(state: DeviceState): string {
         (state.light.colorTemperatureK ? ` ${state.light.colorTemperatureK} K` : ""),
     );
   for (const [id, on] of Object.entries(state.switches ?? {})) parts.push(`${id} ${onOff(on)}`);
+  // A hushed alarm still detects: "Hushed" says the sounder was silenced, not that the danger is gone.
   const alarm = (label: string, a: { detected: boolean; muted?: boolean; testing?: boolean } | undefined, extra = "") =>
     a &&
     parts.push(
-      `${label} ${a.detected ? "ALARM" : "clear"}${a.muted ? " (muted)" : ""}${a.testing ? " (testing)" : ""}${extra}`,
+      `${label} ${a.detected ? "ALARM" : "clear"}${extra}${a.muted ? " (Hushed)" : ""}${a.testing ? " (testing)" : ""}`,
     );
   alarm("smoke", state.smokeAlarm);
-  alarm("CO", state.coAlarm, state.coAlarm?.ppm !== undefined ? ` ${state.coAlarm.ppm} ppm` : "");
+  const co = state.coAlarm;
+  const ppm = co?.ppm !== undefined ? ` ${co.ppm} ppm` : "";
+  alarm("CO", co, `${ppm}${co?.peakPpm !== undefined ? `${ppm ? "," : ""} peak ${co.peakPpm} ppm` : ""}`);
   alarm("heat", state.heatAlarm);
+  if (state.leak !== undefined) parts.push(state.leak ? "Leak!" : "no leak");
   if (state.temperature !== undefined) parts.push(`${state.temperature} °C`);
   if (state.humidity !== undefined) parts.push(`${state.humidity}% RH`);
   if (state.motion !== undefined) parts.push(`motion ${state.motion ? "yes" : "no"}`);

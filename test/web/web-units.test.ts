@@ -187,6 +187,16 @@ test("summaries put a device's state in words", () => {
   assert.equal(summarize({}), "no state reported");
 });
 
+test("summaries show a water leak, a hushed alarm and the CO peak", () => {
+  assert.equal(summarize({ leak: true, battery: { low: false } }), "Leak! · battery ok");
+  assert.equal(summarize({ leak: false }), "no leak");
+  assert.equal(
+    summarize({ smokeAlarm: { detected: true, muted: true }, coAlarm: { detected: false, ppm: 0, peakPpm: 320 } }),
+    "smoke ALARM (Hushed) · CO clear 0 ppm, peak 320 ppm",
+  );
+  assert.equal(summarize({ coAlarm: { detected: true, muted: true, peakPpm: 90 } }), "CO ALARM peak 90 ppm (Hushed)");
+});
+
 test("config: web defaults, a plain password is hashed at load, and bad web keys are reported", () => {
   const config = validateConfig({});
   const defaults = { allowedHosts: [], trustedProxies: [], healthAccess: "open", metricsAccess: "open" };

@@ -6,7 +6,6 @@ import type { DriverRuntime, Timer } from "../../core/driver-runtime.ts";
 import type { Logger } from "../../core/logger.ts";
 import { applyPatch, deviceId, type DeviceInfo, type DeviceState, type StatePatch } from "../../core/model.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
-import { isUnsafeKey } from "../../core/safe-keys.ts";
 import { checkInFresh, parseStamp, staleAt } from "./check-in.ts";
 import { controlsRefusal, unknownSerials } from "./controls.ts";
 import {
@@ -18,7 +17,8 @@ import {
   type ModelSpec,
   type XSenseControls,
 } from "./models.ts";
-import { childSn, fieldsToPatch, flag, flatten, isObject, selfTestResult, type Fields } from "./parse.ts";
+import { childSn, fieldsToPatch, flag, flatten, isObject, remember, selfTestResult, type Fields } from "./parse.ts";
+import { fetchRooms, roomOf } from "./rooms.ts";
 import type { XSenseSession } from "./session.ts";
 import type { House, ShadowClient } from "./shadows.ts";
 
@@ -45,6 +45,8 @@ export interface Dev {
   name: string;
   model: string;
   station: Station;
+  /** The room the app puts it in (102008 by its roomId). */
+  room: string | undefined;
   spec: ModelSpec | undefined;
   known: boolean;
   fields: Fields;
@@ -61,23 +63,6 @@ export interface Dev {
   checkIn?: number | undefined;
   /** Fires when that check-in stops vouching for the detector. */
   staleTimer?: Timer | undefined;
-}
-
-/** Distinct reported fields kept per device (a real detector reports about twenty). */
-const MAX_FIELDS = 64;
-
-/** Keep a device's reported fields: bounded, so a cloud inventing keys cannot grow memory, and never
- * `__proto__`, which Object.assign would turn into a prototype swap. */
-function remember(into: Fields, fields: Fields): void {
-  let size = Object.keys(into).length;
-  for (const [key, value] of Object.entries(fields)) {
-    if (isUnsafeKey(key)) continue;
-    if (!Object.hasOwn(into, key)) {
-      if (size >= MAX_FIELDS) continue;
-      size++;
-    }
-    into[key] = value;
-  }
 }
 
 function noteSounding(dev: Dev, patch: StatePatch): void {
@@ -114,6 +99,8 @@ export class Inventory {
   readonly things = new Map<string, Station>(); // by thing name
   readonly devices = new Map<string, Dev>(); // by `${stationSn}/${sn}`
   readonly byId = new Map<string, Dev>();
+  /** Room id → name, by house id (102008); kept when a re-read fails. */
+  readonly #rooms = new Map<string, Map<string, string>>();
   readonly #reportedUnknown = new Set<string>();
   #syncFlight: Promise<void> | undefined;
 
@@ -146,6 +133,8 @@ export class Inventory {
       const existing = this.houses.get(house.id);
       if (existing) Object.assign(existing, house);
       this.houses.set(house.id, existing ?? house);
+      const rooms = await fetchRooms(this.#o.session, house.id, this.#o.log);
+      if (rooms) this.#rooms.set(house.id, rooms);
       const detail = await this.#o.session.call("103007", { houseId: house.id, utctimestamp: "0" });
       const stations = isObject(detail) && Array.isArray(detail.stations) ? detail.stations : [];
       for (const rawStation of stations) this.#learnStation(existing ?? house, rawStation, seen);
@@ -176,6 +165,7 @@ export class Inventory {
     const bridge = spec ? spec.kind === "station" : devices.length > 0 || /^SBS/.test(model);
     const naming = spec?.thing ?? (bridge ? (model === "SBS10" ? "bare" : "sbs50") : "plain");
     const sn = raw.stationSn;
+    const rooms = this.#rooms.get(house.id);
     const station: Station = this.stations.get(sn) ?? {
       id: typeof raw.stationId === "string" ? raw.stationId : sn,
       sn,
@@ -213,14 +203,15 @@ export class Inventory {
           continue;
         }
         const vid = typeof d.deviceId === "string" && d.deviceId ? d.deviceId : `${sn}_${dsn}`;
-        seen.add(this.#learnDevice(station, vid, dsn, type, typeof d.deviceName === "string" ? d.deviceName : ""));
+        const name = typeof d.deviceName === "string" ? d.deviceName : "";
+        seen.add(this.#learnDevice(station, vid, dsn, type, name, roomOf(rooms, d.roomId)));
       }
     } else {
-      seen.add(this.#learnDevice(station, station.id, sn, model, station.name));
+      seen.add(this.#learnDevice(station, station.id, sn, model, station.name, roomOf(rooms, raw.roomId)));
     }
   }
 
-  #learnDevice(station: Station, vid: string, sn: string, model: string, name: string): Dev {
+  #learnDevice(station: Station, vid: string, sn: string, model: string, name: string, room?: string): Dev {
     const key = `${station.sn}/${sn}`;
     const dev: Dev = this.devices.get(key) ?? {
       vid,
@@ -229,6 +220,7 @@ export class Inventory {
       name: "",
       model,
       station,
+      room: undefined,
       spec: undefined,
       known: false,
       fields: {},
@@ -240,6 +232,7 @@ export class Inventory {
     dev.name = name.trim() || `${model || "X-Sense"} ${sn}`;
     dev.model = model;
     dev.station = station;
+    dev.room = room;
     this.devices.set(key, dev);
     return dev;
   }
@@ -328,6 +321,7 @@ export class Inventory {
       manufacturer: "X-Sense",
       model: dev.model || "unknown",
       serialNumber: dev.sn,
+      ...(dev.room ? { room: dev.room } : {}),
       ...(dev.station.bridge ? {} : dev.station.firmware ? { firmware: dev.station.firmware } : {}),
       capabilities: capabilitiesOf(spec, wantedFor(this.#o.controls, dev.sn)),
     };

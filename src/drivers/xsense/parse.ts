@@ -2,6 +2,7 @@
 // always strings; child records may nest fields under `status` and `peak`. Anything of the wrong
 // type is reported back as a problem so the driver can log it and carry on.
 import type { StatePatch } from "../../core/model.ts";
+import { isUnsafeKey } from "../../core/safe-keys.ts";
 import type { ModelSpec } from "./models.ts";
 
 export type Fields = Record<string, unknown>;
@@ -231,4 +232,21 @@ export function selfTestResult(spec: ModelSpec, input: Fields): SelfTestResult |
   patch.fault =
     success && !faults.length ? null : faults.length ? faults.join(", ") : `self-test failed (${String(raw)})`;
   return { success: success && !faults.length, patch };
+}
+
+/** Distinct reported fields kept per device (a real detector reports about twenty). */
+const MAX_FIELDS = 64;
+
+/** Keep a device's reported fields: bounded, so a cloud inventing keys cannot grow memory, and never
+ * `__proto__`, which Object.assign would turn into a prototype swap. */
+export function remember(into: Fields, fields: Fields): void {
+  let size = Object.keys(into).length;
+  for (const [key, value] of Object.entries(fields)) {
+    if (isUnsafeKey(key)) continue;
+    if (!Object.hasOwn(into, key)) {
+      if (size >= MAX_FIELDS) continue;
+      size++;
+    }
+    into[key] = value;
+  }
 }
