@@ -141,10 +141,13 @@ async function options(): Promise<void> {
   for (const flags of FLAG_SETS) {
     const mine = results.filter((r) => r.flags === flags);
     const [mixed, big] = [mine[0]!, mine[1]!];
-    const line = `${flags.join(" ") || "(defaults)"}: mixed ${fmt(mixed.memory.rss, 1)} MB, 150 ${fmt(big.memory.rss, 1)} MB, ${fmt(
+    const perAdded = fmt(
       perDevice(mixed, big, (m) => m.rss),
       2,
-    )} MB per added device`;
+    );
+    const line =
+      `${flags.join(" ") || "(defaults)"}: mixed ${fmt(mixed.memory.rss, 1)} MB, ` +
+      `150 ${fmt(big.memory.rss, 1)} MB, ${perAdded} MB per added device`;
     console.log(line);
     rows.push({ metric: `RSS ${flags.join(" ") || "defaults"}`, value: line.split(": ")[1]! });
   }
@@ -224,7 +227,8 @@ async function main(): Promise<void> {
   );
   console.log(
     `bare matter.js write -> $Changed (own process): p50 ${fmt(bare.p50)} / p99 ${fmt(bare.p99)} ms. Targets: ` +
-      "HAP event p99 <= 20, Matter report p99 <= 80 (150 no worse than 4), HAP write p50 <= 1.5, Matter write <= 1.3x bare",
+      "HAP event p99 <= 20, Matter report p99 <= 80 (150 no worse than 4), HAP write p50 <= 1.5, " +
+      "Matter write <= 1.3x bare",
   );
   for (const r of results) {
     const l = r.latency!;
