@@ -10,6 +10,7 @@ import { StatusResponseError, Status } from "@matter/main/types";
 import type { StatePatch } from "../src/core/model.ts";
 import type { SubmitOptions } from "../src/core/coalesce.ts";
 import type { CapabilityName } from "./kinds.ts";
+import { typeWith } from "./matter-types.ts";
 import type { BindingContext, BoundCapability } from "./types.ts";
 
 /** One endpoint of a rendered capability. */
@@ -41,7 +42,7 @@ export const MAX_LABEL = 16;
 export function labelled(part: MatterPart): { type: MutableEndpoint; initial: Record<string, unknown> } {
   if (!part.label) return { type: part.type, initial: part.initial };
   return {
-    type: part.type.with(FixedLabelServer, UserLabelServer),
+    type: typeWith(part.type, FixedLabelServer, UserLabelServer),
     initial: {
       ...part.initial,
       fixedLabel: { labelList: [{ label: "Label", value: part.label.slice(0, MAX_LABEL) }] },

@@ -43,13 +43,13 @@ const WARMUP = Number(argValue("--warmup", "10"));
 const SOAK_MINUTES = argValue("--soak-minutes");
 const heapArg = argValue("--heap-snapshots");
 const HEAP_DIR = heapArg ? resolve(heapArg) : undefined;
-/** V8 flag sets compared by --options (the first is Node's defaults). */
+/** V8 flag sets compared by --options (the first is Node's defaults). No --lite-mode: it turns WebAssembly
+ * off, which Node's fetch needs (undici's HTTP parser), so the bridge exits at start. */
 const FLAG_SETS: string[][] = [
   [],
   ["--max-semi-space-size=2"],
   ["--optimize-for-size"],
   ["--max-semi-space-size=2", "--optimize-for-size"],
-  ["--lite-mode"],
 ];
 const load = () =>
   loadavg()

@@ -9,6 +9,7 @@ import { OnOffServer } from "@matter/main/behaviors/on-off";
 import { OnOffPlugInUnitDevice } from "@matter/main/devices/on-off-plug-in-unit";
 import type { StatePatch } from "../../src/core/model.ts";
 import { bindCommands, inCommand, sendCommand, type MatterBinding, type MatterPart } from "../matter-support.ts";
+import { typeWith } from "../matter-types.ts";
 import type { BindingContext } from "../types.ts";
 import { hushCommand } from "./commands.ts";
 
@@ -33,7 +34,7 @@ export class MomentaryOnOffServer extends OnOffServer {
 
 class HushPart implements MatterPart {
   readonly id = "hush";
-  readonly type: MutableEndpoint = OnOffPlugInUnitDevice.with(MomentaryOnOffServer);
+  readonly type: MutableEndpoint = typeWith(OnOffPlugInUnitDevice, MomentaryOnOffServer);
   readonly initial = { onOff: { onOff: false } };
   readonly #ctx: BindingContext;
   readonly #command: StatePatch;

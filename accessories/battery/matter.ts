@@ -11,6 +11,7 @@ import { PowerSource } from "@matter/main/clusters/power-source";
 import { PowerSourceEndpoint } from "@matter/main/endpoints/power-source";
 import type { Capabilities, DeviceState, StatePatch } from "../../src/core/model.ts";
 import type { MatterBinding, MatterPart } from "../matter-support.ts";
+import { typeWith } from "../matter-types.ts";
 import type { BindingContext } from "../types.ts";
 
 export type BatteryLevel = "normal" | "warning" | "critical";
@@ -62,7 +63,7 @@ function carriedElsewhere(caps: Capabilities): boolean {
 
 class BatteryPart implements MatterPart {
   readonly id = "battery";
-  readonly type: MutableEndpoint = PowerSourceEndpoint.with(BatteryPowerSourceServer);
+  readonly type: MutableEndpoint = typeWith(PowerSourceEndpoint, BatteryPowerSourceServer);
   readonly initial: Record<string, unknown>;
   readonly #ctx: BindingContext;
   #endpoint: Endpoint | undefined;

@@ -33,6 +33,7 @@ import { FanControl } from "@matter/main/clusters/fan-control";
 import { FanDevice } from "@matter/main/devices/fan";
 import { snapToStep, type DeviceState, type FanCapability, type FanState } from "../../src/core/model.ts";
 import { bindCommands, sendCommand, type MatterBinding, type MatterPart } from "../matter-support.ts";
+import { typeWith, withFeatures } from "../matter-types.ts";
 import type { BindingContext } from "../types.ts";
 import { FanOperationalStateServer, operationalStateInitial, operationalStateOf } from "./matter-fault.ts";
 
@@ -287,7 +288,7 @@ class FanPart implements MatterPart {
     this.#cap = cap;
     const features = fanFeatures(cap);
     this.shape = `fan:${features.join("+")}:${cap.speedSteps?.length ?? 0}`;
-    this.type = FanDevice.with(HearthFanControlServer.with(...(features as ["Step"])), FanOperationalStateServer);
+    this.type = typeWith(FanDevice, withFeatures(HearthFanControlServer, ...features), FanOperationalStateServer);
     const fanControl: Record<string, unknown> = {
       fanModeSequence: FanControl.FanModeSequence.OffLowMedHigh,
       ...fanAttributes(ctx.entry.state.fan, cap),

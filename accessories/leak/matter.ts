@@ -8,6 +8,7 @@ import { WaterLeakDetectorDevice } from "@matter/main/devices/water-leak-detecto
 import type { Capabilities, DeviceState, StatePatch } from "../../src/core/model.ts";
 import { BatteryPowerSourceServer, powerSourceAttributes, powerSourceInitial } from "../battery/matter.ts";
 import type { MatterBinding, MatterPart } from "../matter-support.ts";
+import { typeWith } from "../matter-types.ts";
 import type { BindingContext } from "../types.ts";
 
 /** The attribute values of the endpoint's clusters for a device state. */
@@ -28,7 +29,9 @@ class LeakPart implements MatterPart {
   constructor(ctx: BindingContext) {
     this.#ctx = ctx;
     this.#caps = ctx.entry.info.capabilities;
-    this.type = this.#caps.battery ? WaterLeakDetectorDevice.with(BatteryPowerSourceServer) : WaterLeakDetectorDevice;
+    this.type = this.#caps.battery
+      ? typeWith(WaterLeakDetectorDevice, BatteryPowerSourceServer)
+      : WaterLeakDetectorDevice;
     this.initial = { booleanState: { stateValue: ctx.entry.state.leak === true } };
     if (this.#caps.battery) this.initial.powerSource = powerSourceInitial(ctx.entry.state, this.#caps);
   }

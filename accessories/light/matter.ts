@@ -29,6 +29,7 @@ import {
   type MatterBinding,
   type MatterPart,
 } from "../matter-support.ts";
+import { typeWith } from "../matter-types.ts";
 import type { BindingContext } from "../types.ts";
 import { colourInitial, colourState, HearthColorLightControlServer } from "./matter-color.ts";
 
@@ -180,14 +181,16 @@ class LightPart implements MatterPart {
     this.id = cap.color ? "light-color" : "light";
     if (cap.color) {
       // Colour wins over presets: no vendor light has both (a colour temperature becomes a hue/saturation).
-      this.type = ExtendedColorLightDevice.with(
+      this.type = typeWith(
+        ExtendedColorLightDevice,
         HearthOnOffServer,
         HearthLevelControlServer,
         HearthColorLightControlServer,
       );
       initial.colorControl = colourInitial(ctx.entry.state.light);
     } else if (presets?.length) {
-      this.type = ColorTemperatureLightDevice.with(
+      this.type = typeWith(
+        ColorTemperatureLightDevice,
         HearthOnOffServer,
         HearthLevelControlServer,
         HearthColorControlServer,
@@ -205,9 +208,9 @@ class LightPart implements MatterPart {
         startUpColorTemperatureMireds: null,
       };
     } else if (cap.dimmable) {
-      this.type = DimmableLightDevice.with(HearthOnOffServer, HearthLevelControlServer);
+      this.type = typeWith(DimmableLightDevice, HearthOnOffServer, HearthLevelControlServer);
     } else {
-      this.type = OnOffLightDevice.with(HearthOnOffServer);
+      this.type = typeWith(OnOffLightDevice, HearthOnOffServer);
     }
     if (initial.levelControl)
       initial.levelControl = { ...(initial.levelControl as object), minLevel: 1, maxLevel: 254, onLevel: null };

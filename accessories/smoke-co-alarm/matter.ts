@@ -32,7 +32,7 @@
 // Safety path: device updates are written with endpoint.set() as soon as the host hands them over
 // (after a running controller command on the endpoint, if any); matter.js then reports after its
 // fixed 50 ms coalescing delay. Nothing here batches or delays.
-import type { Endpoint, MutableEndpoint } from "@matter/main";
+import type { Behavior, Endpoint, MutableEndpoint } from "@matter/main";
 import * as coMeasurement from "@matter/main/behaviors/carbon-monoxide-concentration-measurement";
 import { SmokeCoAlarmServer } from "@matter/main/behaviors/smoke-co-alarm";
 import { ConcentrationMeasurement } from "@matter/main/clusters/concentration-measurement";
@@ -56,6 +56,7 @@ import {
   type MatterBinding,
   type MatterPart,
 } from "../matter-support.ts";
+import { enabled, typeWith, withFeatures } from "../matter-types.ts";
 import type { BindingContext } from "../types.ts";
 
 const { AlarmState, ExpressedState, EndOfService, MuteState } = SmokeCoAlarm;
@@ -208,8 +209,8 @@ export function alarmEndpointType(caps: Capabilities): MutableEndpoint {
   if (caps.smokeAlarm || caps.heatAlarm) features.push("SmokeAlarm");
   if (caps.coAlarm) features.push("CoAlarm");
   // deviceMuted is optional in the cluster: enabled, as every detector reports its mute state.
-  const behaviors: unknown[] = [
-    HearthSmokeCoAlarmServer.with(...features).enable({ attributes: { deviceMuted: true } }),
+  const behaviors: Behavior.Type[] = [
+    enabled(withFeatures(HearthSmokeCoAlarmServer, ...features), { attributes: { deviceMuted: true } }),
   ];
   if (caps.battery) behaviors.push(BatteryPowerSourceServer);
   if (caps.coAlarm?.ppm) {
@@ -217,9 +218,9 @@ export function alarmEndpointType(caps: Capabilities): MutableEndpoint {
     const features = caps.coAlarm.peak
       ? (["NumericMeasurement", "PeakMeasurement"] as const)
       : (["NumericMeasurement"] as const);
-    behaviors.push(server.with(...features));
+    behaviors.push(withFeatures(server, ...features));
   }
-  return (SmokeCoAlarmDevice.with as (...b: unknown[]) => MutableEndpoint)(...behaviors);
+  return typeWith(SmokeCoAlarmDevice, ...behaviors);
 }
 
 export class SmokeCoAlarmPart implements MatterPart {

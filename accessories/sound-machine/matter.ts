@@ -12,13 +12,14 @@ import {
   type MatterBinding,
   type MatterPart,
 } from "../matter-support.ts";
+import { typeWith } from "../matter-types.ts";
 import type { BindingContext } from "../types.ts";
 import { trackCommand } from "./homekit.ts";
 
 class SoundSwitchPart implements MatterPart {
   readonly id: string;
   readonly label: string;
-  readonly type: MutableEndpoint = OnOffPlugInUnitDevice.with(HearthOnOffServer);
+  readonly type: MutableEndpoint = typeWith(OnOffPlugInUnitDevice, HearthOnOffServer);
   readonly initial: Record<string, unknown>;
   readonly #ctx: BindingContext;
   /** undefined: the machine's own on/off. */

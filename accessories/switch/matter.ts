@@ -21,6 +21,7 @@ import {
   type MatterBinding,
   type MatterPart,
 } from "../matter-support.ts";
+import { typeWith } from "../matter-types.ts";
 import type { BindingContext } from "../types.ts";
 
 export const SWITCH_DEVICE = OnOffPlugInUnitDevice;
@@ -44,7 +45,7 @@ class SwitchPart implements MatterPart {
     this.#key = key;
     const presentAs = ctx.entry.info.capabilities.switches?.[key]?.presentAs ?? "switch";
     this.id = switchPartId(key, presentAs);
-    this.type = (presentAs === "light" ? LIGHT_SWITCH_DEVICE : SWITCH_DEVICE).with(HearthOnOffServer);
+    this.type = typeWith(presentAs === "light" ? LIGHT_SWITCH_DEVICE : SWITCH_DEVICE, HearthOnOffServer);
     this.initial = { onOff: { onOff: !!ctx.entry.state.switches?.[key] } };
   }
 

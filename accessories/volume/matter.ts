@@ -9,6 +9,7 @@ import { FanDevice } from "@matter/main/devices/fan";
 import type { DeviceState, StatePatch } from "../../src/core/model.ts";
 import { fanModeFor, HearthFanControlServer, linkFanEndpoint } from "../fan/matter.ts";
 import { bindCommands, type MatterBinding, type MatterPart } from "../matter-support.ts";
+import { typeWith, withFeatures } from "../matter-types.ts";
 import type { BindingContext } from "../types.ts";
 import { DEFAULT_VOLUME } from "./homekit.ts";
 
@@ -27,7 +28,7 @@ export function volumeCommand(patch: StatePatch): StatePatch {
 class VolumePart implements MatterPart {
   readonly id = "volume";
   readonly label: string;
-  readonly type: MutableEndpoint = FanDevice.with(HearthFanControlServer.with("Step"));
+  readonly type: MutableEndpoint = typeWith(FanDevice, withFeatures(HearthFanControlServer, "Step"));
   readonly initial: Record<string, unknown>;
   readonly #ctx: BindingContext;
   #endpoint: Endpoint | undefined;

@@ -19,6 +19,7 @@ import { kindOf } from "../../accessories/kinds.ts";
 import { matterBindings, type MatterPart } from "../../accessories/matter.ts";
 import { labelled } from "../../accessories/matter-support.ts";
 import type { BindingContext } from "../../accessories/types.ts";
+import { typeWith } from "../../accessories/matter-types.ts";
 
 export function endpointIdFor(deviceId: string): string {
   return `dev-${deviceId.replace(/[^A-Za-z0-9_-]/g, "_")}`;
@@ -87,7 +88,7 @@ export function buildBridged(
   const basic = bridgedInfo(entry);
   if (parts.length === 1) {
     const part = parts[0]!;
-    const endpoint = new Endpoint(part.type.with(BridgedDeviceBasicInformationServer), {
+    const endpoint = new Endpoint(typeWith(part.type, BridgedDeviceBasicInformationServer), {
       ...pinned(id, numberFor),
       bridgedDeviceBasicInformation: basic,
       ...part.initial,

@@ -294,6 +294,8 @@ export class ExternalBroker extends EventEmitter<LocalTransportEvents> implement
       connectTimeout: this.#o.connectTimeoutMs ?? 10_000,
       clean: true,
       resubscribe: false,
+      // Without this mqtt-packet pre-builds 65,536 two-byte Buffers (about 7 MB of heap); see mqtt-link.ts.
+      writeCache: false,
     });
     this.#client = client;
     client.on("connect", () => {
