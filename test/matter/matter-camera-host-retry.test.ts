@@ -110,6 +110,8 @@ describe("a Matter camera node whose port is taken", { timeout: 180_000 }, () =>
     assert.equal(up.port, port, "on its stored port");
     assert.equal(host.nodes.length, 1);
     assert.equal(failures(id).length, 1);
+    const errors = capture.lines.filter((l) => l.level >= 50).map((l) => l.msg);
+    assert.deepEqual(errors, [], "no error logged on the way (matter.js's own included)");
   });
 
   it("tries again at once when the registry reports the camera again", async () => {
