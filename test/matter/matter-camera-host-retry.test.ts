@@ -125,7 +125,7 @@ describe("a Matter camera node whose port is taken", { timeout: 180_000 }, () =>
     } finally {
       await release(blocker);
     }
-    // Its account saved again on the page: a new description, a "device" event; no clock time passes.
+    // The camera described anew (a "device" event, as when its account is added again); no clock time passes.
     sink.deviceFound(camera(id, "Playroom camera"), {});
     await waitFor(() => running(id), 60_000, { message: "the node running after the device event" });
     assert.equal(failures(id).length, 1);

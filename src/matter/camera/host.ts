@@ -7,7 +7,8 @@
 // Matter bridge as before.
 // A node that fails to start (its port taken by another program) is closed and left out, logged once,
 // and tried again after 5 s, 10 s, 20 s, 40 s, then each minute, ten tries in all; a "device" event
-// for the camera (its account saved again on the page) tries at once and starts the count afresh.
+// for the camera (its description changed, or its account removed and added again on the page) tries at
+// once and starts the count afresh.
 import { randomInt } from "node:crypto";
 import { join } from "node:path";
 import { type Clock, REAL_CLOCK, type TimerHandle } from "../../core/clock.ts";
@@ -210,7 +211,7 @@ export class MatterCameraHost {
     if (last) {
       this.#options.log.warn(
         { device: id, port, tries },
-        `Matter camera ${name}: gave up after ${tries} tries; saving its account again or a restart tries again`,
+        `Matter camera ${name}: gave up after ${tries} tries; adding its account again or a restart tries again`,
       );
       return;
     }
