@@ -5,6 +5,8 @@
 // Two things the CLI does not offer and the bench needs: a short hub linger (so a cold start can be
 // measured every few seconds, not every 30) and keep-warm switched on and off between phases; the
 // parent asks for them over IPC. JSON log lines go to stdout (the parent reads their timestamps).
+// With `matterCamera` the camera is also its own Matter node (MatterCameraHost, as main.ts starts it with
+// matter.cameras: true), and its pairing code comes back with "ready" (bench/webrtc.ts commissions it).
 //
 // The file name starts with "_" so bench/run.ts does not take it for a bench.
 import { fork, type ChildProcess } from "node:child_process";
@@ -19,6 +21,8 @@ import { accountStore, ensureDataDir } from "../src/core/storage.ts";
 import { createDriver } from "../src/drivers/index.ts";
 import type { Driver } from "../src/core/driver.ts";
 import { HomeKitHost } from "../src/homekit/index.ts";
+import { MatterCameraHost } from "../src/matter/camera/host.ts";
+import { configureMatter } from "../src/matter/platform.ts";
 import { MediaService } from "../src/media/index.ts";
 import type { StreamHubState } from "../src/media/hub.ts";
 
@@ -29,12 +33,16 @@ export interface BridgeSettings {
   lingerMs: number;
   /** Snapshot cache (default 3 s); 0 makes every snapshot request real work. */
   snapshotCacheMs?: number;
+  /** Also run the camera as a Matter node (ports from config matter.port + 10). */
+  matterCamera?: boolean;
 }
 
 export interface BridgeReady {
   deviceId: string;
   cameraPort: number;
   pincode: string;
+  /** The Matter camera node's manual pairing code (with `matterCamera`). */
+  matterPairingCode?: string;
 }
 
 type Command =
@@ -177,12 +185,31 @@ async function childMain(): Promise<void> {
     cameraPort: 0,
   });
   await homekit.start();
+  let matterCameras: MatterCameraHost | undefined;
+  if (settings.matterCamera) {
+    configureMatter(log.child({ module: "matter-camera" }));
+    matterCameras = new MatterCameraHost({
+      registry,
+      log: log.child({ module: "matter-camera" }),
+      dataDir,
+      bridgePort: config.matter.port,
+      media: () => ({
+        snapshot: async (id: string, width: number, height: number) => {
+          const source = media.sourceFor(id);
+          if (!source) throw new Error("no such camera");
+          return source.snapshot(width, height);
+        },
+        webrtc: media.webrtc,
+      }),
+    });
+  }
 
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await homekit.stop();
+    await matterCameras?.stop();
     await media.stop();
     await Promise.all(drivers.map((d) => d.stop()));
     process.exit(0);
@@ -200,7 +227,13 @@ async function childMain(): Promise<void> {
       await Promise.race([once(registry, "availability"), once(registry, "device"), once(homekit, "camera-listening")]);
     }
   };
-  const ready = await camera();
+  const ready: BridgeReady = await camera();
+  if (matterCameras) {
+    await matterCameras.start();
+    const pairing = matterCameras.cameraPairings().find((p) => p.deviceId === ready.deviceId);
+    if (!pairing) throw new Error("the Matter camera node did not start");
+    ready.matterPairingCode = pairing.manualPairingCode;
+  }
   const hub = media.hub(ready.deviceId)!;
   process.on("message", (request: Request) => {
     const reply = (result: unknown) => send({ type: "reply", id: request.id, result });

@@ -4,7 +4,9 @@
 // in Matter 1.5, so each camera is commissioned by itself. Its root endpoint carries matter.js's system
 // clusters; endpoint 1 is the camera with CameraAvStreamManagement (stream-management.ts) and
 // WebRtcTransportProvider (webrtc-provider.ts). TCP is on: CaptureSnapshot is a large message.
+import { createSocket } from "node:dgram";
 import { chmodSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { Endpoint, ServerNode, VendorId, type Environment } from "@matter/main";
 import { CameraDevice } from "@matter/main/devices/camera";
@@ -40,6 +42,26 @@ export interface MatterCameraNodeOptions {
 }
 
 export { cameraNodeId };
+
+/** Whether another program holds `port` on :: (UDP, as Matter listens, or TCP). Only "in use" and "not
+ * allowed" count: a host without IPv6 fails differently, and matter.js then reports what it finds. */
+export async function portTaken(port: number): Promise<boolean> {
+  const taken = (error: NodeJS.ErrnoException) => error.code === "EADDRINUSE" || error.code === "EACCES";
+  const udp = await new Promise<boolean>((resolve) => {
+    const socket = createSocket({ type: "udp6", reuseAddr: false });
+    socket.once("error", (error) => {
+      socket.close();
+      resolve(taken(error));
+    });
+    socket.bind(port, "::", () => socket.close(() => resolve(false)));
+  });
+  if (udp) return true;
+  return new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once("error", (error) => resolve(taken(error)));
+    server.listen({ port, host: "::", exclusive: true }, () => server.close(() => resolve(false)));
+  });
+}
 
 export class MatterCameraNode {
   readonly deviceId: string;
@@ -86,6 +108,9 @@ export class MatterCameraNode {
 
   async start(): Promise<void> {
     const o = this.#options;
+    // Checked first: matter.js, failing to bind, closes its network in the background and logs an error
+    // when the node is closed right after (a retry of a taken port would log that at every try).
+    if (await portTaken(o.port)) throw new Error(`port ${o.port} is in use by another program`);
     const id = cameraNodeId(o.deviceId);
     mkdirSync(o.storageRoot, { recursive: true, mode: 0o700 });
     chmodSync(o.storageRoot, 0o700);
