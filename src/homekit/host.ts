@@ -4,7 +4,6 @@
 // Assistant and Scrypted do), with their sensors and switches on the same accessory.
 // It never imports a driver: devices come from the registry, writes go back to it as commands.
 import { EventEmitter, once } from "node:events";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { type Accessory, Bridge, HAPConnection, uuid, type Categories, type PublishInfo } from "@homebridge/hap-nodejs";
 import type { CameraSource, CameraSourceProvider } from "../core/camera.ts";
@@ -15,6 +14,7 @@ import { randomPincode, randomUsername } from "../core/identity.ts";
 import { publishBridge, type AdvertiserChoice } from "./advertiser.ts";
 import { BridgeLayout, useHapStorage, type CameraIdentity } from "./storage.ts";
 import { DeviceAccessory } from "./device-accessory.ts";
+import { assertPortFree, cameraPortFor } from "./ports.ts";
 import { controllersOf, type PairingTarget, removeAllControllers, removeController } from "./pairings.ts";
 
 // hap-nodejs registers source-map-support when imported. It then parses the source map of every hap-nodejs
@@ -109,31 +109,6 @@ interface BridgeSlot {
 function disableEventCoalescing(): void {
   // Declared `static readonly` in the typings, a plain writable static at runtime.
   (HAPConnection as unknown as { EVENT_COALESCING_DELAY: number }).EVENT_COALESCING_DELAY = 0;
-}
-
-async function assertPortFree(port: number, host: string | undefined): Promise<void> {
-  const server = createServer();
-  try {
-    await new Promise<void>((done, fail) => {
-      server.once("error", fail);
-      server.listen(port, host, done);
-    });
-  } catch (error) {
-    throw new Error(
-      `HomeKit port ${port} is not free (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ` +
-        "set homekit.port to another port",
-    );
-  }
-  await new Promise<void>((done) => server.close(() => done()));
-}
-
-async function portFree(port: number, host: string | undefined): Promise<boolean> {
-  try {
-    await assertPortFree(port, host);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
@@ -436,29 +411,11 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
       );
   }
 
-  /** The port for a standalone camera: its saved one if still free, else the next free one from the base. */
-  async #cameraPortFor(camera: CameraSlot): Promise<number> {
-    if (this.#cameraBasePort === 0) return 0;
-    const checkable = this.#bind === undefined || typeof this.#bind === "string";
-    const host = typeof this.#bind === "string" ? this.#bind : undefined;
-    const saved = camera.identity.port;
-    if (saved !== undefined && (!checkable || (await portFree(saved, host)))) return saved;
-    const taken = new Set(
-      Object.entries(this.#layout!.cameras).flatMap(([id, c]) =>
-        id !== camera.deviceId && c.port !== undefined ? [c.port] : [],
-      ),
-    );
-    for (let port = this.#cameraBasePort; port <= 65535; port++) {
-      if (taken.has(port) || port === saved) continue;
-      if (checkable && !(await portFree(port, host))) continue;
-      if (saved !== undefined)
-        this.#log.warn(
-          { device: camera.deviceId },
-          `camera port ${saved} is taken; ${camera.accessory.accessory.displayName} moves to port ${port}`,
-        );
-      return port;
-    }
-    throw new Error(`no free port from ${this.#cameraBasePort} for a camera`);
+  /** The port for a standalone camera (ports.ts). */
+  #cameraPortFor(camera: CameraSlot): Promise<number> {
+    const ports = { basePort: this.#cameraBasePort, bind: this.#bind, layout: this.#layout!, log: this.#log };
+    const { deviceId, identity } = camera;
+    return cameraPortFor(ports, { deviceId, identity, name: camera.accessory.accessory.displayName });
   }
 
   #publishCamera(camera: CameraSlot): Promise<void> {
