@@ -8,9 +8,9 @@ import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
 import { issueJwt, verifyJwt } from "./jwt.ts";
+import { getData, listEntry, me, provisionToken, type SimDevice, userData } from "./answers.ts";
 import {
   applyWrite,
-  eshOf,
   PROFILES,
   type DeviceProfile,
   type ProfileBehaviour,
@@ -84,18 +84,6 @@ export interface HttpRecord {
 }
 
 export type DeviceAckOverride = "ok" | "error" | "none";
-
-interface SimDevice {
-  id: string;
-  profile: DeviceProfile;
-  behaviour: ProfileBehaviour;
-  properties: Record<string, unknown>;
-  /** What the device really is. */
-  actual: Registers;
-  /** What the device last reported: what `get` returns. */
-  reported: Registers;
-  connected: number;
-}
 
 interface Conn {
   index: number;
@@ -494,75 +482,25 @@ export class FanSyncSimulator extends EventEmitter<SimEvents> {
 
     switch (name) {
       case "lst_device":
-        return reply(
-          "ok",
-          {
-            data: [...this.#devices.values()].map((d) => ({
-              owner: this.email,
-              device: d.id,
-              role: "owner",
-              properties: { ...d.properties },
-            })),
-          },
-          jitter,
-        );
+        return reply("ok", { data: [...this.#devices.values()].map((d) => listEntry(d, this.email)) }, jitter);
       case "get": {
         const dev = typeof frame.device === "string" ? this.#devices.get(frame.device) : undefined;
         if (!dev) return reply("error", { data: { message: "unknown device" } }, jitter);
-        return reply("ok", { data: this.#getData(dev) }, this.getDelayMs + jitter);
+        return reply("ok", { data: getData(dev, this.email) }, this.getDelayMs + jitter);
       }
       case "set":
         return this.#set(conn, frame, reply);
       case "provision_token":
-        return reply("ok", {
-          data: { token: randomBytes(16).toString("hex"), expires_in: Math.floor(Date.now() / 1000) + 2_592_000 },
-        });
+        return reply("ok", { data: provisionToken() });
       case "lst_group":
         return reply("ok", { data: [] });
       case "get_user_data":
-        return reply("ok", {
-          data: { groupDisplayOrder: [], loginData: { email: { updateDate: Date.now(), createDate: Date.now() } } },
-        });
+        return reply("ok", { data: userData() });
       case "get_me":
-        return reply("ok", {
-          data: {
-            id: this.userId,
-            status: 1,
-            email: this.email,
-            name: "Demo",
-            ifttt_link: { status: 0 },
-            alexa_link: { status: 0 },
-            googlehome_link: { status: 0 },
-          },
-        });
+        return reply("ok", { data: me(this.userId, this.email) });
       default:
         return reply("error", { data: { message: `unknown request ${name}` } });
     }
-  }
-
-  #getData(dev: SimDevice): Record<string, unknown> {
-    return {
-      users: [{ role: "owner", email: this.email }],
-      status: { ...dev.reported },
-      fields: [...dev.profile.fields],
-      profile: {
-        cert: {
-          validity: { not_after: "2033-01-01T00:00:00Z", not_before: "2023-01-01T00:00:00Z" },
-          fingerprint: { sha1: "00".repeat(20) },
-        },
-        module: {
-          firmware_version: dev.profile.firmware,
-          local_ip: "192.0.2.10",
-          ssid: "example-ssid",
-          mac_address: dev.id.slice(0, 12),
-        },
-        esh: eshOf(dev.profile),
-      },
-      calendar: [],
-      device: dev.id,
-      connected: dev.connected,
-      device_state: "idle",
-    };
   }
 
   #set(
