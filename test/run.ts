@@ -1,7 +1,7 @@
 // Runs the whole suite: unit and driver tests directly (loopback only), then everything that
 // pairs or commissions inside a loopback-only network namespace (test/netns.sh), so no mDNS or
 // other packet can leave the machine. Extra arguments filter test files by substring.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
@@ -38,25 +38,48 @@ const node = process.execPath;
 const common = ["--test", "--test-reporter=spec", "--test-timeout=420000"];
 
 let failed = false;
+const env = { ...process.env, MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain" };
+
 function run(label: string, command: string, args: string[]): void {
   console.log(`\n=== ${label} ===`);
-  const result = spawnSync(command, args, {
-    cwd: root,
-    stdio: "inherit",
-    env: { ...process.env, MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain" },
-  });
+  const result = spawnSync(command, args, { cwd: root, stdio: "inherit", env });
   if (result.status !== 0) failed = true;
+}
+
+/** Run one stage with its output kept, printed whole when it ends (stages running side by side must not
+ * interleave: test/repeat.ts reads each stage's summary). */
+function runKept(label: string, command: string, args: string[]): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
+    const chunks: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => chunks.push(chunk));
+    child.on("close", (code) => {
+      process.stdout.write(`\n=== ${label} ===\n${Buffer.concat(chunks).toString()}`);
+      if (code !== 0) failed = true;
+      resolve();
+    });
+  });
 }
 
 // Two files at a time (node's default on 2 cores is one): most of these wait on sockets and child processes,
 // and the suite must stay well inside CI's 20 minutes.
 if (direct.length)
   run(`unit and driver tests (${direct.length} files)`, node, [...common, "--test-concurrency=2", ...direct]);
-// Pairing and commissioning tests share ports and mDNS on lo: one file at a time.
-if (isolated.length)
-  run(
-    `pairing and end-to-end tests in a loopback-only namespace (${isolated.length} files)`,
-    join(root, "test/netns.sh"),
-    [node, ...common, "--test-concurrency=1", ...isolated],
+// Pairing and commissioning tests share ports and mDNS on lo: one file at a time within a namespace. Two
+// namespaces side by side (each its own loopback, ports and mDNS) halve the wall time; most of these files
+// wait on sockets, polls and child processes. Files go round-robin so the slow neighbours (nanit-*, web-*)
+// split between the two.
+if (isolated.length) {
+  const groups = [0, 1].map((g) => isolated.filter((_, i) => i % 2 === g)).filter((files) => files.length);
+  await Promise.all(
+    groups.map((files, g) =>
+      runKept(
+        `pairing and end-to-end tests in loopback-only namespace ${g + 1} of ${groups.length} (${files.length} files)`,
+        join(root, "test/netns.sh"),
+        [node, ...common, "--test-concurrency=1", ...files],
+      ),
+    ),
   );
+}
 process.exit(failed ? 1 : 0);
