@@ -63,37 +63,42 @@ test("in Chromium: the room filter filters X-Sense devices, follows a renamed ro
   if (!chromiumAvailable()) return t.skip("no Chromium");
   const { sim, dir, port, id } = await bridge(t, 100);
   const { context, page, errors } = await launchChromium(dir);
-  t.after(() => context.close());
-  await page.goto(`http://127.0.0.1:${port}/`);
-  await page.waitForSelector("#live.on");
-  const visible = async () =>
-    (await page.locator("#devices article.device:visible .name").allTextContents()).sort().join(", ");
-  assert.deepEqual(await page.locator("#filter-room option").allTextContents(), ["all rooms", ...ROOMS]);
-  await page.selectOption("#filter-room", "Kitchen");
-  assert.equal(await visible(), "Kitchen smoke, Sink leak");
+  // Closed here, before bridge()'s after-hook removes `dir`: Chromium still writing its profile there made
+  // that removal fail (ENOTEMPTY) and left the browser running until the file's timeout.
+  try {
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForSelector("#live.on");
+    const visible = async () =>
+      (await page.locator("#devices article.device:visible .name").allTextContents()).sort().join(", ");
+    assert.deepEqual(await page.locator("#filter-room option").allTextContents(), ["all rooms", ...ROOMS]);
+    await page.selectOption("#filter-room", "Kitchen");
+    assert.equal(await visible(), "Kitchen smoke, Sink leak");
 
-  // Renamed in the app: the cards follow at the next re-read, and the filter keeps showing that room.
-  sim.renameRoom("Kitchen", "Cooking");
-  await page.locator(`#devices article[data-device="${id(H.smoke)}"][data-room="Cooking"]`).waitFor();
-  await page.locator(`#devices article[data-device="${id(H.leak0A)}"][data-room="Cooking"]`).waitFor();
-  assert.deepEqual(await page.locator("#filter-room option").allTextContents(), [
-    "all rooms",
-    ...ROOMS.map((r) => (r === "Kitchen" ? "Cooking" : r)).sort(),
-  ]);
-  await page.selectOption("#filter-room", "Cooking");
-  assert.equal(await visible(), "Kitchen smoke, Sink leak");
+    // Renamed in the app: the cards follow at the next re-read, and the filter keeps showing that room.
+    sim.renameRoom("Kitchen", "Cooking");
+    await page.locator(`#devices article[data-device="${id(H.smoke)}"][data-room="Cooking"]`).waitFor();
+    await page.locator(`#devices article[data-device="${id(H.leak0A)}"][data-room="Cooking"]`).waitFor();
+    assert.deepEqual(await page.locator("#filter-room option").allTextContents(), [
+      "all rooms",
+      ...ROOMS.map((r) => (r === "Kitchen" ? "Cooking" : r)).sort(),
+    ]);
+    await page.selectOption("#filter-room", "Cooking");
+    assert.equal(await visible(), "Kitchen smoke, Sink leak");
 
-  const summary = (sn: string) => page.locator(`#devices article[data-device="${id(sn)}"] .summary`);
-  sim.raiseLeak(H.leak0A);
-  await summary(H.leak0A).filter({ hasText: "Leak!" }).waitFor();
-  sim.raiseSmoke(H.smoke);
-  await summary(H.smoke).filter({ hasText: "smoke ALARM" }).waitFor();
-  sim.hushAtDetector(H.smoke);
-  await summary(H.smoke).filter({ hasText: "smoke ALARM (Hushed)" }).waitFor();
-  await page.selectOption("#filter-room", "Utility room");
-  sim.raiseCo(H.co, 320);
-  await summary(H.co).filter({ hasText: "CO ALARM 320 ppm, peak 320 ppm" }).waitFor();
-  sim.clearCo(H.co);
-  await summary(H.co).filter({ hasText: "CO clear 0 ppm, peak 320 ppm" }).waitFor();
-  assert.deepEqual(errors, [], "no script or CSP errors in the page");
+    const summary = (sn: string) => page.locator(`#devices article[data-device="${id(sn)}"] .summary`);
+    sim.raiseLeak(H.leak0A);
+    await summary(H.leak0A).filter({ hasText: "Leak!" }).waitFor();
+    sim.raiseSmoke(H.smoke);
+    await summary(H.smoke).filter({ hasText: "smoke ALARM" }).waitFor();
+    sim.hushAtDetector(H.smoke);
+    await summary(H.smoke).filter({ hasText: "smoke ALARM (Hushed)" }).waitFor();
+    await page.selectOption("#filter-room", "Utility room");
+    sim.raiseCo(H.co, 320);
+    await summary(H.co).filter({ hasText: "CO ALARM 320 ppm, peak 320 ppm" }).waitFor();
+    sim.clearCo(H.co);
+    await summary(H.co).filter({ hasText: "CO clear 0 ppm, peak 320 ppm" }).waitFor();
+    assert.deepEqual(errors, [], "no script or CSP errors in the page");
+  } finally {
+    await context.close();
+  }
 });
