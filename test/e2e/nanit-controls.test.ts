@@ -243,6 +243,18 @@ describe("every Nanit camera control in Apple Home and Matter", () => {
     const volumeEvent = waitHap(await hapChar("Volume", Service.Fanv2, Characteristic.RotationSpeed), (v) => v === 60);
     const micEvent = waitHap(await hapChar("Mic mute", Service.Switch, Characteristic.On), isOff);
     const wavesEvent = waitHap(await hapChar("Waves", Service.Switch, Characteristic.On), isOn);
+    // The controller's own subscription must show every result before the next test changes the same
+    // attributes back: a Matter server reports the value at send time, so night vision going off here and on
+    // again from the app within one report window (50 ms apart) reached the controller as no change at all.
+    const onOffReport = (label: string, on: boolean) =>
+      matter!.nextReport(matterEp(label).number, "onOff", "onOff", (v) => v === on);
+    const matterShows = [
+      matter.nextReport(matterEp("Night light").number, "levelControl", "currentLevel", (v) => v === 254),
+      matter.nextReport(matterEp("Volume").number, "fanControl", "percentSetting", (v) => v === 60),
+      onOffReport("Mic mute", false),
+      onOffReport("Night vision", false),
+      onOffReport("Waves", true),
+    ];
     let m = marks();
     await matter.invoke(matterEp("Night light"), "levelControl", "moveToLevel", {
       level: 254,
@@ -264,7 +276,7 @@ describe("every Nanit camera control in Apple Home and Matter", () => {
     assert.deepEqual(payloads("PUT_PLAYBACK", m.playback), [
       { playback: { status: "STARTED", tracks: [{ filename: "Waves.wav" }] } },
     ]);
-    await Promise.all([brightnessEvent, volumeEvent, micEvent, wavesEvent]);
+    await Promise.all([brightnessEvent, volumeEvent, micEvent, wavesEvent, ...matterShows]);
   });
 
   it("phone-app changes arrive in both: settings pushed at once, the sound machine by its poll", async () => {
