@@ -205,9 +205,13 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
 
   it("turns a light on and off and sets its level through commands", async () => {
     const lamp = client.bridged("fansync:lamp");
+    // Await each report before flipping back: reports carry the value at send time, so on-off-on reads as no change.
+    const lampShows = (on: boolean) => client.nextReport(lamp.number, "onOff", "onOff", (v) => v === on);
+    let shown = lampShows(true);
     await client.invoke(lamp, "onOff", "on");
     assert.deepEqual(lastCommand(), { id: "fansync:lamp", command: { light: { on: true } } });
     assert.equal((await client.read(lamp, "onOff", ["onOff"])).onOff, true);
+    await shown;
 
     await client.invoke(lamp, "levelControl", "moveToLevel", {
       level: 127,
@@ -219,9 +223,12 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
     assert.equal(levelToBrightness(127), 50);
     assert.equal((await client.read(lamp, "levelControl", ["currentLevel"])).currentLevel, 127);
 
+    shown = lampShows(false);
     await client.invoke(lamp, "onOff", "off");
     assert.deepEqual(lastCommand()?.command, { light: { on: false } });
+    await shown;
 
+    shown = lampShows(true);
     await client.invoke(lamp, "levelControl", "moveToLevelWithOnOff", {
       level: 200,
       transitionTime: null,
@@ -230,6 +237,7 @@ describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () =
     });
     assert.deepEqual(lastCommand()?.command, { light: { on: true, brightness: levelToBrightness(200) } });
     assert.equal((await client.read(lamp, "onOff", ["onOff"])).onOff, true);
+    await shown;
   });
 
   it("snaps a colour temperature to the nearest preset", async () => {
