@@ -39,8 +39,10 @@ describe("Google Home: fanMode On, then percentSetting", { timeout: 120_000 }, (
     await frame;
     await shown;
     // A barrier: a late frame of the first write would come before this one.
+    // Its report is awaited from before the write: registered after, it could already have come and gone.
+    const barrier = rig.client.nextReport(fan.number, "fanControl", "percentCurrent", (v) => v === 40, 30_000);
     await rig.client.write(fan, "fanControl", { percentSetting: 40 });
-    await rig.client.nextReport(fan.number, "fanControl", "percentCurrent", (v) => v === 40, 30_000);
+    await barrier;
     assert.deepEqual(rig.setsSince(mark, vid), [{ H00: 1, H02: 50 }, { H02: 40 }]);
     assert.deepEqual(await rig.client.read(fan, "fanControl", ["fanMode", "percentSetting"]), {
       fanMode: FanMode.Medium,
