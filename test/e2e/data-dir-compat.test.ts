@@ -27,7 +27,7 @@ import { pause } from "../helpers/wait.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) throw new Error("run inside test/netns.sh: this test pairs and commissions");
 
-describe("a data directory written by an earlier version", { timeout: 150_000 }, () => {
+describe("a data directory written by an earlier version", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-e2e-compat-"));
   const dataDir = join(dir, "data");
   const configFile = join(dir, "config.yaml");

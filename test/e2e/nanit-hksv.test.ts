@@ -316,7 +316,10 @@ describe("HomeKit Secure Video of a Nanit camera, end to end", () => {
   /** Motion, a recording stream, and its first fragment. */
   async function recordingUnderWay(peer: HdsPeer): Promise<RecordingDownload> {
     const detected = await char(watcher, SERVICE.motionSensor, CHARACTERISTIC.motionDetected);
-    if ((await watcher.read(detected))[0] !== 1) await motion();
+    // Motion still held from an earlier test may run out in the middle of this clip, which would then end by
+    // itself: wait it out and start a fresh 30 s hold.
+    if ((await watcher.read(detected))[0] === 1) await motionEnded();
+    await motion();
     const download = await peer.openRecording(++streamId);
     await waitFor(() => download.packets.length >= 2, 15_000, {
       on: [[download, "packet"]],

@@ -207,14 +207,11 @@ describe("HomeKitHost with a paired controller", () => {
     });
     after(() => subscriber.close());
 
-    it("delivers a vendor state change as a HAP event without coalescing delay", async () => {
-      const started = performance.now();
+    // The coalescing delay itself is checked as a setting above; how fast events go out is a bench figure
+    // (bench/household.ts, vendor event -> HAP event), not a timed assertion that a loaded machine can fail.
+    it("delivers a vendor state change as a HAP event", async () => {
       driver.sink.stateChanged(FAN_ID, { fan: { speed: 65 } });
       const event = await subscriber.waitForValue(speed, 65);
-      assert.ok(
-        performance.now() - started < 200,
-        `event took ${Math.round(performance.now() - started)} ms (HAP's default coalescing is 250 ms)`,
-      );
       assert.equal(event.value, 65);
 
       driver.sink.stateChanged(FAN_ID, { light: { on: true } });

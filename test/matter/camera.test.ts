@@ -66,7 +66,7 @@ class AlwaysReadyHub {
   }
 }
 
-describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeout: 240_000 }, () => {
+describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-matter-camera-"));
   const capture = new LogCapture();
   const log = createLogger("debug", { json: true, destination: capture });

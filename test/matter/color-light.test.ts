@@ -44,7 +44,7 @@ const near = (actual: number | undefined, expected: number, within: number, what
     `${what}: ${actual} is not ${expected} ± ${within}`,
   );
 
-describe("a colour light in Matter", { timeout: 120_000 }, () => {
+describe("a colour light in Matter", () => {
   const log = createLogger((process.env.TEST_LOG_LEVEL as "info" | undefined) ?? "warn");
   const dataDir = mkdtempSync(join(tmpdir(), "hb-matter-colour-"));
   const registry = new DeviceRegistry(log);

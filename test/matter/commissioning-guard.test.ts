@@ -29,7 +29,7 @@ class IdleDriver implements Driver {
   async stop(): Promise<void> {}
 }
 
-describe("a Matter commissioning cut short by a crash", { timeout: 150_000 }, () => {
+describe("a Matter commissioning cut short by a crash", () => {
   const log = createLogger((process.env.TEST_LOG_LEVEL as "info" | undefined) ?? "warn");
   const root = mkdtempSync(join(tmpdir(), "hb-matter-guard-"));
   const dataDir = join(root, "data");

@@ -61,7 +61,7 @@ const lamp = device("fansync:lamp", "guest", "light", { light: { dimmable: true 
 
 type Struct = Record<string, unknown>;
 
-describe("Matter endpoint numbers across rebuilds, removals and restarts", { timeout: 300_000 }, () => {
+describe("Matter endpoint numbers across rebuilds, removals and restarts", () => {
   const log = createLogger((process.env.TEST_LOG_LEVEL as "info" | undefined) ?? "warn");
   const dataDir = mkdtempSync(join(tmpdir(), "hb-matter-numbers-"));
   const registry = new DeviceRegistry(log);

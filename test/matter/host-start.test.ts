@@ -46,7 +46,7 @@ function device(id: string, name: string, capabilities: DeviceInfo["capabilities
   };
 }
 
-describe("a Matter bridge that is starting", { timeout: 120_000 }, () => {
+describe("a Matter bridge that is starting", () => {
   const log = createLogger((process.env.TEST_LOG_LEVEL as "info" | undefined) ?? "warn");
   const dataDir = mkdtempSync(join(tmpdir(), "hb-matter-start-"));
   const registry = new DeviceRegistry(log);

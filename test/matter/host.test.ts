@@ -72,7 +72,7 @@ const devices: [DeviceInfo, DeviceState][] = [
   ],
 ];
 
-describe("MatterHost with a commissioned controller", { timeout: 120_000 }, () => {
+describe("MatterHost with a commissioned controller", () => {
   const log = createLogger((process.env.TEST_LOG_LEVEL as "info" | undefined) ?? "warn");
   const dataDir = mkdtempSync(join(tmpdir(), "hb-matter-host-"));
   const registry = new DeviceRegistry(log);

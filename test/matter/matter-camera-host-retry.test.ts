@@ -44,7 +44,7 @@ async function takePort(port: number): Promise<Socket> {
 
 const release = (socket: Socket) => new Promise<void>((resolve) => socket.close(() => resolve()));
 
-describe("a Matter camera node whose port is taken", { timeout: 180_000 }, () => {
+describe("a Matter camera node whose port is taken", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-matter-cam-retry-"));
   const capture = new LogCapture();
   const log = createLogger("debug", { json: true, destination: capture });

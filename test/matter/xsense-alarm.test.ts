@@ -131,7 +131,7 @@ class FastResultDriver implements Driver {
   async stop(): Promise<void> {}
 }
 
-describe("Smoke CO Alarm self-test against a controller", { timeout: 90_000 }, () => {
+describe("Smoke CO Alarm self-test against a controller", () => {
   const log = createLogger("warn");
   const dataDir = mkdtempSync(join(tmpdir(), "hb-matter-xsense-"));
   const registry = new DeviceRegistry(log);

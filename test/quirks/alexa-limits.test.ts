@@ -45,7 +45,7 @@ function lamp(n: number): DeviceInfo {
   };
 }
 
-describe("the bridge warns when Alexa cannot pair with it", { timeout: 120_000 }, () => {
+describe("the bridge warns when Alexa cannot pair with it", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-alexa-"));
   const logs = new LogCapture();
   const log = createLogger("info", { json: true, destination: logs });

@@ -12,7 +12,7 @@ import { startQuirkRig, type QuirkRig } from "./harness.ts";
 
 const FAN_DEVICE_TYPE = 0x2b;
 
-describe("a fan exposes what Apple Home needs for a speed control", { timeout: 120_000 }, () => {
+describe("a fan exposes what Apple Home needs for a speed control", () => {
   let rig: QuirkRig;
   before(async () => {
     rig = await startQuirkRig({

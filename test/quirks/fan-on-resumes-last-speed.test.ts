@@ -10,7 +10,7 @@ import { startQuirkRig, type QuirkRig } from "./harness.ts";
 
 const FanMode = { High: 3, On: 4 } as const;
 
-describe("fan on resumes its last speed", { timeout: 120_000 }, () => {
+describe("fan on resumes its last speed", () => {
   let rig: QuirkRig;
   before(async () => {
     // Default hold: a lone On waits its few ms for a speed write that never comes, then goes out.

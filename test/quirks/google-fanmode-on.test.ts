@@ -11,7 +11,7 @@ import { startQuirkRig, type QuirkRig } from "./harness.ts";
 
 const FanMode = { On: 4, Medium: 2 } as const;
 
-describe("Google Home: fanMode On, then percentSetting", { timeout: 120_000 }, () => {
+describe("Google Home: fanMode On, then percentSetting", () => {
   let rig: QuirkRig;
   before(async () => {
     // The continuous fan starts off, last run at 86 %. The hold is long here so that a loaded test

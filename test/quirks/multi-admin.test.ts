@@ -37,7 +37,7 @@ const PORT = 5631;
 const PASSCODE = 20202021;
 const DISCRIMINATOR = 3859;
 
-describe("two Matter fabrics and HomeKit share the bridge", { timeout: 240_000 }, () => {
+describe("two Matter fabrics and HomeKit share the bridge", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-multi-admin-"));
   const pairingFile = join(dir, "hap-pairing.json");
   const log = createLogger("error");

@@ -51,7 +51,7 @@ const combo: DeviceInfo = {
   capabilities: { smokeAlarm: { selfTest: true }, coAlarm: { ppm: true }, battery: { level: true } },
 };
 
-describe("a smoke + CO detector shows both alarms in Matter and HomeKit", { timeout: 120_000 }, () => {
+describe("a smoke + CO detector shows both alarms in Matter and HomeKit", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-smoke-co-"));
   const log = createLogger("error");
   const registry = new DeviceRegistry(log);
