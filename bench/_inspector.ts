@@ -45,15 +45,29 @@ const MEMORY_EXPRESSION = `JSON.stringify((() => {
     arrayBuffers: mb(m.arrayBuffers), spaces };
 })())`;
 
+/** One script as Debugger.scriptParsed names it; length in characters of its source. */
+export interface ParsedScript {
+  url: string;
+  length: number;
+}
+
 export class Inspector {
   readonly #socket: WebSocket;
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  readonly #listeners = new Map<string, (params: Record<string, unknown>) => void>();
   #next = 1;
 
   private constructor(socket: WebSocket) {
     this.#socket = socket;
     socket.on("message", (data) => {
-      const message = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
+      const message = JSON.parse(String(data)) as {
+        id?: number;
+        result?: unknown;
+        error?: { message: string };
+        method?: string;
+        params?: Record<string, unknown>;
+      };
+      if (message.method) this.#listeners.get(message.method)?.(message.params ?? {});
       const waiter = message.id === undefined ? undefined : this.#pending.get(message.id);
       if (!waiter) return;
       this.#pending.delete(message.id!);
@@ -94,6 +108,22 @@ export class Inspector {
     await this.send("HeapProfiler.collectGarbage");
     await this.send("HeapProfiler.collectGarbage");
     return this.evaluate<MemoryFigures>(MEMORY_EXPRESSION);
+  }
+
+  /** Every script V8 holds now (modules, Node's own, WebAssembly): Debugger.enable reports each one that was
+   * parsed before it, ahead of its own answer. The debugger is turned off again at once. */
+  async scripts(): Promise<ParsedScript[]> {
+    const scripts: ParsedScript[] = [];
+    this.#listeners.set("Debugger.scriptParsed", (p) =>
+      scripts.push({ url: String(p.url ?? ""), length: Number(p.length ?? 0) }),
+    );
+    try {
+      await this.send("Debugger.enable");
+      await this.send("Debugger.disable");
+    } finally {
+      this.#listeners.delete("Debugger.scriptParsed");
+    }
+    return scripts;
   }
 
   async evaluate<T>(expression: string): Promise<T> {

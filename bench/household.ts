@@ -13,6 +13,8 @@
 //   npm run bench -- household --options [--devices mixed]   idle memory and start per V8 flag set (FLAG_SETS)
 //   npm run bench -- household --soak-minutes 120       the soak of the mixed household (bench/_household-soak.ts)
 //   --samples 100 --warmup 10   --heap-snapshots <dir>  (V8 snapshots per layout, compared per added device)
+//   --modules                                           also the scripts the bridge holds, grouped by package
+//                                                       (read after the other figures: bench/_loaded-modules.ts)
 import { mkdirSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { resolve } from "node:path";
@@ -30,6 +32,7 @@ import {
   type MemoryFigures,
 } from "./_household-rig.ts";
 import { runSoak } from "./_household-soak.ts";
+import { type LoadedModules, printModules, summarizeScripts } from "./_loaded-modules.ts";
 import { argValue, fmt, stats, table, writeSummary, type SummaryRow } from "./lib.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
@@ -43,6 +46,7 @@ const WARMUP = Number(argValue("--warmup", "10"));
 const SOAK_MINUTES = argValue("--soak-minutes");
 const heapArg = argValue("--heap-snapshots");
 const HEAP_DIR = heapArg ? resolve(heapArg) : undefined;
+const MODULES = process.argv.includes("--modules");
 /** V8 flag sets compared by --options (the first is Node's defaults). No --lite-mode: it turns WebAssembly
  * off, which Node's fetch needs (undici's HTTP parser), so the bridge exits at start. */
 const FLAG_SETS: string[][] = [
@@ -67,6 +71,7 @@ interface LayoutResult {
   memory: MemoryFigures;
   latency?: LatencyResults;
   heapSnapshot?: string;
+  modules?: LoadedModules;
 }
 
 async function runLayout(layout: Layout, options: { flags?: string[]; latency: boolean }): Promise<LayoutResult> {
@@ -92,7 +97,10 @@ async function runLayout(layout: Layout, options: { flags?: string[]; latency: b
         );
         const heapSnapshot = HEAP_DIR ? await takeHeapSnapshot(run.bridge.child.pid!, HEAP_DIR) : undefined;
         const latency = options.latency ? await measureLatencies(sims.fansync, clients, SAMPLES, WARMUP) : undefined;
-        return { layout, flags, ...run, memory, latency, heapSnapshot };
+        // Last: the debugger, on for a moment, must not touch the figures above.
+        const modules = MODULES ? summarizeScripts(await run.inspector.scripts()) : undefined;
+        if (modules) printModules(label, modules);
+        return { layout, flags, ...run, memory, latency, heapSnapshot, modules };
       } finally {
         await clients.close();
       }
@@ -113,7 +121,7 @@ function printMemory(results: LayoutResult[]): void {
     table([
       ["layout", "flags", "devices", "spawn->ready ms", "readyMs", "->reachable ms", "RSS MB", "heap used MB"]
         .concat(spaces.map((s) => `${s} MB`))
-        .concat(["external MB"]),
+        .concat(["external MB", "scripts", "M chars of source"]),
       ...results.map((r) => [
         r.layout.name,
         r.flags.join(" ") || "(defaults)",
@@ -125,6 +133,8 @@ function printMemory(results: LayoutResult[]): void {
         fmt(r.memory.heapUsed, 1),
         ...spaces.map((s) => fmt(r.memory.spaces[s], 1)),
         fmt(r.memory.external, 1),
+        r.modules?.scripts ?? "-",
+        fmt(r.modules && r.modules.chars / 1048576),
       ]),
     ]),
   );
@@ -209,6 +219,12 @@ async function main(): Promise<void> {
       value: `${fmt(r.memory.rss, 1)} MB / ${fmt(r.spawnToReadyMs, 0)} ms`,
       target: r.layout.name === "mixed" ? "<= 220 MB / <= 3000 ms" : undefined,
     });
+  for (const r of results)
+    if (r.modules)
+      summary.push({
+        metric: `${r.layout.name}: scripts held / their source`,
+        value: `${r.modules.scripts} / ${fmt(r.modules.chars / 1048576)} M chars`,
+      });
 
   console.log(`\nLatency, ms p50 / p99 (${SAMPLES} samples after ${WARMUP}); simulator delays 0 ms:`);
   console.log(

@@ -14,8 +14,7 @@ import { namesOf } from "./core/vendor.ts";
 import { createDriver, vendorOf, vendors } from "./drivers/index.ts";
 import { HomeKitHost } from "./homekit/index.ts";
 import { MatterHost } from "./matter/index.ts";
-import { MatterCameraHost } from "./matter/camera/host.ts";
-import { MediaService } from "./media/index.ts";
+import type { MediaService } from "./media/index.ts";
 import { printCameraPairing, printPairingCodes } from "./pairing-output.ts";
 import { LogRing, startWeb, type WebServer } from "./web/index.ts";
 import { LinkHistory } from "./web/diagnostics.ts";
@@ -86,6 +85,8 @@ async function startDrivers(config: Config, registry: DeviceRegistry, dataDir: s
  * the bridge runs on without camera video (sensors and controls still work). */
 async function startMedia(config: Config, registry: DeviceRegistry, log: Logger): Promise<MediaService | undefined> {
   if (!config.accounts.some((a) => vendorOf(a.vendor)?.produces.cameras)) return undefined;
+  // Loaded only here: a household without cameras never holds the video code.
+  const { MediaService } = await import("./media/index.ts");
   const media = new MediaService({ config: config.media, registry, log: log.child({ module: "media" }) });
   try {
     await media.start();
@@ -191,9 +192,10 @@ async function main(): Promise<void> {
       })
     : undefined;
 
+  // Matter cameras are opt-in (matter.cameras): their device types and WebRTC code load only then.
   const matterCameras =
     config.matter.enabled && config.matter.cameras
-      ? new MatterCameraHost({
+      ? new (await import("./matter/camera/host.ts")).MatterCameraHost({
           registry,
           log: log.child({ module: "matter-camera" }),
           dataDir,

@@ -14,7 +14,7 @@
 import { EncodedAudioPacketSource, EncodedPacket, EncodedVideoPacketSource, Mp4OutputFormat, Output } from "mediabunny";
 import { StreamTarget, type StreamTargetChunk } from "mediabunny";
 import type { FlvTagData } from "./feed.ts";
-import { AAC_LC, parseAudioSpecificConfig, type AacConfig } from "./protocol/aac-config.ts";
+import { isCopyableAudio, parseAudioSpecificConfig, type AacConfig } from "./protocol/aac-config.ts";
 import { parseAvcSequenceHeader } from "./protocol/avc.ts";
 import { FLV_AUDIO, FLV_VIDEO, isSequenceHeader } from "./protocol/flv.ts";
 import { Mp4Segmenter, type Mp4Segment } from "./protocol/mp4.ts";
@@ -55,12 +55,6 @@ export interface FlvFmp4MuxerOptions {
   onSegment: (segment: Mp4Segment) => void;
   /** Told once when muxing fails (bad input, the muxer's own error); nothing more is written then. */
   onError?: (error: Error) => void;
-}
-
-/** Whether an FLV audio sequence header is AAC that HomeKit takes as it is (AAC-LC). */
-export function isCopyableAudio(header: Buffer | undefined): boolean {
-  if (!header || header.length <= AAC_TAG_HEADER || header[0]! >> 4 !== 10) return false;
-  return parseAudioSpecificConfig(header.subarray(AAC_TAG_HEADER))?.objectType === AAC_LC;
 }
 
 /** "avc1.PPCCLL" from the record's profile, constraint flags and level bytes. */

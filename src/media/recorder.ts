@@ -9,7 +9,8 @@ import type { Logger } from "../core/logger.ts";
 import type { StreamHub } from "./hub.ts";
 import type { RtmpIngest } from "./ingest.ts";
 import { Prebuffer } from "./prebuffer.ts";
-import { isCopyableAudio } from "./fmp4-muxer.ts";
+import { isCopyableAudio } from "./protocol/aac-config.ts";
+import { loadInProcessMuxer } from "./recording-muxers.ts";
 import { RecordingClip, type ClipMuxing } from "./recording.ts";
 
 export interface RecorderOptions {
@@ -72,6 +73,8 @@ export class MediaCameraRecorder implements CameraRecorder {
       const frames = this.#options.ingest.frames(deviceId);
       if (!frames.subscribeTags) throw new Error(`${name}: the ingest keeps no FLV tags; cannot record`);
       this.#releaseHub = this.#options.hub.acquire();
+      // Ready by the first clip; a failure shows on that clip.
+      loadInProcessMuxer().catch(() => undefined);
       const covered = (ms: number): void =>
         void log.info(
           { device: deviceId, prebufferMs: ms, bytes: this.#prebuffer?.stats().bytes },

@@ -9,7 +9,7 @@ import type { FlvTagData } from "./feed.ts";
 import { FfmpegProcess } from "./ffmpeg.ts";
 import { stdinInput } from "./ffmpeg-args.ts";
 import { pipeFlv } from "./flv-pipe.ts";
-import { FlvFmp4Muxer } from "./fmp4-muxer.ts";
+import type { FlvFmp4Muxer } from "./fmp4-muxer.ts";
 import { Mp4Segmenter, type Mp4Segment } from "./protocol/mp4.ts";
 
 export type TagSource = { subscribeTags(listener: (tag: FlvTagData) => void): () => void };
@@ -47,7 +47,25 @@ export function recordingArgs(audio: boolean, fragmentMs: number, encodeAudio = 
   ];
 }
 
-/** Mux in this process. The source's tags are pushed as they come (the pre-buffer's at once). */
+type Fmp4Module = typeof import("./fmp4-muxer.ts");
+let fmp4: Fmp4Module | undefined;
+let loading: Promise<Fmp4Module> | undefined;
+
+/** The in-process muxer's code (mediabunny, about 2 M characters of source) loads when recording is first
+ * turned on (recorder.ts), not at start: a bridge whose cameras never record (no home hub) never holds it. */
+export function loadInProcessMuxer(): Promise<Fmp4Module> {
+  loading ??= import("./fmp4-muxer.ts").then(
+    (module) => (fmp4 = module),
+    (error: Error) => {
+      loading = undefined;
+      throw error;
+    },
+  );
+  return loading;
+}
+
+/** Mux in this process. The source's tags are pushed as they come (the pre-buffer's at once); a clip that
+ * starts before the muxer's code has loaded holds them until it has. */
 export function inProcessMuxer(options: ClipMuxerOptions): ClipMuxer {
   let settle!: (why: string | undefined) => void;
   const done = new Promise<string | undefined>((resolve) => (settle = resolve));
@@ -58,30 +76,57 @@ export function inProcessMuxer(options: ClipMuxerOptions): ClipMuxer {
     unsubscribe?.();
     unsubscribe = undefined;
   };
-  const muxer: FlvFmp4Muxer = new FlvFmp4Muxer({
-    audio: options.audio,
-    fragmentMs: options.fragmentMs,
-    onSegment: options.onSegment,
-    // Also during the pre-buffer's replay, before the subscription below has returned.
-    onError: (error) => {
-      detach();
-      settle(`muxing failed: ${error.message}`);
-    },
-  });
-  unsubscribe = options.source.subscribeTags((tag) => muxer.push(tag));
+  let muxer: FlvFmp4Muxer | undefined;
+  let early: FlvTagData[] = [];
+  let ended = false;
+  let stopped = false;
+  const create = (module: Fmp4Module): FlvFmp4Muxer =>
+    new module.FlvFmp4Muxer({
+      audio: options.audio,
+      fragmentMs: options.fragmentMs,
+      onSegment: options.onSegment,
+      // Also during the pre-buffer's replay, before the subscription below has returned.
+      onError: (error) => {
+        detach();
+        settle(`muxing failed: ${error.message}`);
+      },
+    });
+  const finish = (m: FlvFmp4Muxer): void => {
+    m.finish().then(
+      () => settle(undefined),
+      (error: Error) => settle(`muxing failed: ${error.message}`),
+    );
+  };
+  if (fmp4) muxer = create(fmp4);
+  else
+    loadInProcessMuxer().then(
+      (module) => {
+        if (stopped) return;
+        const m = create(module);
+        for (const tag of early) m.push(tag);
+        early = [];
+        muxer = m;
+        if (ended) finish(m);
+      },
+      (error: Error) => {
+        detach();
+        settle(`muxing failed: the muxer could not be loaded (${error.message})`);
+      },
+    );
+  unsubscribe = options.source.subscribeTags((tag) => (muxer ? muxer.push(tag) : early.push(tag)));
   if (detached) detach();
   return {
     done,
     end: () => {
       detach();
-      muxer.finish().then(
-        () => settle(undefined),
-        (error: Error) => settle(`muxing failed: ${error.message}`),
-      );
+      ended = true;
+      if (muxer) finish(muxer);
     },
     stop: async () => {
       detach();
-      await muxer.cancel();
+      stopped = true;
+      early = [];
+      await muxer?.cancel();
       settle("stopped");
     },
   };

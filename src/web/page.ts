@@ -1,7 +1,6 @@
 // Server-rendered HTML. Every dynamic value goes through esc(); the browser script (static/app.js)
 // only updates text in place from the event stream, so the page also reads fine without it.
 // A backslash at the end of a line inside a template continues the line: no newline reaches the HTML.
-import QRCode from "qrcode";
 import type { LogEntry } from "./log-ring.ts";
 import type { AccountView, CameraView, DeviceView, MatterCameraView, PairingView } from "./status.ts";
 import { vendorOf } from "../drivers/index.ts";
@@ -17,6 +16,8 @@ const qrCache = new Map<string, string>();
 export async function qrSvg(text: string): Promise<string> {
   let svg = qrCache.get(text);
   if (!svg) {
+    // Loaded at the first code shown: a paired bridge's page shows none.
+    const { default: QRCode } = await import("qrcode");
     svg = await QRCode.toString(text, {
       type: "svg",
       margin: 2,

@@ -12,7 +12,7 @@ import { EventEmitter } from "node:events";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { Aedes, type AedesPublishPacket, type Client as AedesClient } from "aedes";
+import type { Aedes, AedesPublishPacket, Client as AedesClient } from "aedes";
 import { connect as mqttConnect, type MqttClient } from "mqtt";
 import type { Logger } from "../../core/logger.ts";
 import { rateLimitedLog } from "../../core/rate-limited-log.ts";
@@ -164,6 +164,8 @@ export class EmbeddedBroker extends EventEmitter<LocalTransportEvents> implement
   async start(): Promise<void> {
     const { prefix, log } = this.#o;
     const underPrefix = (topic: string) => topic.startsWith(`${prefix}/`);
+    // Loaded here: only a local X-Sense setup with the embedded broker needs aedes.
+    const { Aedes } = await import("aedes");
     const broker = await Aedes.createBroker({
       connectTimeout: this.#o.connectTimeoutMs ?? 10_000,
       maxInflightInbound: 16,

@@ -35,3 +35,13 @@ export function parseAudioSpecificConfig(config: Buffer): AacConfig | undefined 
   if (!sampleRate || !channels || channels > 7) return undefined;
   return { objectType, sampleRate, channels: channels === 7 ? 8 : channels };
 }
+
+/** An FLV AAC tag's own header: the sound format byte and the AACPacketType. */
+const FLV_AAC_HEADER = 2;
+const FLV_SOUND_FORMAT_AAC = 10;
+
+/** Whether an FLV audio sequence header is AAC that HomeKit takes as it is (AAC-LC). */
+export function isCopyableAudio(header: Buffer | undefined): boolean {
+  if (!header || header.length <= FLV_AAC_HEADER || header[0]! >> 4 !== FLV_SOUND_FORMAT_AAC) return false;
+  return parseAudioSpecificConfig(header.subarray(FLV_AAC_HEADER))?.objectType === AAC_LC;
+}

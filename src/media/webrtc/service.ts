@@ -11,7 +11,11 @@ import type { IngestStreamStatus } from "../ingest.ts";
 import { iceConfig, type WebRtcIceSettings } from "./ice-config.ts";
 import { OpusFeed } from "./opus-feed.ts";
 import { OfferRefused } from "./sdp-offer.ts";
-import { WebRtcViewer, type WebRtcViewerOptions, type WebRtcViewerStats } from "./viewer.ts";
+import type { WebRtcViewer, WebRtcViewerOptions, WebRtcViewerStats } from "./viewer.ts";
+
+/** The viewer loads with the first live view, not at start: werift and its certificate libraries are about
+ * 6 MB of heap, and most of the time nobody watches. */
+const loadViewer = async (): Promise<typeof WebRtcViewer> => (await import("./viewer.ts")).WebRtcViewer;
 
 export interface WebRtcSettings extends WebRtcIceSettings {
   enabled: boolean;
@@ -117,7 +121,7 @@ export class WebRtcService {
     client: string,
   ): Promise<{ id: string; answer: string; startedAt: number; ended: Promise<{ reason: string }> }> {
     const started = await this.#start(deviceId, client, async (options) => {
-      const { viewer, answer } = await WebRtcViewer.answer({ ...options, offer });
+      const { viewer, answer } = await (await loadViewer()).answer({ ...options, offer });
       return { viewer, sdp: answer };
     });
     return { id: started.id, answer: started.sdp, startedAt: started.startedAt, ended: started.ended };
@@ -135,7 +139,7 @@ export class WebRtcService {
     accept(answer: string): Promise<void>;
   }> {
     const started = await this.#start(deviceId, client, async (options) => {
-      const { viewer, offer } = await WebRtcViewer.offer(options);
+      const { viewer, offer } = await (await loadViewer()).offer(options);
       return { viewer, sdp: offer };
     });
     const viewer = started.viewer;
