@@ -165,7 +165,9 @@ export async function startBridge(
     accounts: sims.accounts,
   });
   const spawned = performance.now();
-  const bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], sims.env, [
+  // As the Docker image and `npm start` run it (glibc malloc arenas capped); an explicit value wins.
+  const env = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? "2", ...sims.env };
+  const bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], env, [
     "--inspect=127.0.0.1:0",
     ...nodeArgs,
   ]);
