@@ -115,9 +115,13 @@ describe("WebRTC sender", () => {
   });
 
   it("answers with loopback-only host candidates; sends decodable H.264 from the held keyframe and Opus", async () => {
-    const { hub, service } = setup();
+    const { hub, service, capture } = setup();
     const client = viewer();
     const { id, answer } = await service.open(CAMERA, await client.offer(), "127.0.0.1");
+    // A timeout says where the view stood (it failed once under load with nothing else to go on).
+    const where = () =>
+      `; viewer side ${client.pc.connectionState}/${client.pc.iceConnectionState}, sessions ` +
+      `${JSON.stringify(service.list())}, log ${JSON.stringify(capture.lines.map((l) => l.msg))}`;
     const addresses = candidateAddresses(answer);
     assert.ok(addresses.length > 0, "the answer has its candidates (no trickle)");
     assert.deepEqual([...new Set(addresses)], ["127.0.0.1"], "host candidates on the configured address only");
@@ -126,8 +130,12 @@ describe("WebRTC sender", () => {
     assert.equal(hub.acquired, 1, "the viewer holds the camera's stream");
     await client.accept(answer);
 
-    await waitFor(() => client.video.filter((p) => p.marker).length >= 20, 20_000, { message: "20 video frames" });
-    await waitFor(() => client.audio.length >= 10, 20_000, { message: "10 Opus packets" });
+    await waitFor(() => client.video.filter((p) => p.marker).length >= 20, 20_000, {
+      message: "20 video frames",
+    }).catch((error: Error) => Promise.reject(new Error(error.message + where())));
+    await waitFor(() => client.audio.length >= 10, 20_000, { message: "10 Opus packets" }).catch((error: Error) =>
+      Promise.reject(new Error(error.message + where())),
+    );
     const depacketizer = new H264Depacketizer();
     for (const p of client.video) depacketizer.push(p);
     const types = depacketizer.nalTypes;
