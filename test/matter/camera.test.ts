@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Environment } from "@matter/main";
 import { CameraAvStreamManagementClient } from "@matter/main/behaviors/camera-av-stream-management";
+import { OperationalCredentialsClient } from "@matter/main/behaviors/operational-credentials";
 import { CameraAvStreamManagement } from "@matter/main/clusters/camera-av-stream-management";
 import { WebRtcTransportDefinitions } from "@matter/main/clusters/web-rtc-transport-definitions";
 import type { WebRtcTransportRequestor } from "@matter/main/clusters/web-rtc-transport-requestor";
@@ -75,6 +76,8 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
   let service: WebRtcService;
   let camera: MatterCameraNode;
   let rig: CameraControllerRig;
+  /** A second controller (its own fabric on the camera), for the fabric removal test. */
+  let second: CameraControllerRig | undefined;
   const streams = () => rig.streams();
   const provider = () => rig.provider();
   const viewer = (options?: ConstructorParameters<typeof TestViewer>[0]) => {
@@ -129,6 +132,7 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
 
   after(async () => {
     await Promise.all(viewers.map((v) => v.close().catch(() => undefined)));
+    await second?.close();
     await rig?.close();
     await camera?.stop();
     await service?.stop();
@@ -321,6 +325,67 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
       const end = await nextCall("end", webRtcSessionId);
       assert.equal((end.request as WebRtcTransportRequestor.EndRequest).reason, WebRtcEndReason.IceTimeout);
     }
+    await waitFor(() => service.sessions === 0 && camera.link.sessions.size === 0, 10_000, { message: "nothing left" });
+    await waitFor(() => ffmpegChildren().length === 0, 10_000, { message: "no ffmpeg left" });
+    assert.equal(hub.acquired, hub.released);
+  });
+
+  // Last: the first controller's fabric is gone afterwards. A second controller keeps the camera commissioned:
+  // after its last fabric matter.js 0.17.9 resets the node, and a node reset once keeps the process's shared
+  // mDNS sockets open after close (the test process would never exit).
+  it("RemoveFabric ends that fabric's live view (viewer closed, no End); another fabric's view goes on", async () => {
+    second = await rig.share({ dir, port: PORT + 2, id: "controller-2" });
+    const open = async (controller: CameraControllerRig) => {
+      const client = viewer();
+      const { webRtcSessionId } = await controller.provider().provideOffer({
+        webRtcSessionId: null,
+        sdp: await client.offer(),
+        streamUsage: StreamUsage.LiveView,
+        originatingEndpointId: EndpointNumber(controller.requestorEndpoint),
+        videoStreams: [1],
+        audioStreams: [1],
+      });
+      const answer = await controller.nextCall("answer", webRtcSessionId);
+      await client.accept((answer.request as WebRtcTransportRequestor.AnswerRequest).sdp);
+      await waitFor(() => client.video.filter((p) => p.marker).length >= 5, 30_000, { message: "video frames" });
+      return { client, webRtcSessionId };
+    };
+    const mine = await open(rig);
+    const theirs = await open(second);
+    assert.equal(service.sessions, 2);
+
+    const { currentFabricIndex } = rig.peer.stateOf(OperationalCredentialsClient);
+    const logged = capture.lines.length;
+    // matter.js's client drops the exchange once its peer left the fabric: the response may not arrive.
+    await rig.peer
+      .commandsOf(OperationalCredentialsClient)
+      .removeFabric({ fabricIndex: currentFabricIndex })
+      .catch((error: Error) => {
+        if (!/left the fabric/.test(String(error.cause ?? error.message))) throw error;
+      });
+    await waitFor(() => service.sessions === 1, 20_000, { message: "the bridge closes the removed fabric's viewer" });
+    assert.deepEqual(
+      camera.link.sessions.attribute().map((s) => s.id),
+      [theirs.webRtcSessionId],
+      "CurrentSessions keeps only the other fabric's session",
+    );
+    assert.equal(hub.acquired - hub.released, 1, "only the other view holds the camera");
+    assert.equal(
+      capture.lines.slice(logged).filter((l) => /Matter live view \d+ ended \(fabric/.test(l.msg)).length,
+      1,
+      "logged once",
+    );
+    assert.equal(
+      rig.calls.filter((c) => c.command === "end" && c.request.webRtcSessionId === mine.webRtcSessionId).length,
+      0,
+      "no End to a fabric that is gone",
+    );
+    const frames = theirs.client.video.filter((p) => p.marker).length;
+    await waitFor(() => theirs.client.video.filter((p) => p.marker).length >= frames + 10, 30_000, {
+      message: "the other fabric's view goes on",
+    });
+
+    await second.provider().endSession({ webRtcSessionId: theirs.webRtcSessionId, reason: WebRtcEndReason.UserHangup });
     await waitFor(() => service.sessions === 0 && camera.link.sessions.size === 0, 10_000, { message: "nothing left" });
     await waitFor(() => ffmpegChildren().length === 0, 10_000, { message: "no ffmpeg left" });
     assert.equal(hub.acquired, hub.released);

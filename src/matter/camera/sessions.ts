@@ -63,6 +63,11 @@ export class CameraSessions {
     return session;
   }
 
+  /** The sessions of one fabric (all of them end when the fabric is removed). */
+  ofFabric(fabricIndex: number): CameraSession[] {
+    return this.all().filter((s) => s.fabricIndex === fabricIndex);
+  }
+
   remove(id: number): CameraSession | undefined {
     const session = this.#sessions.get(id);
     this.#sessions.delete(id);

@@ -291,8 +291,34 @@ interface PeersLike {
   }>;
 }
 
+/**
+ * A fabric left (RemoveFabric from its own controller or another admin): WebRTC sessions are fabric-scoped,
+ * so each of its sessions ends, its viewer closed and its entry gone from CurrentSessions. No End is sent:
+ * the fabric it would go over no longer exists.
+ */
+export async function endFabricSessions(endpoint: Endpoint, fabricIndex: number): Promise<void> {
+  const link = endpoint.env.get(CameraLink);
+  const gone = link.sessions.ofFabric(fabricIndex);
+  if (gone.length === 0) return;
+  for (const session of gone) {
+    session.ended = { reason: `fabric ${fabricIndex} was removed` };
+    link.sessions.remove(session.id);
+    link.log.info(
+      { device: link.deviceId, session: session.id },
+      `Matter live view ${session.id} ended (fabric ${fabricIndex} of its controller was removed)`,
+    );
+  }
+  setImmediate(() => syncSessions(endpoint));
+  const client = `Matter fabric ${fabricIndex} (removed)`;
+  await Promise.all(
+    gone.map((s) => (s.viewerId ? link.media.webrtc.close(link.deviceId, s.viewerId, client) : undefined)),
+  );
+}
+
 /** CurrentSessions and the streams' reference counts from the session table (outside any command). */
 function syncSessions(endpoint: Endpoint): void {
+  // A node that is closing or resetting (its last fabric removed) has no state to write.
+  if (!endpoint.lifecycle.isReady) return;
   const link = endpoint.env.get(CameraLink);
   const streams = endpoint.stateOf(CameraStreamsServer);
   const cameraAvStreamManagement = {
