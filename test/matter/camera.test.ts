@@ -5,6 +5,7 @@
 // ffprobe decodes what the viewer got.
 // Bad input (malformed SDP, unknown or foreign session ids, too many sessions, an ICE that never
 // connects) is refused or timed out with the spec's status, logged once, and leaves nothing running.
+// A re-offer changes a running session on the same viewer; a removed fabric's sessions end.
 // Run inside the loopback namespace: test/netns.sh node --test test/matter/camera.test.ts
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -325,6 +326,79 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
       const end = await nextCall("end", webRtcSessionId);
       assert.equal((end.request as WebRtcTransportRequestor.EndRequest).reason, WebRtcEndReason.IceTimeout);
     }
+    await waitFor(() => service.sessions === 0 && camera.link.sessions.size === 0, 10_000, { message: "nothing left" });
+    await waitFor(() => ffmpegChildren().length === 0, 10_000, { message: "no ffmpeg left" });
+    assert.equal(hub.acquired, hub.released);
+  });
+
+  it("ProvideOffer with a running session's id re-offers it: sound added on the same viewer, a new Answer", async () => {
+    const client = viewer({ audio: false });
+    const base = { streamUsage: StreamUsage.LiveView, originatingEndpointId: EndpointNumber(rig.requestorEndpoint) };
+    const { webRtcSessionId } = await provider().provideOffer({
+      ...base,
+      webRtcSessionId: null,
+      sdp: await client.offer(),
+      videoStreams: [1],
+    });
+    const answers = () =>
+      rig.calls.filter((c) => c.command === "answer" && c.request.webRtcSessionId === webRtcSessionId);
+    await client.accept((answers()[0]!.request as WebRtcTransportRequestor.AnswerRequest).sdp);
+    const frames = () => client.video.filter((p) => p.marker).length;
+    await waitFor(() => frames() >= 10, 30_000, { message: "video frames" });
+    assert.equal(client.audio.length, 0, "no sound asked, none sent");
+    assert.deepEqual(camera.link.sessions.attribute()[0]?.audioStreams, []);
+
+    // The viewer asks for sound as well: a re-offer on the same peer connection.
+    client.pc.addTransceiver("audio", { direction: "recvonly" });
+    const reoffer = await client.offer();
+    const response = await provider().provideOffer({
+      ...base,
+      webRtcSessionId,
+      sdp: reoffer,
+      audioStreams: [1],
+    });
+    assert.equal(response.webRtcSessionId, webRtcSessionId, "the same session");
+    const answer = await waitFor(() => answers()[1], 20_000, { message: "a second Answer" });
+    await client.accept((answer.request as WebRtcTransportRequestor.AnswerRequest).sdp);
+    await waitFor(() => client.audio.length >= 5, 30_000, { message: "Opus packets after the re-offer" });
+    const before = frames();
+    await waitFor(() => frames() >= before + 10, 30_000, { message: "the video goes on" });
+    assert.equal(service.sessions, 1, "the same viewer, no second one");
+    const [listed] = camera.link.sessions.attribute();
+    assert.deepEqual(
+      [listed?.id, listed?.videoStreams, listed?.audioStreams],
+      [webRtcSessionId, [1], [1]],
+      "CurrentSessions has the session's new streams",
+    );
+
+    // And drops it again: the camera's Opus encoder, heard by no one now, stops; the video goes on.
+    const sound = client.pc.getTransceivers().find((t) => t.kind === "audio")!;
+    sound.setDirection("inactive");
+    await provider().provideOffer({ ...base, webRtcSessionId, sdp: await client.offer() });
+    const third = await waitFor(() => answers()[2], 20_000, { message: "a third Answer" });
+    await client.accept((third.request as WebRtcTransportRequestor.AnswerRequest).sdp);
+    await waitFor(() => !service.opusRunning(CAMERA), 20_000, { message: "the sound stops" });
+    const silent = frames();
+    await waitFor(() => frames() >= silent + 10, 30_000, { message: "the video goes on without sound" });
+
+    // Stream ids are checked again; a bad offer is refused; either way the session goes on unchanged.
+    await assert.rejects(
+      provider().provideOffer({ ...base, webRtcSessionId, sdp: reoffer, videoStreams: [42] }),
+      (e) => statusOf(e) === Status.DynamicConstraintError,
+    );
+    await assert.rejects(
+      provider().provideOffer({ ...base, webRtcSessionId, sdp: "hello" }),
+      (e) => statusOf(e) === Status.InvalidCommand,
+    );
+    await assert.rejects(
+      provider().provideOffer({ ...base, webRtcSessionId: 999, sdp: reoffer }),
+      (e) => statusOf(e) === Status.NotFound,
+    );
+    const after = frames();
+    await waitFor(() => frames() >= after + 10, 30_000, { message: "the view survives refused re-offers" });
+    assert.equal(answers().length, 3, "refused re-offers send no Answer");
+
+    await provider().endSession({ webRtcSessionId, reason: WebRtcEndReason.UserHangup });
     await waitFor(() => service.sessions === 0 && camera.link.sessions.size === 0, 10_000, { message: "nothing left" });
     await waitFor(() => ffmpegChildren().length === 0, 10_000, { message: "no ffmpeg left" });
     assert.equal(hub.acquired, hub.released);

@@ -26,6 +26,8 @@ const { WebRtcEndReason } = WebRtcTransportDefinitions;
 
 /** The spec's end reason for a viewer that ended on its own (media/webrtc's sentences). */
 export function endReasonFor(reason: string): WebRtcTransportDefinitions.WebRtcEndReason {
+  // First: werift's own words follow it and may contain any of the phrases below.
+  if (/re-offer could not be applied/.test(reason)) return WebRtcEndReason.UnknownReason;
   if (/did not connect/.test(reason)) return WebRtcEndReason.IceTimeout;
   if (/connection failed/.test(reason)) return WebRtcEndReason.IceFailed;
   if (/no picture|standby|stream request failed/.test(reason)) return WebRtcEndReason.MediaTimeout;
