@@ -331,7 +331,7 @@ describe("a camera as a Matter 1.5 node (WebRTC live view, snapshots)", { timeou
     assert.equal(hub.acquired, hub.released);
   });
 
-  it("ProvideOffer with a running session's id re-offers it: sound added on the same viewer, a new Answer", async () => {
+  it("ProvideOffer with a running session's id re-offers it: sound added and dropped on one viewer", async () => {
     const client = viewer({ audio: false });
     const base = { streamUsage: StreamUsage.LiveView, originatingEndpointId: EndpointNumber(rig.requestorEndpoint) };
     const { webRtcSessionId } = await provider().provideOffer({
