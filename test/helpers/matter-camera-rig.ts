@@ -2,13 +2,15 @@
 // (over loopback, so inside test/netns.sh) and hosts a WebRtcTransportRequestor endpoint, so the
 // camera's Answer / Offer / End arrive on it as commands and are recorded in order. Used by the
 // camera node's own test (test/matter) and the bridge-process test (test/e2e).
-import { Endpoint, Seconds, ServerNode, type ClientNode } from "@matter/main";
+import { Crypto, Endpoint, Environment, Seconds, ServerNode, type ClientNode } from "@matter/main";
 import { AccessControlServer } from "@matter/main/behaviors/access-control";
+import { AdministratorCommissioningClient } from "@matter/main/behaviors/administrator-commissioning";
 import { CameraAvStreamManagementClient } from "@matter/main/behaviors/camera-av-stream-management";
 import { WebRtcTransportProviderClient } from "@matter/main/behaviors/web-rtc-transport-provider";
 import { WebRtcTransportRequestorServer } from "@matter/main/behaviors/web-rtc-transport-requestor";
 import type { WebRtcTransportRequestor } from "@matter/main/clusters/web-rtc-transport-requestor";
 import { CameraControllerDevice } from "@matter/main/devices/camera-controller";
+import { PaseClient } from "@matter/main/protocol";
 import { StatusResponseError } from "@matter/main/types";
 import { join } from "node:path";
 import { environmentAt } from "../../src/matter/platform.ts";
@@ -128,6 +130,25 @@ export class CameraControllerRig {
       timeoutMs,
       { message: `${command} for session ${sessionId}` },
     );
+  }
+
+  /** Open a commissioning window on the camera (as an ecosystem's "share with another app") and commission it
+   * with a second controller: the camera then has two fabrics. */
+  async share(options: Omit<CameraRigOptions, "camera">): Promise<CameraControllerRig> {
+    const passcode = 20202032;
+    const discriminator = 3002;
+    const salt = new Uint8Array(32).fill(7);
+    const iterations = 1000;
+    const crypto = Environment.default.get(Crypto);
+    const pakePasscodeVerifier = await PaseClient.generatePakePasscodeVerifier(crypto, passcode, { iterations, salt });
+    await this.peer.commandsOf(AdministratorCommissioningClient).openCommissioningWindow({
+      commissioningTimeout: 180,
+      pakePasscodeVerifier: new Uint8Array(pakePasscodeVerifier as ArrayBuffer),
+      discriminator,
+      iterations,
+      salt,
+    });
+    return CameraControllerRig.commission({ ...options, camera: { passcode, longDiscriminator: discriminator } });
   }
 
   async close(): Promise<void> {

@@ -65,6 +65,7 @@ describe("a Matter camera node whose port is taken", () => {
     webrtc: {
       open: async () => Promise.reject(new Error("no viewers here")),
       solicit: async () => Promise.reject(new Error("no viewers here")),
+      reoffer: async () => Promise.reject(new Error("no viewers here")),
       addCandidate: async () => undefined,
       close: async () => false,
     },

@@ -18,7 +18,7 @@ import { environmentAt } from "../platform.ts";
 import { CAMERA_PRODUCT_ID, cameraNodeId } from "../setup-codes.ts";
 import { CameraLink, type CameraMediaPort } from "./link.ts";
 import { CameraStreamsServer, initialState, mainProfile } from "./stream-management.ts";
-import { CameraWebRtcServer } from "./webrtc-provider.ts";
+import { CameraWebRtcServer, endFabricSessions } from "./webrtc-provider.ts";
 
 export const MatterCameraDevice = CameraDevice.with(CameraStreamsServer, CameraWebRtcServer);
 
@@ -145,7 +145,16 @@ export class MatterCameraNode {
     } as never);
     await node.add(camera);
     this.#camera = camera;
-    node.events.commissioning.fabricsChanged.on(() => this.#protectStorage());
+    node.events.commissioning.fabricsChanged.on((fabricIndex, action) => {
+      this.#protectStorage();
+      if (action !== "deleted") return;
+      endFabricSessions(camera, fabricIndex).catch((error: Error) =>
+        o.log.warn(
+          { device: o.deviceId, err: error },
+          `Matter camera: live views of a removed fabric: ${error.message}`,
+        ),
+      );
+    });
     await node.start();
     // Sessions do not survive a restart: whatever the storage held is gone.
     await camera.set({ webRtcTransportProvider: { currentSessions: [] } } as never);

@@ -31,6 +31,8 @@ export interface CameraWebRtcPort {
     deviceId: string,
     client: string,
   ): Promise<{ id: string; offer: string; ended: Promise<ViewerEnd>; accept(answer: string): Promise<void> }>;
+  /** A new offer for a running viewer (a re-offer): its answer on the same connection. */
+  reoffer(deviceId: string, id: string, offer: string, client: string): Promise<{ answer: string }>;
   /** A trickled candidate of the controller for a running viewer. */
   addCandidate(id: string, candidate: string, sdpMid: string | null, sdpMLineIndex: number | null): Promise<void>;
   close(deviceId: string, id: string, client: string): Promise<boolean>;

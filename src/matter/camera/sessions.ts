@@ -26,6 +26,8 @@ const { WebRtcEndReason } = WebRtcTransportDefinitions;
 
 /** The spec's end reason for a viewer that ended on its own (media/webrtc's sentences). */
 export function endReasonFor(reason: string): WebRtcTransportDefinitions.WebRtcEndReason {
+  // First: werift's own words follow it and may contain any of the phrases below.
+  if (/re-offer could not be applied/.test(reason)) return WebRtcEndReason.UnknownReason;
   if (/did not connect/.test(reason)) return WebRtcEndReason.IceTimeout;
   if (/connection failed/.test(reason)) return WebRtcEndReason.IceFailed;
   if (/no picture|standby|stream request failed/.test(reason)) return WebRtcEndReason.MediaTimeout;
@@ -61,6 +63,11 @@ export class CameraSessions {
     const session = this.#sessions.get(id);
     if (!session || session.fabricIndex !== fabricIndex || session.peerNodeId !== peerNodeId) return undefined;
     return session;
+  }
+
+  /** The sessions of one fabric (all of them end when the fabric is removed). */
+  ofFabric(fabricIndex: number): CameraSession[] {
+    return this.all().filter((s) => s.fabricIndex === fabricIndex);
   }
 
   remove(id: number): CameraSession | undefined {

@@ -2,9 +2,11 @@
 // is the bridge's werift sender (media/webrtc): ProvideOffer hands the controller's offer to it and
 // the answer goes back through the controller's WebRtcTransportRequestor Answer command once our
 // response has left (the requestor files the session on our response); SolicitOffer makes our offer
-// and sends it through the requestor's Offer command, then waits for ProvideAnswer. A viewer that ends
-// on its own (ICE never connected, the controller went away, no picture) leaves CurrentSessions and
-// the requestor hears End with the spec's reason. README "Matter cameras" lists the statuses.
+// and sends it through the requestor's Offer command, then waits for ProvideAnswer. ProvideOffer with a
+// running session's id is a re-offer: the same viewer answers it and the answer goes the same way. A
+// viewer that ends on its own (ICE never connected, the controller went away, no picture) leaves
+// CurrentSessions and the requestor hears End with the spec's reason. README "Matter cameras" lists the
+// statuses.
 import { Node, type Endpoint } from "@matter/main";
 import { WebRtcTransportProviderServer } from "@matter/main/behaviors/web-rtc-transport-provider";
 import { WebRtcTransportRequestorClient } from "@matter/main/behaviors/web-rtc-transport-requestor";
@@ -27,6 +29,7 @@ function statusOf(error: MediaRefusal): Status {
   if (error.status === 400) return Status.InvalidCommand;
   if (error.status === 503) return Status.ResourceExhausted;
   if (error.status === 404) return Status.NotFound;
+  if (error.status === 409) return Status.InvalidInState;
   return Status.Failure;
 }
 
@@ -82,11 +85,7 @@ export class CameraWebRtcServer extends WebRtcTransportProviderServer {
   ): Promise<WebRtcTransportProvider.ProvideOfferResponse> {
     const link = this.env.get(CameraLink);
     const peer = this.#peer();
-    if (request.webRtcSessionId !== null) {
-      if (!link.sessions.owned(request.webRtcSessionId, peer.fabricIndex, peer.peerNodeId))
-        refuse(Status.NotFound, `no WebRTC session ${request.webRtcSessionId}`);
-      refuse(Status.InvalidInState, "a re-offer of a running session is not supported");
-    }
+    if (request.webRtcSessionId !== null) return this.#reoffer(request.webRtcSessionId, request, peer);
     if (request.streamUsage === undefined || request.originatingEndpointId === undefined)
       refuse(Status.InvalidCommand, "a new session needs StreamUsage and OriginatingEndpointID");
     const streams = await this.#streams(request.streamUsage, request);
@@ -109,6 +108,38 @@ export class CameraWebRtcServer extends WebRtcTransportProviderServer {
       await requestor.answer({ webRtcSessionId: session.id, sdp: opened.answer });
     }, session);
     link.log.info({ device: link.deviceId, session: session.id }, `Matter live view ${session.id} for ${peer.label}`);
+    return { webRtcSessionId: session.id, ...this.#legacyIds(request, session) };
+  }
+
+  /** A re-offer (the spec's ProvideOffer with the session's id, e.g. sound added or dropped): the stream ids
+   * are checked again (absent ones stay as they were), the same viewer answers the new offer, and the answer
+   * goes through the requestor's Answer command as for a new session. A refused offer leaves the session as
+   * it was; one the viewer fails to apply ends it. */
+  async #reoffer(
+    id: number,
+    request: WebRtcTransportProvider.ProvideOfferRequest,
+    peer: Peer,
+  ): Promise<WebRtcTransportProvider.ProvideOfferResponse> {
+    const link = this.env.get(CameraLink);
+    const session = this.#owned(id);
+    if (session.accept || !session.viewerId)
+      refuse(Status.InvalidInState, `session ${id} is waiting for the answer to our offer`);
+    const streams = await this.#streams(session.streamUsage, request, session);
+    let answer: string;
+    try {
+      ({ answer } = await link.media.webrtc.reoffer(link.deviceId, session.viewerId, request.sdp, peer.label));
+    } catch (error) {
+      refuse(statusOf(error as MediaRefusal), (error as Error).message);
+    }
+    session.videoStreams = streams.videoStreams;
+    session.audioStreams = streams.audioStreams;
+    this.#afterResponse(async (requestor) => {
+      if (!session.ended) await requestor.answer({ webRtcSessionId: session.id, sdp: answer });
+    }, session);
+    link.log.info(
+      { device: link.deviceId, session: session.id },
+      `Matter live view ${session.id} re-offered by ${peer.label}`,
+    );
     return { webRtcSessionId: session.id, ...this.#legacyIds(request, session) };
   }
 
@@ -170,17 +201,27 @@ export class CameraWebRtcServer extends WebRtcTransportProviderServer {
     return session;
   }
 
-  /** The streams a new session uses: the asked ones (they must be allocated) or, for null, ours. */
+  /** The streams a session uses: the asked ones (they must be allocated) or, for null, ours. A re-offer that
+   * names none keeps the running session's. */
   async #streams(
     streamUsage: StreamUsage,
     request: StreamRequest,
+    running?: Pick<CameraSession, "videoStreams" | "audioStreams">,
   ): Promise<{ videoStreams: number[]; audioStreams: number[] }> {
     if (request.metadataEnabled) refuse(Status.InvalidInState, "metadata is not supported (no Metadata feature)");
     const streams = this.endpoint.stateOf(CameraStreamsServer);
     if (!streams.supportedStreamUsages.includes(streamUsage))
       refuse(Status.InvalidInState, `stream usage ${streamUsage} is not supported`);
-    const pick = (ids: number[] | undefined, legacy: number | null | undefined, allocated: number[], auto: number) => {
-      const asked = ids ?? (legacy === undefined ? [] : legacy === null ? [auto] : [legacy]);
+    const pick = (
+      ids: number[] | undefined,
+      legacy: number | null | undefined,
+      allocated: number[],
+      auto: number,
+      kept: number[] = [],
+    ) => {
+      // Not named: a re-offer keeps what the session has (checked when it was asked).
+      if (ids === undefined && legacy === undefined) return kept;
+      const asked = ids ?? (legacy === null ? [auto] : [legacy!]);
       // Automatic selection (null) takes our one stream even when nothing was allocated yet.
       if (legacy === null && ids === undefined) return asked;
       for (const id of asked)
@@ -192,12 +233,14 @@ export class CameraWebRtcServer extends WebRtcTransportProviderServer {
       request.videoStreamId,
       streams.allocatedVideoStreams.map((s) => s.videoStreamId),
       VIDEO_STREAM_ID,
+      running?.videoStreams,
     );
     const audio = pick(
       request.audioStreams,
       request.audioStreamId,
       streams.allocatedAudioStreams.map((s) => s.audioStreamId),
       AUDIO_STREAM_ID,
+      running?.audioStreams,
     );
     if (video.length === 0) refuse(Status.InvalidCommand, "a live view needs a video stream");
     return { videoStreams: video, audioStreams: this.env.get(CameraLink).capability.audio ? audio : [] };
@@ -291,8 +334,34 @@ interface PeersLike {
   }>;
 }
 
+/**
+ * A fabric left (RemoveFabric from its own controller or another admin): WebRTC sessions are fabric-scoped,
+ * so each of its sessions ends, its viewer closed and its entry gone from CurrentSessions. No End is sent:
+ * the fabric it would go over no longer exists.
+ */
+export async function endFabricSessions(endpoint: Endpoint, fabricIndex: number): Promise<void> {
+  const link = endpoint.env.get(CameraLink);
+  const gone = link.sessions.ofFabric(fabricIndex);
+  if (gone.length === 0) return;
+  for (const session of gone) {
+    session.ended = { reason: `fabric ${fabricIndex} was removed` };
+    link.sessions.remove(session.id);
+    link.log.info(
+      { device: link.deviceId, session: session.id },
+      `Matter live view ${session.id} ended (fabric ${fabricIndex} of its controller was removed)`,
+    );
+  }
+  setImmediate(() => syncSessions(endpoint));
+  const client = `Matter fabric ${fabricIndex} (removed)`;
+  await Promise.all(
+    gone.map((s) => (s.viewerId ? link.media.webrtc.close(link.deviceId, s.viewerId, client) : undefined)),
+  );
+}
+
 /** CurrentSessions and the streams' reference counts from the session table (outside any command). */
 function syncSessions(endpoint: Endpoint): void {
+  // A node that is closing or resetting (its last fabric removed) has no state to write.
+  if (!endpoint.lifecycle.isReady) return;
   const link = endpoint.env.get(CameraLink);
   const streams = endpoint.stateOf(CameraStreamsServer);
   const cameraAvStreamManagement = {

@@ -153,6 +153,22 @@ export class WebRtcService {
     return { id: started.id, offer: started.sdp, startedAt: started.startedAt, ended: started.ended, accept };
   }
 
+  /** A new offer for a running view (Matter's re-offer): its answer. 404 for an unknown view, 409 while another
+   * offer is being answered, 400 for an offer that cannot be answered (the view goes on) or cannot be applied
+   * (the view ends). */
+  async reoffer(deviceId: string, id: string, offer: string, client: string): Promise<{ answer: string }> {
+    const session = this.#sessions.get(id);
+    if (!session?.viewer || session.deviceId !== deviceId)
+      throw this.#refuse(404, "no such live view", client, deviceId);
+    if (session.viewer.negotiating) throw this.#refuse(409, "an offer of this view is still being answered", client);
+    try {
+      return { answer: await session.viewer.reoffer(offer) };
+    } catch (error) {
+      if (error instanceof OfferRefused) throw this.#refuse(400, error.message, client, deviceId);
+      throw error;
+    }
+  }
+
   /** A candidate the peer trickled (Matter's ProvideICECandidates); a WebRtcError for an unknown view. */
   async addCandidate(id: string, candidate: string, sdpMid: string | null, sdpMLineIndex: number | null) {
     const viewer = this.#sessions.get(id)?.viewer;

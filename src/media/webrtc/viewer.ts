@@ -4,6 +4,8 @@
 // IDR); werift adds DTLS-SRTP, sender reports and NACK retransmissions. Audio is the camera's shared
 // Opus encoder (opus-feed.ts). Sending starts once ICE and DTLS are up; the viewer ends on DTLS
 // close, ICE failure or consent expiry, on stop(), or when it never connects within the timeout.
+// A re-offer of the peer (Matter's ProvideOffer for a running session) is applied to the same peer
+// connection: the video goes on over the same sender, and sound starts or stops as the new offer asks.
 import {
   MediaStreamTrack,
   RTCPeerConnection,
@@ -75,6 +77,10 @@ export class WebRtcViewer {
   #audio: RTCRtpTransceiver | undefined;
   #connectTimer: TimerHandle | undefined;
   #unsubscribe: Array<() => void> = [];
+  /** Stops the sound (set while it is sent). */
+  #stopAudio: (() => void) | undefined;
+  /** A re-offer is being answered. */
+  #renegotiating = false;
   #finish!: (result: { reason: string }) => void;
   #finished = false;
   #wantsAudio = false;
@@ -112,7 +118,7 @@ export class WebRtcViewer {
     const viewer = new WebRtcViewer(options, pc);
     viewer.#wantsAudio = summary.audio && options.audio !== undefined;
     try {
-      return { viewer, answer: await viewer.#negotiate() };
+      return { viewer, answer: await viewer.#negotiate(summary.audio) };
     } catch (error) {
       await viewer.stop("the offer could not be answered");
       if (error instanceof OfferRefused) throw error;
@@ -120,20 +126,57 @@ export class WebRtcViewer {
     }
   }
 
-  async #negotiate(): Promise<string> {
+  async #negotiate(audioOffered: boolean): Promise<string> {
+    const answer = await this.#answerOffer(this.#options.offer, audioOffered);
+    this.#watch();
+    return answer;
+  }
+
+  /** Apply the peer's offer and answer it: our video (and sound when it receives sound) send-only, the rest
+   * inactive. */
+  async #answerOffer(offer: string, audioOffered: boolean): Promise<string> {
     const pc = this.#pc;
-    await pc.setRemoteDescription({ type: "offer", sdp: this.#options.offer });
+    await pc.setRemoteDescription({ type: "offer", sdp: offer });
     const transceivers = pc.getTransceivers();
     this.#video = transceivers.find((t) => t.kind === "video");
     this.#audio = transceivers.find((t) => t.kind === "audio");
-    for (const t of transceivers) t.setDirection(t === this.#video || t === this.#audio ? "sendonly" : "inactive");
+    const sends = (t: RTCRtpTransceiver) => t === this.#video || (t === this.#audio && audioOffered);
+    for (const t of transceivers) t.setDirection(sends(t) ? "sendonly" : "inactive");
     await pc.setLocalDescription(await pc.createAnswer());
     await this.#gathered();
     const answer = pc.localDescription?.sdp;
     if (!answer || !this.#video?.sender) throw new OfferRefused("no answer could be made");
     if (/^m=video 0 /m.test(answer)) throw new OfferRefused("the offer's H.264 could not be negotiated");
-    this.#watch();
     return answer;
+  }
+
+  /** An offer of the peer is being applied and answered (a re-offer now would cross it). */
+  get negotiating(): boolean {
+    return this.#renegotiating || this.#pc.signalingState !== "stable";
+  }
+
+  /**
+   * A new offer of the peer for this running viewer (a re-offer, e.g. sound added or dropped): answered on
+   * the same peer connection. An offer we cannot answer is refused (OfferRefused) before the connection is
+   * touched, and the viewer goes on as it was; one werift fails to apply ends the viewer (its state is unknown).
+   */
+  async reoffer(offer: string): Promise<string> {
+    if (this.#finished) throw new OfferRefused("the session has ended");
+    if (this.negotiating) throw new OfferRefused("an offer of this session is still being answered");
+    const summary = checkOffer(offer);
+    this.#renegotiating = true;
+    try {
+      this.#wantsAudio = summary.audio && this.#options.audio !== undefined;
+      const answer = await this.#answerOffer(offer, summary.audio);
+      if (this.stats.connectedAt !== undefined) await this.#syncAudio();
+      return answer;
+    } catch (error) {
+      const why = `the re-offer could not be applied: ${(error as Error).message}`;
+      await this.stop(why);
+      throw new OfferRefused(why);
+    } finally {
+      this.#renegotiating = false;
+    }
   }
 
   /**
@@ -240,14 +283,28 @@ export class WebRtcViewer {
     this.#replay = [];
     this.#unsubscribe.push(this.#options.video.subscribe({ video: (frame) => this.#frame(frame) }));
     this.#flushReplay();
-    if (!this.#wantsAudio || !this.#audio) return;
-    const sender = this.#audio.sender;
+    await this.#syncAudio();
+  }
+
+  /** Sound goes out exactly while the negotiated offer wants it (a re-offer may add or drop it). */
+  async #syncAudio(): Promise<void> {
+    const audio = this.#wantsAudio ? this.#audio : undefined;
+    if (!audio) {
+      this.#stopAudio?.();
+      this.#stopAudio = undefined;
+      return;
+    }
+    if (this.#stopAudio) return;
+    const sender = audio.sender;
+    // Marks the subscription under way: a re-offer that drops the sound meanwhile clears it.
+    const pending = () => undefined;
+    this.#stopAudio = pending;
     const unsubscribe = await this.#options.audio!.subscribe((packet) => {
       this.stats.audioPackets++;
       sender.sendRtp(packet).catch(() => undefined);
     });
-    if (this.#finished) unsubscribe();
-    else this.#unsubscribe.push(unsubscribe);
+    if (this.#finished || this.#stopAudio !== pending) unsubscribe();
+    else this.#stopAudio = unsubscribe;
   }
 
   #frame(frame: VideoFrame): void {
@@ -289,6 +346,8 @@ export class WebRtcViewer {
     this.#finished = true;
     this.#clock.clearTimeout(this.#connectTimer);
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#stopAudio?.();
+    this.#stopAudio = undefined;
     this.#finish({ reason });
     void this.#pc.close().catch(() => undefined);
   }
