@@ -41,6 +41,9 @@ export function slopePerHour(points: { t: number; y: number }[]): number {
   return den ? (num / den) * 3_600_000 : NaN;
 }
 
+/** Why churn failed, counted by reason (printed with the figures). */
+const failures = new Map<string, number>();
+const failed = (reason: string) => failures.set(reason, (failures.get(reason) ?? 0) + 1);
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
 const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
 
@@ -147,8 +150,9 @@ export async function runSoak(minutes: number): Promise<void> {
         try {
           await withTimeout(clients.writer.write([c, value]), 15_000, "HAP write");
           counts.writes++;
-        } catch {
+        } catch (error) {
           counts.writeFailures++;
+          failed(`HAP write: ${errorText(error)}`);
         }
       }
     })();
@@ -169,9 +173,13 @@ export async function runSoak(minutes: number): Promise<void> {
         try {
           const jpeg = await serial(client, () => withTimeout(client.http.getImage(640, 360), 30_000, "snapshot"));
           if (jpeg[0] === 0xff && jpeg[1] === 0xd8) counts.snapshots++;
-          else counts.snapshotFailures++;
-        } catch {
+          else {
+            counts.snapshotFailures++;
+            failed(`snapshot: not a JPEG (${jpeg.length} bytes)`);
+          }
+        } catch (error) {
           counts.snapshotFailures++;
+          failed(`snapshot: ${errorText(error)}`);
         }
       }
     })();
@@ -236,6 +244,7 @@ export async function runSoak(minutes: number): Promise<void> {
       `snapshots ${counts.snapshots} ok / ${counts.snapshotFailures} failed, live views ${counts.live} ok / ` +
       `${counts.liveFailed} failed`,
   );
+  for (const [reason, count] of [...failures].sort((a, b) => b[1] - a[1])) console.log(`  ${count} x ${reason}`);
   if (minutes < 30) console.log("(a run this short says little about a slope: the 120-minute soak is the measurement)");
   writeSummary(
     "household",
