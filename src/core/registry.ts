@@ -237,6 +237,11 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     const delta = diffPatch(entry.state, patch);
     if (!delta) return;
     entry.state = applyPatch(entry.state, delta);
+    // A fault is worth a line of its own: some devices (a light) have no place to show it but the web page.
+    if (delta.fault !== undefined) {
+      if (delta.fault) this.#log.warn({ device: id }, `${entry.info.name} reports a fault: ${delta.fault}`);
+      else this.#log.info({ device: id }, `${entry.info.name}: fault cleared`);
+    }
     this.emit("state", entry, delta);
   }
 

@@ -71,3 +71,24 @@ test("a refused command changes nothing; unknown and unreachable devices are ref
   driver.sink.deviceFound(info, {});
   assert.equal(registry.get(info.id)!.available, true, "listing the device again brings it back");
 });
+
+test("a fault and its clearing are logged once each, with the device's name", () => {
+  const lines: { level: number; msg: string }[] = [];
+  const registry = new DeviceRegistry(
+    pino(
+      { level: "info" },
+      { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) },
+    ),
+  );
+  const driver = new ScriptedDriver();
+  driver.sink = registry.sinkFor(driver);
+  driver.sink.deviceFound(info, { fan: { on: false, speed: 50, direction: "forward", breeze: false } });
+  driver.sink.stateChanged(info.id, { fault: "Stalled fault (code 262)" });
+  driver.sink.stateChanged(info.id, { fault: "Stalled fault (code 262)" });
+  driver.sink.stateChanged(info.id, { fault: null });
+  const faults = lines.filter((l) => /fault/.test(l.msg)).map((l) => [l.level, l.msg]);
+  assert.deepEqual(faults, [
+    [40, "Fan reports a fault: Stalled fault (code 262)"],
+    [30, "Fan: fault cleared"],
+  ]);
+});
