@@ -134,3 +134,26 @@ export function accountFileName(accountName: string): string {
 export function accountStore(dataDir: string, accountName: string): JsonStore {
   return new JsonStore(join(ensureDataDir(join(dataDir, "accounts")), accountFileName(accountName)));
 }
+
+/** Best effort, for trees a library writes with the process umask (matter.js's storage): directories 0700,
+ * files 0600. A file replaced while walking is caught by the next pass. */
+export function protectTree(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      const st = statSync(path);
+      if (st.isDirectory()) {
+        if ((st.mode & 0o077) !== 0) chmodSync(path, 0o700);
+        protectTree(path);
+      } else if ((st.mode & 0o077) !== 0) chmodSync(path, 0o600);
+    } catch {
+      // replaced meanwhile
+    }
+  }
+}

@@ -2,7 +2,7 @@
 // registry device, rendered through accessories/ bindings (see bridged.ts for the composition).
 // Storage lives in <dataDir>/matter (fabrics, endpoint numbers, attribute values). Stored attribute
 // values beat the ones given at construction, so the live state is pushed once the node runs.
-import { chmodSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Endpoint, ServerNode, VendorId, type Environment } from "@matter/main";
 import { AggregatorEndpoint } from "@matter/main/endpoints/aggregator";
@@ -10,7 +10,7 @@ import type { BindingContext } from "../../accessories/types.ts";
 import type { Logger } from "../core/logger.ts";
 import type { DeviceEntry, DeviceRegistry } from "../core/registry.ts";
 import type { StatePatch } from "../core/model.ts";
-import { ensureDataDir } from "../core/storage.ts";
+import { ensureDataDir, protectTree } from "../core/storage.ts";
 import { bridgedInfo, buildBridged, partsFor, shapeOf, type BridgedDevice } from "./bridged.ts";
 import { EndpointNumbers, numbersInUse } from "./endpoint-numbers.ts";
 import { discriminatorProblem, passcodeProblem } from "./pairing.ts";
@@ -355,26 +355,6 @@ export class MatterHost {
 
   /** Best effort: matter.js writes its files with the process umask; keep them 0600 in a 0700 tree. */
   #protectStorage(): void {
-    const walk = (dir: string) => {
-      let names: string[];
-      try {
-        names = readdirSync(dir);
-      } catch {
-        return;
-      }
-      for (const name of names) {
-        const path = join(dir, name);
-        try {
-          const st = statSync(path);
-          if (st.isDirectory()) {
-            if ((st.mode & 0o077) !== 0) chmodSync(path, 0o700);
-            walk(path);
-          } else if ((st.mode & 0o077) !== 0) chmodSync(path, 0o600);
-        } catch {
-          // A file matter.js just replaced; the next pass catches it.
-        }
-      }
-    };
-    walk(this.#storageDir);
+    protectTree(this.#storageDir);
   }
 }

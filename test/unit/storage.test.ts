@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureDataDir, JsonStore, writeFileAtomic } from "../../src/core/storage.ts";
+import { ensureDataDir, JsonStore, protectTree, writeFileAtomic } from "../../src/core/storage.ts";
 
 test("atomic writes leave no temp files and are 0600", () => {
   const dir = mkdtempSync(join(tmpdir(), "hb-store-"));
@@ -35,4 +35,18 @@ test("the data directory is made private", () => {
   const dir = join(mkdtempSync(join(tmpdir(), "hb-store-")), "data");
   ensureDataDir(dir);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
+});
+
+test("protectTree makes a library's tree 0700 directories and 0600 files, however deep", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hb-tree-"));
+  mkdirSync(join(dir, "node", "sub"), { recursive: true, mode: 0o755 });
+  writeFileSync(join(dir, "node", "fabric.json"), "{}", { mode: 0o644 });
+  writeFileSync(join(dir, "node", "sub", "keys"), "k", { mode: 0o666 });
+  protectTree(dir);
+  const mode = (...parts: string[]) => statSync(join(dir, ...parts)).mode & 0o777;
+  assert.deepEqual(
+    [mode("node"), mode("node", "sub"), mode("node", "fabric.json"), mode("node", "sub", "keys")],
+    [0o700, 0o700, 0o600, 0o600],
+  );
+  protectTree(join(dir, "missing"));
 });

@@ -5,7 +5,7 @@
 // clusters; endpoint 1 is the camera with CameraAvStreamManagement (stream-management.ts) and
 // WebRtcTransportProvider (webrtc-provider.ts). TCP is on: CaptureSnapshot is a large message.
 import { createSocket } from "node:dgram";
-import { chmodSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Endpoint, ServerNode, VendorId, type Environment } from "@matter/main";
@@ -13,6 +13,7 @@ import { CameraDevice } from "@matter/main/devices/camera";
 import type { CameraCapability } from "../../core/camera.ts";
 import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/logger.ts";
+import { protectTree } from "../../core/storage.ts";
 import { discriminatorProblem, passcodeProblem } from "../pairing.ts";
 import { environmentAt } from "../platform.ts";
 import { CAMERA_PRODUCT_ID, cameraNodeId } from "../setup-codes.ts";
@@ -191,26 +192,6 @@ export class MatterCameraNode {
 
   /** matter.js writes with the process umask: keep the node's files 0600 in 0700 directories. */
   #protectStorage(): void {
-    const walk = (dir: string) => {
-      let names: string[];
-      try {
-        names = readdirSync(dir);
-      } catch {
-        return;
-      }
-      for (const name of names) {
-        const path = join(dir, name);
-        try {
-          const st = statSync(path);
-          if (st.isDirectory()) {
-            if ((st.mode & 0o077) !== 0) chmodSync(path, 0o700);
-            walk(path);
-          } else if ((st.mode & 0o077) !== 0) chmodSync(path, 0o600);
-        } catch {
-          // replaced meanwhile; the next pass catches it
-        }
-      }
-    };
-    walk(join(this.#options.storageRoot, cameraNodeId(this.#options.deviceId)));
+    protectTree(join(this.#options.storageRoot, cameraNodeId(this.#options.deviceId)));
   }
 }
