@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, test } from "node:test";
 import { pino } from "pino";
-import type { RecordingPacket } from "../../src/core/camera.ts";
 import { MediaFeed } from "../../src/media/feed.ts";
 import { Prebuffer } from "../../src/media/prebuffer.ts";
 import { FLV_SCRIPT, FLV_VIDEO } from "../../src/media/protocol/flv.ts";
 import { RecordingClip } from "../../src/media/recording.ts";
+import { collect } from "../helpers/recording-packets.ts";
 import { encodeSourceFlv } from "../helpers/camera-fixture.ts";
 import { readFlvTags } from "../helpers/flv-frames.ts";
 
@@ -34,15 +34,6 @@ async function videoFrames(file: string): Promise<number> {
   const args = ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames"];
   const { stdout } = await promisify(execFile)("ffprobe", [...args, "-of", "csv=p=0", file]);
   return Number(stdout.trim());
-}
-
-async function collect(clip: RecordingClip): Promise<RecordingPacket[]> {
-  const packets: RecordingPacket[] = [];
-  for await (const packet of clip.packets()) {
-    packets.push(packet);
-    if (packet.last) break;
-  }
-  return packets;
 }
 
 test("clips started, fed, ended and stopped before the muxer's code has loaded: every tag is muxed", async () => {

@@ -14,6 +14,7 @@ import { pino } from "pino";
 import { MediaFeed } from "../../src/media/feed.ts";
 import { Prebuffer } from "../../src/media/prebuffer.ts";
 import { RecordingClip, type RecordingClipOptions } from "../../src/media/recording.ts";
+import { collect } from "../helpers/recording-packets.ts";
 import { MediaCameraRecorder } from "../../src/media/recorder.ts";
 import {
   childBoxes,
@@ -278,16 +279,6 @@ for (const muxing of ["in-process", "ffmpeg-copy"] as const)
       const prebuffer = new Prebuffer(feed, windowMs, now);
       for (const tag of tags) if (tag.time <= untilMs) feed.tag(tag.type, tag.time, tag.body);
       return { feed, prebuffer };
-    }
-
-    /** Read as HAP-NodeJS does: stop at the packet flagged last (the generator is not resumed after it). */
-    async function collect(clip: RecordingClip): Promise<RecordingPacket[]> {
-      const packets: RecordingPacket[] = [];
-      for await (const packet of clip.packets()) {
-        packets.push(packet);
-        if (packet.last) break;
-      }
-      return packets;
     }
 
     function clip(prebuffer: Prebuffer, options: Partial<RecordingClipOptions> = {}): RecordingClip {
