@@ -68,6 +68,7 @@ export async function runSoak(minutes: number): Promise<void> {
   const sims = await startSimulators(layout);
   const run = await startBridge(sims, deviceCount(layout));
   const clients = await pairAndCommission(run);
+  const bridgeLines = run.bridge.lines;
   const cameraClients: HapClient[] = [];
   const counts = { changes: 0, writes: 0, writeFailures: 0, snapshots: 0, snapshotFailures: 0, live: 0, liveFailed: 0 };
   const samples: ({ t: number } & MemoryFigures)[] = [];
@@ -200,7 +201,10 @@ export async function runSoak(minutes: number): Promise<void> {
           console.log(`live view ${i + 1} failed: ${errorText(error)}`);
         } finally {
           const v = viewer;
-          if (v) await serial(client, () => withTimeout(v.stop(), 15_000, "STOP")).catch(() => {});
+          if (v)
+            await serial(client, () => withTimeout(v.stop(), 15_000, "STOP")).catch((error: unknown) =>
+              failed(`live view STOP: ${errorText(error)}`),
+            );
           v?.close();
         }
       }
@@ -245,6 +249,14 @@ export async function runSoak(minutes: number): Promise<void> {
       `${counts.liveFailed} failed`,
   );
   for (const [reason, count] of [...failures].sort((a, b) => b[1] - a[1])) console.log(`  ${count} x ${reason}`);
+  // The bridge's own account of what went wrong (warn and above), so a failure above can be traced.
+  const warnings = new Map<string, number>();
+  for (const line of bridgeLines.filter((l) => l.level >= 40)) {
+    const key = `${line.level >= 50 ? "error" : "warn"}: ${line.msg}`;
+    warnings.set(key, (warnings.get(key) ?? 0) + 1);
+  }
+  console.log(`bridge warnings and errors: ${[...warnings.values()].reduce((a, b) => a + b, 0)}`);
+  for (const [msg, count] of [...warnings].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`  ${count} x ${msg}`);
   if (minutes < 30) console.log("(a run this short says little about a slope: the 120-minute soak is the measurement)");
   writeSummary(
     "household",
