@@ -21,6 +21,7 @@ export class EndpointNumbers {
   readonly #path: string;
   readonly #log: Logger;
   readonly #numbers = new Map<string, number>();
+  #dirty = false;
 
   /** A missing or unreadable file starts an empty map (a warning): it only costs numbers, never a pairing. */
   constructor(dataDir: string, log: Logger) {
@@ -44,19 +45,25 @@ export class EndpointNumbers {
   }
 
   /** Record the numbers matter.js gave an installed endpoint and its descendants (written once changed). */
-  remember(root: Endpoint): void {
-    let changed = false;
+  remember(root: Endpoint, options: { save: boolean } = { save: true }): void {
     const visit = (endpoint: Endpoint) => {
       if (endpoint.lifecycle.hasId && endpoint.lifecycle.hasNumber) {
-        if (this.#numbers.get(endpoint.id) !== endpoint.number) changed = true;
+        if (this.#numbers.get(endpoint.id) !== endpoint.number) this.#dirty = true;
         this.#numbers.set(endpoint.id, endpoint.number);
       }
       for (const part of endpoint.parts) visit(part);
     };
     visit(root);
-    if (!changed) return;
+    if (options.save) this.save();
+  }
+
+  /** Write what changed since the last save. The host saves once after building every device at start:
+   * each write is fsync-ed, and one per device cost a first start seconds on an SD card. */
+  save(): void {
+    if (!this.#dirty) return;
     try {
       writeFileAtomic(this.#path, JSON.stringify({ numbers: Object.fromEntries(this.#numbers) }, null, 2));
+      this.#dirty = false;
     } catch (error) {
       // The endpoint is up; only a later rebuild after a restart could miss its number.
       this.#log.warn({ err: error }, `could not save Matter endpoint numbers to ${this.#path}`);

@@ -189,6 +189,7 @@ export class MatterHost {
     this.#aggregator = aggregator;
 
     for (const entry of this.#registry.devices) await this.#addDevice(entry, false);
+    this.#numbers.save();
     node.events.commissioning.fabricsChanged.on(() => {
       this.#log.info({ fabrics: this.fabricCount }, "Matter fabrics changed");
       this.#protectStorage();
@@ -282,7 +283,7 @@ export class MatterHost {
       return;
     }
     await aggregator.add(device.endpoint);
-    this.#numbers?.remember(device.endpoint);
+    this.#numbers?.remember(device.endpoint, { save: live });
     this.#devices.set(entry.info.id, device);
     if (live) this.#logWarnings();
     this.#log.debug(
