@@ -77,6 +77,7 @@ export class CameraBridgeChild extends EventEmitter<{ line: [BridgeLogLine] }> {
     super();
     this.child = fork(fileURLToPath(import.meta.url), [], {
       stdio: ["ignore", "pipe", "inherit", "ipc"],
+      execArgv: [...process.execArgv, ...(process.env.BENCH_CHILD_ARGS?.split(" ").filter(Boolean) ?? [])],
       env: { ...process.env, BENCH_CAMERA_BRIDGE: JSON.stringify(settings) },
     });
     createInterface({ input: this.child.stdout! }).on("line", (text) => {

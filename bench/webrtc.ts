@@ -33,6 +33,8 @@
 //
 // Run: npm run bench -- webrtc [--runs 10] [--cpu-seconds 10] [--cpu-rounds 5] [--no-chromium] [--no-matter]
 //   or test/netns.sh node_modules/.bin/node bench/webrtc.ts
+//   BENCH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds node options to the bridge child (a CPU profile
+//   of the viewers' windows: what a viewer costs, by function).
 import { randomBytes, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
