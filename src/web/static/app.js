@@ -239,7 +239,7 @@ import { $, element, reloadPage, toLogin } from "./ui.js";
       set(".sound-track", s.soundMachine.track);
     }
     for (const button of card.querySelectorAll("[data-switch]")) {
-      const on = (s.switches ?? {})[button.getAttribute("data-switch")];
+      const on = s.switches?.[button.getAttribute("data-switch")];
       if (on !== undefined) button.setAttribute("aria-pressed", on ? "true" : "false");
     }
     for (const button of card.querySelectorAll(".mute")) {
