@@ -49,7 +49,8 @@ type Command =
   | { cmd: "keepWarm"; on: boolean }
   | { cmd: "state" }
   | { cmd: "webrtcOpen"; offer: string }
-  | { cmd: "webrtcClose"; session: string };
+  | { cmd: "webrtcClose"; session: string }
+  | { cmd: "webrtcTrickle"; session: string; fragment: string };
 type Request = Command & { id: number };
 type Reply = { id: number; result?: unknown; error?: string };
 type ChildMessage =
@@ -141,6 +142,11 @@ export class CameraBridgeChild extends EventEmitter<{ line: [BridgeLogLine] }> {
 
   webrtcClose(session: string): Promise<void> {
     return this.#call({ cmd: "webrtcClose", session }) as Promise<void>;
+  }
+
+  /** A viewer's trickled candidates, as the WHEP endpoint's PATCH hands them over. */
+  webrtcTrickle(session: string, fragment: string): Promise<void> {
+    return this.#call({ cmd: "webrtcTrickle", session, fragment }) as Promise<void>;
   }
 
   async stop(): Promise<void> {
@@ -241,7 +247,13 @@ async function childMain(): Promise<void> {
     const fail = (error: Error) => send({ type: "reply", id: request.id, error: error.message });
     if (request.cmd === "state") reply(hub.state());
     else if (request.cmd === "webrtcOpen") media.webrtc.open(ready.deviceId, request.offer, "bench").then(reply, fail);
-    else if (request.cmd === "webrtcClose")
+    else if (request.cmd === "webrtcTrickle") {
+      try {
+        reply(media.webrtc.trickle(ready.deviceId, request.session, request.fragment, "bench"));
+      } catch (error) {
+        fail(error as Error);
+      }
+    } else if (request.cmd === "webrtcClose")
       media.webrtc.close(ready.deviceId, request.session, "bench").then(() => reply(undefined), fail);
     else if (request.cmd === "keepWarm") {
       hub.setKeepWarm(request.on);

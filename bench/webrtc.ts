@@ -290,10 +290,31 @@ async function matterView({
   };
 }
 
-/** In the page: offer -> bridge -> answer; ms until the first decoded frame is presented. */
+/** In the page, as the web page does (src/web/static/live.js): the offer goes at once, the candidates follow
+ * as they are gathered (trickled, one hand-over at a time with all queued); ms until the first decoded frame
+ * is presented. */
 const CHROMIUM_VIEW = `(async () => {
   const t0 = performance.now();
-  const pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+  const pending = [];
+  let id;
+  let busy = false;
+  const frag = (list) => {
+    const sdp = pc.localDescription.sdp;
+    const lines = [sdp.match(/^a=ice-ufrag:.*$/m)[0], sdp.match(/^a=ice-pwd:.*$/m)[0]];
+    for (const c of list) {
+      if (c === null) lines.push("a=end-of-candidates");
+      else if (c.candidate) lines.push("a=mid:" + c.sdpMid, "a=" + c.candidate);
+    }
+    return lines.join("\\r\\n") + "\\r\\n";
+  };
+  const trickle = () => {
+    if (id === undefined || busy || pending.length === 0) return;
+    busy = true;
+    window.benchWhepPatch(id, frag(pending.splice(0))).catch((e) => console.warn(e.message))
+      .finally(() => { busy = false; trickle(); });
+  };
+  pc.onicecandidate = (e) => { pending.push(e.candidate); trickle(); };
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const video = document.createElement("video");
@@ -301,16 +322,14 @@ const CHROMIUM_VIEW = `(async () => {
   const stream = new MediaStream(); video.srcObject = stream;
   pc.ontrack = (e) => stream.addTrack(e.track);
   await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((r) => {
-    if (pc.iceGatheringState === "complete") return r();
-    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r();
-  });
   const offered = performance.now() - t0;
   let connected = 0;
   pc.onconnectionstatechange = () => { if (pc.connectionState === "connected") connected = performance.now() - t0; };
-  const { id, answer } = await window.benchWhep(pc.localDescription.sdp);
+  const answer = await window.benchWhep(pc.localDescription.sdp);
+  id = answer.id;
   const answered = performance.now() - t0;
-  await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  trickle();
+  await pc.setRemoteDescription({ type: "answer", sdp: answer.answer });
   await new Promise((r) => video.requestVideoFrameCallback(() => r()));
   const ms = performance.now() - t0;
   pc.close(); video.remove();
@@ -320,7 +339,7 @@ const CHROMIUM_VIEW = `(async () => {
 interface ChromiumRun {
   ms: number;
   id: string;
-  /** ms after t0: offer with candidates ready, answer back, connected (ICE + DTLS). */
+  /** ms after t0: offer ready (sent without candidates, which are trickled), answer back, connected (ICE + DTLS). */
   phases: [number, number, number];
 }
 
@@ -393,7 +412,17 @@ async function main(): Promise<void> {
     ]);
     cleanups.push(() => chromium.context.close());
     page = chromium.page;
+    // Chromium gathers host candidates (here 127.0.0.1) for a page allowed the camera, as a LAN browser
+    // gathers its own; otherwise only the default route's address, and the namespace has no route. The page
+    // is served by Playwright itself (nothing listens on that port).
+    const origin = "http://127.0.0.1:9";
+    await page.route(`${origin}/**`, (route) =>
+      route.fulfill({ contentType: "text/html", body: "<title>bench</title>" }),
+    );
+    await chromium.context.grantPermissions(["camera", "microphone"], { origin });
+    await page.goto(`${origin}/`);
     await page.exposeFunction("benchWhep", (offer: string) => bridge.webrtcOpen(offer));
+    await page.exposeFunction("benchWhepPatch", (id: string, fragment: string) => bridge.webrtcTrickle(id, fragment));
   }
   const idle = async () => {
     for (;;) {

@@ -25,8 +25,8 @@ export function cameraRoutes(o: CameraRouteOptions): Route {
 }
 
 async function whep(o: CameraRouteOptions, { req, res, path, method }: RequestContext): Promise<void> {
-  // POST was checked above; ending a view is a state change too.
-  if (method === "DELETE") o.sameOrigin(req);
+  // POST was checked above; ending a view and trickling into it are state changes too.
+  if (method === "DELETE" || method === "PATCH") o.sameOrigin(req);
   return handleWhep(o.whep, req, res, path, o.client(req));
 }
 

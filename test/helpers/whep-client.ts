@@ -73,3 +73,16 @@ export class TestViewer {
 export function candidateAddresses(sdp: string): string[] {
   return [...sdp.matchAll(/^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ/gm)].map((m) => m[1]!);
 }
+
+/** The SDP without its candidates: an offer sent at once, before gathering, as a trickling viewer sends it. */
+export function withoutCandidates(sdp: string): string {
+  return sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, "");
+}
+
+/** The trickle-ice-sdpfrag (RFC 8840) a trickling viewer PATCHes: its credentials, the first section's mid and
+ * the SDP's candidates, and a=end-of-candidates. */
+export function trickleFragment(sdp: string): string {
+  const line = (key: string) => new RegExp(`^a=${key}:.*$`, "m").exec(sdp)?.[0] ?? "";
+  const candidates = new Set(sdp.match(/^a=candidate:.*$/gm) ?? []);
+  return [line("ice-ufrag"), line("ice-pwd"), line("mid"), ...candidates, "a=end-of-candidates", ""].join("\r\n");
+}

@@ -21,7 +21,7 @@ import { encodeSourceFlv, ffmpegChildren, SOURCE } from "../helpers/camera-fixtu
 import { FlvFileFrames } from "../helpers/flv-frames.ts";
 import { LogCapture } from "../helpers/log-capture.ts";
 import { H264Depacketizer, probeH264 } from "../helpers/rtp-h264.ts";
-import { candidateAddresses, TestViewer } from "../helpers/whep-client.ts";
+import { candidateAddresses, TestViewer, trickleFragment, withoutCandidates } from "../helpers/whep-client.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const CAMERA = "nanit:cam-1";
@@ -210,6 +210,67 @@ describe("WebRTC sender", () => {
     assert.equal(hub.acquired, hub.released, "every hold let go");
   });
 
+  it("connects through trickled candidates alone: an offer without any, its candidates trickled after", async () => {
+    const { service } = setup();
+    const client = viewer({ audio: false });
+    const full = await client.offer();
+    const { id, answer } = await service.open(CAMERA, withoutCandidates(full), "127.0.0.1");
+    // Neither side has the other's candidates: only the bridge's checks to the trickled ones can start ICE.
+    await client.accept(withoutCandidates(answer));
+    service.trickle(CAMERA, id, trickleFragment(full), "127.0.0.1", [id]);
+    await waitFor(() => client.video.filter((p) => p.marker).length >= 20, 20_000, { message: "20 video frames" });
+    const depacketizer = new H264Depacketizer();
+    for (const p of client.video) depacketizer.push(p);
+    const decoded = await probeH264(depacketizer.annexB(), join(dir, "trickled.h264"));
+    assert.equal(decoded.width, SOURCE.width);
+    assert.ok(decoded.frames >= 15, `decoded ${decoded.frames} frames`);
+    await service.close(CAMERA, id, "127.0.0.1");
+  });
+
+  it("refuses a trickle that is malformed, for another view, ICE session or credentials; the view goes on", async () => {
+    const { capture, service } = setup();
+    const client = viewer({ audio: false });
+    const offer = await client.offer();
+    const { id, answer } = await service.open(CAMERA, offer, "127.0.0.1");
+    await client.accept(answer);
+    await waitFor(() => client.video.filter((p) => p.marker).length >= 5, 20_000, { message: "video frames" });
+    const fragment = trickleFragment(offer);
+    const otherUfrag = fragment.replace(/^a=ice-ufrag:.*$/m, "a=ice-ufrag:Zz9Zz9Zz");
+    const many = Array.from({ length: 101 }, (_, i) => `a=candidate:${i} 1 udp 1 127.0.0.1 ${i + 1} typ host`);
+    const cases: [string, string, string, string[] | undefined, number, RegExp][] = [
+      [CAMERA, id, "a=candidate:1 1 udp 1 127.0.0.1 9 typ\r\n", undefined, 400, /line 1 is not an ICE candidate/],
+      [CAMERA, id, "hello\r\n", undefined, 400, /not an SDP line/],
+      [CAMERA, id, `a=mid:7\r\n${fragment.match(/^a=candidate:.*$/m)![0]}\r\n`, undefined, 400, /no media section/],
+      [CAMERA, id, many.join("\r\n"), undefined, 400, /more than 100 candidates/],
+      [CAMERA, id, otherUfrag, undefined, 422, /ICE restarts are not supported/],
+      [CAMERA, id, fragment, ["another-tag"], 412, /If-Match/],
+      [CAMERA, "00000000-0000-0000-0000-000000000000", fragment, undefined, 404, /no such live view/],
+      ["nanit:other", id, fragment, undefined, 404, /no such live view/],
+    ];
+    for (const [camera, session, body, match, status, message] of cases) {
+      const before = capture.lines.length;
+      assert.throws(
+        () => service.trickle(camera, session, body, "192.0.2.7", match),
+        (error: WebRtcError) => error.status === status && message.test(error.message),
+        `${status} ${message}`,
+      );
+      const logged = capture.lines.slice(before).filter((l) => /refused/.test(l.msg));
+      assert.equal(logged.length, 1, `one log line for ${message}`);
+      assert.equal(logged[0]!.client, "192.0.2.7", "with the client's address");
+    }
+    const seen = client.video.length;
+    await waitFor(() => client.video.length > seen + 20, 20_000, { message: "the view goes on" });
+    assert.equal(service.list()[0]?.connected, true);
+    service.trickle(CAMERA, id, fragment, "127.0.0.1", ["another-tag", id]);
+    await service.close(CAMERA, id, "127.0.0.1");
+    await waitFor(() => service.sessions === 0, 5_000);
+    assert.throws(
+      () => service.trickle(CAMERA, id, fragment, "127.0.0.1"),
+      (error: WebRtcError) => error.status === 404,
+      "a trickle after the view ended",
+    );
+  });
+
   it("refuses more live views than media.webrtc.maxSessions with 503 until one ends", async () => {
     const { hub, service } = setup({ maxSessions: 1 });
     const a = viewer();
@@ -315,8 +376,15 @@ describe("WebRTC helpers", () => {
     assert.equal(pickProfileLevelId(["42e01f", "4d001f"], undefined), "4d001f");
   });
 
-  it("checks an offer's shape before werift sees it", () => {
+  it("checks an offer's shape before werift sees it; one without candidates is an offer (they may be trickled)", () => {
     assert.throws(() => checkOffer(""), OfferRefused);
+    const offer = [
+      ...["v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE 0"],
+      ...["m=video 9 UDP/TLS/RTP/SAVPF 96", "c=IN IP4 0.0.0.0", "a=mid:0", "a=ice-ufrag:abcd"],
+      ...["a=ice-pwd:abcdefghijklmnopqrstuvwx", "a=fingerprint:sha-256 AB:CD", "a=setup:actpass", "a=recvonly"],
+      ...["a=rtpmap:96 H264/90000", "a=fmtp:96 packetization-mode=1;profile-level-id=42e01f", ""],
+    ].join("\r\n");
+    assert.deepEqual(checkOffer(offer), { audio: false, h264: ["42e01f"] });
     assert.throws(() => checkOffer("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n"), /ICE/);
   });
 });

@@ -11,6 +11,7 @@ import type { IngestStreamStatus } from "../ingest.ts";
 import { iceConfig, type WebRtcIceSettings } from "./ice-config.ts";
 import { OpusFeed } from "./opus-feed.ts";
 import { OfferRefused } from "./sdp-offer.ts";
+import { FragmentRefused, parseFragment } from "./sdp-frag.ts";
 import type { WebRtcViewer, WebRtcViewerOptions, WebRtcViewerStats } from "./viewer.ts";
 
 /** The viewer loads with the first live view, not at start: werift and its certificate libraries are about
@@ -177,6 +178,25 @@ export class WebRtcService {
       await viewer.addCandidate(candidate, sdpMid, sdpMLineIndex);
     } catch (error) {
       throw new WebRtcError(400, (error as Error).message);
+    }
+  }
+
+  /**
+   * Candidates a WHEP viewer trickled (PATCH, RFC 9725 section 4.3), as an RFC 8840 fragment. 404 for an unknown
+   * or ended view (as close), 412 when `match` (If-Match's entity tags; a view's is its id) leaves it out, 400 for
+   * a fragment that is not one, 422 for an ICE restart (not supported). A refusal leaves the view as it was.
+   */
+  trickle(deviceId: string, id: string, fragment: string, client: string, match?: string[]): void {
+    const session = this.#sessions.get(id);
+    if (!session?.viewer || session.deviceId !== deviceId || session.viewer.finished)
+      throw this.#refuse(404, "no such live view", client, deviceId);
+    if (match && !match.includes(session.id))
+      throw this.#refuse(412, "If-Match names another ICE session of this view", client, deviceId);
+    try {
+      session.viewer.trickle(parseFragment(fragment));
+    } catch (error) {
+      if (error instanceof FragmentRefused) throw this.#refuse(error.status, error.message, client, deviceId);
+      throw error;
     }
   }
 

@@ -11,6 +11,7 @@ import {
   RTCPeerConnection,
   useH264,
   useOPUS,
+  type RTCIceCandidateInit,
   type RTCPeerConnectionConfig,
   type RTCRtpTransceiver,
 } from "werift";
@@ -21,6 +22,7 @@ import { type AccessUnit, AccessUnits } from "../access-units.ts";
 import { H264Packetizer } from "../protocol/h264-rtp.ts";
 import type { OpusFeed } from "./opus-feed.ts";
 import { checkOffer, MAX_OFFER_BYTES, OfferRefused } from "./sdp-offer.ts";
+import { FragmentRefused, isCandidate, type TrickleFragment } from "./sdp-frag.ts";
 
 /** RTP packets stay well under the path MTU once SRTP and the UDP/IP headers are added. */
 const MAX_RTP_PACKET = 1_200;
@@ -30,6 +32,8 @@ const GATHER_TIMEOUT_MS = 8_000;
 /** The held GOP plays this many times faster than it was filmed (2 s of frames in 0.1 s). */
 const REPLAY_SQUEEZE = 20;
 const PROFILE_IDC = { baseline: "42", main: "4d", high: "64" } as const;
+/** Candidates one view may trickle: a browser gathers a few per network; each one is a pair werift checks. */
+const MAX_TRICKLED = 100;
 
 export interface WebRtcViewerOptions {
   id: string;
@@ -86,6 +90,9 @@ export class WebRtcViewer {
   #wantsAudio = false;
   /** While the held GOP is handed over: its frames, sent once it is all there. */
   #replay: AccessUnit[] | undefined;
+  /** Trickled candidates so far, and the chain that hands them to werift in the order they came. */
+  #trickled = 0;
+  #candidates: Promise<void> = Promise.resolve();
 
   private constructor(options: WebRtcViewerOptions, pc: RTCPeerConnection) {
     this.id = options.id;
@@ -98,7 +105,8 @@ export class WebRtcViewer {
   }
 
   /** Answer the viewer's offer; rejects with OfferRefused for an offer we cannot answer. The returned
-   * viewer runs until `ended`; its answer (all candidates in it: no trickle) is `answer`. */
+   * viewer runs until `ended`; its answer (all our candidates in it; the viewer's may follow: `trickle`) is
+   * `answer`. */
   static async answer(options: WebRtcViewerOptions): Promise<{ viewer: WebRtcViewer; answer: string }> {
     const summary = checkOffer(options.offer);
     const profileLevelId = pickProfileLevelId(summary.h264, options.profile);
@@ -229,12 +237,54 @@ export class WebRtcViewer {
   /** A candidate the peer trickled after the offer/answer (RFC 8839 candidate-attribute). */
   async addCandidate(candidate: string, sdpMid: string | null, sdpMLineIndex: number | null): Promise<void> {
     if (this.#finished) return;
-    if (candidate.length > 512 || !/^(a=)?candidate:/.test(candidate)) throw new OfferRefused("not an ICE candidate");
+    if (candidate.length > 512 || !isCandidate(candidate)) throw new OfferRefused("not an ICE candidate");
     await this.#pc.addIceCandidate({
       candidate: candidate.replace(/^a=/, ""),
       sdpMid: sdpMid ?? undefined,
       sdpMLineIndex: sdpMLineIndex ?? undefined,
     });
+  }
+
+  /** The view has ended (stopped, failed or timed out). */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /**
+   * Candidates a WHEP viewer trickled (sdp-frag.ts). Checked against its offer first (FragmentRefused: 422 for
+   * other ICE credentials, an ICE restart, which is not supported; 400 for a mid it does not have or too many
+   * candidates); then handed to werift in the order they came, without waiting: werift resolves a browser's
+   * mDNS name (*.local) before it uses the candidate, which may take seconds.
+   */
+  trickle(fragment: TrickleFragment): void {
+    if (this.#finished) throw new FragmentRefused("the session has ended", 404);
+    const remote = this.#pc.remoteDescription?.sdp ?? "";
+    const values = (key: string) =>
+      new Set([...remote.matchAll(new RegExp(`^a=${key}:(\\S+)`, "gm"))].map((m) => m[1]));
+    const other = (key: "ufrag" | "pwd") => fragment[key] !== undefined && !values(`ice-${key}`).has(fragment[key]);
+    if (other("ufrag") || other("pwd"))
+      throw new FragmentRefused(
+        "the fragment's ICE credentials are not this view's (ICE restarts are not supported)",
+        422,
+      );
+    const mids = values("mid");
+    const unknown = fragment.candidates.find((c) => c.sdpMid !== undefined && !mids.has(c.sdpMid));
+    if (unknown) throw new FragmentRefused(`the offer has no media section with mid ${unknown.sdpMid}`);
+    if (this.#trickled + fragment.candidates.length > MAX_TRICKLED)
+      throw new FragmentRefused(`more than ${MAX_TRICKLED} candidates for one view`);
+    this.#trickled += fragment.candidates.length;
+    for (const { candidate, sdpMid } of fragment.candidates)
+      this.#addTrickled(sdpMid === undefined ? { candidate, sdpMLineIndex: 0 } : { candidate, sdpMid });
+    // An empty candidate is werift's end-of-candidates for every section.
+    if (fragment.end) this.#addTrickled({ candidate: "" });
+  }
+
+  #addTrickled(init: RTCIceCandidateInit): void {
+    this.#candidates = this.#candidates
+      .then(() => (this.#finished ? undefined : this.#pc.addIceCandidate(init)))
+      .catch((error: Error) =>
+        this.#options.log.debug(`${this.#options.label}: a trickled candidate: ${error.message}`),
+      );
   }
 
   /** Connection state and the connect timeout, once the local description is set. */
