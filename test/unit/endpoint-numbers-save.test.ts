@@ -14,7 +14,7 @@ function endpoint(id: string, number: number, parts: unknown[] = []): Endpoint {
   return { id, number, lifecycle: { hasId: true, hasNumber: true }, parts } as unknown as Endpoint;
 }
 
-const log = createLogger("silent");
+const log = createLogger("fatal");
 
 describe("EndpointNumbers saving", () => {
   it("records without writing until save(), writes once, and a save with nothing new leaves the file alone", () => {
