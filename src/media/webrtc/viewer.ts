@@ -370,15 +370,32 @@ export class WebRtcViewer {
    * buffer would hold the first picture back to play them at that pace. Their times are squeezed
    * towards the newest one (order kept), so the picture shows at once and plays the GOP fast; live
    * frames continue the clock from the newest.
+   * One frame per turn of the event loop, not the whole GOP in one go: a GOP of 720p is a few hundred
+   * kilobytes, more than a receiving UDP socket's buffer holds (about 208 KiB on Linux by default), so a
+   * viewer that could not read in between lost packets of the last frames (seen in the tests, where viewer
+   * and bridge share one process). Live frames that arrive meanwhile queue behind the held ones.
    */
   #flushReplay(): void {
     const held = this.#replay ?? [];
-    this.#replay = undefined;
     const newest = held.at(-1)?.timestamp ?? 0;
-    for (const { units, timestamp } of held) {
-      const behind = (newest - timestamp) | 0;
-      this.#send(units, (newest - Math.round(behind / REPLAY_SQUEEZE)) >>> 0);
-    }
+    let squeezed = held.length;
+    const next = () => {
+      const replay = this.#replay;
+      if (this.#finished || !replay) return;
+      const unit = replay.shift();
+      if (!unit) {
+        this.#replay = undefined;
+        return;
+      }
+      let timestamp = unit.timestamp;
+      if (squeezed > 0) {
+        squeezed--;
+        timestamp = (newest - Math.round(((newest - unit.timestamp) | 0) / REPLAY_SQUEEZE)) >>> 0;
+      }
+      this.#send(unit.units, timestamp);
+      setImmediate(next);
+    };
+    next();
   }
 
   #send(units: Buffer[], timestamp: number): void {
