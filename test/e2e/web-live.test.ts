@@ -213,7 +213,7 @@ describe("the web page's live view (WebRTC over WHEP) in Chromium", () => {
     await eventually(async () => (await watching()) === 1, 10_000, "the view's hold let go");
   });
 
-  it("a WHEP player that trickles connects through its PATCHed candidates; PATCH refusals leave it running", async () => {
+  it("a WHEP player that trickles connects through its PATCHed candidates; refusals leave it running", async () => {
     const path = `/api/whep/${encodeURIComponent(deviceId)}`;
     const client = new TestViewer({ audio: false });
     try {

@@ -227,7 +227,7 @@ describe("WebRTC sender", () => {
     await service.close(CAMERA, id, "127.0.0.1");
   });
 
-  it("refuses a trickle that is malformed, for another view, ICE session or credentials; the view goes on", async () => {
+  it("refuses a malformed trickle, or one for another view, ICE session or credentials: the view goes on", async () => {
     const { capture, service } = setup();
     const client = viewer({ audio: false });
     const offer = await client.offer();
