@@ -34,8 +34,6 @@ export const LAYOUTS: Record<string, Layout> = {
 export const deviceCount = (l: Layout) => l.fans + l.detectors + l.cameras;
 
 /** Fans with lights only; the first is the measured one ("cct": running, speed 40, tunable light). */
-/** Where `npm start` keeps its compile cache (package.json), so bench and `npm start` share one. */
-const COMPILE_CACHE = join(import.meta.dirname, "..", "node_modules", ".cache", "hearthbridge-compile");
 const FAN_PROFILES: ProfileKey[] = ["cct", "continuous", "corke"];
 /** Smoke, CO, smoke+CO and heat detectors of both generations (docs/protocols/xsense.md). */
 const DETECTOR_TYPES = ["XS01-M", "XC01-M", "SC07-MR", "XH02-M", "XS0B-MR", "XC0C-MR"];
@@ -167,13 +165,9 @@ export async function startBridge(
     accounts: sims.accounts,
   });
   const spawned = performance.now();
-  // As the Docker image and `npm start` run it (glibc malloc arenas capped, a compile cache that the first
-  // start fills); an explicit value wins.
-  const env = {
-    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? "2",
-    NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? COMPILE_CACHE,
-    ...sims.env,
-  };
+  // As the Docker image and `npm start` run it (glibc malloc arenas capped); an explicit value wins
+  // (NODE_COMPILE_CACHE=<dir> measures Node's compile cache: README, "Household").
+  const env = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? "2", ...sims.env };
   const bridge = new BridgeProcess(["--config", configFile, "--data", join(dir, "data")], env, [
     "--inspect=127.0.0.1:0",
     ...nodeArgs,
