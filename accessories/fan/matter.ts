@@ -254,7 +254,12 @@ function flushFanWrites(endpoint: Endpoint): void {
   const link = links.get(endpoint);
   if (!writes || !link) return;
   const resolved = resolveFanWrites(writes, link.steps, link.lastSpeed());
-  if (resolved.fan) sendCommand(endpoint, { fan: resolved.fan }, { hold: resolved.hold }).catch(() => link.resync());
+  if (resolved.fan) {
+    // The interaction's writes are all here: the command goes out at the next microtask (a held On
+    // waits for its speed), not after matter.js has sent its write response.
+    const options = resolved.hold ? { hold: true } : { gathered: true };
+    sendCommand(endpoint, { fan: resolved.fan }, options).catch(() => link.resync());
+  }
   if (resolved.restore) link.resync();
   else if (resolved.percent !== undefined) {
     // Offline, so the observers above ignore it; derived values follow the rules in the header.

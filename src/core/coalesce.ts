@@ -29,6 +29,10 @@ export function mergeCommands(base: Command, next: Command): Command {
 export interface SubmitOptions {
   /** The command is half of an action: wait up to the coalescer's hold time for the other half. */
   hold?: boolean;
+  /** The caller gathered the whole action itself (the writes of one Matter interaction, handed over as
+   * its transaction closes): send at the next microtask, so that the other endpoints of the device
+   * closing in the same turn still join, instead of after the I/O of the rest of the macrotask. */
+  gathered?: boolean;
 }
 
 interface Batch {
@@ -36,6 +40,7 @@ interface Batch {
   waiters: { resolve: () => void; reject: (error: unknown) => void }[];
   immediate: NodeJS.Immediate | undefined;
   timer: NodeJS.Timeout | undefined;
+  microtask: boolean;
 }
 
 export class CommandCoalescer {
@@ -53,7 +58,7 @@ export class CommandCoalescer {
   submit(key: string, command: Command, options: SubmitOptions = {}): Promise<void> {
     let batch = this.#open.get(key);
     if (!batch) {
-      batch = { command: {}, waiters: [], immediate: undefined, timer: undefined };
+      batch = { command: {}, waiters: [], immediate: undefined, timer: undefined, microtask: false };
       this.#open.set(key, batch);
     }
     batch.command = mergeCommands(batch.command, command);
@@ -61,8 +66,13 @@ export class CommandCoalescer {
     const b = batch;
     if (options.hold && this.#holdMs > 0) {
       // Held only while nothing precise is queued; an immediate flush already planned stays.
-      if (!b.immediate && !b.timer) b.timer = setTimeout(() => this.#flush(key, b), this.#holdMs);
-    } else if (!b.immediate) {
+      if (!b.immediate && !b.timer && !b.microtask) b.timer = setTimeout(() => this.#flush(key, b), this.#holdMs);
+    } else if (options.gathered) {
+      if (b.timer) clearTimeout(b.timer);
+      b.timer = undefined;
+      if (!b.microtask) queueMicrotask(() => this.#flush(key, b));
+      b.microtask = true;
+    } else if (!b.immediate && !b.microtask) {
       if (b.timer) clearTimeout(b.timer);
       b.timer = undefined;
       b.immediate = setImmediate(() => this.#flush(key, b));

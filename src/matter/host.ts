@@ -11,6 +11,7 @@ import type { Logger } from "../core/logger.ts";
 import type { DeviceEntry, DeviceRegistry } from "../core/registry.ts";
 import type { StatePatch } from "../core/model.ts";
 import { ensureDataDir, protectTree } from "../core/storage.ts";
+import { useBridgeFileStorage } from "./file-storage.ts";
 import { bridgedInfo, buildBridged, partsFor, shapeOf, type BridgedDevice } from "./bridged.ts";
 import { EndpointNumbers, numbersInUse } from "./endpoint-numbers.ts";
 import { discriminatorProblem, passcodeProblem } from "./pairing.ts";
@@ -155,6 +156,7 @@ export class MatterHost {
     if (this.#running) return;
     const o = this.#options;
     configureMatter(this.#log, o.mdnsInterface === undefined ? {} : { mdnsInterface: o.mdnsInterface });
+    useBridgeFileStorage();
     ensureDataDir(o.dataDir);
     // A commissioning a crash cut short is rolled back before anyone can use its half-added fabric.
     const guard = new CommissioningGuard(o.dataDir, this.#storageDir, this.#log);

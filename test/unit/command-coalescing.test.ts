@@ -167,3 +167,33 @@ test("a precise command is not delayed by the hold of an earlier batch", async (
     [{ fan: { speed: 65 } }],
   );
 });
+
+test("a gathered command goes out at the next microtask, with the device parts gathered in the same turn", async () => {
+  // A Matter interaction's writes, handed over as its transaction closes (accessories/fan/matter.ts):
+  // the command must not wait for the I/O the rest of the macrotask does (matter.js's write response).
+  const { registry, driver } = setup(3_600_000);
+  const order: string[] = [];
+  const sent = driver.nextCommand().then(() => order.push("sent"));
+  setImmediate(() => order.push("end of the macrotask"));
+  const fan = registry.command("fansync:a", { fan: { on: true, speed: 50 } }, { gathered: true });
+  const light = registry.command("fansync:a", { light: { on: true } }, { gathered: true });
+  await Promise.all([fan, light, sent]);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, ["sent", "end of the macrotask"]);
+  assert.deepEqual(
+    driver.commands.map((c) => c.command),
+    [{ fan: { on: true, speed: 50 }, light: { on: true } }],
+  );
+});
+
+test("a gathered command flushes a held one with it", async () => {
+  const { registry, driver } = setup(3_600_000);
+  const held = registry.command("fansync:a", { fan: { on: true, speed: 35 } }, { hold: true });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const gathered = registry.command("fansync:a", { fan: { speed: 80 } }, { gathered: true });
+  await Promise.all([held, gathered]);
+  assert.deepEqual(
+    driver.commands.map((c) => c.command),
+    [{ fan: { on: true, speed: 80 } }],
+  );
+});
