@@ -4,6 +4,10 @@
 // dropped only once the GOPs after it still cover the window. Trimming goes by the camera's own
 // timestamps, not by arrival time, so a burst after a network hiccup is still measured right.
 // It is itself a tag source: a reader gets the stream headers, the buffered tags, then live tags.
+// A hub opens a recording a moment after the motion that triggers it (0.5-2 s for a real one, more on
+// a busy bridge), and the clip must begin the pre-buffer before the trigger, not before the open: the
+// buffer keeps `lateOpenMs` more than the window, and a reader asks for the replay to begin at a
+// moment of the past (the keyframe at or before it).
 import type { FlvTagData, FrameSource } from "./feed.ts";
 import { FLV_AUDIO, FLV_SCRIPT, FLV_VIDEO, isSequenceHeader, isVideoKeyframe } from "./protocol/flv.ts";
 
@@ -29,6 +33,8 @@ function isPictureKeyframe(body: Buffer): boolean {
 
 export class Prebuffer implements TagSource {
   readonly windowMs: number;
+  /** What is kept: the window plus the slack for a late open. */
+  readonly keepMs: number;
   /** GOPs, oldest first; each starts with a keyframe tag. */
   #gops: FlvTagData[][] = [];
   #bytes = 0;
@@ -43,8 +49,15 @@ export class Prebuffer implements TagSource {
 
   /** `now` (a clock's now()) stamps the arrival of each tag: lastTagAt tells a stalled push.
    * `onCovered` is told once, when the buffer first holds the whole window. */
-  constructor(source: TagSource, windowMs: number, now: () => number, onCovered?: (durationMs: number) => void) {
+  constructor(
+    source: TagSource,
+    windowMs: number,
+    now: () => number,
+    onCovered?: (durationMs: number) => void,
+    lateOpenMs = 0,
+  ) {
     this.windowMs = windowMs;
+    this.keepMs = windowMs + lateOpenMs;
     this.#now = now;
     this.#onCovered = onCovered;
     this.#unsubscribe = source.subscribeTags((tag) => this.#add(tag));
@@ -55,8 +68,9 @@ export class Prebuffer implements TagSource {
     return this.#lastTagAt;
   }
 
-  stats(): PrebufferStats {
-    const first = this.#gops[0]?.[0];
+  /** What is held; with `fromMs`, the duration a replay from that moment (subscribeTags) holds. */
+  stats(fromMs?: number): PrebufferStats {
+    const first = this.#gops[this.#startIndex(fromMs)]?.[0];
     const last = this.#gops.at(-1)?.at(-1);
     return {
       durationMs: first && last ? last.dts - first.dts : 0,
@@ -71,12 +85,14 @@ export class Prebuffer implements TagSource {
     return this.#headers.get(kind)?.body;
   }
 
-  subscribeTags(listener: (tag: FlvTagData) => void): () => void {
+  /** Headers, then the buffered tags from the keyframe at or before `fromMs` (clock ms; the oldest
+   * held when earlier; by default the window before the last tag), then live tags. */
+  subscribeTags(listener: (tag: FlvTagData) => void, fromMs?: number): () => void {
     for (const kind of ["metadata", "video", "audio"]) {
       const header = this.#headers.get(kind);
       if (header) listener(header);
     }
-    for (const gop of this.#gops) for (const tag of gop) listener(tag);
+    for (const gop of this.#gops.slice(this.#startIndex(fromMs))) for (const tag of gop) listener(tag);
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -127,16 +143,28 @@ export class Prebuffer implements TagSource {
     }
   }
 
+  /** The GOP a replay from `fromMs` starts with: the last whose keyframe is at or before that moment,
+   * measured back from the last tag on the camera's timeline. */
+  #startIndex(fromMs: number | undefined): number {
+    const last = this.#gops.at(-1)?.at(-1);
+    if (!last || this.#lastTagAt === undefined) return 0;
+    const back = fromMs === undefined ? this.windowMs : this.#lastTagAt - fromMs;
+    const target = last.dts - back;
+    let index = 0;
+    for (let i = 0; i < this.#gops.length; i++) if (this.#gops[i]![0]!.dts <= target) index = i;
+    return index;
+  }
+
   #count(tag: FlvTagData): void {
     this.#bytes += tag.body.length;
     this.#tags++;
   }
 
-  /** Drop the oldest GOP while the next one still starts at least windowMs before `latest`. */
+  /** Drop the oldest GOP while the next one still starts at least keepMs before `latest`. */
   #trim(latest: number, overSize = false): void {
     while (this.#gops.length > 1) {
       const next = this.#gops[1]![0]!;
-      const coveredWithout = latest - next.dts >= this.windowMs;
+      const coveredWithout = latest - next.dts >= this.keepMs;
       if (!coveredWithout && !(overSize && (this.#bytes > MAX_BYTES || this.#tags > MAX_TAGS))) break;
       const dropped = this.#gops.shift()!;
       for (const tag of dropped) {

@@ -2,7 +2,8 @@
 // enabled the camera is kept pushing (the hub is held) and a Prebuffer keeps its last seconds; a clip
 // is the pre-buffer then live video, copied into fragmented MP4 (recording.ts: in this process, ffmpeg
 // only for audio that is not AAC-LC), and ends a post-roll after the trigger (motion) ends. Live views
-// read the same hub: watching during a recording costs no second push.
+// read the same hub: watching during a recording costs no second push. A clip begins the pre-buffer
+// before the trigger, not before the hub's request, which comes a moment later (prebuffer.ts).
 import type { CameraRecorder, RecordingClipStream, RecordingRequest } from "../core/camera.ts";
 import { REAL_CLOCK, type Clock, type TimerHandle } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
@@ -32,6 +33,11 @@ export interface RecorderOptions {
   muxer?: "auto" | "ffmpeg";
 }
 
+/** How late after its trigger a hub may ask for the recording and still get the whole pre-buffer before
+ * the trigger (real hubs ask within 0.5-2 s; a busy bridge hears the motion late too). Costs this much
+ * more of the camera's stream in memory while recording is enabled (about 1 MB at 2 Mbit/s). */
+export const LATE_OPEN_MS = 4_000;
+
 interface ActiveClip {
   clip: RecordingClip;
   postRoll?: TimerHandle;
@@ -43,6 +49,8 @@ export class MediaCameraRecorder implements CameraRecorder {
   #prebuffer: Prebuffer | undefined;
   #releaseHub: (() => void) | undefined;
   #triggered = false;
+  /** When the trigger last went active (clock ms). */
+  #triggeredAt: number | undefined;
   #active: ActiveClip | undefined;
   #sequence = 0;
   #closed = false;
@@ -85,6 +93,7 @@ export class MediaCameraRecorder implements CameraRecorder {
         prebufferMs,
         () => this.#clock.now(),
         covered,
+        LATE_OPEN_MS,
       );
     } else if (prebufferMs === undefined && this.#prebuffer) {
       log.info({ device: deviceId }, `${name}: recording disabled`);
@@ -98,6 +107,7 @@ export class MediaCameraRecorder implements CameraRecorder {
     if (!this.#prebuffer) return;
     const { hub, ingest, deviceId, name, log } = this.#options;
     if (active) {
+      this.#triggeredAt = this.#clock.now();
       const clip = this.#active;
       if (clip?.postRoll) {
         this.#clock.clearTimeout(clip.postRoll);
@@ -123,7 +133,11 @@ export class MediaCameraRecorder implements CameraRecorder {
     const audio = request.audio && (ingest.status(deviceId)?.audio ?? false);
     const label = `recording ${name} #${++this.#sequence}`;
     const muxing = this.#muxing(audio, prebuffer);
-    const stats = prebuffer.stats();
+    // From the pre-buffer before the trigger when the trigger was recent, else before now.
+    const now = this.#clock.now();
+    const recent = this.#triggeredAt !== undefined && now - this.#triggeredAt <= LATE_OPEN_MS;
+    const fromMs = (recent ? this.#triggeredAt! : now) - prebuffer.windowMs;
+    const stats = prebuffer.stats(fromMs);
     log.info(
       { device: deviceId, prebufferMs: stats.durationMs, fragmentMs: request.fragmentMs, audio, muxing },
       `${label}: starts with ${(stats.durationMs / 1000).toFixed(1)} s of pre-buffer`,
@@ -131,7 +145,7 @@ export class MediaCameraRecorder implements CameraRecorder {
     const clip = new RecordingClip({
       ffmpeg: this.#options.ffmpeg,
       muxing,
-      source: prebuffer,
+      source: { subscribeTags: (listener) => prebuffer.subscribeTags(listener, fromMs) },
       lastTagAt: () => prebuffer.lastTagAt,
       audio,
       fragmentMs: request.fragmentMs,

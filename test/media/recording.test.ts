@@ -535,6 +535,27 @@ describe("recorder policy", () => {
     await recorder.close();
   });
 
+  it("a clip asked for late begins the pre-buffer before the trigger, not before the request", async () => {
+    const { recorder, capture, play } = setup();
+    recorder.configure(4000);
+    await play(12_000);
+    recorder.trigger(true);
+    await play(3_000); // the hub asks 3 s after the motion
+    const late = await recorder.record({ fragmentMs: 4000, audio: true });
+    await late.stop("test over");
+    recorder.trigger(false);
+    await play(20_000); // the trigger is long past: the next clip counts back from its request
+    const plain = await recorder.record({ fragmentMs: 4000, audio: true });
+    await plain.stop("test over");
+    const [fromTrigger, fromRequest] = capture.matching(/starts with/).map((line) => line.prebufferMs as number);
+    // From the keyframe at or before trigger - 4 s to the last tag (at most 100 ms old): 3 s + 4 s, plus up to
+    // one 2 s GOP.
+    assert.ok(fromTrigger! >= 6_900, `late request: ${fromTrigger} ms of pre-buffer, not 4 s before the trigger`);
+    assert.ok(fromTrigger! < 9_000, `no more than the GOP before trigger - 4 s: ${fromTrigger} ms`);
+    assert.ok(fromRequest! >= 4_000 && fromRequest! < 6_100, `no recent trigger: ${fromRequest} ms`);
+    await recorder.close();
+  });
+
   it("audio that is not AAC-LC is encoded by ffmpeg; AAC-LC is muxed in this process", async () => {
     const { recorder, capture, feed } = setup();
     recorder.configure(4000);
