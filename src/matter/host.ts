@@ -15,7 +15,8 @@ import { useBridgeFileStorage } from "./file-storage.ts";
 import { bridgedInfo, buildBridged, partsFor, shapeOf, type BridgedDevice } from "./bridged.ts";
 import { EndpointNumbers, numbersInUse } from "./endpoint-numbers.ts";
 import { discriminatorProblem, passcodeProblem } from "./pairing.ts";
-import { configureMatter, environmentAt } from "./platform.ts";
+import { EVENT_BUFFER, configureMatter, environmentAt } from "./platform.ts";
+import { RootEndpointWithBoundedEvents } from "./event-store.ts";
 import { CommissioningGuard } from "./commissioning-guard.ts";
 import { controllerWarnings, type ControllerWarning } from "./controller-limits.ts";
 import { type FabricView, fabricsOf, removeFabric } from "./fabrics.ts";
@@ -97,6 +98,11 @@ export class MatterHost {
     return this.fabrics().length;
   }
 
+  /** The event buffer the node runs with (platform.ts, EVENT_BUFFER), for diagnostics. */
+  get eventBuffer(): { minEventAllowance: number; maxEventAllowance: number } | undefined {
+    return this.#node && this.#readState(() => this.#node!.state.events.buffers);
+  }
+
   /** The controllers' fabrics with their ecosystems' names (web page). */
   fabrics(): FabricView[] {
     return (this.#node && this.#readState(() => fabricsOf(this.#node!))) ?? [];
@@ -166,9 +172,10 @@ export class MatterHost {
     this.#env = environmentAt(`hearthbridge-${NODE_ID}`, o.dataDir);
     this.#numbers = new EndpointNumbers(o.dataDir, this.#log);
 
-    const node = await ServerNode.create({
+    const node = await ServerNode.create(RootEndpointWithBoundedEvents, {
       id: NODE_ID,
       environment: this.#env,
+      events: { buffers: EVENT_BUFFER },
       network: { port: this.port },
       commissioning: { passcode: o.passcode, discriminator: o.discriminator },
       productDescription: { name: o.name, deviceType: AggregatorEndpoint.deviceType },

@@ -15,6 +15,19 @@ import type { Logger } from "../core/logger.ts";
 
 let configured = false;
 
+/**
+ * The events a node keeps for controllers that re-subscribe after an outage and ask for what they missed.
+ * matter.js keeps 10,000 to 11,000 in memory by default, about 0.6 KB each (heap snapshots while smoke
+ * alarms toggle: bench/_leak-hunt.ts), so the soak's heap grew until that cap, hours to days away. A
+ * household's bridge records a few hundred events an hour; 1,000 covers hours of a controller's absence
+ * (critical ones, the smoke and CO alarms, are dropped last).
+ */
+export const EVENT_BUFFER = {
+  minEventAllowance: 1_000,
+  maxEventAllowance: 1_100,
+  minPriorityEventAllowance: { info: 200, debug: 200 },
+};
+
 /** Map our log level to matter.js's: matter.js is chatty, so it runs one notch quieter than we do. */
 function matterLevelFor(log: Logger): LogLevel {
   switch (log.level) {

@@ -116,6 +116,9 @@ describe("MatterHost with a commissioned controller", () => {
     // matter.js must leave the signals to the embedding program (main.ts closes the host on SIGTERM).
     assert.equal(process.listenerCount("SIGTERM"), 0);
     assert.equal(process.listenerCount("SIGINT"), 0);
+    // 1,000 events for re-subscribing controllers, not matter.js's 10,000 (platform.ts).
+    assert.equal(host.eventBuffer?.maxEventAllowance, 1_100);
+    assert.equal(host.eventBuffer?.minEventAllowance, 1_000);
   });
 
   it("exposes each device as a bridged endpoint with its identity and reachability", () => {

@@ -15,7 +15,8 @@ import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/logger.ts";
 import { protectTree } from "../../core/storage.ts";
 import { discriminatorProblem, passcodeProblem } from "../pairing.ts";
-import { environmentAt } from "../platform.ts";
+import { EVENT_BUFFER, environmentAt } from "../platform.ts";
+import { RootEndpointWithBoundedEvents } from "../event-store.ts";
 import { CAMERA_PRODUCT_ID, cameraNodeId } from "../setup-codes.ts";
 import { CameraLink, type CameraMediaPort } from "./link.ts";
 import { CameraStreamsServer, initialState, mainProfile } from "./stream-management.ts";
@@ -118,9 +119,10 @@ export class MatterCameraNode {
     this.#env = environmentAt(`hearthbridge-${id}`, o.storageRoot);
     // The cluster servers find the camera's media and sessions here (link.ts).
     this.#env.set(CameraLink, this.link);
-    const node = await ServerNode.create({
+    const node = await ServerNode.create(RootEndpointWithBoundedEvents, {
       id,
       environment: this.#env,
+      events: { buffers: EVENT_BUFFER },
       network: { port: o.port, tcp: true },
       commissioning: { passcode: o.passcode, discriminator: o.discriminator },
       productDescription: { name: o.name, deviceType: CameraDevice.deviceType },
