@@ -17,10 +17,10 @@ let configured = false;
 
 /**
  * The events a node keeps for controllers that re-subscribe after an outage and ask for what they missed.
- * matter.js keeps 10,000 to 11,000 in memory by default, about 0.6 KB each (heap snapshots while smoke
- * alarms toggle: bench/_leak-hunt.ts), so the soak's heap grew until that cap, hours to days away. A
- * household's bridge records a few hundred events an hour; 1,000 covers hours of a controller's absence
- * (critical ones, the smoke and CO alarms, are dropped last).
+ * matter.js's default is 10,000 to 11,000, about 0.6 KB each in memory (heap snapshots while smoke alarms
+ * toggle: bench/_leak-hunt.ts), some 6 MB on a small box. A household's bridge records a few hundred
+ * events an hour; 1,000 cover hours of a controller's absence (critical ones, the smoke and CO alarms,
+ * are dropped last). event-store.ts makes the limit free the memory.
  */
 export const EVENT_BUFFER = {
   minEventAllowance: 1_000,
