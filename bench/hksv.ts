@@ -342,7 +342,8 @@ async function main(): Promise<void> {
       `in the bridge ${fmt(alone.inProcess)} CPU-s.`,
   );
   console.log(
-    `\nBridge RSS before the clips ${fmt(rssBefore, 1)} MB. Pre-buffer (4 s asked, whole GOPs kept): ` +
+    `\nBridge RSS before the clips ${fmt(rssBefore, 1)} MB. ` +
+      "Pre-buffer (4 s asked, 4 s more for a late request, whole GOPs kept): " +
       `${prebufferS.toFixed(1)} s held in ${fmt(prebufferBytes / 1024 / 1024, 2)} MB; recording on -> pre-buffer ` +
       `full ${Math.round(warmMs)} ms (camera started cold).`,
   );

@@ -68,9 +68,9 @@ export class Prebuffer implements TagSource {
     return this.#lastTagAt;
   }
 
-  /** What is held; with `fromMs`, the duration a replay from that moment (subscribeTags) holds. */
+  /** What is held (all of it; with `fromMs`, the duration a replay from that moment holds). */
   stats(fromMs?: number): PrebufferStats {
-    const first = this.#gops[this.#startIndex(fromMs)]?.[0];
+    const first = this.#gops[fromMs === undefined ? 0 : this.#startIndex(fromMs)]?.[0];
     const last = this.#gops.at(-1)?.at(-1);
     return {
       durationMs: first && last ? last.dts - first.dts : 0,
