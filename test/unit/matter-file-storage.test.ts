@@ -42,13 +42,22 @@ describe("which stored values are replayed from the vendor state", () => {
   });
 });
 
+/** Run `fn` with a fresh directory, removed afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "hb-matter-fs-"));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const fileOf = (dir: string, contexts: string[], key: string) =>
   join(dir, encodeURIComponent([...contexts, key].join(".")));
 
 describe("BridgeFileStorageDriver", () => {
   it("writes a replayed value's first time durably and later ones behind, readable by matter.js's driver", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hb-matter-fs-"));
-    try {
+    await inTempDir(async (dir) => {
       const storage = await open(dir);
       const file = fileOf(dir, FAN, "percentSetting");
       const before = writeBehindCount();
@@ -84,14 +93,11 @@ describe("BridgeFileStorageDriver", () => {
       assert.equal(await theirs.get(FAN, "fanMode"), 3);
       assert.deepEqual(await theirs.get(["fabrics"], "fabrics"), [{ index: 1 }, { index: 2 }]);
       await theirs.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("a burst of changes to one value: every read sees the latest, the disk ends with the last", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hb-matter-fs-"));
-    try {
+    await inTempDir(async (dir) => {
       const storage = await open(dir);
       await storage.set(FAN, "percentSetting", 1);
       for (let speed = 2; speed <= 40; speed++) {
@@ -103,14 +109,11 @@ describe("BridgeFileStorageDriver", () => {
       const again = await open(dir);
       assert.equal(await again.get(FAN, "percentSetting"), 40);
       await again.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("a delete or clear issued after a write behind removes the value for good", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hb-matter-fs-"));
-    try {
+    await inTempDir(async (dir) => {
       const storage = await open(dir);
       await storage.set(FAN, "fanMode", 1);
       await storage.set(FAN, "fanMode", 2);
@@ -127,8 +130,6 @@ describe("BridgeFileStorageDriver", () => {
         [],
         "nothing of the device is left on disk",
       );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
