@@ -1,6 +1,6 @@
 // Which kind of vendor change grows the bridge's heap (issue 17: the soak's slope). The mixed household,
 // paired and commissioned; per kind of change (fan speed, smoke alarm raised/cleared, temperature,
-// battery, Nanit motion/sound messages): N changes at a fast pace, then a heap snapshot (V8 collects
+// battery, Nanit motion/sound messages, HomeKit writes): N changes at a fast pace, then a heap snapshot (V8 collects
 // garbage first), diffed by constructor with the one before. A kind that grows the same groups again in
 // the second round keeps something per change. Printed, never asserted:
 //
@@ -12,6 +12,8 @@ import { resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { diff, summarize, takeHeapSnapshot } from "./_heap-diff.ts";
 import { LAYOUTS, deviceCount, pairAndCommission, startBridge, startSimulators } from "./_household-rig.ts";
+import { Characteristic, Service } from "@homebridge/hap-nodejs";
+import { type HapCharacteristic, longUUID } from "../test/helpers/hap-client.ts";
 import { argValue } from "./lib.ts";
 import { Environment } from "@matter/main";
 
@@ -32,6 +34,19 @@ const fans = sims.fansync.deviceIds;
 const detectors = sims.xsense!.houses.flatMap((h) => h.stations.flatMap((s) => s.devices.map((d) => d.sn)));
 const cameras = sims.nanit!.babies.map((b) => b.cameraUid);
 const smoke = new Set<string>();
+// HomeKit writes as Apple Home sends them: a fan's RotationSpeed or a light's On, over the paired writer.
+const accessories = await clients.writer.accessories();
+const targets: HapCharacteristic[] = accessories.flatMap((a) =>
+  a.services
+    .filter((s) => s.type === longUUID(Service.Fanv2.UUID) || s.type === longUUID(Service.Lightbulb.UUID))
+    .flatMap((s) =>
+      s.characteristics.filter(
+        (c) =>
+          (c.type === longUUID(Characteristic.RotationSpeed.UUID) || c.type === longUUID(Characteristic.On.UUID)) &&
+          c.perms.includes("pw"),
+      ),
+    ),
+);
 const kinds: [string, (i: number) => unknown][] = [
   ["fan speed", (i) => sims.fansync.remote(fans[i % fans.length]!, { H02: 10 + (i % 90) }).catch(() => {})],
   [
@@ -46,6 +61,13 @@ const kinds: [string, (i: number) => unknown][] = [
   ["temperature", (i) => sims.nanit!.setTemperature(18 + (i % 60) / 10, cameras[i % cameras.length]!)],
   ["battery", (i) => sims.xsense!.setBattery(detectors[i % detectors.length]!, 1 + (i % 3))],
   ["nanit message", (i) => void sims.nanit!.postMessage(i % 2 ? "MOTION" : "SOUND")],
+  [
+    "HomeKit write",
+    (i) => {
+      const c = targets[i % targets.length]!;
+      return clients.writer.write([c, c.format === "bool" ? i % 2 === 0 : 10 + (i % 90)]).catch(() => {});
+    },
+  ],
 ];
 const rounds = argValue("--rounds", "2");
 // matter.js keeps its last 1,000 events (platform.ts): the first round fills that buffer.
@@ -55,7 +77,7 @@ for (let round = 0; round < Number(rounds); round++)
   for (const [name, act] of kinds) {
     for (let i = 0; i < N; i++) {
       await act(i + round * N);
-      await delay(name === "nanit message" ? 40 : 8);
+      await delay(name === "nanit message" ? 40 : name === "HomeKit write" ? 0 : 8);
     }
     await delay(3000);
     const next = summarize(await takeHeapSnapshot(run.bridge.child.pid!, DIR));
