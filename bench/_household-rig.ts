@@ -11,7 +11,8 @@ import { type SimHouseSpec, XSenseSimulator } from "../sim/xsense/index.ts";
 import { BridgeView } from "../test/helpers/chaos-rig.ts";
 import { BridgeProcess, type LogLine } from "../test/helpers/bridge-process.ts";
 import { E2E_PASSCODE, E2E_PIN, writeE2EConfig } from "../test/helpers/e2e-config.ts";
-import { HapClient } from "../test/helpers/hap-client.ts";
+import { Characteristic, Service } from "@homebridge/hap-nodejs";
+import { HapClient, type HapCharacteristic, longUUID } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";
 import { waitFor } from "../test/helpers/wait.ts";
 import { Inspector, inspectorUrl, type MemoryFigures } from "./_inspector.ts";
@@ -244,6 +245,22 @@ export async function pairAndCommission(
     ]);
   };
   return { writer, subscriber, matter, close };
+}
+
+/** The characteristics Apple Home writes on a household: every fan's RotationSpeed and every light's On. */
+export async function homeKitWriteTargets(writer: HapClient): Promise<HapCharacteristic[]> {
+  const accessories = await writer.accessories();
+  return accessories.flatMap((a) =>
+    a.services
+      .filter((s) => s.type === longUUID(Service.Fanv2.UUID) || s.type === longUUID(Service.Lightbulb.UUID))
+      .flatMap((s) =>
+        s.characteristics.filter(
+          (c) =>
+            (c.type === longUUID(Characteristic.RotationSpeed.UUID) || c.type === longUUID(Characteristic.On.UUID)) &&
+            c.perms.includes("pw"),
+        ),
+      ),
+  );
 }
 
 /** Idle memory: a settle, then a forced full GC through the inspector, figures from the bridge itself. */

@@ -8,12 +8,12 @@
 //   least-squares slope of RSS (and of the V8 heap) from the first full GC on, in MB/h.
 // Ctrl-C or SIGTERM ends it early and still prints the figures.
 import { setTimeout as delay } from "node:timers/promises";
-import { Characteristic, Service } from "@homebridge/hap-nodejs";
 import { Viewer } from "../test/helpers/camera-fixture.ts";
-import { HapClient, longUUID, type HapCharacteristic } from "../test/helpers/hap-client.ts";
+import { HapClient } from "../test/helpers/hap-client.ts";
 import {
   LAYOUTS,
   deviceCount,
+  homeKitWriteTargets,
   pairAndCommission,
   startBridge,
   startSimulators,
@@ -80,18 +80,7 @@ export async function runSoak(minutes: number): Promise<void> {
       );
       cameraClients.push(await HapClient.pair(line.port as number, line.setupCode as string));
     }
-    const accessories = await clients.writer.accessories();
-    const targets: HapCharacteristic[] = accessories.flatMap((a) =>
-      a.services
-        .filter((s) => s.type === longUUID(Service.Fanv2.UUID) || s.type === longUUID(Service.Lightbulb.UUID))
-        .flatMap((s) =>
-          s.characteristics.filter(
-            (c) =>
-              (c.type === longUUID(Characteristic.RotationSpeed.UUID) || c.type === longUUID(Characteristic.On.UUID)) &&
-              c.perms.includes("pw"),
-          ),
-        ),
-    );
+    const targets = await homeKitWriteTargets(clients.writer);
     console.log(
       `soak: ${minutes} min, ${run.devices} devices, ${cameraClients.length} cameras paired, ${targets.length} ` +
         "HomeKit write targets",

@@ -11,9 +11,14 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { diff, summarize, takeHeapSnapshot } from "./_heap-diff.ts";
-import { LAYOUTS, deviceCount, pairAndCommission, startBridge, startSimulators } from "./_household-rig.ts";
-import { Characteristic, Service } from "@homebridge/hap-nodejs";
-import { type HapCharacteristic, longUUID } from "../test/helpers/hap-client.ts";
+import {
+  LAYOUTS,
+  deviceCount,
+  homeKitWriteTargets,
+  pairAndCommission,
+  startBridge,
+  startSimulators,
+} from "./_household-rig.ts";
 import { argValue } from "./lib.ts";
 import { Environment } from "@matter/main";
 
@@ -35,18 +40,7 @@ const detectors = sims.xsense!.houses.flatMap((h) => h.stations.flatMap((s) => s
 const cameras = sims.nanit!.babies.map((b) => b.cameraUid);
 const smoke = new Set<string>();
 // HomeKit writes as Apple Home sends them: a fan's RotationSpeed or a light's On, over the paired writer.
-const accessories = await clients.writer.accessories();
-const targets: HapCharacteristic[] = accessories.flatMap((a) =>
-  a.services
-    .filter((s) => s.type === longUUID(Service.Fanv2.UUID) || s.type === longUUID(Service.Lightbulb.UUID))
-    .flatMap((s) =>
-      s.characteristics.filter(
-        (c) =>
-          (c.type === longUUID(Characteristic.RotationSpeed.UUID) || c.type === longUUID(Characteristic.On.UUID)) &&
-          c.perms.includes("pw"),
-      ),
-    ),
-);
+const targets = await homeKitWriteTargets(clients.writer);
 const kinds: [string, (i: number) => unknown][] = [
   ["fan speed", (i) => sims.fansync.remote(fans[i % fans.length]!, { H02: 10 + (i % 90) }).catch(() => {})],
   [
