@@ -27,6 +27,7 @@ import { MatterHost } from "../src/matter/index.ts";
 import { uniqueIdFor } from "../src/matter/bridged.ts";
 import { NanitSimulator } from "../sim/nanit/index.ts";
 import { fastOptions } from "../test/drivers/nanit-harness.ts";
+import { BRIDGE_ENTRY } from "../test/helpers/bridge-process.ts";
 import { HapClient } from "../test/helpers/hap-client.ts";
 import { MatterTestClient } from "../test/helpers/matter-client.ts";
 import {
@@ -201,15 +202,11 @@ async function benchMemory(): Promise<{ rss: number; hwm: number }> {
       log: { level: "info" },
     }),
   );
-  const child = spawn(
-    process.execPath,
-    ["src/main.ts", "--log-json", "--config", config, "--data", join(dir, "data")],
-    {
-      cwd: root,
-      env: { ...process.env, MATTER_LOG_LEVEL: "error", MATTER_LOG_FORMAT: "plain" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = spawn(process.execPath, [BRIDGE_ENTRY, "--log-json", "--config", config, "--data", join(dir, "data")], {
+    cwd: root,
+    env: { ...process.env, MATTER_LOG_LEVEL: "error", MATTER_LOG_FORMAT: "plain" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   cleanups.push(async () => {
     if (child.exitCode === null) child.kill("SIGTERM");
@@ -262,7 +259,7 @@ async function main(): Promise<void> {
   );
   const mb = (kb: number) => `${fmt(kb / 1024, 1)} MB`;
   console.log(
-    `\nBridge (node src/main.ts) with 3 Nanit cameras (4 sensors + 2 switches each), ${SETTLE_MS} ms after all ` +
+    `\nBridge (node ${BRIDGE_ENTRY}) with 3 Nanit cameras (4 sensors + 2 switches each), ${SETTLE_MS} ms after all ` +
       `reachable: VmRSS ${mb(memory.rss)}, VmHWM ${mb(memory.hwm)}`,
   );
   console.log("Matter reports include matter.js's fixed 50 ms report coalescing delay.");

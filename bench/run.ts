@@ -7,7 +7,7 @@
 //   npm run bench -- startup --runs 5 --node /tmp/node24/bin/node
 //                                                   other arguments go to every selected bench
 //   npm run bench -- soak --minutes 30              benches in ON_REQUEST run only when named
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,10 @@ const householdSoak = forwarded.includes("--soak-minutes")
   : undefined;
 LONG_BENCHES.household = ((householdSoak && Number.isFinite(householdSoak) ? householdSoak : 25) + 15) * 60_000;
 
+// The bridge runs as the Docker image and `npm start` run it: from the bundle (docker/bundle.ts), built here
+// from the sources first; bench/_camera-bridge.ts composes the bridge's pieces from the sources instead.
+if (spawnSync(process.execPath, ["docker/bundle.ts"], { cwd: root, stdio: "inherit" }).status !== 0) process.exit(1);
+
 interface Result {
   bench: string;
   rows: SummaryRow[];
@@ -85,6 +89,7 @@ function runBench(name: string, resultFile: string): Promise<{ code: number | nu
         MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error",
         MATTER_LOG_FORMAT: "plain",
         BENCH_RESULT_FILE: resultFile,
+        HEARTHBRIDGE_ENTRY: "dist/app/main.js",
       },
     });
     const limit = process.env.BENCH_TIMEOUT_S ? BENCH_TIMEOUT_MS : (LONG_BENCHES[name] ?? BENCH_TIMEOUT_MS);

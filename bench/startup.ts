@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { FanSyncSimulator, PROFILES, type ProfileKey, type SimDeviceSpec } from "../sim/fansync/index.ts";
-import type { LogLine } from "../test/helpers/bridge-process.ts";
+import { BRIDGE_ENTRY, type LogLine } from "../test/helpers/bridge-process.ts";
 import { argValue, argValues, fmt, median, sleep, table, withTimeout, writeSummary, type SummaryRow } from "./lib.ts";
 
 if (!process.env.HEARTHBRIDGE_NETNS) {
@@ -89,7 +89,7 @@ async function runOnce(bin: string, urls: { apiUrl: string; wsUrl: string }, sim
     }),
   );
   const started = performance.now();
-  const child = spawn(bin, ["src/main.ts", "--log-json", "--config", config, "--data", join(dir, "data")], {
+  const child = spawn(bin, [BRIDGE_ENTRY, "--log-json", "--config", config, "--data", join(dir, "data")], {
     cwd: root,
     env: { ...process.env, MATTER_LOG_LEVEL: "error", MATTER_LOG_FORMAT: "plain" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -177,8 +177,8 @@ async function main(): Promise<void> {
 
   const mb = (kb: number) => `${fmt(kb / 1024, 1)} MB`;
   console.log(
-    `\nBridge start-up (node src/main.ts --log-json), FanSync simulator with ${DEVICES} devices, HomeKit advertiser ` +
-      `"none",`,
+    `\nBridge start-up (node ${BRIDGE_ENTRY} --log-json), FanSync simulator with ${DEVICES} devices, ` +
+      `HomeKit advertiser "none",`,
   );
   console.log(
     `Matter on a free port (mDNS on lo only); fresh data directory per run; RSS read ${SETTLE_MS} ms after the ` +

@@ -38,7 +38,18 @@ const node = process.execPath;
 const common = ["--test", "--test-reporter=spec", "--test-timeout=420000"];
 
 let failed = false;
-const env = { ...process.env, MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error", MATTER_LOG_FORMAT: "plain" };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  MATTER_LOG_LEVEL: process.env.MATTER_LOG_LEVEL ?? "error",
+  MATTER_LOG_FORMAT: "plain",
+};
+// The end-to-end tests run the bridge as the Docker image and `npm start` do: from the bundle
+// (docker/bundle.ts), built here from the sources first (test/helpers/bridge-process.ts).
+if (isolated.length) {
+  const build = spawnSync(node, ["docker/bundle.ts"], { cwd: root, stdio: "inherit" });
+  if (build.status !== 0) process.exit(1);
+  env.HEARTHBRIDGE_ENTRY = "dist/app/main.js";
+}
 
 function run(label: string, command: string, args: string[]): void {
   console.log(`\n=== ${label} ===`);

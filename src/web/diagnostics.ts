@@ -24,6 +24,7 @@ import { readJson, writeFileAtomic } from "../core/storage.ts";
 import { readWebStore, sameSecret } from "./auth.ts";
 import type { LogEntry } from "./log-ring.ts";
 import { accountViews, cameraViews, deviceViews, health, pairingView, type WebSources } from "./status.ts";
+import { appPath } from "../core/app-root.ts";
 
 export const DIAGNOSTICS_FORMAT = "hearthbridge-diagnostics/1";
 /** In the data directory while the web server runs: { port, key } for the CLI. */
@@ -174,7 +175,7 @@ function ffmpegVersion(ffmpeg: string): Promise<string> {
 }
 
 export async function versions(ffmpeg = process.env.HEARTHBRIDGE_FFMPEG ?? "ffmpeg"): Promise<Record<string, string>> {
-  const own = readJson<{ version?: string }>(fileURLToPath(new URL("../../package.json", import.meta.url)));
+  const own = readJson<{ version?: string }>(appPath("package.json"));
   return {
     hearthbridge: own?.version ?? "unknown",
     node: process.version,

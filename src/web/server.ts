@@ -27,6 +27,7 @@ import { PairingsApi } from "./pairings-api.ts";
 import { RequestError } from "./request-error.ts";
 import { LogLevelControl } from "./logs-api.ts";
 import type { WhepBackend } from "./whep.ts";
+import { appPath } from "../core/app-root.ts";
 import {
   checkSameOrigin,
   html,
@@ -312,7 +313,7 @@ export class WebServer {
     const asset = STATIC[path];
     if (asset) {
       if (!get) throw new HttpError(405, "GET only");
-      return send(res, 200, readFileSync(new URL(`./static/${asset.file}`, import.meta.url), "utf8"), asset.type);
+      return send(res, 200, readFileSync(appPath("src", "web", "static", asset.file), "utf8"), asset.type);
     }
     const own = this.#authRoutes.route(ctx);
     if (own) return own;

@@ -6,6 +6,9 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
+/** What the bridge runs from: the bundle the image ships when the runner built it (test/run.ts, bench/run.ts:
+ * HEARTHBRIDGE_ENTRY=dist/app/main.js), else the sources (a test file run on its own). */
+export const BRIDGE_ENTRY = process.env.HEARTHBRIDGE_ENTRY ?? "src/main.ts";
 
 export interface LogLine {
   level: number;
@@ -23,7 +26,7 @@ export class BridgeProcess extends EventEmitter<{ line: [LogLine]; exit: [number
   /** `nodeArgs` go before the script (V8 flags that NODE_OPTIONS does not accept, e.g. --optimize-for-size). */
   constructor(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []) {
     super();
-    this.child = spawn(process.execPath, [...nodeArgs, "src/main.ts", "--log-json", ...args], {
+    this.child = spawn(process.execPath, [...nodeArgs, BRIDGE_ENTRY, "--log-json", ...args], {
       cwd: root,
       env: {
         ...process.env,

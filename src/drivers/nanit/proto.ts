@@ -1,10 +1,10 @@
 // The Nanit control protocol codec: proto/nanit.proto (proto2) loaded with protobufjs. Decoding keeps
 // proto2 presence: a field the camera omitted is absent from the decoded object, never a default.
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
+import { appPath } from "../../core/app-root.ts";
 
-export const PROTO_PATH = fileURLToPath(new URL("../../../proto/nanit.proto", import.meta.url));
+export const PROTO_PATH = appPath("proto", "nanit.proto");
 
 const root = protobuf.parse(readFileSync(PROTO_PATH, "utf8"), { keepCase: true }).root;
 const MessageType = root.lookupType("nanit.Message");

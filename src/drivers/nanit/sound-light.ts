@@ -1,12 +1,12 @@
 // The Sound & Light Machine's frames and their meaning (docs/protocols/nanit.md §4.7): the codec for
 // proto/sound_light.proto and the mapping between its Settings and the vendor-neutral model. Pure.
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import type { Capabilities, Command, SoundTrack, StatePatch } from "../../core/model.ts";
 import { NanitFrameError } from "./proto.ts";
+import { appPath } from "../../core/app-root.ts";
 
-export const SL_PROTO_PATH = fileURLToPath(new URL("../../../proto/sound_light.proto", import.meta.url));
+export const SL_PROTO_PATH = appPath("proto", "sound_light.proto");
 const root = protobuf.parse(readFileSync(SL_PROTO_PATH, "utf8"), { keepCase: true }).root;
 const MessageType = root.lookupType("nanit.sl.Message");
 
