@@ -5,7 +5,7 @@
 // It never imports a driver: devices come from the registry, writes go back to it as commands.
 import { EventEmitter, once } from "node:events";
 import { join } from "node:path";
-import { type Accessory, Bridge, HAPConnection, uuid, type Categories, type PublishInfo } from "@homebridge/hap-nodejs";
+import { type Accessory, Bridge, uuid, type Categories, type PublishInfo } from "@homebridge/hap-nodejs";
 import type { CameraSource, CameraSourceProvider } from "../core/camera.ts";
 import type { DeviceEntry, DeviceRegistry, RegistryEvents } from "../core/registry.ts";
 import type { Logger } from "../core/logger.ts";
@@ -16,6 +16,7 @@ import { BridgeLayout, useHapStorage, type CameraIdentity } from "./storage.ts";
 import { DeviceAccessory } from "./device-accessory.ts";
 import { assertPortFree, cameraPortFor } from "./ports.ts";
 import { controllersOf, type PairingTarget, removeAllControllers, removeController } from "./pairings.ts";
+import { disableEventCoalescing, flushEvents } from "./event-delivery.ts";
 
 // hap-nodejs registers source-map-support when imported. It then parses the source map of every hap-nodejs
 // file on a stack it formats (HAP formats one per listener it registers on a connection) and keeps it: about
@@ -105,12 +106,6 @@ interface BridgeSlot {
   publishing?: Promise<void>;
 }
 
-/** HAP-NodeJS batches events for EVENT_COALESCING_DELAY (250 ms); alarms must go out at once. */
-function disableEventCoalescing(): void {
-  // Declared `static readonly` in the typings, a plain writable static at runtime.
-  (HAPConnection as unknown as { EVENT_COALESCING_DELAY: number }).EVENT_COALESCING_DELAY = 0;
-}
-
 export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
   readonly pincode: string;
   readonly #registry: DeviceRegistry;
@@ -145,10 +140,14 @@ export class HomeKitHost extends EventEmitter<HomeKitHostEvents> {
     if (!accessory) return;
     const reportedAt = this.#registry.reportedAt;
     accessory.update(entry.state, patch);
+    flushEvents(accessory.accessory);
     this.#registry.delivered("homekit", reportedAt);
   };
   readonly #onAvailability = (entry: DeviceEntry): void => {
-    this.#accessoryOf(entry.info.id)?.setAvailable(entry.available);
+    const accessory = this.#accessoryOf(entry.info.id);
+    if (!accessory) return;
+    accessory.setAvailable(entry.available);
+    flushEvents(accessory.accessory);
   };
   /** Its account was removed: the accessory leaves its bridge (controllers see the new list at once).
    * Its place in bridges.json stays, so the device comes back as the same accessory if the account does. */

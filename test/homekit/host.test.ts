@@ -219,6 +219,27 @@ describe("HomeKitHost with a paired controller", () => {
       assert.equal(light.value, 1, "booleans travel as 1/0");
     });
 
+    it("writes a device's changes out itself, not from HAP-NodeJS's event timer", async () => {
+      // With the timer set to ten minutes, the events can only arrive if the host wrote the queue itself
+      // once the patch was applied (src/homekit/event-delivery.ts); the 0 ms timer hid a missing flush.
+      const hap = HAPConnection as unknown as { EVENT_COALESCING_DELAY: number };
+      hap.EVENT_COALESCING_DELAY = 600_000;
+      try {
+        driver.sink.stateChanged(FAN_ID, { fan: { speed: 35 }, light: { on: false } });
+        const seen = new Map<string, unknown>();
+        await subscriber.waitForEvent((e) => {
+          seen.set(e.id, e.value);
+          return seen.get(speed.id) === 35 && seen.get(lightOn.id) === 0;
+        }, 20_000);
+        driver.sink.availabilityChanged(FAN_ID, false);
+        driver.sink.availabilityChanged(FAN_ID, true);
+        driver.sink.stateChanged(FAN_ID, { light: { on: true } });
+        await subscriber.waitForEvent((e) => e.id === lightOn.id && e.value === 1, 20_000);
+      } finally {
+        hap.EVENT_COALESCING_DELAY = 0;
+      }
+    });
+
     it("reads as No Response while the device is unreachable, and recovers by itself", async () => {
       const name = await subscriber.find({ service: Service.Fanv2.UUID, characteristic: Characteristic.Name.UUID });
       const brightness = await subscriber.find({
