@@ -33,8 +33,20 @@ interface NmsSession {
   run(): void;
 }
 
-const RtmpSession = require("node-media-server/src/session/rtmp_session.js") as new (socket: Socket) => NmsSession;
-const nmsLogger = require("node-media-server/src/core/logger.js") as { level: string };
+type NmsSessionClass = new (socket: Socket) => NmsSession;
+let rtmpSession: NmsSessionClass | undefined;
+
+/** node-media-server's RTMP session, loaded at the first connection: it is a devDependency, so the Docker
+ * image (production packages only) runs the demo's simulators without it; its cloud video host then refuses
+ * connections (the demo's camera streams over loopback and never asks it). */
+function loadRtmpSession(): NmsSessionClass {
+  if (rtmpSession) return rtmpSession;
+  const session = require("node-media-server/src/session/rtmp_session.js") as NmsSessionClass;
+  // node-media-server logs every session to stdout, which must stay clean in tests.
+  (require("node-media-server/src/core/logger.js") as { level: string }).level = "error";
+  rtmpSession = session;
+  return session;
+}
 
 export const CLOUD_MEDIA_APP = "nanit";
 
@@ -74,8 +86,6 @@ export class CloudMediaServer extends EventEmitter<CloudMediaEvents> {
   constructor(options: CloudMediaOptions) {
     super();
     this.#o = options;
-    // node-media-server logs every session to stdout, which must stay clean in tests.
-    nmsLogger.level = "error";
   }
 
   /** rtmps://127.0.0.1:<port>/nanit: the driver's endpoints.media. */
@@ -132,6 +142,13 @@ export class CloudMediaServer extends EventEmitter<CloudMediaEvents> {
       clearTimeout(expiry);
       this.#sockets.delete(socket);
     });
+    let RtmpSession: NmsSessionClass;
+    try {
+      RtmpSession = loadRtmpSession();
+    } catch {
+      socket.destroy();
+      return;
+    }
     const session = new RtmpSession(socket);
     const { rtmp } = session;
     const check = (kind: "play" | "publish", invoke: NmsInvoke, go: (invoke: NmsInvoke) => void): void => {
