@@ -44,11 +44,12 @@ const env: NodeJS.ProcessEnv = {
   MATTER_LOG_FORMAT: "plain",
 };
 // The end-to-end tests run the bridge as the Docker image and `npm start` do: from the bundle
-// (docker/bundle.ts), built here from the sources first (test/helpers/bridge-process.ts).
+// (docker/bundle.ts), built here from the sources first (test/helpers/bridge-process.ts);
+// HEARTHBRIDGE_ENTRY=src/main.ts runs them on the sources.
 if (isolated.length) {
   const build = spawnSync(node, ["docker/bundle.ts"], { cwd: root, stdio: "inherit" });
   if (build.status !== 0) process.exit(1);
-  env.HEARTHBRIDGE_ENTRY = "dist/app/main.js";
+  env.HEARTHBRIDGE_ENTRY ??= "dist/app/main.js";
 }
 
 function run(label: string, command: string, args: string[]): void {
