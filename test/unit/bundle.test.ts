@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { build, type Metafile } from "esbuild";
-import { BUNDLE_OPTIONS } from "../../docker/bundle.ts";
+import { runInNewContext } from "node:vm";
+import { asciiOnly, BUNDLE_OPTIONS } from "../../docker/bundle.ts";
 
 /** The output files an entry loads at start (its static imports, transitively) and the packages they import. */
 function startClosure(meta: Metafile, entry: string): { files: Set<string>; packages: Set<string> } {
@@ -54,4 +55,19 @@ test("the bundled bridge loads at start no code that waits for a use, and all of
     [],
     "no matter.js import left to node_modules (it would load a second copy)",
   );
+});
+
+test("the bundle's code is written in ASCII and means the same (regular expressions, strings, comments)", () => {
+  const code =
+    "// a comment with an arrow → and a dash —\n" +
+    "({ unit: '5µs'.match(/[a-zμµ]+$/i)?.[0], marks: 'ok ✓ done ✗'.match(/[✓✔✗✘]/g), face: `😀`.length })";
+  const escaped = asciiOnly(code);
+  assert.ok(
+    [...escaped].every((c) => c.charCodeAt(0) < 128),
+    escaped,
+  );
+  // JSON: the values come from another realm (other prototypes).
+  const run = (source: string): unknown => JSON.parse(JSON.stringify(runInNewContext(source)));
+  assert.deepEqual(run(escaped), run(code));
+  assert.deepEqual(run(escaped), { unit: "µs", marks: ["✓", "✗"], face: 2 });
 });
