@@ -7,7 +7,7 @@ import { type Accessory, HAPConnection } from "@homebridge/hap-nodejs";
 
 /** The parts of HAP-NodeJS used here: runtime fields its typings declare private. */
 interface HapServerInternals {
-  _server?: { httpServer?: { connections?: Set<{ writeQueuedEventNotifications(): void }> } };
+  _server?: { httpServer?: { connections?: Set<{ writeQueuedEventNotifications?: () => void }> } };
   bridge?: HapServerInternals;
 }
 
@@ -19,9 +19,10 @@ export function disableEventCoalescing(): void {
 }
 
 /** Write the queued events of every connection of the server that publishes `accessory` (its bridge's,
- * or its own for a camera published on its own). */
+ * or its own for a camera published on its own). Optional calls: a HAP-NodeJS without these internals
+ * falls back to its timer instead of throwing into the registry's listener (host.test.ts would notice). */
 export function flushEvents(accessory: Accessory): void {
   const own = accessory as unknown as HapServerInternals;
   const server = own.bridge?._server ?? own._server;
-  for (const connection of server?.httpServer?.connections ?? []) connection.writeQueuedEventNotifications();
+  for (const connection of server?.httpServer?.connections ?? []) connection.writeQueuedEventNotifications?.();
 }
