@@ -1,9 +1,10 @@
 // npm run build: the bridge as `npm start`, the Docker image, the end-to-end tests and the benches run it,
 // bundled by esbuild into dist/app/. Why: Node resolving, stat()ing and linking our ~200 TypeScript files and
 // matter.js's ~1,600 modules one by one, and keeping its TypeScript stripper loaded for ours, cost about 0.8 s
-// before main() runs and, with the ASCII output below, 23-28 MB of idle memory (README, "Household": measured). Bundled: our code and matter.js
-// (plain ESM that reads no file of its own); every other package stays in node_modules and loads as before
-// (CommonJS packages that read their own package.json or files next to them: hap-nodejs, protobufjs).
+// before main() runs and, with the ASCII output below, 23-28 MB of idle memory (README, "Household":
+// measured). Bundled: our code and matter.js (plain ESM that reads no file of its own); every other package
+// stays in node_modules and loads as before (CommonJS packages that read their own package.json or files next
+// to them: hap-nodejs, protobufjs).
 // Dynamic imports stay lazy: each becomes a chunk of its own, loaded at first use as before.
 // dist/app/ sits two directories below the repository root, like src/<dir>/, so that src/core/app-root.ts
 // finds proto/, package.json and the web page's static files from either.
@@ -67,14 +68,15 @@ if (import.meta.main) {
   const { outputFiles } = await build({ ...BUNDLE_OPTIONS, write: false });
   const dir = join(root, "dist", "app");
   mkdirSync(dir, { recursive: true });
+  let bytes = 0;
   for (const file of outputFiles) {
     const contents = Buffer.from(asciiOnly(file.text));
+    bytes += contents.byteLength;
     if (existsSync(file.path) && readFileSync(file.path).equals(contents)) continue;
     writeFileSync(`${file.path}.tmp`, contents);
     renameSync(`${file.path}.tmp`, file.path);
   }
   const written = new Set(outputFiles.map((file) => basename(file.path)));
   for (const name of readdirSync(dir)) if (!written.has(name)) rmSync(join(dir, name));
-  const bytes = outputFiles.reduce((sum, file) => sum + file.contents.byteLength, 0);
   console.log(`bundle: ${outputFiles.length} files, ${(bytes / 1e6).toFixed(1)} MB in dist/app`);
 }
